@@ -1,0 +1,51 @@
+/**
+ * The error hierarchy. Every error nabla throws is a {@link NablaError}; the
+ * subclasses say what kind of misuse it was, and messages name the operation
+ * and the offending shapes or dtypes.
+ */
+
+/**
+ * Base class of every error thrown by nabla.
+ * @example
+ * try { nb.add([1, 2], [1, 2, 3]); } catch (e) { e instanceof nb.NablaError; } // true
+ */
+export class NablaError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * Incompatible shapes, ragged literals, bad axes.
+ * @example
+ * nb.add(nb.zeros([2]), nb.zeros([3])); // throws ShapeError: add: shapes [2] and [3] ...
+ */
+export class ShapeError extends NablaError {}
+
+/**
+ * Bad dtypes, e.g. differentiating with respect to an int32 or bool input.
+ * @example
+ * nb.grad((x) => x.sum())(nb.arange(3)); // throws DTypeError
+ */
+export class DTypeError extends NablaError {}
+
+/**
+ * Misuse of traced values: an escaped tracer, or concretization where no
+ * concrete value exists (under `makeGraph` / `jit`).
+ * @example
+ * let leaked; nb.grad((x) => { leaked = x; return x; })(1); leaked.mul(2); // throws TracerError
+ */
+export class TracerError extends NablaError {}
+
+/**
+ * Misuse of a differentiation transform, e.g. `grad` of a non-scalar output.
+ * @example
+ * nb.grad((x) => x)(nb.array([1, 2])); // throws GradError
+ */
+export class GradError extends NablaError {}
+
+/** Formats a shape the way messages print it: `[2,3]`. */
+export function fmtShape(shape: readonly number[]): string {
+  return `[${shape.join(",")}]`;
+}

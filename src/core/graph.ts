@@ -1,0 +1,244 @@
+/**
+ * The Graph IR and the staging trace that builds it. A Graph is a list of
+ * equations `outs = prim[params] inputs` over variables, with input
+ * variables, constants and outputs. Staging hash-conses equations (CSE) and
+ * drops dead equations when the graph is built.
+ */
+import { TracerError } from "./errors.js";
+import { SHORT } from "./dtype.js";
+import { ConcreteArray, NDArray } from "./ndarray.js";
+import { Aval, MainTrace, Trace, Tracer, avalOf, bind, fmtAval, ruleOf } from "./trace.js";
+import type { Params, Prim } from "../ops/primitives.js";
+
+/** A variable of the IR. */
+export class Var {
+  constructor(
+    readonly aval: Aval,
+    readonly id: number,
+  ) {}
+}
+
+/** One equation: `outs = prim[params](inputs)`. */
+export interface Equation {
+  readonly prim: Prim;
+  readonly inputs: readonly Var[];
+  readonly params: unknown;
+  readonly outs: readonly Var[];
+}
+
+/**
+ * A staged function: inputs, constants, equations and outputs. `toString()`
+ * prints it; `equations` lists its equations.
+ */
+export class Graph {
+  constructor(
+    readonly inVars: readonly Var[],
+    readonly constVars: readonly Var[],
+    readonly consts: readonly NDArray[],
+    readonly equations: readonly Equation[],
+    /** Output variables; null stands for a symbolic zero (linear graphs only). */
+    readonly outs: readonly (Var | null)[],
+  ) {}
+
+  toString(): string {
+    return printGraph(this);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// printing
+
+function varName(i: number): string {
+  let s = "";
+  do {
+    s = String.fromCharCode(97 + (i % 26)) + s;
+    i = Math.floor(i / 26) - 1;
+  } while (i >= 0);
+  return s;
+}
+
+function fmtParam(v: unknown): string {
+  if (Array.isArray(v)) return `(${v.join(",")}${v.length === 1 ? "," : ""})`;
+  return String(v);
+}
+
+function fmtLiteral(c: ConcreteArray): string {
+  const v = c.data[0]!;
+  if (c.dtype === "bool") return v ? "True" : "False";
+  if (c.dtype === "int32") return String(v);
+  const s = Number.isInteger(v) ? `${v}.0` : String(v);
+  return c.dtype === "float32" ? `${s}:f32` : s;
+}
+
+function isLiteral(x: NDArray): x is ConcreteArray {
+  return x instanceof ConcreteArray && x.ndim === 0;
+}
+
+function printGraph(g: Graph): string {
+  const names = new Map<Var, string>();
+  let n = 0;
+  const name = (v: Var): string => {
+    let s = names.get(v);
+    if (s === undefined) {
+      s = varName(n++);
+      names.set(v, s);
+    }
+    return s;
+  };
+  const literals = new Map<Var, string>();
+  const binders: string[] = [];
+  g.constVars.forEach((v, i) => {
+    const c = g.consts[i]!;
+    if (isLiteral(c)) literals.set(v, fmtLiteral(c));
+    else binders.push(`${name(v)}:${fmtAval(v.aval)}`);
+  });
+  const atom = (v: Var): string => literals.get(v) ?? name(v);
+  const ins = g.inVars.map((v) => `${name(v)}:${fmtAval(v.aval)}`).join(" ");
+  const head = binders.length ? `${binders.join(" ")} ; ${ins}` : ins;
+  const eqs = g.equations.map((e) => {
+    const ps = Object.entries(e.params as Record<string, unknown>);
+    const p = ps.length ? `[${ps.map(([k, v]) => `${k}=${fmtParam(v)}`).join(" ")}]` : "";
+    const lhs = e.outs.map((v) => `${name(v)}:${fmtAval(v.aval)}`).join(" ");
+    return `${lhs} = ${e.prim}${p} ${e.inputs.map(atom).join(" ")}`;
+  });
+  const outs = g.outs.map((v) => (v === null ? "0" : atom(v))).join(", ");
+  const oneLine = `{ lambda ${head} . ${eqs.length ? `let ${eqs.join(" ; ")} in ` : ""}( ${outs} ) }`;
+  if (oneLine.length <= 100) return oneLine;
+  const pad = "      ";
+  return `{ lambda ${head} .\n  let ${eqs.join(`\n${pad}`)}\n  in ( ${outs} ) }`;
+}
+
+// ---------------------------------------------------------------------------
+// staging
+
+/** A tracer that stands for a graph variable. */
+export class StagingTracer extends Tracer {
+  constructor(
+    readonly trace: StagingTrace,
+    readonly aval: Aval,
+    readonly v: Var,
+  ) {
+    super();
+  }
+}
+
+/** Records primitive applications as equations (used by makeGraph, jit and linearize). */
+export class StagingTrace extends Trace {
+  private nextId = 0;
+  private readonly eqns: Equation[] = [];
+  private readonly constVars: Var[] = [];
+  private readonly consts: NDArray[] = [];
+  private readonly constOf = new Map<NDArray, StagingTracer>();
+  private readonly literalOf = new Map<string, StagingTracer>();
+  private readonly cse = new Map<string, StagingTracer[]>();
+
+  constructor(
+    main: MainTrace,
+    private readonly what: string,
+  ) {
+    super(main);
+  }
+
+  private newVar(aval: Aval): Var {
+    return new Var(aval, this.nextId++);
+  }
+
+  /** A fresh input variable. */
+  newInput(aval: Aval): StagingTracer {
+    const a: Aval = { shape: aval.shape.slice(), dtype: aval.dtype, weak: false };
+    return new StagingTracer(this, a, this.newVar(a));
+  }
+
+  pure(x: NDArray): Tracer {
+    const hit = this.constOf.get(x);
+    if (hit) return hit;
+    let key: string | null = null;
+    if (isLiteral(x)) {
+      key = `${x.dtype}|${x.weakType}|${Object.is(x.data[0], -0) ? "-0" : x.data[0]}`;
+      const lit = this.literalOf.get(key);
+      if (lit) return lit;
+    }
+    const aval = avalOf(x);
+    const t = new StagingTracer(this, aval, this.newVar(aval));
+    this.constVars.push(t.v);
+    this.consts.push(x);
+    this.constOf.set(x, t);
+    if (key !== null) this.literalOf.set(key, t);
+    return t;
+  }
+
+  processPrimitive<P extends Prim>(prim: P, args: Tracer[], params: Params[P]): NDArray[] {
+    const ins = (args as StagingTracer[]).map((a) => a.v);
+    const key = `${prim}|${ins.map((v) => v.id).join(",")}|${JSON.stringify(params)}`;
+    const hit = this.cse.get(key);
+    if (hit) return hit;
+    const avals = ruleOf(prim).abstractEval(
+      ins.map((v) => v.aval),
+      params,
+    );
+    const outs = avals.map((a) => new StagingTracer(this, a, this.newVar(a)));
+    this.eqns.push({ prim, inputs: ins, params, outs: outs.map((o) => o.v) });
+    this.cse.set(key, outs);
+    return outs;
+  }
+
+  concreteOf(t: Tracer, op: string): ConcreteArray {
+    throw new TracerError(
+      `${op}: the traced array ${fmtAval(t.aval)} has no concrete value under ${this.what} ` +
+        `(JS control flow on traced values works under grad/jvp/vjp, not when staging a graph)`,
+    );
+  }
+
+  /** Builds the graph with these inputs and outputs (null = symbolic zero), dropping dead equations. */
+  build(inputs: readonly StagingTracer[], outs: readonly (NDArray | null)[]): Graph {
+    const outVars = outs.map((o) => {
+      if (o === null) return null;
+      const t = o instanceof StagingTracer && o.trace === this ? o : (this.pure(o) as StagingTracer);
+      return t.v;
+    });
+    const live = new Set<Var>();
+    for (const v of outVars) if (v) live.add(v);
+    const kept: Equation[] = [];
+    for (let i = this.eqns.length - 1; i >= 0; i--) {
+      const e = this.eqns[i]!;
+      if (e.outs.some((v) => live.has(v))) {
+        kept.push(e);
+        for (const v of e.inputs) live.add(v);
+      }
+    }
+    kept.reverse();
+    const cv: Var[] = [];
+    const cs: NDArray[] = [];
+    this.constVars.forEach((v, i) => {
+      if (live.has(v)) {
+        cv.push(v);
+        cs.push(this.consts[i]!);
+      }
+    });
+    return new Graph(
+      inputs.map((t) => t.v),
+      cv,
+      cs,
+      kept,
+      outVars,
+    );
+  }
+}
+
+/** Evaluates a graph on arguments through `bind`, so it can itself be traced or differentiated. */
+export function evalGraph(g: Graph, args: readonly NDArray[]): NDArray[] {
+  const env = new Map<Var, NDArray>();
+  g.constVars.forEach((v, i) => env.set(v, g.consts[i]!));
+  g.inVars.forEach((v, i) => env.set(v, args[i]!));
+  for (const e of g.equations) {
+    const outs = bind(
+      e.prim,
+      e.inputs.map((v) => env.get(v)!),
+      e.params as never,
+    );
+    e.outs.forEach((v, i) => env.set(v, outs[i]!));
+  }
+  return g.outs.map((v) => (v === null ? null : env.get(v)!)) as NDArray[];
+}
+
+export { SHORT };

@@ -1,0 +1,24 @@
+/**
+ * nabla: composable automatic differentiation for TypeScript.
+ *
+ * @example
+ * import * as nb from "nabla";
+ * const f = (x: nb.NDArray) => nb.sum(nb.mul(nb.sin(x), nb.exp(x)));
+ * nb.grad(f)(nb.array([0.1, 0.2]));
+ * nb.hessian(f)(nb.array([0.1, 0.2]));
+ */
+export { NablaError, ShapeError, DTypeError, TracerError, GradError } from "./core/errors.js";
+export type { DType } from "./core/dtype.js";
+export type { Shape } from "./core/shape.js";
+export { NDArray, array } from "./core/ndarray.js";
+export type { ArrayLike, Nested } from "./core/ndarray.js";
+export { Graph } from "./core/graph.js";
+export type { Equation } from "./core/graph.js";
+export * from "./ops/ops.js";
+export { jvp } from "./transforms/jvp.js";
+export { linearize } from "./transforms/linearize.js";
+export { vjp, grad, valueAndGrad } from "./transforms/vjp.js";
+export { jacfwd, jacrev, hessian } from "./transforms/jacobian.js";
+export { makeGraph } from "./transforms/makeGraph.js";
+export * as tree from "./core/tree.js";
+export * as linalg from "./ops/linalg.js";

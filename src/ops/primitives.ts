@@ -1,0 +1,611 @@
+/**
+ * The primitive table: one row per primitive with its shape/dtype rule
+ * (`abstractEval`), kernel (`impl`), JVP rule and, for linear primitives, a
+ * transpose rule. The table is typed so that a primitive without its rules
+ * fails the type check.
+ *
+ * JVP and transpose rules are written with differentiable operations (the
+ * functions of `ops.ts`), never with raw numbers, so a rule is itself
+ * differentiable and every derivative order comes free. `null` stands for a
+ * symbolic zero tangent or cotangent.
+ *
+ * Binary elementwise primitives broadcast implicitly (NumPy rules) and take
+ * operands of one dtype (the ops layer inserts conversions). Tangents are
+ * broadcast to the output and cotangents summed back to each operand's shape
+ * centrally, by the JVP trace and by transposition.
+ */
+import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
+import { DType, isFloat } from "../core/dtype.js";
+import { ConcreteArray, NDArray } from "../core/ndarray.js";
+import { broadcastShapes, shapesEqual, sizeOf } from "../core/shape.js";
+import * as K from "../core/kernels.js";
+import type { Aval, LinearIn } from "../core/trace.js";
+import * as O from "./ops.js";
+
+/** Parameters of each primitive. The keys are the primitive ids the IR prints. */
+export interface Params {
+  neg: {};
+  exp: {};
+  log: {};
+  log1p: {};
+  expm1: {};
+  sin: {};
+  cos: {};
+  tan: {};
+  tanh: {};
+  sinh: {};
+  cosh: {};
+  asin: {};
+  acos: {};
+  atan: {};
+  sqrt: {};
+  abs: {};
+  sign: {};
+  floor: {};
+  ceil: {};
+  round: {};
+  erf: {};
+  logistic: {};
+  softplus: {};
+  stop_gradient: {};
+  add: {};
+  sub: {};
+  mul: {};
+  div: {};
+  pow: {};
+  max: {};
+  min: {};
+  atan2: {};
+  eq: {};
+  ne: {};
+  lt: {};
+  le: {};
+  gt: {};
+  ge: {};
+  and: {};
+  or: {};
+  not: {};
+  select: {};
+  convert: { dtype: DType };
+  reduce_sum: { axes: number[] };
+  reduce_max: { axes: number[] };
+  reduce_min: { axes: number[] };
+  argmax: { axis: number };
+  argmin: { axis: number };
+  reshape: { shape: number[] };
+  broadcast: { shape: number[] };
+  transpose: { perm: number[] };
+  slice: { begin: number[]; end: number[] };
+  pad: { lo: number[]; hi: number[] };
+  concatenate: { axis: number };
+  matmul: {};
+}
+export type Prim = keyof Params;
+
+type T = NDArray | null;
+
+/** Rules every primitive has. */
+export interface Rule<P> {
+  /** Shape and dtype rule; throws ShapeError / DTypeError naming the primitive. */
+  abstractEval(avals: Aval[], params: P): Aval[];
+  /** The kernel on concrete arrays; `avals` are the outputs' abstract values. */
+  impl(args: ConcreteArray[], params: P, avals: Aval[]): ConcreteArray[];
+  /** Output tangents, given primals, input tangents (null = zero) and the primal outputs. */
+  jvp(primals: NDArray[], tangents: T[], outs: NDArray[], params: P): T[];
+}
+/** Rules of a primitive that is linear in (some of) its operands. */
+export interface LinearRule<P> extends Rule<P> {
+  /** Cotangents of the operands marked LinearIn (null for constants or zero). */
+  transpose(cts: T[], args: (NDArray | LinearIn)[], params: P): T[];
+}
+
+type LinearPrim =
+  | "neg"
+  | "add"
+  | "sub"
+  | "mul"
+  | "div"
+  | "select"
+  | "convert"
+  | "reduce_sum"
+  | "reshape"
+  | "broadcast"
+  | "transpose"
+  | "slice"
+  | "pad"
+  | "concatenate"
+  | "matmul";
+
+type RuleFor<P extends Prim> = P extends LinearPrim ? LinearRule<Params[P]> : Rule<Params[P]>;
+
+// ---------------------------------------------------------------------------
+// helpers for rules
+
+const isLin = (x: unknown): x is LinearIn => !(x instanceof NDArray);
+
+/** tangent * c, keeping symbolic zeros. */
+const tmul = (t: T, c: NDArray | number): T => (t === null ? null : O.mul(t, c));
+const tdiv = (t: T, c: NDArray | number): T => (t === null ? null : O.div(t, c));
+const tneg = (t: T): T => (t === null ? null : O.neg(t));
+const tadd = (a: T, b: T): T => (a === null ? b : b === null ? a : O.add(a, b));
+const tsub = (a: T, b: T): T => (a === null ? tneg(b) : b === null ? a : O.sub(a, b));
+
+function sameAval(a: Aval): Aval[] {
+  return [{ shape: a.shape, dtype: a.dtype, weak: a.weak }];
+}
+
+function unaryFloat(
+  name: string,
+  f: (v: number) => number,
+  jvp: (x: NDArray, dx: NDArray, y: NDArray) => NDArray,
+): Rule<{}> {
+  return {
+    abstractEval([a]) {
+      if (!isFloat(a!.dtype)) throw new DTypeError(`${name}: expected a float operand, got ${a!.dtype}`);
+      return sameAval(a!);
+    },
+    impl([x], _p, [o]) {
+      return [K.unary(x!, o!.dtype, o!.weak, f)];
+    },
+    jvp([x], [dx], [y]) {
+      return [dx === null ? null : jvp(x!, dx, y!)];
+    },
+  };
+}
+
+/** Elementwise unary without a derivative (piecewise constant). */
+function unaryZero(name: string, f: (v: number) => number, numericOnly = true): Rule<{}> {
+  return {
+    abstractEval([a]) {
+      if (numericOnly && a!.dtype === "bool") throw new DTypeError(`${name}: expected a numeric operand, got bool`);
+      return sameAval(a!);
+    },
+    impl([x], _p, [o]) {
+      return [K.unary(x!, o!.dtype, o!.weak, f)];
+    },
+    jvp: () => [null],
+  };
+}
+
+function binaryAval(name: string, a: Aval, b: Aval, out?: DType): Aval[] {
+  if (a.dtype !== b.dtype) throw new DTypeError(`${name}: operand dtypes differ (${a.dtype} and ${b.dtype})`);
+  const shape = broadcastShapes(name, a.shape, b.shape);
+  return [{ shape, dtype: out ?? a.dtype, weak: out === undefined && a.weak && b.weak }];
+}
+
+function binaryImpl(f: (x: number, y: number) => number) {
+  return ([a, b]: ConcreteArray[], _p: {}, [o]: Aval[]) => [K.binary(a!, b!, o!.shape, o!.dtype, o!.weak, f)];
+}
+
+function floatBinary(name: string, a: Aval, b: Aval): Aval[] {
+  const r = binaryAval(name, a, b);
+  if (!isFloat(r[0]!.dtype)) throw new DTypeError(`${name}: expected float operands, got ${r[0]!.dtype}`);
+  return r;
+}
+
+function compare(name: string, f: (x: number, y: number) => boolean): Rule<{}> {
+  return {
+    abstractEval: ([a, b]) => binaryAval(name, a!, b!, "bool"),
+    impl: binaryImpl((x, y) => (f(x, y) ? 1 : 0)),
+    jvp: () => [null],
+  };
+}
+
+function logic(name: string, f: (x: number, y: number) => number): Rule<{}> {
+  return {
+    abstractEval([a, b]) {
+      if (a!.dtype !== "bool" || b!.dtype !== "bool")
+        throw new DTypeError(`${name}: expected bool operands, got ${a!.dtype} and ${b!.dtype}`);
+      return binaryAval(name, a!, b!, "bool");
+    },
+    impl: binaryImpl(f),
+    jvp: () => [null],
+  };
+}
+
+/** Weights of each operand of maximum/minimum: 1 where it wins, 1/2 at ties, 0 elsewhere. */
+function extremumWeights(x: NDArray, y: NDArray, wins: (a: NDArray, b: NDArray) => NDArray): [NDArray, NDArray] {
+  const dt = x.dtype;
+  const tie = O.mul(O.astype(O.equal(x, y), dt), 0.5);
+  return [O.add(O.astype(wins(x, y), dt), tie), O.add(O.astype(wins(y, x), dt), tie)];
+}
+
+function reduceAval(name: string, a: Aval, axes: number[]): Aval[] {
+  for (const ax of axes)
+    if (!Number.isInteger(ax) || ax < 0 || ax >= a.shape.length)
+      throw new ShapeError(`${name}: axis ${ax} out of range for shape ${fmtShape(a.shape)}`);
+  return [{ shape: a.shape.filter((_, i) => !axes.includes(i)), dtype: a.dtype, weak: a.weak }];
+}
+
+/** The shape of a reduction's output with the reduced axes kept as size 1. */
+export function keepShape(shape: readonly number[], axes: readonly number[]): number[] {
+  return shape.map((d, i) => (axes.includes(i) ? 1 : d));
+}
+
+function extremumReduceJvp(x: NDArray, dx: T, y: NDArray, axes: number[]): T {
+  if (dx === null) return null;
+  // d(max x) = sum(dx * m) / sum(m), m = (x == max x): ties share the derivative evenly
+  const mask = O.astype(O.equal(x, O.reshape(y, keepShape(x.shape, axes))), x.dtype);
+  return O.div(O.reduceSum(O.mul(dx, mask), axes), O.reduceSum(mask, axes));
+}
+
+function checkPerm(perm: number[], nd: number): void {
+  const ok = perm.length === nd && [...perm].sort((a, b) => a - b).every((p, i) => p === i);
+  if (!ok) throw new ShapeError(`transpose: perm [${perm.join(",")}] is not a permutation of ${nd} axes`);
+}
+
+function swapLast(x: NDArray): NDArray {
+  const n = x.ndim;
+  const perm = Array.from({ length: n }, (_, i) => i);
+  perm[n - 2] = n - 1;
+  perm[n - 1] = n - 2;
+  return O.transposePrim(x, perm);
+}
+
+const SQRT_PI_2 = 2 / Math.sqrt(Math.PI);
+
+function softplusKernel(v: number): number {
+  return Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
+}
+function logisticKernel(v: number): number {
+  return v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v));
+}
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+// ---------------------------------------------------------------------------
+// the table
+
+export const RULES = {
+  // d(-x) = -dx
+  neg: {
+    abstractEval([a]) {
+      if (a!.dtype === "bool") throw new DTypeError("neg: expected a numeric operand, got bool");
+      return sameAval(a!);
+    },
+    impl: ([x], _p, [o]) => [K.unary(x!, o!.dtype, o!.weak, (v) => -v)],
+    jvp: (_x, [dx]) => [tneg(dx!)],
+    transpose: ([ct]) => [tneg(ct!)],
+  },
+  // d(e^x) = e^x dx
+  exp: unaryFloat("exp", Math.exp, (_x, dx, y) => O.mul(dx, y)),
+  // d(log x) = dx / x
+  log: unaryFloat("log", Math.log, (x, dx) => O.div(dx, x)),
+  // d(log1p x) = dx / (1 + x)
+  log1p: unaryFloat("log1p", Math.log1p, (x, dx) => O.div(dx, O.add(x, 1))),
+  // d(expm1 x) = (y + 1) dx
+  expm1: unaryFloat("expm1", Math.expm1, (_x, dx, y) => O.mul(dx, O.add(y, 1))),
+  // d(sin x) = cos x dx
+  sin: unaryFloat("sin", Math.sin, (x, dx) => O.mul(dx, O.cos(x))),
+  // d(cos x) = -sin x dx
+  cos: unaryFloat("cos", Math.cos, (x, dx) => O.neg(O.mul(dx, O.sin(x)))),
+  // d(tan x) = (1 + tan² x) dx
+  tan: unaryFloat("tan", Math.tan, (_x, dx, y) => O.mul(dx, O.add(1, O.mul(y, y)))),
+  // d(tanh x) = (1 - tanh² x) dx
+  tanh: unaryFloat("tanh", Math.tanh, (_x, dx, y) => O.mul(dx, O.sub(1, O.mul(y, y)))),
+  // d(sinh x) = cosh x dx
+  sinh: unaryFloat("sinh", Math.sinh, (x, dx) => O.mul(dx, O.cosh(x))),
+  // d(cosh x) = sinh x dx
+  cosh: unaryFloat("cosh", Math.cosh, (x, dx) => O.mul(dx, O.sinh(x))),
+  // d(asin x) = dx / sqrt(1 - x²)
+  asin: unaryFloat("asin", Math.asin, (x, dx) => O.div(dx, O.sqrt(O.sub(1, O.mul(x, x))))),
+  // d(acos x) = -dx / sqrt(1 - x²)
+  acos: unaryFloat("acos", Math.acos, (x, dx) => O.neg(O.div(dx, O.sqrt(O.sub(1, O.mul(x, x)))))),
+  // d(atan x) = dx / (1 + x²)
+  atan: unaryFloat("atan", Math.atan, (x, dx) => O.div(dx, O.add(1, O.mul(x, x)))),
+  // d(sqrt x) = dx / (2 sqrt x)
+  sqrt: unaryFloat("sqrt", Math.sqrt, (_x, dx, y) => O.div(dx, O.mul(y, 2))),
+  // d(erf x) = 2/sqrt(pi) e^(-x²) dx
+  erf: unaryFloat("erf", K.erf, (x, dx) => O.mul(dx, O.mul(O.exp(O.neg(O.mul(x, x))), SQRT_PI_2))),
+  // d(sigmoid x) = y (1 - y) dx
+  logistic: unaryFloat("logistic", logisticKernel, (_x, dx, y) => O.mul(dx, O.mul(y, O.sub(1, y)))),
+  // d(softplus x) = sigmoid(x) dx
+  softplus: unaryFloat("softplus", softplusKernel, (x, dx) => O.mul(dx, O.sigmoid(x))),
+  // d|x| = sign(x) dx, with the convention |x|'(0) = 1
+  abs: {
+    abstractEval([a]) {
+      if (a!.dtype === "bool") throw new DTypeError("abs: expected a numeric operand, got bool");
+      return sameAval(a!);
+    },
+    impl: ([x], _p, [o]) => [K.unary(x!, o!.dtype, o!.weak, Math.abs)],
+    jvp: ([x], [dx]) => [tmul(dx, O.where(O.greaterEqual(x!, 0), 1, -1))],
+  },
+  sign: unaryZero("sign", (v) => (v > 0 ? 1 : v < 0 ? -1 : v)),
+  floor: unaryZero("floor", Math.floor),
+  ceil: unaryZero("ceil", Math.ceil),
+  round: unaryZero("round", roundHalfEven),
+  // the identity whose derivative is zero
+  stop_gradient: {
+    abstractEval: ([a]) => sameAval(a!),
+    impl: ([x]) => [x!],
+    jvp: () => [null],
+  },
+  // d(x + y) = dx + dy
+  add: {
+    abstractEval: ([a, b]) => binaryAval("add", a!, b!),
+    impl: binaryImpl((x, y) => x + y),
+    jvp: (_p, [dx, dy]) => [tadd(dx!, dy!)],
+    transpose: ([ct], args) => args.map((a) => (isLin(a) ? ct! : null)),
+  },
+  // d(x - y) = dx - dy
+  sub: {
+    abstractEval: ([a, b]) => binaryAval("sub", a!, b!),
+    impl: binaryImpl((x, y) => x - y),
+    jvp: (_p, [dx, dy]) => [tsub(dx!, dy!)],
+    transpose: ([ct], [a, b]) => [isLin(a) ? ct! : null, isLin(b) ? tneg(ct!) : null],
+  },
+  // d(x y) = dx y + x dy
+  mul: {
+    abstractEval: ([a, b]) => binaryAval("mul", a!, b!),
+    impl: binaryImpl((x, y) => x * y),
+    jvp: ([x, y], [dx, dy]) => [tadd(tmul(dx!, y!), dy === null ? null : O.mul(x!, dy!))],
+    transpose([ct], [a, b]) {
+      if (isLin(a) && isLin(b)) throw new DTypeError("mul: transpose of a product of two linear operands");
+      return [isLin(a) ? tmul(ct!, b as NDArray) : null, isLin(b) ? (ct === null ? null : O.mul(a as NDArray, ct!)) : null];
+    },
+  },
+  // d(x / y) = dx / y - dy x / y² = (dx - dy out) / y
+  div: {
+    abstractEval: ([a, b]) => binaryAval("div", a!, b!),
+    impl: binaryImpl((x, y) => x / y),
+    jvp: ([, y], [dx, dy], [out]) => [tdiv(tsub(dx!, tmul(dy!, out!)), y!)],
+    transpose([ct], [a, b]) {
+      if (isLin(b)) throw new DTypeError("div: transpose with a linear denominator");
+      return [isLin(a) ? tdiv(ct!, b) : null, null];
+    },
+  },
+  // d(x^y) = y x^(y-1) dx + log(x) x^y dy, with 0^y terms taken as 0 where the limit is 0
+  pow: {
+    abstractEval: ([a, b]) => floatBinary("pow", a!, b!),
+    impl: binaryImpl(Math.pow),
+    jvp([x, y], [dx, dy], [out]) {
+      let tx: T = null;
+      if (dx !== null) {
+        const yc = y instanceof ConcreteArray && y.size === 1 ? y.item() : null;
+        if (yc === 0) tx = null;
+        else if (yc !== null) tx = O.mul(dx, O.mul(O.pow(x!, yc - 1), yc));
+        else {
+          // where y == 0 the derivative is 0; the inner where keeps the unused branch finite
+          const y0 = O.equal(y!, 0);
+          const safeX = O.where(y0, 1, x!);
+          tx = O.mul(dx, O.where(y0, 0, O.mul(O.pow(safeX, O.sub(y!, 1)), y!)));
+        }
+      }
+      let ty: T = null;
+      if (dy !== null) {
+        const x0 = O.equal(x!, 0);
+        ty = O.mul(dy, O.where(x0, 0, O.mul(O.log(O.where(x0, 1, x!)), out!)));
+      }
+      return [tadd(tx, ty)];
+    },
+  },
+  // d max(x, y) = dx [x > y] + dy [y > x] + (dx + dy)/2 [x == y]
+  max: {
+    abstractEval: ([a, b]) => binaryAval("max", a!, b!),
+    impl: binaryImpl((x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : Math.max(x, y))),
+    jvp([x, y], [dx, dy]) {
+      const [wx, wy] = extremumWeights(x!, y!, O.greater);
+      return [tadd(tmul(dx!, wx), tmul(dy!, wy))];
+    },
+  },
+  min: {
+    abstractEval: ([a, b]) => binaryAval("min", a!, b!),
+    impl: binaryImpl((x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : Math.min(x, y))),
+    jvp([x, y], [dx, dy]) {
+      const [wx, wy] = extremumWeights(x!, y!, O.less);
+      return [tadd(tmul(dx!, wx), tmul(dy!, wy))];
+    },
+  },
+  // d atan2(a, b) = (b da - a db) / (a² + b²)
+  atan2: {
+    abstractEval: ([a, b]) => floatBinary("atan2", a!, b!),
+    impl: binaryImpl(Math.atan2),
+    jvp([a, b], [da, db]) {
+      const den = O.add(O.mul(a!, a!), O.mul(b!, b!));
+      return [tsub(tmul(da!, O.div(b!, den)), tmul(db!, O.div(a!, den)))];
+    },
+  },
+  eq: compare("eq", (x, y) => x === y),
+  ne: compare("ne", (x, y) => x !== y),
+  lt: compare("lt", (x, y) => x < y),
+  le: compare("le", (x, y) => x <= y),
+  gt: compare("gt", (x, y) => x > y),
+  ge: compare("ge", (x, y) => x >= y),
+  and: logic("and", (x, y) => x & y),
+  or: logic("or", (x, y) => x | y),
+  not: {
+    abstractEval([a]) {
+      if (a!.dtype !== "bool") throw new DTypeError(`not: expected a bool operand, got ${a!.dtype}`);
+      return sameAval(a!);
+    },
+    impl: ([x]) => [K.unary(x!, "bool", false, (v) => (v ? 0 : 1))],
+    jvp: () => [null],
+  },
+  // select(c, x, y): d = select(c, dx, dy)
+  select: {
+    abstractEval([c, a, b]) {
+      if (c!.dtype !== "bool") throw new DTypeError(`select: condition must be bool, got ${c!.dtype}`);
+      if (a!.dtype !== b!.dtype) throw new DTypeError(`select: branch dtypes differ (${a!.dtype} and ${b!.dtype})`);
+      const shape = broadcastShapes("select", c!.shape, a!.shape, b!.shape);
+      return [{ shape, dtype: a!.dtype, weak: a!.weak && b!.weak }];
+    },
+    impl: ([c, x, y], _p, [o]) => [K.select(c!, x!, y!, o!.shape, o!.dtype, o!.weak)],
+    jvp([c], [, dx, dy]) {
+      if (dx === null && dy === null) return [null];
+      return [O.selectPrim(c!, dx ?? 0, dy ?? 0)];
+    },
+    transpose([ct], [c, a, b]) {
+      if (ct === null) return [null, null, null];
+      const cond = c as NDArray;
+      return [null, isLin(a) ? O.selectPrim(cond, ct, 0) : null, isLin(b) ? O.selectPrim(cond, 0, ct) : null];
+    },
+  },
+  // convert(x) is linear between float dtypes; to int/bool it has no derivative
+  convert: {
+    abstractEval: ([a], { dtype }) => [{ shape: a!.shape, dtype, weak: false }],
+    impl: ([x], { dtype }) => [K.cast(x!, dtype)],
+    jvp: ([x], [dx], _o, { dtype }) => [dx !== null && isFloat(dtype) && isFloat(x!.dtype) ? O.convert(dx, dtype) : null],
+    transpose: ([ct], [a]) => [ct === null ? null : O.convert(ct, (a as LinearIn).aval.dtype)],
+  },
+  // d sum(x) = sum(dx); transpose broadcasts back
+  reduce_sum: {
+    abstractEval: ([a], { axes }) => reduceAval("reduce_sum", a!, axes),
+    impl: ([x], { axes }, [o]) => [K.reduce(x!, axes, o!.dtype, 0, (s, v) => s + v)],
+    jvp: (_p, [dx], _o, { axes }) => [dx === null ? null : O.reduceSum(dx, axes)],
+    transpose([ct], [a], { axes }) {
+      if (ct === null) return [null];
+      const shape = (a as LinearIn).aval.shape;
+      return [O.broadcastPrim(O.reshape(ct, keepShape(shape, axes)), shape.slice())];
+    },
+  },
+  reduce_max: {
+    abstractEval: ([a], { axes }) => reduceAval("reduce_max", a!, axes),
+    impl: ([x], { axes }, [o]) => [K.reduce(x!, axes, o!.dtype, -Infinity, (m, v) => (v > m || Number.isNaN(v) ? v : m))],
+    jvp: ([x], [dx], [y], { axes }) => [extremumReduceJvp(x!, dx!, y!, axes)],
+  },
+  reduce_min: {
+    abstractEval: ([a], { axes }) => reduceAval("reduce_min", a!, axes),
+    impl: ([x], { axes }, [o]) => [K.reduce(x!, axes, o!.dtype, Infinity, (m, v) => (v < m || Number.isNaN(v) ? v : m))],
+    jvp: ([x], [dx], [y], { axes }) => [extremumReduceJvp(x!, dx!, y!, axes)],
+  },
+  argmax: {
+    abstractEval: ([a], { axis }) => [{ ...reduceAval("argmax", a!, [axis])[0]!, dtype: "int32", weak: false }],
+    impl: ([x], { axis }) => [K.argReduce(x!, axis, true)],
+    jvp: () => [null],
+  },
+  argmin: {
+    abstractEval: ([a], { axis }) => [{ ...reduceAval("argmin", a!, [axis])[0]!, dtype: "int32", weak: false }],
+    impl: ([x], { axis }) => [K.argReduce(x!, axis, false)],
+    jvp: () => [null],
+  },
+  reshape: {
+    abstractEval([a], { shape }) {
+      if (sizeOf(shape) !== sizeOf(a!.shape))
+        throw new ShapeError(`reshape: cannot reshape ${fmtShape(a!.shape)} to ${fmtShape(shape)}`);
+      return [{ shape, dtype: a!.dtype, weak: a!.weak }];
+    },
+    impl: ([x], { shape }) => [new ConcreteArray(x!.data, shape, x!.dtype, x!.weakType)],
+    jvp: (_p, [dx], _o, { shape }) => [dx === null ? null : O.reshape(dx, shape)],
+    transpose: ([ct], [a]) => [ct === null ? null : O.reshape(ct, (a as LinearIn).aval.shape)],
+  },
+  // NumPy broadcast_to
+  broadcast: {
+    abstractEval([a], { shape }) {
+      const s = broadcastShapes("broadcastTo", a!.shape, shape);
+      if (!shapesEqual(s, shape))
+        throw new ShapeError(`broadcastTo: cannot broadcast ${fmtShape(a!.shape)} to ${fmtShape(shape)}`);
+      return [{ shape, dtype: a!.dtype, weak: a!.weak }];
+    },
+    impl: ([x], { shape }) => [K.broadcastTo(x!, shape)],
+    jvp: (_p, [dx], _o, { shape }) => [dx === null ? null : O.broadcastPrim(dx, shape)],
+    transpose: ([ct], [a]) => [ct === null ? null : O.sumToShape(ct, (a as LinearIn).aval.shape)],
+  },
+  transpose: {
+    abstractEval([a], { perm }) {
+      checkPerm(perm, a!.shape.length);
+      return [{ shape: perm.map((p) => a!.shape[p]!), dtype: a!.dtype, weak: a!.weak }];
+    },
+    impl: ([x], { perm }) => [K.transpose(x!, perm)],
+    jvp: (_p, [dx], _o, { perm }) => [dx === null ? null : O.transposePrim(dx, perm)],
+    transpose([ct], _a, { perm }) {
+      if (ct === null) return [null];
+      const inv = new Array<number>(perm.length);
+      perm.forEach((p, i) => (inv[p] = i));
+      return [O.transposePrim(ct, inv)];
+    },
+  },
+  slice: {
+    abstractEval([a], { begin, end }) {
+      const s = a!.shape;
+      const ok =
+        begin.length === s.length &&
+        end.length === s.length &&
+        begin.every((b, i) => Number.isInteger(b) && Number.isInteger(end[i]) && 0 <= b && b <= end[i]! && end[i]! <= s[i]!);
+      if (!ok) throw new ShapeError(`slice: begin [${begin.join(",")}] / end [${end.join(",")}] invalid for shape ${fmtShape(s)}`);
+      return [{ shape: begin.map((b, i) => end[i]! - b), dtype: a!.dtype, weak: a!.weak }];
+    },
+    impl: ([x], { begin, end }) => [K.slice(x!, begin, end)],
+    jvp: (_p, [dx], _o, { begin, end }) => [dx === null ? null : O.slicePrim(dx, begin, end)],
+    transpose([ct], [a], { begin, end }) {
+      if (ct === null) return [null];
+      const s = (a as LinearIn).aval.shape;
+      return [O.padPrim(ct, begin, end.map((e, i) => s[i]! - e))];
+    },
+  },
+  // zero padding
+  pad: {
+    abstractEval([a], { lo, hi }) {
+      const s = a!.shape;
+      if (lo.length !== s.length || hi.length !== s.length || ![...lo, ...hi].every((v) => Number.isInteger(v) && v >= 0))
+        throw new ShapeError(`pad: widths [${lo.join(",")}] / [${hi.join(",")}] invalid for shape ${fmtShape(s)}`);
+      return [{ shape: s.map((d, i) => d + lo[i]! + hi[i]!), dtype: a!.dtype, weak: a!.weak }];
+    },
+    impl: ([x], { lo, hi }) => [K.pad(x!, lo, hi)],
+    jvp: (_p, [dx], _o, { lo, hi }) => [dx === null ? null : O.padPrim(dx, lo, hi)],
+    transpose([ct], [a], { lo }) {
+      if (ct === null) return [null];
+      const s = (a as LinearIn).aval.shape;
+      return [O.slicePrim(ct, lo, lo.map((l, i) => l + s[i]!))];
+    },
+  },
+  concatenate: {
+    abstractEval(avals, { axis }) {
+      const first = avals[0];
+      if (first === undefined) throw new ShapeError("concatenate: needs at least one array");
+      const nd = first.shape.length;
+      if (axis < 0 || axis >= nd) throw new ShapeError(`concatenate: axis ${axis} out of range for rank ${nd}`);
+      let total = 0;
+      for (const a of avals) {
+        if (a.dtype !== first.dtype) throw new DTypeError(`concatenate: dtypes differ (${first.dtype} and ${a.dtype})`);
+        if (a.shape.length !== nd || a.shape.some((d, i) => i !== axis && d !== first.shape[i]))
+          throw new ShapeError(`concatenate: shapes ${avals.map((v) => fmtShape(v.shape)).join(", ")} differ off axis ${axis}`);
+        total += a.shape[axis]!;
+      }
+      const shape = first.shape.slice();
+      shape[axis] = total;
+      return [{ shape, dtype: first.dtype, weak: avals.every((a) => a.weak) }];
+    },
+    impl: (xs, { axis }, [o]) => [K.concatenate(xs, axis, o!.dtype)],
+    jvp(xs, dxs, _o, { axis }) {
+      if (dxs.every((d) => d === null)) return [null];
+      return [O.concatPrim(dxs.map((d, i) => d ?? O.zeros(xs[i]!.shape, { dtype: xs[i]!.dtype })), axis)];
+    },
+    transpose([ct], args, { axis }) {
+      let off = 0;
+      return args.map((a) => {
+        const s = (isLin(a) ? a.aval.shape : a.shape).slice();
+        const begin = s.map(() => 0);
+        begin[axis] = off;
+        off += s[axis]!;
+        if (!isLin(a) || ct === null) return null;
+        const end = s.slice();
+        end[axis] = off;
+        return O.slicePrim(ct, begin, end);
+      });
+    },
+  },
+  // batched matrix product [...B, M, K] @ [...B, K, N]; d(AB) = dA B + A dB
+  matmul: {
+    abstractEval([a, b]) {
+      const sa = a!.shape;
+      const sb = b!.shape;
+      const n = sa.length;
+      if (a!.dtype !== b!.dtype) throw new DTypeError(`matmul: operand dtypes differ (${a!.dtype} and ${b!.dtype})`);
+      if (n < 2 || sb.length !== n || sa[n - 1] !== sb[n - 2] || !shapesEqual(sa.slice(0, n - 2), sb.slice(0, n - 2)))
+        throw new ShapeError(`matmul: shapes ${fmtShape(sa)} and ${fmtShape(sb)} are not aligned`);
+      return [{ shape: [...sa.slice(0, n - 1), sb[n - 1]!], dtype: a!.dtype, weak: false }];
+    },
+    impl: ([a, b], _p, [o]) => [K.matmul(a!, b!, o!.dtype)],
+    jvp: ([a, b], [da, db]) => [tadd(da === null ? null : O.matmulPrim(da, b!), db === null ? null : O.matmulPrim(a!, db))],
+    transpose([ct], [a, b]) {
+      if (ct === null) return [null, null];
+      if (isLin(a) && isLin(b)) throw new DTypeError("matmul: transpose of a product of two linear operands");
+      return [
+        isLin(a) ? O.matmulPrim(ct, swapLast(b as NDArray)) : null,
+        isLin(b) ? O.matmulPrim(swapLast(a as NDArray), ct) : null,
+      ];
+    },
+  },
+} satisfies { [P in Prim]: RuleFor<P> };

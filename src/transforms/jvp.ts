@@ -1,0 +1,111 @@
+/**
+ * Forward mode. A JVP tracer carries a primal and a tangent (null = symbolic
+ * zero). Each primitive computes its primal output one level down, then its
+ * JVP rule, written with differentiable operations, gives the tangent.
+ */
+import { ConcreteArray, NDArray } from "../core/ndarray.js";
+import { Aval, MainTrace, Trace, Tracer, avalOf, bind, endTrace, newTrace, ruleOf } from "../core/trace.js";
+import { shapesEqual } from "../core/shape.js";
+import { broadcastPrim, convert, zeros } from "../ops/ops.js";
+import type { Params, Prim } from "../ops/primitives.js";
+import { checkStructure, flattenToArrays, matchLeaves, requireFloat, unflatten } from "./common.js";
+import { flatten } from "../core/pytree.js";
+
+export class JVPTracer extends Tracer {
+  readonly aval: Aval;
+  constructor(
+    readonly trace: JVPTrace,
+    readonly primal: NDArray,
+    readonly tangent: NDArray | null,
+  ) {
+    super();
+    this.aval = avalOf(primal);
+  }
+}
+
+/** Makes a tangent fit its primal: broadcast to its shape, converted to its dtype. */
+function fit(t: NDArray, p: NDArray): NDArray {
+  if (!shapesEqual(t.shape, p.shape)) t = broadcastPrim(t, p.shape);
+  if (t.dtype !== p.dtype) t = convert(t, p.dtype);
+  return t;
+}
+
+export class JVPTrace extends Trace {
+  pure(x: NDArray): Tracer {
+    return new JVPTracer(this, x, null);
+  }
+  processPrimitive<P extends Prim>(prim: P, args: Tracer[], params: Params[P]): NDArray[] {
+    const ts = args as JVPTracer[];
+    const primals = ts.map((t) => t.primal);
+    const tangents = ts.map((t) => t.tangent);
+    const outs = bind(prim, primals, params);
+    if (tangents.every((t) => t === null)) return outs;
+    const touts = ruleOf(prim).jvp(primals, tangents, outs, params);
+    return outs.map((o, i) => {
+      const t = touts[i];
+      return t === null || t === undefined ? o : new JVPTracer(this, o, fit(t, o));
+    });
+  }
+  concreteOf(t: Tracer, op: string): ConcreteArray {
+    return (t as JVPTracer).primal.concrete(op);
+  }
+}
+
+/** Splits an output of a JVP trace into primal and tangent. */
+export function unpackJvp(trace: JVPTrace, x: NDArray): [NDArray, NDArray | null] {
+  return x instanceof JVPTracer && x.trace === trace ? [x.primal, x.tangent] : [x, null];
+}
+
+/** Flat forward mode: pushes `tangents` (null = zero) through `f`. */
+export function jvpFlat(
+  f: (xs: NDArray[]) => NDArray[],
+  primals: readonly NDArray[],
+  tangents: readonly (NDArray | null)[],
+): [NDArray[], (NDArray | null)[]] {
+  const trace = newTrace("jvp", (m: MainTrace) => new JVPTrace(m));
+  try {
+    const ins = primals.map((p, i) => {
+      const t = tangents[i] ?? null;
+      return t === null ? p : new JVPTracer(trace, p, t);
+    });
+    const outs = f(ins).map((o) => unpackJvp(trace, o));
+    return [outs.map((o) => o[0]), outs.map((o) => o[1])];
+  } finally {
+    endTrace(trace);
+  }
+}
+
+/**
+ * Forward-mode Jacobian-vector product: `[f(...primals), J·tangents]`.
+ * `primals` and `tangents` are lists of pytrees of the same structure.
+ * @example
+ * const [y, dy] = nb.jvp(nb.sin, [0.5], [1]); // dy = cos(0.5)
+ */
+export function jvp(
+  f: (...args: any[]) => unknown,
+  primals: readonly unknown[],
+  tangents: readonly unknown[],
+): [any, any] {
+  const [ps, pdef] = flattenToArrays(primals, "jvp");
+  const [traw, tdef] = flatten(tangents);
+  checkStructure("jvp", "tangents", pdef, tdef);
+  requireFloat("jvp", ps, "primal");
+  const ts = matchLeaves("jvp", "tangent", ps, traw);
+  let outDef = null as unknown as ReturnType<typeof flattenToArrays>[1];
+  const [po, to] = jvpFlat(
+    (xs) => {
+      const [outs, def] = flattenToArrays(f(...(unflatten(pdef, xs) as unknown[])), "jvp");
+      outDef = def;
+      return outs;
+    },
+    ps,
+    ts,
+  );
+  return [
+    unflatten(outDef, po),
+    unflatten(
+      outDef,
+      to.map((t, i) => t ?? zeros(po[i]!.shape, { dtype: po[i]!.dtype })),
+    ),
+  ];
+}

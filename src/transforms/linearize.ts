@@ -1,0 +1,150 @@
+/**
+ * Reverse mode as linearize + transpose. `linearizeFlat` runs the function
+ * under a JVP trace whose tangents are variables of a staging trace one level
+ * below: primal work happens eagerly (so JS control flow on values works),
+ * tangent work is recorded as a linear graph. Transposing that graph gives
+ * the VJP; only linear primitives need a transpose rule.
+ */
+import { NablaError } from "../core/errors.js";
+import { NDArray } from "../core/ndarray.js";
+import { TreeDef, flatten, map as treeMap } from "../core/pytree.js";
+import { Graph, StagingTrace, StagingTracer, Var, evalGraph } from "../core/graph.js";
+import { LinearIn, MainTrace, avalOf, bind, endTrace, newTrace, ruleOf } from "../core/trace.js";
+import { shapesEqual } from "../core/shape.js";
+import { add, convert, sumToShape, zeros } from "../ops/ops.js";
+import { JVPTrace, JVPTracer, unpackJvp } from "./jvp.js";
+import { checkStructure, flattenToArrays, matchLeaves, requireFloat, unflatten } from "./common.js";
+
+export interface Linearized {
+  primalsOut: NDArray[];
+  outDef: TreeDef;
+  /** Linear graph from input tangents to output tangents (null outputs are zero). */
+  graph: Graph;
+  aux: unknown;
+}
+
+/** Linearizes `f` (taking and returning flat lists) at `primals`. */
+export function linearizeFlat(
+  f: (xs: NDArray[]) => unknown,
+  primals: readonly NDArray[],
+  op: string,
+  hasAux = false,
+): Linearized {
+  const stage = newTrace("linearize", (m: MainTrace) => new StagingTrace(m, op));
+  try {
+    const tanIns = primals.map((p) => stage.newInput(avalOf(p)));
+    const jt = newTrace("jvp", (m: MainTrace) => new JVPTrace(m));
+    let primalsOut: NDArray[];
+    let tangentsOut: (NDArray | null)[];
+    let outDef: TreeDef;
+    let aux: unknown = undefined;
+    try {
+      let r = f(primals.map((p, i) => new JVPTracer(jt, p, tanIns[i]!)));
+      if (hasAux) {
+        if (!Array.isArray(r) || r.length !== 2)
+          throw new NablaError(`${op}: with hasAux the function must return [output, aux]`);
+        aux = treeMap((l: unknown) => (l instanceof NDArray ? unpackJvp(jt, l)[0] : l), r[1]);
+        r = r[0];
+      }
+      const [outs, def] = flattenToArrays(r, op);
+      outDef = def;
+      const pairs = outs.map((o) => unpackJvp(jt, o));
+      primalsOut = pairs.map((p) => p[0]);
+      tangentsOut = pairs.map((p) => p[1]);
+    } finally {
+      endTrace(jt);
+    }
+    return { primalsOut, outDef, graph: stage.build(tanIns as StagingTracer[], tangentsOut), aux };
+  } finally {
+    endTrace(stage);
+  }
+}
+
+function fitCt(ct: NDArray, v: Var): NDArray {
+  if (!shapesEqual(ct.shape, v.aval.shape)) ct = sumToShape(ct, v.aval.shape);
+  if (ct.dtype !== v.aval.dtype) ct = convert(ct, v.aval.dtype);
+  return ct;
+}
+
+/**
+ * Transposes a linear graph: given output cotangents (null = zero), returns
+ * input cotangents (null = zero). Runs backwards through the equations with
+ * each primitive's transpose rule; iterative, linear in the graph size.
+ */
+export function transposeGraph(g: Graph, cts: readonly (NDArray | null)[]): (NDArray | null)[] {
+  const consts = new Map<Var, NDArray>();
+  g.constVars.forEach((v, i) => consts.set(v, g.consts[i]!));
+  const env = new Map<Var, NDArray>();
+  const accum = (v: Var, ct: NDArray | null): void => {
+    if (ct === null || consts.has(v)) return;
+    const c = fitCt(ct, v);
+    const prev = env.get(v);
+    env.set(v, prev === undefined ? c : add(prev, c));
+  };
+  g.outs.forEach((v, i) => {
+    if (v !== null) accum(v, cts[i] ?? null);
+  });
+  const eqs = g.equations;
+  for (let i = eqs.length - 1; i >= 0; i--) {
+    const e = eqs[i]!;
+    const ctOut = e.outs.map((v) => env.get(v) ?? null);
+    if (ctOut.every((c) => c === null)) continue;
+    for (const v of e.outs) env.delete(v);
+    const rule = ruleOf(e.prim);
+    if (rule.transpose === undefined)
+      throw new NablaError(`transpose: primitive ${e.prim} is not linear in its traced operands`);
+    const args = e.inputs.map((v) => consts.get(v) ?? new LinearIn(v.aval));
+    const ctIn = rule.transpose(ctOut, args, e.params);
+    e.inputs.forEach((v, j) => accum(v, ctIn[j] ?? null));
+  }
+  return g.inVars.map((v) => env.get(v) ?? null);
+}
+
+/** Evaluates a linear graph forward on tangents (null = zero), keeping zeros symbolic where it can. */
+export function evalLinear(g: Graph, tangents: readonly (NDArray | null)[]): (NDArray | null)[] {
+  const env = new Map<Var, NDArray | null>();
+  g.constVars.forEach((v, i) => env.set(v, g.consts[i]!));
+  g.inVars.forEach((v, i) => env.set(v, tangents[i] ?? null));
+  const isConst = new Set(g.constVars);
+  for (const e of g.equations) {
+    const ins = e.inputs.map((v) => env.get(v) ?? null);
+    const linear = e.inputs.map((v) => !isConst.has(v));
+    if (e.inputs.every((v, j) => !linear[j] || ins[j] === null)) {
+      e.outs.forEach((v) => env.set(v, null));
+      continue;
+    }
+    const args = ins.map((x, j) => x ?? zeros(e.inputs[j]!.aval.shape, { dtype: e.inputs[j]!.aval.dtype }));
+    const outs = bind(e.prim, args, e.params as never);
+    e.outs.forEach((v, i) => env.set(v, outs[i]!));
+  }
+  return g.outs.map((v) => (v === null ? null : (env.get(v) ?? null)));
+}
+
+/** Materialises symbolic zeros. */
+export function orZeros(xs: readonly (NDArray | null)[], like: readonly NDArray[]): NDArray[] {
+  return xs.map((x, i) => x ?? zeros(like[i]!.shape, { dtype: like[i]!.dtype }));
+}
+
+/**
+ * Linearizes `f` at `primals`: `[f(...primals), jvpFn]`, where
+ * `jvpFn(...tangents)` applies the Jacobian without re-running `f`.
+ * @example
+ * const [y, fJvp] = nb.linearize(nb.sin, 0.5);
+ * fJvp(1); // cos(0.5)
+ */
+export function linearize(f: (...args: any[]) => unknown, ...primals: unknown[]): [any, (...tangents: unknown[]) => any] {
+  const [ps, pdef] = flattenToArrays(primals, "linearize");
+  requireFloat("linearize", ps);
+  const lin = linearizeFlat((xs) => f(...(unflatten(pdef, xs) as unknown[])), ps, "linearize");
+  const jvpFn = (...tangents: unknown[]): unknown => {
+    const [traw, tdef] = flatten(tangents);
+    checkStructure("linearize", "tangents", pdef, tdef);
+    const ts = matchLeaves("linearize", "tangent", ps, traw);
+    const outs = evalLinear(lin.graph, ts);
+    return unflatten(lin.outDef, orZeros(outs, lin.primalsOut));
+  };
+  return [unflatten(lin.outDef, lin.primalsOut), jvpFn];
+}
+
+/** @internal Evaluates a graph (re-exported for jit-like uses). */
+export { evalGraph };

@@ -1,0 +1,25 @@
+/** Staging a function into a Graph. */
+import { Graph, StagingTrace, StagingTracer } from "../core/graph.js";
+import { MainTrace, avalOf, endTrace, newTrace } from "../core/trace.js";
+import { flattenToArrays, unflatten } from "./common.js";
+
+/**
+ * Stages `f` at the shapes and dtypes of the arguments into a Graph, whose
+ * `toString()` prints the IR and whose `equations` lists its equations.
+ * @example
+ * nb.makeGraph((x) => nb.sum(nb.sin(x)))(nb.zeros([3])).toString();
+ * // { lambda a:f64[3] . let b:f64[3] = sin a ; c:f64[] = reduce_sum[axes=(0,)] b in ( c ) }
+ */
+export function makeGraph(f: (...args: any[]) => unknown): (...args: any[]) => Graph {
+  return (...args: unknown[]): Graph => {
+    const [xs, def] = flattenToArrays(args, "makeGraph");
+    const stage = newTrace("makeGraph", (m: MainTrace) => new StagingTrace(m, "makeGraph"));
+    try {
+      const ins = xs.map((x) => stage.newInput(avalOf(x)));
+      const [outs] = flattenToArrays(f(...(unflatten(def, ins) as unknown[])), "makeGraph");
+      return stage.build(ins as StagingTracer[], outs);
+    } finally {
+      endTrace(stage);
+    }
+  };
+}

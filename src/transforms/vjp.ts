@@ -1,0 +1,107 @@
+/** Reverse-mode transforms: vjp, grad, valueAndGrad. */
+import { DTypeError, GradError, fmtShape } from "../core/errors.js";
+import { isFloat } from "../core/dtype.js";
+import { NDArray } from "../core/ndarray.js";
+import { flatten } from "../core/pytree.js";
+import { ones } from "../ops/ops.js";
+import { checkStructure, flattenToArrays, matchLeaves, normArgnums, requireFloat, unflatten } from "./common.js";
+import { Linearized, linearizeFlat, orZeros, transposeGraph } from "./linearize.js";
+
+interface VjpCore {
+  lin: Linearized;
+  /** Cotangents of the primal leaves. */
+  pull(cts: readonly (NDArray | null)[]): NDArray[];
+  primals: NDArray[];
+}
+
+function vjpCore(op: string, f: (...args: any[]) => unknown, primals: readonly unknown[], hasAux: boolean): VjpCore & { pdef: ReturnType<typeof flattenToArrays>[1] } {
+  const [ps, pdef] = flattenToArrays(primals, op);
+  requireFloat(op, ps);
+  const lin = linearizeFlat((xs) => f(...(unflatten(pdef, xs) as unknown[])), ps, op, hasAux);
+  return {
+    lin,
+    primals: ps,
+    pdef,
+    pull: (cts) => orZeros(transposeGraph(lin.graph, cts), ps),
+  };
+}
+
+/**
+ * Reverse mode: `[f(...primals), vjpFn]`; `vjpFn(ct)` returns one cotangent
+ * per primal (an array), each with its primal's structure.
+ * @example
+ * const [y, pull] = nb.vjp((x) => nb.mul(x, x), 3);
+ * pull(1); // [array(6.)]
+ */
+export function vjp(f: (...args: any[]) => unknown, ...primals: unknown[]): [any, (ct: unknown) => any[]] {
+  const core = vjpCore("vjp", f, primals, false);
+  const { lin } = core;
+  const vjpFn = (ct: unknown): any[] => {
+    const [craw, cdef] = flatten(ct);
+    checkStructure("vjp", "cotangent", lin.outDef, cdef);
+    const cts = matchLeaves("vjp", "cotangent", lin.primalsOut, craw);
+    return unflatten(core.pdef, core.pull(cts)) as any[];
+  };
+  return [unflatten(lin.outDef, lin.primalsOut), vjpFn];
+}
+
+interface GradOptions {
+  argnums?: number | readonly number[];
+  hasAux?: boolean;
+}
+
+function gradImpl(op: string, f: (...args: any[]) => unknown, options: GradOptions) {
+  const hasAux = options.hasAux ?? false;
+  return (...args: unknown[]): [NDArray, unknown, unknown] => {
+    const nums = normArgnums(op, options.argnums, args.length);
+    const g = (...diff: unknown[]): unknown => {
+      const full = args.slice();
+      nums.forEach((k, i) => (full[k] = diff[i]));
+      return f(...full);
+    };
+    const core = vjpCore(op, g, nums.map((k) => args[k]), hasAux);
+    const { lin } = core;
+    if (lin.primalsOut.length !== 1 || lin.outDef.kind !== "leaf")
+      throw new GradError(`${op}: the function must return a single scalar array, got a pytree with structure ${lin.outDef}`);
+    const out = lin.primalsOut[0]!;
+    if (out.size !== 1)
+      throw new GradError(`${op}: the function must return a scalar (size-1) array, got shape ${fmtShape(out.shape)}; use vjp or jacrev for non-scalar outputs`);
+    if (!isFloat(out.dtype)) throw new DTypeError(`${op}: the function must return a float array, got ${out.dtype}`);
+    const cts = core.pull([ones(out.shape, { dtype: out.dtype })]);
+    const trees = unflatten(core.pdef, cts) as unknown[];
+    const grads = typeof options.argnums === "number" || options.argnums === undefined ? trees[0] : trees;
+    return [out, grads, lin.aux];
+  };
+}
+
+/**
+ * The gradient of a scalar function. With `argnums` an array, an array of
+ * gradients; with `hasAux`, `f` returns `[out, aux]` and the result is
+ * `[grads, aux]`.
+ * @example
+ * nb.grad((x) => nb.sum(nb.mul(x, x)))(nb.array([1, 2])); // array([2., 4.])
+ * nb.grad(nb.grad(nb.sin))(0.5); // -sin(0.5)
+ */
+export function grad(f: (...args: any[]) => unknown, options: GradOptions = {}): (...args: any[]) => any {
+  const impl = gradImpl("grad", f, options);
+  return (...args) => {
+    const [, g, aux] = impl(...args);
+    return options.hasAux ? [g, aux] : g;
+  };
+}
+
+/**
+ * Value and gradient in one pass: `[value, grads]`, or with `hasAux`
+ * `[[value, aux], grads]`.
+ * @example
+ * const [v, g] = nb.valueAndGrad((x) => nb.mul(x, x))(3); // 9, 6
+ */
+export function valueAndGrad(f: (...args: any[]) => unknown, options: GradOptions = {}): (...args: any[]) => any {
+  const impl = gradImpl("valueAndGrad", f, options);
+  return (...args) => {
+    const [v, g, aux] = impl(...args);
+    return options.hasAux ? [[v, aux], g] : [v, g];
+  };
+}
+
+export { requireFloat };
