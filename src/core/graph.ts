@@ -131,6 +131,9 @@ export class StagingTrace extends Trace {
   private readonly constOf = new Map<NDArray, StagingTracer>();
   private readonly literalOf = new Map<string, StagingTracer>();
   private readonly cse = new Map<string, StagingTracer[]>();
+  private readonly constValue = new Map<Var, NDArray>();
+  private readonly producer = new Map<Var, Equation>();
+  private readonly tracerOf = new Map<Var, StagingTracer>();
 
   constructor(
     main: MainTrace,
@@ -146,7 +149,9 @@ export class StagingTrace extends Trace {
   /** A fresh input variable. */
   newInput(aval: Aval): StagingTracer {
     const a: Aval = { shape: aval.shape.slice(), dtype: aval.dtype, weak: false };
-    return new StagingTracer(this, a, this.newVar(a));
+    const t = new StagingTracer(this, a, this.newVar(a));
+    this.tracerOf.set(t.v, t);
+    return t;
   }
 
   pure(x: NDArray): Tracer {
@@ -163,11 +168,47 @@ export class StagingTrace extends Trace {
     this.constVars.push(t.v);
     this.consts.push(x);
     this.constOf.set(x, t);
+    this.constValue.set(t.v, x);
+    this.tracerOf.set(t.v, t);
     if (key !== null) this.literalOf.set(key, t);
     return t;
   }
 
+  /** The scalar value of a literal constant variable, or null. */
+  private literal(v: Var): number | null {
+    const c = this.constValue.get(v);
+    return c !== undefined && isLiteral(c) ? c.data[0]! : null;
+  }
+
+  /**
+   * Algebraic identities applied while staging: x*1, 1*x, x+0, 0+x, x-0,
+   * x/1 and neg(neg x) are x when that keeps x's shape and dtype.
+   */
+  private simplify(prim: Prim, args: StagingTracer[]): StagingTracer | null {
+    const same = (keep: StagingTracer, other: StagingTracer): StagingTracer | null =>
+      keep.aval.dtype === other.aval.dtype && keep.aval.shape.length >= other.aval.shape.length &&
+      other.aval.shape.every((d) => d === 1) ? keep : null;
+    if (args.length === 2) {
+      const [a, b] = args as [StagingTracer, StagingTracer];
+      const la = this.literal(a.v);
+      const lb = this.literal(b.v);
+      if (prim === "mul") {
+        if (lb === 1) return same(a, b);
+        if (la === 1) return same(b, a);
+      } else if (prim === "add") {
+        if (lb === 0) return same(a, b);
+        if (la === 0) return same(b, a);
+      } else if ((prim === "sub" && lb === 0) || (prim === "div" && lb === 1)) return same(a, b);
+    } else if (prim === "neg") {
+      const e = this.producer.get(args[0]!.v);
+      if (e !== undefined && e.prim === "neg") return this.tracerOf.get(e.inputs[0]!) ?? null;
+    }
+    return null;
+  }
+
   processPrimitive<P extends Prim>(prim: P, args: Tracer[], params: Params[P]): NDArray[] {
+    const simple = this.simplify(prim, args as StagingTracer[]);
+    if (simple !== null) return [simple];
     const ins = (args as StagingTracer[]).map((a) => a.v);
     const key = `${prim}|${ins.map((v) => v.id).join(",")}|${JSON.stringify(params)}`;
     const hit = this.cse.get(key);
@@ -177,7 +218,12 @@ export class StagingTrace extends Trace {
       params,
     );
     const outs = avals.map((a) => new StagingTracer(this, a, this.newVar(a)));
-    this.eqns.push({ prim, inputs: ins, params, outs: outs.map((o) => o.v) });
+    const eqn: Equation = { prim, inputs: ins, params, outs: outs.map((o) => o.v) };
+    this.eqns.push(eqn);
+    for (const o of outs) {
+      this.producer.set(o.v, eqn);
+      this.tracerOf.set(o.v, o);
+    }
     this.cse.set(key, outs);
     return outs;
   }

@@ -190,6 +190,9 @@ export class ConcreteArray extends NDArray {
   override toString(): string {
     return formatArray(this);
   }
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return formatArray(this);
+  }
 }
 
 function formatNumber(v: number, dtype: DType, allInt: boolean): string {
@@ -200,14 +203,23 @@ function formatNumber(v: number, dtype: DType, allInt: boolean): string {
   if (allInt && Math.abs(v) < 1e16) return `${v}.`;
   const a = Math.abs(v);
   if (a !== 0 && (a < 1e-4 || a >= 1e16)) return v.toExponential(8).replace(/\.?0+e/, "e");
-  return String(Number(v.toPrecision(8)));
+  const s = v.toFixed(8).replace(/0+$/, "");
+  return s === "-0." ? "0." : s;
 }
 
 function formatArray(x: ConcreteArray): string {
   const { data, shape, dtype } = x;
   let allInt = true;
-  for (let i = 0; i < data.length; i++) if (!Number.isInteger(data[i]!)) allInt = false;
-  const strs = Array.from(data, (v) => formatNumber(v, dtype, allInt));
+  let sci = false;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (!Number.isInteger(v) && Number.isFinite(v)) allInt = false;
+    const a = Math.abs(v);
+    if (a !== 0 && Number.isFinite(a) && (a < 1e-4 || a >= 1e16)) sci = true;
+  }
+  const strs = Array.from(data, (v) =>
+    sci && !allInt && isFloat(dtype) && Number.isFinite(v) ? v.toExponential(8).replace(/\.?0+e/, "e") : formatNumber(v, dtype, allInt),
+  );
   const width = strs.reduce((m, s) => Math.max(m, s.length), 0);
   const suffix = dtype === "float64" ? "" : `, dtype=${dtype}`;
   if (shape.length === 0) return `array(${strs[0]}${suffix})`;
