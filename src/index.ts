@@ -20,5 +20,6 @@ export { linearize } from "./transforms/linearize.js";
 export { vjp, grad, valueAndGrad } from "./transforms/vjp.js";
 export { jacfwd, jacrev, hessian } from "./transforms/jacobian.js";
 export { makeGraph } from "./transforms/makeGraph.js";
+export { vmap } from "./transforms/vmap.js";
 export * as tree from "./core/tree.js";
 export * as linalg from "./ops/linalg.js";

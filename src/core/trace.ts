@@ -136,6 +136,7 @@ export interface RuleAny {
   impl(args: ConcreteArray[], params: unknown, avals: Aval[]): ConcreteArray[];
   jvp(primals: NDArray[], tangents: (NDArray | null)[], outs: NDArray[], params: unknown): (NDArray | null)[];
   transpose?: (cts: (NDArray | null)[], args: (NDArray | LinearIn)[], params: unknown) => (NDArray | null)[];
+  vmap(args: NDArray[], dims: (number | null)[], params: unknown, size: number): [NDArray[], (number | null)[]];
 }
 
 export function ruleOf(prim: Prim): RuleAny {

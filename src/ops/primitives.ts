@@ -21,6 +21,8 @@ import { broadcastShapes, shapesEqual, sizeOf } from "../core/shape.js";
 import * as K from "../core/kernels.js";
 import type { Aval, LinearIn } from "../core/trace.js";
 import * as O from "./ops.js";
+import { BatchResult, Dim, batchedFront, elementwise, moveToFront, passThrough, shiftAxes } from "./batching.js";
+import { bind } from "../core/trace.js";
 
 /** Parameters of each primitive. The keys are the primitive ids the IR prints. */
 export interface Params {
@@ -92,6 +94,8 @@ export interface Rule<P> {
   impl(args: ConcreteArray[], params: P, avals: Aval[]): ConcreteArray[];
   /** Output tangents, given primals, input tangents (null = zero) and the primal outputs. */
   jvp(primals: NDArray[], tangents: T[], outs: NDArray[], params: P): T[];
+  /** Batching rule: operands with their batch axes (null = unbatched) to outputs with theirs; `size` is the batch size. */
+  vmap(args: NDArray[], dims: Dim[], params: P, size: number): BatchResult;
 }
 /** Rules of a primitive that is linear in (some of) its operands. */
 export interface LinearRule<P> extends Rule<P> {
@@ -135,7 +139,7 @@ function sameAval(a: Aval): Aval[] {
 }
 
 function unaryFloat(
-  name: string,
+  name: Prim,
   f: (v: number) => number,
   jvp: (x: NDArray, dx: NDArray, y: NDArray) => NDArray,
 ): Rule<{}> {
@@ -150,11 +154,12 @@ function unaryFloat(
     jvp([x], [dx], [y]) {
       return [dx === null ? null : jvp(x!, dx, y!)];
     },
+    vmap: passThrough(name),
   };
 }
 
 /** Elementwise unary without a derivative (piecewise constant). */
-function unaryZero(name: string, f: (v: number) => number, numericOnly = true): Rule<{}> {
+function unaryZero(name: Prim, f: (v: number) => number, numericOnly = true): Rule<{}> {
   return {
     abstractEval([a]) {
       if (numericOnly && a!.dtype === "bool") throw new DTypeError(`${name}: expected a numeric operand, got bool`);
@@ -164,6 +169,7 @@ function unaryZero(name: string, f: (v: number) => number, numericOnly = true): 
       return [K.unary(x!, o!.dtype, o!.weak, f)];
     },
     jvp: () => [null],
+    vmap: passThrough(name),
   };
 }
 
@@ -183,15 +189,16 @@ function floatBinary(name: string, a: Aval, b: Aval): Aval[] {
   return r;
 }
 
-function compare(name: string, f: (x: number, y: number) => boolean): Rule<{}> {
+function compare(name: Prim, f: (x: number, y: number) => boolean): Rule<{}> {
   return {
     abstractEval: ([a, b]) => binaryAval(name, a!, b!, "bool"),
     impl: binaryImpl((x, y) => (f(x, y) ? 1 : 0)),
     jvp: () => [null],
+    vmap: elementwise(name),
   };
 }
 
-function logic(name: string, f: (x: number, y: number) => number): Rule<{}> {
+function logic(name: Prim, f: (x: number, y: number) => number): Rule<{}> {
   return {
     abstractEval([a, b]) {
       if (a!.dtype !== "bool" || b!.dtype !== "bool")
@@ -200,6 +207,7 @@ function logic(name: string, f: (x: number, y: number) => number): Rule<{}> {
     },
     impl: binaryImpl(f),
     jvp: () => [null],
+    vmap: elementwise(name),
   };
 }
 
@@ -268,6 +276,7 @@ export const RULES = {
     impl: ([x], _p, [o]) => [K.unary(x!, o!.dtype, o!.weak, (v) => -v)],
     jvp: (_x, [dx]) => [tneg(dx!)],
     transpose: ([ct]) => [tneg(ct!)],
+    vmap: passThrough("neg"),
   },
   // d(e^x) = e^x dx
   exp: unaryFloat("exp", Math.exp, (_x, dx, y) => O.mul(dx, y)),
@@ -311,6 +320,7 @@ export const RULES = {
     },
     impl: ([x], _p, [o]) => [K.unary(x!, o!.dtype, o!.weak, Math.abs)],
     jvp: ([x], [dx]) => [tmul(dx, O.where(O.greaterEqual(x!, 0), 1, -1))],
+    vmap: passThrough("abs"),
   },
   sign: unaryZero("sign", (v) => (v > 0 ? 1 : v < 0 ? -1 : v)),
   floor: unaryZero("floor", Math.floor),
@@ -321,6 +331,7 @@ export const RULES = {
     abstractEval: ([a]) => sameAval(a!),
     impl: ([x]) => [x!],
     jvp: () => [null],
+    vmap: passThrough("stop_gradient"),
   },
   // d(x + y) = dx + dy
   add: {
@@ -328,6 +339,7 @@ export const RULES = {
     impl: binaryImpl((x, y) => x + y),
     jvp: (_p, [dx, dy]) => [tadd(dx!, dy!)],
     transpose: ([ct], args) => args.map((a) => (isLin(a) ? ct! : null)),
+    vmap: elementwise("add"),
   },
   // d(x - y) = dx - dy
   sub: {
@@ -335,6 +347,7 @@ export const RULES = {
     impl: binaryImpl((x, y) => x - y),
     jvp: (_p, [dx, dy]) => [tsub(dx!, dy!)],
     transpose: ([ct], [a, b]) => [isLin(a) ? ct! : null, isLin(b) ? tneg(ct!) : null],
+    vmap: elementwise("sub"),
   },
   // d(x y) = dx y + x dy
   mul: {
@@ -345,6 +358,7 @@ export const RULES = {
       if (isLin(a) && isLin(b)) throw new DTypeError("mul: transpose of a product of two linear operands");
       return [isLin(a) ? tmul(ct!, b as NDArray) : null, isLin(b) ? (ct === null ? null : O.mul(a as NDArray, ct!)) : null];
     },
+    vmap: elementwise("mul"),
   },
   // d(x / y) = dx / y - dy x / y² = (dx - dy out) / y
   div: {
@@ -355,6 +369,7 @@ export const RULES = {
       if (isLin(b)) throw new DTypeError("div: transpose with a linear denominator");
       return [isLin(a) ? tdiv(ct!, b) : null, null];
     },
+    vmap: elementwise("div"),
   },
   // d(x^y) = y x^(y-1) dx + log(x) x^y dy, with 0^y terms taken as 0 where the limit is 0
   pow: {
@@ -380,6 +395,7 @@ export const RULES = {
       }
       return [tadd(tx, ty)];
     },
+    vmap: elementwise("pow"),
   },
   // d max(x, y) = dx [x > y] + dy [y > x] + (dx + dy)/2 [x == y]
   max: {
@@ -389,6 +405,7 @@ export const RULES = {
       const [wx, wy] = extremumWeights(x!, y!, O.greater);
       return [tadd(tmul(dx!, wx), tmul(dy!, wy))];
     },
+    vmap: elementwise("max"),
   },
   min: {
     abstractEval: ([a, b]) => binaryAval("min", a!, b!),
@@ -397,6 +414,7 @@ export const RULES = {
       const [wx, wy] = extremumWeights(x!, y!, O.less);
       return [tadd(tmul(dx!, wx), tmul(dy!, wy))];
     },
+    vmap: elementwise("min"),
   },
   // d atan2(a, b) = (b da - a db) / (a² + b²)
   atan2: {
@@ -406,6 +424,7 @@ export const RULES = {
       const den = O.add(O.mul(a!, a!), O.mul(b!, b!));
       return [tsub(tmul(da!, O.div(b!, den)), tmul(db!, O.div(a!, den)))];
     },
+    vmap: elementwise("atan2"),
   },
   eq: compare("eq", (x, y) => x === y),
   ne: compare("ne", (x, y) => x !== y),
@@ -422,6 +441,7 @@ export const RULES = {
     },
     impl: ([x]) => [K.unary(x!, "bool", false, (v) => (v ? 0 : 1))],
     jvp: () => [null],
+    vmap: passThrough("not"),
   },
   // select(c, x, y): d = select(c, dx, dy)
   select: {
@@ -441,6 +461,7 @@ export const RULES = {
       const cond = c as NDArray;
       return [null, isLin(a) ? O.selectPrim(cond, ct, 0) : null, isLin(b) ? O.selectPrim(cond, 0, ct) : null];
     },
+    vmap: elementwise("select"),
   },
   // convert(x) is linear between float dtypes; to int/bool it has no derivative
   convert: {
@@ -448,6 +469,7 @@ export const RULES = {
     impl: ([x], { dtype }) => [K.cast(x!, dtype)],
     jvp: ([x], [dx], _o, { dtype }) => [dx !== null && isFloat(dtype) && isFloat(x!.dtype) ? O.convert(dx, dtype) : null],
     transpose: ([ct], [a]) => [ct === null ? null : O.convert(ct, (a as LinearIn).aval.dtype)],
+    vmap: passThrough("convert"),
   },
   // d sum(x) = sum(dx); transpose broadcasts back
   reduce_sum: {
@@ -459,26 +481,31 @@ export const RULES = {
       const shape = (a as LinearIn).aval.shape;
       return [O.broadcastPrim(O.reshape(ct, keepShape(shape, axes)), shape.slice())];
     },
+    vmap: shiftAxes("reduce_sum", ({ axes }) => ({ axes: axes.map((a) => a + 1) })),
   },
   reduce_max: {
     abstractEval: ([a], { axes }) => reduceAval("reduce_max", a!, axes),
     impl: ([x], { axes }, [o]) => [K.reduce(x!, axes, o!.dtype, -Infinity, (m, v) => (v > m || Number.isNaN(v) ? v : m))],
     jvp: ([x], [dx], [y], { axes }) => [extremumReduceJvp(x!, dx!, y!, axes)],
+    vmap: shiftAxes("reduce_max", ({ axes }) => ({ axes: axes.map((a) => a + 1) })),
   },
   reduce_min: {
     abstractEval: ([a], { axes }) => reduceAval("reduce_min", a!, axes),
     impl: ([x], { axes }, [o]) => [K.reduce(x!, axes, o!.dtype, Infinity, (m, v) => (v < m || Number.isNaN(v) ? v : m))],
     jvp: ([x], [dx], [y], { axes }) => [extremumReduceJvp(x!, dx!, y!, axes)],
+    vmap: shiftAxes("reduce_min", ({ axes }) => ({ axes: axes.map((a) => a + 1) })),
   },
   argmax: {
     abstractEval: ([a], { axis }) => [{ ...reduceAval("argmax", a!, [axis])[0]!, dtype: "int32", weak: false }],
     impl: ([x], { axis }) => [K.argReduce(x!, axis, true)],
     jvp: () => [null],
+    vmap: shiftAxes("argmax", ({ axis }) => ({ axis: axis + 1 })),
   },
   argmin: {
     abstractEval: ([a], { axis }) => [{ ...reduceAval("argmin", a!, [axis])[0]!, dtype: "int32", weak: false }],
     impl: ([x], { axis }) => [K.argReduce(x!, axis, false)],
     jvp: () => [null],
+    vmap: shiftAxes("argmin", ({ axis }) => ({ axis: axis + 1 })),
   },
   reshape: {
     abstractEval([a], { shape }) {
@@ -489,6 +516,7 @@ export const RULES = {
     impl: ([x], { shape }) => [new ConcreteArray(x!.data, shape, x!.dtype, x!.weakType)],
     jvp: (_p, [dx], _o, { shape }) => [dx === null ? null : O.reshape(dx, shape)],
     transpose: ([ct], [a]) => [ct === null ? null : O.reshape(ct, (a as LinearIn).aval.shape)],
+    vmap: shiftAxes("reshape", ({ shape }, n) => ({ shape: [n, ...shape] })),
   },
   // NumPy broadcast_to
   broadcast: {
@@ -501,6 +529,12 @@ export const RULES = {
     impl: ([x], { shape }) => [K.broadcastTo(x!, shape)],
     jvp: (_p, [dx], _o, { shape }) => [dx === null ? null : O.broadcastPrim(dx, shape)],
     transpose: ([ct], [a]) => [ct === null ? null : O.sumToShape(ct, (a as LinearIn).aval.shape)],
+    vmap([x], [d], { shape }) {
+      const f = moveToFront(x!, d!);
+      const core = f.shape.slice(1);
+      const lifted = O.reshape(f, [f.shape[0]!, ...new Array<number>(shape.length - core.length).fill(1), ...core]);
+      return [[O.broadcastPrim(lifted, [f.shape[0]!, ...shape])], [0]];
+    },
   },
   transpose: {
     abstractEval([a], { perm }) {
@@ -515,6 +549,7 @@ export const RULES = {
       perm.forEach((p, i) => (inv[p] = i));
       return [O.transposePrim(ct, inv)];
     },
+    vmap: shiftAxes("transpose", ({ perm }) => ({ perm: [0, ...perm.map((p) => p + 1)] })),
   },
   slice: {
     abstractEval([a], { begin, end }) {
@@ -533,6 +568,7 @@ export const RULES = {
       const s = (a as LinearIn).aval.shape;
       return [O.padPrim(ct, begin, end.map((e, i) => s[i]! - e))];
     },
+    vmap: shiftAxes("slice", ({ begin, end }, n) => ({ begin: [0, ...begin], end: [n, ...end] })),
   },
   // zero padding
   pad: {
@@ -549,6 +585,7 @@ export const RULES = {
       const s = (a as LinearIn).aval.shape;
       return [O.slicePrim(ct, lo, lo.map((l, i) => l + s[i]!))];
     },
+    vmap: shiftAxes("pad", ({ lo, hi }) => ({ lo: [0, ...lo], hi: [0, ...hi] })),
   },
   concatenate: {
     abstractEval(avals, { axis }) {
@@ -585,6 +622,7 @@ export const RULES = {
         return O.slicePrim(ct, begin, end);
       });
     },
+    vmap: (xs, ds, { axis }, n) => [bind("concatenate", xs.map((x, i) => batchedFront(x, ds[i]!, n)), { axis: axis + 1 }), [0]],
   },
   // batched matrix product [...B, M, K] @ [...B, K, N]; d(AB) = dA B + A dB
   matmul: {
@@ -607,5 +645,6 @@ export const RULES = {
         isLin(b) ? O.matmulPrim(swapLast(a as NDArray), ct) : null,
       ];
     },
+    vmap: ([a, b], [da, db], _p, n) => [[O.matmulPrim(batchedFront(a!, da!, n), batchedFront(b!, db!, n))], [0]],
   },
 } satisfies { [P in Prim]: RuleFor<P> };

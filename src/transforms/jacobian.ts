@@ -1,7 +1,7 @@
 /**
  * Jacobians and Hessians. The function is linearized once; `jacfwd` pushes
- * each input basis vector through the linear graph, `jacrev` pulls each
- * output basis vector back through its transpose. Results are assembled with
+ * the whole input basis through the linear graph in one `vmap`ped pass,
+ * `jacrev` pulls the whole output basis back through its transpose the same way. Results are assembled with
  * differentiable operations, so the transforms nest (`hessian = jacfwd(jacrev)`).
  * Output leaf shapes are `out.shape ++ in.shape`; pytrees nest as
  * output-structure of input-structure.
@@ -9,24 +9,32 @@
 import { NDArray } from "../core/ndarray.js";
 import { allocate } from "../core/dtype.js";
 import { ConcreteArray } from "../core/ndarray.js";
-import { reshape, stack, transposePrim, zeros } from "../ops/ops.js";
+import { reshape, slicePrim, transposePrim, zeros } from "../ops/ops.js";
+import { vmap } from "./vmap.js";
 import { flattenToArrays, normArgnums, requireFloat, unflatten } from "./common.js";
-import { evalLinear, linearizeFlat, transposeGraph } from "./linearize.js";
+import { evalLinear, linearizeFlat, orZeros, transposeGraph } from "./linearize.js";
 
 interface JacOptions {
   argnums?: number | readonly number[];
 }
 
-function oneHot(shape: readonly number[], dtype: NDArray["dtype"], k: number): NDArray {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const d = allocate(dtype, n);
-  d[k] = 1;
-  return new ConcreteArray(d, shape.slice(), dtype);
-}
-
-/** Stacks `rows` (each of shape `inner`) along a new leading axis, or zeros when there are none. */
-function stackRows(rows: NDArray[], inner: readonly number[], dtype: NDArray["dtype"]): NDArray {
-  return rows.length === 0 ? zeros([0, ...inner], { dtype }) : stack(rows, 0);
+/**
+ * The standard basis of the concatenated leaves, split per leaf: leaf j gets
+ * shape [n, ...leaf.shape], the rows of the n x n identity for its elements.
+ */
+function basisRows(leaves: readonly NDArray[]): { n: number; offsets: number[]; basis: NDArray[] } {
+  const offsets: number[] = [];
+  let n = 0;
+  for (const l of leaves) {
+    offsets.push(n);
+    n += l.size;
+  }
+  const basis = leaves.map((l, j) => {
+    const d = allocate(l.dtype, n * l.size);
+    for (let k = 0; k < l.size; k++) d[(offsets[j]! + k) * l.size + k] = 1;
+    return new ConcreteArray(d, [n, ...l.shape], l.dtype);
+  });
+  return { n, offsets, basis };
 }
 
 function jacobian(op: string, mode: "fwd" | "rev", f: (...args: any[]) => unknown, options: JacOptions) {
@@ -51,30 +59,31 @@ function jacobian(op: string, mode: "fwd" | "rev", f: (...args: any[]) => unknow
     // blocks[i][j]: d out_i / d in_j with shape out_i.shape ++ in_j.shape
     const blocks: NDArray[][] = outs.map(() => []);
     if (mode === "fwd") {
-      ps.forEach((p, j) => {
-        const cols: NDArray[][] = outs.map(() => []);
-        for (let k = 0; k < p.size; k++) {
-          const ts = ps.map((_, jj) => (jj === j ? oneHot(p.shape, p.dtype, k) : null));
-          const touts = evalLinear(lin.graph, ts);
-          touts.forEach((t, i) => cols[i]!.push(t ?? zeros(outs[i]!.shape, { dtype: outs[i]!.dtype })));
-        }
-        outs.forEach((o, i) => {
+      // one batched pass of the linear map over the basis of all inputs
+      const rows = basisRows(ps);
+      const touts = rows.n === 0 ? outs.map((o) => zeros([0, ...o.shape], { dtype: o.dtype })) : (vmap((...ts: NDArray[]) =>
+        orZeros(evalLinear(lin.graph, ts), outs),
+      )(...rows.basis) as NDArray[]);
+      outs.forEach((o, i) => {
+        ps.forEach((p, j) => {
+          const t = touts[i]!;
+          const part = slicePrim(t, [rows.offsets[j]!, ...o.shape.map(() => 0)], [rows.offsets[j]! + p.size, ...o.shape]);
           // [n_in, ...out] -> [...out, n_in] -> [...out, ...in]
-          const st = stackRows(cols[i]!, o.shape, o.dtype);
           const perm = [...o.shape.map((_, a) => a + 1), 0];
-          blocks[i]![j] = reshape(transposePrim(st, perm), [...o.shape, ...p.shape]);
+          blocks[i]![j] = reshape(transposePrim(part, perm), [...o.shape, ...p.shape]);
         });
       });
     } else {
+      // one batched pass of the transposed linear map over the basis of all outputs
+      const rows = basisRows(outs);
+      const cins = rows.n === 0 ? ps.map((p) => zeros([0, ...p.shape], { dtype: p.dtype })) : (vmap((...cts: NDArray[]) =>
+        orZeros(transposeGraph(lin.graph, cts), ps),
+      )(...rows.basis) as NDArray[]);
       outs.forEach((o, i) => {
-        const rows: NDArray[][] = ps.map(() => []);
-        for (let k = 0; k < o.size; k++) {
-          const cts = outs.map((_, ii) => (ii === i ? oneHot(o.shape, o.dtype, k) : null));
-          const cin = transposeGraph(lin.graph, cts);
-          cin.forEach((c, j) => rows[j]!.push(c ?? zeros(ps[j]!.shape, { dtype: ps[j]!.dtype })));
-        }
         ps.forEach((p, j) => {
-          blocks[i]![j] = reshape(stackRows(rows[j]!, p.shape, p.dtype), [...o.shape, ...p.shape]);
+          const c = cins[j]!;
+          const part = slicePrim(c, [rows.offsets[i]!, ...p.shape.map(() => 0)], [rows.offsets[i]! + o.size, ...p.shape]);
+          blocks[i]![j] = reshape(part, [...o.shape, ...p.shape]);
         });
       });
     }

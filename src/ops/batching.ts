@@ -1,0 +1,61 @@
+/**
+ * Batching rules shared by rows of the primitive table. A rule receives the
+ * operands with their batch axis (`null` = not batched) and returns outputs
+ * with theirs. Most rules move the batch axis to the front and shift the
+ * primitive's axis parameters by one.
+ */
+import { NDArray } from "../core/ndarray.js";
+import { bind } from "../core/trace.js";
+import type { Params, Prim } from "./primitives.js";
+import { broadcastPrim, reshape, transposePrim } from "./ops.js";
+
+export type Dim = number | null;
+export type BatchResult = [NDArray[], Dim[]];
+
+/** Moves axis `d` of `x` to the front. */
+export function moveToFront(x: NDArray, d: number): NDArray {
+  if (d === 0) return x;
+  const perm = x.shape.map((_, i) => i).filter((i) => i !== d);
+  return transposePrim(x, [d, ...perm]);
+}
+
+/** Moves the front axis of `x` to position `d`. */
+export function moveFromFront(x: NDArray, d: number): NDArray {
+  if (d === 0) return x;
+  const rest = x.shape.map((_, i) => i).slice(1);
+  const perm = [...rest.slice(0, d), 0, ...rest.slice(d)];
+  return transposePrim(x, perm);
+}
+
+/** The operand with its batch axis in front, materialising one of `size` when it has none. */
+export function batchedFront(x: NDArray, d: Dim, size: number): NDArray {
+  return d === null ? broadcastPrim(x, [size, ...x.shape]) : moveToFront(x, d);
+}
+
+/** Elementwise primitives (implicit broadcasting): batch axis in front, core ranks aligned. */
+export function elementwise<P extends Prim>(prim: P) {
+  return (args: NDArray[], dims: Dim[], params: Params[P]): BatchResult => {
+    const rank = Math.max(...args.map((a, i) => a.ndim - (dims[i] === null ? 0 : 1)));
+    const xs = args.map((a, i) => {
+      const d = dims[i]!;
+      if (d === null) return a;
+      const x = moveToFront(a, d);
+      const core = x.shape.slice(1);
+      return core.length === rank ? x : reshape(x, [x.shape[0]!, ...new Array<number>(rank - core.length).fill(1), ...core]);
+    });
+    return [bind(prim, xs, params), [0]];
+  };
+}
+
+/** Unary primitives that keep the shape: the batch axis stays where it is. */
+export function passThrough<P extends Prim>(prim: P) {
+  return ([x]: NDArray[], [d]: Dim[], params: Params[P]): BatchResult => [bind(prim, [x!], params), [d!]];
+}
+
+/** Primitives with one operand whose params name axes: batch in front, axes shifted by one. */
+export function shiftAxes<P extends Prim>(prim: P, shift: (p: Params[P], size: number) => Params[P]) {
+  return ([x]: NDArray[], [d]: Dim[], params: Params[P], size: number): BatchResult => [
+    bind(prim, [moveToFront(x!, d!)], shift(params, size)),
+    [0],
+  ];
+}
