@@ -23,3 +23,4 @@ export { makeGraph } from "./transforms/makeGraph.js";
 export { vmap } from "./transforms/vmap.js";
 export * as tree from "./core/tree.js";
 export * as linalg from "./ops/linalg.js";
+export * as random from "./ops/random.js";

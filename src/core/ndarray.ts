@@ -149,6 +149,11 @@ export abstract class NDArray {
   slice(begin: readonly number[], end: readonly number[]): NDArray { return ops().slice(this, begin, end); }
   take(indices: ArrayLike, axis?: number): NDArray { return ops().take(this, indices, axis); }
   flatten(): NDArray { return ops().reshape(this, [-1]); }
+  cumsum(axis?: number): NDArray { return ops().cumsum(this, axis); }
+  cumprod(axis?: number): NDArray { return ops().cumprod(this, axis); }
+  flip(axis?: number | readonly number[]): NDArray { return ops().flip(this, axis); }
+  sort(axis = -1): NDArray { return ops().sort(this, axis); }
+  argsort(axis = -1): NDArray { return ops().argsort(this, axis); }
   // ---- linear algebra ----
   matmul(y: ArrayLike): NDArray { return ops().matmul(this, y); }
   dot(y: ArrayLike): NDArray { return ops().dot(this, y); }

@@ -18,7 +18,7 @@ import {
 } from "../core/ndarray.js";
 import * as K from "../core/kernels.js";
 import { Shape, broadcastShapes, checkShape, normAxes, normAxis, shapesEqual, sizeOf } from "../core/shape.js";
-import { bind1 } from "../core/trace.js";
+import { bind, bind1 } from "../core/trace.js";
 import { Prim, keepShape } from "./primitives.js";
 
 type Axis = number | readonly number[] | undefined | null;
@@ -479,13 +479,195 @@ export function padPrim(x: NDArray, lo: readonly number[], hi: readonly number[]
   return bind1("pad", [x], { lo: lo.slice(), hi: hi.slice() });
 }
 
-/** Gathers slices at int32 `indices` along `axis` (not yet implemented: arrives with the ops issue). */
-export function take(_x: ArrayLike, _indices: ArrayLike, _axis?: number): NDArray {
-  throw new ShapeError("take: not implemented yet");
+/** @internal The gather primitive. */
+export function gatherPrim(x: NDArray, idx: NDArray, axis: number): NDArray {
+  return bind1("gather", [x, idx], { axis });
+}
+/** @internal The scatter-add primitive. */
+export function scatterAddPrim(u: NDArray, idx: NDArray, axis: number, size: number): NDArray {
+  return bind1("scatter_add", [u, idx], { axis, size });
+}
+/** @internal The cumsum primitive. */
+export function cumsumPrim(x: NDArray, axis: number, reverse: boolean): NDArray {
+  return bind1("cumsum", [x], { axis, reverse });
+}
+/** @internal The rev primitive. */
+export function revPrim(x: NDArray, axes: readonly number[]): NDArray {
+  return axes.length === 0 ? x : bind1("rev", [x], { axes: axes.slice() });
+}
+
+function indexArray(indices: ArrayLike, op: string): NDArray {
+  const i = indices instanceof NDArray ? indices : asArray(indices, op);
+  if (i.dtype === "int32") return i;
+  if (i instanceof ConcreteArray && !isFloat(i.dtype)) return astype(i, "int32");
+  if (i instanceof ConcreteArray && !(indices instanceof NDArray)) {
+    for (const v of i.data) if (!Number.isInteger(v)) throw new DTypeError(`${op}: indices must be integers, got ${v}`);
+    return astype(i, "int32");
+  }
+  throw new DTypeError(`${op}: indices must be int32, got ${i.dtype}`);
+}
+
+/**
+ * Gathers along `axis` at int32 `indices` (flattened input when `axis` is
+ * omitted): out.shape = x.shape[:axis] ++ indices.shape ++ x.shape[axis+1:].
+ * Negative indices count from the end; out-of-range indices are clamped.
+ * Its gradient scatter-adds, so repeated indices accumulate.
+ * @example nb.take([10, 20, 30], [2, 0, 2]); // array([30., 10., 30.])
+ */
+export function take(x: ArrayLike, indices: ArrayLike, axis?: number): NDArray {
+  let a = asArray(x, "take");
+  const idx = indexArray(indices, "take");
+  let ax: number;
+  if (axis === undefined || axis === null) {
+    a = reshape(a, [-1]);
+    ax = 0;
+  } else ax = normAxis("take", axis, a.ndim);
+  return gatherPrim(a, idx, ax);
+}
+
+/**
+ * Picks `x` values along `axis` at `indices` of the same rank (NumPy's
+ * take_along_axis); indices broadcast against x off the axis.
+ * @example nb.takeAlongAxis([[3, 1, 2]], [[1, 2, 0]], 1); // array([[1., 2., 3.]])
+ */
+export function takeAlongAxis(x: ArrayLike, indices: ArrayLike, axis: number): NDArray {
+  const a = asArray(x, "takeAlongAxis");
+  let idx = indexArray(indices, "takeAlongAxis");
+  if (idx.ndim !== a.ndim)
+    throw new ShapeError(`takeAlongAxis: indices of shape ${fmtShape(idx.shape)} must have the rank of x ${fmtShape(a.shape)}`);
+  const ax = normAxis("takeAlongAxis", axis, a.ndim);
+  const offShape = a.shape.map((d, i) => (i === ax ? 1 : d));
+  const outShape = broadcastShapes("takeAlongAxis", offShape, idx.shape.map((d, i) => (i === ax ? 1 : d)));
+  outShape[ax] = idx.shape[ax]!;
+  const xb = broadcastPrim(a, outShape.map((d, i) => (i === ax ? a.shape[ax]! : d)));
+  idx = broadcastPrim(idx, outShape);
+  // flatten: element (.., j, ..) of row r reads xb.flat[r * A + idx]
+  const perm = [...outShape.map((_, i) => i).filter((i) => i !== ax), ax];
+  const A = a.shape[ax]!;
+  const xr = reshape(transposePrim(xb, perm), [-1]);
+  const ir = transposePrim(idx, perm);
+  const rows = sizeOf(outShape) / Math.max(outShape[ax]!, 1);
+  const off = reshape(mul(arange(rows), A), [...perm.slice(0, -1).map((i) => outShape[i]!), 1]);
+  const g = gatherPrim(xr, add(ir, astype(off, "int32")), 0);
+  const inv = new Array<number>(perm.length);
+  perm.forEach((p, i) => (inv[p] = i));
+  return transposePrim(g, inv);
+}
+
+/** Indices that sort `x` along `axis` (stable; NaNs last), int32. @example nb.argsort([3, 1, 2]); // [1, 2, 0] */
+export function argsort(x: ArrayLike, axis = -1, descending = false): NDArray {
+  const a = asArray(x, "argsort");
+  if (a.ndim === 0) return zeros([], { dtype: "int32" });
+  return bind1("argsort", [a], { axis: normAxis("argsort", axis, a.ndim), descending });
+}
+
+/**
+ * Sorts along `axis`. Differentiable as a permutation: the gradient flows to
+ * the element that landed in each position.
+ * @example nb.sort([3, 1, 2]); // array([1., 2., 3.])
+ */
+export function sort(x: ArrayLike, axis = -1, descending = false): NDArray {
+  const a = asArray(x, "sort");
+  if (a.ndim === 0) return a;
+  return takeAlongAxis(a, argsort(a, axis, descending), axis);
+}
+
+/** Running sum along `axis` (flattened when omitted). @example nb.cumsum([1, 2, 3]); // array([1., 3., 6.]) */
+export function cumsum(x: ArrayLike, axis?: number): NDArray {
+  let a = asArray(x, "cumsum");
+  if (axis === undefined || axis === null) {
+    a = reshape(a, [-1]);
+    axis = 0;
+  }
+  if (a.dtype === "bool") a = convert(a, "int32");
+  return cumsumPrim(a, normAxis("cumsum", axis, a.ndim), false);
+}
+
+/**
+ * Running product along `axis`, as a log-depth scan of products (exact, and
+ * differentiable, with zeros).
+ * @example nb.cumprod([1, 2, 3]); // array([1., 2., 6.])
+ */
+export function cumprod(x: ArrayLike, axis?: number): NDArray {
+  let a = asArray(x, "cumprod");
+  if (axis === undefined || axis === null) {
+    a = reshape(a, [-1]);
+    axis = 0;
+  }
+  if (a.dtype === "bool") a = convert(a, "int32");
+  const ax = normAxis("cumprod", axis, a.ndim);
+  const n = a.shape[ax]!;
+  let y = a;
+  for (let s = 1; s < n; s *= 2) {
+    // y[i] *= y[i - s] for i >= s
+    const ones = bind1("broadcast", [convertTo(scalar(1, "float64", true), a.dtype)], {
+      shape: a.shape.map((d, i) => (i === ax ? s : d)),
+    });
+    const end = a.shape.slice();
+    end[ax] = n - s;
+    const shifted = concatPrim([ones, slicePrim(y, a.shape.map(() => 0), end)], ax);
+    y = bind1("mul", [y, shifted], {});
+  }
+  return y;
+}
+
+/** Reverses the order of elements along `axis` (all axes by default). @example nb.flip([1, 2, 3]); */
+export function flip(x: ArrayLike, axis?: number | readonly number[]): NDArray {
+  const a = asArray(x, "flip");
+  return revPrim(a, normAxes("flip", axis, a.ndim));
+}
+
+/** Repeats `x` `reps` times along each axis (NumPy's tile). @example nb.tile([1, 2], 2); // [1, 2, 1, 2] */
+export function tile(x: ArrayLike, reps: number | readonly number[]): NDArray {
+  let a = asArray(x, "tile");
+  const r = typeof reps === "number" ? [reps] : reps.slice();
+  if (!r.every((v) => Number.isInteger(v) && v >= 0)) throw new ShapeError(`tile: invalid reps [${r.join(",")}]`);
+  const nd = Math.max(a.ndim, r.length);
+  a = reshape(a, [...new Array<number>(nd - a.ndim).fill(1), ...a.shape]);
+  const rr = [...new Array<number>(nd - r.length).fill(1), ...r];
+  const inter = a.shape.flatMap((d) => [1, d]);
+  const target = a.shape.flatMap((d, i) => [rr[i]!, d]);
+  return reshape(broadcastPrim(reshape(a, inter), target), a.shape.map((d, i) => d * rr[i]!));
+}
+
+/**
+ * Pads with a constant (0 by default). `padWidth` is one number for every
+ * side, one [before, after] pair for every axis, or a pair per axis.
+ * @example nb.pad([1, 2], 1); // array([0., 1., 2., 0.])
+ */
+export function pad(
+  x: ArrayLike,
+  padWidth: number | readonly [number, number] | readonly (readonly [number, number])[],
+  options: { value?: number } = {},
+): NDArray {
+  const a = asArray(x, "pad");
+  let pairs: [number, number][];
+  if (typeof padWidth === "number") pairs = a.shape.map(() => [padWidth, padWidth]);
+  else if (padWidth.length === 2 && typeof padWidth[0] === "number")
+    pairs = a.shape.map(() => [padWidth[0] as number, padWidth[1] as number]);
+  else pairs = (padWidth as readonly (readonly [number, number])[]).map((p) => [p[0], p[1]]);
+  if (pairs.length !== a.ndim || !pairs.every((p) => p.every((v) => Number.isInteger(v) && v >= 0)))
+    throw new ShapeError(`pad: widths ${JSON.stringify(padWidth)} do not fit shape ${fmtShape(a.shape)}`);
+  const lo = pairs.map((p) => p[0]);
+  const hi = pairs.map((p) => p[1]);
+  const out = padPrim(a, lo, hi);
+  const value = options.value ?? 0;
+  if (value === 0) return out;
+  const mask = padPrim(ones(a.shape, { dtype: "bool" }), lo, hi);
+  return where(mask, out, value);
 }
 
 // ---------------------------------------------------------------------------
 // linear algebra
+
+/** @internal Linear-algebra primitives. */
+export const solvePrim = (a: NDArray, b: NDArray): NDArray => bind1("solve", [a, b], {});
+export const triangularSolvePrim = (a: NDArray, b: NDArray, lower: boolean, transposeA: boolean): NDArray =>
+  bind1("triangular_solve", [a, b], { lower, transposeA });
+export const slogdetPrim = (a: NDArray): NDArray[] => bind("slogdet", [a], {});
+export const choleskyPrim = (a: NDArray): NDArray => bind1("cholesky", [a], {});
+export const qrPrim = (a: NDArray): NDArray[] => bind("qr", [a], {});
+export const eighPrim = (a: NDArray): NDArray[] => bind("eigh", [a], {});
 
 /** @internal The batched matmul primitive (equal batch dims). */
 export function matmulPrim(a: NDArray, b: NDArray): NDArray {
@@ -670,5 +852,5 @@ installOps({
   sinh, cosh, arcsin, arccos, arctan, sqrt, square, reciprocal, abs, sign, floor, ceil, round, sigmoid, relu,
   softplus, erf, equal, notEqual, less, lessEqual, greater, greaterEqual, logicalAnd, logicalOr, logicalNot,
   clip, sum, mean, prod, max, min, logsumexp, argmax, argmin, reshape, transpose, broadcastTo, expandDims,
-  squeeze, slice, take, matmul, dot, softmax, logSoftmax, stackNested,
+  squeeze, slice, take, matmul, dot, softmax, logSoftmax, stackNested, cumsum, cumprod, flip, sort, argsort,
 } as unknown as Parameters<typeof installOps>[0]);

@@ -19,9 +19,11 @@ import { DType, isFloat } from "../core/dtype.js";
 import { ConcreteArray, NDArray } from "../core/ndarray.js";
 import { broadcastShapes, shapesEqual, sizeOf } from "../core/shape.js";
 import * as K from "../core/kernels.js";
+import * as K2 from "../core/kernels2.js";
 import type { Aval, LinearIn } from "../core/trace.js";
 import * as O from "./ops.js";
 import { BatchResult, Dim, batchedFront, elementwise, moveToFront, passThrough, shiftAxes } from "./batching.js";
+import * as L from "./linalgRules.js";
 import { bind } from "../core/trace.js";
 
 /** Parameters of each primitive. The keys are the primitive ids the IR prints. */
@@ -81,6 +83,19 @@ export interface Params {
   pad: { lo: number[]; hi: number[] };
   concatenate: { axis: number };
   matmul: {};
+  gather: { axis: number };
+  scatter_add: { axis: number; size: number };
+  cumsum: { axis: number; reverse: boolean };
+  rev: { axes: number[] };
+  argsort: { axis: number; descending: boolean };
+  solve: {};
+  triangular_solve: { lower: boolean; transposeA: boolean };
+  slogdet: {};
+  cholesky: {};
+  qr: {};
+  eigh: {};
+  random_bits: { shape: number[] };
+  random_uniform: { shape: number[]; dtype: DType };
 }
 export type Prim = keyof Params;
 
@@ -118,7 +133,13 @@ type LinearPrim =
   | "slice"
   | "pad"
   | "concatenate"
-  | "matmul";
+  | "matmul"
+  | "gather"
+  | "scatter_add"
+  | "cumsum"
+  | "rev"
+  | "solve"
+  | "triangular_solve";
 
 type RuleFor<P extends Prim> = P extends LinearPrim ? LinearRule<Params[P]> : Rule<Params[P]>;
 
@@ -242,7 +263,7 @@ function checkPerm(perm: number[], nd: number): void {
   if (!ok) throw new ShapeError(`transpose: perm [${perm.join(",")}] is not a permutation of ${nd} axes`);
 }
 
-function swapLast(x: NDArray): NDArray {
+export function swapLast(x: NDArray): NDArray {
   const n = x.ndim;
   const perm = Array.from({ length: n }, (_, i) => i);
   perm[n - 2] = n - 1;
@@ -647,4 +668,159 @@ export const RULES = {
     },
     vmap: ([a, b], [da, db], _p, n) => [[O.matmulPrim(batchedFront(a!, da!, n), batchedFront(b!, db!, n))], [0]],
   },
+  // gather along an axis: out = x.shape[:axis] ++ idx.shape ++ x.shape[axis+1:]; linear in x
+  gather: {
+    abstractEval([x, i], { axis }) {
+      if (i!.dtype !== "int32") throw new DTypeError(`take: indices must be int32, got ${i!.dtype}`);
+      if (axis < 0 || axis >= x!.shape.length) throw new ShapeError(`take: axis ${axis} out of range for shape ${fmtShape(x!.shape)}`);
+      if (x!.shape[axis] === 0 && sizeOf(i!.shape) > 0) throw new ShapeError(`take: cannot take from empty axis ${axis} of shape ${fmtShape(x!.shape)}`);
+      return [{ shape: [...x!.shape.slice(0, axis), ...i!.shape, ...x!.shape.slice(axis + 1)], dtype: x!.dtype, weak: x!.weak }];
+    },
+    impl: ([x, i], { axis }) => [K2.gather(x!, i!, axis)],
+    jvp: ([, i], [dx], _o, { axis }) => [dx === null ? null : O.gatherPrim(dx, i!, axis)],
+    transpose([ct, ], [x, i], { axis }) {
+      if (ct === null || !isLin(x)) return [null, null];
+      return [O.scatterAddPrim(ct, i as NDArray, axis, x.aval.shape[axis]!), null];
+    },
+    vmap: L.gatherBatch,
+  },
+  // adds u into zeros along an axis at idx (the transpose of gather); linear in u
+  scatter_add: {
+    abstractEval([u, i], { axis, size }) {
+      if (i!.dtype !== "int32") throw new DTypeError(`scatterAdd: indices must be int32, got ${i!.dtype}`);
+      const k = i!.shape.length;
+      if (axis < 0 || axis + k > u!.shape.length || !shapesEqual(u!.shape.slice(axis, axis + k), i!.shape))
+        throw new ShapeError(`scatterAdd: updates ${fmtShape(u!.shape)} do not match indices ${fmtShape(i!.shape)} at axis ${axis}`);
+      return [{ shape: [...u!.shape.slice(0, axis), size, ...u!.shape.slice(axis + k)], dtype: u!.dtype, weak: u!.weak }];
+    },
+    impl: ([u, i], { axis, size }) => [K2.scatterAdd(u!, i!, axis, size)],
+    jvp: ([, i], [du], _o, { axis, size }) => [du === null ? null : O.scatterAddPrim(du, i!, axis, size)],
+    transpose([ct], [u, i], { axis }) {
+      if (ct === null || !isLin(u)) return [null, null];
+      return [O.gatherPrim(ct, i as NDArray, axis), null];
+    },
+    vmap: L.scatterBatch,
+  },
+  // running sum along an axis; linear, its transpose runs the other way
+  cumsum: {
+    abstractEval([a], { axis }) {
+      if (axis < 0 || axis >= a!.shape.length) throw new ShapeError(`cumsum: axis ${axis} out of range for shape ${fmtShape(a!.shape)}`);
+      if (a!.dtype === "bool") throw new DTypeError("cumsum: expected a numeric operand, got bool");
+      return sameAval(a!);
+    },
+    impl: ([x], { axis, reverse }) => [K2.cumsum(x!, axis, reverse)],
+    jvp: (_p, [dx], _o, { axis, reverse }) => [dx === null ? null : O.cumsumPrim(dx, axis, reverse)],
+    transpose: ([ct], _a, { axis, reverse }) => [ct === null ? null : O.cumsumPrim(ct, axis, !reverse)],
+    vmap: shiftAxes("cumsum", ({ axis, reverse }) => ({ axis: axis + 1, reverse })),
+  },
+  // reverses the order along axes; linear and its own transpose
+  rev: {
+    abstractEval([a], { axes }) {
+      for (const ax of axes) if (ax < 0 || ax >= a!.shape.length) throw new ShapeError(`flip: axis ${ax} out of range for shape ${fmtShape(a!.shape)}`);
+      return sameAval(a!);
+    },
+    impl: ([x], { axes }) => [K2.rev(x!, axes)],
+    jvp: (_p, [dx], _o, { axes }) => [dx === null ? null : O.revPrim(dx, axes)],
+    transpose: ([ct], _a, { axes }) => [ct === null ? null : O.revPrim(ct, axes)],
+    vmap: shiftAxes("rev", ({ axes }) => ({ axes: axes.map((a) => a + 1) })),
+  },
+  // stable sorting permutation (int32): no derivative
+  argsort: {
+    abstractEval([a], { axis }) {
+      if (axis < 0 || axis >= a!.shape.length) throw new ShapeError(`argsort: axis ${axis} out of range for shape ${fmtShape(a!.shape)}`);
+      return [{ shape: a!.shape, dtype: "int32", weak: false }];
+    },
+    impl: ([x], { axis, descending }) => [K2.argsort(x!, axis, descending)],
+    jvp: () => [null],
+    vmap: shiftAxes("argsort", ({ axis, descending }) => ({ axis: axis + 1, descending })),
+  },
+  // X = A⁻¹ B by pivoted LU; dX = A⁻¹ (dB - dA X); linear in B (transpose: A⁻ᵀ ct)
+  solve: {
+    abstractEval: ([a, b]) => L.solveAval("solve", a!, b!),
+    impl: ([a, b]) => [K2.solve(a!, b!)],
+    jvp: ([a, b], [da, db], [x]) => [L.solveJvp(a!, b!, da!, db!, x!)],
+    transpose([ct], [a, b]) {
+      if (isLin(a)) throw new DTypeError("solve: transpose with a linear matrix operand");
+      return [null, isLin(b) && ct !== null ? O.solvePrim(swapLast(a), ct) : null];
+    },
+    vmap: ([a, b], [da, db], _p, n) => [[O.solvePrim(batchedFront(a!, da!, n), batchedFront(b!, db!, n))], [0]],
+  },
+  // X = op(A)⁻¹ B for triangular A (only its triangle is read); linear in B
+  triangular_solve: {
+    abstractEval: ([a, b]) => L.solveAval("triangularSolve", a!, b!),
+    impl: ([a, b], { lower, transposeA }) => [K2.triangularSolve(a!, b!, lower, transposeA)],
+    jvp: ([a, b], [da, db], [x], p) => [L.triangularSolveJvp(a!, b!, da!, db!, x!, p.lower, p.transposeA)],
+    transpose([ct], [a, b], { lower, transposeA }) {
+      if (isLin(a)) throw new DTypeError("triangularSolve: transpose with a linear matrix operand");
+      return [null, isLin(b) && ct !== null ? O.triangularSolvePrim(a, ct, lower, !transposeA) : null];
+    },
+    vmap: ([a, b], [da, db], p, n) => [[O.triangularSolvePrim(batchedFront(a!, da!, n), batchedFront(b!, db!, n), p.lower, p.transposeA)], [0]],
+  },
+  // [sign, log|det A|]; d log|det A| = tr(A⁻¹ dA)
+  slogdet: {
+    abstractEval([a]) {
+      L.checkSquare("slogdet", a!);
+      const shape = a!.shape.slice(0, -2);
+      return [{ shape, dtype: a!.dtype, weak: false }, { shape, dtype: a!.dtype, weak: false }];
+    },
+    impl: ([a]) => K2.slogdet(a!),
+    jvp: ([a], [da]) => [null, da === null ? null : L.batchTrace(O.solvePrim(a!, da))],
+    vmap: ([a], [d]) => [O.slogdetPrim(moveToFront(a!, d!)), [0, 0]],
+  },
+  // L = chol((A + Aᵀ)/2); dL = L φ(L⁻¹ dS L⁻ᵀ), φ = lower triangle with halved diagonal
+  cholesky: {
+    abstractEval([a]) {
+      L.checkSquare("cholesky", a!);
+      return sameAval(a!);
+    },
+    impl: ([a]) => [K2.cholesky(K.binary(a!, K.transpose(a!, L.swapPerm(a!.shape.length)), a!.shape, a!.dtype, false, (u, v) => 0.5 * (u + v)))],
+    jvp: ([a], [da], [l]) => [da === null ? null : L.choleskyJvp(a!, da, l!)],
+    vmap: ([a], [d]) => [[O.choleskyPrim(moveToFront(a!, d!))], [0]],
+  },
+  // reduced QR (m >= n), diag(R) >= 0
+  qr: {
+    abstractEval([a]) {
+      const s = a!.shape;
+      const n = s.length;
+      if (n < 2 || s[n - 2]! < s[n - 1]!) throw new ShapeError(`qr: expected a [..., m, n] matrix with m >= n, got ${fmtShape(s)}`);
+      if (!isFloat(a!.dtype)) throw new DTypeError(`qr: expected a float matrix, got ${a!.dtype}`);
+      return [
+        { shape: s, dtype: a!.dtype, weak: false },
+        { shape: [...s.slice(0, -2), s[n - 1]!, s[n - 1]!], dtype: a!.dtype, weak: false },
+      ];
+    },
+    impl: ([a]) => K2.qr(a!),
+    jvp: ([, ], [da], [q, r]) => (da === null ? [null, null] : L.qrJvp(da, q!, r!)),
+    vmap: ([a], [d]) => [O.qrPrim(moveToFront(a!, d!)), [0, 0]],
+  },
+  // eigenvalues (ascending) and eigenvectors of (A + Aᵀ)/2; assumes distinct eigenvalues for derivatives
+  eigh: {
+    abstractEval([a]) {
+      L.checkSquare("eigh", a!);
+      return [
+        { shape: a!.shape.slice(0, -1), dtype: a!.dtype, weak: false },
+        { shape: a!.shape, dtype: a!.dtype, weak: false },
+      ];
+    },
+    impl: ([a]) => K2.eigh(a!),
+    jvp: ([, ], [da], [w, v]) => (da === null ? [null, null] : L.eighJvp(da, w!, v!)),
+    vmap: ([a], [d]) => [O.eighPrim(moveToFront(a!, d!)), [0, 0]],
+  },
+  // random 32-bit words from a key [..., 2] (Threefry-2x32): no derivative
+  random_bits: {
+    abstractEval: ([k], { shape }) => [{ shape: [...L.checkKey(k!), ...shape], dtype: "int32", weak: false }],
+    impl: ([k], { shape }) => [K2.randomBits(k!, shape)],
+    jvp: () => [null],
+    vmap: ([k], [d], p) => [[bind1Random("random_bits", moveToFront(k!, d!), p)], [0]],
+  },
+  random_uniform: {
+    abstractEval: ([k], { shape, dtype }) => [{ shape: [...L.checkKey(k!), ...shape], dtype, weak: false }],
+    impl: ([k], { shape, dtype }) => [K2.randomUniform(k!, shape, dtype)],
+    jvp: () => [null],
+    vmap: ([k], [d], p) => [[bind1Random("random_uniform", moveToFront(k!, d!), p)], [0]],
+  },
 } satisfies { [P in Prim]: RuleFor<P> };
+
+function bind1Random<P extends "random_bits" | "random_uniform">(prim: P, key: NDArray, params: Params[P]): NDArray {
+  return bind(prim, [key], params)[0]!;
+}

@@ -1,0 +1,458 @@
+/**
+ * Kernels for indexing, scans, sorting, linear algebra and random bits.
+ * Matrices are the last two axes; leading axes are batch axes.
+ */
+import { ConcreteArray } from "./ndarray.js";
+import { DType, allocate } from "./dtype.js";
+import { Shape, sizeOf } from "./shape.js";
+
+/** out = x.shape[:axis] + idx.shape + x.shape[axis+1:]; negative indices wrap, out-of-range clamp. */
+export function gather(x: ConcreteArray, idx: ConcreteArray, axis: number): ConcreteArray {
+  const pre = sizeOf(x.shape.slice(0, axis));
+  const A = x.shape[axis]!;
+  const post = sizeOf(x.shape.slice(axis + 1));
+  const m = idx.data.length;
+  const outShape = [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)];
+  const out = allocate(x.dtype, pre * m * post);
+  const d = x.data;
+  for (let p = 0; p < pre; p++)
+    for (let j = 0; j < m; j++) {
+      const k = clampIndex(idx.data[j]!, A);
+      const src = (p * A + k) * post;
+      const dst = (p * m + j) * post;
+      for (let q = 0; q < post; q++) out[dst + q] = d[src + q]!;
+    }
+  return new ConcreteArray(out, outShape, x.dtype);
+}
+
+function clampIndex(i: number, n: number): number {
+  if (i < 0) i += n;
+  return i < 0 ? 0 : i >= n ? n - 1 : i;
+}
+
+/** Adds u (shape pre + idx.shape + post) into zeros of shape pre + [size] + post at the indices (the transpose of gather). */
+export function scatterAdd(u: ConcreteArray, idx: ConcreteArray, axis: number, size: number): ConcreteArray {
+  const pre = sizeOf(u.shape.slice(0, axis));
+  const m = idx.data.length;
+  const postShape = u.shape.slice(axis + idx.shape.length);
+  const post = sizeOf(postShape);
+  const outShape = [...u.shape.slice(0, axis), size, ...postShape];
+  const acc = new Float64Array(pre * size * post);
+  const d = u.data;
+  if (size > 0)
+    for (let p = 0; p < pre; p++)
+      for (let j = 0; j < m; j++) {
+        const k = clampIndex(idx.data[j]!, size);
+        const dst = (p * size + k) * post;
+        const src = (p * m + j) * post;
+        for (let q = 0; q < post; q++) acc[dst + q]! += d[src + q]!;
+      }
+  const out = allocate(u.dtype, acc.length);
+  out.set(acc);
+  return new ConcreteArray(out, outShape, u.dtype);
+}
+
+function axisLoop(shape: Shape, axis: number, f: (base: number, stride: number, len: number) => void): void {
+  const pre = sizeOf(shape.slice(0, axis));
+  const len = shape[axis]!;
+  const post = sizeOf(shape.slice(axis + 1));
+  for (let p = 0; p < pre; p++) for (let q = 0; q < post; q++) f(p * len * post + q, post, len);
+}
+
+export function cumsum(x: ConcreteArray, axis: number, reverse: boolean): ConcreteArray {
+  const out = allocate(x.dtype, x.data.length);
+  const d = x.data;
+  axisLoop(x.shape, axis, (b, s, n) => {
+    let acc = 0;
+    for (let i = 0; i < n; i++) {
+      const o = b + (reverse ? n - 1 - i : i) * s;
+      acc += d[o]!;
+      out[o] = acc;
+    }
+  });
+  return new ConcreteArray(out, x.shape, x.dtype);
+}
+
+export function rev(x: ConcreteArray, axes: readonly number[]): ConcreteArray {
+  let cur = x;
+  for (const ax of axes) {
+    const out = allocate(cur.dtype, cur.data.length);
+    const d = cur.data;
+    axisLoop(cur.shape, ax, (b, s, n) => {
+      for (let i = 0; i < n; i++) out[b + i * s] = d[b + (n - 1 - i) * s]!;
+    });
+    cur = new ConcreteArray(out, cur.shape, cur.dtype);
+  }
+  return cur;
+}
+
+/** Stable argsort along an axis (NaNs last); descending keeps ties in original order. */
+export function argsort(x: ConcreteArray, axis: number, descending: boolean): ConcreteArray {
+  const out = new Int32Array(x.data.length);
+  const d = x.data;
+  axisLoop(x.shape, axis, (b, s, n) => {
+    const ix = Array.from({ length: n }, (_, i) => i);
+    const key = (i: number) => d[b + i * s]!;
+    ix.sort((i, j) => {
+      const a = key(i);
+      const c = key(j);
+      const an = Number.isNaN(a);
+      const cn = Number.isNaN(c);
+      if (an || cn) return an && cn ? i - j : an ? 1 : -1;
+      const r = descending ? c - a : a - c;
+      return r !== 0 ? r : i - j;
+    });
+    for (let i = 0; i < n; i++) out[b + i * s] = ix[i]!;
+  });
+  return new ConcreteArray(out, x.shape, "int32");
+}
+
+// ---------------------------------------------------------------------------
+// linear algebra (float64 accumulation; results stored in the input dtype)
+
+function batches(shape: Shape): { B: number; m: number; n: number } {
+  const nd = shape.length;
+  return { B: sizeOf(shape.slice(0, nd - 2)), m: shape[nd - 2]!, n: shape[nd - 1]! };
+}
+
+function toF64(x: ConcreteArray): Float64Array {
+  return x.data instanceof Float64Array ? x.data : Float64Array.from(x.data);
+}
+
+function store(data: Float64Array, shape: Shape, dtype: DType): ConcreteArray {
+  const out = allocate(dtype, data.length);
+  out.set(data);
+  return new ConcreteArray(out, shape, dtype);
+}
+
+/** In-place LU with partial pivoting of an n x n row-major matrix; returns permutation parity (+1/-1) or 0 if singular. */
+function luInPlace(a: Float64Array, off: number, n: number, piv: Int32Array): number {
+  let sign = 1;
+  for (let i = 0; i < n; i++) piv[i] = i;
+  for (let k = 0; k < n; k++) {
+    let p = k;
+    let best = Math.abs(a[off + k * n + k]!);
+    for (let i = k + 1; i < n; i++) {
+      const v = Math.abs(a[off + i * n + k]!);
+      if (v > best) {
+        best = v;
+        p = i;
+      }
+    }
+    if (p !== k) {
+      for (let j = 0; j < n; j++) {
+        const t = a[off + k * n + j]!;
+        a[off + k * n + j] = a[off + p * n + j]!;
+        a[off + p * n + j] = t;
+      }
+      const t = piv[k]!;
+      piv[k] = piv[p]!;
+      piv[p] = t;
+      sign = -sign;
+    }
+    const pivot = a[off + k * n + k]!;
+    if (pivot === 0) continue;
+    for (let i = k + 1; i < n; i++) {
+      const f = (a[off + i * n + k]! /= pivot);
+      if (f !== 0) for (let j = k + 1; j < n; j++) a[off + i * n + j]! -= f * a[off + k * n + j]!;
+    }
+  }
+  return sign;
+}
+
+/** Solves A X = B (A [..., n, n], B [..., n, k]) by pivoted LU. */
+export function solve(a: ConcreteArray, b: ConcreteArray): ConcreteArray {
+  const { B, n } = batches(a.shape);
+  const k = b.shape[b.shape.length - 1]!;
+  const lu = Float64Array.from(a.data);
+  const x = Float64Array.from(b.data);
+  const piv = new Int32Array(n);
+  const col = new Float64Array(n);
+  for (let bi = 0; bi < B; bi++) {
+    const ao = bi * n * n;
+    const bo = bi * n * k;
+    luInPlace(lu, ao, n, piv);
+    for (let c = 0; c < k; c++) {
+      for (let i = 0; i < n; i++) col[i] = x[bo + piv[i]! * k + c]!;
+      for (let i = 0; i < n; i++) {
+        let s = col[i]!;
+        for (let j = 0; j < i; j++) s -= lu[ao + i * n + j]! * col[j]!;
+        col[i] = s;
+      }
+      for (let i = n - 1; i >= 0; i--) {
+        let s = col[i]!;
+        for (let j = i + 1; j < n; j++) s -= lu[ao + i * n + j]! * col[j]!;
+        col[i] = s / lu[ao + i * n + i]!;
+      }
+      for (let i = 0; i < n; i++) x[bo + i * k + c] = col[i]!;
+    }
+  }
+  return store(x, b.shape, b.dtype);
+}
+
+/** [sign, log|det|] of each matrix, by pivoted LU. */
+export function slogdet(a: ConcreteArray): [ConcreteArray, ConcreteArray] {
+  const { B, n } = batches(a.shape);
+  const lu = Float64Array.from(a.data);
+  const piv = new Int32Array(n);
+  const sg = new Float64Array(B);
+  const ld = new Float64Array(B);
+  for (let bi = 0; bi < B; bi++) {
+    const ao = bi * n * n;
+    let s = luInPlace(lu, ao, n, piv);
+    let l = 0;
+    for (let i = 0; i < n; i++) {
+      const v = lu[ao + i * n + i]!;
+      if (v < 0) s = -s;
+      l += Math.log(Math.abs(v));
+    }
+    if (!Number.isFinite(l) && l < 0) s = 0;
+    sg[bi] = s;
+    ld[bi] = l;
+  }
+  const outShape = a.shape.slice(0, -2);
+  return [store(sg, outShape, a.dtype), store(ld, outShape, a.dtype)];
+}
+
+export function det(a: ConcreteArray): ConcreteArray {
+  const [s, l] = slogdet(a);
+  const out = new Float64Array(s.data.length);
+  for (let i = 0; i < out.length; i++) out[i] = s.data[i]! * Math.exp(l.data[i]!);
+  return store(out, s.shape, a.dtype);
+}
+
+/** Solves op(A) X = B with A triangular (only its triangle is read). */
+export function triangularSolve(a: ConcreteArray, b: ConcreteArray, lower: boolean, transposeA: boolean): ConcreteArray {
+  const { B, n } = batches(a.shape);
+  const k = b.shape[b.shape.length - 1]!;
+  const A = toF64(a);
+  const x = Float64Array.from(b.data);
+  // element (i, j) of op(A)
+  const el = transposeA ? (o: number, i: number, j: number) => A[o + j * n + i]! : (o: number, i: number, j: number) => A[o + i * n + j]!;
+  const low = lower !== transposeA; // op(A) is lower triangular
+  for (let bi = 0; bi < B; bi++) {
+    const ao = bi * n * n;
+    const bo = bi * n * k;
+    for (let c = 0; c < k; c++) {
+      if (low)
+        for (let i = 0; i < n; i++) {
+          let s = x[bo + i * k + c]!;
+          for (let j = 0; j < i; j++) s -= el(ao, i, j) * x[bo + j * k + c]!;
+          x[bo + i * k + c] = s / el(ao, i, i);
+        }
+      else
+        for (let i = n - 1; i >= 0; i--) {
+          let s = x[bo + i * k + c]!;
+          for (let j = i + 1; j < n; j++) s -= el(ao, i, j) * x[bo + j * k + c]!;
+          x[bo + i * k + c] = s / el(ao, i, i);
+        }
+    }
+  }
+  return store(x, b.shape, b.dtype);
+}
+
+/** Lower Cholesky factor (reads the lower triangle); NaN where the matrix is not positive definite. */
+export function cholesky(a: ConcreteArray): ConcreteArray {
+  const { B, n } = batches(a.shape);
+  const A = toF64(a);
+  const L = new Float64Array(A.length);
+  for (let bi = 0; bi < B; bi++) {
+    const o = bi * n * n;
+    for (let j = 0; j < n; j++) {
+      let s = A[o + j * n + j]!;
+      for (let k = 0; k < j; k++) s -= L[o + j * n + k]! ** 2;
+      const d = s > 0 ? Math.sqrt(s) : NaN;
+      L[o + j * n + j] = d;
+      for (let i = j + 1; i < n; i++) {
+        let t = A[o + i * n + j]!;
+        for (let k = 0; k < j; k++) t -= L[o + i * n + k]! * L[o + j * n + k]!;
+        L[o + i * n + j] = t / d;
+      }
+    }
+  }
+  return store(L, a.shape, a.dtype);
+}
+
+/** Reduced QR (m >= n) by Householder reflections: Q [..., m, n], R [..., n, n] with R's diagonal >= 0. */
+export function qr(a: ConcreteArray): [ConcreteArray, ConcreteArray] {
+  const { B, m, n } = batches(a.shape);
+  const A = toF64(a);
+  const Q = new Float64Array(B * m * n);
+  const R = new Float64Array(B * n * n);
+  const W = new Float64Array(m * n);
+  const v = new Float64Array(m);
+  for (let bi = 0; bi < B; bi++) {
+    W.set(A.subarray(bi * m * n, (bi + 1) * m * n));
+    const vs: Float64Array[] = [];
+    for (let k = 0; k < n; k++) {
+      let norm = 0;
+      for (let i = k; i < m; i++) norm += W[i * n + k]! ** 2;
+      norm = Math.sqrt(norm);
+      const x0 = W[k * n + k]!;
+      const alpha = x0 > 0 ? -norm : norm;
+      v.fill(0);
+      for (let i = k; i < m; i++) v[i] = W[i * n + k]!;
+      v[k]! -= alpha;
+      let vn = 0;
+      for (let i = k; i < m; i++) vn += v[i]! ** 2;
+      const vk = Float64Array.from(v);
+      vs.push(vk);
+      if (vn === 0) continue;
+      for (let j = k; j < n; j++) {
+        let s = 0;
+        for (let i = k; i < m; i++) s += vk[i]! * W[i * n + j]!;
+        const f = (2 * s) / vn;
+        for (let i = k; i < m; i++) W[i * n + j]! -= f * vk[i]!;
+      }
+    }
+    // Q = H_0 H_1 ... H_{n-1} applied to the first n columns of I
+    const Qb = new Float64Array(m * n);
+    for (let i = 0; i < n; i++) Qb[i * n + i] = 1;
+    for (let k = n - 1; k >= 0; k--) {
+      const vk = vs[k]!;
+      let vn = 0;
+      for (let i = k; i < m; i++) vn += vk[i]! ** 2;
+      if (vn === 0) continue;
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let i = k; i < m; i++) s += vk[i]! * Qb[i * n + j]!;
+        const f = (2 * s) / vn;
+        for (let i = k; i < m; i++) Qb[i * n + j]! -= f * vk[i]!;
+      }
+    }
+    // make diag(R) non-negative
+    for (let k = 0; k < n; k++) {
+      const sgn = W[k * n + k]! < 0 ? -1 : 1;
+      for (let j = 0; j < n; j++) R[bi * n * n + k * n + j] = j >= k ? sgn * W[k * n + j]! : 0;
+      for (let i = 0; i < m; i++) Q[bi * m * n + i * n + k] = sgn * Qb[i * n + k]!;
+    }
+  }
+  const batch = a.shape.slice(0, -2);
+  return [store(Q, [...batch, m, n], a.dtype), store(R, [...batch, n, n], a.dtype)];
+}
+
+/** Symmetric eigendecomposition by cyclic Jacobi: eigenvalues ascending, eigenvectors as columns. */
+export function eigh(a: ConcreteArray): [ConcreteArray, ConcreteArray] {
+  const { B, n } = batches(a.shape);
+  const A = toF64(a);
+  const W = new Float64Array(B * n);
+  const V = new Float64Array(B * n * n);
+  const S = new Float64Array(n * n);
+  const U = new Float64Array(n * n);
+  for (let bi = 0; bi < B; bi++) {
+    const o = bi * n * n;
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) S[i * n + j] = 0.5 * (A[o + i * n + j]! + A[o + j * n + i]!);
+    U.fill(0);
+    for (let i = 0; i < n; i++) U[i * n + i] = 1;
+    for (let sweep = 0; sweep < 100; sweep++) {
+      let off = 0;
+      let tot = 0;
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < n; j++) {
+          const v = S[i * n + j]! ** 2;
+          tot += v;
+          if (i !== j) off += v;
+        }
+      if (off <= 1e-30 * tot || off === 0) break;
+      for (let p = 0; p < n - 1; p++)
+        for (let q = p + 1; q < n; q++) {
+          const apq = S[p * n + q]!;
+          if (apq === 0) continue;
+          const theta = (S[q * n + q]! - S[p * n + p]!) / (2 * apq);
+          const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+          const c = 1 / Math.sqrt(t * t + 1);
+          const s = t * c;
+          for (let k = 0; k < n; k++) {
+            const skp = S[k * n + p]!;
+            const skq = S[k * n + q]!;
+            S[k * n + p] = c * skp - s * skq;
+            S[k * n + q] = s * skp + c * skq;
+          }
+          for (let k = 0; k < n; k++) {
+            const spk = S[p * n + k]!;
+            const sqk = S[q * n + k]!;
+            S[p * n + k] = c * spk - s * sqk;
+            S[q * n + k] = s * spk + c * sqk;
+          }
+          for (let k = 0; k < n; k++) {
+            const ukp = U[k * n + p]!;
+            const ukq = U[k * n + q]!;
+            U[k * n + p] = c * ukp - s * ukq;
+            U[k * n + q] = s * ukp + c * ukq;
+          }
+        }
+    }
+    const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => S[i * n + i]! - S[j * n + j]!);
+    order.forEach((src, dst) => {
+      W[bi * n + dst] = S[src * n + src]!;
+      // sign convention: the largest-magnitude component of each eigenvector is positive
+      let big = 0;
+      for (let k = 0; k < n; k++) if (Math.abs(U[k * n + src]!) > Math.abs(U[big * n + src]!)) big = k;
+      const sg = U[big * n + src]! < 0 ? -1 : 1;
+      for (let k = 0; k < n; k++) V[o + k * n + dst] = sg * U[k * n + src]!;
+    });
+  }
+  return [store(W, a.shape.slice(0, -1), a.dtype), store(V, a.shape, a.dtype)];
+}
+
+// ---------------------------------------------------------------------------
+// counter-based random numbers: Threefry-2x32 with 20 rounds
+
+const ROT = [13, 15, 26, 6, 17, 29, 16, 24];
+
+/** Threefry-2x32 (20 rounds) of counter (c0, c1) under key (k0, k1); all arithmetic mod 2^32. */
+export function threefry2x32(k0: number, k1: number, c0: number, c1: number): [number, number] {
+  const ks = [k0 >>> 0, k1 >>> 0, (0x1bd11bda ^ k0 ^ k1) >>> 0];
+  let x0 = (c0 + ks[0]!) >>> 0;
+  let x1 = (c1 + ks[1]!) >>> 0;
+  for (let g = 0; g < 5; g++) {
+    for (let r = 0; r < 4; r++) {
+      const rot = ROT[(g % 2) * 4 + r]!;
+      x0 = (x0 + x1) >>> 0;
+      x1 = ((x1 << rot) | (x1 >>> (32 - rot))) >>> 0;
+      x1 = (x1 ^ x0) >>> 0;
+    }
+    x0 = (x0 + ks[(g + 1) % 3]!) >>> 0;
+    x1 = (x1 + ks[(g + 2) % 3]! + g + 1) >>> 0;
+  }
+  return [x0, x1];
+}
+
+/** `n` 32-bit words from a key: word 2i, 2i+1 = threefry(key, (i, 0)). */
+function words(k0: number, k1: number, n: number): Uint32Array {
+  const out = new Uint32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const [a, b] = threefry2x32(k0, k1, i >>> 1, 0);
+    out[i] = a;
+    if (i + 1 < n) out[i + 1] = b;
+  }
+  return out;
+}
+
+/** Random 32-bit words (as int32 bit patterns) of `shape`, for each key in a [..., 2] batch of keys. */
+export function randomBits(key: ConcreteArray, shape: Shape): ConcreteArray {
+  const nk = key.data.length / 2;
+  const n = sizeOf(shape);
+  const out = new Int32Array(nk * n);
+  for (let b = 0; b < nk; b++) out.set(new Int32Array(words(key.data[2 * b]!, key.data[2 * b + 1]!, n).buffer), b * n);
+  return new ConcreteArray(out, [...key.shape.slice(0, -1), ...shape], "int32");
+}
+
+/** Uniform floats in [0, 1) of `shape` for each key: 53 random bits for float64, 24 for float32. */
+export function randomUniform(key: ConcreteArray, shape: Shape, dtype: DType): ConcreteArray {
+  const nk = key.data.length / 2;
+  const n = sizeOf(shape);
+  const out = allocate(dtype, nk * n);
+  for (let b = 0; b < nk; b++) {
+    const k0 = key.data[2 * b]!;
+    const k1 = key.data[2 * b + 1]!;
+    if (dtype === "float64") {
+      const w = words(k0, k1, 2 * n);
+      for (let i = 0; i < n; i++) out[b * n + i] = ((w[2 * i]! >>> 5) * 67108864 + (w[2 * i + 1]! >>> 6)) / 9007199254740992;
+    } else {
+      const w = words(k0, k1, n);
+      for (let i = 0; i < n; i++) out[b * n + i] = (w[i]! >>> 8) / 16777216;
+    }
+  }
+  return new ConcreteArray(out, [...key.shape.slice(0, -1), ...shape], dtype);
+}
