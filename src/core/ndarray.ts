@@ -200,31 +200,56 @@ export class ConcreteArray extends NDArray {
   }
 }
 
-function formatNumber(v: number, dtype: DType, allInt: boolean): string {
-  if (dtype === "bool") return v ? "True" : "False";
-  if (dtype === "int32") return String(v);
+function formatSpecial(v: number): string | null {
   if (Number.isNaN(v)) return "nan";
   if (!Number.isFinite(v)) return v > 0 ? "inf" : "-inf";
-  if (allInt && Math.abs(v) < 1e16) return `${v}.`;
-  const a = Math.abs(v);
-  if (a !== 0 && (a < 1e-4 || a >= 1e16)) return v.toExponential(8).replace(/\.?0+e/, "e");
-  const s = v.toFixed(8).replace(/0+$/, "");
-  return s === "-0." ? "0." : s;
+  return null;
+}
+
+/** Decimal digits after the point needed to show `v` at 8-digit precision. */
+function decimalsNeeded(s: string): number {
+  const frac = s.split(".")[1] ?? "";
+  return frac.replace(/0+$/, "").length;
+}
+
+/** Formats the elements NumPy-style: shared precision, fixed or scientific notation for the whole array. */
+function formatElements(data: TypedArray, dtype: DType): string[] {
+  const vals: number[] = Array.from(data as Float64Array);
+  if (dtype === "bool") return vals.map((v) => (v ? "True" : "False"));
+  if (dtype === "int32") return vals.map(String);
+  const finite = vals.filter((v) => Number.isFinite(v));
+  const allInt = finite.every((v) => Number.isInteger(v));
+  const maxAbs = finite.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const minAbs = finite.filter((v) => v !== 0).reduce((m, v) => Math.min(m, Math.abs(v)), Infinity);
+  const sci = maxAbs >= 1e16 || (!allInt && (minAbs < 1e-4 || maxAbs >= 1e8 || maxAbs / minAbs > 1e3));
+  if (sci) {
+    const parts = finite.map((v) => v.toExponential(8));
+    const dec = Math.max(0, ...parts.map((p) => decimalsNeeded(p.split("e")[0]!)));
+    return vals.map((v) => {
+      const sp = formatSpecial(v);
+      if (sp !== null) return sp;
+      const [m, e] = v.toExponential(dec).split("e") as [string, string];
+      const sign = e[0] === "-" ? "-" : "+";
+      const digits = e.replace(/^[+-]/, "").padStart(2, "0");
+      return `${dec === 0 ? `${m}.` : m}e${sign}${digits}`;
+    });
+  }
+  if (allInt) return vals.map((v) => formatSpecial(v) ?? `${v === 0 ? 0 : v}.`);
+  const dec = Math.max(0, ...finite.map((v) => decimalsNeeded(v.toFixed(8))));
+  // NumPy style: shared precision, trailing zeros shown as spaces so the points align
+  return vals.map((v) => {
+    const sp = formatSpecial(v);
+    if (sp !== null) return sp;
+    let t = v.toFixed(dec);
+    if (t === `-${(0).toFixed(dec)}`) t = (0).toFixed(dec);
+    const trimmed = t.replace(/0+$/, "");
+    return trimmed.padEnd(t.length, " ");
+  });
 }
 
 function formatArray(x: ConcreteArray): string {
   const { data, shape, dtype } = x;
-  let allInt = true;
-  let sci = false;
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i]!;
-    if (!Number.isInteger(v) && Number.isFinite(v)) allInt = false;
-    const a = Math.abs(v);
-    if (a !== 0 && Number.isFinite(a) && (a < 1e-4 || a >= 1e16)) sci = true;
-  }
-  const strs = Array.from(data, (v) =>
-    sci && !allInt && isFloat(dtype) && Number.isFinite(v) ? v.toExponential(8).replace(/\.?0+e/, "e") : formatNumber(v, dtype, allInt),
-  );
+  const strs = formatElements(data, dtype);
   const width = strs.reduce((m, s) => Math.max(m, s.length), 0);
   const suffix = dtype === "float64" ? "" : `, dtype=${dtype}`;
   if (shape.length === 0) return `array(${strs[0]}${suffix})`;
