@@ -21,6 +21,7 @@ export { vjp, grad, valueAndGrad } from "./transforms/vjp.js";
 export { jacfwd, jacrev, hessian } from "./transforms/jacobian.js";
 export { makeGraph } from "./transforms/makeGraph.js";
 export { vmap } from "./transforms/vmap.js";
+export { jit } from "./transforms/jit.js";
 export * as tree from "./core/tree.js";
 export * as linalg from "./ops/linalg.js";
 export * as random from "./ops/random.js";
