@@ -22,6 +22,7 @@ export { jacfwd, jacrev, hessian } from "./transforms/jacobian.js";
 export { makeGraph } from "./transforms/makeGraph.js";
 export { vmap } from "./transforms/vmap.js";
 export { jit } from "./transforms/jit.js";
+export { customJvp, customVjp, checkpoint } from "./transforms/custom.js";
 export * as tree from "./core/tree.js";
 export * as linalg from "./ops/linalg.js";
 export * as random from "./ops/random.js";

@@ -96,7 +96,9 @@ function printGraph(g: Graph): string {
   const ins = g.inVars.map((v) => `${name(v)}:${fmtAval(v.aval)}`).join(" ");
   const head = binders.length ? `${binders.join(" ")} ; ${ins}` : ins;
   const eqs = g.equations.map((e) => {
-    const ps = Object.entries(e.params as Record<string, unknown>);
+    const ps = Object.entries(e.params as Record<string, unknown>).filter(
+      ([k, v]) => typeof v !== "function" && k !== "outAvals" && k !== "id",
+    );
     const p = ps.length ? `[${ps.map(([k, v]) => `${k}=${fmtParam(v)}`).join(" ")}]` : "";
     const lhs = e.outs.map((v) => `${name(v)}:${fmtAval(v.aval)}`).join(" ");
     return `${lhs} = ${e.prim}${p} ${e.inputs.map(atom).join(" ")}`;

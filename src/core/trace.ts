@@ -115,7 +115,7 @@ export function bind<P extends Prim>(prim: P, args: readonly NDArray[], params: 
   }
   if (top === null) {
     const rule = RULES[prim] as unknown as RuleAny;
-    const avals = rule.abstractEval(args.map(avalOf), params);
+    const avals = rule.opaque ? [] : rule.abstractEval(args.map(avalOf), params);
     return rule.impl(args as ConcreteArray[], params, avals);
   }
   const t = top;
@@ -137,6 +137,10 @@ export interface RuleAny {
   jvp(primals: NDArray[], tangents: (NDArray | null)[], outs: NDArray[], params: unknown): (NDArray | null)[];
   transpose?: (cts: (NDArray | null)[], args: (NDArray | LinearIn)[], params: unknown) => (NDArray | null)[];
   vmap(args: NDArray[], dims: (number | null)[], params: unknown, size: number): [NDArray[], (number | null)[]];
+  /** Rows wrapping user functions: eager evaluation skips the (symbolic) shape rule. */
+  opaque?: boolean;
+  /** Primal and tangent outputs together (used instead of `jvp` when present). */
+  jvpFull?: (primals: NDArray[], tangents: (NDArray | null)[], params: unknown) => [NDArray[], (NDArray | null)[]];
 }
 
 export function ruleOf(prim: Prim): RuleAny {

@@ -24,6 +24,7 @@ import type { Aval, LinearIn } from "../core/trace.js";
 import * as O from "./ops.js";
 import { BatchResult, Dim, batchedFront, elementwise, moveToFront, passThrough, shiftAxes } from "./batching.js";
 import * as L from "./linalgRules.js";
+import { CustomJvpParams, CustomLinParams, CustomVjpParams, customJvpRow, customLinRow, customVjpRow } from "./customRules.js";
 import { bind } from "../core/trace.js";
 
 /** Parameters of each primitive. The keys are the primitive ids the IR prints. */
@@ -96,6 +97,9 @@ export interface Params {
   eigh: {};
   random_bits: { shape: number[] };
   random_uniform: { shape: number[]; dtype: DType };
+  custom_jvp_call: CustomJvpParams;
+  custom_vjp_call: CustomVjpParams;
+  custom_vjp_lin: CustomLinParams;
 }
 export type Prim = keyof Params;
 
@@ -139,7 +143,8 @@ type LinearPrim =
   | "cumsum"
   | "rev"
   | "solve"
-  | "triangular_solve";
+  | "triangular_solve"
+  | "custom_vjp_lin";
 
 type RuleFor<P extends Prim> = P extends LinearPrim ? LinearRule<Params[P]> : Rule<Params[P]>;
 
@@ -819,6 +824,10 @@ export const RULES = {
     jvp: () => [null],
     vmap: ([k], [d], p) => [[bind1Random("random_uniform", moveToFront(k!, d!), p)], [0]],
   },
+  // user-defined rules (see customRules.ts)
+  custom_jvp_call: customJvpRow,
+  custom_vjp_call: customVjpRow,
+  custom_vjp_lin: customLinRow,
 } satisfies { [P in Prim]: RuleFor<P> };
 
 function bind1Random<P extends "random_bits" | "random_uniform">(prim: P, key: NDArray, params: Params[P]): NDArray {

@@ -38,9 +38,15 @@ export class JVPTrace extends Trace {
     const ts = args as JVPTracer[];
     const primals = ts.map((t) => t.primal);
     const tangents = ts.map((t) => t.tangent);
-    const outs = bind(prim, primals, params);
-    if (tangents.every((t) => t === null)) return outs;
-    const touts = ruleOf(prim).jvp(primals, tangents, outs, params);
+    if (tangents.every((t) => t === null)) return bind(prim, primals, params);
+    const rule = ruleOf(prim);
+    let outs: NDArray[];
+    let touts: (NDArray | null)[];
+    if (rule.jvpFull) [outs, touts] = rule.jvpFull(primals, tangents, params);
+    else {
+      outs = bind(prim, primals, params);
+      touts = rule.jvp(primals, tangents, outs, params);
+    }
     return outs.map((o, i) => {
       const t = touts[i];
       return t === null || t === undefined ? o : new JVPTracer(this, o, fit(t, o));

@@ -1,0 +1,162 @@
+/**
+ * Rows of the primitive table for user-defined rules: `custom_jvp_call`
+ * (a function with its own JVP rule), `custom_vjp_call` (a function with its
+ * own forward/backward pair) and `custom_vjp_lin` (the linear map that a
+ * custom VJP contributes to a linearized graph; its transpose calls the
+ * user's backward function). The functions travel in the parameters, so the
+ * rules survive staging (`jit`, `makeGraph`) and batching.
+ */
+import { NablaError } from "../core/errors.js";
+import { ConcreteArray, NDArray } from "../core/ndarray.js";
+import { StagingTrace } from "../core/graph.js";
+import { Aval, LinearIn, MainTrace, avalOf, bind, endTrace, newTrace } from "../core/trace.js";
+import { hook } from "../core/hooks.js";
+import { zeros } from "./ops.js";
+import { batchedFront } from "./batching.js";
+import type { BatchResult, Dim } from "./batching.js";
+
+export type FlatFn = (xs: NDArray[]) => NDArray[];
+export type FlatRule = (primals: NDArray[], tangents: NDArray[]) => [NDArray[], NDArray[]];
+export type FlatFwd = (xs: NDArray[]) => [NDArray[], NDArray[]];
+export type FlatBwd = (res: NDArray[], cts: NDArray[]) => NDArray[];
+
+export interface CustomJvpParams {
+  f: FlatFn;
+  rule: FlatRule;
+  id: number;
+  name: string;
+}
+export interface CustomVjpParams {
+  f: FlatFn;
+  fwd: FlatFwd;
+  bwd: FlatBwd;
+  id: number;
+  name: string;
+}
+export interface CustomLinParams {
+  bwd: FlatBwd;
+  nRes: number;
+  outAvals: Aval[];
+  id: number;
+  name: string;
+}
+
+/** Output avals of a flat function, by staging it on inputs of the given avals. */
+function stagedAvals(f: FlatFn, avals: Aval[], what: string): Aval[] {
+  const t = newTrace(what, (m: MainTrace) => new StagingTrace(m, what));
+  try {
+    return f(avals.map((a) => t.newInput(a))).map(avalOf);
+  } finally {
+    endTrace(t);
+  }
+}
+
+function concreteOuts(outs: NDArray[], what: string): ConcreteArray[] {
+  return outs.map((o) => {
+    if (!(o instanceof ConcreteArray))
+      throw new NablaError(`${what}: the function closes over a traced value; pass it as an argument instead`);
+    return o;
+  });
+}
+
+const zerosOf = (a: Aval | NDArray): NDArray => zeros(a.shape, { dtype: a.dtype });
+const orZeros = (ts: (NDArray | null)[], like: NDArray[]): NDArray[] => ts.map((t, i) => t ?? zerosOf(like[i]!));
+
+export const customJvpRow = {
+  opaque: true,
+  abstractEval: (avals: Aval[], p: CustomJvpParams) => stagedAvals(p.f, avals, "customJvp"),
+  impl: (xs: ConcreteArray[], p: CustomJvpParams) => concreteOuts(p.f(xs), "customJvp"),
+  // the user's rule gives the tangents (its primal outputs equal f's)
+  jvp: (primals: NDArray[], tangents: (NDArray | null)[], _o: NDArray[], p: CustomJvpParams) =>
+    p.rule(primals, orZeros(tangents, primals))[1],
+  jvpFull: (primals: NDArray[], tangents: (NDArray | null)[], p: CustomJvpParams): [NDArray[], NDArray[]] =>
+    p.rule(primals, orZeros(tangents, primals)),
+  vmap(args: NDArray[], dims: Dim[], p: CustomJvpParams, size: number): BatchResult {
+    const xs = args.map((a, i) => batchedFront(a, dims[i]!, size));
+    const n = xs.length;
+    const vm = hook("vmapFlat");
+    const params: CustomJvpParams = {
+      f: (ys) => vm(p.f, ys),
+      rule: (ps, ts) => {
+        let nOut = 0;
+        const both = vm((zs) => {
+          const [po, to] = p.rule(zs.slice(0, n), zs.slice(n));
+          nOut = po.length;
+          return [...po, ...to];
+        }, [...ps, ...ts]);
+        return [both.slice(0, nOut), both.slice(nOut)];
+      },
+      id: p.id,
+      name: p.name,
+    };
+    const outs = bind("custom_jvp_call", xs, params);
+    return [outs, outs.map(() => 0)];
+  },
+};
+
+export const customVjpRow = {
+  opaque: true,
+  abstractEval: (avals: Aval[], p: CustomVjpParams) => stagedAvals(p.f, avals, "customVjp"),
+  impl: (xs: ConcreteArray[], p: CustomVjpParams) => concreteOuts(p.f(xs), "customVjp"),
+  // forward pass through the user's fwd; the tangent map is a custom_vjp_lin over the residuals
+  jvp(primals: NDArray[], tangents: (NDArray | null)[], _o: NDArray[], p: CustomVjpParams) {
+    return customVjpRow.jvpFull(primals, tangents, p)[1];
+  },
+  jvpFull(primals: NDArray[], tangents: (NDArray | null)[], p: CustomVjpParams): [NDArray[], NDArray[]] {
+    const [outs, res] = p.fwd(primals);
+    const lin: CustomLinParams = { bwd: p.bwd, nRes: res.length, outAvals: outs.map(avalOf), id: p.id, name: p.name };
+    return [outs, bind("custom_vjp_lin", [...res, ...orZeros(tangents, primals)], lin)];
+  },
+  vmap(args: NDArray[], dims: Dim[], p: CustomVjpParams, size: number): BatchResult {
+    const xs = args.map((a, i) => batchedFront(a, dims[i]!, size));
+    const vm = hook("vmapFlat");
+    const params: CustomVjpParams = {
+      f: (ys) => vm(p.f, ys),
+      fwd: (ys) => {
+        let nOut = 0;
+        const both = vm((zs) => {
+          const [o, r] = p.fwd(zs);
+          nOut = o.length;
+          return [...o, ...r];
+        }, ys);
+        return [both.slice(0, nOut), both.slice(nOut)];
+      },
+      bwd: (res, cts) => {
+        const nr = res.length;
+        return vm((zs) => p.bwd(zs.slice(0, nr), zs.slice(nr)), [...res, ...cts]);
+      },
+      id: p.id,
+      name: p.name,
+    };
+    const outs = bind("custom_vjp_call", xs, params);
+    return [outs, outs.map(() => 0)];
+  },
+};
+
+/** The forward action t ↦ J t of a custom VJP, obtained by transposing the (linear) backward function. */
+function linForward(p: CustomLinParams, args: NDArray[]): NDArray[] {
+  const res = args.slice(0, p.nRes);
+  const ts = args.slice(p.nRes);
+  const cts0 = p.outAvals.map(zerosOf);
+  return hook("vjpFlat")((cts) => p.bwd(res, cts), cts0, ts);
+}
+
+export const customLinRow = {
+  opaque: true,
+  abstractEval: (_avals: Aval[], p: CustomLinParams) => p.outAvals,
+  impl: (xs: ConcreteArray[], p: CustomLinParams) => concreteOuts(linForward(p, xs), "customVjp"),
+  jvp: (primals: NDArray[], tangents: (NDArray | null)[], _o: NDArray[], p: CustomLinParams) =>
+    hook("jvpFlat")((xs) => linForward(p, xs), primals, tangents)[1],
+  transpose(cts: (NDArray | null)[], args: (NDArray | LinearIn)[], p: CustomLinParams): (NDArray | null)[] {
+    const res = args.slice(0, p.nRes) as NDArray[];
+    if (res.some((r) => !(r instanceof NDArray))) throw new NablaError("customVjp: residuals must not be linear");
+    if (cts.every((c) => c === null)) return args.map(() => null);
+    const ctIn = p.bwd(res, cts.map((c, i) => c ?? zerosOf(p.outAvals[i]!)));
+    return [...res.map(() => null), ...ctIn];
+  },
+  vmap(args: NDArray[], dims: Dim[], p: CustomLinParams, size: number): BatchResult {
+    const xs = args.map((a, i) => batchedFront(a, dims[i]!, size));
+    const outs = hook("vmapFlat")((ys) => linForward(p, ys), xs);
+    return [outs, outs.map(() => 0)];
+  },
+};
