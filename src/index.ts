@@ -23,6 +23,7 @@ export { makeGraph } from "./transforms/makeGraph.js";
 export { vmap } from "./transforms/vmap.js";
 export { jit } from "./transforms/jit.js";
 export { customJvp, customVjp, checkpoint } from "./transforms/custom.js";
+export { cond, whileLoop, forLoop, scan } from "./transforms/control.js";
 export * as tree from "./core/tree.js";
 export * as linalg from "./ops/linalg.js";
 export * as random from "./ops/random.js";

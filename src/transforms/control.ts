@@ -1,0 +1,151 @@
+/**
+ * Control flow: `cond`, `whileLoop`, `forLoop`, `scan`. They are written
+ * over the other transforms rather than as primitives: a concrete predicate
+ * picks its branch, and a traced one (under jit, vmap or makeGraph) evaluates
+ * both branches and selects elementwise, which is what batching needs and
+ * keeps both modes of differentiation. Loops run in JS (unrolled when
+ * staged), so they differentiate in both modes; `whileLoop` needs a
+ * condition with a concrete value.
+ */
+import { NablaError, ShapeError, TracerError, fmtShape } from "../core/errors.js";
+import { ArrayLike, NDArray, asArray } from "../core/ndarray.js";
+import { flatten, unflatten } from "../core/pytree.js";
+import { shapesEqual } from "../core/shape.js";
+import { reshape, slicePrim, stack, where, zeros } from "../ops/ops.js";
+import { flattenToArrays } from "./common.js";
+
+/** The concrete boolean value of a predicate, or null when it is traced without one. */
+function concretePred(pred: NDArray, op: string): boolean | null {
+  if (pred.size !== 1) throw new ShapeError(`${op}: the predicate must have one element, got shape ${fmtShape(pred.shape)}`);
+  try {
+    return pred.item() !== 0;
+  } catch (e) {
+    if (e instanceof TracerError) return null;
+    throw e;
+  }
+}
+
+/**
+ * `pred ? trueFn(...operands) : falseFn(...operands)`. Under transforms that
+ * have no concrete predicate (jit, vmap, makeGraph) both branches run and the
+ * results are selected elementwise; they must then have the same structure
+ * and shapes.
+ * @example nb.cond(nb.greater(x, 0), (v) => nb.mul(v, 2), (v) => nb.neg(v), x);
+ */
+export function cond(
+  pred: ArrayLike,
+  trueFn: (...operands: any[]) => unknown,
+  falseFn: (...operands: any[]) => unknown,
+  ...operands: unknown[]
+): any {
+  const p = asArray(pred, "cond");
+  const c = concretePred(p, "cond");
+  if (c !== null) return c ? trueFn(...operands) : falseFn(...operands);
+  const [tl, td] = flattenToArrays(trueFn(...operands), "cond");
+  const [fl, fd] = flattenToArrays(falseFn(...operands), "cond");
+  if (!td.equals(fd)) throw new ShapeError(`cond: branches return different structures: ${td} and ${fd}`);
+  tl.forEach((t, i) => {
+    const f = fl[i]!;
+    if (!shapesEqual(t.shape, f.shape) || t.dtype !== f.dtype)
+      throw new ShapeError(
+        `cond: branch outputs differ at leaf ${i}: ${t.dtype}${fmtShape(t.shape)} and ${f.dtype}${fmtShape(f.shape)}`,
+      );
+  });
+  const pb = reshape(p, []);
+  return unflatten(
+    td,
+    tl.map((t, i) => where(pb, t, fl[i]!)),
+  );
+}
+
+/**
+ * `while (condFn(v)) v = bodyFn(v)`, returning the final `v` (a pytree).
+ * The condition needs a concrete value: it works eagerly and under
+ * grad/jvp/vjp (differentiating through the iterations taken), and throws
+ * TracerError under jit, vmap or makeGraph.
+ * @example nb.whileLoop((v) => nb.less(v, 10), (v) => nb.mul(v, 2), 1); // array(16.)
+ */
+export function whileLoop<T>(condFn: (val: T) => unknown, bodyFn: (val: T) => T, init: T): T {
+  let val = init;
+  for (;;) {
+    const c = asArray(condFn(val) as ArrayLike, "whileLoop");
+    const v = concretePred(c, "whileLoop");
+    if (v === null)
+      throw new TracerError(
+        "whileLoop: the loop condition has no concrete value here (under jit, vmap or makeGraph); " +
+          "use forLoop or scan with a fixed trip count, or compute the condition from concrete values",
+      );
+    if (!v) return val;
+    val = bodyFn(val);
+  }
+}
+
+/**
+ * `for (i = lower; i < upper; i++) v = bodyFn(i, v)` with JS-number bounds;
+ * `i` is passed as a JS number. Differentiable in both modes; unrolled when staged.
+ * @example nb.forLoop(0, 3, (i, v) => nb.add(v, i), 0); // array(3.)
+ */
+export function forLoop<T>(lower: number, upper: number, bodyFn: (i: number, val: T) => T, init: T): T {
+  if (!Number.isInteger(lower) || !Number.isInteger(upper))
+    throw new NablaError(`forLoop: bounds must be integers, got ${lower} and ${upper}`);
+  let val = init;
+  for (let i = lower; i < upper; i++) val = bodyFn(i, val);
+  return val;
+}
+
+/**
+ * Scans `f(carry, x) -> [carry, y]` over the leading axis of the pytree `xs`,
+ * returning `[finalCarry, ys]` with the `y`s stacked along a new leading axis.
+ * `length` is required when `xs` is null; `reverse` scans from the end.
+ * @example
+ * const [total, running] = nb.scan((c, x) => [nb.add(c, x), nb.add(c, x)], 0, nb.array([1, 2, 3]));
+ * // total = 6, running = [1, 3, 6]
+ */
+export function scan<C>(
+  f: (carry: C, x: any) => [C, unknown],
+  init: C,
+  xs: unknown = null,
+  options: { length?: number; reverse?: boolean } = {},
+): [C, any] {
+  const [leaves, def] = flattenToArrays(xs, "scan");
+  const lengths = new Set(leaves.map((l) => (l.ndim === 0 ? -1 : l.shape[0]!)));
+  if (lengths.has(-1)) throw new ShapeError("scan: every leaf of xs needs a leading axis to scan over");
+  if (options.length !== undefined) lengths.add(options.length);
+  if (lengths.size !== 1)
+    throw new ShapeError(
+      lengths.size === 0
+        ? "scan: give xs or options.length"
+        : `scan: leading axes of xs (and length) differ: ${[...lengths].join(", ")}`,
+    );
+  const n = [...lengths][0]!;
+  const sliceAt = (i: number): unknown =>
+    unflatten(
+      def,
+      leaves.map((l) => reshape(slicePrim(l, [i, ...l.shape.slice(1).map(() => 0)], [i + 1, ...l.shape.slice(1)]), l.shape.slice(1))),
+    );
+  let carry = init;
+  const ys: NDArray[][] = [];
+  let yDef: ReturnType<typeof flatten>[1] | null = null;
+  for (let k = 0; k < n; k++) {
+    const i = options.reverse ? n - 1 - k : k;
+    const r = f(carry, sliceAt(i));
+    if (!Array.isArray(r) || r.length !== 2) throw new NablaError("scan: f must return [carry, y]");
+    carry = r[0] as C;
+    const [yl, yd] = flattenToArrays(r[1], "scan");
+    if (yDef === null) yDef = yd;
+    else if (!yDef.equals(yd)) throw new ShapeError(`scan: f returned y of structure ${yd}, earlier ${yDef}`);
+    ys.push(yl);
+  }
+  if (options.reverse) ys.reverse();
+  if (n === 0) {
+    // no iterations: y's shapes come from one call on zero-valued example slices (values unused)
+    const example = unflatten(
+      def,
+      leaves.map((l) => zeros(l.shape.slice(1), { dtype: l.dtype })),
+    );
+    const [yl, yd] = flattenToArrays((f(init, example) as unknown[])[1], "scan");
+    return [carry, unflatten(yd, yl.map((y) => zeros([0, ...y.shape], { dtype: y.dtype })))];
+  }
+  const stacked = ys[0]!.map((_, j) => stack(ys.map((y) => y[j]!)));
+  return [carry, unflatten(yDef!, stacked)];
+}
