@@ -105,7 +105,7 @@ export function flatten(tree: unknown): [unknown[], TreeDef] {
 
 const LEAF = new TreeDef("leaf");
 const NONE_NULL = new TreeDef("none", [], null);
-const NONE_UNDEF = new TreeDef("none", [], undefined);
+const NONE_UNDEF = new TreeDef("none", [], "undefined");
 
 /** Rebuilds a tree of structure `def` from leaves. */
 export function unflatten(def: TreeDef, leaves: readonly unknown[]): unknown {
@@ -116,7 +116,7 @@ export function unflatten(def: TreeDef, leaves: readonly unknown[]): unknown {
         if (i >= leaves.length) throw new ShapeError(`tree.unflatten: too few leaves for ${def}`);
         return leaves[i++];
       case "none":
-        return t.meta;
+        return t.meta === null ? null : undefined;
       case "array":
         return t.children.map(rec);
       case "object": {

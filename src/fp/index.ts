@@ -88,10 +88,7 @@ export function gradE(f: Fn, options?: Parameters<typeof nb.grad>[1]): (...args:
  * @example
  * nbf.valueAndGradE((x: nb.NDArray) => x.mul(x))(3); // Right([array(9.), array(6.)])
  */
-export function valueAndGradE(
-  f: Fn,
-  options?: Parameters<typeof nb.valueAndGrad>[1],
-): (...args: any[]) => Result<any> {
+export function valueAndGradE(f: Fn, options?: Parameters<typeof nb.valueAndGrad>[1]): (...args: any[]) => Result<any> {
   return liftE(nb.valueAndGrad(f, options));
 }
 

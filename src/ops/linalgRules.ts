@@ -114,6 +114,8 @@ export function checkKey(k: Aval): number[] {
 /** Offsets that turn per-example indices into indices of the merged (batch, axis) axis: idx + b * size. */
 function offsetIndices(idxFront: NDArray, size: number): NDArray {
   const B = idxFront.shape[0]!;
+  // normalise first (negative indices wrap, out-of-range clamp) so no index crosses into a neighbour's block
+  idxFront = O.clip(O.where(O.less(idxFront, 0), O.add(idxFront, size), idxFront), 0, Math.max(size - 1, 0));
   const off = O.reshape(O.mul(O.arange(B), size), [B, ...idxFront.shape.slice(1).map(() => 1)]);
   return O.add(idxFront, off);
 }

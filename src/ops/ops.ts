@@ -357,6 +357,8 @@ export function transposePrim(x: NDArray, perm: readonly number[]): NDArray {
 export function transpose(x: ArrayLike, perm?: readonly number[]): NDArray {
   const a = asArray(x, "transpose");
   const p = perm === undefined ? a.shape.map((_, i) => a.ndim - 1 - i) : perm.map((q) => normAxis("transpose", q, a.ndim));
+  if (p.length !== a.ndim || new Set(p).size !== p.length)
+    throw new ShapeError(`transpose: perm [${perm?.join(",")}] is not a permutation of the ${a.ndim} axes of shape ${fmtShape(a.shape)}`);
   return transposePrim(a, p);
 }
 

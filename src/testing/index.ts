@@ -237,38 +237,48 @@ interface Ctx {
   modes: readonly ("fwd" | "rev")[];
 }
 
+type FloatDType = "float32" | "float64";
+
 interface Tol {
-  eps: number | undefined;
+  dtype: FloatDType;
+  eps: number;
   atol: number;
   rtol: number;
   u: number;
 }
 
-function tolFor(ctx: Ctx, arrays: readonly NDArray[]): Tol {
-  const dt = workingDType(arrays);
+/**
+ * Tolerances for one level of the recursion: those of the least precise
+ * float dtype among its inputs and outputs and the `floor` inherited from
+ * the levels above. The derived functions (JVP and VJP functions) compute
+ * through the same primitives as f, so a float32 value inside f limits the
+ * accuracy at every order even when the derived function's own inputs and
+ * outputs are float64 (e.g. a float64 → float32 → float64 round trip).
+ */
+function tolFor(ctx: Ctx, arrays: readonly NDArray[], floor: FloatDType): Tol {
+  const dt: FloatDType = floor === "float32" ? "float32" : workingDType(arrays);
   const d = DEFAULTS[dt];
   return {
-    eps: ctx.opts.eps,
+    dtype: dt,
+    eps: ctx.opts.eps ?? d.eps,
     atol: ctx.opts.atol ?? d.atol,
     rtol: ctx.opts.rtol ?? d.rtol,
     u: UNIT_ROUNDOFF[dt],
   };
 }
 
-/** Describes the function being checked: "f", "the JVP of f", "the VJP of the JVP of f", ... */
+/** Describes the function being checked: "f", "the JVP function of f", "the VJP function of the JVP function of f", ... */
 function describe(path: readonly ("fwd" | "rev")[]): string {
   let s = "f";
-  for (const m of path) s = `${m === "fwd" ? "JVP" : "VJP"} of ${s}`;
+  for (const m of path) s = `the ${m === "fwd" ? "JVP" : "VJP"} function of ${s}`;
   return s;
 }
 
 function fail(order: number, total: number, mode: "fwd" | "rev", path: readonly ("fwd" | "rev")[], detail: string): never {
-  const what = mode === "fwd" ? "JVP vs central differences" : "VJP adjoint identity";
-  const composed = [...path, mode].reverse().join("∘");
+  const what = mode === "fwd" ? "JVP against central differences" : "VJP adjoint identity";
+  const seq = path.length ? ` (modes ${[...path, mode].join(" → ")})` : "";
   throw new GradCheckError(
-    `checkGrads: order ${order} of ${total}, mode ${mode} (${composed}): ${what} failed for the ${mode === "fwd" ? "JVP" : "VJP"} of ${
-      path.length ? `the ${describe(path)}` : "f"
-    }: ${detail}`,
+    `checkGrads: order ${order} of ${total}, mode ${mode}${seq}: ${what} failed for ${describe(path)}: ${detail}`,
   );
 }
 
@@ -294,15 +304,16 @@ function checkJvpAt(
   order: number,
   total: number,
   path: readonly ("fwd" | "rev")[],
-): void {
+  floor: FloatDType,
+): FloatDType {
   const [ps, pdef] = flatArrays(args);
   const ts = ps.map((p) => ctx.rng.like(p));
   const tangents = nb.tree.unflatten(pdef, ts) as unknown[];
   const [out, tout] = nb.jvp(g, args, tangents);
   const [outs] = flatArrays(out);
   const [touts, tdef] = flatArrays(tout);
-  const num = numericalJvpFlat(g, args, tangents, ctx.opts.eps);
-  const tol = tolFor(ctx, [...ps, ...outs]);
+  const tol = tolFor(ctx, [...ps, ...outs], floor);
+  const num = numericalJvpFlat(g, args, tangents, tol.eps);
   if (!tdef.equals(num.def))
     fail(order, total, "fwd", path, `the JVP returned structure ${tdef}, the function ${num.def}`);
   let worst = { excess: -Infinity, err: 0, bound: 0, leaf: 0, index: 0, got: 0, want: 0 };
@@ -330,6 +341,7 @@ function checkJvpAt(
       `max |error| ${fmt(worst.err)} exceeds tolerance ${fmt(worst.bound)} (atol ${fmt(tol.atol)}, rtol ${fmt(tol.rtol)}) ` +
         `at output leaf ${worst.leaf}, flat index ${worst.index}: jvp gave ${worst.got}, central differences ${worst.want}`,
     );
+  return tol.dtype;
 }
 
 function checkVjpAt(
@@ -339,7 +351,8 @@ function checkVjpAt(
   order: number,
   total: number,
   path: readonly ("fwd" | "rev")[],
-): void {
+  floor: FloatDType,
+): FloatDType {
   const [ps, pdef] = flatArrays(args);
   const ts = ps.map((p) => ctx.rng.like(p));
   const tangents = nb.tree.unflatten(pdef, ts) as unknown[];
@@ -348,7 +361,7 @@ function checkVjpAt(
   const cts = outs.map((o) => ctx.rng.like(o));
   const ctIn = pull(nb.tree.unflatten(odef, cts));
   const [ctLeaves] = flatArrays(ctIn);
-  const tol = tolFor(ctx, [...ps, ...outs]);
+  const tol = tolFor(ctx, [...ps, ...outs], floor);
   if (ctLeaves.length !== ts.length)
     fail(order, total, "rev", path, `the VJP returned ${ctLeaves.length} cotangent leaves for ${ts.length} inputs`);
   ctLeaves.forEach((c, i) => {
@@ -359,7 +372,7 @@ function checkVjpAt(
   // ⟨Jᵀ ct, t⟩ from reverse mode
   const lhs = inner(ctLeaves, ts);
   // ⟨ct, J t⟩ with J t by central differences
-  const num = numericalJvpFlat(g, args, tangents, ctx.opts.eps);
+  const num = numericalJvpFlat(g, args, tangents, tol.eps);
   const rhs = inner(cts, num.leaves);
   let noise = 0;
   cts.forEach((c, i) => {
@@ -398,6 +411,7 @@ function checkVjpAt(
         `⟨vjp(ct), t⟩ = ${lhs.value} but ⟨ct, jvp(t)⟩ = ${ad.value}: |error| ${fmt(err2)} exceeds tolerance ${fmt(bound2)}`,
       );
   }
+  return tol.dtype;
 }
 
 /**
@@ -420,27 +434,27 @@ export function checkGrads(f: (...args: any[]) => unknown, args: readonly unknow
   if (!Number.isInteger(total) || total < 1) throw new nb.NablaError(`checkGrads: order must be a positive integer, got ${total}`);
   const modes = options.modes ?? ["fwd", "rev"];
   const ctx: Ctx = { opts: options, rng: new Rng(options.seed ?? 0), modes };
-  const rec = (g: (...a: any[]) => unknown, gargs: readonly unknown[], left: number, path: ("fwd" | "rev")[]): void => {
+  const rec = (g: (...a: any[]) => unknown, gargs: readonly unknown[], left: number, path: ("fwd" | "rev")[], floor: FloatDType): void => {
     const order = total - left + 1;
     if (modes.includes("fwd")) {
-      checkJvpAt(ctx, g, gargs, order, total, path);
+      const dt = checkJvpAt(ctx, g, gargs, order, total, path, floor);
       if (left > 1) {
         const gj = (ps: unknown[], ts: unknown[]): unknown => nb.jvp(g, ps, ts);
-        rec(gj, [gargs, gargs], left - 1, [...path, "fwd"]);
+        rec(gj, [gargs, gargs], left - 1, [...path, "fwd"], dt);
       }
     }
     if (modes.includes("rev")) {
-      checkVjpAt(ctx, g, gargs, order, total, path);
+      const dt = checkVjpAt(ctx, g, gargs, order, total, path, floor);
       if (left > 1) {
         const gv = (...xs: unknown[]): unknown => {
           const [out, pull] = nb.vjp(g, ...xs);
           return pull(out);
         };
-        rec(gv, gargs, left - 1, [...path, "rev"]);
+        rec(gv, gargs, left - 1, [...path, "rev"], dt);
       }
     }
   };
-  rec(f, args, total, []);
+  rec(f, args, total, [], "float64");
 }
 
 // ---------------------------------------------------------------------------
@@ -508,8 +522,12 @@ function shapeArb(s: ArrayOptions["shape"]): fc.Arbitrary<readonly number[]> {
 
 const sizeOfShape = (s: Shape): number => s.reduce((p, d) => p * d, 1);
 
-/** Uniform draws in [0, 1] (fast-check shrinks them towards 0). */
-const unitDraw = fc.double({ min: 0, max: 1, noNaN: true });
+/**
+ * Uniform draws in [0, 1] on a grid of 2^-30 (fast-check shrinks them towards 0). Not `fc.double`,
+ * whose draws cluster at the ends of the range and at tiny magnitudes, and not biased, so that values
+ * spread over the whole domain.
+ */
+const unitDraw = fc.noBias(fc.integer({ min: 0, max: 2 ** 30 })).map((k) => k / 2 ** 30);
 
 function domainBounds(domain: Domain, min: number | undefined, max: number | undefined): [number, number] {
   const dflt: Record<Domain, [number, number]> = {

@@ -7,7 +7,7 @@
  */
 import { NablaError } from "../core/errors.js";
 import { NDArray } from "../core/ndarray.js";
-import { TreeDef, flatten, map as treeMap } from "../core/pytree.js";
+import { TreeDef, flatten } from "../core/pytree.js";
 import { Graph, StagingTrace, StagingTracer, Var, evalGraph } from "../core/graph.js";
 import { LinearIn, MainTrace, avalOf, bind, endTrace, newTrace, ruleOf } from "../core/trace.js";
 import { shapesEqual } from "../core/shape.js";
@@ -43,7 +43,7 @@ export function linearizeFlat(
       if (hasAux) {
         if (!Array.isArray(r) || r.length !== 2)
           throw new NablaError(`${op}: with hasAux the function must return [output, aux]`);
-        aux = treeMap((l: unknown) => (l instanceof NDArray ? unpackJvp(jt, l)[0] : l), r[1]);
+        aux = mapArrays(r[1], (l) => unpackJvp(jt, l)[0]);
         r = r[0];
       }
       const [outs, def] = flattenToArrays(r, op);
@@ -58,6 +58,24 @@ export function linearizeFlat(
   } finally {
     endTrace(stage);
   }
+}
+
+/** Replaces the NDArrays inside arrays and plain objects; any other value passes through unchanged. */
+function mapArrays(x: unknown, f: (a: NDArray) => NDArray): unknown {
+  if (x instanceof NDArray) return f(x);
+  if (Array.isArray(x)) return x.map((e) => mapArrays(e, f));
+  if (x !== null && typeof x === "object" && Object.getPrototypeOf(x) === Object.prototype)
+    return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, mapArrays(v, f)]));
+  if (x !== null && typeof x === "object") {
+    // a registered pytree class: map its leaves; anything else is opaque
+    try {
+      const [leaves, def] = flatten(x);
+      return unflatten(def, leaves.map((l) => (l instanceof NDArray ? f(l) : l)));
+    } catch {
+      return x;
+    }
+  }
+  return x;
 }
 
 function fitCt(ct: NDArray, v: Var): NDArray {
