@@ -285,13 +285,20 @@ export function qr(a: ConcreteArray): [ConcreteArray, ConcreteArray] {
     W.set(A.subarray(bi * m * n, (bi + 1) * m * n));
     const vs: Float64Array[] = [];
     for (let k = 0; k < n; k++) {
-      let norm = 0;
-      for (let i = k; i < m; i++) norm += W[i * n + k]! ** 2;
-      norm = Math.sqrt(norm);
-      const x0 = W[k * n + k]!;
-      const alpha = x0 > 0 ? -norm : norm;
+      // norms are computed on scaled copies so squares neither overflow nor underflow
+      let big = 0;
+      for (let i = k; i < m; i++) big = Math.max(big, Math.abs(W[i * n + k]!));
       v.fill(0);
-      for (let i = k; i < m; i++) v[i] = W[i * n + k]!;
+      if (big === 0) {
+        vs.push(Float64Array.from(v));
+        continue;
+      }
+      let norm = 0;
+      for (let i = k; i < m; i++) norm += (W[i * n + k]! / big) ** 2;
+      norm = Math.sqrt(norm);
+      const x0 = W[k * n + k]! / big;
+      const alpha = x0 > 0 ? -norm : norm;
+      for (let i = k; i < m; i++) v[i] = W[i * n + k]! / big;
       v[k]! -= alpha;
       let vn = 0;
       for (let i = k; i < m; i++) vn += v[i]! ** 2;
@@ -342,6 +349,11 @@ export function eigh(a: ConcreteArray): [ConcreteArray, ConcreteArray] {
   for (let bi = 0; bi < B; bi++) {
     const o = bi * n * n;
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) S[i * n + j] = 0.5 * (A[o + i * n + j]! + A[o + j * n + i]!);
+    // work on S / max|S| so the convergence test's squares neither overflow nor underflow
+    let scale = 0;
+    for (let i = 0; i < n * n; i++) scale = Math.max(scale, Math.abs(S[i]!));
+    if (!(scale > 0) || !Number.isFinite(scale)) scale = 1;
+    for (let i = 0; i < n * n; i++) S[i]! /= scale;
     U.fill(0);
     for (let i = 0; i < n; i++) U[i * n + i] = 1;
     for (let sweep = 0; sweep < 100; sweep++) {
@@ -384,7 +396,7 @@ export function eigh(a: ConcreteArray): [ConcreteArray, ConcreteArray] {
     }
     const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => S[i * n + i]! - S[j * n + j]!);
     order.forEach((src, dst) => {
-      W[bi * n + dst] = S[src * n + src]!;
+      W[bi * n + dst] = S[src * n + src]! * scale;
       // sign convention: the largest-magnitude component of each eigenvector is positive
       let big = 0;
       for (let k = 0; k < n; k++) if (Math.abs(U[k * n + src]!) > Math.abs(U[big * n + src]!)) big = k;

@@ -27,7 +27,12 @@ import type { Show } from "fp-ts/lib/Show.js";
 import * as nb from "../index.js";
 import type { ArrayLike, DType, NDArray, Shape } from "../index.js";
 
-/** A value or the NablaError that prevented it. */
+/**
+ * A value, or the NablaError that prevented it.
+ * @example
+ * const r: nbf.Result<nb.NDArray> = nbf.arrayE([1, 2]);
+ * E.isRight(r); // true
+ */
 export type Result<A> = Either<nb.NablaError, A>;
 
 /** Any function; transforms accept these. */
@@ -54,6 +59,7 @@ export function attempt<A>(thunk: () => A): Result<A> {
 
 /**
  * Lifts a throwing function into one that returns a {@link Result}.
+ * Use it for transforms without an `E` variant, e.g. `liftE(nb.vmap(f))`.
  * @example
  * const safeMatmul = nbf.liftE(nb.matmul);
  * safeMatmul(nb.eye(2), nb.ones([3])); // Left(ShapeError: matmul: shapes [2,2] and [3] are not aligned)

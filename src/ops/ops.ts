@@ -542,6 +542,9 @@ export function takeAlongAxis(x: ArrayLike, indices: ArrayLike, axis: number): N
   const outShape = broadcastShapes("takeAlongAxis", offShape, idx.shape.map((d, i) => (i === ax ? 1 : d)));
   outShape[ax] = idx.shape[ax]!;
   const xb = broadcastPrim(a, outShape.map((d, i) => (i === ax ? a.shape[ax]! : d)));
+  // wrap negative and clamp out-of-range indices within each row before flattening
+  const len = a.shape[ax]!;
+  idx = clip(where(less(idx, 0), add(idx, len), idx), 0, Math.max(len - 1, 0));
   idx = broadcastPrim(idx, outShape);
   // flatten: element (.., j, ..) of row r reads xb.flat[r * A + idx]
   const perm = [...outShape.map((_, i) => i).filter((i) => i !== ax), ax];

@@ -29,10 +29,12 @@ type Shape = readonly number[];
  * differences or with the adjoint identity. The message names the order, the
  * mode and the largest error against its tolerance.
  * @example
+ * // sin in value, but derivative 1: rejected
+ * const bad = (x: nb.NDArray) => nb.add(x, nb.stopGradient(nb.sub(nb.sin(x), x)));
  * try {
- *   checkGrads(badFn, [nb.array([0.3])]);
+ *   checkGrads(bad, [nb.array([0.3])]);
  * } catch (e) {
- *   e instanceof GradCheckError; // true
+ *   e instanceof GradCheckError; // true; e.message names the order, the mode and the error
  * }
  */
 export class GradCheckError extends nb.NablaError {}
@@ -61,17 +63,27 @@ const UNIT_ROUNDOFF: Record<"float32" | "float64", number> = { float32: 2 ** -24
  *   room for the few ulps each primitive adds (JAX uses 2e-3 with a
  *   smaller step, which it can afford only for short chains).
  *
- * On top of atol + rtol·|expected|, each comparison adds the rounding
- * noise floor of the difference quotient itself, NOISE_ULPS · u · (|f(x+εt)|
- * + |f(x−εt)|) / 2ε: a finite difference cannot resolve a derivative more
- * finely than the rounding of the values it subtracts (the factor allows
- * for a few ulps of error per primitive in f).
+ * On top of atol + rtol·|expected|, each comparison adds an estimate of the
+ * difference quotient's own error (see numericalJvpFlat): its rounding
+ * floor NOISE_ULPS · u · (|f(x+εt)| + |f(x−εt)|) / 2ε (a finite difference
+ * cannot resolve a derivative more finely than the rounding of the values
+ * it subtracts; the factor allows for a few ulps of error per primitive in
+ * f) and its truncation error, measured as |D(2ε) − D(ε)|.
  */
 const DEFAULTS: Record<"float32" | "float64", { eps: number; atol: number; rtol: number }> = {
   float64: { eps: 1e-5, atol: 1e-6, rtol: 1e-6 },
   float32: { eps: 1e-3, atol: 1e-2, rtol: 1e-2 },
 };
 const NOISE_ULPS = 64;
+
+/**
+ * Tolerance of the adjoint identity between reverse and forward mode
+ * (⟨Jᵀct, t⟩ against ⟨ct, J t⟩, both by AD), relative to the natural scale
+ * Σ|ct_i (J t)_i|. Both sides are exact up to rounding, so only the growth
+ * of rounding errors through f needs room: 1e-9 allows a growth of ~1e7
+ * ulps in float64, 1e-4 of ~1e3 ulps in float32.
+ */
+const ADJOINT_RTOL: Record<"float32" | "float64", number> = { float64: 1e-9, float32: 1e-4 };
 
 function isFloatDType(d: DType): d is "float32" | "float64" {
   return d === "float32" || d === "float64";
@@ -147,21 +159,34 @@ interface NumericalJvp {
   /** The difference quotients, one per output leaf. */
   leaves: NDArray[];
   def: nb.tree.TreeDef;
-  /** Per output leaf, per element: |f(x+εt)| + |f(x−εt)| (for the noise floor). */
-  magnitude: Float64Array[];
+  /** Per output leaf, per element: an estimate of the difference quotient's error (when requested). */
+  uncertainty: Float64Array[];
   eps: number;
 }
 
+/**
+ * Central differences D(ε) = (f(x + εt) − f(x − εt)) / 2ε. With `u` (the unit
+ * roundoff of the working dtype) it also estimates D(ε)'s error per element:
+ * - rounding: NOISE_ULPS · u · (|f(x + εt)| + |f(x − εt)|) / 2ε;
+ * - truncation: |D(2ε) − D(ε)|. Truncation error grows as ε², so
+ *   D(2ε) − D(ε) ≈ 3 × the truncation error of D(ε): a safe a-posteriori
+ *   bound that is large only where f is far from its Taylor polynomial (near
+ *   singularities, at high orders), and that is blind to AD errors, which
+ *   both quotients share none of.
+ */
 function numericalJvpFlat(
   f: (...args: any[]) => unknown,
   primals: readonly unknown[],
   tangents: readonly unknown[],
   eps: number | undefined,
+  u?: number,
 ): NumericalJvp {
   const [ps, pdef] = flatArrays(primals);
   const [tsRaw, tdef] = flatArrays(tangents);
   if (!pdef.equals(tdef))
-    throw new nb.ShapeError(`numericalJvp: tangents have structure ${tdef}, expected the structure of the primals ${pdef}`);
+    throw new nb.ShapeError(
+      `numericalJvp: tangents have structure ${tdef}, expected the structure of the primals ${pdef}`,
+    );
   const ts = tsRaw.map((t, i) => {
     const p = ps[i]!;
     if (t.shape.length !== p.shape.length || t.shape.some((d, k) => d !== p.shape[k]))
@@ -171,26 +196,38 @@ function numericalJvpFlat(
     return t.dtype === p.dtype ? t : t.astype(p.dtype);
   });
   const e = eps ?? DEFAULTS[workingDType(ps)].eps;
-  const shifted = (sign: number): unknown[] =>
+  const shifted = (step: number): unknown[] =>
     nb.tree.unflatten(
       pdef,
-      ps.map((p, i) => (isFloatDType(p.dtype) ? nb.add(p, nb.mul(ts[i]!, sign * e)) : p)),
+      ps.map((p, i) => (isFloatDType(p.dtype) ? nb.add(p, nb.mul(ts[i]!, step)) : p)),
     ) as unknown[];
-  const [plus, def] = flatArrays(f(...shifted(1)));
-  const [minus, defMinus] = flatArrays(f(...shifted(-1)));
-  if (!def.equals(defMinus))
-    throw new nb.ShapeError(`numericalJvp: the function returned structures ${def} and ${defMinus} at x ± εt`);
-  const leaves = plus.map((a, i) => {
-    const b = minus[i]!;
-    if (!isFloatDType(a.dtype)) return nb.zeros(a.shape, { dtype: a.dtype });
-    return nb.div(nb.sub(a, b), 2 * e);
-  });
-  const magnitude = plus.map((a, i) => {
-    const va = values(a);
-    const vb = values(minus[i]!);
-    return va.map((v, k) => Math.abs(v) + Math.abs(vb[k]!));
-  });
-  return { leaves, def, magnitude, eps: e };
+  const quotient = (h: number) => {
+    const [plus, def] = flatArrays(f(...shifted(h)));
+    const [minus, defMinus] = flatArrays(f(...shifted(-h)));
+    if (!def.equals(defMinus))
+      throw new nb.ShapeError(`numericalJvp: the function returned structures ${def} and ${defMinus} at x ± εt`);
+    const leaves = plus.map((a, i) => {
+      const b = minus[i]!;
+      if (!isFloatDType(a.dtype)) return nb.zeros(a.shape, { dtype: a.dtype });
+      return nb.div(nb.sub(a, b), 2 * h);
+    });
+    return { plus, minus, def, leaves };
+  };
+  const d1 = quotient(e);
+  let uncertainty: Float64Array[] = [];
+  if (u !== undefined) {
+    const d2 = quotient(2 * e);
+    uncertainty = d1.leaves.map((l, i) => {
+      const va = values(d1.plus[i]!);
+      const vb = values(d1.minus[i]!);
+      const q1 = values(l);
+      const q2 = values(d2.leaves[i]!);
+      return va.map(
+        (v, k) => (NOISE_ULPS * u * (Math.abs(v) + Math.abs(vb[k]!))) / (2 * e) + Math.abs(q2[k]! - q1[k]!),
+      );
+    });
+  }
+  return { leaves: d1.leaves, def: d1.def, uncertainty, eps: e };
 }
 
 /**
@@ -215,7 +252,11 @@ export function numericalJvp(
 // ---------------------------------------------------------------------------
 // checkGrads
 
-/** Options of {@link checkGrads}. */
+/**
+ * Options of {@link checkGrads}.
+ * @example
+ * const options: CheckGradsOptions = { order: 3, modes: ["rev"], seed: 1 };
+ */
 export interface CheckGradsOptions {
   /** Highest derivative order checked (default 2). */
   order?: number;
@@ -274,7 +315,13 @@ function describe(path: readonly ("fwd" | "rev")[]): string {
   return s;
 }
 
-function fail(order: number, total: number, mode: "fwd" | "rev", path: readonly ("fwd" | "rev")[], detail: string): never {
+function fail(
+  order: number,
+  total: number,
+  mode: "fwd" | "rev",
+  path: readonly ("fwd" | "rev")[],
+  detail: string,
+): never {
   const what = mode === "fwd" ? "JVP against central differences" : "VJP adjoint identity";
   const seq = path.length ? ` (modes ${[...path, mode].join(" → ")})` : "";
   throw new GradCheckError(
@@ -313,21 +360,27 @@ function checkJvpAt(
   const [outs] = flatArrays(out);
   const [touts, tdef] = flatArrays(tout);
   const tol = tolFor(ctx, [...ps, ...outs], floor);
-  const num = numericalJvpFlat(g, args, tangents, tol.eps);
+  const num = numericalJvpFlat(g, args, tangents, tol.eps, tol.u);
   if (!tdef.equals(num.def))
     fail(order, total, "fwd", path, `the JVP returned structure ${tdef}, the function ${num.def}`);
   let worst = { excess: -Infinity, err: 0, bound: 0, leaf: 0, index: 0, got: 0, want: 0 };
   touts.forEach((t, i) => {
     const n = num.leaves[i]!;
     if (t.shape.length !== n.shape.length || t.shape.some((d, k) => d !== n.shape[k]))
-      fail(order, total, "fwd", path, `tangent leaf ${i} has shape ${fmtShape(t.shape)}, expected ${fmtShape(n.shape)}`);
+      fail(
+        order,
+        total,
+        "fwd",
+        path,
+        `tangent leaf ${i} has shape ${fmtShape(t.shape)}, expected ${fmtShape(n.shape)}`,
+      );
     if (!isFloatDType(n.dtype)) return;
     const vt = values(t);
     const vn = values(n);
-    const mag = num.magnitude[i]!;
+    const unc = num.uncertainty[i]!;
     for (let k = 0; k < vt.length; k++) {
       const err = Math.abs(vt[k]! - vn[k]!);
-      const bound = tol.atol + tol.rtol * Math.abs(vn[k]!) + (NOISE_ULPS * tol.u * mag[k]!) / (2 * num.eps);
+      const bound = tol.atol + tol.rtol * Math.abs(vn[k]!) + unc[k]!;
       const excess = Number.isNaN(err) ? Infinity : err / bound;
       if (excess > worst.excess) worst = { excess, err, bound, leaf: i, index: k, got: vt[k]!, want: vn[k]! };
     }
@@ -367,19 +420,25 @@ function checkVjpAt(
   ctLeaves.forEach((c, i) => {
     const p = ps[i]!;
     if (c.shape.length !== p.shape.length || c.shape.some((d, k) => d !== p.shape[k]))
-      fail(order, total, "rev", path, `cotangent leaf ${i} has shape ${fmtShape(c.shape)}, expected ${fmtShape(p.shape)}`);
+      fail(
+        order,
+        total,
+        "rev",
+        path,
+        `cotangent leaf ${i} has shape ${fmtShape(c.shape)}, expected ${fmtShape(p.shape)}`,
+      );
   });
   // ⟨Jᵀ ct, t⟩ from reverse mode
   const lhs = inner(ctLeaves, ts);
   // ⟨ct, J t⟩ with J t by central differences
-  const num = numericalJvpFlat(g, args, tangents, tol.eps);
+  const num = numericalJvpFlat(g, args, tangents, tol.eps, tol.u);
   const rhs = inner(cts, num.leaves);
   let noise = 0;
   cts.forEach((c, i) => {
     if (!isFloatDType(c.dtype)) return;
     const vc = values(c);
-    const mag = num.magnitude[i]!;
-    for (let k = 0; k < vc.length; k++) noise += (Math.abs(vc[k]!) * NOISE_ULPS * tol.u * mag[k]!) / (2 * num.eps);
+    const unc = num.uncertainty[i]!;
+    for (let k = 0; k < vc.length; k++) noise += Math.abs(vc[k]!) * unc[k]!;
   });
   // The inner product's natural scale is Σ|ct_i (J t)_i|: relative error is measured against it, not
   // against |⟨ct, J t⟩|, which may cancel to near zero.
@@ -400,7 +459,11 @@ function checkVjpAt(
     const [, tout] = nb.jvp(g, args, tangents);
     const [touts] = flatArrays(tout);
     const ad = inner(cts, touts);
-    const bound2 = tol.atol + tol.rtol * Math.max(lhs.scale, ad.scale);
+    // No finite differences here, only rounding: a tighter tolerance (ADJOINT_RTOL) applies, which catches
+    // small transpose errors that the float32 finite-difference tolerance would let through.
+    const rtol2 = Math.min(tol.rtol, ADJOINT_RTOL[tol.dtype]);
+    const atol2 = Math.min(tol.atol, ADJOINT_RTOL[tol.dtype]);
+    const bound2 = atol2 + rtol2 * Math.max(lhs.scale, ad.scale);
     const err2 = Math.abs(lhs.value - ad.value);
     if (!(err2 <= bound2))
       fail(
@@ -429,12 +492,23 @@ function checkVjpAt(
  *   modes: ["fwd", "rev"],
  * });
  */
-export function checkGrads(f: (...args: any[]) => unknown, args: readonly unknown[], options: CheckGradsOptions = {}): void {
+export function checkGrads(
+  f: (...args: any[]) => unknown,
+  args: readonly unknown[],
+  options: CheckGradsOptions = {},
+): void {
   const total = options.order ?? 2;
-  if (!Number.isInteger(total) || total < 1) throw new nb.NablaError(`checkGrads: order must be a positive integer, got ${total}`);
+  if (!Number.isInteger(total) || total < 1)
+    throw new nb.NablaError(`checkGrads: order must be a positive integer, got ${total}`);
   const modes = options.modes ?? ["fwd", "rev"];
   const ctx: Ctx = { opts: options, rng: new Rng(options.seed ?? 0), modes };
-  const rec = (g: (...a: any[]) => unknown, gargs: readonly unknown[], left: number, path: ("fwd" | "rev")[], floor: FloatDType): void => {
+  const rec = (
+    g: (...a: any[]) => unknown,
+    gargs: readonly unknown[],
+    left: number,
+    path: ("fwd" | "rev")[],
+    floor: FloatDType,
+  ): void => {
     const order = total - left + 1;
     if (modes.includes("fwd")) {
       const dt = checkJvpAt(ctx, g, gargs, order, total, path, floor);
@@ -460,7 +534,11 @@ export function checkGrads(f: (...args: any[]) => unknown, args: readonly unknow
 // ---------------------------------------------------------------------------
 // arbitraries
 
-/** Options of {@link arbShape}. */
+/**
+ * Options of {@link arbShape}.
+ * @example
+ * arbShape({ minRank: 1, maxRank: 2, maxDim: 3 } satisfies ShapeOptions);
+ */
 export interface ShapeOptions {
   /** Fewest axes (default 0). */
   minRank?: number;
@@ -496,10 +574,16 @@ export function arbShape(opts: ShapeOptions = {}): fc.Arbitrary<number[]> {
  * - `"half"`: multiples of 1/2 in [min, max], default [-3, 3] (rounding ties);
  * - `"distinct"`: pairwise distinct values in [min, max] (default [-3, 3]),
  *   at least (max − min) / (5n) apart for n elements, so no reductions tie.
+ * @example
+ * arbArray({ shape: [3], domain: "unit" satisfies Domain }); // for arcsin
  */
 export type Domain = "bounded" | "any" | "positive" | "unit" | "nonzero" | "integer" | "half" | "distinct";
 
-/** Options of {@link arbArray}. */
+/**
+ * Options of {@link arbArray}.
+ * @example
+ * arbArray({ shape: { maxRank: 2 }, dtype: "float32", domain: "positive", min: 0.5, max: 2 } satisfies ArrayOptions);
+ */
 export interface ArrayOptions {
   /** A fixed shape, an arbitrary of shapes, or options for {@link arbShape} (default `{}`). */
   shape?: Shape | fc.Arbitrary<readonly number[]> | ShapeOptions;
@@ -559,7 +643,9 @@ function arbValues(n: number, domain: Domain, lo: number, hi: number): fc.Arbitr
     case "unit":
       return many(unitDraw.map(lerp));
     case "any":
-      return many(fc.double({ min: lo, max: hi, noNaN: true, noDefaultInfinity: true }).map((v) => (Object.is(v, -0) ? 0 : v)));
+      return many(
+        fc.double({ min: lo, max: hi, noNaN: true, noDefaultInfinity: true }).map((v) => (Object.is(v, -0) ? 0 : v)),
+      );
     case "nonzero":
       return many(fc.tuple(unitDraw, fc.boolean()).map(([u, neg]) => (neg ? -1 : 1) * lerp(u)));
     case "integer":
@@ -573,9 +659,7 @@ function arbValues(n: number, domain: Domain, lo: number, hi: number): fc.Arbitr
         Array.from({ length: n }, (_, i) => i),
         { minLength: n, maxLength: n },
       );
-      return fc
-        .tuple(perm, many(unitDraw))
-        .map(([p, us]) => p.map((cell, i) => lo + w * (cell + 0.1 + 0.8 * us[i]!)));
+      return fc.tuple(perm, many(unitDraw)).map(([p, us]) => p.map((cell, i) => lo + w * (cell + 0.1 + 0.8 * us[i]!)));
     }
   }
 }
@@ -600,12 +684,19 @@ export function arbArray(opts: ArrayOptions = {}): fc.Arbitrary<NDArray> {
   const [lo, hi] = dtype === "bool" ? [0, 1] : domainBounds(domain, opts.min, opts.max);
   return shapeArb(opts.shape).chain((shape) => {
     const n = sizeOfShape(shape);
-    const vals = dtype === "bool" ? fc.array(fc.boolean(), { minLength: n, maxLength: n }).map((bs) => bs.map(Number)) : arbValues(n, domain, lo, hi);
+    const vals =
+      dtype === "bool"
+        ? fc.array(fc.boolean(), { minLength: n, maxLength: n }).map((bs) => bs.map(Number))
+        : arbValues(n, domain, lo, hi);
     return vals.map((v) => makeArray(v, shape, dtype));
   });
 }
 
-/** Options of {@link arbBroadcastPair} and {@link arbBroadcastShapes}. */
+/**
+ * Options of {@link arbBroadcastPair} and {@link arbBroadcastShapes}.
+ * @example
+ * arbBroadcastShapes(2, { maxRank: 2, maxDim: 3 } satisfies BroadcastOptions);
+ */
 export interface BroadcastOptions {
   /** Most axes of the broadcast result (default 3). */
   maxRank?: number;
@@ -623,7 +714,10 @@ export function arbBroadcastShapes(count: number, opts: BroadcastOptions = {}): 
   const { maxRank = 3, maxDim = 4 } = opts;
   return arbShape({ maxRank, maxDim }).chain((full) => {
     const one = fc
-      .tuple(fc.integer({ min: 0, max: full.length }), fc.array(fc.boolean(), { minLength: full.length, maxLength: full.length }))
+      .tuple(
+        fc.integer({ min: 0, max: full.length }),
+        fc.array(fc.boolean(), { minLength: full.length, maxLength: full.length }),
+      )
       .map(([drop, ones]) => full.slice(drop).map((d, i) => (ones[i + drop] ? 1 : d)));
     return fc.array(one, { minLength: count, maxLength: count });
   });
@@ -638,19 +732,29 @@ export function arbBroadcastShapes(count: number, opts: BroadcastOptions = {}): 
  */
 export function arbBroadcastPair(opts?: BroadcastOptions & { arrays?: undefined }): fc.Arbitrary<[number[], number[]]>;
 export function arbBroadcastPair(
-  opts: BroadcastOptions & { arrays: Omit<ArrayOptions, "shape"> | readonly [Omit<ArrayOptions, "shape">, Omit<ArrayOptions, "shape">] },
+  opts: BroadcastOptions & {
+    arrays: Omit<ArrayOptions, "shape"> | readonly [Omit<ArrayOptions, "shape">, Omit<ArrayOptions, "shape">];
+  },
 ): fc.Arbitrary<[NDArray, NDArray]>;
 export function arbBroadcastPair(
-  opts: BroadcastOptions & { arrays?: Omit<ArrayOptions, "shape"> | readonly [Omit<ArrayOptions, "shape">, Omit<ArrayOptions, "shape">] } = {},
+  opts: BroadcastOptions & {
+    arrays?: Omit<ArrayOptions, "shape"> | readonly [Omit<ArrayOptions, "shape">, Omit<ArrayOptions, "shape">];
+  } = {},
 ): fc.Arbitrary<[number[], number[]]> | fc.Arbitrary<[NDArray, NDArray]> {
   const shapes = arbBroadcastShapes(2, opts).map((s) => [s[0]!, s[1]!] as [number[], number[]]);
   const arrays = opts.arrays;
   if (arrays === undefined) return shapes;
-  const [oa, ob] = Array.isArray(arrays) ? (arrays as [ArrayOptions, ArrayOptions]) : [arrays as ArrayOptions, arrays as ArrayOptions];
+  const [oa, ob] = Array.isArray(arrays)
+    ? (arrays as [ArrayOptions, ArrayOptions])
+    : [arrays as ArrayOptions, arrays as ArrayOptions];
   return shapes.chain(([sa, sb]) => fc.tuple(arbArray({ ...oa, shape: sa }), arbArray({ ...ob, shape: sb })));
 }
 
-/** Options of {@link arbSpdMatrix}. */
+/**
+ * Options of {@link arbSpdMatrix}.
+ * @example
+ * arbSpdMatrix({ minN: 2, maxN: 5, dtype: "float32" } satisfies SpdOptions);
+ */
 export interface SpdOptions {
   /** Fixed size n (else drawn from [minN, maxN]). */
   n?: number;
@@ -674,23 +778,35 @@ export function arbSpdMatrix(nOrOpts: number | SpdOptions = {}): fc.Arbitrary<ND
   const sizes = opts.n !== undefined ? fc.constant(opts.n) : fc.integer({ min: opts.minN ?? 1, max: opts.maxN ?? 4 });
   const dtype = opts.dtype ?? "float64";
   return sizes.chain((n) =>
-    fc.array(unitDraw.map((u) => 2 * u - 1), { minLength: n * n, maxLength: n * n }).map((a) => {
-      const m = new Float64Array(n * n);
-      for (let i = 0; i < n; i++)
-        for (let j = 0; j < n; j++) {
-          let s = i === j ? n : 0;
-          for (let k = 0; k < n; k++) s += a[i * n + k]! * a[j * n + k]!;
-          m[i * n + j] = s;
-        }
-      return nb.array(m, { shape: [n, n], dtype });
-    }),
+    fc
+      .array(
+        unitDraw.map((u) => 2 * u - 1),
+        { minLength: n * n, maxLength: n * n },
+      )
+      .map((a) => {
+        const m = new Float64Array(n * n);
+        for (let i = 0; i < n; i++)
+          for (let j = 0; j < n; j++) {
+            let s = i === j ? n : 0;
+            for (let k = 0; k < n; k++) s += a[i * n + k]! * a[j * n + k]!;
+            m[i * n + j] = s;
+          }
+        return nb.array(m, { shape: [n, n], dtype });
+      }),
   );
 }
 
 // ---------------------------------------------------------------------------
 // random programs
 
-/** A random differentiable program over one input array. */
+/**
+ * A random differentiable program over one input array (from {@link arbProgram}).
+ * @example
+ * const [p] = fc.sample(arbProgram(), 1);
+ * const [x] = fc.sample(p.input, 1);
+ * p.f(x).shape; // p.inputShape
+ * String(p);    // "x: f64[2,3] ↦ add(sin(x), ...)"
+ */
 export interface Program {
   /** The program. */
   f: (x: NDArray) => NDArray;
@@ -703,7 +819,11 @@ export interface Program {
   toString(): string;
 }
 
-/** Options of {@link arbProgram}. */
+/**
+ * Options of {@link arbProgram}.
+ * @example
+ * arbProgram({ maxDepth: 2, maxDim: 2, inputBound: 1 } satisfies ProgramOptions);
+ */
 export interface ProgramOptions {
   /** Maximum nesting depth of the expression (default 4). */
   maxDepth?: number;
@@ -721,7 +841,10 @@ interface Node {
 }
 
 /** Merges child nodes' constants: each child's constants follow the previous child's. */
-function combine(children: readonly Node[], make: (args: ((x: NDArray, c: readonly NDArray[]) => NDArray)[], shows: string[]) => Node): Node {
+function combine(
+  children: readonly Node[],
+  make: (args: ((x: NDArray, c: readonly NDArray[]) => NDArray)[], shows: string[]) => Node,
+): Node {
   const offsets: number[] = [];
   let off = 0;
   for (const ch of children) {
@@ -807,94 +930,118 @@ export function arbProgram(opts: ProgramOptions = {}): fc.Arbitrary<Program> {
     const constArr = arbArray({ shape, min: -1, max: 1 });
     const axis = fc.constantFrom(0, 1);
     const depth = fc.createDepthIdentifier();
-    const nodes = fc.letrec<{ node: Node; leaf: Node; unary: Node; binary: Node; structural: Node }>((tie) => ({
-      node: fc.oneof(
-        { maxDepth, depthIdentifier: depth, withCrossShrink: true },
-        tie("leaf"),
-        tie("unary"),
-        tie("binary"),
-        tie("structural"),
-      ),
-      leaf: fc.oneof(
-        { weight: 3, arbitrary: fc.constant<Node>({ run: (x) => x, show: "x", consts: [] }) },
-        { weight: 1, arbitrary: constArr.map((c): Node => ({ run: (_x, cs) => cs[0]!, show: "c0", consts: [c] })) },
-      ),
-      unary: fc.tuple(fc.constantFrom(...UNARY), tie("node")).map(([[name, g], a]) =>
-        combine([a], ([ra], [sa]) => ({ run: (x, c) => g(ra!(x, c)), show: fill(name, [sa!]), consts: [] })),
-      ),
-      binary: fc.tuple(fc.constantFrom(...BINARY), tie("node"), tie("node")).map(([[name, g], a, b]) =>
-        combine([a, b], ([ra, rb], [sa, sb]) => ({ run: (x, c) => g(ra!(x, c), rb!(x, c)), show: fill(name, [sa!, sb!]), consts: [] })),
-      ),
-      structural: fc.oneof(
-        // keepdims reductions broadcast back to [m, n]
-        fc
-          .tuple(fc.constantFrom("sum", "mean", "prod", "logsumexp"), axis, tie("node"))
-          .map(([op, ax, a]) =>
+    const nodes = fc.letrec<{ top: Node; node: Node; leaf: Node; unary: Node; binary: Node; structural: Node }>(
+      (tie) => ({
+        // the program itself is never a bare leaf
+        top: fc.oneof(
+          { depthIdentifier: depth, withCrossShrink: true },
+          tie("unary"),
+          tie("binary"),
+          tie("structural"),
+        ),
+        node: fc.oneof(
+          { maxDepth, depthIdentifier: depth, withCrossShrink: true },
+          tie("leaf"),
+          tie("unary"),
+          tie("binary"),
+          tie("structural"),
+        ),
+        leaf: fc.oneof(
+          { weight: 3, arbitrary: fc.constant<Node>({ run: (x) => x, show: "x", consts: [] }) },
+          { weight: 1, arbitrary: constArr.map((c): Node => ({ run: (_x, cs) => cs[0]!, show: "c0", consts: [c] })) },
+        ),
+        unary: fc
+          .tuple(fc.constantFrom(...UNARY), tie("node"))
+          .map(([[name, g], a]) =>
+            combine([a], ([ra], [sa]) => ({ run: (x, c) => g(ra!(x, c)), show: fill(name, [sa!]), consts: [] })),
+          ),
+        binary: fc
+          .tuple(fc.constantFrom(...BINARY), tie("node"), tie("node"))
+          .map(([[name, g], a, b]) =>
+            combine([a, b], ([ra, rb], [sa, sb]) => ({
+              run: (x, c) => g(ra!(x, c), rb!(x, c)),
+              show: fill(name, [sa!, sb!]),
+              consts: [],
+            })),
+          ),
+        structural: fc.oneof(
+          // keepdims reductions broadcast back to [m, n]
+          fc.tuple(fc.constantFrom("sum", "mean", "prod", "logsumexp"), axis, tie("node")).map(([op, ax, a]) =>
             combine([a], ([ra], [sa]) => ({
               run: (x, c) => {
                 const v = ra!(x, c);
-                const r = op === "sum" ? nb.sum(v, ax, true) : op === "mean" ? nb.mean(v, ax, true) : op === "prod" ? nb.prod(v, ax, true) : nb.logsumexp(v, ax, true);
+                const r =
+                  op === "sum"
+                    ? nb.sum(v, ax, true)
+                    : op === "mean"
+                      ? nb.mean(v, ax, true)
+                      : op === "prod"
+                        ? nb.prod(v, ax, true)
+                        : nb.logsumexp(v, ax, true);
                 return nb.broadcastTo(r, shape);
               },
               show: `broadcastTo(${op}(${sa}, axis=${ax}, keepdims), [${shape}])`,
               consts: [],
             })),
           ),
-        fc.tuple(fc.constantFrom("softmax", "logSoftmax"), axis, tie("node")).map(([op, ax, a]) =>
-          combine([a], ([ra], [sa]) => ({
-            run: (x, c) => (op === "softmax" ? nb.softmax(ra!(x, c), ax) : nb.logSoftmax(ra!(x, c), ax)),
-            show: `${op}(${sa}, axis=${ax})`,
-            consts: [],
-          })),
-        ),
-        tie("node").map((a) =>
-          combine([a], ([ra], [sa]) => ({
-            run: (x, c) => nb.transpose(nb.reshape(ra!(x, c), [n, m])),
-            show: `transpose(reshape(${sa}, [${n},${m}]))`,
-            consts: [],
-          })),
-        ),
-        fc.tuple(tie("node"), tie("node"), tie("node")).map(([a, b, d]) =>
-          combine([a, b, d], ([ra, rb, rd], [sa, sb, sd]) => ({
-            run: (x, c) => nb.div(nb.matmul(nb.matmul(ra!(x, c), nb.transpose(rb!(x, c))), rd!(x, c)), m * n),
-            show: `div(matmul(matmul(${sa}, transpose(${sb})), ${sd}), ${m * n})`,
-            consts: [],
-          })),
-        ),
-        fc.tuple(axis, fc.integer({ min: 1, max: maxDim }), tie("node")).map(([ax, k0, a]) => {
-          const len = shape[ax]!;
-          const k = k0 % len;
-          return combine([a], ([ra], [sa]) => ({
-            run: (x, c) => {
-              const v = ra!(x, c);
-              if (k === 0) return v;
-              const end = shape.slice();
-              const begin = [0, 0];
-              end[ax] = len - k;
-              begin[ax] = len - k;
-              return nb.concatenate([nb.slice(v, begin, shape), nb.slice(v, [0, 0], end)], ax);
-            },
-            show: `roll(${sa}, ${k}, axis=${ax})`,
-            consts: [],
-          }));
-        }),
-        fc
-          .tuple(fc.array(fc.boolean(), { minLength: m * n, maxLength: m * n }), tie("node"), tie("node"))
-          .map(([mask, a, b]) =>
-            combine([a, b], ([ra, rb], [sa, sb]) => {
-              const cond = nb.array(mask, { shape });
-              return {
-                run: (x, c) => nb.where(cond, ra!(x, c), rb!(x, c)),
-                show: `where([${mask.map((v) => (v ? 1 : 0)).join("")}], ${sa}, ${sb})`,
-                consts: [],
-              };
-            }),
+          fc.tuple(fc.constantFrom("softmax", "logSoftmax"), axis, tie("node")).map(([op, ax, a]) =>
+            combine([a], ([ra], [sa]) => ({
+              run: (x, c) => (op === "softmax" ? nb.softmax(ra!(x, c), ax) : nb.logSoftmax(ra!(x, c), ax)),
+              show: `${op}(${sa}, axis=${ax})`,
+              consts: [],
+            })),
           ),
-      ),
-    }));
-    return nodes.node.map((node): Program => {
+          tie("node").map((a) =>
+            combine([a], ([ra], [sa]) => ({
+              run: (x, c) => nb.transpose(nb.reshape(ra!(x, c), [n, m])),
+              show: `transpose(reshape(${sa}, [${n},${m}]))`,
+              consts: [],
+            })),
+          ),
+          fc.tuple(tie("node"), tie("node"), tie("node")).map(([a, b, d]) =>
+            combine([a, b, d], ([ra, rb, rd], [sa, sb, sd]) => ({
+              run: (x, c) => nb.div(nb.matmul(nb.matmul(ra!(x, c), nb.transpose(rb!(x, c))), rd!(x, c)), m * n),
+              show: `div(matmul(matmul(${sa}, transpose(${sb})), ${sd}), ${m * n})`,
+              consts: [],
+            })),
+          ),
+          fc.tuple(axis, fc.integer({ min: 1, max: maxDim }), tie("node")).map(([ax, k0, a]) => {
+            const len = shape[ax]!;
+            const k = k0 % len;
+            return combine([a], ([ra], [sa]) => ({
+              run: (x, c) => {
+                const v = ra!(x, c);
+                if (k === 0) return v;
+                const end = shape.slice();
+                const begin = [0, 0];
+                end[ax] = len - k;
+                begin[ax] = len - k;
+                return nb.concatenate([nb.slice(v, begin, shape), nb.slice(v, [0, 0], end)], ax);
+              },
+              show: `roll(${sa}, ${k}, axis=${ax})`,
+              consts: [],
+            }));
+          }),
+          fc
+            .tuple(fc.array(fc.boolean(), { minLength: m * n, maxLength: m * n }), tie("node"), tie("node"))
+            .map(([mask, a, b]) =>
+              combine([a, b], ([ra, rb], [sa, sb]) => {
+                const cond = nb.array(mask, { shape });
+                return {
+                  run: (x, c) => nb.where(cond, ra!(x, c), rb!(x, c)),
+                  show: `where([${mask.map((v) => (v ? 1 : 0)).join("")}], ${sa}, ${sb})`,
+                  consts: [],
+                };
+              }),
+            ),
+        ),
+      }),
+    );
+    return nodes.top.map((node): Program => {
       const consts = node.consts;
-      const expr = `x: f64[${m},${n}] ↦ ${node.show}` + consts.map((c, i) => `\n  c${i} = ${c.toString().replace(/\s+/g, " ")}`).join("");
+      const expr =
+        `x: f64[${m},${n}] ↦ ${node.show}` +
+        consts.map((c, i) => `\n  c${i} = ${c.toString().replace(/\s+/g, " ")}`).join("");
       const program: Program = {
         f: (x: NDArray) => node.run(x, consts),
         inputShape: shape,
