@@ -14,7 +14,15 @@ export { NDArray, array } from "./core/ndarray.js";
 export type { ArrayLike, Nested } from "./core/ndarray.js";
 export { Graph } from "./core/graph.js";
 export type { Equation } from "./core/graph.js";
-export * from "./ops/ops.js";
+// the NumPy-like operations (internal primitive wrappers stay private)
+export { astype, neg, exp, log, log1p, expm1, sin, cos, tan, tanh, sinh, cosh, arcsin, arccos, arctan, sqrt,
+   erf, sigmoid, softplus, abs, sign, floor, ceil, round, square, reciprocal, relu, add, sub, mul, div, pow,
+   maximum, minimum, arctan2, equal, notEqual, less, lessEqual, greater, greaterEqual, logicalAnd, logicalOr,
+   logicalNot, where, clip, stopGradient, sum, mean, prod, max, min, logsumexp, argmax, argmin, reshape,
+   transpose, broadcastTo, expandDims, squeeze, concatenate, stack, slice, take, takeAlongAxis, argsort, sort,
+   cumsum, cumprod, flip, tile, pad, matmul, dot, outer, diag, trace, softmax, logSoftmax, full, zeros, ones,
+   zerosLike, onesLike, arange, linspace, eye,
+} from "./ops/ops.js";
 export { jvp } from "./transforms/jvp.js";
 export { linearize } from "./transforms/linearize.js";
 export { vjp, grad, valueAndGrad } from "./transforms/vjp.js";

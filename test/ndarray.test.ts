@@ -13,6 +13,7 @@
  */
 import { describe, expect, it } from "vitest";
 import * as nb from "../src/index.js";
+import { ravel, unravel } from "./support/reference.js";
 
 // ---------------------------------------------------------------------------
 // plain-JS reference tensors
@@ -27,21 +28,6 @@ const F32 = 1e-6;
 
 function sizeOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
-}
-
-function unravel(i: number, shape: readonly number[]): number[] {
-  const idx = new Array<number>(shape.length);
-  for (let a = shape.length - 1; a >= 0; a--) {
-    idx[a] = i % shape[a]!;
-    i = Math.floor(i / shape[a]!);
-  }
-  return idx;
-}
-
-function ravel(idx: readonly number[], shape: readonly number[]): number {
-  let o = 0;
-  for (let a = 0; a < shape.length; a++) o = o * shape[a]! + idx[a]!;
-  return o;
 }
 
 function tensor(shape: number[], f: (idx: number[]) => number): Ref {

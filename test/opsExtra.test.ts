@@ -15,6 +15,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import * as nb from "../src/index.js";
 import { checkGrads } from "../src/testing/index.js";
+import { ravel, unravel } from "./support/reference.js";
 
 type A = nb.NDArray;
 
@@ -38,17 +39,6 @@ interface R {
 const toNb = (r: R, dtype: nb.DType = "float64"): A =>
   nb.array(dtype === "int32" ? Int32Array.from(r.data) : Float64Array.from(r.data), { shape: r.shape });
 
-function unravel(i: number, shape: readonly number[]): number[] {
-  const idx = new Array<number>(shape.length);
-  for (let k = shape.length - 1; k >= 0; k--) {
-    idx[k] = i % shape[k]!;
-    i = Math.floor(i / shape[k]!);
-  }
-  return idx;
-}
-function ravel(idx: readonly number[], shape: readonly number[]): number {
-  return idx.reduce((s, v, k) => s * shape[k]! + v, 0);
-}
 function build(shape: number[], f: (idx: number[]) => number): R {
   return { shape, data: Array.from({ length: sizeOf(shape) }, (_, i) => f(unravel(i, shape))) };
 }

@@ -12,6 +12,7 @@
  */
 import { describe, expect, it } from "vitest";
 import * as nb from "../src/index.js";
+import { fdJacobian } from "./support/reference.js";
 
 type A = nb.NDArray;
 
@@ -28,22 +29,6 @@ function expectClose(x: A, expected: number[] | number, shape: number[] | undefi
     if (!(Math.abs(v - e[i]!) <= tol * (1 + Math.abs(e[i]!))))
       expect.fail(`element ${i}: got ${v}, expected ${e[i]} (tol ${tol})`);
   });
-}
-
-/** Central-difference Jacobian of a plain-JS function R^n -> R^m, row-major [m, n]. */
-function fdJacobian(f: (x: number[]) => number[], x: number[], h = 1e-5): number[] {
-  const m = f(x).length;
-  const J = new Array<number>(m * x.length).fill(0);
-  for (let j = 0; j < x.length; j++) {
-    const xp = x.slice();
-    const xm = x.slice();
-    xp[j]! += h;
-    xm[j]! -= h;
-    const fp = f(xp);
-    const fm = f(xm);
-    for (let i = 0; i < m; i++) J[i * x.length + j] = (fp[i]! - fm[i]!) / (2 * h);
-  }
-  return J;
 }
 
 const CF = 1e-12;

@@ -212,7 +212,7 @@ export class StagingTrace extends Trace {
     const simple = this.simplify(prim, args as StagingTracer[]);
     if (simple !== null) return [simple];
     const ins = (args as StagingTracer[]).map((a) => a.v);
-    const key = `${prim}|${ins.map((v) => v.id).join(",")}|${JSON.stringify(params)}`;
+    const key = `${prim}|${ins.map((v) => v.id).join(",")}|${paramsKey(params)}`;
     const hit = this.cse.get(key);
     if (hit) return hit;
     const avals = ruleOf(prim).abstractEval(
@@ -271,6 +271,24 @@ export class StagingTrace extends Trace {
       outVars,
     );
   }
+}
+
+const OPAQUE_IDS = new WeakMap<object, number>();
+let nextOpaque = 0;
+
+/**
+ * The CSE key of a primitive's parameters: their JSON, or, when they carry
+ * functions (custom rules), the identity of the parameter object, since two
+ * calls with equal-looking parameters may run different functions.
+ */
+function paramsKey(params: unknown): string {
+  const p = params as Record<string, unknown>;
+  if (Object.values(p).some((v) => typeof v === "function")) {
+    let id = OPAQUE_IDS.get(p);
+    if (id === undefined) OPAQUE_IDS.set(p, (id = nextOpaque++));
+    return `#${id}`;
+  }
+  return JSON.stringify(params);
 }
 
 /** Evaluates a graph on arguments through `bind`, so it can itself be traced or differentiated. */

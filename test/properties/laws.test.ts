@@ -26,6 +26,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import * as nb from "../../src/index.js";
+import { fdJacobian } from "../support/reference.js";
 
 type A = nb.NDArray;
 
@@ -170,21 +171,6 @@ function scalarNb(net: Net, c: number[], lse: boolean): (x: A) => A {
   const f = netNb(net);
   const cv = nb.array(c.slice(0, net.m));
   return (x) => (lse ? nb.logsumexp(f(x)) : nb.sum(nb.mul(f(x), cv)));
-}
-
-function fdJacobian(f: (x: number[]) => number[], x: number[], h = 1e-5): number[] {
-  const m = f(x).length;
-  const J = new Array<number>(m * x.length).fill(0);
-  for (let j = 0; j < x.length; j++) {
-    const xp = x.slice();
-    const xm = x.slice();
-    xp[j]! += h;
-    xm[j]! -= h;
-    const fp = f(xp);
-    const fm = f(xm);
-    for (let i = 0; i < m; i++) J[i * x.length + j] = (fp[i]! - fm[i]!) / (2 * h);
-  }
-  return J;
 }
 
 const input = (net: Net, x: number[]): A => nb.array(new Float64Array(x.slice(0, net.n)), { shape: net.inShape });

@@ -35,6 +35,7 @@ import * as nb from "../../src/index.js";
 import { RULES } from "../../src/ops/primitives.js";
 import type { Params, Prim } from "../../src/ops/primitives.js";
 import { bind } from "../../src/core/trace.js";
+import { fdJacobian } from "../support/reference.js";
 
 type A = nb.NDArray;
 type DT = nb.DType;
@@ -483,22 +484,6 @@ describe("vmap of every primitive equals stacking the primitive over slices", ()
 
 // ---------------------------------------------------------------------------
 // composed functions
-
-/** Central-difference Jacobian of a plain-JS function R^n -> R^m, row-major [m, n]. */
-function fdJacobian(f: (x: number[]) => number[], x: number[], h = 1e-5): number[] {
-  const m = f(x).length;
-  const J = new Array<number>(m * x.length).fill(0);
-  for (let j = 0; j < x.length; j++) {
-    const xp = x.slice();
-    const xm = x.slice();
-    xp[j]! += h;
-    xm[j]! -= h;
-    const fp = f(xp);
-    const fm = f(xm);
-    for (let i = 0; i < m; i++) J[i * x.length + j] = (fp[i]! - fm[i]!) / (2 * h);
-  }
-  return J;
-}
 
 describe("vmap of composed functions", () => {
   const r = new Rng(12345);

@@ -1,0 +1,175 @@
+/**
+ * The built package: `npm run build` emits dist/ with declarations, and the
+ * `exports` map serves "nabla", "nabla/fp" and "nabla/testing" to plain
+ * `node` (ESM) and to TypeScript consumers. The "." entry must not reach a
+ * Node-only module (it is meant for browsers too).
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { builtinModules } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import ts from "typescript";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const DIST = join(ROOT, "dist");
+const HAS_TESTING = existsSync(join(ROOT, "src", "testing", "index.ts"));
+const HAS_FP = existsSync(join(ROOT, "src", "fp", "index.ts"));
+
+/** Runs an ES module snippet in a child `node` whose cwd is the repository root; returns its stdout. */
+function runNode(code: string, cwd = ROOT): string {
+  return execFileSync(process.execPath, ["--input-type=module", "-e", code], {
+    cwd,
+    encoding: "utf8",
+    timeout: 20_000,
+  });
+}
+
+beforeAll(() => {
+  try {
+    execFileSync("npm", ["run", "build", "--silent"], { cwd: ROOT, stdio: "pipe", timeout: 90_000 });
+  } catch (e) {
+    const err = e as { stdout?: Buffer; stderr?: Buffer; message: string };
+    const output = `${err.stdout?.toString() ?? ""}${err.stderr?.toString() ?? ""}`;
+    throw new Error(`npm run build failed:\n${output}${err.message}`, { cause: e });
+  }
+});
+
+describe("npm run build", () => {
+  it("emits JavaScript and declarations for every entry point", () => {
+    for (const f of ["index.js", "index.d.ts"]) expect(existsSync(join(DIST, f)), f).toBe(true);
+    if (HAS_TESTING)
+      for (const f of ["index.js", "index.d.ts"]) expect(existsSync(join(DIST, "testing", f))).toBe(true);
+    if (HAS_FP) for (const f of ["index.js", "index.d.ts"]) expect(existsSync(join(DIST, "fp", f))).toBe(true);
+  });
+
+  it("package.json exports point at the built files", () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+    expect(pkg.name).toBe("nabla");
+    expect(pkg.type).toBe("module");
+    const entries: [string, boolean][] = [
+      [".", true],
+      ["./testing", HAS_TESTING],
+      ["./fp", HAS_FP],
+    ];
+    for (const [key, built] of entries) {
+      const e = pkg.exports[key];
+      expect(e, key).toBeDefined();
+      if (!built) continue;
+      expect(existsSync(join(ROOT, e.import)), `${key} import`).toBe(true);
+      expect(existsSync(join(ROOT, e.types)), `${key} types`).toBe(true);
+    }
+  });
+
+  it('the "." entry reaches no Node-only module', () => {
+    const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
+    const seen = new Set<string>();
+    const offending: string[] = [];
+    const stack = [join(DIST, "index.js")];
+    while (stack.length > 0) {
+      const file = stack.pop()!;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      const src = readFileSync(file, "utf8");
+      for (const m of src.matchAll(
+        /(?:import|export)\s[^"']*?from\s*["']([^"']+)["']|import\s*\(\s*["']([^"']+)["']\s*\)/g,
+      )) {
+        const spec = (m[1] ?? m[2])!;
+        if (spec.startsWith(".")) stack.push(resolve(dirname(file), spec));
+        else if (builtins.has(spec) || spec.startsWith("node:")) offending.push(`${file}: ${spec}`);
+      }
+    }
+    expect(seen.size).toBeGreaterThan(5);
+    expect(offending).toEqual([]);
+  });
+});
+
+describe("the built package under plain node", () => {
+  it('import * as nb from "nabla" resolves through exports and computes a gradient', () => {
+    const xs = [0.3, -1.2, 2.5];
+    const out = runNode(`
+      import * as nb from "nabla";
+      const f = (x) => nb.sum(nb.mul(nb.sin(x), x));
+      const g = nb.grad(f)(nb.array(${JSON.stringify(xs)}));
+      const h = nb.grad(nb.grad(nb.grad(nb.sin)))(0.5);
+      console.log(JSON.stringify({ g: g.toArray(), h: h.item(), dtype: g.dtype, err: new nb.ShapeError("x") instanceof nb.NablaError }));
+    `);
+    const r = JSON.parse(out);
+    expect(r.dtype).toBe("float64");
+    expect(r.err).toBe(true);
+    // d/dx [x sin x] = sin x + x cos x;  d³/dx³ sin x = -cos x
+    r.g.forEach((v: number, i: number) => expect(v).toBeCloseTo(Math.sin(xs[i]!) + xs[i]! * Math.cos(xs[i]!), 13));
+    expect(r.h).toBeCloseTo(-Math.cos(0.5), 13);
+  });
+
+  it.runIf(HAS_FP)('"nabla/fp" shares the error classes of "nabla"', () => {
+    const out = runNode(`
+      import * as nb from "nabla";
+      import * as nbf from "nabla/fp";
+      const ok = nbf.gradE((x) => nb.mul(x, x))(3);
+      const bad = nbf.gradE((x) => x)(nb.array([1, 2]));
+      console.log(JSON.stringify({ ok: ok._tag, value: ok.right.item(), bad: bad._tag, isGradError: bad.left instanceof nb.GradError }));
+    `);
+    expect(JSON.parse(out)).toEqual({ ok: "Right", value: 6, bad: "Left", isGradError: true });
+  });
+
+  it.runIf(HAS_TESTING)('"nabla/testing" runs checkGrads and numericalJvp', () => {
+    const out = runNode(`
+      import * as nb from "nabla";
+      import { checkGrads, numericalJvp } from "nabla/testing";
+      checkGrads((x) => nb.sum(nb.tanh(x)), [nb.array([0.1, 0.5])], { order: 2 });
+      const t = numericalJvp((x) => nb.sin(x), [nb.array(0.5)], [nb.array(1)]);
+      const leaf = Array.isArray(t) ? t[0] : t;
+      console.log(JSON.stringify({ t: leaf.item() }));
+    `);
+    expect(JSON.parse(out).t).toBeCloseTo(Math.cos(0.5), 8);
+  });
+});
+
+describe("the built declarations", () => {
+  it("type-check a consumer project that depends on nabla", () => {
+    // A separate project whose node_modules/nabla links to this repository, as after `npm install nabla`.
+    const dir = mkdtempSync(join(tmpdir(), "nabla-consumer-"));
+    try {
+      mkdirSync(join(dir, "node_modules"));
+      symlinkSync(ROOT, join(dir, "node_modules", "nabla"), "dir");
+      writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "consumer", type: "module" }));
+      const lines = [
+        'import * as nb from "nabla";',
+        "const f = (x: nb.NDArray): nb.NDArray => nb.sum(nb.mul(x, x));",
+        "const g: nb.NDArray = nb.grad(f)(nb.array([1, 2]));",
+        "const d: nb.DType = g.dtype;",
+        "const s: readonly number[] = g.shape;",
+        "export const out: [nb.DType, readonly number[]] = [d, s];",
+        "// @ts-expect-error: nb.array does not accept strings",
+        'nb.array("x");',
+      ];
+      if (HAS_FP) lines.push('import * as nbf from "nabla/fp";', "export const r = nbf.arrayE([1, 2]);");
+      if (HAS_TESTING)
+        lines.push('import * as nbt from "nabla/testing";', "export const c: void = nbt.checkGrads(f, [1]);");
+      const file = join(dir, "consumer.ts");
+      writeFileSync(file, lines.join("\n") + "\n");
+      const program = ts.createProgram([file], {
+        module: ts.ModuleKind.NodeNext,
+        moduleResolution: ts.ModuleResolutionKind.NodeNext,
+        target: ts.ScriptTarget.ES2022,
+        strict: true,
+        noEmit: true,
+        skipLibCheck: false,
+        types: [],
+      });
+      const diags = ts
+        .getPreEmitDiagnostics(program)
+        .map((d) => `${d.file ? d.file.fileName : ""}: ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`);
+      expect(diags).toEqual([]);
+      // the declarations came from dist/, not from the sources
+      const used = program.getSourceFiles().map((s) => s.fileName);
+      expect(used.some((f) => /dist\/index\.d\.ts$/.test(f))).toBe(true);
+      expect(used.some((f) => /\/src\/.*\.ts$/.test(f) && !f.endsWith(".d.ts"))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
