@@ -188,8 +188,11 @@ export class StagingTrace extends Trace {
    */
   private simplify(prim: Prim, args: StagingTracer[]): StagingTracer | null {
     const same = (keep: StagingTracer, other: StagingTracer): StagingTracer | null =>
-      keep.aval.dtype === other.aval.dtype && keep.aval.shape.length >= other.aval.shape.length &&
-      other.aval.shape.every((d) => d === 1) ? keep : null;
+      keep.aval.dtype === other.aval.dtype &&
+      keep.aval.shape.length >= other.aval.shape.length &&
+      other.aval.shape.every((d) => d === 1)
+        ? keep
+        : null;
     if (args.length === 2) {
       const [a, b] = args as [StagingTracer, StagingTracer];
       const la = this.literal(a.v);

@@ -9,7 +9,11 @@ export interface Hooks {
   /** vmap over flat lists with every input and output batched at axis 0. */
   vmapFlat(f: (xs: NDArray[]) => NDArray[], xs: NDArray[]): NDArray[];
   /** Forward mode over flat lists (null tangent = zero). */
-  jvpFlat(f: (xs: NDArray[]) => NDArray[], primals: NDArray[], tangents: (NDArray | null)[]): [NDArray[], (NDArray | null)[]];
+  jvpFlat(
+    f: (xs: NDArray[]) => NDArray[],
+    primals: NDArray[],
+    tangents: (NDArray | null)[],
+  ): [NDArray[], (NDArray | null)[]];
   /** Reverse mode over flat lists: the cotangents of the inputs. */
   vjpFlat(f: (xs: NDArray[]) => NDArray[], primals: NDArray[], cts: (NDArray | null)[]): NDArray[];
 }

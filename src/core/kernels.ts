@@ -66,7 +66,14 @@ export function binary(
   return new ConcreteArray(out, shape, dtype, weak);
 }
 
-export function select(c: ConcreteArray, x: ConcreteArray, y: ConcreteArray, shape: Shape, dtype: DType, weak: boolean): ConcreteArray {
+export function select(
+  c: ConcreteArray,
+  x: ConcreteArray,
+  y: ConcreteArray,
+  shape: Shape,
+  dtype: DType,
+  weak: boolean,
+): ConcreteArray {
   const n = sizeOf(shape);
   const out = allocate(dtype, n);
   const nd = shape.length;
@@ -223,7 +230,17 @@ function gather(x: ConcreteArray, outShape: Shape, inStrides: readonly number[],
 export function transpose(x: ConcreteArray, perm: readonly number[]): ConcreteArray {
   const st = stridesOf(x.shape);
   const outShape = perm.map((p) => x.shape[p]!);
-  return new ConcreteArray(gather(x, outShape, perm.map((p) => st[p]!), 0), outShape, x.dtype, x.weakType);
+  return new ConcreteArray(
+    gather(
+      x,
+      outShape,
+      perm.map((p) => st[p]!),
+      0,
+    ),
+    outShape,
+    x.dtype,
+    x.weakType,
+  );
 }
 
 export function slice(x: ConcreteArray, begin: readonly number[], end: readonly number[]): ConcreteArray {
@@ -296,7 +313,15 @@ function f64(d: TypedArray): Float64Array {
   return d instanceof Float64Array ? d : Float64Array.from(d);
 }
 
-function matmulF64(ad: Float64Array, bd: Float64Array, acc: Float64Array, B: number, M: number, K: number, N: number): void {
+function matmulF64(
+  ad: Float64Array,
+  bd: Float64Array,
+  acc: Float64Array,
+  B: number,
+  M: number,
+  K: number,
+  N: number,
+): void {
   for (let bi = 0; bi < B; bi++) {
     const ao = bi * M * K;
     const bo = bi * K * N;

@@ -222,13 +222,20 @@ export function det(a: ConcreteArray): ConcreteArray {
 }
 
 /** Solves op(A) X = B with A triangular (only its triangle is read). */
-export function triangularSolve(a: ConcreteArray, b: ConcreteArray, lower: boolean, transposeA: boolean): ConcreteArray {
+export function triangularSolve(
+  a: ConcreteArray,
+  b: ConcreteArray,
+  lower: boolean,
+  transposeA: boolean,
+): ConcreteArray {
   const { B, n } = batches(a.shape);
   const k = b.shape[b.shape.length - 1]!;
   const A = toF64(a);
   const x = Float64Array.from(b.data);
   // element (i, j) of op(A)
-  const el = transposeA ? (o: number, i: number, j: number) => A[o + j * n + i]! : (o: number, i: number, j: number) => A[o + i * n + j]!;
+  const el = transposeA
+    ? (o: number, i: number, j: number) => A[o + j * n + i]!
+    : (o: number, i: number, j: number) => A[o + i * n + j]!;
   const low = lower !== transposeA; // op(A) is lower triangular
   for (let bi = 0; bi < B; bi++) {
     const ao = bi * n * n;
@@ -348,7 +355,8 @@ export function eigh(a: ConcreteArray): [ConcreteArray, ConcreteArray] {
   const U = new Float64Array(n * n);
   for (let bi = 0; bi < B; bi++) {
     const o = bi * n * n;
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) S[i * n + j] = 0.5 * (A[o + i * n + j]! + A[o + j * n + i]!);
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) S[i * n + j] = 0.5 * (A[o + i * n + j]! + A[o + j * n + i]!);
     // work on S / max|S| so the convergence test's squares neither overflow nor underflow
     let scale = 0;
     for (let i = 0; i < n * n; i++) scale = Math.max(scale, Math.abs(S[i]!));
@@ -460,7 +468,8 @@ export function randomUniform(key: ConcreteArray, shape: Shape, dtype: DType): C
     const k1 = key.data[2 * b + 1]!;
     if (dtype === "float64") {
       const w = words(k0, k1, 2 * n);
-      for (let i = 0; i < n; i++) out[b * n + i] = ((w[2 * i]! >>> 5) * 67108864 + (w[2 * i + 1]! >>> 6)) / 9007199254740992;
+      for (let i = 0; i < n; i++)
+        out[b * n + i] = ((w[2 * i]! >>> 5) * 67108864 + (w[2 * i + 1]! >>> 6)) / 9007199254740992;
     } else {
       const w = words(k0, k1, n);
       for (let i = 0; i < n; i++) out[b * n + i] = (w[i]! >>> 8) / 16777216;

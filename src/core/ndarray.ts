@@ -59,7 +59,8 @@ export abstract class NDArray {
   /** The single element of a size-1 array as a number; ShapeError otherwise. */
   item(): number {
     const c = this.concrete("item");
-    if (c.size !== 1) throw new ShapeError(`item: array of shape ${fmtShape(c.shape)} has ${c.size} elements, expected 1`);
+    if (c.size !== 1)
+      throw new ShapeError(`item: array of shape ${fmtShape(c.shape)} has ${c.size} elements, expected 1`);
     return Number(c.data[0]);
   }
   /** JS coercion (`x > 0`, `+x`) gives the element of a size-1 array. */
@@ -84,81 +85,221 @@ export abstract class NDArray {
   }
 
   // ---- elementwise ----
-  add(y: ArrayLike): NDArray { return ops().add(this, y); }
-  sub(y: ArrayLike): NDArray { return ops().sub(this, y); }
-  mul(y: ArrayLike): NDArray { return ops().mul(this, y); }
-  div(y: ArrayLike): NDArray { return ops().div(this, y); }
-  pow(y: ArrayLike): NDArray { return ops().pow(this, y); }
-  maximum(y: ArrayLike): NDArray { return ops().maximum(this, y); }
-  minimum(y: ArrayLike): NDArray { return ops().minimum(this, y); }
-  arctan2(x: ArrayLike): NDArray { return ops().arctan2(this, x); }
-  neg(): NDArray { return ops().neg(this); }
-  exp(): NDArray { return ops().exp(this); }
-  log(): NDArray { return ops().log(this); }
-  log1p(): NDArray { return ops().log1p(this); }
-  expm1(): NDArray { return ops().expm1(this); }
-  sin(): NDArray { return ops().sin(this); }
-  cos(): NDArray { return ops().cos(this); }
-  tan(): NDArray { return ops().tan(this); }
-  tanh(): NDArray { return ops().tanh(this); }
-  sinh(): NDArray { return ops().sinh(this); }
-  cosh(): NDArray { return ops().cosh(this); }
-  arcsin(): NDArray { return ops().arcsin(this); }
-  arccos(): NDArray { return ops().arccos(this); }
-  arctan(): NDArray { return ops().arctan(this); }
-  sqrt(): NDArray { return ops().sqrt(this); }
-  square(): NDArray { return ops().square(this); }
-  reciprocal(): NDArray { return ops().reciprocal(this); }
-  abs(): NDArray { return ops().abs(this); }
-  sign(): NDArray { return ops().sign(this); }
-  floor(): NDArray { return ops().floor(this); }
-  ceil(): NDArray { return ops().ceil(this); }
-  round(): NDArray { return ops().round(this); }
-  sigmoid(): NDArray { return ops().sigmoid(this); }
-  relu(): NDArray { return ops().relu(this); }
-  softplus(): NDArray { return ops().softplus(this); }
-  erf(): NDArray { return ops().erf(this); }
+  add(y: ArrayLike): NDArray {
+    return ops().add(this, y);
+  }
+  sub(y: ArrayLike): NDArray {
+    return ops().sub(this, y);
+  }
+  mul(y: ArrayLike): NDArray {
+    return ops().mul(this, y);
+  }
+  div(y: ArrayLike): NDArray {
+    return ops().div(this, y);
+  }
+  pow(y: ArrayLike): NDArray {
+    return ops().pow(this, y);
+  }
+  maximum(y: ArrayLike): NDArray {
+    return ops().maximum(this, y);
+  }
+  minimum(y: ArrayLike): NDArray {
+    return ops().minimum(this, y);
+  }
+  arctan2(x: ArrayLike): NDArray {
+    return ops().arctan2(this, x);
+  }
+  neg(): NDArray {
+    return ops().neg(this);
+  }
+  exp(): NDArray {
+    return ops().exp(this);
+  }
+  log(): NDArray {
+    return ops().log(this);
+  }
+  log1p(): NDArray {
+    return ops().log1p(this);
+  }
+  expm1(): NDArray {
+    return ops().expm1(this);
+  }
+  sin(): NDArray {
+    return ops().sin(this);
+  }
+  cos(): NDArray {
+    return ops().cos(this);
+  }
+  tan(): NDArray {
+    return ops().tan(this);
+  }
+  tanh(): NDArray {
+    return ops().tanh(this);
+  }
+  sinh(): NDArray {
+    return ops().sinh(this);
+  }
+  cosh(): NDArray {
+    return ops().cosh(this);
+  }
+  arcsin(): NDArray {
+    return ops().arcsin(this);
+  }
+  arccos(): NDArray {
+    return ops().arccos(this);
+  }
+  arctan(): NDArray {
+    return ops().arctan(this);
+  }
+  sqrt(): NDArray {
+    return ops().sqrt(this);
+  }
+  square(): NDArray {
+    return ops().square(this);
+  }
+  reciprocal(): NDArray {
+    return ops().reciprocal(this);
+  }
+  abs(): NDArray {
+    return ops().abs(this);
+  }
+  sign(): NDArray {
+    return ops().sign(this);
+  }
+  floor(): NDArray {
+    return ops().floor(this);
+  }
+  ceil(): NDArray {
+    return ops().ceil(this);
+  }
+  round(): NDArray {
+    return ops().round(this);
+  }
+  sigmoid(): NDArray {
+    return ops().sigmoid(this);
+  }
+  relu(): NDArray {
+    return ops().relu(this);
+  }
+  softplus(): NDArray {
+    return ops().softplus(this);
+  }
+  erf(): NDArray {
+    return ops().erf(this);
+  }
   // ---- comparison and logic ----
-  equal(y: ArrayLike): NDArray { return ops().equal(this, y); }
-  notEqual(y: ArrayLike): NDArray { return ops().notEqual(this, y); }
-  less(y: ArrayLike): NDArray { return ops().less(this, y); }
-  lessEqual(y: ArrayLike): NDArray { return ops().lessEqual(this, y); }
-  greater(y: ArrayLike): NDArray { return ops().greater(this, y); }
-  greaterEqual(y: ArrayLike): NDArray { return ops().greaterEqual(this, y); }
-  logicalAnd(y: ArrayLike): NDArray { return ops().logicalAnd(this, y); }
-  logicalOr(y: ArrayLike): NDArray { return ops().logicalOr(this, y); }
-  logicalNot(): NDArray { return ops().logicalNot(this); }
-  clip(lo: ArrayLike, hi: ArrayLike): NDArray { return ops().clip(this, lo, hi); }
+  equal(y: ArrayLike): NDArray {
+    return ops().equal(this, y);
+  }
+  notEqual(y: ArrayLike): NDArray {
+    return ops().notEqual(this, y);
+  }
+  less(y: ArrayLike): NDArray {
+    return ops().less(this, y);
+  }
+  lessEqual(y: ArrayLike): NDArray {
+    return ops().lessEqual(this, y);
+  }
+  greater(y: ArrayLike): NDArray {
+    return ops().greater(this, y);
+  }
+  greaterEqual(y: ArrayLike): NDArray {
+    return ops().greaterEqual(this, y);
+  }
+  logicalAnd(y: ArrayLike): NDArray {
+    return ops().logicalAnd(this, y);
+  }
+  logicalOr(y: ArrayLike): NDArray {
+    return ops().logicalOr(this, y);
+  }
+  logicalNot(): NDArray {
+    return ops().logicalNot(this);
+  }
+  clip(lo: ArrayLike, hi: ArrayLike): NDArray {
+    return ops().clip(this, lo, hi);
+  }
   // ---- reductions ----
-  sum(axis?: AxisArg, keepdims = false): NDArray { return ops().sum(this, axis, keepdims); }
-  mean(axis?: AxisArg, keepdims = false): NDArray { return ops().mean(this, axis, keepdims); }
-  prod(axis?: AxisArg, keepdims = false): NDArray { return ops().prod(this, axis, keepdims); }
-  max(axis?: AxisArg, keepdims = false): NDArray { return ops().max(this, axis, keepdims); }
-  min(axis?: AxisArg, keepdims = false): NDArray { return ops().min(this, axis, keepdims); }
-  logsumexp(axis?: AxisArg, keepdims = false): NDArray { return ops().logsumexp(this, axis, keepdims); }
-  argmax(axis?: number, keepdims = false): NDArray { return ops().argmax(this, axis, keepdims); }
-  argmin(axis?: number, keepdims = false): NDArray { return ops().argmin(this, axis, keepdims); }
+  sum(axis?: AxisArg, keepdims = false): NDArray {
+    return ops().sum(this, axis, keepdims);
+  }
+  mean(axis?: AxisArg, keepdims = false): NDArray {
+    return ops().mean(this, axis, keepdims);
+  }
+  prod(axis?: AxisArg, keepdims = false): NDArray {
+    return ops().prod(this, axis, keepdims);
+  }
+  max(axis?: AxisArg, keepdims = false): NDArray {
+    return ops().max(this, axis, keepdims);
+  }
+  min(axis?: AxisArg, keepdims = false): NDArray {
+    return ops().min(this, axis, keepdims);
+  }
+  logsumexp(axis?: AxisArg, keepdims = false): NDArray {
+    return ops().logsumexp(this, axis, keepdims);
+  }
+  argmax(axis?: number, keepdims = false): NDArray {
+    return ops().argmax(this, axis, keepdims);
+  }
+  argmin(axis?: number, keepdims = false): NDArray {
+    return ops().argmin(this, axis, keepdims);
+  }
   // ---- shape ----
-  reshape(shape: Shape): NDArray { return ops().reshape(this, shape); }
-  transpose(perm?: readonly number[]): NDArray { return ops().transpose(this, perm); }
+  reshape(shape: Shape): NDArray {
+    return ops().reshape(this, shape);
+  }
+  transpose(perm?: readonly number[]): NDArray {
+    return ops().transpose(this, perm);
+  }
   /** The transpose (axes reversed). */
-  get T(): NDArray { return ops().transpose(this); }
-  broadcastTo(shape: Shape): NDArray { return ops().broadcastTo(this, shape); }
-  expandDims(axis: number): NDArray { return ops().expandDims(this, axis); }
-  squeeze(axis?: number | readonly number[]): NDArray { return ops().squeeze(this, axis); }
-  slice(begin: readonly number[], end: readonly number[]): NDArray { return ops().slice(this, begin, end); }
-  take(indices: ArrayLike, axis?: number): NDArray { return ops().take(this, indices, axis); }
-  flatten(): NDArray { return ops().reshape(this, [-1]); }
-  cumsum(axis?: number): NDArray { return ops().cumsum(this, axis); }
-  cumprod(axis?: number): NDArray { return ops().cumprod(this, axis); }
-  flip(axis?: number | readonly number[]): NDArray { return ops().flip(this, axis); }
-  sort(axis = -1): NDArray { return ops().sort(this, axis); }
-  argsort(axis = -1): NDArray { return ops().argsort(this, axis); }
+  get T(): NDArray {
+    return ops().transpose(this);
+  }
+  broadcastTo(shape: Shape): NDArray {
+    return ops().broadcastTo(this, shape);
+  }
+  expandDims(axis: number): NDArray {
+    return ops().expandDims(this, axis);
+  }
+  squeeze(axis?: number | readonly number[]): NDArray {
+    return ops().squeeze(this, axis);
+  }
+  slice(begin: readonly number[], end: readonly number[]): NDArray {
+    return ops().slice(this, begin, end);
+  }
+  take(indices: ArrayLike, axis?: number): NDArray {
+    return ops().take(this, indices, axis);
+  }
+  flatten(): NDArray {
+    return ops().reshape(this, [-1]);
+  }
+  cumsum(axis?: number): NDArray {
+    return ops().cumsum(this, axis);
+  }
+  cumprod(axis?: number): NDArray {
+    return ops().cumprod(this, axis);
+  }
+  flip(axis?: number | readonly number[]): NDArray {
+    return ops().flip(this, axis);
+  }
+  sort(axis = -1): NDArray {
+    return ops().sort(this, axis);
+  }
+  argsort(axis = -1): NDArray {
+    return ops().argsort(this, axis);
+  }
   // ---- linear algebra ----
-  matmul(y: ArrayLike): NDArray { return ops().matmul(this, y); }
-  dot(y: ArrayLike): NDArray { return ops().dot(this, y); }
-  softmax(axis = -1): NDArray { return ops().softmax(this, axis); }
-  logSoftmax(axis = -1): NDArray { return ops().logSoftmax(this, axis); }
+  matmul(y: ArrayLike): NDArray {
+    return ops().matmul(this, y);
+  }
+  dot(y: ArrayLike): NDArray {
+    return ops().dot(this, y);
+  }
+  softmax(axis = -1): NDArray {
+    return ops().softmax(this, axis);
+  }
+  logSoftmax(axis = -1): NDArray {
+    return ops().logSoftmax(this, axis);
+  }
 }
 
 /**
@@ -348,8 +489,7 @@ export function array(data: ArrayLike, options: { dtype?: DType; shape?: Shape }
   }
   if (shape !== undefined) {
     const s = checkShape("array", shape);
-    if (sizeOf(s) !== out.size)
-      throw new ShapeError(`array: cannot give shape ${fmtShape(s)} to ${out.size} elements`);
+    if (sizeOf(s) !== out.size) throw new ShapeError(`array: cannot give shape ${fmtShape(s)} to ${out.size} elements`);
     out = ops().reshape(out, s);
   }
   return out;

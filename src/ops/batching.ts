@@ -41,7 +41,9 @@ export function elementwise<P extends Prim>(prim: P) {
       if (d === null) return a;
       const x = moveToFront(a, d);
       const core = x.shape.slice(1);
-      return core.length === rank ? x : reshape(x, [x.shape[0]!, ...new Array<number>(rank - core.length).fill(1), ...core]);
+      return core.length === rank
+        ? x
+        : reshape(x, [x.shape[0]!, ...new Array<number>(rank - core.length).fill(1), ...core]);
     });
     return [bind(prim, xs, params), [0]];
   };

@@ -79,11 +79,14 @@ export const customJvpRow = {
       f: (ys) => vm(p.f, ys),
       rule: (ps, ts) => {
         let nOut = 0;
-        const both = vm((zs) => {
-          const [po, to] = p.rule(zs.slice(0, n), zs.slice(n));
-          nOut = po.length;
-          return [...po, ...to];
-        }, [...ps, ...ts]);
+        const both = vm(
+          (zs) => {
+            const [po, to] = p.rule(zs.slice(0, n), zs.slice(n));
+            nOut = po.length;
+            return [...po, ...to];
+          },
+          [...ps, ...ts],
+        );
         return [both.slice(0, nOut), both.slice(nOut)];
       },
       id: p.id,
@@ -151,7 +154,10 @@ export const customLinRow = {
     const res = args.slice(0, p.nRes) as NDArray[];
     if (res.some((r) => !(r instanceof NDArray))) throw new NablaError("customVjp: residuals must not be linear");
     if (cts.every((c) => c === null)) return args.map(() => null);
-    const ctIn = p.bwd(res, cts.map((c, i) => c ?? zerosOf(p.outAvals[i]!)));
+    const ctIn = p.bwd(
+      res,
+      cts.map((c, i) => c ?? zerosOf(p.outAvals[i]!)),
+    );
     return [...res.map(() => null), ...ctIn];
   },
   vmap(args: NDArray[], dims: Dim[], p: CustomLinParams, size: number): BatchResult {

@@ -43,7 +43,9 @@ function rhs(op: string, a: NDArray, y: ArrayLike): [NDArray, boolean] {
   const vec = b.ndim === a.ndim - 1 || b.ndim === 1;
   if (vec) b = reshape(b, [...b.shape, 1]);
   if (b.shape[b.ndim - 2] !== n)
-    throw new ShapeError(`${op}: matrix ${fmtShape(a.shape)} and right-hand side ${fmtShape(asArray(y).shape)} are not aligned`);
+    throw new ShapeError(
+      `${op}: matrix ${fmtShape(a.shape)} and right-hand side ${fmtShape(asArray(y).shape)} are not aligned`,
+    );
   const batch = a.shape.slice(0, -2);
   b = broadcastPrim(b, [...batch, n, b.shape[b.ndim - 1]!]);
   return [b, vec];
@@ -133,7 +135,12 @@ export function eigh(a: ArrayLike): [NDArray, NDArray] {
  * over `axis` (all axes by default).
  * @example nb.linalg.norm([3, 4]); // array(5.)
  */
-export function norm(x: ArrayLike, ord: number | "fro" = 2, axis?: number | readonly number[], keepdims = false): NDArray {
+export function norm(
+  x: ArrayLike,
+  ord: number | "fro" = 2,
+  axis?: number | readonly number[],
+  keepdims = false,
+): NDArray {
   const a = asArray(x, "norm");
   const axes = normAxes("norm", axis, a.ndim);
   if (ord === 1) return sum(abs(a), axes, keepdims);

@@ -25,7 +25,8 @@ const swap = (x: NDArray): NDArray => O.transposePrim(x, swapPerm(x.ndim));
 export function checkSquare(op: string, a: Aval): void {
   const s = a.shape;
   const n = s.length;
-  if (n < 2 || s[n - 1] !== s[n - 2]) throw new ShapeError(`${op}: expected square matrices [..., n, n], got ${fmtShape(s)}`);
+  if (n < 2 || s[n - 1] !== s[n - 2])
+    throw new ShapeError(`${op}: expected square matrices [..., n, n], got ${fmtShape(s)}`);
   if (!isFloat(a.dtype)) throw new DTypeError(`${op}: expected a float matrix, got ${a.dtype}`);
 }
 
@@ -33,7 +34,11 @@ export function solveAval(op: string, a: Aval, b: Aval): Aval[] {
   checkSquare(op, a);
   const n = a.shape.length;
   if (a.dtype !== b.dtype) throw new DTypeError(`${op}: operand dtypes differ (${a.dtype} and ${b.dtype})`);
-  if (b.shape.length !== n || b.shape[n - 2] !== a.shape[n - 1] || a.shape.slice(0, -2).some((d, i) => d !== b.shape[i]))
+  if (
+    b.shape.length !== n ||
+    b.shape[n - 2] !== a.shape[n - 1] ||
+    a.shape.slice(0, -2).some((d, i) => d !== b.shape[i])
+  )
     throw new ShapeError(`${op}: matrix ${fmtShape(a.shape)} and right-hand side ${fmtShape(b.shape)} are not aligned`);
   return [{ shape: b.shape, dtype: b.dtype, weak: false }];
 }
@@ -61,7 +66,15 @@ export function solveJvp(a: NDArray, _b: NDArray, da: T, db: T, x: NDArray): T {
 }
 
 // dX = op(A)⁻¹ (dB - op(tri(dA)) X), only the triangle of A being read
-export function triangularSolveJvp(a: NDArray, _b: NDArray, da: T, db: T, x: NDArray, lower: boolean, transposeA: boolean): T {
+export function triangularSolveJvp(
+  a: NDArray,
+  _b: NDArray,
+  da: T,
+  db: T,
+  x: NDArray,
+  lower: boolean,
+  transposeA: boolean,
+): T {
   let rhs = db;
   if (da !== null) {
     const n = a.shape[a.ndim - 1]!;
@@ -107,7 +120,9 @@ export function eighJvp(da: NDArray, w: NDArray, v: NDArray): [NDArray, NDArray]
 
 export function checkKey(k: Aval): number[] {
   if (k.dtype !== "int32" || k.shape[k.shape.length - 1] !== 2)
-    throw new DTypeError(`random: a key is an int32 array of shape [2] (from nb.random.key), got ${k.dtype}${fmtShape(k.shape)}`);
+    throw new DTypeError(
+      `random: a key is an int32 array of shape [2] (from nb.random.key), got ${k.dtype}${fmtShape(k.shape)}`,
+    );
   return k.shape.slice(0, -1);
 }
 

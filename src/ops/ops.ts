@@ -303,7 +303,12 @@ export function logsumexp(x: ArrayLike, axis?: Axis, keepdims = false): NDArray 
   const m0 = stopGradient(max(a, axes, true));
   const m = where(less(abs(m0), Infinity), m0, 0);
   const out = add(log(sum(exp(sub(a, m)), axes, true)), m);
-  return keepdims ? out : reshape(out, a.shape.filter((_, i) => !axes.includes(i)));
+  return keepdims
+    ? out
+    : reshape(
+        out,
+        a.shape.filter((_, i) => !axes.includes(i)),
+      );
 }
 
 function argReduce(prim: "argmax" | "argmin", x: ArrayLike, axis: number | undefined, keepdims: boolean): NDArray {
@@ -316,12 +321,19 @@ function argReduce(prim: "argmax" | "argmin", x: ArrayLike, axis: number | undef
   if (a.shape[ax] === 0) throw new ShapeError(`${prim}: empty axis in shape ${fmtShape(a.shape)}`);
   const r = bind1(prim, [a], { axis: ax });
   if (!keepdims) return r;
-  return axis === undefined || axis === null ? reshape(r, asArray(x).shape.map(() => 1)) : reshape(r, keepShape(a.shape, [ax]));
+  return axis === undefined || axis === null
+    ? reshape(
+        r,
+        asArray(x).shape.map(() => 1),
+      )
+    : reshape(r, keepShape(a.shape, [ax]));
 }
 /** Index of the maximum along `axis` (flattened when omitted), int32. @example nb.argmax([1, 3, 2]); // 1 */
-export const argmax = (x: ArrayLike, axis?: number, keepdims = false): NDArray => argReduce("argmax", x, axis, keepdims);
+export const argmax = (x: ArrayLike, axis?: number, keepdims = false): NDArray =>
+  argReduce("argmax", x, axis, keepdims);
 /** Index of the minimum along `axis`, int32. @example nb.argmin([1, 3, 2]); // 0 */
-export const argmin = (x: ArrayLike, axis?: number, keepdims = false): NDArray => argReduce("argmin", x, axis, keepdims);
+export const argmin = (x: ArrayLike, axis?: number, keepdims = false): NDArray =>
+  argReduce("argmin", x, axis, keepdims);
 
 // ---------------------------------------------------------------------------
 // shape operations
@@ -356,9 +368,12 @@ export function transposePrim(x: NDArray, perm: readonly number[]): NDArray {
 /** Permutes axes (reverses them by default). @example nb.transpose(nb.zeros([2, 3])).shape; // [3, 2] */
 export function transpose(x: ArrayLike, perm?: readonly number[]): NDArray {
   const a = asArray(x, "transpose");
-  const p = perm === undefined ? a.shape.map((_, i) => a.ndim - 1 - i) : perm.map((q) => normAxis("transpose", q, a.ndim));
+  const p =
+    perm === undefined ? a.shape.map((_, i) => a.ndim - 1 - i) : perm.map((q) => normAxis("transpose", q, a.ndim));
   if (p.length !== a.ndim || new Set(p).size !== p.length)
-    throw new ShapeError(`transpose: perm [${perm?.join(",")}] is not a permutation of the ${a.ndim} axes of shape ${fmtShape(a.shape)}`);
+    throw new ShapeError(
+      `transpose: perm [${perm?.join(",")}] is not a permutation of the ${a.ndim} axes of shape ${fmtShape(a.shape)}`,
+    );
   return transposePrim(a, p);
 }
 
@@ -401,7 +416,10 @@ export function squeeze(x: ArrayLike, axis?: number | readonly number[]): NDArra
     for (const ax of axes)
       if (a.shape[ax] !== 1) throw new ShapeError(`squeeze: axis ${ax} of shape ${fmtShape(a.shape)} is not of size 1`);
   }
-  return reshape(a, a.shape.filter((_, i) => !axes.includes(i)));
+  return reshape(
+    a,
+    a.shape.filter((_, i) => !axes.includes(i)),
+  );
 }
 
 /** @internal The concatenate primitive. */
@@ -459,7 +477,9 @@ export function slicePrim(x: NDArray, begin: readonly number[], end: readonly nu
 export function slice(x: ArrayLike, begin: readonly number[], end: readonly number[]): NDArray {
   const a = asArray(x, "slice");
   if (begin.length > a.ndim || end.length > a.ndim || begin.length !== end.length)
-    throw new ShapeError(`slice: begin [${begin.join(",")}] / end [${end.join(",")}] do not fit shape ${fmtShape(a.shape)}`);
+    throw new ShapeError(
+      `slice: begin [${begin.join(",")}] / end [${end.join(",")}] do not fit shape ${fmtShape(a.shape)}`,
+    );
   const b: number[] = [];
   const e: number[] = [];
   for (let i = 0; i < a.ndim; i++) {
@@ -536,12 +556,21 @@ export function takeAlongAxis(x: ArrayLike, indices: ArrayLike, axis: number): N
   const a = asArray(x, "takeAlongAxis");
   let idx = indexArray(indices, "takeAlongAxis");
   if (idx.ndim !== a.ndim)
-    throw new ShapeError(`takeAlongAxis: indices of shape ${fmtShape(idx.shape)} must have the rank of x ${fmtShape(a.shape)}`);
+    throw new ShapeError(
+      `takeAlongAxis: indices of shape ${fmtShape(idx.shape)} must have the rank of x ${fmtShape(a.shape)}`,
+    );
   const ax = normAxis("takeAlongAxis", axis, a.ndim);
   const offShape = a.shape.map((d, i) => (i === ax ? 1 : d));
-  const outShape = broadcastShapes("takeAlongAxis", offShape, idx.shape.map((d, i) => (i === ax ? 1 : d)));
+  const outShape = broadcastShapes(
+    "takeAlongAxis",
+    offShape,
+    idx.shape.map((d, i) => (i === ax ? 1 : d)),
+  );
   outShape[ax] = idx.shape[ax]!;
-  const xb = broadcastPrim(a, outShape.map((d, i) => (i === ax ? a.shape[ax]! : d)));
+  const xb = broadcastPrim(
+    a,
+    outShape.map((d, i) => (i === ax ? a.shape[ax]! : d)),
+  );
   // wrap negative and clamp out-of-range indices within each row before flattening
   const len = a.shape[ax]!;
   idx = clip(where(less(idx, 0), add(idx, len), idx), 0, Math.max(len - 1, 0));
@@ -610,7 +639,17 @@ export function cumprod(x: ArrayLike, axis?: number): NDArray {
     });
     const end = a.shape.slice();
     end[ax] = n - s;
-    const shifted = concatPrim([ones, slicePrim(y, a.shape.map(() => 0), end)], ax);
+    const shifted = concatPrim(
+      [
+        ones,
+        slicePrim(
+          y,
+          a.shape.map(() => 0),
+          end,
+        ),
+      ],
+      ax,
+    );
     y = bind1("mul", [y, shifted], {});
   }
   return y;
@@ -632,7 +671,10 @@ export function tile(x: ArrayLike, reps: number | readonly number[]): NDArray {
   const rr = [...new Array<number>(nd - r.length).fill(1), ...r];
   const inter = a.shape.flatMap((d) => [1, d]);
   const target = a.shape.flatMap((d, i) => [rr[i]!, d]);
-  return reshape(broadcastPrim(reshape(a, inter), target), a.shape.map((d, i) => d * rr[i]!));
+  return reshape(
+    broadcastPrim(reshape(a, inter), target),
+    a.shape.map((d, i) => d * rr[i]!),
+  );
 }
 
 /**
@@ -697,7 +739,10 @@ export function matmul(x: ArrayLike, y: ArrayLike): NDArray {
   if (bVec) b = reshape(b, [b.shape[0]!, 1]);
   const [M, Ka] = a.shape.slice(-2) as [number, number];
   const [Kb, N] = b.shape.slice(-2) as [number, number];
-  if (Ka !== Kb) throw new ShapeError(`matmul: shapes ${fmtShape(asArray(x).shape)} and ${fmtShape(asArray(y).shape)} are not aligned`);
+  if (Ka !== Kb)
+    throw new ShapeError(
+      `matmul: shapes ${fmtShape(asArray(x).shape)} and ${fmtShape(asArray(y).shape)} are not aligned`,
+    );
   const batch = broadcastShapes("matmul", a.shape.slice(0, -2), b.shape.slice(0, -2));
   a = broadcastPrim(a, [...batch, M, Ka]);
   b = broadcastPrim(b, [...batch, Kb, N]);
@@ -719,7 +764,8 @@ export function dot(x: ArrayLike, y: ArrayLike): NDArray {
   // N-D: out[..., i, ..., j] = sum_k a[..., i, k] b[..., k, j]
   const K0 = a.shape[a.ndim - 1]!;
   const kb = b.ndim === 1 ? 0 : b.ndim - 2;
-  if (b.shape[kb] !== K0) throw new ShapeError(`dot: shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)} are not aligned`);
+  if (b.shape[kb] !== K0)
+    throw new ShapeError(`dot: shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)} are not aligned`);
   const bPerm = [...b.shape.map((_, i) => i).filter((i) => i !== kb), kb];
   const bRest = bPerm.slice(0, -1).map((i) => b.shape[i]!);
   const bt = reshape(transposePrim(b, [kb, ...bPerm.slice(0, -1)]), [K0, -1]);
@@ -832,7 +878,8 @@ export function arange(start: number, stop?: number, step = 1): NDArray {
 
 /** `num` evenly spaced float64 values from start to stop inclusive. @example nb.linspace(0, 1, 5); */
 export function linspace(start: number, stop: number, num: number): NDArray {
-  if (!Number.isInteger(num) || num < 0) throw new ShapeError(`linspace: num must be a non-negative integer, got ${num}`);
+  if (!Number.isInteger(num) || num < 0)
+    throw new ShapeError(`linspace: num must be a non-negative integer, got ${num}`);
   const d = new Float64Array(num);
   for (let i = 0; i < num; i++) d[i] = num === 1 ? start : start + ((stop - start) * i) / (num - 1);
   if (num > 1) d[num - 1] = stop;
@@ -853,9 +900,74 @@ export function eye(n: number, m?: number, options: DTypeOpt = {}): NDArray {
 export { isFloat };
 
 installOps({
-  astype, add, sub, mul, div, pow, maximum, minimum, arctan2, neg, exp, log, log1p, expm1, sin, cos, tan, tanh,
-  sinh, cosh, arcsin, arccos, arctan, sqrt, square, reciprocal, abs, sign, floor, ceil, round, sigmoid, relu,
-  softplus, erf, equal, notEqual, less, lessEqual, greater, greaterEqual, logicalAnd, logicalOr, logicalNot,
-  clip, sum, mean, prod, max, min, logsumexp, argmax, argmin, reshape, transpose, broadcastTo, expandDims,
-  squeeze, slice, take, matmul, dot, softmax, logSoftmax, stackNested, cumsum, cumprod, flip, sort, argsort,
+  astype,
+  add,
+  sub,
+  mul,
+  div,
+  pow,
+  maximum,
+  minimum,
+  arctan2,
+  neg,
+  exp,
+  log,
+  log1p,
+  expm1,
+  sin,
+  cos,
+  tan,
+  tanh,
+  sinh,
+  cosh,
+  arcsin,
+  arccos,
+  arctan,
+  sqrt,
+  square,
+  reciprocal,
+  abs,
+  sign,
+  floor,
+  ceil,
+  round,
+  sigmoid,
+  relu,
+  softplus,
+  erf,
+  equal,
+  notEqual,
+  less,
+  lessEqual,
+  greater,
+  greaterEqual,
+  logicalAnd,
+  logicalOr,
+  logicalNot,
+  clip,
+  sum,
+  mean,
+  prod,
+  max,
+  min,
+  logsumexp,
+  argmax,
+  argmin,
+  reshape,
+  transpose,
+  broadcastTo,
+  expandDims,
+  squeeze,
+  slice,
+  take,
+  matmul,
+  dot,
+  softmax,
+  logSoftmax,
+  stackNested,
+  cumsum,
+  cumprod,
+  flip,
+  sort,
+  argsort,
 } as unknown as Parameters<typeof installOps>[0]);

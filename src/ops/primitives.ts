@@ -24,7 +24,14 @@ import type { Aval, LinearIn } from "../core/trace.js";
 import * as O from "./ops.js";
 import { BatchResult, Dim, batchedFront, elementwise, moveToFront, passThrough, shiftAxes } from "./batching.js";
 import * as L from "./linalgRules.js";
-import { CustomJvpParams, CustomLinParams, CustomVjpParams, customJvpRow, customLinRow, customVjpRow } from "./customRules.js";
+import {
+  CustomJvpParams,
+  CustomLinParams,
+  CustomVjpParams,
+  customJvpRow,
+  customLinRow,
+  customVjpRow,
+} from "./customRules.js";
 import { bind } from "../core/trace.js";
 
 /** Parameters of each primitive. The keys are the primitive ids the IR prints. */
@@ -382,7 +389,10 @@ export const RULES = {
     jvp: ([x, y], [dx, dy]) => [tadd(tmul(dx!, y!), dy === null ? null : O.mul(x!, dy!))],
     transpose([ct], [a, b]) {
       if (isLin(a) && isLin(b)) throw new DTypeError("mul: transpose of a product of two linear operands");
-      return [isLin(a) ? tmul(ct!, b as NDArray) : null, isLin(b) ? (ct === null ? null : O.mul(a as NDArray, ct!)) : null];
+      return [
+        isLin(a) ? tmul(ct!, b as NDArray) : null,
+        isLin(b) ? (ct === null ? null : O.mul(a as NDArray, ct!)) : null,
+      ];
     },
     vmap: elementwise("mul"),
   },
@@ -493,7 +503,9 @@ export const RULES = {
   convert: {
     abstractEval: ([a], { dtype }) => [{ shape: a!.shape, dtype, weak: false }],
     impl: ([x], { dtype }) => [K.cast(x!, dtype)],
-    jvp: ([x], [dx], _o, { dtype }) => [dx !== null && isFloat(dtype) && isFloat(x!.dtype) ? O.convert(dx, dtype) : null],
+    jvp: ([x], [dx], _o, { dtype }) => [
+      dx !== null && isFloat(dtype) && isFloat(x!.dtype) ? O.convert(dx, dtype) : null,
+    ],
     transpose: ([ct], [a]) => [ct === null ? null : O.convert(ct, (a as LinearIn).aval.dtype)],
     vmap: passThrough("convert"),
   },
@@ -511,13 +523,17 @@ export const RULES = {
   },
   reduce_max: {
     abstractEval: ([a], { axes }) => reduceAval("reduce_max", a!, axes),
-    impl: ([x], { axes }, [o]) => [K.reduce(x!, axes, o!.dtype, -Infinity, (m, v) => (v > m || Number.isNaN(v) ? v : m))],
+    impl: ([x], { axes }, [o]) => [
+      K.reduce(x!, axes, o!.dtype, -Infinity, (m, v) => (v > m || Number.isNaN(v) ? v : m)),
+    ],
     jvp: ([x], [dx], [y], { axes }) => [extremumReduceJvp(x!, dx!, y!, axes)],
     vmap: shiftAxes("reduce_max", ({ axes }) => ({ axes: axes.map((a) => a + 1) })),
   },
   reduce_min: {
     abstractEval: ([a], { axes }) => reduceAval("reduce_min", a!, axes),
-    impl: ([x], { axes }, [o]) => [K.reduce(x!, axes, o!.dtype, Infinity, (m, v) => (v < m || Number.isNaN(v) ? v : m))],
+    impl: ([x], { axes }, [o]) => [
+      K.reduce(x!, axes, o!.dtype, Infinity, (m, v) => (v < m || Number.isNaN(v) ? v : m)),
+    ],
     jvp: ([x], [dx], [y], { axes }) => [extremumReduceJvp(x!, dx!, y!, axes)],
     vmap: shiftAxes("reduce_min", ({ axes }) => ({ axes: axes.map((a) => a + 1) })),
   },
@@ -583,8 +599,13 @@ export const RULES = {
       const ok =
         begin.length === s.length &&
         end.length === s.length &&
-        begin.every((b, i) => Number.isInteger(b) && Number.isInteger(end[i]) && 0 <= b && b <= end[i]! && end[i]! <= s[i]!);
-      if (!ok) throw new ShapeError(`slice: begin [${begin.join(",")}] / end [${end.join(",")}] invalid for shape ${fmtShape(s)}`);
+        begin.every(
+          (b, i) => Number.isInteger(b) && Number.isInteger(end[i]) && 0 <= b && b <= end[i]! && end[i]! <= s[i]!,
+        );
+      if (!ok)
+        throw new ShapeError(
+          `slice: begin [${begin.join(",")}] / end [${end.join(",")}] invalid for shape ${fmtShape(s)}`,
+        );
       return [{ shape: begin.map((b, i) => end[i]! - b), dtype: a!.dtype, weak: a!.weak }];
     },
     impl: ([x], { begin, end }) => [K.slice(x!, begin, end)],
@@ -592,7 +613,13 @@ export const RULES = {
     transpose([ct], [a], { begin, end }) {
       if (ct === null) return [null];
       const s = (a as LinearIn).aval.shape;
-      return [O.padPrim(ct, begin, end.map((e, i) => s[i]! - e))];
+      return [
+        O.padPrim(
+          ct,
+          begin,
+          end.map((e, i) => s[i]! - e),
+        ),
+      ];
     },
     vmap: shiftAxes("slice", ({ begin, end }, n) => ({ begin: [0, ...begin], end: [n, ...end] })),
   },
@@ -600,7 +627,11 @@ export const RULES = {
   pad: {
     abstractEval([a], { lo, hi }) {
       const s = a!.shape;
-      if (lo.length !== s.length || hi.length !== s.length || ![...lo, ...hi].every((v) => Number.isInteger(v) && v >= 0))
+      if (
+        lo.length !== s.length ||
+        hi.length !== s.length ||
+        ![...lo, ...hi].every((v) => Number.isInteger(v) && v >= 0)
+      )
         throw new ShapeError(`pad: widths [${lo.join(",")}] / [${hi.join(",")}] invalid for shape ${fmtShape(s)}`);
       return [{ shape: s.map((d, i) => d + lo[i]! + hi[i]!), dtype: a!.dtype, weak: a!.weak }];
     },
@@ -609,7 +640,13 @@ export const RULES = {
     transpose([ct], [a], { lo }) {
       if (ct === null) return [null];
       const s = (a as LinearIn).aval.shape;
-      return [O.slicePrim(ct, lo, lo.map((l, i) => l + s[i]!))];
+      return [
+        O.slicePrim(
+          ct,
+          lo,
+          lo.map((l, i) => l + s[i]!),
+        ),
+      ];
     },
     vmap: shiftAxes("pad", ({ lo, hi }) => ({ lo: [0, ...lo], hi: [0, ...hi] })),
   },
@@ -623,7 +660,9 @@ export const RULES = {
       for (const a of avals) {
         if (a.dtype !== first.dtype) throw new DTypeError(`concatenate: dtypes differ (${first.dtype} and ${a.dtype})`);
         if (a.shape.length !== nd || a.shape.some((d, i) => i !== axis && d !== first.shape[i]))
-          throw new ShapeError(`concatenate: shapes ${avals.map((v) => fmtShape(v.shape)).join(", ")} differ off axis ${axis}`);
+          throw new ShapeError(
+            `concatenate: shapes ${avals.map((v) => fmtShape(v.shape)).join(", ")} differ off axis ${axis}`,
+          );
         total += a.shape[axis]!;
       }
       const shape = first.shape.slice();
@@ -633,7 +672,12 @@ export const RULES = {
     impl: (xs, { axis }, [o]) => [K.concatenate(xs, axis, o!.dtype)],
     jvp(xs, dxs, _o, { axis }) {
       if (dxs.every((d) => d === null)) return [null];
-      return [O.concatPrim(dxs.map((d, i) => d ?? O.zeros(xs[i]!.shape, { dtype: xs[i]!.dtype })), axis)];
+      return [
+        O.concatPrim(
+          dxs.map((d, i) => d ?? O.zeros(xs[i]!.shape, { dtype: xs[i]!.dtype })),
+          axis,
+        ),
+      ];
     },
     transpose([ct], args, { axis }) {
       let off = 0;
@@ -648,7 +692,14 @@ export const RULES = {
         return O.slicePrim(ct, begin, end);
       });
     },
-    vmap: (xs, ds, { axis }, n) => [bind("concatenate", xs.map((x, i) => batchedFront(x, ds[i]!, n)), { axis: axis + 1 }), [0]],
+    vmap: (xs, ds, { axis }, n) => [
+      bind(
+        "concatenate",
+        xs.map((x, i) => batchedFront(x, ds[i]!, n)),
+        { axis: axis + 1 },
+      ),
+      [0],
+    ],
   },
   // batched matrix product [...B, M, K] @ [...B, K, N]; d(AB) = dA B + A dB
   matmul: {
@@ -662,7 +713,9 @@ export const RULES = {
       return [{ shape: [...sa.slice(0, n - 1), sb[n - 1]!], dtype: a!.dtype, weak: false }];
     },
     impl: ([a, b], _p, [o]) => [K.matmul(a!, b!, o!.dtype)],
-    jvp: ([a, b], [da, db]) => [tadd(da === null ? null : O.matmulPrim(da, b!), db === null ? null : O.matmulPrim(a!, db))],
+    jvp: ([a, b], [da, db]) => [
+      tadd(da === null ? null : O.matmulPrim(da, b!), db === null ? null : O.matmulPrim(a!, db)),
+    ],
     transpose([ct], [a, b]) {
       if (ct === null) return [null, null];
       if (isLin(a) && isLin(b)) throw new DTypeError("matmul: transpose of a product of two linear operands");
@@ -677,13 +730,21 @@ export const RULES = {
   gather: {
     abstractEval([x, i], { axis }) {
       if (i!.dtype !== "int32") throw new DTypeError(`take: indices must be int32, got ${i!.dtype}`);
-      if (axis < 0 || axis >= x!.shape.length) throw new ShapeError(`take: axis ${axis} out of range for shape ${fmtShape(x!.shape)}`);
-      if (x!.shape[axis] === 0 && sizeOf(i!.shape) > 0) throw new ShapeError(`take: cannot take from empty axis ${axis} of shape ${fmtShape(x!.shape)}`);
-      return [{ shape: [...x!.shape.slice(0, axis), ...i!.shape, ...x!.shape.slice(axis + 1)], dtype: x!.dtype, weak: x!.weak }];
+      if (axis < 0 || axis >= x!.shape.length)
+        throw new ShapeError(`take: axis ${axis} out of range for shape ${fmtShape(x!.shape)}`);
+      if (x!.shape[axis] === 0 && sizeOf(i!.shape) > 0)
+        throw new ShapeError(`take: cannot take from empty axis ${axis} of shape ${fmtShape(x!.shape)}`);
+      return [
+        {
+          shape: [...x!.shape.slice(0, axis), ...i!.shape, ...x!.shape.slice(axis + 1)],
+          dtype: x!.dtype,
+          weak: x!.weak,
+        },
+      ];
     },
     impl: ([x, i], { axis }) => [K2.gather(x!, i!, axis)],
     jvp: ([, i], [dx], _o, { axis }) => [dx === null ? null : O.gatherPrim(dx, i!, axis)],
-    transpose([ct, ], [x, i], { axis }) {
+    transpose([ct], [x, i], { axis }) {
       if (ct === null || !isLin(x)) return [null, null];
       return [O.scatterAddPrim(ct, i as NDArray, axis, x.aval.shape[axis]!), null];
     },
@@ -695,8 +756,12 @@ export const RULES = {
       if (i!.dtype !== "int32") throw new DTypeError(`scatterAdd: indices must be int32, got ${i!.dtype}`);
       const k = i!.shape.length;
       if (axis < 0 || axis + k > u!.shape.length || !shapesEqual(u!.shape.slice(axis, axis + k), i!.shape))
-        throw new ShapeError(`scatterAdd: updates ${fmtShape(u!.shape)} do not match indices ${fmtShape(i!.shape)} at axis ${axis}`);
-      return [{ shape: [...u!.shape.slice(0, axis), size, ...u!.shape.slice(axis + k)], dtype: u!.dtype, weak: u!.weak }];
+        throw new ShapeError(
+          `scatterAdd: updates ${fmtShape(u!.shape)} do not match indices ${fmtShape(i!.shape)} at axis ${axis}`,
+        );
+      return [
+        { shape: [...u!.shape.slice(0, axis), size, ...u!.shape.slice(axis + k)], dtype: u!.dtype, weak: u!.weak },
+      ];
     },
     impl: ([u, i], { axis, size }) => [K2.scatterAdd(u!, i!, axis, size)],
     jvp: ([, i], [du], _o, { axis, size }) => [du === null ? null : O.scatterAddPrim(du, i!, axis, size)],
@@ -709,7 +774,8 @@ export const RULES = {
   // running sum along an axis; linear, its transpose runs the other way
   cumsum: {
     abstractEval([a], { axis }) {
-      if (axis < 0 || axis >= a!.shape.length) throw new ShapeError(`cumsum: axis ${axis} out of range for shape ${fmtShape(a!.shape)}`);
+      if (axis < 0 || axis >= a!.shape.length)
+        throw new ShapeError(`cumsum: axis ${axis} out of range for shape ${fmtShape(a!.shape)}`);
       if (a!.dtype === "bool") throw new DTypeError("cumsum: expected a numeric operand, got bool");
       return sameAval(a!);
     },
@@ -721,7 +787,9 @@ export const RULES = {
   // reverses the order along axes; linear and its own transpose
   rev: {
     abstractEval([a], { axes }) {
-      for (const ax of axes) if (ax < 0 || ax >= a!.shape.length) throw new ShapeError(`flip: axis ${ax} out of range for shape ${fmtShape(a!.shape)}`);
+      for (const ax of axes)
+        if (ax < 0 || ax >= a!.shape.length)
+          throw new ShapeError(`flip: axis ${ax} out of range for shape ${fmtShape(a!.shape)}`);
       return sameAval(a!);
     },
     impl: ([x], { axes }) => [K2.rev(x!, axes)],
@@ -732,7 +800,8 @@ export const RULES = {
   // stable sorting permutation (int32): no derivative
   argsort: {
     abstractEval([a], { axis }) {
-      if (axis < 0 || axis >= a!.shape.length) throw new ShapeError(`argsort: axis ${axis} out of range for shape ${fmtShape(a!.shape)}`);
+      if (axis < 0 || axis >= a!.shape.length)
+        throw new ShapeError(`argsort: axis ${axis} out of range for shape ${fmtShape(a!.shape)}`);
       return [{ shape: a!.shape, dtype: "int32", weak: false }];
     },
     impl: ([x], { axis, descending }) => [K2.argsort(x!, axis, descending)],
@@ -759,14 +828,20 @@ export const RULES = {
       if (isLin(a)) throw new DTypeError("triangularSolve: transpose with a linear matrix operand");
       return [null, isLin(b) && ct !== null ? O.triangularSolvePrim(a, ct, lower, !transposeA) : null];
     },
-    vmap: ([a, b], [da, db], p, n) => [[O.triangularSolvePrim(batchedFront(a!, da!, n), batchedFront(b!, db!, n), p.lower, p.transposeA)], [0]],
+    vmap: ([a, b], [da, db], p, n) => [
+      [O.triangularSolvePrim(batchedFront(a!, da!, n), batchedFront(b!, db!, n), p.lower, p.transposeA)],
+      [0],
+    ],
   },
   // [sign, log|det A|]; d log|det A| = tr(A⁻¹ dA)
   slogdet: {
     abstractEval([a]) {
       L.checkSquare("slogdet", a!);
       const shape = a!.shape.slice(0, -2);
-      return [{ shape, dtype: a!.dtype, weak: false }, { shape, dtype: a!.dtype, weak: false }];
+      return [
+        { shape, dtype: a!.dtype, weak: false },
+        { shape, dtype: a!.dtype, weak: false },
+      ];
     },
     impl: ([a]) => K2.slogdet(a!),
     jvp: ([a], [da]) => [null, da === null ? null : L.batchTrace(O.solvePrim(a!, da))],
@@ -778,7 +853,11 @@ export const RULES = {
       L.checkSquare("cholesky", a!);
       return sameAval(a!);
     },
-    impl: ([a]) => [K2.cholesky(K.binary(a!, K.transpose(a!, L.swapPerm(a!.shape.length)), a!.shape, a!.dtype, false, (u, v) => 0.5 * (u + v)))],
+    impl: ([a]) => [
+      K2.cholesky(
+        K.binary(a!, K.transpose(a!, L.swapPerm(a!.shape.length)), a!.shape, a!.dtype, false, (u, v) => 0.5 * (u + v)),
+      ),
+    ],
     jvp: ([a], [da], [l]) => [da === null ? null : L.choleskyJvp(a!, da, l!)],
     vmap: ([a], [d]) => [[O.choleskyPrim(moveToFront(a!, d!))], [0]],
   },
@@ -787,7 +866,8 @@ export const RULES = {
     abstractEval([a]) {
       const s = a!.shape;
       const n = s.length;
-      if (n < 2 || s[n - 2]! < s[n - 1]!) throw new ShapeError(`qr: expected a [..., m, n] matrix with m >= n, got ${fmtShape(s)}`);
+      if (n < 2 || s[n - 2]! < s[n - 1]!)
+        throw new ShapeError(`qr: expected a [..., m, n] matrix with m >= n, got ${fmtShape(s)}`);
       if (!isFloat(a!.dtype)) throw new DTypeError(`qr: expected a float matrix, got ${a!.dtype}`);
       return [
         { shape: s, dtype: a!.dtype, weak: false },
@@ -795,7 +875,7 @@ export const RULES = {
       ];
     },
     impl: ([a]) => K2.qr(a!),
-    jvp: ([, ], [da], [q, r]) => (da === null ? [null, null] : L.qrJvp(da, q!, r!)),
+    jvp: ([,], [da], [q, r]) => (da === null ? [null, null] : L.qrJvp(da, q!, r!)),
     vmap: ([a], [d]) => [O.qrPrim(moveToFront(a!, d!)), [0, 0]],
   },
   // eigenvalues (ascending) and eigenvectors of (A + Aᵀ)/2; assumes distinct eigenvalues for derivatives
@@ -808,7 +888,7 @@ export const RULES = {
       ];
     },
     impl: ([a]) => K2.eigh(a!),
-    jvp: ([, ], [da], [w, v]) => (da === null ? [null, null] : L.eighJvp(da, w!, v!)),
+    jvp: ([,], [da], [w, v]) => (da === null ? [null, null] : L.eighJvp(da, w!, v!)),
     vmap: ([a], [d]) => [O.eighPrim(moveToFront(a!, d!)), [0, 0]],
   },
   // random 32-bit words from a key [..., 2] (Threefry-2x32): no derivative

@@ -18,7 +18,7 @@ import { add, cos, less, log, mul, reshape, sqrt, sub } from "./ops.js";
 export function key(seed: number): NDArray {
   if (!Number.isInteger(seed) || seed < 0 || seed > Number.MAX_SAFE_INTEGER)
     throw new DTypeError(`random.key: seed must be a non-negative safe integer, got ${seed}`);
-  const d = new Int32Array([Math.floor(seed / 4294967296) | 0, seed >>> 0 | 0]);
+  const d = new Int32Array([Math.floor(seed / 4294967296) | 0, (seed >>> 0) | 0]);
   return new ConcreteArray(d, [2], "int32");
 }
 
@@ -56,7 +56,10 @@ export function uniform(
   options: { dtype?: DType; minval?: number; maxval?: number } = {},
 ): NDArray {
   const dt = floatDType("random.uniform", options.dtype);
-  const u = bind1("random_uniform", [checkedKey(k, "random.uniform")], { shape: checkShape("random.uniform", shape), dtype: dt });
+  const u = bind1("random_uniform", [checkedKey(k, "random.uniform")], {
+    shape: checkShape("random.uniform", shape),
+    dtype: dt,
+  });
   const lo = options.minval ?? 0;
   const hi = options.maxval ?? 1;
   return lo === 0 && hi === 1 ? u : add(mul(u, hi - lo), lo);

@@ -478,6 +478,24 @@ function checkVjpAt(
 }
 
 /**
+ * The least precise float dtype that `f` computes in, read off its staged
+ * graph (`makeGraph`): a float64 → float32 → float64 round trip inside `f`
+ * limits the accuracy of finite differences as much as float32 inputs do,
+ * though no input or output shows it. Functions that cannot be staged (JS
+ * control flow on traced values) are judged by their inputs and outputs.
+ */
+function internalPrecision(f: (...args: any[]) => unknown, args: readonly unknown[]): FloatDType {
+  try {
+    const graph = nb.makeGraph(f)(...args);
+    for (const e of graph.equations)
+      for (const v of [...e.inputs, ...e.outs]) if (v.aval.dtype === "float32") return "float32";
+  } catch {
+    // not stageable: fall back to the dtypes of inputs and outputs at each level
+  }
+  return "float64";
+}
+
+/**
  * Checks derivatives of `f` at `args` up to `order` in forward and reverse
  * mode against central differences (JAX's `check_grads`): "fwd" compares
  * `jvp` with {@link numericalJvp} for a random tangent, "rev" checks `vjp`
@@ -486,6 +504,8 @@ function checkVjpAt(
  * the VJP function `xs => vjp(f, ...xs)[1](f(...xs))`, recursively. Throws
  * {@link GradCheckError} naming the order, the mode and the largest error.
  * Tangents and cotangents come from a seeded PRNG, so runs are repeatable.
+ * Default tolerances follow the least precise float dtype among the inputs,
+ * the outputs and (when `f` can be staged) the values inside `f`.
  * @example
  * checkGrads((x: nb.NDArray, y: nb.NDArray) => nb.mul(nb.sin(x), y), [nb.array([0.5, 1]), nb.array(2)], {
  *   order: 3,
@@ -528,7 +548,7 @@ export function checkGrads(
       }
     }
   };
-  rec(f, args, total, [], "float64");
+  rec(f, args, total, [], internalPrecision(f, args));
 }
 
 // ---------------------------------------------------------------------------
@@ -955,15 +975,13 @@ export function arbProgram(opts: ProgramOptions = {}): fc.Arbitrary<Program> {
           .map(([[name, g], a]) =>
             combine([a], ([ra], [sa]) => ({ run: (x, c) => g(ra!(x, c)), show: fill(name, [sa!]), consts: [] })),
           ),
-        binary: fc
-          .tuple(fc.constantFrom(...BINARY), tie("node"), tie("node"))
-          .map(([[name, g], a, b]) =>
-            combine([a, b], ([ra, rb], [sa, sb]) => ({
-              run: (x, c) => g(ra!(x, c), rb!(x, c)),
-              show: fill(name, [sa!, sb!]),
-              consts: [],
-            })),
-          ),
+        binary: fc.tuple(fc.constantFrom(...BINARY), tie("node"), tie("node")).map(([[name, g], a, b]) =>
+          combine([a, b], ([ra, rb], [sa, sb]) => ({
+            run: (x, c) => g(ra!(x, c), rb!(x, c)),
+            show: fill(name, [sa!, sb!]),
+            consts: [],
+          })),
+        ),
         structural: fc.oneof(
           // keepdims reductions broadcast back to [m, n]
           fc.tuple(fc.constantFrom("sum", "mean", "prod", "logsumexp"), axis, tie("node")).map(([op, ax, a]) =>

@@ -16,7 +16,8 @@ import { flattenToArrays } from "./common.js";
 
 /** The concrete boolean value of a predicate, or null when it is traced without one. */
 function concretePred(pred: NDArray, op: string): boolean | null {
-  if (pred.size !== 1) throw new ShapeError(`${op}: the predicate must have one element, got shape ${fmtShape(pred.shape)}`);
+  if (pred.size !== 1)
+    throw new ShapeError(`${op}: the predicate must have one element, got shape ${fmtShape(pred.shape)}`);
   try {
     return pred.item() !== 0;
   } catch (e) {
@@ -121,7 +122,9 @@ export function scan<C>(
   const sliceAt = (i: number): unknown =>
     unflatten(
       def,
-      leaves.map((l) => reshape(slicePrim(l, [i, ...l.shape.slice(1).map(() => 0)], [i + 1, ...l.shape.slice(1)]), l.shape.slice(1))),
+      leaves.map((l) =>
+        reshape(slicePrim(l, [i, ...l.shape.slice(1).map(() => 0)], [i + 1, ...l.shape.slice(1)]), l.shape.slice(1)),
+      ),
     );
   let carry = init;
   const ys: NDArray[][] = [];
@@ -144,7 +147,13 @@ export function scan<C>(
       leaves.map((l) => zeros(l.shape.slice(1), { dtype: l.dtype })),
     );
     const [yl, yd] = flattenToArrays((f(init, example) as unknown[])[1], "scan");
-    return [carry, unflatten(yd, yl.map((y) => zeros([0, ...y.shape], { dtype: y.dtype })))];
+    return [
+      carry,
+      unflatten(
+        yd,
+        yl.map((y) => zeros([0, ...y.shape], { dtype: y.dtype })),
+      ),
+    ];
   }
   const stacked = ys[0]!.map((_, j) => stack(ys.map((y) => y[j]!)));
   return [carry, unflatten(yDef!, stacked)];

@@ -29,7 +29,9 @@ function flatOut(tree: unknown, op: string, holder: { def?: TreeDef }, what: str
   const [leaves, def] = flattenToArrays(tree, op);
   if (holder.def === undefined) holder.def = def;
   else if (!holder.def.equals(def))
-    throw new ShapeError(`${op}: ${what} has structure ${def}, expected ${holder.def} (the function's output structure)`);
+    throw new ShapeError(
+      `${op}: ${what} has structure ${def}, expected ${holder.def} (the function's output structure)`,
+    );
   return leaves;
 }
 
@@ -58,7 +60,10 @@ export function customJvp(
         const r = rule(unflatten(inDef, ps) as unknown[], unflatten(inDef, ts) as unknown[]);
         if (!Array.isArray(r) || r.length !== 2)
           throw new NablaError("customJvp: the rule must return [primalOut, tangentOut]");
-        return [flatOut(r[0], "customJvp", out, "the rule's primal output"), flatOut(r[1], "customJvp", out, "the rule's tangent output")];
+        return [
+          flatOut(r[0], "customJvp", out, "the rule's primal output"),
+          flatOut(r[1], "customJvp", out, "the rule's tangent output"),
+        ];
       },
       id,
       name: f.name || "f",
@@ -105,7 +110,9 @@ export function customVjp(
         const filled = ct.map((c, i) => c ?? zerosTree(args[i]));
         const [leaves, def] = flatten(filled);
         if (!def.equals(inDef)) throw new ShapeError(`customVjp: bwd returned structure ${def}, expected ${inDef}`);
-        return leaves.map((l, i) => (l instanceof NDArray ? l : zeros(xs[i]!.shape, { dtype: xs[i]!.dtype }).add(l as number)));
+        return leaves.map((l, i) =>
+          l instanceof NDArray ? l : zeros(xs[i]!.shape, { dtype: xs[i]!.dtype }).add(l as number),
+        );
       },
       id,
       name: f.name || "f",

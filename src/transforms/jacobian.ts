@@ -61,13 +61,18 @@ function jacobian(op: string, mode: "fwd" | "rev", f: (...args: any[]) => unknow
     if (mode === "fwd") {
       // one batched pass of the linear map over the basis of all inputs
       const rows = basisRows(ps);
-      const touts = rows.n === 0 ? outs.map((o) => zeros([0, ...o.shape], { dtype: o.dtype })) : (vmap((...ts: NDArray[]) =>
-        orZeros(evalLinear(lin.graph, ts), outs),
-      )(...rows.basis) as NDArray[]);
+      const touts =
+        rows.n === 0
+          ? outs.map((o) => zeros([0, ...o.shape], { dtype: o.dtype }))
+          : (vmap((...ts: NDArray[]) => orZeros(evalLinear(lin.graph, ts), outs))(...rows.basis) as NDArray[]);
       outs.forEach((o, i) => {
         ps.forEach((p, j) => {
           const t = touts[i]!;
-          const part = slicePrim(t, [rows.offsets[j]!, ...o.shape.map(() => 0)], [rows.offsets[j]! + p.size, ...o.shape]);
+          const part = slicePrim(
+            t,
+            [rows.offsets[j]!, ...o.shape.map(() => 0)],
+            [rows.offsets[j]! + p.size, ...o.shape],
+          );
           // [n_in, ...out] -> [...out, n_in] -> [...out, ...in]
           const perm = [...o.shape.map((_, a) => a + 1), 0];
           blocks[i]![j] = reshape(transposePrim(part, perm), [...o.shape, ...p.shape]);
@@ -76,13 +81,18 @@ function jacobian(op: string, mode: "fwd" | "rev", f: (...args: any[]) => unknow
     } else {
       // one batched pass of the transposed linear map over the basis of all outputs
       const rows = basisRows(outs);
-      const cins = rows.n === 0 ? ps.map((p) => zeros([0, ...p.shape], { dtype: p.dtype })) : (vmap((...cts: NDArray[]) =>
-        orZeros(transposeGraph(lin.graph, cts), ps),
-      )(...rows.basis) as NDArray[]);
+      const cins =
+        rows.n === 0
+          ? ps.map((p) => zeros([0, ...p.shape], { dtype: p.dtype }))
+          : (vmap((...cts: NDArray[]) => orZeros(transposeGraph(lin.graph, cts), ps))(...rows.basis) as NDArray[]);
       outs.forEach((o, i) => {
         ps.forEach((p, j) => {
           const c = cins[j]!;
-          const part = slicePrim(c, [rows.offsets[i]!, ...p.shape.map(() => 0)], [rows.offsets[i]! + o.size, ...p.shape]);
+          const part = slicePrim(
+            c,
+            [rows.offsets[i]!, ...p.shape.map(() => 0)],
+            [rows.offsets[i]! + o.size, ...p.shape],
+          );
           blocks[i]![j] = reshape(part, [...o.shape, ...p.shape]);
         });
       });
@@ -119,4 +129,3 @@ export function jacrev(f: (...args: any[]) => unknown, options: JacOptions = {})
 export function hessian(f: (...args: any[]) => unknown, options: JacOptions = {}): (...args: any[]) => any {
   return jacfwd(jacrev(f, options), options);
 }
-

@@ -64,4 +64,3 @@ export function jit(
   };
   return Object.assign(run, { cacheSize: () => cache.size });
 }
-

@@ -70,7 +70,10 @@ function mapArrays(x: unknown, f: (a: NDArray) => NDArray): unknown {
     // a registered pytree class: map its leaves; anything else is opaque
     try {
       const [leaves, def] = flatten(x);
-      return unflatten(def, leaves.map((l) => (l instanceof NDArray ? f(l) : l)));
+      return unflatten(
+        def,
+        leaves.map((l) => (l instanceof NDArray ? f(l) : l)),
+      );
     } catch {
       return x;
     }
@@ -150,7 +153,10 @@ export function orZeros(xs: readonly (NDArray | null)[], like: readonly NDArray[
  * const [y, fJvp] = nb.linearize(nb.sin, 0.5);
  * fJvp(1); // cos(0.5)
  */
-export function linearize(f: (...args: any[]) => unknown, ...primals: unknown[]): [any, (...tangents: unknown[]) => any] {
+export function linearize(
+  f: (...args: any[]) => unknown,
+  ...primals: unknown[]
+): [any, (...tangents: unknown[]) => any] {
   const [ps, pdef] = flattenToArrays(primals, "linearize");
   requireFloat("linearize", ps);
   const lin = linearizeFlat((xs) => f(...(unflatten(pdef, xs) as unknown[])), ps, "linearize");

@@ -14,7 +14,12 @@ interface VjpCore {
   primals: NDArray[];
 }
 
-function vjpCore(op: string, f: (...args: any[]) => unknown, primals: readonly unknown[], hasAux: boolean): VjpCore & { pdef: ReturnType<typeof flattenToArrays>[1] } {
+function vjpCore(
+  op: string,
+  f: (...args: any[]) => unknown,
+  primals: readonly unknown[],
+  hasAux: boolean,
+): VjpCore & { pdef: ReturnType<typeof flattenToArrays>[1] } {
   const [ps, pdef] = flattenToArrays(primals, op);
   requireFloat(op, ps);
   const lin = linearizeFlat((xs) => f(...(unflatten(pdef, xs) as unknown[])), ps, op, hasAux);
@@ -59,13 +64,22 @@ function gradImpl(op: string, f: (...args: any[]) => unknown, options: GradOptio
       nums.forEach((k, i) => (full[k] = diff[i]));
       return f(...full);
     };
-    const core = vjpCore(op, g, nums.map((k) => args[k]), hasAux);
+    const core = vjpCore(
+      op,
+      g,
+      nums.map((k) => args[k]),
+      hasAux,
+    );
     const { lin } = core;
     if (lin.primalsOut.length !== 1 || lin.outDef.kind !== "leaf")
-      throw new GradError(`${op}: the function must return a single scalar array, got a pytree with structure ${lin.outDef}`);
+      throw new GradError(
+        `${op}: the function must return a single scalar array, got a pytree with structure ${lin.outDef}`,
+      );
     const out = lin.primalsOut[0]!;
     if (out.size !== 1)
-      throw new GradError(`${op}: the function must return a scalar (size-1) array, got shape ${fmtShape(out.shape)}; use vjp or jacrev for non-scalar outputs`);
+      throw new GradError(
+        `${op}: the function must return a scalar (size-1) array, got shape ${fmtShape(out.shape)}; use vjp or jacrev for non-scalar outputs`,
+      );
     if (!isFloat(out.dtype)) throw new DTypeError(`${op}: the function must return a float array, got ${out.dtype}`);
     const cts = core.pull([ones(out.shape, { dtype: out.dtype })]);
     const trees = unflatten(core.pdef, cts) as unknown[];

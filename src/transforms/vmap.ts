@@ -68,7 +68,9 @@ export function vmap(
 ): (...args: any[]) => any {
   return (...args: unknown[]): unknown => {
     const inAxes = options.inAxes === undefined ? 0 : options.inAxes;
-    const perArg: (number | null)[] = Array.isArray(inAxes) ? (inAxes as (number | null)[]) : args.map(() => inAxes as number | null);
+    const perArg: (number | null)[] = Array.isArray(inAxes)
+      ? (inAxes as (number | null)[])
+      : args.map(() => inAxes as number | null);
     if (perArg.length !== args.length)
       throw new ShapeError(`vmap: inAxes has ${perArg.length} entries for ${args.length} arguments`);
     // flatten each argument, remembering its axis
