@@ -31,6 +31,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import * as nb from "../src/index.js";
 import { arbSpdMatrix, checkGrads } from "../src/testing/index.js";
+import { sizeOf } from "./support/reference.js";
 
 type A = nb.NDArray;
 
@@ -48,8 +49,6 @@ type M = number[][];
 function vals(x: A): number[] {
   return Array.from(x.toTypedArray() as ArrayLike<number>, Number);
 }
-const sizeOf = (s: readonly number[]): number => s.reduce((p, d) => p * d, 1);
-
 /** The matrices of an [..., m, n] array, in batch order. */
 function mats(x: A): M[] {
   const s = x.shape;

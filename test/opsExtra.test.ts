@@ -15,7 +15,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import * as nb from "../src/index.js";
 import { checkGrads } from "../src/testing/index.js";
-import { ravel, unravel } from "./support/reference.js";
+import { ravel, sizeOf, unravel } from "./support/reference.js";
 
 type A = nb.NDArray;
 
@@ -27,8 +27,6 @@ const RUNS = (() => {
 function vals(x: A): number[] {
   return Array.from(x.toTypedArray() as ArrayLike<number>, Number);
 }
-const sizeOf = (s: readonly number[]): number => s.reduce((p, d) => p * d, 1);
-
 // ---------------------------------------------------------------------------
 // plain-JS n-d arrays
 

@@ -35,7 +35,7 @@ import * as nb from "../../src/index.js";
 import { RULES } from "../../src/ops/primitives.js";
 import type { Params, Prim } from "../../src/ops/primitives.js";
 import { bind } from "../../src/core/trace.js";
-import { fdJacobian } from "../support/reference.js";
+import { fdJacobian, sizeOf } from "../support/reference.js";
 
 type A = nb.NDArray;
 type DT = nb.DType;
@@ -62,8 +62,6 @@ class Rng {
     return lo + Math.floor(this.next() * (hi - lo));
   }
 }
-
-const sizeOf = (s: readonly number[]): number => s.reduce((p, d) => p * d, 1);
 
 function vals(x: A): number[] {
   return Array.from(x.toTypedArray() as ArrayLike<number>, Number);

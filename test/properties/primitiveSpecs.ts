@@ -1,0 +1,1212 @@
+/**
+ * The test specification of every primitive: how to generate its operands
+ * and parameters, a plain-JS reference of its kernel, and whether (and with
+ * respect to which operands) it is differentiable.
+ *
+ * The table is typed `satisfies { [P in Prim]: PrimSpec<P> }`, so adding a
+ * primitive to the rule table without a spec here fails the type check.
+ * Primitives are applied directly with `bind` (not through the NumPy-like
+ * ops), so the rule table itself is what the tests exercise.
+ *
+ * Domains keep every derivative finite and every finite difference away from
+ * kinks: log/sqrt operands positive, log1p > -1, arcsin/arccos in
+ * (-0.9, 0.9), pow bases positive, denominators away from 0, max/min and
+ * reduce_max/reduce_min operands without ties, matrices well conditioned.
+ * Every domain is reached by mapping uniform draws into it, never by
+ * filtering.
+ */
+import fc from "fast-check";
+import * as nb from "../../src/index.js";
+import type { DType } from "../../src/core/dtype.js";
+import { bind } from "../../src/core/trace.js";
+import type { Params, Prim } from "../../src/ops/primitives.js";
+import {
+  arbArray,
+  arbBroadcastPair,
+  arbBroadcastShapes,
+  arbShape,
+  type ArrayOptions,
+} from "../../src/testing/index.js";
+import { ravel, sizeOf, unravel } from "../support/reference.js";
+
+type NDArray = nb.NDArray;
+
+// ---------------------------------------------------------------------------
+// spec types
+
+/** One application of a primitive: its operands and parameters. */
+export interface Case<P extends Prim = Prim> {
+  args: NDArray[];
+  params: Params[P];
+}
+
+/** A plain-JS array: row-major values (bools as 0/1) with shape and dtype. */
+export interface Ref {
+  shape: number[];
+  dtype: DType;
+  data: number[];
+}
+
+/** How a primitive is differentiated in the tests. */
+export interface DiffSpec<P extends Prim> {
+  /** Operands differentiated (the others are closed over as constants); "all": every operand. */
+  wrt: readonly number[] | "all";
+  /** Cases for the derivative tests when they differ from `gen`. */
+  gen?: fc.Arbitrary<Case<P>>;
+  /** Highest order checked (default 3). */
+  order?: number;
+}
+
+export interface PrimSpec<P extends Prim> {
+  /** Operands and parameters, for the reference test (and the derivative tests unless `diff.gen`). */
+  gen: fc.Arbitrary<Case<P>>;
+  /** The kernel's outputs computed in plain JS, independent of nabla. */
+  ref: (args: Ref[], params: Params[P]) => Ref[];
+  /** Relative tolerance of the reference comparison for float outputs (default 1e-12). */
+  refTol?: number;
+  /** Canonicalises outputs before comparison (both the kernel's and the reference's). */
+  normalize?: (outs: Ref[]) => Ref[];
+  /** null: the primitive has no derivative (its JVP must be zero). */
+  diff: DiffSpec<P> | null;
+  /** Cases where a differentiable primitive has zero derivative by definition (e.g. convert to int32). */
+  zero?: fc.Arbitrary<Case<P>>;
+}
+
+// ---------------------------------------------------------------------------
+// plain-JS reference helpers (no nabla code)
+
+export function toRef(x: NDArray): Ref {
+  return { shape: [...x.shape], dtype: x.dtype, data: Array.from(x.toTypedArray() as ArrayLike<number>) };
+}
+
+/** Rounds a value to a dtype (float → int truncates toward zero). */
+function castTo(v: number, dtype: DType): number {
+  switch (dtype) {
+    case "float64":
+      return v;
+    case "float32":
+      return Math.fround(v);
+    case "int32":
+      return Number.isFinite(v) ? Math.trunc(v) | 0 : 0;
+    case "bool":
+      return v !== 0 ? 1 : 0;
+  }
+}
+
+function bshape(...shapes: (readonly number[])[]): number[] {
+  const nd = Math.max(0, ...shapes.map((s) => s.length));
+  const out = new Array<number>(nd).fill(1);
+  for (const s of shapes)
+    s.forEach((d, i) => {
+      const k = nd - s.length + i;
+      if (d !== 1) {
+        if (out[k] !== 1 && out[k] !== d) throw new Error(`reference: shapes do not broadcast`);
+        out[k] = d;
+      }
+    });
+  return out;
+}
+
+/** The element of `a` at output index `idx` under broadcasting. */
+function at(a: Ref, idx: readonly number[]): number {
+  const off = idx.length - a.shape.length;
+  return a.data[
+    ravel(
+      a.shape.map((d, k) => (d === 1 ? 0 : idx[k + off]!)),
+      a.shape,
+    )
+  ]!;
+}
+
+function ewise(
+  args: Ref[],
+  dtype: DType,
+  f: (...v: number[]) => number,
+  shape = bshape(...args.map((a) => a.shape)),
+): Ref {
+  const n = sizeOf(shape);
+  const data = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const idx = unravel(i, shape);
+    data[i] = castTo(f(...args.map((a) => at(a, idx))), dtype);
+  }
+  return { shape, dtype, data };
+}
+
+const un =
+  (f: (v: number) => number) =>
+  ([x]: Ref[]): Ref[] => [ewise([x!], x!.dtype, f)];
+const bin =
+  (f: (a: number, b: number) => number) =>
+  ([x, y]: Ref[]): Ref[] => [ewise([x!, y!], x!.dtype, f)];
+const cmp =
+  (f: (a: number, b: number) => boolean) =>
+  ([x, y]: Ref[]): Ref[] => [ewise([x!, y!], "bool", (a, b) => (f(a, b) ? 1 : 0))];
+
+function reduceRef(x: Ref, axes: readonly number[], init: number, op: (acc: number, v: number) => number): Ref {
+  const shape = x.shape.filter((_, i) => !axes.includes(i));
+  const data = new Array<number>(sizeOf(shape)).fill(init);
+  for (let i = 0; i < x.data.length; i++) {
+    const idx = unravel(i, x.shape).filter((_, k) => !axes.includes(k));
+    const o = ravel(idx, shape);
+    data[o] = op(data[o]!, x.data[i]!);
+  }
+  return { shape, dtype: x.dtype, data: data.map((v) => castTo(v, x.dtype)) };
+}
+
+function argRef(x: Ref, axis: number, isMax: boolean): Ref {
+  const shape = x.shape.filter((_, i) => i !== axis);
+  const best = new Array<number>(sizeOf(shape)).fill(NaN);
+  const arg = new Array<number>(sizeOf(shape)).fill(0);
+  for (let i = 0; i < x.data.length; i++) {
+    const full = unravel(i, x.shape);
+    const o = ravel(
+      full.filter((_, k) => k !== axis),
+      shape,
+    );
+    const v = x.data[i]!;
+    // first occurrence wins: only a strictly better value replaces
+    if (Number.isNaN(best[o]!) || (isMax ? v > best[o]! : v < best[o]!)) {
+      best[o] = v;
+      arg[o] = full[axis]!;
+    }
+  }
+  return { shape, dtype: "int32", data: arg };
+}
+
+function transposeRef(x: Ref, perm: readonly number[]): Ref {
+  const shape = perm.map((p) => x.shape[p]!);
+  const data = new Array<number>(x.data.length);
+  for (let o = 0; o < data.length; o++) {
+    const oi = unravel(o, shape);
+    const ii = new Array<number>(perm.length);
+    perm.forEach((p, k) => (ii[p] = oi[k]!));
+    data[o] = x.data[ravel(ii, x.shape)]!;
+  }
+  return { shape, dtype: x.dtype, data };
+}
+
+/** out[idx] = x[map(idx)] over the output shape. */
+function gatherIdx(x: Ref, shape: number[], map: (idx: number[]) => number[] | null, fill = 0): Ref {
+  const n = sizeOf(shape);
+  const data = new Array<number>(n);
+  for (let o = 0; o < n; o++) {
+    const src = map(unravel(o, shape));
+    data[o] = src === null ? fill : x.data[ravel(src, x.shape)]!;
+  }
+  return { shape, dtype: x.dtype, data };
+}
+
+function matmulRef(a: Ref, b: Ref): Ref {
+  const nd = a.shape.length;
+  const batch = a.shape.slice(0, nd - 2);
+  const [M, K] = a.shape.slice(nd - 2) as [number, number];
+  const N = b.shape[nd - 1]!;
+  const B = sizeOf(batch);
+  const data: number[] = [];
+  for (let bi = 0; bi < B; bi++)
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += a.data[bi * M * K + i * K + k]! * b.data[bi * K * N + k * N + j]!;
+        data.push(castTo(s, a.dtype));
+      }
+  return { shape: [...batch, M, N], dtype: a.dtype, data };
+}
+
+/** Splits [..., r, c] data into its matrices (row-major number[][] each). */
+function matrices(x: Ref): number[][][] {
+  const nd = x.shape.length;
+  const r = x.shape[nd - 2]!;
+  const c = x.shape[nd - 1]!;
+  const out: number[][][] = [];
+  for (let b = 0; b < sizeOf(x.shape.slice(0, nd - 2)); b++)
+    out.push(Array.from({ length: r }, (_, i) => x.data.slice(b * r * c + i * c, b * r * c + (i + 1) * c)));
+  return out;
+}
+
+function fromMatrices(ms: number[][][], batch: number[], dtype: DType): Ref {
+  const r = ms[0]?.length ?? 0;
+  const c = ms[0]?.[0]?.length ?? 0;
+  return { shape: [...batch, r, c], dtype, data: ms.flatMap((m) => m.flat()).map((v) => castTo(v, dtype)) };
+}
+
+const transposeM = (m: number[][]): number[][] => (m[0] ?? []).map((_, j) => m.map((row) => row[j]!));
+const symM = (m: number[][]): number[][] => m.map((row, i) => row.map((v, j) => 0.5 * (v + m[j]![i]!)));
+
+/** Solves A X = B by Gaussian elimination with partial pivoting; also returns the pivot parity and U's diagonal. */
+function gauss(A: number[][], B: number[][]): { X: number[][]; parity: number; diag: number[] } {
+  const n = A.length;
+  const a = A.map((r) => r.slice());
+  const b = B.map((r) => r.slice());
+  let parity = 1;
+  for (let k = 0; k < n; k++) {
+    let p = k;
+    for (let i = k + 1; i < n; i++) if (Math.abs(a[i]![k]!) > Math.abs(a[p]![k]!)) p = i;
+    if (p !== k) {
+      [a[k], a[p]] = [a[p]!, a[k]!];
+      [b[k], b[p]] = [b[p]!, b[k]!];
+      parity = -parity;
+    }
+    for (let i = k + 1; i < n; i++) {
+      const f = a[i]![k]! / a[k]![k]!;
+      for (let j = k; j < n; j++) a[i]![j]! -= f * a[k]![j]!;
+      for (let j = 0; j < b[i]!.length; j++) b[i]![j]! -= f * b[k]![j]!;
+    }
+  }
+  const X = b.map((r) => r.map(() => 0));
+  for (let i = n - 1; i >= 0; i--)
+    for (let j = 0; j < b[i]!.length; j++) {
+      let s = b[i]![j]!;
+      for (let k = i + 1; k < n; k++) s -= a[i]![k]! * X[k]![j]!;
+      X[i]![j] = s / a[i]![i]!;
+    }
+  return { X, parity, diag: a.map((r, i) => r[i]!) };
+}
+
+/** Modified Gram–Schmidt QR with R's diagonal positive (full column rank). */
+function mgs(A: number[][]): { Q: number[][]; R: number[][] } {
+  const m = A.length;
+  const n = A[0]!.length;
+  const Q = A.map((r) => r.slice());
+  const R = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+  for (let k = 0; k < n; k++) {
+    for (let j = 0; j < k; j++) {
+      let s = 0;
+      for (let i = 0; i < m; i++) s += Q[i]![j]! * Q[i]![k]!;
+      R[j]![k] = s;
+      for (let i = 0; i < m; i++) Q[i]![k]! -= s * Q[i]![j]!;
+    }
+    let nrm = 0;
+    for (let i = 0; i < m; i++) nrm += Q[i]![k]! ** 2;
+    nrm = Math.sqrt(nrm);
+    R[k]![k] = nrm;
+    for (let i = 0; i < m; i++) Q[i]![k]! /= nrm;
+  }
+  return { Q, R };
+}
+
+/**
+ * Eigenvalues (ascending) and eigenvectors of a symmetric matrix by unshifted QR iteration
+ * (A_{k+1} = R_k Q_k, V_{k+1} = V_k Q_k) on S + I. Converges for eigenvalues of distinct magnitude, which the
+ * eigh generator guarantees: those of S lie in [0, 3.5], at least 1 apart, so those of S + I are in
+ * [1, 4.5] with ratios at most 3/4.
+ */
+function symEig(S: number[][]): { w: number[]; V: number[][] } {
+  const n = S.length;
+  let A = S.map((r, i) => r.map((v, j) => v + (i === j ? 1 : 0)));
+  let V: number[][] = A.map((_, i) => A.map((__, j) => (i === j ? 1 : 0)));
+  for (let it = 0; it < 2000; it++) {
+    let off = 0;
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (i !== j) off += A[i]![j]! ** 2;
+    if (off < 1e-32) break;
+    const { Q, R } = mgs(A);
+    A = matmulM(R, Q);
+    V = matmulM(V, Q);
+  }
+  const order = A.map((_, i) => i).sort((i, j) => A[i]![i]! - A[j]![j]!);
+  return { w: order.map((i) => A[i]![i]! - 1), V: V.map((row) => order.map((j) => row[j]!)) };
+}
+
+function matmulM(a: number[][], b: number[][]): number[][] {
+  return a.map((row) => b[0]!.map((_, j) => row.reduce((s, v, k) => s + v * b[k]![j]!, 0)));
+}
+
+/** Threefry-2x32 with 20 rounds (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3"). */
+export function threefry(k0: number, k1: number, c0: number, c1: number): [number, number] {
+  const rot = [13, 15, 26, 6, 17, 29, 16, 24];
+  const k2 = (0x1bd11bda ^ k0 ^ k1) >>> 0;
+  const ks = [k0 >>> 0, k1 >>> 0, k2];
+  let x0 = (c0 + ks[0]!) >>> 0;
+  let x1 = (c1 + ks[1]!) >>> 0;
+  for (let round = 0; round < 20; round++) {
+    const r = rot[round % 8]!;
+    x0 = (x0 + x1) >>> 0;
+    x1 = ((x1 << r) | (x1 >>> (32 - r))) >>> 0;
+    x1 = (x1 ^ x0) >>> 0;
+    if (round % 4 === 3) {
+      const s = (round + 1) / 4; // key injection number 1..5
+      x0 = (x0 + ks[s % 3]!) >>> 0;
+      x1 = (x1 + ks[(s + 1) % 3]! + s) >>> 0;
+    }
+  }
+  return [x0, x1];
+}
+
+/** `n` 32-bit words for a key: words 2i and 2i+1 are threefry(key, (i, 0)) (the kernel's documented scheme). */
+function words(k0: number, k1: number, n: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; out.length < n; i++) out.push(...threefry(k0, k1, i, 0));
+  return out.slice(0, n);
+}
+
+/** erf by composite Simpson integration of 2/√π e^(−t²): independent of the kernel's series. */
+export function erfRef(x: number): number {
+  if (x === 0) return 0;
+  const ax = Math.min(Math.abs(x), 7);
+  const n = 4000;
+  const h = ax / n;
+  let s = 1 + Math.exp(-ax * ax);
+  for (let i = 1; i < n; i++) s += (i % 2 === 1 ? 4 : 2) * Math.exp(-((i * h) ** 2));
+  return Math.sign(x) * ((s * h) / 3) * (2 / Math.sqrt(Math.PI));
+}
+
+/** Round half to even, written without Math.round. */
+function roundHalfEven(v: number): number {
+  const f = Math.floor(v);
+  const d = v - f;
+  if (d > 0.5) return f + 1;
+  if (d < 0.5) return f;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+// ---------------------------------------------------------------------------
+// generators
+
+/** Shapes of the operands: small, so third-order checks stay fast. */
+const SH = { maxRank: 3, maxDim: 3 } as const;
+
+/** Uniform in [0, 1] without fast-check's bias towards the ends. */
+const uniform = fc.noBias(fc.integer({ min: 0, max: 2 ** 30 })).map((k) => k / 2 ** 30);
+const between = (lo: number, hi: number) => uniform.map((u) => lo + (hi - lo) * u);
+
+function mk<P extends Prim>(args: NDArray[], params: Params[P]): Case<P> {
+  const c: Case<P> = { args, params };
+  Object.defineProperty(c, fc.toStringMethod, {
+    enumerable: false,
+    value: () =>
+      `operands: ${args
+        .map(
+          (a) =>
+            `${a.dtype}[${a.shape.join(",")}] ${JSON.stringify(Array.from(a.toTypedArray() as ArrayLike<number>))}`,
+        )
+        .join("; ")} params: ${JSON.stringify(params)}`,
+  });
+  return c;
+}
+
+function arrOf(shape: readonly number[], v: fc.Arbitrary<number>, dtype: DType = "float64"): fc.Arbitrary<NDArray> {
+  const n = sizeOf(shape);
+  return fc.array(v, { minLength: n, maxLength: n }).map((vals) => nb.array(Float64Array.from(vals), { shape, dtype }));
+}
+
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+const axesOf = (nd: number) => fc.subarray(range(nd));
+const permOf = (nd: number) => fc.shuffledSubarray(range(nd), { minLength: nd, maxLength: nd });
+
+const arrayCase = (o: ArrayOptions, shape: ArrayOptions["shape"] = SH) =>
+  arbArray({ ...o, shape }).map((x) => mk<never>([x], {} as never));
+const unary = (o: ArrayOptions = {}) => arrayCase(o) as fc.Arbitrary<Case<any>>;
+const binary = (a: ArrayOptions = {}, b: ArrayOptions = {}) =>
+  arbBroadcastPair({ ...SH, arrays: [a, b] }).map(([x, y]) => mk<any>([x, y], {}));
+
+/**
+ * Operand pairs for maximum/minimum without ties: x takes the even and y the
+ * odd cells of a 0.25 grid over [-3, 3), each jittered within its middle 80%,
+ * so |x − y| >= 0.05 everywhere and either operand may win.
+ */
+const noTiePair = arbBroadcastShapes(2, SH).chain(([sa, sb]) => {
+  const cell = (parity: number) =>
+    fc.tuple(fc.integer({ min: 0, max: 11 }), uniform).map(([k, u]) => -3 + 0.25 * (2 * k + parity + 0.1 + 0.8 * u));
+  return fc.tuple(arrOf(sa!, cell(0)), arrOf(sb!, cell(1))).map(([x, y]) => mk<any>([x, y], {}));
+});
+
+/** A reduction over a subset of axes (possibly none). */
+const reduceCase = <P extends "reduce_sum" | "reduce_max" | "reduce_min">(o: ArrayOptions): fc.Arbitrary<Case<P>> =>
+  arbArray({ shape: SH, ...o }).chain((x) => axesOf(x.ndim).map((axes) => mk<P>([x], { axes } as Params[P])));
+
+/** Small integers: ties, where the first occurrence must win. */
+const argCase = <P extends "argmax" | "argmin">(): fc.Arbitrary<Case<P>> =>
+  arbArray({ shape: { ...SH, minRank: 1 }, domain: "integer", min: -2, max: 2 }).chain((x) =>
+    fc.integer({ min: 0, max: x.ndim - 1 }).map((axis) => mk<P>([x], { axis } as Params[P])),
+  );
+
+function primeFactors(n: number): number[] {
+  const out: number[] = [];
+  for (let p = 2; n > 1; p++)
+    while (n % p === 0) {
+      out.push(p);
+      n /= p;
+    }
+  return out;
+}
+
+/** A reshape target: the prime factors of the size dealt out to 0–4 axes. */
+const reshapeCase = arbArray({ shape: SH }).chain((x) => {
+  const fs = primeFactors(x.size);
+  return fc
+    .tuple(
+      fc.integer({ min: fs.length > 0 ? 1 : 0, max: 4 }),
+      fc.array(fc.nat(), { minLength: fs.length, maxLength: fs.length }),
+    )
+    .map(([rank, deal]) => {
+      const shape = new Array<number>(rank).fill(1);
+      fs.forEach((p, i) => (shape[deal[i]! % rank] *= p));
+      return mk<"reshape">([x], { shape });
+    });
+});
+
+/** broadcast: the operand is the target with leading axes dropped and some axes set to 1. */
+const broadcastCase = arbShape(SH).chain((target) =>
+  fc
+    .tuple(
+      fc.integer({ min: 0, max: target.length }),
+      fc.array(fc.boolean(), { minLength: target.length, maxLength: target.length }),
+    )
+    .chain(([drop, ones]) => arbArray({ shape: target.slice(drop).map((d, i) => (ones[i + drop] ? 1 : d)) }))
+    .map((x) => mk<"broadcast">([x], { shape: target })),
+);
+
+const transposeCase = arbArray({ shape: SH }).chain((x) =>
+  permOf(x.ndim).map((perm) => mk<"transpose">([x], { perm })),
+);
+
+const sliceCase = arbArray({ shape: SH }).chain((x) =>
+  fc
+    .tuple(...x.shape.map((d) => fc.tuple(fc.integer({ min: 0, max: d }), fc.integer({ min: 0, max: d }))))
+    .map((bounds) =>
+      mk<"slice">([x], { begin: bounds.map(([a, b]) => Math.min(a, b)), end: bounds.map(([a, b]) => Math.max(a, b)) }),
+    ),
+);
+
+const padCase = arbArray({ shape: SH }).chain((x) =>
+  fc
+    .tuple(
+      fc.array(fc.integer({ min: 0, max: 2 }), { minLength: x.ndim, maxLength: x.ndim }),
+      fc.array(fc.integer({ min: 0, max: 2 }), { minLength: x.ndim, maxLength: x.ndim }),
+    )
+    .map(([lo, hi]) => mk<"pad">([x], { lo, hi })),
+);
+
+const concatCase = arbShape({ ...SH, minRank: 1 }).chain((base) =>
+  fc
+    .tuple(
+      fc.integer({ min: 0, max: base.length - 1 }),
+      fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 3 }),
+    )
+    .chain(([axis, lens]) =>
+      fc
+        .tuple(...lens.map((len) => arbArray({ shape: base.map((d, i) => (i === axis ? len : d)) })))
+        .map((xs) => mk<"concatenate">(xs, { axis })),
+    ),
+);
+
+const matmulCase = fc
+  .tuple(
+    arbShape({ maxRank: 2, maxDim: 2 }),
+    fc.integer({ min: 1, max: 3 }),
+    fc.integer({ min: 1, max: 3 }),
+    fc.integer({ min: 1, max: 3 }),
+  )
+  .chain(([batch, m, k, n]) => fc.tuple(arbArray({ shape: [...batch, m, k] }), arbArray({ shape: [...batch, k, n] })))
+  .map(([a, b]) => mk<"matmul">([a, b], {}));
+
+const selectCase = arbBroadcastShapes(3, SH).chain(([sc, sx, sy]) =>
+  fc
+    .tuple(arbArray({ shape: sc!, dtype: "bool" }), arbArray({ shape: sx! }), arbArray({ shape: sy! }))
+    .map((xs) => mk<"select">(xs, {})),
+);
+
+const DTYPES: DType[] = ["float64", "float32", "int32", "bool"];
+const convertCase = (from: readonly DType[], to: readonly DType[]) =>
+  fc
+    .tuple(fc.constantFrom(...from), fc.constantFrom(...to))
+    .chain(([src, dst]) => arbArray({ shape: SH, dtype: src }).map((x) => mk<"convert">([x], { dtype: dst })));
+
+/** Comparison operands with ties: small integers, as float64 or int32. */
+const compareCase = fc
+  .constantFrom<DType>("float64", "int32")
+  .chain((dtype) =>
+    binary({ dtype, domain: "integer", min: -2, max: 2 }, { dtype, domain: "integer", min: -2, max: 2 }),
+  );
+
+const boolPair = binary({ dtype: "bool" }, { dtype: "bool" });
+
+// ---- indexing, scans, sorting ----
+
+const gatherCase = arbArray({ shape: { ...SH, minRank: 1 } }).chain((x) =>
+  fc.integer({ min: 0, max: x.ndim - 1 }).chain((axis) => {
+    const A = x.shape[axis]!;
+    // indices in [-A, A): negative indices count from the end
+    return arbArray({ shape: { maxRank: 2, maxDim: 3 }, dtype: "int32", min: -A, max: A - 1 }).map((idx) =>
+      mk<"gather">([x, idx], { axis }),
+    );
+  }),
+);
+
+const scatterCase = fc
+  .tuple(
+    arbShape({ maxRank: 2, maxDim: 3 }),
+    arbShape({ maxRank: 2, maxDim: 3 }),
+    arbShape({ maxRank: 1, maxDim: 3 }),
+    fc.integer({ min: 1, max: 4 }),
+  )
+  .chain(([pre, idxShape, post, size]) =>
+    fc
+      .tuple(
+        arbArray({ shape: [...pre, ...idxShape, ...post] }),
+        arbArray({ shape: idxShape, dtype: "int32", min: -size, max: size - 1 }),
+      )
+      .map(([u, idx]) => mk<"scatter_add">([u, idx], { axis: pre.length, size })),
+  );
+
+const cumsumCase = arbArray({ shape: { ...SH, minRank: 1 } }).chain((x) =>
+  fc
+    .tuple(fc.integer({ min: 0, max: x.ndim - 1 }), fc.boolean())
+    .map(([axis, reverse]) => mk<"cumsum">([x], { axis, reverse })),
+);
+
+const revCase = arbArray({ shape: SH }).chain((x) => axesOf(x.ndim).map((axes) => mk<"rev">([x], { axes })));
+
+const argsortCase = arbArray({ shape: { ...SH, minRank: 1 }, domain: "integer", min: -2, max: 2 }).chain((x) =>
+  fc
+    .tuple(fc.integer({ min: 0, max: x.ndim - 1 }), fc.boolean())
+    .map(([axis, descending]) => mk<"argsort">([x], { axis, descending })),
+);
+
+// ---- linear algebra ----
+
+const batchShape = arbShape({ maxRank: 1, maxDim: 2 });
+
+/** Matrices M + (n + 1)·D with |M_ij| <= 1 and D diagonal with entries ±1: strictly diagonally dominant, so
+ * nonsingular with all singular values >= 1; the signs make the determinant either sign. */
+const wellConditioned = (batch: number[], n: number) =>
+  fc
+    .tuple(
+      arrOf([...batch, n, n], between(-1, 1)),
+      fc.array(fc.boolean(), { minLength: sizeOf(batch) * n, maxLength: sizeOf(batch) * n }),
+    )
+    .map(([m, signs]) => {
+      const d = toRef(m).data.slice();
+      for (let b = 0; b < sizeOf(batch); b++)
+        for (let i = 0; i < n; i++) d[b * n * n + i * n + i]! += (signs[b * n + i] ? -1 : 1) * (n + 1);
+      return nb.array(Float64Array.from(d), { shape: [...batch, n, n] });
+    });
+
+const solveCase = fc
+  .tuple(batchShape, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }))
+  .chain(([batch, n, k]) => fc.tuple(wellConditioned(batch, n), arbArray({ shape: [...batch, n, k] })))
+  .map(([a, b]) => mk<"solve">([a, b], {}));
+
+/** Triangular solves: A is a full random matrix (the other triangle is ignored by the primitive), diagonal ±[1, 2]. */
+const triSolveCase = fc
+  .tuple(batchShape, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.boolean(), fc.boolean())
+  .chain(([batch, n, k, lower, transposeA]) =>
+    fc
+      .tuple(
+        arrOf([...batch, n, n], between(-1, 1)),
+        arrOf(
+          [...batch, n],
+          fc.tuple(between(1, 2), fc.boolean()).map(([v, s]) => (s ? -v : v)),
+        ),
+        arbArray({ shape: [...batch, n, k] }),
+      )
+      .map(([m, diag, b]) => {
+        const d = toRef(m).data.slice();
+        const dg = toRef(diag).data;
+        for (let bi = 0; bi < sizeOf(batch); bi++)
+          for (let i = 0; i < n; i++) d[bi * n * n + i * n + i] = dg[bi * n + i]!;
+        return mk<"triangular_solve">([nb.array(Float64Array.from(d), { shape: [...batch, n, n] }), b], {
+          lower,
+          transposeA,
+        });
+      }),
+  );
+
+const slogdetCase = fc
+  .tuple(batchShape, fc.integer({ min: 1, max: 3 }))
+  .chain(([batch, n]) => wellConditioned(batch, n))
+  .map((a) => mk<"slogdet">([a], {}));
+
+/**
+ * Matrices whose symmetric part is S = G·Gᵀ + n·I (|G_ij| <= 1, eigenvalues in [n, n + n²]) plus an
+ * antisymmetric part the primitives must ignore (they read (A + Aᵀ)/2).
+ */
+const spdPlusSkew = (batch: number[], n: number) =>
+  fc.tuple(arrOf([...batch, n, n], between(-1, 1)), arrOf([...batch, n, n], between(-0.5, 0.5))).map(([g, k]) => {
+    const G = matrices(toRef(g));
+    const Kk = matrices(toRef(k));
+    const out = G.map((gm, b) => {
+      const s = matmulM(gm, transposeM(gm));
+      return s.map((row, i) => row.map((v, j) => v + (i === j ? n : 0) + Kk[b]![i]![j]! - Kk[b]![j]![i]!));
+    });
+    const r = fromMatrices(out, batch, "float64");
+    return nb.array(Float64Array.from(r.data), { shape: r.shape });
+  });
+
+const choleskyCase = fc
+  .tuple(batchShape, fc.integer({ min: 1, max: 3 }))
+  .chain(([batch, n]) => spdPlusSkew(batch, n))
+  .map((a) => mk<"cholesky">([a], {}));
+
+/** Tall matrices [m, n], m >= n, with the top n×n block diagonally dominant: full column rank. */
+const qrCase = fc
+  .tuple(batchShape, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 2 }))
+  .chain(([batch, n, extra]) =>
+    arrOf([...batch, n + extra, n], between(-1, 1)).map((m) => {
+      const r = toRef(m);
+      const mats = matrices(r).map((a) => a.map((row, i) => row.map((v, j) => v + (i === j ? n + 1 : 0))));
+      const f = fromMatrices(mats, batch, "float64");
+      return mk<"qr">([nb.array(Float64Array.from(f.data), { shape: f.shape })], {});
+    }),
+  );
+
+/**
+ * Symmetric matrices Q·diag(w)·Qᵀ with eigenvalues at least 1 apart (w_i = 1.5 i + [0, 0.5]) and a
+ * random rotation Q (a product of Givens rotations), plus an antisymmetric part that eigh must ignore.
+ */
+const eighCase = fc
+  .tuple(batchShape, fc.integer({ min: 1, max: 3 }))
+  .chain(([batch, n]) =>
+    fc.tuple(
+      fc.array(between(0, 0.5), { minLength: sizeOf(batch) * n, maxLength: sizeOf(batch) * n }),
+      fc.array(between(-Math.PI, Math.PI), { minLength: sizeOf(batch) * n * n, maxLength: sizeOf(batch) * n * n }),
+      arrOf([...batch, n, n], between(-0.5, 0.5)),
+      fc.constant({ batch, n }),
+    ),
+  )
+  .map(([jit, angles, skew, { batch, n }]) => {
+    const Kk = matrices(toRef(skew));
+    const mats = Kk.map((km, b) => {
+      let Q: number[][] = km.map((_, i) => km.map((__, j) => (i === j ? 1 : 0)));
+      let t = 0;
+      for (let p = 0; p < n; p++)
+        for (let q = p + 1; q < n; q++) {
+          const th = angles[(b * n * n + t++) % angles.length]!;
+          const G = Q.map((_, i) =>
+            Q.map((__, j) =>
+              i === j
+                ? i === p || i === q
+                  ? Math.cos(th)
+                  : 1
+                : i === p && j === q
+                  ? -Math.sin(th)
+                  : i === q && j === p
+                    ? Math.sin(th)
+                    : 0,
+            ),
+          );
+          Q = matmulM(Q, G);
+        }
+      const w = range(n).map((i) => 1.5 * i + jit[b * n + i]!);
+      const S = matmulM(
+        Q.map((row) => row.map((v, j) => v * w[j]!)),
+        transposeM(Q),
+      );
+      return S.map((row, i) => row.map((v, j) => v + km[i]![j]! - km[j]![i]!));
+    });
+    const f = fromMatrices(mats, batch, "float64");
+    return mk<"eigh">([nb.array(Float64Array.from(f.data), { shape: f.shape })], {});
+  });
+
+// ---- random ----
+
+const keyArr = arbShape({ maxRank: 1, maxDim: 2 }).chain((batch) =>
+  arrOf([...batch, 2], fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), "int32"),
+);
+const randomBitsCase = fc
+  .tuple(keyArr, arbShape({ maxRank: 2, maxDim: 3 }))
+  .map(([k, shape]) => mk<"random_bits">([k], { shape }));
+const randomUniformCase = fc
+  .tuple(keyArr, arbShape({ maxRank: 2, maxDim: 3 }), fc.constantFrom<DType>("float64", "float32"))
+  .map(([k, shape, dtype]) => mk<"random_uniform">([k], { shape, dtype }));
+
+// ---- user-defined rules (the functions travel in the parameters) ----
+
+/** Smooth maps with hand-written derivatives and plain-JS values, for the custom-rule primitives. */
+const CUSTOM: [name: string, g: (x: NDArray) => NDArray, dg: (x: NDArray) => NDArray, ref: (v: number) => number][] = [
+  ["sin", nb.sin, nb.cos, Math.sin],
+  ["tanh", nb.tanh, (x) => nb.sub(1, nb.square(nb.tanh(x))), Math.tanh],
+  ["cube", (x) => nb.mul(nb.square(x), x), (x) => nb.mul(nb.square(x), 3), (v) => v * v * v],
+  [
+    "gauss",
+    (x) => nb.exp(nb.neg(nb.square(x))),
+    (x) => nb.mul(nb.exp(nb.neg(nb.square(x))), nb.mul(x, -2)),
+    (v) => Math.exp(-v * v),
+  ],
+];
+
+/** Identifiers for the custom rules of generated cases, apart from the library's own counter. */
+let NEXT_ID = 1_000_000;
+
+/** Two operands of one shape. */
+const samePair = arbArray({ shape: SH }).chain((x) => arbArray({ shape: x.shape }).map((y) => [x, y] as const));
+
+/**
+ * custom_jvp_call of f(x, y) = [g(x)·y, x + y] with its exact rule
+ * d = [g'(x)·y·dx + g(x)·dy, dx + dy].
+ */
+const customJvpCase = fc.tuple(fc.constantFrom(...CUSTOM), samePair).map(([[name, g, dg], [x, y]]) =>
+  mk<"custom_jvp_call">([x, y], {
+    f: ([a, b]) => [nb.mul(g(a!), b!), nb.add(a!, b!)],
+    rule: ([a, b], [da, db]) => [
+      [nb.mul(g(a!), b!), nb.add(a!, b!)],
+      [nb.add(nb.mul(nb.mul(dg(a!), b!), da!), nb.mul(g(a!), db!)), nb.add(da!, db!)],
+    ],
+    id: NEXT_ID++,
+    name,
+  }),
+);
+
+/** custom_vjp_call of f(x, y) = [g(x)·y] with residuals (x, y) and bwd ct ↦ [ct·g'(x)·y, ct·g(x)]. */
+const customVjpCase = fc.tuple(fc.constantFrom(...CUSTOM), samePair).map(([[name, g, dg], [x, y]]) =>
+  mk<"custom_vjp_call">([x, y], {
+    f: ([a, b]) => [nb.mul(g(a!), b!)],
+    fwd: ([a, b]) => [[nb.mul(g(a!), b!)], [a!, b!]],
+    bwd: ([a, b], [ct]) => [nb.mul(nb.mul(ct!, dg(a!)), b!), nb.mul(ct!, g(a!))],
+    id: NEXT_ID++,
+    name,
+  }),
+);
+
+/**
+ * custom_vjp_lin with residual M [n, n] and tangent t [n, k]: bwd ct ↦ Mᵀ·ct, so the forward map
+ * (obtained by transposing bwd) is t ↦ M·t.
+ */
+const customLinCase = fc
+  .tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }))
+  .chain(([n, k]) => fc.tuple(arbArray({ shape: [n, n] }), arbArray({ shape: [n, k] })))
+  .map(([m, t]) =>
+    mk<"custom_vjp_lin">([m, t], {
+      bwd: ([mm], [ct]) => [nb.matmul(nb.transpose(mm!), ct!)],
+      nRes: 1,
+      outAvals: [{ shape: t.shape, dtype: "float64", weak: false }],
+      id: NEXT_ID++,
+      name: "matvec",
+    }),
+  );
+
+/** The plain-JS g of a custom case, looked up by its name. */
+const customRef = (name: string): ((v: number) => number) => CUSTOM.find((c) => c[0] === name)![3];
+
+// ---------------------------------------------------------------------------
+// the table
+
+const ALL1 = [0] as const;
+const ALL2 = [0, 1] as const;
+
+/** Domains used below; each keeps the primitive and all its derivatives finite. */
+const D = {
+  any: { domain: "bounded" } as ArrayOptions,
+  exp: { min: -3, max: 3 } as ArrayOptions,
+  positive: { domain: "positive", min: 0.2, max: 5 } as ArrayOptions,
+  log1p: { min: -0.8, max: 3 } as ArrayOptions,
+  unit: { domain: "unit" } as ArrayOptions,
+  tan: { min: -1.2, max: 1.2 } as ArrayOptions,
+  nonzero: { domain: "nonzero", min: 0.5, max: 2 } as ArrayOptions,
+};
+
+export const SPECS = {
+  neg: { gen: unary(D.any), ref: un((v) => -v), diff: { wrt: ALL1 } },
+  exp: { gen: unary(D.exp), ref: un(Math.exp), diff: { wrt: ALL1 } },
+  log: { gen: unary(D.positive), ref: un(Math.log), diff: { wrt: ALL1 } },
+  log1p: { gen: unary(D.log1p), ref: un(Math.log1p), diff: { wrt: ALL1 } },
+  expm1: { gen: unary(D.exp), ref: un(Math.expm1), diff: { wrt: ALL1 } },
+  sin: { gen: unary(D.any), ref: un(Math.sin), diff: { wrt: ALL1 } },
+  cos: { gen: unary(D.any), ref: un(Math.cos), diff: { wrt: ALL1 } },
+  // tan on [-1.2, 1.2]: away from the poles at ±π/2
+  tan: { gen: unary(D.tan), ref: un(Math.tan), diff: { wrt: ALL1 } },
+  tanh: { gen: unary(D.any), ref: un(Math.tanh), diff: { wrt: ALL1 } },
+  sinh: { gen: unary(D.exp), ref: un(Math.sinh), diff: { wrt: ALL1 } },
+  cosh: { gen: unary(D.exp), ref: un(Math.cosh), diff: { wrt: ALL1 } },
+  asin: { gen: unary(D.unit), ref: un(Math.asin), diff: { wrt: ALL1 } },
+  acos: { gen: unary(D.unit), ref: un(Math.acos), diff: { wrt: ALL1 } },
+  atan: { gen: unary(D.any), ref: un(Math.atan), diff: { wrt: ALL1 } },
+  sqrt: { gen: unary(D.positive), ref: un(Math.sqrt), diff: { wrt: ALL1 } },
+  // |x| away from 0, where it is smooth
+  abs: { gen: unary({ domain: "nonzero", min: 0.1, max: 3 }), ref: un(Math.abs), diff: { wrt: ALL1 } },
+  // piecewise constant: zero derivative; half-integers and integers exercise ties and sign(0) = 0
+  sign: { gen: unary({ domain: "half" }), ref: un((v) => (v > 0 ? 1 : v < 0 ? -1 : 0)), diff: null },
+  floor: { gen: unary({ domain: "half" }), ref: un(Math.floor), diff: null },
+  ceil: { gen: unary({ domain: "half" }), ref: un(Math.ceil), diff: null },
+  round: { gen: unary({ domain: "half" }), ref: un(roundHalfEven), diff: null },
+  // erf: the reference integrates the density numerically (Simpson, 4000 panels: error < 1e-13)
+  erf: { gen: unary(D.any), ref: un(erfRef), refTol: 1e-11, diff: { wrt: ALL1 } },
+  logistic: {
+    gen: unary({ min: -5, max: 5 }),
+    ref: un((v) => 1 / (1 + Math.exp(-v))),
+    refTol: 1e-14,
+    diff: { wrt: ALL1 },
+  },
+  softplus: {
+    gen: unary({ min: -5, max: 5 }),
+    ref: un((v) => Math.log(1 + Math.exp(v))),
+    refTol: 1e-13,
+    diff: { wrt: ALL1 },
+  },
+  // the identity with derivative zero by definition
+  stop_gradient: { gen: unary(D.any), ref: un((v) => v), diff: null },
+  add: { gen: binary(), ref: bin((a, b) => a + b), diff: { wrt: ALL2 } },
+  sub: { gen: binary(), ref: bin((a, b) => a - b), diff: { wrt: ALL2 } },
+  mul: { gen: binary(), ref: bin((a, b) => a * b), diff: { wrt: ALL2 } },
+  // denominators in ±[0.5, 2]
+  div: { gen: binary({}, D.nonzero), ref: bin((a, b) => a / b), diff: { wrt: ALL2 } },
+  // positive bases in [0.5, 2], exponents in [-2, 2]
+  pow: {
+    gen: binary({ domain: "positive", min: 0.5, max: 2 }, { min: -2, max: 2 }),
+    ref: bin(Math.pow),
+    diff: { wrt: ALL2 },
+  },
+  max: { gen: noTiePair, ref: bin(Math.max), diff: { wrt: ALL2 } },
+  min: { gen: noTiePair, ref: bin(Math.min), diff: { wrt: ALL2 } },
+  // atan2(a, b) with |a| >= 0.3: away from the origin and from the branch cut (a = 0, b < 0)
+  atan2: { gen: binary({ domain: "nonzero", min: 0.3, max: 2 }, {}), ref: bin(Math.atan2), diff: { wrt: ALL2 } },
+  eq: { gen: compareCase, ref: cmp((a, b) => a === b), diff: null },
+  ne: { gen: compareCase, ref: cmp((a, b) => a !== b), diff: null },
+  lt: { gen: compareCase, ref: cmp((a, b) => a < b), diff: null },
+  le: { gen: compareCase, ref: cmp((a, b) => a <= b), diff: null },
+  gt: { gen: compareCase, ref: cmp((a, b) => a > b), diff: null },
+  ge: { gen: compareCase, ref: cmp((a, b) => a >= b), diff: null },
+  and: { gen: boolPair, ref: cmp((a, b) => a !== 0 && b !== 0), diff: null },
+  or: { gen: boolPair, ref: cmp((a, b) => a !== 0 || b !== 0), diff: null },
+  not: { gen: unary({ dtype: "bool" }), ref: un((v) => (v === 0 ? 1 : 0)), diff: null },
+  // differentiable in the two branches; the bool condition is not
+  select: {
+    gen: selectCase,
+    ref: ([c, x, y]) => [ewise([c!, x!, y!], x!.dtype, (cv, a, b) => (cv !== 0 ? a : b))],
+    diff: { wrt: [1, 2] },
+  },
+  // linear between float dtypes; to int32/bool its derivative is zero
+  convert: {
+    gen: convertCase(DTYPES, DTYPES),
+    ref: ([x], { dtype }) => [ewise([x!], dtype, (v) => v)],
+    refTol: 0,
+    diff: { wrt: ALL1, gen: convertCase(["float64", "float32"], ["float64", "float32"]) },
+    zero: convertCase(["float64", "float32"], ["int32", "bool"]),
+  },
+  reduce_sum: {
+    gen: reduceCase({}),
+    ref: ([x], { axes }) => [reduceRef(x!, axes, 0, (a, v) => a + v)],
+    diff: { wrt: ALL1 },
+  },
+  // distinct values: no ties, so the maximum is differentiable
+  reduce_max: {
+    gen: reduceCase({ domain: "distinct" }),
+    ref: ([x], { axes }) => [reduceRef(x!, axes, -Infinity, Math.max)],
+    diff: { wrt: ALL1 },
+  },
+  reduce_min: {
+    gen: reduceCase({ domain: "distinct" }),
+    ref: ([x], { axes }) => [reduceRef(x!, axes, Infinity, Math.min)],
+    diff: { wrt: ALL1 },
+  },
+  // small integers: ties, where the first occurrence wins
+  argmax: { gen: argCase(), ref: ([x], { axis }) => [argRef(x!, axis, true)], diff: null },
+  argmin: { gen: argCase(), ref: ([x], { axis }) => [argRef(x!, axis, false)], diff: null },
+  reshape: { gen: reshapeCase, ref: ([x], { shape }) => [{ ...x!, shape }], diff: { wrt: ALL1 } },
+  broadcast: {
+    gen: broadcastCase,
+    ref: ([x], { shape }) => [ewise([x!], x!.dtype, (v) => v, shape)],
+    diff: { wrt: ALL1 },
+  },
+  transpose: { gen: transposeCase, ref: ([x], { perm }) => [transposeRef(x!, perm)], diff: { wrt: ALL1 } },
+  slice: {
+    gen: sliceCase,
+    ref: ([x], { begin, end }) => [
+      gatherIdx(
+        x!,
+        begin.map((b, i) => end[i]! - b),
+        (idx) => idx.map((v, i) => v + begin[i]!),
+      ),
+    ],
+    diff: { wrt: ALL1 },
+  },
+  pad: {
+    gen: padCase,
+    ref: ([x], { lo, hi }) => [
+      gatherIdx(
+        x!,
+        x!.shape.map((d, i) => d + lo[i]! + hi[i]!),
+        (idx) => {
+          const src = idx.map((v, i) => v - lo[i]!);
+          return src.every((v, i) => v >= 0 && v < x!.shape[i]!) ? src : null;
+        },
+      ),
+    ],
+    diff: { wrt: ALL1 },
+  },
+  concatenate: {
+    gen: concatCase,
+    ref: (xs, { axis }) => {
+      const shape = xs[0]!.shape.slice();
+      shape[axis] = xs.reduce((s, x) => s + x.shape[axis]!, 0);
+      const data: number[] = [];
+      for (let o = 0; o < sizeOf(shape); o++) {
+        const idx = unravel(o, shape);
+        let k = idx[axis]!;
+        let j = 0;
+        while (k >= xs[j]!.shape[axis]!) k -= xs[j++]!.shape[axis]!;
+        idx[axis] = k;
+        data.push(xs[j]!.data[ravel(idx, xs[j]!.shape)]!);
+      }
+      return [{ shape, dtype: xs[0]!.dtype, data }];
+    },
+    diff: { wrt: "all" },
+  },
+  matmul: { gen: matmulCase, ref: ([a, b]) => [matmulRef(a!, b!)], diff: { wrt: ALL2 } },
+  gather: {
+    gen: gatherCase,
+    ref: ([x, idx], { axis }) => {
+      const A = x!.shape[axis]!;
+      const shape = [...x!.shape.slice(0, axis), ...idx!.shape, ...x!.shape.slice(axis + 1)];
+      return [
+        gatherIdx(x!, shape, (o) => {
+          const k = idx!.data[ravel(o.slice(axis, axis + idx!.shape.length), idx!.shape)]!;
+          return [...o.slice(0, axis), k < 0 ? k + A : k, ...o.slice(axis + idx!.shape.length)];
+        }),
+      ];
+    },
+    // linear in x; the int32 indices are not differentiable
+    diff: { wrt: ALL1 },
+  },
+  scatter_add: {
+    gen: scatterCase,
+    ref: ([u, idx], { axis, size }) => {
+      const k = idx!.shape.length;
+      const shape = [...u!.shape.slice(0, axis), size, ...u!.shape.slice(axis + k)];
+      const data = new Array<number>(sizeOf(shape)).fill(0);
+      for (let i = 0; i < u!.data.length; i++) {
+        const ui = unravel(i, u!.shape);
+        let j = idx!.data[ravel(ui.slice(axis, axis + k), idx!.shape)]!;
+        if (j < 0) j += size;
+        data[ravel([...ui.slice(0, axis), j, ...ui.slice(axis + k)], shape)]! += u!.data[i]!;
+      }
+      return [{ shape, dtype: u!.dtype, data }];
+    },
+    diff: { wrt: ALL1 },
+  },
+  cumsum: {
+    gen: cumsumCase,
+    ref: ([x], { axis, reverse }) => {
+      const data = x!.data.map((_, o) => {
+        const idx = unravel(o, x!.shape);
+        let s = 0;
+        const n = x!.shape[axis]!;
+        for (let k = reverse ? idx[axis]! : 0; k < (reverse ? n : idx[axis]! + 1); k++) {
+          const j = idx.slice();
+          j[axis] = k;
+          s += x!.data[ravel(j, x!.shape)]!;
+        }
+        return s;
+      });
+      return [{ ...x!, data }];
+    },
+    diff: { wrt: ALL1 },
+  },
+  rev: {
+    gen: revCase,
+    ref: ([x], { axes }) => [
+      gatherIdx(x!, x!.shape, (idx) => idx.map((v, i) => (axes.includes(i) ? x!.shape[i]! - 1 - v : v))),
+    ],
+    diff: { wrt: ALL1 },
+  },
+  // a stable sort: ties keep their original order, in both directions
+  argsort: {
+    gen: argsortCase,
+    ref: ([x], { axis, descending }) => {
+      const out = { shape: x!.shape, dtype: "int32" as DType, data: new Array<number>(x!.data.length).fill(0) };
+      const n = x!.shape[axis]!;
+      for (let o = 0; o < x!.data.length; o++) {
+        const idx = unravel(o, x!.shape);
+        if (idx[axis] !== 0) continue;
+        const at = (k: number) => {
+          const j = idx.slice();
+          j[axis] = k;
+          return ravel(j, x!.shape);
+        };
+        // insertion sort: moves an element only past strictly greater (smaller) ones, hence stable
+        const order: number[] = [];
+        for (let k = 0; k < n; k++) {
+          const v = x!.data[at(k)]!;
+          let p = order.length;
+          while (p > 0 && (descending ? x!.data[at(order[p - 1]!)]! < v : x!.data[at(order[p - 1]!)]! > v)) p--;
+          order.splice(p, 0, k);
+        }
+        order.forEach((k, r) => (out.data[at(r)] = k));
+      }
+      return [out];
+    },
+    diff: null,
+  },
+  solve: {
+    gen: solveCase,
+    ref: ([a, b]) => {
+      const batch = a!.shape.slice(0, -2);
+      return [
+        fromMatrices(
+          matrices(a!).map((m, i) => gauss(m, matrices(b!)[i]!).X),
+          batch,
+          a!.dtype,
+        ),
+      ];
+    },
+    refTol: 1e-10,
+    diff: { wrt: ALL2 },
+  },
+  triangular_solve: {
+    gen: triSolveCase,
+    ref: ([a, b], { lower, transposeA }) => {
+      const batch = a!.shape.slice(0, -2);
+      const xs = matrices(a!).map((m, i) => {
+        const tri = m.map((row, r) => row.map((v, c) => ((lower ? c <= r : c >= r) ? v : 0)));
+        return gauss(transposeA ? transposeM(tri) : tri, matrices(b!)[i]!).X;
+      });
+      return [fromMatrices(xs, batch, a!.dtype)];
+    },
+    refTol: 1e-10,
+    diff: { wrt: ALL2 },
+  },
+  // [sign, log|det|]; the sign has zero derivative
+  slogdet: {
+    gen: slogdetCase,
+    ref: ([a]) => {
+      const batch = a!.shape.slice(0, -2);
+      const res = matrices(a!).map((m) => {
+        const { parity, diag } = gauss(
+          m,
+          m.map(() => []),
+        );
+        return [diag.reduce((s, v) => s * Math.sign(v), parity), diag.reduce((s, v) => s + Math.log(Math.abs(v)), 0)];
+      });
+      return [
+        { shape: batch, dtype: a!.dtype, data: res.map((r) => r[0]!) },
+        { shape: batch, dtype: a!.dtype, data: res.map((r) => r[1]!) },
+      ];
+    },
+    refTol: 1e-10,
+    diff: { wrt: ALL1 },
+  },
+  cholesky: {
+    gen: choleskyCase,
+    ref: ([a]) => {
+      const ls = matrices(a!).map((m) => {
+        const s = symM(m);
+        const n = s.length;
+        const L = s.map(() => new Array<number>(n).fill(0));
+        for (let i = 0; i < n; i++)
+          for (let j = 0; j <= i; j++) {
+            let v = s[i]![j]!;
+            for (let k = 0; k < j; k++) v -= L[i]![k]! * L[j]![k]!;
+            L[i]![j] = i === j ? Math.sqrt(v) : v / L[j]![j]!;
+          }
+        return L;
+      });
+      return [fromMatrices(ls, a!.shape.slice(0, -2), a!.dtype)];
+    },
+    refTol: 1e-10,
+    diff: { wrt: ALL1 },
+  },
+  qr: {
+    gen: qrCase,
+    ref: ([a]) => {
+      const batch = a!.shape.slice(0, -2);
+      const qrs = matrices(a!).map(mgs);
+      return [
+        fromMatrices(
+          qrs.map((r) => r.Q),
+          batch,
+          a!.dtype,
+        ),
+        fromMatrices(
+          qrs.map((r) => r.R),
+          batch,
+          a!.dtype,
+        ),
+      ];
+    },
+    refTol: 1e-10,
+    diff: { wrt: ALL1 },
+  },
+  // eigenvalues ascending; eigenvectors compared with each column's largest-magnitude component made positive
+  eigh: {
+    gen: eighCase,
+    ref: ([a]) => {
+      const batch = a!.shape.slice(0, -2);
+      const es = matrices(a!).map((m) => symEig(symM(m)));
+      const n = a!.shape[a!.shape.length - 1]!;
+      return [
+        { shape: [...batch, n], dtype: a!.dtype, data: es.flatMap((e) => e.w) },
+        fromMatrices(
+          es.map((e) => e.V),
+          batch,
+          a!.dtype,
+        ),
+      ];
+    },
+    normalize: ([w, v]) => {
+      const n = v!.shape[v!.shape.length - 1]!;
+      const mats = matrices(v!).map((m) => {
+        const signs = range(n).map((j) => {
+          let big = 0;
+          for (let i = 0; i < n; i++) if (Math.abs(m[i]![j]!) > Math.abs(m[big]![j]!)) big = i;
+          return m[big]![j]! < 0 ? -1 : 1;
+        });
+        return m.map((row) => row.map((x, j) => x * signs[j]!));
+      });
+      return [w!, fromMatrices(mats, v!.shape.slice(0, -2), v!.dtype)];
+    },
+    refTol: 1e-9,
+    diff: { wrt: ALL1 },
+  },
+  random_bits: {
+    gen: randomBitsCase,
+    ref: ([k], { shape }) => {
+      const n = sizeOf(shape);
+      const data: number[] = [];
+      for (let b = 0; b < k!.data.length / 2; b++)
+        data.push(...words(k!.data[2 * b]!, k!.data[2 * b + 1]!, n).map((w) => w | 0));
+      return [{ shape: [...k!.shape.slice(0, -1), ...shape], dtype: "int32", data }];
+    },
+    diff: null,
+  },
+  // float64: 53 bits from two words (27 + 26); float32: the top 24 bits of one word
+  random_uniform: {
+    gen: randomUniformCase,
+    ref: ([k], { shape, dtype }) => {
+      const n = sizeOf(shape);
+      const data: number[] = [];
+      for (let b = 0; b < k!.data.length / 2; b++) {
+        const k0 = k!.data[2 * b]!;
+        const k1 = k!.data[2 * b + 1]!;
+        if (dtype === "float64") {
+          const w = words(k0, k1, 2 * n);
+          for (let i = 0; i < n; i++) data.push(((w[2 * i]! >>> 5) * 2 ** 26 + (w[2 * i + 1]! >>> 6)) / 2 ** 53);
+        } else {
+          const w = words(k0, k1, n);
+          for (let i = 0; i < n; i++) data.push((w[i]! >>> 8) / 2 ** 24);
+        }
+      }
+      return [{ shape: [...k!.shape.slice(0, -1), ...shape], dtype, data }];
+    },
+    refTol: 0,
+    diff: null,
+  },
+  custom_jvp_call: {
+    gen: customJvpCase,
+    ref: ([x, y], { name }) => {
+      const g = customRef(name);
+      return [ewise([x!, y!], "float64", (a, b) => g(a) * b), ewise([x!, y!], "float64", (a, b) => a + b)];
+    },
+    refTol: 1e-14,
+    diff: { wrt: ALL2 },
+  },
+  custom_vjp_call: {
+    gen: customVjpCase,
+    ref: ([x, y], { name }) => {
+      const g = customRef(name);
+      return [ewise([x!, y!], "float64", (a, b) => g(a) * b)];
+    },
+    refTol: 1e-14,
+    diff: { wrt: ALL2 },
+  },
+  // bilinear in (M, t): differentiable in both
+  custom_vjp_lin: { gen: customLinCase, ref: ([m, t]) => [matmulRef(m!, t!)], diff: { wrt: ALL2 } },
+} satisfies { [P in Prim]: PrimSpec<P> };
+
+/** Every primitive, in table order. */
+export const PRIMS = Object.keys(SPECS) as Prim[];
+
+/** Applies a primitive directly through the trace machinery (all its outputs). */
+export function apply<P extends Prim>(prim: P, args: readonly NDArray[], params: Params[P]): NDArray[] {
+  return bind(prim, args, params);
+}
