@@ -215,7 +215,10 @@ export class StagingTrace extends Trace {
     const simple = this.simplify(prim, args as StagingTracer[]);
     if (simple !== null) return [simple];
     const ins = (args as StagingTracer[]).map((a) => a.v);
-    const key = `${prim}|${ins.map((v) => v.id).join(",")}|${paramsKey(params)}`;
+    const ids = ins.map((v) => v.id);
+    // commutative primitives: operand order does not matter (same broadcast result either way)
+    if ((prim === "add" || prim === "mul" || prim === "max" || prim === "min") && ids[0]! > ids[1]!) ids.reverse();
+    const key = `${prim}|${ids.join(",")}|${paramsKey(params)}`;
     const hit = this.cse.get(key);
     if (hit) return hit;
     const avals = ruleOf(prim).abstractEval(

@@ -154,3 +154,23 @@ export function scatterBatch([u, i]: NDArray[], [du, di]: Dim[], p: Params["scat
   const out = O.scatterAddPrim(ub, offsetIndices(idx, len), axis, size * len); // [pre, B*len, post]
   return [[O.reshape(out, [...out.shape.slice(0, axis), size, len, ...out.shape.slice(axis + 1)])], [axis]];
 }
+
+/**
+ * Batched matmul when one operand is a plain matrix: the batch axis is folded
+ * into the other operand's rows (or columns), giving one 2-D product instead
+ * of copying the unbatched matrix once per example.
+ */
+export function matmulBatch(a: NDArray, b: NDArray, da: Dim, db: Dim, size: number): NDArray {
+  if (da !== null && db === null && a.ndim === 3 && b.ndim === 2) {
+    const x = moveToFront(a, da); // [B, M, K]
+    const [B, M, K] = x.shape as [number, number, number];
+    return O.reshape(O.matmulPrim(O.reshape(x, [B * M, K]), b), [B, M, b.shape[1]!]);
+  }
+  if (da === null && db !== null && a.ndim === 2 && b.ndim === 3) {
+    const y = O.transposePrim(moveToFront(b, db), [1, 0, 2]); // [K, B, N]
+    const [K, B, N] = y.shape as [number, number, number];
+    const out = O.matmulPrim(a, O.reshape(y, [K, B * N])); // [M, B*N]
+    return O.transposePrim(O.reshape(out, [a.shape[0]!, B, N]), [1, 0, 2]);
+  }
+  return O.matmulPrim(batchedFront(a, da, size), batchedFront(b, db, size));
+}

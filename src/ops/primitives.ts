@@ -724,7 +724,7 @@ export const RULES = {
         isLin(b) ? O.matmulPrim(swapLast(a as NDArray), ct) : null,
       ];
     },
-    vmap: ([a, b], [da, db], _p, n) => [[O.matmulPrim(batchedFront(a!, da!, n), batchedFront(b!, db!, n))], [0]],
+    vmap: ([a, b], [da, db], _p, n) => [[L.matmulBatch(a!, b!, da!, db!, n)], [0]],
   },
   // gather along an axis: out = x.shape[:axis] ++ idx.shape ++ x.shape[axis+1:]; linear in x
   gather: {

@@ -1,0 +1,177 @@
+/**
+ * jax-js 0.1.25 on its wasm device (single-threaded on Node), eager and jit,
+ * float32 and float64. jax-js arrays are consumed by every operation, so the
+ * functions below pass `.ref` wherever a value is used again, and the runners
+ * pass references of the inputs, which they keep until `dispose`.
+ */
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import type * as JaxModule from "@jax-js/jax";
+import type { Array as JArray } from "@jax-js/jax";
+import type { HostArray, Workload } from "../workloads.js";
+import { type Backend, type FloatDType, type HostOutputs, type Mode, type Runner, Unsupported } from "./types.js";
+
+type Jax = typeof JaxModule;
+
+/** The installed version, read from the package's package.json (not in its exports map). */
+function packageVersion(): string {
+  try {
+    const entry = createRequire(import.meta.url).resolve("@jax-js/jax");
+    const pkg = join(entry.slice(0, entry.lastIndexOf("node_modules")), "node_modules/@jax-js/jax/package.json");
+    return (JSON.parse(readFileSync(pkg, "utf8")) as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+}
+
+/**
+ * Imports and initialises jax-js on the wasm device. Node 20 has no Float16Array, which jax-js
+ * names when handling float64 data; a placeholder class (never matched by our data) stands in.
+ */
+export async function loadJax(): Promise<{ jax: Jax; version: string } | { error: string }> {
+  try {
+    const g = globalThis as { Float16Array?: unknown };
+    if (g.Float16Array === undefined) g.Float16Array = class Float16Placeholder extends Uint16Array {};
+    const jax = (await import("@jax-js/jax")) as Jax;
+    await jax.init("cpu", "wasm");
+    jax.defaultDevice("wasm");
+    return { jax, version: `${packageVersion()} (wasm device, 1 thread)` };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
+function prepare(jax: Jax, w: Workload, dtype: FloatDType, mode: Mode): Runner | Unsupported {
+  const np = jax.numpy;
+  const dt = dtype === "float32" ? np.float32 : np.float64;
+  const I: Record<string, JArray> = {};
+  for (const [k, v] of Object.entries(w.inputs)) {
+    const h = v as HostArray;
+    const data = dtype === "float32" ? Float32Array.from(h.data) : Float64Array.from(h.data);
+    I[k] = np.array(data, { shape: [...h.shape], dtype: dt });
+  }
+  const inputs = Object.values(I);
+  const chain = (x: JArray): JArray => np.sin(x.ref).mul(np.exp(x.ref)).mul(np.tanh(x));
+
+  /**
+   * `f` takes the workload arrays (as fresh references) and returns the outputs as a list of
+   * arrays; with `jit`, f is compiled by jax.jit once and reused.
+   */
+  const runner = (f: (...args: any[]) => JArray[], args: () => unknown[]): Runner => {
+    const g: (...a: any[]) => JArray[] = mode === "jit" ? (jax.jit(f as any) as any) : f;
+    return {
+      // dataSync() consumes each output.
+      run: (): HostOutputs => g(...args()).map((o) => o.dataSync() as Float32Array | Float64Array),
+      dispose: () => {
+        if (mode === "jit") (g as unknown as { dispose(): void }).dispose();
+        for (const a of inputs) a.dispose();
+      },
+    };
+  };
+
+  switch (w.kind) {
+    case "elementwise":
+      return runner(
+        (x: JArray) => [chain(x)],
+        () => [I.x.ref],
+      );
+    case "matmul":
+      return runner(
+        (a: JArray, b: JArray) => [np.matmul(a, b)],
+        () => [I.a.ref, I.b.ref],
+      );
+    case "mlpGrad": {
+      type P = Record<"w1" | "b1" | "w2" | "b2" | "w3" | "b3", JArray>;
+      const loss = (p: P, x: JArray, y: JArray): JArray => {
+        const h1 = np.tanh(np.matmul(x, p.w1).add(p.b1));
+        const h2 = np.tanh(np.matmul(h1, p.w2).add(p.b2));
+        const z = np.matmul(h2, p.w3).add(p.b3);
+        return np.mean(np.sum(y.mul(jax.nn.logSoftmax(z, -1)), 1)).neg();
+      };
+      const g = jax.grad(loss as any) as unknown as (p: P, x: JArray, y: JArray) => P;
+      return runner(
+        (p: P, x: JArray, y: JArray) => {
+          const d = g(p, x, y);
+          return [d.w1, d.b1, d.w2, d.b2, d.w3, d.b3];
+        },
+        () => [
+          { w1: I.w1.ref, b1: I.b1.ref, w2: I.w2.ref, b2: I.b2.ref, w3: I.w3.ref, b3: I.b3.ref },
+          I.x.ref,
+          I.y.ref,
+        ],
+      );
+    }
+    case "gradGradScalar": {
+      const g2 = jax.grad(jax.grad((x: JArray) => np.sin(x.ref).mul(np.exp(x))) as any) as unknown as (
+        x: JArray,
+      ) => JArray;
+      return runner(
+        (x: JArray) => [g2(x)],
+        () => [I.x.ref],
+      );
+    }
+    case "gradGradVector": {
+      const g1 = jax.grad((x: JArray) => np.sum(np.tanh(np.sin(x)))) as (x: JArray) => JArray;
+      const g2 = jax.grad((x: JArray) => np.sum(g1(x))) as unknown as (x: JArray) => JArray;
+      return runner(
+        (x: JArray) => [g2(x)],
+        () => [I.x.ref],
+      );
+    }
+    case "hessian": {
+      // jax-js's hessian takes a function of one 1-D array: A is closed over.
+      const a = I.a;
+      const f = (x: JArray): JArray => np.sum(np.sin(np.matmul(a.ref, x.ref))).add(np.sum(x.ref.mul(x)).mul(0.5));
+      const h = jax.hessian(f) as (x: JArray) => JArray;
+      return runner(
+        (x: JArray) => [h(x)],
+        () => [I.x.ref],
+      );
+    }
+    case "jvp":
+      return runner(
+        (x: JArray, v: JArray) => jax.jvp(chain, [x], [v]) as JArray[],
+        () => [I.x.ref, I.v.ref],
+      );
+    case "perExampleGrad": {
+      type P = { w: JArray; u: JArray };
+      const loss = (p: P, x: JArray, y: JArray): JArray => {
+        const h = np.tanh(np.matmul(x, p.w));
+        const r = np.sum(h.mul(p.u)).sub(y);
+        return r.ref.mul(r);
+      };
+      const pg = jax.vmap(jax.grad(loss as any) as any, [null, 0, 0]) as (p: P, x: JArray, y: JArray) => P;
+      return runner(
+        (p: P, x: JArray, y: JArray) => {
+          const d = pg(p, x, y);
+          return [d.w, d.u];
+        },
+        () => [{ w: I.w.ref, u: I.u.ref }, I.x.ref, I.y.ref],
+      );
+    }
+    case "longChain": {
+      const { steps, c } = w.params as { steps: number; c: number };
+      const g = jax.grad((x: JArray) => {
+        for (let k = 0; k < steps; k++) x = x.ref.add(np.sin(x).mul(c));
+        return x;
+      }) as (x: JArray) => JArray;
+      return runner(
+        (x: JArray) => [g(x)],
+        () => [I.x.ref],
+      );
+    }
+    default:
+      for (const a of inputs) a.dispose();
+      return new Unsupported(`unknown workload kind ${String(w.kind)}`);
+  }
+}
+
+export function jaxBackend(jax: Jax): Backend {
+  return {
+    name: "jax-js",
+    dtypes: ["float32", "float64"],
+    modes: ["eager", "jit"],
+    prepare: (w, dtype, mode) => prepare(jax, w, dtype, mode),
+  };
+}

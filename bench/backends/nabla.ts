@@ -1,0 +1,109 @@
+/** nabla, eager and jit, float32 and float64. */
+import * as nb from "../../src/index.js";
+import type { HostArray, Workload } from "../workloads.js";
+import { type Backend, type FloatDType, type HostOutputs, type Mode, type Runner, Unsupported } from "./types.js";
+
+type A = nb.NDArray;
+
+function toNabla(h: HostArray, dtype: FloatDType): A {
+  const data = dtype === "float32" ? Float32Array.from(h.data) : Float64Array.from(h.data);
+  return nb.array(data, { shape: h.shape });
+}
+
+const force = (xs: A[]): HostOutputs => xs.map((x) => x.toTypedArray() as Float32Array | Float64Array);
+
+/** The elementwise chain sin(x)·exp(x)·tanh(x). */
+const chain = (x: A): A => nb.mul(nb.mul(nb.sin(x), nb.exp(x)), nb.tanh(x));
+
+interface MlpParams {
+  w1: A;
+  b1: A;
+  w2: A;
+  b2: A;
+  w3: A;
+  b3: A;
+}
+
+function mlpLoss(p: MlpParams, x: A, y: A): A {
+  const h1 = nb.tanh(nb.add(nb.matmul(x, p.w1), p.b1));
+  const h2 = nb.tanh(nb.add(nb.matmul(h1, p.w2), p.b2));
+  const z = nb.add(nb.matmul(h2, p.w3), p.b3);
+  return nb.neg(nb.mean(nb.sum(nb.mul(y, nb.logSoftmax(z, -1)), 1)));
+}
+
+function exampleLoss(p: { w: A; u: A }, x: A, y: A): A {
+  const h = nb.tanh(nb.matmul(x, p.w));
+  const r = nb.sub(nb.sum(nb.mul(h, p.u)), y);
+  return nb.mul(r, r);
+}
+
+/** Builds `() => outputs` from a function of the workload's arrays; `jit` wraps it in nb.jit. */
+function runner(mode: Mode, f: (...args: any[]) => A[], args: unknown[]): Runner {
+  const g = mode === "jit" ? nb.jit(f) : f;
+  return { run: () => force(g(...args)) };
+}
+
+export const nablaBackend: Backend = {
+  name: "nabla",
+  dtypes: ["float32", "float64"],
+  modes: ["eager", "jit"],
+  prepare(w: Workload, dtype: FloatDType, mode: Mode): Runner | Unsupported {
+    const I: Record<string, A> = {};
+    for (const [k, v] of Object.entries(w.inputs)) I[k] = toNabla(v, dtype);
+    switch (w.kind) {
+      case "elementwise":
+        return runner(mode, (x: A) => [chain(x)], [I.x]);
+      case "matmul":
+        return runner(mode, (a: A, b: A) => [nb.matmul(a, b)], [I.a, I.b]);
+      case "mlpGrad": {
+        const params: MlpParams = { w1: I.w1, b1: I.b1, w2: I.w2, b2: I.b2, w3: I.w3, b3: I.b3 };
+        const g = nb.grad(mlpLoss);
+        return runner(
+          mode,
+          (p: MlpParams, x: A, y: A) => {
+            const d = g(p, x, y) as MlpParams;
+            return [d.w1, d.b1, d.w2, d.b2, d.w3, d.b3];
+          },
+          [params, I.x, I.y],
+        );
+      }
+      case "gradGradScalar": {
+        const g2 = nb.grad(nb.grad((x: A) => nb.mul(nb.sin(x), nb.exp(x))));
+        return runner(mode, (x: A) => [g2(x)], [I.x]);
+      }
+      case "gradGradVector": {
+        const g1 = nb.grad((x: A) => nb.sum(nb.tanh(nb.sin(x))));
+        const g2 = nb.grad((x: A) => nb.sum(g1(x)));
+        return runner(mode, (x: A) => [g2(x)], [I.x]);
+      }
+      case "hessian": {
+        const f = (x: A, a: A): A => nb.add(nb.sum(nb.sin(nb.matmul(a, x))), nb.mul(nb.sum(nb.mul(x, x)), 0.5));
+        const h = nb.hessian(f);
+        return runner(mode, (x: A, a: A) => [h(x, a)], [I.x, I.a]);
+      }
+      case "jvp":
+        return runner(mode, (x: A, v: A) => nb.jvp(chain, [x], [v]) as A[], [I.x, I.v]);
+      case "perExampleGrad": {
+        const pg = nb.vmap(nb.grad(exampleLoss), { inAxes: [null, 0, 0] });
+        return runner(
+          mode,
+          (p: { w: A; u: A }, x: A, y: A) => {
+            const d = pg(p, x, y) as { w: A; u: A };
+            return [d.w, d.u];
+          },
+          [{ w: I.w, u: I.u }, I.x, I.y],
+        );
+      }
+      case "longChain": {
+        const { steps, c } = w.params as { steps: number; c: number };
+        const g = nb.grad((x: A) => {
+          for (let k = 0; k < steps; k++) x = nb.add(x, nb.mul(nb.sin(x), c));
+          return x;
+        });
+        return runner(mode, (x: A) => [g(x)], [I.x]);
+      }
+      default:
+        return new Unsupported(`unknown workload kind ${String(w.kind)}`);
+    }
+  },
+};

@@ -1,0 +1,142 @@
+/**
+ * PyTorch CPU through `/usr/bin/python3 bench/torch_bench.py`, only when
+ * `import torch` works there (Debian's python3-torch; not needed by CI).
+ * Inputs travel as raw float64 files, so PyTorch sees exactly the arrays the
+ * other backends see; PyTorch times itself with the same warm-up/median rule,
+ * and its first outputs come back to be checked here. A cell whose output
+ * fails the check is reported as wrong and its timing dropped.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { CheckResult } from "../lib/check.js";
+import { type MeasureOptions, type Timing, quantile } from "../lib/measure.js";
+import type { CellResult } from "../lib/report.js";
+import type { Workload } from "../workloads.js";
+import type { FloatDType, HostOutputs } from "./types.js";
+
+/** The interpreter: /usr/bin/python3 unless NABLA_BENCH_PYTHON names another (e.g. a venv with newer torch). */
+const PYTHON = process.env.NABLA_BENCH_PYTHON ?? "/usr/bin/python3";
+const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "..", "torch_bench.py");
+
+export interface TorchInfo {
+  readonly version: string;
+  readonly threads: number;
+}
+
+/** Whether PyTorch can be imported by /usr/bin/python3; the reason when not. */
+export function probeTorch(): TorchInfo | { error: string } {
+  const p = spawnSync(PYTHON, ["-c", "import torch; print(torch.__version__, torch.get_num_threads())"], {
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  if (p.error !== undefined) return { error: `${PYTHON} not runnable: ${p.error.message}` };
+  if (p.status !== 0) {
+    const why = /No module named/.test(p.stderr) ? "torch not installed" : p.stderr.trim().split("\n").pop();
+    return { error: `${why}; install with \`apt-get install -y python3-torch\`` };
+  }
+  const [version, threads] = p.stdout.trim().split(/\s+/);
+  return { version: `${version!} (${threads!} thread${threads === "1" ? "" : "s"})`, threads: Number(threads) };
+}
+
+interface PyCell {
+  id: string;
+  dtype: FloatDType;
+  status: "ok" | "throws" | "unsupported";
+  message?: string;
+  note?: string;
+  outputs?: string[];
+  firstRunMs?: number;
+  samplesMs?: number[];
+}
+
+function timingOf(samples: number[]): Timing {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return {
+    medianMs: quantile(sorted, 0.5),
+    minMs: sorted[0]!,
+    maxMs: sorted[sorted.length - 1]!,
+    iqrMs: quantile(sorted, 0.75) - quantile(sorted, 0.25),
+    runs: samples.length,
+    samplesMs: samples,
+  };
+}
+
+/** Runs all workloads in one Python process and turns its report into checked cell results. */
+export function runTorch(
+  _info: TorchInfo,
+  workloads: readonly Workload[],
+  dtypes: readonly FloatDType[],
+  measure: MeasureOptions,
+  checkOut: (id: string, dtype: FloatDType, out: HostOutputs) => CheckResult,
+): CellResult[] {
+  const dir = mkdtempSync(join(os.tmpdir(), "nabla-bench-torch-"));
+  try {
+    const spec = {
+      outdir: dir,
+      dtypes,
+      measure,
+      workloads: workloads.map((w) => ({
+        id: w.id,
+        kind: w.kind,
+        params: w.params,
+        inputs: Object.fromEntries(
+          Object.entries(w.inputs).map(([name, h]) => {
+            const file = join(dir, `${w.id}.${name}.f64`);
+            writeFileSync(file, new Uint8Array(h.data.buffer, h.data.byteOffset, h.data.byteLength));
+            return [name, { file, shape: h.shape }];
+          }),
+        ),
+      })),
+    };
+    const specFile = join(dir, "spec.json");
+    writeFileSync(specFile, JSON.stringify(spec));
+    const p = spawnSync(PYTHON, [SCRIPT, specFile], {
+      stdio: ["ignore", "pipe", "inherit"],
+      encoding: "utf8",
+      timeout: 30 * 60_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    if (p.status !== 0) {
+      const why = p.error?.message ?? `exit status ${p.status}`;
+      return workloads.flatMap((w) =>
+        dtypes.map((dtype): CellResult => ({
+          workload: w.id,
+          backend: "torch",
+          mode: "eager",
+          dtype,
+          status: "throws",
+          message: `torch_bench.py failed: ${why}`,
+        })),
+      );
+    }
+    const cells = JSON.parse(readFileSync(join(dir, "results.json"), "utf8")) as PyCell[];
+    return cells.map((c): CellResult => {
+      const base = {
+        workload: c.id,
+        backend: "torch",
+        mode: "eager" as const,
+        dtype: c.dtype,
+        ...(c.note !== undefined ? { note: c.note } : {}),
+      };
+      if (c.status !== "ok") return { ...base, status: c.status, message: c.message ?? "" };
+      const out = c.outputs!.map((f) => {
+        const b = readFileSync(f);
+        return new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+      });
+      const chk = checkOut(c.id, c.dtype, out);
+      if (!chk.ok && !chk.imprecise) return { ...base, status: "wrong", relErr: chk.relErr, message: chk.message };
+      return {
+        ...base,
+        status: chk.ok ? "ok" : "imprecise",
+        relErr: chk.relErr,
+        firstRunMs: c.firstRunMs!,
+        timing: timingOf(c.samplesMs!),
+      };
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,63 @@
+/** Timing: warm-up runs, then a median over repeated runs within a time budget. */
+import { performance } from "node:perf_hooks";
+
+export interface MeasureOptions {
+  /** Untimed runs after the checked run (which is itself untimed). */
+  readonly warmup: number;
+  readonly minRuns: number;
+  readonly maxRuns: number;
+  /** Stop once minRuns are done and this many milliseconds have been spent timing. */
+  readonly budgetMs: number;
+}
+
+export interface Timing {
+  readonly medianMs: number;
+  readonly minMs: number;
+  readonly maxMs: number;
+  /** Interquartile range, a noise indicator. */
+  readonly iqrMs: number;
+  readonly runs: number;
+  readonly samplesMs: number[];
+}
+
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+}
+
+const gc = (globalThis as { gc?: () => void }).gc;
+
+/** Collects garbage when node runs with --expose-gc, so one cell's garbage is not paid by the next. */
+export function collectGarbage(): void {
+  gc?.();
+}
+
+/** Times `run` (which must force its results) and returns the distribution of wall-clock times. */
+export function measure(run: () => unknown, opts: MeasureOptions): Timing {
+  for (let i = 0; i < opts.warmup; i++) run();
+  collectGarbage();
+  const samples: number[] = [];
+  let spent = 0;
+  while (samples.length < opts.maxRuns) {
+    const t0 = performance.now();
+    run();
+    const dt = performance.now() - t0;
+    samples.push(dt);
+    spent += dt;
+    if (samples.length >= opts.minRuns && spent >= opts.budgetMs) break;
+    // Slow cells: three runs are enough once three budgets have been spent.
+    if (samples.length >= 3 && spent >= 3 * opts.budgetMs) break;
+  }
+  const sorted = [...samples].sort((a, b) => a - b);
+  return {
+    medianMs: quantile(sorted, 0.5),
+    minMs: sorted[0]!,
+    maxMs: sorted[sorted.length - 1]!,
+    iqrMs: quantile(sorted, 0.75) - quantile(sorted, 0.25),
+    runs: samples.length,
+    samplesMs: samples,
+  };
+}

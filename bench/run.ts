@@ -1,0 +1,235 @@
+/**
+ * `npm run bench`: runs every workload through nabla and its peers in one
+ * process (PyTorch, when installed, in one Python subprocess), checks each
+ * result against a float64 reference before timing it, and prints median
+ * milliseconds and peer/nabla ratios. Writes bench/results.json.
+ *
+ * Options (after `npm run bench --`):
+ *   --quick               fewer runs (a smoke test of the harness)
+ *   --filter a,b          only workloads whose id contains one of the strings
+ *   --backends a,b        only these backends (nabla, tfjs-cpu, tfjs-wasm, jax-js, torch)
+ *   --dtypes float32      only these dtypes
+ *   --json path           where to write the JSON results (default bench/results.json)
+ */
+import { execSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { performance } from "node:perf_hooks";
+import { jaxBackend, loadJax } from "./backends/jaxjs.js";
+import { nablaBackend } from "./backends/nabla.js";
+import { describeWasm, loadTf, tfBackend } from "./backends/tfjs.js";
+import { probeTorch, runTorch } from "./backends/torch.js";
+import { type Backend, type FloatDType, type Mode, Unsupported } from "./backends/types.js";
+import { TOLERANCE, check } from "./lib/check.js";
+import { type MeasureOptions, collectGarbage, measure } from "./lib/measure.js";
+import { type CellResult, mediansTable, notes, progress, ratiosTable } from "./lib/report.js";
+import { type Workload, workloads } from "./workloads.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+const { values: opts } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    filter: { type: "string" },
+    backends: { type: "string" },
+    dtypes: { type: "string" },
+    json: { type: "string", default: join(here, "results.json") },
+  },
+});
+
+const list = (s: string | undefined): string[] | undefined => s?.split(",").map((x) => x.trim());
+const filters = list(opts.filter);
+const onlyBackends = list(opts.backends);
+const onlyDtypes = list(opts.dtypes) as FloatDType[] | undefined;
+const wanted = (name: string) => onlyBackends === undefined || onlyBackends.includes(name);
+
+const measureOpts: MeasureOptions = opts.quick
+  ? { warmup: 1, minRuns: 3, maxRuns: 10, budgetMs: 150 }
+  : { warmup: 2, minRuns: 7, maxRuns: 60, budgetMs: 700 };
+
+const log = (s: string) => process.stderr.write(s + "\n");
+const errMessage = (e: unknown) => (e instanceof Error ? `${e.constructor.name}: ${e.message}` : String(e));
+
+// ---------------------------------------------------------------------------
+// Backends
+
+const backends: Backend[] = [];
+const versions: Record<string, string> = { node: process.version };
+const skipped: string[] = [];
+
+if (wanted("nabla")) backends.push(nablaBackend);
+if (wanted("tfjs-cpu") || wanted("tfjs-wasm")) {
+  const t = loadTf();
+  if ("error" in t) skipped.push(`TF.js: not loadable (${t.error})`);
+  else {
+    versions.tfjs = t.version;
+    if (wanted("tfjs-cpu")) backends.push(tfBackend(t.tf, "cpu"));
+    if (wanted("tfjs-wasm")) {
+      backends.push(tfBackend(t.tf, "wasm"));
+      versions["tfjs-wasm"] = await describeWasm(t.tf);
+    }
+  }
+}
+if (wanted("jax-js")) {
+  const j = await loadJax();
+  if ("error" in j) skipped.push(`jax-js: not loadable (${j.error})`);
+  else {
+    versions["jax-js"] = j.version;
+    backends.push(jaxBackend(j.jax));
+  }
+}
+const torch = wanted("torch") ? probeTorch() : { error: "not requested" };
+if ("error" in torch) skipped.push(`PyTorch: skipped (${torch.error})`);
+else versions.torch = torch.version;
+
+// ---------------------------------------------------------------------------
+// Cells
+
+/** Prepares, checks, then times one (workload, backend, dtype, mode); wrong or failing cells are not timed. */
+async function runCell(
+  b: Backend,
+  w: Workload,
+  ref: Float64Array[],
+  dtype: FloatDType,
+  mode: Mode,
+): Promise<CellResult> {
+  const base = { workload: w.id, backend: b.name, mode, dtype };
+  collectGarbage();
+  let prepared;
+  try {
+    await b.activate?.();
+    prepared = b.prepare(w, dtype, mode);
+  } catch (e) {
+    return { ...base, status: "throws", message: errMessage(e) };
+  }
+  if (prepared instanceof Unsupported) return { ...base, status: "unsupported", message: prepared.reason };
+  const r = prepared;
+  const note = r.note !== undefined ? { note: r.note } : {};
+  try {
+    const t0 = performance.now();
+    let out;
+    try {
+      out = r.run();
+    } catch (e) {
+      return { ...base, ...note, status: "throws", message: errMessage(e) };
+    }
+    const firstRunMs = performance.now() - t0;
+    const c = check(out, ref, dtype);
+    if (!c.ok && !c.imprecise) return { ...base, ...note, status: "wrong", relErr: c.relErr, message: c.message };
+    const timing = measure(() => r.run(), measureOpts);
+    return { ...base, ...note, status: c.ok ? "ok" : "imprecise", relErr: c.relErr, firstRunMs, timing };
+  } catch (e) {
+    // A failure after the checked run (e.g. out of memory while timing).
+    return { ...base, ...note, status: "throws", message: errMessage(e) };
+  } finally {
+    try {
+      r.dispose?.();
+    } catch {
+      // Disposal failures do not change the measurement.
+    }
+  }
+}
+
+const selected = workloads().filter((w) => filters === undefined || filters.some((f) => w.id.includes(f)));
+const dtypes: FloatDType[] = (["float32", "float64"] as const).filter(
+  (d) => onlyDtypes === undefined || onlyDtypes.includes(d),
+);
+const references = new Map<string, Float64Array[]>();
+const results: CellResult[] = [];
+const started = performance.now();
+
+log(`nabla bench: ${selected.length} workloads, backends ${backends.map((b) => b.name).join(", ")}`);
+for (const s of skipped) log(`  ${s}`);
+
+for (const w of selected) {
+  const ref = w.reference();
+  references.set(w.id, ref);
+  log(`\n${w.id}: ${w.title}`);
+  for (const b of backends)
+    for (const dtype of dtypes.filter((d) => b.dtypes.includes(d)))
+      for (const mode of b.modes) {
+        const res = await runCell(b, w, ref, dtype, mode);
+        results.push(res);
+        log(`  ${b.name.padEnd(10)} ${mode.padEnd(6)} ${dtype}  ${progress(res)}`);
+      }
+}
+
+if (!("error" in torch)) {
+  log(`\ntorch ${torch.version}: running ${selected.length} workloads in one subprocess`);
+  const torchResults = runTorch(torch, selected, dtypes, measureOpts, (id, dtype, out) => {
+    return check(out, references.get(id)!, dtype);
+  });
+  for (const r of torchResults) {
+    results.push(r);
+    log(`  ${r.workload.padEnd(22)} torch ${r.dtype}  ${progress(r)}`);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Report
+
+const elapsedS = (performance.now() - started) / 1000;
+const rowKeys = selected.map((w) => ({ id: w.id, title: w.title }));
+let commit = "unknown";
+try {
+  commit = execSync("git rev-parse --short HEAD", { cwd: here, stdio: ["ignore", "pipe", "ignore"] })
+    .toString()
+    .trim();
+  const dirty = execSync("git status --porcelain -- src", { cwd: here, stdio: ["ignore", "pipe", "ignore"] });
+  if (dirty.toString().trim() !== "") commit += " (src modified)";
+} catch {
+  // Not a git checkout.
+}
+const cpu = os.cpus()[0]?.model ?? "unknown cpu";
+const header = `nabla ${commit} · ${Object.entries(versions)
+  .map(([k, v]) => `${k} ${v}`)
+  .join(" · ")} · ${cpu} x${os.cpus().length}`;
+
+console.log(`\n${header}`);
+console.log(
+  `median ms after warm-up (checked against a float64 reference first: f32 rel. tol ${TOLERANCE.float32}, f64 ${TOLERANCE.float64})\n`,
+);
+console.log(mediansTable(results, rowKeys));
+console.log(`\nratio peer / nabla (best of eager and jit, same dtype): above 1 means nabla is faster\n`);
+console.log(ratiosTable(results, rowKeys));
+const ns = notes(results);
+if (skipped.length + ns.length > 0) {
+  console.log("\nnotes:");
+  for (const s of [...skipped, ...ns]) console.log(`  - ${s}`);
+}
+console.log(`\ntotal ${elapsedS.toFixed(0)} s; JSON in ${opts.json}`);
+
+/** Formats with the project's prettier config when available, so `prettier --check .` accepts the file. */
+async function prettyJson(file: string, text: string): Promise<string> {
+  try {
+    const prettier = await import("prettier");
+    const config = (await prettier.resolveConfig(file)) ?? {};
+    return await prettier.format(text, { ...config, parser: "json" });
+  } catch {
+    return text;
+  }
+}
+
+const jsonText = await prettyJson(
+  opts.json!,
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      commit,
+      versions,
+      machine: { cpu, cores: os.cpus().length, platform: `${os.platform()} ${os.release()}` },
+      measure: measureOpts,
+      tolerance: TOLERANCE,
+      skipped,
+      workloads: selected.map((w) => ({ id: w.id, kind: w.kind, title: w.title, params: w.params })),
+      results,
+      elapsedS,
+    },
+    null,
+    2,
+  ) + "\n",
+);
+writeFileSync(opts.json!, jsonText);

@@ -1,0 +1,152 @@
+"""PyTorch CPU side of `npm run bench` (run by bench/backends/torch.ts).
+
+Reads a spec (workloads, input files of raw float64, dtypes, timing rule),
+runs each workload once (its outputs are written back as float64 files and
+checked by the TypeScript side), then times it with the same rule as the
+TypeScript harness: warm-up runs, then runs until both a minimum count and a
+time budget are reached. Writes results.json into the spec's outdir.
+"""
+
+import json
+import sys
+import time
+
+import numpy as np
+import torch
+
+try:  # torch >= 2.0
+    from torch.func import grad, hessian, jvp, vmap
+except ImportError:  # torch 1.13 (Debian's python3-torch) ships these as functorch
+    from functorch import grad, hessian, jvp, vmap
+
+
+def chain(x):
+    return torch.sin(x) * torch.exp(x) * torch.tanh(x)
+
+
+def build(kind, params, I):
+    """Returns (fn, note): fn() computes the workload and returns a list of tensors."""
+    if kind == "elementwise":
+        return (lambda: [chain(I["x"])]), None
+    if kind == "matmul":
+        return (lambda: [I["a"] @ I["b"]]), None
+    if kind == "mlpGrad":
+        names = ["w1", "b1", "w2", "b2", "w3", "b3"]
+        ps = [I[n].clone().requires_grad_(True) for n in names]
+        x, y = I["x"], I["y"]
+
+        def run():
+            w1, b1, w2, b2, w3, b3 = ps
+            h1 = torch.tanh(x @ w1 + b1)
+            h2 = torch.tanh(h1 @ w2 + b2)
+            z = h2 @ w3 + b3
+            loss = -(y * torch.log_softmax(z, -1)).sum(1).mean()
+            return list(torch.autograd.grad(loss, ps))
+
+        return run, None
+    if kind == "gradGradScalar":
+        g2 = grad(grad(lambda x: torch.sin(x) * torch.exp(x)))
+        return (lambda: [g2(I["x"])]), None
+    if kind == "gradGradVector":
+        g1 = grad(lambda x: torch.tanh(torch.sin(x)).sum())
+        g2 = grad(lambda x: g1(x).sum())
+        return (lambda: [g2(I["x"])]), None
+    if kind == "hessian":
+        a = I["a"]
+        h = hessian(lambda x: torch.sin(a @ x).sum() + 0.5 * (x * x).sum())
+        return (lambda: [h(I["x"])]), None
+    if kind == "jvp":
+        return (lambda: list(jvp(chain, (I["x"],), (I["v"],)))), None
+    if kind == "perExampleGrad":
+
+        def loss(p, x, y):
+            h = torch.tanh(x @ p["w"])
+            r = (h * p["u"]).sum() - y
+            return r * r
+
+        pg = vmap(grad(loss), in_dims=(None, 0, 0))
+        p = {"w": I["w"], "u": I["u"]}
+
+        def run():
+            d = pg(p, I["x"], I["y"])
+            return [d["w"], d["u"]]
+
+        return run, None
+    if kind == "longChain":
+        steps, c = int(params["steps"]), params["c"]
+        x0 = I["x"]
+
+        def run():
+            x = x0.clone().requires_grad_(True)
+            v = x
+            for _ in range(steps):
+                v = v + torch.sin(v) * c
+            return [torch.autograd.grad(v, x)[0]]
+
+        return run, None
+    return None, "unknown workload kind " + kind
+
+
+def measure(run, m):
+    for _ in range(m["warmup"]):
+        run()
+    samples = []
+    spent = 0.0
+    while len(samples) < m["maxRuns"]:
+        t0 = time.perf_counter()
+        run()
+        dt = (time.perf_counter() - t0) * 1000
+        samples.append(dt)
+        spent += dt
+        if len(samples) >= m["minRuns"] and spent >= m["budgetMs"]:
+            break
+        if len(samples) >= 3 and spent >= 3 * m["budgetMs"]:
+            break
+    return samples
+
+
+def main():
+    spec = json.load(open(sys.argv[1]))
+    outdir = spec["outdir"]
+    results = []
+    for w in spec["workloads"]:
+        for dtype in spec["dtypes"]:
+            tdt = torch.float32 if dtype == "float32" else torch.float64
+            cell = {"id": w["id"], "dtype": dtype}
+            try:
+                I = {
+                    name: torch.from_numpy(np.fromfile(inp["file"], dtype="<f8").reshape(inp["shape"])).to(tdt)
+                    for name, inp in w["inputs"].items()
+                }
+                fn, note = build(w["kind"], w["params"], I)
+                if note is not None:
+                    cell["note"] = note
+                if fn is None:
+                    cell.update(status="unsupported", message=note)
+                    results.append(cell)
+                    continue
+
+                def run():
+                    # numpy() views the (already computed) CPU result: forcing without a copy.
+                    return [t.detach().numpy() for t in fn()]
+
+                t0 = time.perf_counter()
+                outs = run()
+                cell["firstRunMs"] = (time.perf_counter() - t0) * 1000
+                files = []
+                for k, o in enumerate(outs):
+                    f = "%s/%s.%s.out%d.f64" % (outdir, w["id"], dtype, k)
+                    np.asarray(o, dtype="<f8").reshape(-1).tofile(f)
+                    files.append(f)
+                cell["outputs"] = files
+                cell["samplesMs"] = measure(run, spec["measure"])
+                cell["status"] = "ok"
+            except Exception as e:  # reported as "throws", like the in-process backends
+                cell.update(status="throws", message="%s: %s" % (type(e).__name__, e))
+            results.append(cell)
+            sys.stderr.write("  torch %-22s %s %s\n" % (w["id"], dtype, cell["status"]))
+    json.dump(results, open(outdir + "/results.json", "w"))
+
+
+if __name__ == "__main__":
+    main()
