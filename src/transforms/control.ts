@@ -5,7 +5,7 @@
  * both branches and selects elementwise, which is what batching needs and
  * keeps both modes of differentiation. Loops run in JS (unrolled when
  * staged), so they differentiate in both modes; `whileLoop` needs a
- * condition with a concrete value.
+ * condition with a concrete value, or a batched one under vmap.
  */
 import { NablaError, ShapeError, TracerError, fmtShape } from "../core/errors.js";
 import { ArrayLike, NDArray, asArray } from "../core/ndarray.js";
@@ -13,6 +13,7 @@ import { flatten, unflatten } from "../core/pytree.js";
 import { shapesEqual } from "../core/shape.js";
 import { reshape, slicePrim, stack, where, zeros } from "../ops/ops.js";
 import { flattenToArrays } from "./common.js";
+import { BatchTracer } from "./vmap.js";
 
 /** The concrete boolean value of a predicate, or null when it is traced without one. */
 function concretePred(pred: NDArray, op: string): boolean | null {
@@ -60,24 +61,56 @@ export function cond(
 }
 
 /**
+ * Whether any element of a predicate is true, looking through vmap's batch
+ * tracers; null when there is no concrete value (under jit or makeGraph).
+ */
+function anyTrue(pred: NDArray): boolean | null {
+  let x: NDArray = pred;
+  while (x instanceof BatchTracer) x = x.val;
+  try {
+    return x.concrete("whileLoop").data.some((v) => v !== 0);
+  } catch (e) {
+    if (e instanceof TracerError) return null;
+    throw e;
+  }
+}
+
+/**
  * `while (condFn(v)) v = bodyFn(v)`, returning the final `v` (a pytree).
- * The condition needs a concrete value: it works eagerly and under
- * grad/jvp/vjp (differentiating through the iterations taken), and throws
- * TracerError under jit, vmap or makeGraph.
+ * Eagerly and under grad/jvp/vjp it runs the iterations the condition asks
+ * for (and differentiates through them). Under vmap every example runs until
+ * its own condition fails: the loop continues while any example is active and
+ * finished examples keep their value. Under jit or makeGraph the condition
+ * has no concrete value and it throws TracerError.
  * @example nb.whileLoop((v) => nb.less(v, 10), (v) => nb.mul(v, 2), 1); // array(16.)
  */
 export function whileLoop<T>(condFn: (val: T) => unknown, bodyFn: (val: T) => T, init: T): T {
   let val = init;
   for (;;) {
     const c = asArray(condFn(val) as ArrayLike, "whileLoop");
+    if (c.size !== 1) throw new ShapeError(`whileLoop: the condition must have one element, got shape ${fmtShape(c.shape)}`);
     const v = concretePred(c, "whileLoop");
-    if (v === null)
+    if (v === false) return val;
+    if (v === true) {
+      val = bodyFn(val);
+      continue;
+    }
+    const any = anyTrue(c);
+    if (any === null)
       throw new TracerError(
-        "whileLoop: the loop condition has no concrete value here (under jit, vmap or makeGraph); " +
+        "whileLoop: the loop condition has no concrete value here (under jit or makeGraph); " +
           "use forLoop or scan with a fixed trip count, or compute the condition from concrete values",
       );
-    if (!v) return val;
-    val = bodyFn(val);
+    if (!any) return val;
+    // batched: step the active examples, keep the finished ones
+    const [next, nd] = flattenToArrays(bodyFn(val), "whileLoop");
+    const [cur, cd] = flattenToArrays(val, "whileLoop");
+    if (!nd.equals(cd)) throw new ShapeError(`whileLoop: the body returned structure ${nd}, expected ${cd}`);
+    const pb = reshape(c, []);
+    val = unflatten(
+      cd,
+      next.map((n, i) => where(pb, n, cur[i]!)),
+    ) as T;
   }
 }
 
