@@ -22,6 +22,7 @@ import * as K from "../core/kernels.js";
 import * as K2 from "../core/kernels2.js";
 import type { Aval, LinearIn } from "../core/trace.js";
 import * as O from "./ops.js";
+import { BINARY, BinaryName, UNARY } from "./scalar.js";
 import { BatchResult, Dim, batchedFront, elementwise, moveToFront, passThrough, shiftAxes } from "./batching.js";
 import * as L from "./linalgRules.js";
 import {
@@ -222,16 +223,17 @@ function floatBinary(name: string, a: Aval, b: Aval): Aval[] {
   return r;
 }
 
-function compare(name: Prim, f: (x: number, y: number) => boolean): Rule<{}> {
+function compare(name: Prim & BinaryName): Rule<{}> {
   return {
     abstractEval: ([a, b]) => binaryAval(name, a!, b!, "bool"),
-    impl: binaryImpl((x, y) => (f(x, y) ? 1 : 0)),
+    impl: binaryImpl(BINARY[name]),
     jvp: () => [null],
     vmap: elementwise(name),
   };
 }
 
-function logic(name: Prim, f: (x: number, y: number) => number): Rule<{}> {
+function logic(name: Prim & BinaryName): Rule<{}> {
+  const f = BINARY[name];
   return {
     abstractEval([a, b]) {
       if (a!.dtype !== "bool" || b!.dtype !== "bool")
@@ -285,17 +287,6 @@ export function swapLast(x: NDArray): NDArray {
 
 const SQRT_PI_2 = 2 / Math.sqrt(Math.PI);
 
-function softplusKernel(v: number): number {
-  return Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
-}
-function logisticKernel(v: number): number {
-  return v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v));
-}
-function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
 // ---------------------------------------------------------------------------
 // the table
 
@@ -306,59 +297,59 @@ export const RULES = {
       if (a!.dtype === "bool") throw new DTypeError("neg: expected a numeric operand, got bool");
       return sameAval(a!);
     },
-    impl: ([x], _p, [o]) => [K.unary(x!, o!.dtype, o!.weak, (v) => -v)],
+    impl: ([x], _p, [o]) => [K.unary(x!, o!.dtype, o!.weak, UNARY.neg)],
     jvp: (_x, [dx]) => [tneg(dx!)],
     transpose: ([ct]) => [tneg(ct!)],
     vmap: passThrough("neg"),
   },
   // d(e^x) = e^x dx
-  exp: unaryFloat("exp", Math.exp, (_x, dx, y) => O.mul(dx, y)),
+  exp: unaryFloat("exp", UNARY.exp, (_x, dx, y) => O.mul(dx, y)),
   // d(log x) = dx / x
-  log: unaryFloat("log", Math.log, (x, dx) => O.div(dx, x)),
+  log: unaryFloat("log", UNARY.log, (x, dx) => O.div(dx, x)),
   // d(log1p x) = dx / (1 + x)
-  log1p: unaryFloat("log1p", Math.log1p, (x, dx) => O.div(dx, O.add(x, 1))),
+  log1p: unaryFloat("log1p", UNARY.log1p, (x, dx) => O.div(dx, O.add(x, 1))),
   // d(expm1 x) = (y + 1) dx
-  expm1: unaryFloat("expm1", Math.expm1, (_x, dx, y) => O.mul(dx, O.add(y, 1))),
+  expm1: unaryFloat("expm1", UNARY.expm1, (_x, dx, y) => O.mul(dx, O.add(y, 1))),
   // d(sin x) = cos x dx
-  sin: unaryFloat("sin", Math.sin, (x, dx) => O.mul(dx, O.cos(x))),
+  sin: unaryFloat("sin", UNARY.sin, (x, dx) => O.mul(dx, O.cos(x))),
   // d(cos x) = -sin x dx
-  cos: unaryFloat("cos", Math.cos, (x, dx) => O.neg(O.mul(dx, O.sin(x)))),
+  cos: unaryFloat("cos", UNARY.cos, (x, dx) => O.neg(O.mul(dx, O.sin(x)))),
   // d(tan x) = (1 + tan² x) dx
-  tan: unaryFloat("tan", Math.tan, (_x, dx, y) => O.mul(dx, O.add(1, O.mul(y, y)))),
+  tan: unaryFloat("tan", UNARY.tan, (_x, dx, y) => O.mul(dx, O.add(1, O.mul(y, y)))),
   // d(tanh x) = (1 - tanh² x) dx
-  tanh: unaryFloat("tanh", Math.tanh, (_x, dx, y) => O.mul(dx, O.sub(1, O.mul(y, y)))),
+  tanh: unaryFloat("tanh", UNARY.tanh, (_x, dx, y) => O.mul(dx, O.sub(1, O.mul(y, y)))),
   // d(sinh x) = cosh x dx
-  sinh: unaryFloat("sinh", Math.sinh, (x, dx) => O.mul(dx, O.cosh(x))),
+  sinh: unaryFloat("sinh", UNARY.sinh, (x, dx) => O.mul(dx, O.cosh(x))),
   // d(cosh x) = sinh x dx
-  cosh: unaryFloat("cosh", Math.cosh, (x, dx) => O.mul(dx, O.sinh(x))),
+  cosh: unaryFloat("cosh", UNARY.cosh, (x, dx) => O.mul(dx, O.sinh(x))),
   // d(asin x) = dx / sqrt(1 - x²)
-  asin: unaryFloat("asin", Math.asin, (x, dx) => O.div(dx, O.sqrt(O.sub(1, O.mul(x, x))))),
+  asin: unaryFloat("asin", UNARY.asin, (x, dx) => O.div(dx, O.sqrt(O.sub(1, O.mul(x, x))))),
   // d(acos x) = -dx / sqrt(1 - x²)
-  acos: unaryFloat("acos", Math.acos, (x, dx) => O.neg(O.div(dx, O.sqrt(O.sub(1, O.mul(x, x)))))),
+  acos: unaryFloat("acos", UNARY.acos, (x, dx) => O.neg(O.div(dx, O.sqrt(O.sub(1, O.mul(x, x)))))),
   // d(atan x) = dx / (1 + x²)
-  atan: unaryFloat("atan", Math.atan, (x, dx) => O.div(dx, O.add(1, O.mul(x, x)))),
+  atan: unaryFloat("atan", UNARY.atan, (x, dx) => O.div(dx, O.add(1, O.mul(x, x)))),
   // d(sqrt x) = dx / (2 sqrt x)
-  sqrt: unaryFloat("sqrt", Math.sqrt, (_x, dx, y) => O.div(dx, O.mul(y, 2))),
+  sqrt: unaryFloat("sqrt", UNARY.sqrt, (_x, dx, y) => O.div(dx, O.mul(y, 2))),
   // d(erf x) = 2/sqrt(pi) e^(-x²) dx
-  erf: unaryFloat("erf", K.erf, (x, dx) => O.mul(dx, O.mul(O.exp(O.neg(O.mul(x, x))), SQRT_PI_2))),
+  erf: unaryFloat("erf", UNARY.erf, (x, dx) => O.mul(dx, O.mul(O.exp(O.neg(O.mul(x, x))), SQRT_PI_2))),
   // d(sigmoid x) = y (1 - y) dx
-  logistic: unaryFloat("logistic", logisticKernel, (_x, dx, y) => O.mul(dx, O.mul(y, O.sub(1, y)))),
+  logistic: unaryFloat("logistic", UNARY.logistic, (_x, dx, y) => O.mul(dx, O.mul(y, O.sub(1, y)))),
   // d(softplus x) = sigmoid(x) dx
-  softplus: unaryFloat("softplus", softplusKernel, (x, dx) => O.mul(dx, O.sigmoid(x))),
+  softplus: unaryFloat("softplus", UNARY.softplus, (x, dx) => O.mul(dx, O.sigmoid(x))),
   // d|x| = sign(x) dx, with the convention |x|'(0) = 1
   abs: {
     abstractEval([a]) {
       if (a!.dtype === "bool") throw new DTypeError("abs: expected a numeric operand, got bool");
       return sameAval(a!);
     },
-    impl: ([x], _p, [o]) => [K.unary(x!, o!.dtype, o!.weak, Math.abs)],
+    impl: ([x], _p, [o]) => [K.unary(x!, o!.dtype, o!.weak, UNARY.abs)],
     jvp: ([x], [dx]) => [tmul(dx, O.where(O.greaterEqual(x!, 0), 1, -1))],
     vmap: passThrough("abs"),
   },
-  sign: unaryZero("sign", (v) => (v > 0 ? 1 : v < 0 ? -1 : v)),
-  floor: unaryZero("floor", Math.floor),
-  ceil: unaryZero("ceil", Math.ceil),
-  round: unaryZero("round", roundHalfEven),
+  sign: unaryZero("sign", UNARY.sign),
+  floor: unaryZero("floor", UNARY.floor),
+  ceil: unaryZero("ceil", UNARY.ceil),
+  round: unaryZero("round", UNARY.round),
   // the identity whose derivative is zero
   stop_gradient: {
     abstractEval: ([a]) => sameAval(a!),
@@ -369,7 +360,7 @@ export const RULES = {
   // d(x + y) = dx + dy
   add: {
     abstractEval: ([a, b]) => binaryAval("add", a!, b!),
-    impl: binaryImpl((x, y) => x + y),
+    impl: binaryImpl(BINARY.add),
     jvp: (_p, [dx, dy]) => [tadd(dx!, dy!)],
     transpose: ([ct], args) => args.map((a) => (isLin(a) ? ct! : null)),
     vmap: elementwise("add"),
@@ -377,7 +368,7 @@ export const RULES = {
   // d(x - y) = dx - dy
   sub: {
     abstractEval: ([a, b]) => binaryAval("sub", a!, b!),
-    impl: binaryImpl((x, y) => x - y),
+    impl: binaryImpl(BINARY.sub),
     jvp: (_p, [dx, dy]) => [tsub(dx!, dy!)],
     transpose: ([ct], [a, b]) => [isLin(a) ? ct! : null, isLin(b) ? tneg(ct!) : null],
     vmap: elementwise("sub"),
@@ -385,7 +376,7 @@ export const RULES = {
   // d(x y) = dx y + x dy
   mul: {
     abstractEval: ([a, b]) => binaryAval("mul", a!, b!),
-    impl: binaryImpl((x, y) => x * y),
+    impl: binaryImpl(BINARY.mul),
     jvp: ([x, y], [dx, dy]) => [tadd(tmul(dx!, y!), dy === null ? null : O.mul(x!, dy!))],
     transpose([ct], [a, b]) {
       if (isLin(a) && isLin(b)) throw new DTypeError("mul: transpose of a product of two linear operands");
@@ -399,7 +390,7 @@ export const RULES = {
   // d(x / y) = dx / y - dy x / y² = (dx - dy out) / y
   div: {
     abstractEval: ([a, b]) => binaryAval("div", a!, b!),
-    impl: binaryImpl((x, y) => x / y),
+    impl: binaryImpl(BINARY.div),
     jvp: ([, y], [dx, dy], [out]) => [tdiv(tsub(dx!, tmul(dy!, out!)), y!)],
     transpose([ct], [a, b]) {
       if (isLin(b)) throw new DTypeError("div: transpose with a linear denominator");
@@ -410,7 +401,7 @@ export const RULES = {
   // d(x^y) = y x^(y-1) dx + log(x) x^y dy, with 0^y terms taken as 0 where the limit is 0
   pow: {
     abstractEval: ([a, b]) => floatBinary("pow", a!, b!),
-    impl: binaryImpl(Math.pow),
+    impl: binaryImpl(BINARY.pow),
     jvp([x, y], [dx, dy], [out]) {
       let tx: T = null;
       if (dx !== null) {
@@ -436,7 +427,7 @@ export const RULES = {
   // d max(x, y) = dx [x > y] + dy [y > x] + (dx + dy)/2 [x == y]
   max: {
     abstractEval: ([a, b]) => binaryAval("max", a!, b!),
-    impl: binaryImpl((x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : Math.max(x, y))),
+    impl: binaryImpl(BINARY.max),
     jvp([x, y], [dx, dy]) {
       const [wx, wy] = extremumWeights(x!, y!, O.greater);
       return [tadd(tmul(dx!, wx), tmul(dy!, wy))];
@@ -445,7 +436,7 @@ export const RULES = {
   },
   min: {
     abstractEval: ([a, b]) => binaryAval("min", a!, b!),
-    impl: binaryImpl((x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : Math.min(x, y))),
+    impl: binaryImpl(BINARY.min),
     jvp([x, y], [dx, dy]) {
       const [wx, wy] = extremumWeights(x!, y!, O.less);
       return [tadd(tmul(dx!, wx), tmul(dy!, wy))];
@@ -455,27 +446,27 @@ export const RULES = {
   // d atan2(a, b) = (b da - a db) / (a² + b²)
   atan2: {
     abstractEval: ([a, b]) => floatBinary("atan2", a!, b!),
-    impl: binaryImpl(Math.atan2),
+    impl: binaryImpl(BINARY.atan2),
     jvp([a, b], [da, db]) {
       const den = O.add(O.mul(a!, a!), O.mul(b!, b!));
       return [tsub(tmul(da!, O.div(b!, den)), tmul(db!, O.div(a!, den)))];
     },
     vmap: elementwise("atan2"),
   },
-  eq: compare("eq", (x, y) => x === y),
-  ne: compare("ne", (x, y) => x !== y),
-  lt: compare("lt", (x, y) => x < y),
-  le: compare("le", (x, y) => x <= y),
-  gt: compare("gt", (x, y) => x > y),
-  ge: compare("ge", (x, y) => x >= y),
-  and: logic("and", (x, y) => x & y),
-  or: logic("or", (x, y) => x | y),
+  eq: compare("eq"),
+  ne: compare("ne"),
+  lt: compare("lt"),
+  le: compare("le"),
+  gt: compare("gt"),
+  ge: compare("ge"),
+  and: logic("and"),
+  or: logic("or"),
   not: {
     abstractEval([a]) {
       if (a!.dtype !== "bool") throw new DTypeError(`not: expected a bool operand, got ${a!.dtype}`);
       return sameAval(a!);
     },
-    impl: ([x]) => [K.unary(x!, "bool", false, (v) => (v ? 0 : 1))],
+    impl: ([x]) => [K.unary(x!, "bool", false, UNARY.not)],
     jvp: () => [null],
     vmap: passThrough("not"),
   },
