@@ -149,8 +149,8 @@ export class StagingTrace extends Trace {
   }
 
   /** A fresh input variable. */
-  newInput(aval: Aval): StagingTracer {
-    const a: Aval = { shape: aval.shape.slice(), dtype: aval.dtype, weak: false };
+  newInput(aval: Aval, keepWeak = false): StagingTracer {
+    const a: Aval = { shape: aval.shape.slice(), dtype: aval.dtype, weak: keepWeak && aval.weak };
     const t = new StagingTracer(this, a, this.newVar(a));
     this.tracerOf.set(t.v, t);
     return t;

@@ -88,7 +88,8 @@ export function whileLoop<T>(condFn: (val: T) => unknown, bodyFn: (val: T) => T,
   let val = init;
   for (;;) {
     const c = asArray(condFn(val) as ArrayLike, "whileLoop");
-    if (c.size !== 1) throw new ShapeError(`whileLoop: the condition must have one element, got shape ${fmtShape(c.shape)}`);
+    if (c.size !== 1)
+      throw new ShapeError(`whileLoop: the condition must have one element, got shape ${fmtShape(c.shape)}`);
     const v = concretePred(c, "whileLoop");
     if (v === false) return val;
     if (v === true) {

@@ -1,18 +1,26 @@
 /**
  * `jit`: stages the function into a Graph once per argument signature
- * (shapes, dtypes, pytree structure and static arguments) and evaluates the
- * cached graph afterwards. Evaluation goes through `bind`, so a jitted
- * function can itself be differentiated, vmapped or staged.
+ * (shapes, dtypes, pytree structure and static arguments) and compiles it
+ * into a plan (kernels called directly, elementwise runs fused into one
+ * generated loop). Concrete arguments run the plan; traced arguments evaluate
+ * the graph through `bind`, so a jitted function can itself be
+ * differentiated, vmapped or staged.
  */
 import { NablaError } from "../core/errors.js";
 import { Graph, StagingTrace, StagingTracer, evalGraph } from "../core/graph.js";
 import { MainTrace, avalOf, endTrace, fmtAval, newTrace } from "../core/trace.js";
 import { TreeDef } from "../core/pytree.js";
+import { ConcreteArray } from "../core/ndarray.js";
+import { Plan, compile } from "../core/plan.js";
 import { flattenToArrays, unflatten } from "./common.js";
 
 interface Compiled {
   graph: Graph;
   outDef: TreeDef;
+  /** Direct evaluation on concrete arrays, with fused elementwise loops. */
+  plan: Plan;
+  /** Whether every constant of the graph is concrete (else the plan cannot run). */
+  concreteConsts: boolean;
 }
 
 function staticKey(v: unknown): string {
@@ -50,17 +58,27 @@ export function jit(
     if (c === undefined) {
       const stage = newTrace("jit", (m: MainTrace) => new StagingTrace(m, "jit"));
       try {
-        const ins = leaves.map((l) => stage.newInput(avalOf(l)));
+        // weak-typed arguments (bare scalars) stay weak, so promotion matches eager evaluation
+        const ins = leaves.map((l) => stage.newInput(avalOf(l), true));
         const traced = unflatten(def, ins) as unknown[];
         const full = args.map((a, i) => (statics.has(i) ? a : traced[i]));
         const [outs, outDef] = flattenToArrays(f(...full), "jit");
-        c = { graph: stage.build(ins as StagingTracer[], outs), outDef };
+        const graph = stage.build(ins as StagingTracer[], outs);
+        c = {
+          graph,
+          outDef,
+          plan: compile(graph),
+          concreteConsts: graph.consts.every((k) => k instanceof ConcreteArray),
+        };
       } finally {
         endTrace(stage);
       }
       cache.set(key, c);
     }
-    return unflatten(c.outDef, evalGraph(c.graph, leaves));
+    // concrete arguments run the compiled plan; traced ones go through bind, so jit composes with other transforms
+    const concrete = c.concreteConsts && leaves.every((l) => l instanceof ConcreteArray);
+    const outs = concrete ? c.plan.run(leaves as ConcreteArray[]) : evalGraph(c.graph, leaves);
+    return unflatten(c.outDef, outs);
   };
   return Object.assign(run, { cacheSize: () => cache.size });
 }

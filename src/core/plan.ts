@@ -1,0 +1,209 @@
+/**
+ * Executable plans for staged graphs on concrete arrays (used by `jit`).
+ * Equations run their kernels directly (their shapes were checked when the
+ * graph was staged), and contiguous runs of elementwise equations over one
+ * shape are fused into a single generated loop: no intermediate arrays, one
+ * pass over memory. The fused code computes exactly what the kernels compute
+ * (the same scalar functions, the same rounding to each equation's dtype).
+ */
+import { ConcreteArray, NDArray } from "./ndarray.js";
+import { DType, allocate } from "./dtype.js";
+import { shapesEqual, sizeOf } from "./shape.js";
+import { Equation, Graph, Var } from "./graph.js";
+import { RuleAny, ruleOf } from "./trace.js";
+import { BINARY, UNARY } from "../ops/scalar.js";
+
+type Kernel = (ins: ArrayLike<number>[], outs: { [i: number]: number }[], n: number) => void;
+
+interface EqnStep {
+  kind: "eqn";
+  eqn: Equation;
+  rule: RuleAny;
+}
+interface FusedStep {
+  kind: "fused";
+  kernel: Kernel;
+  ins: Var[];
+  outs: Var[];
+  shape: readonly number[];
+}
+type Step = EqnStep | FusedStep;
+
+/** A compiled graph: `run` evaluates it on concrete arguments. */
+export interface Plan {
+  run(args: readonly ConcreteArray[]): NDArray[];
+  /** Number of fused loops (for tests and diagnostics). */
+  readonly fusedGroups: number;
+}
+
+const INLINE_BINARY: Partial<Record<string, (a: string, b: string) => string>> = {
+  add: (a, b) => `(${a} + ${b})`,
+  sub: (a, b) => `(${a} - ${b})`,
+  mul: (a, b) => `(${a} * ${b})`,
+  div: (a, b) => `(${a} / ${b})`,
+  eq: (a, b) => `(${a} === ${b} ? 1 : 0)`,
+  ne: (a, b) => `(${a} !== ${b} ? 1 : 0)`,
+  lt: (a, b) => `(${a} < ${b} ? 1 : 0)`,
+  le: (a, b) => `(${a} <= ${b} ? 1 : 0)`,
+  gt: (a, b) => `(${a} > ${b} ? 1 : 0)`,
+  ge: (a, b) => `(${a} >= ${b} ? 1 : 0)`,
+};
+
+function isElementwise(e: Equation): boolean {
+  return e.prim in UNARY || e.prim in BINARY || e.prim === "select" || e.prim === "convert";
+}
+
+/** Whether an equation can join a fused loop over `shape`: every operand is that shape or a single element. */
+function fusable(e: Equation, shape: readonly number[]): boolean {
+  if (!isElementwise(e) || e.outs.length !== 1 || !shapesEqual(e.outs[0]!.aval.shape, shape)) return false;
+  return e.inputs.every((v) => shapesEqual(v.aval.shape, shape) || sizeOf(v.aval.shape) === 1);
+}
+
+/** Rounds a JS number expression to what storing it in `dtype` gives. */
+function rounded(expr: string, dtype: DType): string {
+  if (dtype === "float32") return `Math.fround(${expr})`;
+  if (dtype === "int32") return `(${expr} | 0)`;
+  return expr;
+}
+
+function expression(e: Equation, args: string[]): string {
+  const p = e.prim;
+  const out = e.outs[0]!.aval.dtype;
+  let x: string;
+  if (p === "select") x = `(${args[0]} ? ${args[1]} : ${args[2]})`;
+  else if (p === "convert") {
+    const to = (e.params as { dtype: DType }).dtype;
+    const a = args[0]!;
+    x = to === "bool" ? `(${a} !== 0 ? 1 : 0)` : to === "int32" ? `Math.trunc(${a})` : a;
+  } else if (p === "neg") x = `(-${args[0]})`;
+  else if (p in UNARY) x = `U.${p}(${args[0]})`;
+  else x = INLINE_BINARY[p]?.(args[0]!, args[1]!) ?? `B.${p}(${args[0]}, ${args[1]})`;
+  return rounded(x, out);
+}
+
+let codegen = true;
+/** Longest run fused into one loop: keeps generated functions small enough for the JIT compiler. */
+const MAX_GROUP = 256;
+
+function fuse(group: Equation[], liveAfter: Set<Var>): FusedStep | null {
+  const shape = group[0]!.outs[0]!.aval.shape;
+  const n = sizeOf(shape);
+  const produced = new Set(group.map((e) => e.outs[0]!));
+  const ins: Var[] = [];
+  const name = new Map<Var, string>();
+  const lines: string[] = [];
+  const head: string[] = [];
+  for (const e of group)
+    for (const v of e.inputs)
+      if (!produced.has(v) && !name.has(v)) {
+        const k = ins.length;
+        ins.push(v);
+        const scalar = sizeOf(v.aval.shape) === 1 && n !== 1;
+        head.push(`const a${k} = ins[${k}];`);
+        if (scalar) {
+          head.push(`const s${k} = a${k}[0];`);
+          name.set(v, `s${k}`);
+        } else {
+          lines.push(`const x${k} = a${k}[i];`);
+          name.set(v, `x${k}`);
+        }
+      }
+  const outs: Var[] = [];
+  group.forEach((e, j) => {
+    const v = e.outs[0]!;
+    const t = `t${j}`;
+    lines.push(
+      `const ${t} = ${expression(
+        e,
+        e.inputs.map((u) => name.get(u)!),
+      )};`,
+    );
+    name.set(v, t);
+    if (liveAfter.has(v)) {
+      head.push(`const o${outs.length} = outs[${outs.length}];`);
+      lines.push(`o${outs.length}[i] = ${t};`);
+      outs.push(v);
+    }
+  });
+  const body = `${head.join("\n")}\nfor (let i = 0; i < n; i++) {\n${lines.join("\n")}\n}`;
+  try {
+    const make = new Function("U", "B", `"use strict"; return function fused(ins, outs, n) {\n${body}\n};`) as (
+      u: typeof UNARY,
+      b: typeof BINARY,
+    ) => Kernel;
+    return { kind: "fused", kernel: make(UNARY, BINARY), ins, outs, shape };
+  } catch {
+    codegen = false; // e.g. a Content-Security-Policy without 'unsafe-eval': run equation by equation
+    return null;
+  }
+}
+
+/** Compiles a graph into a plan (fusing elementwise runs when code generation is available). */
+export function compile(g: Graph): Plan {
+  const eqns = g.equations;
+  // for each position, the variables read at or after it (or returned)
+  const lastUse = new Map<Var, number>();
+  eqns.forEach((e, i) => e.inputs.forEach((v) => lastUse.set(v, i)));
+  for (const v of g.outs) if (v) lastUse.set(v, Infinity);
+  const steps: Step[] = [];
+  let fusedGroups = 0;
+  const flush = (group: Equation[], end: number): void => {
+    if (group.length >= 2 && codegen) {
+      const live = new Set<Var>();
+      for (const e of group) {
+        const v = e.outs[0]!;
+        if ((lastUse.get(v) ?? -1) >= end) live.add(v);
+      }
+      const f = fuse(group, live);
+      if (f !== null) {
+        steps.push(f);
+        fusedGroups++;
+        return;
+      }
+    }
+    for (const e of group) steps.push({ kind: "eqn", eqn: e, rule: ruleOf(e.prim) });
+  };
+  let group: Equation[] = [];
+  eqns.forEach((e, i) => {
+    const shape = group.length ? group[0]!.outs[0]!.aval.shape : e.outs[0]?.aval.shape;
+    if (shape !== undefined && group.length < MAX_GROUP && fusable(e, shape)) {
+      group.push(e);
+      return;
+    }
+    flush(group, i);
+    group = [];
+    if (e.outs.length === 1 && fusable(e, e.outs[0]!.aval.shape)) group.push(e);
+    else steps.push({ kind: "eqn", eqn: e, rule: ruleOf(e.prim) });
+  });
+  flush(group, eqns.length);
+
+  return {
+    fusedGroups,
+    run(args: readonly ConcreteArray[]): NDArray[] {
+      const env = new Map<Var, ConcreteArray>();
+      g.constVars.forEach((v, i) => env.set(v, g.consts[i] as ConcreteArray));
+      g.inVars.forEach((v, i) => env.set(v, args[i]!));
+      for (const s of steps) {
+        if (s.kind === "eqn") {
+          const e = s.eqn;
+          const outs = s.rule.impl(
+            e.inputs.map((v) => env.get(v)!),
+            e.params,
+            e.outs.map((v) => v.aval),
+          );
+          e.outs.forEach((v, i) => env.set(v, outs[i]!));
+        } else {
+          const n = sizeOf(s.shape);
+          const bufs = s.outs.map((v) => allocate(v.aval.dtype, n));
+          s.kernel(
+            s.ins.map((v) => env.get(v)!.data),
+            bufs,
+            n,
+          );
+          s.outs.forEach((v, i) => env.set(v, new ConcreteArray(bufs[i]!, s.shape, v.aval.dtype, v.aval.weak)));
+        }
+      }
+      return g.outs.map((v) => env.get(v!)!);
+    },
+  };
+}
