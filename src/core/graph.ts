@@ -183,8 +183,9 @@ export class StagingTrace extends Trace {
   }
 
   /**
-   * Algebraic identities applied while staging: x*1, 1*x, x+0, 0+x, x-0,
-   * x/1 and neg(neg x) are x when that keeps x's shape and dtype.
+   * Algebraic identities applied while staging, exact in IEEE arithmetic
+   * (signed zeros and NaN included): x*1, 1*x, x+(-0), x-0, x/1 and
+   * neg(neg x) are x when that keeps x's shape and dtype.
    */
   private simplify(prim: Prim, args: StagingTracer[]): StagingTracer | null {
     const same = (keep: StagingTracer, other: StagingTracer): StagingTracer | null =>
@@ -201,8 +202,9 @@ export class StagingTrace extends Trace {
         if (lb === 1) return same(a, b);
         if (la === 1) return same(b, a);
       } else if (prim === "add") {
-        if (lb === 0) return same(a, b);
-        if (la === 0) return same(b, a);
+        // only x + (-0) is x for every x: (-0) + (+0) is +0, so x + 0 is kept
+        if (Object.is(lb, -0)) return same(a, b);
+        if (Object.is(la, -0)) return same(b, a);
       } else if ((prim === "sub" && lb === 0) || (prim === "div" && lb === 1)) return same(a, b);
     } else if (prim === "neg") {
       const e = this.producer.get(args[0]!.v);
