@@ -6,7 +6,8 @@
  * user's backward function). The functions travel in the parameters, so the
  * rules survive staging (`jit`, `makeGraph`) and batching.
  */
-import { NablaError } from "../core/errors.js";
+import { NablaError, ShapeError, fmtShape } from "../core/errors.js";
+import { shapesEqual } from "../core/shape.js";
 import { ConcreteArray, NDArray } from "../core/ndarray.js";
 import { StagingTrace } from "../core/graph.js";
 import { Aval, LinearIn, MainTrace, avalOf, bind, endTrace, newTrace } from "../core/trace.js";
@@ -32,6 +33,8 @@ export interface CustomVjpParams {
   bwd: FlatBwd;
   id: number;
   name: string;
+  /** Check fwd's primal outputs against f's shapes and dtypes (off when fwd calls f itself, as checkpoint's does). */
+  checkFwd: boolean;
 }
 export interface CustomLinParams {
   bwd: FlatBwd;
@@ -107,6 +110,18 @@ export const customVjpRow = {
   },
   jvpFull(primals: NDArray[], tangents: (NDArray | null)[], p: CustomVjpParams): [NDArray[], NDArray[]] {
     const [outs, res] = p.fwd(primals);
+    if (p.checkFwd) {
+      const want = stagedAvals(p.f, primals.map(avalOf), "customVjp");
+      const got = outs.map(avalOf);
+      const fmt = (as: Aval[]) => as.map((a) => `${a.dtype}${fmtShape(a.shape)}`).join(", ");
+      if (
+        want.length !== got.length ||
+        want.some((w, i) => w.dtype !== got[i]!.dtype || !shapesEqual(w.shape, got[i]!.shape))
+      )
+        throw new ShapeError(
+          `customVjp: fwd's primal output (${fmt(got)}) does not match the function's output (${fmt(want)})`,
+        );
+    }
     const lin: CustomLinParams = { bwd: p.bwd, nRes: res.length, outAvals: outs.map(avalOf), id: p.id, name: p.name };
     return [outs, bind("custom_vjp_lin", [...res, ...orZeros(tangents, primals)], lin)];
   },
@@ -130,6 +145,7 @@ export const customVjpRow = {
       },
       id: p.id,
       name: p.name,
+      checkFwd: p.checkFwd,
     };
     const outs = bind("custom_vjp_call", xs, params);
     return [outs, outs.map(() => 0)];

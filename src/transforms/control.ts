@@ -11,7 +11,8 @@ import { NablaError, ShapeError, TracerError, fmtShape } from "../core/errors.js
 import { ArrayLike, NDArray, asArray } from "../core/ndarray.js";
 import { flatten, unflatten } from "../core/pytree.js";
 import { shapesEqual } from "../core/shape.js";
-import { reshape, slicePrim, stack, where, zeros } from "../ops/ops.js";
+import { reshape, slicePrim, stack, stopGradient, where, zeros } from "../ops/ops.js";
+import { isFloat } from "../core/dtype.js";
 import { flattenToArrays } from "./common.js";
 import { BatchTracer } from "./vmap.js";
 
@@ -25,6 +26,21 @@ function concretePred(pred: NDArray, op: string): boolean | null {
     if (e instanceof TracerError) return null;
     throw e;
   }
+}
+
+/** Operands as a branch should see them: themselves where `pred == taken`, constants (stopGradient) elsewhere. */
+function maskOperands(pred: NDArray, operands: unknown[], taken: boolean): unknown[] {
+  return operands.map((op) => {
+    const [leaves, def] = flatten(op);
+    return unflatten(
+      def,
+      leaves.map((l) => {
+        if (!(l instanceof NDArray) || !isFloat(l.dtype)) return l;
+        const held = stopGradient(l);
+        return taken ? where(pred, l, held) : where(pred, held, l);
+      }),
+    );
+  });
 }
 
 /**
@@ -43,8 +59,11 @@ export function cond(
   const p = asArray(pred, "cond");
   const c = concretePred(p, "cond");
   if (c !== null) return c ? trueFn(...operands) : falseFn(...operands);
-  const [tl, td] = flattenToArrays(trueFn(...operands), "cond");
-  const [fl, fd] = flattenToArrays(falseFn(...operands), "cond");
+  const pb = reshape(p, []);
+  // each branch sees its operands only where it is taken (elsewhere through stopGradient), so the
+  // derivative of the branch not taken — possibly NaN outside its domain — cannot leak into the result
+  const [tl, td] = flattenToArrays(trueFn(...maskOperands(pb, operands, true)), "cond");
+  const [fl, fd] = flattenToArrays(falseFn(...maskOperands(pb, operands, false)), "cond");
   if (!td.equals(fd)) throw new ShapeError(`cond: branches return different structures: ${td} and ${fd}`);
   tl.forEach((t, i) => {
     const f = fl[i]!;
@@ -53,7 +72,6 @@ export function cond(
         `cond: branch outputs differ at leaf ${i}: ${t.dtype}${fmtShape(t.shape)} and ${f.dtype}${fmtShape(f.shape)}`,
       );
   });
-  const pb = reshape(p, []);
   return unflatten(
     td,
     tl.map((t, i) => where(pb, t, fl[i]!)),
@@ -103,11 +121,12 @@ export function whileLoop<T>(condFn: (val: T) => unknown, bodyFn: (val: T) => T,
           "use forLoop or scan with a fixed trip count, or compute the condition from concrete values",
       );
     if (!any) return val;
-    // batched: step the active examples, keep the finished ones
-    const [next, nd] = flattenToArrays(bodyFn(val), "whileLoop");
+    // batched: step the active examples, keep the finished ones (which enter the body only through
+    // stopGradient, so its derivative at their values cannot leak into their gradients)
+    const pb = reshape(c, []);
+    const [next, nd] = flattenToArrays(bodyFn(maskOperands(pb, [val], true)[0] as T), "whileLoop");
     const [cur, cd] = flattenToArrays(val, "whileLoop");
     if (!nd.equals(cd)) throw new ShapeError(`whileLoop: the body returned structure ${nd}, expected ${cd}`);
-    const pb = reshape(c, []);
     val = unflatten(
       cd,
       next.map((n, i) => where(pb, n, cur[i]!)),

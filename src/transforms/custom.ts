@@ -88,6 +88,15 @@ export function customVjp(
   fwd: (...args: any[]) => [unknown, unknown],
   bwd: (residuals: any, ct: any) => readonly unknown[],
 ): (...args: any[]) => any {
+  return customVjpWith(f, fwd, bwd, true);
+}
+
+function customVjpWith(
+  f: (...args: any[]) => unknown,
+  fwd: (...args: any[]) => [unknown, unknown],
+  bwd: (residuals: any, ct: any) => readonly unknown[],
+  checkFwd: boolean,
+): (...args: any[]) => any {
   const id = NEXT_ID++;
   return (...args: unknown[]): unknown => {
     const [xs, inDef] = flattenToArrays(args, "customVjp");
@@ -116,6 +125,7 @@ export function customVjp(
       },
       id,
       name: f.name || "f",
+      checkFwd,
     });
     return unflatten(out.def!, outs);
   };
@@ -137,9 +147,11 @@ function zerosTree(x: unknown): unknown {
  * const block = nb.checkpoint((x) => nb.tanh(nb.matmul(w, x)));
  */
 export function checkpoint(f: (...args: any[]) => unknown): (...args: any[]) => any {
-  return customVjp(
+  // fwd runs f itself, so its outputs match f's by construction (no extra check)
+  return customVjpWith(
     f,
     (...args: unknown[]) => [f(...args), args],
     (args: unknown[], ct: unknown) => vjp(f, ...args)[1](ct),
+    false,
   );
 }

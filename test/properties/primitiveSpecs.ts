@@ -756,6 +756,7 @@ const customVjpCase = fc.tuple(fc.constantFrom(...CUSTOM), samePair).map(([[name
     bwd: ([a, b], [ct]) => [nb.mul(nb.mul(ct!, dg(a!)), b!), nb.mul(ct!, g(a!))],
     id: NEXT_ID++,
     name,
+    checkFwd: true,
   }),
 );
 

@@ -392,6 +392,7 @@ const CASES: { [P in Prim]: Case<P>[] } = {
         bwd: ([e], [c1, c2]) => [nb.add(nb.mul(c1!, e!), c2!)],
         id: -2,
         name: "expSum",
+        checkFwd: true,
       },
       make: (r) => [f64(r, [2, 2])],
     },
