@@ -6,6 +6,7 @@
 import { ConcreteArray } from "./ndarray.js";
 import { DType, TypedArray, allocate } from "./dtype.js";
 import { Shape, shapesEqual, sizeOf, stridesOf } from "./shape.js";
+import { wasmMatmul } from "./wasmMatmul.js";
 
 /** Strides of `inShape` aligned to `outShape` (0 on broadcast axes). */
 function bcastStrides(inShape: Shape, outShape: Shape): number[] {
@@ -300,6 +301,24 @@ export function matmul(a: ConcreteArray, b: ConcreteArray, dtype: DType): Concre
   const N = b.shape[nd - 1]!;
   const batchShape = a.shape.slice(0, nd - 2);
   const B = sizeOf(batchShape);
+  // WebAssembly SIMD when available and the product is large enough (float32 then accumulates in float32, as peers do)
+  if ((dtype === "float32" || dtype === "float64") && B > 0) {
+    const out = allocate(dtype, B * M * N);
+    let ok = true;
+    for (let bi = 0; bi < B && ok; bi++) {
+      const c = wasmMatmul(
+        a.data.subarray(bi * M * K, (bi + 1) * M * K),
+        b.data.subarray(bi * K * N, (bi + 1) * K * N),
+        M,
+        K,
+        N,
+        dtype,
+      );
+      if (c === null) ok = false;
+      else out.set(c, bi * M * N);
+    }
+    if (ok) return new ConcreteArray(out, [...batchShape, M, N], dtype);
+  }
   const acc = new Float64Array(B * M * N);
   matmulF64(f64(a.data), f64(b.data), acc, B, M, K, N);
   if (dtype === "float64") return new ConcreteArray(acc, [...batchShape, M, N], dtype);
