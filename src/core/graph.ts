@@ -5,7 +5,6 @@
  * drops dead equations when the graph is built.
  */
 import { TracerError } from "./errors.js";
-import { SHORT } from "./dtype.js";
 import { ConcreteArray, NDArray } from "./ndarray.js";
 import { Aval, MainTrace, Trace, Tracer, avalOf, bind, fmtAval, ruleOf } from "./trace.js";
 import type { Params, Prim } from "../ops/primitives.js";
@@ -314,5 +313,3 @@ export function evalGraph(g: Graph, args: readonly NDArray[]): NDArray[] {
   }
   return g.outs.map((v) => (v === null ? null : env.get(v)!)) as NDArray[];
 }
-
-export { SHORT };

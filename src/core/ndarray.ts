@@ -516,7 +516,3 @@ export function isIntegralWeak(x: NDArray): boolean {
   for (let i = 0; i < x.data.length; i++) if (!Number.isInteger(x.data[i]!)) return false;
   return true;
 }
-
-export function isFloatArray(x: NDArray): boolean {
-  return isFloat(x.dtype);
-}

@@ -151,8 +151,3 @@ export function ruleOf(prim: Prim): RuleAny {
 export class LinearIn {
   constructor(readonly aval: Aval) {}
 }
-
-/** True when no transform is active (eager evaluation). */
-export function traceDepth(): number {
-  return STACK.length;
-}

@@ -896,9 +896,6 @@ export function eye(n: number, m?: number, options: DTypeOpt = {}): NDArray {
   return out;
 }
 
-/** @internal dtype helper re-exported for the transforms. */
-export { isFloat };
-
 installOps({
   astype,
   add,

@@ -8,7 +8,7 @@
 import { NablaError } from "../core/errors.js";
 import { NDArray } from "../core/ndarray.js";
 import { TreeDef, flatten } from "../core/pytree.js";
-import { Graph, StagingTrace, StagingTracer, Var, evalGraph } from "../core/graph.js";
+import { Graph, StagingTrace, StagingTracer, Var } from "../core/graph.js";
 import { LinearIn, MainTrace, avalOf, bind, endTrace, newTrace, ruleOf } from "../core/trace.js";
 import { shapesEqual } from "../core/shape.js";
 import { add, convert, sumToShape, zeros } from "../ops/ops.js";
@@ -169,6 +169,3 @@ export function linearize(
   };
   return [unflatten(lin.outDef, lin.primalsOut), jvpFn];
 }
-
-/** @internal Evaluates a graph (re-exported for jit-like uses). */
-export { evalGraph };

@@ -117,5 +117,3 @@ export function valueAndGrad(f: (...args: any[]) => unknown, options: GradOption
     return options.hasAux ? [[v, aux], g] : [v, g];
   };
 }
-
-export { requireFloat };
