@@ -5,7 +5,7 @@
  */
 import type * as OpsNS from "../ops/ops.js";
 import { DTypeError, NablaError, ShapeError, fmtShape } from "./errors.js";
-import { DType, TypedArray, allocate, isDType, isFloat } from "./dtype.js";
+import { DType, TypedArray, allocate, isDType } from "./dtype.js";
 import { Shape, checkShape, sizeOf, stridesOf } from "./shape.js";
 
 /** Nested JS arrays of numbers or booleans. */
