@@ -20,31 +20,12 @@
 import { describe, expect, it } from "vitest";
 import * as nb from "../src/index.js";
 import { fdJacobian } from "./support/reference.js";
+import { arr, expectClose, vals } from "./support/assert.js";
 
 type A = nb.NDArray;
 
 const CF = 1e-12;
 const FD = 1e-7;
-
-function vals(x: A): number[] {
-  return Array.from(x.toTypedArray(), Number);
-}
-
-function expectClose(x: A, expected: number[] | number, shape: number[] | undefined, tol: number): void {
-  expect(x).toBeInstanceOf(nb.NDArray);
-  const e = typeof expected === "number" ? [expected] : expected;
-  if (shape !== undefined) expect(x.shape).toEqual(shape);
-  const g = vals(x);
-  expect(g.length).toBe(e.length);
-  g.forEach((v, i) => {
-    if (!(Math.abs(v - e[i]!) <= tol * (1 + Math.abs(e[i]!))))
-      expect.fail(`element ${i}: got ${v}, expected ${e[i]} (tol ${tol})`);
-  });
-}
-
-const arr = (data: number[], shape?: number[]): A =>
-  nb.array(new Float64Array(data), shape === undefined ? {} : { shape });
-
 /** Row-major n×n diagonal matrix. */
 const diagOf = (d: number[]): number[] => d.flatMap((v, i) => d.map((_, j) => (i === j ? v : 0)));
 

@@ -23,30 +23,13 @@
 import { describe, expect, it } from "vitest";
 import * as nb from "../src/index.js";
 import { fdJacobian } from "./support/reference.js";
+import { arr, expectClose, vals } from "./support/assert.js";
 
 type A = nb.NDArray;
 
 const CF = 1e-12;
 const FD = 1e-7;
-const F32 = 1e-5;
-
-function vals(x: A): number[] {
-  return Array.from(x.toTypedArray(), Number);
-}
-
-function expectClose(x: A, expected: number[] | number, shape: number[] | undefined, tol: number): void {
-  expect(x).toBeInstanceOf(nb.NDArray);
-  const e = typeof expected === "number" ? [expected] : expected;
-  if (shape !== undefined) expect(x.shape).toEqual(shape);
-  const g = vals(x);
-  expect(g.length).toBe(e.length);
-  g.forEach((v, i) => {
-    if (!(Math.abs(v - e[i]!) <= tol * (1 + Math.abs(e[i]!))))
-      expect.fail(`element ${i}: got ${v}, expected ${e[i]} (tol ${tol})`);
-  });
-}
-
-/** Two pytrees have the same structure, and leaves of equal shape, dtype and (to tol) value. */
+const F32 = 1e-5; /** Two pytrees have the same structure, and leaves of equal shape, dtype and (to tol) value. */
 function expectTreesClose(got: unknown, expected: unknown, tol: number): void {
   const [gl, gd] = nb.tree.flatten(got);
   const [el, ed] = nb.tree.flatten(expected);
@@ -59,9 +42,6 @@ function expectTreesClose(got: unknown, expected: unknown, tol: number): void {
     expectClose(g as A, vals(e), [...e.shape], tol);
   });
 }
-
-const arr = (data: number[], shape?: number[]): A =>
-  nb.array(new Float64Array(data), shape === undefined ? {} : { shape });
 
 // ---------------------------------------------------------------------------
 

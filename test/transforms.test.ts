@@ -13,24 +13,9 @@
 import { describe, expect, it } from "vitest";
 import * as nb from "../src/index.js";
 import { fdJacobian } from "./support/reference.js";
+import { expectClose } from "./support/assert.js";
 
 type A = nb.NDArray;
-
-function vals(x: A): number[] {
-  return Array.from(x.toTypedArray(), Number);
-}
-
-function expectClose(x: A, expected: number[] | number, shape: number[] | undefined, tol: number): void {
-  const e = typeof expected === "number" ? [expected] : expected;
-  if (shape !== undefined) expect(x.shape).toEqual(shape);
-  const g = vals(x);
-  expect(g.length).toBe(e.length);
-  g.forEach((v, i) => {
-    if (!(Math.abs(v - e[i]!) <= tol * (1 + Math.abs(e[i]!))))
-      expect.fail(`element ${i}: got ${v}, expected ${e[i]} (tol ${tol})`);
-  });
-}
-
 const CF = 1e-12;
 const FD = 1e-7;
 const F32 = 1e-5;
