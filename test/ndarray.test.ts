@@ -1052,3 +1052,16 @@ describe("linear algebra", () => {
     expectRef(big, { shape: [2], data: [0.75, 0.25] });
   });
 });
+
+describe("printing large arrays", () => {
+  it("summarises arrays of more than 1000 elements with 3 items at each end of long axes (as NumPy)", () => {
+    // NumPy 1.x: np.arange(2000, dtype=np.int32) prints exactly this
+    expect(nb.arange(2000).toString()).toBe("array([   0,    1,    2, ..., 1997, 1998, 1999], dtype=int32)");
+    const s = nb.zeros([2, 3, 200]).toString();
+    expect(s.split("\n")[0]).toBe("array([[[0., 0., 0., ..., 0., 0., 0.],");
+    expect(s.length).toBeLessThan(400);
+  });
+  it("prints arrays of up to 1000 elements in full", () => {
+    expect(nb.arange(1000).toString().includes("...")).toBe(false);
+  });
+});

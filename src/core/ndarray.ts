@@ -388,18 +388,49 @@ function formatElements(data: TypedArray, dtype: DType): string[] {
   });
 }
 
+/** Arrays larger than this print summarised, NumPy-style: 3 items at each end of long axes. */
+const SUMMARY_THRESHOLD = 1000;
+const EDGE_ITEMS = 3;
+
 function formatArray(x: ConcreteArray): string {
   const { data, shape, dtype } = x;
-  const strs = formatElements(data, dtype);
-  const width = strs.reduce((m, s) => Math.max(m, s.length), 0);
   const suffix = dtype === "float64" ? "" : `, dtype=${dtype}`;
-  if (shape.length === 0) return `array(${strs[0]}${suffix})`;
+  const summarise = data.length > SUMMARY_THRESHOLD;
+  // indices shown along an axis (-1 marks the "..." gap)
+  const shown = (d: number): number[] =>
+    summarise && d > 2 * EDGE_ITEMS
+      ? [
+          ...Array.from({ length: EDGE_ITEMS }, (_, i) => i),
+          -1,
+          ...Array.from({ length: EDGE_ITEMS }, (_, i) => d - EDGE_ITEMS + i),
+        ]
+      : Array.from({ length: d }, (_, i) => i);
   const strides = stridesOf(shape);
+  // format only the elements that are shown, so precision and width follow them (as NumPy does)
+  const offsets: number[] = [];
+  const collect = (axis: number, off: number): void => {
+    if (axis === shape.length) {
+      offsets.push(off);
+      return;
+    }
+    for (const i of shown(shape[axis]!)) if (i >= 0) collect(axis + 1, off + i * strides[axis]!);
+  };
+  collect(0, 0);
+  const picked = allocate(dtype, offsets.length);
+  offsets.forEach((o, k) => (picked[k] = data[o]!));
+  const texts = formatElements(picked, dtype);
+  const strs = new Map<number, string>(offsets.map((o, k) => [o, texts[k]!]));
+  const width = texts.reduce((m, t) => Math.max(m, t.length), 0);
+  if (shape.length === 0) return `array(${texts[0]}${suffix})`;
   const rec = (axis: number, off: number, indent: string): string => {
     const parts: string[] = [];
-    for (let i = 0; i < shape[axis]!; i++) {
+    for (const i of shown(shape[axis]!)) {
+      if (i < 0) {
+        parts.push("...");
+        continue;
+      }
       const o = off + i * strides[axis]!;
-      parts.push(axis === shape.length - 1 ? strs[o]!.padStart(width) : rec(axis + 1, o, indent + " "));
+      parts.push(axis === shape.length - 1 ? strs.get(o)!.padStart(width) : rec(axis + 1, o, indent + " "));
     }
     if (axis === shape.length - 1) return `[${parts.join(", ")}]`;
     const sep = "," + "\n".repeat(shape.length - 1 - axis) + indent + " ";
