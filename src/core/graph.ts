@@ -28,6 +28,9 @@ export interface Equation {
 /**
  * A staged function: inputs, constants, equations and outputs. `toString()`
  * prints it; `equations` lists its equations.
+ * @example
+ * const g = nb.makeGraph((x) => nb.sum(nb.sin(x)))(nb.zeros([3]));
+ * g.equations.map((e) => e.prim); // ["sin", "reduce_sum"]
  */
 export class Graph {
   constructor(

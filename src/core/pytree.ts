@@ -6,7 +6,10 @@
 import { ShapeError } from "./errors.js";
 import { NDArray } from "./ndarray.js";
 
-/** The structure of a pytree, without its leaves. */
+/**
+ * The structure of a pytree, without its leaves.
+ * @example nb.tree.structure({ a: 1, b: [2, 3] }).toString(); // "{a: *, b: [*, *]}"
+ */
 export class TreeDef {
   constructor(
     readonly kind: "leaf" | "array" | "object" | "none" | "custom",
@@ -107,7 +110,12 @@ const LEAF = new TreeDef("leaf");
 const NONE_NULL = new TreeDef("none", [], null);
 const NONE_UNDEF = new TreeDef("none", [], "undefined");
 
-/** Rebuilds a tree of structure `def` from leaves. */
+/**
+ * Rebuilds a tree of structure `def` from leaves.
+ * @example
+ * const [leaves, def] = nb.tree.flatten({ a: 1, b: [2, 3] });
+ * nb.tree.unflatten(def, leaves.map((x) => nb.mul(x, 2)));
+ */
 export function unflatten(def: TreeDef, leaves: readonly unknown[]): unknown {
   let i = 0;
   const rec = (t: TreeDef): unknown => {
@@ -133,12 +141,12 @@ export function unflatten(def: TreeDef, leaves: readonly unknown[]): unknown {
   return out;
 }
 
-/** The leaves of a tree. */
+/** The leaves of a tree, in flatten order. @example nb.tree.leaves({ b: 2, a: [1] }); // [1, 2] */
 export function leaves(tree: unknown): unknown[] {
   return flatten(tree)[0];
 }
 
-/** The structure of a tree. */
+/** The structure of a tree. @example nb.tree.structure([1, { x: 2 }]).numLeaves; // 2 */
 export function structure(tree: unknown): TreeDef {
   return flatten(tree)[1];
 }

@@ -162,23 +162,23 @@ export const arctan2 = (y: ArrayLike, x: ArrayLike): NDArray => binary("atan2", 
 
 /** x == y (bool). @example nb.equal([1, 2], 2); */
 export const equal = (x: ArrayLike, y: ArrayLike): NDArray => compare("eq", x, y, "equal");
-/** x != y (bool). */
+/** x != y (bool). @example nb.notEqual([1, 2], 2); // array([ True, False], dtype=bool) */
 export const notEqual = (x: ArrayLike, y: ArrayLike): NDArray => compare("ne", x, y, "notEqual");
-/** x < y (bool). */
+/** x < y (bool). @example nb.less([1, 3], 2); */
 export const less = (x: ArrayLike, y: ArrayLike): NDArray => compare("lt", x, y, "less");
-/** x <= y (bool). */
+/** x <= y (bool). @example nb.lessEqual([1, 2], 2); */
 export const lessEqual = (x: ArrayLike, y: ArrayLike): NDArray => compare("le", x, y, "lessEqual");
 /** x > y (bool). @example nb.greater([1, 3], 2); // array([False, True], dtype=bool) */
 export const greater = (x: ArrayLike, y: ArrayLike): NDArray => compare("gt", x, y, "greater");
-/** x >= y (bool). */
+/** x >= y (bool). @example nb.greaterEqual([1, 2], 2); */
 export const greaterEqual = (x: ArrayLike, y: ArrayLike): NDArray => compare("ge", x, y, "greaterEqual");
-/** Logical and (operands tested != 0). */
+/** Logical and (operands tested != 0). @example nb.logicalAnd([true, true], [true, false]); */
 export const logicalAnd = (x: ArrayLike, y: ArrayLike): NDArray =>
   bind1("and", [toBool(x, "logicalAnd"), toBool(y, "logicalAnd")], {});
-/** Logical or (operands tested != 0). */
+/** Logical or (operands tested != 0). @example nb.logicalOr([true, false], [false, false]); */
 export const logicalOr = (x: ArrayLike, y: ArrayLike): NDArray =>
   bind1("or", [toBool(x, "logicalOr"), toBool(y, "logicalOr")], {});
-/** Logical not (operand tested != 0). */
+/** Logical not (operand tested != 0). @example nb.logicalNot([true, false]); */
 export const logicalNot = (x: ArrayLike): NDArray => bind1("not", [toBool(x, "logicalNot")], {});
 
 /** @internal The select primitive with operand promotion. */
@@ -847,12 +847,12 @@ export function full(shape: Shape, value: number | boolean, options: DTypeOpt = 
 export const zeros = (shape: Shape, options: DTypeOpt = {}): NDArray => full(shape, 0, options);
 /** An array of ones. @example nb.ones([3]); */
 export const ones = (shape: Shape, options: DTypeOpt = {}): NDArray => full(shape, 1, options);
-/** Zeros with the shape and dtype of `x`. */
+/** Zeros with the shape and dtype of `x`. @example nb.zerosLike(nb.ones([2, 2])); */
 export const zerosLike = (x: ArrayLike): NDArray => {
   const a = asArray(x, "zerosLike");
   return full(a.shape, 0, { dtype: a.dtype });
 };
-/** Ones with the shape and dtype of `x`. */
+/** Ones with the shape and dtype of `x`. @example nb.onesLike([1, 2, 3]); */
 export const onesLike = (x: ArrayLike): NDArray => {
   const a = asArray(x, "onesLike");
   return full(a.shape, 1, { dtype: a.dtype });
