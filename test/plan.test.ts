@@ -107,6 +107,31 @@ describe("fusion", () => {
     xs.forEach((v, i) => expect(t!.toTypedArray()[i]).toBe(Math.tanh(Math.sin(v) * Math.exp(v))));
   });
 
+  it("folds a full sum into the loop, bit-identical to the reduce kernel, for float64, float32 and int32", () => {
+    const fs: [string, (v: A) => A | A[]][] = [
+      ["f64", (v) => nb.sum(nb.mul(nb.sin(v), v))],
+      ["f32", (v) => nb.sum(nb.mul(nb.sin(v.astype("float32")), 3))],
+      ["i32", (v) => nb.sum(nb.astype(nb.mul(v, 1000), "int32"))],
+      // the summed value is also returned: it must still be written out
+      [
+        "live",
+        (v) => {
+          const t = nb.exp(nb.neg(v));
+          return [nb.sum(t), t];
+        },
+      ],
+    ];
+    const x = nb.array(Array.from({ length: 37 }, (_, i) => Math.sin(i) * 3)) as ConcreteArray;
+    for (const [, f] of fs) {
+      const g = nb.makeGraph(f)(x);
+      const plan = compile(g);
+      expect(plan.fusedGroups).toBeGreaterThanOrEqual(1);
+      const got = plan.run([x]);
+      const want = evalGraph(g, [x]);
+      got.forEach((o, i) => expectIdentical(want[i]!, o));
+    }
+  });
+
   it("does not fuse operands that need real broadcasting", () => {
     const g = nb.makeGraph((a: A, b: A) => nb.sin(nb.add(a, b)))(nb.zeros([3, 1]), nb.zeros([1, 4]));
     const a = nb.array([[1], [2], [3]]) as ConcreteArray;

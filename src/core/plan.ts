@@ -26,6 +26,8 @@ interface FusedStep {
   ins: Var[];
   outs: Var[];
   shape: readonly number[];
+  /** A full reduce_sum folded into the loop: its output is written to the last buffer (one element). */
+  sum: Var | null;
 }
 type Step = EqnStep | FusedStep;
 
@@ -85,7 +87,7 @@ let codegen = true;
 /** Longest run fused into one loop: keeps generated functions small enough for the JIT compiler. */
 const MAX_GROUP = 256;
 
-function fuse(group: Equation[], liveAfter: Set<Var>): FusedStep | null {
+function fuse(group: Equation[], liveAfter: Set<Var>, sum: Equation | null): FusedStep | null {
   const shape = group[0]!.outs[0]!.aval.shape;
   const n = sizeOf(shape);
   const produced = new Set(group.map((e) => e.outs[0]!));
@@ -125,13 +127,20 @@ function fuse(group: Equation[], liveAfter: Set<Var>): FusedStep | null {
       outs.push(v);
     }
   });
-  const body = `${head.join("\n")}\nfor (let i = 0; i < n; i++) {\n${lines.join("\n")}\n}`;
+  let tail = "";
+  if (sum !== null) {
+    // the same left-to-right float64 accumulation as the reduce kernel, over the values as stored
+    head.push("let acc = 0;");
+    lines.push(`acc += ${name.get(sum.inputs[0]!)!};`);
+    tail = `outs[${outs.length}][0] = acc;`;
+  }
+  const body = `${head.join("\n")}\nfor (let i = 0; i < n; i++) {\n${lines.join("\n")}\n}\n${tail}`;
   try {
     const make = new Function("U", "B", `"use strict"; return function fused(ins, outs, n) {\n${body}\n};`) as (
       u: typeof UNARY,
       b: typeof BINARY,
     ) => Kernel;
-    return { kind: "fused", kernel: make(UNARY, BINARY), ins, outs, shape };
+    return { kind: "fused", kernel: make(UNARY, BINARY), ins, outs, shape, sum: sum === null ? null : sum.outs[0]! };
   } catch {
     codegen = false; // e.g. a Content-Security-Policy without 'unsafe-eval': run equation by equation
     return null;
@@ -141,28 +150,42 @@ function fuse(group: Equation[], liveAfter: Set<Var>): FusedStep | null {
 /** Compiles a graph into a plan (fusing elementwise runs when code generation is available). */
 export function compile(g: Graph): Plan {
   const eqns = g.equations;
-  // for each position, the variables read at or after it (or returned)
-  const lastUse = new Map<Var, number>();
-  eqns.forEach((e, i) => e.inputs.forEach((v) => lastUse.set(v, i)));
-  for (const v of g.outs) if (v) lastUse.set(v, Infinity);
+  // where each variable is read (equation indices; Infinity for graph outputs)
+  const uses = new Map<Var, number[]>();
+  const use = (v: Var, i: number) => {
+    const u = uses.get(v);
+    if (u === undefined) uses.set(v, [i]);
+    else u.push(i);
+  };
+  eqns.forEach((e, i) => e.inputs.forEach((v) => use(v, i)));
+  for (const v of g.outs) if (v) use(v, Infinity);
   const steps: Step[] = [];
   let fusedGroups = 0;
-  const flush = (group: Equation[], end: number): void => {
-    if (group.length >= 2 && codegen) {
+  /** Emits a group ending before equation `end`; `sum` is a full reduce_sum at `end` folded into the loop. */
+  const flush = (group: Equation[], end: number, sum: Equation | null): boolean => {
+    if ((group.length >= 2 || sum !== null) && group.length > 0 && codegen) {
       const live = new Set<Var>();
       for (const e of group) {
         const v = e.outs[0]!;
-        if ((lastUse.get(v) ?? -1) >= end) live.add(v);
+        if ((uses.get(v) ?? []).some((k) => k >= end && !(sum !== null && k === end))) live.add(v);
       }
-      const f = fuse(group, live);
+      const f = fuse(group, live, sum);
       if (f !== null) {
         steps.push(f);
         fusedGroups++;
-        return;
+        return true;
       }
     }
     for (const e of group) steps.push({ kind: "eqn", eqn: e, rule: ruleOf(e.prim) });
+    return false;
   };
+  /** A reduce_sum over every axis of a value the group produces. */
+  const foldable = (e: Equation, group: Equation[]): boolean =>
+    e.prim === "reduce_sum" &&
+    group.length > 0 &&
+    group[0]!.outs[0]!.aval.shape.length > 0 &&
+    (e.params as { axes: number[] }).axes.length === e.inputs[0]!.aval.shape.length &&
+    group.some((g) => g.outs[0] === e.inputs[0]);
   let group: Equation[] = [];
   eqns.forEach((e, i) => {
     const shape = group.length ? group[0]!.outs[0]!.aval.shape : e.outs[0]?.aval.shape;
@@ -170,12 +193,18 @@ export function compile(g: Graph): Plan {
       group.push(e);
       return;
     }
-    flush(group, i);
+    if (foldable(e, group)) {
+      // fold the full reduction into the group's loop; without code generation both run unfused
+      if (!flush(group, i, e)) steps.push({ kind: "eqn", eqn: e, rule: ruleOf(e.prim) });
+      group = [];
+      return;
+    }
+    flush(group, i, null);
     group = [];
     if (e.outs.length === 1 && fusable(e, e.outs[0]!.aval.shape)) group.push(e);
     else steps.push({ kind: "eqn", eqn: e, rule: ruleOf(e.prim) });
   });
-  flush(group, eqns.length);
+  flush(group, eqns.length, null);
 
   return {
     fusedGroups,
@@ -195,12 +224,15 @@ export function compile(g: Graph): Plan {
         } else {
           const n = sizeOf(s.shape);
           const bufs = s.outs.map((v) => allocate(v.aval.dtype, n));
+          if (s.sum !== null) bufs.push(allocate(s.sum.aval.dtype, 1));
           s.kernel(
             s.ins.map((v) => env.get(v)!.data),
             bufs,
             n,
           );
           s.outs.forEach((v, i) => env.set(v, new ConcreteArray(bufs[i]!, s.shape, v.aval.dtype, v.aval.weak)));
+          if (s.sum !== null)
+            env.set(s.sum, new ConcreteArray(bufs[s.outs.length]!, [], s.sum.aval.dtype, s.sum.aval.weak));
         }
       }
       return g.outs.map((v) => env.get(v!)!);
