@@ -507,11 +507,51 @@ describe("whileLoop", () => {
     expectClose(f(arr(rows.flat(), [4, 2])), js.flat(), [4, 2], CF);
   });
 
-  it("under jit and makeGraph the condition has no concrete value: TracerError", () => {
+  it("under jit and makeGraph it is staged as a while_loop primitive with the same values", () => {
     const { fn } = doubler();
-    expect(() => nb.jit(fn)(nb.array(1))).toThrow(nb.TracerError);
-    expect(() => nb.makeGraph(fn)(nb.array(1))).toThrow(nb.TracerError);
-    expect(() => nb.vmap(nb.jit(fn))(arr([1, 2]))).toThrow(nb.TracerError);
+    // JS reference: doubling until >= 10
+    const ref = (x: number) => {
+      while (x < 10) x *= 2;
+      return x;
+    };
+    for (const x0 of [1, 3, 20, 0.7]) expectClose(nb.jit(fn)(nb.array(x0)), ref(x0), [], 0);
+    expect(
+      nb
+        .makeGraph(fn)(nb.array(1))
+        .equations.map((e) => e.prim),
+    ).toEqual(["while_loop"]);
+    // batched outside and inside jit: per-example trip counts
+    expectClose(nb.vmap(nb.jit(fn))(arr([1, 3, 20])), [16, 12, 20], [3], 0);
+    expectClose(nb.jit(nb.vmap(fn))(arr([1, 3, 20])), [16, 12, 20], [3], 0);
+  });
+
+  it("a staged loop differentiates when its conditions are concrete (grad(jit)), with per-example masking", () => {
+    const { fn } = doubler();
+    // d/dx of doubling k times is 2^k: x=3 doubles twice, x=20 never
+    expectClose(nb.grad(nb.jit(fn))(3), 4, [], 0);
+    expectClose(nb.grad((x: A) => nb.sum(nb.jit(nb.vmap(fn))(x)))(arr([1, 3, 20])), [16, 4, 1], [3], 0);
+    // sqrt(v - 2) until v <= 2: finished examples must not see the body's NaN derivative (closed form by chain rule)
+    const w = (x: A) =>
+      nb.whileLoop(
+        (v: A) => nb.greater(v, 2),
+        (v: A) => nb.sqrt(nb.sub(v, 2)),
+        x,
+      );
+    const dref = (x: number) => {
+      let d = 1;
+      while (x > 2) {
+        d *= 0.5 / Math.sqrt(x - 2);
+        x = Math.sqrt(x - 2);
+      }
+      return d;
+    };
+    expectClose(nb.grad((x: A) => nb.sum(nb.jit(nb.vmap(w))(x)))(arr([3.5, 20])), [dref(3.5), dref(20)], [2], CF);
+  });
+
+  it("differentiating inside a staged function (jit(grad)) needs concrete conditions: TracerError", () => {
+    const { fn } = doubler();
+    expect(() => nb.jit(nb.grad(fn))(nb.array(3))).toThrow(nb.TracerError);
+    expect(() => nb.makeGraph(nb.grad(fn))(nb.array(3))).toThrow(nb.TracerError);
   });
 
   it("a condition with more than one element is a ShapeError", () => {

@@ -6,7 +6,7 @@
  */
 import { TracerError } from "./errors.js";
 import { ConcreteArray, NDArray } from "./ndarray.js";
-import { Aval, MainTrace, Trace, Tracer, avalOf, bind, fmtAval, ruleOf } from "./trace.js";
+import { Aval, MainTrace, Trace, Tracer, avalOf, bind, endTrace, fmtAval, newTrace, ruleOf } from "./trace.js";
 import type { Params, Prim } from "../ops/primitives.js";
 
 /** A variable of the IR. */
@@ -288,12 +288,12 @@ let nextOpaque = 0;
 
 /**
  * The CSE key of a primitive's parameters: their JSON, or, when they carry
- * functions (custom rules), the identity of the parameter object, since two
- * calls with equal-looking parameters may run different functions.
+ * functions (custom rules) or graphs (loops), the identity of the parameter
+ * object, since two calls with equal-looking parameters may run different code.
  */
 function paramsKey(params: unknown): string {
   const p = params as Record<string, unknown>;
-  if (Object.values(p).some((v) => typeof v === "function")) {
+  if (Object.values(p).some((v) => typeof v === "function" || v instanceof Graph)) {
     let id = OPAQUE_IDS.get(p);
     if (id === undefined) OPAQUE_IDS.set(p, (id = nextOpaque++));
     return `#${id}`;
@@ -315,4 +315,21 @@ export function evalGraph(g: Graph, args: readonly NDArray[]): NDArray[] {
     e.outs.forEach((v, i) => env.set(v, outs[i]!));
   }
   return g.outs.map((v) => (v === null ? null : env.get(v)!)) as NDArray[];
+}
+
+/**
+ * Stages a flat function on inputs of the given avals and closure-converts
+ * the result: the graph's constants become its leading inputs, returned
+ * separately, so a primitive can pass them as operands (and every transform
+ * sees them).
+ */
+export function stageClosed(f: (xs: NDArray[]) => NDArray[], avals: readonly Aval[], what: string): [Graph, NDArray[]] {
+  const t = newTrace(what, (m: MainTrace) => new StagingTrace(m, what));
+  try {
+    const ins = avals.map((a) => t.newInput(a));
+    const g = t.build(ins, f(ins));
+    return [new Graph([...g.constVars, ...g.inVars], [], [], g.equations, g.outs), g.consts.slice()];
+  } finally {
+    endTrace(t);
+  }
 }

@@ -25,6 +25,7 @@ import * as O from "./ops.js";
 import { BINARY, BinaryName, UNARY } from "./scalar.js";
 import { BatchResult, Dim, batchedFront, elementwise, moveToFront, passThrough, shiftAxes } from "./batching.js";
 import * as L from "./linalgRules.js";
+import { WhileParams, whileRow } from "./loopRules.js";
 import {
   CustomJvpParams,
   CustomLinParams,
@@ -108,6 +109,7 @@ export interface Params {
   custom_jvp_call: CustomJvpParams;
   custom_vjp_call: CustomVjpParams;
   custom_vjp_lin: CustomLinParams;
+  while_loop: WhileParams;
 }
 export type Prim = keyof Params;
 
@@ -899,6 +901,8 @@ export const RULES = {
   custom_jvp_call: customJvpRow,
   custom_vjp_call: customVjpRow,
   custom_vjp_lin: customLinRow,
+  // a loop staged by whileLoop (see loopRules.ts)
+  while_loop: whileRow,
 } satisfies { [P in Prim]: RuleFor<P> };
 
 function bind1Random<P extends "random_bits" | "random_uniform">(prim: P, key: NDArray, params: Params[P]): NDArray {

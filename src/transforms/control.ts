@@ -15,6 +15,8 @@ import { reshape, slicePrim, stack, stopGradient, where, zeros } from "../ops/op
 import { isFloat } from "../core/dtype.js";
 import { flattenToArrays } from "./common.js";
 import { BatchTracer } from "./vmap.js";
+import { stageClosed } from "../core/graph.js";
+import { avalOf, bind } from "../core/trace.js";
 
 /** The concrete boolean value of a predicate, or null when it is traced without one. */
 function concretePred(pred: NDArray, op: string): boolean | null {
@@ -115,11 +117,7 @@ export function whileLoop<T>(condFn: (val: T) => unknown, bodyFn: (val: T) => T,
       continue;
     }
     const any = anyTrue(c);
-    if (any === null)
-      throw new TracerError(
-        "whileLoop: the loop condition has no concrete value here (under jit or makeGraph); " +
-          "use forLoop or scan with a fixed trip count, or compute the condition from concrete values",
-      );
+    if (any === null) return stagedWhile(condFn, bodyFn, val);
     if (!any) return val;
     // batched: step the active examples, keep the finished ones (which enter the body only through
     // stopGradient, so its derivative at their values cannot leak into their gradients)
@@ -132,6 +130,24 @@ export function whileLoop<T>(condFn: (val: T) => unknown, bodyFn: (val: T) => T,
       next.map((n, i) => where(pb, n, cur[i]!)),
     ) as T;
   }
+}
+
+/** Stages the loop as a `while_loop` primitive (its condition has no concrete value here, e.g. under jit). */
+function stagedWhile<T>(condFn: (val: T) => unknown, bodyFn: (val: T) => T, init: T): T {
+  const [leaves, def] = flattenToArrays(init, "whileLoop");
+  const avals = leaves.map(avalOf);
+  const [cond, cc] = stageClosed((xs) => [asArray(condFn(unflatten(def, xs) as T) as ArrayLike, "whileLoop")], avals, "whileLoop");
+  const [body, bc] = stageClosed(
+    (xs) => {
+      const [out, od] = flattenToArrays(bodyFn(unflatten(def, xs) as T), "whileLoop");
+      if (!od.equals(def)) throw new ShapeError(`whileLoop: the body returned structure ${od}, expected ${def}`);
+      return out;
+    },
+    avals,
+    "whileLoop",
+  );
+  const outs = bind("while_loop", [...cc, ...bc, ...leaves], { cond, body, nCond: cc.length, nBody: bc.length });
+  return unflatten(def, outs) as T;
 }
 
 /**

@@ -28,6 +28,7 @@ import {
   type ArrayOptions,
 } from "../../src/testing/index.js";
 import { ravel, sizeOf, unravel } from "../support/reference.js";
+import { stageClosed } from "../../src/core/graph.js";
 
 type NDArray = nb.NDArray;
 
@@ -761,6 +762,25 @@ const customVjpCase = fc.tuple(fc.constantFrom(...CUSTOM), samePair).map(([[name
 );
 
 /**
+ * while_loop staged by whileLoop: carry (k, x), condition k < 3, body
+ * (k, x) ↦ (k + 1, g(x)·y) with y closed over (a body operand). k starts at 0.5,
+ * so the trip count (3) is the same for every nearby k and the loop is smooth
+ * in x and y; g is bounded (sin, tanh) so three steps stay well scaled.
+ */
+const whileCase = fc
+  .tuple(fc.constantFrom(...CUSTOM.filter(([n]) => n === "sin" || n === "tanh")), samePair)
+  .map(([[name, g], [x, y]]) => {
+    const k0 = nb.array(0.5);
+    const carryAvals = [k0, x].map((a) => ({ shape: a.shape, dtype: a.dtype, weak: false }));
+    const [cond, cc] = stageClosed(([k]) => [nb.less(k!, 3)], carryAvals, "spec");
+    const [body, bc] = stageClosed(([k, v]) => [nb.add(k!, 1), nb.mul(g(v!), y)], carryAvals, "spec");
+    void name;
+    if (cc.length !== 1 || bc.length !== 2 || bc[1] !== y)
+      throw new Error("while_loop spec: unexpected operand layout");
+    return mk<"while_loop">([...cc, ...bc, k0, x], { cond, body, nCond: cc.length, nBody: bc.length });
+  });
+
+/**
  * custom_vjp_lin with residual M [n, n] and tangent t [n, k]: bwd ct ↦ Mᵀ·ct, so the forward map
  * (obtained by transposing bwd) is t ↦ M·t.
  */
@@ -1181,6 +1201,25 @@ export const SPECS = {
     },
     refTol: 0,
     diff: null,
+  },
+  while_loop: {
+    gen: whileCase,
+    ref: (args, { nCond, nBody, body }) => {
+      const n = nCond + nBody;
+      // operands [3, 1, y, k, x] (the layout whileCase checks); which g the body applies is read off its equations
+      const y = args[2]!;
+      const x = args[n + 1]!;
+      const g = customRef(body.equations.some((e) => e.prim === "tanh") ? "tanh" : "sin");
+      let v = x.data.slice();
+      for (let it = 0; it < 3; it++) v = v.map((xi, i) => g(xi) * y.data[i]!);
+      return [
+        { shape: [], dtype: "float64", data: [3.5] },
+        { shape: [...x.shape], dtype: "float64", data: v },
+      ];
+    },
+    refTol: 1e-14,
+    // operands: [3 (cond), 1, y (body), k, x] — differentiate in y and x
+    diff: { wrt: [2, 4] },
   },
   custom_jvp_call: {
     gen: customJvpCase,

@@ -35,6 +35,7 @@ import * as nb from "../../src/index.js";
 import { RULES } from "../../src/ops/primitives.js";
 import type { Params, Prim } from "../../src/ops/primitives.js";
 import { bind } from "../../src/core/trace.js";
+import { stageClosed } from "../../src/core/graph.js";
 import { fdJacobian, sizeOf } from "../support/reference.js";
 
 type A = nb.NDArray;
@@ -370,6 +371,25 @@ const CASES: { [P in Prim]: Case<P>[] } = {
     { params: { shape: [3], dtype: "float32" }, make: (r) => [key(r)] },
   ],
   // user-rule primitives: the functions travel in the params
+  while_loop: [
+    {
+      // carry (k, x); while k < lim: (k, x) ↦ (k + 1, sin(x)·y); lim and y are operands, so per-example
+      // limits give per-example trip counts
+      params: (() => {
+        const avals = [
+          { shape: [], dtype: "float64" as const, weak: false },
+          { shape: [3], dtype: "float64" as const, weak: false },
+        ];
+        const lim = nb.array(2.5);
+        const y = nb.array([1, 1, 1]);
+        const [cond] = stageClosed(([k]) => [nb.less(k!, lim)], avals, "spec");
+        const [body] = stageClosed(([k, x]) => [nb.add(k!, 1), nb.mul(nb.sin(x!), y)], avals, "spec");
+        return { cond, body, nCond: 1, nBody: 2 };
+      })(),
+      // operands: [lim, 1 (the body's literal), y, k0, x0]
+      make: (r) => [mk([r.uniform(0.5, 3.5)], []), mk([1], []), f64(r, [3]), mk([r.uniform(0, 0.4)], []), f64(r, [3])],
+    },
+  ],
   custom_jvp_call: [
     {
       params: {

@@ -1,0 +1,120 @@
+/**
+ * The `while_loop` primitive, which `whileLoop` stages when its condition has
+ * no concrete value (under `jit` and `makeGraph`). Operands are the cond
+ * graph's constants, the body graph's constants, then the carry; both graphs
+ * are closure-converted, so everything they read is an operand that every
+ * transform sees.
+ *
+ * - Evaluation runs the loop in JS on concrete values.
+ * - Differentiation unrolls: each iteration's condition is read concretely and
+ *   the body is pushed forward with `jvpFlat`, so the linearized graph is the
+ *   unrolled loop and reverse mode works (as for the eager `whileLoop`).
+ *   When the condition has no concrete value either (staging inside the
+ *   derivative, e.g. `jit(grad(f))`) it throws TracerError.
+ * - Batching builds a new loop over the batched carry that runs while any
+ *   example is active, keeping finished examples' values.
+ */
+import { ShapeError, TracerError, fmtShape } from "../core/errors.js";
+import { ConcreteArray, NDArray } from "../core/ndarray.js";
+import { Graph, evalGraph, stageClosed } from "../core/graph.js";
+import { Aval, avalOf, bind } from "../core/trace.js";
+import { hook } from "../core/hooks.js";
+import { shapesEqual } from "../core/shape.js";
+import { astype, greater, max, reshape, stopGradient, where } from "./ops.js";
+import { batchedFront } from "./batching.js";
+import type { BatchResult, Dim } from "./batching.js";
+
+export interface WhileParams {
+  cond: Graph;
+  body: Graph;
+  /** Number of cond-graph constants, then of body-graph constants, at the front of the operands. */
+  nCond: number;
+  nBody: number;
+}
+
+function split(xs: NDArray[], p: WhileParams): [NDArray[], NDArray[], NDArray[]] {
+  return [xs.slice(0, p.nCond), xs.slice(p.nCond, p.nCond + p.nBody), xs.slice(p.nCond + p.nBody)];
+}
+
+/** The condition's concrete value, or a TracerError explaining where it is missing. */
+function truth(c: NDArray, what: string): boolean {
+  let v: ConcreteArray;
+  try {
+    v = c.concrete("whileLoop");
+  } catch (e) {
+    if (e instanceof TracerError)
+      throw new TracerError(
+        `whileLoop: ${what} needs the loop condition's value at every step, and it is traced here ` +
+          "(e.g. jit(grad(f)) or makeGraph(grad(f)) around a staged loop); use grad(jit(f)), or forLoop/scan",
+      );
+    throw e;
+  }
+  return v.data[0] !== 0;
+}
+
+const fmt = (as: readonly Aval[]) => as.map((a) => `${a.dtype}${fmtShape(a.shape)}`).join(", ");
+
+export const whileRow = {
+  abstractEval(avals: Aval[], p: WhileParams): Aval[] {
+    const carry = avals.slice(p.nCond + p.nBody);
+    const outs = p.body.outs.map((v) => v!.aval);
+    if (outs.length !== carry.length || outs.some((o, i) => o.dtype !== carry[i]!.dtype || !shapesEqual(o.shape, carry[i]!.shape)))
+      throw new ShapeError(`whileLoop: the body returns (${fmt(outs)}) for a carry of (${fmt(carry)})`);
+    const c = p.cond.outs[0]?.aval;
+    if (p.cond.outs.length !== 1 || c === undefined || c.shape.some((d) => d !== 1))
+      throw new ShapeError(`whileLoop: the condition must return one element, got (${fmt(p.cond.outs.map((v) => v!.aval))})`);
+    return carry.map((a) => ({ shape: a.shape, dtype: a.dtype, weak: a.weak }));
+  },
+  impl(xs: ConcreteArray[], p: WhileParams): ConcreteArray[] {
+    const [cc, bc, init] = split(xs, p);
+    let carry: NDArray[] = init;
+    while (truth(evalGraph(p.cond, [...cc, ...carry])[0]!, "evaluation")) carry = evalGraph(p.body, [...bc, ...carry]);
+    return carry as ConcreteArray[];
+  },
+  jvp(primals: NDArray[], tangents: (NDArray | null)[], _o: NDArray[], p: WhileParams): (NDArray | null)[] {
+    return whileRow.jvpFull(primals, tangents, p)[1];
+  },
+  jvpFull(primals: NDArray[], tangents: (NDArray | null)[], p: WhileParams): [NDArray[], (NDArray | null)[]] {
+    const [cc, bc, init] = split(primals, p);
+    const bct = tangents.slice(p.nCond, p.nCond + p.nBody);
+    let carry = init;
+    let carryT = tangents.slice(p.nCond + p.nBody);
+    const jvp = hook("jvpFlat");
+    while (truth(evalGraph(p.cond, [...cc, ...carry])[0]!, "differentiation")) {
+      const [outs, touts] = jvp((xs) => evalGraph(p.body, xs), [...bc, ...carry], [...bct, ...carryT]);
+      carry = outs;
+      carryT = touts;
+    }
+    return [carry, carryT];
+  },
+  // batched: a new loop over the batched carry that runs while any example is active; finished examples
+  // keep their value and enter the body only through stopGradient. Built as graphs, so it stages too.
+  vmap(args: NDArray[], dims: Dim[], p: WhileParams, size: number): BatchResult {
+    const xs = args.map((a, i) => batchedFront(a, dims[i]!, size));
+    const [cc, bc, init] = split(xs, p);
+    const vm = hook("vmapFlat");
+    const nc = cc.length;
+    const nb = bc.length;
+    const condOf = (ys: NDArray[]) => reshape(evalGraph(p.cond, [...ys.slice(0, nc), ...ys.slice(nc + nb)])[0]!, []);
+    const avals = init.map(avalOf);
+    const [cond, cc2] = stageClosed(
+      (carry) => [greater(max(astype(vm((ys) => [condOf(ys)], [...cc, ...bc, ...carry])[0]!, "int32")), 0)],
+      avals,
+      "whileLoop",
+    );
+    const [body, bc2] = stageClosed(
+      (carry) =>
+        vm((ys) => {
+          const cur = ys.slice(nc + nb);
+          const on = condOf(ys);
+          const masked = cur.map((x) => where(on, x, stopGradient(x)));
+          const next = evalGraph(p.body, [...ys.slice(nc, nc + nb), ...masked]);
+          return next.map((n, i) => where(on, n, cur[i]!));
+        }, [...cc, ...bc, ...carry]),
+      avals,
+      "whileLoop",
+    );
+    const outs = bind("while_loop", [...cc2, ...bc2, ...init], { cond, body, nCond: cc2.length, nBody: bc2.length });
+    return [outs, outs.map(() => 0)];
+  },
+};
