@@ -58,11 +58,16 @@ export const whileRow = {
   abstractEval(avals: Aval[], p: WhileParams): Aval[] {
     const carry = avals.slice(p.nCond + p.nBody);
     const outs = p.body.outs.map((v) => v!.aval);
-    if (outs.length !== carry.length || outs.some((o, i) => o.dtype !== carry[i]!.dtype || !shapesEqual(o.shape, carry[i]!.shape)))
+    if (
+      outs.length !== carry.length ||
+      outs.some((o, i) => o.dtype !== carry[i]!.dtype || !shapesEqual(o.shape, carry[i]!.shape))
+    )
       throw new ShapeError(`whileLoop: the body returns (${fmt(outs)}) for a carry of (${fmt(carry)})`);
     const c = p.cond.outs[0]?.aval;
     if (p.cond.outs.length !== 1 || c === undefined || c.shape.some((d) => d !== 1))
-      throw new ShapeError(`whileLoop: the condition must return one element, got (${fmt(p.cond.outs.map((v) => v!.aval))})`);
+      throw new ShapeError(
+        `whileLoop: the condition must return one element, got (${fmt(p.cond.outs.map((v) => v!.aval))})`,
+      );
     return carry.map((a) => ({ shape: a.shape, dtype: a.dtype, weak: a.weak }));
   },
   impl(xs: ConcreteArray[], p: WhileParams): ConcreteArray[] {
@@ -104,13 +109,16 @@ export const whileRow = {
     );
     const [body, bc2] = stageClosed(
       (carry) =>
-        vm((ys) => {
-          const cur = ys.slice(nc + nb);
-          const on = condOf(ys);
-          const masked = cur.map((x) => where(on, x, stopGradient(x)));
-          const next = evalGraph(p.body, [...ys.slice(nc, nc + nb), ...masked]);
-          return next.map((n, i) => where(on, n, cur[i]!));
-        }, [...cc, ...bc, ...carry]),
+        vm(
+          (ys) => {
+            const cur = ys.slice(nc + nb);
+            const on = condOf(ys);
+            const masked = cur.map((x) => where(on, x, stopGradient(x)));
+            const next = evalGraph(p.body, [...ys.slice(nc, nc + nb), ...masked]);
+            return next.map((n, i) => where(on, n, cur[i]!));
+          },
+          [...cc, ...bc, ...carry],
+        ),
       avals,
       "whileLoop",
     );

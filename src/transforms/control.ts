@@ -136,7 +136,11 @@ export function whileLoop<T>(condFn: (val: T) => unknown, bodyFn: (val: T) => T,
 function stagedWhile<T>(condFn: (val: T) => unknown, bodyFn: (val: T) => T, init: T): T {
   const [leaves, def] = flattenToArrays(init, "whileLoop");
   const avals = leaves.map(avalOf);
-  const [cond, cc] = stageClosed((xs) => [asArray(condFn(unflatten(def, xs) as T) as ArrayLike, "whileLoop")], avals, "whileLoop");
+  const [cond, cc] = stageClosed(
+    (xs) => [asArray(condFn(unflatten(def, xs) as T) as ArrayLike, "whileLoop")],
+    avals,
+    "whileLoop",
+  );
   const [body, bc] = stageClosed(
     (xs) => {
       const [out, od] = flattenToArrays(bodyFn(unflatten(def, xs) as T), "whileLoop");
