@@ -9,7 +9,7 @@
  * install Debian's package; the library itself needs nothing Node-only).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, Server } from "node:http";
 import { AddressInfo } from "node:net";
@@ -18,7 +18,16 @@ import { join, resolve } from "node:path";
 import { build } from "esbuild";
 import * as nb from "../src/index.js";
 
-const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));
+/** A Chromium that starts (an interrupted install can leave a binary that does not). */
+const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => {
+  if (!existsSync(p)) return false;
+  try {
+    execFileSync(p, ["--version"], { timeout: 30_000, stdio: "pipe" });
+    return true;
+  } catch {
+    return false;
+  }
+});
 
 const PAGE_SCRIPT = `
 import * as nb from "${resolve("src/index.ts").replace(/\\/g, "/")}";
