@@ -12,7 +12,7 @@ import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CheckResult } from "../lib/check.js";
-import { type MeasureOptions, type Timing, quantile } from "../lib/measure.js";
+import { type MeasureOptions, timingOf } from "../lib/measure.js";
 import type { CellResult } from "../lib/report.js";
 import type { Workload } from "../workloads.js";
 import type { FloatDType, HostOutputs } from "./types.js";
@@ -50,18 +50,6 @@ interface PyCell {
   outputs?: string[];
   firstRunMs?: number;
   samplesMs?: number[];
-}
-
-function timingOf(samples: number[]): Timing {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return {
-    medianMs: quantile(sorted, 0.5),
-    minMs: sorted[0]!,
-    maxMs: sorted[sorted.length - 1]!,
-    iqrMs: quantile(sorted, 0.75) - quantile(sorted, 0.25),
-    runs: samples.length,
-    samplesMs: samples,
-  };
 }
 
 /** Runs all workloads in one Python process and turns its report into checked cell results. */

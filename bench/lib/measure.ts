@@ -51,6 +51,11 @@ export function measure(run: () => unknown, opts: MeasureOptions): Timing {
     // Slow cells: three runs are enough once three budgets have been spent.
     if (samples.length >= 3 && spent >= 3 * opts.budgetMs) break;
   }
+  return timingOf(samples);
+}
+
+/** Median, range and interquartile range of timing samples (ms). */
+export function timingOf(samples: number[]): Timing {
   const sorted = [...samples].sort((a, b) => a - b);
   return {
     medianMs: quantile(sorted, 0.5),
