@@ -42,6 +42,7 @@ export class Graph {
     readonly outs: readonly (Var | null)[],
   ) {}
 
+  /** The graph in a JAX-like jaxpr notation: `{ lambda a:f64[] . let b:f64[] = cos a in ( b ) }`. */
   toString(): string {
     return printGraph(this);
   }

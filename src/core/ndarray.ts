@@ -70,6 +70,7 @@ export abstract class NDArray {
       throw new ShapeError(`valueOf: array of shape ${fmtShape(c.shape)} cannot be used as a number; use toArray()`);
     return Number(c.data[0]);
   }
+  /** JS coercion by hint: a number for a size-1 array, else (and for strings) `toString()`. */
   [Symbol.toPrimitive](hint: string): number | string {
     if (hint === "string") return this.toString();
     if (hint === "default" && this.size !== 1) return this.toString();
@@ -269,6 +270,7 @@ export abstract class NDArray {
   take(indices: ArrayLike, axis?: number): NDArray {
     return ops().take(this, indices, axis);
   }
+  /** The elements as a 1-D array: `reshape(x, [-1])`. */
   flatten(): NDArray {
     return ops().reshape(this, [-1]);
   }

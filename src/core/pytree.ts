@@ -28,9 +28,11 @@ export class TreeDef {
     }
     return n;
   }
+  /** Whether `other` has the same structure (and metadata). */
   equals(other: TreeDef): boolean {
     return this.toString() === other.toString();
   }
+  /** The structure with `*` for each leaf, e.g. `{a: *, b: [*, *]}`. */
   toString(): string {
     switch (this.kind) {
       case "leaf":

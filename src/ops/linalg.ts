@@ -1,6 +1,7 @@
 /**
  * `nb.linalg`: matrix functions over the last two axes (leading axes batch).
  * Every function is differentiable to any order in both modes.
+ * @module
  */
 import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
 import { floatOf } from "../core/dtype.js";

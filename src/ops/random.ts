@@ -3,6 +3,7 @@
  * array of shape [2]; the same key always gives the same numbers, on every
  * platform (Threefry-2x32, integer arithmetic only). Split keys instead of
  * reusing them.
+ * @module
  */
 import { DTypeError, ShapeError } from "../core/errors.js";
 import { DType, isFloat } from "../core/dtype.js";

@@ -805,9 +805,9 @@ export interface SpdOptions {
 }
 
 /**
- * Symmetric positive-definite n×n matrices A·Aᵀ + n·I with A's entries in
- * [-1, 1]: every eigenvalue lies in [n, n + n²], so the condition number is
- * at most n + 1.
+ * Symmetric positive-definite n×n matrices A·Aᵀ + n·I with A's entries
+ * in [-1, 1]: every eigenvalue lies in [n, n + n²], so the condition number
+ * is at most n + 1.
  * @example
  * fc.assert(fc.property(arbSpdMatrix(3), (m) => nb.linalg.cholesky(m).shape[0] === 3));
  */
@@ -854,6 +854,7 @@ export interface Program {
   input: fc.Arbitrary<NDArray>;
   /** The expression, e.g. `x: f64[2,3] ↦ add(sin(x), mean(x, axis=1))`, with its constants. */
   expr: string;
+  /** `expr`. */
   toString(): string;
 }
 

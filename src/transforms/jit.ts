@@ -42,7 +42,10 @@ function staticKey(v: unknown): string {
 export function jit(
   f: (...args: any[]) => unknown,
   options: { staticArgnums?: readonly number[] } = {},
-): ((...args: any[]) => any) & { cacheSize: () => number } {
+): ((...args: any[]) => any) & {
+  /** The number of argument signatures staged and cached so far. */
+  cacheSize: () => number;
+} {
   const statics = new Set(options.staticArgnums ?? []);
   const cache = new Map<string, Compiled>();
   const run = (...args: unknown[]): unknown => {

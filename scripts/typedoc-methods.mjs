@@ -1,0 +1,28 @@
+// TypeDoc plugin: an NDArray method without its own JSDoc that mirrors a free function of the same
+// name (`x.add(y)` is `nb.add(x, y)`) is documented by a link to that function, so the reference
+// shows where its documentation lives. Methods with no such function still need their own JSDoc
+// (TypeDoc's notDocumented validation reports them).
+import { Comment, Converter, ReflectionKind } from "typedoc";
+
+/** @param {import("typedoc").Application} app */
+export function load(app) {
+  app.converter.on(Converter.EVENT_RESOLVE_BEGIN, (context) => {
+    for (const cls of context.project.getReflectionsByKind(ReflectionKind.Class)) {
+      if (cls.name !== "NDArray" || cls.parent === undefined) continue;
+      const module = cls.parent;
+      for (const method of cls.children ?? []) {
+        if (!method.kindOf(ReflectionKind.Method)) continue;
+        const fn = module.getChildByName([method.name]);
+        if (fn === undefined || !fn.kindOf(ReflectionKind.Function)) continue;
+        for (const sig of method.signatures ?? []) {
+          if (sig.hasComment() || method.hasComment()) continue;
+          sig.comment = new Comment([
+            { kind: "text", text: "Method form of " },
+            { kind: "inline-tag", tag: "@link", text: method.name, target: fn },
+            { kind: "text", text: `: \`x.${method.name}(...args)\` is \`${method.name}(x, ...args)\`.` },
+          ]);
+        }
+      }
+    }
+  });
+}
