@@ -9,25 +9,15 @@
  * install Debian's package; the library itself needs nothing Node-only).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFile, execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, Server } from "node:http";
 import { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { build } from "esbuild";
 import * as nb from "../src/index.js";
-
-/** A Chromium that starts (an interrupted install can leave a binary that does not). */
-const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => {
-  if (!existsSync(p)) return false;
-  try {
-    execFileSync(p, ["--version"], { timeout: 30_000, stdio: "pipe" });
-    return true;
-  } catch {
-    return false;
-  }
-});
+import { CHROMIUM, skipMessage } from "./support/chromium.js";
 
 const PAGE_SCRIPT = `
 import * as nb from "${resolve("src/index.ts").replace(/\\/g, "/")}";
@@ -151,5 +141,4 @@ describe.skipIf(CHROMIUM === undefined)("nabla in headless Chromium", () => {
   });
 });
 
-if (CHROMIUM === undefined)
-  console.log("browser test skipped: no Chromium at /usr/bin/chromium (apt-get install chromium)");
+if (CHROMIUM === undefined) skipMessage("browser test");
