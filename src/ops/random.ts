@@ -31,8 +31,11 @@ function checkedKey(k: ArrayLike, op: string): NDArray {
 }
 
 /**
- * `n` new independent keys, shape [n, 2].
- * @example const [k1, k2] = nb.random.split(nb.random.key(0)).toArray();
+ * `n` new independent keys, shape [n, 2]: take rows with `take`, not `toArray()`
+ * (plain numbers are not a key).
+ * @example
+ * const keys = nb.random.split(nb.random.key(0));
+ * const x = nb.random.normal(nb.take(keys, 0, 0), [3]);
  */
 export function split(k: ArrayLike, n = 2): NDArray {
   if (!Number.isInteger(n) || n < 0) throw new ShapeError(`random.split: n must be a non-negative integer, got ${n}`);
