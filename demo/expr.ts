@@ -117,22 +117,17 @@ export function parse(src: string): Expr {
     if (t.kind !== "op" || t.text !== text) throw new ParseError(`expected "${text}" but found "${t.text}"`, t.pos);
   };
 
-  const sum = (): Expr => {
-    let left = product();
-    while (isOp(peek(), "+-")) {
-      const op = next().text as "+" | "-";
-      left = { kind: "bin", op, left, right: product() };
+  // a left-associative chain: operand (op operand)*
+  const chain = (ops: "+-" | "*/", operand: () => Expr) => (): Expr => {
+    let left = operand();
+    while (isOp(peek(), ops)) {
+      const op = next().text as "+" | "-" | "*" | "/";
+      left = { kind: "bin", op, left, right: operand() };
     }
     return left;
   };
-  const product = (): Expr => {
-    let left = unary();
-    while (isOp(peek(), "*/")) {
-      const op = next().text as "*" | "/";
-      left = { kind: "bin", op, left, right: unary() };
-    }
-    return left;
-  };
+  const product = chain("*/", () => unary());
+  const sum = chain("+-", product);
   const unary = (): Expr => {
     if (isOp(peek(), "-")) {
       next();

@@ -1,4 +1,8 @@
-// TypeDoc plugin: an NDArray method without its own JSDoc that mirrors a free function of the same
+// TypeDoc plugin for nabla's API reference.
+//
+// 1. Modules are named by their import specifier: the "." entry (src/index.ts) is "nabla", the
+//    others "nabla/NAME" (TypeDoc would call them "index", "testing", "fp").
+// 2. An NDArray method without its own JSDoc that mirrors a free function of the same
 // name (`x.add(y)` is `nb.add(x, y)`) is documented by a link to that function, so the reference
 // shows where its documentation lives. Methods with no such function still need their own JSDoc
 // (TypeDoc's notDocumented validation reports them).
@@ -7,6 +11,10 @@ import { Comment, Converter, ReflectionKind } from "typedoc";
 /** @param {import("typedoc").Application} app */
 export function load(app) {
   app.converter.on(Converter.EVENT_RESOLVE_BEGIN, (context) => {
+    for (const module of context.project.children ?? []) {
+      if (module.kindOf(ReflectionKind.Module))
+        module.name = module.name === "index" ? "nabla" : `nabla/${module.name}`;
+    }
     for (const cls of context.project.getReflectionsByKind(ReflectionKind.Class)) {
       if (cls.name !== "NDArray" || cls.parent === undefined) continue;
       const module = cls.parent;
