@@ -46,15 +46,14 @@ export function adapt(p: Params, xs: nb.NDArray, ys: nb.NDArray, alpha: number, 
   return nb.tree.map((w: nb.NDArray, gw: nb.NDArray) => nb.sub(w, nb.mul(alpha, gw)), p, g) as Params;
 }
 
-/** The meta-loss of one task: query loss after adapting to the support set. */
-export function taskLoss(p: Params, xs: nb.NDArray, ys: nb.NDArray, xq: nb.NDArray, yq: nb.NDArray, alpha = 0.01) {
-  return mse(adapt(p, xs, ys, alpha), xq, yq);
-}
-
-/** Mean meta-loss over a batch of tasks. */
-export function metaLoss(p: Params, t: Tasks, alpha = 0.01): nb.NDArray {
+/**
+ * Mean meta-loss over a batch of tasks: each task's query loss after adapting
+ * to its support set (inner step size alpha), batched over tasks by `vmap`.
+ * `firstOrder` drops the inner gradient's own derivative (first-order MAML).
+ */
+export function metaLoss(p: Params, t: Tasks, alpha = 0.01, firstOrder = false): nb.NDArray {
   const losses = nb.vmap((xs: nb.NDArray, ys: nb.NDArray, xq: nb.NDArray, yq: nb.NDArray) =>
-    taskLoss(p, xs, ys, xq, yq, alpha),
+    mse(adapt(p, xs, ys, alpha, firstOrder), xq, yq),
   )(t.xs, t.ys, t.xq, t.yq);
   return nb.mean(losses);
 }
@@ -136,13 +135,7 @@ export function main(opts: MamlOptions = {}): MamlResult {
   log(
     `meta-gradient along a random direction: grad ${directional.grad.toPrecision(10)}, central differences ${finiteDifference.toPrecision(10)}`,
   );
-  const firstOrder = nb.grad((q: Params) =>
-    nb.mean(
-      nb.vmap((xs: nb.NDArray, ys: nb.NDArray, xq: nb.NDArray, yq: nb.NDArray) =>
-        mse(adapt(q, xs, ys, 0.01, true), xq, yq),
-      )(check.xs, check.ys, check.xq, check.yq),
-    ),
-  )(p);
+  const firstOrder = nb.grad((q: Params) => metaLoss(q, check, 0.01, true))(p);
   const diffs = nb.tree.leaves(
     nb.tree.map((a: nb.NDArray, b: nb.NDArray) => nb.max(nb.abs(nb.sub(a, b))), g, firstOrder),
   );
