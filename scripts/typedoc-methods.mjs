@@ -33,4 +33,13 @@ export function load(app) {
       }
     }
   });
+  app.converter.on(Converter.EVENT_RESOLVE_END, (context) => {
+    const kinds = ReflectionKind.Function | ReflectionKind.Class | ReflectionKind.Variable;
+    for (const r of context.project.getReflectionsByKind(kinds)) {
+      if (!r.parent?.kindOf(ReflectionKind.Module | ReflectionKind.Namespace)) continue;
+      const comments = [r.comment, ...(r.signatures ?? []).map((s) => s.comment)];
+      if (!comments.some((c) => c?.getTag("@example") !== undefined))
+        app.logger.warn(`${r.getFullName()} is exported without an @example in its JSDoc`);
+    }
+  });
 }
