@@ -237,7 +237,8 @@ function quote(s: string): string {
 
 function describe(x: unknown): string {
   if (x === null) return "null";
-  if (typeof x === "object" || typeof x === "function") {
+  if (typeof x === "function") return "a function";
+  if (typeof x === "object") {
     const name = (x as { constructor?: { name?: unknown } }).constructor?.name;
     return typeof name === "string" && name !== "" ? `an instance of ${name}` : typeof x;
   }
