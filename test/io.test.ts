@@ -72,6 +72,26 @@ function flat(tree: unknown): Record<string, nb.NDArray> {
   return tree as Record<string, nb.NDArray>;
 }
 
+/** Loads a hand-built file holding one tensor of 16-bit patterns and checks each decoded value. */
+function expectHalfCases(dtype: "F16" | "BF16", cases: readonly [number, number][], shape: readonly number[]) {
+  const header = `{"x":{"dtype":"${dtype}","shape":[${shape.join(",")}],"data_offsets":[0,${2 * cases.length}]}}`;
+  const x = flat(
+    loadSafetensors(
+      handFile(
+        header,
+        cases.flatMap(([b]) => le(b, 2)),
+      ),
+    ),
+  ).x!;
+  expectExact(
+    x,
+    cases.map(([, v]) => v),
+    "float32",
+    shape,
+  );
+  return x;
+}
+
 describe("loadSafetensors: files built by hand from the specification", () => {
   it("F32, F64 and I32 payloads, a 0-d tensor, an empty tensor, padding and __metadata__", () => {
     const header =
@@ -134,21 +154,7 @@ describe("loadSafetensors: files built by hand from the specification", () => {
       [0x8000, -0],
       [0x7e00, NaN],
     ];
-    const header = `{"h":{"dtype":"F16","shape":[${cases.length}],"data_offsets":[0,${2 * cases.length}]}}`;
-    const t = flat(
-      loadSafetensors(
-        handFile(
-          header,
-          cases.flatMap(([b]) => le(b, 2)),
-        ),
-      ),
-    );
-    expectExact(
-      t.h!,
-      cases.map(([, v]) => v),
-      "float32",
-      [cases.length],
-    );
+    expectHalfCases("F16", cases, [cases.length]);
   });
 
   it("BF16 reads as float32 exactly (its bits are the float32's top half)", () => {
@@ -162,22 +168,8 @@ describe("loadSafetensors: files built by hand from the specification", () => {
       [0x8000, -0],
       [0x7fc0, NaN],
     ];
-    const header = `{"b":{"dtype":"BF16","shape":[2,4],"data_offsets":[0,16]}}`;
-    const t = flat(
-      loadSafetensors(
-        handFile(
-          header,
-          cases.flatMap(([b]) => le(b, 2)),
-        ),
-      ),
-    );
-    expectExact(
-      t.b!,
-      cases.map(([, v]) => v),
-      "float32",
-      [2, 4],
-    );
-    expect(bits32(t.b!)).toEqual(cases.map(([b]) => b * 65536));
+    const x = expectHalfCases("BF16", cases, [2, 4]);
+    expect(bits32(x)).toEqual(cases.map(([b]) => b * 65536));
   });
 
   it("FP8 E5M2 and E4M3 read as float32 exactly", () => {

@@ -78,15 +78,24 @@ function e4m3ToNumber(b: number): number {
   return sign * (8 + m) * 2 ** (e - 10);
 }
 
-/** An element decoder for small types, one element at a time. */
+/**
+ * An element decoder for small types, one element at a time; `reject` names a value that has no
+ * exact counterpart in the target dtype (it is then reported as an {@link Inexact} element).
+ */
 function each<T extends Float32Array | Int32Array | Uint8Array>(
   make: (n: number) => T,
   size: number,
   get: (dv: DataView, at: number) => number,
+  reject?: (v: number) => string | undefined,
 ): FileDType["read"] {
   return (dv, at, n) => {
     const out = make(n);
-    for (let i = 0; i < n; i++) out[i] = get(dv, at + i * size);
+    for (let i = 0; i < n; i++) {
+      const v = get(dv, at + i * size);
+      const why = reject?.(v);
+      if (why !== undefined) throw new Inexact(i, why);
+      out[i] = v;
+    }
     return out;
   };
 }
@@ -133,6 +142,7 @@ function direct<T extends Float64Array | Float32Array | Int32Array>(
 
 const f32 = (n: number) => new Float32Array(n);
 const i32 = (n: number) => new Int32Array(n);
+const u8 = (n: number) => new Uint8Array(n);
 
 /** The dtypes nabla reads, by safetensors name. */
 const READ: Readonly<Record<string, FileDType>> = {
@@ -159,30 +169,24 @@ const READ: Readonly<Record<string, FileDType>> = {
   U32: {
     size: 4,
     to: "int32",
-    read: (dv, at, n) => {
-      const out = new Int32Array(n);
-      for (let i = 0; i < n; i++) {
-        const v = dv.getUint32(at + 4 * i, true);
-        if (v > 0x7fffffff) throw new Inexact(i, String(v));
-        out[i] = v;
-      }
-      return out;
-    },
+    read: each(
+      i32,
+      4,
+      (dv, a) => dv.getUint32(a, true),
+      (v) => (v > 0x7fffffff ? String(v) : undefined),
+    ),
   },
   I64: { size: 8, to: "int32", read: int64ToInt32(true) },
   U64: { size: 8, to: "int32", read: int64ToInt32(false) },
   BOOL: {
     size: 1,
     to: "bool",
-    read: (dv, at, n) => {
-      const out = new Uint8Array(n);
-      for (let i = 0; i < n; i++) {
-        const b = dv.getUint8(at + i);
-        if (b > 1) throw new Inexact(i, `byte ${b}`);
-        out[i] = b;
-      }
-      return out;
-    },
+    read: each(
+      u8,
+      1,
+      (dv, a) => dv.getUint8(a),
+      (b) => (b > 1 ? `byte ${b}` : undefined),
+    ),
   },
 };
 
