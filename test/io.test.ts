@@ -378,6 +378,18 @@ describe("loadSafetensors: bad files throw NablaError", () => {
     expectBad(withShape("[9007199254740993]"), /shape\[0\] is too large/);
     expectBad(withShape("[65536,65536]"), /shape \[65536,65536\]: more than 2\^31 - 1 elements/, nb.ShapeError);
     expectBad(withShape("[0,4294967296]"), /more than 2\^31 - 1 elements/, nb.ShapeError);
+    const manyDims = `[${Array(40)
+      .fill(2 ** 31 - 1)
+      .join(",")}]`; // a product that overflows to Infinity
+    expectBad(withShape(manyDims), /more than 2\^31 - 1 elements/, nb.ShapeError);
+    const empty = `[${Array(40)
+      .fill(2 ** 31 - 1)
+      .join(",")},0]`; // ... unless a zero makes it empty
+    expectBad(
+      handFile(T(`{"dtype":"F32","shape":${empty},"data_offsets":[0,4]}`), le(0, 4)),
+      /needs 0 bytes/,
+      nb.ShapeError,
+    );
   });
 
   it("offsets out of range, end before begin, overlapping, with holes, or not covering the data", () => {

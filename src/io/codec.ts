@@ -468,8 +468,9 @@ export function readHeader(input: unknown, fn: string): { bytes: Uint8Array; hea
     const shapeJ = info.get("shape");
     if (!Array.isArray(shapeJ)) throw new ShapeError(`${fn}: ${what} has no shape array`);
     const shape = shapeJ.map((d, k) => integer(d, `shape[${k}]`));
-    let count = 1;
-    for (const d of shape) count *= d;
+    // (a zero anywhere makes the tensor empty; otherwise stop multiplying once past the limit)
+    let count = shape.includes(0) ? 0 : 1;
+    for (const d of shape) if (count <= MAX_ELEMENTS) count *= d;
     if (shape.some((d) => d > MAX_ELEMENTS) || count > MAX_ELEMENTS)
       throw new ShapeError(`${fn}: ${what} has shape ${fmtShape(shape)}: more than 2^31 - 1 elements`);
     const offJ = info.get("data_offsets");
