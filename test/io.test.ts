@@ -650,6 +650,12 @@ describe("saveSafetensors → loadSafetensors", () => {
     expect(meta.format).toBe("pt");
     expect(meta[""]).toBe("empty key");
     expect(JSON.parse(meta["nabla.pytree"]!)).toEqual({ v: 1, tree: { w: "w" } });
+    expect(safetensorsMetadata(saveSafetensors([nb.ones([1])]))["nabla.pytree"]).toBe('{"v":1,"tree":["0"]}');
+    const nested = { a: [null, { "b.c": nb.ones([1]) }], u: undefined };
+    expect(JSON.parse(safetensorsMetadata(saveSafetensors(nested))["nabla.pytree"]!)).toEqual({
+      v: 1,
+      tree: { a: [null, { "b.c": "a.1.b%2Ec" }], u: false },
+    });
   });
 
   it("a file without nabla's tree description loads flat, with dotted names kept as keys", () => {

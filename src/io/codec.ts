@@ -26,21 +26,49 @@ import { Json, JsonNumber, parseJson } from "./json.js";
 /**
  * What `loadSafetensors` returns and `saveSafetensors` writes: `NDArray` leaves in nested
  * arrays and plain objects, with `null`/`undefined` as empty nodes.
+ * @example
+ * import * as nb from "nabla";
+ * import type { SafetensorsTree } from "nabla/io";
+ * const tree: SafetensorsTree = { layers: [{ w: nb.ones([2, 2]) }], frozen: null };
  */
 export type SafetensorsTree =
   NDArray | null | undefined | readonly SafetensorsTree[] | { readonly [key: string]: SafetensorsTree };
 
-/** Options of {@link saveSafetensors}. */
+/**
+ * Options of {@link saveSafetensors}.
+ * @example
+ * import type { SaveSafetensorsOptions } from "nabla/io";
+ * const options: SaveSafetensorsOptions = { metadata: { format: "pt", epoch: "3" } };
+ */
 export interface SaveSafetensorsOptions {
   /** Extra `__metadata__` entries (strings to strings), e.g. `{ format: "pt" }`. */
   readonly metadata?: Readonly<Record<string, string>>;
 }
 
-/** The largest header accepted, in bytes (the limit of the reference implementation). */
+/**
+ * The largest header accepted, in bytes (the limit of the reference implementation).
+ * @example
+ * import { MAX_HEADER_BYTES } from "nabla/io";
+ * MAX_HEADER_BYTES; // 100000000
+ */
 export const MAX_HEADER_BYTES = 100_000_000;
-/** The `__metadata__` key under which nabla stores the tree structure. */
+/**
+ * The `__metadata__` key under which nabla stores the tree structure (as JSON).
+ * @example
+ * import * as nb from "nabla";
+ * import { TREE_METADATA_KEY, saveSafetensors, safetensorsMetadata } from "nabla/io";
+ * safetensorsMetadata(saveSafetensors([nb.ones([1])]))[TREE_METADATA_KEY]; // '{"v":1,"tree":["0"]}'
+ */
 export const TREE_METADATA_KEY = "nabla.pytree";
-/** The deepest nesting of arrays and objects that `saveSafetensors` writes. */
+/**
+ * The deepest nesting of arrays and objects that `saveSafetensors` writes (deeper throws `NablaError`).
+ * @example
+ * import * as nb from "nabla";
+ * import { MAX_TREE_DEPTH, saveSafetensors } from "nabla/io";
+ * let deep: unknown = nb.ones([1]);
+ * for (let d = 0; d < MAX_TREE_DEPTH; d++) deep = [deep];
+ * saveSafetensors(deep); // fine; one more level throws
+ */
 export const MAX_TREE_DEPTH = 200;
 const TREE_FORMAT_VERSION = 1;
 const MAX_ELEMENTS = 2 ** 31 - 1;
