@@ -88,6 +88,42 @@ describe("npm run build", () => {
       expect(node.offending.filter((o) => !o.startsWith(`${join(DIST, "io", "node.js")}: `))).toEqual([]);
     },
   );
+
+  it.runIf(HAS_IO)(
+    'a browser bundle of "nabla/io" resolves the "browser" condition and contains no node:fs',
+    async () => {
+      const { build } = await import("esbuild");
+      const dir = mkdtempSync(join(tmpdir(), "nabla-io-bundle-"));
+      try {
+        mkdirSync(join(dir, "node_modules"));
+        symlinkSync(ROOT, join(dir, "node_modules", "nabla"), "dir");
+        writeFileSync(
+          join(dir, "app.js"),
+          'import { saveSafetensors, saveFile } from "nabla/io";\nexport { saveSafetensors, saveFile };\n',
+        );
+        const bundle = async (platform: "browser" | "node") => {
+          const r = await build({
+            entryPoints: [join(dir, "app.js")],
+            bundle: true,
+            platform,
+            format: "esm",
+            write: false,
+            metafile: true,
+            logLevel: "silent",
+            absWorkingDir: dir,
+          });
+          return Object.keys(r.metafile.inputs);
+        };
+        const browser = await bundle("browser");
+        expect(browser.some((f) => f.endsWith("dist/io/index.browser.js"))).toBe(true);
+        expect(browser.filter((f) => f.startsWith("node:") || f.endsWith("dist/io/node.js"))).toEqual([]);
+        const node = await bundle("node");
+        expect(node.some((f) => f.endsWith("dist/io/node.js"))).toBe(true);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });
 
 /** The Node built-in modules that the ES module graph from `entry` imports (and how many files it has). */
