@@ -386,7 +386,12 @@ export function encodeSafetensors(tree: unknown, options: SaveSafetensorsOptions
   if (n > MAX_HEADER_BYTES)
     throw new NablaError(`${fn}: the header would take ${n} bytes, more than the format's ${MAX_HEADER_BYTES}`);
 
-  const out = new Uint8Array(8 + n + offset);
+  let out: Uint8Array;
+  try {
+    out = new Uint8Array(8 + n + offset);
+  } catch (_e) {
+    throw new NablaError(`${fn}: a file of ${8 + n + offset} bytes is more than this JS engine can allocate at once`);
+  }
   const dv = new DataView(out.buffer);
   dv.setUint32(0, n, true); // the high 32 bits stay 0: n ≤ 10^8
   out.set(headerText, 8);
