@@ -27,7 +27,17 @@ export type Json = null | boolean | string | JsonNumber | Json[] | Map<string, J
 export const MAX_JSON_DEPTH = 256;
 
 const ESCAPES: Record<string, string> = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
-const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+const NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
+const LITERALS = [
+  ["true", true],
+  ["false", false],
+  ["null", null],
+] as const;
+
+/** Whether a UTF-16 code unit can occur in a JSON number: `+ - . 0-9 E e`. */
+function numberChar(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2b || c === 0x2e || c === 0x65 || c === 0x45;
+}
 
 /**
  * Parses `text` as one JSON value followed only by whitespace. Errors are `NablaError`s whose
@@ -97,46 +107,40 @@ export function parseJson(text: string, what: string): Json {
       i++;
       ws();
       const close = c === "{" ? "}" : "]";
+      const obj = c === "{" ? new Map<string, Json>() : null;
       const arr: Json[] = [];
-      const obj = new Map<string, Json>();
-      if (text[i] === close) {
-        i++;
-        return c === "{" ? obj : arr;
-      }
-      for (;;) {
-        if (c === "{") {
+      if (text[i] !== close)
+        for (;;) {
+          if (obj !== null) {
+            ws();
+            if (text[i] !== '"') fail("expected a string key");
+            const k = str();
+            if (obj.has(k)) fail(`duplicate key ${JSON.stringify(k)}`);
+            ws();
+            if (text[i] !== ":") fail("expected ':'");
+            i++;
+            obj.set(k, value(depth + 1));
+          } else arr.push(value(depth + 1));
           ws();
-          if (text[i] !== '"') fail("expected a string key");
-          const k = str();
-          if (obj.has(k)) fail(`duplicate key ${JSON.stringify(k)}`);
-          ws();
-          if (text[i] !== ":") fail("expected ':'");
-          i++;
-          obj.set(k, value(depth + 1));
-        } else arr.push(value(depth + 1));
-        ws();
-        if (text[i] === ",") i++;
-        else if (text[i] === close) {
-          i++;
-          return c === "{" ? obj : arr;
-        } else fail(`expected ',' or '${close}'`);
-      }
+          if (text[i] === ",") i++;
+          else if (text[i] === close) break;
+          else fail(`expected ',' or '${close}'`);
+        }
+      i++;
+      return obj ?? arr;
     }
     if (c === '"') return str();
-    for (const [word, v] of [
-      ["true", true],
-      ["false", false],
-      ["null", null],
-    ] as const)
+    for (const [word, v] of LITERALS)
       if (text.startsWith(word, i)) {
         i += word.length;
         return v;
       }
-    NUMBER.lastIndex = i;
-    const m = NUMBER.exec(text);
-    if (m === null) return fail(i >= text.length ? "unexpected end" : "unexpected character");
-    i += m[0].length;
-    return new JsonNumber(Number(m[0]), m[0]);
+    let end = i;
+    while (end < text.length && numberChar(text.charCodeAt(end))) end++;
+    const raw = text.slice(i, end);
+    if (!NUMBER.test(raw)) return fail(i >= text.length ? "unexpected end" : "unexpected character");
+    i = end;
+    return new JsonNumber(Number(raw), raw);
   };
   const v = value(0);
   ws();
