@@ -17,6 +17,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const DIST = join(ROOT, "dist");
 const HAS_TESTING = existsSync(join(ROOT, "src", "testing", "index.ts"));
 const HAS_FP = existsSync(join(ROOT, "src", "fp", "index.ts"));
+const HAS_IO = existsSync(join(ROOT, "src", "io", "index.ts"));
 
 /** Runs an ES module snippet in a child `node` whose cwd is the repository root; returns its stdout. */
 function runNode(code: string, cwd = ROOT): string {
@@ -43,6 +44,9 @@ describe("npm run build", () => {
     if (HAS_TESTING)
       for (const f of ["index.js", "index.d.ts"]) expect(existsSync(join(DIST, "testing", f))).toBe(true);
     if (HAS_FP) for (const f of ["index.js", "index.d.ts"]) expect(existsSync(join(DIST, "fp", f))).toBe(true);
+    if (HAS_IO)
+      for (const f of ["index.js", "index.d.ts", "index.browser.js"])
+        expect(existsSync(join(DIST, "io", f))).toBe(true);
   });
 
   it("package.json exports point at the built files", () => {
@@ -53,6 +57,7 @@ describe("npm run build", () => {
       [".", true],
       ["./testing", HAS_TESTING],
       ["./fp", HAS_FP],
+      ["./io", HAS_IO],
     ];
     for (const [key, built] of entries) {
       const e = pkg.exports[key];
@@ -60,31 +65,88 @@ describe("npm run build", () => {
       if (!built) continue;
       expect(existsSync(join(ROOT, e.import)), `${key} import`).toBe(true);
       expect(existsSync(join(ROOT, e.types)), `${key} types`).toBe(true);
+      if (e.browser !== undefined) expect(existsSync(join(ROOT, e.browser)), `${key} browser`).toBe(true);
     }
   });
 
   it('the "." entry reaches no Node-only module', () => {
-    const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
-    const seen = new Set<string>();
-    const offending: string[] = [];
-    const stack = [join(DIST, "index.js")];
-    while (stack.length > 0) {
-      const file = stack.pop()!;
-      if (seen.has(file)) continue;
-      seen.add(file);
-      const src = readFileSync(file, "utf8");
-      for (const m of src.matchAll(
-        /(?:import|export)\s[^"']*?from\s*["']([^"']+)["']|import\s*\(\s*["']([^"']+)["']\s*\)/g,
-      )) {
-        const spec = (m[1] ?? m[2])!;
-        if (spec.startsWith(".")) stack.push(resolve(dirname(file), spec));
-        else if (builtins.has(spec) || spec.startsWith("node:")) offending.push(`${file}: ${spec}`);
-      }
-    }
-    expect(seen.size).toBeGreaterThan(5);
+    const { seen, offending } = nodeModulesReachedFrom(join(DIST, "index.js"));
+    expect(seen).toBeGreaterThan(5);
     expect(offending).toEqual([]);
   });
+
+  it.runIf(HAS_IO)(
+    'the "browser" build of "nabla/io" reaches no Node-only module; the Node build reaches node:fs',
+    () => {
+      const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+      const browser = nodeModulesReachedFrom(join(ROOT, pkg.exports["./io"].browser));
+      expect(browser.seen).toBeGreaterThan(5);
+      expect(browser.offending).toEqual([]);
+      const node = nodeModulesReachedFrom(join(ROOT, pkg.exports["./io"].import));
+      // (the walk also sees the imports in node.js's JSDoc examples; all of them are in that one file)
+      expect(node.offending).toContain(`${join(DIST, "io", "node.js")}: node:fs`);
+      expect(node.offending.filter((o) => !o.startsWith(`${join(DIST, "io", "node.js")}: `))).toEqual([]);
+    },
+  );
+
+  it.runIf(HAS_IO)(
+    'a browser bundle of "nabla/io" resolves the "browser" condition and contains no node:fs',
+    async () => {
+      const { build } = await import("esbuild");
+      const dir = mkdtempSync(join(tmpdir(), "nabla-io-bundle-"));
+      try {
+        mkdirSync(join(dir, "node_modules"));
+        symlinkSync(ROOT, join(dir, "node_modules", "nabla"), "dir");
+        writeFileSync(
+          join(dir, "app.js"),
+          'import { saveSafetensors, saveFile } from "nabla/io";\nexport { saveSafetensors, saveFile };\n',
+        );
+        const bundle = async (platform: "browser" | "node") => {
+          const r = await build({
+            entryPoints: [join(dir, "app.js")],
+            bundle: true,
+            platform,
+            format: "esm",
+            write: false,
+            metafile: true,
+            logLevel: "silent",
+            absWorkingDir: dir,
+          });
+          return Object.keys(r.metafile.inputs);
+        };
+        const browser = await bundle("browser");
+        expect(browser.some((f) => f.endsWith("dist/io/index.browser.js"))).toBe(true);
+        expect(browser.filter((f) => f.startsWith("node:") || f.endsWith("dist/io/node.js"))).toEqual([]);
+        const node = await bundle("node");
+        expect(node.some((f) => f.endsWith("dist/io/node.js"))).toBe(true);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });
+
+/** The Node built-in modules that the ES module graph from `entry` imports (and how many files it has). */
+function nodeModulesReachedFrom(entry: string): { seen: number; offending: string[] } {
+  const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
+  const seen = new Set<string>();
+  const offending: string[] = [];
+  const stack = [entry];
+  while (stack.length > 0) {
+    const file = stack.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const src = readFileSync(file, "utf8");
+    for (const m of src.matchAll(
+      /(?:import|export)\s[^"']*?from\s*["']([^"']+)["']|import\s*\(\s*["']([^"']+)["']\s*\)/g,
+    )) {
+      const spec = (m[1] ?? m[2])!;
+      if (spec.startsWith(".")) stack.push(resolve(dirname(file), spec));
+      else if (builtins.has(spec) || spec.startsWith("node:")) offending.push(`${file}: ${spec}`);
+    }
+  }
+  return { seen: seen.size, offending };
+}
 
 describe("the built package under plain node", () => {
   it('import * as nb from "nabla" resolves through exports and computes a gradient', () => {
@@ -126,6 +188,25 @@ describe("the built package under plain node", () => {
     `);
     expect(JSON.parse(out).t).toBeCloseTo(Math.cos(0.5), 8);
   });
+  it.runIf(HAS_IO)('"nabla/io" writes and reads a file with the error classes of "nabla"', () => {
+    const out = runNode(`
+      import * as nb from "nabla";
+      import { saveFile, loadFile, loadSafetensors } from "nabla/io";
+      import { mkdtempSync, rmSync } from "node:fs";
+      import { tmpdir } from "node:os";
+      import { join } from "node:path";
+      const dir = mkdtempSync(join(tmpdir(), "nabla-io-pkg-"));
+      try {
+        saveFile(join(dir, "p.safetensors"), { layers: [{ w: nb.array([[1, 2]], { dtype: "float32" }) }] });
+        const back = loadFile(join(dir, "p.safetensors"));
+        let bad = null;
+        try { loadSafetensors(new Uint8Array(3)); } catch (e) { bad = e instanceof nb.NablaError; }
+        const w = back.layers[0].w;
+        console.log(JSON.stringify({ w: w.toArray(), dtype: w.dtype, isArray: w instanceof nb.NDArray, bad }));
+      } finally { rmSync(dir, { recursive: true, force: true }); }
+    `);
+    expect(JSON.parse(out)).toEqual({ w: [[1, 2]], dtype: "float32", isArray: true, bad: true });
+  });
 });
 
 describe("the built declarations", () => {
@@ -149,6 +230,13 @@ describe("the built declarations", () => {
       if (HAS_FP) lines.push('import * as nbf from "nabla/fp";', "export const r = nbf.arrayE([1, 2]);");
       if (HAS_TESTING)
         lines.push('import * as nbt from "nabla/testing";', "export const c: void = nbt.checkGrads(f, [1]);");
+      if (HAS_IO)
+        lines.push(
+          'import * as nbio from "nabla/io";',
+          "export const bytes: Uint8Array = nbio.saveSafetensors({ w: g });",
+          "export const tree: nbio.SafetensorsTree = nbio.loadSafetensors(bytes);",
+          "export const save: (path: string, tree: unknown) => void = nbio.saveFile;",
+        );
       const file = join(dir, "consumer.ts");
       writeFileSync(file, lines.join("\n") + "\n");
       const program = ts.createProgram([file], {
