@@ -74,6 +74,8 @@ const SPECIFIERS: Record<string, string> = {
   nabla: "src/index.ts",
   "nabla/fp": "src/fp/index.ts",
   "nabla/testing": "src/testing/index.ts",
+  "nabla/optim": "src/optim/index.ts",
+  "nabla/nn": "src/nn/index.ts",
 };
 
 /** Net count of "(" minus ")" outside string literals and line comments. */

@@ -452,6 +452,11 @@ describe("initialisers", () => {
       vals(nn.glorotNormal(nb.reshape(nb.slice(keys, [i, 0], [i + 1, 2]), [2]), [3, 4])),
     );
     expectClose(batched, loop, [3, 3, 4], 1e-15);
+    const qs = nb.vmap((k: nb.NDArray) => nn.orthogonal(k, [4, 3]))(keys) as nb.NDArray;
+    const qLoop = [0, 1, 2].flatMap((i) =>
+      vals(nn.orthogonal(nb.reshape(nb.slice(keys, [i, 0], [i + 1, 2]), [2]), [4, 3])),
+    );
+    expectClose(qs, qLoop, [3, 4, 3], 1e-13);
   });
 
   describe("orthogonal", () => {

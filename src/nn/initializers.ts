@@ -14,6 +14,12 @@ import { checkNumber, guard, readOptions } from "./common.js";
  * and −1: a dense kernel `[in, out]`, a conv kernel `[..., in, out]`); the
  * remaining axes form the receptive field. For nabla's channels-first conv
  * kernels `[out, in, ...]` pass `{ inAxis: 1, outAxis: 0 }`.
+ *
+ * @example
+ * import * as nb from "nabla";
+ * import * as nn from "nabla/nn";
+ * const o: nn.InitOptions = { dtype: "float32", inAxis: 1, outAxis: 0 };
+ * nn.heNormal(nb.random.key(0), [8, 4, 3, 3], o);
  */
 export interface InitOptions {
   dtype?: DType;
@@ -181,8 +187,7 @@ export const lecunUniform = varianceScaling("lecunUniform", 1, "fanIn", "uniform
  * as a matrix with `shape[columnAxis]` columns and the product of the other
  * axes as rows; the rows (if fewer) or the columns are orthonormal, times
  * `scale`. The Q factor of a Gaussian matrix with R's diagonal made positive
- * (here by Gram–Schmidt with re-orthogonalisation), so uniformly (Haar)
- * distributed.
+ * (`nb.linalg.qr`), so uniformly (Haar) distributed.
  *
  * @example
  * import * as nb from "nabla";
@@ -205,25 +210,12 @@ export function orthogonal(
   const nRows = s.reduce((p, d, k) => (k === col ? p : p * d), 1);
   const [m, n] = nRows < nCols ? [nCols, nRows] : [nRows, nCols];
   const a = guard(op, () => nb.random.normal(key, [m, n]));
-  let q = gramSchmidt(a, m, n);
+  // nb.linalg.qr already makes R's diagonal non-negative (JAX multiplies Q by sign(diag R))
+  let q = n === 0 ? nb.zeros([m, 0]) : guard(op, () => nb.linalg.qr(a)[0]);
   if (nRows < nCols) q = nb.transpose(q);
   // q is [nRows, nCols]: rows laid out as the non-column axes, then the column axis moved into place
   const rest = s.filter((_, k) => k !== col);
   const moved = nb.reshape(q, [...rest, nCols]);
   const perm = s.map((_, k) => (k < col ? k : k === col ? s.length - 1 : k - 1));
   return nb.astype(nb.mul(nb.transpose(moved, perm), scale), dtype);
-}
-
-/** Orthonormal columns spanning those of `a` ([m, n], m ≥ n): classical Gram–Schmidt, each column twice. */
-function gramSchmidt(a: NDArray, m: number, n: number): NDArray {
-  const cols: NDArray[] = [];
-  for (let j = 0; j < n; j++) {
-    let v = nb.reshape(nb.slice(a, [0, j], [m, j + 1]), [m]);
-    if (cols.length > 0) {
-      const q = nb.stack(cols, 1);
-      for (let pass = 0; pass < 2; pass++) v = nb.sub(v, nb.matmul(q, nb.matmul(v, q)));
-    }
-    cols.push(nb.div(v, nb.sqrt(nb.sum(nb.square(v)))));
-  }
-  return n === 0 ? nb.zeros([m, 0]) : nb.stack(cols, 1);
 }

@@ -239,7 +239,13 @@ export function sgd(
   });
 }
 
-/** Options of `adam` (optax's defaults). */
+/**
+ * Options of `adam` and `adamw` (optax's defaults: b1 0.9, b2 0.999, eps 1e-8, epsRoot 0).
+ * @example
+ * import * as optim from "nabla/optim";
+ * const o: optim.AdamOptions = { b1: 0.8, eps: 1e-6 };
+ * optim.adam(1e-3, o);
+ */
 export interface AdamOptions {
   b1?: number;
   b2?: number;

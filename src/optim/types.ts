@@ -51,7 +51,8 @@ export type LearningRate = number | Schedule;
  *
  * @example
  * import type { ArrayTree, StateKind, StateOf } from "nabla/optim";
- * interface MyKind extends StateKind { readonly state: { acc: ArrayTree<this["params"]> } }
+ * type MyState<P> = { acc: ArrayTree<P> };
+ * interface MyKind extends StateKind { readonly state: MyState<this["params"]> }
  * type S = StateOf<MyKind, { w: number }>; // { acc: { w: NDArray } }
  */
 export interface StateKind {
