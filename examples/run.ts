@@ -2,7 +2,9 @@
  * Runs one example: `npm run example -- NAME [--small]` (`--small`: the sizes
  * CI uses). NAME is one of the keys of EXAMPLES.
  */
+import * as logistic from "./logistic.js";
 import * as maml from "./maml.js";
+import * as mlp from "./mlp.js";
 import * as newton from "./newton.js";
 import * as perexample from "./perexample.js";
 import * as pinn from "./pinn.js";
@@ -12,6 +14,9 @@ const EXAMPLES: Record<string, (small: boolean) => unknown> = {
   perexample: (small) => perexample.main(small ? perexample.SMALL : {}),
   pinn: (small) => pinn.main(small ? pinn.SMALL : {}),
   maml: (small) => maml.main(small ? maml.SMALL : {}),
+  // the training examples are small already: --small changes nothing
+  logistic: () => logistic.main(),
+  mlp: () => mlp.main(),
 };
 
 const [name, ...flags] = process.argv.slice(2);

@@ -75,6 +75,8 @@ const SPECIFIERS: Record<string, string> = {
   "nabla/fp": "src/fp/index.ts",
   "nabla/testing": "src/testing/index.ts",
   "nabla/io": "src/io/index.ts",
+  "nabla/optim": "src/optim/index.ts",
+  "nabla/nn": "src/nn/index.ts",
 };
 
 /** Net count of "(" minus ")" outside string literals and line comments. */

@@ -18,6 +18,8 @@ const DIST = join(ROOT, "dist");
 const HAS_TESTING = existsSync(join(ROOT, "src", "testing", "index.ts"));
 const HAS_FP = existsSync(join(ROOT, "src", "fp", "index.ts"));
 const HAS_IO = existsSync(join(ROOT, "src", "io", "index.ts"));
+const HAS_OPTIM = existsSync(join(ROOT, "src", "optim", "index.ts"));
+const HAS_NN = existsSync(join(ROOT, "src", "nn", "index.ts"));
 
 /** Runs an ES module snippet in a child `node` whose cwd is the repository root; returns its stdout. */
 function runNode(code: string, cwd = ROOT): string {
@@ -47,6 +49,12 @@ describe("npm run build", () => {
     if (HAS_IO)
       for (const f of ["index.js", "index.d.ts", "index.browser.js"])
         expect(existsSync(join(DIST, "io", f))).toBe(true);
+    for (const [dir, has] of [
+      ["optim", HAS_OPTIM],
+      ["nn", HAS_NN],
+    ] as const)
+      if (has)
+        for (const f of ["index.js", "index.d.ts"]) expect(existsSync(join(DIST, dir, f)), `${dir}/${f}`).toBe(true);
   });
 
   it("package.json exports point at the built files", () => {
@@ -58,6 +66,8 @@ describe("npm run build", () => {
       ["./testing", HAS_TESTING],
       ["./fp", HAS_FP],
       ["./io", HAS_IO],
+      ["./optim", HAS_OPTIM],
+      ["./nn", HAS_NN],
     ];
     for (const [key, built] of entries) {
       const e = pkg.exports[key];
@@ -207,6 +217,24 @@ describe("the built package under plain node", () => {
     `);
     expect(JSON.parse(out)).toEqual({ w: [[1, 2]], dtype: "float32", isArray: true, bad: true });
   });
+
+  it.runIf(HAS_OPTIM && HAS_NN)('"nabla/optim" and "nabla/nn" train a step under jit', () => {
+    const out = runNode(`
+      import * as nb from "nabla";
+      import * as optim from "nabla/optim";
+      import * as nn from "nabla/nn";
+      const opt = optim.sgd(0.5);
+      const loss = (w) => nn.mse(w, nb.array([1, 2]));
+      const step = nb.jit((w, s) => {
+        const [u, s2] = opt.update(nb.grad(loss)(w), s);
+        return [optim.applyUpdates(w, u), s2];
+      });
+      const [w, s] = step(nb.zeros([2]), opt.init(nb.zeros([2])));
+      console.log(JSON.stringify({ w: w.toArray(), count: s.count.item(), relu: nn.leakyRelu(-2, 0.5).item() }));
+    `);
+    // mse gradient at w = 0: 2(w − t)/2 = −t, so one step of lr 0.5 gives w = t/2
+    expect(JSON.parse(out)).toEqual({ w: [0.5, 1], count: 1, relu: -1 });
+  });
 });
 
 describe("the built declarations", () => {
@@ -237,6 +265,13 @@ describe("the built declarations", () => {
           "export const tree: nbio.SafetensorsTree = nbio.loadSafetensors(bytes);",
           "export const save: (path: string, tree: unknown) => void = nbio.saveFile;",
         );
+      if (HAS_OPTIM)
+        lines.push(
+          'import * as optim from "nabla/optim";',
+          "const st: optim.AdamState<{ w: nb.NDArray }> = optim.adam(1e-3).init({ w: nb.zeros([2]) });",
+          "export const mu: nb.NDArray = st.mu.w;",
+        );
+      if (HAS_NN) lines.push('import * as nn from "nabla/nn";', "export const h: nb.NDArray = nn.gelu([1, 2]);");
       const file = join(dir, "consumer.ts");
       writeFileSync(file, lines.join("\n") + "\n");
       const program = ts.createProgram([file], {
@@ -259,5 +294,6 @@ describe("the built declarations", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+    // a whole TypeScript program over the built declarations: ~30 s alone on the 2-core machine, more under load
+  }, 180_000);
 });
