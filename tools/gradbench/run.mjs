@@ -4,14 +4,12 @@
 // ./evals/ with the built package ("nabla", resolved through package.json's self-reference).
 // Stdout carries protocol lines only; diagnostics go to stderr.
 import * as readline from "node:readline";
-import { pathToFileURL } from "node:url";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { EVALS } from "./evals.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-/** The evals this tool implements; each is ./evals/NAME.mjs exporting `functions`. */
-export const EVALS = ["hello", "lse", "llsq", "det", "gmm", "kmeans", "ode", "lstm", "ba", "ht", "particle", "saddle"];
 
 const modules = new Map();
 
