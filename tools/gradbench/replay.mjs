@@ -5,6 +5,7 @@
 // a git worktree of it, or $GRADBENCH_DATA), and
 // tools/gradbench/sessions/ for particle and saddle, whose expected values come from the issue.
 import { spawnSync } from "node:child_process";
+import process from "node:process";
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,15 +28,15 @@ export function sessionFile(name) {
 const names = process.argv.slice(2);
 for (const n of names)
   if (!EVALS.includes(n)) {
-    console.error(`gradbench: unknown eval ${n} (one of ${EVALS.join(", ")})`);
+    process.stderr.write(`gradbench: unknown eval ${n} (one of ${EVALS.join(", ")})\n`);
     process.exit(2);
   }
 if (!existsSync(REPLAY)) {
-  console.error(`gradbench: ${REPLAY} not found (set GRADBENCH_DATA to the folder with replay.mjs)`);
+  process.stderr.write(`gradbench: ${REPLAY} not found (set GRADBENCH_DATA to the folder with replay.mjs)\n`);
   process.exit(2);
 }
 if (!existsSync(join(ROOT, "dist", "index.js"))) {
-  console.error("gradbench: dist/ missing, running npm run build");
+  process.stderr.write("gradbench: dist/ missing, running npm run build\n");
   const b = spawnSync("npm", ["run", "build", "--silent"], { cwd: ROOT, stdio: "inherit" });
   if (b.status !== 0) process.exit(b.status ?? 1);
 }
@@ -43,11 +44,11 @@ let failed = 0;
 for (const name of names.length ? names : EVALS) {
   const file = sessionFile(name);
   if (!existsSync(file)) {
-    console.error(`gradbench: no session for ${name} (${file})`);
+    process.stderr.write(`gradbench: no session for ${name} (${file})\n`);
     failed++;
     continue;
   }
-  console.log(`== ${name}`);
+  process.stdout.write(`== ${name}\n`);
   const r = spawnSync(process.execPath, [REPLAY, file, process.execPath, join(HERE, "run.mjs")], {
     cwd: ROOT,
     stdio: "inherit",

@@ -3,6 +3,7 @@
 // response per line on stdout with the same id) and evaluates the functions of the modules under
 // ./evals/ with the built package ("nabla", resolved through package.json's self-reference).
 // Stdout carries protocol lines only; diagnostics go to stderr.
+import process from "node:process";
 import * as readline from "node:readline";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";

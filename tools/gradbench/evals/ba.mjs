@@ -14,7 +14,11 @@ const at = (v, i) => nb.reshape(part(v, i, i + 1), []);
 function cross(a, b) {
   const [a0, a1, a2] = [0, 1, 2].map((i) => at(a, i));
   const [b0, b1, b2] = [0, 1, 2].map((i) => at(b, i));
-  return nb.stack([nb.sub(nb.mul(a1, b2), nb.mul(a2, b1)), nb.sub(nb.mul(a2, b0), nb.mul(a0, b2)), nb.sub(nb.mul(a0, b1), nb.mul(a1, b0))]);
+  return nb.stack([
+    nb.sub(nb.mul(a1, b2), nb.mul(a2, b1)),
+    nb.sub(nb.mul(a2, b0), nb.mul(a0, b2)),
+    nb.sub(nb.mul(a0, b1), nb.mul(a1, b0)),
+  ]);
 }
 
 /** Rotates pt by the angle-axis vector rot; the first-order formula where the angle is 0. */

@@ -41,10 +41,26 @@ function eulerRotations(angles) {
   const [sx, sz, sy] = [0, 1, 2].map((j) => col(s, j));
   const zero = nb.zerosLike(cx);
   const one = nb.onesLike(cx);
-  const mat = (rows) => nb.stack(rows.map((r) => nb.stack(r, 1)), 1);
-  const rx = mat([[one, zero, zero], [zero, cx, nb.neg(sx)], [zero, sx, cx]]);
-  const ry = mat([[cy, zero, sy], [zero, one, zero], [nb.neg(sy), zero, cy]]);
-  const rz = mat([[cz, nb.neg(sz), zero], [sz, cz, zero], [zero, zero, one]]);
+  const mat = (rows) =>
+    nb.stack(
+      rows.map((r) => nb.stack(r, 1)),
+      1,
+    );
+  const rx = mat([
+    [one, zero, zero],
+    [zero, cx, nb.neg(sx)],
+    [zero, sx, cx],
+  ]);
+  const ry = mat([
+    [cy, zero, sy],
+    [zero, one, zero],
+    [nb.neg(sy), zero, cy],
+  ]);
+  const rz = mat([
+    [cz, nb.neg(sz), zero],
+    [sz, cz, zero],
+    [zero, zero, one],
+  ]);
   return nb.matmul(nb.matmul(rz, ry), rx);
 }
 
@@ -55,7 +71,11 @@ function angleAxisRotation(aa, tiny) {
   const a = nb.div(aa, norm);
   const [x, y, z] = [0, 1, 2].map((i) => nb.reshape(nb.slice(a, [i], [i + 1]), []));
   const zero = nb.zerosLike(x);
-  const skew = nb.stack([nb.stack([zero, nb.neg(z), y]), nb.stack([z, zero, nb.neg(x)]), nb.stack([nb.neg(y), x, zero])]);
+  const skew = nb.stack([
+    nb.stack([zero, nb.neg(z), y]),
+    nb.stack([z, zero, nb.neg(x)]),
+    nb.stack([nb.neg(y), x, zero]),
+  ]);
   const c = nb.cos(norm);
   return nb.add(nb.add(nb.mul(c, nb.eye(3)), nb.mul(nb.sub(1, c), nb.outer(a, a))), nb.mul(nb.sin(norm), skew));
 }
@@ -141,6 +161,10 @@ function jacobian(q) {
 }
 
 export const functions = {
-  objective: fn(prepare, (q) => residuals(q.theta, q.us, q, q.tiny), (r) => r.toArray()),
+  objective: fn(
+    prepare,
+    (q) => residuals(q.theta, q.us, q, q.tiny),
+    (r) => r.toArray(),
+  ),
   jacobian: fn(prepare, jacobian, (j) => j.toArray()),
 };

@@ -60,5 +60,9 @@ const prepare = (input) => ["main_params", "extra_params", "state", "sequence"].
 
 export const functions = {
   objective: fn(prepare, (p) => primal(...p), scalar),
-  jacobian: fn(prepare, (p) => jacobian(...p), (g) => g.toArray()),
+  jacobian: fn(
+    prepare,
+    (p) => jacobian(...p),
+    (g) => g.toArray(),
+  ),
 };

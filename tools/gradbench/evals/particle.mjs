@@ -36,7 +36,14 @@ const eulerStepRev = Object.fromEntries(
   ["f", "r"].map((m) => {
     const step = eulerStep[m];
     const pullback = nb.jit((x, xdot, w, ct) => nb.vjp(step, x, xdot, w)[1](ct));
-    return [m, nb.customVjp(step, (x, xdot, w) => [step(x, xdot, w), [x, xdot, w]], (res, ct) => pullback(...res, ct))];
+    return [
+      m,
+      nb.customVjp(
+        step,
+        (x, xdot, w) => [step(x, xdot, w), [x, xdot, w]],
+        (res, ct) => pullback(...res, ct),
+      ),
+    ];
   }),
 );
 
@@ -63,5 +70,12 @@ function particle(outer, inner, w0) {
 }
 
 export const functions = Object.fromEntries(
-  ["ff", "fr", "rf", "rr"].map((v) => [v, fn((input) => input.w, (w0) => particle(v[0], v[1], w0), (w) => w.item())]),
+  ["ff", "fr", "rf", "rr"].map((v) => [
+    v,
+    fn(
+      (input) => input.w,
+      (w0) => particle(v[0], v[1], w0),
+      (w) => w.item(),
+    ),
+  ]),
 );
