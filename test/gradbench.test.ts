@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import * as readline from "node:readline";
 import { fileURLToPath } from "node:url";
+import { gauss } from "./properties/primitiveSpecs.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // beside the clone (CI), or beside the folder that holds a git worktree of it
@@ -268,32 +269,14 @@ describe("GradBench protocol", () => {
   });
 });
 
-/** det and the cofactor matrix det(A)·A⁻ᵀ by Gauss-Jordan elimination with partial pivoting (plain JS). */
+/** det and the cofactor matrix det(A)·A⁻ᵀ, by Gaussian elimination with partial pivoting (plain JS). */
 function detAndCofactors(a: number[], n: number): [number, number[]] {
-  const m = Array.from({ length: n }, (_, i) => [
-    ...a.slice(i * n, (i + 1) * n),
-    ...Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)),
-  ]);
-  let det = 1;
-  for (let c = 0; c < n; c++) {
-    let p = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(m[r]![c]!) > Math.abs(m[p]![c]!)) p = r;
-    if (p !== c) {
-      [m[p], m[c]] = [m[c]!, m[p]!];
-      det = -det;
-    }
-    const piv = m[c]![c]!;
-    det *= piv;
-    m[c] = m[c]!.map((v) => v / piv);
-    for (let r = 0; r < n; r++)
-      if (r !== c) {
-        const f = m[r]![c]!;
-        m[r] = m[r]!.map((v, j) => v - f * m[c]![j]!);
-      }
-  }
+  const rows = Array.from({ length: n }, (_, i) => a.slice(i * n, (i + 1) * n));
+  const eye = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)));
+  const { X: inv, parity, diag } = gauss(rows, eye);
+  const det = parity * diag.reduce((p, d) => p * d, 1);
   // cofactor C[i][j] = det · inv[j][i]
-  const cof = Array.from({ length: n * n }, (_, k) => det * m[k % n]![n + Math.floor(k / n)]!);
-  return [det, cof];
+  return [det, Array.from({ length: n * n }, (_, k) => det * inv[k % n]![Math.floor(k / n)]!)];
 }
 
 describe("GradBench det at ℓ = 11 (expansion by minors, vectorised)", () => {
