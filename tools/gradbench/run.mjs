@@ -32,8 +32,10 @@ const now = () => process.hrtime.bigint();
  * turns the last result into JSON (not timed).
  */
 function evaluate(fn, input) {
-  const minRuns = Math.max(1, Number(input?.min_runs ?? 1));
-  const minNs = BigInt(Math.round(Number(input?.min_seconds ?? 0) * 1e9));
+  const runsAsked = Number(input?.min_runs);
+  const secondsAsked = Number(input?.min_seconds);
+  const minRuns = Number.isFinite(runsAsked) ? Math.max(1, Math.ceil(runsAsked)) : 1;
+  const minNs = BigInt(Number.isFinite(secondsAsked) ? Math.max(0, Math.round(secondsAsked * 1e9)) : 0);
   const timings = [];
   let t0 = now();
   const prepared = fn.prepare ? fn.prepare(input) : input;
