@@ -236,7 +236,7 @@ const transposeM = (m: number[][]): number[][] => (m[0] ?? []).map((_, j) => m.m
 const symM = (m: number[][]): number[][] => m.map((row, i) => row.map((v, j) => 0.5 * (v + m[j]![i]!)));
 
 /** Solves A X = B by Gaussian elimination with partial pivoting; also returns the pivot parity and U's diagonal. */
-function gauss(A: number[][], B: number[][]): { X: number[][]; parity: number; diag: number[] } {
+export function gauss(A: number[][], B: number[][]): { X: number[][]; parity: number; diag: number[] } {
   const n = A.length;
   const a = A.map((r) => r.slice());
   const b = B.map((r) => r.slice());
