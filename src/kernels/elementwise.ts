@@ -7,7 +7,7 @@
 import { ConcreteArray } from "../core/ndarray.js";
 import { DType, TypedArray, allocate } from "../core/dtype.js";
 import { Shape, shapesEqual, sizeOf } from "../core/shape.js";
-import { bcastStrides, stridedOffsets } from "./strided.js";
+import { bcastStrides, lastStride, stridedRuns } from "./strided.js";
 
 type UnaryLoop = (d: TypedArray, out: TypedArray, n: number) => void;
 type BinaryLoop = (a: TypedArray, b: TypedArray, out: TypedArray, n: number, mode: number) => void;
@@ -96,9 +96,16 @@ export function binary(
   else if (ad.length === 1 && shapesEqual(b.shape, shape)) binaryLoop(f)(ad, bd, out, n, 1);
   else if (bd.length === 1 && shapesEqual(a.shape, shape)) binaryLoop(f)(ad, bd, out, n, 2);
   else if (n > 0) {
-    const oa = stridedOffsets(shape, bcastStrides(a.shape, shape));
-    const ob = stridedOffsets(shape, bcastStrides(b.shape, shape));
-    for (let i = 0; i < n; i++) out[i] = f(ad[oa[i]!]!, bd[ob[i]!]!);
+    const sa = bcastStrides(a.shape, shape);
+    const sb = bcastStrides(b.shape, shape);
+    const ia = lastStride(sa);
+    const ib = lastStride(sb);
+    let o = 0;
+    stridedRuns(shape, [sa, sb], ([pa0, pb0], len) => {
+      let pa = pa0!;
+      let pb = pb0!;
+      for (let j = 0; j < len; j++, pa += ia, pb += ib) out[o++] = f(ad[pa]!, bd[pb]!);
+    });
   }
   return new ConcreteArray(out, shape, dtype, weak);
 }
@@ -113,13 +120,20 @@ export function select(
 ): ConcreteArray {
   const n = sizeOf(shape);
   const out = allocate(dtype, n);
-  const oc = stridedOffsets(shape, bcastStrides(c.shape, shape));
-  const ox = stridedOffsets(shape, bcastStrides(x.shape, shape));
-  const oy = stridedOffsets(shape, bcastStrides(y.shape, shape));
+  const sc = bcastStrides(c.shape, shape);
+  const sx = bcastStrides(x.shape, shape);
+  const sy = bcastStrides(y.shape, shape);
+  const [ic, ix, iy] = [lastStride(sc), lastStride(sx), lastStride(sy)];
   const cd = c.data;
   const xd = x.data;
   const yd = y.data;
-  for (let i = 0; i < n; i++) out[i] = cd[oc[i]!] ? xd[ox[i]!]! : yd[oy[i]!]!;
+  let o = 0;
+  stridedRuns(shape, [sc, sx, sy], ([pc0, px0, py0], len) => {
+    let pc = pc0!;
+    let px = px0!;
+    let py = py0!;
+    for (let j = 0; j < len; j++, pc += ic, px += ix, py += iy) out[o++] = cd[pc] ? xd[px]! : yd[py]!;
+  });
   return new ConcreteArray(out, shape, dtype, weak);
 }
 

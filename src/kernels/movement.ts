@@ -2,7 +2,7 @@
 import { ConcreteArray } from "../core/ndarray.js";
 import { DType, TypedArray, allocate } from "../core/dtype.js";
 import { Shape, shapesEqual, sizeOf, stridesOf } from "../core/shape.js";
-import { axisLoop, bcastStrides, stridedOffsets } from "./strided.js";
+import { axisLoop, bcastStrides, lastStride, stridedRuns } from "./strided.js";
 
 export function broadcastTo(x: ConcreteArray, shape: Shape): ConcreteArray {
   if (shapesEqual(x.shape, shape)) return x;
@@ -11,18 +11,32 @@ export function broadcastTo(x: ConcreteArray, shape: Shape): ConcreteArray {
   const d = x.data;
   if (d.length === 1) out.fill(d[0]!);
   else if (n > 0) {
-    const o = stridedOffsets(shape, bcastStrides(x.shape, shape));
-    for (let i = 0; i < n; i++) out[i] = d[o[i]!]!;
+    const s = bcastStrides(x.shape, shape);
+    const step = lastStride(s);
+    let o = 0;
+    stridedRuns(shape, [s], ([p0], len) => {
+      let p = p0!;
+      for (let j = 0; j < len; j++, p += step) out[o++] = d[p]!;
+    });
   }
   return new ConcreteArray(out, shape, x.dtype, x.weakType);
 }
 
 /** Copies `x` read through per-output-axis input strides starting at `base` into `outShape`. */
 function stridedCopy(x: ConcreteArray, outShape: Shape, inStrides: readonly number[], base: number): TypedArray {
-  const o = stridedOffsets(outShape, inStrides, base);
-  const out = allocate(x.dtype, o.length);
+  const out = allocate(x.dtype, sizeOf(outShape));
   const d = x.data;
-  for (let i = 0; i < o.length; i++) out[i] = d[o[i]!]!;
+  const step = lastStride(inStrides);
+  let o = 0;
+  stridedRuns(
+    outShape,
+    [inStrides],
+    ([p0], len) => {
+      let p = p0!;
+      for (let j = 0; j < len; j++, p += step) out[o++] = d[p]!;
+    },
+    [base],
+  );
   return out;
 }
 
@@ -55,9 +69,18 @@ function scatterInto(src: ConcreteArray, dst: TypedArray, dstShape: Shape, at: r
   const st = stridesOf(dstShape);
   let base = 0;
   for (let i = 0; i < src.shape.length; i++) base += at[i]! * st[i]!;
-  const o = stridedOffsets(src.shape, st, base);
   const d = src.data;
-  for (let i = 0; i < o.length; i++) dst[o[i]!] = d[i]!;
+  const step = lastStride(st);
+  let i = 0;
+  stridedRuns(
+    src.shape,
+    [st],
+    ([p0], len) => {
+      let p = p0!;
+      for (let j = 0; j < len; j++, p += step) dst[p] = d[i++]!;
+    },
+    [base],
+  );
 }
 
 export function pad(x: ConcreteArray, lo: readonly number[], hi: readonly number[]): ConcreteArray {

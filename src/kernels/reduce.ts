@@ -2,7 +2,7 @@
 import { ConcreteArray } from "../core/ndarray.js";
 import { DType, allocate } from "../core/dtype.js";
 import { sizeOf, stridesOf } from "../core/shape.js";
-import { axisLoop, stridedOffsets } from "./strided.js";
+import { axisLoop, lastStride, stridedRuns } from "./strided.js";
 
 /** Reduces over `axes` (sorted); `combine` folds into an accumulator started at `init`. */
 export function reduce(
@@ -28,8 +28,12 @@ export function reduce(
     const so = new Array<number>(nd).fill(0);
     let j = 0;
     for (let i = 0; i < nd; i++) if (!axes.includes(i)) so[i] = ost[j++]!;
-    const o = stridedOffsets(shape, so);
-    for (let i = 0; i < n; i++) acc[o[i]!] = combine(acc[o[i]!]!, d[i]!);
+    const step = lastStride(so);
+    let i = 0;
+    stridedRuns(shape, [so], ([o0], len) => {
+      let o = o0!;
+      for (let j = 0; j < len; j++, o += step) acc[o] = combine(acc[o]!, d[i++]!);
+    });
   }
   const out = allocate(dtype, m);
   out.set(acc);

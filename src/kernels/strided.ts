@@ -15,27 +15,45 @@ export function bcastStrides(inShape: Shape, outShape: Shape): number[] {
 }
 
 /**
- * The flat offset `base + Σ idx[k] * strides[k]` of every row-major position
- * `idx` of `shape`, in order.
+ * Walks the row-major positions of `shape` one innermost row at a time, for
+ * several operands read (or written) through their own strides: calls
+ * `visit(at, len)` for each row, where `at[q]` is operand q's flat offset of
+ * the row's first element (`base[q] + Σ idx[k] * strides[q][k]`) and `len`
+ * the row's length; within the row operand q advances by its last stride.
+ * `at` is reused between calls.
  */
-export function stridedOffsets(shape: Shape, strides: readonly number[], base = 0): Int32Array {
-  let n = 1;
-  for (const d of shape) n *= d;
-  const out = new Int32Array(n);
-  if (n === 0) return out;
+export function stridedRuns(
+  shape: Shape,
+  strides: readonly (readonly number[])[],
+  visit: (at: readonly number[], len: number) => void,
+  base?: readonly number[],
+): void {
   const nd = shape.length;
+  const k = strides.length;
+  const at = base === undefined ? new Array<number>(k).fill(0) : base.slice();
+  if (nd === 0) {
+    visit(at, 1);
+    return;
+  }
+  const len = shape[nd - 1]!;
+  let rows = 1;
+  for (let i = 0; i < nd - 1; i++) rows *= shape[i]!;
+  if (rows === 0 || len === 0) return;
   const idx = new Int32Array(nd);
-  let o = base;
-  for (let i = 0; i < n; i++) {
-    out[i] = o;
-    for (let k = nd - 1; k >= 0; k--) {
-      o += strides[k]!;
-      if (++idx[k]! < shape[k]!) break;
-      o -= strides[k]! * shape[k]!;
-      idx[k] = 0;
+  for (let r = 0; r < rows; r++) {
+    visit(at, len);
+    for (let a = nd - 2; a >= 0; a--) {
+      for (let q = 0; q < k; q++) at[q]! += strides[q]![a]!;
+      if (++idx[a]! < shape[a]!) break;
+      for (let q = 0; q < k; q++) at[q]! -= strides[q]![a]! * shape[a]!;
+      idx[a] = 0;
     }
   }
-  return out;
+}
+
+/** The stride of the innermost axis (0 for rank 0). */
+export function lastStride(strides: readonly number[]): number {
+  return strides.length === 0 ? 0 : strides[strides.length - 1]!;
 }
 
 /** Calls `f(base, stride, len)` for every line of `shape` along `axis`. */
