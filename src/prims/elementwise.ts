@@ -331,28 +331,26 @@ export const POW: Rule<Params["pow"]> = {
   vmap: elementwise(() => POW),
 };
 
+/** maximum / minimum; `wins(a, b)` says where a is the result (b elsewhere, ties aside). */
+function extremum(name: string, scalar: Binary, wins: (a: NDArray, b: NDArray) => NDArray): Rule<{}> {
+  const row: Rule<{}> = {
+    ...arithmetic(name, scalar),
+    commutative: true,
+    jvp([x, y], [dx, dy]) {
+      const [wx, wy] = extremumWeights(x!, y!, wins);
+      return [tadd(tmul(dx!, wx), tmul(dy!, wy))];
+    },
+    vmap: elementwise(() => row),
+  };
+  return row;
+}
+
 // d max(x, y) = dx [x > y] + dy [y > x] + (dx + dy)/2 [x == y]; a primitive for speed and its
 // NaN propagation and tie rule (a select of a comparison would be two passes, ties all to one side)
-export const MAX: Rule<Params["max"]> = {
-  ...arithmetic("max", S.maxNaN),
-  commutative: true,
-  jvp([x, y], [dx, dy]) {
-    const [wx, wy] = extremumWeights(x!, y!, O.greater);
-    return [tadd(tmul(dx!, wx), tmul(dy!, wy))];
-  },
-  vmap: elementwise(() => MAX),
-};
+export const MAX: Rule<Params["max"]> = extremum("max", S.maxNaN, (a, b) => O.greater(a, b));
 
 // as max
-export const MIN: Rule<Params["min"]> = {
-  ...arithmetic("min", S.minNaN),
-  commutative: true,
-  jvp([x, y], [dx, dy]) {
-    const [wx, wy] = extremumWeights(x!, y!, O.less);
-    return [tadd(tmul(dx!, wx), tmul(dy!, wy))];
-  },
-  vmap: elementwise(() => MIN),
-};
+export const MIN: Rule<Params["min"]> = extremum("min", S.minNaN, (a, b) => O.less(a, b));
 
 // d atan2(a, b) = (b da - a db) / (a² + b²)
 export const ATAN2: Rule<Params["atan2"]> = {

@@ -23,6 +23,9 @@ function extremumReduceJvp(x: NDArray, dx: T, y: NDArray, axes: number[]): T {
   return O.div(O.reduceSum(O.mul(dx, mask), axes), O.reduceSum(mask, axes));
 }
 
+/** Shifts reduced axes past a front batch axis. */
+const shiftReduced = ({ axes }: { axes: number[] }) => ({ axes: axes.map((a) => a + 1) });
+
 // d sum(x) = sum(dx); transpose broadcasts back
 export const REDUCE_SUM: LinearRule<Params["reduce_sum"]> = {
   name: "reduce_sum",
@@ -36,57 +39,51 @@ export const REDUCE_SUM: LinearRule<Params["reduce_sum"]> = {
     const shape = (a as LinearIn).aval.shape;
     return [O.broadcastPrim(O.reshape(ct, keepShape(shape, axes)), shape.slice())];
   },
-  vmap: shiftAxes(
-    () => REDUCE_SUM,
-    ({ axes }) => ({ axes: axes.map((a) => a + 1) }),
-  ),
+  vmap: shiftAxes(() => REDUCE_SUM, shiftReduced),
 };
 
-export const REDUCE_MAX: Rule<Params["reduce_max"]> = {
-  name: "reduce_max",
-  abstractEval: ([a], { axes }) => reduceAval("reduce_max", a!, axes),
-  impl: ([x], { axes }, [o]) => [K.reduce(x!, axes, o!.dtype, -Infinity, (m, v) => (v > m || Number.isNaN(v) ? v : m))],
-  jvp: ([x], [dx], [y], { axes }) => [extremumReduceJvp(x!, dx!, y!, axes)],
-  vmap: shiftAxes(
-    () => REDUCE_MAX,
-    ({ axes }) => ({ axes: axes.map((a) => a + 1) }),
-  ),
-};
+/** reduce_max / reduce_min: NaN wins, ties share the derivative evenly. */
+function extremumReduce(
+  name: string,
+  init: number,
+  better: (v: number, m: number) => boolean,
+): Rule<{ axes: number[] }> {
+  const row: Rule<{ axes: number[] }> = {
+    name,
+    abstractEval: ([a], { axes }) => reduceAval(name, a!, axes),
+    impl: ([x], { axes }, [o]) => [
+      K.reduce(x!, axes, o!.dtype, init, (m, v) => (better(v, m) || Number.isNaN(v) ? v : m)),
+    ],
+    jvp: ([x], [dx], [y], { axes }) => [extremumReduceJvp(x!, dx!, y!, axes)],
+    vmap: shiftAxes(() => row, shiftReduced),
+  };
+  return row;
+}
+
+/** argmax / argmin along one axis (int32): no derivative. */
+function argExtremum(name: string, isMax: boolean): Rule<{ axis: number }> {
+  const row: Rule<{ axis: number }> = {
+    name,
+    abstractEval: ([a], { axis }) => [{ ...reduceAval(name, a!, [axis])[0]!, dtype: "int32", weak: false }],
+    impl: ([x], { axis }) => [K.argReduce(x!, axis, isMax)],
+    jvp: () => [null],
+    vmap: shiftAxes(
+      () => row,
+      ({ axis }) => ({ axis: axis + 1 }),
+    ),
+  };
+  return row;
+}
+
+export const REDUCE_MAX: Rule<Params["reduce_max"]> = extremumReduce("reduce_max", -Infinity, (v, m) => v > m);
 
 // a primitive for speed (-reduce_max(-x) is three passes)
-export const REDUCE_MIN: Rule<Params["reduce_min"]> = {
-  name: "reduce_min",
-  abstractEval: ([a], { axes }) => reduceAval("reduce_min", a!, axes),
-  impl: ([x], { axes }, [o]) => [K.reduce(x!, axes, o!.dtype, Infinity, (m, v) => (v < m || Number.isNaN(v) ? v : m))],
-  jvp: ([x], [dx], [y], { axes }) => [extremumReduceJvp(x!, dx!, y!, axes)],
-  vmap: shiftAxes(
-    () => REDUCE_MIN,
-    ({ axes }) => ({ axes: axes.map((a) => a + 1) }),
-  ),
-};
+export const REDUCE_MIN: Rule<Params["reduce_min"]> = extremumReduce("reduce_min", Infinity, (v, m) => v < m);
 
-export const ARGMAX: Rule<Params["argmax"]> = {
-  name: "argmax",
-  abstractEval: ([a], { axis }) => [{ ...reduceAval("argmax", a!, [axis])[0]!, dtype: "int32", weak: false }],
-  impl: ([x], { axis }) => [K.argReduce(x!, axis, true)],
-  jvp: () => [null],
-  vmap: shiftAxes(
-    () => ARGMAX,
-    ({ axis }) => ({ axis: axis + 1 }),
-  ),
-};
+export const ARGMAX: Rule<Params["argmax"]> = argExtremum("argmax", true);
 
 // a primitive for speed, as reduce_min
-export const ARGMIN: Rule<Params["argmin"]> = {
-  name: "argmin",
-  abstractEval: ([a], { axis }) => [{ ...reduceAval("argmin", a!, [axis])[0]!, dtype: "int32", weak: false }],
-  impl: ([x], { axis }) => [K.argReduce(x!, axis, false)],
-  jvp: () => [null],
-  vmap: shiftAxes(
-    () => ARGMIN,
-    ({ axis }) => ({ axis: axis + 1 }),
-  ),
-};
+export const ARGMIN: Rule<Params["argmin"]> = argExtremum("argmin", false);
 
 // running sum along an axis; linear, its transpose runs the other way. A primitive for speed:
 // composed (a product with a triangle of ones) it would cost O(n²) per line.
