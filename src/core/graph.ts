@@ -213,7 +213,7 @@ export class StagingTrace extends Trace {
   }
 
   processPrimitive<P>(prim: Rule<P>, args: Tracer[], params: P): NDArray[] {
-    const simple = this.simplify(prim as Rule, args as StagingTracer[]);
+    const simple = this.simplify(prim, args as StagingTracer[]);
     if (simple !== null) return [simple];
     const ins = (args as StagingTracer[]).map((a) => a.v);
     const ids = ins.map((v) => v.id);
@@ -227,7 +227,7 @@ export class StagingTrace extends Trace {
       params,
     );
     const outs = avals.map((a) => new StagingTracer(this, a, this.newVar(a)));
-    const eqn: Equation = { prim: prim.name, rule: prim as Rule, inputs: ins, params, outs: outs.map((o) => o.v) };
+    const eqn: Equation = { prim: prim.name, rule: prim, inputs: ins, params, outs: outs.map((o) => o.v) };
     this.eqns.push(eqn);
     for (const o of outs) {
       this.producer.set(o.v, eqn);

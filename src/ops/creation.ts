@@ -5,10 +5,11 @@
 import "./methods.js";
 import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
 import { DType, isDType } from "../core/dtype.js";
-import { ArrayLike, ConcreteArray, NDArray, Nested, fromNested, scalar } from "../core/ndarray.js";
+import { ArrayLike, ConcreteArray, NDArray, Nested, fromNested } from "../core/ndarray.js";
 import { Shape, checkShape, sizeOf } from "../core/shape.js";
 import * as W from "../prims/wrap.js";
 import { astype } from "./elementwise.js";
+import { asArray } from "./operand.js";
 import { stack } from "./shape.js";
 
 function typedDType(t: unknown): DType | null {
@@ -58,15 +59,6 @@ function containsNDArray(d: unknown): boolean {
   if (d instanceof NDArray) return true;
   if (Array.isArray(d)) return d.some(containsNDArray);
   return false;
-}
-
-/** @internal Converts an operand to an NDArray; bare JS numbers become weak float64 scalars. */
-export function asArray(x: ArrayLike, op = "array"): NDArray {
-  if (x instanceof NDArray) return x;
-  if (typeof x === "number") return scalar(x, "float64", true);
-  if (typeof x === "boolean") return scalar(x ? 1 : 0, "bool");
-  if (x === null || x === undefined) throw new ShapeError(`${op}: expected an array, got ${String(x)}`);
-  return array(x);
 }
 
 /** `nb.array` of nested lists containing arrays (tracers included): stacks them. */

@@ -11,7 +11,7 @@ import { ArrayLike, NDArray } from "../core/ndarray.js";
 import { Rule, bind1 } from "../core/trace.js";
 import * as E from "../prims/elementwise.js";
 import * as W from "../prims/wrap.js";
-import { asArray } from "./creation.js";
+import { asArray } from "./operand.js";
 
 /**
  * Converts an array to another dtype (float to int truncates toward zero).

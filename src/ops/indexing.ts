@@ -9,7 +9,8 @@ import * as E from "../prims/elementwise.js";
 import * as IX from "../prims/indexing.js";
 import * as SH from "../prims/shape.js";
 import * as W from "../prims/wrap.js";
-import { arange, asArray, zeros } from "./creation.js";
+import { arange, zeros } from "./creation.js";
+import { asArray } from "./operand.js";
 import { add, astype, clip, less, mul, where } from "./elementwise.js";
 import { reshape } from "./shape.js";
 

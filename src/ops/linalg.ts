@@ -16,7 +16,8 @@ import {
   triangularSolvePrim,
 } from "../prims/wrap.js";
 import "./methods.js";
-import { asArray, eye } from "./creation.js";
+import { eye } from "./creation.js";
+import { asArray } from "./operand.js";
 import { abs, astype, exp, mul, sqrt } from "./elementwise.js";
 import { max, sum } from "./reduce.js";
 import { broadcastTo, reshape } from "./shape.js";

@@ -12,7 +12,7 @@ import { bind1 } from "../core/trace.js";
 import { RANDOM_BITS, RANDOM_UNIFORM } from "../prims/random.js";
 import { slicePrim } from "../prims/wrap.js";
 import "./methods.js";
-import { asArray } from "./creation.js";
+import { asArray } from "./operand.js";
 import { add, cos, less, log, mul, sqrt, sub } from "./elementwise.js";
 import { reshape } from "./shape.js";
 

@@ -9,7 +9,7 @@ import * as E from "../prims/elementwise.js";
 import * as R from "../prims/reduce.js";
 import * as SH from "../prims/shape.js";
 import * as W from "../prims/wrap.js";
-import { asArray } from "./creation.js";
+import { asArray } from "./operand.js";
 import { abs, add, div, exp, less, log, stopGradient, sub, where } from "./elementwise.js";
 import { reshape } from "./shape.js";
 

@@ -4,7 +4,8 @@ import { ShapeError, fmtShape } from "../core/errors.js";
 import { ArrayLike, NDArray } from "../core/ndarray.js";
 import { Shape, checkShape, normAxes, normAxis, shapesEqual } from "../core/shape.js";
 import * as W from "../prims/wrap.js";
-import { asArray, ones } from "./creation.js";
+import { ones } from "./creation.js";
+import { asArray } from "./operand.js";
 import { where } from "./elementwise.js";
 
 /**

@@ -14,7 +14,8 @@ import { NablaError, ShapeError, TracerError, fmtShape } from "../core/errors.js
 import { ArrayLike, NDArray } from "../core/ndarray.js";
 import { flatten, unflatten } from "../core/pytree.js";
 import { shapesEqual } from "../core/shape.js";
-import { asArray, reshape, stack, stopGradient, where, zeros } from "../ops/index.js";
+import { reshape, stack, stopGradient, where, zeros } from "../ops/index.js";
+import { asArray } from "../ops/operand.js";
 import { slicePrim } from "../prims/wrap.js";
 import { isFloat } from "../core/dtype.js";
 import { flattenToArrays } from "./common.js";
