@@ -24,7 +24,7 @@ import * as LA from "./linalg.js";
 export type Operand = NDArray | number | boolean;
 
 /** The operand as an array: bare numbers become weak float64 scalars, booleans bool scalars. */
-export function lift(x: Operand): NDArray {
+function lift(x: Operand): NDArray {
   if (x instanceof NDArray) return x;
   if (typeof x === "number") return scalar(x, "float64", true);
   return scalar(x ? 1 : 0, "bool");
@@ -204,10 +204,6 @@ export function gatherPrim(x: NDArray, idx: NDArray, axis: number): NDArray {
 /** The scatter-add primitive. */
 export function scatterAddPrim(u: NDArray, idx: NDArray, axis: number, size: number): NDArray {
   return bind1(IX.SCATTER_ADD, [u, idx], { axis, size });
-}
-/** The argsort primitive. */
-export function argsortPrim(x: NDArray, axis: number, descending: boolean): NDArray {
-  return bind1(IX.ARGSORT, [x], { axis, descending });
 }
 
 // ---------------------------------------------------------------------------
