@@ -9,10 +9,13 @@
  * Higher-order primitives (`while_loop`, `custom_jvp_call`, `custom_vjp_call`,
  * `custom_vjp_lin`) live beside the transforms that bind them.
  *
- * Adding an elementwise primitive: its entry in `Params`, its row in
- * `elementwise.ts` (with its `scalar` function), its line in `RULES`, a
- * wrapper in `wrap.ts` if rules need it, the public function in
- * `src/ops/elementwise.ts`, and its spec in `test/properties/primitiveSpecs.ts`.
+ * Adding an elementwise primitive: its entry in `Params` and its line in
+ * `RULES` (the check fails until both exist), its row in `elementwise.ts`
+ * (its `scalar` function is what the kernel and `jit`'s fused loops run), a
+ * wrapper in `wrap.ts` if other rules need it, the public function in
+ * `src/ops/elementwise.ts` (and its name in `src/ops/methods.ts` for a
+ * method), and its cases in `test/properties/primitiveSpecs.ts` and
+ * `test/properties/vmap.test.ts`, both typed over every primitive.
  */
 import type { DType } from "../core/dtype.js";
 import * as E from "./elementwise.js";
