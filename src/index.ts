@@ -10,100 +10,12 @@
 export { NablaError, ShapeError, DTypeError, TracerError, GradError } from "./core/errors.js";
 export type { DType } from "./core/dtype.js";
 export type { Shape } from "./core/shape.js";
-export { NDArray, array } from "./core/ndarray.js";
+export { NDArray } from "./core/ndarray.js";
 export type { ArrayLike, Nested } from "./core/ndarray.js";
 export { Graph } from "./core/graph.js";
 export type { Equation } from "./core/graph.js";
-// the NumPy-like operations (internal primitive wrappers stay private)
-export {
-  astype,
-  neg,
-  exp,
-  log,
-  log1p,
-  expm1,
-  sin,
-  cos,
-  tan,
-  tanh,
-  sinh,
-  cosh,
-  arcsin,
-  arccos,
-  arctan,
-  sqrt,
-  erf,
-  sigmoid,
-  softplus,
-  abs,
-  sign,
-  floor,
-  ceil,
-  round,
-  square,
-  reciprocal,
-  relu,
-  add,
-  sub,
-  mul,
-  div,
-  pow,
-  maximum,
-  minimum,
-  arctan2,
-  equal,
-  notEqual,
-  less,
-  lessEqual,
-  greater,
-  greaterEqual,
-  logicalAnd,
-  logicalOr,
-  logicalNot,
-  where,
-  clip,
-  stopGradient,
-  sum,
-  mean,
-  prod,
-  max,
-  min,
-  logsumexp,
-  argmax,
-  argmin,
-  reshape,
-  transpose,
-  broadcastTo,
-  expandDims,
-  squeeze,
-  concatenate,
-  stack,
-  slice,
-  take,
-  takeAlongAxis,
-  argsort,
-  sort,
-  cumsum,
-  cumprod,
-  flip,
-  tile,
-  pad,
-  matmul,
-  dot,
-  outer,
-  diag,
-  trace,
-  softmax,
-  logSoftmax,
-  full,
-  zeros,
-  ones,
-  zerosLike,
-  onesLike,
-  arange,
-  linspace,
-  eye,
-} from "./ops/ops.js";
+// the NumPy-like operations, with the nb.linalg and nb.random namespaces (primitive wrappers stay private)
+export * from "./ops/index.js";
 export { jvp } from "./transforms/jvp.js";
 export { linearize } from "./transforms/linearize.js";
 export { vjp, grad, valueAndGrad } from "./transforms/vjp.js";
@@ -114,5 +26,3 @@ export { jit } from "./transforms/jit.js";
 export { customJvp, customVjp, checkpoint } from "./transforms/custom.js";
 export { cond, whileLoop, forLoop, scan } from "./transforms/control.js";
 export * as tree from "./core/tree.js";
-export * as linalg from "./ops/linalg.js";
-export * as random from "./ops/random.js";

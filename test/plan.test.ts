@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import * as nb from "../src/index.js";
 import { arbProgram } from "../src/testing/index.js";
-import { compile } from "../src/core/plan.js";
+import { compile } from "../src/transforms/plan.js";
 import { ConcreteArray } from "../src/core/ndarray.js";
 import { evalGraph } from "../src/core/graph.js";
 

@@ -17,7 +17,7 @@
  */
 import { describe, expect, it } from "vitest";
 import * as nb from "../src/index.js";
-import { threefry2x32 } from "../src/core/kernels2.js";
+import { threefry2x32 } from "../src/kernels/random.js";
 
 type A = nb.NDArray;
 

@@ -21,8 +21,8 @@
  * Timing (wasm vs the JS kernel at 128² and 256²) is printed, never asserted.
  */
 import { describe, expect, it, vi } from "vitest";
-import { WASM_MATMUL_MIN_WORK, moduleBytes, wasmMatmul, wasmMatmulAvailable } from "../src/core/wasmMatmul.js";
-import { matmul } from "../src/core/kernels.js";
+import { WASM_MATMUL_MIN_WORK, moduleBytes, wasmMatmul, wasmMatmulAvailable } from "../src/kernels/wasmMatmul.js";
+import { matmul } from "../src/kernels/matmul.js";
 import { ConcreteArray } from "../src/core/ndarray.js";
 
 type Dt = "float32" | "float64";
@@ -108,7 +108,7 @@ describe("wasmMatmul module", () => {
       vi.resetModules();
       const spy = vi.spyOn(WebAssembly, "validate").mockImplementation(stub);
       try {
-        const m = await import("../src/core/wasmMatmul.js");
+        const m = await import("../src/kernels/wasmMatmul.js");
         expect(m.wasmMatmulAvailable).toBe(false);
         expect(m.wasmMatmul(new Float64Array(64 * 64), new Float64Array(64 * 64), 64, 64, 64, "float64", 0)).toBeNull();
       } finally {

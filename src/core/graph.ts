@@ -6,8 +6,7 @@
  */
 import { TracerError } from "./errors.js";
 import { ConcreteArray, NDArray } from "./ndarray.js";
-import { Aval, MainTrace, Trace, Tracer, avalOf, bind, endTrace, fmtAval, newTrace, ruleOf } from "./trace.js";
-import type { Params, Prim } from "../ops/primitives.js";
+import { Aval, MainTrace, Rule, Trace, Tracer, avalOf, bind, endTrace, fmtAval, newTrace } from "./trace.js";
 
 /** A variable of the IR. */
 export class Var {
@@ -19,7 +18,10 @@ export class Var {
 
 /** One equation: `outs = prim[params](inputs)`. */
 export interface Equation {
-  readonly prim: Prim;
+  /** The primitive's name, as the IR prints it. */
+  readonly prim: string;
+  /** The primitive itself (its row of the primitive table). */
+  readonly rule: Rule;
   readonly inputs: readonly Var[];
   readonly params: unknown;
   readonly outs: readonly Var[];
@@ -99,9 +101,7 @@ function printGraph(g: Graph): string {
   const ins = g.inVars.map((v) => `${name(v)}:${fmtAval(v.aval)}`).join(" ");
   const head = binders.length ? `${binders.join(" ")} ; ${ins}` : ins;
   const eqs = g.equations.map((e) => {
-    const ps = Object.entries(e.params as Record<string, unknown>).filter(
-      ([k, v]) => typeof v !== "function" && k !== "outAvals" && k !== "id",
-    );
+    const ps = Object.entries(e.rule.printParams?.(e.params) ?? (e.params as Record<string, unknown>));
     const p = ps.length ? `[${ps.map(([k, v]) => `${k}=${fmtParam(v)}`).join(" ")}]` : "";
     const lhs = e.outs.map((v) => `${name(v)}:${fmtAval(v.aval)}`).join(" ");
     return `${lhs} = ${e.prim}${p} ${e.inputs.map(atom).join(" ")}`;
@@ -187,51 +187,48 @@ export class StagingTrace extends Trace {
 
   /**
    * Algebraic identities applied while staging, exact in IEEE arithmetic
-   * (signed zeros and NaN included): x*1, 1*x, x+(-0), x-0, x/1 and
-   * neg(neg x) are x when that keeps x's shape and dtype.
+   * (signed zeros and NaN included), as the rows declare them: a binary
+   * primitive's identity literal on either side (x*1, 1*x, x+(-0), x-0, x/1)
+   * and an involution applied twice (neg(neg x)) give x when that keeps x's
+   * shape and dtype.
    */
-  private simplify(prim: Prim, args: StagingTracer[]): StagingTracer | null {
+  private simplify(prim: Rule, args: StagingTracer[]): StagingTracer | null {
     const same = (keep: StagingTracer, other: StagingTracer): StagingTracer | null =>
       keep.aval.dtype === other.aval.dtype &&
       keep.aval.shape.length >= other.aval.shape.length &&
       other.aval.shape.every((d) => d === 1)
         ? keep
         : null;
-    if (args.length === 2) {
+    const id = prim.identity;
+    if (args.length === 2 && id !== undefined) {
       const [a, b] = args as [StagingTracer, StagingTracer];
       const la = this.literal(a.v);
       const lb = this.literal(b.v);
-      if (prim === "mul") {
-        if (lb === 1) return same(a, b);
-        if (la === 1) return same(b, a);
-      } else if (prim === "add") {
-        // only x + (-0) is x for every x: (-0) + (+0) is +0, so x + 0 is kept
-        if (Object.is(lb, -0)) return same(a, b);
-        if (Object.is(la, -0)) return same(b, a);
-      } else if ((prim === "sub" && lb === 0) || (prim === "div" && lb === 1)) return same(a, b);
-    } else if (prim === "neg") {
+      if (id.right !== undefined && lb !== null && Object.is(lb, id.right)) return same(a, b);
+      if (id.left !== undefined && la !== null && Object.is(la, id.left)) return same(b, a);
+    } else if (args.length === 1 && prim.involution) {
       const e = this.producer.get(args[0]!.v);
-      if (e !== undefined && e.prim === "neg") return this.tracerOf.get(e.inputs[0]!) ?? null;
+      if (e !== undefined && e.rule === prim) return this.tracerOf.get(e.inputs[0]!) ?? null;
     }
     return null;
   }
 
-  processPrimitive<P extends Prim>(prim: P, args: Tracer[], params: Params[P]): NDArray[] {
+  processPrimitive<P>(prim: Rule<P>, args: Tracer[], params: P): NDArray[] {
     const simple = this.simplify(prim, args as StagingTracer[]);
     if (simple !== null) return [simple];
     const ins = (args as StagingTracer[]).map((a) => a.v);
     const ids = ins.map((v) => v.id);
     // commutative primitives: operand order does not matter (same broadcast result either way)
-    if ((prim === "add" || prim === "mul" || prim === "max" || prim === "min") && ids[0]! > ids[1]!) ids.reverse();
-    const key = `${prim}|${ids.join(",")}|${paramsKey(params)}`;
+    if (prim.commutative && ids[0]! > ids[1]!) ids.reverse();
+    const key = `${prim.name}|${ids.join(",")}|${paramsKey(params)}`;
     const hit = this.cse.get(key);
     if (hit) return hit;
-    const avals = ruleOf(prim).abstractEval(
+    const avals = prim.abstractEval(
       ins.map((v) => v.aval),
       params,
     );
     const outs = avals.map((a) => new StagingTracer(this, a, this.newVar(a)));
-    const eqn: Equation = { prim, inputs: ins, params, outs: outs.map((o) => o.v) };
+    const eqn: Equation = { prim: prim.name, rule: prim, inputs: ins, params, outs: outs.map((o) => o.v) };
     this.eqns.push(eqn);
     for (const o of outs) {
       this.producer.set(o.v, eqn);
@@ -309,9 +306,9 @@ export function evalGraph(g: Graph, args: readonly NDArray[]): NDArray[] {
   g.inVars.forEach((v, i) => env.set(v, args[i]!));
   for (const e of g.equations) {
     const outs = bind(
-      e.prim,
+      e.rule,
       e.inputs.map((v) => env.get(v)!),
-      e.params as never,
+      e.params,
     );
     e.outs.forEach((v, i) => env.set(v, outs[i]!));
   }

@@ -2,29 +2,19 @@
  * The immutable n-d array. {@link NDArray} is the public type; concrete
  * arrays ({@link ConcreteArray}) own typed-array storage, and tracers (see
  * `trace.ts`) are NDArrays that stand for values during a transform.
+ *
+ * The operation methods (`x.add(y)`, `x.sum()`, ...) are not defined here:
+ * they are the public operations of `src/ops`, a layer above, which installs
+ * them on the prototype and declares their types (`src/ops/methods.ts`).
  */
-import type * as OpsNS from "../ops/ops.js";
-import { DTypeError, NablaError, ShapeError, fmtShape } from "./errors.js";
-import { DType, TypedArray, allocate, isDType } from "./dtype.js";
-import { Shape, checkShape, sizeOf, stridesOf } from "./shape.js";
+import { ShapeError, fmtShape } from "./errors.js";
+import { DType, TypedArray, allocate } from "./dtype.js";
+import { Shape, sizeOf, stridesOf } from "./shape.js";
 
 /** Nested JS arrays of numbers or booleans. */
 export type Nested = number | boolean | readonly Nested[];
 /** Anything an operation accepts where an array is expected. */
 export type ArrayLike = NDArray | Nested | Float32Array | Float64Array | Int32Array;
-
-type Ops = typeof OpsNS;
-let OPS: Ops | null = null;
-/** @internal Installs the op implementations behind the NDArray methods (done by `ops.ts`). */
-export function installOps(ops: Ops): void {
-  OPS = ops;
-}
-function ops(): Ops {
-  if (OPS === null) throw new NablaError("nabla: operations are not loaded (import from the package entry)");
-  return OPS;
-}
-
-type AxisArg = number | readonly number[] | undefined;
 
 /**
  * An immutable n-dimensional array of float64, float32, int32 or bool.
@@ -70,7 +60,6 @@ export abstract class NDArray {
       throw new ShapeError(`valueOf: array of shape ${fmtShape(c.shape)} cannot be used as a number; use toArray()`);
     return Number(c.data[0]);
   }
-  /** JS coercion by hint: a number for a size-1 array, else (and for strings) `toString()`. */
   [Symbol.toPrimitive](hint: string): number | string {
     if (hint === "string") return this.toString();
     if (hint === "default" && this.size !== 1) return this.toString();
@@ -79,228 +68,6 @@ export abstract class NDArray {
   /** A fresh copy of the elements in row-major order. */
   toTypedArray(): TypedArray {
     return this.concrete("toTypedArray").data.slice();
-  }
-  /** This array converted to another dtype. */
-  astype(dtype: DType): NDArray {
-    return ops().astype(this, dtype);
-  }
-
-  // ---- elementwise ----
-  add(y: ArrayLike): NDArray {
-    return ops().add(this, y);
-  }
-  sub(y: ArrayLike): NDArray {
-    return ops().sub(this, y);
-  }
-  mul(y: ArrayLike): NDArray {
-    return ops().mul(this, y);
-  }
-  div(y: ArrayLike): NDArray {
-    return ops().div(this, y);
-  }
-  pow(y: ArrayLike): NDArray {
-    return ops().pow(this, y);
-  }
-  maximum(y: ArrayLike): NDArray {
-    return ops().maximum(this, y);
-  }
-  minimum(y: ArrayLike): NDArray {
-    return ops().minimum(this, y);
-  }
-  arctan2(x: ArrayLike): NDArray {
-    return ops().arctan2(this, x);
-  }
-  neg(): NDArray {
-    return ops().neg(this);
-  }
-  exp(): NDArray {
-    return ops().exp(this);
-  }
-  log(): NDArray {
-    return ops().log(this);
-  }
-  log1p(): NDArray {
-    return ops().log1p(this);
-  }
-  expm1(): NDArray {
-    return ops().expm1(this);
-  }
-  sin(): NDArray {
-    return ops().sin(this);
-  }
-  cos(): NDArray {
-    return ops().cos(this);
-  }
-  tan(): NDArray {
-    return ops().tan(this);
-  }
-  tanh(): NDArray {
-    return ops().tanh(this);
-  }
-  sinh(): NDArray {
-    return ops().sinh(this);
-  }
-  cosh(): NDArray {
-    return ops().cosh(this);
-  }
-  arcsin(): NDArray {
-    return ops().arcsin(this);
-  }
-  arccos(): NDArray {
-    return ops().arccos(this);
-  }
-  arctan(): NDArray {
-    return ops().arctan(this);
-  }
-  sqrt(): NDArray {
-    return ops().sqrt(this);
-  }
-  square(): NDArray {
-    return ops().square(this);
-  }
-  reciprocal(): NDArray {
-    return ops().reciprocal(this);
-  }
-  abs(): NDArray {
-    return ops().abs(this);
-  }
-  sign(): NDArray {
-    return ops().sign(this);
-  }
-  floor(): NDArray {
-    return ops().floor(this);
-  }
-  ceil(): NDArray {
-    return ops().ceil(this);
-  }
-  round(): NDArray {
-    return ops().round(this);
-  }
-  sigmoid(): NDArray {
-    return ops().sigmoid(this);
-  }
-  relu(): NDArray {
-    return ops().relu(this);
-  }
-  softplus(): NDArray {
-    return ops().softplus(this);
-  }
-  erf(): NDArray {
-    return ops().erf(this);
-  }
-  // ---- comparison and logic ----
-  equal(y: ArrayLike): NDArray {
-    return ops().equal(this, y);
-  }
-  notEqual(y: ArrayLike): NDArray {
-    return ops().notEqual(this, y);
-  }
-  less(y: ArrayLike): NDArray {
-    return ops().less(this, y);
-  }
-  lessEqual(y: ArrayLike): NDArray {
-    return ops().lessEqual(this, y);
-  }
-  greater(y: ArrayLike): NDArray {
-    return ops().greater(this, y);
-  }
-  greaterEqual(y: ArrayLike): NDArray {
-    return ops().greaterEqual(this, y);
-  }
-  logicalAnd(y: ArrayLike): NDArray {
-    return ops().logicalAnd(this, y);
-  }
-  logicalOr(y: ArrayLike): NDArray {
-    return ops().logicalOr(this, y);
-  }
-  logicalNot(): NDArray {
-    return ops().logicalNot(this);
-  }
-  clip(lo: ArrayLike, hi: ArrayLike): NDArray {
-    return ops().clip(this, lo, hi);
-  }
-  // ---- reductions ----
-  sum(axis?: AxisArg, keepdims = false): NDArray {
-    return ops().sum(this, axis, keepdims);
-  }
-  mean(axis?: AxisArg, keepdims = false): NDArray {
-    return ops().mean(this, axis, keepdims);
-  }
-  prod(axis?: AxisArg, keepdims = false): NDArray {
-    return ops().prod(this, axis, keepdims);
-  }
-  max(axis?: AxisArg, keepdims = false): NDArray {
-    return ops().max(this, axis, keepdims);
-  }
-  min(axis?: AxisArg, keepdims = false): NDArray {
-    return ops().min(this, axis, keepdims);
-  }
-  logsumexp(axis?: AxisArg, keepdims = false): NDArray {
-    return ops().logsumexp(this, axis, keepdims);
-  }
-  argmax(axis?: number, keepdims = false): NDArray {
-    return ops().argmax(this, axis, keepdims);
-  }
-  argmin(axis?: number, keepdims = false): NDArray {
-    return ops().argmin(this, axis, keepdims);
-  }
-  // ---- shape ----
-  reshape(shape: Shape): NDArray {
-    return ops().reshape(this, shape);
-  }
-  transpose(perm?: readonly number[]): NDArray {
-    return ops().transpose(this, perm);
-  }
-  /** The transpose (axes reversed). */
-  get T(): NDArray {
-    return ops().transpose(this);
-  }
-  broadcastTo(shape: Shape): NDArray {
-    return ops().broadcastTo(this, shape);
-  }
-  expandDims(axis: number): NDArray {
-    return ops().expandDims(this, axis);
-  }
-  squeeze(axis?: number | readonly number[]): NDArray {
-    return ops().squeeze(this, axis);
-  }
-  slice(begin: readonly number[], end: readonly number[]): NDArray {
-    return ops().slice(this, begin, end);
-  }
-  take(indices: ArrayLike, axis?: number): NDArray {
-    return ops().take(this, indices, axis);
-  }
-  /** The elements as a 1-D array: `reshape(x, [-1])`. */
-  flatten(): NDArray {
-    return ops().reshape(this, [-1]);
-  }
-  cumsum(axis?: number): NDArray {
-    return ops().cumsum(this, axis);
-  }
-  cumprod(axis?: number): NDArray {
-    return ops().cumprod(this, axis);
-  }
-  flip(axis?: number | readonly number[]): NDArray {
-    return ops().flip(this, axis);
-  }
-  sort(axis = -1): NDArray {
-    return ops().sort(this, axis);
-  }
-  argsort(axis = -1): NDArray {
-    return ops().argsort(this, axis);
-  }
-  // ---- linear algebra ----
-  matmul(y: ArrayLike): NDArray {
-    return ops().matmul(this, y);
-  }
-  dot(y: ArrayLike): NDArray {
-    return ops().dot(this, y);
-  }
-  softmax(axis = -1): NDArray {
-    return ops().softmax(this, axis);
-  }
-  logSoftmax(axis = -1): NDArray {
-    return ops().logSoftmax(this, axis);
   }
 }
 
@@ -451,13 +218,6 @@ export function scalar(v: number, dtype: DType = "float64", weak = false): Concr
   return new ConcreteArray(d, [], dtype, weak);
 }
 
-function typedDType(t: unknown): DType | null {
-  if (t instanceof Float64Array) return "float64";
-  if (t instanceof Float32Array) return "float32";
-  if (t instanceof Int32Array) return "int32";
-  return null;
-}
-
 /** @internal Converts nested JS arrays (no NDArray leaves) to a concrete array. */
 export function fromNested(data: Nested, dtype: DType | undefined, op = "array"): ConcreteArray {
   const shape: number[] = [];
@@ -490,57 +250,6 @@ export function fromNested(data: Nested, dtype: DType | undefined, op = "array")
   const out = allocate(dt, n);
   for (let i = 0; i < n; i++) out[i] = Number(flat[i]);
   return new ConcreteArray(out, shape, dt);
-}
-
-/**
- * Creates an array. JS numbers become float64, booleans bool; typed arrays
- * keep their element type (and are copied).
- * @example
- * nb.array([[1, 2], [3, 4]]);                 // float64, shape [2, 2]
- * nb.array(new Float32Array([1, 2, 3, 4]), { shape: [2, 2] });
- */
-export function array(data: ArrayLike, options: { dtype?: DType; shape?: Shape } = {}): NDArray {
-  const { dtype, shape } = options;
-  if (dtype !== undefined && !isDType(dtype)) throw new DTypeError(`array: unknown dtype ${String(dtype)}`);
-  let out: NDArray;
-  if (data instanceof NDArray) {
-    out = dtype !== undefined && dtype !== data.dtype ? ops().astype(data, dtype) : data;
-    if (data.weakType && out === data && data instanceof ConcreteArray)
-      out = new ConcreteArray(data.data, data.shape, data.dtype, false);
-  } else if (ArrayBuffer.isView(data)) {
-    const td = typedDType(data);
-    if (td === null) throw new DTypeError(`array: unsupported typed array ${data.constructor.name}`);
-    const copy = (data as Float64Array).slice();
-    let c = new ConcreteArray(copy, [copy.length], td);
-    if (dtype !== undefined && dtype !== td) c = ops().astype(c, dtype).concrete("array");
-    out = c;
-  } else if (containsNDArray(data)) {
-    out = ops().stackNested(data);
-    if (dtype !== undefined && dtype !== out.dtype) out = ops().astype(out, dtype);
-  } else {
-    out = fromNested(data, dtype);
-  }
-  if (shape !== undefined) {
-    const s = checkShape("array", shape);
-    if (sizeOf(s) !== out.size) throw new ShapeError(`array: cannot give shape ${fmtShape(s)} to ${out.size} elements`);
-    out = ops().reshape(out, s);
-  }
-  return out;
-}
-
-function containsNDArray(d: unknown): boolean {
-  if (d instanceof NDArray) return true;
-  if (Array.isArray(d)) return d.some(containsNDArray);
-  return false;
-}
-
-/** @internal Converts an operand to an NDArray; bare JS numbers become weak float64 scalars. */
-export function asArray(x: ArrayLike, op = "array"): NDArray {
-  if (x instanceof NDArray) return x;
-  if (typeof x === "number") return scalar(x, "float64", true);
-  if (typeof x === "boolean") return scalar(x ? 1 : 0, "bool");
-  if (x === null || x === undefined) throw new ShapeError(`${op}: expected an array, got ${String(x)}`);
-  return array(x);
 }
 
 /** @internal True if `x` is a weak scalar whose value is an integer (for promotion). */

@@ -1,8 +1,10 @@
 /**
- * The tracing machinery: a stack of active transform invocations ("main
+ * The tracing machinery: the type of a primitive ({@link Rule}, one row of
+ * the primitive table), a stack of active transform invocations ("main
  * traces"), tracers that belong to one of them, and `bind`, which sends a
  * primitive application to the innermost trace that owns one of its operands
- * (or runs the kernel when no operand is traced).
+ * (or runs the kernel when no operand is traced). Primitives are row objects
+ * passed by reference, so this layer needs no table of them.
  *
  * Nesting by identity: each transform invocation pushes its own main trace;
  * a trace unpacks only its own tracers and treats everything from lower
@@ -13,7 +15,6 @@ import { NablaError, TracerError, fmtShape } from "./errors.js";
 import { DType, SHORT } from "./dtype.js";
 import { ConcreteArray, NDArray } from "./ndarray.js";
 import { Shape } from "./shape.js";
-import { Params, Prim, RULES } from "../ops/primitives.js";
 
 /** The abstract value of an array: what staging and shape rules see. */
 export interface Aval {
@@ -28,6 +29,60 @@ export function avalOf(x: NDArray): Aval {
 
 export function fmtAval(a: Aval): string {
   return `${SHORT[a.dtype]}[${a.shape.join(",")}]`;
+}
+
+type T = NDArray | null;
+
+/** A batch axis (null = not batched). */
+export type Dim = number | null;
+/** Outputs of a batching rule with their batch axes. */
+export type BatchResult = [NDArray[], Dim[]];
+
+/**
+ * A primitive: its name and every rule and fact about it. Only `name`,
+ * `abstractEval`, `impl`, `jvp` and `vmap` are required; the optional fields
+ * say what else the primitive is (linear, elementwise, commutative, ...), and
+ * the transforms, `jit`'s compiler and the graph simplifier read them here
+ * rather than from lists of primitive names.
+ */
+export interface Rule<P = unknown> {
+  /** The id the IR prints. */
+  readonly name: string;
+  /** Shape and dtype rule; throws ShapeError / DTypeError naming the primitive. */
+  abstractEval(avals: Aval[], params: P): Aval[];
+  /** The kernel on concrete arrays; `avals` are the outputs' abstract values. */
+  impl(args: ConcreteArray[], params: P, avals: Aval[]): ConcreteArray[];
+  /** Output tangents, given primals, input tangents (null = zero) and the primal outputs. */
+  jvp(primals: NDArray[], tangents: T[], outs: NDArray[], params: P): T[];
+  /** Primal and tangent outputs together (used instead of `jvp` when present). */
+  jvpFull?(primals: NDArray[], tangents: T[], params: P): [NDArray[], T[]];
+  /** Linear primitives: cotangents of the operands marked LinearIn (null for constants or zero). */
+  transpose?(cts: T[], args: (NDArray | LinearIn)[], params: P): T[];
+  /** Batching rule: operands with their batch axes (null = unbatched) to outputs with theirs; `size` is the batch size. */
+  vmap(args: NDArray[], dims: Dim[], params: P, size: number): BatchResult;
+  /** Rows wrapping user functions: eager evaluation skips the (symbolic) shape rule. */
+  readonly opaque?: boolean;
+  /** Elementwise primitives: the scalar function the kernel applies (fused loops call it too). */
+  readonly scalar?: ((x: number) => number) | ((x: number, y: number) => number);
+  /** Elementwise primitives: a JS expression for fused loops, given the operands' expressions. */
+  inline?(args: readonly string[], params: P): string;
+  /** Binary primitives whose operands commute (CSE orders them). */
+  readonly commutative?: boolean;
+  /**
+   * Binary primitives: a literal that leaves the other operand unchanged on
+   * that side (compared with Object.is, so 0 and -0 differ), e.g. `x * 1`.
+   */
+  readonly identity?: { readonly left?: number; readonly right?: number };
+  /**
+   * Reductions a fused loop can end in when they reduce every axis: the
+   * accumulator's start and the JS statement folding in one value (the same
+   * arithmetic as the kernel, so results agree to the bit).
+   */
+  readonly fold?: { readonly init: number; step(acc: string, v: string): string };
+  /** Unary primitives with f(f(x)) = x. */
+  readonly involution?: boolean;
+  /** The parameters the IR printer shows (all of them by default). */
+  printParams?(params: P): Record<string, unknown>;
 }
 
 /** One active invocation of a transform. */
@@ -61,7 +116,7 @@ export abstract class Trace {
   constructor(readonly main: MainTrace) {}
   /** Wraps a value from a lower level (a constant to this trace) as a tracer of this trace. */
   abstract pure(x: NDArray): Tracer;
-  abstract processPrimitive<P extends Prim>(prim: P, args: Tracer[], params: Params[P]): NDArray[];
+  abstract processPrimitive<P>(prim: Rule<P>, args: Tracer[], params: P): NDArray[];
   /** The concrete value behind a tracer of this trace, for `item()`/`valueOf()`; TracerError if there is none. */
   abstract concreteOf(t: Tracer, op: string): ConcreteArray;
 }
@@ -105,46 +160,28 @@ function raise(top: Trace, x: NDArray, op: string): Tracer {
 }
 
 /** Applies a primitive to operands: dispatches to the innermost owning trace, or evaluates. */
-export function bind<P extends Prim>(prim: P, args: readonly NDArray[], params: Params[P]): NDArray[] {
+export function bind<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDArray[] {
   let top: Trace | null = null;
   for (const a of args) {
     if (a instanceof Tracer) {
-      checkLive(a, prim);
+      checkLive(a, prim.name);
       if (top === null || a.trace.main.level > top.main.level) top = a.trace;
     }
   }
   if (top === null) {
-    const rule = RULES[prim] as unknown as RuleAny;
-    const avals = rule.opaque ? [] : rule.abstractEval(args.map(avalOf), params);
-    return rule.impl(args as ConcreteArray[], params, avals);
+    const avals = prim.opaque ? [] : prim.abstractEval(args.map(avalOf), params);
+    return prim.impl(args as ConcreteArray[], params, avals);
   }
   const t = top;
   return t.processPrimitive(
     prim,
-    args.map((a) => raise(t, a, prim)),
+    args.map((a) => raise(t, a, prim.name)),
     params,
   );
 }
 
-export function bind1<P extends Prim>(prim: P, args: readonly NDArray[], params: Params[P]): NDArray {
+export function bind1<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDArray {
   return bind(prim, args, params)[0]!;
-}
-
-/** @internal The rule table seen without per-primitive parameter types. */
-export interface RuleAny {
-  abstractEval(avals: Aval[], params: unknown): Aval[];
-  impl(args: ConcreteArray[], params: unknown, avals: Aval[]): ConcreteArray[];
-  jvp(primals: NDArray[], tangents: (NDArray | null)[], outs: NDArray[], params: unknown): (NDArray | null)[];
-  transpose?: (cts: (NDArray | null)[], args: (NDArray | LinearIn)[], params: unknown) => (NDArray | null)[];
-  vmap(args: NDArray[], dims: (number | null)[], params: unknown, size: number): [NDArray[], (number | null)[]];
-  /** Rows wrapping user functions: eager evaluation skips the (symbolic) shape rule. */
-  opaque?: boolean;
-  /** Primal and tangent outputs together (used instead of `jvp` when present). */
-  jvpFull?: (primals: NDArray[], tangents: (NDArray | null)[], params: unknown) => [NDArray[], (NDArray | null)[]];
-}
-
-export function ruleOf(prim: Prim): RuleAny {
-  return RULES[prim] as unknown as RuleAny;
 }
 
 /** Marks an operand of a linear equation that is being transposed (it receives a cotangent). */

@@ -5,27 +5,23 @@
  */
 import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
 import { floatOf } from "../core/dtype.js";
-import { ArrayLike, NDArray, asArray } from "../core/ndarray.js";
+import { ArrayLike, NDArray } from "../core/ndarray.js";
 import { normAxes } from "../core/shape.js";
 import {
-  abs,
-  astype,
   broadcastPrim,
-  broadcastTo,
   choleskyPrim,
   eighPrim,
-  exp,
-  eye,
-  max,
-  mul,
   qrPrim,
-  reshape,
   slogdetPrim,
   solvePrim,
-  sqrt,
-  sum,
   triangularSolvePrim,
-} from "./ops.js";
+} from "../prims/wrap.js";
+import "./methods.js";
+import { eye } from "./creation.js";
+import { asArray } from "./operand.js";
+import { abs, astype, exp, mul, sqrt } from "./elementwise.js";
+import { max, sum } from "./reduce.js";
+import { broadcastTo, reshape } from "./shape.js";
 
 function floatMatrix(op: string, x: ArrayLike): NDArray {
   let a = asArray(x, op);

@@ -7,10 +7,15 @@
  */
 import { DTypeError, ShapeError } from "../core/errors.js";
 import { DType, isFloat } from "../core/dtype.js";
-import { ArrayLike, ConcreteArray, NDArray, asArray } from "../core/ndarray.js";
+import { ArrayLike, ConcreteArray, NDArray } from "../core/ndarray.js";
 import { Shape, checkShape } from "../core/shape.js";
 import { bind1 } from "../core/trace.js";
-import { add, cos, less, log, mul, reshape, sqrt, sub } from "./ops.js";
+import { RANDOM_BITS, RANDOM_UNIFORM } from "../prims/random.js";
+import { slicePrim } from "../prims/wrap.js";
+import "./methods.js";
+import { asArray } from "./operand.js";
+import { add, cos, less, log, mul, sqrt, sub } from "./elementwise.js";
+import { reshape } from "./shape.js";
 
 /**
  * A key from an integer seed (0 <= seed < 2^53).
@@ -40,7 +45,7 @@ function checkedKey(k: ArrayLike, op: string): NDArray {
 export function split(k: ArrayLike, n = 2): NDArray {
   if (!Number.isInteger(n) || n < 0) throw new ShapeError(`random.split: n must be a non-negative integer, got ${n}`);
   const a = checkedKey(k, "random.split");
-  const bits = bind1("random_bits", [a], { shape: [n * 2] });
+  const bits = bind1(RANDOM_BITS, [a], { shape: [n * 2] });
   return reshape(bits, [...a.shape.slice(0, -1), n, 2]);
 }
 
@@ -60,7 +65,7 @@ export function uniform(
   options: { dtype?: DType; minval?: number; maxval?: number } = {},
 ): NDArray {
   const dt = floatDType("random.uniform", options.dtype);
-  const u = bind1("random_uniform", [checkedKey(k, "random.uniform")], {
+  const u = bind1(RANDOM_UNIFORM, [checkedKey(k, "random.uniform")], {
     shape: checkShape("random.uniform", shape),
     dtype: dt,
   });
@@ -76,8 +81,8 @@ export function uniform(
 export function normal(k: ArrayLike, shape: Shape = [], options: { dtype?: DType } = {}): NDArray {
   const dt = floatDType("random.normal", options.dtype);
   const ks = split(checkedKey(k, "random.normal"), 2);
-  const k1 = reshape(bind1("slice", [ks], { begin: [0, 0], end: [1, 2] }), [2]);
-  const k2 = reshape(bind1("slice", [ks], { begin: [1, 0], end: [2, 2] }), [2]);
+  const k1 = reshape(slicePrim(ks, [0, 0], [1, 2]), [2]);
+  const k2 = reshape(slicePrim(ks, [1, 0], [2, 2]), [2]);
   const u1 = sub(1, uniform(k1, shape, { dtype: dt })); // in (0, 1]
   const u2 = uniform(k2, shape, { dtype: dt });
   return mul(sqrt(mul(log(u1), -2)), cos(mul(u2, 2 * Math.PI)));

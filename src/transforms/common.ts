@@ -1,7 +1,8 @@
 /** Argument handling shared by the transforms. */
 import { DTypeError, GradError, ShapeError, fmtShape } from "../core/errors.js";
 import { isFloat } from "../core/dtype.js";
-import { NDArray, array } from "../core/ndarray.js";
+import { NDArray } from "../core/ndarray.js";
+import { array } from "../ops/creation.js";
 import { TreeDef, flatten, unflatten } from "../core/pytree.js";
 import { shapesEqual } from "../core/shape.js";
 

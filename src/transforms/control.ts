@@ -1,22 +1,28 @@
 /**
- * Control flow: `cond`, `whileLoop`, `forLoop`, `scan`. They are written
- * over the other transforms rather than as primitives: a concrete predicate
- * picks its branch, and a traced one (under jit, vmap or makeGraph) evaluates
- * both branches and selects elementwise, which is what batching needs and
- * keeps both modes of differentiation. Loops run in JS (unrolled when
- * staged), so they differentiate in both modes; `whileLoop` needs a
- * condition with a concrete value, or a batched one under vmap.
+ * Control flow: `cond`, `whileLoop`, `forLoop`, `scan`. `cond`, `forLoop`
+ * and `scan` are written over the other transforms rather than as
+ * primitives: a concrete predicate picks its branch, and a traced one (under
+ * jit, vmap or makeGraph) evaluates both branches and selects elementwise,
+ * which is what batching needs and keeps both modes of differentiation;
+ * `forLoop` and `scan` run in JS (unrolled when staged). `whileLoop` runs in
+ * JS while its condition has a concrete value (eagerly, under grad/jvp/vjp)
+ * or a batched one (under vmap); when the condition is traced with no value
+ * (under jit or makeGraph) it stages the `while_loop` primitive, whose row is
+ * in loopRules.ts.
  */
 import { NablaError, ShapeError, TracerError, fmtShape } from "../core/errors.js";
-import { ArrayLike, NDArray, asArray } from "../core/ndarray.js";
+import { ArrayLike, NDArray } from "../core/ndarray.js";
 import { flatten, unflatten } from "../core/pytree.js";
 import { shapesEqual } from "../core/shape.js";
-import { reshape, slicePrim, stack, stopGradient, where, zeros } from "../ops/ops.js";
+import { reshape, stack, stopGradient, where, zeros } from "../ops/index.js";
+import { asArray } from "../ops/operand.js";
+import { slicePrim } from "../prims/wrap.js";
 import { isFloat } from "../core/dtype.js";
 import { flattenToArrays } from "./common.js";
 import { BatchTracer } from "./vmap.js";
 import { stageClosed } from "../core/graph.js";
 import { avalOf, bind } from "../core/trace.js";
+import { WHILE_LOOP } from "./loopRules.js";
 
 /** The concrete boolean value of a predicate, or null when it is traced without one. */
 function concretePred(pred: NDArray, op: string): boolean | null {
@@ -101,7 +107,9 @@ function anyTrue(pred: NDArray): boolean | null {
  * for (and differentiates through them). Under vmap every example runs until
  * its own condition fails: the loop continues while any example is active and
  * finished examples keep their value. Under jit or makeGraph the condition
- * has no concrete value and it throws TracerError.
+ * has no concrete value and the loop is staged as one `while_loop` primitive
+ * (which `grad(jit(f))` differentiates by unrolling; `jit(grad(f))` throws
+ * TracerError, since the unrolling needs the condition's values).
  * @example nb.whileLoop((v) => nb.less(v, 10), (v) => nb.mul(v, 2), 1); // array(16.)
  */
 export function whileLoop<T>(condFn: (val: T) => unknown, bodyFn: (val: T) => T, init: T): T {
@@ -150,7 +158,7 @@ function stagedWhile<T>(condFn: (val: T) => unknown, bodyFn: (val: T) => T, init
     avals,
     "whileLoop",
   );
-  const outs = bind("while_loop", [...cc, ...bc, ...leaves], { cond, body, nCond: cc.length, nBody: bc.length });
+  const outs = bind(WHILE_LOOP, [...cc, ...bc, ...leaves], { cond, body, nCond: cc.length, nBody: bc.length });
   return unflatten(def, outs) as T;
 }
 

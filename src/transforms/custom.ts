@@ -1,27 +1,17 @@
 /**
  * User-defined derivative rules and rematerialisation: `customJvp`,
  * `customVjp`, `checkpoint`. Each wraps the function in a primitive that
- * carries the user's rules (see src/ops/customRules.ts), so the rules hold
+ * carries the user's rules (see customRules.ts), so the rules hold
  * under every transform, including staging and batching.
  */
 import { NablaError, ShapeError } from "../core/errors.js";
 import { NDArray } from "../core/ndarray.js";
 import { TreeDef, flatten } from "../core/pytree.js";
 import { bind } from "../core/trace.js";
-import { HOOKS } from "../core/hooks.js";
-import { zeros } from "../ops/ops.js";
+import { zeros } from "../ops/index.js";
 import { flattenToArrays, unflatten } from "./common.js";
-import { jvpFlat } from "./jvp.js";
-import { linearizeFlat, orZeros, transposeGraph } from "./linearize.js";
+import { CUSTOM_JVP_CALL, CUSTOM_VJP_CALL } from "./customRules.js";
 import { vjp } from "./vjp.js";
-import { vmap } from "./vmap.js";
-
-HOOKS.jvpFlat = jvpFlat;
-HOOKS.vjpFlat = (f, primals, cts) => {
-  const lin = linearizeFlat(f, primals, "customVjp");
-  return orZeros(transposeGraph(lin.graph, cts), primals);
-};
-HOOKS.vmapFlat = (f, xs) => vmap((...ys: NDArray[]) => f(ys))(...xs) as NDArray[];
 
 let NEXT_ID = 0;
 
@@ -54,7 +44,7 @@ export function customJvp(
   return (...args: unknown[]): unknown => {
     const [xs, inDef] = flattenToArrays(args, "customJvp");
     const out: { def?: TreeDef } = {};
-    const outs = bind("custom_jvp_call", xs, {
+    const outs = bind(CUSTOM_JVP_CALL, xs, {
       f: (ys) => flatOut(f(...(unflatten(inDef, ys) as unknown[])), "customJvp", out, "the output"),
       rule: (ps, ts) => {
         const r = rule(unflatten(inDef, ps) as unknown[], unflatten(inDef, ts) as unknown[]);
@@ -102,7 +92,7 @@ function customVjpWith(
     const [xs, inDef] = flattenToArrays(args, "customVjp");
     const out: { def?: TreeDef } = {};
     let resDef: TreeDef | undefined;
-    const outs = bind("custom_vjp_call", xs, {
+    const outs = bind(CUSTOM_VJP_CALL, xs, {
       f: (ys) => flatOut(f(...(unflatten(inDef, ys) as unknown[])), "customVjp", out, "the output"),
       fwd: (ys) => {
         const r = fwd(...(unflatten(inDef, ys) as unknown[]));

@@ -9,7 +9,8 @@
 import { NDArray } from "../core/ndarray.js";
 import { allocate } from "../core/dtype.js";
 import { ConcreteArray } from "../core/ndarray.js";
-import { reshape, slicePrim, transposePrim, zeros } from "../ops/ops.js";
+import { reshape, zeros } from "../ops/index.js";
+import { slicePrim, transposePrim } from "../prims/wrap.js";
 import { vmap } from "./vmap.js";
 import { flattenToArrays, normArgnums, requireFloat, unflatten } from "./common.js";
 import { evalLinear, linearizeFlat, orZeros, transposeGraph } from "./linearize.js";

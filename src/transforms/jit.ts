@@ -11,7 +11,7 @@ import { Graph, StagingTrace, StagingTracer, evalGraph } from "../core/graph.js"
 import { MainTrace, avalOf, endTrace, fmtAval, newTrace } from "../core/trace.js";
 import { TreeDef } from "../core/pytree.js";
 import { ConcreteArray } from "../core/ndarray.js";
-import { Plan, compile } from "../core/plan.js";
+import { Plan, compile } from "./plan.js";
 import { flattenToArrays, unflatten } from "./common.js";
 
 interface Compiled {

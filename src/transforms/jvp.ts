@@ -4,10 +4,10 @@
  * JVP rule, written with differentiable operations, gives the tangent.
  */
 import { ConcreteArray, NDArray } from "../core/ndarray.js";
-import { Aval, MainTrace, Trace, Tracer, avalOf, bind, endTrace, newTrace, ruleOf } from "../core/trace.js";
+import { Aval, MainTrace, Rule, Trace, Tracer, avalOf, bind, endTrace, newTrace } from "../core/trace.js";
 import { shapesEqual } from "../core/shape.js";
-import { broadcastPrim, convert, zeros } from "../ops/ops.js";
-import type { Params, Prim } from "../ops/primitives.js";
+import { zeros } from "../ops/index.js";
+import { broadcastPrim, convert } from "../prims/wrap.js";
 import { checkStructure, flattenToArrays, matchLeaves, requireFloat, unflatten } from "./common.js";
 import { flatten } from "../core/pytree.js";
 
@@ -34,18 +34,17 @@ export class JVPTrace extends Trace {
   pure(x: NDArray): Tracer {
     return new JVPTracer(this, x, null);
   }
-  processPrimitive<P extends Prim>(prim: P, args: Tracer[], params: Params[P]): NDArray[] {
+  processPrimitive<P>(prim: Rule<P>, args: Tracer[], params: P): NDArray[] {
     const ts = args as JVPTracer[];
     const primals = ts.map((t) => t.primal);
     const tangents = ts.map((t) => t.tangent);
     if (tangents.every((t) => t === null)) return bind(prim, primals, params);
-    const rule = ruleOf(prim);
     let outs: NDArray[];
     let touts: (NDArray | null)[];
-    if (rule.jvpFull) [outs, touts] = rule.jvpFull(primals, tangents, params);
+    if (prim.jvpFull) [outs, touts] = prim.jvpFull(primals, tangents, params);
     else {
       outs = bind(prim, primals, params);
-      touts = rule.jvp(primals, tangents, outs, params);
+      touts = prim.jvp(primals, tangents, outs, params);
     }
     return outs.map((o, i) => {
       const t = touts[i];

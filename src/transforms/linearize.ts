@@ -9,9 +9,10 @@ import { NablaError } from "../core/errors.js";
 import { NDArray } from "../core/ndarray.js";
 import { TreeDef, flatten } from "../core/pytree.js";
 import { Graph, StagingTrace, StagingTracer, Var } from "../core/graph.js";
-import { LinearIn, MainTrace, avalOf, bind, endTrace, newTrace, ruleOf } from "../core/trace.js";
+import { LinearIn, MainTrace, avalOf, bind, endTrace, newTrace } from "../core/trace.js";
 import { shapesEqual } from "../core/shape.js";
-import { add, convert, sumToShape, zeros } from "../ops/ops.js";
+import { zeros } from "../ops/index.js";
+import { add, convert, sumToShape } from "../prims/wrap.js";
 import { JVPTrace, JVPTracer, unpackJvp } from "./jvp.js";
 import { checkStructure, flattenToArrays, matchLeaves, requireFloat, unflatten } from "./common.js";
 
@@ -111,7 +112,7 @@ export function transposeGraph(g: Graph, cts: readonly (NDArray | null)[]): (NDA
     const ctOut = e.outs.map((v) => env.get(v) ?? null);
     if (ctOut.every((c) => c === null)) continue;
     for (const v of e.outs) env.delete(v);
-    const rule = ruleOf(e.prim);
+    const rule = e.rule;
     if (rule.transpose === undefined)
       throw new NablaError(`transpose: primitive ${e.prim} is not linear in its traced operands`);
     const args = e.inputs.map((v) => consts.get(v) ?? new LinearIn(v.aval));
@@ -135,7 +136,7 @@ export function evalLinear(g: Graph, tangents: readonly (NDArray | null)[]): (ND
       continue;
     }
     const args = ins.map((x, j) => x ?? zeros(e.inputs[j]!.aval.shape, { dtype: e.inputs[j]!.aval.dtype }));
-    const outs = bind(e.prim, args, e.params as never);
+    const outs = bind(e.rule, args, e.params);
     e.outs.forEach((v, i) => env.set(v, outs[i]!));
   }
   return g.outs.map((v) => (v === null ? null : (env.get(v) ?? null)));

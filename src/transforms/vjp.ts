@@ -3,7 +3,7 @@ import { DTypeError, GradError, fmtShape } from "../core/errors.js";
 import { isFloat } from "../core/dtype.js";
 import { NDArray } from "../core/ndarray.js";
 import { flatten } from "../core/pytree.js";
-import { ones } from "../ops/ops.js";
+import { ones } from "../ops/index.js";
 import { checkStructure, flattenToArrays, matchLeaves, normArgnums, requireFloat, unflatten } from "./common.js";
 import { Linearized, linearizeFlat, orZeros, transposeGraph } from "./linearize.js";
 

@@ -5,11 +5,10 @@
  */
 import { NablaError, ShapeError, TracerError, fmtShape } from "../core/errors.js";
 import { ConcreteArray, NDArray } from "../core/ndarray.js";
-import { Aval, MainTrace, Trace, Tracer, bind, endTrace, newTrace, ruleOf } from "../core/trace.js";
+import { Aval, Dim, MainTrace, Rule, Trace, Tracer, bind, endTrace, newTrace } from "../core/trace.js";
 import { flatten } from "../core/pytree.js";
-import { broadcastPrim } from "../ops/ops.js";
-import { Dim, moveFromFront, moveToFront } from "../ops/batching.js";
-import type { Params, Prim } from "../ops/primitives.js";
+import { broadcastPrim } from "../prims/wrap.js";
+import { moveFromFront, moveToFront } from "../prims/batching.js";
 import { toLeaf, unflatten } from "./common.js";
 
 export class BatchTracer extends Tracer {
@@ -36,12 +35,12 @@ export class BatchTrace extends Trace {
   pure(x: NDArray): Tracer {
     return new BatchTracer(this, x, null);
   }
-  processPrimitive<P extends Prim>(prim: P, args: Tracer[], params: Params[P]): NDArray[] {
+  processPrimitive<P>(prim: Rule<P>, args: Tracer[], params: P): NDArray[] {
     const ts = args as BatchTracer[];
     const vals = ts.map((t) => t.val);
     const dims = ts.map((t) => t.bdim);
     if (dims.every((d) => d === null)) return bind(prim, vals, params);
-    const [outs, odims] = ruleOf(prim).vmap(vals, dims, params, this.size);
+    const [outs, odims] = prim.vmap(vals, dims, params, this.size);
     return outs.map((o, i) => (odims[i] === null ? o : new BatchTracer(this, o, odims[i]!)));
   }
   concreteOf(t: Tracer): ConcreteArray {
@@ -143,4 +142,9 @@ function outAxesFor(spec: number | readonly number[] | undefined, out: unknown, 
   if (!Array.isArray(out) || out.length !== spec.length)
     throw new NablaError(`vmap: outAxes has ${spec.length} entries but the output is not an array of that length`);
   return out.flatMap((o, i) => new Array<number>(flatten(o)[0].length).fill(spec[i]!));
+}
+
+/** vmap over flat lists with every input and output batched at axis 0 (for rows of higher-order primitives). */
+export function vmapFlat(f: (xs: NDArray[]) => NDArray[], xs: NDArray[]): NDArray[] {
+  return vmap((...ys: NDArray[]) => f(ys))(...xs) as NDArray[];
 }

@@ -19,7 +19,7 @@ import fc from "fast-check";
 import * as nb from "../../src/index.js";
 import type { DType } from "../../src/core/dtype.js";
 import { bind } from "../../src/core/trace.js";
-import type { Params, Prim } from "../../src/ops/primitives.js";
+import { ruleOf, type Params, type Prim } from "../support/primitives.js";
 import {
   arbArray,
   arbBroadcastPair,
@@ -1248,5 +1248,5 @@ export const PRIMS = Object.keys(SPECS) as Prim[];
 
 /** Applies a primitive directly through the trace machinery (all its outputs). */
 export function apply<P extends Prim>(prim: P, args: readonly NDArray[], params: Params[P]): NDArray[] {
-  return bind(prim, args, params);
+  return bind(ruleOf(prim), args, params);
 }

@@ -12,8 +12,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import * as nb from "../../src/index.js";
-import { ruleOf } from "../../src/core/trace.js";
-import { RULES, type Prim } from "../../src/ops/primitives.js";
+import { ALL_RULES, ruleOf, type Prim } from "../support/primitives.js";
 import { checkGrads } from "../../src/testing/index.js";
 import { PRIMS, SPECS, apply, erfRef, threefry, toRef, type Case, type PrimSpec, type Ref } from "./primitiveSpecs.js";
 
@@ -69,7 +68,8 @@ function allZero(x: NDArray | null): boolean {
 }
 
 it("the spec table covers exactly the primitives of the rule table", () => {
-  expect([...PRIMS].sort()).toEqual(Object.keys(RULES).sort());
+  expect([...PRIMS].sort()).toEqual(Object.keys(ALL_RULES).sort());
+  for (const [name, row] of Object.entries(ALL_RULES)) expect(row.name).toBe(name);
 });
 
 describe.each(PRIMS)("primitive %s", (prim) => {

@@ -5,20 +5,23 @@
  * shape are fused into a single generated loop: no intermediate arrays, one
  * pass over memory. The fused code computes exactly what the kernels compute
  * (the same scalar functions, the same rounding to each equation's dtype).
+ *
+ * What can be fused is read from the primitives' rows: an elementwise row
+ * has a `scalar` function (called from the loop) or an `inline` expression,
+ * and a reduction with a `fold` can end a loop.
  */
-import { ConcreteArray, NDArray } from "./ndarray.js";
-import { DType, allocate } from "./dtype.js";
-import { shapesEqual, sizeOf } from "./shape.js";
-import { Equation, Graph, Var } from "./graph.js";
-import { RuleAny, ruleOf } from "./trace.js";
-import { BINARY, UNARY } from "../ops/scalar.js";
+import { ConcreteArray, NDArray } from "../core/ndarray.js";
+import { DType, allocate } from "../core/dtype.js";
+import { shapesEqual, sizeOf } from "../core/shape.js";
+import { Equation, Graph, Var } from "../core/graph.js";
+import type { Rule } from "../core/trace.js";
 
 type Kernel = (ins: ArrayLike<number>[], outs: { [i: number]: number }[], n: number) => void;
 
 interface EqnStep {
   kind: "eqn";
   eqn: Equation;
-  rule: RuleAny;
+  rule: Rule;
 }
 interface FusedStep {
   kind: "fused";
@@ -38,21 +41,8 @@ export interface Plan {
   readonly fusedGroups: number;
 }
 
-const INLINE_BINARY: Partial<Record<string, (a: string, b: string) => string>> = {
-  add: (a, b) => `(${a} + ${b})`,
-  sub: (a, b) => `(${a} - ${b})`,
-  mul: (a, b) => `(${a} * ${b})`,
-  div: (a, b) => `(${a} / ${b})`,
-  eq: (a, b) => `(${a} === ${b} ? 1 : 0)`,
-  ne: (a, b) => `(${a} !== ${b} ? 1 : 0)`,
-  lt: (a, b) => `(${a} < ${b} ? 1 : 0)`,
-  le: (a, b) => `(${a} <= ${b} ? 1 : 0)`,
-  gt: (a, b) => `(${a} > ${b} ? 1 : 0)`,
-  ge: (a, b) => `(${a} >= ${b} ? 1 : 0)`,
-};
-
 function isElementwise(e: Equation): boolean {
-  return e.prim in UNARY || e.prim in BINARY || e.prim === "select" || e.prim === "convert";
+  return e.rule.scalar !== undefined || e.rule.inline !== undefined;
 }
 
 /** Whether an equation can join a fused loop over `shape`: every operand is that shape or a single element. */
@@ -68,19 +58,10 @@ function rounded(expr: string, dtype: DType): string {
   return expr;
 }
 
-function expression(e: Equation, args: string[]): string {
-  const p = e.prim;
-  const out = e.outs[0]!.aval.dtype;
-  let x: string;
-  if (p === "select") x = `(${args[0]} ? ${args[1]} : ${args[2]})`;
-  else if (p === "convert") {
-    const to = (e.params as { dtype: DType }).dtype;
-    const a = args[0]!;
-    x = to === "bool" ? `(${a} !== 0 ? 1 : 0)` : to === "int32" ? `Math.trunc(${a})` : a;
-  } else if (p === "neg") x = `(-${args[0]})`;
-  else if (p in UNARY) x = `U.${p}(${args[0]})`;
-  else x = INLINE_BINARY[p]?.(args[0]!, args[1]!) ?? `B.${p}(${args[0]}, ${args[1]})`;
-  return rounded(x, out);
+/** The JS expression of equation `e` (the `j`th of its group) on its operands' expressions. */
+function expression(e: Equation, j: number, args: string[]): string {
+  const x = e.rule.inline?.(args, e.params) ?? `f${j}(${args.join(", ")})`;
+  return rounded(x, e.outs[0]!.aval.dtype);
 }
 
 let codegen = true;
@@ -88,6 +69,8 @@ let codegen = true;
 const MAX_GROUP = 256;
 
 function fuse(group: Equation[], liveAfter: Set<Var>, sum: Equation | null): FusedStep | null {
+  // the scalar functions the loop calls, one per equation (unused for inline ones)
+  const fns = group.map((e) => e.rule.scalar);
   const shape = group[0]!.outs[0]!.aval.shape;
   const n = sizeOf(shape);
   const produced = new Set(group.map((e) => e.outs[0]!));
@@ -114,9 +97,11 @@ function fuse(group: Equation[], liveAfter: Set<Var>, sum: Equation | null): Fus
   group.forEach((e, j) => {
     const v = e.outs[0]!;
     const t = `t${j}`;
+    if (e.rule.inline === undefined) head.push(`const f${j} = F[${j}];`);
     lines.push(
       `const ${t} = ${expression(
         e,
+        j,
         e.inputs.map((u) => name.get(u)!),
       )};`,
     );
@@ -129,18 +114,18 @@ function fuse(group: Equation[], liveAfter: Set<Var>, sum: Equation | null): Fus
   });
   let tail = "";
   if (sum !== null) {
-    // the same left-to-right float64 accumulation as the reduce kernel, over the values as stored
-    head.push("let acc = 0;");
-    lines.push(`acc += ${name.get(sum.inputs[0]!)!};`);
+    // the reduction's own accumulation (the kernel's arithmetic), over the values as stored
+    const fold = sum.rule.fold!;
+    head.push(`let acc = ${fold.init};`);
+    lines.push(fold.step("acc", name.get(sum.inputs[0]!)!));
     tail = `outs[${outs.length}][0] = acc;`;
   }
   const body = `${head.join("\n")}\nfor (let i = 0; i < n; i++) {\n${lines.join("\n")}\n}\n${tail}`;
   try {
-    const make = new Function("U", "B", `"use strict"; return function fused(ins, outs, n) {\n${body}\n};`) as (
-      u: typeof UNARY,
-      b: typeof BINARY,
+    const make = new Function("F", `"use strict"; return function fused(ins, outs, n) {\n${body}\n};`) as (
+      f: typeof fns,
     ) => Kernel;
-    return { kind: "fused", kernel: make(UNARY, BINARY), ins, outs, shape, sum: sum === null ? null : sum.outs[0]! };
+    return { kind: "fused", kernel: make(fns), ins, outs, shape, sum: sum === null ? null : sum.outs[0]! };
   } catch {
     codegen = false; // e.g. a Content-Security-Policy without 'unsafe-eval': run equation by equation
     return null;
@@ -176,15 +161,16 @@ export function compile(g: Graph): Plan {
         return true;
       }
     }
-    for (const e of group) steps.push({ kind: "eqn", eqn: e, rule: ruleOf(e.prim) });
+    for (const e of group) steps.push({ kind: "eqn", eqn: e, rule: e.rule });
     return false;
   };
-  /** A reduce_sum over every axis of a value the group produces. */
+  /** A foldable reduction over every axis (to a 0-d output) of a value the group produces. */
   const foldable = (e: Equation, group: Equation[]): boolean =>
-    e.prim === "reduce_sum" &&
+    e.rule.fold !== undefined &&
     group.length > 0 &&
     group[0]!.outs[0]!.aval.shape.length > 0 &&
-    (e.params as { axes: number[] }).axes.length === e.inputs[0]!.aval.shape.length &&
+    e.outs.length === 1 &&
+    e.outs[0]!.aval.shape.length === 0 &&
     group.some((g) => g.outs[0] === e.inputs[0]);
   let group: Equation[] = [];
   eqns.forEach((e, i) => {
@@ -195,14 +181,14 @@ export function compile(g: Graph): Plan {
     }
     if (foldable(e, group)) {
       // fold the full reduction into the group's loop; without code generation both run unfused
-      if (!flush(group, i, e)) steps.push({ kind: "eqn", eqn: e, rule: ruleOf(e.prim) });
+      if (!flush(group, i, e)) steps.push({ kind: "eqn", eqn: e, rule: e.rule });
       group = [];
       return;
     }
     flush(group, i, null);
     group = [];
     if (e.outs.length === 1 && fusable(e, e.outs[0]!.aval.shape)) group.push(e);
-    else steps.push({ kind: "eqn", eqn: e, rule: ruleOf(e.prim) });
+    else steps.push({ kind: "eqn", eqn: e, rule: e.rule });
   });
   flush(group, eqns.length, null);
 

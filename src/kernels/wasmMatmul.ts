@@ -32,7 +32,7 @@
  * with u = 2^-24, not the float64-accumulated-then-rounded result of the JS
  * kernel. The float64 kernel accumulates in float64.
  */
-import type { TypedArray } from "./dtype.js";
+import type { TypedArray } from "../core/dtype.js";
 
 /**
  * Below this many multiply-adds (M·K·N) `wasmMatmul` returns null and the JS

@@ -3,14 +3,16 @@
  * operands with their batch axis (`null` = not batched) and returns outputs
  * with theirs. Most rules move the batch axis to the front and shift the
  * primitive's axis parameters by one.
+ *
+ * The shared rules re-bind the primitive they batch, which is given as a
+ * function returning its row: the row is still being defined when its
+ * batching rule is made.
  */
 import { NDArray } from "../core/ndarray.js";
-import { bind } from "../core/trace.js";
-import type { Params, Prim } from "./primitives.js";
-import { broadcastPrim, reshape, transposePrim } from "./ops.js";
+import { BatchResult, Dim, Rule, bind } from "../core/trace.js";
+import { broadcastPrim, reshape, transposePrim } from "./wrap.js";
 
-export type Dim = number | null;
-export type BatchResult = [NDArray[], Dim[]];
+export type { BatchResult, Dim };
 
 /** Moves axis `d` of `x` to the front. */
 export function moveToFront(x: NDArray, d: number): NDArray {
@@ -33,8 +35,8 @@ export function batchedFront(x: NDArray, d: Dim, size: number): NDArray {
 }
 
 /** Elementwise primitives (implicit broadcasting): batch axis in front, core ranks aligned. */
-export function elementwise<P extends Prim>(prim: P) {
-  return (args: NDArray[], dims: Dim[], params: Params[P]): BatchResult => {
+export function elementwise<P>(row: () => Rule<P>) {
+  return (args: NDArray[], dims: Dim[], params: P): BatchResult => {
     const rank = Math.max(...args.map((a, i) => a.ndim - (dims[i] === null ? 0 : 1)));
     const xs = args.map((a, i) => {
       const d = dims[i]!;
@@ -45,19 +47,19 @@ export function elementwise<P extends Prim>(prim: P) {
         ? x
         : reshape(x, [x.shape[0]!, ...new Array<number>(rank - core.length).fill(1), ...core]);
     });
-    return [bind(prim, xs, params), [0]];
+    return [bind(row(), xs, params), [0]];
   };
 }
 
 /** Unary primitives that keep the shape: the batch axis stays where it is. */
-export function passThrough<P extends Prim>(prim: P) {
-  return ([x]: NDArray[], [d]: Dim[], params: Params[P]): BatchResult => [bind(prim, [x!], params), [d!]];
+export function passThrough<P>(row: () => Rule<P>) {
+  return ([x]: NDArray[], [d]: Dim[], params: P): BatchResult => [bind(row(), [x!], params), [d!]];
 }
 
 /** Primitives with one operand whose params name axes: batch in front, axes shifted by one. */
-export function shiftAxes<P extends Prim>(prim: P, shift: (p: Params[P], size: number) => Params[P]) {
-  return ([x]: NDArray[], [d]: Dim[], params: Params[P], size: number): BatchResult => [
-    bind(prim, [moveToFront(x!, d!)], shift(params, size)),
+export function shiftAxes<P>(row: () => Rule<P>, shift: (p: P, size: number) => P) {
+  return ([x]: NDArray[], [d]: Dim[], params: P, size: number): BatchResult => [
+    bind(row(), [moveToFront(x!, d!)], shift(params, size)),
     [0],
   ];
 }

@@ -17,12 +17,12 @@
 import { ShapeError, TracerError, fmtShape } from "../core/errors.js";
 import { ConcreteArray, NDArray } from "../core/ndarray.js";
 import { Graph, evalGraph, stageClosed } from "../core/graph.js";
-import { Aval, avalOf, bind } from "../core/trace.js";
-import { hook } from "../core/hooks.js";
+import { Aval, BatchResult, Dim, Rule, avalOf, bind } from "../core/trace.js";
 import { shapesEqual } from "../core/shape.js";
-import { astype, greater, max, reshape, stopGradient, where } from "./ops.js";
-import { batchedFront } from "./batching.js";
-import type { BatchResult, Dim } from "./batching.js";
+import { astype, greater, max, reshape, stopGradient, where } from "../ops/index.js";
+import { batchedFront } from "../prims/batching.js";
+import { jvpFlat } from "./jvp.js";
+import { vmapFlat } from "./vmap.js";
 
 export interface WhileParams {
   cond: Graph;
@@ -54,7 +54,8 @@ function truth(c: NDArray, what: string): boolean {
 
 const fmt = (as: readonly Aval[]) => as.map((a) => `${a.dtype}${fmtShape(a.shape)}`).join(", ");
 
-export const whileRow = {
+export const WHILE_LOOP: Rule<WhileParams> = {
+  name: "while_loop",
   abstractEval(avals: Aval[], p: WhileParams): Aval[] {
     const carry = avals.slice(p.nCond + p.nBody);
     const outs = p.body.outs.map((v) => v!.aval);
@@ -77,14 +78,14 @@ export const whileRow = {
     return carry as ConcreteArray[];
   },
   jvp(primals: NDArray[], tangents: (NDArray | null)[], _o: NDArray[], p: WhileParams): (NDArray | null)[] {
-    return whileRow.jvpFull(primals, tangents, p)[1];
+    return WHILE_LOOP.jvpFull!(primals, tangents, p)[1];
   },
   jvpFull(primals: NDArray[], tangents: (NDArray | null)[], p: WhileParams): [NDArray[], (NDArray | null)[]] {
     const [cc, bc, init] = split(primals, p);
     const bct = tangents.slice(p.nCond, p.nCond + p.nBody);
     let carry = init;
     let carryT = tangents.slice(p.nCond + p.nBody);
-    const jvp = hook("jvpFlat");
+    const jvp = jvpFlat;
     while (truth(evalGraph(p.cond, [...cc, ...carry])[0]!, "differentiation")) {
       const [outs, touts] = jvp((xs) => evalGraph(p.body, xs), [...bc, ...carry], [...bct, ...carryT]);
       carry = outs;
@@ -97,7 +98,7 @@ export const whileRow = {
   vmap(args: NDArray[], dims: Dim[], p: WhileParams, size: number): BatchResult {
     const xs = args.map((a, i) => batchedFront(a, dims[i]!, size));
     const [cc, bc, init] = split(xs, p);
-    const vm = hook("vmapFlat");
+    const vm = vmapFlat;
     const nc = cc.length;
     const nb = bc.length;
     const condOf = (ys: NDArray[]) => reshape(evalGraph(p.cond, [...ys.slice(0, nc), ...ys.slice(nc + nb)])[0]!, []);
@@ -122,7 +123,7 @@ export const whileRow = {
       avals,
       "whileLoop",
     );
-    const outs = bind("while_loop", [...cc2, ...bc2, ...init], { cond, body, nCond: cc2.length, nBody: bc2.length });
+    const outs = bind(WHILE_LOOP, [...cc2, ...bc2, ...init], { cond, body, nCond: cc2.length, nBody: bc2.length });
     return [outs, outs.map(() => 0)];
   },
 };

@@ -1,5 +1,5 @@
 /**
- * Rows of the primitive table for user-defined rules: `custom_jvp_call`
+ * The higher-order primitives for user-defined rules, bound by `custom.ts`: `custom_jvp_call`
  * (a function with its own JVP rule), `custom_vjp_call` (a function with its
  * own forward/backward pair) and `custom_vjp_lin` (the linear map that a
  * custom VJP contributes to a linearized graph; its transpose calls the
@@ -10,11 +10,12 @@ import { NablaError, ShapeError, fmtShape } from "../core/errors.js";
 import { shapesEqual } from "../core/shape.js";
 import { ConcreteArray, NDArray } from "../core/ndarray.js";
 import { StagingTrace } from "../core/graph.js";
-import { Aval, LinearIn, MainTrace, avalOf, bind, endTrace, newTrace } from "../core/trace.js";
-import { hook } from "../core/hooks.js";
-import { zeros } from "./ops.js";
-import { batchedFront } from "./batching.js";
-import type { BatchResult, Dim } from "./batching.js";
+import { Aval, BatchResult, Dim, LinearIn, MainTrace, Rule, avalOf, bind, endTrace, newTrace } from "../core/trace.js";
+import { zeros } from "../ops/index.js";
+import { batchedFront } from "../prims/batching.js";
+import { jvpFlat } from "./jvp.js";
+import { linearizeFlat, orZeros, transposeGraph } from "./linearize.js";
+import { vmapFlat } from "./vmap.js";
 
 export type FlatFn = (xs: NDArray[]) => NDArray[];
 export type FlatRule = (primals: NDArray[], tangents: NDArray[]) => [NDArray[], NDArray[]];
@@ -63,10 +64,17 @@ function concreteOuts(outs: NDArray[], what: string): ConcreteArray[] {
 }
 
 const zerosOf = (a: Aval | NDArray): NDArray => zeros(a.shape, { dtype: a.dtype });
-const orZeros = (ts: (NDArray | null)[], like: NDArray[]): NDArray[] => ts.map((t, i) => t ?? zerosOf(like[i]!));
 
-export const customJvpRow = {
+/** Reverse mode over flat lists: the cotangents of the inputs. */
+function vjpFlat(f: FlatFn, primals: NDArray[], cts: (NDArray | null)[]): NDArray[] {
+  const lin = linearizeFlat(f, primals, "customVjp");
+  return orZeros(transposeGraph(lin.graph, cts), primals);
+}
+
+export const CUSTOM_JVP_CALL: Rule<CustomJvpParams> = {
+  name: "custom_jvp_call",
   opaque: true,
+  printParams: ({ name }) => ({ name }),
   abstractEval: (avals: Aval[], p: CustomJvpParams) => stagedAvals(p.f, avals, "customJvp"),
   impl: (xs: ConcreteArray[], p: CustomJvpParams) => concreteOuts(p.f(xs), "customJvp"),
   // the user's rule gives the tangents (its primal outputs equal f's)
@@ -77,7 +85,7 @@ export const customJvpRow = {
   vmap(args: NDArray[], dims: Dim[], p: CustomJvpParams, size: number): BatchResult {
     const xs = args.map((a, i) => batchedFront(a, dims[i]!, size));
     const n = xs.length;
-    const vm = hook("vmapFlat");
+    const vm = vmapFlat;
     const params: CustomJvpParams = {
       f: (ys) => vm(p.f, ys),
       rule: (ps, ts) => {
@@ -95,18 +103,20 @@ export const customJvpRow = {
       id: p.id,
       name: p.name,
     };
-    const outs = bind("custom_jvp_call", xs, params);
+    const outs = bind(CUSTOM_JVP_CALL, xs, params);
     return [outs, outs.map(() => 0)];
   },
 };
 
-export const customVjpRow = {
+export const CUSTOM_VJP_CALL: Rule<CustomVjpParams> = {
+  name: "custom_vjp_call",
   opaque: true,
+  printParams: ({ name, checkFwd }) => ({ name, checkFwd }),
   abstractEval: (avals: Aval[], p: CustomVjpParams) => stagedAvals(p.f, avals, "customVjp"),
   impl: (xs: ConcreteArray[], p: CustomVjpParams) => concreteOuts(p.f(xs), "customVjp"),
   // forward pass through the user's fwd; the tangent map is a custom_vjp_lin over the residuals
   jvp(primals: NDArray[], tangents: (NDArray | null)[], _o: NDArray[], p: CustomVjpParams) {
-    return customVjpRow.jvpFull(primals, tangents, p)[1];
+    return CUSTOM_VJP_CALL.jvpFull!(primals, tangents, p)[1];
   },
   jvpFull(primals: NDArray[], tangents: (NDArray | null)[], p: CustomVjpParams): [NDArray[], NDArray[]] {
     const [outs, res] = p.fwd(primals);
@@ -123,11 +133,11 @@ export const customVjpRow = {
         );
     }
     const lin: CustomLinParams = { bwd: p.bwd, nRes: res.length, outAvals: outs.map(avalOf), id: p.id, name: p.name };
-    return [outs, bind("custom_vjp_lin", [...res, ...orZeros(tangents, primals)], lin)];
+    return [outs, bind(CUSTOM_VJP_LIN, [...res, ...orZeros(tangents, primals)], lin)];
   },
   vmap(args: NDArray[], dims: Dim[], p: CustomVjpParams, size: number): BatchResult {
     const xs = args.map((a, i) => batchedFront(a, dims[i]!, size));
-    const vm = hook("vmapFlat");
+    const vm = vmapFlat;
     const params: CustomVjpParams = {
       f: (ys) => vm(p.f, ys),
       fwd: (ys) => {
@@ -147,7 +157,7 @@ export const customVjpRow = {
       name: p.name,
       checkFwd: p.checkFwd,
     };
-    const outs = bind("custom_vjp_call", xs, params);
+    const outs = bind(CUSTOM_VJP_CALL, xs, params);
     return [outs, outs.map(() => 0)];
   },
 };
@@ -157,15 +167,17 @@ function linForward(p: CustomLinParams, args: NDArray[]): NDArray[] {
   const res = args.slice(0, p.nRes);
   const ts = args.slice(p.nRes);
   const cts0 = p.outAvals.map(zerosOf);
-  return hook("vjpFlat")((cts) => p.bwd(res, cts), cts0, ts);
+  return vjpFlat((cts) => p.bwd(res, cts), cts0, ts);
 }
 
-export const customLinRow = {
+export const CUSTOM_VJP_LIN: Rule<CustomLinParams> = {
+  name: "custom_vjp_lin",
   opaque: true,
+  printParams: ({ nRes, name }) => ({ nRes, name }),
   abstractEval: (_avals: Aval[], p: CustomLinParams) => p.outAvals,
   impl: (xs: ConcreteArray[], p: CustomLinParams) => concreteOuts(linForward(p, xs), "customVjp"),
   jvp: (primals: NDArray[], tangents: (NDArray | null)[], _o: NDArray[], p: CustomLinParams) =>
-    hook("jvpFlat")((xs) => linForward(p, xs), primals, tangents)[1],
+    jvpFlat((xs) => linForward(p, xs), primals, tangents)[1],
   transpose(cts: (NDArray | null)[], args: (NDArray | LinearIn)[], p: CustomLinParams): (NDArray | null)[] {
     const res = args.slice(0, p.nRes) as NDArray[];
     if (res.some((r) => !(r instanceof NDArray))) throw new NablaError("customVjp: residuals must not be linear");
@@ -178,7 +190,7 @@ export const customLinRow = {
   },
   vmap(args: NDArray[], dims: Dim[], p: CustomLinParams, size: number): BatchResult {
     const xs = args.map((a, i) => batchedFront(a, dims[i]!, size));
-    const outs = hook("vmapFlat")((ys) => linForward(p, ys), xs);
+    const outs = vmapFlat((ys) => linForward(p, ys), xs);
     return [outs, outs.map(() => 0)];
   },
 };

@@ -1,114 +1,12 @@
 /**
- * Kernels for indexing, scans, sorting, linear algebra and random bits.
- * Matrices are the last two axes; leading axes are batch axes.
+ * Linear-algebra kernels. Matrices are the last two axes; leading axes are
+ * batch axes.
  */
-import { ConcreteArray } from "./ndarray.js";
-import { DType, allocate } from "./dtype.js";
-import { Shape, sizeOf } from "./shape.js";
+import { ConcreteArray } from "../core/ndarray.js";
+import { DType, allocate } from "../core/dtype.js";
+import { Shape, sizeOf } from "../core/shape.js";
 
-/** out = x.shape[:axis] + idx.shape + x.shape[axis+1:]; negative indices wrap, out-of-range clamp. */
-export function gather(x: ConcreteArray, idx: ConcreteArray, axis: number): ConcreteArray {
-  const pre = sizeOf(x.shape.slice(0, axis));
-  const A = x.shape[axis]!;
-  const post = sizeOf(x.shape.slice(axis + 1));
-  const m = idx.data.length;
-  const outShape = [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)];
-  const out = allocate(x.dtype, pre * m * post);
-  const d = x.data;
-  for (let p = 0; p < pre; p++)
-    for (let j = 0; j < m; j++) {
-      const k = clampIndex(idx.data[j]!, A);
-      const src = (p * A + k) * post;
-      const dst = (p * m + j) * post;
-      for (let q = 0; q < post; q++) out[dst + q] = d[src + q]!;
-    }
-  return new ConcreteArray(out, outShape, x.dtype);
-}
-
-function clampIndex(i: number, n: number): number {
-  if (i < 0) i += n;
-  return i < 0 ? 0 : i >= n ? n - 1 : i;
-}
-
-/** Adds u (shape pre + idx.shape + post) into zeros of shape pre + [size] + post at the indices (the transpose of gather). */
-export function scatterAdd(u: ConcreteArray, idx: ConcreteArray, axis: number, size: number): ConcreteArray {
-  const pre = sizeOf(u.shape.slice(0, axis));
-  const m = idx.data.length;
-  const postShape = u.shape.slice(axis + idx.shape.length);
-  const post = sizeOf(postShape);
-  const outShape = [...u.shape.slice(0, axis), size, ...postShape];
-  const acc = new Float64Array(pre * size * post);
-  const d = u.data;
-  if (size > 0)
-    for (let p = 0; p < pre; p++)
-      for (let j = 0; j < m; j++) {
-        const k = clampIndex(idx.data[j]!, size);
-        const dst = (p * size + k) * post;
-        const src = (p * m + j) * post;
-        for (let q = 0; q < post; q++) acc[dst + q]! += d[src + q]!;
-      }
-  const out = allocate(u.dtype, acc.length);
-  out.set(acc);
-  return new ConcreteArray(out, outShape, u.dtype);
-}
-
-function axisLoop(shape: Shape, axis: number, f: (base: number, stride: number, len: number) => void): void {
-  const pre = sizeOf(shape.slice(0, axis));
-  const len = shape[axis]!;
-  const post = sizeOf(shape.slice(axis + 1));
-  for (let p = 0; p < pre; p++) for (let q = 0; q < post; q++) f(p * len * post + q, post, len);
-}
-
-export function cumsum(x: ConcreteArray, axis: number, reverse: boolean): ConcreteArray {
-  const out = allocate(x.dtype, x.data.length);
-  const d = x.data;
-  axisLoop(x.shape, axis, (b, s, n) => {
-    let acc = 0;
-    for (let i = 0; i < n; i++) {
-      const o = b + (reverse ? n - 1 - i : i) * s;
-      acc += d[o]!;
-      out[o] = acc;
-    }
-  });
-  return new ConcreteArray(out, x.shape, x.dtype);
-}
-
-export function rev(x: ConcreteArray, axes: readonly number[]): ConcreteArray {
-  let cur = x;
-  for (const ax of axes) {
-    const out = allocate(cur.dtype, cur.data.length);
-    const d = cur.data;
-    axisLoop(cur.shape, ax, (b, s, n) => {
-      for (let i = 0; i < n; i++) out[b + i * s] = d[b + (n - 1 - i) * s]!;
-    });
-    cur = new ConcreteArray(out, cur.shape, cur.dtype);
-  }
-  return cur;
-}
-
-/** Stable argsort along an axis (NaNs last); descending keeps ties in original order. */
-export function argsort(x: ConcreteArray, axis: number, descending: boolean): ConcreteArray {
-  const out = new Int32Array(x.data.length);
-  const d = x.data;
-  axisLoop(x.shape, axis, (b, s, n) => {
-    const ix = Array.from({ length: n }, (_, i) => i);
-    const key = (i: number) => d[b + i * s]!;
-    ix.sort((i, j) => {
-      const a = key(i);
-      const c = key(j);
-      const an = Number.isNaN(a);
-      const cn = Number.isNaN(c);
-      if (an || cn) return an && cn ? i - j : an ? 1 : -1;
-      const r = descending ? c - a : a - c;
-      return r !== 0 ? r : i - j;
-    });
-    for (let i = 0; i < n; i++) out[b + i * s] = ix[i]!;
-  });
-  return new ConcreteArray(out, x.shape, "int32");
-}
-
-// ---------------------------------------------------------------------------
-// linear algebra (float64 accumulation; results stored in the input dtype)
+// float64 accumulation; results stored in the input dtype
 
 function batches(shape: Shape): { B: number; m: number; n: number } {
   const nd = shape.length;
@@ -212,13 +110,6 @@ export function slogdet(a: ConcreteArray): [ConcreteArray, ConcreteArray] {
   }
   const outShape = a.shape.slice(0, -2);
   return [store(sg, outShape, a.dtype), store(ld, outShape, a.dtype)];
-}
-
-export function det(a: ConcreteArray): ConcreteArray {
-  const [s, l] = slogdet(a);
-  const out = new Float64Array(s.data.length);
-  for (let i = 0; i < out.length; i++) out[i] = s.data[i]! * Math.exp(l.data[i]!);
-  return store(out, s.shape, a.dtype);
 }
 
 /** Solves op(A) X = B with A triangular (only its triangle is read). */
@@ -413,67 +304,4 @@ export function eigh(a: ConcreteArray): [ConcreteArray, ConcreteArray] {
     });
   }
   return [store(W, a.shape.slice(0, -1), a.dtype), store(V, a.shape, a.dtype)];
-}
-
-// ---------------------------------------------------------------------------
-// counter-based random numbers: Threefry-2x32 with 20 rounds
-
-const ROT = [13, 15, 26, 6, 17, 29, 16, 24];
-
-/** Threefry-2x32 (20 rounds) of counter (c0, c1) under key (k0, k1); all arithmetic mod 2^32. */
-export function threefry2x32(k0: number, k1: number, c0: number, c1: number): [number, number] {
-  const ks = [k0 >>> 0, k1 >>> 0, (0x1bd11bda ^ k0 ^ k1) >>> 0];
-  let x0 = (c0 + ks[0]!) >>> 0;
-  let x1 = (c1 + ks[1]!) >>> 0;
-  for (let g = 0; g < 5; g++) {
-    for (let r = 0; r < 4; r++) {
-      const rot = ROT[(g % 2) * 4 + r]!;
-      x0 = (x0 + x1) >>> 0;
-      x1 = ((x1 << rot) | (x1 >>> (32 - rot))) >>> 0;
-      x1 = (x1 ^ x0) >>> 0;
-    }
-    x0 = (x0 + ks[(g + 1) % 3]!) >>> 0;
-    x1 = (x1 + ks[(g + 2) % 3]! + g + 1) >>> 0;
-  }
-  return [x0, x1];
-}
-
-/** `n` 32-bit words from a key: word 2i, 2i+1 = threefry(key, (i, 0)). */
-function words(k0: number, k1: number, n: number): Uint32Array {
-  const out = new Uint32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const [a, b] = threefry2x32(k0, k1, i >>> 1, 0);
-    out[i] = a;
-    if (i + 1 < n) out[i + 1] = b;
-  }
-  return out;
-}
-
-/** Random 32-bit words (as int32 bit patterns) of `shape`, for each key in a [..., 2] batch of keys. */
-export function randomBits(key: ConcreteArray, shape: Shape): ConcreteArray {
-  const nk = key.data.length / 2;
-  const n = sizeOf(shape);
-  const out = new Int32Array(nk * n);
-  for (let b = 0; b < nk; b++) out.set(new Int32Array(words(key.data[2 * b]!, key.data[2 * b + 1]!, n).buffer), b * n);
-  return new ConcreteArray(out, [...key.shape.slice(0, -1), ...shape], "int32");
-}
-
-/** Uniform floats in [0, 1) of `shape` for each key: 53 random bits for float64, 24 for float32. */
-export function randomUniform(key: ConcreteArray, shape: Shape, dtype: DType): ConcreteArray {
-  const nk = key.data.length / 2;
-  const n = sizeOf(shape);
-  const out = allocate(dtype, nk * n);
-  for (let b = 0; b < nk; b++) {
-    const k0 = key.data[2 * b]!;
-    const k1 = key.data[2 * b + 1]!;
-    if (dtype === "float64") {
-      const w = words(k0, k1, 2 * n);
-      for (let i = 0; i < n; i++)
-        out[b * n + i] = ((w[2 * i]! >>> 5) * 67108864 + (w[2 * i + 1]! >>> 6)) / 9007199254740992;
-    } else {
-      const w = words(k0, k1, n);
-      for (let i = 0; i < n; i++) out[b * n + i] = (w[i]! >>> 8) / 16777216;
-    }
-  }
-  return new ConcreteArray(out, [...key.shape.slice(0, -1), ...shape], dtype);
 }

@@ -1,0 +1,149 @@
+/**
+ * Elementwise kernels over typed-array storage: unary and binary maps (with
+ * NumPy broadcasting), select and dtype conversion. Inputs are assumed valid
+ * (the primitives' shape rules have checked them); every kernel allocates its
+ * output and never writes to an input.
+ */
+import { ConcreteArray } from "../core/ndarray.js";
+import { DType, TypedArray, allocate } from "../core/dtype.js";
+import { Shape, shapesEqual, sizeOf } from "../core/shape.js";
+import { bcastStrides, lastStride, stridedRuns } from "./strided.js";
+
+type UnaryLoop = (d: TypedArray, out: TypedArray, n: number) => void;
+type BinaryLoop = (a: TypedArray, b: TypedArray, out: TypedArray, n: number, mode: number) => void;
+
+/**
+ * Loops specialised per scalar function: each is a separately generated
+ * function, so its call to `f` stays monomorphic and V8 inlines it (a single
+ * shared loop sees every `f` and calls them indirectly). Where code
+ * generation is not allowed (a Content-Security-Policy without unsafe-eval),
+ * the generic loops below are used.
+ */
+const UNARY_LOOPS = new WeakMap<Function, UnaryLoop>();
+const BINARY_LOOPS = new WeakMap<Function, BinaryLoop>();
+let specialise = true;
+
+function genericUnary(f: (v: number) => number): UnaryLoop {
+  return (d, out, n) => {
+    for (let i = 0; i < n; i++) out[i] = f(d[i]!);
+  };
+}
+
+function unaryLoop(f: (v: number) => number): UnaryLoop {
+  let loop = UNARY_LOOPS.get(f);
+  if (loop === undefined) {
+    loop = genericUnary(f);
+    if (specialise)
+      try {
+        loop = new Function(
+          "f",
+          '"use strict"; return function unary(d, out, n) { for (let i = 0; i < n; i++) out[i] = f(d[i]); };',
+        )(f) as UnaryLoop;
+      } catch {
+        specialise = false;
+      }
+    UNARY_LOOPS.set(f, loop);
+  }
+  return loop;
+}
+
+// mode 0: both full; 1: a is a single element; 2: b is a single element
+const BINARY_BODY =
+  '"use strict"; return function binary(a, b, out, n, mode) {' +
+  " if (mode === 0) { for (let i = 0; i < n; i++) out[i] = f(a[i], b[i]); }" +
+  " else if (mode === 1) { const av = a[0]; for (let i = 0; i < n; i++) out[i] = f(av, b[i]); }" +
+  " else { const bv = b[0]; for (let i = 0; i < n; i++) out[i] = f(a[i], bv); } };";
+
+function binaryLoop(f: (x: number, y: number) => number): BinaryLoop {
+  let loop = BINARY_LOOPS.get(f);
+  if (loop === undefined) {
+    loop = (a, b, out, n, mode) => {
+      if (mode === 0) for (let i = 0; i < n; i++) out[i] = f(a[i]!, b[i]!);
+      else if (mode === 1) for (let i = 0; i < n; i++) out[i] = f(a[0]!, b[i]!);
+      else for (let i = 0; i < n; i++) out[i] = f(a[i]!, b[0]!);
+    };
+    if (specialise)
+      try {
+        loop = new Function("f", BINARY_BODY)(f) as BinaryLoop;
+      } catch {
+        specialise = false;
+      }
+    BINARY_LOOPS.set(f, loop);
+  }
+  return loop;
+}
+
+export function unary(x: ConcreteArray, dtype: DType, weak: boolean, f: (v: number) => number): ConcreteArray {
+  const n = x.data.length;
+  const out = allocate(dtype, n);
+  unaryLoop(f)(x.data, out, n);
+  return new ConcreteArray(out, x.shape, dtype, weak);
+}
+
+export function binary(
+  a: ConcreteArray,
+  b: ConcreteArray,
+  shape: Shape,
+  dtype: DType,
+  weak: boolean,
+  f: (x: number, y: number) => number,
+): ConcreteArray {
+  const n = sizeOf(shape);
+  const out = allocate(dtype, n);
+  const ad = a.data;
+  const bd = b.data;
+  if (shapesEqual(a.shape, shape) && shapesEqual(b.shape, shape)) binaryLoop(f)(ad, bd, out, n, 0);
+  else if (ad.length === 1 && shapesEqual(b.shape, shape)) binaryLoop(f)(ad, bd, out, n, 1);
+  else if (bd.length === 1 && shapesEqual(a.shape, shape)) binaryLoop(f)(ad, bd, out, n, 2);
+  else if (n > 0) {
+    const sa = bcastStrides(a.shape, shape);
+    const sb = bcastStrides(b.shape, shape);
+    const ia = lastStride(sa);
+    const ib = lastStride(sb);
+    let o = 0;
+    stridedRuns(shape, [sa, sb], ([pa0, pb0], len) => {
+      let pa = pa0!;
+      let pb = pb0!;
+      for (let j = 0; j < len; j++, pa += ia, pb += ib) out[o++] = f(ad[pa]!, bd[pb]!);
+    });
+  }
+  return new ConcreteArray(out, shape, dtype, weak);
+}
+
+export function select(
+  c: ConcreteArray,
+  x: ConcreteArray,
+  y: ConcreteArray,
+  shape: Shape,
+  dtype: DType,
+  weak: boolean,
+): ConcreteArray {
+  const n = sizeOf(shape);
+  const out = allocate(dtype, n);
+  const sc = bcastStrides(c.shape, shape);
+  const sx = bcastStrides(x.shape, shape);
+  const sy = bcastStrides(y.shape, shape);
+  const [ic, ix, iy] = [lastStride(sc), lastStride(sx), lastStride(sy)];
+  const cd = c.data;
+  const xd = x.data;
+  const yd = y.data;
+  let o = 0;
+  stridedRuns(shape, [sc, sx, sy], ([pc0, px0, py0], len) => {
+    let pc = pc0!;
+    let px = px0!;
+    let py = py0!;
+    for (let j = 0; j < len; j++, pc += ic, px += ix, py += iy) out[o++] = cd[pc] ? xd[px]! : yd[py]!;
+  });
+  return new ConcreteArray(out, shape, dtype, weak);
+}
+
+/** Copies `x` to a new array of `dtype` (float to int truncates toward zero, to bool tests != 0). */
+export function cast(x: ConcreteArray, dtype: DType, weak = false): ConcreteArray {
+  const n = x.data.length;
+  const out = allocate(dtype, n);
+  const d = x.data;
+  if (dtype === "bool") for (let i = 0; i < n; i++) out[i] = d[i] !== 0 ? 1 : 0;
+  else if (dtype === "int32") for (let i = 0; i < n; i++) out[i] = Math.trunc(d[i]!);
+  else out.set(d);
+  return new ConcreteArray(out, x.shape, dtype, weak);
+}

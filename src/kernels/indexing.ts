@@ -1,0 +1,72 @@
+/** Indexing kernels: gather and scatter-add along an axis, and sorting permutations. */
+import { ConcreteArray } from "../core/ndarray.js";
+import { allocate } from "../core/dtype.js";
+import { sizeOf } from "../core/shape.js";
+import { axisLoop } from "./strided.js";
+
+/** out = x.shape[:axis] + idx.shape + x.shape[axis+1:]; negative indices wrap, out-of-range clamp. */
+export function gather(x: ConcreteArray, idx: ConcreteArray, axis: number): ConcreteArray {
+  const pre = sizeOf(x.shape.slice(0, axis));
+  const A = x.shape[axis]!;
+  const post = sizeOf(x.shape.slice(axis + 1));
+  const m = idx.data.length;
+  const outShape = [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)];
+  const out = allocate(x.dtype, pre * m * post);
+  const d = x.data;
+  for (let p = 0; p < pre; p++)
+    for (let j = 0; j < m; j++) {
+      const k = clampIndex(idx.data[j]!, A);
+      const src = (p * A + k) * post;
+      const dst = (p * m + j) * post;
+      for (let q = 0; q < post; q++) out[dst + q] = d[src + q]!;
+    }
+  return new ConcreteArray(out, outShape, x.dtype);
+}
+
+function clampIndex(i: number, n: number): number {
+  if (i < 0) i += n;
+  return i < 0 ? 0 : i >= n ? n - 1 : i;
+}
+
+/** Adds u (shape pre + idx.shape + post) into zeros of shape pre + [size] + post at the indices (the transpose of gather). */
+export function scatterAdd(u: ConcreteArray, idx: ConcreteArray, axis: number, size: number): ConcreteArray {
+  const pre = sizeOf(u.shape.slice(0, axis));
+  const m = idx.data.length;
+  const postShape = u.shape.slice(axis + idx.shape.length);
+  const post = sizeOf(postShape);
+  const outShape = [...u.shape.slice(0, axis), size, ...postShape];
+  const acc = new Float64Array(pre * size * post);
+  const d = u.data;
+  if (size > 0)
+    for (let p = 0; p < pre; p++)
+      for (let j = 0; j < m; j++) {
+        const k = clampIndex(idx.data[j]!, size);
+        const dst = (p * size + k) * post;
+        const src = (p * m + j) * post;
+        for (let q = 0; q < post; q++) acc[dst + q]! += d[src + q]!;
+      }
+  const out = allocate(u.dtype, acc.length);
+  out.set(acc);
+  return new ConcreteArray(out, outShape, u.dtype);
+}
+
+/** Stable argsort along an axis (NaNs last); descending keeps ties in original order. */
+export function argsort(x: ConcreteArray, axis: number, descending: boolean): ConcreteArray {
+  const out = new Int32Array(x.data.length);
+  const d = x.data;
+  axisLoop(x.shape, axis, (b, s, n) => {
+    const ix = Array.from({ length: n }, (_, i) => i);
+    const key = (i: number) => d[b + i * s]!;
+    ix.sort((i, j) => {
+      const a = key(i);
+      const c = key(j);
+      const an = Number.isNaN(a);
+      const cn = Number.isNaN(c);
+      if (an || cn) return an && cn ? i - j : an ? 1 : -1;
+      const r = descending ? c - a : a - c;
+      return r !== 0 ? r : i - j;
+    });
+    for (let i = 0; i < n; i++) out[b + i * s] = ix[i]!;
+  });
+  return new ConcreteArray(out, x.shape, "int32");
+}

@@ -1,0 +1,83 @@
+/** Matrix product kernel: WebAssembly SIMD when available, else a blocked JS loop (float64 accumulation). */
+import { ConcreteArray } from "../core/ndarray.js";
+import { DType, TypedArray, allocate } from "../core/dtype.js";
+import { sizeOf } from "../core/shape.js";
+import { wasmMatmul } from "./wasmMatmul.js";
+
+/** Batched matrix product: a [...B, M, K] times b [...B, K, N] with equal batch dims. */
+export function matmul(a: ConcreteArray, b: ConcreteArray, dtype: DType): ConcreteArray {
+  const nd = a.shape.length;
+  const M = a.shape[nd - 2]!;
+  const K = a.shape[nd - 1]!;
+  const N = b.shape[nd - 1]!;
+  const batchShape = a.shape.slice(0, nd - 2);
+  const B = sizeOf(batchShape);
+  // WebAssembly SIMD when available and the product is large enough (float32 then accumulates in float32, as peers do)
+  if ((dtype === "float32" || dtype === "float64") && B > 0) {
+    const out = allocate(dtype, B * M * N);
+    let ok = true;
+    for (let bi = 0; bi < B && ok; bi++) {
+      const c = wasmMatmul(
+        a.data.subarray(bi * M * K, (bi + 1) * M * K),
+        b.data.subarray(bi * K * N, (bi + 1) * K * N),
+        M,
+        K,
+        N,
+        dtype,
+      );
+      if (c === null) ok = false;
+      else out.set(c, bi * M * N);
+    }
+    if (ok) return new ConcreteArray(out, [...batchShape, M, N], dtype);
+  }
+  const acc = new Float64Array(B * M * N);
+  matmulF64(f64(a.data), f64(b.data), acc, B, M, K, N);
+  if (dtype === "float64") return new ConcreteArray(acc, [...batchShape, M, N], dtype);
+  const out = allocate(dtype, B * M * N);
+  out.set(acc);
+  return new ConcreteArray(out, [...batchShape, M, N], dtype);
+}
+
+/** The data as Float64Array (no copy when it already is one), so hot loops stay monomorphic. */
+function f64(d: TypedArray): Float64Array {
+  return d instanceof Float64Array ? d : Float64Array.from(d);
+}
+
+function matmulF64(
+  ad: Float64Array,
+  bd: Float64Array,
+  acc: Float64Array,
+  B: number,
+  M: number,
+  K: number,
+  N: number,
+): void {
+  for (let bi = 0; bi < B; bi++) {
+    const ao = bi * M * K;
+    const bo = bi * K * N;
+    const co = bi * M * N;
+    for (let i = 0; i < M; i++) {
+      const crow = co + i * N;
+      const arow = ao + i * K;
+      let k = 0;
+      // four rows of b per pass: fewer loads and stores of the accumulator row
+      for (; k + 3 < K; k += 4) {
+        const a0 = ad[arow + k]!;
+        const a1 = ad[arow + k + 1]!;
+        const a2 = ad[arow + k + 2]!;
+        const a3 = ad[arow + k + 3]!;
+        const b0 = bo + k * N;
+        const b1 = b0 + N;
+        const b2 = b1 + N;
+        const b3 = b2 + N;
+        for (let j = 0; j < N; j++)
+          acc[crow + j] = acc[crow + j]! + a0 * bd[b0 + j]! + a1 * bd[b1 + j]! + a2 * bd[b2 + j]! + a3 * bd[b3 + j]!;
+      }
+      for (; k < K; k++) {
+        const av = ad[arow + k]!;
+        const brow = bo + k * N;
+        for (let j = 0; j < N; j++) acc[crow + j] = acc[crow + j]! + av * bd[brow + j]!;
+      }
+    }
+  }
+}

@@ -1,0 +1,116 @@
+/** Data movement kernels: broadcasting, transposes, slices, padding, concatenation, reversal. */
+import { ConcreteArray } from "../core/ndarray.js";
+import { DType, TypedArray, allocate } from "../core/dtype.js";
+import { Shape, shapesEqual, sizeOf, stridesOf } from "../core/shape.js";
+import { axisLoop, bcastStrides, lastStride, stridedRuns } from "./strided.js";
+
+export function broadcastTo(x: ConcreteArray, shape: Shape): ConcreteArray {
+  if (shapesEqual(x.shape, shape)) return x;
+  const n = sizeOf(shape);
+  const out = allocate(x.dtype, n);
+  const d = x.data;
+  if (d.length === 1) out.fill(d[0]!);
+  else if (n > 0) {
+    const s = bcastStrides(x.shape, shape);
+    const step = lastStride(s);
+    let o = 0;
+    stridedRuns(shape, [s], ([p0], len) => {
+      let p = p0!;
+      for (let j = 0; j < len; j++, p += step) out[o++] = d[p]!;
+    });
+  }
+  return new ConcreteArray(out, shape, x.dtype, x.weakType);
+}
+
+/** Copies `x` read through per-output-axis input strides starting at `base` into `outShape`. */
+function stridedCopy(x: ConcreteArray, outShape: Shape, inStrides: readonly number[], base: number): TypedArray {
+  const out = allocate(x.dtype, sizeOf(outShape));
+  const d = x.data;
+  const step = lastStride(inStrides);
+  let o = 0;
+  stridedRuns(
+    outShape,
+    [inStrides],
+    ([p0], len) => {
+      let p = p0!;
+      for (let j = 0; j < len; j++, p += step) out[o++] = d[p]!;
+    },
+    [base],
+  );
+  return out;
+}
+
+export function transpose(x: ConcreteArray, perm: readonly number[]): ConcreteArray {
+  const st = stridesOf(x.shape);
+  const outShape = perm.map((p) => x.shape[p]!);
+  return new ConcreteArray(
+    stridedCopy(
+      x,
+      outShape,
+      perm.map((p) => st[p]!),
+      0,
+    ),
+    outShape,
+    x.dtype,
+    x.weakType,
+  );
+}
+
+export function slice(x: ConcreteArray, begin: readonly number[], end: readonly number[]): ConcreteArray {
+  const st = stridesOf(x.shape);
+  const outShape = begin.map((b, i) => end[i]! - b);
+  let base = 0;
+  for (let i = 0; i < begin.length; i++) base += begin[i]! * st[i]!;
+  return new ConcreteArray(stridedCopy(x, outShape, st, base), outShape, x.dtype, x.weakType);
+}
+
+/** Writes `src` into `dst` (of shape `dstShape`) at per-axis offsets `at`. */
+function scatterInto(src: ConcreteArray, dst: TypedArray, dstShape: Shape, at: readonly number[]): void {
+  const st = stridesOf(dstShape);
+  let base = 0;
+  for (let i = 0; i < src.shape.length; i++) base += at[i]! * st[i]!;
+  const d = src.data;
+  const step = lastStride(st);
+  let i = 0;
+  stridedRuns(
+    src.shape,
+    [st],
+    ([p0], len) => {
+      let p = p0!;
+      for (let j = 0; j < len; j++, p += step) dst[p] = d[i++]!;
+    },
+    [base],
+  );
+}
+
+export function pad(x: ConcreteArray, lo: readonly number[], hi: readonly number[]): ConcreteArray {
+  const outShape = x.shape.map((d, i) => d + lo[i]! + hi[i]!);
+  const out = allocate(x.dtype, sizeOf(outShape));
+  scatterInto(x, out, outShape, lo);
+  return new ConcreteArray(out, outShape, x.dtype, x.weakType);
+}
+
+export function concatenate(xs: readonly ConcreteArray[], axis: number, dtype: DType): ConcreteArray {
+  const outShape = xs[0]!.shape.slice();
+  outShape[axis] = xs.reduce((s, x) => s + x.shape[axis]!, 0);
+  const out = allocate(dtype, sizeOf(outShape));
+  const at = new Array<number>(outShape.length).fill(0);
+  for (const x of xs) {
+    scatterInto(x, out, outShape, at);
+    at[axis]! += x.shape[axis]!;
+  }
+  return new ConcreteArray(out, outShape, dtype);
+}
+
+export function rev(x: ConcreteArray, axes: readonly number[]): ConcreteArray {
+  let cur = x;
+  for (const ax of axes) {
+    const out = allocate(cur.dtype, cur.data.length);
+    const d = cur.data;
+    axisLoop(cur.shape, ax, (b, s, n) => {
+      for (let i = 0; i < n; i++) out[b + i * s] = d[b + (n - 1 - i) * s]!;
+    });
+    cur = new ConcreteArray(out, cur.shape, cur.dtype);
+  }
+  return cur;
+}

@@ -1,0 +1,82 @@
+/** Reduction and scan kernels: folds over axes, arg-extrema, running sums. */
+import { ConcreteArray } from "../core/ndarray.js";
+import { DType, allocate } from "../core/dtype.js";
+import { sizeOf, stridesOf } from "../core/shape.js";
+import { axisLoop, lastStride, stridedRuns } from "./strided.js";
+
+/** Reduces over `axes` (sorted); `combine` folds into an accumulator started at `init`. */
+export function reduce(
+  x: ConcreteArray,
+  axes: readonly number[],
+  dtype: DType,
+  init: number,
+  combine: (acc: number, v: number) => number,
+): ConcreteArray {
+  const shape = x.shape;
+  const nd = shape.length;
+  const outShape = shape.filter((_, i) => !axes.includes(i));
+  const m = sizeOf(outShape);
+  const acc = new Float64Array(m).fill(init);
+  const d = x.data;
+  const n = d.length;
+  if (axes.length === nd) {
+    let a = init;
+    for (let i = 0; i < n; i++) a = combine(a, d[i]!);
+    acc[0] = a;
+  } else if (n > 0) {
+    const ost = stridesOf(outShape);
+    const so = new Array<number>(nd).fill(0);
+    let j = 0;
+    for (let i = 0; i < nd; i++) if (!axes.includes(i)) so[i] = ost[j++]!;
+    const step = lastStride(so);
+    let i = 0;
+    stridedRuns(shape, [so], ([o0], len) => {
+      let o = o0!;
+      for (let j = 0; j < len; j++, o += step) acc[o] = combine(acc[o]!, d[i++]!);
+    });
+  }
+  const out = allocate(dtype, m);
+  out.set(acc);
+  return new ConcreteArray(out, outShape, dtype);
+}
+
+/** Index of the first maximum (or minimum) along one axis; NaN counts as the extreme. */
+export function argReduce(x: ConcreteArray, axis: number, isMax: boolean): ConcreteArray {
+  const shape = x.shape;
+  const outShape = shape.filter((_, i) => i !== axis);
+  const len = shape[axis]!;
+  const inner = sizeOf(shape.slice(axis + 1));
+  const outer = sizeOf(shape.slice(0, axis));
+  const out = new Int32Array(outer * inner);
+  const d = x.data;
+  for (let o = 0; o < outer; o++)
+    for (let i = 0; i < inner; i++) {
+      let best = 0;
+      let bv = d[o * len * inner + i]!;
+      if (!Number.isNaN(bv))
+        for (let k = 1; k < len; k++) {
+          const v = d[(o * len + k) * inner + i]!;
+          if (Number.isNaN(v) || (isMax ? v > bv : v < bv)) {
+            best = k;
+            bv = v;
+            if (Number.isNaN(v)) break;
+          }
+        }
+      out[o * inner + i] = best;
+    }
+  return new ConcreteArray(out, outShape, "int32");
+}
+
+export function cumsum(x: ConcreteArray, axis: number, reverse: boolean): ConcreteArray {
+  const out = allocate(x.dtype, x.data.length);
+  const d = x.data;
+  axisLoop(x.shape, axis, (b, s, n) => {
+    let acc = 0;
+    for (let i = 0; i < n; i++) {
+      const o = b + (reverse ? n - 1 - i : i) * s;
+      acc += d[o]!;
+      out[o] = acc;
+    }
+  });
+  return new ConcreteArray(out, x.shape, x.dtype);
+}

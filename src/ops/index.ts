@@ -1,0 +1,14 @@
+/**
+ * The public operations, NumPy-like, one module per kind. The internal
+ * primitive wrappers they build on live in `src/prims/wrap.ts`.
+ */
+import "./methods.js";
+export * from "./creation.js";
+export * from "./elementwise.js";
+export * from "./reduce.js";
+export * from "./shape.js";
+export * from "./indexing.js";
+export * from "./matmul.js";
+export * as linalg from "./linalg.js";
+export * as random from "./random.js";
+export type { Methods } from "./methods.js";

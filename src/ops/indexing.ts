@@ -1,0 +1,152 @@
+/** Indexing operations: take, takeAlongAxis, sorting, running sums and products. */
+import "./methods.js";
+import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
+import { isFloat } from "../core/dtype.js";
+import { ArrayLike, ConcreteArray, NDArray, scalar } from "../core/ndarray.js";
+import { broadcastShapes, normAxis, sizeOf } from "../core/shape.js";
+import { bind1 } from "../core/trace.js";
+import * as E from "../prims/elementwise.js";
+import * as IX from "../prims/indexing.js";
+import * as SH from "../prims/shape.js";
+import * as W from "../prims/wrap.js";
+import { arange, zeros } from "./creation.js";
+import { asArray } from "./operand.js";
+import { add, astype, clip, less, mul, where } from "./elementwise.js";
+import { reshape } from "./shape.js";
+
+function indexArray(indices: ArrayLike, op: string): NDArray {
+  const i = indices instanceof NDArray ? indices : asArray(indices, op);
+  if (i.dtype === "int32") return i;
+  if (i instanceof ConcreteArray && !isFloat(i.dtype)) return astype(i, "int32");
+  if (i instanceof ConcreteArray && !(indices instanceof NDArray)) {
+    for (const v of i.data) if (!Number.isInteger(v)) throw new DTypeError(`${op}: indices must be integers, got ${v}`);
+    return astype(i, "int32");
+  }
+  throw new DTypeError(`${op}: indices must be int32, got ${i.dtype}`);
+}
+
+/**
+ * Gathers along `axis` at int32 `indices` (flattened input when `axis` is
+ * omitted): out.shape = x.shape[:axis] ++ indices.shape ++ x.shape[axis+1:].
+ * Negative indices count from the end; out-of-range indices are clamped.
+ * Its gradient scatter-adds, so repeated indices accumulate.
+ * @example nb.take([10, 20, 30], [2, 0, 2]); // array([30., 10., 30.])
+ */
+export function take(x: ArrayLike, indices: ArrayLike, axis?: number): NDArray {
+  let a = asArray(x, "take");
+  const idx = indexArray(indices, "take");
+  let ax: number;
+  if (axis === undefined || axis === null) {
+    a = reshape(a, [-1]);
+    ax = 0;
+  } else ax = normAxis("take", axis, a.ndim);
+  return W.gatherPrim(a, idx, ax);
+}
+
+/**
+ * Picks `x` values along `axis` at `indices` of the same rank (NumPy's
+ * take_along_axis); indices broadcast against x off the axis.
+ * @example nb.takeAlongAxis([[3, 1, 2]], [[1, 2, 0]], 1); // array([[1., 2., 3.]])
+ */
+export function takeAlongAxis(x: ArrayLike, indices: ArrayLike, axis: number): NDArray {
+  const a = asArray(x, "takeAlongAxis");
+  let idx = indexArray(indices, "takeAlongAxis");
+  if (idx.ndim !== a.ndim)
+    throw new ShapeError(
+      `takeAlongAxis: indices of shape ${fmtShape(idx.shape)} must have the rank of x ${fmtShape(a.shape)}`,
+    );
+  const ax = normAxis("takeAlongAxis", axis, a.ndim);
+  const offShape = a.shape.map((d, i) => (i === ax ? 1 : d));
+  const outShape = broadcastShapes(
+    "takeAlongAxis",
+    offShape,
+    idx.shape.map((d, i) => (i === ax ? 1 : d)),
+  );
+  outShape[ax] = idx.shape[ax]!;
+  const xb = W.broadcastPrim(
+    a,
+    outShape.map((d, i) => (i === ax ? a.shape[ax]! : d)),
+  );
+  // wrap negative and clamp out-of-range indices within each row before flattening
+  const len = a.shape[ax]!;
+  idx = clip(where(less(idx, 0), add(idx, len), idx), 0, Math.max(len - 1, 0));
+  idx = W.broadcastPrim(idx, outShape);
+  // flatten: element (.., j, ..) of row r reads xb.flat[r * A + idx]
+  const perm = [...outShape.map((_, i) => i).filter((i) => i !== ax), ax];
+  const A = a.shape[ax]!;
+  const xr = reshape(W.transposePrim(xb, perm), [-1]);
+  const ir = W.transposePrim(idx, perm);
+  const rows = sizeOf(outShape) / Math.max(outShape[ax]!, 1);
+  const off = reshape(mul(arange(rows), A), [...perm.slice(0, -1).map((i) => outShape[i]!), 1]);
+  const g = W.gatherPrim(xr, add(ir, astype(off, "int32")), 0);
+  const inv = new Array<number>(perm.length);
+  perm.forEach((p, i) => (inv[p] = i));
+  return W.transposePrim(g, inv);
+}
+
+/** Indices that sort `x` along `axis` (stable; NaNs last), int32. @example nb.argsort([3, 1, 2]); // [1, 2, 0] */
+export function argsort(x: ArrayLike, axis = -1, descending = false): NDArray {
+  const a = asArray(x, "argsort");
+  if (a.ndim === 0) return zeros([], { dtype: "int32" });
+  return bind1(IX.ARGSORT, [a], { axis: normAxis("argsort", axis, a.ndim), descending });
+}
+
+/**
+ * Sorts along `axis`. Differentiable as a permutation: the gradient flows to
+ * the element that landed in each position.
+ * @example nb.sort([3, 1, 2]); // array([1., 2., 3.])
+ */
+export function sort(x: ArrayLike, axis = -1, descending = false): NDArray {
+  const a = asArray(x, "sort");
+  if (a.ndim === 0) return a;
+  return takeAlongAxis(a, argsort(a, axis, descending), axis);
+}
+
+/** Running sum along `axis` (flattened when omitted). @example nb.cumsum([1, 2, 3]); // array([1., 3., 6.]) */
+export function cumsum(x: ArrayLike, axis?: number): NDArray {
+  let a = asArray(x, "cumsum");
+  if (axis === undefined || axis === null) {
+    a = reshape(a, [-1]);
+    axis = 0;
+  }
+  if (a.dtype === "bool") a = W.convert(a, "int32");
+  return W.cumsumPrim(a, normAxis("cumsum", axis, a.ndim), false);
+}
+
+/**
+ * Running product along `axis`, as a log-depth scan of products (exact, and
+ * differentiable, with zeros).
+ * @example nb.cumprod([1, 2, 3]); // array([1., 2., 6.])
+ */
+export function cumprod(x: ArrayLike, axis?: number): NDArray {
+  let a = asArray(x, "cumprod");
+  if (axis === undefined || axis === null) {
+    a = reshape(a, [-1]);
+    axis = 0;
+  }
+  if (a.dtype === "bool") a = W.convert(a, "int32");
+  const ax = normAxis("cumprod", axis, a.ndim);
+  const n = a.shape[ax]!;
+  let y = a;
+  for (let s = 1; s < n; s *= 2) {
+    // y[i] *= y[i - s] for i >= s
+    const ones = bind1(SH.BROADCAST, [W.convertTo(scalar(1, "float64", true), a.dtype)], {
+      shape: a.shape.map((d, i) => (i === ax ? s : d)),
+    });
+    const end = a.shape.slice();
+    end[ax] = n - s;
+    const shifted = W.concatPrim(
+      [
+        ones,
+        W.slicePrim(
+          y,
+          a.shape.map(() => 0),
+          end,
+        ),
+      ],
+      ax,
+    );
+    y = bind1(E.MUL, [y, shifted], {});
+  }
+  return y;
+}

@@ -1,0 +1,95 @@
+/** Products: matmul, dot, outer, and the diagonal and trace of a matrix. */
+import "./methods.js";
+import { ShapeError, fmtShape } from "../core/errors.js";
+import { ArrayLike, NDArray } from "../core/ndarray.js";
+import { broadcastShapes } from "../core/shape.js";
+import * as W from "../prims/wrap.js";
+import { eye } from "./creation.js";
+import { asArray } from "./operand.js";
+import { mul } from "./elementwise.js";
+import { sum } from "./reduce.js";
+import { reshape } from "./shape.js";
+
+/**
+ * Matrix product with NumPy semantics (1-D operands, broadcast batch dims).
+ * @example nb.matmul(nb.eye(2), [1, 2]); // array([1., 2.])
+ */
+export function matmul(x: ArrayLike, y: ArrayLike): NDArray {
+  let a = asArray(x, "matmul");
+  let b = asArray(y, "matmul");
+  if (a.ndim === 0 || b.ndim === 0)
+    throw new ShapeError(`matmul: operands must be at least 1-D, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+  const dt = W.promoted("matmul", [a, b]);
+  a = W.convertTo(a, dt);
+  b = W.convertTo(b, dt);
+  const aVec = a.ndim === 1;
+  const bVec = b.ndim === 1;
+  if (aVec) a = reshape(a, [1, a.shape[0]!]);
+  if (bVec) b = reshape(b, [b.shape[0]!, 1]);
+  const [M, Ka] = a.shape.slice(-2) as [number, number];
+  const [Kb, N] = b.shape.slice(-2) as [number, number];
+  if (Ka !== Kb)
+    throw new ShapeError(
+      `matmul: shapes ${fmtShape(asArray(x).shape)} and ${fmtShape(asArray(y).shape)} are not aligned`,
+    );
+  const batch = broadcastShapes("matmul", a.shape.slice(0, -2), b.shape.slice(0, -2));
+  a = W.broadcastPrim(a, [...batch, M, Ka]);
+  b = W.broadcastPrim(b, [...batch, Kb, N]);
+  let out = W.matmulPrim(a, b);
+  if (aVec || bVec) out = reshape(out, [...batch, ...(aVec ? [] : [M]), ...(bVec ? [] : [N])]);
+  return out;
+}
+
+/**
+ * Dot product: scalars multiply, vectors and matrices as `matmul`, N-D as
+ * NumPy (sum over the last axis of x and the second-to-last of y).
+ * @example nb.dot([1, 2], [3, 4]); // array(11.)
+ */
+export function dot(x: ArrayLike, y: ArrayLike): NDArray {
+  const a = asArray(x, "dot");
+  const b = asArray(y, "dot");
+  if (a.ndim === 0 || b.ndim === 0) return mul(a, b);
+  if (a.ndim <= 2 && b.ndim <= 2) return matmul(a, b);
+  // N-D: out[..., i, ..., j] = sum_k a[..., i, k] b[..., k, j]
+  const K0 = a.shape[a.ndim - 1]!;
+  const kb = b.ndim === 1 ? 0 : b.ndim - 2;
+  if (b.shape[kb] !== K0)
+    throw new ShapeError(`dot: shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)} are not aligned`);
+  const bPerm = [...b.shape.map((_, i) => i).filter((i) => i !== kb), kb];
+  const bRest = bPerm.slice(0, -1).map((i) => b.shape[i]!);
+  const bt = reshape(W.transposePrim(b, [kb, ...bPerm.slice(0, -1)]), [K0, -1]);
+  const out = matmul(reshape(a, [-1, K0]), bt);
+  return reshape(out, [...a.shape.slice(0, -1), ...bRest]);
+}
+
+/** Outer product of two vectors (flattened). @example nb.outer([1, 2], [3, 4]).shape; // [2, 2] */
+export function outer(x: ArrayLike, y: ArrayLike): NDArray {
+  return mul(reshape(x, [-1, 1]), reshape(y, [-1]));
+}
+
+/**
+ * Diagonal of a matrix (2-D input) or a diagonal matrix from a vector.
+ * @example nb.diag([[1, 2], [3, 4]]); // array([1., 4.])
+ */
+export function diag(x: ArrayLike): NDArray {
+  const a = asArray(x, "diag");
+  if (a.ndim === 1) {
+    const n = a.shape[0]!;
+    return mul(reshape(a, [n, 1]), eye(n, n, { dtype: a.dtype }));
+  }
+  if (a.ndim !== 2) throw new ShapeError(`diag: expected a 1-D or 2-D array, got shape ${fmtShape(a.shape)}`);
+  const [n, m] = a.shape as [number, number];
+  const k = Math.min(n, m);
+  if (k === 0) return reshape(W.slicePrim(reshape(a, [-1]), [0], [0]), [0]);
+  // element (i, i) sits at flat index i (m + 1): view the flat array as rows of m + 1
+  const flat = W.padPrim(reshape(a, [n * m]), [0], [k * (m + 1) - n * m > 0 ? k * (m + 1) - n * m : 0]);
+  const rows = reshape(W.slicePrim(flat, [0], [k * (m + 1)]), [k, m + 1]);
+  return reshape(W.slicePrim(rows, [0, 0], [k, 1]), [k]);
+}
+
+/** Sum of the diagonal. @example nb.trace(nb.eye(3)); // array(3.) */
+export function trace(x: ArrayLike): NDArray {
+  const a = asArray(x, "trace");
+  if (a.ndim !== 2) throw new ShapeError(`trace: expected a 2-D array, got shape ${fmtShape(a.shape)}`);
+  return sum(diag(a));
+}

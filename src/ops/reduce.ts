@@ -1,0 +1,152 @@
+/** Reductions: sums, products, extrema and their indices, logsumexp, softmax. */
+import "./methods.js";
+import { ShapeError, fmtShape } from "../core/errors.js";
+import { floatOf } from "../core/dtype.js";
+import { ArrayLike, NDArray, scalar } from "../core/ndarray.js";
+import { Shape, normAxes, normAxis } from "../core/shape.js";
+import { bind1 } from "../core/trace.js";
+import * as E from "../prims/elementwise.js";
+import * as R from "../prims/reduce.js";
+import * as SH from "../prims/shape.js";
+import * as W from "../prims/wrap.js";
+import { asArray } from "./operand.js";
+import { abs, add, div, exp, less, log, stopGradient, sub, where } from "./elementwise.js";
+import { reshape } from "./shape.js";
+
+type Axis = number | readonly number[] | undefined | null;
+
+function finishReduce(r: NDArray, shape: Shape, axes: number[], keepdims: boolean): NDArray {
+  return keepdims ? reshape(r, W.keepShape(shape, axes)) : r;
+}
+
+/**
+ * Sum over `axis` (all axes by default). Bools sum as int32.
+ * @example nb.sum([[1, 2], [3, 4]], 0); // array([4., 6.])
+ */
+export function sum(x: ArrayLike, axis?: Axis, keepdims = false): NDArray {
+  let a = asArray(x, "sum");
+  const axes = normAxes("sum", axis, a.ndim);
+  if (a.dtype === "bool") a = W.convert(a, "int32");
+  return finishReduce(W.reduceSum(a, axes), a.shape, axes, keepdims);
+}
+
+/** Arithmetic mean over `axis`. @example nb.mean([1, 2, 3]); // array(2.) */
+export function mean(x: ArrayLike, axis?: Axis, keepdims = false): NDArray {
+  let a = asArray(x, "mean");
+  const axes = normAxes("mean", axis, a.ndim);
+  a = W.convert(a, floatOf(a.dtype));
+  const n = axes.reduce((p, ax) => p * a.shape[ax]!, 1);
+  return div(sum(a, axes, keepdims), n);
+}
+
+/**
+ * Product over `axis`, as a tree of pairwise products, so its gradient is
+ * exact when inputs contain zeros.
+ * @example nb.prod([1, 2, 3, 4]); // array(24.)
+ */
+export function prod(x: ArrayLike, axis?: Axis, keepdims = false): NDArray {
+  let a = asArray(x, "prod");
+  const axes = normAxes("prod", axis, a.ndim);
+  if (a.dtype === "bool") a = W.convert(a, "int32");
+  const shape = a.shape;
+  const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
+  const outShape = kept.map((i) => shape[i]!);
+  let n = axes.reduce((p, ax) => p * shape[ax]!, 1);
+  let r = reshape(W.transposePrim(a, [...kept, ...axes]), [...outShape, n]);
+  const lead = outShape.length;
+  if (n === 0) r = bind1(SH.BROADCAST, [W.convertTo(scalar(1, "float64", true), a.dtype)], { shape: [...outShape, 1] });
+  while (n > 1) {
+    if (n % 2 === 1) {
+      const one = bind1(SH.BROADCAST, [W.convertTo(scalar(1, "float64", true), a.dtype)], { shape: [...outShape, 1] });
+      r = W.concatPrim([r, one], lead);
+      n += 1;
+    }
+    const pairs = reshape(r, [...outShape, n / 2, 2]);
+    const begin = new Array<number>(lead + 2).fill(0);
+    const endEven = [...outShape, n / 2, 1];
+    const beginOdd = begin.slice();
+    beginOdd[lead + 1] = 1;
+    const even = reshape(W.slicePrim(pairs, begin, endEven), [...outShape, n / 2]);
+    const odd = reshape(W.slicePrim(pairs, beginOdd, [...outShape, n / 2, 2]), [...outShape, n / 2]);
+    r = bind1(E.MUL, [even, odd], {});
+    n /= 2;
+  }
+  return finishReduce(reshape(r, outShape), shape, axes, keepdims);
+}
+
+/** Maximum over `axis` (ties share the gradient evenly). @example nb.max([1, 3, 2]); // array(3.) */
+export function max(x: ArrayLike, axis?: Axis, keepdims = false): NDArray {
+  const a = asArray(x, "max");
+  const axes = normAxes("max", axis, a.ndim);
+  if (a.size === 0) throw new ShapeError(`max: reduction over an empty array of shape ${fmtShape(a.shape)}`);
+  return finishReduce(axes.length ? bind1(R.REDUCE_MAX, [a], { axes }) : a, a.shape, axes, keepdims);
+}
+
+/** Minimum over `axis`. @example nb.min([1, 3, 2]); // array(1.) */
+export function min(x: ArrayLike, axis?: Axis, keepdims = false): NDArray {
+  const a = asArray(x, "min");
+  const axes = normAxes("min", axis, a.ndim);
+  if (a.size === 0) throw new ShapeError(`min: reduction over an empty array of shape ${fmtShape(a.shape)}`);
+  return finishReduce(axes.length ? bind1(R.REDUCE_MIN, [a], { axes }) : a, a.shape, axes, keepdims);
+}
+
+/**
+ * log(sum(exp(x))) over `axis`, stable for large |x|.
+ * @example nb.logsumexp([1000, 1000]); // array(1000.6931471805599)
+ */
+export function logsumexp(x: ArrayLike, axis?: Axis, keepdims = false): NDArray {
+  let a = asArray(x, "logsumexp");
+  a = W.convert(a, floatOf(a.dtype));
+  const axes = normAxes("logsumexp", axis, a.ndim);
+  const m0 = stopGradient(max(a, axes, true));
+  const m = where(less(abs(m0), Infinity), m0, 0);
+  const out = add(log(sum(exp(sub(a, m)), axes, true)), m);
+  return keepdims
+    ? out
+    : reshape(
+        out,
+        a.shape.filter((_, i) => !axes.includes(i)),
+      );
+}
+
+function argReduce(prim: "argmax" | "argmin", x: ArrayLike, axis: number | undefined, keepdims: boolean): NDArray {
+  let a = asArray(x, prim);
+  let ax: number;
+  if (axis === undefined || axis === null) {
+    a = reshape(a, [-1]);
+    ax = 0;
+  } else ax = normAxis(prim, axis, a.ndim);
+  if (a.shape[ax] === 0) throw new ShapeError(`${prim}: empty axis in shape ${fmtShape(a.shape)}`);
+  const r = bind1(prim === "argmax" ? R.ARGMAX : R.ARGMIN, [a], { axis: ax });
+  if (!keepdims) return r;
+  return axis === undefined || axis === null
+    ? reshape(
+        r,
+        asArray(x).shape.map(() => 1),
+      )
+    : reshape(r, W.keepShape(a.shape, [ax]));
+}
+/** Index of the maximum along `axis` (flattened when omitted), int32. @example nb.argmax([1, 3, 2]); // 1 */
+export const argmax = (x: ArrayLike, axis?: number, keepdims = false): NDArray =>
+  argReduce("argmax", x, axis, keepdims);
+/** Index of the minimum along `axis`, int32. @example nb.argmin([1, 3, 2]); // 0 */
+export const argmin = (x: ArrayLike, axis?: number, keepdims = false): NDArray =>
+  argReduce("argmin", x, axis, keepdims);
+
+// ---------------------------------------------------------------------------
+// normalisation
+
+/** exp(x) / sum(exp(x)) along `axis`, stable for large |x|. @example nb.softmax([1, 2, 3]); */
+export function softmax(x: ArrayLike, axis = -1): NDArray {
+  const a = asArray(x, "softmax");
+  const ax = normAxis("softmax", axis, a.ndim);
+  const e = exp(sub(a, stopGradient(max(a, ax, true))));
+  return div(e, sum(e, ax, true));
+}
+
+/** x - logsumexp(x) along `axis`, stable for large |x|. @example nb.logSoftmax([1, 2, 3]); */
+export function logSoftmax(x: ArrayLike, axis = -1): NDArray {
+  const a = asArray(x, "logSoftmax");
+  const ax = normAxis("logSoftmax", axis, a.ndim);
+  return sub(a, logsumexp(a, ax, true));
+}

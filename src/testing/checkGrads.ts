@@ -1,0 +1,344 @@
+/**
+ * `checkGrads`, after JAX's `jax.test_util.check_grads`: at every order it
+ * checks forward mode against central differences and reverse mode through
+ * the adjoint identity ⟨ct, J·t⟩ = ⟨Jᵀ·ct, t⟩, then recurses on the JVP
+ * function and on the VJP function.
+ */
+import * as nb from "../index.js";
+import { flatArrays, fmt, fmtShape, values } from "./common.js";
+import { numericalJvpFlat } from "./numerical.js";
+import { Rng } from "./rng.js";
+import { ADJOINT_RTOL, DEFAULTS, UNIT_ROUNDOFF, isFloatDType, workingDType } from "./tolerances.js";
+
+type NDArray = nb.NDArray;
+
+// ---------------------------------------------------------------------------
+// errors
+
+/**
+ * Thrown by {@link checkGrads} when a derivative disagrees with finite
+ * differences or with the adjoint identity. The message names the order, the
+ * mode and the largest error against its tolerance.
+ * @example
+ * // sin in value, but derivative 1: rejected
+ * const bad = (x: nb.NDArray) => nb.add(x, nb.stopGradient(nb.sub(nb.sin(x), x)));
+ * try {
+ *   checkGrads(bad, [nb.array([0.3])]);
+ * } catch (e) {
+ *   e instanceof GradCheckError; // true; e.message names the order, the mode and the error
+ * }
+ */
+export class GradCheckError extends nb.NablaError {}
+
+// ---------------------------------------------------------------------------
+// checkGrads
+
+/**
+ * Options of {@link checkGrads}.
+ * @example
+ * const options: CheckGradsOptions = { order: 3, modes: ["rev"], seed: 1 };
+ */
+export interface CheckGradsOptions {
+  /** Highest derivative order checked (default 2). */
+  order?: number;
+  /** Modes checked at every order (default both). */
+  modes?: readonly ("fwd" | "rev")[];
+  /** Finite-difference step (default per dtype: 1e-5 float64, 1e-3 float32). */
+  eps?: number;
+  /** Absolute tolerance (default per dtype: 1e-6 float64, 1e-2 float32). */
+  atol?: number;
+  /** Relative tolerance (default per dtype: 1e-6 float64, 1e-2 float32). */
+  rtol?: number;
+  /** Seed of the random tangents and cotangents (default 0). */
+  seed?: number;
+}
+
+interface Ctx {
+  opts: CheckGradsOptions;
+  rng: Rng;
+  modes: readonly ("fwd" | "rev")[];
+}
+
+type FloatDType = "float32" | "float64";
+
+interface Tol {
+  dtype: FloatDType;
+  eps: number;
+  atol: number;
+  rtol: number;
+  u: number;
+}
+
+/**
+ * Tolerances for one level of the recursion: those of the least precise
+ * float dtype among its inputs and outputs and the `floor` inherited from
+ * the levels above. The derived functions (JVP and VJP functions) compute
+ * through the same primitives as f, so a float32 value inside f limits the
+ * accuracy at every order even when the derived function's own inputs and
+ * outputs are float64 (e.g. a float64 → float32 → float64 round trip).
+ */
+function tolFor(ctx: Ctx, arrays: readonly NDArray[], floor: FloatDType): Tol {
+  const dt: FloatDType = floor === "float32" ? "float32" : workingDType(arrays);
+  const d = DEFAULTS[dt];
+  return {
+    dtype: dt,
+    eps: ctx.opts.eps ?? d.eps,
+    atol: ctx.opts.atol ?? d.atol,
+    rtol: ctx.opts.rtol ?? d.rtol,
+    u: UNIT_ROUNDOFF[dt],
+  };
+}
+
+/** Describes the function being checked: "f", "the JVP function of f", "the VJP function of the JVP function of f", ... */
+function describe(path: readonly ("fwd" | "rev")[]): string {
+  let s = "f";
+  for (const m of path) s = `the ${m === "fwd" ? "JVP" : "VJP"} function of ${s}`;
+  return s;
+}
+
+function fail(
+  order: number,
+  total: number,
+  mode: "fwd" | "rev",
+  path: readonly ("fwd" | "rev")[],
+  detail: string,
+): never {
+  const what = mode === "fwd" ? "JVP against central differences" : "VJP adjoint identity";
+  const seq = path.length ? ` (modes ${[...path, mode].join(" → ")})` : "";
+  throw new GradCheckError(
+    `checkGrads: order ${order} of ${total}, mode ${mode}${seq}: ${what} failed for ${describe(path)}: ${detail}`,
+  );
+}
+
+/**
+ * err / bound for one comparison (> 1 fails). Non-finite values never pass
+ * by an infinite tolerance: they must agree exactly (e.g. both +Infinity).
+ */
+function excessOf(got: number, want: number, bound: number): number {
+  if (!Number.isFinite(got) || !Number.isFinite(want) || !Number.isFinite(bound))
+    return Object.is(got, want) ? 0 : Infinity;
+  const err = Math.abs(got - want);
+  return err === 0 ? 0 : err / bound;
+}
+
+function inner(a: readonly NDArray[], b: readonly NDArray[]): { value: number; scale: number } {
+  let value = 0;
+  let scale = 0;
+  a.forEach((x, i) => {
+    if (!isFloatDType(x.dtype)) return;
+    const va = values(x);
+    const vb = values(b[i]!);
+    for (let k = 0; k < va.length; k++) {
+      value += va[k]! * vb[k]!;
+      scale += Math.abs(va[k]! * vb[k]!);
+    }
+  });
+  return { value, scale };
+}
+
+function checkJvpAt(
+  ctx: Ctx,
+  g: (...args: any[]) => unknown,
+  args: readonly unknown[],
+  order: number,
+  total: number,
+  path: readonly ("fwd" | "rev")[],
+  floor: FloatDType,
+): FloatDType {
+  const [ps, pdef] = flatArrays(args);
+  const ts = ps.map((p) => ctx.rng.like(p));
+  const tangents = nb.tree.unflatten(pdef, ts) as unknown[];
+  const [out, tout] = nb.jvp(g, args, tangents);
+  const [outs] = flatArrays(out);
+  const [touts, tdef] = flatArrays(tout);
+  const tol = tolFor(ctx, [...ps, ...outs], floor);
+  const num = numericalJvpFlat(g, args, tangents, tol.eps, tol.u);
+  if (!tdef.equals(num.def))
+    fail(order, total, "fwd", path, `the JVP returned structure ${tdef}, the function ${num.def}`);
+  let worst = { excess: -Infinity, err: 0, bound: 0, leaf: 0, index: 0, got: 0, want: 0 };
+  touts.forEach((t, i) => {
+    const n = num.leaves[i]!;
+    if (t.shape.length !== n.shape.length || t.shape.some((d, k) => d !== n.shape[k]))
+      fail(
+        order,
+        total,
+        "fwd",
+        path,
+        `tangent leaf ${i} has shape ${fmtShape(t.shape)}, expected ${fmtShape(n.shape)}`,
+      );
+    if (!isFloatDType(n.dtype)) return;
+    const vt = values(t);
+    const vn = values(n);
+    const unc = num.uncertainty[i]!;
+    for (let k = 0; k < vt.length; k++) {
+      const err = Math.abs(vt[k]! - vn[k]!);
+      const bound = tol.atol + tol.rtol * Math.abs(vn[k]!) + unc[k]!;
+      const excess = excessOf(vt[k]!, vn[k]!, bound);
+      if (excess > worst.excess) worst = { excess, err, bound, leaf: i, index: k, got: vt[k]!, want: vn[k]! };
+    }
+  });
+  if (worst.excess > 1)
+    fail(
+      order,
+      total,
+      "fwd",
+      path,
+      `max |error| ${fmt(worst.err)} exceeds tolerance ${fmt(worst.bound)} (atol ${fmt(tol.atol)}, rtol ${fmt(tol.rtol)}) ` +
+        `at output leaf ${worst.leaf}, flat index ${worst.index}: jvp gave ${worst.got}, central differences ${worst.want}`,
+    );
+  return tol.dtype;
+}
+
+function checkVjpAt(
+  ctx: Ctx,
+  g: (...args: any[]) => unknown,
+  args: readonly unknown[],
+  order: number,
+  total: number,
+  path: readonly ("fwd" | "rev")[],
+  floor: FloatDType,
+): FloatDType {
+  const [ps, pdef] = flatArrays(args);
+  const ts = ps.map((p) => ctx.rng.like(p));
+  const tangents = nb.tree.unflatten(pdef, ts) as unknown[];
+  const [out, pull] = nb.vjp(g, ...args);
+  const [outs, odef] = flatArrays(out);
+  const cts = outs.map((o) => ctx.rng.like(o));
+  const ctIn = pull(nb.tree.unflatten(odef, cts));
+  const [ctLeaves] = flatArrays(ctIn);
+  const tol = tolFor(ctx, [...ps, ...outs], floor);
+  if (ctLeaves.length !== ts.length)
+    fail(order, total, "rev", path, `the VJP returned ${ctLeaves.length} cotangent leaves for ${ts.length} inputs`);
+  ctLeaves.forEach((c, i) => {
+    const p = ps[i]!;
+    if (c.shape.length !== p.shape.length || c.shape.some((d, k) => d !== p.shape[k]))
+      fail(
+        order,
+        total,
+        "rev",
+        path,
+        `cotangent leaf ${i} has shape ${fmtShape(c.shape)}, expected ${fmtShape(p.shape)}`,
+      );
+  });
+  // ⟨Jᵀ ct, t⟩ from reverse mode
+  const lhs = inner(ctLeaves, ts);
+  // ⟨ct, J t⟩ with J t by central differences
+  const num = numericalJvpFlat(g, args, tangents, tol.eps, tol.u);
+  const rhs = inner(cts, num.leaves);
+  let noise = 0;
+  cts.forEach((c, i) => {
+    if (!isFloatDType(c.dtype)) return;
+    const vc = values(c);
+    const unc = num.uncertainty[i]!;
+    for (let k = 0; k < vc.length; k++) noise += Math.abs(vc[k]!) * unc[k]!;
+  });
+  // The inner product's natural scale is Σ|ct_i (J t)_i|: relative error is measured against it, not
+  // against |⟨ct, J t⟩|, which may cancel to near zero.
+  const bound = tol.atol + tol.rtol * Math.max(lhs.scale, rhs.scale) + noise;
+  const err = Math.abs(lhs.value - rhs.value);
+  if (excessOf(lhs.value, rhs.value, bound) > 1)
+    fail(
+      order,
+      total,
+      "rev",
+      path,
+      `⟨vjp(ct), t⟩ = ${lhs.value} but ⟨ct, central-difference jvp(t)⟩ = ${rhs.value}: |error| ${fmt(err)} exceeds tolerance ${fmt(
+        bound,
+      )} (atol ${fmt(tol.atol)}, rtol ${fmt(tol.rtol)})`,
+    );
+  if (ctx.modes.includes("fwd")) {
+    // The same identity against forward mode: a transpose rule that disagrees with its JVP rule.
+    const [, tout] = nb.jvp(g, args, tangents);
+    const [touts] = flatArrays(tout);
+    const ad = inner(cts, touts);
+    // No finite differences here, only rounding: a tighter tolerance (ADJOINT_RTOL) applies, which catches
+    // small transpose errors that the float32 finite-difference tolerance would let through.
+    const rtol2 = Math.min(tol.rtol, ADJOINT_RTOL[tol.dtype]);
+    const atol2 = Math.min(tol.atol, ADJOINT_RTOL[tol.dtype]);
+    const bound2 = atol2 + rtol2 * Math.max(lhs.scale, ad.scale);
+    const err2 = Math.abs(lhs.value - ad.value);
+    if (excessOf(lhs.value, ad.value, bound2) > 1)
+      fail(
+        order,
+        total,
+        "rev",
+        path,
+        `⟨vjp(ct), t⟩ = ${lhs.value} but ⟨ct, jvp(t)⟩ = ${ad.value}: |error| ${fmt(err2)} exceeds tolerance ${fmt(bound2)}`,
+      );
+  }
+  return tol.dtype;
+}
+
+/**
+ * The least precise float dtype that `f` computes in, read off its staged
+ * graph (`makeGraph`): a float64 → float32 → float64 round trip inside `f`
+ * limits the accuracy of finite differences as much as float32 inputs do,
+ * though no input or output shows it. Functions that cannot be staged (JS
+ * control flow on traced values) are judged by their inputs and outputs.
+ */
+function internalPrecision(f: (...args: any[]) => unknown, args: readonly unknown[]): FloatDType {
+  try {
+    const graph = nb.makeGraph(f)(...args);
+    for (const e of graph.equations)
+      for (const v of [...e.inputs, ...e.outs]) if (v.aval.dtype === "float32") return "float32";
+  } catch {
+    // not stageable: fall back to the dtypes of inputs and outputs at each level
+  }
+  return "float64";
+}
+
+/**
+ * Checks derivatives of `f` at `args` up to `order` in forward and reverse
+ * mode against central differences (JAX's `check_grads`): "fwd" compares
+ * `jvp` with {@link numericalJvp} for a random tangent, "rev" checks `vjp`
+ * through ⟨ct, J·t⟩ = ⟨Jᵀ·ct, t⟩ for random t and ct; for order > 1 the
+ * same checks run on the JVP function `(xs, ts) => jvp(f, xs, ts)` and on
+ * the VJP function `xs => vjp(f, ...xs)[1](f(...xs))`, recursively. Throws
+ * {@link GradCheckError} naming the order, the mode and the largest error.
+ * Tangents and cotangents come from a seeded PRNG, so runs are repeatable.
+ * Default tolerances follow the least precise float dtype among the inputs,
+ * the outputs and (when `f` can be staged) the values inside `f`.
+ * @example
+ * checkGrads((x: nb.NDArray, y: nb.NDArray) => nb.mul(nb.sin(x), y), [nb.array([0.5, 1]), nb.array(2)], {
+ *   order: 3,
+ *   modes: ["fwd", "rev"],
+ * });
+ */
+export function checkGrads(
+  f: (...args: any[]) => unknown,
+  args: readonly unknown[],
+  options: CheckGradsOptions = {},
+): void {
+  const total = options.order ?? 2;
+  if (!Number.isInteger(total) || total < 1)
+    throw new nb.NablaError(`checkGrads: order must be a positive integer, got ${total}`);
+  const modes = options.modes ?? ["fwd", "rev"];
+  const ctx: Ctx = { opts: options, rng: new Rng(options.seed ?? 0), modes };
+  const rec = (
+    g: (...a: any[]) => unknown,
+    gargs: readonly unknown[],
+    left: number,
+    path: ("fwd" | "rev")[],
+    floor: FloatDType,
+  ): void => {
+    const order = total - left + 1;
+    if (modes.includes("fwd")) {
+      const dt = checkJvpAt(ctx, g, gargs, order, total, path, floor);
+      if (left > 1) {
+        const gj = (ps: unknown[], ts: unknown[]): unknown => nb.jvp(g, ps, ts);
+        rec(gj, [gargs, gargs], left - 1, [...path, "fwd"], dt);
+      }
+    }
+    if (modes.includes("rev")) {
+      const dt = checkVjpAt(ctx, g, gargs, order, total, path, floor);
+      if (left > 1) {
+        const gv = (...xs: unknown[]): unknown => {
+          const [out, pull] = nb.vjp(g, ...xs);
+          return pull(out);
+        };
+        rec(gv, gargs, left - 1, [...path, "rev"], dt);
+      }
+    }
+  };
+  rec(f, args, total, [], internalPrecision(f, args));
+}
