@@ -18,6 +18,8 @@ export default {
   out: "docs/api",
   readme: "none",
   plugin: ["./scripts/typedoc-methods.mjs"],
+  // no source links: they would depend on the clone's git remote (CI clones from a local path)
+  disableSources: true,
   excludePrivate: true,
   excludeInternal: true,
   treatWarningsAsErrors: true,

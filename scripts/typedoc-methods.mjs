@@ -19,16 +19,24 @@ export function load(app) {
       if (cls.name !== "NDArray" || cls.parent === undefined) continue;
       const module = cls.parent;
       for (const method of cls.children ?? []) {
-        if (!method.kindOf(ReflectionKind.Method)) continue;
+        // methods declared in the class, and the function-valued properties that
+        // src/ops/methods.ts adds to NDArray by module augmentation
+        if (!method.kindOf(ReflectionKind.Method | ReflectionKind.Property)) continue;
         const fn = module.getChildByName([method.name]);
         if (fn === undefined || !fn.kindOf(ReflectionKind.Function)) continue;
-        for (const sig of method.signatures ?? []) {
-          if (sig.hasComment() || method.hasComment()) continue;
-          sig.comment = new Comment([
+        const link = () =>
+          new Comment([
             { kind: "text", text: "Method form of " },
             { kind: "inline-tag", tag: "@link", text: method.name, target: fn },
             { kind: "text", text: `: \`x.${method.name}(...args)\` is \`${method.name}(x, ...args)\`.` },
           ]);
+        if (method.kindOf(ReflectionKind.Property)) {
+          if (!method.hasComment()) method.comment = link();
+          continue;
+        }
+        for (const sig of method.signatures ?? []) {
+          if (sig.hasComment() || method.hasComment()) continue;
+          sig.comment = link();
         }
       }
     }

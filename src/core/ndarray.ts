@@ -60,6 +60,7 @@ export abstract class NDArray {
       throw new ShapeError(`valueOf: array of shape ${fmtShape(c.shape)} cannot be used as a number; use toArray()`);
     return Number(c.data[0]);
   }
+  /** JS coercion: the NumPy-like rendering for strings (`${x}`), the element of a size-1 array otherwise. */
   [Symbol.toPrimitive](hint: string): number | string {
     if (hint === "string") return this.toString();
     if (hint === "default" && this.size !== 1) return this.toString();

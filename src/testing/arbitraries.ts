@@ -242,8 +242,8 @@ export interface SpdOptions {
 }
 
 /**
- * Symmetric positive-definite n×n matrices A·Aᵀ + n·I with A's entries in
- * [-1, 1]: every eigenvalue lies in [n, n + n²], so the condition number is
+ * Symmetric positive-definite n×n matrices A·Aᵀ + n·I with A's entries
+ * between -1 and 1: every eigenvalue lies in [n, n + n²], so the condition number is
  * at most n + 1.
  * @example
  * fc.assert(fc.property(arbSpdMatrix(3), (m) => nb.linalg.cholesky(m).shape[0] === 3));

@@ -25,6 +25,7 @@ export interface Program {
   input: fc.Arbitrary<NDArray>;
   /** The expression, e.g. `x: f64[2,3] ↦ add(sin(x), mean(x, axis=1))`, with its constants. */
   expr: string;
+  /** The same as `expr`, so fast-check prints a failing program readably. */
   toString(): string;
 }
 
