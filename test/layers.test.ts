@@ -7,8 +7,9 @@
  *   2 prims       the primitive rows, their table, the internal wrappers
  *   3 ops         the public NumPy-like operations (and the NDArray methods)
  *   4 transforms  jvp, vjp, vmap, jit, control flow, custom rules
- *   5 nn, optim, io   libraries built on the transforms
- *   6 entries     src/index.ts ("."), testing ("nabla/testing"), fp ("nabla/fp")
+ *   6 entries     src/index.ts ("."), and the sub-path entries built on it:
+ *                 testing, fp, nn, optim, io, export ("nabla/NAME"; they import
+ *                 the "." entry, which never imports them)
  *
  * Every `import`/`export ... from`, bare `import "..."`, `import("...")` and
  * `declare module "..."` counts, type-only ones included: a type-only import
@@ -34,9 +35,10 @@ const RANK: Record<string, number> = {
   prims: 2,
   ops: 3,
   transforms: 4,
-  nn: 5,
-  optim: 5,
-  io: 5,
+  nn: 6,
+  optim: 6,
+  io: 6,
+  export: 6,
   testing: 6,
   fp: 6,
   [ROOT]: 6,
