@@ -104,6 +104,23 @@ function raise(top: Trace, x: NDArray, op: string): Tracer {
   return top.pure(x);
 }
 
+let DYNAMIC: Trace | null = null;
+
+/**
+ * Runs `f` with `t` as the dynamic trace: every primitive applied meanwhile goes to `t` unless an
+ * operand belongs to a higher level, including operations on values closed over from lower levels
+ * (which `t` sees as constants). Used to stage subgraphs (cond branches, loop bodies) completely.
+ */
+export function withDynamic<R>(t: Trace, f: () => R): R {
+  const prev = DYNAMIC;
+  DYNAMIC = t;
+  try {
+    return f();
+  } finally {
+    DYNAMIC = prev;
+  }
+}
+
 /** Applies a primitive to operands: dispatches to the innermost owning trace, or evaluates. */
 export function bind<P extends Prim>(prim: P, args: readonly NDArray[], params: Params[P]): NDArray[] {
   let top: Trace | null = null;
@@ -113,6 +130,7 @@ export function bind<P extends Prim>(prim: P, args: readonly NDArray[], params: 
       if (top === null || a.trace.main.level > top.main.level) top = a.trace;
     }
   }
+  if (DYNAMIC !== null && DYNAMIC.main.active && (top === null || DYNAMIC.main.level > top.main.level)) top = DYNAMIC;
   if (top === null) {
     const rule = RULES[prim] as unknown as RuleAny;
     const avals = rule.opaque ? [] : rule.abstractEval(args.map(avalOf), params);

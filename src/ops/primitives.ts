@@ -26,6 +26,7 @@ import { BINARY, BinaryName, UNARY } from "./scalar.js";
 import { BatchResult, Dim, batchedFront, elementwise, moveToFront, passThrough, shiftAxes } from "./batching.js";
 import * as L from "./linalgRules.js";
 import { WhileParams, whileRow } from "./loopRules.js";
+import { CondParams, condRow } from "../transforms/condRule.js";
 import {
   CustomJvpParams,
   CustomLinParams,
@@ -110,6 +111,7 @@ export interface Params {
   custom_vjp_call: CustomVjpParams;
   custom_vjp_lin: CustomLinParams;
   while_loop: WhileParams;
+  cond: CondParams;
 }
 export type Prim = keyof Params;
 
@@ -154,7 +156,8 @@ type LinearPrim =
   | "rev"
   | "solve"
   | "triangular_solve"
-  | "custom_vjp_lin";
+  | "custom_vjp_lin"
+  | "cond";
 
 type RuleFor<P extends Prim> = P extends LinearPrim ? LinearRule<Params[P]> : Rule<Params[P]>;
 
@@ -903,6 +906,8 @@ export const RULES = {
   custom_vjp_lin: customLinRow,
   // a loop staged by whileLoop (see loopRules.ts)
   while_loop: whileRow,
+  // a conditional staged by cond (see transforms/condRule.ts)
+  cond: condRow,
 } satisfies { [P in Prim]: RuleFor<P> };
 
 function bind1Random<P extends "random_bits" | "random_uniform">(prim: P, key: NDArray, params: Params[P]): NDArray {

@@ -36,6 +36,7 @@ import { RULES } from "../../src/ops/primitives.js";
 import type { Params, Prim } from "../../src/ops/primitives.js";
 import { bind } from "../../src/core/trace.js";
 import { stageClosed } from "../../src/core/graph.js";
+import { condBranches } from "./primitiveSpecs.js";
 import { fdJacobian, sizeOf } from "../support/reference.js";
 
 type A = nb.NDArray;
@@ -415,6 +416,16 @@ const CASES: { [P in Prim]: Case<P>[] } = {
         checkFwd: true,
       },
       make: (r) => [f64(r, [2, 2])],
+    },
+  ],
+  // operands [pred, x, y]: a batched predicate selects per example, an unbatched one picks a branch
+  cond: [
+    {
+      params: condBranches([
+        { shape: [3], dtype: "float64" },
+        { shape: [3], dtype: "float64" },
+      ]),
+      make: (r) => [bools(r, []), f64(r, [3]), f64(r, [3])],
     },
   ],
   custom_vjp_lin: [
