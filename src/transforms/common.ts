@@ -1,7 +1,7 @@
 /** Argument handling shared by the transforms. */
 import { DTypeError, GradError, ShapeError, fmtShape } from "../core/errors.js";
 import { isFloat } from "../core/dtype.js";
-import { NDArray, array } from "../core/ndarray.js";
+import { NDArray, array, asArray } from "../core/ndarray.js";
 import { TreeDef, flatten, unflatten } from "../core/pytree.js";
 import { shapesEqual } from "../core/shape.js";
 
@@ -10,6 +10,11 @@ export function toLeaf(x: unknown, op: string): NDArray {
   if (x instanceof NDArray) return x;
   if (typeof x === "number" || typeof x === "boolean" || ArrayBuffer.isView(x)) return array(x as number);
   throw new ShapeError(`${op}: unsupported leaf ${String(x)}`);
+}
+
+/** A transform argument leaf as an NDArray: bare JS numbers are weakly typed (API.md), as in eager code. */
+export function argLeaf(x: unknown, op: string): NDArray {
+  return typeof x === "number" ? asArray(x) : toLeaf(x, op);
 }
 
 export function flattenToArrays(tree: unknown, op: string): [NDArray[], TreeDef] {
