@@ -52,6 +52,9 @@ export abstract class NDArray {
   /** @internal The concrete value of this array (a tracer's concrete primal), or a TracerError. */
   abstract concrete(op: string): ConcreteArray;
 
+  /** @internal Throws TracerError for a tracer whose transform has returned; nothing for concrete arrays. */
+  assertLive(_op: string): void {}
+
   /** Nested JS arrays of the values (a plain number or boolean for 0-d arrays). */
   toArray(): Nested {
     return this.concrete("toArray").toArray();
@@ -534,7 +537,10 @@ function containsNDArray(d: unknown): boolean {
 
 /** @internal Converts an operand to an NDArray; bare JS numbers become weak float64 scalars. */
 export function asArray(x: ArrayLike, op = "array"): NDArray {
-  if (x instanceof NDArray) return x;
+  if (x instanceof NDArray) {
+    x.assertLive(op);
+    return x;
+  }
   if (typeof x === "number") return scalar(x, "float64", true);
   if (typeof x === "boolean") return scalar(x ? 1 : 0, "bool");
   if (x === null || x === undefined) throw new ShapeError(`${op}: expected an array, got ${String(x)}`);

@@ -83,6 +83,9 @@ export abstract class Tracer extends NDArray {
     checkLive(this, op);
     return this.trace.concreteOf(this, op);
   }
+  override assertLive(op: string): void {
+    checkLive(this, op);
+  }
   override toString(): string {
     return `Traced<${fmtAval(this.aval)}> (${this.trace.main.kind} tracer)`;
   }

@@ -7,7 +7,11 @@ import { shapesEqual } from "../core/shape.js";
 
 /** A pytree leaf as an NDArray: JS numbers become 0-d float64 (strong) arrays. */
 export function toLeaf(x: unknown, op: string): NDArray {
-  if (x instanceof NDArray) return x;
+  if (x instanceof NDArray) {
+    // a tracer whose transform has returned cannot be an argument or a result of another transform
+    x.assertLive(op);
+    return x;
+  }
   if (typeof x === "number" || typeof x === "boolean" || ArrayBuffer.isView(x)) return array(x as number);
   throw new ShapeError(`${op}: unsupported leaf ${String(x)}`);
 }

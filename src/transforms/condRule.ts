@@ -312,8 +312,8 @@ export function concreteCond(on: boolean, trueFn: Branch, falseFn: Branch, opera
     [xs, xdef] = flattenToArrays(operands, "cond");
     [leaves, def] = branchLeaves(out);
   } catch (e) {
-    // operands or outputs that are not pytrees of arrays: nothing to compare
-    if (e instanceof NablaError) return out;
+    // operands or outputs that are not pytrees of arrays: nothing to compare (a dead tracer still throws)
+    if (e instanceof NablaError && !(e instanceof TracerError)) return out;
     throw e;
   }
   let other: [Graph, NDArray[]];

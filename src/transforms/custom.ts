@@ -10,7 +10,7 @@ import { TreeDef, flatten } from "../core/pytree.js";
 import { bind } from "../core/trace.js";
 import { HOOKS } from "../core/hooks.js";
 import { zeros } from "../ops/ops.js";
-import { flattenToArrays, unflatten } from "./common.js";
+import { flattenToArrays, toLeaf, unflatten } from "./common.js";
 import { jvpFlat } from "./jvp.js";
 import { linearizeFlat, orZeros, transposeGraph } from "./linearize.js";
 import { vjp } from "./vjp.js";
@@ -132,10 +132,14 @@ function customVjpWith(
 }
 
 function zerosTree(x: unknown): unknown {
-  const [leaves, def] = flattenToArrays(x, "customVjp");
+  // only the leaves' shapes and dtypes are read (x may hold tracers of a transform that has returned)
+  const [leaves, def] = flatten(x);
   return unflatten(
     def,
-    leaves.map((l) => zeros(l.shape, { dtype: l.dtype })),
+    leaves.map((l) => {
+      const a = l instanceof NDArray ? l : toLeaf(l, "customVjp");
+      return zeros(a.shape, { dtype: a.dtype });
+    }),
   );
 }
 
