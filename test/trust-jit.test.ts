@@ -582,3 +582,56 @@ it("property: random programs with cond — jit, grad(jit), jit(grad), vmap equa
     { seed: SEED + 1, numRuns: RUNS },
   );
 });
+
+// ---------------------------------------------------------------------------
+
+describe("whileLoop with a traced condition: forward mode staged, reverse mode a GradError", () => {
+  // Newton's iteration for √a from 1; d√a/da = 1/(2√a), d²√a/da² = −1/(4 a^1.5), to the loop's
+  // convergence (|v² − a| ≤ 1e-13, so v and its derivatives are within ~1e-13 relative: compared at 1e-10)
+  const newton = (a: A) =>
+    nb.whileLoop(
+      (s: [A, A]) => nb.logicalAnd(nb.greater(nb.abs(nb.sub(nb.mul(s[0], s[0]), a)), 1e-13), nb.less(s[1], 60)),
+      (s: [A, A]): [A, A] => [nb.mul(nb.add(s[0], nb.div(a, s[0])), 0.5), nb.add(s[1], 1)],
+      [nb.onesLike(a), nb.array(0)],
+    )[0];
+  const d1 = (a: number) => 0.5 / Math.sqrt(a);
+  const d2 = (a: number) => -0.25 / a ** 1.5;
+  const TOL = 1e-10;
+
+  it("jit(jvp), jit(jacfwd), jit(linearize), jit(jacfwd(jacfwd)) against closed forms", () => {
+    for (const a of [4, 9, 0.3]) {
+      expectClose(nb.jit((x: A) => nb.jvp(newton, [x], [1])[1])(a), d1(a), [], TOL);
+      expectClose(nb.jit(nb.jacfwd(newton))(a), d1(a), [], TOL);
+      expectClose(nb.jit((x: A) => nb.linearize(newton, x)[1](2))(a), 2 * d1(a), [], TOL);
+      expectClose(nb.jit(nb.jacfwd(nb.jacfwd(newton)))(a), d2(a), [], TOL);
+    }
+    // the loop is staged once: a while_loop in the graph, not an unrolled chain
+    const g = nb.makeGraph((x: A) => nb.jvp(newton, [x], [1])[1])(nb.array(4));
+    expect(prims(g)).toContain("while_loop");
+  });
+
+  it("vmap(jvp) and jit(vmap(jvp)): per-example trip counts", () => {
+    const as = [4, 9, 0.3, 100];
+    const f = (x: A) => nb.jvp(newton, [x], [1])[1];
+    expectClose(nb.vmap(f)(arr(as)), as.map(d1), [4], TOL);
+    expectClose(nb.jit(nb.vmap(f))(arr(as)), as.map(d1), [4], TOL);
+    expectClose(nb.jit(nb.vmap(nb.jacfwd(newton)))(arr(as)), as.map(d1), [4], TOL);
+  });
+
+  it("reverse mode with a traced condition is a GradError naming whileLoop and suggesting forLoop/scan", () => {
+    for (const run of [
+      () => nb.jit(nb.grad(newton))(nb.array(4)),
+      () => nb.makeGraph(nb.grad(newton))(nb.array(4)),
+      () => nb.jit(nb.jacrev(newton))(nb.array(4)),
+      () => nb.jit((x: A) => nb.vjp(newton, x)[1](1))(nb.array(4)),
+    ]) {
+      expect(run).toThrow(nb.GradError);
+      expect(run).toThrow(/^whileLoop: .*forLoop.*scan/);
+    }
+    // with a concrete condition reverse mode works (grad(jit(f)) unrolls the staged loop)
+    expectClose(nb.grad(nb.jit(newton))(4), d1(4), [], TOL);
+    expectClose(nb.grad(newton)(4), d1(4), [], TOL);
+    // and the library still works after the error
+    expectClose(nb.jit(nb.grad((x: A) => nb.mul(x, x)))(3), 6, [], 0);
+  });
+});

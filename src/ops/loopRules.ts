@@ -23,6 +23,7 @@ import { shapesEqual } from "../core/shape.js";
 import { astype, greater, max, reshape, stopGradient, where } from "./ops.js";
 import { batchedFront } from "./batching.js";
 import type { BatchResult, Dim } from "./batching.js";
+import { stagedWhileJvp, whileTranspose } from "../transforms/whileJvp.js";
 
 export interface WhileParams {
   cond: Graph;
@@ -50,6 +51,17 @@ function truth(c: NDArray, what: string): boolean {
     throw e;
   }
   return v.data[0] !== 0;
+}
+
+/** Whether the condition has a concrete value. */
+function concreteAt(c: NDArray): boolean {
+  try {
+    c.concrete("whileLoop");
+    return true;
+  } catch (e) {
+    if (e instanceof TracerError) return false;
+    throw e;
+  }
 }
 
 const fmt = (as: readonly Aval[]) => as.map((a) => `${a.dtype}${fmtShape(a.shape)}`).join(", ");
@@ -81,6 +93,8 @@ export const whileRow = {
   },
   jvpFull(primals: NDArray[], tangents: (NDArray | null)[], p: WhileParams): [NDArray[], (NDArray | null)[]] {
     const [cc, bc, init] = split(primals, p);
+    // no concrete condition (jit(jvp(f)), vmap(jvp(f))): the JVP is a loop over (primal, tangent) carries
+    if (!concreteAt(evalGraph(p.cond, [...cc, ...init])[0]!)) return stagedWhileJvp(primals, tangents, p);
     const bct = tangents.slice(p.nCond, p.nCond + p.nBody);
     let carry = init;
     let carryT = tangents.slice(p.nCond + p.nBody);
@@ -92,6 +106,8 @@ export const whileRow = {
     }
     return [carry, carryT];
   },
+  // only a loop staged by stagedWhileJvp reaches a linear graph: reverse mode with a traced condition
+  transpose: whileTranspose,
   // batched: a new loop over the batched carry that runs while any example is active; finished examples
   // keep their value and enter the body only through stopGradient. Built as graphs, so it stages too.
   vmap(args: NDArray[], dims: Dim[], p: WhileParams, size: number): BatchResult {
