@@ -89,11 +89,15 @@ function truth(pred: ConcreteArray): boolean {
 }
 
 /** Input lists as a branch graph sees them (`vals` at positions `at`, `base` elsewhere). */
-function merged(base: readonly NDArray[], at: readonly number[], vals: readonly NDArray[]): NDArray[] {
+function merged<T>(base: readonly T[], at: readonly number[], vals: readonly T[]): T[] {
   const out = base.slice();
   at.forEach((i, k) => (out[i] = vals[k]!));
   return out;
 }
+
+/** `n` entries: `vals` at positions `at`, null elsewhere. */
+const spread = (n: number, at: readonly number[], vals: readonly NDArray[]): (NDArray | null)[] =>
+  merged<NDArray | null>(new Array<null>(n).fill(null), at, vals);
 
 const zerosOf = (a: Aval): NDArray => zeros(a.shape.slice(), { dtype: a.dtype });
 
@@ -147,12 +151,7 @@ export const condRow = {
     const jvpOf =
       (g: Graph): FlatFn =>
       (ys) => {
-        const tin = merged(
-          xs.map(() => null as unknown as NDArray),
-          nz,
-          ys.slice(n),
-        );
-        const [po, to] = hook("jvpFlat")((zs) => evalGraph(g, zs), ys.slice(0, n), tin);
+        const [po, to] = hook("jvpFlat")((zs) => evalGraph(g, zs), ys.slice(0, n), spread(n, nz, ys.slice(n)));
         return floatOut.map((j) => to[j] ?? zerosOf(avalOf(po[j]!)));
       };
     const avals = [...xs.map(avalOf), ...nz.map((i) => ({ ...avalOf(xs[i]!), weak: false }))];
@@ -177,12 +176,12 @@ export const condRow = {
     const vjpOf =
       (g: Graph): FlatFn =>
       (ys) => {
-        const base = merged(
-          rest.map(() => null as unknown as NDArray),
-          fixedAt,
-          ys.slice(0, nf),
+        const base = spread(rest.length, fixedAt, ys.slice(0, nf));
+        return hook("vjpFlat")(
+          (ls) => evalGraph(g, merged<NDArray | null>(base, lin, ls) as NDArray[]),
+          linAvals.map(zerosOf),
+          ys.slice(nf),
         );
-        return hook("vjpFlat")((ls) => evalGraph(g, merged(base, lin, ls)), linAvals.map(zerosOf), ys.slice(nf));
       };
     const [q, consts] = closeBranches(vjpOf(p.whenFalse), vjpOf(p.whenTrue), [...fixed.map(avalOf), ...outAvals]);
     const r = bind("cond", [pred, ...consts, ...fixed, ...cts.map((c, j) => c ?? zerosOf(outAvals[j]!))], q);
@@ -190,7 +189,7 @@ export const condRow = {
     lin.forEach((i, k) => (out[i + 1] = r[k]!));
     return out;
   },
-  vmap(args: NDArray[], dims: Dim[], p: CondParams, size: number): BatchResult {
+  vmap(args: NDArray[], dims: Dim[], p: CondParams): BatchResult {
     const [pred, ...xs] = args as [NDArray, ...NDArray[]];
     const xdims = dims.slice(1);
     const n = p.whenTrue.outs.length;
@@ -221,7 +220,6 @@ export const condRow = {
       args,
       dims,
     );
-    void size;
     return [outs, new Array<Dim>(n).fill(0)];
   },
 };

@@ -10,7 +10,6 @@
 import { NablaError, ShapeError, TracerError, fmtShape } from "../core/errors.js";
 import { ArrayLike, NDArray, asArray } from "../core/ndarray.js";
 import { flatten, unflatten } from "../core/pytree.js";
-import { shapesEqual } from "../core/shape.js";
 import { reshape, slicePrim, stack, stopGradient, where, zeros } from "../ops/ops.js";
 import { isFloat } from "../core/dtype.js";
 import { flattenToArrays } from "./common.js";
