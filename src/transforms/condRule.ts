@@ -26,6 +26,7 @@ import { TreeDef, flatten, unflatten } from "../core/pytree.js";
 import { Graph, Var, evalGraph, stageClosed } from "../core/graph.js";
 import { Aval, LinearIn, avalOf, bind } from "../core/trace.js";
 import { hook } from "../core/hooks.js";
+import { Plan, compile } from "../core/plan.js";
 import { shapesEqual } from "../core/shape.js";
 import { moveToFront } from "../ops/batching.js";
 import type { BatchResult, Dim } from "../ops/batching.js";
@@ -84,6 +85,8 @@ function joinBranches([gf, cf]: [Graph, NDArray[]], [gt, ct]: [Graph, NDArray[]]
   return [{ whenFalse, whenTrue }, [...cf, ...ct]];
 }
 
+const PLANS = new WeakMap<Graph, Plan>();
+
 function truth(pred: ConcreteArray): boolean {
   return pred.data[0] !== 0;
 }
@@ -130,10 +133,12 @@ export const condRow = {
       p.whenFalse.outs.map((v) => v!.aval),
     );
   },
-  // only the branch the predicate picks runs
+  // only the branch the predicate picks runs, as a compiled plan (fused elementwise loops, as jit's)
   impl(xs: ConcreteArray[], p: CondParams): ConcreteArray[] {
     const g = truth(xs[0]!) ? p.whenTrue : p.whenFalse;
-    return evalGraph(g, xs.slice(1)) as ConcreteArray[];
+    let plan = PLANS.get(g);
+    if (plan === undefined) PLANS.set(g, (plan = compile(g)));
+    return plan.run(xs.slice(1)) as ConcreteArray[];
   },
   jvp(primals: NDArray[], tangents: (NDArray | null)[], _o: NDArray[], p: CondParams): (NDArray | null)[] {
     return condRow.jvpFull(primals, tangents, p)[1];
