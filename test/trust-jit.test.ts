@@ -127,6 +127,25 @@ describe("cond: the untaken branch never leaks (issue 6 repro)", () => {
     expectClose(nb.vmap(nb.grad(nb.grad(f)))(arr([2, -3])), [12, 2], [2], CF);
   });
 
+  it("third derivatives through a staged cond: every composition of grad and jacfwd under jit", () => {
+    // x > 0 ? x⁴ + 0·log x : sin x + 0·√(−x), each hazard NaN exactly where its branch is not taken;
+    // the third derivative is 24x for x > 0, −cos x for x < 0
+    const f = (x: A) =>
+      nb.cond(
+        nb.greater(x, 0),
+        () => nb.add(nb.pow(x, 4), nb.mul(nb.log(x), 0)),
+        () => nb.add(nb.sin(x), nb.mul(nb.sqrt(nb.neg(x)), 0)),
+      );
+    const D = [nb.grad, nb.jacfwd] as const;
+    for (const a of D)
+      for (const b of D)
+        for (const c of D) {
+          const d3 = nb.jit(a(b(c(f))));
+          expectClose(d3(1.5), 36, [], CF);
+          expectClose(d3(-0.7), -Math.cos(-0.7), [], CF);
+        }
+  });
+
   it("jit(grad(f)) stages a cond in the backward pass; makeGraph(f) holds both branch graphs", () => {
     const f = (x: A) =>
       nb.cond(

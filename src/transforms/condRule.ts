@@ -91,6 +91,16 @@ function truth(pred: ConcreteArray): boolean {
   return pred.data[0] !== 0;
 }
 
+/** The branch a predicate picks when it has a concrete value now; null when it is traced. */
+function knownBranch(pred: NDArray, p: CondParams): Graph | null {
+  try {
+    return truth(pred.concrete("cond")) ? p.whenTrue : p.whenFalse;
+  } catch (e) {
+    if (e instanceof TracerError) return null;
+    throw e;
+  }
+}
+
 /** Input lists as a branch graph sees them (`vals` at positions `at`, `base` elsewhere). */
 function merged<T>(base: readonly T[], at: readonly number[], vals: readonly T[]): T[] {
   const out = base.slice();
@@ -147,6 +157,9 @@ export const condRow = {
   // linear in the tangents (so that under linearize only the tangent cond is recorded in the linear graph)
   jvpFull(primals: NDArray[], tangents: (NDArray | null)[], p: CondParams): [NDArray[], (NDArray | null)[]] {
     const [pred, ...xs] = primals as [NDArray, ...NDArray[]];
+    // a predicate known now (e.g. grad(jit(f))): the derivative is the taken branch's
+    const known = knownBranch(pred, p);
+    if (known !== null) return hook("jvpFlat")((zs) => evalGraph(known, zs), xs, tangents.slice(1));
     const outs = bind("cond", primals, p);
     const ts = tangents.slice(1);
     const nz = ts.flatMap((t, i) => (t === null ? [] : [i]));
@@ -188,8 +201,14 @@ export const condRow = {
           ys.slice(nf),
         );
       };
-    const [q, consts] = closeBranches(vjpOf(p.whenFalse), vjpOf(p.whenTrue), [...fixed.map(avalOf), ...outAvals]);
-    const r = bind("cond", [pred, ...consts, ...fixed, ...cts.map((c, j) => c ?? zerosOf(outAvals[j]!))], q);
+    const ctsIn = cts.map((c, j) => c ?? zerosOf(outAvals[j]!));
+    const known = knownBranch(pred, p);
+    let r: NDArray[];
+    if (known !== null) r = vjpOf(known)([...fixed, ...ctsIn]);
+    else {
+      const [q, consts] = closeBranches(vjpOf(p.whenFalse), vjpOf(p.whenTrue), [...fixed.map(avalOf), ...outAvals]);
+      r = bind("cond", [pred, ...consts, ...fixed, ...ctsIn], q);
+    }
     const out: (NDArray | null)[] = args.map(() => null);
     lin.forEach((i, k) => (out[i + 1] = r[k]!));
     return out;
@@ -199,6 +218,8 @@ export const condRow = {
     const xdims = dims.slice(1);
     const n = p.whenTrue.outs.length;
     if (dims[0] === null) {
+      const known = knownBranch(pred, p);
+      if (known !== null) return [vmapSome((zs) => evalGraph(known, zs), xs, xdims), new Array<Dim>(n).fill(0)];
       // one predicate for the whole batch: a cond of the batched branches
       const batched =
         (g: Graph): FlatFn =>
