@@ -155,6 +155,9 @@ describe("cond: the untaken branch never leaks (issue 6 repro)", () => {
       );
     const g = nb.makeGraph(nb.grad(f))(nb.array(1));
     expect(prims(g)).toContain("cond");
+    // forward mode under staging: one cond carrying primal and tangent together
+    const gj = nb.makeGraph((x: A) => nb.jvp(f, [x], [1]))(nb.array(1));
+    expect(prims(gj).filter((q) => q === "cond").length).toBe(1);
     const gf = nb.makeGraph(f)(nb.array(1));
     expect(prims(gf)).toEqual(["gt", "cond"]);
     const p = gf.equations[1]!.params as { whenTrue: nb.Graph; whenFalse: nb.Graph };

@@ -24,7 +24,7 @@ import { DType, isFloat } from "../core/dtype.js";
 import { ConcreteArray, NDArray, asArray } from "../core/ndarray.js";
 import { TreeDef, flatten, unflatten } from "../core/pytree.js";
 import { Graph, Var, evalGraph, stageClosed } from "../core/graph.js";
-import { Aval, LinearIn, avalOf, bind } from "../core/trace.js";
+import { Aval, LinearIn, Tracer, avalOf, bind } from "../core/trace.js";
 import { hook } from "../core/hooks.js";
 import { Plan, compile } from "../core/plan.js";
 import { shapesEqual } from "../core/shape.js";
@@ -91,6 +91,10 @@ function truth(pred: ConcreteArray): boolean {
   return pred.data[0] !== 0;
 }
 
+/** The highest trace level among the tracers of `xs` (-1 when none is a tracer). */
+export const levelOf = (xs: readonly (NDArray | null)[]): number =>
+  Math.max(-1, ...xs.map((x) => (x instanceof Tracer ? x.trace.main.level : -1)));
+
 /** The branch a predicate picks when it has a concrete value now; null when it is traced. */
 function knownBranch(pred: NDArray, p: CondParams): Graph | null {
   try {
@@ -153,29 +157,34 @@ export const condRow = {
   jvp(primals: NDArray[], tangents: (NDArray | null)[], _o: NDArray[], p: CondParams): (NDArray | null)[] {
     return condRow.jvpFull(primals, tangents, p)[1];
   },
-  // d cond(p, f, g)(x) = cond(p, df(x), dg(x)): the primal outputs are one cond, the tangents another,
-  // linear in the tangents (so that under linearize only the tangent cond is recorded in the linear graph)
+  // d cond(p, f, g)(x) = cond(p, df(x), dg(x)), a cond whose branches are the branches' JVPs. Tangents from
+  // a higher level than the primals (linearize) get a cond of their own, linear in them, so that only it is
+  // recorded in the linear graph and the primal outputs stay at the primals' level.
   jvpFull(primals: NDArray[], tangents: (NDArray | null)[], p: CondParams): [NDArray[], (NDArray | null)[]] {
     const [pred, ...xs] = primals as [NDArray, ...NDArray[]];
     // a predicate known now (e.g. grad(jit(f))): the derivative is the taken branch's
     const known = knownBranch(pred, p);
     if (known !== null) return hook("jvpFlat")((zs) => evalGraph(known, zs), xs, tangents.slice(1));
-    const outs = bind("cond", primals, p);
     const ts = tangents.slice(1);
     const nz = ts.flatMap((t, i) => (t === null ? [] : [i]));
-    const floatOut = outs.flatMap((o, j) => (isFloat(o.dtype) ? [j] : []));
-    if (nz.length === 0 || floatOut.length === 0) return [outs, outs.map(() => null)];
+    const outAvals = p.whenTrue.outs.map((v) => v!.aval);
+    const floatOut = outAvals.flatMap((a, j) => (isFloat(a.dtype) ? [j] : []));
+    if (nz.length === 0 || floatOut.length === 0) return [bind("cond", primals, p), outAvals.map(() => null)];
+    const joint = levelOf(ts) <= levelOf(primals);
     const n = xs.length;
     const jvpOf =
       (g: Graph): FlatFn =>
       (ys) => {
         const [po, to] = hook("jvpFlat")((zs) => evalGraph(g, zs), ys.slice(0, n), spread(n, nz, ys.slice(n)));
-        return floatOut.map((j) => to[j] ?? zerosOf(avalOf(po[j]!)));
+        const touts = floatOut.map((j) => to[j] ?? zerosOf(avalOf(po[j]!)));
+        return joint ? [...po, ...touts] : touts;
       };
     const avals = [...xs.map(avalOf), ...nz.map((i) => ({ ...avalOf(xs[i]!), weak: false }))];
     const [q, consts] = closeBranches(jvpOf(p.whenFalse), jvpOf(p.whenTrue), avals);
-    const touts = bind("cond", [pred, ...consts, ...xs, ...nz.map((i) => ts[i]!)], q);
-    const full: (NDArray | null)[] = outs.map(() => null);
+    const r = bind("cond", [pred, ...consts, ...xs, ...nz.map((i) => ts[i]!)], q);
+    const outs = joint ? r.slice(0, outAvals.length) : bind("cond", primals, p);
+    const touts = joint ? r.slice(outAvals.length) : r;
+    const full: (NDArray | null)[] = outAvals.map(() => null);
     floatOut.forEach((j, k) => (full[j] = touts[k]!));
     return [outs, full];
   },

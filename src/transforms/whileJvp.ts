@@ -9,13 +9,11 @@ import { GradError } from "../core/errors.js";
 import { isFloat } from "../core/dtype.js";
 import { NDArray } from "../core/ndarray.js";
 import { evalGraph, stageClosed } from "../core/graph.js";
-import { Tracer, avalOf, bind } from "../core/trace.js";
+import { avalOf, bind } from "../core/trace.js";
+import { levelOf } from "./condRule.js";
 import { hook } from "../core/hooks.js";
 import { zeros } from "../ops/ops.js";
 import type { WhileParams } from "../ops/loopRules.js";
-
-const levelOf = (xs: readonly (NDArray | null)[]): number =>
-  Math.max(-1, ...xs.map((x) => (x instanceof Tracer ? x.trace.main.level : -1)));
 
 const zerosLike = (x: NDArray): NDArray => zeros(x.shape.slice(), { dtype: x.dtype });
 
