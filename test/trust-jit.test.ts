@@ -467,6 +467,16 @@ describe("weak types through jit and vmap", () => {
     expect(nb.jit(nb.vmap(f, { inAxes: [0, null] }))(x32, 2).dtype).toBe("float32");
     expectClose(nb.jit(f)(x32, 2), [2, 4], [2], 0);
   });
+  it("... and under grad and jvp", () => {
+    const [y, dy] = nb.jvp((s: A) => nb.mul(x32, s), [2], [1]);
+    expect(y.dtype).toBe("float32");
+    expect(dy.dtype).toBe("float32");
+    expectClose(dy, [1, 2], [2], 0);
+    const g = nb.grad((v: A, s: A) => nb.sum(nb.mul(v, s)))(x32, 3);
+    expect(g.dtype).toBe("float32");
+    expectClose(g, [3, 3], [2], 0);
+    expect(nb.grad((v: A, s: A) => nb.sum(nb.mul(v, s)), { argnums: 1 })(x32, 3).dtype).toBe("float64");
+  });
   it("weak type is part of the cache key", () => {
     let traces = 0;
     const f = nb.jit((x: A, s: A) => {

@@ -12,7 +12,7 @@ import { MainTrace, avalOf, endTrace, fmtAval, newTrace } from "../core/trace.js
 import { TreeDef, flatten } from "../core/pytree.js";
 import { ConcreteArray } from "../core/ndarray.js";
 import { Plan, compile } from "../core/plan.js";
-import { argLeaf, flattenToArrays, unflatten } from "./common.js";
+import { flattenToArrays, toLeaf, unflatten } from "./common.js";
 import { treeKey, valueKey } from "./jitKey.js";
 
 interface Compiled {
@@ -67,7 +67,7 @@ export function jit(
     );
     const dyn = args.map((a, i) => (statics.has(i) ? null : a));
     const [raw, def] = flatten(dyn);
-    const leaves = raw.map((l) => argLeaf(l, "jit"));
+    const leaves = raw.map((l) => toLeaf(l, "jit"));
     const key =
       treeKey(def) +
       "|" +

@@ -10,7 +10,7 @@ import { flatten } from "../core/pytree.js";
 import { broadcastPrim } from "../ops/ops.js";
 import { Dim, moveFromFront, moveToFront } from "../ops/batching.js";
 import type { Params, Prim } from "../ops/primitives.js";
-import { argLeaf, toLeaf, unflatten } from "./common.js";
+import { toLeaf, unflatten } from "./common.js";
 
 export class BatchTracer extends Tracer {
   readonly aval: Aval;
@@ -79,7 +79,7 @@ export function vmap(
     const defs = args.map((a, i) => {
       const [ls, def] = flatten(a);
       for (const l of ls) {
-        const x = argLeaf(l, "vmap");
+        const x = toLeaf(l, "vmap");
         const ax = perArg[i]!;
         if (ax !== null && (!Number.isInteger(ax) || ax < -x.ndim || ax >= x.ndim))
           throw new ShapeError(`vmap: inAxes ${ax} is out of range for argument ${i} of shape ${fmtShape(x.shape)}`);
