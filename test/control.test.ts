@@ -23,35 +23,48 @@ type A = nb.NDArray;
 const CF = 1e-12;
 const FD = 1e-7;
 const prims = (g: nb.Graph): string[] => g.equations.map((e) => e.prim as string);
+/** Whether a branch was called on a value with a concrete value (evaluated), not staged abstractly. */
+const evaluated = (v: A): boolean => {
+  try {
+    v.item();
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 // ---------------------------------------------------------------------------
 
 describe("cond", () => {
-  // piecewise: x > 0 ? x² : −3x (with call counters on each branch)
+  // piecewise: x > 0 ? x² : −3x (with counters on each branch: calls, and evaluations on concrete values;
+  // the untaken branch of a concrete predicate is only staged abstractly, to check that the branches agree)
   function piecewise() {
     const calls = { t: 0, f: 0 };
+    const ran = { t: 0, f: 0 };
     const fn = (x: A) =>
       nb.cond(
         nb.greater(x, 0),
         (v: A) => {
           calls.t++;
+          if (evaluated(v)) ran.t++;
           return nb.mul(v, v);
         },
         (v: A) => {
           calls.f++;
+          if (evaluated(v)) ran.f++;
           return nb.mul(v, -3);
         },
         x,
       );
-    return { fn, calls };
+    return { fn, calls, ran };
   }
 
   it("a concrete predicate runs only the taken branch (eager)", () => {
-    const { fn, calls } = piecewise();
+    const { fn, ran } = piecewise();
     expectClose(fn(nb.array(2)), 4, [], 0);
-    expect(calls).toEqual({ t: 1, f: 0 });
+    expect(ran).toEqual({ t: 1, f: 0 });
     expectClose(fn(nb.array(-1.5)), 4.5, [], 0);
-    expect(calls).toEqual({ t: 1, f: 1 });
+    expect(ran).toEqual({ t: 1, f: 1 });
     // JS booleans and numbers as predicates
     expectClose(
       nb.cond(
@@ -76,15 +89,15 @@ describe("cond", () => {
   });
 
   it("under grad and jvp the predicate is concrete: only the taken branch runs, and is differentiated", () => {
-    const { fn, calls } = piecewise();
+    const { fn, ran } = piecewise();
     expectClose(nb.grad(fn)(3), 6, [], CF);
-    expect(calls).toEqual({ t: 1, f: 0 });
+    expect(ran).toEqual({ t: 1, f: 0 });
     expectClose(nb.grad(fn)(-3), -3, [], CF);
-    expect(calls).toEqual({ t: 1, f: 1 });
+    expect(ran).toEqual({ t: 1, f: 1 });
     const [y, dy] = nb.jvp(fn, [nb.array(0.5)], [nb.array(2)]);
     expectClose(y, 0.25, [], CF);
     expectClose(dy, 2, [], CF); // 2x · t = 2 · 0.5 · 2
-    expect(calls).toEqual({ t: 2, f: 1 });
+    expect(ran).toEqual({ t: 2, f: 1 });
     // second order through the taken branch
     expectClose(nb.grad(nb.grad(fn))(1.5), 2, [], CF);
     expectClose(nb.grad(nb.grad(fn))(-1.5), 0, [], CF);
@@ -113,14 +126,15 @@ describe("cond", () => {
     expect(jf.cacheSize()).toBe(1);
   });
 
-  it("under jit both branches are traced once and the result is selected; the cache serves both predicates", () => {
-    const { fn, calls } = piecewise();
+  it("under jit both branches are traced once into a cond; the cache serves both predicates", () => {
+    const { fn, calls, ran } = piecewise();
     const jf = nb.jit(fn);
     expectClose(jf(nb.array(2)), 4, [], 0);
     expect(calls).toEqual({ t: 1, f: 1 });
     expectClose(jf(nb.array(-2)), 6, [], 0);
     expectClose(jf(nb.array(5)), 25, [], 0);
     expect(calls).toEqual({ t: 1, f: 1 });
+    expect(ran).toEqual({ t: 0, f: 0 });
     expect(jf.cacheSize()).toBe(1);
   });
 
@@ -131,7 +145,7 @@ describe("cond", () => {
         nb.greater(nb.array(1), 0),
         (v: A) => nb.sin(v),
         (v: A) => {
-          falseCalls++;
+          if (evaluated(v)) falseCalls++;
           return v;
         },
         x,
@@ -205,7 +219,7 @@ describe("cond", () => {
         true,
         (v: A) => nb.mul(v, 2),
         (v: A) => {
-          falseCalls++;
+          if (evaluated(v)) falseCalls++;
           return v;
         },
         x,
@@ -215,7 +229,7 @@ describe("cond", () => {
     expect(falseCalls).toBe(0);
   });
 
-  it("under makeGraph both branches are staged and selected", () => {
+  it("under makeGraph both branches are staged into a cond equation", () => {
     const g = nb.makeGraph((x: A) =>
       nb.cond(
         nb.greater(x, 0),
@@ -224,14 +238,14 @@ describe("cond", () => {
         x,
       ),
     )(nb.array(0));
-    const ps = prims(g);
-    expect(ps).toContain("sin");
-    expect(ps).toContain("cos");
-    expect(ps).toContain("gt");
+    expect(prims(g)).toEqual(["gt", "cond"]);
+    const p = g.equations[1]!.params as { whenTrue: nb.Graph; whenFalse: nb.Graph };
+    expect(prims(p.whenTrue)).toEqual(["sin"]);
+    expect(prims(p.whenFalse)).toEqual(["cos"]);
     expect(g.outs.length).toBe(1);
   });
 
-  it("branches that differ in structure, shape or dtype are a ShapeError when both run", () => {
+  it("branches that differ in structure or shape are a ShapeError, in dtype a DTypeError, whatever the predicate", () => {
     const structure = (x: A) =>
       nb.cond(
         nb.greater(x, 0),
@@ -253,12 +267,18 @@ describe("cond", () => {
         (v: A) => nb.greater(v, 1),
         x,
       );
-    for (const f of [structure, shape, dtype]) {
-      // eagerly only the taken branch runs: no error
-      expect(() => f(nb.array(1))).not.toThrow();
-      expect(() => nb.jit(f)(nb.array(1))).toThrow(nb.ShapeError);
-      expect(() => nb.vmap(f)(arr([1, -1]))).toThrow(nb.ShapeError);
-      expect(() => nb.makeGraph(f)(nb.array(1))).toThrow(nb.ShapeError);
+    for (const [f, E] of [
+      [structure, nb.ShapeError],
+      [shape, nb.ShapeError],
+      [dtype, nb.DTypeError],
+    ] as const) {
+      // eagerly too: the untaken branch is staged abstractly and must agree
+      expect(() => f(nb.array(1))).toThrow(E);
+      expect(() => f(nb.array(-1))).toThrow(E);
+      expect(() => nb.grad((x: A) => nb.sum(nb.array(f(x) as A)))(nb.array(1))).toThrow(E);
+      expect(() => nb.jit(f)(nb.array(1))).toThrow(E);
+      expect(() => nb.vmap(f)(arr([1, -1]))).toThrow(E);
+      expect(() => nb.makeGraph(f)(nb.array(1))).toThrow(E);
     }
   });
 
@@ -548,10 +568,11 @@ describe("whileLoop", () => {
     expectClose(nb.grad((x: A) => nb.sum(nb.jit(nb.vmap(w))(x)))(arr([3.5, 20])), [dref(3.5), dref(20)], [2], CF);
   });
 
-  it("differentiating inside a staged function (jit(grad)) needs concrete conditions: TracerError", () => {
+  it("reverse mode inside a staged function (jit(grad)) with a traced condition: GradError naming whileLoop", () => {
     const { fn } = doubler();
-    expect(() => nb.jit(nb.grad(fn))(nb.array(3))).toThrow(nb.TracerError);
-    expect(() => nb.makeGraph(nb.grad(fn))(nb.array(3))).toThrow(nb.TracerError);
+    expect(() => nb.jit(nb.grad(fn))(nb.array(3))).toThrow(nb.GradError);
+    expect(() => nb.makeGraph(nb.grad(fn))(nb.array(3))).toThrow(nb.GradError);
+    expect(() => nb.jit(nb.grad(fn))(nb.array(3))).toThrow(/^whileLoop: .*forLoop.*scan/);
   });
 
   it("a condition with more than one element is a ShapeError", () => {

@@ -6,7 +6,7 @@
  */
 import { TracerError } from "./errors.js";
 import { ConcreteArray, NDArray } from "./ndarray.js";
-import { Aval, MainTrace, Rule, Trace, Tracer, avalOf, bind, endTrace, fmtAval, newTrace } from "./trace.js";
+import { Aval, MainTrace, Rule, Trace, Tracer, avalOf, bind, endTrace, fmtAval, newTrace, withDynamic } from "./trace.js";
 
 /** A variable of the IR. */
 export class Var {
@@ -325,7 +325,11 @@ export function stageClosed(f: (xs: NDArray[]) => NDArray[], avals: readonly Ava
   const t = newTrace(what, (m: MainTrace) => new StagingTrace(m, what));
   try {
     const ins = avals.map((a) => t.newInput(a));
-    const g = t.build(ins, f(ins));
+    // everything f computes is staged, including operations on values it closes over
+    const g = t.build(
+      ins,
+      withDynamic(t, () => f(ins)),
+    );
     return [new Graph([...g.constVars, ...g.inVars], [], [], g.equations, g.outs), g.consts.slice()];
   } finally {
     endTrace(t);

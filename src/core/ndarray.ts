@@ -42,6 +42,9 @@ export abstract class NDArray {
   /** @internal The concrete value of this array (a tracer's concrete primal), or a TracerError. */
   abstract concrete(op: string): ConcreteArray;
 
+  /** @internal Throws TracerError for a tracer whose transform has returned; nothing for concrete arrays. */
+  assertLive(_op: string): void {}
+
   /** Nested JS arrays of the values (a plain number or boolean for 0-d arrays). */
   toArray(): Nested {
     return this.concrete("toArray").toArray();

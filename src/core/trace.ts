@@ -138,6 +138,9 @@ export abstract class Tracer extends NDArray {
     checkLive(this, op);
     return this.trace.concreteOf(this, op);
   }
+  override assertLive(op: string): void {
+    checkLive(this, op);
+  }
   override toString(): string {
     return `Traced<${fmtAval(this.aval)}> (${this.trace.main.kind} tracer)`;
   }
@@ -159,6 +162,23 @@ function raise(top: Trace, x: NDArray, op: string): Tracer {
   return top.pure(x);
 }
 
+let DYNAMIC: Trace | null = null;
+
+/**
+ * Runs `f` with `t` as the dynamic trace: every primitive applied meanwhile goes to `t` unless an
+ * operand belongs to a higher level, including operations on values closed over from lower levels
+ * (which `t` sees as constants). Used to stage subgraphs (cond branches, loop bodies) completely.
+ */
+export function withDynamic<R>(t: Trace, f: () => R): R {
+  const prev = DYNAMIC;
+  DYNAMIC = t;
+  try {
+    return f();
+  } finally {
+    DYNAMIC = prev;
+  }
+}
+
 /** Applies a primitive to operands: dispatches to the innermost owning trace, or evaluates. */
 export function bind<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDArray[] {
   let top: Trace | null = null;
@@ -168,6 +188,7 @@ export function bind<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDA
       if (top === null || a.trace.main.level > top.main.level) top = a.trace;
     }
   }
+  if (DYNAMIC !== null && DYNAMIC.main.active && (top === null || DYNAMIC.main.level > top.main.level)) top = DYNAMIC;
   if (top === null) {
     const avals = prim.opaque ? [] : prim.abstractEval(args.map(avalOf), params);
     return prim.impl(args as ConcreteArray[], params, avals);

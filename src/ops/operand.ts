@@ -8,7 +8,10 @@ import { array } from "./creation.js";
 
 /** Converts an operand to an NDArray; bare JS numbers become weak float64 scalars. */
 export function asArray(x: ArrayLike, op = "array"): NDArray {
-  if (x instanceof NDArray) return x;
+  if (x instanceof NDArray) {
+    x.assertLive(op);
+    return x;
+  }
   if (typeof x === "number") return scalar(x, "float64", true);
   if (typeof x === "boolean") return scalar(x ? 1 : 0, "bool");
   if (x === null || x === undefined) throw new ShapeError(`${op}: expected an array, got ${String(x)}`);

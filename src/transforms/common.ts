@@ -3,13 +3,20 @@ import { DTypeError, GradError, ShapeError, fmtShape } from "../core/errors.js";
 import { isFloat } from "../core/dtype.js";
 import { NDArray } from "../core/ndarray.js";
 import { array } from "../ops/creation.js";
+import { asArray } from "../ops/operand.js";
 import { TreeDef, flatten, unflatten } from "../core/pytree.js";
 import { shapesEqual } from "../core/shape.js";
 
-/** A pytree leaf as an NDArray: JS numbers become 0-d float64 (strong) arrays. */
+/** A pytree leaf as an NDArray: JS numbers become weakly typed 0-d float64 arrays. */
 export function toLeaf(x: unknown, op: string): NDArray {
-  if (x instanceof NDArray) return x;
-  if (typeof x === "number" || typeof x === "boolean" || ArrayBuffer.isView(x)) return array(x as number);
+  if (x instanceof NDArray) {
+    // a tracer whose transform has returned cannot be an argument or a result of another transform
+    x.assertLive(op);
+    return x;
+  }
+  // bare JS numbers are weakly typed under every transform, as in eager code (API.md, Semantics settled)
+  if (typeof x === "number") return asArray(x);
+  if (typeof x === "boolean" || ArrayBuffer.isView(x)) return array(x as unknown as number);
   throw new ShapeError(`${op}: unsupported leaf ${String(x)}`);
 }
 

@@ -23,6 +23,7 @@ import { BatchTracer } from "./vmap.js";
 import { stageClosed } from "../core/graph.js";
 import { avalOf, bind } from "../core/trace.js";
 import { WHILE_LOOP } from "./loopRules.js";
+import { concreteCond, stagedCond } from "./condRule.js";
 
 /** The concrete boolean value of a predicate, or null when it is traced without one. */
 function concretePred(pred: NDArray, op: string): boolean | null {
@@ -52,10 +53,12 @@ function maskOperands(pred: NDArray, operands: unknown[], taken: boolean): unkno
 }
 
 /**
- * `pred ? trueFn(...operands) : falseFn(...operands)`. Under transforms that
- * have no concrete predicate (jit, vmap, makeGraph) both branches run and the
- * results are selected elementwise; they must then have the same structure
- * and shapes.
+ * `pred ? trueFn(...operands) : falseFn(...operands)`. Both branches must
+ * return the same structure, shapes and dtypes (checked whatever the
+ * predicate). A concrete predicate runs only its branch; one without a
+ * concrete value (under jit or makeGraph) stages a `cond` primitive that
+ * runs only the taken branch once the predicate is known; a batched one
+ * (vmap) selects per example, with no derivative leaking from the untaken branch.
  * @example nb.cond(nb.greater(x, 0), (v) => nb.mul(v, 2), (v) => nb.neg(v), x);
  */
 export function cond(
@@ -66,24 +69,7 @@ export function cond(
 ): any {
   const p = asArray(pred, "cond");
   const c = concretePred(p, "cond");
-  if (c !== null) return c ? trueFn(...operands) : falseFn(...operands);
-  const pb = reshape(p, []);
-  // each branch sees its operands only where it is taken (elsewhere through stopGradient), so the
-  // derivative of the branch not taken — possibly NaN outside its domain — cannot leak into the result
-  const [tl, td] = flattenToArrays(trueFn(...maskOperands(pb, operands, true)), "cond");
-  const [fl, fd] = flattenToArrays(falseFn(...maskOperands(pb, operands, false)), "cond");
-  if (!td.equals(fd)) throw new ShapeError(`cond: branches return different structures: ${td} and ${fd}`);
-  tl.forEach((t, i) => {
-    const f = fl[i]!;
-    if (!shapesEqual(t.shape, f.shape) || t.dtype !== f.dtype)
-      throw new ShapeError(
-        `cond: branch outputs differ at leaf ${i}: ${t.dtype}${fmtShape(t.shape)} and ${f.dtype}${fmtShape(f.shape)}`,
-      );
-  });
-  return unflatten(
-    td,
-    tl.map((t, i) => where(pb, t, fl[i]!)),
-  );
+  return c === null ? stagedCond(p, trueFn, falseFn, operands) : concreteCond(c, trueFn, falseFn, operands);
 }
 
 /**

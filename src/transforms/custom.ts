@@ -9,7 +9,7 @@ import { NDArray } from "../core/ndarray.js";
 import { TreeDef, flatten } from "../core/pytree.js";
 import { bind } from "../core/trace.js";
 import { zeros } from "../ops/index.js";
-import { flattenToArrays, unflatten } from "./common.js";
+import { flattenToArrays, toLeaf, unflatten } from "./common.js";
 import { CUSTOM_JVP_CALL, CUSTOM_VJP_CALL } from "./customRules.js";
 import { vjp } from "./vjp.js";
 
@@ -122,10 +122,14 @@ function customVjpWith(
 }
 
 function zerosTree(x: unknown): unknown {
-  const [leaves, def] = flattenToArrays(x, "customVjp");
+  // only the leaves' shapes and dtypes are read (x may hold tracers of a transform that has returned)
+  const [leaves, def] = flatten(x);
   return unflatten(
     def,
-    leaves.map((l) => zeros(l.shape, { dtype: l.dtype })),
+    leaves.map((l) => {
+      const a = l instanceof NDArray ? l : toLeaf(l, "customVjp");
+      return zeros(a.shape, { dtype: a.dtype });
+    }),
   );
 }
 

@@ -9,10 +9,11 @@
 import { NablaError } from "../core/errors.js";
 import { Graph, StagingTrace, StagingTracer, evalGraph } from "../core/graph.js";
 import { MainTrace, avalOf, endTrace, fmtAval, newTrace } from "../core/trace.js";
-import { TreeDef } from "../core/pytree.js";
+import { TreeDef, flatten } from "../core/pytree.js";
 import { ConcreteArray } from "../core/ndarray.js";
 import { Plan, compile } from "./plan.js";
-import { flattenToArrays, unflatten } from "./common.js";
+import { flattenToArrays, toLeaf, unflatten } from "./common.js";
+import { treeKey, valueKey } from "./jitKey.js";
 
 interface Compiled {
   graph: Graph;
@@ -23,42 +24,65 @@ interface Compiled {
   concreteConsts: boolean;
 }
 
-function staticKey(v: unknown): string {
-  try {
-    return JSON.stringify(v) ?? String(v);
-  } catch {
-    throw new NablaError("jit: static arguments must be JSON-serialisable values (used as cache keys)");
-  }
+function readCacheSize(v: unknown): number {
+  if (v === undefined) return 256;
+  if (typeof v !== "number" || !(Number.isInteger(v) || v === Infinity) || v < 1)
+    throw new NablaError(`jit: cacheSize must be a positive integer (or Infinity), got ${String(v)}`);
+  return v;
+}
+
+function readStatics(v: unknown): number[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || v.some((k) => !Number.isInteger(k)))
+    throw new NablaError(`jit: staticArgnums must be an array of integers, got ${String(v)}`);
+  return v.slice() as number[];
 }
 
 /**
  * Stages `f` into a graph per argument signature and reuses it; results
  * equal those of `f`. Arguments listed in `staticArgnums` are passed through
- * as JS values (and are part of the cache key).
+ * as JS values and are part of the cache key, as are pytree structure
+ * (with registered classes' metadata), shapes, dtypes and weak types. At
+ * most `cacheSize` signatures (default 256) are kept, least recently used
+ * evicted.
  * @example
  * const f = nb.jit((x) => nb.sum(nb.mul(x, x)));
  * f(nb.array([1, 2])); // array(5.) (staged once for f64[2])
  */
 export function jit(
   f: (...args: any[]) => unknown,
-  options: { staticArgnums?: readonly number[] } = {},
+  options: { staticArgnums?: readonly number[]; cacheSize?: number } = {},
 ): ((...args: any[]) => any) & {
   /** The number of argument signatures staged and cached so far. */
   cacheSize: () => number;
 } {
-  const statics = new Set(options.staticArgnums ?? []);
+  // options are read once, here
+  const staticList = readStatics(options.staticArgnums);
+  const maxEntries = readCacheSize(options.cacheSize);
   const cache = new Map<string, Compiled>();
   const run = (...args: unknown[]): unknown => {
+    const statics = new Set(
+      staticList.map((k) => {
+        if (k < -args.length || k >= args.length)
+          throw new NablaError(`jit: staticArgnums ${k} is out of range for a call with ${args.length} argument(s)`);
+        return k < 0 ? k + args.length : k;
+      }),
+    );
     const dyn = args.map((a, i) => (statics.has(i) ? null : a));
-    const [leaves, def] = flattenToArrays(dyn, "jit");
+    const [raw, def] = flatten(dyn);
+    const leaves = raw.map((l) => toLeaf(l, "jit"));
     const key =
-      def.toString() +
+      treeKey(def) +
       "|" +
       leaves.map((l) => fmtAval(avalOf(l)) + (l.weakType ? "w" : "")).join(",") +
       "|" +
-      args.map((a, i) => (statics.has(i) ? staticKey(a) : "")).join(",");
+      args.map((a, i) => (statics.has(i) ? valueKey(a) : "")).join(",");
     let c = cache.get(key);
-    if (c === undefined) {
+    if (c !== undefined) {
+      // least recently used order: a hit moves to the end
+      cache.delete(key);
+      cache.set(key, c);
+    } else {
       const stage = newTrace("jit", (m: MainTrace) => new StagingTrace(m, "jit"));
       try {
         // weak-typed arguments (bare scalars) stay weak, so promotion matches eager evaluation
@@ -76,6 +100,7 @@ export function jit(
       } finally {
         endTrace(stage);
       }
+      if (cache.size >= maxEntries) cache.delete(cache.keys().next().value!);
       cache.set(key, c);
     }
     // concrete arguments run the compiled plan; traced ones go through bind, so jit composes with other transforms

@@ -23,6 +23,7 @@ import { astype, greater, max, reshape, stopGradient, where } from "../ops/index
 import { batchedFront } from "../prims/batching.js";
 import { jvpFlat } from "./jvp.js";
 import { vmapFlat } from "./vmap.js";
+import { stagedWhileJvp, whileTranspose } from "./whileJvp.js";
 
 export interface WhileParams {
   cond: Graph;
@@ -50,6 +51,17 @@ function truth(c: NDArray, what: string): boolean {
     throw e;
   }
   return v.data[0] !== 0;
+}
+
+/** Whether the condition has a concrete value. */
+function concreteAt(c: NDArray): boolean {
+  try {
+    c.concrete("whileLoop");
+    return true;
+  } catch (e) {
+    if (e instanceof TracerError) return false;
+    throw e;
+  }
 }
 
 const fmt = (as: readonly Aval[]) => as.map((a) => `${a.dtype}${fmtShape(a.shape)}`).join(", ");
@@ -82,6 +94,8 @@ export const WHILE_LOOP: Rule<WhileParams> = {
   },
   jvpFull(primals: NDArray[], tangents: (NDArray | null)[], p: WhileParams): [NDArray[], (NDArray | null)[]] {
     const [cc, bc, init] = split(primals, p);
+    // no concrete condition (jit(jvp(f)), vmap(jvp(f))): the JVP is a loop over (primal, tangent) carries
+    if (!concreteAt(evalGraph(p.cond, [...cc, ...init])[0]!)) return stagedWhileJvp(primals, tangents, p);
     const bct = tangents.slice(p.nCond, p.nCond + p.nBody);
     let carry = init;
     let carryT = tangents.slice(p.nCond + p.nBody);
@@ -93,6 +107,8 @@ export const WHILE_LOOP: Rule<WhileParams> = {
     }
     return [carry, carryT];
   },
+  // only a loop staged by stagedWhileJvp reaches a linear graph: reverse mode with a traced condition
+  transpose: whileTranspose,
   // batched: a new loop over the batched carry that runs while any example is active; finished examples
   // keep their value and enter the body only through stopGradient. Built as graphs, so it stages too.
   vmap(args: NDArray[], dims: Dim[], p: WhileParams, size: number): BatchResult {

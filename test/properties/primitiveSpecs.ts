@@ -29,6 +29,7 @@ import {
 } from "../../src/testing/index.js";
 import { ravel, sizeOf, unravel } from "../support/reference.js";
 import { stageClosed } from "../../src/core/graph.js";
+import { closeBranches } from "../../src/transforms/condRule.js";
 
 type NDArray = nb.NDArray;
 
@@ -781,6 +782,25 @@ const whileCase = fc
   });
 
 /**
+ * cond staged by cond: operands [pred, x, y]; true branch (x, y) ↦ sin(x)·y, false branch
+ * (x, y) ↦ tanh(x) − y. Neither branch closes over anything, so the layout is exactly that.
+ * (Several outputs, pytrees and closed-over values are covered in test/trust-jit.test.ts.)
+ */
+export const condBranches = (avals: readonly { shape: readonly number[]; dtype: DType }[]) => {
+  const as = avals.map((a) => ({ shape: a.shape, dtype: a.dtype, weak: false }));
+  const [params, consts] = closeBranches(
+    ([x, y]) => [nb.sub(nb.tanh(x!), y!)],
+    ([x, y]) => [nb.mul(nb.sin(x!), y!)],
+    as,
+  );
+  if (consts.length !== 0) throw new Error("cond spec: unexpected operand layout");
+  return params;
+};
+const condCase = fc
+  .tuple(fc.boolean(), samePair)
+  .map(([b, [x, y]]) => mk<"cond">([nb.array(b), x, y], condBranches([x, y])));
+
+/**
  * custom_vjp_lin with residual M [n, n] and tangent t [n, k]: bwd ct ↦ Mᵀ·ct, so the forward map
  * (obtained by transposing bwd) is t ↦ M·t.
  */
@@ -1220,6 +1240,15 @@ export const SPECS = {
     refTol: 1e-14,
     // operands: [3 (cond), 1, y (body), k, x] — differentiate in y and x
     diff: { wrt: [2, 4] },
+  },
+  cond: {
+    gen: condCase,
+    ref: ([p, x, y]) =>
+      p!.data[0]
+        ? [ewise([x!, y!], "float64", (a, b) => Math.sin(a) * b)]
+        : [ewise([x!, y!], "float64", (a, b) => Math.tanh(a) - b)],
+    refTol: 1e-14,
+    diff: { wrt: [1, 2] },
   },
   custom_jvp_call: {
     gen: customJvpCase,

@@ -35,6 +35,7 @@ import * as nb from "../../src/index.js";
 import { ALL_RULES, ruleOf, type Params, type Prim } from "../support/primitives.js";
 import { bind } from "../../src/core/trace.js";
 import { stageClosed } from "../../src/core/graph.js";
+import { condBranches } from "./primitiveSpecs.js";
 import { fdJacobian, sizeOf } from "../support/reference.js";
 
 type A = nb.NDArray;
@@ -414,6 +415,16 @@ const CASES: { [P in Prim]: Case<P>[] } = {
         checkFwd: true,
       },
       make: (r) => [f64(r, [2, 2])],
+    },
+  ],
+  // operands [pred, x, y]: a batched predicate selects per example, an unbatched one picks a branch
+  cond: [
+    {
+      params: condBranches([
+        { shape: [3], dtype: "float64" },
+        { shape: [3], dtype: "float64" },
+      ]),
+      make: (r) => [bools(r, []), f64(r, [3]), f64(r, [3])],
     },
   ],
   custom_vjp_lin: [

@@ -14,12 +14,14 @@ import {
   type CustomVjpParams,
 } from "../../src/transforms/customRules.js";
 import { WHILE_LOOP, type WhileParams } from "../../src/transforms/loopRules.js";
+import { COND, type CondParams } from "../../src/transforms/condRule.js";
 
 export interface Params extends FirstOrder {
   custom_jvp_call: CustomJvpParams;
   custom_vjp_call: CustomVjpParams;
   custom_vjp_lin: CustomLinParams;
   while_loop: WhileParams;
+  cond: CondParams;
 }
 export type Prim = keyof Params;
 
@@ -29,6 +31,7 @@ export const ALL_RULES: { [P in Prim]: Rule<Params[P]> } = {
   custom_vjp_call: CUSTOM_VJP_CALL,
   custom_vjp_lin: CUSTOM_VJP_LIN,
   while_loop: WHILE_LOOP,
+  cond: COND,
 };
 
 /** The row of a primitive by name. */
