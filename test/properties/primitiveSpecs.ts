@@ -620,6 +620,52 @@ const slogdetCase = fc
   .map((a) => mk<"slogdet">([a], {}));
 
 /**
+ * Any matrices (det and cofactor are polynomials, smooth everywhere), half of them singular: the last
+ * row is made a multiple of the first (n >= 2), so the determinant is 0 and, for n >= 3, the cofactor
+ * matrix has rank one. Finite differences of a polynomial need no distance from singularity.
+ */
+const detCase = <P extends "det" | "cofactor">() =>
+  fc.tuple(batchShape, fc.integer({ min: 1, max: 3 }), fc.boolean(), between(-2, 2)).chain(([batch, n, singular, c]) =>
+    arrOf([...batch, n, n], between(-2, 2)).map((m) => {
+      const d = toRef(m).data.slice();
+      if (singular && n >= 2)
+        for (let b = 0; b < sizeOf(batch); b++)
+          for (let j = 0; j < n; j++) d[b * n * n + (n - 1) * n + j] = c * d[b * n * n + j]!;
+      return mk<P>([nb.array(Float64Array.from(d), { shape: [...batch, n, n] })], {} as Params[P]);
+    }),
+  );
+
+/** det by the Leibniz formula: Σ over permutations σ of sgn(σ) Π_i m[i][σ(i)] (independent of any LU). */
+function leibnizDet(m: number[][]): number {
+  const n = m.length;
+  let total = 0;
+  const perm = range(n);
+  const visit = (k: number, sign: number): void => {
+    if (k === n) {
+      total += sign * perm.reduce((p, c, i) => p * m[i]![c]!, 1);
+      return;
+    }
+    for (let i = k; i < n; i++) {
+      [perm[k], perm[i]] = [perm[i]!, perm[k]!];
+      visit(k + 1, i === k ? sign : -sign);
+      [perm[k], perm[i]] = [perm[i]!, perm[k]!];
+    }
+  };
+  visit(0, 1);
+  return total;
+}
+
+/** The cofactor matrix by definition: C_ij = (-1)^(i+j) det(m without row i and column j). */
+export function cofactorRef(m: number[][]): number[][] {
+  return m.map((_, i) =>
+    m.map((__, j) => {
+      const minor = m.filter((_r, r) => r !== i).map((row) => row.filter((_c, c) => c !== j));
+      return ((i + j) % 2 === 0 ? 1 : -1) * leibnizDet(minor);
+    }),
+  );
+}
+
+/**
  * Matrices whose symmetric part is S = G·Gᵀ + n·I (|G_ij| <= 1, eigenvalues in [n, n + n²]) plus an
  * antisymmetric part the primitives must ignore (they read (A + Aᵀ)/2).
  */
@@ -1094,6 +1140,20 @@ export const SPECS = {
         { shape: batch, dtype: a!.dtype, data: res.map((r) => r[1]!) },
       ];
     },
+    refTol: 1e-10,
+    diff: { wrt: ALL1 },
+  },
+  // det A (a polynomial): exact at singular matrices; its derivatives are the cofactors
+  det: {
+    gen: detCase<"det">(),
+    ref: ([a]) => [{ shape: a!.shape.slice(0, -2), dtype: a!.dtype, data: matrices(a!).map(leibnizDet) }],
+    refTol: 1e-10,
+    diff: { wrt: ALL1 },
+  },
+  // C = adj(A)ᵀ, cofactors by their definition (minors by Leibniz)
+  cofactor: {
+    gen: detCase<"cofactor">(),
+    ref: ([a]) => [fromMatrices(matrices(a!).map(cofactorRef), a!.shape.slice(0, -2), a!.dtype)],
     refTol: 1e-10,
     diff: { wrt: ALL1 },
   },
