@@ -150,3 +150,135 @@ describe("det at singular matrices", () => {
     expect(() => det(nb.zeros([2, 3]))).toThrow(/^det/);
   });
 });
+
+describe("linalg.norm follows NumPy/JAX", () => {
+  const M = [
+    [1, -2],
+    [3, 4],
+  ];
+  // column sums of |M|: 4, 6; row sums: 3, 7; MᵀM = [[10, 10], [10, 20]] has eigenvalues 15 ± 5√5, so
+  // σ = √(15 ± 5√5); σ1 + σ2 = √(σ1² + σ2² + 2|det M|) = √(30 + 20)
+  const matrixCases: [nb.linalg.NormOrd | undefined, number][] = [
+    [undefined, Math.sqrt(30)],
+    ["fro", Math.sqrt(30)],
+    [1, 6],
+    [-1, 4],
+    [Infinity, 7],
+    [-Infinity, 3],
+    [2, Math.sqrt(15 + 5 * Math.sqrt(5))],
+    [-2, Math.sqrt(15 - 5 * Math.sqrt(5))],
+    ["nuc", Math.sqrt(50)],
+  ];
+  it.each(matrixCases)("matrix order %s of [[1, -2], [3, 4]]", (ord, want) => {
+    // singular values via eigh of the Gram matrix: relative error ~ ε·κ² with κ = σ1/σ2 ≈ 6.9: 1e-13
+    expectClose(nb.linalg.norm(M, ord), want, [], 1e-13);
+  });
+
+  const v = [3, -4, 0];
+  const vectorCases: [number | undefined, number[], number][] = [
+    [undefined, v, 5],
+    [2, v, 5],
+    [1, v, 7],
+    [0, v, 2],
+    [Infinity, v, 4],
+    [-Infinity, v, 0],
+    [3, v, Math.cbrt(91)],
+    [0.5, v, (Math.sqrt(3) + 2) ** 2],
+    [-1, [3, -4], 12 / 7],
+  ];
+  it.each(vectorCases)("vector order %s", (ord, x, want) => {
+    expectClose(nb.linalg.norm(x, ord), want, [], 1e-14);
+  });
+
+  it("a pair of axes gives matrix norms per batch element; the axis order is (rows, columns)", () => {
+    const x = arr([1, -2, 3, 4, 0.5, 1, -1, 2], [2, 2, 2]);
+    expectClose(nb.linalg.norm(x, 1, [1, 2]), [6, 3], [2], 1e-14);
+    expectClose(nb.linalg.norm(x, 1, [2, 1]), [7, 3], [2], 1e-14); // columns of the transpose are rows
+    expectClose(nb.linalg.norm(x, Infinity, [-2, -1], true), [7, 3], [2, 1, 1], 1e-14);
+    expectClose(nb.linalg.norm(x, "nuc", [1, 2]), [Math.sqrt(50), Math.sqrt(1.25 + 5 + 2 * 2)], [2], 1e-13);
+    // vector norms along one axis; with ord and axis omitted, the 2-norm of everything, for any rank
+    expectClose(nb.linalg.norm(x, 1, 0), [1.5, 3, 4, 6], [2, 2], 1e-14);
+    expectClose(nb.linalg.norm(x), Math.sqrt(30 + 6.25), [], 1e-14);
+    expect(nb.linalg.norm(x, undefined, undefined, true).shape).toEqual([1, 1, 1]);
+  });
+
+  it("ord 2 on a matrix is the spectral norm, not Frobenius (a rank-one matrix: σ1 = |u||v|)", () => {
+    const outer = [
+      [2, 4],
+      [1, 2],
+    ]; // [2, 1]ᵀ [1, 2]: σ1 = |u| |v| = √5 · √5 (a singular Gram matrix: the zero eigenvalue is clamped)
+    expectClose(nb.linalg.norm(outer, 2), 5, [], 1e-12);
+    expectClose(nb.linalg.norm(nb.eye(3), 2), 1, [], 1e-14);
+    expectClose(nb.linalg.norm(nb.eye(3)), Math.sqrt(3), [], 1e-14);
+  });
+
+  it("gradients of the matrix orders at [[1, -2], [3, 4]] match closed forms", () => {
+    // d‖M‖_1 = sign(M) on the largest column (column 1), zero elsewhere; d‖M‖_∞ the same on row 1
+    expectClose(nb.grad((m: A) => nb.linalg.norm(m, 1))(arr([1, -2, 3, 4], [2, 2])) as A, [0, -1, 0, 1], [2, 2], 0);
+    expectClose(
+      nb.grad((m: A) => nb.linalg.norm(m, Infinity))(arr([1, -2, 3, 4], [2, 2])) as A,
+      [0, 0, 1, 1],
+      [2, 2],
+      0,
+    );
+    // d σ1 = u1 v1ᵀ; for 2x2, d(σ1 + σ2) = d√(‖M‖_F² + 2|det M|) = (M + sign(det) cof(M)) / (σ1 + σ2)
+    const cof = [4, -3, 2, 1];
+    const want = [1, -2, 3, 4].map((m, i) => (m + cof[i]!) / Math.sqrt(50));
+    expectClose(nb.grad((m: A) => nb.linalg.norm(m, "nuc"))(arr([1, -2, 3, 4], [2, 2])) as A, want, [2, 2], 1e-12);
+  });
+
+  it("invalid orders and axes throw ShapeError beginning with norm", () => {
+    const bad: [unknown, unknown][] = [
+      ["fro", 0], // fro is a matrix order
+      ["nuc", undefined], // on a vector
+      [3, [0, 1]], // 3 is not a matrix order
+      [NaN, 0],
+      [1, [0, 0]],
+      [1, [0, 1, 2]],
+    ];
+    const x3 = nb.ones([2, 2, 2]);
+    for (const [ord, axis] of bad) {
+      const x = axis === undefined ? nb.ones([3]) : x3;
+      const call = () => nb.linalg.norm(x, ord as nb.linalg.NormOrd, axis as number[]);
+      expect(call).toThrow(nb.ShapeError);
+      expect(call).toThrow(/^norm/);
+    }
+    expect(() => nb.linalg.norm(x3, 1)).toThrow(/^norm: .*1-D or 2-D/);
+    expect(() => nb.linalg.norm(nb.zeros([0]), Infinity)).toThrow(/^norm/);
+  });
+});
+
+describe("linalg promotes mixed float32/float64 to float64", () => {
+  const a32 = nb.array(
+    [
+      [2, 0],
+      [0, 4],
+    ],
+    { dtype: "float32" },
+  );
+  const b64 = nb.array([2, 4]);
+  it("solve and triangularSolve", () => {
+    for (const [a, b] of [
+      [a32, b64],
+      [nb.astype(a32, "float64"), nb.astype(b64, "float32")],
+    ] as const) {
+      const x = nb.linalg.solve(a, b);
+      expect(x.dtype).toBe("float64");
+      expectClose(x, [1, 1], [2], 0);
+      expect(nb.linalg.triangularSolve(a, b).dtype).toBe("float64");
+    }
+    expect(nb.linalg.solve(a32, nb.astype(b64, "float32")).dtype).toBe("float32");
+    expect(
+      nb.linalg.solve(
+        nb.array(
+          [
+            [2, 0],
+            [0, 4],
+          ],
+          { dtype: "int32" },
+        ),
+        b64,
+      ).dtype,
+    ).toBe("float64");
+  });
+});
