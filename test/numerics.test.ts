@@ -282,3 +282,85 @@ describe("linalg promotes mixed float32/float64 to float64", () => {
     ).toBe("float64");
   });
 });
+
+describe("zero-size arrays", () => {
+  it("reductions along non-empty axes of arrays with a zero dimension have zero-size results", () => {
+    const e = nb.zeros([3, 0]);
+    for (const f of [nb.max, nb.min, nb.sum, nb.prod, nb.logsumexp]) expect(f(e, 0).shape).toEqual([0]);
+    expect(nb.argmax(e, 0).shape).toEqual([0]);
+    // the identities over the empty axis: sum 0, prod 1, logsumexp log(0) = -inf
+    expect(vals(nb.sum(e, 1))).toEqual([0, 0, 0]);
+    expect(vals(nb.prod(e, 1))).toEqual([1, 1, 1]);
+    expect(vals(nb.logsumexp(e, 1))).toEqual([-Infinity, -Infinity, -Infinity]);
+  });
+
+  it("sum([]) is 0, prod([]) is 1, logsumexp([]) is -inf", () => {
+    expect(nb.sum(nb.zeros([0])).item()).toBe(0);
+    expect(nb.prod(nb.zeros([0])).item()).toBe(1);
+    expect(nb.logsumexp(nb.zeros([0])).item()).toBe(-Infinity);
+    expect(nb.logsumexp(nb.zeros([0]), 0, true).shape).toEqual([1]);
+  });
+
+  it("softmax and logSoftmax of a [0, 4] batch, eager, jitted and differentiated", () => {
+    for (const f of [nb.softmax, nb.logSoftmax]) {
+      expect(f(nb.zeros([0, 4])).shape).toEqual([0, 4]);
+      expect(nb.jit((x: A) => f(x))(nb.zeros([0, 4])).shape).toEqual([0, 4]);
+      expect((nb.grad((x: A) => nb.sum(f(x)))(nb.zeros([0, 4])) as A).shape).toEqual([0, 4]);
+    }
+  });
+
+  it("gradients of reductions over zero-size arrays are zero-size", () => {
+    for (const f of [(x: A) => nb.sum(nb.max(x, 0)), (x: A) => nb.sum(nb.logsumexp(x, 1)), (x: A) => nb.prod(x)])
+      expect((nb.grad(f)(nb.zeros([3, 0])) as A).shape).toEqual([3, 0]);
+    expect((nb.grad((x: A) => nb.logsumexp(x))(nb.zeros([0])) as A).shape).toEqual([0]);
+  });
+
+  it("reductions without an identity over an empty axis throw ShapeError naming the function", () => {
+    const e = nb.zeros([3, 0]);
+    const cases: [string, () => unknown][] = [
+      ["max", () => nb.max(e, 1)],
+      ["min", () => nb.min(e)],
+      ["argmax", () => nb.argmax(e, 1)],
+      ["argmin", () => nb.argmin(nb.zeros([0]))],
+      ["max", () => nb.max(nb.zeros([0]))],
+    ];
+    for (const [name, call] of cases) {
+      expect(call).toThrow(nb.ShapeError);
+      expect(call).toThrow(new RegExp(`^${name}:`));
+    }
+  });
+});
+
+describe("int32 arithmetic wraps like 32-bit hardware", () => {
+  const i32 = (v: number[]) => nb.array(v, { dtype: "int32" });
+  /** The exact product reduced modulo 2^32 to two's complement. */
+  const wrap = (v: bigint) => Number(BigInt.asIntN(32, v));
+
+  it("mul and prod: 123456789 · 987654321 = -67153019, eager and jitted (fused)", () => {
+    expect(wrap(123456789n * 987654321n)).toBe(-67153019);
+    expect(nb.mul(i32([123456789]), i32([987654321])).item()).toBe(-67153019);
+    expect(nb.prod(i32([123456789, 987654321])).item()).toBe(-67153019);
+    const fused = nb.jit((a: A, b: A) => nb.add(nb.mul(a, b), 1));
+    expect(vals(fused(i32([123456789, -7]), i32([987654321, 2 ** 30])))).toEqual([
+      wrap(123456789n * 987654321n + 1n),
+      wrap(-7n * 2n ** 30n + 1n),
+    ]);
+    expect(nb.prod(i32([65536, 65536, 3])).item()).toBe(0);
+  });
+
+  it("pow(int32, non-negative integer) stays int32 and wraps; other exponents compute in float64", () => {
+    const x = i32([3, 65536, -2, 7]);
+    const sq = nb.pow(x, 2);
+    expect(sq.dtype).toBe("int32");
+    expect(vals(sq)).toEqual([9, 0, 4, 49]);
+    expect(nb.pow(i32([3]), 40).item()).toBe(wrap(3n ** 40n));
+    expect(vals(nb.jit((a: A) => nb.add(nb.pow(a, 3), 0))(i32([1000, 2000])))).toEqual([
+      wrap(1000n ** 3n),
+      wrap(2000n ** 3n),
+    ]);
+    expect(nb.pow(i32([3]), i32([3])).dtype).toBe("int32");
+    expect(nb.pow(i32([4]), 0.5).dtype).toBe("float64");
+    expect(nb.pow(i32([4]), -1).dtype).toBe("float64");
+    expect(nb.pow(nb.array([3], { dtype: "float32" }), 2).dtype).toBe("float32");
+  });
+});

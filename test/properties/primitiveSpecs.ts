@@ -138,8 +138,11 @@ const un =
   (f: (v: number) => number) =>
   ([x]: Ref[]): Ref[] => [ewise([x!], x!.dtype, f)];
 const bin =
-  (f: (a: number, b: number) => number) =>
-  ([x, y]: Ref[]): Ref[] => [ewise([x!, y!], x!.dtype, f)];
+  (f: (a: number, b: number) => number, int32?: (a: number, b: number) => number) =>
+  ([x, y]: Ref[]): Ref[] => [ewise([x!, y!], x!.dtype, x!.dtype === "int32" && int32 ? int32 : f)];
+
+/** An exact integer reduced to int32 as 32-bit hardware does (two's complement, modulo 2^32). */
+const wrap32 = (v: bigint): number => Number(BigInt.asIntN(32, v));
 const cmp =
   (f: (a: number, b: number) => boolean) =>
   ([x, y]: Ref[]): Ref[] => [ewise([x!, y!], "bool", (a, b) => (f(a, b) ? 1 : 0))];
@@ -400,6 +403,12 @@ const arrayCase = (o: ArrayOptions, shape: ArrayOptions["shape"] = SH) =>
 const unary = (o: ArrayOptions = {}) => arrayCase(o) as fc.Arbitrary<Case<any>>;
 const binary = (a: ArrayOptions = {}, b: ArrayOptions = {}) =>
   arbBroadcastPair({ ...SH, arrays: [a, b] }).map(([x, y]) => mk<any>([x, y], {}));
+
+/** int32 operand pairs of broadcast-compatible shapes, with values from `a` (and `b`, default `a`). */
+const int32Pair = (a: fc.Arbitrary<number>, b: fc.Arbitrary<number> = a) =>
+  arbBroadcastShapes(2, SH).chain(([sa, sb]) =>
+    fc.tuple(arrOf(sa!, a, "int32"), arrOf(sb!, b, "int32")).map(([x, y]) => mk<any>([x, y], {})),
+  );
 
 /**
  * Operand pairs for maximum/minimum without ties: x takes the even and y the
@@ -905,14 +914,26 @@ export const SPECS = {
   stop_gradient: { gen: unary(D.any), ref: un((v) => v), diff: null },
   add: { gen: binary(), ref: bin((a, b) => a + b), diff: { wrt: ALL2 } },
   sub: { gen: binary(), ref: bin((a, b) => a - b), diff: { wrt: ALL2 } },
-  mul: { gen: binary(), ref: bin((a, b) => a * b), diff: { wrt: ALL2 } },
+  // int32 products wrap modulo 2^32 (the reference computes exactly with BigInt)
+  mul: {
+    gen: fc.oneof(binary(), int32Pair(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }))),
+    ref: bin(
+      (a, b) => a * b,
+      (a, b) => wrap32(BigInt(a) * BigInt(b)),
+    ),
+    diff: { wrt: ALL2, gen: binary() },
+  },
   // denominators in ±[0.5, 2]
   div: { gen: binary({}, D.nonzero), ref: bin((a, b) => a / b), diff: { wrt: ALL2 } },
   // positive bases in [0.5, 2], exponents in [-2, 2]
+  // int32 bases with exponents in [0, 40] stay int32 and wrap: x^y mod 2^32 (BigInt reference)
   pow: {
-    gen: binary({ domain: "positive", min: 0.5, max: 2 }, { min: -2, max: 2 }),
-    ref: bin(Math.pow),
-    diff: { wrt: ALL2 },
+    gen: fc.oneof(
+      binary({ domain: "positive", min: 0.5, max: 2 }, { min: -2, max: 2 }),
+      int32Pair(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.integer({ min: 0, max: 40 })),
+    ),
+    ref: bin(Math.pow, (a, b) => wrap32(BigInt(a) ** BigInt(b))),
+    diff: { wrt: ALL2, gen: binary({ domain: "positive", min: 0.5, max: 2 }, { min: -2, max: 2 }) },
   },
   max: { gen: noTiePair, ref: bin(Math.max), diff: { wrt: ALL2 } },
   min: { gen: noTiePair, ref: bin(Math.min), diff: { wrt: ALL2 } },
