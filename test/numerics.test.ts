@@ -364,3 +364,76 @@ describe("int32 arithmetic wraps like 32-bit hardware", () => {
     expect(nb.pow(nb.array([3], { dtype: "float32" }), 2).dtype).toBe("float32");
   });
 });
+
+describe("take modes (JAX's semantics) and int32 index ranges", () => {
+  const x = arr([10, 20, 30]);
+  const idx = [3, -4, -1, 5, 2, -7, 0];
+  it("fill (the default): out-of-range gives NaN for floats, -2^31 for int32, true for bool", () => {
+    expect(vals(nb.take(x, idx))).toEqual([NaN, NaN, 30, NaN, 30, NaN, 10]);
+    expect(vals(nb.take(x, idx, 0, { mode: "fill" }))).toEqual([NaN, NaN, 30, NaN, 30, NaN, 10]);
+    expect(vals(nb.take(nb.array([1, 2], { dtype: "int32" }), [5, -1, -3]))).toEqual([-(2 ** 31), 2, -(2 ** 31)]);
+    expect(vals(nb.take(nb.array([false, false]), [2, 1]))).toEqual([1, 0]);
+    const f32 = nb.take(nb.array([1, 2], { dtype: "float32" }), [2]);
+    expect([f32.dtype, f32.item()]).toEqual(["float32", NaN]);
+    // along an inner axis, with 2-D indices: whole slices are filled
+    const m = nb.take(
+      nb.array([
+        [1, 2],
+        [3, 4],
+      ]),
+      [[0, 2]],
+      1,
+    );
+    expect(m.shape).toEqual([2, 1, 2]);
+    expect(vals(m)).toEqual([1, NaN, 3, NaN]);
+    // from an empty axis everything is out of range
+    expect(vals(nb.take(nb.zeros([0]), [0, 1]))).toEqual([NaN, NaN]);
+  });
+
+  it("clip and wrap; negative indices count from the end first in every mode", () => {
+    // clip: 3 → 2, -4 → -1 → 0, -1 → 2, 5 → 2, -7 → -4 → 0
+    expect(vals(nb.take(x, idx, 0, { mode: "clip" }))).toEqual([30, 10, 30, 30, 30, 10, 10]);
+    // wrap: i mod 3 (Python's sign convention): 3 → 0, -4 → 2, -1 → 2, 5 → 2, -7 → 2
+    expect(vals(nb.take(x, idx, 0, { mode: "wrap" }))).toEqual([10, 30, 30, 30, 30, 30, 10]);
+    expect(vals(x.take([1, 7], 0, { mode: "clip" }))).toEqual([20, 30]);
+  });
+
+  it("the same under jit and vmap (traced indices)", () => {
+    const i = nb.array([0, 9, -1], { dtype: "int32" });
+    for (const mode of ["fill", "clip", "wrap"] as const) {
+      const want = vals(nb.take(x, i, 0, { mode }));
+      expect(vals(nb.jit((v: A, j: A) => nb.take(v, j, 0, { mode }))(x, i))).toEqual(want);
+      const rows = nb.vmap((j: A) => nb.take(x, j, 0, { mode }))(nb.stack([i, i]));
+      expect(vals(rows)).toEqual([...want, ...want]);
+    }
+  });
+
+  it("gradients in each mode: scatter-add to the index used; fill positions get nothing", () => {
+    const w = arr([1, 2, 3, 4, 5, 6, 7]);
+    const grad = (mode: nb.TakeMode) =>
+      vals(
+        nb.grad((v: A) => {
+          const t = nb.take(v, idx, 0, { mode });
+          // the filled NaNs would poison the sum: zero them (their derivative is zero either way)
+          return nb.sum(nb.mul(nb.where(nb.equal(t, t), t, 0), w));
+        })(x) as A,
+      );
+    // positions of idx: fill uses 2 (-1), 4 (2), 6 (0); clip maps to [2,0,2,2,2,0,0]; wrap to [0,2,2,2,2,2,0]
+    expect(grad("fill")).toEqual([7, 0, 3 + 5]);
+    expect(grad("clip")).toEqual([2 + 6 + 7, 0, 1 + 3 + 4 + 5]);
+    expect(grad("wrap")).toEqual([1 + 7, 0, 2 + 3 + 4 + 5 + 6]);
+  });
+
+  it("indices outside the int32 range and bad modes throw; arange past int32 throws", () => {
+    expect(() => nb.take(x, [2 ** 31])).toThrow(nb.DTypeError);
+    expect(() => nb.take(x, [-(2 ** 31) - 1])).toThrow(/^take: index/);
+    expect(() => nb.take(x, [0], 0, { mode: "nope" as nb.TakeMode })).toThrow(nb.NablaError);
+    expect(() => nb.take(x, [0], 0, { mode: "nope" as nb.TakeMode })).toThrow(/^take: mode/);
+    expect(() => nb.arange(2 ** 31 + 5)).toThrow(nb.DTypeError);
+    expect(() => nb.arange(2 ** 31 - 2, 2 ** 31 + 2)).toThrow(/^arange/);
+    expect(() => nb.arange(0, -(2 ** 32), -(2 ** 30))).toThrow(/^arange/);
+    // the largest int32 fits
+    expect(vals(nb.arange(2 ** 31 - 2, 2 ** 31))).toEqual([2 ** 31 - 2, 2 ** 31 - 1]);
+    expect(nb.arange(2 ** 31 + 0.5, 2 ** 31 + 2).dtype).toBe("float64");
+  });
+});
