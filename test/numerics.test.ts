@@ -437,3 +437,53 @@ describe("take modes (JAX's semantics) and int32 index ranges", () => {
     expect(nb.arange(2 ** 31 + 0.5, 2 ** 31 + 2).dtype).toBe("float64");
   });
 });
+
+describe("custom rules and tangents are checked, never broadcast or converted", () => {
+  const x = arr([0.5, 1]);
+  it("customJvp: a tangent whose shape or dtype differs from the primal output throws GradError naming both", () => {
+    const scalarTangent = nb.customJvp(
+      (v: A) => nb.sin(v),
+      ([v]: A[], [dv]: A[]) => [nb.sin(v), nb.sum(dv)],
+    );
+    expect(() => nb.jvp(scalarTangent, [x], [x])).toThrow(nb.GradError);
+    expect(() => nb.jvp(scalarTangent, [x], [x])).toThrow(/^customJvp: .*float64\[\].*float64\[2\]/);
+    const f32Tangent = nb.customJvp(
+      (v: A) => nb.sin(v),
+      ([v]: A[], [dv]: A[]) => [nb.sin(v), nb.astype(dv, "float32")],
+    );
+    expect(() => nb.jvp(f32Tangent, [x], [x])).toThrow(/^customJvp: .*float32\[2\].*float64\[2\]/);
+    // under reverse mode too (the rule's tangent map is transposed)
+    expect(() => nb.grad((v: A) => nb.sum(scalarTangent(v)))(x)).toThrow(nb.GradError);
+    // a correct rule still works
+    const ok = nb.customJvp(
+      (v: A) => nb.sin(v),
+      ([v]: A[], [dv]: A[]) => [nb.sin(v), nb.mul(dv, nb.cos(v))],
+    );
+    expectClose(nb.jvp(ok, [x], [x])[1] as A, [0.5 * Math.cos(0.5), Math.cos(1)], [2], 1e-15);
+  });
+
+  it("customVjp: a backward returning the wrong shape or dtype throws naming customVjp", () => {
+    const wrong = (ct: (c: A) => A) =>
+      nb.customVjp(
+        (v: A) => nb.sin(v),
+        (v: A) => [nb.sin(v), null],
+        (_r: null, c: A) => [ct(c)],
+      );
+    const loss = (g: (v: A) => A) => (v: A) => nb.sum(g(v));
+    expect(() => nb.grad(loss(wrong((c) => nb.sum(c))))(x)).toThrow(nb.ShapeError);
+    expect(() => nb.grad(loss(wrong((c) => nb.sum(c))))(x)).toThrow(/^customVjp: .*float64\[\].*float64\[2\]/);
+    expect(() => nb.grad(loss(wrong((c) => nb.astype(c, "float32"))))(x)).toThrow(nb.DTypeError);
+    expect(() => nb.grad(loss(wrong((c) => nb.astype(c, "float32"))))(x)).toThrow(/^customVjp/);
+  });
+
+  it("an int32 or bool tangent for a float primal throws DTypeError (a JS number still adapts)", () => {
+    const f = (v: A) => nb.sin(v);
+    expect(() => nb.jvp(f, [x], [nb.array([1, 2], { dtype: "int32" })])).toThrow(nb.DTypeError);
+    expect(() => nb.jvp(f, [x], [nb.array([1, 2], { dtype: "int32" })])).toThrow(
+      /^jvp: tangent leaf 0 has dtype int32/,
+    );
+    expect(() => nb.jvp(f, [nb.array(0.5)], [true])).toThrow(nb.DTypeError);
+    const [, t] = nb.jvp(f, [nb.array(0.5, { dtype: "float32" })], [1]);
+    expect((t as A).dtype).toBe("float32");
+  });
+});
