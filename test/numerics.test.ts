@@ -487,3 +487,37 @@ describe("custom rules and tangents are checked, never broadcast or converted", 
     expect((t as A).dtype).toBe("float32");
   });
 });
+
+describe("loop carries keep their structure, shapes and dtypes", () => {
+  const x = arr([1, 2]);
+  const grow = (v: A) => nb.concatenate([v, v]);
+  const toF32 = (v: A) => nb.astype(v, "float32");
+  const toPair = (v: A) => [v, v] as unknown as A;
+  const loops: [string, (body: (v: A) => A) => (v: A) => unknown][] = [
+    ["scan", (body) => (v) => nb.scan((c: A) => [body(c), 0], v, null, { length: 2 })[0]],
+    ["forLoop", (body) => (v) => nb.forLoop(0, 2, (_i, c: A) => body(c), v)],
+    ["whileLoop", (body) => (v) => nb.whileLoop((c: A) => nb.less(nb.sum(c), 100), body, v)],
+  ];
+  for (const [name, loop] of loops)
+    for (const staged of [false, true]) {
+      const run = (body: (v: A) => A) => (staged ? nb.jit(loop(body)) : loop(body));
+      it(`${name}${staged ? " under jit" : ""}: shape, dtype and structure changes throw naming the loop`, () => {
+        expect(() => run(grow)(x)).toThrow(nb.ShapeError);
+        expect(() => run(grow)(x)).toThrow(new RegExp(`^${name}: .*float64\\[2\\] to float64\\[4\\]`));
+        expect(() => run(toF32)(x)).toThrow(nb.DTypeError);
+        expect(() => run(toF32)(x)).toThrow(new RegExp(`^${name}: .*float64\\[2\\] to float32\\[2\\]`));
+        expect(() => run(toPair)(x)).toThrow(nb.ShapeError);
+        expect(() => run(toPair)(x)).toThrow(new RegExp(`^${name}: .*structure`));
+        // a body that keeps the carry is fine: two doublings of [1, 2] (whileLoop: until the sum reaches 100)
+        const ok = vals(run((v) => nb.mul(v, 2))(x) as A);
+        expect(ok).toEqual(name === "whileLoop" ? [64, 128] : [4, 8]);
+      });
+    }
+
+  it("under vmap (a batched whileLoop condition) too, and a JS-number carry may take the body's dtype", () => {
+    const batched = nb.vmap((v: A) => nb.whileLoop((c: A) => nb.less(nb.sum(c), 10), toF32, v));
+    expect(() => batched(nb.ones([3, 2]))).toThrow(/^whileLoop: .*float32/);
+    const f32 = nb.forLoop(0, 3, (_i, c) => nb.add(c, nb.array(1, { dtype: "float32" })), 0 as unknown as A);
+    expect([f32.dtype, f32.item()]).toEqual(["float32", 3]);
+  });
+});
