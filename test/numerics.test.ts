@@ -125,6 +125,22 @@ describe("det at singular matrices", () => {
     );
   });
 
+  it("grad(det) of 5x5 and 6x6 matrices, generic and of rank n - 1, matches Leibniz's cofactors", () => {
+    for (const n of [5, 6]) {
+      const d = Array.from({ length: n * n }, (_, i) => Math.sin(0.7 * i + 0.3 * i * i));
+      // rank n - 1: the last row is 0.5·row 0 - 2·row 1
+      const s = d.slice();
+      for (let j = 0; j < n; j++) s[(n - 1) * n + j] = 0.5 * d[j]! - 2 * d[n + j]!;
+      for (const m of [d, s]) {
+        const want = cofactors(rowsOf(m, n));
+        const scale = Math.max(...want.map(Math.abs));
+        // errors relative to the largest cofactor: a few ε per elimination step (n ≤ 6)
+        const got = vals(nb.grad(det)(arr(m, [n, n])) as A);
+        got.forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThanOrEqual(1e-13 * scale));
+      }
+    }
+  });
+
   it("grad(det) under jit and vmap equals eager at singular matrices", () => {
     const batch = arr([...rank2, ...rank1], [2, 3, 3]);
     const want = [...cofactors(rowsOf(rank2, 3)), ...cofactors(rowsOf(rank1, 3))];

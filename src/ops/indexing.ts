@@ -30,7 +30,10 @@ function indexArray(indices: ArrayLike, op: string): NDArray {
   throw new DTypeError(`${op}: indices must be int32, got ${i.dtype}`);
 }
 
-/** What `take` does with an index outside [-n, n): fill, clip to the ends, or wrap around. */
+/**
+ * What `take` does with an index outside [-n, n): fill, clip to the ends, or wrap around.
+ * @example const mode: nb.TakeMode = "clip";
+ */
 export type TakeMode = "fill" | "clip" | "wrap";
 
 /** JAX's fill values for out-of-range indices: NaN for floats, the most negative int32, true for bools. */

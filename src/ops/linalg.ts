@@ -143,7 +143,10 @@ export function eigh(a: ArrayLike): [NDArray, NDArray] {
   return [w!, v!];
 }
 
-/** A norm order: a number (vector p-norms; matrix 1, -1, 2, -2, ±Infinity), "fro" or "nuc". */
+/**
+ * A norm order: a number (vector p-norms; matrix 1, -1, 2, -2, ±Infinity), "fro" or "nuc".
+ * @example const ord: nb.linalg.NormOrd = "nuc";
+ */
 export type NormOrd = number | "fro" | "nuc";
 
 /** Orders that take a maximum or minimum have no value over an empty axis. */
