@@ -243,6 +243,15 @@ describe("linalg.norm follows NumPy/JAX", () => {
     expectClose(nb.grad((m: A) => nb.linalg.norm(m, "nuc"))(arr([1, -2, 3, 4], [2, 2])) as A, want, [2, 2], 1e-12);
   });
 
+  it("the same under vmap and jit, for every matrix order", () => {
+    const x = arr([1, -2, 3, 4, 0.5, 1, -1, 2], [2, 2, 2]);
+    for (const ord of ["fro", "nuc", 1, -1, 2, -2, Infinity, -Infinity] as const) {
+      const want = vals(nb.linalg.norm(x, ord, [1, 2]));
+      expectClose(nb.vmap((m: A) => nb.linalg.norm(m, ord))(x), want, [2], 1e-14);
+      expectClose(nb.jit((m: A) => nb.linalg.norm(m, ord, [1, 2]))(x), want, [2], 1e-14);
+    }
+  });
+
   it("invalid orders and axes throw ShapeError beginning with norm", () => {
     const bad: [unknown, unknown][] = [
       ["fro", 0], // fro is a matrix order
