@@ -521,7 +521,7 @@ describe("linalg identities (fast-check properties)", () => {
     }
   });
 
-  it("norm: 2 / fro, 1 and Infinity, over all axes and over one axis", () => {
+  it("norm: 2 / fro, matrix 1 and Infinity, vector 1 and Infinity, over all axes and over one axis", () => {
     fc.assert(
       fc.property(entries(6), (e) => {
         const x = nb.array(Float64Array.from(e), { shape: [2, 3] });
@@ -530,9 +530,18 @@ describe("linalg identities (fast-check properties)", () => {
         const tol = (v: number) => 1e-14 * (1 + Math.abs(v));
         expect(Math.abs(nb.linalg.norm(x).item() - l2)).toBeLessThanOrEqual(tol(l2));
         expect(Math.abs(nb.linalg.norm(x, "fro").item() - l2)).toBeLessThanOrEqual(tol(l2));
-        const l1 = e.reduce((s, v) => s + Math.abs(v), 0);
+        // NumPy's matrix orders on 2-D input: 1 is the largest column sum of |x|, Infinity the largest row sum
+        const colSums = [0, 1, 2].map((j) => Math.abs(rows[0]![j]!) + Math.abs(rows[1]![j]!));
+        const l1 = Math.max(...colSums);
         expect(Math.abs(nb.linalg.norm(x, 1).item() - l1)).toBeLessThanOrEqual(tol(l1));
-        expect(nb.linalg.norm(x, Infinity).item()).toBe(Math.max(...e.map(Math.abs)));
+        const rowSums = rows.map((r) => r.reduce((s, v) => s + Math.abs(v), 0));
+        const li = Math.max(...rowSums);
+        expect(Math.abs(nb.linalg.norm(x, Infinity).item() - li)).toBeLessThanOrEqual(tol(li));
+        // the vector orders over all elements (flattened)
+        const flat = nb.reshape(x, [-1]);
+        const v1 = e.reduce((s, v) => s + Math.abs(v), 0);
+        expect(Math.abs(nb.linalg.norm(flat, 1).item() - v1)).toBeLessThanOrEqual(tol(v1));
+        expect(nb.linalg.norm(flat, Infinity).item()).toBe(Math.max(...e.map(Math.abs)));
         const perRow = vals(nb.linalg.norm(x, 2, 1));
         rows.forEach((r, i) => {
           const want = Math.sqrt(r.reduce((s, v) => s + v * v, 0));
@@ -698,15 +707,18 @@ describe("linalg derivatives match finite differences (checkGrads, order 2, fwd 
     );
   });
 
-  it("norm (2 / fro, 1, Infinity; away from kinks)", () => {
+  it("norm (vector 2, 3, 1, Infinity along an axis; matrix fro, 1, Infinity, 2, -2, nuc; away from kinks)", () => {
     const x = nb.array([
       [0.7, -1.3, 0.4],
       [2.1, -0.6, 1.1],
     ]);
     checkGrads((v: A) => nb.linalg.norm(v), [x], opts);
-    checkGrads((v: A) => nb.linalg.norm(v, "fro", 1), [x], opts);
-    checkGrads((v: A) => nb.linalg.norm(v, 1), [x], opts);
+    checkGrads((v: A) => nb.linalg.norm(v, 2, 1), [x], opts);
+    checkGrads((v: A) => nb.linalg.norm(v, 3, 1), [x], opts);
+    checkGrads((v: A) => nb.linalg.norm(v, 1, 0), [x], opts);
     checkGrads((v: A) => nb.linalg.norm(v, Infinity, 1), [x], opts);
+    for (const ord of ["fro", 1, Infinity, 2, -2, "nuc"] as const)
+      checkGrads((v: A) => nb.linalg.norm(v, ord), [x], opts);
   });
 
   it("checkGrads catches a wrong derivative here (the harness is not vacuous)", () => {

@@ -64,6 +64,13 @@ export interface Rule<P = unknown> {
   readonly opaque?: boolean;
   /** Elementwise primitives: the scalar function the kernel applies (fused loops call it too). */
   readonly scalar?: ((x: number) => number) | ((x: number, y: number) => number);
+  /**
+   * Binary elementwise primitives whose int32 result is not the float result
+   * wrapped to 32 bits (products, powers: a double product past 2^53 has lost
+   * its low bits): the scalar function for int32 outputs, which kernels and
+   * fused loops call instead of `scalar` and `inline`.
+   */
+  readonly scalarInt32?: (x: number, y: number) => number;
   /** Elementwise primitives: a JS expression for fused loops, given the operands' expressions. */
   inline?(args: readonly string[], params: P): string;
   /** Binary primitives whose operands commute (CSE orders them). */

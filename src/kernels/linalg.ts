@@ -305,3 +305,126 @@ export function eigh(a: ConcreteArray): [ConcreteArray, ConcreteArray] {
   }
   return [store(W, a.shape.slice(0, -1), a.dtype), store(V, a.shape, a.dtype)];
 }
+
+/**
+ * LU with complete pivoting of the n x n matrix at `off` (in place): P A Q = L U
+ * with `rows[i]`, `cols[j]` the source row and column of position (i, j).
+ * Returns the parity of the two permutations (+1/-1). Complete pivoting is
+ * rank revealing: a matrix of rank r has its zero pivots at the end, in
+ * positions r..n-1, which the cofactor kernel relies on.
+ */
+function luComplete(a: Float64Array, off: number, n: number, rows: Int32Array, cols: Int32Array): number {
+  let sign = 1;
+  for (let i = 0; i < n; i++) rows[i] = cols[i] = i;
+  const swapRows = (i: number, j: number) => {
+    for (let c = 0; c < n; c++) {
+      const t = a[off + i * n + c]!;
+      a[off + i * n + c] = a[off + j * n + c]!;
+      a[off + j * n + c] = t;
+    }
+  };
+  const swapCols = (i: number, j: number) => {
+    for (let r = 0; r < n; r++) {
+      const t = a[off + r * n + i]!;
+      a[off + r * n + i] = a[off + r * n + j]!;
+      a[off + r * n + j] = t;
+    }
+  };
+  for (let k = 0; k < n; k++) {
+    let pr = k;
+    let pc = k;
+    let best = -1;
+    for (let i = k; i < n; i++)
+      for (let j = k; j < n; j++) {
+        const v = Math.abs(a[off + i * n + j]!);
+        // NaN entries win, so a NaN matrix gives NaN rather than a silent zero
+        if (v > best || (Number.isNaN(v) && !Number.isNaN(best))) {
+          best = v;
+          pr = i;
+          pc = j;
+        }
+      }
+    if (pr !== k) {
+      swapRows(k, pr);
+      [rows[k], rows[pr]] = [rows[pr]!, rows[k]!];
+      sign = -sign;
+    }
+    if (pc !== k) {
+      swapCols(k, pc);
+      [cols[k], cols[pc]] = [cols[pc]!, cols[k]!];
+      sign = -sign;
+    }
+    const pivot = a[off + k * n + k]!;
+    if (pivot === 0) break; // the rest of the matrix is zero
+    for (let i = k + 1; i < n; i++) {
+      const f = (a[off + i * n + k]! /= pivot);
+      if (f !== 0) for (let j = k + 1; j < n; j++) a[off + i * n + j]! -= f * a[off + k * n + j]!;
+    }
+  }
+  return sign;
+}
+
+/** Determinants of [..., n, n] matrices: the product of the pivots of a completely pivoted LU (no logarithms). */
+export function det(a: ConcreteArray): ConcreteArray {
+  const { B, n } = batches(a.shape);
+  const lu = Float64Array.from(a.data);
+  const rows = new Int32Array(n);
+  const cols = new Int32Array(n);
+  const out = new Float64Array(B);
+  for (let bi = 0; bi < B; bi++) {
+    const ao = bi * n * n;
+    let d = luComplete(lu, ao, n, rows, cols);
+    for (let i = 0; i < n; i++) d *= lu[ao + i * n + i]!;
+    out[bi] = d;
+  }
+  return store(out, a.shape.slice(0, -2), a.dtype);
+}
+
+/**
+ * Cofactor matrices C (C_ij = (-1)^(i+j) det(A without row i and column j),
+ * so C = adj(A)ᵀ and d det = Σ C ∘ dA) of [..., n, n] matrices, in O(n³) and
+ * finite at singular matrices: no division by the determinant.
+ *
+ * With M = P A Q = L U (complete pivoting), adj(M) = adj(U) L⁻¹, and
+ * adj(U) = p · Y where p is the product of the first n - 1 pivots and
+ * Y = u_nn U⁻¹ solves U Y = u_nn I by back substitution whose last row needs
+ * no division (y_n = e_n). The remaining divisions are by the first n - 1
+ * pivots, which complete pivoting keeps nonzero unless the rank is below
+ * n - 1, where every cofactor is zero. Then C_A[rows_i, cols_j] = ±adj(M)_ji.
+ */
+export function cofactor(a: ConcreteArray): ConcreteArray {
+  const { B, n } = batches(a.shape);
+  const lu = Float64Array.from(a.data);
+  const rows = new Int32Array(n);
+  const cols = new Int32Array(n);
+  const out = new Float64Array(a.data.length);
+  const y = new Float64Array(n * n);
+  for (let bi = 0; bi < B; bi++) {
+    const o = bi * n * n;
+    const sign = luComplete(lu, o, n, rows, cols);
+    let p = sign;
+    for (let i = 0; i < n - 1; i++) p *= lu[o + i * n + i]!;
+    if (p === 0) continue; // rank < n - 1: all cofactors vanish
+    const last = lu[o + (n - 1) * n + (n - 1)]!;
+    // Y = u_nn U⁻¹ (upper triangular), column by column
+    y.fill(0);
+    for (let j = 0; j < n; j++) {
+      y[(n - 1) * n + j] = j === n - 1 ? 1 : 0;
+      for (let i = n - 2; i >= 0; i--) {
+        let s = i === j ? last : 0;
+        for (let l = i + 1; l < n; l++) s -= lu[o + i * n + l]! * y[l * n + j]!;
+        y[i * n + j] = s / lu[o + i * n + i]!;
+      }
+    }
+    // X = Y L⁻¹, row by row: x L = y with L unit lower, so x_j = y_j - Σ_{l>j} x_l L_lj
+    for (let r = 0; r < n; r++)
+      for (let j = n - 1; j >= 0; j--) {
+        let s = y[r * n + j]!;
+        for (let l = j + 1; l < n; l++) s -= y[r * n + l]! * lu[o + l * n + j]!;
+        y[r * n + j] = s;
+      }
+    // adj(M) = p X; cof(A)[rows_i][cols_j] = adj(M)[j][i] (the sign of the permutations is in p)
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[o + rows[i]! * n + cols[j]!] = p * y[j * n + i]!;
+  }
+  return store(out, a.shape, a.dtype);
+}

@@ -63,3 +63,19 @@ export function erf(x: number): number {
   const erfc = Math.exp(-x2) / (f * Math.sqrt(Math.PI));
   return Math.sign(x) * (1 - erfc);
 }
+
+/**
+ * x^y in int32 arithmetic, wrapping like 32-bit hardware (square and
+ * multiply with Math.imul). Negative exponents give the integer part of
+ * 1/x^|y| (±1 for x = ±1, else 0), as C's integer division would.
+ */
+export function powInt32(x: number, y: number): number {
+  if (y < 0) return x === 1 ? 1 : x === -1 ? (y % 2 === 0 ? 1 : -1) : 0;
+  let r = 1;
+  let b = x | 0;
+  for (let e = y; e > 0; e = Math.floor(e / 2)) {
+    if (e % 2 === 1) r = Math.imul(r, b);
+    b = Math.imul(b, b);
+  }
+  return r;
+}

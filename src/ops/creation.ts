@@ -113,6 +113,12 @@ export function arange(start: number, stop?: number, step = 1): NDArray {
   if (step === 0) throw new ShapeError("arange: step must not be zero");
   const n = Math.max(0, Math.ceil((stop - start) / step));
   const dt: DType = [start, stop, step].every(Number.isInteger) ? "int32" : "float64";
+  if (dt === "int32" && n > 0) {
+    const last = start + (n - 1) * step;
+    for (const v of [start, last])
+      if (v < -(2 ** 31) || v > 2 ** 31 - 1)
+        throw new DTypeError(`arange: value ${v} does not fit int32 (integer arguments give an int32 range)`);
+  }
   const data = dt === "int32" ? new Int32Array(n) : new Float64Array(n);
   for (let i = 0; i < n; i++) data[i] = start + i * step;
   return new ConcreteArray(data, [n], dt);

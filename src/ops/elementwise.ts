@@ -7,7 +7,7 @@
 import "./methods.js";
 import { DTypeError } from "../core/errors.js";
 import { DType, isDType } from "../core/dtype.js";
-import { ArrayLike, NDArray } from "../core/ndarray.js";
+import { ArrayLike, NDArray, isIntegralWeak } from "../core/ndarray.js";
 import { Rule, bind1 } from "../core/trace.js";
 import * as E from "../prims/elementwise.js";
 import * as W from "../prims/wrap.js";
@@ -101,8 +101,19 @@ export const sub = (x: ArrayLike, y: ArrayLike): NDArray => binary(E.SUB, x, y, 
 export const mul = (x: ArrayLike, y: ArrayLike): NDArray => binary(E.MUL, x, y, "mul");
 /** Elementwise true division (ints divide as float64). @example nb.div(1, [2, 4]); */
 export const div = (x: ArrayLike, y: ArrayLike): NDArray => binary(E.DIV, x, y, "div", true);
-/** Elementwise power x^y. @example nb.pow([1, 2], 2); // array([1., 4.]) */
-export const pow = (x: ArrayLike, y: ArrayLike): NDArray => binary(E.POW, x, y, "pow", true);
+/**
+ * Elementwise power x^y. Integer operands compute in float64, except that an
+ * int32 base with an int32 or non-negative integer exponent stays int32 and
+ * wraps like 32-bit hardware (NumPy's and JAX's integer power).
+ * @example nb.pow([1, 2], 2); // array([1., 4.])
+ */
+export function pow(x: ArrayLike, y: ArrayLike): NDArray {
+  const a = asArray(x, "pow");
+  const b = asArray(y, "pow");
+  const nonNegativeWeak = isIntegralWeak(b) && Array.from(b.toTypedArray(), Number).every((v) => v >= 0);
+  const int = W.promoted("pow", [a, b]) === "int32" && (nonNegativeWeak || (b.dtype === "int32" && !b.weakType));
+  return int ? W.binaryOp(E.POW, a, b, "pow") : W.binaryOp(E.POW, a, b, "pow", true);
+}
 /** Elementwise maximum (ties split the gradient evenly). @example nb.maximum([1, 5], 3); */
 export const maximum = (x: ArrayLike, y: ArrayLike): NDArray => binary(E.MAX, x, y, "maximum");
 /** Elementwise minimum (ties split the gradient evenly). @example nb.minimum([1, 5], 3); */

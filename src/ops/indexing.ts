@@ -1,6 +1,6 @@
 /** Indexing operations: take, takeAlongAxis, sorting, running sums and products. */
 import "./methods.js";
-import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
+import { DTypeError, NablaError, ShapeError, fmtShape } from "../core/errors.js";
 import { isFloat } from "../core/dtype.js";
 import { ArrayLike, ConcreteArray, NDArray, scalar } from "../core/ndarray.js";
 import { broadcastShapes, normAxis, sizeOf } from "../core/shape.js";
@@ -11,36 +11,83 @@ import * as SH from "../prims/shape.js";
 import * as W from "../prims/wrap.js";
 import { arange, zeros } from "./creation.js";
 import { asArray } from "./operand.js";
-import { add, astype, clip, less, mul, where } from "./elementwise.js";
+import { add, astype, clip, floor, greaterEqual, less, logicalAnd, mul, where } from "./elementwise.js";
 import { reshape } from "./shape.js";
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
 
 function indexArray(indices: ArrayLike, op: string): NDArray {
   const i = indices instanceof NDArray ? indices : asArray(indices, op);
   if (i.dtype === "int32") return i;
   if (i instanceof ConcreteArray && !isFloat(i.dtype)) return astype(i, "int32");
   if (i instanceof ConcreteArray && !(indices instanceof NDArray)) {
-    for (const v of i.data) if (!Number.isInteger(v)) throw new DTypeError(`${op}: indices must be integers, got ${v}`);
+    for (const v of i.data) {
+      if (!Number.isInteger(v)) throw new DTypeError(`${op}: indices must be integers, got ${v}`);
+      if (v < INT32_MIN || v > INT32_MAX) throw new DTypeError(`${op}: index ${v} is outside the int32 range`);
+    }
     return astype(i, "int32");
   }
   throw new DTypeError(`${op}: indices must be int32, got ${i.dtype}`);
 }
 
 /**
+ * What `take` does with an index outside [-n, n): fill, clip to the ends, or wrap around.
+ * @example const mode: nb.TakeMode = "clip";
+ */
+export type TakeMode = "fill" | "clip" | "wrap";
+
+/** JAX's fill values for out-of-range indices: NaN for floats, the most negative int32, true for bools. */
+function fillValue(dtype: NDArray["dtype"]): number | boolean {
+  return dtype === "bool" ? true : dtype === "int32" ? INT32_MIN : NaN;
+}
+
+/**
  * Gathers along `axis` at int32 `indices` (flattened input when `axis` is
  * omitted): out.shape = x.shape[:axis] ++ indices.shape ++ x.shape[axis+1:].
- * Negative indices count from the end; out-of-range indices are clamped.
- * Its gradient scatter-adds, so repeated indices accumulate.
+ * Negative indices count from the end in every mode. Indices still outside
+ * [0, n) follow `mode`, as JAX's `take`: "fill" (the default) gives NaN for
+ * float arrays, -2^31 for int32 and true for bool; "clip" takes the nearest
+ * end; "wrap" reduces them modulo n. Indices outside the int32 range throw.
+ * Its gradient scatter-adds, so repeated indices accumulate; filled
+ * positions get no gradient.
  * @example nb.take([10, 20, 30], [2, 0, 2]); // array([30., 10., 30.])
+ * @example nb.take([10, 20, 30], [3, -4], 0, { mode: "clip" }); // array([30., 10.])
  */
-export function take(x: ArrayLike, indices: ArrayLike, axis?: number): NDArray {
+export function take(
+  x: ArrayLike,
+  indices: ArrayLike,
+  axis?: number | null,
+  options: { mode?: TakeMode } = {},
+): NDArray {
   let a = asArray(x, "take");
   const idx = indexArray(indices, "take");
+  const mode = options.mode ?? "fill";
+  if (mode !== "fill" && mode !== "clip" && mode !== "wrap")
+    throw new NablaError(`take: mode must be "fill", "clip" or "wrap", got ${JSON.stringify(String(mode))}`);
   let ax: number;
   if (axis === undefined || axis === null) {
     a = reshape(a, [-1]);
     ax = 0;
   } else ax = normAxis("take", axis, a.ndim);
-  return W.gatherPrim(a, idx, ax);
+  const n = a.shape[ax]!;
+  const outShape = [...a.shape.slice(0, ax), ...idx.shape, ...a.shape.slice(ax + 1)];
+  if (n === 0 && idx.size > 0) {
+    if (mode !== "fill")
+      throw new ShapeError(`take: cannot ${mode} indices into empty axis ${ax} of shape ${fmtShape(a.shape)}`);
+    return W.full(outShape, Number(fillValue(a.dtype)), a.dtype);
+  }
+  if (mode === "wrap") {
+    // i - n·floor(i / n), exact in float64 for int32 indices
+    const q = W.convert(idx, "float64");
+    return W.gatherPrim(a, astype(W.sub(q, W.mul(floor(W.div(q, n)), n)), "int32"), ax);
+  }
+  const j = where(less(idx, 0), add(idx, n), idx);
+  const g = W.gatherPrim(a, clip(j, 0, Math.max(n - 1, 0)), ax);
+  if (mode === "clip") return g;
+  const valid = logicalAnd(greaterEqual(j, 0), less(j, n));
+  const at = [...a.shape.slice(0, ax).map(() => 1), ...idx.shape, ...a.shape.slice(ax + 1).map(() => 1)];
+  return where(reshape(valid, at), g, fillValue(a.dtype));
 }
 
 /**

@@ -6,21 +6,26 @@
 import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
 import { floatOf } from "../core/dtype.js";
 import { ArrayLike, NDArray } from "../core/ndarray.js";
-import { normAxes } from "../core/shape.js";
+import { normAxis } from "../core/shape.js";
 import {
   broadcastPrim,
   choleskyPrim,
+  detPrim,
   eighPrim,
+  keepShape,
+  matmulPrim,
+  promoted,
   qrPrim,
   slogdetPrim,
   solvePrim,
+  transposePrim,
   triangularSolvePrim,
 } from "../prims/wrap.js";
 import "./methods.js";
 import { eye } from "./creation.js";
 import { asArray } from "./operand.js";
-import { abs, astype, exp, mul, sqrt } from "./elementwise.js";
-import { max, sum } from "./reduce.js";
+import { abs, astype, maximum, mul, notEqual, pow, sqrt } from "./elementwise.js";
+import { max, min, sum } from "./reduce.js";
 import { broadcastTo, reshape } from "./shape.js";
 
 function floatMatrix(op: string, x: ArrayLike): NDArray {
@@ -33,19 +38,29 @@ function floatMatrix(op: string, x: ArrayLike): NDArray {
   return a;
 }
 
-/** Right-hand side as [..., n, k] with batch dims broadcast to the matrix's; remembers if it was a vector. */
-function rhs(op: string, a: NDArray, y: ArrayLike): [NDArray, boolean] {
-  let b = astype(asArray(y, op), a.dtype);
+/**
+ * The matrix and right-hand side of a solve, both in their promoted float
+ * dtype (float32 with float64 gives float64, as every binary operation), the
+ * right-hand side as [..., n, k] with batch dims broadcast to the matrix's;
+ * remembers if it was a vector.
+ */
+function solveOperands(op: string, x: ArrayLike, y: ArrayLike): [NDArray, NDArray, boolean] {
+  const a0 = floatMatrix(op, x);
+  const b0 = asArray(y, op);
+  if (b0.dtype === "bool") throw new DTypeError(`${op}: expected a numeric right-hand side, got bool`);
+  const dt = floatOf(promoted(op, [a0, b0]));
+  const a = astype(a0, dt);
+  let b = astype(b0, dt);
   const n = a.shape[a.ndim - 1]!;
   const vec = b.ndim === a.ndim - 1 || b.ndim === 1;
   if (vec) b = reshape(b, [...b.shape, 1]);
   if (b.shape[b.ndim - 2] !== n)
     throw new ShapeError(
-      `${op}: matrix ${fmtShape(a.shape)} and right-hand side ${fmtShape(asArray(y).shape)} are not aligned`,
+      `${op}: matrix ${fmtShape(a.shape)} and right-hand side ${fmtShape(b0.shape)} are not aligned`,
     );
   const batch = a.shape.slice(0, -2);
   b = broadcastPrim(b, [...batch, n, b.shape[b.ndim - 1]!]);
-  return [b, vec];
+  return [a, b, vec];
 }
 
 /**
@@ -53,8 +68,7 @@ function rhs(op: string, a: NDArray, y: ArrayLike): [NDArray, boolean] {
  * @example nb.linalg.solve([[2, 0], [0, 4]], [2, 4]); // array([1., 1.])
  */
 export function solve(a: ArrayLike, b: ArrayLike): NDArray {
-  const A = floatMatrix("solve", a);
-  const [B, vec] = rhs("solve", A, b);
+  const [A, B, vec] = solveOperands("solve", a, b);
   const x = solvePrim(A, B);
   return vec ? reshape(x, x.shape.slice(0, -1)) : x;
 }
@@ -69,8 +83,7 @@ export function triangularSolve(
   b: ArrayLike,
   options: { lower?: boolean; transposeA?: boolean } = {},
 ): NDArray {
-  const A = floatMatrix("triangularSolve", a);
-  const [B, vec] = rhs("triangularSolve", A, b);
+  const [A, B, vec] = solveOperands("triangularSolve", a, b);
   const x = triangularSolvePrim(A, B, options.lower ?? true, options.transposeA ?? false);
   return vec ? reshape(x, x.shape.slice(0, -1)) : x;
 }
@@ -91,10 +104,15 @@ export function slogdet(a: ArrayLike): [NDArray, NDArray] {
   return [s!, l!];
 }
 
-/** Determinant, sign · exp(log|det|). @example nb.linalg.det([[1, 2], [3, 4]]); // array(-2.) */
+/**
+ * Determinant (completely pivoted LU, the product of the pivots). Its
+ * gradient is the cofactor matrix adj(A)ᵀ, computed without dividing by the
+ * determinant, so it is finite at singular matrices; higher derivatives
+ * (minors of lower order) are finite everywhere too.
+ * @example nb.linalg.det([[1, 2], [3, 4]]); // array(-2.)
+ */
 export function det(a: ArrayLike): NDArray {
-  const [s, l] = slogdet(a);
-  return mul(s, exp(l));
+  return detPrim(floatMatrix("det", a));
 }
 
 /**
@@ -128,20 +146,114 @@ export function eigh(a: ArrayLike): [NDArray, NDArray] {
 }
 
 /**
- * Vector or Frobenius norm (`ord` 2 / "fro" by default, also 1 and Infinity)
- * over `axis` (all axes by default).
+ * A norm order: a number (vector p-norms; matrix 1, -1, 2, -2, ±Infinity), "fro" or "nuc".
+ * @example const ord: nb.linalg.NormOrd = "nuc";
+ */
+export type NormOrd = number | "fro" | "nuc";
+
+/** Orders that take a maximum or minimum have no value over an empty axis. */
+function nonEmpty(a: NDArray, axes: number[], ord: NormOrd): void {
+  if (axes.some((ax) => a.shape[ax] === 0))
+    throw new ShapeError(`norm: order ${String(ord)} over an empty axis of shape ${fmtShape(a.shape)}`);
+}
+
+/** Vector norm of order `ord` along `ax` (kept as size 1). */
+function vectorNorm(a: NDArray, ord: NormOrd | undefined, ax: number): NDArray {
+  if (ord === undefined || ord === 2) return sqrt(sum(mul(a, a), ax, true));
+  if (ord === Infinity || ord === -Infinity) nonEmpty(a, [ax], ord);
+  if (ord === Infinity) return max(abs(a), ax, true);
+  if (ord === -Infinity) return min(abs(a), ax, true);
+  if (ord === 0) return sum(astype(notEqual(a, 0), a.dtype), ax, true);
+  if (ord === 1) return sum(abs(a), ax, true);
+  if (typeof ord !== "number" || Number.isNaN(ord))
+    throw new ShapeError(`norm: invalid order ${String(ord)} for vectors (shape ${fmtShape(a.shape)})`);
+  return pow(sum(pow(abs(a), ord), ax, true), 1 / ord);
+}
+
+/**
+ * Singular values (ascending) of the matrices on the last two axes, as the
+ * square roots of the eigenvalues of the smaller Gram matrix (AᵀA or AAᵀ).
+ */
+function singularValues(m: NDArray): NDArray {
+  const nd = m.ndim;
+  const t = transposePrim(m, [...Array.from({ length: nd - 2 }, (_, i) => i), nd - 1, nd - 2]);
+  const tall = m.shape[nd - 2]! >= m.shape[nd - 1]!;
+  const gram = tall ? matmulPrim(t, m) : matmulPrim(m, t);
+  const [w] = eighPrim(gram);
+  return sqrt(maximum(w!, 0));
+}
+
+/** Matrix norm of order `ord` over axes (r, c) (kept as size 1). */
+function matrixNorm(a: NDArray, ord: NormOrd | undefined, r: number, c: number): NDArray {
+  if (ord === undefined || ord === "fro") return sqrt(sum(mul(a, a), [r, c], true));
+  if (typeof ord === "number" && Math.abs(ord) !== 2) nonEmpty(a, [r, c], ord);
+  if (ord === 1 || ord === -1) return (ord === 1 ? max : min)(sum(abs(a), r, true), c, true);
+  if (ord === Infinity || ord === -Infinity) return (ord > 0 ? max : min)(sum(abs(a), c, true), r, true);
+  if (ord === 2 || ord === -2 || ord === "nuc") {
+    const others = Array.from({ length: a.ndim }, (_, i) => i).filter((i) => i !== r && i !== c);
+    const s = singularValues(transposePrim(a, [...others, r, c]));
+    if (ord !== "nuc") nonEmpty(a, [r, c], ord);
+    const v = ord === "nuc" ? sum(s, -1) : ord === 2 ? max(s, -1) : min(s, -1);
+    return reshape(v, keepShape(a.shape, [r, c]));
+  }
+  throw new ShapeError(`norm: invalid order ${String(ord)} for matrices (shape ${fmtShape(a.shape)})`);
+}
+
+/**
+ * Vector and matrix norms, as NumPy's and JAX's `norm`.
+ *
+ * - `axis` omitted: with `ord` omitted, the 2-norm of all elements; otherwise
+ *   `x` must be 1-D (a vector norm) or 2-D (a matrix norm).
+ * - `axis` a number (or one axis in an array): vector norms along it: `ord` 2
+ *   (default), any other number p ((Σ|x|^p)^(1/p)), Infinity (max |x|),
+ *   -Infinity (min |x|), 0 (the count of nonzeros).
+ * - `axis` a pair (rows, columns): matrix norms: "fro" (default), "nuc" (sum
+ *   of singular values), 1 / -1 (max / min column sum of |x|), Infinity /
+ *   -Infinity (max / min row sum), 2 / -2 (largest / smallest singular value).
+ *
+ * Singular values are the square roots of the eigenvalues of the smaller Gram
+ * matrix (AᵀA or AAᵀ, by `eigh`): absolute error about ε·σ_max²/σ, so a
+ * singular value below √ε·σ_max (about 1e-8·σ_max in float64) has no correct
+ * digits. Derivatives: ord 2 needs a simple largest singular value, -2 a
+ * simple smallest one; "nuc" and -2 have infinite derivatives where a
+ * singular value is 0. An invalid `ord` throws `ShapeError`.
  * @example nb.linalg.norm([3, 4]); // array(5.)
+ * @example nb.linalg.norm([[1, -2], [3, 4]], 1); // array(6.): the largest column sum
  */
 export function norm(
   x: ArrayLike,
-  ord: number | "fro" = 2,
-  axis?: number | readonly number[],
+  ord?: NormOrd | null,
+  axis?: number | readonly number[] | null,
   keepdims = false,
 ): NDArray {
-  const a = asArray(x, "norm");
-  const axes = normAxes("norm", axis, a.ndim);
-  if (ord === 1) return sum(abs(a), axes, keepdims);
-  if (ord === Infinity) return max(abs(a), axes, keepdims);
-  if (ord !== 2 && ord !== "fro") throw new ShapeError(`norm: unsupported ord ${String(ord)}`);
-  return sqrt(sum(mul(a, a), axes, keepdims));
+  const x0 = asArray(x, "norm");
+  const a = astype(x0, floatOf(x0.dtype));
+  const o = ord ?? undefined;
+  let axes: number[];
+  if (axis === undefined || axis === null) {
+    if (o === undefined) {
+      const all = Array.from({ length: a.ndim }, (_, i) => i);
+      return finish(sqrt(sum(mul(a, a), all, true)), a.shape, all, keepdims);
+    }
+    if (a.ndim !== 1 && a.ndim !== 2)
+      throw new ShapeError(`norm: order ${String(o)} without axis needs a 1-D or 2-D array, got ${fmtShape(a.shape)}`);
+    axes = a.ndim === 1 ? [0] : [0, 1];
+  } else {
+    const list = typeof axis === "number" ? [axis] : Array.from(axis);
+    axes = list.map((ax) => normAxis("norm", ax, a.ndim));
+    if (axes.length < 1 || axes.length > 2 || new Set(axes).size !== axes.length)
+      throw new ShapeError(`norm: axis must be one axis or two distinct axes, got [${list.join(", ")}]`);
+  }
+  const out = axes.length === 1 ? vectorNorm(a, o, axes[0]!) : matrixNorm(a, o, axes[0]!, axes[1]!);
+  return finish(out, a.shape, axes, keepdims);
+}
+
+/** Drops the reduced (size-1) axes unless `keepdims`. */
+function finish(r: NDArray, shape: readonly number[], axes: readonly number[], keepdims: boolean): NDArray {
+  return keepdims
+    ? r
+    : reshape(
+        r,
+        shape.filter((_, i) => !axes.includes(i)),
+      );
 }

@@ -3,7 +3,7 @@ import "./methods.js";
 import { ShapeError, fmtShape } from "../core/errors.js";
 import { floatOf } from "../core/dtype.js";
 import { ArrayLike, NDArray, scalar } from "../core/ndarray.js";
-import { Shape, normAxes, normAxis } from "../core/shape.js";
+import { Shape, normAxes, normAxis, sizeOf } from "../core/shape.js";
 import { bind1 } from "../core/trace.js";
 import * as E from "../prims/elementwise.js";
 import * as R from "../prims/reduce.js";
@@ -14,6 +14,17 @@ import { abs, add, div, exp, less, log, stopGradient, sub, where } from "./eleme
 import { reshape } from "./shape.js";
 
 type Axis = number | readonly number[] | undefined | null;
+
+/** The number of elements each output of a reduction over `axes` combines. */
+const reducedCount = (shape: Shape, axes: readonly number[]): number => axes.reduce((p, ax) => p * shape[ax]!, 1);
+
+/** Reductions without an identity (max, min) have no value over an empty axis (NumPy raises too). */
+function noIdentity(op: string, shape: Shape, axes: readonly number[]): void {
+  if (reducedCount(shape, axes) === 0 && (axes.length > 0 || sizeOf(shape) === 0))
+    throw new ShapeError(
+      `${op}: reduction over an empty axis (axes [${axes.join(", ")}] of shape ${fmtShape(shape)}) has no identity`,
+    );
+}
 
 function finishReduce(r: NDArray, shape: Shape, axes: number[], keepdims: boolean): NDArray {
   return keepdims ? reshape(r, W.keepShape(shape, axes)) : r;
@@ -78,7 +89,7 @@ export function prod(x: ArrayLike, axis?: Axis, keepdims = false): NDArray {
 export function max(x: ArrayLike, axis?: Axis, keepdims = false): NDArray {
   const a = asArray(x, "max");
   const axes = normAxes("max", axis, a.ndim);
-  if (a.size === 0) throw new ShapeError(`max: reduction over an empty array of shape ${fmtShape(a.shape)}`);
+  noIdentity("max", a.shape, axes);
   return finishReduce(axes.length ? bind1(R.REDUCE_MAX, [a], { axes }) : a, a.shape, axes, keepdims);
 }
 
@@ -86,7 +97,7 @@ export function max(x: ArrayLike, axis?: Axis, keepdims = false): NDArray {
 export function min(x: ArrayLike, axis?: Axis, keepdims = false): NDArray {
   const a = asArray(x, "min");
   const axes = normAxes("min", axis, a.ndim);
-  if (a.size === 0) throw new ShapeError(`min: reduction over an empty array of shape ${fmtShape(a.shape)}`);
+  noIdentity("min", a.shape, axes);
   return finishReduce(axes.length ? bind1(R.REDUCE_MIN, [a], { axes }) : a, a.shape, axes, keepdims);
 }
 
@@ -98,8 +109,13 @@ export function logsumexp(x: ArrayLike, axis?: Axis, keepdims = false): NDArray 
   let a = asArray(x, "logsumexp");
   a = W.convert(a, floatOf(a.dtype));
   const axes = normAxes("logsumexp", axis, a.ndim);
-  const m0 = stopGradient(max(a, axes, true));
-  const m = where(less(abs(m0), Infinity), m0, 0);
+  // the shift: the (finite) maximum, or 0 over an empty axis, where the result is log(0) = -inf
+  let m: NDArray;
+  if (reducedCount(a.shape, axes) === 0) m = W.zeros(W.keepShape(a.shape, axes), a.dtype);
+  else {
+    const m0 = stopGradient(max(a, axes, true));
+    m = where(less(abs(m0), Infinity), m0, 0);
+  }
   const out = add(log(sum(exp(sub(a, m)), axes, true)), m);
   return keepdims
     ? out

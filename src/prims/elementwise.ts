@@ -88,12 +88,15 @@ const infix =
     `(${a} ${op} ${b})`;
 
 /** What every binary arithmetic row shares: its scalar function, shape rule and kernel. */
-function arithmetic(name: string, scalar: Binary, float = false) {
+function arithmetic(name: string, scalar: Binary, float = false, scalarInt32?: Binary) {
+  const floatImpl = binaryImpl(scalar);
+  const intImpl = scalarInt32 === undefined ? floatImpl : binaryImpl(scalarInt32);
   return {
     name,
     scalar,
+    ...(scalarInt32 === undefined ? {} : { scalarInt32 }),
     abstractEval: ([a, b]: Aval[]) => (float ? floatBinary(name, a!, b!) : binaryAval(name, a!, b!)),
-    impl: binaryImpl(scalar),
+    impl: (xs: ConcreteArray[], p: {}, outs: Aval[]) => (outs[0]!.dtype === "int32" ? intImpl : floatImpl)(xs, p, outs),
   };
 }
 
@@ -277,7 +280,8 @@ export const SUB: LinearRule<Params["sub"]> = {
 
 // d(x y) = dx y + x dy
 export const MUL: LinearRule<Params["mul"]> = {
-  ...arithmetic("mul", (x, y) => x * y),
+  // int32 products wrap exactly, as 32-bit hardware (Math.imul), not as a rounded double
+  ...arithmetic("mul", (x, y) => x * y, false, Math.imul),
   inline: infix("*"),
   commutative: true,
   identity: { left: 1, right: 1 },
@@ -306,8 +310,15 @@ export const DIV: LinearRule<Params["div"]> = {
 };
 
 // d(x^y) = y x^(y-1) dx + log(x) x^y dy, with 0^y terms taken as 0 where the limit is 0
+// (on int32 operands it stays int32 and wraps, as NumPy's integer power)
 export const POW: Rule<Params["pow"]> = {
-  ...arithmetic("pow", Math.pow, true),
+  ...arithmetic("pow", Math.pow, false, S.powInt32),
+  abstractEval([a, b]) {
+    const r = binaryAval("pow", a!, b!);
+    if (!isFloat(r[0]!.dtype) && r[0]!.dtype !== "int32")
+      throw new DTypeError(`pow: expected float or int32 operands, got ${r[0]!.dtype}`);
+    return r;
+  },
   jvp([x, y], [dx, dy], [out]) {
     let tx: T = null;
     if (dx !== null) {

@@ -209,6 +209,63 @@ export const SLOGDET: Rule<Params["slogdet"]> = {
   vmap: ([a], [d]) => [O.slogdetPrim(moveToFront(a!, d!)), [0, 0]],
 };
 
+/** Index rows [n, n - 1]: row i lists 0..n-1 without i (the rows or columns a minor keeps). */
+function minorIndex(n: number): NDArray {
+  const rows = Array.from({ length: n }, (_, i) => Array.from({ length: n - 1 }, (_, j) => (j < i ? j : j + 1)));
+  return fromNested(rows, "int32");
+}
+
+/** All (n-1)-minors' matrices of [..., n, n]: [..., n, n, n-1, n-1], entry (i, j) deleting row i and column j. */
+function minors(x: NDArray): NDArray {
+  const nd = x.ndim;
+  const n = x.shape[nd - 1]!;
+  const idx = minorIndex(n);
+  const r = O.gatherPrim(O.gatherPrim(x, idx, nd - 2), idx, nd); // [..., i, r, j, c]
+  const perm = Array.from({ length: nd + 2 }, (_, k) => k);
+  perm[nd - 1] = nd;
+  perm[nd] = nd - 1;
+  return O.transposePrim(r, perm);
+}
+
+/** The checkerboard (-1)^(i+j). */
+function checkerboard(n: number, dtype: NDArray["dtype"]): NDArray {
+  return fromNested(
+    Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => ((i + j) % 2 === 0 ? 1 : -1))),
+    dtype,
+  );
+}
+
+// det A; d det = Σ_ij C_ij dA_ij with C the cofactor matrix (finite at singular A, unlike det · A⁻ᵀ)
+export const DET: Rule<Params["det"]> = {
+  name: "det",
+  abstractEval([a]) {
+    checkSquare("det", a!);
+    return [{ shape: a!.shape.slice(0, -2), dtype: a!.dtype, weak: false }];
+  },
+  impl: ([a]) => [K.det(a!)],
+  jvp: ([a], [da]) => [da === null ? null : O.reduceSum(O.mul(O.cofactorPrim(a!), da), [a!.ndim - 2, a!.ndim - 1])],
+  vmap: ([a], [d]) => [[O.detPrim(moveToFront(a!, d!))], [0]],
+};
+
+// cofactor matrix C (adj(A)ᵀ). C_ij = (-1)^(i+j) det(M_ij) for the minor M_ij, so
+// dC_ij = (-1)^(i+j) Σ cof(M_ij) ∘ dM_ij: the rule recurses on (n-1)-minors, every order stays finite
+export const COFACTOR: Rule<Params["cofactor"]> = {
+  name: "cofactor",
+  abstractEval([a]) {
+    checkSquare("cofactor", a!);
+    return sameAval(a!);
+  },
+  impl: ([a]) => [K.cofactor(a!)],
+  jvp([a], [da]) {
+    const n = a!.shape[a!.ndim - 1]!;
+    if (da === null || n <= 1) return [null];
+    const nd = a!.ndim + 2;
+    const inner = O.reduceSum(O.mul(O.cofactorPrim(minors(a!)), minors(da)), [nd - 2, nd - 1]);
+    return [O.mul(inner, checkerboard(n, da.dtype))];
+  },
+  vmap: ([a], [d]) => [[O.cofactorPrim(moveToFront(a!, d!))], [0]],
+};
+
 // L = chol((A + Aᵀ)/2); dL = L φ(L⁻¹ dS L⁻ᵀ), φ = lower triangle with halved diagonal
 export const CHOLESKY: Rule<Params["cholesky"]> = {
   name: "cholesky",

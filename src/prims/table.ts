@@ -91,6 +91,8 @@ export interface Params {
   solve: {};
   triangular_solve: { lower: boolean; transposeA: boolean };
   slogdet: {};
+  det: {};
+  cofactor: {};
   cholesky: {};
   qr: {};
   eigh: {};
@@ -190,6 +192,8 @@ export const RULES = {
   solve: LA.SOLVE,
   triangular_solve: LA.TRIANGULAR_SOLVE,
   slogdet: LA.SLOGDET,
+  det: LA.DET,
+  cofactor: LA.COFACTOR,
   cholesky: LA.CHOLESKY,
   qr: LA.QR,
   eigh: LA.EIGH,

@@ -217,6 +217,8 @@ export const solvePrim = (a: NDArray, b: NDArray): NDArray => bind1(LA.SOLVE, [a
 export const triangularSolvePrim = (a: NDArray, b: NDArray, lower: boolean, transposeA: boolean): NDArray =>
   bind1(LA.TRIANGULAR_SOLVE, [a, b], { lower, transposeA });
 export const slogdetPrim = (a: NDArray): NDArray[] => bind(LA.SLOGDET, [a], {});
+export const detPrim = (a: NDArray): NDArray => bind1(LA.DET, [a], {});
+export const cofactorPrim = (a: NDArray): NDArray => bind1(LA.COFACTOR, [a], {});
 export const choleskyPrim = (a: NDArray): NDArray => bind1(LA.CHOLESKY, [a], {});
 export const qrPrim = (a: NDArray): NDArray[] => bind(LA.QR, [a], {});
 export const eighPrim = (a: NDArray): NDArray[] => bind(LA.EIGH, [a], {});

@@ -43,8 +43,12 @@ export function matchLeaves(op: string, what: string, ps: readonly NDArray[], ts
     if (!shapesEqual(a.shape, p.shape))
       throw new ShapeError(`${op}: ${what} leaf ${i} has shape ${fmtShape(a.shape)}, expected ${fmtShape(p.shape)}`);
     if (a.dtype !== p.dtype) {
-      if (typeof t === "number" || !isFloat(a.dtype)) a = a.astype(p.dtype);
-      else throw new DTypeError(`${op}: ${what} leaf ${i} has dtype ${a.dtype}, expected ${p.dtype}`);
+      // only a bare JS number takes the primal's dtype; an int32 or bool array is never silently converted
+      if (typeof t === "number") a = a.astype(p.dtype);
+      else
+        throw new DTypeError(
+          `${op}: ${what} leaf ${i} has dtype ${a.dtype}, expected ${p.dtype} (shape ${fmtShape(p.shape)})`,
+        );
     }
     return a;
   });

@@ -10,7 +10,7 @@
  * (under jit or makeGraph) it stages the `while_loop` primitive, whose row is
  * in loopRules.ts.
  */
-import { NablaError, ShapeError, TracerError, fmtShape } from "../core/errors.js";
+import { DTypeError, NablaError, ShapeError, TracerError, fmtShape } from "../core/errors.js";
 import { ArrayLike, NDArray } from "../core/ndarray.js";
 import { flatten, unflatten } from "../core/pytree.js";
 import { shapesEqual } from "../core/shape.js";
@@ -88,6 +88,29 @@ function anyTrue(pred: NDArray): boolean | null {
 }
 
 /**
+ * A loop body must keep its carry's structure, shapes and dtypes (API.md,
+ * "Loop carries"): `next` is the body's output for the carry `prev`. A carry
+ * leaf that is a bare JS number (or weakly typed) may take the dtype the body
+ * gives it, as a weak scalar would in any operation; its shape may not change.
+ */
+function checkCarry(op: string, prev: unknown, next: unknown): void {
+  const [pl, pd] = flatten(prev);
+  const [nl, nd] = flattenToArrays(next, op);
+  if (!pd.equals(nd)) throw new ShapeError(`${op}: the body changed the carry's structure from ${pd} to ${nd}`);
+  pl.forEach((raw, i) => {
+    const a = raw instanceof NDArray ? raw : asArray(raw as ArrayLike, op);
+    const b = nl[i]!;
+    const was = `${a.dtype}${fmtShape(a.shape)}`;
+    const now = `${b.dtype}${fmtShape(b.shape)}`;
+    if (!shapesEqual(a.shape, b.shape))
+      throw new ShapeError(`${op}: the body changed carry leaf ${i} from ${was} to ${now}`);
+    const weak = !(raw instanceof NDArray) || raw.weakType;
+    if (a.dtype !== b.dtype && !weak)
+      throw new DTypeError(`${op}: the body changed carry leaf ${i} from ${was} to ${now}`);
+  });
+}
+
+/**
  * `while (condFn(v)) v = bodyFn(v)`, returning the final `v` (a pytree).
  * Eagerly and under grad/jvp/vjp it runs the iterations the condition asks
  * for (and differentiates through them). Under vmap every example runs until
@@ -107,7 +130,9 @@ export function whileLoop<T>(condFn: (val: T) => unknown, bodyFn: (val: T) => T,
     const v = concretePred(c, "whileLoop");
     if (v === false) return val;
     if (v === true) {
-      val = bodyFn(val);
+      const next = bodyFn(val);
+      checkCarry("whileLoop", val, next);
+      val = next;
       continue;
     }
     const any = anyTrue(c);
@@ -116,9 +141,10 @@ export function whileLoop<T>(condFn: (val: T) => unknown, bodyFn: (val: T) => T,
     // batched: step the active examples, keep the finished ones (which enter the body only through
     // stopGradient, so its derivative at their values cannot leak into their gradients)
     const pb = reshape(c, []);
-    const [next, nd] = flattenToArrays(bodyFn(maskOperands(pb, [val], true)[0] as T), "whileLoop");
+    const out = bodyFn(maskOperands(pb, [val], true)[0] as T);
+    checkCarry("whileLoop", val, out);
+    const [next] = flattenToArrays(out, "whileLoop");
     const [cur, cd] = flattenToArrays(val, "whileLoop");
-    if (!nd.equals(cd)) throw new ShapeError(`whileLoop: the body returned structure ${nd}, expected ${cd}`);
     val = unflatten(
       cd,
       next.map((n, i) => where(pb, n, cur[i]!)),
@@ -137,9 +163,10 @@ function stagedWhile<T>(condFn: (val: T) => unknown, bodyFn: (val: T) => T, init
   );
   const [body, bc] = stageClosed(
     (xs) => {
-      const [out, od] = flattenToArrays(bodyFn(unflatten(def, xs) as T), "whileLoop");
-      if (!od.equals(def)) throw new ShapeError(`whileLoop: the body returned structure ${od}, expected ${def}`);
-      return out;
+      const carry = unflatten(def, xs) as T;
+      const next = bodyFn(carry);
+      checkCarry("whileLoop", carry, next);
+      return flattenToArrays(next, "whileLoop")[0];
     },
     avals,
     "whileLoop",
@@ -157,7 +184,11 @@ export function forLoop<T>(lower: number, upper: number, bodyFn: (i: number, val
   if (!Number.isInteger(lower) || !Number.isInteger(upper))
     throw new NablaError(`forLoop: bounds must be integers, got ${lower} and ${upper}`);
   let val = init;
-  for (let i = lower; i < upper; i++) val = bodyFn(i, val);
+  for (let i = lower; i < upper; i++) {
+    const next = bodyFn(i, val);
+    checkCarry("forLoop", val, next);
+    val = next;
+  }
   return val;
 }
 
@@ -200,6 +231,7 @@ export function scan<C>(
     const i = options.reverse ? n - 1 - k : k;
     const r = f(carry, sliceAt(i));
     if (!Array.isArray(r) || r.length !== 2) throw new NablaError("scan: f must return [carry, y]");
+    checkCarry("scan", carry, r[0]);
     carry = r[0] as C;
     const [yl, yd] = flattenToArrays(r[1], "scan");
     if (yDef === null) yDef = yd;

@@ -4,7 +4,9 @@
  * carries the user's rules (see customRules.ts), so the rules hold
  * under every transform, including staging and batching.
  */
-import { NablaError, ShapeError } from "../core/errors.js";
+import { DTypeError, GradError, NablaError, ShapeError, fmtShape } from "../core/errors.js";
+import { isFloat } from "../core/dtype.js";
+import { shapesEqual } from "../core/shape.js";
 import { NDArray } from "../core/ndarray.js";
 import { TreeDef, flatten } from "../core/pytree.js";
 import { bind } from "../core/trace.js";
@@ -50,10 +52,9 @@ export function customJvp(
         const r = rule(unflatten(inDef, ps) as unknown[], unflatten(inDef, ts) as unknown[]);
         if (!Array.isArray(r) || r.length !== 2)
           throw new NablaError("customJvp: the rule must return [primalOut, tangentOut]");
-        return [
-          flatOut(r[0], "customJvp", out, "the rule's primal output"),
-          flatOut(r[1], "customJvp", out, "the rule's tangent output"),
-        ];
+        const po = flatOut(r[0], "customJvp", out, "the rule's primal output");
+        const to = flatOut(r[1], "customJvp", out, "the rule's tangent output");
+        return [po, to.map((t, i) => checkedTangent(t, po[i]!, i))];
       },
       id,
       name: f.name || "f",
@@ -109,9 +110,16 @@ function customVjpWith(
         const filled = ct.map((c, i) => c ?? zerosTree(args[i]));
         const [leaves, def] = flatten(filled);
         if (!def.equals(inDef)) throw new ShapeError(`customVjp: bwd returned structure ${def}, expected ${inDef}`);
-        return leaves.map((l, i) =>
-          l instanceof NDArray ? l : zeros(xs[i]!.shape, { dtype: xs[i]!.dtype }).add(l as number),
-        );
+        return leaves.map((l, i) => {
+          const x = xs[i]!;
+          if (!(l instanceof NDArray)) return zeros(x.shape, { dtype: x.dtype }).add(l as number);
+          const wrongShape = !shapesEqual(l.shape, x.shape);
+          if (wrongShape || (isFloat(x.dtype) && l.dtype !== x.dtype)) {
+            const msg = `customVjp: bwd's cotangent ${i} is ${avalText(l)}, but the argument it belongs to is ${avalText(x)}`;
+            throw wrongShape ? new ShapeError(msg) : new DTypeError(msg);
+          }
+          return l;
+        });
       },
       id,
       name: f.name || "f",
@@ -119,6 +127,19 @@ function customVjpWith(
     });
     return unflatten(out.def!, outs);
   };
+}
+
+const avalText = (x: NDArray): string => `${x.dtype}${fmtShape(x.shape)}`;
+
+/**
+ * A custom JVP rule's tangent must have its primal output's shape and (for
+ * float outputs) dtype: never broadcast or converted silently.
+ */
+function checkedTangent(t: NDArray, p: NDArray, i: number): NDArray {
+  if (shapesEqual(t.shape, p.shape) && (t.dtype === p.dtype || !isFloat(p.dtype))) return t;
+  throw new GradError(
+    `customJvp: the rule's tangent output ${i} is ${avalText(t)}, but the primal output is ${avalText(p)}`,
+  );
 }
 
 function zerosTree(x: unknown): unknown {

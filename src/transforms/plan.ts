@@ -58,9 +58,13 @@ function rounded(expr: string, dtype: DType): string {
   return expr;
 }
 
+/** Whether the row's int32 scalar function applies (it replaces `scalar` and `inline`). */
+const int32Scalar = (e: Equation): boolean => e.rule.scalarInt32 !== undefined && e.outs[0]!.aval.dtype === "int32";
+const inlined = (e: Equation): boolean => e.rule.inline !== undefined && !int32Scalar(e);
+
 /** The JS expression of equation `e` (the `j`th of its group) on its operands' expressions. */
 function expression(e: Equation, j: number, args: string[]): string {
-  const x = e.rule.inline?.(args, e.params) ?? `f${j}(${args.join(", ")})`;
+  const x = (inlined(e) ? e.rule.inline?.(args, e.params) : undefined) ?? `f${j}(${args.join(", ")})`;
   return rounded(x, e.outs[0]!.aval.dtype);
 }
 
@@ -70,7 +74,7 @@ const MAX_GROUP = 256;
 
 function fuse(group: Equation[], liveAfter: Set<Var>, sum: Equation | null): FusedStep | null {
   // the scalar functions the loop calls, one per equation (unused for inline ones)
-  const fns = group.map((e) => e.rule.scalar);
+  const fns = group.map((e) => (int32Scalar(e) ? e.rule.scalarInt32 : e.rule.scalar));
   const shape = group[0]!.outs[0]!.aval.shape;
   const n = sizeOf(shape);
   const produced = new Set(group.map((e) => e.outs[0]!));
@@ -97,7 +101,7 @@ function fuse(group: Equation[], liveAfter: Set<Var>, sum: Equation | null): Fus
   group.forEach((e, j) => {
     const v = e.outs[0]!;
     const t = `t${j}`;
-    if (e.rule.inline === undefined) head.push(`const f${j} = F[${j}];`);
+    if (!inlined(e)) head.push(`const f${j} = F[${j}];`);
     lines.push(
       `const ${t} = ${expression(
         e,

@@ -139,8 +139,11 @@ const un =
   (f: (v: number) => number) =>
   ([x]: Ref[]): Ref[] => [ewise([x!], x!.dtype, f)];
 const bin =
-  (f: (a: number, b: number) => number) =>
-  ([x, y]: Ref[]): Ref[] => [ewise([x!, y!], x!.dtype, f)];
+  (f: (a: number, b: number) => number, int32?: (a: number, b: number) => number) =>
+  ([x, y]: Ref[]): Ref[] => [ewise([x!, y!], x!.dtype, x!.dtype === "int32" && int32 ? int32 : f)];
+
+/** An exact integer reduced to int32 as 32-bit hardware does (two's complement, modulo 2^32). */
+const wrap32 = (v: bigint): number => Number(BigInt.asIntN(32, v));
 const cmp =
   (f: (a: number, b: number) => boolean) =>
   ([x, y]: Ref[]): Ref[] => [ewise([x!, y!], "bool", (a, b) => (f(a, b) ? 1 : 0))];
@@ -402,6 +405,12 @@ const unary = (o: ArrayOptions = {}) => arrayCase(o) as fc.Arbitrary<Case<any>>;
 const binary = (a: ArrayOptions = {}, b: ArrayOptions = {}) =>
   arbBroadcastPair({ ...SH, arrays: [a, b] }).map(([x, y]) => mk<any>([x, y], {}));
 
+/** int32 operand pairs of broadcast-compatible shapes, with values from `a` (and `b`, default `a`). */
+const int32Pair = (a: fc.Arbitrary<number>, b: fc.Arbitrary<number> = a) =>
+  arbBroadcastShapes(2, SH).chain(([sa, sb]) =>
+    fc.tuple(arrOf(sa!, a, "int32"), arrOf(sb!, b, "int32")).map(([x, y]) => mk<any>([x, y], {})),
+  );
+
 /**
  * Operand pairs for maximum/minimum without ties: x takes the even and y the
  * odd cells of a 0.25 grid over [-3, 3), each jittered within its middle 80%,
@@ -619,6 +628,52 @@ const slogdetCase = fc
   .tuple(batchShape, fc.integer({ min: 1, max: 3 }))
   .chain(([batch, n]) => wellConditioned(batch, n))
   .map((a) => mk<"slogdet">([a], {}));
+
+/**
+ * Any matrices (det and cofactor are polynomials, smooth everywhere), half of them singular: the last
+ * row is made a multiple of the first (n >= 2), so the determinant is 0 and, for n >= 3, the cofactor
+ * matrix has rank one. Finite differences of a polynomial need no distance from singularity.
+ */
+const detCase = <P extends "det" | "cofactor">() =>
+  fc.tuple(batchShape, fc.integer({ min: 1, max: 3 }), fc.boolean(), between(-2, 2)).chain(([batch, n, singular, c]) =>
+    arrOf([...batch, n, n], between(-2, 2)).map((m) => {
+      const d = toRef(m).data.slice();
+      if (singular && n >= 2)
+        for (let b = 0; b < sizeOf(batch); b++)
+          for (let j = 0; j < n; j++) d[b * n * n + (n - 1) * n + j] = c * d[b * n * n + j]!;
+      return mk<P>([nb.array(Float64Array.from(d), { shape: [...batch, n, n] })], {} as Params[P]);
+    }),
+  );
+
+/** det by the Leibniz formula: Σ over permutations σ of sgn(σ) Π_i m[i][σ(i)] (independent of any LU). */
+function leibnizDet(m: number[][]): number {
+  const n = m.length;
+  let total = 0;
+  const perm = range(n);
+  const visit = (k: number, sign: number): void => {
+    if (k === n) {
+      total += sign * perm.reduce((p, c, i) => p * m[i]![c]!, 1);
+      return;
+    }
+    for (let i = k; i < n; i++) {
+      [perm[k], perm[i]] = [perm[i]!, perm[k]!];
+      visit(k + 1, i === k ? sign : -sign);
+      [perm[k], perm[i]] = [perm[i]!, perm[k]!];
+    }
+  };
+  visit(0, 1);
+  return total;
+}
+
+/** The cofactor matrix by definition: C_ij = (-1)^(i+j) det(m without row i and column j). */
+export function cofactorRef(m: number[][]): number[][] {
+  return m.map((_, i) =>
+    m.map((__, j) => {
+      const minor = m.filter((_r, r) => r !== i).map((row) => row.filter((_c, c) => c !== j));
+      return ((i + j) % 2 === 0 ? 1 : -1) * leibnizDet(minor);
+    }),
+  );
+}
 
 /**
  * Matrices whose symmetric part is S = G·Gᵀ + n·I (|G_ij| <= 1, eigenvalues in [n, n + n²]) plus an
@@ -879,14 +934,26 @@ export const SPECS = {
   stop_gradient: { gen: unary(D.any), ref: un((v) => v), diff: null },
   add: { gen: binary(), ref: bin((a, b) => a + b), diff: { wrt: ALL2 } },
   sub: { gen: binary(), ref: bin((a, b) => a - b), diff: { wrt: ALL2 } },
-  mul: { gen: binary(), ref: bin((a, b) => a * b), diff: { wrt: ALL2 } },
+  // int32 products wrap modulo 2^32 (the reference computes exactly with BigInt)
+  mul: {
+    gen: fc.oneof(binary(), int32Pair(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }))),
+    ref: bin(
+      (a, b) => a * b,
+      (a, b) => wrap32(BigInt(a) * BigInt(b)),
+    ),
+    diff: { wrt: ALL2, gen: binary() },
+  },
   // denominators in ±[0.5, 2]
   div: { gen: binary({}, D.nonzero), ref: bin((a, b) => a / b), diff: { wrt: ALL2 } },
   // positive bases in [0.5, 2], exponents in [-2, 2]
+  // int32 bases with exponents in [0, 40] stay int32 and wrap: x^y mod 2^32 (BigInt reference)
   pow: {
-    gen: binary({ domain: "positive", min: 0.5, max: 2 }, { min: -2, max: 2 }),
-    ref: bin(Math.pow),
-    diff: { wrt: ALL2 },
+    gen: fc.oneof(
+      binary({ domain: "positive", min: 0.5, max: 2 }, { min: -2, max: 2 }),
+      int32Pair(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.integer({ min: 0, max: 40 })),
+    ),
+    ref: bin(Math.pow, (a, b) => wrap32(BigInt(a) ** BigInt(b))),
+    diff: { wrt: ALL2, gen: binary({ domain: "positive", min: 0.5, max: 2 }, { min: -2, max: 2 }) },
   },
   max: { gen: noTiePair, ref: bin(Math.max), diff: { wrt: ALL2 } },
   min: { gen: noTiePair, ref: bin(Math.min), diff: { wrt: ALL2 } },
@@ -1114,6 +1181,20 @@ export const SPECS = {
         { shape: batch, dtype: a!.dtype, data: res.map((r) => r[1]!) },
       ];
     },
+    refTol: 1e-10,
+    diff: { wrt: ALL1 },
+  },
+  // det A (a polynomial): exact at singular matrices; its derivatives are the cofactors
+  det: {
+    gen: detCase<"det">(),
+    ref: ([a]) => [{ shape: a!.shape.slice(0, -2), dtype: a!.dtype, data: matrices(a!).map(leibnizDet) }],
+    refTol: 1e-10,
+    diff: { wrt: ALL1 },
+  },
+  // C = adj(A)ᵀ, cofactors by their definition (minors by Leibniz)
+  cofactor: {
+    gen: detCase<"cofactor">(),
+    ref: ([a]) => [fromMatrices(matrices(a!).map(cofactorRef), a!.shape.slice(0, -2), a!.dtype)],
     refTol: 1e-10,
     diff: { wrt: ALL1 },
   },

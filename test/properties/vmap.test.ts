@@ -353,6 +353,14 @@ const CASES: { [P in Prim]: Case<P>[] } = {
     { params: {}, make: (r) => [wellConditioned(r, 3, [], true)] },
     { params: {}, make: (r) => [wellConditioned(r, 2, [2], true)] },
   ],
+  det: [
+    { params: {}, make: (r) => [f64(r, [3, 3])] },
+    { params: {}, make: (r) => [f64(r, [2, 2, 2])] },
+  ],
+  cofactor: [
+    { params: {}, make: (r) => [f64(r, [3, 3])] },
+    { params: {}, make: (r) => [f64(r, [2, 3, 3])] },
+  ],
   cholesky: [{ params: {}, make: (r) => [spd(r, 3)] }],
   qr: [
     { params: {}, make: (r) => [f64(r, [4, 3])] },
