@@ -39,6 +39,7 @@ const RANK: Record<string, number> = {
   io: 5,
   testing: 6,
   fp: 6,
+  export: 6,
   [ROOT]: 6,
 };
 
