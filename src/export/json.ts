@@ -400,8 +400,15 @@ function checkArgs(inDef: TreeDef, graph: Graph, args: unknown[]): NDArray[] {
 }
 
 /** Reads and checks a graph file: the Graph and its pytree structures. */
-export function readGraph(json: unknown): { graph: Graph; inDef: TreeDef; outDef: TreeDef } {
+export function readGraph(file: unknown): { graph: Graph; inDef: TreeDef; outDef: TreeDef } {
   try {
+    let json = file;
+    if (typeof file === "string")
+      try {
+        json = JSON.parse(file) as unknown;
+      } catch (e) {
+        fail(`the text is not valid JSON (truncated?): ${(e as Error).message}`);
+      }
     if (!isObj(json)) fail("the file must be a JSON object");
     if (json["format"] !== GRAPH_FORMAT) fail(`the format must be ${JSON.stringify(GRAPH_FORMAT)}`);
     const version = json["version"];
@@ -424,7 +431,8 @@ export function readGraph(json: unknown): { graph: Graph; inDef: TreeDef; outDef
 }
 
 /**
- * Loads a graph written by {@link exportGraph} as a function equal to
+ * Loads a graph written by {@link exportGraph} (the object, or its JSON
+ * text) as a function equal to
  * `jit(f)` at the exported signature; `grad`, `jvp`, `vmap` and `jit` of it
  * work. Malformed, truncated, tampered or newer-version files throw
  * NablaError (no code in the data is ever evaluated); arguments whose shapes
@@ -435,7 +443,7 @@ export function readGraph(json: unknown): { graph: Graph; inDef: TreeDef; outDef
  * g(nb.array([1, 2])); // array(5.)
  * nb.grad(g)(nb.array([1, 2])); // array([2., 4.])
  */
-export function importGraph(json: GraphJSON | unknown): (...args: any[]) => any {
+export function importGraph(json: GraphJSON | string): (...args: any[]) => any {
   const { graph, inDef, outDef } = readGraph(json);
   return jit((...args: unknown[]): unknown => unflatten(outDef, evalGraph(graph, checkArgs(inDef, graph, args))));
 }

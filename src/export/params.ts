@@ -12,7 +12,8 @@ import { isDType } from "../core/dtype.js";
 import type { Params, Prim } from "../prims/table.js";
 
 /** The JSON type of one parameter. */
-export type ParamKind = "int" | "nat" | "ints" | "nats" | "bool" | "dtype";
+/** `axes`: distinct non-negative integers (axes and permutations). */
+export type ParamKind = "nat" | "nats" | "axes" | "bool" | "dtype";
 
 /** A primitive's operand count (`"many"`: one or more) and parameter kinds. */
 export interface PrimSpec<P> {
@@ -22,7 +23,7 @@ export interface PrimSpec<P> {
 
 const U = { arity: 1, params: {} } as const;
 const B = { arity: 2, params: {} } as const;
-const AXES = { arity: 1, params: { axes: "nats" } } as const;
+const AXES = { arity: 1, params: { axes: "axes" } } as const;
 const AXIS = { arity: 1, params: { axis: "nat" } } as const;
 
 /** Every first-order primitive's operand count and parameter kinds. */
@@ -77,7 +78,7 @@ export const PRIM_SPECS = {
   argmin: AXIS,
   reshape: { arity: 1, params: { shape: "nats" } },
   broadcast: { arity: 1, params: { shape: "nats" } },
-  transpose: { arity: 1, params: { perm: "nats" } },
+  transpose: { arity: 1, params: { perm: "axes" } },
   slice: { arity: 1, params: { begin: "nats", end: "nats" } },
   pad: { arity: 1, params: { lo: "nats", hi: "nats" } },
   concatenate: { arity: "many", params: { axis: "nat" } },
@@ -102,12 +103,10 @@ const isNat = (v: unknown): v is number => isInt(v) && v >= 0;
 
 function matches(kind: ParamKind, v: unknown): boolean {
   switch (kind) {
-    case "int":
-      return isInt(v);
     case "nat":
       return isNat(v);
-    case "ints":
-      return Array.isArray(v) && v.every(isInt);
+    case "axes":
+      return Array.isArray(v) && v.every(isNat) && new Set(v).size === v.length;
     case "nats":
       return Array.isArray(v) && v.every(isNat);
     case "bool":
