@@ -74,6 +74,7 @@ const SPECIFIERS: Record<string, string> = {
   nabla: "src/index.ts",
   "nabla/fp": "src/fp/index.ts",
   "nabla/testing": "src/testing/index.ts",
+  "nabla/export": "src/export/index.ts",
 };
 
 /** Net count of "(" minus ")" outside string literals and line comments. */
