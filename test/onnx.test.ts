@@ -111,31 +111,37 @@ const dec = new TextDecoder();
 const strs = (m: Fields, f: number): string[] => (m.get(f) ?? []).map((v) => dec.decode(v as Uint8Array));
 const msgs = (m: Fields, f: number): Fields[] => (m.get(f) ?? []).map((v) => readMessage(v as Uint8Array));
 
-/** ONNX structural rules: typed inputs/outputs, single assignment, topological order. */
+/** ONNX structural rules: typed inputs/outputs, single assignment, topological order (sub-graphs included). */
 function checkStructure(bytes: Uint8Array): void {
   const model = readMessage(bytes);
   expect(Number(model.get(1)![0])).toBeGreaterThanOrEqual(8); // ir_version
   expect(msgs(model, 8).map((o) => Number(o.get(2)![0]))[0]).toBeGreaterThanOrEqual(17); // opset
-  const graph = msgs(model, 7)[0]!;
+  const all = new Set<string>(); // every name in the model: no value is produced twice, even in a sub-graph
+  checkGraph(msgs(model, 7)[0]!, new Set(), all);
+}
+
+function checkGraph(graph: Fields, outer: ReadonlySet<string>, all: Set<string>): void {
   const typed = (vi: Fields) => {
     const tensor = msgs(msgs(vi, 2)[0]!, 1)[0]!;
     expect(Number(tensor.get(1)![0])).toBeGreaterThan(0); // elem_type
     expect(tensor.has(2)).toBe(true); // shape
     return strs(vi, 1)[0]!;
   };
-  const defined = new Set<string>();
+  const visible = new Set(outer);
   const define = (name: string) => {
-    expect(defined.has(name), `value ${name} produced twice`).toBe(false);
-    defined.add(name);
+    expect(all.has(name), `value ${name} produced twice`).toBe(false);
+    all.add(name);
+    visible.add(name);
   };
   msgs(graph, 11).map(typed).forEach(define);
   msgs(graph, 5).forEach((t) => define(strs(t, 8)[0]!));
   for (const node of msgs(graph, 1)) {
     for (const x of strs(node, 1))
-      expect(defined.has(x), `${strs(node, 4)[0]} reads ${x} before it is produced`).toBe(true);
+      if (x !== "") expect(visible.has(x), `${strs(node, 4)[0]} reads ${x} before it is produced`).toBe(true);
+    for (const a of msgs(node, 5)) for (const g of msgs(a, 6)) checkGraph(g, visible, all);
     strs(node, 2).forEach(define);
   }
-  for (const o of msgs(graph, 12).map(typed)) expect(defined.has(o)).toBe(true);
+  for (const o of msgs(graph, 12).map(typed)) expect(visible.has(o)).toBe(true);
 }
 
 // ---------------------------------------------------------------------------
@@ -249,6 +255,28 @@ describe.skipIf(ort === null)("exportOnnx models in onnxruntime", () => {
     expectAgree(await runOnnx(gs, [...args]), gs(...args));
   });
 
+  it("a staged whileLoop as an ONNX Loop (constants from the outer graph, zero or more iterations)", async () => {
+    const w = nb.array([
+      [1.1, 0.2],
+      [-0.1, 0.9],
+    ]);
+    const f = (x: nb.NDArray, limit: nb.NDArray) =>
+      nb.whileLoop(
+        ([v, n]: [nb.NDArray, nb.NDArray]) => nb.logicalAnd(nb.less(nb.sum(nb.abs(v)), limit), nb.less(n, 50)),
+        ([v, n]: [nb.NDArray, nb.NDArray]): [nb.NDArray, nb.NDArray] => [nb.add(nb.matmul(v, w), 0.25), nb.add(n, 1)],
+        [x, nb.array(0, { dtype: "int32" })],
+      );
+    const prims = nb
+      .makeGraph(f)(nb.zeros([1, 2]), nb.array(1))
+      .equations.map((e) => e.prim);
+    expect(prims).toContain("while_loop");
+    for (const [x, limit] of [
+      [nb.array([[0.5, -0.25]]), nb.array(10)],
+      [nb.array([[0.5, -0.25]]), nb.array(0.1)], // condition false at once: no iteration
+    ] as const)
+      expectAgree(await runOnnx(f, [x, limit]), f(x, limit));
+  });
+
   it("opset 18 (reduction axes as inputs)", async () => {
     const f = (x: nb.NDArray) => [nb.max(x, 0), nb.min(x, 1), nb.sum(x)];
     const x = nb.array([
@@ -273,13 +301,16 @@ describe("exportOnnx", () => {
     const call = () => exportOnnx(f, [nb.eye(2), nb.ones([2, 1])]);
     expect(call).toThrow(nb.NablaError);
     expect(call).toThrow(/^exportOnnx: ONNX cannot express the primitive\(s\) solve, argsort/);
+    const rand = (k: nb.NDArray) => nb.random.uniform(k, [2]);
+    expect(() => exportOnnx(rand, [nb.random.key(0)])).toThrow(/^exportOnnx: .* random_uniform/);
+    // inside a loop body too
     const loop = (x: nb.NDArray) =>
       nb.whileLoop(
         (v: nb.NDArray) => nb.less(nb.sum(v), 4),
-        (v: nb.NDArray) => nb.mul(v, 2),
+        (v: nb.NDArray) => nb.add(v, nb.arctan2(v, 2)),
         x,
       );
-    expect(() => exportOnnx(loop, [nb.ones([2])])).toThrow(/while_loop/);
+    expect(() => exportOnnx(loop, [nb.ones([2])])).toThrow(/^exportOnnx: .* atan2/);
   });
 
   it("checks its options", () => {

@@ -18,6 +18,7 @@ import { DType } from "../core/dtype.js";
 import { Equation, Graph, Var } from "../core/graph.js";
 import { ConcreteArray } from "../core/ndarray.js";
 import { Aval } from "../core/trace.js";
+import type { WhileParams } from "../transforms/loopRules.js";
 import { ProtoWriter } from "./protobuf.js";
 import { stage } from "./json.js";
 
@@ -43,13 +44,16 @@ const ONNX_TYPE: Record<DType | "int64", number> = { float32: 1, int32: 6, int64
 // AttributeProto.AttributeType
 const ATTR_INT = 2;
 const ATTR_STRING = 3;
+const ATTR_GRAPH = 5;
 const ATTR_INTS = 7;
 
-type Attr = number | boolean | string | readonly number[];
+/** An attribute value: an int, a string, a list of ints, or a graph (a GraphProto being written). */
+type Attr = number | boolean | string | readonly number[] | ProtoWriter;
 
 function attribute(name: string, v: Attr): ProtoWriter {
   const a = new ProtoWriter().string(1, name);
-  if (typeof v === "string") a.bytes(4, new TextEncoder().encode(v)).int(20, ATTR_STRING);
+  if (v instanceof ProtoWriter) a.message(6, v).int(20, ATTR_GRAPH);
+  else if (typeof v === "string") a.bytes(4, new TextEncoder().encode(v)).int(20, ATTR_STRING);
   else if (typeof v === "number" || typeof v === "boolean") a.int(3, v).int(20, ATTR_INT);
   else {
     for (const x of v) a.int(8, x);
@@ -73,7 +77,13 @@ function tensorBytes(dtype: DType | "int64", values: ArrayLike<number>): Uint8Ar
   return out;
 }
 
-function valueInfo(name: string, a: Aval): ProtoWriter {
+/** The type of an ONNX value: nabla's dtypes and int64 (loop counters, shapes). */
+interface OnnxAval {
+  readonly shape: readonly number[];
+  readonly dtype: DType | "int64";
+}
+
+function valueInfo(name: string, a: OnnxAval): ProtoWriter {
   const shape = new ProtoWriter();
   for (const d of a.shape) shape.message(1, new ProtoWriter().int(1, d));
   const tensor = new ProtoWriter().int(1, ONNX_TYPE[a.dtype]).message(2, shape);
@@ -82,16 +92,34 @@ function valueInfo(name: string, a: Aval): ProtoWriter {
 
 const INT64_MIN = -(2n ** 63n);
 
-/** Builds the nodes and initializers of one ONNX graph. */
+/** Builds the nodes and initializers of one ONNX graph (sub-graphs share the counter of names). */
 class Builder {
   readonly nodes: ProtoWriter[] = [];
   readonly inits: ProtoWriter[] = [];
-  private n = 0;
 
-  constructor(readonly opset: number) {}
+  constructor(
+    readonly opset: number,
+    private readonly counter = { n: 0 },
+  ) {}
 
   fresh(): string {
-    return `%${this.n++}`;
+    return `%${this.counter.n++}`;
+  }
+
+  /** A builder for a sub-graph: names stay unique across the whole model, as ONNX requires. */
+  sub(): Builder {
+    return new Builder(this.opset, this.counter);
+  }
+
+  /** The GraphProto of the nodes and initializers so far, with these typed inputs and outputs. */
+  graph(name: string, inputs: readonly [string, OnnxAval][], outputs: readonly [string, OnnxAval][]): ProtoWriter {
+    const g = new ProtoWriter();
+    for (const n of this.nodes) g.message(1, n);
+    g.string(2, name);
+    for (const t of this.inits) g.message(5, t);
+    for (const [n, a] of inputs) g.message(11, valueInfo(n, a));
+    for (const [n, a] of outputs) g.message(12, valueInfo(n, a));
+    return g;
   }
 
   /** Adds a node; returns its output names. */
@@ -100,7 +128,7 @@ class Builder {
     const w = new ProtoWriter();
     for (const i of inputs) w.string(1, i);
     for (const x of o) w.string(2, x);
-    w.string(3, `${op}_${this.nodes.length}`).string(4, op);
+    w.string(3, `${op}${this.fresh()}`).string(4, op);
     for (const [k, v] of Object.entries(attrs)) w.message(5, attribute(k, v));
     this.nodes.push(w);
     return o;
@@ -263,6 +291,48 @@ const LOWER: Record<string, Lower> = {
         ],
 };
 
+const SCALAR_BOOL: OnnxAval = { shape: [], dtype: "bool" };
+const SCALAR_INT64: OnnxAval = { shape: [], dtype: "int64" };
+
+/** The loop condition as ONNX wants it: a bool scalar. */
+function condScalar(b: Builder, g: Graph, names: readonly string[]): string {
+  const [c] = lowerSub(b, g, names);
+  return b.cast(b.one("Reshape", [c!, b.int64s([])]), g.outs[0]!.aval.dtype, "bool");
+}
+
+/** Lowers a closed sub-graph into `b` on the given operand names; returns its output names. */
+function lowerSub(b: Builder, g: Graph, names: readonly string[]): string[] {
+  const outs = g.outs.map(() => b.fresh());
+  lowerGraph(b, g, names, outs);
+  return outs;
+}
+
+/**
+ * `while_loop` as ONNX `Loop` with no trip count: the condition on the initial
+ * carry is computed outside, and the body computes the next carry and the
+ * condition on it. The loop's constants are outer-scope values of the body.
+ */
+const lowerWhile: Lower = (b, xs, ins, _o, p: WhileParams) => {
+  const cc = xs.slice(0, p.nCond);
+  const bc = xs.slice(p.nCond, p.nCond + p.nBody);
+  const init = xs.slice(p.nCond + p.nBody);
+  const carryAvals = ins.slice(p.nCond + p.nBody);
+  const c0 = condScalar(b, p.cond, [...cc, ...init]);
+  const body = b.sub();
+  const iter = body.fresh();
+  const condIn = body.fresh();
+  const carryIn = init.map(() => body.fresh());
+  const next = lowerSub(body, p.body, [...bc, ...carryIn]);
+  const condOut = condScalar(body, p.cond, [...cc, ...next]);
+  const graph = body.graph(
+    "while_body",
+    [[iter, SCALAR_INT64], [condIn, SCALAR_BOOL], ...carryIn.map((n, i): [string, OnnxAval] => [n, carryAvals[i]!])],
+    [[condOut, SCALAR_BOOL], ...next.map((n, i): [string, OnnxAval] => [n, carryAvals[i]!])],
+  );
+  return b.node("Loop", ["", c0, ...init], { body: graph }, init.length);
+};
+LOWER["while_loop"] = lowerWhile;
+
 function reduceExtremum(b: Builder, op: string, x: string, axes: number[]): string {
   if (axes.length === 0) return b.one("Identity", [x]);
   // opset 18 moved `axes` from an attribute to an input
@@ -362,12 +432,11 @@ export function exportOnnx(
   for (const v of graph.outs) if (v === null) throw new NablaError(`${OP}: a symbolic-zero output cannot be exported`);
   const b = new Builder(opset);
   lowerGraph(b, graph, inNames, outNames);
-  const g = new ProtoWriter();
-  for (const n of b.nodes) g.message(1, n);
-  g.string(2, "nabla");
-  for (const t of b.inits) g.message(5, t);
-  graph.inVars.forEach((v, i) => g.message(11, valueInfo(inNames[i]!, v.aval)));
-  graph.outs.forEach((v, i) => g.message(12, valueInfo(outNames[i]!, v!.aval)));
+  const g = b.graph(
+    "nabla",
+    graph.inVars.map((v, i) => [inNames[i]!, v.aval]),
+    graph.outs.map((v, i) => [outNames[i]!, v!.aval]),
+  );
   return new ProtoWriter()
     .int(1, IR_VERSION[opset]!)
     .string(2, "nabla")
