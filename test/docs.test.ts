@@ -77,6 +77,7 @@ const SPECIFIERS: Record<string, string> = {
   "nabla/io": "src/io/index.ts",
   "nabla/optim": "src/optim/index.ts",
   "nabla/nn": "src/nn/index.ts",
+  "nabla/export": "src/export/index.ts",
 };
 
 /** Net count of "(" minus ")" outside string literals and line comments. */

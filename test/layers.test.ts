@@ -41,6 +41,7 @@ const RANK: Record<string, number> = {
   export: 6,
   testing: 6,
   fp: 6,
+  export: 6,
   [ROOT]: 6,
 };
 

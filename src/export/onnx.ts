@@ -1,0 +1,447 @@
+/**
+ * `exportOnnx`: the staged program of a function as an ONNX model
+ * (ModelProto, default opset 17), encoded by our own protobuf writer
+ * (protobuf.ts).
+ *
+ * Each equation becomes one or a few ONNX nodes. Operands are cast to the
+ * dtype the nabla primitive computes in (ONNX operators require equal input
+ * types, nabla promotes weak scalars), and ONNX's differing conventions are
+ * bridged where nabla's semantics are exact: gather indices are clipped as
+ * nabla clamps them, `reshape` sets `allowzero`, reductions over no axes are
+ * identities, `rev` is a slice with step -1, `scatter_add` is a
+ * ScatterElements with reduction "add" over a [pre, m, post] view. Every
+ * graph output is produced by an Identity node named after it, so outputs
+ * are distinct values even when the program returns an input twice.
+ */
+import { NablaError } from "../core/errors.js";
+import { DType } from "../core/dtype.js";
+import { Equation, Graph, Var } from "../core/graph.js";
+import { ConcreteArray } from "../core/ndarray.js";
+import { Aval } from "../core/trace.js";
+import type { WhileParams } from "../transforms/loopRules.js";
+import { ProtoWriter } from "./protobuf.js";
+import { stage } from "./json.js";
+
+const OP = "exportOnnx";
+
+/**
+ * Options of {@link exportOnnx}.
+ * @example
+ * const opts: OnnxOptions = { opset: 17, inputNames: ["x"], outputNames: ["y"] };
+ */
+export interface OnnxOptions {
+  /** The ONNX opset (17 to 21; default 17). */
+  opset?: number;
+  /** Names of the graph inputs, one per array leaf of the arguments (default input_0, input_1, ...). */
+  inputNames?: readonly string[];
+  /** Names of the graph outputs, one per array leaf of the result (default output_0, ...). */
+  outputNames?: readonly string[];
+}
+
+// TensorProto.DataType
+const ONNX_TYPE: Record<DType | "int64", number> = { float32: 1, int32: 6, int64: 7, bool: 9, float64: 11 };
+
+// AttributeProto.AttributeType
+const ATTR_INT = 2;
+const ATTR_STRING = 3;
+const ATTR_GRAPH = 5;
+const ATTR_INTS = 7;
+
+/** An attribute value: an int, a string, a list of ints, or a graph (a GraphProto being written). */
+type Attr = number | boolean | string | readonly number[] | ProtoWriter;
+
+function attribute(name: string, v: Attr): ProtoWriter {
+  const a = new ProtoWriter().string(1, name);
+  if (v instanceof ProtoWriter) a.message(6, v).int(20, ATTR_GRAPH);
+  else if (typeof v === "string") a.bytes(4, new TextEncoder().encode(v)).int(20, ATTR_STRING);
+  else if (typeof v === "number" || typeof v === "boolean") a.int(3, v).int(20, ATTR_INT);
+  else {
+    for (const x of v) a.int(8, x);
+    a.int(20, ATTR_INTS);
+  }
+  return a;
+}
+
+function tensorBytes(dtype: DType | "int64", values: ArrayLike<number>): Uint8Array {
+  const size = dtype === "float64" || dtype === "int64" ? 8 : dtype === "bool" ? 1 : 4;
+  const out = new Uint8Array(values.length * size);
+  const dv = new DataView(out.buffer);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (dtype === "float64") dv.setFloat64(8 * i, v, true);
+    else if (dtype === "float32") dv.setFloat32(4 * i, v, true);
+    else if (dtype === "int32") dv.setInt32(4 * i, v, true);
+    else if (dtype === "int64") dv.setBigInt64(8 * i, BigInt(v), true);
+    else dv.setUint8(i, v ? 1 : 0);
+  }
+  return out;
+}
+
+/** The type of an ONNX value: nabla's dtypes and int64 (loop counters, shapes). */
+interface OnnxAval {
+  readonly shape: readonly number[];
+  readonly dtype: DType | "int64";
+}
+
+function valueInfo(name: string, a: OnnxAval): ProtoWriter {
+  const shape = new ProtoWriter();
+  for (const d of a.shape) shape.message(1, new ProtoWriter().int(1, d));
+  const tensor = new ProtoWriter().int(1, ONNX_TYPE[a.dtype]).message(2, shape);
+  return new ProtoWriter().string(1, name).message(2, new ProtoWriter().message(1, tensor));
+}
+
+const INT64_MIN = -(2n ** 63n);
+
+/** Builds the nodes and initializers of one ONNX graph (sub-graphs share the counter of names). */
+class Builder {
+  readonly nodes: ProtoWriter[] = [];
+  readonly inits: ProtoWriter[] = [];
+
+  constructor(
+    readonly opset: number,
+    private readonly counter = { n: 0 },
+  ) {}
+
+  fresh(): string {
+    return `%${this.counter.n++}`;
+  }
+
+  /** A builder for a sub-graph: names stay unique across the whole model, as ONNX requires. */
+  sub(): Builder {
+    return new Builder(this.opset, this.counter);
+  }
+
+  /** The GraphProto of the nodes and initializers so far, with these typed inputs and outputs. */
+  graph(name: string, inputs: readonly [string, OnnxAval][], outputs: readonly [string, OnnxAval][]): ProtoWriter {
+    const g = new ProtoWriter();
+    for (const n of this.nodes) g.message(1, n);
+    g.string(2, name);
+    for (const t of this.inits) g.message(5, t);
+    for (const [n, a] of inputs) g.message(11, valueInfo(n, a));
+    for (const [n, a] of outputs) g.message(12, valueInfo(n, a));
+    return g;
+  }
+
+  /** Adds a node; returns its output names. */
+  node(op: string, inputs: readonly string[], attrs: Record<string, Attr> = {}, nOut = 1, outs?: string[]): string[] {
+    const o = outs ?? Array.from({ length: nOut }, () => this.fresh());
+    const w = new ProtoWriter();
+    for (const i of inputs) w.string(1, i);
+    for (const x of o) w.string(2, x);
+    w.string(3, `${op}${this.fresh()}`).string(4, op);
+    for (const [k, v] of Object.entries(attrs)) w.message(5, attribute(k, v));
+    this.nodes.push(w);
+    return o;
+  }
+
+  one(op: string, inputs: readonly string[], attrs: Record<string, Attr> = {}): string {
+    return this.node(op, inputs, attrs)[0]!;
+  }
+
+  /** An initializer tensor; returns its name. */
+  tensor(dtype: DType | "int64", dims: readonly number[], values: ArrayLike<number>, name = this.fresh()): string {
+    const t = new ProtoWriter();
+    for (const d of dims) t.int(1, d);
+    t.int(2, ONNX_TYPE[dtype]).string(8, name).bytes(9, tensorBytes(dtype, values));
+    this.inits.push(t);
+    return name;
+  }
+
+  int64s(values: readonly number[]): string {
+    return this.tensor("int64", [values.length], values);
+  }
+
+  /** A 1-D int64 tensor holding INT64_MIN (Slice's "to the start" end), written directly. */
+  int64Mins(n: number): string {
+    const name = this.fresh();
+    const t = new ProtoWriter();
+    t.int(1, n).int(2, ONNX_TYPE.int64).string(8, name);
+    const raw = new Uint8Array(8 * n);
+    for (let i = 0; i < n; i++) new DataView(raw.buffer).setBigInt64(8 * i, INT64_MIN, true);
+    this.inits.push(t.bytes(9, raw));
+    return name;
+  }
+
+  scalar(v: number, dtype: DType): string {
+    return this.tensor(dtype, [], [v]);
+  }
+
+  cast(x: string, from: DType | "int64", to: DType | "int64"): string {
+    return from === to ? x : this.one("Cast", [x], { to: ONNX_TYPE[to] });
+  }
+}
+
+const UNARY: Record<string, string> = {
+  neg: "Neg",
+  exp: "Exp",
+  log: "Log",
+  sin: "Sin",
+  cos: "Cos",
+  tan: "Tan",
+  tanh: "Tanh",
+  sinh: "Sinh",
+  cosh: "Cosh",
+  asin: "Asin",
+  acos: "Acos",
+  atan: "Atan",
+  sqrt: "Sqrt",
+  abs: "Abs",
+  sign: "Sign",
+  floor: "Floor",
+  ceil: "Ceil",
+  round: "Round", // half to even in both
+  erf: "Erf",
+  logistic: "Sigmoid",
+  stop_gradient: "Identity",
+  not: "Not",
+};
+
+const ARITH: Record<string, string> = {
+  add: "Add",
+  sub: "Sub",
+  mul: "Mul",
+  div: "Div",
+  pow: "Pow",
+  max: "Max",
+  min: "Min",
+};
+const COMPARE: Record<string, string> = {
+  eq: "Equal",
+  ne: "Equal",
+  lt: "Less",
+  le: "LessOrEqual",
+  gt: "Greater",
+  ge: "GreaterOrEqual",
+};
+const LOGIC: Record<string, string> = { and: "And", or: "Or" };
+
+type Lower = (b: Builder, xs: string[], ins: Aval[], outs: Aval[], params: any) => string[] | null;
+
+const prod = (s: readonly number[]): number => s.reduce((a, d) => a * d, 1);
+const iota = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+/** The lowering of each primitive ONNX can express; null from a lowering means "not expressible". */
+const LOWER: Record<string, Lower> = {
+  log1p: (b, [x], [a], [o]) => [b.one("Log", [b.one("Add", [b.cast(x!, a!.dtype, o!.dtype), b.scalar(1, o!.dtype)])])],
+  expm1: (b, [x], [a], [o]) => [b.one("Sub", [b.one("Exp", [b.cast(x!, a!.dtype, o!.dtype)]), b.scalar(1, o!.dtype)])],
+  // softplus x = max(x, 0) + log(1 + exp(-|x|)), the stable form
+  softplus: (b, [x0], [a], [o]) => {
+    const x = b.cast(x0!, a!.dtype, o!.dtype);
+    const one = b.scalar(1, o!.dtype);
+    const tail = b.one("Log", [b.one("Add", [b.one("Exp", [b.one("Neg", [b.one("Abs", [x])])]), one])]);
+    return [b.one("Add", [b.one("Max", [x, b.scalar(0, o!.dtype)]), tail])];
+  },
+  select: (b, [c, x, y], [, ax, ay], [o]) => [
+    b.one("Where", [c!, b.cast(x!, ax!.dtype, o!.dtype), b.cast(y!, ay!.dtype, o!.dtype)]),
+  ],
+  convert: (b, [x], [a], [o]) => [b.cast(x!, a!.dtype, o!.dtype)],
+  reduce_sum: (b, [x], _i, _o, { axes }: { axes: number[] }) =>
+    axes.length === 0 ? [b.one("Identity", [x!])] : [b.one("ReduceSum", [x!, b.int64s(axes)], { keepdims: 0 })],
+  reduce_max: (b, [x], _i, _o, { axes }) => [reduceExtremum(b, "ReduceMax", x!, axes)],
+  reduce_min: (b, [x], _i, _o, { axes }) => [reduceExtremum(b, "ReduceMin", x!, axes)],
+  argmax: (b, [x], _i, _o, { axis }) => [b.cast(b.one("ArgMax", [x!], { axis, keepdims: 0 }), "int64", "int32")],
+  argmin: (b, [x], _i, _o, { axis }) => [b.cast(b.one("ArgMin", [x!], { axis, keepdims: 0 }), "int64", "int32")],
+  reshape: (b, [x], _i, _o, { shape }) => [b.one("Reshape", [x!, b.int64s(shape)], { allowzero: 1 })],
+  broadcast: (b, [x], _i, _o, { shape }) => [b.one("Expand", [x!, b.int64s(shape)])],
+  transpose: (b, [x], _i, _o, { perm }) => [b.one("Transpose", [x!], { perm })],
+  slice: (b, [x], [a], _o, { begin, end }) =>
+    a!.shape.length === 0
+      ? [b.one("Identity", [x!])]
+      : [b.one("Slice", [x!, b.int64s(begin), b.int64s(end), b.int64s(iota(begin.length))])],
+  pad: (b, [x], _i, _o, { lo, hi }) =>
+    [...lo, ...hi].every((v: number) => v === 0)
+      ? [b.one("Identity", [x!])]
+      : [b.one("Pad", [x!, b.int64s([...lo, ...hi])], { mode: "constant" })],
+  concatenate: (b, xs, _i, _o, { axis }) => [b.one("Concat", xs, { axis })],
+  matmul: (b, [x, y]) => [b.one("MatMul", [x!, y!])],
+  // nabla clamps indices (negatives from the end, then into range): Clip to [-n, n-1] and let Gather wrap negatives
+  gather: (b, [x, i], [a], _o, { axis }) => {
+    const n = a!.shape[axis]!;
+    if (n === 0) return null;
+    return [b.one("Gather", [x!, b.one("Clip", [i!, b.scalar(-n, "int32"), b.scalar(n - 1, "int32")])], { axis })];
+  },
+  scatter_add: (b, [u, i], [au, ai], [o], { axis, size }) => {
+    if (size === 0) return null;
+    const pre = prod(au!.shape.slice(0, axis));
+    const m = prod(ai!.shape);
+    const post = prod(au!.shape.slice(axis + ai!.shape.length));
+    const view = b.int64s([pre, m, post]);
+    const idx = b.one("Clip", [i!, b.scalar(-size, "int32"), b.scalar(size - 1, "int32")]);
+    // negatives from the end, as nabla's clamp (ScatterElements accepts [-size, size-1] too)
+    const idx3 = b.one("Expand", [b.one("Reshape", [b.cast(idx, "int32", "int64"), b.int64s([1, m, 1])]), view]);
+    const zeros = b.one("Expand", [b.scalar(0, o!.dtype), b.int64s([pre, size, post])]);
+    const upd = b.one("Reshape", [u!, view], { allowzero: 1 });
+    const sum = b.one("ScatterElements", [zeros, idx3, upd], { axis: 1, reduction: "add" });
+    return [b.one("Reshape", [sum, b.int64s(o!.shape)], { allowzero: 1 })];
+  },
+  cumsum: (b, [x], _i, _o, { axis, reverse }) => [
+    b.one("CumSum", [x!, b.tensor("int64", [], [axis])], { reverse: reverse ? 1 : 0 }),
+  ],
+  rev: (b, [x], _i, _o, { axes }: { axes: number[] }) =>
+    axes.length === 0
+      ? [b.one("Identity", [x!])]
+      : [
+          b.one("Slice", [
+            x!,
+            b.int64s(axes.map(() => -1)),
+            b.int64Mins(axes.length),
+            b.int64s(axes),
+            b.int64s(axes.map(() => -1)),
+          ]),
+        ],
+};
+
+const SCALAR_BOOL: OnnxAval = { shape: [], dtype: "bool" };
+const SCALAR_INT64: OnnxAval = { shape: [], dtype: "int64" };
+
+/** The loop condition as ONNX wants it: a bool scalar. */
+function condScalar(b: Builder, g: Graph, names: readonly string[]): string {
+  const [c] = lowerSub(b, g, names);
+  return b.cast(b.one("Reshape", [c!, b.int64s([])]), g.outs[0]!.aval.dtype, "bool");
+}
+
+/** Lowers a closed sub-graph into `b` on the given operand names; returns its output names. */
+function lowerSub(b: Builder, g: Graph, names: readonly string[]): string[] {
+  const outs = g.outs.map(() => b.fresh());
+  lowerGraph(b, g, names, outs);
+  return outs;
+}
+
+/**
+ * `while_loop` as ONNX `Loop` with no trip count: the condition on the initial
+ * carry is computed outside, and the body computes the next carry and the
+ * condition on it. The loop's constants are outer-scope values of the body.
+ */
+const lowerWhile: Lower = (b, xs, ins, _o, p: WhileParams) => {
+  const cc = xs.slice(0, p.nCond);
+  const bc = xs.slice(p.nCond, p.nCond + p.nBody);
+  const init = xs.slice(p.nCond + p.nBody);
+  const carryAvals = ins.slice(p.nCond + p.nBody);
+  const c0 = condScalar(b, p.cond, [...cc, ...init]);
+  const body = b.sub();
+  const iter = body.fresh();
+  const condIn = body.fresh();
+  const carryIn = init.map(() => body.fresh());
+  const next = lowerSub(body, p.body, [...bc, ...carryIn]);
+  const condOut = condScalar(body, p.cond, [...cc, ...next]);
+  const graph = body.graph(
+    "while_body",
+    [[iter, SCALAR_INT64], [condIn, SCALAR_BOOL], ...carryIn.map((n, i): [string, OnnxAval] => [n, carryAvals[i]!])],
+    [[condOut, SCALAR_BOOL], ...next.map((n, i): [string, OnnxAval] => [n, carryAvals[i]!])],
+  );
+  return b.node("Loop", ["", c0, ...init], { body: graph }, init.length);
+};
+LOWER["while_loop"] = lowerWhile;
+
+function reduceExtremum(b: Builder, op: string, x: string, axes: number[]): string {
+  if (axes.length === 0) return b.one("Identity", [x]);
+  // opset 18 moved `axes` from an attribute to an input
+  return b.opset >= 18 ? b.one(op, [x, b.int64s(axes)], { keepdims: 0 }) : b.one(op, [x], { axes, keepdims: 0 });
+}
+
+for (const [p, op] of Object.entries(UNARY))
+  LOWER[p] = (b, [x], [a], [o]) => [b.one(op, [b.cast(x!, a!.dtype, o!.dtype)])];
+for (const [p, op] of Object.entries(ARITH))
+  LOWER[p] = (b, [x, y], [ax, ay], [o]) => [
+    b.one(op, [b.cast(x!, ax!.dtype, o!.dtype), b.cast(y!, ay!.dtype, o!.dtype)]),
+  ];
+for (const [p, op] of Object.entries(COMPARE))
+  LOWER[p] = (b, [x, y], [ax, ay]) => {
+    // nabla compares the numbers themselves: mixed dtypes compare exactly in float64
+    const d: DType = ax!.dtype === ay!.dtype ? ax!.dtype : "float64";
+    const r = b.one(op, [b.cast(x!, ax!.dtype, d), b.cast(y!, ay!.dtype, d)]);
+    return [p === "ne" ? b.one("Not", [r]) : r];
+  };
+for (const [p, op] of Object.entries(LOGIC))
+  LOWER[p] = (b, [x, y], [ax, ay], [o]) =>
+    o!.dtype !== "bool" ? null : [b.one(op, [b.cast(x!, ax!.dtype, "bool"), b.cast(y!, ay!.dtype, "bool")])];
+
+function lowerGraph(b: Builder, g: Graph, inNames: readonly string[], outNames: readonly string[]): void {
+  const names = new Map<Var, string>();
+  g.inVars.forEach((v, i) => names.set(v, inNames[i]!));
+  g.constVars.forEach((v, i) => {
+    const c = g.consts[i] as ConcreteArray;
+    names.set(v, b.tensor(c.dtype, c.shape, c.data));
+  });
+  const missing = new Set<string>();
+  for (const e of g.equations) {
+    const out = lowerEquation(b, e, names);
+    if (out === null) {
+      missing.add(e.prim);
+      continue;
+    }
+    e.outs.forEach((v, i) => names.set(v, out[i]!));
+  }
+  if (missing.size > 0)
+    throw new NablaError(
+      `${OP}: ONNX cannot express the primitive(s) ${[...missing].join(", ")} (or these uses of them) in this exporter`,
+    );
+  g.outs.forEach((v, i) => b.node("Identity", [names.get(v!)!], {}, 1, [outNames[i]!]));
+}
+
+function lowerEquation(b: Builder, e: Equation, names: Map<Var, string>): string[] | null {
+  const lower = Object.hasOwn(LOWER, e.prim) ? LOWER[e.prim]! : undefined;
+  if (lower === undefined) return null;
+  const xs = e.inputs.map((v) => names.get(v));
+  // an operand from an equation that could not be lowered: report the first failure only
+  if (xs.some((x) => x === undefined)) return [];
+  return lower(
+    b,
+    xs as string[],
+    e.inputs.map((v) => v.aval),
+    e.outs.map((v) => v.aval),
+    e.params,
+  );
+}
+
+function checkNames(what: string, given: readonly string[] | undefined, n: number, prefix: string): string[] {
+  if (given === undefined) return iota(n).map((i) => `${prefix}_${i}`);
+  if (given.length !== n) throw new NablaError(`${OP}: ${what} lists ${given.length} name(s) for ${n} array leaves`);
+  if (given.some((s) => typeof s !== "string" || s.length === 0 || s.startsWith("%")))
+    throw new NablaError(`${OP}: ${what} must be non-empty strings not starting with "%"`);
+  return given.slice();
+}
+
+const IR_VERSION: Record<number, number> = { 17: 8, 18: 8, 19: 9, 20: 9, 21: 10 };
+
+/**
+ * Writes the staged program of `f` at the example arguments as an ONNX
+ * model (ModelProto bytes): one graph input per array leaf of the
+ * arguments, one output per array leaf of the result. Elementwise,
+ * comparison, select, reduction, shape, gather/scatter-add, cumsum, matmul
+ * and convert primitives map to ONNX operators; a NablaError names every
+ * primitive that cannot be expressed. Derivative programs export like any
+ * other function.
+ * @example
+ * const bytes = exportOnnx((x: nb.NDArray) => nb.sum(nb.tanh(x)), [nb.zeros([3])], { inputNames: ["x"] });
+ * // new ort.InferenceSession.create(bytes) runs it
+ */
+export function exportOnnx(
+  f: (...args: any[]) => unknown,
+  exampleArgs: readonly unknown[],
+  options: OnnxOptions = {},
+): Uint8Array {
+  const opset = options.opset ?? 17;
+  if (!Object.hasOwn(IR_VERSION, opset)) throw new NablaError(`${OP}: opset ${opset} is not supported (17 to 21)`);
+  if (!Array.isArray(exampleArgs)) throw new NablaError(`${OP}: exampleArgs must be an array of the arguments`);
+  const { graph } = stage(OP, f, exampleArgs);
+  const inNames = checkNames("inputNames", options.inputNames, graph.inVars.length, "input");
+  const outNames = checkNames("outputNames", options.outputNames, graph.outs.length, "output");
+  if (new Set([...inNames, ...outNames]).size !== inNames.length + outNames.length)
+    throw new NablaError(`${OP}: input and output names must be distinct`);
+  for (const v of graph.outs) if (v === null) throw new NablaError(`${OP}: a symbolic-zero output cannot be exported`);
+  const b = new Builder(opset);
+  lowerGraph(b, graph, inNames, outNames);
+  const g = b.graph(
+    "nabla",
+    graph.inVars.map((v, i) => [inNames[i]!, v.aval]),
+    graph.outs.map((v, i) => [outNames[i]!, v!.aval]),
+  );
+  return new ProtoWriter()
+    .int(1, IR_VERSION[opset]!)
+    .string(2, "nabla")
+    .string(3, "0.1.0")
+    .message(7, g)
+    .message(8, new ProtoWriter().string(1, "").int(2, opset))
+    .finish();
+}
