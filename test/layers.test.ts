@@ -41,7 +41,6 @@ const RANK: Record<string, number> = {
   export: 6,
   testing: 6,
   fp: 6,
-  export: 6,
   [ROOT]: 6,
 };
 

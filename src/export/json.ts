@@ -17,6 +17,7 @@ import { TreeDef, flatten } from "../core/pytree.js";
 import { Aval, Rule, avalOf, fmtAval } from "../core/trace.js";
 import { RULES } from "../prims/table.js";
 import { WHILE_LOOP, WhileParams } from "../transforms/loopRules.js";
+import { COND, type CondParams } from "../transforms/condRule.js";
 import { makeGraph } from "../transforms/makeGraph.js";
 import { jit } from "../transforms/jit.js";
 import { flattenToArrays, unflatten } from "../transforms/common.js";
@@ -118,6 +119,30 @@ function sameAvals(a: readonly Aval[], b: readonly Aval[]): boolean {
 }
 
 const HIGHER_ORDER: Record<string, HigherOrder> = {
+  // operands: the predicate, then what both branches take (each branch a closed graph over them)
+  cond: {
+    rule: COND as Rule,
+    write: (p, body) => {
+      const c = p as CondParams;
+      return { whenFalse: body(c.whenFalse), whenTrue: body(c.whenTrue) };
+    },
+    read(p, body, ins) {
+      if (Object.keys(p).sort().join(",") !== "whenFalse,whenTrue" || ins.length < 1)
+        throw new NablaError(`${IM}: cond needs parameters whenFalse, whenTrue (graphs) and a predicate operand`);
+      const whenFalse = body(p["whenFalse"], "cond whenFalse");
+      const whenTrue = body(p["whenTrue"], "cond whenTrue");
+      const xs = ins.slice(1);
+      for (const g of [whenFalse, whenTrue])
+        if (
+          !sameAvals(
+            g.inVars.map((v) => v.aval),
+            xs,
+          )
+        )
+          throw new ShapeError(`${IM}: cond's branch inputs do not match its operands`);
+      return { whenFalse, whenTrue } satisfies CondParams;
+    },
+  },
   while_loop: {
     rule: WHILE_LOOP as Rule,
     write: (p, body) => {

@@ -19,6 +19,7 @@ import { Equation, Graph, Var } from "../core/graph.js";
 import { ConcreteArray } from "../core/ndarray.js";
 import { Aval } from "../core/trace.js";
 import type { WhileParams } from "../transforms/loopRules.js";
+import type { CondParams } from "../transforms/condRule.js";
 import { ProtoWriter } from "./protobuf.js";
 import { stage } from "./json.js";
 
@@ -332,6 +333,30 @@ const lowerWhile: Lower = (b, xs, ins, _o, p: WhileParams) => {
   return b.node("Loop", ["", c0, ...init], { body: graph }, init.length);
 };
 LOWER["while_loop"] = lowerWhile;
+
+/**
+ * `cond` as ONNX `If`: each branch a sub-graph with no inputs that reads the
+ * operands from the outer scope, so only the taken branch runs, as in nabla.
+ */
+const lowerCond: Lower = (b, xs, ins, outs, p: CondParams) => {
+  const pred = b.cast(b.one("Reshape", [xs[0]!, b.int64s([])]), ins[0]!.dtype, "bool");
+  const branch = (g: Graph, name: string) => {
+    const sb = b.sub();
+    const o = lowerSub(sb, g, xs.slice(1));
+    return sb.graph(
+      name,
+      [],
+      o.map((n, i): [string, OnnxAval] => [n, outs[i]!]),
+    );
+  };
+  return b.node(
+    "If",
+    [pred],
+    { then_branch: branch(p.whenTrue, "cond_true"), else_branch: branch(p.whenFalse, "cond_false") },
+    outs.length,
+  );
+};
+LOWER["cond"] = lowerCond;
 
 function reduceExtremum(b: Builder, op: string, x: string, axes: number[]): string {
   if (axes.length === 0) return b.one("Identity", [x]);

@@ -91,6 +91,8 @@ export const PRIM_SPECS = {
   solve: B,
   triangular_solve: { arity: 2, params: { lower: "bool", transposeA: "bool" } },
   slogdet: U,
+  det: U,
+  cofactor: U,
   cholesky: U,
   qr: U,
   eigh: U,
