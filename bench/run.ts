@@ -10,6 +10,9 @@
  *   --backends a,b        only these backends (nabla, tfjs-cpu, tfjs-wasm, jax-js, torch)
  *   --dtypes float32      only these dtypes
  *   --json path           where to write the JSON results (default bench/results.json)
+ *   --suite W|extra|all   W1–W6 of issue 8 (default), the older workloads, or both
+ *   --only overhead       only the eager-overhead figures (bench/overhead.ts)
+ *   --no-docs             do not rewrite the generated section of docs/benchmarks.md
  */
 import { execSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -25,8 +28,19 @@ import { probeTorch, runTorch } from "./backends/torch.js";
 import { type Backend, type FloatDType, type Mode, Unsupported } from "./backends/types.js";
 import { TOLERANCE, check } from "./lib/check.js";
 import { type MeasureOptions, collectGarbage, measure } from "./lib/measure.js";
-import { type CellResult, mediansTable, notes, progress, ratiosTable } from "./lib/report.js";
+import {
+  type CellResult,
+  bestNablaCell,
+  mediansTable,
+  notes,
+  progress,
+  ratiosTable,
+  renderTable,
+} from "./lib/report.js";
 import { type Workload, workloads } from "./workloads.js";
+import { measureOverhead, overheadTable } from "./overhead.js";
+import { peakRss } from "./lib/rss.js";
+import { writeDocs } from "./lib/docs.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -37,8 +51,17 @@ const { values: opts } = parseArgs({
     backends: { type: "string" },
     dtypes: { type: "string" },
     json: { type: "string", default: join(here, "results.json") },
+    suite: { type: "string", default: "W" },
+    only: { type: "string" },
+    "no-docs": { type: "boolean", default: false },
   },
 });
+
+if (opts.only === "overhead") {
+  const rows = overheadTable(measureOverhead());
+  console.log(renderTable(["eager overhead", "median", "target", ""], rows));
+  process.exit(0);
+}
 
 const list = (s: string | undefined): string[] | undefined => s?.split(",").map((x) => x.trim());
 const filters = list(opts.filter);
@@ -133,7 +156,11 @@ async function runCell(
   }
 }
 
-const selected = workloads().filter((w) => filters === undefined || filters.some((f) => w.id.includes(f)));
+const selected = workloads().filter(
+  (w) =>
+    (opts.suite === "all" || w.suite === opts.suite) &&
+    (filters === undefined || filters.some((f) => w.id.includes(f))),
+);
 const dtypes: FloatDType[] = (["float32", "float64"] as const).filter(
   (d) => onlyDtypes === undefined || onlyDtypes.includes(d),
 );
@@ -169,6 +196,25 @@ if (!("error" in torch)) {
 }
 
 // ---------------------------------------------------------------------------
+// Peak memory (W2, W5: nabla's faster mode, one child process per cell) and eager overhead
+
+const rss: string[][] = [];
+for (const w of selected.filter((x) => x.id.startsWith("W2") || x.id.startsWith("W5")))
+  for (const dtype of dtypes) {
+    const best = bestNablaCell(results, w.id, dtype);
+    if (best === undefined) continue;
+    const r = peakRss(w.id, dtype, best.mode);
+    rss.push([
+      w.title,
+      dtype,
+      best.mode,
+      "error" in r ? r.error : `${r.peakMB.toFixed(0)} MB (after loading: ${r.baseMB.toFixed(0)} MB)`,
+    ]);
+    log(`  peak RSS ${w.id} nabla ${best.mode} ${dtype}: ${rss[rss.length - 1]![3]}`);
+  }
+const overhead = selected.some((w) => w.suite === "W") ? overheadTable(measureOverhead()) : [];
+
+// ---------------------------------------------------------------------------
 // Report
 
 const elapsedS = (performance.now() - started) / 1000;
@@ -200,7 +246,14 @@ if (skipped.length + ns.length > 0) {
   console.log("\nnotes:");
   for (const s of [...skipped, ...ns]) console.log(`  - ${s}`);
 }
+if (rss.length > 0) console.log("\n" + renderTable(["peak RSS (nabla, own process)", "dtype", "mode", "RSS"], rss));
+if (overhead.length > 0) console.log("\n" + renderTable(["eager overhead", "median", "target", ""], overhead));
 console.log(`\ntotal ${elapsedS.toFixed(0)} s; JSON in ${opts.json}`);
+if (!opts["no-docs"] && opts.suite === "W" && filters === undefined) {
+  const file = join(here, "..", "docs", "benchmarks.md");
+  writeDocs(file, { header, results, rows: rowKeys, rss, overhead, notes: [...skipped, ...ns], elapsedS });
+  console.log(`docs section written to ${file}`);
+}
 
 /** Formats with the project's prettier config when available, so `prettier --check .` accepts the file. */
 async function prettyJson(file: string, text: string): Promise<string> {
