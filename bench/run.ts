@@ -13,16 +13,16 @@
  *   --suite W|extra|all   W1–W6 of issue 8 (default), the older workloads, or both
  *   --only overhead       only the eager-overhead figures (bench/overhead.ts)
  *   --no-docs             do not rewrite the generated section of docs/benchmarks.md
+ *   --src                 time src/ through tsx instead of the compiled build (see lib/nabla.ts)
  */
 import { execSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
 import { jaxBackend, loadJax } from "./backends/jaxjs.js";
-import { nablaBackend } from "./backends/nabla.js";
 import { describeWasm, loadTf, tfBackend } from "./backends/tfjs.js";
 import { probeTorch, runTorch } from "./backends/torch.js";
 import { type Backend, type FloatDType, type Mode, Unsupported } from "./backends/types.js";
@@ -38,7 +38,6 @@ import {
   renderTable,
 } from "./lib/report.js";
 import { type Workload, workloads } from "./workloads.js";
-import { measureOverhead, overheadTable } from "./overhead.js";
 import { peakRss } from "./lib/rss.js";
 import { writeDocs } from "./lib/docs.js";
 
@@ -54,8 +53,24 @@ const { values: opts } = parseArgs({
     suite: { type: "string", default: "W" },
     only: { type: "string" },
     "no-docs": { type: "boolean", default: false },
+    src: { type: "boolean", default: false },
   },
 });
+
+// nabla as users get it: src/ compiled by tsc into a temporary directory (lib/nabla.ts loads it).
+if (!opts.src && process.env.NABLA_BENCH_BUILD === undefined) {
+  const out = mkdtempSync(join(os.tmpdir(), "nabla-bench-build-"));
+  execSync(`npx tsc -p tsconfig.build.json --outDir ${out} --declaration false --sourceMap false`, {
+    cwd: join(here, ".."),
+    stdio: "inherit",
+  });
+  writeFileSync(join(out, "package.json"), '{ "type": "module" }\n');
+  process.env.NABLA_BENCH_BUILD = out;
+  process.on("exit", () => rmSync(out, { recursive: true, force: true }));
+}
+const { nablaBackend } = await import("./backends/nabla.js");
+const { measureOverhead, overheadTable } = await import("./overhead.js");
+const { nablaSource } = await import("./lib/nabla.js");
 
 if (opts.only === "overhead") {
   const rows = overheadTable(measureOverhead());
@@ -80,7 +95,7 @@ const errMessage = (e: unknown) => (e instanceof Error ? `${e.constructor.name}:
 // Backends
 
 const backends: Backend[] = [];
-const versions: Record<string, string> = { node: process.version };
+const versions: Record<string, string> = { node: process.version, nabla: nablaSource };
 const skipped: string[] = [];
 
 if (wanted("nabla")) backends.push(nablaBackend);

@@ -1,9 +1,10 @@
 /** nabla, eager and jit, float32 and float64. */
-import * as nb from "../../src/index.js";
+import type { NDArray } from "../../src/index.js";
+import { nb } from "../lib/nabla.js";
 import type { HostArray, Workload } from "../workloads.js";
 import { type Backend, type FloatDType, type HostOutputs, type Mode, type Runner, Unsupported } from "./types.js";
 
-type A = nb.NDArray;
+type A = NDArray;
 
 function toNabla(h: HostArray, dtype: FloatDType): A {
   const data = dtype === "float32" ? Float32Array.from(h.data) : Float64Array.from(h.data);
