@@ -299,7 +299,7 @@ let nextOpaque = 0;
 function paramsKey(params: unknown): string {
   const p = params as Record<string, unknown>;
   let empty = true;
-  for (const k in p) {
+  for (const _k in p) {
     empty = false;
     break;
   }
