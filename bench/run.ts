@@ -186,6 +186,9 @@ const started = performance.now();
 log(`nabla bench: ${selected.length} workloads, backends ${backends.map((b) => b.name).join(", ")}`);
 for (const s of skipped) log(`  ${s}`);
 
+// Eager overhead first, on a fresh heap (after the large workloads, GC of their heap inflates it).
+const overhead = selected.some((w) => w.suite === "W") ? overheadTable(measureOverhead()) : [];
+
 for (const w of selected) {
   const ref = w.reference();
   references.set(w.id, ref);
@@ -227,7 +230,6 @@ for (const w of selected.filter((x) => x.id.startsWith("W2") || x.id.startsWith(
     ]);
     log(`  peak RSS ${w.id} nabla ${best.mode} ${dtype}: ${rss[rss.length - 1]![3]}`);
   }
-const overhead = selected.some((w) => w.suite === "W") ? overheadTable(measureOverhead()) : [];
 
 // ---------------------------------------------------------------------------
 // Report
