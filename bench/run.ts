@@ -10,23 +10,36 @@
  *   --backends a,b        only these backends (nabla, tfjs-cpu, tfjs-wasm, jax-js, torch)
  *   --dtypes float32      only these dtypes
  *   --json path           where to write the JSON results (default bench/results.json)
+ *   --suite W|extra|all   W1–W6 of issue 8 (default), the older workloads, or both
+ *   --only overhead       only the eager-overhead figures (bench/overhead.ts)
+ *   --no-docs             do not rewrite the generated section of docs/benchmarks.md
+ *   --src                 time src/ through tsx instead of the compiled build (see lib/nabla.ts)
  */
 import { execSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
 import { jaxBackend, loadJax } from "./backends/jaxjs.js";
-import { nablaBackend } from "./backends/nabla.js";
 import { describeWasm, loadTf, tfBackend } from "./backends/tfjs.js";
 import { probeTorch, runTorch } from "./backends/torch.js";
 import { type Backend, type FloatDType, type Mode, Unsupported } from "./backends/types.js";
 import { TOLERANCE, check } from "./lib/check.js";
 import { type MeasureOptions, collectGarbage, measure } from "./lib/measure.js";
-import { type CellResult, mediansTable, notes, progress, ratiosTable } from "./lib/report.js";
+import {
+  type CellResult,
+  bestNablaCell,
+  mediansTable,
+  notes,
+  progress,
+  ratiosTable,
+  renderTable,
+} from "./lib/report.js";
 import { type Workload, workloads } from "./workloads.js";
+import { peakRss } from "./lib/rss.js";
+import { writeDocs } from "./lib/docs.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -37,8 +50,33 @@ const { values: opts } = parseArgs({
     backends: { type: "string" },
     dtypes: { type: "string" },
     json: { type: "string", default: join(here, "results.json") },
+    suite: { type: "string", default: "W" },
+    only: { type: "string" },
+    "no-docs": { type: "boolean", default: false },
+    src: { type: "boolean", default: false },
   },
 });
+
+// nabla as users get it: src/ compiled by tsc into a temporary directory (lib/nabla.ts loads it).
+if (!opts.src && process.env.NABLA_BENCH_BUILD === undefined) {
+  const out = mkdtempSync(join(os.tmpdir(), "nabla-bench-build-"));
+  execSync(`npx tsc -p tsconfig.build.json --outDir ${out} --declaration false --sourceMap false`, {
+    cwd: join(here, ".."),
+    stdio: "inherit",
+  });
+  writeFileSync(join(out, "package.json"), '{ "type": "module" }\n');
+  process.env.NABLA_BENCH_BUILD = out;
+  process.on("exit", () => rmSync(out, { recursive: true, force: true }));
+}
+const { nablaBackend } = await import("./backends/nabla.js");
+const { measureOverhead, overheadTable } = await import("./overhead.js");
+const { nablaSource } = await import("./lib/nabla.js");
+
+if (opts.only === "overhead") {
+  const rows = overheadTable(measureOverhead());
+  console.log(renderTable(["eager overhead", "median", "target", ""], rows));
+  process.exit(0);
+}
 
 const list = (s: string | undefined): string[] | undefined => s?.split(",").map((x) => x.trim());
 const filters = list(opts.filter);
@@ -57,7 +95,7 @@ const errMessage = (e: unknown) => (e instanceof Error ? `${e.constructor.name}:
 // Backends
 
 const backends: Backend[] = [];
-const versions: Record<string, string> = { node: process.version };
+const versions: Record<string, string> = { node: process.version, nabla: nablaSource };
 const skipped: string[] = [];
 
 if (wanted("nabla")) backends.push(nablaBackend);
@@ -133,7 +171,11 @@ async function runCell(
   }
 }
 
-const selected = workloads().filter((w) => filters === undefined || filters.some((f) => w.id.includes(f)));
+const selected = workloads().filter(
+  (w) =>
+    (opts.suite === "all" || w.suite === opts.suite) &&
+    (filters === undefined || filters.some((f) => w.id.includes(f))),
+);
 const dtypes: FloatDType[] = (["float32", "float64"] as const).filter(
   (d) => onlyDtypes === undefined || onlyDtypes.includes(d),
 );
@@ -143,6 +185,9 @@ const started = performance.now();
 
 log(`nabla bench: ${selected.length} workloads, backends ${backends.map((b) => b.name).join(", ")}`);
 for (const s of skipped) log(`  ${s}`);
+
+// Eager overhead first, on a fresh heap (after the large workloads, GC of their heap inflates it).
+const overhead = selected.some((w) => w.suite === "W") ? overheadTable(measureOverhead()) : [];
 
 for (const w of selected) {
   const ref = w.reference();
@@ -167,6 +212,24 @@ if (!("error" in torch)) {
     log(`  ${r.workload.padEnd(22)} torch ${r.dtype}  ${progress(r)}`);
   }
 }
+
+// ---------------------------------------------------------------------------
+// Peak memory (W2, W5: nabla's faster mode, one child process per cell) and eager overhead
+
+const rss: string[][] = [];
+for (const w of selected.filter((x) => x.id.startsWith("W2") || x.id.startsWith("W5")))
+  for (const dtype of dtypes) {
+    const best = bestNablaCell(results, w.id, dtype);
+    if (best === undefined) continue;
+    const r = peakRss(w.id, dtype, best.mode);
+    rss.push([
+      w.title,
+      dtype,
+      best.mode,
+      "error" in r ? r.error : `${r.peakMB.toFixed(0)} MB (after loading: ${r.baseMB.toFixed(0)} MB)`,
+    ]);
+    log(`  peak RSS ${w.id} nabla ${best.mode} ${dtype}: ${rss[rss.length - 1]![3]}`);
+  }
 
 // ---------------------------------------------------------------------------
 // Report
@@ -200,7 +263,14 @@ if (skipped.length + ns.length > 0) {
   console.log("\nnotes:");
   for (const s of [...skipped, ...ns]) console.log(`  - ${s}`);
 }
+if (rss.length > 0) console.log("\n" + renderTable(["peak RSS (nabla, own process)", "dtype", "mode", "RSS"], rss));
+if (overhead.length > 0) console.log("\n" + renderTable(["eager overhead", "median", "target", ""], overhead));
 console.log(`\ntotal ${elapsedS.toFixed(0)} s; JSON in ${opts.json}`);
+if (!opts["no-docs"] && opts.suite === "W" && filters === undefined) {
+  const file = join(here, "..", "docs", "benchmarks.md");
+  writeDocs(file, { header, results, rows: rowKeys, rss, overhead, notes: [...skipped, ...ns], elapsedS });
+  console.log(`docs section written to ${file}`);
+}
 
 /** Formats with the project's prettier config when available, so `prettier --check .` accepts the file. */
 async function prettyJson(file: string, text: string): Promise<string> {

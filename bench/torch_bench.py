@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 try:  # torch >= 2.0
-    from torch.func import grad, hessian, jvp, vmap
+    from torch.func import grad, hessian, jacfwd, jacrev, jvp, vmap
 except ImportError:  # torch 1.13 (Debian's python3-torch) ships these as functorch
-    from functorch import grad, hessian, jvp, vmap
+    from functorch import grad, hessian, jacfwd, jacrev, jvp, vmap
 
 
 def chain(x):
@@ -84,6 +84,31 @@ def build(kind, params, I):
             return [torch.autograd.grad(v, x)[0]]
 
         return run, None
+    if kind == "gradSumElementwise":
+        g = grad(lambda x: (torch.tanh(x) * x + torch.sin(x) ** 2).sum())
+        return (lambda: [g(I["x"])]), None
+    if kind == "nthDerivScalar":
+        f = lambda x: torch.sin(x) * torch.exp(x)
+        for _ in range(int(params["order"])):
+            f = grad(f)
+        return (lambda: [f(I["x"])]), None
+    if kind == "rosenbrockHessian":
+        h = hessian(lambda x: (100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum())
+        return (lambda: [h(I["x"])]), None
+    if kind == "pinnGrad":
+
+        def u(q, p):
+            return torch.tanh(torch.tanh(p @ q[0]) @ q[1]) @ q[2]
+
+        lap = vmap(lambda q, p: torch.trace(hessian(u, argnums=1)(q, p)), in_dims=(None, 0))
+        g = grad(lambda q, ps: (lap(q, ps) ** 2).mean())
+        q = (I["W1"], I["W2"], I["w3"])
+        return (lambda: list(g(q, I["p"]))), None
+    if kind == "jacobian":
+        w, b = I["w"], I["b"]
+        jac = jacfwd if params["forward"] == 1 else jacrev
+        j = jac(lambda x: torch.tanh(w @ x + b))
+        return (lambda: [j(I["x"])]), None
     return None, "unknown workload kind " + kind
 
 

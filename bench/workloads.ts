@@ -19,11 +19,18 @@ export type Kind =
   | "hessian"
   | "jvp"
   | "perExampleGrad"
-  | "longChain";
+  | "longChain"
+  | "gradSumElementwise"
+  | "nthDerivScalar"
+  | "rosenbrockHessian"
+  | "pinnGrad"
+  | "jacobian";
 
 export interface Workload {
   /** Stable identifier, used in results.json and by `--filter`. */
   readonly id: string;
+  /** "W" for the issue-8 workloads W1–W6 (the default `npm run bench`), "extra" for the older set. */
+  readonly suite: "W" | "extra";
   readonly kind: Kind;
   /** One line for the table. */
   readonly title: string;
@@ -120,6 +127,7 @@ function elementwise(n: number, label: string): Workload {
   const x = uniform([n], 11, -2, 2);
   return {
     id: `elementwise-${label}`,
+    suite: "extra",
     kind: "elementwise",
     title: `sin(x)·exp(x)·tanh(x), n=${label}`,
     params: { n },
@@ -133,6 +141,7 @@ function matmul(n: number): Workload {
   const b = uniform([n, n], 22, -1, 1);
   return {
     id: `matmul-${n}`,
+    suite: "extra",
     kind: "matmul",
     title: `matmul ${n}x${n} @ ${n}x${n}`,
     params: { n },
@@ -150,19 +159,33 @@ function matmul(n: number): Workload {
 function mlpGrad(B: number, D: number, H: number, C: number): Workload {
   const s1 = 1 / Math.sqrt(D);
   const s2 = 1 / Math.sqrt(H);
-  const x = uniform([B, D], 31, -1, 1);
-  const y = { shape: [B, C], data: new Float64Array(B * C) };
-  for (let b = 0; b < B; b++) y.data[b * C + ((b * 7) % C)] = 1;
-  const inputs = {
-    x,
-    y,
+  return mlpWorkload("mlp-grad", "extra", B, D, H, C, {
+    x: uniform([B, D], 31, -1, 1),
     w1: uniform([D, H], 32, -s1, s1),
     b1: uniform([H], 33, -0.1, 0.1),
     w2: uniform([H, H], 34, -s2, s2),
     b2: uniform([H], 35, -0.1, 0.1),
     w3: uniform([H, C], 36, -s2, s2),
     b3: uniform([C], 37, -0.1, 0.1),
-  };
+  });
+}
+
+type MlpInputs = Record<"x" | "w1" | "b1" | "w2" | "b2" | "w3" | "b3", HostArray>;
+
+/** The MLP-gradient workload over given inputs; labels are one-hot, class (7b mod C) for row b. */
+function mlpWorkload(
+  id: string,
+  suite: Workload["suite"],
+  B: number,
+  D: number,
+  H: number,
+  C: number,
+  params: MlpInputs,
+): Workload {
+  const x = params.x;
+  const y = { shape: [B, C], data: new Float64Array(B * C) };
+  for (let b = 0; b < B; b++) y.data[b * C + ((b * 7) % C)] = 1;
+  const inputs = { ...params, y };
   const reference = (): Float64Array[] => {
     const { w1, b1, w2, b2, w3, b3 } = inputs;
     const a1 = mm(x.data, w1.data, B, D, H);
@@ -193,7 +216,8 @@ function mlpGrad(B: number, D: number, H: number, C: number): Workload {
     return [gw1, gb1, gw2, gb2, gw3, gb3];
   };
   return {
-    id: "mlp-grad",
+    id,
+    suite,
     kind: "mlpGrad",
     title: `grad MLP loss (batch ${B}, ${D}-${H}-${H}-${C})`,
     params: { B, D, H, C },
@@ -207,6 +231,7 @@ function gradGradScalar(x0: number): Workload {
   const x = scalarInput(x0);
   return {
     id: "gradgrad-scalar",
+    suite: "extra",
     kind: "gradGradScalar",
     title: `grad(grad(sin(x)·exp(x))) at ${x0}`,
     params: {},
@@ -220,6 +245,7 @@ function gradGradVector(n: number, label: string): Workload {
   const x = uniform([n], 41, -2, 2);
   return {
     id: `gradgrad-vector-${label}`,
+    suite: "extra",
     kind: "gradGradVector",
     title: `grad(sum∘grad(Σ tanh(sin x))), n=${label}`,
     params: { n },
@@ -240,6 +266,7 @@ function hessian(n: number): Workload {
   const x = uniform([n], 52, -1, 1);
   return {
     id: `hessian-${n}`,
+    suite: "extra",
     kind: "hessian",
     title: `hessian of Σ sin(Ax) + ½|x|², n=${n}`,
     params: { n },
@@ -266,6 +293,7 @@ function jvp(n: number, label: string): Workload {
   const v = uniform([n], 62, -1, 1);
   return {
     id: `jvp-${label}`,
+    suite: "extra",
     kind: "jvp",
     title: `jvp of sin·exp·tanh, n=${label}`,
     params: { n },
@@ -297,6 +325,7 @@ function perExampleGrad(B: number, D: number, H: number): Workload {
   };
   return {
     id: "per-example-grad",
+    suite: "extra",
     kind: "perExampleGrad",
     title: `vmap(grad) per-example, B=${B}, ${D}->${H}->1`,
     params: { B, D, H },
@@ -334,6 +363,7 @@ function longChain(steps: number, c: number, label: string): Workload {
   const x = scalarInput(0.3);
   return {
     id: `long-chain-${label}`,
+    suite: "extra",
     kind: "longChain",
     title: `grad through ${3 * steps} scalar ops`,
     params: { steps, c },
@@ -350,9 +380,228 @@ function longChain(steps: number, c: number, label: string): Workload {
   };
 }
 
+// ---------------------------------------------------------------------------
+// Issue 8's workloads W1–W6
+
+/** W1: grad of Σ (tanh(x)·x + sin(x)²); d/dx = (1 − tanh²x)·x + tanh x + 2 sin x cos x. */
+function w1(n: number): Workload {
+  const x = uniform([n], 101, -2, 2);
+  return {
+    id: "W1-elementwise-grad",
+    suite: "W",
+    kind: "gradSumElementwise",
+    title: `W1 grad Σ(tanh(x)·x + sin(x)²), n=1e6`,
+    params: { n },
+    inputs: { x },
+    reference: () => [
+      x.data.map((v) => {
+        const t = Math.tanh(v);
+        return (1 - t * t) * v + t + 2 * Math.sin(v) * Math.cos(v);
+      }),
+    ],
+  };
+}
+
+/** W2: the MLP 784→512→512→10, batch 128; weights 0.05·U[−1, 1), biases 0, inputs U[0, 1). */
+function w2(): Workload {
+  const [B, D, H, C] = [128, 784, 512, 10];
+  const zeros = (n: number): HostArray => ({ shape: [n], data: new Float64Array(n) });
+  const w = mlpWorkload("W2-mlp-grad", "W", B, D, H, C, {
+    x: uniform([B, D], 201, 0, 1),
+    w1: uniform([D, H], 202, -0.05, 0.05),
+    b1: zeros(H),
+    w2: uniform([H, H], 203, -0.05, 0.05),
+    b2: zeros(H),
+    w3: uniform([H, C], 204, -0.05, 0.05),
+    b3: zeros(C),
+  });
+  return { ...w, title: `W2 grad MLP ${D}→${H}→${H}→${C}, batch ${B}` };
+}
+
+/** W3: d⁴/dx⁴ of sin(x)·eˣ by nested grad = −4 eˣ sin x. */
+function w3(x0: number): Workload {
+  const x = scalarInput(x0);
+  return {
+    id: "W3-4th-derivative",
+    suite: "W",
+    kind: "nthDerivScalar",
+    title: `W3 4th derivative of sin(x)·exp(x) at ${x0}, per call`,
+    params: { order: 4 },
+    inputs: { x },
+    reference: () => [Float64Array.of(-4 * Math.exp(x.data[0]) * Math.sin(x.data[0]))],
+  };
+}
+
+/**
+ * W4: Hessian of Rosenbrock f(x) = Σᵢ 100 (xᵢ₊₁ − xᵢ²)² + (1 − xᵢ)², written with slices.
+ * Tridiagonal: Hᵢᵢ = [i<n−1](1200xᵢ² − 400xᵢ₊₁ + 2) + [i>0]·200, Hᵢ,ᵢ₊₁ = −400xᵢ.
+ */
+function w4(n: number): Workload {
+  const x = uniform([n], 401, -1.5, 1.5);
+  return {
+    id: "W4-rosenbrock-hessian",
+    suite: "W",
+    kind: "rosenbrockHessian",
+    title: `W4 hessian of Rosenbrock, n=${n}`,
+    params: { n },
+    inputs: { x },
+    reference: () => {
+      const v = x.data;
+      const h = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) {
+        if (i < n - 1) {
+          h[i * n + i] += 1200 * v[i] * v[i] - 400 * v[i + 1] + 2;
+          h[i * n + i + 1] = h[(i + 1) * n + i] = -400 * v[i];
+        }
+        if (i > 0) h[i * n + i] += 200;
+      }
+      return [h];
+    },
+  };
+}
+
+/**
+ * The reference gradient of W5's loss, by hand: per point, with a = pW1, h1 = tanh a, b = h1W2,
+ * h2 = tanh b, u = h2·w3, s = 1 − h², d1 = −2h1s1, Bₖₘ = Σⱼ W2ⱼₘ s1ⱼ W1ₖⱼ (= ∂bₘ/∂pₖ) and
+ * Cₖₘ = Σⱼ W2ⱼₘ d1ⱼ W1ₖⱼ² (= ∂²bₘ/∂pₖ²), the Laplacian is Δu = Σₘ w3ₘ (s2ₘ ΣₖCₖₘ − 2h2ₘs2ₘ ΣₖBₖₘ²);
+ * its reverse sweep is written out below.
+ */
+function pinnReference(P: HostArray, W1: HostArray, W2: HostArray, w3: HostArray, N: number, K: number, J: number) {
+  const M = J;
+  const g1 = new Float64Array(K * J);
+  const g2 = new Float64Array(J * M);
+  const g3 = new Float64Array(M);
+  const [h1, s1, d1, h2, s2, sC, sB2] = Array.from({ length: 7 }, () => new Float64Array(J));
+  const Bk = new Float64Array(K * M);
+  const Ck = new Float64Array(K * M);
+  const gh1 = new Float64Array(J);
+  const gs1 = new Float64Array(J);
+  const gd1 = new Float64Array(J);
+  for (let n = 0; n < N; n++) {
+    const p = P.data.subarray(n * K, n * K + K);
+    for (let j = 0; j < J; j++) {
+      let a = 0;
+      for (let k = 0; k < K; k++) a += p[k] * W1.data[k * J + j];
+      h1[j] = Math.tanh(a);
+      s1[j] = 1 - h1[j] * h1[j];
+      d1[j] = -2 * h1[j] * s1[j];
+    }
+    Bk.fill(0);
+    Ck.fill(0);
+    let L = 0;
+    for (let m = 0; m < M; m++) {
+      let b = 0;
+      for (let j = 0; j < J; j++) b += h1[j] * W2.data[j * M + m];
+      h2[m] = Math.tanh(b);
+      s2[m] = 1 - h2[m] * h2[m];
+      sC[m] = 0;
+      sB2[m] = 0;
+      for (let k = 0; k < K; k++) {
+        let bb = 0;
+        let cc = 0;
+        for (let j = 0; j < J; j++) {
+          const w1 = W1.data[k * J + j];
+          bb += W2.data[j * M + m] * s1[j] * w1;
+          cc += W2.data[j * M + m] * d1[j] * w1 * w1;
+        }
+        Bk[k * M + m] = bb;
+        Ck[k * M + m] = cc;
+        sC[m] += cc;
+        sB2[m] += bb * bb;
+      }
+      L += w3.data[m] * (s2[m] * sC[m] - 2 * h2[m] * s2[m] * sB2[m]);
+    }
+    const gL = (2 * L) / N;
+    gh1.fill(0);
+    gs1.fill(0);
+    gd1.fill(0);
+    for (let m = 0; m < M; m++) {
+      const t = w3.data[m];
+      g3[m] += gL * (s2[m] * sC[m] - 2 * h2[m] * s2[m] * sB2[m]);
+      const gb = gL * t * (-2 * h2[m] * sC[m] - 2 * (1 - 3 * h2[m] * h2[m]) * sB2[m]) * s2[m];
+      const gC = gL * t * s2[m];
+      const gSB2 = gL * t * (-2 * h2[m] * s2[m]);
+      for (let j = 0; j < J; j++) {
+        const w2 = W2.data[j * M + m];
+        g2[j * M + m] += gb * h1[j];
+        gh1[j] += gb * w2;
+        for (let k = 0; k < K; k++) {
+          const w1 = W1.data[k * J + j];
+          const gB = gSB2 * 2 * Bk[k * M + m];
+          g2[j * M + m] += gB * s1[j] * w1 + gC * d1[j] * w1 * w1;
+          gs1[j] += gB * w2 * w1;
+          gd1[j] += gC * w2 * w1 * w1;
+          g1[k * J + j] += gB * w2 * s1[j] + gC * w2 * d1[j] * 2 * w1;
+        }
+      }
+    }
+    for (let j = 0; j < J; j++) {
+      const g = gh1[j] + gs1[j] * (-2 * h1[j]) + gd1[j] * (-2 + 6 * h1[j] * h1[j]);
+      const ga = g * s1[j];
+      for (let k = 0; k < K; k++) g1[k * J + j] += ga * p[k];
+    }
+  }
+  return [g1, g2, g3];
+}
+
+/** W5: PINN loss mean((Δu)²), u = tanh(tanh(p·W1)·W2)·w3, over N points p in [−1, 1)²; grad in (W1, W2, w3). */
+function w5(N: number, J: number): Workload {
+  const K = 2;
+  const inputs = {
+    p: uniform([N, K], 501, -1, 1),
+    W1: uniform([K, J], 502, -1, 1),
+    W2: uniform([J, J], 503, -1 / Math.sqrt(J), 1 / Math.sqrt(J)),
+    w3: uniform([J], 504, -1 / Math.sqrt(J), 1 / Math.sqrt(J)),
+  };
+  return {
+    id: "W5-pinn-grad",
+    suite: "W",
+    kind: "pinnGrad",
+    title: `W5 grad of mean(Δu²), vmap(hessian), ${N} points, 2-${J}-${J}-1`,
+    params: { N, J },
+    inputs,
+    reference: () => pinnReference(inputs.p, inputs.W1, inputs.W2, inputs.w3, N, K, J),
+  };
+}
+
+/** W6: Jacobian of x ↦ tanh(Wx + b), J = diag(1 − tanh²(Wx + b))·W, by jacfwd or jacrev. */
+function w6(n: number, mode: "jacfwd" | "jacrev"): Workload {
+  const inputs = {
+    w: uniform([n, n], 601, -1 / Math.sqrt(n), 1 / Math.sqrt(n)),
+    b: uniform([n], 602, -0.5, 0.5),
+    x: uniform([n], 603, -1, 1),
+  };
+  return {
+    id: `W6-${mode}`,
+    suite: "W",
+    kind: "jacobian",
+    title: `W6 ${mode} of tanh(Wx + b), ${n}x${n}`,
+    params: { n, forward: mode === "jacfwd" ? 1 : 0 },
+    inputs,
+    reference: () => {
+      const { w, b, x } = inputs;
+      const jac = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) {
+        let z = b.data[i];
+        for (let j = 0; j < n; j++) z += w.data[i * n + j] * x.data[j];
+        const t = Math.tanh(z);
+        for (let j = 0; j < n; j++) jac[i * n + j] = (1 - t * t) * w.data[i * n + j];
+      }
+      return [jac];
+    },
+  };
+}
+
 /** All workloads, in table order. */
 export function workloads(): Workload[] {
   return [
+    w1(1_000_000),
+    w2(),
+    w3(0.7),
+    w4(200),
+    w5(256, 32),
+    w6(100, "jacfwd"),
+    w6(100, "jacrev"),
     elementwise(100_000, "1e5"),
     elementwise(1_000_000, "1e6"),
     matmul(128),

@@ -161,6 +161,79 @@ function prepare(jax: Jax, w: Workload, dtype: FloatDType, mode: Mode): Runner |
         () => [I.x.ref],
       );
     }
+    case "gradSumElementwise": {
+      const g = jax.grad((x: JArray) => {
+        const s = np.sin(x.ref);
+        return np.sum(np.tanh(x.ref).mul(x).add(s.ref.mul(s)));
+      }) as (x: JArray) => JArray;
+      return runner(
+        (x: JArray) => [g(x)],
+        () => [I.x.ref],
+      );
+    }
+    case "nthDerivScalar": {
+      let f = (x: JArray): JArray => np.sin(x.ref).mul(np.exp(x));
+      for (let k = 0; k < w.params.order!; k++) f = jax.grad(f as any) as unknown as (x: JArray) => JArray;
+      return runner(
+        (x: JArray) => [f(x)],
+        () => [I.x.ref],
+      );
+    }
+    case "rosenbrockHessian": {
+      const n = w.params.n!;
+      const rosen = (x: JArray): JArray => {
+        const head = x.ref.slice([0, n - 1]);
+        const tail = x.slice([1, n]);
+        const d = tail.sub(head.ref.mul(head.ref));
+        const e = np.subtract(1, head);
+        return np.sum(d.ref.mul(d).mul(100).add(e.ref.mul(e)));
+      };
+      const h = jax.hessian(rosen) as (x: JArray) => JArray;
+      return runner(
+        (x: JArray) => [h(x)],
+        () => [I.x.ref],
+      );
+    }
+    case "pinnGrad": {
+      type P = { W1: JArray; W2: JArray; w3: JArray };
+      // jax-js's hessian takes a function of one array: the parameters are closed over.
+      const u = (q: P, p: JArray): JArray =>
+        np.dot(np.tanh(np.matmul(np.tanh(np.matmul(p, q.W1.ref)), q.W2.ref)), q.w3.ref);
+      const g = jax.grad(((q: P, ps: JArray) => {
+        const lap = jax.vmap((p: JArray) => np.trace(jax.hessian((pp: JArray) => u(q, pp))(p)), [0]) as (
+          ps: JArray,
+        ) => JArray;
+        const l = lap(ps);
+        return np.mean(l.ref.mul(l));
+      }) as any) as unknown as (q: P, ps: JArray) => P;
+      return runner(
+        (q: P, ps: JArray) => {
+          const d = g(q, ps);
+          return [d.W1, d.W2, d.w3];
+        },
+        () => [{ W1: I.W1.ref, W2: I.W2.ref, w3: I.w3.ref }, I.p.ref],
+      );
+    }
+    case "jacobian": {
+      const W = I.w;
+      const b = I.b;
+      const f = (x: JArray): JArray => np.tanh(np.matmul(W.ref, x).add(b.ref));
+      if (w.params.forward !== 1) {
+        const j = jax.jacrev(f) as (x: JArray) => JArray;
+        return runner(
+          (x: JArray) => [j(x)],
+          () => [I.x.ref],
+        );
+      }
+      const j = jax.jacfwd(f) as (x: JArray) => JArray;
+      return {
+        ...runner(
+          (x: JArray) => [np.transpose(j(x))],
+          () => [I.x.ref],
+        ),
+        note: "jax-js 0.1.25's jacfwd returns the transposed Jacobian (in × out); transposed back inside the function",
+      };
+    }
     default:
       for (const a of inputs) a.dispose();
       return new Unsupported(`unknown workload kind ${String(w.kind)}`);

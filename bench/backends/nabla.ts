@@ -1,9 +1,10 @@
 /** nabla, eager and jit, float32 and float64. */
-import * as nb from "../../src/index.js";
+import type { NDArray } from "../../src/index.js";
+import { nb } from "../lib/nabla.js";
 import type { HostArray, Workload } from "../workloads.js";
 import { type Backend, type FloatDType, type HostOutputs, type Mode, type Runner, Unsupported } from "./types.js";
 
-type A = nb.NDArray;
+type A = NDArray;
 
 function toNabla(h: HostArray, dtype: FloatDType): A {
   const data = dtype === "float32" ? Float32Array.from(h.data) : Float64Array.from(h.data);
@@ -11,6 +12,9 @@ function toNabla(h: HostArray, dtype: FloatDType): A {
 }
 
 const force = (xs: A[]): HostOutputs => xs.map((x) => x.toTypedArray() as Float32Array | Float64Array);
+
+/** x² as x·x (nabla has no `square`). */
+const sq = (x: A): A => nb.mul(x, x);
 
 /** The elementwise chain sin(x)·exp(x)·tanh(x). */
 const chain = (x: A): A => nb.mul(nb.mul(nb.sin(x), nb.exp(x)), nb.tanh(x));
@@ -101,6 +105,45 @@ export const nablaBackend: Backend = {
           return x;
         });
         return runner(mode, (x: A) => [g(x)], [I.x]);
+      }
+      case "gradSumElementwise": {
+        const g = nb.grad((x: A) => nb.sum(nb.add(nb.mul(nb.tanh(x), x), sq(nb.sin(x)))));
+        return runner(mode, (x: A) => [g(x)], [I.x]);
+      }
+      case "nthDerivScalar": {
+        let f = (x: A): A => nb.mul(nb.sin(x), nb.exp(x));
+        for (let k = 0; k < w.params.order!; k++) f = nb.grad(f) as (x: A) => A;
+        return runner(mode, (x: A) => [f(x)], [I.x]);
+      }
+      case "rosenbrockHessian": {
+        const n = w.params.n!;
+        const rosen = (x: A): A => {
+          const head = nb.slice(x, [0], [n - 1]);
+          const tail = nb.slice(x, [1], [n]);
+          return nb.sum(nb.add(nb.mul(sq(nb.sub(tail, sq(head))), 100), sq(nb.sub(1, head))));
+        };
+        const h = nb.hessian(rosen);
+        return runner(mode, (x: A) => [h(x)], [I.x]);
+      }
+      case "pinnGrad": {
+        type P = { W1: A; W2: A; w3: A };
+        const u = (q: P, p: A): A => nb.dot(nb.tanh(nb.matmul(nb.tanh(nb.matmul(p, q.W1)), q.W2)), q.w3);
+        const hu = nb.hessian(u, { argnums: 1 });
+        const lap = nb.vmap((q: P, p: A) => nb.trace(hu(q, p)), { inAxes: [null, 0] });
+        const g = nb.grad((q: P, ps: A) => nb.mean(sq(lap(q, ps))));
+        return runner(
+          mode,
+          (q: P, ps: A) => {
+            const d = g(q, ps) as P;
+            return [d.W1, d.W2, d.w3];
+          },
+          [{ W1: I.W1, W2: I.W2, w3: I.w3 }, I.p],
+        );
+      }
+      case "jacobian": {
+        const jac = w.params.forward === 1 ? nb.jacfwd : nb.jacrev;
+        const j = jac((x: A, W: A, b: A) => nb.tanh(nb.add(nb.matmul(W, x), b)));
+        return runner(mode, (x: A, W: A, b: A) => [j(x, W, b) as A], [I.x, I.w, I.b]);
       }
       default:
         return new Unsupported(`unknown workload kind ${String(w.kind)}`);

@@ -67,12 +67,20 @@ function find(results: readonly CellResult[], w: string, c: Column, dtype: Float
   return results.find((r) => r.workload === w && r.backend === c.backend && r.mode === c.mode && r.dtype === dtype);
 }
 
+/** The nabla cell (eager or jit) with the smallest median of a workload at a dtype. */
+export function bestNablaCell(results: readonly CellResult[], w: string, dtype: FloatDType): CellResult | undefined {
+  const cells = results.filter(
+    (r) => r.workload === w && r.backend === "nabla" && r.dtype === dtype && r.timing !== undefined,
+  );
+  return cells.reduce<CellResult | undefined>(
+    (best, r) => (best === undefined || r.timing!.medianMs < best.timing!.medianMs ? r : best),
+    undefined,
+  );
+}
+
 /** The best (smallest) nabla median of a workload at a dtype, over eager and jit. */
 export function bestNabla(results: readonly CellResult[], w: string, dtype: FloatDType): number | undefined {
-  const ms = results
-    .filter((r) => r.workload === w && r.backend === "nabla" && r.dtype === dtype && r.timing !== undefined)
-    .map((r) => r.timing!.medianMs);
-  return ms.length > 0 ? Math.min(...ms) : undefined;
+  return bestNablaCell(results, w, dtype)?.timing!.medianMs;
 }
 
 function statusText(r: CellResult | undefined): string {
@@ -82,7 +90,12 @@ function statusText(r: CellResult | undefined): string {
   return r.status;
 }
 
-function renderTable(header: string[], rows: string[][]): string {
+/** An aligned text table, or (markdown) a GitHub pipe table. */
+export function renderTable(header: string[], rows: string[][], markdown = false): string {
+  if (markdown) {
+    const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+    return [line(header), line(header.map((_, i) => (i === 0 ? "---" : "---:"))), ...rows.map(line)].join("\n");
+  }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
@@ -108,7 +121,7 @@ function presentColumns(results: readonly CellResult[]): Column[] {
 }
 
 /** Median milliseconds per workload, dtype and column. */
-export function mediansTable(results: readonly CellResult[], workloads: readonly RowKey[]): string {
+export function mediansTable(results: readonly CellResult[], workloads: readonly RowKey[], markdown = false): string {
   const cols = presentColumns(results);
   const header = ["workload", "dtype", ...cols.map((c) => c.key)];
   const rows = rowsOf(results, workloads).map(([w, dt]) => [
@@ -116,11 +129,11 @@ export function mediansTable(results: readonly CellResult[], workloads: readonly
     SHORT[dt],
     ...cols.map((c) => statusText(find(results, w.id, c, dt))),
   ]);
-  return renderTable(header, rows);
+  return renderTable(header, rows, markdown);
 }
 
 /** peer median / best nabla median at the same dtype: above 1 means nabla is faster. */
-export function ratiosTable(results: readonly CellResult[], workloads: readonly RowKey[]): string {
+export function ratiosTable(results: readonly CellResult[], workloads: readonly RowKey[], markdown = false): string {
   const cols = presentColumns(results).filter((c) => c.backend !== "nabla");
   const header = ["workload", "dtype", "nabla best ms", ...cols.map((c) => c.key)];
   const rows = rowsOf(results, workloads).map(([w, dt]) => {
@@ -136,7 +149,7 @@ export function ratiosTable(results: readonly CellResult[], workloads: readonly 
       }),
     ];
   });
-  return renderTable(header, rows);
+  return renderTable(header, rows, markdown);
 }
 
 /** Notes: why cells are wrong, throw or are unsupported, and how workloads were expressed. */

@@ -136,9 +136,10 @@ export class StagingTrace extends Trace {
   private readonly constOf = new Map<NDArray, StagingTracer>();
   private readonly literalOf = new Map<string, StagingTracer>();
   private readonly cse = new Map<string, StagingTracer[]>();
-  private readonly constValue = new Map<Var, NDArray>();
-  private readonly producer = new Map<Var, Equation>();
-  private readonly tracerOf = new Map<Var, StagingTracer>();
+  // Per variable, indexed by its id (ids are dense from 0 within a trace): arrays, not Maps, on the hot path.
+  private readonly constValue: (NDArray | undefined)[] = [];
+  private readonly producer: (Equation | undefined)[] = [];
+  private readonly tracerOf: (StagingTracer | undefined)[] = [];
 
   constructor(
     main: MainTrace,
@@ -148,6 +149,9 @@ export class StagingTrace extends Trace {
   }
 
   private newVar(aval: Aval): Var {
+    this.constValue.push(undefined);
+    this.producer.push(undefined);
+    this.tracerOf.push(undefined);
     return new Var(aval, this.nextId++);
   }
 
@@ -155,7 +159,7 @@ export class StagingTrace extends Trace {
   newInput(aval: Aval, keepWeak = false): StagingTracer {
     const a: Aval = { shape: aval.shape.slice(), dtype: aval.dtype, weak: keepWeak && aval.weak };
     const t = new StagingTracer(this, a, this.newVar(a));
-    this.tracerOf.set(t.v, t);
+    this.tracerOf[t.v.id] = t;
     return t;
   }
 
@@ -173,15 +177,15 @@ export class StagingTrace extends Trace {
     this.constVars.push(t.v);
     this.consts.push(x);
     this.constOf.set(x, t);
-    this.constValue.set(t.v, x);
-    this.tracerOf.set(t.v, t);
+    this.constValue[t.v.id] = x;
+    this.tracerOf[t.v.id] = t;
     if (key !== null) this.literalOf.set(key, t);
     return t;
   }
 
   /** The scalar value of a literal constant variable, or null. */
   private literal(v: Var): number | null {
-    const c = this.constValue.get(v);
+    const c = this.constValue[v.id];
     return c !== undefined && isLiteral(c) ? c.data[0]! : null;
   }
 
@@ -193,22 +197,16 @@ export class StagingTrace extends Trace {
    * shape and dtype.
    */
   private simplify(prim: Rule, args: StagingTracer[]): StagingTracer | null {
-    const same = (keep: StagingTracer, other: StagingTracer): StagingTracer | null =>
-      keep.aval.dtype === other.aval.dtype &&
-      keep.aval.shape.length >= other.aval.shape.length &&
-      other.aval.shape.every((d) => d === 1)
-        ? keep
-        : null;
     const id = prim.identity;
     if (args.length === 2 && id !== undefined) {
       const [a, b] = args as [StagingTracer, StagingTracer];
       const la = this.literal(a.v);
       const lb = this.literal(b.v);
-      if (id.right !== undefined && lb !== null && Object.is(lb, id.right)) return same(a, b);
-      if (id.left !== undefined && la !== null && Object.is(la, id.left)) return same(b, a);
+      if (id.right !== undefined && lb !== null && Object.is(lb, id.right)) return keepIfSame(a, b);
+      if (id.left !== undefined && la !== null && Object.is(la, id.left)) return keepIfSame(b, a);
     } else if (args.length === 1 && prim.involution) {
-      const e = this.producer.get(args[0]!.v);
-      if (e !== undefined && e.rule === prim) return this.tracerOf.get(e.inputs[0]!) ?? null;
+      const e = this.producer[args[0]!.v.id];
+      if (e !== undefined && e.rule === prim) return this.tracerOf[e.inputs[0]!.id] ?? null;
     }
     return null;
   }
@@ -217,10 +215,13 @@ export class StagingTrace extends Trace {
     const simple = this.simplify(prim, args as StagingTracer[]);
     if (simple !== null) return [simple];
     const ins = (args as StagingTracer[]).map((a) => a.v);
-    const ids = ins.map((v) => v.id);
-    // commutative primitives: operand order does not matter (same broadcast result either way)
-    if (prim.commutative && ids[0]! > ids[1]!) ids.reverse();
-    const key = `${prim.name}|${ids.join(",")}|${paramsKey(params)}`;
+    let idKey: string;
+    if (ins.length === 2) {
+      // commutative primitives: operand order does not matter (same broadcast result either way)
+      const [i0, i1] = [ins[0]!.id, ins[1]!.id];
+      idKey = prim.commutative && i0 > i1 ? `${i1},${i0}` : `${i0},${i1}`;
+    } else idKey = ins.length === 1 ? String(ins[0]!.id) : ins.map((v) => v.id).join(",");
+    const key = `${prim.name}|${idKey}|${paramsKey(params)}`;
     const hit = this.cse.get(key);
     if (hit) return hit;
     const avals = prim.abstractEval(
@@ -231,8 +232,8 @@ export class StagingTrace extends Trace {
     const eqn: Equation = { prim: prim.name, rule: prim, inputs: ins, params, outs: outs.map((o) => o.v) };
     this.eqns.push(eqn);
     for (const o of outs) {
-      this.producer.set(o.v, eqn);
-      this.tracerOf.set(o.v, o);
+      this.producer[o.v.id] = eqn;
+      this.tracerOf[o.v.id] = o;
     }
     this.cse.set(key, outs);
     return outs;
@@ -281,6 +282,13 @@ export class StagingTrace extends Trace {
   }
 }
 
+/** `keep` when the identity operand `other` is a size-1 array of keep's dtype and no higher rank (x*1 = x keeps x's shape). */
+function keepIfSame(keep: StagingTracer, other: StagingTracer): StagingTracer | null {
+  if (keep.aval.dtype !== other.aval.dtype || keep.aval.shape.length < other.aval.shape.length) return null;
+  for (const d of other.aval.shape) if (d !== 1) return null;
+  return keep;
+}
+
 const OPAQUE_IDS = new WeakMap<object, number>();
 let nextOpaque = 0;
 
@@ -291,6 +299,12 @@ let nextOpaque = 0;
  */
 function paramsKey(params: unknown): string {
   const p = params as Record<string, unknown>;
+  let empty = true;
+  for (const _k in p) {
+    empty = false;
+    break;
+  }
+  if (empty && p !== null && typeof p === "object" && Object.getPrototypeOf(p) === Object.prototype) return "{}";
   if (Object.values(p).some((v) => typeof v === "function" || v instanceof Graph)) {
     let id = OPAQUE_IDS.get(p);
     if (id === undefined) OPAQUE_IDS.set(p, (id = nextOpaque++));
