@@ -1,6 +1,6 @@
 /** Indexing operations: take, takeAlongAxis, sorting, running sums and products. */
 import "./methods.js";
-import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
+import { DTypeError, ShapeError, fmtShape, fmtValue } from "../core/errors.js";
 import { isFloat } from "../core/dtype.js";
 import { ArrayLike, ConcreteArray, NDArray, scalar } from "../core/ndarray.js";
 import { broadcastShapes, normAxis, sizeOf } from "../core/shape.js";
@@ -10,13 +10,17 @@ import * as IX from "../prims/indexing.js";
 import * as SH from "../prims/shape.js";
 import * as W from "../prims/wrap.js";
 import { arange, zeros } from "./creation.js";
-import { asArray } from "./operand.js";
+import { asArray, boolArg } from "./validate.js";
 import { add, astype, clip, less, mul, where } from "./elementwise.js";
 import { reshape } from "./shape.js";
 
 function indexArray(indices: ArrayLike, op: string): NDArray {
-  const i = indices instanceof NDArray ? indices : asArray(indices, op);
+  const i = indices instanceof NDArray ? indices : asArray(indices, op, "indices");
   if (i.dtype === "int32") return i;
+  if (i instanceof ConcreteArray)
+    for (const v of i.data)
+      if (!(v >= -(2 ** 31) && v < 2 ** 31))
+        throw new DTypeError(`${op}: index ${fmtValue(v)} is outside the int32 range`);
   if (i instanceof ConcreteArray && !isFloat(i.dtype)) return astype(i, "int32");
   if (i instanceof ConcreteArray && !(indices instanceof NDArray)) {
     for (const v of i.data) if (!Number.isInteger(v)) throw new DTypeError(`${op}: indices must be integers, got ${v}`);
@@ -87,6 +91,7 @@ export function takeAlongAxis(x: ArrayLike, indices: ArrayLike, axis: number): N
 /** Indices that sort `x` along `axis` (stable; NaNs last), int32. @example nb.argsort([3, 1, 2]); // [1, 2, 0] */
 export function argsort(x: ArrayLike, axis = -1, descending = false): NDArray {
   const a = asArray(x, "argsort");
+  boolArg("argsort", "descending", descending);
   if (a.ndim === 0) return zeros([], { dtype: "int32" });
   return bind1(IX.ARGSORT, [a], { axis: normAxis("argsort", axis, a.ndim), descending });
 }
@@ -98,7 +103,10 @@ export function argsort(x: ArrayLike, axis = -1, descending = false): NDArray {
  */
 export function sort(x: ArrayLike, axis = -1, descending = false): NDArray {
   const a = asArray(x, "sort");
+  boolArg("sort", "descending", descending);
   if (a.ndim === 0) return a;
+  normAxis("sort", axis, a.ndim);
+  if (a.size === 0) return a;
   return takeAlongAxis(a, argsort(a, axis, descending), axis);
 }
 

@@ -2,7 +2,7 @@
  * `nb.linalg`: matrix functions over the last two axes (leading axes batch).
  * Every function is differentiable to any order in both modes.
  */
-import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
+import { DTypeError, ShapeError, fmtShape, fmtValue } from "../core/errors.js";
 import { floatOf } from "../core/dtype.js";
 import { ArrayLike, NDArray } from "../core/ndarray.js";
 import { normAxes } from "../core/shape.js";
@@ -17,7 +17,7 @@ import {
 } from "../prims/wrap.js";
 import "./methods.js";
 import { eye } from "./creation.js";
-import { asArray } from "./operand.js";
+import { asArray, boolArg, optionsArg } from "./validate.js";
 import { abs, astype, exp, mul, sqrt } from "./elementwise.js";
 import { max, sum } from "./reduce.js";
 import { broadcastTo, reshape } from "./shape.js";
@@ -70,7 +70,10 @@ export function triangularSolve(
 ): NDArray {
   const A = floatMatrix("triangularSolve", a);
   const [B, vec] = rhs("triangularSolve", A, b);
-  const x = triangularSolvePrim(A, B, options.lower ?? true, options.transposeA ?? false);
+  const o = optionsArg("triangularSolve", options, ["lower", "transposeA"]);
+  const lower = o.lower === undefined ? true : boolArg("triangularSolve", "lower", o.lower);
+  const transposeA = o.transposeA === undefined ? false : boolArg("triangularSolve", "transposeA", o.transposeA);
+  const x = triangularSolvePrim(A, B, lower, transposeA);
   return vec ? reshape(x, x.shape.slice(0, -1)) : x;
 }
 
@@ -92,8 +95,8 @@ export function slogdet(a: ArrayLike): [NDArray, NDArray] {
 
 /** Determinant, sign · exp(log|det|). @example nb.linalg.det([[1, 2], [3, 4]]); // array(-2.) */
 export function det(a: ArrayLike): NDArray {
-  const [s, l] = slogdet(a);
-  return mul(s, exp(l));
+  const [s, l] = slogdetPrim(floatMatrix("det", a));
+  return mul(s!, exp(l!));
 }
 
 /**
@@ -139,6 +142,9 @@ export function norm(
 ): NDArray {
   const a = asArray(x, "norm");
   const axes = normAxes("norm", axis, a.ndim);
+  boolArg("norm", "keepdims", keepdims);
+  if (typeof ord !== "number" && ord !== "fro" && ord !== "nuc")
+    throw new ShapeError(`norm: ord must be a number, "fro" or "nuc", got ${fmtValue(ord)}`);
   if (ord === 1) return sum(abs(a), axes, keepdims);
   if (ord === Infinity) return max(abs(a), axes, keepdims);
   if (ord !== 2 && ord !== "fro") throw new ShapeError(`norm: unsupported ord ${String(ord)}`);
