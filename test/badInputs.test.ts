@@ -512,3 +512,41 @@ describe("every public function and method: bad inputs throw a NablaError naming
     expect(Array.from(j.toTypedArray())).toEqual([3, 6]);
   });
 });
+
+describe("the examples of issue 6", () => {
+  const msg = (f: () => unknown): string => {
+    try {
+      f();
+    } catch (e) {
+      expect(e).toBeInstanceOf(nb.NablaError);
+      return (e as Error).message;
+    }
+    return expect.fail("expected a NablaError");
+  };
+  it("messages name the function called, not the one it delegates to", () => {
+    expect(msg(() => nb.zeros([-1]))).toMatch(/^zeros: /);
+    expect(msg(() => nb.zeros([1e6, 1e6]))).toMatch(/^zeros: .*2\^31 - 1/);
+    expect(msg(() => nb.sum(nb.zeros([2, 2]), "0" as never))).toMatch(/^sum: axis/);
+    expect(msg(() => nb.zeros([2, 2]).sum("0" as never))).toMatch(/^sum: axis/);
+    expect(msg(() => nb.neg("1" as never))).toMatch(/^neg: /);
+    expect(msg(() => nb.where([true, false], [1, 2], [1, 2, 3]))).toMatch(/^where: /);
+    expect(msg(() => nb.linalg.det([1, 2]))).toMatch(/^det: /);
+    expect(msg(() => nb.slice(nb.zeros([3, 3]), 0 as never, 2 as never))).toMatch(/^slice: begin/);
+    expect(msg(() => nb.arange(NaN))).toMatch(/^arange: /);
+    expect(msg(() => nb.arange(2 ** 31 - 1, 2 ** 31 + 1))).toMatch(/^arange: .*int32/);
+    expect(msg(() => nb.full([2], "a" as never))).toMatch(/^full: /);
+    const cyclic: unknown[] = [];
+    cyclic.push(cyclic);
+    expect(msg(() => nb.array(cyclic as never))).toMatch(/^array: .*cyclic/);
+    // eslint-disable-next-line no-sparse-arrays
+    expect(msg(() => nb.add([1, , 3] as never, 1))).toMatch(/^add: .*hole at element \[1\]/);
+  });
+  it("printing costs no more than the elements it shows", () => {
+    const t0 = performance.now();
+    expect(nb.zeros([1e9, 0]).toString()).toBe("array([], shape=[1000000000,0])");
+    expect(nb.zeros([1e6, 0], { dtype: "int32" }).toString()).toBe("array([], shape=[1000000,0], dtype=int32)");
+    expect(nb.zeros([0]).toString()).toBe("array([])");
+    // generous bound for a loaded 2-core machine; before the fix [1e6, 0] alone took 1.4 s and [1e9, 0] aborted
+    expect(performance.now() - t0).toBeLessThan(200);
+  });
+});
