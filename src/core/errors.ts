@@ -49,3 +49,36 @@ export class GradError extends NablaError {}
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(",")}]`;
 }
+
+/**
+ * A short, safe description of any value for messages: never throws (Symbols,
+ * BigInts, cyclic objects) and never prints a large structure.
+ */
+export function fmtValue(v: unknown): string {
+  switch (typeof v) {
+    case "string":
+      return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)}`;
+    case "number":
+      return Object.is(v, -0) ? "-0" : String(v);
+    case "bigint":
+      return `the BigInt ${v}n`;
+    case "symbol":
+      return `the symbol ${v.toString()}`;
+    case "function":
+      return `a function${v.name ? ` (${v.name})` : ""}`;
+    case "undefined":
+    case "boolean":
+      return String(v);
+    default: {
+      if (v === null) return "null";
+      if (Array.isArray(v)) return `an array of length ${v.length}`;
+      if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
+      const ctor = (Object.getPrototypeOf(v) as { constructor?: { name?: unknown } } | null)?.constructor;
+      const name = typeof ctor?.name === "string" ? ctor.name : "";
+      const shape = (v as { shape?: unknown }).shape;
+      if (Array.isArray(shape) && typeof (v as { dtype?: unknown }).dtype === "string")
+        return `an array of shape ${fmtShape(shape as number[])}`;
+      return name === "" || name === "Object" ? "an object" : `an instance of ${name}`;
+    }
+  }
+}

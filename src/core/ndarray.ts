@@ -168,6 +168,8 @@ const EDGE_ITEMS = 3;
 function formatArray(x: ConcreteArray): string {
   const { data, shape, dtype } = x;
   const suffix = dtype === "float64" ? "" : `, dtype=${dtype}`;
+  // no elements: nothing to show, however long the other axes (NumPy prints the shape)
+  if (data.length === 0) return `array([]${shape.length === 1 ? "" : `, shape=${fmtShape(shape)}`}${suffix})`;
   const summarise = data.length > SUMMARY_THRESHOLD;
   // indices shown along an axis (-1 marks the "..." gap)
   const shown = (d: number): number[] =>

@@ -5,13 +5,13 @@
  * of its own.
  */
 import "./methods.js";
-import { DTypeError } from "../core/errors.js";
-import { DType, isDType } from "../core/dtype.js";
+import { DType } from "../core/dtype.js";
+import { broadcastShapes } from "../core/shape.js";
 import { ArrayLike, NDArray, isIntegralWeak } from "../core/ndarray.js";
 import { Rule, bind1 } from "../core/trace.js";
 import * as E from "../prims/elementwise.js";
 import * as W from "../prims/wrap.js";
-import { asArray } from "./operand.js";
+import { asArray, dtypeArg } from "./validate.js";
 
 /**
  * Converts an array to another dtype (float to int truncates toward zero).
@@ -19,15 +19,23 @@ import { asArray } from "./operand.js";
  * nb.astype(nb.array([1.7, -1.7]), "int32"); // array([1, -1], dtype=int32)
  */
 export function astype(x: ArrayLike, dtype: DType): NDArray {
-  if (!isDType(dtype)) throw new DTypeError(`astype: unknown dtype ${String(dtype)}`);
-  return W.astype(asArray(x, "astype"), dtype);
+  const a = asArray(x, "astype", "x");
+  return W.astype(a, dtypeArg("astype", dtype ?? null, "float64"));
 }
 
 // ---------------------------------------------------------------------------
 // elementwise
 
 function binary(prim: Rule<{}>, x: ArrayLike, y: ArrayLike, op: string, float = false): NDArray {
-  return W.binaryOp(prim, asArray(x, op), asArray(y, op), op, float);
+  const [a, b] = operands(op, ["x", "y"], [x, y]);
+  return W.binaryOp(prim, a!, b!, op, float);
+}
+
+/** The operands of `op` as arrays, checked to broadcast together (`op` names the error). */
+function operands(op: string, names: readonly string[], xs: readonly ArrayLike[]): NDArray[] {
+  const as = xs.map((x, i) => asArray(x, op, names[i]));
+  broadcastShapes(op, ...as.map((a) => a.shape));
+  return as;
 }
 
 function unaryF(prim: Rule<{}>, x: ArrayLike, op: string): NDArray {
@@ -134,11 +142,15 @@ export const greater = (x: ArrayLike, y: ArrayLike): NDArray => binary(E.GT, x, 
 /** x >= y (bool). @example nb.greaterEqual([1, 2], 2); */
 export const greaterEqual = (x: ArrayLike, y: ArrayLike): NDArray => binary(E.GE, x, y, "greaterEqual");
 /** Logical and (operands tested != 0). @example nb.logicalAnd([true, true], [true, false]); */
-export const logicalAnd = (x: ArrayLike, y: ArrayLike): NDArray =>
-  bind1(E.AND, [W.toBool(asArray(x, "logicalAnd")), W.toBool(asArray(y, "logicalAnd"))], {});
+export const logicalAnd = (x: ArrayLike, y: ArrayLike): NDArray => {
+  const [a, b] = operands("logicalAnd", ["x", "y"], [x, y]);
+  return bind1(E.AND, [W.toBool(a!), W.toBool(b!)], {});
+};
 /** Logical or (operands tested != 0). @example nb.logicalOr([true, false], [false, false]); */
-export const logicalOr = (x: ArrayLike, y: ArrayLike): NDArray =>
-  bind1(E.OR, [W.toBool(asArray(x, "logicalOr")), W.toBool(asArray(y, "logicalOr"))], {});
+export const logicalOr = (x: ArrayLike, y: ArrayLike): NDArray => {
+  const [a, b] = operands("logicalOr", ["x", "y"], [x, y]);
+  return bind1(E.OR, [W.toBool(a!), W.toBool(b!)], {});
+};
 /** Logical not (operand tested != 0). @example nb.logicalNot([true, false]); */
 export const logicalNot = (x: ArrayLike): NDArray => bind1(E.NOT, [W.toBool(asArray(x, "logicalNot"))], {});
 
@@ -147,12 +159,14 @@ export const logicalNot = (x: ArrayLike): NDArray => bind1(E.NOT, [W.toBool(asAr
  * @example nb.where(nb.greater(x, 0), x, 0);
  */
 export function where(cond: ArrayLike, x: ArrayLike, y: ArrayLike): NDArray {
-  return W.selectPrim(W.toBool(asArray(cond, "where")), asArray(x, "where"), asArray(y, "where"));
+  const [c, a, b] = operands("where", ["cond", "x", "y"], [cond, x, y]);
+  return W.selectPrim(W.toBool(c!), a!, b!);
 }
 
 /** Limits values to [lo, hi]. @example nb.clip([-2, 0, 2], -1, 1); */
 export function clip(x: ArrayLike, lo: ArrayLike, hi: ArrayLike): NDArray {
-  return minimum(maximum(x, lo), hi);
+  const [a, l, h] = operands("clip", ["x", "lo", "hi"], [x, lo, hi]);
+  return minimum(maximum(a!, l!), h!);
 }
 
 /**

@@ -1,6 +1,6 @@
 /** Indexing operations: take, takeAlongAxis, sorting, running sums and products. */
 import "./methods.js";
-import { DTypeError, NablaError, ShapeError, fmtShape } from "../core/errors.js";
+import { DTypeError, NablaError, ShapeError, fmtShape, fmtValue } from "../core/errors.js";
 import { isFloat } from "../core/dtype.js";
 import { ArrayLike, ConcreteArray, NDArray, scalar } from "../core/ndarray.js";
 import { broadcastShapes, normAxis, sizeOf } from "../core/shape.js";
@@ -10,7 +10,7 @@ import * as IX from "../prims/indexing.js";
 import * as SH from "../prims/shape.js";
 import * as W from "../prims/wrap.js";
 import { arange, zeros } from "./creation.js";
-import { asArray } from "./operand.js";
+import { asArray, boolArg } from "./validate.js";
 import { add, astype, clip, floor, greaterEqual, less, logicalAnd, mul, where } from "./elementwise.js";
 import { reshape } from "./shape.js";
 
@@ -18,8 +18,12 @@ const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
 
 function indexArray(indices: ArrayLike, op: string): NDArray {
-  const i = indices instanceof NDArray ? indices : asArray(indices, op);
+  const i = indices instanceof NDArray ? indices : asArray(indices, op, "indices");
   if (i.dtype === "int32") return i;
+  if (i instanceof ConcreteArray)
+    for (const v of i.data)
+      if (!(v >= -(2 ** 31) && v < 2 ** 31))
+        throw new DTypeError(`${op}: index ${fmtValue(v)} is outside the int32 range`);
   if (i instanceof ConcreteArray && !isFloat(i.dtype)) return astype(i, "int32");
   if (i instanceof ConcreteArray && !(indices instanceof NDArray)) {
     for (const v of i.data) {
@@ -134,6 +138,7 @@ export function takeAlongAxis(x: ArrayLike, indices: ArrayLike, axis: number): N
 /** Indices that sort `x` along `axis` (stable; NaNs last), int32. @example nb.argsort([3, 1, 2]); // [1, 2, 0] */
 export function argsort(x: ArrayLike, axis = -1, descending = false): NDArray {
   const a = asArray(x, "argsort");
+  boolArg("argsort", "descending", descending);
   if (a.ndim === 0) return zeros([], { dtype: "int32" });
   return bind1(IX.ARGSORT, [a], { axis: normAxis("argsort", axis, a.ndim), descending });
 }
@@ -145,7 +150,10 @@ export function argsort(x: ArrayLike, axis = -1, descending = false): NDArray {
  */
 export function sort(x: ArrayLike, axis = -1, descending = false): NDArray {
   const a = asArray(x, "sort");
+  boolArg("sort", "descending", descending);
   if (a.ndim === 0) return a;
+  normAxis("sort", axis, a.ndim);
+  if (a.size === 0) return a;
   return takeAlongAxis(a, argsort(a, axis, descending), axis);
 }
 

@@ -23,7 +23,7 @@ import {
 } from "../prims/wrap.js";
 import "./methods.js";
 import { eye } from "./creation.js";
-import { asArray } from "./operand.js";
+import { asArray, boolArg, optionsArg } from "./validate.js";
 import { abs, astype, maximum, mul, notEqual, pow, sqrt } from "./elementwise.js";
 import { max, min, sum } from "./reduce.js";
 import { broadcastTo, reshape } from "./shape.js";
@@ -84,7 +84,10 @@ export function triangularSolve(
   options: { lower?: boolean; transposeA?: boolean } = {},
 ): NDArray {
   const [A, B, vec] = solveOperands("triangularSolve", a, b);
-  const x = triangularSolvePrim(A, B, options.lower ?? true, options.transposeA ?? false);
+  const o = optionsArg("triangularSolve", options, ["lower", "transposeA"]);
+  const lower = o.lower === undefined ? true : boolArg("triangularSolve", "lower", o.lower);
+  const transposeA = o.transposeA === undefined ? false : boolArg("triangularSolve", "transposeA", o.transposeA);
+  const x = triangularSolvePrim(A, B, lower, transposeA);
   return vec ? reshape(x, x.shape.slice(0, -1)) : x;
 }
 
@@ -227,6 +230,7 @@ export function norm(
   keepdims = false,
 ): NDArray {
   const x0 = asArray(x, "norm");
+  boolArg("norm", "keepdims", keepdims);
   const a = astype(x0, floatOf(x0.dtype));
   const o = ord ?? undefined;
   let axes: number[];

@@ -49,6 +49,8 @@ export function dot(x: ArrayLike, y: ArrayLike): NDArray {
   const a = asArray(x, "dot");
   const b = asArray(y, "dot");
   if (a.ndim === 0 || b.ndim === 0) return mul(a, b);
+  if (a.shape[a.ndim - 1] !== b.shape[b.ndim === 1 ? 0 : b.ndim - 2])
+    throw new ShapeError(`dot: shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)} are not aligned`);
   if (a.ndim <= 2 && b.ndim <= 2) return matmul(a, b);
   // N-D: out[..., i, ..., j] = sum_k a[..., i, k] b[..., k, j]
   const K0 = a.shape[a.ndim - 1]!;
@@ -64,7 +66,7 @@ export function dot(x: ArrayLike, y: ArrayLike): NDArray {
 
 /** Outer product of two vectors (flattened). @example nb.outer([1, 2], [3, 4]).shape; // [2, 2] */
 export function outer(x: ArrayLike, y: ArrayLike): NDArray {
-  return mul(reshape(x, [-1, 1]), reshape(y, [-1]));
+  return mul(reshape(asArray(x, "outer", "x"), [-1, 1]), reshape(asArray(y, "outer", "y"), [-1]));
 }
 
 /**

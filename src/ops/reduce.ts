@@ -9,7 +9,7 @@ import * as E from "../prims/elementwise.js";
 import * as R from "../prims/reduce.js";
 import * as SH from "../prims/shape.js";
 import * as W from "../prims/wrap.js";
-import { asArray } from "./operand.js";
+import { asArray, boolArg } from "./validate.js";
 import { abs, add, div, exp, less, log, stopGradient, sub, where } from "./elementwise.js";
 import { reshape } from "./shape.js";
 
@@ -35,6 +35,7 @@ function finishReduce(r: NDArray, shape: Shape, axes: number[], keepdims: boolea
  * @example nb.sum([[1, 2], [3, 4]], 0); // array([4., 6.])
  */
 export function sum(x: ArrayLike, axis?: Axis, keepdims = false): NDArray {
+  boolArg("sum", "keepdims", keepdims);
   let a = asArray(x, "sum");
   const axes = normAxes("sum", axis, a.ndim);
   if (a.dtype === "bool") a = W.convert(a, "int32");
@@ -43,6 +44,7 @@ export function sum(x: ArrayLike, axis?: Axis, keepdims = false): NDArray {
 
 /** Arithmetic mean over `axis`. @example nb.mean([1, 2, 3]); // array(2.) */
 export function mean(x: ArrayLike, axis?: Axis, keepdims = false): NDArray {
+  boolArg("mean", "keepdims", keepdims);
   let a = asArray(x, "mean");
   const axes = normAxes("mean", axis, a.ndim);
   a = W.convert(a, floatOf(a.dtype));
@@ -56,6 +58,7 @@ export function mean(x: ArrayLike, axis?: Axis, keepdims = false): NDArray {
  * @example nb.prod([1, 2, 3, 4]); // array(24.)
  */
 export function prod(x: ArrayLike, axis?: Axis, keepdims = false): NDArray {
+  boolArg("prod", "keepdims", keepdims);
   let a = asArray(x, "prod");
   const axes = normAxes("prod", axis, a.ndim);
   if (a.dtype === "bool") a = W.convert(a, "int32");
@@ -87,6 +90,7 @@ export function prod(x: ArrayLike, axis?: Axis, keepdims = false): NDArray {
 
 /** Maximum over `axis` (ties share the gradient evenly). @example nb.max([1, 3, 2]); // array(3.) */
 export function max(x: ArrayLike, axis?: Axis, keepdims = false): NDArray {
+  boolArg("max", "keepdims", keepdims);
   const a = asArray(x, "max");
   const axes = normAxes("max", axis, a.ndim);
   noIdentity("max", a.shape, axes);
@@ -95,6 +99,7 @@ export function max(x: ArrayLike, axis?: Axis, keepdims = false): NDArray {
 
 /** Minimum over `axis`. @example nb.min([1, 3, 2]); // array(1.) */
 export function min(x: ArrayLike, axis?: Axis, keepdims = false): NDArray {
+  boolArg("min", "keepdims", keepdims);
   const a = asArray(x, "min");
   const axes = normAxes("min", axis, a.ndim);
   noIdentity("min", a.shape, axes);
@@ -106,6 +111,7 @@ export function min(x: ArrayLike, axis?: Axis, keepdims = false): NDArray {
  * @example nb.logsumexp([1000, 1000]); // array(1000.6931471805599)
  */
 export function logsumexp(x: ArrayLike, axis?: Axis, keepdims = false): NDArray {
+  boolArg("logsumexp", "keepdims", keepdims);
   let a = asArray(x, "logsumexp");
   a = W.convert(a, floatOf(a.dtype));
   const axes = normAxes("logsumexp", axis, a.ndim);
@@ -126,6 +132,7 @@ export function logsumexp(x: ArrayLike, axis?: Axis, keepdims = false): NDArray 
 }
 
 function argReduce(prim: "argmax" | "argmin", x: ArrayLike, axis: number | undefined, keepdims: boolean): NDArray {
+  boolArg(prim, "keepdims", keepdims);
   let a = asArray(x, prim);
   let ax: number;
   if (axis === undefined || axis === null) {

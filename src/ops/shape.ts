@@ -1,11 +1,11 @@
 /** Shape operations: reshape, transpose, broadcasting, axes, joining, slicing, padding, tiling, flipping. */
 import "./methods.js";
-import { ShapeError, fmtShape } from "../core/errors.js";
+import { ShapeError, fmtShape, fmtValue } from "../core/errors.js";
 import { ArrayLike, NDArray } from "../core/ndarray.js";
 import { Shape, checkShape, normAxes, normAxis, shapesEqual } from "../core/shape.js";
 import * as W from "../prims/wrap.js";
 import { ones } from "./creation.js";
-import { asArray } from "./operand.js";
+import { MAX_SIZE, arrayListArg, asArray, intArg, intListArg, numberArg, optionsArg, sizeArg } from "./validate.js";
 import { where } from "./elementwise.js";
 
 /**
@@ -14,8 +14,7 @@ import { where } from "./elementwise.js";
  */
 export function reshape(x: ArrayLike, shape: Shape): NDArray {
   const a = asArray(x, "reshape");
-  if (!Array.isArray(shape)) throw new ShapeError(`reshape: invalid shape ${String(shape)}`);
-  const s = shape.slice();
+  const s = intListArg("reshape", "shape", shape, { min: -1 });
   const neg = s.filter((d) => d === -1).length;
   if (neg > 1 || s.some((d) => !Number.isInteger(d) || d < -1))
     throw new ShapeError(`reshape: invalid shape ${fmtShape(shape)}`);
@@ -32,7 +31,9 @@ export function reshape(x: ArrayLike, shape: Shape): NDArray {
 export function transpose(x: ArrayLike, perm?: readonly number[]): NDArray {
   const a = asArray(x, "transpose");
   const p =
-    perm === undefined ? a.shape.map((_, i) => a.ndim - 1 - i) : perm.map((q) => normAxis("transpose", q, a.ndim));
+    perm === undefined
+      ? a.shape.map((_, i) => a.ndim - 1 - i)
+      : intListArg("transpose", "perm", perm).map((q) => normAxis("transpose", q, a.ndim));
   if (p.length !== a.ndim || new Set(p).size !== p.length)
     throw new ShapeError(
       `transpose: perm [${perm?.join(",")}] is not a permutation of the ${a.ndim} axes of shape ${fmtShape(a.shape)}`,
@@ -72,8 +73,7 @@ export function squeeze(x: ArrayLike, axis?: number | readonly number[]): NDArra
 
 /** Joins arrays along an existing axis. @example nb.concatenate([[1, 2], [3]]); // array([1., 2., 3.]) */
 export function concatenate(xs: readonly ArrayLike[], axis = 0): NDArray {
-  if (!Array.isArray(xs) || xs.length === 0) throw new ShapeError("concatenate: needs a non-empty list of arrays");
-  const as = xs.map((x) => asArray(x, "concatenate"));
+  const as = arrayListArg("concatenate", xs);
   if (as[0]!.ndim === 0) throw new ShapeError("concatenate: zero-dimensional arrays cannot be concatenated");
   const ax = normAxis("concatenate", axis, as[0]!.ndim);
   const dt = W.promoted("concatenate", as);
@@ -85,8 +85,7 @@ export function concatenate(xs: readonly ArrayLike[], axis = 0): NDArray {
 
 /** Joins arrays along a new axis. @example nb.stack([[1, 2], [3, 4]], 1).shape; // [2, 2] */
 export function stack(xs: readonly ArrayLike[], axis = 0): NDArray {
-  if (!Array.isArray(xs) || xs.length === 0) throw new ShapeError("stack: needs a non-empty list of arrays");
-  const as = xs.map((x) => asArray(x, "stack"));
+  const as = arrayListArg("stack", xs);
   const s0 = as[0]!.shape;
   for (const a of as)
     if (!shapesEqual(a.shape, s0))
@@ -105,6 +104,8 @@ export function stack(xs: readonly ArrayLike[], axis = 0): NDArray {
  */
 export function slice(x: ArrayLike, begin: readonly number[], end: readonly number[]): NDArray {
   const a = asArray(x, "slice");
+  intListArg("slice", "begin", begin);
+  intListArg("slice", "end", end);
   if (begin.length > a.ndim || end.length > a.ndim || begin.length !== end.length)
     throw new ShapeError(
       `slice: begin [${begin.join(",")}] / end [${end.join(",")}] do not fit shape ${fmtShape(a.shape)}`,
@@ -133,11 +134,14 @@ export function flip(x: ArrayLike, axis?: number | readonly number[]): NDArray {
 /** Repeats `x` `reps` times along each axis (NumPy's tile). @example nb.tile([1, 2], 2); // [1, 2, 1, 2] */
 export function tile(x: ArrayLike, reps: number | readonly number[]): NDArray {
   let a = asArray(x, "tile");
-  const r = typeof reps === "number" ? [reps] : reps.slice();
-  if (!r.every((v) => Number.isInteger(v) && v >= 0)) throw new ShapeError(`tile: invalid reps [${r.join(",")}]`);
+  const r = intListArg("tile", "reps", typeof reps === "number" ? [reps] : reps, { min: 0 });
   const nd = Math.max(a.ndim, r.length);
   a = reshape(a, [...new Array<number>(nd - a.ndim).fill(1), ...a.shape]);
   const rr = [...new Array<number>(nd - r.length).fill(1), ...r];
+  sizeArg(
+    "tile",
+    a.shape.map((d, i) => d * rr[i]!),
+  );
   const inter = a.shape.flatMap((d) => [1, d]);
   const target = a.shape.flatMap((d, i) => [rr[i]!, d]);
   return reshape(
@@ -157,17 +161,32 @@ export function pad(
   options: { value?: number } = {},
 ): NDArray {
   const a = asArray(x, "pad");
+  const value = numberArg("pad", "value", optionsArg("pad", options, ["value"]).value ?? 0);
+  const width = (v: unknown) => intArg("pad", "padWidth", v, { min: 0, max: MAX_SIZE });
   let pairs: [number, number][];
-  if (typeof padWidth === "number") pairs = a.shape.map(() => [padWidth, padWidth]);
-  else if (padWidth.length === 2 && typeof padWidth[0] === "number")
-    pairs = a.shape.map(() => [padWidth[0] as number, padWidth[1] as number]);
-  else pairs = (padWidth as readonly (readonly [number, number])[]).map((p) => [p[0], p[1]]);
-  if (pairs.length !== a.ndim || !pairs.every((p) => p.every((v) => Number.isInteger(v) && v >= 0)))
-    throw new ShapeError(`pad: widths ${JSON.stringify(padWidth)} do not fit shape ${fmtShape(a.shape)}`);
+  if (!Array.isArray(padWidth)) pairs = a.shape.map(() => [width(padWidth), width(padWidth)]);
+  else if (padWidth.length === 2 && !Array.isArray(padWidth[0]))
+    pairs = a.shape.map(() => [width(padWidth[0]), width(padWidth[1])]);
+  else
+    pairs = intListArg(
+      "pad",
+      "padWidth",
+      padWidth.map((_, i) => i),
+    ).map((i) => {
+      const p: unknown = padWidth[i];
+      if (!Array.isArray(p) || p.length !== 2)
+        throw new ShapeError(`pad: padWidth[${i}] must be a [before, after] pair, got ${fmtValue(p)}`);
+      return [width(p[0]), width(p[1])];
+    });
+  if (pairs.length !== a.ndim)
+    throw new ShapeError(`pad: ${pairs.length} width pairs do not fit shape ${fmtShape(a.shape)}`);
+  sizeArg(
+    "pad",
+    a.shape.map((d, i) => d + pairs[i]![0] + pairs[i]![1]),
+  );
   const lo = pairs.map((p) => p[0]);
   const hi = pairs.map((p) => p[1]);
   const out = W.padPrim(a, lo, hi);
-  const value = options.value ?? 0;
   if (value === 0) return out;
   const mask = W.padPrim(ones(a.shape, { dtype: "bool" }), lo, hi);
   return where(mask, out, value);
