@@ -307,13 +307,18 @@ export abstract class NDArray {
  * handed out: `toTypedArray()` copies.
  */
 export class ConcreteArray extends NDArray {
+  /** A frozen array (shared with no caller). */
+  readonly shape: Shape;
   constructor(
     readonly data: TypedArray,
-    readonly shape: Shape,
+    shape: Shape,
     readonly dtype: DType,
     readonly weakType: boolean = false,
   ) {
     super();
+    this.shape = frozenShape(shape);
+    // shape, dtype and the storage reference cannot be reassigned
+    Object.freeze(this);
   }
   concrete(): ConcreteArray {
     return this;
@@ -339,6 +344,11 @@ export class ConcreteArray extends NDArray {
   [Symbol.for("nodejs.util.inspect.custom")](): string {
     return formatArray(this);
   }
+}
+
+/** @internal `shape` itself when already frozen, else a frozen copy (a caller's array is never frozen in place). */
+export function frozenShape(shape: Shape): Shape {
+  return Object.isFrozen(shape) ? shape : Object.freeze(shape.slice());
 }
 
 function formatSpecial(v: number): string | null {

@@ -13,7 +13,7 @@ import { flatten, unflatten } from "../core/pytree.js";
 import { shapesEqual } from "../core/shape.js";
 import { reshape, slicePrim, stack, stopGradient, where, zeros } from "../ops/ops.js";
 import { isFloat } from "../core/dtype.js";
-import { flattenToArrays } from "./common.js";
+import { fnArg, flattenToArrays, scanOptions } from "./common.js";
 import { BatchTracer } from "./vmap.js";
 import { stageClosed } from "../core/graph.js";
 import { avalOf, bind } from "../core/trace.js";
@@ -58,6 +58,8 @@ export function cond(
   falseFn: (...operands: any[]) => unknown,
   ...operands: unknown[]
 ): any {
+  trueFn = fnArg("cond", trueFn, "trueFn");
+  falseFn = fnArg("cond", falseFn, "falseFn");
   const p = asArray(pred, "cond");
   const c = concretePred(p, "cond");
   if (c !== null) return c ? trueFn(...operands) : falseFn(...operands);
@@ -105,6 +107,8 @@ function anyTrue(pred: NDArray): boolean | null {
  * @example nb.whileLoop((v) => nb.less(v, 10), (v) => nb.mul(v, 2), 1); // array(16.)
  */
 export function whileLoop<T>(condFn: (val: T) => unknown, bodyFn: (val: T) => T, init: T): T {
+  condFn = fnArg("whileLoop", condFn, "condFn");
+  bodyFn = fnArg("whileLoop", bodyFn, "bodyFn");
   let val = init;
   for (;;) {
     const c = asArray(condFn(val) as ArrayLike, "whileLoop");
@@ -160,6 +164,7 @@ function stagedWhile<T>(condFn: (val: T) => unknown, bodyFn: (val: T) => T, init
  * @example nb.forLoop(0, 3, (i, v) => nb.add(v, i), 0); // array(3.)
  */
 export function forLoop<T>(lower: number, upper: number, bodyFn: (i: number, val: T) => T, init: T): T {
+  bodyFn = fnArg("forLoop", bodyFn, "bodyFn");
   if (!Number.isInteger(lower) || !Number.isInteger(upper))
     throw new NablaError(`forLoop: bounds must be integers, got ${lower} and ${upper}`);
   let val = init;
@@ -181,6 +186,8 @@ export function scan<C>(
   xs: unknown = null,
   options: { length?: number; reverse?: boolean } = {},
 ): [C, any] {
+  f = fnArg("scan", f);
+  options = scanOptions("scan", options);
   const [leaves, def] = flattenToArrays(xs, "scan");
   const lengths = new Set(leaves.map((l) => (l.ndim === 0 ? -1 : l.shape[0]!)));
   if (lengths.has(-1)) throw new ShapeError("scan: every leaf of xs needs a leading axis to scan over");

@@ -10,7 +10,7 @@ import { TreeDef, flatten } from "../core/pytree.js";
 import { bind } from "../core/trace.js";
 import { HOOKS } from "../core/hooks.js";
 import { zeros } from "../ops/ops.js";
-import { flattenToArrays, unflatten } from "./common.js";
+import { fnArg, flattenToArrays, unflatten } from "./common.js";
 import { jvpFlat } from "./jvp.js";
 import { linearizeFlat, orZeros, transposeGraph } from "./linearize.js";
 import { vjp } from "./vjp.js";
@@ -50,6 +50,8 @@ export function customJvp(
   f: (...args: any[]) => unknown,
   rule: (primals: any[], tangents: any[]) => [unknown, unknown],
 ): (...args: any[]) => any {
+  f = fnArg("customJvp", f);
+  rule = fnArg("customJvp", rule, "rule");
   const id = NEXT_ID++;
   return (...args: unknown[]): unknown => {
     const [xs, inDef] = flattenToArrays(args, "customJvp");
@@ -88,6 +90,9 @@ export function customVjp(
   fwd: (...args: any[]) => [unknown, unknown],
   bwd: (residuals: any, ct: any) => readonly unknown[],
 ): (...args: any[]) => any {
+  f = fnArg("customVjp", f);
+  fwd = fnArg("customVjp", fwd, "fwd");
+  bwd = fnArg("customVjp", bwd, "bwd");
   return customVjpWith(f, fwd, bwd, true);
 }
 
@@ -147,6 +152,7 @@ function zerosTree(x: unknown): unknown {
  * const block = nb.checkpoint((x) => nb.tanh(nb.matmul(w, x)));
  */
 export function checkpoint(f: (...args: any[]) => unknown): (...args: any[]) => any {
+  f = fnArg("checkpoint", f);
   // fwd runs f itself, so its outputs match f's by construction (no extra check)
   return customVjpWith(
     f,

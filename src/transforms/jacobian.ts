@@ -11,7 +11,7 @@ import { allocate } from "../core/dtype.js";
 import { ConcreteArray } from "../core/ndarray.js";
 import { reshape, slicePrim, transposePrim, zeros } from "../ops/ops.js";
 import { vmap } from "./vmap.js";
-import { flattenToArrays, normArgnums, requireFloat, unflatten } from "./common.js";
+import { argnumsOption, fnArg, flattenToArrays, normArgnums, requireFloat, unflatten } from "./common.js";
 import { evalLinear, linearizeFlat, orZeros, transposeGraph } from "./linearize.js";
 
 interface JacOptions {
@@ -111,6 +111,8 @@ function jacobian(op: string, mode: "fwd" | "rev", f: (...args: any[]) => unknow
  * @example nb.jacfwd((x) => nb.mul(x, x))(nb.array([1, 2])); // [[2, 0], [0, 4]]
  */
 export function jacfwd(f: (...args: any[]) => unknown, options: JacOptions = {}): (...args: any[]) => any {
+  f = fnArg("jacfwd", f);
+  options = argnumsOption("jacfwd", options);
   return jacobian("jacfwd", "fwd", f, options);
 }
 
@@ -119,6 +121,8 @@ export function jacfwd(f: (...args: any[]) => unknown, options: JacOptions = {})
  * @example nb.jacrev((x) => nb.sin(x))(nb.array([0, 1])); // diag(cos x)
  */
 export function jacrev(f: (...args: any[]) => unknown, options: JacOptions = {}): (...args: any[]) => any {
+  f = fnArg("jacrev", f);
+  options = argnumsOption("jacrev", options);
   return jacobian("jacrev", "rev", f, options);
 }
 
@@ -127,5 +131,7 @@ export function jacrev(f: (...args: any[]) => unknown, options: JacOptions = {})
  * @example nb.hessian((x) => nb.sum(nb.pow(x, 3)))(nb.array([1, 2])); // diag(6x)
  */
 export function hessian(f: (...args: any[]) => unknown, options: JacOptions = {}): (...args: any[]) => any {
+  f = fnArg("hessian", f);
+  options = argnumsOption("hessian", options);
   return jacfwd(jacrev(f, options), options);
 }

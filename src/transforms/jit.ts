@@ -12,7 +12,7 @@ import { MainTrace, avalOf, endTrace, fmtAval, newTrace } from "../core/trace.js
 import { TreeDef } from "../core/pytree.js";
 import { ConcreteArray } from "../core/ndarray.js";
 import { Plan, compile } from "../core/plan.js";
-import { flattenToArrays, unflatten } from "./common.js";
+import { checkStaticArgnums, fnArg, flattenToArrays, jitOptions, unflatten } from "./common.js";
 
 interface Compiled {
   graph: Graph;
@@ -43,11 +43,14 @@ export function jit(
   f: (...args: any[]) => unknown,
   options: { staticArgnums?: readonly number[] } = {},
 ): ((...args: any[]) => any) & { cacheSize: () => number } {
+  f = fnArg("jit", f);
+  options = jitOptions("jit", options);
   const statics = new Set(options.staticArgnums ?? []);
   const cache = new Map<string, Compiled>();
   const run = (...args: unknown[]): unknown => {
+    checkStaticArgnums("jit", options.staticArgnums, args.length);
     const dyn = args.map((a, i) => (statics.has(i) ? null : a));
-    const [leaves, def] = flattenToArrays(dyn, "jit");
+    const [leaves, def] = flattenToArrays(dyn, "jit", "the arguments");
     const key =
       def.toString() +
       "|" +
@@ -62,7 +65,7 @@ export function jit(
         const ins = leaves.map((l) => stage.newInput(avalOf(l), true));
         const traced = unflatten(def, ins) as unknown[];
         const full = args.map((a, i) => (statics.has(i) ? a : traced[i]));
-        const [outs, outDef] = flattenToArrays(f(...full), "jit");
+        const [outs, outDef] = flattenToArrays(f(...full), "jit", "the output");
         const graph = stage.build(ins as StagingTracer[], outs);
         c = {
           graph,

@@ -6,11 +6,11 @@
 import { NablaError, ShapeError, TracerError, fmtShape } from "../core/errors.js";
 import { ConcreteArray, NDArray } from "../core/ndarray.js";
 import { Aval, MainTrace, Trace, Tracer, bind, endTrace, newTrace, ruleOf } from "../core/trace.js";
-import { flatten } from "../core/pytree.js";
+import { flatten, flattenAs } from "../core/pytree.js";
 import { broadcastPrim } from "../ops/ops.js";
 import { Dim, moveFromFront, moveToFront } from "../ops/batching.js";
 import type { Params, Prim } from "../ops/primitives.js";
-import { toLeaf, unflatten } from "./common.js";
+import { fnArg, toLeaf, unflatten, vmapOptions } from "./common.js";
 
 export class BatchTracer extends Tracer {
   readonly aval: Aval;
@@ -66,6 +66,8 @@ export function vmap(
   f: (...args: any[]) => unknown,
   options: { inAxes?: Axes; outAxes?: number | readonly number[] } = {},
 ): (...args: any[]) => any {
+  f = fnArg("vmap", f);
+  options = vmapOptions("vmap", options);
   return (...args: unknown[]): unknown => {
     const inAxes = options.inAxes === undefined ? 0 : options.inAxes;
     const perArg: (number | null)[] = Array.isArray(inAxes)
@@ -77,7 +79,7 @@ export function vmap(
     const leaves: NDArray[] = [];
     const axes: (number | null)[] = [];
     const defs = args.map((a, i) => {
-      const [ls, def] = flatten(a);
+      const [ls, def] = flattenAs(a, "vmap", `argument ${i}`);
       for (const l of ls) {
         const x = toLeaf(l, "vmap");
         const ax = perArg[i]!;
@@ -113,7 +115,7 @@ export function vmap(
         ),
       );
       const out = f(...wrapped);
-      const [ols, odef] = flatten(out);
+      const [ols, odef] = flattenAs(out, "vmap", "the output");
       outDef = odef;
       outAxesPerLeaf = outAxesFor(options.outAxes, out, ols.length);
       outLeaves = ols.map((l, i) => {
