@@ -77,11 +77,20 @@ function isAsyncFunction(f: Function): boolean {
 
 /**
  * Checks that `f` is a (synchronous) function and returns it wrapped so that
- * a Promise coming back from it throws NablaError at once (and is marked
- * handled, so no unhandled rejection is left behind). `what` names the
- * argument in messages ("f", "rule", "bodyFn").
+ * what it returns is checked on every call: a Promise throws NablaError at
+ * once (and is marked handled, so no unhandled rejection is left behind),
+ * and so does `undefined` (a forgotten `return`) unless `check` decides
+ * otherwise. `what` names the argument in messages ("f", "rule", "bodyFn").
  */
-export function fnArg<F extends (...args: any[]) => unknown>(op: string, f: F, what = "f"): F {
+export function fnArg<F extends (...args: any[]) => unknown>(
+  op: string,
+  f: F,
+  what = "f",
+  check: (result: unknown) => void = (r) => {
+    if (r === undefined)
+      throw new NablaError(`${op}: ${what} returned undefined (a missing return?); expected a pytree of arrays`);
+  },
+): F {
   const named = what === "f" ? "" : ` for ${what}`;
   if (typeof f !== "function") throw new NablaError(`${op}: expected a function${named}, got ${describe(f)}`);
   if (isAsyncFunction(f))
@@ -89,6 +98,7 @@ export function fnArg<F extends (...args: any[]) => unknown>(op: string, f: F, w
   const guarded = function (this: unknown, ...args: unknown[]): unknown {
     const r = f.apply(this, args);
     rejectThenable(r, op, `the result of ${what}`);
+    check(r);
     return r;
   };
   Object.defineProperty(guarded, "name", { value: f.name });
@@ -131,24 +141,20 @@ export function gradArgs<
   F extends (...args: any[]) => unknown,
   O extends { argnums?: number | readonly number[]; hasAux?: boolean },
 >(op: string, f: F, options: O | undefined): [F, O] {
-  const g = fnArg(op, f);
   const o = argnumsOption(op, options);
   const hasAux = Boolean(o.hasAux);
-  const checked = function (this: unknown, ...args: unknown[]): unknown {
-    const r = g.apply(this, args);
+  const where = hasAux ? "the output of f (the first element of [output, aux])" : "the result of f";
+  const g = fnArg(op, f, "f", (r) => {
     const out: unknown = hasAux && Array.isArray(r) && r.length === 2 ? r[0] : r;
-    const where = hasAux ? "the function's output (first element of [output, aux])" : "the function";
     if (typeof out === "number" || typeof out === "boolean")
       throw new GradError(
-        `${op}: ${where} returned a JS ${typeof out} (${String(out)}), not an array: the value has left the graph ` +
+        `${op}: ${where} is a JS ${typeof out} (${String(out)}), not an array: the value has left the graph ` +
           `(e.g. through item() or valueOf()), so it has no gradient; return the NDArray instead`,
       );
     if (out === undefined)
-      throw new GradError(`${op}: ${where} returned undefined (a missing return?); expected a scalar float array`);
-    return r;
-  };
-  Object.defineProperty(checked, "name", { value: f.name });
-  return [checked as unknown as F, o];
+      throw new GradError(`${op}: ${where} is undefined (a missing return?); expected a scalar float array`);
+  });
+  return [g, o];
 }
 
 /** Throws unless every entry is an integer or null (vmap's inAxes). */
