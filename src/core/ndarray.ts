@@ -307,7 +307,7 @@ export abstract class NDArray {
  * handed out: `toTypedArray()` copies.
  */
 export class ConcreteArray extends NDArray {
-  /** A frozen array (shared with no caller). */
+  /** A frozen array. */
   readonly shape: Shape;
   constructor(
     readonly data: TypedArray,
@@ -346,9 +346,29 @@ export class ConcreteArray extends NDArray {
   }
 }
 
-/** @internal `shape` itself when already frozen, else a frozen copy (a caller's array is never frozen in place). */
+const EMPTY_SHAPE: Shape = Object.freeze([]);
+/** Frozen 1-d shapes by length, shared (bounded), so the common case allocates and freezes nothing. */
+const SHAPES_1D = new Map<number, Shape>();
+
+/**
+ * @internal `shape` as a frozen array: itself when already frozen, else frozen in place (or a shared
+ * equal frozen shape). Only the library's own arrays reach here: public functions copy the shapes
+ * they are given (checkShape), so a caller's array is never frozen. Frozen arrays are slow in some
+ * V8 builtins (slice, every), which is why 0-d and 1-d shapes are shared instead of frozen anew.
+ */
 export function frozenShape(shape: Shape): Shape {
-  return Object.isFrozen(shape) ? shape : Object.freeze(shape.slice());
+  if (Object.isFrozen(shape)) return shape;
+  if (shape.length === 0) return EMPTY_SHAPE;
+  if (shape.length === 1) {
+    const d = shape[0]!;
+    let s = SHAPES_1D.get(d);
+    if (s === undefined) {
+      s = Object.freeze(shape);
+      if (SHAPES_1D.size < 4096) SHAPES_1D.set(d, s);
+    }
+    return s;
+  }
+  return Object.freeze(shape);
 }
 
 function formatSpecial(v: number): string | null {

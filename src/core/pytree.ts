@@ -32,8 +32,9 @@ export class TreeDef {
   readonly numLeaves: number;
   constructor(kind: Kind, children: readonly TreeDef[] = [], meta: unknown = null, ctor: Function | null = null) {
     this.kind = kind;
-    this.children = Object.freeze(children.slice());
-    this.meta = kind === "object" ? Object.freeze((meta as readonly string[]).slice()) : meta;
+    this.children = Object.isFrozen(children) ? children : Object.freeze(children.slice());
+    const keys = meta as readonly string[];
+    this.meta = kind !== "object" ? meta : Object.isFrozen(keys) ? keys : Object.freeze(keys.slice());
     this.ctor = ctor;
     this.numLeaves = kind === "leaf" ? 1 : this.children.reduce((n, c) => n + c.numLeaves, 0);
     Object.freeze(this);
@@ -212,98 +213,103 @@ function pathOf(frames: readonly Frame[]): string {
   return parts.length > 12 ? parts.slice(0, 6).join("") + "..." + parts.slice(-6).join("") : parts.join("");
 }
 
-/**
- * @internal Flattens a tree; errors begin with `op` (the public function the user called) and say
- * where in the tree (`what` names the tree, e.g. "the arguments").
- */
-export function flattenAs(tree: unknown, op: string, what = "the tree"): [unknown[], TreeDef] {
-  const leaves: unknown[] = [];
-  const frames: Frame[] = [];
-  const onPath = new Set<object>();
-  const where = (): string => {
-    const p = pathOf(frames);
-    return p === "" ? `in ${what}` : `at ${p} in ${what}`;
-  };
-  const fail = (msg: string): never => {
-    throw new ShapeError(`${op}: ${msg} (${where()})`);
-  };
-  const open = (
-    value: object,
-    kind: Frame["kind"],
-    items: readonly unknown[],
-    meta: unknown,
-    ctor: Function | null,
-  ) => {
-    if (onPath.has(value)) fail(`cyclic structure (${describe(value)} contains itself)`);
-    if (frames.length >= MAX_TREE_DEPTH) fail(`nesting deeper than ${MAX_TREE_DEPTH} levels`);
-    onPath.add(value);
-    frames.push({ value, kind, items, meta, ctor, defs: [] });
-  };
-  // a TreeDef for an atom, or null after opening a frame for a container
-  const visit = (x: unknown): TreeDef | null => {
+/** The state of one iterative flatten: the open containers (the path from the root) and the leaves so far. */
+class Flattener {
+  readonly leaves: unknown[] = [];
+  readonly frames: Frame[] = [];
+  readonly onPath = new Set<object>();
+  constructor(
+    readonly op: string,
+    readonly what: string,
+  ) {}
+
+  where(): string {
+    const p = pathOf(this.frames);
+    return p === "" ? `in ${this.what}` : `at ${p} in ${this.what}`;
+  }
+
+  fail(msg: string): never {
+    throw new ShapeError(`${this.op}: ${msg} (${this.where()})`);
+  }
+
+  open(value: object, kind: Frame["kind"], items: readonly unknown[], meta: unknown, ctor: Function | null): null {
+    if (this.onPath.has(value)) this.fail(`cyclic structure (${describe(value)} contains itself)`);
+    if (this.frames.length >= MAX_TREE_DEPTH) this.fail(`nesting deeper than ${MAX_TREE_DEPTH} levels`);
+    this.onPath.add(value);
+    this.frames.push({ value, kind, items, meta, ctor, defs: [] });
+    return null;
+  }
+
+  /** A TreeDef for an atom, or null after opening a frame for a container. */
+  visit(x: unknown): TreeDef | null {
     if (x instanceof NDArray || typeof x === "number" || typeof x === "boolean") {
-      leaves.push(x);
+      this.leaves.push(x);
       return LEAF;
     }
     if (x === null) return NONE_NULL;
     if (x === undefined) return NONE_UNDEF;
     if (typeof x !== "object")
-      return fail(`unsupported leaf (${describe(x)}); leaves are NDArrays, numbers and booleans`);
+      return this.fail(`unsupported leaf (${describe(x)}); leaves are NDArrays, numbers and booleans`);
     if (Array.isArray(x)) {
       for (let i = 0; i < x.length; i++)
         if (!Object.prototype.hasOwnProperty.call(x, i))
-          fail(`holey array: index ${i} of an array of length ${x.length} is empty`);
-      open(x, "array", x as unknown[], null, null);
-      return null;
+          this.fail(`holey array: index ${i} of an array of length ${x.length} is empty`);
+      return this.open(x, "array", x as unknown[], null, null);
     }
     if (ArrayBuffer.isView(x)) {
-      leaves.push(x);
+      this.leaves.push(x);
       return LEAF;
     }
     if (isPlainObject(x)) {
       // own enumerable keys only; reading x[k] reads the own property, `__proto__` included
       const keys = Object.keys(x).sort();
-      open(
-        x,
-        "object",
-        keys.map((k) => x[k]),
-        keys,
-        null,
-      );
-      return null;
+      const items = new Array<unknown>(keys.length);
+      for (let i = 0; i < keys.length; i++) items[i] = x[keys[i]!];
+      return this.open(x, "object", items, Object.freeze(keys), null);
     }
     const ctor = ownCtor(x);
     const reg = ctor === undefined ? undefined : REGISTRY.get(ctor);
     if (reg !== undefined) {
       const r = reg.flatten(x);
       if (!Array.isArray(r) || r.length !== 2 || !Array.isArray(r[0]))
-        fail(`the flatten function registered for ${ctor!.name} must return [children, meta], got ${describe(r)}`);
-      open(x, "custom", r[0], r[1], ctor!);
-      return null;
+        this.fail(`the flatten function registered for ${ctor!.name} must return [children, meta], got ${describe(r)}`);
+      return this.open(x, "custom", r[0], r[1], ctor!);
     }
-    rejectThenable(x, op, `the value ${where()}`);
+    rejectThenable(x, this.op, `the value ${this.where()}`);
     if (x instanceof Map || x instanceof Set)
-      return fail(
+      return this.fail(
         `${describe(x)} is not a pytree node; convert it to a plain object or array, or wrap it in a class registered with tree.register`,
       );
-    return fail(`${describe(x)} is not a pytree node; register its class with tree.register(ctor, flatten, unflatten)`);
-  };
-  let done = visit(tree);
-  for (;;) {
-    const top = frames[frames.length - 1];
-    if (done !== null) {
-      if (top === undefined) return [leaves, done];
-      top.defs.push(done);
-      done = null;
-      continue;
-    }
-    if (top!.defs.length < top!.items.length) done = visit(top!.items[top!.defs.length]);
-    else {
-      frames.pop();
-      onPath.delete(top!.value);
-      done = new TreeDef(top!.kind, top!.defs, top!.meta, top!.ctor);
+    return this.fail(
+      `${describe(x)} is not a pytree node; register its class with tree.register(ctor, flatten, unflatten)`,
+    );
+  }
+
+  run(tree: unknown): [unknown[], TreeDef] {
+    const frames = this.frames;
+    let done = this.visit(tree);
+    for (;;) {
+      const top = frames[frames.length - 1];
+      if (done !== null) {
+        if (top === undefined) return [this.leaves, done];
+        top.defs.push(done);
+        done = null;
+      } else if (top!.defs.length < top!.items.length) done = this.visit(top!.items[top!.defs.length]);
+      else {
+        frames.pop();
+        this.onPath.delete(top!.value);
+        done = new TreeDef(top!.kind, Object.freeze(top!.defs), top!.meta, top!.ctor);
+      }
     }
   }
+}
+
+/**
+ * @internal Flattens a tree; errors begin with `op` (the public function the user called) and say
+ * where in the tree (`what` names the tree, e.g. "the arguments").
+ */
+export function flattenAs(tree: unknown, op: string, what = "the tree"): [unknown[], TreeDef] {
+  return new Flattener(op, what).run(tree);
 }
 
 /** Leaves in order and the structure. @example nb.tree.flatten({ b: 1, a: [2, 3] }); // [[2, 3, 1], def] */
