@@ -315,6 +315,14 @@ describe("immutability of arrays", () => {
   });
 });
 
+/** The identity with a customVjp rule, `fn` put in slot 0 (f), 1 (fwd) or 2 (bwd). */
+function customVjpWith(slot: number, fn: never): (x: unknown) => unknown {
+  const parts: unknown[] = [(x: A) => x, (x: A) => [x, null], (_r: unknown, ct: A) => [ct]];
+  parts[slot] = fn;
+  const [f, fwd, bwd] = parts as Parameters<typeof nb.customVjp>;
+  return nb.customVjp(f, fwd, bwd);
+}
+
 /**
  * Every transform and function-taking control-flow entry, called with `fn` in the slot under test
  * (rules are only called when differentiating, hence the grads).
@@ -333,37 +341,9 @@ const FN_SLOTS: [string, (fn: never) => unknown][] = [
   ["makeGraph", (fn) => nb.makeGraph(fn)(1)],
   ["customJvp", (fn) => nb.customJvp(fn, ([x], [dx]) => [x, dx])(1)],
   ["customJvp", (fn) => nb.grad(nb.customJvp((x: A) => x, fn))(1)],
-  [
-    "customVjp",
-    (fn) =>
-      nb.customVjp(
-        fn,
-        (x: A) => [x, null],
-        (_r: unknown, ct: A) => [ct],
-      )(1),
-  ],
-  [
-    "customVjp",
-    (fn) =>
-      nb.grad(
-        nb.customVjp(
-          (x: A) => x,
-          fn,
-          (_r: unknown, ct: A) => [ct],
-        ),
-      )(1),
-  ],
-  [
-    "customVjp",
-    (fn) =>
-      nb.grad(
-        nb.customVjp(
-          (x: A) => x,
-          (x: A) => [x, null],
-          fn,
-        ),
-      )(1),
-  ],
+  ["customVjp", (fn) => customVjpWith(0, fn)(1)],
+  ["customVjp", (fn) => nb.grad(customVjpWith(1, fn))(1)],
+  ["customVjp", (fn) => nb.grad(customVjpWith(2, fn))(1)],
   ["checkpoint", (fn) => nb.checkpoint(fn)(1)],
   ["cond", (fn) => nb.cond(true, fn, (x: A) => x, 1)],
   ["cond", (fn) => nb.cond(false, (x: A) => x, fn, 1)],
