@@ -215,6 +215,15 @@ describe("pytrees: cycles, depth, holes, Map/Set and unregistered classes throw 
     throwsNabla(() => nb.grad((x: A) => nb.sum(x))(new Uint8Array(2)), "grad", nb.DTypeError);
   });
 
+  it("nb.array of a cyclic or over-deep nested literal throws ShapeError (no hang, no RangeError)", () => {
+    const a: unknown[] = [];
+    a.push(a);
+    throwsNabla(() => nb.array(a as never), "array", nb.ShapeError);
+    throwsNabla(() => nb.add(a as never, 1), "array", nb.ShapeError);
+    expect(nb.array(nest(64, 1) as never).shape).toEqual(new Array(64).fill(1));
+    throwsNabla(() => nb.array(nest(65, 1) as never), "array", nb.ShapeError);
+  });
+
   it("tree.unflatten, tree.map and tree.register check their arguments", () => {
     throwsNabla(() => nb.tree.unflatten({} as nb.tree.TreeDef, []), "tree.unflatten", nb.ShapeError);
     throwsNabla(() => nb.tree.unflatten(nb.tree.structure([1, 2]), [1]), "tree.unflatten", nb.ShapeError);

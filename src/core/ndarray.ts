@@ -491,6 +491,7 @@ export function fromNested(data: Nested, dtype: DType | undefined, op = "array")
   const shape: number[] = [];
   let probe: Nested = data;
   while (Array.isArray(probe)) {
+    if (shape.length >= MAX_LITERAL_RANK) throw tooDeep(op);
     shape.push(probe.length);
     probe = probe.length > 0 ? (probe[0] as Nested) : 0;
   }
@@ -556,10 +557,18 @@ export function array(data: ArrayLike, options: { dtype?: DType; shape?: Shape }
   return out;
 }
 
-function containsNDArray(d: unknown): boolean {
+/** Nested literals deeper than this many axes throw (NumPy's limit; it also stops cyclic arrays). */
+const MAX_LITERAL_RANK = 64;
+
+function containsNDArray(d: unknown, depth = 0): boolean {
   if (d instanceof NDArray) return true;
-  if (Array.isArray(d)) return d.some(containsNDArray);
-  return false;
+  if (!Array.isArray(d)) return false;
+  if (depth >= MAX_LITERAL_RANK) throw tooDeep("array");
+  return d.some((e) => containsNDArray(e, depth + 1));
+}
+
+function tooDeep(op: string): ShapeError {
+  return new ShapeError(`${op}: nested arrays deeper than ${MAX_LITERAL_RANK} axes (or a cyclic array)`);
 }
 
 /** @internal Converts an operand to an NDArray; bare JS numbers become weak float64 scalars. */
