@@ -374,6 +374,7 @@ describe("transforms check that they are given functions", () => {
         [{}, "got a plain object"],
         [Symbol("s"), "got Symbol(s)"],
         [3n, "got bigint 3n"],
+        [class Model {}, "got class Model"],
       ];
       for (const [v, what] of bad) {
         const e = throwsNabla(() => call(v as never), `${name}: expected a function`);

@@ -95,6 +95,10 @@ export function fnArg<F extends (...args: any[]) => unknown>(
   if (typeof f !== "function") throw new NablaError(`${op}: expected a function${named}, got ${describe(f)}`);
   if (isAsyncFunction(f))
     throw new NablaError(`${op}: ${what} is an async function; transforms need synchronous functions`);
+  if (/^class\b/.test(Function.prototype.toString.call(f)))
+    throw new NablaError(
+      `${op}: expected a function${named}, got class ${f.name || "(anonymous)"} (call it with new inside a function)`,
+    );
   const guarded = function (this: unknown, ...args: unknown[]): unknown {
     const r = f.apply(this, args);
     rejectThenable(r, op, `the result of ${what}`);
