@@ -56,6 +56,7 @@ export class TreeDef {
     }
     return true;
   }
+  /** The structure with `*` for each leaf, e.g. `{a: *, b: [*, *]}`. */
   toString(): string {
     return foldDef(
       this,
