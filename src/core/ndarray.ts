@@ -486,6 +486,14 @@ function typedDType(t: unknown): DType | null {
   return null;
 }
 
+/** @internal Nested literals deeper than this many axes throw (NumPy's limit; it also stops cyclic arrays). */
+export const MAX_LITERAL_RANK = 64;
+
+/** @internal The error for a nested literal deeper than {@link MAX_LITERAL_RANK} axes. */
+export function tooDeep(op: string): ShapeError {
+  return new ShapeError(`${op}: nested arrays deeper than ${MAX_LITERAL_RANK} axes (or a cyclic array)`);
+}
+
 /** @internal Converts nested JS arrays (no NDArray leaves) to a concrete array. */
 export function fromNested(data: Nested, dtype: DType | undefined, op = "array"): ConcreteArray {
   const shape: number[] = [];
@@ -557,18 +565,11 @@ export function array(data: ArrayLike, options: { dtype?: DType; shape?: Shape }
   return out;
 }
 
-/** Nested literals deeper than this many axes throw (NumPy's limit; it also stops cyclic arrays). */
-const MAX_LITERAL_RANK = 64;
-
 function containsNDArray(d: unknown, depth = 0): boolean {
   if (d instanceof NDArray) return true;
   if (!Array.isArray(d)) return false;
   if (depth >= MAX_LITERAL_RANK) throw tooDeep("array");
   return d.some((e) => containsNDArray(e, depth + 1));
-}
-
-function tooDeep(op: string): ShapeError {
-  return new ShapeError(`${op}: nested arrays deeper than ${MAX_LITERAL_RANK} axes (or a cyclic array)`);
 }
 
 /** @internal Converts an operand to an NDArray; bare JS numbers become weak float64 scalars. */
