@@ -472,6 +472,14 @@ function formatArray(x: ConcreteArray): string {
 // ---------------------------------------------------------------------------
 // Construction from JS values
 
+/** @internal Nested literals deeper than this many axes throw (NumPy's limit; it also stops cyclic arrays). */
+export const MAX_LITERAL_RANK = 64;
+
+/** @internal The error for a nested literal deeper than {@link MAX_LITERAL_RANK} axes. */
+export function tooDeep(op: string): ShapeError {
+  return new ShapeError(`${op}: nested arrays deeper than ${MAX_LITERAL_RANK} axes (or a cyclic array)`);
+}
+
 /** @internal Wraps a JS number as a 0-d array; weak when it stands for a bare scalar operand. */
 export function scalar(v: number, dtype: DType = "float64", weak = false): ConcreteArray {
   const d = allocate(dtype, 1);
@@ -484,14 +492,6 @@ function typedDType(t: unknown): DType | null {
   if (t instanceof Float32Array) return "float32";
   if (t instanceof Int32Array) return "int32";
   return null;
-}
-
-/** @internal Nested literals deeper than this many axes throw (NumPy's limit; it also stops cyclic arrays). */
-export const MAX_LITERAL_RANK = 64;
-
-/** @internal The error for a nested literal deeper than {@link MAX_LITERAL_RANK} axes. */
-export function tooDeep(op: string): ShapeError {
-  return new ShapeError(`${op}: nested arrays deeper than ${MAX_LITERAL_RANK} axes (or a cyclic array)`);
 }
 
 /** @internal Converts nested JS arrays (no NDArray leaves) to a concrete array. */
