@@ -6,7 +6,19 @@
  */
 import { TracerError } from "./errors.js";
 import { ConcreteArray, NDArray } from "./ndarray.js";
-import { Aval, MainTrace, Rule, Trace, Tracer, avalOf, bind, endTrace, fmtAval, newTrace, withDynamic } from "./trace.js";
+import {
+  Aval,
+  MainTrace,
+  Rule,
+  Trace,
+  Tracer,
+  avalOf,
+  bind,
+  endTrace,
+  fmtAval,
+  newTrace,
+  withDynamic,
+} from "./trace.js";
 
 /** A variable of the IR. */
 export class Var {

@@ -80,13 +80,18 @@ export abstract class NDArray {
  * handed out: `toTypedArray()` copies.
  */
 export class ConcreteArray extends NDArray {
+  /** A frozen array. */
+  readonly shape: Shape;
   constructor(
     readonly data: TypedArray,
-    readonly shape: Shape,
+    shape: Shape,
     readonly dtype: DType,
     readonly weakType: boolean = false,
   ) {
     super();
+    this.shape = frozenShape(shape);
+    // shape, dtype and the storage reference cannot be reassigned
+    Object.freeze(this);
   }
   concrete(): ConcreteArray {
     return this;
@@ -112,6 +117,31 @@ export class ConcreteArray extends NDArray {
   [Symbol.for("nodejs.util.inspect.custom")](): string {
     return formatArray(this);
   }
+}
+
+const EMPTY_SHAPE: Shape = Object.freeze([]);
+/** Frozen 1-d shapes by length, shared (bounded), so the common case allocates and freezes nothing. */
+const SHAPES_1D = new Map<number, Shape>();
+
+/**
+ * @internal `shape` as a frozen array: itself when already frozen, else frozen in place (or a shared
+ * equal frozen shape). Only the library's own arrays reach here: public functions copy the shapes
+ * they are given (checkShape), so a caller's array is never frozen. Frozen arrays are slow in some
+ * V8 builtins (slice, every), which is why 0-d and 1-d shapes are shared instead of frozen anew.
+ */
+export function frozenShape(shape: Shape): Shape {
+  if (Object.isFrozen(shape)) return shape;
+  if (shape.length === 0) return EMPTY_SHAPE;
+  if (shape.length === 1) {
+    const d = shape[0]!;
+    let s = SHAPES_1D.get(d);
+    if (s === undefined) {
+      s = Object.freeze(shape);
+      if (SHAPES_1D.size < 4096) SHAPES_1D.set(d, s);
+    }
+    return s;
+  }
+  return Object.freeze(shape);
 }
 
 function formatSpecial(v: number): string | null {
@@ -217,6 +247,14 @@ function formatArray(x: ConcreteArray): string {
 // ---------------------------------------------------------------------------
 // Construction from JS values
 
+/** @internal Nested literals deeper than this many axes throw (NumPy's limit; it also stops cyclic arrays). */
+export const MAX_LITERAL_RANK = 64;
+
+/** @internal The error for a nested literal deeper than {@link MAX_LITERAL_RANK} axes. */
+export function tooDeep(op: string): ShapeError {
+  return new ShapeError(`${op}: nested arrays deeper than ${MAX_LITERAL_RANK} axes (or a cyclic array)`);
+}
+
 /** @internal Wraps a JS number as a 0-d array; weak when it stands for a bare scalar operand. */
 export function scalar(v: number, dtype: DType = "float64", weak = false): ConcreteArray {
   const d = allocate(dtype, 1);
@@ -229,6 +267,7 @@ export function fromNested(data: Nested, dtype: DType | undefined, op = "array")
   const shape: number[] = [];
   let probe: Nested = data;
   while (Array.isArray(probe)) {
+    if (shape.length >= MAX_LITERAL_RANK) throw tooDeep(op);
     shape.push(probe.length);
     probe = probe.length > 0 ? (probe[0] as Nested) : 0;
   }

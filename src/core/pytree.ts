@@ -2,49 +2,113 @@
  * Pytrees: nested containers (JS arrays, plain objects with keys in sorted
  * order, null/undefined as empty, and registered classes) whose leaves are
  * NDArrays and numbers.
+ *
+ * Trees may come from untrusted data (`JSON.parse`), so every traversal here
+ * is iterative (no stack overflow, whatever the depth), object keys are
+ * ordinary own keys (`__proto__` included: never a prototype change), cycles
+ * and nesting deeper than {@link MAX_TREE_DEPTH} levels throw, and a
+ * {@link TreeDef} is immutable.
  */
-import { ShapeError } from "./errors.js";
+import { NablaError, ShapeError } from "./errors.js";
 import { NDArray } from "./ndarray.js";
 
+/** @internal The deepest container nesting `flatten` accepts (deeper trees throw ShapeError). */
+export const MAX_TREE_DEPTH = 10_000;
+
+type Kind = "leaf" | "array" | "object" | "none" | "custom";
+
 /**
- * The structure of a pytree, without its leaves.
+ * The structure of a pytree, without its leaves. Immutable: it is frozen,
+ * and so are its `children` and (for objects) its list of keys.
  * @example nb.tree.structure({ a: 1, b: [2, 3] }).toString(); // "{a: *, b: [*, *]}"
  */
 export class TreeDef {
-  constructor(
-    readonly kind: "leaf" | "array" | "object" | "none" | "custom",
-    readonly children: readonly TreeDef[] = [],
-    readonly meta: unknown = null,
-    readonly ctor: Function | null = null,
-  ) {}
+  readonly kind: Kind;
+  readonly children: readonly TreeDef[];
+  /** Sorted keys for objects, `null` or `"undefined"` for none, the registered class's metadata for custom nodes. */
+  readonly meta: unknown;
+  readonly ctor: Function | null;
   /** Number of leaves. */
-  get numLeaves(): number {
-    let n = 0;
-    const stack: TreeDef[] = [this];
-    while (stack.length) {
-      const t = stack.pop()!;
-      if (t.kind === "leaf") n++;
-      else stack.push(...t.children);
-    }
-    return n;
+  readonly numLeaves: number;
+  constructor(kind: Kind, children: readonly TreeDef[] = [], meta: unknown = null, ctor: Function | null = null) {
+    this.kind = kind;
+    this.children = Object.isFrozen(children) ? children : Object.freeze(children.slice());
+    const keys = meta as readonly string[];
+    this.meta = kind !== "object" ? meta : Object.isFrozen(keys) ? keys : Object.freeze(keys.slice());
+    this.ctor = ctor;
+    this.numLeaves = kind === "leaf" ? 1 : this.children.reduce((n, c) => n + c.numLeaves, 0);
+    Object.freeze(this);
   }
-  /** Whether `other` has the same structure (and metadata). */
+  /** Same kinds, keys, classes and arity throughout (registered metadata is not compared). */
   equals(other: TreeDef): boolean {
-    return this.toString() === other.toString();
+    const stack: [TreeDef, TreeDef][] = [[this, other]];
+    while (stack.length > 0) {
+      const [a, b] = stack.pop()!;
+      if (a === b) continue;
+      if (a.kind !== b.kind || a.ctor !== b.ctor || a.children.length !== b.children.length) return false;
+      if (a.kind === "none" && a.meta !== b.meta) return false;
+      if (a.kind === "object") {
+        const ka = a.meta as readonly string[];
+        const kb = b.meta as readonly string[];
+        if (ka.some((k, i) => k !== kb[i])) return false;
+      }
+      a.children.forEach((c, i) => stack.push([c, b.children[i]!]));
+    }
+    return true;
   }
   /** The structure with `*` for each leaf, e.g. `{a: *, b: [*, *]}`. */
   toString(): string {
-    switch (this.kind) {
-      case "leaf":
-        return "*";
-      case "none":
-        return String(this.meta);
-      case "array":
-        return `[${this.children.map(String).join(", ")}]`;
-      case "object":
-        return `{${(this.meta as string[]).map((k, i) => `${k}: ${this.children[i]}`).join(", ")}}`;
-      case "custom":
-        return `${this.ctor!.name}(${this.children.map(String).join(", ")})`;
+    return foldDef(
+      this,
+      () => "*",
+      (t, parts) => {
+        switch (t.kind) {
+          case "none":
+            return String(t.meta);
+          case "array":
+            return `[${parts.join(", ")}]`;
+          case "object":
+            return `{${(t.meta as string[]).map((k, i) => `${fmtKey(k)}: ${parts[i]}`).join(", ")}}`;
+          default:
+            return `${t.ctor!.name}(${parts.join(", ")})`;
+        }
+      },
+    );
+  }
+}
+
+/** Keys print bare when they look like identifiers, JSON-quoted otherwise (so printing is unambiguous). */
+function fmtKey(k: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k);
+}
+
+/**
+ * Post-order fold over a structure without recursion: `leaf()` for each leaf
+ * (left to right, the flatten order), `node(t, childResults)` for containers.
+ */
+/** @internal */
+export function foldDef<R>(def: TreeDef, leaf: () => R, node: (t: TreeDef, parts: R[]) => R): R {
+  const frames: { t: TreeDef; parts: R[] }[] = [];
+  let ready: R | undefined;
+  let next: TreeDef | null = def;
+  for (;;) {
+    if (next !== null) {
+      if (next.kind === "leaf") ready = leaf();
+      else if (next.children.length === 0) ready = node(next, []);
+      else {
+        frames.push({ t: next, parts: [] });
+        next = next.children[0]!;
+        continue;
+      }
+    }
+    const top = frames[frames.length - 1];
+    if (top === undefined) return ready as R;
+    top.parts.push(ready as R);
+    if (top.parts.length < top.t.children.length) next = top.t.children[top.parts.length]!;
+    else {
+      frames.pop();
+      ready = node(top.t, top.parts);
+      next = null;
     }
   }
 }
@@ -66,51 +130,227 @@ export function register<C>(
   flatten: (x: C) => [children: unknown[], meta: unknown],
   unflatten: (meta: unknown, children: unknown[]) => C,
 ): void {
+  [ctor, flatten, unflatten].forEach((f, i) => {
+    if (typeof f !== "function")
+      throw new NablaError(
+        `tree.register: expected ${["a class", "a flatten function", "an unflatten function"][i]}, got ${describe(f)}`,
+      );
+  });
   REGISTRY.set(ctor, { flatten: flatten as Registration["flatten"], unflatten });
 }
 
-function isPlainObject(x: unknown): x is Record<string, unknown> {
-  if (x === null || typeof x !== "object") return false;
-  const p = Object.getPrototypeOf(x);
+/** A short description of a JS value for messages. */
+export function describe(x: unknown): string {
+  if (x === null) return "null";
+  if (Array.isArray(x)) return `an array of length ${x.length}`;
+  if (typeof x === "object" || typeof x === "function") {
+    const proto = Object.getPrototypeOf(x) as object | null;
+    if (proto === null || proto === Object.prototype) return "a plain object";
+    const name = ownCtor(x)?.name;
+    if (typeof x === "function") return `function ${x.name || "(anonymous)"}`;
+    return name ? `an instance of ${name}` : Object.prototype.toString.call(x);
+  }
+  if (typeof x === "string") return `string ${JSON.stringify(x.length > 40 ? x.slice(0, 40) + "..." : x)}`;
+  if (typeof x === "symbol") return String(x);
+  if (typeof x === "bigint") return `bigint ${x}n`;
+  return `${typeof x} ${String(x)}`;
+}
+
+/** The class of an object as its prototype states it (an own `constructor` key of the object itself is data). */
+function ownCtor(x: object): Function | undefined {
+  const proto = Object.getPrototypeOf(x) as object | null;
+  if (proto === null) return undefined;
+  const c = Object.getOwnPropertyDescriptor(proto, "constructor")?.value as unknown;
+  return typeof c === "function" ? c : undefined;
+}
+
+function isPlainObject(x: object): x is Record<string, unknown> {
+  const p = Object.getPrototypeOf(x) as unknown;
   return p === Object.prototype || p === null;
+}
+
+function isThenable(x: unknown): x is PromiseLike<unknown> {
+  return (
+    x !== null &&
+    (typeof x === "object" || typeof x === "function") &&
+    typeof (x as { then?: unknown }).then === "function"
+  );
+}
+
+/**
+ * @internal If `x` is a Promise (or thenable), marks it handled (so its rejection is not left unhandled)
+ * and throws NablaError: transforms need synchronous functions.
+ */
+export function rejectThenable(x: unknown, op: string, what: string): void {
+  if (!isThenable(x)) return;
+  try {
+    x.then(undefined, () => undefined);
+  } catch {
+    // a thenable whose `then` throws: nothing to mark handled
+  }
+  throw new NablaError(
+    `${op}: ${what} is a Promise; transforms need synchronous functions (an async function cannot be traced)`,
+  );
+}
+
+interface Frame {
+  value: object;
+  kind: "array" | "object" | "custom";
+  items: readonly unknown[];
+  meta: unknown;
+  ctor: Function | null;
+  defs: TreeDef[];
+}
+
+/** Where the frame stack points, as `[0].a[2]`, for messages (shortened when long). */
+function pathOf(frames: readonly Frame[]): string {
+  const parts = frames.map((f) => {
+    const i = f.defs.length;
+    if (f.kind === "object") {
+      const k = (f.meta as string[])[i]!;
+      return /^[A-Za-z_$][\w$]*$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`;
+    }
+    return f.kind === "custom" ? `<${f.ctor!.name}>[${i}]` : `[${i}]`;
+  });
+  return parts.length > 12 ? parts.slice(0, 6).join("") + "..." + parts.slice(-6).join("") : parts.join("");
+}
+
+/** The state of one iterative flatten: the open containers (the path from the root) and the leaves so far. */
+class Flattener {
+  readonly leaves: unknown[] = [];
+  readonly frames: Frame[] = [];
+  readonly onPath = new Set<object>();
+  constructor(
+    readonly op: string,
+    readonly what: string,
+  ) {}
+
+  where(): string {
+    const p = pathOf(this.frames);
+    return p === "" ? `in ${this.what}` : `at ${p} in ${this.what}`;
+  }
+
+  fail(msg: string): never {
+    throw new ShapeError(`${this.op}: ${msg} (${this.where()})`);
+  }
+
+  open(value: object, kind: Frame["kind"], items: readonly unknown[], meta: unknown, ctor: Function | null): null {
+    if (this.onPath.has(value)) this.fail(`cyclic structure (${describe(value)} contains itself)`);
+    if (this.frames.length >= MAX_TREE_DEPTH) this.fail(`nesting deeper than ${MAX_TREE_DEPTH} levels`);
+    this.onPath.add(value);
+    this.frames.push({ value, kind, items, meta, ctor, defs: [] });
+    return null;
+  }
+
+  /** A TreeDef for an atom, or null after opening a frame for a container. */
+  visit(x: unknown): TreeDef | null {
+    if (x instanceof NDArray || typeof x === "number" || typeof x === "boolean") {
+      this.leaves.push(x);
+      return LEAF;
+    }
+    if (x === null) return NONE_NULL;
+    if (x === undefined) return NONE_UNDEF;
+    if (typeof x !== "object")
+      return this.fail(`unsupported leaf (${describe(x)}); leaves are NDArrays, numbers and booleans`);
+    if (Array.isArray(x)) {
+      for (let i = 0; i < x.length; i++)
+        if (!Object.prototype.hasOwnProperty.call(x, i))
+          this.fail(`holey array: index ${i} of an array of length ${x.length} is empty`);
+      return this.open(x, "array", x as unknown[], null, null);
+    }
+    if (ArrayBuffer.isView(x)) {
+      this.leaves.push(x);
+      return LEAF;
+    }
+    if (isPlainObject(x)) {
+      // own enumerable keys only; reading x[k] reads the own property, `__proto__` included
+      const keys = Object.keys(x).sort();
+      const items = new Array<unknown>(keys.length);
+      for (let i = 0; i < keys.length; i++) items[i] = x[keys[i]!];
+      return this.open(x, "object", items, Object.freeze(keys), null);
+    }
+    const ctor = ownCtor(x);
+    const reg = ctor === undefined ? undefined : REGISTRY.get(ctor);
+    if (reg !== undefined) {
+      const r = reg.flatten(x);
+      if (!Array.isArray(r) || r.length !== 2 || !Array.isArray(r[0]))
+        this.fail(`the flatten function registered for ${ctor!.name} must return [children, meta], got ${describe(r)}`);
+      return this.open(x, "custom", r[0], r[1], ctor!);
+    }
+    rejectThenable(x, this.op, `the value ${this.where()}`);
+    if (x instanceof Map || x instanceof Set)
+      return this.fail(
+        `${describe(x)} is not a pytree node; convert it to a plain object or array, or wrap it in a class registered with tree.register`,
+      );
+    return this.fail(
+      `${describe(x)} is not a pytree node; register its class with tree.register(ctor, flatten, unflatten)`,
+    );
+  }
+
+  run(tree: unknown): [unknown[], TreeDef] {
+    const frames = this.frames;
+    let done = this.visit(tree);
+    for (;;) {
+      const top = frames[frames.length - 1];
+      if (done !== null) {
+        if (top === undefined) return [this.leaves, done];
+        top.defs.push(done);
+        done = null;
+      } else if (top!.defs.length < top!.items.length) done = this.visit(top!.items[top!.defs.length]);
+      else {
+        frames.pop();
+        this.onPath.delete(top!.value);
+        done = new TreeDef(top!.kind, Object.freeze(top!.defs), top!.meta, top!.ctor);
+      }
+    }
+  }
+}
+
+/**
+ * @internal Flattens a tree; errors begin with `op` (the public function the user called) and say
+ * where in the tree (`what` names the tree, e.g. "the arguments").
+ */
+export function flattenAs(tree: unknown, op: string, what = "the tree"): [unknown[], TreeDef] {
+  return new Flattener(op, what).run(tree);
 }
 
 /** Leaves in order and the structure. @example nb.tree.flatten({ b: 1, a: [2, 3] }); // [[2, 3, 1], def] */
 export function flatten(tree: unknown): [unknown[], TreeDef] {
-  const leaves: unknown[] = [];
-  const rec = (x: unknown): TreeDef => {
-    if (x instanceof NDArray || typeof x === "number" || typeof x === "boolean") {
-      leaves.push(x);
-      return LEAF;
-    }
-    if (x === null || x === undefined) return x === null ? NONE_NULL : NONE_UNDEF;
-    if (Array.isArray(x)) return new TreeDef("array", x.map(rec));
-    if (ArrayBuffer.isView(x)) {
-      leaves.push(x);
-      return LEAF;
-    }
-    const reg = typeof x === "object" ? REGISTRY.get((x as object).constructor) : undefined;
-    if (reg !== undefined) {
-      const [children, meta] = reg.flatten(x);
-      return new TreeDef("custom", children.map(rec), meta, (x as object).constructor);
-    }
-    if (isPlainObject(x)) {
-      const keys = Object.keys(x).sort();
-      return new TreeDef(
-        "object",
-        keys.map((k) => rec(x[k])),
-        keys,
-      );
-    }
-    throw new ShapeError(`tree.flatten: unsupported pytree node ${Object.prototype.toString.call(x)}`);
-  };
-  const def = rec(tree);
-  return [leaves, def];
+  return flattenAs(tree, "tree.flatten");
 }
 
 const LEAF = new TreeDef("leaf");
 const NONE_NULL = new TreeDef("none", [], null);
 const NONE_UNDEF = new TreeDef("none", [], "undefined");
+
+/** @internal Rebuilds a tree; errors begin with `op`. */
+export function unflattenAs(def: TreeDef, leaves: readonly unknown[], op: string): unknown {
+  if (!(def instanceof TreeDef)) throw new ShapeError(`${op}: expected a TreeDef, got ${describe(def)}`);
+  if (!Array.isArray(leaves)) throw new ShapeError(`${op}: expected an array of leaves, got ${describe(leaves)}`);
+  if (leaves.length !== def.numLeaves)
+    throw new ShapeError(`${op}: ${leaves.length} leaves for a structure with ${def.numLeaves} (${def})`);
+  let i = 0;
+  return foldDef<unknown>(
+    def,
+    () => leaves[i++],
+    (t, parts) => {
+      switch (t.kind) {
+        case "none":
+          return t.meta === null ? null : undefined;
+        case "array":
+          return parts;
+        case "object":
+          // defines own properties (never calls the `__proto__` setter)
+          return Object.fromEntries((t.meta as string[]).map((k, j) => [k, parts[j]]));
+        default: {
+          const reg = REGISTRY.get(t.ctor!);
+          if (reg === undefined) throw new ShapeError(`${op}: class ${t.ctor!.name} is not registered`);
+          return reg.unflatten(t.meta, parts);
+        }
+      }
+    },
+  );
+}
 
 /**
  * Rebuilds a tree of structure `def` from leaves.
@@ -119,38 +359,17 @@ const NONE_UNDEF = new TreeDef("none", [], "undefined");
  * nb.tree.unflatten(def, leaves.map((x) => nb.mul(x, 2)));
  */
 export function unflatten(def: TreeDef, leaves: readonly unknown[]): unknown {
-  let i = 0;
-  const rec = (t: TreeDef): unknown => {
-    switch (t.kind) {
-      case "leaf":
-        if (i >= leaves.length) throw new ShapeError(`tree.unflatten: too few leaves for ${def}`);
-        return leaves[i++];
-      case "none":
-        return t.meta === null ? null : undefined;
-      case "array":
-        return t.children.map(rec);
-      case "object": {
-        const o: Record<string, unknown> = {};
-        (t.meta as string[]).forEach((k, j) => (o[k] = rec(t.children[j]!)));
-        return o;
-      }
-      case "custom":
-        return REGISTRY.get(t.ctor!)!.unflatten(t.meta, t.children.map(rec));
-    }
-  };
-  const out = rec(def);
-  if (i !== leaves.length) throw new ShapeError(`tree.unflatten: ${leaves.length} leaves for a structure with ${i}`);
-  return out;
+  return unflattenAs(def, leaves, "tree.unflatten");
 }
 
 /** The leaves of a tree, in flatten order. @example nb.tree.leaves({ b: 2, a: [1] }); // [1, 2] */
 export function leaves(tree: unknown): unknown[] {
-  return flatten(tree)[0];
+  return flattenAs(tree, "tree.leaves")[0];
 }
 
-/** The structure of a tree. @example nb.tree.structure([1, { x: 2 }]).numLeaves; // 2 */
+/** The structure of a tree (an immutable value). @example nb.tree.structure([1, { x: 2 }]).numLeaves; // 2 */
 export function structure(tree: unknown): TreeDef {
-  return flatten(tree)[1];
+  return flattenAs(tree, "tree.structure")[1];
 }
 
 /**
@@ -158,14 +377,16 @@ export function structure(tree: unknown): TreeDef {
  * @example nb.tree.map((x) => nb.mul(x, 2), { a: 1, b: [2] });
  */
 export function map(f: (...leaves: any[]) => unknown, tree: unknown, ...rest: unknown[]): unknown {
-  const [ls, def] = flatten(tree);
+  if (typeof f !== "function") throw new NablaError(`tree.map: expected a function, got ${describe(f)}`);
+  const [ls, def] = flattenAs(tree, "tree.map");
   const others = rest.map((r) => {
-    const [l, d] = flatten(r);
+    const [l, d] = flattenAs(r, "tree.map");
     if (!d.equals(def)) throw new ShapeError(`tree.map: structures differ: ${def} and ${d}`);
     return l;
   });
-  return unflatten(
+  return unflattenAs(
     def,
     ls.map((l, i) => f(l, ...others.map((o) => o[i]))),
+    "tree.map",
   );
 }

@@ -13,7 +13,7 @@
  */
 import { NablaError, TracerError, fmtShape } from "./errors.js";
 import { DType, SHORT } from "./dtype.js";
-import { ConcreteArray, NDArray } from "./ndarray.js";
+import { ConcreteArray, NDArray, frozenShape } from "./ndarray.js";
 import { Shape } from "./shape.js";
 
 /** The abstract value of an array: what staging and shape rules see. */
@@ -103,6 +103,11 @@ export class MainTrace {
 
 const STACK: MainTrace[] = [];
 
+/** @internal The number of active transform invocations (0 outside every transform). */
+export function traceDepth(): number {
+  return STACK.length;
+}
+
 /** Pushes a new main trace and returns the trace built on it. Pair with {@link endTrace} in `finally`. */
 export function newTrace<T extends Trace>(kind: string, make: (main: MainTrace) => T): T {
   const main = new MainTrace(STACK.length, kind);
@@ -132,8 +137,10 @@ export abstract class Trace {
 export abstract class Tracer extends NDArray {
   abstract readonly trace: Trace;
   abstract readonly aval: Aval;
+  #shape: Shape | undefined;
+  /** The per-value shape, as a frozen array. */
   get shape(): Shape {
-    return this.aval.shape;
+    return (this.#shape ??= frozenShape(this.aval.shape));
   }
   get dtype(): DType {
     return this.aval.dtype;

@@ -18,7 +18,7 @@ import { reshape, stack, stopGradient, where, zeros } from "../ops/index.js";
 import { asArray } from "../ops/operand.js";
 import { slicePrim } from "../prims/wrap.js";
 import { isFloat } from "../core/dtype.js";
-import { flattenToArrays } from "./common.js";
+import { fnArg, flattenToArrays, scanOptions } from "./common.js";
 import { BatchTracer } from "./vmap.js";
 import { stageClosed } from "../core/graph.js";
 import { avalOf, bind } from "../core/trace.js";
@@ -67,6 +67,8 @@ export function cond(
   falseFn: (...operands: any[]) => unknown,
   ...operands: unknown[]
 ): any {
+  trueFn = fnArg("cond", trueFn, "trueFn");
+  falseFn = fnArg("cond", falseFn, "falseFn");
   const p = asArray(pred, "cond");
   const c = concretePred(p, "cond");
   return c === null ? stagedCond(p, trueFn, falseFn, operands) : concreteCond(c, trueFn, falseFn, operands);
@@ -122,6 +124,8 @@ function checkCarry(op: string, prev: unknown, next: unknown): void {
  * @example nb.whileLoop((v) => nb.less(v, 10), (v) => nb.mul(v, 2), 1); // array(16.)
  */
 export function whileLoop<T>(condFn: (val: T) => unknown, bodyFn: (val: T) => T, init: T): T {
+  condFn = fnArg("whileLoop", condFn, "condFn");
+  bodyFn = fnArg("whileLoop", bodyFn, "bodyFn");
   let val = init;
   for (;;) {
     const c = asArray(condFn(val) as ArrayLike, "whileLoop");
@@ -181,6 +185,7 @@ function stagedWhile<T>(condFn: (val: T) => unknown, bodyFn: (val: T) => T, init
  * @example nb.forLoop(0, 3, (i, v) => nb.add(v, i), 0); // array(3.)
  */
 export function forLoop<T>(lower: number, upper: number, bodyFn: (i: number, val: T) => T, init: T): T {
+  bodyFn = fnArg("forLoop", bodyFn, "bodyFn");
   if (!Number.isInteger(lower) || !Number.isInteger(upper))
     throw new NablaError(`forLoop: bounds must be integers, got ${lower} and ${upper}`);
   let val = init;
@@ -206,6 +211,8 @@ export function scan<C>(
   xs: unknown = null,
   options: { length?: number; reverse?: boolean } = {},
 ): [C, any] {
+  f = fnArg("scan", f);
+  options = scanOptions("scan", options);
   const [leaves, def] = flattenToArrays(xs, "scan");
   const lengths = new Set(leaves.map((l) => (l.ndim === 0 ? -1 : l.shape[0]!)));
   if (lengths.has(-1)) throw new ShapeError("scan: every leaf of xs needs a leading axis to scan over");

@@ -11,7 +11,7 @@ import { NDArray } from "../core/ndarray.js";
 import { TreeDef, flatten } from "../core/pytree.js";
 import { bind } from "../core/trace.js";
 import { zeros } from "../ops/index.js";
-import { flattenToArrays, toLeaf, unflatten } from "./common.js";
+import { fnArg, flattenToArrays, toLeaf, unflatten } from "./common.js";
 import { CUSTOM_JVP_CALL, CUSTOM_VJP_CALL } from "./customRules.js";
 import { vjp } from "./vjp.js";
 
@@ -42,6 +42,8 @@ export function customJvp(
   f: (...args: any[]) => unknown,
   rule: (primals: any[], tangents: any[]) => [unknown, unknown],
 ): (...args: any[]) => any {
+  f = fnArg("customJvp", f);
+  rule = fnArg("customJvp", rule, "rule");
   const id = NEXT_ID++;
   return (...args: unknown[]): unknown => {
     const [xs, inDef] = flattenToArrays(args, "customJvp");
@@ -79,6 +81,9 @@ export function customVjp(
   fwd: (...args: any[]) => [unknown, unknown],
   bwd: (residuals: any, ct: any) => readonly unknown[],
 ): (...args: any[]) => any {
+  f = fnArg("customVjp", f);
+  fwd = fnArg("customVjp", fwd, "fwd");
+  bwd = fnArg("customVjp", bwd, "bwd");
   return customVjpWith(f, fwd, bwd, true);
 }
 
@@ -162,6 +167,7 @@ function zerosTree(x: unknown): unknown {
  * const block = nb.checkpoint((x) => nb.tanh(nb.matmul(w, x)));
  */
 export function checkpoint(f: (...args: any[]) => unknown): (...args: any[]) => any {
+  f = fnArg("checkpoint", f);
   // fwd runs f itself, so its outputs match f's by construction (no extra check)
   return customVjpWith(
     f,

@@ -12,7 +12,7 @@ import { ConcreteArray } from "../core/ndarray.js";
 import { reshape, zeros } from "../ops/index.js";
 import { slicePrim, transposePrim } from "../prims/wrap.js";
 import { vmap } from "./vmap.js";
-import { flattenToArrays, normArgnums, requireFloat, unflatten } from "./common.js";
+import { argnumsOption, fnArg, flattenToArrays, normArgnums, requireFloat, unflatten } from "./common.js";
 import { evalLinear, linearizeFlat, orZeros, transposeGraph } from "./linearize.js";
 
 interface JacOptions {
@@ -112,6 +112,8 @@ function jacobian(op: string, mode: "fwd" | "rev", f: (...args: any[]) => unknow
  * @example nb.jacfwd((x) => nb.mul(x, x))(nb.array([1, 2])); // [[2, 0], [0, 4]]
  */
 export function jacfwd(f: (...args: any[]) => unknown, options: JacOptions = {}): (...args: any[]) => any {
+  f = fnArg("jacfwd", f);
+  options = argnumsOption("jacfwd", options);
   return jacobian("jacfwd", "fwd", f, options);
 }
 
@@ -120,6 +122,8 @@ export function jacfwd(f: (...args: any[]) => unknown, options: JacOptions = {})
  * @example nb.jacrev((x) => nb.sin(x))(nb.array([0, 1])); // diag(cos x)
  */
 export function jacrev(f: (...args: any[]) => unknown, options: JacOptions = {}): (...args: any[]) => any {
+  f = fnArg("jacrev", f);
+  options = argnumsOption("jacrev", options);
   return jacobian("jacrev", "rev", f, options);
 }
 
@@ -128,5 +132,7 @@ export function jacrev(f: (...args: any[]) => unknown, options: JacOptions = {})
  * @example nb.hessian((x) => nb.sum(nb.pow(x, 3)))(nb.array([1, 2])); // diag(6x)
  */
 export function hessian(f: (...args: any[]) => unknown, options: JacOptions = {}): (...args: any[]) => any {
+  f = fnArg("hessian", f);
+  options = argnumsOption("hessian", options);
   return jacfwd(jacrev(f, options), options);
 }

@@ -9,10 +9,10 @@
 import { NablaError } from "../core/errors.js";
 import { Graph, StagingTrace, StagingTracer, evalGraph } from "../core/graph.js";
 import { MainTrace, avalOf, endTrace, fmtAval, newTrace } from "../core/trace.js";
-import { TreeDef, flatten } from "../core/pytree.js";
+import { TreeDef } from "../core/pytree.js";
 import { ConcreteArray } from "../core/ndarray.js";
 import { Plan, compile } from "./plan.js";
-import { flattenToArrays, toLeaf, unflatten } from "./common.js";
+import { fnArg, flattenToArrays, jitOptions, unflatten } from "./common.js";
 import { treeKey, valueKey } from "./jitKey.js";
 
 interface Compiled {
@@ -56,7 +56,9 @@ export function jit(
   /** The number of argument signatures staged and cached so far. */
   cacheSize: () => number;
 } {
-  // options are read once, here
+  f = fnArg("jit", f);
+  // options are read once, here (an object; staticArgnums non-negative integers without repeats)
+  options = jitOptions("jit", options);
   const staticList = readStatics(options.staticArgnums);
   const maxEntries = readCacheSize(options.cacheSize);
   const cache = new Map<string, Compiled>();
@@ -69,8 +71,7 @@ export function jit(
       }),
     );
     const dyn = args.map((a, i) => (statics.has(i) ? null : a));
-    const [raw, def] = flatten(dyn);
-    const leaves = raw.map((l) => toLeaf(l, "jit"));
+    const [leaves, def] = flattenToArrays(dyn, "jit", "the arguments");
     const key =
       treeKey(def) +
       "|" +
@@ -89,7 +90,7 @@ export function jit(
         const ins = leaves.map((l) => stage.newInput(avalOf(l), true));
         const traced = unflatten(def, ins) as unknown[];
         const full = args.map((a, i) => (statics.has(i) ? a : traced[i]));
-        const [outs, outDef] = flattenToArrays(f(...full), "jit");
+        const [outs, outDef] = flattenToArrays(f(...full), "jit", "the output");
         const graph = stage.build(ins as StagingTracer[], outs);
         c = {
           graph,

@@ -6,7 +6,7 @@
  * objects structurally by the same rule, everything else (functions, class
  * instances, Map, Set, symbols) by identity.
  */
-import { TreeDef } from "../core/pytree.js";
+import { TreeDef, foldDef } from "../core/pytree.js";
 
 const IDS = new WeakMap<object, number>();
 const SYMBOL_IDS = new Map<symbol, number>();
@@ -76,16 +76,21 @@ export function valueKey(v: unknown): string {
 
 /** The key of a pytree structure: node kinds, keys, registered classes (by identity) and their metadata. */
 export function treeKey(def: TreeDef): string {
-  switch (def.kind) {
-    case "leaf":
-      return "*";
-    case "none":
-      return def.meta === null ? "N" : "U";
-    case "array":
-      return `[${def.children.map(treeKey).join(",")}]`;
-    case "object":
-      return `{${valueKey(def.meta)}:${def.children.map(treeKey).join(",")}}`;
-    case "custom":
-      return `${identity(def.ctor!)}<${valueKey(def.meta)}>(${def.children.map(treeKey).join(",")})`;
-  }
+  // a fold without recursion: structures may nest 10,000 deep
+  return foldDef(
+    def,
+    () => "*",
+    (t, parts) => {
+      switch (t.kind) {
+        case "none":
+          return t.meta === null ? "N" : "U";
+        case "array":
+          return `[${parts.join(",")}]`;
+        case "object":
+          return `{${valueKey(t.meta)}:${parts.join(",")}}`;
+        default:
+          return `${identity(t.ctor!)}<${valueKey(t.meta)}>(${parts.join(",")})`;
+      }
+    },
+  );
 }

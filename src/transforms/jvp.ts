@@ -8,8 +8,8 @@ import { Aval, MainTrace, Rule, Trace, Tracer, avalOf, bind, endTrace, newTrace 
 import { shapesEqual } from "../core/shape.js";
 import { zeros } from "../ops/index.js";
 import { broadcastPrim, convert } from "../prims/wrap.js";
-import { checkStructure, flattenToArrays, matchLeaves, requireFloat, unflatten } from "./common.js";
-import { flatten } from "../core/pytree.js";
+import { checkStructure, fnArg, flattenToArrays, listArg, matchLeaves, requireFloat, unflatten } from "./common.js";
+import { flattenAs } from "../core/pytree.js";
 
 export class JVPTracer extends Tracer {
   readonly aval: Aval;
@@ -91,15 +91,18 @@ export function jvp(
   primals: readonly unknown[],
   tangents: readonly unknown[],
 ): [any, any] {
-  const [ps, pdef] = flattenToArrays(primals, "jvp");
-  const [traw, tdef] = flatten(tangents);
+  f = fnArg("jvp", f);
+  listArg("jvp", "primals", primals);
+  listArg("jvp", "tangents", tangents);
+  const [ps, pdef] = flattenToArrays(primals, "jvp", "the primals");
+  const [traw, tdef] = flattenAs(tangents, "jvp", "the tangents");
   checkStructure("jvp", "tangents", pdef, tdef);
   requireFloat("jvp", ps, "primal");
   const ts = matchLeaves("jvp", "tangent", ps, traw);
   let outDef = null as unknown as ReturnType<typeof flattenToArrays>[1];
   const [po, to] = jvpFlat(
     (xs) => {
-      const [outs, def] = flattenToArrays(f(...(unflatten(pdef, xs) as unknown[])), "jvp");
+      const [outs, def] = flattenToArrays(f(...(unflatten(pdef, xs) as unknown[])), "jvp", "the output");
       outDef = def;
       return outs;
     },

@@ -7,14 +7,14 @@
  */
 import { NablaError } from "../core/errors.js";
 import { NDArray } from "../core/ndarray.js";
-import { TreeDef, flatten } from "../core/pytree.js";
+import { TreeDef, describe, flatten, flattenAs } from "../core/pytree.js";
 import { Graph, StagingTrace, StagingTracer, Var } from "../core/graph.js";
 import { LinearIn, MainTrace, avalOf, bind, endTrace, newTrace } from "../core/trace.js";
 import { shapesEqual } from "../core/shape.js";
 import { zeros } from "../ops/index.js";
 import { add, convert, sumToShape } from "../prims/wrap.js";
 import { JVPTrace, JVPTracer, unpackJvp } from "./jvp.js";
-import { checkStructure, flattenToArrays, matchLeaves, requireFloat, unflatten } from "./common.js";
+import { checkStructure, fnArg, flattenToArrays, matchLeaves, requireFloat, unflatten } from "./common.js";
 
 export interface Linearized {
   primalsOut: NDArray[];
@@ -43,11 +43,11 @@ export function linearizeFlat(
       let r = f(primals.map((p, i) => new JVPTracer(jt, p, tanIns[i]!)));
       if (hasAux) {
         if (!Array.isArray(r) || r.length !== 2)
-          throw new NablaError(`${op}: with hasAux the function must return [output, aux]`);
+          throw new NablaError(`${op}: with hasAux the function must return [output, aux], got ${describe(r)}`);
         aux = mapArrays(r[1], (l) => unpackJvp(jt, l)[0]);
         r = r[0];
       }
-      const [outs, def] = flattenToArrays(r, op);
+      const [outs, def] = flattenToArrays(r, op, "the output");
       outDef = def;
       const pairs = outs.map((o) => unpackJvp(jt, o));
       primalsOut = pairs.map((p) => p[0]);
@@ -61,25 +61,33 @@ export function linearizeFlat(
   }
 }
 
-/** Replaces the NDArrays inside arrays and plain objects; any other value passes through unchanged. */
-function mapArrays(x: unknown, f: (a: NDArray) => NDArray): unknown {
+/**
+ * Replaces the NDArrays inside arrays and plain objects; any other value passes through unchanged.
+ * A value that is a whole pytree is mapped without recursion; otherwise containers are walked
+ * (cycles and nesting beyond AUX_WALK_DEPTH stay opaque instead of overflowing the stack).
+ */
+const AUX_WALK_DEPTH = 1000;
+function mapArrays(x: unknown, f: (a: NDArray) => NDArray, seen = new Set<object>()): unknown {
   if (x instanceof NDArray) return f(x);
-  if (Array.isArray(x)) return x.map((e) => mapArrays(e, f));
-  if (x !== null && typeof x === "object" && Object.getPrototypeOf(x) === Object.prototype)
-    return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, mapArrays(v, f)]));
-  if (x !== null && typeof x === "object") {
-    // a registered pytree class: map its leaves; anything else is opaque
-    try {
-      const [leaves, def] = flatten(x);
-      return unflatten(
-        def,
-        leaves.map((l) => (l instanceof NDArray ? f(l) : l)),
-      );
-    } catch {
-      return x;
-    }
+  if (x === null || typeof x !== "object" || seen.has(x) || seen.size >= AUX_WALK_DEPTH) return x;
+  try {
+    const [leaves, def] = flatten(x);
+    return unflatten(
+      def,
+      leaves.map((l) => (l instanceof NDArray ? f(l) : l)),
+    );
+  } catch {
+    // not a pytree as a whole: map the parts that are (anything else is opaque)
   }
-  return x;
+  seen.add(x);
+  try {
+    if (Array.isArray(x)) return x.map((e) => mapArrays(e, f, seen));
+    if (Object.getPrototypeOf(x) === Object.prototype)
+      return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, mapArrays(v, f, seen)]));
+    return x;
+  } finally {
+    seen.delete(x);
+  }
 }
 
 function fitCt(ct: NDArray, v: Var): NDArray {
@@ -158,11 +166,12 @@ export function linearize(
   f: (...args: any[]) => unknown,
   ...primals: unknown[]
 ): [any, (...tangents: unknown[]) => any] {
+  f = fnArg("linearize", f);
   const [ps, pdef] = flattenToArrays(primals, "linearize");
   requireFloat("linearize", ps);
   const lin = linearizeFlat((xs) => f(...(unflatten(pdef, xs) as unknown[])), ps, "linearize");
   const jvpFn = (...tangents: unknown[]): unknown => {
-    const [traw, tdef] = flatten(tangents);
+    const [traw, tdef] = flattenAs(tangents, "linearize", "the tangents");
     checkStructure("linearize", "tangents", pdef, tdef);
     const ts = matchLeaves("linearize", "tangent", ps, traw);
     const outs = evalLinear(lin.graph, ts);

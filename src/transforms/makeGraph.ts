@@ -1,7 +1,7 @@
 /** Staging a function into a Graph. */
 import { Graph, StagingTrace, StagingTracer } from "../core/graph.js";
 import { MainTrace, avalOf, endTrace, newTrace } from "../core/trace.js";
-import { flattenToArrays, unflatten } from "./common.js";
+import { fnArg, flattenToArrays, unflatten } from "./common.js";
 
 /**
  * Stages `f` at the shapes and dtypes of the arguments into a Graph, whose
@@ -11,12 +11,13 @@ import { flattenToArrays, unflatten } from "./common.js";
  * // { lambda a:f64[3] . let b:f64[3] = sin a ; c:f64[] = reduce_sum[axes=(0,)] b in ( c ) }
  */
 export function makeGraph(f: (...args: any[]) => unknown): (...args: any[]) => Graph {
+  f = fnArg("makeGraph", f);
   return (...args: unknown[]): Graph => {
     const [xs, def] = flattenToArrays(args, "makeGraph");
     const stage = newTrace("makeGraph", (m: MainTrace) => new StagingTrace(m, "makeGraph"));
     try {
       const ins = xs.map((x) => stage.newInput(avalOf(x)));
-      const [outs] = flattenToArrays(f(...(unflatten(def, ins) as unknown[])), "makeGraph");
+      const [outs] = flattenToArrays(f(...(unflatten(def, ins) as unknown[])), "makeGraph", "the output");
       return stage.build(ins as StagingTracer[], outs);
     } finally {
       endTrace(stage);

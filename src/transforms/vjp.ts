@@ -2,9 +2,18 @@
 import { DTypeError, GradError, fmtShape } from "../core/errors.js";
 import { isFloat } from "../core/dtype.js";
 import { NDArray } from "../core/ndarray.js";
-import { flatten } from "../core/pytree.js";
+import { flattenAs } from "../core/pytree.js";
 import { ones } from "../ops/index.js";
-import { checkStructure, flattenToArrays, matchLeaves, normArgnums, requireFloat, unflatten } from "./common.js";
+import {
+  checkStructure,
+  fnArg,
+  flattenToArrays,
+  gradArgs,
+  matchLeaves,
+  normArgnums,
+  requireFloat,
+  unflatten,
+} from "./common.js";
 import { Linearized, linearizeFlat, orZeros, transposeGraph } from "./linearize.js";
 
 interface VjpCore {
@@ -20,7 +29,7 @@ function vjpCore(
   primals: readonly unknown[],
   hasAux: boolean,
 ): VjpCore & { pdef: ReturnType<typeof flattenToArrays>[1] } {
-  const [ps, pdef] = flattenToArrays(primals, op);
+  const [ps, pdef] = flattenToArrays(primals, op, "the arguments");
   requireFloat(op, ps);
   const lin = linearizeFlat((xs) => f(...(unflatten(pdef, xs) as unknown[])), ps, op, hasAux);
   return {
@@ -39,10 +48,11 @@ function vjpCore(
  * pull(1); // [array(6.)]
  */
 export function vjp(f: (...args: any[]) => unknown, ...primals: unknown[]): [any, (ct: unknown) => any[]] {
+  f = fnArg("vjp", f);
   const core = vjpCore("vjp", f, primals, false);
   const { lin } = core;
   const vjpFn = (ct: unknown): any[] => {
-    const [craw, cdef] = flatten(ct);
+    const [craw, cdef] = flattenAs(ct, "vjp", "the cotangent");
     checkStructure("vjp", "cotangent", lin.outDef, cdef);
     const cts = matchLeaves("vjp", "cotangent", lin.primalsOut, craw);
     return unflatten(core.pdef, core.pull(cts)) as any[];
@@ -97,6 +107,7 @@ function gradImpl(op: string, f: (...args: any[]) => unknown, options: GradOptio
  * nb.grad(nb.grad(nb.sin))(0.5); // -sin(0.5)
  */
 export function grad(f: (...args: any[]) => unknown, options: GradOptions = {}): (...args: any[]) => any {
+  [f, options] = gradArgs("grad", f, options);
   const impl = gradImpl("grad", f, options);
   return (...args) => {
     const [, g, aux] = impl(...args);
@@ -111,6 +122,7 @@ export function grad(f: (...args: any[]) => unknown, options: GradOptions = {}):
  * const [v, g] = nb.valueAndGrad((x) => nb.mul(x, x))(3); // 9, 6
  */
 export function valueAndGrad(f: (...args: any[]) => unknown, options: GradOptions = {}): (...args: any[]) => any {
+  [f, options] = gradArgs("valueAndGrad", f, options);
   const impl = gradImpl("valueAndGrad", f, options);
   return (...args) => {
     const [v, g, aux] = impl(...args);

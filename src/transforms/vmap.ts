@@ -6,10 +6,10 @@
 import { NablaError, ShapeError, TracerError, fmtShape } from "../core/errors.js";
 import { ConcreteArray, NDArray } from "../core/ndarray.js";
 import { Aval, Dim, MainTrace, Rule, Trace, Tracer, bind, endTrace, newTrace } from "../core/trace.js";
-import { flatten } from "../core/pytree.js";
+import { flatten, flattenAs } from "../core/pytree.js";
 import { broadcastPrim } from "../prims/wrap.js";
 import { moveFromFront, moveToFront } from "../prims/batching.js";
-import { toLeaf, unflatten } from "./common.js";
+import { fnArg, toLeaf, unflatten, vmapOptions } from "./common.js";
 
 export class BatchTracer extends Tracer {
   readonly aval: Aval;
@@ -65,6 +65,8 @@ export function vmap(
   f: (...args: any[]) => unknown,
   options: { inAxes?: Axes; outAxes?: number | readonly number[] } = {},
 ): (...args: any[]) => any {
+  f = fnArg("vmap", f);
+  options = vmapOptions("vmap", options);
   return (...args: unknown[]): unknown => {
     const inAxes = options.inAxes === undefined ? 0 : options.inAxes;
     const perArg: (number | null)[] = Array.isArray(inAxes)
@@ -76,7 +78,7 @@ export function vmap(
     const leaves: NDArray[] = [];
     const axes: (number | null)[] = [];
     const defs = args.map((a, i) => {
-      const [ls, def] = flatten(a);
+      const [ls, def] = flattenAs(a, "vmap", `argument ${i}`);
       for (const l of ls) {
         const x = toLeaf(l, "vmap");
         const ax = perArg[i]!;
@@ -112,7 +114,7 @@ export function vmap(
         ),
       );
       const out = f(...wrapped);
-      const [ols, odef] = flatten(out);
+      const [ols, odef] = flattenAs(out, "vmap", "the output");
       outDef = odef;
       outAxesPerLeaf = outAxesFor(options.outAxes, out, ols.length);
       outLeaves = ols.map((l, i) => {
