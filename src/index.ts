@@ -14,6 +14,9 @@ export { NDArray, array } from "./core/ndarray.js";
 export type { ArrayLike, Nested } from "./core/ndarray.js";
 export { Graph } from "./core/graph.js";
 export type { Equation } from "./core/graph.js";
+export type * from "./core/types.js";
+export type { GradOptions } from "./transforms/vjp.js";
+export type { JacOptions } from "./transforms/jacobian.js";
 // the NumPy-like operations (internal primitive wrappers stay private)
 export {
   astype,

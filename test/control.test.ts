@@ -253,7 +253,7 @@ describe("cond", () => {
         (v: A) => nb.greater(v, 1),
         x,
       );
-    for (const f of [structure, shape, dtype]) {
+    for (const f of [structure, shape, dtype] as ((x: A) => unknown)[]) {
       // eagerly only the taken branch runs: no error
       expect(() => f(nb.array(1))).not.toThrow();
       expect(() => nb.jit(f)(nb.array(1))).toThrow(nb.ShapeError);
@@ -410,7 +410,7 @@ describe("whileLoop", () => {
       nb.whileLoop(
         (s: [A, A]) => nb.less(s[1], 10),
         (s: [A, A]): [A, A] => [nb.add(s[0], 1), nb.mul(s[1], 2)],
-        [nb.array(0), x],
+        [nb.array(0), x] as [A, A],
       ),
     );
     const [k, v] = f(arr(xs)) as [A, A];
@@ -946,8 +946,10 @@ describe("scan", () => {
   it("malformed inputs and returns", () => {
     const f = (c: A, x: A) => [nb.add(c, x), x] as [A, A];
     expect(() => nb.scan(f, nb.array(0), nb.array(3))).toThrow(nb.ShapeError); // 0-d xs leaf
+    // @ts-expect-error: f takes one array per step, xs is a pair
     expect(() => nb.scan(f, nb.array(0), [nb.zeros([2]), nb.zeros([3])])).toThrow(nb.ShapeError);
     expect(() => nb.scan(f, nb.array(0), nb.zeros([2]), { length: 3 })).toThrow(nb.ShapeError);
+    // @ts-expect-error: with xs null, f's x is null
     expect(() => nb.scan(f, nb.array(0), null)).toThrow(nb.ShapeError); // neither xs nor length
     expect(() => nb.scan(((c: A) => c) as never, nb.array(0), nb.zeros([2]))).toThrow(nb.NablaError);
     let k = 0;

@@ -5,6 +5,7 @@
  */
 import { ShapeError } from "./errors.js";
 import { NDArray } from "./ndarray.js";
+import type { LeafOf, ReplaceLeaves, TreeDefOf } from "./types.js";
 
 /**
  * The structure of a pytree, without its leaves.
@@ -74,6 +75,7 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
 }
 
 /** Leaves in order and the structure. @example nb.tree.flatten({ b: 1, a: [2, 3] }); // [[2, 3, 1], def] */
+export function flatten<T>(tree: T): [LeafOf<T>[], TreeDefOf<T>];
 export function flatten(tree: unknown): [unknown[], TreeDef] {
   const leaves: unknown[] = [];
   const rec = (x: unknown): TreeDef => {
@@ -116,6 +118,7 @@ const NONE_UNDEF = new TreeDef("none", [], "undefined");
  * const [leaves, def] = nb.tree.flatten({ a: 1, b: [2, 3] });
  * nb.tree.unflatten(def, leaves.map((x) => nb.mul(x, 2)));
  */
+export function unflatten<T, L>(def: TreeDefOf<T>, leaves: readonly L[]): ReplaceLeaves<T, L>;
 export function unflatten(def: TreeDef, leaves: readonly unknown[]): unknown {
   let i = 0;
   const rec = (t: TreeDef): unknown => {
@@ -142,11 +145,13 @@ export function unflatten(def: TreeDef, leaves: readonly unknown[]): unknown {
 }
 
 /** The leaves of a tree, in flatten order. @example nb.tree.leaves({ b: 2, a: [1] }); // [1, 2] */
+export function leaves<T>(tree: T): LeafOf<T>[];
 export function leaves(tree: unknown): unknown[] {
   return flatten(tree)[0];
 }
 
 /** The structure of a tree. @example nb.tree.structure([1, { x: 2 }]).numLeaves; // 2 */
+export function structure<T>(tree: T): TreeDefOf<T>;
 export function structure(tree: unknown): TreeDef {
   return flatten(tree)[1];
 }
@@ -155,6 +160,11 @@ export function structure(tree: unknown): TreeDef {
  * Maps `f` over the leaves of one or more trees of the same structure.
  * @example nb.tree.map((x) => nb.mul(x, 2), { a: 1, b: [2] });
  */
+export function map<T, R, Rest extends unknown[] = []>(
+  f: (leaf: LeafOf<T>, ...others: { [K in keyof Rest]: LeafOf<Rest[K]> }) => R,
+  tree: T,
+  ...rest: Rest
+): ReplaceLeaves<T, R>;
 export function map(f: (...leaves: any[]) => unknown, tree: unknown, ...rest: unknown[]): unknown {
   const [ls, def] = flatten(tree);
   const others = rest.map((r) => {

@@ -16,6 +16,7 @@
  */
 import fc from "fast-check";
 import * as nb from "../index.js";
+import type { ArraysOf, Returned, TangentOf } from "../index.js";
 
 type NDArray = nb.NDArray;
 type DType = nb.DType;
@@ -246,6 +247,12 @@ function numericalJvpFlat(
  * const [dy] = numericalJvp((x: nb.NDArray) => [nb.sin(x)], [nb.array(0.5)], [nb.array(1)]);
  * dy.item(); // ≈ Math.cos(0.5)
  */
+export function numericalJvp<P extends readonly [] | readonly unknown[], R extends Returned>(
+  f: (...args: NoInfer<ArraysOf<[...P]>>) => R,
+  primals: P,
+  tangents: NoInfer<TangentOf<P>>,
+  eps?: number,
+): ArraysOf<R>;
 export function numericalJvp(
   f: (...args: any[]) => unknown,
   primals: readonly unknown[],
@@ -530,6 +537,11 @@ function internalPrecision(f: (...args: any[]) => unknown, args: readonly unknow
  *   modes: ["fwd", "rev"],
  * });
  */
+export function checkGrads<P extends readonly [] | readonly unknown[]>(
+  f: (...args: NoInfer<ArraysOf<[...P]>>) => unknown,
+  args: P,
+  options?: CheckGradsOptions,
+): void;
 export function checkGrads(
   f: (...args: any[]) => unknown,
   args: readonly unknown[],

@@ -15,6 +15,7 @@ import { jvpFlat } from "./jvp.js";
 import { linearizeFlat, orZeros, transposeGraph } from "./linearize.js";
 import { vjp } from "./vjp.js";
 import { vmap } from "./vmap.js";
+import type { ArrayParams, ArraysOf, CotangentsOf, DefaultArgs, Returned, TangentOf } from "../core/types.js";
 
 HOOKS.jvpFlat = jvpFlat;
 HOOKS.vjpFlat = (f, primals, cts) => {
@@ -46,6 +47,10 @@ function flatOut(tree: unknown, op: string, holder: { def?: TreeDef }, what: str
  *   ([x], [dx]) => [nb.softplus(x), nb.mul(dx, nb.sigmoid(x))],
  * );
  */
+export function customJvp<A extends unknown[] = DefaultArgs, R extends Returned = Returned>(
+  f: (...args: A) => R,
+  rule: (primals: NoInfer<ArraysOf<A>>, tangents: NoInfer<ArraysOf<A>>) => [TangentOf<R>, TangentOf<R>],
+): (...args: ArrayParams<A>) => ArraysOf<R>;
 export function customJvp(
   f: (...args: any[]) => unknown,
   rule: (primals: any[], tangents: any[]) => [unknown, unknown],
@@ -83,6 +88,15 @@ export function customJvp(
  *   (_res, ct) => [nb.clip(ct, -1, 1)],
  * );
  */
+export function customVjp<
+  A extends unknown[] = DefaultArgs,
+  R extends Returned = Returned,
+  Res extends Returned = Returned,
+>(
+  f: (...args: A) => R,
+  fwd: (...args: NoInfer<ArraysOf<A>>) => [TangentOf<R>, Res],
+  bwd: (residuals: ArraysOf<Res>, ct: NoInfer<ArraysOf<R>>) => CotangentsOf<NoInfer<A>>,
+): (...args: ArrayParams<A>) => ArraysOf<R>;
 export function customVjp(
   f: (...args: any[]) => unknown,
   fwd: (...args: any[]) => [unknown, unknown],
@@ -146,6 +160,9 @@ function zerosTree(x: unknown): unknown {
  * @example
  * const block = nb.checkpoint((x) => nb.tanh(nb.matmul(w, x)));
  */
+export function checkpoint<A extends unknown[] = DefaultArgs, R extends Returned = Returned>(
+  f: (...args: A) => R,
+): (...args: ArrayParams<A>) => ArraysOf<R>;
 export function checkpoint(f: (...args: any[]) => unknown): (...args: any[]) => any {
   // fwd runs f itself, so its outputs match f's by construction (no extra check)
   return customVjpWith(

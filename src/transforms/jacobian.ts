@@ -13,8 +13,14 @@ import { reshape, slicePrim, transposePrim, zeros } from "../ops/ops.js";
 import { vmap } from "./vmap.js";
 import { flattenToArrays, normArgnums, requireFloat, unflatten } from "./common.js";
 import { evalLinear, linearizeFlat, orZeros, transposeGraph } from "./linearize.js";
+import type { ArgnumsOf, DefaultArgs, DiffParams, HessianOf, JacobianOf, Returned } from "../core/types.js";
 
-interface JacOptions {
+/**
+ * Options of `jacfwd`, `jacrev` and `hessian`.
+ * @example
+ * const opts: nb.JacOptions = { argnums: [0, 1] };
+ */
+export interface JacOptions {
   argnums?: number | readonly number[];
 }
 
@@ -110,22 +116,35 @@ function jacobian(op: string, mode: "fwd" | "rev", f: (...args: any[]) => unknow
  * Forward-mode Jacobian: leaves of shape `out.shape ++ in.shape`.
  * @example nb.jacfwd((x) => nb.mul(x, x))(nb.array([1, 2])); // [[2, 0], [0, 4]]
  */
-export function jacfwd(f: (...args: any[]) => unknown, options: JacOptions = {}): (...args: any[]) => any {
-  return jacobian("jacfwd", "fwd", f, options);
+export function jacfwd<
+  A extends unknown[] = DefaultArgs,
+  R extends Returned = Returned,
+  const O extends JacOptions = {},
+>(f: (...args: A) => R, options?: O): <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => JacobianOf<X, R, O> {
+  return jacobian("jacfwd", "fwd", f, options ?? {});
 }
 
 /**
  * Reverse-mode Jacobian: leaves of shape `out.shape ++ in.shape`.
  * @example nb.jacrev((x) => nb.sin(x))(nb.array([0, 1])); // diag(cos x)
  */
-export function jacrev(f: (...args: any[]) => unknown, options: JacOptions = {}): (...args: any[]) => any {
-  return jacobian("jacrev", "rev", f, options);
+export function jacrev<
+  A extends unknown[] = DefaultArgs,
+  R extends Returned = Returned,
+  const O extends JacOptions = {},
+>(f: (...args: A) => R, options?: O): <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => JacobianOf<X, R, O> {
+  return jacobian("jacrev", "rev", f, options ?? {});
 }
 
 /**
  * The Hessian, `jacfwd(jacrev(f))`.
  * @example nb.hessian((x) => nb.sum(nb.pow(x, 3)))(nb.array([1, 2])); // diag(6x)
  */
-export function hessian(f: (...args: any[]) => unknown, options: JacOptions = {}): (...args: any[]) => any {
-  return jacfwd(jacrev(f, options), options);
+export function hessian<
+  A extends unknown[] = DefaultArgs,
+  R extends Returned = Returned,
+  const O extends JacOptions = {},
+>(f: (...args: A) => R, options?: O): <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => HessianOf<X, R, O> {
+  const opts = options ?? {};
+  return jacobian("jacfwd", "fwd", jacobian("jacrev", "rev", f, opts), opts);
 }

@@ -13,6 +13,7 @@ import { TreeDef } from "../core/pytree.js";
 import { ConcreteArray } from "../core/ndarray.js";
 import { Plan, compile } from "../core/plan.js";
 import { flattenToArrays, unflatten } from "./common.js";
+import type { ArraysOf, DefaultArgs, JitParams, Returned } from "../core/types.js";
 
 interface Compiled {
   graph: Graph;
@@ -39,13 +40,17 @@ function staticKey(v: unknown): string {
  * const f = nb.jit((x) => nb.sum(nb.mul(x, x)));
  * f(nb.array([1, 2])); // array(5.) (staged once for f64[2])
  */
-export function jit(
-  f: (...args: any[]) => unknown,
-  options: { staticArgnums?: readonly number[] } = {},
-): ((...args: any[]) => any) & { cacheSize: () => number } {
+export function jit<
+  A extends unknown[] = DefaultArgs,
+  R extends Returned = Returned,
+  const S extends readonly number[] = [],
+>(
+  f: (...args: A) => R,
+  options: { staticArgnums?: S } = {},
+): ((...args: JitParams<A, S>) => ArraysOf<R>) & { cacheSize: () => number } {
   const statics = new Set(options.staticArgnums ?? []);
   const cache = new Map<string, Compiled>();
-  const run = (...args: unknown[]): unknown => {
+  const run = (...args: unknown[]): ArraysOf<R> => {
     const dyn = args.map((a, i) => (statics.has(i) ? null : a));
     const [leaves, def] = flattenToArrays(dyn, "jit");
     const key =
@@ -62,7 +67,7 @@ export function jit(
         const ins = leaves.map((l) => stage.newInput(avalOf(l), true));
         const traced = unflatten(def, ins) as unknown[];
         const full = args.map((a, i) => (statics.has(i) ? a : traced[i]));
-        const [outs, outDef] = flattenToArrays(f(...full), "jit");
+        const [outs, outDef] = flattenToArrays(f(...(full as A)), "jit");
         const graph = stage.build(ins as StagingTracer[], outs);
         c = {
           graph,
@@ -78,7 +83,7 @@ export function jit(
     // concrete arguments run the compiled plan; traced ones go through bind, so jit composes with other transforms
     const concrete = c.concreteConsts && leaves.every((l) => l instanceof ConcreteArray);
     const outs = concrete ? c.plan.run(leaves as ConcreteArray[]) : evalGraph(c.graph, leaves);
-    return unflatten(c.outDef, outs);
+    return unflatten(c.outDef, outs) as ArraysOf<R>;
   };
   return Object.assign(run, { cacheSize: () => cache.size });
 }

@@ -10,6 +10,7 @@ import { broadcastPrim, convert, zeros } from "../ops/ops.js";
 import type { Params, Prim } from "../ops/primitives.js";
 import { checkStructure, flattenToArrays, matchLeaves, requireFloat, unflatten } from "./common.js";
 import { flatten } from "../core/pytree.js";
+import type { ArraysOf, Returned, TangentOf } from "../core/types.js";
 
 export class JVPTracer extends Tracer {
   readonly aval: Aval;
@@ -87,11 +88,11 @@ export function jvpFlat(
  * @example
  * const [y, dy] = nb.jvp(nb.sin, [0.5], [1]); // dy = cos(0.5)
  */
-export function jvp(
-  f: (...args: any[]) => unknown,
-  primals: readonly unknown[],
-  tangents: readonly unknown[],
-): [any, any] {
+export function jvp<P extends readonly [] | readonly unknown[], R extends Returned>(
+  f: (...args: NoInfer<ArraysOf<[...P]>>) => R,
+  primals: P,
+  tangents: NoInfer<TangentOf<P>>,
+): [ArraysOf<R>, ArraysOf<R>] {
   const [ps, pdef] = flattenToArrays(primals, "jvp");
   const [traw, tdef] = flatten(tangents);
   checkStructure("jvp", "tangents", pdef, tdef);
@@ -100,7 +101,7 @@ export function jvp(
   let outDef = null as unknown as ReturnType<typeof flattenToArrays>[1];
   const [po, to] = jvpFlat(
     (xs) => {
-      const [outs, def] = flattenToArrays(f(...(unflatten(pdef, xs) as unknown[])), "jvp");
+      const [outs, def] = flattenToArrays(f(...(unflatten(pdef, xs) as ArraysOf<[...P]>)), "jvp");
       outDef = def;
       return outs;
     },
@@ -108,10 +109,10 @@ export function jvp(
     ts,
   );
   return [
-    unflatten(outDef, po),
+    unflatten(outDef, po) as ArraysOf<R>,
     unflatten(
       outDef,
       to.map((t, i) => t ?? zeros(po[i]!.shape, { dtype: po[i]!.dtype })),
-    ),
+    ) as ArraysOf<R>,
   ];
 }

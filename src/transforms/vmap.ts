@@ -11,6 +11,7 @@ import { broadcastPrim } from "../ops/ops.js";
 import { Dim, moveFromFront, moveToFront } from "../ops/batching.js";
 import type { Params, Prim } from "../ops/primitives.js";
 import { toLeaf, unflatten } from "./common.js";
+import type { ArrayParams, ArraysOf, DefaultArgs, Returned } from "../core/types.js";
 
 export class BatchTracer extends Tracer {
   readonly aval: Aval;
@@ -62,11 +63,11 @@ type Axes = number | null | readonly (number | null)[];
  * nb.vmap((x) => nb.sum(nb.mul(x, x)))(nb.array([[1, 2], [3, 4]])); // array([5., 25.])
  * nb.vmap(nb.grad(loss), { inAxes: [null, 0] })(params, batch); // per-example gradients
  */
-export function vmap(
-  f: (...args: any[]) => unknown,
+export function vmap<A extends unknown[] = DefaultArgs, R extends Returned = Returned>(
+  f: (...args: A) => R,
   options: { inAxes?: Axes; outAxes?: number | readonly number[] } = {},
-): (...args: any[]) => any {
-  return (...args: unknown[]): unknown => {
+): (...args: ArrayParams<A>) => ArraysOf<R> {
+  return (...args: unknown[]): ArraysOf<R> => {
     const inAxes = options.inAxes === undefined ? 0 : options.inAxes;
     const perArg: (number | null)[] = Array.isArray(inAxes)
       ? (inAxes as (number | null)[])
@@ -112,7 +113,7 @@ export function vmap(
           }),
         ),
       );
-      const out = f(...wrapped);
+      const out = f(...(wrapped as A));
       const [ols, odef] = flatten(out);
       outDef = odef;
       outAxesPerLeaf = outAxesFor(options.outAxes, out, ols.length);
@@ -133,7 +134,7 @@ export function vmap(
     } finally {
       endTrace(trace);
     }
-    return unflatten(outDef, outLeaves);
+    return unflatten(outDef, outLeaves) as ArraysOf<R>;
   };
 }
 
