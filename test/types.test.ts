@@ -235,6 +235,8 @@ describe("tree.* and nabla/fp", () => {
     const t = { a: x, b: [1, 2] as [number, number] };
     expectTypeOf(nb.tree.map((l) => String(l), t)).toEqualTypeOf<{ a: string; b: [string, string] }>();
     expectTypeOf(nb.tree.map((l, r) => nb.add(l, r), t, t)).toEqualTypeOf<{ a: A; b: [A, A] }>();
+    // an annotated leaf parameter does not change the tree's type
+    expectTypeOf(nb.tree.map((v: number) => v * 10, { a: 1, b: [2] })).toEqualTypeOf<{ a: number; b: number[] }>();
     const [leaves, def] = nb.tree.flatten(t);
     expectTypeOf(leaves).toEqualTypeOf<(A | number)[]>();
     expectTypeOf(

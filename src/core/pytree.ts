@@ -161,7 +161,7 @@ export function structure(tree: unknown): TreeDef {
  * @example nb.tree.map((x) => nb.mul(x, 2), { a: 1, b: [2] });
  */
 export function map<T, R, Rest extends unknown[] = []>(
-  f: (leaf: LeafOf<T>, ...others: { [K in keyof Rest]: LeafOf<Rest[K]> }) => R,
+  f: (leaf: NoInfer<LeafOf<T>>, ...others: { [K in keyof Rest]: NoInfer<LeafOf<Rest[K]>> }) => R,
   tree: T,
   ...rest: Rest
 ): ReplaceLeaves<T, R>;
