@@ -47,10 +47,10 @@ function run(cmd: string, args: string[], cwd: string, timeout = 120_000): strin
   try {
     return execFileSync(cmd, args, { cwd, encoding: "utf8", timeout, stdio: "pipe" });
   } catch (e) {
-    const err = e as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(" ")} failed:\n${err.stdout ?? ""}${err.stderr ?? ""}${err.message}`, {
-      cause: e,
-    });
+    // the tail of the output only: a failing minified bundle would print itself whole
+    const err = e as { stdout?: string; stderr?: string };
+    const output = `${err.stdout ?? ""}${err.stderr ?? ""}`.slice(-1500);
+    throw new Error(`${cmd} ${args.join(" ")} failed:\n${output}`);
   }
 }
 
