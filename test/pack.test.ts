@@ -50,7 +50,7 @@ function run(cmd: string, args: string[], cwd: string, timeout = 120_000): strin
     // the tail of the output only: a failing minified bundle would print itself whole
     const err = e as { stdout?: string; stderr?: string };
     const output = `${err.stdout ?? ""}${err.stderr ?? ""}`.slice(-1500);
-    throw new Error(`${cmd} ${args.join(" ")} failed:\n${output}`);
+    throw new Error(`${cmd} ${args.join(" ")} failed:\n${output}`, { cause: e });
   }
 }
 
