@@ -64,11 +64,20 @@ export function trainAdam<P extends Record<string, nb.NDArray>>(
   opts: Required<TrainOptions>,
 ): TrainResult<P> {
   const opt = optim.adam(opts.learningRate);
+  // P is generic here, so its leaf-mapped types cannot be simplified: state the step's type once
+  type Step = (
+    p: P,
+    s: optim.AdamState<P>,
+    x: nb.NDArray,
+    y: nb.NDArray,
+  ) => readonly [P, optim.AdamState<P>, nb.NDArray];
   const step = nb.jit((p: P, s: optim.AdamState<P>, x: nb.NDArray, y: nb.NDArray) => {
-    const [value, grads] = nb.valueAndGrad(loss)(p, x, y) as [nb.NDArray, P];
+    const [value, grads] = nb.valueAndGrad(
+      loss as unknown as (p: nb.NDArray, x: nb.NDArray, y: nb.NDArray) => nb.NDArray,
+    )(p as unknown as nb.NDArray, x, y) as unknown as [nb.NDArray, P];
     const [updates, s2] = opt.update(grads, s);
     return [optim.applyUpdates(p, updates) as P, s2, value] as const;
-  });
+  }) as unknown as Step;
   let state = opt.init(params);
   const keys = nb.random.split(nb.random.key(opts.seed + 1), opts.epochs);
   const losses: number[] = [];

@@ -14,6 +14,9 @@ export { NDArray } from "./core/ndarray.js";
 export type { ArrayLike, Nested } from "./core/ndarray.js";
 export { Graph } from "./core/graph.js";
 export type { Equation } from "./core/graph.js";
+export type * from "./core/types.js";
+export type { GradOptions } from "./transforms/vjp.js";
+export type { JacOptions } from "./transforms/jacobian.js";
 // the NumPy-like operations, with the nb.linalg and nb.random namespaces (primitive wrappers stay private)
 export * from "./ops/index.js";
 export { jvp } from "./transforms/jvp.js";

@@ -177,7 +177,7 @@ describe("derivatives of sin(x)·e^x up to order 6", () => {
   const xs = [-1.3, 0, 0.5, 2];
 
   it("nested grad, k = 1..6", () => {
-    let g: (x: unknown) => A = f as (x: unknown) => A;
+    let g: (x: A | number) => A = f as (x: A | number) => A;
     for (let k = 1; k <= 6; k++) {
       g = nb.grad(g);
       for (const x of xs) expectClose(g(x), [closed(k, x)], [], TOL, scale(k, x));

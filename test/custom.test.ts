@@ -213,6 +213,7 @@ describe("customJvp", () => {
     expect(() => nb.jvp(notPair, [x], [x])).toThrow(nb.NablaError);
     const wrongStructure = nb.customJvp(
       (v: A) => nb.sin(v),
+      // @ts-expect-error: the tangent output has another structure than f's output
       ([v]: A[], [dv]: A[]) => [nb.sin(v), [dv, dv]],
     );
     expect(() => nb.jvp(wrongStructure, [x], [x])).toThrow(nb.ShapeError);
@@ -412,7 +413,7 @@ describe("customVjp", () => {
       (p: P, x: A) => ({ y: nb.add(nb.mul(p.w, x), p.b), n: nb.sum(nb.mul(p.w, p.w)) }),
       (p: P, x: A) => [
         { y: nb.add(nb.mul(p.w, x), p.b), n: nb.sum(nb.mul(p.w, p.w)) },
-        { w: p.w, x: [x], none: null },
+        { w: p.w, x: [x] as [A], none: null },
       ],
       (r: { w: A; x: [A]; none: null }, ct: { y: A; n: A }) => {
         seenCt.push({ y: vals(ct.y), n: vals(ct.n) });
@@ -463,6 +464,7 @@ describe("customVjp", () => {
     const bwdTooMany = nb.customVjp(
       (v: A) => nb.sin(v),
       (v: A) => [nb.sin(v), null],
+      // @ts-expect-error: two cotangents for one argument
       (_r: null, ct: A) => [ct, ct],
     );
     expect(() => nb.grad(loss(bwdTooMany))(x)).toThrow(nb.NablaError);
@@ -475,6 +477,7 @@ describe("customVjp", () => {
     const bwdStructure = nb.customVjp(
       (p: { a: A }) => nb.sin(p.a),
       (p: { a: A }) => [nb.sin(p.a), null],
+      // @ts-expect-error: the cotangent of p must be an object like p
       (_r: null, ct: A) => [[ct]],
     );
     expect(() => nb.grad((p: { a: A }) => nb.sum(bwdStructure(p)))({ a: x })).toThrow(nb.ShapeError);

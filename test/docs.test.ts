@@ -21,54 +21,18 @@
  * not (so the section is updated when a feature lands).
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import ts from "typescript";
 import * as nb from "../src/index.js";
+import { Block, extractBlocks, markdownFiles } from "./support/docblocks.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // Inside the repository (so node_modules resolution works) but ignored by git, lint and prettier;
 // one directory per process, so concurrent test runs in one checkout do not collide.
 const OUT = join(ROOT, "node_modules", ".cache", `nabla-docs-test-${process.pid}`);
-
-interface Block {
-  doc: string; // path relative to the root
-  line: number; // 1-based line of the first code line in the markdown file
-  code: string;
-}
-
-function markdownFiles(): string[] {
-  const docs = join(ROOT, "docs");
-  const inDocs = readdirSync(docs, { recursive: true, encoding: "utf8" })
-    .filter((f) => f.endsWith(".md"))
-    .map((f) => join(docs, f));
-  return [join(ROOT, "README.md"), ...inDocs.sort()];
-}
-
-/** The runnable blocks of one markdown file. */
-function extractBlocks(file: string): { runnable: Block[] } {
-  const lines = readFileSync(file, "utf8").split("\n");
-  const runnable: Block[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const open = /^(\s*)(`{3,}|~{3,})\s*([\w-]*)(.*)$/.exec(lines[i]!);
-    if (!open) continue;
-    const [, indent, fence, lang, rest] = open as unknown as [string, string, string, string, string];
-    const body: string[] = [];
-    let j = i + 1;
-    for (; j < lines.length; j++) {
-      const l = lines[j]!;
-      if (l.trim().startsWith(fence) && l.trim().replace(/[`~]/g, "") === "") break;
-      body.push(l.startsWith(indent) ? l.slice(indent.length) : l);
-    }
-    if (lang === "ts" || lang === "typescript") {
-      if (!/\bno-run\b/.test(rest)) runnable.push({ doc: relative(ROOT, file), line: i + 2, code: body.join("\n") });
-    }
-    i = j;
-  }
-  return { runnable };
-}
 
 const SPECIFIERS: Record<string, string> = {
   nabla: "src/index.ts",
@@ -189,8 +153,8 @@ beforeAll(() => {
   rmSync(OUT, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
   writeFileSync(join(OUT, "_doctest.ts"), HELPERS);
-  for (const md of markdownFiles()) {
-    const { runnable } = extractBlocks(md);
+  for (const md of markdownFiles(ROOT)) {
+    const { runnable } = extractBlocks(ROOT, md);
     runnable.forEach((block, k) => {
       const name = `${block.doc.replace(/[^\w]+/g, "_")}_${String(k).padStart(2, "0")}_L${block.line}.ts`;
       const file = join(OUT, name);

@@ -150,7 +150,7 @@ describe("error classes", () => {
     e = thrown(() => nb.grad((x: A) => [x, x])(nb.array(1)), nb.GradError);
     expect(e.message).toMatch(/grad/);
 
-    e = thrown(() => nb.grad((x: A, y: A) => nb.mul(x, y), { argnums: 2 })(1, 2), nb.GradError);
+    e = thrown(() => nb.grad((x: A, y: A) => nb.mul(x, y), { argnums: 2 })(nb.array(1), nb.array(2)), nb.GradError);
     expect(e.message).toMatch(/grad/);
     expect(e.message).toMatch(/argnums/);
   });

@@ -60,7 +60,7 @@ describe("attempt and liftE", () => {
         throw new TypeError("user bug");
       }),
     ).toThrow(TypeError);
-    const bad = nbf.gradE(() => {
+    const bad = nbf.gradE((_x: nb.NDArray) => {
       throw new RangeError("inside f");
     });
     expect(() => bad(1)).toThrow(RangeError);

@@ -161,7 +161,7 @@ describe("jit equals eager (and plain-JS references)", () => {
   it("pytrees in and out: objects (keys sorted), arrays and nested containers", () => {
     const f = (p: { w: A; b: A }, xs: [A, A]) => ({
       y: nb.add(nb.mul(p.w, xs[0]), p.b),
-      parts: [nb.sum(xs[1]), { z: nb.neg(p.b) }],
+      parts: [nb.sum(xs[1]), { z: nb.neg(p.b) }] as const,
     });
     const p = { w: arr([2, 3]), b: arr([0.5, -0.5]) };
     const xs: [A, A] = [arr([1, -1]), arr([4, 5, 6])];
@@ -250,9 +250,12 @@ describe("jit equals eager (and plain-JS references)", () => {
 
 describe("the cache", () => {
   /** A jitted function that counts how often its body is traced. */
-  function counted(body: (...a: any[]) => unknown, options?: { staticArgnums?: readonly number[] }) {
+  function counted<P extends unknown[], R extends nb.Returned, const S extends readonly number[] = []>(
+    body: (...a: P) => R,
+    options?: { staticArgnums?: S },
+  ) {
     const calls = { n: 0 };
-    const f = nb.jit((...a: any[]) => {
+    const f = nb.jit((...a: P) => {
       calls.n++;
       return body(...a);
     }, options);

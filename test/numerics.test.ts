@@ -508,7 +508,7 @@ describe("custom rules and tangents are checked, never broadcast or converted", 
     expect(() => nb.jvp(f, [x], [nb.array([1, 2], { dtype: "int32" })])).toThrow(
       /^jvp: tangent leaf 0 has dtype int32/,
     );
-    expect(() => nb.jvp(f, [nb.array(0.5)], [true])).toThrow(nb.DTypeError);
+    expect(() => nb.jvp(f, [nb.array(0.5)], [true as never])).toThrow(nb.DTypeError);
     const [, t] = nb.jvp(f, [nb.array(0.5, { dtype: "float32" })], [1]);
     expect((t as A).dtype).toBe("float32");
   });

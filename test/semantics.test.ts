@@ -197,14 +197,14 @@ describe("derivative conventions at special points (API.md)", () => {
 
   it("pow(x, 2) at 0: derivative 0 (not NaN), higher orders finite and exact", () => {
     const p2 = (x: A) => nb.pow(x, 2);
-    let g: (x: unknown) => A = p2 as (x: unknown) => A;
+    let g: (x: A | number) => A = p2 as (x: A | number) => A;
     // derivatives of x² at 0: 0, 2, 0, 0
     for (const expected of [0, 2, 0, 0]) {
       g = nb.grad(g);
       expect(g(0).item()).toBe(expected);
     }
     // x³ at 0: 0, 0, 6, 0
-    let h: (x: unknown) => A = ((x: A) => nb.pow(x, 3)) as (x: unknown) => A;
+    let h: (x: A | number) => A = ((x: A) => nb.pow(x, 3)) as (x: A | number) => A;
     for (const expected of [0, 0, 6, 0]) {
       h = nb.grad(h);
       expect(h(0).item()).toBe(expected);
@@ -304,7 +304,7 @@ describe("derivative conventions at special points (API.md)", () => {
 });
 
 describe("grad options", () => {
-  const f = (x: A, y: A, z: A) => nb.mul(nb.mul(nb.mul(x, x), y), nb.sin(z));
+  const f = (x: nb.ArrayLike, y: nb.ArrayLike, z: nb.ArrayLike) => nb.mul(nb.mul(nb.mul(x, x), y), nb.sin(z));
   // ∂f/∂x = 2xy sin z, ∂f/∂y = x² sin z, ∂f/∂z = x² y cos z
   const [x, y, z] = [1.5, -2, 0.3];
   const d = [2 * x * y * Math.sin(z), x * x * Math.sin(z), x * x * y * Math.cos(z)];
@@ -339,7 +339,7 @@ describe("grad options", () => {
     expectClose(val, 5, []);
     expectClose(aux2.double, [2, 4], [2]);
     expectClose(g2, [2, 4], [2]);
-    const [[gx, gy], aux3] = nb.grad((a: A, b: A) => [nb.mul(a, b), [nb.add(a, b), null]], {
+    const [[gx, gy], aux3] = nb.grad((a: A, b: A) => [nb.mul(a, b), [nb.add(a, b), null] as const], {
       argnums: [0, 1],
       hasAux: true,
     })(3, 4);

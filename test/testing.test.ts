@@ -140,11 +140,16 @@ describe("checkGrads rejects wrong derivatives", () => {
 
 describe("checkGrads accepts correct derivatives", () => {
   it("order 3 on pytree arguments (object and array leaves, JS numbers) with pytree outputs", () => {
-    const f = (p: { a: NDArray; b: [NDArray, number] }, s: NDArray) => ({
+    // the JS number leaf reaches f as an array
+    const f = (p: { a: NDArray; b: [NDArray, NDArray] }, s: NDArray) => ({
       u: nb.mul(nb.sin(p.a), p.b[0]),
       v: [nb.sum(nb.exp(nb.mul(p.a, s))), nb.mul(p.b[1], s)],
     });
-    checkGrads(f, [{ a: nb.array([0.2, -0.5]), b: [nb.array(1.5), 0.7] }, nb.array(0.3)], { order: 3 });
+    const args: [{ a: NDArray; b: [NDArray, number] }, NDArray] = [
+      { a: nb.array([0.2, -0.5]), b: [nb.array(1.5), 0.7] },
+      nb.array(0.3),
+    ];
+    checkGrads(f, args, { order: 3 });
   });
 
   it("order 3 in all compositions on smooth functions of matrices", () => {
@@ -198,6 +203,7 @@ describe("numericalJvp", () => {
   });
 
   it("rejects tangents whose structure differs from the primals", () => {
+    // @ts-expect-error: the tangent is nested one level deeper than the primal
     expect(() => numericalJvp((x: NDArray) => x, [nb.array([1, 2])], [[nb.array([1, 2])]])).toThrow(nb.ShapeError);
   });
 });

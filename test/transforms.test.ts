@@ -175,7 +175,9 @@ describe("jvp", () => {
 
   it("tangents must match the primals in structure and shape", () => {
     expect(() => nb.jvp(nb.sin, [nb.zeros([2])], [nb.zeros([3])])).toThrow(nb.ShapeError);
+    // @ts-expect-error: two tangents for one primal
     expect(() => nb.jvp(nb.sin, [nb.zeros([2])], [nb.zeros([2]), 1])).toThrow(nb.ShapeError);
+    // @ts-expect-error: the tangent's structure differs from the primal's
     expect(() => nb.jvp((p: { a: A }) => p.a, [{ a: 1 }], [{ b: 1 }])).toThrow(nb.ShapeError);
   });
 });

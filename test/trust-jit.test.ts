@@ -1,3 +1,7 @@
+// eslint-disable-next-line @typescript-eslint/ban-ts-comment
+// @ts-nocheck -- these tests hand jit, cond and dead tracers deliberately ill-typed or dynamically typed values
+// (untrusted JSON, wrong arities, dead tracers) to check the runtime checks; the static types are
+// tested in test/types.test.ts.
 /**
  * Staged control flow and caches (issue 6, API.md "Semantics settled"): no
  * silent wrong answers under jit, cond, caches and dead tracers.

@@ -1,3 +1,7 @@
+// eslint-disable-next-line @typescript-eslint/ban-ts-comment
+// @ts-nocheck -- these tests hand pytrees, options and functions deliberately ill-typed or dynamically typed values
+// (untrusted JSON, wrong arities, dead tracers) to check the runtime checks; the static types are
+// tested in test/types.test.ts.
 /**
  * Issue 6, "Immutability and pytrees from untrusted data" and "Transforms
  * check their inputs" (API.md "Semantics settled"): keys are ordinary own

@@ -11,6 +11,7 @@
  */
 import { NablaError, ShapeError } from "./errors.js";
 import { NDArray } from "./ndarray.js";
+import type { LeafOf, ReplaceLeaves, TreeDefOf } from "./types.js";
 
 /** @internal The deepest container nesting `flatten` accepts (deeper trees throw ShapeError). */
 export const MAX_TREE_DEPTH = 10_000;
@@ -315,6 +316,7 @@ export function flattenAs(tree: unknown, op: string, what = "the tree"): [unknow
 }
 
 /** Leaves in order and the structure. @example nb.tree.flatten({ b: 1, a: [2, 3] }); // [[2, 3, 1], def] */
+export function flatten<T>(tree: T): [LeafOf<T>[], TreeDefOf<T>];
 export function flatten(tree: unknown): [unknown[], TreeDef] {
   return flattenAs(tree, "tree.flatten");
 }
@@ -358,16 +360,19 @@ export function unflattenAs(def: TreeDef, leaves: readonly unknown[], op: string
  * const [leaves, def] = nb.tree.flatten({ a: 1, b: [2, 3] });
  * nb.tree.unflatten(def, leaves.map((x) => nb.mul(x, 2)));
  */
+export function unflatten<T, L>(def: TreeDefOf<T>, leaves: readonly L[]): ReplaceLeaves<T, L>;
 export function unflatten(def: TreeDef, leaves: readonly unknown[]): unknown {
   return unflattenAs(def, leaves, "tree.unflatten");
 }
 
 /** The leaves of a tree, in flatten order. @example nb.tree.leaves({ b: 2, a: [1] }); // [1, 2] */
+export function leaves<T>(tree: T): LeafOf<T>[];
 export function leaves(tree: unknown): unknown[] {
   return flattenAs(tree, "tree.leaves")[0];
 }
 
 /** The structure of a tree (an immutable value). @example nb.tree.structure([1, { x: 2 }]).numLeaves; // 2 */
+export function structure<T>(tree: T): TreeDefOf<T>;
 export function structure(tree: unknown): TreeDef {
   return flattenAs(tree, "tree.structure")[1];
 }
@@ -376,6 +381,11 @@ export function structure(tree: unknown): TreeDef {
  * Maps `f` over the leaves of one or more trees of the same structure.
  * @example nb.tree.map((x) => nb.mul(x, 2), { a: 1, b: [2] });
  */
+export function map<T, R, Rest extends unknown[] = []>(
+  f: (leaf: NoInfer<LeafOf<T>>, ...others: { [K in keyof Rest]: NoInfer<LeafOf<Rest[K]>> }) => R,
+  tree: T,
+  ...rest: Rest
+): ReplaceLeaves<T, R>;
 export function map(f: (...leaves: any[]) => unknown, tree: unknown, ...rest: unknown[]): unknown {
   if (typeof f !== "function") throw new NablaError(`tree.map: expected a function, got ${describe(f)}`);
   const [ls, def] = flattenAs(tree, "tree.map");

@@ -25,7 +25,24 @@ import type { Monoid } from "fp-ts/lib/Monoid.js";
 import type { Semigroup } from "fp-ts/lib/Semigroup.js";
 import type { Show } from "fp-ts/lib/Show.js";
 import * as nb from "../index.js";
-import type { ArrayLike, DType, NDArray, Shape } from "../index.js";
+import type {
+  ArgnumsOf,
+  ArrayLike,
+  ArraysOf,
+  DType,
+  DefaultArgs,
+  DiffParams,
+  GradOptions,
+  GradResult,
+  HessianOf,
+  JacOptions,
+  JacobianOf,
+  NDArray,
+  Returned,
+  Shape,
+  TangentOf,
+  ValueAndGradResult,
+} from "../index.js";
 
 /**
  * A value, or the NablaError that prevented it.
@@ -34,9 +51,6 @@ import type { ArrayLike, DType, NDArray, Shape } from "../index.js";
  * E.isRight(r); // true
  */
 export type Result<A> = Either<nb.NablaError, A>;
-
-/** Any function; transforms accept these. */
-type Fn = (...args: any[]) => unknown;
 
 // ---------------------------------------------------------------------------
 // Either-returning variants
@@ -85,8 +99,16 @@ export function arrayE(data: ArrayLike, options?: { dtype?: DType; shape?: Shape
  * nbf.gradE((x: nb.NDArray) => x.mul(x).sum())(nb.array([1, 2])); // Right(array([2., 4.]))
  * nbf.gradE((x: nb.NDArray) => x.mul(x))(nb.array([1, 2]));       // Left(GradError: non-scalar output)
  */
-export function gradE(f: Fn, options?: Parameters<typeof nb.grad>[1]): (...args: any[]) => Result<any> {
-  return liftE(nb.grad(f, options));
+export function gradE<
+  A extends unknown[] = DefaultArgs,
+  R extends Returned = Returned,
+  const O extends GradOptions = {},
+>(
+  f: (...args: A) => R,
+  options?: O,
+): <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => Result<GradResult<X, R, O>> {
+  const g = nb.grad(f, options);
+  return <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => attempt(() => g<X>(...args));
 }
 
 /**
@@ -94,8 +116,16 @@ export function gradE(f: Fn, options?: Parameters<typeof nb.grad>[1]): (...args:
  * @example
  * nbf.valueAndGradE((x: nb.NDArray) => x.mul(x))(3); // Right([array(9.), array(6.)])
  */
-export function valueAndGradE(f: Fn, options?: Parameters<typeof nb.valueAndGrad>[1]): (...args: any[]) => Result<any> {
-  return liftE(nb.valueAndGrad(f, options));
+export function valueAndGradE<
+  A extends unknown[] = DefaultArgs,
+  R extends Returned = Returned,
+  const O extends GradOptions = {},
+>(
+  f: (...args: A) => R,
+  options?: O,
+): <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => Result<ValueAndGradResult<X, R, O>> {
+  const g = nb.valueAndGrad(f, options);
+  return <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => attempt(() => g<X>(...args));
 }
 
 /**
@@ -104,7 +134,11 @@ export function valueAndGradE(f: Fn, options?: Parameters<typeof nb.valueAndGrad
  * nbf.jvpE(nb.sin, [0], [1]);        // Right([array(0.), array(1.)])
  * nbf.jvpE(nb.sin, [nb.zeros([2])], [nb.ones([3])]); // Left(ShapeError: tangent leaf 0 has shape [3], expected [2])
  */
-export function jvpE(f: Fn, primals: readonly unknown[], tangents: readonly unknown[]): Result<[any, any]> {
+export function jvpE<P extends readonly [] | readonly unknown[], R extends Returned>(
+  f: (...args: NoInfer<ArraysOf<[...P]>>) => R,
+  primals: P,
+  tangents: NoInfer<TangentOf<P>>,
+): Result<[ArraysOf<R>, ArraysOf<R>]> {
   return attempt(() => nb.jvp(f, primals, tangents));
 }
 
@@ -115,10 +149,13 @@ export function jvpE(f: Fn, primals: readonly unknown[], tangents: readonly unkn
  * const r = nbf.vjpE((x: nb.NDArray) => x.mul(x), 3);
  * if (E.isRight(r)) r.right[1](1); // Right([array(6.)])
  */
-export function vjpE(f: Fn, ...primals: unknown[]): Result<[any, (ct: unknown) => Result<any[]>]> {
+export function vjpE<P extends unknown[], R extends Returned>(
+  f: (...args: NoInfer<ArraysOf<P>>) => R,
+  ...primals: P
+): Result<[ArraysOf<R>, (ct: TangentOf<R>) => Result<ArraysOf<P>>]> {
   return attempt(() => {
     const [out, pull] = nb.vjp(f, ...primals);
-    return [out, liftE(pull)] as [any, (ct: unknown) => Result<any[]>];
+    return [out, liftE(pull)];
   });
 }
 
@@ -129,10 +166,13 @@ export function vjpE(f: Fn, ...primals: unknown[]): Result<[any, (ct: unknown) =
  * const r = nbf.linearizeE(nb.exp, 0);
  * if (E.isRight(r)) r.right[1](2); // Right(array(2.))
  */
-export function linearizeE(f: Fn, ...primals: unknown[]): Result<[any, (...tangents: unknown[]) => Result<any>]> {
+export function linearizeE<P extends unknown[], R extends Returned>(
+  f: (...args: NoInfer<ArraysOf<P>>) => R,
+  ...primals: P
+): Result<[ArraysOf<R>, (...tangents: TangentOf<P>) => Result<ArraysOf<R>>]> {
   return attempt(() => {
     const [out, push] = nb.linearize(f, ...primals);
-    return [out, liftE(push)] as [any, (...tangents: unknown[]) => Result<any>];
+    return [out, liftE(push)];
   });
 }
 
@@ -141,8 +181,16 @@ export function linearizeE(f: Fn, ...primals: unknown[]): Result<[any, (...tange
  * @example
  * nbf.jacfwdE((x: nb.NDArray) => x.mul(2))(nb.array([1, 2])); // Right(array([[2., 0.], [0., 2.]]))
  */
-export function jacfwdE(f: Fn, options?: Parameters<typeof nb.jacfwd>[1]): (...args: any[]) => Result<any> {
-  return liftE(nb.jacfwd(f, options));
+export function jacfwdE<
+  A extends unknown[] = DefaultArgs,
+  R extends Returned = Returned,
+  const O extends JacOptions = {},
+>(
+  f: (...args: A) => R,
+  options?: O,
+): <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => Result<JacobianOf<X, R, O>> {
+  const g = nb.jacfwd(f, options);
+  return <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => attempt(() => g<X>(...args));
 }
 
 /**
@@ -150,8 +198,16 @@ export function jacfwdE(f: Fn, options?: Parameters<typeof nb.jacfwd>[1]): (...a
  * @example
  * nbf.jacrevE((x: nb.NDArray) => x.mul(2))(nb.arange(2)); // Left(DTypeError: int32 input)
  */
-export function jacrevE(f: Fn, options?: Parameters<typeof nb.jacrev>[1]): (...args: any[]) => Result<any> {
-  return liftE(nb.jacrev(f, options));
+export function jacrevE<
+  A extends unknown[] = DefaultArgs,
+  R extends Returned = Returned,
+  const O extends JacOptions = {},
+>(
+  f: (...args: A) => R,
+  options?: O,
+): <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => Result<JacobianOf<X, R, O>> {
+  const g = nb.jacrev(f, options);
+  return <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => attempt(() => g<X>(...args));
 }
 
 /**
@@ -159,8 +215,16 @@ export function jacrevE(f: Fn, options?: Parameters<typeof nb.jacrev>[1]): (...a
  * @example
  * nbf.hessianE((x: nb.NDArray) => x.pow(3).sum())(nb.array([1, 2])); // Right(array([[6., 0.], [0., 12.]]))
  */
-export function hessianE(f: Fn, options?: Parameters<typeof nb.hessian>[1]): (...args: any[]) => Result<any> {
-  return liftE(nb.hessian(f, options));
+export function hessianE<
+  A extends unknown[] = DefaultArgs,
+  R extends Returned = Returned,
+  const O extends JacOptions = {},
+>(
+  f: (...args: A) => R,
+  options?: O,
+): <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => Result<HessianOf<X, R, O>> {
+  const g = nb.hessian(f, options);
+  return <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => attempt(() => g<X>(...args));
 }
 
 // ---------------------------------------------------------------------------

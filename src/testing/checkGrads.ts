@@ -5,6 +5,7 @@
  * function and on the VJP function.
  */
 import * as nb from "../index.js";
+import type { ArraysOf } from "../index.js";
 import { flatArrays, fmt, fmtShape, values } from "./common.js";
 import { numericalJvpFlat } from "./numerical.js";
 import { Rng } from "./rng.js";
@@ -304,6 +305,11 @@ function internalPrecision(f: (...args: any[]) => unknown, args: readonly unknow
  *   modes: ["fwd", "rev"],
  * });
  */
+export function checkGrads<P extends readonly [] | readonly unknown[]>(
+  f: (...args: NoInfer<ArraysOf<[...P]>>) => unknown,
+  args: P,
+  options?: CheckGradsOptions,
+): void;
 export function checkGrads(
   f: (...args: any[]) => unknown,
   args: readonly unknown[],

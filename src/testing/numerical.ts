@@ -1,5 +1,6 @@
 /** Numerical differentiation: central differences with an estimate of their own error. */
 import * as nb from "../index.js";
+import type { ArraysOf, Returned, TangentOf } from "../index.js";
 import { flatArrays, fmtShape, values } from "./common.js";
 import { DEFAULTS, NOISE_ULPS, isFloatDType, workingDType } from "./tolerances.js";
 
@@ -96,6 +97,12 @@ export function numericalJvpFlat(
  * const [dy] = numericalJvp((x: nb.NDArray) => [nb.sin(x)], [nb.array(0.5)], [nb.array(1)]);
  * dy.item(); // ≈ Math.cos(0.5)
  */
+export function numericalJvp<P extends readonly [] | readonly unknown[], R extends Returned>(
+  f: (...args: NoInfer<ArraysOf<[...P]>>) => R,
+  primals: P,
+  tangents: NoInfer<TangentOf<P>>,
+  eps?: number,
+): ArraysOf<R>;
 export function numericalJvp(
   f: (...args: any[]) => unknown,
   primals: readonly unknown[],

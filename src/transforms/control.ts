@@ -24,6 +24,7 @@ import { stageClosed } from "../core/graph.js";
 import { avalOf, bind } from "../core/trace.js";
 import { WHILE_LOOP } from "./loopRules.js";
 import { concreteCond, stagedCond } from "./condRule.js";
+import type { ArraysOf, Carry, Returned, Staged } from "../core/types.js";
 
 /** The concrete boolean value of a predicate, or null when it is traced without one. */
 function concretePred(pred: NDArray, op: string): boolean | null {
@@ -61,6 +62,12 @@ function maskOperands(pred: NDArray, operands: unknown[], taken: boolean): unkno
  * (vmap) selects per example, with no derivative leaking from the untaken branch.
  * @example nb.cond(nb.greater(x, 0), (v) => nb.mul(v, 2), (v) => nb.neg(v), x);
  */
+export function cond<Ops extends unknown[], R1 extends Returned, R2 extends Returned>(
+  pred: ArrayLike,
+  trueFn: (...operands: NoInfer<Ops>) => R1,
+  falseFn: (...operands: NoInfer<Ops>) => R2,
+  ...operands: Ops
+): Staged<R1 | R2>;
 export function cond(
   pred: ArrayLike,
   trueFn: (...operands: any[]) => unknown,
@@ -123,6 +130,11 @@ function checkCarry(op: string, prev: unknown, next: unknown): void {
  * TracerError, since the unrolling needs the condition's values).
  * @example nb.whileLoop((v) => nb.less(v, 10), (v) => nb.mul(v, 2), 1); // array(16.)
  */
+export function whileLoop<T extends Returned>(
+  condFn: (val: NoInfer<Carry<T>>) => ArrayLike,
+  bodyFn: (val: NoInfer<Carry<T>>) => NoInfer<Carry<T>>,
+  init: T,
+): Carry<T>;
 export function whileLoop<T>(condFn: (val: T) => unknown, bodyFn: (val: T) => T, init: T): T {
   condFn = fnArg("whileLoop", condFn, "condFn");
   bodyFn = fnArg("whileLoop", bodyFn, "bodyFn");
@@ -184,6 +196,12 @@ function stagedWhile<T>(condFn: (val: T) => unknown, bodyFn: (val: T) => T, init
  * `i` is passed as a JS number. Differentiable in both modes; unrolled when staged.
  * @example nb.forLoop(0, 3, (i, v) => nb.add(v, i), 0); // array(3.)
  */
+export function forLoop<T extends Returned>(
+  lower: number,
+  upper: number,
+  bodyFn: (i: number, val: NoInfer<Carry<T>>) => NoInfer<Carry<T>>,
+  init: T,
+): Carry<T>;
 export function forLoop<T>(lower: number, upper: number, bodyFn: (i: number, val: T) => T, init: T): T {
   bodyFn = fnArg("forLoop", bodyFn, "bodyFn");
   if (!Number.isInteger(lower) || !Number.isInteger(upper))
@@ -205,6 +223,12 @@ export function forLoop<T>(lower: number, upper: number, bodyFn: (i: number, val
  * const [total, running] = nb.scan((c, x) => [nb.add(c, x), nb.add(c, x)], 0, nb.array([1, 2, 3]));
  * // total = 6, running = [1, 3, 6]
  */
+export function scan<C extends Returned, X extends Returned = null, Y extends Returned = Returned>(
+  f: (carry: NoInfer<Carry<C>>, x: NoInfer<ArraysOf<X>>) => [NoInfer<Carry<C>>, Y],
+  init: C,
+  xs?: X,
+  options?: { length?: number; reverse?: boolean },
+): [Carry<C>, ArraysOf<Y>];
 export function scan<C>(
   f: (carry: C, x: any) => [C, unknown],
   init: C,

@@ -14,6 +14,7 @@ import { zeros } from "../ops/index.js";
 import { fnArg, flattenToArrays, toLeaf, unflatten } from "./common.js";
 import { CUSTOM_JVP_CALL, CUSTOM_VJP_CALL } from "./customRules.js";
 import { vjp } from "./vjp.js";
+import type { ArrayParams, ArraysOf, CotangentsOf, DefaultArgs, Returned, TangentOf } from "../core/types.js";
 
 let NEXT_ID = 0;
 
@@ -38,6 +39,10 @@ function flatOut(tree: unknown, op: string, holder: { def?: TreeDef }, what: str
  *   ([x], [dx]) => [nb.softplus(x), nb.mul(dx, nb.sigmoid(x))],
  * );
  */
+export function customJvp<A extends unknown[] = DefaultArgs, R extends Returned = Returned>(
+  f: (...args: A) => R,
+  rule: (primals: NoInfer<ArraysOf<A>>, tangents: NoInfer<ArraysOf<A>>) => [TangentOf<R>, TangentOf<R>],
+): (...args: ArrayParams<A>) => ArraysOf<R>;
 export function customJvp(
   f: (...args: any[]) => unknown,
   rule: (primals: any[], tangents: any[]) => [unknown, unknown],
@@ -76,6 +81,15 @@ export function customJvp(
  *   (_res, ct) => [nb.clip(ct, -1, 1)],
  * );
  */
+export function customVjp<
+  A extends unknown[] = DefaultArgs,
+  R extends Returned = Returned,
+  Res extends Returned = Returned,
+>(
+  f: (...args: A) => R,
+  fwd: (...args: NoInfer<ArraysOf<A>>) => [TangentOf<R>, Res],
+  bwd: (residuals: ArraysOf<Res>, ct: NoInfer<ArraysOf<R>>) => CotangentsOf<NoInfer<A>>,
+): (...args: ArrayParams<A>) => ArraysOf<R>;
 export function customVjp(
   f: (...args: any[]) => unknown,
   fwd: (...args: any[]) => [unknown, unknown],
@@ -166,6 +180,9 @@ function zerosTree(x: unknown): unknown {
  * @example
  * const block = nb.checkpoint((x) => nb.tanh(nb.matmul(w, x)));
  */
+export function checkpoint<A extends unknown[] = DefaultArgs, R extends Returned = Returned>(
+  f: (...args: A) => R,
+): (...args: ArrayParams<A>) => ArraysOf<R>;
 export function checkpoint(f: (...args: any[]) => unknown): (...args: any[]) => any {
   f = fnArg("checkpoint", f);
   // fwd runs f itself, so its outputs match f's by construction (no extra check)

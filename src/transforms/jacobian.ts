@@ -14,8 +14,14 @@ import { slicePrim, transposePrim } from "../prims/wrap.js";
 import { vmap } from "./vmap.js";
 import { argnumsOption, fnArg, flattenToArrays, normArgnums, requireFloat, unflatten } from "./common.js";
 import { evalLinear, linearizeFlat, orZeros, transposeGraph } from "./linearize.js";
+import type { ArgnumsOf, DefaultArgs, DiffParams, HessianOf, JacobianOf, Returned } from "../core/types.js";
 
-interface JacOptions {
+/**
+ * Options of `jacfwd`, `jacrev` and `hessian`.
+ * @example
+ * const opts: nb.JacOptions = { argnums: [0, 1] };
+ */
+export interface JacOptions {
   argnums?: number | readonly number[];
 }
 
@@ -111,28 +117,38 @@ function jacobian(op: string, mode: "fwd" | "rev", f: (...args: any[]) => unknow
  * Forward-mode Jacobian: leaves of shape `out.shape ++ in.shape`.
  * @example nb.jacfwd((x) => nb.mul(x, x))(nb.array([1, 2])); // [[2, 0], [0, 4]]
  */
-export function jacfwd(f: (...args: any[]) => unknown, options: JacOptions = {}): (...args: any[]) => any {
+export function jacfwd<
+  A extends unknown[] = DefaultArgs,
+  R extends Returned = Returned,
+  const O extends JacOptions = {},
+>(f: (...args: A) => R, options?: O): <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => JacobianOf<X, R, O> {
   f = fnArg("jacfwd", f);
-  options = argnumsOption("jacfwd", options);
-  return jacobian("jacfwd", "fwd", f, options);
+  return jacobian("jacfwd", "fwd", f, argnumsOption("jacfwd", options ?? {}));
 }
 
 /**
  * Reverse-mode Jacobian: leaves of shape `out.shape ++ in.shape`.
  * @example nb.jacrev((x) => nb.sin(x))(nb.array([0, 1])); // diag(cos x)
  */
-export function jacrev(f: (...args: any[]) => unknown, options: JacOptions = {}): (...args: any[]) => any {
+export function jacrev<
+  A extends unknown[] = DefaultArgs,
+  R extends Returned = Returned,
+  const O extends JacOptions = {},
+>(f: (...args: A) => R, options?: O): <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => JacobianOf<X, R, O> {
   f = fnArg("jacrev", f);
-  options = argnumsOption("jacrev", options);
-  return jacobian("jacrev", "rev", f, options);
+  return jacobian("jacrev", "rev", f, argnumsOption("jacrev", options ?? {}));
 }
 
 /**
  * The Hessian, `jacfwd(jacrev(f))`.
  * @example nb.hessian((x) => nb.sum(nb.pow(x, 3)))(nb.array([1, 2])); // diag(6x)
  */
-export function hessian(f: (...args: any[]) => unknown, options: JacOptions = {}): (...args: any[]) => any {
+export function hessian<
+  A extends unknown[] = DefaultArgs,
+  R extends Returned = Returned,
+  const O extends JacOptions = {},
+>(f: (...args: A) => R, options?: O): <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => HessianOf<X, R, O> {
   f = fnArg("hessian", f);
-  options = argnumsOption("hessian", options);
-  return jacfwd(jacrev(f, options), options);
+  const opts = argnumsOption("hessian", options ?? {});
+  return jacobian("jacfwd", "fwd", jacobian("jacrev", "rev", f, opts), opts);
 }

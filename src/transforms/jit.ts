@@ -14,6 +14,7 @@ import { ConcreteArray } from "../core/ndarray.js";
 import { Plan, compile } from "./plan.js";
 import { fnArg, flattenToArrays, jitOptions, unflatten } from "./common.js";
 import { treeKey, valueKey } from "./jitKey.js";
+import type { ArraysOf, DefaultArgs, JitParams, Returned } from "../core/types.js";
 
 interface Compiled {
   graph: Graph;
@@ -49,10 +50,14 @@ function readStatics(v: unknown): number[] {
  * const f = nb.jit((x) => nb.sum(nb.mul(x, x)));
  * f(nb.array([1, 2])); // array(5.) (staged once for f64[2])
  */
-export function jit(
-  f: (...args: any[]) => unknown,
-  options: { staticArgnums?: readonly number[]; cacheSize?: number } = {},
-): ((...args: any[]) => any) & {
+export function jit<
+  A extends unknown[] = DefaultArgs,
+  R extends Returned = Returned,
+  const S extends readonly number[] = [],
+>(
+  f: (...args: A) => R,
+  options: { staticArgnums?: S; cacheSize?: number } = {},
+): ((...args: JitParams<A, S>) => ArraysOf<R>) & {
   /** The number of argument signatures staged and cached so far. */
   cacheSize: () => number;
 } {
@@ -62,7 +67,7 @@ export function jit(
   const staticList = readStatics(options.staticArgnums);
   const maxEntries = readCacheSize(options.cacheSize);
   const cache = new Map<string, Compiled>();
-  const run = (...args: unknown[]): unknown => {
+  const run = (...args: unknown[]): ArraysOf<R> => {
     const statics = new Set(
       staticList.map((k) => {
         if (k < -args.length || k >= args.length)
@@ -90,7 +95,7 @@ export function jit(
         const ins = leaves.map((l) => stage.newInput(avalOf(l), true));
         const traced = unflatten(def, ins) as unknown[];
         const full = args.map((a, i) => (statics.has(i) ? a : traced[i]));
-        const [outs, outDef] = flattenToArrays(f(...full), "jit", "the output");
+        const [outs, outDef] = flattenToArrays(f(...(full as A)), "jit", "the output");
         const graph = stage.build(ins as StagingTracer[], outs);
         c = {
           graph,
@@ -107,7 +112,7 @@ export function jit(
     // concrete arguments run the compiled plan; traced ones go through bind, so jit composes with other transforms
     const concrete = c.concreteConsts && leaves.every((l) => l instanceof ConcreteArray);
     const outs = concrete ? c.plan.run(leaves as ConcreteArray[]) : evalGraph(c.graph, leaves);
-    return unflatten(c.outDef, outs);
+    return unflatten(c.outDef, outs) as ArraysOf<R>;
   };
   return Object.assign(run, { cacheSize: () => cache.size });
 }

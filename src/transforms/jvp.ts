@@ -10,6 +10,7 @@ import { zeros } from "../ops/index.js";
 import { broadcastPrim, convert } from "../prims/wrap.js";
 import { checkStructure, fnArg, flattenToArrays, listArg, matchLeaves, requireFloat, unflatten } from "./common.js";
 import { flattenAs } from "../core/pytree.js";
+import type { ArraysOf, Returned, TangentOf } from "../core/types.js";
 
 export class JVPTracer extends Tracer {
   readonly aval: Aval;
@@ -86,11 +87,11 @@ export function jvpFlat(
  * @example
  * const [y, dy] = nb.jvp(nb.sin, [0.5], [1]); // dy = cos(0.5)
  */
-export function jvp(
-  f: (...args: any[]) => unknown,
-  primals: readonly unknown[],
-  tangents: readonly unknown[],
-): [any, any] {
+export function jvp<P extends readonly [] | readonly unknown[], R extends Returned>(
+  f: (...args: NoInfer<ArraysOf<[...P]>>) => R,
+  primals: P,
+  tangents: NoInfer<TangentOf<P>>,
+): [ArraysOf<R>, ArraysOf<R>] {
   f = fnArg("jvp", f);
   listArg("jvp", "primals", primals);
   listArg("jvp", "tangents", tangents);
@@ -102,7 +103,7 @@ export function jvp(
   let outDef = null as unknown as ReturnType<typeof flattenToArrays>[1];
   const [po, to] = jvpFlat(
     (xs) => {
-      const [outs, def] = flattenToArrays(f(...(unflatten(pdef, xs) as unknown[])), "jvp", "the output");
+      const [outs, def] = flattenToArrays(f(...(unflatten(pdef, xs) as ArraysOf<[...P]>)), "jvp", "the output");
       outDef = def;
       return outs;
     },
@@ -110,10 +111,10 @@ export function jvp(
     ts,
   );
   return [
-    unflatten(outDef, po),
+    unflatten(outDef, po) as ArraysOf<R>,
     unflatten(
       outDef,
       to.map((t, i) => t ?? zeros(po[i]!.shape, { dtype: po[i]!.dtype })),
-    ),
+    ) as ArraysOf<R>,
   ];
 }

@@ -15,6 +15,7 @@ import { zeros } from "../ops/index.js";
 import { add, convert, sumToShape } from "../prims/wrap.js";
 import { JVPTrace, JVPTracer, unpackJvp } from "./jvp.js";
 import { checkStructure, fnArg, flattenToArrays, matchLeaves, requireFloat, unflatten } from "./common.js";
+import type { ArraysOf, Returned, TangentOf } from "../core/types.js";
 
 export interface Linearized {
   primalsOut: NDArray[];
@@ -162,20 +163,20 @@ export function orZeros(xs: readonly (NDArray | null)[], like: readonly NDArray[
  * const [y, fJvp] = nb.linearize(nb.sin, 0.5);
  * fJvp(1); // cos(0.5)
  */
-export function linearize(
-  f: (...args: any[]) => unknown,
-  ...primals: unknown[]
-): [any, (...tangents: unknown[]) => any] {
+export function linearize<P extends unknown[], R extends Returned>(
+  f: (...args: NoInfer<ArraysOf<P>>) => R,
+  ...primals: P
+): [ArraysOf<R>, (...tangents: TangentOf<P>) => ArraysOf<R>] {
   f = fnArg("linearize", f);
   const [ps, pdef] = flattenToArrays(primals, "linearize");
   requireFloat("linearize", ps);
-  const lin = linearizeFlat((xs) => f(...(unflatten(pdef, xs) as unknown[])), ps, "linearize");
-  const jvpFn = (...tangents: unknown[]): unknown => {
+  const lin = linearizeFlat((xs) => f(...(unflatten(pdef, xs) as ArraysOf<P>)), ps, "linearize");
+  const jvpFn = (...tangents: TangentOf<P>): ArraysOf<R> => {
     const [traw, tdef] = flattenAs(tangents, "linearize", "the tangents");
     checkStructure("linearize", "tangents", pdef, tdef);
     const ts = matchLeaves("linearize", "tangent", ps, traw);
     const outs = evalLinear(lin.graph, ts);
-    return unflatten(lin.outDef, orZeros(outs, lin.primalsOut));
+    return unflatten(lin.outDef, orZeros(outs, lin.primalsOut)) as ArraysOf<R>;
   };
-  return [unflatten(lin.outDef, lin.primalsOut), jvpFn];
+  return [unflatten(lin.outDef, lin.primalsOut) as ArraysOf<R>, jvpFn];
 }

@@ -15,6 +15,16 @@ import {
   unflatten,
 } from "./common.js";
 import { Linearized, linearizeFlat, orZeros, transposeGraph } from "./linearize.js";
+import type {
+  ArgnumsOf,
+  ArraysOf,
+  DefaultArgs,
+  DiffParams,
+  GradResult,
+  Returned,
+  TangentOf,
+  ValueAndGradResult,
+} from "../core/types.js";
 
 interface VjpCore {
   lin: Linearized;
@@ -47,20 +57,28 @@ function vjpCore(
  * const [y, pull] = nb.vjp((x) => nb.mul(x, x), 3);
  * pull(1); // [array(6.)]
  */
-export function vjp(f: (...args: any[]) => unknown, ...primals: unknown[]): [any, (ct: unknown) => any[]] {
+export function vjp<P extends unknown[], R extends Returned>(
+  f: (...args: NoInfer<ArraysOf<P>>) => R,
+  ...primals: P
+): [ArraysOf<R>, (ct: TangentOf<R>) => ArraysOf<P>] {
   f = fnArg("vjp", f);
   const core = vjpCore("vjp", f, primals, false);
   const { lin } = core;
-  const vjpFn = (ct: unknown): any[] => {
+  const vjpFn = (ct: TangentOf<R>): ArraysOf<P> => {
     const [craw, cdef] = flattenAs(ct, "vjp", "the cotangent");
     checkStructure("vjp", "cotangent", lin.outDef, cdef);
     const cts = matchLeaves("vjp", "cotangent", lin.primalsOut, craw);
-    return unflatten(core.pdef, core.pull(cts)) as any[];
+    return unflatten(core.pdef, core.pull(cts)) as ArraysOf<P>;
   };
-  return [unflatten(lin.outDef, lin.primalsOut), vjpFn];
+  return [unflatten(lin.outDef, lin.primalsOut) as ArraysOf<R>, vjpFn];
 }
 
-interface GradOptions {
+/**
+ * Options of `grad` and `valueAndGrad`.
+ * @example
+ * const opts: nb.GradOptions = { argnums: [0, 1], hasAux: false };
+ */
+export interface GradOptions {
   argnums?: number | readonly number[];
   hasAux?: boolean;
 }
@@ -106,12 +124,16 @@ function gradImpl(op: string, f: (...args: any[]) => unknown, options: GradOptio
  * nb.grad((x) => nb.sum(nb.mul(x, x)))(nb.array([1, 2])); // array([2., 4.])
  * nb.grad(nb.grad(nb.sin))(0.5); // -sin(0.5)
  */
-export function grad(f: (...args: any[]) => unknown, options: GradOptions = {}): (...args: any[]) => any {
-  [f, options] = gradArgs("grad", f, options);
-  const impl = gradImpl("grad", f, options);
-  return (...args) => {
+export function grad<
+  A extends unknown[] = DefaultArgs,
+  R extends Returned = Returned,
+  const O extends GradOptions = {},
+>(f: (...args: A) => R, options?: O): <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => GradResult<X, R, O> {
+  const [g, opts] = gradArgs("grad", f, (options ?? {}) as GradOptions);
+  const impl = gradImpl("grad", g, opts);
+  return <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => {
     const [, g, aux] = impl(...args);
-    return options.hasAux ? [g, aux] : g;
+    return (opts.hasAux ? [g, aux] : g) as GradResult<X, R, O>;
   };
 }
 
@@ -121,11 +143,18 @@ export function grad(f: (...args: any[]) => unknown, options: GradOptions = {}):
  * @example
  * const [v, g] = nb.valueAndGrad((x) => nb.mul(x, x))(3); // 9, 6
  */
-export function valueAndGrad(f: (...args: any[]) => unknown, options: GradOptions = {}): (...args: any[]) => any {
-  [f, options] = gradArgs("valueAndGrad", f, options);
-  const impl = gradImpl("valueAndGrad", f, options);
-  return (...args) => {
+export function valueAndGrad<
+  A extends unknown[] = DefaultArgs,
+  R extends Returned = Returned,
+  const O extends GradOptions = {},
+>(
+  f: (...args: A) => R,
+  options?: O,
+): <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => ValueAndGradResult<X, R, O> {
+  const [g, opts] = gradArgs("valueAndGrad", f, (options ?? {}) as GradOptions);
+  const impl = gradImpl("valueAndGrad", g, opts);
+  return <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => {
     const [v, g, aux] = impl(...args);
-    return options.hasAux ? [[v, aux], g] : [v, g];
+    return (opts.hasAux ? [[v, aux], g] : [v, g]) as ValueAndGradResult<X, R, O>;
   };
 }

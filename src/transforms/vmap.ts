@@ -6,6 +6,7 @@
 import { NablaError, ShapeError, TracerError, fmtShape } from "../core/errors.js";
 import { ConcreteArray, NDArray } from "../core/ndarray.js";
 import { Aval, Dim, MainTrace, Rule, Trace, Tracer, bind, endTrace, newTrace } from "../core/trace.js";
+import type { ArrayParams, ArraysOf, DefaultArgs, Returned } from "../core/types.js";
 import { flatten, flattenAs } from "../core/pytree.js";
 import { broadcastPrim } from "../prims/wrap.js";
 import { moveFromFront, moveToFront } from "../prims/batching.js";
@@ -61,13 +62,13 @@ type Axes = number | null | readonly (number | null)[];
  * nb.vmap((x) => nb.sum(nb.mul(x, x)))(nb.array([[1, 2], [3, 4]])); // array([5., 25.])
  * nb.vmap(nb.grad(loss), { inAxes: [null, 0] })(params, batch); // per-example gradients
  */
-export function vmap(
-  f: (...args: any[]) => unknown,
+export function vmap<A extends unknown[] = DefaultArgs, R extends Returned = Returned>(
+  f: (...args: A) => R,
   options: { inAxes?: Axes; outAxes?: number | readonly number[] } = {},
-): (...args: any[]) => any {
+): (...args: ArrayParams<A>) => ArraysOf<R> {
   f = fnArg("vmap", f);
   options = vmapOptions("vmap", options);
-  return (...args: unknown[]): unknown => {
+  return (...args: unknown[]): ArraysOf<R> => {
     const inAxes = options.inAxes === undefined ? 0 : options.inAxes;
     const perArg: (number | null)[] = Array.isArray(inAxes)
       ? (inAxes as (number | null)[])
@@ -113,7 +114,7 @@ export function vmap(
           }),
         ),
       );
-      const out = f(...wrapped);
+      const out = f(...(wrapped as A));
       const [ols, odef] = flattenAs(out, "vmap", "the output");
       outDef = odef;
       outAxesPerLeaf = outAxesFor(options.outAxes, out, ols.length);
@@ -134,7 +135,7 @@ export function vmap(
     } finally {
       endTrace(trace);
     }
-    return unflatten(outDef, outLeaves);
+    return unflatten(outDef, outLeaves) as ArraysOf<R>;
   };
 }
 

@@ -414,9 +414,9 @@ describe("pytree laws", () => {
   it("tree.map applies a function to every leaf and keeps the structure; unflatten checks the leaf count", () => {
     fc.assert(
       fc.property(arbTree(fc.double({ min: -10, max: 10, noNaN: true })), (t) => {
-        const m = nb.tree.map((v: number) => v * 2 + 1, t);
+        const m = nb.tree.map((v) => (v as number) * 2 + 1, t);
         expect(sameTree(t, m, (a, b) => (b as number) === (a as number) * 2 + 1)).toBe(true);
-        const m2 = nb.tree.map((u: number, v: number) => u - v, t, t);
+        const m2 = nb.tree.map((u, v) => (u as number) - (v as number), t, t);
         expect(sameTree(t, m2, (_a, b) => b === 0)).toBe(true);
         const [leaves, def] = nb.tree.flatten(t);
         expect(() => nb.tree.unflatten(def, [...leaves, 1])).toThrow(nb.ShapeError);
