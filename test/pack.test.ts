@@ -270,6 +270,9 @@ describe("a strict consumer project", () => {
     // the optional peer dependencies, as a user of nabla/fp and nabla/testing installs them
     for (const dep of ["fast-check", "fp-ts"])
       symlinkSync(join(ROOT, "node_modules", dep), join(consumer, "node_modules", dep), "dir");
+    // Node's own types, as a Node user of nabla/io (saveFile, loadFile) has them
+    mkdirSync(join(consumer, "node_modules", "@types"), { recursive: true });
+    symlinkSync(join(ROOT, "node_modules", "@types", "node"), join(consumer, "node_modules", "@types", "node"), "dir");
     const dir = join(consumer, "blocks");
     mkdirSync(dir);
     const files: { file: string; where: string; prelude: number }[] = [];
@@ -294,7 +297,7 @@ describe("a strict consumer project", () => {
         exactOptionalPropertyTypes: true,
         noEmit: true,
         skipLibCheck: false,
-        types: [],
+        types: ["node"],
       },
     );
     const messages = ts.getPreEmitDiagnostics(program).map((d) => {

@@ -10,6 +10,7 @@
  * differentiable, batchable and stageable like any other.
  */
 import { DTypeError, NablaError, ShapeError, fmtShape } from "../core/errors.js";
+import type { ArraysOf, Returned } from "../core/types.js";
 import { DType, allocate, isDType } from "../core/dtype.js";
 import { Equation, Graph, Var, evalGraph } from "../core/graph.js";
 import { ConcreteArray, NDArray } from "../core/ndarray.js";
@@ -46,13 +47,13 @@ const MAX_DEPTH = 32;
 /** The staged graph of `f` at the example arguments, with the input and output pytree structures. */
 export function stage(
   op: string,
-  f: (...args: any[]) => unknown,
+  f: (...args: never[]) => unknown,
   exampleArgs: readonly unknown[],
 ): { graph: Graph; inDef: TreeDef; outDef: TreeDef } {
   const [, inDef] = flattenToArrays(exampleArgs, op);
   let outDef: TreeDef | null = null;
   const graph = makeGraph((...a: unknown[]) => {
-    const out = f(...a);
+    const out = f(...(a as never[]));
     outDef = flatten(out)[1];
     return out;
   })(...exampleArgs);
@@ -229,7 +230,7 @@ function bodyJSON(g: Graph): GraphBodyJSON {
  * json.graph.equations.map((e) => e.prim); // ["sin", "reduce_sum"]
  * importGraph(json)(nb.array([0, 1, 2])); // same as nb.sum(nb.sin(...))
  */
-export function exportGraph(f: (...args: any[]) => unknown, ...exampleArgs: unknown[]): GraphJSON {
+export function exportGraph(f: (...args: never[]) => unknown, ...exampleArgs: unknown[]): GraphJSON {
   const { graph, inDef, outDef } = stage(EX, f, exampleArgs);
   return {
     format: GRAPH_FORMAT,
@@ -462,13 +463,22 @@ export function readGraph(file: unknown): { graph: Graph; inDef: TreeDef; outDef
  * work. Malformed, truncated, tampered or newer-version files throw
  * NablaError (no code in the data is ever evaluated); arguments whose shapes
  * or dtypes differ from the exported ones throw ShapeError / DTypeError.
+ * The file's types are not known statically: the result is typed
+ * `(...args: unknown[]) => NDArray` unless the caller states the signature,
+ * `importGraph<(p: Params, x: NDArray) => [NDArray, NDArray]>(json)` (an
+ * assertion, as with `JSON.parse`; the avals are checked at run time).
  * @example
  * const f = (x: nb.NDArray) => nb.sum(nb.mul(x, x));
  * const g = importGraph(JSON.parse(JSON.stringify(exportGraph(f, nb.zeros([2])))));
  * g(nb.array([1, 2])); // array(5.)
  * nb.grad(g)(nb.array([1, 2])); // array([2., 4.])
  */
-export function importGraph(json: GraphJSON | string): (...args: any[]) => any {
+export function importGraph<F extends (...args: never[]) => unknown = (...args: unknown[]) => NDArray>(
+  json: GraphJSON | string,
+): F {
   const { graph, inDef, outDef } = readGraph(json);
-  return jit((...args: unknown[]): unknown => unflatten(outDef, evalGraph(graph, checkArgs(inDef, graph, args))));
+  return jit(
+    (...args: unknown[]): ArraysOf<Returned> =>
+      unflatten(outDef, evalGraph(graph, checkArgs(inDef, graph, args))) as ArraysOf<Returned>,
+  ) as unknown as F;
 }

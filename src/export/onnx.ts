@@ -442,7 +442,7 @@ const IR_VERSION: Record<number, number> = { 17: 8, 18: 8, 19: 9, 20: 9, 21: 10 
  * // new ort.InferenceSession.create(bytes) runs it
  */
 export function exportOnnx(
-  f: (...args: any[]) => unknown,
+  f: (...args: never[]) => unknown,
   exampleArgs: readonly unknown[],
   options: OnnxOptions = {},
 ): Uint8Array {

@@ -31,7 +31,7 @@ export interface NumericalJvp {
  *   tolerance pass anything.
  */
 export function numericalJvpFlat(
-  f: (...args: any[]) => unknown,
+  f: (...args: never[]) => unknown,
   primals: readonly unknown[],
   tangents: readonly unknown[],
   eps: number | undefined,
@@ -58,8 +58,8 @@ export function numericalJvpFlat(
       ps.map((p, i) => (isFloatDType(p.dtype) ? nb.add(p, nb.mul(ts[i]!, step)) : p)),
     ) as unknown[];
   const quotient = (h: number) => {
-    const [plus, def] = flatArrays(f(...shifted(h)));
-    const [minus, defMinus] = flatArrays(f(...shifted(-h)));
+    const [plus, def] = flatArrays(f(...(shifted(h) as never[])));
+    const [minus, defMinus] = flatArrays(f(...(shifted(-h) as never[])));
     if (!def.equals(defMinus))
       throw new nb.ShapeError(`numericalJvp: the function returned structures ${def} and ${defMinus} at x ± εt`);
     const leaves = plus.map((a, i) => {
@@ -104,7 +104,7 @@ export function numericalJvp<P extends readonly [] | readonly unknown[], R exten
   eps?: number,
 ): ArraysOf<R>;
 export function numericalJvp(
-  f: (...args: any[]) => unknown,
+  f: (...args: never[]) => unknown,
   primals: readonly unknown[],
   tangents: readonly unknown[],
   eps?: number,

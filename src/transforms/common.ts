@@ -94,7 +94,7 @@ function isAsyncFunction(f: Function): boolean {
  * and so does `undefined` (a forgotten `return`) unless `check` decides
  * otherwise. `what` names the argument in messages ("f", "rule", "bodyFn").
  */
-export function fnArg<F extends (...args: any[]) => unknown>(
+export function fnArg<F extends (...args: never[]) => unknown>(
   op: string,
   f: F,
   what = "f",
@@ -112,7 +112,7 @@ export function fnArg<F extends (...args: any[]) => unknown>(
       `${op}: expected a function${named}, got class ${f.name || "(anonymous)"} (call it with new inside a function)`,
     );
   const guarded = function (this: unknown, ...args: unknown[]): unknown {
-    const r = f.apply(this, args);
+    const r = f.apply(this, args as never[]);
     rejectThenable(r, op, `the result of ${what}`);
     check(r);
     return r;
@@ -154,7 +154,7 @@ export function argnumsOption<O extends { argnums?: number | readonly number[] }
  * missing (`undefined`: a forgotten `return`) throws GradError.
  */
 export function gradArgs<
-  F extends (...args: any[]) => unknown,
+  F extends (...args: never[]) => unknown,
   O extends { argnums?: number | readonly number[]; hasAux?: boolean },
 >(op: string, f: F, options: O | undefined): [F, O] {
   const o = argnumsOption(op, options);

@@ -270,7 +270,7 @@ export const COND: Rule<CondParams> = {
 // ---------------------------------------------------------------------------
 // the user-facing entry points (called by `cond` in control.ts)
 
-type Branch = (...operands: any[]) => unknown;
+type Branch = (...operands: never[]) => unknown;
 
 /** A branch's output leaves; bare JS numbers are weakly typed, as everywhere else. */
 function branchLeaves(out: unknown): [NDArray[], TreeDef] {
@@ -320,7 +320,7 @@ export function stagedCond(pred: NDArray, trueFn: Branch, falseFn: Branch, opera
   const stage = (fn: Branch, to: readonly (DType | null)[] | null) =>
     stageClosed(
       (ys) => {
-        const [outs, d] = branchLeaves(fn(...(unflatten(xdef, ys) as unknown[])));
+        const [outs, d] = branchLeaves(fn(...(unflatten(xdef, ys) as never[])));
         defs.push(d);
         return to === null ? outs : converted(outs, to);
       },
@@ -344,7 +344,7 @@ export function stagedCond(pred: NDArray, trueFn: Branch, falseFn: Branch, opera
  * on the operands) to check that both agree in structure, shapes and dtypes.
  */
 export function concreteCond(on: boolean, trueFn: Branch, falseFn: Branch, operands: unknown[]): unknown {
-  const out = (on ? trueFn : falseFn)(...operands);
+  const out = (on ? trueFn : falseFn)(...(operands as never[]));
   let xs: NDArray[];
   let xdef: TreeDef;
   let leaves: NDArray[];
@@ -362,7 +362,7 @@ export function concreteCond(on: boolean, trueFn: Branch, falseFn: Branch, opera
   try {
     other = stageClosed(
       (ys) => {
-        const [o, d] = branchLeaves((on ? falseFn : trueFn)(...(unflatten(xdef, ys) as unknown[])));
+        const [o, d] = branchLeaves((on ? falseFn : trueFn)(...(unflatten(xdef, ys) as never[])));
         odef = d;
         return o;
       },
