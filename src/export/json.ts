@@ -467,6 +467,7 @@ export function readGraph(file: unknown): { graph: Graph; inDef: TreeDef; outDef
  * `(...args: unknown[]) => NDArray` unless the caller states the signature,
  * `importGraph<(p: Params, x: NDArray) => [NDArray, NDArray]>(json)` (an
  * assertion, as with `JSON.parse`; the avals are checked at run time).
+ * @typeParam F - the signature of the exported function (default: arrays in, one array out)
  * @example
  * const f = (x: nb.NDArray) => nb.sum(nb.mul(x, x));
  * const g = importGraph(JSON.parse(JSON.stringify(exportGraph(f, nb.zeros([2])))));

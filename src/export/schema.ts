@@ -5,9 +5,17 @@
  */
 import type { DType } from "../core/dtype.js";
 
-/** The format name every graph file carries. */
+/**
+ * The format name every graph file carries.
+ * @example
+ * exportGraph((x: nb.NDArray) => nb.sin(x), nb.zeros([2])).format === GRAPH_FORMAT; // true
+ */
 export const GRAPH_FORMAT = "nabla.graph";
-/** The newest version of the format this build reads and the one it writes. */
+/**
+ * The newest version of the format this build reads and the one it writes.
+ * @example
+ * exportGraph((x: nb.NDArray) => nb.sin(x), nb.zeros([2])).version; // GRAPH_VERSION (1)
+ */
 export const GRAPH_VERSION = 1;
 
 /** An abstract value: shape, dtype and whether it is weakly typed (from a bare JS scalar). */
