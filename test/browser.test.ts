@@ -8,16 +8,13 @@
  * Skipped, with a message, when no Chromium is installed (.ci/run tries to
  * install Debian's package; the library itself needs nothing Node-only).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFile } from "node:child_process";
+import { beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, Server } from "node:http";
-import { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { build } from "esbuild";
 import * as nb from "../src/index.js";
-import { CHROMIUM, skipMessage } from "./support/chromium.js";
+import { CHROMIUM, runInChromium, skipMessage } from "./support/chromium.js";
 
 const PAGE_SCRIPT = `
 import * as nb from "${resolve("src/index.ts").replace(/\\/g, "/")}";
@@ -38,66 +35,26 @@ try {
 document.body.textContent = "RESULT " + JSON.stringify(out);
 `;
 
-let dir = "";
-let server: Server | undefined;
 let result: Record<string, any> = {};
-
-function chromiumDom(url: string): Promise<string> {
-  const profile = join(dir, "profile");
-  const args = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    `--user-data-dir=${profile}`,
-    "--virtual-time-budget=10000",
-    "--dump-dom",
-    url,
-  ];
-  return new Promise((ok, fail) =>
-    execFile(CHROMIUM!, args, { timeout: 60_000, maxBuffer: 16 << 20 }, (err, stdout) =>
-      err ? fail(err) : ok(stdout),
-    ),
-  );
-}
 
 describe.skipIf(CHROMIUM === undefined)("nabla in headless Chromium", () => {
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "nabla-browser-"));
-    writeFileSync(join(dir, "entry.js"), PAGE_SCRIPT);
-    await build({
-      entryPoints: [join(dir, "entry.js")],
-      bundle: true,
-      format: "esm",
-      platform: "browser",
-      outfile: join(dir, "bundle.js"),
-      logLevel: "silent",
-    });
-    writeFileSync(
-      join(dir, "index.html"),
-      '<!doctype html><body>loading<script type="module" src="bundle.js"></script>',
-    );
-    server = createServer((req, res) => {
-      const file = req.url === "/bundle.js" ? "bundle.js" : "index.html";
-      res.setHeader("content-type", file.endsWith(".js") ? "text/javascript" : "text/html");
-      res.end(readFileSync(join(dir, file)));
-    });
-    await new Promise<void>((ok) => server!.listen(0, "127.0.0.1", ok));
-    const { port } = server.address() as AddressInfo;
-    const dom = await chromiumDom(`http://127.0.0.1:${port}/index.html`);
-    const m = /RESULT (\{.*\})/.exec(dom);
-    if (m === null) throw new Error(`no result in the page: ${dom.slice(0, 500)}`);
-    result = JSON.parse(m[1]!.replace(/&quot;/g, '"').replace(/&amp;/g, "&")) as Record<string, any>;
+    const dir = mkdtempSync(join(tmpdir(), "nabla-browser-"));
+    try {
+      writeFileSync(join(dir, "entry.js"), PAGE_SCRIPT);
+      await build({
+        entryPoints: [join(dir, "entry.js")],
+        bundle: true,
+        format: "esm",
+        platform: "browser",
+        outfile: join(dir, "bundle.js"),
+        logLevel: "silent",
+      });
+      result = await runInChromium(readFileSync(join(dir, "bundle.js"), "utf8"));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 120_000);
-
-  afterAll(() => {
-    server?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
 
   it("runs without errors", () => {
     expect(result.error).toBeUndefined();
