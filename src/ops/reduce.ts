@@ -88,22 +88,29 @@ export function prod(x: ArrayLike, axis?: Axis, keepdims = false): NDArray {
   return finishReduce(reshape(r, outShape), shape, axes, keepdims);
 }
 
+/** max or min over `axis`: a reduction with no identity, so an empty axis is a ShapeError. */
+function extremum(
+  fn: "max" | "min",
+  row: typeof R.REDUCE_MAX,
+  x: ArrayLike,
+  axis: Axis | undefined,
+  keepdims: boolean,
+): NDArray {
+  boolArg(fn, "keepdims", keepdims);
+  const a = asArray(x, fn);
+  const axes = normAxes(fn, axis, a.ndim);
+  noIdentity(fn, a.shape, axes);
+  return finishReduce(axes.length ? bind1(row, [a], { axes }) : a, a.shape, axes, keepdims);
+}
+
 /** Maximum over `axis` (ties share the gradient evenly). @example nb.max([1, 3, 2]); // array(3.) */
 export function max(x: ArrayLike, axis?: Axis, keepdims = false): NDArray {
-  boolArg("max", "keepdims", keepdims);
-  const a = asArray(x, "max");
-  const axes = normAxes("max", axis, a.ndim);
-  noIdentity("max", a.shape, axes);
-  return finishReduce(axes.length ? bind1(R.REDUCE_MAX, [a], { axes }) : a, a.shape, axes, keepdims);
+  return extremum("max", R.REDUCE_MAX, x, axis, keepdims);
 }
 
 /** Minimum over `axis`. @example nb.min([1, 3, 2]); // array(1.) */
 export function min(x: ArrayLike, axis?: Axis, keepdims = false): NDArray {
-  boolArg("min", "keepdims", keepdims);
-  const a = asArray(x, "min");
-  const axes = normAxes("min", axis, a.ndim);
-  noIdentity("min", a.shape, axes);
-  return finishReduce(axes.length ? bind1(R.REDUCE_MIN, [a], { axes }) : a, a.shape, axes, keepdims);
+  return extremum("min", R.REDUCE_MIN, x, axis, keepdims);
 }
 
 /**
