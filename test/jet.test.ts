@@ -174,7 +174,13 @@ describe("jet composes", () => {
   });
 
   it("through cond, whileLoop and customJvp (nested-jvp fallback) it equals nested jvp", () => {
-    const withCond = (v: A) => nb.cond(nb.greater(nb.sum(v), 0), (u: A) => nb.sum(nb.exp(u)), (u: A) => nb.sum(u), v);
+    const withCond = (v: A) =>
+      nb.cond(
+        nb.greater(nb.sum(v), 0),
+        (u: A) => nb.sum(nb.exp(u)),
+        (u: A) => nb.sum(u),
+        v,
+      );
     // a data-dependent loop: c ← sin(1.5 c) while the counter is below 3
     const withLoop = (v: A) => {
       const [, c] = nb.whileLoop(
@@ -196,7 +202,11 @@ describe("jet composes", () => {
       ["whileLoop", nb.jit(withLoop), "while_loop"],
       ["customJvp", nb.jit(withCustom), "custom_jvp_call"],
     ] as const) {
-      expect(nb.makeGraph(g)(x).equations.map((e) => e.prim)).toContain(prim);
+      expect(
+        nb
+          .makeGraph(g)(x)
+          .equations.map((e) => e.prim),
+      ).toContain(prim);
       const [, s] = nb.jet(g, [x], [ds]);
       const ref = nestedJvp(g, x, ds);
       // float64, order ≤ 3 of a few dozen operations: 1e-12 of the order's magnitude

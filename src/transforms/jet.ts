@@ -159,7 +159,9 @@ export function jet<P extends readonly [] | readonly unknown[], R extends Return
   const K = lists[0]?.length ?? 0;
   lists.forEach((s, i) => {
     if (s.length !== K)
-      throw new ShapeError(`jet: every series must have the same order; series[0] has ${K} terms, series[${i}] ${s.length}`);
+      throw new ShapeError(
+        `jet: every series must have the same order; series[0] has ${K} terms, series[${i}] ${s.length}`,
+      );
   });
   const [ps, pdef] = flattenToArrays(primals, "jet", "the primals");
   requireFloat("jet", ps, "primal");
@@ -187,8 +189,5 @@ export function jet<P extends readonly [] | readonly unknown[], R extends Return
   );
   if (outDef === null) throw new NablaError("jet: f was not called");
   const seriesOut = so.map((s, i) => s.map((t) => t ?? zeros(po[i]!.shape, { dtype: po[i]!.dtype })));
-  return [
-    unflatten(outDef, po) as ArraysOf<R>,
-    unflatten(outDef, seriesOut) as unknown as JetSeriesOf<ArraysOf<R>>,
-  ];
+  return [unflatten(outDef, po) as ArraysOf<R>, unflatten(outDef, seriesOut) as unknown as JetSeriesOf<ArraysOf<R>>];
 }

@@ -322,7 +322,9 @@ export const viaJvp: JetRule<unknown> = (prim, P, ins, outs, params, K) => {
   const facts = [1];
   for (let k = 1; k <= K; k++) facts.push((fact *= k));
   return outs.map((o, i) =>
-    floatOut[i] ? Array.from({ length: K }, (_, k) => scale(all[i * (K + 1) + k + 1] ?? null, 1 / facts[k + 1]!)) : null,
+    floatOut[i]
+      ? Array.from({ length: K }, (_, k) => scale(all[i * (K + 1) + k + 1] ?? null, 1 / facts[k + 1]!))
+      : null,
   );
 };
 
