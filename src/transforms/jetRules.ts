@@ -365,7 +365,7 @@ export const JET_RULES = {
   // d sqrt = dx / (2 y)
   sqrt: u(sqrtS),
   // d|x| = sign(x) dx (piecewise linear)
-  abs: u((x, y0, K) => {
+  abs: u((x, y0) => {
     const sg = bind(E.SIGN, [x[0]!], {})[0]!;
     return [y0, ...x.slice(1).map((c) => mul(c, sg))];
   }),
