@@ -87,7 +87,8 @@ function fmtLiteral(c: ConcreteArray): string {
   return c.dtype === "float32" ? `${s}:f32` : s;
 }
 
-function isLiteral(x: NDArray): x is ConcreteArray {
+/** Whether a constant is a scalar literal (printed inline). */
+export function isLiteral(x: NDArray): x is ConcreteArray {
   return x instanceof ConcreteArray && x.ndim === 0;
 }
 
@@ -309,7 +310,7 @@ let nextOpaque = 0;
  * functions (custom rules) or graphs (loops), the identity of the parameter
  * object, since two calls with equal-looking parameters may run different code.
  */
-function paramsKey(params: unknown): string {
+export function paramsKey(params: unknown): string {
   const p = params as Record<string, unknown>;
   let empty = true;
   for (const _k in p) {
