@@ -149,7 +149,7 @@ describe("jet against nested jvp on random programs", () => {
 describe("jet composes", () => {
   const f = (x: A) => nb.sum(nb.mul(nb.tanh(x), nb.exp(nb.sin(x))));
   const x = nb.array([0.3, -0.8, 1.1]);
-  const ds = [nb.array([1, 0.5, -1]), nb.array([0.2, 0, 0.3]), nb.array([0, -0.4, 0.1])];
+  const ds: [A, A, A] = [nb.array([1, 0.5, -1]), nb.array([0.2, 0, 0.3]), nb.array([0, -0.4, 0.1])];
 
   it("through jit (both ways) and vmap (both ways) it equals eager jet", () => {
     const [y0, s0] = nb.jet(f, [x], [ds]);
@@ -165,7 +165,7 @@ describe("jet composes", () => {
     }
     // vmap over the input: per example equals the loop
     const xs = nb.stack([x, nb.mul(x, 0.5)]);
-    const per = (v: A) => nb.jet(nb.sin, [v], [[nb.onesLike(v), nb.zerosLike(v)]])[1][1];
+    const per = (v: A) => nb.jet(nb.sin, [v], [[nb.onesLike(v), nb.zerosLike(v)]])[1][1]!;
     const batched = nb.vmap(per)(xs);
     expectNear(batched, nb.stack([per(x), per(nb.mul(x, 0.5))]), 1e-15, 1, "vmap(jet)");
     // jet of a vmapped function: d²/dt² sin(x + t) = -sin(x)
