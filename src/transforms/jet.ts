@@ -71,6 +71,13 @@ export class JetTrace extends Trace {
   }
 }
 
+/** Whether `x` is a concrete array of zeros. */
+function isZeros(x: NDArray): boolean {
+  if (!(x instanceof ConcreteArray)) return false;
+  for (let i = 0; i < x.data.length; i++) if (x.data[i] !== 0) return false;
+  return true;
+}
+
 /** k! for k = 0..K. */
 function factorials(K: number): number[] {
   const f = [1];
@@ -96,7 +103,8 @@ export function jetFlat(
       // derivative terms to normalised coefficients: x_k = d_k / k!
       const c = Array.from({ length: K }, (_, k) => {
         const d = s[k] ?? null;
-        return d === null ? null : mul(d, 1 / fact[k + 1]!);
+        // a concrete all-zero term is a symbolic zero (the usual x(t) = x0 + t series costs O(K) then)
+        return d === null || isZeros(d) ? null : mul(d, 1 / fact[k + 1]!);
       });
       return c.every((v) => v === null) ? p : new JetTracer(trace, p, c);
     });
