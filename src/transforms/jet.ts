@@ -128,7 +128,11 @@ export function jetFlat(
   }
 }
 
-/** The series output of {@link jet}: each array leaf of the output replaced by its list of derivative terms. */
+/**
+ * The series output of {@link jet}: each array leaf of the output replaced by its list of derivative terms.
+ * @example
+ * const s: nb.JetSeriesOf<{ y: nb.NDArray }> = nb.jet((x) => ({ y: nb.exp(x) }), [0], [[1, 0]])[1]; // { y: [d1, d2] }
+ */
 export type JetSeriesOf<R> = R extends NDArray | number | boolean
   ? NDArray[]
   : R extends readonly unknown[]
