@@ -13,11 +13,14 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import * as nb from "../src/index.js";
 import { arbProgram } from "../src/testing/index.js";
+import { PRIMS, SPECS, apply, type PrimSpec } from "./properties/primitiveSpecs.js";
+import type { Prim } from "./support/primitives.js";
 
 type A = nb.NDArray;
 const RUNS = Number(process.env.NABLA_FC_RUNS ?? 10);
 const SEED = Number(process.env.NABLA_FC_SEED ?? 20261201);
 
+const isFloatArr = (x: A): boolean => x.dtype === "float64" || x.dtype === "float32";
 const vals = (x: A): number[] => Array.from(x.toTypedArray(), Number);
 const fact = (k: number): number => (k <= 1 ? 1 : k * fact(k - 1));
 
@@ -219,5 +222,75 @@ describe("jet composes", () => {
     expect(() => nb.jet((a: A, b: A) => nb.mul(a, b), [1, 2], [[1], [1, 2]])).toThrow(/^jet: every series/);
     expect(() => nb.jet(nb.sin, [nb.zeros([2])], [[nb.zeros([3])]])).toThrow(/^jet: series term 1 leaf 0 has shape/);
     expect(() => nb.jet(nb.sin, [nb.array([1], { dtype: "int32" })], [[1]])).toThrow(nb.DTypeError);
+  });
+});
+
+describe("jet of every primitive of the table against nested jvp (order 3)", () => {
+  // the per-primitive specs of test/properties: operand generators on each primitive's smooth domain
+  const K = 3;
+  /** Per output, its k-th t-derivatives (k = 1..K) of t ↦ prim(x + Σ_j d_j t^j / j!), by nested jvp. */
+  function nestedAll(g: (xs: A[]) => A[], xs: A[], ds: A[][]): A[][] {
+    const at = (t: A): A[] =>
+      g(
+        xs.map((x, i) =>
+          ds[i]!.reduce((acc, d, j) => nb.add(acc, nb.mul(d, nb.div(nb.pow(t, j + 1), fact(j + 1)))), x),
+        ),
+      );
+    const out: A[][] = [];
+    let h: (t: A) => A[] = at;
+    for (let k = 1; k <= K; k++) {
+      const prev = h;
+      h = (t: A) => nb.jvp(prev, [t], [nb.onesLike(t)])[1];
+      out.push(h(nb.array(0)));
+    }
+    return out;
+  }
+  const smooth = PRIMS.filter((p) => SPECS[p].diff !== null);
+
+  it.each(smooth)("%s", (prim) => {
+    const spec = SPECS[prim] as unknown as PrimSpec<Prim>;
+    const gen = spec.diff!.gen ?? spec.gen;
+    fc.assert(
+      fc.property(gen, fc.integer({ min: 1, max: 2 ** 30 }), (c, seed) => {
+        const w = spec.diff!.wrt;
+        const wrt = (w === "all" ? c.args.map((_, i) => i) : w.slice()).filter((k) => isFloatArr(c.args[k]!));
+        if (wrt.length === 0) return;
+        const g = (xs: A[]): A[] => {
+          const args = c.args.slice();
+          wrt.forEach((k, i) => (args[k] = xs[i]!));
+          return apply(prim, args, c.params);
+        };
+        const xs = wrt.map((k) => c.args[k]!);
+        // input terms uniform in (-0.5, 0.5) from a seeded generator (plain JS)
+        let state = seed;
+        const next = () => {
+          state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+          return state / 2 ** 32 - 0.5;
+        };
+        const ds = xs.map((x) =>
+          Array.from({ length: K }, () => {
+            const n = x.shape.reduce((a, b) => a * b, 1);
+            const data = Array.from({ length: n }, next);
+            return nb.reshape(nb.array(data, { dtype: x.dtype }), x.shape);
+          }),
+        );
+        const [ys, ss] = nb.jet((...v: A[]) => g(v), xs, ds);
+        const ref = nestedAll(g, xs, ds);
+        ys.forEach((y, o) => {
+          if (!isFloatArr(y)) return;
+          for (let k = 0; k < K; k++) {
+            const r = ref[k]![o]!;
+            const scale = 1 + Math.max(0, ...vals(r).map(Math.abs));
+            // float64 evaluations of the same polynomial by the Taylor rule and by nested JVP rules:
+            // 1e-9 of the order's magnitude; with a float32 operand or output (2^-24 per operation, the
+            // input terms scaled by 1/k! in float32 too) 1e-4
+            const f32 = y.dtype === "float32" || xs.some((x) => x.dtype === "float32");
+            const tol = f32 ? 1e-4 : 1e-9;
+            expectNear(ss[o]![k]!, r, tol, scale, `${prim}: output ${o}, order ${k + 1}`);
+          }
+        });
+      }),
+      { seed: SEED + 7, numRuns: 3 },
+    );
   });
 });
