@@ -362,6 +362,8 @@ const TRANSFORM_SPECS: Record<string, Spec> = {
   whileLoop: { args: () => [() => false, (x: unknown) => x, M()], params: ["options", "options", "array"] },
   forLoop: { args: () => [0, 2, (_i: unknown, x: unknown) => x, M()], params: ["int", "int", "options", "array"] },
   scan: { args: () => [(c: unknown, x: unknown) => [c, x], M(), M()], params: ["options", "array", "array"] },
+  // issue 11 (jet branch)
+  jet: { args: () => [nb.sin, [M()], [[M()]]], params: ["options", "list", "list"] },
   "tree.map": { args: () => [(x: unknown) => x, [M()]], params: ["options", "array"] },
   "tree.flatten": { args: () => [[M()]], params: ["array"] },
   "tree.unflatten": { args: () => [nb.tree.structure([1]), [M()]], params: ["options", "list"] },
