@@ -192,6 +192,18 @@ describe("each pass on a small graph", () => {
   });
 });
 
+it("optimize options are checked when the transform is created", () => {
+  expect(() => nb.makeGraph(nb.sin, { optimize: "fast" as never })).toThrow(/^makeGraph: optimize must be/);
+  expect(() => nb.jit(nb.sin, { optimize: "fast" as never })).toThrow(/^jit: optimize must be/);
+  // the three levels agree on a small derivative (exact: bit for bit; full: within rounding, here exact)
+  const f = nb.grad(nb.grad((x: A) => nb.mul(nb.sin(x), nb.exp(x))));
+  const want = f(0.3).item();
+  expect(nb.jit(f)(0.3).item()).toBe(want);
+  expect(nb.jit(f, { optimize: "exact" })(0.3).item()).toBe(want);
+  // 2 e^x cos x: one rounding difference at most (a few ulp of the value)
+  expect(Math.abs(nb.jit(f, { optimize: "full" })(0.3).item() - want)).toBeLessThanOrEqual(1e-15 * Math.abs(want) * 4);
+});
+
 describe("the passes never change values (random programs and their gradients)", () => {
   const withInput = arbProgram({ maxDepth: 4 }).chain((p) => fc.tuple(fc.constant(p), p.input));
   const exactPasses: [string, (g: Graph) => Graph][] = [
