@@ -110,7 +110,7 @@ export function jit<
         const full = args.map((a, i) => (statics.has(i) ? a : traced[i]));
         const [outs, outDef] = flattenToArrays(f(...(full as A)), "jit", "the output");
         // the optimisation passes (CSE, constant folding, algebraic simplification; passes/)
-        const graph = optimize(stage.build(ins as StagingTracer[], outs), level);
+        const graph = optimize(stage.build(ins as StagingTracer[], outs), level, { staged: true });
         c = {
           graph,
           outDef,

@@ -34,7 +34,7 @@ export function makeGraph<A extends unknown[] = DefaultArgs>(
       const ins = xs.map((x) => stage.newInput(avalOf(x)));
       const [outs] = flattenToArrays(f(...(unflatten(def, ins) as A)), "makeGraph", "the output");
       const g = stage.build(ins as StagingTracer[], outs);
-      return level === null ? g : optimize(g, level);
+      return level === null ? g : optimize(g, level, { staged: true });
     } finally {
       endTrace(stage);
     }

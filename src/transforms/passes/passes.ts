@@ -21,7 +21,7 @@
  * "full" })`, `makeGraph(f, { optimize: "full" })`).
  */
 import type { Equation, Graph, Var } from "../../core/graph.js";
-import { ConcreteArray } from "../../core/ndarray.js";
+import { ConcreteArray, NDArray } from "../../core/ndarray.js";
 import { isFloat } from "../../core/dtype.js";
 import { shapesEqual, sizeOf } from "../../core/shape.js";
 import * as E from "../../prims/elementwise.js";
@@ -50,10 +50,25 @@ const higherOrder = (e: Equation): boolean =>
  * equations; {@link simplify} reads them as splats).
  */
 export function foldConstants(g: Graph, maxSize = 1024): Graph {
+  const foldable = (e: Equation, args: readonly (NDArray | undefined)[]): args is ConcreteArray[] =>
+    args.every((a) => a instanceof ConcreteArray) &&
+    !higherOrder(e) &&
+    e.outs.every((v) => sizeOf(v.aval.shape) <= maxSize);
+  // nothing to fold (the usual case for a staged graph): the graph itself, without rebuilding it
+  const consts = new Map<Var, NDArray>();
+  g.constVars.forEach((v, i) => consts.set(v, g.consts[i]!));
+  if (
+    !g.equations.some((e) =>
+      foldable(
+        e,
+        e.inputs.map((v) => consts.get(v)),
+      ),
+    )
+  )
+    return g;
   return rewrite(g, false, (e, ins, b) => {
     const args = ins.map((v) => b.valueOf.get(v));
-    if (!args.every((a): a is ConcreteArray => a instanceof ConcreteArray) || higherOrder(e)) return null;
-    if (e.outs.some((v) => sizeOf(v.aval.shape) > maxSize)) return null;
+    if (!foldable(e, args)) return null;
     const outs = e.rule.impl(
       args,
       e.params,
@@ -87,6 +102,19 @@ const isIdentityPerm = (p: readonly number[]) => p.every((k, i) => k === i);
  * as literals.
  */
 export function simplify(g: Graph): Graph {
+  // a dry run first: when no equation simplifies, the graph itself (without rebuilding it)
+  const dry = new Builder(g);
+  g.constVars.forEach((v, i) => dry.keepConstant(v, g.consts[i]!));
+  const seen = new Map<Var, Equation>();
+  let any = false;
+  for (const e of g.equations) {
+    if (simplifyOne(e, e.inputs, dry, seen) !== null) {
+      any = true;
+      break;
+    }
+    for (const v of e.outs) seen.set(v, e);
+  }
+  if (!any) return g;
   const producers = new Map<Var, Equation>();
   return rewrite(g, false, (e, ins, b) => {
     const r = simplifyOne(e, ins, b, producers);
@@ -301,12 +329,18 @@ export function combineLinear(g: Graph): Graph {
  */
 export type OptimizeLevel = "exact" | "full";
 
-/** The passes to a fixed point (at most `rounds` rounds), then dead-code elimination. */
-export function optimize(g: Graph, level: OptimizeLevel = "exact", rounds = 4): Graph {
-  let cur = dce(g);
+/**
+ * The passes to a fixed point (at most `rounds` rounds of folding and
+ * simplification, each followed by CSE when it changed the graph).
+ * `staged`: the graph comes from a staging trace, which hash-conses and drops
+ * dead code as it builds, so the first CSE is skipped (it would find nothing).
+ */
+export function optimize(g: Graph, level: OptimizeLevel = "exact", { rounds = 4, staged = false } = {}): Graph {
+  let cur = staged ? g : cse(g);
   for (let i = 0; i < rounds; i++) {
-    let next = simplify(foldConstants(cse(cur)));
+    let next = simplify(foldConstants(cur));
     if (level === "full") next = combineLinear(next);
+    if (next === cur) break;
     next = cse(next);
     const better = next.equations.length < cur.equations.length;
     cur = next.equations.length <= cur.equations.length ? next : cur;
