@@ -1,7 +1,7 @@
 /**
  * Taylor mode versus nested forward mode (issue 11): the 8th derivative of
  * f(x) = sin(x)·exp(x)·tanh(x) at x = 0.7 by one `jet` of order 8 and by
- * eight nested `jvp`s, eager and under `jit`. Both are checked first against
+ * eight nested `jvp`s, eager and under `jit` (default and "full" passes). Both are checked first against
  * a reference built in plain JS by Leibniz's rule from closed forms
  * ((sin·exp)^(j) = 2^(j/2) e^x sin(x + jπ/4); tanh^(j) = P_j(tanh x) with
  * P_0 = y, P_{j+1} = P_j'(y)(1 - y²), integer coefficients), then timed in
@@ -71,7 +71,7 @@ function ms(run: () => void, calls: number, batches: number): number {
 }
 
 export interface JetRow {
-  readonly mode: "eager" | "jit";
+  readonly mode: "eager" | "jit" | 'jit, optimize "full"';
   readonly jetMs: number;
   readonly nestedMs: number;
 }
@@ -85,6 +85,8 @@ export function measureJet(batches = 7): JetRow[] {
     ["nested jvp", byNestedJvp],
     ["jit(jet)", nb.jit(byJet)],
     ["jit(nested jvp)", nb.jit(byNestedJvp)],
+    ["jit(jet) full", nb.jit(byJet, { optimize: "full" })],
+    ["jit(nested jvp) full", nb.jit(byNestedJvp, { optimize: "full" })],
   ];
   for (const [name, r] of routes) {
     const got = r(x).item();
@@ -92,10 +94,13 @@ export function measureJet(batches = 7): JetRow[] {
     if (!(Math.abs(got - want) <= 1e-11 * Math.abs(want)))
       throw new Error(`jet bench ${name}: got ${got}, expected ${want}`);
   }
-  const [jet, nested, jitJet, jitNested] = routes.map(([, r], i) => ms(() => r(x), i < 2 ? 1 : 50, batches));
+  const [jet, nested, jitJet, jitNested, fullJet, fullNested] = routes.map(([, r], i) =>
+    ms(() => r(x), i < 2 ? 1 : 50, batches),
+  );
   return [
     { mode: "eager", jetMs: jet!, nestedMs: nested! },
     { mode: "jit", jetMs: jitJet!, nestedMs: jitNested! },
+    { mode: 'jit, optimize "full"', jetMs: fullJet!, nestedMs: fullNested! },
   ];
 }
 
