@@ -146,8 +146,14 @@ export class StagingTrace extends Trace {
   private readonly constVars: Var[] = [];
   private readonly consts: NDArray[] = [];
   private readonly constOf = new Map<NDArray, StagingTracer>();
-  private readonly literalOf = new Map<string, StagingTracer>();
+  /** Literal constants by dtype and weakness, then value (-0 under its own key: Maps equate 0 and -0). */
+  private readonly literalOf = new Map<string, Map<number | "-0", StagingTracer>>();
   private readonly cse = new Map<string, StagingTracer[]>();
+  /**
+   * CSE of the common equations (parameterless, one or two operands) by rule, then by the
+   * operands' ids packed into one number: no key string to build and hash per equation.
+   */
+  private readonly cseSmall = new Map<Rule, Map<number, StagingTracer[]>>();
   // Per variable, indexed by its id (ids are dense from 0 within a trace): arrays, not Maps, on the hot path.
   private readonly constValue: (NDArray | undefined)[] = [];
   private readonly producer: (Equation | undefined)[] = [];
@@ -178,10 +184,15 @@ export class StagingTrace extends Trace {
   pure(x: NDArray): Tracer {
     const hit = this.constOf.get(x);
     if (hit) return hit;
-    let key: string | null = null;
+    let lits: Map<number | "-0", StagingTracer> | undefined;
+    let litKey: number | "-0" = 0;
     if (isLiteral(x)) {
-      key = `${x.dtype}|${x.weakType}|${Object.is(x.data[0], -0) ? "-0" : x.data[0]}`;
-      const lit = this.literalOf.get(key);
+      const kind = x.weakType ? (x.dtype === "float64" ? "w" : `w${x.dtype}`) : x.dtype;
+      lits = this.literalOf.get(kind);
+      if (lits === undefined) this.literalOf.set(kind, (lits = new Map()));
+      const v = x.data[0]!;
+      litKey = Object.is(v, -0) ? "-0" : v;
+      const lit = lits.get(litKey);
       if (lit) return lit;
     }
     const aval = avalOf(x);
@@ -191,7 +202,7 @@ export class StagingTrace extends Trace {
     this.constOf.set(x, t);
     this.constValue[t.v.id] = x;
     this.tracerOf[t.v.id] = t;
-    if (key !== null) this.literalOf.set(key, t);
+    if (lits !== undefined) lits.set(litKey, t);
     return t;
   }
 
@@ -226,16 +237,35 @@ export class StagingTrace extends Trace {
   processPrimitive<P>(prim: Rule<P>, args: Tracer[], params: P): NDArray[] {
     const simple = this.simplify(prim, args as StagingTracer[]);
     if (simple !== null) return [simple];
-    const ins = (args as StagingTracer[]).map((a) => a.v);
-    let idKey: string;
-    if (ins.length === 2) {
-      // commutative primitives: operand order does not matter (same broadcast result either way)
-      const [i0, i1] = [ins[0]!.id, ins[1]!.id];
-      idKey = prim.commutative && i0 > i1 ? `${i1},${i0}` : `${i0},${i1}`;
-    } else idKey = ins.length === 1 ? String(ins[0]!.id) : ins.map((v) => v.id).join(",");
-    const key = `${prim.name}|${idKey}|${paramsKey(params)}`;
-    const hit = this.cse.get(key);
-    if (hit) return hit;
+    const n = args.length;
+    const ins: Var[] = new Array<Var>(n);
+    for (let i = 0; i < n; i++) ins[i] = (args[i] as StagingTracer).v;
+    let small: Map<number, StagingTracer[]> | undefined;
+    let smallKey = 0;
+    let key = "";
+    if (n <= 2 && n > 0 && this.nextId <= SMALL_IDS && isEmptyParams(params)) {
+      // one operand: -(id + 1); two: id0 · 2^26 + id1, in either order for commutative
+      // primitives (operand order does not matter: same broadcast result either way)
+      const i0 = ins[0]!.id;
+      if (n === 1) smallKey = -(i0 + 1);
+      else {
+        const i1 = ins[1]!.id;
+        smallKey = prim.commutative && i0 > i1 ? i1 * SMALL_IDS + i0 : i0 * SMALL_IDS + i1;
+      }
+      small = this.cseSmall.get(prim as Rule);
+      if (small === undefined) this.cseSmall.set(prim as Rule, (small = new Map()));
+      const hit = small.get(smallKey);
+      if (hit) return hit;
+    } else {
+      let idKey: string;
+      if (n === 2) {
+        const [i0, i1] = [ins[0]!.id, ins[1]!.id];
+        idKey = prim.commutative && i0 > i1 ? `${i1},${i0}` : `${i0},${i1}`;
+      } else idKey = n === 1 ? String(ins[0]!.id) : ins.map((v) => v.id).join(",");
+      key = `${prim.name}|${idKey}|${paramsKey(params)}`;
+      const hit = this.cse.get(key);
+      if (hit) return hit;
+    }
     const avals = prim.abstractEval(
       ins.map((v) => v.aval),
       params,
@@ -247,7 +277,8 @@ export class StagingTrace extends Trace {
       this.producer[o.v.id] = eqn;
       this.tracerOf[o.v.id] = o;
     }
-    this.cse.set(key, outs);
+    if (small !== undefined) small.set(smallKey, outs);
+    else this.cse.set(key, outs);
     return outs;
   }
 
@@ -299,6 +330,16 @@ function keepIfSame(keep: StagingTracer, other: StagingTracer): StagingTracer | 
   if (keep.aval.dtype !== other.aval.dtype || keep.aval.shape.length < other.aval.shape.length) return null;
   for (const d of other.aval.shape) if (d !== 1) return null;
   return keep;
+}
+
+/** Variable ids below this pack two to a CSE key exactly (2^26 · 2^26 < 2^53). */
+const SMALL_IDS = 2 ** 26;
+
+/** `{}` (a plain object with no keys): the parameters of most elementwise primitives. */
+function isEmptyParams(params: unknown): boolean {
+  if (params === null || typeof params !== "object" || Object.getPrototypeOf(params) !== Object.prototype) return false;
+  for (const _k in params) return false;
+  return true;
 }
 
 const OPAQUE_IDS = new WeakMap<object, number>();
