@@ -149,11 +149,8 @@ export class StagingTrace extends Trace {
   /** Literal constants by dtype and weakness, then value (-0 under its own key: Maps equate 0 and -0). */
   private readonly literalOf = new Map<string, Map<number | "-0", StagingTracer>>();
   private readonly cse = new Map<string, StagingTracer[]>();
-  /**
-   * CSE of the common equations (parameterless, one or two operands) by rule, then by the
-   * operands' ids packed into one number: no key string to build and hash per equation.
-   */
-  private readonly cseSmall = new Map<Rule, Map<number, StagingTracer[]>>();
+  /** Per variable id: the parameterless equations whose newest operand it is (CSE candidates). */
+  private readonly usesOf: (Equation[] | undefined)[] = [];
   // Per variable, indexed by its id (ids are dense from 0 within a trace): arrays, not Maps, on the hot path.
   private readonly constValue: (NDArray | undefined)[] = [];
   private readonly producer: (Equation | undefined)[] = [];
@@ -240,46 +237,87 @@ export class StagingTrace extends Trace {
     const n = args.length;
     const ins: Var[] = new Array<Var>(n);
     for (let i = 0; i < n; i++) ins[i] = (args[i] as StagingTracer).v;
-    let small: Map<number, StagingTracer[]> | undefined;
-    let smallKey = 0;
+    // CSE. Parameterless equations of one or two operands (most of them) are found in a short
+    // list kept per variable (the newest operand), not in one map that grows with the graph
+    // (issue 8: inserting into a big map cost more than the rest of staging); others by key.
+    const small = n > 0 && n <= 2 && isEmptyParams(params);
+    let owner = -1;
     let key = "";
-    if (n <= 2 && n > 0 && this.nextId <= SMALL_IDS && isEmptyParams(params)) {
-      // one operand: -(id + 1); two: id0 · 2^26 + id1, in either order for commutative
-      // primitives (operand order does not matter: same broadcast result either way)
-      const i0 = ins[0]!.id;
-      if (n === 1) smallKey = -(i0 + 1);
-      else {
-        const i1 = ins[1]!.id;
-        smallKey = prim.commutative && i0 > i1 ? i1 * SMALL_IDS + i0 : i0 * SMALL_IDS + i1;
-      }
-      small = this.cseSmall.get(prim as Rule);
-      if (small === undefined) this.cseSmall.set(prim as Rule, (small = new Map()));
-      const hit = small.get(smallKey);
-      if (hit) return hit;
-    } else {
-      let idKey: string;
-      if (n === 2) {
-        const [i0, i1] = [ins[0]!.id, ins[1]!.id];
-        idKey = prim.commutative && i0 > i1 ? `${i1},${i0}` : `${i0},${i1}`;
-      } else idKey = n === 1 ? String(ins[0]!.id) : ins.map((v) => v.id).join(",");
-      key = `${prim.name}|${idKey}|${paramsKey(params)}`;
+    if (small) {
+      owner = n === 1 ? ins[0]!.id : Math.max(ins[0]!.id, ins[1]!.id);
+      const hit = this.findUse(prim as Rule, ins, owner);
+      if (hit !== null) return hit;
+    }
+    if (!small || (this.usesOf[owner]?.length ?? 0) >= USES_PER_VAR) {
+      key = this.cseKey(prim as Rule, ins, params);
       const hit = this.cse.get(key);
       if (hit) return hit;
     }
-    const avals = prim.abstractEval(
-      ins.map((v) => v.aval),
-      params,
-    );
-    const outs = avals.map((a) => new StagingTracer(this, a, this.newVar(a)));
-    const eqn: Equation = { prim: prim.name, rule: prim, inputs: ins, params, outs: outs.map((o) => o.v) };
+    const inAvals = new Array<Aval>(n);
+    for (let i = 0; i < n; i++) inAvals[i] = ins[i]!.aval;
+    const avals = prim.abstractEval(inAvals, params);
+    const outs = new Array<StagingTracer>(avals.length);
+    const outVars = new Array<Var>(avals.length);
+    for (let i = 0; i < avals.length; i++) {
+      const a = avals[i]!;
+      const o = new StagingTracer(this, a, this.newVar(a));
+      outs[i] = o;
+      outVars[i] = o.v;
+    }
+    // parameterless equations share one empty parameter object (the caller's `{}` is not kept)
+    const eqn: Equation = {
+      prim: prim.name,
+      rule: prim,
+      inputs: ins,
+      params: small ? NO_PARAMS : params,
+      outs: outVars,
+    };
     this.eqns.push(eqn);
     for (const o of outs) {
       this.producer[o.v.id] = eqn;
       this.tracerOf[o.v.id] = o;
     }
-    if (small !== undefined) small.set(smallKey, outs);
-    else this.cse.set(key, outs);
+    if (key !== "") this.cse.set(key, outs);
+    else {
+      const uses = this.usesOf[owner];
+      if (uses === undefined) this.usesOf[owner] = [eqn];
+      else uses.push(eqn);
+    }
     return outs;
+  }
+
+  /** A parameterless equation of `prim` on `ins` in the use list of variable `owner`, or null. */
+  private findUse(prim: Rule, ins: readonly Var[], owner: number): StagingTracer[] | null {
+    const uses = this.usesOf[owner];
+    if (uses === undefined) return null;
+    const a = ins[0]!;
+    const b = ins.length === 2 ? ins[1]! : null;
+    for (const e of uses) {
+      if (e.rule !== prim || e.inputs.length !== ins.length) continue;
+      const x = e.inputs[0]!;
+      if (b === null) {
+        if (x === a) return this.outsOf(e);
+        continue;
+      }
+      const y = e.inputs[1]!;
+      // commutative primitives: operand order does not matter (same broadcast result either way)
+      if ((x === a && y === b) || (prim.commutative === true && x === b && y === a)) return this.outsOf(e);
+    }
+    return null;
+  }
+
+  private outsOf(e: Equation): StagingTracer[] {
+    return e.outs.map((v) => this.tracerOf[v.id]!);
+  }
+
+  /** The CSE key of an equation: primitive, operand ids (sorted for commutative ones), parameters. */
+  private cseKey(prim: Rule, ins: readonly Var[], params: unknown): string {
+    let idKey: string;
+    if (ins.length === 2) {
+      const [i0, i1] = [ins[0]!.id, ins[1]!.id];
+      idKey = prim.commutative && i0 > i1 ? `${i1},${i0}` : `${i0},${i1}`;
+    } else idKey = ins.length === 1 ? String(ins[0]!.id) : ins.map((v) => v.id).join(",");
+    return `${prim.name}|${idKey}|${paramsKey(params)}`;
   }
 
   concreteOf(t: Tracer, op: string): ConcreteArray {
@@ -296,21 +334,24 @@ export class StagingTrace extends Trace {
       const t = o instanceof StagingTracer && o.trace === this ? o : (this.pure(o) as StagingTracer);
       return t.v;
     });
-    const live = new Set<Var>();
-    for (const v of outVars) if (v) live.add(v);
+    // liveness by variable id (ids are dense from 0 within this trace)
+    const live = new Uint8Array(this.nextId);
+    for (const v of outVars) if (v) live[v.id] = 1;
     const kept: Equation[] = [];
     for (let i = this.eqns.length - 1; i >= 0; i--) {
       const e = this.eqns[i]!;
-      if (e.outs.some((v) => live.has(v))) {
+      let used = false;
+      for (const v of e.outs) if (live[v.id] === 1) used = true;
+      if (used) {
         kept.push(e);
-        for (const v of e.inputs) live.add(v);
+        for (const v of e.inputs) live[v.id] = 1;
       }
     }
     kept.reverse();
     const cv: Var[] = [];
     const cs: NDArray[] = [];
     this.constVars.forEach((v, i) => {
-      if (live.has(v)) {
+      if (live[v.id] === 1) {
         cv.push(v);
         cs.push(this.consts[i]!);
       }
@@ -332,8 +373,11 @@ function keepIfSame(keep: StagingTracer, other: StagingTracer): StagingTracer | 
   return keep;
 }
 
-/** Variable ids below this pack two to a CSE key exactly (2^26 · 2^26 < 2^53). */
-const SMALL_IDS = 2 ** 26;
+/** CSE candidates kept per variable; a variable's further equations are found by key. */
+const USES_PER_VAR = 16;
+
+/** The parameters of every staged parameterless equation. */
+const NO_PARAMS: Readonly<Record<string, never>> = Object.freeze({});
 
 /** `{}` (a plain object with no keys): the parameters of most elementwise primitives. */
 function isEmptyParams(params: unknown): boolean {
