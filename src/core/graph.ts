@@ -145,10 +145,11 @@ export class StagingTrace extends Trace {
   private readonly eqns: Equation[] = [];
   private readonly constVars: Var[] = [];
   private readonly consts: NDArray[] = [];
-  private readonly constOf = new Map<NDArray, StagingTracer>();
+  // maps made on first use: a small trace (grad of a scalar function) needs few of them
+  private constOf: Map<NDArray, StagingTracer> | undefined;
   /** Literal constants by dtype and weakness, then value (-0 under its own key: Maps equate 0 and -0). */
-  private readonly literalOf = new Map<string, Map<number | "-0", StagingTracer>>();
-  private readonly cse = new Map<string, StagingTracer[]>();
+  private literalOf: Map<string, Map<number | "-0", StagingTracer>> | undefined;
+  private cse: Map<string, StagingTracer[]> | undefined;
   /** Per variable id: the parameterless equations whose newest operand it is (CSE candidates). */
   private readonly usesOf: (Equation[] | undefined)[] = [];
   // Per variable, indexed by its id (ids are dense from 0 within a trace): arrays, not Maps, on the hot path.
@@ -179,14 +180,15 @@ export class StagingTrace extends Trace {
   }
 
   pure(x: NDArray): Tracer {
-    const hit = this.constOf.get(x);
+    const hit = this.constOf?.get(x);
     if (hit) return hit;
     let lits: Map<number | "-0", StagingTracer> | undefined;
     let litKey: number | "-0" = 0;
     if (isLiteral(x)) {
       const kind = x.weakType ? (x.dtype === "float64" ? "w" : `w${x.dtype}`) : x.dtype;
-      lits = this.literalOf.get(kind);
-      if (lits === undefined) this.literalOf.set(kind, (lits = new Map()));
+      const byKind = (this.literalOf ??= new Map());
+      lits = byKind.get(kind);
+      if (lits === undefined) byKind.set(kind, (lits = new Map()));
       const v = x.data[0]!;
       litKey = Object.is(v, -0) ? "-0" : v;
       const lit = lits.get(litKey);
@@ -196,7 +198,7 @@ export class StagingTrace extends Trace {
     const t = new StagingTracer(this, aval, this.newVar(aval));
     this.constVars.push(t.v);
     this.consts.push(x);
-    this.constOf.set(x, t);
+    (this.constOf ??= new Map()).set(x, t);
     this.constValue[t.v.id] = x;
     this.tracerOf[t.v.id] = t;
     if (lits !== undefined) lits.set(litKey, t);
@@ -250,7 +252,7 @@ export class StagingTrace extends Trace {
     }
     if (!small || (this.usesOf[owner]?.length ?? 0) >= USES_PER_VAR) {
       key = this.cseKey(prim as Rule, ins, params);
-      const hit = this.cse.get(key);
+      const hit = this.cse?.get(key);
       if (hit) return hit;
     }
     const inAvals = new Array<Aval>(n);
@@ -277,7 +279,7 @@ export class StagingTrace extends Trace {
       this.producer[o.v.id] = eqn;
       this.tracerOf[o.v.id] = o;
     }
-    if (key !== "") this.cse.set(key, outs);
+    if (key !== "") (this.cse ??= new Map()).set(key, outs);
     else {
       const uses = this.usesOf[owner];
       if (uses === undefined) this.usesOf[owner] = [eqn];
