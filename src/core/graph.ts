@@ -54,6 +54,11 @@ export class Graph {
     readonly equations: readonly Equation[],
     /** Output variables; null stands for a symbolic zero (linear graphs only). */
     readonly outs: readonly (Var | null)[],
+    /**
+     * @internal When every variable was made by one staging trace: a bound on their ids (which
+     * are then distinct and dense below it), so passes can index arrays by id.
+     */
+    readonly idBound?: number,
   ) {}
 
   /** The graph in a JAX-like jaxpr notation: `{ lambda a:f64[] . let b:f64[] = cos a in ( b ) }`. */
@@ -364,6 +369,7 @@ export class StagingTrace extends Trace {
       cs,
       kept,
       outVars,
+      this.nextId,
     );
   }
 }
@@ -443,7 +449,7 @@ export function stageClosed(f: (xs: NDArray[]) => NDArray[], avals: readonly Ava
       ins,
       withDynamic(t, () => f(ins)),
     );
-    return [new Graph([...g.constVars, ...g.inVars], [], [], g.equations, g.outs), g.consts.slice()];
+    return [new Graph([...g.constVars, ...g.inVars], [], [], g.equations, g.outs, g.idBound), g.consts.slice()];
   } finally {
     endTrace(t);
   }

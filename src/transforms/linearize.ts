@@ -162,40 +162,10 @@ class DenseVarTable<V> implements VarTable<V> {
   }
 }
 
-/**
- * Makes tables from the variables of `g`: indexed by id when the ids are distinct, non-negative and
- * dense enough (graphs staged by one trace), else Maps (imported or rebuilt graphs).
- */
+/** Makes tables from the variables of `g`: arrays indexed by id when one trace staged it, else Maps. */
 function varTables(g: Graph): <V>() => VarTable<V> {
-  let count = g.inVars.length + g.constVars.length;
-  let max = -1;
-  const see = (v: Var): boolean => {
-    if (v.id < 0 || !Number.isInteger(v.id)) return false;
-    if (v.id > max) max = v.id;
-    return true;
-  };
-  let ok = g.inVars.every(see) && g.constVars.every(see);
-  for (const e of g.equations) {
-    if (!ok) break;
-    count += e.outs.length;
-    ok = e.outs.every(see) && e.inputs.every(see);
-  }
-  for (const v of g.outs) if (ok && v !== null) ok = see(v);
-  if (!ok || max >= 4 * count + 64 || !distinctIds(g, max)) return <V>() => new Map<Var, V>();
-  return <V>() => new DenseVarTable<V>(max + 1);
-}
-
-/** Whether no two different variables of `g` share an id (below `max + 1`). */
-function distinctIds(g: Graph, max: number): boolean {
-  const owner = new Array<Var | undefined>(max + 1);
-  const claim = (v: Var): boolean => {
-    const o = owner[v.id];
-    if (o === undefined) owner[v.id] = v;
-    return o === undefined || o === v;
-  };
-  if (!g.inVars.every(claim) || !g.constVars.every(claim)) return false;
-  for (const e of g.equations) if (!e.outs.every(claim) || !e.inputs.every(claim)) return false;
-  return g.outs.every((v) => v === null || claim(v));
+  const n = g.idBound;
+  return n === undefined ? <V>() => new Map<Var, V>() : <V>() => new DenseVarTable<V>(n);
 }
 
 /** Evaluates a linear graph forward on tangents (null = zero), keeping zeros symbolic where it can. */
