@@ -152,8 +152,8 @@ export class StagingTrace extends Trace {
   private readonly consts: NDArray[] = [];
   // maps made on first use: a small trace (grad of a scalar function) needs few of them
   private constOf: Map<NDArray, StagingTracer> | undefined;
-  /** Literal constants by dtype and weakness, then value (-0 under its own key: Maps equate 0 and -0). */
-  private literalOf: Map<string, Map<number | "-0", StagingTracer>> | undefined;
+  /** Literal (0-d) constants by value. */
+  private literalOf: Map<number | "-0", StagingTracer[]> | undefined;
   private cse: Map<string, StagingTracer[]> | undefined;
   /** Per variable id: the parameterless equations whose newest operand it is (CSE candidates). */
   private readonly usesOf: (Equation[] | undefined)[] = [];
@@ -185,28 +185,37 @@ export class StagingTrace extends Trace {
   }
 
   pure(x: NDArray): Tracer {
+    if (isLiteral(x)) {
+      // literals by value (then dtype and weakness), so equal literals are one constant; -0 is
+      // its own key, since Maps equate 0 and -0 (and NaN with NaN, as wanted)
+      const v = x.data[0]!;
+      const key = Object.is(v, -0) ? "-0" : v;
+      const lits = (this.literalOf ??= new Map());
+      const same = lits.get(key);
+      if (same !== undefined)
+        for (const t of same) {
+          const c = this.constValue[t.v.id]!;
+          if (c.dtype === x.dtype && c.weakType === x.weakType) return t;
+        }
+      const t = this.newConst(x);
+      if (same === undefined) lits.set(key, [t]);
+      else same.push(t);
+      return t;
+    }
     const hit = this.constOf?.get(x);
     if (hit) return hit;
-    let lits: Map<number | "-0", StagingTracer> | undefined;
-    let litKey: number | "-0" = 0;
-    if (isLiteral(x)) {
-      const kind = x.weakType ? (x.dtype === "float64" ? "w" : `w${x.dtype}`) : x.dtype;
-      const byKind = (this.literalOf ??= new Map());
-      lits = byKind.get(kind);
-      if (lits === undefined) byKind.set(kind, (lits = new Map()));
-      const v = x.data[0]!;
-      litKey = Object.is(v, -0) ? "-0" : v;
-      const lit = lits.get(litKey);
-      if (lit) return lit;
-    }
+    const t = this.newConst(x);
+    (this.constOf ??= new Map()).set(x, t);
+    return t;
+  }
+
+  private newConst(x: NDArray): StagingTracer {
     const aval = avalOf(x);
     const t = new StagingTracer(this, aval, this.newVar(aval));
     this.constVars.push(t.v);
     this.consts.push(x);
-    (this.constOf ??= new Map()).set(x, t);
     this.constValue[t.v.id] = x;
     this.tracerOf[t.v.id] = t;
-    if (lits !== undefined) lits.set(litKey, t);
     return t;
   }
 

@@ -350,6 +350,7 @@ export function unflattenAs(def: TreeDef, leaves: readonly unknown[], op: string
   if (leaves.length !== def.numLeaves)
     throw new ShapeError(`${op}: ${leaves.length} leaves for a structure with ${def.numLeaves} (${def})`);
   if (def.kind === "leaf") return leaves[0];
+  if (def === FLAT_DEFS[def.children.length]) return leaves.slice();
   let i = 0;
   return foldDef<unknown>(
     def,
