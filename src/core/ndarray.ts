@@ -108,6 +108,10 @@ export class ConcreteArray extends NDArray {
   get weakType(): boolean {
     return this.#weak;
   }
+  /** @internal The weak-type flag under its abstract-value name: a concrete array is its own aval. */
+  get weak(): boolean {
+    return this.#weak;
+  }
   concrete(): ConcreteArray {
     return this;
   }

@@ -204,8 +204,10 @@ export function bind<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDA
   }
   if (DYNAMIC !== null && DYNAMIC.main.active && (top === null || DYNAMIC.main.level > top.main.level)) top = DYNAMIC;
   if (top === null) {
-    const avals = prim.opaque ? [] : prim.abstractEval(args.map(avalOf), params);
-    return prim.impl(args as ConcreteArray[], params, avals);
+    // concrete operands are their own abstract values (shape, dtype, weak): no copies to make
+    const concrete = args as ConcreteArray[];
+    const avals = prim.opaque ? [] : prim.abstractEval(concrete, params);
+    return prim.impl(concrete, params, avals);
   }
   // operands already of the owning trace pass as they are (the common case: no new array)
   const n = args.length;

@@ -20,6 +20,9 @@ import * as SH from "./shape.js";
 import * as IX from "./indexing.js";
 import * as LA from "./linalg.js";
 
+/** The parameters of the parameterless elementwise primitives, shared. */
+const NO_PARAMS: {} = Object.freeze({});
+
 /** An operand: an array, or a bare JS number (a weak float64 scalar) or boolean. */
 export type Operand = NDArray | number | boolean;
 
@@ -85,13 +88,13 @@ export function binaryOp(prim: Rule<{}>, x: Operand, y: Operand, op: string, flo
   const b = lift(y);
   let dt = promoted2(a, b) ?? promoted(op, [a, b]);
   if (float) dt = floatOf(dt);
-  return bind1(prim, [convertTo(a, dt), convertTo(b, dt)], {});
+  return bind1(prim, [convertTo(a, dt), convertTo(b, dt)], NO_PARAMS);
 }
 
 /** A unary float primitive (ints and bools compute in float64). */
 export function unaryFloat(prim: Rule<{}>, x: Operand): NDArray {
   const a = lift(x);
-  return bind1(prim, [convertTo(a, floatOf(a.dtype))], {});
+  return bind1(prim, [convertTo(a, floatOf(a.dtype))], NO_PARAMS);
 }
 
 /** The operand tested != 0, as bool. */
