@@ -28,7 +28,11 @@ import type { Params } from "./table.js";
 type Unary = (v: number) => number;
 type Binary = (x: number, y: number) => number;
 
-export function unaryFloat(name: string, scalar: Unary, jvp: (x: NDArray, dx: NDArray, y: NDArray) => NDArray): Rule<{}> {
+export function unaryFloat(
+  name: string,
+  scalar: Unary,
+  jvp: (x: NDArray, dx: NDArray, y: NDArray) => NDArray,
+): Rule<{}> {
   const row: Rule<{}> = {
     name,
     scalar,
