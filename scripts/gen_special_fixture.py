@@ -6,6 +6,7 @@ rounded once to the nearest float64. Inputs are float64 values themselves
 (so the reference is the exact function at the exact input). Regenerate with
 
     python3 scripts/gen_special_fixture.py > test/fixtures/special.json
+    npx prettier --write test/fixtures/special.json
 
 (CI never runs this: the JSON is committed.) Needs mpmath (python3-mpmath).
 """
