@@ -32,7 +32,7 @@ export function hurwitzZeta(s: number, q: number): number {
   if (q === -Infinity) return NaN;
   // direct sum until w = q + j >= s + 12 (there the Euler–Maclaurin terms fall fast)
   const W = s + 12;
-  // a very negative q would take -q terms: refuse rather than loop (documented gap)
+  // a very negative q would take -q terms (polygamma reflects below -20 instead)
   if (q < -1e5) return NaN;
   let sum = 0;
   let j = 0;
@@ -167,6 +167,25 @@ export function digamma(x: number): number {
 export function polygamma(n: number, x: number): number {
   if (!(Number.isInteger(n) && n >= 0)) return NaN;
   if (n === 0) return digamma(x);
+  if (x < -20 && Number.isFinite(x)) {
+    // reflection, differentiated n times: ψ⁽ⁿ⁾(x) = (-1)ⁿ ψ⁽ⁿ⁾(1 - x) - π^(n+1) Pₙ(cot πx), where
+    // dⁿ cot(y)/dyⁿ = Pₙ(cot y), P₀(c) = c, P_(k+1)(c) = -(1 + c²) P_k'(c) (no sum of |x| terms)
+    if (Number.isInteger(x)) return NaN;
+    const c = picotpi(x) / Math.PI;
+    let p = [0, 1]; // coefficients of P₀ in powers of c
+    for (let k = 0; k < n; k++) {
+      const q = new Array<number>(p.length + 1).fill(0);
+      for (let j = 1; j < p.length; j++) {
+        // -(1 + c²) · j p_j c^(j-1)
+        q[j - 1]! -= j * p[j]!;
+        q[j + 1]! -= j * p[j]!;
+      }
+      p = q;
+    }
+    let pc = 0;
+    for (let j = p.length - 1; j >= 0; j--) pc = pc * c + p[j]!;
+    return (n % 2 === 0 ? 1 : -1) * polygamma(n, 1 - x) - Math.pow(Math.PI, n + 1) * pc;
+  }
   let fact = 1;
   for (let k = 2; k <= n; k++) fact *= k;
   return (n % 2 === 1 ? 1 : -1) * fact * hurwitzZeta(n + 1, x);
