@@ -66,6 +66,10 @@ erfc = table(mp.erfc, uniform(-6, 27, 600) + uniform(-1.5, 1.5, 200) + [0.0, 1.2
 ys = uniform(-1, 1, 500) + [s * (1 - 2.0 ** -k) for k in range(1, 54) for s in (1, -1)]
 ys += [s * 10.0 ** -k for k in range(1, 300, 7) for s in (1, -1)]
 erfinv = [[y, f64(mp.erfinv(mp.mpf(y)))] for y in ys]
+# drawn last, so the sets above are unchanged: polygamma on the negative axis (reflection below -20)
+negx = [x for x in uniform(-60, 0, 120) if abs(x - round(x)) > 1e-3] + [-25.5, -1000.3]
+for n in (1, 2, 3):
+    polygamma["negative" + str(n)] = table(lambda x, n=n: mp.polygamma(n, x), negx)
 
 print(
     json.dumps(
