@@ -28,7 +28,11 @@ import type { Params } from "./table.js";
 type Unary = (v: number) => number;
 type Binary = (x: number, y: number) => number;
 
-function unaryFloat(name: string, scalar: Unary, jvp: (x: NDArray, dx: NDArray, y: NDArray) => NDArray): Rule<{}> {
+export function unaryFloat(
+  name: string,
+  scalar: Unary,
+  jvp: (x: NDArray, dx: NDArray, y: NDArray) => NDArray,
+): Rule<{}> {
   const row: Rule<{}> = {
     name,
     scalar,
@@ -92,7 +96,7 @@ const infix =
     `(${a} ${op} ${b})`;
 
 /** What every binary arithmetic row shares: its scalar function, shape rule and kernel. */
-function arithmetic(name: string, scalar: Binary, float = false, scalarInt32?: Binary) {
+export function arithmetic(name: string, scalar: Binary, float = false, scalarInt32?: Binary) {
   const floatImpl = binaryImpl(scalar);
   const intImpl = scalarInt32 === undefined ? floatImpl : binaryImpl(scalarInt32);
   return {

@@ -442,6 +442,15 @@ export const JET_RULES = {
   eigh: viaJvp,
   random_bits: zeroSeries,
   random_uniform: zeroSeries,
+  // issue 9 part A (special functions): exact nested-jvp series; a dedicated O(K²) rule would need
+  // the polygamma chain's own ODE and is rare enough not to be worth it
+  xlogy: viaJvp,
+  xlog1py: viaJvp,
+  lgamma: viaJvp,
+  digamma: viaJvp,
+  polygamma: viaJvp,
+  erfc: viaJvp,
+  erfinv: viaJvp,
 } satisfies { [P in Prim]: JetRule<Params[P]> };
 
 /** The Taylor rule of a primitive: its table entry, or {@link viaJvp} for higher-order primitives. */
