@@ -96,6 +96,10 @@ export const PRIM_SPECS = {
   cholesky: U,
   qr: U,
   eigh: U,
+  // opsC: linear algebra
+  svd: { arity: 1, params: { fullMatrices: "bool" } },
+  lu: U,
+  expm: U,
   random_bits: { arity: 1, params: { shape: "nats" } },
   random_uniform: { arity: 1, params: { shape: "nats", dtype: "dtype" } },
 } satisfies { [P in Prim]: PrimSpec<Params[P]> };

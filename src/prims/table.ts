@@ -96,6 +96,10 @@ export interface Params {
   cholesky: {};
   qr: {};
   eigh: {};
+  // opsC: linear algebra
+  svd: { fullMatrices: boolean };
+  lu: {};
+  expm: {};
   random_bits: { shape: number[] };
   random_uniform: { shape: number[]; dtype: DType };
 }
@@ -197,6 +201,10 @@ export const RULES = {
   cholesky: LA.CHOLESKY,
   qr: LA.QR,
   eigh: LA.EIGH,
+  // opsC: linear algebra
+  svd: LA.SVD,
+  lu: LA.LU,
+  expm: LA.EXPM,
   random_bits: RN.RANDOM_BITS,
   random_uniform: RN.RANDOM_UNIFORM,
 } satisfies { [P in Prim]: RuleFor<P> };
