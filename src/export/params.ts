@@ -100,6 +100,7 @@ export const PRIM_SPECS = {
   svd: { arity: 1, params: { fullMatrices: "bool" } },
   lu: U,
   expm: U,
+  expm_frechet: B,
   random_bits: { arity: 1, params: { shape: "nats" } },
   random_uniform: { arity: 1, params: { shape: "nats", dtype: "dtype" } },
 } satisfies { [P in Prim]: PrimSpec<Params[P]> };

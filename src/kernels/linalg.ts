@@ -711,34 +711,58 @@ function pade(a: Float64Array, n: number, m: number): Float64Array {
 }
 
 /**
- * Matrix exponentials of [..., n, n] matrices by Higham's (2005) scaling and
- * squaring: the lowest Padé degree m in {3, 5, 7, 9} with ‖A‖₁ <= θ_m, else
- * degree 13 on A / 2^s with ‖A / 2^s‖₁ <= θ₁₃, squared s times.
+ * e^X of the n x n row-major `x` (overwritten) by Higham's (2005) scaling and
+ * squaring: the lowest Padé degree m in {3, 5, 7, 9} with ‖X‖₁ <= θ_m, else
+ * degree 13 on X / 2^s with ‖X / 2^s‖₁ <= θ₁₃, squared s times.
  */
+function expmOne(x: Float64Array, n: number): Float64Array {
+  let norm1 = 0;
+  for (let j = 0; j < n; j++) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += Math.abs(x[i * n + j]!);
+    norm1 = Math.max(norm1, s);
+  }
+  const low = PADE_THETA.slice(0, 4).find(([, th]) => norm1 <= th);
+  if (low !== undefined) return pade(x, n, low[0]);
+  if (!Number.isFinite(norm1)) return new Float64Array(n * n).fill(NaN);
+  const s = Math.max(0, Math.ceil(Math.log2(norm1 / PADE_THETA[4]![1])));
+  const f = 2 ** -s;
+  for (let i = 0; i < n * n; i++) x[i]! *= f;
+  let r = pade(x, n, 13);
+  for (let i = 0; i < s; i++) r = mm(r, r, n);
+  return r;
+}
+
+/** Matrix exponentials of [..., n, n] matrices (`expmOne` on each). */
 export function expm(a: ConcreteArray): ConcreteArray {
   const { B, n } = batches(a.shape);
   const A = toF64(a);
   const out = new Float64Array(A.length);
+  for (let b = 0; b < B; b++) out.set(expmOne(A.slice(b * n * n, (b + 1) * n * n), n), b * n * n);
+  return store(out, a.shape, a.dtype);
+}
+
+/**
+ * Fréchet derivatives L(A, E) = ∫₀¹ e^{sA} E e^{(1-s)A} ds of the exponential, as the top-right
+ * block of exp([[A, E], [0, A]]) (Higham 2008, Theorem 3.6 / Mathias 1996).
+ */
+export function expmFrechet(a: ConcreteArray, e: ConcreteArray): ConcreteArray {
+  const { B, n } = batches(a.shape);
+  const A = toF64(a);
+  const E = toF64(e);
+  const out = new Float64Array(A.length);
+  const N = 2 * n;
   for (let b = 0; b < B; b++) {
-    const x = A.slice(b * n * n, (b + 1) * n * n);
-    let norm1 = 0;
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      for (let i = 0; i < n; i++) s += Math.abs(x[i * n + j]!);
-      norm1 = Math.max(norm1, s);
-    }
-    let r: Float64Array;
-    const low = PADE_THETA.slice(0, 4).find(([, th]) => norm1 <= th);
-    if (low !== undefined) r = pade(x, n, low[0]);
-    else if (!Number.isFinite(norm1)) r = new Float64Array(n * n).fill(NaN);
-    else {
-      const s = Math.max(0, Math.ceil(Math.log2(norm1 / PADE_THETA[4]![1])));
-      const f = 2 ** -s;
-      for (let i = 0; i < n * n; i++) x[i]! *= f;
-      r = pade(x, n, 13);
-      for (let i = 0; i < s; i++) r = mm(r, r, n);
-    }
-    out.set(r, b * n * n);
+    const big = new Float64Array(N * N);
+    const o = b * n * n;
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        big[i * N + j] = A[o + i * n + j]!;
+        big[(i + n) * N + j + n] = A[o + i * n + j]!;
+        big[i * N + j + n] = E[o + i * n + j]!;
+      }
+    const r = expmOne(big, N);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[o + i * n + j] = r[i * N + j + n]!;
   }
   return store(out, a.shape, a.dtype);
 }

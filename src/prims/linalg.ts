@@ -461,8 +461,7 @@ export const LU: Rule<Params["lu"]> = {
   vmap: ([a], [d]) => [O.luPrim(moveToFront(a!, d!)), [0, 0, 0]],
 };
 
-// e^A; d e^A [E] is the top-right block of exp([[A, E], [0, A]]) (the block-triangular identity),
-// itself an expm, so every order follows
+// e^A; d e^A = L(A, dA), the Fréchet derivative (linear in dA)
 export const EXPM: Rule<Params["expm"]> = {
   name: "expm",
   abstractEval([a]) {
@@ -470,15 +469,46 @@ export const EXPM: Rule<Params["expm"]> = {
     return [{ shape: a!.shape, dtype: a!.dtype, weak: false }];
   },
   impl: ([a]) => [K.expm(a!)],
-  jvp([a], [da]) {
-    if (da === null) return [null];
+  jvp: ([a], [da]) => [da === null ? null : O.expmFrechetPrim(a!, da)],
+  vmap: ([a], [d]) => [[O.expmPrim(moveToFront(a!, d!))], [0]],
+};
+
+/** [[X, 0], [0, X]] for [..., n, n] X. */
+function blockDiag(x: NDArray): NDArray {
+  const nd = x.ndim;
+  const n = x.shape[nd - 1]!;
+  const z = x.shape.map(() => 0);
+  const top = O.padPrim(x, z, [...z.slice(0, -1), n]);
+  const bottom = O.padPrim(x, [...z.slice(0, -1), n], z);
+  return O.concatPrim([top, bottom], nd - 2);
+}
+
+// L(A, E) = ∫₀¹ e^{sA} E e^{(1-s)A} ds = top-right block of exp([[A, E], [0, A]]); linear in E.
+// dL = L(A, dE) + top-right block of L(M, diag(dA, dA)) with M = [[A, E], [0, A]] (differentiating the
+// block identity); transpose in E: ⟨C, L(A, E)⟩ = ⟨L(Aᵀ, C), E⟩
+export const EXPM_FRECHET: LinearRule<Params["expm_frechet"]> = {
+  name: "expm_frechet",
+  abstractEval([a, e]) {
+    checkSquare("expm", a!);
+    if (a!.dtype !== e!.dtype || !shapesEqual(a!.shape, e!.shape))
+      throw new ShapeError(
+        `expm: Fréchet derivative of ${a!.dtype}${fmtShape(a!.shape)} in direction ${e!.dtype}${fmtShape(e!.shape)}`,
+      );
+    return [{ shape: a!.shape, dtype: a!.dtype, weak: false }];
+  },
+  impl: ([a, e]) => [K.expmFrechet(a!, e!)],
+  jvp([a, e], [da, de]) {
+    const t1 = de === null ? null : O.expmFrechetPrim(a!, de);
+    if (da === null) return [t1];
     const nd = a!.ndim;
     const n = a!.shape[nd - 1]!;
-    const zeros = a!.shape.map(() => 0);
-    const top = O.concatPrim([a!, da], nd - 1);
-    const bottom = O.padPrim(a!, [...zeros.slice(0, -1), n], zeros);
-    const big = O.expmPrim(O.concatPrim([top, bottom], nd - 2));
-    return [block(big, 0, n, n, 2 * n)];
+    const z = a!.shape.map(() => 0);
+    const m = O.concatPrim([O.concatPrim([a!, e!], nd - 1), O.padPrim(a!, [...z.slice(0, -1), n], z)], nd - 2);
+    return [tadd(t1, block(O.expmFrechetPrim(m, blockDiag(da)), 0, n, n, 2 * n))];
   },
-  vmap: ([a], [d]) => [[O.expmPrim(moveToFront(a!, d!))], [0]],
+  transpose([ct], [a, e]) {
+    if (isLin(a)) throw new DTypeError("expm: transpose of the Fréchet derivative with a linear matrix operand");
+    return [null, isLin(e) && ct !== null ? O.expmFrechetPrim(swap(a), ct) : null];
+  },
+  vmap: ([a, e], [da, de], _p, n) => [[O.expmFrechetPrim(batchedFront(a!, da!, n), batchedFront(e!, de!, n))], [0]],
 };

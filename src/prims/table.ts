@@ -100,6 +100,7 @@ export interface Params {
   svd: { fullMatrices: boolean };
   lu: {};
   expm: {};
+  expm_frechet: {};
   random_bits: { shape: number[] };
   random_uniform: { shape: number[]; dtype: DType };
 }
@@ -127,7 +128,9 @@ type LinearPrim =
   | "cumsum"
   | "rev"
   | "solve"
-  | "triangular_solve";
+  | "triangular_solve"
+  // opsC
+  | "expm_frechet";
 
 type RuleFor<P extends Prim> = P extends LinearPrim ? LinearRule<Params[P]> : Rule<Params[P]>;
 
@@ -205,6 +208,7 @@ export const RULES = {
   svd: LA.SVD,
   lu: LA.LU,
   expm: LA.EXPM,
+  expm_frechet: LA.EXPM_FRECHET,
   random_bits: RN.RANDOM_BITS,
   random_uniform: RN.RANDOM_UNIFORM,
 } satisfies { [P in Prim]: RuleFor<P> };

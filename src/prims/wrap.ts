@@ -226,6 +226,7 @@ export const eighPrim = (a: NDArray): NDArray[] => bind(LA.EIGH, [a], {});
 export const svdPrim = (a: NDArray, fullMatrices: boolean): NDArray[] => bind(LA.SVD, [a], { fullMatrices });
 export const luPrim = (a: NDArray): NDArray[] => bind(LA.LU, [a], {});
 export const expmPrim = (a: NDArray): NDArray => bind1(LA.EXPM, [a], {});
+export const expmFrechetPrim = (a: NDArray, e: NDArray): NDArray => bind1(LA.EXPM_FRECHET, [a, e], {});
 
 // ---------------------------------------------------------------------------
 // constants (concrete arrays; no primitive)
