@@ -285,6 +285,13 @@ const SPECS: Record<string, Spec> = {
   "linalg.cholesky": squareMatrix(),
   "linalg.eigh": squareMatrix(),
   "linalg.qr": squareMatrix(),
+  // opsC: linear algebra
+  "linalg.svd": { args: () => [M(), {}], params: ["array", "options"], required: 1 },
+  "linalg.eigvalsh": squareMatrix(),
+  "linalg.lu": squareMatrix(),
+  "linalg.expm": squareMatrix(),
+  "linalg.pinv": { args: () => [M(), 1e-15], params: ["array", "number"], required: 1 },
+  "linalg.lstsq": { args: () => [M(), [1, 2], 1e-15], params: ["array", "array", "number"], required: 2 },
   "linalg.norm": { args: () => [M(), 2, undefined, false], params: ["array", "ord", "axes", "bool"], required: 1 },
   "random.key": { args: () => [0], params: ["seed"] },
   "random.split": { args: () => [KEY(), 2], params: ["key", "int"], required: 1 },
