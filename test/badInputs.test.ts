@@ -298,6 +298,21 @@ const SPECS: Record<string, Spec> = {
   "random.uniform": { args: () => [KEY(), [2], {}], params: ["key", "shape", "options"], required: 1 },
   "random.normal": { args: () => [KEY(), [2], {}], params: ["key", "shape", "options"], required: 1 },
   "random.bernoulli": { args: () => [KEY(), 0.5, [2]], params: ["key", "array", "shape"], required: 1 },
+  // opsC: random
+  "random.randint": { args: () => [KEY(), [2], 0, 5], params: ["key", "shape", "array", "array"] },
+  "random.permutation": { args: () => [KEY(), 4, 0, false], params: ["key", "array", "axis", "bool"], required: 2 },
+  "random.shuffle": { args: () => [KEY(), M(), 0], params: ["key", "array", "axis"], required: 2 },
+  "random.categorical": { args: () => [KEY(), M(), -1, [2]], params: ["key", "array", "axis", "shape"], required: 2 },
+  "random.choice": {
+    args: () => [KEY(), 3, [2], true, [0.2, 0.3, 0.5], 0],
+    params: ["key", "array", "shape", "bool", "array", "axis"],
+    required: 2,
+  },
+  "random.truncatedNormal": {
+    args: () => [KEY(), -1, 1, [2], {}],
+    params: ["key", "array", "array", "shape", "options"],
+    required: 3,
+  },
 };
 for (const name of [
   "neg exp log log1p expm1 sin cos tan tanh sinh cosh arcsin arccos arctan sqrt square reciprocal abs sign",

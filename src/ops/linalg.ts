@@ -363,7 +363,7 @@ export function expm(a: ArrayLike): NDArray {
 
 /** The relative cut-off of small singular values: a number >= 0, or max(m, n)·ε of the dtype. */
 function cutoff(op: string, rcond: unknown, a: NDArray): number {
-  if (rcond !== undefined && rcond !== null) {
+  if (rcond !== undefined) {
     const r = numberArg(op, "rcond", rcond, true);
     return r < 0 ? (a.dtype === "float32" ? 2 ** -23 : 2 ** -52) : r;
   }
@@ -420,7 +420,7 @@ function pinvOf(a: NDArray, rc: number): [NDArray, NDArray, NDArray] {
  * values allowed); at rank-deficient inputs they are not defined.
  * @example nb.linalg.pinv([[1, 0], [0, 2], [0, 0]]); // [[1, 0, 0], [0, 0.5, 0]]
  */
-export function pinv(a: ArrayLike, rcond?: number | null): NDArray {
+export function pinv(a: ArrayLike, rcond?: number): NDArray {
   const A = floatRect("pinv", a);
   return pinvOf(A, cutoff("pinv", rcond, A))[0];
 }
@@ -436,7 +436,7 @@ export function pinv(a: ArrayLike, rcond?: number | null): NDArray {
  * as `pinv`'s (full rank).
  * @example const [x] = nb.linalg.lstsq([[1, 0], [1, 1], [1, 2]], [1, 2, 3]); // x = [1, 1]
  */
-export function lstsq(a: ArrayLike, b: ArrayLike, rcond?: number | null): [NDArray, NDArray, NDArray, NDArray] {
+export function lstsq(a: ArrayLike, b: ArrayLike, rcond?: number): [NDArray, NDArray, NDArray, NDArray] {
   const A0 = asArray(a, "lstsq");
   const B0 = asArray(b, "lstsq");
   if (A0.dtype === "bool" || B0.dtype === "bool")
