@@ -403,7 +403,7 @@ export const SVD: Rule<Params["svd"]> = {
     ];
   },
   impl: ([a], { fullMatrices }) => K.svd(a!, fullMatrices),
-  jvp: ([,], [da], [u, s, vh]) => (da === null ? [null, null, null] : svdJvp(da, u!, s!, vh!)),
+  jvp: ([,], [da = null], [u, s, vh]) => (da === null ? [null, null, null] : svdJvp(da, u!, s!, vh!)),
   vmap: ([a], [d], p) => [O.svdPrim(moveToFront(a!, d!), p.fullMatrices), [0, 0, 0]],
 };
 
@@ -457,7 +457,7 @@ export const LU: Rule<Params["lu"]> = {
     ];
   },
   impl: ([a]) => K.lu(a!),
-  jvp: ([,], [da], [p, l, u]) => (da === null ? [null, null, null] : [null, ...luJvp(da, p!, l!, u!)]),
+  jvp: ([,], [da = null], [p, l, u]) => (da === null ? [null, null, null] : [null, ...luJvp(da, p!, l!, u!)]),
   vmap: ([a], [d]) => [O.luPrim(moveToFront(a!, d!)), [0, 0, 0]],
 };
 
@@ -469,7 +469,7 @@ export const EXPM: Rule<Params["expm"]> = {
     return [{ shape: a!.shape, dtype: a!.dtype, weak: false }];
   },
   impl: ([a]) => [K.expm(a!)],
-  jvp: ([a], [da]) => [da === null ? null : O.expmFrechetPrim(a!, da)],
+  jvp: ([a], [da = null]) => [da === null ? null : O.expmFrechetPrim(a!, da)],
   vmap: ([a], [d]) => [[O.expmPrim(moveToFront(a!, d!))], [0]],
 };
 
@@ -497,7 +497,7 @@ export const EXPM_FRECHET: LinearRule<Params["expm_frechet"]> = {
     return [{ shape: a!.shape, dtype: a!.dtype, weak: false }];
   },
   impl: ([a, e]) => [K.expmFrechet(a!, e!)],
-  jvp([a, e], [da, de]) {
+  jvp([a, e], [da = null, de = null]) {
     const t1 = de === null ? null : O.expmFrechetPrim(a!, de);
     if (da === null) return [t1];
     const nd = a!.ndim;
@@ -506,9 +506,9 @@ export const EXPM_FRECHET: LinearRule<Params["expm_frechet"]> = {
     const m = O.concatPrim([O.concatPrim([a!, e!], nd - 1), O.padPrim(a!, [...z.slice(0, -1), n], z)], nd - 2);
     return [tadd(t1, block(O.expmFrechetPrim(m, blockDiag(da)), 0, n, n, 2 * n))];
   },
-  transpose([ct], [a, e]) {
+  transpose([ct = null], [a, e]) {
     if (isLin(a)) throw new DTypeError("expm: transpose of the Fréchet derivative with a linear matrix operand");
-    return [null, isLin(e) && ct !== null ? O.expmFrechetPrim(swap(a), ct) : null];
+    return [null, isLin(e) && ct !== null ? O.expmFrechetPrim(swap(a as NDArray), ct) : null];
   },
   vmap: ([a, e], [da, de], _p, n) => [[O.expmFrechetPrim(batchedFront(a!, da!, n), batchedFront(e!, de!, n))], [0]],
 };
