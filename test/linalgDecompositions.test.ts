@@ -20,6 +20,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import * as nb from "../src/index.js";
 import { checkGrads } from "../src/testing/index.js";
+import { gauss, givens } from "./properties/primitiveSpecs.js";
 
 type A = nb.NDArray;
 type M = number[][];
@@ -49,24 +50,8 @@ const eyeM = (n: number): M => range(n).map((i) => range(n).map((j) => (i === j 
 const sub = (a: M, b: M): M => a.map((r, i) => r.map((v, j) => v - b[i]![j]!));
 const maxAbs = (a: M): number => Math.max(0, ...a.flat().map(Math.abs));
 
-/** Gauss–Jordan inverse with partial pivoting. */
-function invM(a: M): M {
-  const n = a.length;
-  const w = a.map((row, i) => [...row, ...eyeM(n)[i]!]);
-  for (let c = 0; c < n; c++) {
-    let p = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(w[r]![c]!) > Math.abs(w[p]![c]!)) p = r;
-    [w[c], w[p]] = [w[p]!, w[c]!];
-    const d = w[c]![c]!;
-    for (let j = 0; j < 2 * n; j++) w[c]![j]! /= d;
-    for (let r = 0; r < n; r++)
-      if (r !== c) {
-        const f = w[r]![c]!;
-        for (let j = 0; j < 2 * n; j++) w[r]![j]! -= f * w[c]![j]!;
-      }
-  }
-  return w.map((row) => row.slice(n));
-}
+/** A⁻¹ by Gaussian elimination with partial pivoting (the spec table's plain-JS solver). */
+const invM = (a: M): M => gauss(a, eyeM(a.length)).X;
 
 function expectNear(got: M, want: M, tol: number, what: string): void {
   expect(got.length, `${what}: rows`).toBe(want.length);
@@ -76,20 +61,7 @@ function expectNear(got: M, want: M, tol: number, what: string): void {
 }
 
 /** A plain-JS rotation: a product of Givens rotations with the given angles. */
-function rotation(n: number, angles: number[]): M {
-  let Q = eyeM(n);
-  let t = 0;
-  for (let p = 0; p < n; p++)
-    for (let q = p + 1; q < n; q++) {
-      const th = angles[t++ % angles.length]!;
-      const c = Math.cos(th);
-      const s = Math.sin(th);
-      Q = Q.map((row) =>
-        row.map((v, j) => (j === p ? c * row[p]! + s * row[q]! : j === q ? -s * row[p]! + c * row[q]! : v)),
-      );
-    }
-  return Q;
-}
+const rotation = givens;
 
 /** Q₁ diag(s) Q₂ᵀ ([m, n]) with the given singular values (descending, k = min(m, n) of them). */
 function withSingularValues(m: number, n: number, s: number[], angles: number[]): M {

@@ -319,10 +319,18 @@ export const EIGH: Rule<Params["eigh"]> = {
 // ---------------------------------------------------------------------------
 // opsC: svd, lu, expm
 
-/** The float matrix check of the rectangular decompositions. */
-function checkMatrix(op: string, a: Aval): void {
-  if (a.shape.length < 2) throw new ShapeError(`${op}: expected matrices [..., m, n], got ${fmtShape(a.shape)}`);
+/**
+ * The avals of a rectangular decomposition of float matrices [..., m, n]
+ * (k = min(m, n)): one per output, the batch dims followed by the trailing dims `dims` gives.
+ */
+function decompAvals(op: string, a: Aval, dims: (m: number, n: number, k: number) => number[][]): Aval[] {
+  const s = a.shape;
+  if (s.length < 2) throw new ShapeError(`${op}: expected matrices [..., m, n], got ${fmtShape(s)}`);
   if (!isFloat(a.dtype)) throw new DTypeError(`${op}: expected a float matrix, got ${a.dtype}`);
+  const m = s[s.length - 2]!;
+  const n = s[s.length - 1]!;
+  const lead = s.slice(0, -2);
+  return dims(m, n, Math.min(m, n)).map((t) => ({ shape: [...lead, ...t], dtype: a.dtype, weak: false }));
 }
 
 /** x[..., r0:r1, c0:c1]. */
@@ -387,21 +395,8 @@ function svdJvp(da: NDArray, u: NDArray, s: NDArray, vh: NDArray): [NDArray, NDA
 // A = U diag(S) Vh (S descending); derivatives assume distinct nonzero singular values
 export const SVD: Rule<Params["svd"]> = {
   name: "svd",
-  abstractEval([a], { fullMatrices }) {
-    checkMatrix("svd", a!);
-    const s = a!.shape;
-    const nd = s.length;
-    const m = s[nd - 2]!;
-    const n = s[nd - 1]!;
-    const k = Math.min(m, n);
-    const lead = s.slice(0, -2);
-    const dtype = a!.dtype;
-    return [
-      { shape: [...lead, m, fullMatrices ? m : k], dtype, weak: false },
-      { shape: [...lead, k], dtype, weak: false },
-      { shape: [...lead, fullMatrices ? n : k, n], dtype, weak: false },
-    ];
-  },
+  abstractEval: ([a], { fullMatrices }) =>
+    decompAvals("svd", a!, (m, n, k) => [[m, fullMatrices ? m : k], [k], [fullMatrices ? n : k, n]]),
   impl: ([a], { fullMatrices }) => K.svd(a!, fullMatrices),
   jvp: ([,], [da = null], [u, s, vh]) => (da === null ? [null, null, null] : svdJvp(da, u!, s!, vh!)),
   vmap: ([a], [d], p) => [O.svdPrim(moveToFront(a!, d!), p.fullMatrices), [0, 0, 0]],
@@ -441,21 +436,12 @@ function luJvp(da: NDArray, p: NDArray, l: NDArray, u: NDArray): [NDArray, NDArr
 // A = P L U with partial pivoting; P has no derivative (piecewise constant)
 export const LU: Rule<Params["lu"]> = {
   name: "lu",
-  abstractEval([a]) {
-    checkMatrix("lu", a!);
-    const s = a!.shape;
-    const nd = s.length;
-    const m = s[nd - 2]!;
-    const n = s[nd - 1]!;
-    const k = Math.min(m, n);
-    const lead = s.slice(0, -2);
-    const dtype = a!.dtype;
-    return [
-      { shape: [...lead, m, m], dtype, weak: false },
-      { shape: [...lead, m, k], dtype, weak: false },
-      { shape: [...lead, k, n], dtype, weak: false },
-    ];
-  },
+  abstractEval: ([a]) =>
+    decompAvals("lu", a!, (m, n, k) => [
+      [m, m],
+      [m, k],
+      [k, n],
+    ]),
   impl: ([a]) => K.lu(a!),
   jvp: ([,], [da = null], [p, l, u]) => (da === null ? [null, null, null] : [null, ...luJvp(da, p!, l!, u!)]),
   vmap: ([a], [d]) => [O.luPrim(moveToFront(a!, d!)), [0, 0, 0]],

@@ -759,7 +759,7 @@ const eighCase = fc
 // ---- opsC: svd, lu, expm ----
 
 /** The n x n rotation G(0,1,θ₀) G(0,2,θ₁) ... G(n-2,n-1,θ_last): a product of Givens rotations. */
-function givens(n: number, angles: readonly number[]): number[][] {
+export function givens(n: number, angles: readonly number[]): number[][] {
   let Q: number[][] = range(n).map((i) => range(n).map((j) => (i === j ? 1 : 0)));
   let t = 0;
   for (let p = 0; p < n; p++)
