@@ -417,7 +417,8 @@ function pinvOf(a: NDArray, rc: number): [NDArray, NDArray, NDArray] {
  * the SVD: singular values <= rcond·s_max count as zero (default rcond
  * max(m, n)·ε, as NumPy 2's rtol). Derivatives (all orders) are those of
  * (AᵀA)⁻¹Aᵀ or Aᵀ(AAᵀ)⁻¹, correct for full-rank inputs (repeated singular
- * values allowed); at rank-deficient inputs they are not defined.
+ * values allowed); at rank-deficient inputs (after the cut-off) they are
+ * returned as zero, not the derivative of the constant-rank pseudo-inverse.
  * @example nb.linalg.pinv([[1, 0], [0, 2], [0, 0]]); // [[1, 0, 0], [0, 0.5, 0]]
  */
 export function pinv(a: ArrayLike, rcond?: number): NDArray {
