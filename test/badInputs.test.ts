@@ -308,6 +308,13 @@ const SPECS: Record<string, Spec> = {
   "linalg.cholesky": squareMatrix(),
   "linalg.eigh": squareMatrix(),
   "linalg.qr": squareMatrix(),
+  // opsC: linear algebra
+  "linalg.svd": { args: () => [M(), {}], params: ["array", "options"], required: 1 },
+  "linalg.eigvalsh": squareMatrix(),
+  "linalg.lu": squareMatrix(),
+  "linalg.expm": squareMatrix(),
+  "linalg.pinv": { args: () => [M(), 1e-15], params: ["array", "number"], required: 1 },
+  "linalg.lstsq": { args: () => [M(), [1, 2], 1e-15], params: ["array", "array", "number"], required: 2 },
   "linalg.norm": { args: () => [M(), 2, undefined, false], params: ["array", "ord", "axes", "bool"], required: 1 },
   "random.key": { args: () => [0], params: ["seed"] },
   "random.split": { args: () => [KEY(), 2], params: ["key", "int"], required: 1 },
@@ -332,6 +339,21 @@ const SPECS: Record<string, Spec> = {
   },
   xlogy: binary(),
   xlog1py: binary(),
+  // opsC: random
+  "random.randint": { args: () => [KEY(), [2], 0, 5], params: ["key", "shape", "array", "array"] },
+  "random.permutation": { args: () => [KEY(), 4, 0, false], params: ["key", "array", "axis", "bool"], required: 2 },
+  "random.shuffle": { args: () => [KEY(), M(), 0], params: ["key", "array", "axis"], required: 2 },
+  "random.categorical": { args: () => [KEY(), M(), -1, [2]], params: ["key", "array", "axis", "shape"], required: 2 },
+  "random.choice": {
+    args: () => [KEY(), 3, [2], true, [0.2, 0.3, 0.5], 0],
+    params: ["key", "array", "shape", "bool", "array", "axis"],
+    required: 2,
+  },
+  "random.truncatedNormal": {
+    args: () => [KEY(), -1, 1, [2], {}],
+    params: ["key", "array", "array", "shape", "options"],
+    required: 3,
+  },
 };
 for (const name of "isnan isinf isfinite lgamma digamma erfc erfinv logit".split(" ")) SPECS[name] = unary();
 for (const name of [

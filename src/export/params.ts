@@ -96,6 +96,11 @@ export const PRIM_SPECS = {
   cholesky: U,
   qr: U,
   eigh: U,
+  // opsC: linear algebra
+  svd: { arity: 1, params: { fullMatrices: "bool" } },
+  lu: U,
+  expm: U,
+  expm_frechet: B,
   random_bits: { arity: 1, params: { shape: "nats" } },
   random_uniform: { arity: 1, params: { shape: "nats", dtype: "dtype" } },
   // special functions (issue 9, opsA)

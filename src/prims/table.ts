@@ -97,6 +97,11 @@ export interface Params {
   cholesky: {};
   qr: {};
   eigh: {};
+  // opsC: linear algebra
+  svd: { fullMatrices: boolean };
+  lu: {};
+  expm: {};
+  expm_frechet: {};
   random_bits: { shape: number[] };
   random_uniform: { shape: number[]; dtype: DType };
   // special functions (issue 9, opsA)
@@ -132,7 +137,9 @@ type LinearPrim =
   | "cumsum"
   | "rev"
   | "solve"
-  | "triangular_solve";
+  | "triangular_solve"
+  // opsC
+  | "expm_frechet";
 
 type RuleFor<P extends Prim> = P extends LinearPrim ? LinearRule<Params[P]> : Rule<Params[P]>;
 
@@ -206,6 +213,11 @@ export const RULES = {
   cholesky: LA.CHOLESKY,
   qr: LA.QR,
   eigh: LA.EIGH,
+  // opsC: linear algebra
+  svd: LA.SVD,
+  lu: LA.LU,
+  expm: LA.EXPM,
+  expm_frechet: LA.EXPM_FRECHET,
   random_bits: RN.RANDOM_BITS,
   random_uniform: RN.RANDOM_UNIFORM,
   // special functions (issue 9, opsA)

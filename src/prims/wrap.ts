@@ -244,6 +244,11 @@ export const cofactorPrim = (a: NDArray): NDArray => bind1(LA.COFACTOR, [a], {})
 export const choleskyPrim = (a: NDArray): NDArray => bind1(LA.CHOLESKY, [a], {});
 export const qrPrim = (a: NDArray): NDArray[] => bind(LA.QR, [a], {});
 export const eighPrim = (a: NDArray): NDArray[] => bind(LA.EIGH, [a], {});
+// opsC: svd, lu, expm
+export const svdPrim = (a: NDArray, fullMatrices: boolean): NDArray[] => bind(LA.SVD, [a], { fullMatrices });
+export const luPrim = (a: NDArray): NDArray[] => bind(LA.LU, [a], {});
+export const expmPrim = (a: NDArray): NDArray => bind1(LA.EXPM, [a], {});
+export const expmFrechetPrim = (a: NDArray, e: NDArray): NDArray => bind1(LA.EXPM_FRECHET, [a, e], {});
 
 // ---------------------------------------------------------------------------
 // constants (concrete arrays; no primitive)

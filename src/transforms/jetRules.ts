@@ -451,6 +451,11 @@ export const JET_RULES = {
   polygamma: viaJvp,
   erfc: viaJvp,
   erfinv: viaJvp,
+  // issue 9 part C (decompositions): like the other linear algebra, exact nested-jvp series
+  svd: viaJvp,
+  lu: viaJvp,
+  expm: viaJvp,
+  expm_frechet: viaJvp,
 } satisfies { [P in Prim]: JetRule<Params[P]> };
 
 /** The Taylor rule of a primitive: its table entry, or {@link viaJvp} for higher-order primitives. */

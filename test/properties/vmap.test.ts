@@ -370,6 +370,23 @@ const CASES: { [P in Prim]: Case<P>[] } = {
     { params: {}, make: (r) => [f64(r, [3, 3])] },
     { params: {}, make: (r) => [spd(r, 2)] },
   ],
+  // opsC
+  svd: [
+    { params: { fullMatrices: true }, make: (r) => [f64(r, [4, 3])] },
+    { params: { fullMatrices: false }, make: (r) => [f64(r, [2, 2, 3])] },
+  ],
+  lu: [
+    { params: {}, make: (r) => [f64(r, [3, 3])] },
+    { params: {}, make: (r) => [f64(r, [2, 4, 3])] },
+  ],
+  expm: [
+    { params: {}, make: (r) => [f64(r, [3, 3])] },
+    { params: {}, make: (r) => [f64(r, [2, 2, 2], -0.5, 0.5)] },
+  ],
+  expm_frechet: [
+    { params: {}, make: (r) => [f64(r, [3, 3]), f64(r, [3, 3])] },
+    { params: {}, make: (r) => [f64(r, [2, 2, 2], -0.5, 0.5), f64(r, [2, 2, 2])] },
+  ],
   random_bits: [
     { params: { shape: [3] }, make: (r) => [key(r)] },
     { params: { shape: [] }, make: (r) => [key(r)] },
