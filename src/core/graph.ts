@@ -5,7 +5,7 @@
  * drops dead equations when the graph is built.
  */
 import { TracerError } from "./errors.js";
-import { ConcreteArray, NDArray } from "./ndarray.js";
+import { ConcreteArray, NDArray, storageOf } from "./ndarray.js";
 import {
   Aval,
   MainTrace,
@@ -80,7 +80,7 @@ function fmtParam(v: unknown): string {
 }
 
 function fmtLiteral(c: ConcreteArray): string {
-  const v = c.data[0]!;
+  const v = storageOf(c)[0]!;
   if (c.dtype === "bool") return v ? "True" : "False";
   if (c.dtype === "int32") return String(v);
   const s = Number.isInteger(v) ? `${v}.0` : String(v);
@@ -180,7 +180,7 @@ export class StagingTrace extends Trace {
     if (hit) return hit;
     let key: string | null = null;
     if (isLiteral(x)) {
-      key = `${x.dtype}|${x.weakType}|${Object.is(x.data[0], -0) ? "-0" : x.data[0]}`;
+      key = `${x.dtype}|${x.weakType}|${Object.is(storageOf(x)[0], -0) ? "-0" : storageOf(x)[0]}`;
       const lit = this.literalOf.get(key);
       if (lit) return lit;
     }
@@ -198,7 +198,7 @@ export class StagingTrace extends Trace {
   /** The scalar value of a literal constant variable, or null. */
   private literal(v: Var): number | null {
     const c = this.constValue[v.id];
-    return c !== undefined && isLiteral(c) ? c.data[0]! : null;
+    return c !== undefined && isLiteral(c) ? storageOf(c)[0]! : null;
   }
 
   /**

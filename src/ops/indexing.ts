@@ -2,7 +2,7 @@
 import "./methods.js";
 import { DTypeError, NablaError, ShapeError, fmtShape, fmtValue } from "../core/errors.js";
 import { isFloat } from "../core/dtype.js";
-import { ArrayLike, ConcreteArray, NDArray, scalar } from "../core/ndarray.js";
+import { ArrayLike, ConcreteArray, NDArray, scalar, storageOf } from "../core/ndarray.js";
 import { broadcastShapes, normAxis, sizeOf } from "../core/shape.js";
 import { bind1 } from "../core/trace.js";
 import * as E from "../prims/elementwise.js";
@@ -21,12 +21,12 @@ function indexArray(indices: ArrayLike, op: string): NDArray {
   const i = indices instanceof NDArray ? indices : asArray(indices, op, "indices");
   if (i.dtype === "int32") return i;
   if (i instanceof ConcreteArray)
-    for (const v of i.data)
+    for (const v of storageOf(i))
       if (!(v >= -(2 ** 31) && v < 2 ** 31))
         throw new DTypeError(`${op}: index ${fmtValue(v)} is outside the int32 range`);
   if (i instanceof ConcreteArray && !isFloat(i.dtype)) return astype(i, "int32");
   if (i instanceof ConcreteArray && !(indices instanceof NDArray)) {
-    for (const v of i.data) {
+    for (const v of storageOf(i)) {
       if (!Number.isInteger(v)) throw new DTypeError(`${op}: indices must be integers, got ${v}`);
       if (v < INT32_MIN || v > INT32_MAX) throw new DTypeError(`${op}: index ${v} is outside the int32 range`);
     }

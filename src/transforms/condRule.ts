@@ -21,7 +21,7 @@
  */
 import { DTypeError, NablaError, ShapeError, TracerError, fmtShape } from "../core/errors.js";
 import { DType, isFloat } from "../core/dtype.js";
-import { ConcreteArray, NDArray } from "../core/ndarray.js";
+import { ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
 import { TreeDef, flatten, unflatten } from "../core/pytree.js";
 import { Graph, Var, evalGraph, stageClosed } from "../core/graph.js";
 import { Aval, BatchResult, Dim, LinearIn, Rule, Tracer, avalOf, bind } from "../core/trace.js";
@@ -90,7 +90,7 @@ function joinBranches([gf, cf]: [Graph, NDArray[]], [gt, ct]: [Graph, NDArray[]]
 const PLANS = new WeakMap<Graph, Plan>();
 
 function truth(pred: ConcreteArray): boolean {
-  return pred.data[0] !== 0;
+  return storageOf(pred)[0] !== 0;
 }
 
 /** The highest trace level among the tracers of `xs` (-1 when none is a tracer). */

@@ -11,7 +11,7 @@
  * in loopRules.ts.
  */
 import { DTypeError, NablaError, ShapeError, TracerError, fmtShape } from "../core/errors.js";
-import { ArrayLike, NDArray } from "../core/ndarray.js";
+import { ArrayLike, NDArray, storageOf } from "../core/ndarray.js";
 import { flatten, unflatten } from "../core/pytree.js";
 import { shapesEqual } from "../core/shape.js";
 import { reshape, stack, stopGradient, where, zeros } from "../ops/index.js";
@@ -89,7 +89,7 @@ function anyTrue(pred: NDArray): boolean | null {
   let x: NDArray = pred;
   while (x instanceof BatchTracer) x = x.val;
   try {
-    return x.concrete("whileLoop").data.some((v) => v !== 0);
+    return storageOf(x.concrete("whileLoop")).some((v) => v !== 0);
   } catch (e) {
     if (e instanceof TracerError) return null;
     throw e;
