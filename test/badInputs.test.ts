@@ -288,10 +288,15 @@ const SPECS: Record<string, Spec> = {
   flip: { args: () => [M(), 0], params: ["array", "axes"], required: 1 },
   tile: { args: () => [M(), [2, 1]], params: ["array", "reps"] },
   pad: { args: () => [M(), 1, { value: 0 }], params: ["array", "padWidth", "options"], required: 2 },
-  take: { args: () => [M(), [0, 1], 0], params: ["array", "indices", "axisOrNull"], required: 2 },
+  take: {
+    args: () => [M(), [0, 1], 0, { mode: "clip" }],
+    params: ["array", "indices", "axisOrNull", "options"],
+    required: 2,
+  },
   takeAlongAxis: {
-    args: () => [M(), nb.array([[0], [1]], { dtype: "int32" }), 1],
-    params: ["array", "indices", "axis"],
+    args: () => [M(), nb.array([[0], [1]], { dtype: "int32" }), 1, { mode: "wrap" }],
+    params: ["array", "indices", "axis", "options"],
+    required: 3,
   },
   argsort: sorting(),
   sort: sorting(),
