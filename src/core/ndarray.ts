@@ -336,6 +336,7 @@ export function fromNested(data: Nested, dtype: DType | undefined, op = "array")
 /** @internal True if `x` is a weak scalar whose value is an integer (for promotion). */
 export function isIntegralWeak(x: NDArray): boolean {
   if (!(x instanceof ConcreteArray) || !x.weakType) return false;
-  for (let i = 0; i < storageOf(x).length; i++) if (!Number.isInteger(storageOf(x)[i]!)) return false;
+  const d = storageOf(x);
+  for (let i = 0; i < d.length; i++) if (!Number.isInteger(d[i]!)) return false;
   return true;
 }
