@@ -385,8 +385,20 @@ describe("int32 arithmetic wraps like 32-bit hardware", () => {
     ]);
     expect(nb.pow(i32([3]), i32([3])).dtype).toBe("int32");
     expect(nb.pow(i32([4]), 0.5).dtype).toBe("float64");
-    expect(nb.pow(i32([4]), -1).dtype).toBe("float64");
     expect(nb.pow(nb.array([3], { dtype: "float32" }), 2).dtype).toBe("float32");
+  });
+
+  it("pow(integer, negative integer) throws DTypeError naming pow (NumPy: not allowed); a float base is fine", () => {
+    for (const [base, e] of [
+      [i32([4]), -1],
+      [i32([2, 3]), i32([1, -2])],
+      [nb.array([true]), -3],
+    ] as const)
+      expect(() => nb.pow(base, e)).toThrow(/^pow: integer base .* negative integer power -\d/);
+    expect(() => nb.pow(i32([4]), -1)).toThrow(nb.DTypeError);
+    // cast first: 4^-1 = 0.25 exactly
+    expect(vals(nb.pow(nb.astype(i32([4]), "float64"), -1))).toEqual([0.25]);
+    expect(nb.pow(i32([4]), -1.5).dtype).toBe("float64"); // a non-integral exponent computes in float64
   });
 });
 

@@ -192,6 +192,54 @@ describe("takeAlongAxis", () => {
     expect(() => nb.takeAlongAxis(toNb(x), i32([0, 1]), 1)).toThrow(nb.ShapeError);
   });
 
+  it("mode: out-of-range indices fill (NaN, the default), clip or wrap, as JAX's take_along_axis / take", () => {
+    // plain-JS reference for one index i into an axis of length n: null marks a filled position
+    const pick = (i: number, n: number, mode: nb.TakeMode): number | null => {
+      if (mode === "wrap") return ((i % n) + n) % n;
+      const j = i < 0 ? i + n : i;
+      if (mode === "clip") return Math.min(Math.max(j, 0), n - 1);
+      return j >= 0 && j < n ? j : null;
+    };
+    const idx: R = { shape: [3, 3], data: [5, -1, 4, -5, 0, 3, -9, 8, 2] };
+    for (const mode of ["fill", "clip", "wrap"] as const) {
+      const want = build([3, 3], ([i, k]) => {
+        const j = pick(at(idx, [i!, k!]), 4, mode);
+        return j === null ? NaN : at(x, [i!, j]);
+      });
+      const got = nb.takeAlongAxis(toNb(x), toNb(idx, "int32"), 1, mode === "fill" ? {} : { mode });
+      expectExact(got, want, `takeAlongAxis mode ${mode}`);
+      expectExact(nb.takeAlongAxis(toNb(x), toNb(idx, "int32"), 1, { mode }), want, `takeAlongAxis mode ${mode}`);
+    }
+    // int32 and bool fill values as take's (JAX's): the most negative int32, true
+    expect(vals(nb.takeAlongAxis(i32([7, 8]), i32([1, 2]), 0))).toEqual([8, -(2 ** 31)]);
+    expect(nb.takeAlongAxis([true, false], i32([1, -3]), 0).toArray()).toEqual([false, true]);
+    // an empty axis: fill gives the fill value, clip and wrap have nothing to take
+    expect(vals(nb.takeAlongAxis(nb.zeros([2, 0]), i32([0, 1], [1, 2]), 1))).toEqual([NaN, NaN, NaN, NaN]);
+    expect(() => nb.takeAlongAxis(nb.zeros([2, 0]), i32([0], [1, 1]), 1, { mode: "clip" })).toThrow(nb.ShapeError);
+    // bad modes and indices outside int32 throw, naming takeAlongAxis
+    expect(() => nb.takeAlongAxis(toNb(x), i32([0], [1, 1]), 1, { mode: "nearest" as never })).toThrow(
+      /^takeAlongAxis: mode/,
+    );
+    expect(() => nb.takeAlongAxis([1, 2], [2 ** 31], 0)).toThrow(/^takeAlongAxis: index .* int32/);
+  });
+
+  it("mode gradients: filled positions get none (closed form); clip and wrap pass finite differences", () => {
+    const idx: R = { shape: [3, 2], data: [1, 7, -1, -6, 2, 4] };
+    const w = rand(r, [3, 2]);
+    const g = nb.grad((v: A) => nb.sum(nb.mul(nb.takeAlongAxis(v, toNb(idx, "int32"), 1), toNb(w))))(toNb(x)) as A;
+    // only in-range picks (1, -1 -> 3, 2) receive their weight; 7, -6 and 4 are filled
+    const want = build([3, 4], ([i, j]) =>
+      [0, 1].reduce((s, k) => {
+        const raw = at(idx, [i!, k]);
+        const jj = raw < 0 ? raw + 4 : raw;
+        return s + (jj >= 0 && jj < 4 && jj === j ? at(w, [i!, k]) : 0);
+      }, 0),
+    );
+    expectClose(g, want, 1e-14, "takeAlongAxis fill gradient");
+    for (const mode of ["clip", "wrap"] as const)
+      checkGrads((v: A) => nb.takeAlongAxis(v, toNb(idx, "int32"), 1, { mode }), [toNb(x)], grads2);
+  });
+
   it("gradient: repeated picks accumulate (closed form) and finite differences", () => {
     const idx: R = { shape: [3, 3], data: [0, 0, 3, 1, 2, 1, 3, 3, 3] };
     const w = rand(r, [3, 3]);

@@ -83,7 +83,7 @@ describe("binary operations check once, and still check", () => {
               for (const vb of values) {
                 const a = scalar(da === "bool" ? Number(va !== 0) : va, da, wa);
                 const b = scalar(db === "bool" ? Number(vb !== 0) : vb, db, wb);
-                const integral = (x: ConcreteArray) => x.weakType && Number.isInteger(x.data[0]);
+                const integral = (x: ConcreteArray) => x.weakType && Number.isInteger(x.item());
                 const want = promote("t", [
                   { dtype: da, weak: wa, integral: integral(a) },
                   { dtype: db, weak: wb, integral: integral(b) },

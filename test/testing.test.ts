@@ -133,6 +133,31 @@ describe("checkGrads rejects wrong derivatives", () => {
     gradCheckError(() => checkGrads((x: NDArray) => nb.sqrt(x), [nb.array([0, 1])], { order: 1, modes: ["rev"] }));
   });
 
+  it("a custom rule whose primal output differs from f fails, even with the right derivative", () => {
+    const x = nb.array([0.3, -1.2]);
+    // derivative cos(x) is right for f = sin, but the rule's primal is sin(x) + 1
+    const jvpOff = nb.customJvp(
+      (a: NDArray) => nb.sin(a),
+      ([a]: NDArray[], [da]: NDArray[]) => [nb.add(nb.sin(a!), 1), nb.mul(da!, nb.cos(a!))],
+    );
+    const m1 = gradCheckError(() => checkGrads(jvpOff, [x], { order: 1, modes: ["fwd"] })).message;
+    expect(m1).toMatch(/primal output of jvp differs from the function's/);
+    const vjpOff = nb.customVjp(
+      (a: NDArray) => nb.sin(a),
+      (a: NDArray) => [nb.add(nb.sin(a), 1), a],
+      (a: NDArray, ct: NDArray) => [nb.mul(ct, nb.cos(a))],
+    );
+    const m2 = gradCheckError(() => checkGrads(vjpOff, [x], { order: 1, modes: ["rev"] })).message;
+    expect(m2).toMatch(/primal output of vjp differs from the function's/);
+    // a rule that computes the same primal another way passes: log1p(exp(x)) is softplus(x) to
+    // rounding here (|x| < 2), far inside the float64 default tolerance 1e-6
+    const ok = nb.customJvp(
+      (a: NDArray) => nb.softplus(a),
+      ([a]: NDArray[], [da]: NDArray[]) => [nb.log1p(nb.exp(a!)), nb.mul(da!, nb.sigmoid(a!))],
+    );
+    expect(() => checkGrads(ok, [x], { order: 1, modes: ["fwd"] })).not.toThrow();
+  });
+
   it("tolerances are honoured: a huge atol accepts the wrong derivative", () => {
     expect(() => checkGrads(wrongFirst, [X], { order: 1, atol: 100, rtol: 0 })).not.toThrow();
   });

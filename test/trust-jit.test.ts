@@ -224,6 +224,43 @@ describe("cond: the untaken branch never leaks (issue 6 repro)", () => {
     expectClose(nb.jit(nb.vmap(nb.grad(f)))(arr(xs)), ref, [4], CF);
   });
 
+  it("eager cond still checks an untaken branch that reads a concrete value: TracerError naming cond", () => {
+    // the untaken branch calls item(): it cannot be traced abstractly, so the branch check cannot run;
+    // that is an error (as jax.lax.cond, which traces both branches), not a silent skip
+    const f = (x: A) =>
+      nb.cond(
+        nb.greater(x, 0),
+        () => x,
+        (y: A) => (y.item() > -5 ? nb.stack([y, y]) : y),
+        x,
+      );
+    for (const x of [nb.array(1)]) {
+      expect(() => f(x)).toThrow(nb.TracerError);
+      expect(() => f(x)).toThrow(/^cond: the branch not taken \(falseFn\) cannot be traced.*item/);
+    }
+    // the taken branch runs on concrete values and may read them; with the predicate flipped, the
+    // concretising branch is taken and the other (traceable) one is checked: shapes [2] vs [] disagree
+    expect(() => f(nb.array(-1))).toThrow(nb.ShapeError);
+    // a traceable untaken branch that disagrees is caught whatever the predicate (and the library recovers)
+    const g = (x: A) =>
+      nb.cond(
+        nb.greater(x, 0),
+        (y: A) => (y.item() > 0 ? y : nb.neg(y)),
+        (y: A) => nb.stack([y, y]),
+        x,
+      );
+    expect(() => g(nb.array(1))).toThrow(nb.ShapeError);
+    expect(
+      vals(
+        nb.cond(
+          true,
+          () => nb.array(3),
+          () => nb.array(4),
+        ) as A,
+      ),
+    ).toEqual([3]);
+  });
+
   it("branches must agree in structure, shape and dtype whatever the predicate, eager or staged", () => {
     const bad: [(x: A) => unknown, typeof nb.ShapeError | typeof nb.DTypeError][] = [
       [

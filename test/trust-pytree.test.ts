@@ -309,6 +309,88 @@ describe("immutability of arrays", () => {
     expect(z.shape).toEqual([2, 3]);
   });
 
+  it("storage is unreachable: no own property, key or method hands out the internal buffer", () => {
+    const x = nb.array([1, 2, 3, 4]);
+    // the storage is a #private field: not an own property, not enumerable, not a symbol key
+    for (const k of Reflect.ownKeys(x)) {
+      const v = (x as Record<PropertyKey, unknown>)[k];
+      expect(ArrayBuffer.isView(v), `own key ${String(k)}`).toBe(false);
+    }
+    expect(Object.values(x).some((v) => ArrayBuffer.isView(v))).toBe(false);
+    // `x.data` is the public async copy method (API.md "Devices"); indexing it writes nothing to x
+    expect(typeof x.data).toBe("function");
+    expect(() => {
+      (x.data as unknown as number[])[0] = 99;
+    }).toThrow(TypeError);
+    expect(vals(x)).toEqual([1, 2, 3, 4]);
+    // toTypedArray is a fresh copy every time
+    const t1 = x.toTypedArray();
+    const t2 = x.toTypedArray();
+    expect(t1).not.toBe(t2);
+    t1[0] = 99;
+    t1.fill(7);
+    expect(vals(x)).toEqual([1, 2, 3, 4]);
+    expect(Array.from(t2)).toEqual([1, 2, 3, 4]);
+    // a reshape shares storage internally; it is unreachable from either array too
+    const r = nb.reshape(x, [2, 2]);
+    r.toTypedArray()[0] = 99;
+    expect(vals(x)).toEqual([1, 2, 3, 4]);
+    expect(r.toArray()).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+  });
+
+  it("await x.data() resolves to a fresh copy of the elements with the dtype's typed array", async () => {
+    const cases: [A, new (n: number) => ArrayBufferView, number[]][] = [
+      [nb.array([1.5, -2]), Float64Array, [1.5, -2]],
+      [nb.array([1.5, -2], { dtype: "float32" }), Float32Array, [1.5, -2]],
+      [nb.array([3, -4], { dtype: "int32" }), Int32Array, [3, -4]],
+      [nb.array([true, false]), Uint8Array, [1, 0]],
+    ];
+    for (const [x, Ctor, want] of cases) {
+      const p = x.data();
+      expect(p).toBeInstanceOf(Promise);
+      const d = await p;
+      expect(d).toBeInstanceOf(Ctor);
+      expect(Array.from(d as ArrayLike<number>)).toEqual(want);
+      d[0] = 99;
+      const again = await x.data();
+      expect(again).not.toBe(d);
+      expect(Array.from(again as ArrayLike<number>)).toEqual(want);
+    }
+    // a 0-d array and an empty one
+    expect(Array.from(await nb.array(7).data())).toEqual([7]);
+    expect((await nb.zeros([0, 3]).data()).length).toBe(0);
+  });
+
+  it("x.data() of a tracer under jit rejects with TracerError (no concrete value)", async () => {
+    let p: Promise<unknown> | undefined;
+    nb.jit((x: A) => {
+      p = x.data();
+      p.catch(() => {}); // awaited below; keep Node from reporting it before then
+      return x;
+    })(nb.array([1, 2]));
+    await expect(p).rejects.toBeInstanceOf(nb.TracerError);
+    await expect(p).rejects.toThrow(/^data/);
+  });
+
+  it("io and export writers copy: editing what they return leaves the array unchanged", async () => {
+    const io = await import("../src/io/index.js");
+    const ex = await import("../src/export/index.js");
+    const w = nb.array([1, 2, 3]);
+    const bytes = io.saveSafetensors({ w });
+    bytes.fill(0);
+    expect(vals(w)).toEqual([1, 2, 3]);
+    const back = io.loadSafetensors(io.saveSafetensors({ w })) as { w: A };
+    back.w.toTypedArray()[0] = 42;
+    expect(vals(back.w)).toEqual([1, 2, 3]);
+    const g = ex.exportGraph((x: A) => nb.add(x, w), nb.zeros([3]));
+    (g.graph.consts[0]!.data as number[])[0] = 42;
+    expect(vals(w)).toEqual([1, 2, 3]);
+    expect(vals(nb.add(nb.zeros([3]), w))).toEqual([1, 2, 3]);
+  });
+
   it("tracers' shape and dtype cannot be changed from inside a transform", () => {
     let tried = 0;
     const f = (x: A) => {

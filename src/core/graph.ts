@@ -5,7 +5,7 @@
  * drops dead equations when the graph is built.
  */
 import { TracerError } from "./errors.js";
-import { ConcreteArray, NDArray } from "./ndarray.js";
+import { ConcreteArray, NDArray, storageOf } from "./ndarray.js";
 import {
   Aval,
   MainTrace,
@@ -85,7 +85,7 @@ function fmtParam(v: unknown): string {
 }
 
 function fmtLiteral(c: ConcreteArray): string {
-  const v = c.data[0]!;
+  const v = storageOf(c)[0]!;
   if (c.dtype === "bool") return v ? "True" : "False";
   if (c.dtype === "int32") return String(v);
   const s = Number.isInteger(v) ? `${v}.0` : String(v);
@@ -189,7 +189,7 @@ export class StagingTrace extends Trace {
     if (isLiteral(x)) {
       // literals by value (then dtype and weakness), so equal literals are one constant; -0 is
       // its own key, since Maps equate 0 and -0 (and NaN with NaN, as wanted)
-      const v = x.data[0]!;
+      const v = storageOf(x)[0]!;
       const key = Object.is(v, -0) ? "-0" : v;
       const lits = (this.literalOf ??= new Map());
       const same = lits.get(key);
@@ -223,7 +223,7 @@ export class StagingTrace extends Trace {
   /** The scalar value of a literal constant variable, or null. */
   private literal(v: Var): number | null {
     const c = this.constValue[v.id];
-    return c !== undefined && isLiteral(c) ? c.data[0]! : null;
+    return c !== undefined && isLiteral(c) ? storageOf(c)[0]! : null;
   }
 
   /**

@@ -54,14 +54,14 @@ export abstract class NDArray {
     const c = this.concrete("item");
     if (c.size !== 1)
       throw new ShapeError(`item: array of shape ${fmtShape(c.shape)} has ${c.size} elements, expected 1`);
-    return Number(c.data[0]);
+    return Number(storageOf(c)[0]);
   }
   /** JS coercion (`x > 0`, `+x`) gives the element of a size-1 array. */
   valueOf(): number {
     const c = this.concrete("valueOf");
     if (c.size !== 1)
       throw new ShapeError(`valueOf: array of shape ${fmtShape(c.shape)} cannot be used as a number; use toArray()`);
-    return Number(c.data[0]);
+    return Number(storageOf(c)[0]);
   }
   /** JS coercion: the NumPy-like rendering for strings (`${x}`), the element of a size-1 array otherwise. */
   [Symbol.toPrimitive](hint: string): number | string {
@@ -71,13 +71,42 @@ export abstract class NDArray {
   }
   /** A fresh copy of the elements in row-major order. */
   toTypedArray(): TypedArray {
-    return this.concrete("toTypedArray").data.slice();
+    return storageOf(this.concrete("toTypedArray")).slice();
+  }
+  /**
+   * A fresh copy of the elements in row-major order, asynchronously: the accessor that works on every
+   * device (API.md "Devices"); on the CPU it resolves at once. A tracer's promise rejects with
+   * TracerError. Mutating the result never changes the array.
+   * @example
+   * const x = nb.array([1, 2, 3]);
+   * const copy = await x.data(); // Float64Array [1, 2, 3]
+   * copy[0] = 99;
+   * x.toArray(); // [1, 2, 3]
+   */
+  async data(): Promise<TypedArray> {
+    return storageOf(this.concrete("data")).slice();
   }
 }
 
+// `x.data` is the shared method, not storage: frozen so that `x.data[0] = 99` throws instead of
+// silently adding a property to it
+Object.freeze(NDArray.prototype.data);
+
+/** Reads a concrete array's storage; set by ConcreteArray's static block (the storage field is #private). */
+let readStorage: (x: ConcreteArray) => TypedArray;
+
 /**
- * @internal An array with storage. `data` is owned by the array and never
- * handed out: `toTypedArray()` copies.
+ * @internal The storage of a concrete array, shared, not copied: for kernels, primitives, transforms,
+ * io and export only, which never write to it. Nothing public reaches it (the field is `#private`);
+ * public reads go through `toTypedArray()`/`data()`, which copy.
+ */
+export function storageOf(x: ConcreteArray): TypedArray {
+  return readStorage(x);
+}
+
+/**
+ * @internal An array with storage. The storage is a `#private` field, owned by the array and never
+ * handed out: `toTypedArray()` and `data()` copy; the library reads it through {@link storageOf}.
  */
 export class ConcreteArray extends NDArray {
   // Shape, dtype and the storage reference cannot be reassigned: they live in private fields behind
@@ -94,9 +123,8 @@ export class ConcreteArray extends NDArray {
     this.#dtype = dtype;
     this.#weak = weakType;
   }
-  /** The storage (owned by the array, never handed out). */
-  get data(): TypedArray {
-    return this.#data;
+  static {
+    readStorage = (x) => x.#data;
   }
   /** A frozen array. */
   get shape(): Shape {
@@ -116,7 +144,8 @@ export class ConcreteArray extends NDArray {
     return this;
   }
   override toArray(): Nested {
-    const { data, shape, dtype } = this;
+    const { shape, dtype } = this;
+    const data = this.#data;
     const conv = dtype === "bool" ? (v: number) => v !== 0 : (v: number) => v;
     if (shape.length === 0) return conv(data[0]!);
     const strides = stridesOf(shape);
@@ -216,7 +245,8 @@ const SUMMARY_THRESHOLD = 1000;
 const EDGE_ITEMS = 3;
 
 function formatArray(x: ConcreteArray): string {
-  const { data, shape, dtype } = x;
+  const { shape, dtype } = x;
+  const data = storageOf(x);
   const suffix = dtype === "float64" ? "" : `, dtype=${dtype}`;
   // no elements: nothing to show, however long the other axes (NumPy prints the shape)
   if (data.length === 0) return `array([]${shape.length === 1 ? "" : `, shape=${fmtShape(shape)}`}${suffix})`;
@@ -320,6 +350,7 @@ export function fromNested(data: Nested, dtype: DType | undefined, op = "array")
 /** @internal True if `x` is a weak scalar whose value is an integer (for promotion). */
 export function isIntegralWeak(x: NDArray): boolean {
   if (!(x instanceof ConcreteArray) || !x.weakType) return false;
-  for (let i = 0; i < x.data.length; i++) if (!Number.isInteger(x.data[i]!)) return false;
+  const d = storageOf(x);
+  for (let i = 0; i < d.length; i++) if (!Number.isInteger(d[i]!)) return false;
   return true;
 }

@@ -137,6 +137,12 @@ export function register<C>(
         `tree.register: expected ${["a class", "a flatten function", "an unflatten function"][i]}, got ${describe(f)}`,
       );
   });
+  // instances are matched by their prototype: an arrow or method function (no prototype object) has none
+  const proto: unknown = (ctor as { prototype?: unknown }).prototype;
+  if (proto === null || typeof proto !== "object")
+    throw new NablaError(
+      `tree.register: expected a class, got ${describe(ctor)}, which has no prototype (not a constructor)`,
+    );
   REGISTRY.set(ctor, { flatten: flatten as Registration["flatten"], unflatten });
 }
 

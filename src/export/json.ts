@@ -13,7 +13,7 @@ import { DTypeError, NablaError, ShapeError, fmtShape } from "../core/errors.js"
 import type { ArraysOf, Returned } from "../core/types.js";
 import { DType, allocate, isDType } from "../core/dtype.js";
 import { Equation, Graph, Var, evalGraph } from "../core/graph.js";
-import { ConcreteArray, NDArray } from "../core/ndarray.js";
+import { ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
 import { TreeDef, flatten } from "../core/pytree.js";
 import { Aval, Rule, avalOf, fmtAval } from "../core/trace.js";
 import { RULES } from "../prims/table.js";
@@ -197,7 +197,7 @@ function bodyJSON(g: Graph): GraphBodyJSON {
   const inputs = g.inVars.map(def);
   const consts: ConstJSON[] = g.constVars.map((v, i) => {
     const c = g.consts[i] as ConcreteArray;
-    return { ...def(v), data: Array.from(c.data, scalarJSON) };
+    return { ...def(v), data: Array.from(storageOf(c), scalarJSON) };
   });
   const equations: EquationJSON[] = g.equations.map((e) => {
     const inputs = e.inputs.map((v) => ids.get(v)!);

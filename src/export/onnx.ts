@@ -16,7 +16,7 @@
 import { NablaError } from "../core/errors.js";
 import { DType } from "../core/dtype.js";
 import { Equation, Graph, Var } from "../core/graph.js";
-import { ConcreteArray } from "../core/ndarray.js";
+import { ConcreteArray, storageOf } from "../core/ndarray.js";
 import { Aval } from "../core/trace.js";
 import type { WhileParams } from "../transforms/loopRules.js";
 import type { CondParams } from "../transforms/condRule.js";
@@ -386,7 +386,7 @@ function lowerGraph(b: Builder, g: Graph, inNames: readonly string[], outNames: 
   g.inVars.forEach((v, i) => names.set(v, inNames[i]!));
   g.constVars.forEach((v, i) => {
     const c = g.consts[i] as ConcreteArray;
-    names.set(v, b.tensor(c.dtype, c.shape, c.data));
+    names.set(v, b.tensor(c.dtype, c.shape, storageOf(c)));
   });
   const missing = new Set<string>();
   for (const e of g.equations) {

@@ -4,7 +4,7 @@
  * (the primitives' shape rules have checked them); every kernel allocates its
  * output and never writes to an input.
  */
-import { ConcreteArray } from "../core/ndarray.js";
+import { ConcreteArray, storageOf } from "../core/ndarray.js";
 import { DType, TypedArray, allocate } from "../core/dtype.js";
 import { Shape, shapesEqual, sizeOf } from "../core/shape.js";
 import { bcastStrides, lastStride, stridedRuns } from "./strided.js";
@@ -74,11 +74,11 @@ function binaryLoop(f: (x: number, y: number) => number): BinaryLoop {
 }
 
 export function unary(x: ConcreteArray, dtype: DType, weak: boolean, f: (v: number) => number): ConcreteArray {
-  const n = x.data.length;
+  const n = storageOf(x).length;
   const out = allocate(dtype, n);
   // one element: no loop to look up and call
-  if (n === 1) out[0] = f(x.data[0]!);
-  else unaryLoop(f)(x.data, out, n);
+  if (n === 1) out[0] = f(storageOf(x)[0]!);
+  else unaryLoop(f)(storageOf(x), out, n);
   return new ConcreteArray(out, x.shape, dtype, weak);
 }
 
@@ -92,8 +92,8 @@ export function binary(
 ): ConcreteArray {
   const n = sizeOf(shape);
   const out = allocate(dtype, n);
-  const ad = a.data;
-  const bd = b.data;
+  const ad = storageOf(a);
+  const bd = storageOf(b);
   // one element each (any shapes of size 1): no loop to look up and call
   if (n === 1 && ad.length === 1 && bd.length === 1) out[0] = f(ad[0]!, bd[0]!);
   else if (shapesEqual(a.shape, shape) && shapesEqual(b.shape, shape)) binaryLoop(f)(ad, bd, out, n, 0);
@@ -128,9 +128,9 @@ export function select(
   const sx = bcastStrides(x.shape, shape);
   const sy = bcastStrides(y.shape, shape);
   const [ic, ix, iy] = [lastStride(sc), lastStride(sx), lastStride(sy)];
-  const cd = c.data;
-  const xd = x.data;
-  const yd = y.data;
+  const cd = storageOf(c);
+  const xd = storageOf(x);
+  const yd = storageOf(y);
   let o = 0;
   stridedRuns(shape, [sc, sx, sy], ([pc0, px0, py0], len) => {
     let pc = pc0!;
@@ -143,9 +143,9 @@ export function select(
 
 /** Copies `x` to a new array of `dtype` (float to int truncates toward zero, to bool tests != 0). */
 export function cast(x: ConcreteArray, dtype: DType, weak = false): ConcreteArray {
-  const n = x.data.length;
+  const n = storageOf(x).length;
   const out = allocate(dtype, n);
-  const d = x.data;
+  const d = storageOf(x);
   if (dtype === "bool") for (let i = 0; i < n; i++) out[i] = d[i] !== 0 ? 1 : 0;
   else if (dtype === "int32") for (let i = 0; i < n; i++) out[i] = Math.trunc(d[i]!);
   else out.set(d);

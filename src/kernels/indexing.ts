@@ -1,5 +1,5 @@
 /** Indexing kernels: gather and scatter-add along an axis, and sorting permutations. */
-import { ConcreteArray } from "../core/ndarray.js";
+import { ConcreteArray, storageOf } from "../core/ndarray.js";
 import { allocate } from "../core/dtype.js";
 import { sizeOf } from "../core/shape.js";
 import { axisLoop } from "./strided.js";
@@ -9,13 +9,13 @@ export function gather(x: ConcreteArray, idx: ConcreteArray, axis: number): Conc
   const pre = sizeOf(x.shape.slice(0, axis));
   const A = x.shape[axis]!;
   const post = sizeOf(x.shape.slice(axis + 1));
-  const m = idx.data.length;
+  const m = storageOf(idx).length;
   const outShape = [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)];
   const out = allocate(x.dtype, pre * m * post);
-  const d = x.data;
+  const d = storageOf(x);
   for (let p = 0; p < pre; p++)
     for (let j = 0; j < m; j++) {
-      const k = clampIndex(idx.data[j]!, A);
+      const k = clampIndex(storageOf(idx)[j]!, A);
       const src = (p * A + k) * post;
       const dst = (p * m + j) * post;
       for (let q = 0; q < post; q++) out[dst + q] = d[src + q]!;
@@ -31,16 +31,16 @@ function clampIndex(i: number, n: number): number {
 /** Adds u (shape pre + idx.shape + post) into zeros of shape pre + [size] + post at the indices (the transpose of gather). */
 export function scatterAdd(u: ConcreteArray, idx: ConcreteArray, axis: number, size: number): ConcreteArray {
   const pre = sizeOf(u.shape.slice(0, axis));
-  const m = idx.data.length;
+  const m = storageOf(idx).length;
   const postShape = u.shape.slice(axis + idx.shape.length);
   const post = sizeOf(postShape);
   const outShape = [...u.shape.slice(0, axis), size, ...postShape];
   const acc = new Float64Array(pre * size * post);
-  const d = u.data;
+  const d = storageOf(u);
   if (size > 0)
     for (let p = 0; p < pre; p++)
       for (let j = 0; j < m; j++) {
-        const k = clampIndex(idx.data[j]!, size);
+        const k = clampIndex(storageOf(idx)[j]!, size);
         const dst = (p * size + k) * post;
         const src = (p * m + j) * post;
         for (let q = 0; q < post; q++) acc[dst + q]! += d[src + q]!;
@@ -52,8 +52,8 @@ export function scatterAdd(u: ConcreteArray, idx: ConcreteArray, axis: number, s
 
 /** Stable argsort along an axis (NaNs last); descending keeps ties in original order. */
 export function argsort(x: ConcreteArray, axis: number, descending: boolean): ConcreteArray {
-  const out = new Int32Array(x.data.length);
-  const d = x.data;
+  const out = new Int32Array(storageOf(x).length);
+  const d = storageOf(x);
   axisLoop(x.shape, axis, (b, s, n) => {
     const ix = Array.from({ length: n }, (_, i) => i);
     const key = (i: number) => d[b + i * s]!;

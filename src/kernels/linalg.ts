@@ -2,7 +2,7 @@
  * Linear-algebra kernels. Matrices are the last two axes; leading axes are
  * batch axes.
  */
-import { ConcreteArray } from "../core/ndarray.js";
+import { ConcreteArray, storageOf } from "../core/ndarray.js";
 import { DType, allocate } from "../core/dtype.js";
 import { Shape, sizeOf } from "../core/shape.js";
 
@@ -14,7 +14,8 @@ function batches(shape: Shape): { B: number; m: number; n: number } {
 }
 
 function toF64(x: ConcreteArray): Float64Array {
-  return x.data instanceof Float64Array ? x.data : Float64Array.from(x.data);
+  const d = storageOf(x);
+  return d instanceof Float64Array ? d : Float64Array.from(d);
 }
 
 function store(data: Float64Array, shape: Shape, dtype: DType): ConcreteArray {
@@ -62,8 +63,8 @@ function luInPlace(a: Float64Array, off: number, n: number, piv: Int32Array): nu
 export function solve(a: ConcreteArray, b: ConcreteArray): ConcreteArray {
   const { B, n } = batches(a.shape);
   const k = b.shape[b.shape.length - 1]!;
-  const lu = Float64Array.from(a.data);
-  const x = Float64Array.from(b.data);
+  const lu = Float64Array.from(storageOf(a));
+  const x = Float64Array.from(storageOf(b));
   const piv = new Int32Array(n);
   const col = new Float64Array(n);
   for (let bi = 0; bi < B; bi++) {
@@ -91,7 +92,7 @@ export function solve(a: ConcreteArray, b: ConcreteArray): ConcreteArray {
 /** [sign, log|det|] of each matrix, by pivoted LU. */
 export function slogdet(a: ConcreteArray): [ConcreteArray, ConcreteArray] {
   const { B, n } = batches(a.shape);
-  const lu = Float64Array.from(a.data);
+  const lu = Float64Array.from(storageOf(a));
   const piv = new Int32Array(n);
   const sg = new Float64Array(B);
   const ld = new Float64Array(B);
@@ -122,7 +123,7 @@ export function triangularSolve(
   const { B, n } = batches(a.shape);
   const k = b.shape[b.shape.length - 1]!;
   const A = toF64(a);
-  const x = Float64Array.from(b.data);
+  const x = Float64Array.from(storageOf(b));
   // element (i, j) of op(A)
   const el = transposeA
     ? (o: number, i: number, j: number) => A[o + j * n + i]!
@@ -367,7 +368,7 @@ function luComplete(a: Float64Array, off: number, n: number, rows: Int32Array, c
 /** Determinants of [..., n, n] matrices: the product of the pivots of a completely pivoted LU (no logarithms). */
 export function det(a: ConcreteArray): ConcreteArray {
   const { B, n } = batches(a.shape);
-  const lu = Float64Array.from(a.data);
+  const lu = Float64Array.from(storageOf(a));
   const rows = new Int32Array(n);
   const cols = new Int32Array(n);
   const out = new Float64Array(B);
@@ -394,10 +395,10 @@ export function det(a: ConcreteArray): ConcreteArray {
  */
 export function cofactor(a: ConcreteArray): ConcreteArray {
   const { B, n } = batches(a.shape);
-  const lu = Float64Array.from(a.data);
+  const lu = Float64Array.from(storageOf(a));
   const rows = new Int32Array(n);
   const cols = new Int32Array(n);
-  const out = new Float64Array(a.data.length);
+  const out = new Float64Array(storageOf(a).length);
   const y = new Float64Array(n * n);
   for (let bi = 0; bi < B; bi++) {
     const o = bi * n * n;
@@ -606,7 +607,7 @@ export function svd(a: ConcreteArray, full: boolean): [ConcreteArray, ConcreteAr
 export function lu(a: ConcreteArray): [ConcreteArray, ConcreteArray, ConcreteArray] {
   const { B, m, n } = batches(a.shape);
   const k = Math.min(m, n);
-  const A = Float64Array.from(a.data);
+  const A = Float64Array.from(storageOf(a));
   const Po = new Float64Array(B * m * m);
   const Lo = new Float64Array(B * m * k);
   const Uo = new Float64Array(B * k * n);

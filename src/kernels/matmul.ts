@@ -1,5 +1,5 @@
 /** Matrix product kernel: WebAssembly SIMD when available, else a blocked JS loop (float64 accumulation). */
-import { ConcreteArray } from "../core/ndarray.js";
+import { ConcreteArray, storageOf } from "../core/ndarray.js";
 import { DType, TypedArray, allocate } from "../core/dtype.js";
 import { sizeOf } from "../core/shape.js";
 import { wasmMatmul } from "./wasmMatmul.js";
@@ -18,8 +18,8 @@ export function matmul(a: ConcreteArray, b: ConcreteArray, dtype: DType): Concre
     let ok = true;
     for (let bi = 0; bi < B && ok; bi++) {
       const c = wasmMatmul(
-        a.data.subarray(bi * M * K, (bi + 1) * M * K),
-        b.data.subarray(bi * K * N, (bi + 1) * K * N),
+        storageOf(a).subarray(bi * M * K, (bi + 1) * M * K),
+        storageOf(b).subarray(bi * K * N, (bi + 1) * K * N),
         M,
         K,
         N,
@@ -31,7 +31,7 @@ export function matmul(a: ConcreteArray, b: ConcreteArray, dtype: DType): Concre
     if (ok) return new ConcreteArray(out, [...batchShape, M, N], dtype);
   }
   const acc = new Float64Array(B * M * N);
-  matmulF64(f64(a.data), f64(b.data), acc, B, M, K, N);
+  matmulF64(f64(storageOf(a)), f64(storageOf(b)), acc, B, M, K, N);
   if (dtype === "float64") return new ConcreteArray(acc, [...batchShape, M, N], dtype);
   const out = allocate(dtype, B * M * N);
   out.set(acc);

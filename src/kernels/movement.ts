@@ -1,5 +1,5 @@
 /** Data movement kernels: broadcasting, transposes, slices, padding, concatenation, reversal. */
-import { ConcreteArray } from "../core/ndarray.js";
+import { ConcreteArray, storageOf } from "../core/ndarray.js";
 import { DType, TypedArray, allocate } from "../core/dtype.js";
 import { Shape, shapesEqual, sizeOf, stridesOf } from "../core/shape.js";
 import { axisLoop, bcastStrides, lastStride, stridedRuns } from "./strided.js";
@@ -8,7 +8,7 @@ export function broadcastTo(x: ConcreteArray, shape: Shape): ConcreteArray {
   if (shapesEqual(x.shape, shape)) return x;
   const n = sizeOf(shape);
   const out = allocate(x.dtype, n);
-  const d = x.data;
+  const d = storageOf(x);
   if (d.length === 1) out.fill(d[0]!);
   else if (n > 0) {
     const s = bcastStrides(x.shape, shape);
@@ -25,7 +25,7 @@ export function broadcastTo(x: ConcreteArray, shape: Shape): ConcreteArray {
 /** Copies `x` read through per-output-axis input strides starting at `base` into `outShape`. */
 function stridedCopy(x: ConcreteArray, outShape: Shape, inStrides: readonly number[], base: number): TypedArray {
   const out = allocate(x.dtype, sizeOf(outShape));
-  const d = x.data;
+  const d = storageOf(x);
   const step = lastStride(inStrides);
   let o = 0;
   stridedRuns(
@@ -69,7 +69,7 @@ function scatterInto(src: ConcreteArray, dst: TypedArray, dstShape: Shape, at: r
   const st = stridesOf(dstShape);
   let base = 0;
   for (let i = 0; i < src.shape.length; i++) base += at[i]! * st[i]!;
-  const d = src.data;
+  const d = storageOf(src);
   const step = lastStride(st);
   let i = 0;
   stridedRuns(
@@ -105,8 +105,8 @@ export function concatenate(xs: readonly ConcreteArray[], axis: number, dtype: D
 export function rev(x: ConcreteArray, axes: readonly number[]): ConcreteArray {
   let cur = x;
   for (const ax of axes) {
-    const out = allocate(cur.dtype, cur.data.length);
-    const d = cur.data;
+    const out = allocate(cur.dtype, storageOf(cur).length);
+    const d = storageOf(cur);
     axisLoop(cur.shape, ax, (b, s, n) => {
       for (let i = 0; i < n; i++) out[b + i * s] = d[b + (n - 1 - i) * s]!;
     });

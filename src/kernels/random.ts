@@ -1,5 +1,5 @@
 /** Counter-based random number kernels: Threefry-2x32 with 20 rounds. */
-import { ConcreteArray } from "../core/ndarray.js";
+import { ConcreteArray, storageOf } from "../core/ndarray.js";
 import { DType, allocate } from "../core/dtype.js";
 import { Shape, sizeOf } from "../core/shape.js";
 
@@ -36,21 +36,22 @@ function words(k0: number, k1: number, n: number): Uint32Array {
 
 /** Random 32-bit words (as int32 bit patterns) of `shape`, for each key in a [..., 2] batch of keys. */
 export function randomBits(key: ConcreteArray, shape: Shape): ConcreteArray {
-  const nk = key.data.length / 2;
+  const nk = storageOf(key).length / 2;
   const n = sizeOf(shape);
   const out = new Int32Array(nk * n);
-  for (let b = 0; b < nk; b++) out.set(new Int32Array(words(key.data[2 * b]!, key.data[2 * b + 1]!, n).buffer), b * n);
+  for (let b = 0; b < nk; b++)
+    out.set(new Int32Array(words(storageOf(key)[2 * b]!, storageOf(key)[2 * b + 1]!, n).buffer), b * n);
   return new ConcreteArray(out, [...key.shape.slice(0, -1), ...shape], "int32");
 }
 
 /** Uniform floats in [0, 1) of `shape` for each key: 53 random bits for float64, 24 for float32. */
 export function randomUniform(key: ConcreteArray, shape: Shape, dtype: DType): ConcreteArray {
-  const nk = key.data.length / 2;
+  const nk = storageOf(key).length / 2;
   const n = sizeOf(shape);
   const out = allocate(dtype, nk * n);
   for (let b = 0; b < nk; b++) {
-    const k0 = key.data[2 * b]!;
-    const k1 = key.data[2 * b + 1]!;
+    const k0 = storageOf(key)[2 * b]!;
+    const k1 = storageOf(key)[2 * b + 1]!;
     if (dtype === "float64") {
       const w = words(k0, k1, 2 * n);
       for (let i = 0; i < n; i++)

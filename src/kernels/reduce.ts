@@ -1,5 +1,5 @@
 /** Reduction and scan kernels: folds over axes, arg-extrema, running sums. */
-import { ConcreteArray } from "../core/ndarray.js";
+import { ConcreteArray, storageOf } from "../core/ndarray.js";
 import { DType, allocate } from "../core/dtype.js";
 import { sizeOf, stridesOf } from "../core/shape.js";
 import { axisLoop, lastStride, stridedRuns } from "./strided.js";
@@ -17,7 +17,7 @@ export function reduce(
   const outShape = shape.filter((_, i) => !axes.includes(i));
   const m = sizeOf(outShape);
   const acc = new Float64Array(m).fill(init);
-  const d = x.data;
+  const d = storageOf(x);
   const n = d.length;
   if (axes.length === nd) {
     let a = init;
@@ -48,7 +48,7 @@ export function argReduce(x: ConcreteArray, axis: number, isMax: boolean): Concr
   const inner = sizeOf(shape.slice(axis + 1));
   const outer = sizeOf(shape.slice(0, axis));
   const out = new Int32Array(outer * inner);
-  const d = x.data;
+  const d = storageOf(x);
   for (let o = 0; o < outer; o++)
     for (let i = 0; i < inner; i++) {
       let best = 0;
@@ -68,8 +68,8 @@ export function argReduce(x: ConcreteArray, axis: number, isMax: boolean): Concr
 }
 
 export function cumsum(x: ConcreteArray, axis: number, reverse: boolean): ConcreteArray {
-  const out = allocate(x.dtype, x.data.length);
-  const d = x.data;
+  const out = allocate(x.dtype, storageOf(x).length);
+  const d = storageOf(x);
   axisLoop(x.shape, axis, (b, s, n) => {
     let acc = 0;
     for (let i = 0; i < n; i++) {

@@ -5,7 +5,7 @@
 import "./methods.js";
 import { DTypeError, ShapeError, fmtShape, fmtValue } from "../core/errors.js";
 import { DType } from "../core/dtype.js";
-import { ArrayLike, ConcreteArray, NDArray } from "../core/ndarray.js";
+import { ArrayLike, ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
 import { Shape, checkShape, sizeOf } from "../core/shape.js";
 import * as W from "../prims/wrap.js";
 import { astype } from "./elementwise.js";
@@ -26,7 +26,7 @@ export function array(data: ArrayLike, options: { dtype?: DType; shape?: Shape }
   if (data instanceof NDArray) {
     out = dtype !== undefined && dtype !== data.dtype ? astype(data, dtype) : data;
     if (data.weakType && out === data && data instanceof ConcreteArray)
-      out = new ConcreteArray(data.data, data.shape, data.dtype, false);
+      out = new ConcreteArray(storageOf(data), data.shape, data.dtype, false);
   } else {
     out = literal("array", data, dtype, "data");
     if (dtype !== undefined && dtype !== out.dtype) out = astype(out, dtype);

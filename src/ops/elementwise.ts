@@ -7,7 +7,8 @@
 import "./methods.js";
 import { DType } from "../core/dtype.js";
 import { broadcastShapes, shapesEqual } from "../core/shape.js";
-import { ArrayLike, NDArray, isIntegralWeak } from "../core/ndarray.js";
+import { ArrayLike, ConcreteArray, NDArray, isIntegralWeak, storageOf } from "../core/ndarray.js";
+import { DTypeError } from "../core/errors.js";
 import { Rule, bind1 } from "../core/trace.js";
 import * as E from "../prims/elementwise.js";
 import * as W from "../prims/wrap.js";
@@ -117,15 +118,34 @@ export const div = (x: ArrayLike, y: ArrayLike): NDArray => binary(E.DIV, x, y, 
 /**
  * Elementwise power x^y. Integer operands compute in float64, except that an
  * int32 base with an int32 or non-negative integer exponent stays int32 and
- * wraps like 32-bit hardware (NumPy's and JAX's integer power).
+ * wraps like 32-bit hardware (NumPy's and JAX's integer power). A negative
+ * integer exponent of an integer base throws DTypeError, as NumPy ("Integers
+ * to negative integer powers are not allowed"): cast the base to a float
+ * first. (A traced int32 exponent cannot be checked: its negative entries give
+ * the truncated power, 0 for |x| > 1.)
  * @example nb.pow([1, 2], 2); // array([1., 4.])
+ * @example nb.pow(nb.astype(nb.array([2, 4], { dtype: "int32" }), "float64"), -1); // array([0.5 , 0.25])
  */
 export function pow(x: ArrayLike, y: ArrayLike): NDArray {
   const a = asArray(x, "pow");
   const b = asArray(y, "pow");
-  const nonNegativeWeak = isIntegralWeak(b) && Array.from(b.toTypedArray(), Number).every((v) => v >= 0);
-  const int = W.promoted("pow", [a, b]) === "int32" && (nonNegativeWeak || (b.dtype === "int32" && !b.weakType));
-  return int ? W.binaryOp(E.POW, a, b, "pow") : W.binaryOp(E.POW, a, b, "pow", true);
+  const intBase = W.promoted("pow", [a, b]) === "int32";
+  const weakInt = isIntegralWeak(b);
+  const strongInt = b.dtype === "int32" && !b.weakType;
+  if (intBase && (weakInt || strongInt)) {
+    const neg = knownValues(b)?.find((v) => v < 0);
+    if (neg !== undefined)
+      throw new DTypeError(
+        `pow: integer base (${a.dtype}) to the negative integer power ${neg} is not allowed; cast the base to a float dtype first`,
+      );
+    return W.binaryOp(E.POW, a, b, "pow");
+  }
+  return W.binaryOp(E.POW, a, b, "pow", true);
+}
+
+/** The elements of a concrete array (not a tracer), else null. */
+function knownValues(x: NDArray): number[] | null {
+  return x instanceof ConcreteArray ? Array.from(storageOf(x), Number) : null;
 }
 /** Elementwise maximum (ties split the gradient evenly). @example nb.maximum([1, 5], 3); */
 export const maximum = (x: ArrayLike, y: ArrayLike): NDArray => binary(E.MAX, x, y, "maximum");

@@ -2,7 +2,7 @@
 import "./methods.js";
 import { DTypeError, NablaError, ShapeError, fmtShape, fmtValue } from "../core/errors.js";
 import { isFloat } from "../core/dtype.js";
-import { ArrayLike, ConcreteArray, NDArray, scalar } from "../core/ndarray.js";
+import { ArrayLike, ConcreteArray, NDArray, scalar, storageOf } from "../core/ndarray.js";
 import { broadcastShapes, normAxis, sizeOf } from "../core/shape.js";
 import { bind1 } from "../core/trace.js";
 import * as E from "../prims/elementwise.js";
@@ -10,7 +10,7 @@ import * as IX from "../prims/indexing.js";
 import * as SH from "../prims/shape.js";
 import * as W from "../prims/wrap.js";
 import { arange, zeros } from "./creation.js";
-import { asArray, boolArg } from "./validate.js";
+import { asArray, boolArg, optionsArg } from "./validate.js";
 import { add, astype, clip, floor, greaterEqual, less, logicalAnd, mul, where } from "./elementwise.js";
 import { reshape } from "./shape.js";
 
@@ -21,12 +21,12 @@ function indexArray(indices: ArrayLike, op: string): NDArray {
   const i = indices instanceof NDArray ? indices : asArray(indices, op, "indices");
   if (i.dtype === "int32") return i;
   if (i instanceof ConcreteArray)
-    for (const v of i.data)
+    for (const v of storageOf(i))
       if (!(v >= -(2 ** 31) && v < 2 ** 31))
         throw new DTypeError(`${op}: index ${fmtValue(v)} is outside the int32 range`);
   if (i instanceof ConcreteArray && !isFloat(i.dtype)) return astype(i, "int32");
   if (i instanceof ConcreteArray && !(indices instanceof NDArray)) {
-    for (const v of i.data) {
+    for (const v of storageOf(i)) {
       if (!Number.isInteger(v)) throw new DTypeError(`${op}: indices must be integers, got ${v}`);
       if (v < INT32_MIN || v > INT32_MAX) throw new DTypeError(`${op}: index ${v} is outside the int32 range`);
     }
@@ -44,6 +44,24 @@ export type TakeMode = "fill" | "clip" | "wrap";
 /** JAX's fill values for out-of-range indices: NaN for floats, the most negative int32, true for bools. */
 function fillValue(dtype: NDArray["dtype"]): number | boolean {
   return dtype === "bool" ? true : dtype === "int32" ? INT32_MIN : NaN;
+}
+
+/** The `mode` option of take and takeAlongAxis (default "fill", as JAX). */
+function takeMode(fn: string, options: unknown): TakeMode {
+  const mode = optionsArg(fn, options, ["mode"]).mode ?? "fill";
+  if (mode !== "fill" && mode !== "clip" && mode !== "wrap")
+    throw new NablaError(`${fn}: mode must be "fill", "clip" or "wrap", got ${fmtValue(mode)}`);
+  return mode;
+}
+
+/** Indices into an axis of length n by mode: negative from the end, then wrapped modulo n ("wrap") or as given. */
+function modeIndices(idx: NDArray, n: number, mode: TakeMode): NDArray {
+  if (mode === "wrap") {
+    // i - n·floor(i / n), exact in float64 for int32 indices
+    const q = W.convert(idx, "float64");
+    return astype(W.sub(q, W.mul(floor(W.div(q, n)), n)), "int32");
+  }
+  return where(less(idx, 0), add(idx, n), idx);
 }
 
 /**
@@ -66,9 +84,7 @@ export function take(
 ): NDArray {
   let a = asArray(x, "take");
   const idx = indexArray(indices, "take");
-  const mode = options.mode ?? "fill";
-  if (mode !== "fill" && mode !== "clip" && mode !== "wrap")
-    throw new NablaError(`take: mode must be "fill", "clip" or "wrap", got ${JSON.stringify(String(mode))}`);
+  const mode = takeMode("take", options);
   let ax: number;
   if (axis === undefined || axis === null) {
     a = reshape(a, [-1]);
@@ -81,12 +97,8 @@ export function take(
       throw new ShapeError(`take: cannot ${mode} indices into empty axis ${ax} of shape ${fmtShape(a.shape)}`);
     return W.full(outShape, Number(fillValue(a.dtype)), a.dtype);
   }
-  if (mode === "wrap") {
-    // i - n·floor(i / n), exact in float64 for int32 indices
-    const q = W.convert(idx, "float64");
-    return W.gatherPrim(a, astype(W.sub(q, W.mul(floor(W.div(q, n)), n)), "int32"), ax);
-  }
-  const j = where(less(idx, 0), add(idx, n), idx);
+  const j = modeIndices(idx, n, mode);
+  if (mode === "wrap") return W.gatherPrim(a, j, ax);
   const g = W.gatherPrim(a, clip(j, 0, Math.max(n - 1, 0)), ax);
   if (mode === "clip") return g;
   const valid = logicalAnd(greaterEqual(j, 0), less(j, n));
@@ -96,12 +108,23 @@ export function take(
 
 /**
  * Picks `x` values along `axis` at `indices` of the same rank (NumPy's
- * take_along_axis); indices broadcast against x off the axis.
+ * take_along_axis); indices broadcast against x off the axis. Negative indices
+ * count from the end; indices still outside [0, n) follow `mode` as in
+ * {@link take}: "fill" (the default, as JAX) gives NaN for floats, -2^31 for
+ * int32 and true for bool, "clip" the nearest end, "wrap" modulo n. Indices
+ * outside the int32 range throw.
  * @example nb.takeAlongAxis([[3, 1, 2]], [[1, 2, 0]], 1); // array([[1., 2., 3.]])
+ * @example nb.takeAlongAxis([[3, 1, 2]], [[5, -1]], 1, { mode: "wrap" }); // array([[2., 2.]])
  */
-export function takeAlongAxis(x: ArrayLike, indices: ArrayLike, axis: number): NDArray {
+export function takeAlongAxis(
+  x: ArrayLike,
+  indices: ArrayLike,
+  axis: number,
+  options: { mode?: TakeMode } = {},
+): NDArray {
   const a = asArray(x, "takeAlongAxis");
   let idx = indexArray(indices, "takeAlongAxis");
+  const mode = takeMode("takeAlongAxis", options);
   if (idx.ndim !== a.ndim)
     throw new ShapeError(
       `takeAlongAxis: indices of shape ${fmtShape(idx.shape)} must have the rank of x ${fmtShape(a.shape)}`,
@@ -118,10 +141,17 @@ export function takeAlongAxis(x: ArrayLike, indices: ArrayLike, axis: number): N
     a,
     outShape.map((d, i) => (i === ax ? a.shape[ax]! : d)),
   );
-  // wrap negative and clamp out-of-range indices within each row before flattening
+  // indices by mode, then clamped within each row before flattening (a no-op for "wrap")
   const len = a.shape[ax]!;
-  idx = clip(where(less(idx, 0), add(idx, len), idx), 0, Math.max(len - 1, 0));
-  idx = W.broadcastPrim(idx, outShape);
+  if (len === 0 && idx.size > 0) {
+    if (mode !== "fill")
+      throw new ShapeError(`takeAlongAxis: cannot ${mode} indices into empty axis ${ax} of shape ${fmtShape(a.shape)}`);
+    return W.full(outShape, Number(fillValue(a.dtype)), a.dtype);
+  }
+  const j = modeIndices(idx, len, mode);
+  // "fill": positions whose index is still outside [0, len) get the fill value (and no gradient)
+  const valid = mode === "fill" ? W.broadcastPrim(logicalAnd(greaterEqual(j, 0), less(j, len)), outShape) : null;
+  idx = W.broadcastPrim(clip(j, 0, Math.max(len - 1, 0)), outShape);
   // flatten: element (.., j, ..) of row r reads xb.flat[r * A + idx]
   const perm = [...outShape.map((_, i) => i).filter((i) => i !== ax), ax];
   const A = a.shape[ax]!;
@@ -132,7 +162,8 @@ export function takeAlongAxis(x: ArrayLike, indices: ArrayLike, axis: number): N
   const g = W.gatherPrim(xr, add(ir, astype(off, "int32")), 0);
   const inv = new Array<number>(perm.length);
   perm.forEach((p, i) => (inv[p] = i));
-  return W.transposePrim(g, inv);
+  const out = W.transposePrim(g, inv);
+  return valid === null ? out : where(valid, out, fillValue(a.dtype));
 }
 
 /** Indices that sort `x` along `axis` (stable; NaNs last), int32. @example nb.argsort([3, 1, 2]); // [1, 2, 0] */

@@ -3,7 +3,7 @@
  * Every function is differentiable to any order in both modes.
  * @module
  */
-import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
+import { DTypeError, ShapeError, fmtShape, fmtValue } from "../core/errors.js";
 import { floatOf } from "../core/dtype.js";
 import { ArrayLike, ConcreteArray, NDArray } from "../core/ndarray.js";
 import { normAxis } from "../core/shape.js";
@@ -251,6 +251,9 @@ export function norm(
   boolArg("norm", "keepdims", keepdims);
   const a = astype(x0, floatOf(x0.dtype));
   const o = ord ?? undefined;
+  // ord: a number (not NaN), "fro" or "nuc"; null/undefined the default (NumPy's ord=None)
+  if (o !== undefined && !(typeof o === "number" && !Number.isNaN(o)) && o !== "fro" && o !== "nuc")
+    throw new ShapeError(`norm: ord must be a number, "fro" or "nuc", got ${fmtValue(o)}`);
   let axes: number[];
   if (axis === undefined || axis === null) {
     if (o === undefined) {

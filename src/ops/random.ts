@@ -7,7 +7,7 @@
  */
 import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
 import { DType, isFloat } from "../core/dtype.js";
-import { ArrayLike, ConcreteArray, NDArray } from "../core/ndarray.js";
+import { ArrayLike, ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
 import { Shape, broadcastShapes, checkShape, normAxis, shapesEqual, sizeOf } from "../core/shape.js";
 import { bind1 } from "../core/trace.js";
 import { RANDOM_BITS, RANDOM_UNIFORM } from "../prims/random.js";
@@ -148,7 +148,7 @@ function numericArg(op: string, arg: string, v: unknown): NDArray {
   const a = asArray(v, op, arg);
   if (a.dtype === "bool") throw new DTypeError(`${op}: ${arg} must be numeric, got bool`);
   const f = astype(a, "float64");
-  if (f instanceof ConcreteArray && Array.from(f.data as Float64Array).some(Number.isNaN))
+  if (f instanceof ConcreteArray && Array.from(storageOf(f) as Float64Array).some(Number.isNaN))
     throw new DTypeError(`${op}: ${arg} contains NaN`);
   return f;
 }

@@ -170,7 +170,9 @@ export const argmin = (x: ArrayLike, axis?: number, keepdims = false): NDArray =
 export function softmax(x: ArrayLike, axis = -1): NDArray {
   const a = asArray(x, "softmax");
   const ax = normAxis("softmax", axis, a.ndim);
-  const e = exp(sub(a, stopGradient(max(a, ax, true))));
+  // the shift by the max only guards exp against overflow; an empty axis has no max and no elements to guard
+  const shift = a.shape[ax] === 0 ? 0 : stopGradient(max(a, ax, true));
+  const e = exp(sub(a, shift));
   return div(e, sum(e, ax, true));
 }
 

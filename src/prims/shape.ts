@@ -1,6 +1,6 @@
 /** Shape primitives: reshape, broadcast, transpose, slice, pad, concatenate, reverse. */
 import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
-import { ConcreteArray } from "../core/ndarray.js";
+import { ConcreteArray, storageOf } from "../core/ndarray.js";
 import { broadcastShapes, shapesEqual, sizeOf } from "../core/shape.js";
 import { LinearIn, bind } from "../core/trace.js";
 import * as K from "../kernels/movement.js";
@@ -21,7 +21,7 @@ export const RESHAPE: LinearRule<Params["reshape"]> = {
       throw new ShapeError(`reshape: cannot reshape ${fmtShape(a!.shape)} to ${fmtShape(shape)}`);
     return [{ shape, dtype: a!.dtype, weak: a!.weak }];
   },
-  impl: ([x], { shape }) => [new ConcreteArray(x!.data, shape, x!.dtype, x!.weakType)],
+  impl: ([x], { shape }) => [new ConcreteArray(storageOf(x!), shape, x!.dtype, x!.weakType)],
   jvp: (_p, [dx], _o, { shape }) => [dx === null ? null : O.reshape(dx, shape)],
   transpose: ([ct], [a]) => [ct === null ? null : O.reshape(ct, (a as LinearIn).aval.shape)],
   vmap: shiftAxes(

@@ -9,7 +9,7 @@
  * Operands are NDArrays or bare JS numbers (weak scalars, as JAX's).
  */
 import { DType, floatOf, promote } from "../core/dtype.js";
-import { ConcreteArray, NDArray, isIntegralWeak, scalar } from "../core/ndarray.js";
+import { ConcreteArray, NDArray, isIntegralWeak, scalar, storageOf } from "../core/ndarray.js";
 import { Shape, shapesEqual } from "../core/shape.js";
 import { Rule, bind, bind1 } from "../core/trace.js";
 import { cast } from "../kernels/elementwise.js";
@@ -51,7 +51,7 @@ export function convert(x: NDArray, dtype: DType): NDArray {
 /** Converts to `dtype`, dropping weak typing. */
 export function astype(x: NDArray, dtype: DType): NDArray {
   if (x.dtype === dtype && !x.weakType) return x;
-  if (x.dtype === dtype && x instanceof ConcreteArray) return new ConcreteArray(x.data, x.shape, x.dtype, false);
+  if (x.dtype === dtype && x instanceof ConcreteArray) return new ConcreteArray(storageOf(x), x.shape, x.dtype, false);
   return bind1(E.CONVERT, [x], { dtype });
 }
 
@@ -266,7 +266,7 @@ export function zeros(shape: Shape, dtype: DType): ConcreteArray {
 /** The n x m identity (unchecked). */
 export function eye(n: number, m: number, dtype: DType): ConcreteArray {
   const out = cast(broadcastTo(scalar(0), [n, m]), dtype);
-  for (let i = 0; i < Math.min(n, m); i++) out.data[i * m + i] = 1;
+  for (let i = 0; i < Math.min(n, m); i++) storageOf(out)[i * m + i] = 1;
   return out;
 }
 

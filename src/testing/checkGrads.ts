@@ -137,6 +137,53 @@ function inner(a: readonly NDArray[], b: readonly NDArray[]): { value: number; s
   return { value, scale };
 }
 
+/**
+ * The primal output a transform computed (`jvp`'s or `vjp`'s first result) must equal `g` called
+ * plainly: a `customJvp` rule or `customVjp` forward pass whose primal differs from `f` is a bug that
+ * no derivative comparison sees. Compared within the level's tolerances (the rule may round
+ * differently from `f`); non-finite values must agree exactly.
+ */
+function checkPrimal(
+  g: (...args: any[]) => unknown,
+  args: readonly unknown[],
+  out: unknown,
+  tol: Tol,
+  mode: "fwd" | "rev",
+  at: { order: number; total: number; path: readonly ("fwd" | "rev")[] },
+): void {
+  const { order, total, path } = at;
+  const who = mode === "fwd" ? "jvp" : "vjp";
+  const [want, wdef] = flatArrays(g(...args));
+  const [got, gdef] = flatArrays(out);
+  if (!gdef.equals(wdef))
+    fail(order, total, mode, path, `the primal output of ${who} has structure ${gdef}, the function's ${wdef}`);
+  got.forEach((x, i) => {
+    const w = want[i]!;
+    if (x.dtype !== w.dtype || x.shape.length !== w.shape.length || x.shape.some((d, k) => d !== w.shape[k]))
+      fail(
+        order,
+        total,
+        mode,
+        path,
+        `primal output leaf ${i} of ${who} is ${x.dtype}${fmtShape(x.shape)}, the function gives ${w.dtype}${fmtShape(w.shape)} (a custom rule's primal differs from f?)`,
+      );
+    const vx = values(x);
+    const vw = values(w);
+    for (let k = 0; k < vx.length; k++) {
+      const bound = tol.atol + tol.rtol * Math.abs(vw[k]!);
+      if (excessOf(vx[k]!, vw[k]!, bound) > 1)
+        fail(
+          order,
+          total,
+          mode,
+          path,
+          `the primal output of ${who} differs from the function's at output leaf ${i}, flat index ${k}: ` +
+            `${vx[k]} vs ${vw[k]} (tolerance ${fmt(bound)}; a custom rule's primal differs from f?)`,
+        );
+    }
+  });
+}
+
 function checkJvpAt(
   ctx: Ctx,
   g: (...args: any[]) => unknown,
@@ -153,6 +200,7 @@ function checkJvpAt(
   const [outs] = flatArrays(out);
   const [touts, tdef] = flatArrays(tout);
   const tol = tolFor(ctx, [...ps, ...outs], floor);
+  checkPrimal(g, args, out, tol, "fwd", { order, total, path });
   const num = numericalJvpFlat(g, args, tangents, tol.eps, tol.u);
   if (!tdef.equals(num.def))
     fail(order, total, "fwd", path, `the JVP returned structure ${tdef}, the function ${num.def}`);
@@ -208,6 +256,7 @@ function checkVjpAt(
   const ctIn = pull(nb.tree.unflatten(odef, cts));
   const [ctLeaves] = flatArrays(ctIn);
   const tol = tolFor(ctx, [...ps, ...outs], floor);
+  checkPrimal(g, args, out, tol, "rev", { order, total, path });
   if (ctLeaves.length !== ts.length)
     fail(order, total, "rev", path, `the VJP returned ${ctLeaves.length} cotangent leaves for ${ts.length} inputs`);
   ctLeaves.forEach((c, i) => {
@@ -294,7 +343,9 @@ function internalPrecision(f: (...args: any[]) => unknown, args: readonly unknow
  * `jvp` with {@link numericalJvp} for a random tangent, "rev" checks `vjp`
  * through ⟨ct, J·t⟩ = ⟨Jᵀ·ct, t⟩ for random t and ct; for order > 1 the
  * same checks run on the JVP function `(xs, ts) => jvp(f, xs, ts)` and on
- * the VJP function `xs => vjp(f, ...xs)[1](f(...xs))`, recursively. Throws
+ * the VJP function `xs => vjp(f, ...xs)[1](f(...xs))`, recursively. At each
+ * level the primal output of `jvp`/`vjp` must also equal the function's own
+ * output (a `customJvp`/`customVjp` rule whose primal differs from `f` fails). Throws
  * {@link GradCheckError} naming the order, the mode and the largest error.
  * Tangents and cotangents come from a seeded PRNG, so runs are repeatable.
  * Default tolerances follow the least precise float dtype among the inputs,

@@ -122,10 +122,18 @@ export function fnArg<F extends (...args: never[]) => unknown>(
 }
 
 /** A shallow frozen copy of an options object (so later mutation changes nothing); NablaError if not an object. */
-export function readOptions<O extends object>(op: string, options: O | undefined): O {
+export function readOptions<O extends object>(op: string, options: O | undefined, keys?: readonly string[]): O {
   if (options === undefined) return Object.freeze({}) as O;
   if (options === null || typeof options !== "object" || Array.isArray(options))
     throw new NablaError(`${op}: options must be an object, got ${describe(options)}`);
+  // a plain object only: a Date, Map, typed array or NDArray given as options is a misplaced argument
+  const proto: unknown = Object.getPrototypeOf(options);
+  if (proto !== Object.prototype && proto !== null)
+    throw new NablaError(`${op}: options must be a plain object, got ${describe(options)}`);
+  if (keys !== undefined)
+    for (const k of Object.keys(options))
+      if (!keys.includes(k))
+        throw new NablaError(`${op}: unknown option ${JSON.stringify(k)} (options are ${keys.join(", ")})`);
   return Object.freeze({ ...options });
 }
 
@@ -137,8 +145,9 @@ function isIntegerList(x: unknown): x is readonly number[] {
 export function argnumsOption<O extends { argnums?: number | readonly number[] }>(
   op: string,
   options: O | undefined,
+  keys: readonly string[] = ["argnums"],
 ): O {
-  const o = readOptions(op, options);
+  const o = readOptions(op, options, keys);
   const a: unknown = o.argnums;
   if (a === undefined || Number.isInteger(a)) return o;
   if (!isIntegerList(a))
@@ -157,7 +166,7 @@ export function gradArgs<
   F extends (...args: never[]) => unknown,
   O extends { argnums?: number | readonly number[]; hasAux?: boolean },
 >(op: string, f: F, options: O | undefined): [F, O] {
-  const o = argnumsOption(op, options);
+  const o = argnumsOption(op, options, ["argnums", "hasAux"]);
   const hasAux = Boolean(o.hasAux);
   const where = hasAux ? "the output of f (the first element of [output, aux])" : "the result of f";
   const g = fnArg(op, f, "f", (r) => {
@@ -181,7 +190,7 @@ function checkAxisEntry(op: string, name: string, a: unknown, nullable: boolean)
 
 /** vmap's inAxes/outAxes, validated (integers, or null for unmapped inputs) and copied. */
 export function vmapOptions<O extends { inAxes?: unknown; outAxes?: unknown }>(op: string, options: O | undefined): O {
-  const o = readOptions(op, options);
+  const o = readOptions(op, options, ["inAxes", "outAxes"]);
   const copy: Record<string, unknown> = { ...o };
   const specs: [string, boolean][] = [
     ["inAxes", true],
@@ -200,7 +209,7 @@ export function vmapOptions<O extends { inAxes?: unknown; outAxes?: unknown }>(o
 
 /** jit's staticArgnums, validated (non-negative integers, no repeats) and copied. */
 export function jitOptions<O extends { staticArgnums?: readonly number[] }>(op: string, options: O | undefined): O {
-  const o = readOptions(op, options);
+  const o = readOptions(op, options, ["staticArgnums", "cacheSize"]);
   const s: unknown = o.staticArgnums;
   if (s === undefined) return o;
   if (!isIntegerList(s) || s.some((k) => k < 0))
@@ -224,7 +233,7 @@ export function listArg(op: string, name: string, x: unknown): void {
 
 /** scan's options, read once: `length` a non-negative safe integer, `reverse` a boolean. */
 export function scanOptions<O extends { length?: number; reverse?: boolean }>(op: string, options: O | undefined): O {
-  const o = readOptions(op, options);
+  const o = readOptions(op, options, ["length", "reverse"]);
   const n: unknown = o.length;
   if (n !== undefined && !(Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 2 ** 31 - 1))
     throw new ShapeError(`${op}: length must be an integer in [0, 2^31 - 1], got ${describe(n)}`);

@@ -21,7 +21,7 @@
  */
 import { DTypeError, NablaError, ShapeError, TracerError, fmtShape } from "../core/errors.js";
 import { DType, isFloat } from "../core/dtype.js";
-import { ConcreteArray, NDArray } from "../core/ndarray.js";
+import { ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
 import { TreeDef, flatten, unflatten } from "../core/pytree.js";
 import { Graph, Var, evalGraph, stageClosed } from "../core/graph.js";
 import { Aval, BatchResult, Dim, LinearIn, Rule, Tracer, avalOf, bind } from "../core/trace.js";
@@ -90,7 +90,7 @@ function joinBranches([gf, cf]: [Graph, NDArray[]], [gt, ct]: [Graph, NDArray[]]
 const PLANS = new WeakMap<Graph, Plan>();
 
 function truth(pred: ConcreteArray): boolean {
-  return pred.data[0] !== 0;
+  return storageOf(pred)[0] !== 0;
 }
 
 /** The highest trace level among the tracers of `xs` (-1 when none is a tracer). */
@@ -341,7 +341,8 @@ export function stagedCond(pred: NDArray, trueFn: Branch, falseFn: Branch, opera
 
 /**
  * `cond` with a concrete predicate: runs the taken branch; the other is staged abstractly (never evaluated
- * on the operands) to check that both agree in structure, shapes and dtypes.
+ * on the operands) to check that both agree in structure, shapes and dtypes. An untaken branch that
+ * cannot be staged (it reads a concrete value) throws TracerError naming cond.
  */
 export function concreteCond(on: boolean, trueFn: Branch, falseFn: Branch, operands: unknown[]): unknown {
   const out = (on ? trueFn : falseFn)(...(operands as never[]));
@@ -370,8 +371,17 @@ export function concreteCond(on: boolean, trueFn: Branch, falseFn: Branch, opera
       "cond",
     );
   } catch (e) {
-    // the untaken branch needs concrete operand values (JS control flow on them): it cannot be checked abstractly
-    if (e instanceof TracerError) return out;
+    // the untaken branch needs concrete values (item(), valueOf(), JS control flow on them): it cannot be
+    // checked abstractly, and API.md's "cond checks both branches whatever the predicate" would not hold;
+    // as jax.lax.cond (which traces both branches), that is an error
+    if (e instanceof TracerError) {
+      const which = on ? "falseFn" : "trueFn";
+      throw new TracerError(
+        `cond: the branch not taken (${which}) cannot be traced to check it against the taken one: ${e.message}. ` +
+          `Both branches must be traceable whatever the predicate (no item(), valueOf(), toArray() or JS ` +
+          `comparisons of their operands); compute concrete values outside cond, or use a JS if`,
+      );
+    }
     throw e;
   }
   sameStructure(on ? def : odef!, on ? odef! : def);

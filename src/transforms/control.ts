@@ -11,11 +11,12 @@
  * in loopRules.ts.
  */
 import { DTypeError, NablaError, ShapeError, TracerError, fmtShape } from "../core/errors.js";
-import { ArrayLike, NDArray } from "../core/ndarray.js";
-import { flatten, unflatten } from "../core/pytree.js";
+import { ArrayLike, NDArray, storageOf } from "../core/ndarray.js";
+import { flatten, flattenAs, unflatten } from "../core/pytree.js";
 import { shapesEqual } from "../core/shape.js";
 import { reshape, stack, stopGradient, where, zeros } from "../ops/index.js";
 import { asArray } from "../ops/operand.js";
+import { intArg } from "../ops/validate.js";
 import { slicePrim } from "../prims/wrap.js";
 import { isFloat } from "../core/dtype.js";
 import { fnArg, flattenToArrays, scanOptions } from "./common.js";
@@ -89,7 +90,7 @@ function anyTrue(pred: NDArray): boolean | null {
   let x: NDArray = pred;
   while (x instanceof BatchTracer) x = x.val;
   try {
-    return x.concrete("whileLoop").data.some((v) => v !== 0);
+    return storageOf(x.concrete("whileLoop")).some((v) => v !== 0);
   } catch (e) {
     if (e instanceof TracerError) return null;
     throw e;
@@ -103,7 +104,7 @@ function anyTrue(pred: NDArray): boolean | null {
  * gives it, as a weak scalar would in any operation; its shape may not change.
  */
 function checkCarry(op: string, prev: unknown, next: unknown): void {
-  const [pl, pd] = flatten(prev);
+  const [pl, pd] = flattenAs(prev, op, "the carry");
   const [nl, nd] = flattenToArrays(next, op);
   if (!pd.equals(nd)) throw new ShapeError(`${op}: the body changed the carry's structure from ${pd} to ${nd}`);
   pl.forEach((raw, i) => {
@@ -138,11 +139,16 @@ export function whileLoop<T extends Returned>(
 export function whileLoop<T>(condFn: (val: T) => unknown, bodyFn: (val: T) => T, init: T): T {
   condFn = fnArg("whileLoop", condFn, "condFn");
   bodyFn = fnArg("whileLoop", bodyFn, "bodyFn");
+  // the initial carry is a pytree of arrays even when the body never runs
+  flattenToArrays(init, "whileLoop", "the initial carry");
   let val = init;
   for (;;) {
     const c = asArray(condFn(val) as ArrayLike, "whileLoop");
     if (c.size !== 1)
       throw new ShapeError(`whileLoop: the condition must have one element, got shape ${fmtShape(c.shape)}`);
+    // as lax.while_loop: the condition is a boolean (a number such as `() => 1` is a mistake, and would loop forever)
+    if (c.dtype !== "bool")
+      throw new DTypeError(`whileLoop: the condition must be a boolean scalar, got dtype ${c.dtype}`);
     const v = concretePred(c, "whileLoop");
     if (v === false) return val;
     if (v === true) {
@@ -204,8 +210,11 @@ export function forLoop<T extends Returned>(
 ): Carry<T>;
 export function forLoop<T>(lower: number, upper: number, bodyFn: (i: number, val: T) => T, init: T): T {
   bodyFn = fnArg("forLoop", bodyFn, "bodyFn");
-  if (!Number.isInteger(lower) || !Number.isInteger(upper))
-    throw new NablaError(`forLoop: bounds must be integers, got ${lower} and ${upper}`);
+  // the loop index is int32, as in lax.fori_loop
+  const int32 = { min: -(2 ** 31), max: 2 ** 31 - 1 };
+  lower = intArg("forLoop", "lower", lower, int32, NablaError);
+  upper = intArg("forLoop", "upper", upper, int32, NablaError);
+  flattenToArrays(init, "forLoop", "the initial carry");
   let val = init;
   for (let i = lower; i < upper; i++) {
     const next = bodyFn(i, val);
@@ -237,6 +246,7 @@ export function scan<C>(
 ): [C, any] {
   f = fnArg("scan", f);
   options = scanOptions("scan", options);
+  flattenToArrays(init, "scan", "the initial carry");
   const [leaves, def] = flattenToArrays(xs, "scan");
   const lengths = new Set(leaves.map((l) => (l.ndim === 0 ? -1 : l.shape[0]!)));
   if (lengths.has(-1)) throw new ShapeError("scan: every leaf of xs needs a leading axis to scan over");

@@ -123,7 +123,7 @@ export function jacfwd<
   const O extends JacOptions = {},
 >(f: (...args: A) => R, options?: O): <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => JacobianOf<X, R, O> {
   f = fnArg("jacfwd", f);
-  return jacobian("jacfwd", "fwd", f, argnumsOption("jacfwd", options ?? {}));
+  return jacobian("jacfwd", "fwd", f, argnumsOption("jacfwd", options));
 }
 
 /**
@@ -136,7 +136,7 @@ export function jacrev<
   const O extends JacOptions = {},
 >(f: (...args: A) => R, options?: O): <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => JacobianOf<X, R, O> {
   f = fnArg("jacrev", f);
-  return jacobian("jacrev", "rev", f, argnumsOption("jacrev", options ?? {}));
+  return jacobian("jacrev", "rev", f, argnumsOption("jacrev", options));
 }
 
 /**
@@ -149,6 +149,6 @@ export function hessian<
   const O extends JacOptions = {},
 >(f: (...args: A) => R, options?: O): <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => HessianOf<X, R, O> {
   f = fnArg("hessian", f);
-  const opts = argnumsOption("hessian", options ?? {});
+  const opts = argnumsOption("hessian", options);
   return jacobian("jacfwd", "fwd", jacobian("jacrev", "rev", f, opts), opts);
 }

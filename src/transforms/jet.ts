@@ -7,7 +7,7 @@
  * transforms like jvp does.
  */
 import { NablaError, ShapeError } from "../core/errors.js";
-import { ConcreteArray, NDArray } from "../core/ndarray.js";
+import { ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
 import { Aval, MainTrace, Rule, Trace, Tracer, avalOf, bind, endTrace, newTrace } from "../core/trace.js";
 import { shapesEqual } from "../core/shape.js";
 import { flattenAs, describe } from "../core/pytree.js";
@@ -74,7 +74,8 @@ export class JetTrace extends Trace {
 /** Whether `x` is a concrete array of zeros. */
 function isZeros(x: NDArray): boolean {
   if (!(x instanceof ConcreteArray)) return false;
-  for (let i = 0; i < x.data.length; i++) if (x.data[i] !== 0) return false;
+  const d = storageOf(x);
+  for (let i = 0; i < d.length; i++) if (d[i] !== 0) return false;
   return true;
 }
 

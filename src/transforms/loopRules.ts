@@ -15,7 +15,7 @@
  *   example is active, keeping finished examples' values.
  */
 import { ShapeError, TracerError, fmtShape } from "../core/errors.js";
-import { ConcreteArray, NDArray } from "../core/ndarray.js";
+import { ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
 import { Graph, evalGraph, stageClosed } from "../core/graph.js";
 import { Aval, BatchResult, Dim, Rule, avalOf, bind } from "../core/trace.js";
 import { shapesEqual } from "../core/shape.js";
@@ -50,7 +50,7 @@ function truth(c: NDArray, what: string): boolean {
       );
     throw e;
   }
-  return v.data[0] !== 0;
+  return storageOf(v)[0] !== 0;
 }
 
 /** Whether the condition has a concrete value. */

@@ -10,7 +10,7 @@
  * has a `scalar` function (called from the loop) or an `inline` expression,
  * and a reduction with a `fold` can end a loop.
  */
-import { ConcreteArray, NDArray } from "../core/ndarray.js";
+import { ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
 import { DType, allocate } from "../core/dtype.js";
 import { shapesEqual, sizeOf } from "../core/shape.js";
 import { Equation, Graph, Var } from "../core/graph.js";
@@ -216,7 +216,7 @@ export function compile(g: Graph): Plan {
           const bufs = s.outs.map((v) => allocate(v.aval.dtype, n));
           if (s.sum !== null) bufs.push(allocate(s.sum.aval.dtype, 1));
           s.kernel(
-            s.ins.map((v) => env.get(v)!.data),
+            s.ins.map((v) => storageOf(env.get(v)!)),
             bufs,
             n,
           );

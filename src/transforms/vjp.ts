@@ -135,7 +135,7 @@ export function grad<
   R extends Returned = Returned,
   const O extends GradOptions = {},
 >(f: (...args: A) => R, options?: O): <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => GradResult<X, R, O> {
-  const [g, opts] = gradArgs("grad", f, (options ?? {}) as GradOptions);
+  const [g, opts] = gradArgs("grad", f, options as GradOptions);
   const impl = gradImpl("grad", g, opts);
   return <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => {
     const [, g, aux] = impl(...args);
@@ -157,7 +157,7 @@ export function valueAndGrad<
   f: (...args: A) => R,
   options?: O,
 ): <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => ValueAndGradResult<X, R, O> {
-  const [g, opts] = gradArgs("valueAndGrad", f, (options ?? {}) as GradOptions);
+  const [g, opts] = gradArgs("valueAndGrad", f, options as GradOptions);
   const impl = gradImpl("valueAndGrad", g, opts);
   return <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => {
     const [v, g, aux] = impl(...args);

@@ -4,7 +4,7 @@
  * hash-consing), and dead-code elimination.
  */
 import { Equation, Graph, Var, isLiteral, paramsKey } from "../../core/graph.js";
-import { ConcreteArray, NDArray } from "../../core/ndarray.js";
+import { ConcreteArray, NDArray, storageOf } from "../../core/ndarray.js";
 import type { Rule } from "../../core/trace.js";
 
 /** Emits a graph equation by equation; `cse` merges equations with the same primitive, operands and parameters. */
@@ -40,7 +40,7 @@ export class Builder {
     if (hit) return hit;
     let key: string | null = null;
     if (isLiteral(x)) {
-      key = `${x.dtype}|${x.weakType}|${Object.is(x.data[0], -0) ? "-0" : x.data[0]}`;
+      key = `${x.dtype}|${x.weakType}|${Object.is(storageOf(x)[0], -0) ? "-0" : storageOf(x)[0]}`;
       const lit = this.literalOf.get(key);
       if (lit) return lit;
     }
@@ -113,9 +113,11 @@ export function constantsOf(g: Graph): Map<Var, NDArray> {
 
 /** The single value of a constant whose elements are all equal (a splat: a literal, or e.g. broadcast ones), else null. */
 export function splatValue(x: NDArray | undefined): number | null {
-  if (!(x instanceof ConcreteArray) || x.data.length === 0) return null;
-  const v = x.data[0]!;
-  for (let i = 1; i < x.data.length; i++) if (!Object.is(x.data[i], v)) return null;
+  if (!(x instanceof ConcreteArray)) return null;
+  const d = storageOf(x);
+  if (d.length === 0) return null;
+  const v = d[0]!;
+  for (let i = 1; i < d.length; i++) if (!Object.is(d[i], v)) return null;
   return v;
 }
 
