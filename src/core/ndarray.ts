@@ -91,6 +91,8 @@ export abstract class NDArray {
 // `x.data` is the shared method, not storage: frozen so that `x.data[0] = 99` throws instead of
 // silently adding a property to it
 Object.freeze(NDArray.prototype.data);
+// and non-writable, so that `x.data = buffer` throws (arrays are not frozen objects: see ConcreteArray)
+Object.defineProperty(NDArray.prototype, "data", { writable: false });
 
 /** Reads a concrete array's storage; set by ConcreteArray's static block (the storage field is #private). */
 let readStorage: (x: ConcreteArray) => TypedArray;
