@@ -24,6 +24,8 @@ import * as SH from "./shape.js";
 import * as IX from "./indexing.js";
 import * as LA from "./linalg.js";
 import * as RN from "./random.js";
+// opsB: convolution and scatter updates (issue 9)
+import * as CV from "./conv.js";
 import type { LinearRule, Rule } from "./rule.js";
 
 /** Parameters of each primitive. The keys are the primitive ids the IR prints. */
@@ -98,6 +100,15 @@ export interface Params {
   eigh: {};
   random_bits: { shape: number[] };
   random_uniform: { shape: number[]; dtype: DType };
+  // opsB (issue 9): convolution
+  conv: {
+    strides: number[];
+    lo: number[];
+    hi: number[];
+    lhsDilation: number[];
+    rhsDilation: number[];
+    groups: number;
+  };
 }
 export type Prim = keyof Params;
 
@@ -123,7 +134,9 @@ type LinearPrim =
   | "cumsum"
   | "rev"
   | "solve"
-  | "triangular_solve";
+  | "triangular_solve"
+  // opsB (issue 9)
+  | "conv";
 
 type RuleFor<P extends Prim> = P extends LinearPrim ? LinearRule<Params[P]> : Rule<Params[P]>;
 
@@ -199,4 +212,6 @@ export const RULES = {
   eigh: LA.EIGH,
   random_bits: RN.RANDOM_BITS,
   random_uniform: RN.RANDOM_UNIFORM,
+  // opsB (issue 9)
+  conv: CV.CONV,
 } satisfies { [P in Prim]: RuleFor<P> };
