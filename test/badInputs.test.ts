@@ -270,6 +270,12 @@ const SPECS: Record<string, Spec> = {
   cumprod: { args: () => [M(), 0], params: ["array", "axisOrNull"], required: 1 },
   matmul: binary(),
   dot: binary(),
+  // opsB (issue 9)
+  conv: {
+    args: () => [nb.ones([1, 1, 3]), nb.ones([1, 1, 2]), {}],
+    params: ["array", "array", "options"],
+    required: 2,
+  },
   outer: binary(),
   diag: unary(),
   trace: unary(),

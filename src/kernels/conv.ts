@@ -69,11 +69,13 @@ function windowTable(inS: readonly number[], kS: readonly number[], outS: readon
         off = i < 0 ? -1 : off + i * inStride[d]!;
       }
       table[a * P + p] = off;
-      for (let d = nd - 1; d >= 0; d--) if (++oo[d]! < outS[d]!) break;
-      else oo[d] = 0;
+      for (let d = nd - 1; d >= 0; d--)
+        if (++oo[d]! < outS[d]!) break;
+        else oo[d] = 0;
     }
-    for (let d = nd - 1; d >= 0; d--) if (++kk[d]! < kS[d]!) break;
-    else kk[d] = 0;
+    for (let d = nd - 1; d >= 0; d--)
+      if (++kk[d]! < kS[d]!) break;
+      else kk[d] = 0;
   }
   return table;
 }

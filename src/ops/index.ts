@@ -9,6 +9,8 @@ export * from "./reduce.js";
 export * from "./shape.js";
 export * from "./indexing.js";
 export * from "./matmul.js";
+// opsB (issue 9): conv, einsum, at
+export * from "./conv.js";
 export * as linalg from "./linalg.js";
 export * as random from "./random.js";
 export type { Methods } from "./methods.js";
