@@ -53,10 +53,10 @@ export const CONV: LinearRule<P> = {
   name: "conv",
   abstractEval: ([x, w], p) => [convAval(x!, w!, p)],
   impl: ([x, w], p, [o]) => [K.conv(x!, w!, p, o!.dtype)],
-  jvp: ([x, w], [dx, dw], _o, p) => [
+  jvp: ([x, w], [dx = null, dw = null], _o, p) => [
     tadd(dx === null ? null : convPrim(dx, w!, p), dw === null ? null : convPrim(x!, dw, p)),
   ],
-  transpose([ct], [x, w], p) {
+  transpose([ct = null], [x, w], p) {
     if (ct === null) return [null, null];
     if (isLin(x) && isLin(w)) throw new DTypeError("conv: transpose of a convolution of two linear operands");
     if (isLin(x)) return [transposeLhs(ct, w as NDArray, x.aval.shape, p), null];
@@ -142,10 +142,10 @@ function transposeRhs(ct: NDArray, x: NDArray, wShape: readonly number[], p: P):
  * folds its batch axis into C), so each batch member convolves only its own
  * channels.
  */
-function convBatch([x, w]: NDArray[], [dx, dw]: Dim[], p: P, size: number): BatchResult {
+function convBatch([x, w]: NDArray[], [dx = null, dw = null]: Dim[], p: P, size: number): BatchResult {
   const nd = x!.ndim - (dx === null ? 2 : 3);
   if (dw === null) {
-    const xb = moveToFront(x!, dx!); // [B, N, C, in]
+    const xb = moveToFront(x!, dx ?? 0); // [B, N, C, in]
     const [B, N] = xb.shape as [number, number];
     const out = convPrim(O.reshape(xb, [B * N, ...xb.shape.slice(2)]), w!, p);
     return [[O.reshape(out, [B, N, ...out.shape.slice(1)])], [0]];
@@ -156,5 +156,5 @@ function convBatch([x, w]: NDArray[], [dx, dw]: Dim[], p: P, size: number): Batc
   const wb = moveToFront(w!, dw); // [B, O, Cg, k]
   const wm = O.reshape(wb, [B * wb.shape[1]!, ...wb.shape.slice(2)]);
   const out = convPrim(xm, wm, { ...p, groups: B * p.groups }); // [N, B·O, out]
-  return [[O.reshape(out, [N, B, out.shape[1]! / B, ...out.shape.slice(2)])], [1]];
+  return [[O.reshape(out, [N, B, wb.shape[1]!, ...out.shape.slice(2)])], [1]];
 }
