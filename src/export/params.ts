@@ -103,6 +103,9 @@ export const PRIM_SPECS = {
     arity: 2,
     params: { strides: "nats", lo: "ints", hi: "ints", lhsDilation: "nats", rhsDilation: "nats", groups: "nat" },
   },
+  scatter_mul: { arity: 3, params: {} },
+  scatter_min: { arity: 3, params: {} },
+  scatter_max: { arity: 3, params: {} },
 } satisfies { [P in Prim]: PrimSpec<Params[P]> };
 
 const isInt = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v);

@@ -26,6 +26,7 @@ import * as LA from "./linalg.js";
 import * as RN from "./random.js";
 // opsB: convolution and scatter updates (issue 9)
 import * as CV from "./conv.js";
+import * as SC from "./scatter.js";
 import type { LinearRule, Rule } from "./rule.js";
 
 /** Parameters of each primitive. The keys are the primitive ids the IR prints. */
@@ -109,6 +110,9 @@ export interface Params {
     rhsDilation: number[];
     groups: number;
   };
+  scatter_mul: {};
+  scatter_min: {};
+  scatter_max: {};
 }
 export type Prim = keyof Params;
 
@@ -214,4 +218,7 @@ export const RULES = {
   random_uniform: RN.RANDOM_UNIFORM,
   // opsB (issue 9)
   conv: CV.CONV,
+  scatter_mul: SC.SCATTER_MUL,
+  scatter_min: SC.SCATTER_MIN,
+  scatter_max: SC.SCATTER_MAX,
 } satisfies { [P in Prim]: RuleFor<P> };

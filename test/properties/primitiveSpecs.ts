@@ -958,6 +958,47 @@ export function convRef(x: Ref, w: Ref, p: Params["conv"]): Ref {
   return { shape, dtype: x.dtype, data };
 }
 
+// ---- opsB (issue 9): combining scatters ----
+
+/**
+ * x [M, ...R], indices [m] in [-M, M) (repeats likely), updates [m, ...R]. min/max: every value of
+ * x and u pairwise distinct (one "distinct" draw split in two), so no tie sits within a finite-
+ * difference step; mul: magnitudes in [0.5, 1.5] of either sign (no zero).
+ */
+const scatterCombineCase = (distinct: boolean) =>
+  fc
+    .tuple(
+      fc.integer({ min: 1, max: 3 }),
+      arbShape({ maxRank: 1, maxDim: 2 }),
+      fc.integer({ min: 0, max: 4 }),
+    )
+    .chain(([M, rest, m]) => {
+      const R = sizeOf(rest);
+      const vals = distinct
+        ? arbArray({ shape: [(M + m) * R], domain: "distinct" })
+        : arbArray({ shape: [(M + m) * R], domain: "nonzero", min: 0.5, max: 1.5 });
+      return fc.tuple(vals, arbArray({ shape: [m], dtype: "int32", min: -M, max: M - 1 })).map(([v, idx]) => {
+        const data = Array.from(v.toTypedArray() as Float64Array);
+        const x = nb.array(Float64Array.from(data.slice(0, M * R)), { shape: [M, ...rest] });
+        const u = nb.array(Float64Array.from(data.slice(M * R)), { shape: [m, ...rest] });
+        return { args: [x, idx, u], params: {} };
+      });
+    });
+
+/** out = x, then out[idx_j] = f(out[idx_j], u_j) row by row (negative indices from the end). */
+function scatterCombineRef(f: (a: number, b: number) => number) {
+  return ([x, idx, u]: Ref[]): Ref[] => {
+    const M = x!.shape[0]!;
+    const R = sizeOf(x!.shape.slice(1));
+    const data = x!.data.slice();
+    idx!.data.forEach((k, j) => {
+      const row = k < 0 ? k + M : k;
+      for (let q = 0; q < R; q++) data[row * R + q] = f(data[row * R + q]!, u!.data[j * R + q]!);
+    });
+    return [{ ...x!, data }];
+  };
+}
+
 const ALL1 = [0] as const;
 const ALL2 = [0, 1] as const;
 
@@ -1433,6 +1474,10 @@ export const SPECS = {
   custom_vjp_lin: { gen: customLinCase, ref: ([m, t]) => [matmulRef(m!, t!)], diff: { wrt: ALL2 } },
   // opsB (issue 9): bilinear in (x, w): differentiable in both
   conv: { gen: convCase, ref: ([x, w], p) => [convRef(x!, w!, p)], diff: { wrt: ALL2 } },
+  // differentiable in the operand and the updates, not the int32 indices
+  scatter_mul: { gen: scatterCombineCase(false), ref: scatterCombineRef((a, b) => a * b), diff: { wrt: [0, 2] } },
+  scatter_min: { gen: scatterCombineCase(true), ref: scatterCombineRef(Math.min), diff: { wrt: [0, 2] } },
+  scatter_max: { gen: scatterCombineCase(true), ref: scatterCombineRef(Math.max), diff: { wrt: [0, 2] } },
 } satisfies { [P in Prim]: PrimSpec<P> };
 
 /** Every primitive, in table order. */

@@ -459,6 +459,19 @@ const CASES: { [P in Prim]: Case<P>[] } = {
       make: (r) => [f64(r, [1, 4, 5]), f64(r, [4, 2, 2])],
     },
   ],
+  // repeated and negative indices combine; distinct values (no ties) are not needed for the law
+  scatter_mul: [
+    { params: {}, make: (r) => [f64(r, [3, 2]), i32(r, [4], -3, 3), f64(r, [4, 2])] },
+    { params: {}, make: (r) => [f64(r, [4]), i32(r, [2], 0, 4), f64(r, [2])] },
+  ],
+  scatter_min: [
+    { params: {}, make: (r) => [f64(r, [3, 2]), i32(r, [4], -3, 3), f64(r, [4, 2])] },
+    { params: {}, make: (r) => [f64(r, [4]), i32(r, [2], 0, 4), f64(r, [2])] },
+  ],
+  scatter_max: [
+    { params: {}, make: (r) => [f64(r, [3, 2]), i32(r, [4], -3, 3), f64(r, [4, 2])] },
+    { params: {}, make: (r) => [f64(r, [4]), i32(r, [2], 0, 4), f64(r, [2])] },
+  ],
 };
 
 const B = 3; // batch size
