@@ -276,6 +276,7 @@ const SPECS: Record<string, Spec> = {
     params: ["array", "array", "options"],
     required: 2,
   },
+  at: { args: () => [M(), nb.array([0], { dtype: "int32" })], params: ["array", "indices"] },
   outer: binary(),
   diag: unary(),
   trace: unary(),

@@ -11,6 +11,7 @@ export * from "./indexing.js";
 export * from "./matmul.js";
 // opsB (issue 9): conv, einsum, at
 export * from "./conv.js";
+export * from "./at.js";
 export * as linalg from "./linalg.js";
 export * as random from "./random.js";
 export type { Methods } from "./methods.js";

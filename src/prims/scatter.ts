@@ -40,10 +40,6 @@ function scatterAval(op: Combine, x: Aval, i: Aval, u: Aval): Aval {
   return { shape: x.shape, dtype: x.dtype, weak: x.weak };
 }
 
-/** Rows of `a` ([M, ...]) as a mask over a [m, ...]-shaped update broadcast (a per-row array [M] → [M, 1, ...]). */
-const rowsLike = (a: NDArray, like: NDArray): NDArray =>
-  O.reshape(a, [a.shape[0]!, ...like.shape.slice(1).map(() => 1)]);
-
 /**
  * min/max, as JAX: the output's tangent is the mean of the tangents of every
  * operand and update equal to the result at that position:
@@ -93,7 +89,12 @@ function scatterBatch(op: Combine) {
     const ub = batchedFront(u!, du, size);
     const M = xb.shape[1]!;
     const flat = (a: NDArray) => O.reshape(a, [a.shape[0]! * a.shape[1]!, ...a.shape.slice(2)]);
-    const out = scatterCombinePrim(op, flat(xb), O.reshape(offsetIndices(ib, M), [ib.shape[0]! * ib.shape[1]!]), flat(ub));
+    const out = scatterCombinePrim(
+      op,
+      flat(xb),
+      O.reshape(offsetIndices(ib, M), [ib.shape[0]! * ib.shape[1]!]),
+      flat(ub),
+    );
     return [[O.reshape(out, xb.shape)], [0]];
   };
 }

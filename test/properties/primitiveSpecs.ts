@@ -967,11 +967,7 @@ export function convRef(x: Ref, w: Ref, p: Params["conv"]): Ref {
  */
 const scatterCombineCase = (distinct: boolean) =>
   fc
-    .tuple(
-      fc.integer({ min: 1, max: 3 }),
-      arbShape({ maxRank: 1, maxDim: 2 }),
-      fc.integer({ min: 0, max: 4 }),
-    )
+    .tuple(fc.integer({ min: 1, max: 3 }), arbShape({ maxRank: 1, maxDim: 2 }), fc.integer({ min: 0, max: 4 }))
     .chain(([M, rest, m]) => {
       const R = sizeOf(rest);
       const vals = distinct
