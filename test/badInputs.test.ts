@@ -114,6 +114,7 @@ type Param =
   | "ord"
   | "dtype"
   | "options"
+  | "subscripts" // einsum's spec string
   | "key";
 
 const NUMBERS: Kind[] = [
@@ -180,6 +181,7 @@ const LEGIT: Record<Param, { kinds: readonly Kind[]; why: string }> = {
   },
   dtype: { kinds: [], why: "no bad kind is a dtype name" },
   options: { kinds: ["object"], why: "{} sets no option" },
+  subscripts: { kinds: [], why: "no bad kind is an einsum spec for two 2x2 matrices" },
   key: { kinds: ["int32Array"], why: "an int32 array of shape [2] is a key" },
 };
 
@@ -277,6 +279,7 @@ const SPECS: Record<string, Spec> = {
     required: 2,
   },
   at: { args: () => [M(), nb.array([0], { dtype: "int32" })], params: ["array", "indices"] },
+  einsum: { args: () => ["ij,jk->ik", M(), M()], params: ["subscripts", "array", "array"] },
   outer: binary(),
   diag: unary(),
   trace: unary(),
