@@ -4,11 +4,13 @@
  * stride, low/high padding (negative crops), an input ("lhs") dilation and a
  * kernel ("rhs") dilation; G feature groups split C and O. Computed as
  * im2col (a gather table shared by every example and channel) times the
- * kernel matrix, accumulating in float64.
+ * kernel matrix, by the matrix-product kernel (WebAssembly SIMD when
+ * available; float32 then accumulates in float32, as `matmul` does).
  */
 import { ConcreteArray } from "../core/ndarray.js";
 import { DType, allocate } from "../core/dtype.js";
 import { sizeOf } from "../core/shape.js";
+import { matmul } from "./matmul.js";
 
 /** The geometry of a convolution: one entry per spatial axis, plus the feature group count. */
 export interface ConvGeometry {
@@ -92,16 +94,18 @@ export function conv(x: ConcreteArray, w: ConcreteArray, g: ConvGeometry, dtype:
   const IV = sizeOf(inS);
   const KV = sizeOf(kS);
   const P = sizeOf(outS);
-  const acc = new Float64Array(N * O * P);
-  if (acc.length > 0 && KV * Cg > 0) {
+  const out = allocate(dtype, N * O * P);
+  if (out.length > 0 && KV * Cg > 0) {
     const table = windowTable(inS, kS, outS, g);
     const xd = x.data;
-    const wd = w.data;
     const R = Cg * KV; // rows of the column matrix: (channel in group, kernel tap)
-    const cols = new Float64Array(R * P);
-    for (let n = 0; n < N; n++)
-      for (let gi = 0; gi < G; gi++) {
-        // cols[(c·KV + a)·P + p] = x[n, gi·Cg + c, table[a·P + p]]
+    const cols = allocate(dtype, R * P);
+    const colsArr = new ConcreteArray(cols, [R, P], dtype);
+    for (let gi = 0; gi < G; gi++) {
+      // the group's kernel rows [Og, R] are contiguous in w
+      const wg = new ConcreteArray(w.data.subarray(gi * Og * R, (gi + 1) * Og * R), [Og, R], dtype);
+      for (let n = 0; n < N; n++) {
+        // cols[(c·KV + a)·P + p] = x[n, gi·Cg + c, table[a·P + p]] (0 in padding)
         for (let c = 0; c < Cg; c++) {
           const base = (n * C + gi * Cg + c) * IV;
           for (let a = 0; a < KV; a++) {
@@ -113,22 +117,10 @@ export function conv(x: ConcreteArray, w: ConcreteArray, g: ConvGeometry, dtype:
             }
           }
         }
-        // out[n, gi·Og + o, :] = Σ_r w[gi·Og + o, r] · cols[r, :]
-        for (let o = 0; o < Og; o++) {
-          const oc = gi * Og + o;
-          const orow = (n * O + oc) * P;
-          const wrow = oc * R;
-          for (let r = 0; r < R; r++) {
-            const wv = wd[wrow + r]!;
-            const crow = r * P;
-            for (let p = 0; p < P; p++) acc[orow + p]! += wv * cols[crow + p]!;
-          }
-        }
+        // out[n, gi·Og + o, :] = Σ_r w[gi·Og + o, r] · cols[r, :], by the matrix-product kernel
+        out.set(matmul(wg, colsArr, dtype).data, (n * O + gi * Og) * P);
       }
+    }
   }
-  const shape = [N, O, ...outS];
-  if (dtype === "float64") return new ConcreteArray(acc, shape, dtype);
-  const out = allocate(dtype, acc.length);
-  out.set(acc);
-  return new ConcreteArray(out, shape, dtype);
+  return new ConcreteArray(out, [N, O, ...outS], dtype);
 }
