@@ -3,8 +3,12 @@
  * `nb.random` from fixed keys, shuffled mini-batches, and a jitted training
  * loop with `nabla/optim`.
  */
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as nb from "../src/index.js";
+import * as io from "../src/io/index.js";
 import * as optim from "../src/optim/index.js";
 
 /** A dataset: inputs `[n, d]` and labels `[n]` (float 0/1 or int32 classes). */
@@ -50,6 +54,63 @@ export interface TrainResult<P> {
   losses: number[];
   /** Accuracy on the whole training set after the last epoch. */
   accuracy: number;
+  /** The parameters saved with nabla/io and loaded back (see {@link saveAndReload}). */
+  reloaded?: Reloaded<P>;
+}
+
+/** Parameters after a round trip through a safetensors file. */
+export interface Reloaded<P> {
+  params: P;
+  /** Whether every leaf came back with the same shape, dtype and bit-identical values. */
+  equal: boolean;
+  /** Size of the file written. */
+  bytes: number;
+}
+
+/**
+ * Saves `params` with nabla/io's `saveFile` (safetensors) in a fresh
+ * temporary directory, loads them back with `loadFile`, compares every leaf
+ * and removes the directory.
+ */
+export function saveAndReload<P extends Record<string, nb.NDArray>>(params: P): Reloaded<P> {
+  const dir = mkdtempSync(join(tmpdir(), "nabla-example-"));
+  try {
+    const path = join(dir, "params.safetensors");
+    io.saveFile(path, params);
+    const loaded = io.loadFile(path) as unknown as P;
+    const same = (a: nb.NDArray, b: unknown): boolean =>
+      b instanceof nb.NDArray &&
+      a.dtype === b.dtype &&
+      a.shape.length === b.shape.length &&
+      a.shape.every((d, i) => d === b.shape[i]) &&
+      Array.from(a.toTypedArray() as ArrayLike<number>).every((v, i) =>
+        Object.is(v, (b.toTypedArray() as ArrayLike<number>)[i]),
+      );
+    const keys = Object.keys(params);
+    const equal =
+      keys.length === Object.keys(loaded).length &&
+      keys.every((k) => same(params[k]!, (loaded as Record<string, unknown>)[k]));
+    return { params: loaded, equal, bytes: statSync(path).size };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Saves and reloads the trained parameters, checks the reloaded model's accuracy, and prints both. */
+export function withReload<P extends Record<string, nb.NDArray>>(
+  result: TrainResult<P>,
+  accuracy: (p: P) => number,
+  log: boolean,
+): TrainResult<P> {
+  const reloaded = saveAndReload(result.params);
+  const acc = accuracy(reloaded.params);
+  if (log)
+    console.log(
+      `saved ${reloaded.bytes} bytes with nabla/io and loaded them back: parameters ${reloaded.equal ? "identical" : "DIFFER"}, accuracy ${(100 * acc).toFixed(1)}%`,
+    );
+  if (!reloaded.equal || acc !== result.accuracy)
+    throw new Error("the reloaded parameters differ from the trained ones");
+  return { ...result, reloaded };
 }
 
 /**

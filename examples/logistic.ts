@@ -4,7 +4,7 @@
  */
 import * as nb from "../src/index.js";
 import * as nn from "../src/nn/index.js";
-import { type Dataset, type TrainOptions, type TrainResult, isMain, keyAt, trainAdam } from "./data.js";
+import { type Dataset, type TrainOptions, type TrainResult, isMain, keyAt, trainAdam, withReload } from "./data.js";
 
 type Params = { w: nb.NDArray; b: nb.NDArray };
 
@@ -32,12 +32,8 @@ export function main(options: TrainOptions = {}): TrainResult<Params> {
   const d = data.x.shape[1]!;
   const params: Params = { w: nb.zeros([d]), b: nb.zeros([]) };
   const result = trainAdam(params, data, loss, accuracy, opts);
-  // ── Saving the parameters ─────────────────────────────────────────────────────────────────
-  // TODO(nabla/io): once the `nabla/io` entry lands, save the trained parameters and load them back:
-  //   const bytes = io.saveSafetensors(result.params);
-  //   const loaded = io.loadSafetensors(bytes) as Params;
-  //   and report accuracy(loaded, data), which must equal result.accuracy.
-  return result;
+  // ── Saving the parameters: a safetensors file through nabla/io, loaded back and compared ──
+  return withReload(result, (p) => accuracy(p, data), opts.log);
 }
 
 if (isMain(import.meta.url)) main();

@@ -5,7 +5,7 @@
  */
 import * as nb from "../src/index.js";
 import * as nn from "../src/nn/index.js";
-import { type Dataset, type TrainOptions, type TrainResult, isMain, keyAt, trainAdam } from "./data.js";
+import { type Dataset, type TrainOptions, type TrainResult, isMain, keyAt, trainAdam, withReload } from "./data.js";
 
 type Params = { w1: nb.NDArray; b1: nb.NDArray; w2: nb.NDArray; b2: nb.NDArray; w3: nb.NDArray; b3: nb.NDArray };
 
@@ -47,12 +47,8 @@ export function main(options: TrainOptions & { hidden?: number } = {}): TrainRes
   const opts = { epochs: 20, batchSize: 50, learningRate: 0.01, seed: 0, log: true, ...rest };
   const data = makeData(opts.seed);
   const result = trainAdam(init(opts.seed, [2, hidden, hidden, 3]), data, loss, accuracy, opts);
-  // ── Saving the parameters ─────────────────────────────────────────────────────────────────
-  // TODO(nabla/io): once the `nabla/io` entry lands, save the trained parameters and load them back:
-  //   const bytes = io.saveSafetensors(result.params);
-  //   const loaded = io.loadSafetensors(bytes) as Params;
-  //   and report accuracy(loaded, data), which must equal result.accuracy.
-  return result;
+  // ── Saving the parameters: a safetensors file through nabla/io, loaded back and compared ──
+  return withReload(result, (p) => accuracy(p, data), opts.log);
 }
 
 if (isMain(import.meta.url)) main();

@@ -2,6 +2,7 @@
  * Runs one example: `npm run example -- NAME [--small]` (`--small`: the sizes
  * CI uses). NAME is one of the keys of EXAMPLES.
  */
+import * as cnn from "./cnn.js";
 import * as logistic from "./logistic.js";
 import * as maml from "./maml.js";
 import * as mlp from "./mlp.js";
@@ -17,6 +18,7 @@ const EXAMPLES: Record<string, (small: boolean) => unknown> = {
   // the training examples are small already: --small changes nothing
   logistic: () => logistic.main(),
   mlp: () => mlp.main(),
+  cnn: (small) => cnn.main(small ? cnn.SMALL : {}),
 };
 
 const [name, ...flags] = process.argv.slice(2);

@@ -123,6 +123,7 @@ type Param =
   | "ddof"
   | "arrayOrOptions" // meshgrid is variadic: its last argument is an array or the options
   | "fn" // a function given to a transform (the spec calls the transformed function, so its result is checked too)
+  | "subscripts" // einsum's spec string
   | "tree"; // a pytree of arrays (transform primals, loop carries, tree utilities)
 
 const NUMBERS: Kind[] = [
@@ -189,6 +190,7 @@ const LEGIT: Record<Param, { kinds: readonly Kind[]; why: string }> = {
   },
   dtype: { kinds: [], why: "no bad kind is a dtype name" },
   options: { kinds: ["object"], why: "{} sets no option" },
+  subscripts: { kinds: [], why: "no bad kind is an einsum spec for two 2x2 matrices" },
   key: { kinds: ["int32Array"], why: "an int32 array of shape [2] is a key" },
   // issue 9, part A (opsA)
   offset: { kinds: ["negative", "bigNegative", "huge"], why: "any safe integer is a diagonal offset" },
@@ -327,6 +329,14 @@ const SPECS: Record<string, Spec> = {
   cumprod: { args: () => [M(), 0], params: ["array", "axisOrNull"], required: 1 },
   matmul: binary(),
   dot: binary(),
+  // opsB (issue 9)
+  conv: {
+    args: () => [nb.ones([1, 1, 3]), nb.ones([1, 1, 2]), {}],
+    params: ["array", "array", "options"],
+    required: 2,
+  },
+  at: { args: () => [M(), nb.array([0], { dtype: "int32" })], params: ["array", "indices"] },
+  einsum: { args: () => ["ij,jk->ik", M(), M()], params: ["subscripts", "array", "array"] },
   outer: binary(),
   diag: unary(),
   trace: unary(),

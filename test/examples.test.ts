@@ -4,6 +4,8 @@
  * Bounds are stated per example; all arithmetic is float64.
  */
 import { describe, expect, it } from "vitest";
+import * as nb from "../src/index.js";
+import * as cnn from "../examples/cnn.js";
 import * as maml from "../examples/maml.js";
 import * as newton from "../examples/newton.js";
 import * as perexample from "../examples/perexample.js";
@@ -74,5 +76,20 @@ describe("examples", () => {
     // meta-training improves the post-adaptation loss on held-out tasks
     expect(r.heldOutAfter).toBeLessThan(r.heldOutBefore);
     expect(lines.filter((l) => l.startsWith("iter")).length).toBe(maml.SMALL.iterations);
+  });
+
+  it("cnn: conv layers trained with adam under jit tell horizontal from vertical bars (> 95%; chance 50%)", () => {
+    const r = cnn.main({ ...cnn.SMALL, log: false });
+    expect(r.losses.length).toBe(cnn.SMALL.epochs);
+    expect(r.losses.every(Number.isFinite)).toBe(true);
+    // measured 100% on the training images and on 256 fresh ones; the bound leaves room for other seeds
+    expect(r.accuracy).toBeGreaterThan(0.95);
+    expect(cnn.accuracy(r.params, cnn.makeData(7, 256))).toBeGreaterThan(0.95);
+    expect(r.losses.at(-1)!).toBeLessThan(0.2 * r.losses[0]!);
+    // the parameters come back from a safetensors file bit for bit
+    expect(r.reloaded?.equal).toBe(true);
+    const labels = cnn.makeData(7, 256).y;
+    const ones = nb.sum(labels).item() / 256;
+    expect(Math.max(ones, 1 - ones)).toBeLessThan(0.65); // neither class dominates
   });
 });

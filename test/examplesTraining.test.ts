@@ -15,7 +15,9 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 describe("examples/logistic.ts", () => {
   it("the loss falls by half and the accuracy exceeds 90% (majority class below 70%)", () => {
-    const { losses, accuracy } = logistic.main({ log: false });
+    const { losses, accuracy, reloaded } = logistic.main({ log: false });
+    // saved with nabla/io's saveFile and loaded back with loadFile: identical leaves
+    expect(reloaded?.equal).toBe(true);
     expect(losses.length).toBe(15);
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(losses[losses.length - 1]!).toBeLessThan(0.5 * losses[0]!);
@@ -39,7 +41,8 @@ describe("examples/logistic.ts", () => {
 
 describe("examples/mlp.ts", () => {
   it("the loss falls tenfold and the accuracy on the three rings exceeds 95% (chance 33%)", () => {
-    const { losses, accuracy } = mlp.main({ log: false });
+    const { losses, accuracy, reloaded } = mlp.main({ log: false });
+    expect(reloaded?.equal).toBe(true);
     expect(losses.length).toBe(20);
     expect(losses[losses.length - 1]!).toBeLessThan(0.1 * losses[0]!);
     expect(accuracy).toBeGreaterThan(0.95);

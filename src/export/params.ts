@@ -13,7 +13,7 @@ import type { Params, Prim } from "../prims/table.js";
 
 /** The JSON type of one parameter. */
 /** `axes`: distinct non-negative integers (axes and permutations). */
-export type ParamKind = "nat" | "nats" | "axes" | "bool" | "dtype";
+export type ParamKind = "nat" | "nats" | "ints" | "axes" | "bool" | "dtype";
 
 /** A primitive's operand count (`"many"`: one or more) and parameter kinds. */
 export interface PrimSpec<P> {
@@ -111,6 +111,14 @@ export const PRIM_SPECS = {
   erfinv: U,
   xlogy: B,
   xlog1py: B,
+  // opsB (issue 9): padding may be negative (crops)
+  conv: {
+    arity: 2,
+    params: { strides: "nats", lo: "ints", hi: "ints", lhsDilation: "nats", rhsDilation: "nats", groups: "nat" },
+  },
+  scatter_mul: { arity: 3, params: {} },
+  scatter_min: { arity: 3, params: {} },
+  scatter_max: { arity: 3, params: {} },
 } satisfies { [P in Prim]: PrimSpec<Params[P]> };
 
 const isInt = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v);
@@ -124,6 +132,8 @@ function matches(kind: ParamKind, v: unknown): boolean {
       return Array.isArray(v) && v.every(isNat) && new Set(v).size === v.length;
     case "nats":
       return Array.isArray(v) && v.every(isNat);
+    case "ints":
+      return Array.isArray(v) && v.every(isInt);
     case "bool":
       return typeof v === "boolean";
     case "dtype":

@@ -70,3 +70,42 @@ export function argsort(x: ConcreteArray, axis: number, descending: boolean): Co
   });
   return new ConcreteArray(out, x.shape, "int32");
 }
+
+// opsB (issue 9): combining scatters
+
+/** How a combining scatter merges an update into the operand. */
+export type ScatterCombine = "mul" | "min" | "max";
+
+/**
+ * out = x (shape [M, ...R]) with every row u[j] (u: [m, ...R]) combined into
+ * row idx[j] by `op`; negative indices wrap, out-of-range ones clamp (as gather).
+ */
+export function scatterCombine(
+  x: ConcreteArray,
+  idx: ConcreteArray,
+  u: ConcreteArray,
+  op: ScatterCombine,
+): ConcreteArray {
+  const M = x.shape[0]!;
+  const R = sizeOf(x.shape.slice(1));
+  const ix = storageOf(idx);
+  const m = ix.length;
+  const out = allocate(x.dtype, storageOf(x).length);
+  out.set(storageOf(x));
+  const d = storageOf(u);
+  const f =
+    op === "min"
+      ? Math.min
+      : op === "max"
+        ? Math.max
+        : x.dtype === "int32"
+          ? Math.imul
+          : (a: number, b: number) => a * b;
+  if (M > 0)
+    for (let j = 0; j < m; j++) {
+      const dst = clampIndex(ix[j]!, M) * R;
+      const src = j * R;
+      for (let q = 0; q < R; q++) out[dst + q] = f(out[dst + q]!, d[src + q]!);
+    }
+  return new ConcreteArray(out, x.shape, x.dtype);
+}

@@ -13,6 +13,10 @@ export * from "./matmul.js";
 export * from "./stats.js";
 export * from "./arrange.js";
 export * from "./special.js";
+// opsB (issue 9): conv, einsum, at
+export * from "./conv.js";
+export * from "./at.js";
+export * from "./einsum.js";
 export * as linalg from "./linalg.js";
 export * as random from "./random.js";
 export type { Methods } from "./methods.js";

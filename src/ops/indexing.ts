@@ -10,30 +10,12 @@ import * as IX from "../prims/indexing.js";
 import * as SH from "../prims/shape.js";
 import * as W from "../prims/wrap.js";
 import { arange, zeros } from "./creation.js";
-import { asArray, boolArg, optionsArg } from "./validate.js";
+import { asArray, boolArg, indexArray, optionsArg } from "./validate.js";
 import { add, astype, clip, floor, greaterEqual, less, logicalAnd, mul, where } from "./elementwise.js";
 import { reshape } from "./shape.js";
 
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
-
-function indexArray(indices: ArrayLike, op: string): NDArray {
-  const i = indices instanceof NDArray ? indices : asArray(indices, op, "indices");
-  if (i.dtype === "int32") return i;
-  if (i instanceof ConcreteArray)
-    for (const v of storageOf(i))
-      if (!(v >= -(2 ** 31) && v < 2 ** 31))
-        throw new DTypeError(`${op}: index ${fmtValue(v)} is outside the int32 range`);
-  if (i instanceof ConcreteArray && !isFloat(i.dtype)) return astype(i, "int32");
-  if (i instanceof ConcreteArray && !(indices instanceof NDArray)) {
-    for (const v of storageOf(i)) {
-      if (!Number.isInteger(v)) throw new DTypeError(`${op}: indices must be integers, got ${v}`);
-      if (v < INT32_MIN || v > INT32_MAX) throw new DTypeError(`${op}: index ${v} is outside the int32 range`);
-    }
-    return astype(i, "int32");
-  }
-  throw new DTypeError(`${op}: indices must be int32, got ${i.dtype}`);
-}
 
 /**
  * What `take` does with an index outside [-n, n): fill, clip to the ends, or wrap around.

@@ -9,8 +9,8 @@
  * Internal to nabla (not re-exported by `index.ts`).
  */
 import { DTypeError, NablaError, ShapeError, fmtShape, fmtValue } from "../core/errors.js";
-import { DType, allocate, isDType } from "../core/dtype.js";
-import { ConcreteArray, NDArray, scalar } from "../core/ndarray.js";
+import { DType, allocate, isDType, isFloat } from "../core/dtype.js";
+import { ConcreteArray, NDArray, scalar, storageOf } from "../core/ndarray.js";
 import { MAX_NDIM, MAX_SIZE, Shape, checkShape, sizeOf } from "../core/shape.js";
 import * as W from "../prims/wrap.js";
 
@@ -243,4 +243,23 @@ export function intListArg(fn: string, arg: string, v: unknown, range: { min?: n
     out.push(intArg(fn, `${arg}[${i}]`, v[i], range));
   }
   return out;
+}
+
+/** Integer indices as int32 (integral float literals convert; other dtypes throw naming `op`). */
+export function indexArray(indices: unknown, op: string): NDArray {
+  const i = indices instanceof NDArray ? indices : asArray(indices, op, "indices");
+  if (i.dtype === "int32") return i;
+  if (i instanceof ConcreteArray)
+    for (const v of storageOf(i))
+      if (!(v >= -(2 ** 31) && v < 2 ** 31))
+        throw new DTypeError(`${op}: index ${fmtValue(v)} is outside the int32 range`);
+  if (i instanceof ConcreteArray && !isFloat(i.dtype)) return W.astype(i, "int32");
+  if (i instanceof ConcreteArray && !(indices instanceof NDArray)) {
+    for (const v of storageOf(i)) {
+      if (!Number.isInteger(v)) throw new DTypeError(`${op}: indices must be integers, got ${v}`);
+      if (v < INT32_MIN || v > INT32_MAX) throw new DTypeError(`${op}: index ${v} is outside the int32 range`);
+    }
+    return W.astype(i, "int32");
+  }
+  throw new DTypeError(`${op}: indices must be int32, got ${i.dtype}`);
 }

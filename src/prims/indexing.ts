@@ -9,7 +9,7 @@ import { LinearRule, Rule, isLin } from "./rule.js";
 import type { Params } from "./table.js";
 
 /** Offsets that turn per-example indices into indices of the merged (batch, axis) axis: idx + b * size. */
-function offsetIndices(idxFront: NDArray, size: number): NDArray {
+export function offsetIndices(idxFront: NDArray, size: number): NDArray {
   const B = idxFront.shape[0]!;
   // normalise first (negative indices wrap, out-of-range clamp) so no index crosses into a neighbour's block
   idxFront = O.clip(O.where(O.less(idxFront, 0), O.add(idxFront, size), idxFront), 0, Math.max(size - 1, 0));

@@ -25,6 +25,9 @@ import * as IX from "./indexing.js";
 import * as LA from "./linalg.js";
 import * as RN from "./random.js";
 import * as SP from "./special.js";
+// opsB: convolution and scatter updates (issue 9)
+import * as CV from "./conv.js";
+import * as SC from "./scatter.js";
 import type { LinearRule, Rule } from "./rule.js";
 
 /** Parameters of each primitive. The keys are the primitive ids the IR prints. */
@@ -112,6 +115,18 @@ export interface Params {
   erfinv: {};
   xlogy: {};
   xlog1py: {};
+  // opsB (issue 9): convolution
+  conv: {
+    strides: number[];
+    lo: number[];
+    hi: number[];
+    lhsDilation: number[];
+    rhsDilation: number[];
+    groups: number;
+  };
+  scatter_mul: {};
+  scatter_min: {};
+  scatter_max: {};
 }
 export type Prim = keyof Params;
 
@@ -139,7 +154,9 @@ type LinearPrim =
   | "solve"
   | "triangular_solve"
   // opsC
-  | "expm_frechet";
+  | "expm_frechet"
+  // opsB (issue 9)
+  | "conv";
 
 type RuleFor<P extends Prim> = P extends LinearPrim ? LinearRule<Params[P]> : Rule<Params[P]>;
 
@@ -228,4 +245,9 @@ export const RULES = {
   erfinv: SP.ERFINV,
   xlogy: SP.XLOGY,
   xlog1py: SP.XLOG1PY,
+  // opsB (issue 9)
+  conv: CV.CONV,
+  scatter_mul: SC.SCATTER_MUL,
+  scatter_min: SC.SCATTER_MIN,
+  scatter_max: SC.SCATTER_MAX,
 } satisfies { [P in Prim]: RuleFor<P> };

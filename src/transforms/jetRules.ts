@@ -456,6 +456,12 @@ export const JET_RULES = {
   lu: viaJvp,
   expm: viaJvp,
   expm_frechet: viaJvp,
+  // issue 9 (opsB): convolution is bilinear (Cauchy product); the scatter combinations are not
+  // polynomial in the updates (min/max pick, mul multiplies repeated entries): nested jvp
+  conv: bilinear,
+  scatter_mul: viaJvp,
+  scatter_min: viaJvp,
+  scatter_max: viaJvp,
 } satisfies { [P in Prim]: JetRule<Params[P]> };
 
 /** The Taylor rule of a primitive: its table entry, or {@link viaJvp} for higher-order primitives. */

@@ -1159,6 +1159,123 @@ const polygammaCase = arbArray({ shape: SH, domain: "positive", min: 0.8, max: 4
 // ---------------------------------------------------------------------------
 // the table
 
+// ---- opsB (issue 9): convolution ----
+
+/** Convolution geometry and operands: 1-d or 2-d, groups, strides, both dilations, padding from -1 (crop) to 2. */
+const convCase = fc
+  .record({
+    nd: fc.integer({ min: 1, max: 2 }),
+    N: fc.integer({ min: 1, max: 2 }),
+    G: fc.integer({ min: 1, max: 2 }),
+    Cg: fc.integer({ min: 1, max: 2 }),
+    Og: fc.integer({ min: 1, max: 2 }),
+    dims: fc.array(
+      fc.record({
+        I: fc.integer({ min: 1, max: 4 }),
+        k: fc.integer({ min: 1, max: 3 }),
+        s: fc.integer({ min: 1, max: 2 }),
+        ld: fc.integer({ min: 1, max: 2 }),
+        rd: fc.integer({ min: 1, max: 2 }),
+        lo: fc.integer({ min: -1, max: 2 }),
+        hi: fc.integer({ min: -1, max: 2 }),
+      }),
+      { minLength: 2, maxLength: 2 },
+    ),
+  })
+  .chain(({ nd, N, G, Cg, Og, dims }) => {
+    const ds = dims.slice(0, nd).map((d) => {
+      // raise hi (a map, not a filter) so the padded, dilated input spans the dilated kernel
+      const need = (d.k - 1) * d.rd + 1 - ((d.I - 1) * d.ld + 1) - d.lo;
+      return { ...d, hi: Math.max(d.hi, need) };
+    });
+    const params = {
+      strides: ds.map((d) => d.s),
+      lo: ds.map((d) => d.lo),
+      hi: ds.map((d) => d.hi),
+      lhsDilation: ds.map((d) => d.ld),
+      rhsDilation: ds.map((d) => d.rd),
+      groups: G,
+    };
+    return fc
+      .tuple(
+        arbArray({ shape: [N, G * Cg, ...ds.map((d) => d.I)] }),
+        arbArray({ shape: [G * Og, Cg, ...ds.map((d) => d.k)] }),
+      )
+      .map(([x, w]) => mk<"conv">([x, w], params));
+  });
+
+/** The convolution written as its definition: a direct loop over outputs, channels and taps. */
+export function convRef(x: Ref, w: Ref, p: Params["conv"]): Ref {
+  const [N, C] = x.shape as [number, number];
+  const [O, Cg] = w.shape as [number, number];
+  const Og = O / p.groups;
+  const inS = x.shape.slice(2);
+  const kS = w.shape.slice(2);
+  const outS = inS.map((I, d) => {
+    const span = (I - 1) * p.lhsDilation[d]! + 1 + p.lo[d]! + p.hi[d]! - ((kS[d]! - 1) * p.rhsDilation[d]! + 1);
+    return span < 0 ? 0 : Math.floor(span / p.strides[d]!) + 1;
+  });
+  const shape = [N, O, ...outS];
+  const data = new Array<number>(sizeOf(shape)).fill(0);
+  for (let o = 0; o < data.length; o++) {
+    const [n, oc, ...pos] = unravel(o, shape) as [number, number, ...number[]];
+    const g = Math.floor(oc / Og);
+    let acc = 0;
+    for (let c = 0; c < Cg; c++)
+      for (let t = 0; t < sizeOf(kS); t++) {
+        const tap = unravel(t, kS);
+        const src: number[] = [];
+        for (let d = 0; d < inS.length; d++) {
+          const q = pos[d]! * p.strides[d]! + tap[d]! * p.rhsDilation[d]! - p.lo[d]!;
+          if (q < 0 || q % p.lhsDilation[d]! !== 0 || q / p.lhsDilation[d]! >= inS[d]!) break;
+          src.push(q / p.lhsDilation[d]!);
+        }
+        if (src.length < inS.length) continue;
+        acc += x.data[ravel([n, g * Cg + c, ...src], x.shape)]! * w.data[ravel([oc, c, ...tap], w.shape)]!;
+      }
+    data[o] = acc;
+  }
+  void C;
+  return { shape, dtype: x.dtype, data };
+}
+
+// ---- opsB (issue 9): combining scatters ----
+
+/**
+ * x [M, ...R], indices [m] in [-M, M) (repeats likely), updates [m, ...R]. min/max: every value of
+ * x and u pairwise distinct (one "distinct" draw split in two), so no tie sits within a finite-
+ * difference step; mul: magnitudes in [0.5, 1.5] of either sign (no zero).
+ */
+const scatterCombineCase = (distinct: boolean) =>
+  fc
+    .tuple(fc.integer({ min: 1, max: 3 }), arbShape({ maxRank: 1, maxDim: 2 }), fc.integer({ min: 0, max: 4 }))
+    .chain(([M, rest, m]) => {
+      const R = sizeOf(rest);
+      const vals = distinct
+        ? arbArray({ shape: [(M + m) * R], domain: "distinct" })
+        : arbArray({ shape: [(M + m) * R], domain: "nonzero", min: 0.5, max: 1.5 });
+      return fc.tuple(vals, arbArray({ shape: [m], dtype: "int32", min: -M, max: M - 1 })).map(([v, idx]) => {
+        const data = Array.from(v.toTypedArray() as Float64Array);
+        const x = nb.array(Float64Array.from(data.slice(0, M * R)), { shape: [M, ...rest] });
+        const u = nb.array(Float64Array.from(data.slice(M * R)), { shape: [m, ...rest] });
+        return { args: [x, idx, u], params: {} };
+      });
+    });
+
+/** out = x, then out[idx_j] = f(out[idx_j], u_j) row by row (negative indices from the end). */
+function scatterCombineRef(f: (a: number, b: number) => number) {
+  return ([x, idx, u]: Ref[]): Ref[] => {
+    const M = x!.shape[0]!;
+    const R = sizeOf(x!.shape.slice(1));
+    const data = x!.data.slice();
+    idx!.data.forEach((k, j) => {
+      const row = k < 0 ? k + M : k;
+      for (let q = 0; q < R; q++) data[row * R + q] = f(data[row * R + q]!, u!.data[j * R + q]!);
+    });
+    return [{ ...x!, data }];
+  };
+}
+
 const ALL1 = [0] as const;
 const ALL2 = [0, 1] as const;
 
@@ -1736,6 +1853,12 @@ export const SPECS = {
     refTol: 1e-14,
     diff: { wrt: ALL2 },
   },
+  // opsB (issue 9): bilinear in (x, w): differentiable in both
+  conv: { gen: convCase, ref: ([x, w], p) => [convRef(x!, w!, p)], diff: { wrt: ALL2 } },
+  // differentiable in the operand and the updates, not the int32 indices
+  scatter_mul: { gen: scatterCombineCase(false), ref: scatterCombineRef((a, b) => a * b), diff: { wrt: [0, 2] } },
+  scatter_min: { gen: scatterCombineCase(true), ref: scatterCombineRef(Math.min), diff: { wrt: [0, 2] } },
+  scatter_max: { gen: scatterCombineCase(true), ref: scatterCombineRef(Math.max), diff: { wrt: [0, 2] } },
 } satisfies { [P in Prim]: PrimSpec<P> };
 
 /** Every primitive, in table order. */

@@ -476,6 +476,30 @@ const CASES: { [P in Prim]: Case<P>[] } = {
   erfinv: unary(-0.9, 0.9),
   xlogy: binary(-2, 2, 0.1, 3),
   xlog1py: binary(-2, 2, -0.9, 3),
+  // opsB (issue 9): convolutions (groups, strides, dilations, crops); batching folds into N or into groups
+  conv: [
+    {
+      params: { strides: [1, 2], lo: [1, 0], hi: [1, -1], lhsDilation: [1, 1], rhsDilation: [1, 1], groups: 1 },
+      make: (r) => [f64(r, [2, 2, 4, 5]), f64(r, [3, 2, 2, 2])],
+    },
+    {
+      params: { strides: [2], lo: [0], hi: [2], lhsDilation: [2], rhsDilation: [2], groups: 2 },
+      make: (r) => [f64(r, [1, 4, 5]), f64(r, [4, 2, 2])],
+    },
+  ],
+  // repeated and negative indices combine; distinct values (no ties) are not needed for the law
+  scatter_mul: [
+    { params: {}, make: (r) => [f64(r, [3, 2]), i32(r, [4], -3, 3), f64(r, [4, 2])] },
+    { params: {}, make: (r) => [f64(r, [4]), i32(r, [2], 0, 4), f64(r, [2])] },
+  ],
+  scatter_min: [
+    { params: {}, make: (r) => [f64(r, [3, 2]), i32(r, [4], -3, 3), f64(r, [4, 2])] },
+    { params: {}, make: (r) => [f64(r, [4]), i32(r, [2], 0, 4), f64(r, [2])] },
+  ],
+  scatter_max: [
+    { params: {}, make: (r) => [f64(r, [3, 2]), i32(r, [4], -3, 3), f64(r, [4, 2])] },
+    { params: {}, make: (r) => [f64(r, [4]), i32(r, [2], 0, 4), f64(r, [2])] },
+  ],
 };
 
 const B = 3; // batch size

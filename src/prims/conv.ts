@@ -1,0 +1,160 @@
+/**
+ * The convolution primitive (channels first, N-d, feature groups, window
+ * strides, padding, input and kernel dilation). It is bilinear, and both of
+ * its transposes are convolutions again (as in JAX's conv_general_dilated):
+ * the input cotangent convolves ct with the flipped, group-transposed kernel,
+ * input-dilated by the strides; the kernel cotangent convolves the input
+ * with ct used as a kernel dilated by the strides. Derivatives of every order
+ * therefore stay convolutions.
+ */
+import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
+import { isFloat } from "../core/dtype.js";
+import { NDArray } from "../core/ndarray.js";
+import type { Aval } from "../core/trace.js";
+import { bind1 } from "../core/trace.js";
+import * as K from "../kernels/conv.js";
+import * as O from "./wrap.js";
+import { Dim, BatchResult, batchedFront, moveToFront } from "./batching.js";
+import { LinearRule, isLin, tadd } from "./rule.js";
+import type { Params } from "./table.js";
+
+type P = Params["conv"];
+
+const range = (a: number, b: number): number[] => Array.from({ length: b - a }, (_, i) => a + i);
+
+/** The convolution primitive. */
+export function convPrim(x: NDArray, w: NDArray, p: P): NDArray {
+  return bind1(CONV, [x, w], p);
+}
+
+function convAval(x: Aval, w: Aval, p: P): Aval {
+  const nd = x.shape.length - 2;
+  const sx = fmtShape(x.shape);
+  const sw = fmtShape(w.shape);
+  if (nd < 1 || w.shape.length !== nd + 2)
+    throw new ShapeError(`conv: input ${sx} and kernel ${sw} must be [N, C, ...spatial] and [O, C/groups, ...spatial]`);
+  if (x.dtype !== w.dtype) throw new DTypeError(`conv: operand dtypes differ (${x.dtype} and ${w.dtype})`);
+  if (!isFloat(x.dtype)) throw new DTypeError(`conv: expected float operands, got ${x.dtype}`);
+  for (const k of ["strides", "lo", "hi", "lhsDilation", "rhsDilation"] as const)
+    if (p[k].length !== nd) throw new ShapeError(`conv: ${k} has ${p[k].length} entries for ${nd} spatial axes`);
+  const G = p.groups;
+  const [N, C] = x.shape as [number, number];
+  const [Oc, Cg] = w.shape as [number, number];
+  if (G < 1 || C !== Cg * G || Oc % G !== 0)
+    throw new ShapeError(
+      `conv: input ${sx} has ${C} channels and kernel ${sw} ${Oc}x${Cg}, inconsistent with ${G} feature group(s)`,
+    );
+  const out = K.convOutSpatial(x.shape.slice(2), w.shape.slice(2), p);
+  return { shape: [N, Oc, ...out], dtype: x.dtype, weak: false };
+}
+
+// d conv(x, w) = conv(dx, w) + conv(x, dw)
+export const CONV: LinearRule<P> = {
+  name: "conv",
+  abstractEval: ([x, w], p) => [convAval(x!, w!, p)],
+  impl: ([x, w], p, [o]) => [K.conv(x!, w!, p, o!.dtype)],
+  jvp: ([x, w], [dx = null, dw = null], _o, p) => [
+    tadd(dx === null ? null : convPrim(dx, w!, p), dw === null ? null : convPrim(x!, dw, p)),
+  ],
+  transpose([ct = null], [x, w], p) {
+    if (ct === null) return [null, null];
+    if (isLin(x) && isLin(w)) throw new DTypeError("conv: transpose of a convolution of two linear operands");
+    if (isLin(x)) return [transposeLhs(ct, w as NDArray, x.aval.shape, p), null];
+    if (isLin(w)) return [null, transposeRhs(ct, x as NDArray, w.aval.shape, p)];
+    return [null, null];
+  },
+  vmap: convBatch,
+};
+
+/**
+ * ct [N, O, ...out] → x̄ [N, C, ...in]: the convolution of ct with the
+ * spatially flipped kernel whose O and C/G axes swap within each group,
+ * window strides = lhs dilation, lhs dilation = strides, and padding
+ * lo' = dil(k) - 1 - lo, hi' = dil(I, ld) + dil(k) - 1 - dil(out, s) - lo'.
+ */
+function transposeLhs(ct: NDArray, w: NDArray, xShape: readonly number[], p: P): NDArray {
+  const nd = xShape.length - 2;
+  const G = p.groups;
+  const [Oc, Cg] = w.shape as [number, number];
+  const kS = w.shape.slice(2);
+  const sp = range(2, nd + 2);
+  // w [G·Og, Cg, k] → [G, Og, Cg, k] → [G, Cg, Og, k] → [G·Cg, Og, k], flipped
+  let wt = O.reshape(w, [G, Oc / G, Cg, ...kS]);
+  wt = O.transposePrim(wt, [0, 2, 1, ...range(3, nd + 3)]);
+  wt = O.revPrim(O.reshape(wt, [G * Cg, Oc / G, ...kS]), sp);
+  const lo = kS.map((k, d) => K.dilated(k, p.rhsDilation[d]!) - 1 - p.lo[d]!);
+  const hi = kS.map(
+    (k, d) =>
+      K.dilated(xShape[d + 2]!, p.lhsDilation[d]!) +
+      K.dilated(k, p.rhsDilation[d]!) -
+      1 -
+      K.dilated(ct.shape[d + 2]!, p.strides[d]!) -
+      lo[d]!,
+  );
+  return convPrim(ct, wt, {
+    strides: p.lhsDilation,
+    lo,
+    hi,
+    lhsDilation: p.strides,
+    rhsDilation: p.rhsDilation,
+    groups: G,
+  });
+}
+
+/**
+ * ct [N, O, ...out] → w̄ [O, C/G, ...k]: the convolution of x, with its
+ * channels-in-group as the batch axis and (group, example) as features, by ct
+ * [O, N, ...out] as a kernel dilated by the strides; window strides = rhs
+ * dilation, padding lo, hi' = dil(out, s) - dil(I, ld) + dil(k, rd) - lo - 1.
+ */
+function transposeRhs(ct: NDArray, x: NDArray, wShape: readonly number[], p: P): NDArray {
+  const nd = wShape.length - 2;
+  const G = p.groups;
+  const [N, C] = x.shape as [number, number];
+  const Cg = C / G;
+  const inS = x.shape.slice(2);
+  // x [N, G·Cg, in] → [N, G, Cg, in] → [Cg, G, N, in] → [Cg, G·N, in]
+  let xt = O.reshape(x, [N, G, Cg, ...inS]);
+  xt = O.reshape(O.transposePrim(xt, [2, 1, 0, ...range(3, nd + 3)]), [Cg, G * N, ...inS]);
+  const ctT = O.transposePrim(ct, [1, 0, ...range(2, nd + 2)]);
+  const hi = inS.map(
+    (I, d) =>
+      K.dilated(ct.shape[d + 2]!, p.strides[d]!) -
+      K.dilated(I, p.lhsDilation[d]!) +
+      K.dilated(wShape[d + 2]!, p.rhsDilation[d]!) -
+      p.lo[d]! -
+      1,
+  );
+  const r = convPrim(xt, ctT, {
+    strides: p.rhsDilation,
+    lo: p.lo,
+    hi,
+    lhsDilation: p.lhsDilation,
+    rhsDilation: p.strides,
+    groups: G,
+  }); // [Cg, O, k]
+  return O.transposePrim(r, [1, 0, ...range(2, nd + 2)]);
+}
+
+/**
+ * Batching: a batched input folds its batch axis into N; a batched kernel
+ * folds into O as extra feature groups (the input, broadcast if unbatched,
+ * folds its batch axis into C), so each batch member convolves only its own
+ * channels.
+ */
+function convBatch([x, w]: NDArray[], [dx = null, dw = null]: Dim[], p: P, size: number): BatchResult {
+  const nd = x!.ndim - (dx === null ? 2 : 3);
+  if (dw === null) {
+    const xb = moveToFront(x!, dx ?? 0); // [B, N, C, in]
+    const [B, N] = xb.shape as [number, number];
+    const out = convPrim(O.reshape(xb, [B * N, ...xb.shape.slice(2)]), w!, p);
+    return [[O.reshape(out, [B, N, ...out.shape.slice(1)])], [0]];
+  }
+  const xb = batchedFront(x!, dx, size); // [B, N, C, in]
+  const [B, N, C] = xb.shape as [number, number, number];
+  const xm = O.reshape(O.transposePrim(xb, [1, 0, ...range(2, nd + 3)]), [N, B * C, ...xb.shape.slice(3)]);
+  const wb = moveToFront(w!, dw); // [B, O, Cg, k]
+  const wm = O.reshape(wb, [B * wb.shape[1]!, ...wb.shape.slice(2)]);
+  const out = convPrim(xm, wm, { ...p, groups: B * p.groups }); // [N, B·O, out]
+  return [[O.reshape(out, [N, B, wb.shape[1]!, ...out.shape.slice(2)])], [1]];
+}

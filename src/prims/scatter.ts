@@ -1,0 +1,121 @@
+/**
+ * Combining scatters (opsB, issue 9): out = x with the rows of u multiplied
+ * into, or min'd or max'd into, the rows of x at int32 indices along axis 0
+ * (x: [M, ...R], idx: [m], u: [m, ...R]); repeated indices all combine.
+ * Index updates `at(x, i).mul/min/max` are built on them (`set` and `add`
+ * use gather and scatter_add). Their derivative rules are written with
+ * gather, scatter_add, select and the rows themselves, so every order follows.
+ */
+import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
+import { NDArray } from "../core/ndarray.js";
+import { shapesEqual } from "../core/shape.js";
+import { bind1 } from "../core/trace.js";
+import type { Aval } from "../core/trace.js";
+import * as K from "../kernels/indexing.js";
+import * as O from "./wrap.js";
+import { BatchResult, Dim, batchedFront } from "./batching.js";
+import { offsetIndices } from "./indexing.js";
+import { Rule, T, tadd } from "./rule.js";
+
+type Combine = K.ScatterCombine;
+
+/** The combining scatter `op` of u into x at idx (axis 0). */
+export function scatterCombinePrim(op: Combine, x: NDArray, idx: NDArray, u: NDArray): NDArray {
+  return bind1(ROWS[op], [x, idx, u], {});
+}
+
+function scatterAval(op: Combine, x: Aval, i: Aval, u: Aval): Aval {
+  const name = `scatter_${op}`;
+  if (i.dtype !== "int32") throw new DTypeError(`${name}: indices must be int32, got ${i.dtype}`);
+  if (x.dtype !== u.dtype) throw new DTypeError(`${name}: operand ${x.dtype} and updates ${u.dtype} differ`);
+  if (
+    x.shape.length < 1 ||
+    i.shape.length !== 1 ||
+    !shapesEqual(u.shape, [i.shape[0]!, ...x.shape.slice(1)]) ||
+    (x.shape[0] === 0 && i.shape[0]! > 0)
+  )
+    throw new ShapeError(
+      `${name}: operand ${fmtShape(x.shape)}, indices ${fmtShape(i.shape)} and updates ${fmtShape(u.shape)} do not fit ([M, ...R], [m], [m, ...R])`,
+    );
+  return { shape: x.shape, dtype: x.dtype, weak: x.weak };
+}
+
+/**
+ * min/max, as JAX: the output's tangent is the mean of the tangents of every
+ * operand and update equal to the result at that position:
+ * dout = (dx·[x = out] + Σ_j du_j·[u_j = out_idx_j]) / ([x = out] + Σ_j [u_j = out_idx_j]).
+ */
+function extremumJvp(x: NDArray, idx: NDArray, u: NDArray, dx: T, du: T, out: NDArray): T {
+  const M = x.shape[0]!;
+  const kept = O.equal(x, out);
+  const hit = O.equal(u, O.gatherPrim(out, idx, 0));
+  const count = O.add(O.convertTo(kept, x.dtype), O.scatterAddPrim(O.convertTo(hit, x.dtype), idx, 0, M));
+  const num = tadd(
+    dx === null ? null : O.selectPrim(kept, dx, 0),
+    du === null ? null : O.scatterAddPrim(O.selectPrim(hit, du, 0), idx, 0, M),
+  );
+  return num === null ? null : O.div(num, count);
+}
+
+/**
+ * mul: out = x·P with P = Π_j u_j per position, so dout = dx·P + x·Σ_j du_j·E_j,
+ * where E_j = Π_{k≠j} u_k (same position) = P'/u'_j, P' the product with zeros
+ * replaced by 1, when position has no other zero (else 0). Exact at first
+ * order everywhere; higher orders are exact where no update is exactly 0.
+ */
+function mulJvp(x: NDArray, idx: NDArray, u: NDArray, dx: T, du: T): T {
+  const M = x.shape[0]!;
+  const ones = O.full(x.shape, 1, x.dtype);
+  const tx = dx === null ? null : O.mul(dx, scatterCombinePrim("mul", ones, idx, u));
+  if (du === null) return tx;
+  const zero = O.equal(u, 0);
+  const nz = O.selectPrim(zero, 1, u);
+  const zeros = O.scatterAddPrim(O.convertTo(zero, "int32"), idx, 0, M); // zero updates per position
+  const others = O.sub(O.gatherPrim(zeros, idx, 0), O.convertTo(zero, "int32")); // zeros besides u_j
+  const pnz = O.gatherPrim(scatterCombinePrim("mul", ones, idx, nz), idx, 0);
+  const excl = O.selectPrim(O.equal(others, 0), O.div(pnz, nz), 0);
+  return tadd(tx, O.mul(x, O.scatterAddPrim(O.mul(du, excl), idx, 0, M)));
+}
+
+/**
+ * Batching: every operand gets the batch axis in front, and the batch merges
+ * into the scattered axis (x: [B·M, ...R], indices offset by b·M after
+ * wrapping and clamping, updates [B·m, ...R]).
+ */
+function scatterBatch(op: Combine) {
+  return ([x, i, u]: NDArray[], [dx = null, di = null, du = null]: Dim[], _p: {}, size: number): BatchResult => {
+    const xb = batchedFront(x!, dx, size);
+    const ib = batchedFront(i!, di, size);
+    const ub = batchedFront(u!, du, size);
+    const M = xb.shape[1]!;
+    const flat = (a: NDArray) => O.reshape(a, [a.shape[0]! * a.shape[1]!, ...a.shape.slice(2)]);
+    const out = scatterCombinePrim(
+      op,
+      flat(xb),
+      O.reshape(offsetIndices(ib, M), [ib.shape[0]! * ib.shape[1]!]),
+      flat(ub),
+    );
+    return [[O.reshape(out, xb.shape)], [0]];
+  };
+}
+
+function row(op: Combine): Rule<{}> {
+  return {
+    name: `scatter_${op}`,
+    abstractEval: ([x, i, u]) => [scatterAval(op, x!, i!, u!)],
+    impl: ([x, i, u]) => [K.scatterCombine(x!, i!, u!, op)],
+    jvp: ([x, i, u], [dx = null, , du = null], [out]) => [
+      op === "mul" ? mulJvp(x!, i!, u!, dx, du) : extremumJvp(x!, i!, u!, dx, du, out!),
+    ],
+    vmap: scatterBatch(op),
+  };
+}
+
+// out[idx_j] *= u_j for every j
+export const SCATTER_MUL = row("mul");
+// out[idx_j] = min(out[idx_j], u_j) for every j
+export const SCATTER_MIN = row("min");
+// out[idx_j] = max(out[idx_j], u_j) for every j
+export const SCATTER_MAX = row("max");
+
+const ROWS: Record<Combine, Rule<{}>> = { mul: SCATTER_MUL, min: SCATTER_MIN, max: SCATTER_MAX };

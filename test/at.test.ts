@@ -1,0 +1,184 @@
+/**
+ * at(x, ...indices).set/add/mul/min/max: against plain-JS loops (repeated,
+ * negative and out-of-range indices, several index arrays broadcast together,
+ * trailing axes), derivatives against finite differences and closed forms
+ * (JAX's tie rule for min/max, overwritten updates get no gradient), vmap
+ * over indices and values, jit, dtypes, errors. The combining-scatter
+ * primitives' derivatives to order 3 and batching law are in test/properties.
+ *
+ * Tolerances: the loops do the same float64 operations in the same order as
+ * the kernels for set/min/max/mul (exact), and add sums at most 3 updates per
+ * entry, possibly in another order: 1e-14 on O(1) values.
+ */
+import { describe, expect, it } from "vitest";
+import * as nb from "../src/index.js";
+import { checkGrads } from "../src/testing/index.js";
+
+const vals = (x: nb.NDArray) => Array.from(x.toTypedArray() as ArrayLike<number>, Number);
+const i32 = (v: number[]) => nb.array(Int32Array.from(v));
+const f64 = (v: number[], shape = [v.length]) => nb.array(Float64Array.from(v), { shape });
+
+function maxDiff(a: readonly number[], b: readonly number[]): number {
+  expect(a.length).toBe(b.length);
+  return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+}
+
+const COMBINE = {
+  set: (_a: number, b: number) => b,
+  add: (a: number, b: number) => a + b,
+  mul: (a: number, b: number) => a * b,
+  min: Math.min,
+  max: Math.max,
+} as const;
+type Op = keyof typeof COMBINE;
+const OPS = Object.keys(COMBINE) as Op[];
+
+/** x [n, r] with rows idx[j] combined with the rows of v [m, r] in order; out-of-range indices dropped. */
+function rowsRef(x: number[], n: number, r: number, idx: number[], v: number[], op: Op): number[] {
+  const out = x.slice();
+  idx.forEach((k, j) => {
+    const row = k < 0 ? k + n : k;
+    if (row < 0 || row >= n) return;
+    for (let q = 0; q < r; q++) out[row * r + q] = COMBINE[op](out[row * r + q]!, v[j * r + q]!);
+  });
+  return out;
+}
+
+describe("at: values", () => {
+  const x = [0.5, -1, 2, 3, -0.25, 1.5, 4, -2];
+  const idx = [1, -1, 1, 5, 3, -5, 0, 1]; // repeats (1 three times), negatives, out of range (5, -5)
+  const v = [2, 3, -1, 7, 0.5, 9, 1.25, 4];
+  it.each(OPS)("%s along axis 0 (repeated, negative and dropped indices)", (op) => {
+    const got = nb.at(f64(x), i32(idx))[op](f64(v));
+    expect(maxDiff(vals(got), rowsRef(x, 8, 1, idx, v, op))).toBeLessThan(1e-14);
+  });
+
+  it.each(OPS)("%s of rows with trailing axes, values broadcast", (op) => {
+    const xm = [1, 2, 3, 4, 5, 6]; // [3, 2]
+    const got = nb.at(f64(xm, [3, 2]), i32([2, 0, 2]))[op](f64([10, -10], [1, 2]));
+    const want = rowsRef(xm, 3, 2, [2, 0, 2], [10, -10, 10, -10, 10, -10], op);
+    expect(got.shape).toEqual([3, 2]);
+    expect(maxDiff(vals(got), want)).toBeLessThan(1e-14);
+  });
+
+  it("several index arrays broadcast together address elements; a scalar index pair one element", () => {
+    const m = nb.reshape(nb.arange(12), [3, 4]);
+    // rows [[0], [2]] x cols [1, 3]: the four elements (0,1), (0,3), (2,1), (2,3)
+    const got = nb.at(m, nb.array([[0], [2]], { dtype: "int32" }), i32([1, -1])).set(f64([-1, -2, -3, -4], [2, 2]));
+    const want = Array.from({ length: 12 }, (_, i) => i);
+    want[1] = -1;
+    want[3] = -2;
+    want[9] = -3;
+    want[11] = -4;
+    expect(vals(got)).toEqual(want);
+    const one = nb.at(m, 1, 2).add(100);
+    expect(vals(one)[6]).toBe(106);
+    expect(vals(m)).toEqual(Array.from({ length: 12 }, (_, i) => i)); // the input is not mutated
+  });
+
+  it("set keeps the last of repeated updates; dtypes: int32 adds exactly, bool add is or", () => {
+    expect(vals(nb.at(nb.zeros([2]), [0, 0, 0]).set([1, 2, 3]))).toEqual([3, 0]);
+    const xi = nb.array([1, 2, 3], { dtype: "int32" });
+    const ai = nb.at(xi, [0, 0]).add([5, 6]);
+    expect(ai.dtype).toBe("int32");
+    expect(vals(ai)).toEqual([12, 2, 3]);
+    expect(vals(nb.at(xi, [2]).min(-7))).toEqual([1, 2, -7]);
+    const b = nb.at(nb.array([false, false, true]), [1, 1]).add([true, false]);
+    expect(b.dtype).toBe("bool");
+    expect(vals(b)).toEqual([0, 1, 1]);
+    // float values into an int32 array are cast to int32 (toward zero)
+    expect(vals(nb.at(xi, [1]).set(2.7))).toEqual([1, 2, 3]);
+  });
+});
+
+describe("at: derivatives", () => {
+  const x = f64([0.3, -1.2, 2.1, 0.7]);
+  const idx = i32([2, 0, 2, -1]);
+  const v = f64([1.1, 0.4, -0.6, 1.9]); // all values of x and v distinct: no ties for min/max
+  it.each(OPS)("%s: order 2 in both modes against finite differences (in x and in the values)", (op) => {
+    checkGrads((a: nb.NDArray, b: nb.NDArray) => nb.at(a, idx)[op](b), [x, v], { order: 2 });
+  });
+
+  it("set: overwritten updates and overwritten entries of x get no gradient", () => {
+    const [gx, gv] = nb.grad(
+      (a: nb.NDArray, b: nb.NDArray) => nb.sum(nb.mul(nb.at(a, [0, 0, 2]).set(b), f64([1, 2, 3]))),
+      {
+        argnums: [0, 1],
+      },
+    )(f64([1, 1, 1]), f64([5, 6, 7])) as [nb.NDArray, nb.NDArray];
+    expect(vals(gx)).toEqual([0, 2, 0]);
+    expect(vals(gv)).toEqual([0, 1, 3]); // the second write to row 0 wins
+  });
+
+  it("max/min: tied entries share the derivative equally (JAX's rule)", () => {
+    // row 0: x = 1 and both updates 1 tie (three ways); row 2: the update 9 wins alone
+    const f = (a: nb.NDArray, b: nb.NDArray) => nb.sum(nb.at(a, [0, 0, 2]).max(b));
+    const [gx, gv] = nb.grad(f, { argnums: [0, 1] })(f64([1, 5, 3]), f64([1, 1, 9])) as [nb.NDArray, nb.NDArray];
+    expect(maxDiff(vals(gx), [1 / 3, 1, 0])).toBeLessThan(1e-15);
+    expect(maxDiff(vals(gv), [1 / 3, 1 / 3, 1])).toBeLessThan(1e-15);
+    const gm = nb.grad((b: nb.NDArray) => nb.sum(nb.at(f64([2, 0]), [0, 0]).min(b)))(f64([2, 3]));
+    expect(vals(gm)).toEqual([0.5, 0]);
+  });
+
+  it("mul with repeated indices and a zero update: the first derivative is the exclusive product", () => {
+    // out0 = x0 · v0 · v1 · v2 with v1 = 0: d/dv1 = x0 · v0 · v2, d/dv0 = d/dv2 = 0
+    const g = nb.grad((b: nb.NDArray) => nb.sum(nb.at(f64([2, 1]), [0, 0, 0]).mul(b)))(f64([3, 0, 5]));
+    expect(vals(g)).toEqual([0, 30, 0]);
+  });
+});
+
+describe("at: transforms and errors", () => {
+  it("vmap over indices and values equals a loop; jit equals eager", () => {
+    const x = f64([1, 2, 3]);
+    const idx = nb.array(
+      [
+        [0, 2],
+        [1, 1],
+      ],
+      { dtype: "int32" },
+    );
+    const v = f64([10, 20, 30, 40], [2, 2]);
+    for (const op of OPS) {
+      const f = (i: nb.NDArray, b: nb.NDArray) => nb.at(x, i)[op](b);
+      const batched = vals(nb.vmap(f)(idx, v) as nb.NDArray);
+      const loop = [0, 1].flatMap((k) =>
+        vals(f(nb.take(idx, nb.array(k, { dtype: "int32" }), 0), nb.take(v, nb.array(k, { dtype: "int32" }), 0))),
+      );
+      expect(batched).toEqual(loop);
+      expect(vals(nb.jit(f)(i32([2, 2]), f64([5, 6])))).toEqual(vals(f(i32([2, 2]), f64([5, 6]))));
+    }
+  });
+
+  it.each([
+    ["no index", () => nb.at(nb.zeros([2])), nb.NablaError, /^at: give at least one index/],
+    [
+      "too many index arrays",
+      () => nb.at(nb.zeros([2]), 0, 0),
+      nb.ShapeError,
+      /^at: 2 index arrays for x of shape \[2\]/,
+    ],
+    ["non-integer indices", () => nb.at(nb.zeros([2]), [0.5]), nb.DTypeError, /^at: /],
+    ["indices that do not broadcast", () => nb.at(nb.zeros([3, 3]), [0, 1], [0, 1, 2]), nb.ShapeError, /^at: /],
+    [
+      "values of the wrong shape",
+      () => nb.at(nb.zeros([3]), [0, 1]).set([1, 2, 3]),
+      nb.ShapeError,
+      /^at\.set: shapes \[3\] and \[2\]/,
+    ],
+    [
+      "values of more dimensions than the indexed shape",
+      () => nb.at(nb.zeros([3]), [0, 1]).mul(nb.ones([2, 2])),
+      nb.ShapeError,
+      /^at\.mul: values of shape \[2,2\] do not broadcast to the indexed shape \[2\]/,
+    ],
+    [
+      "values that are not arrays",
+      () => nb.at(nb.zeros([3]), [0]).add("a" as unknown as number),
+      nb.NablaError,
+      /^at\.add: /,
+    ],
+  ] as const)("%s", (_name, f, cls, msg) => {
+    expect(f).toThrow(cls);
+    expect(f).toThrow(msg);
+  });
+});
