@@ -20,6 +20,7 @@ import { broadcastShapes } from "../core/shape.js";
 import type { Aval, LinearIn } from "../core/trace.js";
 import * as K from "../kernels/elementwise.js";
 import * as S from "../kernels/scalar.js";
+import { nameScalar } from "../kernels/wasm/elementwise.js";
 import * as O from "./wrap.js";
 import { elementwise, passThrough } from "./batching.js";
 import { LinearRule, Rule, T, isLin, sameAval, tadd, tdiv, tmul, tneg, tsub } from "./rule.js";
@@ -29,6 +30,7 @@ type Unary = (v: number) => number;
 type Binary = (x: number, y: number) => number;
 
 function unaryFloat(name: string, scalar: Unary, jvp: (x: NDArray, dx: NDArray, y: NDArray) => NDArray): Rule<{}> {
+  nameScalar(scalar, name); // wasm: large eager arrays use the compiled loop of this name
   const row: Rule<{}> = {
     name,
     scalar,
@@ -89,6 +91,7 @@ const infix =
 
 /** What every binary arithmetic row shares: its scalar function, shape rule and kernel. */
 function arithmetic(name: string, scalar: Binary, float = false, scalarInt32?: Binary) {
+  nameScalar(scalar, name); // wasm: large eager arrays use the compiled loop of this name
   const floatImpl = binaryImpl(scalar);
   const intImpl = scalarInt32 === undefined ? floatImpl : binaryImpl(scalarInt32);
   return {

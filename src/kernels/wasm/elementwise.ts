@@ -13,7 +13,7 @@
  * what storing it in a Float32Array gives, as in the JS loops. Operand
  * regions are padded to a whole number of pairs, so an odd length is one more
  * vector iteration whose second lane is computed but neither stored nor
- * summed (the scalar tail).
+ * summed (the scalar tail). The main loop does two vectors per iteration.
  *
  * A sum is accumulated in one f64 scalar in ascending index order (lane 0,
  * then lane 1), the same additions as the JS fold `acc += v`, so the sum is
@@ -24,9 +24,25 @@
  */
 import type { TypedArray } from "../../core/dtype.js";
 import { Code, F64, I32, OP, SIMD, V128, body, moduleBytes } from "./encoder.js";
-import { BINARY, UNARY, VB, type X } from "./vmath.js";
+import { BINARY, UNARY, VB, type X, sincos } from "./vmath.js";
 
 export type FloatDType = "float32" | "float64";
+
+let minSize = 4096;
+/**
+ * Smallest loop (elements) that `jit`'s fused regions and the eager unary/binary kernels run as
+ * compiled WebAssembly: below it the JS loop is as fast (a compiled call copies its operands into
+ * linear memory). One threshold for both keeps jit and eager results identical.
+ */
+export function wasmMinSize(): number {
+  return minSize;
+}
+/** Sets the threshold (tests use 0 to exercise the compiled path on small arrays); returns the previous one. */
+export function setWasmMinSize(n: number): number {
+  const was = minSize;
+  minSize = n;
+  return was;
+}
 
 /** One operation: a primitive name and its operands (value indices: inputs first, then results in order). */
 export interface EwOp {
@@ -60,9 +76,10 @@ function generate(p: EwProgram): Uint8Array<ArrayBuffer> {
   const nOut = p.outs.length;
   const f32 = p.dtype === "float32";
   const step = f32 ? 8 : 16; // bytes per pair
-  // params: input pointers, output pointers, pairs, odd; locals: off (i32), acc (f64), then v128s
-  const pPairs = nIn + nOut;
-  const pOdd = pPairs + 1;
+  // params: input pointers, output pointers, quads, extra pair, odd; locals: off (i32), acc (f64), then v128s
+  const pQuads = nIn + nOut;
+  const pPair = pQuads + 1;
+  const pOdd = pQuads + 2;
   const off = pOdd + 1;
   const acc = off + 1;
   const firstV = acc + 1;
@@ -86,7 +103,8 @@ function generate(p: EwProgram): Uint8Array<ArrayBuffer> {
       c.simd(SIMD.f64x2Splat);
     });
   });
-  const emitBody = (tail: boolean) => {
+  /** One vector of two elements at byte offset off + at·step; `tail`: only lane 0 enters the sum. */
+  const emitBody = (tail: boolean, at: number) => {
     const vals: X[] = [];
     for (let k = 0; k < nIn; k++) {
       const s = splats[k];
@@ -95,21 +113,31 @@ function generate(p: EwProgram): Uint8Array<ArrayBuffer> {
         vals.push(
           v.let(() => {
             addr(k);
-            if (f32) c.simd(SIMD.load64Zero, [3, 0]).simd(SIMD.f64x2PromoteLowF32x4);
-            else c.simd(SIMD.load, [4, 0]);
+            if (f32) c.simd(SIMD.load64Zero, [3, at * step]).simd(SIMD.f64x2PromoteLowF32x4);
+            else c.simd(SIMD.load, [4, at * step]);
           }),
         );
     }
+    // sin and cos of one value share their reduction and polynomials
+    const trig = new Map<number, [X, X]>();
     for (const o of p.ops) {
       const a = o.args.map((i) => vals[i]!);
-      const e = a.length === 1 ? UNARY[o.op]!(v, a[0]!) : BINARY[o.op]!(v, a[0]!, a[1]!);
+      let e: X;
+      if (o.op === "sin" || o.op === "cos") {
+        let sc = trig.get(o.args[0]!);
+        if (sc === undefined) trig.set(o.args[0]!, (sc = sincos(v, a[0]!)));
+        e = sc[o.op === "sin" ? 0 : 1];
+      } else e = a.length === 1 ? UNARY[o.op]!(v, a[0]!) : BINARY[o.op]!(v, a[0]!, a[1]!);
       vals.push(v.let(round(e)));
     }
     p.outs.forEach((vi, j) => {
       addr(nIn + j);
       vals[vi]!();
-      if (f32) c.simd(SIMD.f32x4DemoteF64x2Zero).simd(SIMD.store64Lane, [3, 0]).op(0);
-      else c.simd(SIMD.store, [4, 0]);
+      if (f32)
+        c.simd(SIMD.f32x4DemoteF64x2Zero)
+          .simd(SIMD.store64Lane, [3, at * step])
+          .op(0);
+      else c.simd(SIMD.store, [4, at * step]);
     });
     if (p.sum !== null) {
       const s = vals[p.sum]!;
@@ -120,19 +148,27 @@ function generate(p: EwProgram): Uint8Array<ArrayBuffer> {
       }
     }
   };
-  // main loop: `pairs` full iterations
+  // main loop: `quads` iterations of two independent vectors (more work in flight: the loops are
+  // latency-bound), then one more vector, then the odd element (lane 0 only)
   c.op(OP.block).op(OP.void).op(OP.loop).op(OP.void);
-  c.get(pPairs).op(OP.i32Eqz).op(OP.brIf).op(1);
-  emitBody(false);
-  c.addConst(off, step);
-  c.get(pPairs).i32(1).op(OP.i32Sub).set(pPairs);
+  c.get(pQuads).op(OP.i32Eqz).op(OP.brIf).op(1);
+  emitBody(false, 0);
+  emitBody(false, 1);
+  c.addConst(off, 2 * step);
+  c.get(pQuads).i32(1).op(OP.i32Sub).set(pQuads);
   c.op(OP.br).op(0).op(OP.end).op(OP.end);
-  // odd length: one more iteration, lane 0 only in the sum
+  c.get(pPair).op(OP.if).op(OP.void);
+  emitBody(false, 0);
+  c.addConst(off, step);
+  c.op(OP.end);
   c.get(pOdd).op(OP.if).op(OP.void);
-  emitBody(true);
+  emitBody(true, 0);
   c.op(OP.end);
   c.get(acc);
-  const params = Array.from({ length: nIn + nOut + 2 }, () => I32);
+  const all = new Code();
+  for (const x of v.prologue.b) all.b.push(x);
+  for (const x of c.b) all.b.push(x);
+  const params = Array.from({ length: nIn + nOut + 3 }, () => I32);
   return moduleBytes({
     imports: [
       { module: "m", name: "sin", type: HOST_TYPE },
@@ -149,7 +185,7 @@ function generate(p: EwProgram): Uint8Array<ArrayBuffer> {
             [1, F64],
             [v.count, V128],
           ],
-          c,
+          all,
         ),
       },
     ],
@@ -169,6 +205,7 @@ export function wasmElementwiseAvailable(): boolean {
     try {
       if (typeof WebAssembly === "object") {
         memory = new WebAssembly.Memory({ initial: 1 });
+        available = true; // provisionally, for the probe below
         available =
           compileElementwise({
             dtype: "float64",
@@ -196,7 +233,7 @@ const align16 = (b: number) => (b + 15) & ~15;
 
 /** Compiles a program (cached); null when WebAssembly SIMD is unavailable or the program uses an unknown operation. */
 export function compileElementwise(p: EwProgram): EwKernel | null {
-  if (memory === null && !wasmElementwiseAvailable()) return null;
+  if (!wasmElementwiseAvailable()) return null;
   const key = JSON.stringify(p);
   const hit = cache.get(key);
   if (hit !== undefined) return hit;
@@ -243,11 +280,44 @@ function runner(p: EwProgram, run: Run, mem: WebAssembly.Memory): EwKernel {
       if (p.scalarIn[k]) view[ptrs[k]! / s] = src[0]!;
       else view.set(src.length === n ? src : src.subarray(0, n), ptrs[k]! / s);
     }
-    const sum = run(...ptrs, pairs, n & 1);
+    const sum = run(...ptrs, pairs >> 1, pairs & 1, n & 1);
     for (let j = 0; j < outs.length; j++) {
       const o = ptrs[nIn + j]! / s;
       outs[j]!.set(view.subarray(o, o + n));
     }
     return sum;
   };
+}
+
+// --- eager kernels: the compiled form of a scalar function, by identity ---------------------------
+
+const NAMED = new WeakMap<Function, string>();
+/** Records that scalar function `f` is the primitive `name` (the eager kernels look compiled code up by it). */
+export function nameScalar(f: Function, name: string): void {
+  NAMED.set(f, name);
+}
+
+const UNARY_MODE: readonly (readonly boolean[])[] = [[false]];
+const BINARY_MODE: readonly (readonly boolean[])[] = [
+  [false, false],
+  [true, false],
+  [false, true],
+];
+
+/**
+ * The compiled loop for an eager kernel applying `f` over n elements of `dtype` (operands of that
+ * dtype; binary `mode` 0: both full, 1: the first a single element, 2: the second), or null (use JS).
+ */
+export function eagerKernel(f: Function, arity: 1 | 2, mode: number, dtype: string, n: number): EwKernel | null {
+  if (n < minSize || (dtype !== "float32" && dtype !== "float64")) return null;
+  const op = NAMED.get(f);
+  if (op === undefined || !wasmSupports(op, arity)) return null;
+  const scalarIn = (arity === 1 ? UNARY_MODE : BINARY_MODE)[mode]!;
+  return compileElementwise({
+    dtype,
+    scalarIn,
+    ops: [{ op, args: arity === 1 ? [0] : [0, 1] }],
+    outs: [arity],
+    sum: null,
+  });
 }

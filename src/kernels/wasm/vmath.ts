@@ -40,6 +40,9 @@ const i64Bytes = (v: bigint): number[] => {
   return Array.from(new Uint8Array(dv.buffer));
 };
 
+const ROUND_MAGIC = 1.5 * 2 ** 52;
+const ROUND_MAGIC_BITS = 0x4338000000000000n;
+
 /** Host functions a kernel may call for arguments outside a reduction's range (function indices). */
 export interface HostFns {
   sin: number;
@@ -50,6 +53,12 @@ export interface HostFns {
 export class VB {
   /** Number of v128 locals allocated so far (from `first`). */
   count = 0;
+  /**
+   * Code that sets the constant locals: emitted once before the loop (a `v128.const` inside the loop is
+   * rematerialised at every use on x64, two instructions through a general register).
+   */
+  readonly prologue = new Code();
+  private readonly consts = new Map<string, number>();
   constructor(
     readonly c: Code,
     /** Index of the first v128 local this builder may use. */
@@ -69,13 +78,22 @@ export class VB {
   let(e: X): X {
     return this.bind(e)[0];
   }
+  private constant(b: number[]): X {
+    const key = b.join(",");
+    let l = this.consts.get(key);
+    if (l === undefined) {
+      l = this.local();
+      this.consts.set(key, l);
+      this.prologue.v128(b).set(l);
+    }
+    const li = l;
+    return () => void this.c.get(li);
+  }
   k(v: number): X {
-    const b = f64Bytes(v);
-    return () => void this.c.v128(b);
+    return this.constant(f64Bytes(v));
   }
   ki(v: bigint): X {
-    const b = i64Bytes(v);
-    return () => void this.c.v128(b);
+    return this.constant(i64Bytes(v));
   }
   private op1(o: number): (a: X) => X {
     return (a) => () => {
@@ -130,23 +148,37 @@ export class VB {
   shl = this.shift(SIMD.i64x2Shl);
   shrs = this.shift(SIMD.i64x2ShrS);
   shru = this.shift(SIMD.i64x2ShrU);
-  /** f64 lanes holding integers of magnitude < 2^31 → i64 lanes. */
-  toI64(a: X): X {
-    return () => {
-      a();
-      this.c.simd(SIMD.i32x4TruncSatF64x2SZero);
-      this.c.simd(SIMD.i64x2ExtendLowI32x4S);
-    };
+  pmin = this.op2(SIMD.f64x2Pmin);
+  pmax = this.op2(SIMD.f64x2Pmax);
+  /**
+   * Rounds to the nearest integer (ties to even) for |a| < 2^51: t = a + 1.5·2^52 rounds a's fraction
+   * away, t - 1.5·2^52 is the integer as f64 and t's bits minus the constant's bits the same integer as
+   * i64. Returns [as f64, as i64] (garbage lanes for NaN or larger |a|, which callers replace).
+   */
+  roundInt(a: X): [X, X] {
+    const t = this.let(this.add(a, this.k(ROUND_MAGIC)));
+    return [this.let(this.sub(t, this.k(ROUND_MAGIC))), this.let(this.isub(t, this.ki(ROUND_MAGIC_BITS)))];
   }
   /** 2^k for i64 lanes k in [-1022, 1023]: the bit pattern (k + 1023) << 52. */
   pow2(k: X): X {
     return this.shl(this.iadd(k, this.ki(1023n)), 52);
   }
-  /** Horner: c[0] + z (c[1] + z (c[2] + ...)); `z` must be bound. */
+  /**
+   * c[0] + c[1] z + c[2] z² + ... by Estrin's scheme (pairs c[2i] + c[2i+1] z, then pairs of those with
+   * z², z⁴, ...): a dependency chain of about 2 log2(n) operations instead of Horner's 2n, which is what
+   * limits these loops. `z` must be bound.
+   */
   poly(z: X, c: readonly number[]): X {
-    let acc = this.k(c[c.length - 1]!);
-    for (let i = c.length - 2; i >= 0; i--) acc = this.add(this.k(c[i]!), this.mul(z, acc));
-    return acc;
+    let terms: X[] = c.map((ci) => this.k(ci));
+    let p = z;
+    while (terms.length > 1) {
+      const next: X[] = [];
+      for (let i = 0; i < terms.length; i += 2)
+        next.push(i + 1 < terms.length ? this.let(this.add(terms[i]!, this.mul(p, terms[i + 1]!))) : terms[i]!);
+      terms = next;
+      if (terms.length > 1) p = this.let(this.mul(p, p));
+    }
+    return terms[0]!;
   }
 }
 
@@ -185,8 +217,7 @@ const LOG_R = Array.from({ length: 11 }, (_, j) => 2 / (2 * j + 3));
 
 /** Cody–Waite reduction x = k ln2 + r shared by exp and expm1 (x already clamped): [k as f64, k as i64, r]. */
 function expReduce(v: VB, x: X): [X, X, X] {
-  const kf = v.let(v.nearest(v.mul(x, v.k(LOG2E))));
-  const ki = v.let(v.toI64(kf));
+  const [kf, ki] = v.roundInt(v.mul(x, v.k(LOG2E)));
   // x - k·LN2HI is exact (Sterbenz); the low part adds one rounding of a value < 2^-30 |r|
   const r = v.let(v.sub(v.sub(x, v.mul(kf, v.k(LN2HI))), v.mul(kf, v.k(LN2LO))));
   return [kf, ki, r];
@@ -197,8 +228,8 @@ const expTail = (v: VB, r: X): X => v.mul(v.mul(r, r), v.poly(r, EXP_Q));
 
 /** e^x: exp(x) = 2^k exp(r); 2^k applied as two normal factors 2^⌊k/2⌋ · 2^(k-⌊k/2⌋), so subnormal results round once. */
 export function exp(v: VB, x0: X): X {
-  // |x| > 1100 gives 0 or ∞ either way; clamping keeps k in i32 and both factors normal (NaN passes through)
-  const x = v.let(v.min(v.max(x0, v.k(-1100)), v.k(1100)));
+  // |x| > 1100 gives 0 or ∞ either way; clamping keeps both factors normal (pmin/pmax keep NaN: x < c is false)
+  const x = v.let(v.pmin(v.pmax(x0, v.k(-1100)), v.k(1100)));
   const [, ki, r] = expReduce(v, x);
   const e = v.add(v.k(1), v.add(r, expTail(v, r)));
   const k1 = v.let(v.shrs(ki, 1));
@@ -209,7 +240,7 @@ export function exp(v: VB, x0: X): X {
 export function expm1(v: VB, x0: X): X {
   const xb = v.let(x0);
   // expm1(x) rounds to -1 below -45 and overflows above 709.79
-  const x = v.let(v.min(v.max(xb, v.k(-45)), v.k(710)));
+  const x = v.let(v.pmin(v.pmax(xb, v.k(-45)), v.k(710)));
   const [, ki, r] = expReduce(v, x);
   const em = v.add(r, expTail(v, r));
   const t = v.let(v.pow2(v.isub(ki, v.ki(1n))));
@@ -282,7 +313,7 @@ function twoSum(v: VB, a: X, b: X): [X, X] {
  * renormalised. Returns [q as i64, rh, rl].
  */
 function trigReduce(v: VB, x: X): [X, X, X] {
-  const q = v.let(v.nearest(v.mul(x, v.k(TWO_OVER_PI))));
+  const [q, qi] = v.roundInt(v.mul(x, v.k(TWO_OVER_PI)));
   const r1 = v.let(v.sub(x, v.mul(q, v.k(P1))));
   const [s1, e1] = twoSum(v, r1, v.neg(v.mul(q, v.k(P2))));
   const e1b = v.let(e1);
@@ -290,7 +321,7 @@ function trigReduce(v: VB, x: X): [X, X, X] {
   const lo = v.let(v.sub(v.add(e1b, e2), v.mul(q, v.k(P4))));
   const rh = v.let(v.add(s2, lo));
   const rl = v.let(v.sub(lo, v.sub(rh, s2)));
-  return [v.let(v.toI64(q)), rh, rl];
+  return [qi, rh, rl];
 }
 
 /** sin(rh + rl) ≈ rh + (rh z S(z) + rl (1 - z/2)), |rh| <= π/4. */
@@ -325,7 +356,8 @@ function hostFallback(v: VB, x: X, l: number, fn: number): void {
   c.op(OP.end);
 }
 
-function sinCos(v: VB, x0: X, cos: boolean): X {
+/** [sin x, cos x]: one reduction and both polynomials serve both (a program with both shares them). */
+export function sincos(v: VB, x0: X): [X, X] {
   const x = v.let(x0);
   const [q, rh, rl] = trigReduce(v, x);
   const z = v.let(v.mul(rh, rh));
@@ -333,19 +365,21 @@ function sinCos(v: VB, x0: X, cos: boolean): X {
   const co = v.let(cosPoly(v, rh, rl, z));
   // quadrant q mod 4: sin → (s, c, -s, -c), cos → (c, -s, -c, s)
   const odd = v.let(v.ieq(v.and(q, v.ki(1n)), v.ki(1n)));
-  const base = cos ? v.sel(odd, s, co) : v.sel(odd, co, s);
-  const signQ = cos ? v.iadd(q, v.ki(1n)) : q;
-  const sign = v.shl(v.and(signQ, v.ki(2n)), 62);
-  let res = v.xor(base, sign);
+  const sinSign = v.shl(v.and(q, v.ki(2n)), 62);
+  const cosSign = v.shl(v.and(v.iadd(q, v.ki(1n)), v.ki(2n)), 62);
   // sin x rounds to x for |x| < 2^-26 (keeps -0 and subnormals exact)
-  if (!cos) res = v.sel(v.lt(v.abs(x), v.k(2 ** -26)), x, res);
-  const [out, l] = v.bind(res);
-  if (v.host !== null) hostFallback(v, x, l, cos ? v.host.cos : v.host.sin);
-  return out;
+  const sinRes = v.sel(v.lt(v.abs(x), v.k(2 ** -26)), x, v.xor(v.sel(odd, co, s), sinSign));
+  const [sinOut, ls] = v.bind(sinRes);
+  const [cosOut, lc] = v.bind(v.xor(v.sel(odd, s, co), cosSign));
+  if (v.host !== null) {
+    hostFallback(v, x, ls, v.host.sin);
+    hostFallback(v, x, lc, v.host.cos);
+  }
+  return [sinOut, cosOut];
 }
 
-export const sin = (v: VB, x: X): X => sinCos(v, x, false);
-export const cos = (v: VB, x: X): X => sinCos(v, x, true);
+export const sin = (v: VB, x: X): X => sincos(v, x)[0];
+export const cos = (v: VB, x: X): X => sincos(v, x)[1];
 
 const SIGN = 0x8000000000000000n;
 
