@@ -6,7 +6,7 @@
  * with it, and the eager unary/binary kernels use it for large arrays.
  *
  * Each program is one module (cached by its text) importing a shared memory
- * (env.mem) and the host's Math.sin/Math.cos (used only for |x| > 2^20, see
+ * (env.mem) and the host's Math.sin/cos/tan (used only for |x| > 2^20, see
  * ./vmath.ts). The loop handles two elements per iteration in f64x2 lanes; a
  * float32 operand is loaded as two floats and promoted, and every operation's
  * result is rounded to float32 (demote, promote), so each value is exactly
@@ -84,7 +84,7 @@ function generate(p: EwProgram): Uint8Array<ArrayBuffer> {
   const acc = off + 1;
   const firstV = acc + 1;
   const c = new Code();
-  const v = new VB(c, firstV, { sin: 0, cos: 1 });
+  const v = new VB(c, firstV, { sin: 0, cos: 1, tan: 2 });
   const addr = (param: number) => c.get(param).get(off).op(OP.i32Add);
   const round = (e: X): X =>
     f32
@@ -173,6 +173,7 @@ function generate(p: EwProgram): Uint8Array<ArrayBuffer> {
     imports: [
       { module: "m", name: "sin", type: HOST_TYPE },
       { module: "m", name: "cos", type: HOST_TYPE },
+      { module: "m", name: "tan", type: HOST_TYPE },
     ],
     memory: { import: true },
     funcs: [
@@ -243,7 +244,7 @@ export function compileElementwise(p: EwProgram): EwKernel | null {
       const mem = memory!;
       const inst = new WebAssembly.Instance(new WebAssembly.Module(generate(p)), {
         env: { mem },
-        m: { sin: Math.sin, cos: Math.cos },
+        m: { sin: Math.sin, cos: Math.cos, tan: Math.tan },
       });
       kernel = runner(p, inst.exports["run"] as Run, mem);
     }

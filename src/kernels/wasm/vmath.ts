@@ -47,6 +47,7 @@ const ROUND_MAGIC_BITS = 0x4338000000000000n;
 export interface HostFns {
   sin: number;
   cos: number;
+  tan: number;
 }
 
 /** A v128 expression builder over one function body. */
@@ -226,11 +227,15 @@ function expReduce(v: VB, x: X): [X, X, X] {
 /** r² Q(r) with exp(r) = 1 + r + r² Q(r). */
 const expTail = (v: VB, r: X): X => v.mul(v.mul(r, r), v.poly(r, EXP_Q));
 
-/** e^x: exp(x) = 2^k exp(r); 2^k applied as two normal factors 2^⌊k/2⌋ · 2^(k-⌊k/2⌋), so subnormal results round once. */
-export function exp(v: VB, x0: X): X {
+/**
+ * e^x · 2^shift: exp(x) = 2^k exp(r); 2^(k+shift) applied as two normal factors 2^⌊k'/2⌋ · 2^(k'-⌊k'/2⌋),
+ * so subnormal results round once (shift = -1 gives e^x / 2 without overflowing early, for cosh/sinh).
+ */
+export function exp(v: VB, x0: X, shift = 0): X {
   // |x| > 1100 gives 0 or ∞ either way; clamping keeps both factors normal (pmin/pmax keep NaN: x < c is false)
   const x = v.let(v.pmin(v.pmax(x0, v.k(-1100)), v.k(1100)));
-  const [, ki, r] = expReduce(v, x);
+  const [, ki0, r] = expReduce(v, x);
+  const ki = shift === 0 ? ki0 : v.let(v.iadd(ki0, v.ki(BigInt(shift))));
   const e = v.add(v.k(1), v.add(r, expTail(v, r)));
   const k1 = v.let(v.shrs(ki, 1));
   return v.mul(v.mul(e, v.pow2(k1)), v.pow2(v.isub(ki, k1)));
@@ -410,6 +415,42 @@ export function softplus(v: VB, x0: X): X {
   return v.add(v.max(x, v.k(0)), log1p(v, exp(v, v.neg(v.abs(x)))));
 }
 
+/** tan x = sin r / cos r (q even) or -cos r / sin r (q odd), on the shared reduction. */
+export function tan(v: VB, x0: X): X {
+  const x = v.let(x0);
+  const [q, rh, rl] = trigReduce(v, x);
+  const z = v.let(v.mul(rh, rh));
+  const s = v.let(sinPoly(v, rh, rl, z));
+  const co = v.let(cosPoly(v, rh, rl, z));
+  const odd = v.let(v.ieq(v.and(q, v.ki(1n)), v.ki(1n)));
+  const res = v.div(v.sel(odd, v.neg(co), s), v.sel(odd, s, co));
+  // tan x rounds to x for |x| < 2^-27 (tan x = x + x³/3)
+  const [out, l] = v.bind(v.sel(v.lt(v.abs(x), v.k(2 ** -27)), x, res));
+  if (v.host !== null) hostFallback(v, x, l, v.host.tan);
+  return out;
+}
+
+/** cosh x = 1 + t²/(2(1+t)) with t = expm1|x| for |x| < 1/2, else h + 1/(4h) with h = e^|x| / 2. */
+export function cosh(v: VB, x0: X): X {
+  const ax = v.let(v.abs(x0));
+  const t = v.let(expm1(v, ax));
+  const small = v.add(v.k(1), v.div(v.mul(t, t), v.mul(v.k(2), v.add(v.k(1), t))));
+  const h = v.let(exp(v, ax, -1));
+  const large = v.add(h, v.div(v.k(0.25), h));
+  return v.sel(v.lt(ax, v.k(0.5)), small, large);
+}
+
+/** sinh x = sign(x) · (t + t/(t+1)) / 2 with t = expm1|x| for |x| < 22, else sign(x) · e^|x| / 2. */
+export function sinh(v: VB, x0: X): X {
+  const x = v.let(x0);
+  const ax = v.let(v.abs(x));
+  const t = v.let(expm1(v, v.pmin(ax, v.k(22))));
+  const mid = v.mul(v.k(0.5), v.add(t, v.div(t, v.add(t, v.k(1)))));
+  const res = v.or(v.sel(v.lt(ax, v.k(22)), mid, exp(v, ax, -1)), v.and(x, v.ki(SIGN)));
+  // sinh x rounds to x for |x| < 2^-27 (keeps -0 and subnormals)
+  return v.sel(v.lt(ax, v.k(2 ** -27)), x, res);
+}
+
 /** The unary functions by primitive name. */
 export const UNARY: Record<string, (v: VB, x: X) => X> = {
   neg: (v, x) => v.neg(x),
@@ -424,6 +465,9 @@ export const UNARY: Record<string, (v: VB, x: X) => X> = {
   tanh,
   logistic,
   softplus,
+  tan,
+  sinh,
+  cosh,
 };
 
 /** The binary functions by primitive name (max/min propagate NaN and order -0 < +0, as the JS kernels). */
