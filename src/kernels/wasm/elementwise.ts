@@ -24,7 +24,8 @@
  */
 import type { TypedArray } from "../../core/dtype.js";
 import { Code, F64, I32, OP, SIMD, V128, body, moduleBytes } from "./encoder.js";
-import { BINARY, UNARY, VB, type X, sincos } from "./vmath.js";
+import { BINARY, ERF_TABLE_BASE, ERF_TABLE_BYTES, UNARY, VB, type X, sincos } from "./vmath.js";
+import { ERF_TABLE } from "./erfTable.js";
 
 export type FloatDType = "float32" | "float64";
 
@@ -81,10 +82,12 @@ function generate(p: EwProgram): Uint8Array<ArrayBuffer> {
   const pPair = pQuads + 1;
   const pOdd = pQuads + 2;
   const off = pOdd + 1;
-  const acc = off + 1;
+  const a0 = off + 1; // erf's per-lane table addresses
+  const a1 = off + 2;
+  const acc = off + 3;
   const firstV = acc + 1;
   const c = new Code();
-  const v = new VB(c, firstV, { sin: 0, cos: 1, tan: 2 });
+  const v = new VB(c, firstV, { sin: 0, cos: 1, tan: 2 }, [a0, a1]);
   const addr = (param: number) => c.get(param).get(off).op(OP.i32Add);
   const round = (e: X): X =>
     f32
@@ -182,7 +185,7 @@ function generate(p: EwProgram): Uint8Array<ArrayBuffer> {
         type: { params, results: [F64] },
         body: body(
           [
-            [1, I32],
+            [3, I32],
             [1, F64],
             [v.count, V128],
           ],
@@ -206,6 +209,8 @@ export function wasmElementwiseAvailable(): boolean {
     try {
       if (typeof WebAssembly === "object") {
         memory = new WebAssembly.Memory({ initial: 1 });
+        // the erf table at the start of memory (operand regions start after it)
+        new Float64Array(memory.buffer, ERF_TABLE_BASE, ERF_TABLE.length).set(ERF_TABLE);
         available = true; // provisionally, for the probe below
         available =
           compileElementwise({
@@ -263,7 +268,7 @@ function runner(p: EwProgram, run: Run, mem: WebAssembly.Memory): EwKernel {
     const pairs = n >> 1;
     const padded = (pairs + (n & 1)) * 2 * s;
     const ptrs: number[] = [];
-    let end = 0;
+    let end = align16(ERF_TABLE_BASE + ERF_TABLE_BYTES);
     for (let k = 0; k < nIn; k++) {
       ptrs.push(end);
       end = align16(end + (p.scalarIn[k] ? 16 : padded));

@@ -23,6 +23,7 @@
  * bound that way.
  */
 import { Code, OP, SIMD } from "./encoder.js";
+import { ERF_TABLE, ERF_TERMS } from "./erfTable.js";
 
 /** Emits code that pushes one v128. */
 export type X = () => void;
@@ -50,6 +51,10 @@ export interface HostFns {
   tan: number;
 }
 
+/** Byte offset of the erf table (ERF_TABLE as float64) in linear memory; the caller writes it there. */
+export const ERF_TABLE_BASE = 0;
+export const ERF_TABLE_BYTES = ERF_TABLE.length * 8;
+
 /** A v128 expression builder over one function body. */
 export class VB {
   /** Number of v128 locals allocated so far (from `first`). */
@@ -65,6 +70,8 @@ export class VB {
     /** Index of the first v128 local this builder may use. */
     readonly first: number,
     readonly host: HostFns | null = null,
+    /** Two i32 locals for per-lane table addresses (erf), or null when tables are not available. */
+    readonly scratch: readonly [number, number] | null = null,
   ) {}
   local(): number {
     return this.first + this.count++;
@@ -170,7 +177,14 @@ export class VB {
    * limits these loops. `z` must be bound.
    */
   poly(z: X, c: readonly number[]): X {
-    let terms: X[] = c.map((ci) => this.k(ci));
+    return this.polyX(
+      z,
+      c.map((ci) => this.k(ci)),
+    );
+  }
+  /** As `poly`, with coefficient vectors (bound emitters). */
+  polyX(z: X, c: readonly X[]): X {
+    let terms: X[] = [...c];
     let p = z;
     while (terms.length > 1) {
       const next: X[] = [];
@@ -451,6 +465,68 @@ export function sinh(v: VB, x0: X): X {
   return v.sel(v.lt(ax, v.k(2 ** -27)), x, res);
 }
 
+// erf x = x + x Σ_{n>=0} b_n z^n for |x| < 1/2 (z = x²): b_0 = 2/√π - 1, b_n = (-1)^n (2/√π) / (n! (2n+1))
+export const ERF_SMALL: readonly number[] = [
+  0.1283791670955126,
+  ...Array.from(
+    { length: 12 },
+    (_, j) => ((j % 2 === 0 ? -1 : 1) * 1.1283791670955126) / (factorials[j + 1]! * (2 * j + 3)),
+  ),
+];
+
+/**
+ * erf x: for |x| < 1/2 the series above (x exact plus a correction of relative size < 0.13); for
+ * 1/2 <= |x| < 6 the Taylor expansion around the nearest table centre c_j = 1/2 + (j + 1/2)/8
+ * (|h| <= 1/16, coefficients loaded per lane from ERF_TABLE in memory); ±1 beyond (erfc 6 < 2^-55).
+ */
+export function erf(v: VB, x0: X): X {
+  const c = v.c;
+  if (v.scratch === null) throw new Error("erf needs table scratch locals");
+  const [a0, a1] = v.scratch;
+  const x = v.let(x0);
+  const ax = v.let(v.abs(x));
+  const z = v.let(v.mul(x, x));
+  const small = v.let(v.add(x, v.mul(x, v.poly(z, ERF_SMALL))));
+  // table index j = floor(8 (|x| - 1/2)) in [0, 43]; 0 outside [1/2, 6) and for NaN (never out of bounds)
+  const inT = v.and(v.ge(ax, v.k(0.5)), v.lt(ax, v.k(6)));
+  const jf = v.let(() => {
+    v.sel(inT, v.mul(v.sub(ax, v.k(0.5)), v.k(8)), v.k(0))();
+    c.simd(SIMD.f64x2Floor);
+  });
+  const [, ji] = v.roundInt(jf);
+  // h = |x| - c_j, exact (c_j is a multiple of 1/16 within 1/16 of |x|)
+  const h = v.let(v.sub(ax, v.add(v.k(0.5), v.mul(v.add(jf, v.k(0.5)), v.k(0.125)))));
+  [a0, a1].forEach((a, lane) => {
+    ji();
+    c.lane(SIMD.i64x2ExtractLane, lane)
+      .op(OP.i32WrapI64)
+      .i32(ERF_TERMS * 8)
+      .op(OP.i32Mul)
+      .set(a);
+  });
+  const zero = v.k(0);
+  const coef: X[] = [];
+  for (let n = 0; n < ERF_TERMS; n++) {
+    const off = ERF_TABLE_BASE + 8 * n;
+    const [lo, l] = v.bind(() => {
+      c.get(a0);
+      zero();
+      c.simd(SIMD.load64Lane, [3, off]).op(0);
+    });
+    coef.push(
+      v.let(() => {
+        c.get(a1);
+        lo();
+        c.simd(SIMD.load64Lane, [3, off]).op(1);
+      }),
+    );
+    void l;
+  }
+  const tableVal = v.sel(v.lt(ax, v.k(6)), v.polyX(h, coef), v.k(1));
+  const res = v.sel(v.lt(ax, v.k(0.5)), small, v.or(tableVal, v.and(x, v.ki(SIGN))));
+  return v.sel(v.eq(x, x), res, x);
+}
+
 /** The unary functions by primitive name. */
 export const UNARY: Record<string, (v: VB, x: X) => X> = {
   neg: (v, x) => v.neg(x),
@@ -468,6 +544,7 @@ export const UNARY: Record<string, (v: VB, x: X) => X> = {
   tan,
   sinh,
   cosh,
+  erf,
 };
 
 /** The binary functions by primitive name (max/min propagate NaN and order -0 < +0, as the JS kernels). */
