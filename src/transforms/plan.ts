@@ -77,7 +77,12 @@ let codegen = true;
 /** Longest run fused into one loop: keeps generated functions small enough for the JIT compiler. */
 const MAX_GROUP = 256;
 
-function fuse(group: Equation[], liveAfter: Set<Var>, sum: Equation | null): FusedStep | null {
+function fuse(
+  group: Equation[],
+  liveAfter: Set<Var>,
+  sum: Equation | null,
+  uniform: (v: Var) => boolean = () => false,
+): FusedStep | null {
   // the scalar functions the loop calls, one per equation (unused for inline ones)
   const fns = group.map((e) => (int32Scalar(e) ? e.rule.scalarInt32 : e.rule.scalar));
   const shape = group[0]!.outs[0]!.aval.shape;
@@ -132,7 +137,7 @@ function fuse(group: Equation[], liveAfter: Set<Var>, sum: Equation | null): Fus
   const body = `${head.join("\n")}\nfor (let i = 0; i < n; i++) {\n${lines.join("\n")}\n}\n${tail}`;
   let wasm: EwKernel | null = null;
   if (n >= wasmMinSize()) {
-    const prog = wasmProgram(group, ins, outs, sum, n);
+    const prog = wasmProgram(group, ins, outs, sum, n, uniform);
     if (prog !== null) wasm = compileElementwise(prog);
   }
   try {
@@ -152,7 +157,14 @@ function fuse(group: Equation[], liveAfter: Set<Var>, sum: Equation | null): Fus
  * operation without a compiled form or mixes dtypes (all values, inputs and
  * the folded sum must share one float dtype).
  */
-function wasmProgram(group: Equation[], ins: Var[], outs: Var[], sum: Equation | null, n: number): EwProgram | null {
+function wasmProgram(
+  group: Equation[],
+  ins: Var[],
+  outs: Var[],
+  sum: Equation | null,
+  n: number,
+  uniform: (v: Var) => boolean,
+): EwProgram | null {
   const dtype = group[0]!.outs[0]!.aval.dtype;
   if (dtype !== "float32" && dtype !== "float64") return null;
   const index = new Map<Var, number>();
@@ -167,7 +179,9 @@ function wasmProgram(group: Equation[], ins: Var[], outs: Var[], sum: Equation |
   if (sum !== null && (sum.rule.name !== "reduce_sum" || sum.outs[0]!.aval.dtype !== dtype)) return null;
   return {
     dtype,
-    scalarIn: ins.map((v) => sizeOf(v.aval.shape) === 1 && n !== 1),
+    // a constant whose elements are all equal (a materialised broadcast, e.g. the ones of a sum's
+    // cotangent) is read as one element: the compiled loop splats its first element
+    scalarIn: ins.map((v) => (sizeOf(v.aval.shape) === 1 && n !== 1) || uniform(v)),
     ops,
     outs: outs.map((v) => index.get(v)!),
     sum: sum === null ? null : index.get(sum.inputs[0]!)!,
@@ -175,9 +189,26 @@ function wasmProgram(group: Equation[], ins: Var[], outs: Var[], sum: Equation |
 }
 // --- end WebAssembly fused loops ---------------------------------------------------------------
 
+/** Whether every element of a concrete array is the same value (bitwise, so NaN and ±0 count exactly). */
+function isUniform(x: unknown): boolean {
+  if (!(x instanceof ConcreteArray)) return false;
+  const d = x.data;
+  const first = d[0];
+  for (let i = 1; i < d.length; i++) if (!Object.is(d[i], first)) return false;
+  return d.length > 1;
+}
+
 /** Compiles a graph into a plan (fusing elementwise runs when code generation is available). */
 export function compile(g: Graph): Plan {
   const eqns = g.equations;
+  const uniformConsts = new Map<Var, boolean>();
+  const uniform = (v: Var): boolean => {
+    const i = g.constVars.indexOf(v);
+    if (i < 0) return false;
+    let u = uniformConsts.get(v);
+    if (u === undefined) uniformConsts.set(v, (u = isUniform(g.consts[i])));
+    return u;
+  };
   // where each variable is read (equation indices; Infinity for graph outputs)
   const uses = new Map<Var, number[]>();
   const use = (v: Var, i: number) => {
@@ -197,7 +228,7 @@ export function compile(g: Graph): Plan {
         const v = e.outs[0]!;
         if ((uses.get(v) ?? []).some((k) => k >= end && !(sum !== null && k === end))) live.add(v);
       }
-      const f = fuse(group, live, sum);
+      const f = fuse(group, live, sum, uniform);
       if (f !== null) {
         steps.push(f);
         fusedGroups++;
