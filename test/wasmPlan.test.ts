@@ -148,7 +148,20 @@ describe.skipIf(!wasmElementwiseAvailable())("compiled loops at the default thre
     const sp = [NaN, Infinity, -Infinity, 0, -0, 5e-324, -5e-324, 1e-310, 710, -746, 1e300, -1e300, 3e7];
     const xs = Array.from({ length: n0 }, (_, i) => sp[i % sp.length]!);
     const x = nb.array(xs);
-    const fns = [nb.exp, nb.expm1, nb.log, nb.log1p, nb.sin, nb.cos, nb.tan, nb.sinh, nb.cosh, nb.tanh, nb.erf, nb.sigmoid];
+    const fns = [
+      nb.exp,
+      nb.expm1,
+      nb.log,
+      nb.log1p,
+      nb.sin,
+      nb.cos,
+      nb.tan,
+      nb.sinh,
+      nb.cosh,
+      nb.tanh,
+      nb.erf,
+      nb.sigmoid,
+    ];
     for (const f of [...fns, nb.softplus, nb.sqrt]) {
       const w = data(f(x));
       const j = withJs(() => data(f(x)));
