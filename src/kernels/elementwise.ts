@@ -77,10 +77,14 @@ function binaryLoop(f: (x: number, y: number) => number): BinaryLoop {
 export function unary(x: ConcreteArray, dtype: DType, weak: boolean, f: (v: number) => number): ConcreteArray {
   const n = x.data.length;
   const out = allocate(dtype, n);
-  // large float arrays: the compiled WebAssembly loop (wasm branch), else the JS loop
-  const k = x.dtype === dtype ? eagerKernel(f, 1, 0, dtype, n) : null;
-  if (k !== null) k([x.data], [out], n);
-  else unaryLoop(f)(x.data, out, n);
+  // one element: no loop to look up and call
+  if (n === 1) out[0] = f(x.data[0]!);
+  else {
+    // large float arrays: the compiled WebAssembly loop (wasm branch), else the JS loop
+    const k = x.dtype === dtype ? eagerKernel(f, 1, 0, dtype, n) : null;
+    if (k !== null) k([x.data], [out], n);
+    else unaryLoop(f)(x.data, out, n);
+  }
   return new ConcreteArray(out, x.shape, dtype, weak);
 }
 
@@ -96,6 +100,11 @@ export function binary(
   const out = allocate(dtype, n);
   const ad = a.data;
   const bd = b.data;
+  // one element each (any shapes of size 1): no loop to look up and call
+  if (n === 1 && ad.length === 1 && bd.length === 1) {
+    out[0] = f(ad[0]!, bd[0]!);
+    return new ConcreteArray(out, shape, dtype, weak);
+  }
   const mode =
     shapesEqual(a.shape, shape) && shapesEqual(b.shape, shape)
       ? 0

@@ -24,6 +24,7 @@ import * as SH from "./shape.js";
 import * as IX from "./indexing.js";
 import * as LA from "./linalg.js";
 import * as RN from "./random.js";
+import * as SP from "./special.js";
 import type { LinearRule, Rule } from "./rule.js";
 
 /** Parameters of each primitive. The keys are the primitive ids the IR prints. */
@@ -98,6 +99,14 @@ export interface Params {
   eigh: {};
   random_bits: { shape: number[] };
   random_uniform: { shape: number[]; dtype: DType };
+  // special functions (issue 9, opsA)
+  lgamma: {};
+  digamma: {};
+  polygamma: {};
+  erfc: {};
+  erfinv: {};
+  xlogy: {};
+  xlog1py: {};
 }
 export type Prim = keyof Params;
 
@@ -199,4 +208,12 @@ export const RULES = {
   eigh: LA.EIGH,
   random_bits: RN.RANDOM_BITS,
   random_uniform: RN.RANDOM_UNIFORM,
+  // special functions (issue 9, opsA)
+  lgamma: SP.LGAMMA,
+  digamma: SP.DIGAMMA,
+  polygamma: SP.POLYGAMMA,
+  erfc: SP.ERFC,
+  erfinv: SP.ERFINV,
+  xlogy: SP.XLOGY,
+  xlog1py: SP.XLOG1PY,
 } satisfies { [P in Prim]: RuleFor<P> };

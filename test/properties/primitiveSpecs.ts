@@ -875,6 +875,62 @@ const customLinCase = fc
 /** The plain-JS g of a custom case, looked up by its name. */
 const customRef = (name: string): ((v: number) => number) => CUSTOM.find((c) => c[0] === name)![3];
 
+// ---- special functions (issue 9, opsA): plain-JS references, independent of src/kernels/special.ts ----
+
+/** Terms shifted to w = x + 25 before the asymptotic series (far enough for 1e-17 truncation). */
+const SHIFT = 25;
+
+/** log Γ(x), x > 0: Stirling's series at x + 25 (terms through B₁₀) minus Σ log(x + k). */
+export function lgammaRef(x: number): number {
+  const w = x + SHIFT;
+  let s = (w - 0.5) * Math.log(w) - w + 0.5 * Math.log(2 * Math.PI);
+  const B = [1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66];
+  B.forEach((b, i) => (s += b / ((2 * i + 2) * (2 * i + 1) * w ** (2 * i + 1))));
+  for (let k = 0; k < SHIFT; k++) s -= Math.log(x + k);
+  return s;
+}
+
+/** ψ⁽ⁿ⁾(x), x > 0: the series Σ (x + k)^(-n-1) to 25 terms, then the Euler–Maclaurin tail (n = 0: ψ directly). */
+export function polygammaRef(n: number, x: number): number {
+  const w = x + SHIFT;
+  const B = [1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66];
+  if (n === 0) {
+    // ψ(w) ~ log w - 1/(2w) - Σ B_2k / (2k w^2k)
+    let s = Math.log(w) - 1 / (2 * w);
+    B.forEach((b, i) => (s -= b / ((2 * i + 2) * w ** (2 * i + 2))));
+    for (let k = 0; k < SHIFT; k++) s -= 1 / (x + k);
+    return s;
+  }
+  let fact = 1;
+  for (let k = 2; k <= n; k++) fact *= k;
+  // Σ_{k≥0} (w + k)^-s = w^(1-s)/(s-1) + w^-s/2 + Σ_k B_2k/(2k)! · s(s+1)···(s+2k-2) · w^(-s-2k+1), s = n + 1
+  const sp = n + 1;
+  let z = w ** -n / n + w ** -sp / 2;
+  let rising = 1;
+  let f2k = 1;
+  B.forEach((b, i) => {
+    const k = i + 1;
+    for (let j = Math.max(0, 2 * k - 3); j <= 2 * k - 2; j++) rising *= sp + j;
+    f2k *= (2 * k - 1) * (2 * k);
+    z += ((b / f2k) * rising) / w ** (sp + 2 * k - 1);
+  });
+  for (let k = 0; k < SHIFT; k++) z += (x + k) ** (-n - 1);
+  return (n % 2 === 1 ? 1 : -1) * fact * z;
+}
+
+/** erfinv by Newton's method on the Simpson erf (monotone convergence from 0 on the concave side). */
+function erfinvRef(y: number): number {
+  const a = Math.abs(y);
+  let x = 0;
+  for (let i = 0; i < 12; i++) x += (a - erfRef(x)) / ((2 / Math.sqrt(Math.PI)) * Math.exp(-x * x));
+  return y < 0 ? -x : x;
+}
+
+/** polygamma operands: orders n in {0, 1, 2} (float64, same shape) and x in [0.8, 4]. */
+const polygammaCase = arbArray({ shape: SH, domain: "positive", min: 0.8, max: 4 }).chain((x) =>
+  arrOf(x.shape, fc.integer({ min: 0, max: 2 })).map((n) => mk<"polygamma">([n, x], {})),
+);
+
 // ---------------------------------------------------------------------------
 // the table
 
@@ -1351,6 +1407,29 @@ export const SPECS = {
   },
   // bilinear in (M, t): differentiable in both
   custom_vjp_lin: { gen: customLinCase, ref: ([m, t]) => [matmulRef(m!, t!)], diff: { wrt: ALL2 } },
+  // special functions (issue 9, opsA). The references shift to x + 25 and use an asymptotic series
+  // (truncation < 1e-17) plus 25 rounded terms: absolute error ~1e-14, so 1e-12 relative to max(1, |value|).
+  // Domains stay where every derivative to third order (polygamma up to order 5) is moderate.
+  lgamma: { gen: unary(D.positive), ref: un(lgammaRef), refTol: 1e-12, diff: { wrt: ALL1 } },
+  digamma: { gen: unary(D.positive), ref: un((v) => polygammaRef(0, v)), refTol: 1e-12, diff: { wrt: ALL1 } },
+  // no derivative in the integer order n (operand 0)
+  polygamma: { gen: polygammaCase, ref: bin(polygammaRef), refTol: 1e-12, diff: { wrt: [1] } },
+  // erfc = 1 - erf with the Simpson erf (error < 1e-13; on [-3, 3] no value is below 1e-5, so absolute is enough)
+  erfc: { gen: unary(D.any), ref: un((v) => 1 - erfRef(v)), refTol: 1e-11, diff: { wrt: ALL1 } },
+  // erfinv on [-0.8, 0.8]: Newton on the Simpson erf, error ~1e-13
+  erfinv: { gen: unary({ min: -0.8, max: 0.8 }), ref: un(erfinvRef), refTol: 1e-11, diff: { wrt: ALL1 } },
+  xlogy: {
+    gen: binary(D.any, D.positive),
+    ref: bin((x, y) => (x === 0 ? 0 : x * Math.log(y))),
+    refTol: 1e-14,
+    diff: { wrt: ALL2 },
+  },
+  xlog1py: {
+    gen: binary(D.any, D.log1p),
+    ref: bin((x, y) => (x === 0 ? 0 : x * Math.log1p(y))),
+    refTol: 1e-14,
+    diff: { wrt: ALL2 },
+  },
 } satisfies { [P in Prim]: PrimSpec<P> };
 
 /** Every primitive, in table order. */

@@ -448,6 +448,17 @@ const CASES: { [P in Prim]: Case<P>[] } = {
       make: (r) => [f64(r, [3]), f64(r, [3])],
     },
   ],
+  // special functions (issue 9, opsA)
+  lgamma: unary(0.2, 5),
+  digamma: unary(0.2, 5),
+  polygamma: [
+    { params: {}, make: (r) => [mk([0, 1, 2, 1, 0, 3], [2, 3]), f64(r, [2, 3], 0.5, 4)] },
+    { params: {}, make: (r) => [mk([1], []), f64(r, [3], 0.5, 4)] },
+  ],
+  erfc: unary(-3, 3),
+  erfinv: unary(-0.9, 0.9),
+  xlogy: binary(-2, 2, 0.1, 3),
+  xlog1py: binary(-2, 2, -0.9, 3),
 };
 
 const B = 3; // batch size
