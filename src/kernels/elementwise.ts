@@ -8,6 +8,7 @@ import { ConcreteArray, storageOf } from "../core/ndarray.js";
 import { DType, TypedArray, allocate } from "../core/dtype.js";
 import { Shape, shapesEqual, sizeOf } from "../core/shape.js";
 import { bcastStrides, lastStride, stridedRuns } from "./strided.js";
+import { eagerKernel } from "./wasm/elementwise.js";
 
 type UnaryLoop = (d: TypedArray, out: TypedArray, n: number) => void;
 type BinaryLoop = (a: TypedArray, b: TypedArray, out: TypedArray, n: number, mode: number) => void;
@@ -78,7 +79,12 @@ export function unary(x: ConcreteArray, dtype: DType, weak: boolean, f: (v: numb
   const out = allocate(dtype, n);
   // one element: no loop to look up and call
   if (n === 1) out[0] = f(storageOf(x)[0]!);
-  else unaryLoop(f)(storageOf(x), out, n);
+  else {
+    // large float arrays: the compiled WebAssembly loop (wasm branch), else the JS loop
+    const k = x.dtype === dtype ? eagerKernel(f, 1, 0, dtype, n) : null;
+    if (k !== null) k([storageOf(x)], [out], n);
+    else unaryLoop(f)(storageOf(x), out, n);
+  }
   return new ConcreteArray(out, x.shape, dtype, weak);
 }
 
@@ -95,10 +101,22 @@ export function binary(
   const ad = storageOf(a);
   const bd = storageOf(b);
   // one element each (any shapes of size 1): no loop to look up and call
-  if (n === 1 && ad.length === 1 && bd.length === 1) out[0] = f(ad[0]!, bd[0]!);
-  else if (shapesEqual(a.shape, shape) && shapesEqual(b.shape, shape)) binaryLoop(f)(ad, bd, out, n, 0);
-  else if (ad.length === 1 && shapesEqual(b.shape, shape)) binaryLoop(f)(ad, bd, out, n, 1);
-  else if (bd.length === 1 && shapesEqual(a.shape, shape)) binaryLoop(f)(ad, bd, out, n, 2);
+  if (n === 1 && ad.length === 1 && bd.length === 1) {
+    out[0] = f(ad[0]!, bd[0]!);
+    return new ConcreteArray(out, shape, dtype, weak);
+  }
+  const mode =
+    shapesEqual(a.shape, shape) && shapesEqual(b.shape, shape)
+      ? 0
+      : ad.length === 1 && shapesEqual(b.shape, shape)
+        ? 1
+        : bd.length === 1 && shapesEqual(a.shape, shape)
+          ? 2
+          : -1;
+  // large float arrays: the compiled WebAssembly loop (wasm branch), else the JS loop
+  const k = mode >= 0 && a.dtype === dtype && b.dtype === dtype ? eagerKernel(f, 2, mode, dtype, n) : null;
+  if (k !== null) k([ad, bd], [out], n);
+  else if (mode >= 0) binaryLoop(f)(ad, bd, out, n, mode);
   else if (n > 0) {
     const sa = bcastStrides(a.shape, shape);
     const sb = bcastStrides(b.shape, shape);

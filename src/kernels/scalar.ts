@@ -4,6 +4,8 @@
  * the kernels and the fused loops that `jit` generates both call it, so the
  * two agree to the bit.
  */
+import { ERF_TABLE, ERF_TERMS } from "./wasm/erfTable.js";
+import { ERF_SMALL } from "./wasm/vmath.js";
 export function logistic(v: number): number {
   return v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v));
 }
@@ -28,40 +30,26 @@ export function minNaN(x: number, y: number): number {
   return Number.isNaN(x) || Number.isNaN(y) ? NaN : Math.min(x, y);
 }
 
-/** The error function (Abramowitz–Stegun 7.1.26 is too coarse; this uses a series / continued fraction to ~1e-15). */
+/**
+ * The error function, within 2 ulp (test/wasmMath.test.ts): the algorithm of the WebAssembly kernel
+ * (src/kernels/wasm/vmath.ts), in scalar form: for |x| < 1/2, x + x Σ b_n x^(2n); for 1/2 <= |x| < 6
+ * the Taylor expansion around the nearest centre c_j = 1/2 + (j + 1/2)/8 (|h| <= 1/16); ±1 beyond.
+ */
 export function erf(x: number): number {
   if (Number.isNaN(x)) return NaN;
   const ax = Math.abs(x);
-  if (ax > 6) return Math.sign(x);
-  if (ax < 2.5) {
-    // Maclaurin series: erf x = 2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1))
-    let term = ax;
-    let sum = ax;
-    const x2 = ax * ax;
-    for (let n = 1; n < 100; n++) {
-      term *= -x2 / n;
-      const t = term / (2 * n + 1);
-      sum += t;
-      if (Math.abs(t) < 1e-17 * Math.abs(sum)) break;
-    }
-    return Math.sign(x) * sum * (2 / Math.sqrt(Math.PI));
+  if (ax < 0.5) {
+    const z = x * x;
+    let p = 0;
+    for (let n = ERF_SMALL.length - 1; n >= 0; n--) p = p * z + ERF_SMALL[n]!;
+    return x + x * p;
   }
-  // continued fraction for erfc (Lentz)
-  const x2 = ax * ax;
-  let f = ax;
-  let C = ax;
-  let D = 0;
-  for (let n = 1; n < 200; n++) {
-    const an = n / 2;
-    D = ax + an * D;
-    D = 1 / D;
-    C = ax + an / C;
-    const delta = C * D;
-    f *= delta;
-    if (Math.abs(delta - 1) < 1e-16) break;
-  }
-  const erfc = Math.exp(-x2) / (f * Math.sqrt(Math.PI));
-  return Math.sign(x) * (1 - erfc);
+  if (ax >= 6) return x > 0 ? 1 : -1;
+  const j = Math.floor((ax - 0.5) * 8);
+  const h = ax - (0.5 + (j + 0.5) * 0.125);
+  let p = 0;
+  for (let n = ERF_TERMS - 1; n >= 0; n--) p = p * h + ERF_TABLE[j * ERF_TERMS + n]!;
+  return x > 0 ? p : -p;
 }
 
 /**

@@ -33,6 +33,7 @@
  * kernel. The float64 kernel accumulates in float64.
  */
 import type { TypedArray } from "../core/dtype.js";
+import { Code, I32, OP, SIMD, V128, body, moduleBytes as encodeModule } from "./wasm/encoder.js";
 
 /**
  * Below this many multiply-adds (M·K·N) `wasmMatmul` returns null and the JS
@@ -46,118 +47,7 @@ export const WASM_MATMUL_MIN_WORK = { float32: 2048, float64: 8192 } as const;
 type Dt = "float32" | "float64";
 
 // ---------------------------------------------------------------------------
-// Encoder
-
-function uleb(n: number, out: number[]): void {
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-}
-
-function sleb(n: number, out: number[]): void {
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return;
-    }
-    out.push(byte | 0x80);
-  }
-}
-
-function section(id: number, body: number[], out: number[]): void {
-  out.push(id);
-  uleb(body.length, out);
-  for (const b of body) out.push(b);
-}
-
-function vec(items: number[][]): number[] {
-  const out: number[] = [];
-  uleb(items.length, out);
-  for (const it of items) for (const b of it) out.push(b);
-  return out;
-}
-
-function name(s: string): number[] {
-  const out: number[] = [];
-  uleb(s.length, out);
-  for (let i = 0; i < s.length; i++) out.push(s.charCodeAt(i));
-  return out;
-}
-
-const I32 = 0x7f;
-const V128 = 0x7b;
-
-/** Builds one function body's instruction stream. */
-class Code {
-  readonly b: number[] = [];
-  get(i: number): this {
-    this.b.push(0x20);
-    uleb(i, this.b);
-    return this;
-  }
-  set(i: number): this {
-    this.b.push(0x21);
-    uleb(i, this.b);
-    return this;
-  }
-  tee(i: number): this {
-    this.b.push(0x22);
-    uleb(i, this.b);
-    return this;
-  }
-  i32(v: number): this {
-    this.b.push(0x41);
-    sleb(v, this.b);
-    return this;
-  }
-  op(o: number): this {
-    this.b.push(o);
-    return this;
-  }
-  simd(o: number, memarg?: [align: number, offset: number]): this {
-    this.b.push(0xfd);
-    uleb(o, this.b);
-    if (memarg) {
-      uleb(memarg[0], this.b);
-      uleb(memarg[1], this.b);
-    }
-    return this;
-  }
-  v128zero(): this {
-    this.simd(0x0c);
-    for (let i = 0; i < 16; i++) this.b.push(0);
-    return this;
-  }
-  /** `local[i] += c` on an i32 local. */
-  addConst(i: number, c: number): this {
-    return this.get(i).i32(c).op(0x6a).set(i);
-  }
-}
-
-const OP = {
-  loop: 0x03,
-  brIf: 0x0d,
-  end: 0x0b,
-  void: 0x40,
-  i32Add: 0x6a,
-  i32Sub: 0x6b,
-} as const;
-
-const SIMD = {
-  load: 0x00,
-  load32Splat: 0x09,
-  load64Splat: 0x0a,
-  store: 0x0b,
-  f32x4Add: 0xe4,
-  f32x4Mul: 0xe6,
-  f64x2Add: 0xf0,
-  f64x2Mul: 0xf2,
-} as const;
+// Kernels (encoded with ./wasm/encoder.ts)
 
 /** Vectors of B per panel (the micro-kernel is R rows × V vectors). */
 const V = 2;
@@ -234,46 +124,26 @@ function kernel(dt: Dt, R: number): number[] {
   c.addConst(cptr, W * s).addConst(bcol, W * s);
   c.get(j).i32(1).op(OP.i32Sub).tee(j).op(OP.brIf).op(0);
   c.op(OP.end); // panels
-  c.op(OP.end); // function
-
-  const body: number[] = [];
-  const locals = vec([
-    [...leb(nI32), I32],
-    [...leb(nV128), V128],
-  ]);
-  for (const x of locals) body.push(x);
-  for (const x of c.b) body.push(x);
-  const out: number[] = [];
-  uleb(body.length, out);
-  for (const x of body) out.push(x);
-  return out;
-}
-
-function leb(n: number): number[] {
-  const out: number[] = [];
-  uleb(n, out);
-  return out;
+  return body(
+    [
+      [nI32, I32],
+      [nV128, V128],
+    ],
+    c,
+  );
 }
 
 const DTS: readonly Dt[] = ["float32", "float64"];
 const kernelName = (dt: Dt, R: number) => `${dt === "float32" ? "f32" : "f64"}_${R}`;
 
-/** The module: one memory (exported as "mem") and 2·RMAX kernels of type (i32 × 6) → (). */
+const KERN_TYPE = { params: [I32, I32, I32, I32, I32, I32, I32], results: [] };
+
+/** The module: one memory (exported as "mem") and 2·RMAX kernels of type (i32 × 7) → (). */
 export function moduleBytes(): Uint8Array<ArrayBuffer> {
-  const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-  // type section: one type, func (i32 x6) -> ()
-  section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32], [I32]]), ...vec([])]]), out);
-  const fns: { name: string; body: number[] }[] = [];
-  for (const dt of DTS) for (let R = 1; R <= RMAX; R++) fns.push({ name: kernelName(dt, R), body: kernel(dt, R) });
-  // function section: every function has type 0
-  section(3, vec(fns.map(() => [0])), out);
-  // memory section: one memory, min 1 page, no maximum
-  section(5, vec([[0x00, 0x01]]), out);
-  // export section
-  section(7, vec([[...name("mem"), 0x02, 0x00], ...fns.map((f, i) => [...name(f.name), 0x00, ...leb(i)])]), out);
-  // code section
-  section(10, vec(fns.map((f) => f.body)), out);
-  return new Uint8Array(out);
+  const funcs: { name: string; type: typeof KERN_TYPE; body: number[] }[] = [];
+  for (const dt of DTS)
+    for (let R = 1; R <= RMAX; R++) funcs.push({ name: kernelName(dt, R), type: KERN_TYPE, body: kernel(dt, R) });
+  return encodeModule({ memory: { import: false, minPages: 1 }, funcs });
 }
 
 // ---------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import { broadcastShapes, shapesEqual } from "../core/shape.js";
 import type { Aval, LinearIn } from "../core/trace.js";
 import * as K from "../kernels/elementwise.js";
 import * as S from "../kernels/scalar.js";
+import { nameScalar } from "../kernels/wasm/elementwise.js";
 import * as O from "./wrap.js";
 import { elementwise, passThrough } from "./batching.js";
 import { LinearRule, Rule, T, isLin, sameAval, tadd, tdiv, tmul, tneg, tsub } from "./rule.js";
@@ -33,6 +34,7 @@ export function unaryFloat(
   scalar: Unary,
   jvp: (x: NDArray, dx: NDArray, y: NDArray) => NDArray,
 ): Rule<{}> {
+  nameScalar(scalar, name); // wasm: large eager arrays use the compiled loop of this name
   const row: Rule<{}> = {
     name,
     scalar,
@@ -97,6 +99,7 @@ const infix =
 
 /** What every binary arithmetic row shares: its scalar function, shape rule and kernel. */
 export function arithmetic(name: string, scalar: Binary, float = false, scalarInt32?: Binary) {
+  nameScalar(scalar, name); // wasm: large eager arrays use the compiled loop of this name
   const floatImpl = binaryImpl(scalar);
   const intImpl = scalarInt32 === undefined ? floatImpl : binaryImpl(scalarInt32);
   return {

@@ -15,6 +15,7 @@ import { DType, allocate } from "../core/dtype.js";
 import { shapesEqual, sizeOf } from "../core/shape.js";
 import { Equation, Graph, Var } from "../core/graph.js";
 import type { Rule } from "../core/trace.js";
+import { type EwKernel, type EwProgram, compileElementwise, wasmMinSize } from "../kernels/wasm/elementwise.js";
 
 type Kernel = (ins: ArrayLike<number>[], outs: { [i: number]: number }[], n: number) => void;
 
@@ -31,6 +32,8 @@ interface FusedStep {
   shape: readonly number[];
   /** A full reduce_sum folded into the loop: its output is written to the last buffer (one element). */
   sum: Var | null;
+  /** The same loop compiled to WebAssembly SIMD, when every operation has a compiled form (see wasmProgram). */
+  wasm: EwKernel | null;
 }
 type Step = EqnStep | FusedStep;
 
@@ -39,6 +42,8 @@ export interface Plan {
   run(args: readonly ConcreteArray[]): NDArray[];
   /** Number of fused loops (for tests and diagnostics). */
   readonly fusedGroups: number;
+  /** How many of them run as compiled WebAssembly (for tests and diagnostics). */
+  readonly wasmGroups: number;
 }
 
 function isElementwise(e: Equation): boolean {
@@ -72,7 +77,12 @@ let codegen = true;
 /** Longest run fused into one loop: keeps generated functions small enough for the JIT compiler. */
 const MAX_GROUP = 256;
 
-function fuse(group: Equation[], liveAfter: Set<Var>, sum: Equation | null): FusedStep | null {
+function fuse(
+  group: Equation[],
+  liveAfter: Set<Var>,
+  sum: Equation | null,
+  uniform: (v: Var) => boolean = () => false,
+): FusedStep | null {
   // the scalar functions the loop calls, one per equation (unused for inline ones)
   const fns = group.map((e) => (int32Scalar(e) ? e.rule.scalarInt32 : e.rule.scalar));
   const shape = group[0]!.outs[0]!.aval.shape;
@@ -125,20 +135,80 @@ function fuse(group: Equation[], liveAfter: Set<Var>, sum: Equation | null): Fus
     tail = `outs[${outs.length}][0] = acc;`;
   }
   const body = `${head.join("\n")}\nfor (let i = 0; i < n; i++) {\n${lines.join("\n")}\n}\n${tail}`;
+  let wasm: EwKernel | null = null;
+  if (n >= wasmMinSize()) {
+    const prog = wasmProgram(group, ins, outs, sum, n, uniform);
+    if (prog !== null) wasm = compileElementwise(prog);
+  }
   try {
     const make = new Function("F", `"use strict"; return function fused(ins, outs, n) {\n${body}\n};`) as (
       f: typeof fns,
     ) => Kernel;
-    return { kind: "fused", kernel: make(fns), ins, outs, shape, sum: sum === null ? null : sum.outs[0]! };
+    return { kind: "fused", kernel: make(fns), ins, outs, shape, sum: sum === null ? null : sum.outs[0]!, wasm };
   } catch {
     codegen = false; // e.g. a Content-Security-Policy without 'unsafe-eval': run equation by equation
     return null;
   }
 }
 
+// --- WebAssembly fused loops (the wasm branch): ----------------------------------------------
+/**
+ * The group as a program for the compiled loop, or null when it has an
+ * operation without a compiled form or mixes dtypes (all values, inputs and
+ * the folded sum must share one float dtype).
+ */
+function wasmProgram(
+  group: Equation[],
+  ins: Var[],
+  outs: Var[],
+  sum: Equation | null,
+  n: number,
+  uniform: (v: Var) => boolean,
+): EwProgram | null {
+  const dtype = group[0]!.outs[0]!.aval.dtype;
+  if (dtype !== "float32" && dtype !== "float64") return null;
+  const index = new Map<Var, number>();
+  ins.forEach((v, i) => index.set(v, i));
+  if (!ins.every((v) => v.aval.dtype === dtype)) return null;
+  const ops: EwProgram["ops"][number][] = [];
+  for (const e of group) {
+    if (e.outs[0]!.aval.dtype !== dtype || int32Scalar(e)) return null;
+    ops.push({ op: e.rule.name, args: e.inputs.map((u) => index.get(u)!) });
+    index.set(e.outs[0]!, ins.length + ops.length - 1);
+  }
+  if (sum !== null && (sum.rule.name !== "reduce_sum" || sum.outs[0]!.aval.dtype !== dtype)) return null;
+  return {
+    dtype,
+    // a constant whose elements are all equal (a materialised broadcast, e.g. the ones of a sum's
+    // cotangent) is read as one element: the compiled loop splats its first element
+    scalarIn: ins.map((v) => (sizeOf(v.aval.shape) === 1 && n !== 1) || uniform(v)),
+    ops,
+    outs: outs.map((v) => index.get(v)!),
+    sum: sum === null ? null : index.get(sum.inputs[0]!)!,
+  };
+}
+// --- end WebAssembly fused loops ---------------------------------------------------------------
+
+/** Whether every element of a concrete array is the same value (bitwise, so NaN and ±0 count exactly). */
+function isUniform(x: unknown): boolean {
+  if (!(x instanceof ConcreteArray)) return false;
+  const d = storageOf(x);
+  const first = d[0];
+  for (let i = 1; i < d.length; i++) if (!Object.is(d[i], first)) return false;
+  return d.length > 1;
+}
+
 /** Compiles a graph into a plan (fusing elementwise runs when code generation is available). */
 export function compile(g: Graph): Plan {
   const eqns = g.equations;
+  const uniformConsts = new Map<Var, boolean>();
+  const uniform = (v: Var): boolean => {
+    const i = g.constVars.indexOf(v);
+    if (i < 0) return false;
+    let u = uniformConsts.get(v);
+    if (u === undefined) uniformConsts.set(v, (u = isUniform(g.consts[i])));
+    return u;
+  };
   // where each variable is read (equation indices; Infinity for graph outputs)
   const uses = new Map<Var, number[]>();
   const use = (v: Var, i: number) => {
@@ -158,7 +228,7 @@ export function compile(g: Graph): Plan {
         const v = e.outs[0]!;
         if ((uses.get(v) ?? []).some((k) => k >= end && !(sum !== null && k === end))) live.add(v);
       }
-      const f = fuse(group, live, sum);
+      const f = fuse(group, live, sum, uniform);
       if (f !== null) {
         steps.push(f);
         fusedGroups++;
@@ -198,6 +268,7 @@ export function compile(g: Graph): Plan {
 
   return {
     fusedGroups,
+    wasmGroups: steps.filter((s) => s.kind === "fused" && s.wasm !== null).length,
     run(args: readonly ConcreteArray[]): NDArray[] {
       const env = new Map<Var, ConcreteArray>();
       g.constVars.forEach((v, i) => env.set(v, g.consts[i] as ConcreteArray));
@@ -215,11 +286,11 @@ export function compile(g: Graph): Plan {
           const n = sizeOf(s.shape);
           const bufs = s.outs.map((v) => allocate(v.aval.dtype, n));
           if (s.sum !== null) bufs.push(allocate(s.sum.aval.dtype, 1));
-          s.kernel(
-            s.ins.map((v) => storageOf(env.get(v)!)),
-            bufs,
-            n,
-          );
+          const data = s.ins.map((v) => storageOf(env.get(v)!));
+          if (s.wasm !== null) {
+            const total = s.wasm(data, s.sum === null ? bufs : bufs.slice(0, -1), n);
+            if (s.sum !== null) bufs[bufs.length - 1]![0] = total;
+          } else s.kernel(data, bufs, n);
           s.outs.forEach((v, i) => env.set(v, new ConcreteArray(bufs[i]!, s.shape, v.aval.dtype, v.aval.weak)));
           if (s.sum !== null)
             env.set(s.sum, new ConcreteArray(bufs[s.outs.length]!, [], s.sum.aval.dtype, s.sum.aval.weak));

@@ -1,0 +1,176 @@
+/**
+ * The compiled WebAssembly path (src/kernels/wasm/elementwise.ts) in jit plans
+ * and eager kernels:
+ * - with the size threshold at 0, random programs run through jit's fused
+ *   WebAssembly loops and through the equation-by-equation interpreter (whose
+ *   unary/binary kernels then use the same compiled code) give the same bits,
+ *   for values and for derivatives of order 1 and 2;
+ * - the compiled path and the JS path (WebAssembly disabled) agree within the
+ *   error the two functions' stated accuracies allow;
+ * - odd lengths (the scalar tail), single-element operands, float32 rounding
+ *   and the folded sum are exercised at sizes around the threshold.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import fc from "fast-check";
+import * as nb from "../src/index.js";
+import { arbProgram } from "../src/testing/index.js";
+import { compile } from "../src/transforms/plan.js";
+import { evalGraph } from "../src/core/graph.js";
+import type { ConcreteArray } from "../src/core/ndarray.js";
+import {
+  setWasmElementwise,
+  setWasmMinSize,
+  wasmElementwiseAvailable,
+  wasmMinSize,
+} from "../src/kernels/wasm/elementwise.js";
+
+const RUNS = Number(process.env.NABLA_FC_RUNS ?? 15);
+const SEED = Number(process.env.NABLA_FC_SEED ?? 20261201);
+type A = nb.NDArray;
+
+const data = (x: A): number[] => Array.from(x.toTypedArray() as ArrayLike<number>);
+function expectIdentical(a: A, b: A): void {
+  expect(b.dtype).toBe(a.dtype);
+  expect(b.shape).toEqual(a.shape);
+  const x = data(a);
+  const y = data(b);
+  x.forEach((v, i) => expect(Object.is(v, y[i]), `element ${i}: ${v} vs ${y[i]}`).toBe(true));
+}
+
+/** Runs `f` with the compiled path off (the JS loops), restoring the setting after. */
+function withJs<T>(f: () => T): T {
+  const was = setWasmElementwise(false);
+  try {
+    return f();
+  } finally {
+    setWasmElementwise(was);
+  }
+}
+
+describe.skipIf(!wasmElementwiseAvailable())("compiled WebAssembly loops in jit and eager", () => {
+  let minSize = 0;
+  beforeAll(() => {
+    minSize = setWasmMinSize(0);
+  });
+  afterAll(() => {
+    setWasmMinSize(minSize);
+  });
+
+  it("random programs: jit's compiled plan equals the interpreter bit for bit (values, order 1 and 2)", () => {
+    let compiled = 0;
+    fc.assert(
+      fc.property(
+        arbProgram({ maxDepth: 4 }).chain((p) => fc.tuple(fc.constant(p), p.input)),
+        ([p, x]) => {
+          expectIdentical(p.f(x), nb.jit(p.f)(x));
+          const g = (z: A) => nb.sum(p.f(z));
+          const g2 = (z: A) => nb.sum(nb.grad(g)(z));
+          for (const h of [nb.grad(g), nb.grad(g2)]) {
+            const graph = nb.makeGraph(h)(x);
+            const plan = compile(graph);
+            compiled += plan.wasmGroups;
+            expectIdentical(evalGraph(graph, [x])[0]!, plan.run([x as ConcreteArray])[0]!);
+          }
+        },
+      ),
+      { numRuns: RUNS, seed: SEED },
+    );
+    // the property is about the compiled loops: they must have run (most gradient graphs fuse some chain)
+    expect(compiled).toBeGreaterThan(RUNS);
+  });
+
+  it("random programs: compiled and JS paths agree within the functions' accuracy (values, order 1 and 2)", () => {
+    fc.assert(
+      fc.property(
+        arbProgram({ maxDepth: 3 }).chain((p) => fc.tuple(fc.constant(p), p.input)),
+        ([p, x]) => {
+          const g = (z: A) => nb.sum(p.f(z));
+          const fs = [p.f, nb.grad(g), nb.grad((z: A) => nb.sum(nb.grad(g)(z)))];
+          for (const f of fs) {
+            const w = data(nb.jit(f)(x));
+            const j = withJs(() => data(nb.jit(f)(x)));
+            // each compiled function is within 2 ulp and V8's within 1 ulp of the exact value, so one
+            // operation differs by at most 3 ulp (3·2^-52 relative); through a program of up to ~40
+            // operations with inputs and constants in [-2, 2] (arbProgram's bounds, its divisions and powers
+            // kept away from their poles) the difference stays below 1e-11 relative to max(1, |value|)
+            w.forEach((v, i) => {
+              const r = j[i]!;
+              if (Number.isNaN(r)) expect(v).toBeNaN();
+              else
+                expect(Math.abs(v - r), `${p.expr} element ${i}`).toBeLessThanOrEqual(1e-11 * Math.max(1, Math.abs(r)));
+            });
+          }
+        },
+      ),
+      { numRuns: RUNS, seed: SEED + 1 },
+    );
+  });
+});
+
+describe.skipIf(!wasmElementwiseAvailable())("compiled loops at the default threshold", () => {
+  const n0 = wasmMinSize();
+  const sizes = [n0, n0 + 1, n0 + 3, 3 * n0 + 1];
+  const chain = (v: A) =>
+    nb.sum(nb.add(nb.mul(nb.tanh(v), v), nb.div(nb.square(nb.sin(v)), nb.add(nb.exp(nb.neg(v)), 2))));
+  for (const dtype of ["float64", "float32"] as const)
+    for (const n of sizes)
+      it(`${dtype}, n = ${n}: a fused chain with a scalar operand and a folded sum; grad; eager = jit`, () => {
+        const xs = new Float64Array(n);
+        for (let i = 0; i < n; i++) xs[i] = -3 + (6 * ((i * 7919) % n)) / n;
+        const x = nb.array(xs, { dtype });
+        const graph = nb.makeGraph(nb.grad(chain))(x);
+        const plan = compile(graph);
+        expect(plan.wasmGroups).toBeGreaterThan(0);
+        // compiled fused loop = the interpreter (whose kernels are compiled at this size too), bit for bit
+        expectIdentical(evalGraph(graph, [x])[0]!, plan.run([x as ConcreteArray])[0]!);
+        expectIdentical(nb.jit(chain)(x), chain(x));
+        // against the JS path: float64 per element within 1e-14 relative (a few ulp through ~10 operations);
+        // float32 values are float64 results rounded once per operation: within 4 float32 ulp (2^-21 relative)
+        const tol = dtype === "float64" ? 1e-14 : 2 ** -21;
+        const w = data(plan.run([x as ConcreteArray])[0]!);
+        const j = withJs(() => data(compile(graph).run([x as ConcreteArray])[0]!));
+        w.forEach((v, i) => expect(Math.abs(v - j[i]!)).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(j[i]!))));
+        const sw = chain(x).item();
+        const sj = withJs(() => chain(x).item());
+        // the sum of n terms in the same order: only the terms differ (each within the tolerance above)
+        expect(Math.abs(sw - sj)).toBeLessThanOrEqual(tol * n * 4);
+      });
+
+  it("eager kernels below the threshold stay on the JS loop (bit-identical to it)", () => {
+    const x = nb.array(Array.from({ length: n0 - 1 }, (_, i) => i / 100 - 10));
+    expectIdentical(
+      withJs(() => nb.tanh(x)),
+      nb.tanh(x),
+    );
+  });
+
+  it("NaN, ±Infinity, ±0 and subnormals through the compiled eager kernels match the JS loops", () => {
+    const sp = [NaN, Infinity, -Infinity, 0, -0, 5e-324, -5e-324, 1e-310, 710, -746, 1e300, -1e300, 3e7];
+    const xs = Array.from({ length: n0 }, (_, i) => sp[i % sp.length]!);
+    const x = nb.array(xs);
+    const fns = [
+      nb.exp,
+      nb.expm1,
+      nb.log,
+      nb.log1p,
+      nb.sin,
+      nb.cos,
+      nb.tan,
+      nb.sinh,
+      nb.cosh,
+      nb.tanh,
+      nb.erf,
+      nb.sigmoid,
+    ];
+    for (const f of [...fns, nb.softplus, nb.sqrt]) {
+      const w = data(f(x));
+      const j = withJs(() => data(f(x)));
+      // special values are exact in both paths; 3e7 (host reduction) and the finite results within 2 ulp
+      w.forEach((v, i) => {
+        const r = j[i]!;
+        if (!Number.isFinite(r) || r === 0) expect(Object.is(v, r), `${f.name}(${xs[i]})`).toBe(true);
+        else expect(Math.abs(v - r)).toBeLessThanOrEqual(3 * 2 ** -52 * Math.abs(r));
+      });
+    }
+  });
+});
