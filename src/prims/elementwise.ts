@@ -39,7 +39,7 @@ function unaryFloat(name: string, scalar: Unary, jvp: (x: NDArray, dx: NDArray, 
     impl([x], _p, [o]) {
       return [K.unary(x!, o!.dtype, o!.weak, scalar)];
     },
-    jvp([x], [dx], [y]) {
+    jvp([x], [dx = null], [y]) {
       return [dx === null ? null : jvp(x!, dx, y!)];
     },
     vmap: passThrough(() => row),
@@ -234,7 +234,7 @@ export const ABS: Rule<Params["abs"]> = {
     return sameAval(a!);
   },
   impl: ([x], _p, [o]) => [K.unary(x!, o!.dtype, o!.weak, Math.abs)],
-  jvp: ([x], [dx]) => [tmul(dx, O.where(O.greaterEqual(x!, 0), 1, -1))],
+  jvp: ([x], [dx = null]) => [tmul(dx, O.where(O.greaterEqual(x!, 0), 1, -1))],
   vmap: passThrough(() => ABS),
 };
 
@@ -302,9 +302,9 @@ export const DIV: LinearRule<Params["div"]> = {
   inline: infix("/"),
   identity: { right: 1 },
   jvp: ([, y], [dx, dy], [out]) => [tdiv(tsub(dx!, tmul(dy!, out!)), y!)],
-  transpose([ct], [a, b]) {
-    if (isLin(b)) throw new DTypeError("div: transpose with a linear denominator");
-    return [isLin(a) ? tdiv(ct!, b) : null, null];
+  transpose([ct = null], [a, b]) {
+    if (!(b instanceof NDArray)) throw new DTypeError("div: transpose with a linear denominator");
+    return [isLin(a) ? tdiv(ct, b) : null, null];
   },
   vmap: elementwise(() => DIV),
 };
@@ -319,7 +319,7 @@ export const POW: Rule<Params["pow"]> = {
       throw new DTypeError(`pow: expected float or int32 operands, got ${r[0]!.dtype}`);
     return r;
   },
-  jvp([x, y], [dx, dy], [out]) {
+  jvp([x, y], [dx = null, dy = null], [out]) {
     let tx: T = null;
     if (dx !== null) {
       const yc = y instanceof ConcreteArray && y.size === 1 ? y.item() : null;
@@ -417,7 +417,7 @@ export const SELECT: LinearRule<Params["select"]> = {
     if (dx === null && dy === null) return [null];
     return [O.selectPrim(c!, dx ?? 0, dy ?? 0)];
   },
-  transpose([ct], [c, a, b]) {
+  transpose([ct = null], [c, a, b]) {
     if (ct === null) return [null, null, null];
     const cond = c as NDArray;
     return [null, isLin(a) ? O.selectPrim(cond, ct, 0) : null, isLin(b) ? O.selectPrim(cond, 0, ct) : null];
@@ -432,7 +432,9 @@ export const CONVERT: LinearRule<Params["convert"]> = {
   inline: ([a], { dtype }) => (dtype === "bool" ? `(${a} !== 0 ? 1 : 0)` : dtype === "int32" ? `Math.trunc(${a})` : a!),
   abstractEval: ([a], { dtype }) => [{ shape: a!.shape, dtype, weak: false }],
   impl: ([x], { dtype }) => [K.cast(x!, dtype)],
-  jvp: ([x], [dx], _o, { dtype }) => [dx !== null && isFloat(dtype) && isFloat(x!.dtype) ? O.convert(dx, dtype) : null],
-  transpose: ([ct], [a]) => [ct === null ? null : O.convert(ct, (a as LinearIn).aval.dtype)],
+  jvp: ([x], [dx = null], _o, { dtype }) => [
+    dx !== null && isFloat(dtype) && isFloat(x!.dtype) ? O.convert(dx, dtype) : null,
+  ],
+  transpose: ([ct = null], [a]) => [ct === null ? null : O.convert(ct, (a as LinearIn).aval.dtype)],
   vmap: passThrough(() => CONVERT),
 };
