@@ -27,13 +27,13 @@ import fc from "fast-check";
 import * as nb from "../src/index.js";
 import { arbProgram, type Program } from "../src/testing/index.js";
 import { arr, expectClose, vals } from "./support/assert.js";
+import { fcSettings } from "./support/rng.js";
 
 type A = nb.NDArray;
 
 const CF = 1e-12;
 const JIT = 1e-10;
-const RUNS = Number(process.env.NABLA_FC_RUNS ?? 10);
-const SEED = Number(process.env.NABLA_FC_SEED ?? 20261201);
+const { SEED, RUNS } = fcSettings({ seed: 20261201, runs: 10 });
 
 const prims = (g: nb.Graph): string[] => g.equations.map((e) => e.prim as string);
 

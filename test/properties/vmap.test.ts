@@ -37,32 +37,13 @@ import { bind } from "../../src/core/trace.js";
 import { stageClosed } from "../../src/core/graph.js";
 import { condBranches } from "./primitiveSpecs.js";
 import { fdJacobian, sizeOf } from "../support/reference.js";
+import { type Random, seeded } from "../support/rng.js";
 
 type A = nb.NDArray;
 type DT = nb.DType;
 
 // ---------------------------------------------------------------------------
 // plain-JS helpers
-
-/** Seeded PRNG (mulberry32), so every input is reproducible. */
-class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  uniform(lo: number, hi: number): number {
-    return lo + (hi - lo) * this.next();
-  }
-  int(lo: number, hi: number): number {
-    return lo + Math.floor(this.next() * (hi - lo));
-  }
-}
 
 function vals(x: A): number[] {
   return Array.from(x.toTypedArray() as ArrayLike<number>, Number);
@@ -126,54 +107,54 @@ function expectArray(x: A, want: number[], shape: readonly number[], tol: number
 /** One test case of a primitive: fixed params, and per-example operands of fixed shapes. */
 interface Case<P extends Prim> {
   params: Params[P];
-  make: (r: Rng) => A[];
+  make: (r: Random) => A[];
 }
 
-const f64 = (r: Rng, shape: number[], lo = -2, hi = 2): A =>
+const f64 = (r: Random, shape: number[], lo = -2, hi = 2): A =>
   mk(
-    Array.from({ length: sizeOf(shape) }, () => r.uniform(lo, hi)),
+    Array.from({ length: sizeOf(shape) }, () => r(lo, hi)),
     shape,
   );
-const f32 = (r: Rng, shape: number[], lo = -2, hi = 2): A =>
+const f32 = (r: Random, shape: number[], lo = -2, hi = 2): A =>
   mk(
-    Array.from({ length: sizeOf(shape) }, () => r.uniform(lo, hi)),
+    Array.from({ length: sizeOf(shape) }, () => r(lo, hi)),
     shape,
     "float32",
   );
-const i32 = (r: Rng, shape: number[], lo: number, hi: number): A =>
+const i32 = (r: Random, shape: number[], lo: number, hi: number): A =>
   mk(
     Array.from({ length: sizeOf(shape) }, () => r.int(lo, hi)),
     shape,
     "int32",
   );
-const bools = (r: Rng, shape: number[]): A =>
+const bools = (r: Random, shape: number[]): A =>
   mk(
-    Array.from({ length: sizeOf(shape) }, () => (r.next() < 0.5 ? 1 : 0)),
+    Array.from({ length: sizeOf(shape) }, () => (r() < 0.5 ? 1 : 0)),
     shape,
     "bool",
   );
 /** Small integers as floats, so comparisons see equal pairs too. */
-const smallInts = (r: Rng, shape: number[]): A =>
+const smallInts = (r: Random, shape: number[]): A =>
   mk(
     Array.from({ length: sizeOf(shape) }, () => r.int(-1, 2)),
     shape,
   );
 
 /** n×n, strictly diagonally dominant with margin >= 2 (so safely invertible); `sign` alternates the diagonal's sign. */
-function wellConditioned(r: Rng, n: number, batch: number[] = [], alternate = false): A {
+function wellConditioned(r: Random, n: number, batch: number[] = [], alternate = false): A {
   const data: number[] = [];
   for (let b = 0; b < sizeOf(batch); b++)
     for (let i = 0; i < n; i++)
       for (let j = 0; j < n; j++) {
         const d = i === j ? (alternate && i % 2 === 1 ? -1 : 1) * (n + 1) : 0;
-        data.push(r.uniform(-1, 1) + d);
+        data.push(r(-1, 1) + d);
       }
   return mk(data, [...batch, n, n]);
 }
 
 /** Symmetric positive definite M Mᵀ + n I (eigenvalues in [n, n + n²]). */
-function spd(r: Rng, n: number): A {
-  const m = Array.from({ length: n * n }, () => r.uniform(-1, 1));
+function spd(r: Random, n: number): A {
+  const m = Array.from({ length: n * n }, () => r(-1, 1));
   const data: number[] = [];
   for (let i = 0; i < n; i++)
     for (let j = 0; j < n; j++) {
@@ -184,7 +165,7 @@ function spd(r: Rng, n: number): A {
   return mk(data, [n, n]);
 }
 
-const key = (r: Rng): A => i32(r, [2], -(2 ** 31), 2 ** 31 - 1);
+const key = (r: Random): A => i32(r, [2], -(2 ** 31), 2 ** 31 - 1);
 
 const unary = (lo = -2, hi = 2): Case<any>[] => [
   { params: {}, make: (r) => [f64(r, [2, 3], lo, hi)] },
@@ -395,7 +376,7 @@ const CASES: { [P in Prim]: Case<P>[] } = {
         return { cond, body, nCond: 1, nBody: 2 };
       })(),
       // operands: [lim, 1 (the body's literal), y, k0, x0]
-      make: (r) => [mk([r.uniform(0.5, 3.5)], []), mk([1], []), f64(r, [3]), mk([r.uniform(0, 0.4)], []), f64(r, [3])],
+      make: (r) => [mk([r(0.5, 3.5)], []), mk([1], []), f64(r, [3]), mk([r(0, 0.4)], []), f64(r, [3])],
     },
   ],
   custom_jvp_call: [
@@ -500,7 +481,7 @@ describe("vmap of every primitive equals stacking the primitive over slices", ()
   );
 
   it.each(cases)("$prim case $ci", ({ prim, c, ci }) => {
-    const r = new Rng(prims.indexOf(prim) * 7919 + ci * 104729 + 1);
+    const r = seeded(prims.indexOf(prim) * 7919 + ci * 104729 + 1);
     const examples = Array.from({ length: B }, () => c.make(r));
     const nargs = examples[0]!.length;
     const ranks = examples[0]!.map((x) => x.ndim);
@@ -523,7 +504,7 @@ describe("vmap of every primitive equals stacking the primitive over slices", ()
 // composed functions
 
 describe("vmap of composed functions", () => {
-  const r = new Rng(12345);
+  const r = seeded(12345);
 
   it("a composed function equals its loop, for inAxes 0, 1, -1 and outAxes 0, 1, -1", () => {
     // f(x) = sum_j sin(x_j) * x_j^2 - mean(x), per row; plus a vector output 2x + cos x
@@ -531,7 +512,7 @@ describe("vmap of composed functions", () => {
       nb.sub(nb.sum(nb.mul(nb.sin(x), nb.square(x))), nb.mean(x)),
       nb.add(nb.mul(x, 2), nb.cos(x)),
     ];
-    const rows = Array.from({ length: 4 }, () => Array.from({ length: 3 }, () => r.uniform(-2, 2)));
+    const rows = Array.from({ length: 4 }, () => Array.from({ length: 3 }, () => r(-2, 2)));
     const ref = (row: number[]): [number, number[]] => [
       row.reduce((s, v) => s + Math.sin(v) * v * v, 0) - row.reduce((s, v) => s + v, 0) / row.length,
       row.map((v) => 2 * v + Math.cos(v)),
@@ -567,8 +548,8 @@ describe("vmap of composed functions", () => {
   it("nested vmap maps two axes (inner over axis 1 of the slices, outer over axis 0)", () => {
     // g(u, w) = u · w + u², mapped over rows of X [2, 3, 4] (outer axis 0, inner axis 1) and over w's rows
     // X is [2 (outer b), 4 (k), 3 (inner i)], W is [3 (inner i), 2 (outer b)]; out[b, i, k] = g(X[b, :, i], W[i, b])[k]
-    const X = Array.from({ length: 2 * 3 * 4 }, () => r.uniform(-1, 1));
-    const W = Array.from({ length: 3 * 2 }, () => r.uniform(-1, 1));
+    const X = Array.from({ length: 2 * 3 * 4 }, () => r(-1, 1));
+    const W = Array.from({ length: 3 * 2 }, () => r(-1, 1));
     const g = (u: A, w: A): A => nb.add(nb.mul(u, w), nb.square(u));
     const inner = nb.vmap(g, { inAxes: [1, 0] }); // u [4, 3] over axis 1, w [3] over axis 0 -> [3, 4]
     const outer = nb.vmap(inner, { inAxes: [0, 1] }); // X over axis 0, W over axis 1 -> [2, 3, 4]
@@ -588,7 +569,7 @@ describe("vmap of composed functions", () => {
 
   it("pytree arguments with per-argument inAxes (null for parameters) and pytree outputs", () => {
     const params = { w: mk([0.5, -1, 2], [3]), b: mk([0.25], []) };
-    const X = Array.from({ length: 4 * 3 }, () => r.uniform(-1, 1));
+    const X = Array.from({ length: 4 * 3 }, () => r(-1, 1));
     const f = (p: { w: A; b: A }, x: A): { y: A; z: [A, A] } => {
       const y = nb.add(nb.sum(nb.mul(p.w, x)), p.b);
       return { y, z: [nb.mul(x, y), nb.tanh(y)] };
@@ -622,7 +603,7 @@ describe("vmap of composed functions", () => {
       return nb.add(nb.mul(nb.square(e), 0.5), nb.mul(nb.sum(nb.pow(w, 4)), 0.1));
     };
     const w = [0.3, -0.7, 1.1];
-    const X = Array.from({ length: 5 }, () => Array.from({ length: 3 }, () => r.uniform(-2, 2)));
+    const X = Array.from({ length: 5 }, () => Array.from({ length: 3 }, () => r(-2, 2)));
     const perEx = nb.vmap(nb.grad(loss), { inAxes: [null, 0] })(mk(w, [3]), mk(X.flat(), [5, 3])) as A;
     const closed = X.flatMap((x) => {
       const e = w.reduce((s, wi, i) => s + wi * x[i]!, 0) - x.reduce((s, v) => s + v, 0) / 2;
@@ -646,7 +627,7 @@ describe("vmap of composed functions", () => {
     const loss = (p: { w: A; b: A }, x: A): A => nb.tanh(nb.add(nb.sum(nb.mul(p.w, x)), p.b));
     const w = [0.4, -0.3];
     const b = 0.2;
-    const X = Array.from({ length: 4 }, () => [r.uniform(-2, 2), r.uniform(-2, 2)]);
+    const X = Array.from({ length: 4 }, () => [r(-2, 2), r(-2, 2)]);
     const g = nb.vmap(nb.grad(loss), { inAxes: [null, 0] })(
       { w: mk(w, [2]), b: mk([b], []) },
       mk(X.flat(), [4, 2]),
@@ -662,8 +643,8 @@ describe("vmap of composed functions", () => {
     expectArray(g.b, s, [4], 1e-10, "per-example grad_b");
     // vmap of a VJP: per-example cotangents pulled back through f(x) = x² sin(x)
     const f = (x: A): A => nb.mul(nb.square(x), nb.sin(x));
-    const xs = Array.from({ length: 6 }, () => r.uniform(-2, 2));
-    const cts = Array.from({ length: 6 }, () => r.uniform(-1, 1));
+    const xs = Array.from({ length: 6 }, () => r(-2, 2));
+    const cts = Array.from({ length: 6 }, () => r(-1, 1));
     const pulled = nb.vmap((x: A, ct: A) => nb.vjp(f, x)[1](ct)[0], { inAxes: [1, 0] })(
       mk(xs, [2, 3]),
       mk(cts, [3, 2]),
@@ -681,7 +662,7 @@ describe("vmap of composed functions", () => {
   it("grad(x => sum(vmap(f)(x))) equals the closed form", () => {
     // f(row) = sum(sin(row) * row) * row[0]; d/dx_bj of sum_b f = (cos x_j x_j + sin x_j) x_0 + [j == 0] s
     const f = (row: A): A => nb.mul(nb.sum(nb.mul(nb.sin(row), row)), nb.take(row, [0]).reshape([]));
-    const X = Array.from({ length: 3 }, () => Array.from({ length: 4 }, () => r.uniform(-2, 2)));
+    const X = Array.from({ length: 3 }, () => Array.from({ length: 4 }, () => r(-2, 2)));
     for (const inAx of [0, 1]) {
       const x =
         inAx === 0
@@ -711,7 +692,7 @@ describe("vmap of composed functions", () => {
       }
       return out;
     };
-    const x = Array.from({ length: 6 }, () => r.uniform(-1, 1));
+    const x = Array.from({ length: 6 }, () => r(-1, 1));
     const fd = fdJacobian(ref, x);
     const jf = nb.jacfwd(nb.vmap(f))(mk(x, [3, 2])) as A;
     const jr = nb.jacrev(nb.vmap(f))(mk(x, [3, 2])) as A;
@@ -728,7 +709,7 @@ describe("vmap of composed functions", () => {
   it("vmap(hessian(f)) equals the closed-form per-example Hessians", () => {
     // f(x) = sum(x³) + x0 x1 x2; H = diag(6x) + [[0, x2, x1], [x2, 0, x0], [x1, x0, 0]]
     const f = (x: A): A => nb.add(nb.sum(nb.pow(x, 3)), nb.prod(x));
-    const X = Array.from({ length: 4 }, () => Array.from({ length: 3 }, () => r.uniform(-2, 2)));
+    const X = Array.from({ length: 4 }, () => Array.from({ length: 3 }, () => r(-2, 2)));
     const H = nb.vmap(nb.hessian(f))(mk(X.flat(), [4, 3])) as A;
     const want = X.flatMap(([a, b, c]) => [6 * a!, c!, b!, c!, 6 * b!, a!, b!, a!, 6 * c!]);
     expectArray(H, want, [4, 3, 3], 1e-10, "vmap(hessian(f))");
@@ -749,8 +730,8 @@ describe("vmap of composed functions", () => {
   it("vmap(jvp) with mapped primals and tangents, and jvp(vmap(f))", () => {
     // f(x) = x sin(x); d f = (sin x + x cos x) dx
     const f = (x: A): A => nb.mul(x, nb.sin(x));
-    const xs = Array.from({ length: 6 }, () => r.uniform(-2, 2));
-    const ts = Array.from({ length: 6 }, () => r.uniform(-1, 1));
+    const xs = Array.from({ length: 6 }, () => r(-2, 2));
+    const ts = Array.from({ length: 6 }, () => r(-1, 1));
     const df = (x: number, t: number): number => (Math.sin(x) + x * Math.cos(x)) * t;
     const pushed = nb.vmap((x: A, t: A) => nb.jvp(f, [x], [t]), { inAxes: [0, 0] })(mk(xs, [3, 2]), mk(ts, [3, 2])) as [
       A,
@@ -793,8 +774,8 @@ describe("vmap of composed functions", () => {
 
   it("vmap over linalg and indexing inside a gradient: grad of a batched log-likelihood", () => {
     // L(A) = sum_b logabsdet(A + diag(x_b)) ; dL/dA = sum_b inv(A + diag(x_b))ᵀ (checked by central differences)
-    const A0 = Array.from({ length: 4 }, (_, i) => (i % 3 === 0 ? 3 : 0) + r.uniform(-0.5, 0.5));
-    const Xs = Array.from({ length: 3 * 2 }, () => r.uniform(0, 1));
+    const A0 = Array.from({ length: 4 }, (_, i) => (i % 3 === 0 ? 3 : 0) + r(-0.5, 0.5));
+    const Xs = Array.from({ length: 3 * 2 }, () => r(0, 1));
     const L = (a: A): A =>
       nb.sum(
         nb.vmap((x: A) => nb.linalg.slogdet(nb.add(a, nb.mul(nb.eye(2), nb.reshape(x, [2, 1]))))[1])(mk(Xs, [3, 2])),
@@ -917,9 +898,9 @@ describe("jacfwd and jacrev of pytree functions", () => {
 describe("hessian of a 200-dimensional function", () => {
   it("equals (A + Aᵀ)/2 - diag(sin x) for f(x) = 0.5 xᵀAx + sum(sin x)", () => {
     const n = 200;
-    const r = new Rng(2024);
-    const Adata = Array.from({ length: n * n }, () => r.uniform(-1, 1));
-    const xdata = Array.from({ length: n }, () => r.uniform(-3, 3));
+    const r = seeded(2024);
+    const Adata = Array.from({ length: n * n }, () => r(-1, 1));
+    const xdata = Array.from({ length: n }, () => r(-3, 3));
     const Am = mk(Adata, [n, n]);
     const f = (x: A): A => nb.add(nb.mul(nb.dot(x, nb.matmul(Am, x)), 0.5), nb.sum(nb.sin(x)));
     const t0 = performance.now();
