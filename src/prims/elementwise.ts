@@ -238,10 +238,13 @@ export const ABS: Rule<Params["abs"]> = {
   vmap: passThrough(() => ABS),
 };
 
+// zero derivative; a primitive for speed (select(x > 0, 1, select(x < 0, -1, x)) is four passes)
 export const SIGN: Rule<Params["sign"]> = unaryZero("sign", S.sign);
 
+// zero derivative; not composable from the other primitives (ceil(x) = -floor(-x) is two passes more)
 export const FLOOR: Rule<Params["floor"]> = unaryZero("floor", Math.floor);
 
+// as floor
 export const CEIL: Rule<Params["ceil"]> = unaryZero("ceil", Math.ceil);
 
 // round half to even, as NumPy
@@ -363,7 +366,8 @@ export const MAX: Rule<Params["max"]> = extremum("max", S.maxNaN, (a, b) => O.gr
 // as max
 export const MIN: Rule<Params["min"]> = extremum("min", S.minNaN, (a, b) => O.less(a, b));
 
-// d atan2(a, b) = (b da - a db) / (a² + b²)
+// d atan2(a, b) = (b da - a db) / (a² + b²); a primitive for accuracy and speed: composed, atan(a/b)
+// rounds a/b first and needs quadrant, ±0 and ±∞ fixups (about a dozen passes, as nabla/export's ONNX form)
 export const ATAN2: Rule<Params["atan2"]> = {
   ...arithmetic("atan2", Math.atan2, true),
   jvp([a, b], [da, db]) {
@@ -373,6 +377,8 @@ export const ATAN2: Rule<Params["atan2"]> = {
   vmap: elementwise(() => ATAN2),
 };
 
+// comparisons (bool results, no derivative) are not composable from arithmetic; each is a primitive
+// because its negation differs on NaN (le is not not(gt): NaN <= 1 and NaN > 1 are both false)
 export const EQ: Rule<Params["eq"]> = compare("eq", "===", (x, y) => (x === y ? 1 : 0));
 
 export const NE: Rule<Params["ne"]> = compare("ne", "!==", (x, y) => (x !== y ? 1 : 0));
@@ -385,6 +391,8 @@ export const GT: Rule<Params["gt"]> = compare("gt", ">", (x, y) => (x > y ? 1 : 
 
 export const GE: Rule<Params["ge"]> = compare("ge", ">=", (x, y) => (x >= y ? 1 : 0));
 
+// logical and / or on bools (operands tested != 0); a primitive for speed and dtype (mul / max of
+// converted operands is three passes and a float result)
 export const AND: Rule<Params["and"]> = logic("and", (x, y) => x & y);
 
 export const OR: Rule<Params["or"]> = logic("or", (x, y) => x | y);

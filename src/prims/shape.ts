@@ -133,6 +133,8 @@ export const PAD: LinearRule<Params["pad"]> = {
   ),
 };
 
+// joins operands along an axis; linear, its transpose slices. A primitive for speed (a pad of every
+// operand to the full length and their sum is a pass per operand over the whole output)
 export const CONCATENATE: LinearRule<Params["concatenate"]> = {
   name: "concatenate",
   abstractEval(avals, { axis }) {
