@@ -12,6 +12,7 @@
  *   --json path           where to write the JSON results (default bench/results.json)
  *   --suite W|extra|all   W1–W6 of issue 8 (default), the older workloads, or both
  *   --only overhead       only the eager-overhead figures (bench/overhead.ts)
+ *   --only jet            only jet vs nested jvp (bench/jet.ts)
  *   --no-docs             do not rewrite the generated section of docs/benchmarks.md
  *   --src                 time src/ through tsx instead of the compiled build (see lib/nabla.ts)
  */
@@ -71,6 +72,14 @@ if (!opts.src && process.env.NABLA_BENCH_BUILD === undefined) {
 const { nablaBackend } = await import("./backends/nabla.js");
 const { measureOverhead, overheadTable } = await import("./overhead.js");
 const { nablaSource } = await import("./lib/nabla.js");
+
+// issue 11 (jet branch): Taylor mode vs nested jvp, a table of its own
+const { measureJet, jetTable } = await import("./jet.js");
+const jetHeader = ["jet vs nested jvp (order 8)", "jet", "nested jvp", "nested / jet"];
+if (opts.only === "jet") {
+  console.log(renderTable(jetHeader, jetTable(measureJet())));
+  process.exit(0);
+}
 
 if (opts.only === "overhead") {
   const rows = overheadTable(measureOverhead());
@@ -188,6 +197,7 @@ for (const s of skipped) log(`  ${s}`);
 
 // Eager overhead first, on a fresh heap (after the large workloads, GC of their heap inflates it).
 const overhead = selected.some((w) => w.suite === "W") ? overheadTable(measureOverhead()) : [];
+const jetRows = selected.some((w) => w.suite === "W") ? jetTable(measureJet()) : [];
 
 for (const w of selected) {
   const ref = w.reference();
@@ -265,6 +275,7 @@ if (skipped.length + ns.length > 0) {
 }
 if (rss.length > 0) console.log("\n" + renderTable(["peak RSS (nabla, own process)", "dtype", "mode", "RSS"], rss));
 if (overhead.length > 0) console.log("\n" + renderTable(["eager overhead", "median", "target", ""], overhead));
+if (jetRows.length > 0) console.log("\n" + renderTable(jetHeader, jetRows));
 console.log(`\ntotal ${elapsedS.toFixed(0)} s; JSON in ${opts.json}`);
 if (!opts["no-docs"] && opts.suite === "W" && filters === undefined) {
   const file = join(here, "..", "docs", "benchmarks.md");

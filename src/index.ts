@@ -28,4 +28,7 @@ export { vmap } from "./transforms/vmap.js";
 export { jit } from "./transforms/jit.js";
 export { customJvp, customVjp, checkpoint } from "./transforms/custom.js";
 export { cond, whileLoop, forLoop, scan } from "./transforms/control.js";
+// issue 11 (jet branch): Taylor mode
+export { jet } from "./transforms/jet.js";
+export type { JetSeriesOf } from "./transforms/jet.js";
 export * as tree from "./core/tree.js";

@@ -114,7 +114,14 @@ type Param =
   | "ord"
   | "dtype"
   | "options"
-  | "key";
+  | "key"
+  // issue 9, part A (opsA)
+  | "offset" // tril/triu k: any integer
+  | "shift" // roll: an integer or a list of integers
+  | "sections" // split: a count of equal sections or a list of split points
+  | "repeats" // repeat: a count or a count per element
+  | "ddof"
+  | "arrayOrOptions"; // meshgrid is variadic: its last argument is an array or the options
 
 const NUMBERS: Kind[] = [
   "NaN",
@@ -181,6 +188,22 @@ const LEGIT: Record<Param, { kinds: readonly Kind[]; why: string }> = {
   dtype: { kinds: [], why: "no bad kind is a dtype name" },
   options: { kinds: ["object"], why: "{} sets no option" },
   key: { kinds: ["int32Array"], why: "an int32 array of shape [2] is a key" },
+  // issue 9, part A (opsA)
+  offset: { kinds: ["negative", "bigNegative", "huge"], why: "any safe integer is a diagonal offset" },
+  shift: {
+    kinds: ["negative", "bigNegative", "huge", "bigList", "negList", "hugeList"],
+    why: "rolls are cyclic: any safe integers are shifts (a list of two rolls axis 0 twice)",
+  },
+  sections: {
+    kinds: ["bigList", "negList", "hugeList"],
+    why: "split points are clamped to the axis and may be negative (NumPy's split)",
+  },
+  repeats: { kinds: ["bigList"], why: "[1e6, 1e6] repeats each of two rows a million times: valid" },
+  ddof: { kinds: ["huge"], why: "ddof >= n is valid and gives inf or NaN, as NumPy" },
+  arrayOrOptions: {
+    kinds: [...NUMBERS, "true", ...NUMERIC_LISTS, ...ARRAYS, "object"],
+    why: "meshgrid's last argument is one more 1-D coordinate array (any ArrayLike) or the options ({} sets none)",
+  },
 };
 
 interface Spec {
@@ -285,13 +308,54 @@ const SPECS: Record<string, Spec> = {
   "linalg.cholesky": squareMatrix(),
   "linalg.eigh": squareMatrix(),
   "linalg.qr": squareMatrix(),
+  // opsC: linear algebra
+  "linalg.svd": { args: () => [M(), {}], params: ["array", "options"], required: 1 },
+  "linalg.eigvalsh": squareMatrix(),
+  "linalg.lu": squareMatrix(),
+  "linalg.expm": squareMatrix(),
+  "linalg.pinv": { args: () => [M(), 1e-15], params: ["array", "number"], required: 1 },
+  "linalg.lstsq": { args: () => [M(), [1, 2], 1e-15], params: ["array", "array", "number"], required: 2 },
   "linalg.norm": { args: () => [M(), 2, undefined, false], params: ["array", "ord", "axes", "bool"], required: 1 },
   "random.key": { args: () => [0], params: ["seed"] },
   "random.split": { args: () => [KEY(), 2], params: ["key", "int"], required: 1 },
   "random.uniform": { args: () => [KEY(), [2], {}], params: ["key", "shape", "options"], required: 1 },
   "random.normal": { args: () => [KEY(), [2], {}], params: ["key", "shape", "options"], required: 1 },
   "random.bernoulli": { args: () => [KEY(), 0.5, [2]], params: ["key", "array", "shape"], required: 1 },
+  // issue 9, part A (opsA)
+  std: { args: () => [M(), 0, false, 0], params: ["array", "axes", "bool", "ddof"], required: 1 },
+  var: { args: () => [M(), 0, false, 0], params: ["array", "axes", "bool", "ddof"], required: 1 },
+  nanToNum: { args: () => [M(), { nan: 0 }], params: ["array", "options"], required: 1 },
+  isclose: { args: () => [M(), M(), { rtol: 1e-5 }], params: ["array", "array", "options"], required: 2 },
+  allclose: { args: () => [M(), M(), { atol: 1e-8 }], params: ["array", "array", "options"], required: 2 },
+  tril: { args: () => [M(), 0], params: ["array", "offset"], required: 1 },
+  triu: { args: () => [M(), 0], params: ["array", "offset"], required: 1 },
+  split: { args: () => [M(), 2, 0], params: ["array", "sections", "axis"], required: 2 },
+  roll: { args: () => [M(), 1, 0], params: ["array", "shift", "axisOrNull"], required: 2 },
+  repeat: { args: () => [M(), 2, 0], params: ["array", "repeats", "axisOrNull"], required: 2 },
+  meshgrid: {
+    args: () => [[1, 2], [3, 4], { indexing: "ij" }],
+    params: ["array", "array", "arrayOrOptions"],
+    required: 2,
+  },
+  xlogy: binary(),
+  xlog1py: binary(),
+  // opsC: random
+  "random.randint": { args: () => [KEY(), [2], 0, 5], params: ["key", "shape", "array", "array"] },
+  "random.permutation": { args: () => [KEY(), 4, 0, false], params: ["key", "array", "axis", "bool"], required: 2 },
+  "random.shuffle": { args: () => [KEY(), M(), 0], params: ["key", "array", "axis"], required: 2 },
+  "random.categorical": { args: () => [KEY(), M(), -1, [2]], params: ["key", "array", "axis", "shape"], required: 2 },
+  "random.choice": {
+    args: () => [KEY(), 3, [2], true, [0.2, 0.3, 0.5], 0],
+    params: ["key", "array", "shape", "bool", "array", "axis"],
+    required: 2,
+  },
+  "random.truncatedNormal": {
+    args: () => [KEY(), -1, 1, [2], {}],
+    params: ["key", "array", "array", "shape", "options"],
+    required: 3,
+  },
 };
+for (const name of "isnan isinf isfinite lgamma digamma erfc erfinv logit".split(" ")) SPECS[name] = unary();
 for (const name of [
   "neg exp log log1p expm1 sin cos tan tanh sinh cosh arcsin arccos arctan sqrt square reciprocal abs sign",
   "floor ceil round sigmoid relu softplus erf logicalNot",
@@ -362,6 +426,8 @@ const TRANSFORM_SPECS: Record<string, Spec> = {
   whileLoop: { args: () => [() => false, (x: unknown) => x, M()], params: ["options", "options", "array"] },
   forLoop: { args: () => [0, 2, (_i: unknown, x: unknown) => x, M()], params: ["int", "int", "options", "array"] },
   scan: { args: () => [(c: unknown, x: unknown) => [c, x], M(), M()], params: ["options", "array", "array"] },
+  // issue 11 (jet branch)
+  jet: { args: () => [nb.sin, [M()], [[M()]]], params: ["options", "list", "list"] },
   "tree.map": { args: () => [(x: unknown) => x, [M()]], params: ["options", "array"] },
   "tree.flatten": { args: () => [[M()]], params: ["array"] },
   "tree.unflatten": { args: () => [nb.tree.structure([1]), [M()]], params: ["options", "list"] },

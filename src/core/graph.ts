@@ -54,6 +54,11 @@ export class Graph {
     readonly equations: readonly Equation[],
     /** Output variables; null stands for a symbolic zero (linear graphs only). */
     readonly outs: readonly (Var | null)[],
+    /**
+     * @internal When every variable was made by one staging trace: a bound on their ids (which
+     * are then distinct and dense below it), so passes can index arrays by id.
+     */
+    readonly idBound?: number,
   ) {}
 
   /** The graph in a JAX-like jaxpr notation: `{ lambda a:f64[] . let b:f64[] = cos a in ( b ) }`. */
@@ -87,7 +92,8 @@ function fmtLiteral(c: ConcreteArray): string {
   return c.dtype === "float32" ? `${s}:f32` : s;
 }
 
-function isLiteral(x: NDArray): x is ConcreteArray {
+/** Whether a constant is a scalar literal (printed inline). */
+export function isLiteral(x: NDArray): x is ConcreteArray {
   return x instanceof ConcreteArray && x.ndim === 0;
 }
 
@@ -145,9 +151,13 @@ export class StagingTrace extends Trace {
   private readonly eqns: Equation[] = [];
   private readonly constVars: Var[] = [];
   private readonly consts: NDArray[] = [];
-  private readonly constOf = new Map<NDArray, StagingTracer>();
-  private readonly literalOf = new Map<string, StagingTracer>();
-  private readonly cse = new Map<string, StagingTracer[]>();
+  // maps made on first use: a small trace (grad of a scalar function) needs few of them
+  private constOf: Map<NDArray, StagingTracer> | undefined;
+  /** Literal (0-d) constants by value. */
+  private literalOf: Map<number | "-0", StagingTracer[]> | undefined;
+  private cse: Map<string, StagingTracer[]> | undefined;
+  /** Per variable id: the parameterless equations whose newest operand it is (CSE candidates). */
+  private readonly usesOf: (Equation[] | undefined)[] = [];
   // Per variable, indexed by its id (ids are dense from 0 within a trace): arrays, not Maps, on the hot path.
   private readonly constValue: (NDArray | undefined)[] = [];
   private readonly producer: (Equation | undefined)[] = [];
@@ -176,22 +186,37 @@ export class StagingTrace extends Trace {
   }
 
   pure(x: NDArray): Tracer {
-    const hit = this.constOf.get(x);
-    if (hit) return hit;
-    let key: string | null = null;
     if (isLiteral(x)) {
-      key = `${x.dtype}|${x.weakType}|${Object.is(x.data[0], -0) ? "-0" : x.data[0]}`;
-      const lit = this.literalOf.get(key);
-      if (lit) return lit;
+      // literals by value (then dtype and weakness), so equal literals are one constant; -0 is
+      // its own key, since Maps equate 0 and -0 (and NaN with NaN, as wanted)
+      const v = x.data[0]!;
+      const key = Object.is(v, -0) ? "-0" : v;
+      const lits = (this.literalOf ??= new Map());
+      const same = lits.get(key);
+      if (same !== undefined)
+        for (const t of same) {
+          const c = this.constValue[t.v.id]!;
+          if (c.dtype === x.dtype && c.weakType === x.weakType) return t;
+        }
+      const t = this.newConst(x);
+      if (same === undefined) lits.set(key, [t]);
+      else same.push(t);
+      return t;
     }
+    const hit = this.constOf?.get(x);
+    if (hit) return hit;
+    const t = this.newConst(x);
+    (this.constOf ??= new Map()).set(x, t);
+    return t;
+  }
+
+  private newConst(x: NDArray): StagingTracer {
     const aval = avalOf(x);
     const t = new StagingTracer(this, aval, this.newVar(aval));
     this.constVars.push(t.v);
     this.consts.push(x);
-    this.constOf.set(x, t);
     this.constValue[t.v.id] = x;
     this.tracerOf[t.v.id] = t;
-    if (key !== null) this.literalOf.set(key, t);
     return t;
   }
 
@@ -226,29 +251,90 @@ export class StagingTrace extends Trace {
   processPrimitive<P>(prim: Rule<P>, args: Tracer[], params: P): NDArray[] {
     const simple = this.simplify(prim, args as StagingTracer[]);
     if (simple !== null) return [simple];
-    const ins = (args as StagingTracer[]).map((a) => a.v);
-    let idKey: string;
-    if (ins.length === 2) {
-      // commutative primitives: operand order does not matter (same broadcast result either way)
-      const [i0, i1] = [ins[0]!.id, ins[1]!.id];
-      idKey = prim.commutative && i0 > i1 ? `${i1},${i0}` : `${i0},${i1}`;
-    } else idKey = ins.length === 1 ? String(ins[0]!.id) : ins.map((v) => v.id).join(",");
-    const key = `${prim.name}|${idKey}|${paramsKey(params)}`;
-    const hit = this.cse.get(key);
-    if (hit) return hit;
-    const avals = prim.abstractEval(
-      ins.map((v) => v.aval),
-      params,
-    );
-    const outs = avals.map((a) => new StagingTracer(this, a, this.newVar(a)));
-    const eqn: Equation = { prim: prim.name, rule: prim, inputs: ins, params, outs: outs.map((o) => o.v) };
+    const n = args.length;
+    const ins: Var[] = new Array<Var>(n);
+    for (let i = 0; i < n; i++) ins[i] = (args[i] as StagingTracer).v;
+    // CSE. Parameterless equations of one or two operands (most of them) are found in a short
+    // list kept per variable (the newest operand), not in one map that grows with the graph
+    // (issue 8: inserting into a big map cost more than the rest of staging); others by key.
+    const small = n > 0 && n <= 2 && isEmptyParams(params);
+    let owner = -1;
+    let key = "";
+    if (small) {
+      owner = n === 1 ? ins[0]!.id : Math.max(ins[0]!.id, ins[1]!.id);
+      const hit = this.findUse(prim as Rule, ins, owner);
+      if (hit !== null) return hit;
+    }
+    if (!small || (this.usesOf[owner]?.length ?? 0) >= USES_PER_VAR) {
+      key = this.cseKey(prim as Rule, ins, params);
+      const hit = this.cse?.get(key);
+      if (hit) return hit;
+    }
+    const inAvals = new Array<Aval>(n);
+    for (let i = 0; i < n; i++) inAvals[i] = ins[i]!.aval;
+    const avals = prim.abstractEval(inAvals, params);
+    const outs = new Array<StagingTracer>(avals.length);
+    const outVars = new Array<Var>(avals.length);
+    for (let i = 0; i < avals.length; i++) {
+      const a = avals[i]!;
+      const o = new StagingTracer(this, a, this.newVar(a));
+      outs[i] = o;
+      outVars[i] = o.v;
+    }
+    // parameterless equations share one empty parameter object (the caller's `{}` is not kept)
+    const eqn: Equation = {
+      prim: prim.name,
+      rule: prim,
+      inputs: ins,
+      params: small ? NO_PARAMS : params,
+      outs: outVars,
+    };
     this.eqns.push(eqn);
     for (const o of outs) {
       this.producer[o.v.id] = eqn;
       this.tracerOf[o.v.id] = o;
     }
-    this.cse.set(key, outs);
+    if (key !== "") (this.cse ??= new Map()).set(key, outs);
+    else {
+      const uses = this.usesOf[owner];
+      if (uses === undefined) this.usesOf[owner] = [eqn];
+      else uses.push(eqn);
+    }
     return outs;
+  }
+
+  /** A parameterless equation of `prim` on `ins` in the use list of variable `owner`, or null. */
+  private findUse(prim: Rule, ins: readonly Var[], owner: number): StagingTracer[] | null {
+    const uses = this.usesOf[owner];
+    if (uses === undefined) return null;
+    const a = ins[0]!;
+    const b = ins.length === 2 ? ins[1]! : null;
+    for (const e of uses) {
+      if (e.rule !== prim || e.inputs.length !== ins.length) continue;
+      const x = e.inputs[0]!;
+      if (b === null) {
+        if (x === a) return this.outsOf(e);
+        continue;
+      }
+      const y = e.inputs[1]!;
+      // commutative primitives: operand order does not matter (same broadcast result either way)
+      if ((x === a && y === b) || (prim.commutative === true && x === b && y === a)) return this.outsOf(e);
+    }
+    return null;
+  }
+
+  private outsOf(e: Equation): StagingTracer[] {
+    return e.outs.map((v) => this.tracerOf[v.id]!);
+  }
+
+  /** The CSE key of an equation: primitive, operand ids (sorted for commutative ones), parameters. */
+  private cseKey(prim: Rule, ins: readonly Var[], params: unknown): string {
+    let idKey: string;
+    if (ins.length === 2) {
+      const [i0, i1] = [ins[0]!.id, ins[1]!.id];
+      idKey = prim.commutative && i0 > i1 ? `${i1},${i0}` : `${i0},${i1}`;
+    } else idKey = ins.length === 1 ? String(ins[0]!.id) : ins.map((v) => v.id).join(",");
+    return `${prim.name}|${idKey}|${paramsKey(params)}`;
   }
 
   concreteOf(t: Tracer, op: string): ConcreteArray {
@@ -265,21 +351,24 @@ export class StagingTrace extends Trace {
       const t = o instanceof StagingTracer && o.trace === this ? o : (this.pure(o) as StagingTracer);
       return t.v;
     });
-    const live = new Set<Var>();
-    for (const v of outVars) if (v) live.add(v);
+    // liveness by variable id (ids are dense from 0 within this trace)
+    const live = new Uint8Array(this.nextId);
+    for (const v of outVars) if (v) live[v.id] = 1;
     const kept: Equation[] = [];
     for (let i = this.eqns.length - 1; i >= 0; i--) {
       const e = this.eqns[i]!;
-      if (e.outs.some((v) => live.has(v))) {
+      let used = false;
+      for (const v of e.outs) if (live[v.id] === 1) used = true;
+      if (used) {
         kept.push(e);
-        for (const v of e.inputs) live.add(v);
+        for (const v of e.inputs) live[v.id] = 1;
       }
     }
     kept.reverse();
     const cv: Var[] = [];
     const cs: NDArray[] = [];
     this.constVars.forEach((v, i) => {
-      if (live.has(v)) {
+      if (live[v.id] === 1) {
         cv.push(v);
         cs.push(this.consts[i]!);
       }
@@ -290,6 +379,7 @@ export class StagingTrace extends Trace {
       cs,
       kept,
       outVars,
+      this.nextId,
     );
   }
 }
@@ -301,6 +391,19 @@ function keepIfSame(keep: StagingTracer, other: StagingTracer): StagingTracer | 
   return keep;
 }
 
+/** CSE candidates kept per variable; a variable's further equations are found by key. */
+const USES_PER_VAR = 16;
+
+/** The parameters of every staged parameterless equation. */
+const NO_PARAMS: Readonly<Record<string, never>> = Object.freeze({});
+
+/** `{}` (a plain object with no keys): the parameters of most elementwise primitives. */
+function isEmptyParams(params: unknown): boolean {
+  if (params === null || typeof params !== "object" || Object.getPrototypeOf(params) !== Object.prototype) return false;
+  for (const _k in params) return false;
+  return true;
+}
+
 const OPAQUE_IDS = new WeakMap<object, number>();
 let nextOpaque = 0;
 
@@ -309,7 +412,7 @@ let nextOpaque = 0;
  * functions (custom rules) or graphs (loops), the identity of the parameter
  * object, since two calls with equal-looking parameters may run different code.
  */
-function paramsKey(params: unknown): string {
+export function paramsKey(params: unknown): string {
   const p = params as Record<string, unknown>;
   let empty = true;
   for (const _k in p) {
@@ -356,7 +459,7 @@ export function stageClosed(f: (xs: NDArray[]) => NDArray[], avals: readonly Ava
       ins,
       withDynamic(t, () => f(ins)),
     );
-    return [new Graph([...g.constVars, ...g.inVars], [], [], g.equations, g.outs), g.consts.slice()];
+    return [new Graph([...g.constVars, ...g.inVars], [], [], g.equations, g.outs, g.idBound), g.consts.slice()];
   } finally {
     endTrace(t);
   }

@@ -80,18 +80,37 @@ export abstract class NDArray {
  * handed out: `toTypedArray()` copies.
  */
 export class ConcreteArray extends NDArray {
-  /** A frozen array. */
-  readonly shape: Shape;
-  constructor(
-    readonly data: TypedArray,
-    shape: Shape,
-    readonly dtype: DType,
-    readonly weakType: boolean = false,
-  ) {
+  // Shape, dtype and the storage reference cannot be reassigned: they live in private fields behind
+  // getters (assigning one throws TypeError in strict code, as on a frozen object). Not
+  // Object.freeze(this): freezing costs more than the rest of a 0-d operation (issue 8).
+  readonly #data: TypedArray;
+  readonly #shape: Shape;
+  readonly #dtype: DType;
+  readonly #weak: boolean;
+  constructor(data: TypedArray, shape: Shape, dtype: DType, weakType = false) {
     super();
-    this.shape = frozenShape(shape);
-    // shape, dtype and the storage reference cannot be reassigned
-    Object.freeze(this);
+    this.#data = data;
+    this.#shape = frozenShape(shape);
+    this.#dtype = dtype;
+    this.#weak = weakType;
+  }
+  /** The storage (owned by the array, never handed out). */
+  get data(): TypedArray {
+    return this.#data;
+  }
+  /** A frozen array. */
+  get shape(): Shape {
+    return this.#shape;
+  }
+  get dtype(): DType {
+    return this.#dtype;
+  }
+  get weakType(): boolean {
+    return this.#weak;
+  }
+  /** @internal The weak-type flag under its abstract-value name: a concrete array is its own aval. */
+  get weak(): boolean {
+    return this.#weak;
   }
   concrete(): ConcreteArray {
     return this;
@@ -130,8 +149,9 @@ const SHAPES_1D = new Map<number, Shape>();
  * V8 builtins (slice, every), which is why 0-d and 1-d shapes are shared instead of frozen anew.
  */
 export function frozenShape(shape: Shape): Shape {
-  if (Object.isFrozen(shape)) return shape;
+  // 0-d first: Object.isFrozen is a runtime call, dearer than the length test
   if (shape.length === 0) return EMPTY_SHAPE;
+  if (Object.isFrozen(shape)) return shape;
   if (shape.length === 1) {
     const d = shape[0]!;
     let s = SHAPES_1D.get(d);

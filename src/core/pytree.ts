@@ -312,7 +312,20 @@ class Flattener {
  * where in the tree (`what` names the tree, e.g. "the arguments").
  */
 export function flattenAs(tree: unknown, op: string, what = "the tree"): [unknown[], TreeDef] {
+  // fast paths (the arguments and results of most transformed calls): a leaf, or a short
+  // dense array of leaves, whose structures are shared
+  if (isAtomLeaf(tree)) return [[tree], LEAF];
+  if (Array.isArray(tree) && tree.length <= FLAT_DEFS.length) {
+    const n = tree.length;
+    let flat = true;
+    for (let i = 0; i < n && flat; i++) flat = isAtomLeaf(tree[i]) && Object.prototype.hasOwnProperty.call(tree, i);
+    if (flat) return [tree.slice(), FLAT_DEFS[n]!];
+  }
   return new Flattener(op, what).run(tree);
+}
+
+function isAtomLeaf(x: unknown): boolean {
+  return x instanceof NDArray || typeof x === "number" || typeof x === "boolean";
 }
 
 /** Leaves in order and the structure. @example nb.tree.flatten({ b: 1, a: [2, 3] }); // [[2, 3, 1], def] */
@@ -324,6 +337,11 @@ export function flatten(tree: unknown): [unknown[], TreeDef] {
 const LEAF = new TreeDef("leaf");
 const NONE_NULL = new TreeDef("none", [], null);
 const NONE_UNDEF = new TreeDef("none", [], "undefined");
+/** The structures of arrays of 0 to 8 leaves. */
+const FLAT_DEFS: readonly TreeDef[] = Array.from(
+  { length: 9 },
+  (_, n) => new TreeDef("array", Object.freeze(Array.from({ length: n }, () => LEAF))),
+);
 
 /** @internal Rebuilds a tree; errors begin with `op`. */
 export function unflattenAs(def: TreeDef, leaves: readonly unknown[], op: string): unknown {
@@ -331,6 +349,8 @@ export function unflattenAs(def: TreeDef, leaves: readonly unknown[], op: string
   if (!Array.isArray(leaves)) throw new ShapeError(`${op}: expected an array of leaves, got ${describe(leaves)}`);
   if (leaves.length !== def.numLeaves)
     throw new ShapeError(`${op}: ${leaves.length} leaves for a structure with ${def.numLeaves} (${def})`);
+  if (def.kind === "leaf") return leaves[0];
+  if (def === FLAT_DEFS[def.children.length]) return leaves.slice();
   let i = 0;
   return foldDef<unknown>(
     def,

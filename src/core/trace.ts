@@ -204,15 +204,19 @@ export function bind<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDA
   }
   if (DYNAMIC !== null && DYNAMIC.main.active && (top === null || DYNAMIC.main.level > top.main.level)) top = DYNAMIC;
   if (top === null) {
-    const avals = prim.opaque ? [] : prim.abstractEval(args.map(avalOf), params);
-    return prim.impl(args as ConcreteArray[], params, avals);
+    // concrete operands are their own abstract values (shape, dtype, weak): no copies to make
+    const concrete = args as ConcreteArray[];
+    const avals = prim.opaque ? [] : prim.abstractEval(concrete, params);
+    return prim.impl(concrete, params, avals);
   }
-  const t = top;
-  return t.processPrimitive(
-    prim,
-    args.map((a) => raise(t, a, prim.name)),
-    params,
-  );
+  // operands already of the owning trace pass as they are (the common case: no new array)
+  const n = args.length;
+  let i = 0;
+  while (i < n && args[i] instanceof Tracer && (args[i] as Tracer).trace === top) i++;
+  if (i === n) return top.processPrimitive(prim, args as Tracer[], params);
+  const raised = new Array<Tracer>(n);
+  for (let j = 0; j < n; j++) raised[j] = raise(top, args[j]!, prim.name);
+  return top.processPrimitive(prim, raised, params);
 }
 
 export function bind1<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDArray {

@@ -96,8 +96,21 @@ export const PRIM_SPECS = {
   cholesky: U,
   qr: U,
   eigh: U,
+  // opsC: linear algebra
+  svd: { arity: 1, params: { fullMatrices: "bool" } },
+  lu: U,
+  expm: U,
+  expm_frechet: B,
   random_bits: { arity: 1, params: { shape: "nats" } },
   random_uniform: { arity: 1, params: { shape: "nats", dtype: "dtype" } },
+  // special functions (issue 9, opsA)
+  lgamma: U,
+  digamma: U,
+  polygamma: B,
+  erfc: U,
+  erfinv: U,
+  xlogy: B,
+  xlog1py: B,
 } satisfies { [P in Prim]: PrimSpec<Params[P]> };
 
 const isInt = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v);

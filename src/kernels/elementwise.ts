@@ -76,7 +76,9 @@ function binaryLoop(f: (x: number, y: number) => number): BinaryLoop {
 export function unary(x: ConcreteArray, dtype: DType, weak: boolean, f: (v: number) => number): ConcreteArray {
   const n = x.data.length;
   const out = allocate(dtype, n);
-  unaryLoop(f)(x.data, out, n);
+  // one element: no loop to look up and call
+  if (n === 1) out[0] = f(x.data[0]!);
+  else unaryLoop(f)(x.data, out, n);
   return new ConcreteArray(out, x.shape, dtype, weak);
 }
 
@@ -92,7 +94,9 @@ export function binary(
   const out = allocate(dtype, n);
   const ad = a.data;
   const bd = b.data;
-  if (shapesEqual(a.shape, shape) && shapesEqual(b.shape, shape)) binaryLoop(f)(ad, bd, out, n, 0);
+  // one element each (any shapes of size 1): no loop to look up and call
+  if (n === 1 && ad.length === 1 && bd.length === 1) out[0] = f(ad[0]!, bd[0]!);
+  else if (shapesEqual(a.shape, shape) && shapesEqual(b.shape, shape)) binaryLoop(f)(ad, bd, out, n, 0);
   else if (ad.length === 1 && shapesEqual(b.shape, shape)) binaryLoop(f)(ad, bd, out, n, 1);
   else if (bd.length === 1 && shapesEqual(a.shape, shape)) binaryLoop(f)(ad, bd, out, n, 2);
   else if (n > 0) {

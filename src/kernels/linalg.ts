@@ -428,3 +428,341 @@ export function cofactor(a: ConcreteArray): ConcreteArray {
   }
   return store(out, a.shape, a.dtype);
 }
+
+// ---------------------------------------------------------------------------
+// opsC: SVD (one-sided Jacobi), rectangular LU with partial pivoting, expm (Padé, scaling and squaring)
+
+/**
+ * Completes the orthonormal columns of the dim x cols column-major `q` whose
+ * `have[j]` is true: each missing column becomes the standard basis vector
+ * with the largest component orthogonal to those already present
+ * (Gram–Schmidt applied twice), normalised.
+ */
+function complete(q: Float64Array, dim: number, cols: number, have: boolean[]): void {
+  const r = new Float64Array(dim);
+  const project = (j: number) => {
+    for (let pass = 0; pass < 2; pass++)
+      for (let c = 0; c < cols; c++) {
+        if (!have[c] || c === j) continue;
+        let d = 0;
+        for (let i = 0; i < dim; i++) d += q[c * dim + i]! * r[i]!;
+        for (let i = 0; i < dim; i++) r[i]! -= d * q[c * dim + i]!;
+      }
+  };
+  for (let j = 0; j < cols; j++) {
+    if (have[j]) continue;
+    let best = -1;
+    let bestNorm = -1;
+    for (let e = 0; e < dim; e++) {
+      r.fill(0);
+      r[e] = 1;
+      project(j);
+      let nn = 0;
+      for (let i = 0; i < dim; i++) nn += r[i]! * r[i]!;
+      if (nn > bestNorm + 1e-12) {
+        bestNorm = nn;
+        best = e;
+      }
+    }
+    r.fill(0);
+    r[best] = 1;
+    project(j);
+    let nn = 0;
+    for (let i = 0; i < dim; i++) nn += r[i]! * r[i]!;
+    const inv = 1 / Math.sqrt(nn);
+    for (let i = 0; i < dim; i++) q[j * dim + i] = r[i]! * inv;
+    have[j] = true;
+  }
+}
+
+/**
+ * SVD of the m x n (m >= n) row-major matrix at `off` by one-sided (Hestenes)
+ * Jacobi: columns are rotated in pairs until mutually orthogonal (|g_p·g_q| <=
+ * ε‖g_p‖‖g_q‖), the rotations accumulating in V. Returns the column-major
+ * U (m x (full ? m : n)), S (descending) and V (n x n), with each column of V
+ * having its largest-magnitude component positive.
+ */
+function svdTall(a: Float64Array, off: number, m: number, n: number, full: boolean, trans: boolean) {
+  // g: column-major working copy (column j = A[:, j]), scaled by max|A| against overflow
+  const g = new Float64Array(m * n);
+  let scale = 0;
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      const v = trans ? a[off + j * m + i]! : a[off + i * n + j]!;
+      g[j * m + i] = v;
+      scale = Math.max(scale, Math.abs(v));
+    }
+  if (!(scale > 0) || !Number.isFinite(scale)) scale = 1;
+  for (let i = 0; i < m * n; i++) g[i]! /= scale;
+  const v = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) v[i * n + i] = 1;
+  const eps = 2.220446049250313e-16;
+  for (let sweep = 0; sweep < 80; sweep++) {
+    let rotated = false;
+    for (let p = 0; p < n - 1; p++)
+      for (let q = p + 1; q < n; q++) {
+        let alpha = 0;
+        let beta = 0;
+        let gamma = 0;
+        for (let i = 0; i < m; i++) {
+          const x = g[p * m + i]!;
+          const y = g[q * m + i]!;
+          alpha += x * x;
+          beta += y * y;
+          gamma += x * y;
+        }
+        if (gamma === 0 || Math.abs(gamma) <= eps * Math.sqrt(alpha * beta)) continue;
+        rotated = true;
+        // the rotation diagonalising [[α, γ], [γ, β]]: tan θ = t, the smaller root of t² + 2ζt - 1 = 0
+        const zeta = (beta - alpha) / (2 * gamma);
+        const t = (zeta >= 0 ? 1 : -1) / (Math.abs(zeta) + Math.sqrt(1 + zeta * zeta));
+        const c = 1 / Math.sqrt(1 + t * t);
+        const s = c * t;
+        for (let i = 0; i < m; i++) {
+          const x = g[p * m + i]!;
+          const y = g[q * m + i]!;
+          g[p * m + i] = c * x - s * y;
+          g[q * m + i] = s * x + c * y;
+        }
+        for (let i = 0; i < n; i++) {
+          const x = v[p * n + i]!;
+          const y = v[q * n + i]!;
+          v[p * n + i] = c * x - s * y;
+          v[q * n + i] = s * x + c * y;
+        }
+      }
+    if (!rotated) break;
+  }
+  const norms = Array.from({ length: n }, (_, j) => {
+    let s = 0;
+    for (let i = 0; i < m; i++) s += g[j * m + i]! ** 2;
+    return Math.sqrt(s);
+  });
+  const order = Array.from({ length: n }, (_, j) => j).sort((x, y) => norms[y]! - norms[x]! || x - y);
+  const uc = full ? m : n;
+  const U = new Float64Array(m * uc);
+  const V = new Float64Array(n * n);
+  const S = new Float64Array(n);
+  const smax = norms[order[0] ?? 0] ?? 0;
+  const have = new Array<boolean>(uc).fill(false);
+  order.forEach((src, dst) => {
+    S[dst] = norms[src]! * scale;
+    let big = 0;
+    for (let i = 0; i < n; i++) if (Math.abs(v[src * n + i]!) > Math.abs(v[src * n + big]!)) big = i;
+    const sg = v[src * n + big]! < 0 ? -1 : 1;
+    for (let i = 0; i < n; i++) V[dst * n + i] = sg * v[src * n + i]!;
+    // a column whose singular value is at the rounding level of the largest has no reliable direction
+    if (norms[src]! > m * eps * smax && norms[src]! > 0) {
+      for (let i = 0; i < m; i++) U[dst * m + i] = (sg * g[src * m + i]!) / norms[src]!;
+      have[dst] = true;
+    }
+  });
+  complete(U, m, uc, have);
+  return { U, S, V, uc };
+}
+
+/**
+ * Singular value decompositions A = U diag(S) Vh of [..., m, n] matrices
+ * (S descending, k = min(m, n)): U [..., m, full ? m : k], Vh [..., full ? n : k, n].
+ */
+export function svd(a: ConcreteArray, full: boolean): [ConcreteArray, ConcreteArray, ConcreteArray] {
+  const { B, m, n } = batches(a.shape);
+  const A = toF64(a);
+  const k = Math.min(m, n);
+  const um = full ? m : k;
+  const vn = full ? n : k;
+  const Uo = new Float64Array(B * m * um);
+  const So = new Float64Array(B * k);
+  const Vo = new Float64Array(B * vn * n);
+  for (let b = 0; b < B; b++) {
+    const off = b * m * n;
+    if (m >= n) {
+      // A = U S Vᵀ directly
+      const { U, S, V } = svdTall(A, off, m, n, full, false);
+      for (let i = 0; i < m; i++) for (let j = 0; j < um; j++) Uo[b * m * um + i * um + j] = U[j * m + i]!;
+      So.set(S, b * k);
+      for (let i = 0; i < vn; i++) for (let j = 0; j < n; j++) Vo[b * vn * n + i * n + j] = V[i * n + j]!;
+    } else {
+      // Aᵀ = U' S V'ᵀ, so A = V' S U'ᵀ: U = V', Vh = U'ᵀ
+      const { U, S, V } = svdTall(A, off, n, m, full, true);
+      for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) Uo[b * m * um + i * um + j] = V[j * m + i]!;
+      So.set(S, b * k);
+      for (let i = 0; i < vn; i++) for (let j = 0; j < n; j++) Vo[b * vn * n + i * n + j] = U[i * n + j]!;
+    }
+  }
+  const batch = a.shape.slice(0, -2);
+  return [
+    store(Uo, [...batch, m, um], a.dtype),
+    store(So, [...batch, k], a.dtype),
+    store(Vo, [...batch, vn, n], a.dtype),
+  ];
+}
+
+/**
+ * LU with partial pivoting of [..., m, n] matrices (k = min(m, n)): A = P L U
+ * with P [..., m, m] a permutation matrix, L [..., m, k] unit lower
+ * trapezoidal, U [..., k, n] upper trapezoidal (jax.scipy.linalg.lu).
+ */
+export function lu(a: ConcreteArray): [ConcreteArray, ConcreteArray, ConcreteArray] {
+  const { B, m, n } = batches(a.shape);
+  const k = Math.min(m, n);
+  const A = Float64Array.from(a.data);
+  const Po = new Float64Array(B * m * m);
+  const Lo = new Float64Array(B * m * k);
+  const Uo = new Float64Array(B * k * n);
+  const perm = new Int32Array(m);
+  for (let b = 0; b < B; b++) {
+    const o = b * m * n;
+    for (let i = 0; i < m; i++) perm[i] = i;
+    for (let j = 0; j < k; j++) {
+      let p = j;
+      for (let i = j + 1; i < m; i++) if (Math.abs(A[o + i * n + j]!) > Math.abs(A[o + p * n + j]!)) p = i;
+      if (p !== j) {
+        for (let c = 0; c < n; c++) {
+          const t = A[o + j * n + c]!;
+          A[o + j * n + c] = A[o + p * n + c]!;
+          A[o + p * n + c] = t;
+        }
+        [perm[j], perm[p]] = [perm[p]!, perm[j]!];
+      }
+      const pivot = A[o + j * n + j]!;
+      if (pivot === 0) continue;
+      for (let i = j + 1; i < m; i++) {
+        const f = (A[o + i * n + j]! /= pivot);
+        if (f !== 0) for (let c = j + 1; c < n; c++) A[o + i * n + c]! -= f * A[o + j * n + c]!;
+      }
+    }
+    // row i of Pᵀ A is row perm[i] of A: P[perm[i], i] = 1
+    for (let i = 0; i < m; i++) Po[b * m * m + perm[i]! * m + i] = 1;
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < k; j++) Lo[b * m * k + i * k + j] = i === j ? 1 : i > j ? A[o + i * n + j]! : 0;
+    for (let i = 0; i < k; i++) for (let j = i; j < n; j++) Uo[b * k * n + i * n + j] = A[o + i * n + j]!;
+  }
+  const batch = a.shape.slice(0, -2);
+  return [
+    store(Po, [...batch, m, m], a.dtype),
+    store(Lo, [...batch, m, k], a.dtype),
+    store(Uo, [...batch, k, n], a.dtype),
+  ];
+}
+
+/** C = A B for n x n row-major matrices. */
+function mm(a: Float64Array, b: Float64Array, n: number): Float64Array {
+  const c = new Float64Array(n * n);
+  for (let i = 0; i < n; i++)
+    for (let l = 0; l < n; l++) {
+      const v = a[i * n + l]!;
+      if (v !== 0) for (let j = 0; j < n; j++) c[i * n + j]! += v * b[l * n + j]!;
+    }
+  return c;
+}
+
+/** θ_m of Higham (2005), Table 2.3: the largest ‖A‖₁ for which the [m/m] Padé approximant is accurate to ε. */
+const PADE_THETA: [number, number][] = [
+  [3, 1.495585217958292e-2],
+  [5, 2.53939833006323e-1],
+  [7, 9.504178996162932e-1],
+  [9, 2.097847961257068],
+  [13, 5.371920351148152],
+];
+
+/**
+ * The [m/m] Padé approximant r_m(A) = q(A)⁻¹ p(A), p(x) = Σ b_j x^j, q(x) = p(-x),
+ * b_j = (2m - j)! m! / ((2m)! j! (m - j)!) (computed by b_{j+1} = b_j (m - j) / ((2m - j)(j + 1))).
+ */
+function pade(a: Float64Array, n: number, m: number): Float64Array {
+  const u = new Float64Array(n * n); // odd part
+  const v = new Float64Array(n * n); // even part
+  let pw: Float64Array = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) pw[i * n + i] = 1;
+  let bj = 1;
+  for (let j = 0; j <= m; j++) {
+    const t = j % 2 === 1 ? u : v;
+    for (let i = 0; i < n * n; i++) t[i]! += bj * pw[i]!;
+    bj = (bj * (m - j)) / ((2 * m - j) * (j + 1));
+    if (j < m) pw = mm(pw, a, n);
+  }
+  // solve (V - U) R = V + U
+  const q = new Float64Array(n * n);
+  const p = new Float64Array(n * n);
+  for (let i = 0; i < n * n; i++) {
+    q[i] = v[i]! - u[i]!;
+    p[i] = v[i]! + u[i]!;
+  }
+  const piv = new Int32Array(n);
+  luInPlace(q, 0, n, piv);
+  const r = new Float64Array(n * n);
+  const col = new Float64Array(n);
+  for (let c = 0; c < n; c++) {
+    for (let i = 0; i < n; i++) col[i] = p[piv[i]! * n + c]!;
+    for (let i = 0; i < n; i++) {
+      let s = col[i]!;
+      for (let j = 0; j < i; j++) s -= q[i * n + j]! * col[j]!;
+      col[i] = s;
+    }
+    for (let i = n - 1; i >= 0; i--) {
+      let s = col[i]!;
+      for (let j = i + 1; j < n; j++) s -= q[i * n + j]! * col[j]!;
+      col[i] = s / q[i * n + i]!;
+    }
+    for (let i = 0; i < n; i++) r[i * n + c] = col[i]!;
+  }
+  return r;
+}
+
+/**
+ * e^X of the n x n row-major `x` (overwritten) by Higham's (2005) scaling and
+ * squaring: the lowest Padé degree m in {3, 5, 7, 9} with ‖X‖₁ <= θ_m, else
+ * degree 13 on X / 2^s with ‖X / 2^s‖₁ <= θ₁₃, squared s times.
+ */
+function expmOne(x: Float64Array, n: number): Float64Array {
+  let norm1 = 0;
+  for (let j = 0; j < n; j++) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += Math.abs(x[i * n + j]!);
+    norm1 = Math.max(norm1, s);
+  }
+  const low = PADE_THETA.slice(0, 4).find(([, th]) => norm1 <= th);
+  if (low !== undefined) return pade(x, n, low[0]);
+  if (!Number.isFinite(norm1)) return new Float64Array(n * n).fill(NaN);
+  const s = Math.max(0, Math.ceil(Math.log2(norm1 / PADE_THETA[4]![1])));
+  const f = 2 ** -s;
+  for (let i = 0; i < n * n; i++) x[i]! *= f;
+  let r = pade(x, n, 13);
+  for (let i = 0; i < s; i++) r = mm(r, r, n);
+  return r;
+}
+
+/** Matrix exponentials of [..., n, n] matrices (`expmOne` on each). */
+export function expm(a: ConcreteArray): ConcreteArray {
+  const { B, n } = batches(a.shape);
+  const A = toF64(a);
+  const out = new Float64Array(A.length);
+  for (let b = 0; b < B; b++) out.set(expmOne(A.slice(b * n * n, (b + 1) * n * n), n), b * n * n);
+  return store(out, a.shape, a.dtype);
+}
+
+/**
+ * Fréchet derivatives L(A, E) = ∫₀¹ e^{sA} E e^{(1-s)A} ds of the exponential, as the top-right
+ * block of exp([[A, E], [0, A]]) (Higham 2008, Theorem 3.6 / Mathias 1996).
+ */
+export function expmFrechet(a: ConcreteArray, e: ConcreteArray): ConcreteArray {
+  const { B, n } = batches(a.shape);
+  const A = toF64(a);
+  const E = toF64(e);
+  const out = new Float64Array(A.length);
+  const N = 2 * n;
+  for (let b = 0; b < B; b++) {
+    const big = new Float64Array(N * N);
+    const o = b * n * n;
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        big[i * N + j] = A[o + i * n + j]!;
+        big[(i + n) * N + j + n] = A[o + i * n + j]!;
+        big[i * N + j + n] = E[o + i * n + j]!;
+      }
+    const r = expmOne(big, N);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[o + i * n + j] = r[i * N + j + n]!;
+  }
+  return store(out, a.shape, a.dtype);
+}

@@ -6,7 +6,7 @@
  */
 import "./methods.js";
 import { DType } from "../core/dtype.js";
-import { broadcastShapes } from "../core/shape.js";
+import { broadcastShapes, shapesEqual } from "../core/shape.js";
 import { ArrayLike, NDArray, isIntegralWeak } from "../core/ndarray.js";
 import { Rule, bind1 } from "../core/trace.js";
 import * as E from "../prims/elementwise.js";
@@ -27,8 +27,13 @@ export function astype(x: ArrayLike, dtype: DType): NDArray {
 // elementwise
 
 function binary(prim: Rule<{}>, x: ArrayLike, y: ArrayLike, op: string, float = false): NDArray {
-  const [a, b] = operands(op, ["x", "y"], [x, y]);
-  return W.binaryOp(prim, a!, b!, op, float);
+  const a = asArray(x, op, "x");
+  const b = asArray(y, op, "y");
+  // shapes that trivially broadcast (equal, or one 0-d) need no check naming `op` here
+  const sa = a.shape;
+  const sb = b.shape;
+  if (sa !== sb && sa.length !== 0 && sb.length !== 0 && !shapesEqual(sa, sb)) broadcastShapes(op, sa, sb);
+  return W.binaryOp(prim, a, b, op, float);
 }
 
 /** The operands of `op` as arrays, checked to broadcast together (`op` names the error). */

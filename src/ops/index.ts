@@ -9,6 +9,10 @@ export * from "./reduce.js";
 export * from "./shape.js";
 export * from "./indexing.js";
 export * from "./matmul.js";
+// issue 9, part A (opsA): statistics and float tests, arrangement, special functions
+export * from "./stats.js";
+export * from "./arrange.js";
+export * from "./special.js";
 export * as linalg from "./linalg.js";
 export * as random from "./random.js";
 export type { Methods } from "./methods.js";

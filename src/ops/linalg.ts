@@ -5,28 +5,46 @@
  */
 import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
 import { floatOf } from "../core/dtype.js";
-import { ArrayLike, NDArray } from "../core/ndarray.js";
+import { ArrayLike, ConcreteArray, NDArray } from "../core/ndarray.js";
 import { normAxis } from "../core/shape.js";
 import {
   broadcastPrim,
   choleskyPrim,
   detPrim,
   eighPrim,
+  expmPrim,
   keepShape,
+  luPrim,
   matmulPrim,
   promoted,
   qrPrim,
   slogdetPrim,
   solvePrim,
+  svdPrim,
   transposePrim,
   triangularSolvePrim,
 } from "../prims/wrap.js";
 import "./methods.js";
-import { eye } from "./creation.js";
-import { asArray, boolArg, optionsArg } from "./validate.js";
-import { abs, astype, maximum, mul, notEqual, pow, sqrt } from "./elementwise.js";
+import { eye, zeros } from "./creation.js";
+import { asArray, boolArg, numberArg, optionsArg } from "./validate.js";
+import {
+  abs,
+  add,
+  astype,
+  div,
+  greater,
+  maximum,
+  mul,
+  notEqual,
+  pow,
+  sqrt,
+  stopGradient,
+  sub,
+  where,
+} from "./elementwise.js";
 import { max, min, sum } from "./reduce.js";
-import { broadcastTo, reshape } from "./shape.js";
+import { broadcastTo, expandDims, reshape } from "./shape.js";
+import { matmul } from "./matmul.js";
 
 function floatMatrix(op: string, x: ArrayLike): NDArray {
   let a = asArray(x, op);
@@ -260,4 +278,187 @@ function finish(r: NDArray, shape: readonly number[], axes: readonly number[], k
         r,
         shape.filter((_, i) => !axes.includes(i)),
       );
+}
+
+// ---------------------------------------------------------------------------
+// opsC: svd, eigvalsh, lu, lstsq, pinv, expm
+
+/** A float (ints and bools are not decomposed) array of matrices [..., m, n]. */
+function floatRect(op: string, x: ArrayLike): NDArray {
+  const a = asArray(x, op);
+  if (a.dtype === "bool") throw new DTypeError(`${op}: expected a numeric matrix, got bool`);
+  if (a.ndim < 2) throw new ShapeError(`${op}: expected matrices [..., m, n], got ${fmtShape(a.shape)}`);
+  return astype(a, floatOf(a.dtype));
+}
+
+/** Swaps the last two axes. */
+function mT(x: NDArray): NDArray {
+  const nd = x.ndim;
+  return transposePrim(x, [...Array.from({ length: nd - 2 }, (_, i) => i), nd - 1, nd - 2]);
+}
+
+/** Options of `linalg.svd`. @example const o: nb.linalg.SvdOptions = { fullMatrices: false }; */
+export interface SvdOptions {
+  /** U [..., m, m] and Vh [..., n, n] (default true), else U [..., m, k], Vh [..., k, n] with k = min(m, n). */
+  fullMatrices?: boolean;
+  /** Compute U and Vh (default true); false returns the singular values alone. */
+  computeUv?: boolean;
+}
+
+/**
+ * Singular value decomposition of the matrices on the last two axes, as
+ * NumPy's: [U, S, Vh] with A = U diag(S) Vh, S descending and non-negative;
+ * `S` alone when `computeUv` is false. One-sided Jacobi, accurate to a few
+ * ulps relative to the largest singular value. Derivatives (all orders)
+ * assume distinct nonzero singular values; with `fullMatrices` the completing
+ * columns of U (m > n) or rows of Vh (n > m) are a basis of the complement
+ * whose tangent is chosen orthogonal to it.
+ * @example const [u, s, vh] = nb.linalg.svd([[3, 0], [0, -2]]); // s = [3, 2]
+ * @example nb.linalg.svd([[3, 0], [0, 4]], { computeUv: false }); // array([4., 3.])
+ */
+export function svd(x: ArrayLike, options?: SvdOptions & { computeUv?: true }): [NDArray, NDArray, NDArray];
+export function svd(x: ArrayLike, options: SvdOptions & { computeUv: false }): NDArray;
+export function svd(x: ArrayLike, options?: SvdOptions): NDArray | [NDArray, NDArray, NDArray];
+export function svd(x: ArrayLike, options: SvdOptions = {}): NDArray | [NDArray, NDArray, NDArray] {
+  const a = floatRect("svd", x);
+  const o = optionsArg("svd", options, ["fullMatrices", "computeUv"]);
+  const full = o.fullMatrices === undefined ? true : boolArg("svd", "fullMatrices", o.fullMatrices);
+  const uv = o.computeUv === undefined ? true : boolArg("svd", "computeUv", o.computeUv);
+  const [u, s, vh] = svdPrim(a, uv && full);
+  return uv ? [u!, s!, vh!] : s!;
+}
+
+/**
+ * Eigenvalues (ascending) of the symmetric (A + Aᵀ)/2, as `eigh`'s first
+ * result; dλ_i = v_iᵀ dA v_i (distinct eigenvalues).
+ * @example nb.linalg.eigvalsh([[2, 1], [1, 2]]); // array([1., 3.])
+ */
+export function eigvalsh(a: ArrayLike): NDArray {
+  return eighPrim(floatMatrix("eigvalsh", a))[0]!;
+}
+
+/**
+ * LU decomposition with partial pivoting, as `jax.scipy.linalg.lu`: [P, L, U]
+ * with A = P L U for [..., m, n] matrices, P [..., m, m] a permutation
+ * matrix, L [..., m, k] unit lower triangular, U [..., k, n] upper triangular
+ * (k = min(m, n)). Differentiable where the leading k x k block of Pᵀ A is
+ * nonsingular (P has zero derivative).
+ * @example const [p, l, u] = nb.linalg.lu([[1, 2], [3, 4]]); // p = [[0, 1], [1, 0]]
+ */
+export function lu(a: ArrayLike): [NDArray, NDArray, NDArray] {
+  const [p, l, u] = luPrim(floatRect("lu", a));
+  return [p!, l!, u!];
+}
+
+/**
+ * Matrix exponential of the square matrices on the last two axes: Padé
+ * approximation with scaling and squaring (Higham 2005; degrees 3, 5, 7, 9,
+ * 13). Its derivative in direction E is the top-right block of
+ * expm([[A, E], [0, A]]), so derivatives of every order are exact.
+ * @example nb.linalg.expm([[0, 1], [-1, 0]]); // [[cos 1, sin 1], [-sin 1, cos 1]]
+ */
+export function expm(a: ArrayLike): NDArray {
+  return expmPrim(floatMatrix("expm", a));
+}
+
+/** The relative cut-off of small singular values: a number >= 0, or max(m, n)·ε of the dtype. */
+function cutoff(op: string, rcond: unknown, a: NDArray): number {
+  if (rcond !== undefined) {
+    const r = numberArg(op, "rcond", rcond, true);
+    return r < 0 ? (a.dtype === "float32" ? 2 ** -23 : 2 ** -52) : r;
+  }
+  const eps = a.dtype === "float32" ? 2 ** -23 : 2 ** -52;
+  return Math.max(a.shape[a.ndim - 1]!, a.shape[a.ndim - 2]!) * eps;
+}
+
+/**
+ * The pseudo-inverse V diag(1/s) Uᵀ from the thin SVD (no derivative: the
+ * factors are stopped), 1/s replaced by 0 for singular values <= rcond·s_max;
+ * a mask of the kept ones; and s (differentiable).
+ */
+function pinvSvd(a: NDArray, rc: number): [NDArray, NDArray, NDArray] {
+  const [u0, s0, vh0] = svdPrim(a, false);
+  const [u, s, vh] = [stopGradient(u0!), stopGradient(s0!), stopGradient(vh0!)];
+  const smax = max(s, -1, true);
+  const keep = greater(s, mul(smax, rc));
+  const inv = where(keep, div(1, where(keep, s, 1)), 0);
+  return [matmul(mul(mT(vh), expandDims(inv, -2)), mT(u)), keep, s0!];
+}
+
+/**
+ * The full-rank pseudo-inverse in closed form, (AᵀA)⁻¹Aᵀ = R⁻¹Qᵀ (tall,
+ * A = QR) or its transpose for wide matrices, whose derivatives are those of
+ * the pseudo-inverse wherever the rank is full.
+ */
+function fullRankPinv(a: NDArray): NDArray {
+  const tall = a.shape[a.ndim - 2]! >= a.shape[a.ndim - 1]!;
+  const [q, r] = qrPrim(tall ? a : mT(a));
+  const p = triangularSolvePrim(r!, mT(q!), false, false);
+  return tall ? p : mT(p);
+}
+
+/**
+ * The pseudo-inverse with value from the SVD (rank cut-off `rc`) and the derivatives of the
+ * full-rank closed form F: pinv + (F(A) - stop(F(A))), the bracket exactly zero in value; at
+ * rank-deficient matrices F is replaced by 0 (select, so its infinities reach neither value nor
+ * derivative).
+ */
+function pinvOf(a: NDArray, rc: number): [NDArray, NDArray, NDArray] {
+  const [p, keep, s] = pinvSvd(a, rc);
+  const empty = a.shape[a.ndim - 1] === 0 || a.shape[a.ndim - 2] === 0;
+  if (empty) return [p, keep, s];
+  const full = greater(expandDims(min(astype(keep, a.dtype), -1, true), -1), 0.5);
+  const f = where(full, fullRankPinv(a), 0);
+  return [add(p, sub(f, stopGradient(f))), keep, s];
+}
+
+/**
+ * Moore–Penrose pseudo-inverse of the matrices on the last two axes, from
+ * the SVD: singular values <= rcond·s_max count as zero (default rcond
+ * max(m, n)·ε, as NumPy 2's rtol). Derivatives (all orders) are those of
+ * (AᵀA)⁻¹Aᵀ or Aᵀ(AAᵀ)⁻¹, correct for full-rank inputs (repeated singular
+ * values allowed); at rank-deficient inputs (after the cut-off) they are
+ * returned as zero, not the derivative of the constant-rank pseudo-inverse.
+ * @example nb.linalg.pinv([[1, 0], [0, 2], [0, 0]]); // [[1, 0, 0], [0, 0.5, 0]]
+ */
+export function pinv(a: ArrayLike, rcond?: number): NDArray {
+  const A = floatRect("pinv", a);
+  return pinvOf(A, cutoff("pinv", rcond, A))[0];
+}
+
+/**
+ * Least-squares solution of a x = b, as NumPy's `lstsq` (a [m, n], b [m] or
+ * [m, k]): [x, residuals, rank, s] with x = pinv(a) b (the minimum-norm
+ * solution), residuals the squared 2-norms of the columns of b - a x when
+ * m > n and the rank is n (else an empty array; under a transform, where
+ * the rank is not known, they are returned whenever m > n, as JAX does),
+ * rank (int32) the number of singular values above rcond·s_max (default
+ * rcond max(m, n)·ε, NumPy ≥ 1.14), s the singular values. Derivatives of x
+ * as `pinv`'s (full rank).
+ * @example const [x] = nb.linalg.lstsq([[1, 0], [1, 1], [1, 2]], [1, 2, 3]); // x = [1, 1]
+ */
+export function lstsq(a: ArrayLike, b: ArrayLike, rcond?: number): [NDArray, NDArray, NDArray, NDArray] {
+  const A0 = asArray(a, "lstsq");
+  const B0 = asArray(b, "lstsq");
+  if (A0.dtype === "bool" || B0.dtype === "bool")
+    throw new DTypeError(`lstsq: expected numeric arrays, got ${A0.dtype} and ${B0.dtype}`);
+  if (A0.ndim !== 2 || (B0.ndim !== 1 && B0.ndim !== 2) || B0.shape[0] !== A0.shape[0])
+    throw new ShapeError(
+      `lstsq: expected a [m, n] matrix and a [m] or [m, k] right-hand side, got ${fmtShape(A0.shape)} and ${fmtShape(B0.shape)}`,
+    );
+  const dt = floatOf(promoted("lstsq", [A0, B0]));
+  const A = astype(A0, dt);
+  const B = astype(B0, dt);
+  const [m, n] = A.shape as [number, number];
+  const [p, keep, s] = pinvOf(A, cutoff("lstsq", rcond, A));
+  const x = matmul(p, B);
+  const rank = sum(astype(keep, "int32"));
+  const known = rank instanceof ConcreteArray ? (rank.item() as number) : null;
+  let residuals: NDArray;
+  if (m > n && (known === null || known === n)) {
+    const r = sub(B, matmul(A, x));
+    residuals = sum(mul(r, r), 0);
+    if (B.ndim === 1) residuals = reshape(residuals, [1]);
+  } else residuals = zeros([0], { dtype: dt });
+  return [x, residuals, rank, s];
 }

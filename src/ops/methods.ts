@@ -86,6 +86,10 @@ const METHODS = [
   "dot",
   "softmax",
   "logSoftmax",
+  // issue 9, part A (opsA): the NumPy ndarray methods among the new operations
+  "std",
+  "var",
+  "repeat",
 ] as const satisfies readonly (keyof Ops)[];
 
 type MethodName = (typeof METHODS)[number];

@@ -5,17 +5,39 @@
  * reusing them.
  * @module
  */
-import { DTypeError } from "../core/errors.js";
+import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
 import { DType, isFloat } from "../core/dtype.js";
 import { ArrayLike, ConcreteArray, NDArray } from "../core/ndarray.js";
-import { Shape, broadcastShapes, checkShape } from "../core/shape.js";
+import { Shape, broadcastShapes, checkShape, normAxis, shapesEqual, sizeOf } from "../core/shape.js";
 import { bind1 } from "../core/trace.js";
 import { RANDOM_BITS, RANDOM_UNIFORM } from "../prims/random.js";
 import { slicePrim } from "../prims/wrap.js";
 import "./methods.js";
-import { asArray, dtypeArg, intArg, numberArg, optionsArg, sizeArg } from "./validate.js";
-import { add, cos, less, log, mul, sqrt, sub } from "./elementwise.js";
-import { reshape } from "./shape.js";
+import { asArray, boolArg, dtypeArg, intArg, numberArg, optionsArg, sizeArg } from "./validate.js";
+import {
+  abs,
+  add,
+  astype,
+  clip,
+  cos,
+  div,
+  erf,
+  exp,
+  floor,
+  greater,
+  less,
+  log,
+  minimum,
+  mul,
+  neg,
+  sign,
+  sqrt,
+  sub,
+  where,
+} from "./elementwise.js";
+import { argmax } from "./reduce.js";
+import { argsort, take, takeAlongAxis } from "./indexing.js";
+import { broadcastTo, reshape, slice, transpose } from "./shape.js";
 
 /**
  * A key from an integer seed (0 <= seed < 2^53).
@@ -108,4 +130,237 @@ export function bernoulli(k: ArrayLike, p: ArrayLike = 0.5, shape?: Shape): NDAr
   broadcastShapes("random.bernoulli", pa.shape, s);
   const dtype = isFloat(pa.dtype) && pa.dtype === "float32" ? "float32" : "float64";
   return less(uniformAs("random.bernoulli", key, s, { dtype }), pa);
+}
+
+// ---------------------------------------------------------------------------
+// opsC: randint, permutation, shuffle, categorical, choice, truncatedNormal
+
+/** A single key (int32 [2]). */
+function singleKey(k: ArrayLike, op: string): NDArray {
+  const a = checkedKey(k, op);
+  if (a.ndim !== 1)
+    throw new DTypeError(`${op}: expected one key (int32 array of shape [2]), got ${a.dtype} ${fmtShape(a.shape)}`);
+  return a;
+}
+
+/** A numeric (not bool) array argument as float64, refusing NaN where concrete. */
+function numericArg(op: string, arg: string, v: unknown): NDArray {
+  const a = asArray(v, op, arg);
+  if (a.dtype === "bool") throw new DTypeError(`${op}: ${arg} must be numeric, got bool`);
+  const f = astype(a, "float64");
+  if (f instanceof ConcreteArray && Array.from(f.data as Float64Array).some(Number.isNaN))
+    throw new DTypeError(`${op}: ${arg} contains NaN`);
+  return f;
+}
+
+/**
+ * `shape`, checked to be what `shapes` broadcast to together with it (the
+ * operands must broadcast to the requested shape, not enlarge it).
+ */
+function targetShape(op: string, shape: unknown, ...shapes: Shape[]): number[] {
+  const s = shape === undefined ? broadcastShapes(op, ...shapes) : checkShape(op, shape);
+  const b = broadcastShapes(op, s, ...shapes);
+  if (!shapesEqual(b, s))
+    throw new ShapeError(
+      `${op}: operands of shapes ${shapes.map((x) => fmtShape(x)).join(", ")} do not broadcast to shape ${fmtShape(s)}`,
+    );
+  return s;
+}
+
+/** Gumbel(0, 1) noise -log(-log u) of `shape`. */
+function gumbel(key: NDArray, shape: Shape): NDArray {
+  const u = bind1(RANDOM_UNIFORM, [key], { shape: shape.slice(), dtype: "float64" });
+  return neg(log(neg(log(u))));
+}
+
+/**
+ * Uniform random integers in [minval, maxval) (int32), as JAX's `randint`:
+ * `minval` and `maxval` broadcast to `shape` and are clipped to the int32
+ * range; where maxval <= minval the result is minval. Each value is
+ * floor(minval + u (maxval - minval)) of a 53-bit uniform u, so the
+ * probabilities differ from uniform by at most (maxval - minval) / 2^53
+ * relative (below 5e-7 for any int32 range).
+ * @example nb.random.randint(nb.random.key(0), [5], 0, 10); // five digits
+ */
+export function randint(k: ArrayLike, shape: Shape, minval: ArrayLike, maxval: ArrayLike): NDArray {
+  const fn = "random.randint";
+  const key = singleKey(k, fn);
+  const lo = clip(floor(numericArg(fn, "minval", minval)), -(2 ** 31), 2 ** 31 - 1);
+  const hi = clip(floor(numericArg(fn, "maxval", maxval)), -(2 ** 31), 2 ** 31 - 1);
+  const s = targetShape(fn, checkShape(fn, shape), lo.shape, hi.shape);
+  const u = bind1(RANDOM_UNIFORM, [key], { shape: s, dtype: "float64" });
+  const v = minimum(floor(add(lo, mul(u, sub(hi, lo)))), sub(hi, 1)); // the minimum guards against rounding up to hi
+  return astype(broadcastTo(where(greater(hi, lo), v, lo), s), "int32");
+}
+
+/**
+ * A random permutation, as JAX's `permutation`: of arange(n) for an integer
+ * `x` (int32), else of `x`'s slices along `axis` (all slices moved together;
+ * with `independent`, each 1-D slice along `axis` permuted on its own).
+ * Sorting 53-bit uniform keys: every permutation is equally likely up to
+ * ties, of probability below n² / 2^54.
+ * @example nb.random.permutation(nb.random.key(0), 5); // e.g. [3, 0, 4, 1, 2]
+ * @example nb.random.permutation(nb.random.key(1), nb.array([[1, 2], [3, 4], [5, 6]])); // rows shuffled
+ */
+export function permutation(k: ArrayLike, x: number | ArrayLike, axis = 0, independent = false): NDArray {
+  return permuted("random.permutation", k, x, axis, independent);
+}
+
+function permuted(fn: string, k: ArrayLike, x: unknown, axis: unknown, independent: unknown): NDArray {
+  const key = singleKey(k, fn);
+  boolArg(fn, "independent", independent);
+  if (typeof x === "number") {
+    const n = intArg(fn, "n", x, { min: 0, max: 2 ** 31 - 1 });
+    normAxis(fn, axis, 1); // arange(n) is 1-D
+    return argsort(bind1(RANDOM_UNIFORM, [key], { shape: [n], dtype: "float64" }));
+  }
+  const a = asArray(x, fn, "x");
+  if (a.ndim === 0)
+    throw new ShapeError(`${fn}: x must be an integer or an array of at least 1 dimension, got shape []`);
+  const ax = normAxis(fn, axis, a.ndim);
+  if (independent) {
+    const u = bind1(RANDOM_UNIFORM, [key], { shape: a.shape.slice(), dtype: "float64" });
+    return takeAlongAxis(a, argsort(u, ax), ax);
+  }
+  const perm = argsort(bind1(RANDOM_UNIFORM, [key], { shape: [a.shape[ax]!], dtype: "float64" }));
+  return take(a, perm, ax);
+}
+
+/**
+ * Shuffles `x` along `axis` (all slices moved together): `permutation(key,
+ * x, axis)` for an array.
+ * @example nb.random.shuffle(nb.random.key(0), nb.arange(4)); // e.g. [2., 0., 3., 1.]
+ */
+export function shuffle(k: ArrayLike, x: ArrayLike, axis = 0): NDArray {
+  if (typeof x === "number")
+    throw new ShapeError(`random.shuffle: x must be an array of at least 1 dimension, got the number ${x}`);
+  return permuted("random.shuffle", k, x, axis, false);
+}
+
+/**
+ * Samples from categorical distributions given by unnormalised log
+ * probabilities, as JAX's `categorical` (the Gumbel-max trick): indices
+ * (int32) along `axis` of `logits`; `shape` (default: logits' shape without
+ * `axis`) must have the batch shape as a broadcastable suffix. Entries of
+ * -Infinity are never drawn.
+ * @example nb.random.categorical(nb.random.key(0), nb.log(nb.array([0.2, 0.8])), -1, [4]);
+ */
+export function categorical(k: ArrayLike, logits: ArrayLike, axis = -1, shape?: Shape): NDArray {
+  const fn = "random.categorical";
+  const key = singleKey(k, fn);
+  const l0 = asArray(logits, fn, "logits");
+  if (l0.dtype === "bool") throw new DTypeError(`${fn}: logits must be numeric, got bool`);
+  if (l0.ndim === 0) throw new ShapeError(`${fn}: logits must have at least 1 dimension, got shape []`);
+  const ax = normAxis(fn, axis, l0.ndim);
+  if (l0.shape[ax] === 0) throw new ShapeError(`${fn}: no categories along axis ${ax} of shape ${fmtShape(l0.shape)}`);
+  const perm = [...Array.from({ length: l0.ndim }, (_, i) => i).filter((i) => i !== ax), ax];
+  const l = transpose(astype(l0, "float64"), perm); // [...batch, c]
+  const batch = l.shape.slice(0, -1);
+  const s = targetShape(fn, shape, batch);
+  const c = l.shape[l.ndim - 1]!;
+  return argmax(add(l, gumbel(key, [...s, c])), -1);
+}
+
+/**
+ * Random samples from `a` (arange(a) for an integer) along `axis`, as JAX's
+ * `choice`: `shape` samples (result shape: a's shape with `axis` replaced
+ * by `shape`), with or without replacement, uniformly or with probabilities
+ * `p` (1-D, length a.shape[axis], non-negative; normalised here). Without
+ * replacement and with `p`, the Gumbel-top-k trick: successive draws
+ * proportional to the remaining probabilities.
+ * @example nb.random.choice(nb.random.key(0), 5, [3], false); // three distinct values of 0..4
+ */
+export function choice(
+  k: ArrayLike,
+  a: number | ArrayLike,
+  shape: Shape = [],
+  replace = true,
+  p?: ArrayLike,
+  axis = 0,
+): NDArray {
+  const fn = "random.choice";
+  const key = singleKey(k, fn);
+  const s = checkShape(fn, shape);
+  boolArg(fn, "replace", replace);
+  let n: number;
+  let arr: NDArray | null = null;
+  let ax = 0;
+  if (typeof a === "number") {
+    n = intArg(fn, "a", a, { min: 0, max: 2 ** 31 - 1 });
+    normAxis(fn, axis, 1); // arange(a) is 1-D
+  } else {
+    arr = asArray(a, fn, "a");
+    if (arr.ndim === 0)
+      throw new ShapeError(`${fn}: a must be an integer or an array of at least 1 dimension, got shape []`);
+    ax = normAxis(fn, axis, arr.ndim);
+    n = arr.shape[ax]!;
+  }
+  const count = sizeOf(s);
+  if (count > 0 && n === 0) throw new ShapeError(`${fn}: cannot take ${count} samples from an empty population`);
+  if (!replace && count > n)
+    throw new ShapeError(`${fn}: cannot take ${count} samples from ${n} without replacement (shape ${fmtShape(s)})`);
+  let logp: NDArray | null = null;
+  if (p !== undefined) {
+    const pa = numericArg(fn, "p", p);
+    if (pa.ndim !== 1 || pa.shape[0] !== n)
+      throw new ShapeError(`${fn}: p must be 1-D of length ${n}, got shape ${fmtShape(pa.shape)}`);
+    logp = log(pa);
+  }
+  let idx: NDArray;
+  if (replace) idx = logp === null ? randint(key, s, 0, n) : categorical(key, logp, -1, s);
+  else {
+    const scores = logp === null ? null : add(logp, gumbel(key, [n]));
+    const order = scores === null ? permutation(key, n) : argsort(scores, -1, true);
+    idx = reshape(slice(order, [0], [count]), s);
+  }
+  if (arr === null) return idx;
+  const flat = take(arr, reshape(idx, [count]), ax);
+  return reshape(flat, [...arr.shape.slice(0, ax), ...s, ...arr.shape.slice(ax + 1)]);
+}
+
+/**
+ * The inverse error function on (-1, 1) (±Infinity at ±1): Winitzki's
+ * closed-form approximation (relative error below 2e-3) refined by four
+ * Newton steps y ← y - (erf y - x) / (2/√π · e^{-y²}), whose quadratic
+ * convergence brings it to rounding level where erf's slope is not tiny.
+ */
+function erfinvNewton(x: NDArray): NDArray {
+  const a = 0.147;
+  const l = log(mul(sub(1, x), add(1, x))); // ln(1 - x²) without cancelling 1 - x²
+  const t = add(2 / (Math.PI * a), mul(l, 0.5));
+  let y = mul(sign(x), sqrt(sub(sqrt(sub(mul(t, t), div(l, a))), t)));
+  const inside = less(abs(x), 1);
+  y = where(inside, y, 0);
+  for (let i = 0; i < 4; i++) y = sub(y, div(sub(erf(y), x), mul(2 / Math.sqrt(Math.PI), exp(neg(mul(y, y))))));
+  return where(inside, y, mul(sign(x), Infinity));
+}
+
+/**
+ * Samples of the standard normal truncated to [lower, upper], as JAX's
+ * `truncated_normal` (inverse CDF: u uniform between erf(lower/√2) and
+ * erf(upper/√2), x = √2 erfinv(u), clipped to the bounds); `lower` and
+ * `upper` (±Infinity allowed) broadcast to `shape` (default: their
+ * broadcast shape). Accurate for bounds within about ±6, beyond which
+ * the resolution of the uniform draw (2^-53 of erf's range) limits it.
+ * @example nb.random.truncatedNormal(nb.random.key(0), -1, 1, [3]); // values in [-1, 1]
+ */
+export function truncatedNormal(
+  k: ArrayLike,
+  lower: ArrayLike,
+  upper: ArrayLike,
+  shape?: Shape,
+  options: { dtype?: DType } = {},
+): NDArray {
+  const fn = "random.truncatedNormal";
+  const key = singleKey(k, fn);
+  const lo = numericArg(fn, "lower", lower);
+  const hi = numericArg(fn, "upper", upper);
+  const dt = floatDType(fn, dtypeArg(fn, optionsArg(fn, options, ["dtype"]).dtype, "float64"));
+  const s = targetShape(fn, shape, lo.shape, hi.shape);
+  const a = erf(div(lo, Math.SQRT2));
+  const b = erf(div(hi, Math.SQRT2));
+  const u = bind1(RANDOM_UNIFORM, [key], { shape: s, dtype: "float64" });
+  const x = mul(erfinvNewton(add(a, mul(u, sub(b, a)))), Math.SQRT2);
+  const out = clip(x, lo, hi);
+  return astype(out, dt);
 }

@@ -16,7 +16,7 @@
 import { DTypeError } from "../core/errors.js";
 import { DType, isFloat } from "../core/dtype.js";
 import { ConcreteArray, NDArray } from "../core/ndarray.js";
-import { broadcastShapes } from "../core/shape.js";
+import { broadcastShapes, shapesEqual } from "../core/shape.js";
 import type { Aval, LinearIn } from "../core/trace.js";
 import * as K from "../kernels/elementwise.js";
 import * as S from "../kernels/scalar.js";
@@ -28,7 +28,11 @@ import type { Params } from "./table.js";
 type Unary = (v: number) => number;
 type Binary = (x: number, y: number) => number;
 
-function unaryFloat(name: string, scalar: Unary, jvp: (x: NDArray, dx: NDArray, y: NDArray) => NDArray): Rule<{}> {
+export function unaryFloat(
+  name: string,
+  scalar: Unary,
+  jvp: (x: NDArray, dx: NDArray, y: NDArray) => NDArray,
+): Rule<{}> {
   const row: Rule<{}> = {
     name,
     scalar,
@@ -67,7 +71,11 @@ function unaryZero(name: string, scalar: Unary, numericOnly = true): Rule<{}> {
 
 function binaryAval(name: string, a: Aval, b: Aval, out?: DType): Aval[] {
   if (a.dtype !== b.dtype) throw new DTypeError(`${name}: operand dtypes differ (${a.dtype} and ${b.dtype})`);
-  const shape = broadcastShapes(name, a.shape, b.shape);
+  // equal shapes (or a 0-d operand) broadcast to the other shape as it is: no new array
+  const sa = a.shape;
+  const sb = b.shape;
+  const shape =
+    sa === sb || shapesEqual(sa, sb) || sb.length === 0 ? sa : sa.length === 0 ? sb : broadcastShapes(name, sa, sb);
   return [{ shape, dtype: out ?? a.dtype, weak: out === undefined && a.weak && b.weak }];
 }
 
@@ -88,7 +96,7 @@ const infix =
     `(${a} ${op} ${b})`;
 
 /** What every binary arithmetic row shares: its scalar function, shape rule and kernel. */
-function arithmetic(name: string, scalar: Binary, float = false, scalarInt32?: Binary) {
+export function arithmetic(name: string, scalar: Binary, float = false, scalarInt32?: Binary) {
   const floatImpl = binaryImpl(scalar);
   const intImpl = scalarInt32 === undefined ? floatImpl : binaryImpl(scalarInt32);
   return {

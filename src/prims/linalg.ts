@@ -317,3 +317,186 @@ export const EIGH: Rule<Params["eigh"]> = {
   jvp: ([,], [da = null], [w, v]) => (da === null ? [null, null] : eighJvp(da, w!, v!)),
   vmap: ([a], [d]) => [O.eighPrim(moveToFront(a!, d!)), [0, 0]],
 };
+
+// ---------------------------------------------------------------------------
+// opsC: svd, lu, expm
+
+/**
+ * The avals of a rectangular decomposition of float matrices [..., m, n]
+ * (k = min(m, n)): one per output, the batch dims followed by the trailing dims `dims` gives.
+ */
+function decompAvals(op: string, a: Aval, dims: (m: number, n: number, k: number) => number[][]): Aval[] {
+  const s = a.shape;
+  if (s.length < 2) throw new ShapeError(`${op}: expected matrices [..., m, n], got ${fmtShape(s)}`);
+  if (!isFloat(a.dtype)) throw new DTypeError(`${op}: expected a float matrix, got ${a.dtype}`);
+  const m = s[s.length - 2]!;
+  const n = s[s.length - 1]!;
+  const lead = s.slice(0, -2);
+  return dims(m, n, Math.min(m, n)).map((t) => ({ shape: [...lead, ...t], dtype: a.dtype, weak: false }));
+}
+
+/** x[..., r0:r1, c0:c1]. */
+function block(x: NDArray, r0: number, r1: number, c0: number, c1: number): NDArray {
+  const lead = x.shape.slice(0, -2);
+  return O.slicePrim(x, [...lead.map(() => 0), r0, c0], [...lead, r1, c1]);
+}
+
+/** diag(s) scaling as broadcasting: s [..., k] as a row [..., 1, k] or a column [..., k, 1]. */
+const asRow = (s: NDArray): NDArray => O.reshape(s, [...s.shape.slice(0, -1), 1, s.shape[s.ndim - 1]!]);
+const asCol = (s: NDArray): NDArray => O.reshape(s, [...s.shape, 1]);
+
+/**
+ * SVD tangents for distinct nonzero singular values (k = min(m, n), U₁, V₁ the first k columns):
+ * dP = U₁ᵀ dA V₁, dS = diag(dP), F_ij = 1 / (s_j² - s_i²) (0 on the diagonal),
+ * dU₁ = U₁ (F ∘ (dP S + S dPᵀ)) + (I - U₁U₁ᵀ) dA V₁ S⁻¹,
+ * dV₁ = V₁ (F ∘ (S dP + dPᵀ S)) + (I - V₁V₁ᵀ) dAᵀ U₁ S⁻¹;
+ * the completing columns (full matrices) keep U₂ᵀ dU₂ = 0: dU₂ = -U₁ S⁻¹ V₁ᵀ dAᵀ U₂ and
+ * dV₂ = -V₁ S⁻¹ U₁ᵀ dA V₂, the tangents that keep [U₁ U₂] and [V₁ V₂] orthogonal.
+ */
+function svdJvp(da: NDArray, u: NDArray, s: NDArray, vh: NDArray): [NDArray, NDArray, NDArray] {
+  const nd = da.ndim;
+  const m = da.shape[nd - 2]!;
+  const n = da.shape[nd - 1]!;
+  const k = s.shape[s.ndim - 1]!;
+  const um = u.shape[u.ndim - 1]!;
+  const vn = vh.shape[vh.ndim - 2]!;
+  const u1 = um > k ? block(u, 0, m, 0, k) : u;
+  const v1 = swap(vn > k ? block(vh, 0, k, 0, n) : vh);
+  const I = eyeLike(k, s.dtype);
+  const daV = O.matmulPrim(da, v1); // [m, k]
+  const daTU = O.matmulPrim(swap(da), u1); // [n, k]
+  const dp = O.matmulPrim(swap(u1), daV);
+  const ds = O.reduceSum(O.mul(dp, I), [dp.ndim - 1]);
+  const sr = asRow(s);
+  const sc = asCol(s);
+  const f = O.div(O.sub(1, I), O.add(O.sub(O.mul(sr, sr), O.mul(sc, sc)), I));
+  const dpT = swap(dp);
+  const du1 = O.add(
+    O.matmulPrim(u1, O.mul(f, O.add(O.mul(dp, sr), O.mul(sc, dpT)))),
+    O.div(O.sub(daV, O.matmulPrim(u1, dp)), sr),
+  );
+  const dv1 = O.add(
+    O.matmulPrim(v1, O.mul(f, O.add(O.mul(sc, dp), O.mul(dpT, sr)))),
+    O.div(O.sub(daTU, O.matmulPrim(v1, dpT)), sr),
+  );
+  let du = du1;
+  if (um > k) {
+    const u2 = block(u, 0, m, k, um);
+    const du2 = O.neg(O.matmulPrim(u1, O.matmulPrim(swap(O.div(daV, sr)), u2)));
+    du = O.concatPrim([du1, du2], nd - 1);
+  }
+  let dv = dv1;
+  if (vn > k) {
+    const v2 = swap(block(vh, k, vn, 0, n));
+    const dv2 = O.neg(O.matmulPrim(v1, O.matmulPrim(swap(O.div(daTU, sr)), v2)));
+    dv = O.concatPrim([dv1, dv2], nd - 1);
+  }
+  return [du, ds, swap(dv)];
+}
+
+// A = U diag(S) Vh (S descending); derivatives assume distinct nonzero singular values
+export const SVD: Rule<Params["svd"]> = {
+  name: "svd",
+  abstractEval: ([a], { fullMatrices }) =>
+    decompAvals("svd", a!, (m, n, k) => [[m, fullMatrices ? m : k], [k], [fullMatrices ? n : k, n]]),
+  impl: ([a], { fullMatrices }) => K.svd(a!, fullMatrices),
+  jvp: ([,], [da = null], [u, s, vh]) => (da === null ? [null, null, null] : svdJvp(da, u!, s!, vh!)),
+  vmap: ([a], [d], p) => [O.svdPrim(moveToFront(a!, d!), p.fullMatrices), [0, 0, 0]],
+};
+
+/**
+ * LU tangents (P is piecewise constant): with Pᵀ dA split as the LU is (k = min(m, n); L₁, U₁ the
+ * leading k x k blocks), X = L₁⁻¹ (Pᵀ dA)₁₁ U₁⁻¹, dL₁ = L₁ tril(X, -1), dU₁ = triu(X) U₁; a tall
+ * matrix's remaining rows dL₂ = ((Pᵀ dA)₂ - L₂ dU₁) U₁⁻¹, a wide one's columns dU₂ = L₁⁻¹ ((Pᵀ dA)₂ - dL₁ U₂).
+ */
+function luJvp(da: NDArray, p: NDArray, l: NDArray, u: NDArray): [NDArray, NDArray] {
+  const nd = da.ndim;
+  const m = da.shape[nd - 2]!;
+  const n = da.shape[nd - 1]!;
+  const k = Math.min(m, n);
+  const dap = O.matmulPrim(swap(p), da);
+  const l1 = m > k ? block(l, 0, k, 0, k) : l;
+  const u1 = n > k ? block(u, 0, k, 0, k) : u;
+  const d11 = block(dap, 0, k, 0, k);
+  const y = O.triangularSolvePrim(l1, d11, true, false); // L₁⁻¹ dA₁₁
+  const x = swap(O.triangularSolvePrim(u1, swap(y), false, true)); // (U₁⁻ᵀ Yᵀ)ᵀ = Y U₁⁻¹
+  const dl1 = O.matmulPrim(l1, O.mul(x, lowerMask(k, x.dtype, 0)));
+  const du1 = O.matmulPrim(O.mul(x, lowerMask(k, x.dtype, 1, true)), u1);
+  let dl = dl1;
+  let du = du1;
+  if (m > k) {
+    const rest = O.sub(block(dap, k, m, 0, n), O.matmulPrim(block(l, k, m, 0, k), du1));
+    dl = O.concatPrim([dl1, swap(O.triangularSolvePrim(u1, swap(rest), false, true))], nd - 2);
+  }
+  if (n > k) {
+    const rest = O.sub(block(dap, 0, m, k, n), O.matmulPrim(dl1, block(u, 0, k, k, n)));
+    du = O.concatPrim([du1, O.triangularSolvePrim(l1, rest, true, false)], nd - 1);
+  }
+  return [dl, du];
+}
+
+// A = P L U with partial pivoting; P has no derivative (piecewise constant)
+export const LU: Rule<Params["lu"]> = {
+  name: "lu",
+  abstractEval: ([a]) =>
+    decompAvals("lu", a!, (m, n, k) => [
+      [m, m],
+      [m, k],
+      [k, n],
+    ]),
+  impl: ([a]) => K.lu(a!),
+  jvp: ([,], [da = null], [p, l, u]) => (da === null ? [null, null, null] : [null, ...luJvp(da, p!, l!, u!)]),
+  vmap: ([a], [d]) => [O.luPrim(moveToFront(a!, d!)), [0, 0, 0]],
+};
+
+// e^A; d e^A = L(A, dA), the Fréchet derivative (linear in dA)
+export const EXPM: Rule<Params["expm"]> = {
+  name: "expm",
+  abstractEval([a]) {
+    checkSquare("expm", a!);
+    return [{ shape: a!.shape, dtype: a!.dtype, weak: false }];
+  },
+  impl: ([a]) => [K.expm(a!)],
+  jvp: ([a], [da = null]) => [da === null ? null : O.expmFrechetPrim(a!, da)],
+  vmap: ([a], [d]) => [[O.expmPrim(moveToFront(a!, d!))], [0]],
+};
+
+/** [[X, 0], [0, X]] for [..., n, n] X. */
+function blockDiag(x: NDArray): NDArray {
+  const nd = x.ndim;
+  const n = x.shape[nd - 1]!;
+  const z = x.shape.map(() => 0);
+  const top = O.padPrim(x, z, [...z.slice(0, -1), n]);
+  const bottom = O.padPrim(x, [...z.slice(0, -1), n], z);
+  return O.concatPrim([top, bottom], nd - 2);
+}
+
+// L(A, E) = ∫₀¹ e^{sA} E e^{(1-s)A} ds = top-right block of exp([[A, E], [0, A]]); linear in E.
+// dL = L(A, dE) + top-right block of L(M, diag(dA, dA)) with M = [[A, E], [0, A]] (differentiating the
+// block identity); transpose in E: ⟨C, L(A, E)⟩ = ⟨L(Aᵀ, C), E⟩
+export const EXPM_FRECHET: LinearRule<Params["expm_frechet"]> = {
+  name: "expm_frechet",
+  abstractEval([a, e]) {
+    checkSquare("expm", a!);
+    if (a!.dtype !== e!.dtype || !shapesEqual(a!.shape, e!.shape))
+      throw new ShapeError(
+        `expm: Fréchet derivative of ${a!.dtype}${fmtShape(a!.shape)} in direction ${e!.dtype}${fmtShape(e!.shape)}`,
+      );
+    return [{ shape: a!.shape, dtype: a!.dtype, weak: false }];
+  },
+  impl: ([a, e]) => [K.expmFrechet(a!, e!)],
+  jvp([a, e], [da = null, de = null]) {
+    const t1 = de === null ? null : O.expmFrechetPrim(a!, de);
+    if (da === null) return [t1];
+    const nd = a!.ndim;
+    const n = a!.shape[nd - 1]!;
+    const z = a!.shape.map(() => 0);
+    const m = O.concatPrim([O.concatPrim([a!, e!], nd - 1), O.padPrim(a!, [...z.slice(0, -1), n], z)], nd - 2);
+    return [tadd(t1, block(O.expmFrechetPrim(m, blockDiag(da)), 0, n, n, 2 * n))];
+  },
+  transpose([ct = null], [a, e]) {
+    if (isLin(a)) throw new DTypeError("expm: transpose of the Fréchet derivative with a linear matrix operand");
+    return [null, isLin(e) && ct !== null ? O.expmFrechetPrim(swap(a as NDArray), ct) : null];
+  },
+  vmap: ([a, e], [da, de], _p, n) => [[O.expmFrechetPrim(batchedFront(a!, da!, n), batchedFront(e!, de!, n))], [0]],
+};

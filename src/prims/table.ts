@@ -24,6 +24,7 @@ import * as SH from "./shape.js";
 import * as IX from "./indexing.js";
 import * as LA from "./linalg.js";
 import * as RN from "./random.js";
+import * as SP from "./special.js";
 import type { LinearRule, Rule } from "./rule.js";
 
 /** Parameters of each primitive. The keys are the primitive ids the IR prints. */
@@ -96,8 +97,21 @@ export interface Params {
   cholesky: {};
   qr: {};
   eigh: {};
+  // opsC: linear algebra
+  svd: { fullMatrices: boolean };
+  lu: {};
+  expm: {};
+  expm_frechet: {};
   random_bits: { shape: number[] };
   random_uniform: { shape: number[]; dtype: DType };
+  // special functions (issue 9, opsA)
+  lgamma: {};
+  digamma: {};
+  polygamma: {};
+  erfc: {};
+  erfinv: {};
+  xlogy: {};
+  xlog1py: {};
 }
 export type Prim = keyof Params;
 
@@ -123,7 +137,9 @@ type LinearPrim =
   | "cumsum"
   | "rev"
   | "solve"
-  | "triangular_solve";
+  | "triangular_solve"
+  // opsC
+  | "expm_frechet";
 
 type RuleFor<P extends Prim> = P extends LinearPrim ? LinearRule<Params[P]> : Rule<Params[P]>;
 
@@ -197,6 +213,19 @@ export const RULES = {
   cholesky: LA.CHOLESKY,
   qr: LA.QR,
   eigh: LA.EIGH,
+  // opsC: linear algebra
+  svd: LA.SVD,
+  lu: LA.LU,
+  expm: LA.EXPM,
+  expm_frechet: LA.EXPM_FRECHET,
   random_bits: RN.RANDOM_BITS,
   random_uniform: RN.RANDOM_UNIFORM,
+  // special functions (issue 9, opsA)
+  lgamma: SP.LGAMMA,
+  digamma: SP.DIGAMMA,
+  polygamma: SP.POLYGAMMA,
+  erfc: SP.ERFC,
+  erfinv: SP.ERFINV,
+  xlogy: SP.XLOGY,
+  xlog1py: SP.XLOG1PY,
 } satisfies { [P in Prim]: RuleFor<P> };

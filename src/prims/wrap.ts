@@ -20,6 +20,9 @@ import * as SH from "./shape.js";
 import * as IX from "./indexing.js";
 import * as LA from "./linalg.js";
 
+/** The parameters of the parameterless elementwise primitives, shared. */
+const NO_PARAMS: {} = Object.freeze({});
+
 /** An operand: an array, or a bare JS number (a weak float64 scalar) or boolean. */
 export type Operand = NDArray | number | boolean;
 
@@ -54,25 +57,44 @@ export function astype(x: NDArray, dtype: DType): NDArray {
 
 /** The dtype operands promote to (JAX rules with weak scalars). */
 export function promoted(op: string, xs: NDArray[]): DType {
+  if (xs.length === 2) {
+    const d = promoted2(xs[0]!, xs[1]!);
+    if (d !== null) return d;
+  }
   return promote(
     op,
     xs.map((x) => ({ dtype: x.dtype, weak: x.weakType, integral: isIntegralWeak(x) })),
   ).dtype;
 }
 
+/**
+ * The common cases of `promote` for two operands without building its inputs: one dtype and
+ * weakness (that dtype), or a strong float with a weak operand (the float). Null otherwise.
+ */
+function promoted2(a: NDArray, b: NDArray): DType | null {
+  const da = a.dtype;
+  const db = b.dtype;
+  const wa = a.weakType;
+  const wb = b.weakType;
+  if (da === db && wa === wb) return da;
+  if (!wa && wb && (da === "float64" || da === "float32")) return da;
+  if (wa && !wb && (db === "float64" || db === "float32")) return db;
+  return null;
+}
+
 /** A binary elementwise primitive on promoted operands (`float`: computed in a float dtype). */
 export function binaryOp(prim: Rule<{}>, x: Operand, y: Operand, op: string, float = false): NDArray {
   const a = lift(x);
   const b = lift(y);
-  let dt = promoted(op, [a, b]);
+  let dt = promoted2(a, b) ?? promoted(op, [a, b]);
   if (float) dt = floatOf(dt);
-  return bind1(prim, [convertTo(a, dt), convertTo(b, dt)], {});
+  return bind1(prim, [convertTo(a, dt), convertTo(b, dt)], NO_PARAMS);
 }
 
 /** A unary float primitive (ints and bools compute in float64). */
 export function unaryFloat(prim: Rule<{}>, x: Operand): NDArray {
   const a = lift(x);
-  return bind1(prim, [convertTo(a, floatOf(a.dtype))], {});
+  return bind1(prim, [convertTo(a, floatOf(a.dtype))], NO_PARAMS);
 }
 
 /** The operand tested != 0, as bool. */
@@ -222,6 +244,11 @@ export const cofactorPrim = (a: NDArray): NDArray => bind1(LA.COFACTOR, [a], {})
 export const choleskyPrim = (a: NDArray): NDArray => bind1(LA.CHOLESKY, [a], {});
 export const qrPrim = (a: NDArray): NDArray[] => bind(LA.QR, [a], {});
 export const eighPrim = (a: NDArray): NDArray[] => bind(LA.EIGH, [a], {});
+// opsC: svd, lu, expm
+export const svdPrim = (a: NDArray, fullMatrices: boolean): NDArray[] => bind(LA.SVD, [a], { fullMatrices });
+export const luPrim = (a: NDArray): NDArray[] => bind(LA.LU, [a], {});
+export const expmPrim = (a: NDArray): NDArray => bind1(LA.EXPM, [a], {});
+export const expmFrechetPrim = (a: NDArray, e: NDArray): NDArray => bind1(LA.EXPM_FRECHET, [a, e], {});
 
 // ---------------------------------------------------------------------------
 // constants (concrete arrays; no primitive)

@@ -12,6 +12,7 @@ import { MainTrace, avalOf, endTrace, fmtAval, newTrace } from "../core/trace.js
 import { TreeDef } from "../core/pytree.js";
 import { ConcreteArray } from "../core/ndarray.js";
 import { Plan, compile } from "./plan.js";
+import { type OptimizeLevel, optimize } from "./passes/index.js";
 import { fnArg, flattenToArrays, jitOptions, unflatten } from "./common.js";
 import { treeKey, valueKey } from "./jitKey.js";
 import type { ArraysOf, DefaultArgs, JitParams, Returned } from "../core/types.js";
@@ -32,6 +33,12 @@ function readCacheSize(v: unknown): number {
   return v;
 }
 
+function readLevel(v: unknown): OptimizeLevel {
+  if (v === undefined) return "exact";
+  if (v !== "exact" && v !== "full") throw new NablaError(`jit: optimize must be "exact" or "full", got ${String(v)}`);
+  return v;
+}
+
 function readStatics(v: unknown): number[] {
   if (v === undefined) return [];
   if (!Array.isArray(v) || v.some((k) => !Number.isInteger(k)))
@@ -45,7 +52,12 @@ function readStatics(v: unknown): number[] {
  * as JS values and are part of the cache key, as are pytree structure
  * (with registered classes' metadata), shapes, dtypes and weak types. At
  * most `cacheSize` signatures (default 256) are kept, least recently used
- * evicted.
+ * evicted. The staged graph goes through the exact optimisation passes
+ * (CSE, constant folding, identities exact in IEEE arithmetic, DCE: results
+ * are those of eager code bit for bit); `optimize: "full"` also collects
+ * sums, differences and scalings into linear combinations with like terms
+ * merged (derivative graphs stop swelling; results may differ by rounding,
+ * and x - x is 0 even for infinite x).
  * @example
  * const f = nb.jit((x) => nb.sum(nb.mul(x, x)));
  * f(nb.array([1, 2])); // array(5.) (staged once for f64[2])
@@ -56,7 +68,7 @@ export function jit<
   const S extends readonly number[] = [],
 >(
   f: (...args: A) => R,
-  options: { staticArgnums?: S; cacheSize?: number } = {},
+  options: { staticArgnums?: S; cacheSize?: number; optimize?: OptimizeLevel } = {},
 ): ((...args: JitParams<A, S>) => ArraysOf<R>) & {
   /** The number of argument signatures staged and cached so far. */
   cacheSize: () => number;
@@ -66,6 +78,7 @@ export function jit<
   options = jitOptions("jit", options);
   const staticList = readStatics(options.staticArgnums);
   const maxEntries = readCacheSize(options.cacheSize);
+  const level = readLevel(options.optimize);
   const cache = new Map<string, Compiled>();
   const run = (...args: unknown[]): ArraysOf<R> => {
     const statics = new Set(
@@ -96,7 +109,8 @@ export function jit<
         const traced = unflatten(def, ins) as unknown[];
         const full = args.map((a, i) => (statics.has(i) ? a : traced[i]));
         const [outs, outDef] = flattenToArrays(f(...(full as A)), "jit", "the output");
-        const graph = stage.build(ins as StagingTracer[], outs);
+        // the optimisation passes (CSE, constant folding, algebraic simplification; passes/)
+        const graph = optimize(stage.build(ins as StagingTracer[], outs), level, { staged: true });
         c = {
           graph,
           outDef,

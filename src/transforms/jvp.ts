@@ -5,7 +5,8 @@
  */
 import { ConcreteArray, NDArray } from "../core/ndarray.js";
 import { Aval, MainTrace, Rule, Trace, Tracer, avalOf, bind, endTrace, newTrace } from "../core/trace.js";
-import { shapesEqual } from "../core/shape.js";
+import { Shape, shapesEqual } from "../core/shape.js";
+import type { DType } from "../core/dtype.js";
 import { zeros } from "../ops/index.js";
 import { broadcastPrim, convert } from "../prims/wrap.js";
 import { checkStructure, fnArg, flattenToArrays, listArg, matchLeaves, requireFloat, unflatten } from "./common.js";
@@ -13,14 +14,26 @@ import { flattenAs } from "../core/pytree.js";
 import type { ArraysOf, Returned, TangentOf } from "../core/types.js";
 
 export class JVPTracer extends Tracer {
-  readonly aval: Aval;
+  #aval: Aval | undefined;
   constructor(
     readonly trace: JVPTrace,
     readonly primal: NDArray,
     readonly tangent: NDArray | null,
   ) {
     super();
-    this.aval = avalOf(primal);
+  }
+  // the primal's facts, read from it (most tracers never need an aval object of their own)
+  get aval(): Aval {
+    return (this.#aval ??= avalOf(this.primal));
+  }
+  override get shape(): Shape {
+    return this.primal.shape;
+  }
+  override get dtype(): DType {
+    return this.primal.dtype;
+  }
+  override get weakType(): boolean {
+    return this.primal.weakType;
   }
 }
 
@@ -36,10 +49,17 @@ export class JVPTrace extends Trace {
     return new JVPTracer(this, x, null);
   }
   processPrimitive<P>(prim: Rule<P>, args: Tracer[], params: P): NDArray[] {
-    const ts = args as JVPTracer[];
-    const primals = ts.map((t) => t.primal);
-    const tangents = ts.map((t) => t.tangent);
-    if (tangents.every((t) => t === null)) return bind(prim, primals, params);
+    const n = args.length;
+    const primals = new Array<NDArray>(n);
+    const tangents = new Array<NDArray | null>(n);
+    let anyTangent = false;
+    for (let i = 0; i < n; i++) {
+      const t = args[i] as JVPTracer;
+      primals[i] = t.primal;
+      tangents[i] = t.tangent;
+      if (t.tangent !== null) anyTangent = true;
+    }
+    if (!anyTangent) return bind(prim, primals, params);
     let outs: NDArray[];
     let touts: (NDArray | null)[];
     if (prim.jvpFull) [outs, touts] = prim.jvpFull(primals, tangents, params);
@@ -47,10 +67,14 @@ export class JVPTrace extends Trace {
       outs = bind(prim, primals, params);
       touts = prim.jvp(primals, tangents, outs, params);
     }
-    return outs.map((o, i) => {
+    // a new array: `outs` may be a staging trace's CSE entry
+    const res = new Array<NDArray>(outs.length);
+    for (let i = 0; i < outs.length; i++) {
       const t = touts[i];
-      return t === null || t === undefined ? o : new JVPTracer(this, o, fit(t, o));
-    });
+      const o = outs[i]!;
+      res[i] = t === null || t === undefined ? o : new JVPTracer(this, o, fit(t, o));
+    }
+    return res;
   }
   concreteOf(t: Tracer, op: string): ConcreteArray {
     return (t as JVPTracer).primal.concrete(op);

@@ -103,11 +103,12 @@ function fitCt(ct: NDArray, v: Var): NDArray {
  * each primitive's transpose rule; iterative, linear in the graph size.
  */
 export function transposeGraph(g: Graph, cts: readonly (NDArray | null)[]): (NDArray | null)[] {
-  const consts = new Map<Var, NDArray>();
+  const table = varTables(g);
+  const env = table<NDArray>();
+  const consts = table<NDArray>();
   g.constVars.forEach((v, i) => consts.set(v, g.consts[i]!));
-  const env = new Map<Var, NDArray>();
   const accum = (v: Var, ct: NDArray | null): void => {
-    if (ct === null || consts.has(v)) return;
+    if (ct === null || consts.get(v) !== undefined) return;
     const c = fitCt(ct, v);
     const prev = env.get(v);
     env.set(v, prev === undefined ? c : add(prev, c));
@@ -118,17 +119,53 @@ export function transposeGraph(g: Graph, cts: readonly (NDArray | null)[]): (NDA
   const eqs = g.equations;
   for (let i = eqs.length - 1; i >= 0; i--) {
     const e = eqs[i]!;
-    const ctOut = e.outs.map((v) => env.get(v) ?? null);
-    if (ctOut.every((c) => c === null)) continue;
+    const ctOut = new Array<NDArray | null>(e.outs.length);
+    let any = false;
+    for (let k = 0; k < e.outs.length; k++) {
+      const c = env.get(e.outs[k]!) ?? null;
+      ctOut[k] = c;
+      if (c !== null) any = true;
+    }
+    if (!any) continue;
     for (const v of e.outs) env.delete(v);
     const rule = e.rule;
     if (rule.transpose === undefined)
       throw new NablaError(`transpose: primitive ${e.prim} is not linear in its traced operands`);
     const args = e.inputs.map((v) => consts.get(v) ?? new LinearIn(v.aval));
     const ctIn = rule.transpose(ctOut, args, e.params);
-    e.inputs.forEach((v, j) => accum(v, ctIn[j] ?? null));
+    for (let j = 0; j < e.inputs.length; j++) accum(e.inputs[j]!, ctIn[j] ?? null);
   }
   return g.inVars.map((v) => env.get(v) ?? null);
+}
+
+/** What transposition needs of a map from variables: get, set and delete. */
+interface VarTable<V> {
+  get(v: Var): V | undefined;
+  set(v: Var, x: V): unknown;
+  delete(v: Var): unknown;
+}
+
+/** An array indexed by variable id (a graph staged by one trace has dense ids). */
+class DenseVarTable<V> implements VarTable<V> {
+  private readonly slots: (V | undefined)[];
+  constructor(n: number) {
+    this.slots = new Array<V | undefined>(n);
+  }
+  get(v: Var): V | undefined {
+    return this.slots[v.id];
+  }
+  set(v: Var, x: V): void {
+    this.slots[v.id] = x;
+  }
+  delete(v: Var): void {
+    this.slots[v.id] = undefined;
+  }
+}
+
+/** Makes tables from the variables of `g`: arrays indexed by id when one trace staged it, else Maps. */
+function varTables(g: Graph): <V>() => VarTable<V> {
+  const n = g.idBound;
+  return n === undefined ? <V>() => new Map<Var, V>() : <V>() => new DenseVarTable<V>(n);
 }
 
 /** Evaluates a linear graph forward on tangents (null = zero), keeping zeros symbolic where it can. */

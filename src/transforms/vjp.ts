@@ -1,9 +1,8 @@
 /** Reverse-mode transforms: vjp, grad, valueAndGrad. */
 import { DTypeError, GradError, fmtShape } from "../core/errors.js";
-import { isFloat } from "../core/dtype.js";
-import { NDArray } from "../core/ndarray.js";
+import { allocate, isFloat } from "../core/dtype.js";
+import { ConcreteArray, NDArray } from "../core/ndarray.js";
 import { flattenAs } from "../core/pytree.js";
-import { ones } from "../ops/index.js";
 import {
   checkStructure,
   fnArg,
@@ -109,11 +108,18 @@ function gradImpl(op: string, f: (...args: any[]) => unknown, options: GradOptio
         `${op}: the function must return a scalar (size-1) array, got shape ${fmtShape(out.shape)}; use vjp or jacrev for non-scalar outputs`,
       );
     if (!isFloat(out.dtype)) throw new DTypeError(`${op}: the function must return a float array, got ${out.dtype}`);
-    const cts = core.pull([ones(out.shape, { dtype: out.dtype })]);
+    const cts = core.pull([onesLike(out)]);
     const trees = unflatten(core.pdef, cts) as unknown[];
     const grads = typeof options.argnums === "number" || options.argnums === undefined ? trees[0] : trees;
     return [out, grads, lin.aux];
   };
+}
+
+/** A size-1 array of ones shaped and typed as `x` (the seed cotangent; no option parsing). */
+function onesLike(x: NDArray): NDArray {
+  const d = allocate(x.dtype, 1);
+  d[0] = 1;
+  return new ConcreteArray(d, x.shape, x.dtype);
 }
 
 /**

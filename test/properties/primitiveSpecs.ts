@@ -760,6 +760,231 @@ const eighCase = fc
     return mk<"eigh">([nb.array(Float64Array.from(f.data), { shape: f.shape })], {});
   });
 
+// ---- opsC: svd, lu, expm ----
+
+/** The n x n rotation G(0,1,θ₀) G(0,2,θ₁) ... G(n-2,n-1,θ_last): a product of Givens rotations. */
+export function givens(n: number, angles: readonly number[]): number[][] {
+  let Q: number[][] = range(n).map((i) => range(n).map((j) => (i === j ? 1 : 0)));
+  let t = 0;
+  for (let p = 0; p < n; p++)
+    for (let q = p + 1; q < n; q++) {
+      const th = angles[t++ % angles.length]!;
+      const c = Math.cos(th);
+      const sn = Math.sin(th);
+      Q = Q.map((row) =>
+        row.map((v, j) => (j === p ? c * row[p]! + sn * row[q]! : j === q ? -sn * row[p]! + c * row[q]! : v)),
+      );
+    }
+  return Q;
+}
+
+/**
+ * [m, n] matrices Q₁ diag(s) Q₂ᵀ (m, n in 1..3) with random rotations and singular values
+ * s_i = 1 + 0.5 i + [0, 0.2]: distinct, at least 0.3 apart and >= 1, so the SVD's derivatives are
+ * finite and well conditioned; full matrices in the value test, thin (or square) in the derivative tests,
+ * whose completing columns are not a function of A.
+ */
+const svdCase = (fullFor: (m: number, n: number) => fc.Arbitrary<boolean>) =>
+  fc
+    .tuple(batchShape, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }))
+    .chain(([batch, m, n]) =>
+      fc.tuple(
+        fc.array(between(0, 0.2), { minLength: sizeOf(batch) * 3, maxLength: sizeOf(batch) * 3 }),
+        fc.array(between(-Math.PI, Math.PI), { minLength: sizeOf(batch) * 6, maxLength: sizeOf(batch) * 6 }),
+        fullFor(m, n),
+        fc.constant({ batch, m, n }),
+      ),
+    )
+    .map(([jit, angles, fullMatrices, { batch, m, n }]) => {
+      const k = Math.min(m, n);
+      const mats = range(sizeOf(batch)).map((b) => {
+        const q1 = givens(m, angles.slice(6 * b, 6 * b + 3));
+        const q2 = givens(n, angles.slice(6 * b + 3, 6 * b + 6));
+        const sv = range(k).map((i) => 1 + 0.5 * (k - 1 - i) + jit[3 * b + i]!);
+        return range(m).map((i) =>
+          range(n).map((j) => range(k).reduce((acc, l) => acc + q1[i]![l]! * sv[l]! * q2[j]![l]!, 0)),
+        );
+      });
+      const f = fromMatrices(mats, batch, "float64");
+      return mk<"svd">([nb.array(Float64Array.from(f.data), { shape: f.shape })], { fullMatrices });
+    });
+
+/** Orthonormal columns completed to a basis: each new column the standard basis vector with the largest
+ * component orthogonal to the others, Gram–Schmidt twice. */
+function completeBasis(cols: number[][], dim: number): number[][] {
+  const out = cols.map((c) => c.slice());
+  while (out.length < dim) {
+    const resid = (e: number) => {
+      let r: number[] = range(dim).map((i) => (i === e ? 1 : 0));
+      for (let pass = 0; pass < 2; pass++)
+        for (const c of out) {
+          const d = c.reduce((acc, v, i) => acc + v * r[i]!, 0);
+          r = r.map((v, i) => v - d * c[i]!);
+        }
+      return r;
+    };
+    const rs = range(dim).map(resid);
+    const nrm = rs.map((r) => Math.sqrt(r.reduce((acc, v) => acc + v * v, 0)));
+    const best = nrm.indexOf(Math.max(...nrm));
+    out.push(rs[best]!.map((v) => v / nrm[best]!));
+  }
+  return out;
+}
+
+/** SVD from the eigendecomposition of the smaller Gram matrix: V, s² from AᵀA (tall) and U = A V / s, or U from AAᵀ (wide). */
+function svdRef(A: number[][], full: boolean): { U: number[][]; S: number[]; Vh: number[][] } {
+  const m = A.length;
+  const n = A[0]!.length;
+  const At = transposeM(A);
+  const tall = m >= n;
+  const { w, V } = symEig(tall ? matmulM(At, A) : matmulM(A, At));
+  const k = w.length;
+  const order = range(k).reverse();
+  const S = order.map((i) => Math.sqrt(w[i]!));
+  const basis = order.map((i) => V.map((row) => row[i]!)); // eigenvectors, descending
+  const other = basis.map((v, j) =>
+    (tall ? A : At).map((row) => row.reduce((acc, x, l) => acc + x * v[l]!, 0) / S[j]!),
+  );
+  let ucols = tall ? other : basis;
+  let vcols = tall ? basis : other;
+  if (full) {
+    ucols = completeBasis(ucols, m);
+    vcols = completeBasis(vcols, n);
+  }
+  return { U: transposeM(ucols), S, Vh: vcols };
+}
+
+/**
+ * The SVD up to its ambiguities: the first k columns of U and rows of Vh with each row of Vh's largest
+ * component made positive, S, and the projectors U Uᵀ and Vhᵀ Vh (the identity for full matrices; invariant
+ * under the choice of completing columns).
+ */
+function svdNormalize([u, s, vh]: Ref[]): Ref[] {
+  const k = s!.shape[s!.shape.length - 1]!;
+  const us = matrices(u!);
+  const vhs = matrices(vh!);
+  const batch = s!.shape.slice(0, -1);
+  const u1: number[][][] = [];
+  const v1: number[][][] = [];
+  us.forEach((U, b) => {
+    const Vh = vhs[b]!;
+    const signs = range(k).map((j) => {
+      let big = 0;
+      Vh[j]!.forEach((x, i) => (Math.abs(x) > Math.abs(Vh[j]![big]!) ? (big = i) : 0));
+      return Vh[j]![big]! < 0 ? -1 : 1;
+    });
+    u1.push(U.map((row) => range(k).map((j) => row[j]! * signs[j]!)));
+    v1.push(range(k).map((j) => Vh[j]!.map((x) => x * signs[j]!)));
+  });
+  return [
+    fromMatrices(u1, batch, u!.dtype),
+    s!,
+    fromMatrices(v1, batch, vh!.dtype),
+    fromMatrices(
+      us.map((U) => matmulM(U, transposeM(U))),
+      batch,
+      u!.dtype,
+    ),
+    fromMatrices(
+      vhs.map((Vh) => matmulM(transposeM(Vh), Vh)),
+      batch,
+      vh!.dtype,
+    ),
+  ];
+}
+
+/**
+ * [m, n] matrices P₀ L₀ U₀ with a random permutation P₀, L₀ unit lower with |l_ij| <= 0.5 and U₀ upper with
+ * |u_jj| in [1, 2]: partial pivoting then picks exactly P₀ (every candidate below the pivot is at most half
+ * of it), with a margin that finite-difference steps cannot cross.
+ */
+const luCase = fc
+  .tuple(batchShape, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }))
+  .chain(([batch, m, n]) => {
+    const k = Math.min(m, n);
+    const nb_ = sizeOf(batch);
+    return fc.tuple(
+      fc.array(between(-0.5, 0.5), { minLength: nb_ * m * k, maxLength: nb_ * m * k }),
+      fc.array(between(-1, 1), { minLength: nb_ * k * n, maxLength: nb_ * k * n }),
+      fc.array(fc.tuple(between(1, 2), fc.boolean()), { minLength: nb_ * k, maxLength: nb_ * k }),
+      fc.array(fc.shuffledSubarray(range(m), { minLength: m, maxLength: m }), { minLength: nb_, maxLength: nb_ }),
+      fc.constant({ batch, m, n, k }),
+    );
+  })
+  .map(([ls, us, diag, perms, { batch, m, n, k }]) => {
+    const mats = range(sizeOf(batch)).map((b) => {
+      const L = range(m).map((i) => range(k).map((j) => (i === j ? 1 : i > j ? ls[b * m * k + i * k + j]! : 0)));
+      const U = range(k).map((i) =>
+        range(n).map((j) => {
+          if (j < i) return 0;
+          if (j > i) return us[b * k * n + i * n + j]!;
+          const [v, neg] = diag[b * k + i]!;
+          return neg ? -v : v;
+        }),
+      );
+      const LU = matmulM(L, U);
+      const perm = perms[b]!;
+      return range(m).map((i) => LU[perm.indexOf(i)]!); // row perm[r] of A is row r of LU
+    });
+    const f = fromMatrices(mats, batch, "float64");
+    return mk<"lu">([nb.array(Float64Array.from(f.data), { shape: f.shape })], {});
+  });
+
+/** Doolittle LU with partial pivoting (rows swapped as a whole), A = P L U. */
+function luRef(A: number[][]): { P: number[][]; L: number[][]; U: number[][] } {
+  const m = A.length;
+  const n = A[0]!.length;
+  const k = Math.min(m, n);
+  const a = A.map((r) => r.slice());
+  const perm = range(m);
+  for (let j = 0; j < k; j++) {
+    let p = j;
+    for (let i = j + 1; i < m; i++) if (Math.abs(a[i]![j]!) > Math.abs(a[p]![j]!)) p = i;
+    [a[j], a[p]] = [a[p]!, a[j]!];
+    [perm[j], perm[p]] = [perm[p]!, perm[j]!];
+    for (let i = j + 1; i < m; i++) {
+      a[i]![j]! /= a[j]![j]!;
+      for (let c = j + 1; c < n; c++) a[i]![c]! -= a[i]![j]! * a[j]![c]!;
+    }
+  }
+  return {
+    P: range(m).map((r) => range(m).map((c) => (perm[c] === r ? 1 : 0))),
+    L: range(m).map((i) => range(k).map((j) => (i === j ? 1 : i > j ? a[i]![j]! : 0))),
+    U: range(k).map((i) => range(n).map((j) => (j >= i ? a[i]![j]! : 0))),
+  };
+}
+
+/** Square matrices (n in 1..3) with entries in [-1, 1] times 0.01, 0.5 or 3: norms that pick low Padé degrees,
+ * degree 13, and degree 13 with squarings. */
+const expmCase = fc
+  .tuple(batchShape, fc.integer({ min: 1, max: 3 }), fc.constantFrom(0.01, 0.5, 3))
+  .chain(([batch, n, scale]) => arrOf([...batch, n, n], between(-scale, scale)))
+  .map((a) => mk<"expm">([a], {}));
+
+/** Pairs (A, E) for the Fréchet derivative: A as for expm, E with entries in [-1, 1]. */
+const expmFrechetCase = fc
+  .tuple(batchShape, fc.integer({ min: 1, max: 3 }), fc.constantFrom(0.01, 0.5, 3))
+  .chain(([batch, n, scale]) =>
+    fc.tuple(arrOf([...batch, n, n], between(-scale, scale)), arrOf([...batch, n, n], between(-1, 1))),
+  )
+  .map(([a, e]) => mk<"expm_frechet">([a, e], {}));
+
+/** e^A as the Taylor series Σ_{j<=30} (A/2^s)^j / j! with ‖A/2^s‖_∞ <= 1/2, squared s times. */
+function expmRef(A: number[][]): number[][] {
+  const n = A.length;
+  const nrm = Math.max(0, ...A.map((r) => r.reduce((acc, v) => acc + Math.abs(v), 0)));
+  const s = nrm > 0.5 ? Math.ceil(Math.log2(nrm / 0.5)) : 0;
+  const X = A.map((r) => r.map((v) => v / 2 ** s));
+  let term: number[][] = range(n).map((i) => range(n).map((j) => (i === j ? 1 : 0)));
+  let sum = term.map((r) => r.slice());
+  for (let j = 1; j <= 30; j++) {
+    term = matmulM(term, X).map((r) => r.map((v) => v / j));
+    sum = sum.map((r, i) => r.map((v, c) => v + term[i]![c]!));
+  }
+  for (let i = 0; i < s; i++) sum = matmulM(sum, sum);
+  return sum;
+}
+
 // ---- random ----
 
 const keyArr = arbShape({ maxRank: 1, maxDim: 2 }).chain((batch) =>
@@ -878,6 +1103,62 @@ const customLinCase = fc
 
 /** The plain-JS g of a custom case, looked up by its name. */
 const customRef = (name: string): ((v: number) => number) => CUSTOM.find((c) => c[0] === name)![3];
+
+// ---- special functions (issue 9, opsA): plain-JS references, independent of src/kernels/special.ts ----
+
+/** Terms shifted to w = x + 25 before the asymptotic series (far enough for 1e-17 truncation). */
+const SHIFT = 25;
+
+/** log Γ(x), x > 0: Stirling's series at x + 25 (terms through B₁₀) minus Σ log(x + k). */
+export function lgammaRef(x: number): number {
+  const w = x + SHIFT;
+  let s = (w - 0.5) * Math.log(w) - w + 0.5 * Math.log(2 * Math.PI);
+  const B = [1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66];
+  B.forEach((b, i) => (s += b / ((2 * i + 2) * (2 * i + 1) * w ** (2 * i + 1))));
+  for (let k = 0; k < SHIFT; k++) s -= Math.log(x + k);
+  return s;
+}
+
+/** ψ⁽ⁿ⁾(x), x > 0: the series Σ (x + k)^(-n-1) to 25 terms, then the Euler–Maclaurin tail (n = 0: ψ directly). */
+export function polygammaRef(n: number, x: number): number {
+  const w = x + SHIFT;
+  const B = [1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66];
+  if (n === 0) {
+    // ψ(w) ~ log w - 1/(2w) - Σ B_2k / (2k w^2k)
+    let s = Math.log(w) - 1 / (2 * w);
+    B.forEach((b, i) => (s -= b / ((2 * i + 2) * w ** (2 * i + 2))));
+    for (let k = 0; k < SHIFT; k++) s -= 1 / (x + k);
+    return s;
+  }
+  let fact = 1;
+  for (let k = 2; k <= n; k++) fact *= k;
+  // Σ_{k≥0} (w + k)^-s = w^(1-s)/(s-1) + w^-s/2 + Σ_k B_2k/(2k)! · s(s+1)···(s+2k-2) · w^(-s-2k+1), s = n + 1
+  const sp = n + 1;
+  let z = w ** -n / n + w ** -sp / 2;
+  let rising = 1;
+  let f2k = 1;
+  B.forEach((b, i) => {
+    const k = i + 1;
+    for (let j = Math.max(0, 2 * k - 3); j <= 2 * k - 2; j++) rising *= sp + j;
+    f2k *= (2 * k - 1) * (2 * k);
+    z += ((b / f2k) * rising) / w ** (sp + 2 * k - 1);
+  });
+  for (let k = 0; k < SHIFT; k++) z += (x + k) ** (-n - 1);
+  return (n % 2 === 1 ? 1 : -1) * fact * z;
+}
+
+/** erfinv by Newton's method on the Simpson erf (monotone convergence from 0 on the concave side). */
+function erfinvRef(y: number): number {
+  const a = Math.abs(y);
+  let x = 0;
+  for (let i = 0; i < 12; i++) x += (a - erfRef(x)) / ((2 / Math.sqrt(Math.PI)) * Math.exp(-x * x));
+  return y < 0 ? -x : x;
+}
+
+/** polygamma operands: orders n in {0, 1, 2} (float64, same shape) and x in [0.8, 4]. */
+const polygammaCase = arbArray({ shape: SH, domain: "positive", min: 0.8, max: 4 }).chain((x) =>
+  arrOf(x.shape, fc.integer({ min: 0, max: 2 })).map((n) => mk<"polygamma">([n, x], {})),
+);
 
 // ---------------------------------------------------------------------------
 // the table
@@ -1274,6 +1555,87 @@ export const SPECS = {
     refTol: 1e-9,
     diff: { wrt: ALL1 },
   },
+  // opsC: svd (reference from the Gram matrix's eigendecomposition; compared up to the SVD's ambiguities)
+  svd: {
+    gen: svdCase(() => fc.boolean()),
+    ref: ([a], { fullMatrices }) => {
+      const batch = a!.shape.slice(0, -2);
+      const rs = matrices(a!).map((m) => svdRef(m, fullMatrices));
+      const k = Math.min(a!.shape[a!.shape.length - 2]!, a!.shape[a!.shape.length - 1]!);
+      return [
+        fromMatrices(
+          rs.map((r) => r.U),
+          batch,
+          a!.dtype,
+        ),
+        { shape: [...batch, k], dtype: a!.dtype, data: rs.flatMap((r) => r.S) },
+        fromMatrices(
+          rs.map((r) => r.Vh),
+          batch,
+          a!.dtype,
+        ),
+      ];
+    },
+    normalize: svdNormalize,
+    // the reference's QR iteration converges to about 1e-14; s = √w loses nothing, U = A V / s a few ulps
+    refTol: 1e-9,
+    diff: { wrt: ALL1, gen: svdCase((m, n) => (m === n ? fc.boolean() : fc.constant(false))) },
+  },
+  lu: {
+    gen: luCase,
+    ref: ([a]) => {
+      const batch = a!.shape.slice(0, -2);
+      const rs = matrices(a!).map(luRef);
+      return [
+        fromMatrices(
+          rs.map((r) => r.P),
+          batch,
+          a!.dtype,
+        ),
+        fromMatrices(
+          rs.map((r) => r.L),
+          batch,
+          a!.dtype,
+        ),
+        fromMatrices(
+          rs.map((r) => r.U),
+          batch,
+          a!.dtype,
+        ),
+      ];
+    },
+    // the same elimination in another order of operations: a few ulps
+    refTol: 1e-12,
+    diff: { wrt: ALL1 },
+  },
+  // Taylor series reference; entries up to e^9, relative to max(1, |value|), Padé and Taylor both ~1e-15 per squaring
+  expm: {
+    gen: expmCase,
+    ref: ([a]) => [fromMatrices(matrices(a!).map(expmRef), a!.shape.slice(0, -2), a!.dtype)],
+    refTol: 1e-11,
+    diff: { wrt: ALL1 },
+  },
+  // L(A, E) as the top-right block of the Taylor-series exp([[A, E], [0, A]]); entries up to e^9 · ‖E‖
+  expm_frechet: {
+    gen: expmFrechetCase,
+    ref: ([a, e]) => {
+      const es = matrices(e!);
+      const out = matrices(a!).map((A, b) => {
+        const n = A.length;
+        const E = es[b]!;
+        const big = range(2 * n).map((i) =>
+          range(2 * n).map((j) => (i < n ? (j < n ? A[i]![j]! : E[i]![j - n]!) : j < n ? 0 : A[i - n]![j - n]!)),
+        );
+        return expmRef(big)
+          .slice(0, n)
+          .map((row) => row.slice(n));
+      });
+      return [fromMatrices(out, a!.shape.slice(0, -2), a!.dtype)];
+    },
+    refTol: 1e-11,
+    // order 2 here; expm's order-3 test differentiates this rule to order 2 as well
+    diff: { wrt: "all", order: 2 },
+  },
   random_bits: {
     gen: randomBitsCase,
     ref: ([k], { shape }) => {
@@ -1355,6 +1717,29 @@ export const SPECS = {
   },
   // bilinear in (M, t): differentiable in both
   custom_vjp_lin: { gen: customLinCase, ref: ([m, t]) => [matmulRef(m!, t!)], diff: { wrt: ALL2 } },
+  // special functions (issue 9, opsA). The references shift to x + 25 and use an asymptotic series
+  // (truncation < 1e-17) plus 25 rounded terms: absolute error ~1e-14, so 1e-12 relative to max(1, |value|).
+  // Domains stay where every derivative to third order (polygamma up to order 5) is moderate.
+  lgamma: { gen: unary(D.positive), ref: un(lgammaRef), refTol: 1e-12, diff: { wrt: ALL1 } },
+  digamma: { gen: unary(D.positive), ref: un((v) => polygammaRef(0, v)), refTol: 1e-12, diff: { wrt: ALL1 } },
+  // no derivative in the integer order n (operand 0)
+  polygamma: { gen: polygammaCase, ref: bin(polygammaRef), refTol: 1e-12, diff: { wrt: [1] } },
+  // erfc = 1 - erf with the Simpson erf (error < 1e-13; on [-3, 3] no value is below 1e-5, so absolute is enough)
+  erfc: { gen: unary(D.any), ref: un((v) => 1 - erfRef(v)), refTol: 1e-11, diff: { wrt: ALL1 } },
+  // erfinv on [-0.8, 0.8]: Newton on the Simpson erf, error ~1e-13
+  erfinv: { gen: unary({ min: -0.8, max: 0.8 }), ref: un(erfinvRef), refTol: 1e-11, diff: { wrt: ALL1 } },
+  xlogy: {
+    gen: binary(D.any, D.positive),
+    ref: bin((x, y) => (x === 0 ? 0 : x * Math.log(y))),
+    refTol: 1e-14,
+    diff: { wrt: ALL2 },
+  },
+  xlog1py: {
+    gen: binary(D.any, D.log1p),
+    ref: bin((x, y) => (x === 0 ? 0 : x * Math.log1p(y))),
+    refTol: 1e-14,
+    diff: { wrt: ALL2 },
+  },
 } satisfies { [P in Prim]: PrimSpec<P> };
 
 /** Every primitive, in table order. */
