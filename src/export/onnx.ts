@@ -187,12 +187,8 @@ const UNARY: Record<string, string> = {
   log: "Log",
   sin: "Sin",
   cos: "Cos",
-  tan: "Tan",
   tanh: "Tanh",
   sinh: "Sinh",
-  cosh: "Cosh",
-  asin: "Asin",
-  acos: "Acos",
   sqrt: "Sqrt",
   abs: "Abs",
   sign: "Sign",
@@ -327,6 +323,49 @@ function atan(b: Builder, z: string, dtype: DType): string {
   return b.one("Where", [nonzero, b.one("Where", [b.one("IsInf", [z]), inf, t1]), z]);
 }
 LOWER["atan"] = (b, [x], [a], [o]) => [atan(b, b.cast(x!, a!.dtype, o!.dtype), o!.dtype)];
+
+/**
+ * tan, asin, acos, cosh: onnxruntime implements Tan, Asin, Acos and Cosh for
+ * float32 only, so float64 composes them from operators it has in float64:
+ * tan x = sin x / cos x; asin x = atan(x / √((1 − x)(1 + x))) and
+ * acos x = 2 atan(√((1 − x) / (1 + x))), free of cancellation near ±1;
+ * cosh x = e^(|x| − ln 2) + e^(−|x| − ln 2), finite up to where cosh is.
+ * Each rounds a few times: within a few ulps (the float64 bound of the tests is 1e-12).
+ */
+const FLOAT64_UNARY: Record<string, [string, (b: Builder, x: string) => string]> = {
+  tan: ["Tan", (b, x) => b.one("Div", [b.one("Sin", [x]), b.one("Cos", [x])])],
+  asin: [
+    "Asin",
+    (b, x) => {
+      const one = b.scalar(1, "float64");
+      const r = b.one("Sqrt", [b.one("Mul", [b.one("Sub", [one, x]), b.one("Add", [one, x])])]);
+      return atan(b, b.one("Div", [x, r]), "float64");
+    },
+  ],
+  acos: [
+    "Acos",
+    (b, x) => {
+      const one = b.scalar(1, "float64");
+      const r = b.one("Sqrt", [b.one("Div", [b.one("Sub", [one, x]), b.one("Add", [one, x])])]);
+      return b.one("Mul", [b.scalar(2, "float64"), atan(b, r, "float64")]);
+    },
+  ],
+  cosh: [
+    "Cosh",
+    (b, x) => {
+      const ax = b.one("Abs", [x]);
+      const ln2 = b.scalar(Math.LN2, "float64");
+      const up = b.one("Exp", [b.one("Sub", [ax, ln2])]);
+      const down = b.one("Exp", [b.one("Sub", [b.one("Neg", [ax]), ln2])]);
+      return b.one("Add", [up, down]);
+    },
+  ],
+};
+for (const [p, [op, f64]] of Object.entries(FLOAT64_UNARY))
+  LOWER[p] = (b, [x], [a], [o]) => {
+    const y = b.cast(x!, a!.dtype, o!.dtype);
+    return [o!.dtype === "float64" ? f64(b, y) : b.one(op, [y])];
+  };
 
 /** Whether x is negative or a negative zero (-0 has 1/x = -∞); false for NaN. */
 function signBitSet(b: Builder, x: string, dtype: DType): string {
