@@ -3,6 +3,7 @@
  * and their reference outputs, computed here in plain float64 JavaScript,
  * independently of nabla and of every peer.
  */
+import { at } from "../src/core/errors.js";
 
 /** A host array: row-major float64 data and its shape. */
 export interface HostArray {
@@ -41,6 +42,27 @@ export interface Workload {
   readonly reference: () => Float64Array[];
 }
 
+/**
+ * A backend's copies of the workload's inputs, converted once by `convert`: `input(name)` looks one
+ * up (a name the workload lacks is a bug in the backend, so it throws), `all` lists them for disposal.
+ */
+export function convertInputs<A>(w: Workload, convert: (h: HostArray) => A): { input: (name: string) => A; all: A[] } {
+  const arrays = new Map(Object.entries(w.inputs).map(([k, h]) => [k, convert(h)] as const));
+  const input = (name: string): A => {
+    const a = arrays.get(name);
+    if (a === undefined) throw new Error(`workload ${w.id} has no input ${name}`);
+    return a;
+  };
+  return { input, all: [...arrays.values()] };
+}
+
+/** The workload's size or constant `name` (a name it lacks is a bug in the backend, so it throws). */
+export function param(w: Workload, name: string): number {
+  const v = w.params[name];
+  if (v === undefined) throw new Error(`workload ${w.id} has no parameter ${name}`);
+  return v;
+}
+
 // ---------------------------------------------------------------------------
 // Seeded inputs
 
@@ -77,8 +99,8 @@ function mm(a: Float64Array, b: Float64Array, m: number, k: number, n: number): 
   const c = new Float64Array(m * n);
   for (let i = 0; i < m; i++)
     for (let p = 0; p < k; p++) {
-      const aip = a[i * k + p];
-      for (let j = 0; j < n; j++) c[i * n + j] += aip * b[p * n + j];
+      const aip = at(a, i * k + p);
+      for (let j = 0; j < n; j++) c[i * n + j] = at(c, i * n + j) + aip * at(b, p * n + j);
     }
   return c;
 }
@@ -88,8 +110,8 @@ function mmTA(a: Float64Array, b: Float64Array, m: number, k: number, n: number)
   const c = new Float64Array(k * n);
   for (let i = 0; i < m; i++)
     for (let p = 0; p < k; p++) {
-      const aip = a[i * k + p];
-      for (let j = 0; j < n; j++) c[p * n + j] += aip * b[i * n + j];
+      const aip = at(a, i * k + p);
+      for (let j = 0; j < n; j++) c[p * n + j] = at(c, p * n + j) + aip * at(b, i * n + j);
     }
   return c;
 }
@@ -100,7 +122,7 @@ function mmTB(a: Float64Array, b: Float64Array, m: number, n: number, k: number)
   for (let i = 0; i < m; i++)
     for (let p = 0; p < k; p++) {
       let s = 0;
-      for (let j = 0; j < n; j++) s += a[i * n + j] * b[p * n + j];
+      for (let j = 0; j < n; j++) s += at(a, i * n + j) * at(b, p * n + j);
       c[i * k + p] = s;
     }
   return c;
@@ -108,7 +130,7 @@ function mmTB(a: Float64Array, b: Float64Array, m: number, n: number, k: number)
 
 function colSum(a: Float64Array, m: number, n: number): Float64Array {
   const s = new Float64Array(n);
-  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) s[j] += a[i * n + j];
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) s[j] = at(s, j) + at(a, i * n + j);
   return s;
 }
 
@@ -189,28 +211,28 @@ function mlpWorkload(
   const reference = (): Float64Array[] => {
     const { w1, b1, w2, b2, w3, b3 } = inputs;
     const a1 = mm(x.data, w1.data, B, D, H);
-    for (let i = 0; i < B * H; i++) a1[i] = Math.tanh(a1[i] + b1.data[i % H]);
+    for (let i = 0; i < B * H; i++) a1[i] = Math.tanh(at(a1, i) + at(b1.data, i % H));
     const a2 = mm(a1, w2.data, B, H, H);
-    for (let i = 0; i < B * H; i++) a2[i] = Math.tanh(a2[i] + b2.data[i % H]);
+    for (let i = 0; i < B * H; i++) a2[i] = Math.tanh(at(a2, i) + at(b2.data, i % H));
     const z = mm(a2, w3.data, B, H, C);
     // dz = (softmax(z) - y) / B
     const dz = new Float64Array(B * C);
     for (let b = 0; b < B; b++) {
       let m = -Infinity;
-      for (let c = 0; c < C; c++) m = Math.max(m, z[b * C + c] + b3.data[c]);
+      for (let c = 0; c < C; c++) m = Math.max(m, at(z, b * C + c) + at(b3.data, c));
       let se = 0;
-      for (let c = 0; c < C; c++) se += Math.exp(z[b * C + c] + b3.data[c] - m);
+      for (let c = 0; c < C; c++) se += Math.exp(at(z, b * C + c) + at(b3.data, c) - m);
       for (let c = 0; c < C; c++)
-        dz[b * C + c] = (Math.exp(z[b * C + c] + b3.data[c] - m) / se - y.data[b * C + c]) / B;
+        dz[b * C + c] = (Math.exp(at(z, b * C + c) + at(b3.data, c) - m) / se - at(y.data, b * C + c)) / B;
     }
     const gw3 = mmTA(a2, dz, B, H, C);
     const gb3 = colSum(dz, B, C);
     const d2 = mmTB(dz, w3.data, B, C, H);
-    for (let i = 0; i < B * H; i++) d2[i] *= 1 - a2[i] * a2[i];
+    for (let i = 0; i < B * H; i++) d2[i] = at(d2, i) * (1 - at(a2, i) * at(a2, i));
     const gw2 = mmTA(a1, d2, B, H, H);
     const gb2 = colSum(d2, B, H);
     const d1 = mmTB(d2, w2.data, B, H, H);
-    for (let i = 0; i < B * H; i++) d1[i] *= 1 - a1[i] * a1[i];
+    for (let i = 0; i < B * H; i++) d1[i] = at(d1, i) * (1 - at(a1, i) * at(a1, i));
     const gw1 = mmTA(x.data, d1, B, D, H);
     const gb1 = colSum(d1, B, H);
     return [gw1, gb1, gw2, gb2, gw3, gb3];
@@ -236,7 +258,7 @@ function gradGradScalar(x0: number): Workload {
     title: `grad(grad(sin(x)·exp(x))) at ${x0}`,
     params: {},
     inputs: { x },
-    reference: () => [Float64Array.of(2 * Math.cos(x.data[0]) * Math.exp(x.data[0]))],
+    reference: () => [Float64Array.of(2 * Math.cos(at(x.data, 0)) * Math.exp(at(x.data, 0)))],
   };
 }
 
@@ -278,8 +300,8 @@ function hessian(n: number): Workload {
         h[i * n + i] = 1;
         for (let j = 0; j < n; j++) {
           let s = 0;
-          for (let k = 0; k < n; k++) s += a.data[k * n + i] * Math.sin(ax[k]) * a.data[k * n + j];
-          h[i * n + j] -= s;
+          for (let k = 0; k < n; k++) s += at(a.data, k * n + i) * Math.sin(at(ax, k)) * at(a.data, k * n + j);
+          h[i * n + j] = at(h, i * n + j) - s;
         }
       }
       return [h];
@@ -302,9 +324,9 @@ function jvp(n: number, label: string): Workload {
       const p = new Float64Array(n);
       const t = new Float64Array(n);
       for (let i = 0; i < n; i++) {
-        const [f, df] = chain(x.data[i]);
+        const [f, df] = chain(at(x.data, i));
         p[i] = f;
-        t[i] = df * v.data[i];
+        t[i] = df * at(v.data, i);
       }
       return [p, t];
     },
@@ -339,15 +361,15 @@ function perExampleGrad(B: number, D: number, H: number): Workload {
         let out = 0;
         for (let j = 0; j < H; j++) {
           let s = 0;
-          for (let i = 0; i < D; i++) s += x.data[b * D + i] * w.data[i * H + j];
+          for (let i = 0; i < D; i++) s += at(x.data, b * D + i) * at(w.data, i * H + j);
           h[j] = Math.tanh(s);
-          out += h[j] * u.data[j];
+          out += at(h, j) * at(u.data, j);
         }
-        const r = 2 * (out - y.data[b]);
+        const r = 2 * (out - at(y.data, b));
         for (let j = 0; j < H; j++) {
-          du[b * H + j] = r * h[j];
-          const g = r * u.data[j] * (1 - h[j] * h[j]);
-          for (let i = 0; i < D; i++) dw[(b * D + i) * H + j] = g * x.data[b * D + i];
+          du[b * H + j] = r * at(h, j);
+          const g = r * at(u.data, j) * (1 - at(h, j) * at(h, j));
+          for (let i = 0; i < D; i++) dw[(b * D + i) * H + j] = g * at(x.data, b * D + i);
         }
       }
       return [dw, du];
@@ -369,7 +391,7 @@ function longChain(steps: number, c: number, label: string): Workload {
     params: { steps, c },
     inputs: { x },
     reference: () => {
-      let v = x.data[0];
+      let v = at(x.data, 0);
       let d = 1;
       for (let k = 0; k < steps; k++) {
         d *= 1 + c * Math.cos(v);
@@ -428,7 +450,7 @@ function w3(x0: number): Workload {
     title: `W3 4th derivative of sin(x)·exp(x) at ${x0}, per call`,
     params: { order: 4 },
     inputs: { x },
-    reference: () => [Float64Array.of(-4 * Math.exp(x.data[0]) * Math.sin(x.data[0]))],
+    reference: () => [Float64Array.of(-4 * Math.exp(at(x.data, 0)) * Math.sin(at(x.data, 0)))],
   };
 }
 
@@ -450,10 +472,10 @@ function w4(n: number): Workload {
       const h = new Float64Array(n * n);
       for (let i = 0; i < n; i++) {
         if (i < n - 1) {
-          h[i * n + i] += 1200 * v[i] * v[i] - 400 * v[i + 1] + 2;
-          h[i * n + i + 1] = h[(i + 1) * n + i] = -400 * v[i];
+          h[i * n + i] = at(h, i * n + i) + 1200 * at(v, i) * at(v, i) - 400 * at(v, i + 1) + 2;
+          h[i * n + i + 1] = h[(i + 1) * n + i] = -400 * at(v, i);
         }
-        if (i > 0) h[i * n + i] += 200;
+        if (i > 0) h[i * n + i] = at(h, i * n + i) + 200;
       }
       return [h];
     },
@@ -471,7 +493,8 @@ function pinnReference(P: HostArray, W1: HostArray, W2: HostArray, w3: HostArray
   const g1 = new Float64Array(K * J);
   const g2 = new Float64Array(J * M);
   const g3 = new Float64Array(M);
-  const [h1, s1, d1, h2, s2, sC, sB2] = Array.from({ length: 7 }, () => new Float64Array(J));
+  const vec = (): Float64Array => new Float64Array(J);
+  const [h1, s1, d1, h2, s2, sC, sB2] = [vec(), vec(), vec(), vec(), vec(), vec(), vec()];
   const Bk = new Float64Array(K * M);
   const Ck = new Float64Array(K * M);
   const gh1 = new Float64Array(J);
@@ -481,64 +504,64 @@ function pinnReference(P: HostArray, W1: HostArray, W2: HostArray, w3: HostArray
     const p = P.data.subarray(n * K, n * K + K);
     for (let j = 0; j < J; j++) {
       let a = 0;
-      for (let k = 0; k < K; k++) a += p[k] * W1.data[k * J + j];
+      for (let k = 0; k < K; k++) a += at(p, k) * at(W1.data, k * J + j);
       h1[j] = Math.tanh(a);
-      s1[j] = 1 - h1[j] * h1[j];
-      d1[j] = -2 * h1[j] * s1[j];
+      s1[j] = 1 - at(h1, j) * at(h1, j);
+      d1[j] = -2 * at(h1, j) * at(s1, j);
     }
     Bk.fill(0);
     Ck.fill(0);
     let L = 0;
     for (let m = 0; m < M; m++) {
       let b = 0;
-      for (let j = 0; j < J; j++) b += h1[j] * W2.data[j * M + m];
+      for (let j = 0; j < J; j++) b += at(h1, j) * at(W2.data, j * M + m);
       h2[m] = Math.tanh(b);
-      s2[m] = 1 - h2[m] * h2[m];
+      s2[m] = 1 - at(h2, m) * at(h2, m);
       sC[m] = 0;
       sB2[m] = 0;
       for (let k = 0; k < K; k++) {
         let bb = 0;
         let cc = 0;
         for (let j = 0; j < J; j++) {
-          const w1 = W1.data[k * J + j];
-          bb += W2.data[j * M + m] * s1[j] * w1;
-          cc += W2.data[j * M + m] * d1[j] * w1 * w1;
+          const w1 = at(W1.data, k * J + j);
+          bb += at(W2.data, j * M + m) * at(s1, j) * w1;
+          cc += at(W2.data, j * M + m) * at(d1, j) * w1 * w1;
         }
         Bk[k * M + m] = bb;
         Ck[k * M + m] = cc;
-        sC[m] += cc;
-        sB2[m] += bb * bb;
+        sC[m] = at(sC, m) + cc;
+        sB2[m] = at(sB2, m) + bb * bb;
       }
-      L += w3.data[m] * (s2[m] * sC[m] - 2 * h2[m] * s2[m] * sB2[m]);
+      L += at(w3.data, m) * (at(s2, m) * at(sC, m) - 2 * at(h2, m) * at(s2, m) * at(sB2, m));
     }
     const gL = (2 * L) / N;
     gh1.fill(0);
     gs1.fill(0);
     gd1.fill(0);
     for (let m = 0; m < M; m++) {
-      const t = w3.data[m];
-      g3[m] += gL * (s2[m] * sC[m] - 2 * h2[m] * s2[m] * sB2[m]);
-      const gb = gL * t * (-2 * h2[m] * sC[m] - 2 * (1 - 3 * h2[m] * h2[m]) * sB2[m]) * s2[m];
-      const gC = gL * t * s2[m];
-      const gSB2 = gL * t * (-2 * h2[m] * s2[m]);
+      const t = at(w3.data, m);
+      g3[m] = at(g3, m) + gL * (at(s2, m) * at(sC, m) - 2 * at(h2, m) * at(s2, m) * at(sB2, m));
+      const gb = gL * t * (-2 * at(h2, m) * at(sC, m) - 2 * (1 - 3 * at(h2, m) * at(h2, m)) * at(sB2, m)) * at(s2, m);
+      const gC = gL * t * at(s2, m);
+      const gSB2 = gL * t * (-2 * at(h2, m) * at(s2, m));
       for (let j = 0; j < J; j++) {
-        const w2 = W2.data[j * M + m];
-        g2[j * M + m] += gb * h1[j];
-        gh1[j] += gb * w2;
+        const w2 = at(W2.data, j * M + m);
+        g2[j * M + m] = at(g2, j * M + m) + gb * at(h1, j);
+        gh1[j] = at(gh1, j) + gb * w2;
         for (let k = 0; k < K; k++) {
-          const w1 = W1.data[k * J + j];
-          const gB = gSB2 * 2 * Bk[k * M + m];
-          g2[j * M + m] += gB * s1[j] * w1 + gC * d1[j] * w1 * w1;
-          gs1[j] += gB * w2 * w1;
-          gd1[j] += gC * w2 * w1 * w1;
-          g1[k * J + j] += gB * w2 * s1[j] + gC * w2 * d1[j] * 2 * w1;
+          const w1 = at(W1.data, k * J + j);
+          const gB = gSB2 * 2 * at(Bk, k * M + m);
+          g2[j * M + m] = at(g2, j * M + m) + gB * at(s1, j) * w1 + gC * at(d1, j) * w1 * w1;
+          gs1[j] = at(gs1, j) + gB * w2 * w1;
+          gd1[j] = at(gd1, j) + gC * w2 * w1 * w1;
+          g1[k * J + j] = at(g1, k * J + j) + gB * w2 * at(s1, j) + gC * w2 * at(d1, j) * 2 * w1;
         }
       }
     }
     for (let j = 0; j < J; j++) {
-      const g = gh1[j] + gs1[j] * (-2 * h1[j]) + gd1[j] * (-2 + 6 * h1[j] * h1[j]);
-      const ga = g * s1[j];
-      for (let k = 0; k < K; k++) g1[k * J + j] += ga * p[k];
+      const g = at(gh1, j) + at(gs1, j) * (-2 * at(h1, j)) + at(gd1, j) * (-2 + 6 * at(h1, j) * at(h1, j));
+      const ga = g * at(s1, j);
+      for (let k = 0; k < K; k++) g1[k * J + j] = at(g1, k * J + j) + ga * at(p, k);
     }
   }
   return [g1, g2, g3];
@@ -582,10 +605,10 @@ function w6(n: number, mode: "jacfwd" | "jacrev"): Workload {
       const { w, b, x } = inputs;
       const jac = new Float64Array(n * n);
       for (let i = 0; i < n; i++) {
-        let z = b.data[i];
-        for (let j = 0; j < n; j++) z += w.data[i * n + j] * x.data[j];
+        let z = at(b.data, i);
+        for (let j = 0; j < n; j++) z += at(w.data, i * n + j) * at(x.data, j);
         const t = Math.tanh(z);
-        for (let j = 0; j < n; j++) jac[i * n + j] = (1 - t * t) * w.data[i * n + j];
+        for (let j = 0; j < n; j++) jac[i * n + j] = (1 - t * t) * at(w.data, i * n + j);
       }
       return [jac];
     },

@@ -14,6 +14,7 @@
  */
 import { describe, expect, it } from "vitest";
 import * as nb from "../src/index.js";
+import { at } from "../src/core/errors.js";
 
 type A = nb.NDArray;
 const TOL = 1e-12;
@@ -271,14 +272,14 @@ describe("Jacobian shapes: out.shape ++ in.shape", () => {
       // d out1[i,j] / d a_k = δ_ik b_j
       const d1a: number[] = [];
       for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) for (let k = 0; k < 2; k++) d1a.push(i === k ? b[j]! : 0);
-      expectClose(J[0].a, d1a, [2, 2, 2]);
+      expectClose(at(J, 0).a, d1a, [2, 2, 2]);
       // d out1[i,j] / d b_{l,0} = a_i δ_jl
       const d1b: number[] = [];
       for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) for (let l = 0; l < 3; l++) d1b.push(j === l ? a[i]! : 0);
-      expectClose(J[0].b, d1b, [2, 2, 3, 1]);
-      expectClose(J[1].a, [0, 0], [2]);
+      expectClose(at(J, 0).b, d1b, [2, 2, 3, 1]);
+      expectClose(at(J, 1).a, [0, 0], [2]);
       expectClose(
-        J[1].b,
+        at(J, 1).b,
         b.map((v) => 2 * v),
         [3, 1],
       );

@@ -17,6 +17,7 @@ import { describe, expect, it } from "vitest";
 import * as nb from "../src/index.js";
 import { fdJacobian } from "./support/reference.js";
 import { arr, expectClose } from "./support/assert.js";
+import { at } from "../src/core/errors.js";
 
 type A = nb.NDArray;
 
@@ -115,10 +116,10 @@ describe("cond", () => {
     const p = { a: arr([1, 2]), b: arr([10, 20]) };
     const r1 = f(p, nb.array(1));
     expectClose(r1.sum, [11, 22], [2], 0);
-    expectClose(r1.t[0], 2, [], 0);
+    expectClose(at(r1.t, 0), 2, [], 0);
     const r2 = f(p, nb.array(-1));
     expectClose(r2.sum, [-9, -18], [2], 0);
-    expectClose(r2.t[0], 1, [], 0);
+    expectClose(at(r2.t, 0), 1, [], 0);
     // the same under jit (both branches, selected)
     const jf = nb.jit(f);
     expectClose(jf(p, nb.array(-1)).sum, [-9, -18], [2], 0);
@@ -765,8 +766,8 @@ describe("scan", () => {
     const sums = b.map((r) => r[0]! + r[1]!);
     expectClose(carry.s, 6, [], 0);
     expectClose(carry.p, cumprodJs(sums).at(-1)!, [], CF);
-    expectClose(ys.both[0], cumsumJs(a), [3], 0);
-    expectClose(ys.both[1], cumprodJs(sums), [3], CF);
+    expectClose(at(ys.both, 0), cumsumJs(a), [3], 0);
+    expectClose(at(ys.both, 1), cumprodJs(sums), [3], CF);
     expectClose(
       ys.row,
       b.flatMap((r, i) => r.map((v) => v * a[i]!)),

@@ -42,7 +42,7 @@ describe("customJvp", () => {
         calls.f++;
         return nb.sin(x);
       },
-      ([x]: A[], [dx]: A[]) => {
+      ([x]: [A], [dx]: [A]) => {
         calls.rule++;
         return [nb.sin(x), nb.mul(dx, nb.mul(x, x))];
       },
@@ -130,7 +130,7 @@ describe("customJvp", () => {
     // f(w, x) = w·x in value; declared tangent 10·dw·x + w·dx (the w-part deliberately wrong)
     const f = nb.customJvp(
       (w: A, x: A) => nb.mul(w, x),
-      ([w, x]: A[], [dw, dx]: A[]) => [nb.mul(w, x), nb.add(nb.mul(nb.mul(dw, x), 10), nb.mul(dx, w))],
+      ([w, x]: [A, A], [dw, dx]: [A, A]) => [nb.mul(w, x), nb.add(nb.mul(nb.mul(dw, x), 10), nb.mul(dx, w))],
     );
     const X = arr([1, 2, 3]);
     const vf = nb.vmap(f, { inAxes: [null, 0] });
@@ -147,7 +147,7 @@ describe("customJvp", () => {
     // the naive derivative eˣ / (1 + eˣ) is ∞/∞ at x = 800 in float64
     const log1pexp = nb.customJvp(
       (x: A) => nb.log(nb.add(1, nb.exp(x))),
-      ([x]: A[], [dx]: A[]) => [nb.log(nb.add(1, nb.exp(x))), nb.mul(dx, nb.sigmoid(x))],
+      ([x]: [A], [dx]: [A]) => [nb.log(nb.add(1, nb.exp(x))), nb.mul(dx, nb.sigmoid(x))],
     );
     const g = nb.grad((x: A) => nb.sum(log1pexp(x)))(arr([800, 0.3, -2]));
     expectClose(
@@ -164,8 +164,8 @@ describe("customJvp", () => {
     let record = false; // under grad the tangents are symbolic (no concrete values to read)
     const f = nb.customJvp(
       (x: A, y: A) => nb.mul(x, y),
-      ([x, y]: A[], [dx, dy]: A[]) => {
-        if (record) seen.push(vals(dx!), vals(dy!));
+      ([x, y]: [A, A], [dx, dy]: [A, A]) => {
+        if (record) seen.push(vals(dx), vals(dy));
         return [nb.mul(x, y), nb.add(nb.mul(dx, y), nb.mul(nb.mul(x, dy), 10))];
       },
     );
@@ -220,7 +220,7 @@ describe("customJvp", () => {
     expect(() => nb.grad((v: A) => nb.sum(wrongStructure(v)))(x)).toThrow(nb.ShapeError);
     const wrongShape = nb.customJvp(
       (v: A) => nb.sin(v),
-      ([v]: A[]) => [nb.sin(v), nb.ones([3])],
+      ([v]: [A]) => [nb.sin(v), nb.ones([3])],
     );
     // a tangent that does not fit the primal output is a wrong rule (GradError), never broadcast
     expect(() => nb.jvp(wrongShape, [x], [x])).toThrow(nb.GradError);
@@ -294,7 +294,7 @@ describe("customVjp", () => {
     const f = nb.customVjp(
       (w: A, x: A) => nb.mul(w, x),
       (w: A, x: A) => [nb.mul(w, x), [w, x]],
-      ([w, x]: A[], ct: A) => [nb.mul(nb.mul(ct, x), 10), nb.mul(ct, w)],
+      ([w, x]: [A, A], ct: A) => [nb.mul(nb.mul(ct, x), 10), nb.mul(ct, w)],
     );
     const X = arr([1, 2, 3]);
     const vf = nb.vmap(f, { inAxes: [null, 0] });

@@ -13,9 +13,9 @@ import { exportGraph, importGraph, GRAPH_FORMAT, GRAPH_VERSION } from "../src/ex
 import { arbProgram, type Program } from "../src/testing/index.js";
 import { expectSame } from "./support/export.js";
 import { vals } from "./support/assert.js";
+import { fcSettings } from "./support/rng.js";
 
-const SEED = Number(process.env.NABLA_FC_SEED ?? 20261201);
-const RUNS = Number(process.env.NABLA_FC_RUNS ?? 10);
+const { SEED, RUNS } = fcSettings({ seed: 20261201, runs: 10 });
 
 /** Export, write as text, read back, import. */
 // the imported function has the signature of the exported one (stated as importGraph's type argument)

@@ -18,9 +18,9 @@ import fc from "fast-check";
 import * as nb from "../src/index.js";
 import { exportGraph, importGraph, type GraphJSON } from "../src/export/index.js";
 import { expectSame } from "./support/export.js";
+import { fcSettings } from "./support/rng.js";
 
-const SEED = Number(process.env.NABLA_FC_SEED ?? 20261202);
-const RUNS = Number(process.env.NABLA_FC_RUNS ?? 10);
+const { SEED, RUNS } = fcSettings({ seed: 20261202, runs: 10 });
 
 const c = nb.array([[0.5, -1, 2]]);
 const f1 = (x: nb.NDArray, i: nb.NDArray) => nb.sum(nb.mul(nb.take(nb.cumsum(nb.tanh(nb.add(x, c)), 1), i, 1), 3), 0);

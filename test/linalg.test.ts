@@ -32,14 +32,12 @@ import { describe, expect, it } from "vitest";
 import * as nb from "../src/index.js";
 import { arbSpdMatrix, checkGrads } from "../src/testing/index.js";
 import { sizeOf } from "./support/reference.js";
+import { fcSeed, fcSettings, seeded } from "./support/rng.js";
 
 type A = nb.NDArray;
 
-const RUNS = (() => {
-  const v = Number(process.env.NABLA_FC_RUNS);
-  return Number.isInteger(v) && v > 0 ? v : 20;
-})();
-const fcOpts = (seed: number) => ({ seed, numRuns: RUNS });
+const { RUNS } = fcSettings({ seed: 0, runs: 20 });
+const fcOpts = (seed: number) => ({ seed: fcSeed(seed), numRuns: RUNS });
 
 // ---------------------------------------------------------------------------
 // plain-JS matrices (row-major number[][])
@@ -590,16 +588,6 @@ describe("linalg identities (fast-check properties)", () => {
 // ---------------------------------------------------------------------------
 // derivatives against finite differences
 
-/** Deterministic inputs from a small seeded generator (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    let t = (s = (s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
-}
 function wc(r: () => number, n: number, batch: number[] = [], flip = false): A {
   const ms = Array.from({ length: sizeOf(batch) }, () =>
     Array.from({ length: n }, (_, i) =>
@@ -627,7 +615,7 @@ function separated(r: () => number, batch: number[] = []): A {
 }
 
 describe("linalg derivatives match finite differences (checkGrads, order 2, fwd and rev)", () => {
-  const r = rng(7);
+  const r = seeded(7, -1, 1);
   const opts = { order: 2, modes: ["fwd", "rev"] as ("fwd" | "rev")[] };
 
   it("solve, in both arguments, vector and matrix right-hand sides, batched", () => {

@@ -14,6 +14,7 @@
 import { describe, expect, it } from "vitest";
 import * as nb from "../src/index.js";
 import { ravel, unravel } from "./support/reference.js";
+import { seeded } from "./support/rng.js";
 
 // ---------------------------------------------------------------------------
 // plain-JS reference tensors
@@ -56,16 +57,9 @@ function bshape(...shapes: number[][]): number[] {
 }
 
 /** Deterministic pseudo-random values in [lo, hi) (a 32-bit LCG). */
-function rng(seed: number): (lo?: number, hi?: number) => number {
-  let s = seed >>> 0;
-  return (lo = -1, hi = 1) => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return lo + ((hi - lo) * s) / 2 ** 32;
-  };
-}
 
 function randRef(shape: number[], seed: number, lo = -2, hi = 2): Ref {
-  const r = rng(seed);
+  const r = seeded(seed);
   return tensor(shape, () => r(lo, hi));
 }
 

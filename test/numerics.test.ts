@@ -481,13 +481,13 @@ describe("custom rules and tangents are checked, never broadcast or converted", 
   it("customJvp: a tangent whose shape or dtype differs from the primal output throws GradError naming both", () => {
     const scalarTangent = nb.customJvp(
       (v: A) => nb.sin(v),
-      ([v]: A[], [dv]: A[]) => [nb.sin(v), nb.sum(dv)],
+      ([v]: [A], [dv]: [A]) => [nb.sin(v), nb.sum(dv)],
     );
     expect(() => nb.jvp(scalarTangent, [x], [x])).toThrow(nb.GradError);
     expect(() => nb.jvp(scalarTangent, [x], [x])).toThrow(/^customJvp: .*float64\[\].*float64\[2\]/);
     const f32Tangent = nb.customJvp(
       (v: A) => nb.sin(v),
-      ([v]: A[], [dv]: A[]) => [nb.sin(v), nb.astype(dv, "float32")],
+      ([v]: [A], [dv]: [A]) => [nb.sin(v), nb.astype(dv, "float32")],
     );
     expect(() => nb.jvp(f32Tangent, [x], [x])).toThrow(/^customJvp: .*float32\[2\].*float64\[2\]/);
     // under reverse mode too (the rule's tangent map is transposed)
@@ -495,7 +495,7 @@ describe("custom rules and tangents are checked, never broadcast or converted", 
     // a correct rule still works
     const ok = nb.customJvp(
       (v: A) => nb.sin(v),
-      ([v]: A[], [dv]: A[]) => [nb.sin(v), nb.mul(dv, nb.cos(v))],
+      ([v]: [A], [dv]: [A]) => [nb.sin(v), nb.mul(dv, nb.cos(v))],
     );
     expectClose(nb.jvp(ok, [x], [x])[1] as A, [0.5 * Math.cos(0.5), Math.cos(1)], [2], 1e-15);
   });

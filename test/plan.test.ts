@@ -11,9 +11,9 @@ import { arbProgram } from "../src/testing/index.js";
 import { compile } from "../src/transforms/plan.js";
 import { ConcreteArray } from "../src/core/ndarray.js";
 import { evalGraph } from "../src/core/graph.js";
+import { fcSettings } from "./support/rng.js";
 
-const RUNS = Number(process.env.NABLA_FC_RUNS ?? 25);
-const SEED = Number(process.env.NABLA_FC_SEED ?? 20261126);
+const { SEED, RUNS } = fcSettings({ seed: 20261126, runs: 25 });
 
 type A = nb.NDArray;
 

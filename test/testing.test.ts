@@ -19,11 +19,11 @@ import {
   numericalJvp,
   type Domain,
 } from "../src/testing/index.js";
+import { fcSettings } from "./support/rng.js";
 
 type NDArray = nb.NDArray;
 
-const RUNS = Number(process.env.NABLA_FC_RUNS ?? 10);
-const SEED = Number(process.env.NABLA_FC_SEED ?? 20240917);
+const { SEED, RUNS } = fcSettings({ seed: 20240917, runs: 10 });
 const opts = { seed: SEED, numRuns: 5 * RUNS };
 
 const vals = (x: NDArray): number[] => Array.from(x.toTypedArray() as ArrayLike<number>);

@@ -24,20 +24,9 @@ import { describe, expect, it, vi } from "vitest";
 import { WASM_MATMUL_MIN_WORK, moduleBytes, wasmMatmul, wasmMatmulAvailable } from "../src/kernels/wasmMatmul.js";
 import { matmul } from "../src/kernels/matmul.js";
 import { ConcreteArray } from "../src/core/ndarray.js";
+import { seeded } from "./support/rng.js";
 
 type Dt = "float32" | "float64";
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    // mulberry32
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomArray(dt: Dt, n: number, next: () => number): Float32Array | Float64Array {
   const x = dt === "float32" ? new Float32Array(n) : new Float64Array(n);
@@ -122,7 +111,7 @@ describe("wasmMatmul module", () => {
 maybe("wasmMatmul", () => {
   for (const dt of ["float32", "float64"] as const) {
     it(`${dt}: matches a float64 triple loop on fixed and random shapes`, () => {
-      const next = rng(dt === "float32" ? 1 : 2);
+      const next = seeded(dt === "float32" ? 1 : 2);
       const shapes = [...SHAPES];
       for (let t = 0; t < 30; t++)
         shapes.push([1 + Math.floor(next() * 20), Math.floor(next() * 20), 1 + Math.floor(next() * 20)]);
@@ -144,7 +133,7 @@ maybe("wasmMatmul", () => {
     });
 
     it(`${dt}: does not modify its inputs, and repeated calls (memory reuse, growth) agree`, () => {
-      const next = rng(3);
+      const next = seeded(3);
       const a = randomArray(dt, 6 * 5, next);
       const b = randomArray(dt, 5 * 3, next);
       const a0 = a.slice();
@@ -160,7 +149,7 @@ maybe("wasmMatmul", () => {
 
     it(`${dt}: NaN and Inf propagate to exactly the affected outputs`, () => {
       const [M, K, N] = [6, 5, 7];
-      const next = rng(4);
+      const next = seeded(4);
       const a = randomArray(dt, M * K, next);
       const b = randomArray(dt, K * N, next);
       a[1 * K + 2] = NaN; // row 1 of C is NaN
@@ -204,7 +193,7 @@ maybe("wasmMatmul", () => {
       return ts[ts.length >> 1]!;
     };
     const lines: string[] = [];
-    const next = rng(5);
+    const next = seeded(5);
     for (const n of [128, 256])
       for (const dt of ["float32", "float64"] as const) {
         const a = randomArray(dt, n * n, next);

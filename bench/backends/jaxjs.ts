@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import type * as JaxModule from "@jax-js/jax";
 import type { Array as JArray } from "@jax-js/jax";
-import type { HostArray, Workload } from "../workloads.js";
+import { type Workload, convertInputs, param } from "../workloads.js";
 import { type Backend, type FloatDType, type HostOutputs, type Mode, type Runner, Unsupported } from "./types.js";
 
 type Jax = typeof JaxModule;
@@ -45,13 +45,10 @@ export async function loadJax(): Promise<{ jax: Jax; version: string } | { error
 function prepare(jax: Jax, w: Workload, dtype: FloatDType, mode: Mode): Runner | Unsupported {
   const np = jax.numpy;
   const dt = dtype === "float32" ? np.float32 : np.float64;
-  const I: Record<string, JArray> = {};
-  for (const [k, v] of Object.entries(w.inputs)) {
-    const h = v as HostArray;
+  const { input: I, all: inputs } = convertInputs(w, (h) => {
     const data = dtype === "float32" ? Float32Array.from(h.data) : Float64Array.from(h.data);
-    I[k] = np.array(data, { shape: [...h.shape], dtype: dt });
-  }
-  const inputs = Object.values(I);
+    return np.array(data, { shape: [...h.shape], dtype: dt });
+  });
   const chain = (x: JArray): JArray => np.sin(x.ref).mul(np.exp(x.ref)).mul(np.tanh(x));
 
   /**
@@ -74,12 +71,12 @@ function prepare(jax: Jax, w: Workload, dtype: FloatDType, mode: Mode): Runner |
     case "elementwise":
       return runner(
         (x: JArray) => [chain(x)],
-        () => [I.x.ref],
+        () => [I("x").ref],
       );
     case "matmul":
       return runner(
         (a: JArray, b: JArray) => [np.matmul(a, b)],
-        () => [I.a.ref, I.b.ref],
+        () => [I("a").ref, I("b").ref],
       );
     case "mlpGrad": {
       type P = Record<"w1" | "b1" | "w2" | "b2" | "w3" | "b3", JArray>;
@@ -96,9 +93,9 @@ function prepare(jax: Jax, w: Workload, dtype: FloatDType, mode: Mode): Runner |
           return [d.w1, d.b1, d.w2, d.b2, d.w3, d.b3];
         },
         () => [
-          { w1: I.w1.ref, b1: I.b1.ref, w2: I.w2.ref, b2: I.b2.ref, w3: I.w3.ref, b3: I.b3.ref },
-          I.x.ref,
-          I.y.ref,
+          { w1: I("w1").ref, b1: I("b1").ref, w2: I("w2").ref, b2: I("b2").ref, w3: I("w3").ref, b3: I("b3").ref },
+          I("x").ref,
+          I("y").ref,
         ],
       );
     }
@@ -108,7 +105,7 @@ function prepare(jax: Jax, w: Workload, dtype: FloatDType, mode: Mode): Runner |
       ) => JArray;
       return runner(
         (x: JArray) => [g2(x)],
-        () => [I.x.ref],
+        () => [I("x").ref],
       );
     }
     case "gradGradVector": {
@@ -116,23 +113,23 @@ function prepare(jax: Jax, w: Workload, dtype: FloatDType, mode: Mode): Runner |
       const g2 = jax.grad((x: JArray) => np.sum(g1(x))) as unknown as (x: JArray) => JArray;
       return runner(
         (x: JArray) => [g2(x)],
-        () => [I.x.ref],
+        () => [I("x").ref],
       );
     }
     case "hessian": {
       // jax-js's hessian takes a function of one 1-D array: A is closed over.
-      const a = I.a;
+      const a = I("a");
       const f = (x: JArray): JArray => np.sum(np.sin(np.matmul(a.ref, x.ref))).add(np.sum(x.ref.mul(x)).mul(0.5));
       const h = jax.hessian(f) as (x: JArray) => JArray;
       return runner(
         (x: JArray) => [h(x)],
-        () => [I.x.ref],
+        () => [I("x").ref],
       );
     }
     case "jvp":
       return runner(
         (x: JArray, v: JArray) => jax.jvp(chain, [x], [v]) as JArray[],
-        () => [I.x.ref, I.v.ref],
+        () => [I("x").ref, I("v").ref],
       );
     case "perExampleGrad": {
       type P = { w: JArray; u: JArray };
@@ -147,7 +144,7 @@ function prepare(jax: Jax, w: Workload, dtype: FloatDType, mode: Mode): Runner |
           const d = pg(p, x, y);
           return [d.w, d.u];
         },
-        () => [{ w: I.w.ref, u: I.u.ref }, I.x.ref, I.y.ref],
+        () => [{ w: I("w").ref, u: I("u").ref }, I("x").ref, I("y").ref],
       );
     }
     case "longChain": {
@@ -158,7 +155,7 @@ function prepare(jax: Jax, w: Workload, dtype: FloatDType, mode: Mode): Runner |
       }) as (x: JArray) => JArray;
       return runner(
         (x: JArray) => [g(x)],
-        () => [I.x.ref],
+        () => [I("x").ref],
       );
     }
     case "gradSumElementwise": {
@@ -168,19 +165,19 @@ function prepare(jax: Jax, w: Workload, dtype: FloatDType, mode: Mode): Runner |
       }) as (x: JArray) => JArray;
       return runner(
         (x: JArray) => [g(x)],
-        () => [I.x.ref],
+        () => [I("x").ref],
       );
     }
     case "nthDerivScalar": {
       let f = (x: JArray): JArray => np.sin(x.ref).mul(np.exp(x));
-      for (let k = 0; k < w.params.order!; k++) f = jax.grad(f as any) as unknown as (x: JArray) => JArray;
+      for (let k = 0; k < param(w, "order"); k++) f = jax.grad(f as any) as unknown as (x: JArray) => JArray;
       return runner(
         (x: JArray) => [f(x)],
-        () => [I.x.ref],
+        () => [I("x").ref],
       );
     }
     case "rosenbrockHessian": {
-      const n = w.params.n!;
+      const n = param(w, "n");
       const rosen = (x: JArray): JArray => {
         const head = x.ref.slice([0, n - 1]);
         const tail = x.slice([1, n]);
@@ -191,7 +188,7 @@ function prepare(jax: Jax, w: Workload, dtype: FloatDType, mode: Mode): Runner |
       const h = jax.hessian(rosen) as (x: JArray) => JArray;
       return runner(
         (x: JArray) => [h(x)],
-        () => [I.x.ref],
+        () => [I("x").ref],
       );
     }
     case "pinnGrad": {
@@ -211,25 +208,25 @@ function prepare(jax: Jax, w: Workload, dtype: FloatDType, mode: Mode): Runner |
           const d = g(q, ps);
           return [d.W1, d.W2, d.w3];
         },
-        () => [{ W1: I.W1.ref, W2: I.W2.ref, w3: I.w3.ref }, I.p.ref],
+        () => [{ W1: I("W1").ref, W2: I("W2").ref, w3: I("w3").ref }, I("p").ref],
       );
     }
     case "jacobian": {
-      const W = I.w;
-      const b = I.b;
+      const W = I("w");
+      const b = I("b");
       const f = (x: JArray): JArray => np.tanh(np.matmul(W.ref, x).add(b.ref));
       if (w.params.forward !== 1) {
         const j = jax.jacrev(f) as (x: JArray) => JArray;
         return runner(
           (x: JArray) => [j(x)],
-          () => [I.x.ref],
+          () => [I("x").ref],
         );
       }
       const j = jax.jacfwd(f) as (x: JArray) => JArray;
       return {
         ...runner(
           (x: JArray) => [np.transpose(j(x))],
-          () => [I.x.ref],
+          () => [I("x").ref],
         ),
         note: "jax-js 0.1.25's jacfwd returns the transposed Jacobian (in × out); transposed back inside the function",
       };

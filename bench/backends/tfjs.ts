@@ -5,7 +5,7 @@
 import { createRequire } from "node:module";
 import type * as TFModule from "@tensorflow/tfjs";
 import type { Tensor } from "@tensorflow/tfjs";
-import type { HostArray, Workload } from "../workloads.js";
+import { type Workload, convertInputs, param } from "../workloads.js";
 import { type Backend, type FloatDType, type HostOutputs, type Mode, type Runner, Unsupported } from "./types.js";
 
 const require = createRequire(import.meta.url);
@@ -51,40 +51,38 @@ function runner(tf: typeof TFModule, f: () => Tensor[], inputs: Tensor[], note?:
 }
 
 function prepare(tf: typeof TFModule, w: Workload): Runner | Unsupported {
-  const I: Record<string, Tensor> = {};
-  for (const [k, v] of Object.entries(w.inputs))
-    I[k] = tf.tensor(Float32Array.from((v as HostArray).data), [...v.shape], "float32");
-  const inputs = Object.values(I);
+  const { input: I, all: inputs } = convertInputs(w, (h) =>
+    tf.tensor(Float32Array.from(h.data), [...h.shape], "float32"),
+  );
   switch (w.kind) {
     case "elementwise":
-      return runner(tf, () => [chain(tf, I.x)], inputs);
+      return runner(tf, () => [chain(tf, I("x"))], inputs);
     case "matmul":
-      return runner(tf, () => [tf.matMul(I.a, I.b)], inputs);
+      return runner(tf, () => [tf.matMul(I("a"), I("b"))], inputs);
     case "mlpGrad": {
-      const { x, y } = I;
-      const loss = (...p: Tensor[]): Tensor => {
-        const [w1, b1, w2, b2, w3, b3] = p;
+      const [x, y] = [I("x"), I("y")];
+      const loss = (w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, w3: Tensor, b3: Tensor): Tensor => {
         const h1 = tf.tanh(tf.add(tf.matMul(x, w1), b1));
         const h2 = tf.tanh(tf.add(tf.matMul(h1, w2), b2));
         const z = tf.add(tf.matMul(h2, w3), b3);
         return tf.neg(tf.mean(tf.sum(tf.mul(y, tf.logSoftmax(z, -1)), 1)));
       };
       const g = tf.grads(loss);
-      const params = [I.w1, I.b1, I.w2, I.b2, I.w3, I.b3];
+      const params = [I("w1"), I("b1"), I("w2"), I("b2"), I("w3"), I("b3")];
       return runner(tf, () => g(params), inputs);
     }
     case "gradGradScalar": {
       const g2 = tf.grad(tf.grad((x: Tensor) => tf.mul(tf.sin(x), tf.exp(x))));
-      return runner(tf, () => [g2(I.x)], inputs);
+      return runner(tf, () => [g2(I("x"))], inputs);
     }
     case "gradGradVector": {
       const g1 = tf.grad((x: Tensor) => tf.sum(tf.tanh(tf.sin(x))));
       const g2 = tf.grad((x: Tensor) => tf.sum(g1(x)));
-      return runner(tf, () => [g2(I.x)], inputs);
+      return runner(tf, () => [g2(I("x"))], inputs);
     }
     case "hessian": {
-      const n = w.params.n;
-      const { a, x } = I;
+      const n = param(w, "n");
+      const [a, x] = [I("a"), I("x")];
       const f = (v: Tensor): Tensor =>
         tf.add(tf.sum(tf.sin(tf.matMul(a, tf.reshape(v, [n, 1])))), tf.mul(tf.sum(tf.mul(v, v)), 0.5));
       const g = tf.grad(f);
@@ -94,7 +92,7 @@ function prepare(tf: typeof TFModule, w: Workload): Runner | Unsupported {
       return runner(tf, () => [tf.stack(rows.map((r) => r(x)))], [...inputs, ...basis], `${n} HVPs (grad of grad·eᵢ)`);
     }
     case "jvp": {
-      const { x, v } = I;
+      const [x, v] = [I("x"), I("v")];
       const vjp = tf.grad((t: Tensor) => chain(tf, t));
       // No forward mode in TF.js: J·v = d/du <vjp(u), v> (the "double vjp" trick), a second-order derivative.
       const jv = tf.grad((u: Tensor) => tf.sum(tf.mul(vjp(x, u), v)));
@@ -109,7 +107,7 @@ function prepare(tf: typeof TFModule, w: Workload): Runner | Unsupported {
         for (let k = 0; k < steps; k++) x = tf.add(x, tf.mul(tf.sin(x), c));
         return x;
       });
-      return runner(tf, () => [g(I.x)], inputs);
+      return runner(tf, () => [g(I("x"))], inputs);
     }
     default:
       tf.dispose(inputs);

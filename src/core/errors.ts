@@ -82,3 +82,15 @@ export function fmtValue(v: unknown): string {
     }
   }
 }
+
+/**
+ * @internal Element `i` of an array whose length the caller has already
+ * established (an operand list of known arity, a loop within bounds). A
+ * missing element is a bug in nabla, not bad input, so it throws a NablaError
+ * saying so instead of letting `undefined` flow on.
+ */
+export function at<E>(xs: ArrayLike<E>, i: number): E {
+  const v = xs[i];
+  if (v === undefined) throw new NablaError(`internal: index ${i} out of range of length ${xs.length}`);
+  return v;
+}

@@ -12,9 +12,18 @@
  * ScatterElements with reduction "add" over a [pre, m, post] view. Every
  * graph output is produced by an Identity node named after it, so outputs
  * are distinct values even when the program returns an input twice.
+ *
+ * `take` is not a primitive: its modes are composed before staging (fill: a
+ * select over the in-range mask with NaN; wrap: i − n·floor(i / n); clip:
+ * the clamped gather), so each exports exactly. `atan2` and `argsort` are
+ * composed from ONNX operators below. `scan` and `forLoop` are unrolled by
+ * staging (they run in JS; the staged program holds no loop primitive to map
+ * to ONNX Scan/Loop), so they export unrolled; `whileLoop` is a primitive and
+ * exports as Loop, `cond` as If. Linear algebra (solve, det, cholesky, ...)
+ * and random primitives throw a NablaError naming them.
  */
 import { NablaError } from "../core/errors.js";
-import { DType } from "../core/dtype.js";
+import { DType, isFloat } from "../core/dtype.js";
 import { Equation, Graph, Var } from "../core/graph.js";
 import { ConcreteArray, storageOf } from "../core/ndarray.js";
 import { Aval } from "../core/trace.js";
@@ -178,13 +187,8 @@ const UNARY: Record<string, string> = {
   log: "Log",
   sin: "Sin",
   cos: "Cos",
-  tan: "Tan",
   tanh: "Tanh",
   sinh: "Sinh",
-  cosh: "Cosh",
-  asin: "Asin",
-  acos: "Acos",
-  atan: "Atan",
   sqrt: "Sqrt",
   abs: "Abs",
   sign: "Sign",
@@ -290,6 +294,160 @@ const LOWER: Record<string, Lower> = {
             b.int64s(axes.map(() => -1)),
           ]),
         ],
+};
+
+// --- atan2 and argsort (issue 13): composed from ONNX operators, exact in nabla's semantics ---
+
+/**
+ * atan(z). onnxruntime implements Atan for float32 only, so float64 takes
+ * the float32 angle θ₀ and one rotation step: atan z = θ₀ + atan(s / c) with
+ * s = z cos θ₀ − sin θ₀, c = cos θ₀ + z sin θ₀ > 0 (the angle of (1, z)
+ * rotated by −θ₀); |s / c| ≈ |θ − θ₀| < 1e-6, so atan(s / c) = s / c to
+ * (1e-6)³ / 3, far below float64 rounding. ±∞ give ±π/2 and ±0 stay ±0 directly
+ * (s / c would be NaN, and −0 + 0 is +0).
+ *
+ * onnxruntime's Where returns +0 for a −0 taken from its first data input
+ * (the second keeps it), so here and in atan2 values whose sign of zero
+ * matters are always the second.
+ */
+function atan(b: Builder, z: string, dtype: DType): string {
+  if (dtype !== "float64") return b.one("Atan", [z]);
+  const t0 = b.cast(b.one("Atan", [b.cast(z, "float64", "float32")]), "float32", "float64");
+  const [cos, sin] = [b.one("Cos", [t0]), b.one("Sin", [t0])];
+  const s = b.one("Sub", [b.one("Mul", [z, cos]), sin]);
+  const c = b.one("Add", [cos, b.one("Mul", [z, sin])]);
+  const t1 = b.one("Add", [t0, b.one("Div", [s, c])]);
+  const inf = b.one("Mul", [b.one("Sign", [z]), b.scalar(Math.PI / 2, dtype)]);
+  // z ≠ 0 without Not: onnxruntime fuses Not into Where by swapping the data inputs
+  const nonzero = b.one("Or", [b.one("Less", [z, b.scalar(0, dtype)]), b.one("Greater", [z, b.scalar(0, dtype)])]);
+  return b.one("Where", [nonzero, b.one("Where", [b.one("IsInf", [z]), inf, t1]), z]);
+}
+LOWER["atan"] = (b, [x], [a], [o]) => [atan(b, b.cast(x!, a!.dtype, o!.dtype), o!.dtype)];
+
+/**
+ * tan, asin, acos, cosh: onnxruntime implements Tan, Asin, Acos and Cosh for
+ * float32 only, so float64 composes them from operators it has in float64:
+ * tan x = sin x / cos x; asin x = atan(x / √((1 − x)(1 + x))) and
+ * acos x = 2 atan(√((1 − x) / (1 + x))), free of cancellation near ±1;
+ * cosh x = e^(|x| − ln 2) + e^(−|x| − ln 2), finite up to where cosh is.
+ * Each rounds a few times: within a few ulps (the float64 bound of the tests is 1e-12).
+ */
+const FLOAT64_UNARY: Record<string, [string, (b: Builder, x: string) => string]> = {
+  tan: ["Tan", (b, x) => b.one("Div", [b.one("Sin", [x]), b.one("Cos", [x])])],
+  asin: [
+    "Asin",
+    (b, x) => {
+      const one = b.scalar(1, "float64");
+      const r = b.one("Sqrt", [b.one("Mul", [b.one("Sub", [one, x]), b.one("Add", [one, x])])]);
+      return atan(b, b.one("Div", [x, r]), "float64");
+    },
+  ],
+  acos: [
+    "Acos",
+    (b, x) => {
+      const one = b.scalar(1, "float64");
+      const r = b.one("Sqrt", [b.one("Div", [b.one("Sub", [one, x]), b.one("Add", [one, x])])]);
+      return b.one("Mul", [b.scalar(2, "float64"), atan(b, r, "float64")]);
+    },
+  ],
+  cosh: [
+    "Cosh",
+    (b, x) => {
+      const ax = b.one("Abs", [x]);
+      const ln2 = b.scalar(Math.LN2, "float64");
+      const up = b.one("Exp", [b.one("Sub", [ax, ln2])]);
+      const down = b.one("Exp", [b.one("Sub", [b.one("Neg", [ax]), ln2])]);
+      return b.one("Add", [up, down]);
+    },
+  ],
+};
+for (const [p, [op, f64]] of Object.entries(FLOAT64_UNARY))
+  LOWER[p] = (b, [x], [a], [o]) => {
+    const y = b.cast(x!, a!.dtype, o!.dtype);
+    return [o!.dtype === "float64" ? f64(b, y) : b.one(op, [y])];
+  };
+
+/** Whether x is negative or a negative zero (-0 has 1/x = -∞); false for NaN. */
+function signBitSet(b: Builder, x: string, dtype: DType): string {
+  return b.one("Or", [
+    b.one("Less", [x, b.scalar(0, dtype)]),
+    b.one("Less", [b.one("Div", [b.scalar(1, dtype), x]), b.scalar(0, dtype)]),
+  ]);
+}
+
+/**
+ * atan2(y, x) = atan(y / x), then + π or − π (by the sign bit of y) where x
+ * has its sign bit set (x < 0 or x = −0). y / x is NaN in two cases Math.atan2
+ * defines: both zeros (the result is y itself, ±0, before the fixup: so
+ * ±0 or ±π) and both infinite (±π/4 before the fixup: π/4 when the signs
+ * agree, −π/4 when they differ, giving ±π/4 or ±3π/4). Only second inputs
+ * of Where carry a sign of zero (see {@link atan}).
+ */
+function lowerAtan2(b: Builder, y: string, x: string, dtype: DType): string {
+  const negY = signBitSet(b, y, dtype);
+  const negX = signBitSet(b, x, dtype);
+  const zero = b.scalar(0, dtype);
+  const bothZero = b.one("And", [b.one("Equal", [y, zero]), b.one("Equal", [x, zero])]);
+  const bothInf = b.one("And", [b.one("IsInf", [y]), b.one("IsInf", [x])]);
+  const quarter = b.one("Where", [
+    b.one("Xor", [negX, negY]),
+    b.scalar(-Math.PI / 4, dtype),
+    b.scalar(Math.PI / 4, dtype),
+  ]);
+  // y / 1 = y (±0) where both are zeros; x stays the second input of Where (its sign gives y / ±0 = ±∞)
+  const den = b.one("Where", [bothZero, b.scalar(1, dtype), x]);
+  const t = b.one("Where", [bothInf, quarter, atan(b, b.one("Div", [y, den]), dtype)]);
+  const half = b.one("Where", [negY, b.scalar(-Math.PI, dtype), b.scalar(Math.PI, dtype)]);
+  return b.one("Where", [negX, b.one("Add", [t, half]), t]);
+}
+LOWER["atan2"] = (b, [y, x], [ay, ax], [o]) => [
+  lowerAtan2(b, b.cast(y!, ay!.dtype, o!.dtype), b.cast(x!, ax!.dtype, o!.dtype), o!.dtype),
+];
+
+/**
+ * argsort as ranks: with the sorted axis last, element i lands at rank
+ * r_i = #{j : j sorts before i}, where j sorts before i when y_j < y_i (> for
+ * descending), or y_j = y_i and j < i (stable), or y_i is NaN and y_j is not,
+ * or both are NaN and j < i (NaNs last, in index order, as nabla's kernel);
+ * the result puts index i at position r_i (ScatterElements). ONNX's TopK is
+ * not used: its order of NaNs is not specified. Costs n² comparisons per row.
+ */
+function lowerArgsort(b: Builder, x: string, a: Aval, axis: number, descending: boolean): string | null {
+  const nd = a.shape.length;
+  const n = a.shape[axis];
+  if (n === undefined || n === 0) return null;
+  const perm = [...iota(nd).filter((k) => k !== axis), axis];
+  const inv = perm.map((_, k) => perm.indexOf(k));
+  // ONNX compares numbers only: bool keys as int32 (false < true)
+  const x0 = a.dtype === "bool" ? b.cast(x, "bool", "int32") : x;
+  const y = nd === 1 ? x0 : b.one("Transpose", [x0], { perm });
+  const yi = b.one("Unsqueeze", [y, b.int64s([-1])]); // [..., n, 1]: i along the second-last axis
+  const yj = b.one("Unsqueeze", [y, b.int64s([-2])]); // [..., 1, n]: j along the last axis
+  const lower = b.tensor(
+    "bool",
+    [n, n],
+    iota(n * n).map((k) => (k % n < Math.floor(k / n) ? 1 : 0)),
+  ); // [i, j]: j < i
+  const cmp = b.one("Or", [
+    b.one(descending ? "Greater" : "Less", [yj, yi]),
+    b.one("And", [b.one("Equal", [yj, yi]), lower]),
+  ]);
+  let before = cmp;
+  if (isFloat(a.dtype)) {
+    const nanI = b.one("IsNaN", [yi]);
+    const nanJ = b.one("IsNaN", [yj]);
+    before = b.one("Or", [cmp, b.one("And", [nanI, b.one("Or", [b.one("Not", [nanJ]), b.one("And", [nanJ, lower])])])]);
+  }
+  const rank = b.one("ReduceSum", [b.cast(before, "bool", "int64"), b.int64s([-1])], { keepdims: 0 });
+  const positions = b.one("Expand", [b.int64s(iota(n)), b.one("Shape", [y])]);
+  const zeros = b.one("Expand", [b.tensor("int64", [], [0]), b.one("Shape", [y])]);
+  const out = b.one("ScatterElements", [zeros, rank, positions], { axis: -1 });
+  const o32 = b.cast(out, "int64", "int32");
+  return nd === 1 ? o32 : b.one("Transpose", [o32], { perm: inv });
+}
+LOWER["argsort"] = (b, [x], [a], _o, { axis, descending }) => {
+  const r = lowerArgsort(b, x!, a!, axis, descending);
+  return r === null ? null : [r];
 };
 
 const SCALAR_BOOL: OnnxAval = { shape: [], dtype: "bool" };

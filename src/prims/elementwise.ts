@@ -45,7 +45,7 @@ export function unaryFloat(
     impl([x], _p, [o]) {
       return [K.unary(x!, o!.dtype, o!.weak, scalar)];
     },
-    jvp([x], [dx], [y]) {
+    jvp([x], [dx = null], [y]) {
       return [dx === null ? null : jvp(x!, dx, y!)];
     },
     vmap: passThrough(() => row),
@@ -245,14 +245,17 @@ export const ABS: Rule<Params["abs"]> = {
     return sameAval(a!);
   },
   impl: ([x], _p, [o]) => [K.unary(x!, o!.dtype, o!.weak, Math.abs)],
-  jvp: ([x], [dx]) => [tmul(dx, O.where(O.greaterEqual(x!, 0), 1, -1))],
+  jvp: ([x], [dx = null]) => [tmul(dx, O.where(O.greaterEqual(x!, 0), 1, -1))],
   vmap: passThrough(() => ABS),
 };
 
+// zero derivative; a primitive for speed (select(x > 0, 1, select(x < 0, -1, x)) is four passes)
 export const SIGN: Rule<Params["sign"]> = unaryZero("sign", S.sign);
 
+// zero derivative; not composable from the other primitives (ceil(x) = -floor(-x) is two passes more)
 export const FLOOR: Rule<Params["floor"]> = unaryZero("floor", Math.floor);
 
+// as floor
 export const CEIL: Rule<Params["ceil"]> = unaryZero("ceil", Math.ceil);
 
 // round half to even, as NumPy
@@ -313,9 +316,9 @@ export const DIV: LinearRule<Params["div"]> = {
   inline: infix("/"),
   identity: { right: 1 },
   jvp: ([, y], [dx, dy], [out]) => [tdiv(tsub(dx!, tmul(dy!, out!)), y!)],
-  transpose([ct], [a, b]) {
-    if (isLin(b)) throw new DTypeError("div: transpose with a linear denominator");
-    return [isLin(a) ? tdiv(ct!, b) : null, null];
+  transpose([ct = null], [a, b]) {
+    if (!(b instanceof NDArray)) throw new DTypeError("div: transpose with a linear denominator");
+    return [isLin(a) ? tdiv(ct, b) : null, null];
   },
   vmap: elementwise(() => DIV),
 };
@@ -330,7 +333,7 @@ export const POW: Rule<Params["pow"]> = {
       throw new DTypeError(`pow: expected float or int32 operands, got ${r[0]!.dtype}`);
     return r;
   },
-  jvp([x, y], [dx, dy], [out]) {
+  jvp([x, y], [dx = null, dy = null], [out]) {
     let tx: T = null;
     if (dx !== null) {
       const yc = y instanceof ConcreteArray && y.size === 1 ? y.item() : null;
@@ -374,7 +377,8 @@ export const MAX: Rule<Params["max"]> = extremum("max", S.maxNaN, (a, b) => O.gr
 // as max
 export const MIN: Rule<Params["min"]> = extremum("min", S.minNaN, (a, b) => O.less(a, b));
 
-// d atan2(a, b) = (b da - a db) / (a² + b²)
+// d atan2(a, b) = (b da - a db) / (a² + b²); a primitive for accuracy and speed: composed, atan(a/b)
+// rounds a/b first and needs quadrant, ±0 and ±∞ fixups (about a dozen passes, as nabla/export's ONNX form)
 export const ATAN2: Rule<Params["atan2"]> = {
   ...arithmetic("atan2", Math.atan2, true),
   jvp([a, b], [da, db]) {
@@ -384,6 +388,8 @@ export const ATAN2: Rule<Params["atan2"]> = {
   vmap: elementwise(() => ATAN2),
 };
 
+// comparisons (bool results, no derivative) are not composable from arithmetic; each is a primitive
+// because its negation differs on NaN (le is not not(gt): NaN <= 1 and NaN > 1 are both false)
 export const EQ: Rule<Params["eq"]> = compare("eq", "===", (x, y) => (x === y ? 1 : 0));
 
 export const NE: Rule<Params["ne"]> = compare("ne", "!==", (x, y) => (x !== y ? 1 : 0));
@@ -396,6 +402,8 @@ export const GT: Rule<Params["gt"]> = compare("gt", ">", (x, y) => (x > y ? 1 : 
 
 export const GE: Rule<Params["ge"]> = compare("ge", ">=", (x, y) => (x >= y ? 1 : 0));
 
+// logical and / or on bools (operands tested != 0); a primitive for speed and dtype (mul / max of
+// converted operands is three passes and a float result)
 export const AND: Rule<Params["and"]> = logic("and", (x, y) => x & y);
 
 export const OR: Rule<Params["or"]> = logic("or", (x, y) => x | y);
@@ -428,7 +436,7 @@ export const SELECT: LinearRule<Params["select"]> = {
     if (dx === null && dy === null) return [null];
     return [O.selectPrim(c!, dx ?? 0, dy ?? 0)];
   },
-  transpose([ct], [c, a, b]) {
+  transpose([ct = null], [c, a, b]) {
     if (ct === null) return [null, null, null];
     const cond = c as NDArray;
     return [null, isLin(a) ? O.selectPrim(cond, ct, 0) : null, isLin(b) ? O.selectPrim(cond, 0, ct) : null];
@@ -443,7 +451,9 @@ export const CONVERT: LinearRule<Params["convert"]> = {
   inline: ([a], { dtype }) => (dtype === "bool" ? `(${a} !== 0 ? 1 : 0)` : dtype === "int32" ? `Math.trunc(${a})` : a!),
   abstractEval: ([a], { dtype }) => [{ shape: a!.shape, dtype, weak: false }],
   impl: ([x], { dtype }) => [K.cast(x!, dtype)],
-  jvp: ([x], [dx], _o, { dtype }) => [dx !== null && isFloat(dtype) && isFloat(x!.dtype) ? O.convert(dx, dtype) : null],
-  transpose: ([ct], [a]) => [ct === null ? null : O.convert(ct, (a as LinearIn).aval.dtype)],
+  jvp: ([x], [dx = null], _o, { dtype }) => [
+    dx !== null && isFloat(dtype) && isFloat(x!.dtype) ? O.convert(dx, dtype) : null,
+  ],
+  transpose: ([ct = null], [a]) => [ct === null ? null : O.convert(ct, (a as LinearIn).aval.dtype)],
   vmap: passThrough(() => CONVERT),
 };

@@ -28,7 +28,12 @@ function gatherBatch([x, i]: NDArray[], [dx, di]: Dim[], { axis }: Params["gathe
   return [[O.gatherPrim(merged, offsetIndices(idx, A), axis)], [axis]];
 }
 
-function scatterBatch([u, i]: NDArray[], [du, di]: Dim[], p: Params["scatter_add"], size: number): BatchResult {
+function scatterBatch(
+  [u, i]: NDArray[],
+  [du = null, di = null]: Dim[],
+  p: Params["scatter_add"],
+  size: number,
+): BatchResult {
   const { axis, size: len } = p;
   if (di === null) return [[O.scatterAddPrim(moveToFront(u!, du!), i!, axis + 1, len)], [0]];
   const idx = moveToFront(i!, di!);
@@ -55,8 +60,8 @@ export const GATHER: LinearRule<Params["gather"]> = {
     ];
   },
   impl: ([x, i], { axis }) => [K.gather(x!, i!, axis)],
-  jvp: ([, i], [dx], _o, { axis }) => [dx === null ? null : O.gatherPrim(dx, i!, axis)],
-  transpose([ct], [x, i], { axis }) {
+  jvp: ([, i], [dx = null], _o, { axis }) => [dx === null ? null : O.gatherPrim(dx, i!, axis)],
+  transpose([ct = null], [x, i], { axis }) {
     if (ct === null || !isLin(x)) return [null, null];
     return [O.scatterAddPrim(ct, i as NDArray, axis, x.aval.shape[axis]!), null];
   },
@@ -76,8 +81,8 @@ export const SCATTER_ADD: LinearRule<Params["scatter_add"]> = {
     return [{ shape: [...u!.shape.slice(0, axis), size, ...u!.shape.slice(axis + k)], dtype: u!.dtype, weak: u!.weak }];
   },
   impl: ([u, i], { axis, size }) => [K.scatterAdd(u!, i!, axis, size)],
-  jvp: ([, i], [du], _o, { axis, size }) => [du === null ? null : O.scatterAddPrim(du, i!, axis, size)],
-  transpose([ct], [u, i], { axis }) {
+  jvp: ([, i], [du = null], _o, { axis, size }) => [du === null ? null : O.scatterAddPrim(du, i!, axis, size)],
+  transpose([ct = null], [u, i], { axis }) {
     if (ct === null || !isLin(u)) return [null, null];
     return [O.gatherPrim(ct, i as NDArray, axis), null];
   },

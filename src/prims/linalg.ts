@@ -149,10 +149,10 @@ export const MATMUL: LinearRule<Params["matmul"]> = {
     return [{ shape: [...sa.slice(0, n - 1), sb[n - 1]!], dtype: a!.dtype, weak: false }];
   },
   impl: ([a, b], _p, [o]) => [matmul(a!, b!, o!.dtype)],
-  jvp: ([a, b], [da, db]) => [
+  jvp: ([a, b], [da = null, db = null]) => [
     tadd(da === null ? null : O.matmulPrim(da, b!), db === null ? null : O.matmulPrim(a!, db)),
   ],
-  transpose([ct], [a, b]) {
+  transpose([ct = null], [a, b]) {
     if (ct === null) return [null, null];
     if (isLin(a) && isLin(b)) throw new DTypeError("matmul: transpose of a product of two linear operands");
     return [
@@ -169,8 +169,8 @@ export const SOLVE: LinearRule<Params["solve"]> = {
   abstractEval: ([a, b]) => solveAval("solve", a!, b!),
   impl: ([a, b]) => [K.solve(a!, b!)],
   jvp: ([a, b], [da, db], [x]) => [solveJvp(a!, b!, da!, db!, x!)],
-  transpose([ct], [a, b]) {
-    if (isLin(a)) throw new DTypeError("solve: transpose with a linear matrix operand");
+  transpose([ct = null], [a, b]) {
+    if (!(a instanceof NDArray)) throw new DTypeError("solve: transpose with a linear matrix operand");
     return [null, isLin(b) && ct !== null ? O.solvePrim(swap(a), ct) : null];
   },
   vmap: ([a, b], [da, db], _p, n) => [[O.solvePrim(batchedFront(a!, da!, n), batchedFront(b!, db!, n))], [0]],
@@ -183,8 +183,8 @@ export const TRIANGULAR_SOLVE: LinearRule<Params["triangular_solve"]> = {
   abstractEval: ([a, b]) => solveAval("triangularSolve", a!, b!),
   impl: ([a, b], { lower, transposeA }) => [K.triangularSolve(a!, b!, lower, transposeA)],
   jvp: ([a, b], [da, db], [x], p) => [triangularSolveJvp(a!, b!, da!, db!, x!, p.lower, p.transposeA)],
-  transpose([ct], [a, b], { lower, transposeA }) {
-    if (isLin(a)) throw new DTypeError("triangularSolve: transpose with a linear matrix operand");
+  transpose([ct = null], [a, b], { lower, transposeA }) {
+    if (!(a instanceof NDArray)) throw new DTypeError("triangularSolve: transpose with a linear matrix operand");
     return [null, isLin(b) && ct !== null ? O.triangularSolvePrim(a, ct, lower, !transposeA) : null];
   },
   vmap: ([a, b], [da, db], p, n) => [
@@ -205,7 +205,7 @@ export const SLOGDET: Rule<Params["slogdet"]> = {
     ];
   },
   impl: ([a]) => K.slogdet(a!),
-  jvp: ([a], [da]) => [null, da === null ? null : batchTrace(O.solvePrim(a!, da))],
+  jvp: ([a], [da = null]) => [null, da === null ? null : batchTrace(O.solvePrim(a!, da))],
   vmap: ([a], [d]) => [O.slogdetPrim(moveToFront(a!, d!)), [0, 0]],
 };
 
@@ -243,7 +243,9 @@ export const DET: Rule<Params["det"]> = {
     return [{ shape: a!.shape.slice(0, -2), dtype: a!.dtype, weak: false }];
   },
   impl: ([a]) => [K.det(a!)],
-  jvp: ([a], [da]) => [da === null ? null : O.reduceSum(O.mul(O.cofactorPrim(a!), da), [a!.ndim - 2, a!.ndim - 1])],
+  jvp: ([a], [da = null]) => [
+    da === null ? null : O.reduceSum(O.mul(O.cofactorPrim(a!), da), [a!.ndim - 2, a!.ndim - 1]),
+  ],
   vmap: ([a], [d]) => [[O.detPrim(moveToFront(a!, d!))], [0]],
 };
 
@@ -256,7 +258,7 @@ export const COFACTOR: Rule<Params["cofactor"]> = {
     return sameAval(a!);
   },
   impl: ([a]) => [K.cofactor(a!)],
-  jvp([a], [da]) {
+  jvp([a], [da = null]) {
     const n = a!.shape[a!.ndim - 1]!;
     if (da === null || n <= 1) return [null];
     const nd = a!.ndim + 2;
@@ -278,7 +280,7 @@ export const CHOLESKY: Rule<Params["cholesky"]> = {
       binary(a!, transpose(a!, swapPerm(a!.shape.length)), a!.shape, a!.dtype, false, (u, v) => 0.5 * (u + v)),
     ),
   ],
-  jvp: ([a], [da], [l]) => [da === null ? null : choleskyJvp(a!, da, l!)],
+  jvp: ([a], [da = null], [l]) => [da === null ? null : choleskyJvp(a!, da, l!)],
   vmap: ([a], [d]) => [[O.choleskyPrim(moveToFront(a!, d!))], [0]],
 };
 
@@ -297,7 +299,7 @@ export const QR: Rule<Params["qr"]> = {
     ];
   },
   impl: ([a]) => K.qr(a!),
-  jvp: ([,], [da], [q, r]) => (da === null ? [null, null] : qrJvp(da, q!, r!)),
+  jvp: ([,], [da = null], [q, r]) => (da === null ? [null, null] : qrJvp(da, q!, r!)),
   vmap: ([a], [d]) => [O.qrPrim(moveToFront(a!, d!)), [0, 0]],
 };
 
@@ -312,7 +314,7 @@ export const EIGH: Rule<Params["eigh"]> = {
     ];
   },
   impl: ([a]) => K.eigh(a!),
-  jvp: ([,], [da], [w, v]) => (da === null ? [null, null] : eighJvp(da, w!, v!)),
+  jvp: ([,], [da = null], [w, v]) => (da === null ? [null, null] : eighJvp(da, w!, v!)),
   vmap: ([a], [d]) => [O.eighPrim(moveToFront(a!, d!)), [0, 0]],
 };
 

@@ -33,8 +33,8 @@ export const REDUCE_SUM: LinearRule<Params["reduce_sum"]> = {
   fold: { init: 0, step: (acc, v) => `${acc} += ${v};` },
   abstractEval: ([a], { axes }) => reduceAval("reduce_sum", a!, axes),
   impl: ([x], { axes }, [o]) => [K.reduce(x!, axes, o!.dtype, 0, (s, v) => s + v)],
-  jvp: (_p, [dx], _o, { axes }) => [dx === null ? null : O.reduceSum(dx, axes)],
-  transpose([ct], [a], { axes }) {
+  jvp: (_p, [dx = null], _o, { axes }) => [dx === null ? null : O.reduceSum(dx, axes)],
+  transpose([ct = null], [a], { axes }) {
     if (ct === null) return [null];
     const shape = (a as LinearIn).aval.shape;
     return [O.broadcastPrim(O.reshape(ct, keepShape(shape, axes)), shape.slice())];
@@ -96,8 +96,8 @@ export const CUMSUM: LinearRule<Params["cumsum"]> = {
     return sameAval(a!);
   },
   impl: ([x], { axis, reverse }) => [K.cumsum(x!, axis, reverse)],
-  jvp: (_p, [dx], _o, { axis, reverse }) => [dx === null ? null : O.cumsumPrim(dx, axis, reverse)],
-  transpose: ([ct], _a, { axis, reverse }) => [ct === null ? null : O.cumsumPrim(ct, axis, !reverse)],
+  jvp: (_p, [dx = null], _o, { axis, reverse }) => [dx === null ? null : O.cumsumPrim(dx, axis, reverse)],
+  transpose: ([ct = null], _a, { axis, reverse }) => [ct === null ? null : O.cumsumPrim(ct, axis, !reverse)],
   vmap: shiftAxes(
     () => CUMSUM,
     ({ axis, reverse }) => ({ axis: axis + 1, reverse }),

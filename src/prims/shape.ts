@@ -22,8 +22,8 @@ export const RESHAPE: LinearRule<Params["reshape"]> = {
     return [{ shape, dtype: a!.dtype, weak: a!.weak }];
   },
   impl: ([x], { shape }) => [new ConcreteArray(storageOf(x!), shape, x!.dtype, x!.weakType)],
-  jvp: (_p, [dx], _o, { shape }) => [dx === null ? null : O.reshape(dx, shape)],
-  transpose: ([ct], [a]) => [ct === null ? null : O.reshape(ct, (a as LinearIn).aval.shape)],
+  jvp: (_p, [dx = null], _o, { shape }) => [dx === null ? null : O.reshape(dx, shape)],
+  transpose: ([ct = null], [a]) => [ct === null ? null : O.reshape(ct, (a as LinearIn).aval.shape)],
   vmap: shiftAxes(
     () => RESHAPE,
     ({ shape }, n) => ({ shape: [n, ...shape] }),
@@ -40,8 +40,8 @@ export const BROADCAST: LinearRule<Params["broadcast"]> = {
     return [{ shape, dtype: a!.dtype, weak: a!.weak }];
   },
   impl: ([x], { shape }) => [K.broadcastTo(x!, shape)],
-  jvp: (_p, [dx], _o, { shape }) => [dx === null ? null : O.broadcastPrim(dx, shape)],
-  transpose: ([ct], [a]) => [ct === null ? null : O.sumToShape(ct, (a as LinearIn).aval.shape)],
+  jvp: (_p, [dx = null], _o, { shape }) => [dx === null ? null : O.broadcastPrim(dx, shape)],
+  transpose: ([ct = null], [a]) => [ct === null ? null : O.sumToShape(ct, (a as LinearIn).aval.shape)],
   vmap([x], [d], { shape }) {
     const f = moveToFront(x!, d!);
     const core = f.shape.slice(1);
@@ -57,8 +57,8 @@ export const TRANSPOSE: LinearRule<Params["transpose"]> = {
     return [{ shape: perm.map((p) => a!.shape[p]!), dtype: a!.dtype, weak: a!.weak }];
   },
   impl: ([x], { perm }) => [K.transpose(x!, perm)],
-  jvp: (_p, [dx], _o, { perm }) => [dx === null ? null : O.transposePrim(dx, perm)],
-  transpose([ct], _a, { perm }) {
+  jvp: (_p, [dx = null], _o, { perm }) => [dx === null ? null : O.transposePrim(dx, perm)],
+  transpose([ct = null], _a, { perm }) {
     if (ct === null) return [null];
     const inv = new Array<number>(perm.length);
     perm.forEach((p, i) => (inv[p] = i));
@@ -87,8 +87,8 @@ export const SLICE: LinearRule<Params["slice"]> = {
     return [{ shape: begin.map((b, i) => end[i]! - b), dtype: a!.dtype, weak: a!.weak }];
   },
   impl: ([x], { begin, end }) => [K.slice(x!, begin, end)],
-  jvp: (_p, [dx], _o, { begin, end }) => [dx === null ? null : O.slicePrim(dx, begin, end)],
-  transpose([ct], [a], { begin, end }) {
+  jvp: (_p, [dx = null], _o, { begin, end }) => [dx === null ? null : O.slicePrim(dx, begin, end)],
+  transpose([ct = null], [a], { begin, end }) {
     if (ct === null) return [null];
     const s = (a as LinearIn).aval.shape;
     return [
@@ -115,8 +115,8 @@ export const PAD: LinearRule<Params["pad"]> = {
     return [{ shape: s.map((d, i) => d + lo[i]! + hi[i]!), dtype: a!.dtype, weak: a!.weak }];
   },
   impl: ([x], { lo, hi }) => [K.pad(x!, lo, hi)],
-  jvp: (_p, [dx], _o, { lo, hi }) => [dx === null ? null : O.padPrim(dx, lo, hi)],
-  transpose([ct], [a], { lo }) {
+  jvp: (_p, [dx = null], _o, { lo, hi }) => [dx === null ? null : O.padPrim(dx, lo, hi)],
+  transpose([ct = null], [a], { lo }) {
     if (ct === null) return [null];
     const s = (a as LinearIn).aval.shape;
     return [
@@ -133,6 +133,8 @@ export const PAD: LinearRule<Params["pad"]> = {
   ),
 };
 
+// joins operands along an axis; linear, its transpose slices. A primitive for speed (a pad of every
+// operand to the full length and their sum is a pass per operand over the whole output)
 export const CONCATENATE: LinearRule<Params["concatenate"]> = {
   name: "concatenate",
   abstractEval(avals, { axis }) {
@@ -163,7 +165,7 @@ export const CONCATENATE: LinearRule<Params["concatenate"]> = {
       ),
     ];
   },
-  transpose([ct], args, { axis }) {
+  transpose([ct = null], args, { axis }) {
     let off = 0;
     return args.map((a) => {
       const s = (isLin(a) ? a.aval.shape : a.shape).slice();
@@ -197,8 +199,8 @@ export const REV: LinearRule<Params["rev"]> = {
     return sameAval(a!);
   },
   impl: ([x], { axes }) => [K.rev(x!, axes)],
-  jvp: (_p, [dx], _o, { axes }) => [dx === null ? null : O.revPrim(dx, axes)],
-  transpose: ([ct], _a, { axes }) => [ct === null ? null : O.revPrim(ct, axes)],
+  jvp: (_p, [dx = null], _o, { axes }) => [dx === null ? null : O.revPrim(dx, axes)],
+  transpose: ([ct = null], _a, { axes }) => [ct === null ? null : O.revPrim(ct, axes)],
   vmap: shiftAxes(
     () => REV,
     ({ axes }) => ({ axes: axes.map((a) => a + 1) }),

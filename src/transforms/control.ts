@@ -1,10 +1,10 @@
 /**
- * Control flow: `cond`, `whileLoop`, `forLoop`, `scan`. `cond`, `forLoop`
- * and `scan` are written over the other transforms rather than as
- * primitives: a concrete predicate picks its branch, and a traced one (under
- * jit, vmap or makeGraph) evaluates both branches and selects elementwise,
- * which is what batching needs and keeps both modes of differentiation;
- * `forLoop` and `scan` run in JS (unrolled when staged). `whileLoop` runs in
+ * Control flow: `cond`, `whileLoop`, `forLoop`, `scan`. A concrete `cond`
+ * predicate picks its branch in JS; a predicate with no concrete value
+ * (under jit, makeGraph, or batched under vmap) stages the `cond` primitive,
+ * whose row is in condRule.ts (a batched predicate evaluates both branches
+ * and selects per example). `forLoop` and `scan` are not primitives: they
+ * run in JS over the other transforms (unrolled when staged). `whileLoop` runs in
  * JS while its condition has a concrete value (eagerly, under grad/jvp/vjp)
  * or a batched one (under vmap); when the condition is traced with no value
  * (under jit or makeGraph) it stages the `while_loop` primitive, whose row is

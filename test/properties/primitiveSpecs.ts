@@ -30,6 +30,7 @@ import {
 import { ravel, sizeOf, unravel } from "../support/reference.js";
 import { stageClosed } from "../../src/core/graph.js";
 import { closeBranches } from "../../src/transforms/condRule.js";
+import { at } from "../../src/core/errors.js";
 
 type NDArray = nb.NDArray;
 
@@ -110,7 +111,7 @@ function bshape(...shapes: (readonly number[])[]): number[] {
 }
 
 /** The element of `a` at output index `idx` under broadcasting. */
-function at(a: Ref, idx: readonly number[]): number {
+function broadcastAt(a: Ref, idx: readonly number[]): number {
   const off = idx.length - a.shape.length;
   return a.data[
     ravel(
@@ -130,7 +131,7 @@ function ewise(
   const data = new Array<number>(n);
   for (let i = 0; i < n; i++) {
     const idx = unravel(i, shape);
-    data[i] = castTo(f(...args.map((a) => at(a, idx))), dtype);
+    data[i] = castTo(f(...args.map((a) => broadcastAt(a, idx))), dtype);
   }
   return { shape, dtype, data };
 }
@@ -452,7 +453,10 @@ const reshapeCase = arbArray({ shape: SH }).chain((x) => {
     )
     .map(([rank, deal]) => {
       const shape = new Array<number>(rank).fill(1);
-      fs.forEach((p, i) => (shape[deal[i]! % rank] *= p));
+      fs.forEach((p, i) => {
+        const k = at(deal, i) % rank;
+        shape[k] = at(shape, k) * p;
+      });
       return mk<"reshape">([x], { shape });
     });
 });

@@ -15,9 +15,9 @@ import * as nb from "../../src/index.js";
 import { ALL_RULES, ruleOf, type Prim } from "../support/primitives.js";
 import { checkGrads } from "../../src/testing/index.js";
 import { PRIMS, SPECS, apply, erfRef, threefry, toRef, type Case, type PrimSpec, type Ref } from "./primitiveSpecs.js";
+import { fcSettings } from "../support/rng.js";
 
-const RUNS = Number(process.env.NABLA_FC_RUNS ?? 10);
-const SEED = Number(process.env.NABLA_FC_SEED ?? 20240917);
+const { SEED, RUNS } = fcSettings({ seed: 20240917, runs: 10 });
 const opts = (runs = RUNS): fc.Parameters<unknown> => ({ seed: SEED, numRuns: runs });
 
 type NDArray = nb.NDArray;

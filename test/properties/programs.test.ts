@@ -13,9 +13,9 @@ import { it } from "vitest";
 import fc from "fast-check";
 import type { NDArray } from "../../src/index.js";
 import { arbProgram, checkGrads, type Program } from "../../src/testing/index.js";
+import { fcSettings } from "../support/rng.js";
 
-const RUNS = Number(process.env.NABLA_FC_RUNS ?? 10);
-const SEED = Number(process.env.NABLA_FC_SEED ?? 20240917);
+const { SEED, RUNS } = fcSettings({ seed: 20240917, runs: 10 });
 
 /** A program with an input drawn from its input arbitrary. */
 const withInput = (p: fc.Arbitrary<Program>): fc.Arbitrary<[Program, NDArray]> =>
