@@ -1,8 +1,7 @@
 /** Indexing operations: take, takeAlongAxis, sorting, running sums and products. */
 import "./methods.js";
-import { DTypeError, NablaError, ShapeError, fmtShape, fmtValue } from "../core/errors.js";
-import { isFloat } from "../core/dtype.js";
-import { ArrayLike, ConcreteArray, NDArray, scalar, storageOf } from "../core/ndarray.js";
+import { NablaError, ShapeError, fmtShape, fmtValue } from "../core/errors.js";
+import { ArrayLike, NDArray, scalar } from "../core/ndarray.js";
 import { broadcastShapes, normAxis, sizeOf } from "../core/shape.js";
 import { bind1 } from "../core/trace.js";
 import * as E from "../prims/elementwise.js";
@@ -15,7 +14,6 @@ import { add, astype, clip, floor, greaterEqual, less, logicalAnd, mul, where } 
 import { reshape } from "./shape.js";
 
 const INT32_MIN = -(2 ** 31);
-const INT32_MAX = 2 ** 31 - 1;
 
 /**
  * What `take` does with an index outside [-n, n): fill, clip to the ends, or wrap around.
