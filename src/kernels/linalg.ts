@@ -274,24 +274,9 @@ export function eigh(a: ConcreteArray): [ConcreteArray, ConcreteArray] {
           const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
           const c = 1 / Math.sqrt(t * t + 1);
           const s = t * c;
-          for (let k = 0; k < n; k++) {
-            const skp = S[k * n + p]!;
-            const skq = S[k * n + q]!;
-            S[k * n + p] = c * skp - s * skq;
-            S[k * n + q] = s * skp + c * skq;
-          }
-          for (let k = 0; k < n; k++) {
-            const spk = S[p * n + k]!;
-            const sqk = S[q * n + k]!;
-            S[p * n + k] = c * spk - s * sqk;
-            S[q * n + k] = s * spk + c * sqk;
-          }
-          for (let k = 0; k < n; k++) {
-            const ukp = U[k * n + p]!;
-            const ukq = U[k * n + q]!;
-            U[k * n + p] = c * ukp - s * ukq;
-            U[k * n + q] = s * ukp + c * ukq;
-          }
+          rotate(S, p, q, n, n, c, s); // columns p, q
+          rotate(S, p * n, q * n, 1, n, c, s); // rows p, q
+          rotate(U, p, q, n, n, c, s);
         }
     }
     const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => S[i * n + i]! - S[j * n + j]!);
@@ -519,18 +504,8 @@ function svdTall(a: Float64Array, off: number, m: number, n: number, full: boole
         const t = (zeta >= 0 ? 1 : -1) / (Math.abs(zeta) + Math.sqrt(1 + zeta * zeta));
         const c = 1 / Math.sqrt(1 + t * t);
         const s = c * t;
-        for (let i = 0; i < m; i++) {
-          const x = g[p * m + i]!;
-          const y = g[q * m + i]!;
-          g[p * m + i] = c * x - s * y;
-          g[q * m + i] = s * x + c * y;
-        }
-        for (let i = 0; i < n; i++) {
-          const x = v[p * n + i]!;
-          const y = v[q * n + i]!;
-          v[p * n + i] = c * x - s * y;
-          v[q * n + i] = s * x + c * y;
-        }
+        rotate(g, p * m, q * m, 1, m, c, s);
+        rotate(v, p * n, q * n, 1, n, c, s);
       }
     if (!rotated) break;
   }
@@ -766,4 +741,17 @@ export function expmFrechet(a: ConcreteArray, e: ConcreteArray): ConcreteArray {
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[o + i * n + j] = r[i * N + j + n]!;
   }
   return store(out, a.shape, a.dtype);
+}
+
+/**
+ * A Givens rotation of two strided vectors of `a` in place: for k < len, with x = a[i + k·stride]
+ * and y = a[j + k·stride], a[i + k·stride] = c·x − s·y and a[j + k·stride] = s·x + c·y.
+ */
+function rotate(a: Float64Array, i: number, j: number, stride: number, len: number, c: number, s: number): void {
+  for (let k = 0, oi = i, oj = j; k < len; k++, oi += stride, oj += stride) {
+    const x = a[oi]!;
+    const y = a[oj]!;
+    a[oi] = c * x - s * y;
+    a[oj] = s * x + c * y;
+  }
 }

@@ -126,8 +126,11 @@ const integrate = (q: readonly T[], y0: NDArray, K: number): T[] => {
 // d exp(x) = exp(x) dx: u = y
 const expS = (x: readonly T[], y0: NDArray, K: number): T[] => ode(x, y0, K, (m, y) => y[m] ?? null);
 
-/** sin and cos together: d sin = cos dx, d cos = -sin dx. */
-function sinCosS(x: readonly T[], s0: NDArray, c0: NDArray, K: number): [T[], T[]] {
+/**
+ * A pair (s, c) with ds = c dx and dc = σ s dx: sin and cos (σ = -1), sinh and cosh (σ = 1).
+ * Coefficient k: s_k = (1/k) Σ_j j x_j c_{k-j}, c_k = (σ/k) Σ_j j x_j s_{k-j}.
+ */
+function pairS(x: readonly T[], s0: NDArray, c0: NDArray, K: number, sigma: 1 | -1): [T[], T[]] {
   const s: T[] = [s0];
   const c: T[] = [c0];
   for (let k = 1; k <= K; k++) {
@@ -139,28 +142,16 @@ function sinCosS(x: readonly T[], s0: NDArray, c0: NDArray, K: number): [T[], T[
       ac = add(ac, mul(xj, s[k - j] ?? null));
     }
     s.push(scale(as, 1 / k));
-    c.push(scale(ac, -1 / k));
+    c.push(scale(ac, sigma / k));
   }
   return [s, c];
 }
 
+/** sin and cos together: d sin = cos dx, d cos = -sin dx. */
+const sinCosS = (x: readonly T[], s0: NDArray, c0: NDArray, K: number): [T[], T[]] => pairS(x, s0, c0, K, -1);
+
 /** sinh and cosh together: d sinh = cosh dx, d cosh = sinh dx. */
-function sinhCoshS(x: readonly T[], s0: NDArray, c0: NDArray, K: number): [T[], T[]] {
-  const s: T[] = [s0];
-  const c: T[] = [c0];
-  for (let k = 1; k <= K; k++) {
-    let as: T = null;
-    let ac: T = null;
-    for (let j = 1; j <= k; j++) {
-      const xj = scale(x[j] ?? null, j);
-      as = add(as, mul(xj, c[k - j] ?? null));
-      ac = add(ac, mul(xj, s[k - j] ?? null));
-    }
-    s.push(scale(as, 1 / k));
-    c.push(scale(ac, 1 / k));
-  }
-  return [s, c];
-}
+const sinhCoshS = (x: readonly T[], s0: NDArray, c0: NDArray, K: number): [T[], T[]] => pairS(x, s0, c0, K, 1);
 
 /** u = a + b y² (tanh: 1 - y², tan: 1 + y²): u_0 = a + b y_0², u_m = b (y²)_m. */
 const quadU =
