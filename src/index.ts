@@ -28,4 +28,6 @@ export { vmap } from "./transforms/vmap.js";
 export { jit } from "./transforms/jit.js";
 export { customJvp, customVjp, checkpoint } from "./transforms/custom.js";
 export { cond, whileLoop, forLoop, scan } from "./transforms/control.js";
+// issue 11 (implicit branch): implicit differentiation, linear transposition, parallel scans
+export { customRoot, customLinearSolve } from "./transforms/implicit.js";
 export * as tree from "./core/tree.js";

@@ -114,7 +114,10 @@ type Param =
   | "ord"
   | "dtype"
   | "options"
-  | "key";
+  | "key"
+  // issue 11 (implicit branch)
+  | "fn" // a callback the call may never invoke (a derivative rule's solver)
+  | "tree"; // a pytree of arrays
 
 const NUMBERS: Kind[] = [
   "NaN",
@@ -181,6 +184,24 @@ const LEGIT: Record<Param, { kinds: readonly Kind[]; why: string }> = {
   dtype: { kinds: [], why: "no bad kind is a dtype name" },
   options: { kinds: ["object"], why: "{} sets no option" },
   key: { kinds: ["int32Array"], why: "an int32 array of shape [2] is a key" },
+  // issue 11 (implicit branch)
+  fn: { kinds: ["function"], why: "any function is a valid callback" },
+  tree: {
+    kinds: [
+      ...NUMBERS,
+      "true",
+      ...NUMERIC_LISTS,
+      ...ARRAYS,
+      "null",
+      "object",
+      "objectWithKeys",
+      "ragged",
+      "deep",
+      "nullList",
+      "objectList",
+    ],
+    why: "arrays, numbers, booleans, nested lists and plain objects of them (null: a tree with no leaves) are pytrees",
+  },
 };
 
 interface Spec {
@@ -362,6 +383,16 @@ const TRANSFORM_SPECS: Record<string, Spec> = {
   whileLoop: { args: () => [() => false, (x: unknown) => x, M()], params: ["options", "options", "array"] },
   forLoop: { args: () => [0, 2, (_i: unknown, x: unknown) => x, M()], params: ["int", "int", "options", "array"] },
   scan: { args: () => [(c: unknown, x: unknown) => [c, x], M(), M()], params: ["options", "array", "array"] },
+  // issue 11 (implicit branch)
+  customRoot: {
+    args: () => [(x: unknown) => x, M(), (_f: unknown, x0: unknown) => x0, (_g: unknown, y: unknown) => y],
+    params: ["options", "tree", "options", "fn"],
+  },
+  customLinearSolve: {
+    args: () => [(x: unknown) => x, M(), (_mv: unknown, b: unknown) => b, (_mv: unknown, b: unknown) => b],
+    params: ["options", "tree", "options", "fn"],
+    required: 3,
+  },
   "tree.map": { args: () => [(x: unknown) => x, [M()]], params: ["options", "array"] },
   "tree.flatten": { args: () => [[M()]], params: ["array"] },
   "tree.unflatten": { args: () => [nb.tree.structure([1]), [M()]], params: ["options", "list"] },
