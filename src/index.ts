@@ -30,4 +30,5 @@ export { customJvp, customVjp, checkpoint } from "./transforms/custom.js";
 export { cond, whileLoop, forLoop, scan } from "./transforms/control.js";
 // issue 11 (implicit branch): implicit differentiation, linear transposition, parallel scans
 export { customRoot, customLinearSolve } from "./transforms/implicit.js";
+export { linearTranspose } from "./transforms/linearTranspose.js";
 export * as tree from "./core/tree.js";

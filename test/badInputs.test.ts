@@ -393,6 +393,7 @@ const TRANSFORM_SPECS: Record<string, Spec> = {
     params: ["options", "tree", "options", "fn"],
     required: 3,
   },
+  linearTranspose: { args: () => [(x: unknown) => x, M()], params: ["options", "tree"] },
   "tree.map": { args: () => [(x: unknown) => x, [M()]], params: ["options", "array"] },
   "tree.flatten": { args: () => [[M()]], params: ["array"] },
   "tree.unflatten": { args: () => [nb.tree.structure([1]), [M()]], params: ["options", "list"] },
