@@ -11,7 +11,7 @@ import { MainTrace, avalOf, endTrace, newTrace } from "../core/trace.js";
 import { zeros } from "../ops/index.js";
 import { checkStructure, fnArg, flattenToArrays, matchLeaves, requireFloat, unflatten } from "./common.js";
 import { orZeros, transposeGraph } from "./linearize.js";
-import type { ArrayParams, ArraysOf, Returned } from "../core/types.js";
+import type { ArraysOf, Returned } from "../core/types.js";
 
 const OP = "linearTranspose";
 
@@ -42,7 +42,7 @@ function zeroAtZero(g: Graph, ins: readonly NDArray[]): boolean {
 export function linearTranspose<P extends unknown[], R extends Returned>(
   f: (...args: NoInfer<ArraysOf<P>>) => R,
   ...primals: P
-): (ct: ArraysOf<R>) => ArrayParams<P> {
+): (ct: ArraysOf<R>) => ArraysOf<P> {
   f = fnArg(OP, f);
   const [ps, pdef] = flattenToArrays(primals, OP);
   requireFloat(OP, ps);
@@ -71,12 +71,12 @@ export function linearTranspose<P extends unknown[], R extends Returned>(
   transpose(outLike);
   if (!zeroAtZero(g, ps)) throw notLinear("it is affine: f(0) is not 0");
   const def = outDef;
-  return (ct: ArraysOf<R>): ArrayParams<P> => {
+  return (ct: ArraysOf<R>): ArraysOf<P> => {
     const [raw, cdef] = flattenAs(ct, OP, "the cotangent");
     checkStructure(OP, "cotangent", def, cdef);
     const cts = matchLeaves(OP, "cotangent", outLike, raw);
     const res = unflatten(pdef, transpose(cts)) as unknown[];
     if (!Array.isArray(res)) throw new ShapeError(`${OP}: internal: primals are not a list`);
-    return res as ArrayParams<P>;
+    return res as ArraysOf<P>;
   };
 }
