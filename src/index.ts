@@ -31,4 +31,5 @@ export { cond, whileLoop, forLoop, scan } from "./transforms/control.js";
 // issue 11 (implicit branch): implicit differentiation, linear transposition, parallel scans
 export { customRoot, customLinearSolve } from "./transforms/implicit.js";
 export { linearTranspose } from "./transforms/linearTranspose.js";
+export { associativeScan } from "./transforms/associativeScan.js";
 export * as tree from "./core/tree.js";

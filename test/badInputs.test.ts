@@ -394,6 +394,7 @@ const TRANSFORM_SPECS: Record<string, Spec> = {
     required: 3,
   },
   linearTranspose: { args: () => [(x: unknown) => x, M()], params: ["options", "tree"] },
+  associativeScan: { args: () => [nb.add, M(), {}], params: ["options", "tree", "options"], required: 2 },
   "tree.map": { args: () => [(x: unknown) => x, [M()]], params: ["options", "array"] },
   "tree.flatten": { args: () => [[M()]], params: ["array"] },
   "tree.unflatten": { args: () => [nb.tree.structure([1]), [M()]], params: ["options", "list"] },
