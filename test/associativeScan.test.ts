@@ -123,7 +123,7 @@ describe("associativeScan under transforms", () => {
   });
   it("bad input: a non-elementwise fn and mismatched leaf lengths throw ShapeErrors naming associativeScan", () => {
     expect(() => nb.associativeScan((a: A) => nb.sum(a), nb.zeros([4]))).toThrow(/^associativeScan: fn returned shape/);
-    expect(() => nb.associativeScan((a: [A, A]) => a, [nb.zeros([4]), nb.zeros([3])])).toThrow(
+    expect(() => nb.associativeScan((a: A[]) => a, [nb.zeros([4]), nb.zeros([3])])).toThrow(
       /^associativeScan: every leaf of elems needs length 4/,
     );
     expect(() => nb.associativeScan(nb.add, nb.array(1))).toThrow(nb.ShapeError);
