@@ -32,4 +32,6 @@ export { cond, whileLoop, forLoop, scan } from "./transforms/control.js";
 export { customRoot, customLinearSolve } from "./transforms/implicit.js";
 export { linearTranspose } from "./transforms/linearTranspose.js";
 export { associativeScan } from "./transforms/associativeScan.js";
+export * as debug from "./transforms/debug.js";
+export { config } from "./transforms/config.js";
 export * as tree from "./core/tree.js";

@@ -117,7 +117,8 @@ type Param =
   | "key"
   // issue 11 (implicit branch)
   | "fn" // a callback the call may never invoke (a derivative rule's solver)
-  | "tree"; // a pytree of arrays
+  | "tree" // a pytree of arrays
+  | "string"; // a format string
 
 const NUMBERS: Kind[] = [
   "NaN",
@@ -186,6 +187,7 @@ const LEGIT: Record<Param, { kinds: readonly Kind[]; why: string }> = {
   key: { kinds: ["int32Array"], why: "an int32 array of shape [2] is a key" },
   // issue 11 (implicit branch)
   fn: { kinds: ["function"], why: "any function is a valid callback" },
+  string: { kinds: ["emptyString", "numericString", "string"], why: "any string is a format (no placeholders)" },
   tree: {
     kinds: [
       ...NUMBERS,
@@ -395,6 +397,9 @@ const TRANSFORM_SPECS: Record<string, Spec> = {
   },
   linearTranspose: { args: () => [(x: unknown) => x, M()], params: ["options", "tree"] },
   associativeScan: { args: () => [nb.add, M(), {}], params: ["options", "tree", "options"], required: 2 },
+  "debug.print": { args: () => ["{}", M()], params: ["string", "tree"], required: 1 },
+  "debug.callback": { args: () => [() => {}, M()], params: ["fn", "tree"], required: 1 },
+  config: { args: () => [{}], params: ["options"], required: 0 },
   "tree.map": { args: () => [(x: unknown) => x, [M()]], params: ["options", "array"] },
   "tree.flatten": { args: () => [[M()]], params: ["array"] },
   "tree.unflatten": { args: () => [nb.tree.structure([1]), [M()]], params: ["options", "list"] },

@@ -270,7 +270,7 @@ export class StagingTrace extends Trace {
     const kept: Equation[] = [];
     for (let i = this.eqns.length - 1; i >= 0; i--) {
       const e = this.eqns[i]!;
-      if (e.outs.some((v) => live.has(v))) {
+      if (e.rule.effect === true || e.outs.some((v) => live.has(v))) {
         kept.push(e);
         for (const v of e.inputs) live.add(v);
       }

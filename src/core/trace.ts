@@ -15,6 +15,7 @@ import { NablaError, TracerError, fmtShape } from "./errors.js";
 import { DType, SHORT } from "./dtype.js";
 import { ConcreteArray, NDArray, frozenShape } from "./ndarray.js";
 import { Shape } from "./shape.js";
+import { SETTINGS, callSite } from "./config.js";
 
 /** The abstract value of an array: what staging and shape rules see. */
 export interface Aval {
@@ -88,6 +89,11 @@ export interface Rule<P = unknown> {
   readonly fold?: { readonly init: number; step(acc: string, v: string): string };
   /** Unary primitives with f(f(x)) = x. */
   readonly involution?: boolean;
+  /**
+   * Primitives with a side effect (debug callbacks): staging keeps their
+   * equations although they have no used output.
+   */
+  readonly effect?: boolean;
   /** The parameters the IR printer shows (all of them by default). */
   printParams?(params: P): Record<string, unknown>;
 }
@@ -205,13 +211,27 @@ export function bind<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDA
   if (DYNAMIC !== null && DYNAMIC.main.active && (top === null || DYNAMIC.main.level > top.main.level)) top = DYNAMIC;
   if (top === null) {
     const avals = prim.opaque ? [] : prim.abstractEval(args.map(avalOf), params);
-    return prim.impl(args as ConcreteArray[], params, avals);
+    const outs = prim.impl(args as ConcreteArray[], params, avals);
+    if (SETTINGS.debugNans) checkNans(prim, args as ConcreteArray[], outs);
+    return outs;
   }
   const t = top;
   return t.processPrimitive(
     prim,
     args.map((a) => raise(t, a, prim.name)),
     params,
+  );
+}
+
+const hasNan = (x: ConcreteArray): boolean =>
+  (x.dtype === "float64" || x.dtype === "float32") && x.data.some(Number.isNaN);
+
+/** debugNans: a primitive whose outputs have NaN although its inputs have none throws, naming it and the call site. */
+function checkNans(prim: Rule<never>, args: ConcreteArray[], outs: ConcreteArray[]): void {
+  if (!outs.some(hasNan) || args.some(hasNan)) return;
+  const ins = args.map((a) => `${SHORT[a.dtype]}[${a.shape.join(",")}]`).join(", ");
+  throw new NablaError(
+    `${prim.name}: produced NaN from inputs without NaN (${ins || "no inputs"}) at ${callSite()} (config({ debugNans: true }))`,
   );
 }
 

@@ -10,7 +10,8 @@ import { NablaError } from "../core/errors.js";
 import { Graph, StagingTrace, StagingTracer, evalGraph } from "../core/graph.js";
 import { MainTrace, avalOf, endTrace, fmtAval, newTrace } from "../core/trace.js";
 import { TreeDef } from "../core/pytree.js";
-import { ConcreteArray } from "../core/ndarray.js";
+import { ConcreteArray, NDArray } from "../core/ndarray.js";
+import { SETTINGS } from "../core/config.js";
 import { Plan, compile } from "./plan.js";
 import { fnArg, flattenToArrays, jitOptions, unflatten } from "./common.js";
 import { treeKey, valueKey } from "./jitKey.js";
@@ -50,6 +51,9 @@ function readStatics(v: unknown): number[] {
  * const f = nb.jit((x) => nb.sum(nb.mul(x, x)));
  * f(nb.array([1, 2])); // array(5.) (staged once for f64[2])
  */
+const hasNan = (x: NDArray): boolean =>
+  x instanceof ConcreteArray && (x.dtype === "float64" || x.dtype === "float32") && x.data.some(Number.isNaN);
+
 export function jit<
   A extends unknown[] = DefaultArgs,
   R extends Returned = Returned,
@@ -112,6 +116,8 @@ export function jit<
     // concrete arguments run the compiled plan; traced ones go through bind, so jit composes with other transforms
     const concrete = c.concreteConsts && leaves.every((l) => l instanceof ConcreteArray);
     const outs = concrete ? c.plan.run(leaves as ConcreteArray[]) : evalGraph(c.graph, leaves);
+    // debugNans: a NaN in the result re-runs f eagerly, where the primitive that made it throws
+    if (SETTINGS.debugNans && concrete && outs.some(hasNan)) f(...(args as A));
     return unflatten(c.outDef, outs) as ArraysOf<R>;
   };
   return Object.assign(run, { cacheSize: () => cache.size });
