@@ -34,4 +34,6 @@ export { linearTranspose } from "./transforms/linearTranspose.js";
 export { associativeScan } from "./transforms/associativeScan.js";
 export * as debug from "./transforms/debug.js";
 export { config } from "./transforms/config.js";
+export { checkpointPolicies, checkpointName } from "./transforms/checkpointPolicy.js";
+export type { CheckpointPolicy } from "./transforms/checkpointPolicy.js";
 export * as tree from "./core/tree.js";

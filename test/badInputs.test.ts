@@ -400,6 +400,8 @@ const TRANSFORM_SPECS: Record<string, Spec> = {
   "debug.print": { args: () => ["{}", M()], params: ["string", "tree"], required: 1 },
   "debug.callback": { args: () => [() => {}, M()], params: ["fn", "tree"], required: 1 },
   config: { args: () => [{}], params: ["options"], required: 0 },
+  checkpointName: { args: () => [M(), "h"], params: ["array", "string"] },
+  "checkpointPolicies.saveOnlyTheseNames": { args: () => ["h"], params: ["string"], required: 0 },
   "tree.map": { args: () => [(x: unknown) => x, [M()]], params: ["options", "array"] },
   "tree.flatten": { args: () => [[M()]], params: ["array"] },
   "tree.unflatten": { args: () => [nb.tree.structure([1]), [M()]], params: ["options", "list"] },
