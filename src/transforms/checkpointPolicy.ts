@@ -142,6 +142,11 @@ const dotsSaveable: CheckpointPolicy = Object.freeze({
 export const checkpointPolicies = Object.freeze({
   nothingSaveable,
   dotsSaveable,
+  /**
+   * Save the values tagged by `checkpointName(x, name)` with one of `names`.
+   * @example
+   * const policy = nb.checkpointPolicies.saveOnlyTheseNames("hidden");
+   */
   saveOnlyTheseNames(...names: string[]): CheckpointPolicy {
     names.forEach((n) => {
       if (typeof n !== "string") throw new NablaError(`saveOnlyTheseNames: names must be strings, got ${typeof n}`);

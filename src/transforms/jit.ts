@@ -40,6 +40,10 @@ function readStatics(v: unknown): number[] {
   return v.slice() as number[];
 }
 
+/** debugNans: whether a result has a NaN. */
+const hasNan = (x: NDArray): boolean =>
+  x instanceof ConcreteArray && (x.dtype === "float64" || x.dtype === "float32") && x.data.some(Number.isNaN);
+
 /**
  * Stages `f` into a graph per argument signature and reuses it; results
  * equal those of `f`. Arguments listed in `staticArgnums` are passed through
@@ -51,9 +55,6 @@ function readStatics(v: unknown): number[] {
  * const f = nb.jit((x) => nb.sum(nb.mul(x, x)));
  * f(nb.array([1, 2])); // array(5.) (staged once for f64[2])
  */
-const hasNan = (x: NDArray): boolean =>
-  x instanceof ConcreteArray && (x.dtype === "float64" || x.dtype === "float32") && x.data.some(Number.isNaN);
-
 export function jit<
   A extends unknown[] = DefaultArgs,
   R extends Returned = Returned,
