@@ -31,4 +31,12 @@ export { cond, whileLoop, forLoop, scan } from "./transforms/control.js";
 // issue 11 (jet branch): Taylor mode
 export { jet } from "./transforms/jet.js";
 export type { JetSeriesOf } from "./transforms/jet.js";
+// issue 11 (implicit branch): implicit differentiation, linear transposition, parallel scans
+export { customRoot, customLinearSolve } from "./transforms/implicit.js";
+export { linearTranspose } from "./transforms/linearTranspose.js";
+export { associativeScan } from "./transforms/associativeScan.js";
+export * as debug from "./transforms/debug.js";
+export { config } from "./transforms/config.js";
+export { checkpointPolicies, checkpointName } from "./transforms/checkpointPolicy.js";
+export type { CheckpointPolicy } from "./transforms/checkpointPolicy.js";
 export * as tree from "./core/tree.js";

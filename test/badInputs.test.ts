@@ -124,7 +124,8 @@ type Param =
   | "arrayOrOptions" // meshgrid is variadic: its last argument is an array or the options
   | "fn" // a function given to a transform (the spec calls the transformed function, so its result is checked too)
   | "subscripts" // einsum's spec string
-  | "tree"; // a pytree of arrays (transform primals, loop carries, tree utilities)
+  | "tree" // a pytree of arrays (transform primals, loop carries, tree utilities)
+  | "string"; // a format string or a checkpoint name (issue 11, implicit branch)
 
 const NUMBERS: Kind[] = [
   "NaN",
@@ -192,6 +193,10 @@ const LEGIT: Record<Param, { kinds: readonly Kind[]; why: string }> = {
   options: { kinds: ["object"], why: "{} sets no option" },
   subscripts: { kinds: [], why: "no bad kind is an einsum spec for two 2x2 matrices" },
   key: { kinds: ["int32Array"], why: "an int32 array of shape [2] is a key" },
+  string: {
+    kinds: ["emptyString", "numericString", "string"],
+    why: "any string is a format (no placeholders) or a name",
+  },
   // issue 9, part A (opsA)
   offset: { kinds: ["negative", "bigNegative", "huge"], why: "any safe integer is a diagonal offset" },
   shift: {
@@ -458,6 +463,23 @@ const TRANSFORM_SPECS: Record<string, Spec> = {
   scan: { args: () => [(c: unknown, x: unknown) => [c, x], M(), M()], params: ["fn", "tree", "array"] },
   // issue 11 (jet branch)
   jet: { args: () => [nb.sin, [M()], [[M()]]], params: ["fn", "list", "list"] },
+  // issue 11 (implicit branch)
+  customRoot: {
+    args: () => [(x: unknown) => x, M(), (_f: unknown, x0: unknown) => x0, (_g: unknown, y: unknown) => y],
+    params: ["fn", "tree", "fn", "fn"],
+  },
+  customLinearSolve: {
+    args: () => [(x: unknown) => x, M(), (_mv: unknown, b: unknown) => b, (_mv: unknown, b: unknown) => b],
+    params: ["fn", "tree", "fn", "fn"],
+    required: 3,
+  },
+  linearTranspose: { args: () => [(x: unknown) => x, M()], params: ["fn", "tree"] },
+  associativeScan: { args: () => [nb.add, M(), {}], params: ["fn", "tree", "options"], required: 2 },
+  "debug.print": { args: () => ["{}", M()], params: ["string", "tree"], required: 1 },
+  "debug.callback": { args: () => [() => {}, M()], params: ["fn", "tree"], required: 1 },
+  config: { args: () => [{}], params: ["options"], required: 0 },
+  checkpointName: { args: () => [M(), "h"], params: ["array", "string"] },
+  "checkpointPolicies.saveOnlyTheseNames": { args: () => ["h"], params: ["string"], required: 0 },
   "tree.map": {
     args: () => [id, [M()]],
     params: ["fn", "tree"],

@@ -357,7 +357,7 @@ export class StagingTrace extends Trace {
     const kept: Equation[] = [];
     for (let i = this.eqns.length - 1; i >= 0; i--) {
       const e = this.eqns[i]!;
-      let used = false;
+      let used = e.rule.effect === true;
       for (const v of e.outs) if (live[v.id] === 1) used = true;
       if (used) {
         kept.push(e);

@@ -13,8 +13,9 @@
  */
 import { NablaError, TracerError, fmtShape } from "./errors.js";
 import { DType, SHORT } from "./dtype.js";
-import { ConcreteArray, NDArray, frozenShape } from "./ndarray.js";
+import { ConcreteArray, NDArray, frozenShape, storageOf } from "./ndarray.js";
 import { Shape } from "./shape.js";
+import { SETTINGS, callSite } from "./config.js";
 
 /** The abstract value of an array: what staging and shape rules see. */
 export interface Aval {
@@ -88,6 +89,11 @@ export interface Rule<P = unknown> {
   readonly fold?: { readonly init: number; step(acc: string, v: string): string };
   /** Unary primitives with f(f(x)) = x. */
   readonly involution?: boolean;
+  /**
+   * Primitives with a side effect (debug callbacks): staging keeps their
+   * equations although they have no used output.
+   */
+  readonly effect?: boolean;
   /** The parameters the IR printer shows (all of them by default). */
   printParams?(params: P): Record<string, unknown>;
 }
@@ -207,7 +213,9 @@ export function bind<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDA
     // concrete operands are their own abstract values (shape, dtype, weak): no copies to make
     const concrete = args as ConcreteArray[];
     const avals = prim.opaque ? [] : prim.abstractEval(concrete, params);
-    return prim.impl(concrete, params, avals);
+    const outs = prim.impl(concrete, params, avals);
+    if (SETTINGS.debugNans) checkNans(prim, concrete, outs);
+    return outs;
   }
   // operands already of the owning trace pass as they are (the common case: no new array)
   const n = args.length;
@@ -217,6 +225,18 @@ export function bind<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDA
   const raised = new Array<Tracer>(n);
   for (let j = 0; j < n; j++) raised[j] = raise(top, args[j]!, prim.name);
   return top.processPrimitive(prim, raised, params);
+}
+
+const hasNan = (x: ConcreteArray): boolean =>
+  (x.dtype === "float64" || x.dtype === "float32") && storageOf(x).some(Number.isNaN);
+
+/** debugNans: a primitive whose outputs have NaN although its inputs have none throws, naming it and the call site. */
+function checkNans(prim: Rule<never>, args: ConcreteArray[], outs: ConcreteArray[]): void {
+  if (!outs.some(hasNan) || args.some(hasNan)) return;
+  const ins = args.map((a) => `${SHORT[a.dtype]}[${a.shape.join(",")}]`).join(", ");
+  throw new NablaError(
+    `${prim.name}: produced NaN from inputs without NaN (${ins || "no inputs"}) at ${callSite()} (config({ debugNans: true }))`,
+  );
 }
 
 export function bind1<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDArray {

@@ -9,9 +9,18 @@ import { isFloat } from "../core/dtype.js";
 import { shapesEqual } from "../core/shape.js";
 import { NDArray } from "../core/ndarray.js";
 import { TreeDef, flatten } from "../core/pytree.js";
-import { bind } from "../core/trace.js";
+import { Tracer, bind } from "../core/trace.js";
 import { zeros } from "../ops/index.js";
-import { fnArg, flattenToArrays, toLeaf, unflatten } from "./common.js";
+import { fnArg, flattenToArrays, readOptions, toLeaf, unflatten } from "./common.js";
+import { evalGraph } from "../core/graph.js";
+import {
+  CheckpointPolicy,
+  checkpointPolicies,
+  forwardSaving,
+  policyArg,
+  replay,
+  stagePolicy,
+} from "./checkpointPolicy.js";
 import { CUSTOM_JVP_CALL, CUSTOM_VJP_CALL } from "./customRules.js";
 import { vjp } from "./vjp.js";
 import type { ArrayParams, ArraysOf, CotangentsOf, DefaultArgs, Returned, TangentOf } from "../core/types.js";
@@ -176,20 +185,68 @@ function zerosTree(x: unknown): unknown {
 /**
  * Same values as `f`, but reverse mode stores only `f`'s inputs and
  * recomputes its intermediates during the backward pass (trading time for
- * memory).
+ * memory). With `{ policy }` (one of `checkpointPolicies`), the values the
+ * policy saves are kept from the forward pass too and not recomputed.
+ * Checkpoints nest.
  * @example
  * const block = nb.checkpoint((x) => nb.tanh(nb.matmul(w, x)));
  */
 export function checkpoint<A extends unknown[] = DefaultArgs, R extends Returned = Returned>(
   f: (...args: A) => R,
+  options?: { policy?: CheckpointPolicy },
 ): (...args: ArrayParams<A>) => ArraysOf<R>;
-export function checkpoint(f: (...args: any[]) => unknown): (...args: any[]) => any {
+export function checkpoint(
+  f: (...args: any[]) => unknown,
+  options?: { policy?: CheckpointPolicy },
+): (...args: any[]) => any {
   f = fnArg("checkpoint", f);
-  // fwd runs f itself, so its outputs match f's by construction (no extra check)
-  return customVjpWith(
-    f,
-    (...args: unknown[]) => [f(...args), args],
-    (args: unknown[], ct: unknown) => vjp(f, ...args)[1](ct),
-    false,
-  );
+  const policy = policyArg("checkpoint", readOptions("checkpoint", options).policy);
+  if (policy === undefined || policy === checkpointPolicies.nothingSaveable)
+    // fwd runs f itself, so its outputs match f's by construction (no extra check)
+    return customVjpWith(
+      f,
+      (...args: unknown[]) => [f(...args), args],
+      (args: unknown[], ct: unknown) => vjp(f, ...args)[1](ct),
+      false,
+    );
+  return (...args: unknown[]): unknown => {
+    const [xs, inDef] = flattenToArrays(args, "checkpoint");
+    let outDef: TreeDef | undefined;
+    const [g, consts] = stagePolicy((ys) => {
+      const [outs, def] = flattenToArrays(f(...(unflatten(inDef, ys) as unknown[])), "checkpoint", "the output");
+      outDef = def;
+      return outs;
+    }, xs);
+    // traced constants (closed-over values of outer transforms) become operands, to be differentiated;
+    // concrete ones stay closed over (an operand would get a materialised zero tangent)
+    const traced = consts.flatMap((c, i) => (c instanceof Tracer ? [i] : []));
+    const full = (zs: NDArray[]): NDArray[] => {
+      const cs = consts.slice();
+      traced.forEach((j, k) => (cs[j] = zs[k]!));
+      return [...cs, ...zs.slice(traced.length)];
+    };
+    const operands = [...traced.map((j) => consts[j]!), ...xs];
+    const float = operands.map((z) => isFloat(z.dtype));
+    const inner = customVjpWith(
+      (...zs: NDArray[]) => evalGraph(g, full(zs)),
+      (...zs: NDArray[]) => {
+        const [outs, saved] = forwardSaving(g, full(zs), policy);
+        return [outs, [zs, saved]];
+      },
+      ([zs, saved]: [NDArray[], NDArray[]], ct: NDArray[]) => {
+        const idx = zs.flatMap((_z, i) => (float[i] ? [i] : []));
+        const at = (ws: NDArray[]): NDArray[] => {
+          const all = zs.slice();
+          idx.forEach((j, k) => (all[j] = ws[k]!));
+          return full(all);
+        };
+        const cts = vjp((...ws: NDArray[]) => replay(g, at(ws), policy, saved), ...idx.map((j) => zs[j]!))[1](ct);
+        const out: (NDArray | null)[] = zs.map(() => null);
+        idx.forEach((j, k) => (out[j] = (cts[k] as NDArray | null | undefined) ?? null));
+        return out;
+      },
+      false,
+    );
+    return unflatten(outDef!, inner(...operands) as NDArray[]);
+  };
 }

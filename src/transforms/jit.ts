@@ -10,7 +10,8 @@ import { NablaError } from "../core/errors.js";
 import { Graph, StagingTrace, StagingTracer, evalGraph } from "../core/graph.js";
 import { MainTrace, avalOf, endTrace, fmtAval, newTrace } from "../core/trace.js";
 import { TreeDef } from "../core/pytree.js";
-import { ConcreteArray } from "../core/ndarray.js";
+import { ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
+import { SETTINGS } from "../core/config.js";
 import { Plan, compile } from "./plan.js";
 import { type OptimizeLevel, optimize } from "./passes/index.js";
 import { fnArg, flattenToArrays, jitOptions, unflatten } from "./common.js";
@@ -45,6 +46,10 @@ function readStatics(v: unknown): number[] {
     throw new NablaError(`jit: staticArgnums must be an array of integers, got ${String(v)}`);
   return v.slice() as number[];
 }
+
+/** debugNans: whether a result has a NaN. */
+const hasNan = (x: NDArray): boolean =>
+  x instanceof ConcreteArray && (x.dtype === "float64" || x.dtype === "float32") && storageOf(x).some(Number.isNaN);
 
 /**
  * Stages `f` into a graph per argument signature and reuses it; results
@@ -126,6 +131,8 @@ export function jit<
     // concrete arguments run the compiled plan; traced ones go through bind, so jit composes with other transforms
     const concrete = c.concreteConsts && leaves.every((l) => l instanceof ConcreteArray);
     const outs = concrete ? c.plan.run(leaves as ConcreteArray[]) : evalGraph(c.graph, leaves);
+    // debugNans: a NaN in the result re-runs f eagerly, where the primitive that made it throws
+    if (SETTINGS.debugNans && concrete && outs.some(hasNan)) f(...(args as A));
     return unflatten(c.outDef, outs) as ArraysOf<R>;
   };
   return Object.assign(run, { cacheSize: () => cache.size });

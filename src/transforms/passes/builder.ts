@@ -77,7 +77,8 @@ export class Builder {
 
   private push(rule: Rule, inputs: readonly Var[], params: unknown, reuse: readonly Var[] | null): readonly Var[] {
     let key: string | null = null;
-    if (this.cse) {
+    // effects are never merged: two equal debug callbacks are two calls
+    if (this.cse && rule.effect !== true) {
       const ids = inputs.map((v) => v.id);
       // commutative primitives: canonical operand order (same broadcast result either way)
       if (rule.commutative && ids.length === 2 && ids[0]! > ids[1]!) ids.reverse();
@@ -131,7 +132,8 @@ export function dce(g: Graph): Graph {
   const kept: Equation[] = [];
   for (let i = g.equations.length - 1; i >= 0; i--) {
     const e = g.equations[i]!;
-    if (e.outs.some((v) => live.has(v))) {
+    // effects (debug callbacks) have no outputs to reach and are always kept
+    if (e.rule.effect === true || e.outs.some((v) => live.has(v))) {
       kept.push(e);
       for (const v of e.inputs) live.add(v);
     }

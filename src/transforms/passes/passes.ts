@@ -132,7 +132,9 @@ function simplifyOne(
   b: Builder,
   producers: Map<Var, Equation>,
 ): readonly Var[] | null {
-  const out = e.outs[0]!;
+  // an effect (a debug callback) has no output to replace
+  const out = e.outs[0];
+  if (out === undefined) return null;
   const id = e.rule.identity;
   if (ins.length === 2 && id !== undefined && e.outs.length === 1) {
     const [x, y] = ins as [Var, Var];

@@ -1,0 +1,25 @@
+/**
+ * Library-wide settings read by the core (set through the public `config`):
+ * `debugNans` makes `bind` check every primitive's outputs for NaN.
+ */
+export interface Settings {
+  /** Throw at the first primitive that produces NaN from inputs without NaN. */
+  debugNans: boolean;
+  /** Worker threads a backend may use (stored for backends; 1 = none). */
+  threads: number;
+}
+
+export const SETTINGS: Settings = { debugNans: false, threads: 1 };
+
+/** The first stack frame outside the library: where the user called it ("unknown" when the stack says nothing). */
+export function callSite(): string {
+  const stack = new Error().stack ?? "";
+  // the library's root directory (src/ or dist/), from this module's own location
+  const root = new URL("../", import.meta.url).pathname;
+  for (const line of stack.split("\n").slice(1)) {
+    const l = line.trim();
+    if (!l.startsWith("at ") || l.includes(root) || l.includes("node:") || l.includes("/node_modules/")) continue;
+    return l.slice(3);
+  }
+  return "unknown";
+}

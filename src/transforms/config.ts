@@ -1,0 +1,38 @@
+/** `config`: library-wide settings (API.md "New transforms and tools"). */
+import { NablaError } from "../core/errors.js";
+import { SETTINGS, Settings } from "../core/config.js";
+import { describe } from "../core/pytree.js";
+import { readOptions } from "./common.js";
+
+/**
+ * Sets library-wide options and returns the settings now in force.
+ * `debugNans: true` makes the first primitive that produces a NaN from inputs
+ * without NaN throw a NablaError naming the primitive, its input shapes and
+ * the call site, in eager code and under `jit` (a jitted function whose
+ * result has a NaN is re-run eagerly to find the primitive). `threads` is
+ * stored for backends that use worker threads.
+ * @example
+ * nb.config({ debugNans: true });
+ * try {
+ *   nb.log(-1);
+ * } catch (e) {
+ *   // NablaError: "log: produced NaN from inputs without NaN (f64[]) at <your file:line> ..."
+ * } finally {
+ *   nb.config({ debugNans: false });
+ * }
+ */
+export function config(options: { debugNans?: boolean; threads?: number } = {}): Readonly<Settings> {
+  const o = readOptions("config", options);
+  if (Object.getPrototypeOf(options) !== Object.prototype)
+    throw new NablaError(`config: options must be a plain object, got ${describe(options)}`);
+  for (const k of Object.keys(o))
+    if (k !== "debugNans" && k !== "threads") throw new NablaError(`config: unknown option ${k} (debugNans, threads)`);
+  if (o.debugNans !== undefined && typeof o.debugNans !== "boolean")
+    throw new NablaError(`config: debugNans must be a boolean, got ${describe(o.debugNans)}`);
+  const t: unknown = o.threads;
+  if (t !== undefined && !(Number.isInteger(t) && (t as number) >= 1 && (t as number) <= 1024))
+    throw new NablaError(`config: threads must be an integer in [1, 1024], got ${describe(t)}`);
+  if (o.debugNans !== undefined) SETTINGS.debugNans = o.debugNans;
+  if (o.threads !== undefined) SETTINGS.threads = o.threads;
+  return Object.freeze({ ...SETTINGS });
+}
