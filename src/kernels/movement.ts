@@ -16,7 +16,12 @@ export function broadcastTo(x: ConcreteArray, shape: Shape): ConcreteArray {
     let o = 0;
     stridedRuns(shape, [s], ([p0], len) => {
       let p = p0!;
-      for (let j = 0; j < len; j++, p += step) out[o++] = d[p]!;
+      // contiguous runs (a leading-axis broadcast) copied as blocks, constant ones filled
+      if (step === 1 && len >= 16) {
+        out.set(d.subarray(p, p + len), o);
+        o += len;
+      } else if (step === 0 && len >= 16) out.fill(d[p]!, o, (o += len));
+      else for (let j = 0; j < len; j++, p += step) out[o++] = d[p]!;
     });
   }
   return new ConcreteArray(out, shape, x.dtype, x.weakType);
@@ -33,14 +38,35 @@ function stridedCopy(x: ConcreteArray, outShape: Shape, inStrides: readonly numb
     [inStrides],
     ([p0], len) => {
       let p = p0!;
-      for (let j = 0; j < len; j++, p += step) out[o++] = d[p]!;
+      if (step === 1 && len >= 16) {
+        out.set(d.subarray(p, p + len), o);
+        o += len;
+      } else for (let j = 0; j < len; j++, p += step) out[o++] = d[p]!;
     },
     [base],
   );
   return out;
 }
 
+/** The 2-d transpose in 32 x 32 blocks (reads and writes both stay within a few cache lines per block). */
+function transpose2d(d: TypedArray, out: TypedArray, rows: number, cols: number): void {
+  const B = 32;
+  for (let i0 = 0; i0 < rows; i0 += B) {
+    const i1 = Math.min(rows, i0 + B);
+    for (let j0 = 0; j0 < cols; j0 += B) {
+      const j1 = Math.min(cols, j0 + B);
+      for (let i = i0; i < i1; i++) for (let j = j0, p = i * cols + j0; j < j1; j++, p++) out[j * rows + i] = d[p]!;
+    }
+  }
+}
+
 export function transpose(x: ConcreteArray, perm: readonly number[]): ConcreteArray {
+  if (perm.length === 2 && perm[0] === 1 && x.size >= 1024) {
+    const [r, c] = x.shape as [number, number];
+    const out = allocate(x.dtype, x.size);
+    transpose2d(storageOf(x), out, r, c);
+    return new ConcreteArray(out, [c, r], x.dtype, x.weakType);
+  }
   const st = stridesOf(x.shape);
   const outShape = perm.map((p) => x.shape[p]!);
   return new ConcreteArray(
@@ -77,7 +103,10 @@ function scatterInto(src: ConcreteArray, dst: TypedArray, dstShape: Shape, at: r
     [st],
     ([p0], len) => {
       let p = p0!;
-      for (let j = 0; j < len; j++, p += step) dst[p] = d[i++]!;
+      if (step === 1 && len >= 16) {
+        dst.set(d.subarray(i, i + len), p);
+        i += len;
+      } else for (let j = 0; j < len; j++, p += step) dst[p] = d[i++]!;
     },
     [base],
   );

@@ -78,6 +78,21 @@ function tiledOperand(e: Equation, v: Var, n: number): boolean {
 }
 
 /**
+ * What a tiled copy of an operand of shape `from` broadcast to `to` holds, as a
+ * string: the (operand, result) extents of the result's non-unit axes, so
+ * copies with the same elements in the same order (e.g. [n] broadcast to
+ * [m, n] and to [m, 1, n]) are made once.
+ */
+function tileKey(from: readonly number[], to: readonly number[]): string {
+  const lead = to.length - from.length;
+  const parts: string[] = [];
+  to.forEach((d, a) => {
+    if (d !== 1) parts.push(`${a < lead ? 1 : from[a - lead]!}:${d}`);
+  });
+  return parts.join(",");
+}
+
+/**
  * Whether an equation can join a fused loop of `n` elements: an elementwise
  * equation (or an alias, or a broadcast) whose output has `n` elements; its
  * operands have `n` elements (the same row-major order), one element, or are
@@ -130,7 +145,7 @@ function fuse(
   const operand = (e: Equation, v: Var): string => {
     if (produced.has(v)) return name.get(v)!;
     const tiled = tiledOperand(e, v, n);
-    const key = tiled ? `${v.id}|${e.outs[0]!.aval.shape.join(",")}` : `${v.id}`;
+    const key = tiled ? `${v.id}|${tileKey(v.aval.shape, e.outs[0]!.aval.shape)}` : `${v.id}`;
     let k = inputOf.get(key);
     if (k === undefined) {
       inputOf.set(key, (k = ins.length));
@@ -319,6 +334,16 @@ export function compile(g: Graph): Plan {
     e.outs.length === 1 &&
     e.outs[0]!.aval.shape.length === 0 &&
     group.some((g) => g.outs[0] === e.inputs[0]);
+  /**
+   * Whether `e` can run ahead of the open group: it reads none of the group's
+   * results, and would not start a loop of its own worth keeping (not
+   * elementwise, or at most a sixteenth of the group's length).
+   */
+  const hoistable = (e: Equation, group: Equation[]): boolean => {
+    const n = sizeOf(group[0]!.outs[0]!.aval.shape);
+    if (isElementwise(e) && e.outs.every((v) => sizeOf(v.aval.shape) * 16 > n)) return false;
+    return !e.inputs.some((v) => group.some((q) => q.outs[0] === v));
+  };
   let group: Equation[] = [];
   eqns.forEach((e, i) => {
     const shape = group.length ? group[0]!.outs[0]!.aval.shape : e.outs[0]?.aval.shape;
@@ -330,6 +355,11 @@ export function compile(g: Graph): Plan {
       // fold the full reduction into the group's loop; without code generation both run unfused
       if (!flush(group, i, e)) steps.push({ kind: "eqn", eqn: e, rule: e.rule });
       group = [];
+      return;
+    }
+    if (group.length > 0 && hoistable(e, group)) {
+      // an equation independent of the open loop runs before it, so the loop continues past it
+      steps.push({ kind: "eqn", eqn: e, rule: e.rule });
       return;
     }
     flush(group, i, null);
