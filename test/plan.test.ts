@@ -225,6 +225,29 @@ describe("fusion across reshapes and broadcasts", () => {
       // transpose: out[j][i] = x[i][j]
       const t = nb.transpose(x).toTypedArray();
       for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) expect(t[j * r + i]).toBe(vals[i * c + j]);
+      // rank-3 (with a unit axis) transposes under every permutation: collapsed to a copy, a 2-d block
+      // transpose, or the strided loop; out[idx] = x[idx permuted back]
+      const shape3 = [r, 1, c];
+      const x3 = nb.reshape(x, shape3);
+      for (const perm of [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+      ]) {
+        const got = nb.transpose(x3, perm);
+        expect(got.shape).toEqual(perm.map((p) => shape3[p]));
+        const os = got.shape;
+        const want = seq(r * c, (o) => {
+          const oi = [Math.floor(o / (os[1]! * os[2]!)), Math.floor(o / os[2]!) % os[1]!, o % os[2]!];
+          const ii = [0, 0, 0];
+          perm.forEach((p, a) => (ii[p] = oi[a]!));
+          return vals[ii[0]! * c + ii[2]!]!;
+        });
+        expect(Array.from(got.toTypedArray())).toEqual(want);
+      }
       // slice of whole rows (runs of 60 contiguous elements)
       const s = nb.slice(x, [2, 5], [30, 65]).toTypedArray();
       for (let i = 2; i < 30; i++) for (let j = 5; j < 65; j++) expect(s[(i - 2) * 60 + (j - 5)]).toBe(vals[i * c + j]);

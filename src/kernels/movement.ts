@@ -60,12 +60,38 @@ function transpose2d(d: TypedArray, out: TypedArray, rows: number, cols: number)
   }
 }
 
+/**
+ * The permutation with unit axes dropped and input axes that stay adjacent
+ * (and in order) merged: the extents of the merged input axes, and the
+ * permutation of them. E.g. [n, m, 1] by (1, 0, 2) is [n, m] by (1, 0).
+ */
+function collapsedPerm(shape: readonly number[], perm: readonly number[]): { dims: number[]; perm: number[] } {
+  const kept = perm.filter((p) => shape[p] !== 1);
+  // runs of consecutive input axes in output order become one axis
+  const runs: number[][] = [];
+  for (const p of kept) {
+    const last = runs[runs.length - 1];
+    if (last !== undefined && last[last.length - 1] === p - 1) last.push(p);
+    else runs.push([p]);
+  }
+  const byInput = runs.slice().sort((a, b) => a[0]! - b[0]!);
+  return {
+    dims: byInput.map((r) => r.reduce((s, a) => s * shape[a]!, 1)),
+    perm: runs.map((r) => byInput.indexOf(r)),
+  };
+}
+
 export function transpose(x: ConcreteArray, perm: readonly number[]): ConcreteArray {
-  if (perm.length === 2 && perm[0] === 1 && x.size >= 1024) {
-    const [r, c] = x.shape as [number, number];
-    const out = allocate(x.dtype, x.size);
-    transpose2d(storageOf(x), out, r, c);
-    return new ConcreteArray(out, [c, r], x.dtype, x.weakType);
+  if (x.size >= 1024) {
+    // a transpose that only moves unit axes is a copy; one that swaps two blocks of axes, a blocked 2-d transpose
+    const c = collapsedPerm(x.shape, perm);
+    const outShape = perm.map((p) => x.shape[p]!);
+    if (c.perm.length <= 1) return new ConcreteArray(storageOf(x).slice(), outShape, x.dtype, x.weakType);
+    if (c.perm.length === 2 && c.perm[0] === 1) {
+      const out = allocate(x.dtype, x.size);
+      transpose2d(storageOf(x), out, c.dims[0]!, c.dims[1]!);
+      return new ConcreteArray(out, outShape, x.dtype, x.weakType);
+    }
   }
   const st = stridesOf(x.shape);
   const outShape = perm.map((p) => x.shape[p]!);
