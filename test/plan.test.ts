@@ -132,7 +132,7 @@ describe("fusion", () => {
     }
   });
 
-  it("does not fuse operands that need real broadcasting", () => {
+  it("operands that need real broadcasting (read from tiled copies) give the broadcast result", () => {
     const g = nb.makeGraph((a: A, b: A) => nb.sin(nb.add(a, b)))(nb.zeros([3, 1]), nb.zeros([1, 4]));
     const a = nb.array([[1], [2], [3]]) as ConcreteArray;
     const b = nb.array([[0.5, 1, 1.5, 2]]) as ConcreteArray;

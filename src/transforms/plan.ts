@@ -1,9 +1,11 @@
 /**
  * Executable plans for staged graphs on concrete arrays (used by `jit`).
  * Equations run their kernels directly (their shapes were checked when the
- * graph was staged), and contiguous runs of elementwise equations over one
- * shape are fused into a single generated loop: no intermediate arrays, one
- * pass over memory. The fused code computes exactly what the kernels compute
+ * graph was staged), and runs of elementwise equations with the same number
+ * of elements are fused into a single generated loop: no intermediate arrays,
+ * one pass over memory. Reshapes inside a run are aliases, broadcast operands
+ * are read from a tiled copy, and equations independent of the run are
+ * scheduled ahead of it. The fused code computes exactly what the kernels compute
  * (the same scalar functions, the same rounding to each equation's dtype).
  *
  * What can be fused is read from the primitives' rows: an elementwise row
