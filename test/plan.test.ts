@@ -132,7 +132,7 @@ describe("fusion", () => {
     }
   });
 
-  it("does not fuse operands that need real broadcasting", () => {
+  it("operands that need real broadcasting (read from tiled copies) give the broadcast result", () => {
     const g = nb.makeGraph((a: A, b: A) => nb.sin(nb.add(a, b)))(nb.zeros([3, 1]), nb.zeros([1, 4]));
     const a = nb.array([[1], [2], [3]]) as ConcreteArray;
     const b = nb.array([[0.5, 1, 1.5, 2]]) as ConcreteArray;
@@ -151,5 +151,128 @@ describe("fusion", () => {
     let want = 0.5;
     for (let i = 0; i < 2000; i++) want = Math.sin(want);
     expect(nb.jit(f)(0.5).item()).toBe(want);
+  });
+});
+
+// jit2 (issue 8, structure-aware jit): loops over reshapes and broadcast operands; block-copy movement kernels
+describe("fusion across reshapes and broadcasts", () => {
+  const seq = (n: number, f: (i: number) => number) => Array.from({ length: n }, (_, i) => f(i));
+  it("one loop over mul(onehot, x) broadcasts, reshapes and a broadcast equation, equal to the interpreter bit for bit", () => {
+    // the shape of a Hessian by slices: [m, k] one-hot rows times a broadcast [k] vector, reshaped to [m, 1, k]
+    const m = 40;
+    const k = 39;
+    const onehot = nb.reshape(nb.array(seq(m * k, (i) => (Math.floor(i / k) === i % k ? 1 : 0))), [m, k]);
+    const f = (v: A, w: A) => {
+      const a = nb.mul(onehot, v); // [m, k] * [k]
+      const b = nb.reshape(nb.sub(nb.add(a, a), nb.sin(a)), [m, 1, k]);
+      const c = nb.mul(nb.mul(b, nb.reshape(v, [1, k])), w); // [m, 1, k] * [1, k] * [m, 1, 1]
+      return nb.add(nb.broadcastTo(nb.reshape(v, [1, 1, k]), [m, 1, k]), nb.tanh(c));
+    };
+    for (const dtype of ["float64", "float32"] as const) {
+      const v = nb.array(
+        seq(k, (i) => Math.sin(i) * 2),
+        { dtype },
+      );
+      const w = nb
+        .array(
+          seq(m, (i) => Math.cos(i * 0.7)),
+          { dtype },
+        )
+        .reshape([m, 1, 1]);
+      const g = nb.makeGraph(f)(v, w);
+      const plan = compile(g);
+      // the [m, k] / [m, 1, k] arithmetic is a single loop (the reshapes and broadcasts inside it)
+      expect(plan.fusedGroups).toBe(1);
+      const got = plan.run([v as ConcreteArray, w as ConcreteArray])[0]!;
+      expectIdentical(evalGraph(g, [v, w])[0]!, got);
+      expectIdentical(f(v, w), nb.jit(f)(v, w));
+    }
+  });
+
+  it("the Rosenbrock Hessian (W4's graph) through jit equals eager bit for bit and the closed form", () => {
+    const n = 50;
+    const rosen = (x: A) => {
+      const head = nb.slice(x, [0], [n - 1]);
+      const tail = nb.slice(x, [1], [n]);
+      const d = nb.sub(tail, nb.mul(head, head));
+      const e = nb.sub(1, head);
+      return nb.sum(nb.add(nb.mul(nb.mul(d, d), 100), nb.mul(e, e)));
+    };
+    const xs = seq(n, (i) => Math.sin(i * 1.3) * 1.5);
+    const x = nb.array(xs);
+    const want = nb.hessian(rosen)(x);
+    const got = nb.jit(nb.hessian(rosen))(x);
+    expectIdentical(want, got);
+    // H_ii = [i<n-1](1200 x_i^2 - 400 x_{i+1} + 2) + [i>0] 200, H_i,i+1 = H_i+1,i = -400 x_i; exact up to
+    // rounding of a few float64 operations on values below 1e4: 1e-9 absolute is ample
+    const h = got.toTypedArray();
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        let ref = 0;
+        if (i === j) ref = (i < n - 1 ? 1200 * xs[i]! ** 2 - 400 * xs[i + 1]! + 2 : 0) + (i > 0 ? 200 : 0);
+        else if (j === i + 1) ref = -400 * xs[i]!;
+        else if (i === j + 1) ref = -400 * xs[j]!;
+        expect(Math.abs((h[i * n + j] as number) - ref)).toBeLessThanOrEqual(1e-9);
+      }
+  });
+
+  it("movement kernels' block paths (long contiguous runs, 2-d blocked transpose) give the element-by-element result", () => {
+    for (const dtype of ["float64", "float32", "int32"] as const) {
+      const r = 37;
+      const c = 70;
+      const vals = seq(r * c, (i) => (i * 7919) % 1000);
+      const x = nb.array(vals, { dtype }).reshape([r, c]);
+      // transpose: out[j][i] = x[i][j]
+      const t = nb.transpose(x).toTypedArray();
+      for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) expect(t[j * r + i]).toBe(vals[i * c + j]);
+      // rank-3 (with a unit axis) transposes under every permutation: collapsed to a copy, a 2-d block
+      // transpose, or the strided loop; out[idx] = x[idx permuted back]
+      const shape3 = [r, 1, c];
+      const x3 = nb.reshape(x, shape3);
+      for (const perm of [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+      ]) {
+        const got = nb.transpose(x3, perm);
+        expect(got.shape).toEqual(perm.map((p) => shape3[p]));
+        const os = got.shape;
+        const want = seq(r * c, (o) => {
+          const oi = [Math.floor(o / (os[1]! * os[2]!)), Math.floor(o / os[2]!) % os[1]!, o % os[2]!];
+          const ii = [0, 0, 0];
+          perm.forEach((p, a) => (ii[p] = oi[a]!));
+          return vals[ii[0]! * c + ii[2]!]!;
+        });
+        expect(Array.from(got.toTypedArray())).toEqual(want);
+      }
+      // slice of whole rows (runs of 60 contiguous elements)
+      const s = nb.slice(x, [2, 5], [30, 65]).toTypedArray();
+      for (let i = 2; i < 30; i++) for (let j = 5; j < 65; j++) expect(s[(i - 2) * 60 + (j - 5)]).toBe(vals[i * c + j]);
+      // pad: zeros around, x inside
+      const p = nb
+        .pad(x, [
+          [1, 2],
+          [3, 0],
+        ])
+        .toTypedArray();
+      for (let i = 0; i < r + 3; i++)
+        for (let j = 0; j < c + 3; j++) {
+          const inside = i >= 1 && i < r + 1 && j >= 3;
+          expect(p[i * (c + 3) + j]).toBe(inside ? vals[(i - 1) * c + (j - 3)] : 0);
+        }
+      // broadcast of a row (contiguous runs) and of a column (constant runs)
+      const row = nb.array(vals.slice(0, c), { dtype });
+      const col = nb.array(vals.slice(0, r), { dtype }).reshape([r, 1]);
+      const br = nb.broadcastTo(row, [r, c]).toTypedArray();
+      const bc = nb.broadcastTo(col, [r, c]).toTypedArray();
+      for (let i = 0; i < r; i++)
+        for (let j = 0; j < c; j++) {
+          expect(br[i * c + j]).toBe(vals[j]);
+          expect(bc[i * c + j]).toBe(vals[i]);
+        }
+    }
   });
 });

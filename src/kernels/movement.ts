@@ -16,7 +16,12 @@ export function broadcastTo(x: ConcreteArray, shape: Shape): ConcreteArray {
     let o = 0;
     stridedRuns(shape, [s], ([p0], len) => {
       let p = p0!;
-      for (let j = 0; j < len; j++, p += step) out[o++] = d[p]!;
+      // contiguous runs (a leading-axis broadcast) copied as blocks, constant ones filled
+      if (step === 1 && len >= 16) {
+        out.set(d.subarray(p, p + len), o);
+        o += len;
+      } else if (step === 0 && len >= 16) out.fill(d[p]!, o, (o += len));
+      else for (let j = 0; j < len; j++, p += step) out[o++] = d[p]!;
     });
   }
   return new ConcreteArray(out, shape, x.dtype, x.weakType);
@@ -33,14 +38,61 @@ function stridedCopy(x: ConcreteArray, outShape: Shape, inStrides: readonly numb
     [inStrides],
     ([p0], len) => {
       let p = p0!;
-      for (let j = 0; j < len; j++, p += step) out[o++] = d[p]!;
+      if (step === 1 && len >= 16) {
+        out.set(d.subarray(p, p + len), o);
+        o += len;
+      } else for (let j = 0; j < len; j++, p += step) out[o++] = d[p]!;
     },
     [base],
   );
   return out;
 }
 
+/** The 2-d transpose in 32 x 32 blocks (reads and writes both stay within a few cache lines per block). */
+function transpose2d(d: TypedArray, out: TypedArray, rows: number, cols: number): void {
+  const B = 32;
+  for (let i0 = 0; i0 < rows; i0 += B) {
+    const i1 = Math.min(rows, i0 + B);
+    for (let j0 = 0; j0 < cols; j0 += B) {
+      const j1 = Math.min(cols, j0 + B);
+      for (let i = i0; i < i1; i++) for (let j = j0, p = i * cols + j0; j < j1; j++, p++) out[j * rows + i] = d[p]!;
+    }
+  }
+}
+
+/**
+ * The permutation with unit axes dropped and input axes that stay adjacent
+ * (and in order) merged: the extents of the merged input axes, and the
+ * permutation of them. E.g. [n, m, 1] by (1, 0, 2) is [n, m] by (1, 0).
+ */
+function collapsedPerm(shape: readonly number[], perm: readonly number[]): { dims: number[]; perm: number[] } {
+  const kept = perm.filter((p) => shape[p] !== 1);
+  // runs of consecutive input axes in output order become one axis
+  const runs: number[][] = [];
+  for (const p of kept) {
+    const last = runs[runs.length - 1];
+    if (last !== undefined && last[last.length - 1] === p - 1) last.push(p);
+    else runs.push([p]);
+  }
+  const byInput = runs.slice().sort((a, b) => a[0]! - b[0]!);
+  return {
+    dims: byInput.map((r) => r.reduce((s, a) => s * shape[a]!, 1)),
+    perm: runs.map((r) => byInput.indexOf(r)),
+  };
+}
+
 export function transpose(x: ConcreteArray, perm: readonly number[]): ConcreteArray {
+  if (x.size >= 1024) {
+    // a transpose that only moves unit axes is a copy; one that swaps two blocks of axes, a blocked 2-d transpose
+    const c = collapsedPerm(x.shape, perm);
+    const outShape = perm.map((p) => x.shape[p]!);
+    if (c.perm.length <= 1) return new ConcreteArray(storageOf(x).slice(), outShape, x.dtype, x.weakType);
+    if (c.perm.length === 2 && c.perm[0] === 1) {
+      const out = allocate(x.dtype, x.size);
+      transpose2d(storageOf(x), out, c.dims[0]!, c.dims[1]!);
+      return new ConcreteArray(out, outShape, x.dtype, x.weakType);
+    }
+  }
   const st = stridesOf(x.shape);
   const outShape = perm.map((p) => x.shape[p]!);
   return new ConcreteArray(
@@ -77,7 +129,10 @@ function scatterInto(src: ConcreteArray, dst: TypedArray, dstShape: Shape, at: r
     [st],
     ([p0], len) => {
       let p = p0!;
-      for (let j = 0; j < len; j++, p += step) dst[p] = d[i++]!;
+      if (step === 1 && len >= 16) {
+        dst.set(d.subarray(i, i + len), p);
+        i += len;
+      } else for (let j = 0; j < len; j++, p += step) dst[p] = d[i++]!;
     },
     [base],
   );

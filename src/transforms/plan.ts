@@ -1,9 +1,11 @@
 /**
  * Executable plans for staged graphs on concrete arrays (used by `jit`).
  * Equations run their kernels directly (their shapes were checked when the
- * graph was staged), and contiguous runs of elementwise equations over one
- * shape are fused into a single generated loop: no intermediate arrays, one
- * pass over memory. The fused code computes exactly what the kernels compute
+ * graph was staged), and runs of elementwise equations with the same number
+ * of elements are fused into a single generated loop: no intermediate arrays,
+ * one pass over memory. Reshapes inside a run are aliases, broadcast operands
+ * are read from a tiled copy, and equations independent of the run are
+ * scheduled ahead of it. The fused code computes exactly what the kernels compute
  * (the same scalar functions, the same rounding to each equation's dtype).
  *
  * What can be fused is read from the primitives' rows: an elementwise row
@@ -11,8 +13,9 @@
  * and a reduction with a `fold` can end a loop.
  */
 import { ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
-import { DType, allocate } from "../core/dtype.js";
-import { shapesEqual, sizeOf } from "../core/shape.js";
+import { DType, type TypedArray, allocate } from "../core/dtype.js";
+import * as SH from "../prims/shape.js";
+import { sizeOf } from "../core/shape.js";
 import { Equation, Graph, Var } from "../core/graph.js";
 import type { Rule } from "../core/trace.js";
 import { type EwKernel, type EwProgram, compileElementwise, wasmMinSize } from "../kernels/wasm/elementwise.js";
@@ -28,8 +31,11 @@ interface FusedStep {
   kind: "fused";
   kernel: Kernel;
   ins: Var[];
+  /** Per input: the shape it is broadcast to (its elements tiled in row-major order of that shape), or null. */
+  tile: (readonly number[] | null)[];
   outs: Var[];
-  shape: readonly number[];
+  /** The loop's length (every output has this many elements, each in its own shape). */
+  size: number;
   /** A full reduce_sum folded into the loop: its output is written to the last buffer (one element). */
   sum: Var | null;
   /** The same loop compiled to WebAssembly SIMD, when every operation has a compiled form (see wasmProgram). */
@@ -50,10 +56,53 @@ function isElementwise(e: Equation): boolean {
   return e.rule.scalar !== undefined || e.rule.inline !== undefined;
 }
 
-/** Whether an equation can join a fused loop over `shape`: every operand is that shape or a single element. */
-function fusable(e: Equation, shape: readonly number[]): boolean {
-  if (!isElementwise(e) || e.outs.length !== 1 || !shapesEqual(e.outs[0]!.aval.shape, shape)) return false;
-  return e.inputs.every((v) => shapesEqual(v.aval.shape, shape) || sizeOf(v.aval.shape) === 1);
+/**
+ * reshape, and broadcast that only inserts unit axes, keep the row-major
+ * order of the elements: inside a loop they are aliases (no operation).
+ */
+function isAlias(e: Equation): boolean {
+  return (
+    (e.rule === SH.RESHAPE || e.rule === SH.BROADCAST) &&
+    e.inputs.length === 1 &&
+    sizeOf(e.inputs[0]!.aval.shape) === sizeOf(e.outs[0]!.aval.shape)
+  );
+}
+
+/**
+ * A broadcast operand, read by the loop from a copy tiled to the shape it is
+ * broadcast to (the shape of the equation using it): an elementwise operand
+ * smaller than its output that is not a single element, or the input of a
+ * broadcast equation that really broadcasts.
+ */
+function tiledOperand(e: Equation, v: Var, n: number): boolean {
+  const m = sizeOf(v.aval.shape);
+  return m !== n && !(m === 1 && n !== 1) && (isElementwise(e) || e.rule === SH.BROADCAST);
+}
+
+/**
+ * What a tiled copy of an operand of shape `from` broadcast to `to` holds, as a
+ * string: the (operand, result) extents of the result's non-unit axes, so
+ * copies with the same elements in the same order (e.g. [n] broadcast to
+ * [m, n] and to [m, 1, n]) are made once.
+ */
+function tileKey(from: readonly number[], to: readonly number[]): string {
+  const lead = to.length - from.length;
+  const parts: string[] = [];
+  to.forEach((d, a) => {
+    if (d !== 1) parts.push(`${a < lead ? 1 : from[a - lead]!}:${d}`);
+  });
+  return parts.join(",");
+}
+
+/**
+ * Whether an equation can join a fused loop of `n` elements: an elementwise
+ * equation (or an alias, or a broadcast) whose output has `n` elements; its
+ * operands have `n` elements (the same row-major order), one element, or are
+ * broadcast (tiled once per call, see {@link tiledOperand}).
+ */
+function fusable(e: Equation, n: number): boolean {
+  if (e.outs.length !== 1 || sizeOf(e.outs[0]!.aval.shape) !== n) return false;
+  return isElementwise(e) || isAlias(e) || (e.rule === SH.BROADCAST && e.inputs.length === 1);
 }
 
 /** Rounds a JS number expression to what storing it in `dtype` gives. */
@@ -85,40 +134,48 @@ function fuse(
 ): FusedStep | null {
   // the scalar functions the loop calls, one per equation (unused for inline ones)
   const fns = group.map((e) => (int32Scalar(e) ? e.rule.scalarInt32 : e.rule.scalar));
-  const shape = group[0]!.outs[0]!.aval.shape;
-  const n = sizeOf(shape);
+  const n = sizeOf(group[0]!.outs[0]!.aval.shape);
   const produced = new Set(group.map((e) => e.outs[0]!));
   const ins: Var[] = [];
+  const tile: (readonly number[] | null)[] = [];
+  // an operand's input index; a broadcast operand is one input per shape it is tiled to
+  const inputOf = new Map<string, number>();
   const name = new Map<Var, string>();
   const lines: string[] = [];
   const head: string[] = [];
-  for (const e of group)
-    for (const v of e.inputs)
-      if (!produced.has(v) && !name.has(v)) {
-        const k = ins.length;
-        ins.push(v);
-        const scalar = sizeOf(v.aval.shape) === 1 && n !== 1;
-        head.push(`const a${k} = ins[${k}];`);
-        if (scalar) {
-          head.push(`const s${k} = a${k}[0];`);
-          name.set(v, `s${k}`);
-        } else {
-          lines.push(`const x${k} = a${k}[i];`);
-          name.set(v, `x${k}`);
-        }
-      }
+  /** The loop's name for operand `v` of `e` (declaring a new input on first use). */
+  const operand = (e: Equation, v: Var): string => {
+    if (produced.has(v)) return name.get(v)!;
+    const tiled = tiledOperand(e, v, n);
+    const key = tiled ? `${v.id}|${tileKey(v.aval.shape, e.outs[0]!.aval.shape)}` : `${v.id}`;
+    let k = inputOf.get(key);
+    if (k === undefined) {
+      inputOf.set(key, (k = ins.length));
+      ins.push(v);
+      tile.push(tiled ? e.outs[0]!.aval.shape : null);
+      head.push(`const a${k} = ins[${k}];`);
+      if (!tiled && sizeOf(v.aval.shape) === 1 && n !== 1) head.push(`const s${k} = a${k}[0];`);
+      else lines.push(`const x${k} = a${k}[i];`);
+    }
+    return !tiled && sizeOf(v.aval.shape) === 1 && n !== 1 ? `s${k}` : `x${k}`;
+  };
   const outs: Var[] = [];
+  // per equation, its operands as loop values: an input's index, or ~j for the result of equation j
+  const refs: number[][] = [];
+  const resultOf = new Map<Var, number>();
   group.forEach((e, j) => {
     const v = e.outs[0]!;
     const t = `t${j}`;
-    if (!inlined(e)) head.push(`const f${j} = F[${j}];`);
-    lines.push(
-      `const ${t} = ${expression(
-        e,
-        j,
-        e.inputs.map((u) => name.get(u)!),
-      )};`,
-    );
+    const args = e.inputs.map((u) => operand(e, u));
+    refs.push(args.map((a, k) => (produced.has(e.inputs[k]!) ? ~resultOf.get(e.inputs[k]!)! : Number(a.slice(1)))));
+    resultOf.set(v, j);
+    if (isAlias(e) || e.rule === SH.BROADCAST) {
+      // no operation: the loop reads the same element (or the tiled copy's)
+      lines.push(`const ${t} = ${args[0]!};`);
+    } else {
+      if (!inlined(e)) head.push(`const f${j} = F[${j}];`);
+      lines.push(`const ${t} = ${expression(e, j, args)};`);
+    }
     name.set(v, t);
     if (liveAfter.has(v)) {
       head.push(`const o${outs.length} = outs[${outs.length}];`);
@@ -137,14 +194,23 @@ function fuse(
   const body = `${head.join("\n")}\nfor (let i = 0; i < n; i++) {\n${lines.join("\n")}\n}\n${tail}`;
   let wasm: EwKernel | null = null;
   if (n >= wasmMinSize()) {
-    const prog = wasmProgram(group, ins, outs, sum, n, uniform);
+    const prog = wasmProgram(group, refs, ins, tile, outs, sum, n, uniform);
     if (prog !== null) wasm = compileElementwise(prog);
   }
   try {
     const make = new Function("F", `"use strict"; return function fused(ins, outs, n) {\n${body}\n};`) as (
       f: typeof fns,
     ) => Kernel;
-    return { kind: "fused", kernel: make(fns), ins, outs, shape, sum: sum === null ? null : sum.outs[0]!, wasm };
+    return {
+      kind: "fused",
+      kernel: make(fns),
+      ins,
+      tile,
+      outs,
+      size: n,
+      sum: sum === null ? null : sum.outs[0]!,
+      wasm,
+    };
   } catch {
     codegen = false; // e.g. a Content-Security-Policy without 'unsafe-eval': run equation by equation
     return null;
@@ -159,7 +225,9 @@ function fuse(
  */
 function wasmProgram(
   group: Equation[],
+  refs: readonly (readonly number[])[],
   ins: Var[],
+  tile: readonly (readonly number[] | null)[],
   outs: Var[],
   sum: Equation | null,
   n: number,
@@ -168,20 +236,26 @@ function wasmProgram(
   const dtype = group[0]!.outs[0]!.aval.dtype;
   if (dtype !== "float32" && dtype !== "float64") return null;
   const index = new Map<Var, number>();
-  ins.forEach((v, i) => index.set(v, i));
   if (!ins.every((v) => v.aval.dtype === dtype)) return null;
+  // value index of each equation's result (an alias or broadcast has its operand's)
+  const result: number[] = [];
   const ops: EwProgram["ops"][number][] = [];
-  for (const e of group) {
-    if (e.outs[0]!.aval.dtype !== dtype || int32Scalar(e)) return null;
-    ops.push({ op: e.rule.name, args: e.inputs.map((u) => index.get(u)!) });
-    index.set(e.outs[0]!, ins.length + ops.length - 1);
-  }
+  group.forEach((e, j) => {
+    const args = refs[j]!.map((r) => (r < 0 ? result[~r]! : r));
+    if (isAlias(e) || e.rule === SH.BROADCAST) result.push(args[0]!);
+    else {
+      ops.push({ op: e.rule.name, args });
+      result.push(ins.length + ops.length - 1);
+    }
+    index.set(e.outs[0]!, result[j]!);
+  });
+  if (group.some((e) => e.outs[0]!.aval.dtype !== dtype || int32Scalar(e))) return null;
   if (sum !== null && (sum.rule.name !== "reduce_sum" || sum.outs[0]!.aval.dtype !== dtype)) return null;
   return {
     dtype,
     // a constant whose elements are all equal (a materialised broadcast, e.g. the ones of a sum's
     // cotangent) is read as one element: the compiled loop splats its first element
-    scalarIn: ins.map((v) => (sizeOf(v.aval.shape) === 1 && n !== 1) || uniform(v)),
+    scalarIn: ins.map((v, k) => (tile[k] === null && sizeOf(v.aval.shape) === 1 && n !== 1) || uniform(v)),
     ops,
     outs: outs.map((v) => index.get(v)!),
     sum: sum === null ? null : index.get(sum.inputs[0]!)!,
@@ -220,9 +294,25 @@ export function compile(g: Graph): Plan {
   for (const v of g.outs) if (v) use(v, Infinity);
   const steps: Step[] = [];
   let fusedGroups = 0;
+  // broadcast operands tiled for a loop: a constant's copy is made once, here
+  const constTiles = new Map<string, TypedArray>();
+  const tiled = (v: Var, x: ConcreteArray, shape: readonly number[]): TypedArray => {
+    const constant = g.constVars.includes(v);
+    const key = `${v.id}|${shape.join(",")}`;
+    const hit = constant ? constTiles.get(key) : undefined;
+    if (hit !== undefined) return hit;
+    const [t] = SH.BROADCAST.impl([x], { shape: shape.slice() }, [
+      { shape: shape.slice(), dtype: x.dtype, weak: x.weakType },
+    ]);
+    const d = storageOf(t as ConcreteArray);
+    if (constant) constTiles.set(key, d);
+    return d;
+  };
   /** Emits a group ending before equation `end`; `sum` is a full reduce_sum at `end` folded into the loop. */
   const flush = (group: Equation[], end: number, sum: Equation | null): boolean => {
-    if ((group.length >= 2 || sum !== null) && group.length > 0 && codegen) {
+    // worth a loop: two equations (or one and a folded sum), at least one doing arithmetic
+    const work = group.some((e) => isElementwise(e));
+    if ((group.length >= 2 || sum !== null) && work && codegen) {
       const live = new Set<Var>();
       for (const e of group) {
         const v = e.outs[0]!;
@@ -246,10 +336,20 @@ export function compile(g: Graph): Plan {
     e.outs.length === 1 &&
     e.outs[0]!.aval.shape.length === 0 &&
     group.some((g) => g.outs[0] === e.inputs[0]);
+  /**
+   * Whether `e` can run ahead of the open group: it reads none of the group's
+   * results, and would not start a loop of its own worth keeping (not
+   * elementwise, or at most a sixteenth of the group's length).
+   */
+  const hoistable = (e: Equation, group: Equation[]): boolean => {
+    const n = sizeOf(group[0]!.outs[0]!.aval.shape);
+    if (isElementwise(e) && e.outs.every((v) => sizeOf(v.aval.shape) * 16 > n)) return false;
+    return !e.inputs.some((v) => group.some((q) => q.outs[0] === v));
+  };
   let group: Equation[] = [];
   eqns.forEach((e, i) => {
     const shape = group.length ? group[0]!.outs[0]!.aval.shape : e.outs[0]?.aval.shape;
-    if (shape !== undefined && group.length < MAX_GROUP && fusable(e, shape)) {
+    if (shape !== undefined && group.length < MAX_GROUP && fusable(e, sizeOf(shape))) {
       group.push(e);
       return;
     }
@@ -259,9 +359,14 @@ export function compile(g: Graph): Plan {
       group = [];
       return;
     }
+    if (group.length > 0 && hoistable(e, group)) {
+      // an equation independent of the open loop runs before it, so the loop continues past it
+      steps.push({ kind: "eqn", eqn: e, rule: e.rule });
+      return;
+    }
     flush(group, i, null);
     group = [];
-    if (e.outs.length === 1 && fusable(e, e.outs[0]!.aval.shape)) group.push(e);
+    if (e.outs.length === 1 && fusable(e, sizeOf(e.outs[0]!.aval.shape))) group.push(e);
     else steps.push({ kind: "eqn", eqn: e, rule: e.rule });
   });
   flush(group, eqns.length, null);
@@ -283,15 +388,18 @@ export function compile(g: Graph): Plan {
           );
           e.outs.forEach((v, i) => env.set(v, outs[i]!));
         } else {
-          const n = sizeOf(s.shape);
+          const n = s.size;
           const bufs = s.outs.map((v) => allocate(v.aval.dtype, n));
           if (s.sum !== null) bufs.push(allocate(s.sum.aval.dtype, 1));
-          const data = s.ins.map((v) => storageOf(env.get(v)!));
+          const data = s.ins.map((v, k) => {
+            const shape = s.tile[k];
+            return shape ? tiled(v, env.get(v)!, shape) : storageOf(env.get(v)!);
+          });
           if (s.wasm !== null) {
             const total = s.wasm(data, s.sum === null ? bufs : bufs.slice(0, -1), n);
             if (s.sum !== null) bufs[bufs.length - 1]![0] = total;
           } else s.kernel(data, bufs, n);
-          s.outs.forEach((v, i) => env.set(v, new ConcreteArray(bufs[i]!, s.shape, v.aval.dtype, v.aval.weak)));
+          s.outs.forEach((v, i) => env.set(v, new ConcreteArray(bufs[i]!, v.aval.shape, v.aval.dtype, v.aval.weak)));
           if (s.sum !== null)
             env.set(s.sum, new ConcreteArray(bufs[s.outs.length]!, [], s.sum.aval.dtype, s.sum.aval.weak));
         }
