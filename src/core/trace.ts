@@ -13,7 +13,7 @@
  */
 import { NablaError, TracerError, fmtShape } from "./errors.js";
 import { DType, SHORT } from "./dtype.js";
-import { ConcreteArray, NDArray, frozenShape } from "./ndarray.js";
+import { ConcreteArray, EMPTY_SHAPE, NDArray, frozenShape } from "./ndarray.js";
 import { Shape } from "./shape.js";
 
 /** The abstract value of an array: what staging and shape rules see. */
@@ -24,7 +24,29 @@ export interface Aval {
 }
 
 export function avalOf(x: NDArray): Aval {
-  return x instanceof Tracer ? x.aval : { shape: x.shape, dtype: x.dtype, weak: x.weakType };
+  if (x instanceof Tracer) return x.aval;
+  return x.shape.length === 0 ? scalarAval(x.dtype, x.weakType) : { shape: x.shape, dtype: x.dtype, weak: x.weakType };
+}
+
+// The abstract values of 0-d arrays, shared (frozen): a scalar chain makes one per equation and
+// per constant otherwise, and they outlive the trace in its graph (issue 8).
+const SCALAR_AVALS = new Map<DType, readonly [Aval, Aval]>();
+for (const d of ["float64", "float32", "int32", "bool"] as const)
+  SCALAR_AVALS.set(d, [
+    Object.freeze({ shape: EMPTY_SHAPE, dtype: d, weak: false }),
+    Object.freeze({ shape: EMPTY_SHAPE, dtype: d, weak: true }),
+  ]);
+
+/** @internal The shared, frozen abstract value of 0-d arrays of `dtype` and weakness `weak`. */
+export function scalarAval(dtype: DType, weak: boolean): Aval {
+  const pair = SCALAR_AVALS.get(dtype);
+  if (pair === undefined) return { shape: EMPTY_SHAPE, dtype, weak };
+  return pair[weak ? 1 : 0];
+}
+
+/** @internal An abstract value `{ shape, dtype, weak }` (the shared one for 0-d shapes). */
+export function makeAval(shape: Shape, dtype: DType, weak: boolean): Aval {
+  return shape.length === 0 ? scalarAval(dtype, weak) : { shape, dtype, weak };
 }
 
 export function fmtAval(a: Aval): string {
@@ -226,4 +248,17 @@ export function bind1<P>(prim: Rule<P>, args: readonly NDArray[], params: P): ND
 /** Marks an operand of a linear equation that is being transposed (it receives a cotangent). */
 export class LinearIn {
   constructor(readonly aval: Aval) {}
+}
+
+const SCALAR_LINEAR_INS = new Map<Aval, LinearIn>();
+
+/** @internal A LinearIn of `aval`: shared for the shared 0-d abstract values (LinearIn is immutable). */
+export function linearIn(aval: Aval): LinearIn {
+  if (aval.shape.length !== 0) return new LinearIn(aval);
+  let l = SCALAR_LINEAR_INS.get(aval);
+  if (l === undefined) {
+    l = new LinearIn(aval);
+    if (Object.isFrozen(aval)) SCALAR_LINEAR_INS.set(aval, l);
+  }
+  return l;
 }
