@@ -17,6 +17,7 @@ import {
   endTrace,
   fmtAval,
   newTrace,
+  scalarAval,
   withDynamic,
 } from "./trace.js";
 
@@ -182,7 +183,9 @@ export class StagingTrace extends Trace {
 
   /** A fresh input variable. */
   newInput(aval: Aval, keepWeak = false): StagingTracer {
-    const a: Aval = { shape: aval.shape.slice(), dtype: aval.dtype, weak: keepWeak && aval.weak };
+    const weak = keepWeak && aval.weak;
+    const a =
+      aval.shape.length === 0 ? scalarAval(aval.dtype, weak) : { shape: aval.shape.slice(), dtype: aval.dtype, weak };
     const t = new StagingTracer(this, a, this.newVar(a));
     this.tracerOf[t.v.id] = t;
     return t;

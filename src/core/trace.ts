@@ -30,18 +30,20 @@ export function avalOf(x: NDArray): Aval {
 
 // The abstract values of 0-d arrays, shared (frozen): a scalar chain makes one per equation and
 // per constant otherwise, and they outlive the trace in its graph (issue 8).
-const SCALAR_AVALS = new Map<DType, readonly [Aval, Aval]>();
-for (const d of ["float64", "float32", "int32", "bool"] as const)
-  SCALAR_AVALS.set(d, [
-    Object.freeze({ shape: EMPTY_SHAPE, dtype: d, weak: false }),
-    Object.freeze({ shape: EMPTY_SHAPE, dtype: d, weak: true }),
-  ]);
+const scalarAvals = (dtype: DType): readonly [Aval, Aval] => [
+  Object.freeze({ shape: EMPTY_SHAPE, dtype, weak: false }),
+  Object.freeze({ shape: EMPTY_SHAPE, dtype, weak: true }),
+];
+const SCALAR_AVALS: Readonly<Record<DType, readonly [Aval, Aval]>> = {
+  float64: scalarAvals("float64"),
+  float32: scalarAvals("float32"),
+  int32: scalarAvals("int32"),
+  bool: scalarAvals("bool"),
+};
 
 /** @internal The shared, frozen abstract value of 0-d arrays of `dtype` and weakness `weak`. */
 export function scalarAval(dtype: DType, weak: boolean): Aval {
-  const pair = SCALAR_AVALS.get(dtype);
-  if (pair === undefined) return { shape: EMPTY_SHAPE, dtype, weak };
-  return pair[weak ? 1 : 0];
+  return SCALAR_AVALS[dtype][weak ? 1 : 0];
 }
 
 /** @internal An abstract value `{ shape, dtype, weak }` (the shared one for 0-d shapes). */
