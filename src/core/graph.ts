@@ -411,11 +411,15 @@ function usesCount(uses: Equation | Equation[] | undefined): number {
 /** CSE candidates kept per variable; a variable's further equations are found by key. */
 const USES_PER_VAR = 16;
 
-/** The parameters of every staged parameterless equation. */
-const NO_PARAMS: Readonly<Record<string, never>> = Object.freeze({});
+/**
+ * @internal The parameters of every staged parameterless equation, shared; the primitive wrappers
+ * pass it too, so the staging trace recognises it by identity before enumerating keys.
+ */
+export const NO_PARAMS: Readonly<Record<string, never>> = Object.freeze({});
 
 /** `{}` (a plain object with no keys): the parameters of most elementwise primitives. */
 function isEmptyParams(params: unknown): boolean {
+  if (params === NO_PARAMS) return true;
   if (params === null || typeof params !== "object" || Object.getPrototypeOf(params) !== Object.prototype) return false;
   for (const _k in params) return false;
   return true;
