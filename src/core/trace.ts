@@ -252,15 +252,22 @@ export class LinearIn {
   constructor(readonly aval: Aval) {}
 }
 
-const SCALAR_LINEAR_INS = new Map<Aval, LinearIn>();
+const scalarLinearIns = (dtype: DType): readonly [LinearIn, LinearIn] => [
+  new LinearIn(scalarAval(dtype, false)),
+  new LinearIn(scalarAval(dtype, true)),
+];
+const SCALAR_LINEAR_INS: Readonly<Record<DType, readonly [LinearIn, LinearIn]>> = {
+  float64: scalarLinearIns("float64"),
+  float32: scalarLinearIns("float32"),
+  int32: scalarLinearIns("int32"),
+  bool: scalarLinearIns("bool"),
+};
 
 /** @internal A LinearIn of `aval`: shared for the shared 0-d abstract values (LinearIn is immutable). */
 export function linearIn(aval: Aval): LinearIn {
-  if (aval.shape.length !== 0) return new LinearIn(aval);
-  let l = SCALAR_LINEAR_INS.get(aval);
-  if (l === undefined) {
-    l = new LinearIn(aval);
-    if (Object.isFrozen(aval)) SCALAR_LINEAR_INS.set(aval, l);
+  if (aval.shape.length === 0) {
+    const l = SCALAR_LINEAR_INS[aval.dtype][aval.weak ? 1 : 0];
+    if (l.aval === aval) return l;
   }
-  return l;
+  return new LinearIn(aval);
 }
