@@ -5,7 +5,7 @@
  * drops dead equations when the graph is built.
  */
 import { TracerError } from "./errors.js";
-import { ConcreteArray, NDArray, storageOf } from "./ndarray.js";
+import { ConcreteArray, NDArray, firstElement } from "./ndarray.js";
 import {
   Aval,
   MainTrace,
@@ -17,6 +17,7 @@ import {
   endTrace,
   fmtAval,
   newTrace,
+  scalarAval,
   withDynamic,
 } from "./trace.js";
 
@@ -85,7 +86,7 @@ function fmtParam(v: unknown): string {
 }
 
 function fmtLiteral(c: ConcreteArray): string {
-  const v = storageOf(c)[0]!;
+  const v = firstElement(c);
   if (c.dtype === "bool") return v ? "True" : "False";
   if (c.dtype === "int32") return String(v);
   const s = Number.isInteger(v) ? `${v}.0` : String(v);
@@ -154,10 +155,13 @@ export class StagingTrace extends Trace {
   // maps made on first use: a small trace (grad of a scalar function) needs few of them
   private constOf: Map<NDArray, StagingTracer> | undefined;
   /** Literal (0-d) constants by value. */
-  private literalOf: Map<number | "-0", StagingTracer[]> | undefined;
+  private literalOf: Map<number | "-0", StagingTracer | StagingTracer[]> | undefined;
   private cse: Map<string, StagingTracer[]> | undefined;
-  /** Per variable id: the parameterless equations whose newest operand it is (CSE candidates). */
-  private readonly usesOf: (Equation[] | undefined)[] = [];
+  /**
+   * Per variable id: the parameterless equations whose newest operand it is (CSE candidates); a
+   * single one bare (the common case in a chain: no array per variable).
+   */
+  private readonly usesOf: (Equation | Equation[] | undefined)[] = [];
   // Per variable, indexed by its id (ids are dense from 0 within a trace): arrays, not Maps, on the hot path.
   private readonly constValue: (NDArray | undefined)[] = [];
   private readonly producer: (Equation | undefined)[] = [];
@@ -179,7 +183,9 @@ export class StagingTrace extends Trace {
 
   /** A fresh input variable. */
   newInput(aval: Aval, keepWeak = false): StagingTracer {
-    const a: Aval = { shape: aval.shape.slice(), dtype: aval.dtype, weak: keepWeak && aval.weak };
+    const weak = keepWeak && aval.weak;
+    const a =
+      aval.shape.length === 0 ? scalarAval(aval.dtype, weak) : { shape: aval.shape.slice(), dtype: aval.dtype, weak };
     const t = new StagingTracer(this, a, this.newVar(a));
     this.tracerOf[t.v.id] = t;
     return t;
@@ -189,17 +195,17 @@ export class StagingTrace extends Trace {
     if (isLiteral(x)) {
       // literals by value (then dtype and weakness), so equal literals are one constant; -0 is
       // its own key, since Maps equate 0 and -0 (and NaN with NaN, as wanted)
-      const v = storageOf(x)[0]!;
+      const v = firstElement(x);
       const key = Object.is(v, -0) ? "-0" : v;
       const lits = (this.literalOf ??= new Map());
       const same = lits.get(key);
-      if (same !== undefined)
-        for (const t of same) {
-          const c = this.constValue[t.v.id]!;
-          if (c.dtype === x.dtype && c.weakType === x.weakType) return t;
-        }
+      if (same instanceof StagingTracer) {
+        if (this.sameLiteralType(same, x)) return same;
+      } else if (same !== undefined) for (const t of same) if (this.sameLiteralType(t, x)) return t;
       const t = this.newConst(x);
-      if (same === undefined) lits.set(key, [t]);
+      // one tracer per value is the common case: kept bare, a list only for several dtypes
+      if (same === undefined) lits.set(key, t);
+      else if (same instanceof StagingTracer) lits.set(key, [same, t]);
       else same.push(t);
       return t;
     }
@@ -208,6 +214,11 @@ export class StagingTrace extends Trace {
     const t = this.newConst(x);
     (this.constOf ??= new Map()).set(x, t);
     return t;
+  }
+
+  private sameLiteralType(t: StagingTracer, x: NDArray): boolean {
+    const c = this.constValue[t.v.id]!;
+    return c.dtype === x.dtype && c.weakType === x.weakType;
   }
 
   private newConst(x: NDArray): StagingTracer {
@@ -223,7 +234,7 @@ export class StagingTrace extends Trace {
   /** The scalar value of a literal constant variable, or null. */
   private literal(v: Var): number | null {
     const c = this.constValue[v.id];
-    return c !== undefined && isLiteral(c) ? storageOf(c)[0]! : null;
+    return c !== undefined && isLiteral(c) ? firstElement(c) : null;
   }
 
   /**
@@ -265,7 +276,7 @@ export class StagingTrace extends Trace {
       const hit = this.findUse(prim as Rule, ins, owner);
       if (hit !== null) return hit;
     }
-    if (!small || (this.usesOf[owner]?.length ?? 0) >= USES_PER_VAR) {
+    if (!small || usesCount(this.usesOf[owner]) >= USES_PER_VAR) {
       key = this.cseKey(prim as Rule, ins, params);
       const hit = this.cse?.get(key);
       if (hit) return hit;
@@ -297,8 +308,9 @@ export class StagingTrace extends Trace {
     if (key !== "") (this.cse ??= new Map()).set(key, outs);
     else {
       const uses = this.usesOf[owner];
-      if (uses === undefined) this.usesOf[owner] = [eqn];
-      else uses.push(eqn);
+      if (uses === undefined) this.usesOf[owner] = eqn;
+      else if (Array.isArray(uses)) uses.push(eqn);
+      else this.usesOf[owner] = [uses, eqn];
     }
     return outs;
   }
@@ -307,19 +319,8 @@ export class StagingTrace extends Trace {
   private findUse(prim: Rule, ins: readonly Var[], owner: number): StagingTracer[] | null {
     const uses = this.usesOf[owner];
     if (uses === undefined) return null;
-    const a = ins[0]!;
-    const b = ins.length === 2 ? ins[1]! : null;
-    for (const e of uses) {
-      if (e.rule !== prim || e.inputs.length !== ins.length) continue;
-      const x = e.inputs[0]!;
-      if (b === null) {
-        if (x === a) return this.outsOf(e);
-        continue;
-      }
-      const y = e.inputs[1]!;
-      // commutative primitives: operand order does not matter (same broadcast result either way)
-      if ((x === a && y === b) || (prim.commutative === true && x === b && y === a)) return this.outsOf(e);
-    }
+    if (!Array.isArray(uses)) return sameEquation(uses, prim, ins) ? this.outsOf(uses) : null;
+    for (const e of uses) if (sameEquation(e, prim, ins)) return this.outsOf(e);
     return null;
   }
 
@@ -391,14 +392,34 @@ function keepIfSame(keep: StagingTracer, other: StagingTracer): StagingTracer | 
   return keep;
 }
 
+/** Whether parameterless equation `e` applies `prim` to `ins` (in either order if it commutes). */
+function sameEquation(e: Equation, prim: Rule, ins: readonly Var[]): boolean {
+  if (e.rule !== prim || e.inputs.length !== ins.length) return false;
+  const x = e.inputs[0]!;
+  if (ins.length === 1) return x === ins[0];
+  const y = e.inputs[1]!;
+  const a = ins[0];
+  const b = ins[1];
+  // commutative primitives: operand order does not matter (same broadcast result either way)
+  return (x === a && y === b) || (prim.commutative === true && x === b && y === a);
+}
+
+function usesCount(uses: Equation | Equation[] | undefined): number {
+  return uses === undefined ? 0 : Array.isArray(uses) ? uses.length : 1;
+}
+
 /** CSE candidates kept per variable; a variable's further equations are found by key. */
 const USES_PER_VAR = 16;
 
-/** The parameters of every staged parameterless equation. */
-const NO_PARAMS: Readonly<Record<string, never>> = Object.freeze({});
+/**
+ * @internal The parameters of every staged parameterless equation, shared; the primitive wrappers
+ * pass it too, so the staging trace recognises it by identity before enumerating keys.
+ */
+export const NO_PARAMS: Readonly<Record<string, never>> = Object.freeze({});
 
 /** `{}` (a plain object with no keys): the parameters of most elementwise primitives. */
 function isEmptyParams(params: unknown): boolean {
+  if (params === NO_PARAMS) return true;
   if (params === null || typeof params !== "object" || Object.getPrototypeOf(params) !== Object.prototype) return false;
   for (const _k in params) return false;
   return true;

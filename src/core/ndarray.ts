@@ -54,14 +54,14 @@ export abstract class NDArray {
     const c = this.concrete("item");
     if (c.size !== 1)
       throw new ShapeError(`item: array of shape ${fmtShape(c.shape)} has ${c.size} elements, expected 1`);
-    return Number(storageOf(c)[0]);
+    return Number(readElement(c));
   }
   /** JS coercion (`x > 0`, `+x`) gives the element of a size-1 array. */
   valueOf(): number {
     const c = this.concrete("valueOf");
     if (c.size !== 1)
       throw new ShapeError(`valueOf: array of shape ${fmtShape(c.shape)} cannot be used as a number; use toArray()`);
-    return Number(storageOf(c)[0]);
+    return Number(readElement(c));
   }
   /** JS coercion: the NumPy-like rendering for strings (`${x}`), the element of a size-1 array otherwise. */
   [Symbol.toPrimitive](hint: string): number | string {
@@ -96,6 +96,12 @@ Object.defineProperty(NDArray.prototype, "data", { writable: false });
 
 /** Reads a concrete array's storage; set by ConcreteArray's static block (the storage field is #private). */
 let readStorage: (x: ConcreteArray) => TypedArray;
+/** Reads the first element without making the storage of a number-backed 0-d array. */
+let readElement: (x: ConcreteArray) => number;
+/** Makes a number-backed float64 0-d array. */
+let makeFloat64Scalar: (v: number, weak: boolean) => ConcreteArray;
+/** The storage placeholder of number-backed arrays before it is made (never read). */
+const NO_STORAGE = new Float64Array(0);
 
 /**
  * @internal The storage of a concrete array, shared, not copied: for kernels, primitives, transforms,
@@ -107,6 +113,22 @@ export function storageOf(x: ConcreteArray): TypedArray {
 }
 
 /**
+ * @internal The first element of a non-empty concrete array (the element of a size-1 one), read
+ * without making the storage of a number-backed 0-d array: the scalar fast paths' reader.
+ */
+export function firstElement(x: ConcreteArray): number {
+  return readElement(x);
+}
+
+/**
+ * @internal A float64 0-d array holding `v` (weak or not), without typed-array storage until its
+ * storage is read: what the 0-d kernels and bare JS numbers make.
+ */
+export function float64Scalar(v: number, weak = false): ConcreteArray {
+  return makeFloat64Scalar(v, weak);
+}
+
+/**
  * @internal An array with storage. The storage is a `#private` field, owned by the array and never
  * handed out: `toTypedArray()` and `data()` copy; the library reads it through {@link storageOf}.
  */
@@ -114,19 +136,32 @@ export class ConcreteArray extends NDArray {
   // Shape, dtype and the storage reference cannot be reassigned: they live in private fields behind
   // getters (assigning one throws TypeError in strict code, as on a frozen object). Not
   // Object.freeze(this): freezing costs more than the rest of a 0-d operation (issue 8).
-  readonly #data: TypedArray;
+  // Float64 0-d arrays made by the scalar paths hold their element as a number (#value) and make
+  // the one-element typed array only when something reads the storage (issue 8: a Float64Array and
+  // its buffer per scalar were most of what a scalar chain allocates). Not observable: the storage
+  // is private and, once made, never replaced.
+  #data: TypedArray | null;
+  #value: number;
   readonly #shape: Shape;
   readonly #dtype: DType;
   readonly #weak: boolean;
   constructor(data: TypedArray, shape: Shape, dtype: DType, weakType = false) {
     super();
     this.#data = data;
+    this.#value = 0;
     this.#shape = frozenShape(shape);
     this.#dtype = dtype;
     this.#weak = weakType;
   }
   static {
-    readStorage = (x) => x.#data;
+    readStorage = (x) => (x.#data ??= Float64Array.of(x.#value));
+    readElement = (x) => (x.#data === null ? x.#value : x.#data[0]!);
+    makeFloat64Scalar = (v, weak) => {
+      const x = new ConcreteArray(NO_STORAGE, EMPTY_SHAPE, "float64", weak);
+      x.#data = null;
+      x.#value = v;
+      return x;
+    };
   }
   /** A frozen array. */
   get shape(): Shape {
@@ -147,7 +182,7 @@ export class ConcreteArray extends NDArray {
   }
   override toArray(): Nested {
     const { shape, dtype } = this;
-    const data = this.#data;
+    const data = readStorage(this);
     const conv = dtype === "bool" ? (v: number) => v !== 0 : (v: number) => v;
     if (shape.length === 0) return conv(data[0]!);
     const strides = stridesOf(shape);
@@ -169,7 +204,8 @@ export class ConcreteArray extends NDArray {
   }
 }
 
-const EMPTY_SHAPE: Shape = Object.freeze([]);
+/** @internal The frozen 0-d shape, shared. */
+export const EMPTY_SHAPE: Shape = Object.freeze([]);
 /** Frozen 1-d shapes by length, shared (bounded), so the common case allocates and freezes nothing. */
 const SHAPES_1D = new Map<number, Shape>();
 
@@ -309,6 +345,7 @@ export function tooDeep(op: string): ShapeError {
 
 /** @internal Wraps a JS number as a 0-d array; weak when it stands for a bare scalar operand. */
 export function scalar(v: number, dtype: DType = "float64", weak = false): ConcreteArray {
+  if (dtype === "float64") return makeFloat64Scalar(v, weak);
   const d = allocate(dtype, 1);
   d[0] = v;
   return new ConcreteArray(d, [], dtype, weak);

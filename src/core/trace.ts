@@ -13,7 +13,7 @@
  */
 import { NablaError, TracerError, fmtShape } from "./errors.js";
 import { DType, SHORT } from "./dtype.js";
-import { ConcreteArray, NDArray, frozenShape, storageOf } from "./ndarray.js";
+import { ConcreteArray, EMPTY_SHAPE, NDArray, frozenShape, storageOf } from "./ndarray.js";
 import { Shape } from "./shape.js";
 import { SETTINGS, callSite } from "./config.js";
 
@@ -25,7 +25,31 @@ export interface Aval {
 }
 
 export function avalOf(x: NDArray): Aval {
-  return x instanceof Tracer ? x.aval : { shape: x.shape, dtype: x.dtype, weak: x.weakType };
+  if (x instanceof Tracer) return x.aval;
+  return x.shape.length === 0 ? scalarAval(x.dtype, x.weakType) : { shape: x.shape, dtype: x.dtype, weak: x.weakType };
+}
+
+// The abstract values of 0-d arrays, shared (frozen): a scalar chain makes one per equation and
+// per constant otherwise, and they outlive the trace in its graph (issue 8).
+const scalarAvals = (dtype: DType): readonly [Aval, Aval] => [
+  Object.freeze({ shape: EMPTY_SHAPE, dtype, weak: false }),
+  Object.freeze({ shape: EMPTY_SHAPE, dtype, weak: true }),
+];
+const SCALAR_AVALS: Readonly<Record<DType, readonly [Aval, Aval]>> = {
+  float64: scalarAvals("float64"),
+  float32: scalarAvals("float32"),
+  int32: scalarAvals("int32"),
+  bool: scalarAvals("bool"),
+};
+
+/** @internal The shared, frozen abstract value of 0-d arrays of `dtype` and weakness `weak`. */
+export function scalarAval(dtype: DType, weak: boolean): Aval {
+  return SCALAR_AVALS[dtype][weak ? 1 : 0];
+}
+
+/** @internal An abstract value `{ shape, dtype, weak }` (the shared one for 0-d shapes). */
+export function makeAval(shape: Shape, dtype: DType, weak: boolean): Aval {
+  return shape.length === 0 ? scalarAval(dtype, weak) : { shape, dtype, weak };
 }
 
 export function fmtAval(a: Aval): string {
@@ -246,4 +270,24 @@ export function bind1<P>(prim: Rule<P>, args: readonly NDArray[], params: P): ND
 /** Marks an operand of a linear equation that is being transposed (it receives a cotangent). */
 export class LinearIn {
   constructor(readonly aval: Aval) {}
+}
+
+const scalarLinearIns = (dtype: DType): readonly [LinearIn, LinearIn] => [
+  new LinearIn(scalarAval(dtype, false)),
+  new LinearIn(scalarAval(dtype, true)),
+];
+const SCALAR_LINEAR_INS: Readonly<Record<DType, readonly [LinearIn, LinearIn]>> = {
+  float64: scalarLinearIns("float64"),
+  float32: scalarLinearIns("float32"),
+  int32: scalarLinearIns("int32"),
+  bool: scalarLinearIns("bool"),
+};
+
+/** @internal A LinearIn of `aval`: shared for the shared 0-d abstract values (LinearIn is immutable). */
+export function linearIn(aval: Aval): LinearIn {
+  if (aval.shape.length === 0) {
+    const l = SCALAR_LINEAR_INS[aval.dtype][aval.weak ? 1 : 0];
+    if (l.aval === aval) return l;
+  }
+  return new LinearIn(aval);
 }

@@ -4,7 +4,7 @@
  * (the primitives' shape rules have checked them); every kernel allocates its
  * output and never writes to an input.
  */
-import { ConcreteArray, storageOf } from "../core/ndarray.js";
+import { ConcreteArray, firstElement, float64Scalar, storageOf } from "../core/ndarray.js";
 import { DType, TypedArray, allocate } from "../core/dtype.js";
 import { Shape, shapesEqual, sizeOf } from "../core/shape.js";
 import { bcastStrides, lastStride, stridedRuns } from "./strided.js";
@@ -75,6 +75,8 @@ function binaryLoop(f: (x: number, y: number) => number): BinaryLoop {
 }
 
 export function unary(x: ConcreteArray, dtype: DType, weak: boolean, f: (v: number) => number): ConcreteArray {
+  // float64 0-d: the element as a number in and out, no typed array (issue 8)
+  if (dtype === "float64" && x.shape.length === 0) return float64Scalar(f(firstElement(x)), weak);
   const n = storageOf(x).length;
   const out = allocate(dtype, n);
   // one element: no loop to look up and call
@@ -96,6 +98,8 @@ export function binary(
   weak: boolean,
   f: (x: number, y: number) => number,
 ): ConcreteArray {
+  // float64 0-d operands and result: elements as numbers, no typed array (issue 8)
+  if (dtype === "float64" && shape.length === 0) return float64Scalar(f(firstElement(a), firstElement(b)), weak);
   const n = sizeOf(shape);
   const out = allocate(dtype, n);
   const ad = storageOf(a);

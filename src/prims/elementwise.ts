@@ -18,6 +18,7 @@ import { DType, isFloat } from "../core/dtype.js";
 import { ConcreteArray, NDArray } from "../core/ndarray.js";
 import { broadcastShapes, shapesEqual } from "../core/shape.js";
 import type { Aval, LinearIn } from "../core/trace.js";
+import { makeAval } from "../core/trace.js";
 import * as K from "../kernels/elementwise.js";
 import * as S from "../kernels/scalar.js";
 import { nameScalar } from "../kernels/wasm/elementwise.js";
@@ -78,7 +79,7 @@ function binaryAval(name: string, a: Aval, b: Aval, out?: DType): Aval[] {
   const sb = b.shape;
   const shape =
     sa === sb || shapesEqual(sa, sb) || sb.length === 0 ? sa : sa.length === 0 ? sb : broadcastShapes(name, sa, sb);
-  return [{ shape, dtype: out ?? a.dtype, weak: out === undefined && a.weak && b.weak }];
+  return [makeAval(shape, out ?? a.dtype, out === undefined && a.weak && b.weak)];
 }
 
 function binaryImpl(f: Binary) {

@@ -5,6 +5,7 @@
  */
 import { NDArray } from "../core/ndarray.js";
 import type { Aval, LinearIn, Rule } from "../core/trace.js";
+import { makeAval } from "../core/trace.js";
 import * as O from "./wrap.js";
 
 export type { Rule };
@@ -27,5 +28,5 @@ export const tsub = (a: T, b: T): T => (a === null ? tneg(b) : b === null ? a : 
 
 /** The output aval of a shape-preserving unary primitive. */
 export function sameAval(a: Aval): Aval[] {
-  return [{ shape: a.shape, dtype: a.dtype, weak: a.weak }];
+  return [makeAval(a.shape, a.dtype, a.weak)];
 }

@@ -12,6 +12,7 @@ import { DType, floatOf, promote } from "../core/dtype.js";
 import { ConcreteArray, NDArray, isIntegralWeak, scalar, storageOf } from "../core/ndarray.js";
 import { Shape, shapesEqual } from "../core/shape.js";
 import { Rule, bind, bind1 } from "../core/trace.js";
+import { NO_PARAMS as STAGED_NO_PARAMS } from "../core/graph.js";
 import { cast } from "../kernels/elementwise.js";
 import { broadcastTo } from "../kernels/movement.js";
 import * as E from "./elementwise.js";
@@ -20,8 +21,8 @@ import * as SH from "./shape.js";
 import * as IX from "./indexing.js";
 import * as LA from "./linalg.js";
 
-/** The parameters of the parameterless elementwise primitives, shared. */
-const NO_PARAMS: {} = Object.freeze({});
+/** The parameters of the parameterless elementwise primitives, shared (the staging trace's own). */
+const NO_PARAMS: {} = STAGED_NO_PARAMS;
 
 /** An operand: an array, or a bare JS number (a weak float64 scalar) or boolean. */
 export type Operand = NDArray | number | boolean;

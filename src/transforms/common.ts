@@ -71,7 +71,8 @@ export function normArgnums(op: string, argnums: number | readonly number[] | un
       throw new GradError(`${op}: argnums ${String(k)} is out of range for a call with ${nargs} argument(s)`);
     return k < 0 ? k + nargs : k;
   });
-  if (new Set(out).size !== out.length)
+  // one argnum cannot repeat: no Set to build (the common case, on every call of a grad)
+  if (out.length > 1 && new Set(out).size !== out.length)
     throw new GradError(`${op}: argnums [${list.join(", ")}] names an argument twice (for ${nargs} argument(s))`);
   return out;
 }

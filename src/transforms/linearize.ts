@@ -9,7 +9,7 @@ import { NablaError } from "../core/errors.js";
 import { NDArray } from "../core/ndarray.js";
 import { TreeDef, describe, flatten, flattenAs } from "../core/pytree.js";
 import { Graph, StagingTrace, StagingTracer, Var } from "../core/graph.js";
-import { LinearIn, MainTrace, avalOf, bind, endTrace, newTrace } from "../core/trace.js";
+import { LinearIn, MainTrace, avalOf, bind, endTrace, linearIn, newTrace } from "../core/trace.js";
 import { shapesEqual } from "../core/shape.js";
 import { zeros } from "../ops/index.js";
 import { add, convert, sumToShape } from "../prims/wrap.js";
@@ -131,7 +131,12 @@ export function transposeGraph(g: Graph, cts: readonly (NDArray | null)[]): (NDA
     const rule = e.rule;
     if (rule.transpose === undefined)
       throw new NablaError(`transpose: primitive ${e.prim} is not linear in its traced operands`);
-    const args = e.inputs.map((v) => consts.get(v) ?? new LinearIn(v.aval));
+    const ni = e.inputs.length;
+    const args = new Array<NDArray | LinearIn>(ni);
+    for (let j = 0; j < ni; j++) {
+      const v = e.inputs[j]!;
+      args[j] = consts.get(v) ?? linearIn(v.aval);
+    }
     const ctIn = rule.transpose(ctOut, args, e.params);
     for (let j = 0; j < e.inputs.length; j++) accum(e.inputs[j]!, ctIn[j] ?? null);
   }

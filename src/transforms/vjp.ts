@@ -1,7 +1,7 @@
 /** Reverse-mode transforms: vjp, grad, valueAndGrad. */
 import { DTypeError, GradError, fmtShape } from "../core/errors.js";
 import { allocate, isFloat } from "../core/dtype.js";
-import { ConcreteArray, NDArray } from "../core/ndarray.js";
+import { ConcreteArray, NDArray, float64Scalar } from "../core/ndarray.js";
 import { flattenAs } from "../core/pytree.js";
 import {
   checkStructure,
@@ -117,6 +117,7 @@ function gradImpl(op: string, f: (...args: any[]) => unknown, options: GradOptio
 
 /** A size-1 array of ones shaped and typed as `x` (the seed cotangent; no option parsing). */
 function onesLike(x: NDArray): NDArray {
+  if (x.dtype === "float64" && x.shape.length === 0) return float64Scalar(1);
   const d = allocate(x.dtype, 1);
   d[0] = 1;
   return new ConcreteArray(d, x.shape, x.dtype);
