@@ -77,7 +77,7 @@ describe.skipIf(!wasmMatmulAvailable)("matmul on the worker pool", () => {
       const shapes: [number, number, number][] = [
         [131, 67, 149], // several row chunks, a partial 4-row block
         [67, 300, 97], // two K blocks
-        [257, 41, 33],
+        [257, 41, 101],
       ];
       for (const [M, K, N] of shapes) {
         expect(M * K * N).toBeGreaterThanOrEqual(THREAD_MIN_WORK);
@@ -105,7 +105,7 @@ describe.skipIf(!wasmMatmulAvailable)("matmul on the worker pool", () => {
   it("public matmul with transposed and batched operands agrees with the triple loop, any thread count", async () => {
     const next = seeded(13);
     for (const dt of ["float32", "float64"] as const) {
-      const [M, K, N] = [70, 65, 67];
+      const [M, K, N] = [130, 95, 97]; // above THREAD_MIN_WORK: the 2-thread run uses the pool
       const at = randomArray(dt, K * M, next); // A stored transposed: [K, M]
       const bt = randomArray(dt, N * K, next); // B stored transposed: [N, K]
       const A = nb.array(at, { shape: [K, M] }).T;
@@ -134,7 +134,7 @@ describe.skipIf(!wasmMatmulAvailable)("matmul on the worker pool", () => {
 
   it("falls back to one thread, with the same results, without SharedArrayBuffer or blocking waits", async () => {
     const next = seeded(14);
-    const [M, K, N] = [97, 81, 75];
+    const [M, K, N] = [97, 181, 75];
     const a = randomArray("float64", M * K, next);
     const b = randomArray("float64", K * N, next);
     setThreads(2);

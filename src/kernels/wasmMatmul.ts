@@ -54,8 +54,8 @@ import { type Pool, createPool, parallelFor, poolReady, poolStats, sharedMemoryA
  */
 export const WASM_MATMUL_MIN_WORK = { float32: 2048, float64: 8192 } as const;
 
-/** Below this many multiply-adds a product runs on the calling thread only (waking workers costs ~20-50 µs). */
-export const THREAD_MIN_WORK = 1 << 18;
+/** Below this many multiply-adds (~30-60 µs on one core) a product runs on the calling thread only (waking a worker costs ~5-50 µs). */
+export const THREAD_MIN_WORK = 1 << 20;
 
 type Dt = "float32" | "float64";
 
