@@ -13,6 +13,7 @@
  *   --suite W|extra|all   W1–W6 of issue 8 (default), the older workloads, or both
  *   --only overhead       only the eager-overhead figures (bench/overhead.ts)
  *   --only jet            only jet vs nested jvp (bench/jet.ts)
+ *   --only matmul         only matmul GFLOP/s at 256, 512, 1024 per thread count (bench/matmul.ts)
  *   --no-docs             do not rewrite the generated section of docs/benchmarks.md
  *   --src                 time src/ through tsx instead of the compiled build (see lib/nabla.ts)
  */
@@ -96,6 +97,13 @@ const wanted = (name: string) => onlyBackends === undefined || onlyBackends.incl
 const measureOpts: MeasureOptions = opts.quick
   ? { warmup: 1, minRuns: 3, maxRuns: 10, budgetMs: 150 }
   : { warmup: 2, minRuns: 7, maxRuns: 60, budgetMs: 700 };
+
+// threads branch (issue 8): matmul GFLOP/s against the WASM-SIMD peak, a table of its own
+if (opts.only === "matmul") {
+  const { matmulHeader, matmulTable, measureMatmul } = await import("./matmul.js");
+  console.log(renderTable(matmulHeader, matmulTable(await measureMatmul(measureOpts))));
+  process.exit(0);
+}
 
 const log = (s: string) => process.stderr.write(s + "\n");
 const errMessage = (e: unknown) => (e instanceof Error ? `${e.constructor.name}: ${e.message}` : String(e));

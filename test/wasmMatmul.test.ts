@@ -9,7 +9,7 @@
  *   as the reference (so in practice the results are bit-identical), but we
  *   only assert the standard dot-product bound |ĉ − c| <= γ_K·S with
  *   u = 2^-53, γ_K ≈ K·u, for each of the two computations: 2·K·2^-53·S, taken
- *   as 1e-12·S (K <= 131 here, so 2·K·2^-53 <= 3e-14; 30x headroom), so
+ *   as 1e-12·S (K <= 513 here, so 2·K·2^-53 <= 1.2e-13; 8x headroom), so
  *   a future reordering (FMA, split accumulators) still passes while a wrong
  *   index (an O(S) error) fails by ten orders.
  * - float32: the kernel rounds every product and partial sum to float32, so
@@ -75,6 +75,13 @@ const SHAPES: [number, number, number][] = [
   [16, 16, 16],
   [32, 16, 32], // panel stride 128 B (float32) / 256 B: the padded-stride path
   [67, 131, 45],
+  // threads branch: K blocks of 256 (a partial last block), column blocks of 8 panels
+  // (64 float32 / 32 float64 columns) with a partial last panel, tall and wide
+  [5, 300, 67],
+  [67, 257, 70],
+  [300, 3, 5],
+  [3, 5, 300],
+  [1, 513, 1],
 ];
 
 const maybe = wasmMatmulAvailable ? describe : describe.skip;
@@ -115,6 +122,8 @@ maybe("wasmMatmul", () => {
       const shapes = [...SHAPES];
       for (let t = 0; t < 30; t++)
         shapes.push([1 + Math.floor(next() * 20), Math.floor(next() * 20), 1 + Math.floor(next() * 20)]);
+      // every M from 1 to 67 (whole and partial 4-row blocks and row chunks), random K and N up to 67
+      for (let M = 1; M <= 67; M++) shapes.push([M, 1 + Math.floor(next() * 67), 1 + Math.floor(next() * 67)]);
       for (const [M, K, N] of shapes) {
         const a = randomArray(dt, M * K, next);
         const b = randomArray(dt, K * N, next);

@@ -5,7 +5,7 @@
 export interface Settings {
   /** Throw at the first primitive that produces NaN from inputs without NaN. */
   debugNans: boolean;
-  /** Worker threads a backend may use (stored for backends; 1 = none). */
+  /** Threads kernels use, the calling one included (the kernels' pool owns the value; config reports it). */
   threads: number;
 }
 

@@ -1,31 +1,40 @@
 /**
  * A WebAssembly SIMD matrix product C[M,N] = A[M,K] · B[K,N] for one matrix
- * pair, float32 (f32x4) and float64 (f64x2). The module bytes are emitted here,
- * at load time, by a tiny encoder (no toolchain, no binary blobs); it runs in
- * Node and in browsers (synchronous `WebAssembly.Module`/`Instance`, fine for a
- * module of a few kilobytes).
+ * pair, float32 (f32x4) and float64 (f64x2), threaded over rows of C. The
+ * module bytes are emitted here, at load time, by a tiny encoder (no
+ * toolchain, no binary blobs); it runs in Node and in browsers (synchronous
+ * `WebAssembly.Module`/`Instance`, fine for a module of a few kilobytes).
  *
  * If WebAssembly or its SIMD proposal is missing (`WebAssembly.validate` false
  * or any exception), `wasmMatmulAvailable` is false and `wasmMatmul` returns
  * null, so callers fall back to the JS kernel.
  *
- * Layout in linear memory (row-major, copied in with `TypedArray.set`, which
- * is a bulk copy; element-wise packing was measured 5-10x slower and cost
- * more than the product at small sizes):
- * - A as is, [M, K].
- * - B with rows padded to ld >= N columns, ld a multiple of the panel width
- *   W = 2 vectors (8 float32 or 4 float64), plus one extra panel when the
- *   stride would be a multiple of 512 bytes (cache-set conflicts). The
- *   padding columns are not cleared: they only feed C's padding columns.
- * - C [M, ld]; the first N columns of each row are copied out.
+ * Layout in linear memory (one memory, shared with the worker pool of
+ * ./threads.ts when SharedArrayBuffer is available; copied in with
+ * `TypedArray.set`, a bulk copy):
+ * - A row-major as is, [M, K].
+ * - B row-major as is, [K, N] (plus 32 bytes of slack), then packed by the
+ *   `pack` function into panels of W = 32 bytes of columns (8 float32 or 4
+ *   float64): panel p holds B[k, pW..pW+W) for k = 0..K-1 contiguously, so the
+ *   micro-kernel streams it with unit stride. The last panel's columns past N
+ *   hold whatever follows in memory: they only feed C's padding columns.
+ * - C [M, ldc] with ldc = nPanels·W; the first N columns of each row are
+ *   copied out.
  *
- * Micro-kernel (one exported function per dtype and R in 1..4 rows; the JS
- * side calls R = 4 for each full block of rows and R = M mod 4 once): for each
- * panel of W columns, R×2 vector accumulators live in locals; per k it loads
- * the two B vectors once and reuses them for the R rows (each A value is a
- * `v128.load32_splat`/`load64_splat`, i.e. load + f32x4/f64x2.splat). Every
- * output is the sum over k in ascending order of rounded products in one
- * accumulator (no FMA): the same operations as the naive `s += a[i,k] * b[k,j]`.
+ * Micro-kernel (one exported function per dtype and R in 1..4 rows): for each
+ * panel, R×2 vector accumulators (4×8 float32, 4×4 float64) live in locals; per
+ * k it loads the panel's two vectors once and reuses them for the R rows (each
+ * A value a `v128.load32_splat`/`load64_splat`). The driver blocks K by KC (the
+ * accumulators start from C's partial sums after the first block) and the
+ * columns by NCP panels, so a KC × NCP·W block of packed B stays in L2 while
+ * every 4-row block of A's KC columns (in L1) sweeps it. Every output is the
+ * sum over k in ascending order of rounded products in one accumulator (no
+ * FMA; reloading a partial sum from C does not change it): the same
+ * operations as the naive `s += a[i,k] * b[k,j]`, whatever the blocking.
+ *
+ * Threads: rows of C are split into chunks of `chunkRows(M)` rows (a function
+ * of M only); chunks are run by the pool, each by exactly the code above, so
+ * the result is bit-identical for every thread count.
  *
  * Precision: the float32 kernel multiplies and accumulates in float32 (as
  * TF.js-wasm and jax-js do), so its error bound is the textbook γ_K·Σ|a||b|
@@ -34,6 +43,7 @@
  */
 import type { TypedArray } from "../core/dtype.js";
 import { Code, I32, OP, SIMD, V128, body, moduleBytes as encodeModule } from "./wasm/encoder.js";
+import { type Pool, createPool, parallelFor, poolReady, poolStats, sharedMemoryAvailable } from "./threads.js";
 
 /**
  * Below this many multiply-adds (M·K·N) `wasmMatmul` returns null and the JS
@@ -44,6 +54,9 @@ import { Code, I32, OP, SIMD, V128, body, moduleBytes as encodeModule } from "./
  */
 export const WASM_MATMUL_MIN_WORK = { float32: 2048, float64: 8192 } as const;
 
+/** Below this many multiply-adds (~30-60 µs on one core) a product runs on the calling thread only (waking a worker costs ~5-50 µs). */
+export const THREAD_MIN_WORK = 1 << 20;
+
 type Dt = "float32" | "float64";
 
 // ---------------------------------------------------------------------------
@@ -53,30 +66,32 @@ type Dt = "float32" | "float64";
 const V = 2;
 /** Rows of A per block in the main loop. */
 const RMAX = 4;
+/** Bytes per panel row: V vectors of 16 bytes (8 float32 or 4 float64 columns). */
+const PANEL = V * 16;
 
 /**
- * kern(aP, bP, cP, K, nPanels, ld, lda): for each of nPanels panels of W
- * columns, C[R rows, W cols] = A[R rows, K] · B[K, W cols]. A is row-major
- * with row stride lda, B and C row-major with row stride ld; the panel p
- * starts at bP + p·W and cP + p·W elements. All pointers and strides in bytes.
- * Requires K >= 1 and nPanels >= 1.
+ * kern(aP, bP, cP, K, nPanels, pstride, ldc, lda, accumulate): for each of
+ * nPanels packed panels, C[R rows, W cols] (+)= A[R rows, K] · Bp[K, W]. A is
+ * row-major with row stride lda, C with row stride ldc; panel p of packed B
+ * starts at bP + p·pstride and is K rows of PANEL contiguous bytes; its C
+ * block at cP + p·PANEL. accumulate = 0 starts from zero, 1 from C's values.
+ * All pointers and strides in bytes. Requires K >= 1 and nPanels >= 1.
  */
 function kernel(dt: Dt, R: number): number[] {
   const s = dt === "float32" ? 4 : 8; // element size
-  const W = V * (16 / s); // panel width in elements
-  const [aP, bP, cP, K, nPanels, ld, lda] = [0, 1, 2, 3, 4, 5, 6];
+  const [aP, bP, cP, K, nPanels, pstride, ldc, lda, accumulate] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   // i32 locals
-  const k = 7;
-  const aptr = 8;
-  const bptr = 9;
-  const cptr = 10;
-  const j = 11;
-  const tmp = 12;
-  const bcol = 13;
-  const rowOff = (r: number) => 13 + r; // r*lda, r = 1..R-1
+  const k = 9;
+  const aptr = 10;
+  const bptr = 11;
+  const cptr = 12;
+  const j = 13;
+  const tmp = 14;
+  const bcol = 15;
+  const rowOff = (r: number) => 15 + r; // r*lda, r = 1..R-1
   const nI32 = 7 + (R - 1);
   // v128 locals
-  const v0 = 7 + nI32;
+  const v0 = 9 + nI32;
   const acc = (r: number, v: number) => v0 + r * V + v;
   const bv = (v: number) => v0 + R * V + v;
   const av = v0 + R * V + V;
@@ -85,6 +100,8 @@ function kernel(dt: Dt, R: number): number[] {
   const add = dt === "float32" ? SIMD.f32x4Add : SIMD.f64x2Add;
   const mul = dt === "float32" ? SIMD.f32x4Mul : SIMD.f64x2Mul;
   const align = dt === "float32" ? 2 : 3;
+  // C row r of the current block: tmp = cptr + r·ldc
+  const cRow = (c: Code, r: number) => (r === 0 ? c.get(cptr).set(tmp) : c.get(tmp).get(ldc).op(OP.i32Add).set(tmp));
 
   const c = new Code();
   for (let r = 1; r < R; r++)
@@ -97,7 +114,17 @@ function kernel(dt: Dt, R: number): number[] {
     ).set(rowOff(r));
   c.get(bP).set(bcol).get(cP).set(cptr).get(nPanels).set(j);
   c.op(OP.loop).op(OP.void); // panels
+  c.get(accumulate).op(OP.if).op(OP.void);
+  for (let r = 0; r < R; r++) {
+    cRow(c, r);
+    for (let v = 0; v < V; v++)
+      c.get(tmp)
+        .simd(SIMD.load, [4, v * 16])
+        .set(acc(r, v));
+  }
+  c.op(OP.else);
   for (let r = 0; r < R; r++) for (let v = 0; v < V; v++) c.v128zero().set(acc(r, v));
+  c.op(OP.end);
   c.get(aP).set(aptr).get(bcol).set(bptr).get(K).set(k);
   c.op(OP.loop).op(OP.void); // k
   for (let v = 0; v < V; v++)
@@ -110,18 +137,17 @@ function kernel(dt: Dt, R: number): number[] {
     c.simd(splat, [align, 0]).set(av);
     for (let v = 0; v < V; v++) c.get(acc(r, v)).get(av).get(bv(v)).simd(mul).simd(add).set(acc(r, v));
   }
-  c.addConst(aptr, s).get(bptr).get(ld).op(OP.i32Add).set(bptr);
+  c.addConst(aptr, s).addConst(bptr, PANEL);
   c.get(k).i32(1).op(OP.i32Sub).tee(k).op(OP.brIf).op(0);
   c.op(OP.end); // k
   for (let r = 0; r < R; r++) {
-    if (r === 0) c.get(cptr).set(tmp);
-    else c.get(tmp).get(ld).op(OP.i32Add).set(tmp);
+    cRow(c, r);
     for (let v = 0; v < V; v++)
       c.get(tmp)
         .get(acc(r, v))
         .simd(SIMD.store, [4, v * 16]);
   }
-  c.addConst(cptr, W * s).addConst(bcol, W * s);
+  c.addConst(cptr, PANEL).get(bcol).get(pstride).op(OP.i32Add).set(bcol);
   c.get(j).i32(1).op(OP.i32Sub).tee(j).op(OP.brIf).op(0);
   c.op(OP.end); // panels
   return body(
@@ -133,46 +159,152 @@ function kernel(dt: Dt, R: number): number[] {
   );
 }
 
+/**
+ * pack(src, dst, K, nPanels, ldb): packs row-major B (row stride ldb bytes) into nPanels
+ * panels of K rows of PANEL bytes, panel after panel, at dst. Requires K, nPanels >= 1.
+ */
+function pack(): number[] {
+  const [src, dst, K, nPanels, ldb] = [0, 1, 2, 3, 4];
+  const [k, sp, p0] = [5, 6, 7];
+  const c = new Code();
+  c.get(src).set(p0).get(nPanels).set(nPanels);
+  c.op(OP.loop).op(OP.void); // panels
+  c.get(p0).set(sp).get(K).set(k);
+  c.op(OP.loop).op(OP.void); // k
+  for (let v = 0; v < V; v++)
+    c.get(dst)
+      .get(sp)
+      .simd(SIMD.load, [0, v * 16])
+      .simd(SIMD.store, [4, v * 16]);
+  c.addConst(dst, PANEL).get(sp).get(ldb).op(OP.i32Add).set(sp);
+  c.get(k).i32(1).op(OP.i32Sub).tee(k).op(OP.brIf).op(0);
+  c.op(OP.end); // k
+  c.addConst(p0, PANEL);
+  c.get(nPanels).i32(1).op(OP.i32Sub).tee(nPanels).op(OP.brIf).op(0);
+  c.op(OP.end); // panels
+  return body([[3, I32]], c);
+}
+
 const DTS: readonly Dt[] = ["float32", "float64"];
 const kernelName = (dt: Dt, R: number) => `${dt === "float32" ? "f32" : "f64"}_${R}`;
 
-const KERN_TYPE = { params: [I32, I32, I32, I32, I32, I32, I32], results: [] };
+const KERN_TYPE = { params: [I32, I32, I32, I32, I32, I32, I32, I32, I32], results: [] };
+const PACK_TYPE = { params: [I32, I32, I32, I32, I32], results: [] };
 
-/** The module: one memory (exported as "mem") and 2·RMAX kernels of type (i32 × 7) → (). */
-export function moduleBytes(): Uint8Array<ArrayBuffer> {
-  const funcs: { name: string; type: typeof KERN_TYPE; body: number[] }[] = [];
+/** Most memory pages (2 GiB): a shared memory must declare its maximum. */
+const MAX_PAGES = 32768;
+
+/**
+ * The module: an imported memory env.mem (shared, 1..MAX_PAGES pages, when `shared`), 2·RMAX
+ * kernels of type (i32 × 9) → () and `pack`.
+ */
+export function moduleBytes(shared = false): Uint8Array<ArrayBuffer> {
+  const funcs: { name: string; type: typeof KERN_TYPE | typeof PACK_TYPE; body: number[] }[] = [];
   for (const dt of DTS)
     for (let R = 1; R <= RMAX; R++) funcs.push({ name: kernelName(dt, R), type: KERN_TYPE, body: kernel(dt, R) });
-  return encodeModule({ memory: { import: false, minPages: 1 }, funcs });
+  funcs.push({ name: "pack", type: PACK_TYPE, body: pack() });
+  const memory = shared
+    ? { import: true as const, shared: { minPages: 1, maxPages: MAX_PAGES } }
+    : { import: true as const };
+  return encodeModule({ memory, funcs });
+}
+
+// ---------------------------------------------------------------------------
+// Driver (run on the main thread and, as source text, in the pool's workers)
+
+/** K block (rows of packed B per kernel call). */
+const KC = 256;
+/** Panels per column block: a KC × NCP panel block of packed B is 64 KiB (L2 here: 1 MiB per core). */
+const NCP = 8;
+
+/**
+ * Runs chunk `chunk` (rows [chunk·rows, min(M, (chunk+1)·rows))) of a product whose operands
+ * are laid out as wasmMatmul does. params: [f64 ? 1 : 0, aOff, bPackOff, cOff, M, K,
+ * nPanels, rows, KC, NCP] (bytes, elements). Self-contained (the pool's workers get its
+ * source): no closure over module scope.
+ */
+function runChunk(ex: Record<string, unknown>, p: readonly number[], chunk: number): void {
+  type K9 = (
+    a: number,
+    b: number,
+    c: number,
+    k: number,
+    n: number,
+    ps: number,
+    ldc: number,
+    lda: number,
+    acc: number,
+  ) => void;
+  const [f64 = 0, aOff = 0, bOff = 0, cOff = 0, M = 0, K = 0, nPanels = 0, rows = 4, kc = 256, ncp = 8] = p;
+  const pre = f64 === 1 ? "f64_" : "f32_";
+  const s = f64 === 1 ? 8 : 4;
+  const k1 = ex[pre + "1"] as K9;
+  const k2 = ex[pre + "2"] as K9;
+  const k3 = ex[pre + "3"] as K9;
+  const k4 = ex[pre + "4"] as K9;
+  const ldc = nPanels * 32; // bytes: PANEL = 32 per panel
+  const pstride = K * 32;
+  const lda = K * s;
+  const r0 = chunk * rows;
+  const r1 = Math.min(M, r0 + rows);
+  for (let k0 = 0; k0 < K; k0 += kc) {
+    const kb = Math.min(kc, K - k0);
+    const accumulate = k0 > 0 ? 1 : 0;
+    for (let j0 = 0; j0 < nPanels; j0 += ncp) {
+      const np = Math.min(ncp, nPanels - j0);
+      for (let i0 = r0; i0 < r1; i0 += 4) {
+        const R = Math.min(4, r1 - i0);
+        const f = R === 4 ? k4 : R === 3 ? k3 : R === 2 ? k2 : k1;
+        f(
+          aOff + (i0 * K + k0) * s,
+          bOff + j0 * pstride + k0 * 32,
+          cOff + i0 * ldc + j0 * 32,
+          kb,
+          np,
+          pstride,
+          ldc,
+          lda,
+          accumulate,
+        );
+      }
+    }
+  }
+}
+
+/** Rows of C per chunk: a function of M only (never of the thread count), a multiple of 4. */
+export function chunkRows(M: number): number {
+  // about 8 chunks per product, 4..64 rows each
+  return Math.min(64, Math.max(4, (Math.ceil(M / 8) + 3) & ~3));
 }
 
 // ---------------------------------------------------------------------------
 // Instance
 
-type Kern = (aP: number, bP: number, cP: number, K: number, nPanels: number, ld: number, lda: number) => void;
+type Pack = (src: number, dst: number, K: number, nPanels: number, ldb: number) => void;
 
 interface Instance {
   mem: WebAssembly.Memory;
-  kern: Record<Dt, Kern[]>; // index R (1..RMAX)
+  exports: Record<string, unknown>;
+  pack: Pack;
+  pool: Pool | null;
 }
 
 function instantiate(): Instance | null {
   try {
     if (typeof WebAssembly !== "object") return null;
-    const bytes = moduleBytes();
+    const shared = sharedMemoryAvailable();
+    const bytes = moduleBytes(shared);
     if (!WebAssembly.validate(bytes)) return null;
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
+    const module = new WebAssembly.Module(bytes);
+    const mem = shared
+      ? new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true })
+      : new WebAssembly.Memory({ initial: 1 });
+    const inst = new WebAssembly.Instance(module, { env: { mem } });
     const ex = inst.exports as Record<string, unknown>;
-    const mem = ex["mem"];
-    if (!(mem instanceof WebAssembly.Memory)) return null;
-    const kern = { float32: [], float64: [] } as Record<Dt, Kern[]>;
-    for (const dt of DTS)
-      for (let R = 1; R <= RMAX; R++) {
-        const f = ex[kernelName(dt, R)];
-        if (typeof f !== "function") return null;
-        kern[dt][R] = f as Kern;
-      }
-    return { mem, kern };
+    for (const dt of DTS) for (let R = 1; R <= RMAX; R++) if (typeof ex[kernelName(dt, R)] !== "function") return null;
+    if (typeof ex["pack"] !== "function") return null;
+    const pool = shared ? createPool(module, mem, ex, runChunk) : null;
+    return { mem, exports: ex, pack: ex["pack"] as Pack, pool };
   } catch (_e) {
     return null;
   }
@@ -182,6 +314,19 @@ const instance = instantiate();
 
 /** Whether the WebAssembly SIMD kernels loaded. When false, `wasmMatmul` always returns null. */
 export const wasmMatmulAvailable: boolean = instance !== null;
+
+/** Whether matmul can use worker threads here (shared memory, blocking waits, workers). */
+export const wasmMatmulThreaded: boolean = instance?.pool != null;
+
+/** Starts matmul's workers for the current thread count; resolves true once they run (false: single-threaded). */
+export function matmulPoolReady(): Promise<boolean> {
+  return poolReady(instance?.pool ?? null);
+}
+
+/** Chunks of matmul run by workers so far, workers running and started. */
+export function matmulPoolStats(): { byWorkers: number; ready: number; started: number } {
+  return poolStats(instance?.pool ?? null);
+}
 
 const align16 = (bytes: number) => (bytes + 15) & ~15;
 
@@ -203,6 +348,7 @@ function ensure(mem: WebAssembly.Memory, bytes: number): boolean {
  * Float64Array ("float64"), or null when the kernel is unavailable, the dtype
  * is not a float, M·K·N < `minWork` (default `WASM_MATMUL_MIN_WORK[dtype]`; pass 0 to force), or memory cannot grow. Inputs are read
  * element-wise, so any numeric typed array works; they are not modified.
+ * Large products run on up to `getThreads()` threads (./threads.ts), with identical results.
  */
 export function wasmMatmul(
   a: TypedArray,
@@ -218,38 +364,29 @@ export function wasmMatmul(
   const f32 = dtype === "float32";
   if (M === 0 || N === 0 || K === 0) return f32 ? new Float32Array(M * N) : new Float64Array(M * N);
   const s = f32 ? 4 : 8;
-  const W = V * (16 / s);
+  const W = PANEL / s;
   const nPanels = Math.ceil(N / W);
-  const Np = nPanels * W;
-  // Row stride (elements) of B and C in memory. A stride that is a multiple of
-  // 512 bytes maps a panel's rows onto few L1 cache sets; one extra panel of
-  // padding avoids that (measured: 128² float32 30 -> 35 GFLOP/s).
-  const ld = Np + ((Np * s) % 512 === 0 ? W : 0);
+  const ldc = nPanels * W; // elements
   const aOff = 0;
   const bOff = align16(aOff + M * K * s);
-  const cOff = align16(bOff + K * ld * s);
-  const end = cOff + M * ld * s;
+  const packOff = align16(bOff + K * N * s + PANEL); // slack: the last panel reads up to W - 1 past B
+  const cOff = packOff + nPanels * K * PANEL;
+  const end = cOff + M * ldc * s;
   if (end > 2 ** 31 || !ensure(instance.mem, end)) return null;
   const buf = instance.mem.buffer;
   const view = f32 ? new Float32Array(buf) : new Float64Array(buf);
-
-  // A row-major as is; B row-major with rows padded to ld (the padding only
-  // feeds C's padding columns, which are never read, so it is not cleared)
   view.set(a, aOff / s);
-  if (ld === N) view.set(b, bOff / s);
-  else if (N >= 32) for (let kk = 0; kk < K; kk++) view.set(b.subarray(kk * N, kk * N + N), bOff / s + kk * ld);
-  else
-    for (let kk = 0, o = bOff / s; kk < K; kk++, o += ld) for (let jj = 0; jj < N; jj++) view[o + jj] = b[kk * N + jj]!;
-  // run: one call per row block
-  const ks = instance.kern[dtype];
-  for (let i0 = 0; i0 < M; i0 += RMAX) {
-    const R = Math.min(RMAX, M - i0);
-    ks[R]!(aOff + i0 * K * s, bOff, cOff + i0 * ld * s, K, nPanels, ld * s, K * s);
-  }
+  view.set(b, bOff / s);
+  instance.pack(bOff, packOff, K, nPanels, N * s);
+  const rows = chunkRows(M);
+  const nChunks = Math.ceil(M / rows);
+  const params = [f32 ? 0 : 1, aOff, packOff, cOff, M, K, nPanels, rows, KC, NCP];
+  if (instance.pool !== null && M * K * N >= THREAD_MIN_WORK) parallelFor(instance.pool, nChunks, params);
+  else for (let c = 0; c < nChunks; c++) runChunk(instance.exports, params, c);
   // copy C out
   const out = f32 ? new Float32Array(M * N) : new Float64Array(M * N);
   const c0 = cOff / s;
-  if (ld === N) out.set(view.subarray(c0, c0 + M * N));
-  else for (let i = 0; i < M; i++) out.set(view.subarray(c0 + i * ld, c0 + i * ld + N), i * N);
+  if (ldc === N) out.set(view.subarray(c0, c0 + M * N));
+  else for (let i = 0; i < M; i++) out.set(view.subarray(c0 + i * ldc, c0 + i * ldc + N), i * N);
   return out;
 }

@@ -3,14 +3,16 @@ import { NablaError } from "../core/errors.js";
 import { SETTINGS, Settings } from "../core/config.js";
 import { describe } from "../core/pytree.js";
 import { readOptions } from "./common.js";
+import { getThreads, setThreads } from "../kernels/threads.js";
 
 /**
  * Sets library-wide options and returns the settings now in force.
  * `debugNans: true` makes the first primitive that produces a NaN from inputs
  * without NaN throw a NablaError naming the primitive, its input shapes and
  * the call site, in eager code and under `jit` (a jitted function whose
- * result has a NaN is re-run eagerly to find the primitive). `threads` is
- * stored for backends that use worker threads.
+ * result has a NaN is re-run eagerly to find the primitive). `threads` is the
+ * number of threads kernels use, the calling one included (default: the
+ * available cores; 1 turns the worker pool off); results do not depend on it.
  * @example
  * nb.config({ debugNans: true });
  * try {
@@ -30,9 +32,10 @@ export function config(options: { debugNans?: boolean; threads?: number } = {}):
   if (o.debugNans !== undefined && typeof o.debugNans !== "boolean")
     throw new NablaError(`config: debugNans must be a boolean, got ${describe(o.debugNans)}`);
   const t: unknown = o.threads;
-  if (t !== undefined && !(Number.isInteger(t) && (t as number) >= 1 && (t as number) <= 1024))
-    throw new NablaError(`config: threads must be an integer in [1, 1024], got ${describe(t)}`);
+  if (t !== undefined && !(Number.isInteger(t) && (t as number) >= 1 && (t as number) <= 256))
+    throw new NablaError(`config: threads must be an integer in [1, 256], got ${describe(t)}`);
   if (o.debugNans !== undefined) SETTINGS.debugNans = o.debugNans;
-  if (o.threads !== undefined) SETTINGS.threads = o.threads;
+  if (o.threads !== undefined) setThreads(o.threads);
+  SETTINGS.threads = getThreads();
   return Object.freeze({ ...SETTINGS });
 }

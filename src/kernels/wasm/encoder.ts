@@ -235,8 +235,11 @@ export interface FuncType {
 export interface ModuleSpec {
   /** Imported functions ("module"."name"), indices 0..imports.length-1. */
   imports?: readonly { module: string; name: string; type: FuncType }[];
-  /** The memory: imported as env.mem, or defined here (min pages) and exported as "mem". */
-  memory: { import: true } | { import: false; minPages: number };
+  /**
+   * The memory: imported as env.mem (optionally shared, with the limits a shared memory must
+   * declare: threads), or defined here (min pages) and exported as "mem".
+   */
+  memory: { import: true; shared?: { minPages: number; maxPages: number } } | { import: false; minPages: number };
   /** Defined functions, indices following the imports; each exported under its name. */
   funcs: readonly { name: string; type: FuncType; body: number[] }[];
 }
@@ -262,7 +265,12 @@ export function moduleBytes(spec: ModuleSpec): Uint8Array<ArrayBuffer> {
     0x00,
     ...leb(importTypes[i]!),
   ]);
-  if (spec.memory.import) imps.push([...name("env"), ...name("mem"), 0x02, 0x00, 0x01]);
+  if (spec.memory.import) {
+    // limits: flag 0x00 (min only) or 0x03 (shared, min and max)
+    const sh = spec.memory.shared;
+    const limits = sh === undefined ? [0x00, 0x01] : [0x03, ...leb(sh.minPages), ...leb(sh.maxPages)];
+    imps.push([...name("env"), ...name("mem"), 0x02, ...limits]);
+  }
   if (imps.length > 0) section(2, vec(imps), out);
   section(3, vec(funcTypes.map((t) => leb(t))), out);
   if (!spec.memory.import) section(5, vec([[0x00, ...leb(spec.memory.minPages)]]), out);

@@ -1,0 +1,96 @@
+/**
+ * matmul GFLOP/s (issue 8): C = A·B for square n = 256, 512, 1024 in float32
+ * and float64 through the public `matmul`, at each thread count from 1 to the
+ * pool's default, against the WebAssembly SIMD peak of this machine (one
+ * f32x4 or f64x2 mul and one add per cycle per core: 8 float32 or 4 float64
+ * FLOP per cycle, ~24 / ~12 GFLOP/s per core at 3 GHz). Each result is first
+ * checked against a float64 triple loop on a few sampled entries (|err| <=
+ * 1.01·n·u·Σ|a||b|, u = 2^-24 float32, 2^-53 float64). Reports, never asserts.
+ *
+ *   npm run bench -- --only matmul
+ */
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { nb } from "./lib/nabla.js";
+import { type MeasureOptions, measure } from "./lib/measure.js";
+
+type Threads = typeof import("../src/kernels/threads.js");
+type Kernel = typeof import("../src/kernels/wasmMatmul.js");
+const dir = process.env.NABLA_BENCH_BUILD;
+const load = async <T>(rel: string, fallback: () => Promise<T>): Promise<T> =>
+  dir !== undefined && dir !== "" ? ((await import(pathToFileURL(join(dir, "kernels", rel)).href)) as T) : fallback();
+// the internal thread setting (the integrator wires the public config({ threads }) to it)
+const threads = await load<Threads>("threads.js", () => import("../src/kernels/threads.js"));
+const kernel = await load<Kernel>("wasmMatmul.js", () => import("../src/kernels/wasmMatmul.js"));
+
+/** Per-core WebAssembly SIMD peak (GFLOP/s): one 128-bit mul + add per cycle at ~3 GHz. */
+export const PEAK_PER_CORE = { float32: 24, float64: 12 } as const;
+
+export interface MatmulRow {
+  n: number;
+  dtype: "float32" | "float64";
+  threads: number;
+  ms: number;
+  gflops: number;
+}
+
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+export async function measureMatmul(opts: MeasureOptions, sizes = [256, 512, 1024]): Promise<MatmulRow[]> {
+  const maxThreads = kernel.wasmMatmulThreaded ? threads.defaultThreads() : 1;
+  const before = threads.getThreads();
+  const rows: MatmulRow[] = [];
+  try {
+    for (const dtype of ["float32", "float64"] as const)
+      for (const n of sizes) {
+        const next = lcg(n);
+        const ad = dtype === "float32" ? new Float32Array(n * n) : new Float64Array(n * n);
+        const bd = dtype === "float32" ? new Float32Array(n * n) : new Float64Array(n * n);
+        for (let i = 0; i < n * n; i++) [ad[i], bd[i]] = [2 * next() - 1, 2 * next() - 1];
+        const A = nb.array(ad, { shape: [n, n] });
+        const B = nb.array(bd, { shape: [n, n] });
+        for (let t = 1; t <= maxThreads; t++) {
+          threads.setThreads(t);
+          await kernel.matmulPoolReady();
+          const c = nb.matmul(A, B).toTypedArray();
+          const u = dtype === "float32" ? 2 ** -24 : 2 ** -53;
+          for (let s = 0; s < 16; s++) {
+            const i = Math.floor(next() * n);
+            const j = Math.floor(next() * n);
+            let ref = 0;
+            let abs = 0;
+            for (let k = 0; k < n; k++) {
+              ref += ad[i * n + k]! * bd[k * n + j]!;
+              abs += Math.abs(ad[i * n + k]! * bd[k * n + j]!);
+            }
+            if (!(Math.abs(c[i * n + j]! - ref) <= 1.01 * n * u * abs))
+              throw new Error(`matmul bench: wrong result at n=${n} ${dtype} threads=${t} (${i},${j})`);
+          }
+          const tm = measure(() => nb.matmul(A, B).toTypedArray(), { ...opts, budgetMs: Math.min(opts.budgetMs, 400) });
+          rows.push({ n, dtype, threads: t, ms: tm.medianMs, gflops: (2 * n ** 3) / tm.medianMs / 1e6 });
+        }
+      }
+  } finally {
+    threads.setThreads(before);
+  }
+  return rows;
+}
+
+/** Table rows: size, dtype, threads, ms, GFLOP/s, fraction of the SIMD peak for that many cores. */
+export function matmulTable(rows: readonly MatmulRow[]): string[][] {
+  return rows.map((r) => [
+    `${r.n}³ ${r.dtype}`,
+    String(r.threads),
+    `${r.ms.toFixed(2)} ms`,
+    r.gflops.toFixed(1),
+    `${((100 * r.gflops) / (PEAK_PER_CORE[r.dtype] * r.threads)).toFixed(0)}% of ${PEAK_PER_CORE[r.dtype] * r.threads}`,
+  ]);
+}
+
+export const matmulHeader = ["matmul", "threads", "median", "GFLOP/s", "of WASM-SIMD peak"];

@@ -1,0 +1,306 @@
+/**
+ * The kernels' thread pool: worker_threads on Node, Web Workers in browsers,
+ * sharing one WebAssembly memory (a SharedArrayBuffer) with the main thread.
+ * The public `config({ threads })` is wired to `setThreads`/`getThreads` here.
+ *
+ * A job is a number of fixed chunks (a kernel splits its output into chunks
+ * that depend only on the shapes, never on the thread count) and a few i32
+ * parameters. The main thread publishes the job in a small shared control
+ * array, wakes the workers (`Atomics.notify`), claims chunks itself like any
+ * worker (an atomic compare-exchange on a counter tagged with the job's
+ * generation, so a slow worker can never claim a chunk of a later job with
+ * the earlier job's parameters), then blocks in `Atomics.wait` until every
+ * chunk is done. Which thread runs a chunk changes nothing in its result, so
+ * results are bit-identical for every thread count. Workers start
+ * asynchronously; until one is running, the main thread simply does every
+ * chunk (a job never waits for a worker that has not claimed a chunk).
+ *
+ * Synchronous results need a blocking wait: `Atomics.wait` is allowed on
+ * Node's main thread and in workers, not on a browser's main thread. Where
+ * it is unavailable, or SharedArrayBuffer / shared WebAssembly memory or
+ * workers are (a page without COOP/COEP headers, a CSP forbidding blob
+ * workers), kernels run single-threaded (`poolAvailable` false).
+ *
+ * No Node module is imported statically (the "." entry runs in browsers):
+ * Node's `worker_threads` and `os` come from `process.getBuiltinModule`
+ * (Node >= 20.16), else from a dynamic import whose result is used from the
+ * next call on.
+ */
+
+/** Control array layout (Int32 indices). */
+const C_WAKE = 0; // incremented for each job; workers wait on it
+const C_CLAIM = 1; // (generation << 16) | next chunk; chunk 0xffff = closed
+const C_DONE = 2; // chunks finished in the current job
+const C_COUNT = 3; // chunks in the current job
+const C_WORKERS = 4; // workers allowed to take part (threads - 1)
+const C_BY_WORKERS = 5; // chunks run by workers since start (statistics)
+const C_READY = 6; // workers that have started
+const C_PARAMS = 8; // job parameters
+const MAX_PARAMS = 16;
+const CTL_WORDS = C_PARAMS + MAX_PARAMS;
+const CLOSED = 0xffff;
+/** Most chunks one job may have (the chunk index lives in 16 bits). */
+export const MAX_CHUNKS = CLOSED;
+
+/** Runs one chunk: the instance's exports, the job parameters, the chunk index. */
+export type ChunkFn = (ex: Record<string, unknown>, params: readonly number[], chunk: number) => void;
+
+/** A pool bound to one WebAssembly module and its shared memory. */
+export interface Pool {
+  readonly ctl: Int32Array;
+  readonly workers: unknown[];
+  run: ChunkFn;
+  exports: Record<string, unknown>;
+}
+
+interface Env {
+  sharedMemory: boolean;
+  canBlock: boolean;
+}
+
+let threads = 0; // 0: not set, use defaultThreads()
+let cores: number | null = null;
+
+type NodeWorker = { unref(): void; postMessage(m: unknown): void; on(e: string, f: (x: unknown) => void): void };
+type WorkerThreads = { Worker: new (src: string, opts: { eval: true }) => NodeWorker; isMainThread: boolean };
+type NodeOs = { availableParallelism?: () => number; cpus(): unknown[] };
+
+const builtins = new Map<string, unknown>();
+/** A Node builtin module, synchronously when possible; undefined (and an import started) otherwise. */
+function nodeBuiltin<T>(name: string): T | undefined {
+  if (builtins.has(name)) return builtins.get(name) as T | undefined;
+  const proc = (globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: (n: string) => unknown } })
+    .process;
+  if (proc?.versions?.node === undefined) {
+    builtins.set(name, undefined);
+    return undefined;
+  }
+  if (typeof proc.getBuiltinModule === "function") {
+    const m = proc.getBuiltinModule(name) as T | undefined;
+    builtins.set(name, m);
+    return m;
+  }
+  builtins.set(name, undefined);
+  const spec = name; // a computed specifier: bundlers for the browser leave it alone
+  import(/* @vite-ignore */ spec).then(
+    (m: T) => builtins.set(name, m),
+    () => undefined,
+  );
+  return undefined;
+}
+
+/** Available cores: navigator.hardwareConcurrency, os.availableParallelism(), else 1. */
+export function defaultThreads(): number {
+  if (cores !== null) return cores;
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  let n = 0;
+  const os = nodeBuiltin<NodeOs>("node:os");
+  if (os !== undefined)
+    n = typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
+  else if (typeof nav?.hardwareConcurrency === "number") n = nav.hardwareConcurrency;
+  const c = Number.isInteger(n) && n >= 1 ? Math.min(n, 64) : 1;
+  if (os !== undefined || nav !== undefined) cores = c;
+  return c;
+}
+
+/**
+ * Sets how many threads kernels use (the main thread included; 1 = no workers); 0 restores the
+ * default (available cores). Returns the previous setting.
+ * @example
+ * setThreads(1); // single-threaded from now on
+ */
+export function setThreads(n: number): number {
+  if (!Number.isInteger(n) || n < 0 || n > 256)
+    throw new RangeError(`setThreads: expected an integer from 0 to 256, got ${String(n)}`);
+  const was = getThreads();
+  threads = n;
+  return was;
+}
+
+/**
+ * The number of threads kernels use (the main thread included), whether or not the pool is
+ * available (see `poolAvailable`).
+ * @example
+ * getThreads(); // e.g. 2 on a two-core machine
+ */
+export function getThreads(): number {
+  return threads === 0 ? defaultThreads() : threads;
+}
+
+let env: Env | null = null;
+/** What this runtime allows: shared WebAssembly memory, and blocking waits on this thread. */
+function environment(): Env {
+  if (env !== null) return env;
+  let sharedMemory = false;
+  let canBlock = false;
+  try {
+    if (typeof SharedArrayBuffer === "function" && typeof Atomics === "object") {
+      const m = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+      sharedMemory = m.buffer instanceof SharedArrayBuffer;
+      // a zero-timeout wait on a value that differs returns "not-equal" where blocking is allowed
+      // and throws on a browser's main thread
+      canBlock = Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0) === "not-equal";
+    }
+  } catch (_e) {
+    // no SharedArrayBuffer / shared memory / blocking here: single-threaded
+  }
+  env = { sharedMemory, canBlock };
+  return env;
+}
+
+/** Whether shared WebAssembly memory (and so a pool) can be created in this runtime. */
+export function sharedMemoryAvailable(): boolean {
+  return environment().sharedMemory;
+}
+
+/** Whether a pool can run jobs here: shared memory, blocking waits, and a way to start workers. */
+export function poolAvailable(): boolean {
+  const e = environment();
+  if (!e.sharedMemory || !e.canBlock) return false;
+  const node = (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node !== undefined;
+  if (node) return nodeBuiltin<WorkerThreads>("node:worker_threads") !== undefined;
+  return typeof (globalThis as { Worker?: unknown }).Worker === "function" && typeof Blob === "function";
+}
+
+/** The worker's program: instantiate, mark ready, then claim chunks of each job until closed. */
+function workerSource(run: string): string {
+  return `"use strict";
+const run = (${run});
+function start(msg) {
+  const inst = new WebAssembly.Instance(msg.module, { env: { mem: msg.memory } });
+  const ex = inst.exports;
+  const ctl = new Int32Array(msg.ctl);
+  const index = msg.index;
+  Atomics.add(ctl, ${C_READY}, 1);
+  let seen = 0;
+  for (;;) {
+    Atomics.wait(ctl, ${C_WAKE}, seen);
+    seen = Atomics.load(ctl, ${C_WAKE});
+    for (;;) {
+      const v = Atomics.load(ctl, ${C_CLAIM});
+      const n = Atomics.load(ctl, ${C_COUNT});
+      if ((v & 0xffff) >= n || index >= Atomics.load(ctl, ${C_WORKERS})) break;
+      const params = [];
+      for (let i = 0; i < ${MAX_PARAMS}; i++) params.push(Atomics.load(ctl, ${C_PARAMS} + i));
+      if (Atomics.compareExchange(ctl, ${C_CLAIM}, v, v + 1) !== v) continue;
+      run(ex, params, v & 0xffff);
+      Atomics.add(ctl, ${C_BY_WORKERS}, 1);
+      if (Atomics.add(ctl, ${C_DONE}, 1) + 1 === n) Atomics.notify(ctl, ${C_DONE});
+    }
+  }
+}
+if (typeof self === "undefined") require("worker_threads").parentPort.once("message", start);
+else self.onmessage = (e) => start(e.data);
+`;
+}
+
+/**
+ * A pool for `module` over the shared `memory`: `run` is called for each chunk on the main
+ * thread and (as source text, so it must be a self-contained function) in the workers.
+ * Workers are started by `grow`. Null when `poolAvailable()` is false.
+ */
+export function createPool(
+  module: WebAssembly.Module,
+  memory: WebAssembly.Memory,
+  exports: Record<string, unknown>,
+  run: ChunkFn,
+): Pool | null {
+  if (!poolAvailable()) return null;
+  const ctl = new Int32Array(new SharedArrayBuffer(CTL_WORDS * 4));
+  ctl[C_CLAIM] = CLOSED;
+  const pool: Pool = { ctl, workers: [], run, exports };
+  sources.set(pool, { module, memory, src: workerSource(run.toString()) });
+  return pool;
+}
+
+const sources = new WeakMap<Pool, { module: WebAssembly.Module; memory: WebAssembly.Memory; src: string }>();
+
+/** Starts workers until the pool has `n`; false if a worker could not be started. */
+function grow(pool: Pool, n: number): boolean {
+  const s = sources.get(pool);
+  if (s === undefined) return false;
+  try {
+    while (pool.workers.length < n) {
+      const msg = { module: s.module, memory: s.memory, ctl: pool.ctl.buffer, index: pool.workers.length };
+      const wt = nodeBuiltin<WorkerThreads>("node:worker_threads");
+      if (wt !== undefined) {
+        const w = new wt.Worker(s.src, { eval: true });
+        w.unref(); // an idle pool does not keep the process alive
+        w.on("error", () => undefined);
+        w.postMessage(msg);
+        pool.workers.push(w);
+      } else {
+        const url = URL.createObjectURL(new Blob([s.src], { type: "text/javascript" }));
+        const w = new Worker(url);
+        w.postMessage(msg);
+        pool.workers.push(w);
+      }
+    }
+    return true;
+  } catch (_e) {
+    return false;
+  }
+}
+
+let generation = 0;
+
+/**
+ * Runs chunks 0..nChunks-1 of a job with parameters `params` (i32, at most 16) on the main
+ * thread and up to getThreads() - 1 workers; returns when all are done. The same chunks run
+ * whatever the thread count.
+ */
+export function parallelFor(pool: Pool, nChunks: number, params: readonly number[]): void {
+  const workers = getThreads() - 1;
+  if (workers <= 0 || nChunks <= 1 || nChunks > MAX_CHUNKS || !grow(pool, workers)) {
+    for (let c = 0; c < nChunks; c++) pool.run(pool.exports, params, c);
+    return;
+  }
+  const ctl = pool.ctl;
+  generation = (generation + 1) & 0x7fff;
+  const tag = generation << 16;
+  // close the claim counter under the new tag before touching the parameters
+  Atomics.store(ctl, C_CLAIM, tag | CLOSED);
+  for (let i = 0; i < MAX_PARAMS; i++) Atomics.store(ctl, C_PARAMS + i, params[i] ?? 0);
+  Atomics.store(ctl, C_COUNT, nChunks);
+  Atomics.store(ctl, C_WORKERS, workers);
+  Atomics.store(ctl, C_DONE, 0);
+  Atomics.store(ctl, C_CLAIM, tag);
+  Atomics.add(ctl, C_WAKE, 1);
+  Atomics.notify(ctl, C_WAKE);
+  for (;;) {
+    const v = Atomics.load(ctl, C_CLAIM);
+    if ((v & 0xffff) >= nChunks) break;
+    if (Atomics.compareExchange(ctl, C_CLAIM, v, v + 1) !== v) continue;
+    pool.run(pool.exports, params, v & 0xffff);
+    Atomics.add(ctl, C_DONE, 1);
+  }
+  for (;;) {
+    const d = Atomics.load(ctl, C_DONE);
+    if (d >= nChunks) break;
+    Atomics.wait(ctl, C_DONE, d);
+  }
+  Atomics.store(ctl, C_CLAIM, tag | CLOSED);
+}
+
+/** Chunks run by workers since the pool started, and workers started (for tests and benchmarks). */
+export function poolStats(pool: Pool | null): { byWorkers: number; ready: number; started: number } {
+  if (pool === null) return { byWorkers: 0, ready: 0, started: 0 };
+  return {
+    byWorkers: Atomics.load(pool.ctl, C_BY_WORKERS),
+    ready: Atomics.load(pool.ctl, C_READY),
+    started: pool.workers.length,
+  };
+}
+
+/** Starts the pool's workers for the current thread count and resolves once they are running. */
+export async function poolReady(pool: Pool | null, timeoutMs = 10_000): Promise<boolean> {
+  const want = getThreads() - 1;
+  if (pool === null || want <= 0) return pool !== null;
+  if (!grow(pool, want)) return false;
+  const t0 = Date.now();
+  while (Atomics.load(pool.ctl, C_READY) < want) {
+    if (Date.now() - t0 > timeoutMs) return false;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return true;
+}
