@@ -227,7 +227,7 @@ describe.skipIf(ort === null)("exportOnnx models in onnxruntime", () => {
     expectAgree(await runOnnx(g, [x, idx]), g(x, idx));
   });
 
-  it("a program with cond and one with scan (staged as selects and an unrolled scan), with gradients", async () => {
+  it("a program with cond (an ONNX If) and one with scan (unrolled when staged), with gradients", async () => {
     const withCond = (x: nb.NDArray) =>
       nb.cond(
         nb.greater(nb.sum(x), 0),
