@@ -79,6 +79,7 @@ describe.skipIf(!wasmMatmulAvailable)("matmul on the worker pool", () => {
         [67, 300, 97], // two K blocks
         [257, 41, 101],
       ];
+      let workersRan = false;
       for (const [M, K, N] of shapes) {
         expect(M * K * N).toBeGreaterThanOrEqual(THREAD_MIN_WORK);
         const a = randomArray(dt, M * K, next);
@@ -93,13 +94,28 @@ describe.skipIf(!wasmMatmulAvailable)("matmul on the worker pool", () => {
           for (let r = 0; r < 20 && t > 1 && matmulPoolStats().byWorkers === w0; r++)
             c = wasmMatmul(a, b, M, K, N, dt)!;
           if (t === 1) expect(matmulPoolStats().byWorkers).toBe(w0);
-          else if (wasmMatmulThreaded) expect(matmulPoolStats().byWorkers, `${M}x${K}x${N} t=${t}`).toBeGreaterThan(w0);
+          // whether a worker wakes before the main thread has claimed every chunk of one product is
+          // timing (a loaded CI machine starves workers): participation is asserted over the whole
+          // test below, not per product; the bits are asserted per product
+          else if (matmulPoolStats().byWorkers > w0) workersRan = true;
           results.push(c);
         }
         expect(worstRatio(results[0]!, a, b, M, K, N, dt)).toBeLessThanOrEqual(1.01);
         expect(results[1]).toEqual(results[0]);
         expect(results[2]).toEqual(results[0]);
       }
+      if (wasmMatmulThreaded && !workersRan) {
+        // none of the small products above happened to reach a worker: larger ones, where each
+        // call takes milliseconds and a woken worker claims chunks long before the main thread is done
+        setThreads(2);
+        const [M, K, N] = [512, 256, 512];
+        const a = randomArray(dt, M * K, next);
+        const b = randomArray(dt, K * N, next);
+        const w0 = matmulPoolStats().byWorkers;
+        for (let r = 0; r < 20 && matmulPoolStats().byWorkers === w0; r++) wasmMatmul(a, b, M, K, N, dt);
+        workersRan = matmulPoolStats().byWorkers > w0;
+      }
+      if (wasmMatmulThreaded) expect(workersRan, "a worker ran at least one chunk").toBe(true);
     });
 
   it("public matmul with transposed and batched operands agrees with the triple loop, any thread count", async () => {
