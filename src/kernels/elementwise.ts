@@ -77,15 +77,16 @@ function binaryLoop(f: (x: number, y: number) => number): BinaryLoop {
 export function unary(x: ConcreteArray, dtype: DType, weak: boolean, f: (v: number) => number): ConcreteArray {
   // float64 0-d: the element as a number in and out, no typed array (issue 8)
   if (dtype === "float64" && x.shape.length === 0) return float64Scalar(f(firstElement(x)), weak);
-  const n = storageOf(x).length;
+  const n = x.size;
   const out = allocate(dtype, n);
-  // one element: no loop to look up and call
-  if (n === 1) out[0] = f(storageOf(x)[0]!);
+  // one element: no loop to look up and call (and no storage made for a number-backed 0-d x)
+  if (n === 1) out[0] = f(firstElement(x));
   else {
+    const xd = storageOf(x);
     // large float arrays: the compiled WebAssembly loop (wasm branch), else the JS loop
     const k = x.dtype === dtype ? eagerKernel(f, 1, 0, dtype, n) : null;
-    if (k !== null) k([storageOf(x)], [out], n);
-    else unaryLoop(f)(storageOf(x), out, n);
+    if (k !== null) k([xd], [out], n);
+    else unaryLoop(f)(xd, out, n);
   }
   return new ConcreteArray(out, x.shape, dtype, weak);
 }

@@ -24,11 +24,8 @@ import { getThreads, setThreads } from "../kernels/threads.js";
  * }
  */
 export function config(options: { debugNans?: boolean; threads?: number } = {}): Readonly<Settings> {
-  const o = readOptions("config", options);
-  if (Object.getPrototypeOf(options) !== Object.prototype)
-    throw new NablaError(`config: options must be a plain object, got ${describe(options)}`);
-  for (const k of Object.keys(o))
-    if (k !== "debugNans" && k !== "threads") throw new NablaError(`config: unknown option ${k} (debugNans, threads)`);
+  // a plain object with known keys only (readOptions checks both)
+  const o = readOptions("config", options, ["debugNans", "threads"]);
   if (o.debugNans !== undefined && typeof o.debugNans !== "boolean")
     throw new NablaError(`config: debugNans must be a boolean, got ${describe(o.debugNans)}`);
   const t: unknown = o.threads;
