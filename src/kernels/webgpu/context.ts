@@ -1,0 +1,222 @@
+/**
+ * The {@link GpuContext} of one GPUDevice: a pipeline cache, a buffer pool,
+ * and a command recorder that batches every dispatch and copy of a
+ * synchronous stretch of JS into one submission (made at the end of the
+ * current microtask, or earlier when many are pending). Reads are
+ * asynchronous and batched the same way: all `read`s made before a flush
+ * share its submission.
+ *
+ * Errors the GPU reports asynchronously (a WGSL compile error, an
+ * out-of-memory) are kept and rethrown by the next `read`, so a wrong
+ * kernel never yields silently wrong data.
+ */
+import { NablaError } from "../../core/errors.js";
+import type { Shape } from "../../core/shape.js";
+import { sizeOf } from "../../core/shape.js";
+import {
+  BufferUsage,
+  MAP_READ,
+  type GPUBufferLike,
+  type GPUCommandEncoderLike,
+  type GPUComputePassLike,
+  type GPUComputePipelineLike,
+  type GPUDeviceLike,
+} from "./gpu.js";
+import type { GpuContext, GpuDType, GpuTensor } from "./kernel.js";
+
+const STORAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+/** Dispatches recorded before a submission is forced (bounds the encoder's size). */
+const MAX_PENDING = 512;
+/** Bytes of released buffers the pool keeps for reuse; beyond this they are destroyed. */
+const POOL_BYTES = 256 << 20;
+/** Parameter buffers kept by content. */
+const MAX_WORDS = 4096;
+
+/** Byte size of a buffer holding `n` 4-byte elements: at least 16, a multiple of 16. */
+export const bufferBytes = (n: number): number => Math.max(16, Math.ceil((n * 4) / 16) * 16);
+
+export class WebGpuContext implements GpuContext {
+  readonly maxWorkgroups: number;
+  #pipelines = new Map<string, GPUComputePipelineLike>();
+  #pool = new Map<number, GPUBufferLike[]>();
+  #pooledBytes = 0;
+  #words = new Map<string, GPUBufferLike>();
+  #encoder: GPUCommandEncoderLike | null = null;
+  #pass: GPUComputePassLike | null = null;
+  #pending = 0;
+  #flushScheduled = false;
+  #error: Error | null = null;
+  #afterFlush: (() => void)[] = [];
+  /** Buffers currently allocated by this context (in use or pooled), for the memory test. */
+  liveBytes = 0;
+  /** Submissions made so far (tests check that reads are batched). */
+  submissions = 0;
+
+  constructor(readonly device: GPUDeviceLike) {
+    this.maxWorkgroups = device.limits["maxComputeWorkgroupsPerDimension"] ?? 65535;
+    void device.lost.then((info) => {
+      this.#error ??= new NablaError(`webgpu: the device was lost (${info.reason}: ${info.message})`);
+    });
+  }
+
+  pipeline(key: string, wgsl: () => string): GPUComputePipelineLike {
+    let p = this.#pipelines.get(key);
+    if (p === undefined) {
+      const code = wgsl();
+      this.device.pushErrorScope("validation");
+      const module = this.device.createShaderModule({ code, label: key });
+      p = this.device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" }, label: key });
+      void this.device.popErrorScope().then((e) => {
+        if (e !== null) this.#error ??= new NablaError(`webgpu: kernel ${key} failed to compile: ${e.message}\n${code}`);
+      });
+      this.#pipelines.set(key, p);
+    }
+    return p;
+  }
+
+  /** A buffer of at least `bytes` bytes, from the pool when one of that size was released. */
+  buffer(bytes: number): GPUBufferLike {
+    const free = this.#pool.get(bytes);
+    const b = free?.pop();
+    if (b !== undefined) {
+      this.#pooledBytes -= bytes;
+      return b;
+    }
+    this.liveBytes += bytes;
+    return this.device.createBuffer({ size: bytes, usage: STORAGE });
+  }
+
+  /** Returns a buffer whose array was garbage-collected (FinalizationRegistry) to the pool. */
+  release(b: GPUBufferLike): void {
+    const bytes = b.size;
+    if (this.#pooledBytes + bytes > POOL_BYTES) {
+      this.liveBytes -= bytes;
+      b.destroy();
+      return;
+    }
+    let free = this.#pool.get(bytes);
+    if (free === undefined) this.#pool.set(bytes, (free = []));
+    free.push(b);
+    this.#pooledBytes += bytes;
+  }
+
+  alloc(shape: Shape, dtype: GpuDType): GpuTensor {
+    return { buffer: this.buffer(bufferBytes(sizeOf(shape))), shape, dtype };
+  }
+
+  words(data: Uint32Array | Int32Array | Float32Array): GPUBufferLike {
+    const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
+    const key = `${data.constructor.name}:${bits.join(",")}`;
+    let b = this.#words.get(key);
+    if (b === undefined) {
+      if (this.#words.size >= MAX_WORDS) {
+        // parameter buffers may still be bound by recorded work: submit it before dropping them
+        this.flush();
+        for (const old of this.#words.values()) old.destroy();
+        this.#words.clear();
+      }
+      b = this.device.createBuffer({ size: bufferBytes(data.length), usage: STORAGE, mappedAtCreation: true });
+      new Uint32Array(b.getMappedRange()).set(bits);
+      b.unmap();
+      this.#words.set(key, b);
+    }
+    return b;
+  }
+
+  #openPass(): GPUComputePassLike {
+    if (this.#pass === null) {
+      this.#encoder ??= this.device.createCommandEncoder();
+      this.#pass = this.#encoder.beginComputePass();
+    }
+    return this.#pass;
+  }
+
+  #scheduleFlush(): void {
+    if (++this.#pending >= MAX_PENDING) this.flush();
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  dispatch(pipeline: GPUComputePipelineLike, bindings: readonly GPUBufferLike[], workgroups: readonly [number, number?, number?]): void {
+    const pass = this.#openPass();
+    const group = this.device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: bindings.map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
+    this.#scheduleFlush();
+  }
+
+  copy(src: GPUBufferLike, srcOffset: number, dst: GPUBufferLike, dstOffset: number, bytes: number): void {
+    if (bytes === 0) return;
+    if (this.#pass !== null) {
+      this.#pass.end();
+      this.#pass = null;
+    }
+    this.#encoder ??= this.device.createCommandEncoder();
+    this.#encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.#scheduleFlush();
+  }
+
+  /** Submits everything recorded so far. */
+  flush(): void {
+    this.#flushScheduled = false;
+    this.#pending = 0;
+    if (this.#encoder === null) return;
+    if (this.#pass !== null) this.#pass.end();
+    this.#pass = null;
+    const cmd = this.#encoder.finish();
+    this.#encoder = null;
+    this.device.queue.submit([cmd]);
+    this.submissions++;
+    const waiting = this.#afterFlush;
+    this.#afterFlush = [];
+    for (const f of waiting) f();
+  }
+
+  /** Resolves after the next submission (at once when nothing is recorded). */
+  #submitted(): Promise<void> {
+    if (this.#encoder === null) return Promise.resolve();
+    return new Promise((ok) => this.#afterFlush.push(ok));
+  }
+
+  upload(data: Float32Array | Int32Array | Uint32Array, shape: Shape, dtype: GpuDType): GpuTensor {
+    const t = this.alloc(shape, dtype);
+    if (data.length > 0) {
+      // queue writes are ordered with submissions, not with recorded work: submit that first
+      this.flush();
+      this.device.queue.writeBuffer(t.buffer, 0, data);
+    }
+    return t;
+  }
+
+  async read(t: GpuTensor): Promise<Float32Array | Int32Array | Uint32Array> {
+    const n = sizeOf(t.shape);
+    const out = t.dtype === "float32" ? new Float32Array(n) : t.dtype === "int32" ? new Int32Array(n) : new Uint32Array(n);
+    if (n > 0) {
+      const bytes = bufferBytes(n);
+      const staging = this.device.createBuffer({ size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+      this.copy(t.buffer, 0, staging, 0, bytes);
+      try {
+        // a buffer cannot be mapped before the submission that writes it: wait for the batched flush
+        await this.#submitted();
+        await staging.mapAsync(MAP_READ);
+        new Uint32Array(out.buffer).set(new Uint32Array(staging.getMappedRange(0, n * 4)));
+        staging.unmap();
+      } finally {
+        staging.destroy();
+      }
+    }
+    if (this.#error !== null) throw this.#error;
+    return out;
+  }
+
+  /** The first error the GPU reported asynchronously, if any (also thrown by the next read). */
+  get error(): Error | null {
+    return this.#error;
+  }
+}
