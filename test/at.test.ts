@@ -127,6 +127,69 @@ describe("at: derivatives", () => {
   });
 });
 
+describe("at: mul at zero updates, every order", () => {
+  // f(v) = Σ at(x, [0, 0, 0]).mul(v) = x0·v0·v1·v2 + x1 is multilinear in v: ∂²f/∂vi∂vj = x0·v_k
+  // ({i, j, k} = {0, 1, 2}), diagonal 0, and ∂³f/∂v0∂v1∂v2 = x0, whatever the zeros among v. All of these
+  // are products of at most two of the (integer) values 2, 3, 5: exact in float64, so compared exactly.
+  const x = f64([2, 1]);
+  const f = (b: nb.NDArray) => nb.sum(nb.at(x, [0, 0, 0]).mul(b));
+  const closedHessian = ([a, b, c]: number[]) => [0, 2 * c!, 2 * b!, 2 * c!, 0, 2 * a!, 2 * b!, 2 * a!, 0];
+  const closedThird = (i: number, j: number, k: number) => (new Set([i, j, k]).size === 3 ? 2 : 0);
+  const third = Array.from({ length: 27 }, (_, n) => closedThird(Math.floor(n / 9), Math.floor(n / 3) % 3, n % 3));
+  const hessians = {
+    "jacfwd(jacrev)": nb.hessian(f),
+    "jacrev(jacrev)": nb.jacrev(nb.jacrev(f)),
+    "jacfwd(jacfwd)": nb.jacfwd(nb.jacfwd(f)),
+    "jacrev(jacfwd)": nb.jacrev(nb.jacfwd(f)),
+  };
+  it.each([[[3, 0, 5]], [[0, 0, 5]], [[0, 0, 0]], [[3, 4, 5]]])("second and third derivatives at v = %j", (v) => {
+    for (const [name, h] of Object.entries(hessians)) {
+      expect([name, vals(h(f64(v)) as nb.NDArray)]).toEqual([name, closedHessian(v)]);
+      expect([name, vals(nb.jacfwd(h)(f64(v)) as nb.NDArray)]).toEqual([name, third]);
+      expect([name, vals(nb.jacrev(h)(f64(v)) as nb.NDArray)]).toEqual([name, third]);
+    }
+  });
+
+  it("mixed derivatives in x and the values at a zero update", () => {
+    // g(a, b) = Σ at(a, [0, 0, 0]).mul(b): ∂²g/∂a0∂b = (b1·b2, b0·b2, b0·b1), zero on a1
+    const g = (a: nb.NDArray, b: nb.NDArray) => nb.sum(nb.at(a, [0, 0, 0]).mul(b));
+    const gb = (a: nb.NDArray, b: nb.NDArray) => nb.grad(g, { argnums: 1 })(a, b) as nb.NDArray;
+    const mixed = nb.jacfwd(gb, { argnums: 0 })(x, f64([3, 0, 5])) as nb.NDArray;
+    expect(mixed.shape).toEqual([3, 2]);
+    expect(vals(mixed)).toEqual([0, 0, 15, 0, 0, 0]);
+  });
+
+  // Multilinear in each update, so central differences are exact up to rounding at any point, zeros
+  // included: rows [M=3, 2]; indices repeat, -1 and 2 address the same row, several zero updates in one
+  // row and across rows. checkGrads' own float64 tolerances apply.
+  it("order 3 in both modes against finite differences, zero updates in repeated and wrapped rows", () => {
+    const idx = i32([2, -1, 0, 2, 1, 0, -3]);
+    const xs = f64([0.7, -1.1, 1.3, 0.4, -0.9, 2.0], [3, 2]);
+    const vs = f64([0, 1.2, -0.8, 0, 1.5, 0, 0.6, 0, 0, 0, 1.1, -1.4, 0, 0.9], [7, 2]);
+    checkGrads((a: nb.NDArray, b: nb.NDArray) => nb.at(a, idx).mul(b), [xs, vs], { order: 3 });
+  });
+
+  it("under vmap and jit the second derivative is the same closed form", () => {
+    const vs = f64([3, 0, 5, 0, 0, 5], [2, 3]);
+    const batched = nb.vmap(nb.jit(nb.hessian(f)))(vs) as nb.NDArray;
+    expect(vals(batched)).toEqual([...closedHessian([3, 0, 5]), ...closedHessian([0, 0, 5])]);
+  });
+
+  it("prod and cumprod: gradient and Hessian at zeros (closed forms)", () => {
+    // prod(v) = v0·v1·v2 at [0, 2, 3]: grad [6, 0, 0], Hessian ∂²/∂vi∂vj = v_k: [[0,3,2],[3,0,0],[2,0,0]]
+    expect(vals(nb.grad((v: nb.NDArray) => nb.prod(v))(f64([0, 2, 3])))).toEqual([6, 0, 0]);
+    expect(vals(nb.hessian((v: nb.NDArray) => nb.prod(v))(f64([0, 2, 3])) as nb.NDArray)).toEqual([
+      0, 3, 2, 3, 0, 0, 2, 0, 0,
+    ]);
+    // Σ cumprod(v) = v0 + v0·v1 + v0·v1·v2 at [2, 0, 3]: grad [1 + v1 + v1·v2, v0 + v0·v2, v0·v1] = [1, 8, 0]
+    expect(vals(nb.grad((v: nb.NDArray) => nb.sum(nb.cumprod(v)))(f64([2, 0, 3])))).toEqual([1, 8, 0]);
+    // Hessian: ∂²/∂v0∂v1 = 1 + v2 = 4, ∂²/∂v0∂v2 = v1 = 0, ∂²/∂v1∂v2 = v0 = 2
+    expect(vals(nb.hessian((v: nb.NDArray) => nb.sum(nb.cumprod(v)))(f64([2, 0, 3])) as nb.NDArray)).toEqual([
+      0, 4, 0, 4, 0, 2, 0, 2, 0,
+    ]);
+  });
+});
+
 describe("at: transforms and errors", () => {
   it("vmap over indices and values equals a loop; jit equals eager", () => {
     const x = f64([1, 2, 3]);

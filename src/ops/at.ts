@@ -124,9 +124,10 @@ function update(t: Target, op: Op, values: ArrayLike): NDArray {
  * are dropped, as JAX's default. The addressed shape is
  * broadcast(indices) ++ x.shape[k:]. Differentiable in x and in the values
  * to every order (`add` and `set` scatter-add, whose transpose is a gather;
- * `min`/`max` share the derivative among ties as JAX; `mul` is exact at
- * first order everywhere and at higher orders where no update is zero) and
- * batchable, indices included.
+ * `min`/`max` share the derivative among ties as JAX; `mul` differentiates
+ * through the product of the other updates of each position, with no
+ * division, so it is exact at zero updates to every order) and batchable,
+ * indices included.
  * @example nb.at(nb.zeros([4]), [1, 3]).set([5, 6]); // array([0., 5., 0., 6.])
  * @example nb.at(nb.zeros([2, 2]), 1, 0).add(7); // array([[0., 0.], [7., 0.]])
  * @example nb.at(nb.array([1, 5, 3]), [0, 0, 2]).max([4, 2, 9]); // array([4., 5., 9.])

@@ -14,7 +14,7 @@ import type { Aval } from "../core/trace.js";
 import * as K from "../kernels/indexing.js";
 import * as O from "./wrap.js";
 import { BatchResult, Dim, batchedFront } from "./batching.js";
-import { offsetIndices } from "./indexing.js";
+import { ARGSORT, offsetIndices } from "./indexing.js";
 import { Rule, T, tadd } from "./rule.js";
 
 type Combine = K.ScatterCombine;
@@ -58,23 +58,71 @@ function extremumJvp(x: NDArray, idx: NDArray, u: NDArray, dx: T, du: T, out: ND
 }
 
 /**
- * mul: out = x·P with P = Π_j u_j per position, so dout = dx·P + x·Σ_j du_j·E_j,
- * where E_j = Π_{k≠j} u_k (same position) = P'/u'_j, P' the product with zeros
- * replaced by 1, when position has no other zero (else 0). Exact at first
- * order everywhere; higher orders are exact where no update is exactly 0.
+ * mul: out = x·P with P = Π_j u_j per position, so dout = dx·P + x·Σ_j du_j·E_j
+ * with E_j = Π_{k≠j, idx_k = idx_j} u_k, the product of the other updates of
+ * u_j's position (exclusiveProducts). E is built from mul, select, gather and
+ * scatter_add only (no division), so the rule holds at zeros and its own
+ * derivatives, to every order, are those of the product.
  */
 function mulJvp(x: NDArray, idx: NDArray, u: NDArray, dx: T, du: T): T {
   const M = x.shape[0]!;
   const ones = O.full(x.shape, 1, x.dtype);
   const tx = dx === null ? null : O.mul(dx, scatterCombinePrim("mul", ones, idx, u));
   if (du === null) return tx;
-  const zero = O.equal(u, 0);
-  const nz = O.selectPrim(zero, 1, u);
-  const zeros = O.scatterAddPrim(O.convertTo(zero, "int32"), idx, 0, M); // zero updates per position
-  const others = O.sub(O.gatherPrim(zeros, idx, 0), O.convertTo(zero, "int32")); // zeros besides u_j
-  const pnz = O.gatherPrim(scatterCombinePrim("mul", ones, idx, nz), idx, 0);
-  const excl = O.selectPrim(O.equal(others, 0), O.div(pnz, nz), 0);
-  return tadd(tx, O.mul(x, O.scatterAddPrim(O.mul(du, excl), idx, 0, M)));
+  return tadd(tx, O.mul(x, O.scatterAddPrim(O.mul(du, exclusiveProducts(idx, u, M)), idx, 0, M)));
+}
+
+/**
+ * E_j = Π_{k≠j, idx_k = idx_j} u_k (1 where u_j is alone at its position), for
+ * idx [m] in [-M, M) and u [m, ...R]. The updates are sorted by position
+ * (argsort of the wrapped indices), so each position's updates form a
+ * contiguous segment; inclusive segmented products from the left (pre) and
+ * from the right (suf) by a log-depth scan (Hillis–Steele: y_i *= y_{i∓s}
+ * when i∓s is in i's segment, s = 1, 2, 4, ...); E_i = pre_{i-1}·suf_{i+1},
+ * each factor 1 across a segment boundary; then unsorted by scattering back
+ * through the permutation.
+ */
+function exclusiveProducts(idx: NDArray, u: NDArray, M: number): NDArray {
+  const m = idx.shape[0]!;
+  if (m === 0) return u;
+  const rest = u.shape.slice(1);
+  const wrapped = O.selectPrim(O.less(idx, 0), O.add(idx, M), idx);
+  const perm = bind1(ARGSORT, [wrapped], { axis: 0, descending: false });
+  const s = O.gatherPrim(wrapped, perm, 0);
+  const us = O.gatherPrim(u, perm, 0);
+  const zeroBegin = (a: NDArray) => a.shape.map(() => 0);
+  const head = (a: NDArray, n: number) => O.slicePrim(a, zeroBegin(a), [n, ...a.shape.slice(1)]);
+  const tail = (a: NDArray, n: number) => O.slicePrim(a, [a.shape[0]! - n, ...a.shape.slice(1).map(() => 0)], a.shape);
+  // shifted(a, k)_i = a_{i-k} (k > 0) or a_{i+|k|} (k < 0), zero where that is outside [0, m)
+  const shifted = (a: NDArray, k: number): NDArray => {
+    const n = Math.abs(k);
+    const pad = a.shape.map(() => 0);
+    const lo = pad.slice();
+    const hi = pad.slice();
+    if (k > 0) lo[0] = n;
+    else hi[0] = n;
+    return O.padPrim(k > 0 ? head(a, m - n) : tail(a, m - n), lo, hi);
+  };
+  // same(k)_i: i and i-k (or i+|k|) are in one segment, as [m, 1, ...] to broadcast over rows
+  const same = (k: number): NDArray => {
+    const n = Math.abs(k);
+    const eq = O.equal(tail(s, m - n), head(s, m - n));
+    const none = O.full([n], 0, "bool");
+    const mask = k > 0 ? O.concatPrim([none, eq], 0) : O.concatPrim([eq, none], 0);
+    return O.reshape(mask, [m, ...rest.map(() => 1)]);
+  };
+  const times = (y: NDArray, k: number) => O.mul(y, O.selectPrim(same(k), shifted(y, k), 1));
+  let pre = us;
+  let suf = us;
+  for (let k = 1; k < m; k *= 2) {
+    pre = times(pre, k);
+    suf = times(suf, -k);
+  }
+  const excl =
+    m === 1
+      ? O.full(us.shape, 1, us.dtype)
+      : O.mul(O.selectPrim(same(1), shifted(pre, 1), 1), O.selectPrim(same(-1), shifted(suf, -1), 1));
+  return O.scatterAddPrim(excl, perm, 0, m);
 }
 
 /**

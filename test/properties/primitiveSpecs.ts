@@ -1248,7 +1248,7 @@ export function convRef(x: Ref, w: Ref, p: Params["conv"]): Ref {
 /**
  * x [M, ...R], indices [m] in [-M, M) (repeats likely), updates [m, ...R]. min/max: every value of
  * x and u pairwise distinct (one "distinct" draw split in two), so no tie sits within a finite-
- * difference step; mul: magnitudes in [0.5, 1.5] of either sign (no zero).
+ * difference step; mul: magnitudes in [0.5, 1.5] of either sign, or exactly 0 for some updates.
  */
 const scatterCombineCase = (distinct: boolean) =>
   fc
@@ -1258,8 +1258,13 @@ const scatterCombineCase = (distinct: boolean) =>
       const vals = distinct
         ? arbArray({ shape: [(M + m) * R], domain: "distinct" })
         : arbArray({ shape: [(M + m) * R], domain: "nonzero", min: 0.5, max: 1.5 });
-      return fc.tuple(vals, arbArray({ shape: [m], dtype: "int32", min: -M, max: M - 1 })).map(([v, idx]) => {
+      // mul: some updates exactly 0 (the product is multilinear in the updates, so finite differences
+      // stay exact there and every derivative order is checked at zeros)
+      const zeroed = fc.array(fc.boolean(), { minLength: m * R, maxLength: m * R });
+      const idxs = arbArray({ shape: [m], dtype: "int32", min: -M, max: M - 1 });
+      return fc.tuple(vals, idxs, zeroed).map(([v, idx, z]) => {
         const data = Array.from(v.toTypedArray() as Float64Array);
+        if (!distinct) z.forEach((zero, j) => zero && (data[M * R + j] = 0));
         const x = nb.array(Float64Array.from(data.slice(0, M * R)), { shape: [M, ...rest] });
         const u = nb.array(Float64Array.from(data.slice(M * R)), { shape: [m, ...rest] });
         return { args: [x, idx, u], params: {} };
