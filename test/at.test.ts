@@ -190,6 +190,117 @@ describe("at: mul at zero updates, every order", () => {
   });
 });
 
+describe("at: get", () => {
+  // x [4, 3] with x[r, c] = 10·r + c; the reference reads by explicit loops
+  const xm = nb.array(
+    Float64Array.from({ length: 12 }, (_, n) => 10 * Math.floor(n / 3) + (n % 3)),
+    { shape: [4, 3] },
+  );
+  const ref = (r: number, c: number) => 10 * r + c;
+  const reduce = (i: number, n: number, mode: "fill" | "clip" | "wrap"): number | null => {
+    if (mode === "wrap") return ((i % n) + n) % n;
+    const j = i < 0 ? i + n : i;
+    if (mode === "clip") return Math.min(Math.max(j, 0), n - 1);
+    return j >= 0 && j < n ? j : null;
+  };
+  const rows = [0, -1, 3, 4, -5, 9, 2];
+  it.each(["fill", "clip", "wrap"] as const)("rows of a matrix, mode %s, against a loop", (mode) => {
+    const got = nb.at(xm, i32(rows)).get({ mode });
+    expect(got.shape).toEqual([7, 3]);
+    const want = rows.flatMap((i) =>
+      [0, 1, 2].map((c) => (reduce(i, 4, mode) === null ? NaN : ref(reduce(i, 4, mode)!, c))),
+    );
+    expect(vals(got)).toEqual(want);
+  });
+
+  it.each(["fill", "clip", "wrap"] as const)("two index arrays broadcast together, mode %s", (mode) => {
+    const r = nb.array([[0], [-2], [7]], { dtype: "int32" }); // [3, 1]
+    const c = i32([2, -1, 3, -4]); // [4]
+    const got = nb.at(xm, r, c).get({ mode });
+    expect(got.shape).toEqual([3, 4]);
+    const want = [0, -2, 7].flatMap((i) =>
+      [2, -1, 3, -4].map((j) => {
+        const a = reduce(i, 4, mode);
+        const b = reduce(j, 3, mode);
+        return a === null || b === null ? NaN : ref(a, b);
+      }),
+    );
+    expect(vals(got)).toEqual(want);
+  });
+
+  it("fill values: the dtype's default, or fillValue; int32 and bool", () => {
+    expect(vals(nb.at(f64([1, 2]), [0, 2]).get({ fillValue: -7 }))).toEqual([1, -7]);
+    const xi = nb.array([4, 5], { dtype: "int32" });
+    const gi = nb.at(xi, [1, 2]).get();
+    expect(gi.dtype).toBe("int32");
+    expect(vals(gi)).toEqual([5, -(2 ** 31)]);
+    expect(vals(nb.at(nb.array([false, false]), [0, -3]).get())).toEqual([0, 1]);
+    expect(vals(nb.at(nb.zeros([0, 2]), [0]).get())).toEqual([NaN, NaN]);
+    expect(nb.at(xm, i32([])).get().shape).toEqual([0, 3]);
+  });
+
+  it("derivative: repeated indices accumulate, filled entries get none; order 2 against finite differences", () => {
+    // Σ_j w_j · x[idx_j] has gradient Σ_{j: idx_j = i} w_j at x_i; index 5 is filled (NaN · 0 is avoided
+    // by reading it with fillValue 0), so it contributes nothing
+    const w = f64([1, 2, 4, 8]);
+    const g = nb.grad((a: nb.NDArray) => nb.sum(nb.mul(nb.at(a, [1, 1, -1, 5]).get({ fillValue: 0 }), w)))(
+      f64([0.5, -1, 2]),
+    );
+    expect(vals(g)).toEqual([0, 3, 4]);
+    checkGrads((a: nb.NDArray) => nb.at(a, i32([2, 0, 2]), i32([1, -1, 0])).get(), [xm], { order: 2 });
+    checkGrads((a: nb.NDArray) => nb.at(a, i32([3, -9, 8])).get({ mode: "wrap" }), [xm], { order: 2 });
+  });
+
+  it("vmap over the indices and over x equals a loop; jit equals eager", () => {
+    const idx = nb.array(
+      [
+        [0, 3],
+        [-1, 9],
+      ],
+      { dtype: "int32" },
+    );
+    for (const mode of ["fill", "clip", "wrap"] as const) {
+      const f = (i: nb.NDArray) => nb.at(xm, i).get({ mode });
+      const batched = vals(nb.vmap(f)(idx) as nb.NDArray);
+      const loop = [0, 1].flatMap((k) => vals(f(nb.take(idx, nb.array(k, { dtype: "int32" }), 0))));
+      expect(batched).toEqual(loop);
+      expect(vals(nb.jit(f)(i32([2, -7])))).toEqual(vals(f(i32([2, -7]))));
+      const byX = vals(nb.vmap((a: nb.NDArray) => nb.at(a, i32([1, 5])).get({ mode }))(xm) as nb.NDArray);
+      const loopX = [0, 1, 2, 3].flatMap((r) =>
+        vals(nb.at(nb.take(xm, nb.array(r, { dtype: "int32" }), 0), i32([1, 5])).get({ mode })),
+      );
+      expect(byX).toEqual(loopX);
+    }
+  });
+
+  it.each([
+    [
+      "an unknown mode",
+      () => nb.at(xm, [0]).get({ mode: "drop" as "fill" }),
+      /^at\.get: mode must be "fill", "clip" or "wrap"/,
+    ],
+    ["an unknown option", () => nb.at(xm, [0]).get({ fill: 0 } as never), /^at\.get: unknown option "fill"/],
+    [
+      "a fill value that is not a number",
+      () => nb.at(xm, [0]).get({ fillValue: "0" as never }),
+      /^at\.get: fillValue must be/,
+    ],
+    [
+      "a fill value with mode clip",
+      () => nb.at(xm, [0]).get({ mode: "clip", fillValue: 0 }),
+      /^at\.get: fillValue applies to mode "fill" only/,
+    ],
+    [
+      "clip into an empty axis",
+      () => nb.at(nb.zeros([0]), [0]).get({ mode: "clip" }),
+      /^at\.get: cannot clip indices into x of shape \[0\]/,
+    ],
+  ] as const)("%s throws", (_name, f, msg) => {
+    expect(f).toThrow(nb.NablaError);
+    expect(f).toThrow(msg);
+  });
+});
+
 describe("at: transforms and errors", () => {
   it("vmap over indices and values equals a loop; jit equals eager", () => {
     const x = f64([1, 2, 3]);

@@ -1,11 +1,12 @@
-/** Functional index updates, JAX's `x.at[idx].set(v)`: `at(x, ...indices).set/add/mul/min/max(values)`. */
+/** Functional index updates, JAX's `x.at[idx].set(v)`: `at(x, ...indices).set/add/mul/min/max(values)`, and `.get()`. */
 import "./methods.js";
-import { NablaError, ShapeError, fmtShape } from "../core/errors.js";
+import { NablaError, ShapeError, fmtShape, fmtValue } from "../core/errors.js";
 import { ArrayLike, NDArray } from "../core/ndarray.js";
 import { broadcastShapes, shapesEqual, sizeOf } from "../core/shape.js";
 import { scatterCombinePrim } from "../prims/scatter.js";
 import * as W from "../prims/wrap.js";
-import { asArray, indexArray } from "./validate.js";
+import { asArray, indexArray, optionsArg } from "./validate.js";
+import { floor } from "./elementwise.js";
 
 /**
  * The updates of `at(x, ...indices)`: each returns a new array (x is never
@@ -19,6 +20,15 @@ import { asArray, indexArray } from "./validate.js";
  * u.add(1); // array([2., 0., 1.])
  */
 export interface IndexUpdate {
+  /**
+   * Reads the addressed entries, x[i0, i1, ...] of shape
+   * broadcast(indices) ++ x.shape[k:] (JAX's `x.at[idx].get()`). Negative
+   * indices count from the end; indices still out of range follow `mode`:
+   * "fill" (the default, as the updates drop them) gives `fillValue`
+   * (default NaN for floats, -2^31 for int32, true for bool, as `take`),
+   * "clip" the nearest end, "wrap" modulo the axis length.
+   */
+  get(options?: GetOptions): NDArray;
   /** Replaces the indexed entries by `values`. */
   set(values: ArrayLike): NDArray;
   /** Adds `values` (repeated indices accumulate). */
@@ -31,11 +41,23 @@ export interface IndexUpdate {
   max(values: ArrayLike): NDArray;
 }
 
-type Op = keyof IndexUpdate;
+/**
+ * Options of `at(x, ...indices).get`: out-of-range handling, as `take`'s `mode`, and the fill value.
+ * @example const o: nb.GetOptions = { mode: "fill", fillValue: 0 };
+ */
+export interface GetOptions {
+  /** "fill" (default), "clip" or "wrap". */
+  mode?: "fill" | "clip" | "wrap";
+  /** The value of filled entries (mode "fill"); default NaN, -2^31 for int32, true for bool. */
+  fillValue?: number | boolean;
+}
+
+type Op = Exclude<keyof IndexUpdate, "get">;
 
 /** What at(x, ...indices) addresses: x as rows [M, ...rest], flat row indices (0 where dropped), validity. */
 interface Target {
   x: NDArray;
+  ix: NDArray[]; // the int32 index arrays, as given
   rows: NDArray; // [M, ...rest]
   idx: NDArray; // [m] int32, in [0, M)
   valid: NDArray; // [m] bool: in range on every indexed axis
@@ -68,7 +90,7 @@ function target(x: ArrayLike, indices: readonly ArrayLike[]): Target {
     flat = W.add(flat, W.mul(j, stride));
   });
   const idx = W.reshape(W.where(valid, flat, 0), [m]);
-  return { x: a, rows: W.reshape(a, [M, ...rest]), idx, valid: W.reshape(valid, [m]), indexShape: S, rest };
+  return { x: a, ix, rows: W.reshape(a, [M, ...rest]), idx, valid: W.reshape(valid, [m]), indexShape: S, rest };
 }
 
 function update(t: Target, op: Op, values: ArrayLike): NDArray {
@@ -115,6 +137,55 @@ function update(t: Target, op: Op, values: ArrayLike): NDArray {
   return W.reshape(out, t.x.shape);
 }
 
+/** at(...).get: a gather of the rows at the flat row indices, each axis's index reduced by `mode`. */
+function get(t: Target, options: unknown): NDArray {
+  const o = optionsArg("at.get", options, ["mode", "fillValue"]);
+  const mode = o.mode ?? "fill";
+  if (mode !== "fill" && mode !== "clip" && mode !== "wrap")
+    throw new NablaError(`at.get: mode must be "fill", "clip" or "wrap", got ${fmtValue(mode)}`);
+  const dtype = t.x.dtype;
+  const fill = o.fillValue ?? (dtype === "bool" ? true : dtype === "int32" ? -(2 ** 31) : NaN);
+  if (typeof fill !== "number" && typeof fill !== "boolean")
+    throw new NablaError(`at.get: fillValue must be a number or a boolean, got ${fmtValue(fill)}`);
+  if (mode !== "fill" && o.fillValue !== undefined)
+    throw new NablaError(`at.get: fillValue applies to mode "fill" only (mode is ${JSON.stringify(mode)})`);
+  const S = t.indexShape;
+  const k = t.ix.length;
+  const lead = t.x.shape.slice(0, k);
+  const outShape = [...S, ...t.rest];
+  const M = t.rows.shape[0]!;
+  if (sizeOf(S) === 0) return W.full(outShape, 0, dtype);
+  if (M === 0) {
+    if (mode !== "fill")
+      throw new ShapeError(
+        `at.get: cannot ${mode} indices into x of shape ${fmtShape(t.x.shape)} (an empty indexed axis)`,
+      );
+    return W.astype(W.full(outShape, Number(fill), "float64"), dtype);
+  }
+  let flat: NDArray = W.zeros(S, "int32");
+  let valid: NDArray = W.full(S, 1, "bool");
+  let stride = M;
+  t.ix.forEach((i, d) => {
+    const n = lead[d]!;
+    stride /= n;
+    let j: NDArray;
+    if (mode === "wrap") {
+      // i - n·floor(i / n), exact in float64 for int32 indices
+      const q = W.convert(i, "float64");
+      j = W.astype(W.sub(q, W.mul(floor(W.div(q, n)), n)), "int32");
+    } else {
+      j = W.where(W.less(i, 0), W.add(i, n), i);
+      if (mode === "fill") valid = W.selectPrim(W.selectPrim(W.greaterEqual(j, 0), W.less(j, n), false), valid, false);
+      j = W.clip(j, 0, n - 1);
+    }
+    flat = W.add(flat, W.mul(W.broadcastPrim(j, S), stride));
+  });
+  const rows = W.reshape(W.gatherPrim(t.rows, W.reshape(flat, [sizeOf(S)]), 0), outShape);
+  if (mode !== "fill") return rows;
+  const mask = W.reshape(valid, [...S, ...t.rest.map(() => 1)]);
+  return W.selectPrim(mask, rows, W.astype(W.full([], Number(fill), "float64"), dtype));
+}
+
 /**
  * A functional index update of `x` (JAX's `x.at[...]`): `at(x, i)` addresses
  * the rows x[i] of the leading axis at the integer indices `i` (an array of
@@ -131,10 +202,12 @@ function update(t: Target, op: Op, values: ArrayLike): NDArray {
  * @example nb.at(nb.zeros([4]), [1, 3]).set([5, 6]); // array([0., 5., 0., 6.])
  * @example nb.at(nb.zeros([2, 2]), 1, 0).add(7); // array([[0., 0.], [7., 0.]])
  * @example nb.at(nb.array([1, 5, 3]), [0, 0, 2]).max([4, 2, 9]); // array([4., 5., 9.])
+ * @example nb.at(nb.array([1, 5, 3]), [2, 5]).get({ mode: "clip" }); // array([3., 3.])
  */
 export function at(x: ArrayLike, ...indices: ArrayLike[]): IndexUpdate {
   const t = target(x, indices);
   return {
+    get: (options) => get(t, options),
     set: (values) => update(t, "set", values),
     add: (values) => update(t, "add", values),
     mul: (values) => update(t, "mul", values),
