@@ -179,8 +179,56 @@ describe("einsum against a brute-force sum", () => {
       ],
     ],
     ["i...->...", "ia->a", [[3, 2]]],
+    // letters of extent 1 broadcast against the same letter's extent elsewhere (NumPy, jnp.einsum)
+    [
+      "ij,jk->ik (j of extent 1 in one operand)",
+      "ij,jk->ik",
+      [
+        [2, 1],
+        [3, 4],
+      ],
+    ],
+    [
+      "ij,ij->ij (each operand broadcast along one letter)",
+      "ij,ij->ij",
+      [
+        [1, 3],
+        [2, 1],
+      ],
+    ],
+    ["i,i->", "i,i->", [[1], [4]]],
+    ["ii-> (both axes of extent 1)", "ii->", [[1, 1]]],
+    ["ii,i->i (a diagonal of extent 1 against 3)", "ii,i->i", [[1, 1], [3]]],
+    [
+      "bij,bjk->bik (batch letter broadcast)",
+      "bij,bjk->bik",
+      [
+        [1, 2, 3],
+        [4, 3, 2],
+      ],
+    ],
+    [
+      "ij,jk,kl->il (three operands, two broadcast letters)",
+      "ij,jk,kl->il",
+      [
+        [2, 3],
+        [1, 4],
+        [4, 1],
+      ],
+    ],
+    ["ab,a->b (a summed letter of extent 1 in one operand)", "ab,a->b", [[3, 2], [1]]],
+    ["ab,b->a (the other operand's summed letter)", "ab,b->a", [[3, 1], [4]]],
+    [
+      "...ij,jk->...ik",
+      "aij,jk->aik",
+      [
+        [2, 3, 1],
+        [4, 2],
+      ],
+    ],
   ];
-  it.each(cases)("%s", (spec, explicit, shapes) => {
+  it.each(cases)("%s", (label, explicit, shapes) => {
+    const spec = label.split(" ")[0]!;
     const data = shapes.map((s, k) => uniform(10 + k, size(s)));
     const got = nb.einsum(spec, ...data.map((d, k) => nb.array(Float64Array.from(d), { shape: shapes[k]! })));
     const want = reference(explicit, shapes, data);
@@ -260,6 +308,22 @@ describe("einsum transforms, dtypes and errors", () => {
     },
   );
 
+  it("broadcast letters: order 2 against finite differences; vmap equals a loop", () => {
+    // the extent-1 operand's derivative sums over the broadcast letter
+    checkGrads((a: nb.NDArray, b: nb.NDArray) => nb.einsum("ij,jk->ik", a, b), [m(30, [2, 1]), m(31, [3, 2])], {
+      order: 2,
+    });
+    checkGrads((a: nb.NDArray, b: nb.NDArray) => nb.einsum("ii,ij->j", a, b), [m(32, [1, 1]), m(33, [3, 1])], {
+      order: 2,
+    });
+    const a = m(34, [1, 3]);
+    const vs = m(35, [4, 2, 1]);
+    const f = (v: nb.NDArray) => nb.einsum("ij,jk->ik", v, a);
+    const batched = vals(nb.vmap(f)(vs) as nb.NDArray);
+    const loop = [0, 1, 2, 3].flatMap((k) => vals(f(nb.take(vs, nb.array(k, { dtype: "int32" }), 0))));
+    expect(Math.max(...batched.map((v, i) => Math.abs(v - loop[i]!)))).toBeLessThan(1e-15);
+  });
+
   it("vmap over one operand equals a loop; ints stay int32, bools count as int32", () => {
     const a = m(1, [3, 2]);
     const vs = m(2, [4, 2]);
@@ -290,6 +354,11 @@ describe("einsum transforms, dtypes and errors", () => {
       "an extent mismatch",
       () => nb.einsum("ij,jk->ik", nb.ones([2, 3]), nb.ones([2, 2])),
       /^einsum: index "j" has extents 3 and 2/,
+    ],
+    [
+      "a repeated letter of unequal extents within one operand (NumPy raises too)",
+      () => nb.einsum("ii->i", nb.ones([1, 3])),
+      /^einsum: index "i" repeats in operand 0 of shape \[1,3\] with extents 1 and 3/,
     ],
     ["a bad character", () => nb.einsum("i1->i", nb.ones([2, 2])), /^einsum: .*"1" is not a letter/],
     ["an output letter in no input", () => nb.einsum("ij->k", nb.ones([2, 2])), /^einsum: output index "k"/],

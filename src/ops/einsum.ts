@@ -39,10 +39,21 @@ function sumOut(t: Term, keep: ReadonlySet<Label>): Term {
   return { x: W.reduceSum(t.x, axes), labels: t.labels.filter((l) => keep.has(l)) };
 }
 
-/** Broadcasts the term's size-1 (ellipsis) axes to the label extents. */
-function expand(t: Term, sizes: ReadonlyMap<Label, number>): Term {
-  const want = t.labels.map((l) => sizes.get(l)!);
-  return want.every((n, i) => n === t.x.shape[i]) ? t : { x: W.broadcastPrim(t.x, want), labels: t.labels };
+/**
+ * Drops the term's broadcast axes: those of extent 1 whose label is longer
+ * elsewhere. The term does not depend on that index, so it simply leaves
+ * the label to the operands that have it (the product broadcasts it).
+ */
+function squeezeBroadcast(t: Term, sizes: ReadonlyMap<Label, number>): Term {
+  const keep = t.labels.map((l, i) => t.x.shape[i] !== 1 || sizes.get(l) === 1);
+  if (keep.every(Boolean)) return t;
+  return {
+    x: W.reshape(
+      t.x,
+      t.x.shape.filter((_, i) => keep[i]),
+    ),
+    labels: t.labels.filter((_, i) => keep[i]),
+  };
 }
 
 /** Contracts two terms as one batched matmul: [batch, aOnly, contracted] × [batch, contracted, bOnly]. */
@@ -74,7 +85,10 @@ function contract(a: Term, b: Term, keep: ReadonlySet<Label>, sizes: ReadonlyMap
  * with letters, `->` the output's (implicit output: the letters that occur
  * once, alphabetically); a letter repeated within an operand takes its
  * diagonal, a letter absent from the output is summed. `...` stands for
- * broadcast leading axes (size 1 against n). Lowered to diagonals, sums,
+ * broadcast leading axes; an axis of extent 1 broadcasts against the same
+ * letter's extent n in another operand, as NumPy and jnp.einsum (the
+ * operand is constant along it); within one operand a repeated letter's
+ * axes must have equal extents. Lowered to diagonals, sums,
  * transposes, reshapes and batched matmuls, so it is differentiable to every
  * order and batchable; for up to three operands the pairwise order with the
  * fewest multiply-adds is chosen (greedy beyond). Operands are promoted to a
@@ -82,6 +96,7 @@ function contract(a: Term, b: Term, keep: ReadonlySet<Label>, sizes: ReadonlyMap
  * @example nb.einsum("ij,jk->ik", nb.eye(2), [[1, 2], [3, 4]]); // array([[1., 2.], [3., 4.]])
  * @example nb.einsum("ii", [[1, 2], [3, 4]]); // array(5.) (the trace)
  * @example nb.einsum("...i,...i->...", nb.ones([3, 2]), [1, 2]); // array([3., 3., 3.])
+ * @example nb.einsum("ij,jk->ik", [[1], [2]], [[1, 2], [3, 4]]); // array([[4., 6.], [8., 12.]])
  */
 export function einsum(spec: string, ...xs: ArrayLike[]): NDArray {
   if (typeof spec !== "string") throw new DTypeError(`einsum: subscripts must be a string, got ${typeof spec}`);
@@ -94,10 +109,10 @@ export function einsum(spec: string, ...xs: ArrayLike[]): NDArray {
   let dt = W.promoted("einsum", as);
   if (dt === "bool") dt = "int32";
   as = as.map((a) => W.convertTo(a, dt));
-  let terms: Term[] = as.map((x, i) => diagonals({ x, labels: inputs[i]! }));
+  let terms: Term[] = as.map((x, i) => diagonals(squeezeBroadcast({ x, labels: inputs[i]! }, sizes)));
   // sum each label that occurs in one operand only and not in the output, before any product
   terms = terms.map((t, i) =>
-    expand(sumOut(t, new Set([...output, ...terms.filter((_, k) => k !== i).flatMap((u) => u.labels)])), sizes),
+    sumOut(t, new Set([...output, ...terms.filter((_, k) => k !== i).flatMap((u) => u.labels)])),
   );
   for (const [i, j] of contractionOrder(
     terms.map((t) => t.labels),

@@ -45,7 +45,12 @@ function tokens(term: string, spec: string): (number | null)[] {
   return out;
 }
 
-/** Parses subscripts against the operand shapes (ellipsis dimensions broadcast, size 1 against n). */
+/**
+ * Parses subscripts against the operand shapes. A label's extent is the one
+ * its axes share, an axis of extent 1 broadcasting against any other (for
+ * letters and ellipsis dimensions alike, as NumPy's and jnp.einsum); a
+ * letter repeated within one operand (a diagonal) needs equal extents there.
+ */
 export function parseEinsum(spec: string, shapes: readonly (readonly number[])[]): EinsumSpec {
   const { ins, out } = terms(spec);
   if (ins.length !== shapes.length)
@@ -72,10 +77,16 @@ export function parseEinsum(spec: string, shapes: readonly (readonly number[])[]
       else labels.push(l);
     labels.forEach((l, ax) => {
       const n = shapes[k]![ax]!;
+      const first = labels.indexOf(l);
+      // a diagonal needs equal extents (NumPy raises; broadcasting inside one operand is not defined)
+      if (first !== ax && shapes[k]![first] !== n)
+        throw new ShapeError(
+          `einsum: index ${JSON.stringify(String.fromCharCode(l))} repeats in operand ${k} of shape ${fmtShape(shapes[k]!)} with extents ${shapes[k]![first]} and ${n} (a diagonal needs equal extents)`,
+        );
       const prev = sizes.get(l);
-      if (prev === undefined) sizes.set(l, n);
-      else if (n !== prev && l >= ELLIPSIS && (n === 1 || prev === 1)) sizes.set(l, Math.max(n, prev));
-      else if (n !== prev)
+      // extent 1 broadcasts against any other (letters too, as NumPy and jnp.einsum)
+      if (prev === undefined || prev === 1) sizes.set(l, n);
+      else if (n !== prev && n !== 1)
         throw new ShapeError(
           `einsum: index ${l >= ELLIPSIS ? "..." : JSON.stringify(String.fromCharCode(l))} has extents ${prev} and ${n} (operand ${k}, shape ${fmtShape(shapes[k]!)})`,
         );
