@@ -200,14 +200,17 @@ const LEGIT: Record<Param, { kinds: readonly Kind[]; why: string }> = {
   // issue 9, part A (opsA)
   offset: { kinds: ["negative", "bigNegative", "huge"], why: "any safe integer is a diagonal offset" },
   shift: {
-    kinds: ["negative", "bigNegative", "huge", "bigList", "negList", "hugeList"],
-    why: "rolls are cyclic: any safe integers are shifts (a list of two rolls axis 0 twice)",
+    kinds: ["negative", "bigNegative", "huge", "bigList", "negList", "hugeList", "int32Array"],
+    why: "rolls are cyclic: any safe integers are shifts (a list of two rolls axis 0 twice); an int32 array is a shift too (traced ones allowed, as JAX)",
   },
   sections: {
-    kinds: ["bigList", "negList", "hugeList"],
-    why: "split points are clamped to the axis and may be negative (NumPy's split)",
+    kinds: ["bigList", "negList", "hugeList", "int32Array"],
+    why: "split points are clamped to the axis and may be negative (NumPy's split); a concrete int32 array [1, 0] is a list of split points",
   },
-  repeats: { kinds: ["bigList"], why: "[1e6, 1e6] repeats each of two rows a million times: valid" },
+  repeats: {
+    kinds: ["bigList", "int32Array"],
+    why: "[1e6, 1e6] repeats each of two rows a million times: valid; so does the int32 array [1, 0] (one count per row)",
+  },
   ddof: { kinds: ["huge"], why: "ddof >= n is valid and gives inf or NaN, as NumPy" },
   arrayOrOptions: {
     kinds: [...NUMBERS, "true", ...NUMERIC_LISTS, ...ARRAYS, "object"],
@@ -380,7 +383,7 @@ const SPECS: Record<string, Spec> = {
   triu: { args: () => [M(), 0], params: ["array", "offset"], required: 1 },
   split: { args: () => [M(), 2, 0], params: ["array", "sections", "axis"], required: 2 },
   roll: { args: () => [M(), 1, 0], params: ["array", "shift", "axisOrNull"], required: 2 },
-  repeat: { args: () => [M(), 2, 0], params: ["array", "repeats", "axisOrNull"], required: 2 },
+  repeat: { args: () => [M(), 2, 0, {}], params: ["array", "repeats", "axisOrNull", "options"], required: 2 },
   meshgrid: {
     args: () => [[1, 2], [3, 4], { indexing: "ij" }],
     params: ["array", "array", "arrayOrOptions"],

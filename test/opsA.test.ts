@@ -325,6 +325,141 @@ describe("repeat", () => {
   });
 });
 
+describe("roll, split, repeat with array arguments (JAX's traced shift and counts)", () => {
+  const i32 = (v: number | number[]) => nb.array(v, { dtype: "int32" });
+  const x = arr([3, 4], 20);
+  const d = vals(x);
+  // the reference: out[i, j] = x[(i - s0) mod 3, (j - s1) mod 4], written here
+  const rolled = (s0: number, s1: number) =>
+    [0, 1, 2].flatMap((i) => [0, 1, 2, 3].map((j) => d[((((i - s0) % 3) + 3) % 3) * 4 + ((((j - s1) % 4) + 4) % 4)]!));
+  it("roll by a traced shift under jit: one axis, several, repeated, flattened; equals the reference", () => {
+    const one = nb.jit((a: A, s: A) => nb.roll(a, s, 1));
+    const two = nb.jit((a: A, s: A) => nb.roll(a, s, [0, 1]));
+    const same = nb.jit((a: A, s: A) => nb.roll(a, s, [1, 1]));
+    const flat = nb.jit((a: A, s: A) => nb.roll(a, s));
+    for (const s of [0, 1, 3, 4, -1, -9, 2 ** 31 - 1, -(2 ** 31)]) {
+      expect(vals(one(x, i32(s)))).toEqual(rolled(0, s));
+      expect(vals(two(x, i32([s, -1 - s])))).toEqual(rolled(s, -1 - s));
+      expect(vals(same(x, i32([s, 2 ** 31 - 1])))).toEqual(rolled(0, (s % 4) + ((2 ** 31 - 1) % 4)));
+      expect(vals(flat(x, i32(s)))).toEqual(d.map((_, f) => d[(((f - s) % 12) + 12) % 12]!));
+    }
+    // a concrete int32 array is a static shift
+    expect(vals(nb.roll(x, i32([1, -2]), [0, 1]))).toEqual(rolled(1, -2));
+  });
+
+  it("roll: vmap over shifts equals a loop; derivatives in x with a traced shift (order 3)", () => {
+    const shifts = i32([0, 2, -1, 7]);
+    const batched = nb.vmap((s: A) => nb.roll(x, s, 1))(shifts) as A;
+    expect(vals(batched)).toEqual([0, 2, -1, 7].flatMap((s) => rolled(0, s)));
+    const both = nb.vmap((a: A, s: A) => nb.roll(a, s, 0))(nb.stack([x, nb.neg(x)]), i32([1, 2])) as A;
+    expect(vals(both)).toEqual([...rolled(1, 0), ...rolled(2, 0).map((v) => -v)]);
+    const f = nb.jit((a: A, s: A) => nb.roll(a, s, [0, 1]));
+    checkGrads((a: A) => f(a, i32([1, -3])), [arr([2, 3], 21)], order3);
+  });
+
+  it("split and repeat take concrete int32 arrays; traced ones throw TracerError naming the function", () => {
+    expect(nb.split(x, i32([1, -1]), 1).map(vals)).toEqual(nb.split(x, [1, -1], 1).map(vals));
+    expect(nb.split(x, i32(3)).map(vals)).toEqual(nb.split(x, 3).map(vals));
+    expect(vals(nb.repeat(x, i32([2, 0, 1]), 0))).toEqual(vals(nb.repeat(x, [2, 0, 1], 0)));
+    expect(() => nb.jit((a: A, s: A) => nb.split(a, s)[0]!)(x, i32([1]))).toThrow(nb.TracerError);
+    expect(() => nb.jit((a: A, s: A) => nb.split(a, s)[0]!)(x, i32([1]))).toThrow(/^split: sections must be concrete/);
+    expect(() => nb.jit((a: A, r: A) => nb.repeat(a, r, 0))(x, i32([1, 1, 1]))).toThrow(
+      /^repeat: repeats is a traced int32 array of shape \[3\]: give options\.totalRepeatLength/,
+    );
+  });
+
+  // the reference: row i copied c_i times, then cut to T or padded with the last row (JAX's total_repeat_length)
+  const repeatedRows = (counts: number[], T: number) => {
+    const idx = counts.flatMap((c, i) => Array.from({ length: Math.max(c, 0) }, () => i)).slice(0, T);
+    while (idx.length < T) idx.push(2);
+    return idx.flatMap((i) => d.slice(i * 4, i * 4 + 4));
+  };
+  it("repeat with totalRepeatLength: static and traced counts cut or pad to it", () => {
+    const traced = (T: number) => nb.jit((a: A, r: A) => nb.repeat(a, r, 0, { totalRepeatLength: T }));
+    for (const [counts, T] of [
+      [[1, 2, 3], 6],
+      [[1, 2, 3], 4],
+      [[0, 0, 1], 5],
+      [[2, 0, 0], 2],
+      [[0, 0, 0], 3],
+      [[1, 1, 1], 0],
+    ] as [number[], number][]) {
+      const want = repeatedRows(counts, T);
+      expect(vals(nb.repeat(x, counts, 0, { totalRepeatLength: T }))).toEqual(want);
+      const got = traced(T)(x, i32(counts));
+      expect(got.shape).toEqual([T, 4]);
+      expect(vals(got)).toEqual(want);
+    }
+    // one traced count for every element
+    expect(vals(traced(4)(x, i32(2)))).toEqual(repeatedRows([2, 2, 2], 4));
+    // negative traced counts count as 0 (they cannot be checked)
+    expect(vals(traced(3)(x, i32([-2, 1, 2])))).toEqual(repeatedRows([0, 1, 2], 3));
+  });
+
+  it("repeat with traced counts: vmap over counts equals a loop; gradient sums the copies (closed form)", () => {
+    const f = (r: A) => nb.repeat(x, r, 0, { totalRepeatLength: 4 });
+    const counts = [
+      [1, 2, 1],
+      [0, 4, 0],
+      [3, 0, 0],
+    ];
+    expect(vals(nb.vmap(f)(i32(counts.flat()).reshape([3, 3])) as A)).toEqual(
+      counts.flatMap((c) => repeatedRows(c, 4)),
+    );
+    // Σ_p w_p · x[idx_p] with idx = [0, 1, 1, 2] (counts [1, 2, 5] cut to 4): row gradients w0, w1 + w2, w3
+    const w = nb.array([[1], [2], [4], [8]]);
+    const g = nb.jit(nb.grad((a: A, r: A) => nb.sum(nb.mul(nb.repeat(a, r, 0, { totalRepeatLength: 4 }), w))))(
+      x,
+      i32([1, 2, 5]),
+    );
+    expect(vals(g)).toEqual([1, 1, 1, 1, 6, 6, 6, 6, 8, 8, 8, 8]);
+  });
+
+  it.each([
+    [
+      "a float shift array",
+      () => nb.roll(x, nb.array(1)),
+      nb.DTypeError,
+      /^roll: shift given as an array must be int32/,
+    ],
+    [
+      "a 2-d shift array",
+      () => nb.roll(x, nb.array([[1]], { dtype: "int32" }), 0),
+      nb.ShapeError,
+      /^roll: shift must be 0-d or 1-d/,
+    ],
+    ["a float sections array", () => nb.split(x, nb.array([1])), nb.DTypeError, /^split: sections given as an array/],
+    [
+      "negative concrete counts",
+      () => nb.repeat(x, i32([1, -1, 0]), 0),
+      nb.ShapeError,
+      /^repeat: repeats\[1\] must be/,
+    ],
+    [
+      "traced counts of the wrong length",
+      () => nb.jit((a: A, r: A) => nb.repeat(a, r, 0, { totalRepeatLength: 2 }))(x, i32([1, 1])),
+      nb.ShapeError,
+      /^repeat: repeats of shape \[2\] do not match axis 0 of length 3/,
+    ],
+    [
+      "a bad totalRepeatLength",
+      () => nb.repeat(x, 1, 0, { totalRepeatLength: -1 }),
+      nb.ShapeError,
+      /^repeat: totalRepeatLength must be an integer/,
+    ],
+    ["an unknown option", () => nb.repeat(x, 1, 0, { total: 1 } as never), nb.NablaError, /^repeat: unknown option/],
+    [
+      "padding from an empty axis",
+      () => nb.repeat(nb.zeros([0]), [], 0, { totalRepeatLength: 1 }),
+      nb.ShapeError,
+      /^repeat: totalRepeatLength 1 pads with the last element/,
+    ],
+  ] as const)("%s throws", (_name, f, cls, msg) => {
+    expect(f).toThrow(cls);
+    expect(f).toThrow(msg);
+  });
+});
+
 describe("meshgrid", () => {
   it("'xy' (default) swaps the first two axes, 'ij' does not", () => {
     const [X, Y] = nb.meshgrid([1, 2, 3], [4, 5]);
