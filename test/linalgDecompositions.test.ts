@@ -435,6 +435,118 @@ describe("linalg.pinv", () => {
   });
 });
 
+describe("linalg.pinv at rank-deficient matrices: derivatives along matrices of the same rank", () => {
+  // A(t) = u(t) v(t)ᵀ with u = u0 + t·u1 [3], v = v0 + t·v1 [2]: rank 1 for every t, and
+  // A⁺ = v uᵀ / N with N = |u|²|v|² (closed form), so
+  // d/dt A⁺ = ((v' uᵀ + v u'ᵀ) N − v uᵀ N') / N², N' = 2(u·u')|v|² + 2|u|²(v·v').
+  const [u0, u1, v0, v1] = [
+    [1, -0.5, 2],
+    [0.3, 1, -0.2],
+    [0.7, 1.2],
+    [-0.4, 0.5],
+  ];
+  const at = (t: number) => [u0.map((x, i) => x + t * u1[i]!), v0.map((x, i) => x + t * v1[i]!)] as const;
+  const dot = (a: number[], b: number[]) => a.reduce((acc, x, i) => acc + x * b[i]!, 0);
+  const curve = (t: A) =>
+    nb.outer(nb.add(nb.array(u0), nb.mul(t, nb.array(u1))), nb.add(nb.array(v0), nb.mul(t, nb.array(v1))));
+  const g = (t: A) => nb.linalg.pinv(curve(t));
+
+  it("value and first derivative against the closed form (1e-13)", () => {
+    for (const t of [0, 0.3, -1.1]) {
+      const [u, v] = at(t);
+      const N = dot(u, u) * dot(v, v);
+      const dN = 2 * dot(u, u1) * dot(v, v) + 2 * dot(u, u) * dot(v, v1);
+      const value = v.map((vi) => u.map((uj) => (vi * uj) / N));
+      const deriv = v.map((vi, i) => u.map((uj, j) => ((v1[i]! * uj + vi * u1[j]!) * N - vi * uj * dN) / N ** 2));
+      const [p, dp] = nb.jvp(g, [nb.array(t)], [nb.array(1)]) as [A, A];
+      // an SVD of a rank-1 3x2 matrix, O(1) entries: a few ulps per entry
+      expectNear(mat(p), value, 1e-13, "pinv");
+      expectNear(mat(dp), deriv, 1e-13, "d pinv / dt");
+      // reverse mode: the same derivative (the adjoint of the rule)
+      const gr = nb.grad((s: A) => nb.sum(nb.mul(g(s), nb.array(deriv))))(nb.array(t));
+      expect(Math.abs(gr.item() - deriv.flat().reduce((acc, x) => acc + x * x, 0))).toBeLessThanOrEqual(1e-12);
+    }
+  });
+
+  it("orders 1 to 3 in both modes against finite differences along rank-1 and rank-2 curves", () => {
+    checkGrads(g, [nb.array(0.3)], { order: 3 });
+    // a rank-2 4x3 curve B(t) C(t) (4x2 by 2x3)
+    const b0 = nb.array([
+      [1, 0.2],
+      [-0.3, 1],
+      [0.5, 0.4],
+      [0.1, -0.7],
+    ]);
+    const c0 = nb.array([
+      [0.6, -1, 0.3],
+      [0.2, 0.5, 1.1],
+    ]);
+    // B(t) = B0 + t·flip(B0), C(t) = C0 + t·flip(C0): rank 2 near t = 0.2 (checked at t = 0 below)
+    const h = (t: A) =>
+      nb.linalg.pinv(nb.matmul(nb.add(b0, nb.mul(t, nb.flip(b0, 0))), nb.add(c0, nb.mul(t, nb.flip(c0, 1)))));
+    expect(nb.linalg.lstsq(nb.matmul(b0, c0), nb.ones([4]))[2].item()).toBe(2);
+    checkGrads(h, [nb.array(0.2)], { order: 2 });
+    // lstsq's solution along the same curve (rank 2 of 3 columns: the minimum-norm solution)
+    checkGrads(
+      (t: A) => nb.linalg.lstsq(nb.matmul(nb.add(b0, nb.mul(t, nb.flip(b0, 0))), c0), nb.array([1, -1, 0.5, 2]))[0],
+      [nb.array(0.2)],
+      { order: 2 },
+    );
+  });
+
+  it("a batch mixing ranks: each matrix's derivative is its own (rank 1 and rank 2 side by side)", () => {
+    const [u, v] = at(0.3);
+    const r1 = nb.outer(nb.array(u), nb.array(v));
+    const full = nb.array([
+      [1, 0.2],
+      [0.3, -1],
+      [0.5, 0.4],
+    ]);
+    // the tangent of the rank-1 matrix keeps its rank: d/dt of u(t) v(t)ᵀ at t = 0.3
+    const t1 = nb.add(nb.outer(nb.array(u1), nb.array(v)), nb.outer(nb.array(u), nb.array(v1)));
+    const t2 = nb.array([
+      [0.5, -1],
+      [2, 0.1],
+      [-0.3, 0.7],
+    ]);
+    const [, batched] = nb.jvp((x: A) => nb.linalg.pinv(x), [nb.stack([r1, full])], [nb.stack([t1, t2])]) as [A, A];
+    const [, one] = nb.jvp((x: A) => nb.linalg.pinv(x), [r1], [t1]) as [A, A];
+    const [, two] = nb.jvp((x: A) => nb.linalg.pinv(x), [full], [t2]) as [A, A];
+    // the same operations per matrix: equal up to the batched kernels' rounding
+    expectNear(mats(batched)[0]!, mat(one), 1e-13, "batch[0]");
+    expectNear(mats(batched)[1]!, mat(two), 1e-13, "batch[1]");
+  });
+
+  it("full rank: order 3 in both modes; jit and vmap of the gradient equal eager", () => {
+    const tall = nb.array([
+      [1, 0.2],
+      [0.3, -1],
+      [0.5, 0.4],
+    ]);
+    checkGrads((x: A) => nb.linalg.pinv(x), [tall], { order: 3 });
+    const f = nb.grad((x: A) => nb.sum(nb.square(nb.linalg.pinv(x))));
+    expect(mat(nb.jit(f)(tall))).toEqual(mat(f(tall)));
+    const xs = nb.stack([tall, nb.mul(tall, 2)]);
+    const batched = mats(nb.vmap(f)(xs) as A);
+    expectNear(batched[0]!, mat(f(tall)), 1e-14, "vmap[0]");
+    expectNear(batched[1]!, mat(f(nb.mul(tall, 2))), 1e-14, "vmap[1]");
+  });
+});
+
+describe("linalg.svd derivative convention at repeated singular values (documented)", () => {
+  it("U and Vh have NaN derivatives at an orthogonal matrix (both singular values 1); S's are finite", () => {
+    const q = nb.array([
+      [0.6, -0.8],
+      [0.8, 0.6],
+    ]);
+    const part = (k: 0 | 1 | 2) => nb.grad((a: A) => nb.sum(nb.linalg.svd(a)[k]))(q);
+    expect(vals(part(0)).every(Number.isNaN)).toBe(true);
+    expect(vals(part(2)).every(Number.isNaN)).toBe(true);
+    // d(s1 + s2) = tr(Uᵀ dA V) at A = Q: the gradient is U Vᵀ = Q itself
+    expectNear(mat(part(1)), mat(q), 1e-15, "d sum(S)");
+  });
+});
+
 describe("linalg.lstsq", () => {
   const a = [
     [1, 0.5],

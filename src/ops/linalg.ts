@@ -313,7 +313,9 @@ export interface SvdOptions {
  * NumPy's: [U, S, Vh] with A = U diag(S) Vh, S descending and non-negative;
  * `S` alone when `computeUv` is false. One-sided Jacobi, accurate to a few
  * ulps relative to the largest singular value. Derivatives (all orders)
- * assume distinct nonzero singular values; with `fullMatrices` the completing
+ * of U and Vh assume distinct nonzero singular values: at repeated ones (an
+ * orthogonal matrix, say) or a zero one they are NaN (the singular vectors
+ * are not unique there), while those of S stay finite; with `fullMatrices` the completing
  * columns of U (m > n) or rows of Vh (n > m) are a basis of the complement
  * whose tangent is chosen orthogonal to it.
  * @example const [u, s, vh] = nb.linalg.svd([[3, 0], [0, -2]]); // s = [3, 2]
@@ -375,58 +377,53 @@ function cutoff(op: string, rcond: unknown, a: NDArray): number {
 }
 
 /**
- * The pseudo-inverse V diag(1/s) Uᵀ from the thin SVD (no derivative: the
- * factors are stopped), 1/s replaced by 0 for singular values <= rcond·s_max;
- * a mask of the kept ones; and s (differentiable).
+ * The pseudo-inverse with cut-off `rc`: its value V diag(1/s) Uᵀ from the
+ * thin SVD (1/s replaced by 0 for singular values <= rc·s_max), its
+ * derivatives those of a smooth F that equals A⁺ on every matrix of the
+ * same rank r near A: with Q, W the kept left and right singular vectors at
+ * A (constants), C = A W and D = Qᵀ A have full rank r and M = Qᵀ A W is
+ * invertible, so A = C M⁻¹ D is a full-rank factorisation and
+ * A⁺ = D⁺ M C⁺ = Dᵀ(D Dᵀ)⁻¹ M (CᵀC)⁻¹Cᵀ. Dropped singular directions are
+ * masked to zero columns, with 1 on the diagonal of the Gram matrices so
+ * they stay invertible (a diagonal-dominant solve: no singular-value gaps,
+ * so repeated singular values are fine). Returned as p + (F − stop(F)), the
+ * bracket exactly zero in value; matmul and solve only, so every order.
  */
-function pinvSvd(a: NDArray, rc: number): [NDArray, NDArray, NDArray] {
+function pinvOf(a: NDArray, rc: number): NDArray {
   const [u0, s0, vh0] = svdPrim(a, false);
   const [u, s, vh] = [stopGradient(u0!), stopGradient(s0!), stopGradient(vh0!)];
-  const smax = max(s, -1, true);
-  const keep = greater(s, mul(smax, rc));
+  const keep = greater(s, mul(max(s, -1, true), rc));
   const inv = where(keep, div(1, where(keep, s, 1)), 0);
-  return [matmul(mul(mT(vh), expandDims(inv, -2)), mT(u)), keep, s0!];
-}
-
-/**
- * The full-rank pseudo-inverse in closed form, (AᵀA)⁻¹Aᵀ = R⁻¹Qᵀ (tall,
- * A = QR) or its transpose for wide matrices, whose derivatives are those of
- * the pseudo-inverse wherever the rank is full.
- */
-function fullRankPinv(a: NDArray): NDArray {
-  const tall = a.shape[a.ndim - 2]! >= a.shape[a.ndim - 1]!;
-  const [q, r] = qrPrim(tall ? a : mT(a));
-  const p = triangularSolvePrim(r!, mT(q!), false, false);
-  return tall ? p : mT(p);
-}
-
-/**
- * The pseudo-inverse with value from the SVD (rank cut-off `rc`) and the derivatives of the
- * full-rank closed form F: pinv + (F(A) - stop(F(A))), the bracket exactly zero in value; at
- * rank-deficient matrices F is replaced by 0 (select, so its infinities reach neither value nor
- * derivative).
- */
-function pinvOf(a: NDArray, rc: number): [NDArray, NDArray, NDArray] {
-  const [p, keep, s] = pinvSvd(a, rc);
-  const empty = a.shape[a.ndim - 1] === 0 || a.shape[a.ndim - 2] === 0;
-  if (empty) return [p, keep, s];
-  const full = greater(expandDims(min(astype(keep, a.dtype), -1, true), -1), 0.5);
-  const f = where(full, fullRankPinv(a), 0);
-  return [add(p, sub(f, stopGradient(f))), keep, s];
+  const p = matmul(mul(mT(vh), expandDims(inv, -2)), mT(u));
+  const k = s.shape[s.ndim - 1]!;
+  if (k === 0) return p;
+  const kept = expandDims(astype(keep, a.dtype), -2); // [..., 1, k]
+  const q = mul(u, kept); // [..., m, k]
+  const w = mul(mT(vh), kept); // [..., n, k]
+  const e = mul(eye(k, k, { dtype: a.dtype }), sub(1, kept)); // [..., k, k]: 1 for dropped directions
+  const c = matmul(a, w); // [..., m, k]
+  const d = matmul(mT(q), a); // [..., k, n]
+  const cPlus = solvePrim(add(matmul(mT(c), c), e), mT(c)); // (CᵀC)⁻¹Cᵀ [..., k, m]
+  const dPlus = mT(solvePrim(add(matmul(d, mT(d)), e), d)); // Dᵀ(DDᵀ)⁻¹ [..., n, k]
+  const f = matmul(matmul(dPlus, matmul(d, w)), cPlus);
+  return add(p, sub(f, stopGradient(f)));
 }
 
 /**
  * Moore–Penrose pseudo-inverse of the matrices on the last two axes, from
  * the SVD: singular values <= rcond·s_max count as zero (default rcond
- * max(m, n)·ε, as NumPy 2's rtol). Derivatives (all orders) are those of
- * (AᵀA)⁻¹Aᵀ or Aᵀ(AAᵀ)⁻¹, correct for full-rank inputs (repeated singular
- * values allowed); at rank-deficient inputs (after the cut-off) they are
- * returned as zero, not the derivative of the constant-rank pseudo-inverse.
+ * max(m, n)·ε, as NumPy 2's rtol). Derivatives (all orders) exact wherever
+ * A has full rank (repeated singular values allowed); at a rank-deficient A
+ * (rank r after the cut-off) they are exact along matrices of rank r (the
+ * Golub–Pereyra derivative there, as JAX's), the only derivatives that
+ * exist: A⁺ is not continuous in directions that change the rank
+ * (pinv(diag(1, t)) jumps at t = 0), and in those directions the result is
+ * that of a smooth extension, not a derivative of A⁺.
  * @example nb.linalg.pinv([[1, 0], [0, 2], [0, 0]]); // [[1, 0, 0], [0, 0.5, 0]]
  */
 export function pinv(a: ArrayLike, rcond?: number): NDArray {
   const A = floatRect("pinv", a);
-  return pinvOf(A, cutoff("pinv", rcond, A))[0];
+  return pinvOf(A, cutoff("pinv", rcond, A));
 }
 
 /**
@@ -437,7 +434,8 @@ export function pinv(a: ArrayLike, rcond?: number): NDArray {
  * the rank is not known, they are returned whenever m > n, as JAX does),
  * rank (int32) the number of singular values above rcond·s_max (default
  * rcond max(m, n)·ε, NumPy ≥ 1.14), s the singular values. Derivatives of x
- * as `pinv`'s (full rank).
+ * as `pinv`'s (exact at full rank; at a rank-deficient a, exact along
+ * matrices of the same rank); of s as `svd`'s.
  * @example const [x] = nb.linalg.lstsq([[1, 0], [1, 1], [1, 2]], [1, 2, 3]); // x = [1, 1]
  */
 export function lstsq(a: ArrayLike, b: ArrayLike, rcond?: number): [NDArray, NDArray, NDArray, NDArray] {
@@ -453,7 +451,10 @@ export function lstsq(a: ArrayLike, b: ArrayLike, rcond?: number): [NDArray, NDA
   const A = astype(A0, dt);
   const B = astype(B0, dt);
   const [m, n] = A.shape as [number, number];
-  const [p, keep, s] = pinvOf(A, cutoff("lstsq", rcond, A));
+  const rc = cutoff("lstsq", rcond, A);
+  const p = pinvOf(A, rc);
+  const s = svdPrim(A, false)[1]!;
+  const keep = greater(s, mul(max(stopGradient(s), -1, true), rc));
   const x = matmul(p, B);
   const rank = sum(astype(keep, "int32"));
   const known = rank instanceof ConcreteArray ? (rank.item() as number) : null;
