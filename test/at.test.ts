@@ -3,8 +3,11 @@
  * negative and out-of-range indices, several index arrays broadcast together,
  * trailing axes), derivatives against finite differences and closed forms
  * (JAX's tie rule for min/max, overwritten updates get no gradient), vmap
- * over indices and values, jit, dtypes, errors. The combining-scatter
- * primitives' derivatives to order 3 and batching law are in test/properties.
+ * over indices and values, jit, dtypes, errors; mul's higher derivatives at
+ * zero updates against closed forms (exact: products of small integers) and
+ * finite differences; get in each mode against loops. The combining-scatter
+ * primitives' derivatives to order 3 (zero updates included for mul) and
+ * batching law are in test/properties.
  *
  * Tolerances: the loops do the same float64 operations in the same order as
  * the kernels for set/min/max/mul (exact), and add sums at most 3 updates per
