@@ -5,6 +5,7 @@
  * drops dead equations when the graph is built.
  */
 import { TracerError } from "./errors.js";
+import { SETTINGS, callSite, withSite } from "./config.js";
 import { ConcreteArray, NDArray, firstElement } from "./ndarray.js";
 import {
   Aval,
@@ -38,6 +39,8 @@ export interface Equation {
   readonly inputs: readonly Var[];
   readonly params: unknown;
   readonly outs: readonly Var[];
+  /** debugNans: where the user called the primitive, recorded at staging when debugNans is on. */
+  readonly site?: string;
 }
 
 /**
@@ -299,6 +302,7 @@ export class StagingTrace extends Trace {
       inputs: ins,
       params: small ? NO_PARAMS : params,
       outs: outVars,
+      ...(SETTINGS.debugNans ? { site: callSite() } : {}),
     };
     this.eqns.push(eqn);
     for (const o of outs) {
@@ -454,12 +458,11 @@ export function evalGraph(g: Graph, args: readonly NDArray[]): NDArray[] {
   const env = new Map<Var, NDArray>();
   g.constVars.forEach((v, i) => env.set(v, g.consts[i]!));
   g.inVars.forEach((v, i) => env.set(v, args[i]!));
+  const debug = SETTINGS.debugNans;
   for (const e of g.equations) {
-    const outs = bind(
-      e.rule,
-      e.inputs.map((v) => env.get(v)!),
-      e.params,
-    );
+    const ins = e.inputs.map((v) => env.get(v)!);
+    // debugNans: a primitive making a NaN reports the call site recorded when it was staged
+    const outs = debug ? withSite(e.site, () => bind(e.rule, ins, e.params)) : bind(e.rule, ins, e.params);
     e.outs.forEach((v, i) => env.set(v, outs[i]!));
   }
   return g.outs.map((v) => (v === null ? null : env.get(v)!)) as NDArray[];
