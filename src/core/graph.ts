@@ -271,7 +271,8 @@ export class StagingTrace extends Trace {
     // CSE. Parameterless equations of one or two operands (most of them) are found in a short
     // list kept per variable (the newest operand), not in one map that grows with the graph
     // (issue 8: inserting into a big map cost more than the rest of staging); others by key.
-    const small = n > 0 && n <= 2 && isEmptyParams(params);
+    const effect = prim.effect === true;
+    const small = !effect && n > 0 && n <= 2 && isEmptyParams(params);
     let owner = -1;
     let key = "";
     if (small) {
@@ -279,7 +280,10 @@ export class StagingTrace extends Trace {
       const hit = this.findUse(prim as Rule, ins, owner);
       if (hit !== null) return hit;
     }
-    if (!small || usesCount(this.usesOf[owner]) >= USES_PER_VAR) {
+    if (effect) {
+      // an effect is never merged with an earlier one: a debug callback staged twice on the same
+      // values (e.g. by a checkpoint's forward pass and its backward recomputation) runs twice
+    } else if (!small || usesCount(this.usesOf[owner]) >= USES_PER_VAR) {
       key = this.cseKey(prim as Rule, ins, params);
       const hit = this.cse?.get(key);
       if (hit) return hit;
@@ -310,7 +314,7 @@ export class StagingTrace extends Trace {
       this.tracerOf[o.v.id] = o;
     }
     if (key !== "") (this.cse ??= new Map()).set(key, outs);
-    else {
+    else if (!effect) {
       const uses = this.usesOf[owner];
       if (uses === undefined) this.usesOf[owner] = eqn;
       else if (Array.isArray(uses)) uses.push(eqn);

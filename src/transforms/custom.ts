@@ -187,7 +187,9 @@ function zerosTree(x: unknown): unknown {
  * recomputes its intermediates during the backward pass (trading time for
  * memory). With `{ policy }` (one of `checkpointPolicies`), the values the
  * policy saves are kept from the forward pass too and not recomputed.
- * Checkpoints nest.
+ * Checkpoints nest. `f` is staged once per call; values it closes over from
+ * outer transforms (e.g. a weight an outer `grad` differentiates) become
+ * operands of the checkpoint and are differentiated like its arguments.
  * @example
  * const block = nb.checkpoint((x) => nb.tanh(nb.matmul(w, x)));
  */
@@ -200,15 +202,11 @@ export function checkpoint(
   options?: { policy?: CheckpointPolicy },
 ): (...args: any[]) => any {
   f = fnArg("checkpoint", f);
-  const policy = policyArg("checkpoint", readOptions("checkpoint", options).policy);
-  if (policy === undefined || policy === checkpointPolicies.nothingSaveable)
-    // fwd runs f itself, so its outputs match f's by construction (no extra check)
-    return customVjpWith(
-      f,
-      (...args: unknown[]) => [f(...args), args],
-      (args: unknown[], ct: unknown) => vjp(f, ...args)[1](ct),
-      false,
-    );
+  // without a policy, nothing is saved: the staged graph's forward pass keeps only its operands. f is
+  // staged (as JAX's checkpoint stages a jaxpr) so that values it closes over from outer transforms
+  // (tracers) become operands of the checkpoint, differentiated like its arguments
+  const policy =
+    policyArg("checkpoint", readOptions("checkpoint", options).policy) ?? checkpointPolicies.nothingSaveable;
   return (...args: unknown[]): unknown => {
     const [xs, inDef] = flattenToArrays(args, "checkpoint");
     let outDef: TreeDef | undefined;
