@@ -507,8 +507,9 @@ describe("customVjp", () => {
 describe("checkpoint", () => {
   // f(x) = sum(sin x · eˣ): ∇f = eˣ(sin x + cos x), ∇²f = diag(2 eˣ cos x)
   const fJs = (v: number[]): number[] => [v.reduce((s, a) => s + Math.sin(a) * Math.exp(a), 0)];
-  // calls: JS calls of f (checkpoint stages f once per call); evals: evaluations of its body (a
-  // debug.callback is an effect staged with it, run each time the staged body runs: forward, recompute)
+  // calls: JS calls of f (under a transform checkpoint also stages f once per call, to find the values
+  // it closes over from outer transforms); evals: evaluations of its body (a debug.callback inside it
+  // runs at each evaluation, staged or not: the forward pass, the backward recomputation)
   function makeCounted() {
     const calls = { n: 0 };
     const evals = { n: 0 };
@@ -538,7 +539,8 @@ describe("checkpoint", () => {
   it("under grad the function runs once forward and once more in the backward pass", () => {
     const { c, calls, evals } = makeCounted();
     nb.grad(c)(arr(xs));
-    expect(calls.n).toBe(1);
+    // staged once, run forward, run again in the backward pass
+    expect(calls.n).toBe(3);
     expect(evals.n).toBe(2);
     // vjp: the forward pass alone runs it once, the pullback once more
     evals.n = 0;
@@ -597,11 +599,12 @@ describe("checkpoint", () => {
     );
   });
 
-  it("jit(grad(checkpoint)) stages it once, then reuses the cache; each call runs it forward and again backward", () => {
+  it("jit(grad(checkpoint)) traces it once, then reuses the cache; each call runs it forward and again backward", () => {
     const { c, calls, evals } = makeCounted();
     const jg = nb.jit(nb.grad(c));
     expectClose(jg(arr(xs)), gradRef, [3], CF);
-    expect(calls.n).toBe(1);
+    // staged by checkpoint, then traced forward and backward by jit's staging
+    expect(calls.n).toBe(3);
     expect(evals.n).toBe(2);
     calls.n = 0;
     evals.n = 0;
