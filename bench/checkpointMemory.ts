@@ -15,7 +15,13 @@
  *
  *   node --expose-gc --import tsx bench/checkpointMemory.ts [--layers 1000] [--dim 256]
  *
- * Nothing is asserted; the figures are printed.
+ * Nothing is asserted; the figures are printed. Measured (2 shared cores, two runs of the final
+ * code; the peaks vary by a few hundred KiB between runs):
+ *
+ *   no checkpoint                  peak 9.80 / 9.82 MiB   between passes 9.06 / 9.10 MiB
+ *   checkpoint every 10 layers     peak 1.97 / 2.07 MiB   between passes 0.82 / 0.78 MiB
+ *   every 10 layers, dotsSaveable  peak 9.20 / 9.50 MiB   between passes 8.07 / 8.15 MiB
+ *   nested (40 blocks of 25)       peak 1.84 / 2.34 MiB   between passes 0.22 / 0.60 MiB
  */
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";

@@ -238,15 +238,7 @@ describe("atan2, max, min and the extremum reductions and scatters", () => {
 
 describe("special functions", () => {
   it("lgamma at 1: d = -γ, d^k = (-1)^k (k-1)! ζ(k) (k ≥ 2)", () => {
-    const zeta = [
-      0,
-      0,
-      Math.PI ** 2 / 6,
-      1.2020569031595942,
-      Math.PI ** 4 / 90,
-      1.03692775514337,
-      Math.PI ** 6 / 945,
-    ];
+    const zeta = [0, 0, Math.PI ** 2 / 6, 1.2020569031595942, Math.PI ** 4 / 90, 1.03692775514337, Math.PI ** 6 / 945];
     const gamma = 0.5772156649015329;
     const [, s] = nb.jet((x: A) => apply("lgamma", [x], {})[0]!, [nb.array([1])], [unit(nb.array([1]), 6)]);
     s.forEach((d, i) => {
