@@ -507,13 +507,18 @@ describe("customVjp", () => {
 describe("checkpoint", () => {
   // f(x) = sum(sin x · eˣ): ∇f = eˣ(sin x + cos x), ∇²f = diag(2 eˣ cos x)
   const fJs = (v: number[]): number[] => [v.reduce((s, a) => s + Math.sin(a) * Math.exp(a), 0)];
+  // calls: JS calls of f (under a transform checkpoint also stages f once per call, to find the values
+  // it closes over from outer transforms); evals: evaluations of its body (a debug.callback inside it
+  // runs at each evaluation, staged or not: the forward pass, the backward recomputation)
   function makeCounted() {
     const calls = { n: 0 };
+    const evals = { n: 0 };
     const f = (x: A) => {
       calls.n++;
+      nb.debug.callback((_x: A) => void evals.n++, x);
       return nb.sum(nb.mul(nb.sin(x), nb.exp(x)));
     };
-    return { f, c: nb.checkpoint(f), calls };
+    return { f, c: nb.checkpoint(f), calls, evals };
   }
   const xs = [0.3, -0.7, 1.2];
   const gradRef = xs.map((v) => Math.exp(v) * (Math.sin(v) + Math.cos(v)));
@@ -532,13 +537,15 @@ describe("checkpoint", () => {
   });
 
   it("under grad the function runs once forward and once more in the backward pass", () => {
-    const { c, calls } = makeCounted();
+    const { c, calls, evals } = makeCounted();
     nb.grad(c)(arr(xs));
-    expect(calls.n).toBe(2);
+    // staged once, run forward, run again in the backward pass
+    expect(calls.n).toBe(3);
+    expect(evals.n).toBe(2);
     // vjp: the forward pass alone runs it once, the pullback once more
-    calls.n = 0;
+    evals.n = 0;
     const [y, back] = nb.vjp(c, arr(xs));
-    expect(calls.n).toBe(1);
+    expect(evals.n).toBe(1);
     expectClose(y, fJs(xs), [], CF);
     expectClose(
       back(nb.array(2))[0],
@@ -546,7 +553,7 @@ describe("checkpoint", () => {
       [3],
       CF,
     );
-    expect(calls.n).toBe(2);
+    expect(evals.n).toBe(2);
   });
 
   it("hessian (closed form), jvp and vmap(grad) agree with the plain function", () => {
@@ -592,14 +599,40 @@ describe("checkpoint", () => {
     );
   });
 
-  it("jit(grad(checkpoint)) traces it twice, then reuses the cache", () => {
-    const { c, calls } = makeCounted();
+  it("jit(grad(checkpoint)) traces it once, then reuses the cache; each call runs it forward and again backward", () => {
+    const { c, calls, evals } = makeCounted();
     const jg = nb.jit(nb.grad(c));
     expectClose(jg(arr(xs)), gradRef, [3], CF);
-    expect(calls.n).toBe(2);
+    // staged by checkpoint, then traced forward and backward by jit's staging
+    expect(calls.n).toBe(3);
+    expect(evals.n).toBe(2);
     calls.n = 0;
+    evals.n = 0;
     expectClose(jg(arr(xs)), gradRef, [3], CF);
     expect(calls.n).toBe(0);
+    expect(evals.n).toBe(2);
+  });
+
+  it("closes over tracers of outer transforms (they become its operands): grad, grad of grad, jvp, vmap", () => {
+    // h(w) = Σ_c sin(w · (w c)) with the checkpointed block closing over w: h = Σ sin(w² c), c = [1, 2]
+    const c = [1, 2];
+    const h = (w: A) => nb.sum(nb.checkpoint((v: A) => nb.sin(nb.mul(v, w)))(nb.mul(w, arr(c))));
+    const d1 = (w: number) => c.reduce((s, k) => s + 2 * w * k * Math.cos(w * w * k), 0);
+    const d2 = (w: number) =>
+      c.reduce((s, k) => s + 2 * k * Math.cos(w * w * k) - 4 * w * w * k * k * Math.sin(w * w * k), 0);
+    // closed forms in float64: a handful of operations each, 1e-12
+    expectClose(nb.grad(h)(nb.array(0.7)), d1(0.7), [], CF);
+    expectClose(nb.grad(nb.grad(h))(nb.array(0.7)), d2(0.7), [], CF);
+    expectClose(nb.jvp(h, [nb.array(0.7)], [nb.array(1)])[1], d1(0.7), [], CF);
+    expectClose(nb.vmap(nb.grad(h))(arr([0.3, -1.1])), [d1(0.3), d1(-1.1)], [2], CF);
+    expectClose(nb.jit(nb.grad(nb.grad(h)))(nb.array(-0.4)), d2(-0.4), [], CF);
+    // only the closed-over value traced (the argument constant), and nested checkpoints
+    const k = (w: A) =>
+      nb.sum(nb.checkpoint((v: A) => nb.checkpoint((u: A) => nb.sin(nb.mul(u, w)))(nb.mul(v, w)))(arr(c)));
+    // k = Σ sin(w² c) as well
+    expectClose(nb.grad(k)(nb.array(0.7)), d1(0.7), [], CF);
+    expectClose(nb.grad(nb.grad(k))(nb.array(0.7)), d2(0.7), [], CF);
+    expectClose(nb.vmap(nb.grad(k))(arr([0.3, -1.1])), [d1(0.3), d1(-1.1)], [2], CF);
   });
 
   it("several and pytree arguments: tanh(W x + b) block against finite differences", () => {

@@ -6,7 +6,10 @@
  * own formatting.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import * as nb from "../src/index.js";
+import { compile } from "../src/transforms/plan.js";
 
 type A = nb.NDArray;
 
@@ -90,7 +93,7 @@ describe("config({ debugNans: true })", () => {
     }
     expect(msg).toMatch(/^log: produced NaN from inputs without NaN \(f64\[2\]\) at .*debug\.test\.ts:\d+/);
   });
-  it("under jit (the NaN result is re-run eagerly to find the primitive)", () => {
+  it("under jit: the NaN result names the primitive and its call site", () => {
     nb.config({ debugNans: true });
     expect(() => nb.jit(f)(nb.array([1, 5]))).toThrow(/^log: produced NaN .*debug\.test\.ts:\d+/);
     // a NaN that comes from the inputs is not the primitive's doing
@@ -108,6 +111,63 @@ describe("config({ debugNans: true })", () => {
         .jit(f)(nb.array([4]))
         .item(),
     ).toBe(0);
+  });
+
+  /** The line of this file holding `marker` (1-based), for the call site a message must name. */
+  const lineOf = (marker: string): number =>
+    readFileSync(fileURLToPath(import.meta.url), "utf8")
+      .split("\n")
+      .findIndex((l) => l.includes(marker) && !l.includes("lineOf")) + 1;
+  /** The message of the NablaError `run` throws. */
+  const thrown = (run: () => unknown): string => {
+    try {
+      run();
+    } catch (e) {
+      expect(e).toBeInstanceOf(nb.NablaError);
+      return (e as Error).message;
+    }
+    return expect.fail("expected a NablaError");
+  };
+
+  it("under jit: a NaN the output never shows (masked by where, inside a fused loop, in a cond branch) is found", () => {
+    // sqrt(x - 3) is NaN where x < 3; where() hides it from the result, so only a per-equation check sees it
+    const masked = (x: A): A => {
+      const r = nb.mul(nb.sqrt(nb.sub(x, 3)), 2); // masked-nan-site
+      return nb.where(nb.greater(x, 3), r, 0);
+    };
+    const x = nb.array([1, 5, 7]);
+    const line = lineOf("masked-nan-site");
+    nb.config({ debugNans: true });
+    // eager and jit name the same primitive, shapes and line
+    const eager = thrown(() => masked(x));
+    const jitted = thrown(() => nb.jit(masked)(x));
+    for (const msg of [eager, jitted]) {
+      expect(msg).toMatch(/^sqrt: produced NaN from inputs without NaN \(f64\[3\]\) at /);
+      expect(msg).toMatch(new RegExp(`debug\\.test\\.ts:${line}:`));
+    }
+    // the same program's plan fuses the chain into one loop when debugNans is off (so the check above
+    // ran through the unfused path), and the jitted result is then the masked one, without error
+    nb.config({ debugNans: false });
+    expect(compile(nb.makeGraph(masked, { optimize: true })(x)).fusedGroups).toBeGreaterThan(0);
+    expect(nb.jit(masked)(x).toArray()).toEqual([0, 2 * Math.sqrt(2), 2 * Math.sqrt(4)]);
+    nb.config({ debugNans: true });
+    // inside a cond branch under jit (the branch's graph runs through its own plan)
+    const inCond = (v: A): A =>
+      nb.cond(
+        nb.greater(nb.sum(v), 0),
+        (u: A) => nb.where(nb.greater(u, 0), nb.log(u), 0), // cond-nan-site
+        (u: A) => u,
+        v,
+      );
+    const condMsg = thrown(() => nb.jit(inCond)(nb.array([-1, 4])));
+    expect(condMsg).toMatch(/^log: produced NaN from inputs without NaN \(f64\[2\]\)/);
+    expect(condMsg).toMatch(new RegExp(`debug\\.test\\.ts:${lineOf("cond-nan-site")}:`));
+    // grad under jit: the backward pass's NaN (d sqrt at 0 is ∞, times the zero cotangent of the masked
+    // branch: ∞ · 0) is reported with the primitive that made it
+    const g = nb.jit(nb.grad((v: A) => nb.sum(nb.where(nb.greater(v, 0), nb.sqrt(v), 0))));
+    expect(thrown(() => g(nb.array([0, 4])))).toMatch(/^\w+: produced NaN from inputs without NaN/);
+    nb.config({ debugNans: false });
+    expect(Number.isNaN(Array.from(g(nb.array([0, 4])).toTypedArray())[0]!)).toBe(true);
   });
   it("off by default and after config({ debugNans: false }); threads is stored and validated", () => {
     expect(Number.isNaN(f(nb.array([1])).item())).toBe(true);

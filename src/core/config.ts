@@ -1,6 +1,8 @@
 /**
  * Library-wide settings read by the core (set through the public `config`):
- * `debugNans` makes `bind` check every primitive's outputs for NaN.
+ * `debugNans` makes `bind` check every primitive's outputs for NaN (under jit,
+ * staging records each equation's call site and the graph runs equation by
+ * equation through `bind`, unoptimised and unfused).
  */
 export interface Settings {
   /** Throw at the first primitive that produces NaN from inputs without NaN. */
@@ -10,6 +12,26 @@ export interface Settings {
 }
 
 export const SETTINGS: Settings = { debugNans: false, threads: 1 };
+
+/** debugNans under jit: the recorded call site of the equation being evaluated (null: none). */
+let SITE: string | null = null;
+
+/** debugNans: where the primitive being evaluated was called (a staged equation's recorded site, else the stack's). */
+export function debugSite(): string {
+  return SITE ?? callSite();
+}
+
+/** debugNans: runs `f` with `site` as the call site reported for the primitives it evaluates. */
+export function withSite<T>(site: string | undefined, f: () => T): T {
+  if (site === undefined) return f();
+  const prev = SITE;
+  SITE = site;
+  try {
+    return f();
+  } finally {
+    SITE = prev;
+  }
+}
 
 /** The first stack frame outside the library: where the user called it ("unknown" when the stack says nothing). */
 export function callSite(): string {

@@ -5,6 +5,7 @@
  * drops dead equations when the graph is built.
  */
 import { TracerError } from "./errors.js";
+import { SETTINGS, callSite, withSite } from "./config.js";
 import { ConcreteArray, NDArray, firstElement } from "./ndarray.js";
 import {
   Aval,
@@ -38,6 +39,8 @@ export interface Equation {
   readonly inputs: readonly Var[];
   readonly params: unknown;
   readonly outs: readonly Var[];
+  /** debugNans: where the user called the primitive, recorded at staging when debugNans is on. */
+  readonly site?: string;
 }
 
 /**
@@ -268,7 +271,8 @@ export class StagingTrace extends Trace {
     // CSE. Parameterless equations of one or two operands (most of them) are found in a short
     // list kept per variable (the newest operand), not in one map that grows with the graph
     // (issue 8: inserting into a big map cost more than the rest of staging); others by key.
-    const small = n > 0 && n <= 2 && isEmptyParams(params);
+    const effect = prim.effect === true;
+    const small = !effect && n > 0 && n <= 2 && isEmptyParams(params);
     let owner = -1;
     let key = "";
     if (small) {
@@ -276,7 +280,10 @@ export class StagingTrace extends Trace {
       const hit = this.findUse(prim as Rule, ins, owner);
       if (hit !== null) return hit;
     }
-    if (!small || usesCount(this.usesOf[owner]) >= USES_PER_VAR) {
+    if (effect) {
+      // an effect is never merged with an earlier one: a debug callback staged twice on the same
+      // values (e.g. by a checkpoint's forward pass and its backward recomputation) runs twice
+    } else if (!small || usesCount(this.usesOf[owner]) >= USES_PER_VAR) {
       key = this.cseKey(prim as Rule, ins, params);
       const hit = this.cse?.get(key);
       if (hit) return hit;
@@ -299,6 +306,7 @@ export class StagingTrace extends Trace {
       inputs: ins,
       params: small ? NO_PARAMS : params,
       outs: outVars,
+      ...(SETTINGS.debugNans ? { site: callSite() } : {}),
     };
     this.eqns.push(eqn);
     for (const o of outs) {
@@ -306,7 +314,7 @@ export class StagingTrace extends Trace {
       this.tracerOf[o.v.id] = o;
     }
     if (key !== "") (this.cse ??= new Map()).set(key, outs);
-    else {
+    else if (!effect) {
       const uses = this.usesOf[owner];
       if (uses === undefined) this.usesOf[owner] = eqn;
       else if (Array.isArray(uses)) uses.push(eqn);
@@ -454,12 +462,11 @@ export function evalGraph(g: Graph, args: readonly NDArray[]): NDArray[] {
   const env = new Map<Var, NDArray>();
   g.constVars.forEach((v, i) => env.set(v, g.consts[i]!));
   g.inVars.forEach((v, i) => env.set(v, args[i]!));
+  const debug = SETTINGS.debugNans;
   for (const e of g.equations) {
-    const outs = bind(
-      e.rule,
-      e.inputs.map((v) => env.get(v)!),
-      e.params,
-    );
+    const ins = e.inputs.map((v) => env.get(v)!);
+    // debugNans: a primitive making a NaN reports the call site recorded when it was staged
+    const outs = debug ? withSite(e.site, () => bind(e.rule, ins, e.params)) : bind(e.rule, ins, e.params);
     e.outs.forEach((v, i) => env.set(v, outs[i]!));
   }
   return g.outs.map((v) => (v === null ? null : env.get(v)!)) as NDArray[];

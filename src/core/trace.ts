@@ -15,7 +15,7 @@ import { NablaError, TracerError, fmtShape } from "./errors.js";
 import { DType, SHORT } from "./dtype.js";
 import { ConcreteArray, EMPTY_SHAPE, NDArray, frozenShape, storageOf } from "./ndarray.js";
 import { Shape } from "./shape.js";
-import { SETTINGS, callSite } from "./config.js";
+import { SETTINGS, debugSite } from "./config.js";
 
 /** The abstract value of an array: what staging and shape rules see. */
 export interface Aval {
@@ -259,7 +259,7 @@ function checkNans(prim: Rule<never>, args: ConcreteArray[], outs: ConcreteArray
   if (!outs.some(hasNan) || args.some(hasNan)) return;
   const ins = args.map((a) => `${SHORT[a.dtype]}[${a.shape.join(",")}]`).join(", ");
   throw new NablaError(
-    `${prim.name}: produced NaN from inputs without NaN (${ins || "no inputs"}) at ${callSite()} (config({ debugNans: true }))`,
+    `${prim.name}: produced NaN from inputs without NaN (${ins || "no inputs"}) at ${debugSite()} (config({ debugNans: true }))`,
   );
 }
 

@@ -9,8 +9,10 @@ import { getThreads, setThreads } from "../kernels/threads.js";
  * Sets library-wide options and returns the settings now in force.
  * `debugNans: true` makes the first primitive that produces a NaN from inputs
  * without NaN throw a NablaError naming the primitive, its input shapes and
- * the call site, in eager code and under `jit` (a jitted function whose
- * result has a NaN is re-run eagerly to find the primitive). `threads` is the
+ * the call site, in eager code and under `jit` alike (while it is on, `jit`
+ * records each staged primitive's call site and runs the graph equation by
+ * equation, unoptimised and unfused, checking every primitive, also those
+ * whose NaN the result never shows; slower, a debugging mode). `threads` is the
  * number of threads kernels use, the calling one included (default: the
  * available cores; 1 turns the worker pool off); results do not depend on it.
  * @example

@@ -9,7 +9,7 @@ import { isFloat } from "../core/dtype.js";
 import { shapesEqual } from "../core/shape.js";
 import { NDArray } from "../core/ndarray.js";
 import { TreeDef, flatten } from "../core/pytree.js";
-import { Tracer, bind } from "../core/trace.js";
+import { Tracer, bind, traceDepth } from "../core/trace.js";
 import { zeros } from "../ops/index.js";
 import { fnArg, flattenToArrays, readOptions, toLeaf, unflatten } from "./common.js";
 import { evalGraph } from "../core/graph.js";
@@ -187,7 +187,10 @@ function zerosTree(x: unknown): unknown {
  * recomputes its intermediates during the backward pass (trading time for
  * memory). With `{ policy }` (one of `checkpointPolicies`), the values the
  * policy saves are kept from the forward pass too and not recomputed.
- * Checkpoints nest.
+ * Checkpoints nest. Under a transform `f` is staged once per call to find
+ * the values it closes over from outer transforms (e.g. a weight an outer
+ * `grad` differentiates): they become operands of the checkpoint and are
+ * differentiated like its arguments.
  * @example
  * const block = nb.checkpoint((x) => nb.tanh(nb.matmul(w, x)));
  */
@@ -200,16 +203,21 @@ export function checkpoint(
   options?: { policy?: CheckpointPolicy },
 ): (...args: any[]) => any {
   f = fnArg("checkpoint", f);
-  const policy = policyArg("checkpoint", readOptions("checkpoint", options).policy);
-  if (policy === undefined || policy === checkpointPolicies.nothingSaveable)
-    // fwd runs f itself, so its outputs match f's by construction (no extra check)
-    return customVjpWith(
-      f,
-      (...args: unknown[]) => [f(...args), args],
-      (args: unknown[], ct: unknown) => vjp(f, ...args)[1](ct),
-      false,
-    );
+  const policy =
+    policyArg("checkpoint", readOptions("checkpoint", options).policy) ?? checkpointPolicies.nothingSaveable;
+  const saveNothing = policy === checkpointPolicies.nothingSaveable;
+  // nothing saved and nothing closed over from outer transforms: fwd runs f itself (its outputs match
+  // f's by construction) and keeps only the arguments; bwd runs f again under vjp. Nothing else is
+  // retained between the passes (a staged graph kept for the backward pass would be, per call)
+  const plain = customVjpWith(
+    f,
+    (...args: unknown[]) => [f(...args), args],
+    (args: unknown[], ct: unknown) => vjp(f, ...args)[1](ct),
+    false,
+  );
   return (...args: unknown[]): unknown => {
+    // no transform active: no closed-over value can be a live tracer
+    if (saveNothing && traceDepth() === 0) return plain(...args);
     const [xs, inDef] = flattenToArrays(args, "checkpoint");
     let outDef: TreeDef | undefined;
     const [g, consts] = stagePolicy((ys) => {
@@ -220,6 +228,10 @@ export function checkpoint(
     // traced constants (closed-over values of outer transforms) become operands, to be differentiated;
     // concrete ones stay closed over (an operand would get a materialised zero tangent)
     const traced = consts.flatMap((c, i) => (c instanceof Tracer ? [i] : []));
+    // f is staged (as JAX's checkpoint stages a jaxpr) to find the values it closes over from outer
+    // transforms (tracers): they become operands of the checkpoint, differentiated like its arguments.
+    // Without them and without a policy, the graph is dropped and the plain form runs
+    if (saveNothing && traced.length === 0) return plain(...args);
     const full = (zs: NDArray[]): NDArray[] => {
       const cs = consts.slice();
       traced.forEach((j, k) => (cs[j] = zs[k]!));

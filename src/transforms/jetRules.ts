@@ -13,18 +13,30 @@
  *
  * Costs: linear primitives apply themselves to each coefficient (O(K));
  * products are Cauchy products and the elementwise functions solve the ODE
- * their derivative satisfies (y' = u(y, x) x'), both O(K²) per primitive.
- * Primitives whose rule would be long and rare (pow, atan2, extrema,
- * linear algebra) and the higher-order primitives (cond, loops, custom
- * rules) use {@link viaJvp}: K nested `jvp`s of t ↦ prim(Σ_k x_k t^k) at
- * t = 0, exact but O(2^K).
+ * their derivative satisfies (y' = u(y, x) x'; pow's x z' = y x' z), both
+ * O(K²) per primitive. Piecewise-linear primitives (max, min, the extremum
+ * reductions and scatters) apply their JVP rule to each coefficient (O(K)).
+ * solve, triangular_solve and cholesky solve for coefficient k with the
+ * lower ones on the right-hand side (K solves, O(K²) products). lgamma,
+ * digamma and polygamma compose their K derivatives (O(K³/6) products).
+ *
+ * {@link viaJvp} (K nested `jvp`s of t ↦ prim(Σ_k x_k t^k) at t = 0, exact
+ * but O(2^K)) remains for the higher-order primitives (cond, loops, custom
+ * rules, whose bodies it differentiates), scatter_mul (a data-dependent number
+ * of factors per position), and the decompositions and matrix functions
+ * (det, slogdet, cofactor, qr, eigh, svd, lu, expm, expm_frechet): their
+ * coefficient k solves the JVP's linear system with a right-hand side of
+ * every constraint's lower-order quadratic terms (QᵀQ = I as well as A = QR
+ * for qr), so the JVP rule cannot be reused as it is for cholesky, and each
+ * would need a rule of its own as long as its JVP.
  */
-import type { NDArray } from "../core/ndarray.js";
+import { ConcreteArray, fromNested, storageOf, type NDArray } from "../core/ndarray.js";
 import { bind, type Rule } from "../core/trace.js";
 import { isFloat } from "../core/dtype.js";
 import { RULES, type Params, type Prim } from "../prims/table.js";
 import * as E from "../prims/elementwise.js";
 import * as O from "../prims/wrap.js";
+import { digammaW, polygammaW } from "../prims/special.js";
 import type { T } from "../prims/rule.js";
 import { jvpFlat } from "./jvp.js";
 
@@ -53,7 +65,7 @@ const mul = (a: T, b: T): T => (a === null || b === null ? null : O.mul(a, b));
 const scale = (a: T, c: number): T => (a === null ? null : c === 1 ? a : O.mul(a, c));
 
 /** The series of a possibly constant input: its coefficients with zeros for a constant. */
-const full = (s: Series | null, x0: NDArray, K: number): T[] => {
+const full = (s: Series | null | undefined, x0: NDArray, K: number): T[] => {
   const out: T[] = [x0];
   for (let k = 1; k <= K; k++) out.push(s?.[k] ?? null);
   return out;
@@ -77,7 +89,7 @@ function product(a: readonly T[], b: readonly T[], K: number): T[] {
  * The quotient q = a / b: q_k = (a_k - Σ_{j=1..k} b_j q_{k-j}) / b_0, with
  * q_0 given (the primal output, already computed).
  */
-function quotient(a: readonly T[], b: readonly T[], q0: NDArray, K: number): T[] {
+function quotient(a: readonly T[], b: readonly T[], q0: T, K: number): T[] {
   const q: T[] = [q0];
   for (let k = 1; k <= K; k++) {
     let num: T = a[k] ?? null;
@@ -200,6 +212,193 @@ function sqrtOneMinusSq(x: readonly T[], K: number): T[] {
   const sq = product(x, x, K);
   const om = affine(sq, -1, K);
   return sqrtS(om, O.sqrt(om[0]!), K);
+}
+
+// ---------------------------------------------------------------------------
+// powers, two-argument and special functions, piecewise-linear and linear-algebra rules
+
+const sub = (a: T, b: T): T => (b === null ? a : a === null ? O.neg(b) : O.sub(a, b));
+
+/** Coefficients 0..K of a series minus another (null = 0). */
+const subS = (a: readonly T[], b: readonly T[], K: number): T[] =>
+  Array.from({ length: K + 1 }, (_, k) => sub(a[k] ?? null, b[k] ?? null));
+
+/** The uniform integer value of a concrete exponent (every element the same integer), else null. */
+function uniformInteger(y: NDArray): number | null {
+  if (!(y instanceof ConcreteArray) || y.size === 0) return null;
+  const d = storageOf(y);
+  const n = Number(d[0]);
+  if (!Number.isInteger(n) || Math.abs(n) > 2 ** 31) return null;
+  for (let i = 1; i < d.length; i++) if (Number(d[i]) !== n) return null;
+  return n;
+}
+
+/**
+ * x^n for an integer n by binary powering of truncated series (O(K² log|n|)):
+ * exact for every x_0, zero and negative included, as the primitive's value;
+ * n < 0 is the quotient 1 / x^|n|.
+ */
+function intPowS(x: readonly T[], n: number, z0: NDArray, K: number): T[] {
+  let e = Math.abs(n);
+  let base: T[] = x.slice(0, K + 1);
+  let acc: T[] | null = null;
+  while (e > 0) {
+    if (e & 1) acc = acc === null ? base : product(acc, base, K);
+    e >>>= 1;
+    if (e > 0) base = product(base, base, K);
+  }
+  const p = acc!;
+  if (n > 0) return [z0, ...p.slice(1)];
+  const one: T[] = [O.full([], 1, z0.dtype)];
+  return quotient(one, p, z0, K);
+}
+
+/**
+ * x^y for an exponent constant in t by the ODE x z' = y x' z:
+ * k x_0 z_k = Σ_{j=1..k} ((y + 1) j - k) x_j z_{k-j}, O(K²). Exact for every
+ * x_0 ≠ 0 (negative x_0 too, with the primal's sign); at x_0 = 0 the orders
+ * k < y are 0 (z = O(t^y)) and the others are non-finite, as x^(y-k) is.
+ */
+function powConstS(x: readonly T[], y: NDArray, z0: NDArray, K: number): T[] {
+  const zero = O.equal(x[0]!, 0);
+  const safeX0 = O.where(zero, 1, x[0]!);
+  const yAtZero = O.where(zero, y, -Infinity); // y where x_0 = 0, -∞ elsewhere
+  const y1 = O.add(y, 1);
+  const z: T[] = [z0];
+  for (let k = 1; k <= K; k++) {
+    let acc: T = null;
+    for (let j = 1; j <= k; j++) {
+      const t = mul(x[j] ?? null, z[k - j] ?? null);
+      if (t !== null) acc = add(acc, O.mul(t, O.sub(O.mul(y1, j), k)));
+    }
+    if (acc === null) {
+      z.push(null);
+      continue;
+    }
+    const zk = O.div(acc, O.mul(safeX0, k));
+    // at x_0 = 0: 0 where y > k or y = 0 (x⁰ = 1), non-finite otherwise
+    const vanish = O.where(O.equal(y, 0), Infinity, yAtZero);
+    z.push(O.where(O.greater(vanish, k), 0, O.where(zero, NaN, zk)));
+  }
+  return z;
+}
+
+/**
+ * f(x(t)) from f's derivatives at x_0 (`d(n)` = f⁽ⁿ⁾(x_0), asked for lazily):
+ * Σ_n d(n)/n! δⁿ with δ = x - x_0, by powers of δ (Faà di Bruno): K
+ * evaluations of the derivative and about K³/6 products (δⁿ starts at order n).
+ */
+function composeS(x: readonly T[], y0: NDArray, d: (n: number) => NDArray, K: number): T[] {
+  const delta: T[] = [null, ...x.slice(1, K + 1)];
+  const y: T[] = [y0, ...Array<T>(K).fill(null)];
+  let pw: T[] = delta;
+  let fact = 1;
+  for (let n = 1; n <= K; n++) {
+    fact *= n;
+    if (n > 1) {
+      const next: T[] = Array<T>(K + 1).fill(null);
+      for (let k = n; k <= K; k++) next[k] = cauchy(pw, delta, k);
+      pw = next;
+    }
+    if (pw.every((c) => c === null)) break;
+    const c = O.mul(d(n), 1 / fact);
+    for (let k = n; k <= K; k++) y[k] = add(y[k] ?? null, mul(pw[k] ?? null, c));
+  }
+  return y;
+}
+
+/** The series of log(x) with log 0 taken as 0 where x has no series (the primitive's convention for 0^y). */
+function logSeries(s: Series | null | undefined, x0: NDArray, K: number): T[] {
+  if (s == null) {
+    const zero = O.equal(x0, 0);
+    return [O.where(zero, 0, O.log(O.where(zero, 1, x0))), ...Array<T>(K).fill(null)];
+  }
+  const x = full(s, x0, K);
+  return logLike(x, x, O.log(x0), K);
+}
+
+/** erf-like: y' = c exp(-x²) x' (erf: c = 2/√π, erfc: -2/√π). */
+function erfLikeS(x: readonly T[], y0: NDArray, K: number, c: number): T[] {
+  const nsq = product(x, x, K).map((v) => scale(v, -1));
+  const e = expS(nsq, O.exp(nsq[0]!), K);
+  return ode(x, y0, K, (m) => scale(e[m] ?? null, c));
+}
+
+/** erfinv: y' = (√π/2) exp(y²) x', exp(y²)'s series grown alongside y (e_m from (y²)_1..m). */
+function erfinvS(x: readonly T[], y0: NDArray, K: number): T[] {
+  const c = Math.sqrt(Math.PI) / 2;
+  const s: T[] = [];
+  const e: T[] = [];
+  return ode(x, y0, K, (m, y) => {
+    s.push(cauchy(y, y, m));
+    if (m === 0) e.push(O.exp(s[0]!));
+    else {
+      let acc: T = null;
+      for (let j = 1; j <= m; j++) acc = add(acc, scale(mul(s[j] ?? null, e[m - j] ?? null), j));
+      e.push(scale(acc, 1 / m));
+    }
+    return scale(e[m] ?? null, c);
+  });
+}
+
+/**
+ * Primitives whose JVP is linear in the tangents with weights that depend on
+ * the primals only through comparisons (max, min, the extremum reductions and
+ * scatters): the weights are piecewise constant in t, so coefficient k is
+ * the JVP rule applied to the operands' coefficients k. O(K).
+ */
+const piecewiseLinear: JetRule<unknown> = (prim, P, ins, outs, params, K) => {
+  const res: (T[] | null)[] = outs.map((o) => (isFloat(o.dtype) ? [] : null));
+  for (let k = 1; k <= K; k++) {
+    const tans = ins.map((s) => s?.[k] ?? null);
+    const t = tans.every((v) => v === null) ? outs.map(() => null) : prim.jvp(P.slice(), tans, outs.slice(), params);
+    res.forEach((r, i) => r?.push(t[i] ?? null));
+  }
+  return res;
+};
+
+const swapLast = (x: NDArray): NDArray => {
+  const p = Array.from({ length: x.ndim }, (_, i) => i);
+  p[x.ndim - 2] = x.ndim - 1;
+  p[x.ndim - 1] = x.ndim - 2;
+  return O.transposePrim(x, p);
+};
+
+/** The triangle of [..., n, n] a triangular solve reads (diagonal included), as a 0/1 mask. */
+function triangleMask(n: number, dtype: NDArray["dtype"], lower: boolean): NDArray {
+  const rows = Array.from({ length: n }, (_, i) =>
+    Array.from({ length: n }, (_, j) => ((lower ? i >= j : j >= i) ? 1 : 0)),
+  );
+  return fromNested(rows, dtype);
+}
+
+/**
+ * z = op(A)⁻¹ b with A(t), b(t) series: from Σ_j op(A_j) z_{k-j} = b_k,
+ * op(A_0) z_k = b_k - Σ_{j=1..k} op(A_j) z_{k-j}: K solves with A_0 and
+ * K(K+1)/2 products. `opA` maps a coefficient of A to what the primitive
+ * reads of it (the triangle, transposed or not).
+ */
+function solveSeries(
+  sA: Series | null | undefined,
+  sb: Series | null | undefined,
+  x0: NDArray,
+  K: number,
+  solve0: (rhs: NDArray) => NDArray,
+  opA: (a: NDArray) => NDArray,
+): T[] {
+  const ops: T[] = [null];
+  for (let j = 1; j <= K; j++) ops.push(sA?.[j] == null ? null : opA(sA[j]!));
+  const z: T[] = [x0];
+  for (let k = 1; k <= K; k++) {
+    let rhs: T = sb?.[k] ?? null;
+    for (let j = 1; j <= k; j++) {
+      const a = ops[j] ?? null;
+      const zz = z[k - j] ?? null;
+      if (a !== null && zz !== null) rhs = sub(rhs, O.matmulPrim(a, zz));
+    }
+    z.push(rhs === null ? null : solve0(rhs));
+  }
+  return z.slice(1);
 }
 
 // ---------------------------------------------------------------------------
@@ -365,11 +564,7 @@ export const JET_RULES = {
   ceil: zeroSeries,
   round: zeroSeries,
   // d erf = (2/√π) exp(-x²) dx
-  erf: u((x, y0, K) => {
-    const nsq = product(x, x, K).map((c) => scale(c, -1));
-    const e = expS(nsq, O.exp(nsq[0]!), K);
-    return ode(x, y0, K, (m) => scale(e[m] ?? null, 2 / Math.sqrt(Math.PI)));
-  }),
+  erf: u((x, y0, K) => erfLikeS(x, y0, K, 2 / Math.sqrt(Math.PI))),
   // d logistic = y (1 - y) dx
   logistic: u(logisticS),
   // d softplus = logistic(x) dx
@@ -388,10 +583,29 @@ export const JET_RULES = {
     const b = full(sb ?? null, P[1]!, K);
     return [tail(quotient(a, b, q!, K))];
   }) as JetRule<{}>,
-  pow: viaJvp,
-  max: viaJvp,
-  min: viaJvp,
-  atan2: viaJvp,
+  // exponent constant in t: an integer concrete exponent by series powering, others by the ODE
+  // x z' = y x' z; a traced exponent: z = exp(y log x) (log 0 taken as 0, the primitive's convention)
+  pow: ((_p, [x0, y0], [sx, sy], [z], _params, K) => {
+    if (sy == null) {
+      const x = full(sx, x0!, K);
+      const n = uniformInteger(y0!);
+      return [tail(n !== null ? intPowS(x, n, z!, K) : powConstS(x, y0!, z!, K))];
+    }
+    const w = product(full(sy, y0!, K), logSeries(sx, x0!, K), K);
+    return [tail(expS(w, z!, K))];
+  }) as JetRule<{}>,
+  // piecewise: coefficient k selects (or, at ties, averages) the operands' coefficients k
+  max: piecewiseLinear as JetRule<{}>,
+  min: piecewiseLinear as JetRule<{}>,
+  // d atan2(a, b) = (b da - a db) / (a² + b²): the quotient series, integrated
+  atan2: ((_p, [a0, b0], [sa, sb], [z], _params, K) => {
+    const a = full(sa, a0!, K);
+    const b = full(sb, b0!, K);
+    const num = subS(product(b, deriv(a, K), K - 1), product(a, deriv(b, K), K - 1), K - 1);
+    const den = product(a, a, K - 1).map((c, k) => add(c, cauchy(b, b, k)));
+    const q0 = num[0] === null ? null : O.div(num[0]!, den[0]!);
+    return [tail(integrate(quotient(num, den, q0, K - 1), z!, K))];
+  }) as JetRule<{}>,
   eq: zeroSeries,
   ne: zeroSeries,
   lt: zeroSeries,
@@ -407,8 +621,8 @@ export const JET_RULES = {
   convert: ((prim, P, ins, outs, params, K) =>
     isFloat(outs[0]!.dtype) ? linear()(prim, P, ins, outs, params, K) : [null]) as JetRule<Params["convert"]>,
   reduce_sum: linear(),
-  reduce_max: viaJvp,
-  reduce_min: viaJvp,
+  reduce_max: piecewiseLinear as JetRule<Params["reduce_max"]>,
+  reduce_min: piecewiseLinear as JetRule<Params["reduce_min"]>,
   argmax: zeroSeries,
   argmin: zeroSeries,
   reshape: linear(),
@@ -423,36 +637,88 @@ export const JET_RULES = {
   cumsum: linear(),
   rev: linear(),
   argsort: zeroSeries,
-  solve: viaJvp,
-  triangular_solve: viaJvp,
+  // A z = b: A_0 z_k = b_k - Σ_{j≥1} A_j z_{k-j}
+  solve: ((_p, [A0], [sA, sb], [x], _params, K) => [
+    solveSeries(
+      sA,
+      sb,
+      x!,
+      K,
+      (r) => O.solvePrim(A0!, r),
+      (a) => a,
+    ),
+  ]) as JetRule<{}>,
+  // op(tri(A)) z = b, the same recurrence with what the primitive reads of each A_j
+  triangular_solve: ((_p, [A0], [sA, sb], [x], { lower, transposeA }, K) => {
+    const mask = triangleMask(A0!.shape[A0!.ndim - 1]!, A0!.dtype, lower);
+    return [
+      solveSeries(
+        sA,
+        sb,
+        x!,
+        K,
+        (r) => O.triangularSolvePrim(A0!, r, lower, transposeA),
+        (a) => (transposeA ? swapLast(O.mul(a, mask)) : O.mul(a, mask)),
+      ),
+    ];
+  }) as JetRule<Params["triangular_solve"]>,
   slogdet: viaJvp,
   det: viaJvp,
   cofactor: viaJvp,
-  cholesky: viaJvp,
+  // L Lᵀ = S = (A + Aᵀ)/2: L_0 L_kᵀ + L_k L_0ᵀ = S_k - Σ_{j=1..k-1} L_j L_{k-j}ᵀ, which is the JVP's
+  // equation with that right-hand side (symmetric, so the JVP's symmetrisation keeps it): K JVP solves
+  cholesky: ((prim, P, [sA], [l], params, K) => {
+    const L: T[] = [l!];
+    for (let k = 1; k <= K; k++) {
+      let rhs: T = sA?.[k] ?? null;
+      for (let j = 1; j < k; j++) {
+        const a = L[j] ?? null;
+        const b = L[k - j] ?? null;
+        if (a !== null && b !== null) rhs = sub(rhs, O.matmulPrim(a, swapLast(b)));
+      }
+      L.push(rhs === null ? null : (prim.jvp(P.slice(), [rhs], [l!], params)[0] ?? null));
+    }
+    return [L.slice(1)];
+  }) as JetRule<{}>,
   qr: viaJvp,
   eigh: viaJvp,
   random_bits: zeroSeries,
   random_uniform: zeroSeries,
-  // issue 9 part A (special functions): exact nested-jvp series; a dedicated O(K²) rule would need
-  // the polygamma chain's own ODE and is rare enough not to be worth it
-  xlogy: viaJvp,
-  xlog1py: viaJvp,
-  lgamma: viaJvp,
-  digamma: viaJvp,
-  polygamma: viaJvp,
-  erfc: viaJvp,
-  erfinv: viaJvp,
+  // special functions: xlogy and xlog1py are products with a log series; erfc and erfinv solve their
+  // ODEs (O(K²)); lgamma, digamma and polygamma have no finite ODE (each derivative is the next
+  // polygamma), so their series compose the K derivatives polygamma(n, x_0) with δ = x - x_0 (O(K³/6)
+  // products, K special-function evaluations, against 2^K nested JVPs)
+  xlogy: ((_p, [x0, y0], [sx, sy], _o, _params, K) => [
+    tail(product(full(sx, x0!, K), logSeries(sy, y0!, K), K)),
+  ]) as JetRule<{}>,
+  xlog1py: ((_p, [x0, y0], [sx, sy], _o, _params, K) => {
+    const y = full(sy, y0!, K);
+    const l =
+      sy == null
+        ? [O.unaryFloat(E.LOG1P, y0!), ...Array<T>(K).fill(null)]
+        : logLike(y, affine(y, 1, K), O.unaryFloat(E.LOG1P, y0!), K);
+    return [tail(product(full(sx, x0!, K), l, K))];
+  }) as JetRule<{}>,
+  lgamma: u((x, y0, K) => composeS(x, y0, (n) => (n === 1 ? digammaW(x[0]!) : polygammaW(n - 1, x[0]!)), K)),
+  digamma: u((x, y0, K) => composeS(x, y0, (n) => polygammaW(n, x[0]!), K)),
+  // polygamma(m, x): no derivative in the order m (as the JVP rule)
+  polygamma: ((_p, [m0, x0], [, sx], [y], _params, K) => [
+    tail(composeS(full(sx, x0!, K), y!, (n) => polygammaW(O.add(m0!, n), x0!), K)),
+  ]) as JetRule<{}>,
+  erfc: u((x, y0, K) => erfLikeS(x, y0, K, -2 / Math.sqrt(Math.PI))),
+  erfinv: u(erfinvS),
   // issue 9 part C (decompositions): like the other linear algebra, exact nested-jvp series
   svd: viaJvp,
   lu: viaJvp,
   expm: viaJvp,
   expm_frechet: viaJvp,
-  // issue 9 (opsB): convolution is bilinear (Cauchy product); the scatter combinations are not
-  // polynomial in the updates (min/max pick, mul multiplies repeated entries): nested jvp
+  // issue 9 (opsB): convolution is bilinear (Cauchy product); scatter min/max pick entries (piecewise
+  // linear); scatter mul multiplies a data-dependent number of repeated updates per position, whose
+  // series would need the index groups' Cauchy products: nested jvp
   conv: bilinear,
   scatter_mul: viaJvp,
-  scatter_min: viaJvp,
-  scatter_max: viaJvp,
+  scatter_min: piecewiseLinear as JetRule<{}>,
+  scatter_max: piecewiseLinear as JetRule<{}>,
 } satisfies { [P in Prim]: JetRule<Params[P]> };
 
 /** The Taylor rule of a primitive: its table entry, or {@link viaJvp} for higher-order primitives. */

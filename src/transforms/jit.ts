@@ -10,7 +10,7 @@ import { NablaError } from "../core/errors.js";
 import { Graph, StagingTrace, StagingTracer, evalGraph } from "../core/graph.js";
 import { MainTrace, avalOf, endTrace, fmtAval, newTrace } from "../core/trace.js";
 import { TreeDef } from "../core/pytree.js";
-import { ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
+import { ConcreteArray } from "../core/ndarray.js";
 import { SETTINGS } from "../core/config.js";
 import { Plan, compile } from "./plan.js";
 import { type OptimizeLevel, optimize } from "./passes/index.js";
@@ -46,10 +46,6 @@ function readStatics(v: unknown): number[] {
     throw new NablaError(`jit: staticArgnums must be an array of integers, got ${String(v)}`);
   return v.slice() as number[];
 }
-
-/** debugNans: whether a result has a NaN. */
-const hasNan = (x: NDArray): boolean =>
-  x instanceof ConcreteArray && (x.dtype === "float64" || x.dtype === "float32") && storageOf(x).some(Number.isNaN);
 
 /**
  * Stages `f` into a graph per argument signature and reuses it; results
@@ -100,7 +96,9 @@ export function jit<
       "|" +
       leaves.map((l) => fmtAval(avalOf(l)) + (l.weakType ? "w" : "")).join(",") +
       "|" +
-      args.map((a, i) => (statics.has(i) ? valueKey(a) : "")).join(",");
+      args.map((a, i) => (statics.has(i) ? valueKey(a) : "")).join(",") +
+      // debugNans stages its own graph: call sites recorded, no optimisation passes
+      (SETTINGS.debugNans ? "|debugNans" : "");
     let c = cache.get(key);
     if (c !== undefined) {
       // least recently used order: a hit moves to the end
@@ -114,8 +112,10 @@ export function jit<
         const traced = unflatten(def, ins) as unknown[];
         const full = args.map((a, i) => (statics.has(i) ? a : traced[i]));
         const [outs, outDef] = flattenToArrays(f(...(full as A)), "jit", "the output");
-        // the optimisation passes (CSE, constant folding, algebraic simplification; passes/)
-        const graph = optimize(stage.build(ins as StagingTracer[], outs), level, { staged: true });
+        // the optimisation passes (CSE, constant folding, algebraic simplification; passes/); under
+        // debugNans none, so every primitive the function applies is evaluated and checked as eagerly
+        const built = stage.build(ins as StagingTracer[], outs);
+        const graph = SETTINGS.debugNans ? built : optimize(built, level, { staged: true });
         c = {
           graph,
           outDef,
@@ -130,9 +130,8 @@ export function jit<
     }
     // concrete arguments run the compiled plan; traced ones go through bind, so jit composes with other transforms
     const concrete = c.concreteConsts && leaves.every((l) => l instanceof ConcreteArray);
+    // (under debugNans the plan runs the graph equation by equation, each primitive's outputs checked)
     const outs = concrete ? c.plan.run(leaves as ConcreteArray[]) : evalGraph(c.graph, leaves);
-    // debugNans: a NaN in the result re-runs f eagerly, where the primitive that made it throws
-    if (SETTINGS.debugNans && concrete && outs.some(hasNan)) f(...(args as A));
     return unflatten(c.outDef, outs) as ArraysOf<R>;
   };
   return Object.assign(run, { cacheSize: () => cache.size });

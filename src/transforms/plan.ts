@@ -16,7 +16,8 @@ import { ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
 import { DType, type TypedArray, allocate } from "../core/dtype.js";
 import * as SH from "../prims/shape.js";
 import { sizeOf } from "../core/shape.js";
-import { Equation, Graph, Var } from "../core/graph.js";
+import { Equation, Graph, Var, evalGraph } from "../core/graph.js";
+import { SETTINGS } from "../core/config.js";
 import type { Rule } from "../core/trace.js";
 import { type EwKernel, type EwProgram, compileElementwise, wasmMinSize } from "../kernels/wasm/elementwise.js";
 
@@ -375,6 +376,9 @@ export function compile(g: Graph): Plan {
     fusedGroups,
     wasmGroups: steps.filter((s) => s.kind === "fused" && s.wasm !== null).length,
     run(args: readonly ConcreteArray[]): NDArray[] {
+      // debugNans: equation by equation through bind, which checks each primitive's outputs (the
+      // fused loops would not); a debugging mode, so speed is secondary
+      if (SETTINGS.debugNans) return evalGraph(g, args);
       const env = new Map<Var, ConcreteArray>();
       g.constVars.forEach((v, i) => env.set(v, g.consts[i] as ConcreteArray));
       g.inVars.forEach((v, i) => env.set(v, args[i]!));
