@@ -70,28 +70,28 @@ const RMAX = 4;
 const PANEL = V * 16;
 
 /**
- * kern(aP, bP, cP, K, nPanels, pstride, ldc, lda, accumulate): for each of
- * nPanels packed panels, C[R rows, W cols] (+)= A[R rows, K] · Bp[K, W]. A is
- * row-major with row stride lda, C with row stride ldc; panel p of packed B
+ * kern(aP, bP, cP, K, nPanels, pstride, ldc, lda, accumulate, kstep): for each of
+ * nPanels packed panels, C[R rows, W cols] (+)= A[R rows, K] · Bp[K, W]. A's
+ * element (r, k) is at aP + r·lda + k·kstep (row-major: lda = K·s, kstep = s;
+ * A stored transposed: lda = s, kstep = M·s), C has row stride ldc; panel p of packed B
  * starts at bP + p·pstride and is K rows of PANEL contiguous bytes; its C
  * block at cP + p·PANEL. accumulate = 0 starts from zero, 1 from C's values.
  * All pointers and strides in bytes. Requires K >= 1 and nPanels >= 1.
  */
 function kernel(dt: Dt, R: number): number[] {
-  const s = dt === "float32" ? 4 : 8; // element size
-  const [aP, bP, cP, K, nPanels, pstride, ldc, lda, accumulate] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [aP, bP, cP, K, nPanels, pstride, ldc, lda, accumulate, kstep] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   // i32 locals
-  const k = 9;
-  const aptr = 10;
-  const bptr = 11;
-  const cptr = 12;
-  const j = 13;
-  const tmp = 14;
-  const bcol = 15;
-  const rowOff = (r: number) => 15 + r; // r*lda, r = 1..R-1
+  const k = 10;
+  const aptr = 11;
+  const bptr = 12;
+  const cptr = 13;
+  const j = 14;
+  const tmp = 15;
+  const bcol = 16;
+  const rowOff = (r: number) => 16 + r; // r*lda, r = 1..R-1
   const nI32 = 7 + (R - 1);
   // v128 locals
-  const v0 = 9 + nI32;
+  const v0 = 10 + nI32;
   const acc = (r: number, v: number) => v0 + r * V + v;
   const bv = (v: number) => v0 + R * V + v;
   const av = v0 + R * V + V;
@@ -137,7 +137,7 @@ function kernel(dt: Dt, R: number): number[] {
     c.simd(splat, [align, 0]).set(av);
     for (let v = 0; v < V; v++) c.get(acc(r, v)).get(av).get(bv(v)).simd(mul).simd(add).set(acc(r, v));
   }
-  c.addConst(aptr, s).addConst(bptr, PANEL);
+  c.get(aptr).get(kstep).op(OP.i32Add).set(aptr).addConst(bptr, PANEL);
   c.get(k).i32(1).op(OP.i32Sub).tee(k).op(OP.brIf).op(0);
   c.op(OP.end); // k
   for (let r = 0; r < R; r++) {
@@ -185,10 +185,56 @@ function pack(): number[] {
   return body([[3, I32]], c);
 }
 
+/**
+ * packT(src, dst, K, nPanels, ldbt) for one dtype: packs B given as Bᵀ (row-major [N, K], row
+ * stride ldbt bytes: B[k, j] at src + j·ldbt + k·s) into the panels `pack` makes. Columns of the
+ * last panel past N are read from past Bᵀ's end (the caller leaves (W - 1)·ldbt bytes of slack):
+ * they only feed C's padding columns. Elements are copied as integers (bit-exact). Requires K,
+ * nPanels >= 1.
+ */
+function packT(dt: Dt): number[] {
+  const s = dt === "float32" ? 4 : 8;
+  const W = PANEL / s;
+  const [load, store, align] = dt === "float32" ? [0x28, 0x36, 2] : [0x29, 0x37, 3]; // i32/i64 load, store
+  const [src, dst, K, nPanels, ldbt] = [0, 1, 2, 3, 4];
+  const [k, sp, p0, pstep] = [5, 6, 7, 8];
+  const col = (c: number) => 8 + c; // c·ldbt, c = 1..W-1
+  const c = new Code();
+  for (let q = 1; q < W; q++)
+    (q === 1
+      ? c.get(ldbt)
+      : c
+          .get(col(q - 1))
+          .get(ldbt)
+          .op(OP.i32Add)
+    ).set(col(q));
+  c.get(col(W - 1))
+    .get(ldbt)
+    .op(OP.i32Add)
+    .set(pstep); // W·ldbt: from one panel's columns to the next
+  c.get(src).set(p0);
+  c.op(OP.loop).op(OP.void); // panels
+  c.get(p0).set(sp).get(K).set(k);
+  c.op(OP.loop).op(OP.void); // k
+  for (let q = 0; q < W; q++) {
+    c.get(dst).get(sp);
+    if (q > 0) c.get(col(q)).op(OP.i32Add);
+    c.mem(load, align, 0).mem(store, align, q * s);
+  }
+  c.addConst(dst, PANEL).addConst(sp, s);
+  c.get(k).i32(1).op(OP.i32Sub).tee(k).op(OP.brIf).op(0);
+  c.op(OP.end); // k
+  c.get(p0).get(pstep).op(OP.i32Add).set(p0);
+  c.get(nPanels).i32(1).op(OP.i32Sub).tee(nPanels).op(OP.brIf).op(0);
+  c.op(OP.end); // panels
+  return body([[4 + W - 1, I32]], c);
+}
+
 const DTS: readonly Dt[] = ["float32", "float64"];
 const kernelName = (dt: Dt, R: number) => `${dt === "float32" ? "f32" : "f64"}_${R}`;
+const packTName = (dt: Dt) => `pack_t_${dt === "float32" ? "f32" : "f64"}`;
 
-const KERN_TYPE = { params: [I32, I32, I32, I32, I32, I32, I32, I32, I32], results: [] };
+const KERN_TYPE = { params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], results: [] };
 const PACK_TYPE = { params: [I32, I32, I32, I32, I32], results: [] };
 
 /** Most memory pages (2 GiB): a shared memory must declare its maximum. */
@@ -196,13 +242,14 @@ const MAX_PAGES = 32768;
 
 /**
  * The module: an imported memory env.mem (shared, 1..MAX_PAGES pages, when `shared`), 2·RMAX
- * kernels of type (i32 × 9) → () and `pack`.
+ * kernels of type (i32 × 10) → (), `pack` and the two `packT`.
  */
 export function moduleBytes(shared = false): Uint8Array<ArrayBuffer> {
   const funcs: { name: string; type: typeof KERN_TYPE | typeof PACK_TYPE; body: number[] }[] = [];
   for (const dt of DTS)
     for (let R = 1; R <= RMAX; R++) funcs.push({ name: kernelName(dt, R), type: KERN_TYPE, body: kernel(dt, R) });
   funcs.push({ name: "pack", type: PACK_TYPE, body: pack() });
+  for (const dt of DTS) funcs.push({ name: packTName(dt), type: PACK_TYPE, body: packT(dt) });
   const memory = shared
     ? { import: true as const, shared: { minPages: 1, maxPages: MAX_PAGES } }
     : { import: true as const };
@@ -220,7 +267,7 @@ const NCP = 8;
 /**
  * Runs chunk `chunk` (rows [chunk·rows, min(M, (chunk+1)·rows))) of a product whose operands
  * are laid out as wasmMatmul does. params: [f64 ? 1 : 0, aOff, bPackOff, cOff, M, K,
- * nPanels, rows, KC, NCP] (bytes, elements). Self-contained (the pool's workers get its
+ * nPanels, rows, KC, NCP, A stored transposed ? 1 : 0] (bytes, elements). Self-contained (the pool's workers get its
  * source): no closure over module scope.
  */
 function runChunk(ex: Record<string, unknown>, p: readonly number[], chunk: number): void {
@@ -234,8 +281,9 @@ function runChunk(ex: Record<string, unknown>, p: readonly number[], chunk: numb
     ldc: number,
     lda: number,
     acc: number,
+    kstep: number,
   ) => void;
-  const [f64 = 0, aOff = 0, bOff = 0, cOff = 0, M = 0, K = 0, nPanels = 0, rows = 4, kc = 256, ncp = 8] = p;
+  const [f64 = 0, aOff = 0, bOff = 0, cOff = 0, M = 0, K = 0, nPanels = 0, rows = 4, kc = 256, ncp = 8, ta = 0] = p;
   const pre = f64 === 1 ? "f64_" : "f32_";
   const s = f64 === 1 ? 8 : 4;
   const k1 = ex[pre + "1"] as K9;
@@ -244,7 +292,9 @@ function runChunk(ex: Record<string, unknown>, p: readonly number[], chunk: numb
   const k4 = ex[pre + "4"] as K9;
   const ldc = nPanels * 32; // bytes: PANEL = 32 per panel
   const pstride = K * 32;
-  const lda = K * s;
+  // A's element (i, k) at aOff + i·lda + k·kstep: row-major [M, K], or stored transposed [K, M]
+  const lda = ta === 1 ? s : K * s;
+  const kstep = ta === 1 ? M * s : s;
   const r0 = chunk * rows;
   const r1 = Math.min(M, r0 + rows);
   for (let k0 = 0; k0 < K; k0 += kc) {
@@ -256,7 +306,7 @@ function runChunk(ex: Record<string, unknown>, p: readonly number[], chunk: numb
         const R = Math.min(4, r1 - i0);
         const f = R === 4 ? k4 : R === 3 ? k3 : R === 2 ? k2 : k1;
         f(
-          aOff + (i0 * K + k0) * s,
+          aOff + i0 * lda + k0 * kstep,
           bOff + j0 * pstride + k0 * 32,
           cOff + i0 * ldc + j0 * 32,
           kb,
@@ -265,6 +315,7 @@ function runChunk(ex: Record<string, unknown>, p: readonly number[], chunk: numb
           ldc,
           lda,
           accumulate,
+          kstep,
         );
       }
     }
@@ -286,6 +337,7 @@ interface Instance {
   mem: WebAssembly.Memory;
   exports: Record<string, unknown>;
   pack: Pack;
+  packT: Record<Dt, Pack>;
   pool: Pool | null;
 }
 
@@ -302,9 +354,10 @@ function instantiate(): Instance | null {
     const inst = new WebAssembly.Instance(module, { env: { mem } });
     const ex = inst.exports as Record<string, unknown>;
     for (const dt of DTS) for (let R = 1; R <= RMAX; R++) if (typeof ex[kernelName(dt, R)] !== "function") return null;
-    if (typeof ex["pack"] !== "function") return null;
+    for (const f of ["pack", packTName("float32"), packTName("float64")]) if (typeof ex[f] !== "function") return null;
     const pool = shared ? createPool(module, mem, ex, runChunk) : null;
-    return { mem, exports: ex, pack: ex["pack"] as Pack, pool };
+    const packT = { float32: ex[packTName("float32")] as Pack, float64: ex[packTName("float64")] as Pack };
+    return { mem, exports: ex, pack: ex["pack"] as Pack, packT, pool };
   } catch (_e) {
     return null;
   }
@@ -349,6 +402,9 @@ function ensure(mem: WebAssembly.Memory, bytes: number): boolean {
  * is not a float, M·K·N < `minWork` (default `WASM_MATMUL_MIN_WORK[dtype]`; pass 0 to force), or memory cannot grow. Inputs are read
  * element-wise, so any numeric typed array works; they are not modified.
  * Large products run on up to `getThreads()` threads (./threads.ts), with identical results.
+ * `trans.a`: `a` holds Aᵀ (row-major [K, M]); `trans.b`: `b` holds Bᵀ ([N, K]). The product is
+ * then read through the transposed layout, never materialised, and every output is the same
+ * sum in the same order as with the transposes materialised (bit-identical).
  */
 export function wasmMatmul(
   a: TypedArray,
@@ -358,6 +414,7 @@ export function wasmMatmul(
   N: number,
   dtype: string,
   minWork?: number,
+  trans?: { readonly a?: boolean; readonly b?: boolean },
 ): Float32Array | Float64Array | null {
   if (instance === null || (dtype !== "float32" && dtype !== "float64")) return null;
   if (M * K * N < (minWork ?? WASM_MATMUL_MIN_WORK[dtype])) return null;
@@ -369,7 +426,10 @@ export function wasmMatmul(
   const ldc = nPanels * W; // elements
   const aOff = 0;
   const bOff = align16(aOff + M * K * s);
-  const packOff = align16(bOff + K * N * s + PANEL); // slack: the last panel reads up to W - 1 past B
+  const ta = trans?.a === true;
+  const tb = trans?.b === true;
+  // slack: the last panel reads up to W - 1 columns past N (elements past B; rows past Bᵀ)
+  const packOff = align16(bOff + K * N * s + (tb ? (W - 1) * K * s : 0) + PANEL);
   const cOff = packOff + nPanels * K * PANEL;
   const end = cOff + M * ldc * s;
   if (end > 2 ** 31 || !ensure(instance.mem, end)) return null;
@@ -377,10 +437,11 @@ export function wasmMatmul(
   const view = f32 ? new Float32Array(buf) : new Float64Array(buf);
   view.set(a, aOff / s);
   view.set(b, bOff / s);
-  instance.pack(bOff, packOff, K, nPanels, N * s);
+  if (tb) instance.packT[dtype](bOff, packOff, K, nPanels, K * s);
+  else instance.pack(bOff, packOff, K, nPanels, N * s);
   const rows = chunkRows(M);
   const nChunks = Math.ceil(M / rows);
-  const params = [f32 ? 0 : 1, aOff, packOff, cOff, M, K, nPanels, rows, KC, NCP];
+  const params = [f32 ? 0 : 1, aOff, packOff, cOff, M, K, nPanels, rows, KC, NCP, ta ? 1 : 0];
   if (instance.pool !== null && M * K * N >= THREAD_MIN_WORK) parallelFor(instance.pool, nChunks, params);
   else for (let c = 0; c < nChunks; c++) runChunk(instance.exports, params, c);
   // copy C out
