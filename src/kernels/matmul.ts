@@ -24,10 +24,14 @@ export function matmulT(a: ConcreteArray, b: ConcreteArray, dtype: DType, ta: bo
   const B = sizeOf(batchShape);
   // WebAssembly SIMD when available and the product is large enough (float32 then accumulates in float32, as peers do)
   if ((dtype === "float32" || dtype === "float64") && B > 0) {
-    const out = allocate(dtype, B * M * N);
     const trans = ta || tb ? { a: ta, b: tb } : undefined;
-    let ok = true;
-    for (let bi = 0; bi < B && ok; bi++) {
+    if (B === 1) {
+      // one product: the kernel's fresh array is the result (no second array, no copy)
+      const c = wasmMatmul(storageOf(a), storageOf(b), M, K, N, dtype, undefined, trans);
+      if (c !== null) return new ConcreteArray(c, [...batchShape, M, N], dtype);
+    }
+    const out = B > 1 ? allocate(dtype, B * M * N) : null;
+    for (let bi = 0; bi < B && out !== null; bi++) {
       const c = wasmMatmul(
         storageOf(a).subarray(bi * M * K, (bi + 1) * M * K),
         storageOf(b).subarray(bi * K * N, (bi + 1) * K * N),
@@ -38,10 +42,10 @@ export function matmulT(a: ConcreteArray, b: ConcreteArray, dtype: DType, ta: bo
         undefined,
         trans,
       );
-      if (c === null) ok = false;
-      else out.set(c, bi * M * N);
+      if (c === null) break;
+      out.set(c, bi * M * N);
+      if (bi === B - 1) return new ConcreteArray(out, [...batchShape, M, N], dtype);
     }
-    if (ok) return new ConcreteArray(out, [...batchShape, M, N], dtype);
   }
   const acc = new Float64Array(B * M * N);
   const ad = f64(storageOf(a));
