@@ -230,9 +230,38 @@ function packT(dt: Dt): number[] {
   return body([[4 + W - 1, I32]], c);
 }
 
+/**
+ * packAT(src, dst, K, nBlocks, ldat) for one dtype: packs A given as Aᵀ (row-major [K, M], row
+ * stride ldat bytes) into blocks of 4 rows: block b holds A[4b..4b+4, k] for k = 0..K-1, 4
+ * elements per k, contiguously, so the micro-kernel reads A with unit stride (lda = s, kstep =
+ * 4s) instead of one cache line per k (a stride of M·s, which thrashes L1 when it is a power of
+ * two). The last block's rows past M read up to 3 elements past each row (past Aᵀ's end for
+ * the last k: the caller leaves slack); they only feed C's rows past M, never read. Requires
+ * K, nBlocks >= 1.
+ */
+function packAT(dt: Dt): number[] {
+  const bytes = dt === "float32" ? 16 : 32; // 4 elements
+  const [src, dst, K, nBlocks, ldat] = [0, 1, 2, 3, 4];
+  const [k, sp, p0] = [5, 6, 7];
+  const c = new Code();
+  c.get(src).set(p0);
+  c.op(OP.loop).op(OP.void); // blocks
+  c.get(p0).set(sp).get(K).set(k);
+  c.op(OP.loop).op(OP.void); // k
+  for (let o = 0; o < bytes; o += 16) c.get(dst).get(sp).simd(SIMD.load, [0, o]).simd(SIMD.store, [0, o]);
+  c.addConst(dst, bytes).get(sp).get(ldat).op(OP.i32Add).set(sp);
+  c.get(k).i32(1).op(OP.i32Sub).tee(k).op(OP.brIf).op(0);
+  c.op(OP.end); // k
+  c.addConst(p0, bytes);
+  c.get(nBlocks).i32(1).op(OP.i32Sub).tee(nBlocks).op(OP.brIf).op(0);
+  c.op(OP.end); // blocks
+  return body([[3, I32]], c);
+}
+
 const DTS: readonly Dt[] = ["float32", "float64"];
 const kernelName = (dt: Dt, R: number) => `${dt === "float32" ? "f32" : "f64"}_${R}`;
 const packTName = (dt: Dt) => `pack_t_${dt === "float32" ? "f32" : "f64"}`;
+const packATName = (dt: Dt) => `pack_at_${dt === "float32" ? "f32" : "f64"}`;
 
 const KERN_TYPE = { params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], results: [] };
 const PACK_TYPE = { params: [I32, I32, I32, I32, I32], results: [] };
@@ -242,7 +271,7 @@ const MAX_PAGES = 32768;
 
 /**
  * The module: an imported memory env.mem (shared, 1..MAX_PAGES pages, when `shared`), 2·RMAX
- * kernels of type (i32 × 10) → (), `pack` and the two `packT`.
+ * kernels of type (i32 × 10) → (), `pack`, and `packT` and `packAT` per dtype.
  */
 export function moduleBytes(shared = false): Uint8Array<ArrayBuffer> {
   const funcs: { name: string; type: typeof KERN_TYPE | typeof PACK_TYPE; body: number[] }[] = [];
@@ -250,6 +279,7 @@ export function moduleBytes(shared = false): Uint8Array<ArrayBuffer> {
     for (let R = 1; R <= RMAX; R++) funcs.push({ name: kernelName(dt, R), type: KERN_TYPE, body: kernel(dt, R) });
   funcs.push({ name: "pack", type: PACK_TYPE, body: pack() });
   for (const dt of DTS) funcs.push({ name: packTName(dt), type: PACK_TYPE, body: packT(dt) });
+  for (const dt of DTS) funcs.push({ name: packATName(dt), type: PACK_TYPE, body: packAT(dt) });
   const memory = shared
     ? { import: true as const, shared: { minPages: 1, maxPages: MAX_PAGES } }
     : { import: true as const };
@@ -267,7 +297,7 @@ const NCP = 8;
 /**
  * Runs chunk `chunk` (rows [chunk·rows, min(M, (chunk+1)·rows))) of a product whose operands
  * are laid out as wasmMatmul does. params: [f64 ? 1 : 0, aOff, bPackOff, cOff, M, K,
- * nPanels, rows, KC, NCP, A stored transposed ? 1 : 0] (bytes, elements). Self-contained (the pool's workers get its
+ * nPanels, rows, KC, NCP, A packed in 4-row blocks by packAT ? 1 : 0] (bytes, elements). Self-contained (the pool's workers get its
  * source): no closure over module scope.
  */
 function runChunk(ex: Record<string, unknown>, p: readonly number[], chunk: number): void {
@@ -292,9 +322,11 @@ function runChunk(ex: Record<string, unknown>, p: readonly number[], chunk: numb
   const k4 = ex[pre + "4"] as K9;
   const ldc = nPanels * 32; // bytes: PANEL = 32 per panel
   const pstride = K * 32;
-  // A's element (i, k) at aOff + i·lda + k·kstep: row-major [M, K], or stored transposed [K, M]
+  // A's element (i, k): row-major [M, K] at aOff + i·lda + k·s, or packed in 4-row blocks
+  // (packAT) at aOff + (i - i%4)·K·s + k·4s + (i%4)·s
   const lda = ta === 1 ? s : K * s;
-  const kstep = ta === 1 ? M * s : s;
+  const kstep = ta === 1 ? 4 * s : s;
+
   const r0 = chunk * rows;
   const r1 = Math.min(M, r0 + rows);
   for (let k0 = 0; k0 < K; k0 += kc) {
@@ -306,7 +338,7 @@ function runChunk(ex: Record<string, unknown>, p: readonly number[], chunk: numb
         const R = Math.min(4, r1 - i0);
         const f = R === 4 ? k4 : R === 3 ? k3 : R === 2 ? k2 : k1;
         f(
-          aOff + i0 * lda + k0 * kstep,
+          aOff + i0 * K * s + k0 * kstep, // i0 is a multiple of 4: a block's start either way
           bOff + j0 * pstride + k0 * 32,
           cOff + i0 * ldc + j0 * 32,
           kb,
@@ -338,6 +370,7 @@ interface Instance {
   exports: Record<string, unknown>;
   pack: Pack;
   packT: Record<Dt, Pack>;
+  packAT: Record<Dt, Pack>;
   pool: Pool | null;
 }
 
@@ -354,10 +387,12 @@ function instantiate(): Instance | null {
     const inst = new WebAssembly.Instance(module, { env: { mem } });
     const ex = inst.exports as Record<string, unknown>;
     for (const dt of DTS) for (let R = 1; R <= RMAX; R++) if (typeof ex[kernelName(dt, R)] !== "function") return null;
-    for (const f of ["pack", packTName("float32"), packTName("float64")]) if (typeof ex[f] !== "function") return null;
+    for (const f of ["pack", ...DTS.map(packTName), ...DTS.map(packATName)])
+      if (typeof ex[f] !== "function") return null;
     const pool = shared ? createPool(module, mem, ex, runChunk) : null;
     const packT = { float32: ex[packTName("float32")] as Pack, float64: ex[packTName("float64")] as Pack };
-    return { mem, exports: ex, pack: ex["pack"] as Pack, packT, pool };
+    const packAT = { float32: ex[packATName("float32")] as Pack, float64: ex[packATName("float64")] as Pack };
+    return { mem, exports: ex, pack: ex["pack"] as Pack, packT, packAT, pool };
   } catch (_e) {
     return null;
   }
@@ -431,7 +466,9 @@ export function wasmMatmul(
   // slack: the last panel reads up to W - 1 columns past N (elements past B; rows past Bᵀ)
   const packOff = align16(bOff + K * N * s + (tb ? (W - 1) * K * s : 0) + PANEL);
   const cOff = packOff + nPanels * K * PANEL;
-  const end = cOff + M * ldc * s;
+  // Aᵀ: packed into 4-row blocks after C (Aᵀ itself is followed by B, the packer's slack)
+  const apOff = align16(cOff + M * ldc * s);
+  const end = ta ? apOff + Math.ceil(M / 4) * 4 * K * s : cOff + M * ldc * s;
   if (end > 2 ** 31 || !ensure(instance.mem, end)) return null;
   const buf = instance.mem.buffer;
   const view = f32 ? new Float32Array(buf) : new Float64Array(buf);
@@ -441,7 +478,11 @@ export function wasmMatmul(
   else instance.pack(bOff, packOff, K, nPanels, N * s);
   const rows = chunkRows(M);
   const nChunks = Math.ceil(M / rows);
-  const params = [f32 ? 0 : 1, aOff, packOff, cOff, M, K, nPanels, rows, KC, NCP, ta ? 1 : 0];
+  if (ta) instance.packAT[dtype](aOff, apOff, K, Math.ceil(M / 4), M * s);
+  // K blocks of equal size (at most KC): no short last block (K = 784: 4 × 196, not 3 × 256 + 16);
+  // the blocking never changes a result (see the header)
+  const kc = Math.ceil(K / Math.ceil(K / KC));
+  const params = [f32 ? 0 : 1, ta ? apOff : aOff, packOff, cOff, M, K, nPanels, rows, kc, NCP, ta ? 1 : 0];
   if (instance.pool !== null && M * K * N >= THREAD_MIN_WORK) parallelFor(instance.pool, nChunks, params);
   else for (let c = 0; c < nChunks; c++) runChunk(instance.exports, params, c);
   // copy C out
