@@ -20,6 +20,11 @@
  *   hold whatever follows in memory: they only feed C's padding columns.
  * - C [M, ldc] with ldc = nPanels·W; the first N columns of each row are
  *   copied out.
+ * - Transposed operands (`trans`, for the backward pass's xᵀ·g and g·Wᵀ,
+ *   never materialised): Bᵀ [N, K] is copied in as is and packed into the
+ *   same panels by `packT` (a gather of W columns per k); Aᵀ [K, M] is copied
+ *   in as is and packed after C into blocks of 4 rows by `packAT` (4
+ *   contiguous elements per k), which the micro-kernel reads with unit stride.
  *
  * Micro-kernel (one exported function per dtype and R in 1..4 rows): for each
  * panel, R×2 vector accumulators (4×8 float32, 4×4 float64) live in locals; per
