@@ -14,6 +14,9 @@ export function matmul(a: ConcreteArray, b: ConcreteArray, dtype: DType): Concre
  * ([...B, K, M]); with `tb`, `b` holds Bᵀ ([...B, N, K]); the result is A·B [...B, M, N], the
  * same values as `matmul` of the materialised transposes (bit-identical: the WebAssembly kernel
  * reads the transposed layouts directly, the JS kernel gets the transposes materialised).
+ * @example
+ * // xᵀ·g for x [128, 784] and g [128, 512], without materialising xᵀ: [784, 512]
+ * const gw = matmulT(x, g, "float32", true, false);
  */
 export function matmulT(a: ConcreteArray, b: ConcreteArray, dtype: DType, ta: boolean, tb: boolean): ConcreteArray {
   const nd = a.shape.length;
