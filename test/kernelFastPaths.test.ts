@@ -42,16 +42,52 @@ const f = (x: number, y: number): number => x * 3 - y / 7; // not symmetric: ope
 describe("binary: operands broadcast over leading or trailing axes", () => {
   const cases: [number[], number[], number[]][] = [
     [[128, 512], [512], [128, 512]], // bias
-    [[128, 512], [1, 512], [128, 512]],
+    [
+      [128, 512],
+      [1, 512],
+      [128, 512],
+    ],
     [[512], [128, 512], [128, 512]],
-    [[128, 10], [128, 1], [128, 10]], // softmax's max
-    [[128, 1], [128, 10], [128, 10]],
-    [[3, 4, 5], [4, 5], [3, 4, 5]],
-    [[3, 4, 5], [3, 4, 1], [3, 4, 5]],
-    [[3, 4, 5], [3, 1, 1], [3, 4, 5]],
-    [[3, 1, 5], [3, 4, 5], [3, 4, 5]], // a middle axis: the general walk
-    [[3, 4, 5], [1, 4, 1], [3, 4, 5]],
-    [[2, 1], [1, 3], [2, 3]], // both broadcast
+    [
+      [128, 10],
+      [128, 1],
+      [128, 10],
+    ], // softmax's max
+    [
+      [128, 1],
+      [128, 10],
+      [128, 10],
+    ],
+    [
+      [3, 4, 5],
+      [4, 5],
+      [3, 4, 5],
+    ],
+    [
+      [3, 4, 5],
+      [3, 4, 1],
+      [3, 4, 5],
+    ],
+    [
+      [3, 4, 5],
+      [3, 1, 1],
+      [3, 4, 5],
+    ],
+    [
+      [3, 1, 5],
+      [3, 4, 5],
+      [3, 4, 5],
+    ], // a middle axis: the general walk
+    [
+      [3, 4, 5],
+      [1, 4, 1],
+      [3, 4, 5],
+    ],
+    [
+      [2, 1],
+      [1, 3],
+      [2, 3],
+    ], // both broadcast
     [[7], [1], [7]],
   ];
   for (const dtype of ["float32", "float64"] as const)
@@ -74,9 +110,18 @@ describe("reduce: leading, trailing and other axis blocks", () => {
   const cases: [number[], number[]][] = [
     [[128, 512], [0]], // a bias gradient
     [[128, 10], [1]], // a softmax's sum
-    [[3, 4, 5], [0, 1]],
-    [[3, 4, 5], [1, 2]],
-    [[3, 4, 5], [0, 2]], // not a block: the strided walk
+    [
+      [3, 4, 5],
+      [0, 1],
+    ],
+    [
+      [3, 4, 5],
+      [1, 2],
+    ],
+    [
+      [3, 4, 5],
+      [0, 2],
+    ], // not a block: the strided walk
     [[3, 4, 5], [1]],
     [[3, 4, 5], [2]],
     [[6, 1, 2], [0]],
