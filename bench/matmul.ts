@@ -94,3 +94,82 @@ export function matmulTable(rows: readonly MatmulRow[]): string[][] {
 }
 
 export const matmulHeader = ["matmul", "threads", "median", "GFLOP/s", "of WASM-SIMD peak"];
+
+/** W2's five large products (issue 8): forward x·W1, h1·W2; backward xᵀ·d1, h1ᵀ·d2, d2·W2ᵀ. */
+export const W2_PRODUCTS: readonly { name: string; M: number; K: number; N: number; ta: boolean; tb: boolean }[] = [
+  { name: "x·W1", M: 128, K: 784, N: 512, ta: false, tb: false },
+  { name: "h1·W2", M: 128, K: 512, N: 512, ta: false, tb: false },
+  { name: "xᵀ·d1", M: 784, K: 128, N: 512, ta: true, tb: false },
+  { name: "h1ᵀ·d2", M: 512, K: 128, N: 512, ta: true, tb: false },
+  { name: "d2·W2ᵀ", M: 128, K: 512, N: 512, ta: false, tb: true },
+];
+
+export interface W2Row {
+  name: string;
+  dtype: "float32" | "float64";
+  threads: number;
+  ms: number;
+  gflops: number;
+}
+
+/**
+ * GFLOP/s of W2's products through the kernel (transposed operands read in place, as the
+ * backward pass runs them), at each thread count; each checked on sampled entries as above.
+ */
+export async function measureW2Matmuls(opts: MeasureOptions): Promise<W2Row[]> {
+  const maxThreads = kernel.wasmMatmulThreaded ? threads.defaultThreads() : 1;
+  const before = threads.getThreads();
+  const rows: W2Row[] = [];
+  try {
+    for (const dtype of ["float32", "float64"] as const)
+      for (const { name, M, K, N, ta, tb } of W2_PRODUCTS) {
+        const next = lcg(M + K + N);
+        const make = (n: number) => (dtype === "float32" ? new Float32Array(n) : new Float64Array(n));
+        const ad = make(M * K); // holds A [M, K], or Aᵀ [K, M] when ta
+        const bd = make(K * N); // holds B [K, N], or Bᵀ [N, K] when tb
+        for (let i = 0; i < M * K; i++) ad[i] = 2 * next() - 1;
+        for (let i = 0; i < K * N; i++) bd[i] = 2 * next() - 1;
+        const a = (i: number, k: number) => ad[ta ? k * M + i : i * K + k]!;
+        const b = (k: number, j: number) => bd[tb ? j * K + k : k * N + j]!;
+        const run = () => kernel.wasmMatmul(ad, bd, M, K, N, dtype, 0, { a: ta, b: tb });
+        for (let t = 1; t <= maxThreads; t++) {
+          threads.setThreads(t);
+          await kernel.matmulPoolReady();
+          const c = run();
+          if (c === null) throw new Error("matmul bench: the WebAssembly kernel is unavailable");
+          const u = dtype === "float32" ? 2 ** -24 : 2 ** -53;
+          for (let s = 0; s < 16; s++) {
+            const i = Math.floor(next() * M);
+            const j = Math.floor(next() * N);
+            let ref = 0;
+            let abs = 0;
+            for (let k = 0; k < K; k++) {
+              ref += a(i, k) * b(k, j);
+              abs += Math.abs(a(i, k) * b(k, j));
+            }
+            if (!(Math.abs(c[i * N + j]! - ref) <= 1.01 * K * u * abs))
+              throw new Error(`matmul bench: wrong result for ${name} ${dtype} threads=${t} (${i},${j})`);
+          }
+          const tm = measure(run, { ...opts, budgetMs: Math.min(opts.budgetMs, 400) });
+          rows.push({ name, dtype, threads: t, ms: tm.medianMs, gflops: (2 * M * K * N) / tm.medianMs / 1e6 });
+        }
+      }
+  } finally {
+    threads.setThreads(before);
+  }
+  return rows;
+}
+
+/** Table rows for W2's products, as matmulTable's. */
+export function w2MatmulTable(rows: readonly W2Row[]): string[][] {
+  return rows.map((r) => {
+    const p = W2_PRODUCTS.find((q) => q.name === r.name)!;
+    return [
+      `${r.name} ${p.M}×${p.K}×${p.N} ${r.dtype}`,
+      String(r.threads),
+      `${r.ms.toFixed(2)} ms`,
+      r.gflops.toFixed(1),
+      `${((100 * r.gflops) / (PEAK_PER_CORE[r.dtype] * r.threads)).toFixed(0)}% of ${PEAK_PER_CORE[r.dtype] * r.threads}`,
+    ];
+  });
+}

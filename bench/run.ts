@@ -100,8 +100,10 @@ const measureOpts: MeasureOptions = opts.quick
 
 // threads branch (issue 8): matmul GFLOP/s against the WASM-SIMD peak, a table of its own
 if (opts.only === "matmul") {
-  const { matmulHeader, matmulTable, measureMatmul } = await import("./matmul.js");
+  const { matmulHeader, matmulTable, measureMatmul, measureW2Matmuls, w2MatmulTable } = await import("./matmul.js");
   console.log(renderTable(matmulHeader, matmulTable(await measureMatmul(measureOpts))));
+  console.log("");
+  console.log(renderTable(matmulHeader, w2MatmulTable(await measureW2Matmuls(measureOpts))));
   process.exit(0);
 }
 

@@ -11,7 +11,7 @@ import { bcastStrides, lastStride, stridedRuns } from "./strided.js";
 import { eagerKernel } from "./wasm/elementwise.js";
 
 type UnaryLoop = (d: TypedArray, out: TypedArray, n: number) => void;
-type BinaryLoop = (a: TypedArray, b: TypedArray, out: TypedArray, n: number, mode: number) => void;
+type BinaryLoop = (a: TypedArray, b: TypedArray, out: TypedArray, n: number, mode: number, m: number) => void;
 
 /**
  * Loops specialised per scalar function: each is a separately generated
@@ -48,21 +48,59 @@ function unaryLoop(f: (v: number) => number): UnaryLoop {
   return loop;
 }
 
-// mode 0: both full; 1: a is a single element; 2: b is a single element
+// mode 0: both full; 1: a is a single element; 2: b is a single element; with rows of length m:
+// 3: b is one row repeated (broadcast over leading axes); 4: a is; 5: b is one element per row
+// (broadcast over trailing axes); 6: a is
 const BINARY_BODY =
-  '"use strict"; return function binary(a, b, out, n, mode) {' +
+  '"use strict"; return function binary(a, b, out, n, mode, m) {' +
   " if (mode === 0) { for (let i = 0; i < n; i++) out[i] = f(a[i], b[i]); }" +
   " else if (mode === 1) { const av = a[0]; for (let i = 0; i < n; i++) out[i] = f(av, b[i]); }" +
-  " else { const bv = b[0]; for (let i = 0; i < n; i++) out[i] = f(a[i], bv); } };";
+  " else if (mode === 2) { const bv = b[0]; for (let i = 0; i < n; i++) out[i] = f(a[i], bv); }" +
+  " else if (mode === 3) { for (let i = 0; i < n; ) for (let j = 0; j < m; j++, i++) out[i] = f(a[i], b[j]); }" +
+  " else if (mode === 4) { for (let i = 0; i < n; ) for (let j = 0; j < m; j++, i++) out[i] = f(a[j], b[i]); }" +
+  " else if (mode === 5) { for (let i = 0, r = 0; i < n; r++) { const bv = b[r]; for (let j = 0; j < m; j++, i++) out[i] = f(a[i], bv); } }" +
+  " else { for (let i = 0, r = 0; i < n; r++) { const av = a[r]; for (let j = 0; j < m; j++, i++) out[i] = f(av, b[i]); } } };";
+
+/** Generic loops of the modes above (where code generation is not allowed). */
+function genericBinary(f: (x: number, y: number) => number): BinaryLoop {
+  return (a, b, out, n, mode, m) => {
+    if (mode === 0) for (let i = 0; i < n; i++) out[i] = f(a[i]!, b[i]!);
+    else if (mode === 1) for (let i = 0; i < n; i++) out[i] = f(a[0]!, b[i]!);
+    else if (mode === 2) for (let i = 0; i < n; i++) out[i] = f(a[i]!, b[0]!);
+    else if (mode === 3) for (let i = 0; i < n;) for (let j = 0; j < m; j++, i++) out[i] = f(a[i]!, b[j]!);
+    else if (mode === 4) for (let i = 0; i < n;) for (let j = 0; j < m; j++, i++) out[i] = f(a[j]!, b[i]!);
+    else if (mode === 5) for (let i = 0, r = 0; i < n; r++) for (let j = 0; j < m; j++, i++) out[i] = f(a[i]!, b[r]!);
+    else for (let i = 0, r = 0; i < n; r++) for (let j = 0; j < m; j++, i++) out[i] = f(a[r]!, b[i]!);
+  };
+}
+
+/**
+ * How an operand of shape `s` (size elements) lies over the output `shape` (n elements, neither
+ * empty): "full" when the shapes agree; m > 0 when it is one row of length m repeated (broadcast
+ * over leading axes only); -m when it is one element per row of length m (broadcast over
+ * trailing axes only); 0 otherwise (a general broadcast).
+ */
+function layout(s: Shape, shape: Shape, size: number, n: number): "full" | number {
+  if (shapesEqual(s, shape)) return "full";
+  const off = shape.length - s.length;
+  // leading axes broadcast: past its leading unit axes, the operand's shape is the output's suffix
+  let k = 0;
+  while (k < s.length && s[k] === 1) k++;
+  let suffix = true;
+  for (let i = k; i < s.length; i++) if (s[i] !== shape[off + i]) suffix = false;
+  if (suffix) return size;
+  // trailing axes broadcast: same rank, the operand's axes before its trailing unit axes agree
+  if (off !== 0) return 0;
+  let e = s.length;
+  while (e > 0 && s[e - 1] === 1) e--;
+  for (let i = 0; i < e; i++) if (s[i] !== shape[i]) return 0;
+  return -(n / size);
+}
 
 function binaryLoop(f: (x: number, y: number) => number): BinaryLoop {
   let loop = BINARY_LOOPS.get(f);
   if (loop === undefined) {
-    loop = (a, b, out, n, mode) => {
-      if (mode === 0) for (let i = 0; i < n; i++) out[i] = f(a[i]!, b[i]!);
-      else if (mode === 1) for (let i = 0; i < n; i++) out[i] = f(a[0]!, b[i]!);
-      else for (let i = 0; i < n; i++) out[i] = f(a[i]!, b[0]!);
-    };
+    loop = genericBinary(f);
     if (specialise)
       try {
         loop = new Function("f", BINARY_BODY)(f) as BinaryLoop;
@@ -121,8 +159,30 @@ export function binary(
   // large float arrays: the compiled WebAssembly loop (wasm branch), else the JS loop
   const k = mode >= 0 && a.dtype === dtype && b.dtype === dtype ? eagerKernel(f, 2, mode, dtype, n) : null;
   if (k !== null) k([ad, bd], [out], n);
-  else if (mode >= 0) binaryLoop(f)(ad, bd, out, n, mode);
-  else if (n > 0) {
+  else if (mode >= 0) binaryLoop(f)(ad, bd, out, n, mode, 0);
+  else if (n > 0) broadcastBinary(a, b, ad, bd, out, shape, n, f);
+  return new ConcreteArray(out, shape, dtype, weak);
+}
+
+/** The binary map of operands broadcast to `shape` (n > 0 elements) into `out`. */
+function broadcastBinary(
+  a: ConcreteArray,
+  b: ConcreteArray,
+  ad: TypedArray,
+  bd: TypedArray,
+  out: TypedArray,
+  shape: Shape,
+  n: number,
+  f: (x: number, y: number) => number,
+): void {
+  // one operand full, the other a row repeated or one element per row (a bias, a softmax's
+  // max): loops without strides (the same elements in the same order as the strided walk)
+  const la = layout(a.shape, shape, ad.length, n);
+  const lb = layout(b.shape, shape, bd.length, n);
+  if (la === "full" && typeof lb === "number" && lb !== 0) binaryLoop(f)(ad, bd, out, n, lb > 0 ? 3 : 5, Math.abs(lb));
+  else if (lb === "full" && typeof la === "number" && la !== 0)
+    binaryLoop(f)(ad, bd, out, n, la > 0 ? 4 : 6, Math.abs(la));
+  else {
     const sa = bcastStrides(a.shape, shape);
     const sb = bcastStrides(b.shape, shape);
     const ia = lastStride(sa);
@@ -134,7 +194,6 @@ export function binary(
       for (let j = 0; j < len; j++, pa += ia, pb += ib) out[o++] = f(ad[pa]!, bd[pb]!);
     });
   }
-  return new ConcreteArray(out, shape, dtype, weak);
 }
 
 export function select(

@@ -6,17 +6,35 @@ import { wasmMatmul } from "./wasmMatmul.js";
 
 /** Batched matrix product: a [...B, M, K] times b [...B, K, N] with equal batch dims. */
 export function matmul(a: ConcreteArray, b: ConcreteArray, dtype: DType): ConcreteArray {
+  return matmulT(a, b, dtype, false, false);
+}
+
+/**
+ * Batched matrix product of operands that may be given transposed: with `ta`, `a` holds Aᵀ
+ * ([...B, K, M]); with `tb`, `b` holds Bᵀ ([...B, N, K]); the result is A·B [...B, M, N], the
+ * same values as `matmul` of the materialised transposes (bit-identical: the WebAssembly kernel
+ * reads the transposed layouts directly, the JS kernel gets the transposes materialised).
+ * @example
+ * // xᵀ·g for x [128, 784] and g [128, 512], without materialising xᵀ: [784, 512]
+ * const gw = matmulT(x, g, "float32", true, false);
+ */
+export function matmulT(a: ConcreteArray, b: ConcreteArray, dtype: DType, ta: boolean, tb: boolean): ConcreteArray {
   const nd = a.shape.length;
-  const M = a.shape[nd - 2]!;
-  const K = a.shape[nd - 1]!;
-  const N = b.shape[nd - 1]!;
+  const M = a.shape[ta ? nd - 1 : nd - 2]!;
+  const K = a.shape[ta ? nd - 2 : nd - 1]!;
+  const N = b.shape[tb ? nd - 2 : nd - 1]!;
   const batchShape = a.shape.slice(0, nd - 2);
   const B = sizeOf(batchShape);
   // WebAssembly SIMD when available and the product is large enough (float32 then accumulates in float32, as peers do)
   if ((dtype === "float32" || dtype === "float64") && B > 0) {
-    const out = allocate(dtype, B * M * N);
-    let ok = true;
-    for (let bi = 0; bi < B && ok; bi++) {
+    const trans = ta || tb ? { a: ta, b: tb } : undefined;
+    if (B === 1) {
+      // one product: the kernel's fresh array is the result (no second array, no copy)
+      const c = wasmMatmul(storageOf(a), storageOf(b), M, K, N, dtype, undefined, trans);
+      if (c !== null) return new ConcreteArray(c, [...batchShape, M, N], dtype);
+    }
+    const out = B > 1 ? allocate(dtype, B * M * N) : null;
+    for (let bi = 0; bi < B && out !== null; bi++) {
       const c = wasmMatmul(
         storageOf(a).subarray(bi * M * K, (bi + 1) * M * K),
         storageOf(b).subarray(bi * K * N, (bi + 1) * K * N),
@@ -24,18 +42,30 @@ export function matmul(a: ConcreteArray, b: ConcreteArray, dtype: DType): Concre
         K,
         N,
         dtype,
+        undefined,
+        trans,
       );
-      if (c === null) ok = false;
-      else out.set(c, bi * M * N);
+      if (c === null) break;
+      out.set(c, bi * M * N);
+      if (bi === B - 1) return new ConcreteArray(out, [...batchShape, M, N], dtype);
     }
-    if (ok) return new ConcreteArray(out, [...batchShape, M, N], dtype);
   }
   const acc = new Float64Array(B * M * N);
-  matmulF64(f64(storageOf(a)), f64(storageOf(b)), acc, B, M, K, N);
+  const ad = f64(storageOf(a));
+  const bd = f64(storageOf(b));
+  matmulF64(ta ? transposeLast(ad, B, K, M) : ad, tb ? transposeLast(bd, B, N, K) : bd, acc, B, M, K, N);
   if (dtype === "float64") return new ConcreteArray(acc, [...batchShape, M, N], dtype);
   const out = allocate(dtype, B * M * N);
   out.set(acc);
   return new ConcreteArray(out, [...batchShape, M, N], dtype);
+}
+
+/** The B matrices [r, c] of `d` transposed to [c, r] (a new array). */
+function transposeLast(d: Float64Array, B: number, r: number, c: number): Float64Array {
+  const out = new Float64Array(d.length);
+  for (let bi = 0, o = 0; bi < B; bi++, o += r * c)
+    for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[o + j * r + i] = d[o + i * c + j]!;
+  return out;
 }
 
 /** The data as Float64Array (no copy when it already is one), so hot loops stay monomorphic. */

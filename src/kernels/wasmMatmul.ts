@@ -20,6 +20,11 @@
  *   hold whatever follows in memory: they only feed C's padding columns.
  * - C [M, ldc] with ldc = nPanels·W; the first N columns of each row are
  *   copied out.
+ * - Transposed operands (`trans`, for the backward pass's xᵀ·g and g·Wᵀ,
+ *   never materialised): Bᵀ [N, K] is copied in as is and packed into the
+ *   same panels by `packT` (a gather of W columns per k); Aᵀ [K, M] is copied
+ *   in as is and packed after C into blocks of 4 rows by `packAT` (4
+ *   contiguous elements per k), which the micro-kernel reads with unit stride.
  *
  * Micro-kernel (one exported function per dtype and R in 1..4 rows): for each
  * panel, R×2 vector accumulators (4×8 float32, 4×4 float64) live in locals; per
@@ -70,28 +75,28 @@ const RMAX = 4;
 const PANEL = V * 16;
 
 /**
- * kern(aP, bP, cP, K, nPanels, pstride, ldc, lda, accumulate): for each of
- * nPanels packed panels, C[R rows, W cols] (+)= A[R rows, K] · Bp[K, W]. A is
- * row-major with row stride lda, C with row stride ldc; panel p of packed B
+ * kern(aP, bP, cP, K, nPanels, pstride, ldc, lda, accumulate, kstep): for each of
+ * nPanels packed panels, C[R rows, W cols] (+)= A[R rows, K] · Bp[K, W]. A's
+ * element (r, k) is at aP + r·lda + k·kstep (row-major: lda = K·s, kstep = s;
+ * A stored transposed: lda = s, kstep = M·s), C has row stride ldc; panel p of packed B
  * starts at bP + p·pstride and is K rows of PANEL contiguous bytes; its C
  * block at cP + p·PANEL. accumulate = 0 starts from zero, 1 from C's values.
  * All pointers and strides in bytes. Requires K >= 1 and nPanels >= 1.
  */
 function kernel(dt: Dt, R: number): number[] {
-  const s = dt === "float32" ? 4 : 8; // element size
-  const [aP, bP, cP, K, nPanels, pstride, ldc, lda, accumulate] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [aP, bP, cP, K, nPanels, pstride, ldc, lda, accumulate, kstep] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   // i32 locals
-  const k = 9;
-  const aptr = 10;
-  const bptr = 11;
-  const cptr = 12;
-  const j = 13;
-  const tmp = 14;
-  const bcol = 15;
-  const rowOff = (r: number) => 15 + r; // r*lda, r = 1..R-1
+  const k = 10;
+  const aptr = 11;
+  const bptr = 12;
+  const cptr = 13;
+  const j = 14;
+  const tmp = 15;
+  const bcol = 16;
+  const rowOff = (r: number) => 16 + r; // r*lda, r = 1..R-1
   const nI32 = 7 + (R - 1);
   // v128 locals
-  const v0 = 9 + nI32;
+  const v0 = 10 + nI32;
   const acc = (r: number, v: number) => v0 + r * V + v;
   const bv = (v: number) => v0 + R * V + v;
   const av = v0 + R * V + V;
@@ -137,7 +142,7 @@ function kernel(dt: Dt, R: number): number[] {
     c.simd(splat, [align, 0]).set(av);
     for (let v = 0; v < V; v++) c.get(acc(r, v)).get(av).get(bv(v)).simd(mul).simd(add).set(acc(r, v));
   }
-  c.addConst(aptr, s).addConst(bptr, PANEL);
+  c.get(aptr).get(kstep).op(OP.i32Add).set(aptr).addConst(bptr, PANEL);
   c.get(k).i32(1).op(OP.i32Sub).tee(k).op(OP.brIf).op(0);
   c.op(OP.end); // k
   for (let r = 0; r < R; r++) {
@@ -185,10 +190,85 @@ function pack(): number[] {
   return body([[3, I32]], c);
 }
 
+/**
+ * packT(src, dst, K, nPanels, ldbt) for one dtype: packs B given as Bᵀ (row-major [N, K], row
+ * stride ldbt bytes: B[k, j] at src + j·ldbt + k·s) into the panels `pack` makes. Columns of the
+ * last panel past N are read from past Bᵀ's end (the caller leaves (W - 1)·ldbt bytes of slack):
+ * they only feed C's padding columns. Elements are copied as integers (bit-exact). Requires K,
+ * nPanels >= 1.
+ */
+function packT(dt: Dt): number[] {
+  const s = dt === "float32" ? 4 : 8;
+  const W = PANEL / s;
+  const [load, store, align] = dt === "float32" ? [0x28, 0x36, 2] : [0x29, 0x37, 3]; // i32/i64 load, store
+  const [src, dst, K, nPanels, ldbt] = [0, 1, 2, 3, 4];
+  const [k, sp, p0, pstep] = [5, 6, 7, 8];
+  const col = (c: number) => 8 + c; // c·ldbt, c = 1..W-1
+  const c = new Code();
+  for (let q = 1; q < W; q++)
+    (q === 1
+      ? c.get(ldbt)
+      : c
+          .get(col(q - 1))
+          .get(ldbt)
+          .op(OP.i32Add)
+    ).set(col(q));
+  c.get(col(W - 1))
+    .get(ldbt)
+    .op(OP.i32Add)
+    .set(pstep); // W·ldbt: from one panel's columns to the next
+  c.get(src).set(p0);
+  c.op(OP.loop).op(OP.void); // panels
+  c.get(p0).set(sp).get(K).set(k);
+  c.op(OP.loop).op(OP.void); // k
+  for (let q = 0; q < W; q++) {
+    c.get(dst).get(sp);
+    if (q > 0) c.get(col(q)).op(OP.i32Add);
+    c.mem(load, align, 0).mem(store, align, q * s);
+  }
+  c.addConst(dst, PANEL).addConst(sp, s);
+  c.get(k).i32(1).op(OP.i32Sub).tee(k).op(OP.brIf).op(0);
+  c.op(OP.end); // k
+  c.get(p0).get(pstep).op(OP.i32Add).set(p0);
+  c.get(nPanels).i32(1).op(OP.i32Sub).tee(nPanels).op(OP.brIf).op(0);
+  c.op(OP.end); // panels
+  return body([[4 + W - 1, I32]], c);
+}
+
+/**
+ * packAT(src, dst, K, nBlocks, ldat) for one dtype: packs A given as Aᵀ (row-major [K, M], row
+ * stride ldat bytes) into blocks of 4 rows: block b holds A[4b..4b+4, k] for k = 0..K-1, 4
+ * elements per k, contiguously, so the micro-kernel reads A with unit stride (lda = s, kstep =
+ * 4s) instead of one cache line per k (a stride of M·s, which thrashes L1 when it is a power of
+ * two). The last block's rows past M read up to 3 elements past each row (past Aᵀ's end for
+ * the last k: the caller leaves slack); they only feed C's rows past M, never read. Requires
+ * K, nBlocks >= 1.
+ */
+function packAT(dt: Dt): number[] {
+  const bytes = dt === "float32" ? 16 : 32; // 4 elements
+  const [src, dst, K, nBlocks, ldat] = [0, 1, 2, 3, 4];
+  const [k, sp, p0] = [5, 6, 7];
+  const c = new Code();
+  c.get(src).set(p0);
+  c.op(OP.loop).op(OP.void); // blocks
+  c.get(p0).set(sp).get(K).set(k);
+  c.op(OP.loop).op(OP.void); // k
+  for (let o = 0; o < bytes; o += 16) c.get(dst).get(sp).simd(SIMD.load, [0, o]).simd(SIMD.store, [0, o]);
+  c.addConst(dst, bytes).get(sp).get(ldat).op(OP.i32Add).set(sp);
+  c.get(k).i32(1).op(OP.i32Sub).tee(k).op(OP.brIf).op(0);
+  c.op(OP.end); // k
+  c.addConst(p0, bytes);
+  c.get(nBlocks).i32(1).op(OP.i32Sub).tee(nBlocks).op(OP.brIf).op(0);
+  c.op(OP.end); // blocks
+  return body([[3, I32]], c);
+}
+
 const DTS: readonly Dt[] = ["float32", "float64"];
 const kernelName = (dt: Dt, R: number) => `${dt === "float32" ? "f32" : "f64"}_${R}`;
+const packTName = (dt: Dt) => `pack_t_${dt === "float32" ? "f32" : "f64"}`;
+const packATName = (dt: Dt) => `pack_at_${dt === "float32" ? "f32" : "f64"}`;
 
-const KERN_TYPE = { params: [I32, I32, I32, I32, I32, I32, I32, I32, I32], results: [] };
+const KERN_TYPE = { params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], results: [] };
 const PACK_TYPE = { params: [I32, I32, I32, I32, I32], results: [] };
 
 /** Most memory pages (2 GiB): a shared memory must declare its maximum. */
@@ -196,13 +276,15 @@ const MAX_PAGES = 32768;
 
 /**
  * The module: an imported memory env.mem (shared, 1..MAX_PAGES pages, when `shared`), 2·RMAX
- * kernels of type (i32 × 9) → () and `pack`.
+ * kernels of type (i32 × 10) → (), `pack`, and `packT` and `packAT` per dtype.
  */
 export function moduleBytes(shared = false): Uint8Array<ArrayBuffer> {
   const funcs: { name: string; type: typeof KERN_TYPE | typeof PACK_TYPE; body: number[] }[] = [];
   for (const dt of DTS)
     for (let R = 1; R <= RMAX; R++) funcs.push({ name: kernelName(dt, R), type: KERN_TYPE, body: kernel(dt, R) });
   funcs.push({ name: "pack", type: PACK_TYPE, body: pack() });
+  for (const dt of DTS) funcs.push({ name: packTName(dt), type: PACK_TYPE, body: packT(dt) });
+  for (const dt of DTS) funcs.push({ name: packATName(dt), type: PACK_TYPE, body: packAT(dt) });
   const memory = shared
     ? { import: true as const, shared: { minPages: 1, maxPages: MAX_PAGES } }
     : { import: true as const };
@@ -220,7 +302,7 @@ const NCP = 8;
 /**
  * Runs chunk `chunk` (rows [chunk·rows, min(M, (chunk+1)·rows))) of a product whose operands
  * are laid out as wasmMatmul does. params: [f64 ? 1 : 0, aOff, bPackOff, cOff, M, K,
- * nPanels, rows, KC, NCP] (bytes, elements). Self-contained (the pool's workers get its
+ * nPanels, rows, KC, NCP, A packed in 4-row blocks by packAT ? 1 : 0] (bytes, elements). Self-contained (the pool's workers get its
  * source): no closure over module scope.
  */
 function runChunk(ex: Record<string, unknown>, p: readonly number[], chunk: number): void {
@@ -234,8 +316,9 @@ function runChunk(ex: Record<string, unknown>, p: readonly number[], chunk: numb
     ldc: number,
     lda: number,
     acc: number,
+    kstep: number,
   ) => void;
-  const [f64 = 0, aOff = 0, bOff = 0, cOff = 0, M = 0, K = 0, nPanels = 0, rows = 4, kc = 256, ncp = 8] = p;
+  const [f64 = 0, aOff = 0, bOff = 0, cOff = 0, M = 0, K = 0, nPanels = 0, rows = 4, kc = 256, ncp = 8, ta = 0] = p;
   const pre = f64 === 1 ? "f64_" : "f32_";
   const s = f64 === 1 ? 8 : 4;
   const k1 = ex[pre + "1"] as K9;
@@ -244,7 +327,11 @@ function runChunk(ex: Record<string, unknown>, p: readonly number[], chunk: numb
   const k4 = ex[pre + "4"] as K9;
   const ldc = nPanels * 32; // bytes: PANEL = 32 per panel
   const pstride = K * 32;
-  const lda = K * s;
+  // A's element (i, k): row-major [M, K] at aOff + i·lda + k·s, or packed in 4-row blocks
+  // (packAT) at aOff + (i - i%4)·K·s + k·4s + (i%4)·s
+  const lda = ta === 1 ? s : K * s;
+  const kstep = ta === 1 ? 4 * s : s;
+
   const r0 = chunk * rows;
   const r1 = Math.min(M, r0 + rows);
   for (let k0 = 0; k0 < K; k0 += kc) {
@@ -256,7 +343,7 @@ function runChunk(ex: Record<string, unknown>, p: readonly number[], chunk: numb
         const R = Math.min(4, r1 - i0);
         const f = R === 4 ? k4 : R === 3 ? k3 : R === 2 ? k2 : k1;
         f(
-          aOff + (i0 * K + k0) * s,
+          aOff + i0 * K * s + k0 * kstep, // i0 is a multiple of 4: a block's start either way
           bOff + j0 * pstride + k0 * 32,
           cOff + i0 * ldc + j0 * 32,
           kb,
@@ -265,6 +352,7 @@ function runChunk(ex: Record<string, unknown>, p: readonly number[], chunk: numb
           ldc,
           lda,
           accumulate,
+          kstep,
         );
       }
     }
@@ -286,6 +374,8 @@ interface Instance {
   mem: WebAssembly.Memory;
   exports: Record<string, unknown>;
   pack: Pack;
+  packT: Record<Dt, Pack>;
+  packAT: Record<Dt, Pack>;
   pool: Pool | null;
 }
 
@@ -302,9 +392,12 @@ function instantiate(): Instance | null {
     const inst = new WebAssembly.Instance(module, { env: { mem } });
     const ex = inst.exports as Record<string, unknown>;
     for (const dt of DTS) for (let R = 1; R <= RMAX; R++) if (typeof ex[kernelName(dt, R)] !== "function") return null;
-    if (typeof ex["pack"] !== "function") return null;
+    for (const f of ["pack", ...DTS.map(packTName), ...DTS.map(packATName)])
+      if (typeof ex[f] !== "function") return null;
     const pool = shared ? createPool(module, mem, ex, runChunk) : null;
-    return { mem, exports: ex, pack: ex["pack"] as Pack, pool };
+    const packT = { float32: ex[packTName("float32")] as Pack, float64: ex[packTName("float64")] as Pack };
+    const packAT = { float32: ex[packATName("float32")] as Pack, float64: ex[packATName("float64")] as Pack };
+    return { mem, exports: ex, pack: ex["pack"] as Pack, packT, packAT, pool };
   } catch (_e) {
     return null;
   }
@@ -349,6 +442,9 @@ function ensure(mem: WebAssembly.Memory, bytes: number): boolean {
  * is not a float, M·K·N < `minWork` (default `WASM_MATMUL_MIN_WORK[dtype]`; pass 0 to force), or memory cannot grow. Inputs are read
  * element-wise, so any numeric typed array works; they are not modified.
  * Large products run on up to `getThreads()` threads (./threads.ts), with identical results.
+ * `trans.a`: `a` holds Aᵀ (row-major [K, M]); `trans.b`: `b` holds Bᵀ ([N, K]). The product is
+ * then read through the transposed layout, never materialised, and every output is the same
+ * sum in the same order as with the transposes materialised (bit-identical).
  */
 export function wasmMatmul(
   a: TypedArray,
@@ -358,6 +454,7 @@ export function wasmMatmul(
   N: number,
   dtype: string,
   minWork?: number,
+  trans?: { readonly a?: boolean; readonly b?: boolean },
 ): Float32Array | Float64Array | null {
   if (instance === null || (dtype !== "float32" && dtype !== "float64")) return null;
   if (M * K * N < (minWork ?? WASM_MATMUL_MIN_WORK[dtype])) return null;
@@ -369,18 +466,28 @@ export function wasmMatmul(
   const ldc = nPanels * W; // elements
   const aOff = 0;
   const bOff = align16(aOff + M * K * s);
-  const packOff = align16(bOff + K * N * s + PANEL); // slack: the last panel reads up to W - 1 past B
+  const ta = trans?.a === true;
+  const tb = trans?.b === true;
+  // slack: the last panel reads up to W - 1 columns past N (elements past B; rows past Bᵀ)
+  const packOff = align16(bOff + K * N * s + (tb ? (W - 1) * K * s : 0) + PANEL);
   const cOff = packOff + nPanels * K * PANEL;
-  const end = cOff + M * ldc * s;
+  // Aᵀ: packed into 4-row blocks after C (Aᵀ itself is followed by B, the packer's slack)
+  const apOff = align16(cOff + M * ldc * s);
+  const end = ta ? apOff + Math.ceil(M / 4) * 4 * K * s : cOff + M * ldc * s;
   if (end > 2 ** 31 || !ensure(instance.mem, end)) return null;
   const buf = instance.mem.buffer;
   const view = f32 ? new Float32Array(buf) : new Float64Array(buf);
   view.set(a, aOff / s);
   view.set(b, bOff / s);
-  instance.pack(bOff, packOff, K, nPanels, N * s);
+  if (tb) instance.packT[dtype](bOff, packOff, K, nPanels, K * s);
+  else instance.pack(bOff, packOff, K, nPanels, N * s);
   const rows = chunkRows(M);
   const nChunks = Math.ceil(M / rows);
-  const params = [f32 ? 0 : 1, aOff, packOff, cOff, M, K, nPanels, rows, KC, NCP];
+  if (ta) instance.packAT[dtype](aOff, apOff, K, Math.ceil(M / 4), M * s);
+  // K blocks of equal size (at most KC): no short last block (K = 784: 4 × 196, not 3 × 256 + 16);
+  // the blocking never changes a result (see the header)
+  const kc = Math.ceil(K / Math.ceil(K / KC));
+  const params = [f32 ? 0 : 1, ta ? apOff : aOff, packOff, cOff, M, K, nPanels, rows, kc, NCP, ta ? 1 : 0];
   if (instance.pool !== null && M * K * N >= THREAD_MIN_WORK) parallelFor(instance.pool, nChunks, params);
   else for (let c = 0; c < nChunks; c++) runChunk(instance.exports, params, c);
   // copy C out

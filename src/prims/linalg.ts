@@ -5,13 +5,15 @@
  */
 import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
 import { isFloat } from "../core/dtype.js";
-import { NDArray, fromNested } from "../core/ndarray.js";
+import { ConcreteArray, NDArray, fromNested } from "../core/ndarray.js";
+import { SETTINGS } from "../core/config.js";
+import { traceDepth } from "../core/trace.js";
 import { shapesEqual } from "../core/shape.js";
 import type { Aval } from "../core/trace.js";
 import * as K from "../kernels/linalg.js";
 import { binary } from "../kernels/elementwise.js";
 import { transpose } from "../kernels/movement.js";
-import { matmul } from "../kernels/matmul.js";
+import { matmul, matmulT } from "../kernels/matmul.js";
 import * as O from "./wrap.js";
 import { Dim, batchedFront, moveToFront } from "./batching.js";
 import { LinearRule, Rule, T, isLin, sameAval, tadd } from "./rule.js";
@@ -136,6 +138,28 @@ function matmulBatch(a: NDArray, b: NDArray, da: Dim, db: Dim, size: number): ND
 // ---------------------------------------------------------------------------
 // the rows
 
+/**
+ * x·yᵀ (tb) or xᵀ·y (ta), the cotangents of a product. Outside every transform on concrete
+ * operands (an eager gradient's backward pass), where `bind` would evaluate the transpose and
+ * the product on the spot, the kernel reads the operand transposed in place: the same values
+ * (bit-identical, see `matmulT`) without materialising the transpose (issue 8).
+ */
+function matmulSwapped(x: NDArray, y: NDArray, ta: boolean, tb: boolean): NDArray {
+  if (x instanceof ConcreteArray && y instanceof ConcreteArray && traceDepth() === 0 && !SETTINGS.debugNans) {
+    const [o] = MATMUL.abstractEval([ta ? avalSwapped(x) : x, tb ? avalSwapped(y) : y], {});
+    return matmulT(x, y, o!.dtype, ta, tb);
+  }
+  return O.matmulPrim(ta ? swap(x) : x, tb ? swap(y) : y);
+}
+
+/** The abstract value of x with its last two axes swapped. */
+function avalSwapped(x: ConcreteArray): Aval {
+  const s = x.shape.slice();
+  const n = s.length;
+  if (n >= 2) [s[n - 2], s[n - 1]] = [s[n - 1]!, s[n - 2]!];
+  return { shape: s, dtype: x.dtype, weak: x.weakType };
+}
+
 // batched matrix product [...B, M, K] @ [...B, K, N]; d(AB) = dA B + A dB
 export const MATMUL: LinearRule<Params["matmul"]> = {
   name: "matmul",
@@ -156,8 +180,8 @@ export const MATMUL: LinearRule<Params["matmul"]> = {
     if (ct === null) return [null, null];
     if (isLin(a) && isLin(b)) throw new DTypeError("matmul: transpose of a product of two linear operands");
     return [
-      isLin(a) ? O.matmulPrim(ct, swap(b as NDArray)) : null,
-      isLin(b) ? O.matmulPrim(swap(a as NDArray), ct) : null,
+      isLin(a) ? matmulSwapped(ct, b as NDArray, false, true) : null,
+      isLin(b) ? matmulSwapped(a as NDArray, ct, true, false) : null,
     ];
   },
   vmap: ([a, b], [da, db], _p, n) => [[matmulBatch(a!, b!, da!, db!, n)], [0]],

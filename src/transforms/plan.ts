@@ -15,6 +15,8 @@
 import { ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
 import { DType, type TypedArray, allocate } from "../core/dtype.js";
 import * as SH from "../prims/shape.js";
+import { MATMUL } from "../prims/linalg.js";
+import { matmulT } from "../kernels/matmul.js";
 import { sizeOf } from "../core/shape.js";
 import { Equation, Graph, Var, evalGraph } from "../core/graph.js";
 import { SETTINGS } from "../core/config.js";
@@ -51,6 +53,8 @@ export interface Plan {
   readonly fusedGroups: number;
   /** How many of them run as compiled WebAssembly (for tests and diagnostics). */
   readonly wasmGroups: number;
+  /** Transposes dropped because the matmuls reading them read their input transposed (for tests and diagnostics). */
+  readonly matmulTransposes: number;
 }
 
 function isElementwise(e: Equation): boolean {
@@ -264,6 +268,46 @@ function wasmProgram(
 }
 // --- end WebAssembly fused loops ---------------------------------------------------------------
 
+/**
+ * matmul of transposed operands (issue 8: the backward pass's xᵀ·g and g·Wᵀ): a transpose that
+ * swaps the last two axes and is read only as matmul operands is dropped, and those matmuls read
+ * its input through the kernel's transposed layout, which gives exactly the values of the
+ * materialised transpose's product (see `matmulT`).
+ */
+function transposedMatmuls(eqns: readonly Equation[], outs: readonly (Var | null)[]): readonly Equation[] {
+  const swapsLast = (perm: readonly number[]): boolean => {
+    const n = perm.length;
+    return n >= 2 && perm[n - 2] === n - 1 && perm[n - 1] === n - 2 && perm.every((p, i) => i >= n - 2 || p === i);
+  };
+  const readers = new Map<Var, Equation[]>();
+  for (const e of eqns) for (const v of e.inputs) readers.set(v, [...(readers.get(v) ?? []), e]);
+  const source = new Map<Var, Var>(); // a dropped transpose's output -> its input
+  for (const e of eqns)
+    if (e.rule === SH.TRANSPOSE && swapsLast((e.params as { perm: number[] }).perm)) {
+      const v = e.outs[0]!;
+      const rs = readers.get(v) ?? [];
+      if (rs.length > 0 && rs.every((r) => r.rule === MATMUL) && !outs.includes(v)) source.set(v, e.inputs[0]!);
+    }
+  if (source.size === 0) return eqns;
+  const out: Equation[] = [];
+  for (const e of eqns) {
+    if (e.rule === SH.TRANSPOSE && source.has(e.outs[0]!)) continue;
+    if (e.rule !== MATMUL || !e.inputs.some((v) => source.has(v))) {
+      out.push(e);
+      continue;
+    }
+    const [a, b] = e.inputs as [Var, Var];
+    const ta = source.has(a);
+    const tb = source.has(b);
+    const rule: Rule = {
+      ...(MATMUL as unknown as Rule),
+      impl: ([x, y], _p, [o]) => [matmulT(x!, y!, o!.dtype, ta, tb)],
+    };
+    out.push({ ...e, rule, inputs: [source.get(a) ?? a, source.get(b) ?? b] });
+  }
+  return out;
+}
+
 /** Whether every element of a concrete array is the same value (bitwise, so NaN and ±0 count exactly). */
 function isUniform(x: unknown): boolean {
   if (!(x instanceof ConcreteArray)) return false;
@@ -275,7 +319,7 @@ function isUniform(x: unknown): boolean {
 
 /** Compiles a graph into a plan (fusing elementwise runs when code generation is available). */
 export function compile(g: Graph): Plan {
-  const eqns = g.equations;
+  const eqns = transposedMatmuls(g.equations, g.outs);
   const uniformConsts = new Map<Var, boolean>();
   const uniform = (v: Var): boolean => {
     const i = g.constVars.indexOf(v);
@@ -374,6 +418,7 @@ export function compile(g: Graph): Plan {
 
   return {
     fusedGroups,
+    matmulTransposes: g.equations.length - eqns.length,
     wasmGroups: steps.filter((s) => s.kind === "fused" && s.wasm !== null).length,
     run(args: readonly ConcreteArray[]): NDArray[] {
       // debugNans: equation by equation through bind, which checks each primitive's outputs (the
