@@ -49,7 +49,7 @@ function convAval(x: Aval, w: Aval, p: P): Aval {
 }
 
 // d conv(x, w) = conv(dx, w) + conv(x, dw)
-export const CONV: LinearRule<P> = {
+export const CONV: LinearRule<P, 2, 1> = {
   name: "conv",
   abstractEval: ([x, w], p) => [convAval(x!, w!, p)],
   impl: ([x, w], p, [o]) => [K.conv(x!, w!, p, o!.dtype)],

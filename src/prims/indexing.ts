@@ -43,7 +43,7 @@ function scatterBatch(
 }
 
 // gather along an axis: out = x.shape[:axis] ++ idx.shape ++ x.shape[axis+1:]; linear in x
-export const GATHER: LinearRule<Params["gather"]> = {
+export const GATHER: LinearRule<Params["gather"], 2, 1> = {
   name: "gather",
   abstractEval([x, i], { axis }) {
     if (i!.dtype !== "int32") throw new DTypeError(`take: indices must be int32, got ${i!.dtype}`);
@@ -69,7 +69,7 @@ export const GATHER: LinearRule<Params["gather"]> = {
 };
 
 // adds u into zeros along an axis at idx (the transpose of gather); linear in u
-export const SCATTER_ADD: LinearRule<Params["scatter_add"]> = {
+export const SCATTER_ADD: LinearRule<Params["scatter_add"], 2, 1> = {
   name: "scatter_add",
   abstractEval([u, i], { axis, size }) {
     if (i!.dtype !== "int32") throw new DTypeError(`scatterAdd: indices must be int32, got ${i!.dtype}`);
@@ -90,7 +90,7 @@ export const SCATTER_ADD: LinearRule<Params["scatter_add"]> = {
 };
 
 // stable sorting permutation (int32): no derivative
-export const ARGSORT: Rule<Params["argsort"]> = {
+export const ARGSORT: Rule<Params["argsort"], 1, 1> = {
   name: "argsort",
   abstractEval([a], { axis }) {
     if (axis < 0 || axis >= a!.shape.length)

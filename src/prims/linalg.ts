@@ -137,7 +137,7 @@ function matmulBatch(a: NDArray, b: NDArray, da: Dim, db: Dim, size: number): ND
 // the rows
 
 // batched matrix product [...B, M, K] @ [...B, K, N]; d(AB) = dA B + A dB
-export const MATMUL: LinearRule<Params["matmul"]> = {
+export const MATMUL: LinearRule<Params["matmul"], 2, 1> = {
   name: "matmul",
   abstractEval([a, b]) {
     const sa = a!.shape;
@@ -164,7 +164,7 @@ export const MATMUL: LinearRule<Params["matmul"]> = {
 };
 
 // X = A⁻¹ B by pivoted LU; dX = A⁻¹ (dB - dA X); linear in B (transpose: A⁻ᵀ ct)
-export const SOLVE: LinearRule<Params["solve"]> = {
+export const SOLVE: LinearRule<Params["solve"], 2, 1> = {
   name: "solve",
   abstractEval: ([a, b]) => solveAval("solve", a!, b!),
   impl: ([a, b]) => [K.solve(a!, b!)],
@@ -178,7 +178,7 @@ export const SOLVE: LinearRule<Params["solve"]> = {
 
 // X = op(A)⁻¹ B for triangular A (only its triangle is read); linear in B. A primitive for speed
 // (O(n²) per right-hand side instead of an O(n³) LU) and exactness (no pivoting off the triangle).
-export const TRIANGULAR_SOLVE: LinearRule<Params["triangular_solve"]> = {
+export const TRIANGULAR_SOLVE: LinearRule<Params["triangular_solve"], 2, 1> = {
   name: "triangular_solve",
   abstractEval: ([a, b]) => solveAval("triangularSolve", a!, b!),
   impl: ([a, b], { lower, transposeA }) => [K.triangularSolve(a!, b!, lower, transposeA)],
@@ -194,7 +194,7 @@ export const TRIANGULAR_SOLVE: LinearRule<Params["triangular_solve"]> = {
 };
 
 // [sign, log|det A|]; d log|det A| = tr(A⁻¹ dA)
-export const SLOGDET: Rule<Params["slogdet"]> = {
+export const SLOGDET: Rule<Params["slogdet"], 1, 2> = {
   name: "slogdet",
   abstractEval([a]) {
     checkSquare("slogdet", a!);
@@ -236,7 +236,7 @@ function checkerboard(n: number, dtype: NDArray["dtype"]): NDArray {
 }
 
 // det A; d det = Σ_ij C_ij dA_ij with C the cofactor matrix (finite at singular A, unlike det · A⁻ᵀ)
-export const DET: Rule<Params["det"]> = {
+export const DET: Rule<Params["det"], 1, 1> = {
   name: "det",
   abstractEval([a]) {
     checkSquare("det", a!);
@@ -251,7 +251,7 @@ export const DET: Rule<Params["det"]> = {
 
 // cofactor matrix C (adj(A)ᵀ). C_ij = (-1)^(i+j) det(M_ij) for the minor M_ij, so
 // dC_ij = (-1)^(i+j) Σ cof(M_ij) ∘ dM_ij: the rule recurses on (n-1)-minors, every order stays finite
-export const COFACTOR: Rule<Params["cofactor"]> = {
+export const COFACTOR: Rule<Params["cofactor"], 1, 1> = {
   name: "cofactor",
   abstractEval([a]) {
     checkSquare("cofactor", a!);
@@ -269,7 +269,7 @@ export const COFACTOR: Rule<Params["cofactor"]> = {
 };
 
 // L = chol((A + Aᵀ)/2); dL = L φ(L⁻¹ dS L⁻ᵀ), φ = lower triangle with halved diagonal
-export const CHOLESKY: Rule<Params["cholesky"]> = {
+export const CHOLESKY: Rule<Params["cholesky"], 1, 1> = {
   name: "cholesky",
   abstractEval([a]) {
     checkSquare("cholesky", a!);
@@ -285,7 +285,7 @@ export const CHOLESKY: Rule<Params["cholesky"]> = {
 };
 
 // reduced QR (m >= n), diag(R) >= 0
-export const QR: Rule<Params["qr"]> = {
+export const QR: Rule<Params["qr"], 1, 2> = {
   name: "qr",
   abstractEval([a]) {
     const s = a!.shape;
@@ -304,7 +304,7 @@ export const QR: Rule<Params["qr"]> = {
 };
 
 // eigenvalues (ascending) and eigenvectors of (A + Aᵀ)/2; assumes distinct eigenvalues for derivatives
-export const EIGH: Rule<Params["eigh"]> = {
+export const EIGH: Rule<Params["eigh"], 1, 2> = {
   name: "eigh",
   abstractEval([a]) {
     checkSquare("eigh", a!);
@@ -395,7 +395,7 @@ function svdJvp(da: NDArray, u: NDArray, s: NDArray, vh: NDArray): [NDArray, NDA
 }
 
 // A = U diag(S) Vh (S descending); derivatives assume distinct nonzero singular values
-export const SVD: Rule<Params["svd"]> = {
+export const SVD: Rule<Params["svd"], 1, 3> = {
   name: "svd",
   abstractEval: ([a], { fullMatrices }) =>
     decompAvals("svd", a!, (m, n, k) => [[m, fullMatrices ? m : k], [k], [fullMatrices ? n : k, n]]),
@@ -436,7 +436,7 @@ function luJvp(da: NDArray, p: NDArray, l: NDArray, u: NDArray): [NDArray, NDArr
 }
 
 // A = P L U with partial pivoting; P has no derivative (piecewise constant)
-export const LU: Rule<Params["lu"]> = {
+export const LU: Rule<Params["lu"], 1, 3> = {
   name: "lu",
   abstractEval: ([a]) =>
     decompAvals("lu", a!, (m, n, k) => [
@@ -450,7 +450,7 @@ export const LU: Rule<Params["lu"]> = {
 };
 
 // e^A; d e^A = L(A, dA), the Fréchet derivative (linear in dA)
-export const EXPM: Rule<Params["expm"]> = {
+export const EXPM: Rule<Params["expm"], 1, 1> = {
   name: "expm",
   abstractEval([a]) {
     checkSquare("expm", a!);
@@ -474,7 +474,7 @@ function blockDiag(x: NDArray): NDArray {
 // L(A, E) = ∫₀¹ e^{sA} E e^{(1-s)A} ds = top-right block of exp([[A, E], [0, A]]); linear in E.
 // dL = L(A, dE) + top-right block of L(M, diag(dA, dA)) with M = [[A, E], [0, A]] (differentiating the
 // block identity); transpose in E: ⟨C, L(A, E)⟩ = ⟨L(Aᵀ, C), E⟩
-export const EXPM_FRECHET: LinearRule<Params["expm_frechet"]> = {
+export const EXPM_FRECHET: LinearRule<Params["expm_frechet"], 2, 1> = {
   name: "expm_frechet",
   abstractEval([a, e]) {
     checkSquare("expm", a!);

@@ -27,7 +27,7 @@ function extremumReduceJvp(x: NDArray, dx: T, y: NDArray, axes: number[]): T {
 const shiftReduced = ({ axes }: { axes: number[] }) => ({ axes: axes.map((a) => a + 1) });
 
 // d sum(x) = sum(dx); transpose broadcasts back
-export const REDUCE_SUM: LinearRule<Params["reduce_sum"]> = {
+export const REDUCE_SUM: LinearRule<Params["reduce_sum"], 1, 1> = {
   name: "reduce_sum",
   // the kernel's left-to-right float64 accumulation, for fused loops that end in a full sum
   fold: { init: 0, step: (acc, v) => `${acc} += ${v};` },
@@ -47,8 +47,8 @@ function extremumReduce(
   name: string,
   init: number,
   better: (v: number, m: number) => boolean,
-): Rule<{ axes: number[] }> {
-  const row: Rule<{ axes: number[] }> = {
+): Rule<{ axes: number[] }, 1, 1> {
+  const row: Rule<{ axes: number[] }, 1, 1> = {
     name,
     abstractEval: ([a], { axes }) => reduceAval(name, a!, axes),
     impl: ([x], { axes }, [o]) => [
@@ -61,8 +61,8 @@ function extremumReduce(
 }
 
 /** argmax / argmin along one axis (int32): no derivative. */
-function argExtremum(name: string, isMax: boolean): Rule<{ axis: number }> {
-  const row: Rule<{ axis: number }> = {
+function argExtremum(name: string, isMax: boolean): Rule<{ axis: number }, 1, 1> {
+  const row: Rule<{ axis: number }, 1, 1> = {
     name,
     abstractEval: ([a], { axis }) => [{ ...reduceAval(name, a!, [axis])[0]!, dtype: "int32", weak: false }],
     impl: ([x], { axis }) => [K.argReduce(x!, axis, isMax)],
@@ -75,19 +75,19 @@ function argExtremum(name: string, isMax: boolean): Rule<{ axis: number }> {
   return row;
 }
 
-export const REDUCE_MAX: Rule<Params["reduce_max"]> = extremumReduce("reduce_max", -Infinity, (v, m) => v > m);
+export const REDUCE_MAX: Rule<Params["reduce_max"], 1, 1> = extremumReduce("reduce_max", -Infinity, (v, m) => v > m);
 
 // a primitive for speed (-reduce_max(-x) is three passes)
-export const REDUCE_MIN: Rule<Params["reduce_min"]> = extremumReduce("reduce_min", Infinity, (v, m) => v < m);
+export const REDUCE_MIN: Rule<Params["reduce_min"], 1, 1> = extremumReduce("reduce_min", Infinity, (v, m) => v < m);
 
-export const ARGMAX: Rule<Params["argmax"]> = argExtremum("argmax", true);
+export const ARGMAX: Rule<Params["argmax"], 1, 1> = argExtremum("argmax", true);
 
 // a primitive for speed, as reduce_min
-export const ARGMIN: Rule<Params["argmin"]> = argExtremum("argmin", false);
+export const ARGMIN: Rule<Params["argmin"], 1, 1> = argExtremum("argmin", false);
 
 // running sum along an axis; linear, its transpose runs the other way. A primitive for speed:
 // composed (a product with a triangle of ones) it would cost O(n²) per line.
-export const CUMSUM: LinearRule<Params["cumsum"]> = {
+export const CUMSUM: LinearRule<Params["cumsum"], 1, 1> = {
   name: "cumsum",
   abstractEval([a], { axis }) {
     if (axis < 0 || axis >= a!.shape.length)

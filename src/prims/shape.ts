@@ -14,7 +14,7 @@ function checkPerm(perm: number[], nd: number): void {
   if (!ok) throw new ShapeError(`transpose: perm [${perm.join(",")}] is not a permutation of ${nd} axes`);
 }
 
-export const RESHAPE: LinearRule<Params["reshape"]> = {
+export const RESHAPE: LinearRule<Params["reshape"], 1, 1> = {
   name: "reshape",
   abstractEval([a], { shape }) {
     if (sizeOf(shape) !== sizeOf(a!.shape))
@@ -31,7 +31,7 @@ export const RESHAPE: LinearRule<Params["reshape"]> = {
 };
 
 // NumPy broadcast_to
-export const BROADCAST: LinearRule<Params["broadcast"]> = {
+export const BROADCAST: LinearRule<Params["broadcast"], 1, 1> = {
   name: "broadcast",
   abstractEval([a], { shape }) {
     const s = broadcastShapes("broadcastTo", a!.shape, shape);
@@ -50,7 +50,7 @@ export const BROADCAST: LinearRule<Params["broadcast"]> = {
   },
 };
 
-export const TRANSPOSE: LinearRule<Params["transpose"]> = {
+export const TRANSPOSE: LinearRule<Params["transpose"], 1, 1> = {
   name: "transpose",
   abstractEval([a], { perm }) {
     checkPerm(perm, a!.shape.length);
@@ -70,7 +70,7 @@ export const TRANSPOSE: LinearRule<Params["transpose"]> = {
   ),
 };
 
-export const SLICE: LinearRule<Params["slice"]> = {
+export const SLICE: LinearRule<Params["slice"], 1, 1> = {
   name: "slice",
   abstractEval([a], { begin, end }) {
     const s = a!.shape;
@@ -106,7 +106,7 @@ export const SLICE: LinearRule<Params["slice"]> = {
 };
 
 // zero padding (the transpose of slice)
-export const PAD: LinearRule<Params["pad"]> = {
+export const PAD: LinearRule<Params["pad"], 1, 1> = {
   name: "pad",
   abstractEval([a], { lo, hi }) {
     const s = a!.shape;
@@ -135,7 +135,7 @@ export const PAD: LinearRule<Params["pad"]> = {
 
 // joins operands along an axis; linear, its transpose slices. A primitive for speed (a pad of every
 // operand to the full length and their sum is a pass per operand over the whole output)
-export const CONCATENATE: LinearRule<Params["concatenate"]> = {
+export const CONCATENATE: LinearRule<Params["concatenate"], number, 1> = {
   name: "concatenate",
   abstractEval(avals, { axis }) {
     const first = avals[0];
@@ -190,7 +190,7 @@ export const CONCATENATE: LinearRule<Params["concatenate"]> = {
 
 // reverses the order along axes; linear and its own transpose. A primitive for speed (a gather
 // with reversed indices reads an index array per element).
-export const REV: LinearRule<Params["rev"]> = {
+export const REV: LinearRule<Params["rev"], 1, 1> = {
   name: "rev",
   abstractEval([a], { axes }) {
     for (const ax of axes)
