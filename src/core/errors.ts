@@ -85,12 +85,14 @@ export function fmtValue(v: unknown): string {
 
 /**
  * @internal Element `i` of an array whose length the caller has already
- * established (an operand list of known arity, a loop within bounds). A
- * missing element is a bug in nabla, not bad input, so it throws a NablaError
- * saying so instead of letting `undefined` flow on.
+ * established (an operand list of known arity, a loop within bounds, an axis
+ * of a shape already checked). A missing element is a bug in nabla, not bad
+ * input, so it throws a NablaError saying so, prefixed by `fn` (the public
+ * function or primitive) when given, instead of letting `undefined` flow on.
  */
-export function at<E>(xs: ArrayLike<E>, i: number): E {
+export function at<E>(xs: ArrayLike<E>, i: number, fn?: string): E {
   const v = xs[i];
-  if (v === undefined) throw new NablaError(`internal: index ${i} out of range of length ${xs.length}`);
+  if (v === undefined)
+    throw new NablaError(`${fn === undefined ? "" : `${fn}: `}internal: index ${i} out of range of length ${xs.length}`);
   return v;
 }

@@ -51,10 +51,10 @@ function convAval(x: Aval, w: Aval, p: P): Aval {
 // d conv(x, w) = conv(dx, w) + conv(x, dw)
 export const CONV: LinearRule<P, 2, 1> = {
   name: "conv",
-  abstractEval: ([x, w], p) => [convAval(x!, w!, p)],
-  impl: ([x, w], p, [o]) => [K.conv(x!, w!, p, o!.dtype)],
+  abstractEval: ([x, w], p) => [convAval(x, w, p)],
+  impl: ([x, w], p, [o]) => [K.conv(x, w, p, o.dtype)],
   jvp: ([x, w], [dx = null, dw = null], _o, p) => [
-    tadd(dx === null ? null : convPrim(dx, w!, p), dw === null ? null : convPrim(x!, dw, p)),
+    tadd(dx === null ? null : convPrim(dx, w, p), dw === null ? null : convPrim(x, dw, p)),
   ],
   transpose([ct = null], [x, w], p) {
     if (ct === null) return [null, null];

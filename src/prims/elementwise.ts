@@ -40,14 +40,14 @@ export function unaryFloat(
     name,
     scalar,
     abstractEval([a]) {
-      if (!isFloat(a!.dtype)) throw new DTypeError(`${name}: expected a float operand, got ${a!.dtype}`);
-      return sameAval(a!);
+      if (!isFloat(a.dtype)) throw new DTypeError(`${name}: expected a float operand, got ${a.dtype}`);
+      return sameAval(a);
     },
     impl([x], _p, [o]) {
-      return [K.unary(x!, o!.dtype, o!.weak, scalar)];
+      return [K.unary(x, o.dtype, o.weak, scalar)];
     },
     jvp([x], [dx = null], [y]) {
-      return [dx === null ? null : jvp(x!, dx, y!)];
+      return [dx === null ? null : jvp(x, dx, y)];
     },
     vmap: passThrough(() => row),
   };
@@ -60,11 +60,11 @@ function unaryZero(name: string, scalar: Unary, numericOnly = true): Rule<{}, 1,
     name,
     scalar,
     abstractEval([a]) {
-      if (numericOnly && a!.dtype === "bool") throw new DTypeError(`${name}: expected a numeric operand, got bool`);
-      return sameAval(a!);
+      if (numericOnly && a.dtype === "bool") throw new DTypeError(`${name}: expected a numeric operand, got bool`);
+      return sameAval(a);
     },
     impl([x], _p, [o]) {
-      return [K.unary(x!, o!.dtype, o!.weak, scalar)];
+      return [K.unary(x, o.dtype, o.weak, scalar)];
     },
     jvp: () => [null],
     vmap: passThrough(() => row),
@@ -120,7 +120,7 @@ function compare(name: string, op: string, scalar: Binary): Rule<{}, 2, 1> {
     name,
     scalar,
     inline: ([a, b]) => `(${a} ${op} ${b} ? 1 : 0)`,
-    abstractEval: ([a, b]) => binaryAval(name, a!, b!, "bool"),
+    abstractEval: ([a, b]) => binaryAval(name, a, b, "bool"),
     impl: binaryImpl(scalar),
     jvp: () => [null],
     vmap: elementwise(() => row),
@@ -134,9 +134,9 @@ function logic(name: string, scalar: Binary): Rule<{}, 2, 1> {
     name,
     scalar,
     abstractEval([a, b]) {
-      if (a!.dtype !== "bool" || b!.dtype !== "bool")
-        throw new DTypeError(`${name}: expected bool operands, got ${a!.dtype} and ${b!.dtype}`);
-      return binaryAval(name, a!, b!, "bool");
+      if (a.dtype !== "bool" || b.dtype !== "bool")
+        throw new DTypeError(`${name}: expected bool operands, got ${a.dtype} and ${b.dtype}`);
+      return binaryAval(name, a, b, "bool");
     },
     impl: binaryImpl(scalar),
     jvp: () => [null],
@@ -165,12 +165,12 @@ export const NEG: LinearRule<Params["neg"], 1, 1> = {
   inline: ([a]) => `(-${a})`,
   involution: true,
   abstractEval([a]) {
-    if (a!.dtype === "bool") throw new DTypeError("neg: expected a numeric operand, got bool");
-    return sameAval(a!);
+    if (a.dtype === "bool") throw new DTypeError("neg: expected a numeric operand, got bool");
+    return sameAval(a);
   },
-  impl: ([x], _p, [o]) => [K.unary(x!, o!.dtype, o!.weak, negate)],
-  jvp: (_x, [dx]) => [tneg(dx!)],
-  transpose: ([ct]) => [tneg(ct!)],
+  impl: ([x], _p, [o]) => [K.unary(x, o.dtype, o.weak, negate)],
+  jvp: (_x, [dx]) => [tneg(dx)],
+  transpose: ([ct]) => [tneg(ct)],
   vmap: passThrough(() => NEG),
 };
 
@@ -242,11 +242,11 @@ export const ABS: Rule<Params["abs"], 1, 1> = {
   name: "abs",
   scalar: Math.abs,
   abstractEval([a]) {
-    if (a!.dtype === "bool") throw new DTypeError("abs: expected a numeric operand, got bool");
-    return sameAval(a!);
+    if (a.dtype === "bool") throw new DTypeError("abs: expected a numeric operand, got bool");
+    return sameAval(a);
   },
-  impl: ([x], _p, [o]) => [K.unary(x!, o!.dtype, o!.weak, Math.abs)],
-  jvp: ([x], [dx = null]) => [tmul(dx, O.where(O.greaterEqual(x!, 0), 1, -1))],
+  impl: ([x], _p, [o]) => [K.unary(x, o.dtype, o.weak, Math.abs)],
+  jvp: ([x], [dx = null]) => [tmul(dx, O.where(O.greaterEqual(x, 0), 1, -1))],
   vmap: passThrough(() => ABS),
 };
 
@@ -266,8 +266,8 @@ export const ROUND: Rule<Params["round"], 1, 1> = unaryZero("round", S.roundHalf
 export const STOP_GRADIENT: Rule<Params["stop_gradient"], 1, 1> = {
   name: "stop_gradient",
   scalar: (v: number) => v,
-  abstractEval: ([a]) => sameAval(a!),
-  impl: ([x]) => [x!],
+  abstractEval: ([a]) => sameAval(a),
+  impl: ([x]) => [x],
   jvp: () => [null],
   vmap: passThrough(() => STOP_GRADIENT),
 };
@@ -278,8 +278,8 @@ export const ADD: LinearRule<Params["add"], 2, 1> = {
   inline: infix("+"),
   commutative: true,
   identity: { left: -0, right: -0 },
-  jvp: (_p, [dx, dy]) => [tadd(dx!, dy!)],
-  transpose: ([ct], args) => args.map((a) => (isLin(a) ? ct! : null)),
+  jvp: (_p, [dx, dy]) => [tadd(dx, dy)],
+  transpose: ([ct], args) => args.map((a) => (isLin(a) ? ct : null)),
   vmap: elementwise(() => ADD),
 };
 
@@ -288,8 +288,8 @@ export const SUB: LinearRule<Params["sub"], 2, 1> = {
   ...arithmetic("sub", (x, y) => x - y),
   inline: infix("-"),
   identity: { right: 0 },
-  jvp: (_p, [dx, dy]) => [tsub(dx!, dy!)],
-  transpose: ([ct], [a, b]) => [isLin(a) ? ct! : null, isLin(b) ? tneg(ct!) : null],
+  jvp: (_p, [dx, dy]) => [tsub(dx, dy)],
+  transpose: ([ct], [a, b]) => [isLin(a) ? ct : null, isLin(b) ? tneg(ct) : null],
   vmap: elementwise(() => SUB),
 };
 
@@ -300,12 +300,12 @@ export const MUL: LinearRule<Params["mul"], 2, 1> = {
   inline: infix("*"),
   commutative: true,
   identity: { left: 1, right: 1 },
-  jvp: ([x, y], [dx, dy]) => [tadd(tmul(dx!, y!), dy === null ? null : O.mul(x!, dy!))],
+  jvp: ([x, y], [dx, dy]) => [tadd(tmul(dx, y), dy === null ? null : O.mul(x, dy))],
   transpose([ct], [a, b]) {
     if (isLin(a) && isLin(b)) throw new DTypeError("mul: transpose of a product of two linear operands");
     return [
-      isLin(a) ? tmul(ct!, b as NDArray) : null,
-      isLin(b) ? (ct === null ? null : O.mul(a as NDArray, ct!)) : null,
+      isLin(a) ? tmul(ct, b as NDArray) : null,
+      isLin(b) ? (ct === null ? null : O.mul(a as NDArray, ct)) : null,
     ];
   },
   vmap: elementwise(() => MUL),
@@ -316,7 +316,7 @@ export const DIV: LinearRule<Params["div"], 2, 1> = {
   ...arithmetic("div", (x, y) => x / y),
   inline: infix("/"),
   identity: { right: 1 },
-  jvp: ([, y], [dx, dy], [out]) => [tdiv(tsub(dx!, tmul(dy!, out!)), y!)],
+  jvp: ([, y], [dx, dy], [out]) => [tdiv(tsub(dx, tmul(dy, out)), y)],
   transpose([ct = null], [a, b]) {
     if (!(b instanceof NDArray)) throw new DTypeError("div: transpose with a linear denominator");
     return [isLin(a) ? tdiv(ct, b) : null, null];
@@ -329,7 +329,7 @@ export const DIV: LinearRule<Params["div"], 2, 1> = {
 export const POW: Rule<Params["pow"], 2, 1> = {
   ...arithmetic("pow", Math.pow, false, S.powInt32),
   abstractEval([a, b]) {
-    const r = binaryAval("pow", a!, b!);
+    const r = binaryAval("pow", a, b!);
     if (!isFloat(r[0]!.dtype) && r[0]!.dtype !== "int32")
       throw new DTypeError(`pow: expected float or int32 operands, got ${r[0]!.dtype}`);
     return r;
@@ -339,18 +339,18 @@ export const POW: Rule<Params["pow"], 2, 1> = {
     if (dx !== null) {
       const yc = y instanceof ConcreteArray && y.size === 1 ? y.item() : null;
       if (yc === 0) tx = null;
-      else if (yc !== null) tx = O.mul(dx, O.mul(O.pow(x!, yc - 1), yc));
+      else if (yc !== null) tx = O.mul(dx, O.mul(O.pow(x, yc - 1), yc));
       else {
         // where y == 0 the derivative is 0; the inner where keeps the unused branch finite
-        const y0 = O.equal(y!, 0);
-        const safeX = O.where(y0, 1, x!);
-        tx = O.mul(dx, O.where(y0, 0, O.mul(O.pow(safeX, O.sub(y!, 1)), y!)));
+        const y0 = O.equal(y, 0);
+        const safeX = O.where(y0, 1, x);
+        tx = O.mul(dx, O.where(y0, 0, O.mul(O.pow(safeX, O.sub(y, 1)), y)));
       }
     }
     let ty: T = null;
     if (dy !== null) {
-      const x0 = O.equal(x!, 0);
-      ty = O.mul(dy, O.where(x0, 0, O.mul(O.log(O.where(x0, 1, x!)), out!)));
+      const x0 = O.equal(x, 0);
+      ty = O.mul(dy, O.where(x0, 0, O.mul(O.log(O.where(x0, 1, x)), out)));
     }
     return [tadd(tx, ty)];
   },
@@ -363,8 +363,8 @@ function extremum(name: string, scalar: Binary, wins: (a: NDArray, b: NDArray) =
     ...arithmetic(name, scalar),
     commutative: true,
     jvp([x, y], [dx, dy]) {
-      const [wx, wy] = extremumWeights(x!, y!, wins);
-      return [tadd(tmul(dx!, wx), tmul(dy!, wy))];
+      const [wx, wy] = extremumWeights(x, y, wins);
+      return [tadd(tmul(dx, wx), tmul(dy, wy))];
     },
     vmap: elementwise(() => row),
   };
@@ -383,8 +383,8 @@ export const MIN: Rule<Params["min"], 2, 1> = extremum("min", S.minNaN, (a, b) =
 export const ATAN2: Rule<Params["atan2"], 2, 1> = {
   ...arithmetic("atan2", Math.atan2, true),
   jvp([a, b], [da, db]) {
-    const den = O.add(O.mul(a!, a!), O.mul(b!, b!));
-    return [tsub(tmul(da!, O.div(b!, den)), tmul(db!, O.div(a!, den)))];
+    const den = O.add(O.mul(a, a), O.mul(b, b));
+    return [tsub(tmul(da, O.div(b, den)), tmul(db, O.div(a, den)))];
   },
   vmap: elementwise(() => ATAN2),
 };
@@ -414,10 +414,10 @@ export const NOT: Rule<Params["not"], 1, 1> = {
   name: "not",
   scalar: not,
   abstractEval([a]) {
-    if (a!.dtype !== "bool") throw new DTypeError(`not: expected a bool operand, got ${a!.dtype}`);
-    return sameAval(a!);
+    if (a.dtype !== "bool") throw new DTypeError(`not: expected a bool operand, got ${a.dtype}`);
+    return sameAval(a);
   },
-  impl: ([x]) => [K.unary(x!, "bool", false, not)],
+  impl: ([x]) => [K.unary(x, "bool", false, not)],
   jvp: () => [null],
   vmap: passThrough(() => NOT),
 };
@@ -427,15 +427,15 @@ export const SELECT: LinearRule<Params["select"], 3, 1> = {
   name: "select",
   inline: ([c, a, b]) => `(${c} ? ${a} : ${b})`,
   abstractEval([c, a, b]) {
-    if (c!.dtype !== "bool") throw new DTypeError(`select: condition must be bool, got ${c!.dtype}`);
-    if (a!.dtype !== b!.dtype) throw new DTypeError(`select: branch dtypes differ (${a!.dtype} and ${b!.dtype})`);
-    const shape = broadcastShapes("select", c!.shape, a!.shape, b!.shape);
-    return [{ shape, dtype: a!.dtype, weak: a!.weak && b!.weak }];
+    if (c.dtype !== "bool") throw new DTypeError(`select: condition must be bool, got ${c.dtype}`);
+    if (a.dtype !== b.dtype) throw new DTypeError(`select: branch dtypes differ (${a.dtype} and ${b.dtype})`);
+    const shape = broadcastShapes("select", c.shape, a.shape, b.shape);
+    return [{ shape, dtype: a.dtype, weak: a.weak && b.weak }];
   },
-  impl: ([c, x, y], _p, [o]) => [K.select(c!, x!, y!, o!.shape, o!.dtype, o!.weak)],
+  impl: ([c, x, y], _p, [o]) => [K.select(c, x, y, o.shape, o.dtype, o.weak)],
   jvp([c], [, dx, dy]) {
     if (dx === null && dy === null) return [null];
-    return [O.selectPrim(c!, dx ?? 0, dy ?? 0)];
+    return [O.selectPrim(c, dx ?? 0, dy ?? 0)];
   },
   transpose([ct = null], [c, a, b]) {
     if (ct === null) return [null, null, null];
@@ -450,10 +450,10 @@ export const CONVERT: LinearRule<Params["convert"], 1, 1> = {
   name: "convert",
   // the kernel's conversion, as a fused-loop expression (rounding to float32 is the store's)
   inline: ([a], { dtype }) => (dtype === "bool" ? `(${a} !== 0 ? 1 : 0)` : dtype === "int32" ? `Math.trunc(${a})` : a!),
-  abstractEval: ([a], { dtype }) => [{ shape: a!.shape, dtype, weak: false }],
-  impl: ([x], { dtype }) => [K.cast(x!, dtype)],
+  abstractEval: ([a], { dtype }) => [{ shape: a.shape, dtype, weak: false }],
+  impl: ([x], { dtype }) => [K.cast(x, dtype)],
   jvp: ([x], [dx = null], _o, { dtype }) => [
-    dx !== null && isFloat(dtype) && isFloat(x!.dtype) ? O.convert(dx, dtype) : null,
+    dx !== null && isFloat(dtype) && isFloat(x.dtype) ? O.convert(dx, dtype) : null,
   ],
   transpose: ([ct = null], [a]) => [ct === null ? null : O.convert(ct, (a as LinearIn).aval.dtype)],
   vmap: passThrough(() => CONVERT),

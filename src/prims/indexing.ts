@@ -46,21 +46,21 @@ function scatterBatch(
 export const GATHER: LinearRule<Params["gather"], 2, 1> = {
   name: "gather",
   abstractEval([x, i], { axis }) {
-    if (i!.dtype !== "int32") throw new DTypeError(`take: indices must be int32, got ${i!.dtype}`);
-    if (axis < 0 || axis >= x!.shape.length)
-      throw new ShapeError(`take: axis ${axis} out of range for shape ${fmtShape(x!.shape)}`);
-    if (x!.shape[axis] === 0 && sizeOf(i!.shape) > 0)
-      throw new ShapeError(`take: cannot take from empty axis ${axis} of shape ${fmtShape(x!.shape)}`);
+    if (i.dtype !== "int32") throw new DTypeError(`take: indices must be int32, got ${i.dtype}`);
+    if (axis < 0 || axis >= x.shape.length)
+      throw new ShapeError(`take: axis ${axis} out of range for shape ${fmtShape(x.shape)}`);
+    if (x.shape[axis] === 0 && sizeOf(i.shape) > 0)
+      throw new ShapeError(`take: cannot take from empty axis ${axis} of shape ${fmtShape(x.shape)}`);
     return [
       {
-        shape: [...x!.shape.slice(0, axis), ...i!.shape, ...x!.shape.slice(axis + 1)],
-        dtype: x!.dtype,
-        weak: x!.weak,
+        shape: [...x.shape.slice(0, axis), ...i.shape, ...x.shape.slice(axis + 1)],
+        dtype: x.dtype,
+        weak: x.weak,
       },
     ];
   },
-  impl: ([x, i], { axis }) => [K.gather(x!, i!, axis)],
-  jvp: ([, i], [dx = null], _o, { axis }) => [dx === null ? null : O.gatherPrim(dx, i!, axis)],
+  impl: ([x, i], { axis }) => [K.gather(x, i, axis)],
+  jvp: ([, i], [dx = null], _o, { axis }) => [dx === null ? null : O.gatherPrim(dx, i, axis)],
   transpose([ct = null], [x, i], { axis }) {
     if (ct === null || !isLin(x)) return [null, null];
     return [O.scatterAddPrim(ct, i as NDArray, axis, x.aval.shape[axis]!), null];
@@ -72,16 +72,16 @@ export const GATHER: LinearRule<Params["gather"], 2, 1> = {
 export const SCATTER_ADD: LinearRule<Params["scatter_add"], 2, 1> = {
   name: "scatter_add",
   abstractEval([u, i], { axis, size }) {
-    if (i!.dtype !== "int32") throw new DTypeError(`scatterAdd: indices must be int32, got ${i!.dtype}`);
-    const k = i!.shape.length;
-    if (axis < 0 || axis + k > u!.shape.length || !shapesEqual(u!.shape.slice(axis, axis + k), i!.shape))
+    if (i.dtype !== "int32") throw new DTypeError(`scatterAdd: indices must be int32, got ${i.dtype}`);
+    const k = i.shape.length;
+    if (axis < 0 || axis + k > u.shape.length || !shapesEqual(u.shape.slice(axis, axis + k), i.shape))
       throw new ShapeError(
-        `scatterAdd: updates ${fmtShape(u!.shape)} do not match indices ${fmtShape(i!.shape)} at axis ${axis}`,
+        `scatterAdd: updates ${fmtShape(u.shape)} do not match indices ${fmtShape(i.shape)} at axis ${axis}`,
       );
-    return [{ shape: [...u!.shape.slice(0, axis), size, ...u!.shape.slice(axis + k)], dtype: u!.dtype, weak: u!.weak }];
+    return [{ shape: [...u.shape.slice(0, axis), size, ...u.shape.slice(axis + k)], dtype: u.dtype, weak: u.weak }];
   },
-  impl: ([u, i], { axis, size }) => [K.scatterAdd(u!, i!, axis, size)],
-  jvp: ([, i], [du = null], _o, { axis, size }) => [du === null ? null : O.scatterAddPrim(du, i!, axis, size)],
+  impl: ([u, i], { axis, size }) => [K.scatterAdd(u, i, axis, size)],
+  jvp: ([, i], [du = null], _o, { axis, size }) => [du === null ? null : O.scatterAddPrim(du, i, axis, size)],
   transpose([ct = null], [u, i], { axis }) {
     if (ct === null || !isLin(u)) return [null, null];
     return [O.gatherPrim(ct, i as NDArray, axis), null];
@@ -93,11 +93,11 @@ export const SCATTER_ADD: LinearRule<Params["scatter_add"], 2, 1> = {
 export const ARGSORT: Rule<Params["argsort"], 1, 1> = {
   name: "argsort",
   abstractEval([a], { axis }) {
-    if (axis < 0 || axis >= a!.shape.length)
-      throw new ShapeError(`argsort: axis ${axis} out of range for shape ${fmtShape(a!.shape)}`);
-    return [{ shape: a!.shape, dtype: "int32", weak: false }];
+    if (axis < 0 || axis >= a.shape.length)
+      throw new ShapeError(`argsort: axis ${axis} out of range for shape ${fmtShape(a.shape)}`);
+    return [{ shape: a.shape, dtype: "int32", weak: false }];
   },
-  impl: ([x], { axis, descending }) => [K.argsort(x!, axis, descending)],
+  impl: ([x], { axis, descending }) => [K.argsort(x, axis, descending)],
   jvp: () => [null],
   vmap: shiftAxes(
     () => ARGSORT,

@@ -3,7 +3,7 @@
  * Cholesky, QR and the symmetric eigendecomposition. Every rule is written
  * with differentiable operations, so derivatives of all orders follow.
  */
-import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
+import { DTypeError, ShapeError, at, fmtShape } from "../core/errors.js";
 import { isFloat } from "../core/dtype.js";
 import { NDArray, fromNested } from "../core/ndarray.js";
 import { shapesEqual } from "../core/shape.js";
@@ -140,17 +140,17 @@ function matmulBatch(a: NDArray, b: NDArray, da: Dim, db: Dim, size: number): ND
 export const MATMUL: LinearRule<Params["matmul"], 2, 1> = {
   name: "matmul",
   abstractEval([a, b]) {
-    const sa = a!.shape;
-    const sb = b!.shape;
+    const sa = a.shape;
+    const sb = b.shape;
     const n = sa.length;
-    if (a!.dtype !== b!.dtype) throw new DTypeError(`matmul: operand dtypes differ (${a!.dtype} and ${b!.dtype})`);
+    if (a.dtype !== b.dtype) throw new DTypeError(`matmul: operand dtypes differ (${a.dtype} and ${b.dtype})`);
     if (n < 2 || sb.length !== n || sa[n - 1] !== sb[n - 2] || !shapesEqual(sa.slice(0, n - 2), sb.slice(0, n - 2)))
       throw new ShapeError(`matmul: shapes ${fmtShape(sa)} and ${fmtShape(sb)} are not aligned`);
-    return [{ shape: [...sa.slice(0, n - 1), sb[n - 1]!], dtype: a!.dtype, weak: false }];
+    return [{ shape: [...sa.slice(0, n - 1), at(sb, n - 1, "matmul")], dtype: a.dtype, weak: false }];
   },
-  impl: ([a, b], _p, [o]) => [matmul(a!, b!, o!.dtype)],
+  impl: ([a, b], _p, [o]) => [matmul(a, b, o.dtype)],
   jvp: ([a, b], [da = null, db = null]) => [
-    tadd(da === null ? null : O.matmulPrim(da, b!), db === null ? null : O.matmulPrim(a!, db)),
+    tadd(da === null ? null : O.matmulPrim(da, b), db === null ? null : O.matmulPrim(a, db)),
   ],
   transpose([ct = null], [a, b]) {
     if (ct === null) return [null, null];
@@ -160,35 +160,35 @@ export const MATMUL: LinearRule<Params["matmul"], 2, 1> = {
       isLin(b) ? O.matmulPrim(swap(a as NDArray), ct) : null,
     ];
   },
-  vmap: ([a, b], [da, db], _p, n) => [[matmulBatch(a!, b!, da!, db!, n)], [0]],
+  vmap: ([a, b], [da, db], _p, n) => [[matmulBatch(a, b, da, db, n)], [0]],
 };
 
 // X = A⁻¹ B by pivoted LU; dX = A⁻¹ (dB - dA X); linear in B (transpose: A⁻ᵀ ct)
 export const SOLVE: LinearRule<Params["solve"], 2, 1> = {
   name: "solve",
-  abstractEval: ([a, b]) => solveAval("solve", a!, b!),
-  impl: ([a, b]) => [K.solve(a!, b!)],
-  jvp: ([a, b], [da, db], [x]) => [solveJvp(a!, b!, da!, db!, x!)],
+  abstractEval: ([a, b]) => solveAval("solve", a, b),
+  impl: ([a, b]) => [K.solve(a, b)],
+  jvp: ([a, b], [da, db], [x]) => [solveJvp(a, b, da, db, x)],
   transpose([ct = null], [a, b]) {
     if (!(a instanceof NDArray)) throw new DTypeError("solve: transpose with a linear matrix operand");
     return [null, isLin(b) && ct !== null ? O.solvePrim(swap(a), ct) : null];
   },
-  vmap: ([a, b], [da, db], _p, n) => [[O.solvePrim(batchedFront(a!, da!, n), batchedFront(b!, db!, n))], [0]],
+  vmap: ([a, b], [da, db], _p, n) => [[O.solvePrim(batchedFront(a, da, n), batchedFront(b, db, n))], [0]],
 };
 
 // X = op(A)⁻¹ B for triangular A (only its triangle is read); linear in B. A primitive for speed
 // (O(n²) per right-hand side instead of an O(n³) LU) and exactness (no pivoting off the triangle).
 export const TRIANGULAR_SOLVE: LinearRule<Params["triangular_solve"], 2, 1> = {
   name: "triangular_solve",
-  abstractEval: ([a, b]) => solveAval("triangularSolve", a!, b!),
-  impl: ([a, b], { lower, transposeA }) => [K.triangularSolve(a!, b!, lower, transposeA)],
-  jvp: ([a, b], [da, db], [x], p) => [triangularSolveJvp(a!, b!, da!, db!, x!, p.lower, p.transposeA)],
+  abstractEval: ([a, b]) => solveAval("triangularSolve", a, b),
+  impl: ([a, b], { lower, transposeA }) => [K.triangularSolve(a, b, lower, transposeA)],
+  jvp: ([a, b], [da, db], [x], p) => [triangularSolveJvp(a, b, da, db, x, p.lower, p.transposeA)],
   transpose([ct = null], [a, b], { lower, transposeA }) {
     if (!(a instanceof NDArray)) throw new DTypeError("triangularSolve: transpose with a linear matrix operand");
     return [null, isLin(b) && ct !== null ? O.triangularSolvePrim(a, ct, lower, !transposeA) : null];
   },
   vmap: ([a, b], [da, db], p, n) => [
-    [O.triangularSolvePrim(batchedFront(a!, da!, n), batchedFront(b!, db!, n), p.lower, p.transposeA)],
+    [O.triangularSolvePrim(batchedFront(a, da, n), batchedFront(b, db, n), p.lower, p.transposeA)],
     [0],
   ],
 };
@@ -197,15 +197,15 @@ export const TRIANGULAR_SOLVE: LinearRule<Params["triangular_solve"], 2, 1> = {
 export const SLOGDET: Rule<Params["slogdet"], 1, 2> = {
   name: "slogdet",
   abstractEval([a]) {
-    checkSquare("slogdet", a!);
-    const shape = a!.shape.slice(0, -2);
+    checkSquare("slogdet", a);
+    const shape = a.shape.slice(0, -2);
     return [
-      { shape, dtype: a!.dtype, weak: false },
-      { shape, dtype: a!.dtype, weak: false },
+      { shape, dtype: a.dtype, weak: false },
+      { shape, dtype: a.dtype, weak: false },
     ];
   },
-  impl: ([a]) => K.slogdet(a!),
-  jvp: ([a], [da = null]) => [null, da === null ? null : batchTrace(O.solvePrim(a!, da))],
+  impl: ([a]) => K.slogdet(a),
+  jvp: ([a], [da = null]) => [null, da === null ? null : batchTrace(O.solvePrim(a, da))],
   vmap: ([a], [d]) => [O.slogdetPrim(moveToFront(a!, d!)), [0, 0]],
 };
 
@@ -239,12 +239,12 @@ function checkerboard(n: number, dtype: NDArray["dtype"]): NDArray {
 export const DET: Rule<Params["det"], 1, 1> = {
   name: "det",
   abstractEval([a]) {
-    checkSquare("det", a!);
-    return [{ shape: a!.shape.slice(0, -2), dtype: a!.dtype, weak: false }];
+    checkSquare("det", a);
+    return [{ shape: a.shape.slice(0, -2), dtype: a.dtype, weak: false }];
   },
-  impl: ([a]) => [K.det(a!)],
+  impl: ([a]) => [K.det(a)],
   jvp: ([a], [da = null]) => [
-    da === null ? null : O.reduceSum(O.mul(O.cofactorPrim(a!), da), [a!.ndim - 2, a!.ndim - 1]),
+    da === null ? null : O.reduceSum(O.mul(O.cofactorPrim(a), da), [a.ndim - 2, a.ndim - 1]),
   ],
   vmap: ([a], [d]) => [[O.detPrim(moveToFront(a!, d!))], [0]],
 };
@@ -254,14 +254,14 @@ export const DET: Rule<Params["det"], 1, 1> = {
 export const COFACTOR: Rule<Params["cofactor"], 1, 1> = {
   name: "cofactor",
   abstractEval([a]) {
-    checkSquare("cofactor", a!);
-    return sameAval(a!);
+    checkSquare("cofactor", a);
+    return sameAval(a);
   },
-  impl: ([a]) => [K.cofactor(a!)],
+  impl: ([a]) => [K.cofactor(a)],
   jvp([a], [da = null]) {
-    const n = a!.shape[a!.ndim - 1]!;
+    const n = a.shape[a.ndim - 1]!;
     if (da === null || n <= 1) return [null];
-    const nd = a!.ndim + 2;
+    const nd = a.ndim + 2;
     const inner = O.reduceSum(O.mul(O.cofactorPrim(minors(a!)), minors(da)), [nd - 2, nd - 1]);
     return [O.mul(inner, checkerboard(n, da.dtype))];
   },
@@ -288,18 +288,20 @@ export const CHOLESKY: Rule<Params["cholesky"], 1, 1> = {
 export const QR: Rule<Params["qr"], 1, 2> = {
   name: "qr",
   abstractEval([a]) {
-    const s = a!.shape;
+    const s = a.shape;
     const n = s.length;
-    if (n < 2 || s[n - 2]! < s[n - 1]!)
+    const rows = s[n - 2];
+    const cols = s[n - 1];
+    if (rows === undefined || cols === undefined || rows < cols)
       throw new ShapeError(`qr: expected a [..., m, n] matrix with m >= n, got ${fmtShape(s)}`);
-    if (!isFloat(a!.dtype)) throw new DTypeError(`qr: expected a float matrix, got ${a!.dtype}`);
+    if (!isFloat(a.dtype)) throw new DTypeError(`qr: expected a float matrix, got ${a.dtype}`);
     return [
-      { shape: s, dtype: a!.dtype, weak: false },
-      { shape: [...s.slice(0, -2), s[n - 1]!, s[n - 1]!], dtype: a!.dtype, weak: false },
+      { shape: s, dtype: a.dtype, weak: false },
+      { shape: [...s.slice(0, -2), cols, cols], dtype: a.dtype, weak: false },
     ];
   },
-  impl: ([a]) => K.qr(a!),
-  jvp: ([,], [da = null], [q, r]) => (da === null ? [null, null] : qrJvp(da, q!, r!)),
+  impl: ([a]) => K.qr(a),
+  jvp: ([,], [da = null], [q, r]) => (da === null ? [null, null] : qrJvp(da, q, r)),
   vmap: ([a], [d]) => [O.qrPrim(moveToFront(a!, d!)), [0, 0]],
 };
 
@@ -307,14 +309,14 @@ export const QR: Rule<Params["qr"], 1, 2> = {
 export const EIGH: Rule<Params["eigh"], 1, 2> = {
   name: "eigh",
   abstractEval([a]) {
-    checkSquare("eigh", a!);
+    checkSquare("eigh", a);
     return [
-      { shape: a!.shape.slice(0, -1), dtype: a!.dtype, weak: false },
-      { shape: a!.shape, dtype: a!.dtype, weak: false },
+      { shape: a.shape.slice(0, -1), dtype: a.dtype, weak: false },
+      { shape: a.shape, dtype: a.dtype, weak: false },
     ];
   },
-  impl: ([a]) => K.eigh(a!),
-  jvp: ([,], [da = null], [w, v]) => (da === null ? [null, null] : eighJvp(da, w!, v!)),
+  impl: ([a]) => K.eigh(a),
+  jvp: ([,], [da = null], [w, v]) => (da === null ? [null, null] : eighJvp(da, w, v)),
   vmap: ([a], [d]) => [O.eighPrim(moveToFront(a!, d!)), [0, 0]],
 };
 
@@ -398,9 +400,9 @@ function svdJvp(da: NDArray, u: NDArray, s: NDArray, vh: NDArray): [NDArray, NDA
 export const SVD: Rule<Params["svd"], 1, 3> = {
   name: "svd",
   abstractEval: ([a], { fullMatrices }) =>
-    decompAvals("svd", a!, (m, n, k) => [[m, fullMatrices ? m : k], [k], [fullMatrices ? n : k, n]]),
-  impl: ([a], { fullMatrices }) => K.svd(a!, fullMatrices),
-  jvp: ([,], [da = null], [u, s, vh]) => (da === null ? [null, null, null] : svdJvp(da, u!, s!, vh!)),
+    decompAvals("svd", a, (m, n, k) => [[m, fullMatrices ? m : k], [k], [fullMatrices ? n : k, n]]),
+  impl: ([a], { fullMatrices }) => K.svd(a, fullMatrices),
+  jvp: ([,], [da = null], [u, s, vh]) => (da === null ? [null, null, null] : svdJvp(da, u, s, vh)),
   vmap: ([a], [d], p) => [O.svdPrim(moveToFront(a!, d!), p.fullMatrices), [0, 0, 0]],
 };
 
@@ -439,13 +441,13 @@ function luJvp(da: NDArray, p: NDArray, l: NDArray, u: NDArray): [NDArray, NDArr
 export const LU: Rule<Params["lu"], 1, 3> = {
   name: "lu",
   abstractEval: ([a]) =>
-    decompAvals("lu", a!, (m, n, k) => [
+    decompAvals("lu", a, (m, n, k) => [
       [m, m],
       [m, k],
       [k, n],
     ]),
-  impl: ([a]) => K.lu(a!),
-  jvp: ([,], [da = null], [p, l, u]) => (da === null ? [null, null, null] : [null, ...luJvp(da, p!, l!, u!)]),
+  impl: ([a]) => K.lu(a),
+  jvp: ([,], [da = null], [p, l, u]) => (da === null ? [null, null, null] : [null, ...luJvp(da, p, l, u)]),
   vmap: ([a], [d]) => [O.luPrim(moveToFront(a!, d!)), [0, 0, 0]],
 };
 
@@ -453,8 +455,8 @@ export const LU: Rule<Params["lu"], 1, 3> = {
 export const EXPM: Rule<Params["expm"], 1, 1> = {
   name: "expm",
   abstractEval([a]) {
-    checkSquare("expm", a!);
-    return [{ shape: a!.shape, dtype: a!.dtype, weak: false }];
+    checkSquare("expm", a);
+    return [{ shape: a.shape, dtype: a!.dtype, weak: false }];
   },
   impl: ([a]) => [K.expm(a!)],
   jvp: ([a], [da = null]) => [da === null ? null : O.expmFrechetPrim(a!, da)],
@@ -477,18 +479,18 @@ function blockDiag(x: NDArray): NDArray {
 export const EXPM_FRECHET: LinearRule<Params["expm_frechet"], 2, 1> = {
   name: "expm_frechet",
   abstractEval([a, e]) {
-    checkSquare("expm", a!);
-    if (a!.dtype !== e!.dtype || !shapesEqual(a!.shape, e!.shape))
+    checkSquare("expm", a);
+    if (a.dtype !== e.dtype || !shapesEqual(a.shape, e.shape))
       throw new ShapeError(
-        `expm: Fréchet derivative of ${a!.dtype}${fmtShape(a!.shape)} in direction ${e!.dtype}${fmtShape(e!.shape)}`,
+        `expm: Fréchet derivative of ${a.dtype}${fmtShape(a.shape)} in direction ${e.dtype}${fmtShape(e.shape)}`,
       );
-    return [{ shape: a!.shape, dtype: a!.dtype, weak: false }];
+    return [{ shape: a.shape, dtype: a.dtype, weak: false }];
   },
-  impl: ([a, e]) => [K.expmFrechet(a!, e!)],
+  impl: ([a, e]) => [K.expmFrechet(a, e)],
   jvp([a, e], [da = null, de = null]) {
-    const t1 = de === null ? null : O.expmFrechetPrim(a!, de);
+    const t1 = de === null ? null : O.expmFrechetPrim(a, de);
     if (da === null) return [t1];
-    const nd = a!.ndim;
+    const nd = a.ndim;
     const n = a!.shape[nd - 1]!;
     const z = a!.shape.map(() => 0);
     const m = O.concatPrim([O.concatPrim([a!, e!], nd - 1), O.padPrim(a!, [...z.slice(0, -1), n], z)], nd - 2);
@@ -498,5 +500,5 @@ export const EXPM_FRECHET: LinearRule<Params["expm_frechet"], 2, 1> = {
     if (isLin(a)) throw new DTypeError("expm: transpose of the Fréchet derivative with a linear matrix operand");
     return [null, isLin(e) && ct !== null ? O.expmFrechetPrim(swap(a as NDArray), ct) : null];
   },
-  vmap: ([a, e], [da, de], _p, n) => [[O.expmFrechetPrim(batchedFront(a!, da!, n), batchedFront(e!, de!, n))], [0]],
+  vmap: ([a, e], [da, de], _p, n) => [[O.expmFrechetPrim(batchedFront(a, da, n), batchedFront(e, de, n))], [0]],
 };

@@ -31,8 +31,8 @@ export const REDUCE_SUM: LinearRule<Params["reduce_sum"], 1, 1> = {
   name: "reduce_sum",
   // the kernel's left-to-right float64 accumulation, for fused loops that end in a full sum
   fold: { init: 0, step: (acc, v) => `${acc} += ${v};` },
-  abstractEval: ([a], { axes }) => reduceAval("reduce_sum", a!, axes),
-  impl: ([x], { axes }, [o]) => [K.reduce(x!, axes, o!.dtype, 0, (s, v) => s + v)],
+  abstractEval: ([a], { axes }) => reduceAval("reduce_sum", a, axes),
+  impl: ([x], { axes }, [o]) => [K.reduce(x, axes, o.dtype, 0, (s, v) => s + v)],
   jvp: (_p, [dx = null], _o, { axes }) => [dx === null ? null : O.reduceSum(dx, axes)],
   transpose([ct = null], [a], { axes }) {
     if (ct === null) return [null];
@@ -50,11 +50,11 @@ function extremumReduce(
 ): Rule<{ axes: number[] }, 1, 1> {
   const row: Rule<{ axes: number[] }, 1, 1> = {
     name,
-    abstractEval: ([a], { axes }) => reduceAval(name, a!, axes),
+    abstractEval: ([a], { axes }) => reduceAval(name, a, axes),
     impl: ([x], { axes }, [o]) => [
-      K.reduce(x!, axes, o!.dtype, init, (m, v) => (better(v, m) || Number.isNaN(v) ? v : m)),
+      K.reduce(x, axes, o.dtype, init, (m, v) => (better(v, m) || Number.isNaN(v) ? v : m)),
     ],
-    jvp: ([x], [dx], [y], { axes }) => [extremumReduceJvp(x!, dx!, y!, axes)],
+    jvp: ([x], [dx], [y], { axes }) => [extremumReduceJvp(x, dx, y, axes)],
     vmap: shiftAxes(() => row, shiftReduced),
   };
   return row;
@@ -65,7 +65,7 @@ function argExtremum(name: string, isMax: boolean): Rule<{ axis: number }, 1, 1>
   const row: Rule<{ axis: number }, 1, 1> = {
     name,
     abstractEval: ([a], { axis }) => [{ ...reduceAval(name, a!, [axis])[0]!, dtype: "int32", weak: false }],
-    impl: ([x], { axis }) => [K.argReduce(x!, axis, isMax)],
+    impl: ([x], { axis }) => [K.argReduce(x, axis, isMax)],
     jvp: () => [null],
     vmap: shiftAxes(
       () => row,
@@ -90,12 +90,12 @@ export const ARGMIN: Rule<Params["argmin"], 1, 1> = argExtremum("argmin", false)
 export const CUMSUM: LinearRule<Params["cumsum"], 1, 1> = {
   name: "cumsum",
   abstractEval([a], { axis }) {
-    if (axis < 0 || axis >= a!.shape.length)
-      throw new ShapeError(`cumsum: axis ${axis} out of range for shape ${fmtShape(a!.shape)}`);
-    if (a!.dtype === "bool") throw new DTypeError("cumsum: expected a numeric operand, got bool");
-    return sameAval(a!);
+    if (axis < 0 || axis >= a.shape.length)
+      throw new ShapeError(`cumsum: axis ${axis} out of range for shape ${fmtShape(a.shape)}`);
+    if (a.dtype === "bool") throw new DTypeError("cumsum: expected a numeric operand, got bool");
+    return sameAval(a);
   },
-  impl: ([x], { axis, reverse }) => [K.cumsum(x!, axis, reverse)],
+  impl: ([x], { axis, reverse }) => [K.cumsum(x, axis, reverse)],
   jvp: (_p, [dx = null], _o, { axis, reverse }) => [dx === null ? null : O.cumsumPrim(dx, axis, reverse)],
   transpose: ([ct = null], _a, { axis, reverse }) => [ct === null ? null : O.cumsumPrim(ct, axis, !reverse)],
   vmap: shiftAxes(

@@ -55,8 +55,12 @@ export interface Rule<P = unknown, N extends number = number, M extends number =
   jvpFull?(primals: Tuple<NDArray, N>, tangents: Tuple<T, N>, params: P): [NDArray[], T[]];
   /** Linear primitives: cotangents of the operands marked LinearIn (null for constants or zero). */
   transpose?(cts: Tuple<T, M>, args: Tuple<NDArray | LinearIn, N>, params: P): T[];
-  /** Batching rule: operands with their batch axes (null = unbatched) to outputs with theirs. */
-  vmap(args: Tuple<NDArray, N>, dims: Tuple<Dim, N>, params: P, size: number): BatchResult;
+  /**
+   * Batching rule: operands with their batch axes (null = unbatched) to
+   * outputs with theirs. vmap binds a primitive none of whose operands is
+   * batched without calling this, so a unary row's operand always has one.
+   */
+  vmap(args: Tuple<NDArray, N>, dims: N extends 1 ? [number] : Tuple<Dim, N>, params: P, size: number): BatchResult;
 }
 
 /** A row whose `transpose` rule is required: the primitive is linear in (some of) its operands. */

@@ -1,5 +1,5 @@
 /** Shape primitives: reshape, broadcast, transpose, slice, pad, concatenate, reverse. */
-import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
+import { DTypeError, ShapeError, at, fmtShape } from "../core/errors.js";
 import { ConcreteArray, storageOf } from "../core/ndarray.js";
 import { broadcastShapes, shapesEqual, sizeOf } from "../core/shape.js";
 import { LinearIn, bind } from "../core/trace.js";
@@ -17,11 +17,11 @@ function checkPerm(perm: number[], nd: number): void {
 export const RESHAPE: LinearRule<Params["reshape"], 1, 1> = {
   name: "reshape",
   abstractEval([a], { shape }) {
-    if (sizeOf(shape) !== sizeOf(a!.shape))
-      throw new ShapeError(`reshape: cannot reshape ${fmtShape(a!.shape)} to ${fmtShape(shape)}`);
-    return [{ shape, dtype: a!.dtype, weak: a!.weak }];
+    if (sizeOf(shape) !== sizeOf(a.shape))
+      throw new ShapeError(`reshape: cannot reshape ${fmtShape(a.shape)} to ${fmtShape(shape)}`);
+    return [{ shape, dtype: a.dtype, weak: a.weak }];
   },
-  impl: ([x], { shape }) => [new ConcreteArray(storageOf(x!), shape, x!.dtype, x!.weakType)],
+  impl: ([x], { shape }) => [new ConcreteArray(storageOf(x), shape, x.dtype, x.weakType)],
   jvp: (_p, [dx = null], _o, { shape }) => [dx === null ? null : O.reshape(dx, shape)],
   transpose: ([ct = null], [a]) => [ct === null ? null : O.reshape(ct, (a as LinearIn).aval.shape)],
   vmap: shiftAxes(
@@ -34,9 +34,9 @@ export const RESHAPE: LinearRule<Params["reshape"], 1, 1> = {
 export const BROADCAST: LinearRule<Params["broadcast"], 1, 1> = {
   name: "broadcast",
   abstractEval([a], { shape }) {
-    const s = broadcastShapes("broadcastTo", a!.shape, shape);
+    const s = broadcastShapes("broadcastTo", a.shape, shape);
     if (!shapesEqual(s, shape))
-      throw new ShapeError(`broadcastTo: cannot broadcast ${fmtShape(a!.shape)} to ${fmtShape(shape)}`);
+      throw new ShapeError(`broadcastTo: cannot broadcast ${fmtShape(a.shape)} to ${fmtShape(shape)}`);
     return [{ shape, dtype: a!.dtype, weak: a!.weak }];
   },
   impl: ([x], { shape }) => [K.broadcastTo(x!, shape)],
@@ -53,10 +53,10 @@ export const BROADCAST: LinearRule<Params["broadcast"], 1, 1> = {
 export const TRANSPOSE: LinearRule<Params["transpose"], 1, 1> = {
   name: "transpose",
   abstractEval([a], { perm }) {
-    checkPerm(perm, a!.shape.length);
-    return [{ shape: perm.map((p) => a!.shape[p]!), dtype: a!.dtype, weak: a!.weak }];
+    checkPerm(perm, a.shape.length);
+    return [{ shape: perm.map((p) => at(a.shape, p, "transpose")), dtype: a.dtype, weak: a.weak }];
   },
-  impl: ([x], { perm }) => [K.transpose(x!, perm)],
+  impl: ([x], { perm }) => [K.transpose(x, perm)],
   jvp: (_p, [dx = null], _o, { perm }) => [dx === null ? null : O.transposePrim(dx, perm)],
   transpose([ct = null], _a, { perm }) {
     if (ct === null) return [null];
@@ -86,7 +86,7 @@ export const SLICE: LinearRule<Params["slice"], 1, 1> = {
       );
     return [{ shape: begin.map((b, i) => end[i]! - b), dtype: a!.dtype, weak: a!.weak }];
   },
-  impl: ([x], { begin, end }) => [K.slice(x!, begin, end)],
+  impl: ([x], { begin, end }) => [K.slice(x, begin, end)],
   jvp: (_p, [dx = null], _o, { begin, end }) => [dx === null ? null : O.slicePrim(dx, begin, end)],
   transpose([ct = null], [a], { begin, end }) {
     if (ct === null) return [null];
@@ -114,7 +114,7 @@ export const PAD: LinearRule<Params["pad"], 1, 1> = {
       throw new ShapeError(`pad: widths [${lo.join(",")}] / [${hi.join(",")}] invalid for shape ${fmtShape(s)}`);
     return [{ shape: s.map((d, i) => d + lo[i]! + hi[i]!), dtype: a!.dtype, weak: a!.weak }];
   },
-  impl: ([x], { lo, hi }) => [K.pad(x!, lo, hi)],
+  impl: ([x], { lo, hi }) => [K.pad(x, lo, hi)],
   jvp: (_p, [dx = null], _o, { lo, hi }) => [dx === null ? null : O.padPrim(dx, lo, hi)],
   transpose([ct = null], [a], { lo }) {
     if (ct === null) return [null];
@@ -194,11 +194,11 @@ export const REV: LinearRule<Params["rev"], 1, 1> = {
   name: "rev",
   abstractEval([a], { axes }) {
     for (const ax of axes)
-      if (ax < 0 || ax >= a!.shape.length)
-        throw new ShapeError(`flip: axis ${ax} out of range for shape ${fmtShape(a!.shape)}`);
-    return sameAval(a!);
+      if (ax < 0 || ax >= a.shape.length)
+        throw new ShapeError(`flip: axis ${ax} out of range for shape ${fmtShape(a.shape)}`);
+    return sameAval(a);
   },
-  impl: ([x], { axes }) => [K.rev(x!, axes)],
+  impl: ([x], { axes }) => [K.rev(x, axes)],
   jvp: (_p, [dx = null], _o, { axes }) => [dx === null ? null : O.revPrim(dx, axes)],
   transpose: ([ct = null], _a, { axes }) => [ct === null ? null : O.revPrim(ct, axes)],
   vmap: shiftAxes(

@@ -35,7 +35,7 @@ export const DIGAMMA: Rule<Params["digamma"], 1, 1> = unaryFloat("digamma", S.di
 // A primitive: each order is the derivative of the one before, so one row closes the chain.
 export const POLYGAMMA: Rule<Params["polygamma"], 2, 1> = {
   ...arithmetic("polygamma", S.polygamma, true),
-  jvp: ([n, x], [, dx]) => [tmul(dx!, polygammaW(O.add(n!, 1), x!))],
+  jvp: ([n, x], [, dx]) => [tmul(dx, polygammaW(O.add(n, 1), x))],
   vmap: elementwise(() => POLYGAMMA),
 };
 
@@ -54,13 +54,13 @@ export const ERFINV: Rule<Params["erfinv"], 1, 1> = unaryFloat("erfinv", S.erfin
 // the x-derivative 0 at x = 0 instead of log y.
 export const XLOGY: Rule<Params["xlogy"], 2, 1> = {
   ...arithmetic("xlogy", S.xlogy, true),
-  jvp: ([x, y], [dx, dy]) => [tadd(tmul(dx!, O.log(y!)), tmul(dy!, O.div(x!, y!)))],
+  jvp: ([x, y], [dx, dy]) => [tadd(tmul(dx, O.log(y)), tmul(dy, O.div(x, y)))],
   vmap: elementwise(() => XLOGY),
 };
 
 // xlog1py(x, y) = x log(1 + y), 0 where x = 0; d = log1p(y) dx + x / (1 + y) dy (a primitive as xlogy)
 export const XLOG1PY: Rule<Params["xlog1py"], 2, 1> = {
   ...arithmetic("xlog1py", S.xlog1py, true),
-  jvp: ([x, y], [dx, dy]) => [tadd(tmul(dx!, log1pW(y!)), tmul(dy!, O.div(x!, O.add(y!, 1))))],
+  jvp: ([x, y], [dx, dy]) => [tadd(tmul(dx, log1pW(y)), tmul(dy, O.div(x, O.add(y, 1))))],
   vmap: elementwise(() => XLOG1PY),
 };
