@@ -93,6 +93,8 @@ export function fmtValue(v: unknown): string {
 export function at<E>(xs: ArrayLike<E>, i: number, fn?: string): E {
   const v = xs[i];
   if (v === undefined)
-    throw new NablaError(`${fn === undefined ? "" : `${fn}: `}internal: index ${i} out of range of length ${xs.length}`);
+    throw new NablaError(
+      `${fn === undefined ? "" : `${fn}: `}internal: index ${i} out of range of length ${xs.length}`,
+    );
   return v;
 }

@@ -72,7 +72,7 @@ function unaryZero(name: string, scalar: Unary, numericOnly = true): Rule<{}, 1,
   return row;
 }
 
-function binaryAval(name: string, a: Aval, b: Aval, out?: DType): Aval[] {
+function binaryAval(name: string, a: Aval, b: Aval, out?: DType): [Aval] {
   if (a.dtype !== b.dtype) throw new DTypeError(`${name}: operand dtypes differ (${a.dtype} and ${b.dtype})`);
   // equal shapes (or a 0-d operand) broadcast to the other shape as it is: no new array
   const sa = a.shape;
@@ -83,12 +83,12 @@ function binaryAval(name: string, a: Aval, b: Aval, out?: DType): Aval[] {
 }
 
 function binaryImpl(f: Binary) {
-  return ([a, b]: ConcreteArray[], _p: {}, [o]: Aval[]) => [K.binary(a!, b!, o!.shape, o!.dtype, o!.weak, f)];
+  return ([a, b]: [ConcreteArray, ConcreteArray], _p: {}, [o]: [Aval]) => [K.binary(a, b, o.shape, o.dtype, o.weak, f)];
 }
 
-function floatBinary(name: string, a: Aval, b: Aval): Aval[] {
+function floatBinary(name: string, a: Aval, b: Aval): [Aval] {
   const r = binaryAval(name, a, b);
-  if (!isFloat(r[0]!.dtype)) throw new DTypeError(`${name}: expected float operands, got ${r[0]!.dtype}`);
+  if (!isFloat(r[0].dtype)) throw new DTypeError(`${name}: expected float operands, got ${r[0].dtype}`);
   return r;
 }
 
@@ -107,8 +107,9 @@ export function arithmetic(name: string, scalar: Binary, float = false, scalarIn
     name,
     scalar,
     ...(scalarInt32 === undefined ? {} : { scalarInt32 }),
-    abstractEval: ([a, b]: Aval[]) => (float ? floatBinary(name, a!, b!) : binaryAval(name, a!, b!)),
-    impl: (xs: ConcreteArray[], p: {}, outs: Aval[]) => (outs[0]!.dtype === "int32" ? intImpl : floatImpl)(xs, p, outs),
+    abstractEval: ([a, b]: [Aval, Aval]) => (float ? floatBinary(name, a, b) : binaryAval(name, a, b)),
+    impl: (xs: [ConcreteArray, ConcreteArray], p: {}, outs: [Aval]) =>
+      (outs[0].dtype === "int32" ? intImpl : floatImpl)(xs, p, outs),
   };
 }
 
@@ -184,7 +185,9 @@ export const LOG: Rule<Params["log"], 1, 1> = unaryFloat("log", Math.log, (x, dx
 export const LOG1P: Rule<Params["log1p"], 1, 1> = unaryFloat("log1p", Math.log1p, (x, dx) => O.div(dx, O.add(x, 1)));
 
 // d(expm1 x) = (y + 1) dx; a primitive for accuracy near 0 (exp(x) - 1 cancels)
-export const EXPM1: Rule<Params["expm1"], 1, 1> = unaryFloat("expm1", Math.expm1, (_x, dx, y) => O.mul(dx, O.add(y, 1)));
+export const EXPM1: Rule<Params["expm1"], 1, 1> = unaryFloat("expm1", Math.expm1, (_x, dx, y) =>
+  O.mul(dx, O.add(y, 1)),
+);
 
 // d(sin x) = cos x dx
 export const SIN: Rule<Params["sin"], 1, 1> = unaryFloat("sin", Math.sin, (x, dx) => O.mul(dx, O.cos(x)));
@@ -193,7 +196,9 @@ export const SIN: Rule<Params["sin"], 1, 1> = unaryFloat("sin", Math.sin, (x, dx
 export const COS: Rule<Params["cos"], 1, 1> = unaryFloat("cos", Math.cos, (x, dx) => O.neg(O.mul(dx, O.sin(x))));
 
 // d(tan x) = (1 + tan² x) dx; a primitive for speed and accuracy (sin/cos rounds twice)
-export const TAN: Rule<Params["tan"], 1, 1> = unaryFloat("tan", Math.tan, (_x, dx, y) => O.mul(dx, O.add(1, O.mul(y, y))));
+export const TAN: Rule<Params["tan"], 1, 1> = unaryFloat("tan", Math.tan, (_x, dx, y) =>
+  O.mul(dx, O.add(1, O.mul(y, y))),
+);
 
 // d(tanh x) = (1 - tanh² x) dx; a primitive for accuracy (composing from exp overflows for |x| > 710)
 export const TANH: Rule<Params["tanh"], 1, 1> = unaryFloat("tanh", Math.tanh, (_x, dx, y) =>
@@ -217,7 +222,9 @@ export const ACOS: Rule<Params["acos"], 1, 1> = unaryFloat("acos", Math.acos, (x
 );
 
 // d(atan x) = dx / (1 + x²); a primitive for speed (atan2(x, 1) does more work per element)
-export const ATAN: Rule<Params["atan"], 1, 1> = unaryFloat("atan", Math.atan, (x, dx) => O.div(dx, O.add(1, O.mul(x, x))));
+export const ATAN: Rule<Params["atan"], 1, 1> = unaryFloat("atan", Math.atan, (x, dx) =>
+  O.div(dx, O.add(1, O.mul(x, x))),
+);
 
 // d(sqrt x) = dx / (2 sqrt x); a primitive for accuracy (correctly rounded, unlike pow(x, 0.5) in general)
 export const SQRT: Rule<Params["sqrt"], 1, 1> = unaryFloat("sqrt", Math.sqrt, (_x, dx, y) => O.div(dx, O.mul(y, 2)));
@@ -303,10 +310,7 @@ export const MUL: LinearRule<Params["mul"], 2, 1> = {
   jvp: ([x, y], [dx, dy]) => [tadd(tmul(dx, y), dy === null ? null : O.mul(x, dy))],
   transpose([ct], [a, b]) {
     if (isLin(a) && isLin(b)) throw new DTypeError("mul: transpose of a product of two linear operands");
-    return [
-      isLin(a) ? tmul(ct, b as NDArray) : null,
-      isLin(b) ? (ct === null ? null : O.mul(a as NDArray, ct)) : null,
-    ];
+    return [isLin(a) ? tmul(ct, b as NDArray) : null, isLin(b) ? (ct === null ? null : O.mul(a as NDArray, ct)) : null];
   },
   vmap: elementwise(() => MUL),
 };
@@ -329,9 +333,9 @@ export const DIV: LinearRule<Params["div"], 2, 1> = {
 export const POW: Rule<Params["pow"], 2, 1> = {
   ...arithmetic("pow", Math.pow, false, S.powInt32),
   abstractEval([a, b]) {
-    const r = binaryAval("pow", a, b!);
-    if (!isFloat(r[0]!.dtype) && r[0]!.dtype !== "int32")
-      throw new DTypeError(`pow: expected float or int32 operands, got ${r[0]!.dtype}`);
+    const r = binaryAval("pow", a, b);
+    if (!isFloat(r[0].dtype) && r[0].dtype !== "int32")
+      throw new DTypeError(`pow: expected float or int32 operands, got ${r[0].dtype}`);
     return r;
   },
   jvp([x, y], [dx = null, dy = null], [out]) {
@@ -449,7 +453,7 @@ export const SELECT: LinearRule<Params["select"], 3, 1> = {
 export const CONVERT: LinearRule<Params["convert"], 1, 1> = {
   name: "convert",
   // the kernel's conversion, as a fused-loop expression (rounding to float32 is the store's)
-  inline: ([a], { dtype }) => (dtype === "bool" ? `(${a} !== 0 ? 1 : 0)` : dtype === "int32" ? `Math.trunc(${a})` : a!),
+  inline: ([a], { dtype }) => (dtype === "bool" ? `(${a} !== 0 ? 1 : 0)` : dtype === "int32" ? `Math.trunc(${a})` : a),
   abstractEval: ([a], { dtype }) => [{ shape: a.shape, dtype, weak: false }],
   impl: ([x], { dtype }) => [K.cast(x, dtype)],
   jvp: ([x], [dx = null], _o, { dtype }) => [

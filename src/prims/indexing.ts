@@ -1,43 +1,48 @@
 /** Indexing primitives: gather and scatter-add along an axis, and sorting permutations. */
-import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
+import { DTypeError, ShapeError, at, fmtShape } from "../core/errors.js";
 import { NDArray } from "../core/ndarray.js";
 import { shapesEqual, sizeOf } from "../core/shape.js";
 import * as K from "../kernels/indexing.js";
 import * as O from "./wrap.js";
-import { BatchResult, Dim, batchedFront, moveFromFront, moveToFront, shiftAxes } from "./batching.js";
+import { BatchResult, Dim, batchAxis, batchedFront, moveFromFront, moveToFront, shiftAxes } from "./batching.js";
 import { LinearRule, Rule, isLin } from "./rule.js";
 import type { Params } from "./table.js";
 
 /** Offsets that turn per-example indices into indices of the merged (batch, axis) axis: idx + b * size. */
 export function offsetIndices(idxFront: NDArray, size: number): NDArray {
-  const B = idxFront.shape[0]!;
+  const B = at(idxFront.shape, 0, "vmap");
   // normalise first (negative indices wrap, out-of-range clamp) so no index crosses into a neighbour's block
   idxFront = O.clip(O.where(O.less(idxFront, 0), O.add(idxFront, size), idxFront), 0, Math.max(size - 1, 0));
   const off = O.reshape(O.mul(O.iota(B), size), [B, ...idxFront.shape.slice(1).map(() => 1)]);
   return O.add(idxFront, off);
 }
 
-function gatherBatch([x, i]: NDArray[], [dx, di]: Dim[], { axis }: Params["gather"], size: number): BatchResult {
-  if (di === null) return [[O.gatherPrim(moveToFront(x!, dx!), i!, axis + 1)], [0]];
-  const idx = moveToFront(i!, di!);
-  if (dx === null) return [[O.gatherPrim(x!, idx, axis)], [axis]];
+function gatherBatch(
+  [x, i]: [NDArray, NDArray],
+  [dx, di]: [Dim, Dim],
+  { axis }: Params["gather"],
+  size: number,
+): BatchResult {
+  if (di === null) return [[O.gatherPrim(moveToFront(x, batchAxis(dx, "gather")), i, axis + 1)], [0]];
+  const idx = moveToFront(i, di);
+  if (dx === null) return [[O.gatherPrim(x, idx, axis)], [axis]];
   // both batched: merge the batch axis into the gathered axis
-  const xb = moveFromFront(moveToFront(x!, dx!), axis); // [pre, B, A, post]
-  const A = xb.shape[axis + 1]!;
+  const xb = moveFromFront(moveToFront(x, dx), axis); // [pre, B, A, post]
+  const A = at(xb.shape, axis + 1, "gather");
   const merged = O.reshape(xb, [...xb.shape.slice(0, axis), size * A, ...xb.shape.slice(axis + 2)]);
   return [[O.gatherPrim(merged, offsetIndices(idx, A), axis)], [axis]];
 }
 
 function scatterBatch(
-  [u, i]: NDArray[],
-  [du = null, di = null]: Dim[],
+  [u, i]: [NDArray, NDArray],
+  [du = null, di = null]: [Dim, Dim],
   p: Params["scatter_add"],
   size: number,
 ): BatchResult {
   const { axis, size: len } = p;
-  if (di === null) return [[O.scatterAddPrim(moveToFront(u!, du!), i!, axis + 1, len)], [0]];
-  const idx = moveToFront(i!, di!);
-  const ub = moveFromFront(batchedFront(u!, du, size), axis); // [pre, B, idx..., post]
+  if (di === null) return [[O.scatterAddPrim(moveToFront(u, batchAxis(du, "scatter_add")), i, axis + 1, len)], [0]];
+  const idx = moveToFront(i, di);
+  const ub = moveFromFront(batchedFront(u, du, size), axis); // [pre, B, idx..., post]
   const out = O.scatterAddPrim(ub, offsetIndices(idx, len), axis, size * len); // [pre, B*len, post]
   return [[O.reshape(out, [...out.shape.slice(0, axis), size, len, ...out.shape.slice(axis + 1)])], [axis]];
 }
@@ -63,7 +68,7 @@ export const GATHER: LinearRule<Params["gather"], 2, 1> = {
   jvp: ([, i], [dx = null], _o, { axis }) => [dx === null ? null : O.gatherPrim(dx, i, axis)],
   transpose([ct = null], [x, i], { axis }) {
     if (ct === null || !isLin(x)) return [null, null];
-    return [O.scatterAddPrim(ct, i as NDArray, axis, x.aval.shape[axis]!), null];
+    return [O.scatterAddPrim(ct, i as NDArray, axis, at(x.aval.shape, axis, "gather")), null];
   },
   vmap: gatherBatch,
 };

@@ -50,7 +50,7 @@ const eyeLike = (n: number, dtype: NDArray["dtype"]): NDArray => O.eye(n, n, dty
 
 /** Trace over the last two axes. */
 function batchTrace(m: NDArray): NDArray {
-  const n = m.shape[m.ndim - 1]!;
+  const n = at(m.shape, m.ndim - 1, "slogdet");
   return O.reduceSum(O.mul(m, eyeLike(n, m.dtype)), [m.ndim - 2, m.ndim - 1]);
 }
 
@@ -72,7 +72,7 @@ function solveJvp(a: NDArray, _b: NDArray, da: T, db: T, x: NDArray): T {
 function triangularSolveJvp(a: NDArray, _b: NDArray, da: T, db: T, x: NDArray, lower: boolean, transposeA: boolean): T {
   let rhs = db;
   if (da !== null) {
-    const n = a.shape[a.ndim - 1]!;
+    const n = at(a.shape, a.ndim - 1, "triangular_solve");
     let tri = O.mul(da, lowerMask(n, da.dtype, 1, !lower));
     if (transposeA) tri = swap(tri);
     const t = O.matmulPrim(tri, x);
@@ -83,7 +83,7 @@ function triangularSolveJvp(a: NDArray, _b: NDArray, da: T, db: T, x: NDArray, l
 
 // dL = L φ(L⁻¹ dS L⁻ᵀ) with dS = (dA + dAᵀ)/2 and φ(X) = tril(X) with the diagonal halved
 function choleskyJvp(_a: NDArray, da: NDArray, l: NDArray): NDArray {
-  const n = l.shape[l.ndim - 1]!;
+  const n = at(l.shape, l.ndim - 1, "cholesky");
   const dS = O.mul(O.add(da, swap(da)), 0.5);
   const x = O.triangularSolvePrim(l, dS, true, false); // L⁻¹ dS
   const y = O.triangularSolvePrim(l, swap(x), true, false); // L⁻¹ dS L⁻ᵀ
@@ -92,7 +92,7 @@ function choleskyJvp(_a: NDArray, da: NDArray, l: NDArray): NDArray {
 
 // A = QR: B = dA R⁻¹, C = Qᵀ B, Ω = low(C) - low(C)ᵀ, dR = (C - Ω) R, dQ = B - Q (C - Ω)
 function qrJvp(da: NDArray, q: NDArray, r: NDArray): [NDArray, NDArray] {
-  const n = r.shape[r.ndim - 1]!;
+  const n = at(r.shape, r.ndim - 1, "qr");
   const b = swap(O.triangularSolvePrim(r, swap(da), false, true));
   const c = O.matmulPrim(swap(q), b);
   const low = O.mul(c, lowerMask(n, c.dtype, 0));
@@ -102,7 +102,7 @@ function qrJvp(da: NDArray, q: NDArray, r: NDArray): [NDArray, NDArray] {
 
 // S = VΛVᵀ: M = Vᵀ dS V; dλ = diag(M); dV = V (F ∘ M), F_ij = 1 / (λ_j - λ_i) off the diagonal
 function eighJvp(da: NDArray, w: NDArray, v: NDArray): [NDArray, NDArray] {
-  const n = w.shape[w.ndim - 1]!;
+  const n = at(w.shape, w.ndim - 1, "eigh");
   const I = eyeLike(n, w.dtype);
   const dS = O.mul(O.add(da, swap(da)), 0.5);
   const m = O.matmulPrim(swap(v), O.matmulPrim(dS, v));
@@ -122,13 +122,13 @@ function matmulBatch(a: NDArray, b: NDArray, da: Dim, db: Dim, size: number): ND
   if (da !== null && db === null && a.ndim === 3 && b.ndim === 2) {
     const x = moveToFront(a, da); // [B, M, K]
     const [B, M, K] = x.shape as [number, number, number];
-    return O.reshape(O.matmulPrim(O.reshape(x, [B * M, K]), b), [B, M, b.shape[1]!]);
+    return O.reshape(O.matmulPrim(O.reshape(x, [B * M, K]), b), [B, M, at(b.shape, 1, "matmul")]);
   }
   if (da === null && db !== null && a.ndim === 2 && b.ndim === 3) {
     const y = O.transposePrim(moveToFront(b, db), [1, 0, 2]); // [K, B, N]
     const [K, B, N] = y.shape as [number, number, number];
     const out = O.matmulPrim(a, O.reshape(y, [K, B * N])); // [M, B*N]
-    return O.transposePrim(O.reshape(out, [a.shape[0]!, B, N]), [1, 0, 2]);
+    return O.transposePrim(O.reshape(out, [at(a.shape, 0, "matmul"), B, N]), [1, 0, 2]);
   }
   return O.matmulPrim(batchedFront(a, da, size), batchedFront(b, db, size));
 }
@@ -206,7 +206,7 @@ export const SLOGDET: Rule<Params["slogdet"], 1, 2> = {
   },
   impl: ([a]) => K.slogdet(a),
   jvp: ([a], [da = null]) => [null, da === null ? null : batchTrace(O.solvePrim(a, da))],
-  vmap: ([a], [d]) => [O.slogdetPrim(moveToFront(a!, d!)), [0, 0]],
+  vmap: ([a], [d]) => [O.slogdetPrim(moveToFront(a, d)), [0, 0]],
 };
 
 /** Index rows [n, n - 1]: row i lists 0..n-1 without i (the rows or columns a minor keeps). */
@@ -218,7 +218,7 @@ function minorIndex(n: number): NDArray {
 /** All (n-1)-minors' matrices of [..., n, n]: [..., n, n, n-1, n-1], entry (i, j) deleting row i and column j. */
 function minors(x: NDArray): NDArray {
   const nd = x.ndim;
-  const n = x.shape[nd - 1]!;
+  const n = at(x.shape, nd - 1, "cofactor");
   const idx = minorIndex(n);
   const r = O.gatherPrim(O.gatherPrim(x, idx, nd - 2), idx, nd); // [..., i, r, j, c]
   const perm = Array.from({ length: nd + 2 }, (_, k) => k);
@@ -243,10 +243,8 @@ export const DET: Rule<Params["det"], 1, 1> = {
     return [{ shape: a.shape.slice(0, -2), dtype: a.dtype, weak: false }];
   },
   impl: ([a]) => [K.det(a)],
-  jvp: ([a], [da = null]) => [
-    da === null ? null : O.reduceSum(O.mul(O.cofactorPrim(a), da), [a.ndim - 2, a.ndim - 1]),
-  ],
-  vmap: ([a], [d]) => [[O.detPrim(moveToFront(a!, d!))], [0]],
+  jvp: ([a], [da = null]) => [da === null ? null : O.reduceSum(O.mul(O.cofactorPrim(a), da), [a.ndim - 2, a.ndim - 1])],
+  vmap: ([a], [d]) => [[O.detPrim(moveToFront(a, d))], [0]],
 };
 
 // cofactor matrix C (adj(A)ᵀ). C_ij = (-1)^(i+j) det(M_ij) for the minor M_ij, so
@@ -259,29 +257,27 @@ export const COFACTOR: Rule<Params["cofactor"], 1, 1> = {
   },
   impl: ([a]) => [K.cofactor(a)],
   jvp([a], [da = null]) {
-    const n = a.shape[a.ndim - 1]!;
+    const n = at(a.shape, a.ndim - 1, "cofactor");
     if (da === null || n <= 1) return [null];
     const nd = a.ndim + 2;
     const inner = O.reduceSum(O.mul(O.cofactorPrim(minors(a!)), minors(da)), [nd - 2, nd - 1]);
     return [O.mul(inner, checkerboard(n, da.dtype))];
   },
-  vmap: ([a], [d]) => [[O.cofactorPrim(moveToFront(a!, d!))], [0]],
+  vmap: ([a], [d]) => [[O.cofactorPrim(moveToFront(a, d))], [0]],
 };
 
 // L = chol((A + Aᵀ)/2); dL = L φ(L⁻¹ dS L⁻ᵀ), φ = lower triangle with halved diagonal
 export const CHOLESKY: Rule<Params["cholesky"], 1, 1> = {
   name: "cholesky",
   abstractEval([a]) {
-    checkSquare("cholesky", a!);
-    return sameAval(a!);
+    checkSquare("cholesky", a);
+    return sameAval(a);
   },
   impl: ([a]) => [
-    K.cholesky(
-      binary(a!, transpose(a!, swapPerm(a!.shape.length)), a!.shape, a!.dtype, false, (u, v) => 0.5 * (u + v)),
-    ),
+    K.cholesky(binary(a, transpose(a, swapPerm(a.shape.length)), a.shape, a.dtype, false, (u, v) => 0.5 * (u + v))),
   ],
-  jvp: ([a], [da = null], [l]) => [da === null ? null : choleskyJvp(a!, da, l!)],
-  vmap: ([a], [d]) => [[O.choleskyPrim(moveToFront(a!, d!))], [0]],
+  jvp: ([a], [da = null], [l]) => [da === null ? null : choleskyJvp(a, da, l)],
+  vmap: ([a], [d]) => [[O.choleskyPrim(moveToFront(a, d))], [0]],
 };
 
 // reduced QR (m >= n), diag(R) >= 0
@@ -302,7 +298,7 @@ export const QR: Rule<Params["qr"], 1, 2> = {
   },
   impl: ([a]) => K.qr(a),
   jvp: ([,], [da = null], [q, r]) => (da === null ? [null, null] : qrJvp(da, q, r)),
-  vmap: ([a], [d]) => [O.qrPrim(moveToFront(a!, d!)), [0, 0]],
+  vmap: ([a], [d]) => [O.qrPrim(moveToFront(a, d)), [0, 0]],
 };
 
 // eigenvalues (ascending) and eigenvectors of (A + Aᵀ)/2; assumes distinct eigenvalues for derivatives
@@ -317,7 +313,7 @@ export const EIGH: Rule<Params["eigh"], 1, 2> = {
   },
   impl: ([a]) => K.eigh(a),
   jvp: ([,], [da = null], [w, v]) => (da === null ? [null, null] : eighJvp(da, w, v)),
-  vmap: ([a], [d]) => [O.eighPrim(moveToFront(a!, d!)), [0, 0]],
+  vmap: ([a], [d]) => [O.eighPrim(moveToFront(a, d)), [0, 0]],
 };
 
 // ---------------------------------------------------------------------------
@@ -331,8 +327,8 @@ function decompAvals(op: string, a: Aval, dims: (m: number, n: number, k: number
   const s = a.shape;
   if (s.length < 2) throw new ShapeError(`${op}: expected matrices [..., m, n], got ${fmtShape(s)}`);
   if (!isFloat(a.dtype)) throw new DTypeError(`${op}: expected a float matrix, got ${a.dtype}`);
-  const m = s[s.length - 2]!;
-  const n = s[s.length - 1]!;
+  const m = at(s, s.length - 2, op);
+  const n = at(s, s.length - 1, op);
   const lead = s.slice(0, -2);
   return dims(m, n, Math.min(m, n)).map((t) => ({ shape: [...lead, ...t], dtype: a.dtype, weak: false }));
 }
@@ -344,7 +340,7 @@ function block(x: NDArray, r0: number, r1: number, c0: number, c1: number): NDAr
 }
 
 /** diag(s) scaling as broadcasting: s [..., k] as a row [..., 1, k] or a column [..., k, 1]. */
-const asRow = (s: NDArray): NDArray => O.reshape(s, [...s.shape.slice(0, -1), 1, s.shape[s.ndim - 1]!]);
+const asRow = (s: NDArray): NDArray => O.reshape(s, [...s.shape.slice(0, -1), 1, at(s.shape, s.ndim - 1, "svd")]);
 const asCol = (s: NDArray): NDArray => O.reshape(s, [...s.shape, 1]);
 
 /**
@@ -357,11 +353,11 @@ const asCol = (s: NDArray): NDArray => O.reshape(s, [...s.shape, 1]);
  */
 function svdJvp(da: NDArray, u: NDArray, s: NDArray, vh: NDArray): [NDArray, NDArray, NDArray] {
   const nd = da.ndim;
-  const m = da.shape[nd - 2]!;
-  const n = da.shape[nd - 1]!;
-  const k = s.shape[s.ndim - 1]!;
-  const um = u.shape[u.ndim - 1]!;
-  const vn = vh.shape[vh.ndim - 2]!;
+  const m = at(da.shape, nd - 2, "svd");
+  const n = at(da.shape, nd - 1, "svd");
+  const k = at(s.shape, s.ndim - 1, "svd");
+  const um = at(u.shape, u.ndim - 1, "svd");
+  const vn = at(vh.shape, vh.ndim - 2, "svd");
   const u1 = um > k ? block(u, 0, m, 0, k) : u;
   const v1 = swap(vn > k ? block(vh, 0, k, 0, n) : vh);
   const I = eyeLike(k, s.dtype);
@@ -403,7 +399,7 @@ export const SVD: Rule<Params["svd"], 1, 3> = {
     decompAvals("svd", a, (m, n, k) => [[m, fullMatrices ? m : k], [k], [fullMatrices ? n : k, n]]),
   impl: ([a], { fullMatrices }) => K.svd(a, fullMatrices),
   jvp: ([,], [da = null], [u, s, vh]) => (da === null ? [null, null, null] : svdJvp(da, u, s, vh)),
-  vmap: ([a], [d], p) => [O.svdPrim(moveToFront(a!, d!), p.fullMatrices), [0, 0, 0]],
+  vmap: ([a], [d], p) => [O.svdPrim(moveToFront(a, d!), p.fullMatrices), [0, 0, 0]],
 };
 
 /**
@@ -413,8 +409,8 @@ export const SVD: Rule<Params["svd"], 1, 3> = {
  */
 function luJvp(da: NDArray, p: NDArray, l: NDArray, u: NDArray): [NDArray, NDArray] {
   const nd = da.ndim;
-  const m = da.shape[nd - 2]!;
-  const n = da.shape[nd - 1]!;
+  const m = at(da.shape, nd - 2, "lu");
+  const n = at(da.shape, nd - 1, "lu");
   const k = Math.min(m, n);
   const dap = O.matmulPrim(swap(p), da);
   const l1 = m > k ? block(l, 0, k, 0, k) : l;
@@ -448,7 +444,7 @@ export const LU: Rule<Params["lu"], 1, 3> = {
     ]),
   impl: ([a]) => K.lu(a),
   jvp: ([,], [da = null], [p, l, u]) => (da === null ? [null, null, null] : [null, ...luJvp(da, p, l, u)]),
-  vmap: ([a], [d]) => [O.luPrim(moveToFront(a!, d!)), [0, 0, 0]],
+  vmap: ([a], [d]) => [O.luPrim(moveToFront(a, d)), [0, 0, 0]],
 };
 
 // e^A; d e^A = L(A, dA), the Fréchet derivative (linear in dA)
@@ -456,9 +452,9 @@ export const EXPM: Rule<Params["expm"], 1, 1> = {
   name: "expm",
   abstractEval([a]) {
     checkSquare("expm", a);
-    return [{ shape: a.shape, dtype: a!.dtype, weak: false }];
+    return [{ shape: a.shape, dtype: a.dtype, weak: false }];
   },
-  impl: ([a]) => [K.expm(a!)],
+  impl: ([a]) => [K.expm(a)],
   jvp: ([a], [da = null]) => [da === null ? null : O.expmFrechetPrim(a!, da)],
   vmap: ([a], [d]) => [[O.expmPrim(moveToFront(a!, d!))], [0]],
 };
@@ -466,7 +462,7 @@ export const EXPM: Rule<Params["expm"], 1, 1> = {
 /** [[X, 0], [0, X]] for [..., n, n] X. */
 function blockDiag(x: NDArray): NDArray {
   const nd = x.ndim;
-  const n = x.shape[nd - 1]!;
+  const n = at(x.shape, nd - 1, "expm_frechet");
   const z = x.shape.map(() => 0);
   const top = O.padPrim(x, z, [...z.slice(0, -1), n]);
   const bottom = O.padPrim(x, [...z.slice(0, -1), n], z);
@@ -491,7 +487,7 @@ export const EXPM_FRECHET: LinearRule<Params["expm_frechet"], 2, 1> = {
     const t1 = de === null ? null : O.expmFrechetPrim(a, de);
     if (da === null) return [t1];
     const nd = a.ndim;
-    const n = a!.shape[nd - 1]!;
+    const n = at(a.shape, nd - 1, "expm_frechet");
     const z = a!.shape.map(() => 0);
     const m = O.concatPrim([O.concatPrim([a!, e!], nd - 1), O.padPrim(a!, [...z.slice(0, -1), n], z)], nd - 2);
     return [tadd(t1, block(O.expmFrechetPrim(m, blockDiag(da)), 0, n, n, 2 * n))];

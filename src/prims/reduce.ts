@@ -9,7 +9,7 @@ import { shiftAxes } from "./batching.js";
 import { LinearRule, Rule, T, sameAval } from "./rule.js";
 import type { Params } from "./table.js";
 
-function reduceAval(name: string, a: Aval, axes: number[]): Aval[] {
+function reduceAval(name: string, a: Aval, axes: number[]): [Aval] {
   for (const ax of axes)
     if (!Number.isInteger(ax) || ax < 0 || ax >= a.shape.length)
       throw new ShapeError(`${name}: axis ${ax} out of range for shape ${fmtShape(a.shape)}`);
@@ -64,7 +64,7 @@ function extremumReduce(
 function argExtremum(name: string, isMax: boolean): Rule<{ axis: number }, 1, 1> {
   const row: Rule<{ axis: number }, 1, 1> = {
     name,
-    abstractEval: ([a], { axis }) => [{ ...reduceAval(name, a!, [axis])[0]!, dtype: "int32", weak: false }],
+    abstractEval: ([a], { axis }) => [{ ...reduceAval(name, a, [axis])[0], dtype: "int32", weak: false }],
     impl: ([x], { axis }) => [K.argReduce(x, axis, isMax)],
     jvp: () => [null],
     vmap: shiftAxes(

@@ -32,7 +32,7 @@ export type Tuple<X, N extends number> = number extends N
             ? [X, X, X, X]
             : X[];
 
-type Positional = "abstractEval" | "impl" | "jvp" | "jvpFull" | "transpose" | "vmap";
+type Positional = "abstractEval" | "impl" | "jvp" | "jvpFull" | "transpose" | "vmap" | "inline";
 
 /**
  * A row of the primitive table with `N` operands and `M` outputs
@@ -53,6 +53,8 @@ export interface Rule<P = unknown, N extends number = number, M extends number =
   jvp(primals: Tuple<NDArray, N>, tangents: Tuple<T, N>, outs: Tuple<NDArray, M>, params: P): T[];
   /** Primal and tangent outputs together (used instead of `jvp` when present). */
   jvpFull?(primals: Tuple<NDArray, N>, tangents: Tuple<T, N>, params: P): [NDArray[], T[]];
+  /** Elementwise primitives: a JS expression for fused loops, given the operands' expressions. */
+  inline?(args: Readonly<Tuple<string, N>>, params: P): string;
   /** Linear primitives: cotangents of the operands marked LinearIn (null for constants or zero). */
   transpose?(cts: Tuple<T, M>, args: Tuple<NDArray | LinearIn, N>, params: P): T[];
   /**
@@ -78,6 +80,6 @@ export const tadd = (a: T, b: T): T => (a === null ? b : b === null ? a : O.add(
 export const tsub = (a: T, b: T): T => (a === null ? tneg(b) : b === null ? a : O.sub(a, b));
 
 /** The output aval of a shape-preserving unary primitive. */
-export function sameAval(a: Aval): Aval[] {
+export function sameAval(a: Aval): [Aval] {
   return [makeAval(a.shape, a.dtype, a.weak)];
 }

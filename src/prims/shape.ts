@@ -37,16 +37,20 @@ export const BROADCAST: LinearRule<Params["broadcast"], 1, 1> = {
     const s = broadcastShapes("broadcastTo", a.shape, shape);
     if (!shapesEqual(s, shape))
       throw new ShapeError(`broadcastTo: cannot broadcast ${fmtShape(a.shape)} to ${fmtShape(shape)}`);
-    return [{ shape, dtype: a!.dtype, weak: a!.weak }];
+    return [{ shape, dtype: a.dtype, weak: a.weak }];
   },
-  impl: ([x], { shape }) => [K.broadcastTo(x!, shape)],
+  impl: ([x], { shape }) => [K.broadcastTo(x, shape)],
   jvp: (_p, [dx = null], _o, { shape }) => [dx === null ? null : O.broadcastPrim(dx, shape)],
   transpose: ([ct = null], [a]) => [ct === null ? null : O.sumToShape(ct, (a as LinearIn).aval.shape)],
   vmap([x], [d], { shape }) {
-    const f = moveToFront(x!, d!);
+    const f = moveToFront(x, d);
     const core = f.shape.slice(1);
-    const lifted = O.reshape(f, [f.shape[0]!, ...new Array<number>(shape.length - core.length).fill(1), ...core]);
-    return [[O.broadcastPrim(lifted, [f.shape[0]!, ...shape])], [0]];
+    const lifted = O.reshape(f, [
+      at(f.shape, 0, "broadcast"),
+      ...new Array<number>(shape.length - core.length).fill(1),
+      ...core,
+    ]);
+    return [[O.broadcastPrim(lifted, [at(f.shape, 0, "broadcast"), ...shape])], [0]];
   },
 };
 
@@ -73,18 +77,23 @@ export const TRANSPOSE: LinearRule<Params["transpose"], 1, 1> = {
 export const SLICE: LinearRule<Params["slice"], 1, 1> = {
   name: "slice",
   abstractEval([a], { begin, end }) {
-    const s = a!.shape;
+    const s = a.shape;
     const ok =
       begin.length === s.length &&
       end.length === s.length &&
       begin.every(
-        (b, i) => Number.isInteger(b) && Number.isInteger(end[i]) && 0 <= b && b <= end[i]! && end[i]! <= s[i]!,
+        (b, i) =>
+          Number.isInteger(b) &&
+          Number.isInteger(end[i]) &&
+          0 <= b &&
+          b <= at(end, i, "slice") &&
+          at(end, i, "slice") <= at(s, i, "slice"),
       );
     if (!ok)
       throw new ShapeError(
         `slice: begin [${begin.join(",")}] / end [${end.join(",")}] invalid for shape ${fmtShape(s)}`,
       );
-    return [{ shape: begin.map((b, i) => end[i]! - b), dtype: a!.dtype, weak: a!.weak }];
+    return [{ shape: begin.map((b, i) => at(end, i, "slice") - b), dtype: a.dtype, weak: a.weak }];
   },
   impl: ([x], { begin, end }) => [K.slice(x, begin, end)],
   jvp: (_p, [dx = null], _o, { begin, end }) => [dx === null ? null : O.slicePrim(dx, begin, end)],
@@ -95,7 +104,7 @@ export const SLICE: LinearRule<Params["slice"], 1, 1> = {
       O.padPrim(
         ct,
         begin,
-        end.map((e, i) => s[i]! - e),
+        end.map((e, i) => at(s, i, "slice") - e),
       ),
     ];
   },
@@ -109,10 +118,10 @@ export const SLICE: LinearRule<Params["slice"], 1, 1> = {
 export const PAD: LinearRule<Params["pad"], 1, 1> = {
   name: "pad",
   abstractEval([a], { lo, hi }) {
-    const s = a!.shape;
+    const s = a.shape;
     if (lo.length !== s.length || hi.length !== s.length || ![...lo, ...hi].every((v) => Number.isInteger(v) && v >= 0))
       throw new ShapeError(`pad: widths [${lo.join(",")}] / [${hi.join(",")}] invalid for shape ${fmtShape(s)}`);
-    return [{ shape: s.map((d, i) => d + lo[i]! + hi[i]!), dtype: a!.dtype, weak: a!.weak }];
+    return [{ shape: s.map((d, i) => d + at(lo, i, "pad") + at(hi, i, "pad")), dtype: a.dtype, weak: a.weak }];
   },
   impl: ([x], { lo, hi }) => [K.pad(x, lo, hi)],
   jvp: (_p, [dx = null], _o, { lo, hi }) => [dx === null ? null : O.padPrim(dx, lo, hi)],
@@ -123,7 +132,7 @@ export const PAD: LinearRule<Params["pad"], 1, 1> = {
       O.slicePrim(
         ct,
         lo,
-        lo.map((l, i) => l + s[i]!),
+        lo.map((l, i) => l + at(s, i, "pad")),
       ),
     ];
   },
@@ -149,18 +158,18 @@ export const CONCATENATE: LinearRule<Params["concatenate"], number, 1> = {
         throw new ShapeError(
           `concatenate: shapes ${avals.map((v) => fmtShape(v.shape)).join(", ")} differ off axis ${axis}`,
         );
-      total += a.shape[axis]!;
+      total += at(a.shape, axis, "concatenate");
     }
     const shape = first.shape.slice();
     shape[axis] = total;
     return [{ shape, dtype: first.dtype, weak: avals.every((a) => a.weak) }];
   },
-  impl: (xs, { axis }, [o]) => [K.concatenate(xs, axis, o!.dtype)],
+  impl: (xs, { axis }, [o]) => [K.concatenate(xs, axis, o.dtype)],
   jvp(xs, dxs, _o, { axis }) {
     if (dxs.every((d) => d === null)) return [null];
     return [
       O.concatPrim(
-        dxs.map((d, i) => d ?? O.zeros(xs[i]!.shape, xs[i]!.dtype)),
+        dxs.map((d, i) => d ?? O.zeros(at(xs, i, "concatenate").shape, at(xs, i, "concatenate").dtype)),
         axis,
       ),
     ];
@@ -171,7 +180,7 @@ export const CONCATENATE: LinearRule<Params["concatenate"], number, 1> = {
       const s = (isLin(a) ? a.aval.shape : a.shape).slice();
       const begin = s.map(() => 0);
       begin[axis] = off;
-      off += s[axis]!;
+      off += at(s, axis, "concatenate");
       if (!isLin(a) || ct === null) return null;
       const end = s.slice();
       end[axis] = off;
@@ -181,7 +190,7 @@ export const CONCATENATE: LinearRule<Params["concatenate"], number, 1> = {
   vmap: (xs, ds, { axis }, n) => [
     bind(
       CONCATENATE,
-      xs.map((x, i) => batchedFront(x, ds[i]!, n)),
+      xs.map((x, i) => batchedFront(x, at(ds, i, "concatenate"), n)),
       { axis: axis + 1 },
     ),
     [0],

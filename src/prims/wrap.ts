@@ -58,8 +58,9 @@ export function astype(x: NDArray, dtype: DType): NDArray {
 
 /** The dtype operands promote to (JAX rules with weak scalars). */
 export function promoted(op: string, xs: NDArray[]): DType {
-  if (xs.length === 2) {
-    const d = promoted2(xs[0]!, xs[1]!);
+  const [x, y] = xs;
+  if (xs.length === 2 && x !== undefined && y !== undefined) {
+    const d = promoted2(x, y);
     if (d !== null) return d;
   }
   return promote(
@@ -197,7 +198,8 @@ export function broadcastPrim(x: NDArray, shape: readonly number[]): NDArray {
 
 /** The concatenate primitive. */
 export function concatPrim(xs: readonly NDArray[], axis: number): NDArray {
-  return xs.length === 1 ? xs[0]! : bind1(SH.CONCATENATE, xs, { axis });
+  const [x] = xs;
+  return xs.length === 1 && x !== undefined ? x : bind1(SH.CONCATENATE, xs, { axis });
 }
 
 /** The slice primitive. */
