@@ -143,17 +143,17 @@ function transposeRhs(ct: NDArray, x: NDArray, wShape: readonly number[], p: P):
  * channels.
  */
 function convBatch([x, w]: [NDArray, NDArray], [dx = null, dw = null]: [Dim, Dim], p: P, size: number): BatchResult {
-  const nd = x!.ndim - (dx === null ? 2 : 3);
+  const nd = x.ndim - (dx === null ? 2 : 3);
   if (dw === null) {
-    const xb = moveToFront(x!, dx ?? 0); // [B, N, C, in]
+    const xb = moveToFront(x, dx ?? 0); // [B, N, C, in]
     const [B, N] = xb.shape as [number, number];
-    const out = convPrim(O.reshape(xb, [B * N, ...xb.shape.slice(2)]), w!, p);
+    const out = convPrim(O.reshape(xb, [B * N, ...xb.shape.slice(2)]), w, p);
     return [[O.reshape(out, [B, N, ...out.shape.slice(1)])], [0]];
   }
-  const xb = batchedFront(x!, dx, size); // [B, N, C, in]
+  const xb = batchedFront(x, dx, size); // [B, N, C, in]
   const [B, N, C] = xb.shape as [number, number, number];
   const xm = O.reshape(O.transposePrim(xb, [1, 0, ...range(2, nd + 3)]), [N, B * C, ...xb.shape.slice(3)]);
-  const wb = moveToFront(w!, dw); // [B, O, Cg, k]
+  const wb = moveToFront(w, dw); // [B, O, Cg, k]
   const wm = O.reshape(wb, [B * at(wb.shape, 1, "conv"), ...wb.shape.slice(2)]);
   const out = convPrim(xm, wm, { ...p, groups: B * p.groups }); // [N, B·O, out]
   return [[O.reshape(out, [N, B, at(wb.shape, 1, "conv"), ...out.shape.slice(2)])], [1]];

@@ -260,7 +260,7 @@ export const COFACTOR: Rule<Params["cofactor"], 1, 1> = {
     const n = at(a.shape, a.ndim - 1, "cofactor");
     if (da === null || n <= 1) return [null];
     const nd = a.ndim + 2;
-    const inner = O.reduceSum(O.mul(O.cofactorPrim(minors(a!)), minors(da)), [nd - 2, nd - 1]);
+    const inner = O.reduceSum(O.mul(O.cofactorPrim(minors(a)), minors(da)), [nd - 2, nd - 1]);
     return [O.mul(inner, checkerboard(n, da.dtype))];
   },
   vmap: ([a], [d]) => [[O.cofactorPrim(moveToFront(a, d))], [0]],
@@ -399,7 +399,7 @@ export const SVD: Rule<Params["svd"], 1, 3> = {
     decompAvals("svd", a, (m, n, k) => [[m, fullMatrices ? m : k], [k], [fullMatrices ? n : k, n]]),
   impl: ([a], { fullMatrices }) => K.svd(a, fullMatrices),
   jvp: ([,], [da = null], [u, s, vh]) => (da === null ? [null, null, null] : svdJvp(da, u, s, vh)),
-  vmap: ([a], [d], p) => [O.svdPrim(moveToFront(a, d!), p.fullMatrices), [0, 0, 0]],
+  vmap: ([a], [d], p) => [O.svdPrim(moveToFront(a, d), p.fullMatrices), [0, 0, 0]],
 };
 
 /**
@@ -455,8 +455,8 @@ export const EXPM: Rule<Params["expm"], 1, 1> = {
     return [{ shape: a.shape, dtype: a.dtype, weak: false }];
   },
   impl: ([a]) => [K.expm(a)],
-  jvp: ([a], [da = null]) => [da === null ? null : O.expmFrechetPrim(a!, da)],
-  vmap: ([a], [d]) => [[O.expmPrim(moveToFront(a!, d!))], [0]],
+  jvp: ([a], [da = null]) => [da === null ? null : O.expmFrechetPrim(a, da)],
+  vmap: ([a], [d]) => [[O.expmPrim(moveToFront(a, d))], [0]],
 };
 
 /** [[X, 0], [0, X]] for [..., n, n] X. */
@@ -488,8 +488,8 @@ export const EXPM_FRECHET: LinearRule<Params["expm_frechet"], 2, 1> = {
     if (da === null) return [t1];
     const nd = a.ndim;
     const n = at(a.shape, nd - 1, "expm_frechet");
-    const z = a!.shape.map(() => 0);
-    const m = O.concatPrim([O.concatPrim([a!, e!], nd - 1), O.padPrim(a!, [...z.slice(0, -1), n], z)], nd - 2);
+    const z = a.shape.map(() => 0);
+    const m = O.concatPrim([O.concatPrim([a, e], nd - 1), O.padPrim(a, [...z.slice(0, -1), n], z)], nd - 2);
     return [tadd(t1, block(O.expmFrechetPrim(m, blockDiag(da)), 0, n, n, 2 * n))];
   },
   transpose([ct = null], [a, e]) {
