@@ -22,7 +22,7 @@
  * exports as Loop, `cond` as If. Linear algebra (solve, det, cholesky, ...)
  * and random primitives throw a NablaError naming them.
  */
-import { NablaError } from "../core/errors.js";
+import { NablaError, at } from "../core/errors.js";
 import { DType, isFloat } from "../core/dtype.js";
 import { Equation, Graph, Var } from "../core/graph.js";
 import { ConcreteArray, storageOf } from "../core/ndarray.js";
@@ -77,7 +77,7 @@ function tensorBytes(dtype: DType | "int64", values: ArrayLike<number>): Uint8Ar
   const out = new Uint8Array(values.length * size);
   const dv = new DataView(out.buffer);
   for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
+    const v = at(values, i, "tensorBytes");
     if (dtype === "float64") dv.setFloat64(8 * i, v, true);
     else if (dtype === "float32") dv.setFloat32(4 * i, v, true);
     else if (dtype === "int32") dv.setInt32(4 * i, v, true);
@@ -454,9 +454,16 @@ const SCALAR_BOOL: OnnxAval = { shape: [], dtype: "bool" };
 const SCALAR_INT64: OnnxAval = { shape: [], dtype: "int64" };
 
 /** The loop condition as ONNX wants it: a bool scalar. */
+/** The single output variable of a cond or while predicate graph. */
+function condOut(g: Graph): Var {
+  const v = g.outs[0];
+  if (v === undefined || v === null) throw new NablaError("exportOnnx: internal: a predicate graph without an output");
+  return v;
+}
+
 function condScalar(b: Builder, g: Graph, names: readonly string[]): string {
   const [c] = lowerSub(b, g, names);
-  return b.cast(b.one("Reshape", [c!, b.int64s([])]), g.outs[0]!.aval.dtype, "bool");
+  return b.cast(b.one("Reshape", [c!, b.int64s([])]), condOut(g).aval.dtype, "bool");
 }
 
 /** Lowers a closed sub-graph into `b` on the given operand names; returns its output names. */
@@ -485,8 +492,12 @@ const lowerWhile: Lower = (b, xs, ins, _o, p: WhileParams) => {
   const condOut = condScalar(body, p.cond, [...cc, ...next]);
   const graph = body.graph(
     "while_body",
-    [[iter, SCALAR_INT64], [condIn, SCALAR_BOOL], ...carryIn.map((n, i): [string, OnnxAval] => [n, carryAvals[i]!])],
-    [[condOut, SCALAR_BOOL], ...next.map((n, i): [string, OnnxAval] => [n, carryAvals[i]!])],
+    [
+      [iter, SCALAR_INT64],
+      [condIn, SCALAR_BOOL],
+      ...carryIn.map((n, i): [string, OnnxAval] => [n, at(carryAvals, i, "lowerWhile")]),
+    ],
+    [[condOut, SCALAR_BOOL], ...next.map((n, i): [string, OnnxAval] => [n, at(carryAvals, i, "lowerWhile")])],
   );
   return b.node("Loop", ["", c0, ...init], { body: graph }, init.length);
 };
@@ -497,14 +508,14 @@ LOWER["while_loop"] = lowerWhile;
  * operands from the outer scope, so only the taken branch runs, as in nabla.
  */
 const lowerCond: Lower = (b, xs, ins, outs, p: CondParams) => {
-  const pred = b.cast(b.one("Reshape", [xs[0]!, b.int64s([])]), ins[0]!.dtype, "bool");
+  const pred = b.cast(b.one("Reshape", [at(xs, 0, "lowerCond"), b.int64s([])]), at(ins, 0, "lowerCond").dtype, "bool");
   const branch = (g: Graph, name: string) => {
     const sb = b.sub();
     const o = lowerSub(sb, g, xs.slice(1));
     return sb.graph(
       name,
       [],
-      o.map((n, i): [string, OnnxAval] => [n, outs[i]!]),
+      o.map((n, i): [string, OnnxAval] => [n, at(outs, i, "lowerCond")]),
     );
   };
   return b.node(
@@ -541,7 +552,7 @@ for (const [p, op] of Object.entries(LOGIC))
 
 function lowerGraph(b: Builder, g: Graph, inNames: readonly string[], outNames: readonly string[]): void {
   const names = new Map<Var, string>();
-  g.inVars.forEach((v, i) => names.set(v, inNames[i]!));
+  g.inVars.forEach((v, i) => names.set(v, at(inNames, i, "lowerGraph")));
   g.constVars.forEach((v, i) => {
     const c = g.consts[i] as ConcreteArray;
     names.set(v, b.tensor(c.dtype, c.shape, storageOf(c)));
@@ -553,17 +564,17 @@ function lowerGraph(b: Builder, g: Graph, inNames: readonly string[], outNames: 
       missing.add(e.prim);
       continue;
     }
-    e.outs.forEach((v, i) => names.set(v, out[i]!));
+    e.outs.forEach((v, i) => names.set(v, at(out, i, "lowerGraph")));
   }
   if (missing.size > 0)
     throw new NablaError(
       `${OP}: ONNX cannot express the primitive(s) ${[...missing].join(", ")} (or these uses of them) in this exporter`,
     );
-  g.outs.forEach((v, i) => b.node("Identity", [names.get(v!)!], {}, 1, [outNames[i]!]));
+  g.outs.forEach((v, i) => b.node("Identity", [names.get(v!)!], {}, 1, [at(outNames, i, "lowerGraph")]));
 }
 
 function lowerEquation(b: Builder, e: Equation, names: Map<Var, string>): string[] | null {
-  const lower = Object.hasOwn(LOWER, e.prim) ? LOWER[e.prim]! : undefined;
+  const lower = Object.hasOwn(LOWER, e.prim) ? LOWER[e.prim] : undefined;
   if (lower === undefined) return null;
   const xs = e.inputs.map((v) => names.get(v));
   // an operand from an equation that could not be lowered: report the first failure only
@@ -617,11 +628,11 @@ export function exportOnnx(
   lowerGraph(b, graph, inNames, outNames);
   const g = b.graph(
     "nabla",
-    graph.inVars.map((v, i) => [inNames[i]!, v.aval]),
-    graph.outs.map((v, i) => [outNames[i]!, v!.aval]),
+    graph.inVars.map((v, i) => [at(inNames, i, "exportOnnx"), v.aval]),
+    graph.outs.map((v, i) => [at(outNames, i, "exportOnnx"), v!.aval]),
   );
   return new ProtoWriter()
-    .int(1, IR_VERSION[opset]!)
+    .int(1, at(IR_VERSION, opset, "exportOnnx"))
     .string(2, "nabla")
     .string(3, "0.1.0")
     .message(7, g)

@@ -6,7 +6,7 @@
  * static JS integers, as the output shapes depend on them.
  */
 import "./methods.js";
-import { NablaError, ShapeError, fmtShape, fmtValue } from "../core/errors.js";
+import { NablaError, ShapeError, fmtShape, fmtValue, at } from "../core/errors.js";
 import { ArrayLike, ConcreteArray, NDArray } from "../core/ndarray.js";
 import { normAxis } from "../core/shape.js";
 import * as W from "../prims/wrap.js";
@@ -25,8 +25,8 @@ function triangle(fn: string, x: ArrayLike, k: number, lower: boolean): NDArray 
   const a = asArray(x, fn);
   const kk = intArg(fn, "k", k);
   if (a.ndim < 2) throw new ShapeError(`${fn}: expected an array of rank >= 2, got shape ${fmtShape(a.shape)}`);
-  const n = a.shape[a.ndim - 2]!;
-  const m = a.shape[a.ndim - 1]!;
+  const n = at(a.shape, a.ndim - 2, "triangle");
+  const m = at(a.shape, a.ndim - 1, "triangle");
   // a constant mask: the result is linear in x (zeros off the triangle, for every derivative too)
   return where(triMask(n, m, kk, lower), a, W.zeros([], a.dtype));
 }
@@ -62,7 +62,7 @@ function sliceAlong(a: NDArray, axis: number, lo: number, hi: number): NDArray {
 export function split(x: ArrayLike, sections: number | readonly number[], axis = 0): NDArray[] {
   const a = asArray(x, "split");
   const ax = normAxis("split", axis, a.ndim);
-  const len = a.shape[ax]!;
+  const len = at(a.shape, ax, "split");
   let cuts: number[];
   if (typeof sections === "number") {
     const n = intArg("split", "sections", sections, { min: 1, max: MAX_SIZE });
@@ -75,15 +75,15 @@ export function split(x: ArrayLike, sections: number | readonly number[], axis =
   const bounds = [0, ...cuts, len];
   const out: NDArray[] = [];
   for (let i = 0; i + 1 < bounds.length; i++) {
-    const lo = bounds[i]!;
-    out.push(sliceAlong(a, ax, lo, Math.max(lo, bounds[i + 1]!)));
+    const lo = at(bounds, i, "split");
+    out.push(sliceAlong(a, ax, lo, Math.max(lo, at(bounds, i + 1, "split"))));
   }
   return out;
 }
 
 /** Rolls one axis by s (0 <= s < length): the last s entries move to the front. */
 function roll1(a: NDArray, axis: number, s: number): NDArray {
-  const n = a.shape[axis]!;
+  const n = at(a.shape, axis, "roll1");
   if (s === 0 || n === 0) return a;
   return W.concatPrim([sliceAlong(a, axis, n - s, n), sliceAlong(a, axis, 0, n - s)], axis);
 }
@@ -105,7 +105,7 @@ export function roll(
       throw new ShapeError(`roll: ${shifts.length} shifts need as many axes (got none: the flattened array)`);
     const flat = reshape(a, [a.size]);
     const n = a.size;
-    return reshape(roll1(flat, 0, n === 0 ? 0 : ((shifts[0]! % n) + n) % n), a.shape);
+    return reshape(roll1(flat, 0, n === 0 ? 0 : ((at(shifts, 0, "roll") % n) + n) % n), a.shape);
   }
   const axes =
     typeof axis === "number"
@@ -117,12 +117,12 @@ export function roll(
   // the total shift of each axis (a repeated axis rolls by the sum, as NumPy)
   const total = new Map<number, number>();
   for (let i = 0; i < m; i++) {
-    const ax = axes[axes.length === 1 ? 0 : i]!;
-    total.set(ax, (total.get(ax) ?? 0) + shifts[shifts.length === 1 ? 0 : i]!);
+    const ax = at(axes, axes.length === 1 ? 0 : i, "roll");
+    total.set(ax, (total.get(ax) ?? 0) + at(shifts, shifts.length === 1 ? 0 : i, "roll"));
   }
   let out = a;
   for (const [ax, s] of total) {
-    const n = a.shape[ax]!;
+    const n = at(a.shape, ax, "roll");
     out = roll1(out, ax, n === 0 ? 0 : ((s % n) + n) % n);
   }
   return out;
@@ -144,12 +144,12 @@ export function repeat(x: ArrayLike, repeats: number | readonly number[], axis?:
     a = reshape(a, [a.size]);
     ax = 0;
   } else ax = normAxis("repeat", axis, a.ndim);
-  const len = a.shape[ax]!;
+  const len = at(a.shape, ax, "repeat");
   if (reps.length !== 1 && reps.length !== len)
     throw new ShapeError(
       `repeat: ${reps.length} repeat counts do not match axis ${ax} of length ${len} (shape ${fmtShape(a.shape)})`,
     );
-  const count = (i: number): number => reps[reps.length === 1 ? 0 : i]!;
+  const count = (i: number): number => at(reps, reps.length === 1 ? 0 : i, "repeat");
   let total = 0;
   for (let i = 0; i < len; i++) total += count(i);
   sizeArg(
@@ -196,15 +196,15 @@ export function meshgrid(...args: readonly (ArrayLike | MeshgridOptions)[]): NDA
     if (v.ndim !== 1) throw new ShapeError(`meshgrid: xs[${i}] must be 1-D, got shape ${fmtShape(v.shape)}`);
   });
   const dt = W.promoted("meshgrid", xs);
-  const lens = xs.map((v) => v.shape[0]!);
+  const lens = xs.map((v) => at(v.shape, 0, "meshgrid"));
   const shape = lens.slice();
   // "xy": the first two coordinates vary along axes 1 and 0
   const axisOf = (i: number): number => (indexing === "xy" && xs.length >= 2 && i < 2 ? 1 - i : i);
-  if (indexing === "xy" && xs.length >= 2) [shape[0], shape[1]] = [lens[1]!, lens[0]!];
+  if (indexing === "xy" && xs.length >= 2) [shape[0], shape[1]] = [at(lens, 1, "meshgrid"), at(lens, 0, "meshgrid")];
   sizeArg("meshgrid", shape);
   return xs.map((v, i) => {
     const s = shape.map(() => 1);
-    s[axisOf(i)] = lens[i]!;
+    s[axisOf(i)] = at(lens, i, "meshgrid");
     return W.broadcastPrim(W.reshape(W.convertTo(v, dt), s), shape);
   });
 }

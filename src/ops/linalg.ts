@@ -3,7 +3,7 @@
  * Every function is differentiable to any order in both modes.
  * @module
  */
-import { DTypeError, ShapeError, fmtShape, fmtValue } from "../core/errors.js";
+import { DTypeError, ShapeError, fmtShape, fmtValue, at } from "../core/errors.js";
 import { floatOf } from "../core/dtype.js";
 import { ArrayLike, ConcreteArray, NDArray } from "../core/ndarray.js";
 import { normAxis } from "../core/shape.js";
@@ -69,7 +69,7 @@ function solveOperands(op: string, x: ArrayLike, y: ArrayLike): [NDArray, NDArra
   const dt = floatOf(promoted(op, [a0, b0]));
   const a = astype(a0, dt);
   let b = astype(b0, dt);
-  const n = a.shape[a.ndim - 1]!;
+  const n = at(a.shape, a.ndim - 1, "solveOperands");
   const vec = b.ndim === a.ndim - 1 || b.ndim === 1;
   if (vec) b = reshape(b, [...b.shape, 1]);
   if (b.shape[b.ndim - 2] !== n)
@@ -77,7 +77,7 @@ function solveOperands(op: string, x: ArrayLike, y: ArrayLike): [NDArray, NDArra
       `${op}: matrix ${fmtShape(a.shape)} and right-hand side ${fmtShape(b0.shape)} are not aligned`,
     );
   const batch = a.shape.slice(0, -2);
-  b = broadcastPrim(b, [...batch, n, b.shape[b.ndim - 1]!]);
+  b = broadcastPrim(b, [...batch, n, at(b.shape, b.ndim - 1, "solveOperands")]);
   return [a, b, vec];
 }
 
@@ -112,7 +112,7 @@ export function triangularSolve(
 /** Matrix inverse (as solve(A, I)). @example nb.linalg.inv([[2, 0], [0, 4]]); */
 export function inv(a: ArrayLike): NDArray {
   const A = floatMatrix("inv", a);
-  const n = A.shape[A.ndim - 1]!;
+  const n = at(A.shape, A.ndim - 1, "inv");
   return solvePrim(A, broadcastTo(eye(n, n, { dtype: A.dtype }), A.shape));
 }
 
@@ -198,7 +198,7 @@ function vectorNorm(a: NDArray, ord: NormOrd | undefined, ax: number): NDArray {
 function singularValues(m: NDArray): NDArray {
   const nd = m.ndim;
   const t = transposePrim(m, [...Array.from({ length: nd - 2 }, (_, i) => i), nd - 1, nd - 2]);
-  const tall = m.shape[nd - 2]! >= m.shape[nd - 1]!;
+  const tall = at(m.shape, nd - 2, "singularValues") >= at(m.shape, nd - 1, "singularValues");
   const gram = tall ? matmulPrim(t, m) : matmulPrim(m, t);
   const [w] = eighPrim(gram);
   return sqrt(maximum(w!, 0));
@@ -269,7 +269,10 @@ export function norm(
     if (axes.length < 1 || axes.length > 2 || new Set(axes).size !== axes.length)
       throw new ShapeError(`norm: axis must be one axis or two distinct axes, got [${list.join(", ")}]`);
   }
-  const out = axes.length === 1 ? vectorNorm(a, o, axes[0]!) : matrixNorm(a, o, axes[0]!, axes[1]!);
+  const out =
+    axes.length === 1
+      ? vectorNorm(a, o, at(axes, 0, "norm"))
+      : matrixNorm(a, o, at(axes, 0, "norm"), at(axes, 1, "norm"));
   return finish(out, a.shape, axes, keepdims);
 }
 
@@ -371,7 +374,7 @@ function cutoff(op: string, rcond: unknown, a: NDArray): number {
     return r < 0 ? (a.dtype === "float32" ? 2 ** -23 : 2 ** -52) : r;
   }
   const eps = a.dtype === "float32" ? 2 ** -23 : 2 ** -52;
-  return Math.max(a.shape[a.ndim - 1]!, a.shape[a.ndim - 2]!) * eps;
+  return Math.max(at(a.shape, a.ndim - 1, "cutoff"), at(a.shape, a.ndim - 2, "cutoff")) * eps;
 }
 
 /**
@@ -394,7 +397,7 @@ function pinvSvd(a: NDArray, rc: number): [NDArray, NDArray, NDArray] {
  * the pseudo-inverse wherever the rank is full.
  */
 function fullRankPinv(a: NDArray): NDArray {
-  const tall = a.shape[a.ndim - 2]! >= a.shape[a.ndim - 1]!;
+  const tall = at(a.shape, a.ndim - 2, "fullRankPinv") >= at(a.shape, a.ndim - 1, "fullRankPinv");
   const [q, r] = qrPrim(tall ? a : mT(a));
   const p = triangularSolvePrim(r!, mT(q!), false, false);
   return tall ? p : mT(p);

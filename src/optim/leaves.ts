@@ -2,6 +2,7 @@
  * Internal helpers of `nabla/optim`: flattening trees of gradients and state
  * slots with checks that name the public function, and argument validation.
  */
+import { at } from "../core/errors.js";
 import * as nb from "../index.js";
 import type { NDArray } from "../index.js";
 
@@ -36,7 +37,7 @@ export function matchingLeaves(
   const [leaves, d] = arrayLeaves(op, what, tree);
   if (!d.equals(def)) throw new nb.ShapeError(`${op}: ${what} has structure ${d}, but the updates have ${def}`);
   leaves.forEach((l, i) => {
-    const g = like[i]!;
+    const g = at(like, i, "matchingLeaves");
     if (!sameShape(l.shape, g.shape))
       throw new nb.ShapeError(
         `${op}: ${what} leaf ${i} has shape [${l.shape.join(", ")}], but the update leaf has [${g.shape.join(", ")}]`,

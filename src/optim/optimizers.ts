@@ -4,6 +4,7 @@
  * the step count and applies the learning rate (optax's
  * `scale_by_learning_rate`: updates are `−lr(count) · direction`).
  */
+import { at as elementAt } from "../core/errors.js";
 import * as nb from "../index.js";
 import type { NDArray } from "../index.js";
 import { arrayLeaves, checkNumber, floatLeaves, matchingLeaves, readOptions } from "./leaves.js";
@@ -59,7 +60,7 @@ function optimizer<K extends StateKind>(name: string, lr: LearningRate, rule: Ru
   const init = (params: unknown): unknown => {
     const [ps, def] = arrayLeaves(`${name}.init`, "params", params);
     const state: Record<string, unknown> = { count: nb.zeros([], { dtype: "int32" }) };
-    for (const k of slotNames) state[k] = nb.tree.unflatten(def, ps.map(rule.slots[k]!));
+    for (const k of slotNames) state[k] = nb.tree.unflatten(def, ps.map(elementAt(rule.slots, k, "optimizer")));
     return state;
   };
   const update = (updates: unknown, state: unknown, params?: unknown): [unknown, unknown] => {
@@ -81,13 +82,17 @@ function optimizer<K extends StateKind>(name: string, lr: LearningRate, rule: Ru
     const newSlots: NDArray[][] = slotNames.map(() => []);
     gs.forEach((g, i) => {
       const mine: Record<string, NDArray> = {};
-      slotNames.forEach((k, j) => (mine[k] = slotLeaves[j]![i]!));
+      slotNames.forEach((k, j) => (mine[k] = elementAt(slotLeaves, j, "optimizer")[i]!));
       const [u, ns] = rule.step(g, mine, ps?.[i], at);
       out.push(nb.astype(u, g.dtype));
-      slotNames.forEach((k, j) => newSlots[j]!.push(nb.astype(ns[k]!, slotLeaves[j]![i]!.dtype)));
+      slotNames.forEach((k, j) =>
+        elementAt(newSlots, j, "optimizer").push(
+          nb.astype(elementAt(ns, k, "optimizer"), elementAt(slotLeaves, j, "optimizer")[i]!.dtype),
+        ),
+      );
     });
     const newState: Record<string, unknown> = { count: next };
-    slotNames.forEach((k, j) => (newState[k] = nb.tree.unflatten(def, newSlots[j]!)));
+    slotNames.forEach((k, j) => (newState[k] = nb.tree.unflatten(def, elementAt(newSlots, j, "optimizer"))));
     return [nb.tree.unflatten(def, out), newState];
   };
   return { init, update } as GradientTransformation<K>;
@@ -524,6 +529,6 @@ export function applyUpdates<P>(params: P, updates: NoInfer<ArrayTree<P>>): Arra
   const op = "applyUpdates";
   const [ps, def] = arrayLeaves(op, "params", params);
   const us = matchingLeaves(op, "updates", updates, def, ps);
-  const out = ps.map((p, i) => nb.astype(nb.add(p, us[i]!), p.dtype));
+  const out = ps.map((p, i) => nb.astype(nb.add(p, elementAt(us, i, "applyUpdates")), p.dtype));
   return nb.tree.unflatten(def, out) as ArrayTree<P>;
 }

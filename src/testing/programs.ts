@@ -1,4 +1,5 @@
 /** Random differentiable programs (fast-check `letrec`), for checking transforms on whole programs. */
+import { at } from "../core/errors.js";
 import fc from "fast-check";
 import * as nb from "../index.js";
 import { arbArray } from "./arbitraries.js";
@@ -61,8 +62,8 @@ function combine(
     offsets.push(off);
     off += ch.consts.length;
   }
-  const runs = children.map((ch, i) => (x: NDArray, c: readonly NDArray[]) => ch.run(x, c.slice(offsets[i]!)));
-  const shows = children.map((ch, i) => renumber(ch.show, offsets[i]!));
+  const runs = children.map((ch, i) => (x: NDArray, c: readonly NDArray[]) => ch.run(x, c.slice(offsets[i])));
+  const shows = children.map((ch, i) => renumber(ch.show, at(offsets, i, "combine")));
   const node = make(runs, shows);
   return { run: node.run, show: node.show, consts: children.flatMap((ch) => ch.consts) };
 }
@@ -158,7 +159,14 @@ export function arbProgram(opts: ProgramOptions = {}): fc.Arbitrary<Program> {
         ),
         leaf: fc.oneof(
           { weight: 3, arbitrary: fc.constant<Node>({ run: (x) => x, show: "x", consts: [] }) },
-          { weight: 1, arbitrary: constArr.map((c): Node => ({ run: (_x, cs) => cs[0]!, show: "c0", consts: [c] })) },
+          {
+            weight: 1,
+            arbitrary: constArr.map((c): Node => ({
+              run: (_x, cs) => at(cs, 0, "arbProgram"),
+              show: "c0",
+              consts: [c],
+            })),
+          },
         ),
         unary: fc
           .tuple(fc.constantFrom(...UNARY), tie("node"))
@@ -214,7 +222,7 @@ export function arbProgram(opts: ProgramOptions = {}): fc.Arbitrary<Program> {
             })),
           ),
           fc.tuple(axis, fc.integer({ min: 1, max: maxDim }), tie("node")).map(([ax, k0, a]) => {
-            const len = shape[ax]!;
+            const len = at(shape, ax, "arbProgram");
             const k = k0 % len;
             return combine([a], ([ra], [sa]) => ({
               run: (x, c) => {

@@ -1,5 +1,5 @@
 /** Argument handling shared by the transforms. */
-import { DTypeError, GradError, NablaError, ShapeError, fmtShape } from "../core/errors.js";
+import { DTypeError, GradError, NablaError, ShapeError, fmtShape, at } from "../core/errors.js";
 import { isFloat } from "../core/dtype.js";
 import { NDArray } from "../core/ndarray.js";
 import { array } from "../ops/creation.js";
@@ -42,7 +42,7 @@ export function requireFloat(op: string, xs: readonly NDArray[], what = "input")
 export function matchLeaves(op: string, what: string, ps: readonly NDArray[], ts: readonly unknown[]): NDArray[] {
   if (ts.length !== ps.length) throw new ShapeError(`${op}: expected ${ps.length} ${what} leaves, got ${ts.length}`);
   return ts.map((t, i) => {
-    const p = ps[i]!;
+    const p = at(ps, i, "matchLeaves");
     let a = toLeaf(t, op);
     if (!shapesEqual(a.shape, p.shape))
       throw new ShapeError(`${op}: ${what} leaf ${i} has shape ${fmtShape(a.shape)}, expected ${fmtShape(p.shape)}`);

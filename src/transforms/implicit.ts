@@ -14,7 +14,7 @@
  * Values the user's functions close over (traced or not) are closure-converted
  * into operands, so every transform sees them.
  */
-import { NablaError, ShapeError, fmtShape } from "../core/errors.js";
+import { NablaError, ShapeError, fmtShape, at } from "../core/errors.js";
 import { ConcreteArray, NDArray } from "../core/ndarray.js";
 import { TreeDef } from "../core/pytree.js";
 import { shapesEqual } from "../core/shape.js";
@@ -111,12 +111,12 @@ export const LINEAR_SOLVE: Rule<LinearSolveParams> = {
       throw new NablaError(`${p.name}: the operator's parameters must not be linear (transpose)`);
     if (cts.every((c) => c === null)) return args.map(() => null);
     const bAvals = args.slice(p.nC).map((a) => (a instanceof NDArray ? avalOf(a) : a.aval));
-    const ctb = cts.map((c, i) => c ?? zerosOf(bAvals[i]!));
+    const ctb = cts.map((c, i) => c ?? zerosOf(at(bAvals, i, "LINEAR_SOLVE")));
     const out = bind(LINEAR_SOLVE, [...(cs as NDArray[]), ...ctb], transposed(p));
     return [...cs.map(() => null), ...out];
   },
   vmap(args: NDArray[], dims: Dim[], p: LinearSolveParams, size: number): BatchResult {
-    const xs = args.map((a, i) => batchedFront(a, dims[i]!, size));
+    const xs = args.map((a, i) => batchedFront(a, at(dims, i, "LINEAR_SOLVE"), size));
     const params: LinearSolveParams = {
       nC: p.nC,
       matvec: batchedFn(p.matvec, p.nC),
@@ -133,7 +133,11 @@ const fmtAvals = (as: readonly Aval[]): string => as.map((a) => `${a.dtype}${fmt
 
 /** A user function's outputs must have the shapes and dtypes of its input (a square system). */
 function checkAvals(op: string, what: string, got: readonly Aval[], want: readonly Aval[]): void {
-  if (got.some((a, i) => !shapesEqual(a.shape, want[i]!.shape) || a.dtype !== want[i]!.dtype))
+  if (
+    got.some(
+      (a, i) => !shapesEqual(a.shape, at(want, i, "checkAvals").shape) || a.dtype !== at(want, i, "checkAvals").dtype,
+    )
+  )
     throw new ShapeError(`${op}: ${what} returned ${fmtAvals(got)}, expected ${fmtAvals(want)} (its input's)`);
 }
 
@@ -252,7 +256,7 @@ export function customRoot<T>(
   const rootFlat = flatSolver(op, solve, F, def, "solve");
   // the tangent system: operands are the root, then f's parameters; (∂f/∂x) v by forward mode
   const jx: Flat2 = (cs, vs) =>
-    jvpFlat((xs) => F(cs.slice(nX), xs), cs.slice(0, nX), vs)[1].map((t, i) => t ?? zerosOf(vs[i]!));
+    jvpFlat((xs) => F(cs.slice(nX), xs), cs.slice(0, nX), vs)[1].map((t, i) => t ?? zerosOf(at(vs, i, "customRoot")));
   // tangentSolve serves both directions: with (∂f/∂x) forward, with its transpose in reverse mode
   const tSolve = flatSolver(op, tangentSolve, jx, def, "tangentSolve");
   const tSolveT = flatSolver(op, tangentSolve, (c, v) => transposeMatvec(jx, c, v, v), def, "tangentSolve");
@@ -264,7 +268,7 @@ export function customRoot<T>(
       const xs = bind(CUSTOM_JVP_CALL, ps, params);
       const cs = ps.slice(0, nC);
       const dF = jvpFlat((c) => F(c, xs), cs, ts.slice(0, nC))[1];
-      const rhs = dF.map((d, i) => (d === null || d === undefined ? zerosOf(xs[i]!) : neg(d)));
+      const rhs = dF.map((d, i) => (d === null || d === undefined ? zerosOf(at(xs, i, "customRoot")) : neg(d)));
       return [xs, bind(LINEAR_SOLVE, [...xs, ...cs, ...rhs], lsParams)];
     },
     id: NEXT_ID++,

@@ -14,7 +14,7 @@
  * - Batching builds a new loop over the batched carry that runs while any
  *   example is active, keeping finished examples' values.
  */
-import { ShapeError, TracerError, fmtShape } from "../core/errors.js";
+import { ShapeError, TracerError, fmtShape, at } from "../core/errors.js";
 import { ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
 import { Graph, evalGraph, stageClosed } from "../core/graph.js";
 import { Aval, BatchResult, Dim, Rule, avalOf, bind } from "../core/trace.js";
@@ -73,7 +73,10 @@ export const WHILE_LOOP: Rule<WhileParams> = {
     const outs = p.body.outs.map((v) => v!.aval);
     if (
       outs.length !== carry.length ||
-      outs.some((o, i) => o.dtype !== carry[i]!.dtype || !shapesEqual(o.shape, carry[i]!.shape))
+      outs.some(
+        (o, i) =>
+          o.dtype !== at(carry, i, "WHILE_LOOP").dtype || !shapesEqual(o.shape, at(carry, i, "WHILE_LOOP").shape),
+      )
     )
       throw new ShapeError(`whileLoop: the body returns (${fmt(outs)}) for a carry of (${fmt(carry)})`);
     const c = p.cond.outs[0]?.aval;
@@ -112,7 +115,7 @@ export const WHILE_LOOP: Rule<WhileParams> = {
   // batched: a new loop over the batched carry that runs while any example is active; finished examples
   // keep their value and enter the body only through stopGradient. Built as graphs, so it stages too.
   vmap(args: NDArray[], dims: Dim[], p: WhileParams, size: number): BatchResult {
-    const xs = args.map((a, i) => batchedFront(a, dims[i]!, size));
+    const xs = args.map((a, i) => batchedFront(a, at(dims, i, "WHILE_LOOP"), size));
     const [cc, bc, init] = split(xs, p);
     const vm = vmapFlat;
     const nc = cc.length;
@@ -132,7 +135,7 @@ export const WHILE_LOOP: Rule<WhileParams> = {
             const on = condOf(ys);
             const masked = cur.map((x) => where(on, x, stopGradient(x)));
             const next = evalGraph(p.body, [...ys.slice(nc, nc + nb), ...masked]);
-            return next.map((n, i) => where(on, n, cur[i]!));
+            return next.map((n, i) => where(on, n, at(cur, i, "WHILE_LOOP")));
           },
           [...cc, ...bc, ...carry],
         ),

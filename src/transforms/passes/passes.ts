@@ -20,6 +20,7 @@
  * eager evaluation), all of them with level "full" (`jit(f, { optimize:
  * "full" })`, `makeGraph(f, { optimize: "full" })`).
  */
+import { at } from "../../core/errors.js";
 import type { Equation, Graph, Var } from "../../core/graph.js";
 import { ConcreteArray, NDArray } from "../../core/ndarray.js";
 import { isFloat } from "../../core/dtype.js";
@@ -56,7 +57,7 @@ export function foldConstants(g: Graph, maxSize = 1024): Graph {
     e.outs.every((v) => sizeOf(v.aval.shape) <= maxSize);
   // nothing to fold (the usual case for a staged graph): the graph itself, without rebuilding it
   const consts = new Map<Var, NDArray>();
-  g.constVars.forEach((v, i) => consts.set(v, g.consts[i]!));
+  g.constVars.forEach((v, i) => consts.set(v, at(g.consts, i, "foldConstants")));
   if (
     !g.equations.some((e) =>
       foldable(
@@ -83,7 +84,7 @@ function splatOf(b: Builder, producers: Map<Var, Equation>, v: Var): number | nu
   const c = splatValue(b.valueOf.get(v));
   if (c !== null) return c;
   const e = producers.get(v);
-  return e !== undefined && e.rule === SH.BROADCAST ? splatOf(b, producers, e.inputs[0]!) : null;
+  return e !== undefined && e.rule === SH.BROADCAST ? splatOf(b, producers, at(e.inputs, 0, "splatOf")) : null;
 }
 
 /** `x` itself when it has the output's shape and dtype; its broadcast when only the shape is smaller; else null. */
@@ -104,7 +105,7 @@ const isIdentityPerm = (p: readonly number[]) => p.every((k, i) => k === i);
 export function simplify(g: Graph): Graph {
   // a dry run first: when no equation simplifies, the graph itself (without rebuilding it)
   const dry = new Builder(g);
-  g.constVars.forEach((v, i) => dry.keepConstant(v, g.consts[i]!));
+  g.constVars.forEach((v, i) => dry.keepConstant(v, at(g.consts, i, "simplify")));
   const seen = new Map<Var, Equation>();
   let any = false;
   for (const e of g.equations) {
@@ -150,13 +151,13 @@ function simplifyOne(
     }
   }
   if (ins.length === 1 && e.rule.involution) {
-    const p = producers.get(ins[0]!);
-    if (p !== undefined && p.rule === e.rule) return [p.inputs[0]!];
+    const p = producers.get(at(ins, 0, "simplifyOne"));
+    if (p !== undefined && p.rule === e.rule) return [at(p.inputs, 0, "simplifyOne")];
   }
   const p = e.params as Record<string, unknown>;
-  const x = ins[0]!;
+  const x = at(ins, 0, "simplifyOne");
   const same = x !== undefined && shapesEqual(x.aval.shape, out.aval.shape) && x.aval.dtype === out.aval.dtype;
-  if (e.rule === E.SELECT && ins[1] === ins[2]) return asOutput(b, ins[1]!, out);
+  if (e.rule === E.SELECT && ins[1] === ins[2]) return asOutput(b, at(ins, 1, "simplifyOne"), out);
   if ((e.rule === SH.RESHAPE || e.rule === SH.BROADCAST) && same) return [x];
   if (e.rule === SH.TRANSPOSE && isIdentityPerm(p.perm as number[])) return [x];
   if (e.rule.name === "reduce_sum" && (p.axes as number[]).length === 0 && same) return [x];
@@ -191,7 +192,7 @@ export function combineLinear(g: Graph): Graph {
     return r;
   };
   g.inVars.forEach(rank);
-  g.constVars.forEach((v, i) => env.set(v, b.keepConstant(v, g.consts[i]!)));
+  g.constVars.forEach((v, i) => env.set(v, b.keepConstant(v, at(g.consts, i, "combineLinear"))));
   const atom = (v: Var): LC => lcOf.get(v) ?? new Map([[v, 1]]);
 
   /** The value of an original variable in the new graph (emitting its combination on first use). */
@@ -240,7 +241,7 @@ export function combineLinear(g: Graph): Graph {
         parts.push([s!, sign]);
       }
       const first = parts.find(([, sg]) => sg > 0);
-      acc = first ? first[0] : b.emit(E.NEG, [parts[0]![0]], {})[0]!;
+      acc = first ? first[0] : b.emit(E.NEG, [at(parts, 0, "combineLinear")[0]], {})[0]!;
       for (const pr of parts) {
         if (pr === (first ?? parts[0])) continue;
         acc = b.emit(pr[1] > 0 ? E.ADD : E.SUB, [acc, pr[0]], {})[0]!;
@@ -272,7 +273,7 @@ export function combineLinear(g: Graph): Graph {
   };
 
   for (const e of g.equations) {
-    const out = e.outs[0]!;
+    const out = at(e.outs, 0, "combineLinear");
     const linearCase = (): LC | null => {
       if (e.outs.length !== 1 || !isFloat(out.aval.dtype)) return null;
       if (e.inputs.some((v) => v.aval.dtype !== out.aval.dtype)) return null;
@@ -314,7 +315,7 @@ export function combineLinear(g: Graph): Graph {
     // not linear, or too many terms (the value becomes an atom itself)
     const outs = b.emitAs(e, e.inputs.map(value));
     e.outs.forEach((v, i) => {
-      env.set(v, outs[i]!);
+      env.set(v, at(outs, i, "combineLinear"));
       rank(v);
     });
   }
