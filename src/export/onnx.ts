@@ -27,6 +27,7 @@ import { DType, isFloat } from "../core/dtype.js";
 import { Equation, Graph, Var } from "../core/graph.js";
 import { ConcreteArray, storageOf } from "../core/ndarray.js";
 import { Aval } from "../core/trace.js";
+import type { Tuple } from "../prims/rule.js";
 import type { WhileParams } from "../transforms/loopRules.js";
 import type { CondParams } from "../transforms/condRule.js";
 import { ProtoWriter } from "./protobuf.js";
@@ -222,50 +223,82 @@ const LOGIC: Record<string, string> = { and: "And", or: "Or" };
 
 type Lower = (b: Builder, xs: string[], ins: Aval[], outs: Aval[], params: any) => string[] | null;
 
+/**
+ * A lowering that reads its first `n` operands (names and avals) and `m`
+ * outputs by position. The lengths are checked here (an equation always has
+ * its primitive's arity, so a shorter list is a bug in nabla), and the
+ * lowering gets them as tuples it destructures without assertions.
+ */
+function positional<N extends number, M extends number>(
+  n: N,
+  m: M,
+  f: (b: Builder, xs: Tuple<string, N>, ins: Tuple<Aval, N>, outs: Tuple<Aval, M>, params: any) => string[] | null,
+): Lower {
+  return (b, xs, ins, outs, params) => {
+    if (xs.length < n || ins.length < n || outs.length < m)
+      throw new NablaError(
+        `${OP}: internal: a lowering reads ${n} operands and ${m} outputs, got ${xs.length} and ${outs.length}`,
+      );
+    // the lengths were just checked: these are the tuples the lowering reads
+    return f(b, xs as Tuple<string, N>, ins as Tuple<Aval, N>, outs as Tuple<Aval, M>, params);
+  };
+}
+
 const prod = (s: readonly number[]): number => s.reduce((a, d) => a * d, 1);
 const iota = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 /** The lowering of each primitive ONNX can express; null from a lowering means "not expressible". */
 const LOWER: Record<string, Lower> = {
-  log1p: (b, [x], [a], [o]) => [b.one("Log", [b.one("Add", [b.cast(x!, a!.dtype, o!.dtype), b.scalar(1, o!.dtype)])])],
-  expm1: (b, [x], [a], [o]) => [b.one("Sub", [b.one("Exp", [b.cast(x!, a!.dtype, o!.dtype)]), b.scalar(1, o!.dtype)])],
+  log1p: positional(1, 1, (b, [x], [a], [o]) => [
+    b.one("Log", [b.one("Add", [b.cast(x!, a!.dtype, o!.dtype), b.scalar(1, o!.dtype)])]),
+  ]),
+  expm1: positional(1, 1, (b, [x], [a], [o]) => [
+    b.one("Sub", [b.one("Exp", [b.cast(x!, a!.dtype, o!.dtype)]), b.scalar(1, o!.dtype)]),
+  ]),
   // softplus x = max(x, 0) + log(1 + exp(-|x|)), the stable form
-  softplus: (b, [x0], [a], [o]) => {
+  softplus: positional(1, 1, (b, [x0], [a], [o]) => {
     const x = b.cast(x0!, a!.dtype, o!.dtype);
     const one = b.scalar(1, o!.dtype);
     const tail = b.one("Log", [b.one("Add", [b.one("Exp", [b.one("Neg", [b.one("Abs", [x])])]), one])]);
     return [b.one("Add", [b.one("Max", [x, b.scalar(0, o!.dtype)]), tail])];
-  },
-  select: (b, [c, x, y], [, ax, ay], [o]) => [
+  }),
+  select: positional(3, 1, (b, [c, x, y], [, ax, ay], [o]) => [
     b.one("Where", [c!, b.cast(x!, ax!.dtype, o!.dtype), b.cast(y!, ay!.dtype, o!.dtype)]),
-  ],
-  convert: (b, [x], [a], [o]) => [b.cast(x!, a!.dtype, o!.dtype)],
-  reduce_sum: (b, [x], _i, _o, { axes }: { axes: number[] }) =>
+  ]),
+  convert: positional(1, 1, (b, [x], [a], [o]) => [b.cast(x!, a!.dtype, o!.dtype)]),
+  reduce_sum: positional(1, 0, (b, [x], _i, _o, { axes }: { axes: number[] }) =>
     axes.length === 0 ? [b.one("Identity", [x!])] : [b.one("ReduceSum", [x!, b.int64s(axes)], { keepdims: 0 })],
-  reduce_max: (b, [x], _i, _o, { axes }) => [reduceExtremum(b, "ReduceMax", x!, axes)],
-  reduce_min: (b, [x], _i, _o, { axes }) => [reduceExtremum(b, "ReduceMin", x!, axes)],
-  argmax: (b, [x], _i, _o, { axis }) => [b.cast(b.one("ArgMax", [x!], { axis, keepdims: 0 }), "int64", "int32")],
-  argmin: (b, [x], _i, _o, { axis }) => [b.cast(b.one("ArgMin", [x!], { axis, keepdims: 0 }), "int64", "int32")],
-  reshape: (b, [x], _i, _o, { shape }) => [b.one("Reshape", [x!, b.int64s(shape)], { allowzero: 1 })],
-  broadcast: (b, [x], _i, _o, { shape }) => [b.one("Expand", [x!, b.int64s(shape)])],
-  transpose: (b, [x], _i, _o, { perm }) => [b.one("Transpose", [x!], { perm })],
-  slice: (b, [x], [a], _o, { begin, end }) =>
+  ),
+  reduce_max: positional(1, 0, (b, [x], _i, _o, { axes }) => [reduceExtremum(b, "ReduceMax", x!, axes)]),
+  reduce_min: positional(1, 0, (b, [x], _i, _o, { axes }) => [reduceExtremum(b, "ReduceMin", x!, axes)]),
+  argmax: positional(1, 0, (b, [x], _i, _o, { axis }) => [
+    b.cast(b.one("ArgMax", [x!], { axis, keepdims: 0 }), "int64", "int32"),
+  ]),
+  argmin: positional(1, 0, (b, [x], _i, _o, { axis }) => [
+    b.cast(b.one("ArgMin", [x!], { axis, keepdims: 0 }), "int64", "int32"),
+  ]),
+  reshape: positional(1, 0, (b, [x], _i, _o, { shape }) => [b.one("Reshape", [x!, b.int64s(shape)], { allowzero: 1 })]),
+  broadcast: positional(1, 0, (b, [x], _i, _o, { shape }) => [b.one("Expand", [x!, b.int64s(shape)])]),
+  transpose: positional(1, 0, (b, [x], _i, _o, { perm }) => [b.one("Transpose", [x!], { perm })]),
+  slice: positional(1, 0, (b, [x], [a], _o, { begin, end }) =>
     a!.shape.length === 0
       ? [b.one("Identity", [x!])]
       : [b.one("Slice", [x!, b.int64s(begin), b.int64s(end), b.int64s(iota(begin.length))])],
-  pad: (b, [x], _i, _o, { lo, hi }) =>
+  ),
+  pad: positional(1, 0, (b, [x], _i, _o, { lo, hi }) =>
     [...lo, ...hi].every((v: number) => v === 0)
       ? [b.one("Identity", [x!])]
       : [b.one("Pad", [x!, b.int64s([...lo, ...hi])], { mode: "constant" })],
+  ),
   concatenate: (b, xs, _i, _o, { axis }) => [b.one("Concat", xs, { axis })],
-  matmul: (b, [x, y]) => [b.one("MatMul", [x!, y!])],
+  matmul: positional(2, 0, (b, [x, y]) => [b.one("MatMul", [x!, y!])]),
   // nabla clamps indices (negatives from the end, then into range): Clip to [-n, n-1] and let Gather wrap negatives
-  gather: (b, [x, i], [a], _o, { axis }) => {
+  gather: positional(2, 0, (b, [x, i], [a], _o, { axis }) => {
     const n = a!.shape[axis]!;
     if (n === 0) return null;
     return [b.one("Gather", [x!, b.one("Clip", [i!, b.scalar(-n, "int32"), b.scalar(n - 1, "int32")])], { axis })];
-  },
-  scatter_add: (b, [u, i], [au, ai], [o], { axis, size }) => {
+  }),
+  scatter_add: positional(2, 1, (b, [u, i], [au, ai], [o], { axis, size }) => {
     if (size === 0) return null;
     const pre = prod(au!.shape.slice(0, axis));
     const m = prod(ai!.shape);
@@ -278,11 +311,11 @@ const LOWER: Record<string, Lower> = {
     const upd = b.one("Reshape", [u!, view], { allowzero: 1 });
     const sum = b.one("ScatterElements", [zeros, idx3, upd], { axis: 1, reduction: "add" });
     return [b.one("Reshape", [sum, b.int64s(o!.shape)], { allowzero: 1 })];
-  },
-  cumsum: (b, [x], _i, _o, { axis, reverse }) => [
+  }),
+  cumsum: positional(1, 0, (b, [x], _i, _o, { axis, reverse }) => [
     b.one("CumSum", [x!, b.tensor("int64", [], [axis])], { reverse: reverse ? 1 : 0 }),
-  ],
-  rev: (b, [x], _i, _o, { axes }: { axes: number[] }) =>
+  ]),
+  rev: positional(1, 0, (b, [x], _i, _o, { axes }: { axes: number[] }) =>
     axes.length === 0
       ? [b.one("Identity", [x!])]
       : [
@@ -294,6 +327,7 @@ const LOWER: Record<string, Lower> = {
             b.int64s(axes.map(() => -1)),
           ]),
         ],
+  ),
 };
 
 // --- atan2 and argsort (issue 13): composed from ONNX operators, exact in nabla's semantics ---
@@ -322,7 +356,7 @@ function atan(b: Builder, z: string, dtype: DType): string {
   const nonzero = b.one("Or", [b.one("Less", [z, b.scalar(0, dtype)]), b.one("Greater", [z, b.scalar(0, dtype)])]);
   return b.one("Where", [nonzero, b.one("Where", [b.one("IsInf", [z]), inf, t1]), z]);
 }
-LOWER["atan"] = (b, [x], [a], [o]) => [atan(b, b.cast(x!, a!.dtype, o!.dtype), o!.dtype)];
+LOWER["atan"] = positional(1, 1, (b, [x], [a], [o]) => [atan(b, b.cast(x!, a!.dtype, o!.dtype), o!.dtype)]);
 
 /**
  * tan, asin, acos, cosh: onnxruntime implements Tan, Asin, Acos and Cosh for
@@ -362,10 +396,10 @@ const FLOAT64_UNARY: Record<string, [string, (b: Builder, x: string) => string]>
   ],
 };
 for (const [p, [op, f64]] of Object.entries(FLOAT64_UNARY))
-  LOWER[p] = (b, [x], [a], [o]) => {
+  LOWER[p] = positional(1, 1, (b, [x], [a], [o]) => {
     const y = b.cast(x!, a!.dtype, o!.dtype);
     return [o!.dtype === "float64" ? f64(b, y) : b.one(op, [y])];
-  };
+  });
 
 /** Whether x is negative or a negative zero (-0 has 1/x = -∞); false for NaN. */
 function signBitSet(b: Builder, x: string, dtype: DType): string {
@@ -400,9 +434,9 @@ function lowerAtan2(b: Builder, y: string, x: string, dtype: DType): string {
   const half = b.one("Where", [negY, b.scalar(-Math.PI, dtype), b.scalar(Math.PI, dtype)]);
   return b.one("Where", [negX, b.one("Add", [t, half]), t]);
 }
-LOWER["atan2"] = (b, [y, x], [ay, ax], [o]) => [
+LOWER["atan2"] = positional(2, 1, (b, [y, x], [ay, ax], [o]) => [
   lowerAtan2(b, b.cast(y!, ay!.dtype, o!.dtype), b.cast(x!, ax!.dtype, o!.dtype), o!.dtype),
-];
+]);
 
 /**
  * argsort as ranks: with the sorted axis last, element i lands at rank
@@ -445,10 +479,10 @@ function lowerArgsort(b: Builder, x: string, a: Aval, axis: number, descending: 
   const o32 = b.cast(out, "int64", "int32");
   return nd === 1 ? o32 : b.one("Transpose", [o32], { perm: inv });
 }
-LOWER["argsort"] = (b, [x], [a], _o, { axis, descending }) => {
+LOWER["argsort"] = positional(1, 0, (b, [x], [a], _o, { axis, descending }) => {
   const r = lowerArgsort(b, x!, a!, axis, descending);
   return r === null ? null : [r];
-};
+});
 
 const SCALAR_BOOL: OnnxAval = { shape: [], dtype: "bool" };
 const SCALAR_INT64: OnnxAval = { shape: [], dtype: "int64" };
@@ -534,21 +568,22 @@ function reduceExtremum(b: Builder, op: string, x: string, axes: number[]): stri
 }
 
 for (const [p, op] of Object.entries(UNARY))
-  LOWER[p] = (b, [x], [a], [o]) => [b.one(op, [b.cast(x!, a!.dtype, o!.dtype)])];
+  LOWER[p] = positional(1, 1, (b, [x], [a], [o]) => [b.one(op, [b.cast(x!, a!.dtype, o!.dtype)])]);
 for (const [p, op] of Object.entries(ARITH))
-  LOWER[p] = (b, [x, y], [ax, ay], [o]) => [
+  LOWER[p] = positional(2, 1, (b, [x, y], [ax, ay], [o]) => [
     b.one(op, [b.cast(x!, ax!.dtype, o!.dtype), b.cast(y!, ay!.dtype, o!.dtype)]),
-  ];
+  ]);
 for (const [p, op] of Object.entries(COMPARE))
-  LOWER[p] = (b, [x, y], [ax, ay]) => {
+  LOWER[p] = positional(2, 0, (b, [x, y], [ax, ay]) => {
     // nabla compares the numbers themselves: mixed dtypes compare exactly in float64
     const d: DType = ax!.dtype === ay!.dtype ? ax!.dtype : "float64";
     const r = b.one(op, [b.cast(x!, ax!.dtype, d), b.cast(y!, ay!.dtype, d)]);
     return [p === "ne" ? b.one("Not", [r]) : r];
-  };
+  });
 for (const [p, op] of Object.entries(LOGIC))
-  LOWER[p] = (b, [x, y], [ax, ay], [o]) =>
-    o!.dtype !== "bool" ? null : [b.one(op, [b.cast(x!, ax!.dtype, "bool"), b.cast(y!, ay!.dtype, "bool")])];
+  LOWER[p] = positional(2, 1, (b, [x, y], [ax, ay], [o]) =>
+    o!.dtype !== "bool" ? null : [b.one(op, [b.cast(x!, ax!.dtype, "bool"), b.cast(y!, ay!.dtype, "bool")])],
+  );
 
 function lowerGraph(b: Builder, g: Graph, inNames: readonly string[], outNames: readonly string[]): void {
   const names = new Map<Var, string>();
