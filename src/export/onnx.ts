@@ -250,77 +250,77 @@ const iota = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 /** The lowering of each primitive ONNX can express; null from a lowering means "not expressible". */
 const LOWER: Record<string, Lower> = {
   log1p: positional(1, 1, (b, [x], [a], [o]) => [
-    b.one("Log", [b.one("Add", [b.cast(x!, a!.dtype, o!.dtype), b.scalar(1, o!.dtype)])]),
+    b.one("Log", [b.one("Add", [b.cast(x, a.dtype, o.dtype), b.scalar(1, o.dtype)])]),
   ]),
   expm1: positional(1, 1, (b, [x], [a], [o]) => [
-    b.one("Sub", [b.one("Exp", [b.cast(x!, a!.dtype, o!.dtype)]), b.scalar(1, o!.dtype)]),
+    b.one("Sub", [b.one("Exp", [b.cast(x, a.dtype, o.dtype)]), b.scalar(1, o.dtype)]),
   ]),
   // softplus x = max(x, 0) + log(1 + exp(-|x|)), the stable form
   softplus: positional(1, 1, (b, [x0], [a], [o]) => {
-    const x = b.cast(x0!, a!.dtype, o!.dtype);
-    const one = b.scalar(1, o!.dtype);
+    const x = b.cast(x0, a.dtype, o.dtype);
+    const one = b.scalar(1, o.dtype);
     const tail = b.one("Log", [b.one("Add", [b.one("Exp", [b.one("Neg", [b.one("Abs", [x])])]), one])]);
-    return [b.one("Add", [b.one("Max", [x, b.scalar(0, o!.dtype)]), tail])];
+    return [b.one("Add", [b.one("Max", [x, b.scalar(0, o.dtype)]), tail])];
   }),
   select: positional(3, 1, (b, [c, x, y], [, ax, ay], [o]) => [
-    b.one("Where", [c!, b.cast(x!, ax!.dtype, o!.dtype), b.cast(y!, ay!.dtype, o!.dtype)]),
+    b.one("Where", [c, b.cast(x, ax.dtype, o.dtype), b.cast(y, ay.dtype, o.dtype)]),
   ]),
-  convert: positional(1, 1, (b, [x], [a], [o]) => [b.cast(x!, a!.dtype, o!.dtype)]),
+  convert: positional(1, 1, (b, [x], [a], [o]) => [b.cast(x, a.dtype, o.dtype)]),
   reduce_sum: positional(1, 0, (b, [x], _i, _o, { axes }: { axes: number[] }) =>
-    axes.length === 0 ? [b.one("Identity", [x!])] : [b.one("ReduceSum", [x!, b.int64s(axes)], { keepdims: 0 })],
+    axes.length === 0 ? [b.one("Identity", [x])] : [b.one("ReduceSum", [x, b.int64s(axes)], { keepdims: 0 })],
   ),
-  reduce_max: positional(1, 0, (b, [x], _i, _o, { axes }) => [reduceExtremum(b, "ReduceMax", x!, axes)]),
-  reduce_min: positional(1, 0, (b, [x], _i, _o, { axes }) => [reduceExtremum(b, "ReduceMin", x!, axes)]),
+  reduce_max: positional(1, 0, (b, [x], _i, _o, { axes }) => [reduceExtremum(b, "ReduceMax", x, axes)]),
+  reduce_min: positional(1, 0, (b, [x], _i, _o, { axes }) => [reduceExtremum(b, "ReduceMin", x, axes)]),
   argmax: positional(1, 0, (b, [x], _i, _o, { axis }) => [
-    b.cast(b.one("ArgMax", [x!], { axis, keepdims: 0 }), "int64", "int32"),
+    b.cast(b.one("ArgMax", [x], { axis, keepdims: 0 }), "int64", "int32"),
   ]),
   argmin: positional(1, 0, (b, [x], _i, _o, { axis }) => [
-    b.cast(b.one("ArgMin", [x!], { axis, keepdims: 0 }), "int64", "int32"),
+    b.cast(b.one("ArgMin", [x], { axis, keepdims: 0 }), "int64", "int32"),
   ]),
-  reshape: positional(1, 0, (b, [x], _i, _o, { shape }) => [b.one("Reshape", [x!, b.int64s(shape)], { allowzero: 1 })]),
-  broadcast: positional(1, 0, (b, [x], _i, _o, { shape }) => [b.one("Expand", [x!, b.int64s(shape)])]),
-  transpose: positional(1, 0, (b, [x], _i, _o, { perm }) => [b.one("Transpose", [x!], { perm })]),
+  reshape: positional(1, 0, (b, [x], _i, _o, { shape }) => [b.one("Reshape", [x, b.int64s(shape)], { allowzero: 1 })]),
+  broadcast: positional(1, 0, (b, [x], _i, _o, { shape }) => [b.one("Expand", [x, b.int64s(shape)])]),
+  transpose: positional(1, 0, (b, [x], _i, _o, { perm }) => [b.one("Transpose", [x], { perm })]),
   slice: positional(1, 0, (b, [x], [a], _o, { begin, end }) =>
-    a!.shape.length === 0
-      ? [b.one("Identity", [x!])]
-      : [b.one("Slice", [x!, b.int64s(begin), b.int64s(end), b.int64s(iota(begin.length))])],
+    a.shape.length === 0
+      ? [b.one("Identity", [x])]
+      : [b.one("Slice", [x, b.int64s(begin), b.int64s(end), b.int64s(iota(begin.length))])],
   ),
   pad: positional(1, 0, (b, [x], _i, _o, { lo, hi }) =>
     [...lo, ...hi].every((v: number) => v === 0)
-      ? [b.one("Identity", [x!])]
-      : [b.one("Pad", [x!, b.int64s([...lo, ...hi])], { mode: "constant" })],
+      ? [b.one("Identity", [x])]
+      : [b.one("Pad", [x, b.int64s([...lo, ...hi])], { mode: "constant" })],
   ),
   concatenate: (b, xs, _i, _o, { axis }) => [b.one("Concat", xs, { axis })],
-  matmul: positional(2, 0, (b, [x, y]) => [b.one("MatMul", [x!, y!])]),
+  matmul: positional(2, 0, (b, [x, y]) => [b.one("MatMul", [x, y])]),
   // nabla clamps indices (negatives from the end, then into range): Clip to [-n, n-1] and let Gather wrap negatives
   gather: positional(2, 0, (b, [x, i], [a], _o, { axis }) => {
-    const n = a!.shape[axis]!;
+    const n = a.shape[axis]!;
     if (n === 0) return null;
     return [b.one("Gather", [x!, b.one("Clip", [i!, b.scalar(-n, "int32"), b.scalar(n - 1, "int32")])], { axis })];
   }),
   scatter_add: positional(2, 1, (b, [u, i], [au, ai], [o], { axis, size }) => {
     if (size === 0) return null;
-    const pre = prod(au!.shape.slice(0, axis));
-    const m = prod(ai!.shape);
-    const post = prod(au!.shape.slice(axis + ai!.shape.length));
+    const pre = prod(au.shape.slice(0, axis));
+    const m = prod(ai.shape);
+    const post = prod(au.shape.slice(axis + ai.shape.length));
     const view = b.int64s([pre, m, post]);
-    const idx = b.one("Clip", [i!, b.scalar(-size, "int32"), b.scalar(size - 1, "int32")]);
+    const idx = b.one("Clip", [i, b.scalar(-size, "int32"), b.scalar(size - 1, "int32")]);
     // negatives from the end, as nabla's clamp (ScatterElements accepts [-size, size-1] too)
     const idx3 = b.one("Expand", [b.one("Reshape", [b.cast(idx, "int32", "int64"), b.int64s([1, m, 1])]), view]);
-    const zeros = b.one("Expand", [b.scalar(0, o!.dtype), b.int64s([pre, size, post])]);
-    const upd = b.one("Reshape", [u!, view], { allowzero: 1 });
+    const zeros = b.one("Expand", [b.scalar(0, o.dtype), b.int64s([pre, size, post])]);
+    const upd = b.one("Reshape", [u, view], { allowzero: 1 });
     const sum = b.one("ScatterElements", [zeros, idx3, upd], { axis: 1, reduction: "add" });
-    return [b.one("Reshape", [sum, b.int64s(o!.shape)], { allowzero: 1 })];
+    return [b.one("Reshape", [sum, b.int64s(o.shape)], { allowzero: 1 })];
   }),
   cumsum: positional(1, 0, (b, [x], _i, _o, { axis, reverse }) => [
-    b.one("CumSum", [x!, b.tensor("int64", [], [axis])], { reverse: reverse ? 1 : 0 }),
+    b.one("CumSum", [x, b.tensor("int64", [], [axis])], { reverse: reverse ? 1 : 0 }),
   ]),
   rev: positional(1, 0, (b, [x], _i, _o, { axes }: { axes: number[] }) =>
     axes.length === 0
-      ? [b.one("Identity", [x!])]
+      ? [b.one("Identity", [x])]
       : [
           b.one("Slice", [
-            x!,
+            x,
             b.int64s(axes.map(() => -1)),
             b.int64Mins(axes.length),
             b.int64s(axes),
@@ -356,7 +356,7 @@ function atan(b: Builder, z: string, dtype: DType): string {
   const nonzero = b.one("Or", [b.one("Less", [z, b.scalar(0, dtype)]), b.one("Greater", [z, b.scalar(0, dtype)])]);
   return b.one("Where", [nonzero, b.one("Where", [b.one("IsInf", [z]), inf, t1]), z]);
 }
-LOWER["atan"] = positional(1, 1, (b, [x], [a], [o]) => [atan(b, b.cast(x!, a!.dtype, o!.dtype), o!.dtype)]);
+LOWER["atan"] = positional(1, 1, (b, [x], [a], [o]) => [atan(b, b.cast(x, a.dtype, o.dtype), o.dtype)]);
 
 /**
  * tan, asin, acos, cosh: onnxruntime implements Tan, Asin, Acos and Cosh for
@@ -397,8 +397,8 @@ const FLOAT64_UNARY: Record<string, [string, (b: Builder, x: string) => string]>
 };
 for (const [p, [op, f64]] of Object.entries(FLOAT64_UNARY))
   LOWER[p] = positional(1, 1, (b, [x], [a], [o]) => {
-    const y = b.cast(x!, a!.dtype, o!.dtype);
-    return [o!.dtype === "float64" ? f64(b, y) : b.one(op, [y])];
+    const y = b.cast(x, a.dtype, o.dtype);
+    return [o.dtype === "float64" ? f64(b, y) : b.one(op, [y])];
   });
 
 /** Whether x is negative or a negative zero (-0 has 1/x = -∞); false for NaN. */
@@ -435,7 +435,7 @@ function lowerAtan2(b: Builder, y: string, x: string, dtype: DType): string {
   return b.one("Where", [negX, b.one("Add", [t, half]), t]);
 }
 LOWER["atan2"] = positional(2, 1, (b, [y, x], [ay, ax], [o]) => [
-  lowerAtan2(b, b.cast(y!, ay!.dtype, o!.dtype), b.cast(x!, ax!.dtype, o!.dtype), o!.dtype),
+  lowerAtan2(b, b.cast(y, ay.dtype, o.dtype), b.cast(x, ax.dtype, o.dtype), o.dtype),
 ]);
 
 /**
@@ -480,7 +480,7 @@ function lowerArgsort(b: Builder, x: string, a: Aval, axis: number, descending: 
   return nd === 1 ? o32 : b.one("Transpose", [o32], { perm: inv });
 }
 LOWER["argsort"] = positional(1, 0, (b, [x], [a], _o, { axis, descending }) => {
-  const r = lowerArgsort(b, x!, a!, axis, descending);
+  const r = lowerArgsort(b, x, a, axis, descending);
   return r === null ? null : [r];
 });
 
@@ -568,21 +568,21 @@ function reduceExtremum(b: Builder, op: string, x: string, axes: number[]): stri
 }
 
 for (const [p, op] of Object.entries(UNARY))
-  LOWER[p] = positional(1, 1, (b, [x], [a], [o]) => [b.one(op, [b.cast(x!, a!.dtype, o!.dtype)])]);
+  LOWER[p] = positional(1, 1, (b, [x], [a], [o]) => [b.one(op, [b.cast(x, a.dtype, o.dtype)])]);
 for (const [p, op] of Object.entries(ARITH))
   LOWER[p] = positional(2, 1, (b, [x, y], [ax, ay], [o]) => [
-    b.one(op, [b.cast(x!, ax!.dtype, o!.dtype), b.cast(y!, ay!.dtype, o!.dtype)]),
+    b.one(op, [b.cast(x, ax.dtype, o.dtype), b.cast(y, ay.dtype, o.dtype)]),
   ]);
 for (const [p, op] of Object.entries(COMPARE))
   LOWER[p] = positional(2, 0, (b, [x, y], [ax, ay]) => {
     // nabla compares the numbers themselves: mixed dtypes compare exactly in float64
-    const d: DType = ax!.dtype === ay!.dtype ? ax!.dtype : "float64";
-    const r = b.one(op, [b.cast(x!, ax!.dtype, d), b.cast(y!, ay!.dtype, d)]);
+    const d: DType = ax.dtype === ay.dtype ? ax.dtype : "float64";
+    const r = b.one(op, [b.cast(x, ax.dtype, d), b.cast(y, ay.dtype, d)]);
     return [p === "ne" ? b.one("Not", [r]) : r];
   });
 for (const [p, op] of Object.entries(LOGIC))
   LOWER[p] = positional(2, 1, (b, [x, y], [ax, ay], [o]) =>
-    o!.dtype !== "bool" ? null : [b.one(op, [b.cast(x!, ax!.dtype, "bool"), b.cast(y!, ay!.dtype, "bool")])],
+    o.dtype !== "bool" ? null : [b.one(op, [b.cast(x, ax.dtype, "bool"), b.cast(y, ay.dtype, "bool")])],
   );
 
 function lowerGraph(b: Builder, g: Graph, inNames: readonly string[], outNames: readonly string[]): void {
@@ -599,7 +599,11 @@ function lowerGraph(b: Builder, g: Graph, inNames: readonly string[], outNames: 
       missing.add(e.prim);
       continue;
     }
-    e.outs.forEach((v, i) => names.set(v, at(out, i, "lowerGraph")));
+    // `out` is empty when an operand's equation could not be lowered (reported below): its outputs stay unnamed
+    e.outs.forEach((v, i) => {
+      const name = out[i];
+      if (name !== undefined) names.set(v, name);
+    });
   }
   if (missing.size > 0)
     throw new NablaError(
