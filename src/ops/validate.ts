@@ -13,6 +13,7 @@ import { DType, allocate, isDType, isFloat } from "../core/dtype.js";
 import { ConcreteArray, NDArray, scalar, storageOf } from "../core/ndarray.js";
 import { MAX_NDIM, MAX_SIZE, Shape, checkShape, sizeOf } from "../core/shape.js";
 import * as W from "../prims/wrap.js";
+import { readOptions } from "../core/options.js";
 
 export { MAX_NDIM, MAX_SIZE };
 
@@ -214,23 +215,17 @@ export function dtypeArg(fn: string, d: unknown, dflt: DType): DType {
 
 /**
  * An options object: undefined (no options) or a plain object whose keys are
- * among `keys`. Returns it as a record of unknowns for the caller to check.
+ * among `keys`, read by the one options validator ({@link readOptions}, the
+ * same checks and messages as the transforms'). Returns it as a record of
+ * unknowns for the caller to check.
  */
 export function optionsArg<K extends string>(
   fn: string,
   v: unknown,
   keys: readonly K[],
 ): { readonly [P in K]?: unknown } {
-  if (v === undefined) return {};
-  const proto = typeof v === "object" && v !== null ? Object.getPrototypeOf(v) : undefined;
-  if (proto !== Object.prototype && proto !== null)
-    throw new NablaError(`${fn}: options must be a plain object, got ${fmtValue(v)}`);
-  for (const k of Object.keys(v as object))
-    if (!(keys as readonly string[]).includes(k))
-      throw new NablaError(
-        `${fn}: unknown option ${JSON.stringify(k)} (expected ${keys.map((q) => JSON.stringify(q)).join(", ") || "none"})`,
-      );
-  return v as { readonly [P in K]?: unknown };
+  // readOptions checks at run time that `v` is undefined or a plain object
+  return readOptions(fn, v as { readonly [P in K]?: unknown } | undefined, keys);
 }
 
 /** A list of integers (slice bounds, permutations, tile reps): a JS array of integers, no holes. */

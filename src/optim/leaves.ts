@@ -3,6 +3,7 @@
  * slots with checks that name the public function, and argument validation.
  */
 import { at } from "../core/errors.js";
+import { readOptions as readOptionsChecked } from "../core/options.js";
 import * as nb from "../index.js";
 import type { NDArray } from "../index.js";
 
@@ -87,10 +88,7 @@ export function checkNumber(
   return x;
 }
 
-/** Reads an options object (`undefined` allowed), rejecting non-objects. */
+/** Reads an options object (`undefined` allowed) through the one options validator; anything else throws. */
 export function readOptions<O extends object>(op: string, options: O | undefined): Partial<O> {
-  if (options === undefined) return {};
-  if (options === null || typeof options !== "object" || Array.isArray(options))
-    throw new nb.NablaError(`${op}: options must be an object, got ${options === null ? "null" : typeof options}`);
-  return options;
+  return readOptionsChecked(op, options);
 }
