@@ -122,7 +122,7 @@ export function inv(a: ArrayLike): NDArray {
  */
 export function slogdet(a: ArrayLike): [NDArray, NDArray] {
   const [s, l] = slogdetPrim(floatMatrix("slogdet", a));
-  return [s!, l!];
+  return [s, l];
 }
 
 /**
@@ -153,7 +153,7 @@ export function cholesky(a: ArrayLike): NDArray {
 export function qr(a: ArrayLike): [NDArray, NDArray] {
   const A = astype(asArray(a, "qr"), floatOf(asArray(a).dtype));
   const [q, r] = qrPrim(A);
-  return [q!, r!];
+  return [q, r];
 }
 
 /**
@@ -163,7 +163,7 @@ export function qr(a: ArrayLike): [NDArray, NDArray] {
  */
 export function eigh(a: ArrayLike): [NDArray, NDArray] {
   const [w, v] = eighPrim(floatMatrix("eigh", a));
-  return [w!, v!];
+  return [w, v];
 }
 
 /**
@@ -201,7 +201,7 @@ function singularValues(m: NDArray): NDArray {
   const tall = at(m.shape, nd - 2, "singularValues") >= at(m.shape, nd - 1, "singularValues");
   const gram = tall ? matmulPrim(t, m) : matmulPrim(m, t);
   const [w] = eighPrim(gram);
-  return sqrt(maximum(w!, 0));
+  return sqrt(maximum(w, 0));
 }
 
 /** Matrix norm of order `ord` over axes (r, c) (kept as size 1). */
@@ -331,7 +331,7 @@ export function svd(x: ArrayLike, options: SvdOptions = {}): NDArray | [NDArray,
   const full = o.fullMatrices === undefined ? true : boolArg("svd", "fullMatrices", o.fullMatrices);
   const uv = o.computeUv === undefined ? true : boolArg("svd", "computeUv", o.computeUv);
   const [u, s, vh] = svdPrim(a, uv && full);
-  return uv ? [u!, s!, vh!] : s!;
+  return uv ? [u, s, vh] : s;
 }
 
 /**
@@ -340,7 +340,7 @@ export function svd(x: ArrayLike, options: SvdOptions = {}): NDArray | [NDArray,
  * @example nb.linalg.eigvalsh([[2, 1], [1, 2]]); // array([1., 3.])
  */
 export function eigvalsh(a: ArrayLike): NDArray {
-  return eighPrim(floatMatrix("eigvalsh", a))[0]!;
+  return eighPrim(floatMatrix("eigvalsh", a))[0];
 }
 
 /**
@@ -353,7 +353,7 @@ export function eigvalsh(a: ArrayLike): NDArray {
  */
 export function lu(a: ArrayLike): [NDArray, NDArray, NDArray] {
   const [p, l, u] = luPrim(floatRect("lu", a));
-  return [p!, l!, u!];
+  return [p, l, u];
 }
 
 /**
@@ -384,11 +384,11 @@ function cutoff(op: string, rcond: unknown, a: NDArray): number {
  */
 function pinvSvd(a: NDArray, rc: number): [NDArray, NDArray, NDArray] {
   const [u0, s0, vh0] = svdPrim(a, false);
-  const [u, s, vh] = [stopGradient(u0!), stopGradient(s0!), stopGradient(vh0!)];
+  const [u, s, vh] = [stopGradient(u0), stopGradient(s0), stopGradient(vh0)];
   const smax = max(s, -1, true);
   const keep = greater(s, mul(smax, rc));
   const inv = where(keep, div(1, where(keep, s, 1)), 0);
-  return [matmul(mul(mT(vh), expandDims(inv, -2)), mT(u)), keep, s0!];
+  return [matmul(mul(mT(vh), expandDims(inv, -2)), mT(u)), keep, s0];
 }
 
 /**
@@ -399,7 +399,7 @@ function pinvSvd(a: NDArray, rc: number): [NDArray, NDArray, NDArray] {
 function fullRankPinv(a: NDArray): NDArray {
   const tall = at(a.shape, a.ndim - 2, "fullRankPinv") >= at(a.shape, a.ndim - 1, "fullRankPinv");
   const [q, r] = qrPrim(tall ? a : mT(a));
-  const p = triangularSolvePrim(r!, mT(q!), false, false);
+  const p = triangularSolvePrim(r, mT(q), false, false);
   return tall ? p : mT(p);
 }
 
