@@ -254,8 +254,8 @@ export class StagingTrace extends Trace {
       if (id.right !== undefined && lb !== null && Object.is(lb, id.right)) return keepIfSame(a, b);
       if (id.left !== undefined && la !== null && Object.is(la, id.left)) return keepIfSame(b, a);
     } else if (args.length === 1 && prim.involution) {
-      const e = this.producer[at(args, 0, "StagingTrace").v.id];
-      if (e !== undefined && e.rule === prim) return this.tracerOf[at(e.inputs, 0, "StagingTrace").id] ?? null;
+      const e = this.producer[at(args, 0, "makeGraph").v.id];
+      if (e !== undefined && e.rule === prim) return this.tracerOf[at(e.inputs, 0, "makeGraph").id] ?? null;
     }
     return null;
   }
@@ -273,10 +273,7 @@ export class StagingTrace extends Trace {
     let owner = -1;
     let key = "";
     if (small) {
-      owner =
-        n === 1
-          ? at(ins, 0, "StagingTrace").id
-          : Math.max(at(ins, 0, "StagingTrace").id, at(ins, 1, "StagingTrace").id);
+      owner = n === 1 ? at(ins, 0, "makeGraph").id : Math.max(at(ins, 0, "makeGraph").id, at(ins, 1, "makeGraph").id);
       const hit = this.findUse(prim as Rule, ins, owner);
       if (hit !== null) return hit;
     }
@@ -286,12 +283,12 @@ export class StagingTrace extends Trace {
       if (hit) return hit;
     }
     const inAvals = new Array<Aval>(n);
-    for (let i = 0; i < n; i++) inAvals[i] = at(ins, i, "StagingTrace").aval;
+    for (let i = 0; i < n; i++) inAvals[i] = at(ins, i, "makeGraph").aval;
     const avals = prim.abstractEval(inAvals, params);
     const outs = new Array<StagingTracer>(avals.length);
     const outVars = new Array<Var>(avals.length);
     for (let i = 0; i < avals.length; i++) {
-      const a = at(avals, i, "StagingTrace");
+      const a = at(avals, i, "makeGraph");
       const o = new StagingTracer(this, a, this.newVar(a));
       outs[i] = o;
       outVars[i] = o.v;
@@ -340,9 +337,9 @@ export class StagingTrace extends Trace {
   private cseKey(prim: Rule, ins: readonly Var[], params: unknown): string {
     let idKey: string;
     if (ins.length === 2) {
-      const [i0, i1] = [at(ins, 0, "StagingTrace").id, at(ins, 1, "StagingTrace").id];
+      const [i0, i1] = [at(ins, 0, "makeGraph").id, at(ins, 1, "makeGraph").id];
       idKey = prim.commutative && i0 > i1 ? `${i1},${i0}` : `${i0},${i1}`;
-    } else idKey = ins.length === 1 ? String(at(ins, 0, "StagingTrace").id) : ins.map((v) => v.id).join(",");
+    } else idKey = ins.length === 1 ? String(at(ins, 0, "makeGraph").id) : ins.map((v) => v.id).join(",");
     return `${prim.name}|${idKey}|${paramsKey(params)}`;
   }
 
@@ -365,7 +362,7 @@ export class StagingTrace extends Trace {
     for (const v of outVars) if (v) live[v.id] = 1;
     const kept: Equation[] = [];
     for (let i = this.eqns.length - 1; i >= 0; i--) {
-      const e = at(this.eqns, i, "StagingTrace");
+      const e = at(this.eqns, i, "makeGraph");
       let used = e.rule.effect === true;
       for (const v of e.outs) if (live[v.id] === 1) used = true;
       if (used) {
@@ -379,7 +376,7 @@ export class StagingTrace extends Trace {
     this.constVars.forEach((v, i) => {
       if (live[v.id] === 1) {
         cv.push(v);
-        cs.push(at(this.consts, i, "StagingTrace"));
+        cs.push(at(this.consts, i, "makeGraph"));
       }
     });
     return new Graph(

@@ -98,14 +98,14 @@ export function foldDef<R>(def: TreeDef, leaf: () => R, node: (t: TreeDef, parts
       else if (next.children.length === 0) ready = node(next, []);
       else {
         frames.push({ t: next, parts: [] });
-        next = at(next.children, 0, "foldDef");
+        next = at(next.children, 0, "tree");
         continue;
       }
     }
     const top = frames[frames.length - 1];
     if (top === undefined) return ready as R;
     top.parts.push(ready as R);
-    if (top.parts.length < top.t.children.length) next = at(top.t.children, top.parts.length, "foldDef");
+    if (top.parts.length < top.t.children.length) next = at(top.t.children, top.parts.length, "tree");
     else {
       frames.pop();
       ready = node(top.t, top.parts);

@@ -78,7 +78,7 @@ function tensorBytes(dtype: DType | "int64", values: ArrayLike<number>): Uint8Ar
   const out = new Uint8Array(values.length * size);
   const dv = new DataView(out.buffer);
   for (let i = 0; i < values.length; i++) {
-    const v = at(values, i, "tensorBytes");
+    const v = at(values, i, "exportOnnx");
     if (dtype === "float64") dv.setFloat64(8 * i, v, true);
     else if (dtype === "float32") dv.setFloat32(4 * i, v, true);
     else if (dtype === "int32") dv.setInt32(4 * i, v, true);
@@ -529,9 +529,9 @@ const lowerWhile: Lower = (b, xs, ins, _o, p: WhileParams) => {
     [
       [iter, SCALAR_INT64],
       [condIn, SCALAR_BOOL],
-      ...carryIn.map((n, i): [string, OnnxAval] => [n, at(carryAvals, i, "lowerWhile")]),
+      ...carryIn.map((n, i): [string, OnnxAval] => [n, at(carryAvals, i, "exportOnnx")]),
     ],
-    [[condOut, SCALAR_BOOL], ...next.map((n, i): [string, OnnxAval] => [n, at(carryAvals, i, "lowerWhile")])],
+    [[condOut, SCALAR_BOOL], ...next.map((n, i): [string, OnnxAval] => [n, at(carryAvals, i, "exportOnnx")])],
   );
   return b.node("Loop", ["", c0, ...init], { body: graph }, init.length);
 };
@@ -587,7 +587,7 @@ for (const [p, op] of Object.entries(LOGIC))
 
 function lowerGraph(b: Builder, g: Graph, inNames: readonly string[], outNames: readonly string[]): void {
   const names = new Map<Var, string>();
-  g.inVars.forEach((v, i) => names.set(v, at(inNames, i, "lowerGraph")));
+  g.inVars.forEach((v, i) => names.set(v, at(inNames, i, "exportOnnx")));
   g.constVars.forEach((v, i) => {
     const c = g.consts[i] as ConcreteArray;
     names.set(v, b.tensor(c.dtype, c.shape, storageOf(c)));
@@ -609,7 +609,7 @@ function lowerGraph(b: Builder, g: Graph, inNames: readonly string[], outNames: 
     throw new NablaError(
       `${OP}: ONNX cannot express the primitive(s) ${[...missing].join(", ")} (or these uses of them) in this exporter`,
     );
-  g.outs.forEach((v, i) => b.node("Identity", [names.get(v!)!], {}, 1, [at(outNames, i, "lowerGraph")]));
+  g.outs.forEach((v, i) => b.node("Identity", [names.get(v!)!], {}, 1, [at(outNames, i, "exportOnnx")]));
 }
 
 function lowerEquation(b: Builder, e: Equation, names: Map<Var, string>): string[] | null {

@@ -83,7 +83,7 @@ export function split(x: ArrayLike, sections: number | readonly number[], axis =
 
 /** Rolls one axis by s (0 <= s < length): the last s entries move to the front. */
 function roll1(a: NDArray, axis: number, s: number): NDArray {
-  const n = at(a.shape, axis, "roll1");
+  const n = at(a.shape, axis, "roll");
   if (s === 0 || n === 0) return a;
   return W.concatPrim([sliceAlong(a, axis, n - s, n), sliceAlong(a, axis, 0, n - s)], axis);
 }

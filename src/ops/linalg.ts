@@ -69,7 +69,7 @@ function solveOperands(op: string, x: ArrayLike, y: ArrayLike): [NDArray, NDArra
   const dt = floatOf(promoted(op, [a0, b0]));
   const a = astype(a0, dt);
   let b = astype(b0, dt);
-  const n = at(a.shape, a.ndim - 1, "solveOperands");
+  const n = at(a.shape, a.ndim - 1, op);
   const vec = b.ndim === a.ndim - 1 || b.ndim === 1;
   if (vec) b = reshape(b, [...b.shape, 1]);
   if (b.shape[b.ndim - 2] !== n)
@@ -77,7 +77,7 @@ function solveOperands(op: string, x: ArrayLike, y: ArrayLike): [NDArray, NDArra
       `${op}: matrix ${fmtShape(a.shape)} and right-hand side ${fmtShape(b0.shape)} are not aligned`,
     );
   const batch = a.shape.slice(0, -2);
-  b = broadcastPrim(b, [...batch, n, at(b.shape, b.ndim - 1, "solveOperands")]);
+  b = broadcastPrim(b, [...batch, n, at(b.shape, b.ndim - 1, op)]);
   return [a, b, vec];
 }
 
@@ -198,7 +198,7 @@ function vectorNorm(a: NDArray, ord: NormOrd | undefined, ax: number): NDArray {
 function singularValues(m: NDArray): NDArray {
   const nd = m.ndim;
   const t = transposePrim(m, [...Array.from({ length: nd - 2 }, (_, i) => i), nd - 1, nd - 2]);
-  const tall = at(m.shape, nd - 2, "singularValues") >= at(m.shape, nd - 1, "singularValues");
+  const tall = at(m.shape, nd - 2, "norm") >= at(m.shape, nd - 1, "norm");
   const gram = tall ? matmulPrim(t, m) : matmulPrim(m, t);
   const [w] = eighPrim(gram);
   return sqrt(maximum(w, 0));
@@ -374,7 +374,7 @@ function cutoff(op: string, rcond: unknown, a: NDArray): number {
     return r < 0 ? (a.dtype === "float32" ? 2 ** -23 : 2 ** -52) : r;
   }
   const eps = a.dtype === "float32" ? 2 ** -23 : 2 ** -52;
-  return Math.max(at(a.shape, a.ndim - 1, "cutoff"), at(a.shape, a.ndim - 2, "cutoff")) * eps;
+  return Math.max(at(a.shape, a.ndim - 1, op), at(a.shape, a.ndim - 2, op)) * eps;
 }
 
 /**
@@ -397,7 +397,7 @@ function pinvSvd(a: NDArray, rc: number): [NDArray, NDArray, NDArray] {
  * the pseudo-inverse wherever the rank is full.
  */
 function fullRankPinv(a: NDArray): NDArray {
-  const tall = at(a.shape, a.ndim - 2, "fullRankPinv") >= at(a.shape, a.ndim - 1, "fullRankPinv");
+  const tall = at(a.shape, a.ndim - 2, "pinv") >= at(a.shape, a.ndim - 1, "pinv");
   const [q, r] = qrPrim(tall ? a : mT(a));
   const p = triangularSolvePrim(r, mT(q), false, false);
   return tall ? p : mT(p);

@@ -114,7 +114,7 @@ export function literal(fn: string, x: unknown, dtype: DType | undefined, arg?: 
 function fill(fn: string, values: readonly number[], shape: Shape, dtype: DType): ConcreteArray {
   const out = allocate(dtype, values.length);
   for (let i = 0; i < values.length; i++) {
-    const v = at(values, i, "fill");
+    const v = at(values, i, fn);
     if (dtype === "int32" && !(v >= INT32_MIN && v < INT32_MAX + 1))
       throw new DTypeError(`${fn}: value ${fmtValue(v)} cannot be represented as int32`);
     out[i] = dtype === "bool" ? (v !== 0 ? 1 : 0) : v;
@@ -141,7 +141,7 @@ function stackLiteral(fn: string, x: unknown, arg: string | undefined, depth: nu
     if (!(i in x)) throw new ShapeError(`${about(fn, arg)} has a hole at index ${i} (a holey array)`);
     items.push(stackLiteral(fn, x[i], arg, depth + 1));
   }
-  const s0 = at(items, 0, "stackLiteral").shape;
+  const s0 = at(items, 0, fn).shape;
   for (const a of items)
     if (a.shape.length !== s0.length || a.shape.some((d, i) => d !== s0[i]))
       throw new ShapeError(

@@ -51,7 +51,7 @@ type Combine = (a: NDArray[], b: NDArray[]) => NDArray[];
 
 /** The inclusive prefix combination of every leaf along `axis` (all leaves have length n there). */
 function prefix(fn: Combine, xs: NDArray[], axis: number): NDArray[] {
-  const n = at(xs, 0, "prefix").shape[axis]!;
+  const n = at(xs, 0, "associativeScan").shape[axis]!;
   if (n < 2) return xs;
   const m = Math.floor(n / 2);
   const ps = xs.map((x) => pairs(x, axis, m));
@@ -74,9 +74,9 @@ function prefix(fn: Combine, xs: NDArray[], axis: number): NDArray[] {
       odd.map((o) => range(o, axis, 0, nEven)),
       later,
     );
-    even = xs.map((x, i) => concatenate([range(x, axis, 0, 1), at(rest, i, "prefix")], axis));
+    even = xs.map((x, i) => concatenate([range(x, axis, 0, 1), at(rest, i, "associativeScan")], axis));
   }
-  return even.map((e, i) => interleave(e, at(odd, i, "prefix"), axis));
+  return even.map((e, i) => interleave(e, at(odd, i, "associativeScan"), axis));
 }
 
 /**
@@ -128,9 +128,9 @@ function combiner(fn: (a: any, b: any) => unknown, def: TreeDef): Combine {
     const [out, odef] = flattenToArrays(fn(unflatten(def, a), unflatten(def, b)), OP, "fn's output");
     if (!odef.equals(def)) throw new ShapeError(`${OP}: fn returned structure ${odef}, expected ${def}`);
     out.forEach((y, i) => {
-      if (!shapesEqual(y.shape, at(a, i, "combiner").shape))
+      if (!shapesEqual(y.shape, at(a, i, "associativeScan").shape))
         throw new ShapeError(
-          `${OP}: fn returned shape ${fmtShape(y.shape)} for leaf ${i}, expected ${fmtShape(at(a, i, "combiner").shape)} (fn must be elementwise along the axis)`,
+          `${OP}: fn returned shape ${fmtShape(y.shape)} for leaf ${i}, expected ${fmtShape(at(a, i, "associativeScan").shape)} (fn must be elementwise along the axis)`,
         );
     });
     return out;

@@ -127,9 +127,7 @@ export const CUSTOM_VJP_CALL: Rule<CustomVjpParams> = {
       if (
         want.length !== got.length ||
         want.some(
-          (w, i) =>
-            w.dtype !== at(got, i, "CUSTOM_VJP_CALL").dtype ||
-            !shapesEqual(w.shape, at(got, i, "CUSTOM_VJP_CALL").shape),
+          (w, i) => w.dtype !== at(got, i, "customVjp").dtype || !shapesEqual(w.shape, at(got, i, "customVjp").shape),
         )
       )
         throw new ShapeError(
@@ -140,7 +138,7 @@ export const CUSTOM_VJP_CALL: Rule<CustomVjpParams> = {
     return [outs, bind(CUSTOM_VJP_LIN, [...res, ...orZeros(tangents, primals)], lin)];
   },
   vmap(args: NDArray[], dims: Dim[], p: CustomVjpParams, size: number): BatchResult {
-    const xs = args.map((a, i) => batchedFront(a, at(dims, i, "CUSTOM_VJP_CALL"), size));
+    const xs = args.map((a, i) => batchedFront(a, at(dims, i, "customVjp"), size));
     const vm = vmapFlat;
     const params: CustomVjpParams = {
       f: (ys) => vm(p.f, ys),
@@ -188,12 +186,12 @@ export const CUSTOM_VJP_LIN: Rule<CustomLinParams> = {
     if (cts.every((c) => c === null)) return args.map(() => null);
     const ctIn = p.bwd(
       res,
-      cts.map((c, i) => c ?? zerosOf(at(p.outAvals, i, "CUSTOM_VJP_LIN"))),
+      cts.map((c, i) => c ?? zerosOf(at(p.outAvals, i, "customVjp"))),
     );
     return [...res.map(() => null), ...ctIn];
   },
   vmap(args: NDArray[], dims: Dim[], p: CustomLinParams, size: number): BatchResult {
-    const xs = args.map((a, i) => batchedFront(a, at(dims, i, "CUSTOM_VJP_LIN"), size));
+    const xs = args.map((a, i) => batchedFront(a, at(dims, i, "customVjp"), size));
     const outs = vmapFlat((ys) => linForward(p, ys), xs);
     return [outs, outs.map(() => 0)];
   },

@@ -111,12 +111,12 @@ export const LINEAR_SOLVE: Rule<LinearSolveParams> = {
       throw new NablaError(`${p.name}: the operator's parameters must not be linear (transpose)`);
     if (cts.every((c) => c === null)) return args.map(() => null);
     const bAvals = args.slice(p.nC).map((a) => (a instanceof NDArray ? avalOf(a) : a.aval));
-    const ctb = cts.map((c, i) => c ?? zerosOf(at(bAvals, i, "LINEAR_SOLVE")));
+    const ctb = cts.map((c, i) => c ?? zerosOf(at(bAvals, i, "customLinearSolve")));
     const out = bind(LINEAR_SOLVE, [...(cs as NDArray[]), ...ctb], transposed(p));
     return [...cs.map(() => null), ...out];
   },
   vmap(args: NDArray[], dims: Dim[], p: LinearSolveParams, size: number): BatchResult {
-    const xs = args.map((a, i) => batchedFront(a, at(dims, i, "LINEAR_SOLVE"), size));
+    const xs = args.map((a, i) => batchedFront(a, at(dims, i, "customLinearSolve"), size));
     const params: LinearSolveParams = {
       nC: p.nC,
       matvec: batchedFn(p.matvec, p.nC),

@@ -123,7 +123,7 @@ export function jvp<P extends readonly [] | readonly unknown[], R extends Return
   const [ps, pdef] = flattenToArrays(primals, "jvp", "the primals");
   const [traw, tdef] = flattenAs(tangents, "jvp", "the tangents");
   checkStructure("jvp", "tangents", pdef, tdef);
-  requireFloat("jvp", ps, "primal");
+  requireFloat("jvp", ps, "jvp");
   const ts = matchLeaves("jvp", "tangent", ps, traw);
   let outDef = null as unknown as ReturnType<typeof flattenToArrays>[1];
   const [po, to] = jvpFlat(

@@ -106,7 +106,7 @@ export function transposeGraph(g: Graph, cts: readonly (NDArray | null)[]): (NDA
   const table = varTables(g);
   const env = table<NDArray>();
   const consts = table<NDArray>();
-  g.constVars.forEach((v, i) => consts.set(v, at(g.consts, i, "transposeGraph")));
+  g.constVars.forEach((v, i) => consts.set(v, at(g.consts, i, "vjp")));
   const accum = (v: Var, ct: NDArray | null): void => {
     if (ct === null || consts.get(v) !== undefined) return;
     const c = fitCt(ct, v);
@@ -118,11 +118,11 @@ export function transposeGraph(g: Graph, cts: readonly (NDArray | null)[]): (NDA
   });
   const eqs = g.equations;
   for (let i = eqs.length - 1; i >= 0; i--) {
-    const e = at(eqs, i, "transposeGraph");
+    const e = at(eqs, i, "vjp");
     const ctOut = new Array<NDArray | null>(e.outs.length);
     let any = false;
     for (let k = 0; k < e.outs.length; k++) {
-      const c = env.get(at(e.outs, k, "transposeGraph")) ?? null;
+      const c = env.get(at(e.outs, k, "vjp")) ?? null;
       ctOut[k] = c;
       if (c !== null) any = true;
     }
@@ -134,11 +134,11 @@ export function transposeGraph(g: Graph, cts: readonly (NDArray | null)[]): (NDA
     const ni = e.inputs.length;
     const args = new Array<NDArray | LinearIn>(ni);
     for (let j = 0; j < ni; j++) {
-      const v = at(e.inputs, j, "transposeGraph");
+      const v = at(e.inputs, j, "vjp");
       args[j] = consts.get(v) ?? linearIn(v.aval);
     }
     const ctIn = rule.transpose(ctOut, args, e.params);
-    for (let j = 0; j < e.inputs.length; j++) accum(at(e.inputs, j, "transposeGraph"), ctIn[j] ?? null);
+    for (let j = 0; j < e.inputs.length; j++) accum(at(e.inputs, j, "vjp"), ctIn[j] ?? null);
   }
   return g.inVars.map((v) => env.get(v) ?? null);
 }
@@ -176,7 +176,7 @@ function varTables(g: Graph): <V>() => VarTable<V> {
 /** Evaluates a linear graph forward on tangents (null = zero), keeping zeros symbolic where it can. */
 export function evalLinear(g: Graph, tangents: readonly (NDArray | null)[]): (NDArray | null)[] {
   const env = new Map<Var, NDArray | null>();
-  g.constVars.forEach((v, i) => env.set(v, at(g.consts, i, "evalLinear")));
+  g.constVars.forEach((v, i) => env.set(v, at(g.consts, i, "linearize")));
   g.inVars.forEach((v, i) => env.set(v, tangents[i] ?? null));
   const isConst = new Set(g.constVars);
   for (const e of g.equations) {
@@ -187,11 +187,10 @@ export function evalLinear(g: Graph, tangents: readonly (NDArray | null)[]): (ND
       continue;
     }
     const args = ins.map(
-      (x, j) =>
-        x ?? zeros(at(e.inputs, j, "evalLinear").aval.shape, { dtype: at(e.inputs, j, "evalLinear").aval.dtype }),
+      (x, j) => x ?? zeros(at(e.inputs, j, "linearize").aval.shape, { dtype: at(e.inputs, j, "linearize").aval.dtype }),
     );
     const outs = bind(e.rule, args, e.params);
-    e.outs.forEach((v, i) => env.set(v, at(outs, i, "evalLinear")));
+    e.outs.forEach((v, i) => env.set(v, at(outs, i, "linearize")));
   }
   return g.outs.map((v) => (v === null ? null : (env.get(v) ?? null)));
 }

@@ -74,8 +74,7 @@ export const WHILE_LOOP: Rule<WhileParams> = {
     if (
       outs.length !== carry.length ||
       outs.some(
-        (o, i) =>
-          o.dtype !== at(carry, i, "WHILE_LOOP").dtype || !shapesEqual(o.shape, at(carry, i, "WHILE_LOOP").shape),
+        (o, i) => o.dtype !== at(carry, i, "whileLoop").dtype || !shapesEqual(o.shape, at(carry, i, "whileLoop").shape),
       )
     )
       throw new ShapeError(`whileLoop: the body returns (${fmt(outs)}) for a carry of (${fmt(carry)})`);
@@ -115,7 +114,7 @@ export const WHILE_LOOP: Rule<WhileParams> = {
   // batched: a new loop over the batched carry that runs while any example is active; finished examples
   // keep their value and enter the body only through stopGradient. Built as graphs, so it stages too.
   vmap(args: NDArray[], dims: Dim[], p: WhileParams, size: number): BatchResult {
-    const xs = args.map((a, i) => batchedFront(a, at(dims, i, "WHILE_LOOP"), size));
+    const xs = args.map((a, i) => batchedFront(a, at(dims, i, "whileLoop"), size));
     const [cc, bc, init] = split(xs, p);
     const vm = vmapFlat;
     const nc = cc.length;
@@ -135,7 +134,7 @@ export const WHILE_LOOP: Rule<WhileParams> = {
             const on = condOf(ys);
             const masked = cur.map((x) => where(on, x, stopGradient(x)));
             const next = evalGraph(p.body, [...ys.slice(nc, nc + nb), ...masked]);
-            return next.map((n, i) => where(on, n, at(cur, i, "WHILE_LOOP")));
+            return next.map((n, i) => where(on, n, at(cur, i, "whileLoop")));
           },
           [...cc, ...bc, ...carry],
         ),

@@ -118,7 +118,7 @@ export function splatValue(x: NDArray | undefined): number | null {
   if (!(x instanceof ConcreteArray)) return null;
   const d = storageOf(x);
   if (d.length === 0) return null;
-  const v = at(d, 0, "splatValue");
+  const v = at(d, 0, "jit");
   for (let i = 1; i < d.length; i++) if (!Object.is(d[i], v)) return null;
   return v;
 }
@@ -132,7 +132,7 @@ export function dce(g: Graph): Graph {
   for (const v of g.outs) if (v) live.add(v);
   const kept: Equation[] = [];
   for (let i = g.equations.length - 1; i >= 0; i--) {
-    const e = at(g.equations, i, "dce");
+    const e = at(g.equations, i, "jit");
     // effects (debug callbacks) have no outputs to reach and are always kept
     if (e.rule.effect === true || e.outs.some((v) => live.has(v))) {
       kept.push(e);
@@ -145,7 +145,7 @@ export function dce(g: Graph): Graph {
   g.constVars.forEach((v, i) => {
     if (live.has(v)) {
       cv.push(v);
-      cs.push(at(g.consts, i, "dce"));
+      cs.push(at(g.consts, i, "jit"));
     }
   });
   return new Graph(g.inVars, cv, cs, kept, g.outs);
@@ -163,12 +163,12 @@ export function rewrite(
 ): Graph {
   const b = new Builder(g, cse);
   const env = new Map<Var, Var>();
-  g.constVars.forEach((v, i) => env.set(v, b.keepConstant(v, at(g.consts, i, "rewrite"))));
+  g.constVars.forEach((v, i) => env.set(v, b.keepConstant(v, at(g.consts, i, "jit"))));
   const get = (v: Var): Var => env.get(v) ?? v;
   for (const e of g.equations) {
     const ins = e.inputs.map(get);
     const outs = rewriteEqn(e, ins, b) ?? b.emitAs(e, ins);
-    e.outs.forEach((v, i) => env.set(v, at(outs, i, "rewrite")));
+    e.outs.forEach((v, i) => env.set(v, at(outs, i, "jit")));
   }
   return b.build(
     g.inVars,

@@ -84,7 +84,7 @@ function splatOf(b: Builder, producers: Map<Var, Equation>, v: Var): number | nu
   const c = splatValue(b.valueOf.get(v));
   if (c !== null) return c;
   const e = producers.get(v);
-  return e !== undefined && e.rule === SH.BROADCAST ? splatOf(b, producers, at(e.inputs, 0, "splatOf")) : null;
+  return e !== undefined && e.rule === SH.BROADCAST ? splatOf(b, producers, at(e.inputs, 0, "jit")) : null;
 }
 
 /** `x` itself when it has the output's shape and dtype; its broadcast when only the shape is smaller; else null. */
@@ -105,7 +105,7 @@ const isIdentityPerm = (p: readonly number[]) => p.every((k, i) => k === i);
 export function simplify(g: Graph): Graph {
   // a dry run first: when no equation simplifies, the graph itself (without rebuilding it)
   const dry = new Builder(g);
-  g.constVars.forEach((v, i) => dry.keepConstant(v, at(g.consts, i, "simplify")));
+  g.constVars.forEach((v, i) => dry.keepConstant(v, at(g.consts, i, "jit")));
   const seen = new Map<Var, Equation>();
   let any = false;
   for (const e of g.equations) {
@@ -151,13 +151,13 @@ function simplifyOne(
     }
   }
   if (ins.length === 1 && e.rule.involution) {
-    const p = producers.get(at(ins, 0, "simplifyOne"));
-    if (p !== undefined && p.rule === e.rule) return [at(p.inputs, 0, "simplifyOne")];
+    const p = producers.get(at(ins, 0, "jit"));
+    if (p !== undefined && p.rule === e.rule) return [at(p.inputs, 0, "jit")];
   }
   const p = e.params as Record<string, unknown>;
-  const x = at(ins, 0, "simplifyOne");
+  const x = at(ins, 0, "jit");
   const same = x !== undefined && shapesEqual(x.aval.shape, out.aval.shape) && x.aval.dtype === out.aval.dtype;
-  if (e.rule === E.SELECT && ins[1] === ins[2]) return asOutput(b, at(ins, 1, "simplifyOne"), out);
+  if (e.rule === E.SELECT && ins[1] === ins[2]) return asOutput(b, at(ins, 1, "jit"), out);
   if ((e.rule === SH.RESHAPE || e.rule === SH.BROADCAST) && same) return [x];
   if (e.rule === SH.TRANSPOSE && isIdentityPerm(p.perm as number[])) return [x];
   if (e.rule.name === "reduce_sum" && (p.axes as number[]).length === 0 && same) return [x];
@@ -192,7 +192,7 @@ export function combineLinear(g: Graph): Graph {
     return r;
   };
   g.inVars.forEach(rank);
-  g.constVars.forEach((v, i) => env.set(v, b.keepConstant(v, at(g.consts, i, "combineLinear"))));
+  g.constVars.forEach((v, i) => env.set(v, b.keepConstant(v, at(g.consts, i, "jit"))));
   const atom = (v: Var): LC => lcOf.get(v) ?? new Map([[v, 1]]);
 
   /** The value of an original variable in the new graph (emitting its combination on first use). */
@@ -241,7 +241,7 @@ export function combineLinear(g: Graph): Graph {
         parts.push([s!, sign]);
       }
       const first = parts.find(([, sg]) => sg > 0);
-      acc = first ? first[0] : b.emit(E.NEG, [at(parts, 0, "combineLinear")[0]], {})[0]!;
+      acc = first ? first[0] : b.emit(E.NEG, [at(parts, 0, "jit")[0]], {})[0]!;
       for (const pr of parts) {
         if (pr === (first ?? parts[0])) continue;
         acc = b.emit(pr[1] > 0 ? E.ADD : E.SUB, [acc, pr[0]], {})[0]!;
@@ -273,7 +273,7 @@ export function combineLinear(g: Graph): Graph {
   };
 
   for (const e of g.equations) {
-    const out = at(e.outs, 0, "combineLinear");
+    const out = at(e.outs, 0, "jit");
     const linearCase = (): LC | null => {
       if (e.outs.length !== 1 || !isFloat(out.aval.dtype)) return null;
       if (e.inputs.some((v) => v.aval.dtype !== out.aval.dtype)) return null;
@@ -315,7 +315,7 @@ export function combineLinear(g: Graph): Graph {
     // not linear, or too many terms (the value becomes an atom itself)
     const outs = b.emitAs(e, e.inputs.map(value));
     e.outs.forEach((v, i) => {
-      env.set(v, at(outs, i, "combineLinear"));
+      env.set(v, at(outs, i, "jit"));
       rank(v);
     });
   }
