@@ -470,6 +470,19 @@ export function evalGraph(g: Graph, args: readonly NDArray[]): NDArray[] {
   return g.outs.map((v) => (v === null ? null : env.get(v))) as NDArray[];
 }
 
+/** The aval of a graph's output variable; `null` (a symbolic zero) only occurs in linear graphs. */
+export function outAval(v: Var | null, fn: string): Aval {
+  if (v === null) throw new NablaError(`${fn}: internal: a symbolic-zero output outside a linear graph`);
+  return v.aval;
+}
+
+/** {@link evalGraph} of a graph with one output (a loop's or a branch's predicate): that output. */
+export function evalGraph1(g: Graph, args: readonly NDArray[], fn: string): NDArray {
+  const out = evalGraph(g, args)[0];
+  if (out === undefined || out === null) throw new NablaError(`${fn}: internal: the graph has no output`);
+  return out;
+}
+
 /**
  * Stages a flat function on inputs of the given avals and closure-converts
  * the result: the graph's constants become its leading inputs, returned

@@ -108,7 +108,8 @@ export const CUSTOM_JVP_CALL: Rule<CustomJvpParams> = {
   },
 };
 
-export const CUSTOM_VJP_CALL: Rule<CustomVjpParams> = {
+// jvpFull is required: the row's jvp delegates to it
+export const CUSTOM_VJP_CALL: Rule<CustomVjpParams> & Required<Pick<Rule<CustomVjpParams>, "jvpFull">> = {
   name: "custom_vjp_call",
   opaque: true,
   printParams: ({ name, checkFwd }) => ({ name, checkFwd }),
@@ -116,7 +117,7 @@ export const CUSTOM_VJP_CALL: Rule<CustomVjpParams> = {
   impl: (xs: ConcreteArray[], p: CustomVjpParams) => concreteOuts(p.f(xs), "customVjp"),
   // forward pass through the user's fwd; the tangent map is a custom_vjp_lin over the residuals
   jvp(primals: NDArray[], tangents: (NDArray | null)[], _o: NDArray[], p: CustomVjpParams) {
-    return CUSTOM_VJP_CALL.jvpFull!(primals, tangents, p)[1];
+    return CUSTOM_VJP_CALL.jvpFull(primals, tangents, p)[1];
   },
   jvpFull(primals: NDArray[], tangents: (NDArray | null)[], p: CustomVjpParams): [NDArray[], NDArray[]] {
     const [outs, res] = p.fwd(primals);

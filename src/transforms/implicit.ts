@@ -79,7 +79,8 @@ const batchedFn =
     vmapFlat((zs) => f(zs.slice(0, nC), zs.slice(nC)), [...cs, ...xs]);
 
 /** `x = A⁻¹ b` for an operator given by a matvec; operands are the operator's parameters, then b. */
-export const LINEAR_SOLVE: Rule<LinearSolveParams> = {
+// jvpFull is required: the row's jvp delegates to it
+export const LINEAR_SOLVE: Rule<LinearSolveParams> & Required<Pick<Rule<LinearSolveParams>, "jvpFull">> = {
   name: "linear_solve",
   opaque: true,
   printParams: ({ nC, name }) => ({ nC, name }),
@@ -102,7 +103,7 @@ export const LINEAR_SOLVE: Rule<LinearSolveParams> = {
     return [x, bind(LINEAR_SOLVE, [...cs, ...rhs], p)];
   },
   jvp(primals: NDArray[], tangents: (NDArray | null)[], _o: NDArray[], p: LinearSolveParams) {
-    return LINEAR_SOLVE.jvpFull!(primals, tangents, p)[1];
+    return LINEAR_SOLVE.jvpFull(primals, tangents, p)[1];
   },
   // linear in b: the transpose of b ↦ A⁻¹ b is c ↦ A⁻ᵀ c
   transpose(cts: (NDArray | null)[], args: (NDArray | LinearIn)[], p: LinearSolveParams): (NDArray | null)[] {

@@ -71,6 +71,11 @@ export class Builder {
     return this.push(rule, inputs, params, null);
   }
 
+  /** {@link emit} for a primitive with one output: that output. */
+  emit1(rule: Rule, inputs: readonly Var[], params: unknown): Var {
+    return at(this.push(rule, inputs, params, null), 0, "jit");
+  }
+
   /** Emits equation `e` of the source graph on new operands, keeping its output variables (unless merged by cse). */
   emitAs(e: Equation, inputs: readonly Var[]): readonly Var[] {
     return this.push(e.rule, inputs, e.params, e.outs);

@@ -20,7 +20,7 @@
  * eager evaluation), all of them with level "full" (`jit(f, { optimize:
  * "full" })`, `makeGraph(f, { optimize: "full" })`).
  */
-import { at } from "../../core/errors.js";
+import { NablaError, at } from "../../core/errors.js";
 import type { Equation, Graph, Var } from "../../core/graph.js";
 import { ConcreteArray, NDArray } from "../../core/ndarray.js";
 import { isFloat } from "../../core/dtype.js";
@@ -215,7 +215,7 @@ export function combineLinear(g: Graph): Graph {
     let acc: Var;
     if (terms.length === 0) {
       const zero = literal(0, dtype);
-      acc = like.aval.shape.length === 0 ? zero : b.emit(SH.BROADCAST, [zero], { shape: like.aval.shape.slice() })[0]!;
+      acc = like.aval.shape.length === 0 ? zero : b.emit1(SH.BROADCAST, [zero], { shape: like.aval.shape.slice() });
     } else {
       // groups of equal |coefficient|, in order of their first atom
       const groups = new Map<number, [Var, number][]>();
@@ -232,23 +232,24 @@ export function combineLinear(g: Graph): Graph {
         const neg = list.filter(([, c]) => c < 0).map(([a]) => value(a));
         let s: Var | null = null;
         let sign = 1;
-        for (const a of pos) s = s === null ? a : b.emit(E.ADD, [s, a], {})[0]!;
+        for (const a of pos) s = s === null ? a : b.emit1(E.ADD, [s, a], {});
         if (s === null) {
           sign = -1;
-          for (const a of neg) s = s === null ? a : b.emit(E.ADD, [s, a], {})[0]!;
-        } else for (const a of neg) s = b.emit(E.SUB, [s, a], {})[0]!;
-        if (mag !== 1) s = b.emit(E.MUL, [s!, literal(mag, dtype)], {})[0]!;
-        parts.push([s!, sign]);
+          for (const a of neg) s = s === null ? a : b.emit1(E.ADD, [s, a], {});
+        } else for (const a of neg) s = b.emit1(E.SUB, [s, a], {});
+        if (s === null) throw new NablaError("jit: internal: an empty group of linear terms");
+        if (mag !== 1) s = b.emit1(E.MUL, [s, literal(mag, dtype)], {});
+        parts.push([s, sign]);
       }
       const first = parts.find(([, sg]) => sg > 0);
-      acc = first ? first[0] : b.emit(E.NEG, [at(parts, 0, "jit")[0]], {})[0]!;
+      acc = first ? first[0] : b.emit1(E.NEG, [at(parts, 0, "jit")[0]], {});
       for (const pr of parts) {
         if (pr === (first ?? parts[0])) continue;
-        acc = b.emit(pr[1] > 0 ? E.ADD : E.SUB, [acc, pr[0]], {})[0]!;
+        acc = b.emit1(pr[1] > 0 ? E.ADD : E.SUB, [acc, pr[0]], {});
       }
     }
     if (!shapesEqual(acc.aval.shape, like.aval.shape))
-      acc = b.emit(SH.BROADCAST, [acc], { shape: like.aval.shape.slice() })[0]!;
+      acc = b.emit1(SH.BROADCAST, [acc], { shape: like.aval.shape.slice() });
     byKey.set(key, acc);
     return acc;
   }
@@ -265,7 +266,7 @@ export function combineLinear(g: Graph): Graph {
   const single = (lc: LC): [Var, number] | null => {
     if (lc.size !== 1) return null;
     const [t] = lc;
-    return t!;
+    return t ?? null;
   };
   const constSplat = (v: Var): number | null => {
     const src = env.get(v);
@@ -273,41 +274,44 @@ export function combineLinear(g: Graph): Graph {
   };
 
   for (const e of g.equations) {
-    const out = at(e.outs, 0, "jit");
+    // an equation with one output may be linear (one without outputs, e.g. an effect, is not)
+    const out = e.outs.length === 1 ? e.outs[0] : undefined;
     const linearCase = (): LC | null => {
-      if (e.outs.length !== 1 || !isFloat(out.aval.dtype)) return null;
+      if (out === undefined || !isFloat(out.aval.dtype)) return null;
       if (e.inputs.some((v) => v.aval.dtype !== out.aval.dtype)) return null;
-      const [x, y] = e.inputs as [Var, Var | undefined];
+      const [x, y] = e.inputs;
+      if (x === undefined) return null;
       if (e.rule === E.NEG) return combine([[atom(x), -1]]);
+      if (y === undefined) return null; // the rows below are binary
       if (e.rule === E.ADD)
         return combine([
           [atom(x), 1],
-          [atom(y!), 1],
+          [atom(y), 1],
         ]);
       if (e.rule === E.SUB)
         return combine([
           [atom(x), 1],
-          [atom(y!), -1],
+          [atom(y), -1],
         ]);
       if (e.rule === E.MUL) {
-        const cy = constSplat(y!);
+        const cy = constSplat(y);
         if (cy !== null && Number.isFinite(cy)) return combine([[atom(x), cy]]);
         const cx = constSplat(x);
-        if (cx !== null && Number.isFinite(cx)) return combine([[atom(y!), cx]]);
+        if (cx !== null && Number.isFinite(cx)) return combine([[atom(y), cx]]);
         // (c a)(d b) = (c d)(a b)
         const sx = single(atom(x));
-        const sy = single(atom(y!));
+        const sy = single(atom(y));
         if (sx && sy && (sx[1] !== 1 || sy[1] !== 1)) {
-          const [m] = b.emit(E.MUL, [value(sx[0]), value(sy[0])], {});
-          rank(m!);
-          env.set(m!, m!);
-          return new Map([[m!, sx[1] * sy[1]]]);
+          const m = b.emit1(E.MUL, [value(sx[0]), value(sy[0])], {});
+          rank(m);
+          env.set(m, m);
+          return new Map([[m, sx[1] * sy[1]]]);
         }
       }
       return null;
     };
     const lc = linearCase();
-    if (lc !== null && lc.size <= MAX_TERMS) {
+    if (out !== undefined && lc !== null && lc.size <= MAX_TERMS) {
       lcOf.set(out, lc);
       rank(out);
       continue;
