@@ -43,8 +43,8 @@ export class TreeDef {
   /** Same kinds, keys, classes and arity throughout (registered metadata is not compared). */
   equals(other: TreeDef): boolean {
     const stack: [TreeDef, TreeDef][] = [[this, other]];
-    while (stack.length > 0) {
-      const [a, b] = stack.pop()!;
+    for (let pair = stack.pop(); pair !== undefined; pair = stack.pop()) {
+      const [a, b] = pair;
       if (a === b) continue;
       if (a.kind !== b.kind || a.ctor !== b.ctor || a.children.length !== b.children.length) return false;
       if (a.kind === "none" && a.meta !== b.meta) return false;
@@ -303,11 +303,12 @@ class Flattener {
         if (top === undefined) return [this.leaves, done];
         top.defs.push(done);
         done = null;
-      } else if (top!.defs.length < top!.items.length) done = this.visit(top!.items[top!.defs.length]);
+      } else if (top === undefined) throw new NablaError("tree: internal: no open node while flattening");
+      else if (top.defs.length < top.items.length) done = this.visit(top.items[top.defs.length]);
       else {
         frames.pop();
-        this.onPath.delete(top!.value);
-        done = new TreeDef(top!.kind, Object.freeze(top!.defs), top!.meta, top!.ctor);
+        this.onPath.delete(top.value);
+        done = new TreeDef(top.kind, Object.freeze(top.defs), top.meta, top.ctor);
       }
     }
   }
