@@ -52,9 +52,11 @@ interface Node {
 }
 
 /** Merges child nodes' constants: each child's constants follow the previous child's. */
-function combine(
-  children: readonly Node[],
-  make: (args: ((x: NDArray, c: readonly NDArray[]) => NDArray)[], shows: string[]) => Node,
+type Run = (x: NDArray, c: readonly NDArray[]) => NDArray;
+
+function combine<C extends Node[]>(
+  children: [...C],
+  make: (args: { [K in keyof C]: Run }, shows: { [K in keyof C]: string }) => Node,
 ): Node {
   const offsets: number[] = [];
   let off = 0;
@@ -64,7 +66,8 @@ function combine(
   }
   const runs = children.map((ch, i) => (x: NDArray, c: readonly NDArray[]) => ch.run(x, c.slice(offsets[i])));
   const shows = children.map((ch, i) => renumber(ch.show, at(offsets, i, "combine")));
-  const node = make(runs, shows);
+  // one run and one show per child, in order: the children's tuple type, mapped
+  const node = make(runs as { [K in keyof C]: Run }, shows as { [K in keyof C]: string });
   return { run: node.run, show: node.show, consts: children.flatMap((ch) => ch.consts) };
 }
 
@@ -171,12 +174,12 @@ export function arbProgram(opts: ProgramOptions = {}): fc.Arbitrary<Program> {
         unary: fc
           .tuple(fc.constantFrom(...UNARY), tie("node"))
           .map(([[name, g], a]) =>
-            combine([a], ([ra], [sa]) => ({ run: (x, c) => g(ra!(x, c)), show: fill(name, [sa!]), consts: [] })),
+            combine([a], ([ra], [sa]) => ({ run: (x, c) => g(ra(x, c)), show: fill(name, [sa]), consts: [] })),
           ),
         binary: fc.tuple(fc.constantFrom(...BINARY), tie("node"), tie("node")).map(([[name, g], a, b]) =>
           combine([a, b], ([ra, rb], [sa, sb]) => ({
-            run: (x, c) => g(ra!(x, c), rb!(x, c)),
-            show: fill(name, [sa!, sb!]),
+            run: (x, c) => g(ra(x, c), rb(x, c)),
+            show: fill(name, [sa, sb]),
             consts: [],
           })),
         ),
@@ -185,7 +188,7 @@ export function arbProgram(opts: ProgramOptions = {}): fc.Arbitrary<Program> {
           fc.tuple(fc.constantFrom("sum", "mean", "prod", "logsumexp"), axis, tie("node")).map(([op, ax, a]) =>
             combine([a], ([ra], [sa]) => ({
               run: (x, c) => {
-                const v = ra!(x, c);
+                const v = ra(x, c);
                 const r =
                   op === "sum"
                     ? nb.sum(v, ax, true)
@@ -202,21 +205,21 @@ export function arbProgram(opts: ProgramOptions = {}): fc.Arbitrary<Program> {
           ),
           fc.tuple(fc.constantFrom("softmax", "logSoftmax"), axis, tie("node")).map(([op, ax, a]) =>
             combine([a], ([ra], [sa]) => ({
-              run: (x, c) => (op === "softmax" ? nb.softmax(ra!(x, c), ax) : nb.logSoftmax(ra!(x, c), ax)),
+              run: (x, c) => (op === "softmax" ? nb.softmax(ra(x, c), ax) : nb.logSoftmax(ra(x, c), ax)),
               show: `${op}(${sa}, axis=${ax})`,
               consts: [],
             })),
           ),
           tie("node").map((a) =>
             combine([a], ([ra], [sa]) => ({
-              run: (x, c) => nb.transpose(nb.reshape(ra!(x, c), [n, m])),
+              run: (x, c) => nb.transpose(nb.reshape(ra(x, c), [n, m])),
               show: `transpose(reshape(${sa}, [${n},${m}]))`,
               consts: [],
             })),
           ),
           fc.tuple(tie("node"), tie("node"), tie("node")).map(([a, b, d]) =>
             combine([a, b, d], ([ra, rb, rd], [sa, sb, sd]) => ({
-              run: (x, c) => nb.div(nb.matmul(nb.matmul(ra!(x, c), nb.transpose(rb!(x, c))), rd!(x, c)), m * n),
+              run: (x, c) => nb.div(nb.matmul(nb.matmul(ra(x, c), nb.transpose(rb(x, c))), rd(x, c)), m * n),
               show: `div(matmul(matmul(${sa}, transpose(${sb})), ${sd}), ${m * n})`,
               consts: [],
             })),
@@ -226,7 +229,7 @@ export function arbProgram(opts: ProgramOptions = {}): fc.Arbitrary<Program> {
             const k = k0 % len;
             return combine([a], ([ra], [sa]) => ({
               run: (x, c) => {
-                const v = ra!(x, c);
+                const v = ra(x, c);
                 if (k === 0) return v;
                 const end = shape.slice();
                 const begin = [0, 0];
@@ -244,7 +247,7 @@ export function arbProgram(opts: ProgramOptions = {}): fc.Arbitrary<Program> {
               combine([a, b], ([ra, rb], [sa, sb]) => {
                 const cond = nb.array(mask, { shape });
                 return {
-                  run: (x, c) => nb.where(cond, ra!(x, c), rb!(x, c)),
+                  run: (x, c) => nb.where(cond, ra(x, c), rb(x, c)),
                   show: `where([${mask.map((v) => (v ? 1 : 0)).join("")}], ${sa}, ${sb})`,
                   consts: [],
                 };
