@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import * as nb from "../src/index.js";
+import { at } from "../src/core/errors.js";
 
 type A = nb.NDArray;
 
@@ -153,5 +154,24 @@ describe("error classes", () => {
     e = thrown(() => nb.grad((x: A, y: A) => nb.mul(x, y), { argnums: 2 })(nb.array(1), nb.array(2)), nb.GradError);
     expect(e.message).toMatch(/grad/);
     expect(e.message).toMatch(/argnums/);
+  });
+});
+
+describe("at(): the checked read that replaces non-null assertions", () => {
+  it("returns the element or entry when present (0, false and null included)", () => {
+    expect(at([0, 1], 0)).toBe(0);
+    expect(at([false], 0, "f")).toBe(false);
+    expect(at([null], 0, "f")).toBe(null);
+    expect(at({ a: 2 }, "a", "f")).toBe(2);
+    expect(at({ 3: "x" } as Record<number, string>, 3, "f")).toBe("x");
+  });
+  it("throws a NablaError naming the function and saying the bug is nabla's", () => {
+    expect(thrown(() => at([1], 2, "svd"), nb.NablaError).message).toBe(
+      "svd: internal: index 2 out of range of length 1",
+    );
+    expect(thrown(() => at([1], -1), nb.NablaError).message).toBe("internal: index -1 out of range of length 1");
+    expect(thrown(() => at({ a: 1 } as Record<string, number>, "b", "adam"), nb.NablaError).message).toBe(
+      "adam: internal: no entry b",
+    );
   });
 });

@@ -85,12 +85,23 @@ export function fmtValue(v: unknown): string {
 
 /**
  * @internal Element `i` of an array whose length the caller has already
- * established (an operand list of known arity, a loop within bounds). A
- * missing element is a bug in nabla, not bad input, so it throws a NablaError
- * saying so instead of letting `undefined` flow on.
+ * established (an operand list of known arity, a loop within bounds, an axis
+ * of a shape already checked). A missing element is a bug in nabla, not bad
+ * input, so it throws a NablaError saying so, prefixed by `fn` (the public
+ * function or primitive) when given, instead of letting `undefined` flow on.
  */
-export function at<E>(xs: ArrayLike<E>, i: number): E {
-  const v = xs[i];
-  if (v === undefined) throw new NablaError(`internal: index ${i} out of range of length ${xs.length}`);
+export function at<E>(xs: ArrayLike<E>, i: number, fn?: string): E;
+/** @internal Entry `key` of a record the caller knows has it (the same check as for arrays). */
+export function at<E>(xs: Readonly<Record<string, E>>, key: string, fn?: string): E;
+export function at<E>(xs: Readonly<Record<number, E>>, key: number, fn?: string): E;
+export function at<E>(xs: ArrayLike<E> | Readonly<Record<string | number, E>>, i: number | string, fn?: string): E {
+  const v = (xs as Readonly<Record<string | number, E | undefined>>)[i];
+  if (v === undefined) {
+    const what =
+      typeof i === "number" && "length" in xs
+        ? `index ${i} out of range of length ${String(xs.length)}`
+        : `no entry ${i}`;
+    throw new NablaError(`${fn === undefined ? "" : `${fn}: `}internal: ${what}`);
+  }
   return v;
 }

@@ -4,7 +4,7 @@
  * variables, constants and outputs. Staging hash-conses equations (CSE) and
  * drops dead equations when the graph is built.
  */
-import { TracerError } from "./errors.js";
+import { NablaError, TracerError, at } from "./errors.js";
 import { SETTINGS, callSite, withSite } from "./config.js";
 import { ConcreteArray, NDArray, firstElement } from "./ndarray.js";
 import {
@@ -115,7 +115,7 @@ function printGraph(g: Graph): string {
   const literals = new Map<Var, string>();
   const binders: string[] = [];
   g.constVars.forEach((v, i) => {
-    const c = g.consts[i]!;
+    const c = at(g.consts, i, "printGraph");
     if (isLiteral(c)) literals.set(v, fmtLiteral(c));
     else binders.push(`${name(v)}:${fmtAval(v.aval)}`);
   });
@@ -220,7 +220,8 @@ export class StagingTrace extends Trace {
   }
 
   private sameLiteralType(t: StagingTracer, x: NDArray): boolean {
-    const c = this.constValue[t.v.id]!;
+    const c = this.constValue[t.v.id];
+    if (c === undefined) return false;
     return c.dtype === x.dtype && c.weakType === x.weakType;
   }
 
@@ -256,8 +257,8 @@ export class StagingTrace extends Trace {
       if (id.right !== undefined && lb !== null && Object.is(lb, id.right)) return keepIfSame(a, b);
       if (id.left !== undefined && la !== null && Object.is(la, id.left)) return keepIfSame(b, a);
     } else if (args.length === 1 && prim.involution) {
-      const e = this.producer[args[0]!.v.id];
-      if (e !== undefined && e.rule === prim) return this.tracerOf[e.inputs[0]!.id] ?? null;
+      const e = this.producer[at(args, 0, "makeGraph").v.id];
+      if (e !== undefined && e.rule === prim) return this.tracerOf[at(e.inputs, 0, "makeGraph").id] ?? null;
     }
     return null;
   }
@@ -276,7 +277,7 @@ export class StagingTrace extends Trace {
     let owner = -1;
     let key = "";
     if (small) {
-      owner = n === 1 ? ins[0]!.id : Math.max(ins[0]!.id, ins[1]!.id);
+      owner = n === 1 ? at(ins, 0, "makeGraph").id : Math.max(at(ins, 0, "makeGraph").id, at(ins, 1, "makeGraph").id);
       const hit = this.findUse(prim as Rule, ins, owner);
       if (hit !== null) return hit;
     }
@@ -289,12 +290,12 @@ export class StagingTrace extends Trace {
       if (hit) return hit;
     }
     const inAvals = new Array<Aval>(n);
-    for (let i = 0; i < n; i++) inAvals[i] = ins[i]!.aval;
+    for (let i = 0; i < n; i++) inAvals[i] = at(ins, i, "makeGraph").aval;
     const avals = prim.abstractEval(inAvals, params);
     const outs = new Array<StagingTracer>(avals.length);
     const outVars = new Array<Var>(avals.length);
     for (let i = 0; i < avals.length; i++) {
-      const a = avals[i]!;
+      const a = at(avals, i, "makeGraph");
       const o = new StagingTracer(this, a, this.newVar(a));
       outs[i] = o;
       outVars[i] = o.v;
@@ -333,16 +334,20 @@ export class StagingTrace extends Trace {
   }
 
   private outsOf(e: Equation): StagingTracer[] {
-    return e.outs.map((v) => this.tracerOf[v.id]!);
+    return e.outs.map((v) => {
+      const t = this.tracerOf[v.id];
+      if (t === undefined) throw new NablaError(`makeGraph: internal: no tracer for variable ${v.id}`);
+      return t;
+    });
   }
 
   /** The CSE key of an equation: primitive, operand ids (sorted for commutative ones), parameters. */
   private cseKey(prim: Rule, ins: readonly Var[], params: unknown): string {
     let idKey: string;
     if (ins.length === 2) {
-      const [i0, i1] = [ins[0]!.id, ins[1]!.id];
+      const [i0, i1] = [at(ins, 0, "makeGraph").id, at(ins, 1, "makeGraph").id];
       idKey = prim.commutative && i0 > i1 ? `${i1},${i0}` : `${i0},${i1}`;
-    } else idKey = ins.length === 1 ? String(ins[0]!.id) : ins.map((v) => v.id).join(",");
+    } else idKey = ins.length === 1 ? String(at(ins, 0, "makeGraph").id) : ins.map((v) => v.id).join(",");
     return `${prim.name}|${idKey}|${paramsKey(params)}`;
   }
 
@@ -365,7 +370,7 @@ export class StagingTrace extends Trace {
     for (const v of outVars) if (v) live[v.id] = 1;
     const kept: Equation[] = [];
     for (let i = this.eqns.length - 1; i >= 0; i--) {
-      const e = this.eqns[i]!;
+      const e = at(this.eqns, i, "makeGraph");
       let used = e.rule.effect === true;
       for (const v of e.outs) if (live[v.id] === 1) used = true;
       if (used) {
@@ -379,7 +384,7 @@ export class StagingTrace extends Trace {
     this.constVars.forEach((v, i) => {
       if (live[v.id] === 1) {
         cv.push(v);
-        cs.push(this.consts[i]!);
+        cs.push(at(this.consts, i, "makeGraph"));
       }
     });
     return new Graph(
@@ -403,9 +408,9 @@ function keepIfSame(keep: StagingTracer, other: StagingTracer): StagingTracer | 
 /** Whether parameterless equation `e` applies `prim` to `ins` (in either order if it commutes). */
 function sameEquation(e: Equation, prim: Rule, ins: readonly Var[]): boolean {
   if (e.rule !== prim || e.inputs.length !== ins.length) return false;
-  const x = e.inputs[0]!;
+  const x = e.inputs[0];
   if (ins.length === 1) return x === ins[0];
-  const y = e.inputs[1]!;
+  const y = e.inputs[1];
   const a = ins[0];
   const b = ins[1];
   // commutative primitives: operand order does not matter (same broadcast result either way)
@@ -460,16 +465,29 @@ export function paramsKey(params: unknown): string {
 /** Evaluates a graph on arguments through `bind`, so it can itself be traced or differentiated. */
 export function evalGraph(g: Graph, args: readonly NDArray[]): NDArray[] {
   const env = new Map<Var, NDArray>();
-  g.constVars.forEach((v, i) => env.set(v, g.consts[i]!));
-  g.inVars.forEach((v, i) => env.set(v, args[i]!));
+  g.constVars.forEach((v, i) => env.set(v, at(g.consts, i, "evalGraph")));
+  g.inVars.forEach((v, i) => env.set(v, at(args, i, "evalGraph")));
   const debug = SETTINGS.debugNans;
   for (const e of g.equations) {
     const ins = e.inputs.map((v) => env.get(v)!);
     // debugNans: a primitive making a NaN reports the call site recorded when it was staged
     const outs = debug ? withSite(e.site, () => bind(e.rule, ins, e.params)) : bind(e.rule, ins, e.params);
-    e.outs.forEach((v, i) => env.set(v, outs[i]!));
+    e.outs.forEach((v, i) => env.set(v, at(outs, i, "evalGraph")));
   }
-  return g.outs.map((v) => (v === null ? null : env.get(v)!)) as NDArray[];
+  return g.outs.map((v) => (v === null ? null : env.get(v))) as NDArray[];
+}
+
+/** The aval of a graph's output variable; `null` (a symbolic zero) only occurs in linear graphs. */
+export function outAval(v: Var | null, fn: string): Aval {
+  if (v === null) throw new NablaError(`${fn}: internal: a symbolic-zero output outside a linear graph`);
+  return v.aval;
+}
+
+/** {@link evalGraph} of a graph with one output (a loop's or a branch's predicate): that output. */
+export function evalGraph1(g: Graph, args: readonly NDArray[], fn: string): NDArray {
+  const out = evalGraph(g, args)[0];
+  if (out === undefined || out === null) throw new NablaError(`${fn}: internal: the graph has no output`);
+  return out;
 }
 
 /**

@@ -9,7 +9,7 @@
  * and nesting deeper than {@link MAX_TREE_DEPTH} levels throw, and a
  * {@link TreeDef} is immutable.
  */
-import { NablaError, ShapeError } from "./errors.js";
+import { NablaError, ShapeError, at } from "./errors.js";
 import { NDArray } from "./ndarray.js";
 import type { LeafOf, ReplaceLeaves, TreeDefOf } from "./types.js";
 
@@ -43,8 +43,8 @@ export class TreeDef {
   /** Same kinds, keys, classes and arity throughout (registered metadata is not compared). */
   equals(other: TreeDef): boolean {
     const stack: [TreeDef, TreeDef][] = [[this, other]];
-    while (stack.length > 0) {
-      const [a, b] = stack.pop()!;
+    for (let pair = stack.pop(); pair !== undefined; pair = stack.pop()) {
+      const [a, b] = pair;
       if (a === b) continue;
       if (a.kind !== b.kind || a.ctor !== b.ctor || a.children.length !== b.children.length) return false;
       if (a.kind === "none" && a.meta !== b.meta) return false;
@@ -53,7 +53,7 @@ export class TreeDef {
         const kb = b.meta as readonly string[];
         if (ka.some((k, i) => k !== kb[i])) return false;
       }
-      a.children.forEach((c, i) => stack.push([c, b.children[i]!]));
+      a.children.forEach((c, i) => stack.push([c, at(b.children, i, "TreeDef")]));
     }
     return true;
   }
@@ -98,14 +98,14 @@ export function foldDef<R>(def: TreeDef, leaf: () => R, node: (t: TreeDef, parts
       else if (next.children.length === 0) ready = node(next, []);
       else {
         frames.push({ t: next, parts: [] });
-        next = next.children[0]!;
+        next = at(next.children, 0, "tree");
         continue;
       }
     }
     const top = frames[frames.length - 1];
     if (top === undefined) return ready as R;
     top.parts.push(ready as R);
-    if (top.parts.length < top.t.children.length) next = top.t.children[top.parts.length]!;
+    if (top.parts.length < top.t.children.length) next = at(top.t.children, top.parts.length, "tree");
     else {
       frames.pop();
       ready = node(top.t, top.parts);
@@ -273,7 +273,7 @@ class Flattener {
       // own enumerable keys only; reading x[k] reads the own property, `__proto__` included
       const keys = Object.keys(x).sort();
       const items = new Array<unknown>(keys.length);
-      for (let i = 0; i < keys.length; i++) items[i] = x[keys[i]!];
+      for (let i = 0; i < keys.length; i++) items[i] = x[at(keys, i, "Flattener")];
       return this.open(x, "object", items, Object.freeze(keys), null);
     }
     const ctor = ownCtor(x);
@@ -303,11 +303,12 @@ class Flattener {
         if (top === undefined) return [this.leaves, done];
         top.defs.push(done);
         done = null;
-      } else if (top!.defs.length < top!.items.length) done = this.visit(top!.items[top!.defs.length]);
+      } else if (top === undefined) throw new NablaError("tree: internal: no open node while flattening");
+      else if (top.defs.length < top.items.length) done = this.visit(top.items[top.defs.length]);
       else {
         frames.pop();
-        this.onPath.delete(top!.value);
-        done = new TreeDef(top!.kind, Object.freeze(top!.defs), top!.meta, top!.ctor);
+        this.onPath.delete(top.value);
+        done = new TreeDef(top.kind, Object.freeze(top.defs), top.meta, top.ctor);
       }
     }
   }
@@ -325,7 +326,7 @@ export function flattenAs(tree: unknown, op: string, what = "the tree"): [unknow
     const n = tree.length;
     let flat = true;
     for (let i = 0; i < n && flat; i++) flat = isAtomLeaf(tree[i]) && Object.prototype.hasOwnProperty.call(tree, i);
-    if (flat) return [tree.slice(), FLAT_DEFS[n]!];
+    if (flat) return [tree.slice(), at(FLAT_DEFS, n, "flattenAs")];
   }
   return new Flattener(op, what).run(tree);
 }

@@ -1,5 +1,5 @@
 /** Shape arithmetic: sizes, strides, broadcasting, axis normalisation. */
-import { ShapeError, fmtShape, fmtValue } from "./errors.js";
+import { ShapeError, fmtShape, fmtValue, at } from "./errors.js";
 
 /** A shape: one non-negative integer per axis. */
 export type Shape = readonly number[];
@@ -20,7 +20,7 @@ export function stridesOf(shape: Shape): number[] {
   let acc = 1;
   for (let i = shape.length - 1; i >= 0; i--) {
     s[i] = acc;
-    acc *= shape[i]!;
+    acc *= at(shape, i, "stridesOf");
   }
   return s;
 }
@@ -39,8 +39,8 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
   for (const s of shapes) {
     const off = nd - s.length;
     for (let i = 0; i < s.length; i++) {
-      const d = s[i]!;
-      const o = out[off + i]!;
+      const d = at(s, i, "broadcastShapes");
+      const o = at(out, off + i, "broadcastShapes");
       if (o === 1) out[off + i] = d;
       else if (d !== 1 && d !== o)
         throw new ShapeError(`${op}: shapes ${shapes.map(fmtShape).join(" and ")} cannot be broadcast together`);

@@ -9,7 +9,7 @@
  * `evalGraph` runs through `bind` — so the imported function is
  * differentiable, batchable and stageable like any other.
  */
-import { DTypeError, NablaError, ShapeError, fmtShape } from "../core/errors.js";
+import { DTypeError, NablaError, ShapeError, fmtShape, at } from "../core/errors.js";
 import type { ArraysOf, Returned } from "../core/types.js";
 import { DType, allocate, isDType } from "../core/dtype.js";
 import { Equation, Graph, Var, evalGraph } from "../core/graph.js";
@@ -90,7 +90,7 @@ function treeJSON(def: TreeDef): TreeJSON {
     case "array":
       return { array: def.children.map(treeJSON) };
     case "object":
-      return { object: (def.meta as string[]).map((k, i) => [k, treeJSON(def.children[i]!)]) };
+      return { object: (def.meta as string[]).map((k, i) => [k, treeJSON(at(def.children, i, "exportGraph"))]) };
     case "custom":
       throw new NablaError(
         `${EX}: a registered pytree class (${def.ctor!.name}) in the arguments or result cannot be exported; use arrays and plain objects`,
@@ -110,12 +110,10 @@ const nat = (v: unknown): v is number => typeof v === "number" && Number.isSafeI
 function sameAvals(a: readonly Aval[], b: readonly Aval[]): boolean {
   return (
     a.length === b.length &&
-    a.every(
-      (x, i) =>
-        x.dtype === b[i]!.dtype &&
-        x.shape.length === b[i]!.shape.length &&
-        x.shape.every((d, j) => d === b[i]!.shape[j]),
-    )
+    a.every((x, i) => {
+      const y = at(b, i, "importGraph"); // the lengths are equal
+      return x.dtype === y.dtype && x.shape.length === y.shape.length && x.shape.every((d, j) => d === y.shape[j]);
+    })
   );
 }
 
@@ -200,9 +198,14 @@ function bodyJSON(g: Graph): GraphBodyJSON {
     return { ...def(v), data: Array.from(storageOf(c), scalarJSON) };
   });
   const equations: EquationJSON[] = g.equations.map((e) => {
-    const inputs = e.inputs.map((v) => ids.get(v)!);
+    const inputs = e.inputs.map((v) => {
+      const id = ids.get(v);
+      if (id === undefined)
+        throw new NablaError(`exportGraph: internal: equation ${e.prim} reads an undefined variable`);
+      return id;
+    });
     let params: Record<string, unknown>;
-    const ho = Object.hasOwn(HIGHER_ORDER, e.prim) ? HIGHER_ORDER[e.prim]! : undefined;
+    const ho = Object.hasOwn(HIGHER_ORDER, e.prim) ? HIGHER_ORDER[e.prim] : undefined;
     if (ho !== undefined) params = ho.write(e.params, bodyJSON);
     else if (Object.hasOwn(PRIM_SPECS, e.prim))
       params = JSON.parse(JSON.stringify(e.params)) as Record<string, unknown>;
@@ -309,7 +312,7 @@ function readTree(j: unknown, depth = 0): TreeDef {
     const children: TreeDef[] = [];
     for (const e of entries) {
       if (!isArr(e) || e.length !== 2 || typeof e[0] !== "string") fail("malformed object entry in a pytree structure");
-      if (names.length > 0 && !(names[names.length - 1]! < e[0]))
+      if (names.length > 0 && !(at(names, names.length - 1, "importGraph") < e[0]))
         fail("object keys of a pytree structure must be distinct and sorted");
       names.push(e[0]);
       children.push(readTree(e[1], depth + 1));
@@ -328,13 +331,13 @@ function rethrow(e: unknown, what: string): never {
 
 function lookupRule(prim: string, what: string): { rule: Rule; spec?: PrimSpec<unknown>; ho?: HigherOrder } {
   if (Object.hasOwn(HIGHER_ORDER, prim)) {
-    const ho = HIGHER_ORDER[prim]!;
+    const ho = at(HIGHER_ORDER, prim, "importGraph");
     return { rule: ho.rule, ho };
   }
   if (Object.hasOwn(PRIM_SPECS, prim) && Object.hasOwn(RULES, prim)) {
     const rules = RULES as Record<string, Rule>;
     const specs = PRIM_SPECS as Record<string, PrimSpec<unknown>>;
-    return { rule: rules[prim]!, spec: specs[prim]! };
+    return { rule: at(rules, prim, "importGraph"), spec: at(specs, prim, "importGraph") };
   }
   fail(`${what}: unknown primitive ${JSON.stringify(prim)?.slice(0, 60)}`);
 }
@@ -394,7 +397,7 @@ function readBody(j: unknown, where: string, depth: number): Graph {
       fail(`${what}: ${prim} has ${avals.length} output(s), the file lists ${outsJ.length}`);
     const outs = outsJ.map((d, k) => {
       const v = define(d, `${what} output ${k}`);
-      const a = avals[k]!;
+      const a = at(avals, k, "importGraph");
       if (!sameAvals([v.aval], [a]) || v.aval.weak !== a.weak)
         throw new ShapeError(
           `${IM}: ${what}: ${prim} gives ${fmtAval(a)}${a.weak ? " (weak)" : ""} for output ${k}, the file records ${fmtAval(v.aval)}${v.aval.weak ? " (weak)" : ""}`,
@@ -412,7 +415,7 @@ function checkArgs(inDef: TreeDef, graph: Graph, args: unknown[]): NDArray[] {
   if (!def.equals(inDef))
     throw new ShapeError(`${IM}: the imported function takes arguments of structure ${inDef}, got ${def}`);
   leaves.forEach((x, i) => {
-    const a = graph.inVars[i]!.aval;
+    const a = at(graph.inVars, i, "checkArgs").aval;
     if (x.dtype !== a.dtype)
       throw new DTypeError(
         `${IM}: argument leaf ${i} has dtype ${x.dtype}, the graph expects ${a.dtype} (shape ${fmtShape(a.shape)})`,

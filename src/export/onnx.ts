@@ -22,11 +22,12 @@
  * exports as Loop, `cond` as If. Linear algebra (solve, det, cholesky, ...)
  * and random primitives throw a NablaError naming them.
  */
-import { NablaError } from "../core/errors.js";
+import { NablaError, at } from "../core/errors.js";
 import { DType, isFloat } from "../core/dtype.js";
 import { Equation, Graph, Var } from "../core/graph.js";
 import { ConcreteArray, storageOf } from "../core/ndarray.js";
 import { Aval } from "../core/trace.js";
+import type { Tuple } from "../prims/rule.js";
 import type { WhileParams } from "../transforms/loopRules.js";
 import type { CondParams } from "../transforms/condRule.js";
 import { ProtoWriter } from "./protobuf.js";
@@ -77,7 +78,7 @@ function tensorBytes(dtype: DType | "int64", values: ArrayLike<number>): Uint8Ar
   const out = new Uint8Array(values.length * size);
   const dv = new DataView(out.buffer);
   for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
+    const v = at(values, i, "exportOnnx");
     if (dtype === "float64") dv.setFloat64(8 * i, v, true);
     else if (dtype === "float32") dv.setFloat32(4 * i, v, true);
     else if (dtype === "int32") dv.setInt32(4 * i, v, true);
@@ -222,78 +223,111 @@ const LOGIC: Record<string, string> = { and: "And", or: "Or" };
 
 type Lower = (b: Builder, xs: string[], ins: Aval[], outs: Aval[], params: any) => string[] | null;
 
+/**
+ * A lowering that reads its first `n` operands (names and avals) and `m`
+ * outputs by position. The lengths are checked here (an equation always has
+ * its primitive's arity, so a shorter list is a bug in nabla), and the
+ * lowering gets them as tuples it destructures without assertions.
+ */
+function positional<N extends number, M extends number>(
+  n: N,
+  m: M,
+  f: (b: Builder, xs: Tuple<string, N>, ins: Tuple<Aval, N>, outs: Tuple<Aval, M>, params: any) => string[] | null,
+): Lower {
+  return (b, xs, ins, outs, params) => {
+    if (xs.length < n || ins.length < n || outs.length < m)
+      throw new NablaError(
+        `${OP}: internal: a lowering reads ${n} operands and ${m} outputs, got ${xs.length} and ${outs.length}`,
+      );
+    // the lengths were just checked: these are the tuples the lowering reads
+    return f(b, xs as Tuple<string, N>, ins as Tuple<Aval, N>, outs as Tuple<Aval, M>, params);
+  };
+}
+
 const prod = (s: readonly number[]): number => s.reduce((a, d) => a * d, 1);
 const iota = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 /** The lowering of each primitive ONNX can express; null from a lowering means "not expressible". */
 const LOWER: Record<string, Lower> = {
-  log1p: (b, [x], [a], [o]) => [b.one("Log", [b.one("Add", [b.cast(x!, a!.dtype, o!.dtype), b.scalar(1, o!.dtype)])])],
-  expm1: (b, [x], [a], [o]) => [b.one("Sub", [b.one("Exp", [b.cast(x!, a!.dtype, o!.dtype)]), b.scalar(1, o!.dtype)])],
+  log1p: positional(1, 1, (b, [x], [a], [o]) => [
+    b.one("Log", [b.one("Add", [b.cast(x, a.dtype, o.dtype), b.scalar(1, o.dtype)])]),
+  ]),
+  expm1: positional(1, 1, (b, [x], [a], [o]) => [
+    b.one("Sub", [b.one("Exp", [b.cast(x, a.dtype, o.dtype)]), b.scalar(1, o.dtype)]),
+  ]),
   // softplus x = max(x, 0) + log(1 + exp(-|x|)), the stable form
-  softplus: (b, [x0], [a], [o]) => {
-    const x = b.cast(x0!, a!.dtype, o!.dtype);
-    const one = b.scalar(1, o!.dtype);
+  softplus: positional(1, 1, (b, [x0], [a], [o]) => {
+    const x = b.cast(x0, a.dtype, o.dtype);
+    const one = b.scalar(1, o.dtype);
     const tail = b.one("Log", [b.one("Add", [b.one("Exp", [b.one("Neg", [b.one("Abs", [x])])]), one])]);
-    return [b.one("Add", [b.one("Max", [x, b.scalar(0, o!.dtype)]), tail])];
-  },
-  select: (b, [c, x, y], [, ax, ay], [o]) => [
-    b.one("Where", [c!, b.cast(x!, ax!.dtype, o!.dtype), b.cast(y!, ay!.dtype, o!.dtype)]),
-  ],
-  convert: (b, [x], [a], [o]) => [b.cast(x!, a!.dtype, o!.dtype)],
-  reduce_sum: (b, [x], _i, _o, { axes }: { axes: number[] }) =>
-    axes.length === 0 ? [b.one("Identity", [x!])] : [b.one("ReduceSum", [x!, b.int64s(axes)], { keepdims: 0 })],
-  reduce_max: (b, [x], _i, _o, { axes }) => [reduceExtremum(b, "ReduceMax", x!, axes)],
-  reduce_min: (b, [x], _i, _o, { axes }) => [reduceExtremum(b, "ReduceMin", x!, axes)],
-  argmax: (b, [x], _i, _o, { axis }) => [b.cast(b.one("ArgMax", [x!], { axis, keepdims: 0 }), "int64", "int32")],
-  argmin: (b, [x], _i, _o, { axis }) => [b.cast(b.one("ArgMin", [x!], { axis, keepdims: 0 }), "int64", "int32")],
-  reshape: (b, [x], _i, _o, { shape }) => [b.one("Reshape", [x!, b.int64s(shape)], { allowzero: 1 })],
-  broadcast: (b, [x], _i, _o, { shape }) => [b.one("Expand", [x!, b.int64s(shape)])],
-  transpose: (b, [x], _i, _o, { perm }) => [b.one("Transpose", [x!], { perm })],
-  slice: (b, [x], [a], _o, { begin, end }) =>
-    a!.shape.length === 0
-      ? [b.one("Identity", [x!])]
-      : [b.one("Slice", [x!, b.int64s(begin), b.int64s(end), b.int64s(iota(begin.length))])],
-  pad: (b, [x], _i, _o, { lo, hi }) =>
+    return [b.one("Add", [b.one("Max", [x, b.scalar(0, o.dtype)]), tail])];
+  }),
+  select: positional(3, 1, (b, [c, x, y], [, ax, ay], [o]) => [
+    b.one("Where", [c, b.cast(x, ax.dtype, o.dtype), b.cast(y, ay.dtype, o.dtype)]),
+  ]),
+  convert: positional(1, 1, (b, [x], [a], [o]) => [b.cast(x, a.dtype, o.dtype)]),
+  reduce_sum: positional(1, 0, (b, [x], _i, _o, { axes }: { axes: number[] }) =>
+    axes.length === 0 ? [b.one("Identity", [x])] : [b.one("ReduceSum", [x, b.int64s(axes)], { keepdims: 0 })],
+  ),
+  reduce_max: positional(1, 0, (b, [x], _i, _o, { axes }) => [reduceExtremum(b, "ReduceMax", x, axes)]),
+  reduce_min: positional(1, 0, (b, [x], _i, _o, { axes }) => [reduceExtremum(b, "ReduceMin", x, axes)]),
+  argmax: positional(1, 0, (b, [x], _i, _o, { axis }) => [
+    b.cast(b.one("ArgMax", [x], { axis, keepdims: 0 }), "int64", "int32"),
+  ]),
+  argmin: positional(1, 0, (b, [x], _i, _o, { axis }) => [
+    b.cast(b.one("ArgMin", [x], { axis, keepdims: 0 }), "int64", "int32"),
+  ]),
+  reshape: positional(1, 0, (b, [x], _i, _o, { shape }) => [b.one("Reshape", [x, b.int64s(shape)], { allowzero: 1 })]),
+  broadcast: positional(1, 0, (b, [x], _i, _o, { shape }) => [b.one("Expand", [x, b.int64s(shape)])]),
+  transpose: positional(1, 0, (b, [x], _i, _o, { perm }) => [b.one("Transpose", [x], { perm })]),
+  slice: positional(1, 0, (b, [x], [a], _o, { begin, end }) =>
+    a.shape.length === 0
+      ? [b.one("Identity", [x])]
+      : [b.one("Slice", [x, b.int64s(begin), b.int64s(end), b.int64s(iota(begin.length))])],
+  ),
+  pad: positional(1, 0, (b, [x], _i, _o, { lo, hi }) =>
     [...lo, ...hi].every((v: number) => v === 0)
-      ? [b.one("Identity", [x!])]
-      : [b.one("Pad", [x!, b.int64s([...lo, ...hi])], { mode: "constant" })],
+      ? [b.one("Identity", [x])]
+      : [b.one("Pad", [x, b.int64s([...lo, ...hi])], { mode: "constant" })],
+  ),
   concatenate: (b, xs, _i, _o, { axis }) => [b.one("Concat", xs, { axis })],
-  matmul: (b, [x, y]) => [b.one("MatMul", [x!, y!])],
+  matmul: positional(2, 0, (b, [x, y]) => [b.one("MatMul", [x, y])]),
   // nabla clamps indices (negatives from the end, then into range): Clip to [-n, n-1] and let Gather wrap negatives
-  gather: (b, [x, i], [a], _o, { axis }) => {
-    const n = a!.shape[axis]!;
+  gather: positional(2, 0, (b, [x, i], [a], _o, { axis }) => {
+    const n = a.shape[axis]!;
     if (n === 0) return null;
     return [b.one("Gather", [x!, b.one("Clip", [i!, b.scalar(-n, "int32"), b.scalar(n - 1, "int32")])], { axis })];
-  },
-  scatter_add: (b, [u, i], [au, ai], [o], { axis, size }) => {
+  }),
+  scatter_add: positional(2, 1, (b, [u, i], [au, ai], [o], { axis, size }) => {
     if (size === 0) return null;
-    const pre = prod(au!.shape.slice(0, axis));
-    const m = prod(ai!.shape);
-    const post = prod(au!.shape.slice(axis + ai!.shape.length));
+    const pre = prod(au.shape.slice(0, axis));
+    const m = prod(ai.shape);
+    const post = prod(au.shape.slice(axis + ai.shape.length));
     const view = b.int64s([pre, m, post]);
-    const idx = b.one("Clip", [i!, b.scalar(-size, "int32"), b.scalar(size - 1, "int32")]);
+    const idx = b.one("Clip", [i, b.scalar(-size, "int32"), b.scalar(size - 1, "int32")]);
     // negatives from the end, as nabla's clamp (ScatterElements accepts [-size, size-1] too)
     const idx3 = b.one("Expand", [b.one("Reshape", [b.cast(idx, "int32", "int64"), b.int64s([1, m, 1])]), view]);
-    const zeros = b.one("Expand", [b.scalar(0, o!.dtype), b.int64s([pre, size, post])]);
-    const upd = b.one("Reshape", [u!, view], { allowzero: 1 });
+    const zeros = b.one("Expand", [b.scalar(0, o.dtype), b.int64s([pre, size, post])]);
+    const upd = b.one("Reshape", [u, view], { allowzero: 1 });
     const sum = b.one("ScatterElements", [zeros, idx3, upd], { axis: 1, reduction: "add" });
-    return [b.one("Reshape", [sum, b.int64s(o!.shape)], { allowzero: 1 })];
-  },
-  cumsum: (b, [x], _i, _o, { axis, reverse }) => [
-    b.one("CumSum", [x!, b.tensor("int64", [], [axis])], { reverse: reverse ? 1 : 0 }),
-  ],
-  rev: (b, [x], _i, _o, { axes }: { axes: number[] }) =>
+    return [b.one("Reshape", [sum, b.int64s(o.shape)], { allowzero: 1 })];
+  }),
+  cumsum: positional(1, 0, (b, [x], _i, _o, { axis, reverse }) => [
+    b.one("CumSum", [x, b.tensor("int64", [], [axis])], { reverse: reverse ? 1 : 0 }),
+  ]),
+  rev: positional(1, 0, (b, [x], _i, _o, { axes }: { axes: number[] }) =>
     axes.length === 0
-      ? [b.one("Identity", [x!])]
+      ? [b.one("Identity", [x])]
       : [
           b.one("Slice", [
-            x!,
+            x,
             b.int64s(axes.map(() => -1)),
             b.int64Mins(axes.length),
             b.int64s(axes),
             b.int64s(axes.map(() => -1)),
           ]),
         ],
+  ),
 };
 
 // --- atan2 and argsort (issue 13): composed from ONNX operators, exact in nabla's semantics ---
@@ -322,7 +356,7 @@ function atan(b: Builder, z: string, dtype: DType): string {
   const nonzero = b.one("Or", [b.one("Less", [z, b.scalar(0, dtype)]), b.one("Greater", [z, b.scalar(0, dtype)])]);
   return b.one("Where", [nonzero, b.one("Where", [b.one("IsInf", [z]), inf, t1]), z]);
 }
-LOWER["atan"] = (b, [x], [a], [o]) => [atan(b, b.cast(x!, a!.dtype, o!.dtype), o!.dtype)];
+LOWER["atan"] = positional(1, 1, (b, [x], [a], [o]) => [atan(b, b.cast(x, a.dtype, o.dtype), o.dtype)]);
 
 /**
  * tan, asin, acos, cosh: onnxruntime implements Tan, Asin, Acos and Cosh for
@@ -362,10 +396,10 @@ const FLOAT64_UNARY: Record<string, [string, (b: Builder, x: string) => string]>
   ],
 };
 for (const [p, [op, f64]] of Object.entries(FLOAT64_UNARY))
-  LOWER[p] = (b, [x], [a], [o]) => {
-    const y = b.cast(x!, a!.dtype, o!.dtype);
-    return [o!.dtype === "float64" ? f64(b, y) : b.one(op, [y])];
-  };
+  LOWER[p] = positional(1, 1, (b, [x], [a], [o]) => {
+    const y = b.cast(x, a.dtype, o.dtype);
+    return [o.dtype === "float64" ? f64(b, y) : b.one(op, [y])];
+  });
 
 /** Whether x is negative or a negative zero (-0 has 1/x = -∞); false for NaN. */
 function signBitSet(b: Builder, x: string, dtype: DType): string {
@@ -400,9 +434,9 @@ function lowerAtan2(b: Builder, y: string, x: string, dtype: DType): string {
   const half = b.one("Where", [negY, b.scalar(-Math.PI, dtype), b.scalar(Math.PI, dtype)]);
   return b.one("Where", [negX, b.one("Add", [t, half]), t]);
 }
-LOWER["atan2"] = (b, [y, x], [ay, ax], [o]) => [
-  lowerAtan2(b, b.cast(y!, ay!.dtype, o!.dtype), b.cast(x!, ax!.dtype, o!.dtype), o!.dtype),
-];
+LOWER["atan2"] = positional(2, 1, (b, [y, x], [ay, ax], [o]) => [
+  lowerAtan2(b, b.cast(y, ay.dtype, o.dtype), b.cast(x, ax.dtype, o.dtype), o.dtype),
+]);
 
 /**
  * argsort as ranks: with the sorted axis last, element i lands at rank
@@ -445,18 +479,25 @@ function lowerArgsort(b: Builder, x: string, a: Aval, axis: number, descending: 
   const o32 = b.cast(out, "int64", "int32");
   return nd === 1 ? o32 : b.one("Transpose", [o32], { perm: inv });
 }
-LOWER["argsort"] = (b, [x], [a], _o, { axis, descending }) => {
-  const r = lowerArgsort(b, x!, a!, axis, descending);
+LOWER["argsort"] = positional(1, 0, (b, [x], [a], _o, { axis, descending }) => {
+  const r = lowerArgsort(b, x, a, axis, descending);
   return r === null ? null : [r];
-};
+});
 
 const SCALAR_BOOL: OnnxAval = { shape: [], dtype: "bool" };
 const SCALAR_INT64: OnnxAval = { shape: [], dtype: "int64" };
 
 /** The loop condition as ONNX wants it: a bool scalar. */
+/** The single output variable of a cond or while predicate graph. */
+function condOut(g: Graph): Var {
+  const v = g.outs[0];
+  if (v === undefined || v === null) throw new NablaError("exportOnnx: internal: a predicate graph without an output");
+  return v;
+}
+
 function condScalar(b: Builder, g: Graph, names: readonly string[]): string {
   const [c] = lowerSub(b, g, names);
-  return b.cast(b.one("Reshape", [c!, b.int64s([])]), g.outs[0]!.aval.dtype, "bool");
+  return b.cast(b.one("Reshape", [c!, b.int64s([])]), condOut(g).aval.dtype, "bool");
 }
 
 /** Lowers a closed sub-graph into `b` on the given operand names; returns its output names. */
@@ -485,8 +526,12 @@ const lowerWhile: Lower = (b, xs, ins, _o, p: WhileParams) => {
   const condOut = condScalar(body, p.cond, [...cc, ...next]);
   const graph = body.graph(
     "while_body",
-    [[iter, SCALAR_INT64], [condIn, SCALAR_BOOL], ...carryIn.map((n, i): [string, OnnxAval] => [n, carryAvals[i]!])],
-    [[condOut, SCALAR_BOOL], ...next.map((n, i): [string, OnnxAval] => [n, carryAvals[i]!])],
+    [
+      [iter, SCALAR_INT64],
+      [condIn, SCALAR_BOOL],
+      ...carryIn.map((n, i): [string, OnnxAval] => [n, at(carryAvals, i, "exportOnnx")]),
+    ],
+    [[condOut, SCALAR_BOOL], ...next.map((n, i): [string, OnnxAval] => [n, at(carryAvals, i, "exportOnnx")])],
   );
   return b.node("Loop", ["", c0, ...init], { body: graph }, init.length);
 };
@@ -497,14 +542,14 @@ LOWER["while_loop"] = lowerWhile;
  * operands from the outer scope, so only the taken branch runs, as in nabla.
  */
 const lowerCond: Lower = (b, xs, ins, outs, p: CondParams) => {
-  const pred = b.cast(b.one("Reshape", [xs[0]!, b.int64s([])]), ins[0]!.dtype, "bool");
+  const pred = b.cast(b.one("Reshape", [at(xs, 0, "lowerCond"), b.int64s([])]), at(ins, 0, "lowerCond").dtype, "bool");
   const branch = (g: Graph, name: string) => {
     const sb = b.sub();
     const o = lowerSub(sb, g, xs.slice(1));
     return sb.graph(
       name,
       [],
-      o.map((n, i): [string, OnnxAval] => [n, outs[i]!]),
+      o.map((n, i): [string, OnnxAval] => [n, at(outs, i, "lowerCond")]),
     );
   };
   return b.node(
@@ -523,25 +568,26 @@ function reduceExtremum(b: Builder, op: string, x: string, axes: number[]): stri
 }
 
 for (const [p, op] of Object.entries(UNARY))
-  LOWER[p] = (b, [x], [a], [o]) => [b.one(op, [b.cast(x!, a!.dtype, o!.dtype)])];
+  LOWER[p] = positional(1, 1, (b, [x], [a], [o]) => [b.one(op, [b.cast(x, a.dtype, o.dtype)])]);
 for (const [p, op] of Object.entries(ARITH))
-  LOWER[p] = (b, [x, y], [ax, ay], [o]) => [
-    b.one(op, [b.cast(x!, ax!.dtype, o!.dtype), b.cast(y!, ay!.dtype, o!.dtype)]),
-  ];
+  LOWER[p] = positional(2, 1, (b, [x, y], [ax, ay], [o]) => [
+    b.one(op, [b.cast(x, ax.dtype, o.dtype), b.cast(y, ay.dtype, o.dtype)]),
+  ]);
 for (const [p, op] of Object.entries(COMPARE))
-  LOWER[p] = (b, [x, y], [ax, ay]) => {
+  LOWER[p] = positional(2, 0, (b, [x, y], [ax, ay]) => {
     // nabla compares the numbers themselves: mixed dtypes compare exactly in float64
-    const d: DType = ax!.dtype === ay!.dtype ? ax!.dtype : "float64";
-    const r = b.one(op, [b.cast(x!, ax!.dtype, d), b.cast(y!, ay!.dtype, d)]);
+    const d: DType = ax.dtype === ay.dtype ? ax.dtype : "float64";
+    const r = b.one(op, [b.cast(x, ax.dtype, d), b.cast(y, ay.dtype, d)]);
     return [p === "ne" ? b.one("Not", [r]) : r];
-  };
+  });
 for (const [p, op] of Object.entries(LOGIC))
-  LOWER[p] = (b, [x, y], [ax, ay], [o]) =>
-    o!.dtype !== "bool" ? null : [b.one(op, [b.cast(x!, ax!.dtype, "bool"), b.cast(y!, ay!.dtype, "bool")])];
+  LOWER[p] = positional(2, 1, (b, [x, y], [ax, ay], [o]) =>
+    o.dtype !== "bool" ? null : [b.one(op, [b.cast(x, ax.dtype, "bool"), b.cast(y, ay.dtype, "bool")])],
+  );
 
 function lowerGraph(b: Builder, g: Graph, inNames: readonly string[], outNames: readonly string[]): void {
   const names = new Map<Var, string>();
-  g.inVars.forEach((v, i) => names.set(v, inNames[i]!));
+  g.inVars.forEach((v, i) => names.set(v, at(inNames, i, "exportOnnx")));
   g.constVars.forEach((v, i) => {
     const c = g.consts[i] as ConcreteArray;
     names.set(v, b.tensor(c.dtype, c.shape, storageOf(c)));
@@ -553,17 +599,21 @@ function lowerGraph(b: Builder, g: Graph, inNames: readonly string[], outNames: 
       missing.add(e.prim);
       continue;
     }
-    e.outs.forEach((v, i) => names.set(v, out[i]!));
+    // `out` is empty when an operand's equation could not be lowered (reported below): its outputs stay unnamed
+    e.outs.forEach((v, i) => {
+      const name = out[i];
+      if (name !== undefined) names.set(v, name);
+    });
   }
   if (missing.size > 0)
     throw new NablaError(
       `${OP}: ONNX cannot express the primitive(s) ${[...missing].join(", ")} (or these uses of them) in this exporter`,
     );
-  g.outs.forEach((v, i) => b.node("Identity", [names.get(v!)!], {}, 1, [outNames[i]!]));
+  g.outs.forEach((v, i) => b.node("Identity", [names.get(v!)!], {}, 1, [at(outNames, i, "exportOnnx")]));
 }
 
 function lowerEquation(b: Builder, e: Equation, names: Map<Var, string>): string[] | null {
-  const lower = Object.hasOwn(LOWER, e.prim) ? LOWER[e.prim]! : undefined;
+  const lower = Object.hasOwn(LOWER, e.prim) ? LOWER[e.prim] : undefined;
   if (lower === undefined) return null;
   const xs = e.inputs.map((v) => names.get(v));
   // an operand from an equation that could not be lowered: report the first failure only
@@ -617,11 +667,11 @@ export function exportOnnx(
   lowerGraph(b, graph, inNames, outNames);
   const g = b.graph(
     "nabla",
-    graph.inVars.map((v, i) => [inNames[i]!, v.aval]),
-    graph.outs.map((v, i) => [outNames[i]!, v!.aval]),
+    graph.inVars.map((v, i) => [at(inNames, i, "exportOnnx"), v.aval]),
+    graph.outs.map((v, i) => [at(outNames, i, "exportOnnx"), v!.aval]),
   );
   return new ProtoWriter()
-    .int(1, IR_VERSION[opset]!)
+    .int(1, at(IR_VERSION, opset, "exportOnnx"))
     .string(2, "nabla")
     .string(3, "0.1.0")
     .message(7, g)

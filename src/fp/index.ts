@@ -248,8 +248,8 @@ export const EqNDArray: Eq<NDArray> = {
     const a = x.toTypedArray();
     const b = y.toTypedArray();
     for (let i = 0; i < a.length; i++) {
-      const u = a[i]!;
-      const v = b[i]!;
+      const u = a[i];
+      const v = b[i];
       if (u !== v && !(Number.isNaN(u) && Number.isNaN(v))) return false;
     }
     return true;

@@ -7,6 +7,10 @@
  * kernel matrix, by the matrix-product kernel (WebAssembly SIMD when
  * available; float32 then accumulates in float32, as `matmul` does).
  */
+// Non-null assertions (`!`) in this file are reads of typed arrays, shapes and strides at indices
+// bounded by loops over their lengths, which the primitive's shape rule has checked before the kernel
+// runs: noUncheckedIndexedAccess cannot see those bounds, and a checked read would cost a branch per
+// element in the innermost loops.
 import { ConcreteArray, storageOf } from "../core/ndarray.js";
 import { DType, allocate } from "../core/dtype.js";
 import { sizeOf } from "../core/shape.js";

@@ -4,6 +4,10 @@
  * (the primitives' shape rules have checked them); every kernel allocates its
  * output and never writes to an input.
  */
+// Non-null assertions (`!`) in this file are reads of typed arrays, shapes and strides at indices
+// bounded by loops over their lengths, which the primitive's shape rule has checked before the kernel
+// runs: noUncheckedIndexedAccess cannot see those bounds, and a checked read would cost a branch per
+// element in the innermost loops.
 import { ConcreteArray, firstElement, float64Scalar, storageOf } from "../core/ndarray.js";
 import { DType, TypedArray, allocate } from "../core/dtype.js";
 import { Shape, shapesEqual, sizeOf } from "../core/shape.js";

@@ -1,4 +1,8 @@
 /** Counter-based random number kernels: Threefry-2x32 with 20 rounds. */
+// Non-null assertions (`!`) in this file are reads of typed arrays, shapes and strides at indices
+// bounded by loops over their lengths, which the primitive's shape rule has checked before the kernel
+// runs: noUncheckedIndexedAccess cannot see those bounds, and a checked read would cost a branch per
+// element in the innermost loops.
 import { ConcreteArray, storageOf } from "../core/ndarray.js";
 import { DType, allocate } from "../core/dtype.js";
 import { Shape, sizeOf } from "../core/shape.js";

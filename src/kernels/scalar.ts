@@ -4,6 +4,10 @@
  * the kernels and the fused loops that `jit` generates both call it, so the
  * two agree to the bit.
  */
+// Non-null assertions (`!`) in this file are reads of typed arrays, shapes and strides at indices
+// bounded by loops over their lengths, which the primitive's shape rule has checked before the kernel
+// runs: noUncheckedIndexedAccess cannot see those bounds, and a checked read would cost a branch per
+// element in the innermost loops.
 import { ERF_TABLE, ERF_TERMS } from "./wasm/erfTable.js";
 import { ERF_SMALL } from "./wasm/vmath.js";
 export function logistic(v: number): number {

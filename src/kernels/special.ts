@@ -18,6 +18,10 @@
  * Halley's method on erf(x) = y, or on erfc(x) = 1 - |y| near ±1, where 1 - |y|
  * is exact.
  */
+// Non-null assertions (`!`) in this file are reads of typed arrays, shapes and strides at indices
+// bounded by loops over their lengths, which the primitive's shape rule has checked before the kernel
+// runs: noUncheckedIndexedAccess cannot see those bounds, and a checked read would cost a branch per
+// element in the innermost loops.
 
 /** Euler's constant γ. */
 const EULER = 0.5772156649015329;

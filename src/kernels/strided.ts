@@ -3,6 +3,10 @@
  * strides (broadcasting, transposes, slices, padding, reductions), and the
  * walk over the lines of one axis.
  */
+// Non-null assertions (`!`) in this file are reads of typed arrays, shapes and strides at indices
+// bounded by loops over their lengths, which the primitive's shape rule has checked before the kernel
+// runs: noUncheckedIndexedAccess cannot see those bounds, and a checked read would cost a branch per
+// element in the innermost loops.
 import { Shape, stridesOf } from "../core/shape.js";
 
 /** Strides of `inShape` aligned to `outShape` (0 on broadcast axes). */

@@ -4,6 +4,7 @@
  * Everything is built from `nb.random` and array operations, so
  * initialisers also run under `jit` and `vmap` (e.g. over keys).
  */
+import { at } from "../core/errors.js";
 import * as nb from "../index.js";
 import type { ArrayLike, DType, NDArray, Shape } from "../index.js";
 import { checkNumber, guard, readOptions } from "./common.js";
@@ -68,7 +69,7 @@ function fans(op: string, s: readonly number[], inAxis = -2, outAxis = -1): [num
   const j = axisOf(op, "outAxis", outAxis, s.length, s);
   if (i === j) throw new nb.ShapeError(`${op}: inAxis and outAxis must differ, both are ${i}`);
   const field = s.reduce((p, d, k) => (k === i || k === j ? p : p * d), 1);
-  return [s[i]! * field, s[j]! * field];
+  return [at(s, i, "fans") * field, at(s, j, "fans") * field];
 }
 
 type Mode = "fanIn" | "fanOut" | "fanAvg";
@@ -87,7 +88,7 @@ const GILES = [
 /** erfinv(y) for |y| ≤ erf(2/√2) ≈ 0.9545: Giles' approximation (error ≤ 5e-8), then two Newton steps. */
 function erfinvCentral(y: NDArray): NDArray {
   const w = nb.sub(nb.neg(nb.log(nb.mul(nb.sub(1, y), nb.add(1, y)))), 2.5);
-  let p = nb.full(w.shape, GILES[0]!, { dtype: "float64" });
+  let p = nb.full(w.shape, at(GILES, 0, "erfinvCentral"), { dtype: "float64" });
   for (const c of GILES.slice(1)) p = nb.add(nb.mul(p, w), c);
   let x = nb.mul(p, y);
   // x ← x − (erf x − y) / erf'(x),  erf'(x) = 2/√π · e^(−x²)
@@ -206,7 +207,7 @@ export function orthogonal(
   const dtype = floatDType(op, o.dtype);
   const scale = checkNumber(op, "scale", o.scale ?? 1);
   const col = axisOf(op, "columnAxis", o.columnAxis ?? -1, s.length, s);
-  const nCols = s[col]!;
+  const nCols = at(s, col, "orthogonal");
   const nRows = s.reduce((p, d, k) => (k === col ? p : p * d), 1);
   const [m, n] = nRows < nCols ? [nCols, nRows] : [nRows, nCols];
   const a = guard(op, () => nb.random.normal(key, [m, n]));

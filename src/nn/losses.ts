@@ -2,6 +2,7 @@
  * `oneHot` and the losses of `nabla/nn` (optax's definitions), stable for
  * logits of magnitude 1e3 and differentiable to every order.
  */
+import { at } from "../core/errors.js";
 import * as nb from "../index.js";
 import type { ArrayLike, DType, NDArray } from "../index.js";
 import { checkNumber, floatInput, guard, readOptions } from "./common.js";
@@ -51,7 +52,7 @@ export function softmaxCrossEntropy(logits: ArrayLike, labels: ArrayLike): NDArr
   const z = floatInput(op, logits, "logits");
   const l = labelInput(op, labels);
   if (z.ndim < 1) throw new nb.ShapeError(`${op}: logits must have a class axis, got shape ${fmt(z.shape)}`);
-  const n = z.shape[z.ndim - 1]!;
+  const n = at(z.shape, z.ndim - 1, "softmaxCrossEntropy");
   const batch = z.shape.slice(0, -1);
   if (l.dtype === "int32") {
     if (l.ndim !== batch.length || l.shape.some((d, i) => d !== batch[i]))

@@ -8,7 +8,7 @@
  * shift may be traced (a gather at computed indices).
  */
 import "./methods.js";
-import { DTypeError, NablaError, ShapeError, TracerError, fmtShape, fmtValue } from "../core/errors.js";
+import { DTypeError, NablaError, ShapeError, TracerError, at, fmtShape, fmtValue } from "../core/errors.js";
 import { ArrayLike, ConcreteArray, NDArray } from "../core/ndarray.js";
 import { normAxis } from "../core/shape.js";
 import * as W from "../prims/wrap.js";
@@ -27,8 +27,8 @@ function triangle(fn: string, x: ArrayLike, k: number, lower: boolean): NDArray 
   const a = asArray(x, fn);
   const kk = intArg(fn, "k", k);
   if (a.ndim < 2) throw new ShapeError(`${fn}: expected an array of rank >= 2, got shape ${fmtShape(a.shape)}`);
-  const n = a.shape[a.ndim - 2]!;
-  const m = a.shape[a.ndim - 1]!;
+  const n = at(a.shape, a.ndim - 2, "triangle");
+  const m = at(a.shape, a.ndim - 1, "triangle");
   // a constant mask: the result is linear in x (zeros off the triangle, for every derivative too)
   return where(triMask(n, m, kk, lower), a, W.zeros([], a.dtype));
 }
@@ -99,15 +99,15 @@ export function split(x: ArrayLike, sections: number | readonly number[] | NDArr
   const bounds = [0, ...cuts, len];
   const out: NDArray[] = [];
   for (let i = 0; i + 1 < bounds.length; i++) {
-    const lo = bounds[i]!;
-    out.push(sliceAlong(a, ax, lo, Math.max(lo, bounds[i + 1]!)));
+    const lo = at(bounds, i, "split");
+    out.push(sliceAlong(a, ax, lo, Math.max(lo, at(bounds, i + 1, "split"))));
   }
   return out;
 }
 
 /** Rolls one axis by s (0 <= s < length): the last s entries move to the front. */
 function roll1(a: NDArray, axis: number, s: number): NDArray {
-  const n = a.shape[axis]!;
+  const n = at(a.shape, axis, "roll");
   if (s === 0 || n === 0) return a;
   return W.concatPrim([sliceAlong(a, axis, n - s, n), sliceAlong(a, axis, 0, n - s)], axis);
 }
@@ -315,15 +315,15 @@ export function meshgrid(...args: readonly (ArrayLike | MeshgridOptions)[]): NDA
     if (v.ndim !== 1) throw new ShapeError(`meshgrid: xs[${i}] must be 1-D, got shape ${fmtShape(v.shape)}`);
   });
   const dt = W.promoted("meshgrid", xs);
-  const lens = xs.map((v) => v.shape[0]!);
+  const lens = xs.map((v) => at(v.shape, 0, "meshgrid"));
   const shape = lens.slice();
   // "xy": the first two coordinates vary along axes 1 and 0
   const axisOf = (i: number): number => (indexing === "xy" && xs.length >= 2 && i < 2 ? 1 - i : i);
-  if (indexing === "xy" && xs.length >= 2) [shape[0], shape[1]] = [lens[1]!, lens[0]!];
+  if (indexing === "xy" && xs.length >= 2) [shape[0], shape[1]] = [at(lens, 1, "meshgrid"), at(lens, 0, "meshgrid")];
   sizeArg("meshgrid", shape);
   return xs.map((v, i) => {
     const s = shape.map(() => 1);
-    s[axisOf(i)] = lens[i]!;
+    s[axisOf(i)] = at(lens, i, "meshgrid");
     return W.broadcastPrim(W.reshape(W.convertTo(v, dt), s), shape);
   });
 }

@@ -1,6 +1,6 @@
 /** Convolution (N-d, channels first), lowered to the `conv` primitive. */
 import "./methods.js";
-import { DTypeError, NablaError, ShapeError, fmtShape, fmtValue } from "../core/errors.js";
+import { DTypeError, NablaError, ShapeError, fmtShape, fmtValue, at } from "../core/errors.js";
 import { isFloat } from "../core/dtype.js";
 import { ArrayLike, NDArray } from "../core/ndarray.js";
 import { dilated } from "../kernels/conv.js";
@@ -72,16 +72,16 @@ export function conv(x: ArrayLike, w: ArrayLike, options?: ConvOptions): NDArray
   const lhsDilation = perAxis(o.lhsDilation, nd, "lhsDilation");
   const groups =
     o.featureGroupCount === undefined ? 1 : intArg("conv", "featureGroupCount", o.featureGroupCount, { min: 1 });
-  const C = a.shape[1]!;
-  const Oc = k.shape[0]!;
+  const C = at(a.shape, 1, "conv");
+  const Oc = at(k.shape, 0, "conv");
   if (C % groups !== 0 || C / groups !== k.shape[1] || Oc % groups !== 0)
     throw new ShapeError(
       `conv: x ${fmtShape(a.shape)} (${C} channels) and w ${fmtShape(k.shape)} do not fit featureGroupCount ${groups} (need w.shape[1] = C / groups and O divisible by groups)`,
     );
   const inS = a.shape.slice(2);
   const kS = k.shape.slice(2);
-  const span = (d: number) => dilated(inS[d]!, lhsDilation[d]!);
-  const win = (d: number) => dilated(kS[d]!, rhsDilation[d]!);
+  const span = (d: number) => dilated(at(inS, d, "conv"), at(lhsDilation, d, "conv"));
+  const win = (d: number) => dilated(at(kS, d, "conv"), at(rhsDilation, d, "conv"));
   let lo: number[];
   let hi: number[];
   const pad = o.padding ?? "VALID";
@@ -91,11 +91,11 @@ export function conv(x: ArrayLike, w: ArrayLike, options?: ConvOptions): NDArray
   } else if (pad === "SAME") {
     // out = ceil(span / s); total padding (out - 1)·s + window - span, the extra cell at the end
     const total = inS.map((_, d) => {
-      const out = Math.ceil(span(d) / strides[d]!);
-      return Math.max((out - 1) * strides[d]! + win(d) - span(d), 0);
+      const out = Math.ceil(span(d) / at(strides, d, "conv"));
+      return Math.max((out - 1) * at(strides, d, "conv") + win(d) - span(d), 0);
     });
     lo = total.map((t) => Math.floor(t / 2));
-    hi = total.map((t, d) => t - lo[d]!);
+    hi = total.map((t, d) => t - at(lo, d, "conv"));
   } else {
     if (!Array.isArray(pad) || pad.length !== nd)
       throw new NablaError(`conv: padding must be "SAME", "VALID" or ${nd} [lo, hi] pair(s), got ${fmtValue(pad)}`);
@@ -108,9 +108,9 @@ export function conv(x: ArrayLike, w: ArrayLike, options?: ConvOptions): NDArray
     hi = pairs.map((p) => p[1]);
   }
   for (let d = 0; d < nd; d++)
-    if (span(d) + lo[d]! + hi[d]! < win(d))
+    if (span(d) + at(lo, d, "conv") + at(hi, d, "conv") < win(d))
       throw new ShapeError(
-        `conv: spatial axis ${d} of x ${fmtShape(a.shape)} (padded to ${span(d) + lo[d]! + hi[d]!}) is smaller than the dilated window ${win(d)} of w ${fmtShape(k.shape)}`,
+        `conv: spatial axis ${d} of x ${fmtShape(a.shape)} (padded to ${span(d) + at(lo, d, "conv") + at(hi, d, "conv")}) is smaller than the dilated window ${win(d)} of w ${fmtShape(k.shape)}`,
       );
   return convPrim(a, k, { strides, lo, hi, lhsDilation, rhsDilation, groups });
 }

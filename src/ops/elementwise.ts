@@ -38,10 +38,15 @@ function binary(prim: Rule<{}>, x: ArrayLike, y: ArrayLike, op: string, float = 
 }
 
 /** The operands of `op` as arrays, checked to broadcast together (`op` names the error). */
-function operands(op: string, names: readonly string[], xs: readonly ArrayLike[]): NDArray[] {
+function operands<X extends readonly ArrayLike[]>(
+  op: string,
+  names: { readonly [K in keyof X]: string },
+  xs: X,
+): { [K in keyof X]: NDArray } {
   const as = xs.map((x, i) => asArray(x, op, names[i]));
   broadcastShapes(op, ...as.map((a) => a.shape));
-  return as;
+  // one array per operand, in order: the tuple type of `xs`, mapped
+  return as as { [K in keyof X]: NDArray };
 }
 
 function unaryF(prim: Rule<{}>, x: ArrayLike, op: string): NDArray {
@@ -168,13 +173,13 @@ export const greater = (x: ArrayLike, y: ArrayLike): NDArray => binary(E.GT, x, 
 export const greaterEqual = (x: ArrayLike, y: ArrayLike): NDArray => binary(E.GE, x, y, "greaterEqual");
 /** Logical and (operands tested != 0). @example nb.logicalAnd([true, true], [true, false]); */
 export const logicalAnd = (x: ArrayLike, y: ArrayLike): NDArray => {
-  const [a, b] = operands("logicalAnd", ["x", "y"], [x, y]);
-  return bind1(E.AND, [W.toBool(a!), W.toBool(b!)], {});
+  const [a, b] = operands("logicalAnd", ["x", "y"] as const, [x, y] as const);
+  return bind1(E.AND, [W.toBool(a), W.toBool(b)], {});
 };
 /** Logical or (operands tested != 0). @example nb.logicalOr([true, false], [false, false]); */
 export const logicalOr = (x: ArrayLike, y: ArrayLike): NDArray => {
-  const [a, b] = operands("logicalOr", ["x", "y"], [x, y]);
-  return bind1(E.OR, [W.toBool(a!), W.toBool(b!)], {});
+  const [a, b] = operands("logicalOr", ["x", "y"] as const, [x, y] as const);
+  return bind1(E.OR, [W.toBool(a), W.toBool(b)], {});
 };
 /** Logical not (operand tested != 0). @example nb.logicalNot([true, false]); */
 export const logicalNot = (x: ArrayLike): NDArray => bind1(E.NOT, [W.toBool(asArray(x, "logicalNot"))], {});
@@ -184,14 +189,14 @@ export const logicalNot = (x: ArrayLike): NDArray => bind1(E.NOT, [W.toBool(asAr
  * @example nb.where(nb.greater(x, 0), x, 0);
  */
 export function where(cond: ArrayLike, x: ArrayLike, y: ArrayLike): NDArray {
-  const [c, a, b] = operands("where", ["cond", "x", "y"], [cond, x, y]);
-  return W.selectPrim(W.toBool(c!), a!, b!);
+  const [c, a, b] = operands("where", ["cond", "x", "y"] as const, [cond, x, y] as const);
+  return W.selectPrim(W.toBool(c), a, b);
 }
 
 /** Limits values to [lo, hi]. @example nb.clip([-2, 0, 2], -1, 1); */
 export function clip(x: ArrayLike, lo: ArrayLike, hi: ArrayLike): NDArray {
-  const [a, l, h] = operands("clip", ["x", "lo", "hi"], [x, lo, hi]);
-  return minimum(maximum(a!, l!), h!);
+  const [a, l, h] = operands("clip", ["x", "lo", "hi"] as const, [x, lo, hi] as const);
+  return minimum(maximum(a, l), h);
 }
 
 /**

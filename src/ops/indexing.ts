@@ -1,6 +1,6 @@
 /** Indexing operations: take, takeAlongAxis, sorting, running sums and products. */
 import "./methods.js";
-import { NablaError, ShapeError, fmtShape, fmtValue } from "../core/errors.js";
+import { NablaError, ShapeError, fmtShape, fmtValue, at as elementAt } from "../core/errors.js";
 import { ArrayLike, NDArray, scalar } from "../core/ndarray.js";
 import { broadcastShapes, normAxis, sizeOf } from "../core/shape.js";
 import { bind1 } from "../core/trace.js";
@@ -70,7 +70,7 @@ export function take(
     a = reshape(a, [-1]);
     ax = 0;
   } else ax = normAxis("take", axis, a.ndim);
-  const n = a.shape[ax]!;
+  const n = elementAt(a.shape, ax, "take");
   const outShape = [...a.shape.slice(0, ax), ...idx.shape, ...a.shape.slice(ax + 1)];
   if (n === 0 && idx.size > 0) {
     if (mode !== "fill")
@@ -116,13 +116,13 @@ export function takeAlongAxis(
     offShape,
     idx.shape.map((d, i) => (i === ax ? 1 : d)),
   );
-  outShape[ax] = idx.shape[ax]!;
+  outShape[ax] = elementAt(idx.shape, ax, "takeAlongAxis");
   const xb = W.broadcastPrim(
     a,
-    outShape.map((d, i) => (i === ax ? a.shape[ax]! : d)),
+    outShape.map((d, i) => (i === ax ? elementAt(a.shape, ax, "takeAlongAxis") : d)),
   );
   // indices by mode, then clamped within each row before flattening (a no-op for "wrap")
-  const len = a.shape[ax]!;
+  const len = elementAt(a.shape, ax, "takeAlongAxis");
   if (len === 0 && idx.size > 0) {
     if (mode !== "fill")
       throw new ShapeError(`takeAlongAxis: cannot ${mode} indices into empty axis ${ax} of shape ${fmtShape(a.shape)}`);
@@ -134,11 +134,14 @@ export function takeAlongAxis(
   idx = W.broadcastPrim(clip(j, 0, Math.max(len - 1, 0)), outShape);
   // flatten: element (.., j, ..) of row r reads xb.flat[r * A + idx]
   const perm = [...outShape.map((_, i) => i).filter((i) => i !== ax), ax];
-  const A = a.shape[ax]!;
+  const A = elementAt(a.shape, ax, "takeAlongAxis");
   const xr = reshape(W.transposePrim(xb, perm), [-1]);
   const ir = W.transposePrim(idx, perm);
-  const rows = sizeOf(outShape) / Math.max(outShape[ax]!, 1);
-  const off = reshape(mul(arange(rows), A), [...perm.slice(0, -1).map((i) => outShape[i]!), 1]);
+  const rows = sizeOf(outShape) / Math.max(elementAt(outShape, ax, "takeAlongAxis"), 1);
+  const off = reshape(mul(arange(rows), A), [
+    ...perm.slice(0, -1).map((i) => elementAt(outShape, i, "takeAlongAxis")),
+    1,
+  ]);
   const g = W.gatherPrim(xr, add(ir, astype(off, "int32")), 0);
   const inv = new Array<number>(perm.length);
   perm.forEach((p, i) => (inv[p] = i));
@@ -192,7 +195,7 @@ export function cumprod(x: ArrayLike, axis?: number): NDArray {
   }
   if (a.dtype === "bool") a = W.convert(a, "int32");
   const ax = normAxis("cumprod", axis, a.ndim);
-  const n = a.shape[ax]!;
+  const n = elementAt(a.shape, ax, "cumprod");
   let y = a;
   for (let s = 1; s < n; s *= 2) {
     // y[i] *= y[i - s] for i >= s

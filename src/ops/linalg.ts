@@ -3,7 +3,7 @@
  * Every function is differentiable to any order in both modes.
  * @module
  */
-import { DTypeError, ShapeError, fmtShape, fmtValue } from "../core/errors.js";
+import { DTypeError, ShapeError, fmtShape, fmtValue, at } from "../core/errors.js";
 import { floatOf } from "../core/dtype.js";
 import { ArrayLike, ConcreteArray, NDArray } from "../core/ndarray.js";
 import { normAxis } from "../core/shape.js";
@@ -69,7 +69,7 @@ function solveOperands(op: string, x: ArrayLike, y: ArrayLike): [NDArray, NDArra
   const dt = floatOf(promoted(op, [a0, b0]));
   const a = astype(a0, dt);
   let b = astype(b0, dt);
-  const n = a.shape[a.ndim - 1]!;
+  const n = at(a.shape, a.ndim - 1, op);
   const vec = b.ndim === a.ndim - 1 || b.ndim === 1;
   if (vec) b = reshape(b, [...b.shape, 1]);
   if (b.shape[b.ndim - 2] !== n)
@@ -77,7 +77,7 @@ function solveOperands(op: string, x: ArrayLike, y: ArrayLike): [NDArray, NDArra
       `${op}: matrix ${fmtShape(a.shape)} and right-hand side ${fmtShape(b0.shape)} are not aligned`,
     );
   const batch = a.shape.slice(0, -2);
-  b = broadcastPrim(b, [...batch, n, b.shape[b.ndim - 1]!]);
+  b = broadcastPrim(b, [...batch, n, at(b.shape, b.ndim - 1, op)]);
   return [a, b, vec];
 }
 
@@ -112,7 +112,7 @@ export function triangularSolve(
 /** Matrix inverse (as solve(A, I)). @example nb.linalg.inv([[2, 0], [0, 4]]); */
 export function inv(a: ArrayLike): NDArray {
   const A = floatMatrix("inv", a);
-  const n = A.shape[A.ndim - 1]!;
+  const n = at(A.shape, A.ndim - 1, "inv");
   return solvePrim(A, broadcastTo(eye(n, n, { dtype: A.dtype }), A.shape));
 }
 
@@ -122,7 +122,7 @@ export function inv(a: ArrayLike): NDArray {
  */
 export function slogdet(a: ArrayLike): [NDArray, NDArray] {
   const [s, l] = slogdetPrim(floatMatrix("slogdet", a));
-  return [s!, l!];
+  return [s, l];
 }
 
 /**
@@ -153,7 +153,7 @@ export function cholesky(a: ArrayLike): NDArray {
 export function qr(a: ArrayLike): [NDArray, NDArray] {
   const A = astype(asArray(a, "qr"), floatOf(asArray(a).dtype));
   const [q, r] = qrPrim(A);
-  return [q!, r!];
+  return [q, r];
 }
 
 /**
@@ -163,7 +163,7 @@ export function qr(a: ArrayLike): [NDArray, NDArray] {
  */
 export function eigh(a: ArrayLike): [NDArray, NDArray] {
   const [w, v] = eighPrim(floatMatrix("eigh", a));
-  return [w!, v!];
+  return [w, v];
 }
 
 /**
@@ -198,10 +198,10 @@ function vectorNorm(a: NDArray, ord: NormOrd | undefined, ax: number): NDArray {
 function singularValues(m: NDArray): NDArray {
   const nd = m.ndim;
   const t = transposePrim(m, [...Array.from({ length: nd - 2 }, (_, i) => i), nd - 1, nd - 2]);
-  const tall = m.shape[nd - 2]! >= m.shape[nd - 1]!;
+  const tall = at(m.shape, nd - 2, "norm") >= at(m.shape, nd - 1, "norm");
   const gram = tall ? matmulPrim(t, m) : matmulPrim(m, t);
   const [w] = eighPrim(gram);
-  return sqrt(maximum(w!, 0));
+  return sqrt(maximum(w, 0));
 }
 
 /** Matrix norm of order `ord` over axes (r, c) (kept as size 1). */
@@ -269,7 +269,10 @@ export function norm(
     if (axes.length < 1 || axes.length > 2 || new Set(axes).size !== axes.length)
       throw new ShapeError(`norm: axis must be one axis or two distinct axes, got [${list.join(", ")}]`);
   }
-  const out = axes.length === 1 ? vectorNorm(a, o, axes[0]!) : matrixNorm(a, o, axes[0]!, axes[1]!);
+  const out =
+    axes.length === 1
+      ? vectorNorm(a, o, at(axes, 0, "norm"))
+      : matrixNorm(a, o, at(axes, 0, "norm"), at(axes, 1, "norm"));
   return finish(out, a.shape, axes, keepdims);
 }
 
@@ -330,7 +333,7 @@ export function svd(x: ArrayLike, options: SvdOptions = {}): NDArray | [NDArray,
   const full = o.fullMatrices === undefined ? true : boolArg("svd", "fullMatrices", o.fullMatrices);
   const uv = o.computeUv === undefined ? true : boolArg("svd", "computeUv", o.computeUv);
   const [u, s, vh] = svdPrim(a, uv && full);
-  return uv ? [u!, s!, vh!] : s!;
+  return uv ? [u, s, vh] : s;
 }
 
 /**
@@ -339,7 +342,7 @@ export function svd(x: ArrayLike, options: SvdOptions = {}): NDArray | [NDArray,
  * @example nb.linalg.eigvalsh([[2, 1], [1, 2]]); // array([1., 3.])
  */
 export function eigvalsh(a: ArrayLike): NDArray {
-  return eighPrim(floatMatrix("eigvalsh", a))[0]!;
+  return eighPrim(floatMatrix("eigvalsh", a))[0];
 }
 
 /**
@@ -352,7 +355,7 @@ export function eigvalsh(a: ArrayLike): NDArray {
  */
 export function lu(a: ArrayLike): [NDArray, NDArray, NDArray] {
   const [p, l, u] = luPrim(floatRect("lu", a));
-  return [p!, l!, u!];
+  return [p, l, u];
 }
 
 /**
@@ -373,7 +376,7 @@ function cutoff(op: string, rcond: unknown, a: NDArray): number {
     return r < 0 ? (a.dtype === "float32" ? 2 ** -23 : 2 ** -52) : r;
   }
   const eps = a.dtype === "float32" ? 2 ** -23 : 2 ** -52;
-  return Math.max(a.shape[a.ndim - 1]!, a.shape[a.ndim - 2]!) * eps;
+  return Math.max(at(a.shape, a.ndim - 1, op), at(a.shape, a.ndim - 2, op)) * eps;
 }
 
 /**

@@ -1,6 +1,6 @@
 /** Products: matmul, dot, outer, and the diagonal and trace of a matrix. */
 import "./methods.js";
-import { ShapeError, fmtShape } from "../core/errors.js";
+import { ShapeError, fmtShape, at } from "../core/errors.js";
 import { ArrayLike, NDArray } from "../core/ndarray.js";
 import { broadcastShapes } from "../core/shape.js";
 import * as W from "../prims/wrap.js";
@@ -24,8 +24,8 @@ export function matmul(x: ArrayLike, y: ArrayLike): NDArray {
   b = W.convertTo(b, dt);
   const aVec = a.ndim === 1;
   const bVec = b.ndim === 1;
-  if (aVec) a = reshape(a, [1, a.shape[0]!]);
-  if (bVec) b = reshape(b, [b.shape[0]!, 1]);
+  if (aVec) a = reshape(a, [1, at(a.shape, 0, "matmul")]);
+  if (bVec) b = reshape(b, [at(b.shape, 0, "matmul"), 1]);
   const [M, Ka] = a.shape.slice(-2) as [number, number];
   const [Kb, N] = b.shape.slice(-2) as [number, number];
   if (Ka !== Kb)
@@ -53,12 +53,12 @@ export function dot(x: ArrayLike, y: ArrayLike): NDArray {
     throw new ShapeError(`dot: shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)} are not aligned`);
   if (a.ndim <= 2 && b.ndim <= 2) return matmul(a, b);
   // N-D: out[..., i, ..., j] = sum_k a[..., i, k] b[..., k, j]
-  const K0 = a.shape[a.ndim - 1]!;
+  const K0 = at(a.shape, a.ndim - 1, "dot");
   const kb = b.ndim === 1 ? 0 : b.ndim - 2;
   if (b.shape[kb] !== K0)
     throw new ShapeError(`dot: shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)} are not aligned`);
   const bPerm = [...b.shape.map((_, i) => i).filter((i) => i !== kb), kb];
-  const bRest = bPerm.slice(0, -1).map((i) => b.shape[i]!);
+  const bRest = bPerm.slice(0, -1).map((i) => at(b.shape, i, "dot"));
   const bt = reshape(W.transposePrim(b, [kb, ...bPerm.slice(0, -1)]), [K0, -1]);
   const out = matmul(reshape(a, [-1, K0]), bt);
   return reshape(out, [...a.shape.slice(0, -1), ...bRest]);
@@ -76,7 +76,7 @@ export function outer(x: ArrayLike, y: ArrayLike): NDArray {
 export function diag(x: ArrayLike): NDArray {
   const a = asArray(x, "diag");
   if (a.ndim === 1) {
-    const n = a.shape[0]!;
+    const n = at(a.shape, 0, "diag");
     return mul(reshape(a, [n, 1]), eye(n, n, { dtype: a.dtype }));
   }
   if (a.ndim !== 2) throw new ShapeError(`diag: expected a 1-D or 2-D array, got shape ${fmtShape(a.shape)}`);

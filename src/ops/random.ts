@@ -5,7 +5,7 @@
  * reusing them.
  * @module
  */
-import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
+import { DTypeError, ShapeError, fmtShape, at } from "../core/errors.js";
 import { DType, isFloat } from "../core/dtype.js";
 import { ArrayLike, ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
 import { Shape, broadcastShapes, checkShape, normAxis, shapesEqual, sizeOf } from "../core/shape.js";
@@ -222,7 +222,7 @@ function permuted(fn: string, k: ArrayLike, x: unknown, axis: unknown, independe
     const u = bind1(RANDOM_UNIFORM, [key], { shape: a.shape.slice(), dtype: "float64" });
     return takeAlongAxis(a, argsort(u, ax), ax);
   }
-  const perm = argsort(bind1(RANDOM_UNIFORM, [key], { shape: [a.shape[ax]!], dtype: "float64" }));
+  const perm = argsort(bind1(RANDOM_UNIFORM, [key], { shape: [a.shape[ax]], dtype: "float64" }));
   return take(a, perm, ax);
 }
 
@@ -257,7 +257,7 @@ export function categorical(k: ArrayLike, logits: ArrayLike, axis = -1, shape?: 
   const l = transpose(astype(l0, "float64"), perm); // [...batch, c]
   const batch = l.shape.slice(0, -1);
   const s = targetShape(fn, shape, batch);
-  const c = l.shape[l.ndim - 1]!;
+  const c = at(l.shape, l.ndim - 1, "categorical");
   return argmax(add(l, gumbel(key, [...s, c])), -1);
 }
 
@@ -293,7 +293,7 @@ export function choice(
     if (arr.ndim === 0)
       throw new ShapeError(`${fn}: a must be an integer or an array of at least 1 dimension, got shape []`);
     ax = normAxis(fn, axis, arr.ndim);
-    n = arr.shape[ax]!;
+    n = at(arr.shape, ax, "choice");
   }
   const count = sizeOf(s);
   if (count > 0 && n === 0) throw new ShapeError(`${fn}: cannot take ${count} samples from an empty population`);

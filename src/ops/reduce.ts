@@ -1,6 +1,6 @@
 /** Reductions: sums, products, extrema and their indices, logsumexp, softmax. */
 import "./methods.js";
-import { ShapeError, fmtShape } from "../core/errors.js";
+import { ShapeError, fmtShape, at } from "../core/errors.js";
 import { floatOf } from "../core/dtype.js";
 import { ArrayLike, NDArray, scalar } from "../core/ndarray.js";
 import { Shape, normAxes, normAxis, sizeOf } from "../core/shape.js";
@@ -16,7 +16,8 @@ import { reshape } from "./shape.js";
 type Axis = number | readonly number[] | undefined | null;
 
 /** The number of elements each output of a reduction over `axes` combines. */
-const reducedCount = (shape: Shape, axes: readonly number[]): number => axes.reduce((p, ax) => p * shape[ax]!, 1);
+const reducedCount = (shape: Shape, axes: readonly number[]): number =>
+  axes.reduce((p, ax) => p * at(shape, ax, "reducedCount"), 1);
 
 /** Reductions without an identity (max, min) have no value over an empty axis (NumPy raises too). */
 function noIdentity(op: string, shape: Shape, axes: readonly number[]): void {
@@ -48,7 +49,7 @@ export function mean(x: ArrayLike, axis?: Axis, keepdims = false): NDArray {
   let a = asArray(x, "mean");
   const axes = normAxes("mean", axis, a.ndim);
   a = W.convert(a, floatOf(a.dtype));
-  const n = axes.reduce((p, ax) => p * a.shape[ax]!, 1);
+  const n = axes.reduce((p, ax) => p * at(a.shape, ax, "mean"), 1);
   return div(sum(a, axes, keepdims), n);
 }
 
@@ -64,8 +65,8 @@ export function prod(x: ArrayLike, axis?: Axis, keepdims = false): NDArray {
   if (a.dtype === "bool") a = W.convert(a, "int32");
   const shape = a.shape;
   const kept = shape.map((_, i) => i).filter((i) => !axes.includes(i));
-  const outShape = kept.map((i) => shape[i]!);
-  let n = axes.reduce((p, ax) => p * shape[ax]!, 1);
+  const outShape = kept.map((i) => at(shape, i, "prod"));
+  let n = axes.reduce((p, ax) => p * at(shape, ax, "prod"), 1);
   let r = reshape(W.transposePrim(a, [...kept, ...axes]), [...outShape, n]);
   const lead = outShape.length;
   if (n === 0) r = bind1(SH.BROADCAST, [W.convertTo(scalar(1, "float64", true), a.dtype)], { shape: [...outShape, 1] });

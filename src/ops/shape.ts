@@ -1,6 +1,6 @@
 /** Shape operations: reshape, transpose, broadcasting, axes, joining, slicing, padding, tiling, flipping. */
 import "./methods.js";
-import { ShapeError, fmtShape, fmtValue } from "../core/errors.js";
+import { ShapeError, fmtShape, fmtValue, at } from "../core/errors.js";
 import { ArrayLike, NDArray } from "../core/ndarray.js";
 import { Shape, checkShape, normAxes, normAxis, shapesEqual } from "../core/shape.js";
 import * as W from "../prims/wrap.js";
@@ -74,8 +74,9 @@ export function squeeze(x: ArrayLike, axis?: number | readonly number[]): NDArra
 /** Joins arrays along an existing axis. @example nb.concatenate([[1, 2], [3]]); // array([1., 2., 3.]) */
 export function concatenate(xs: readonly ArrayLike[], axis = 0): NDArray {
   const as = arrayListArg("concatenate", xs);
-  if (as[0]!.ndim === 0) throw new ShapeError("concatenate: zero-dimensional arrays cannot be concatenated");
-  const ax = normAxis("concatenate", axis, as[0]!.ndim);
+  if (at(as, 0, "concatenate").ndim === 0)
+    throw new ShapeError("concatenate: zero-dimensional arrays cannot be concatenated");
+  const ax = normAxis("concatenate", axis, at(as, 0, "concatenate").ndim);
   const dt = W.promoted("concatenate", as);
   return W.concatPrim(
     as.map((a) => W.convertTo(a, dt)),
@@ -86,7 +87,7 @@ export function concatenate(xs: readonly ArrayLike[], axis = 0): NDArray {
 /** Joins arrays along a new axis. @example nb.stack([[1, 2], [3, 4]], 1).shape; // [2, 2] */
 export function stack(xs: readonly ArrayLike[], axis = 0): NDArray {
   const as = arrayListArg("stack", xs);
-  const s0 = as[0]!.shape;
+  const s0 = at(as, 0, "stack").shape;
   for (const a of as)
     if (!shapesEqual(a.shape, s0))
       throw new ShapeError(`stack: all arrays must have one shape, got ${as.map((b) => fmtShape(b.shape)).join(", ")}`);
@@ -113,14 +114,14 @@ export function slice(x: ArrayLike, begin: readonly number[], end: readonly numb
   const b: number[] = [];
   const e: number[] = [];
   for (let i = 0; i < a.ndim; i++) {
-    const d = a.shape[i]!;
+    const d = at(a.shape, i, "slice");
     const norm = (v: number | undefined, dflt: number) => {
       if (v === undefined) return dflt;
       if (!Number.isInteger(v)) throw new ShapeError(`slice: index ${v} is not an integer`);
       return Math.min(Math.max(v < 0 ? v + d : v, 0), d);
     };
     b.push(norm(begin[i], 0));
-    e.push(Math.max(norm(end[i], d), b[i]!));
+    e.push(Math.max(norm(end[i], d), at(b, i, "slice")));
   }
   return W.slicePrim(a, b, e);
 }
@@ -140,13 +141,13 @@ export function tile(x: ArrayLike, reps: number | readonly number[]): NDArray {
   const rr = [...new Array<number>(nd - r.length).fill(1), ...r];
   sizeArg(
     "tile",
-    a.shape.map((d, i) => d * rr[i]!),
+    a.shape.map((d, i) => d * at(rr, i, "tile")),
   );
   const inter = a.shape.flatMap((d) => [1, d]);
-  const target = a.shape.flatMap((d, i) => [rr[i]!, d]);
+  const target = a.shape.flatMap((d, i) => [at(rr, i, "tile"), d]);
   return reshape(
     W.broadcastPrim(reshape(a, inter), target),
-    a.shape.map((d, i) => d * rr[i]!),
+    a.shape.map((d, i) => d * at(rr, i, "tile")),
   );
 }
 
@@ -182,7 +183,7 @@ export function pad(
     throw new ShapeError(`pad: ${pairs.length} width pairs do not fit shape ${fmtShape(a.shape)}`);
   sizeArg(
     "pad",
-    a.shape.map((d, i) => d + pairs[i]![0] + pairs[i]![1]),
+    a.shape.map((d, i) => d + at(pairs, i, "pad")[0] + at(pairs, i, "pad")[1]),
   );
   const lo = pairs.map((p) => p[0]);
   const hi = pairs.map((p) => p[1]);

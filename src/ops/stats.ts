@@ -4,6 +4,7 @@
  * operations (no new primitive), so their derivatives and batching come from
  * the primitives they use.
  */
+import { at } from "../core/errors.js";
 import "./methods.js";
 import { floatOf, isFloat } from "../core/dtype.js";
 import { ArrayLike, NDArray } from "../core/ndarray.js";
@@ -37,7 +38,7 @@ function variance(fn: string, x: ArrayLike, axis: Axis | undefined, keepdims: bo
   let a = asArray(x, fn);
   const axes = normAxes(fn, axis, a.ndim);
   a = W.convertTo(a, floatOf(a.dtype));
-  const n = axes.reduce((p, ax) => p * a.shape[ax]!, 1);
+  const n = axes.reduce((p, ax) => p * at(a.shape, ax, "variance"), 1);
   // subtracting the mean first keeps the result accurate when |mean| >> std (no E[x²] - E[x]² cancellation)
   const dev = sub(a, mean(a, axes, true));
   // n - ddof <= 0 gives inf or NaN, as NumPy and JAX

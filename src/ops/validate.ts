@@ -8,11 +8,12 @@
  *
  * Internal to nabla (not re-exported by `index.ts`).
  */
-import { DTypeError, NablaError, ShapeError, fmtShape, fmtValue } from "../core/errors.js";
+import { DTypeError, NablaError, ShapeError, fmtShape, fmtValue, at } from "../core/errors.js";
 import { DType, allocate, isDType, isFloat } from "../core/dtype.js";
 import { ConcreteArray, NDArray, scalar, storageOf } from "../core/ndarray.js";
 import { MAX_NDIM, MAX_SIZE, Shape, checkShape, sizeOf } from "../core/shape.js";
 import * as W from "../prims/wrap.js";
+import { readOptions } from "../core/options.js";
 
 export { MAX_NDIM, MAX_SIZE };
 
@@ -113,7 +114,7 @@ export function literal(fn: string, x: unknown, dtype: DType | undefined, arg?: 
 function fill(fn: string, values: readonly number[], shape: Shape, dtype: DType): ConcreteArray {
   const out = allocate(dtype, values.length);
   for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
+    const v = at(values, i, fn);
     if (dtype === "int32" && !(v >= INT32_MIN && v < INT32_MAX + 1))
       throw new DTypeError(`${fn}: value ${fmtValue(v)} cannot be represented as int32`);
     out[i] = dtype === "bool" ? (v !== 0 ? 1 : 0) : v;
@@ -140,7 +141,7 @@ function stackLiteral(fn: string, x: unknown, arg: string | undefined, depth: nu
     if (!(i in x)) throw new ShapeError(`${about(fn, arg)} has a hole at index ${i} (a holey array)`);
     items.push(stackLiteral(fn, x[i], arg, depth + 1));
   }
-  const s0 = items[0]!.shape;
+  const s0 = at(items, 0, fn).shape;
   for (const a of items)
     if (a.shape.length !== s0.length || a.shape.some((d, i) => d !== s0[i]))
       throw new ShapeError(
@@ -214,23 +215,17 @@ export function dtypeArg(fn: string, d: unknown, dflt: DType): DType {
 
 /**
  * An options object: undefined (no options) or a plain object whose keys are
- * among `keys`. Returns it as a record of unknowns for the caller to check.
+ * among `keys`, read by the one options validator ({@link readOptions}, the
+ * same checks and messages as the transforms'). Returns it as a record of
+ * unknowns for the caller to check.
  */
 export function optionsArg<K extends string>(
   fn: string,
   v: unknown,
   keys: readonly K[],
 ): { readonly [P in K]?: unknown } {
-  if (v === undefined) return {};
-  const proto = typeof v === "object" && v !== null ? Object.getPrototypeOf(v) : undefined;
-  if (proto !== Object.prototype && proto !== null)
-    throw new NablaError(`${fn}: options must be a plain object, got ${fmtValue(v)}`);
-  for (const k of Object.keys(v as object))
-    if (!(keys as readonly string[]).includes(k))
-      throw new NablaError(
-        `${fn}: unknown option ${JSON.stringify(k)} (expected ${keys.map((q) => JSON.stringify(q)).join(", ") || "none"})`,
-      );
-  return v as { readonly [P in K]?: unknown };
+  // readOptions checks at run time that `v` is undefined or a plain object
+  return readOptions(fn, v as { readonly [P in K]?: unknown } | undefined, keys);
 }
 
 /** A list of integers (slice bounds, permutations, tile reps): a JS array of integers, no holes. */

@@ -2,6 +2,8 @@
  * Internal helpers of `nabla/optim`: flattening trees of gradients and state
  * slots with checks that name the public function, and argument validation.
  */
+import { at } from "../core/errors.js";
+import { readOptions as readOptionsChecked } from "../core/options.js";
 import * as nb from "../index.js";
 import type { NDArray } from "../index.js";
 
@@ -36,7 +38,7 @@ export function matchingLeaves(
   const [leaves, d] = arrayLeaves(op, what, tree);
   if (!d.equals(def)) throw new nb.ShapeError(`${op}: ${what} has structure ${d}, but the updates have ${def}`);
   leaves.forEach((l, i) => {
-    const g = like[i]!;
+    const g = at(like, i, "matchingLeaves");
     if (!sameShape(l.shape, g.shape))
       throw new nb.ShapeError(
         `${op}: ${what} leaf ${i} has shape [${l.shape.join(", ")}], but the update leaf has [${g.shape.join(", ")}]`,
@@ -86,10 +88,7 @@ export function checkNumber(
   return x;
 }
 
-/** Reads an options object (`undefined` allowed), rejecting non-objects. */
+/** Reads an options object (`undefined` allowed) through the one options validator; anything else throws. */
 export function readOptions<O extends object>(op: string, options: O | undefined): Partial<O> {
-  if (options === undefined) return {};
-  if (options === null || typeof options !== "object" || Array.isArray(options))
-    throw new nb.NablaError(`${op}: options must be an object, got ${options === null ? "null" : typeof options}`);
-  return options;
+  return readOptionsChecked(op, options);
 }

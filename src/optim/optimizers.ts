@@ -4,6 +4,7 @@
  * the step count and applies the learning rate (optax's
  * `scale_by_learning_rate`: updates are `−lr(count) · direction`).
  */
+import { at as elementAt } from "../core/errors.js";
 import * as nb from "../index.js";
 import type { NDArray } from "../index.js";
 import { arrayLeaves, checkNumber, floatLeaves, matchingLeaves, readOptions } from "./leaves.js";
@@ -59,7 +60,7 @@ function optimizer<K extends StateKind>(name: string, lr: LearningRate, rule: Ru
   const init = (params: unknown): unknown => {
     const [ps, def] = arrayLeaves(`${name}.init`, "params", params);
     const state: Record<string, unknown> = { count: nb.zeros([], { dtype: "int32" }) };
-    for (const k of slotNames) state[k] = nb.tree.unflatten(def, ps.map(rule.slots[k]!));
+    for (const k of slotNames) state[k] = nb.tree.unflatten(def, ps.map(elementAt(rule.slots, k, name)));
     return state;
   };
   const update = (updates: unknown, state: unknown, params?: unknown): [unknown, unknown] => {
@@ -81,13 +82,17 @@ function optimizer<K extends StateKind>(name: string, lr: LearningRate, rule: Ru
     const newSlots: NDArray[][] = slotNames.map(() => []);
     gs.forEach((g, i) => {
       const mine: Record<string, NDArray> = {};
-      slotNames.forEach((k, j) => (mine[k] = slotLeaves[j]![i]!));
+      slotNames.forEach((k, j) => (mine[k] = elementAt(elementAt(slotLeaves, j, name), i, name)));
       const [u, ns] = rule.step(g, mine, ps?.[i], at);
       out.push(nb.astype(u, g.dtype));
-      slotNames.forEach((k, j) => newSlots[j]!.push(nb.astype(ns[k]!, slotLeaves[j]![i]!.dtype)));
+      slotNames.forEach((k, j) =>
+        elementAt(newSlots, j, name).push(
+          nb.astype(elementAt(ns, k, name), elementAt(elementAt(slotLeaves, j, name), i, name).dtype),
+        ),
+      );
     });
     const newState: Record<string, unknown> = { count: next };
-    slotNames.forEach((k, j) => (newState[k] = nb.tree.unflatten(def, newSlots[j]!)));
+    slotNames.forEach((k, j) => (newState[k] = nb.tree.unflatten(def, elementAt(newSlots, j, name))));
     return [nb.tree.unflatten(def, out), newState];
   };
   return { init, update } as GradientTransformation<K>;
@@ -233,7 +238,7 @@ export function sgd(
     slots: momentum === undefined ? {} : { trace: zerosSlot },
     step: (g, s, _p, at) => {
       if (momentum === undefined) return [at.scale(g), {}];
-      const [d, m] = traceStep(g, s.trace!, momentum, nesterov);
+      const [d, m] = traceStep(g, elementAt(s, "trace", op), momentum, nesterov);
       return [at.scale(d), { trace: m }];
     },
   });
@@ -263,12 +268,15 @@ function adamRule(op: string, o: Partial<AdamOptions>, weightDecay: number | nul
     slots: { mu: zerosSlot, nu: zerosSlot },
     needsParams: weightDecay !== null,
     step: (g, s, p, at) => {
-      const mu = nb.add(nb.mul(s.mu!, b1), nb.mul(g, 1 - b1));
-      const nu = nb.add(nb.mul(s.nu!, b2), nb.mul(nb.square(g), 1 - b2));
+      const mu = nb.add(nb.mul(elementAt(s, "mu", op), b1), nb.mul(g, 1 - b1));
+      const nu = nb.add(nb.mul(elementAt(s, "nu", op), b2), nb.mul(nb.square(g), 1 - b2));
       const muHat = nb.div(mu, biasCorrection(b1, at.t, g));
       const nuHat = nb.div(nu, biasCorrection(b2, at.t, g));
       let d = nb.div(muHat, nb.add(nb.sqrt(nb.add(nuHat, epsRoot)), eps));
-      if (weightDecay !== null) d = nb.add(d, nb.mul(nb.astype(p!, g.dtype), weightDecay));
+      if (weightDecay !== null) {
+        if (p === undefined) throw new nb.NablaError(`${op}: internal: weight decay without the parameters`);
+        d = nb.add(d, nb.mul(nb.astype(p, g.dtype), weightDecay));
+      }
       return [at.scale(d), { mu, nu }];
     },
   };
@@ -367,14 +375,14 @@ export function rmsprop(
     slots,
     step: (g, s, _p, at) => {
       const next: Record<string, NDArray> = {};
-      const nu = (next.nu = nb.add(nb.mul(s.nu!, decay), nb.mul(nb.square(g), 1 - decay)));
+      const nu = (next.nu = nb.add(nb.mul(elementAt(s, "nu", op), decay), nb.mul(nb.square(g), 1 - decay)));
       let ms = nu;
       if (centered) {
-        const mu = (next.mu = nb.add(nb.mul(s.mu!, decay), nb.mul(g, 1 - decay)));
+        const mu = (next.mu = nb.add(nb.mul(elementAt(s, "mu", op), decay), nb.mul(g, 1 - decay)));
         ms = nb.sub(nu, nb.square(mu));
       }
       let u = at.scale(nb.div(g, nb.sqrt(nb.add(ms, eps))));
-      if (momentum !== undefined) [u, next.trace] = traceStep(u, s.trace!, momentum, nesterov);
+      if (momentum !== undefined) [u, next.trace] = traceStep(u, elementAt(s, "trace", op), momentum, nesterov);
       return [u, next];
     },
   });
@@ -405,7 +413,7 @@ export function adagrad(
   return optimizer<AdagradKind>(op, lr, {
     slots: { sumOfSquares: fullSlot(init) },
     step: (g, s, _p, at) => {
-      const sum = nb.add(s.sumOfSquares!, nb.square(g));
+      const sum = nb.add(elementAt(s, "sumOfSquares", op), nb.square(g));
       const inv = nb.where(nb.greater(sum, 0), nb.reciprocal(nb.sqrt(nb.add(sum, eps))), 0);
       return [at.scale(nb.mul(g, inv)), { sumOfSquares: sum }];
     },
@@ -524,6 +532,6 @@ export function applyUpdates<P>(params: P, updates: NoInfer<ArrayTree<P>>): Arra
   const op = "applyUpdates";
   const [ps, def] = arrayLeaves(op, "params", params);
   const us = matchingLeaves(op, "updates", updates, def, ps);
-  const out = ps.map((p, i) => nb.astype(nb.add(p, us[i]!), p.dtype));
+  const out = ps.map((p, i) => nb.astype(nb.add(p, elementAt(us, i, "applyUpdates")), p.dtype));
   return nb.tree.unflatten(def, out) as ArrayTree<P>;
 }

@@ -8,11 +8,22 @@
  * function returning its row: the row is still being defined when its
  * batching rule is made.
  */
+import { NablaError, at } from "../core/errors.js";
 import { NDArray } from "../core/ndarray.js";
 import { BatchResult, Dim, Rule, bind } from "../core/trace.js";
 import { broadcastPrim, reshape, transposePrim } from "./wrap.js";
 
 export type { BatchResult, Dim };
+
+/**
+ * The batch axis of an operand that the caller knows is batched (the only
+ * operand of a unary row, or the other operand when this one is not): a
+ * null here is a bug in nabla, reported as one naming the primitive.
+ */
+export function batchAxis(d: Dim, prim: string): number {
+  if (d === null) throw new NablaError(`${prim}: internal: batching rule called with no batched operand`);
+  return d;
+}
 
 /** Moves axis `d` of `x` to the front. */
 export function moveToFront(x: NDArray, d: number): NDArray {
@@ -39,13 +50,13 @@ export function elementwise<P>(row: () => Rule<P>) {
   return (args: NDArray[], dims: Dim[], params: P): BatchResult => {
     const rank = Math.max(...args.map((a, i) => a.ndim - (dims[i] === null ? 0 : 1)));
     const xs = args.map((a, i) => {
-      const d = dims[i]!;
+      const d = at(dims, i, "vmap");
       if (d === null) return a;
       const x = moveToFront(a, d);
       const core = x.shape.slice(1);
       return core.length === rank
         ? x
-        : reshape(x, [x.shape[0]!, ...new Array<number>(rank - core.length).fill(1), ...core]);
+        : reshape(x, [at(x.shape, 0, "vmap"), ...new Array<number>(rank - core.length).fill(1), ...core]);
     });
     return [bind(row(), xs, params), [0]];
   };
@@ -53,13 +64,13 @@ export function elementwise<P>(row: () => Rule<P>) {
 
 /** Unary primitives that keep the shape: the batch axis stays where it is. */
 export function passThrough<P>(row: () => Rule<P>) {
-  return ([x]: NDArray[], [d]: Dim[], params: P): BatchResult => [bind(row(), [x!], params), [d!]];
+  return ([x]: [NDArray], [d]: [number], params: P): BatchResult => [bind(row(), [x], params), [d]];
 }
 
 /** Primitives with one operand whose params name axes: batch in front, axes shifted by one. */
 export function shiftAxes<P>(row: () => Rule<P>, shift: (p: P, size: number) => P) {
-  return ([x]: NDArray[], [d]: Dim[], params: P, size: number): BatchResult => [
-    bind(row(), [moveToFront(x!, d!)], shift(params, size)),
+  return ([x]: [NDArray], [d]: [number], params: P, size: number): BatchResult => [
+    bind(row(), [moveToFront(x, d)], shift(params, size)),
     [0],
   ];
 }

@@ -7,7 +7,7 @@
  * with ct used as a kernel dilated by the strides. Derivatives of every order
  * therefore stay convolutions.
  */
-import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
+import { DTypeError, ShapeError, at, fmtShape } from "../core/errors.js";
 import { isFloat } from "../core/dtype.js";
 import { NDArray } from "../core/ndarray.js";
 import type { Aval } from "../core/trace.js";
@@ -49,12 +49,12 @@ function convAval(x: Aval, w: Aval, p: P): Aval {
 }
 
 // d conv(x, w) = conv(dx, w) + conv(x, dw)
-export const CONV: LinearRule<P> = {
+export const CONV: LinearRule<P, 2, 1> = {
   name: "conv",
-  abstractEval: ([x, w], p) => [convAval(x!, w!, p)],
-  impl: ([x, w], p, [o]) => [K.conv(x!, w!, p, o!.dtype)],
+  abstractEval: ([x, w], p) => [convAval(x, w, p)],
+  impl: ([x, w], p, [o]) => [K.conv(x, w, p, o.dtype)],
   jvp: ([x, w], [dx = null, dw = null], _o, p) => [
-    tadd(dx === null ? null : convPrim(dx, w!, p), dw === null ? null : convPrim(x!, dw, p)),
+    tadd(dx === null ? null : convPrim(dx, w, p), dw === null ? null : convPrim(x, dw, p)),
   ],
   transpose([ct = null], [x, w], p) {
     if (ct === null) return [null, null];
@@ -82,14 +82,14 @@ function transposeLhs(ct: NDArray, w: NDArray, xShape: readonly number[], p: P):
   let wt = O.reshape(w, [G, Oc / G, Cg, ...kS]);
   wt = O.transposePrim(wt, [0, 2, 1, ...range(3, nd + 3)]);
   wt = O.revPrim(O.reshape(wt, [G * Cg, Oc / G, ...kS]), sp);
-  const lo = kS.map((k, d) => K.dilated(k, p.rhsDilation[d]!) - 1 - p.lo[d]!);
+  const lo = kS.map((k, d) => K.dilated(k, at(p.rhsDilation, d, "conv")) - 1 - at(p.lo, d, "conv"));
   const hi = kS.map(
     (k, d) =>
-      K.dilated(xShape[d + 2]!, p.lhsDilation[d]!) +
-      K.dilated(k, p.rhsDilation[d]!) -
+      K.dilated(at(xShape, d + 2, "conv"), at(p.lhsDilation, d, "conv")) +
+      K.dilated(k, at(p.rhsDilation, d, "conv")) -
       1 -
-      K.dilated(ct.shape[d + 2]!, p.strides[d]!) -
-      lo[d]!,
+      K.dilated(at(ct.shape, d + 2, "conv"), at(p.strides, d, "conv")) -
+      at(lo, d, "conv"),
   );
   return convPrim(ct, wt, {
     strides: p.lhsDilation,
@@ -119,10 +119,10 @@ function transposeRhs(ct: NDArray, x: NDArray, wShape: readonly number[], p: P):
   const ctT = O.transposePrim(ct, [1, 0, ...range(2, nd + 2)]);
   const hi = inS.map(
     (I, d) =>
-      K.dilated(ct.shape[d + 2]!, p.strides[d]!) -
-      K.dilated(I, p.lhsDilation[d]!) +
-      K.dilated(wShape[d + 2]!, p.rhsDilation[d]!) -
-      p.lo[d]! -
+      K.dilated(at(ct.shape, d + 2, "conv"), at(p.strides, d, "conv")) -
+      K.dilated(I, at(p.lhsDilation, d, "conv")) +
+      K.dilated(at(wShape, d + 2, "conv"), at(p.rhsDilation, d, "conv")) -
+      at(p.lo, d, "conv") -
       1,
   );
   const r = convPrim(xt, ctT, {
@@ -142,19 +142,19 @@ function transposeRhs(ct: NDArray, x: NDArray, wShape: readonly number[], p: P):
  * folds its batch axis into C), so each batch member convolves only its own
  * channels.
  */
-function convBatch([x, w]: NDArray[], [dx = null, dw = null]: Dim[], p: P, size: number): BatchResult {
-  const nd = x!.ndim - (dx === null ? 2 : 3);
+function convBatch([x, w]: [NDArray, NDArray], [dx = null, dw = null]: [Dim, Dim], p: P, size: number): BatchResult {
+  const nd = x.ndim - (dx === null ? 2 : 3);
   if (dw === null) {
-    const xb = moveToFront(x!, dx ?? 0); // [B, N, C, in]
+    const xb = moveToFront(x, dx ?? 0); // [B, N, C, in]
     const [B, N] = xb.shape as [number, number];
-    const out = convPrim(O.reshape(xb, [B * N, ...xb.shape.slice(2)]), w!, p);
+    const out = convPrim(O.reshape(xb, [B * N, ...xb.shape.slice(2)]), w, p);
     return [[O.reshape(out, [B, N, ...out.shape.slice(1)])], [0]];
   }
-  const xb = batchedFront(x!, dx, size); // [B, N, C, in]
+  const xb = batchedFront(x, dx, size); // [B, N, C, in]
   const [B, N, C] = xb.shape as [number, number, number];
   const xm = O.reshape(O.transposePrim(xb, [1, 0, ...range(2, nd + 3)]), [N, B * C, ...xb.shape.slice(3)]);
-  const wb = moveToFront(w!, dw); // [B, O, Cg, k]
-  const wm = O.reshape(wb, [B * wb.shape[1]!, ...wb.shape.slice(2)]);
+  const wb = moveToFront(w, dw); // [B, O, Cg, k]
+  const wm = O.reshape(wb, [B * at(wb.shape, 1, "conv"), ...wb.shape.slice(2)]);
   const out = convPrim(xm, wm, { ...p, groups: B * p.groups }); // [N, B·O, out]
-  return [[O.reshape(out, [N, B, wb.shape[1]!, ...out.shape.slice(2)])], [1]];
+  return [[O.reshape(out, [N, B, at(wb.shape, 1, "conv"), ...out.shape.slice(2)])], [1]];
 }

@@ -3,7 +3,7 @@
  * Cholesky, QR and the symmetric eigendecomposition. Every rule is written
  * with differentiable operations, so derivatives of all orders follow.
  */
-import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
+import { DTypeError, ShapeError, at, fmtShape } from "../core/errors.js";
 import { isFloat } from "../core/dtype.js";
 import { ConcreteArray, NDArray, fromNested } from "../core/ndarray.js";
 import { SETTINGS } from "../core/config.js";
@@ -52,7 +52,7 @@ const eyeLike = (n: number, dtype: NDArray["dtype"]): NDArray => O.eye(n, n, dty
 
 /** Trace over the last two axes. */
 function batchTrace(m: NDArray): NDArray {
-  const n = m.shape[m.ndim - 1]!;
+  const n = at(m.shape, m.ndim - 1, "slogdet");
   return O.reduceSum(O.mul(m, eyeLike(n, m.dtype)), [m.ndim - 2, m.ndim - 1]);
 }
 
@@ -74,7 +74,7 @@ function solveJvp(a: NDArray, _b: NDArray, da: T, db: T, x: NDArray): T {
 function triangularSolveJvp(a: NDArray, _b: NDArray, da: T, db: T, x: NDArray, lower: boolean, transposeA: boolean): T {
   let rhs = db;
   if (da !== null) {
-    const n = a.shape[a.ndim - 1]!;
+    const n = at(a.shape, a.ndim - 1, "triangular_solve");
     let tri = O.mul(da, lowerMask(n, da.dtype, 1, !lower));
     if (transposeA) tri = swap(tri);
     const t = O.matmulPrim(tri, x);
@@ -85,7 +85,7 @@ function triangularSolveJvp(a: NDArray, _b: NDArray, da: T, db: T, x: NDArray, l
 
 // dL = L φ(L⁻¹ dS L⁻ᵀ) with dS = (dA + dAᵀ)/2 and φ(X) = tril(X) with the diagonal halved
 function choleskyJvp(_a: NDArray, da: NDArray, l: NDArray): NDArray {
-  const n = l.shape[l.ndim - 1]!;
+  const n = at(l.shape, l.ndim - 1, "cholesky");
   const dS = O.mul(O.add(da, swap(da)), 0.5);
   const x = O.triangularSolvePrim(l, dS, true, false); // L⁻¹ dS
   const y = O.triangularSolvePrim(l, swap(x), true, false); // L⁻¹ dS L⁻ᵀ
@@ -94,7 +94,7 @@ function choleskyJvp(_a: NDArray, da: NDArray, l: NDArray): NDArray {
 
 // A = QR: B = dA R⁻¹, C = Qᵀ B, Ω = low(C) - low(C)ᵀ, dR = (C - Ω) R, dQ = B - Q (C - Ω)
 function qrJvp(da: NDArray, q: NDArray, r: NDArray): [NDArray, NDArray] {
-  const n = r.shape[r.ndim - 1]!;
+  const n = at(r.shape, r.ndim - 1, "qr");
   const b = swap(O.triangularSolvePrim(r, swap(da), false, true));
   const c = O.matmulPrim(swap(q), b);
   const low = O.mul(c, lowerMask(n, c.dtype, 0));
@@ -104,7 +104,7 @@ function qrJvp(da: NDArray, q: NDArray, r: NDArray): [NDArray, NDArray] {
 
 // S = VΛVᵀ: M = Vᵀ dS V; dλ = diag(M); dV = V (F ∘ M), F_ij = 1 / (λ_j - λ_i) off the diagonal
 function eighJvp(da: NDArray, w: NDArray, v: NDArray): [NDArray, NDArray] {
-  const n = w.shape[w.ndim - 1]!;
+  const n = at(w.shape, w.ndim - 1, "eigh");
   const I = eyeLike(n, w.dtype);
   const dS = O.mul(O.add(da, swap(da)), 0.5);
   const m = O.matmulPrim(swap(v), O.matmulPrim(dS, v));
@@ -124,13 +124,13 @@ function matmulBatch(a: NDArray, b: NDArray, da: Dim, db: Dim, size: number): ND
   if (da !== null && db === null && a.ndim === 3 && b.ndim === 2) {
     const x = moveToFront(a, da); // [B, M, K]
     const [B, M, K] = x.shape as [number, number, number];
-    return O.reshape(O.matmulPrim(O.reshape(x, [B * M, K]), b), [B, M, b.shape[1]!]);
+    return O.reshape(O.matmulPrim(O.reshape(x, [B * M, K]), b), [B, M, at(b.shape, 1, "matmul")]);
   }
   if (da === null && db !== null && a.ndim === 2 && b.ndim === 3) {
     const y = O.transposePrim(moveToFront(b, db), [1, 0, 2]); // [K, B, N]
     const [K, B, N] = y.shape as [number, number, number];
     const out = O.matmulPrim(a, O.reshape(y, [K, B * N])); // [M, B*N]
-    return O.transposePrim(O.reshape(out, [a.shape[0]!, B, N]), [1, 0, 2]);
+    return O.transposePrim(O.reshape(out, [at(a.shape, 0, "matmul"), B, N]), [1, 0, 2]);
   }
   return O.matmulPrim(batchedFront(a, da, size), batchedFront(b, db, size));
 }
@@ -161,20 +161,20 @@ function avalSwapped(x: ConcreteArray): Aval {
 }
 
 // batched matrix product [...B, M, K] @ [...B, K, N]; d(AB) = dA B + A dB
-export const MATMUL: LinearRule<Params["matmul"]> = {
+export const MATMUL: LinearRule<Params["matmul"], 2, 1> = {
   name: "matmul",
   abstractEval([a, b]) {
-    const sa = a!.shape;
-    const sb = b!.shape;
+    const sa = a.shape;
+    const sb = b.shape;
     const n = sa.length;
-    if (a!.dtype !== b!.dtype) throw new DTypeError(`matmul: operand dtypes differ (${a!.dtype} and ${b!.dtype})`);
+    if (a.dtype !== b.dtype) throw new DTypeError(`matmul: operand dtypes differ (${a.dtype} and ${b.dtype})`);
     if (n < 2 || sb.length !== n || sa[n - 1] !== sb[n - 2] || !shapesEqual(sa.slice(0, n - 2), sb.slice(0, n - 2)))
       throw new ShapeError(`matmul: shapes ${fmtShape(sa)} and ${fmtShape(sb)} are not aligned`);
-    return [{ shape: [...sa.slice(0, n - 1), sb[n - 1]!], dtype: a!.dtype, weak: false }];
+    return [{ shape: [...sa.slice(0, n - 1), at(sb, n - 1, "matmul")], dtype: a.dtype, weak: false }];
   },
-  impl: ([a, b], _p, [o]) => [matmul(a!, b!, o!.dtype)],
+  impl: ([a, b], _p, [o]) => [matmul(a, b, o.dtype)],
   jvp: ([a, b], [da = null, db = null]) => [
-    tadd(da === null ? null : O.matmulPrim(da, b!), db === null ? null : O.matmulPrim(a!, db)),
+    tadd(da === null ? null : O.matmulPrim(da, b), db === null ? null : O.matmulPrim(a, db)),
   ],
   transpose([ct = null], [a, b]) {
     if (ct === null) return [null, null];
@@ -184,53 +184,53 @@ export const MATMUL: LinearRule<Params["matmul"]> = {
       isLin(b) ? matmulSwapped(a as NDArray, ct, true, false) : null,
     ];
   },
-  vmap: ([a, b], [da, db], _p, n) => [[matmulBatch(a!, b!, da!, db!, n)], [0]],
+  vmap: ([a, b], [da, db], _p, n) => [[matmulBatch(a, b, da, db, n)], [0]],
 };
 
 // X = A⁻¹ B by pivoted LU; dX = A⁻¹ (dB - dA X); linear in B (transpose: A⁻ᵀ ct)
-export const SOLVE: LinearRule<Params["solve"]> = {
+export const SOLVE: LinearRule<Params["solve"], 2, 1> = {
   name: "solve",
-  abstractEval: ([a, b]) => solveAval("solve", a!, b!),
-  impl: ([a, b]) => [K.solve(a!, b!)],
-  jvp: ([a, b], [da, db], [x]) => [solveJvp(a!, b!, da!, db!, x!)],
+  abstractEval: ([a, b]) => solveAval("solve", a, b),
+  impl: ([a, b]) => [K.solve(a, b)],
+  jvp: ([a, b], [da, db], [x]) => [solveJvp(a, b, da, db, x)],
   transpose([ct = null], [a, b]) {
     if (!(a instanceof NDArray)) throw new DTypeError("solve: transpose with a linear matrix operand");
     return [null, isLin(b) && ct !== null ? O.solvePrim(swap(a), ct) : null];
   },
-  vmap: ([a, b], [da, db], _p, n) => [[O.solvePrim(batchedFront(a!, da!, n), batchedFront(b!, db!, n))], [0]],
+  vmap: ([a, b], [da, db], _p, n) => [[O.solvePrim(batchedFront(a, da, n), batchedFront(b, db, n))], [0]],
 };
 
 // X = op(A)⁻¹ B for triangular A (only its triangle is read); linear in B. A primitive for speed
 // (O(n²) per right-hand side instead of an O(n³) LU) and exactness (no pivoting off the triangle).
-export const TRIANGULAR_SOLVE: LinearRule<Params["triangular_solve"]> = {
+export const TRIANGULAR_SOLVE: LinearRule<Params["triangular_solve"], 2, 1> = {
   name: "triangular_solve",
-  abstractEval: ([a, b]) => solveAval("triangularSolve", a!, b!),
-  impl: ([a, b], { lower, transposeA }) => [K.triangularSolve(a!, b!, lower, transposeA)],
-  jvp: ([a, b], [da, db], [x], p) => [triangularSolveJvp(a!, b!, da!, db!, x!, p.lower, p.transposeA)],
+  abstractEval: ([a, b]) => solveAval("triangularSolve", a, b),
+  impl: ([a, b], { lower, transposeA }) => [K.triangularSolve(a, b, lower, transposeA)],
+  jvp: ([a, b], [da, db], [x], p) => [triangularSolveJvp(a, b, da, db, x, p.lower, p.transposeA)],
   transpose([ct = null], [a, b], { lower, transposeA }) {
     if (!(a instanceof NDArray)) throw new DTypeError("triangularSolve: transpose with a linear matrix operand");
     return [null, isLin(b) && ct !== null ? O.triangularSolvePrim(a, ct, lower, !transposeA) : null];
   },
   vmap: ([a, b], [da, db], p, n) => [
-    [O.triangularSolvePrim(batchedFront(a!, da!, n), batchedFront(b!, db!, n), p.lower, p.transposeA)],
+    [O.triangularSolvePrim(batchedFront(a, da, n), batchedFront(b, db, n), p.lower, p.transposeA)],
     [0],
   ],
 };
 
 // [sign, log|det A|]; d log|det A| = tr(A⁻¹ dA)
-export const SLOGDET: Rule<Params["slogdet"]> = {
+export const SLOGDET: Rule<Params["slogdet"], 1, 2> = {
   name: "slogdet",
   abstractEval([a]) {
-    checkSquare("slogdet", a!);
-    const shape = a!.shape.slice(0, -2);
+    checkSquare("slogdet", a);
+    const shape = a.shape.slice(0, -2);
     return [
-      { shape, dtype: a!.dtype, weak: false },
-      { shape, dtype: a!.dtype, weak: false },
+      { shape, dtype: a.dtype, weak: false },
+      { shape, dtype: a.dtype, weak: false },
     ];
   },
-  impl: ([a]) => K.slogdet(a!),
-  jvp: ([a], [da = null]) => [null, da === null ? null : batchTrace(O.solvePrim(a!, da))],
-  vmap: ([a], [d]) => [O.slogdetPrim(moveToFront(a!, d!)), [0, 0]],
+  impl: ([a]) => K.slogdet(a),
+  jvp: ([a], [da = null]) => [null, da === null ? null : batchTrace(O.solvePrim(a, da))],
+  vmap: ([a], [d]) => [O.slogdetPrim(moveToFront(a, d)), [0, 0]],
 };
 
 /** Index rows [n, n - 1]: row i lists 0..n-1 without i (the rows or columns a minor keeps). */
@@ -242,7 +242,7 @@ function minorIndex(n: number): NDArray {
 /** All (n-1)-minors' matrices of [..., n, n]: [..., n, n, n-1, n-1], entry (i, j) deleting row i and column j. */
 function minors(x: NDArray): NDArray {
   const nd = x.ndim;
-  const n = x.shape[nd - 1]!;
+  const n = at(x.shape, nd - 1, "cofactor");
   const idx = minorIndex(n);
   const r = O.gatherPrim(O.gatherPrim(x, idx, nd - 2), idx, nd); // [..., i, r, j, c]
   const perm = Array.from({ length: nd + 2 }, (_, k) => k);
@@ -260,86 +260,84 @@ function checkerboard(n: number, dtype: NDArray["dtype"]): NDArray {
 }
 
 // det A; d det = Σ_ij C_ij dA_ij with C the cofactor matrix (finite at singular A, unlike det · A⁻ᵀ)
-export const DET: Rule<Params["det"]> = {
+export const DET: Rule<Params["det"], 1, 1> = {
   name: "det",
   abstractEval([a]) {
-    checkSquare("det", a!);
-    return [{ shape: a!.shape.slice(0, -2), dtype: a!.dtype, weak: false }];
+    checkSquare("det", a);
+    return [{ shape: a.shape.slice(0, -2), dtype: a.dtype, weak: false }];
   },
-  impl: ([a]) => [K.det(a!)],
-  jvp: ([a], [da = null]) => [
-    da === null ? null : O.reduceSum(O.mul(O.cofactorPrim(a!), da), [a!.ndim - 2, a!.ndim - 1]),
-  ],
-  vmap: ([a], [d]) => [[O.detPrim(moveToFront(a!, d!))], [0]],
+  impl: ([a]) => [K.det(a)],
+  jvp: ([a], [da = null]) => [da === null ? null : O.reduceSum(O.mul(O.cofactorPrim(a), da), [a.ndim - 2, a.ndim - 1])],
+  vmap: ([a], [d]) => [[O.detPrim(moveToFront(a, d))], [0]],
 };
 
 // cofactor matrix C (adj(A)ᵀ). C_ij = (-1)^(i+j) det(M_ij) for the minor M_ij, so
 // dC_ij = (-1)^(i+j) Σ cof(M_ij) ∘ dM_ij: the rule recurses on (n-1)-minors, every order stays finite
-export const COFACTOR: Rule<Params["cofactor"]> = {
+export const COFACTOR: Rule<Params["cofactor"], 1, 1> = {
   name: "cofactor",
   abstractEval([a]) {
-    checkSquare("cofactor", a!);
-    return sameAval(a!);
+    checkSquare("cofactor", a);
+    return sameAval(a);
   },
-  impl: ([a]) => [K.cofactor(a!)],
+  impl: ([a]) => [K.cofactor(a)],
   jvp([a], [da = null]) {
-    const n = a!.shape[a!.ndim - 1]!;
+    const n = at(a.shape, a.ndim - 1, "cofactor");
     if (da === null || n <= 1) return [null];
-    const nd = a!.ndim + 2;
-    const inner = O.reduceSum(O.mul(O.cofactorPrim(minors(a!)), minors(da)), [nd - 2, nd - 1]);
+    const nd = a.ndim + 2;
+    const inner = O.reduceSum(O.mul(O.cofactorPrim(minors(a)), minors(da)), [nd - 2, nd - 1]);
     return [O.mul(inner, checkerboard(n, da.dtype))];
   },
-  vmap: ([a], [d]) => [[O.cofactorPrim(moveToFront(a!, d!))], [0]],
+  vmap: ([a], [d]) => [[O.cofactorPrim(moveToFront(a, d))], [0]],
 };
 
 // L = chol((A + Aᵀ)/2); dL = L φ(L⁻¹ dS L⁻ᵀ), φ = lower triangle with halved diagonal
-export const CHOLESKY: Rule<Params["cholesky"]> = {
+export const CHOLESKY: Rule<Params["cholesky"], 1, 1> = {
   name: "cholesky",
   abstractEval([a]) {
-    checkSquare("cholesky", a!);
-    return sameAval(a!);
+    checkSquare("cholesky", a);
+    return sameAval(a);
   },
   impl: ([a]) => [
-    K.cholesky(
-      binary(a!, transpose(a!, swapPerm(a!.shape.length)), a!.shape, a!.dtype, false, (u, v) => 0.5 * (u + v)),
-    ),
+    K.cholesky(binary(a, transpose(a, swapPerm(a.shape.length)), a.shape, a.dtype, false, (u, v) => 0.5 * (u + v))),
   ],
-  jvp: ([a], [da = null], [l]) => [da === null ? null : choleskyJvp(a!, da, l!)],
-  vmap: ([a], [d]) => [[O.choleskyPrim(moveToFront(a!, d!))], [0]],
+  jvp: ([a], [da = null], [l]) => [da === null ? null : choleskyJvp(a, da, l)],
+  vmap: ([a], [d]) => [[O.choleskyPrim(moveToFront(a, d))], [0]],
 };
 
 // reduced QR (m >= n), diag(R) >= 0
-export const QR: Rule<Params["qr"]> = {
+export const QR: Rule<Params["qr"], 1, 2> = {
   name: "qr",
   abstractEval([a]) {
-    const s = a!.shape;
+    const s = a.shape;
     const n = s.length;
-    if (n < 2 || s[n - 2]! < s[n - 1]!)
+    const rows = s[n - 2];
+    const cols = s[n - 1];
+    if (rows === undefined || cols === undefined || rows < cols)
       throw new ShapeError(`qr: expected a [..., m, n] matrix with m >= n, got ${fmtShape(s)}`);
-    if (!isFloat(a!.dtype)) throw new DTypeError(`qr: expected a float matrix, got ${a!.dtype}`);
+    if (!isFloat(a.dtype)) throw new DTypeError(`qr: expected a float matrix, got ${a.dtype}`);
     return [
-      { shape: s, dtype: a!.dtype, weak: false },
-      { shape: [...s.slice(0, -2), s[n - 1]!, s[n - 1]!], dtype: a!.dtype, weak: false },
+      { shape: s, dtype: a.dtype, weak: false },
+      { shape: [...s.slice(0, -2), cols, cols], dtype: a.dtype, weak: false },
     ];
   },
-  impl: ([a]) => K.qr(a!),
-  jvp: ([,], [da = null], [q, r]) => (da === null ? [null, null] : qrJvp(da, q!, r!)),
-  vmap: ([a], [d]) => [O.qrPrim(moveToFront(a!, d!)), [0, 0]],
+  impl: ([a]) => K.qr(a),
+  jvp: ([,], [da = null], [q, r]) => (da === null ? [null, null] : qrJvp(da, q, r)),
+  vmap: ([a], [d]) => [O.qrPrim(moveToFront(a, d)), [0, 0]],
 };
 
 // eigenvalues (ascending) and eigenvectors of (A + Aᵀ)/2; assumes distinct eigenvalues for derivatives
-export const EIGH: Rule<Params["eigh"]> = {
+export const EIGH: Rule<Params["eigh"], 1, 2> = {
   name: "eigh",
   abstractEval([a]) {
-    checkSquare("eigh", a!);
+    checkSquare("eigh", a);
     return [
-      { shape: a!.shape.slice(0, -1), dtype: a!.dtype, weak: false },
-      { shape: a!.shape, dtype: a!.dtype, weak: false },
+      { shape: a.shape.slice(0, -1), dtype: a.dtype, weak: false },
+      { shape: a.shape, dtype: a.dtype, weak: false },
     ];
   },
-  impl: ([a]) => K.eigh(a!),
-  jvp: ([,], [da = null], [w, v]) => (da === null ? [null, null] : eighJvp(da, w!, v!)),
-  vmap: ([a], [d]) => [O.eighPrim(moveToFront(a!, d!)), [0, 0]],
+  impl: ([a]) => K.eigh(a),
+  jvp: ([,], [da = null], [w, v]) => (da === null ? [null, null] : eighJvp(da, w, v)),
+  vmap: ([a], [d]) => [O.eighPrim(moveToFront(a, d)), [0, 0]],
 };
 
 // ---------------------------------------------------------------------------
@@ -353,8 +351,8 @@ function decompAvals(op: string, a: Aval, dims: (m: number, n: number, k: number
   const s = a.shape;
   if (s.length < 2) throw new ShapeError(`${op}: expected matrices [..., m, n], got ${fmtShape(s)}`);
   if (!isFloat(a.dtype)) throw new DTypeError(`${op}: expected a float matrix, got ${a.dtype}`);
-  const m = s[s.length - 2]!;
-  const n = s[s.length - 1]!;
+  const m = at(s, s.length - 2, op);
+  const n = at(s, s.length - 1, op);
   const lead = s.slice(0, -2);
   return dims(m, n, Math.min(m, n)).map((t) => ({ shape: [...lead, ...t], dtype: a.dtype, weak: false }));
 }
@@ -366,7 +364,7 @@ function block(x: NDArray, r0: number, r1: number, c0: number, c1: number): NDAr
 }
 
 /** diag(s) scaling as broadcasting: s [..., k] as a row [..., 1, k] or a column [..., k, 1]. */
-const asRow = (s: NDArray): NDArray => O.reshape(s, [...s.shape.slice(0, -1), 1, s.shape[s.ndim - 1]!]);
+const asRow = (s: NDArray): NDArray => O.reshape(s, [...s.shape.slice(0, -1), 1, at(s.shape, s.ndim - 1, "svd")]);
 const asCol = (s: NDArray): NDArray => O.reshape(s, [...s.shape, 1]);
 
 /**
@@ -379,11 +377,11 @@ const asCol = (s: NDArray): NDArray => O.reshape(s, [...s.shape, 1]);
  */
 function svdJvp(da: NDArray, u: NDArray, s: NDArray, vh: NDArray): [NDArray, NDArray, NDArray] {
   const nd = da.ndim;
-  const m = da.shape[nd - 2]!;
-  const n = da.shape[nd - 1]!;
-  const k = s.shape[s.ndim - 1]!;
-  const um = u.shape[u.ndim - 1]!;
-  const vn = vh.shape[vh.ndim - 2]!;
+  const m = at(da.shape, nd - 2, "svd");
+  const n = at(da.shape, nd - 1, "svd");
+  const k = at(s.shape, s.ndim - 1, "svd");
+  const um = at(u.shape, u.ndim - 1, "svd");
+  const vn = at(vh.shape, vh.ndim - 2, "svd");
   const u1 = um > k ? block(u, 0, m, 0, k) : u;
   const v1 = swap(vn > k ? block(vh, 0, k, 0, n) : vh);
   const I = eyeLike(k, s.dtype);
@@ -419,13 +417,13 @@ function svdJvp(da: NDArray, u: NDArray, s: NDArray, vh: NDArray): [NDArray, NDA
 }
 
 // A = U diag(S) Vh (S descending); derivatives assume distinct nonzero singular values
-export const SVD: Rule<Params["svd"]> = {
+export const SVD: Rule<Params["svd"], 1, 3> = {
   name: "svd",
   abstractEval: ([a], { fullMatrices }) =>
-    decompAvals("svd", a!, (m, n, k) => [[m, fullMatrices ? m : k], [k], [fullMatrices ? n : k, n]]),
-  impl: ([a], { fullMatrices }) => K.svd(a!, fullMatrices),
-  jvp: ([,], [da = null], [u, s, vh]) => (da === null ? [null, null, null] : svdJvp(da, u!, s!, vh!)),
-  vmap: ([a], [d], p) => [O.svdPrim(moveToFront(a!, d!), p.fullMatrices), [0, 0, 0]],
+    decompAvals("svd", a, (m, n, k) => [[m, fullMatrices ? m : k], [k], [fullMatrices ? n : k, n]]),
+  impl: ([a], { fullMatrices }) => K.svd(a, fullMatrices),
+  jvp: ([,], [da = null], [u, s, vh]) => (da === null ? [null, null, null] : svdJvp(da, u, s, vh)),
+  vmap: ([a], [d], p) => [O.svdPrim(moveToFront(a, d), p.fullMatrices), [0, 0, 0]],
 };
 
 /**
@@ -435,8 +433,8 @@ export const SVD: Rule<Params["svd"]> = {
  */
 function luJvp(da: NDArray, p: NDArray, l: NDArray, u: NDArray): [NDArray, NDArray] {
   const nd = da.ndim;
-  const m = da.shape[nd - 2]!;
-  const n = da.shape[nd - 1]!;
+  const m = at(da.shape, nd - 2, "lu");
+  const n = at(da.shape, nd - 1, "lu");
   const k = Math.min(m, n);
   const dap = O.matmulPrim(swap(p), da);
   const l1 = m > k ? block(l, 0, k, 0, k) : l;
@@ -460,35 +458,35 @@ function luJvp(da: NDArray, p: NDArray, l: NDArray, u: NDArray): [NDArray, NDArr
 }
 
 // A = P L U with partial pivoting; P has no derivative (piecewise constant)
-export const LU: Rule<Params["lu"]> = {
+export const LU: Rule<Params["lu"], 1, 3> = {
   name: "lu",
   abstractEval: ([a]) =>
-    decompAvals("lu", a!, (m, n, k) => [
+    decompAvals("lu", a, (m, n, k) => [
       [m, m],
       [m, k],
       [k, n],
     ]),
-  impl: ([a]) => K.lu(a!),
-  jvp: ([,], [da = null], [p, l, u]) => (da === null ? [null, null, null] : [null, ...luJvp(da, p!, l!, u!)]),
-  vmap: ([a], [d]) => [O.luPrim(moveToFront(a!, d!)), [0, 0, 0]],
+  impl: ([a]) => K.lu(a),
+  jvp: ([,], [da = null], [p, l, u]) => (da === null ? [null, null, null] : [null, ...luJvp(da, p, l, u)]),
+  vmap: ([a], [d]) => [O.luPrim(moveToFront(a, d)), [0, 0, 0]],
 };
 
 // e^A; d e^A = L(A, dA), the Fréchet derivative (linear in dA)
-export const EXPM: Rule<Params["expm"]> = {
+export const EXPM: Rule<Params["expm"], 1, 1> = {
   name: "expm",
   abstractEval([a]) {
-    checkSquare("expm", a!);
-    return [{ shape: a!.shape, dtype: a!.dtype, weak: false }];
+    checkSquare("expm", a);
+    return [{ shape: a.shape, dtype: a.dtype, weak: false }];
   },
-  impl: ([a]) => [K.expm(a!)],
-  jvp: ([a], [da = null]) => [da === null ? null : O.expmFrechetPrim(a!, da)],
-  vmap: ([a], [d]) => [[O.expmPrim(moveToFront(a!, d!))], [0]],
+  impl: ([a]) => [K.expm(a)],
+  jvp: ([a], [da = null]) => [da === null ? null : O.expmFrechetPrim(a, da)],
+  vmap: ([a], [d]) => [[O.expmPrim(moveToFront(a, d))], [0]],
 };
 
 /** [[X, 0], [0, X]] for [..., n, n] X. */
 function blockDiag(x: NDArray): NDArray {
   const nd = x.ndim;
-  const n = x.shape[nd - 1]!;
+  const n = at(x.shape, nd - 1, "expm_frechet");
   const z = x.shape.map(() => 0);
   const top = O.padPrim(x, z, [...z.slice(0, -1), n]);
   const bottom = O.padPrim(x, [...z.slice(0, -1), n], z);
@@ -498,29 +496,29 @@ function blockDiag(x: NDArray): NDArray {
 // L(A, E) = ∫₀¹ e^{sA} E e^{(1-s)A} ds = top-right block of exp([[A, E], [0, A]]); linear in E.
 // dL = L(A, dE) + top-right block of L(M, diag(dA, dA)) with M = [[A, E], [0, A]] (differentiating the
 // block identity); transpose in E: ⟨C, L(A, E)⟩ = ⟨L(Aᵀ, C), E⟩
-export const EXPM_FRECHET: LinearRule<Params["expm_frechet"]> = {
+export const EXPM_FRECHET: LinearRule<Params["expm_frechet"], 2, 1> = {
   name: "expm_frechet",
   abstractEval([a, e]) {
-    checkSquare("expm", a!);
-    if (a!.dtype !== e!.dtype || !shapesEqual(a!.shape, e!.shape))
+    checkSquare("expm", a);
+    if (a.dtype !== e.dtype || !shapesEqual(a.shape, e.shape))
       throw new ShapeError(
-        `expm: Fréchet derivative of ${a!.dtype}${fmtShape(a!.shape)} in direction ${e!.dtype}${fmtShape(e!.shape)}`,
+        `expm: Fréchet derivative of ${a.dtype}${fmtShape(a.shape)} in direction ${e.dtype}${fmtShape(e.shape)}`,
       );
-    return [{ shape: a!.shape, dtype: a!.dtype, weak: false }];
+    return [{ shape: a.shape, dtype: a.dtype, weak: false }];
   },
-  impl: ([a, e]) => [K.expmFrechet(a!, e!)],
+  impl: ([a, e]) => [K.expmFrechet(a, e)],
   jvp([a, e], [da = null, de = null]) {
-    const t1 = de === null ? null : O.expmFrechetPrim(a!, de);
+    const t1 = de === null ? null : O.expmFrechetPrim(a, de);
     if (da === null) return [t1];
-    const nd = a!.ndim;
-    const n = a!.shape[nd - 1]!;
-    const z = a!.shape.map(() => 0);
-    const m = O.concatPrim([O.concatPrim([a!, e!], nd - 1), O.padPrim(a!, [...z.slice(0, -1), n], z)], nd - 2);
+    const nd = a.ndim;
+    const n = at(a.shape, nd - 1, "expm_frechet");
+    const z = a.shape.map(() => 0);
+    const m = O.concatPrim([O.concatPrim([a, e], nd - 1), O.padPrim(a, [...z.slice(0, -1), n], z)], nd - 2);
     return [tadd(t1, block(O.expmFrechetPrim(m, blockDiag(da)), 0, n, n, 2 * n))];
   },
   transpose([ct = null], [a, e]) {
     if (isLin(a)) throw new DTypeError("expm: transpose of the Fréchet derivative with a linear matrix operand");
     return [null, isLin(e) && ct !== null ? O.expmFrechetPrim(swap(a as NDArray), ct) : null];
   },
-  vmap: ([a, e], [da, de], _p, n) => [[O.expmFrechetPrim(batchedFront(a!, da!, n), batchedFront(e!, de!, n))], [0]],
+  vmap: ([a, e], [da, de], _p, n) => [[O.expmFrechetPrim(batchedFront(a, da, n), batchedFront(e, de, n))], [0]],
 };

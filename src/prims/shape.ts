@@ -1,5 +1,5 @@
 /** Shape primitives: reshape, broadcast, transpose, slice, pad, concatenate, reverse. */
-import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
+import { DTypeError, ShapeError, at, fmtShape } from "../core/errors.js";
 import { ConcreteArray, storageOf } from "../core/ndarray.js";
 import { broadcastShapes, shapesEqual, sizeOf } from "../core/shape.js";
 import { LinearIn, bind } from "../core/trace.js";
@@ -14,14 +14,14 @@ function checkPerm(perm: number[], nd: number): void {
   if (!ok) throw new ShapeError(`transpose: perm [${perm.join(",")}] is not a permutation of ${nd} axes`);
 }
 
-export const RESHAPE: LinearRule<Params["reshape"]> = {
+export const RESHAPE: LinearRule<Params["reshape"], 1, 1> = {
   name: "reshape",
   abstractEval([a], { shape }) {
-    if (sizeOf(shape) !== sizeOf(a!.shape))
-      throw new ShapeError(`reshape: cannot reshape ${fmtShape(a!.shape)} to ${fmtShape(shape)}`);
-    return [{ shape, dtype: a!.dtype, weak: a!.weak }];
+    if (sizeOf(shape) !== sizeOf(a.shape))
+      throw new ShapeError(`reshape: cannot reshape ${fmtShape(a.shape)} to ${fmtShape(shape)}`);
+    return [{ shape, dtype: a.dtype, weak: a.weak }];
   },
-  impl: ([x], { shape }) => [new ConcreteArray(storageOf(x!), shape, x!.dtype, x!.weakType)],
+  impl: ([x], { shape }) => [new ConcreteArray(storageOf(x), shape, x.dtype, x.weakType)],
   jvp: (_p, [dx = null], _o, { shape }) => [dx === null ? null : O.reshape(dx, shape)],
   transpose: ([ct = null], [a]) => [ct === null ? null : O.reshape(ct, (a as LinearIn).aval.shape)],
   vmap: shiftAxes(
@@ -31,32 +31,36 @@ export const RESHAPE: LinearRule<Params["reshape"]> = {
 };
 
 // NumPy broadcast_to
-export const BROADCAST: LinearRule<Params["broadcast"]> = {
+export const BROADCAST: LinearRule<Params["broadcast"], 1, 1> = {
   name: "broadcast",
   abstractEval([a], { shape }) {
-    const s = broadcastShapes("broadcastTo", a!.shape, shape);
+    const s = broadcastShapes("broadcastTo", a.shape, shape);
     if (!shapesEqual(s, shape))
-      throw new ShapeError(`broadcastTo: cannot broadcast ${fmtShape(a!.shape)} to ${fmtShape(shape)}`);
-    return [{ shape, dtype: a!.dtype, weak: a!.weak }];
+      throw new ShapeError(`broadcastTo: cannot broadcast ${fmtShape(a.shape)} to ${fmtShape(shape)}`);
+    return [{ shape, dtype: a.dtype, weak: a.weak }];
   },
-  impl: ([x], { shape }) => [K.broadcastTo(x!, shape)],
+  impl: ([x], { shape }) => [K.broadcastTo(x, shape)],
   jvp: (_p, [dx = null], _o, { shape }) => [dx === null ? null : O.broadcastPrim(dx, shape)],
   transpose: ([ct = null], [a]) => [ct === null ? null : O.sumToShape(ct, (a as LinearIn).aval.shape)],
   vmap([x], [d], { shape }) {
-    const f = moveToFront(x!, d!);
+    const f = moveToFront(x, d);
     const core = f.shape.slice(1);
-    const lifted = O.reshape(f, [f.shape[0]!, ...new Array<number>(shape.length - core.length).fill(1), ...core]);
-    return [[O.broadcastPrim(lifted, [f.shape[0]!, ...shape])], [0]];
+    const lifted = O.reshape(f, [
+      at(f.shape, 0, "broadcast"),
+      ...new Array<number>(shape.length - core.length).fill(1),
+      ...core,
+    ]);
+    return [[O.broadcastPrim(lifted, [at(f.shape, 0, "broadcast"), ...shape])], [0]];
   },
 };
 
-export const TRANSPOSE: LinearRule<Params["transpose"]> = {
+export const TRANSPOSE: LinearRule<Params["transpose"], 1, 1> = {
   name: "transpose",
   abstractEval([a], { perm }) {
-    checkPerm(perm, a!.shape.length);
-    return [{ shape: perm.map((p) => a!.shape[p]!), dtype: a!.dtype, weak: a!.weak }];
+    checkPerm(perm, a.shape.length);
+    return [{ shape: perm.map((p) => at(a.shape, p, "transpose")), dtype: a.dtype, weak: a.weak }];
   },
-  impl: ([x], { perm }) => [K.transpose(x!, perm)],
+  impl: ([x], { perm }) => [K.transpose(x, perm)],
   jvp: (_p, [dx = null], _o, { perm }) => [dx === null ? null : O.transposePrim(dx, perm)],
   transpose([ct = null], _a, { perm }) {
     if (ct === null) return [null];
@@ -70,23 +74,28 @@ export const TRANSPOSE: LinearRule<Params["transpose"]> = {
   ),
 };
 
-export const SLICE: LinearRule<Params["slice"]> = {
+export const SLICE: LinearRule<Params["slice"], 1, 1> = {
   name: "slice",
   abstractEval([a], { begin, end }) {
-    const s = a!.shape;
+    const s = a.shape;
     const ok =
       begin.length === s.length &&
       end.length === s.length &&
       begin.every(
-        (b, i) => Number.isInteger(b) && Number.isInteger(end[i]) && 0 <= b && b <= end[i]! && end[i]! <= s[i]!,
+        (b, i) =>
+          Number.isInteger(b) &&
+          Number.isInteger(end[i]) &&
+          0 <= b &&
+          b <= at(end, i, "slice") &&
+          at(end, i, "slice") <= at(s, i, "slice"),
       );
     if (!ok)
       throw new ShapeError(
         `slice: begin [${begin.join(",")}] / end [${end.join(",")}] invalid for shape ${fmtShape(s)}`,
       );
-    return [{ shape: begin.map((b, i) => end[i]! - b), dtype: a!.dtype, weak: a!.weak }];
+    return [{ shape: begin.map((b, i) => at(end, i, "slice") - b), dtype: a.dtype, weak: a.weak }];
   },
-  impl: ([x], { begin, end }) => [K.slice(x!, begin, end)],
+  impl: ([x], { begin, end }) => [K.slice(x, begin, end)],
   jvp: (_p, [dx = null], _o, { begin, end }) => [dx === null ? null : O.slicePrim(dx, begin, end)],
   transpose([ct = null], [a], { begin, end }) {
     if (ct === null) return [null];
@@ -95,7 +104,7 @@ export const SLICE: LinearRule<Params["slice"]> = {
       O.padPrim(
         ct,
         begin,
-        end.map((e, i) => s[i]! - e),
+        end.map((e, i) => at(s, i, "slice") - e),
       ),
     ];
   },
@@ -106,15 +115,15 @@ export const SLICE: LinearRule<Params["slice"]> = {
 };
 
 // zero padding (the transpose of slice)
-export const PAD: LinearRule<Params["pad"]> = {
+export const PAD: LinearRule<Params["pad"], 1, 1> = {
   name: "pad",
   abstractEval([a], { lo, hi }) {
-    const s = a!.shape;
+    const s = a.shape;
     if (lo.length !== s.length || hi.length !== s.length || ![...lo, ...hi].every((v) => Number.isInteger(v) && v >= 0))
       throw new ShapeError(`pad: widths [${lo.join(",")}] / [${hi.join(",")}] invalid for shape ${fmtShape(s)}`);
-    return [{ shape: s.map((d, i) => d + lo[i]! + hi[i]!), dtype: a!.dtype, weak: a!.weak }];
+    return [{ shape: s.map((d, i) => d + at(lo, i, "pad") + at(hi, i, "pad")), dtype: a.dtype, weak: a.weak }];
   },
-  impl: ([x], { lo, hi }) => [K.pad(x!, lo, hi)],
+  impl: ([x], { lo, hi }) => [K.pad(x, lo, hi)],
   jvp: (_p, [dx = null], _o, { lo, hi }) => [dx === null ? null : O.padPrim(dx, lo, hi)],
   transpose([ct = null], [a], { lo }) {
     if (ct === null) return [null];
@@ -123,7 +132,7 @@ export const PAD: LinearRule<Params["pad"]> = {
       O.slicePrim(
         ct,
         lo,
-        lo.map((l, i) => l + s[i]!),
+        lo.map((l, i) => l + at(s, i, "pad")),
       ),
     ];
   },
@@ -135,7 +144,7 @@ export const PAD: LinearRule<Params["pad"]> = {
 
 // joins operands along an axis; linear, its transpose slices. A primitive for speed (a pad of every
 // operand to the full length and their sum is a pass per operand over the whole output)
-export const CONCATENATE: LinearRule<Params["concatenate"]> = {
+export const CONCATENATE: LinearRule<Params["concatenate"], number, 1> = {
   name: "concatenate",
   abstractEval(avals, { axis }) {
     const first = avals[0];
@@ -149,18 +158,18 @@ export const CONCATENATE: LinearRule<Params["concatenate"]> = {
         throw new ShapeError(
           `concatenate: shapes ${avals.map((v) => fmtShape(v.shape)).join(", ")} differ off axis ${axis}`,
         );
-      total += a.shape[axis]!;
+      total += at(a.shape, axis, "concatenate");
     }
     const shape = first.shape.slice();
     shape[axis] = total;
     return [{ shape, dtype: first.dtype, weak: avals.every((a) => a.weak) }];
   },
-  impl: (xs, { axis }, [o]) => [K.concatenate(xs, axis, o!.dtype)],
+  impl: (xs, { axis }, [o]) => [K.concatenate(xs, axis, o.dtype)],
   jvp(xs, dxs, _o, { axis }) {
     if (dxs.every((d) => d === null)) return [null];
     return [
       O.concatPrim(
-        dxs.map((d, i) => d ?? O.zeros(xs[i]!.shape, xs[i]!.dtype)),
+        dxs.map((d, i) => d ?? O.zeros(at(xs, i, "concatenate").shape, at(xs, i, "concatenate").dtype)),
         axis,
       ),
     ];
@@ -171,7 +180,7 @@ export const CONCATENATE: LinearRule<Params["concatenate"]> = {
       const s = (isLin(a) ? a.aval.shape : a.shape).slice();
       const begin = s.map(() => 0);
       begin[axis] = off;
-      off += s[axis]!;
+      off += at(s, axis, "concatenate");
       if (!isLin(a) || ct === null) return null;
       const end = s.slice();
       end[axis] = off;
@@ -181,7 +190,7 @@ export const CONCATENATE: LinearRule<Params["concatenate"]> = {
   vmap: (xs, ds, { axis }, n) => [
     bind(
       CONCATENATE,
-      xs.map((x, i) => batchedFront(x, ds[i]!, n)),
+      xs.map((x, i) => batchedFront(x, at(ds, i, "concatenate"), n)),
       { axis: axis + 1 },
     ),
     [0],
@@ -190,15 +199,15 @@ export const CONCATENATE: LinearRule<Params["concatenate"]> = {
 
 // reverses the order along axes; linear and its own transpose. A primitive for speed (a gather
 // with reversed indices reads an index array per element).
-export const REV: LinearRule<Params["rev"]> = {
+export const REV: LinearRule<Params["rev"], 1, 1> = {
   name: "rev",
   abstractEval([a], { axes }) {
     for (const ax of axes)
-      if (ax < 0 || ax >= a!.shape.length)
-        throw new ShapeError(`flip: axis ${ax} out of range for shape ${fmtShape(a!.shape)}`);
-    return sameAval(a!);
+      if (ax < 0 || ax >= a.shape.length)
+        throw new ShapeError(`flip: axis ${ax} out of range for shape ${fmtShape(a.shape)}`);
+    return sameAval(a);
   },
-  impl: ([x], { axes }) => [K.rev(x!, axes)],
+  impl: ([x], { axes }) => [K.rev(x, axes)],
   jvp: (_p, [dx = null], _o, { axes }) => [dx === null ? null : O.revPrim(dx, axes)],
   transpose: ([ct = null], _a, { axes }) => [ct === null ? null : O.revPrim(ct, axes)],
   vmap: shiftAxes(

@@ -28,7 +28,7 @@ import * as SP from "./special.js";
 // opsB: convolution and scatter updates (issue 9)
 import * as CV from "./conv.js";
 import * as SC from "./scatter.js";
-import type { LinearRule, Rule } from "./rule.js";
+import type { Rule } from "../core/trace.js";
 
 /** Parameters of each primitive. The keys are the primitive ids the IR prints. */
 export interface Params {
@@ -158,7 +158,11 @@ type LinearPrim =
   // opsB (issue 9)
   | "conv";
 
-type RuleFor<P extends Prim> = P extends LinearPrim ? LinearRule<Params[P]> : Rule<Params[P]>;
+// Rows are typed by arity in their files (`Rule<P, N, M>` of ./rule.ts, whose rules take tuples);
+// here each is checked against the core Rule that `bind` and the transforms call.
+type RuleFor<P extends Prim> = P extends LinearPrim
+  ? Rule<Params[P]> & Required<Pick<Rule<Params[P]>, "transpose">>
+  : Rule<Params[P]>;
 
 /** Every first-order primitive's row, by name. */
 export const RULES = {

@@ -12,6 +12,8 @@ import { DType, floatOf, promote } from "../core/dtype.js";
 import { ConcreteArray, NDArray, isIntegralWeak, scalar, storageOf } from "../core/ndarray.js";
 import { Shape, shapesEqual } from "../core/shape.js";
 import { Rule, bind, bind1 } from "../core/trace.js";
+import { NablaError } from "../core/errors.js";
+import type { Tuple } from "./rule.js";
 import { NO_PARAMS as STAGED_NO_PARAMS } from "../core/graph.js";
 import { cast } from "../kernels/elementwise.js";
 import { broadcastTo } from "../kernels/movement.js";
@@ -58,8 +60,9 @@ export function astype(x: NDArray, dtype: DType): NDArray {
 
 /** The dtype operands promote to (JAX rules with weak scalars). */
 export function promoted(op: string, xs: NDArray[]): DType {
-  if (xs.length === 2) {
-    const d = promoted2(xs[0]!, xs[1]!);
+  const [x, y] = xs;
+  if (xs.length === 2 && x !== undefined && y !== undefined) {
+    const d = promoted2(x, y);
     if (d !== null) return d;
   }
   return promote(
@@ -197,7 +200,8 @@ export function broadcastPrim(x: NDArray, shape: readonly number[]): NDArray {
 
 /** The concatenate primitive. */
 export function concatPrim(xs: readonly NDArray[], axis: number): NDArray {
-  return xs.length === 1 ? xs[0]! : bind1(SH.CONCATENATE, xs, { axis });
+  const [x] = xs;
+  return xs.length === 1 && x !== undefined ? x : bind1(SH.CONCATENATE, xs, { axis });
 }
 
 /** The slice primitive. */
@@ -239,15 +243,23 @@ export function matmulPrim(a: NDArray, b: NDArray): NDArray {
 export const solvePrim = (a: NDArray, b: NDArray): NDArray => bind1(LA.SOLVE, [a, b], {});
 export const triangularSolvePrim = (a: NDArray, b: NDArray, lower: boolean, transposeA: boolean): NDArray =>
   bind1(LA.TRIANGULAR_SOLVE, [a, b], { lower, transposeA });
-export const slogdetPrim = (a: NDArray): NDArray[] => bind(LA.SLOGDET, [a], {});
+/** A multi-output primitive's `m` outputs as a tuple (checked: a different count is a bug in nabla). */
+function bindOuts<P, M extends number>(prim: Rule<P>, args: readonly NDArray[], params: P, m: M): Tuple<NDArray, M> {
+  const outs = bind(prim, args, params);
+  if (outs.length !== m) throw new NablaError(`${prim.name}: internal: ${outs.length} outputs, expected ${m}`);
+  return outs as Tuple<NDArray, M>;
+}
+
+export const slogdetPrim = (a: NDArray): [NDArray, NDArray] => bindOuts(LA.SLOGDET, [a], {}, 2);
 export const detPrim = (a: NDArray): NDArray => bind1(LA.DET, [a], {});
 export const cofactorPrim = (a: NDArray): NDArray => bind1(LA.COFACTOR, [a], {});
 export const choleskyPrim = (a: NDArray): NDArray => bind1(LA.CHOLESKY, [a], {});
-export const qrPrim = (a: NDArray): NDArray[] => bind(LA.QR, [a], {});
-export const eighPrim = (a: NDArray): NDArray[] => bind(LA.EIGH, [a], {});
+export const qrPrim = (a: NDArray): [NDArray, NDArray] => bindOuts(LA.QR, [a], {}, 2);
+export const eighPrim = (a: NDArray): [NDArray, NDArray] => bindOuts(LA.EIGH, [a], {}, 2);
 // opsC: svd, lu, expm
-export const svdPrim = (a: NDArray, fullMatrices: boolean): NDArray[] => bind(LA.SVD, [a], { fullMatrices });
-export const luPrim = (a: NDArray): NDArray[] => bind(LA.LU, [a], {});
+export const svdPrim = (a: NDArray, fullMatrices: boolean): [NDArray, NDArray, NDArray] =>
+  bindOuts(LA.SVD, [a], { fullMatrices }, 3);
+export const luPrim = (a: NDArray): [NDArray, NDArray, NDArray] => bindOuts(LA.LU, [a], {}, 3);
 export const expmPrim = (a: NDArray): NDArray => bind1(LA.EXPM, [a], {});
 export const expmFrechetPrim = (a: NDArray, e: NDArray): NDArray => bind1(LA.EXPM_FRECHET, [a, e], {});
 

@@ -1,4 +1,5 @@
 /** fast-check arbitraries for shapes, arrays in a domain, broadcast-compatible shapes and SPD matrices. */
+import { at } from "../core/errors.js";
 import fc from "fast-check";
 import * as nb from "../index.js";
 
@@ -134,7 +135,9 @@ function arbValues(n: number, domain: Domain, lo: number, hi: number): fc.Arbitr
         Array.from({ length: n }, (_, i) => i),
         { minLength: n, maxLength: n },
       );
-      return fc.tuple(perm, many(unitDraw)).map(([p, us]) => p.map((cell, i) => lo + w * (cell + 0.1 + 0.8 * us[i]!)));
+      return fc
+        .tuple(perm, many(unitDraw))
+        .map(([p, us]) => p.map((cell, i) => lo + w * (cell + 0.1 + 0.8 * at(us, i, "arbValues"))));
     }
   }
 }
@@ -142,7 +145,7 @@ function arbValues(n: number, domain: Domain, lo: number, hi: number): fc.Arbitr
 /** Builds an NDArray from plain values (rounded to the dtype). */
 function makeArray(vals: readonly number[], shape: Shape, dtype: DType): NDArray {
   const data = dtype === "bool" ? vals.map((v) => v !== 0) : vals.slice();
-  if (shape.length === 0) return nb.array(data[0]!, { dtype });
+  if (shape.length === 0) return nb.array(at<number | boolean>(data, 0, "makeArray"), { dtype });
   if (dtype === "bool") return nb.array(data as boolean[], { dtype }).reshape(shape);
   return nb.array(Float64Array.from(data as number[]), { dtype, shape });
 }
@@ -216,7 +219,7 @@ export function arbBroadcastPair(
     arrays?: Omit<ArrayOptions, "shape"> | readonly [Omit<ArrayOptions, "shape">, Omit<ArrayOptions, "shape">];
   } = {},
 ): fc.Arbitrary<[number[], number[]]> | fc.Arbitrary<[NDArray, NDArray]> {
-  const shapes = arbBroadcastShapes(2, opts).map((s) => [s[0]!, s[1]!] as [number[], number[]]);
+  const shapes = arbBroadcastShapes(2, opts).map((s) => [s[0], s[1]] as [number[], number[]]);
   const arrays = opts.arrays;
   if (arrays === undefined) return shapes;
   const [oa, ob] = Array.isArray(arrays)
@@ -263,7 +266,7 @@ export function arbSpdMatrix(nOrOpts: number | SpdOptions = {}): fc.Arbitrary<ND
         for (let i = 0; i < n; i++)
           for (let j = 0; j < n; j++) {
             let s = i === j ? n : 0;
-            for (let k = 0; k < n; k++) s += a[i * n + k]! * a[j * n + k]!;
+            for (let k = 0; k < n; k++) s += at(a, i * n + k, "arbSpdMatrix") * at(a, j * n + k, "arbSpdMatrix");
             m[i * n + j] = s;
           }
         return nb.array(m, { shape: [n, n], dtype });

@@ -4,6 +4,7 @@
  * the adjoint identity ⟨ct, J·t⟩ = ⟨Jᵀ·ct, t⟩, then recurses on the JVP
  * function and on the VJP function.
  */
+import { at as elementAt } from "../core/errors.js";
 import * as nb from "../index.js";
 import type { ArraysOf } from "../index.js";
 import { flatArrays, fmt, fmtShape, values } from "./common.js";
@@ -128,10 +129,10 @@ function inner(a: readonly NDArray[], b: readonly NDArray[]): { value: number; s
   a.forEach((x, i) => {
     if (!isFloatDType(x.dtype)) return;
     const va = values(x);
-    const vb = values(b[i]!);
+    const vb = values(elementAt(b, i, "checkGrads"));
     for (let k = 0; k < va.length; k++) {
-      value += va[k]! * vb[k]!;
-      scale += Math.abs(va[k]! * vb[k]!);
+      value += elementAt(va, k, "checkGrads") * elementAt(vb, k, "checkGrads");
+      scale += Math.abs(elementAt(va, k, "checkGrads") * elementAt(vb, k, "checkGrads"));
     }
   });
   return { value, scale };
@@ -158,7 +159,7 @@ function checkPrimal(
   if (!gdef.equals(wdef))
     fail(order, total, mode, path, `the primal output of ${who} has structure ${gdef}, the function's ${wdef}`);
   got.forEach((x, i) => {
-    const w = want[i]!;
+    const w = elementAt(want, i, "checkGrads");
     if (x.dtype !== w.dtype || x.shape.length !== w.shape.length || x.shape.some((d, k) => d !== w.shape[k]))
       fail(
         order,
@@ -170,8 +171,8 @@ function checkPrimal(
     const vx = values(x);
     const vw = values(w);
     for (let k = 0; k < vx.length; k++) {
-      const bound = tol.atol + tol.rtol * Math.abs(vw[k]!);
-      if (excessOf(vx[k]!, vw[k]!, bound) > 1)
+      const bound = tol.atol + tol.rtol * Math.abs(elementAt(vw, k, "checkGrads"));
+      if (excessOf(elementAt(vx, k, "checkGrads"), elementAt(vw, k, "checkGrads"), bound) > 1)
         fail(
           order,
           total,
@@ -206,7 +207,7 @@ function checkJvpAt(
     fail(order, total, "fwd", path, `the JVP returned structure ${tdef}, the function ${num.def}`);
   let worst = { excess: -Infinity, err: 0, bound: 0, leaf: 0, index: 0, got: 0, want: 0 };
   touts.forEach((t, i) => {
-    const n = num.leaves[i]!;
+    const n = elementAt(num.leaves, i, "checkGrads");
     if (t.shape.length !== n.shape.length || t.shape.some((d, k) => d !== n.shape[k]))
       fail(
         order,
@@ -218,12 +219,21 @@ function checkJvpAt(
     if (!isFloatDType(n.dtype)) return;
     const vt = values(t);
     const vn = values(n);
-    const unc = num.uncertainty[i]!;
+    const unc = elementAt(num.uncertainty, i, "checkGrads");
     for (let k = 0; k < vt.length; k++) {
-      const err = Math.abs(vt[k]! - vn[k]!);
-      const bound = tol.atol + tol.rtol * Math.abs(vn[k]!) + unc[k]!;
-      const excess = excessOf(vt[k]!, vn[k]!, bound);
-      if (excess > worst.excess) worst = { excess, err, bound, leaf: i, index: k, got: vt[k]!, want: vn[k]! };
+      const err = Math.abs(elementAt(vt, k, "checkGrads") - elementAt(vn, k, "checkGrads"));
+      const bound = tol.atol + tol.rtol * Math.abs(elementAt(vn, k, "checkGrads")) + elementAt(unc, k, "checkGrads");
+      const excess = excessOf(elementAt(vt, k, "checkGrads"), elementAt(vn, k, "checkGrads"), bound);
+      if (excess > worst.excess)
+        worst = {
+          excess,
+          err,
+          bound,
+          leaf: i,
+          index: k,
+          got: elementAt(vt, k, "checkGrads"),
+          want: elementAt(vn, k, "checkGrads"),
+        };
     }
   });
   if (worst.excess > 1)
@@ -260,7 +270,7 @@ function checkVjpAt(
   if (ctLeaves.length !== ts.length)
     fail(order, total, "rev", path, `the VJP returned ${ctLeaves.length} cotangent leaves for ${ts.length} inputs`);
   ctLeaves.forEach((c, i) => {
-    const p = ps[i]!;
+    const p = elementAt(ps, i, "checkGrads");
     if (c.shape.length !== p.shape.length || c.shape.some((d, k) => d !== p.shape[k]))
       fail(
         order,
@@ -279,8 +289,9 @@ function checkVjpAt(
   cts.forEach((c, i) => {
     if (!isFloatDType(c.dtype)) return;
     const vc = values(c);
-    const unc = num.uncertainty[i]!;
-    for (let k = 0; k < vc.length; k++) noise += Math.abs(vc[k]!) * unc[k]!;
+    const unc = elementAt(num.uncertainty, i, "checkGrads");
+    for (let k = 0; k < vc.length; k++)
+      noise += Math.abs(elementAt(vc, k, "checkGrads")) * elementAt(unc, k, "checkGrads");
   });
   // The inner product's natural scale is Σ|ct_i (J t)_i|: relative error is measured against it, not
   // against |⟨ct, J t⟩|, which may cancel to near zero.

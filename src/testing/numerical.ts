@@ -1,4 +1,5 @@
 /** Numerical differentiation: central differences with an estimate of their own error. */
+import { at } from "../core/errors.js";
 import * as nb from "../index.js";
 import type { ArraysOf, Returned, TangentOf } from "../index.js";
 import { flatArrays, fmtShape, values } from "./common.js";
@@ -44,7 +45,7 @@ export function numericalJvpFlat(
       `numericalJvp: tangents have structure ${tdef}, expected the structure of the primals ${pdef}`,
     );
   const ts = tsRaw.map((t, i) => {
-    const p = ps[i]!;
+    const p = at(ps, i, "checkGrads");
     if (t.shape.length !== p.shape.length || t.shape.some((d, k) => d !== p.shape[k]))
       throw new nb.ShapeError(
         `numericalJvp: tangent leaf ${i} has shape ${fmtShape(t.shape)}, expected ${fmtShape(p.shape)}`,
@@ -55,7 +56,7 @@ export function numericalJvpFlat(
   const shifted = (step: number): unknown[] =>
     nb.tree.unflatten(
       pdef,
-      ps.map((p, i) => (isFloatDType(p.dtype) ? nb.add(p, nb.mul(ts[i]!, step)) : p)),
+      ps.map((p, i) => (isFloatDType(p.dtype) ? nb.add(p, nb.mul(at(ts, i, "checkGrads"), step)) : p)),
     ) as unknown[];
   const quotient = (h: number) => {
     const [plus, def] = flatArrays(f(...(shifted(h) as never[])));
@@ -63,7 +64,7 @@ export function numericalJvpFlat(
     if (!def.equals(defMinus))
       throw new nb.ShapeError(`numericalJvp: the function returned structures ${def} and ${defMinus} at x ± εt`);
     const leaves = plus.map((a, i) => {
-      const b = minus[i]!;
+      const b = at(minus, i, "checkGrads");
       if (!isFloatDType(a.dtype)) return nb.zeros(a.shape, { dtype: a.dtype });
       return nb.div(nb.sub(a, b), 2 * h);
     });
@@ -74,13 +75,13 @@ export function numericalJvpFlat(
   if (u !== undefined) {
     const d2 = quotient(2 * e);
     uncertainty = d1.leaves.map((l, i) => {
-      const va = values(d1.plus[i]!);
-      const vb = values(d1.minus[i]!);
+      const va = values(at(d1.plus, i, "checkGrads"));
+      const vb = values(at(d1.minus, i, "checkGrads"));
       const q1 = values(l);
-      const q2 = values(d2.leaves[i]!);
+      const q2 = values(at(d2.leaves, i, "checkGrads"));
       return va.map((v, k) => {
-        const rounding = (NOISE_ULPS * u * (Math.abs(v) + Math.abs(vb[k]!))) / (2 * e);
-        const truncation = Math.abs(q2[k]! - q1[k]!);
+        const rounding = (NOISE_ULPS * u * (Math.abs(v) + Math.abs(at(vb, k, "checkGrads")))) / (2 * e);
+        const truncation = Math.abs(at(q2, k, "checkGrads") - at(q1, k, "checkGrads"));
         return rounding + (Number.isFinite(truncation) ? truncation : 0);
       });
     });

@@ -1,4 +1,5 @@
 /** Random differentiable programs (fast-check `letrec`), for checking transforms on whole programs. */
+import { at } from "../core/errors.js";
 import fc from "fast-check";
 import * as nb from "../index.js";
 import { arbArray } from "./arbitraries.js";
@@ -51,9 +52,11 @@ interface Node {
 }
 
 /** Merges child nodes' constants: each child's constants follow the previous child's. */
-function combine(
-  children: readonly Node[],
-  make: (args: ((x: NDArray, c: readonly NDArray[]) => NDArray)[], shows: string[]) => Node,
+type Run = (x: NDArray, c: readonly NDArray[]) => NDArray;
+
+function combine<C extends Node[]>(
+  children: [...C],
+  make: (args: { [K in keyof C]: Run }, shows: { [K in keyof C]: string }) => Node,
 ): Node {
   const offsets: number[] = [];
   let off = 0;
@@ -61,9 +64,10 @@ function combine(
     offsets.push(off);
     off += ch.consts.length;
   }
-  const runs = children.map((ch, i) => (x: NDArray, c: readonly NDArray[]) => ch.run(x, c.slice(offsets[i]!)));
-  const shows = children.map((ch, i) => renumber(ch.show, offsets[i]!));
-  const node = make(runs, shows);
+  const runs = children.map((ch, i) => (x: NDArray, c: readonly NDArray[]) => ch.run(x, c.slice(offsets[i])));
+  const shows = children.map((ch, i) => renumber(ch.show, at(offsets, i, "combine")));
+  // one run and one show per child, in order: the children's tuple type, mapped
+  const node = make(runs as { [K in keyof C]: Run }, shows as { [K in keyof C]: string });
   return { run: node.run, show: node.show, consts: children.flatMap((ch) => ch.consts) };
 }
 
@@ -158,17 +162,24 @@ export function arbProgram(opts: ProgramOptions = {}): fc.Arbitrary<Program> {
         ),
         leaf: fc.oneof(
           { weight: 3, arbitrary: fc.constant<Node>({ run: (x) => x, show: "x", consts: [] }) },
-          { weight: 1, arbitrary: constArr.map((c): Node => ({ run: (_x, cs) => cs[0]!, show: "c0", consts: [c] })) },
+          {
+            weight: 1,
+            arbitrary: constArr.map((c): Node => ({
+              run: (_x, cs) => at(cs, 0, "arbProgram"),
+              show: "c0",
+              consts: [c],
+            })),
+          },
         ),
         unary: fc
           .tuple(fc.constantFrom(...UNARY), tie("node"))
           .map(([[name, g], a]) =>
-            combine([a], ([ra], [sa]) => ({ run: (x, c) => g(ra!(x, c)), show: fill(name, [sa!]), consts: [] })),
+            combine([a], ([ra], [sa]) => ({ run: (x, c) => g(ra(x, c)), show: fill(name, [sa]), consts: [] })),
           ),
         binary: fc.tuple(fc.constantFrom(...BINARY), tie("node"), tie("node")).map(([[name, g], a, b]) =>
           combine([a, b], ([ra, rb], [sa, sb]) => ({
-            run: (x, c) => g(ra!(x, c), rb!(x, c)),
-            show: fill(name, [sa!, sb!]),
+            run: (x, c) => g(ra(x, c), rb(x, c)),
+            show: fill(name, [sa, sb]),
             consts: [],
           })),
         ),
@@ -177,7 +188,7 @@ export function arbProgram(opts: ProgramOptions = {}): fc.Arbitrary<Program> {
           fc.tuple(fc.constantFrom("sum", "mean", "prod", "logsumexp"), axis, tie("node")).map(([op, ax, a]) =>
             combine([a], ([ra], [sa]) => ({
               run: (x, c) => {
-                const v = ra!(x, c);
+                const v = ra(x, c);
                 const r =
                   op === "sum"
                     ? nb.sum(v, ax, true)
@@ -194,31 +205,31 @@ export function arbProgram(opts: ProgramOptions = {}): fc.Arbitrary<Program> {
           ),
           fc.tuple(fc.constantFrom("softmax", "logSoftmax"), axis, tie("node")).map(([op, ax, a]) =>
             combine([a], ([ra], [sa]) => ({
-              run: (x, c) => (op === "softmax" ? nb.softmax(ra!(x, c), ax) : nb.logSoftmax(ra!(x, c), ax)),
+              run: (x, c) => (op === "softmax" ? nb.softmax(ra(x, c), ax) : nb.logSoftmax(ra(x, c), ax)),
               show: `${op}(${sa}, axis=${ax})`,
               consts: [],
             })),
           ),
           tie("node").map((a) =>
             combine([a], ([ra], [sa]) => ({
-              run: (x, c) => nb.transpose(nb.reshape(ra!(x, c), [n, m])),
+              run: (x, c) => nb.transpose(nb.reshape(ra(x, c), [n, m])),
               show: `transpose(reshape(${sa}, [${n},${m}]))`,
               consts: [],
             })),
           ),
           fc.tuple(tie("node"), tie("node"), tie("node")).map(([a, b, d]) =>
             combine([a, b, d], ([ra, rb, rd], [sa, sb, sd]) => ({
-              run: (x, c) => nb.div(nb.matmul(nb.matmul(ra!(x, c), nb.transpose(rb!(x, c))), rd!(x, c)), m * n),
+              run: (x, c) => nb.div(nb.matmul(nb.matmul(ra(x, c), nb.transpose(rb(x, c))), rd(x, c)), m * n),
               show: `div(matmul(matmul(${sa}, transpose(${sb})), ${sd}), ${m * n})`,
               consts: [],
             })),
           ),
           fc.tuple(axis, fc.integer({ min: 1, max: maxDim }), tie("node")).map(([ax, k0, a]) => {
-            const len = shape[ax]!;
+            const len = at(shape, ax, "arbProgram");
             const k = k0 % len;
             return combine([a], ([ra], [sa]) => ({
               run: (x, c) => {
-                const v = ra!(x, c);
+                const v = ra(x, c);
                 if (k === 0) return v;
                 const end = shape.slice();
                 const begin = [0, 0];
@@ -236,7 +247,7 @@ export function arbProgram(opts: ProgramOptions = {}): fc.Arbitrary<Program> {
               combine([a, b], ([ra, rb], [sa, sb]) => {
                 const cond = nb.array(mask, { shape });
                 return {
-                  run: (x, c) => nb.where(cond, ra!(x, c), rb!(x, c)),
+                  run: (x, c) => nb.where(cond, ra(x, c), rb(x, c)),
                   show: `where([${mask.map((v) => (v ? 1 : 0)).join("")}], ${sa}, ${sb})`,
                   consts: [],
                 };

@@ -7,7 +7,7 @@
  * whole-array operations and O(n) applications of `fn` in total. Written with
  * differentiable, batchable operations, so every transform applies.
  */
-import { NablaError, ShapeError, fmtShape } from "../core/errors.js";
+import { NablaError, ShapeError, fmtShape, at } from "../core/errors.js";
 import { NDArray } from "../core/ndarray.js";
 import { TreeDef, describe } from "../core/pytree.js";
 import { normAxis, shapesEqual } from "../core/shape.js";
@@ -40,7 +40,7 @@ function pairs(x: NDArray, axis: number, m: number): [NDArray, NDArray] {
 
 /** Interleaves e (length k or k + 1) and o (length k) along `axis`: e0 o0 e1 o1 … */
 function interleave(e: NDArray, o: NDArray, axis: number): NDArray {
-  const k = o.shape[axis]!;
+  const k = at(o.shape, axis, "interleave");
   const ek = range(e, axis, 0, k);
   const both = stack([ek, o], axis + 1);
   const merged = reshape(both, [...o.shape.slice(0, axis), 2 * k, ...o.shape.slice(axis + 1)]);
@@ -51,7 +51,7 @@ type Combine = (a: NDArray[], b: NDArray[]) => NDArray[];
 
 /** The inclusive prefix combination of every leaf along `axis` (all leaves have length n there). */
 function prefix(fn: Combine, xs: NDArray[], axis: number): NDArray[] {
-  const n = xs[0]!.shape[axis]!;
+  const n = at(xs, 0, "associativeScan").shape[axis]!;
   if (n < 2) return xs;
   const m = Math.floor(n / 2);
   const ps = xs.map((x) => pairs(x, axis, m));
@@ -74,9 +74,9 @@ function prefix(fn: Combine, xs: NDArray[], axis: number): NDArray[] {
       odd.map((o) => range(o, axis, 0, nEven)),
       later,
     );
-    even = xs.map((x, i) => concatenate([range(x, axis, 0, 1), rest[i]!], axis));
+    even = xs.map((x, i) => concatenate([range(x, axis, 0, 1), at(rest, i, "associativeScan")], axis));
   }
-  return even.map((e, i) => interleave(e, odd[i]!, axis));
+  return even.map((e, i) => interleave(e, at(odd, i, "associativeScan"), axis));
 }
 
 /**
@@ -106,10 +106,10 @@ export function associativeScan<T>(
     throw new NablaError(`${OP}: reverse must be a boolean, got ${describe(o.reverse)}`);
   const [xs, def] = flattenToArrays(elems, OP, "elems");
   if (xs.length === 0) throw new ShapeError(`${OP}: elems has no arrays`);
-  const first = xs[0]!;
+  const first = at(xs, 0, "associativeScan");
   if (first.ndim === 0) throw new ShapeError(`${OP}: elems must have at least one axis, got shape []`);
   const axis = normAxis(OP, o.axis ?? 0, first.ndim);
-  const n = first.shape[axis]!;
+  const n = at(first.shape, axis, "associativeScan");
   xs.forEach((x, i) => {
     if (x.ndim <= axis || x.shape[axis] !== n)
       throw new ShapeError(
@@ -128,9 +128,9 @@ function combiner(fn: (a: any, b: any) => unknown, def: TreeDef): Combine {
     const [out, odef] = flattenToArrays(fn(unflatten(def, a), unflatten(def, b)), OP, "fn's output");
     if (!odef.equals(def)) throw new ShapeError(`${OP}: fn returned structure ${odef}, expected ${def}`);
     out.forEach((y, i) => {
-      if (!shapesEqual(y.shape, a[i]!.shape))
+      if (!shapesEqual(y.shape, at(a, i, "associativeScan").shape))
         throw new ShapeError(
-          `${OP}: fn returned shape ${fmtShape(y.shape)} for leaf ${i}, expected ${fmtShape(a[i]!.shape)} (fn must be elementwise along the axis)`,
+          `${OP}: fn returned shape ${fmtShape(y.shape)} for leaf ${i}, expected ${fmtShape(at(a, i, "associativeScan").shape)} (fn must be elementwise along the axis)`,
         );
     });
     return out;

@@ -1,11 +1,12 @@
 /** Argument handling shared by the transforms. */
-import { DTypeError, GradError, NablaError, ShapeError, fmtShape } from "../core/errors.js";
+import { DTypeError, GradError, NablaError, ShapeError, fmtShape, at } from "../core/errors.js";
 import { isFloat } from "../core/dtype.js";
 import { NDArray } from "../core/ndarray.js";
 import { array } from "../ops/creation.js";
 import { asArray } from "../ops/operand.js";
 import { TreeDef, describe, flattenAs, rejectThenable, unflatten } from "../core/pytree.js";
 import { shapesEqual } from "../core/shape.js";
+import { readOptions } from "../core/options.js";
 
 /** A pytree leaf as an NDArray: JS numbers become weakly typed 0-d float64 arrays. */
 export function toLeaf(x: unknown, op: string): NDArray {
@@ -42,7 +43,7 @@ export function requireFloat(op: string, xs: readonly NDArray[], what = "input")
 export function matchLeaves(op: string, what: string, ps: readonly NDArray[], ts: readonly unknown[]): NDArray[] {
   if (ts.length !== ps.length) throw new ShapeError(`${op}: expected ${ps.length} ${what} leaves, got ${ts.length}`);
   return ts.map((t, i) => {
-    const p = ps[i]!;
+    const p = at(ps, i, "matchLeaves");
     let a = toLeaf(t, op);
     if (!shapesEqual(a.shape, p.shape))
       throw new ShapeError(`${op}: ${what} leaf ${i} has shape ${fmtShape(a.shape)}, expected ${fmtShape(p.shape)}`);
@@ -122,21 +123,8 @@ export function fnArg<F extends (...args: never[]) => unknown>(
   return guarded as unknown as F;
 }
 
-/** A shallow frozen copy of an options object (so later mutation changes nothing); NablaError if not an object. */
-export function readOptions<O extends object>(op: string, options: O | undefined, keys?: readonly string[]): O {
-  if (options === undefined) return Object.freeze({}) as O;
-  if (options === null || typeof options !== "object" || Array.isArray(options))
-    throw new NablaError(`${op}: options must be an object, got ${describe(options)}`);
-  // a plain object only: a Date, Map, typed array or NDArray given as options is a misplaced argument
-  const proto: unknown = Object.getPrototypeOf(options);
-  if (proto !== Object.prototype && proto !== null)
-    throw new NablaError(`${op}: options must be a plain object, got ${describe(options)}`);
-  if (keys !== undefined)
-    for (const k of Object.keys(options))
-      if (!keys.includes(k))
-        throw new NablaError(`${op}: unknown option ${JSON.stringify(k)} (options are ${keys.join(", ")})`);
-  return Object.freeze({ ...options });
-}
+// the one options validator (core/options.ts), for the transforms that import it from here
+export { readOptions };
 
 function isIntegerList(x: unknown): x is readonly number[] {
   return Array.isArray(x) && x.every((k) => Number.isInteger(k));

@@ -4,7 +4,7 @@
  * carries the user's rules (see customRules.ts), so the rules hold
  * under every transform, including staging and batching.
  */
-import { DTypeError, GradError, NablaError, ShapeError, fmtShape } from "../core/errors.js";
+import { DTypeError, GradError, NablaError, ShapeError, fmtShape, at as elementAt } from "../core/errors.js";
 import { isFloat } from "../core/dtype.js";
 import { shapesEqual } from "../core/shape.js";
 import { NDArray } from "../core/ndarray.js";
@@ -70,7 +70,7 @@ export function customJvp(
           throw new NablaError("customJvp: the rule must return [primalOut, tangentOut]");
         const po = flatOut(r[0], "customJvp", out, "the rule's primal output");
         const to = flatOut(r[1], "customJvp", out, "the rule's tangent output");
-        return [po, to.map((t, i) => checkedTangent(t, po[i]!, i))];
+        return [po, to.map((t, i) => checkedTangent(t, elementAt(po, i, "customJvp"), i))];
       },
       id,
       name: f.name || "f",
@@ -139,7 +139,7 @@ function customVjpWith(
         const [leaves, def] = flatten(filled);
         if (!def.equals(inDef)) throw new ShapeError(`customVjp: bwd returned structure ${def}, expected ${inDef}`);
         return leaves.map((l, i) => {
-          const x = xs[i]!;
+          const x = elementAt(xs, i, "customVjpWith");
           if (!(l instanceof NDArray)) return zeros(x.shape, { dtype: x.dtype }).add(l as number);
           const wrongShape = !shapesEqual(l.shape, x.shape);
           if (wrongShape || (isFloat(x.dtype) && l.dtype !== x.dtype)) {
@@ -234,10 +234,10 @@ export function checkpoint(
     if (saveNothing && traced.length === 0) return plain(...args);
     const full = (zs: NDArray[]): NDArray[] => {
       const cs = consts.slice();
-      traced.forEach((j, k) => (cs[j] = zs[k]!));
+      traced.forEach((j, k) => (cs[j] = elementAt(zs, k, "checkpoint")));
       return [...cs, ...zs.slice(traced.length)];
     };
-    const operands = [...traced.map((j) => consts[j]!), ...xs];
+    const operands = [...traced.map((j) => elementAt(consts, j, "checkpoint")), ...xs];
     const float = operands.map((z) => isFloat(z.dtype));
     const inner = customVjpWith(
       (...zs: NDArray[]) => evalGraph(g, full(zs)),
@@ -249,10 +249,13 @@ export function checkpoint(
         const idx = zs.flatMap((_z, i) => (float[i] ? [i] : []));
         const at = (ws: NDArray[]): NDArray[] => {
           const all = zs.slice();
-          idx.forEach((j, k) => (all[j] = ws[k]!));
+          idx.forEach((j, k) => (all[j] = elementAt(ws, k, "checkpoint")));
           return full(all);
         };
-        const cts = vjp((...ws: NDArray[]) => replay(g, at(ws), policy, saved), ...idx.map((j) => zs[j]!))[1](ct);
+        const cts = vjp(
+          (...ws: NDArray[]) => replay(g, at(ws), policy, saved),
+          ...idx.map((j) => elementAt(zs, j, "checkpoint")),
+        )[1](ct);
         const out: (NDArray | null)[] = zs.map(() => null);
         idx.forEach((j, k) => (out[j] = (cts[k] as NDArray | null | undefined) ?? null));
         return out;

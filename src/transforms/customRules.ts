@@ -6,7 +6,7 @@
  * user's backward function). The functions travel in the parameters, so the
  * rules survive staging (`jit`, `makeGraph`) and batching.
  */
-import { NablaError, ShapeError, fmtShape } from "../core/errors.js";
+import { NablaError, ShapeError, fmtShape, at } from "../core/errors.js";
 import { shapesEqual } from "../core/shape.js";
 import { ConcreteArray, NDArray } from "../core/ndarray.js";
 import { StagingTrace } from "../core/graph.js";
@@ -83,7 +83,7 @@ export const CUSTOM_JVP_CALL: Rule<CustomJvpParams> = {
   jvpFull: (primals: NDArray[], tangents: (NDArray | null)[], p: CustomJvpParams): [NDArray[], NDArray[]] =>
     p.rule(primals, orZeros(tangents, primals)),
   vmap(args: NDArray[], dims: Dim[], p: CustomJvpParams, size: number): BatchResult {
-    const xs = args.map((a, i) => batchedFront(a, dims[i]!, size));
+    const xs = args.map((a, i) => batchedFront(a, at(dims, i, "CUSTOM_JVP_CALL"), size));
     const n = xs.length;
     const vm = vmapFlat;
     const params: CustomJvpParams = {
@@ -108,7 +108,8 @@ export const CUSTOM_JVP_CALL: Rule<CustomJvpParams> = {
   },
 };
 
-export const CUSTOM_VJP_CALL: Rule<CustomVjpParams> = {
+// jvpFull is required: the row's jvp delegates to it
+export const CUSTOM_VJP_CALL: Rule<CustomVjpParams> & Required<Pick<Rule<CustomVjpParams>, "jvpFull">> = {
   name: "custom_vjp_call",
   opaque: true,
   printParams: ({ name, checkFwd }) => ({ name, checkFwd }),
@@ -116,7 +117,7 @@ export const CUSTOM_VJP_CALL: Rule<CustomVjpParams> = {
   impl: (xs: ConcreteArray[], p: CustomVjpParams) => concreteOuts(p.f(xs), "customVjp"),
   // forward pass through the user's fwd; the tangent map is a custom_vjp_lin over the residuals
   jvp(primals: NDArray[], tangents: (NDArray | null)[], _o: NDArray[], p: CustomVjpParams) {
-    return CUSTOM_VJP_CALL.jvpFull!(primals, tangents, p)[1];
+    return CUSTOM_VJP_CALL.jvpFull(primals, tangents, p)[1];
   },
   jvpFull(primals: NDArray[], tangents: (NDArray | null)[], p: CustomVjpParams): [NDArray[], NDArray[]] {
     const [outs, res] = p.fwd(primals);
@@ -126,7 +127,9 @@ export const CUSTOM_VJP_CALL: Rule<CustomVjpParams> = {
       const fmt = (as: Aval[]) => as.map((a) => `${a.dtype}${fmtShape(a.shape)}`).join(", ");
       if (
         want.length !== got.length ||
-        want.some((w, i) => w.dtype !== got[i]!.dtype || !shapesEqual(w.shape, got[i]!.shape))
+        want.some(
+          (w, i) => w.dtype !== at(got, i, "customVjp").dtype || !shapesEqual(w.shape, at(got, i, "customVjp").shape),
+        )
       )
         throw new ShapeError(
           `customVjp: fwd's primal output (${fmt(got)}) does not match the function's output (${fmt(want)})`,
@@ -136,7 +139,7 @@ export const CUSTOM_VJP_CALL: Rule<CustomVjpParams> = {
     return [outs, bind(CUSTOM_VJP_LIN, [...res, ...orZeros(tangents, primals)], lin)];
   },
   vmap(args: NDArray[], dims: Dim[], p: CustomVjpParams, size: number): BatchResult {
-    const xs = args.map((a, i) => batchedFront(a, dims[i]!, size));
+    const xs = args.map((a, i) => batchedFront(a, at(dims, i, "customVjp"), size));
     const vm = vmapFlat;
     const params: CustomVjpParams = {
       f: (ys) => vm(p.f, ys),
@@ -184,12 +187,12 @@ export const CUSTOM_VJP_LIN: Rule<CustomLinParams> = {
     if (cts.every((c) => c === null)) return args.map(() => null);
     const ctIn = p.bwd(
       res,
-      cts.map((c, i) => c ?? zerosOf(p.outAvals[i]!)),
+      cts.map((c, i) => c ?? zerosOf(at(p.outAvals, i, "customVjp"))),
     );
     return [...res.map(() => null), ...ctIn];
   },
   vmap(args: NDArray[], dims: Dim[], p: CustomLinParams, size: number): BatchResult {
-    const xs = args.map((a, i) => batchedFront(a, dims[i]!, size));
+    const xs = args.map((a, i) => batchedFront(a, at(dims, i, "customVjp"), size));
     const outs = vmapFlat((ys) => linForward(p, ys), xs);
     return [outs, outs.map(() => 0)];
   },

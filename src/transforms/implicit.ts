@@ -14,7 +14,7 @@
  * Values the user's functions close over (traced or not) are closure-converted
  * into operands, so every transform sees them.
  */
-import { NablaError, ShapeError, fmtShape } from "../core/errors.js";
+import { NablaError, ShapeError, fmtShape, at } from "../core/errors.js";
 import { ConcreteArray, NDArray } from "../core/ndarray.js";
 import { TreeDef } from "../core/pytree.js";
 import { shapesEqual } from "../core/shape.js";
@@ -79,7 +79,8 @@ const batchedFn =
     vmapFlat((zs) => f(zs.slice(0, nC), zs.slice(nC)), [...cs, ...xs]);
 
 /** `x = A⁻¹ b` for an operator given by a matvec; operands are the operator's parameters, then b. */
-export const LINEAR_SOLVE: Rule<LinearSolveParams> = {
+// jvpFull is required: the row's jvp delegates to it
+export const LINEAR_SOLVE: Rule<LinearSolveParams> & Required<Pick<Rule<LinearSolveParams>, "jvpFull">> = {
   name: "linear_solve",
   opaque: true,
   printParams: ({ nC, name }) => ({ nC, name }),
@@ -102,7 +103,7 @@ export const LINEAR_SOLVE: Rule<LinearSolveParams> = {
     return [x, bind(LINEAR_SOLVE, [...cs, ...rhs], p)];
   },
   jvp(primals: NDArray[], tangents: (NDArray | null)[], _o: NDArray[], p: LinearSolveParams) {
-    return LINEAR_SOLVE.jvpFull!(primals, tangents, p)[1];
+    return LINEAR_SOLVE.jvpFull(primals, tangents, p)[1];
   },
   // linear in b: the transpose of b ↦ A⁻¹ b is c ↦ A⁻ᵀ c
   transpose(cts: (NDArray | null)[], args: (NDArray | LinearIn)[], p: LinearSolveParams): (NDArray | null)[] {
@@ -111,12 +112,12 @@ export const LINEAR_SOLVE: Rule<LinearSolveParams> = {
       throw new NablaError(`${p.name}: the operator's parameters must not be linear (transpose)`);
     if (cts.every((c) => c === null)) return args.map(() => null);
     const bAvals = args.slice(p.nC).map((a) => (a instanceof NDArray ? avalOf(a) : a.aval));
-    const ctb = cts.map((c, i) => c ?? zerosOf(bAvals[i]!));
+    const ctb = cts.map((c, i) => c ?? zerosOf(at(bAvals, i, "customLinearSolve")));
     const out = bind(LINEAR_SOLVE, [...(cs as NDArray[]), ...ctb], transposed(p));
     return [...cs.map(() => null), ...out];
   },
   vmap(args: NDArray[], dims: Dim[], p: LinearSolveParams, size: number): BatchResult {
-    const xs = args.map((a, i) => batchedFront(a, dims[i]!, size));
+    const xs = args.map((a, i) => batchedFront(a, at(dims, i, "customLinearSolve"), size));
     const params: LinearSolveParams = {
       nC: p.nC,
       matvec: batchedFn(p.matvec, p.nC),
@@ -133,7 +134,11 @@ const fmtAvals = (as: readonly Aval[]): string => as.map((a) => `${a.dtype}${fmt
 
 /** A user function's outputs must have the shapes and dtypes of its input (a square system). */
 function checkAvals(op: string, what: string, got: readonly Aval[], want: readonly Aval[]): void {
-  if (got.some((a, i) => !shapesEqual(a.shape, want[i]!.shape) || a.dtype !== want[i]!.dtype))
+  if (
+    got.some(
+      (a, i) => !shapesEqual(a.shape, at(want, i, "checkAvals").shape) || a.dtype !== at(want, i, "checkAvals").dtype,
+    )
+  )
     throw new ShapeError(`${op}: ${what} returned ${fmtAvals(got)}, expected ${fmtAvals(want)} (its input's)`);
 }
 
@@ -252,7 +257,7 @@ export function customRoot<T>(
   const rootFlat = flatSolver(op, solve, F, def, "solve");
   // the tangent system: operands are the root, then f's parameters; (∂f/∂x) v by forward mode
   const jx: Flat2 = (cs, vs) =>
-    jvpFlat((xs) => F(cs.slice(nX), xs), cs.slice(0, nX), vs)[1].map((t, i) => t ?? zerosOf(vs[i]!));
+    jvpFlat((xs) => F(cs.slice(nX), xs), cs.slice(0, nX), vs)[1].map((t, i) => t ?? zerosOf(at(vs, i, "customRoot")));
   // tangentSolve serves both directions: with (∂f/∂x) forward, with its transpose in reverse mode
   const tSolve = flatSolver(op, tangentSolve, jx, def, "tangentSolve");
   const tSolveT = flatSolver(op, tangentSolve, (c, v) => transposeMatvec(jx, c, v, v), def, "tangentSolve");
@@ -264,7 +269,7 @@ export function customRoot<T>(
       const xs = bind(CUSTOM_JVP_CALL, ps, params);
       const cs = ps.slice(0, nC);
       const dF = jvpFlat((c) => F(c, xs), cs, ts.slice(0, nC))[1];
-      const rhs = dF.map((d, i) => (d === null || d === undefined ? zerosOf(xs[i]!) : neg(d)));
+      const rhs = dF.map((d, i) => (d === null || d === undefined ? zerosOf(at(xs, i, "customRoot")) : neg(d)));
       return [xs, bind(LINEAR_SOLVE, [...xs, ...cs, ...rhs], lsParams)];
     },
     id: NEXT_ID++,

@@ -6,6 +6,7 @@
  * Output leaf shapes are `out.shape ++ in.shape`; pytrees nest as
  * output-structure of input-structure.
  */
+import { at } from "../core/errors.js";
 import { NDArray } from "../core/ndarray.js";
 import { allocate } from "../core/dtype.js";
 import { ConcreteArray } from "../core/ndarray.js";
@@ -38,7 +39,7 @@ function basisRows(leaves: readonly NDArray[]): { n: number; offsets: number[]; 
   }
   const basis = leaves.map((l, j) => {
     const d = allocate(l.dtype, n * l.size);
-    for (let k = 0; k < l.size; k++) d[(offsets[j]! + k) * l.size + k] = 1;
+    for (let k = 0; k < l.size; k++) d[(at(offsets, j, "basisRows") + k) * l.size + k] = 1;
     return new ConcreteArray(d, [n, ...l.shape], l.dtype);
   });
   return { n, offsets, basis };
@@ -74,15 +75,15 @@ function jacobian(op: string, mode: "fwd" | "rev", f: (...args: any[]) => unknow
           : (vmap((...ts: NDArray[]) => orZeros(evalLinear(lin.graph, ts), outs))(...rows.basis) as NDArray[]);
       outs.forEach((o, i) => {
         ps.forEach((p, j) => {
-          const t = touts[i]!;
+          const t = at(touts, i, "jacobian");
           const part = slicePrim(
             t,
-            [rows.offsets[j]!, ...o.shape.map(() => 0)],
-            [rows.offsets[j]! + p.size, ...o.shape],
+            [at(rows.offsets, j, "jacobian"), ...o.shape.map(() => 0)],
+            [at(rows.offsets, j, "jacobian") + p.size, ...o.shape],
           );
           // [n_in, ...out] -> [...out, n_in] -> [...out, ...in]
           const perm = [...o.shape.map((_, a) => a + 1), 0];
-          blocks[i]![j] = reshape(transposePrim(part, perm), [...o.shape, ...p.shape]);
+          at(blocks, i, "jacobian")[j] = reshape(transposePrim(part, perm), [...o.shape, ...p.shape]);
         });
       });
     } else {
@@ -94,13 +95,13 @@ function jacobian(op: string, mode: "fwd" | "rev", f: (...args: any[]) => unknow
           : (vmap((...cts: NDArray[]) => orZeros(transposeGraph(lin.graph, cts), ps))(...rows.basis) as NDArray[]);
       outs.forEach((o, i) => {
         ps.forEach((p, j) => {
-          const c = cins[j]!;
+          const c = at(cins, j, "jacobian");
           const part = slicePrim(
             c,
-            [rows.offsets[i]!, ...p.shape.map(() => 0)],
-            [rows.offsets[i]! + o.size, ...p.shape],
+            [at(rows.offsets, i, "jacobian"), ...p.shape.map(() => 0)],
+            [at(rows.offsets, i, "jacobian") + o.size, ...p.shape],
           );
-          blocks[i]![j] = reshape(part, [...o.shape, ...p.shape]);
+          at(blocks, i, "jacobian")[j] = reshape(part, [...o.shape, ...p.shape]);
         });
       });
     }

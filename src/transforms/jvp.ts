@@ -3,6 +3,7 @@
  * zero). Each primitive computes its primal output one level down, then its
  * JVP rule, written with differentiable operations, gives the tangent.
  */
+import { at } from "../core/errors.js";
 import { ConcreteArray, NDArray } from "../core/ndarray.js";
 import { Aval, MainTrace, Rule, Trace, Tracer, avalOf, bind, endTrace, newTrace } from "../core/trace.js";
 import { Shape, shapesEqual } from "../core/shape.js";
@@ -71,7 +72,7 @@ export class JVPTrace extends Trace {
     const res = new Array<NDArray>(outs.length);
     for (let i = 0; i < outs.length; i++) {
       const t = touts[i];
-      const o = outs[i]!;
+      const o = at(outs, i, "JVPTrace");
       res[i] = t === null || t === undefined ? o : new JVPTracer(this, o, fit(t, o));
     }
     return res;
@@ -122,7 +123,7 @@ export function jvp<P extends readonly [] | readonly unknown[], R extends Return
   const [ps, pdef] = flattenToArrays(primals, "jvp", "the primals");
   const [traw, tdef] = flattenAs(tangents, "jvp", "the tangents");
   checkStructure("jvp", "tangents", pdef, tdef);
-  requireFloat("jvp", ps, "primal");
+  requireFloat("jvp", ps, "jvp");
   const ts = matchLeaves("jvp", "tangent", ps, traw);
   let outDef = null as unknown as ReturnType<typeof flattenToArrays>[1];
   const [po, to] = jvpFlat(
@@ -138,7 +139,7 @@ export function jvp<P extends readonly [] | readonly unknown[], R extends Return
     unflatten(outDef, po) as ArraysOf<R>,
     unflatten(
       outDef,
-      to.map((t, i) => t ?? zeros(po[i]!.shape, { dtype: po[i]!.dtype })),
+      to.map((t, i) => t ?? zeros(at(po, i, "jvp").shape, { dtype: at(po, i, "jvp").dtype })),
     ) as ArraysOf<R>,
   ];
 }

@@ -5,7 +5,7 @@
  * tangent work is recorded as a linear graph. Transposing that graph gives
  * the VJP; only linear primitives need a transpose rule.
  */
-import { NablaError } from "../core/errors.js";
+import { NablaError, at } from "../core/errors.js";
 import { NDArray } from "../core/ndarray.js";
 import { TreeDef, describe, flatten, flattenAs } from "../core/pytree.js";
 import { Graph, StagingTrace, StagingTracer, Var } from "../core/graph.js";
@@ -41,7 +41,7 @@ export function linearizeFlat(
     let outDef: TreeDef;
     let aux: unknown = undefined;
     try {
-      let r = f(primals.map((p, i) => new JVPTracer(jt, p, tanIns[i]!)));
+      let r = f(primals.map((p, i) => new JVPTracer(jt, p, at(tanIns, i, "linearizeFlat"))));
       if (hasAux) {
         if (!Array.isArray(r) || r.length !== 2)
           throw new NablaError(`${op}: with hasAux the function must return [output, aux], got ${describe(r)}`);
@@ -106,7 +106,7 @@ export function transposeGraph(g: Graph, cts: readonly (NDArray | null)[]): (NDA
   const table = varTables(g);
   const env = table<NDArray>();
   const consts = table<NDArray>();
-  g.constVars.forEach((v, i) => consts.set(v, g.consts[i]!));
+  g.constVars.forEach((v, i) => consts.set(v, at(g.consts, i, "vjp")));
   const accum = (v: Var, ct: NDArray | null): void => {
     if (ct === null || consts.get(v) !== undefined) return;
     const c = fitCt(ct, v);
@@ -118,11 +118,11 @@ export function transposeGraph(g: Graph, cts: readonly (NDArray | null)[]): (NDA
   });
   const eqs = g.equations;
   for (let i = eqs.length - 1; i >= 0; i--) {
-    const e = eqs[i]!;
+    const e = at(eqs, i, "vjp");
     const ctOut = new Array<NDArray | null>(e.outs.length);
     let any = false;
     for (let k = 0; k < e.outs.length; k++) {
-      const c = env.get(e.outs[k]!) ?? null;
+      const c = env.get(at(e.outs, k, "vjp")) ?? null;
       ctOut[k] = c;
       if (c !== null) any = true;
     }
@@ -134,11 +134,11 @@ export function transposeGraph(g: Graph, cts: readonly (NDArray | null)[]): (NDA
     const ni = e.inputs.length;
     const args = new Array<NDArray | LinearIn>(ni);
     for (let j = 0; j < ni; j++) {
-      const v = e.inputs[j]!;
+      const v = at(e.inputs, j, "vjp");
       args[j] = consts.get(v) ?? linearIn(v.aval);
     }
     const ctIn = rule.transpose(ctOut, args, e.params);
-    for (let j = 0; j < e.inputs.length; j++) accum(e.inputs[j]!, ctIn[j] ?? null);
+    for (let j = 0; j < e.inputs.length; j++) accum(at(e.inputs, j, "vjp"), ctIn[j] ?? null);
   }
   return g.inVars.map((v) => env.get(v) ?? null);
 }
@@ -176,7 +176,7 @@ function varTables(g: Graph): <V>() => VarTable<V> {
 /** Evaluates a linear graph forward on tangents (null = zero), keeping zeros symbolic where it can. */
 export function evalLinear(g: Graph, tangents: readonly (NDArray | null)[]): (NDArray | null)[] {
   const env = new Map<Var, NDArray | null>();
-  g.constVars.forEach((v, i) => env.set(v, g.consts[i]!));
+  g.constVars.forEach((v, i) => env.set(v, at(g.consts, i, "linearize")));
   g.inVars.forEach((v, i) => env.set(v, tangents[i] ?? null));
   const isConst = new Set(g.constVars);
   for (const e of g.equations) {
@@ -186,16 +186,18 @@ export function evalLinear(g: Graph, tangents: readonly (NDArray | null)[]): (ND
       e.outs.forEach((v) => env.set(v, null));
       continue;
     }
-    const args = ins.map((x, j) => x ?? zeros(e.inputs[j]!.aval.shape, { dtype: e.inputs[j]!.aval.dtype }));
+    const args = ins.map(
+      (x, j) => x ?? zeros(at(e.inputs, j, "linearize").aval.shape, { dtype: at(e.inputs, j, "linearize").aval.dtype }),
+    );
     const outs = bind(e.rule, args, e.params);
-    e.outs.forEach((v, i) => env.set(v, outs[i]!));
+    e.outs.forEach((v, i) => env.set(v, at(outs, i, "linearize")));
   }
   return g.outs.map((v) => (v === null ? null : (env.get(v) ?? null)));
 }
 
 /** Materialises symbolic zeros. */
 export function orZeros(xs: readonly (NDArray | null)[], like: readonly NDArray[]): NDArray[] {
-  return xs.map((x, i) => x ?? zeros(like[i]!.shape, { dtype: like[i]!.dtype }));
+  return xs.map((x, i) => x ?? zeros(at(like, i, "orZeros").shape, { dtype: at(like, i, "orZeros").dtype }));
 }
 
 /**

@@ -14,9 +14,9 @@
  * - Batching builds a new loop over the batched carry that runs while any
  *   example is active, keeping finished examples' values.
  */
-import { ShapeError, TracerError, fmtShape } from "../core/errors.js";
+import { ShapeError, TracerError, fmtShape, at } from "../core/errors.js";
 import { ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
-import { Graph, evalGraph, stageClosed } from "../core/graph.js";
+import { Graph, evalGraph, evalGraph1, outAval, stageClosed } from "../core/graph.js";
 import { Aval, BatchResult, Dim, Rule, avalOf, bind } from "../core/trace.js";
 import { shapesEqual } from "../core/shape.js";
 import { astype, greater, max, reshape, stopGradient, where } from "../ops/index.js";
@@ -66,41 +66,45 @@ function concreteAt(c: NDArray): boolean {
 
 const fmt = (as: readonly Aval[]) => as.map((a) => `${a.dtype}${fmtShape(a.shape)}`).join(", ");
 
-export const WHILE_LOOP: Rule<WhileParams> = {
+// jvpFull is required: the row's jvp delegates to it
+export const WHILE_LOOP: Rule<WhileParams> & Required<Pick<Rule<WhileParams>, "jvpFull">> = {
   name: "while_loop",
   abstractEval(avals: Aval[], p: WhileParams): Aval[] {
     const carry = avals.slice(p.nCond + p.nBody);
-    const outs = p.body.outs.map((v) => v!.aval);
+    const outs = p.body.outs.map((v) => outAval(v, "whileLoop"));
     if (
       outs.length !== carry.length ||
-      outs.some((o, i) => o.dtype !== carry[i]!.dtype || !shapesEqual(o.shape, carry[i]!.shape))
+      outs.some(
+        (o, i) => o.dtype !== at(carry, i, "whileLoop").dtype || !shapesEqual(o.shape, at(carry, i, "whileLoop").shape),
+      )
     )
       throw new ShapeError(`whileLoop: the body returns (${fmt(outs)}) for a carry of (${fmt(carry)})`);
     const c = p.cond.outs[0]?.aval;
     if (p.cond.outs.length !== 1 || c === undefined || c.shape.some((d) => d !== 1))
       throw new ShapeError(
-        `whileLoop: the condition must return one element, got (${fmt(p.cond.outs.map((v) => v!.aval))})`,
+        `whileLoop: the condition must return one element, got (${fmt(p.cond.outs.map((v) => outAval(v, "whileLoop")))})`,
       );
     return carry.map((a) => ({ shape: a.shape, dtype: a.dtype, weak: a.weak }));
   },
   impl(xs: ConcreteArray[], p: WhileParams): ConcreteArray[] {
     const [cc, bc, init] = split(xs, p);
     let carry: NDArray[] = init;
-    while (truth(evalGraph(p.cond, [...cc, ...carry])[0]!, "evaluation")) carry = evalGraph(p.body, [...bc, ...carry]);
+    while (truth(evalGraph1(p.cond, [...cc, ...carry], "whileLoop"), "evaluation"))
+      carry = evalGraph(p.body, [...bc, ...carry]);
     return carry as ConcreteArray[];
   },
   jvp(primals: NDArray[], tangents: (NDArray | null)[], _o: NDArray[], p: WhileParams): (NDArray | null)[] {
-    return WHILE_LOOP.jvpFull!(primals, tangents, p)[1];
+    return WHILE_LOOP.jvpFull(primals, tangents, p)[1];
   },
   jvpFull(primals: NDArray[], tangents: (NDArray | null)[], p: WhileParams): [NDArray[], (NDArray | null)[]] {
     const [cc, bc, init] = split(primals, p);
     // no concrete condition (jit(jvp(f)), vmap(jvp(f))): the JVP is a loop over (primal, tangent) carries
-    if (!concreteAt(evalGraph(p.cond, [...cc, ...init])[0]!)) return stagedWhileJvp(primals, tangents, p);
+    if (!concreteAt(evalGraph1(p.cond, [...cc, ...init], "whileLoop"))) return stagedWhileJvp(primals, tangents, p);
     const bct = tangents.slice(p.nCond, p.nCond + p.nBody);
     let carry = init;
     let carryT = tangents.slice(p.nCond + p.nBody);
     const jvp = jvpFlat;
-    while (truth(evalGraph(p.cond, [...cc, ...carry])[0]!, "differentiation")) {
+    while (truth(evalGraph1(p.cond, [...cc, ...carry], "whileLoop"), "differentiation")) {
       const [outs, touts] = jvp((xs) => evalGraph(p.body, xs), [...bc, ...carry], [...bct, ...carryT]);
       carry = outs;
       carryT = touts;
@@ -112,15 +116,30 @@ export const WHILE_LOOP: Rule<WhileParams> = {
   // batched: a new loop over the batched carry that runs while any example is active; finished examples
   // keep their value and enter the body only through stopGradient. Built as graphs, so it stages too.
   vmap(args: NDArray[], dims: Dim[], p: WhileParams, size: number): BatchResult {
-    const xs = args.map((a, i) => batchedFront(a, dims[i]!, size));
+    const xs = args.map((a, i) => batchedFront(a, at(dims, i, "whileLoop"), size));
     const [cc, bc, init] = split(xs, p);
     const vm = vmapFlat;
     const nc = cc.length;
     const nb = bc.length;
-    const condOf = (ys: NDArray[]) => reshape(evalGraph(p.cond, [...ys.slice(0, nc), ...ys.slice(nc + nb)])[0]!, []);
+    const condOf = (ys: NDArray[]) =>
+      reshape(evalGraph1(p.cond, [...ys.slice(0, nc), ...ys.slice(nc + nb)], "whileLoop"), []);
     const avals = init.map(avalOf);
     const [cond, cc2] = stageClosed(
-      (carry) => [greater(max(astype(vm((ys) => [condOf(ys)], [...cc, ...bc, ...carry])[0]!, "int32")), 0)],
+      (carry) => [
+        greater(
+          max(
+            astype(
+              at(
+                vm((ys) => [condOf(ys)], [...cc, ...bc, ...carry]),
+                0,
+                "whileLoop",
+              ),
+              "int32",
+            ),
+          ),
+          0,
+        ),
+      ],
       avals,
       "whileLoop",
     );
@@ -132,7 +151,7 @@ export const WHILE_LOOP: Rule<WhileParams> = {
             const on = condOf(ys);
             const masked = cur.map((x) => where(on, x, stopGradient(x)));
             const next = evalGraph(p.body, [...ys.slice(nc, nc + nb), ...masked]);
-            return next.map((n, i) => where(on, n, cur[i]!));
+            return next.map((n, i) => where(on, n, at(cur, i, "whileLoop")));
           },
           [...cc, ...bc, ...carry],
         ),

@@ -1,5 +1,5 @@
 /** Reverse-mode transforms: vjp, grad, valueAndGrad. */
-import { DTypeError, GradError, fmtShape } from "../core/errors.js";
+import { DTypeError, GradError, fmtShape, at } from "../core/errors.js";
 import { allocate, isFloat } from "../core/dtype.js";
 import { ConcreteArray, NDArray, float64Scalar } from "../core/ndarray.js";
 import { flattenAs } from "../core/pytree.js";
@@ -102,7 +102,7 @@ function gradImpl(op: string, f: (...args: any[]) => unknown, options: GradOptio
       throw new GradError(
         `${op}: the function must return a single scalar array, got a pytree with structure ${lin.outDef}`,
       );
-    const out = lin.primalsOut[0]!;
+    const out = at(lin.primalsOut, 0, "gradImpl");
     if (out.size !== 1)
       throw new GradError(
         `${op}: the function must return a scalar (size-1) array, got shape ${fmtShape(out.shape)}; use vjp or jacrev for non-scalar outputs`,

@@ -3,7 +3,7 @@
  * batch axis, or null when the value is the same for every example); each
  * primitive's batching rule maps the whole batch in one application.
  */
-import { NablaError, ShapeError, TracerError, fmtShape } from "../core/errors.js";
+import { NablaError, ShapeError, TracerError, fmtShape, at } from "../core/errors.js";
 import { ConcreteArray, NDArray } from "../core/ndarray.js";
 import { Aval, Dim, MainTrace, Rule, Trace, Tracer, bind, endTrace, newTrace } from "../core/trace.js";
 import type { ArrayParams, ArraysOf, DefaultArgs, Returned } from "../core/types.js";
@@ -42,7 +42,7 @@ export class BatchTrace extends Trace {
     const dims = ts.map((t) => t.bdim);
     if (dims.every((d) => d === null)) return bind(prim, vals, params);
     const [outs, odims] = prim.vmap(vals, dims, params, this.size);
-    return outs.map((o, i) => (odims[i] === null ? o : new BatchTracer(this, o, odims[i]!)));
+    return outs.map((o, i) => (odims[i] === null ? o : new BatchTracer(this, o, at(odims, i, "BatchTrace"))));
   }
   concreteOf(t: Tracer): ConcreteArray {
     throw new TracerError(
@@ -82,7 +82,7 @@ export function vmap<A extends unknown[] = DefaultArgs, R extends Returned = Ret
       const [ls, def] = flattenAs(a, "vmap", `argument ${i}`);
       for (const l of ls) {
         const x = toLeaf(l, "vmap");
-        const ax = perArg[i]!;
+        const ax = at(perArg, i, "vmap");
         if (ax !== null && (!Number.isInteger(ax) || ax < -x.ndim || ax >= x.ndim))
           throw new ShapeError(`vmap: inAxes ${ax} is out of range for argument ${i} of shape ${fmtShape(x.shape)}`);
         leaves.push(x);
@@ -91,7 +91,10 @@ export function vmap<A extends unknown[] = DefaultArgs, R extends Returned = Ret
       return def;
     });
     const sizes = new Set<number>();
-    leaves.forEach((x, i) => axes[i] !== null && sizes.add(x.shape[axes[i]!]!));
+    leaves.forEach((x, i) => {
+      const ax = axes[i];
+      if (ax !== null && ax !== undefined) sizes.add(at(x.shape, ax, "vmap"));
+    });
     if (sizes.size === 0) throw new ShapeError("vmap: at least one argument must be mapped (inAxes all null)");
     if (sizes.size > 1)
       throw new ShapeError(
@@ -108,8 +111,8 @@ export function vmap<A extends unknown[] = DefaultArgs, R extends Returned = Ret
         unflatten(
           def,
           Array.from({ length: def.numLeaves }, () => {
-            const x = leaves[k]!;
-            const ax = axes[k++]!;
+            const x = at(leaves, k, "vmap");
+            const ax = at(axes, k++, "vmap");
             return ax === null ? x : new BatchTracer(trace, x, ax);
           }),
         ),
@@ -120,7 +123,7 @@ export function vmap<A extends unknown[] = DefaultArgs, R extends Returned = Ret
       outAxesPerLeaf = outAxesFor(options.outAxes, out, ols.length);
       outLeaves = ols.map((l, i) => {
         const x = toLeaf(l, "vmap");
-        const oa = outAxesPerLeaf[i]!;
+        const oa = at(outAxesPerLeaf, i, "vmap");
         if (x instanceof BatchTracer && x.trace === trace) {
           const nd = x.val.ndim;
           const o = oa < 0 ? oa + nd : oa;
@@ -144,7 +147,7 @@ function outAxesFor(spec: number | readonly number[] | undefined, out: unknown, 
   if (typeof spec === "number") return new Array<number>(nLeaves).fill(spec);
   if (!Array.isArray(out) || out.length !== spec.length)
     throw new NablaError(`vmap: outAxes has ${spec.length} entries but the output is not an array of that length`);
-  return out.flatMap((o, i) => new Array<number>(flatten(o)[0].length).fill(spec[i]!));
+  return out.flatMap((o, i) => new Array<number>(flatten(o)[0].length).fill(at(spec, i, "outAxesFor")));
 }
 
 /** vmap over flat lists with every input and output batched at axis 0 (for rows of higher-order primitives). */

@@ -5,7 +5,7 @@
  * and batches like any loop. Reverse mode needs the trip count when the
  * derivative is built, so transposing such a loop is a GradError.
  */
-import { GradError } from "../core/errors.js";
+import { GradError, at } from "../core/errors.js";
 import { isFloat } from "../core/dtype.js";
 import { NDArray } from "../core/ndarray.js";
 import { evalGraph, stageClosed } from "../core/graph.js";
@@ -36,15 +36,15 @@ export function stagedWhileJvp(
   if (bct.every((t) => t === null) && initT.every((t) => t === null)) return [bind(WHILE_LOOP, primals, p), none];
   // every float carry gets a tangent (zeros where none comes in): the body may make it nonzero
   const tIdx = init.flatMap((x, i) => (isFloat(x.dtype) ? [i] : []));
-  const t0 = tIdx.map((i) => initT[i] ?? zerosLike(init[i]!));
+  const t0 = tIdx.map((i) => initT[i] ?? zerosLike(at(init, i, "whileLoop")));
   const avals = [...init.map(avalOf), ...t0.map((t) => ({ ...avalOf(t), weak: false }))];
   const [cond, cc2] = stageClosed((ys) => evalGraph(p.cond, [...cc, ...ys.slice(0, n)]), avals, "whileLoop");
   const [body, bc2] = stageClosed(
     (ys) => {
       const carryT = none.slice();
-      tIdx.forEach((i, k) => (carryT[i] = ys[n + k]!));
+      tIdx.forEach((i, k) => (carryT[i] = at(ys, n + k, "whileLoop")));
       const [o, to] = jvpFlat((zs) => evalGraph(p.body, zs), [...bc, ...ys.slice(0, n)], [...bct, ...carryT]);
-      return [...o, ...tIdx.map((i) => to[i] ?? zerosLike(o[i]!))];
+      return [...o, ...tIdx.map((i) => to[i] ?? zerosLike(at(o, i, "whileLoop")))];
     },
     avals,
     "whileLoop",
@@ -56,7 +56,7 @@ export function stagedWhileJvp(
     nBody: bc2.length,
   });
   const tangentsOut = none.slice();
-  tIdx.forEach((i, k) => (tangentsOut[i] = outs[n + k]!));
+  tIdx.forEach((i, k) => (tangentsOut[i] = at(outs, n + k, "whileLoop")));
   // tangents from a higher level than the primals (linearize): the joint loop is recorded with the
   // tangents, so the primal outputs come from the primal loop, at the primals' level
   const primalsOut = levelOf(tangents) > levelOf(primals) ? bind(WHILE_LOOP, primals, p) : outs.slice(0, n);

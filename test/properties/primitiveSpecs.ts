@@ -1877,3 +1877,135 @@ export const PRIMS = Object.keys(SPECS) as Prim[];
 export function apply<P extends Prim>(prim: P, args: readonly NDArray[], params: Params[P]): NDArray[] {
   return bind(ruleOf(prim), args, params);
 }
+
+// ---------------------------------------------------------------------------
+// dtype variants
+
+/** A dtype besides float64 in which the vmap law is also checked. */
+export type VariantDType = "float32" | "int32";
+
+/**
+ * The case with every float64 operand given `dtype` instead (int32: each value
+ * rounded to the nearest integer), the other operands (indices, conditions,
+ * keys) and the params unchanged. Built in plain JS from the values.
+ */
+export function asDType<P extends Prim>(c: Case<P>, dtype: VariantDType): Case<P> {
+  const args = c.args.map((x) => {
+    if (x.dtype !== "float64") return x;
+    const v = Array.from(x.toTypedArray() as ArrayLike<number>);
+    const typed = dtype === "float32" ? Float32Array.from(v) : Int32Array.from(v.map((e) => Math.round(e)));
+    return nb.array(typed, { shape: x.shape });
+  });
+  return mk<P>(args, c.params);
+}
+
+const F32: readonly VariantDType[] = ["float32"];
+const F32_I32: readonly VariantDType[] = ["float32", "int32"];
+const NONE: readonly VariantDType[] = [];
+
+/**
+ * The dtypes besides float64 each primitive accepts for the operands its spec
+ * draws as float64; the vmap law is checked in each (on the spec's cases
+ * through {@link asDType}), and the vmap test checks that every dtype left out
+ * is rejected with a DTypeError, so the table cannot silently drop one.
+ * Float-only rows (transcendental functions, linear algebra, convolution,
+ * special functions) take float32 but not int32. No variants: the bool
+ * logic rows and the random rows (no float64 operand to vary), while_loop and
+ * cond (their closed graphs fix the operand avals), and the custom_* rows
+ * (opaque wrappers of float64 user functions, which accept any operand).
+ */
+export const DTYPE_VARIANTS = {
+  neg: F32_I32,
+  exp: F32,
+  log: F32,
+  log1p: F32,
+  expm1: F32,
+  sin: F32,
+  cos: F32,
+  tan: F32,
+  tanh: F32,
+  sinh: F32,
+  cosh: F32,
+  asin: F32,
+  acos: F32,
+  atan: F32,
+  sqrt: F32,
+  abs: F32_I32,
+  sign: F32_I32,
+  floor: F32_I32,
+  ceil: F32_I32,
+  round: F32_I32,
+  erf: F32,
+  logistic: F32,
+  softplus: F32,
+  stop_gradient: F32_I32,
+  add: F32_I32,
+  sub: F32_I32,
+  mul: F32_I32,
+  div: F32_I32,
+  pow: F32_I32,
+  max: F32_I32,
+  min: F32_I32,
+  atan2: F32,
+  eq: F32_I32,
+  ne: F32_I32,
+  lt: F32_I32,
+  le: F32_I32,
+  gt: F32_I32,
+  ge: F32_I32,
+  and: NONE,
+  or: NONE,
+  not: NONE,
+  select: F32_I32,
+  convert: F32_I32,
+  reduce_sum: F32_I32,
+  reduce_max: F32_I32,
+  reduce_min: F32_I32,
+  argmax: F32_I32,
+  argmin: F32_I32,
+  reshape: F32_I32,
+  broadcast: F32_I32,
+  transpose: F32_I32,
+  slice: F32_I32,
+  pad: F32_I32,
+  concatenate: F32_I32,
+  matmul: F32_I32,
+  gather: F32_I32,
+  scatter_add: F32_I32,
+  cumsum: F32_I32,
+  rev: F32_I32,
+  argsort: F32_I32,
+  solve: F32,
+  triangular_solve: F32,
+  slogdet: F32,
+  det: F32,
+  cofactor: F32,
+  cholesky: F32,
+  qr: F32,
+  eigh: F32,
+  svd: F32,
+  lu: F32,
+  expm: F32,
+  expm_frechet: F32,
+  random_bits: NONE,
+  random_uniform: NONE,
+  lgamma: F32,
+  digamma: F32,
+  polygamma: F32,
+  erfc: F32,
+  erfinv: F32,
+  xlogy: F32,
+  xlog1py: F32,
+  conv: F32,
+  scatter_mul: F32_I32,
+  scatter_min: F32_I32,
+  scatter_max: F32_I32,
+  custom_jvp_call: NONE,
+  custom_vjp_call: NONE,
+  custom_vjp_lin: NONE,
+  while_loop: NONE,
+  cond: NONE,
+} satisfies { [P in Prim]: readonly VariantDType[] };
+
+/** Rows whose missing variants are not checked for rejection: opaque wrappers accept any operand. */
+export const OPAQUE_VARIANTS: readonly Prim[] = ["custom_jvp_call", "custom_vjp_call", "custom_vjp_lin"];

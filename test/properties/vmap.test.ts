@@ -37,7 +37,15 @@ import { describe, expect, it } from "vitest";
 import * as nb from "../../src/index.js";
 import { ALL_RULES, ruleOf, type Params, type Prim } from "../support/primitives.js";
 import { bind } from "../../src/core/trace.js";
-import { SPECS, type Case as SpecCase, type PrimSpec } from "./primitiveSpecs.js";
+import {
+  DTYPE_VARIANTS,
+  OPAQUE_VARIANTS,
+  SPECS,
+  asDType,
+  type Case as SpecCase,
+  type PrimSpec,
+  type VariantDType,
+} from "./primitiveSpecs.js";
 import fc from "fast-check";
 import { at } from "../../src/core/errors.js";
 import { fdJacobian, sizeOf } from "../support/reference.js";
@@ -158,11 +166,18 @@ function checkLaw(
  * such group among the samples, its first case's params used for every example. null when no group
  * reaches B. Examples are distinct (a repeated draw is skipped).
  */
-function specExamples(prim: Prim, seed: number): { c: { params: Params[Prim] }; examples: A[][] } | null {
+function specExamples(
+  prim: Prim,
+  seed: number,
+  dtype?: VariantDType,
+): { c: { params: Params[Prim] }; examples: A[][] } | null {
   const spec = SPECS[prim] as unknown as PrimSpec<Prim>;
   const groups = new Map<string, SpecCase<Prim>[]>();
   const seen = new Set<string>(); // distinct examples only, so that a rule mixing up examples cannot pass
-  for (const c of fc.sample(spec.gen, { seed, numRuns: 120 })) {
+  for (const drawn of fc.sample(spec.gen, { seed, numRuns: 120 })) {
+    // a dtype variant: the cases with a float64 operand, that operand in `dtype`
+    if (dtype !== undefined && !drawn.args.some((a) => a.dtype === "float64")) continue;
+    const c = dtype === undefined ? drawn : asDType(drawn, dtype);
     const key = JSON.stringify(c.args.map((a) => [a.shape, a.dtype, a.weakType]));
     const data = JSON.stringify([key, c.args.map((a) => vals(a).map(String))]);
     if (seen.has(data)) continue;
@@ -202,6 +217,58 @@ describe("vmap of every primitive on its spec's cases equals stacking the primit
         const axes = choices.map((ch, j) => ((mask >> j) & 1 ? at(ch, (k + j) % ch.length) : null));
         checkLaw(prim, c, examples, axes, `${prim} (seed ${seed}) inAxes [${axes.join(",")}]`);
       }
+  });
+});
+
+// --- the same law in the other dtypes each primitive accepts (float32, int32) ---
+
+// Tolerances are checkLaw's per output dtype: float32 results 1e-6 · (1 + |value|) (vmap and the loop run
+// the same float32 kernel; only a batched matrix or reduction kernel's accumulation order may differ, a
+// few float32 roundings at ulp 1.2e-7 on the small operands the specs draw); int32 and bool results exact.
+describe("vmap of every primitive in float32 and int32 (DTYPE_VARIANTS) equals stacking it over slices", () => {
+  const prims = Object.keys(ALL_RULES) as Prim[];
+  const variants = prims.flatMap((prim, i) => DTYPE_VARIANTS[prim].map((dtype) => ({ prim, dtype, i })));
+
+  it("covers float32 for most primitives and int32 for the integer-capable ones", () => {
+    expect(variants.filter((v) => v.dtype === "float32").length).toBeGreaterThan(70);
+    expect(variants.filter((v) => v.dtype === "int32").length).toBeGreaterThan(35);
+  });
+
+  it.each(variants)("$prim in $dtype", ({ prim, dtype, i }) => {
+    const seed = fcSeed(7919 * (i + 1)); // the float64 law's samples, converted
+    const drawn = specExamples(prim, seed, dtype);
+    expect(drawn, `${prim} in ${dtype}: ${B} distinct spec cases of equal operand avals (seed ${seed})`).not.toBeNull();
+    const { c, examples } = drawn!;
+    // the variant really is in `dtype`: some operand has it (the spec drew it as float64)
+    expect(
+      at(examples, 0).some((x) => x.dtype === dtype),
+      `${prim}: an operand in ${dtype}`,
+    ).toBe(true);
+    const choices = at(examples, 0).map((x) => axisChoices(x.ndim));
+    for (let k = 0; k < 3; k++) {
+      const axes = choices.map((ch, j) => at(ch, (k + j) % ch.length));
+      checkLaw(prim, c, examples, axes, `${prim} in ${dtype} (seed ${seed}) inAxes [${axes.join(",")}]`);
+    }
+  });
+
+  it("every dtype a primitive is not listed for is rejected (the table is complete)", () => {
+    // first-order rows reject a dtype in their shape rule (DTypeError); while_loop's and cond's closed
+    // graphs fix their operands' avals, and a mismatch is reported as a NablaError naming the transform
+    const graphRows: readonly Prim[] = ["while_loop", "cond"];
+    for (const prim of prims) {
+      if (OPAQUE_VARIANTS.includes(prim)) continue;
+      const spec = SPECS[prim] as unknown as PrimSpec<Prim>;
+      const cases = fc
+        .sample(spec.gen, { seed: fcSeed(31), numRuns: 20 })
+        .filter((c) => c.args.some((x) => x.dtype === "float64"));
+      for (const dtype of ["float32", "int32"] as const) {
+        if ((DTYPE_VARIANTS[prim] as readonly VariantDType[]).includes(dtype)) continue;
+        for (const c of cases)
+          expect(() => bind(ruleOf(prim), asDType(c, dtype).args, c.params), `${prim} in ${dtype}`).toThrow(
+            graphRows.includes(prim) ? nb.NablaError : nb.DTypeError,
+          );
+      }
+    }
   });
 });
 

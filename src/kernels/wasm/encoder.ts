@@ -8,6 +8,10 @@
  * opcodes are those of the WebAssembly 2.0 core specification (SIMD is
  * prefix 0xfd followed by a LEB128 opcode).
  */
+// Non-null assertions (`!`) in this file are reads of typed arrays, shapes and strides at indices
+// bounded by loops over their lengths, which the primitive's shape rule has checked before the kernel
+// runs: noUncheckedIndexedAccess cannot see those bounds, and a checked read would cost a branch per
+// element in the innermost loops.
 
 /** Value types. */
 export const I32 = 0x7f;

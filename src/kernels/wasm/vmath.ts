@@ -22,6 +22,10 @@
  * fresh local and returns an emitter that reads it; anything used twice is
  * bound that way.
  */
+// Non-null assertions (`!`) in this file are reads of typed arrays, shapes and strides at indices
+// bounded by loops over their lengths, which the primitive's shape rule has checked before the kernel
+// runs: noUncheckedIndexedAccess cannot see those bounds, and a checked read would cost a branch per
+// element in the innermost loops.
 import { Code, OP, SIMD } from "./encoder.js";
 import { ERF_TABLE, ERF_TERMS } from "./erfTable.js";
 

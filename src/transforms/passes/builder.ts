@@ -3,6 +3,7 @@
  * a new graph (fresh variables, constants deduplicated, optional
  * hash-consing), and dead-code elimination.
  */
+import { at } from "../../core/errors.js";
 import { Equation, Graph, Var, isLiteral, paramsKey } from "../../core/graph.js";
 import { ConcreteArray, NDArray, storageOf } from "../../core/ndarray.js";
 import type { Rule } from "../../core/trace.js";
@@ -70,6 +71,11 @@ export class Builder {
     return this.push(rule, inputs, params, null);
   }
 
+  /** {@link emit} for a primitive with one output: that output. */
+  emit1(rule: Rule, inputs: readonly Var[], params: unknown): Var {
+    return at(this.push(rule, inputs, params, null), 0, "jit");
+  }
+
   /** Emits equation `e` of the source graph on new operands, keeping its output variables (unless merged by cse). */
   emitAs(e: Equation, inputs: readonly Var[]): readonly Var[] {
     return this.push(e.rule, inputs, e.params, e.outs);
@@ -81,7 +87,7 @@ export class Builder {
     if (this.cse && rule.effect !== true) {
       const ids = inputs.map((v) => v.id);
       // commutative primitives: canonical operand order (same broadcast result either way)
-      if (rule.commutative && ids.length === 2 && ids[0]! > ids[1]!) ids.reverse();
+      if (rule.commutative && ids.length === 2 && at(ids, 0, "Builder") > at(ids, 1, "Builder")) ids.reverse();
       key = `${rule.name}|${ids.join(",")}|${paramsKey(params)}`;
       const hit = this.seen.get(key);
       if (hit) return hit;
@@ -108,7 +114,7 @@ export class Builder {
 /** The concrete constant behind `v` in `g`, or undefined. */
 export function constantsOf(g: Graph): Map<Var, NDArray> {
   const m = new Map<Var, NDArray>();
-  g.constVars.forEach((v, i) => m.set(v, g.consts[i]!));
+  g.constVars.forEach((v, i) => m.set(v, at(g.consts, i, "constantsOf")));
   return m;
 }
 
@@ -117,7 +123,7 @@ export function splatValue(x: NDArray | undefined): number | null {
   if (!(x instanceof ConcreteArray)) return null;
   const d = storageOf(x);
   if (d.length === 0) return null;
-  const v = d[0]!;
+  const v = at(d, 0, "jit");
   for (let i = 1; i < d.length; i++) if (!Object.is(d[i], v)) return null;
   return v;
 }
@@ -131,7 +137,7 @@ export function dce(g: Graph): Graph {
   for (const v of g.outs) if (v) live.add(v);
   const kept: Equation[] = [];
   for (let i = g.equations.length - 1; i >= 0; i--) {
-    const e = g.equations[i]!;
+    const e = at(g.equations, i, "jit");
     // effects (debug callbacks) have no outputs to reach and are always kept
     if (e.rule.effect === true || e.outs.some((v) => live.has(v))) {
       kept.push(e);
@@ -144,7 +150,7 @@ export function dce(g: Graph): Graph {
   g.constVars.forEach((v, i) => {
     if (live.has(v)) {
       cv.push(v);
-      cs.push(g.consts[i]!);
+      cs.push(at(g.consts, i, "jit"));
     }
   });
   return new Graph(g.inVars, cv, cs, kept, g.outs);
@@ -162,12 +168,12 @@ export function rewrite(
 ): Graph {
   const b = new Builder(g, cse);
   const env = new Map<Var, Var>();
-  g.constVars.forEach((v, i) => env.set(v, b.keepConstant(v, g.consts[i]!)));
+  g.constVars.forEach((v, i) => env.set(v, b.keepConstant(v, at(g.consts, i, "jit"))));
   const get = (v: Var): Var => env.get(v) ?? v;
   for (const e of g.equations) {
     const ins = e.inputs.map(get);
     const outs = rewriteEqn(e, ins, b) ?? b.emitAs(e, ins);
-    e.outs.forEach((v, i) => env.set(v, outs[i]!));
+    e.outs.forEach((v, i) => env.set(v, at(outs, i, "jit")));
   }
   return b.build(
     g.inVars,

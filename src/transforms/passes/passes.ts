@@ -29,6 +29,7 @@
  * equations at k = 7, 299 at k = 10); "full" merges them (at most 12 up to
  * k = 10). jvp^k grows by 4 per order under the exact passes (40 at k = 10).
  */
+import { NablaError, at } from "../../core/errors.js";
 import type { Equation, Graph, Var } from "../../core/graph.js";
 import { ConcreteArray, NDArray } from "../../core/ndarray.js";
 import { isFloat } from "../../core/dtype.js";
@@ -65,7 +66,7 @@ export function foldConstants(g: Graph, maxSize = 1024): Graph {
     e.outs.every((v) => sizeOf(v.aval.shape) <= maxSize);
   // nothing to fold (the usual case for a staged graph): the graph itself, without rebuilding it
   const consts = new Map<Var, NDArray>();
-  g.constVars.forEach((v, i) => consts.set(v, g.consts[i]!));
+  g.constVars.forEach((v, i) => consts.set(v, at(g.consts, i, "foldConstants")));
   if (
     !g.equations.some((e) =>
       foldable(
@@ -92,7 +93,7 @@ function splatOf(b: Builder, producers: Map<Var, Equation>, v: Var): number | nu
   const c = splatValue(b.valueOf.get(v));
   if (c !== null) return c;
   const e = producers.get(v);
-  return e !== undefined && e.rule === SH.BROADCAST ? splatOf(b, producers, e.inputs[0]!) : null;
+  return e !== undefined && e.rule === SH.BROADCAST ? splatOf(b, producers, at(e.inputs, 0, "jit")) : null;
 }
 
 /** `x` itself when it has the output's shape and dtype; its broadcast when only the shape is smaller; else null. */
@@ -113,7 +114,7 @@ const isIdentityPerm = (p: readonly number[]) => p.every((k, i) => k === i);
 export function simplify(g: Graph): Graph {
   // a dry run first: when no equation simplifies, the graph itself (without rebuilding it)
   const dry = new Builder(g);
-  g.constVars.forEach((v, i) => dry.keepConstant(v, g.consts[i]!));
+  g.constVars.forEach((v, i) => dry.keepConstant(v, at(g.consts, i, "jit")));
   const seen = new Map<Var, Equation>();
   const absorbed = absorbing(g);
   let any = false;
@@ -162,15 +163,15 @@ function simplifyOne(
     }
   }
   if (ins.length === 1 && e.rule.involution) {
-    const p = producers.get(ins[0]!);
-    if (p !== undefined && p.rule === e.rule) return [p.inputs[0]!];
+    const p = producers.get(at(ins, 0, "jit"));
+    if (p !== undefined && p.rule === e.rule) return [at(p.inputs, 0, "jit")];
   }
   const signed = signRewrite(e, ins, b, producers, absorbed);
   if (signed !== null) return signed;
   const p = e.params as Record<string, unknown>;
-  const x = ins[0]!;
+  const x = at(ins, 0, "jit");
   const same = x !== undefined && shapesEqual(x.aval.shape, out.aval.shape) && x.aval.dtype === out.aval.dtype;
-  if (e.rule === E.SELECT && ins[1] === ins[2]) return asOutput(b, ins[1]!, out);
+  if (e.rule === E.SELECT && ins[1] === ins[2]) return asOutput(b, at(ins, 1, "jit"), out);
   if ((e.rule === SH.RESHAPE || e.rule === SH.BROADCAST) && same) return [x];
   if (e.rule === SH.TRANSPOSE && isIdentityPerm(p.perm as number[])) return [x];
   if (e.rule.name === "reduce_sum" && (p.axes as number[]).length === 0 && same) return [x];
@@ -281,7 +282,7 @@ export function combineLinear(g: Graph): Graph {
     return r;
   };
   g.inVars.forEach(rank);
-  g.constVars.forEach((v, i) => env.set(v, b.keepConstant(v, g.consts[i]!)));
+  g.constVars.forEach((v, i) => env.set(v, b.keepConstant(v, at(g.consts, i, "jit"))));
   const atom = (v: Var): LC => lcOf.get(v) ?? new Map([[v, 1]]);
 
   /** The value of an original variable in the new graph (emitting its combination on first use). */
@@ -304,7 +305,7 @@ export function combineLinear(g: Graph): Graph {
     let acc: Var;
     if (terms.length === 0) {
       const zero = literal(0, dtype);
-      acc = like.aval.shape.length === 0 ? zero : b.emit(SH.BROADCAST, [zero], { shape: like.aval.shape.slice() })[0]!;
+      acc = like.aval.shape.length === 0 ? zero : b.emit1(SH.BROADCAST, [zero], { shape: like.aval.shape.slice() });
     } else {
       // groups of equal |coefficient|, in order of their first atom
       const groups = new Map<number, [Var, number][]>();
@@ -321,23 +322,24 @@ export function combineLinear(g: Graph): Graph {
         const neg = list.filter(([, c]) => c < 0).map(([a]) => value(a));
         let s: Var | null = null;
         let sign = 1;
-        for (const a of pos) s = s === null ? a : b.emit(E.ADD, [s, a], {})[0]!;
+        for (const a of pos) s = s === null ? a : b.emit1(E.ADD, [s, a], {});
         if (s === null) {
           sign = -1;
-          for (const a of neg) s = s === null ? a : b.emit(E.ADD, [s, a], {})[0]!;
-        } else for (const a of neg) s = b.emit(E.SUB, [s, a], {})[0]!;
-        if (mag !== 1) s = b.emit(E.MUL, [s!, literal(mag, dtype)], {})[0]!;
-        parts.push([s!, sign]);
+          for (const a of neg) s = s === null ? a : b.emit1(E.ADD, [s, a], {});
+        } else for (const a of neg) s = b.emit1(E.SUB, [s, a], {});
+        if (s === null) throw new NablaError("jit: internal: an empty group of linear terms");
+        if (mag !== 1) s = b.emit1(E.MUL, [s, literal(mag, dtype)], {});
+        parts.push([s, sign]);
       }
       const first = parts.find(([, sg]) => sg > 0);
-      acc = first ? first[0] : b.emit(E.NEG, [parts[0]![0]], {})[0]!;
+      acc = first ? first[0] : b.emit1(E.NEG, [at(parts, 0, "jit")[0]], {});
       for (const pr of parts) {
         if (pr === (first ?? parts[0])) continue;
-        acc = b.emit(pr[1] > 0 ? E.ADD : E.SUB, [acc, pr[0]], {})[0]!;
+        acc = b.emit1(pr[1] > 0 ? E.ADD : E.SUB, [acc, pr[0]], {});
       }
     }
     if (!shapesEqual(acc.aval.shape, like.aval.shape))
-      acc = b.emit(SH.BROADCAST, [acc], { shape: like.aval.shape.slice() })[0]!;
+      acc = b.emit1(SH.BROADCAST, [acc], { shape: like.aval.shape.slice() });
     byKey.set(key, acc);
     return acc;
   }
@@ -354,7 +356,7 @@ export function combineLinear(g: Graph): Graph {
   const single = (lc: LC): [Var, number] | null => {
     if (lc.size !== 1) return null;
     const [t] = lc;
-    return t!;
+    return t ?? null;
   };
   const constSplat = (v: Var): number | null => {
     const src = env.get(v);
@@ -362,41 +364,44 @@ export function combineLinear(g: Graph): Graph {
   };
 
   for (const e of g.equations) {
-    const out = e.outs[0]!;
+    // an equation with one output may be linear (one without outputs, e.g. an effect, is not)
+    const out = e.outs.length === 1 ? e.outs[0] : undefined;
     const linearCase = (): LC | null => {
-      if (e.outs.length !== 1 || !isFloat(out.aval.dtype)) return null;
+      if (out === undefined || !isFloat(out.aval.dtype)) return null;
       if (e.inputs.some((v) => v.aval.dtype !== out.aval.dtype)) return null;
-      const [x, y] = e.inputs as [Var, Var | undefined];
+      const [x, y] = e.inputs;
+      if (x === undefined) return null;
       if (e.rule === E.NEG) return combine([[atom(x), -1]]);
+      if (y === undefined) return null; // the rows below are binary
       if (e.rule === E.ADD)
         return combine([
           [atom(x), 1],
-          [atom(y!), 1],
+          [atom(y), 1],
         ]);
       if (e.rule === E.SUB)
         return combine([
           [atom(x), 1],
-          [atom(y!), -1],
+          [atom(y), -1],
         ]);
       if (e.rule === E.MUL) {
-        const cy = constSplat(y!);
+        const cy = constSplat(y);
         if (cy !== null && Number.isFinite(cy)) return combine([[atom(x), cy]]);
         const cx = constSplat(x);
-        if (cx !== null && Number.isFinite(cx)) return combine([[atom(y!), cx]]);
+        if (cx !== null && Number.isFinite(cx)) return combine([[atom(y), cx]]);
         // (c a)(d b) = (c d)(a b)
         const sx = single(atom(x));
-        const sy = single(atom(y!));
+        const sy = single(atom(y));
         if (sx && sy && (sx[1] !== 1 || sy[1] !== 1)) {
-          const [m] = b.emit(E.MUL, [value(sx[0]), value(sy[0])], {});
-          rank(m!);
-          env.set(m!, m!);
-          return new Map([[m!, sx[1] * sy[1]]]);
+          const m = b.emit1(E.MUL, [value(sx[0]), value(sy[0])], {});
+          rank(m);
+          env.set(m, m);
+          return new Map([[m, sx[1] * sy[1]]]);
         }
       }
       return null;
     };
     const lc = linearCase();
-    if (lc !== null && lc.size <= MAX_TERMS) {
+    if (out !== undefined && lc !== null && lc.size <= MAX_TERMS) {
       lcOf.set(out, lc);
       rank(out);
       continue;
@@ -404,7 +409,7 @@ export function combineLinear(g: Graph): Graph {
     // not linear, or too many terms (the value becomes an atom itself)
     const outs = b.emitAs(e, e.inputs.map(value));
     e.outs.forEach((v, i) => {
-      env.set(v, outs[i]!);
+      env.set(v, at(outs, i, "jit"));
       rank(v);
     });
   }
