@@ -1,0 +1,248 @@
+/**
+ * The browser page of test/webgpuKernels.test.ts: runs every case of the
+ * non-elementwise WebGPU kernels (src/kernels/webgpu/) on a WebGpuContext
+ * and the primitive row's CPU `impl` on the same float32/int32/bool inputs,
+ * and reports per case whether they agree (`window.__result`).
+ *
+ * Exact cases compare bit for bit up to NaN payloads (-0 and +0 differ).
+ * Summing cases ("sum" tolerance) allow |gpu − cpu| ≤ c·u·S + ulp(cpu), where
+ * u = 2⁻²⁴ is float32's unit roundoff, S the same primitive applied to the
+ * absolute values of the operands (Σ|x| per output element — for matmul
+ * Σ|a||b|) and c the kernel's stated error constant (see each kernel file);
+ * the ulp allows for the CPU's own rounding of its float64 accumulation.
+ *
+ * Randomness is a seeded mulberry32 (test/support/rng.ts imports vitest,
+ * which does not load in a page).
+ */
+import { ConcreteArray, storageOf } from "../../src/core/ndarray.js";
+import type { Aval } from "../../src/core/trace.js";
+import { WebGpuContext } from "../../src/kernels/webgpu/context.js";
+import { navigatorGpu } from "../../src/kernels/webgpu/gpu.js";
+import type { GpuContext, GpuDType, GpuKernel, GpuTensor } from "../../src/kernels/webgpu/kernel.js";
+import { gpuKernel } from "../../src/prims/gpuTable.js";
+import { RULES } from "../../src/prims/table.js";
+
+type Data = Float32Array | Int32Array | Uint32Array;
+interface Input {
+  data: Data;
+  shape: number[];
+  dtype: GpuDType;
+}
+/** "exact", or a summing tolerance with error constant c (see the file comment). */
+type Tol = "exact" | { sum: number };
+interface Case {
+  family: string;
+  name: string;
+  prim: string;
+  inputs: Input[];
+  params: unknown;
+  tol: Tol;
+}
+export interface CaseResult {
+  family: string;
+  name: string;
+  ok: boolean;
+  detail?: string;
+}
+
+function mulberry(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    let t = (s = (s + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const rand = mulberry(20261202);
+const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+/** Float32 data: uniform in [-1, 1), with special values mixed in when `specials`. */
+function f32(shape: number[], specials = false): Input {
+  const d = new Float32Array(size(shape));
+  const sp = [NaN, Infinity, -Infinity, -0, 0, 1, 1, -1];
+  for (let i = 0; i < d.length; i++)
+    d[i] = specials && rand() < 0.15 ? sp[Math.floor(rand() * sp.length)]! : rand() * 2 - 1;
+  return { data: d, shape, dtype: "float32" };
+}
+/** Float32 data with many ties: small integers. */
+function f32ties(shape: number[]): Input {
+  const d = new Float32Array(size(shape));
+  for (let i = 0; i < d.length; i++) d[i] = Math.floor(rand() * 5) - 2;
+  return { data: d, shape, dtype: "float32" };
+}
+function i32(shape: number[], lo = -100, hi = 100): Input {
+  const d = new Int32Array(size(shape));
+  for (let i = 0; i < d.length; i++) d[i] = lo + Math.floor(rand() * (hi - lo));
+  return { data: d, shape, dtype: "int32" };
+}
+function bool(shape: number[]): Input {
+  const d = new Uint32Array(size(shape));
+  for (let i = 0; i < d.length; i++) d[i] = rand() < 0.5 ? 1 : 0;
+  return { data: d, shape, dtype: "bool" };
+}
+
+function toConcrete(x: Input): ConcreteArray {
+  const d = x.data instanceof Uint32Array ? Uint8Array.from(x.data) : x.data;
+  return new ConcreteArray(d, x.shape, x.dtype);
+}
+
+function absInput(x: Input): Input {
+  if (x.dtype !== "float32") return x;
+  return { ...x, data: (x.data as Float32Array).map(Math.abs) };
+}
+
+const U = 2 ** -24;
+function ulp(v: number): number {
+  const a = Math.abs(v);
+  if (a === 0 || !Number.isFinite(a)) return 2 ** -149;
+  return 2 ** (Math.floor(Math.log2(a)) - 23);
+}
+
+function compare(c: Case, gpu: Data, cpu: ArrayLike<number>, bound: ArrayLike<number> | null): string | undefined {
+  if (gpu.length !== cpu.length) return `length ${gpu.length} vs ${cpu.length}`;
+  let bad = 0;
+  let first = "";
+  for (let i = 0; i < cpu.length; i++) {
+    const g = gpu[i]!;
+    const r = cpu[i]!;
+    let ok: boolean;
+    if (Number.isNaN(r) || Number.isNaN(g)) ok = Number.isNaN(r) && Number.isNaN(g);
+    else if (c.tol === "exact" || !Number.isFinite(r)) ok = Object.is(g, r);
+    else ok = Math.abs(g - r) <= c.tol.sum * U * bound![i]! + ulp(r);
+    if (!ok) {
+      if (bad === 0) first = `at ${i}: gpu ${g} cpu ${r}${bound === null ? "" : ` bound ${bound[i]}`}`;
+      bad++;
+    }
+  }
+  return bad === 0 ? undefined : `${bad}/${cpu.length} differ; first ${first}`;
+}
+
+type AnyRule = {
+  abstractEval(a: Aval[], p: unknown): Aval[];
+  impl(a: ConcreteArray[], p: unknown, o: Aval[]): ConcreteArray[];
+};
+
+async function runCase(ctx: GpuContext, c: Case): Promise<CaseResult> {
+  const rule = (RULES as unknown as Record<string, AnyRule>)[c.prim]!;
+  const kernel = gpuKernel(c.prim) as GpuKernel<unknown> | undefined;
+  if (kernel === undefined) return { family: c.family, name: c.name, ok: false, detail: `no GPU kernel for ${c.prim}` };
+  try {
+    const avals = rule.abstractEval(
+      c.inputs.map((x) => ({ shape: x.shape, dtype: x.dtype, weak: false })),
+      c.params,
+    );
+    const cpu = rule.impl(c.inputs.map(toConcrete), c.params, avals);
+    const bound =
+      c.tol === "exact"
+        ? null
+        : rule.impl(
+            c.inputs.map((x) => toConcrete(absInput(x))),
+            c.params,
+            avals,
+          );
+    const args: GpuTensor[] = c.inputs.map((x) => ctx.upload(x.data, x.shape, x.dtype));
+    const outs = kernel(ctx, args, c.params, avals as never);
+    const reads = await Promise.all(outs.map((t) => ctx.read(t)));
+    for (let k = 0; k < cpu.length; k++) {
+      const shapeOk = outs[k]!.shape.join(",") === cpu[k]!.shape.join(",") && outs[k]!.dtype === cpu[k]!.dtype;
+      if (!shapeOk)
+        return {
+          family: c.family,
+          name: c.name,
+          ok: false,
+          detail: `output ${k}: ${outs[k]!.shape}/${outs[k]!.dtype} vs ${cpu[k]!.shape}/${cpu[k]!.dtype}`,
+        };
+      const d = compare(c, reads[k]!, storageOf(cpu[k]!), bound === null ? null : storageOf(bound[k]!));
+      if (d !== undefined) return { family: c.family, name: c.name, ok: false, detail: `output ${k}: ${d}` };
+    }
+    return { family: c.family, name: c.name, ok: true };
+  } catch (e) {
+    return { family: c.family, name: c.name, ok: false, detail: String(e instanceof Error ? e.stack : e) };
+  }
+}
+
+// ---------------------------------------------------------------- cases
+
+const cases: Case[] = [];
+const add = (family: string, name: string, prim: string, inputs: Input[], params: unknown, tol: Tol = "exact") =>
+  cases.push({ family, name: `${prim} ${name}`, prim, inputs, params, tol });
+
+// movement: exact
+{
+  const F = "movement";
+  for (const [x, shape] of [
+    [f32([2, 3, 4], true), [4, 6]],
+    [i32([5]), [5, 1]],
+    [bool([0, 3]), [3, 0]],
+    [f32([70000]), [70000]],
+  ] as [Input, number[]][])
+    add(F, `${x.dtype} ${x.shape}→${shape}`, "reshape", [x], { shape });
+  for (const [x, shape] of [
+    [f32([3, 1], true), [2, 3, 5]],
+    [f32([], true), [4, 4]],
+    [i32([1, 4]), [3, 4]],
+    [bool([2, 1, 3]), [2, 5, 3]],
+    [f32([1]), [0]],
+    [f32([1, 1]), [300, 300]],
+  ] as [Input, number[]][])
+    add(F, `${x.dtype} ${x.shape}→${shape}`, "broadcast", [x], { shape });
+  for (const [x, perm] of [
+    [f32([3, 4], true), [1, 0]],
+    [f32([2, 3, 5]), [2, 0, 1]],
+    [i32([2, 1, 3, 4]), [3, 1, 0, 2]],
+    [bool([4, 0, 2]), [1, 2, 0]],
+    [f32([257, 263]), [1, 0]],
+  ] as [Input, number[]][])
+    add(F, `${x.dtype} ${x.shape} by ${perm}`, "transpose", [x], { perm });
+  for (const [x, begin, end] of [
+    [f32([5, 6], true), [1, 2], [4, 6]],
+    [i32([3, 4, 5]), [0, 1, 2], [3, 3, 3]],
+    [f32([4]), [2], [2]],
+    [bool([3, 3]), [1, 0], [2, 3]],
+  ] as [Input, number[], number[]][])
+    add(F, `${x.dtype} ${x.shape} [${begin}:${end}]`, "slice", [x], { begin, end });
+  for (const [x, lo, hi] of [
+    [f32([3, 4], true), [1, 0], [2, 3]],
+    [i32([2, 3, 2]), [0, 2, 1], [1, 0, 0]],
+    [f32([0, 2]), [1, 1], [1, 0]],
+    [bool([1, 5]), [2, 0], [0, 2]],
+    [f32([2, 2]), [0, 0], [0, 0]],
+  ] as [Input, number[], number[]][])
+    add(F, `${x.dtype} ${x.shape} lo ${lo} hi ${hi}`, "pad", [x], { lo, hi });
+  add(F, "f32 axis 0", "concatenate", [f32([2, 3], true), f32([1, 3]), f32([0, 3]), f32([4, 3])], { axis: 0 });
+  add(F, "f32 axis 1", "concatenate", [f32([2, 3], true), f32([2, 1]), f32([2, 0]), f32([2, 5])], { axis: 1 });
+  add(F, "i32 axis 1 of 3-d", "concatenate", [i32([2, 3, 4]), i32([2, 2, 4])], { axis: 1 });
+  add(F, "bool axis 2", "concatenate", [bool([1, 2, 3]), bool([1, 2, 2])], { axis: 2 });
+  add(F, "f32 one operand", "concatenate", [f32([3, 3])], { axis: 1 });
+  for (const [x, axes] of [
+    [f32([3, 4], true), [0]],
+    [f32([3, 4, 5]), [0, 2]],
+    [i32([7]), [0]],
+    [bool([2, 3]), [1]],
+    [f32([0, 3]), [0, 1]],
+    [f32([2, 2]), []],
+  ] as [Input, number[]][])
+    add(F, `${x.dtype} ${x.shape} axes ${axes}`, "rev", [x], { axes });
+}
+
+// ---------------------------------------------------------------- run
+
+async function main(): Promise<unknown> {
+  const gpu = navigatorGpu();
+  if (gpu === undefined) return { skip: "no navigator.gpu" };
+  const adapter = await gpu.requestAdapter();
+  if (adapter === null) return { skip: "no WebGPU adapter" };
+  const device = await adapter.requestDevice();
+  const ctx = new WebGpuContext(device);
+  const only = new URLSearchParams(location.search).get("family");
+  const results: CaseResult[] = [];
+  for (const c of cases) if (only === null || c.family === only) results.push(await runCase(ctx, c));
+  return { adapter: adapter.info?.description ?? adapter.info?.vendor ?? "unknown", results };
+}
+
+main().then(
+  (r) => ((window as { __result?: unknown }).__result = r),
+  (e: unknown) =>
+    ((window as { __result?: unknown }).__result = { pageError: String(e instanceof Error ? e.stack : e) }),
+);
