@@ -37,12 +37,15 @@ interface Case {
   inputs: Input[];
   params: unknown;
   tol: Tol;
+  /** Runs with the context's workgroup limit lowered to this (2-d grids on small inputs). */
+  maxWorkgroups?: number;
 }
 export interface CaseResult {
   family: string;
   name: string;
   ok: boolean;
   detail?: string;
+  ms?: number;
 }
 
 function mulberry(seed: number): () => number {
@@ -123,7 +126,23 @@ type AnyRule = {
   impl(a: ConcreteArray[], p: unknown, o: Aval[]): ConcreteArray[];
 };
 
-async function runCase(ctx: GpuContext, c: Case): Promise<CaseResult> {
+/** A context whose per-dimension workgroup limit is `max`: kernels must then launch 2-d grids. */
+function limited(ctx: WebGpuContext, max: number): GpuContext {
+  return {
+    device: ctx.device,
+    maxWorkgroups: max,
+    pipeline: (k, w) => ctx.pipeline(k, w),
+    alloc: (s, d) => ctx.alloc(s, d),
+    words: (d) => ctx.words(d),
+    dispatch: (p, b, g) => ctx.dispatch(p, b, g),
+    copy: (a, ao, b, bo, n) => ctx.copy(a, ao, b, bo, n),
+    upload: (d, s, t) => ctx.upload(d, s, t),
+    read: (t) => ctx.read(t),
+  };
+}
+
+async function runCase(base: WebGpuContext, c: Case): Promise<CaseResult> {
+  const ctx = c.maxWorkgroups === undefined ? base : limited(base, c.maxWorkgroups);
   const rule = (RULES as unknown as Record<string, AnyRule>)[c.prim]!;
   const kernel = gpuKernel(c.prim) as GpuKernel<unknown> | undefined;
   if (kernel === undefined) return { family: c.family, name: c.name, ok: false, detail: `no GPU kernel for ${c.prim}` };
@@ -167,6 +186,11 @@ async function runCase(ctx: GpuContext, c: Case): Promise<CaseResult> {
 const cases: Case[] = [];
 const add = (family: string, name: string, prim: string, inputs: Input[], params: unknown, tol: Tol = "exact") =>
   cases.push({ family, name: `${prim} ${name}`, prim, inputs, params, tol });
+/** The last case added again, run with at most `max` workgroups per grid dimension (2-d grids). */
+const again2d = (max = 3) => {
+  const c = cases[cases.length - 1]!;
+  cases.push({ ...c, name: `${c.name} (2-d grid)`, maxWorkgroups: max });
+};
 
 // movement: exact
 {
@@ -210,6 +234,10 @@ const add = (family: string, name: string, prim: string, inputs: Input[], params
     [f32([2, 2]), [0, 0], [0, 0]],
   ] as [Input, number[], number[]][])
     add(F, `${x.dtype} ${x.shape} lo ${lo} hi ${hi}`, "pad", [x], { lo, hi });
+  add(F, "2-d grid", "transpose", [f32([40, 70])], { perm: [1, 0] });
+  again2d();
+  add(F, "2-d grid", "pad", [f32([40, 70])], { lo: [1, 2], hi: [3, 0] });
+  again2d();
   add(F, "f32 axis 0", "concatenate", [f32([2, 3], true), f32([1, 3]), f32([0, 3]), f32([4, 3])], { axis: 0 });
   add(F, "f32 axis 1", "concatenate", [f32([2, 3], true), f32([2, 1]), f32([2, 0]), f32([2, 5])], { axis: 1 });
   add(F, "i32 axis 1 of 3-d", "concatenate", [i32([2, 3, 4]), i32([2, 2, 4])], { axis: 1 });
@@ -226,6 +254,85 @@ const add = (family: string, name: string, prim: string, inputs: Input[], params
     add(F, `${x.dtype} ${x.shape} axes ${axes}`, "rev", [x], { axes });
 }
 
+/** Uniform in [0, 1): a sum whose left-to-right float32 error grows like √n·u·Σx, past the tree bound. */
+function f32pos(shape: number[]): Input {
+  const d = new Float32Array(size(shape));
+  for (let i = 0; i < d.length; i++) d[i] = rand();
+  return { data: d, shape, dtype: "float32" };
+}
+
+/**
+ * The stated float32 error constant of reduce_sum over R elements (src/kernels/webgpu/reduce.ts),
+ * the larger of its two paths: per invocation min(R, 8) − 1 + ⌈log₂⌈R/8⌉⌉ + 1, in the workgroup
+ * tree 11 per pass of 1024; +1 for γ's higher-order term.
+ */
+function sumC(R: number): number {
+  const log = (v: number, b: number) => Math.ceil(Math.log(v) / Math.log(b) - 1e-9);
+  const thread = Math.min(R, 8) - 1 + log(Math.ceil(R / 8), 2) + 1;
+  const tree = 11 * log(R, 1024);
+  return Math.max(thread, tree, 0) + 1;
+}
+
+// reductions: extrema and arg-extrema exact; sums within sumC(R)
+{
+  const F = "reduce";
+  const red = (x: Input, axes: number[], ops = ["reduce_sum", "reduce_max", "reduce_min"]) => {
+    const R = size(axes.map((k) => x.shape[k]!));
+    for (const op of ops)
+      add(
+        F,
+        `${x.dtype} ${x.shape} axes ${axes}`,
+        op,
+        [x],
+        { axes },
+        op === "reduce_sum" && x.dtype === "float32" ? { sum: sumC(R) } : "exact",
+      );
+  };
+  const x345 = f32([3, 4, 5], true);
+  for (const axes of [[], [0], [1], [2], [0, 2], [2, 0], [0, 1, 2]]) red(x345, axes);
+  red(f32ties([6, 7]), [0]);
+  red(f32ties([6, 7]), [1]);
+  red(f32([4, 3000], true), [1]);
+  red(f32([3000, 4]), [0]);
+  red(f32ties([5, 2050]), [1]);
+  red(f32([2, 1_100_000]), [1]);
+  red(f32pos([1_000_000]), [0], ["reduce_sum"]);
+  red(f32([70_000, 40]), [1]);
+  again2d(5);
+  red(f32pos([4096, 600]), [1], ["reduce_sum"]);
+  red(f32([3, 5000]), [1], ["reduce_sum", "reduce_max"]);
+  again2d();
+  red(f32([70_000, 3]), [0, 1]);
+  red(i32([5, 2000], -1e6, 1e6), [1]);
+  red(i32([2_000_000], -2e9, 2e9), [0], ["reduce_sum"]); // wraps modulo 2^32
+  red(i32([7, 9]), [0, 1]);
+  red(bool([3, 600]), [1]);
+  red(bool([4, 5]), [0]);
+  red(f32([0, 3]), [0]);
+  red(i32([0, 3]), [0]);
+  red(f32([3, 0]), [0]);
+  red(f32([3, 0, 2]), [1, 2]);
+  red(f32([1, 1, 1]), [0, 2]);
+  const arg = (x: Input, axis: number) => {
+    for (const op of ["argmax", "argmin"]) add(F, `${x.dtype} ${x.shape} axis ${axis}`, op, [x], { axis });
+  };
+  arg(f32([3, 4, 5], true), 0);
+  arg(f32([3, 4, 5], true), 1);
+  arg(f32([3, 4, 5], true), 2);
+  arg(f32ties([9, 8]), 1);
+  arg(f32ties([3, 5000]), 1);
+  arg(f32([4, 3000], true), 1);
+  arg(f32ties([2100, 3]), 0);
+  arg(f32([2, 1_100_000]), 1);
+  add(F, "2-d grid", "argmax", [f32([5, 3000], true)], { axis: 1 });
+  again2d();
+  arg(i32([4, 1500], -5, 5), 1);
+  arg(bool([3, 40]), 1);
+  arg(f32([0, 4]), 0);
+  arg(f32([4, 0]), 0);
+  arg(f32([1, 6]), 0);
+}
+
 // ---------------------------------------------------------------- run
 
 async function main(): Promise<unknown> {
@@ -234,10 +341,14 @@ async function main(): Promise<unknown> {
   const adapter = await gpu.requestAdapter();
   if (adapter === null) return { skip: "no WebGPU adapter" };
   const device = await adapter.requestDevice();
-  const ctx = new WebGpuContext(device);
   const only = new URLSearchParams(location.search).get("family");
   const results: CaseResult[] = [];
-  for (const c of cases) if (only === null || c.family === only) results.push(await runCase(ctx, c));
+  for (const c of cases)
+    if (only === null || c.family === only) {
+      const t0 = performance.now();
+      const r = await runCase(new WebGpuContext(device), c);
+      results.push({ ...r, ms: Math.round(performance.now() - t0) });
+    }
   return { adapter: adapter.info?.description ?? adapter.info?.vendor ?? "unknown", results };
 }
 
