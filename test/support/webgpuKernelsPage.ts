@@ -333,6 +333,33 @@ function sumC(R: number): number {
   arg(f32([1, 6]), 0);
 }
 
+// argsort: exact (a stable permutation is unique)
+{
+  const F = "sort";
+  const srt = (x: Input, axis: number) => {
+    for (const descending of [false, true])
+      add(F, `${x.dtype} ${x.shape} axis ${axis}${descending ? " desc" : ""}`, "argsort", [x], { axis, descending });
+  };
+  srt(f32([5, 7], true), 1);
+  srt(f32([5, 7], true), 0);
+  srt(f32ties([3, 4, 33]), 2);
+  srt(f32ties([3, 100, 2]), 1);
+  srt(f32([4, 1000], true), 1);
+  srt(f32ties([2, 2048]), 1);
+  srt(f32ties([2, 2049]), 1);
+  srt(f32([3, 5000], true), 1);
+  srt(f32ties([40000]), 0);
+  srt(i32([6, 300], -20, 20), 1);
+  srt(bool([3, 50]), 1);
+  srt(f32([4, 1]), 1);
+  srt(f32([0, 5]), 1);
+  srt(f32([3, 0]), 1);
+  add(F, "2-d grid local", "argsort", [f32ties([10, 16])], { axis: 1, descending: false });
+  again2d();
+  add(F, "2-d grid global", "argsort", [f32ties([3, 3000])], { axis: 1, descending: true });
+  again2d();
+}
+
 // ---------------------------------------------------------------- run
 
 async function main(): Promise<unknown> {
@@ -343,10 +370,13 @@ async function main(): Promise<unknown> {
   const device = await adapter.requestDevice();
   const only = new URLSearchParams(location.search).get("family");
   const results: CaseResult[] = [];
+  // one context (and pipeline cache) until a case fails: a context keeps the first GPU error
+  let ctx = new WebGpuContext(device);
   for (const c of cases)
     if (only === null || c.family === only) {
       const t0 = performance.now();
-      const r = await runCase(new WebGpuContext(device), c);
+      const r = await runCase(ctx, c);
+      if (!r.ok) ctx = new WebGpuContext(device);
       results.push({ ...r, ms: Math.round(performance.now() - t0) });
     }
   return { adapter: adapter.info?.description ?? adapter.info?.vendor ?? "unknown", results };
