@@ -360,6 +360,73 @@ function sumC(R: number): number {
   again2d();
 }
 
+// gather and the scatters: exact but for scatter_add's float32 sums (γ(h − 1), h hits per output)
+{
+  const F = "indexing";
+  /** Indices in [lo, hi) (out-of-range and negative ones included when the range passes the axis). */
+  const ix = (shape: number[], lo: number, hi: number) => i32(shape, lo, hi);
+  /** The most updates landing on one output of an axis of length n (clamped as the kernels do). */
+  const hits = (idx: Input, n: number) => {
+    const c = new Array<number>(n).fill(0);
+    for (const v of idx.data) c[Math.min(Math.max(v < 0 ? v + n : v, 0), n - 1)]!++;
+    return Math.max(0, ...c);
+  };
+  add(F, "f32 axis 0", "gather", [f32([5, 3], true), ix([7], -7, 9)], { axis: 0 });
+  add(F, "f32 axis 1, 2-d indices", "gather", [f32([3, 6, 2]), ix([2, 4], -8, 8)], { axis: 1 });
+  add(F, "i32 last axis", "gather", [i32([4, 5]), ix([3], 0, 5)], { axis: 1 });
+  add(F, "bool", "gather", [bool([6, 2]), ix([9], -6, 6)], { axis: 0 });
+  add(F, "empty indices", "gather", [f32([4, 2]), ix([0], 0, 4)], { axis: 0 });
+  add(F, "0-d index", "gather", [f32([4, 2]), ix([], 0, 4)], { axis: 0 });
+  add(F, "2-d grid", "gather", [f32([50, 20]), ix([60], -50, 60)], { axis: 0 });
+  again2d();
+  const sa = (u: Input, idx: Input, axis: number, size: number) =>
+    add(
+      F,
+      `${u.dtype} ${u.shape} by ${idx.shape} axis ${axis} size ${size}`,
+      "scatter_add",
+      [u, idx],
+      { axis, size },
+      u.dtype === "float32" ? { sum: hits(idx, size) } : "exact",
+    );
+  sa(f32([7, 3], true), ix([7], -5, 7), 0, 5);
+  sa(f32([2, 3, 4, 2]), ix([3, 4], -3, 5), 1, 4);
+  sa(f32([300, 8]), ix([300], -2, 40), 0, 37);
+  sa(f32([3, 1000]), ix([1000], 0, 10), 1, 10);
+  sa(i32([2, 500, 3]), ix([500], -100, 100), 1, 90);
+  sa(i32([40]), ix([40], 0, 3), 0, 3);
+  sa(bool([600]), ix([600], 0, 2), 0, 2);
+  sa(f32([0, 3]), ix([0], 0, 1), 0, 4);
+  sa(f32([3, 2]), ix([3], 0, 1), 0, 0);
+  for (const op of ["scatter_mul", "scatter_min", "scatter_max"]) {
+    const sc = (x: Input, idx: Input, u: Input) => add(F, `${x.dtype} ${x.shape} by ${idx.shape}`, op, [x, idx, u], {});
+    sc(f32([5, 3], true), ix([8], -6, 7), f32([8, 3], true));
+    sc(f32([6, 2]), ix([200], -6, 6), f32([200, 2], true));
+    sc(f32ties([4, 3]), ix([100], 0, 4), f32([100, 3], true));
+    sc(i32([9, 2], -5, 5), ix([150], -9, 9), i32([150, 2], -3, 4));
+    sc(i32([4]), ix([10], 0, 4), i32([10]));
+    sc(bool([5, 2]), ix([70], 0, 5), bool([70, 2]));
+    sc(f32([3, 2]), ix([0], 0, 1), f32([0, 2]));
+  }
+  // ±0 against each other: min(-0, +0) is -0, max +0, in either order
+  const z = (v: number[]) => ({ data: Float32Array.from(v), shape: [v.length], dtype: "float32" as const });
+  for (const op of ["scatter_min", "scatter_max"]) {
+    add(
+      F,
+      "signed zeros",
+      op,
+      [z([0, -0, 0, -0]), { data: Int32Array.from([0, 1, 2, 3]), shape: [4], dtype: "int32" }, z([-0, 0, 0, -0])],
+      {},
+    );
+    add(
+      F,
+      "NaN operand and update",
+      op,
+      [z([NaN, 1, 2]), { data: Int32Array.from([0, 1, 1]), shape: [3], dtype: "int32" }, z([5, NaN, 0])],
+      {},
+    );
+  }
+}
+
 // ---------------------------------------------------------------- run
 
 async function main(): Promise<unknown> {
