@@ -427,6 +427,37 @@ function sumC(R: number): number {
   }
 }
 
+// matmul: float32 within γ(K)·Σ|a||b| (in-order float32 dot products), int32 and bool exact
+{
+  const F = "matmul";
+  const mm = (a: Input, b: Input) => {
+    const K = a.shape[a.shape.length - 1]!;
+    add(
+      F,
+      `${a.dtype} ${a.shape} × ${b.shape}`,
+      "matmul",
+      [a, b],
+      {},
+      a.dtype === "float32" ? { sum: K + 1 } : "exact",
+    );
+  };
+  mm(f32([3, 5]), f32([5, 4]));
+  mm(f32([64, 64]), f32([64, 64]));
+  mm(f32([65, 17]), f32([17, 130]));
+  mm(f32([200, 300]), f32([300, 150]));
+  mm(f32([2, 3, 33, 20]), f32([2, 3, 20, 70]));
+  mm(f32([5, 7], true), f32([7, 6], true));
+  mm(f32([1, 1]), f32([1, 1]));
+  mm(f32([3, 0]), f32([0, 4]));
+  mm(f32([0, 3]), f32([3, 4]));
+  mm(f32([4, 0, 3]), f32([4, 3, 2]));
+  mm(i32([40, 70], -50, 50), i32([70, 33], -50, 50));
+  mm(i32([3, 9, 4]), i32([3, 4, 5]));
+  mm(bool([20, 300]), bool([300, 7]));
+  mm(f32([7, 3, 2]), f32([7, 2, 3]));
+  again2d(2);
+}
+
 // ---------------------------------------------------------------- run
 
 async function main(): Promise<unknown> {
