@@ -458,6 +458,42 @@ function sumC(R: number): number {
   again2d(2);
 }
 
+// cumsum: int32 exact; float32 within the stated constant of src/kernels/webgpu/scan.ts
+{
+  const F = "scan";
+  const cs = (x: Input, axis: number) => {
+    const L = x.shape[axis]!;
+    const M = size(x.shape) / Math.max(L, 1);
+    const perLine = L <= 64 || (M >= 4096 && L <= 1024);
+    const c = perLine ? L : 14 * Math.ceil(Math.log(L) / Math.log(1024) - 1e-9) + 1;
+    for (const reverse of [false, true])
+      add(
+        F,
+        `${x.dtype} ${x.shape} axis ${axis}${reverse ? " reverse" : ""}`,
+        "cumsum",
+        [x],
+        { axis, reverse },
+        x.dtype === "float32" ? { sum: c } : "exact",
+      );
+  };
+  cs(f32([4, 9], true), 1);
+  cs(f32([4, 9], true), 0);
+  cs(f32([3, 100, 2]), 1);
+  cs(f32([2, 1024]), 1);
+  cs(f32([3, 1500]), 1);
+  cs(f32([2, 5000, 2]), 1);
+  cs(f32pos([1_100_000]), 0);
+  cs(f32([5000, 40]), 1);
+  cs(f32([4100, 300]), 1);
+  cs(i32([3, 3000], -1e6, 1e6), 1);
+  cs(i32([7, 5]), 0);
+  cs(f32([0, 5]), 1);
+  cs(f32([3, 0]), 1);
+  cs(f32([3, 1]), 1);
+  add(F, "2-d grid", "cumsum", [f32([3, 3000])], { axis: 1, reverse: true }, { sum: 15 });
+  again2d();
+}
+
 // ---------------------------------------------------------------- run
 
 async function main(): Promise<unknown> {
@@ -466,7 +502,8 @@ async function main(): Promise<unknown> {
   const adapter = await gpu.requestAdapter();
   if (adapter === null) return { skip: "no WebGPU adapter" };
   const device = await adapter.requestDevice();
-  const only = new URLSearchParams(location.search).get("family");
+  // a runner may prepend `globalThis.__family = "..."` to the bundle to run one family
+  const only = (globalThis as { __family?: string }).__family ?? null;
   const results: CaseResult[] = [];
   // one context (and pipeline cache) until a case fails: a context keeps the first GPU error
   let ctx = new WebGpuContext(device);
