@@ -506,6 +506,42 @@ function sumC(R: number): number {
   again2d();
 }
 
+// conv (direct, in matmul.ts's table): float32 within γ(C/G·K)·Σ|w||x|
+{
+  const F = "conv";
+  const cv = (
+    name: string,
+    x: Input,
+    w: Input,
+    g: { strides: number[]; lo: number[]; hi: number[]; lhsDilation: number[]; rhsDilation: number[]; groups: number },
+  ) => add(F, name, "conv", [x, w], g, { sum: size(w.shape.slice(1)) + 1 });
+  const plain = (nd: number) => ({
+    strides: new Array<number>(nd).fill(1),
+    lo: new Array<number>(nd).fill(0),
+    hi: new Array<number>(nd).fill(0),
+    lhsDilation: new Array<number>(nd).fill(1),
+    rhsDilation: new Array<number>(nd).fill(1),
+    groups: 1,
+  });
+  cv("1-d valid", f32([2, 3, 10]), f32([4, 3, 3]), plain(1));
+  cv("2-d same padding", f32([2, 3, 7, 6]), f32([5, 3, 3, 3]), { ...plain(2), lo: [1, 1], hi: [1, 1] });
+  cv("2-d strided, dilated kernel", f32([1, 2, 11, 9]), f32([3, 2, 3, 2]), {
+    ...plain(2),
+    strides: [2, 3],
+    rhsDilation: [2, 1],
+  });
+  cv("2-d input dilation (transposed conv), crop", f32([2, 2, 5, 5]), f32([2, 2, 3, 3]), {
+    ...plain(2),
+    lhsDilation: [2, 2],
+    lo: [2, -1],
+    hi: [2, 1],
+  });
+  cv("groups", f32([2, 6, 8]), f32([4, 3, 3]), { ...plain(1), groups: 2 });
+  cv("depthwise 2-d", f32([1, 4, 6, 6], true), f32([4, 1, 2, 2]), { ...plain(2), groups: 4 });
+  cv("3-d", f32([1, 2, 4, 5, 3]), f32([2, 2, 2, 2, 2]), plain(3));
+  cv("empty output", f32([1, 1, 2]), f32([1, 1, 3]), plain(1));
+}
+
 // ---------------------------------------------------------------- run
 
 async function main(): Promise<unknown> {

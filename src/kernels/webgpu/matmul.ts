@@ -20,6 +20,7 @@
  * {@link matmulNaive} (one invocation per output) is kept for the benchmark.
  */
 import type { GpuContext, GpuTensor, KernelTable } from "./kernel.js";
+import { KERNELS as CONV } from "./conv.js";
 import { binding, gpuDtype, launch, wty } from "./wgsl.js";
 
 const TILE = 64;
@@ -131,8 +132,9 @@ export function matmulNaive(ctx: GpuContext, a: GpuTensor, b: GpuTensor, outShap
   return out;
 }
 
-/** This file's kernels by primitive name. */
+/** This file's kernels by primitive name (and conv's, from conv.ts). */
 export const KERNELS = {
+  ...CONV,
   matmul(ctx, [a, b], _p: {}, [o]) {
     gpuDtype(o!.dtype);
     return [matmulTiled(ctx, a!, b!, o!.shape)];
