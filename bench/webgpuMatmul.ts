@@ -4,7 +4,7 @@
  * test/support/webgpu.ts). SwiftShader emulates a GPU on the CPU: its figures
  * say how the two shaders compare, not what a GPU does. A report, not a test.
  *
- *   npx tsx bench/webgpuMatmul.ts
+ *   npx tsx bench/webgpuMatmul.ts [--sizes 256,512]
  */
 import { fileURLToPath } from "node:url";
 import { bundle, runWebGpuPage } from "../test/support/webgpu.js";
@@ -22,7 +22,12 @@ interface Result {
 }
 
 const js = await bundle(fileURLToPath(new URL("./webgpuMatmulPage.ts", import.meta.url)));
-const r = (await runWebGpuPage(js, 600_000)) as Result;
+const arg = process.argv.indexOf("--sizes");
+const sizes = arg >= 0 ? (process.argv[arg + 1] ?? "").split(",").map(Number) : null;
+const r = (await runWebGpuPage(
+  (sizes !== null ? `globalThis.__sizes = ${JSON.stringify(sizes)};\n` : "") + js,
+  900_000,
+)) as Result;
 if (r.skip !== undefined || r.pageError !== undefined) console.log(r.skip ?? r.pageError);
 else {
   console.log(`adapter: ${r.adapter} (SwiftShader is a CPU emulator: not a GPU figure)`);

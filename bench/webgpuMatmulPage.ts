@@ -47,7 +47,8 @@ async function main(): Promise<unknown> {
   const adapter = gpu === undefined ? null : await gpu.requestAdapter();
   if (adapter === null) return { skip: "no WebGPU adapter" };
   const ctx = new WebGpuContext(await adapter.requestDevice());
-  const sizes = (new URLSearchParams(location.search).get("sizes") ?? "256,512,1024,2048").split(",").map(Number);
+  // the runner may prepend `globalThis.__sizes = [...]` to the bundle
+  const sizes = (globalThis as { __sizes?: number[] }).__sizes ?? [256, 512, 1024, 2048];
   const rows: unknown[] = [];
   for (const n of sizes)
     rows.push({ n, tiled: await cell(ctx, matmulTiled, n, 1500), naive: await cell(ctx, matmulNaive, n, 1500) });

@@ -1,5 +1,5 @@
 /**
- * The non-elementwise WebGPU kernels (src/kernels/webgpu/: reduce, movement,
+ * The non-elementwise WebGPU kernels (src/kernels/webgpu/: reduce, movement, conv,
  * indexing, scan, sort, matmul), each run directly on a WebGpuContext in
  * headless Chromium with WebGPU on SwiftShader and compared with the
  * primitive row's CPU kernel on the same inputs (test/support/webgpuKernelsPage.ts
@@ -12,7 +12,7 @@ import { CHROMIUM } from "./support/chromium.js";
 import { bundle, runWebGpuPage } from "./support/webgpu.js";
 import type { CaseResult } from "./support/webgpuKernelsPage.js";
 
-const FAMILIES = ["movement", "reduce", "scan", "sort", "indexing", "matmul"] as const;
+const FAMILIES = ["movement", "reduce", "scan", "sort", "indexing", "matmul", "conv"] as const;
 
 interface PageResult {
   skip?: string;

@@ -5,7 +5,7 @@
  *
  * A tiled shader: a workgroup of 16×16 invocations computes a 64×64 tile of
  * the product, each invocation a 4×4 block held in registers (four vec4
- * accumulators); the operands pass through workgroup memory in 64×16 and 16×64
+ * accumulators); the operands pass through workgroup memory in 64×32 and 32×64
  * tiles, so each element loaded from global memory serves 64 multiply-adds.
  * Batches are the grid's z dimension. The sizes are read from a parameter
  * buffer, so one pipeline per dtype serves every shape (compiling a shader
@@ -24,7 +24,7 @@ import { KERNELS as CONV } from "./conv.js";
 import { binding, gpuDtype, launch, wty } from "./wgsl.js";
 
 const TILE = 64;
-const TK = 16;
+const TK = 32;
 
 /** The product's sizes: batch count, M, K, N. */
 function dims(a: GpuTensor, b: GpuTensor): [number, number, number, number] {
@@ -66,7 +66,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: v
   var acc: array<vec4<${ty}>, 4>;
   for (var r = 0u; r < 4u; r++) { acc[r] = vec4<${ty}>(${ty}(0)); }
   for (var k0 = 0u; k0 < K; k0 += ${TK}u) {
-    for (var s = 0u; s < 4u; s++) {
+    for (var s = 0u; s < ${(TILE * TK) / 256}u; s++) {
       let e = lid + s * 256u;
       // A tile: row = e / TK, k = e % TK, stored k-major by groups of 4 rows
       let ar = e / ${TK}u;
