@@ -336,6 +336,22 @@ function sumC(R: number): number {
   arg(f32([4, 3000], true), 1);
   arg(f32ties([2100, 3]), 0);
   add(F, "f32 2,1100000 axis 1", "argmax", [f32([2, 1_100_000])], { axis: 1 });
+  // rows of one infinite value (ties everywhere, equal to the tree's padding identity)
+  for (const [op, v] of [
+    ["argmax", -Infinity],
+    ["argmin", Infinity],
+    ["reduce_max", -Infinity],
+  ] as const) {
+    const d = new Float32Array(2 * 3000).fill(v);
+    d[4500] = 0;
+    add(
+      F,
+      `rows of ${v}`,
+      op,
+      [{ data: d, shape: [2, 3000], dtype: "float32" }],
+      op === "reduce_max" ? { axes: [1] } : { axis: 1 },
+    );
+  }
   add(F, "2-d grid", "argmax", [f32([5, 3000], true)], { axis: 1 });
   again2d();
   arg(i32([4, 1500], -5, 5), 1);

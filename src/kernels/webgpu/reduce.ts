@@ -124,7 +124,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u
     if (r < ${R}u) {
       let v = x[src(m, r)];
       let vi = ${arg ? readIdx : "0"};
-      ${step(op, ty, "acc", "v", "ai", "vi")}
+      // an invocation's first element starts its fold (the identity never carries an index)
+      if (c == 0u) { acc = v; ai = vi; } else { ${step(op, ty, "acc", "v", "ai", "vi")} }
     }
   }
   sv[t] = acc;
