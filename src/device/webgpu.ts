@@ -150,8 +150,13 @@ export class WebGpuRuntime implements DeviceRuntime {
     }
     // rows wrapping user functions (custom rules, debug callbacks) run them: their operations dispatch here again
     if (prim.opaque === true) return prim.impl(args as ConcreteArray[], params as never, []);
-    const avals = prim.abstractEval(args as ConcreteArray[], params as never);
-    for (const o of avals) if (o.dtype === "float64") throw noFloat64(prim.name, "the result");
+    // a weak float64 result (only bare JS numbers met, e.g. where(c, 1, -1)) is float32 here, as its
+    // weak operands are: a weak scalar takes the dtype of what it meets, and on "webgpu" that is float32
+    const avals = prim.abstractEval(args as ConcreteArray[], params as never).map((o) => {
+      if (o.dtype !== "float64") return o;
+      if (!o.weak) throw noFloat64(prim.name, "the result");
+      return { shape: o.shape, dtype: "float32" as const, weak: false };
+    });
     const kernel = gpuKernel(prim.name);
     const outs =
       kernel !== undefined

@@ -25,6 +25,7 @@ export const GPU_CHROMIUM_ARGS = [
   "--enable-features=Vulkan",
   "--no-first-run",
   "--disable-background-networking",
+  "--js-flags=--expose-gc",
 ];
 
 /** Bundles `entry` for the browser (ESM, one file) and returns its source. */

@@ -89,13 +89,13 @@ fn nb_sinh(x: f32) -> f32 {
     return x + x * z * (0.166666672 + z * (0.00833333377 + z * (0.000198412701 + z * (2.75573188e-6 + z * (2.50521084e-8 + z * 1.60590438e-10)))));
   }
   // e^a / 2 as e^(a - ln 2), which stays finite up to the largest float32 result
-  let h = select(nb_exp(a - 0.693147181), 0.5 * (nb_exp(a) - nb_exp(-a)), a < 10.0);
+  let h = select(select(nb_exp(a - 0.693147181), 0.5 * nb_exp(a), a < 88.0), 0.5 * (nb_exp(a) - nb_exp(-a)), a < 10.0);
   return select(h, -h, x < 0.0);
 }
 fn nb_cosh(x: f32) -> f32 {
   let a = abs(x);
   if (a < 10.0) { return 0.5 * (nb_exp(a) + nb_exp(-a)); }
-  return nb_exp(a - 0.693147181);
+  return select(nb_exp(a - 0.693147181), 0.5 * nb_exp(a), a < 88.0);
 }
 fn nb_tanh(x: f32) -> f32 {
   let a = abs(x);
@@ -152,6 +152,87 @@ fn nb_powi32(x: i32, y: i32) -> i32 {
     e = e >> 1u;
   }
   return r;
+}
+// sin, cos, tan: x = k pi/2 + r (pi/2 in three parts, the first two short, so k * part is exact for
+// |x| < 8192), |r| <= pi/4, Taylor polynomials of sin and cos on r, the quadrant from k
+fn nb_reduce(x: f32) -> vec2f {
+  let k = round(x * 0.636619772);
+  let r = ((x - k * 1.5703125) - k * 4.83751297e-4) - k * 7.54978995e-8;
+  return vec2f(r, k);
+}
+fn nb_sinr(r: f32) -> f32 {
+  let z = r * r;
+  return r + r * z * (-0.166666667 + z * (0.00833333333 + z * (-0.000198412698 + z * (2.75573192e-6 + z * -2.50521084e-8))));
+}
+fn nb_cosr(r: f32) -> f32 {
+  let z = r * r;
+  return 1.0 + z * (-0.5 + z * (0.0416666667 + z * (-0.00138888889 + z * (2.48015873e-5 + z * (-2.75573192e-7 + z * 2.08767570e-9)))));
+}
+fn nb_sin(x: f32) -> f32 {
+  if (nb_isnan(x) || abs(x) == nb_inf()) { return nb_nan(); }
+  let v = nb_reduce(x);
+  let q = i32(v.y) & 3;
+  var s = select(nb_sinr(v.x), nb_cosr(v.x), (q & 1) == 1);
+  return select(s, -s, q >= 2);
+}
+fn nb_cos(x: f32) -> f32 {
+  if (nb_isnan(x) || abs(x) == nb_inf()) { return nb_nan(); }
+  let v = nb_reduce(x);
+  let q = i32(v.y) & 3;
+  var c = select(nb_cosr(v.x), nb_sinr(v.x), (q & 1) == 1);
+  return select(c, -c, q == 1 || q == 2);
+}
+fn nb_tan(x: f32) -> f32 {
+  if (nb_isnan(x) || abs(x) == nb_inf()) { return nb_nan(); }
+  let v = nb_reduce(x);
+  let s = nb_sinr(v.x);
+  let c = nb_cosr(v.x);
+  return select(s / c, -c / s, (i32(v.y) & 1) == 1);
+}
+// atan on [0, 1]: atan(t) = pi/4 + atan((t - 1)/(t + 1)) above tan(pi/8), Taylor series below
+fn nb_atan01(t: f32) -> f32 {
+  let big = t > 0.414213562;
+  let u = select(t, (t - 1.0) / (t + 1.0), big);
+  let z = u * u;
+  let p = u + u * z * (-0.333333333 + z * (0.2 + z * (-0.142857143 + z * (0.111111111 + z * (-0.0909090909 + z * (0.0769230769 + z * (-0.0666666667 + z * (0.0588235294 + z * (-0.0526315789 + z * (0.0476190476 + z * -0.0434782609))))))))));
+  return select(p, 0.785398163 + p, big);
+}
+fn nb_atan(x: f32) -> f32 {
+  if (nb_isnan(x)) { return x; }
+  let a = abs(x);
+  let r = select(nb_atan01(a), 1.57079633 - nb_atan01(1.0 / a), a > 1.0);
+  return select(r, -r, x < 0.0);
+}
+fn nb_atan2(y: f32, x: f32) -> f32 {
+  if (nb_isnan(x) || nb_isnan(y)) { return nb_nan(); }
+  let ax = abs(x);
+  let ay = abs(y);
+  var r: f32;
+  if (ay == 0.0) { r = 0.0; }
+  else if (ax == nb_inf() && ay == nb_inf()) { r = 0.785398163; }
+  else if (ay <= ax) { r = nb_atan01(ay / ax); }
+  else { r = 1.57079633 - nb_atan01(ax / ay); }
+  if ((bitcast<u32>(x) >> 31u) == 1u) { r = 3.14159265 - r; }
+  return select(r, -r, (bitcast<u32>(y) >> 31u) == 1u);
+}
+// asin on [0, 1/2]: its Taylor series
+fn nb_asin0(x: f32) -> f32 {
+  let z = x * x;
+  return x + x * z * (0.166666667 + z * (0.075 + z * (0.0446428571 + z * (0.0303819444 + z * (0.0223721591 + z * (0.0173527644 + z * (0.0139648438 + z * (0.0115518009 + z * (0.00976160952 + z * (0.00839033815 + z * 0.00731252587))))))))));
+}
+fn nb_asin(x: f32) -> f32 {
+  let a = abs(x);
+  if (nb_isnan(x) || a > 1.0) { return nb_nan(); }
+  // above 1/2: asin(a) = pi/2 - 2 asin(sqrt((1 - a)/2)) (1 - a is exact there)
+  let r = select(nb_asin0(a), 1.57079633 - 2.0 * nb_asin0(sqrt((1.0 - a) * 0.5)), a > 0.5);
+  return select(r, -r, x < 0.0);
+}
+fn nb_acos(x: f32) -> f32 {
+  let a = abs(x);
+  if (nb_isnan(x) || a > 1.0) { return nb_nan(); }
+  if (a <= 0.5) { return 1.57079633 - nb_asin0(x); }
+  let h = 2.0 * nb_asin0(sqrt((1.0 - a) * 0.5));
+  return select(h, 3.14159265 - h, x < 0.0);
 }
 fn nb_sign(x: f32) -> f32 { return select(select(x, -1.0, x < 0.0), 1.0, x > 0.0); }
 fn nb_max(x: f32, y: f32) -> f32 { return select(max(x, y), nb_nan(), nb_isnan(x) || nb_isnan(y)); }
@@ -222,15 +303,15 @@ const EXPRS = {
   log: f("nb_log"),
   log1p: f("nb_log1p"),
   expm1: f("nb_expm1"),
-  sin: f("sin"),
-  cos: f("cos"),
-  tan: f("tan"),
+  sin: f("nb_sin"),
+  cos: f("nb_cos"),
+  tan: f("nb_tan"),
   tanh: f("nb_tanh"),
   sinh: f("nb_sinh"),
   cosh: f("nb_cosh"),
-  asin: f("asin"),
-  acos: f("acos"),
-  atan: f("atan"),
+  asin: f("nb_asin"),
+  acos: f("nb_acos"),
+  atan: f("nb_atan"),
   sqrt: f("sqrt"),
   erf: f("nb_erf"),
   logistic: f("nb_logistic"),
@@ -247,9 +328,11 @@ const EXPRS = {
   pow: ([a, b], ins) => (ins[0] === "int32" ? `nb_powi32(${a}, ${b})` : `nb_pow(${a}, ${b})`),
   max: ([a, b], ins) => (ins[0] === "int32" ? `max(${a}, ${b})` : `nb_max(${a}, ${b})`),
   min: ([a, b], ins) => (ins[0] === "int32" ? `min(${a}, ${b})` : `nb_min(${a}, ${b})`),
-  atan2: ([a, b]) => `atan2(${a}, ${b})`,
+  atan2: ([a, b]) => `nb_atan2(${a}, ${b})`,
   eq: cmp("=="),
-  ne: cmp("!="),
+  // NaN != x must hold: SwiftShader compiles != as an ordered comparison, so NaN is tested apart
+  ne: ([a, b], ins) =>
+    ins[0] === "float32" ? `select(0u, 1u, ${a} != ${b} || nb_isnan(${a}) || nb_isnan(${b}))` : `select(0u, 1u, ${a} != ${b})`,
   lt: cmp("<"),
   le: cmp("<="),
   gt: cmp(">"),
@@ -260,7 +343,7 @@ const EXPRS = {
   select: ([c, a, b]) => `select(${b}, ${a}, ${c} != 0u)`,
   convert: ([a], [from], to) => {
     if (from === to) return a!;
-    if (to === "bool") return from === "float32" ? `select(0u, 1u, ${a} != 0.0)` : `select(0u, 1u, ${a} != 0)`;
+    if (to === "bool") return from === "float32" ? `select(0u, 1u, ${a} != 0.0 || nb_isnan(${a}))` : `select(0u, 1u, ${a} != 0)`;
     if (to === "int32") return from === "float32" ? `nb_toi32(${a})` : `i32(${a})`;
     return `f32(${a})`;
   },
