@@ -2,9 +2,9 @@
  * The public device functions (API.md "Devices (WebGPU)"): `init`,
  * `devices`, `defaultDevice`, `devicePut`, `deviceGet`. See docs/webgpu.md.
  */
-import { DeviceError, TracerError } from "../core/errors.js";
+import { DeviceError, TracerError, fmtValue } from "../core/errors.js";
 import { ConcreteArray, NDArray, commitToCpu, deviceStorageOf, storageOf } from "../core/ndarray.js";
-import { flatten, unflatten } from "../core/pytree.js";
+import { flattenAs, unflatten } from "../core/pytree.js";
 import { deviceNames, getDefaultDevice, registerDevice, runtimeOf, setDefaultDevice } from "../core/device.js";
 import { startWebGpu } from "./webgpu.js";
 
@@ -12,7 +12,7 @@ const KNOWN = ["cpu", "webgpu"];
 
 function deviceArg(op: string, name: unknown): string {
   if (typeof name !== "string" || !KNOWN.includes(name))
-    throw new DeviceError(`${op}: unknown device ${JSON.stringify(name)} (devices are ${KNOWN.join(", ")})`);
+    throw new DeviceError(`${op}: unknown device ${fmtValue(name)} (devices are ${KNOWN.join(", ")})`);
   return name;
 }
 
@@ -30,13 +30,15 @@ export function usableDevice(op: string, name: unknown): string {
  * @example
  * if (await nb.init("webgpu")) nb.defaultDevice("webgpu");
  */
-export async function init(name: "cpu" | "webgpu"): Promise<boolean> {
+export function init(name: "cpu" | "webgpu"): Promise<boolean> {
+  // the name is checked synchronously (a bad one throws, not rejects)
   const d = deviceArg("init", name);
-  if (d === "cpu") return true;
-  const r = await startWebGpu();
-  if (r === null) return false;
-  if (runtimeOf("webgpu") === undefined) registerDevice(r);
-  return true;
+  if (d === "cpu") return Promise.resolve(true);
+  return startWebGpu().then((r) => {
+    if (r === null) return false;
+    if (runtimeOf("webgpu") === undefined) registerDevice(r);
+    return true;
+  });
 }
 
 /**
@@ -73,7 +75,7 @@ export function defaultDevice(name?: "cpu" | "webgpu"): string {
  */
 export function devicePut<T>(tree: T, device: "cpu" | "webgpu"): T {
   const d = usableDevice("devicePut", device);
-  const [leaves, def] = flatten(tree as unknown);
+  const [leaves, def] = flattenAs(tree as unknown, "devicePut", "the tree");
   const moved = leaves.map((l: unknown) => {
     if (typeof l === "number") l = new ConcreteArray(Float64Array.of(l), [], "float64", true);
     if (!(l instanceof NDArray)) return l;
@@ -100,13 +102,17 @@ export function devicePut<T>(tree: T, device: "cpu" | "webgpu"): T {
  * @example
  * const [a, b] = await nb.deviceGet([x, y]); // a.toArray() works
  */
-export async function deviceGet<T>(tree: T): Promise<T> {
-  const [leaves, def] = flatten(tree as unknown);
-  const moved = await Promise.all(
+export function deviceGet<T>(tree: T): Promise<T> {
+  // the tree is flattened synchronously (a bad one throws, not rejects)
+  const [leaves, def] = flattenAs(tree as unknown, "deviceGet", "the tree");
+  return readLeaves(leaves).then((moved) => unflatten(def, moved) as T);
+}
+
+async function readLeaves(leaves: readonly unknown[]): Promise<unknown[]> {
+  return Promise.all(
     leaves.map(async (l: unknown) => {
       if (!(l instanceof ConcreteArray) || deviceStorageOf(l) === null) return l;
       return new ConcreteArray(await l.data(), l.shape, l.dtype);
     }),
   );
-  return unflatten(def, moved) as T;
 }
