@@ -231,7 +231,8 @@ export class ConcreteArray extends NDArray {
   }
   static {
     readStorage = (x) => x.#data ?? (x.#data = slowStorage(x, x.#value, x.#device));
-    readElement = (x) => (x.#data !== null ? x.#data[0]! : x.#device === null ? x.#value : slowStorage(x, 0, x.#device)[0]!);
+    readElement = (x) =>
+      x.#data !== null ? x.#data[0]! : x.#device === null ? x.#value : slowStorage(x, 0, x.#device)[0]!;
     readDevice = (x) => x.#device;
     makeDeviceArray = (d, shape, dtype) => {
       const x = new ConcreteArray(NO_STORAGE, shape, dtype, false);

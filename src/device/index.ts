@@ -20,7 +20,9 @@ function deviceArg(op: string, name: unknown): string {
 export function usableDevice(op: string, name: unknown): string {
   const d = deviceArg(op, name);
   if (d !== "cpu" && runtimeOf(d) === undefined)
-    throw new DeviceError(`${op}: device "${d}" is not initialised; call await nb.init("${d}") first (it resolves false without an adapter)`);
+    throw new DeviceError(
+      `${op}: device "${d}" is not initialised; call await nb.init("${d}") first (it resolves false without an adapter)`,
+    );
   return d;
 }
 

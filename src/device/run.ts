@@ -10,7 +10,12 @@ import { type Graph, evalGraph } from "../core/graph.js";
 import { runtimeOf } from "../core/device.js";
 
 /** The device a call runs on: `explicit` when given, else the device of a leaf that lives on one, else `fallback`. */
-export function placementOf(op: string, explicit: string | undefined, leaves: readonly NDArray[], fallback: string): string {
+export function placementOf(
+  op: string,
+  explicit: string | undefined,
+  leaves: readonly NDArray[],
+  fallback: string,
+): string {
   let found: string | null = null;
   for (const l of leaves)
     if (l instanceof ConcreteArray && deviceStorageOf(l) !== null) {
@@ -19,7 +24,9 @@ export function placementOf(op: string, explicit: string | undefined, leaves: re
     }
   if (explicit === undefined) return found ?? fallback;
   if (explicit === "cpu" && found !== null)
-    throw new DeviceError(`${op}: device "cpu" was asked for, but an argument lives on "${found}"; use await nb.deviceGet(x)`);
+    throw new DeviceError(
+      `${op}: device "cpu" was asked for, but an argument lives on "${found}"; use await nb.deviceGet(x)`,
+    );
   return explicit;
 }
 
@@ -30,11 +37,14 @@ export function placementOf(op: string, explicit: string | undefined, leaves: re
  */
 export function runGraphOn(op: string, device: string, graph: Graph, leaves: readonly ConcreteArray[]): NDArray[] {
   const rt = runtimeOf(device);
-  if (rt === undefined) throw new DeviceError(`${op}: device "${device}" is not initialised; call await nb.init("${device}") first`);
+  if (rt === undefined)
+    throw new DeviceError(`${op}: device "${device}" is not initialised; call await nb.init("${device}") first`);
   const place = (x: NDArray): NDArray => {
     if (!(x instanceof ConcreteArray) || x.weakType || deviceStorageOf(x) !== null) return x;
     if (committedToCpu(x))
-      throw new DeviceError(`${op}: an argument is committed to "cpu" (devicePut) but the function runs on "${device}"`);
+      throw new DeviceError(
+        `${op}: an argument is committed to "cpu" (devicePut) but the function runs on "${device}"`,
+      );
     return rt.place(x, op);
   };
   return evalGraph(graph, leaves.map(place)).map(place);

@@ -53,7 +53,9 @@ class GpuStorage implements DeviceStorage {
 /** Host words as the CPU storage of `dtype` (bool: Uint8Array). */
 export function fromWords(w: HostWords, dtype: GpuDType): TypedArray {
   if (dtype === "bool") return Uint8Array.from(w);
-  return dtype === "float32" ? new Float32Array(w.buffer, w.byteOffset, w.length) : new Int32Array(w.buffer, w.byteOffset, w.length);
+  return dtype === "float32"
+    ? new Float32Array(w.buffer, w.byteOffset, w.length)
+    : new Int32Array(w.buffer, w.byteOffset, w.length);
 }
 
 /** A CPU array's elements as the words of a GPU tensor of `dtype` (shared when the storage already is). */
@@ -182,7 +184,8 @@ export class WebGpuRuntime implements DeviceRuntime {
         cpu[i] = new ConcreteArray(fromWords(data[k]!, t.dtype), t.shape, t.dtype);
       });
       const res = prim.impl(cpu, params as never, avals as never);
-      if (res.length !== outs.length) throw new NablaError(`internal: ${prim.name} returned ${res.length} outputs on the CPU`);
+      if (res.length !== outs.length)
+        throw new NablaError(`internal: ${prim.name} returned ${res.length} outputs on the CPU`);
       return res.map((r, i) => toWords(r, outs[i]!.dtype));
     });
     return outs;

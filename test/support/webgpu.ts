@@ -92,7 +92,9 @@ export async function runWebGpuPage(js: string, timeoutMs = 120_000): Promise<un
       return { pageError: `no result within ${timeoutMs} ms`, consoleErrors: logs };
     }
     const result = await p.evaluate(() => (window as { __result?: unknown }).__result);
-    return logs.length > 0 && typeof result === "object" && result !== null ? { ...result, consoleErrors: logs } : result;
+    return logs.length > 0 && typeof result === "object" && result !== null
+      ? { ...result, consoleErrors: logs }
+      : result;
   } finally {
     await browser.close();
     server.close();

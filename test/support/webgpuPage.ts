@@ -156,7 +156,16 @@ async function primitives(): Promise<Row> {
   for (const prim of PRIMS) {
     const spec = SPECS[prim] as { gen: fc.Arbitrary<{ args: NDArray[]; params: unknown }> };
     const cases = fc.sample(spec.gen, { numRuns: 3, seed: 4242 });
-    const row = { native: Object.prototype.hasOwnProperty.call(GPU_KERNELS, prim), elementwise: Object.prototype.hasOwnProperty.call(EW, prim), cases: 0, skipped: 0, ulp: 0, rel: 0, exact: true, errors: [] as string[] };
+    const row = {
+      native: Object.prototype.hasOwnProperty.call(GPU_KERNELS, prim),
+      elementwise: Object.prototype.hasOwnProperty.call(EW, prim),
+      cases: 0,
+      skipped: 0,
+      ulp: 0,
+      rel: 0,
+      exact: true,
+      errors: [] as string[],
+    };
     for (const c of cases) {
       const args = c.args.map((a) => to32(a) as NDArray);
       const params = to32(c.params) as never;
@@ -168,7 +177,11 @@ async function primitives(): Promise<Row> {
         continue;
       }
       try {
-        const outs = apply(prim as Prim, args.map((a) => (a.dtype === "float64" ? a : gpu(a))), params);
+        const outs = apply(
+          prim as Prim,
+          args.map((a) => (a.dtype === "float64" ? a : gpu(a))),
+          params,
+        );
         const got = await Promise.all(outs.map(read));
         if (outs.length !== cpu.length) throw new Error(`${outs.length} outputs, cpu ${cpu.length}`);
         cpu.forEach((o, k) => {
@@ -213,7 +226,10 @@ async function transforms(): Promise<Row> {
   const xs = Array.from({ length: 6 }, () => r() * 2 - 1);
   const x = f32(xs);
   const xg = gpu(x);
-  const W = f32(Array.from({ length: 12 }, () => r() - 0.5), [6, 2]);
+  const W = f32(
+    Array.from({ length: 12 }, () => r() - 0.5),
+    [6, 2],
+  );
   const Wg = gpu(W);
   const f = (v: NDArray, w: NDArray = W): NDArray =>
     nb.add(nb.sum(nb.tanh(nb.matmul(nb.reshape(v, [1, 6]), w))), nb.sum(nb.mul(nb.exp(nb.sin(v)), 0.5)));
@@ -221,7 +237,7 @@ async function transforms(): Promise<Row> {
   type Both = () => [NDArray | NDArray[], NDArray | NDArray[]];
   const checks: [string, Both][] = [];
   const pair = (name: string, both: Both): void => void checks.push([name, both]);
-  const run1 = async ([name, both]: [string, Both]): Promise<unknown> => {
+  const run1 = async ([, both]: [string, Both]): Promise<unknown> => {
     const [c, g] = both();
     const cs = Array.isArray(c) ? c : [c];
     const gs = Array.isArray(g) ? g : [g];
@@ -244,13 +260,19 @@ async function transforms(): Promise<Row> {
   ]);
   pair("hessian", () => [nb.hessian(f)(x), nb.hessian(fg)(xg)]);
   pair("vmap", () => [nb.vmap(f)(nb.stack([x, nb.neg(x)])), nb.vmap(fg)(gpu(nb.stack([x, nb.neg(x)])))]);
-  pair("vmapGrad", () => [nb.vmap(nb.grad(f))(nb.stack([x, nb.neg(x)])), nb.vmap(nb.grad(fg))(gpu(nb.stack([x, nb.neg(x)])))]);
+  pair("vmapGrad", () => [
+    nb.vmap(nb.grad(f))(nb.stack([x, nb.neg(x)])),
+    nb.vmap(nb.grad(fg))(gpu(nb.stack([x, nb.neg(x)]))),
+  ]);
   pair("jit", () => [nb.jit(f)(x), nb.jit(fg)(xg)]);
   pair("jitGrad", () => [nb.jit(nb.grad(f))(x), nb.jit(nb.grad(fg))(xg)]);
   pair("gradJit", () => [nb.grad(nb.jit(f))(x), nb.grad(nb.jit(fg))(xg)]);
   pair("jitDevice", () => [nb.jit(f)(x), nb.jit(f, { device: "webgpu" })(x)]);
   const twice = (v: NDArray) => nb.mul(v, 2);
-  pair("cond", () => [nb.cond(nb.greater(nb.sum(x), 0), twice, nb.sin, x), nb.cond(nb.greater(nb.sum(xg), 0), twice, nb.sin, xg)]);
+  pair("cond", () => [
+    nb.cond(nb.greater(nb.sum(x), 0), twice, nb.sin, x),
+    nb.cond(nb.greater(nb.sum(xg), 0), twice, nb.sin, xg),
+  ]);
   const viaCond = (v: NDArray) => nb.sum(nb.cond(nb.less(nb.sum(v), 100), nb.sin, (u: NDArray) => u, v));
   pair("condGrad", () => [nb.grad(viaCond)(x), nb.grad(viaCond)(xg)]);
   const small = (v: NDArray) => nb.less(nb.sum(nb.abs(v)), 100);
@@ -325,7 +347,11 @@ async function batching(): Promise<Row> {
 async function memory(steps: number): Promise<Row> {
   const rt = webgpuRuntime()!;
   const r = rng(5);
-  const rand = (shape: number[], s: number) => f32(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (r() - 0.5) * s), shape);
+  const rand = (shape: number[], s: number) =>
+    f32(
+      Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (r() - 0.5) * s),
+      shape,
+    );
   const X = gpu(rand([32, 4], 2));
   const Y = gpu(nb.sum(nb.sin(rand([32, 4], 2)), 1, true));
   let params = gpu([rand([4, 16], 1), rand([16], 0), rand([16, 1], 0.5)]);

@@ -86,7 +86,8 @@ export class WebGpuContext implements GpuContext {
       const module = this.device.createShaderModule({ code, label: key });
       p = this.device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" }, label: key });
       void this.device.popErrorScope().then((e) => {
-        if (e !== null) this.#error ??= new NablaError(`webgpu: kernel ${key} failed to compile: ${e.message}\n${code}`);
+        if (e !== null)
+          this.#error ??= new NablaError(`webgpu: kernel ${key} failed to compile: ${e.message}\n${code}`);
       });
       this.#pipelines.set(key, p);
     }
@@ -159,7 +160,11 @@ export class WebGpuContext implements GpuContext {
     }
   }
 
-  dispatch(pipeline: GPUComputePipelineLike, bindings: readonly GPUBufferLike[], workgroups: readonly [number, number?, number?]): void {
+  dispatch(
+    pipeline: GPUComputePipelineLike,
+    bindings: readonly GPUBufferLike[],
+    workgroups: readonly [number, number?, number?],
+  ): void {
     const pass = this.#openPass();
     const group = this.device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
@@ -230,7 +235,11 @@ export class WebGpuContext implements GpuContext {
    * the caller may use in further GPU work at once (it is held until the results are written). A
    * throwing `compute` is kept as the context's error, rethrown by the next read.
    */
-  transfer(inputs: readonly GpuTensor[], outs: readonly GpuTensor[], compute: (data: HostWords[]) => HostWords[]): void {
+  transfer(
+    inputs: readonly GpuTensor[],
+    outs: readonly GpuTensor[],
+    compute: (data: HostWords[]) => HostWords[],
+  ): void {
     const reads = inputs.map((t) => this.read(t));
     this.flush();
     const step: Step = { kind: "transfer", done: false, writes: [] };
@@ -243,7 +252,9 @@ export class WebGpuContext implements GpuContext {
       (data) => {
         try {
           const res = compute(data);
-          step.writes = outs.flatMap((t, i): [GPUBufferLike, HostWords][] => (res[i]!.length > 0 ? [[t.buffer, res[i]!]] : []));
+          step.writes = outs.flatMap((t, i): [GPUBufferLike, HostWords][] =>
+            res[i]!.length > 0 ? [[t.buffer, res[i]!]] : [],
+          );
         } catch (e) {
           this.#error ??= e instanceof Error ? e : new NablaError(String(e));
         }
@@ -269,7 +280,8 @@ export class WebGpuContext implements GpuContext {
 
   async read(t: GpuTensor): Promise<Float32Array | Int32Array | Uint32Array> {
     const n = sizeOf(t.shape);
-    const out = t.dtype === "float32" ? new Float32Array(n) : t.dtype === "int32" ? new Int32Array(n) : new Uint32Array(n);
+    const out =
+      t.dtype === "float32" ? new Float32Array(n) : t.dtype === "int32" ? new Int32Array(n) : new Uint32Array(n);
     if (n > 0) {
       const bytes = bufferBytes(n);
       const staging = this.device.createBuffer({ size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });

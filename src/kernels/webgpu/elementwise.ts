@@ -28,7 +28,16 @@ import { sizeOf, stridesOf } from "../../core/shape.js";
 import { ERF_CENTRES, ERF_TABLE, ERF_TERMS } from "../wasm/erfTable.js";
 import { ERF_SMALL } from "../wasm/vmath.js";
 import type { Params } from "../../prims/table.js";
-import { type GpuAval, type GpuContext, type GpuDType, type GpuKernel, type GpuTensor, WGSL_TYPE, flatIndexWgsl, grid } from "./kernel.js";
+import {
+  type GpuAval,
+  type GpuContext,
+  type GpuDType,
+  type GpuKernel,
+  type GpuTensor,
+  WGSL_TYPE,
+  flatIndexWgsl,
+  grid,
+} from "./kernel.js";
 
 /** Workgroup size of the elementwise shaders. */
 const WG = 256;
@@ -281,7 +290,10 @@ fn nb_erf(x: f32) -> f32 {
 /** How an expression sees its operands: WGSL values of the operand dtypes. */
 type Expr = (args: readonly string[], ins: readonly GpuDType[], out: GpuDType) => string;
 
-const f = (fn: string): Expr => ([a]) => `${fn}(${a})`;
+const f =
+  (fn: string): Expr =>
+  ([a]) =>
+    `${fn}(${a})`;
 /** Unary: float32 through `fl`, int32 through `int` (identity when omitted). */
 const num =
   (fl: string, int?: string): Expr =>
@@ -332,7 +344,9 @@ const EXPRS = {
   eq: cmp("=="),
   // NaN != x must hold: SwiftShader compiles != as an ordered comparison, so NaN is tested apart
   ne: ([a, b], ins) =>
-    ins[0] === "float32" ? `select(0u, 1u, ${a} != ${b} || nb_isnan(${a}) || nb_isnan(${b}))` : `select(0u, 1u, ${a} != ${b})`,
+    ins[0] === "float32"
+      ? `select(0u, 1u, ${a} != ${b} || nb_isnan(${a}) || nb_isnan(${b}))`
+      : `select(0u, 1u, ${a} != ${b})`,
   lt: cmp("<"),
   le: cmp("<="),
   gt: cmp(">"),
@@ -343,7 +357,8 @@ const EXPRS = {
   select: ([c, a, b]) => `select(${b}, ${a}, ${c} != 0u)`,
   convert: ([a], [from], to) => {
     if (from === to) return a!;
-    if (to === "bool") return from === "float32" ? `select(0u, 1u, ${a} != 0.0 || nb_isnan(${a}))` : `select(0u, 1u, ${a} != 0)`;
+    if (to === "bool")
+      return from === "float32" ? `select(0u, 1u, ${a} != 0.0 || nb_isnan(${a}))` : `select(0u, 1u, ${a} != 0)`;
     if (to === "int32") return from === "float32" ? `nb_toi32(${a})` : `i32(${a})`;
     return `f32(${a})`;
   },
@@ -365,7 +380,15 @@ function broadcastStrides(shape: readonly number[], out: readonly number[]): num
   return out.map((_, i) => (i < off || shape[i - off] === 1 ? 0 : st[i - off]!));
 }
 
-function shader(name: string, expr: string, ins: readonly GpuDType[], layouts: readonly Layout[], out: GpuDType, rank: number, max: number): string {
+function shader(
+  name: string,
+  expr: string,
+  ins: readonly GpuDType[],
+  layouts: readonly Layout[],
+  out: GpuDType,
+  rank: number,
+  max: number,
+): string {
   const decl = ins
     .map((d, k) => `@group(0) @binding(${k + 1}) var<storage, read> a${k}: array<${WGSL_TYPE[d]}>;`)
     .join("\n");
@@ -417,7 +440,11 @@ function kernel(name: keyof typeof EXPRS): GpuKernel<{ dtype?: string }> {
     );
     const pipeline = ctx.pipeline(key, () => shader(key, expr, ins, layouts, od, rank, ctx.maxWorkgroups));
     const words = [n, ...(rank > 0 ? o.shape : []), ...bcast.flatMap((a) => broadcastStrides(a.shape, o.shape))];
-    ctx.dispatch(pipeline, [result.buffer, ...args.map((a) => a.buffer), ctx.words(Uint32Array.from(words))], grid(n, WG, ctx.maxWorkgroups));
+    ctx.dispatch(
+      pipeline,
+      [result.buffer, ...args.map((a) => a.buffer), ctx.words(Uint32Array.from(words))],
+      grid(n, WG, ctx.maxWorkgroups),
+    );
     return [result];
   };
 }
