@@ -116,6 +116,10 @@ describe("webgpu", () => {
     expect(r["deviceGet"]).toEqual([2]);
     expect(r["tracerDevice"]).toBe("webgpu");
     expect(r["jitTracerDevice"]).toBe("webgpu");
+    expect(r["defaultDtypes"]).toEqual(["float32", "float32", "float32", "float32"]);
+    expect(r["defaultMix"]).toEqual([2]);
+    expect(r["defaultJit"]).toBe("webgpu");
+    expect(r["cpuDtype"]).toBe("float64");
   });
 
   it("reads back many arrays in one submission", () => {

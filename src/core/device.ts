@@ -58,6 +58,14 @@ export function setDefaultDevice(name: string): void {
   DEFAULT = name;
 }
 
+/**
+ * @internal The float dtype of arrays made without one (creation functions, nested JS literals):
+ * float64, or float32 while the default device is one without float64 ("webgpu"), as JAX's default.
+ */
+export function defaultFloat(): "float64" | "float32" {
+  return DEFAULT === "cpu" ? "float64" : "float32";
+}
+
 /** The device a `jit` is staging for (null outside one): what its tracers report as `device`. */
 let STAGING_DEVICE: string | null = null;
 

@@ -55,8 +55,10 @@ export function devices(): string[] {
 /**
  * Gets the default device, or sets it (a usable device, else DeviceError) and returns it: where
  * `jit` runs functions whose arguments are all uncommitted CPU arrays. Arrays made without a device
- * (creation functions, JS numbers) stay uncommitted: they are created on the CPU (float64 by default,
- * as always) and uploaded implicitly when an operation meets them with a GPU array.
+ * (creation functions, nested JS literals) are uncommitted: made on the CPU and uploaded implicitly
+ * when an operation meets them with a GPU array. While the default device is "webgpu", creation
+ * functions and literals without a dtype give float32 instead of float64 (JAX's default; WebGPU has
+ * no float64); bare JS number operands stay weak and take the dtype they meet.
  * @example
  * nb.defaultDevice(); // "cpu"
  */

@@ -326,6 +326,16 @@ async function errors(): Promise<Row> {
   out.printed = String(x);
   out.weakScalar = await read(nb.add(x, 2));
   out.deviceGet = host((await nb.deviceGet([nb.add(x, 1)]))[0]!);
+  // the default device: creation without a dtype gives float32, so it mixes with GPU arrays
+  nb.defaultDevice("webgpu");
+  try {
+    out.defaultDtypes = [nb.zeros([2]).dtype, nb.array([1, 2]).dtype, nb.linspace(0, 1, 3).dtype, nb.eye(2).dtype];
+    out.defaultMix = await read(nb.add(x, nb.ones([1])));
+    out.defaultJit = nb.jit((v: NDArray) => nb.mul(v, 2))(nb.ones([2])).device;
+  } finally {
+    nb.defaultDevice("cpu");
+  }
+  out.cpuDtype = nb.zeros([2]).dtype;
   out.jitTracerDevice = nb.jit((v: NDArray) => {
     out.tracerDevice = v.device;
     return v;
