@@ -43,8 +43,8 @@ export const ULP_BOUNDS: Readonly<Record<string, number>> = {
   logistic: 3,
   softplus: 4,
   div: 1,
-  // x^y through exp(y log x) for non-integer y: the error grows with |y ln x| (<= 23 here)
-  pow: 40,
+  // x^y for non-integer y: 2^(e y) exactly, then exp of a small argument; the error grows with |y| (<= 10 here)
+  pow: 9,
   // integer exponents by square and multiply
   powNegInt: 6,
   atan2: 4,
