@@ -15,9 +15,10 @@
  * exp2/log2; SwiftShader's sin(2) is off by 5e-5). exp, log, expm1, log1p,
  * sin, cos, tan, asin, acos, atan, atan2, sinh, cosh, tanh, erf, logistic,
  * softplus and pow are written here (range reduction and polynomials in
- * float32); sqrt and the arithmetic are the correctly rounded builtins. test/webgpu.test.ts measures the ulp
- * error of every function against the CPU on many inputs and asserts the
- * bounds stated in docs/webgpu.md ("Accuracy").
+ * float32); sqrt and the arithmetic are builtins (0 ulp from the CPU on
+ * SwiftShader). test/webgpu.test.ts measures the ulp error of every function
+ * against the CPU on many inputs and asserts the bounds stated in
+ * docs/webgpu.md ("Accuracy").
  *
  * int32 follows the CPU: +, -, * wrap (two's complement), division
  * truncates with x / 0 = 0 (the CPU's ToInt32 of ±Infinity and NaN),
