@@ -29,7 +29,6 @@
 import { sizeOf, stridesOf } from "../../core/shape.js";
 import { ERF_CENTRES, ERF_TABLE, ERF_TERMS } from "../wasm/erfTable.js";
 import { ERF_SMALL } from "../wasm/vmath.js";
-import type { Params } from "../../prims/table.js";
 import {
   type GpuAval,
   type GpuContext,
@@ -474,12 +473,13 @@ function kernel(name: keyof typeof EXPRS): GpuKernel<{ dtype?: string }> {
 }
 
 /** stop_gradient is the identity: the operand's tensor itself (arrays sharing a buffer are counted). */
-const identity: GpuKernel<Params["stop_gradient"]> = (_ctx, [x]) => [x!];
+const identity: GpuKernel<{}> = (_ctx, [x]) => [x!];
 
 /** This file's kernels by primitive name. */
 export const KERNELS = {
   ...(Object.fromEntries(Object.keys(EXPRS).map((k) => [k, kernel(k as keyof typeof EXPRS)])) as {
-    readonly [K in keyof typeof EXPRS]: GpuKernel<Params[K]>;
+    // typed against each primitive's Params by GPU_KERNELS (src/prims/gpuTable.ts): kernels sit below prims
+    readonly [K in keyof typeof EXPRS]: GpuKernel<{ dtype?: string }>;
   }),
   stop_gradient: identity,
 };
