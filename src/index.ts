@@ -7,7 +7,7 @@
  * nb.grad(f)(nb.array([0.1, 0.2]));
  * nb.hessian(f)(nb.array([0.1, 0.2]));
  */
-export { NablaError, ShapeError, DTypeError, TracerError, GradError } from "./core/errors.js";
+export { NablaError, ShapeError, DTypeError, TracerError, GradError, DeviceError } from "./core/errors.js";
 export type { DType } from "./core/dtype.js";
 export type { Shape } from "./core/shape.js";
 export { NDArray } from "./core/ndarray.js";
@@ -26,6 +26,7 @@ export { jacfwd, jacrev, hessian } from "./transforms/jacobian.js";
 export { makeGraph } from "./transforms/makeGraph.js";
 export { vmap } from "./transforms/vmap.js";
 export { jit } from "./transforms/jit.js";
+export { init, devices, defaultDevice, devicePut, deviceGet } from "./device/index.js";
 export { customJvp, customVjp, checkpoint } from "./transforms/custom.js";
 export { cond, whileLoop, forLoop, scan } from "./transforms/control.js";
 // issue 11 (jet branch): Taylor mode

@@ -481,6 +481,12 @@ const TRANSFORM_SPECS: Record<string, Spec> = {
   "debug.print": { args: () => ["{}", M()], params: ["string", "tree"], required: 1 },
   "debug.callback": { args: () => [() => {}, M()], params: ["fn", "tree"], required: 1 },
   config: { args: () => [{}], params: ["options"], required: 0 },
+  // devices (docs/webgpu.md): a device name is "cpu" or "webgpu"; anything else throws DeviceError
+  init: { args: () => ["cpu"], params: ["string"] },
+  devices: { args: () => [], params: [] },
+  defaultDevice: { args: () => ["cpu"], params: ["string"], required: 0 },
+  devicePut: { args: () => [M(), "cpu"], params: ["tree", "string"], legit: { 0: ["uint8"] } },
+  deviceGet: { args: () => [[M()]], params: ["tree"], legit: { 0: ["uint8"] } },
   checkpointName: { args: () => [M(), "h"], params: ["array", "string"] },
   "checkpointPolicies.saveOnlyTheseNames": { args: () => ["h"], params: ["string"], required: 0 },
   "tree.map": {
@@ -515,6 +521,7 @@ const NOT_FUNCTIONS: Record<string, string> = {
   DTypeError: "an error class",
   TracerError: "an error class",
   GradError: "an error class",
+  DeviceError: "an error class",
   "tree.TreeDef": "the result class of tree.structure (not constructed by users)",
 };
 

@@ -6,6 +6,7 @@
  *   1 kernels     raw loops over typed arrays
  *   2 prims       the primitive rows, their table, the internal wrappers
  *   3 ops         the public NumPy-like operations (and the NDArray methods)
+ *   3 device      device runtimes (webgpu) and the public device functions
  *   4 transforms  jvp, vjp, vmap, jit, control flow, custom rules
  *   6 entries     src/index.ts ("."), and the sub-path entries built on it:
  *                 testing, fp, nn, optim, io, export ("nabla/NAME"; they import
@@ -34,6 +35,7 @@ const RANK: Record<string, number> = {
   kernels: 1,
   prims: 2,
   ops: 3,
+  device: 3,
   transforms: 4,
   nn: 6,
   optim: 6,

@@ -45,6 +45,16 @@ export class TracerError extends NablaError {}
  */
 export class GradError extends NablaError {}
 
+/**
+ * Misuse of devices: reading a "webgpu" array synchronously (`item()`, `toArray()`,
+ * `toTypedArray()`, `valueOf()`: use `await x.data()`), mixing arrays committed to different
+ * devices in one operation, or naming a device that is not initialised.
+ * @example
+ * // after await nb.init("webgpu"):
+ * nb.devicePut(nb.ones([2], { dtype: "float32" }), "webgpu").item(); // throws DeviceError
+ */
+export class DeviceError extends NablaError {}
+
 /** Formats a shape the way messages print it: `[2,3]`. */
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(",")}]`;

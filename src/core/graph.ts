@@ -98,7 +98,8 @@ function fmtLiteral(c: ConcreteArray): string {
 
 /** Whether a constant is a scalar literal (printed inline). */
 export function isLiteral(x: NDArray): x is ConcreteArray {
-  return x instanceof ConcreteArray && x.ndim === 0;
+  // a 0-d array on a device (webgpu) is a constant, not a literal: its value is not readable synchronously
+  return x instanceof ConcreteArray && x.ndim === 0 && x.device === "cpu";
 }
 
 function printGraph(g: Graph): string {

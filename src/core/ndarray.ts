@@ -7,9 +7,22 @@
  * they are the public operations of `src/ops`, a layer above, which installs
  * them on the prototype and declares their types (`src/ops/methods.ts`).
  */
-import { ShapeError, fmtShape } from "./errors.js";
+import { DeviceError, ShapeError, fmtShape } from "./errors.js";
 import { DType, TypedArray, allocate } from "./dtype.js";
 import { Shape, sizeOf, stridesOf } from "./shape.js";
+
+/**
+ * @internal The storage of an array that lives on a device other than the CPU (a GPU buffer): the
+ * device's runtime implements it; the core only asks where it is and reads it back asynchronously.
+ */
+export interface DeviceStorage {
+  /** The device's name ("webgpu"). */
+  readonly device: string;
+  /** Whether the array was placed explicitly (devicePut): JAX's committed arrays. */
+  readonly committed: boolean;
+  /** The elements, read back asynchronously (batched with other reads). */
+  read(): Promise<TypedArray>;
+}
 
 /** Nested JS arrays of numbers or booleans. */
 export type Nested = number | boolean | readonly Nested[];
@@ -42,6 +55,14 @@ export abstract class NDArray {
   /** @internal The concrete value of this array (a tracer's concrete primal), or a TracerError. */
   abstract concrete(op: string): ConcreteArray;
 
+  /**
+   * The device the array lives on: "cpu" or "webgpu" (a tracer reports its concrete value's device,
+   * or the device its `jit` stages for).
+   * @example
+   * nb.array([1, 2]).device; // "cpu"
+   */
+  abstract readonly device: string;
+
   /** @internal Throws TracerError for a tracer whose transform has returned; nothing for concrete arrays. */
   assertLive(_op: string): void {}
 
@@ -52,6 +73,7 @@ export abstract class NDArray {
   /** The single element of a size-1 array as a number; ShapeError otherwise. */
   item(): number {
     const c = this.concrete("item");
+    onCpu(c, "item");
     if (c.size !== 1)
       throw new ShapeError(`item: array of shape ${fmtShape(c.shape)} has ${c.size} elements, expected 1`);
     return Number(readElement(c));
@@ -59,6 +81,7 @@ export abstract class NDArray {
   /** JS coercion (`x > 0`, `+x`) gives the element of a size-1 array. */
   valueOf(): number {
     const c = this.concrete("valueOf");
+    onCpu(c, "valueOf");
     if (c.size !== 1)
       throw new ShapeError(`valueOf: array of shape ${fmtShape(c.shape)} cannot be used as a number; use toArray()`);
     return Number(readElement(c));
@@ -71,7 +94,9 @@ export abstract class NDArray {
   }
   /** A fresh copy of the elements in row-major order. */
   toTypedArray(): TypedArray {
-    return storageOf(this.concrete("toTypedArray")).slice();
+    const c = this.concrete("toTypedArray");
+    onCpu(c, "toTypedArray");
+    return storageOf(c).slice();
   }
   /**
    * A fresh copy of the elements in row-major order, asynchronously: the accessor that works on every
@@ -84,7 +109,9 @@ export abstract class NDArray {
    * x.toArray(); // [1, 2, 3]
    */
   async data(): Promise<TypedArray> {
-    return storageOf(this.concrete("data")).slice();
+    const c = this.concrete("data");
+    const d = readDevice(c);
+    return d === null ? storageOf(c).slice() : d.read();
   }
 }
 
@@ -96,6 +123,30 @@ Object.defineProperty(NDArray.prototype, "data", { writable: false });
 
 /** Reads a concrete array's storage; set by ConcreteArray's static block (the storage field is #private). */
 let readStorage: (x: ConcreteArray) => TypedArray;
+/** A concrete array's device storage (null on the CPU). */
+let readDevice: (x: ConcreteArray) => DeviceStorage | null;
+/** Makes an array whose elements live on a device. */
+let makeDeviceArray: (s: DeviceStorage, shape: Shape, dtype: DType) => ConcreteArray;
+
+/** The DeviceError of a synchronous reader (`item`, `toArray`, ...) on an array that lives on a device. */
+function deviceRead(x: ConcreteArray, op: string, d: DeviceStorage): DeviceError {
+  return new DeviceError(
+    `${op}: the array (shape ${fmtShape(x.shape)}, ${x.dtype}) lives on "${d.device}" and cannot be read synchronously; ` +
+      "use await x.data()",
+  );
+}
+
+/** Throws DeviceError when `x` lives on a device (a synchronous reader named `op` cannot read it). */
+function onCpu(x: ConcreteArray, op: string): void {
+  const d = readDevice(x);
+  if (d !== null) throw deviceRead(x, op, d);
+}
+
+/** The storage of a number-backed 0-d array, made; or DeviceError for an array on a device. */
+function slowStorage(x: ConcreteArray, value: number, device: DeviceStorage | null): TypedArray {
+  if (device !== null) throw deviceRead(x, "storageOf", device);
+  return Float64Array.of(value);
+}
 /** Reads the first element without making the storage of a number-backed 0-d array. */
 let readElement: (x: ConcreteArray) => number;
 /** Makes a number-backed float64 0-d array. */
@@ -110,6 +161,29 @@ const NO_STORAGE = new Float64Array(0);
  */
 export function storageOf(x: ConcreteArray): TypedArray {
   return readStorage(x);
+}
+
+/** @internal The device storage of a concrete array, or null when it lives on the CPU. */
+export function deviceStorageOf(x: ConcreteArray): DeviceStorage | null {
+  return readDevice(x);
+}
+
+/** @internal An array of `shape` and `dtype` whose elements are `s` (on a device; never weak). */
+export function deviceArray(s: DeviceStorage, shape: Shape, dtype: DType): ConcreteArray {
+  return makeDeviceArray(s, shape, dtype);
+}
+
+/** CPU arrays placed explicitly with devicePut(x, "cpu") (JAX's committed arrays): rare, so a set, not a field. */
+const COMMITTED_CPU = new WeakSet<ConcreteArray>();
+
+/** @internal Marks a CPU array as committed to the CPU (devicePut). */
+export function commitToCpu(x: ConcreteArray): void {
+  COMMITTED_CPU.add(x);
+}
+
+/** @internal Whether a CPU array was committed to the CPU by devicePut. */
+export function committedToCpu(x: ConcreteArray): boolean {
+  return COMMITTED_CPU.has(x);
 }
 
 /**
@@ -142,6 +216,8 @@ export class ConcreteArray extends NDArray {
   // is private and, once made, never replaced.
   #data: TypedArray | null;
   #value: number;
+  /** Where the elements are when they are not on the CPU (then #data is null). */
+  #device: DeviceStorage | null = null;
   readonly #shape: Shape;
   readonly #dtype: DType;
   readonly #weak: boolean;
@@ -154,8 +230,16 @@ export class ConcreteArray extends NDArray {
     this.#weak = weakType;
   }
   static {
-    readStorage = (x) => (x.#data ??= Float64Array.of(x.#value));
-    readElement = (x) => (x.#data === null ? x.#value : x.#data[0]!);
+    readStorage = (x) => x.#data ?? (x.#data = slowStorage(x, x.#value, x.#device));
+    readElement = (x) =>
+      x.#data !== null ? x.#data[0]! : x.#device === null ? x.#value : slowStorage(x, 0, x.#device)[0]!;
+    readDevice = (x) => x.#device;
+    makeDeviceArray = (d, shape, dtype) => {
+      const x = new ConcreteArray(NO_STORAGE, shape, dtype, false);
+      x.#data = null;
+      x.#device = d;
+      return x;
+    };
     makeFloat64Scalar = (v, weak) => {
       const x = new ConcreteArray(NO_STORAGE, EMPTY_SHAPE, "float64", weak);
       x.#data = null;
@@ -177,10 +261,14 @@ export class ConcreteArray extends NDArray {
   get weak(): boolean {
     return this.#weak;
   }
+  get device(): string {
+    return this.#device === null ? "cpu" : this.#device.device;
+  }
   concrete(): ConcreteArray {
     return this;
   }
   override toArray(): Nested {
+    onCpu(this, "toArray");
     const { shape, dtype } = this;
     const data = readStorage(this);
     const conv = dtype === "bool" ? (v: number) => v !== 0 : (v: number) => v;
@@ -284,6 +372,8 @@ const EDGE_ITEMS = 3;
 
 function formatArray(x: ConcreteArray): string {
   const { shape, dtype } = x;
+  const dev = readDevice(x);
+  if (dev !== null) return `Array(shape=${fmtShape(shape)}, dtype=${dtype}, device=${dev.device})`;
   const data = storageOf(x);
   const suffix = dtype === "float64" ? "" : `, dtype=${dtype}`;
   // no elements: nothing to show, however long the other axes (NumPy prints the shape)

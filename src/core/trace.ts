@@ -16,6 +16,7 @@ import { DType, SHORT } from "./dtype.js";
 import { ConcreteArray, EMPTY_SHAPE, NDArray, frozenShape, storageOf } from "./ndarray.js";
 import { Shape } from "./shape.js";
 import { SETTINGS, debugSite } from "./config.js";
+import { DEVICE_HOOK, stagingDevice } from "./device.js";
 
 /** The abstract value of an array: what staging and shape rules see. */
 export interface Aval {
@@ -182,6 +183,15 @@ export abstract class Tracer extends NDArray {
     checkLive(this, op);
     return this.trace.concreteOf(this, op);
   }
+  /** The concrete value's device, or (staged without one) the device the enclosing jit stages for. */
+  get device(): string {
+    try {
+      return this.trace.concreteOf(this, "device").device;
+    } catch (e) {
+      if (e instanceof TracerError) return stagingDevice();
+      throw e;
+    }
+  }
   override assertLive(op: string): void {
     checkLive(this, op);
   }
@@ -236,6 +246,11 @@ export function bind<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDA
   if (top === null) {
     // concrete operands are their own abstract values (shape, dtype, weak): no copies to make
     const concrete = args as ConcreteArray[];
+    // a device runtime (webgpu) takes the primitives whose operands live on its device
+    if (DEVICE_HOOK !== null) {
+      const outs = DEVICE_HOOK(prim as Rule<never>, concrete, params);
+      if (outs !== null) return outs;
+    }
     const avals = prim.opaque ? [] : prim.abstractEval(concrete, params);
     const outs = prim.impl(concrete, params, avals);
     if (SETTINGS.debugNans) checkNans(prim, concrete, outs);

@@ -9,11 +9,12 @@ import { ArrayLike, ConcreteArray, NDArray, storageOf } from "../core/ndarray.js
 import { Shape, checkShape, sizeOf } from "../core/shape.js";
 import * as W from "../prims/wrap.js";
 import { astype } from "./elementwise.js";
+import { defaultFloat } from "../core/device.js";
 import { MAX_SIZE, asArray, dtypeArg, intArg, literal, numberArg, optionsArg, sizeArg } from "./validate.js";
 
 /**
- * Creates an array. JS numbers become float64, booleans bool; typed arrays
- * keep their element type (and are copied).
+ * Creates an array. JS numbers become float64 (float32 while `defaultDevice()` is "webgpu"),
+ * booleans bool; typed arrays keep their element type (and are copied).
  * @example
  * nb.array([[1, 2], [3, 4]]);                 // float64, shape [2, 2]
  * nb.array(new Float32Array([1, 2, 3, 4]), { shape: [2, 2] });
@@ -53,7 +54,7 @@ function filled(fn: string, shape: unknown, value: unknown, options: unknown): N
   const s = checkShape(fn, shape);
   if (typeof value !== "number" && typeof value !== "boolean")
     throw new DTypeError(`${fn}: fill value must be a number or boolean, got ${fmtValue(value)}`);
-  const dt = dtypeOption(fn, options, typeof value === "boolean" ? "bool" : "float64");
+  const dt = dtypeOption(fn, options, typeof value === "boolean" ? "bool" : defaultFloat());
   const v = Number(value);
   if (dt === "int32" && !(v >= -(2 ** 31) && v < 2 ** 31))
     throw new DTypeError(`${fn}: fill value ${fmtValue(v)} cannot be represented as int32`);
@@ -81,7 +82,7 @@ export const onesLike = (x: ArrayLike): NDArray => {
 
 /**
  * Evenly spaced values in [start, stop): int32 when all arguments are
- * integers (as JAX), else float64.
+ * integers (as JAX), else float64 (float32 while `defaultDevice()` is "webgpu").
  * @example nb.arange(3); // array([0, 1, 2], dtype=int32)
  */
 export function arange(start: number, stop?: number, step = 1): NDArray {
@@ -94,26 +95,27 @@ export function arange(start: number, stop?: number, step = 1): NDArray {
   if (step === 0) throw new ShapeError("arange: step must not be zero");
   const n = Math.max(0, Math.ceil((stop - start) / step));
   sizeArg("arange", [n]);
-  const dt: DType = [start, stop, step].every(Number.isInteger) ? "int32" : "float64";
+  const dt: DType = [start, stop, step].every(Number.isInteger) ? "int32" : defaultFloat();
   const last = start + (n - 1) * step;
   if (dt === "int32" && n > 0 && (Math.min(start, last) < -(2 ** 31) || Math.max(start, last) >= 2 ** 31))
     throw new DTypeError(
       `arange: values from ${start} to ${last} do not fit in int32 (pass a fractional bound for float64 values)`,
     );
-  const data = dt === "int32" ? new Int32Array(n) : new Float64Array(n);
+  const data = dt === "int32" ? new Int32Array(n) : dt === "float32" ? new Float32Array(n) : new Float64Array(n);
   for (let i = 0; i < n; i++) data[i] = start + i * step;
   return new ConcreteArray(data, [n], dt);
 }
 
-/** `num` evenly spaced float64 values from start to stop inclusive. @example nb.linspace(0, 1, 5); */
+/** `num` evenly spaced float64 values (float32 while `defaultDevice()` is "webgpu") from start to stop inclusive. @example nb.linspace(0, 1, 5); */
 export function linspace(start: number, stop: number, num: number): NDArray {
   numberArg("linspace", "start", start, true);
   numberArg("linspace", "stop", stop, true);
   intArg("linspace", "num", num, { min: 0, max: MAX_SIZE });
-  const d = new Float64Array(num);
+  const dt = defaultFloat();
+  const d = dt === "float32" ? new Float32Array(num) : new Float64Array(num);
   for (let i = 0; i < num; i++) d[i] = num === 1 ? start : start + ((stop - start) * i) / (num - 1);
   if (num > 1) d[num - 1] = stop;
-  return new ConcreteArray(d, [num], "float64");
+  return new ConcreteArray(d, [num], dt);
 }
 
 /** The n x m identity (m = n by default). @example nb.eye(2); */
@@ -121,5 +123,5 @@ export function eye(n: number, m?: number, options: DTypeOpt = {}): NDArray {
   intArg("eye", "n", n, { min: 0, max: MAX_SIZE });
   const cols = m === undefined ? n : intArg("eye", "m", m, { min: 0, max: MAX_SIZE });
   sizeArg("eye", [n, cols]);
-  return W.eye(n, cols, dtypeOption("eye", options, "float64"));
+  return W.eye(n, cols, dtypeOption("eye", options, defaultFloat()));
 }

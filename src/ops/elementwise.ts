@@ -150,7 +150,7 @@ export function pow(x: ArrayLike, y: ArrayLike): NDArray {
 
 /** The elements of a concrete array (not a tracer), else null. */
 function knownValues(x: NDArray): number[] | null {
-  return x instanceof ConcreteArray ? Array.from(storageOf(x), Number) : null;
+  return x instanceof ConcreteArray && x.device === "cpu" ? Array.from(storageOf(x), Number) : null;
 }
 /** Elementwise maximum (ties split the gradient evenly). @example nb.maximum([1, 5], 3); */
 export const maximum = (x: ArrayLike, y: ArrayLike): NDArray => binary(E.MAX, x, y, "maximum");

@@ -8,6 +8,7 @@
  *
  * Internal to nabla (not re-exported by `index.ts`).
  */
+import { defaultFloat } from "../core/device.js";
 import { DTypeError, NablaError, ShapeError, fmtShape, fmtValue, at } from "../core/errors.js";
 import { DType, allocate, isDType, isFloat } from "../core/dtype.js";
 import { ConcreteArray, NDArray, scalar, storageOf } from "../core/ndarray.js";
@@ -53,7 +54,7 @@ export function asArray(x: unknown, fn = "array", arg?: string): NDArray {
 /** A non-NDArray ArrayLike (typed array or nested list) as a strong concrete array (or a stack of NDArrays). */
 export function literal(fn: string, x: unknown, dtype: DType | undefined, arg?: string): NDArray {
   if (typeof x === "number" || typeof x === "boolean")
-    return fill(fn, [Number(x)], [], dtype ?? (typeof x === "boolean" ? "bool" : "float64"));
+    return fill(fn, [Number(x)], [], dtype ?? (typeof x === "boolean" ? "bool" : defaultFloat()));
   if (ArrayBuffer.isView(x)) {
     const td = typedDType(x);
     if (td === null)
@@ -107,7 +108,7 @@ export function literal(fn: string, x: unknown, dtype: DType | undefined, arg?: 
   };
   walk(x, 0);
   index.length = 0;
-  return fill(fn, flat, shape, dtype ?? (allBool && flat.length > 0 ? "bool" : "float64"));
+  return fill(fn, flat, shape, dtype ?? (allBool && flat.length > 0 ? "bool" : defaultFloat()));
 }
 
 /** Storage of `dtype` from plain numbers; values int32 cannot represent throw. */
@@ -135,7 +136,7 @@ function stackLiteral(fn: string, x: unknown, arg: string | undefined, depth: nu
   if (x instanceof NDArray) return x;
   if (!Array.isArray(x)) return asArray(x, fn, arg);
   if (depth >= MAX_NDIM) throw new ShapeError(`${about(fn, arg)} is a nested array deeper than ${MAX_NDIM} levels`);
-  if (x.length === 0) return new ConcreteArray(new Float64Array(0), [0], "float64");
+  if (x.length === 0) return W.full([0], 0, defaultFloat());
   const items: NDArray[] = [];
   for (let i = 0; i < x.length; i++) {
     if (!(i in x)) throw new ShapeError(`${about(fn, arg)} has a hole at index ${i} (a holey array)`);

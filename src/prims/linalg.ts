@@ -5,7 +5,7 @@
  */
 import { DTypeError, ShapeError, at, fmtShape } from "../core/errors.js";
 import { isFloat } from "../core/dtype.js";
-import { ConcreteArray, NDArray, fromNested } from "../core/ndarray.js";
+import { ConcreteArray, NDArray, deviceStorageOf, fromNested } from "../core/ndarray.js";
 import { SETTINGS } from "../core/config.js";
 import { traceDepth } from "../core/trace.js";
 import { shapesEqual } from "../core/shape.js";
@@ -145,7 +145,15 @@ function matmulBatch(a: NDArray, b: NDArray, da: Dim, db: Dim, size: number): ND
  * (bit-identical, see `matmulT`) without materialising the transpose (issue 8).
  */
 function matmulSwapped(x: NDArray, y: NDArray, ta: boolean, tb: boolean): NDArray {
-  if (x instanceof ConcreteArray && y instanceof ConcreteArray && traceDepth() === 0 && !SETTINGS.debugNans) {
+  if (
+    x instanceof ConcreteArray &&
+    y instanceof ConcreteArray &&
+    traceDepth() === 0 &&
+    !SETTINGS.debugNans &&
+    // CPU storage only: GPU arrays go through bind, to their device's kernel
+    deviceStorageOf(x) === null &&
+    deviceStorageOf(y) === null
+  ) {
     const [o] = MATMUL.abstractEval([ta ? avalSwapped(x) : x, tb ? avalSwapped(y) : y], {});
     return matmulT(x, y, o!.dtype, ta, tb);
   }

@@ -91,14 +91,23 @@ export function binaryOp(prim: Rule<{}>, x: Operand, y: Operand, op: string, flo
   const a = lift(x);
   const b = lift(y);
   let dt = promoted2(a, b) ?? promoted(op, [a, b]);
-  if (float) dt = floatOf(dt);
+  if (float) dt = floatFor(dt, a, b);
   return bind1(prim, [convertTo(a, dt), convertTo(b, dt)], NO_PARAMS);
 }
 
-/** A unary float primitive (ints and bools compute in float64). */
+/**
+ * The float dtype integer and bool operands compute in: float64, or float32 when an operand lives on a
+ * device without float64 ("webgpu"; docs/webgpu.md).
+ */
+function floatFor(d: DType, a: NDArray, b?: NDArray): DType {
+  if (d === "float64" || d === "float32") return d;
+  return a.device !== "cpu" || (b !== undefined && b.device !== "cpu") ? "float32" : floatOf(d);
+}
+
+/** A unary float primitive (ints and bools compute in float64; float32 on "webgpu"). */
 export function unaryFloat(prim: Rule<{}>, x: Operand): NDArray {
   const a = lift(x);
-  return bind1(prim, [convertTo(a, floatOf(a.dtype))], NO_PARAMS);
+  return bind1(prim, [convertTo(a, floatFor(a.dtype, a))], NO_PARAMS);
 }
 
 /** The operand tested != 0, as bool. */

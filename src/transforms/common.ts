@@ -198,7 +198,7 @@ export function vmapOptions<O extends { inAxes?: unknown; outAxes?: unknown }>(o
 
 /** jit's staticArgnums, validated (non-negative integers, no repeats) and copied. */
 export function jitOptions<O extends { staticArgnums?: readonly number[] }>(op: string, options: O | undefined): O {
-  const o = readOptions(op, options, ["staticArgnums", "cacheSize", "optimize"]);
+  const o = readOptions(op, options, ["staticArgnums", "cacheSize", "optimize", "device"]);
   const s: unknown = o.staticArgnums;
   if (s === undefined) return o;
   if (!isIntegerList(s) || s.some((k) => k < 0))

@@ -100,7 +100,10 @@ export const levelOf = (xs: readonly (NDArray | null)[]): number =>
 /** The branch a predicate picks when it has a concrete value now; null when it is traced. */
 function knownBranch(pred: NDArray, p: CondParams): Graph | null {
   try {
-    return truth(pred.concrete("cond")) ? p.whenTrue : p.whenFalse;
+    const c = pred.concrete("cond");
+    // a predicate on a device is not read synchronously: treated as unknown, the cond runs by transfer
+    if (c.device !== "cpu") return null;
+    return truth(c) ? p.whenTrue : p.whenFalse;
   } catch (e) {
     if (e instanceof TracerError) return null;
     throw e;

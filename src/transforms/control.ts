@@ -32,6 +32,8 @@ function concretePred(pred: NDArray, op: string): boolean | null {
   if (pred.size !== 1)
     throw new ShapeError(`${op}: the predicate must have one element, got shape ${fmtShape(pred.shape)}`);
   try {
+    // a predicate on a device (webgpu) is not read synchronously: the cond is staged and runs by transfer
+    if (pred.device !== "cpu") return null;
     return pred.item() !== 0;
   } catch (e) {
     if (e instanceof TracerError) return null;
@@ -90,7 +92,10 @@ function anyTrue(pred: NDArray): boolean | null {
   let x: NDArray = pred;
   while (x instanceof BatchTracer) x = x.val;
   try {
-    return storageOf(x.concrete("whileLoop")).some((v) => v !== 0);
+    const c = x.concrete("whileLoop");
+    // a condition on a device (webgpu) is not read synchronously: the loop is staged and runs by transfer
+    if (c.device !== "cpu") return null;
+    return storageOf(c).some((v) => v !== 0);
   } catch (e) {
     if (e instanceof TracerError) return null;
     throw e;

@@ -15,6 +15,8 @@ import { SETTINGS } from "../core/config.js";
 import { Plan, compile } from "./plan.js";
 import { type OptimizeLevel, optimize } from "./passes/index.js";
 import { fnArg, flattenToArrays, jitOptions, unflatten } from "./common.js";
+import { getDefaultDevice, withStagingDevice } from "../core/device.js";
+import { placementOf, runGraphOn } from "../device/run.js";
 import { treeKey, valueKey } from "./jitKey.js";
 import type { ArraysOf, DefaultArgs, JitParams, Returned } from "../core/types.js";
 
@@ -23,7 +25,7 @@ interface Compiled {
   outDef: TreeDef;
   /** Direct evaluation on concrete arrays, with fused elementwise loops. */
   plan: Plan;
-  /** Whether every constant of the graph is concrete (else the plan cannot run). */
+  /** Whether every constant of the graph is concrete and on the CPU (else the plan cannot run). */
   concreteConsts: boolean;
 }
 
@@ -47,6 +49,11 @@ function readStatics(v: unknown): number[] {
   return v.slice() as number[];
 }
 
+function readDevice(v: unknown): "cpu" | "webgpu" | undefined {
+  if (v === undefined || v === "cpu" || v === "webgpu") return v;
+  throw new NablaError(`jit: device must be "cpu" or "webgpu", got ${String(v)}`);
+}
+
 /**
  * Stages `f` into a graph per argument signature and reuses it; results
  * equal those of `f`. Arguments listed in `staticArgnums` are passed through
@@ -58,7 +65,9 @@ function readStatics(v: unknown): number[] {
  * are those of eager code bit for bit); `optimize: "full"` also collects
  * sums, differences and scalings into linear combinations with like terms
  * merged (derivative graphs stop swelling; results may differ by rounding,
- * and x - x is 0 even for infinite x).
+ * and x - x is 0 even for infinite x). `device` says where it runs ("cpu" or an initialised
+ * "webgpu"); by default, where the arguments live, else `defaultDevice()` (docs/webgpu.md). On
+ * "webgpu" the graph's equations are dispatched one by one to the device's kernels.
  * @example
  * const f = nb.jit((x) => nb.sum(nb.mul(x, x)));
  * f(nb.array([1, 2])); // array(5.) (staged once for f64[2])
@@ -69,7 +78,7 @@ export function jit<
   const S extends readonly number[] = [],
 >(
   f: (...args: A) => R,
-  options: { staticArgnums?: S; cacheSize?: number; optimize?: OptimizeLevel } = {},
+  options: { staticArgnums?: S; cacheSize?: number; optimize?: OptimizeLevel; device?: "cpu" | "webgpu" } = {},
 ): ((...args: JitParams<A, S>) => ArraysOf<R>) & {
   /** The number of argument signatures staged and cached so far. */
   cacheSize: () => number;
@@ -80,6 +89,7 @@ export function jit<
   const staticList = readStatics(options.staticArgnums);
   const maxEntries = readCacheSize(options.cacheSize);
   const level = readLevel(options.optimize);
+  const device = readDevice(options.device);
   const cache = new Map<string, Compiled>();
   const run = (...args: unknown[]): ArraysOf<R> => {
     const statics = new Set(
@@ -91,7 +101,12 @@ export function jit<
     );
     const dyn = args.map((a, i) => (statics.has(i) ? null : a));
     const [leaves, def] = flattenToArrays(dyn, "jit", "the arguments");
+    // where it runs: the device option, else where the arguments live, else the default device
+    const target = placementOf("jit", device, leaves, getDefaultDevice());
     const key =
+      // the device is part of the key: staging on "webgpu" gives float32 where the CPU gives float64
+      target +
+      "|" +
       treeKey(def) +
       "|" +
       leaves.map((l) => fmtAval(avalOf(l)) + (l.weakType ? "w" : "")).join(",") +
@@ -111,7 +126,7 @@ export function jit<
         const ins = leaves.map((l) => stage.newInput(avalOf(l), true));
         const traced = unflatten(def, ins) as unknown[];
         const full = args.map((a, i) => (statics.has(i) ? a : traced[i]));
-        const [outs, outDef] = flattenToArrays(f(...(full as A)), "jit", "the output");
+        const [outs, outDef] = withStagingDevice(target, () => flattenToArrays(f(...(full as A)), "jit", "the output"));
         // the optimisation passes (CSE, constant folding, algebraic simplification; passes/); under
         // debugNans none, so every primitive the function applies is evaluated and checked as eagerly
         const built = stage.build(ins as StagingTracer[], outs);
@@ -120,7 +135,7 @@ export function jit<
           graph,
           outDef,
           plan: compile(graph),
-          concreteConsts: graph.consts.every((k) => k instanceof ConcreteArray),
+          concreteConsts: graph.consts.every((k) => k instanceof ConcreteArray && k.device === "cpu"),
         };
       } finally {
         endTrace(stage);
@@ -129,9 +144,14 @@ export function jit<
       cache.set(key, c);
     }
     // concrete arguments run the compiled plan; traced ones go through bind, so jit composes with other transforms
-    const concrete = c.concreteConsts && leaves.every((l) => l instanceof ConcreteArray);
+    const allConcrete = leaves.every((l) => l instanceof ConcreteArray);
+    const concrete = target === "cpu" && c.concreteConsts && allConcrete;
     // (under debugNans the plan runs the graph equation by equation, each primitive's outputs checked)
-    const outs = concrete ? c.plan.run(leaves as ConcreteArray[]) : evalGraph(c.graph, leaves);
+    const outs = concrete
+      ? c.plan.run(leaves as ConcreteArray[])
+      : allConcrete && target !== "cpu"
+        ? runGraphOn("jit", target, c.graph, leaves as ConcreteArray[])
+        : evalGraph(c.graph, leaves);
     return unflatten(c.outDef, outs) as ArraysOf<R>;
   };
   return Object.assign(run, { cacheSize: () => cache.size });

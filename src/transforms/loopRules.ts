@@ -56,8 +56,8 @@ function truth(c: NDArray, what: string): boolean {
 /** Whether the condition has a concrete value. */
 function concreteAt(c: NDArray): boolean {
   try {
-    c.concrete("whileLoop");
-    return true;
+    // on a device (webgpu) the value is not read synchronously: the JVP is a staged loop (run by transfer)
+    return c.concrete("whileLoop").device === "cpu";
   } catch (e) {
     if (e instanceof TracerError) return false;
     throw e;

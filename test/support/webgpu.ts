@@ -25,6 +25,7 @@ export const GPU_CHROMIUM_ARGS = [
   "--enable-features=Vulkan",
   "--no-first-run",
   "--disable-background-networking",
+  "--js-flags=--expose-gc",
 ];
 
 /** Bundles `entry` for the browser (ESM, one file) and returns its source. */
@@ -91,7 +92,9 @@ export async function runWebGpuPage(js: string, timeoutMs = 120_000): Promise<un
       return { pageError: `no result within ${timeoutMs} ms`, consoleErrors: logs };
     }
     const result = await p.evaluate(() => (window as { __result?: unknown }).__result);
-    return logs.length > 0 && typeof result === "object" && result !== null ? { ...result, consoleErrors: logs } : result;
+    return logs.length > 0 && typeof result === "object" && result !== null
+      ? { ...result, consoleErrors: logs }
+      : result;
   } finally {
     await browser.close();
     server.close();

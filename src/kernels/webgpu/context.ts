@@ -6,6 +6,11 @@
  * asynchronous and batched the same way: all `read`s made before a flush
  * share its submission.
  *
+ * Transfers (a CPU computation on GPU operands, {@link WebGpuContext.transfer})
+ * keep a timeline: the command buffers recorded after a pending transfer are
+ * held, and submitted in order once its results are uploaded, so GPU work
+ * never reads a transfer's output before it is written and JS never waits.
+ *
  * Errors the GPU reports asynchronously (a WGSL compile error, an
  * out-of-memory) are kept and rethrown by the next `read`, so a wrong
  * kernel never yields silently wrong data.
@@ -17,12 +22,22 @@ import {
   BufferUsage,
   MAP_READ,
   type GPUBufferLike,
+  type GPUCommandBufferLike,
   type GPUCommandEncoderLike,
   type GPUComputePassLike,
   type GPUComputePipelineLike,
   type GPUDeviceLike,
 } from "./gpu.js";
 import type { GpuContext, GpuDType, GpuTensor } from "./kernel.js";
+
+/** Host-side words of a GPU tensor (Uint32Array 0/1 for bool). */
+export type HostWords = Float32Array | Int32Array | Uint32Array;
+
+/** One step of the ordered timeline behind a pending transfer. */
+type Step =
+  | { readonly kind: "submit"; readonly cmd: GPUCommandBufferLike; readonly waiters: (() => void)[] }
+  | { readonly kind: "write"; readonly buffer: GPUBufferLike; readonly data: HostWords }
+  | { readonly kind: "transfer"; done: boolean; writes: [GPUBufferLike, HostWords][] };
 
 const STORAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
 /** Dispatches recorded before a submission is forced (bounds the encoder's size). */
@@ -47,6 +62,10 @@ export class WebGpuContext implements GpuContext {
   #flushScheduled = false;
   #error: Error | null = null;
   #afterFlush: (() => void)[] = [];
+  /** Work held behind a pending transfer, in order (empty: submit at once). */
+  #timeline: Step[] = [];
+  /** Buffers to destroy once the timeline is drained (queued work may still bind them). */
+  #doomed: GPUBufferLike[] = [];
   /** Buffers currently allocated by this context (in use or pooled), for the memory test. */
   liveBytes = 0;
   /** Submissions made so far (tests check that reads are batched). */
@@ -67,7 +86,8 @@ export class WebGpuContext implements GpuContext {
       const module = this.device.createShaderModule({ code, label: key });
       p = this.device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" }, label: key });
       void this.device.popErrorScope().then((e) => {
-        if (e !== null) this.#error ??= new NablaError(`webgpu: kernel ${key} failed to compile: ${e.message}\n${code}`);
+        if (e !== null)
+          this.#error ??= new NablaError(`webgpu: kernel ${key} failed to compile: ${e.message}\n${code}`);
       });
       this.#pipelines.set(key, p);
     }
@@ -91,7 +111,8 @@ export class WebGpuContext implements GpuContext {
     const bytes = b.size;
     if (this.#pooledBytes + bytes > POOL_BYTES) {
       this.liveBytes -= bytes;
-      b.destroy();
+      if (this.#timeline.length > 0) this.#doomed.push(b);
+      else b.destroy();
       return;
     }
     let free = this.#pool.get(bytes);
@@ -109,7 +130,7 @@ export class WebGpuContext implements GpuContext {
     const key = `${data.constructor.name}:${bits.join(",")}`;
     let b = this.#words.get(key);
     if (b === undefined) {
-      if (this.#words.size >= MAX_WORDS) {
+      if (this.#words.size >= MAX_WORDS && this.#timeline.length === 0) {
         // parameter buffers may still be bound by recorded work: submit it before dropping them
         this.flush();
         for (const old of this.#words.values()) old.destroy();
@@ -139,7 +160,11 @@ export class WebGpuContext implements GpuContext {
     }
   }
 
-  dispatch(pipeline: GPUComputePipelineLike, bindings: readonly GPUBufferLike[], workgroups: readonly [number, number?, number?]): void {
+  dispatch(
+    pipeline: GPUComputePipelineLike,
+    bindings: readonly GPUBufferLike[],
+    workgroups: readonly [number, number?, number?],
+  ): void {
     const pass = this.#openPass();
     const group = this.device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
@@ -171,17 +196,75 @@ export class WebGpuContext implements GpuContext {
     this.#pass = null;
     const cmd = this.#encoder.finish();
     this.#encoder = null;
-    this.device.queue.submit([cmd]);
-    this.submissions++;
     const waiting = this.#afterFlush;
     this.#afterFlush = [];
-    for (const f of waiting) f();
+    if (this.#timeline.length > 0) this.#timeline.push({ kind: "submit", cmd, waiters: waiting });
+    else this.#submit(cmd, waiting);
   }
 
-  /** Resolves after the next submission (at once when nothing is recorded). */
-  #submitted(): Promise<void> {
-    if (this.#encoder === null) return Promise.resolve();
-    return new Promise((ok) => this.#afterFlush.push(ok));
+  #submit(cmd: GPUCommandBufferLike, waiters: readonly (() => void)[]): void {
+    this.device.queue.submit([cmd]);
+    this.submissions++;
+    for (const f of waiters) f();
+  }
+
+  /** Runs the timeline's steps up to the first transfer still waiting for its results. */
+  #drain(): void {
+    const t = this.#timeline;
+    while (t.length > 0) {
+      const step = t[0]!;
+      if (step.kind === "transfer") {
+        if (!step.done) return;
+        for (const [buffer, data] of step.writes) this.device.queue.writeBuffer(buffer, 0, data);
+      } else if (step.kind === "write") this.device.queue.writeBuffer(step.buffer, 0, step.data);
+      else this.#submit(step.cmd, step.waiters);
+      t.shift();
+    }
+    for (const b of this.#doomed) b.destroy();
+    this.#doomed = [];
+  }
+
+  /** Whether work is held behind a pending transfer. */
+  get transferPending(): boolean {
+    return this.#timeline.length > 0;
+  }
+
+  /**
+   * Computes `outs` on the CPU from the elements of `inputs` without blocking: the inputs are read
+   * back (batched), `compute` runs when they arrive, and its results are written into `outs`, which
+   * the caller may use in further GPU work at once (it is held until the results are written). A
+   * throwing `compute` is kept as the context's error, rethrown by the next read.
+   */
+  transfer(
+    inputs: readonly GpuTensor[],
+    outs: readonly GpuTensor[],
+    compute: (data: HostWords[]) => HostWords[],
+  ): void {
+    const reads = inputs.map((t) => this.read(t));
+    this.flush();
+    const step: Step = { kind: "transfer", done: false, writes: [] };
+    this.#timeline.push(step);
+    const finish = (): void => {
+      step.done = true;
+      this.#drain();
+    };
+    Promise.all(reads).then(
+      (data) => {
+        try {
+          const res = compute(data);
+          step.writes = outs.flatMap((t, i): [GPUBufferLike, HostWords][] =>
+            res[i]!.length > 0 ? [[t.buffer, res[i]!]] : [],
+          );
+        } catch (e) {
+          this.#error ??= e instanceof Error ? e : new NablaError(String(e));
+        }
+        finish();
+      },
+      (e: unknown) => {
+        this.#error ??= e instanceof Error ? e : new NablaError(String(e));
+        finish();
+      },
+    );
   }
 
   upload(data: Float32Array | Int32Array | Uint32Array, shape: Shape, dtype: GpuDType): GpuTensor {
@@ -189,21 +272,25 @@ export class WebGpuContext implements GpuContext {
     if (data.length > 0) {
       // queue writes are ordered with submissions, not with recorded work: submit that first
       this.flush();
-      this.device.queue.writeBuffer(t.buffer, 0, data);
+      if (this.#timeline.length > 0) this.#timeline.push({ kind: "write", buffer: t.buffer, data });
+      else this.device.queue.writeBuffer(t.buffer, 0, data);
     }
     return t;
   }
 
   async read(t: GpuTensor): Promise<Float32Array | Int32Array | Uint32Array> {
     const n = sizeOf(t.shape);
-    const out = t.dtype === "float32" ? new Float32Array(n) : t.dtype === "int32" ? new Int32Array(n) : new Uint32Array(n);
+    const out =
+      t.dtype === "float32" ? new Float32Array(n) : t.dtype === "int32" ? new Int32Array(n) : new Uint32Array(n);
     if (n > 0) {
       const bytes = bufferBytes(n);
       const staging = this.device.createBuffer({ size: bytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+      // a buffer cannot be mapped before the submission that writes it: wait for the batched flush
+      // (the waiter is registered first, so it belongs to the command buffer holding the copy)
+      const submitted = new Promise<void>((ok) => this.#afterFlush.push(ok));
       this.copy(t.buffer, 0, staging, 0, bytes);
       try {
-        // a buffer cannot be mapped before the submission that writes it: wait for the batched flush
-        await this.#submitted();
+        await submitted;
         await staging.mapAsync(MAP_READ);
         new Uint32Array(out.buffer).set(new Uint32Array(staging.getMappedRange(0, n * 4)));
         staging.unmap();

@@ -1,0 +1,122 @@
+/**
+ * The public device functions (API.md "Devices (WebGPU)"): `init`,
+ * `devices`, `defaultDevice`, `devicePut`, `deviceGet`. See docs/webgpu.md.
+ */
+import { DeviceError, TracerError, fmtValue } from "../core/errors.js";
+import { ConcreteArray, NDArray, commitToCpu, deviceStorageOf, storageOf } from "../core/ndarray.js";
+import { flattenAs, unflatten } from "../core/pytree.js";
+import { deviceNames, getDefaultDevice, registerDevice, runtimeOf, setDefaultDevice } from "../core/device.js";
+import { startWebGpu } from "./webgpu.js";
+
+const KNOWN = ["cpu", "webgpu"];
+
+function deviceArg(op: string, name: unknown): string {
+  if (typeof name !== "string" || !KNOWN.includes(name))
+    throw new DeviceError(`${op}: unknown device ${fmtValue(name)} (devices are ${KNOWN.join(", ")})`);
+  return name;
+}
+
+/** @internal The device named `name`, checked usable (DeviceError naming `op` otherwise). */
+export function usableDevice(op: string, name: unknown): string {
+  const d = deviceArg(op, name);
+  if (d !== "cpu" && runtimeOf(d) === undefined)
+    throw new DeviceError(
+      `${op}: device "${d}" is not initialised; call await nb.init("${d}") first (it resolves false without an adapter)`,
+    );
+  return d;
+}
+
+/**
+ * Initialises a device: resolves true when it can be used ("cpu" always; "webgpu" when the
+ * environment has WebGPU and an adapter, false otherwise). Repeated calls share the first one.
+ * @example
+ * if (await nb.init("webgpu")) nb.defaultDevice("webgpu");
+ */
+export function init(name: "cpu" | "webgpu"): Promise<boolean> {
+  // the name is checked synchronously (a bad one throws, not rejects)
+  const d = deviceArg("init", name);
+  if (d === "cpu") return Promise.resolve(true);
+  return startWebGpu().then((r) => {
+    if (r === null) return false;
+    if (runtimeOf("webgpu") === undefined) registerDevice(r);
+    return true;
+  });
+}
+
+/**
+ * The names of the usable devices: "cpu", and "webgpu" once `init("webgpu")` has resolved true.
+ * @example
+ * nb.devices(); // ["cpu"] (["cpu", "webgpu"] after await nb.init("webgpu") on a machine with WebGPU)
+ */
+export function devices(): string[] {
+  return deviceNames();
+}
+
+/**
+ * Gets the default device, or sets it (a usable device, else DeviceError) and returns it: where
+ * `jit` runs functions whose arguments are all uncommitted CPU arrays. Arrays made without a device
+ * (creation functions, nested JS literals) are uncommitted: made on the CPU and uploaded implicitly
+ * when an operation meets them with a GPU array. While the default device is "webgpu", creation
+ * functions and literals without a dtype give float32 instead of float64 (JAX's default; WebGPU has
+ * no float64); bare JS number operands stay weak and take the dtype they meet.
+ * @example
+ * nb.defaultDevice(); // "cpu"
+ */
+export function defaultDevice(name?: "cpu" | "webgpu"): string {
+  if (name !== undefined) setDefaultDevice(usableDevice("defaultDevice", name));
+  return getDefaultDevice();
+}
+
+/**
+ * Places every array leaf of `tree` on `device`, committed (operations on it run there, and mixing it
+ * with an array committed elsewhere throws DeviceError). To "webgpu" the copy is started and the
+ * result is usable at once; float64 arrays throw DTypeError (bare JS numbers become float32). A
+ * "webgpu" array cannot come back to "cpu" synchronously: `devicePut(x, "cpu")` throws DeviceError
+ * naming {@link deviceGet}. Leaves that are not arrays pass through; tracers throw TracerError.
+ * @example
+ * const x = nb.devicePut(nb.array([1, 2], { dtype: "float32" }), "webgpu");
+ * x.device; // "webgpu"
+ */
+export function devicePut<T>(tree: T, device: "cpu" | "webgpu"): T {
+  const d = usableDevice("devicePut", device);
+  const [leaves, def] = flattenAs(tree as unknown, "devicePut", "the tree");
+  const moved = leaves.map((l: unknown) => {
+    if (typeof l === "number") l = new ConcreteArray(Float64Array.of(l), [], "float64", true);
+    if (!(l instanceof NDArray)) return l;
+    if (!(l instanceof ConcreteArray))
+      throw new TracerError("devicePut: a traced array cannot be placed; place the arguments before the transform");
+    if (d === "cpu") {
+      if (deviceStorageOf(l) !== null)
+        throw new DeviceError(
+          `devicePut: an array of shape [${l.shape.join(",")}] lives on "${l.device}" and cannot be copied to "cpu" ` +
+            "synchronously; use await nb.deviceGet(x) (or await x.data())",
+        );
+      const c = new ConcreteArray(storageOf(l), l.shape, l.dtype, l.weakType);
+      commitToCpu(c);
+      return c;
+    }
+    return runtimeOf(d)!.put(l, "devicePut");
+  });
+  return unflatten(def, moved) as T;
+}
+
+/**
+ * Reads every device array leaf of `tree` back into (uncommitted) CPU arrays, all in one batched
+ * readback; CPU leaves and other values pass through.
+ * @example
+ * const [a, b] = await nb.deviceGet([x, y]); // a.toArray() works
+ */
+export function deviceGet<T>(tree: T): Promise<T> {
+  // the tree is flattened synchronously (a bad one throws, not rejects)
+  const [leaves, def] = flattenAs(tree as unknown, "deviceGet", "the tree");
+  return readLeaves(leaves).then((moved) => unflatten(def, moved) as T);
+}
+
+async function readLeaves(leaves: readonly unknown[]): Promise<unknown[]> {
+  return Promise.all(
+    leaves.map(async (l: unknown) => {
+      if (!(l instanceof ConcreteArray) || deviceStorageOf(l) === null) return l;
+      return new ConcreteArray(await l.data(), l.shape, l.dtype);
+    }),
+  );
+}
