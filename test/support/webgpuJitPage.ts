@@ -66,10 +66,20 @@ async function identical(what: string, a: A[], b: A[]): Promise<void> {
 }
 
 /** Dispatches and pipeline compilations recorded on the runtime's context while `f` runs. */
-function counting(): { dispatches: number; compiles: number; reset(): void } {
+function counting(): { dispatches: number; compiles: number; transfers: number; reset(): void } {
   const rt = webgpuRuntime()!;
-  const c = { dispatches: 0, compiles: 0, reset: () => ((c.dispatches = 0), (c.compiles = 0)) };
+  const c = {
+    dispatches: 0,
+    compiles: 0,
+    transfers: 0,
+    reset: () => ((c.dispatches = 0), (c.compiles = 0), (c.transfers = 0)),
+  };
   const ctx = rt.ctx;
+  const transfer = ctx.transfer.bind(ctx);
+  ctx.transfer = (...args) => {
+    c.transfers++;
+    transfer(...args);
+  };
   const dispatch = ctx.dispatch.bind(ctx);
   ctx.dispatch = (...args) => {
     c.dispatches++;
@@ -324,16 +334,42 @@ async function main(): Promise<unknown> {
     const jitted = nb.jit(nb.grad(loss))(w, x);
     await identical("grad under jit", [eager], [jitted]);
   }
+  section = "7";
+  // 7. CPU arguments under jit({ device: "webgpu" }), a closed-over GPU constant, weak scalars computed on the
+  // CPU (float64, as eager evaluation leaves them), and a float64 argument (eager's DTypeError)
+  {
+    const k = gpu(randArray(r, [5, 6]));
+    const f = (x: A, s: A): A[] => {
+      const e = nb.exp(s); // a weak float64 scalar: stays on the CPU
+      const y = nb.add(nb.mul(x, e), k);
+      return [nb.where(nb.greater(y, 0.5), y, nb.mul(y, s)), e];
+    };
+    const xc = randArray(r, [5, 6]);
+    const eager = f(gpu(xc), 0.75 as unknown as A);
+    c.reset();
+    const jitted = nb.jit(f, { device: "webgpu" })(xc, 0.75 as unknown as A);
+    await identical("CPU arguments, a GPU constant, weak scalars", eager, jitted);
+    check(jitted[0]!.device === "webgpu", `result device ${jitted[0]!.device}`);
+    counts.weakDispatches = c.dispatches;
+    let threw = "";
+    try {
+      nb.jit((x: A) => nb.sin(x), { device: "webgpu" })(nb.array([1, 2]));
+    } catch (e) {
+      threw = e instanceof Error ? e.name : String(e);
+    }
+    check(threw === "DTypeError", `float64 argument: ${threw || "no error"}`);
+  }
   void rt;
   return { checks, failures, counts, bench: (globalThis as { __bench?: boolean }).__bench ? await bench(c) : null };
 }
 
 /** An MLP step (forward, loss, grad, SGD update) eager against jit: dispatches per step and milliseconds. */
-async function bench(c: { dispatches: number; reset(): void }): Promise<unknown> {
-  const r = seeded(7);
+async function bench(c: { dispatches: number; transfers: number; reset(): void }): Promise<unknown> {
+  let r = seeded(7);
   const batch = 64;
   const sizes = [64, 128, 128, 10];
   const init = (): A[] => {
+    r = seeded(8);
     const ps: A[] = [];
     for (let k = 0; k + 1 < sizes.length; k++) {
       ps.push(nb.devicePut(randArray(r, [sizes[k]!, sizes[k + 1]!], -0.1, 0.1), "webgpu"));
@@ -356,7 +392,10 @@ async function bench(c: { dispatches: number; reset(): void }): Promise<unknown>
     const [l, gs] = nb.valueAndGrad(loss)(ps, xb, yb) as unknown as [A, A[]];
     return [l, ...ps.map((p, i) => nb.sub(p, nb.mul(gs[i]!, 0.05)))];
   };
-  const run = async (f: typeof step, steps: number): Promise<{ ms: number; dispatches: number; loss: number }> => {
+  const run = async (
+    f: typeof step,
+    steps: number,
+  ): Promise<{ ms: number; dispatches: number; transfers: number; loss: number }> => {
     let ps = init();
     let out = f(ps, x, y);
     await out[0]!.data(); // warm-up (compiles)
@@ -369,11 +408,17 @@ async function bench(c: { dispatches: number; reset(): void }): Promise<unknown>
     }
     const l = (await out[0]!.data())[0]!;
     const ms = (performance.now() - t0) / steps;
-    return { ms, dispatches: c.dispatches / steps, loss: l };
+    return { ms, dispatches: c.dispatches / steps, transfers: c.transfers / steps, loss: l };
   };
-  const eager = await run(step, 20);
-  const jitted = await run(nb.jit(step), 20);
-  return { sizes, batch, eager, jit: jitted };
+  const jstep = nb.jit(step);
+  // alternated, twice each, so a load change on the shared machine shows as a spread rather than a ratio
+  const eager = [await run(step, 30)];
+  const jitted = [await run(jstep, 30)];
+  eager.push(await run(step, 30));
+  jitted.push(await run(jstep, 30));
+  const ps = init();
+  const plan = gpuPlanOf(nb.makeGraph(step)(ps, x, y), 8);
+  return { sizes, batch, eager, jit: jitted, jitSteps: plan.steps };
 }
 
 main().then(
