@@ -124,6 +124,8 @@ describe.skipIf(CHROMIUM === undefined)("jit on webgpu: fused WGSL regions", () 
     expect(c["intDispatches"]).toBe(3);
     // where(...) and the add/mul chain on [5, 6]: one region (exp of the weak scalar runs on the CPU)
     expect(c["weakDispatches"]).toBe(1);
+    // sin on [7], then its broadcast (a live output) and the product on [3, 7]: two regions, one per size
+    expect(c["broadcastDispatches"]).toBe(2);
     expect(c["programs"]).toBe(40);
     expect(c["programRegions"]).toBeGreaterThan(0);
     expect(res.checks).toBeGreaterThan(100);

@@ -409,7 +409,7 @@ function runFused(rt: WebGpuRuntime, s: FusedStep, env: Map<Var, NDArray>): void
       ops: s.ops,
       outs: s.outValues,
     };
-    const key = fusedKey(program);
+    const key = fusedKey(program, ctx.maxWorkgroups);
     pipeline = ctx.pipeline(key, () => fusedWgsl(program, ctx.maxWorkgroups));
     s.pipelines.set(placement, pipeline);
   }

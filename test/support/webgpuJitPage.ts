@@ -359,6 +359,33 @@ async function main(): Promise<unknown> {
     }
     check(threw === "DTypeError", `float64 argument: ${threw || "no error"}`);
   }
+  section = "8";
+  // 8. special values (NaN, ±Infinity, ±0, subnormals, huge), a live broadcast output, and empty arrays
+  {
+    const special = [NaN, Infinity, -Infinity, 0, -0, 1e-40, -1e-40, 3e38, -3e38, 1, -1, 0.5, 88.8, -104, 20, 1e-8];
+    const x = gpu(nb.array(Float32Array.from(special), { dtype: "float32" }));
+    const y = gpu(nb.array(Float32Array.from([...special].reverse()), { dtype: "float32" }));
+    const f = (a: A, b: A): A[] => [
+      nb.add(nb.mul(nb.exp(a), nb.tanh(b)), nb.log1p(nb.abs(a))),
+      nb.maximum(nb.pow(a, b), nb.minimum(nb.expm1(b), nb.sqrt(a))),
+      nb.where(nb.less(a, b), nb.softplus(a), nb.div(nb.sigmoid(b), a)),
+      nb.astype(nb.add(nb.astype(nb.mul(a, 1e9), "int32"), nb.astype(nb.sign(b), "int32")), "float32"),
+    ];
+    await identical("special values", f(x, y), nb.jit(f)(x, y));
+    const row = gpu(randArray(r, [7]));
+    const g = (v: A, m: A): A[] => {
+      const t = nb.broadcastTo(nb.sin(v), [3, 7]);
+      return [t, nb.mul(t, m)];
+    };
+    const m = gpu(randArray(r, [3, 7]));
+    c.reset();
+    const jitted = nb.jit(g)(row, m);
+    counts.broadcastDispatches = c.dispatches;
+    await identical("a live broadcast", g(row, m), jitted);
+    const e = gpu(nb.zeros([0, 3], { dtype: "float32" }));
+    const h = (v: A): A => nb.exp(nb.add(nb.sin(v), 1));
+    await identical("empty arrays", [h(e)], [nb.jit(h)(e)]);
+  }
   void rt;
   return { checks, failures, counts, bench: (globalThis as { __bench?: boolean }).__bench ? await bench(c) : null };
 }

@@ -19,7 +19,7 @@
  * in that shape. Shapes, strides and the size are constants of the shader,
  * so a pipeline is keyed by all of them.
  */
-import { sizeOf, stridesOf } from "../../core/shape.js";
+import { stridesOf } from "../../core/shape.js";
 import { ERF_WGSL, EXPRS, MATH, WG, type Expr } from "./elementwise.js";
 import { type GpuDType, WGSL_TYPE, flatIndexWgsl } from "./kernel.js";
 
@@ -60,14 +60,14 @@ export function hasExpression(prim: string): boolean {
   return Object.prototype.hasOwnProperty.call(EXPRS, prim);
 }
 
-/** The pipeline key of a program: everything the shader depends on. */
-export function fusedKey(p: FusedProgram): string {
+/** The pipeline key of a program on a device allowing `max` workgroups per dimension: everything the shader depends on. */
+export function fusedKey(p: FusedProgram, max: number): string {
   const ins = p.inputs.map((d) => `${d.dtype}${d.param ? "p" : ""}`).join(",");
   const reads = p.reads
     .map((r) => `${r.input}${r.mode}${r.mode === "b" ? `[${r.from!.join(",")}>${r.to!.join(",")}]` : ""}`)
     .join(",");
   const ops = p.ops.map((o) => `${o.prim}(${o.args.join(",")})${o.dtype}`).join(";");
-  return `fused:${p.size}|${ins}|${reads}|${ops}|${p.outs.join(",")}`;
+  return `fused:${max}:${p.size}|${ins}|${reads}|${ops}|${p.outs.join(",")}`;
 }
 
 /** Strides of `from` against the axes of `to` (right-aligned; 0 on broadcast and missing axes). */
@@ -159,9 +159,4 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   ${lines.join("\n  ")}
 }
 `;
-}
-
-/** The number of elements of a read's operand (for checks). */
-export function readSize(r: FusedRead, size: number): number {
-  return r.mode === "b" ? sizeOf(r.from!) : r.mode === "c" ? size : 1;
 }
