@@ -445,7 +445,27 @@ async function bench(c: { dispatches: number; transfers: number; reset(): void }
   jitted.push(await run(jstep, 30));
   const ps = init();
   const plan = gpuPlanOf(nb.makeGraph(step)(ps, x, y), 8);
-  return { sizes, batch, eager, jit: jitted, jitSteps: plan.steps };
+  // where fusion matters most: a 10-operation elementwise chain on 2^20 elements
+  const chain = (v: A): A => {
+    const t = nb.add(nb.exp(nb.tanh(nb.add(nb.mul(nb.sin(v), 2), v))), 1);
+    return nb.log1p(nb.sigmoid(nb.sqrt(nb.mul(t, t))));
+  };
+  const big = nb.devicePut(randArray(r, [1 << 20]), "webgpu");
+  const time = async (f: (v: A) => A, reps: number): Promise<{ ms: number; dispatches: number }> => {
+    await f(big).data();
+    c.reset();
+    const t0 = performance.now();
+    let out = big;
+    for (let k = 0; k < reps; k++) out = f(big);
+    await out.data();
+    return { ms: (performance.now() - t0) / reps, dispatches: c.dispatches / reps };
+  };
+  const jchain = nb.jit(chain);
+  const chainEager = [await time(chain, 10)];
+  const chainJit = [await time(jchain, 10)];
+  chainEager.push(await time(chain, 10));
+  chainJit.push(await time(jchain, 10));
+  return { sizes, batch, eager, jit: jitted, jitSteps: plan.steps, chain1M: { eager: chainEager, jit: chainJit } };
 }
 
 main().then(
