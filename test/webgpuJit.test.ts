@@ -112,9 +112,9 @@ describe.skipIf(CHROMIUM === undefined)("jit on webgpu: fused WGSL regions", () 
     // the second call reuses the plan and the pipeline
     expect(c["chainDispatchesSecond"]).toBe(1);
     expect(c["chainCompilesSecond"]).toBe(0);
-    // a chain with a trailing sum: the region, then at most the reduction's own kernel
-    expect(c["sumDispatches"]).toBeGreaterThanOrEqual(1);
-    expect(c["sumDispatches"]).toBeLessThanOrEqual(2);
+    // a chain with a trailing sum: one region, then the reduction's own dispatches (as eager runs it: the sum is
+    // not folded into the region's shader, see gpuPlan.ts)
+    expect(c["sumDispatches"]).toBe(1 + c["sumKernelDispatches"]!);
     // 12 inputs and 5 live outputs cannot bind in one shader (8 storage buffers): a few regions, not 22 dispatches
     expect(c["wideDispatches"]).toBeGreaterThanOrEqual(3);
     expect(c["wideDispatches"]).toBeLessThanOrEqual(6);

@@ -256,6 +256,11 @@ async function main(): Promise<unknown> {
     const jitted = nb.jit(f)(x);
     await jitted[1]!.data();
     counts.sumDispatches = c.dispatches;
+    // the reduction's own dispatches, eagerly on the region's output (its kernel's passes; 0 for the transfer)
+    await jitted[1]!.data();
+    c.reset();
+    await nb.sum(jitted[1]!).data();
+    counts.sumKernelDispatches = c.dispatches;
     await identical("chain + sum (the elementwise output)", [eager[1]!], [jitted[1]!]);
     const a = (await eager[0]!.data())[0]!;
     const b = (await jitted[0]!.data())[0]!;
