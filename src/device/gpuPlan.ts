@@ -5,13 +5,18 @@
  * dispatch per region; every other equation goes through `bind`, which runs
  * its GPU kernel or the transfer (src/device/webgpu.ts).
  *
- * Regions are formed as the CPU plan forms its loops (src/transforms/plan.ts):
- * consecutive fusable equations of one size; reshapes (and broadcasts that
- * only add unit axes, and stop_gradient) are aliases; a broadcast operand is
- * read through strides; an independent equation that would not start a region
- * of its own runs ahead of the open one. A region is cut where its bound
- * buffers (inputs and live outputs) would pass the device's
- * `maxStorageBuffersPerShaderStage`.
+ * Regions group fusable equations by their number of elements, as the CPU
+ * plan's loops do (src/transforms/plan.ts), but not only consecutive ones: a
+ * group stays open (one per size) until an equation outside it reads one of
+ * its values, since on the GPU a dispatch costs more than a pass over memory.
+ * Reshapes (and broadcasts that only add unit axes, and stop_gradient) are
+ * aliases; a broadcast operand is read through strides. A group is cut into
+ * regions where its bound buffers (inputs and live outputs) would pass the
+ * device's `maxStorageBuffersPerShaderStage` (8 by default).
+ *
+ * Reductions are not folded into a region: the region stores the value and
+ * the reduction runs its own kernel (as eager does), because a folded sum is
+ * bit-identical to eager only if it adds in the reduce kernel's order.
  *
  * The fused shader computes what the per-equation kernels compute (the same
  * WGSL expression per primitive, each value rounded to its dtype), so a jit
@@ -23,7 +28,7 @@
  * The plan is built once per graph (a jit cache entry) and cached on it;
  * each region keeps its pipelines by the read modes of its operands (a
  * one-element CPU operand is a parameter word, a GPU one a binding), so a
- * second call compiles nothing and looks nothing up by string.
+ * second call compiles nothing and builds no key.
  */
 import { DeviceError } from "../core/errors.js";
 import { ConcreteArray, NDArray, committedToCpu, deviceStorageOf, storageOf } from "../core/ndarray.js";
