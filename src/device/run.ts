@@ -1,13 +1,19 @@
 /**
  * Running a staged graph on a device: the seam between `jit` and the
- * devices. Today every equation is dispatched through `bind` (so each runs
- * its device kernel or the transfer); a compiler of fused device plans (WGSL)
- * replaces the body of {@link runGraphOn} without touching `jit`.
+ * devices. On "webgpu" the graph runs its device plan (src/device/gpuPlan.ts:
+ * fused elementwise regions as one WGSL shader each, the other equations
+ * through `bind`), built once per graph; on other devices every equation is
+ * dispatched through `bind` (its device kernel or the transfer).
  */
 import { DeviceError } from "../core/errors.js";
 import { ConcreteArray, NDArray, committedToCpu, deviceStorageOf } from "../core/ndarray.js";
 import { type Graph, evalGraph } from "../core/graph.js";
 import { runtimeOf } from "../core/device.js";
+import { gpuPlanOf } from "./gpuPlan.js";
+import { WebGpuRuntime } from "./webgpu.js";
+
+/** WebGPU's default `maxStorageBuffersPerShaderStage` (what a device requested without limits has). */
+const DEFAULT_STORAGE_BUFFERS = 8;
 
 /** The device a call runs on: `explicit` when given, else the device of a leaf that lives on one, else `fallback`. */
 export function placementOf(
@@ -33,7 +39,7 @@ export function placementOf(
 /**
  * Evaluates `graph` on `device` ("cpu" callers use the compiled plan instead): CPU arguments that are
  * not weak scalars are placed on the device (uncommitted), the equations run through the device's
- * dispatch, and non-weak CPU results (constants) are placed there too.
+ * plan (or dispatch), and non-weak CPU results (constants) are placed there too.
  */
 export function runGraphOn(op: string, device: string, graph: Graph, leaves: readonly ConcreteArray[]): NDArray[] {
   const rt = runtimeOf(device);
@@ -47,5 +53,10 @@ export function runGraphOn(op: string, device: string, graph: Graph, leaves: rea
       );
     return rt.place(x, op);
   };
-  return evalGraph(graph, leaves.map(place)).map(place);
+  const args = leaves.map(place);
+  if (rt instanceof WebGpuRuntime) {
+    const maxBuffers = rt.ctx.device.limits["maxStorageBuffersPerShaderStage"] ?? DEFAULT_STORAGE_BUFFERS;
+    return gpuPlanOf(graph, maxBuffers).run(rt, args).map(place);
+  }
+  return evalGraph(graph, args).map(place);
 }

@@ -41,10 +41,10 @@ import {
 } from "./kernel.js";
 
 /** Workgroup size of the elementwise shaders. */
-const WG = 256;
+export const WG = 256;
 
 /** WGSL helpers the expressions call (nb_*): float32 math written for accuracy. */
-const MATH = /* wgsl */ `
+export const MATH = /* wgsl */ `
 fn nb_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 // infinity and NaN are not WGSL constants (const evaluation rejects them): bit patterns read at run time
 var<private> NB_INF_BITS: u32 = 0x7f800000u;
@@ -286,7 +286,7 @@ const ERF_F32_TERMS = 9;
  * erf, the CPU's algorithm (src/kernels/scalar.ts) in float32: x + x Σ b_n x^(2n) for |x| < 1/2, the
  * Taylor expansion around the nearest centre c_j = 1/2 + (j + 1/2)/8 for 1/2 <= |x| < 6, ±1 beyond.
  */
-const ERF_WGSL = (() => {
+export const ERF_WGSL = (() => {
   const rows: string[] = [];
   for (let j = 0; j < ERF_CENTRES; j++)
     for (let n = 0; n < ERF_F32_TERMS; n++) rows.push(String(ERF_TABLE[j * ERF_TERMS + n]!));
@@ -311,7 +311,7 @@ fn nb_erf(x: f32) -> f32 {
 })();
 
 /** How an expression sees its operands: WGSL values of the operand dtypes. */
-type Expr = (args: readonly string[], ins: readonly GpuDType[], out: GpuDType) => string;
+export type Expr = (args: readonly string[], ins: readonly GpuDType[], out: GpuDType) => string;
 
 const f =
   (fn: string): Expr =>
@@ -332,7 +332,7 @@ const cmp =
     `select(0u, 1u, ${a} ${o} ${b})`;
 
 /** Every elementwise primitive's WGSL expression. */
-const EXPRS = {
+export const EXPRS = {
   neg: ([a]) => `(-${a})`,
   exp: f("nb_exp"),
   log: f("nb_log"),

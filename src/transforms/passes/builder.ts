@@ -5,7 +5,7 @@
  */
 import { at } from "../../core/errors.js";
 import { Equation, Graph, Var, isLiteral, paramsKey } from "../../core/graph.js";
-import { ConcreteArray, NDArray, storageOf } from "../../core/ndarray.js";
+import { ConcreteArray, NDArray, deviceStorageOf, storageOf } from "../../core/ndarray.js";
 import type { Rule } from "../../core/trace.js";
 
 /** Emits a graph equation by equation; `cse` merges equations with the same primitive, operands and parameters. */
@@ -40,7 +40,8 @@ export class Builder {
     const hit = this.constOf.get(x);
     if (hit) return hit;
     let key: string | null = null;
-    if (isLiteral(x)) {
+    // (a device array's elements cannot be read synchronously: it is never shared as a literal)
+    if (isLiteral(x) && deviceStorageOf(x) === null) {
       key = `${x.dtype}|${x.weakType}|${Object.is(storageOf(x)[0], -0) ? "-0" : storageOf(x)[0]}`;
       const lit = this.literalOf.get(key);
       if (lit) return lit;
@@ -120,7 +121,7 @@ export function constantsOf(g: Graph): Map<Var, NDArray> {
 
 /** The single value of a constant whose elements are all equal (a splat: a literal, or e.g. broadcast ones), else null. */
 export function splatValue(x: NDArray | undefined): number | null {
-  if (!(x instanceof ConcreteArray)) return null;
+  if (!(x instanceof ConcreteArray) || deviceStorageOf(x) !== null) return null;
   const d = storageOf(x);
   if (d.length === 0) return null;
   const v = at(d, 0, "jit");
