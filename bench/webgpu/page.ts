@@ -29,6 +29,8 @@ export interface PageConfig {
   /** Square matmul sizes for the GFLOP/s table (none: skipped). */
   readonly matmulSizes: readonly number[];
   readonly measure: MeasureOptions;
+  /** Return the checked run's outputs in each cell (for the smoke test, at tiny sizes). */
+  readonly returnOutputs?: boolean;
 }
 
 /** One matmul cell: C = A·B, square n, float32. */
@@ -46,7 +48,7 @@ export interface MatmulCell {
 }
 
 /** A workload cell, with nabla's transferred primitives (checked run) where any transferred. */
-export type PageCell = CellResult & { readonly transfers?: Record<string, number> };
+export type PageCell = CellResult & { readonly transfers?: Record<string, number>; readonly outputs?: number[][] };
 
 export interface PageResult {
   /** adapter.info of the adapter the page requested (the same one nabla and jax-js get). */
@@ -60,6 +62,8 @@ export interface PageResult {
   /** Problems outside any cell (e.g. a backend that did not initialise). */
   readonly errors: string[];
   readonly elapsedS: number;
+  /** Whether the page was cross-origin isolated (performance.now() at 5 µs rather than 100 µs). */
+  readonly isolated: boolean;
 }
 
 type Jax = typeof jax;
@@ -132,6 +136,7 @@ async function runCell(
   ref: Float64Array[],
   mode: Mode,
   opts: MeasureOptions,
+  returnOutputs: boolean,
 ): Promise<PageCell> {
   const base = { workload: w.id, backend, mode, dtype: "float32" as const };
   transferred.clear();
@@ -149,13 +154,17 @@ async function runCell(
     const out = await runner.run();
     const firstRunMs = performance.now() - t0;
     const transfers = takeTransfers();
-    const tr = transfers !== undefined ? { transfers } : {};
+    const tr = {
+      ...(transfers !== undefined ? { transfers } : {}),
+      ...(returnOutputs ? { outputs: out.map((o) => Array.from(o)) } : {}),
+    };
     const c = check(out, ref, "float32");
     if (!c.ok) return { ...base, ...note, ...tr, status: "wrong", relErr: c.relErr, message: c.message };
     const timing = await measureAsync(() => runner.run(), opts);
     transferred.clear();
     return { ...base, ...note, ...tr, status: "ok", relErr: c.relErr, firstRunMs, timing };
   } catch (e) {
+    if (e instanceof Error && e.stack !== undefined) console.warn(`${w.id} ${backend} ${mode}: ${e.stack}`);
     return { ...base, ...note, status: "throws", message: errMessage(e) };
   } finally {
     try {
@@ -312,7 +321,7 @@ export async function runPage(cfg: PageConfig): Promise<PageResult> {
     log(`${w.id}: ${w.title}`);
     for (const b of backends)
       for (const mode of ["eager", "jit"] as const) {
-        const r = await runCell(b, w, ref, mode, cfg.measure);
+        const r = await runCell(b, w, ref, mode, cfg.measure, cfg.returnOutputs === true);
         results.push(r);
         const what =
           r.timing !== undefined
@@ -334,5 +343,6 @@ export async function runPage(cfg: PageConfig): Promise<PageResult> {
     matmul,
     errors,
     elapsedS: (performance.now() - started) / 1000,
+    isolated: globalThis.crossOriginIsolated === true,
   };
 }

@@ -60,6 +60,9 @@ runPage(${JSON.stringify(cfg)}).then((r) => { w.__result = r; }, (e) => { w.__re
   const server = createServer((req, res) => {
     const isJs = req.url === "/bundle.js";
     res.setHeader("content-type", isJs ? "text/javascript" : "text/html");
+    // cross-origin isolated: performance.now() resolves 5 µs instead of 100 µs
+    res.setHeader("cross-origin-opener-policy", "same-origin");
+    res.setHeader("cross-origin-embedder-policy", "require-corp");
     res.end(isJs ? js : html);
   });
   await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
@@ -71,6 +74,7 @@ runPage(${JSON.stringify(cfg)}).then((r) => { w.__result = r; }, (e) => { w.__re
       const t = m.text();
       if (t.startsWith("[bench] ")) onLog(t.slice(8));
       else if (m.type() === "error") problems.push(t);
+      else if (m.type() === "warning") onLog(`(page) ${t}`);
     });
     page.on("pageerror", (e) => problems.push(String(e)));
     const { port } = server.address() as AddressInfo;
