@@ -120,12 +120,19 @@ function matmulRows(cells: readonly MatmulCell[]): string[][] {
       ...cols.map(([b, m]) => {
         const c = at(b, m);
         if (c === undefined) return "";
-        return c.status === "ok" ? `${fmtMs(c.medianMs!)} ms, ${c.gflops!.toFixed(2)}` : c.status;
+        const cpu = c.backend === "nabla" && c.transfers?.matmul !== undefined ? " †" : "";
+        return c.status === "ok" ? `${fmtMs(c.medianMs!)} ms, ${c.gflops!.toFixed(2)}${cpu}` : c.status;
       }),
       Number.isFinite(ratio) ? fmtRatio(ratio) : "-",
     ];
   });
 }
+/** The footnote of a † in the matmul table. */
+const CPU_MATMUL =
+  "†: nabla's matmul ran on the CPU by transfer (no WebGPU matmul kernel on this commit): a CPU figure, copies included";
+const hasCpuMatmul = (cells: readonly MatmulCell[]): boolean =>
+  cells.some((c) => c.backend === "nabla" && c.transfers?.matmul !== undefined);
+
 const MATMUL_HEADER = ["matmul", "nabla eager", "nabla jit", "jax-js eager", "jax-js jit", "jax-js / nabla"];
 
 /** nabla's transferred primitives, per workload (union over eager and jit, counts of the checked run). */
@@ -173,6 +180,7 @@ function docsSection(r: PageResult, o: WebGpuBenchOptions, header: string, extra
     "",
     renderTable(MATMUL_HEADER, matmulRows(r.matmul), true),
     "",
+    ...(hasCpuMatmul(r.matmul) ? [CPU_MATMUL + ".", ""] : []),
   ];
   if (tr.length > 0)
     parts.push(
@@ -220,6 +228,7 @@ export async function runWebGpuBench(o: WebGpuBenchOptions, commit: string): Pro
   console.log(ratiosTable(r.results, rows));
   console.log(`\nmatmul (median ms, GFLOP/s; includes reading C back)\n`);
   console.log(renderTable(MATMUL_HEADER, matmulRows(r.matmul)));
+  if (hasCpuMatmul(r.matmul)) console.log(CPU_MATMUL);
   const tr = transferLines(r);
   if (tr.length > 0) {
     console.log("\nprimitives nabla ran by transfer to the CPU (checked run):");
