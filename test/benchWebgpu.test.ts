@@ -34,13 +34,15 @@ const MATMUL_N = 48;
 let result: PageResult | { skip: string } | undefined;
 async function page(): Promise<PageResult | { skip: string }> {
   if (CHROMIUM === undefined) return { skip: NO_CHROMIUM };
-  result ??= await runBenchPage({
+  if (result !== undefined) return result;
+  const r = await runBenchPage({
     size: "tiny",
     backends: ["nabla", "jax-js"],
     matmulSizes: [MATMUL_N],
     measure: { warmup: 0, minRuns: 1, maxRuns: 1, budgetMs: 0 },
     returnOutputs: true,
-  }).then((r) => (r.adapter.vendor === undefined && !r.nablaWebgpu ? { skip: "no WebGPU adapter" } : r));
+  });
+  result = r.adapter.vendor === undefined && !r.nablaWebgpu ? { skip: "no WebGPU adapter" } : r;
   return result;
 }
 
