@@ -19,7 +19,8 @@
  *   --device webgpu       W1–W6 and matmul (1024, 2048) in headless Chromium on WebGPU, nabla next to
  *                         jax-js's webgpu device (bench/webgpu/run.ts); with --small, reduced sizes and
  *                         matmul at 256, 512; honours --quick, --filter, --backends, --json, --no-docs;
- *                         writes its own section of docs/benchmarks.md (the CPU sections are kept)
+ *                         writes its own section of docs/benchmarks.md (the CPU sections are kept);
+ *                         --from-json path re-renders a saved bench/results-webgpu.json without running
  */
 import { execSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -62,6 +63,7 @@ const { values: opts } = parseArgs({
     src: { type: "boolean", default: false },
     device: { type: "string", default: "cpu" },
     small: { type: "boolean", default: false },
+    "from-json": { type: "string" },
   },
 });
 
@@ -85,6 +87,7 @@ if (opts.device !== "cpu") {
       ...(opts.filter !== undefined ? { filter: split(opts.filter)! } : {}),
       ...(opts.backends !== undefined ? { backends: split(opts.backends)! } : {}),
       ...(opts.json !== join(here, "results.json") ? { json: opts.json! } : {}),
+      ...(opts["from-json"] !== undefined ? { fromJson: opts["from-json"] } : {}),
     },
     commit,
   );
