@@ -16,6 +16,11 @@
  *   --only matmul         only matmul GFLOP/s at 256, 512, 1024 per thread count (bench/matmul.ts)
  *   --no-docs             do not rewrite the generated section of docs/benchmarks.md
  *   --src                 time src/ through tsx instead of the compiled build (see lib/nabla.ts)
+ *   --device webgpu       W1–W6 and matmul (1024, 2048) in headless Chromium on WebGPU, nabla next to
+ *                         jax-js's webgpu device (bench/webgpu/run.ts); with --small, reduced sizes and
+ *                         matmul at 256, 512; honours --quick, --filter, --backends, --json, --no-docs;
+ *                         writes its own section of docs/benchmarks.md (the CPU sections are kept);
+ *                         --from-json path re-renders a saved bench/results-webgpu.json without running
  */
 import { execSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -56,8 +61,38 @@ const { values: opts } = parseArgs({
     only: { type: "string" },
     "no-docs": { type: "boolean", default: false },
     src: { type: "boolean", default: false },
+    device: { type: "string", default: "cpu" },
+    small: { type: "boolean", default: false },
+    "from-json": { type: "string" },
   },
 });
+
+if (opts.device !== "cpu") {
+  if (opts.device !== "webgpu") throw new Error(`--device: expected cpu or webgpu, got ${opts.device}`);
+  const { runWebGpuBench } = await import("./webgpu/run.js");
+  let commit = "unknown";
+  try {
+    commit = execSync("git rev-parse --short HEAD", { cwd: here, stdio: ["ignore", "pipe", "ignore"] })
+      .toString()
+      .trim();
+  } catch {
+    // Not a git checkout.
+  }
+  const split = (v: string | undefined): string[] | undefined => v?.split(",").map((x) => x.trim());
+  await runWebGpuBench(
+    {
+      small: opts.small,
+      quick: opts.quick,
+      docs: !opts["no-docs"],
+      ...(opts.filter !== undefined ? { filter: split(opts.filter)! } : {}),
+      ...(opts.backends !== undefined ? { backends: split(opts.backends)! } : {}),
+      ...(opts.json !== join(here, "results.json") ? { json: opts.json! } : {}),
+      ...(opts["from-json"] !== undefined ? { fromJson: opts["from-json"] } : {}),
+    },
+    commit,
+  );
+  process.exit(0);
+}
 
 // nabla as users get it: src/ compiled by tsc into a temporary directory (lib/nabla.ts loads it).
 if (!opts.src && process.env.NABLA_BENCH_BUILD === undefined) {

@@ -412,7 +412,7 @@ function w1(n: number): Workload {
     id: "W1-elementwise-grad",
     suite: "W",
     kind: "gradSumElementwise",
-    title: `W1 grad Σ(tanh(x)·x + sin(x)²), n=1e6`,
+    title: `W1 grad Σ(tanh(x)·x + sin(x)²), n=${n >= 1e5 && Number.isInteger(Math.log10(n)) ? `1e${Math.log10(n)}` : n}`,
     params: { n },
     inputs: { x },
     reference: () => [
@@ -424,9 +424,8 @@ function w1(n: number): Workload {
   };
 }
 
-/** W2: the MLP 784→512→512→10, batch 128; weights 0.05·U[−1, 1), biases 0, inputs U[0, 1). */
-function w2(): Workload {
-  const [B, D, H, C] = [128, 784, 512, 10];
+/** W2: the MLP 784→512→512→10, batch 128 (by default); weights 0.05·U[−1, 1), biases 0, inputs U[0, 1). */
+function w2(B = 128, D = 784, H = 512, C = 10): Workload {
   const zeros = (n: number): HostArray => ({ shape: [n], data: new Float64Array(n) });
   const w = mlpWorkload("W2-mlp-grad", "W", B, D, H, C, {
     x: uniform([B, D], 201, 0, 1),
@@ -615,16 +614,22 @@ function w6(n: number, mode: "jacfwd" | "jacrev"): Workload {
   };
 }
 
+/**
+ * W1–W6 at issue 8's sizes ("full"), or reduced for slow devices ("small": the WebGPU bench's
+ * `--small` on a software adapter) and smoke tests ("tiny"); the ids stay the same.
+ */
+export function wWorkloads(size: "full" | "small" | "tiny" = "full"): Workload[] {
+  if (size === "small")
+    return [w1(100_000), w2(32, 196, 128, 10), w3(0.7), w4(100), w5(64, 16), w6(50, "jacfwd"), w6(50, "jacrev")];
+  if (size === "tiny")
+    return [w1(1000), w2(8, 16, 16, 10), w3(0.7), w4(12), w5(6, 8), w6(8, "jacfwd"), w6(8, "jacrev")];
+  return [w1(1_000_000), w2(), w3(0.7), w4(200), w5(256, 32), w6(100, "jacfwd"), w6(100, "jacrev")];
+}
+
 /** All workloads, in table order. */
 export function workloads(): Workload[] {
   return [
-    w1(1_000_000),
-    w2(),
-    w3(0.7),
-    w4(200),
-    w5(256, 32),
-    w6(100, "jacfwd"),
-    w6(100, "jacrev"),
+    ...wWorkloads("full"),
     elementwise(100_000, "1e5"),
     elementwise(1_000_000, "1e6"),
     matmul(128),
