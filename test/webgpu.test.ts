@@ -121,6 +121,7 @@ describe("webgpu", () => {
     expect(r["defaultMix"]).toEqual([2]);
     expect(r["defaultJit"]).toBe("webgpu");
     expect(r["cpuDtype"]).toBe("float64");
+    expect(r["jitCacheByDevice"]).toEqual(["cpu", [3], "webgpu", [2]]);
   });
 
   it("reads back many arrays in one submission", () => {

@@ -340,6 +340,12 @@ async function errors(): Promise<Row> {
     nb.defaultDevice("cpu");
   }
   out.cpuDtype = nb.zeros([2]).dtype;
+  // one jitted function called on the CPU, then on webgpu: the cache entry of one device is not reused
+  // on the other (a traced function may depend on where it runs, e.g. through its tracers' device)
+  const byDevice = nb.jit((v: NDArray) => nb.mul(v, v.device === "webgpu" ? 2 : 3));
+  const onCpu = byDevice(nb.ones([1], { dtype: "float32" }));
+  const onGpu = byDevice(x);
+  out.jitCacheByDevice = [onCpu.device, host(onCpu), onGpu.device, await read(onGpu)];
   out.jitTracerDevice = nb.jit((v: NDArray) => {
     out.tracerDevice = v.device;
     return v;
