@@ -59,7 +59,13 @@ export interface GPUCommandEncoderLike {
 
 export interface GPUQueueLike {
   submit(buffers: GPUCommandBufferLike[]): void;
-  writeBuffer(buffer: GPUBufferLike, offset: number, data: ArrayBufferView | ArrayBuffer, dataOffset?: number, size?: number): void;
+  writeBuffer(
+    buffer: GPUBufferLike,
+    offset: number,
+    data: ArrayBufferView | ArrayBuffer,
+    dataOffset?: number,
+    size?: number,
+  ): void;
   onSubmittedWorkDone(): Promise<void>;
 }
 

@@ -30,7 +30,11 @@ export interface GpuAval {
 }
 
 /** WGSL scalar type of each GPU dtype. */
-export const WGSL_TYPE: Readonly<Record<GpuDType, "f32" | "i32" | "u32">> = { float32: "f32", int32: "i32", bool: "u32" };
+export const WGSL_TYPE: Readonly<Record<GpuDType, "f32" | "i32" | "u32">> = {
+  float32: "f32",
+  int32: "i32",
+  bool: "u32",
+};
 
 /** What a kernel may do: compile (cached), allocate, and record work. Nothing here blocks. */
 export interface GpuContext {
@@ -44,7 +48,11 @@ export interface GpuContext {
   /** A read-only storage buffer holding these 32-bit words (kernel parameters: shapes, strides, ...). */
   words(data: Uint32Array | Int32Array | Float32Array): GPUBufferLike;
   /** Records a dispatch of `pipeline` with `bindings` at @group(0) @binding(0, 1, ...). */
-  dispatch(pipeline: GPUComputePipelineLike, bindings: readonly GPUBufferLike[], workgroups: readonly [number, number?, number?]): void;
+  dispatch(
+    pipeline: GPUComputePipelineLike,
+    bindings: readonly GPUBufferLike[],
+    workgroups: readonly [number, number?, number?],
+  ): void;
   /** Records a copy of `bytes` bytes between buffers (ordered with the dispatches). */
   copy(src: GPUBufferLike, srcOffset: number, dst: GPUBufferLike, dstOffset: number, bytes: number): void;
   /** A tensor holding `data` (Float32Array for float32, Int32Array for int32, Uint32Array 0/1 for bool). */
@@ -57,7 +65,12 @@ export interface GpuContext {
  * A GPU kernel for one primitive: operands, the primitive's parameters and
  * the outputs' abstract values (from the shape rule) to output tensors.
  */
-export type GpuKernel<P> = (ctx: GpuContext, args: readonly GpuTensor[], params: P, outs: readonly GpuAval[]) => GpuTensor[];
+export type GpuKernel<P> = (
+  ctx: GpuContext,
+  args: readonly GpuTensor[],
+  params: P,
+  outs: readonly GpuAval[],
+) => GpuTensor[];
 
 /**
  * Workgroup counts covering `n` invocations of `size` per workgroup, as a 2-d grid when one
