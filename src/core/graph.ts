@@ -171,9 +171,14 @@ export class StagingTrace extends Trace {
   private readonly producer: (Equation | undefined)[] = [];
   private readonly tracerOf: (StagingTracer | undefined)[] = [];
 
+  /**
+   * @param standsForEager the trace stages what would otherwise run eagerly (makeGraph, jit): where
+   *   it reuses a result (CSE, identities) it returns a new tracer of the variable, see `alias`.
+   */
   constructor(
     main: MainTrace,
     private readonly what: string,
+    private readonly standsForEager = false,
   ) {
     super(main);
   }
@@ -266,7 +271,7 @@ export class StagingTrace extends Trace {
 
   processPrimitive<P>(prim: Rule<P>, args: Tracer[], params: P): NDArray[] {
     const simple = this.simplify(prim, args as StagingTracer[]);
-    if (simple !== null) return [simple];
+    if (simple !== null) return [this.alias(simple)];
     const n = args.length;
     const ins: Var[] = new Array<Var>(n);
     for (let i = 0; i < n; i++) ins[i] = (args[i] as StagingTracer).v;
@@ -280,7 +285,7 @@ export class StagingTrace extends Trace {
     if (small) {
       owner = n === 1 ? at(ins, 0, "makeGraph").id : Math.max(at(ins, 0, "makeGraph").id, at(ins, 1, "makeGraph").id);
       const hit = this.findUse(prim as Rule, ins, owner);
-      if (hit !== null) return hit;
+      if (hit !== null) return hit.map((t) => this.alias(t));
     }
     if (effect) {
       // an effect is never merged with an earlier one: a debug callback staged twice on the same
@@ -288,7 +293,7 @@ export class StagingTrace extends Trace {
     } else if (!small || usesCount(this.usesOf[owner]) >= USES_PER_VAR) {
       key = this.cseKey(prim as Rule, ins, params);
       const hit = this.cse?.get(key);
-      if (hit) return hit;
+      if (hit) return hit.map((t) => this.alias(t));
     }
     const inAvals = new Array<Aval>(n);
     for (let i = 0; i < n; i++) inAvals[i] = at(ins, i, "makeGraph").aval;
@@ -323,6 +328,21 @@ export class StagingTrace extends Trace {
       else this.usesOf[owner] = [uses, eqn];
     }
     return outs;
+  }
+
+  /**
+   * What a reused result (CSE, identities) is returned as: in a trace that stands for eager
+   * evaluation, an array with axes is a new tracer of the same variable, since eager evaluation
+   * returns a new array there and linearize's trace above tells constants with axes apart by
+   * object; a 0-d one stays the same tracer, since that trace merges 0-d constants by value (equal
+   * computations, equal values). So a linear graph merges the same tangent equations under jit as
+   * eagerly, and transposition sums cotangents in the same order: issue 8/11, where merging
+   * `tanh x` computed twice made jit sum two cotangents before multiplying by 1 - tanh² while
+   * eager multiplied each (a last-bit difference). Not covered: two different 0-d computations of
+   * equal value, merged eagerly but not under jit.
+   */
+  private alias(t: StagingTracer): StagingTracer {
+    return this.standsForEager && t.aval.shape.length > 0 ? new StagingTracer(this, t.aval, t.v) : t;
   }
 
   /** A parameterless equation of `prim` on `ins` in the use list of variable `owner`, or null. */

@@ -120,7 +120,7 @@ export function jit<
       cache.delete(key);
       cache.set(key, c);
     } else {
-      const stage = newTrace("jit", (m: MainTrace) => new StagingTrace(m, "jit"));
+      const stage = newTrace("jit", (m: MainTrace) => new StagingTrace(m, "jit", true));
       try {
         // weak-typed arguments (bare scalars) stay weak, so promotion matches eager evaluation
         const ins = leaves.map((l) => stage.newInput(avalOf(l), true));

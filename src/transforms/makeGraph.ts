@@ -29,7 +29,7 @@ export function makeGraph<A extends unknown[] = DefaultArgs>(
   const level: OptimizeLevel | null = o === true ? "exact" : o === false || o === undefined ? null : o;
   return (...args: unknown[]): Graph => {
     const [xs, def] = flattenToArrays(args, "makeGraph");
-    const stage = newTrace("makeGraph", (m: MainTrace) => new StagingTrace(m, "makeGraph"));
+    const stage = newTrace("makeGraph", (m: MainTrace) => new StagingTrace(m, "makeGraph", true));
     try {
       const ins = xs.map((x) => stage.newInput(avalOf(x)));
       const [outs] = flattenToArrays(f(...(unflatten(def, ins) as A)), "makeGraph", "the output");
