@@ -71,7 +71,7 @@ export class TreeDef {
           case "object":
             return `{${(t.meta as string[]).map((k, i) => `${fmtKey(k)}: ${parts[i]}`).join(", ")}}`;
           default:
-            return `${t.ctor!.name}(${parts.join(", ")})`;
+            return `${classOf(t, "TreeDef.toString").name}(${parts.join(", ")})`;
         }
       },
     );
@@ -88,6 +88,12 @@ function fmtKey(k: string): string {
  * (left to right, the flatten order), `node(t, childResults)` for containers.
  */
 /** @internal */
+/** @internal The registered class of a custom node (`fn` names the public function for the internal error). */
+export function classOf(t: { readonly ctor: Function | null }, fn: string): Function {
+  if (t.ctor === null) throw new NablaError(`${fn}: internal: a custom pytree node without its class`);
+  return t.ctor;
+}
+
 export function foldDef<R>(def: TreeDef, leaf: () => R, node: (t: TreeDef, parts: R[]) => R): R {
   const frames: { t: TreeDef; parts: R[] }[] = [];
   let ready: R | undefined;
@@ -214,10 +220,10 @@ function pathOf(frames: readonly Frame[]): string {
   const parts = frames.map((f) => {
     const i = f.defs.length;
     if (f.kind === "object") {
-      const k = (f.meta as string[])[i]!;
+      const k = at(f.meta as string[], i, "flatten");
       return /^[A-Za-z_$][\w$]*$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`;
     }
-    return f.kind === "custom" ? `<${f.ctor!.name}>[${i}]` : `[${i}]`;
+    return f.kind === "custom" ? `<${classOf(f, "flatten").name}>[${i}]` : `[${i}]`;
   });
   return parts.length > 12 ? parts.slice(0, 6).join("") + "..." + parts.slice(-6).join("") : parts.join("");
 }
@@ -278,11 +284,11 @@ class Flattener {
     }
     const ctor = ownCtor(x);
     const reg = ctor === undefined ? undefined : REGISTRY.get(ctor);
-    if (reg !== undefined) {
+    if (ctor !== undefined && reg !== undefined) {
       const r = reg.flatten(x);
       if (!Array.isArray(r) || r.length !== 2 || !Array.isArray(r[0]))
-        this.fail(`the flatten function registered for ${ctor!.name} must return [children, meta], got ${describe(r)}`);
-      return this.open(x, "custom", r[0], r[1], ctor!);
+        this.fail(`the flatten function registered for ${ctor.name} must return [children, meta], got ${describe(r)}`);
+      return this.open(x, "custom", r[0], r[1], ctor);
     }
     rejectThenable(x, this.op, `the value ${this.where()}`);
     if (x instanceof Map || x instanceof Set)
@@ -372,8 +378,9 @@ export function unflattenAs(def: TreeDef, leaves: readonly unknown[], op: string
           // defines own properties (never calls the `__proto__` setter)
           return Object.fromEntries((t.meta as string[]).map((k, j) => [k, parts[j]]));
         default: {
-          const reg = REGISTRY.get(t.ctor!);
-          if (reg === undefined) throw new ShapeError(`${op}: class ${t.ctor!.name} is not registered`);
+          const ctor = classOf(t, op);
+          const reg = REGISTRY.get(ctor);
+          if (reg === undefined) throw new ShapeError(`${op}: class ${ctor.name} is not registered`);
           return reg.unflatten(t.meta, parts);
         }
       }

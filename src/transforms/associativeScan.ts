@@ -51,7 +51,7 @@ type Combine = (a: NDArray[], b: NDArray[]) => NDArray[];
 
 /** The inclusive prefix combination of every leaf along `axis` (all leaves have length n there). */
 function prefix(fn: Combine, xs: NDArray[], axis: number): NDArray[] {
-  const n = at(xs, 0, "associativeScan").shape[axis]!;
+  const n = at(at(xs, 0, "associativeScan").shape, axis, "associativeScan");
   if (n < 2) return xs;
   const m = Math.floor(n / 2);
   const ps = xs.map((x) => pairs(x, axis, m));

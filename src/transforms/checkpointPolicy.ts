@@ -7,11 +7,12 @@
  * under `vjp`, where each saved equation yields its saved value (its tangent
  * is the primitive's JVP rule at the replayed inputs), so it is not recomputed.
  */
-import { NablaError } from "../core/errors.js";
+import { NablaError, at } from "../core/errors.js";
 import { ArrayLike, NDArray } from "../core/ndarray.js";
 import { asArray } from "../ops/operand.js";
 import { Equation, Graph, Var, stageClosed } from "../core/graph.js";
-import { Aval, BatchResult, Dim, Rule, avalOf, bind } from "../core/trace.js";
+import { Aval, BatchResult, Dim, Rule, avalOf, bind, bind1 } from "../core/trace.js";
+import type { Rule as Row } from "../prims/rule.js";
 
 /**
  * A checkpoint policy: whether an equation's outputs may be saved for the backward pass.
@@ -30,13 +31,13 @@ export interface NameParams {
 }
 
 /** `checkpoint_name`: the identity, tagging a value for `saveOnlyTheseNames`. */
-export const CHECKPOINT_NAME: Rule<NameParams> = {
+export const CHECKPOINT_NAME: Row<NameParams, 1, 1> = {
   name: "checkpoint_name",
-  abstractEval: ([a]: Aval[]) => [a!],
-  impl: ([x]) => [x!],
-  jvp: (_p, [t]) => [t ?? null],
-  transpose: ([ct]) => [ct ?? null],
-  vmap: ([x], [d]): BatchResult => [[x!], [d ?? null]],
+  abstractEval: ([a]) => [a],
+  impl: ([x]) => [x],
+  jvp: (_p, [t]) => [t],
+  transpose: ([ct]) => [ct],
+  vmap: ([x], [d]): BatchResult => [[x], [d]],
 };
 
 export interface SavedParams {
@@ -73,28 +74,32 @@ function run(
   g: Graph,
   args: readonly NDArray[],
   policy: CheckpointPolicy,
-  saved: NDArray[] | null,
-  record: NDArray[] | null,
+  io: { saved: NDArray[] } | { record: NDArray[] },
 ): NDArray[] {
   const env = new Map<Var, NDArray>();
-  g.inVars.forEach((v, i) => env.set(v, args[i]!));
+  const read = (v: Var | null): NDArray => {
+    const x = v === null ? undefined : env.get(v);
+    if (x === undefined) throw new NablaError("checkpoint: internal: a variable of the staged graph has no value");
+    return x;
+  };
+  g.inVars.forEach((v, i) => env.set(v, at(args, i, "checkpoint")));
   let k = 0;
   for (const e of g.equations as Equation[]) {
-    const ins = e.inputs.map((v) => env.get(v)!);
+    const ins = e.inputs.map(read);
     let outs: NDArray[];
     if (policy.saveable(e.prim, e.params)) {
-      if (saved !== null) {
-        const vals = saved.slice(k, k + e.outs.length);
+      if ("saved" in io) {
+        const vals = io.saved.slice(k, k + e.outs.length);
         k += e.outs.length;
         outs = bind(REMAT_SAVED, [...vals, ...ins], { nSaved: vals.length, rule: e.rule, params: e.params });
       } else {
         outs = bind(e.rule, ins, e.params);
-        record!.push(...outs);
+        io.record.push(...outs);
       }
     } else outs = bind(e.rule, ins, e.params);
-    e.outs.forEach((v, i) => env.set(v, outs[i]!));
+    e.outs.forEach((v, i) => env.set(v, at(outs, i, "checkpoint")));
   }
-  return g.outs.map((v) => env.get(v!)!);
+  return g.outs.map(read);
 }
 
 /** The staged graph of `f` at these arguments, with the values it closes over. */
@@ -105,12 +110,12 @@ export function stagePolicy(f: (xs: NDArray[]) => NDArray[], xs: NDArray[]): [Gr
 /** Forward pass: outputs and the saved values (in equation order). */
 export function forwardSaving(g: Graph, args: NDArray[], policy: CheckpointPolicy): [NDArray[], NDArray[]] {
   const rec: NDArray[] = [];
-  return [run(g, args, policy, null, rec), rec];
+  return [run(g, args, policy, { record: rec }), rec];
 }
 
 /** Backward-pass replay: the graph's outputs, with saved equations not recomputed. */
 export function replay(g: Graph, args: readonly NDArray[], policy: CheckpointPolicy, saved: NDArray[]): NDArray[] {
-  return run(g, args, policy, saved, null);
+  return run(g, args, policy, { saved });
 }
 
 export function policyArg(op: string, p: unknown): CheckpointPolicy | undefined {
@@ -168,5 +173,5 @@ export const checkpointPolicies = Object.freeze({
 export function checkpointName(x: ArrayLike, name: string): NDArray {
   const a = asArray(x, "checkpointName");
   if (typeof name !== "string") throw new NablaError(`checkpointName: name must be a string, got ${typeof name}`);
-  return bind(CHECKPOINT_NAME, [a], { name })[0]!;
+  return bind1(CHECKPOINT_NAME, [a], { name });
 }

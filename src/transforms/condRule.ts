@@ -19,11 +19,11 @@
  *   is taken (elsewhere through stopGradient), so the derivative of the
  *   untaken branch — NaN or infinite outside its domain — cannot leak.
  */
-import { DTypeError, NablaError, ShapeError, TracerError, fmtShape } from "../core/errors.js";
+import { DTypeError, NablaError, ShapeError, TracerError, at, fmtShape } from "../core/errors.js";
 import { DType, isFloat } from "../core/dtype.js";
 import { ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
 import { TreeDef, flatten, unflatten } from "../core/pytree.js";
-import { Graph, Var, evalGraph, stageClosed } from "../core/graph.js";
+import { Graph, Var, evalGraph, outAval, stageClosed } from "../core/graph.js";
 import { Aval, BatchResult, Dim, LinearIn, Rule, Tracer, avalOf, bind } from "../core/trace.js";
 import { shapesEqual } from "../core/shape.js";
 import { moveToFront } from "../prims/batching.js";
@@ -54,7 +54,7 @@ export function agreeingAvals(op: string, onTrue: readonly Aval[], onFalse: read
   if (onTrue.length !== onFalse.length)
     throw new ShapeError(`${op}: the branches return ${onTrue.length} and ${onFalse.length} arrays`);
   return onTrue.map((t, i) => {
-    const f = onFalse[i]!;
+    const f = at(onFalse, i, op);
     if (!shapesEqual(t.shape, f.shape))
       throw new ShapeError(`${op}: branch outputs differ in shape at leaf ${i}: ${fmtA(t)} and ${fmtA(f)}`);
     if (t.dtype !== f.dtype)
@@ -81,8 +81,8 @@ function joinBranches([gf, cf]: [Graph, NDArray[]], [gt, ct]: [Graph, NDArray[]]
   const whenTrue = new Graph([...unused(cf), ...tc, ...tx], [], [], gt.equations, gt.outs);
   agreeingAvals(
     "cond",
-    whenTrue.outs.map((v) => v!.aval),
-    whenFalse.outs.map((v) => v!.aval),
+    whenTrue.outs.map((v) => outAval(v, "cond")),
+    whenFalse.outs.map((v) => outAval(v, "cond")),
   );
   return [{ whenFalse, whenTrue }, [...cf, ...ct]];
 }
@@ -110,26 +110,29 @@ function knownBranch(pred: NDArray, p: CondParams): Graph | null {
   }
 }
 
-/** Input lists as a branch graph sees them (`vals` at positions `at`, `base` elsewhere). */
-function merged<T>(base: readonly T[], at: readonly number[], vals: readonly T[]): T[] {
+/** Input lists as a branch graph sees them (`vals` at positions `pos`, `base` elsewhere). */
+function merged<T>(base: readonly T[], pos: readonly number[], vals: readonly T[]): T[] {
   const out = base.slice();
-  at.forEach((i, k) => (out[i] = vals[k]!));
+  pos.forEach((i, k) => (out[i] = at(vals, k, "cond")));
   return out;
 }
 
-/** `n` entries: `vals` at positions `at`, null elsewhere. */
-const spread = (n: number, at: readonly number[], vals: readonly NDArray[]): (NDArray | null)[] =>
-  merged<NDArray | null>(new Array<null>(n).fill(null), at, vals);
+/** `n` entries: `vals` at positions `pos`, null elsewhere. */
+const spread = (n: number, pos: readonly number[], vals: readonly NDArray[]): (NDArray | null)[] =>
+  merged<NDArray | null>(new Array<null>(n).fill(null), pos, vals);
 
 const zerosOf = (a: Aval): NDArray => zeros(a.shape.slice(), { dtype: a.dtype });
 
 /** vmap of a flat function over the operands with a batch axis (`dims`); the others are closed over. */
 function vmapSome(f: FlatFn, args: readonly NDArray[], dims: readonly Dim[]): NDArray[] {
-  const at = dims.flatMap((d, i) => (d === null ? [] : [i]));
-  return vmapFlat(
-    (bs) => f(merged(args, at, bs)),
-    at.map((i) => moveToFront(args[i]!, dims[i]!)),
-  );
+  const pos: number[] = [];
+  const moved: NDArray[] = [];
+  dims.forEach((d, i) => {
+    if (d === null) return;
+    pos.push(i);
+    moved.push(moveToFront(at(args, i, "cond"), d));
+  });
+  return vmapFlat((bs) => f(merged(args, pos, bs)), moved);
 }
 
 /** Reverse mode over flat lists: the cotangents of the inputs (of a branch). */
@@ -137,36 +140,39 @@ function vjpFlat(f: FlatFn, primals: NDArray[], cts: (NDArray | null)[]): NDArra
   return orZeros(transposeGraph(linearizeFlat(f, primals, "cond").graph, cts), primals);
 }
 
-export const COND: Rule<CondParams> = {
+export const COND: Rule<CondParams> & Required<Pick<Rule<CondParams>, "jvpFull">> = {
   name: "cond",
   abstractEval(avals: Aval[], p: CondParams): Aval[] {
-    const pred = avals[0]!;
+    const pred = at(avals, 0, "cond");
     if (pred.shape.some((d) => d !== 1))
       throw new ShapeError(`cond: the predicate must have one element, got shape ${fmtShape(pred.shape)}`);
     const xs = avals.slice(1);
     for (const g of [p.whenFalse, p.whenTrue])
       if (
         g.inVars.length !== xs.length ||
-        g.inVars.some((v, i) => v.aval.dtype !== xs[i]!.dtype || !shapesEqual(v.aval.shape, xs[i]!.shape))
+        g.inVars.some((v, i) => {
+          const x = at(xs, i, "cond");
+          return v.aval.dtype !== x.dtype || !shapesEqual(v.aval.shape, x.shape);
+        })
       )
         throw new ShapeError(
           `cond: the branches take (${g.inVars.map((v) => fmtA(v.aval)).join(", ")}), got (${xs.map(fmtA).join(", ")})`,
         );
     return agreeingAvals(
       "cond",
-      p.whenTrue.outs.map((v) => v!.aval),
-      p.whenFalse.outs.map((v) => v!.aval),
+      p.whenTrue.outs.map((v) => outAval(v, "cond")),
+      p.whenFalse.outs.map((v) => outAval(v, "cond")),
     );
   },
   // only the branch the predicate picks runs, as a compiled plan (fused elementwise loops, as jit's)
   impl(xs: ConcreteArray[], p: CondParams): ConcreteArray[] {
-    const g = truth(xs[0]!) ? p.whenTrue : p.whenFalse;
+    const g = truth(at(xs, 0, "cond")) ? p.whenTrue : p.whenFalse;
     let plan = PLANS.get(g);
     if (plan === undefined) PLANS.set(g, (plan = compile(g)));
     return plan.run(xs.slice(1)) as ConcreteArray[];
   },
   jvp(primals: NDArray[], tangents: (NDArray | null)[], _o: NDArray[], p: CondParams): (NDArray | null)[] {
-    return COND.jvpFull!(primals, tangents, p)[1];
+    return COND.jvpFull(primals, tangents, p)[1];
   },
   // d cond(p, f, g)(x) = cond(p, df(x), dg(x)), a cond whose branches are the branches' JVPs. Tangents from
   // a higher level than the primals (linearize) get a cond of their own, linear in them, so that only it is
@@ -177,8 +183,14 @@ export const COND: Rule<CondParams> = {
     const known = knownBranch(pred, p);
     if (known !== null) return jvpFlat((zs) => evalGraph(known, zs), xs, tangents.slice(1));
     const ts = tangents.slice(1);
-    const nz = ts.flatMap((t, i) => (t === null ? [] : [i]));
-    const outAvals = p.whenTrue.outs.map((v) => v!.aval);
+    const nz: number[] = [];
+    const nzTs: NDArray[] = [];
+    ts.forEach((t, i) => {
+      if (t === null) return;
+      nz.push(i);
+      nzTs.push(t);
+    });
+    const outAvals = p.whenTrue.outs.map((v) => outAval(v, "cond"));
     const floatOut = outAvals.flatMap((a, j) => (isFloat(a.dtype) ? [j] : []));
     if (nz.length === 0 || floatOut.length === 0) return [bind(COND, primals, p), outAvals.map(() => null)];
     const joint = levelOf(ts) <= levelOf(primals);
@@ -187,28 +199,28 @@ export const COND: Rule<CondParams> = {
       (g: Graph): FlatFn =>
       (ys) => {
         const [po, to] = jvpFlat((zs) => evalGraph(g, zs), ys.slice(0, n), spread(n, nz, ys.slice(n)));
-        const touts = floatOut.map((j) => to[j] ?? zerosOf(avalOf(po[j]!)));
+        const touts = floatOut.map((j) => to[j] ?? zerosOf(avalOf(at(po, j, "cond"))));
         return joint ? [...po, ...touts] : touts;
       };
-    const avals = [...xs.map(avalOf), ...nz.map((i) => ({ ...avalOf(xs[i]!), weak: false }))];
+    const avals = [...xs.map(avalOf), ...nzTs.map((t) => ({ ...avalOf(t), weak: false }))];
     const [q, consts] = closeBranches(jvpOf(p.whenFalse), jvpOf(p.whenTrue), avals);
-    const r = bind(COND, [pred, ...consts, ...xs, ...nz.map((i) => ts[i]!)], q);
+    const r = bind(COND, [pred, ...consts, ...xs, ...nzTs], q);
     const outs = joint ? r.slice(0, outAvals.length) : bind(COND, primals, p);
     const touts = joint ? r.slice(outAvals.length) : r;
     const full: (NDArray | null)[] = outAvals.map(() => null);
-    floatOut.forEach((j, k) => (full[j] = touts[k]!));
+    floatOut.forEach((j, k) => (full[j] = at(touts, k, "cond")));
     return [outs, full];
   },
   // a cond linear in the operands marked LinearIn: cond(p, f, g)ᵀ = cond(p, fᵀ, gᵀ), each branch's
   // transpose being its VJP with respect to those operands (at zero: the branch is linear in them)
   transpose(cts: (NDArray | null)[], args: (NDArray | LinearIn)[], p: CondParams): (NDArray | null)[] {
-    const pred = args[0]!;
+    const pred = at(args, 0, "cond");
     if (pred instanceof LinearIn) throw new ShapeError("cond: the predicate cannot be linear");
     const rest = args.slice(1);
     const lin = rest.flatMap((a, i) => (a instanceof LinearIn ? [i] : []));
     const fixedAt = rest.flatMap((a, i) => (a instanceof LinearIn ? [] : [i]));
     const fixed = fixedAt.map((i) => rest[i] as NDArray);
-    const outAvals = p.whenTrue.outs.map((v) => ({ ...v!.aval, weak: false }));
+    const outAvals = p.whenTrue.outs.map((v) => ({ ...outAval(v, "cond"), weak: false }));
     const linAvals = lin.map((i) => (rest[i] as LinearIn).aval);
     const nf = fixed.length;
     const vjpOf =
@@ -221,7 +233,7 @@ export const COND: Rule<CondParams> = {
           ys.slice(nf),
         );
       };
-    const ctsIn = cts.map((c, j) => c ?? zerosOf(outAvals[j]!));
+    const ctsIn = cts.map((c, j) => c ?? zerosOf(at(outAvals, j, "cond")));
     const known = knownBranch(pred, p);
     let r: NDArray[];
     if (known !== null) r = vjpOf(known)([...fixed, ...ctsIn]);
@@ -230,7 +242,7 @@ export const COND: Rule<CondParams> = {
       r = bind(COND, [pred, ...consts, ...fixed, ...ctsIn], q);
     }
     const out: (NDArray | null)[] = args.map(() => null);
-    lin.forEach((i, k) => (out[i + 1] = r[k]!));
+    lin.forEach((i, k) => (out[i + 1] = at(r, k, "cond")));
     return out;
   },
   vmap(args: NDArray[], dims: Dim[], p: CondParams): BatchResult {
@@ -251,7 +263,7 @@ export const COND: Rule<CondParams> = {
     // a predicate per example: both branches, selected; each sees its inputs only where it is taken
     const outs = vmapSome(
       (ys) => {
-        const on = reshape(ys[0]!, []);
+        const on = reshape(at(ys, 0, "cond"), []);
         const zs = ys.slice(1);
         const seen = (taken: boolean): NDArray[] =>
           zs.map((z) => {
@@ -261,7 +273,7 @@ export const COND: Rule<CondParams> = {
           });
         const t = evalGraph(p.whenTrue, seen(true));
         const f = evalGraph(p.whenFalse, seen(false));
-        return t.map((ti, j) => where(on, ti, f[j]!));
+        return t.map((ti, j) => where(on, ti, at(f, j, "cond")));
       },
       args,
       dims,
@@ -332,14 +344,14 @@ export function stagedCond(pred: NDArray, trueFn: Branch, falseFn: Branch, opera
     );
   let st = stage(trueFn, null);
   let sf = stage(falseFn, null);
-  sameStructure(defs[0]!, defs[1]!);
-  const outAvals = (g: Graph) => g.outs.map((v) => v!.aval);
+  sameStructure(at(defs, 0, "cond"), at(defs, 1, "cond"));
+  const outAvals = (g: Graph) => g.outs.map((v) => outAval(v, "cond"));
   const [toT, toF] = reconcile(outAvals(st[0]), outAvals(sf[0]));
   // a bare number in one branch against an array in the other: restage with the conversion
   if (toT.some((d) => d !== null)) st = stage(trueFn, toT);
   if (toF.some((d) => d !== null)) sf = stage(falseFn, toF);
   const [q, consts] = joinBranches(sf, st);
-  return unflatten(defs[0]!, bind(COND, [pred, ...consts, ...xs], q));
+  return unflatten(at(defs, 0, "cond"), bind(COND, [pred, ...consts, ...xs], q));
 }
 
 /**
@@ -362,7 +374,7 @@ export function concreteCond(on: boolean, trueFn: Branch, falseFn: Branch, opera
     throw e;
   }
   let other: [Graph, NDArray[]];
-  let odef: TreeDef | null = null;
+  let odef = null as TreeDef | null;
   try {
     other = stageClosed(
       (ys) => {
@@ -387,9 +399,10 @@ export function concreteCond(on: boolean, trueFn: Branch, falseFn: Branch, opera
     }
     throw e;
   }
-  sameStructure(on ? def : odef!, on ? odef! : def);
+  if (odef === null) throw new NablaError("cond: internal: the branch not taken was not staged");
+  sameStructure(on ? def : odef, on ? odef : def);
   const mine = leaves.map(avalOf);
-  const theirs = other[0].outs.map((v) => v!.aval);
+  const theirs = other[0].outs.map((v) => outAval(v, "cond"));
   const [toT, toF] = on ? reconcile(mine, theirs) : reconcile(theirs, mine);
   const to = on ? toT : toF;
   return to.every((d) => d === null) ? out : unflatten(def, converted(leaves, to));

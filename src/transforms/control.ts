@@ -10,7 +10,7 @@
  * (under jit or makeGraph) it stages the `while_loop` primitive, whose row is
  * in loopRules.ts.
  */
-import { DTypeError, NablaError, ShapeError, TracerError, fmtShape } from "../core/errors.js";
+import { DTypeError, NablaError, ShapeError, TracerError, at, fmtShape } from "../core/errors.js";
 import { ArrayLike, NDArray, storageOf } from "../core/ndarray.js";
 import { flatten, flattenAs, unflatten } from "../core/pytree.js";
 import { shapesEqual } from "../core/shape.js";
@@ -114,7 +114,7 @@ function checkCarry(op: string, prev: unknown, next: unknown): void {
   if (!pd.equals(nd)) throw new ShapeError(`${op}: the body changed the carry's structure from ${pd} to ${nd}`);
   pl.forEach((raw, i) => {
     const a = raw instanceof NDArray ? raw : asArray(raw as ArrayLike, op);
-    const b = nl[i]!;
+    const b = at(nl, i, op);
     const was = `${a.dtype}${fmtShape(a.shape)}`;
     const now = `${b.dtype}${fmtShape(b.shape)}`;
     if (!shapesEqual(a.shape, b.shape))
@@ -174,7 +174,7 @@ export function whileLoop<T>(condFn: (val: T) => unknown, bodyFn: (val: T) => T,
     const [cur, cd] = flattenToArrays(val, "whileLoop");
     val = unflatten(
       cd,
-      next.map((n, i) => where(pb, n, cur[i]!)),
+      next.map((n, i) => where(pb, n, at(cur, i, "whileLoop"))),
     ) as T;
   }
 }
@@ -253,7 +253,7 @@ export function scan<C>(
   options = scanOptions("scan", options);
   flattenToArrays(init, "scan", "the initial carry");
   const [leaves, def] = flattenToArrays(xs, "scan");
-  const lengths = new Set(leaves.map((l) => (l.ndim === 0 ? -1 : l.shape[0]!)));
+  const lengths = new Set(leaves.map((l) => l.shape[0] ?? -1));
   if (lengths.has(-1)) throw new ShapeError("scan: every leaf of xs needs a leading axis to scan over");
   if (options.length !== undefined) lengths.add(options.length);
   if (lengths.size !== 1)
@@ -262,7 +262,7 @@ export function scan<C>(
         ? "scan: give xs or options.length"
         : `scan: leading axes of xs (and length) differ: ${[...lengths].join(", ")}`,
     );
-  const n = [...lengths][0]!;
+  const n = at([...lengths], 0, "scan");
   const sliceAt = (i: number): unknown =>
     unflatten(
       def,
@@ -300,6 +300,7 @@ export function scan<C>(
       ),
     ];
   }
-  const stacked = ys[0]!.map((_, j) => stack(ys.map((y) => y[j]!)));
-  return [carry, unflatten(yDef!, stacked)];
+  if (yDef === null) throw new NablaError("scan: internal: no y structure after a non-empty scan");
+  const stacked = at(ys, 0, "scan").map((_, j) => stack(ys.map((y) => at(y, j, "scan"))));
+  return [carry, unflatten(yDef, stacked)];
 }

@@ -27,6 +27,12 @@ import type { ArrayParams, ArraysOf, CotangentsOf, DefaultArgs, Returned, Tangen
 
 let NEXT_ID = 0;
 
+/** A structure recorded while `fn`'s function ran (bind runs it before returning, or before a rule needs it). */
+function recorded(def: TreeDef | undefined, fn: string): TreeDef {
+  if (def === undefined) throw new NablaError(`${fn}: internal: an output structure was not recorded`);
+  return def;
+}
+
 function flatOut(tree: unknown, op: string, holder: { def?: TreeDef }, what: string): NDArray[] {
   const [leaves, def] = flattenToArrays(tree, op);
   if (holder.def === undefined) holder.def = def;
@@ -75,7 +81,7 @@ export function customJvp(
       id,
       name: f.name || "f",
     });
-    return unflatten(out.def!, outs);
+    return unflatten(recorded(out.def, "customJvp"), outs);
   };
 }
 
@@ -131,7 +137,7 @@ function customVjpWith(
         return [flatOut(r[0], "customVjp", out, "fwd's output"), rl];
       },
       bwd: (res, cts) => {
-        const ct = bwd(unflatten(resDef!, res), unflatten(out.def!, cts));
+        const ct = bwd(unflatten(recorded(resDef, "customVjp"), res), unflatten(recorded(out.def, "customVjp"), cts));
         if (!Array.isArray(ct) || ct.length !== args.length)
           throw new NablaError(`customVjp: bwd must return an array of ${args.length} cotangent(s), one per argument`);
         // null/undefined cotangents are zeros of the argument's structure
@@ -153,7 +159,7 @@ function customVjpWith(
       name: f.name || "f",
       checkFwd,
     });
-    return unflatten(out.def!, outs);
+    return unflatten(recorded(out.def, "customVjp"), outs);
   };
 }
 
@@ -262,6 +268,6 @@ export function checkpoint(
       },
       false,
     );
-    return unflatten(outDef!, inner(...operands) as NDArray[]);
+    return unflatten(recorded(outDef, "checkpoint"), inner(...operands) as NDArray[]);
   };
 }

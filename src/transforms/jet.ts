@@ -6,7 +6,7 @@
  * Taylor rule (`jetRules.ts`), so jet composes with jit, vmap and the other
  * transforms like jvp does.
  */
-import { NablaError, ShapeError } from "../core/errors.js";
+import { NablaError, ShapeError, at } from "../core/errors.js";
 import { ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
 import { Aval, MainTrace, Rule, Trace, Tracer, avalOf, bind, endTrace, newTrace } from "../core/trace.js";
 import { shapesEqual } from "../core/shape.js";
@@ -82,7 +82,7 @@ function isZeros(x: NDArray): boolean {
 /** k! for k = 0..K. */
 function factorials(K: number): number[] {
   const f = [1];
-  for (let k = 1; k <= K; k++) f.push(f[k - 1]! * k);
+  for (let k = 1, acc = 1; k <= K; k++) f.push((acc *= k));
   return f;
 }
 
@@ -105,7 +105,7 @@ export function jetFlat(
       const c = Array.from({ length: K }, (_, k) => {
         const d = s[k] ?? null;
         // a concrete all-zero term is a symbolic zero (the usual x(t) = x0 + t series costs O(K) then)
-        return d === null || isZeros(d) ? null : mul(d, 1 / fact[k + 1]!);
+        return d === null || isZeros(d) ? null : mul(d, 1 / at(fact, k + 1, "jet"));
       });
       return c.every((v) => v === null) ? p : new JetTracer(trace, p, c);
     });
@@ -119,7 +119,7 @@ export function jetFlat(
         Array.from({ length: K }, (_, k) => {
           const c = mine ? (o.coeffs[k] ?? null) : null;
           // normalised coefficients back to derivative terms: d_k = k! x_k
-          return c === null ? null : mul(c, fact[k + 1]!);
+          return c === null ? null : mul(c, at(fact, k + 1, "jet"));
         }),
       );
     }
@@ -187,7 +187,7 @@ export function jet<P extends readonly [] | readonly unknown[], R extends Return
       `the series terms of order ${k + 1}`,
     );
     checkStructure("jet", `the series terms of order ${k + 1}`, pdef, def);
-    matchLeaves("jet", `series term ${k + 1}`, ps, raw).forEach((t, i) => terms[i]!.push(t));
+    matchLeaves("jet", `series term ${k + 1}`, ps, raw).forEach((t, i) => at(terms, i, "jet").push(t));
   }
   let outDef = null as unknown as ReturnType<typeof flattenToArrays>[1];
   const [po, so] = jetFlat(
@@ -201,6 +201,9 @@ export function jet<P extends readonly [] | readonly unknown[], R extends Return
     K,
   );
   if (outDef === null) throw new NablaError("jet: f was not called");
-  const seriesOut = so.map((s, i) => s.map((t) => t ?? zeros(po[i]!.shape, { dtype: po[i]!.dtype })));
+  const seriesOut = so.map((s, i) => {
+    const p = at(po, i, "jet");
+    return s.map((t) => t ?? zeros(p.shape, { dtype: p.dtype }));
+  });
   return [unflatten(outDef, po) as ArraysOf<R>, unflatten(outDef, seriesOut) as unknown as JetSeriesOf<ArraysOf<R>>];
 }

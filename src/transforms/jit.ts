@@ -140,7 +140,10 @@ export function jit<
       } finally {
         endTrace(stage);
       }
-      if (cache.size >= maxEntries) cache.delete(cache.keys().next().value!);
+      if (cache.size >= maxEntries) {
+        const oldest = cache.keys().next();
+        if (oldest.done !== true) cache.delete(oldest.value);
+      }
       cache.set(key, c);
     }
     // concrete arguments run the compiled plan; traced ones go through bind, so jit composes with other transforms

@@ -6,7 +6,7 @@
  * objects structurally by the same rule, everything else (functions, class
  * instances, Map, Set, symbols) by identity.
  */
-import { TreeDef, foldDef } from "../core/pytree.js";
+import { TreeDef, classOf, foldDef } from "../core/pytree.js";
 
 const IDS = new WeakMap<object, number>();
 const SYMBOL_IDS = new Map<symbol, number>();
@@ -89,7 +89,7 @@ export function treeKey(def: TreeDef): string {
         case "object":
           return `{${valueKey(t.meta)}:${parts.join(",")}}`;
         default:
-          return `${identity(t.ctor!)}<${valueKey(t.meta)}>(${parts.join(",")})`;
+          return `${identity(classOf(t, "jit"))}<${valueKey(t.meta)}>(${parts.join(",")})`;
       }
     },
   );

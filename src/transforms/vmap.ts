@@ -100,7 +100,7 @@ export function vmap<A extends unknown[] = DefaultArgs, R extends Returned = Ret
       throw new ShapeError(
         `vmap: mapped axes have different sizes: ${leaves.map((x, i) => (axes[i] === null ? "-" : `${fmtShape(x.shape)}@${axes[i]}`)).join(", ")}`,
       );
-    const size = [...sizes][0]!;
+    const size = at([...sizes], 0, "vmap");
     const trace = newTrace("vmap", (m: MainTrace) => new BatchTrace(m, size));
     let outLeaves: NDArray[];
     let outDef: ReturnType<typeof flatten>[1];
