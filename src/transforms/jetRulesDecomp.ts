@@ -7,11 +7,12 @@
  * QR and QᵀQ = I; S V = V Λ and VᵀV = I; ...). Coefficient k of an identity
  * is linear in the factors' coefficients k, through the same operator as the
  * JVP, with a right-hand side made of the products of lower coefficients: so
- * coefficient k solves the JVP's system with that right-hand side. Where the
- * JVP rule takes the modified right-hand side as it is (qr's and lu's A
- * equation) the rule calls it; where a constraint that the JVP takes as
- * homogeneous (QᵀdQ skew) gains a known symmetric part, the rule adds its
- * solution. The series is that of the smooth branch through the primal
+ * coefficient k solves the JVP's system with that right-hand side. lu's
+ * system is the JVP's as it is, so its rule calls the JVP rule; qr's calls it
+ * too and adds the solution for the known symmetric part Q_0ᵀQ_k + Q_kᵀQ_0
+ * (zero for the JVP). eigh and svd solve in the primal's eigen- or singular
+ * bases directly: their right-hand sides are not symmetric, which the JVP
+ * rules' symmetrisation of dA would discard. The series is that of the smooth branch through the primal
  * outputs the JVP differentiates: distinct eigenvalues, distinct nonzero
  * singular values, the same signs and order as the primal, and P constant.
  *
