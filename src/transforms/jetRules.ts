@@ -39,6 +39,7 @@ import * as O from "../prims/wrap.js";
 import { digammaW, polygammaW } from "../prims/special.js";
 import type { T } from "../prims/rule.js";
 import { jvpFlat } from "./jvp.js";
+import { eighJet, luJet, qrJet, svdJet } from "./jetRulesDecomp.js";
 
 /** A truncated Taylor series: `[x0, x1, ..., xK]`, normalised coefficients, null = 0 (x0 never null). */
 export type Series = readonly T[];
@@ -680,8 +681,8 @@ export const JET_RULES = {
     }
     return [L.slice(1)];
   }) as JetRule<{}>,
-  qr: viaJvp,
-  eigh: viaJvp,
+  qr: qrJet,
+  eigh: eighJet,
   random_bits: zeroSeries,
   random_uniform: zeroSeries,
   // special functions: xlogy and xlog1py are products with a log series; erfc and erfinv solve their
@@ -708,8 +709,8 @@ export const JET_RULES = {
   erfc: u((x, y0, K) => erfLikeS(x, y0, K, -2 / Math.sqrt(Math.PI))),
   erfinv: u(erfinvS),
   // issue 9 part C (decompositions): like the other linear algebra, exact nested-jvp series
-  svd: viaJvp,
-  lu: viaJvp,
+  svd: svdJet,
+  lu: luJet,
   expm: viaJvp,
   expm_frechet: viaJvp,
   // issue 9 (opsB): convolution is bilinear (Cauchy product); scatter min/max pick entries (piecewise
