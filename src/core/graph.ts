@@ -490,7 +490,12 @@ export function evalGraph(g: Graph, args: readonly NDArray[]): NDArray[] {
   g.inVars.forEach((v, i) => env.set(v, at(args, i, "evalGraph")));
   const debug = SETTINGS.debugNans;
   for (const e of g.equations) {
-    const ins = e.inputs.map((v) => env.get(v)!);
+    const ins = e.inputs.map((v) => {
+      const x = env.get(v);
+      if (x === undefined)
+        throw new NablaError(`evalGraph: internal: equation ${e.rule.name} reads an unbound variable`);
+      return x;
+    });
     // debugNans: a primitive making a NaN reports the call site recorded when it was staged
     const outs = debug ? withSite(e.site, () => bind(e.rule, ins, e.params)) : bind(e.rule, ins, e.params);
     e.outs.forEach((v, i) => env.set(v, at(outs, i, "evalGraph")));

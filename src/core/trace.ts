@@ -11,7 +11,7 @@
  * levels as constants. When the transform returns its main is popped and
  * marked inactive, so a leaked tracer throws TracerError when used.
  */
-import { NablaError, TracerError, fmtShape } from "./errors.js";
+import { NablaError, TracerError, at, fmtShape } from "./errors.js";
 import { DType, SHORT } from "./dtype.js";
 import { ConcreteArray, EMPTY_SHAPE, NDArray, frozenShape, storageOf } from "./ndarray.js";
 import { Shape } from "./shape.js";
@@ -261,8 +261,7 @@ export function bind<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDA
   let i = 0;
   while (i < n && args[i] instanceof Tracer && (args[i] as Tracer).trace === top) i++;
   if (i === n) return top.processPrimitive(prim, args as Tracer[], params);
-  const raised = new Array<Tracer>(n);
-  for (let j = 0; j < n; j++) raised[j] = raise(top, args[j]!, prim.name);
+  const raised = args.map((a) => raise(top, a, prim.name));
   return top.processPrimitive(prim, raised, params);
 }
 
@@ -279,7 +278,7 @@ function checkNans(prim: Rule<never>, args: ConcreteArray[], outs: ConcreteArray
 }
 
 export function bind1<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDArray {
-  return bind(prim, args, params)[0]!;
+  return at(bind(prim, args, params), 0, prim.name);
 }
 
 /** Marks an operand of a linear equation that is being transposed (it receives a cotangent). */
