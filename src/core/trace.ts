@@ -259,7 +259,10 @@ export function bind<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDA
   // operands already of the owning trace pass as they are (the common case: no new array)
   const n = args.length;
   let i = 0;
-  while (i < n && args[i] instanceof Tracer && (args[i] as Tracer).trace === top) i++;
+  for (; i < n; i++) {
+    const a = args[i];
+    if (!(a instanceof Tracer) || a.trace !== top) break;
+  }
   if (i === n) return top.processPrimitive(prim, args as Tracer[], params);
   const raised = args.map((a) => raise(top, a, prim.name));
   return top.processPrimitive(prim, raised, params);

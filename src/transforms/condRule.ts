@@ -219,9 +219,9 @@ export const COND: Rule<CondParams> & Required<Pick<Rule<CondParams>, "jvpFull">
     const rest = args.slice(1);
     const lin = rest.flatMap((a, i) => (a instanceof LinearIn ? [i] : []));
     const fixedAt = rest.flatMap((a, i) => (a instanceof LinearIn ? [] : [i]));
-    const fixed = fixedAt.map((i) => rest[i] as NDArray);
+    const fixed = rest.flatMap((a) => (a instanceof LinearIn ? [] : [a]));
     const outAvals = p.whenTrue.outs.map((v) => ({ ...outAval(v, "cond"), weak: false }));
-    const linAvals = lin.map((i) => (rest[i] as LinearIn).aval);
+    const linAvals = rest.flatMap((a) => (a instanceof LinearIn ? [a.aval] : []));
     const nf = fixed.length;
     const vjpOf =
       (g: Graph): FlatFn =>
