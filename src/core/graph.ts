@@ -256,8 +256,9 @@ export class StagingTrace extends Trace {
    */
   private simplify(prim: Rule, args: StagingTracer[]): StagingTracer | null {
     const id = prim.identity;
-    if (args.length === 2 && id !== undefined) {
-      const [a, b] = args as [StagingTracer, StagingTracer];
+    const a = args[0];
+    const b = args[1];
+    if (args.length === 2 && id !== undefined && a !== undefined && b !== undefined) {
       const la = this.literal(a.v);
       const lb = this.literal(b.v);
       if (id.right !== undefined && lb !== null && Object.is(lb, id.right)) return keepIfSame(a, b);
