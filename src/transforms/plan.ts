@@ -343,9 +343,7 @@ function transposedMatmuls(eqns: readonly Equation[], outs: readonly (Var | null
     const tb = source.has(b);
     const rule: Rule = {
       ...(MATMUL as unknown as Rule),
-      impl: (xs, _p, avals) => [
-        matmulT(at(xs, 0, "matmul"), at(xs, 1, "matmul"), at(avals, 0, "matmul").dtype, ta, tb),
-      ],
+      impl: (xs, _p, avals) => [matmulT(at(xs, 0, "jit"), at(xs, 1, "jit"), at(avals, 0, "jit").dtype, ta, tb)],
     };
     out.push({ ...e, rule, inputs: [source.get(a) ?? a, source.get(b) ?? b] });
   }
