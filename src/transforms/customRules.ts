@@ -166,7 +166,7 @@ export const CUSTOM_VJP_CALL: Rule<CustomVjpParams> & Required<Pick<Rule<CustomV
 };
 
 /** The forward action t ↦ J t of a custom VJP, obtained by transposing the (linear) backward function. */
-function linForward(p: CustomLinParams, args: NDArray[]): NDArray[] {
+export function linForward(p: CustomLinParams, args: NDArray[]): NDArray[] {
   const res = args.slice(0, p.nRes);
   const ts = args.slice(p.nRes);
   const cts0 = p.outAvals.map(zerosOf);

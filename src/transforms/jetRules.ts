@@ -39,6 +39,8 @@ import * as O from "../prims/wrap.js";
 import { digammaW, polygammaW } from "../prims/special.js";
 import type { T } from "../prims/rule.js";
 import { jvpFlat } from "./jvp.js";
+import { higherOrderJetRule } from "./jetHigher.js";
+import { scatterMulJet } from "./jetScatter.js";
 
 /** A truncated Taylor series: `[x0, x1, ..., xK]`, normalised coefficients, null = 0 (x0 never null). */
 export type Series = readonly T[];
@@ -713,16 +715,21 @@ export const JET_RULES = {
   expm: viaJvp,
   expm_frechet: viaJvp,
   // issue 9 (opsB): convolution is bilinear (Cauchy product); scatter min/max pick entries (piecewise
-  // linear); scatter mul multiplies a data-dependent number of repeated updates per position, whose
-  // series would need the index groups' Cauchy products: nested jvp
+  // linear); scatter mul multiplies a data-dependent number of repeated updates per position: the
+  // Cauchy products of each position's updates by a segmented scan (jetScatter.ts), O(K² log m)
   conv: bilinear,
-  scatter_mul: viaJvp,
+  scatter_mul: scatterMulJet as JetRule<{}>,
   scatter_min: piecewiseLinear as JetRule<{}>,
   scatter_max: piecewiseLinear as JetRule<{}>,
 } satisfies { [P in Prim]: JetRule<Params[P]> };
 
-/** The Taylor rule of a primitive: its table entry, or {@link viaJvp} for higher-order primitives. */
+/**
+ * The Taylor rule of a primitive: its table entry; for a higher-order primitive the series of its rule in
+ * jetHigher.ts (which `jet` calls itself, for the primal outputs too); {@link viaJvp} for any other.
+ */
 export function jetRuleOf(prim: Rule<unknown>): JetRule<unknown> {
   const name = prim.name as Prim;
-  return (RULES as Record<string, Rule<never>>)[name] === prim ? (JET_RULES[name] as JetRule<unknown>) : viaJvp;
+  if ((RULES as Record<string, Rule<never>>)[name] === prim) return JET_RULES[name] as JetRule<unknown>;
+  const full = higherOrderJetRule(prim);
+  return full === null ? viaJvp : (_p, P, ins, _o, params, K) => full(P, ins, params, K)[1];
 }
