@@ -13,14 +13,21 @@ import type { NDArray } from "../core/ndarray.js";
 import { bind } from "../core/trace.js";
 import { zeros } from "../ops/index.js";
 import type { T } from "../prims/rule.js";
-import { CUSTOM_VJP_LIN, type CustomJvpParams, type CustomLinParams, type CustomVjpParams, linForward } from "./customRules.js";
+import {
+  CUSTOM_VJP_LIN,
+  type CustomJvpParams,
+  type CustomLinParams,
+  type CustomVjpParams,
+  linForward,
+} from "./customRules.js";
 import type { JetFullRule } from "./jetHigher.js";
 import { hasTerms, jetNested } from "./jetNested.js";
 
 const zerosOf = (x: NDArray): NDArray => zeros(x.shape.slice(), { dtype: x.dtype });
 
-// the jet of the wrapped function: the custom JVP rule is not used
-export const customJvpJet: JetFullRule<CustomJvpParams> = (primals, ins, p, K) => jetNested(p.f, primals, ins, K);
+// the jet of the wrapped function: the custom JVP rule is not used (customRoot brings its own series rule)
+export const customJvpJet: JetFullRule<CustomJvpParams> = (primals, ins, p, K) =>
+  p.jet !== undefined ? p.jet(primals.slice(), ins, K) : jetNested(p.f, primals, ins, K);
 
 // the jet of the wrapped function: fwd and bwd are not used
 export const customVjpJet: JetFullRule<CustomVjpParams> = (primals, ins, p, K) => jetNested(p.f, primals, ins, K);

@@ -12,9 +12,14 @@
  * matvec, so K solves and O(K³) matvec coefficient products in all; with
  * constant parameters r_k = 0 and x_k = A_0⁻¹ b_k (the primitive is linear in b).
  *
- * `customRoot` is no primitive of its own but a `custom_jvp_call` (its rule
- * being the implicit derivative), so its jet follows customJet.ts: the jet of
- * the solver's function, as JAX's jet does with `lax.custom_root`.
+ * `customRoot` is a `custom_jvp_call` (its rule the implicit derivative),
+ * whose jet would by customJet.ts be the jet of its function, the solver,
+ * as JAX's jet does with `lax.custom_root`: wrong for a solver whose
+ * iterations are not to be differentiated (one under stopGradient gives zero
+ * series). Its parameters carry {@link rootSeries} instead, the implicit
+ * function theorem order by order: F(x(t), θ(t)) = 0 with F linear in x_k at
+ * order k, so ∂_x F · x_k = −r_k, r_k = [t^k] F(x_0 + … + x_{k−1} t^{k−1}, θ(t)),
+ * one tangent solve (the linear_solve the JVP uses) per order.
  */
 import { at } from "../core/errors.js";
 import type { NDArray } from "../core/ndarray.js";
@@ -53,3 +58,37 @@ export const linearSolveJet: JetFullRule<LinearSolveParams> = (primals, ins, p, 
   }
   return [x0, xs.map((c) => c.slice(1))];
 };
+
+/**
+ * The series of a root x(θ) of F(·, θ) (customRoot): operands θ (nC of them) then the initial guess (no
+ * series), `root` the primal root, `ls` the linear_solve of ∂_x F at operands [root, θ] (customRoot's).
+ */
+export function rootSeries(
+  F: (cs: NDArray[], xs: NDArray[]) => NDArray[],
+  nC: number,
+  root: (ps: NDArray[]) => NDArray[],
+  ls: LinearSolveParams,
+  primals: readonly NDArray[],
+  ins: readonly (Series | null)[],
+  K: number,
+): [NDArray[], (T[] | null)[]] {
+  const x0 = root(primals.slice());
+  const cs = primals.slice(0, nC);
+  const csS = ins.slice(0, nC);
+  if (!csS.some(hasTerms)) return [x0, x0.map(() => null)];
+  const xs: T[][] = x0.map((x) => [x]);
+  for (let k = 1; k <= K; k++) {
+    const xS: Series[] = xs.map((c) => c.slice());
+    const [, r] = jetNested((ys) => F(ys.slice(0, nC), ys.slice(nC)), [...cs, ...x0], [...csS, ...xS], k);
+    const rhs = r.map((c) => c?.[k - 1] ?? null);
+    const xk: T[] = rhs.every((c) => c === null)
+      ? rhs
+      : bind(
+          LINEAR_SOLVE,
+          [...x0, ...cs, ...rhs.map((c, i) => (c === null ? zerosOf(at(x0, i, "customRoot")) : neg(c)))],
+          ls,
+        );
+    xk.forEach((c, i) => at(xs, i, "customRoot").push(c));
+  }
+  return [x0, xs.map((c) => c.slice(1))];
+}

@@ -57,7 +57,11 @@ function productSeries(idx: NDArray, su: Series, M: number, K: number, withP0: b
   const down = (a: NDArray, n: number): NDArray => {
     const lo = a.shape.map(() => 0);
     lo[0] = n;
-    return O.padPrim(head(a, m - n), lo, a.shape.map(() => 0));
+    return O.padPrim(
+      head(a, m - n),
+      lo,
+      a.shape.map(() => 0),
+    );
   };
   // [m, 1, ...] masks, to broadcast over the rows: i and i − n in one segment; i the last of its segment
   const rows = (mask: NDArray) => O.reshape(mask, [m, ...rest.map(() => 1)]);
@@ -92,6 +96,12 @@ export const scatterMulJet: JetRule<{}> = (_p, [x0, idx, u0], [sx, , su], [out],
     return [res.some((c) => c !== null) ? res : null];
   }
   // P_0 enters the output's coefficients only through the operand's
-  const P = productSeries(idx!, su, M, K, x.some((c, k) => k > 0 && c !== null));
+  const P = productSeries(
+    idx!,
+    su,
+    M,
+    K,
+    x.some((c, k) => k > 0 && c !== null),
+  );
   return [product(x, P, K, 1)];
 };
