@@ -155,7 +155,11 @@ export type JetSeriesOf<R> = R extends NDArray | number | boolean
  * derivatives d^k/dt^k f(x(t)) at t = 0, k = 1..K, in one pass costing
  * O(K²) per primitive. `series[i]` lists input i's K derivative terms (each a
  * tree shaped like `primals[i]`); the series output replaces each output leaf
- * with its list of K terms.
+ * with its list of K terms. `cond` and `whileLoop` carry the series through
+ * the branch taken and the loop's body (the condition reads primals only);
+ * as JAX's jet, the series of a `customJvp`/`customVjp` function is that of
+ * the function itself, its custom rule ignored; `customRoot` and
+ * `customLinearSolve` follow the implicit function theorem at every order.
  * @example
  * // x(t) = 0.5 + t: the first three derivatives of sin at 0.5
  * const [y, [d1, d2, d3]] = nb.jet(nb.sin, [0.5], [[1, 0, 0]]);

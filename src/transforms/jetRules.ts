@@ -16,14 +16,20 @@
  * their derivative satisfies (y' = u(y, x) x'; pow's x z' = y x' z), both
  * O(K²) per primitive. Piecewise-linear primitives (max, min, the extremum
  * reductions and scatters) apply their JVP rule to each coefficient (O(K)).
- * solve, triangular_solve and cholesky solve for coefficient k with the
+ * scatter_mul multiplies each position's updates as series by a segmented
+ * scan of Cauchy products (jetScatter.ts, O(K² log m) for m updates, exact
+ * at zeros). solve, triangular_solve and cholesky solve for coefficient k with the
  * lower ones on the right-hand side (K solves, O(K²) products). lgamma,
  * digamma and polygamma compose their K derivatives (O(K³/6) products).
  *
+ * The higher-order primitives outside the table (cond, while_loop, the
+ * custom-rule primitives, linear_solve, checkpoint_name, remat_saved,
+ * debug_callback) have rules of their own beside their rows (jetHigher.ts
+ * lists them), which jet their bodies in one pass and compute the primal
+ * outputs too; {@link jetRuleOf} gives their series.
+ *
  * {@link viaJvp} (K nested `jvp`s of t ↦ prim(Σ_k x_k t^k) at t = 0, exact
- * but O(2^K)) remains for the higher-order primitives (cond, loops, custom
- * rules, whose bodies it differentiates), scatter_mul (a data-dependent number
- * of factors per position), and the decompositions and matrix functions
+ * but O(2^K)) remains for the decompositions and matrix functions
  * (det, slogdet, cofactor, qr, eigh, svd, lu, expm, expm_frechet): their
  * coefficient k solves the JVP's linear system with a right-hand side of
  * every constraint's lower-order quadratic terms (QᵀQ = I as well as A = QR
