@@ -98,7 +98,7 @@ export const levelOf = (xs: readonly (NDArray | null)[]): number =>
   Math.max(-1, ...xs.map((x) => (x instanceof Tracer ? x.trace.main.level : -1)));
 
 /** The branch a predicate picks when it has a concrete value now; null when it is traced. */
-function knownBranch(pred: NDArray, p: CondParams): Graph | null {
+export function knownBranch(pred: NDArray, p: CondParams): Graph | null {
   try {
     const c = pred.concrete("cond");
     // a predicate on a device is not read synchronously: treated as unknown, the cond runs by transfer

@@ -16,19 +16,25 @@
  * their derivative satisfies (y' = u(y, x) x'; pow's x z' = y x' z), both
  * O(K²) per primitive. Piecewise-linear primitives (max, min, the extremum
  * reductions and scatters) apply their JVP rule to each coefficient (O(K)).
- * solve, triangular_solve and cholesky solve for coefficient k with the
+ * scatter_mul multiplies each position's updates as series by a segmented
+ * scan of Cauchy products (jetScatter.ts, O(K² log m) for m updates, exact
+ * at zeros). solve, triangular_solve and cholesky solve for coefficient k with the
  * lower ones on the right-hand side (K solves, O(K²) products). lgamma,
  * digamma and polygamma compose their K derivatives (O(K³/6) products).
  *
+ * The higher-order primitives outside the table (cond, while_loop, the
+ * custom-rule primitives, linear_solve, checkpoint_name, remat_saved,
+ * debug_callback) have rules of their own beside their rows (jetHigher.ts
+ * lists them), which jet their bodies in one pass and compute the primal
+ * outputs too; {@link jetRuleOf} gives their series.
+ *
+ * qr, eigh, svd and lu (jetRulesDecomp.ts) solve, for coefficient k, the
+ * JVP's linear system with a right-hand side of every constraint's
+ * lower-order products (QᵀQ = I as well as A = QR for qr; O(K²) matrix
+ * products).
+ *
  * {@link viaJvp} (K nested `jvp`s of t ↦ prim(Σ_k x_k t^k) at t = 0, exact
- * but O(2^K)) remains for the higher-order primitives (cond, loops, custom
- * rules, whose bodies it differentiates), scatter_mul (a data-dependent number
- * of factors per position), and the decompositions and matrix functions
- * (det, slogdet, cofactor, qr, eigh, svd, lu, expm, expm_frechet): their
- * coefficient k solves the JVP's linear system with a right-hand side of
- * every constraint's lower-order quadratic terms (QᵀQ = I as well as A = QR
- * for qr), so the JVP rule cannot be reused as it is for cholesky, and each
- * would need a rule of its own as long as its JVP.
+ * but O(2^K)) remains for det, slogdet, cofactor, expm and expm_frechet.
  */
 import { ConcreteArray, fromNested, storageOf, type NDArray } from "../core/ndarray.js";
 import { bind, type Rule } from "../core/trace.js";
@@ -40,6 +46,8 @@ import { digammaW, polygammaW } from "../prims/special.js";
 import type { T } from "../prims/rule.js";
 import { jvpFlat } from "./jvp.js";
 import { eighJet, luJet, qrJet, svdJet } from "./jetRulesDecomp.js";
+import { higherOrderJetRule } from "./jetHigher.js";
+import { scatterMulJet } from "./jetScatter.js";
 
 /** A truncated Taylor series: `[x0, x1, ..., xK]`, normalised coefficients, null = 0 (x0 never null). */
 export type Series = readonly T[];
@@ -708,22 +716,27 @@ export const JET_RULES = {
   ]) as JetRule<{}>,
   erfc: u((x, y0, K) => erfLikeS(x, y0, K, -2 / Math.sqrt(Math.PI))),
   erfinv: u(erfinvS),
-  // issue 9 part C (decompositions): like the other linear algebra, exact nested-jvp series
+  // issue 9 part C (decompositions): series rules in jetRulesDecomp.ts; expm and expm_frechet still nested jvp
   svd: svdJet,
   lu: luJet,
   expm: viaJvp,
   expm_frechet: viaJvp,
   // issue 9 (opsB): convolution is bilinear (Cauchy product); scatter min/max pick entries (piecewise
-  // linear); scatter mul multiplies a data-dependent number of repeated updates per position, whose
-  // series would need the index groups' Cauchy products: nested jvp
+  // linear); scatter mul multiplies a data-dependent number of repeated updates per position: the
+  // Cauchy products of each position's updates by a segmented scan (jetScatter.ts), O(K² log m)
   conv: bilinear,
-  scatter_mul: viaJvp,
+  scatter_mul: scatterMulJet as JetRule<{}>,
   scatter_min: piecewiseLinear as JetRule<{}>,
   scatter_max: piecewiseLinear as JetRule<{}>,
 } satisfies { [P in Prim]: JetRule<Params[P]> };
 
-/** The Taylor rule of a primitive: its table entry, or {@link viaJvp} for higher-order primitives. */
+/**
+ * The Taylor rule of a primitive: its table entry; for a higher-order primitive the series of its rule in
+ * jetHigher.ts (which `jet` calls itself, for the primal outputs too); {@link viaJvp} for any other.
+ */
 export function jetRuleOf(prim: Rule<unknown>): JetRule<unknown> {
   const name = prim.name as Prim;
-  return (RULES as Record<string, Rule<never>>)[name] === prim ? (JET_RULES[name] as JetRule<unknown>) : viaJvp;
+  if ((RULES as Record<string, Rule<never>>)[name] === prim) return JET_RULES[name] as JetRule<unknown>;
+  const full = higherOrderJetRule(prim);
+  return full === null ? viaJvp : (_p, P, ins, _o, params, K) => full(P, ins, params, K)[1];
 }
