@@ -154,17 +154,16 @@ function matmulSwapped(x: NDArray, y: NDArray, ta: boolean, tb: boolean): NDArra
     deviceStorageOf(x) === null &&
     deviceStorageOf(y) === null
   ) {
-    const [o] = MATMUL.abstractEval([ta ? avalSwapped(x) : x, tb ? avalSwapped(y) : y], {});
-    return matmulT(x, y, o!.dtype, ta, tb);
+    const o = at(MATMUL.abstractEval([ta ? avalSwapped(x) : x, tb ? avalSwapped(y) : y], {}), 0, "matmul");
+    return matmulT(x, y, o.dtype, ta, tb);
   }
   return O.matmulPrim(ta ? swap(x) : x, tb ? swap(y) : y);
 }
 
 /** The abstract value of x with its last two axes swapped. */
 function avalSwapped(x: ConcreteArray): Aval {
-  const s = x.shape.slice();
-  const n = s.length;
-  if (n >= 2) [s[n - 2], s[n - 1]] = [s[n - 1]!, s[n - 2]!];
+  // the last two axes reversed (a shape of rank < 2 is kept as it is)
+  const s = [...x.shape.slice(0, -2), ...x.shape.slice(-2).reverse()];
   return { shape: s, dtype: x.dtype, weak: x.weakType };
 }
 
