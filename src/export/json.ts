@@ -58,13 +58,18 @@ export function stage(
     outDefs.push(flatten(out)[1]);
     return out;
   })(...exampleArgs);
-  graph.consts.forEach((c, i) => {
-    if (!(c instanceof ConcreteArray))
-      throw new NablaError(
-        `${op}: the program closes over a traced value (constant ${i}, ${fmtAval(avalOf(c))}); export it outside other transforms`,
-      );
-  });
+  graph.consts.forEach((_, i) => constAt(graph, i, op));
   return { graph, inDef, outDef: at(outDefs, outDefs.length - 1, op) };
+}
+
+/** Constant `i` of a staged graph, which an exported program must have concrete. */
+export function constAt(g: Graph, i: number, op: string): ConcreteArray {
+  const c = at(g.consts, i, op);
+  if (!(c instanceof ConcreteArray))
+    throw new NablaError(
+      `${op}: the program closes over a traced value (constant ${i}, ${fmtAval(avalOf(c))}); export it outside other transforms`,
+    );
+  return c;
 }
 
 // ---------------------------------------------------------------------------
@@ -195,7 +200,7 @@ function bodyJSON(g: Graph): GraphBodyJSON {
   };
   const inputs = g.inVars.map(def);
   const consts: ConstJSON[] = g.constVars.map((v, i) => {
-    const c = g.consts[i] as ConcreteArray;
+    const c = constAt(g, i, EX);
     return { ...def(v), data: Array.from(storageOf(c), scalarJSON) };
   });
   const equations: EquationJSON[] = g.equations.map((e) => {

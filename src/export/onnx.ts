@@ -25,13 +25,13 @@
 import { NablaError, at } from "../core/errors.js";
 import { DType, isFloat } from "../core/dtype.js";
 import { Equation, Graph, Var } from "../core/graph.js";
-import { ConcreteArray, storageOf } from "../core/ndarray.js";
+import { storageOf } from "../core/ndarray.js";
 import { Aval } from "../core/trace.js";
 import type { Tuple } from "../prims/rule.js";
 import type { WhileParams } from "../transforms/loopRules.js";
 import type { CondParams } from "../transforms/condRule.js";
 import { ProtoWriter } from "./protobuf.js";
-import { stage } from "./json.js";
+import { constAt, stage } from "./json.js";
 
 const OP = "exportOnnx";
 
@@ -589,7 +589,7 @@ function lowerGraph(b: Builder, g: Graph, inNames: readonly string[], outNames: 
   const names = new Map<Var, string>();
   g.inVars.forEach((v, i) => names.set(v, at(inNames, i, "exportOnnx")));
   g.constVars.forEach((v, i) => {
-    const c = g.consts[i] as ConcreteArray;
+    const c = constAt(g, i, OP);
     names.set(v, b.tensor(c.dtype, c.shape, storageOf(c)));
   });
   const missing = new Set<string>();

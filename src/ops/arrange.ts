@@ -53,6 +53,8 @@ export function triu(x: ArrayLike, k = 0): NDArray {
  * An integer argument given as an NDArray: int32, 0-d or 1-d; its values when concrete, else the array
  * itself where `traced` allows it (TracerError otherwise: the output shape depends on it).
  */
+function intArrayArg(fn: string, arg: string, v: NDArray, traced: false): number[];
+function intArrayArg(fn: string, arg: string, v: NDArray, traced: true): number[] | NDArray;
 function intArrayArg(fn: string, arg: string, v: NDArray, traced: boolean): number[] | NDArray {
   if (v.dtype !== "int32") throw new DTypeError(`${fn}: ${arg} given as an array must be int32, got ${v.dtype}`);
   if (v.ndim > 1) throw new ShapeError(`${fn}: ${arg} must be 0-d or 1-d, got shape ${fmtShape(v.shape)}`);
@@ -84,7 +86,7 @@ export function split(x: ArrayLike, sections: number | readonly number[] | NDArr
   const ax = normAxis("split", axis, a.ndim);
   const len = at(a.shape, ax, "split");
   if (sections instanceof NDArray) {
-    const v = intArrayArg("split", "sections", sections, false) as number[];
+    const v = intArrayArg("split", "sections", sections, false);
     sections = sections.ndim === 0 ? at(v, 0, "split") : v;
   }
   let cuts: number[];
@@ -223,7 +225,7 @@ export function repeat(
       `repeat: repeats is a traced int32 array of shape ${fmtShape(repeats.shape)}: give options.totalRepeatLength, the static output length (as JAX's total_repeat_length)`,
     );
   if (repeats instanceof NDArray) {
-    const v = intArrayArg("repeat", "repeats", repeats, false) as number[];
+    const v = intArrayArg("repeat", "repeats", repeats, false);
     v.forEach((c, i) => intArg("repeat", `repeats[${i}]`, c, { min: 0, max: MAX_SIZE }));
     repeats = repeats.ndim === 0 ? at(v, 0, "repeat") : v;
   }

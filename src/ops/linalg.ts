@@ -453,7 +453,8 @@ export function lstsq(a: ArrayLike, b: ArrayLike, rcond?: number): [NDArray, NDA
   const dt = floatOf(promoted("lstsq", [A0, B0]));
   const A = astype(A0, dt);
   const B = astype(B0, dt);
-  const [m, n] = A.shape as [number, number];
+  const m = at(A.shape, 0, "lstsq");
+  const n = at(A.shape, 1, "lstsq");
   const rc = cutoff("lstsq", rcond, A);
   const p = pinvOf(A, rc);
   const s = svdPrim(A, false)[1];

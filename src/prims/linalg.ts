@@ -123,12 +123,16 @@ function eighJvp(da: NDArray, w: NDArray, v: NDArray): [NDArray, NDArray] {
 function matmulBatch(a: NDArray, b: NDArray, da: Dim, db: Dim, size: number): NDArray {
   if (da !== null && db === null && a.ndim === 3 && b.ndim === 2) {
     const x = moveToFront(a, da); // [B, M, K]
-    const [B, M, K] = x.shape as [number, number, number];
+    const B = at(x.shape, 0, "matmul");
+    const M = at(x.shape, 1, "matmul");
+    const K = at(x.shape, 2, "matmul");
     return O.reshape(O.matmulPrim(O.reshape(x, [B * M, K]), b), [B, M, at(b.shape, 1, "matmul")]);
   }
   if (da === null && db !== null && a.ndim === 2 && b.ndim === 3) {
     const y = O.transposePrim(moveToFront(b, db), [1, 0, 2]); // [K, B, N]
-    const [K, B, N] = y.shape as [number, number, number];
+    const K = at(y.shape, 0, "matmul");
+    const B = at(y.shape, 1, "matmul");
+    const N = at(y.shape, 2, "matmul");
     const out = O.matmulPrim(a, O.reshape(y, [K, B * N])); // [M, B*N]
     return O.transposePrim(O.reshape(out, [at(a.shape, 0, "matmul"), B, N]), [1, 0, 2]);
   }
