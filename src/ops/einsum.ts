@@ -4,7 +4,7 @@ import { DTypeError, NablaError, at } from "../core/errors.js";
 import { ArrayLike, NDArray } from "../core/ndarray.js";
 import * as W from "../prims/wrap.js";
 import { asArray } from "./validate.js";
-import { Label, contractionOrder, parseEinsum } from "./einsumPlan.js";
+import { Label, contractionOrder, extent, parseEinsum } from "./einsumPlan.js";
 
 interface Term {
   x: NDArray;
@@ -12,13 +12,6 @@ interface Term {
 }
 
 const prod = (xs: readonly number[]) => xs.reduce((a, b) => a * b, 1);
-
-/** The extent of label `l`: parseEinsum records one for every label of every operand. */
-function extent(sizes: ReadonlyMap<Label, number>, l: Label): number {
-  const n = sizes.get(l);
-  if (n === undefined) throw new NablaError(`einsum: internal: no extent for label ${l}`);
-  return n;
-}
 
 /** Takes the diagonal of every label that repeats within the term (the label moves to the end). */
 function diagonals(t: Term): Term {

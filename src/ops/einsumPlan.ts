@@ -130,10 +130,17 @@ export function parseEinsum(spec: string, shapes: readonly (readonly number[])[]
   return { inputs, output, sizes };
 }
 
+/** The extent of label `l`: parseEinsum records one for every label of every operand. */
+export function extent(sizes: ReadonlyMap<Label, number>, l: Label): number {
+  const n = sizes.get(l);
+  if (n === undefined) throw new NablaError(`einsum: internal: no extent for label ${l}`);
+  return n;
+}
+
 /** Multiply-adds of contracting two operands: the product of the extents of every label of either. */
 export function pairCost(a: readonly Label[], b: readonly Label[], sizes: ReadonlyMap<Label, number>): number {
   let c = 1;
-  for (const l of new Set([...a, ...b])) c *= sizes.get(l) ?? 1;
+  for (const l of new Set([...a, ...b])) c *= extent(sizes, l);
   return c;
 }
 
