@@ -260,15 +260,13 @@ const align16 = (b: number) => (b + 15) & ~15;
 /** Compiles a program (cached); null when WebAssembly SIMD is unavailable or the program uses an unknown operation. */
 export function compileElementwise(p: EwProgram): EwKernel | null {
   if (!wasmElementwiseAvailable()) return null;
-  // set whenever the loops are available (the probe compiles after setting it)
-  const mem = memory;
-  if (mem === null) return null;
   const key = JSON.stringify(p);
   const hit = cache.get(key);
   if (hit !== undefined) return hit;
   let kernel: EwKernel | null = null;
   try {
     if (p.ops.every((o) => wasmSupports(o.op, o.args.length))) {
+      const mem = memory!;
       const inst = new WebAssembly.Instance(new WebAssembly.Module(generate(p)), {
         env: { mem },
         m: { sin: Math.sin, cos: Math.cos, tan: Math.tan },
@@ -304,16 +302,15 @@ function runner(p: EwProgram, run: Run, mem: WebAssembly.Memory): EwKernel {
     const buf = mem.buffer;
     const view = f32 ? new Float32Array(buf) : new Float64Array(buf);
     for (let k = 0; k < nIn; k++) {
-      const src = elementAt(ins, k, "compileElementwise");
-      const o = elementAt(ptrs, k, "compileElementwise") / s;
-      if (p.scalarIn[k]) view[o] = elementAt(src, 0, "compileElementwise");
-      else view.set(src.length === n ? src : src.subarray(0, n), o);
+      const src = ins[k]!;
+      if (p.scalarIn[k]) view[ptrs[k]! / s] = src[0]!;
+      else view.set(src.length === n ? src : src.subarray(0, n), ptrs[k]! / s);
     }
     const sum = run(...ptrs, pairs >> 1, pairs & 1, n & 1);
-    outs.forEach((out, j) => {
-      const o = elementAt(ptrs, nIn + j, "compileElementwise") / s;
-      out.set(view.subarray(o, o + n));
-    });
+    for (let j = 0; j < outs.length; j++) {
+      const o = ptrs[nIn + j]! / s;
+      outs[j]!.set(view.subarray(o, o + n));
+    }
     return sum;
   };
 }
