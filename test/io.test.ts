@@ -361,6 +361,13 @@ describe("loadSafetensors: bad files throw NablaError", () => {
     expectBad(handFile(T('{"shape":[],"data_offsets":[0,0]}')), /no dtype/, nb.DTypeError);
     expectBad(handFile(T('{"dtype":"F128","shape":[],"data_offsets":[0,0]}')), /unknown dtype "F128"/, nb.DTypeError);
     expectBad(handFile(T('{"dtype":"f32","shape":[],"data_offsets":[0,0]}')), /unknown dtype "f32"/, nb.DTypeError);
+    // names inherited from Object.prototype are no dtypes either (they once reached the size check)
+    for (const name of ["constructor", "toString", "__proto__"])
+      expectBad(
+        handFile(T(`{"dtype":"${name}","shape":[1],"data_offsets":[0,8]}`), le(0, 8)),
+        new RegExp(`unknown dtype "${name}"`),
+        nb.DTypeError,
+      );
     expectBad(handFile(T('{"dtype":"F8_E8M0","shape":[],"data_offsets":[0,1]}'), [0]), /cannot read/, nb.DTypeError);
     expectBad(handFile(T('{"dtype":"F32","data_offsets":[0,0]}')), /no shape array/, nb.ShapeError);
     expectBad(handFile(T('{"dtype":"F32","shape":[],"data_offsets":[0]}')), /data_offsets must be an array/);

@@ -30,7 +30,7 @@
  * one-element CPU operand is a parameter word, a GPU one a binding), so a
  * second call compiles nothing and builds no key.
  */
-import { DeviceError } from "../core/errors.js";
+import { DeviceError, NablaError, at } from "../core/errors.js";
 import { ConcreteArray, NDArray, committedToCpu, deviceStorageOf, storageOf } from "../core/ndarray.js";
 import type { Equation, Graph, Var } from "../core/graph.js";
 import { bind } from "../core/trace.js";
@@ -102,6 +102,26 @@ function gpuDType(d: DType): GpuDType {
   return d === "float64" ? "float32" : d;
 }
 
+/** The output of an equation the caller knows has one (a fusable or alias equation). */
+const out0 = (e: Equation): Var => at(e.outs, 0, "jit");
+
+/** The value of `v` in a plan's environment, computed by an earlier step. */
+function valueIn(env: ReadonlyMap<Var, NDArray>, v: Var): NDArray {
+  const x = env.get(v);
+  if (x === undefined) throw new NablaError("jit: internal: a device plan reads a value before it is computed");
+  return x;
+}
+
+/** Runs one equation through `bind` on the values of `env`, recording its outputs there. */
+function runEqn(e: Equation, env: Map<Var, NDArray>): void {
+  const outs = bind(
+    e.rule,
+    e.inputs.map((v) => valueIn(env, v)),
+    e.params,
+  );
+  e.outs.forEach((v, i) => env.set(v, at(outs, i, "jit")));
+}
+
 const isReshape = (e: Equation): boolean => e.prim === "reshape" || e.prim === "stop_gradient";
 
 /** reshape, stop_gradient and a broadcast adding only unit axes keep the elements' order: aliases. */
@@ -109,7 +129,7 @@ function isAlias(e: Equation): boolean {
   return (
     (isReshape(e) || e.prim === "broadcast") &&
     e.inputs.length === 1 &&
-    sizeOf(e.inputs[0]!.aval.shape) === sizeOf(e.outs[0]!.aval.shape)
+    sizeOf(at(e.inputs, 0, "jit").aval.shape) === sizeOf(out0(e).aval.shape)
   );
 }
 
@@ -118,15 +138,15 @@ function isElementwise(e: Equation): boolean {
   return (
     hasExpression(e.prim) &&
     e.outs.length === 1 &&
-    e.outs[0]!.aval.dtype !== "float64" &&
+    out0(e).aval.dtype !== "float64" &&
     e.inputs.every((v) => v.aval.dtype !== "float64" || v.aval.weak)
   );
 }
 
 /** Whether `e` can join a region of `n` elements. */
 function fusable(e: Equation, n: number, onGpu: (e: Equation) => boolean): boolean {
-  if (e.outs.length !== 1 || sizeOf(e.outs[0]!.aval.shape) !== n || !onGpu(e)) return false;
-  if (e.outs[0]!.aval.dtype === "float64") return false;
+  if (e.outs.length !== 1 || sizeOf(out0(e).aval.shape) !== n || !onGpu(e)) return false;
+  if (out0(e).aval.dtype === "float64") return false;
   return isElementwise(e) || isAlias(e) || (e.prim === "broadcast" && e.inputs.length === 1);
 }
 
@@ -157,6 +177,11 @@ export function compileGpu(g: Graph, maxBuffers: number): GpuPlan {
 
   const index = new Map<Equation, number>();
   eqns.forEach((e, i) => index.set(e, i));
+  const indexOf = (e: Equation): number => {
+    const i = index.get(e);
+    if (i === undefined) throw new NablaError("jit: internal: a device region holds an equation outside the graph");
+    return i;
+  };
   const uses = new Map<Var, number[]>();
   const use = (v: Var, i: number): void => {
     const u = uses.get(v);
@@ -171,16 +196,15 @@ export function compileGpu(g: Graph, maxBuffers: number): GpuPlan {
 
   /** The region of `chunk` (equations in order), or null when it would bind more than `maxBuffers`. */
   const region = (chunk: readonly Equation[]): FusedStep | null => {
-    const members = new Set(chunk.map((e) => index.get(e)!));
+    const members = new Set(chunk.map(indexOf));
     const produced = new Map<Var, number>();
     const inputs: RegionInput[] = [];
     const inputOf = new Map<Var, number>();
     const reads: FusedRead[] = [];
     const readOf = new Map<string, number>();
-    const n = sizeOf(chunk[0]!.outs[0]!.aval.shape);
+    const n = sizeOf(out0(at(chunk, 0, "jit")).aval.shape);
     // values: reads first, then operations; an operation's arguments are patched once reads are known
-    const opArgs: (readonly (number | { read: number })[])[] = [];
-    const ops: { prim: string; dtype: GpuDType }[] = [];
+    const ops: { prim: string; dtype: GpuDType; args: readonly (number | { read: number })[] }[] = [];
     const valueOf = new Map<Var, number | { read: number }>();
     const operand = (e: Equation, v: Var): number | { read: number } => {
       const mine = valueOf.get(v);
@@ -191,7 +215,7 @@ export function compileGpu(g: Graph, maxBuffers: number): GpuPlan {
         inputs.push({ v, dtype: gpuDType(v.aval.dtype), single: sizeOf(v.aval.shape) === 1 });
       }
       const m = sizeOf(v.aval.shape);
-      const to = e.outs[0]!.aval.shape;
+      const to = out0(e).aval.shape;
       const read: FusedRead =
         m === n && !(m === 1 && n !== 1)
           ? { input: k, mode: m === 1 ? "s" : "c" }
@@ -207,12 +231,11 @@ export function compileGpu(g: Graph, maxBuffers: number): GpuPlan {
       return { read: r };
     };
     for (const e of chunk) {
-      const v = e.outs[0]!;
+      const v = out0(e);
       const args = e.inputs.map((u) => operand(e, u));
-      if (isAlias(e) || e.prim === "broadcast") valueOf.set(v, args[0]!);
+      if (isAlias(e) || e.prim === "broadcast") valueOf.set(v, at(args, 0, "jit"));
       else {
-        opArgs.push(args);
-        ops.push({ prim: e.prim, dtype: gpuDType(v.aval.dtype) });
+        ops.push({ prim: e.prim, dtype: gpuDType(v.aval.dtype), args });
         valueOf.set(v, ops.length - 1);
       }
       produced.set(v, 0);
@@ -222,10 +245,13 @@ export function compileGpu(g: Graph, maxBuffers: number): GpuPlan {
     const outs: Var[] = [];
     const outValues: number[] = [];
     for (const e of chunk) {
-      const v = e.outs[0]!;
+      const v = out0(e);
       if ((uses.get(v) ?? []).some((k) => !members.has(k))) {
+        // every member's output got its value in the loop above
+        const value = valueOf.get(v);
+        if (value === undefined) throw new NablaError("jit: internal: a device region output without a value");
         outs.push(v);
-        outValues.push(val(valueOf.get(v)!));
+        outValues.push(val(value));
       }
     }
     // one-element operands on the CPU (literals, weak scalars) are parameter words sharing one buffer
@@ -236,7 +262,7 @@ export function compileGpu(g: Graph, maxBuffers: number): GpuPlan {
       size: n,
       inputs,
       reads,
-      ops: ops.map((o, j) => ({ prim: o.prim, dtype: o.dtype, args: opArgs[j]!.map(val) })),
+      ops: ops.map((o) => ({ prim: o.prim, dtype: o.dtype, args: o.args.map(val) })),
       outs,
       outValues,
       eqns: chunk,
@@ -308,8 +334,9 @@ export function compileGpu(g: Graph, maxBuffers: number): GpuPlan {
     return walk(a);
   };
   for (const e of eqns) {
-    const n = e.outs.length === 1 ? sizeOf(e.outs[0]!.aval.shape) : -1;
-    if (n >= 0 && fusable(e, n, onGpu)) {
+    const out = e.outs.length === 1 ? e.outs[0] : undefined;
+    const n = out === undefined ? -1 : sizeOf(out.aval.shape);
+    if (out !== undefined && fusable(e, n, onGpu)) {
       let o = open.get(n);
       const deps: Open[] = [];
       for (const v of e.inputs) {
@@ -324,8 +351,8 @@ export function compileGpu(g: Graph, maxBuffers: number): GpuPlan {
       }
       for (const d of deps) if (!d.closed) o.deps.add(d);
       o.eqns.push(e);
-      o.produced.add(e.outs[0]!);
-      owner.set(e.outs[0]!, o);
+      o.produced.add(out);
+      owner.set(out, o);
       if (o.eqns.length >= MAX_GROUP) close(o);
     } else {
       for (const v of e.inputs) {
@@ -343,62 +370,58 @@ export function compileGpu(g: Graph, maxBuffers: number): GpuPlan {
     steps: steps.map((s) => (s.kind === "eqn" ? s.eqn.prim : `fused(${s.eqns.map((e) => e.prim).join(" ")})`)),
     run(rt: WebGpuRuntime, args: readonly NDArray[]): NDArray[] {
       const env = new Map<Var, NDArray>();
-      g.constVars.forEach((v, i) => env.set(v, g.consts[i]!));
-      g.inVars.forEach((v, i) => env.set(v, args[i]!));
+      g.constVars.forEach((v, i) => env.set(v, at(g.consts, i, "jit")));
+      g.inVars.forEach((v, i) => env.set(v, at(args, i, "jit")));
       for (const s of steps) {
-        if (s.kind === "eqn") {
-          const e = s.eqn;
-          const outs = bind(
-            e.rule,
-            e.inputs.map((v) => env.get(v)!),
-            e.params,
-          );
-          e.outs.forEach((v, i) => env.set(v, outs[i]!));
-        } else runFused(rt, s, env);
+        if (s.kind === "eqn") runEqn(s.eqn, env);
+        else runFused(rt, s, env);
       }
-      return g.outs.map((v) => env.get(v!)!);
+      return g.outs.map((v) => {
+        // a symbolic-zero output only occurs in linear graphs, which are not run on a device
+        if (v === null) throw new NablaError("jit: internal: a symbolic-zero output in a device plan");
+        return valueIn(env, v);
+      });
     },
   };
 }
 
 /** The bits of a one-element CPU array as the parameter word of a `dtype` operand. */
 function wordOf(x: ConcreteArray, dtype: GpuDType): number {
-  const v = storageOf(x)[0]!;
+  const v = at(storageOf(x), 0, "jit");
   if (dtype === "bool") return v !== 0 ? 1 : 0;
   if (dtype === "int32") return v >>> 0;
   F32[0] = v;
-  return U32[0]!;
+  return at(U32, 0, "jit");
 }
 const F32 = new Float32Array(1);
 const U32 = new Uint32Array(F32.buffer);
 
 function runFused(rt: WebGpuRuntime, s: FusedStep, env: Map<Var, NDArray>): void {
-  const xs = s.inputs.map((x) => env.get(x.v) as ConcreteArray);
+  // the operands with their values (a plan runs on concrete arrays: runGraphOn's arguments and constants)
+  const ins = s.inputs.map((inp) => {
+    const x = valueIn(env, inp.v);
+    if (!(x instanceof ConcreteArray)) throw new NablaError("jit: internal: a device plan reads a traced value");
+    return { inp, x };
+  });
+  const xs = ins.map(({ x }) => x);
   let anyGpu = false;
   let committed = false;
   let placement = "";
-  for (let k = 0; k < xs.length; k++) {
-    const st = deviceStorageOf(xs[k]!);
+  for (const { inp, x } of ins) {
+    const st = deviceStorageOf(x);
     if (st !== null) {
       anyGpu = true;
       committed ||= st.committed;
     }
-    placement += st === null && s.inputs[k]!.single ? "p" : "g";
+    placement += st === null && inp.single ? "p" : "g";
   }
   if (!anyGpu) {
     // as eager evaluation: equations without a GPU operand run on the CPU
-    for (const e of s.eqns) {
-      const outs = bind(
-        e.rule,
-        e.inputs.map((v) => env.get(v)!),
-        e.params,
-      );
-      e.outs.forEach((v, i) => env.set(v, outs[i]!));
-    }
+    for (const e of s.eqns) runEqn(e, env);
     return;
   }
   const ctx = rt.ctx;
-  const first = s.eqns[0]!.prim;
+  const first = at(s.eqns, 0, "jit").prim;
   for (const x of xs)
     if (deviceStorageOf(x) === null && committedToCpu(x))
       throw new DeviceError(
@@ -418,20 +441,22 @@ function runFused(rt: WebGpuRuntime, s: FusedStep, env: Map<Var, NDArray>): void
     pipeline = ctx.pipeline(key, () => fusedWgsl(program, ctx.maxWorkgroups));
     s.pipelines.set(placement, pipeline);
   }
-  const outs: GpuTensor[] = s.outs.map((v) => ctx.alloc(v.aval.shape, gpuDType(v.aval.dtype)));
+  const outs: { v: Var; t: GpuTensor }[] = s.outs.map((v) => ({
+    v,
+    t: ctx.alloc(v.aval.shape, gpuDType(v.aval.dtype)),
+  }));
   if (s.size > 0) {
-    const bound: GPUBufferLike[] = outs.map((t) => t.buffer);
+    const bound: GPUBufferLike[] = outs.map(({ t }) => t.buffer);
     const words: number[] = [];
-    xs.forEach((x, k) => {
-      const d = s.inputs[k]!.dtype;
+    ins.forEach(({ inp, x }, k) => {
       if (placement[k] === "p") {
         // a float64 operand that is not weak is eager's DTypeError: tensorOf throws it
-        if (x.dtype === "float64" && !x.weakType) rt.tensorOf(x, s.eqns[0]!.prim);
-        words.push(wordOf(x, d));
+        if (x.dtype === "float64" && !x.weakType) rt.tensorOf(x, first);
+        words.push(wordOf(x, inp.dtype));
       } else bound.push(rt.tensorOf(x, first).buffer);
     });
     if (words.length > 0) bound.push(ctx.words(Uint32Array.from(words)));
     ctx.dispatch(pipeline, bound, grid(s.size, WG, ctx.maxWorkgroups));
   }
-  s.outs.forEach((v, i) => env.set(v, rt.wrap(outs[i]!, committed)));
+  for (const { v, t } of outs) env.set(v, rt.wrap(t, committed));
 }

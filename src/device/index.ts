@@ -7,6 +7,7 @@ import { ConcreteArray, NDArray, commitToCpu, deviceStorageOf, storageOf } from 
 import { flattenAs, unflatten } from "../core/pytree.js";
 import { deviceNames, getDefaultDevice, registerDevice, runtimeOf, setDefaultDevice } from "../core/device.js";
 import { startWebGpu } from "./webgpu.js";
+import type { DeviceRuntime } from "../core/device.js";
 
 const KNOWN = ["cpu", "webgpu"];
 
@@ -19,11 +20,18 @@ function deviceArg(op: string, name: unknown): string {
 /** @internal The device named `name`, checked usable (DeviceError naming `op` otherwise). */
 export function usableDevice(op: string, name: unknown): string {
   const d = deviceArg(op, name);
-  if (d !== "cpu" && runtimeOf(d) === undefined)
+  if (d !== "cpu") usableRuntime(op, d);
+  return d;
+}
+
+/** The runtime of device `d` (not "cpu"); DeviceError when it is not initialised. */
+function usableRuntime(op: string, d: string): DeviceRuntime {
+  const rt = runtimeOf(d);
+  if (rt === undefined)
     throw new DeviceError(
       `${op}: device "${d}" is not initialised; call await nb.init("${d}") first (it resolves false without an adapter)`,
     );
-  return d;
+  return rt;
 }
 
 /**
@@ -95,7 +103,7 @@ export function devicePut<T>(tree: T, device: "cpu" | "webgpu"): T {
       commitToCpu(c);
       return c;
     }
-    return runtimeOf(d)!.put(l, "devicePut");
+    return usableRuntime("devicePut", d).put(l, "devicePut");
   });
   return unflatten(def, moved) as T;
 }

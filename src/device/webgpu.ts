@@ -18,7 +18,7 @@
  * array's buffer to the context's pool (buffers shared by several arrays are
  * counted).
  */
-import { DTypeError, DeviceError, NablaError, fmtShape } from "../core/errors.js";
+import { DTypeError, DeviceError, NablaError, at, fmtShape } from "../core/errors.js";
 import type { DType, TypedArray } from "../core/dtype.js";
 import {
   ConcreteArray,
@@ -84,7 +84,7 @@ export class WebGpuRuntime implements DeviceRuntime {
   /** Implicit uploads of uncommitted CPU arrays, kept while the CPU array lives (constants reused in loops). */
   #uploads = new WeakMap<ConcreteArray, ConcreteArray>();
   readonly hook = (prim: Rule<never>, args: readonly ConcreteArray[], params: unknown): NDArray[] | null => {
-    for (let i = 0; i < args.length; i++) if (deviceStorageOf(args[i]!) !== null) return this.run(prim, args, params);
+    for (const a of args) if (deviceStorageOf(a) !== null) return this.run(prim, args, params);
     return null;
   };
 
@@ -175,18 +175,21 @@ export class WebGpuRuntime implements DeviceRuntime {
   /** The transfer: the CPU kernel on the GPU operands' elements, results written into fresh GPU outputs. */
   transfer(prim: Rule<never>, args: readonly ConcreteArray[], params: unknown, avals: readonly GpuAval[]): GpuTensor[] {
     const outs = avals.map((a) => this.ctx.alloc(a.shape, a.dtype as GpuDType));
-    const onGpu = args.flatMap((a, i) => (deviceStorageOf(a) !== null ? [i] : []));
-    const tensors = onGpu.map((i) => (deviceStorageOf(args[i]!) as GpuStorage).tensor);
+    // the GPU operands: their positions and tensors
+    const onGpu = args.flatMap((a, i) => {
+      const s = deviceStorageOf(a);
+      return s === null ? [] : [{ i, t: (s as GpuStorage).tensor }];
+    });
+    const tensors = onGpu.map(({ t }) => t);
     this.ctx.transfer(tensors, outs, (data) => {
       const cpu = args.slice();
-      onGpu.forEach((i, k) => {
-        const t = tensors[k]!;
-        cpu[i] = new ConcreteArray(fromWords(data[k]!, t.dtype), t.shape, t.dtype);
+      onGpu.forEach(({ i, t }, k) => {
+        cpu[i] = new ConcreteArray(fromWords(at(data, k, prim.name), t.dtype), t.shape, t.dtype);
       });
       const res = prim.impl(cpu, params as never, avals as never);
       if (res.length !== outs.length)
         throw new NablaError(`internal: ${prim.name} returned ${res.length} outputs on the CPU`);
-      return res.map((r, i) => toWords(r, outs[i]!.dtype));
+      return res.map((r, i) => toWords(r, at(outs, i, prim.name).dtype));
     });
     return outs;
   }

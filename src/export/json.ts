@@ -14,7 +14,7 @@ import type { ArraysOf, Returned } from "../core/types.js";
 import { DType, allocate, isDType } from "../core/dtype.js";
 import { Equation, Graph, Var, evalGraph } from "../core/graph.js";
 import { ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
-import { TreeDef, flatten } from "../core/pytree.js";
+import { TreeDef, classOf, flatten } from "../core/pytree.js";
 import { Aval, Rule, avalOf, fmtAval } from "../core/trace.js";
 import { RULES } from "../prims/table.js";
 import { WHILE_LOOP, WhileParams } from "../transforms/loopRules.js";
@@ -51,19 +51,25 @@ export function stage(
   exampleArgs: readonly unknown[],
 ): { graph: Graph; inDef: TreeDef; outDef: TreeDef } {
   const [, inDef] = flattenToArrays(exampleArgs, op);
-  let outDef: TreeDef | null = null;
+  // the output structure, recorded when makeGraph traces f (before it returns; the last trace counts)
+  const outDefs: TreeDef[] = [];
   const graph = makeGraph((...a: unknown[]) => {
     const out = f(...(a as never[]));
-    outDef = flatten(out)[1];
+    outDefs.push(flatten(out)[1]);
     return out;
   })(...exampleArgs);
-  graph.consts.forEach((c, i) => {
-    if (!(c instanceof ConcreteArray))
-      throw new NablaError(
-        `${op}: the program closes over a traced value (constant ${i}, ${fmtAval(avalOf(c))}); export it outside other transforms`,
-      );
-  });
-  return { graph, inDef, outDef: outDef! };
+  graph.consts.forEach((_, i) => constAt(graph, i, op));
+  return { graph, inDef, outDef: at(outDefs, outDefs.length - 1, op) };
+}
+
+/** Constant `i` of a staged graph, which an exported program must have concrete. */
+export function constAt(g: Graph, i: number, op: string): ConcreteArray {
+  const c = at(g.consts, i, op);
+  if (!(c instanceof ConcreteArray))
+    throw new NablaError(
+      `${op}: the program closes over a traced value (constant ${i}, ${fmtAval(avalOf(c))}); export it outside other transforms`,
+    );
+  return c;
 }
 
 // ---------------------------------------------------------------------------
@@ -93,7 +99,7 @@ function treeJSON(def: TreeDef): TreeJSON {
       return { object: (def.meta as string[]).map((k, i) => [k, treeJSON(at(def.children, i, "exportGraph"))]) };
     case "custom":
       throw new NablaError(
-        `${EX}: a registered pytree class (${def.ctor!.name}) in the arguments or result cannot be exported; use arrays and plain objects`,
+        `${EX}: a registered pytree class (${classOf(def, EX).name}) in the arguments or result cannot be exported; use arrays and plain objects`,
       );
   }
 }
@@ -194,7 +200,7 @@ function bodyJSON(g: Graph): GraphBodyJSON {
   };
   const inputs = g.inVars.map(def);
   const consts: ConstJSON[] = g.constVars.map((v, i) => {
-    const c = g.consts[i] as ConcreteArray;
+    const c = constAt(g, i, EX);
     return { ...def(v), data: Array.from(storageOf(c), scalarJSON) };
   });
   const equations: EquationJSON[] = g.equations.map((e) => {
@@ -218,7 +224,9 @@ function bodyJSON(g: Graph): GraphBodyJSON {
   });
   const outputs = g.outs.map((v) => {
     if (v === null) throw new NablaError(`${EX}: a symbolic-zero output cannot be exported`);
-    return ids.get(v)!;
+    const id = ids.get(v);
+    if (id === undefined) throw new NablaError(`exportGraph: internal: an output is an undefined variable`);
+    return id;
   });
   return { inputs, consts, equations, outputs };
 }
@@ -329,7 +337,11 @@ function rethrow(e: unknown, what: string): never {
   throw new C(`${IM}: ${what}: ${msg}`);
 }
 
-function lookupRule(prim: string, what: string): { rule: Rule; spec?: PrimSpec<unknown>; ho?: HigherOrder } {
+/** A primitive's rule with how its parameters are read: a higher-order row's own reader, or a spec. */
+type Lookup =
+  { rule: Rule; ho: HigherOrder; spec?: undefined } | { rule: Rule; ho?: undefined; spec: PrimSpec<unknown> };
+
+function lookupRule(prim: string, what: string): Lookup {
   if (Object.hasOwn(HIGHER_ORDER, prim)) {
     const ho = at(HIGHER_ORDER, prim, "importGraph");
     return { rule: ho.rule, ho };
@@ -379,13 +391,14 @@ function readBody(j: unknown, where: string, depth: number): Graph {
     const what = `${where} equation ${i}`;
     if (!isObj(ej)) fail(`${what}: an equation must be an object`);
     const prim = field(ej, "prim", what, (v): v is string => typeof v === "string");
-    const { rule, spec, ho } = lookupRule(prim, what);
+    const found = lookupRule(prim, what);
+    const { rule } = found;
     const ins = field(ej, "inputs", what, isArr).map((id) => use(id, `${what} (${prim})`));
     const pj = field(ej, "params", what, isObj);
     const inAvals = ins.map((v) => v.aval);
-    const params = ho
-      ? ho.read(pj, (g, sub) => readBody(g, `${what} (${sub})`, depth + 1), inAvals)
-      : checkParams(`${IM}: ${what}`, prim, spec!, pj, ins.length);
+    const params = found.ho
+      ? found.ho.read(pj, (g, sub) => readBody(g, `${what} (${sub})`, depth + 1), inAvals)
+      : checkParams(`${IM}: ${what}`, prim, found.spec, pj, ins.length);
     let avals: Aval[];
     try {
       avals = rule.abstractEval(inAvals, params);

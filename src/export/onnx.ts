@@ -25,13 +25,13 @@
 import { NablaError, at } from "../core/errors.js";
 import { DType, isFloat } from "../core/dtype.js";
 import { Equation, Graph, Var } from "../core/graph.js";
-import { ConcreteArray, storageOf } from "../core/ndarray.js";
+import { storageOf } from "../core/ndarray.js";
 import { Aval } from "../core/trace.js";
 import type { Tuple } from "../prims/rule.js";
 import type { WhileParams } from "../transforms/loopRules.js";
 import type { CondParams } from "../transforms/condRule.js";
 import { ProtoWriter } from "./protobuf.js";
-import { stage } from "./json.js";
+import { constAt, stage } from "./json.js";
 
 const OP = "exportOnnx";
 
@@ -146,7 +146,7 @@ class Builder {
   }
 
   one(op: string, inputs: readonly string[], attrs: Record<string, Attr> = {}): string {
-    return this.node(op, inputs, attrs)[0]!;
+    return at(this.node(op, inputs, attrs), 0, OP);
   }
 
   /** An initializer tensor; returns its name. */
@@ -294,9 +294,9 @@ const LOWER: Record<string, Lower> = {
   matmul: positional(2, 0, (b, [x, y]) => [b.one("MatMul", [x, y])]),
   // nabla clamps indices (negatives from the end, then into range): Clip to [-n, n-1] and let Gather wrap negatives
   gather: positional(2, 0, (b, [x, i], [a], _o, { axis }) => {
-    const n = a.shape[axis]!;
+    const n = at(a.shape, axis, OP);
     if (n === 0) return null;
-    return [b.one("Gather", [x!, b.one("Clip", [i!, b.scalar(-n, "int32"), b.scalar(n - 1, "int32")])], { axis })];
+    return [b.one("Gather", [x, b.one("Clip", [i, b.scalar(-n, "int32"), b.scalar(n - 1, "int32")])], { axis })];
   }),
   scatter_add: positional(2, 1, (b, [u, i], [au, ai], [o], { axis, size }) => {
     if (size === 0) return null;
@@ -496,8 +496,8 @@ function condOut(g: Graph): Var {
 }
 
 function condScalar(b: Builder, g: Graph, names: readonly string[]): string {
-  const [c] = lowerSub(b, g, names);
-  return b.cast(b.one("Reshape", [c!, b.int64s([])]), condOut(g).aval.dtype, "bool");
+  const c = at(lowerSub(b, g, names), 0, OP);
+  return b.cast(b.one("Reshape", [c, b.int64s([])]), condOut(g).aval.dtype, "bool");
 }
 
 /** Lowers a closed sub-graph into `b` on the given operand names; returns its output names. */
@@ -589,7 +589,7 @@ function lowerGraph(b: Builder, g: Graph, inNames: readonly string[], outNames: 
   const names = new Map<Var, string>();
   g.inVars.forEach((v, i) => names.set(v, at(inNames, i, "exportOnnx")));
   g.constVars.forEach((v, i) => {
-    const c = g.consts[i] as ConcreteArray;
+    const c = constAt(g, i, OP);
     names.set(v, b.tensor(c.dtype, c.shape, storageOf(c)));
   });
   const missing = new Set<string>();
@@ -609,18 +609,26 @@ function lowerGraph(b: Builder, g: Graph, inNames: readonly string[], outNames: 
     throw new NablaError(
       `${OP}: ONNX cannot express the primitive(s) ${[...missing].join(", ")} (or these uses of them) in this exporter`,
     );
-  g.outs.forEach((v, i) => b.node("Identity", [names.get(v!)!], {}, 1, [at(outNames, i, "exportOnnx")]));
+  g.outs.forEach((v, i) => {
+    const name = v === null ? undefined : names.get(v);
+    if (name === undefined) throw new NablaError(`${OP}: internal: output ${i} has no lowered value`);
+    b.node("Identity", [name], {}, 1, [at(outNames, i, OP)]);
+  });
 }
 
 function lowerEquation(b: Builder, e: Equation, names: Map<Var, string>): string[] | null {
   const lower = Object.hasOwn(LOWER, e.prim) ? LOWER[e.prim] : undefined;
   if (lower === undefined) return null;
-  const xs = e.inputs.map((v) => names.get(v));
-  // an operand from an equation that could not be lowered: report the first failure only
-  if (xs.some((x) => x === undefined)) return [];
+  const xs: string[] = [];
+  for (const v of e.inputs) {
+    const x = names.get(v);
+    // an operand from an equation that could not be lowered: report the first failure only
+    if (x === undefined) return [];
+    xs.push(x);
+  }
   return lower(
     b,
-    xs as string[],
+    xs,
     e.inputs.map((v) => v.aval),
     e.outs.map((v) => v.aval),
     e.params,
@@ -662,13 +670,16 @@ export function exportOnnx(
   const outNames = checkNames("outputNames", options.outputNames, graph.outs.length, "output");
   if (new Set([...inNames, ...outNames]).size !== inNames.length + outNames.length)
     throw new NablaError(`${OP}: input and output names must be distinct`);
-  for (const v of graph.outs) if (v === null) throw new NablaError(`${OP}: a symbolic-zero output cannot be exported`);
+  const outVars = graph.outs.map((v) => {
+    if (v === null) throw new NablaError(`${OP}: a symbolic-zero output cannot be exported`);
+    return v;
+  });
   const b = new Builder(opset);
   lowerGraph(b, graph, inNames, outNames);
   const g = b.graph(
     "nabla",
     graph.inVars.map((v, i) => [at(inNames, i, "exportOnnx"), v.aval]),
-    graph.outs.map((v, i) => [at(outNames, i, "exportOnnx"), v!.aval]),
+    outVars.map((v, i) => [at(outNames, i, "exportOnnx"), v.aval]),
   );
   return new ProtoWriter()
     .int(1, at(IR_VERSION, opset, "exportOnnx"))

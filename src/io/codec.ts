@@ -218,6 +218,11 @@ const READ: Readonly<Record<string, FileDType>> = {
   },
 };
 
+/** The reader of a safetensors dtype name; undefined for a name nabla does not read (own keys only). */
+function fileDType(name: string): FileDType | undefined {
+  return Object.hasOwn(READ, name) ? READ[name] : undefined;
+}
+
 /** Dtypes of the format that nabla cannot read (sub-byte or exotic floats, complex). */
 const UNSUPPORTED = new Set(["F8_E8M0", "F6_E2M3", "F6_E3M2", "F4", "C64", "C128", "F8_E4M3FNUZ", "F8_E5M2FNUZ"]);
 
@@ -254,8 +259,8 @@ export function safetensorsName(path: readonly (string | number)[]): string {
  * safetensorsPath("a%2Eb.c%25"); // ["a.b", "c%"]
  */
 export function safetensorsPath(name: string): string[] {
-  const unescape = { "%25": "%", "%2E": ".", "%5F": "_" } as Record<string, string>;
-  return name.split(".").map((k) => k.replace(/%(?:25|2E|5F)/g, (m) => unescape[m]!));
+  // the pattern matches these three escapes only
+  return name.split(".").map((k) => k.replace(/%(?:25|2E|5F)/g, (m) => (m === "%25" ? "%" : m === "%2E" ? "." : "_")));
 }
 
 // ---------------------------------------------------------------------------
@@ -482,7 +487,7 @@ export function readHeader(input: unknown, fn: string): { bytes: Uint8Array; hea
       throw new NablaError(`${fn}: ${what} must be described by an object {dtype, shape, data_offsets}`);
     const dtype = info.get("dtype");
     if (typeof dtype !== "string") throw new DTypeError(`${fn}: ${what} has no dtype string`);
-    const fd = READ[dtype];
+    const fd = fileDType(dtype);
     if (fd === undefined)
       throw new DTypeError(
         UNSUPPORTED.has(dtype)
@@ -529,7 +534,9 @@ export function readHeader(input: unknown, fn: string): { bytes: Uint8Array; hea
   let prev: TensorEntry | null = null;
   for (const t of byOffset) {
     if (t.begin < expected)
-      throw new NablaError(`${fn}: tensor ${quote(t.name)} overlaps tensor ${quote(prev!.name)} in the byte buffer`);
+      throw new NablaError(
+        `${fn}: tensor ${quote(t.name)} overlaps ${prev === null ? "the header" : `tensor ${quote(prev.name)}`} in the byte buffer`,
+      );
     if (t.begin > expected)
       throw new NablaError(
         `${fn}: bytes [${expected - 8 - n},${t.begin - 8 - n}) of the buffer belong to no tensor (the buffer must have no holes)`,
@@ -547,7 +554,8 @@ export function readHeader(input: unknown, fn: string): { bytes: Uint8Array; hea
 
 /** Decodes one validated tensor to an NDArray. */
 function decodeTensor(bytes: Uint8Array, t: TensorEntry, fn: string): NDArray {
-  const fd = READ[t.dtype]!;
+  const fd = fileDType(t.dtype);
+  if (fd === undefined) throw new DTypeError(`${fn}: tensor ${quote(t.name)} has unknown dtype ${quote(t.dtype)}`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = (t.end - t.begin) / fd.size;
   let data;

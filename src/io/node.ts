@@ -48,7 +48,7 @@ export function saveFile(path: string, tree: unknown, options?: SaveSafetensorsO
  * import { join } from "node:path";
  * const path = join(tmpdir(), "counts.safetensors");
  * saveFile(path, [nb.array([1, 2], { dtype: "int32" })]);
- * console.log((loadFile(path) as nb.NDArray[])[0]!.dtype); // => int32
+ * console.log((loadFile(path) as nb.NDArray[])[0]?.dtype); // => int32
  */
 export function loadFile(path: string): SafetensorsTree {
   if (typeof path !== "string") throw new NablaError(`loadFile: the path must be a string, got ${typeof path}`);

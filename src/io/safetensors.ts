@@ -26,7 +26,7 @@ export type { SafetensorsTree, SaveSafetensorsOptions } from "./codec.js";
  * const params = { layers: [{ w: nb.ones([2, 3]), b: nb.zeros([3]) }], step: nb.array(7, { dtype: "int32" }) };
  * const bytes = saveSafetensors(params); // a Uint8Array
  * const back = loadSafetensors(bytes) as typeof params;
- * console.log(back.layers[0]!.w.shape); // => [ 2, 3 ]
+ * console.log(back.layers[0]?.w.shape); // => [ 2, 3 ]
  */
 export function saveSafetensors(tree: unknown, options?: SaveSafetensorsOptions): Uint8Array {
   return encodeSafetensors(tree, options, "saveSafetensors");

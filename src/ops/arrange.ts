@@ -53,6 +53,8 @@ export function triu(x: ArrayLike, k = 0): NDArray {
  * An integer argument given as an NDArray: int32, 0-d or 1-d; its values when concrete, else the array
  * itself where `traced` allows it (TracerError otherwise: the output shape depends on it).
  */
+function intArrayArg(fn: string, arg: string, v: NDArray, traced: false): number[];
+function intArrayArg(fn: string, arg: string, v: NDArray, traced: true): number[] | NDArray;
 function intArrayArg(fn: string, arg: string, v: NDArray, traced: boolean): number[] | NDArray {
   if (v.dtype !== "int32") throw new DTypeError(`${fn}: ${arg} given as an array must be int32, got ${v.dtype}`);
   if (v.ndim > 1) throw new ShapeError(`${fn}: ${arg} must be 0-d or 1-d, got shape ${fmtShape(v.shape)}`);
@@ -82,10 +84,10 @@ function sliceAlong(a: NDArray, axis: number, lo: number, hi: number): NDArray {
 export function split(x: ArrayLike, sections: number | readonly number[] | NDArray, axis = 0): NDArray[] {
   const a = asArray(x, "split");
   const ax = normAxis("split", axis, a.ndim);
-  const len = a.shape[ax]!;
+  const len = at(a.shape, ax, "split");
   if (sections instanceof NDArray) {
-    const v = intArrayArg("split", "sections", sections, false) as number[];
-    sections = sections.ndim === 0 ? v[0]! : v;
+    const v = intArrayArg("split", "sections", sections, false);
+    sections = sections.ndim === 0 ? at(v, 0, "split") : v;
   }
   let cuts: number[];
   if (typeof sections === "number") {
@@ -120,7 +122,7 @@ function modTraced(s: NDArray, n: number): NDArray {
 
 /** Rolls one axis by a traced int32 scalar s in [0, n): out[k] = a[(k - s) mod n], a gather. */
 function rollTraced(a: NDArray, axis: number, s: NDArray): NDArray {
-  const n = a.shape[axis]!;
+  const n = at(a.shape, axis, "roll");
   const j = W.sub(W.iota(n), s);
   return W.gatherPrim(a, W.where(W.less(j, 0), W.add(j, n), j), axis);
 }
@@ -145,7 +147,7 @@ export function roll(
     const v = intArrayArg("roll", "shift", shift, true);
     if (Array.isArray(v)) shifts = v;
     else if (v.ndim === 0) shifts = [v];
-    else shifts = Array.from({ length: v.shape[0]! }, (_, i) => W.reshape(W.slicePrim(v as NDArray, [i], [i + 1]), []));
+    else shifts = Array.from({ length: at(v.shape, 0, "roll") }, (_, i) => W.reshape(W.slicePrim(v, [i], [i + 1]), []));
   } else shifts = typeof shift === "number" ? [intArg("roll", "shift", shift)] : intListArg("roll", "shift", shift);
   let target = a;
   let axes: number[];
@@ -165,10 +167,10 @@ export function roll(
   // the total shift of each axis mod its length (a repeated axis rolls by the sum, as NumPy)
   const total = new Map<number, number | NDArray>();
   for (let i = 0; i < m; i++) {
-    const ax = axes[axes.length === 1 ? 0 : i]!;
-    const n = target.shape[ax]!;
+    const ax = at(axes, axes.length === 1 ? 0 : i, "roll");
+    const n = at(target.shape, ax, "roll");
     if (n === 0) continue;
-    const s = shifts[shifts.length === 1 ? 0 : i]!;
+    const s = at(shifts, shifts.length === 1 ? 0 : i, "roll");
     const r = typeof s === "number" ? ((s % n) + n) % n : modTraced(s, n);
     const prev = total.get(ax) ?? 0;
     total.set(ax, typeof prev === "number" && typeof r === "number" ? (prev + r) % n : modTraced(W.add(r, prev), n));
@@ -215,7 +217,7 @@ export function repeat(
     a = reshape(a, [a.size]);
     ax = 0;
   } else ax = normAxis("repeat", axis, a.ndim);
-  const len = a.shape[ax]!;
+  const len = at(a.shape, ax, "repeat");
   if (repeats instanceof NDArray && !(repeats instanceof ConcreteArray) && T !== null)
     return repeatTraced(a, repeats, ax, T);
   if (repeats instanceof NDArray && !(repeats instanceof ConcreteArray) && repeats.dtype === "int32")
@@ -223,9 +225,9 @@ export function repeat(
       `repeat: repeats is a traced int32 array of shape ${fmtShape(repeats.shape)}: give options.totalRepeatLength, the static output length (as JAX's total_repeat_length)`,
     );
   if (repeats instanceof NDArray) {
-    const v = intArrayArg("repeat", "repeats", repeats, false) as number[];
+    const v = intArrayArg("repeat", "repeats", repeats, false);
     v.forEach((c, i) => intArg("repeat", `repeats[${i}]`, c, { min: 0, max: MAX_SIZE }));
-    repeats = repeats.ndim === 0 ? v[0]! : v;
+    repeats = repeats.ndim === 0 ? at(v, 0, "repeat") : v;
   }
   const reps =
     typeof repeats === "number"
@@ -235,9 +237,10 @@ export function repeat(
     throw new ShapeError(
       `repeat: ${reps.length} repeat counts do not match axis ${ax} of length ${len} (shape ${fmtShape(a.shape)})`,
     );
-  const count = (i: number): number => reps[reps.length === 1 ? 0 : i]!;
+  // one count per element of the axis (a single count is used for each)
+  const counts = reps.length === 1 ? new Array<number>(len).fill(at(reps, 0, "repeat")) : reps;
   let sum = 0;
-  for (let i = 0; i < len; i++) sum += count(i);
+  for (const c of counts) sum += c;
   const total = T ?? sum;
   sizeArg(
     "repeat",
@@ -251,7 +254,10 @@ export function repeat(
   // derivative scatter-adds the copies back
   const idx = new Int32Array(total).fill(len - 1);
   let p = 0;
-  for (let i = 0; i < len && p < total; i++) for (let r = 0; r < count(i) && p < total; r++) idx[p++] = i;
+  for (const [i, c] of counts.entries()) {
+    if (p >= total) break;
+    for (let r = 0; r < c && p < total; r++) idx[p++] = i;
+  }
   return W.gatherPrim(a, new ConcreteArray(idx, [total], "int32"), ax);
 }
 
@@ -260,7 +266,7 @@ export function repeat(
  * #{i : c_i <= p} (c the running sum of the counts), clamped to the last, a gather.
  */
 function repeatTraced(a: NDArray, repeats: NDArray, ax: number, T: number): NDArray {
-  const len = a.shape[ax]!;
+  const len = at(a.shape, ax, "repeat");
   if (repeats.dtype !== "int32")
     throw new DTypeError(`repeat: repeats given as an array must be int32, got ${repeats.dtype}`);
   if (repeats.ndim > 1 || (repeats.ndim === 1 && repeats.shape[0] !== len && repeats.shape[0] !== 1))

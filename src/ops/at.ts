@@ -1,6 +1,6 @@
 /** Functional index updates, JAX's `x.at[idx].set(v)`: `at(x, ...indices).set/add/mul/min/max(values)`, and `.get()`. */
 import "./methods.js";
-import { NablaError, ShapeError, fmtShape, fmtValue } from "../core/errors.js";
+import { NablaError, ShapeError, at as elementAt, fmtShape, fmtValue } from "../core/errors.js";
 import { ArrayLike, NDArray } from "../core/ndarray.js";
 import { broadcastShapes, shapesEqual, sizeOf } from "../core/shape.js";
 import { scatterCombinePrim } from "../prims/scatter.js";
@@ -83,7 +83,7 @@ function target(x: ArrayLike, indices: readonly ArrayLike[]): Target {
   let valid: NDArray = W.full(S, 1, "bool");
   let stride = M;
   ix.forEach((i, d) => {
-    const n = lead[d]!;
+    const n = elementAt(lead, d, "at");
     stride /= n || 1;
     const j = W.where(W.less(i, 0), W.add(i, n), i);
     valid = W.selectPrim(W.selectPrim(W.greaterEqual(j, 0), W.less(j, n), false), valid, false);
@@ -101,11 +101,12 @@ function update(t: Target, op: Op, values: ArrayLike): NDArray {
     throw new ShapeError(
       `${fn}: values of shape ${fmtShape(v.shape)} do not broadcast to the indexed shape ${fmtShape(want)}`,
     );
-  const M = t.rows.shape[0]!;
-  const m = t.idx.shape[0]!;
+  const M = elementAt(t.rows.shape, 0, fn);
+  const m = elementAt(t.idx.shape, 0, fn);
   if (M === 0 || m === 0) return t.x;
   v = W.reshape(W.broadcastPrim(v, want), [m, ...t.rest]);
-  const perRow = (c: NDArray, like: NDArray) => W.reshape(c, [c.shape[0]!, ...like.shape.slice(1).map(() => 1)]);
+  const perRow = (c: NDArray, like: NDArray) =>
+    W.reshape(c, [elementAt(c.shape, 0, fn), ...like.shape.slice(1).map(() => 1)]);
   const valid = perRow(t.valid, v);
   const dtype = t.x.dtype;
   // bool: add is logical or (max), mul is logical and (min)
@@ -153,7 +154,7 @@ function get(t: Target, options: unknown): NDArray {
   const k = t.ix.length;
   const lead = t.x.shape.slice(0, k);
   const outShape = [...S, ...t.rest];
-  const M = t.rows.shape[0]!;
+  const M = elementAt(t.rows.shape, 0, "at.get");
   if (sizeOf(S) === 0) return W.full(outShape, 0, dtype);
   if (M === 0) {
     if (mode !== "fill")
@@ -166,7 +167,7 @@ function get(t: Target, options: unknown): NDArray {
   let valid: NDArray = W.full(S, 1, "bool");
   let stride = M;
   t.ix.forEach((i, d) => {
-    const n = lead[d]!;
+    const n = elementAt(lead, d, "at.get");
     stride /= n;
     let j: NDArray;
     if (mode === "wrap") {

@@ -1,10 +1,10 @@
 /** Einstein summation, lowered to diagonals (gather), sums, transposes, reshapes and batched matmul. */
 import "./methods.js";
-import { DTypeError, NablaError } from "../core/errors.js";
+import { DTypeError, NablaError, at } from "../core/errors.js";
 import { ArrayLike, NDArray } from "../core/ndarray.js";
 import * as W from "../prims/wrap.js";
 import { asArray } from "./validate.js";
-import { Label, contractionOrder, parseEinsum } from "./einsumPlan.js";
+import { Label, contractionOrder, extent, parseEinsum } from "./einsumPlan.js";
 
 interface Term {
   x: NDArray;
@@ -19,16 +19,16 @@ function diagonals(t: Term): Term {
   for (;;) {
     const a = labels.findIndex((l, i) => labels.indexOf(l) !== i);
     if (a < 0) return { x, labels };
-    const l = labels[a]!;
+    const l = at(labels, a, "einsum");
     const first = labels.indexOf(l);
-    const n = x.shape[a]!;
+    const n = at(x.shape, a, "einsum");
     const others = labels.map((_, i) => i).filter((i) => i !== first && i !== a);
     // [...others, n, n] → [...others, n·n]; the diagonal is every (n + 1)-th element
     const moved = W.transposePrim(x, [...others, first, a]);
-    const flat = W.reshape(moved, [...others.map((i) => x.shape[i]!), n * n]);
+    const flat = W.reshape(moved, [...others.map((i) => at(x.shape, i, "einsum")), n * n]);
     const idx = W.mul(W.iota(n), n + 1);
     x = W.gatherPrim(flat, idx, others.length);
-    labels = [...others.map((i) => labels[i]!), l];
+    labels = [...others.map((i) => at(labels, i, "einsum")), l];
   }
 }
 
@@ -64,7 +64,7 @@ function contract(a: Term, b: Term, keep: ReadonlySet<Label>, sizes: ReadonlyMap
   const con = a.labels.filter((l) => inB.has(l) && !keep.has(l));
   const aOnly = a.labels.filter((l) => !inB.has(l));
   const bOnly = b.labels.filter((l) => !inA.has(l));
-  const ext = (ls: Label[]) => ls.map((l) => sizes.get(l)!);
+  const ext = (ls: Label[]) => ls.map((l) => extent(sizes, l));
   const axesOf = (t: Term, ls: Label[]) => ls.map((l) => t.labels.indexOf(l));
   const am = W.reshape(W.transposePrim(a.x, axesOf(a, [...batch, ...aOnly, ...con])), [
     prod(ext(batch)),
@@ -109,7 +109,7 @@ export function einsum(spec: string, ...xs: ArrayLike[]): NDArray {
   let dt = W.promoted("einsum", as);
   if (dt === "bool") dt = "int32";
   as = as.map((a) => W.convertTo(a, dt));
-  let terms: Term[] = as.map((x, i) => diagonals(squeezeBroadcast({ x, labels: inputs[i]! }, sizes)));
+  let terms: Term[] = as.map((x, i) => diagonals(squeezeBroadcast({ x, labels: at(inputs, i, "einsum") }, sizes)));
   // sum each label that occurs in one operand only and not in the output, before any product
   terms = terms.map((t, i) =>
     sumOut(t, new Set([...output, ...terms.filter((_, k) => k !== i).flatMap((u) => u.labels)])),
@@ -121,10 +121,10 @@ export function einsum(spec: string, ...xs: ArrayLike[]): NDArray {
   )) {
     const rest = terms.filter((_, k) => k !== i && k !== j);
     const keep = new Set([...output, ...rest.flatMap((t) => t.labels)]);
-    const r = contract(terms[i]!, terms[j]!, keep, sizes);
+    const r = contract(at(terms, i, "einsum"), at(terms, j, "einsum"), keep, sizes);
     terms = [...rest, sumOut(r, keep)];
   }
-  const last = sumOut(terms[0]!, new Set(output));
+  const last = sumOut(at(terms, 0, "einsum"), new Set(output));
   return W.transposePrim(
     last.x,
     output.map((l) => last.labels.indexOf(l)),

@@ -4,7 +4,7 @@
  * of their own, aligned from the right across operands), and the pairwise
  * contraction order with the fewest multiply-adds.
  */
-import { NablaError, ShapeError, fmtShape } from "../core/errors.js";
+import { NablaError, ShapeError, at, fmtShape } from "../core/errors.js";
 
 /** A label: a letter's char code, or ELLIPSIS + k for the k-th broadcast ellipsis dimension. */
 export type Label = number;
@@ -21,7 +21,7 @@ function terms(spec: string): { ins: string[]; out: string | null } {
   const s = spec.replace(/\s+/g, "");
   const parts = s.split("->");
   if (parts.length > 2) throw new NablaError(`einsum: subscripts ${JSON.stringify(spec)} have more than one "->"`);
-  return { ins: parts[0]!.split(","), out: parts.length === 2 ? parts[1]! : null };
+  return { ins: at(parts, 0, "einsum").split(","), out: parts.length === 2 ? at(parts, 1, "einsum") : null };
 }
 
 /** Letters and at most one "..." of a term, as labels (the ellipsis as null, expanded later). */
@@ -36,7 +36,7 @@ function tokens(term: string, spec: string): (number | null)[] {
       i += 3;
       continue;
     }
-    const c = term[i]!;
+    const c = at(term, i, "einsum");
     if (!/[a-zA-Z]/.test(c))
       throw new NablaError(`einsum: subscripts ${JSON.stringify(spec)}: ${JSON.stringify(c)} is not a letter`);
     out.push(c.charCodeAt(0));
@@ -60,7 +60,7 @@ export function parseEinsum(spec: string, shapes: readonly (readonly number[])[]
   const toks = ins.map((t) => tokens(t, spec));
   const ellRank = toks.map((t, k) => {
     const named = t.filter((l) => l !== null).length;
-    const shape = shapes[k]!;
+    const shape = at(shapes, k, "einsum");
     const hasEll = t.includes(null);
     if (hasEll ? shape.length < named : shape.length !== named)
       throw new ShapeError(
@@ -71,24 +71,27 @@ export function parseEinsum(spec: string, shapes: readonly (readonly number[])[]
   const R = Math.max(0, ...ellRank);
   const sizes = new Map<Label, number>();
   const inputs = toks.map((t, k) => {
+    const shape = at(shapes, k, "einsum");
     const labels: Label[] = [];
     for (const l of t)
-      if (l === null) for (let e = R - ellRank[k]!; e < R; e++) labels.push(ELLIPSIS + e);
+      if (l === null) for (let e = R - at(ellRank, k, "einsum"); e < R; e++) labels.push(ELLIPSIS + e);
       else labels.push(l);
+    // one label per axis: the ellipsis stands for the axes the letters leave (checked above)
     labels.forEach((l, ax) => {
-      const n = shapes[k]![ax]!;
+      const n = at(shape, ax, "einsum");
       const first = labels.indexOf(l);
+      const m = at(shape, first, "einsum");
       // a diagonal needs equal extents (NumPy raises; broadcasting inside one operand is not defined)
-      if (first !== ax && shapes[k]![first] !== n)
+      if (first !== ax && m !== n)
         throw new ShapeError(
-          `einsum: index ${JSON.stringify(String.fromCharCode(l))} repeats in operand ${k} of shape ${fmtShape(shapes[k]!)} with extents ${shapes[k]![first]} and ${n} (a diagonal needs equal extents)`,
+          `einsum: index ${JSON.stringify(String.fromCharCode(l))} repeats in operand ${k} of shape ${fmtShape(shape)} with extents ${m} and ${n} (a diagonal needs equal extents)`,
         );
       const prev = sizes.get(l);
       // extent 1 broadcasts against any other (letters too, as NumPy and jnp.einsum)
       if (prev === undefined || prev === 1) sizes.set(l, n);
       else if (n !== prev && n !== 1)
         throw new ShapeError(
-          `einsum: index ${l >= ELLIPSIS ? "..." : JSON.stringify(String.fromCharCode(l))} has extents ${prev} and ${n} (operand ${k}, shape ${fmtShape(shapes[k]!)})`,
+          `einsum: index ${l >= ELLIPSIS ? "..." : JSON.stringify(String.fromCharCode(l))} has extents ${prev} and ${n} (operand ${k}, shape ${fmtShape(shape)})`,
         );
     });
     return labels;
@@ -127,10 +130,17 @@ export function parseEinsum(spec: string, shapes: readonly (readonly number[])[]
   return { inputs, output, sizes };
 }
 
+/** The extent of label `l`: parseEinsum records one for every label of every operand. */
+export function extent(sizes: ReadonlyMap<Label, number>, l: Label): number {
+  const n = sizes.get(l);
+  if (n === undefined) throw new NablaError(`einsum: internal: no extent for label ${l}`);
+  return n;
+}
+
 /** Multiply-adds of contracting two operands: the product of the extents of every label of either. */
 export function pairCost(a: readonly Label[], b: readonly Label[], sizes: ReadonlyMap<Label, number>): number {
   let c = 1;
-  for (const l of new Set([...a, ...b])) c *= sizes.get(l) ?? 1;
+  for (const l of new Set([...a, ...b])) c *= extent(sizes, l);
   return c;
 }
 
@@ -153,8 +163,10 @@ export function contractionOrder(
   const keepFor = (ops: readonly (readonly Label[])[], i: number, j: number) =>
     new Set([...output, ...ops.filter((_, k) => k !== i && k !== j).flat()]);
   const step = (ops: readonly (readonly Label[])[], i: number, j: number) => {
-    const res = pairResult(ops[i]!, ops[j]!, keepFor(ops, i, j));
-    return { cost: pairCost(ops[i]!, ops[j]!, sizes), next: [...ops.filter((_, k) => k !== i && k !== j), res] };
+    const a = at(ops, i, "einsum");
+    const b = at(ops, j, "einsum");
+    const res = pairResult(a, b, keepFor(ops, i, j));
+    return { cost: pairCost(a, b, sizes), next: [...ops.filter((_, k) => k !== i && k !== j), res] };
   };
   const pairs = (n: number): [number, number][] => {
     const out: [number, number][] = [];
@@ -182,8 +194,9 @@ export function contractionOrder(
       const s = step(ops, i, j);
       if (best === null || s.cost < best.cost) best = { i, j, ...s };
     }
-    path.push([best!.i, best!.j]);
-    ops = best!.next;
+    if (best === null) throw new NablaError(`einsum: internal: no pair to contract among ${ops.length} operands`);
+    path.push([best.i, best.j]);
+    ops = best.next;
   }
   return path;
 }

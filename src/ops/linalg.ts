@@ -394,11 +394,11 @@ function cutoff(op: string, rcond: unknown, a: NDArray): number {
  */
 function pinvOf(a: NDArray, rc: number): NDArray {
   const [u0, s0, vh0] = svdPrim(a, false);
-  const [u, s, vh] = [stopGradient(u0!), stopGradient(s0!), stopGradient(vh0!)];
+  const [u, s, vh] = [stopGradient(u0), stopGradient(s0), stopGradient(vh0)];
   const keep = greater(s, mul(max(s, -1, true), rc));
   const inv = where(keep, div(1, where(keep, s, 1)), 0);
   const p = matmul(mul(mT(vh), expandDims(inv, -2)), mT(u));
-  const k = s.shape[s.ndim - 1]!;
+  const k = at(s.shape, s.ndim - 1, "pinv");
   if (k === 0) return p;
   const kept = expandDims(astype(keep, a.dtype), -2); // [..., 1, k]
   const q = mul(u, kept); // [..., m, k]
@@ -453,10 +453,11 @@ export function lstsq(a: ArrayLike, b: ArrayLike, rcond?: number): [NDArray, NDA
   const dt = floatOf(promoted("lstsq", [A0, B0]));
   const A = astype(A0, dt);
   const B = astype(B0, dt);
-  const [m, n] = A.shape as [number, number];
+  const m = at(A.shape, 0, "lstsq");
+  const n = at(A.shape, 1, "lstsq");
   const rc = cutoff("lstsq", rcond, A);
   const p = pinvOf(A, rc);
-  const s = svdPrim(A, false)[1]!;
+  const s = svdPrim(A, false)[1];
   const keep = greater(s, mul(max(stopGradient(s), -1, true), rc));
   const x = matmul(p, B);
   const rank = sum(astype(keep, "int32"));

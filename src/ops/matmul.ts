@@ -26,8 +26,10 @@ export function matmul(x: ArrayLike, y: ArrayLike): NDArray {
   const bVec = b.ndim === 1;
   if (aVec) a = reshape(a, [1, at(a.shape, 0, "matmul")]);
   if (bVec) b = reshape(b, [at(b.shape, 0, "matmul"), 1]);
-  const [M, Ka] = a.shape.slice(-2) as [number, number];
-  const [Kb, N] = b.shape.slice(-2) as [number, number];
+  const M = at(a.shape, a.ndim - 2, "matmul");
+  const Ka = at(a.shape, a.ndim - 1, "matmul");
+  const Kb = at(b.shape, b.ndim - 2, "matmul");
+  const N = at(b.shape, b.ndim - 1, "matmul");
   if (Ka !== Kb)
     throw new ShapeError(
       `matmul: shapes ${fmtShape(asArray(x).shape)} and ${fmtShape(asArray(y).shape)} are not aligned`,
@@ -80,7 +82,8 @@ export function diag(x: ArrayLike): NDArray {
     return mul(reshape(a, [n, 1]), eye(n, n, { dtype: a.dtype }));
   }
   if (a.ndim !== 2) throw new ShapeError(`diag: expected a 1-D or 2-D array, got shape ${fmtShape(a.shape)}`);
-  const [n, m] = a.shape as [number, number];
+  const n = at(a.shape, 0, "diag");
+  const m = at(a.shape, 1, "diag");
   const k = Math.min(n, m);
   if (k === 0) return reshape(W.slicePrim(reshape(a, [-1]), [0], [0]), [0]);
   // element (i, i) sits at flat index i (m + 1): view the flat array as rows of m + 1

@@ -38,8 +38,10 @@ function convAval(x: Aval, w: Aval, p: P): Aval {
   for (const k of ["strides", "lo", "hi", "lhsDilation", "rhsDilation"] as const)
     if (p[k].length !== nd) throw new ShapeError(`conv: ${k} has ${p[k].length} entries for ${nd} spatial axes`);
   const G = p.groups;
-  const [N, C] = x.shape as [number, number];
-  const [Oc, Cg] = w.shape as [number, number];
+  const N = at(x.shape, 0, "conv");
+  const C = at(x.shape, 1, "conv");
+  const Oc = at(w.shape, 0, "conv");
+  const Cg = at(w.shape, 1, "conv");
   if (G < 1 || C !== Cg * G || Oc % G !== 0)
     throw new ShapeError(
       `conv: input ${sx} has ${C} channels and kernel ${sw} ${Oc}x${Cg}, inconsistent with ${G} feature group(s)`,
@@ -59,8 +61,8 @@ export const CONV: LinearRule<P, 2, 1> = {
   transpose([ct = null], [x, w], p) {
     if (ct === null) return [null, null];
     if (isLin(x) && isLin(w)) throw new DTypeError("conv: transpose of a convolution of two linear operands");
-    if (isLin(x)) return [transposeLhs(ct, w as NDArray, x.aval.shape, p), null];
-    if (isLin(w)) return [null, transposeRhs(ct, x as NDArray, w.aval.shape, p)];
+    if (isLin(x) && !isLin(w)) return [transposeLhs(ct, w, x.aval.shape, p), null];
+    if (isLin(w) && !isLin(x)) return [null, transposeRhs(ct, x, w.aval.shape, p)];
     return [null, null];
   },
   vmap: convBatch,
@@ -75,7 +77,8 @@ export const CONV: LinearRule<P, 2, 1> = {
 function transposeLhs(ct: NDArray, w: NDArray, xShape: readonly number[], p: P): NDArray {
   const nd = xShape.length - 2;
   const G = p.groups;
-  const [Oc, Cg] = w.shape as [number, number];
+  const Oc = at(w.shape, 0, "conv");
+  const Cg = at(w.shape, 1, "conv");
   const kS = w.shape.slice(2);
   const sp = range(2, nd + 2);
   // w [G·Og, Cg, k] → [G, Og, Cg, k] → [G, Cg, Og, k] → [G·Cg, Og, k], flipped
@@ -110,8 +113,8 @@ function transposeLhs(ct: NDArray, w: NDArray, xShape: readonly number[], p: P):
 function transposeRhs(ct: NDArray, x: NDArray, wShape: readonly number[], p: P): NDArray {
   const nd = wShape.length - 2;
   const G = p.groups;
-  const [N, C] = x.shape as [number, number];
-  const Cg = C / G;
+  const N = at(x.shape, 0, "conv");
+  const Cg = at(x.shape, 1, "conv") / G;
   const inS = x.shape.slice(2);
   // x [N, G·Cg, in] → [N, G, Cg, in] → [Cg, G, N, in] → [Cg, G·N, in]
   let xt = O.reshape(x, [N, G, Cg, ...inS]);
@@ -146,12 +149,15 @@ function convBatch([x, w]: [NDArray, NDArray], [dx = null, dw = null]: [Dim, Dim
   const nd = x.ndim - (dx === null ? 2 : 3);
   if (dw === null) {
     const xb = moveToFront(x, dx ?? 0); // [B, N, C, in]
-    const [B, N] = xb.shape as [number, number];
+    const B = at(xb.shape, 0, "conv");
+    const N = at(xb.shape, 1, "conv");
     const out = convPrim(O.reshape(xb, [B * N, ...xb.shape.slice(2)]), w, p);
     return [[O.reshape(out, [B, N, ...out.shape.slice(1)])], [0]];
   }
   const xb = batchedFront(x, dx, size); // [B, N, C, in]
-  const [B, N, C] = xb.shape as [number, number, number];
+  const B = at(xb.shape, 0, "conv");
+  const N = at(xb.shape, 1, "conv");
+  const C = at(xb.shape, 2, "conv");
   const xm = O.reshape(O.transposePrim(xb, [1, 0, ...range(2, nd + 3)]), [N, B * C, ...xb.shape.slice(3)]);
   const wb = moveToFront(w, dw); // [B, O, Cg, k]
   const wm = O.reshape(wb, [B * at(wb.shape, 1, "conv"), ...wb.shape.slice(2)]);

@@ -123,12 +123,16 @@ function eighJvp(da: NDArray, w: NDArray, v: NDArray): [NDArray, NDArray] {
 function matmulBatch(a: NDArray, b: NDArray, da: Dim, db: Dim, size: number): NDArray {
   if (da !== null && db === null && a.ndim === 3 && b.ndim === 2) {
     const x = moveToFront(a, da); // [B, M, K]
-    const [B, M, K] = x.shape as [number, number, number];
+    const B = at(x.shape, 0, "matmul");
+    const M = at(x.shape, 1, "matmul");
+    const K = at(x.shape, 2, "matmul");
     return O.reshape(O.matmulPrim(O.reshape(x, [B * M, K]), b), [B, M, at(b.shape, 1, "matmul")]);
   }
   if (da === null && db !== null && a.ndim === 2 && b.ndim === 3) {
     const y = O.transposePrim(moveToFront(b, db), [1, 0, 2]); // [K, B, N]
-    const [K, B, N] = y.shape as [number, number, number];
+    const K = at(y.shape, 0, "matmul");
+    const B = at(y.shape, 1, "matmul");
+    const N = at(y.shape, 2, "matmul");
     const out = O.matmulPrim(a, O.reshape(y, [K, B * N])); // [M, B*N]
     return O.transposePrim(O.reshape(out, [at(a.shape, 0, "matmul"), B, N]), [1, 0, 2]);
   }
@@ -154,17 +158,16 @@ function matmulSwapped(x: NDArray, y: NDArray, ta: boolean, tb: boolean): NDArra
     deviceStorageOf(x) === null &&
     deviceStorageOf(y) === null
   ) {
-    const [o] = MATMUL.abstractEval([ta ? avalSwapped(x) : x, tb ? avalSwapped(y) : y], {});
-    return matmulT(x, y, o!.dtype, ta, tb);
+    const o = at(MATMUL.abstractEval([ta ? avalSwapped(x) : x, tb ? avalSwapped(y) : y], {}), 0, "matmul");
+    return matmulT(x, y, o.dtype, ta, tb);
   }
   return O.matmulPrim(ta ? swap(x) : x, tb ? swap(y) : y);
 }
 
 /** The abstract value of x with its last two axes swapped. */
 function avalSwapped(x: ConcreteArray): Aval {
-  const s = x.shape.slice();
-  const n = s.length;
-  if (n >= 2) [s[n - 2], s[n - 1]] = [s[n - 1]!, s[n - 2]!];
+  // the last two axes reversed (a shape of rank < 2 is kept as it is)
+  const s = [...x.shape.slice(0, -2), ...x.shape.slice(-2).reverse()];
   return { shape: s, dtype: x.dtype, weak: x.weakType };
 }
 

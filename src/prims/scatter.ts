@@ -6,7 +6,7 @@
  * use gather and scatter_add). Their derivative rules are written with
  * gather, scatter_add, select and the rows themselves, so every order follows.
  */
-import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
+import { DTypeError, ShapeError, at, fmtShape } from "../core/errors.js";
 import { NDArray } from "../core/ndarray.js";
 import { shapesEqual } from "../core/shape.js";
 import { bind1 } from "../core/trace.js";
@@ -28,11 +28,12 @@ function scatterAval(op: Combine, x: Aval, i: Aval, u: Aval): Aval {
   const name = `scatter_${op}`;
   if (i.dtype !== "int32") throw new DTypeError(`${name}: indices must be int32, got ${i.dtype}`);
   if (x.dtype !== u.dtype) throw new DTypeError(`${name}: operand ${x.dtype} and updates ${u.dtype} differ`);
+  const m = i.shape.length === 1 ? i.shape[0] : undefined;
   if (
     x.shape.length < 1 ||
-    i.shape.length !== 1 ||
-    !shapesEqual(u.shape, [i.shape[0]!, ...x.shape.slice(1)]) ||
-    (x.shape[0] === 0 && i.shape[0]! > 0)
+    m === undefined ||
+    !shapesEqual(u.shape, [m, ...x.shape.slice(1)]) ||
+    (x.shape[0] === 0 && m > 0)
   )
     throw new ShapeError(
       `${name}: operand ${fmtShape(x.shape)}, indices ${fmtShape(i.shape)} and updates ${fmtShape(u.shape)} do not fit ([M, ...R], [m], [m, ...R])`,
@@ -45,8 +46,8 @@ function scatterAval(op: Combine, x: Aval, i: Aval, u: Aval): Aval {
  * operand and update equal to the result at that position:
  * dout = (dx·[x = out] + Σ_j du_j·[u_j = out_idx_j]) / ([x = out] + Σ_j [u_j = out_idx_j]).
  */
-function extremumJvp(x: NDArray, idx: NDArray, u: NDArray, dx: T, du: T, out: NDArray): T {
-  const M = x.shape[0]!;
+function extremumJvp(op: "min" | "max", x: NDArray, idx: NDArray, u: NDArray, dx: T, du: T, out: NDArray): T {
+  const M = at(x.shape, 0, `scatter_${op}`);
   const kept = O.equal(x, out);
   const hit = O.equal(u, O.gatherPrim(out, idx, 0));
   const count = O.add(O.convertTo(kept, x.dtype), O.scatterAddPrim(O.convertTo(hit, x.dtype), idx, 0, M));
@@ -65,7 +66,7 @@ function extremumJvp(x: NDArray, idx: NDArray, u: NDArray, dx: T, du: T, out: ND
  * derivatives, to every order, are those of the product.
  */
 function mulJvp(x: NDArray, idx: NDArray, u: NDArray, dx: T, du: T): T {
-  const M = x.shape[0]!;
+  const M = at(x.shape, 0, "scatter_mul");
   const ones = O.full(x.shape, 1, x.dtype);
   const tx = dx === null ? null : O.mul(dx, scatterCombinePrim("mul", ones, idx, u));
   if (du === null) return tx;
@@ -84,7 +85,7 @@ function mulJvp(x: NDArray, idx: NDArray, u: NDArray, dx: T, du: T): T {
  * through the permutation.
  */
 function exclusiveProducts(idx: NDArray, u: NDArray, M: number): NDArray {
-  const m = idx.shape[0]!;
+  const m = at(idx.shape, 0, "scatter_mul");
   if (m === 0) return u;
   const rest = u.shape.slice(1);
   // out-of-range indices clamp as in the kernel, so that, e.g., M and M + 1 share the last position
@@ -94,7 +95,8 @@ function exclusiveProducts(idx: NDArray, u: NDArray, M: number): NDArray {
   const us = O.gatherPrim(u, perm, 0);
   const zeroBegin = (a: NDArray) => a.shape.map(() => 0);
   const head = (a: NDArray, n: number) => O.slicePrim(a, zeroBegin(a), [n, ...a.shape.slice(1)]);
-  const tail = (a: NDArray, n: number) => O.slicePrim(a, [a.shape[0]! - n, ...a.shape.slice(1).map(() => 0)], a.shape);
+  const tail = (a: NDArray, n: number) =>
+    O.slicePrim(a, [at(a.shape, 0, "scatter_mul") - n, ...a.shape.slice(1).map(() => 0)], a.shape);
   // shifted(a, k)_i = a_{i-k} (k > 0) or a_{i+|k|} (k < 0), zero where that is outside [0, m)
   const shifted = (a: NDArray, k: number): NDArray => {
     const n = Math.abs(k);
@@ -133,29 +135,26 @@ function exclusiveProducts(idx: NDArray, u: NDArray, M: number): NDArray {
  * wrapping and clamping, updates [B·m, ...R]).
  */
 function scatterBatch(op: Combine) {
-  return ([x, i, u]: NDArray[], [dx = null, di = null, du = null]: Dim[], _p: {}, size: number): BatchResult => {
-    const xb = batchedFront(x!, dx, size);
-    const ib = batchedFront(i!, di, size);
-    const ub = batchedFront(u!, du, size);
-    const M = xb.shape[1]!;
-    const flat = (a: NDArray) => O.reshape(a, [a.shape[0]! * a.shape[1]!, ...a.shape.slice(2)]);
-    const out = scatterCombinePrim(
-      op,
-      flat(xb),
-      O.reshape(offsetIndices(ib, M), [ib.shape[0]! * ib.shape[1]!]),
-      flat(ub),
-    );
+  const name = `scatter_${op}`;
+  return ([x, i, u]: [NDArray, NDArray, NDArray], [dx, di, du]: [Dim, Dim, Dim], _p: {}, size: number): BatchResult => {
+    const xb = batchedFront(x, dx, size);
+    const ib = batchedFront(i, di, size);
+    const ub = batchedFront(u, du, size);
+    const M = at(xb.shape, 1, name);
+    // [B, n, ...R] -> [B·n, ...R]
+    const flat = (a: NDArray) => O.reshape(a, [at(a.shape, 0, name) * at(a.shape, 1, name), ...a.shape.slice(2)]);
+    const out = scatterCombinePrim(op, flat(xb), flat(offsetIndices(ib, M)), flat(ub));
     return [[O.reshape(out, xb.shape)], [0]];
   };
 }
 
-function row(op: Combine): Rule<{}> {
+function row(op: Combine): Rule<{}, 3, 1> {
   return {
     name: `scatter_${op}`,
-    abstractEval: ([x, i, u]) => [scatterAval(op, x!, i!, u!)],
-    impl: ([x, i, u]) => [K.scatterCombine(x!, i!, u!, op)],
-    jvp: ([x, i, u], [dx = null, , du = null], [out]) => [
-      op === "mul" ? mulJvp(x!, i!, u!, dx, du) : extremumJvp(x!, i!, u!, dx, du, out!),
+    abstractEval: ([x, i, u]) => [scatterAval(op, x, i, u)],
+    impl: ([x, i, u]) => [K.scatterCombine(x, i, u, op)],
+    jvp: ([x, i, u], [dx, , du], [out]) => [
+      op === "mul" ? mulJvp(x, i, u, dx, du) : extremumJvp(op, x, i, u, dx, du, out),
     ],
     vmap: scatterBatch(op),
   };
@@ -168,4 +167,4 @@ export const SCATTER_MIN = row("min");
 // out[idx_j] = max(out[idx_j], u_j) for every j
 export const SCATTER_MAX = row("max");
 
-const ROWS: Record<Combine, Rule<{}>> = { mul: SCATTER_MUL, min: SCATTER_MIN, max: SCATTER_MAX };
+const ROWS: Record<Combine, Rule<{}, 3, 1>> = { mul: SCATTER_MUL, min: SCATTER_MIN, max: SCATTER_MAX };

@@ -22,11 +22,8 @@
  * When WebAssembly or SIMD is unavailable, `compileElementwise` returns null
  * and callers keep their JS loops.
  */
-// Non-null assertions (`!`) in this file are reads of typed arrays, shapes and strides at indices
-// bounded by loops over their lengths, which the primitive's shape rule has checked before the kernel
-// runs: noUncheckedIndexedAccess cannot see those bounds, and a checked read would cost a branch per
-// element in the innermost loops.
 import type { TypedArray } from "../../core/dtype.js";
+import { NablaError, at as elementAt } from "../../core/errors.js";
 import { Code, F64, I32, OP, SIMD, V128, body, moduleBytes } from "./encoder.js";
 import { BINARY, ERF_TABLE_BASE, ERF_TABLE_BYTES, UNARY, VB, type X, sincos } from "./vmath.js";
 import { ERF_TABLE } from "./erfTable.js";
@@ -71,7 +68,21 @@ export type EwKernel = (ins: readonly TypedArray[], outs: readonly TypedArray[],
 
 /** Whether a primitive name has a compiled form with `arity` operands. */
 export function wasmSupports(op: string, arity: number): boolean {
-  return arity === 1 ? op in UNARY : arity === 2 ? op in BINARY : false;
+  return arity === 1 ? Object.hasOwn(UNARY, op) : arity === 2 ? Object.hasOwn(BINARY, op) : false;
+}
+
+/** The emitter of a unary operation (`wasmSupports` said it has one). */
+function unaryOp(op: string): (v: VB, x: X) => X {
+  const f = Object.hasOwn(UNARY, op) ? UNARY[op] : undefined;
+  if (f === undefined) throw new NablaError(`compileElementwise: internal: no compiled unary ${op}`);
+  return f;
+}
+
+/** The emitter of a binary operation (`wasmSupports` said it has one). */
+function binaryOp(op: string): (v: VB, a: X, b: X) => X {
+  const f = Object.hasOwn(BINARY, op) ? BINARY[op] : undefined;
+  if (f === undefined) throw new NablaError(`compileElementwise: internal: no compiled binary ${op}`);
+  return f;
 }
 
 const HOST_TYPE = { params: [F64], results: [F64] };
@@ -128,18 +139,23 @@ function generate(p: EwProgram): Uint8Array<ArrayBuffer> {
     // sin and cos of one value share their reduction and polynomials
     const trig = new Map<number, [X, X]>();
     for (const o of p.ops) {
-      const a = o.args.map((i) => vals[i]);
+      const a = o.args.map((i) => elementAt(vals, i, "compileElementwise"));
       let e: X;
       if (o.op === "sin" || o.op === "cos") {
-        let sc = trig.get(o.args[0]!);
-        if (sc === undefined) trig.set(o.args[0]!, (sc = sincos(v, a[0]!)));
+        const arg = elementAt(o.args, 0, "compileElementwise");
+        let sc = trig.get(arg);
+        if (sc === undefined) trig.set(arg, (sc = sincos(v, elementAt(a, 0, "compileElementwise"))));
         e = sc[o.op === "sin" ? 0 : 1];
-      } else e = a.length === 1 ? UNARY[o.op]!(v, a[0]!) : BINARY[o.op]!(v, a[0]!, a[1]!);
+      } else
+        e =
+          a.length === 1
+            ? unaryOp(o.op)(v, elementAt(a, 0, "compileElementwise"))
+            : binaryOp(o.op)(v, elementAt(a, 0, "compileElementwise"), elementAt(a, 1, "compileElementwise"));
       vals.push(v.let(round(e)));
     }
     p.outs.forEach((vi, j) => {
       addr(nIn + j);
-      vals[vi]!();
+      elementAt(vals, vi, "compileElementwise")();
       if (f32)
         c.simd(SIMD.f32x4DemoteF64x2Zero)
           .simd(SIMD.store64Lane, [3, at * step])
@@ -147,7 +163,7 @@ function generate(p: EwProgram): Uint8Array<ArrayBuffer> {
       else c.simd(SIMD.store, [4, at * step]);
     });
     if (p.sum !== null) {
-      const s = vals[p.sum]!;
+      const s = elementAt(vals, p.sum, "compileElementwise");
       for (let lane = 0; lane < (tail ? 1 : 2); lane++) {
         c.get(acc);
         s();
@@ -322,7 +338,7 @@ export function eagerKernel(f: Function, arity: 1 | 2, mode: number, dtype: stri
   if (n < minSize || (dtype !== "float32" && dtype !== "float64")) return null;
   const op = NAMED.get(f);
   if (op === undefined || !wasmSupports(op, arity)) return null;
-  const scalarIn = (arity === 1 ? UNARY_MODE : BINARY_MODE)[mode]!;
+  const scalarIn = elementAt(arity === 1 ? UNARY_MODE : BINARY_MODE, mode, "eagerKernel");
   return compileElementwise({
     dtype,
     scalarIn,

@@ -8,10 +8,7 @@
  * opcodes are those of the WebAssembly 2.0 core specification (SIMD is
  * prefix 0xfd followed by a LEB128 opcode).
  */
-// Non-null assertions (`!`) in this file are reads of typed arrays, shapes and strides at indices
-// bounded by loops over their lengths, which the primitive's shape rule has checked before the kernel
-// runs: noUncheckedIndexedAccess cannot see those bounds, and a checked read would cost a branch per
-// element in the innermost loops.
+import { at } from "../../core/errors.js";
 
 /** Value types. */
 export const I32 = 0x7f;
@@ -207,7 +204,7 @@ export class Code {
   /** `v128.const` of 16 bytes. */
   v128(bytes: ArrayLike<number>): this {
     this.simd(SIMD.const);
-    for (let i = 0; i < 16; i++) this.b.push(bytes[i]! & 0xff);
+    for (let i = 0; i < 16; i++) this.b.push(at(bytes, i, "v128.const") & 0xff);
     return this;
   }
   v128zero(): this {
@@ -259,16 +256,12 @@ export function moduleBytes(spec: ModuleSpec): Uint8Array<ArrayBuffer> {
     types.push(t);
     return types.length - 1;
   };
-  const importTypes = imports.map((im) => typeIndex(im.type));
+  // import types first: their indices come before the defined functions'
+  const typedImports = imports.map((im) => ({ ...im, typeIdx: typeIndex(im.type) }));
   const funcTypes = spec.funcs.map((f) => typeIndex(f.type));
   const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
   section(1, vec(types.map((t) => [0x60, ...vec(t.params.map((p) => [p])), ...vec(t.results.map((r) => [r]))])), out);
-  const imps: number[][] = imports.map((im, i) => [
-    ...name(im.module),
-    ...name(im.name),
-    0x00,
-    ...leb(importTypes[i]!),
-  ]);
+  const imps: number[][] = typedImports.map((im) => [...name(im.module), ...name(im.name), 0x00, ...leb(im.typeIdx)]);
   if (spec.memory.import) {
     // limits: flag 0x00 (min only) or 0x03 (shared, min and max)
     const sh = spec.memory.shared;

@@ -22,10 +22,7 @@
  * fresh local and returns an emitter that reads it; anything used twice is
  * bound that way.
  */
-// Non-null assertions (`!`) in this file are reads of typed arrays, shapes and strides at indices
-// bounded by loops over their lengths, which the primitive's shape rule has checked before the kernel
-// runs: noUncheckedIndexedAccess cannot see those bounds, and a checked read would cost a branch per
-// element in the innermost loops.
+import { at } from "../../core/errors.js";
 import { Code, OP, SIMD } from "./encoder.js";
 import { ERF_TABLE, ERF_TERMS } from "./erfTable.js";
 
@@ -192,12 +189,15 @@ export class VB {
     let p = z;
     while (terms.length > 1) {
       const next: X[] = [];
-      for (let i = 0; i < terms.length; i += 2)
-        next.push(i + 1 < terms.length ? this.let(this.add(terms[i]!, this.mul(p, terms[i + 1]!))) : terms[i]!);
+      for (let i = 0; i < terms.length; i += 2) {
+        const lo = at(terms, i, "polyX");
+        const hi = terms[i + 1]; // undefined past the end: an odd last term is carried up as it is
+        next.push(hi === undefined ? lo : this.let(this.add(lo, this.mul(p, hi))));
+      }
       terms = next;
       if (terms.length > 1) p = this.let(this.mul(p, p));
     }
-    return terms[0]!;
+    return at(terms, 0, "polyX");
   }
 }
 
@@ -217,17 +217,18 @@ const P4 = 8.4784276603689e-32;
 /** Largest |x| whose sin/cos use the reduction above; beyond it the host's Math.sin/cos is called per lane. */
 export const TRIG_BOUND = 2 ** 20;
 
-const factorials = (() => {
-  const f = [1];
-  for (let i = 1; i <= 25; i++) f.push(f[i - 1]! * i);
+/** n! as the running product 1·1·2·…·n in float64 (exact up to 22!, then rounded at each step). */
+function factorial(n: number): number {
+  let f = 1;
+  for (let i = 1; i <= n; i++) f *= i;
   return f;
-})();
+}
 // exp(r) = 1 + r + r² Σ_{j>=0} r^j / (j+2)!, |r| <= ln2/2: the r^14 term is < 2^-57 of the result
-const EXP_Q = Array.from({ length: 12 }, (_, j) => 1 / factorials[j + 2]!);
+const EXP_Q = Array.from({ length: 12 }, (_, j) => 1 / factorial(j + 2));
 // sin r = r + r z Σ_{j>=0} (-1)^(j+1) z^j / (2j+3)!, z = r², |r| <= π/4 (to r^19)
-const SIN_S = Array.from({ length: 9 }, (_, j) => (j % 2 === 0 ? -1 : 1) / factorials[2 * j + 3]!);
+const SIN_S = Array.from({ length: 9 }, (_, j) => (j % 2 === 0 ? -1 : 1) / factorial(2 * j + 3));
 // cos r = 1 - z/2 + z² Σ_{j>=0} (-1)^j z^j / (2j+4)! (to r^20)
-const COS_C = Array.from({ length: 9 }, (_, j) => (j % 2 === 0 ? 1 : -1) / factorials[2 * j + 4]!);
+const COS_C = Array.from({ length: 9 }, (_, j) => (j % 2 === 0 ? 1 : -1) / factorial(2 * j + 4));
 // log(1+f) = 2s + s R with s = f/(2+f), R = Σ_{n>=1} 2 s^(2n) / (2n+1); |s| <= 0.1716 (to s^23)
 const LOG_R = Array.from({ length: 11 }, (_, j) => 2 / (2 * j + 3));
 
@@ -474,7 +475,7 @@ export const ERF_SMALL: readonly number[] = [
   0.1283791670955126,
   ...Array.from(
     { length: 12 },
-    (_, j) => ((j % 2 === 0 ? -1 : 1) * 1.1283791670955126) / (factorials[j + 1]! * (2 * j + 3)),
+    (_, j) => ((j % 2 === 0 ? -1 : 1) * 1.1283791670955126) / (factorial(j + 1) * (2 * j + 3)),
   ),
 ];
 
