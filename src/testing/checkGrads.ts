@@ -197,15 +197,16 @@ function randomTangents(ctx: Ctx, args: readonly unknown[]): { ps: NDArray[]; ts
   return { ps, ts, tangents: nb.tree.unflatten(pdef, ts) as unknown[] };
 }
 
-function checkJvpAt(
-  ctx: Ctx,
-  g: (...args: any[]) => unknown,
-  args: readonly unknown[],
-  order: number,
-  total: number,
-  path: readonly ("fwd" | "rev")[],
-  floor: FloatDType,
-): FloatDType {
+/** Where a check runs: the derivative order, how many there are, the modes that led here, the dtype floor. */
+interface Where {
+  readonly order: number;
+  readonly total: number;
+  readonly path: readonly ("fwd" | "rev")[];
+  readonly floor: FloatDType;
+}
+
+function checkJvpAt(ctx: Ctx, g: (...args: any[]) => unknown, args: readonly unknown[], where: Where): FloatDType {
+  const { order, total, path, floor } = where;
   const { ps, tangents } = randomTangents(ctx, args);
   const [out, tout] = nb.jvp(g, args, tangents);
   const [outs] = flatArrays(out);
@@ -258,15 +259,8 @@ function checkJvpAt(
   return tol.dtype;
 }
 
-function checkVjpAt(
-  ctx: Ctx,
-  g: (...args: any[]) => unknown,
-  args: readonly unknown[],
-  order: number,
-  total: number,
-  path: readonly ("fwd" | "rev")[],
-  floor: FloatDType,
-): FloatDType {
+function checkVjpAt(ctx: Ctx, g: (...args: any[]) => unknown, args: readonly unknown[], where: Where): FloatDType {
+  const { order, total, path, floor } = where;
   const { ps, ts, tangents } = randomTangents(ctx, args);
   const [out, pull] = nb.vjp(g, ...args);
   const [outs, odef] = flatArrays(out);
@@ -399,14 +393,14 @@ export function checkGrads(
   ): void => {
     const order = total - left + 1;
     if (modes.includes("fwd")) {
-      const dt = checkJvpAt(ctx, g, gargs, order, total, path, floor);
+      const dt = checkJvpAt(ctx, g, gargs, { order, total, path, floor });
       if (left > 1) {
         const gj = (ps: unknown[], ts: unknown[]): unknown => nb.jvp(g, ps, ts);
         rec(gj, [gargs, gargs], left - 1, [...path, "fwd"], dt);
       }
     }
     if (modes.includes("rev")) {
-      const dt = checkVjpAt(ctx, g, gargs, order, total, path, floor);
+      const dt = checkVjpAt(ctx, g, gargs, { order, total, path, floor });
       if (left > 1) {
         const gv = (...xs: unknown[]): unknown => {
           const [out, pull] = nb.vjp(g, ...xs);
