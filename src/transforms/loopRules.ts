@@ -33,7 +33,8 @@ export interface WhileParams {
   nBody: number;
 }
 
-function split(xs: NDArray[], p: WhileParams): [NDArray[], NDArray[], NDArray[]] {
+/** A while_loop's operands (or anything aligned with them): cond constants, body constants, carry. */
+export function split<X>(xs: readonly X[], p: WhileParams): [X[], X[], X[]] {
   return [xs.slice(0, p.nCond), xs.slice(p.nCond, p.nCond + p.nBody), xs.slice(p.nCond + p.nBody)];
 }
 

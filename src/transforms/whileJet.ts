@@ -22,7 +22,7 @@ import { avalOf, bind } from "../core/trace.js";
 import { zeros } from "../ops/index.js";
 import type { T } from "../prims/rule.js";
 import { levelOf } from "./condRule.js";
-import { WHILE_LOOP, type WhileParams, concreteAt, truth } from "./loopRules.js";
+import { WHILE_LOOP, type WhileParams, concreteAt, split, truth } from "./loopRules.js";
 import type { JetFullRule } from "./jetHigher.js";
 import { hasTerms, jetNested } from "./jetNested.js";
 import type { Series } from "./jetRules.js";
@@ -33,11 +33,8 @@ const zerosLike = (x: NDArray): NDArray => zeros(x.shape.slice(), { dtype: x.dty
 const withPrimal = (x: NDArray, cs: readonly T[] | null): Series | null => (cs === null ? null : [x, ...cs]);
 
 export const whileJet: JetFullRule<WhileParams> = (primals, ins, p, K) => {
-  const cc = primals.slice(0, p.nCond);
-  const bc = primals.slice(p.nCond, p.nCond + p.nBody);
-  const init = primals.slice(p.nCond + p.nBody);
-  const bcS = ins.slice(p.nCond, p.nCond + p.nBody);
-  const initS = ins.slice(p.nCond + p.nBody);
+  const [cc, bc, init] = split(primals, p);
+  const [, bcS, initS] = split(ins, p);
   const n = init.length;
   const none = init.map(() => null as T[] | null);
   if (!bcS.some(hasTerms) && !initS.some(hasTerms)) return [bind(WHILE_LOOP, primals, p), none];

@@ -13,7 +13,7 @@ import { avalOf, bind } from "../core/trace.js";
 import { zeros } from "../ops/index.js";
 import { levelOf } from "./condRule.js";
 import { jvpFlat } from "./jvp.js";
-import { WHILE_LOOP, type WhileParams } from "./loopRules.js";
+import { WHILE_LOOP, type WhileParams, split } from "./loopRules.js";
 
 const zerosLike = (x: NDArray): NDArray => zeros(x.shape.slice(), { dtype: x.dtype });
 
@@ -26,11 +26,8 @@ export function stagedWhileJvp(
   tangents: (NDArray | null)[],
   p: WhileParams,
 ): [NDArray[], (NDArray | null)[]] {
-  const cc = primals.slice(0, p.nCond);
-  const bc = primals.slice(p.nCond, p.nCond + p.nBody);
-  const init = primals.slice(p.nCond + p.nBody);
-  const bct = tangents.slice(p.nCond, p.nCond + p.nBody);
-  const initT = tangents.slice(p.nCond + p.nBody);
+  const [cc, bc, init] = split(primals, p);
+  const [, bct, initT] = split(tangents, p);
   const n = init.length;
   const none = init.map(() => null as NDArray | null);
   if (bct.every((t) => t === null) && initT.every((t) => t === null)) return [bind(WHILE_LOOP, primals, p), none];
