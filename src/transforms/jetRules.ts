@@ -43,6 +43,7 @@ import * as O from "../prims/wrap.js";
 import { digammaW, polygammaW } from "../prims/special.js";
 import type { T } from "../prims/rule.js";
 import { jvpFlat } from "./jvp.js";
+import { cofactorSeries, detSeries, expmFrechetSeries, expmSeries, logdetSeries } from "./jetRulesMatrix.js";
 
 /** A truncated Taylor series: `[x0, x1, ..., xK]`, normalised coefficients, null = 0 (x0 never null). */
 export type Series = readonly T[];
@@ -406,93 +407,6 @@ function solveSeries(
 }
 
 // ---------------------------------------------------------------------------
-// determinants and matrix exponentials
-
-/** Σ_i m[..., i, i]. */
-function trace2(m: NDArray): NDArray {
-  const n = m.shape[m.ndim - 1]!;
-  return O.reduceSum(O.mul(m, O.eye(n, n, m.dtype)), [m.ndim - 2, m.ndim - 1]);
-}
-
-/**
- * Coefficients 1..K of ℓ(t) = log|det A(t)|. With W = A⁻¹ A' (t-derivative),
- * ℓ' = tr W, and W solves A W = A': A_0 W_m = (A')_m - Σ_{j=1..m} A_j W_{m-j}
- * with (A')_m = (m+1) A_{m+1}, so ℓ_{m+1} = tr(W_m) / (m+1). K solves with A_0
- * and K(K-1)/2 products.
- */
-function logdetSeries(A0: NDArray, sA: Series | null | undefined, K: number): T[] {
-  const dA = deriv(full(sA, A0, K), K);
-  const W: T[] = [];
-  for (let m = 0; m < K; m++) {
-    let rhs: T = dA[m] ?? null;
-    for (let j = 1; j <= m; j++) {
-      const a = sA?.[j] ?? null;
-      const w = W[m - j] ?? null;
-      if (a !== null && w !== null) rhs = sub(rhs, O.matmulPrim(a, w));
-    }
-    W.push(rhs === null ? null : O.solvePrim(A0, rhs));
-  }
-  return W.map((w, m) => (w === null ? null : scale(trace2(w), 1 / (m + 1))));
-}
-
-/**
- * The full series of det A(t) = sign · exp(ℓ(t)): y' = y ℓ', the exp
- * recurrence on ℓ's coefficients, with y_0 = det A_0.
- */
-const detSeries = (A0: NDArray, sA: Series | null | undefined, d0: NDArray, K: number): T[] =>
-  expS([A0, ...logdetSeries(A0, sA, K)], d0, K);
-
-/** Whether a concrete array has an exact zero (a singular primal, where the A⁻¹ series do not exist). */
-function hasZero(x: NDArray): boolean {
-  if (!(x instanceof ConcreteArray)) return false;
-  const d = storageOf(x);
-  for (let i = 0; i < d.length; i++) if (d[i] === 0) return true;
-  return false;
-}
-
-/**
- * The block upper-triangular Toeplitz matrix of a matrix series [X_0, ..., X_K]
- * ([..., n, n] each): block (i, j) is X_{j-i} for j ≥ i, 0 below; [..., n(K+1), n(K+1)].
- *
- * Why it gives the series of matrix functions: with N the (K+1)×(K+1) shift
- * (N_{i,i+1} = 1, N^{K+1} = 0), φ(X) = Σ_k N^k ⊗ X_k maps series truncated
- * after t^K to block matrices, and it is an algebra homomorphism: φ(X)φ(Y) =
- * Σ_{i,j} N^{i+j} ⊗ X_i Y_j = Σ_k N^k ⊗ (Σ_{i+j=k} X_i Y_j) = φ(XY mod t^{K+1})
- * (N^{i+j} = 0 exactly when i + j > K), linear, with φ(I) = I. So φ commutes
- * with every power series: exp(φ(A)) = Σ_m φ(A)^m / m! = φ(Σ_m A(t)^m / m!) =
- * φ(exp A(t) mod t^{K+1}), whose first block row is [E_0, ..., E_K], the
- * normalised coefficients of exp A(t) (no factorial scaling: both sides are in
- * normalised coefficients). A(t) and A'(t) need not commute; the argument only
- * uses that t is a scalar. The same holds for L(A, E) = Σ_m 1/m! Σ_{i+j=m-1}
- * AⁱEAʲ, a polynomial series in A and E: L(φ(A), φ(E)) = φ(L(A(t), E(t))).
- */
-function toeplitz(x: readonly T[], zero: NDArray, K: number): NDArray {
-  const nd = zero.ndim;
-  const rows: NDArray[] = [];
-  for (let i = 0; i <= K; i++) {
-    const blocks: NDArray[] = [];
-    for (let j = 0; j <= K; j++) blocks.push(j < i ? zero : (x[j - i] ?? zero));
-    rows.push(O.concatPrim(blocks, nd - 1));
-  }
-  return O.concatPrim(rows, nd - 2);
-}
-
-/** Blocks (0, 1..K) of a [..., n(K+1), n(K+1)] matrix: coefficients 1..K of the series it represents. */
-function firstRow(m: NDArray, n: number, K: number): T[] {
-  const nd = m.ndim;
-  const out: T[] = [];
-  for (let k = 1; k <= K; k++) {
-    const begin = m.shape.map(() => 0);
-    const end = m.shape.slice();
-    begin[nd - 1] = k * n;
-    end[nd - 2] = n;
-    end[nd - 1] = (k + 1) * n;
-    out.push(O.slicePrim(m, begin, end));
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------
 // rule builders
 
 const tail = (s: readonly T[]): T[] => s.slice(1);
@@ -755,33 +669,15 @@ export const JET_RULES = {
   }) as JetRule<Params["triangular_solve"]>,
   // log|det A|' = tr(A⁻¹ A'): K solves for A⁻¹ A' by the solve recurrence (the sign is locally constant)
   slogdet: ((_p, [A0], [sA], _o, _params, K) => [null, logdetSeries(A0!, sA, K)]) as JetRule<{}>,
-  // det A(t) = sign · exp(ℓ(t)): the exp recurrence on log|det|'s series. At an exactly singular
-  // concrete A_0 (det 0, no A⁻¹) nested jvp's cofactor route is kept; a traced singular A_0 gives NaN
-  det: ((prim, P, ins, outs, params, K) =>
-    hasZero(outs[0]!)
-      ? viaJvp(prim, P, ins, outs, params, K)
-      : [tail(detSeries(P[0]!, ins[0], outs[0]!, K))]) as JetRule<{}>,
-  // C(t) = det A(t) · A(t)⁻ᵀ: the product of det's series and the transposed series of Z = A⁻¹
-  // (A_0 Z_k = -Σ_{j≥1} A_j Z_{k-j}); a concrete singular A_0 falls back as det does
+  // det and cofactor through a bordered, well-conditioned matrix (jetRulesMatrix.ts); a concrete
+  // A_0 of rank ≤ n - 2 keeps nested jvp, whose cofactor route recurses into minors
+  det: ((prim, P, ins, outs, params, K) => {
+    const s = detSeries(P[0]!, ins[0], K);
+    return s === null ? viaJvp(prim, P, ins, outs, params, K) : [s];
+  }) as JetRule<{}>,
   cofactor: ((prim, P, ins, outs, params, K) => {
-    const A0 = P[0]!;
-    const n = A0.shape[A0.ndim - 1]!;
-    if (n <= 1) return [null];
-    const d0 = O.detPrim(A0);
-    if (hasZero(d0)) return viaJvp(prim, P, ins, outs, params, K);
-    const solve0 = (r: NDArray) => O.solvePrim(A0, r);
-    const Z0 = solve0(O.broadcastPrim(O.eye(n, n, A0.dtype), A0.shape));
-    const Z = [Z0, ...solveSeries(ins[0], null, Z0, K, solve0, (a) => a)];
-    const d = detSeries(A0, ins[0], d0, K).map((c) => (c === null ? null : O.reshape(c, [...d0.shape, 1, 1])));
-    return [
-      tail(
-        product(
-          d,
-          Z.map((z) => (z === null ? null : swapLast(z))),
-          K,
-        ),
-      ),
-    ];
+    const s = cofactorSeries(P[0]!, ins[0], K);
+    return s === null ? viaJvp(prim, P, ins, outs, params, K) : [s];
   }) as JetRule<{}>,
   // L Lᵀ = S = (A + Aᵀ)/2: L_0 L_kᵀ + L_k L_0ᵀ = S_k - Σ_{j=1..k-1} L_j L_{k-j}ᵀ, which is the JVP's
   // equation with that right-hand side (symmetric, so the JVP's symmetrisation keeps it): K JVP solves
@@ -828,19 +724,13 @@ export const JET_RULES = {
   // issue 9 part C (decompositions): like the other linear algebra, exact nested-jvp series
   svd: viaJvp,
   lu: viaJvp,
-  // exp of the block Toeplitz matrix of A's series (see toeplitz): one expm of size n(K+1)
-  expm: ((_p, [A0], [sA], _o, _params, K) => [
-    firstRow(O.expmPrim(toeplitz(full(sA, A0!, K), zerosOf(A0!), K)), A0!.shape[A0!.ndim - 1]!, K),
-  ]) as JetRule<{}>,
+  // exp of the block Toeplitz matrix of A's series (jetRulesMatrix.ts): one expm of size n(K+1)
+  expm: ((_p, [A0], [sA], _o, _params, K) => [expmSeries(A0!, sA, K)]) as JetRule<{}>,
   // linear in E: a constant A maps E's coefficients (O(K)); otherwise L of the two Toeplitz matrices
-  expm_frechet: ((prim, P, ins, outs, params, K) => {
-    const [A0, E0] = P as [NDArray, NDArray];
-    const [sA, sE] = ins;
-    if (sA == null) return linear([1])(prim, P, ins, outs, params, K);
-    const z = zerosOf(A0);
-    const L = O.expmFrechetPrim(toeplitz(full(sA, A0, K), z, K), toeplitz(full(sE, E0, K), z, K));
-    return [firstRow(L, A0.shape[A0.ndim - 1]!, K)];
-  }) as JetRule<{}>,
+  expm_frechet: ((prim, P, ins, outs, params, K) =>
+    ins[0] == null
+      ? linear([1])(prim, P, ins, outs, params, K)
+      : [expmFrechetSeries(P[0]!, P[1]!, ins[0], ins[1], K)]) as JetRule<{}>,
   // issue 9 (opsB): convolution is bilinear (Cauchy product); scatter min/max pick entries (piecewise
   // linear); scatter mul multiplies a data-dependent number of repeated updates per position, whose
   // series would need the index groups' Cauchy products: nested jvp
