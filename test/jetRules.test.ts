@@ -1,8 +1,8 @@
 /**
  * The O(K²) Taylor rules that replaced the nested-jvp fallback (pow, atan2,
  * max/min and the extremum reductions and scatters, the special functions,
- * solve, triangular_solve, cholesky, det, slogdet, cofactor, expm,
- * expm_frechet): each against nested `jvp` to order 6
+ * solve, triangular_solve, cholesky; det, slogdet, cofactor, expm and
+ * expm_frechet are in jetRulesMatrix.test.ts): each against nested `jvp` to order 6
  * (an independent route: the primitives' JVP rules and the chain rule) and
  * against closed forms where they exist, plus a structural check that pow's
  * rule is not the exponential fallback.
@@ -326,135 +326,5 @@ describe("linear algebra", () => {
     // float64, K triangular solves of a well-conditioned factor: 1e-12 relative
     s.forEach((d, i) => expectNear(d, i === 0 ? l : nb.zerosLike(l), 1e-12, `order ${i + 1}`));
     againstNested("cholesky", [spd], {}, [0], 25);
-  });
-});
-
-describe("determinants and matrix exponentials", () => {
-  const a3 = nb.array([
-    [3, 0.5, -0.4],
-    [0.2, 2.5, 0.3],
-    [-0.6, 0.1, 4],
-  ]);
-  const b3n = [
-    [0.4, -1, 0.3],
-    [0.7, 0.2, -0.5],
-    [-0.2, 0.9, 0.1],
-  ];
-  const b3 = nb.array(b3n);
-  const id3 = nb.eye(3);
-  /** Elementary symmetric polynomials e_0..e_3 of a 3×3 matrix's eigenvalues, from its traces (Newton). */
-  const elementary = (m: number[][]): number[] => {
-    const mul3 = (x: number[][], y: number[][]) =>
-      x.map((r) => r.map((_, j) => r.reduce((s, v, k) => s + v * y[k]![j]!, 0)));
-    const tr = (x: number[][]) => x[0]![0]! + x[1]![1]! + x[2]![2]!;
-    const m2 = mul3(m, m);
-    const p = [tr(m), tr(m2), tr(mul3(m2, m))];
-    const e1 = p[0]!;
-    const e2 = (e1 * p[0]! - p[1]!) / 2;
-    const e3 = (e2 * p[0]! - e1 * p[1]! + p[2]!) / 3;
-    return [1, e1, e2, e3];
-  };
-
-  it("det(I + tB) = Σ_k e_k(B) t^k (a cubic: d^k = k! e_k, zero above 3), and nested jvp", () => {
-    const K = 8;
-    const e = elementary(b3n);
-    const [d, s] = nb.jet(
-      (a: A) => apply("det", [a], {})[0]!,
-      [id3],
-      [[b3, ...Array.from({ length: K - 1 }, () => nb.zerosLike(b3))]],
-    );
-    expectNear(d, [1], 1e-15, "primal");
-    // compared as normalised coefficients (term / k!): the zeros above order 3 are cancellations in the
-    // exp recurrence on log det's series, of O(k²) float64 terms of size ≤ 1, so 1e-12 absolute; as
-    // derivative terms that error is multiplied by k! (2e-12 seen at order 8)
-    s.forEach((c, i) => expectNear(nb.div(c, fact(i + 1)), [i < 3 ? e[i + 1]! : 0], 1e-12, `order ${i + 1}`));
-    againstNested("det", [a3], {}, [0], 31);
-    againstNested("det", [nb.stack([a3, nb.add(a3, b3)])], {}, [0], 32);
-  });
-
-  it("slogdet of (1 + t) A: log|det| = log|det A| + 3 log(1 + t); and nested jvp", () => {
-    const K = 8;
-    const [[sg], s] = nb.jet(
-      (a: A) => apply("slogdet", [a], {}),
-      [nb.neg(a3)],
-      [[nb.neg(a3), ...Array.from({ length: K - 1 }, () => nb.zerosLike(a3))]],
-    );
-    expect(vals(sg!)).toEqual([-1]);
-    s[0]!.forEach((c) => expect(vals(c)).toEqual([0]));
-    // d^k 3 log(1 + t) = 3 (-1)^(k-1) (k-1)!; float64, 1e-12 relative
-    s[1]!.forEach((c, i) => expectNear(c, [3 * (-1) ** i * fact(i)], 1e-12, `order ${i + 1}`));
-    againstNested("slogdet", [a3], {}, [0], 33);
-    againstNested("slogdet", [nb.stack([nb.neg(a3), nb.add(a3, b3)])], {}, [0], 34);
-  });
-
-  it("cofactor(I + tB) = adj(I + tB)ᵀ, a quadratic in t; and nested jvp", () => {
-    const K = 6;
-    // adj(I + tB) = det(I + tB) (I + tB)⁻¹ = (Σ_i e_i t^i)(Σ_j (-t)^j B^j), a polynomial of degree 2:
-    // t¹: e1 I - B, t²: e2 I - e1 B + B², t³ and above 0 (Cayley–Hamilton); e_k(Bᵀ) = e_k(B)
-    const [, s] = nb.jet(
-      (a: A) => apply("cofactor", [a], {})[0]!,
-      [id3],
-      [[b3, ...Array.from({ length: K - 1 }, () => nb.zerosLike(b3))]],
-    );
-    // derivative terms: order 1 (e1 I - B)ᵀ, order 2 2 (e2 I - e1 B + B²)ᵀ; float64, 1e-12 relative
-    const e = elementary(b3n);
-    const bt = nb.transpose(b3);
-    expectNear(s[0]!, nb.sub(nb.mul(id3, e[1]!), bt), 1e-12, "order 1");
-    expectNear(
-      s[1]!,
-      nb.mul(nb.add(nb.sub(nb.matmul(bt, bt), nb.mul(bt, e[1]!)), nb.mul(id3, e[2]!)), 2),
-      1e-12,
-      "order 2",
-    );
-    for (let k = 2; k < K; k++) expectNear(s[k]!, nb.zerosLike(b3), 1e-12, `order ${k + 1}`);
-    againstNested("cofactor", [a3], {}, [0], 35);
-  });
-
-  it("det and cofactor at an exactly singular concrete matrix keep the finite nested-jvp series", () => {
-    const sing = nb.array([
-      [1, 2, 0],
-      [2, 4, 0],
-      [0.5, 1, 3],
-    ]);
-    againstNested("det", [sing], {}, [0], 36, 4);
-    againstNested("cofactor", [sing], {}, [0], 37, 4);
-  });
-
-  it("expm(tA): coefficients Aᵏ/k!, derivative terms Aᵏ; expm(A + tB) against nested jvp", () => {
-    const K = 8;
-    const a = nb.mul(b3, 0.8);
-    const [e, s] = nb.jet(
-      (x: A) => apply("expm", [x], {})[0]!,
-      [nb.zerosLike(a)],
-      [[a, ...Array.from({ length: K - 1 }, () => nb.zerosLike(a))]],
-    );
-    expectNear(e, id3, 1e-15, "primal");
-    let p = id3;
-    s.forEach((c, i) => {
-      p = nb.matmul(p, a);
-      // float64 scaling-and-squaring of the 27×27 block matrix: 1e-12 of the order's magnitude
-      expectNear(c, p, 1e-12, `order ${i + 1}`);
-    });
-    againstNested("expm", [nb.mul(a3, 0.3)], {}, [0], 38);
-    againstNested("expm", [nb.stack([nb.mul(a3, 0.3), b3])], {}, [0], 39);
-  });
-
-  it("det and expm are the series rules, not nested jvp: the staged order-8 series is small", () => {
-    const count = (g: (x: A) => A): number =>
-      nb.makeGraph((x: A) => {
-        const [, s] = nb.jet(g, [x], [Array.from({ length: 8 }, (_, j) => nb.mul(x, 1 / (j + 1)))]);
-        return s[7]!;
-      })(a3).equations.length;
-    // measured: the series rules stage 209 (det: K solves, K²/2 products) and 27 (expm: one block
-    // matrix, one expm) equations; with viaJvp in their place, 1902 and 1492
-    expect(count((x) => apply("det", [x], {})[0]!)).toBeLessThan(300);
-    expect(count((x) => apply("expm", [x], {})[0]!)).toBeLessThan(150);
-  });
-
-  it("expm_frechet in both operands and in E alone against nested jvp", () => {
-    const a = nb.mul(a3, 0.3);
-    againstNested("expm_frechet", [a, b3], {}, [0, 1], 40);
-    againstNested("expm_frechet", [a, b3], {}, [0], 41);
-    againstNested("expm_frechet", [a, b3], {}, [1], 42);
   });
 });

@@ -17,12 +17,14 @@
  * O(K²) per primitive. Piecewise-linear primitives (max, min, the extremum
  * reductions and scatters) apply their JVP rule to each coefficient (O(K)).
  * solve, triangular_solve and cholesky solve for coefficient k with the
- * lower ones on the right-hand side (K solves, O(K²) products); slogdet, det
- * and cofactor use the same recurrence for A⁻¹A' (log|det|' = tr(A⁻¹A'),
- * det = sign·exp(log|det|), cofactor = det·A⁻ᵀ; an exactly singular concrete
- * primal keeps nested jvp, whose cofactor route stays finite); expm and
- * expm_frechet apply themselves once to the block Toeplitz matrix of the
- * series (see {@link toeplitz}: O(n³K³) arithmetic in one primitive). lgamma,
+ * lower ones on the right-hand side (K solves, O(K²) products); slogdet uses
+ * the same recurrence for A⁻¹A' (log|det|' = tr(A⁻¹A')). det and cofactor,
+ * exact at singular matrices, solve that way with a bordered matrix
+ * [[A, b], [cᵀ, δ]], well conditioned when A has rank ≥ n - 1 (K solves, O(K²)
+ * products; division-free for n ≤ 2; a concrete A of numerical rank ≤ n - 2,
+ * where the border cannot help, keeps {@link viaJvp}); expm and expm_frechet
+ * apply themselves once to the block Toeplitz matrix of the series (O(n³K³)
+ * arithmetic in one primitive). Those five are in jetRulesMatrix.ts. lgamma,
  * digamma and polygamma compose their K derivatives (O(K³/6) products).
  *
  * {@link viaJvp} (K nested `jvp`s of t ↦ prim(Σ_k x_k t^k) at t = 0, exact
