@@ -176,7 +176,7 @@ describe("jet composes", () => {
     expectNear(sv[1]!, nb.neg(nb.sin(xs)), 1e-15, 1, "jet(vmap)");
   });
 
-  it("through cond, whileLoop and customJvp (nested-jvp fallback) it equals nested jvp", () => {
+  it("through cond, whileLoop and customJvp (their own Taylor rules) it equals nested jvp", () => {
     const withCond = (v: A) =>
       nb.cond(
         nb.greater(nb.sum(v), 0),

@@ -1058,4 +1058,9 @@ describe("printing large arrays", () => {
   it("prints arrays of up to 1000 elements in full", () => {
     expect(nb.arange(1000).toString().includes("...")).toBe(false);
   });
+  it("prints scientific notation with shared precision and a two-digit signed exponent (as NumPy)", () => {
+    // NumPy 1.x prints exactly these for np.array([1e-5, 2, 3.5]) and np.array([1e20, -2])
+    expect(nb.array([1e-5, 2, 3.5]).toString()).toBe("array([1.0e-05, 2.0e+00, 3.5e+00])");
+    expect(nb.array([1e20, -2]).toString()).toBe("array([ 1.e+20, -2.e+00])");
+  });
 });

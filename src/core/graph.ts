@@ -256,8 +256,9 @@ export class StagingTrace extends Trace {
    */
   private simplify(prim: Rule, args: StagingTracer[]): StagingTracer | null {
     const id = prim.identity;
-    if (args.length === 2 && id !== undefined) {
-      const [a, b] = args as [StagingTracer, StagingTracer];
+    const a = args[0];
+    const b = args[1];
+    if (args.length === 2 && id !== undefined && a !== undefined && b !== undefined) {
       const la = this.literal(a.v);
       const lb = this.literal(b.v);
       if (id.right !== undefined && lb !== null && Object.is(lb, id.right)) return keepIfSame(a, b);
@@ -490,7 +491,12 @@ export function evalGraph(g: Graph, args: readonly NDArray[]): NDArray[] {
   g.inVars.forEach((v, i) => env.set(v, at(args, i, "evalGraph")));
   const debug = SETTINGS.debugNans;
   for (const e of g.equations) {
-    const ins = e.inputs.map((v) => env.get(v)!);
+    const ins = e.inputs.map((v) => {
+      const x = env.get(v);
+      if (x === undefined)
+        throw new NablaError(`evalGraph: internal: equation ${e.rule.name} reads an unbound variable`);
+      return x;
+    });
     // debugNans: a primitive making a NaN reports the call site recorded when it was staged
     const outs = debug ? withSite(e.site, () => bind(e.rule, ins, e.params)) : bind(e.rule, ins, e.params);
     e.outs.forEach((v, i) => env.set(v, at(outs, i, "evalGraph")));

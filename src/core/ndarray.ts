@@ -7,7 +7,7 @@
  * they are the public operations of `src/ops`, a layer above, which installs
  * them on the prototype and declares their types (`src/ops/methods.ts`).
  */
-import { DeviceError, ShapeError, fmtShape } from "./errors.js";
+import { DeviceError, NablaError, ShapeError, at, fmtShape } from "./errors.js";
 import { DType, TypedArray, allocate } from "./dtype.js";
 import { Shape, sizeOf, stridesOf } from "./shape.js";
 
@@ -232,7 +232,7 @@ export class ConcreteArray extends NDArray {
   static {
     readStorage = (x) => x.#data ?? (x.#data = slowStorage(x, x.#value, x.#device));
     readElement = (x) =>
-      x.#data !== null ? x.#data[0]! : x.#device === null ? x.#value : slowStorage(x, 0, x.#device)[0]!;
+      x.#data !== null ? at(x.#data, 0) : x.#device === null ? x.#value : at(slowStorage(x, 0, x.#device), 0);
     readDevice = (x) => x.#device;
     makeDeviceArray = (d, shape, dtype) => {
       const x = new ConcreteArray(NO_STORAGE, shape, dtype, false);
@@ -272,14 +272,15 @@ export class ConcreteArray extends NDArray {
     const { shape, dtype } = this;
     const data = readStorage(this);
     const conv = dtype === "bool" ? (v: number) => v !== 0 : (v: number) => v;
-    if (shape.length === 0) return conv(data[0]!);
+    if (shape.length === 0) return conv(at(data, 0, "toArray"));
     const strides = stridesOf(shape);
+    const last = shape.length - 1;
     const rec = (axis: number, off: number): Nested[] => {
+      const d = at(shape, axis, "toArray");
+      const stride = at(strides, axis, "toArray");
       const out: Nested[] = [];
-      for (let i = 0; i < shape[axis]!; i++) {
-        const o = off + i * strides[axis]!;
-        out.push(axis === shape.length - 1 ? conv(data[o]!) : rec(axis + 1, o));
-      }
+      if (axis === last) for (let i = 0; i < d; i++) out.push(conv(at(data, off + i * stride, "toArray")));
+      else for (let i = 0; i < d; i++) out.push(rec(axis + 1, off + i * stride));
       return out;
     };
     return rec(0, 0);
@@ -308,7 +309,7 @@ export function frozenShape(shape: Shape): Shape {
   if (shape.length === 0) return EMPTY_SHAPE;
   if (Object.isFrozen(shape)) return shape;
   if (shape.length === 1) {
-    const d = shape[0]!;
+    const d = at(shape, 0);
     let s = SHAPES_1D.get(d);
     if (s === undefined) {
       s = Object.freeze(shape);
@@ -343,11 +344,14 @@ function formatElements(data: TypedArray, dtype: DType): string[] {
   const sci = maxAbs >= 1e16 || (!allInt && (minAbs < 1e-4 || maxAbs >= 1e8 || maxAbs / minAbs > 1e3));
   if (sci) {
     const parts = finite.map((v) => v.toExponential(8));
-    const dec = Math.max(0, ...parts.map((p) => decimalsNeeded(p.split("e")[0]!)));
+    // toExponential always writes an "e": the mantissa is what precedes it, the exponent what follows
+    const dec = Math.max(0, ...parts.map((p) => decimalsNeeded(p.slice(0, p.indexOf("e")))));
     return vals.map((v) => {
       const sp = formatSpecial(v);
       if (sp !== null) return sp;
-      const [m, e] = v.toExponential(dec).split("e") as [string, string];
+      const t = v.toExponential(dec);
+      const m = t.slice(0, t.indexOf("e"));
+      const e = t.slice(t.indexOf("e") + 1);
       const sign = e[0] === "-" ? "-" : "+";
       const digits = e.replace(/^[+-]/, "").padStart(2, "0");
       return `${dec === 0 ? `${m}.` : m}e${sign}${digits}`;
@@ -396,24 +400,32 @@ function formatArray(x: ConcreteArray): string {
       offsets.push(off);
       return;
     }
-    for (const i of shown(shape[axis]!)) if (i >= 0) collect(axis + 1, off + i * strides[axis]!);
+    const stride = at(strides, axis, "toString");
+    for (const i of shown(at(shape, axis, "toString"))) if (i >= 0) collect(axis + 1, off + i * stride);
   };
   collect(0, 0);
   const picked = allocate(dtype, offsets.length);
-  offsets.forEach((o, k) => (picked[k] = data[o]!));
+  offsets.forEach((o, k) => (picked[k] = at(data, o, "toString")));
   const texts = formatElements(picked, dtype);
-  const strs = new Map<number, string>(offsets.map((o, k) => [o, texts[k]!]));
+  const strs = new Map<number, string>(offsets.map((o, k) => [o, at(texts, k, "toString")]));
   const width = texts.reduce((m, t) => Math.max(m, t.length), 0);
   if (shape.length === 0) return `array(${texts[0]}${suffix})`;
   const rec = (axis: number, off: number, indent: string): string => {
     const parts: string[] = [];
-    for (const i of shown(shape[axis]!)) {
+    const stride = at(strides, axis, "toString");
+    for (const i of shown(at(shape, axis, "toString"))) {
       if (i < 0) {
         parts.push("...");
         continue;
       }
-      const o = off + i * strides[axis]!;
-      parts.push(axis === shape.length - 1 ? strs.get(o)!.padStart(width) : rec(axis + 1, o, indent + " "));
+      const o = off + i * stride;
+      if (axis < shape.length - 1) {
+        parts.push(rec(axis + 1, o, indent + " "));
+        continue;
+      }
+      const text = strs.get(o);
+      if (text === undefined) throw new NablaError(`toString: internal: element at offset ${o} was not formatted`);
+      parts.push(text.padStart(width));
     }
     if (axis === shape.length - 1) return `[${parts.join(", ")}]`;
     const sep = "," + "\n".repeat(shape.length - 1 - axis) + indent + " ";
@@ -480,6 +492,6 @@ export function fromNested(data: Nested, dtype: DType | undefined, op = "array")
 export function isIntegralWeak(x: NDArray): boolean {
   if (!(x instanceof ConcreteArray) || !x.weakType) return false;
   const d = storageOf(x);
-  for (let i = 0; i < d.length; i++) if (!Number.isInteger(d[i]!)) return false;
+  for (const v of d) if (!Number.isInteger(v)) return false;
   return true;
 }

@@ -328,7 +328,7 @@ export function flattenAs(tree: unknown, op: string, what = "the tree"): [unknow
   // fast paths (the arguments and results of most transformed calls): a leaf, or a short
   // dense array of leaves, whose structures are shared
   if (isAtomLeaf(tree)) return [[tree], LEAF];
-  if (Array.isArray(tree) && tree.length <= FLAT_DEFS.length) {
+  if (Array.isArray(tree) && tree.length < FLAT_DEFS.length) {
     const n = tree.length;
     let flat = true;
     for (let i = 0; i < n && flat; i++) flat = isAtomLeaf(tree[i]) && Object.prototype.hasOwnProperty.call(tree, i);

@@ -11,7 +11,7 @@
  * levels as constants. When the transform returns its main is popped and
  * marked inactive, so a leaked tracer throws TracerError when used.
  */
-import { NablaError, TracerError, fmtShape } from "./errors.js";
+import { NablaError, TracerError, at, fmtShape } from "./errors.js";
 import { DType, SHORT } from "./dtype.js";
 import { ConcreteArray, EMPTY_SHAPE, NDArray, frozenShape, storageOf } from "./ndarray.js";
 import { Shape } from "./shape.js";
@@ -259,10 +259,12 @@ export function bind<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDA
   // operands already of the owning trace pass as they are (the common case: no new array)
   const n = args.length;
   let i = 0;
-  while (i < n && args[i] instanceof Tracer && (args[i] as Tracer).trace === top) i++;
+  for (; i < n; i++) {
+    const a = args[i];
+    if (!(a instanceof Tracer) || a.trace !== top) break;
+  }
   if (i === n) return top.processPrimitive(prim, args as Tracer[], params);
-  const raised = new Array<Tracer>(n);
-  for (let j = 0; j < n; j++) raised[j] = raise(top, args[j]!, prim.name);
+  const raised = args.map((a) => raise(top, a, prim.name));
   return top.processPrimitive(prim, raised, params);
 }
 
@@ -279,7 +281,7 @@ function checkNans(prim: Rule<never>, args: ConcreteArray[], outs: ConcreteArray
 }
 
 export function bind1<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDArray {
-  return bind(prim, args, params)[0]!;
+  return at(bind(prim, args, params), 0, prim.name);
 }
 
 /** Marks an operand of a linear equation that is being transposed (it receives a cotangent). */

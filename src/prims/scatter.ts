@@ -74,8 +74,9 @@ function mulJvp(x: NDArray, idx: NDArray, u: NDArray, dx: T, du: T): T {
 
 /**
  * E_j = Π_{k≠j, idx_k = idx_j} u_k (1 where u_j is alone at its position), for
- * idx [m] in [-M, M) and u [m, ...R]. The updates are sorted by position
- * (argsort of the wrapped indices), so each position's updates form a
+ * idx [m] and u [m, ...R], positions as the kernel's (negative indices wrap,
+ * then clamp into [0, M)). The updates are sorted by position
+ * (argsort of the positions), so each position's updates form a
  * contiguous segment; inclusive segmented products from the left (pre) and
  * from the right (suf) by a log-depth scan (Hillis–Steele: y_i *= y_{i∓s}
  * when i∓s is in i's segment, s = 1, 2, 4, ...); E_i = pre_{i-1}·suf_{i+1},
@@ -86,7 +87,8 @@ function exclusiveProducts(idx: NDArray, u: NDArray, M: number): NDArray {
   const m = idx.shape[0]!;
   if (m === 0) return u;
   const rest = u.shape.slice(1);
-  const wrapped = O.selectPrim(O.less(idx, 0), O.add(idx, M), idx);
+  // out-of-range indices clamp as in the kernel, so that, e.g., M and M + 1 share the last position
+  const wrapped = O.clip(O.selectPrim(O.less(idx, 0), O.add(idx, M), idx), 0, M - 1);
   const perm = bind1(ARGSORT, [wrapped], { axis: 0, descending: false });
   const s = O.gatherPrim(wrapped, perm, 0);
   const us = O.gatherPrim(u, perm, 0);

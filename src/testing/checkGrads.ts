@@ -160,7 +160,7 @@ function checkPrimal(
     fail(order, total, mode, path, `the primal output of ${who} has structure ${gdef}, the function's ${wdef}`);
   got.forEach((x, i) => {
     const w = elementAt(want, i, "checkGrads");
-    if (x.dtype !== w.dtype || x.shape.length !== w.shape.length || x.shape.some((d, k) => d !== w.shape[k]))
+    if (x.dtype !== w.dtype || !sameShape(x.shape, w.shape))
       fail(
         order,
         total,
@@ -185,6 +185,18 @@ function checkPrimal(
   });
 }
 
+/** Whether two shapes are equal. */
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, k) => d === b[k]);
+}
+
+/** The arguments' array leaves, random tangents like them, and the tangents as a tree like `args`. */
+function randomTangents(ctx: Ctx, args: readonly unknown[]): { ps: NDArray[]; ts: NDArray[]; tangents: unknown[] } {
+  const [ps, pdef] = flatArrays(args);
+  const ts = ps.map((p) => ctx.rng.like(p));
+  return { ps, ts, tangents: nb.tree.unflatten(pdef, ts) as unknown[] };
+}
+
 function checkJvpAt(
   ctx: Ctx,
   g: (...args: any[]) => unknown,
@@ -194,9 +206,7 @@ function checkJvpAt(
   path: readonly ("fwd" | "rev")[],
   floor: FloatDType,
 ): FloatDType {
-  const [ps, pdef] = flatArrays(args);
-  const ts = ps.map((p) => ctx.rng.like(p));
-  const tangents = nb.tree.unflatten(pdef, ts) as unknown[];
+  const { ps, tangents } = randomTangents(ctx, args);
   const [out, tout] = nb.jvp(g, args, tangents);
   const [outs] = flatArrays(out);
   const [touts, tdef] = flatArrays(tout);
@@ -208,7 +218,7 @@ function checkJvpAt(
   let worst = { excess: -Infinity, err: 0, bound: 0, leaf: 0, index: 0, got: 0, want: 0 };
   touts.forEach((t, i) => {
     const n = elementAt(num.leaves, i, "checkGrads");
-    if (t.shape.length !== n.shape.length || t.shape.some((d, k) => d !== n.shape[k]))
+    if (!sameShape(t.shape, n.shape))
       fail(
         order,
         total,
@@ -257,9 +267,7 @@ function checkVjpAt(
   path: readonly ("fwd" | "rev")[],
   floor: FloatDType,
 ): FloatDType {
-  const [ps, pdef] = flatArrays(args);
-  const ts = ps.map((p) => ctx.rng.like(p));
-  const tangents = nb.tree.unflatten(pdef, ts) as unknown[];
+  const { ps, ts, tangents } = randomTangents(ctx, args);
   const [out, pull] = nb.vjp(g, ...args);
   const [outs, odef] = flatArrays(out);
   const cts = outs.map((o) => ctx.rng.like(o));
@@ -271,7 +279,7 @@ function checkVjpAt(
     fail(order, total, "rev", path, `the VJP returned ${ctLeaves.length} cotangent leaves for ${ts.length} inputs`);
   ctLeaves.forEach((c, i) => {
     const p = elementAt(ps, i, "checkGrads");
-    if (c.shape.length !== p.shape.length || c.shape.some((d, k) => d !== p.shape[k]))
+    if (!sameShape(c.shape, p.shape))
       fail(
         order,
         total,

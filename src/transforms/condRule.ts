@@ -98,7 +98,7 @@ export const levelOf = (xs: readonly (NDArray | null)[]): number =>
   Math.max(-1, ...xs.map((x) => (x instanceof Tracer ? x.trace.main.level : -1)));
 
 /** The branch a predicate picks when it has a concrete value now; null when it is traced. */
-function knownBranch(pred: NDArray, p: CondParams): Graph | null {
+export function knownBranch(pred: NDArray, p: CondParams): Graph | null {
   try {
     const c = pred.concrete("cond");
     // a predicate on a device is not read synchronously: treated as unknown, the cond runs by transfer
@@ -178,7 +178,8 @@ export const COND: Rule<CondParams> & Required<Pick<Rule<CondParams>, "jvpFull">
   // a higher level than the primals (linearize) get a cond of their own, linear in them, so that only it is
   // recorded in the linear graph and the primal outputs stay at the primals' level.
   jvpFull(primals: NDArray[], tangents: (NDArray | null)[], p: CondParams): [NDArray[], (NDArray | null)[]] {
-    const [pred, ...xs] = primals as [NDArray, ...NDArray[]];
+    const pred = at(primals, 0, "cond");
+    const xs = primals.slice(1);
     // a predicate known now (e.g. grad(jit(f))): the derivative is the taken branch's
     const known = knownBranch(pred, p);
     if (known !== null) return jvpFlat((zs) => evalGraph(known, zs), xs, tangents.slice(1));
@@ -219,9 +220,9 @@ export const COND: Rule<CondParams> & Required<Pick<Rule<CondParams>, "jvpFull">
     const rest = args.slice(1);
     const lin = rest.flatMap((a, i) => (a instanceof LinearIn ? [i] : []));
     const fixedAt = rest.flatMap((a, i) => (a instanceof LinearIn ? [] : [i]));
-    const fixed = fixedAt.map((i) => rest[i] as NDArray);
+    const fixed = rest.flatMap((a) => (a instanceof LinearIn ? [] : [a]));
     const outAvals = p.whenTrue.outs.map((v) => ({ ...outAval(v, "cond"), weak: false }));
-    const linAvals = lin.map((i) => (rest[i] as LinearIn).aval);
+    const linAvals = rest.flatMap((a) => (a instanceof LinearIn ? [a.aval] : []));
     const nf = fixed.length;
     const vjpOf =
       (g: Graph): FlatFn =>
@@ -246,7 +247,8 @@ export const COND: Rule<CondParams> & Required<Pick<Rule<CondParams>, "jvpFull">
     return out;
   },
   vmap(args: NDArray[], dims: Dim[], p: CondParams): BatchResult {
-    const [pred, ...xs] = args as [NDArray, ...NDArray[]];
+    const pred = at(args, 0, "cond");
+    const xs = args.slice(1);
     const xdims = dims.slice(1);
     const n = p.whenTrue.outs.length;
     if (dims[0] === null) {

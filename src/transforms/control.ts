@@ -41,19 +41,17 @@ function concretePred(pred: NDArray, op: string): boolean | null {
   }
 }
 
-/** Operands as a branch should see them: themselves where `pred == taken`, constants (stopGradient) elsewhere. */
-function maskOperands(pred: NDArray, operands: unknown[], taken: boolean): unknown[] {
-  return operands.map((op) => {
-    const [leaves, def] = flatten(op);
-    return unflatten(
-      def,
-      leaves.map((l) => {
-        if (!(l instanceof NDArray) || !isFloat(l.dtype)) return l;
-        const held = stopGradient(l);
-        return taken ? where(pred, l, held) : where(pred, held, l);
-      }),
-    );
-  });
+/** An operand as a branch should see it: itself where `pred == taken`, a constant (stopGradient) elsewhere. */
+function maskOperand(pred: NDArray, operand: unknown, taken: boolean): unknown {
+  const [leaves, def] = flatten(operand);
+  return unflatten(
+    def,
+    leaves.map((l) => {
+      if (!(l instanceof NDArray) || !isFloat(l.dtype)) return l;
+      const held = stopGradient(l);
+      return taken ? where(pred, l, held) : where(pred, held, l);
+    }),
+  );
 }
 
 /**
@@ -168,7 +166,7 @@ export function whileLoop<T>(condFn: (val: T) => unknown, bodyFn: (val: T) => T,
     // batched: step the active examples, keep the finished ones (which enter the body only through
     // stopGradient, so its derivative at their values cannot leak into their gradients)
     const pb = reshape(c, []);
-    const out = bodyFn(maskOperands(pb, [val], true)[0] as T);
+    const out = bodyFn(maskOperand(pb, val, true) as T);
     checkCarry("whileLoop", val, out);
     const [next] = flattenToArrays(out, "whileLoop");
     const [cur, cd] = flattenToArrays(val, "whileLoop");

@@ -263,7 +263,7 @@ export function checkpoint(
           ...idx.map((j) => elementAt(zs, j, "checkpoint")),
         )[1](ct);
         const out: (NDArray | null)[] = zs.map(() => null);
-        idx.forEach((j, k) => (out[j] = (cts[k] as NDArray | null | undefined) ?? null));
+        idx.forEach((j, k) => (out[j] = elementAt(cts, k, "checkpoint")));
         return out;
       },
       false,

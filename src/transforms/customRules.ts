@@ -22,11 +22,26 @@ export type FlatRule = (primals: NDArray[], tangents: NDArray[]) => [NDArray[], 
 export type FlatFwd = (xs: NDArray[]) => [NDArray[], NDArray[]];
 export type FlatBwd = (res: NDArray[], cts: NDArray[]) => NDArray[];
 
+/**
+ * Taylor mode in normalised coefficients (customJet.ts): operands and their series `[x0, x1, ..., xK]`
+ * (null: constant) to the outputs and their coefficients 1..K (null: zero).
+ */
+export type FlatJet = (
+  primals: NDArray[],
+  ins: readonly (readonly (NDArray | null)[] | null)[],
+  order: number,
+) => [NDArray[], ((NDArray | null)[] | null)[]];
+
 export interface CustomJvpParams {
   f: FlatFn;
   rule: FlatRule;
   id: number;
   name: string;
+  /**
+   * The series when it is not the jet of `f`, which jet follows otherwise (ignoring `rule`, as JAX):
+   * customRoot's, whose `f` is a solver that is not to be differentiated.
+   */
+  jet?: FlatJet;
 }
 export interface CustomVjpParams {
   f: FlatFn;
@@ -103,10 +118,56 @@ export const CUSTOM_JVP_CALL: Rule<CustomJvpParams> = {
       id: p.id,
       name: p.name,
     };
+    const jet = p.jet;
+    if (jet !== undefined) params.jet = (ps, ins, K) => batchedJet(jet, ps, ins, K);
     const outs = bind(CUSTOM_JVP_CALL, xs, params);
     return [outs, outs.map(() => 0)];
   },
 };
+
+/**
+ * A FlatJet over operands batched at axis 0 (their coefficients too): vmap of the per-example rule, with
+ * each nonzero coefficient an operand of its own.
+ */
+function batchedJet(
+  jet: FlatJet,
+  ps: NDArray[],
+  ins: readonly (readonly (NDArray | null)[] | null)[],
+  K: number,
+): [NDArray[], ((NDArray | null)[] | null)[]] {
+  const n = ps.length;
+  const slots: [number, number][] = [];
+  const cs: NDArray[] = [];
+  ins.forEach((s, i) =>
+    s?.forEach((c, k) => {
+      if (k === 0 || c === null) return;
+      slots.push([i, k]);
+      cs.push(c);
+    }),
+  );
+  let nOut = 0;
+  const flat = vmapFlat(
+    (zs) => {
+      const qs = zs.slice(0, n);
+      const ss: (NDArray | null)[][] = [];
+      slots.forEach(([i, k], j) => {
+        const s = (ss[i] ??= [at(qs, i, "customJvp"), ...Array<NDArray | null>(K).fill(null)]);
+        s[k] = at(zs, n + j, "customJvp");
+      });
+      const [o, so] = jet(
+        qs,
+        qs.map((_, i) => ss[i] ?? null),
+        K,
+      );
+      nOut = o.length;
+      // K coefficients per output (zeros for null), to return them as arrays
+      return [...o, ...o.flatMap((x, j) => Array.from({ length: K }, (_, k) => so[j]?.[k] ?? zerosOf(x)))];
+    },
+    [...ps, ...cs],
+  );
+  const outs = flat.slice(0, nOut);
+  return [outs, outs.map((_, j) => flat.slice(nOut + j * K, nOut + (j + 1) * K))];
+}
 
 // jvpFull is required: the row's jvp delegates to it
 export const CUSTOM_VJP_CALL: Rule<CustomVjpParams> & Required<Pick<Rule<CustomVjpParams>, "jvpFull">> = {
@@ -166,7 +227,7 @@ export const CUSTOM_VJP_CALL: Rule<CustomVjpParams> & Required<Pick<Rule<CustomV
 };
 
 /** The forward action t ↦ J t of a custom VJP, obtained by transposing the (linear) backward function. */
-function linForward(p: CustomLinParams, args: NDArray[]): NDArray[] {
+export function linForward(p: CustomLinParams, args: NDArray[]): NDArray[] {
   const res = args.slice(0, p.nRes);
   const ts = args.slice(p.nRes);
   const cts0 = p.outAvals.map(zerosOf);

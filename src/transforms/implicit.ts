@@ -24,6 +24,7 @@ import { neg, stopGradient, sub, zeros } from "../ops/index.js";
 import { batchedFront } from "../prims/batching.js";
 import { fnArg, flattenToArrays, unflatten } from "./common.js";
 import { CUSTOM_JVP_CALL, CustomJvpParams } from "./customRules.js";
+import { rootSeries } from "./implicitJet.js";
 import { jvpFlat } from "./jvp.js";
 import { linearizeFlat, orZeros, transposeGraph } from "./linearize.js";
 import { vmapFlat } from "./vmap.js";
@@ -274,6 +275,8 @@ export function customRoot<T>(
     },
     id: NEXT_ID++,
     name: op,
+    // Taylor mode by the implicit function theorem too, not through the solver
+    jet: (ps, ins, K) => rootSeries(F, nC, (qs) => bind(CUSTOM_JVP_CALL, qs, params), lsParams, ps, ins, K),
   };
   return unflatten(def, bind(CUSTOM_JVP_CALL, [...consts, ...x0s], params)) as ArraysOf<T>;
 }

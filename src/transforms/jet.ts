@@ -17,6 +17,7 @@ import type { T } from "../prims/rule.js";
 import type { ArraysOf, Returned, TangentOf } from "../core/types.js";
 import { checkStructure, fnArg, flattenToArrays, listArg, matchLeaves, requireFloat, unflatten } from "./common.js";
 import { jetRuleOf } from "./jetRules.js";
+import { higherOrderJetRule } from "./jetHigher.js";
 
 export class JetTracer extends Tracer {
   readonly aval: Aval;
@@ -52,10 +53,16 @@ export class JetTrace extends Trace {
     const ts = args as JetTracer[];
     const primals = ts.map((t) => t.primal);
     if (ts.every((t) => t.coeffs.every((c) => c === null))) return bind(prim, primals, params);
-    const outs = bind(prim, primals, params);
     const ins = ts.map((t) => (t.coeffs.every((c) => c === null) ? null : [t.primal, ...t.coeffs]));
-    const rule = jetRuleOf(prim as Rule<unknown>);
-    const series = rule(prim as Rule<unknown>, primals, ins, outs, params, this.order);
+    // a higher-order primitive's rule computes its primal outputs too (one cond or loop for both)
+    const full = higherOrderJetRule(prim as Rule<unknown>);
+    let outs: NDArray[];
+    let series: (T[] | null)[];
+    if (full !== null) [outs, series] = full(primals, ins, params, this.order);
+    else {
+      outs = bind(prim, primals, params);
+      series = jetRuleOf(prim as Rule<unknown>)(prim as Rule<unknown>, primals, ins, outs, params, this.order);
+    }
     return outs.map((o, i) => {
       const s = series[i];
       if (s === null || s === undefined || s.every((c) => c === null)) return o;
@@ -148,7 +155,11 @@ export type JetSeriesOf<R> = R extends NDArray | number | boolean
  * derivatives d^k/dt^k f(x(t)) at t = 0, k = 1..K, in one pass costing
  * O(K²) per primitive. `series[i]` lists input i's K derivative terms (each a
  * tree shaped like `primals[i]`); the series output replaces each output leaf
- * with its list of K terms.
+ * with its list of K terms. `cond` and `whileLoop` carry the series through
+ * the branch taken and the loop's body (the condition reads primals only);
+ * as JAX's jet, the series of a `customJvp`/`customVjp` function is that of
+ * the function itself, its custom rule ignored; `customRoot` and
+ * `customLinearSolve` follow the implicit function theorem at every order.
  * @example
  * // x(t) = 0.5 + t: the first three derivatives of sin at 0.5
  * const [y, [d1, d2, d3]] = nb.jet(nb.sin, [0.5], [[1, 0, 0]]);

@@ -16,25 +16,35 @@
  * their derivative satisfies (y' = u(y, x) x'; pow's x z' = y x' z), both
  * O(K²) per primitive. Piecewise-linear primitives (max, min, the extremum
  * reductions and scatters) apply their JVP rule to each coefficient (O(K)).
- * solve, triangular_solve and cholesky solve for coefficient k with the
+ * scatter_mul multiplies each position's updates as series by a segmented
+ * scan of Cauchy products (jetScatter.ts, O(K² log m) for m updates, exact
+ * at zeros). solve, triangular_solve and cholesky solve for coefficient k with the
  * lower ones on the right-hand side (K solves, O(K²) products); slogdet uses
  * the same recurrence for A⁻¹A' (log|det|' = tr(A⁻¹A')). det and cofactor,
  * exact at singular matrices, solve that way with a bordered matrix
  * [[A, b], [cᵀ, δ]], well conditioned when A has rank ≥ n - 1 (K solves, O(K²)
- * products; division-free for n ≤ 2; a concrete A of numerical rank ≤ n - 2,
- * where the border cannot help, keeps {@link viaJvp}); expm and expm_frechet
- * apply themselves once to the block Toeplitz matrix of the series (O(n³K³)
- * arithmetic in one primitive). Those five are in jetRulesMatrix.ts. lgamma,
- * digamma and polygamma compose their K derivatives (O(K³/6) products).
+ * products; division-free for n ≤ 2); expm and expm_frechet apply themselves
+ * once to the block Toeplitz matrix of the series (O(n³K³) arithmetic in one
+ * primitive). Those five are in jetRulesMatrix.ts. lgamma, digamma and
+ * polygamma compose their K derivatives (O(K³/6) products).
+ *
+ * The higher-order primitives outside the table (cond, while_loop, the
+ * custom-rule primitives, linear_solve, checkpoint_name, remat_saved,
+ * debug_callback) have rules of their own beside their rows (jetHigher.ts
+ * lists them), which jet their bodies in one pass and compute the primal
+ * outputs too; {@link jetRuleOf} gives their series.
+ *
+ * qr, eigh, svd and lu (jetRulesDecomp.ts) solve, for coefficient k, the
+ * JVP's linear system with a right-hand side of every constraint's
+ * lower-order products (QᵀQ = I as well as A = QR for qr; O(K²) matrix
+ * products).
  *
  * {@link viaJvp} (K nested `jvp`s of t ↦ prim(Σ_k x_k t^k) at t = 0, exact
- * but O(2^K)) remains for the higher-order primitives (cond, loops, custom
- * rules, whose bodies it differentiates), scatter_mul (a data-dependent number
- * of factors per position), and the decompositions (qr, eigh, svd, lu): their
- * coefficient k solves the JVP's linear system with a right-hand side of
- * every constraint's lower-order quadratic terms (QᵀQ = I as well as A = QR
- * for qr), so the JVP rule cannot be reused as it is for cholesky, and each
- * would need a rule of its own as long as its JVP.
+ * but O(2^K)) remains only for det and cofactor at a concrete matrix of
+ * numerical rank ≤ n - 2, where the bordered matrix is singular too (exact
+ * there: the cofactor JVP recurses into minors), behind {@link linear}'s guard
+ * for a series on an operand it is not linear in, and in {@link jetRuleOf} for
+ * a primitive outside the table without a rule of its own.
  */
 import { ConcreteArray, fromNested, storageOf, type NDArray } from "../core/ndarray.js";
 import { bind, type Rule } from "../core/trace.js";
@@ -45,6 +55,9 @@ import * as O from "../prims/wrap.js";
 import { digammaW, polygammaW } from "../prims/special.js";
 import type { T } from "../prims/rule.js";
 import { jvpFlat } from "./jvp.js";
+import { eighJet, luJet, qrJet, svdJet } from "./jetRulesDecomp.js";
+import { higherOrderJetRule } from "./jetHigher.js";
+import { scatterMulJet } from "./jetScatter.js";
 import { cofactorSeries, detSeries, expmFrechetSeries, expmSeries, logdetSeries } from "./jetRulesMatrix.js";
 
 /** A truncated Taylor series: `[x0, x1, ..., xK]`, normalised coefficients, null = 0 (x0 never null). */
@@ -696,8 +709,8 @@ export const JET_RULES = {
     }
     return [L.slice(1)];
   }) as JetRule<{}>,
-  qr: viaJvp,
-  eigh: viaJvp,
+  qr: qrJet,
+  eigh: eighJet,
   random_bits: zeroSeries,
   random_uniform: zeroSeries,
   // special functions: xlogy and xlog1py are products with a log series; erfc and erfinv solve their
@@ -723,9 +736,9 @@ export const JET_RULES = {
   ]) as JetRule<{}>,
   erfc: u((x, y0, K) => erfLikeS(x, y0, K, -2 / Math.sqrt(Math.PI))),
   erfinv: u(erfinvS),
-  // issue 9 part C (decompositions): like the other linear algebra, exact nested-jvp series
-  svd: viaJvp,
-  lu: viaJvp,
+  // issue 9 part C (decompositions): series rules in jetRulesDecomp.ts
+  svd: svdJet,
+  lu: luJet,
   // exp of the block Toeplitz matrix of A's series (jetRulesMatrix.ts): one expm of size n(K+1)
   expm: ((_p, [A0], [sA], _o, _params, K) => [expmSeries(A0!, sA, K)]) as JetRule<{}>,
   // linear in E: a constant A maps E's coefficients (O(K)); otherwise L of the two Toeplitz matrices
@@ -734,16 +747,21 @@ export const JET_RULES = {
       ? linear([1])(prim, P, ins, outs, params, K)
       : [expmFrechetSeries(P[0]!, P[1]!, ins[0], ins[1], K)]) as JetRule<{}>,
   // issue 9 (opsB): convolution is bilinear (Cauchy product); scatter min/max pick entries (piecewise
-  // linear); scatter mul multiplies a data-dependent number of repeated updates per position, whose
-  // series would need the index groups' Cauchy products: nested jvp
+  // linear); scatter mul multiplies a data-dependent number of repeated updates per position: the
+  // Cauchy products of each position's updates by a segmented scan (jetScatter.ts), O(K² log m)
   conv: bilinear,
-  scatter_mul: viaJvp,
+  scatter_mul: scatterMulJet as JetRule<{}>,
   scatter_min: piecewiseLinear as JetRule<{}>,
   scatter_max: piecewiseLinear as JetRule<{}>,
 } satisfies { [P in Prim]: JetRule<Params[P]> };
 
-/** The Taylor rule of a primitive: its table entry, or {@link viaJvp} for higher-order primitives. */
+/**
+ * The Taylor rule of a primitive: its table entry; for a higher-order primitive the series of its rule in
+ * jetHigher.ts (which `jet` calls itself, for the primal outputs too); {@link viaJvp} for any other.
+ */
 export function jetRuleOf(prim: Rule<unknown>): JetRule<unknown> {
   const name = prim.name as Prim;
-  return (RULES as Record<string, Rule<never>>)[name] === prim ? (JET_RULES[name] as JetRule<unknown>) : viaJvp;
+  if ((RULES as Record<string, Rule<never>>)[name] === prim) return JET_RULES[name] as JetRule<unknown>;
+  const full = higherOrderJetRule(prim);
+  return full === null ? viaJvp : (_p, P, ins, _o, params, K) => full(P, ins, params, K)[1];
 }

@@ -38,7 +38,7 @@ function split(xs: NDArray[], p: WhileParams): [NDArray[], NDArray[], NDArray[]]
 }
 
 /** The condition's concrete value, or a TracerError explaining where it is missing. */
-function truth(c: NDArray, what: string): boolean {
+export function truth(c: NDArray, what: string): boolean {
   let v: ConcreteArray;
   try {
     v = c.concrete("whileLoop");
@@ -54,7 +54,7 @@ function truth(c: NDArray, what: string): boolean {
 }
 
 /** Whether the condition has a concrete value. */
-function concreteAt(c: NDArray): boolean {
+export function concreteAt(c: NDArray): boolean {
   try {
     // on a device (webgpu) the value is not read synchronously: the JVP is a staged loop (run by transfer)
     return c.concrete("whileLoop").device === "cpu";

@@ -13,6 +13,7 @@
  * and a reduction with a `fold` can end a loop.
  */
 import { ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
+import { NablaError, at } from "../core/errors.js";
 import { DType, type TypedArray, allocate } from "../core/dtype.js";
 import * as SH from "../prims/shape.js";
 import { MATMUL } from "../prims/linalg.js";
@@ -46,6 +47,14 @@ interface FusedStep {
 }
 type Step = EqnStep | FusedStep;
 
+/** An equation with exactly one output: every equation a fused loop holds, and the sum it folds. */
+type Single = Equation & { readonly outs: readonly [Var] };
+
+/** The error of a plan's internal bookkeeping going wrong (a bug, not a misuse). */
+function internal(what: string): NablaError {
+  return new NablaError(`jit: internal: ${what}`);
+}
+
 /** A compiled graph: `run` evaluates it on concrete arguments. */
 export interface Plan {
   run(args: readonly ConcreteArray[]): NDArray[];
@@ -66,10 +75,14 @@ function isElementwise(e: Equation): boolean {
  * order of the elements: inside a loop they are aliases (no operation).
  */
 function isAlias(e: Equation): boolean {
+  const [x] = e.inputs;
+  const [y] = e.outs;
   return (
     (e.rule === SH.RESHAPE || e.rule === SH.BROADCAST) &&
     e.inputs.length === 1 &&
-    sizeOf(e.inputs[0]!.aval.shape) === sizeOf(e.outs[0]!.aval.shape)
+    x !== undefined &&
+    y !== undefined &&
+    sizeOf(x.aval.shape) === sizeOf(y.aval.shape)
   );
 }
 
@@ -94,7 +107,7 @@ function tileKey(from: readonly number[], to: readonly number[]): string {
   const lead = to.length - from.length;
   const parts: string[] = [];
   to.forEach((d, a) => {
-    if (d !== 1) parts.push(`${a < lead ? 1 : from[a - lead]!}:${d}`);
+    if (d !== 1) parts.push(`${a < lead ? 1 : at(from, a - lead, "jit")}:${d}`);
   });
   return parts.join(",");
 }
@@ -105,8 +118,9 @@ function tileKey(from: readonly number[], to: readonly number[]): string {
  * operands have `n` elements (the same row-major order), one element, or are
  * broadcast (tiled once per call, see {@link tiledOperand}).
  */
-function fusable(e: Equation, n: number): boolean {
-  if (e.outs.length !== 1 || sizeOf(e.outs[0]!.aval.shape) !== n) return false;
+function fusable(e: Equation, n: number): e is Single {
+  const [out] = e.outs;
+  if (e.outs.length !== 1 || out === undefined || sizeOf(out.aval.shape) !== n) return false;
   return isElementwise(e) || isAlias(e) || (e.rule === SH.BROADCAST && e.inputs.length === 1);
 }
 
@@ -118,13 +132,13 @@ function rounded(expr: string, dtype: DType): string {
 }
 
 /** Whether the row's int32 scalar function applies (it replaces `scalar` and `inline`). */
-const int32Scalar = (e: Equation): boolean => e.rule.scalarInt32 !== undefined && e.outs[0]!.aval.dtype === "int32";
-const inlined = (e: Equation): boolean => e.rule.inline !== undefined && !int32Scalar(e);
+const int32Scalar = (e: Single): boolean => e.rule.scalarInt32 !== undefined && e.outs[0].aval.dtype === "int32";
+const inlined = (e: Single): boolean => e.rule.inline !== undefined && !int32Scalar(e);
 
 /** The JS expression of equation `e` (the `j`th of its group) on its operands' expressions. */
-function expression(e: Equation, j: number, args: string[]): string {
+function expression(e: Single, j: number, args: string[]): string {
   const x = (inlined(e) ? e.rule.inline?.(args, e.params) : undefined) ?? `f${j}(${args.join(", ")})`;
-  return rounded(x, e.outs[0]!.aval.dtype);
+  return rounded(x, e.outs[0].aval.dtype);
 }
 
 let codegen = true;
@@ -132,15 +146,15 @@ let codegen = true;
 const MAX_GROUP = 256;
 
 function fuse(
-  group: Equation[],
+  group: readonly Single[],
   liveAfter: Set<Var>,
-  sum: Equation | null,
+  sum: Single | null,
   uniform: (v: Var) => boolean = () => false,
 ): FusedStep | null {
   // the scalar functions the loop calls, one per equation (unused for inline ones)
   const fns = group.map((e) => (int32Scalar(e) ? e.rule.scalarInt32 : e.rule.scalar));
-  const n = sizeOf(group[0]!.outs[0]!.aval.shape);
-  const produced = new Set(group.map((e) => e.outs[0]!));
+  const n = sizeOf(at(group, 0, "jit").outs[0].aval.shape);
+  const produced = new Set(group.map((e) => e.outs[0]));
   const ins: Var[] = [];
   const tile: (readonly number[] | null)[] = [];
   // an operand's input index; a broadcast operand is one input per shape it is tiled to
@@ -148,16 +162,22 @@ function fuse(
   const name = new Map<Var, string>();
   const lines: string[] = [];
   const head: string[] = [];
+  /** The loop's name for the result of an earlier equation of the group. */
+  const nameOf = (v: Var): string => {
+    const t = name.get(v);
+    if (t === undefined) throw internal(`a fused loop reads variable ${v.id} before it computes it`);
+    return t;
+  };
   /** The loop's name for operand `v` of `e` (declaring a new input on first use). */
-  const operand = (e: Equation, v: Var): string => {
-    if (produced.has(v)) return name.get(v)!;
+  const operand = (e: Single, v: Var): string => {
+    if (produced.has(v)) return nameOf(v);
     const tiled = tiledOperand(e, v, n);
-    const key = tiled ? `${v.id}|${tileKey(v.aval.shape, e.outs[0]!.aval.shape)}` : `${v.id}`;
+    const key = tiled ? `${v.id}|${tileKey(v.aval.shape, e.outs[0].aval.shape)}` : `${v.id}`;
     let k = inputOf.get(key);
     if (k === undefined) {
       inputOf.set(key, (k = ins.length));
       ins.push(v);
-      tile.push(tiled ? e.outs[0]!.aval.shape : null);
+      tile.push(tiled ? e.outs[0].aval.shape : null);
       head.push(`const a${k} = ins[${k}];`);
       if (!tiled && sizeOf(v.aval.shape) === 1 && n !== 1) head.push(`const s${k} = a${k}[0];`);
       else lines.push(`const x${k} = a${k}[i];`);
@@ -169,14 +189,25 @@ function fuse(
   const refs: number[][] = [];
   const resultOf = new Map<Var, number>();
   group.forEach((e, j) => {
-    const v = e.outs[0]!;
+    const v = e.outs[0];
     const t = `t${j}`;
-    const args = e.inputs.map((u) => operand(e, u));
-    refs.push(args.map((a, k) => (produced.has(e.inputs[k]!) ? ~resultOf.get(e.inputs[k]!)! : Number(a.slice(1)))));
+    const args: string[] = [];
+    const ref: number[] = [];
+    for (const u of e.inputs) {
+      const a = operand(e, u);
+      args.push(a);
+      if (!produced.has(u)) ref.push(Number(a.slice(1)));
+      else {
+        const r = resultOf.get(u);
+        if (r === undefined) throw internal(`a fused loop reads variable ${u.id} before it computes it`);
+        ref.push(~r);
+      }
+    }
+    refs.push(ref);
     resultOf.set(v, j);
     if (isAlias(e) || e.rule === SH.BROADCAST) {
       // no operation: the loop reads the same element (or the tiled copy's)
-      lines.push(`const ${t} = ${args[0]!};`);
+      lines.push(`const ${t} = ${at(args, 0, "jit")};`);
     } else {
       if (!inlined(e)) head.push(`const f${j} = F[${j}];`);
       lines.push(`const ${t} = ${expression(e, j, args)};`);
@@ -191,9 +222,10 @@ function fuse(
   let tail = "";
   if (sum !== null) {
     // the reduction's own accumulation (the kernel's arithmetic), over the values as stored
-    const fold = sum.rule.fold!;
+    const fold = sum.rule.fold;
+    if (fold === undefined) throw internal(`${sum.prim} folded into a loop has no fold`);
     head.push(`let acc = ${fold.init};`);
-    lines.push(fold.step("acc", name.get(sum.inputs[0]!)!));
+    lines.push(fold.step("acc", nameOf(at(sum.inputs, 0, "jit"))));
     tail = `outs[${outs.length}][0] = acc;`;
   }
   const body = `${head.join("\n")}\nfor (let i = 0; i < n; i++) {\n${lines.join("\n")}\n}\n${tail}`;
@@ -213,7 +245,7 @@ function fuse(
       tile,
       outs,
       size: n,
-      sum: sum === null ? null : sum.outs[0]!,
+      sum: sum === null ? null : sum.outs[0],
       wasm,
     };
   } catch {
@@ -229,16 +261,16 @@ function fuse(
  * the folded sum must share one float dtype).
  */
 function wasmProgram(
-  group: Equation[],
+  group: readonly Single[],
   refs: readonly (readonly number[])[],
   ins: Var[],
   tile: readonly (readonly number[] | null)[],
   outs: Var[],
-  sum: Equation | null,
+  sum: Single | null,
   n: number,
   uniform: (v: Var) => boolean,
 ): EwProgram | null {
-  const dtype = group[0]!.outs[0]!.aval.dtype;
+  const dtype = at(group, 0, "jit").outs[0].aval.dtype;
   if (dtype !== "float32" && dtype !== "float64") return null;
   const index = new Map<Var, number>();
   if (!ins.every((v) => v.aval.dtype === dtype)) return null;
@@ -246,24 +278,31 @@ function wasmProgram(
   const result: number[] = [];
   const ops: EwProgram["ops"][number][] = [];
   group.forEach((e, j) => {
-    const args = refs[j]!.map((r) => (r < 0 ? result[~r]! : r));
-    if (isAlias(e) || e.rule === SH.BROADCAST) result.push(args[0]!);
+    const args = at(refs, j, "jit").map((r) => (r < 0 ? at(result, ~r, "jit") : r));
+    let value: number;
+    if (isAlias(e) || e.rule === SH.BROADCAST) value = at(args, 0, "jit");
     else {
       ops.push({ op: e.rule.name, args });
-      result.push(ins.length + ops.length - 1);
+      value = ins.length + ops.length - 1;
     }
-    index.set(e.outs[0]!, result[j]!);
+    result.push(value);
+    index.set(e.outs[0], value);
   });
-  if (group.some((e) => e.outs[0]!.aval.dtype !== dtype || int32Scalar(e))) return null;
-  if (sum !== null && (sum.rule.name !== "reduce_sum" || sum.outs[0]!.aval.dtype !== dtype)) return null;
+  if (group.some((e) => e.outs[0].aval.dtype !== dtype || int32Scalar(e))) return null;
+  if (sum !== null && (sum.rule.name !== "reduce_sum" || sum.outs[0].aval.dtype !== dtype)) return null;
+  const valueOf = (v: Var): number => {
+    const k = index.get(v);
+    if (k === undefined) throw internal(`variable ${v.id} is not computed by the loop`);
+    return k;
+  };
   return {
     dtype,
     // a constant whose elements are all equal (a materialised broadcast, e.g. the ones of a sum's
     // cotangent) is read as one element: the compiled loop splats its first element
     scalarIn: ins.map((v, k) => (tile[k] === null && sizeOf(v.aval.shape) === 1 && n !== 1) || uniform(v)),
     ops,
-    outs: outs.map((v) => index.get(v)!),
-    sum: sum === null ? null : index.get(sum.inputs[0]!)!,
+    outs: outs.map(valueOf),
+    sum: sum === null ? null : valueOf(at(sum.inputs, 0, "jit")),
   };
 }
 // --- end WebAssembly fused loops ---------------------------------------------------------------
@@ -284,24 +323,27 @@ function transposedMatmuls(eqns: readonly Equation[], outs: readonly (Var | null
   const source = new Map<Var, Var>(); // a dropped transpose's output -> its input
   for (const e of eqns)
     if (e.rule === SH.TRANSPOSE && swapsLast((e.params as { perm: number[] }).perm)) {
-      const v = e.outs[0]!;
+      const v = at(e.outs, 0, "jit");
       const rs = readers.get(v) ?? [];
-      if (rs.length > 0 && rs.every((r) => r.rule === MATMUL) && !outs.includes(v)) source.set(v, e.inputs[0]!);
+      if (rs.length > 0 && rs.every((r) => r.rule === MATMUL) && !outs.includes(v))
+        source.set(v, at(e.inputs, 0, "jit"));
     }
   if (source.size === 0) return eqns;
   const out: Equation[] = [];
   for (const e of eqns) {
-    if (e.rule === SH.TRANSPOSE && source.has(e.outs[0]!)) continue;
+    if (e.rule === SH.TRANSPOSE && source.has(at(e.outs, 0, "jit"))) continue;
     if (e.rule !== MATMUL || !e.inputs.some((v) => source.has(v))) {
       out.push(e);
       continue;
     }
-    const [a, b] = e.inputs as [Var, Var];
+    const [a, b] = e.inputs;
+    if (a === undefined || b === undefined || e.inputs.length !== 2)
+      throw internal(`matmul with ${e.inputs.length} operands`);
     const ta = source.has(a);
     const tb = source.has(b);
     const rule: Rule = {
       ...(MATMUL as unknown as Rule),
-      impl: ([x, y], _p, [o]) => [matmulT(x!, y!, o!.dtype, ta, tb)],
+      impl: (xs, _p, avals) => [matmulT(at(xs, 0, "jit"), at(xs, 1, "jit"), at(avals, 0, "jit").dtype, ta, tb)],
     };
     out.push({ ...e, rule, inputs: [source.get(a) ?? a, source.get(b) ?? b] });
   }
@@ -354,13 +396,13 @@ export function compile(g: Graph): Plan {
     return d;
   };
   /** Emits a group ending before equation `end`; `sum` is a full reduce_sum at `end` folded into the loop. */
-  const flush = (group: Equation[], end: number, sum: Equation | null): boolean => {
+  const flush = (group: readonly Single[], end: number, sum: Single | null): boolean => {
     // worth a loop: two equations (or one and a folded sum), at least one doing arithmetic
     const work = group.some((e) => isElementwise(e));
     if ((group.length >= 2 || sum !== null) && work && codegen) {
       const live = new Set<Var>();
       for (const e of group) {
-        const v = e.outs[0]!;
+        const v = e.outs[0];
         if ((uses.get(v) ?? []).some((k) => k >= end && !(sum !== null && k === end))) live.add(v);
       }
       const f = fuse(group, live, sum, uniform);
@@ -374,26 +416,32 @@ export function compile(g: Graph): Plan {
     return false;
   };
   /** A foldable reduction over every axis (to a 0-d output) of a value the group produces. */
-  const foldable = (e: Equation, group: Equation[]): boolean =>
-    e.rule.fold !== undefined &&
-    group.length > 0 &&
-    group[0]!.outs[0]!.aval.shape.length > 0 &&
-    e.outs.length === 1 &&
-    e.outs[0]!.aval.shape.length === 0 &&
-    group.some((g) => g.outs[0] === e.inputs[0]);
+  const foldable = (e: Equation, group: readonly Single[]): e is Single => {
+    const first = group[0];
+    const out = e.outs[0];
+    return (
+      e.rule.fold !== undefined &&
+      first !== undefined &&
+      first.outs[0].aval.shape.length > 0 &&
+      e.outs.length === 1 &&
+      out !== undefined &&
+      out.aval.shape.length === 0 &&
+      group.some((g) => g.outs[0] === e.inputs[0])
+    );
+  };
   /**
    * Whether `e` can run ahead of the open group: it reads none of the group's
    * results, and would not start a loop of its own worth keeping (not
    * elementwise, or at most a sixteenth of the group's length).
    */
-  const hoistable = (e: Equation, group: Equation[]): boolean => {
-    const n = sizeOf(group[0]!.outs[0]!.aval.shape);
+  const hoistable = (e: Equation, group: readonly Single[]): boolean => {
+    const n = sizeOf(at(group, 0, "jit").outs[0].aval.shape);
     if (isElementwise(e) && e.outs.every((v) => sizeOf(v.aval.shape) * 16 > n)) return false;
     return !e.inputs.some((v) => group.some((q) => q.outs[0] === v));
   };
-  let group: Equation[] = [];
+  let group: Single[] = [];
   eqns.forEach((e, i) => {
-    const shape = group.length ? group[0]!.outs[0]!.aval.shape : e.outs[0]?.aval.shape;
+    const shape = (group[0] ?? e).outs[0]?.aval.shape;
     if (shape !== undefined && group.length < MAX_GROUP && fusable(e, sizeOf(shape))) {
       group.push(e);
       return;
@@ -411,7 +459,8 @@ export function compile(g: Graph): Plan {
     }
     flush(group, i, null);
     group = [];
-    if (e.outs.length === 1 && fusable(e, sizeOf(e.outs[0]!.aval.shape))) group.push(e);
+    const out = e.outs[0];
+    if (out !== undefined && fusable(e, sizeOf(out.aval.shape))) group.push(e);
     else steps.push({ kind: "eqn", eqn: e, rule: e.rule });
   });
   flush(group, eqns.length, null);
@@ -425,35 +474,44 @@ export function compile(g: Graph): Plan {
       // fused loops would not); a debugging mode, so speed is secondary
       if (SETTINGS.debugNans) return evalGraph(g, args);
       const env = new Map<Var, ConcreteArray>();
+      const read = (v: Var | null): ConcreteArray => {
+        if (v === null) throw internal("a symbolic-zero output outside a linear graph");
+        const x = env.get(v);
+        if (x === undefined) throw internal(`variable ${v.id} is read before it is computed`);
+        return x;
+      };
       g.constVars.forEach((v, i) => env.set(v, g.consts[i] as ConcreteArray));
-      g.inVars.forEach((v, i) => env.set(v, args[i]!));
+      g.inVars.forEach((v, i) => env.set(v, at(args, i, "jit")));
       for (const s of steps) {
         if (s.kind === "eqn") {
           const e = s.eqn;
           const outs = s.rule.impl(
-            e.inputs.map((v) => env.get(v)!),
+            e.inputs.map(read),
             e.params,
             e.outs.map((v) => v.aval),
           );
-          e.outs.forEach((v, i) => env.set(v, outs[i]!));
+          e.outs.forEach((v, i) => env.set(v, at(outs, i, "jit")));
         } else {
           const n = s.size;
           const bufs = s.outs.map((v) => allocate(v.aval.dtype, n));
-          if (s.sum !== null) bufs.push(allocate(s.sum.aval.dtype, 1));
           const data = s.ins.map((v, k) => {
             const shape = s.tile[k];
-            return shape ? tiled(v, env.get(v)!, shape) : storageOf(env.get(v)!);
+            return shape ? tiled(v, read(v), shape) : storageOf(read(v));
           });
+          // a folded sum's one element: the wasm loop returns it, the JS loop writes it after the outputs
+          const total = s.sum === null ? null : allocate(s.sum.aval.dtype, 1);
           if (s.wasm !== null) {
-            const total = s.wasm(data, s.sum === null ? bufs : bufs.slice(0, -1), n);
-            if (s.sum !== null) bufs[bufs.length - 1]![0] = total;
-          } else s.kernel(data, bufs, n);
-          s.outs.forEach((v, i) => env.set(v, new ConcreteArray(bufs[i]!, v.aval.shape, v.aval.dtype, v.aval.weak)));
-          if (s.sum !== null)
-            env.set(s.sum, new ConcreteArray(bufs[s.outs.length]!, [], s.sum.aval.dtype, s.sum.aval.weak));
+            const t = s.wasm(data, bufs, n);
+            if (total !== null) total[0] = t;
+          } else s.kernel(data, total === null ? bufs : [...bufs, total], n);
+          s.outs.forEach((v, i) =>
+            env.set(v, new ConcreteArray(at(bufs, i, "jit"), v.aval.shape, v.aval.dtype, v.aval.weak)),
+          );
+          if (s.sum !== null && total !== null)
+            env.set(s.sum, new ConcreteArray(total, [], s.sum.aval.dtype, s.sum.aval.weak));
         }
       }
-      return g.outs.map((v) => env.get(v!)!);
+      return g.outs.map(read);
     },
   };
 }

@@ -132,8 +132,10 @@ export function simplify(g: Graph): Graph {
     const outs = simplifyOne(e, ins, b, producers, absorbed) ?? b.emitAs(e, ins);
     // the producers of everything emitted, rewrites' equations included (a negation moved out of a
     // product is seen by the sum that uses it)
-    for (let i = n0; i < b.equations.length; i++)
-      for (const v of b.equations[i]!.outs) producers.set(v, b.equations[i]!);
+    for (let i = n0; i < b.equations.length; i++) {
+      const emitted = at(b.equations, i, "jit");
+      for (const v of emitted.outs) producers.set(v, emitted);
+    }
     return outs;
   });
 }
@@ -149,8 +151,10 @@ function simplifyOne(
   const out = e.outs[0];
   if (out === undefined) return null;
   const id = e.rule.identity;
-  if (ins.length === 2 && id !== undefined && e.outs.length === 1) {
-    const [x, y] = ins as [Var, Var];
+  const [x, y] = ins;
+  // no operand: nothing below applies
+  if (x === undefined) return null;
+  if (ins.length === 2 && y !== undefined && id !== undefined && e.outs.length === 1) {
     const sy = splatOf(b, producers, y);
     if (id.right !== undefined && sy !== null && Object.is(sy, id.right)) {
       const r = asOutput(b, x, out);
@@ -163,14 +167,13 @@ function simplifyOne(
     }
   }
   if (ins.length === 1 && e.rule.involution) {
-    const p = producers.get(at(ins, 0, "jit"));
+    const p = producers.get(x);
     if (p !== undefined && p.rule === e.rule) return [at(p.inputs, 0, "jit")];
   }
   const signed = signRewrite(e, ins, b, producers, absorbed);
   if (signed !== null) return signed;
   const p = e.params as Record<string, unknown>;
-  const x = at(ins, 0, "jit");
-  const same = x !== undefined && shapesEqual(x.aval.shape, out.aval.shape) && x.aval.dtype === out.aval.dtype;
+  const same = shapesEqual(x.aval.shape, out.aval.shape) && x.aval.dtype === out.aval.dtype;
   if (e.rule === E.SELECT && ins[1] === ins[2]) return asOutput(b, at(ins, 1, "jit"), out);
   if ((e.rule === SH.RESHAPE || e.rule === SH.BROADCAST) && same) return [x];
   if (e.rule === SH.TRANSPOSE && isIdentityPerm(p.perm as number[])) return [x];
@@ -210,11 +213,15 @@ function signRewrite(
   producers: Map<Var, Equation>,
   absorbed: Set<Var>,
 ): readonly Var[] | null {
-  if (ins.length !== 2 || e.outs.length !== 1 || !isFloat(e.outs[0]!.aval.dtype)) return null;
-  const [x, y] = ins as [Var, Var];
+  const [x, y] = ins;
+  const [out] = e.outs;
+  if (ins.length !== 2 || x === undefined || y === undefined) return null;
+  if (e.outs.length !== 1 || out === undefined || !isFloat(out.aval.dtype)) return null;
   const negOf = (v: Var): Var | null => {
     const p = producers.get(v);
-    return p !== undefined && p.rule === E.NEG && p.inputs[0]!.aval.dtype === v.aval.dtype ? p.inputs[0]! : null;
+    if (p === undefined || p.rule !== E.NEG) return null;
+    const a = at(p.inputs, 0, "jit");
+    return a.aval.dtype === v.aval.dtype ? a : null;
   };
   const nx = negOf(x);
   const ny = negOf(y);
@@ -240,11 +247,13 @@ function signRewrite(
     if (cw !== null && cw < 0) [negative, w] = [!negative, lit(w, -cw)];
     if (u === x && w === y) return null;
     if (!negative) return b.emit(e.rule, [u, w], {});
-    if (!absorbed.has(e.outs[0]!)) {
+    if (!absorbed.has(out)) {
       // the sign onto a scalar constant; without one, the product stays as it is
       let [u2, w2] = [u, w];
-      if (scalar(w) !== null) w2 = lit(w, -scalar(w)!);
-      else if (scalar(u) !== null && e.rule === E.MUL) u2 = lit(u, -scalar(u)!);
+      const su = scalar(u);
+      const sw = scalar(w);
+      if (sw !== null) w2 = lit(w, -sw);
+      else if (su !== null && e.rule === E.MUL) u2 = lit(u, -su);
       else return null;
       const same = (a: Var, c: Var) => a === c || (scalar(a) !== null && Object.is(scalar(a), scalar(c)));
       return same(u2, x) && same(w2, y) ? null : b.emit(e.rule, [u2, w2], {});
