@@ -10,7 +10,7 @@
  * NABLA_JET_SLOW=1 also runs expm and expm_frechet against nested jvp at
  * order 8: their JVP rules double the matrix size per order (expm_frechet of
  * a 2n block matrix), so that reference costs O(2^K) evaluations of matrices
- * of size 2^K n (about 20 s and several minutes for 2×2 matrices).
+ * of size 2^K n (measured: 200 s for this file's three order-8 cases).
  */
 import { describe, expect, it } from "vitest";
 import * as nb from "../src/index.js";
