@@ -1,7 +1,8 @@
 /**
  * The O(K²) Taylor rules that replaced the nested-jvp fallback (pow, atan2,
  * max/min and the extremum reductions and scatters, the special functions,
- * solve, triangular_solve, cholesky): each against nested `jvp` to order 6
+ * solve, triangular_solve, cholesky; det, slogdet, cofactor, expm and
+ * expm_frechet are in jetRulesMatrix.test.ts): each against nested `jvp` to order 6
  * (an independent route: the primitives' JVP rules and the chain rule) and
  * against closed forms where they exist, plus a structural check that pow's
  * rule is not the exponential fallback.

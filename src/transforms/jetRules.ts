@@ -19,8 +19,14 @@
  * scatter_mul multiplies each position's updates as series by a segmented
  * scan of Cauchy products (jetScatter.ts, O(K² log m) for m updates, exact
  * at zeros). solve, triangular_solve and cholesky solve for coefficient k with the
- * lower ones on the right-hand side (K solves, O(K²) products). lgamma,
- * digamma and polygamma compose their K derivatives (O(K³/6) products).
+ * lower ones on the right-hand side (K solves, O(K²) products); slogdet uses
+ * the same recurrence for A⁻¹A' (log|det|' = tr(A⁻¹A')). det and cofactor,
+ * exact at singular matrices, solve that way with a bordered matrix
+ * [[A, b], [cᵀ, δ]], well conditioned when A has rank ≥ n - 1 (K solves, O(K²)
+ * products; division-free for n ≤ 2); expm and expm_frechet apply themselves
+ * once to the block Toeplitz matrix of the series (O(n³K³) arithmetic in one
+ * primitive). Those five are in jetRulesMatrix.ts. lgamma, digamma and
+ * polygamma compose their K derivatives (O(K³/6) products).
  *
  * The higher-order primitives outside the table (cond, while_loop, the
  * custom-rule primitives, linear_solve, checkpoint_name, remat_saved,
@@ -34,7 +40,11 @@
  * products).
  *
  * {@link viaJvp} (K nested `jvp`s of t ↦ prim(Σ_k x_k t^k) at t = 0, exact
- * but O(2^K)) remains for det, slogdet, cofactor, expm and expm_frechet.
+ * but O(2^K)) remains only for det and cofactor at a concrete matrix of
+ * numerical rank ≤ n - 2, where the bordered matrix is singular too (exact
+ * there: the cofactor JVP recurses into minors), behind {@link linear}'s guard
+ * for a series on an operand it is not linear in, and in {@link jetRuleOf} for
+ * a primitive outside the table without a rule of its own.
  */
 import { ConcreteArray, fromNested, storageOf, type NDArray } from "../core/ndarray.js";
 import { bind, type Rule } from "../core/trace.js";
@@ -48,6 +58,7 @@ import { jvpFlat } from "./jvp.js";
 import { eighJet, luJet, qrJet, svdJet } from "./jetRulesDecomp.js";
 import { higherOrderJetRule } from "./jetHigher.js";
 import { scatterMulJet } from "./jetScatter.js";
+import { cofactorSeries, detSeries, expmFrechetSeries, expmSeries, logdetSeries } from "./jetRulesMatrix.js";
 
 /** A truncated Taylor series: `[x0, x1, ..., xK]`, normalised coefficients, null = 0 (x0 never null). */
 export type Series = readonly T[];
@@ -671,9 +682,18 @@ export const JET_RULES = {
       ),
     ];
   }) as JetRule<Params["triangular_solve"]>,
-  slogdet: viaJvp,
-  det: viaJvp,
-  cofactor: viaJvp,
+  // log|det A|' = tr(A⁻¹ A'): K solves for A⁻¹ A' by the solve recurrence (the sign is locally constant)
+  slogdet: ((_p, [A0], [sA], _o, _params, K) => [null, logdetSeries(A0!, sA, K)]) as JetRule<{}>,
+  // det and cofactor through a bordered, well-conditioned matrix (jetRulesMatrix.ts); a concrete
+  // A_0 of rank ≤ n - 2 keeps nested jvp, whose cofactor route recurses into minors
+  det: ((prim, P, ins, outs, params, K) => {
+    const s = detSeries(P[0]!, ins[0], K);
+    return s === null ? viaJvp(prim, P, ins, outs, params, K) : [s];
+  }) as JetRule<{}>,
+  cofactor: ((prim, P, ins, outs, params, K) => {
+    const s = cofactorSeries(P[0]!, ins[0], K);
+    return s === null ? viaJvp(prim, P, ins, outs, params, K) : [s];
+  }) as JetRule<{}>,
   // L Lᵀ = S = (A + Aᵀ)/2: L_0 L_kᵀ + L_k L_0ᵀ = S_k - Σ_{j=1..k-1} L_j L_{k-j}ᵀ, which is the JVP's
   // equation with that right-hand side (symmetric, so the JVP's symmetrisation keeps it): K JVP solves
   cholesky: ((prim, P, [sA], [l], params, K) => {
@@ -716,11 +736,16 @@ export const JET_RULES = {
   ]) as JetRule<{}>,
   erfc: u((x, y0, K) => erfLikeS(x, y0, K, -2 / Math.sqrt(Math.PI))),
   erfinv: u(erfinvS),
-  // issue 9 part C (decompositions): series rules in jetRulesDecomp.ts; expm and expm_frechet still nested jvp
+  // issue 9 part C (decompositions): series rules in jetRulesDecomp.ts
   svd: svdJet,
   lu: luJet,
-  expm: viaJvp,
-  expm_frechet: viaJvp,
+  // exp of the block Toeplitz matrix of A's series (jetRulesMatrix.ts): one expm of size n(K+1)
+  expm: ((_p, [A0], [sA], _o, _params, K) => [expmSeries(A0!, sA, K)]) as JetRule<{}>,
+  // linear in E: a constant A maps E's coefficients (O(K)); otherwise L of the two Toeplitz matrices
+  expm_frechet: ((prim, P, ins, outs, params, K) =>
+    ins[0] == null
+      ? linear([1])(prim, P, ins, outs, params, K)
+      : [expmFrechetSeries(P[0]!, P[1]!, ins[0], ins[1], K)]) as JetRule<{}>,
   // issue 9 (opsB): convolution is bilinear (Cauchy product); scatter min/max pick entries (piecewise
   // linear); scatter mul multiplies a data-dependent number of repeated updates per position: the
   // Cauchy products of each position's updates by a segmented scan (jetScatter.ts), O(K² log m)
