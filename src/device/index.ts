@@ -3,14 +3,7 @@
  * `devices`, `defaultDevice`, `devicePut`, `deviceGet`. See docs/webgpu.md.
  */
 import { DeviceError, TracerError, fmtValue } from "../core/errors.js";
-import {
-  ConcreteArray,
-  NDArray,
-  commitToCpu,
-  committedToCpu,
-  deviceStorageOf,
-  storageOf,
-} from "../core/ndarray.js";
+import { ConcreteArray, NDArray, commitToCpu, committedToCpu, deviceStorageOf, storageOf } from "../core/ndarray.js";
 import { broadcastPrim, selectPrim } from "../prims/wrap.js";
 import { flattenAs, unflatten } from "../core/pytree.js";
 import {
@@ -151,7 +144,9 @@ function putTraced(t: NDArray, d: string): NDArray {
     if (!(e instanceof TracerError)) throw e;
   }
   if (value !== null && committedToCpu(value))
-    throw new DeviceError(`devicePut: ${what} is committed to "cpu" (devicePut); place it on "${d}" before the transform`);
+    throw new DeviceError(
+      `devicePut: ${what} is committed to "cpu" (devicePut); place it on "${d}" before the transform`,
+    );
   const yes = runtimeOf(d)!.put(new ConcreteArray(Uint8Array.of(1), [], "bool"), "devicePut");
   return selectPrim(broadcastPrim(yes, t.shape), t, t);
 }

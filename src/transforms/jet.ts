@@ -11,11 +11,19 @@ import { ConcreteArray, NDArray, deviceStorageOf, storageOf } from "../core/ndar
 import { Aval, MainTrace, Rule, Trace, Tracer, avalOf, bind, endTrace, newTrace } from "../core/trace.js";
 import { shapesEqual } from "../core/shape.js";
 import { flattenAs, describe } from "../core/pytree.js";
-import { zeros } from "../ops/index.js";
 import { broadcastPrim, convert, mul } from "../prims/wrap.js";
 import type { T } from "../prims/rule.js";
 import type { ArraysOf, Returned, TangentOf } from "../core/types.js";
-import { checkStructure, fnArg, flattenToArrays, listArg, matchLeaves, requireFloat, unflatten, zerosAt } from "./common.js";
+import {
+  checkStructure,
+  fnArg,
+  flattenToArrays,
+  listArg,
+  matchLeaves,
+  requireFloat,
+  unflatten,
+  zerosAt,
+} from "./common.js";
 import { jetRuleOf } from "./jetRules.js";
 
 export class JetTracer extends Tracer {

@@ -384,6 +384,9 @@ async function transforms(): Promise<Row> {
   const id = (t: NDArray) => t;
   pair("jet", () => [jetOf(f, x, id), jetOf(fg, xg, gpu)]);
   pair("jetJit", () => [jetOf(nb.jit(f), x, id), jetOf(nb.jit(fg), xg, gpu)]);
+  // control flow with the predicate on the GPU (cond, while_loop by transfer) under jet
+  pair("jetCond", () => [jetOf(viaCond, x, id), jetOf(viaCond, xg, gpu)]);
+  pair("jetWhile", () => [jetOf((v) => nb.sum(loop(v)), x, id), jetOf((v) => nb.sum(loop(v)), xg, gpu)]);
   // x^y with the exponent an array on the GPU: the general rule (it cannot be read synchronously)
   const y3 = f32([3, 2, 3, 2, 3, 2]);
   pair("jetPowGpuExponent", () => [
@@ -518,7 +521,11 @@ async function deferred(): Promise<Row> {
     out.nanJitOk = await read(nb.jit((v: NDArray) => nb.sqrt(v))(xg));
     // derivatives: the first primitive making a NaN, in grad's backward pass too
     out.nanGradCpu = await failure(() => nb.grad((v: NDArray) => nb.sum(nb.sqrt(nb.sub(v, 1))))(x));
-    out.nanGradGpu = await failure(() => nb.grad((v: NDArray) => nb.sum(nb.sqrt(nb.sub(v, 1))))(xg).data());
+    out.nanGradGpu = await failure(() =>
+      nb
+        .grad((v: NDArray) => nb.sum(nb.sqrt(nb.sub(v, 1))))(xg)
+        .data(),
+    );
   } finally {
     nb.config({ debugNans: false });
   }
@@ -533,9 +540,7 @@ async function deferred(): Promise<Row> {
     return ct!.data();
   });
   out.affineAfter = await read(nb.add(xg, 1));
-  out.linearZeroOffset = await read(
-    nb.linearTranspose(affine(gpu(W), gpu(f32([0, 0]))), xg)(gpu(f32([1, 2])))[0]!,
-  );
+  out.linearZeroOffset = await read(nb.linearTranspose(affine(gpu(W), gpu(f32([0, 0]))), xg)(gpu(f32([1, 2])))[0]!);
   // index arrays on the GPU: float throws as on the CPU (not read), bool converts
   const fi = f32([2, 0]);
   out.floatIndexCpu = await failure(() => nb.take(x, fi));
