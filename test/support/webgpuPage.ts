@@ -571,7 +571,8 @@ async function batching(): Promise<Row> {
 /**
  * Linear least squares trained on "webgpu": each step is one jitted call computing the loss, its gradient
  * (valueAndGrad) and the SGD update. Every `steps / 20` steps, after forced collections, the bytes
- * of GPU buffers allocated (in use or pooled) and the number of buffers live arrays hold are sampled.
+ * of GPU buffers allocated (in use or pooled), the bytes asked for since the start and the number of
+ * buffers live arrays hold are sampled.
  */
 async function memory(steps: number): Promise<Row> {
   const rt = webgpuRuntime()!;
@@ -601,6 +602,10 @@ async function memory(steps: number): Promise<Row> {
   const buffers: number[] = [];
   const requested: number[] = [];
   const requested0 = rt.ctx.requestedBytes;
+  // the pool keeps the buffers earlier sections released: the bytes before training are the baseline
+  w.gc?.();
+  await new Promise((ok) => setTimeout(ok, 0));
+  const base = rt.liveBytes;
   const losses: number[] = [];
   const every = Math.max(100, Math.floor(steps / 20));
   const t0 = performance.now();
@@ -626,6 +631,7 @@ async function memory(steps: number): Promise<Row> {
     every,
     first,
     best,
+    base,
     bytes,
     buffers,
     requested,
