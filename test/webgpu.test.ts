@@ -282,6 +282,10 @@ describe("webgpu", () => {
     // a read requested before the faulty operation is not rejected by it; the next one is
     expect(r["nanEarly"]).toEqual([1, 2, 4]);
     expect(r["nanLater"]).toMatch(nan("log"));
+    // one NaN at element 4,321 of 5,000 is found; none, none reported
+    expect(r["nanLargeCpu"]).toMatch(/^NablaError: log: produced NaN from inputs without NaN \(f32\[5000\]\)/);
+    expect(r["nanLargeGpu"]).toMatch(/^NablaError: log: produced NaN from inputs without NaN \(f32\[5000\]\)/);
+    expect(r["nanLargeOk"]).toBe("no error");
     // NaN in, NaN out: no report on either device
     expect(r["nanInputCpu"]).toBe("no error");
     expect(r["nanInputGpu"]).toBe("no error");

@@ -510,6 +510,11 @@ async function deferred(): Promise<Row> {
     const bad2 = nb.log(nb.sub(xg, 1));
     out.nanEarly = Array.from((await early) as Float32Array);
     out.nanLater = await failure(() => bad2.data());
+    // one NaN among 5,000 elements, beyond the first workgroup's stride
+    const big = Array.from({ length: 5000 }, (_, i) => (i === 4321 ? -1 : i + 1));
+    out.nanLargeCpu = await failure(() => nb.log(f32(big)));
+    out.nanLargeGpu = await failure(() => nb.log(gpu(f32(big))).data());
+    out.nanLargeOk = await failure(() => nb.log(gpu(f32(big.map(Math.abs)))).data());
     // NaN in, NaN out: nothing to report (on both devices)
     const withNan = f32([NaN, 1, 2]);
     out.nanInputCpu = await failure(() => nb.log(withNan));
