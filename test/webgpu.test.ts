@@ -17,7 +17,7 @@
  * measured is 1.7e-7 of the order's magnitude (svd), asserted at 1e-5 (about 80 ulp).
  *
  * The memory test trains least squares (a jitted valueAndGrad and SGD update per step) for
- * NABLA_WEBGPU_STEPS steps, 10,000 by default (59 s on SwiftShader with the machine's 2 cores
+ * NABLA_WEBGPU_STEPS steps, 10,000 by default (41-59 s on SwiftShader with the machine's 2 cores
  * loaded about 5 times over), and asserts that after forced collections the buffers held by live
  * arrays never exceed their first count, that the bytes allocated while training stay under a
  * quarter of the bytes asked for (the pool serves the rest), and that training reached the float64
