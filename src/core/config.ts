@@ -35,9 +35,20 @@ export function withSite<T>(site: string | undefined, f: () => T): T {
 
 /** The first stack frame outside the library: where the user called it ("unknown" when the stack says nothing). */
 export function callSite(): string {
-  const stack = new Error().stack ?? "";
-  // the library's root directory (src/ or dist/), from this module's own location
-  const root = new URL("../", import.meta.url).pathname;
+  // V8 keeps 10 frames by default: too few below a transform or a device's dispatch
+  const E = Error as { stackTraceLimit?: number };
+  const limit = E.stackTraceLimit;
+  if (typeof limit === "number") E.stackTraceLimit = Math.max(limit, 100);
+  let stack: string;
+  try {
+    stack = new Error().stack ?? "";
+  } finally {
+    if (typeof limit === "number") E.stackTraceLimit = limit;
+  }
+  // the library's root directory (src/ or dist/), from this module's own location (src/core/config);
+  // bundled into another file, that file (a bundle holding the caller's code too cannot tell it apart)
+  const here = new URL(import.meta.url).pathname;
+  const root = /\/core\/config\.[jt]s$/.test(here) ? new URL("../", import.meta.url).pathname : here;
   for (const line of stack.split("\n").slice(1)) {
     const l = line.trim();
     if (!l.startsWith("at ") || l.includes(root) || l.includes("node:") || l.includes("/node_modules/")) continue;

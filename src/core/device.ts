@@ -8,6 +8,7 @@
  */
 import type { ConcreteArray, NDArray } from "./ndarray.js";
 import type { Rule } from "./trace.js";
+import type { TypedArray } from "./dtype.js";
 
 /**
  * Evaluates `prim` on concrete operands when one of them lives on a device other than the CPU;
@@ -27,6 +28,11 @@ export interface DeviceRuntime {
   place(x: ConcreteArray, op: string): ConcreteArray;
   /** The hook `bind` calls for operations on this device's arrays. */
   readonly hook: DeviceHook;
+  /**
+   * Tests the elements of this device's arrays `xs` once they are computed, without blocking:
+   * `test` returns the error to report (null: none), which rejects the next read of this device.
+   */
+  checkLater(xs: readonly ConcreteArray[], test: (values: TypedArray[]) => Error | null): void;
 }
 
 const RUNTIMES = new Map<string, DeviceRuntime>();
@@ -78,6 +84,11 @@ export function withStagingDevice<R>(device: string, f: () => R): R {
   } finally {
     STAGING_DEVICE = prev;
   }
+}
+
+/** @internal The device of the `jit` being staged, or null outside one. */
+export function jitStagingDevice(): string | null {
+  return STAGING_DEVICE;
 }
 
 /** @internal The device a tracer without a concrete value reports. */

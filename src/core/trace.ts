@@ -274,9 +274,22 @@ const hasNan = (x: ConcreteArray): boolean =>
 /** debugNans: a primitive whose outputs have NaN although its inputs have none throws, naming it and the call site. */
 function checkNans(prim: Rule<never>, args: ConcreteArray[], outs: ConcreteArray[]): void {
   if (!outs.some(hasNan) || args.some(hasNan)) return;
+  throw nanError(prim.name, args, debugSite());
+}
+
+/**
+ * @internal debugNans: the error of primitive `name` producing NaN from `args` (none NaN) at `site`;
+ * `where` says how a device found it (appended to the message).
+ */
+export function nanError(
+  name: string,
+  args: readonly { readonly dtype: DType; readonly shape: Shape }[],
+  site: string,
+  where = "",
+): NablaError {
   const ins = args.map((a) => `${SHORT[a.dtype]}[${a.shape.join(",")}]`).join(", ");
-  throw new NablaError(
-    `${prim.name}: produced NaN from inputs without NaN (${ins || "no inputs"}) at ${debugSite()} (config({ debugNans: true }))`,
+  return new NablaError(
+    `${name}: produced NaN from inputs without NaN (${ins || "no inputs"}) at ${site} (config({ debugNans: true }))${where}`,
   );
 }
 

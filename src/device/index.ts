@@ -3,9 +3,17 @@
  * `devices`, `defaultDevice`, `devicePut`, `deviceGet`. See docs/webgpu.md.
  */
 import { DeviceError, TracerError, fmtValue } from "../core/errors.js";
-import { ConcreteArray, NDArray, commitToCpu, deviceStorageOf, storageOf } from "../core/ndarray.js";
+import { ConcreteArray, NDArray, commitToCpu, committedToCpu, deviceStorageOf, storageOf } from "../core/ndarray.js";
+import { broadcastPrim, selectPrim } from "../prims/wrap.js";
 import { flattenAs, unflatten } from "../core/pytree.js";
-import { deviceNames, getDefaultDevice, registerDevice, runtimeOf, setDefaultDevice } from "../core/device.js";
+import {
+  deviceNames,
+  getDefaultDevice,
+  jitStagingDevice,
+  registerDevice,
+  runtimeOf,
+  setDefaultDevice,
+} from "../core/device.js";
 import { startWebGpu } from "./webgpu.js";
 import type { DeviceRuntime } from "../core/device.js";
 
@@ -80,7 +88,11 @@ export function defaultDevice(name?: "cpu" | "webgpu"): string {
  * with an array committed elsewhere throws DeviceError). To "webgpu" the copy is started and the
  * result is usable at once; float64 arrays throw DTypeError (bare JS numbers become float32). A
  * "webgpu" array cannot come back to "cpu" synchronously: `devicePut(x, "cpu")` throws DeviceError
- * naming {@link deviceGet}. Leaves that are not arrays pass through; tracers throw TracerError.
+ * naming {@link deviceGet}. Leaves that are not arrays pass through. Inside a transform (jit, grad,
+ * vmap, ...) it is the identity on values, as JAX's `device_put`: a traced array already on `device`
+ * is returned as it is and one traced on the CPU is copied to `device` (its derivatives too); inside
+ * a jit, `device` must be the jit's own (DeviceError otherwise: use `jit(f, { device })`); one on
+ * "webgpu" to "cpu" throws DeviceError.
  * @example
  * const x = nb.devicePut(nb.array([1, 2], { dtype: "float32" }), "webgpu");
  * x.device; // "webgpu"
@@ -91,8 +103,7 @@ export function devicePut<T>(tree: T, device: "cpu" | "webgpu"): T {
   const moved = leaves.map((l: unknown) => {
     if (typeof l === "number") l = new ConcreteArray(Float64Array.of(l), [], "float64", true);
     if (!(l instanceof NDArray)) return l;
-    if (!(l instanceof ConcreteArray))
-      throw new TracerError("devicePut: a traced array cannot be placed; place the arguments before the transform");
+    if (!(l instanceof ConcreteArray)) return putTraced(l, d);
     if (d === "cpu") {
       if (deviceStorageOf(l) !== null)
         throw new DeviceError(
@@ -106,6 +117,46 @@ export function devicePut<T>(tree: T, device: "cpu" | "webgpu"): T {
     return usableRuntime("devicePut", d).put(l, "devicePut");
   });
   return unflatten(def, moved) as T;
+}
+
+/**
+ * `devicePut` of a tracer, as JAX's `device_put` under a transform: the identity on values.
+ * - Staged by a `jit`: the jit's device decides where the graph runs, so `device` must be that one
+ *   (the tracer itself is returned); another device throws DeviceError naming jit's `device` option.
+ * - Under eager transforms (grad, jvp, vmap, ...), a tracer already on `device` is returned as it is;
+ *   one on the CPU is copied to `device` by a select with a committed all-true predicate there,
+ *   which copies the elements exactly and which every transform differentiates and batches like any
+ *   primitive (tangents move too; cotangents come back on the device).
+ * - From a device back to "cpu": DeviceError, as for arrays (no synchronous copy back).
+ */
+function putTraced(t: NDArray, d: string): NDArray {
+  const jitOn = jitStagingDevice();
+  const what = `an array of shape [${t.shape.join(",")}] traced on "${t.device}"`;
+  if (jitOn !== null) {
+    if (d === jitOn) return t;
+    throw new DeviceError(
+      `devicePut: ${what} is staged by a jit running on "${jitOn}" and cannot be placed on "${d}" inside it; ` +
+        `use jit(f, { device: "${d}" }), or devicePut the jit's results`,
+    );
+  }
+  if (t.device === d) return t;
+  if (d === "cpu")
+    throw new DeviceError(
+      `devicePut: ${what} cannot be copied to "cpu" synchronously; use await nb.deviceGet(x) outside the transform`,
+    );
+  let value: ConcreteArray | null = null;
+  try {
+    value = t.concrete("devicePut");
+  } catch (e) {
+    // batched or staged: no single value to look at
+    if (!(e instanceof TracerError)) throw e;
+  }
+  if (value !== null && committedToCpu(value))
+    throw new DeviceError(
+      `devicePut: ${what} is committed to "cpu" (devicePut); place it on "${d}" before the transform`,
+    );
+  const yes = runtimeOf(d)!.put(new ConcreteArray(Uint8Array.of(1), [], "bool"), "devicePut");
+  return selectPrim(broadcastPrim(yes, t.shape), t, t);
 }
 
 /**

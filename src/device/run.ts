@@ -2,20 +2,25 @@
  * Running a staged graph on a device: the seam between `jit` and the
  * devices. On "webgpu" the graph runs its device plan (src/device/gpuPlan.ts:
  * fused elementwise regions as one WGSL shader each, the other equations
- * through `bind`), built once per graph; on other devices every equation is
- * dispatched through `bind` (its device kernel or the transfer).
+ * through `bind`), built once per graph; on other devices, and on every
+ * device under `config({ debugNans: true })`, every equation is dispatched
+ * through `bind` (its device kernel or the transfer).
  */
 import { DeviceError } from "../core/errors.js";
 import { ConcreteArray, NDArray, committedToCpu, deviceStorageOf } from "../core/ndarray.js";
 import { type Graph, evalGraph } from "../core/graph.js";
 import { runtimeOf } from "../core/device.js";
+import { SETTINGS } from "../core/config.js";
 import { gpuPlanOf } from "./gpuPlan.js";
 import { WebGpuRuntime } from "./webgpu.js";
 
 /** WebGPU's default `maxStorageBuffersPerShaderStage` (what a device requested without limits has). */
 const DEFAULT_STORAGE_BUFFERS = 8;
 
-/** The device a call runs on: `explicit` when given, else the device of a leaf that lives on one, else `fallback`. */
+/**
+ * The device a call runs on: `explicit` when given, else the device of a leaf that lives on one (a
+ * tracer's: its value's, e.g. `grad(jit(f))` of GPU arrays), else `fallback`.
+ */
 export function placementOf(
   op: string,
   explicit: string | undefined,
@@ -24,7 +29,7 @@ export function placementOf(
 ): string {
   let found: string | null = null;
   for (const l of leaves)
-    if (l instanceof ConcreteArray && deviceStorageOf(l) !== null) {
+    if (l instanceof ConcreteArray ? deviceStorageOf(l) !== null : l.device !== "cpu") {
       found = l.device;
       break;
     }
@@ -54,7 +59,9 @@ export function runGraphOn(op: string, device: string, graph: Graph, leaves: rea
     return rt.place(x, op);
   };
   const args = leaves.map(place);
-  if (rt instanceof WebGpuRuntime) {
+  // debugNans: equation by equation through bind (as the CPU plan does), so that every primitive is
+  // tested and reports its recorded call site; no fused regions
+  if (rt instanceof WebGpuRuntime && !SETTINGS.debugNans) {
     const maxBuffers = rt.ctx.device.limits["maxStorageBuffersPerShaderStage"] ?? DEFAULT_STORAGE_BUFFERS;
     return gpuPlanOf(graph, maxBuffers).run(rt, args).map(place);
   }

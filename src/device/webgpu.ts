@@ -17,6 +17,15 @@
  * throws DeviceError. Memory: a FinalizationRegistry returns a collected
  * array's buffer to the context's pool (buffers shared by several arrays are
  * counted).
+ *
+ * `config({ debugNans: true })`: after each primitive with a float32 output
+ * the runtime records a NaN test of its GPU operands and outputs on the GPU
+ * (kernels/webgpu/nanflags.ts; CPU operands are tested at once) and reads
+ * back only the verdicts, without holding later work. A primitive that made a
+ * NaN from operands without one is reported, with its name, its operands'
+ * shapes and the call site captured when it was dispatched, by the next read
+ * (`await x.data()`, `deviceGet`) of any GPU array: JAX checks synchronously
+ * after each operation, which would mean waiting for the GPU at every one.
  */
 import { DTypeError, DeviceError, NablaError, at, fmtShape } from "../core/errors.js";
 import type { DType, TypedArray } from "../core/dtype.js";
@@ -29,12 +38,14 @@ import {
   deviceStorageOf,
   storageOf,
 } from "../core/ndarray.js";
-import type { Rule } from "../core/trace.js";
+import { type Rule, nanError } from "../core/trace.js";
+import { SETTINGS, debugSite } from "../core/config.js";
 import type { DeviceRuntime } from "../core/device.js";
 import { WebGpuContext, type HostWords } from "../kernels/webgpu/context.js";
 import type { GPUBufferLike } from "../kernels/webgpu/gpu.js";
 import { navigatorGpu } from "../kernels/webgpu/gpu.js";
 import type { GpuAval, GpuDType, GpuTensor } from "../kernels/webgpu/kernel.js";
+import { nanFlags } from "../kernels/webgpu/nanflags.js";
 import { gpuKernel } from "../prims/gpuTable.js";
 
 /** A GPU array's storage: its tensor, and whether devicePut placed it. */
@@ -169,7 +180,49 @@ export class WebGpuRuntime implements DeviceRuntime {
             avals as GpuAval[],
           )
         : this.transfer(prim, args, params, avals as GpuAval[]);
-    return outs.map((t) => this.wrap(t, committed));
+    const res = outs.map((t) => this.wrap(t, committed));
+    if (SETTINGS.debugNans) this.#checkNans(prim.name, args, outs);
+    return res;
+  }
+
+  /**
+   * debugNans: records the GPU test of a primitive's float operands and float32 outputs; a NaN in an
+   * output with none in the operands is reported by the next read (see the file's comment).
+   */
+  #checkNans(name: string, args: readonly ConcreteArray[], outs: readonly GpuTensor[]): void {
+    const floatOuts = outs.filter((t) => t.dtype === "float32");
+    if (floatOuts.length === 0) return;
+    const gpuIns: GpuTensor[] = [];
+    for (const a of args) {
+      if (a.dtype !== "float32" && a.dtype !== "float64") continue;
+      const s = deviceStorageOf(a);
+      if (s !== null) gpuIns.push((s as GpuStorage).tensor);
+      // a CPU operand (a weak scalar, an uncommitted constant) with a NaN: nothing to report
+      else if (storageOf(a).some(Number.isNaN)) return;
+    }
+    const site = debugSite();
+    const operands = args.map((a) => ({ dtype: a.dtype, shape: a.shape }));
+    const flags = nanFlags(this.ctx, [...gpuIns, ...floatOuts]);
+    const n = gpuIns.length;
+    this.ctx.check([flags], ([f]) => {
+      const words = f!;
+      for (let k = 0; k < n; k++) if (words[k] !== 0) return null;
+      for (let k = n; k < words.length; k++)
+        if (words[k] !== 0)
+          return nanError(name, operands, site, ' (found on "webgpu" after it ran; reported by the next read)');
+      return null;
+    });
+    // its read back is recorded: the pool hands the buffer only to later work
+    this.ctx.release(flags.buffer);
+  }
+
+  /**
+   * Tests the elements of device arrays `xs` once they are computed, without blocking: `test` returns
+   * the error to report (null: none), which rejects the next read of any GPU array.
+   */
+  checkLater(xs: readonly ConcreteArray[], test: (values: TypedArray[]) => Error | null): void {
+    const tensors = xs.map((x) => this.tensorOf(x, "check"));
+    this.ctx.check(tensors, (data) => test(data.map((d, i) => fromWords(d, tensors[i]!.dtype))));
   }
 
   /** The transfer: the CPU kernel on the GPU operands' elements, results written into fresh GPU outputs. */
@@ -186,7 +239,16 @@ export class WebGpuRuntime implements DeviceRuntime {
       onGpu.forEach(({ i, t }, k) => {
         cpu[i] = new ConcreteArray(fromWords(at(data, k, prim.name), t.dtype), t.shape, t.dtype);
       });
-      const res = prim.impl(cpu, params as never, avals as never);
+      // debugNans: the outputs are tested on the GPU like a kernel's (a NaN check throwing here
+      // would be the context's lasting error, not a report)
+      const debug = SETTINGS.debugNans;
+      SETTINGS.debugNans = false;
+      let res: ConcreteArray[];
+      try {
+        res = prim.impl(cpu, params as never, avals as never);
+      } finally {
+        SETTINGS.debugNans = debug;
+      }
       if (res.length !== outs.length)
         throw new NablaError(`internal: ${prim.name} returned ${res.length} outputs on the CPU`);
       return res.map((r, i) => toWords(r, at(outs, i, prim.name).dtype));
@@ -197,6 +259,11 @@ export class WebGpuRuntime implements DeviceRuntime {
   /** Bytes of GPU buffers allocated (in use or pooled). */
   get liveBytes(): number {
     return this.ctx.liveBytes;
+  }
+
+  /** GPU buffers held by arrays not yet collected (the memory test's count of live arrays' buffers). */
+  get liveBuffers(): number {
+    return this.#refs.size;
   }
 }
 

@@ -241,11 +241,14 @@ export function intListArg(fn: string, arg: string, v: unknown, range: { min?: n
   return out;
 }
 
-/** Integer indices as int32 (integral float literals convert; other dtypes throw naming `op`). */
+/**
+ * Integer indices as int32 (integral float literals convert; other dtypes throw naming `op`). An
+ * array on a device is not read: bool converts (always in range), float throws as on the CPU.
+ */
 export function indexArray(indices: unknown, op: string): NDArray {
   const i = indices instanceof NDArray ? indices : asArray(indices, op, "indices");
   if (i.dtype === "int32") return i;
-  if (i instanceof ConcreteArray)
+  if (i instanceof ConcreteArray && i.device === "cpu")
     for (const v of storageOf(i))
       if (!(v >= -(2 ** 31) && v < 2 ** 31))
         throw new DTypeError(`${op}: index ${fmtValue(v)} is outside the int32 range`);

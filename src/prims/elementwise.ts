@@ -341,7 +341,8 @@ export const POW: Rule<Params["pow"], 2, 1> = {
   jvp([x, y], [dx = null, dy = null], [out]) {
     let tx: T = null;
     if (dx !== null) {
-      const yc = y instanceof ConcreteArray && y.size === 1 ? y.item() : null;
+      // a known scalar exponent (on the CPU: a device's cannot be read synchronously) simplifies
+      const yc = y instanceof ConcreteArray && y.size === 1 && y.device === "cpu" ? y.item() : null;
       if (yc === 0) tx = null;
       else if (yc !== null) tx = O.mul(dx, O.mul(O.pow(x, yc - 1), yc));
       else {

@@ -1,8 +1,9 @@
 /** Argument handling shared by the transforms. */
 import { DTypeError, GradError, NablaError, ShapeError, fmtShape, at } from "../core/errors.js";
 import { isFloat } from "../core/dtype.js";
-import { NDArray } from "../core/ndarray.js";
-import { array } from "../ops/creation.js";
+import { ConcreteArray, NDArray } from "../core/ndarray.js";
+import { array, zeros } from "../ops/creation.js";
+import { runtimeOf } from "../core/device.js";
 import { asArray } from "../ops/operand.js";
 import { TreeDef, describe, flattenAs, rejectThenable, unflatten } from "../core/pytree.js";
 import { shapesEqual } from "../core/shape.js";
@@ -22,6 +23,16 @@ export function toLeaf(x: unknown, op: string): NDArray {
   throw new DTypeError(
     `${op}: unsupported leaf (${describe(x)}); leaves are arrays, numbers and Float64/Float32/Int32 arrays`,
   );
+}
+
+/**
+ * Zeros of `like`'s shape and dtype where `like` lives (a symbolic zero a transform returns): on the
+ * CPU, or placed (uncommitted) on the device of a concrete device array.
+ */
+export function zerosAt(like: NDArray): NDArray {
+  const z = zeros(like.shape, { dtype: like.dtype });
+  if (!(like instanceof ConcreteArray) || like.device === "cpu" || !(z instanceof ConcreteArray)) return z;
+  return runtimeOf(like.device)?.place(z, "zeros") ?? z;
 }
 
 /** Flattens a pytree of arrays; `what` names the tree in messages ("the arguments", "the output"). */

@@ -12,7 +12,9 @@ import { getThreads, setThreads } from "../kernels/threads.js";
  * the call site, in eager code and under `jit` alike (while it is on, `jit`
  * records each staged primitive's call site and runs the graph equation by
  * equation, unoptimised and unfused, checking every primitive, also those
- * whose NaN the result never shows; slower, a debugging mode). `threads` is the
+ * whose NaN the result never shows; slower, a debugging mode). On "webgpu",
+ * where values cannot be read synchronously, the same error rejects the next
+ * read of a GPU array (`await x.data()`, `deviceGet`; docs/webgpu.md). `threads` is the
  * number of threads kernels use, the calling one included (default: the
  * available cores; 1 turns the worker pool off); results do not depend on it.
  * @example

@@ -7,15 +7,23 @@
  * transforms like jvp does.
  */
 import { NablaError, ShapeError, at } from "../core/errors.js";
-import { ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
+import { ConcreteArray, NDArray, deviceStorageOf, storageOf } from "../core/ndarray.js";
 import { Aval, MainTrace, Rule, Trace, Tracer, avalOf, bind, endTrace, newTrace } from "../core/trace.js";
 import { shapesEqual } from "../core/shape.js";
 import { flattenAs, describe } from "../core/pytree.js";
-import { zeros } from "../ops/index.js";
 import { broadcastPrim, convert, mul } from "../prims/wrap.js";
 import type { T } from "../prims/rule.js";
 import type { ArraysOf, Returned, TangentOf } from "../core/types.js";
-import { checkStructure, fnArg, flattenToArrays, listArg, matchLeaves, requireFloat, unflatten } from "./common.js";
+import {
+  checkStructure,
+  fnArg,
+  flattenToArrays,
+  listArg,
+  matchLeaves,
+  requireFloat,
+  unflatten,
+  zerosAt,
+} from "./common.js";
 import { jetRuleOf } from "./jetRules.js";
 import { higherOrderJetRule } from "./jetHigher.js";
 
@@ -78,9 +86,12 @@ export class JetTrace extends Trace {
   }
 }
 
-/** Whether `x` is a concrete array of zeros. */
+/**
+ * Whether `x` is a concrete CPU array of zeros. A term on a device ("webgpu") cannot be read
+ * synchronously: it is kept as a coefficient (the result is the same, the zero just costs its work).
+ */
 function isZeros(x: NDArray): boolean {
-  if (!(x instanceof ConcreteArray)) return false;
+  if (!(x instanceof ConcreteArray) || deviceStorageOf(x) !== null) return false;
   const d = storageOf(x);
   for (let i = 0; i < d.length; i++) if (d[i] !== 0) return false;
   return true;
@@ -214,7 +225,7 @@ export function jet<P extends readonly [] | readonly unknown[], R extends Return
   if (outDef === null) throw new NablaError("jet: f was not called");
   const seriesOut = so.map((s, i) => {
     const p = at(po, i, "jet");
-    return s.map((t) => t ?? zeros(p.shape, { dtype: p.dtype }));
+    return s.map((t) => t ?? zerosAt(p));
   });
   return [unflatten(outDef, po) as ArraysOf<R>, unflatten(outDef, seriesOut) as unknown as JetSeriesOf<ArraysOf<R>>];
 }

@@ -243,9 +243,12 @@ const sub = (a: T, b: T): T => (b === null ? a : a === null ? O.neg(b) : O.sub(a
 const subS = (a: readonly T[], b: readonly T[], K: number): T[] =>
   Array.from({ length: K + 1 }, (_, k) => sub(a[k] ?? null, b[k] ?? null));
 
-/** The uniform integer value of a concrete exponent (every element the same integer), else null. */
+/**
+ * The uniform integer value of a concrete CPU exponent (every element the same integer), else null (an
+ * exponent on a device cannot be read synchronously: it takes the general rule, as a traced one).
+ */
 function uniformInteger(y: NDArray): number | null {
-  if (!(y instanceof ConcreteArray) || y.size === 0) return null;
+  if (!(y instanceof ConcreteArray) || y.size === 0 || y.device !== "cpu") return null;
   const d = storageOf(y);
   const n = Number(d[0]);
   if (!Number.isInteger(n) || Math.abs(n) > 2 ** 31) return null;

@@ -8,9 +8,17 @@ import { ConcreteArray, NDArray } from "../core/ndarray.js";
 import { Aval, MainTrace, Rule, Trace, Tracer, avalOf, bind, endTrace, newTrace } from "../core/trace.js";
 import { Shape, shapesEqual } from "../core/shape.js";
 import type { DType } from "../core/dtype.js";
-import { zeros } from "../ops/index.js";
 import { broadcastPrim, convert } from "../prims/wrap.js";
-import { checkStructure, fnArg, flattenToArrays, listArg, matchLeaves, requireFloat, unflatten } from "./common.js";
+import {
+  checkStructure,
+  fnArg,
+  flattenToArrays,
+  listArg,
+  matchLeaves,
+  requireFloat,
+  unflatten,
+  zerosAt,
+} from "./common.js";
 import { flattenAs } from "../core/pytree.js";
 import type { ArraysOf, Returned, TangentOf } from "../core/types.js";
 
@@ -139,7 +147,7 @@ export function jvp<P extends readonly [] | readonly unknown[], R extends Return
     unflatten(outDef, po) as ArraysOf<R>,
     unflatten(
       outDef,
-      to.map((t, i) => t ?? zeros(at(po, i, "jvp").shape, { dtype: at(po, i, "jvp").dtype })),
+      to.map((t, i) => t ?? zerosAt(at(po, i, "jvp"))),
     ) as ArraysOf<R>,
   ];
 }

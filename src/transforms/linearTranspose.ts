@@ -8,6 +8,7 @@ import { ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
 import { TreeDef, flattenAs } from "../core/pytree.js";
 import { Graph, StagingTrace, StagingTracer, evalGraph } from "../core/graph.js";
 import { MainTrace, avalOf, endTrace, newTrace } from "../core/trace.js";
+import { runtimeOf } from "../core/device.js";
 import { zeros } from "../ops/index.js";
 import { checkStructure, fnArg, flattenToArrays, matchLeaves, requireFloat, unflatten } from "./common.js";
 import { orZeros, transposeGraph } from "./linearize.js";
@@ -19,14 +20,27 @@ function notLinear(why: string): NablaError {
   return new NablaError(`${OP}: the function is not linear in its inputs (${why})`);
 }
 
-/** Whether every element of concrete outputs is 0 (an affine map with an offset is not linear); true when traced. */
+/**
+ * Whether every element of the concrete CPU outputs at 0 is 0 (an affine map with an offset is not
+ * linear); true when traced. Outputs on a device (a function closing over GPU arrays) cannot be read
+ * synchronously: their test is left to the device, whose next read rejects with the same error.
+ */
 function zeroAtZero(g: Graph, ins: readonly NDArray[]): boolean {
   const outs = evalGraph(
     g,
     ins.map((x) => zeros(x.shape, { dtype: x.dtype })),
   );
-  return outs.every((o) => o === null || !(o instanceof ConcreteArray) || storageOf(o).every((v) => v === 0));
+  const concrete = outs.filter((o): o is ConcreteArray => o instanceof ConcreteArray);
+  for (const device of new Set(concrete.map((o) => o.device)))
+    if (device !== "cpu")
+      runtimeOf(device)?.checkLater(
+        concrete.filter((o) => o.device === device),
+        (values) => (values.every((d) => d.every((v) => v === 0)) ? null : notLinear(AFFINE)),
+      );
+  return concrete.every((o) => o.device !== "cpu" || storageOf(o).every((v) => v === 0));
 }
+
+const AFFINE = "it is affine: f(0) is not 0";
 
 /**
  * The transpose of a linear function: `linearTranspose(f, ...primals)`
@@ -69,7 +83,7 @@ export function linearTranspose<P extends unknown[], R extends Returned>(
   };
   // every equation on the path from the inputs must transpose: checked once, with zero cotangents
   transpose(outLike);
-  if (!zeroAtZero(g, ps)) throw notLinear("it is affine: f(0) is not 0");
+  if (!zeroAtZero(g, ps)) throw notLinear(AFFINE);
   const def = outDef;
   return (ct: ArraysOf<R>): ArraysOf<P> => {
     const [raw, cdef] = flattenAs(ct, OP, "the cotangent");

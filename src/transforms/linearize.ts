@@ -14,7 +14,7 @@ import { shapesEqual } from "../core/shape.js";
 import { zeros } from "../ops/index.js";
 import { add, convert, sumToShape } from "../prims/wrap.js";
 import { JVPTrace, JVPTracer, unpackJvp } from "./jvp.js";
-import { checkStructure, fnArg, flattenToArrays, matchLeaves, requireFloat, unflatten } from "./common.js";
+import { checkStructure, fnArg, flattenToArrays, matchLeaves, requireFloat, unflatten, zerosAt } from "./common.js";
 import type { ArraysOf, Returned, TangentOf } from "../core/types.js";
 
 export interface Linearized {
@@ -195,9 +195,9 @@ export function evalLinear(g: Graph, tangents: readonly (NDArray | null)[]): (ND
   return g.outs.map((v) => (v === null ? null : (env.get(v) ?? null)));
 }
 
-/** Materialises symbolic zeros. */
+/** Materialises symbolic zeros (where `like` lives). */
 export function orZeros(xs: readonly (NDArray | null)[], like: readonly NDArray[]): NDArray[] {
-  return xs.map((x, i) => x ?? zeros(at(like, i, "orZeros").shape, { dtype: at(like, i, "orZeros").dtype }));
+  return xs.map((x, i) => x ?? zerosAt(at(like, i, "orZeros")));
 }
 
 /**

@@ -5,6 +5,11 @@
  * The module is bundled with esbuild from `entry` (a file path), so it can
  * import `src/` and test support code directly.
  *
+ * `bundleSplit` keeps the library (src/index.ts and the modules it shares with
+ * the page) in a chunk file of its own, as an application importing nabla
+ * sees it: stack frames then tell the library's code from the page's (the
+ * call sites `config({ debugNans })` reports).
+ *
  * `GPU_CHROMIUM_ARGS` are the flags; WEBGPU is undefined where no Chromium
  * starts, and `hasAdapter()` says whether the page found an adapter (tests
  * skip with a message when not).
@@ -13,7 +18,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { chromium } from "playwright-core";
 import { CHROMIUM } from "./chromium.js";
@@ -47,6 +53,49 @@ export async function bundle(entry: string): Promise<string> {
   }
 }
 
+/** A page's modules: `files` by name (served at the root), `main` the one the page loads. */
+export interface PageFiles {
+  readonly main: string;
+  readonly files: Readonly<Record<string, string>>;
+}
+
+const LIBRARY = fileURLToPath(new URL("../../src/index.ts", import.meta.url));
+
+/** Bundles `entry` for the browser with the library split into a chunk of its own (ESM files). */
+export async function bundleSplit(entry: string): Promise<PageFiles> {
+  const dir = mkdtempSync(join(tmpdir(), "nabla-webgpu-"));
+  try {
+    const r = await build({
+      entryPoints: { page: entry, nabla: LIBRARY },
+      bundle: true,
+      splitting: true,
+      format: "esm",
+      platform: "browser",
+      outdir: dir,
+      write: false,
+      logLevel: "silent",
+      define: { "process.env.NODE_ENV": '"production"' },
+    });
+    const files: Record<string, string> = {};
+    for (const f of r.outputFiles) files[basename(f.path)] = f.text;
+    return { main: "page.js", files };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** {@link bundleSplit} of an entry given as source text (imports must be absolute). */
+export async function bundleSourceSplit(source: string): Promise<PageFiles> {
+  const dir = mkdtempSync(join(tmpdir(), "nabla-webgpu-src-"));
+  try {
+    const entry = join(dir, "entry.ts");
+    writeFileSync(entry, source);
+    return await bundleSplit(entry);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Bundles `entry` from source text (written to a temporary file beside nothing; imports must be absolute). */
 export async function bundleSource(source: string): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), "nabla-webgpu-src-"));
@@ -60,17 +109,19 @@ export async function bundleSource(source: string): Promise<string> {
 }
 
 /**
- * Loads `js` (an ES module's source) in a page of headless Chromium with WebGPU, waits until
+ * Loads `js` (an ES module's source, or a page's modules) in a page of headless Chromium with WebGPU, waits until
  * `window.__result` is set (or `timeoutMs` passes) and returns it. Console errors are collected in
  * `consoleErrors` of the returned object when the page sets no result.
  */
-export async function runWebGpuPage(js: string, timeoutMs = 120_000): Promise<unknown> {
+export async function runWebGpuPage(js: string | PageFiles, timeoutMs = 120_000): Promise<unknown> {
   if (CHROMIUM === undefined) throw new Error("no Chromium at /usr/bin/chromium (apt-get install chromium)");
-  const page = '<!doctype html><body><script type="module" src="/bundle.js"></script>';
+  const { main, files } = typeof js === "string" ? { main: "bundle.js", files: { "bundle.js": js } } : js;
+  const page = `<!doctype html><body><script type="module" src="/${main}"></script>`;
   const server = createServer((req, res) => {
-    const isJs = req.url === "/bundle.js";
-    res.setHeader("content-type", isJs ? "text/javascript" : "text/html");
-    res.end(isJs ? js : page);
+    const name = (req.url ?? "").slice(1);
+    const file = Object.prototype.hasOwnProperty.call(files, name) ? files[name] : undefined;
+    res.setHeader("content-type", file !== undefined ? "text/javascript" : "text/html");
+    res.end(file ?? page);
   });
   await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: GPU_CHROMIUM_ARGS, headless: true });

@@ -206,6 +206,85 @@ async function primitives(): Promise<Row> {
   return out;
 }
 
+/**
+ * jet (order 3) of every differentiable primitive in float32 with its operands and series terms on
+ * "webgpu", against the same jet on the CPU: per primitive the worst |gpu - cpu| / (1 + max |cpu|)
+ * over the orders, outputs and cases.
+ */
+async function jetEvery(): Promise<Row> {
+  const K = 3;
+  const out: Row = {};
+  for (const prim of PRIMS) {
+    const spec = SPECS[prim] as {
+      gen: fc.Arbitrary<{ args: NDArray[]; params: unknown }>;
+      diff: { wrt: "all" | readonly number[]; gen?: fc.Arbitrary<{ args: NDArray[]; params: unknown }> } | null;
+    };
+    if (spec.diff === null) continue;
+    const cases = fc.sample(spec.diff.gen ?? spec.gen, { numRuns: 2, seed: 77 });
+    const row = { cases: 0, skipped: 0, rel: 0, errors: [] as string[] };
+    const r = rng(3);
+    for (const c of cases) {
+      const args = c.args.map((a) => to32(a) as NDArray);
+      const params = to32(c.params) as never;
+      const w = spec.diff.wrt;
+      const wrt = (w === "all" ? args.map((_, i) => i) : w.slice()).filter((k) => args[k]!.dtype === "float32");
+      if (wrt.length === 0) continue;
+      const terms = wrt.map((k) =>
+        Array.from({ length: K }, () =>
+          f32(
+            Array.from({ length: args[k]!.size }, () => r() - 0.5),
+            [...args[k]!.shape],
+          ),
+        ),
+      );
+      const jetOn = (place: (a: NDArray) => NDArray): [NDArray[], NDArray[][]] => {
+        const placed = args.map((a) => (a.dtype === "float64" ? a : place(a)));
+        const g = (...xs: NDArray[]): NDArray[] => {
+          const all = placed.slice();
+          wrt.forEach((k, i) => (all[k] = xs[i]!));
+          return apply(prim as Prim, all, params);
+        };
+        return nb.jet(
+          g,
+          wrt.map((k) => placed[k]!),
+          terms.map((ts) => ts.map(place)),
+        ) as unknown as [NDArray[], NDArray[][]];
+      };
+      let cpu: [NDArray[], NDArray[][]];
+      try {
+        cpu = jetOn((a) => a);
+      } catch {
+        row.skipped++; // the CPU rejects the float32 version of this case
+        continue;
+      }
+      try {
+        const [ys, ss] = jetOn(gpu);
+        for (let o = 0; o < ys.length; o++) {
+          if (ys[o]!.dtype !== "float32") continue;
+          for (const [got, want] of [[ys[o]!, cpu[0][o]!], ...ss[o]!.map((t, k) => [t, cpu[1][o]![k]!])] as [
+            NDArray,
+            NDArray,
+          ][]) {
+            if (got.device !== "webgpu") throw new Error(`a result on ${got.device}`);
+            const g = await read(got);
+            const h = host(want);
+            const scale = 1 + Math.max(0, ...h.map((v) => (Number.isFinite(v) ? Math.abs(v) : 0)));
+            h.forEach((v, i) => {
+              const d = g[i] === v || (Number.isNaN(v) && Number.isNaN(g[i]!)) ? 0 : Math.abs(g[i]! - v) / scale;
+              row.rel = Math.max(row.rel, Number.isNaN(d) ? Infinity : d);
+            });
+          }
+        }
+        row.cases++;
+      } catch (e) {
+        row.errors.push(String((e as Error).stack ?? e).slice(0, 400));
+      }
+    }
+    out[prim] = row;
+  }
+  return out;
+}
+
 /** int32 semantics: division by zero, wrapping products and powers, conversions that wrap. */
 async function int32(): Promise<Row> {
   const i32 = (xs: number[]) => nb.array(xs, { dtype: "int32" });
@@ -296,6 +375,47 @@ async function transforms(): Promise<Row> {
   );
   const viaCube = (v: NDArray) => nb.sum(nb.sin(cube(v)));
   pair("customVjp", () => [nb.grad(viaCube)(x), nb.grad(viaCube)(xg)]);
+  // jet: GPU primals and series terms (zero terms on the GPU too), eagerly and under jit
+  const jetTerms = (v: NDArray) => [nb.onesLike(v), nb.zerosLike(v), nb.mul(nb.onesLike(v), 0.5)];
+  const jetOf = (g: (v: NDArray) => NDArray, v: NDArray, put: (t: NDArray) => NDArray) => {
+    const [y, ds] = nb.jet(g, [v], [jetTerms(v).map(put)]);
+    return [y, ...ds];
+  };
+  const id = (t: NDArray) => t;
+  pair("jet", () => [jetOf(f, x, id), jetOf(fg, xg, gpu)]);
+  pair("jetJit", () => [jetOf(nb.jit(f), x, id), jetOf(nb.jit(fg), xg, gpu)]);
+  // control flow with the predicate on the GPU (cond, while_loop by transfer) under jet
+  pair("jetCond", () => [jetOf(viaCond, x, id), jetOf(viaCond, xg, gpu)]);
+  pair("jetWhile", () => [jetOf((v) => nb.sum(loop(v)), x, id), jetOf((v) => nb.sum(loop(v)), xg, gpu)]);
+  // x^y with the exponent an array on the GPU: the general rule (it cannot be read synchronously)
+  const y3 = f32([3, 2, 3, 2, 3, 2]);
+  pair("jetPowGpuExponent", () => [
+    jetOf((v) => nb.pow(nb.add(nb.abs(v), 0.5), y3), x, id),
+    jetOf((v) => nb.pow(nb.add(nb.abs(v), 0.5), gpu(y3)), xg, gpu),
+  ]);
+  pair("gradPowGpuExponent", () => [
+    nb.grad((v: NDArray) => nb.sum(nb.pow(v, f32([3]))))(x),
+    nb.grad((v: NDArray) => nb.sum(nb.pow(v, gpu(f32([3])))))(xg),
+  ]);
+  // linearTranspose of a function closing over a GPU matrix (its zero test runs on the GPU)
+  const ct2 = f32([0.5, -2]);
+  pair("linearTranspose", () => [
+    nb.linearTranspose((v: NDArray) => nb.matmul(nb.reshape(v, [1, 6]), W), x)(nb.reshape(ct2, [1, 2])),
+    nb.linearTranspose((v: NDArray) => nb.matmul(nb.reshape(v, [1, 6]), Wg), xg)(gpu(nb.reshape(ct2, [1, 2]))),
+  ]);
+  // devicePut of tracers: the identity on values, the CPU function's results with the arrays on the GPU
+  const viaPut = (d: "cpu" | "webgpu") => (v: NDArray) => nb.sum(nb.sin(nb.devicePut(nb.mul(v, v), d)));
+  pair("devicePutGrad", () => [nb.grad(viaPut("cpu"))(x), nb.grad(viaPut("webgpu"))(x)]);
+  pair("devicePutGradGpu", () => [nb.grad(viaPut("cpu"))(x), nb.grad(viaPut("webgpu"))(xg)]);
+  pair("devicePutJvp", () => [nb.jvp(viaPut("cpu"), [x], [oneX()]), nb.jvp(viaPut("webgpu"), [x], [oneX()])]);
+  // inside jit the identity, on the jit's device
+  pair("devicePutJitGpu", () => [nb.jit(viaPut("cpu"))(x), nb.jit(viaPut("webgpu"))(xg)]);
+  pair("devicePutJitDevice", () => [nb.jit(viaPut("cpu"))(x), nb.jit(viaPut("webgpu"), { device: "webgpu" })(x)]);
+  pair("devicePutVmap", () => [
+    nb.vmap(viaPut("cpu"))(nb.stack([x, nb.neg(x)])),
+    nb.vmap(viaPut("webgpu"))(nb.stack([x, nb.neg(x)])),
+  ]);
+  pair("devicePutGradJit", () => [nb.grad(nb.jit(viaPut("cpu")))(x), nb.grad(nb.jit(viaPut("webgpu")))(xg)]);
   const out: Row = {};
   for (const c of checks) {
     if (ONLY !== undefined) console.warn(`transforms: ${c[0]}`);
@@ -353,6 +473,96 @@ async function errors(): Promise<Row> {
   return out;
 }
 
+/** The message of what `f` throws or its promise rejects with ("no error" when neither). */
+async function failure(f: () => unknown): Promise<string> {
+  try {
+    await f();
+    return "no error";
+  } catch (e) {
+    return `${(e as Error).name}: ${(e as Error).message}`;
+  }
+}
+
+/**
+ * What depends on GPU values that cannot be read synchronously: debugNans (reported by the next
+ * read), linearTranspose's zero test, float and bool index arrays on the GPU, devicePut of tracers
+ * from "webgpu" to "cpu". Each next to what the CPU does with the same call.
+ */
+async function deferred(): Promise<Row> {
+  const out: Row = {};
+  const x = f32([0.5, 1, 2]);
+  const xg = gpu(x);
+  nb.config({ debugNans: true });
+  try {
+    // eagerly: a native kernel (log), then a transfer (erfinv, run on the CPU): each is reported by
+    // the next read, which then rejects no more
+    out.nanCpu = await failure(() => nb.log(nb.neg(x)));
+    out.nanGpu = await failure(() => nb.log(nb.neg(xg)).data());
+    out.nanAfter = await read(nb.log(xg));
+    out.nanTransferCpu = await failure(() => nb.erfinv(nb.add(x, 1)));
+    out.nanTransferGpu = await failure(() => nb.erfinv(nb.add(xg, 1)).data());
+    // the first read completing among those requested after it reports it, once
+    const bad = nb.sqrt(nb.neg(xg));
+    out.nanOtherRead = await failure(() => nb.add(xg, 1).data());
+    out.nanBadAfter = await read(bad);
+    // a read requested before the operation is not rejected by it
+    const early = nb.mul(xg, 2).data();
+    const bad2 = nb.log(nb.sub(xg, 1));
+    out.nanEarly = Array.from((await early) as Float32Array);
+    out.nanLater = await failure(() => bad2.data());
+    // one NaN among 5,000 elements, beyond the first workgroup's stride
+    const big = Array.from({ length: 5000 }, (_, i) => (i === 4321 ? -1 : i + 1));
+    out.nanLargeCpu = await failure(() => nb.log(f32(big)));
+    out.nanLargeGpu = await failure(() => nb.log(gpu(f32(big))).data());
+    out.nanLargeOk = await failure(() => nb.log(gpu(f32(big.map(Math.abs)))).data());
+    // NaN in, NaN out: nothing to report (on both devices)
+    const withNan = f32([NaN, 1, 2]);
+    out.nanInputCpu = await failure(() => nb.log(withNan));
+    out.nanInputGpu = await failure(() => nb.log(gpu(withNan)).data());
+    // under jit: the call site recorded when the function was staged
+    const h = (v: NDArray) => nb.sum(nb.sqrt(nb.sub(v, 1)));
+    out.nanJitCpu = await failure(() => nb.jit(h)(x));
+    out.nanJitGpu = await failure(() => nb.jit(h)(xg).data());
+    out.nanJitOk = await read(nb.jit((v: NDArray) => nb.sqrt(v))(xg));
+    // derivatives: the first primitive making a NaN, in grad's backward pass too
+    out.nanGradCpu = await failure(() => nb.grad((v: NDArray) => nb.sum(nb.sqrt(nb.sub(v, 1))))(x));
+    out.nanGradGpu = await failure(() =>
+      nb
+        .grad((v: NDArray) => nb.sum(nb.sqrt(nb.sub(v, 1))))(xg)
+        .data(),
+    );
+  } finally {
+    nb.config({ debugNans: false });
+  }
+  out.nanOff = await read(nb.log(nb.neg(xg)));
+  // linearTranspose of an affine function whose offset lives on the GPU: the next read rejects
+  const W = f32([1, 2, 3, 4, 5, 6], [3, 2]);
+  const b = f32([1, 1]);
+  const affine = (w: NDArray, c: NDArray) => (v: NDArray) => nb.add(nb.matmul(v, w), c);
+  out.affineCpu = await failure(() => nb.linearTranspose(affine(W, b), x)(f32([1, 2])));
+  out.affineGpu = await failure(async () => {
+    const [ct] = nb.linearTranspose(affine(gpu(W), gpu(b)), xg)(gpu(f32([1, 2])));
+    return ct!.data();
+  });
+  out.affineAfter = await read(nb.add(xg, 1));
+  out.linearZeroOffset = await read(nb.linearTranspose(affine(gpu(W), gpu(f32([0, 0]))), xg)(gpu(f32([1, 2])))[0]!);
+  // index arrays on the GPU: float throws as on the CPU (not read), bool converts
+  const fi = f32([2, 0]);
+  out.floatIndexCpu = await failure(() => nb.take(x, fi));
+  out.floatIndexGpu = await failure(() => nb.take(xg, gpu(fi)));
+  out.floatAtCpu = await failure(() => nb.at(x, fi).set(0));
+  out.floatAtGpu = await failure(() => nb.at(xg, gpu(fi)).set(0));
+  const bi = nb.array([true, false, true]);
+  out.boolIndex = { gpu: await read(nb.take(xg, gpu(bi))), cpu: host(nb.take(x, bi)) };
+  out.boolAt = { gpu: await read(nb.at(xg, gpu(bi)).add(5)), cpu: host(nb.at(x, bi).add(5)) };
+  // devicePut of a GPU tracer to "cpu": the DeviceError of the array itself
+  out.putTracerToCpu = await failure(() => nb.grad((v: NDArray) => nb.sum(nb.devicePut(v, "cpu")))(xg));
+  out.putToCpu = await failure(() => nb.devicePut(xg, "cpu"));
+  // inside a jit running on "cpu", to "webgpu": the jit's device decides
+  out.putInCpuJit = await failure(() => nb.jit((v: NDArray) => nb.devicePut(nb.sin(v), "webgpu"))(x));
+  return out;
+}
+
 async function batching(): Promise<Row> {
   const ctx = webgpuRuntime()!.ctx;
   const x = gpu(f32([1, 2, 3, 4]));
@@ -363,7 +573,12 @@ async function batching(): Promise<Row> {
   return { submissions: ctx.submissions - before, first: got[0], last: got[15] };
 }
 
-/** A small MLP trained on "webgpu"; liveBytes sampled after forced collections. */
+/**
+ * Linear least squares trained on "webgpu": each step is one jitted call computing the loss, its gradient
+ * (valueAndGrad) and the SGD update. Every `steps / 20` steps, after forced collections, the bytes
+ * of GPU buffers allocated (in use or pooled), the bytes asked for since the start and the number of
+ * buffers live arrays hold are sampled.
+ */
 async function memory(steps: number): Promise<Row> {
   const rt = webgpuRuntime()!;
   const r = rng(5);
@@ -372,31 +587,63 @@ async function memory(steps: number): Promise<Row> {
       Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (r() - 0.5) * s),
       shape,
     );
-  const X = gpu(rand([32, 4], 2));
-  const Y = gpu(nb.sum(nb.sin(rand([32, 4], 2)), 1, true));
-  let params = gpu([rand([4, 16], 1), rand([16], 0), rand([16, 1], 0.5)]);
-  const loss = ([w1, b1, w2]: NDArray[], x: NDArray, y: NDArray) =>
-    nb.mean(nb.square(nb.sub(nb.matmul(nb.tanh(nb.add(nb.matmul(x, w1!), b1!)), w2!), y)));
-  const step = nb.valueAndGrad(loss);
-  const samples: number[] = [];
+  // features and a column of ones (the offset's), targets of a linear map plus noise
+  const x0 = nb.concatenate([rand([32, 4], 2), nb.ones([32, 1], { dtype: "float32" })], 1);
+  const y0 = nb.add(nb.matmul(x0, f32([0.5, -1, 2, 0.25, 0.5], [5, 1])), rand([32, 1], 0.2));
+  const X = gpu(x0);
+  const Y = gpu(y0);
+  let params = gpu(rand([5, 1], 1));
+  const loss = (w1: NDArray, x: NDArray, y: NDArray) => nb.mean(nb.square(nb.sub(nb.matmul(x, w1), y)));
+  const step = nb.jit((p: NDArray, x: NDArray, y: NDArray): [NDArray, NDArray] => {
+    const [l, g] = nb.valueAndGrad(loss)(p, x, y);
+    return [l, nb.sub(p, nb.mul(g, 0.1))];
+  });
+  // the least-squares minimum, in float64 on the CPU
+  const x64 = nb.astype(x0, "float64");
+  const y64 = nb.astype(y0, "float64");
+  const best = host(loss(nb.linalg.lstsq(x64, y64)[0], x64, y64))[0]!;
+  const first = (await read(loss(params, X, Y)))[0]!;
+  const bytes: number[] = [];
+  const buffers: number[] = [];
+  const requested: number[] = [];
+  const requested0 = rt.ctx.requestedBytes;
+  // the pool keeps the buffers earlier sections released: the bytes before training are the baseline
+  w.gc?.();
+  await new Promise((ok) => setTimeout(ok, 0));
+  const base = rt.liveBytes;
   const losses: number[] = [];
+  const every = Math.max(100, Math.floor(steps / 20));
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) {
-    const [l, g] = step(params, X, Y);
-    params = params.map((p, k) => nb.sub(p, nb.mul(g[k]!, 0.05)));
+    const [l, next] = step(params, X, Y);
+    params = next;
     if ((i + 1) % 100 === 0) {
       const v = await read(l);
-      if ((i + 1) % Math.max(100, steps / 20) === 0) {
+      if ((i + 1) % every === 0) {
         losses.push(v[0]!);
         w.gc?.();
         await new Promise((ok) => setTimeout(ok, 0));
         w.gc?.();
         await new Promise((ok) => setTimeout(ok, 0));
-        samples.push(rt.liveBytes);
+        bytes.push(rt.liveBytes);
+        buffers.push(rt.liveBuffers);
+        requested.push(rt.ctx.requestedBytes - requested0);
       }
     }
   }
-  return { steps, samples, losses, ms: Math.round(performance.now() - t0), gc: typeof w.gc === "function" };
+  return {
+    steps,
+    every,
+    first,
+    best,
+    base,
+    bytes,
+    buffers,
+    requested,
+    losses,
+    ms: Math.round(performance.now() - t0),
+    gc: typeof w.gc === "function",
+  };
 }
 
 /** Runs every section and sets `window.__result`; `steps` is the memory test's training steps. */
@@ -412,6 +659,8 @@ export async function run(steps: number, only?: readonly string[]): Promise<void
   await section("int32", int32);
   await section("ulps", measureUlps);
   await section("transforms", transforms);
+  await section("deferred", deferred);
+  await section("jet", jetEvery);
   await section("primitives", primitives);
   await section("memory", () => memory(steps));
   result.native = Object.keys(GPU_KERNELS).sort();

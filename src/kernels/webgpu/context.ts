@@ -12,8 +12,14 @@
  * never reads a transfer's output before it is written and JS never waits.
  *
  * Errors the GPU reports asynchronously (a WGSL compile error, an
- * out-of-memory) are kept and rethrown by the next `read`, so a wrong
+ * out-of-memory) are kept and rethrown by every later `read`, so a wrong
  * kernel never yields silently wrong data.
+ *
+ * Checks ({@link WebGpuContext.check}: `config({ debugNans })`, linearTranspose's
+ * zero test) read GPU values back without holding later work; a failed check
+ * is reported once, by the first read that completes among those requested
+ * after it was recorded (JAX throws at the operation itself; nabla cannot
+ * wait for the GPU there, so the error comes with the next value read).
  */
 import { NablaError } from "../../core/errors.js";
 import type { Shape } from "../../core/shape.js";
@@ -38,6 +44,13 @@ type Step =
   | { readonly kind: "submit"; readonly cmd: GPUCommandBufferLike; readonly waiters: (() => void)[] }
   | { readonly kind: "write"; readonly buffer: GPUBufferLike; readonly data: HostWords }
   | { readonly kind: "transfer"; done: boolean; writes: [GPUBufferLike, HostWords][] };
+
+/** A deferred check: settles once its values are read back; `error` is its failure (null: passed). */
+interface Check {
+  readonly seq: number;
+  settled: Promise<void>;
+  error: Error | null;
+}
 
 const STORAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
 /** Dispatches recorded before a submission is forced (bounds the encoder's size). */
@@ -64,10 +77,15 @@ export class WebGpuContext implements GpuContext {
   #afterFlush: (() => void)[] = [];
   /** Work held behind a pending transfer, in order (empty: submit at once). */
   #timeline: Step[] = [];
+  /** Checks not yet passed or not yet reported, in the order they were recorded. */
+  #checks: Check[] = [];
+  #checkSeq = 0;
   /** Buffers to destroy once the timeline is drained (queued work may still bind them). */
   #doomed: GPUBufferLike[] = [];
   /** Buffers currently allocated by this context (in use or pooled), for the memory test. */
   liveBytes = 0;
+  /** Bytes of every buffer asked for (from the pool or new), for the memory test's reuse ratio. */
+  requestedBytes = 0;
   /** Submissions made so far (tests check that reads are batched). */
   submissions = 0;
 
@@ -96,6 +114,7 @@ export class WebGpuContext implements GpuContext {
 
   /** A buffer of at least `bytes` bytes, from the pool when one of that size was released. */
   buffer(bytes: number): GPUBufferLike {
+    this.requestedBytes += bytes;
     const free = this.#pool.get(bytes);
     const b = free?.pop();
     if (b !== undefined) {
@@ -240,7 +259,8 @@ export class WebGpuContext implements GpuContext {
     outs: readonly GpuTensor[],
     compute: (data: HostWords[]) => HostWords[],
   ): void {
-    const reads = inputs.map((t) => this.read(t));
+    // not `read`: a check's failure is the user's to see at their next read, not this transfer's
+    const reads = inputs.map((t) => this.#readWords(t));
     this.flush();
     const step: Step = { kind: "transfer", done: false, writes: [] };
     this.#timeline.push(step);
@@ -251,6 +271,8 @@ export class WebGpuContext implements GpuContext {
     Promise.all(reads).then(
       (data) => {
         try {
+          // after an error the GPU's values may be wrong: no computation on them (reads rethrow it)
+          if (this.#error !== null) throw this.#error;
           const res = compute(data);
           step.writes = outs.flatMap((t, i): [GPUBufferLike, HostWords][] =>
             res[i]!.length > 0 ? [[t.buffer, res[i]!]] : [],
@@ -278,7 +300,49 @@ export class WebGpuContext implements GpuContext {
     return t;
   }
 
+  /**
+   * Tests the elements of `inputs` once the work recorded so far has produced them, without holding
+   * later work: `test` returns the error to report, or null. A failed check rejects, once, the first
+   * read to complete among those requested after this call (see the file's comment).
+   */
+  check(inputs: readonly GpuTensor[], test: (data: HostWords[]) => Error | null): void {
+    const c: Check = { seq: ++this.#checkSeq, settled: Promise.resolve(), error: null };
+    this.#checks.push(c);
+    c.settled = Promise.all(inputs.map((t) => this.#readWords(t))).then(
+      (data) => {
+        try {
+          c.error = test(data);
+        } catch (e) {
+          c.error = e instanceof Error ? e : new NablaError(String(e));
+        }
+        if (c.error === null) this.#checks.splice(this.#checks.indexOf(c), 1);
+      },
+      // a failed read back (device lost, ...) is the context's error, which reads rethrow anyway
+      () => void this.#checks.splice(this.#checks.indexOf(c), 1),
+    );
+  }
+
+  /** Checks recorded before a read was requested: the first failure is thrown (and forgotten). */
+  async #reportChecks(upTo: number): Promise<void> {
+    const earlier = this.#checks.filter((c) => c.seq <= upTo);
+    if (earlier.length === 0) return;
+    await Promise.all(earlier.map((c) => c.settled));
+    const failed = this.#checks.find((c) => c.seq <= upTo && c.error !== null);
+    if (failed === undefined) return;
+    this.#checks.splice(this.#checks.indexOf(failed), 1);
+    throw failed.error!;
+  }
+
   async read(t: GpuTensor): Promise<Float32Array | Int32Array | Uint32Array> {
+    const upTo = this.#checkSeq;
+    const out = await this.#readWords(t);
+    if (this.#error !== null) throw this.#error;
+    await this.#reportChecks(upTo);
+    return out;
+  }
+
+  /** The elements of `t` once the work recorded before this call has run (no error reporting). */
+  async #readWords(t: GpuTensor): Promise<Float32Array | Int32Array | Uint32Array> {
     const n = sizeOf(t.shape);
     const out =
       t.dtype === "float32" ? new Float32Array(n) : t.dtype === "int32" ? new Int32Array(n) : new Uint32Array(n);
@@ -298,7 +362,6 @@ export class WebGpuContext implements GpuContext {
         staging.destroy();
       }
     }
-    if (this.#error !== null) throw this.#error;
     return out;
   }
 
