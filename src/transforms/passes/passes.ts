@@ -38,6 +38,7 @@ import * as E from "../../prims/elementwise.js";
 import * as SH from "../../prims/shape.js";
 import { full } from "../../prims/wrap.js";
 import { Builder, dce, rewrite, splatValue } from "./builder.js";
+import { eyeMatmul } from "./structure.js";
 
 export { dce };
 
@@ -443,5 +444,7 @@ export function optimize(g: Graph, level: OptimizeLevel = "exact", { rounds = 4,
     cur = next.equations.length <= cur.equations.length ? next : cur;
     if (!better) break;
   }
-  return cur;
+  // structure-aware rewrites (structure.ts), once: they trade a matmul for a few elementwise equations
+  const structured = eyeMatmul(cur, level === "full");
+  return structured === cur ? cur : cse(simplify(structured));
 }
