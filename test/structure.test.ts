@@ -37,7 +37,8 @@ const matmuls = (g: Graph): number => g.equations.filter((e) => e.prim === "matm
 
 describe("eyeMatmul on small graphs", () => {
   it("A·I: the broadcast product under a cond on Σ A·0 being NaN, whose true branch is the matmul", () => {
-    const g = nb.makeGraph((a: A) => nb.matmul(a, nb.eye(3)), { optimize: true })(nb.zeros([2, 3]));
+    // (every size: jit makes a guarded rewrite from EYE_MATMUL_MIN_WORK multiply-adds)
+    const g = eyeMatmul(nb.makeGraph((a: A) => nb.matmul(a, nb.eye(3)))(nb.zeros([2, 3])), false, 0);
     expect(g.toString()).toMatchInlineSnapshot(`
       "{ lambda a:f64[3,3] ; b:f64[2,3] .
         let c:f64[2,3] = add b 0.0
@@ -58,7 +59,7 @@ describe("eyeMatmul on small graphs", () => {
       const t = nb.reshape(nb.transpose(nb.reshape(p, [3, 3, 1]), [1, 0, 2]), [3, 3]); // pᵀ
       return nb.matmul(t, b);
     };
-    const g = nb.makeGraph(f, { optimize: true })(nb.zeros([3, 2]), nb.zeros([3]));
+    const g = eyeMatmul(nb.makeGraph(f)(nb.zeros([3, 2]), nb.zeros([3])), false, 0);
     expect(g.toString()).toMatchInlineSnapshot(`
       "{ lambda a:f64[3,3] ; b:f64[3,2] c:f64[3] .
         let d:f64[3,1] = reshape[shape=(3,1)] c
@@ -88,11 +89,18 @@ describe("eyeMatmul on small graphs", () => {
       [1, 0],
       [1e-300, 1],
     ]);
-    const g = nb.makeGraph((a: A) => nb.matmul(a, notEye), { optimize: true })(nb.zeros([2, 2]));
+    const g = eyeMatmul(nb.makeGraph((a: A) => nb.matmul(a, notEye))(nb.zeros([2, 2])), false, 0);
     expect(matmuls(g)).toBe(1);
-    const scaled = nb.makeGraph((a: A) => nb.matmul(a, nb.mul(nb.eye(2), 2)), { optimize: true })(nb.zeros([2, 2]));
-    // 2·I is a constant (folded before the rewrite) that is not the identity
-    expect(matmuls(scaled)).toBe(1);
+    // I·s (a traced scalar u) is diagonal: rewritten, to a·s + 0 under the guard
+    const twice = (a: A, k: A) => nb.matmul(a, nb.mul(nb.eye(2), k));
+    const a0 = nb.array([
+      [-0, 3],
+      [Infinity, 1],
+    ]);
+    const k0 = nb.array(2);
+    const scaled = eyeMatmul(nb.makeGraph(twice)(a0, k0), false, 0);
+    expect(matmuls(scaled)).toBe(0);
+    expectIdentical(twice(a0, k0), evalGraph(scaled, [a0, k0])[0]!, "I·s");
   });
 });
 
@@ -159,7 +167,7 @@ describe("eyeMatmul never changes values", () => {
         const eager = f(x, u);
         expectIdentical(eager, nb.jit(f)(x, u), `jit ${what}`);
         const g = nb.makeGraph(f)(x, u);
-        const rewritten = eyeMatmul(g);
+        const rewritten = eyeMatmul(g, false, 0); // every size (jit applies it from EYE_MATMUL_MIN_WORK)
         expect(rewritten, what).not.toBe(g); // the rewrite fired
         expect(matmuls(rewritten), what).toBe(0);
         expectIdentical(eager, evalGraph(rewritten, [x, u])[0]!, `eyeMatmul ${what}`);
@@ -190,7 +198,7 @@ describe("eyeMatmul never changes values", () => {
 });
 
 describe("Jacobians over an identity basis (W6)", () => {
-  const n = 7;
+  const n = 24; // n³ = 13824 multiply-adds, above EYE_MATMUL_MIN_WORK
   const W = nb.random.normal(nb.random.key(3), [n, n]);
   const x0 = nb.random.normal(nb.random.key(4), [n]);
   const b0 = nb.random.normal(nb.random.key(5), [n]);

@@ -24,7 +24,10 @@
  * (one fused loop each): its false branch is the broadcast product, its
  * true branch the original matmul (with P recomputed inside it, so P is
  * not built when it is not needed). For n = 1 there are no off-diagonal
- * products and `A·u + 0` is exact for every input, so no `cond`. Under
+ * products and `A·u + 0` is exact for every input, so no `cond`. The
+ * guarded form is made only for products of at least
+ * {@link EYE_MATMUL_MIN_WORK} multiply-adds (smaller ones cost less than
+ * the guard). Under
  * "full" the product is `A·u` (or A) with no guard and no `+ 0`: it differs
  * from the matmul only where the matmul would have produced NaN from an
  * infinite operand, or +0 instead of -0.
@@ -115,10 +118,18 @@ function vectorAlongMatrixAxis(u: readonly number[], out: readonly number[], n: 
 }
 
 /**
- * matmul with an eye-structured operand rewritten to a broadcast product (see the module comment);
- * `full`: without the `cond` that keeps it exact for non-finite operands.
+ * Below this many multiply-adds (M·K·N) a guarded rewrite (n > 1) is not made: the matmul kernel
+ * on such a product takes about as long as the guard's equations (the float64 WebAssembly kernel's
+ * threshold, kernels/wasmMatmul.ts).
  */
-export function eyeMatmul(g: Graph, unguarded = false): Graph {
+export const EYE_MATMUL_MIN_WORK = 8192;
+
+/**
+ * matmul with an eye-structured operand rewritten to a broadcast product (see the module comment);
+ * `unguarded` (optimize "full"): without the `cond` that keeps it exact for non-finite operands.
+ * Guarded rewrites are made for products of at least `minWork` multiply-adds.
+ */
+export function eyeMatmul(g: Graph, unguarded = false, minWork = EYE_MATMUL_MIN_WORK): Graph {
   const consts = constantsOf(g);
   const producers = new Map<Var, Equation>();
   for (const e of g.equations) for (const v of e.outs) producers.set(v, e);
@@ -129,10 +140,13 @@ export function eyeMatmul(g: Graph, unguarded = false): Graph {
     if (a.aval.shape.length !== 2 || b.aval.shape.length !== 2 || !isFloat(out.aval.dtype)) return null;
     if (a.aval.dtype !== out.aval.dtype || b.aval.dtype !== out.aval.dtype) return null;
     // (a side that is itself constant is left to foldConstants)
+    // the guarded form costs a few equations: worth it for a product of minWork (unguarded or n = 1: always)
+    const worth = (s: EyeStructure | null): s is EyeStructure =>
+      s !== null && (unguarded || s.n === 1 || sizeOf(a.aval.shape) * at(b.aval.shape, 1, "eyeMatmul") >= minWork);
     const right = consts.has(a) ? null : eyeStructure(b, producers, consts);
-    if (right !== null) return { side: 1, s: right };
+    if (worth(right)) return { side: 1, s: right };
     const left = consts.has(b) ? null : eyeStructure(a, producers, consts);
-    return left === null ? null : { side: 0, s: left };
+    return worth(left) ? { side: 0, s: left } : null;
   };
   const matches = new Map<Equation, { side: 0 | 1; s: EyeStructure }>();
   for (const e of g.equations) {
