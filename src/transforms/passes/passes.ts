@@ -16,7 +16,10 @@
  *   ("atoms"), like terms merged and re-emitted in one canonical order.
  *   It reassociates float sums (so results can differ by rounding) and
  *   cancels x - x to 0, which differs from IEEE only when x is ±∞ or NaN;
- * - {@link dce} (in `builder.ts`).
+ * - {@link dce} (in `builder.ts`);
+ * - `eyeMatmul` (in `structure.ts`), run once after the others: matmul
+ *   with an identity basis (jacfwd/jacrev) as a broadcast product, exact
+ *   under a `cond` on the operands being finite (unguarded under "full").
  *
  * {@link optimize} runs them to a fixed point: the exact ones by default
  * (`jit`, `makeGraph(f, { optimize: true })`: values bit for bit those of

@@ -21,7 +21,7 @@
  * bit for bit. When some element is ±∞ or NaN, a product ∞·0 is NaN and
  * the two differ; then the matmul runs as before. Under the default
  * ("exact") level the rewrite is a `cond` on whether Σ A·0 (+ Σ u·0) is NaN
- * (one fused loop each): its false branch is the broadcast product, its
+ * (a product and a full sum each): its false branch is the broadcast product, its
  * true branch the original matmul (with P recomputed inside it, so P is
  * not built when it is not needed). For n = 1 there are no off-diagonal
  * products and `A·u + 0` is exact for every input, so no `cond`. The
@@ -29,8 +29,8 @@
  * {@link EYE_MATMUL_MIN_WORK} multiply-adds (smaller ones cost less than
  * the guard). Under
  * "full" the product is `A·u` (or A) with no guard and no `+ 0`: it differs
- * from the matmul only where the matmul would have produced NaN from an
- * infinite operand, or +0 instead of -0.
+ * from the matmul only where the matmul would have produced NaN from a
+ * non-finite operand, or +0 instead of -0.
  */
 import { NablaError, at } from "../../core/errors.js";
 import type { Equation, Graph } from "../../core/graph.js";
