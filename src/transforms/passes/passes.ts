@@ -16,7 +16,10 @@
  *   ("atoms"), like terms merged and re-emitted in one canonical order.
  *   It reassociates float sums (so results can differ by rounding) and
  *   cancels x - x to 0, which differs from IEEE only when x is ±∞ or NaN;
- * - {@link dce} (in `builder.ts`).
+ * - {@link dce} (in `builder.ts`);
+ * - `eyeMatmul` (in `structure.ts`), run once after the others: matmul
+ *   with an identity basis (jacfwd/jacrev) as a broadcast product, exact
+ *   under a `cond` on the operands being finite (unguarded under "full").
  *
  * {@link optimize} runs them to a fixed point: the exact ones by default
  * (`jit`, `makeGraph(f, { optimize: true })`: values bit for bit those of
@@ -38,6 +41,7 @@ import * as E from "../../prims/elementwise.js";
 import * as SH from "../../prims/shape.js";
 import { full } from "../../prims/wrap.js";
 import { Builder, dce, rewrite, splatValue } from "./builder.js";
+import { eyeMatmul } from "./structure.js";
 
 export { dce };
 
@@ -452,5 +456,7 @@ export function optimize(g: Graph, level: OptimizeLevel = "exact", { rounds = 4,
     cur = next.equations.length <= cur.equations.length ? next : cur;
     if (!better) break;
   }
-  return cur;
+  // structure-aware rewrites (structure.ts), once: they trade a matmul for a few elementwise equations
+  const structured = eyeMatmul(cur, level === "full");
+  return structured === cur ? cur : cse(simplify(structured));
 }
