@@ -130,7 +130,7 @@ export function jit<
         // the optimisation passes (CSE, constant folding, algebraic simplification; passes/); under
         // debugNans none, so every primitive the function applies is evaluated and checked as eagerly
         const built = stage.build(ins as StagingTracer[], outs);
-        const graph = SETTINGS.debugNans ? built : optimize(built, level, { staged: true });
+        const graph = SETTINGS.debugNans ? built : optimize(built, level, { staged: true, device: target });
         c = {
           graph,
           outDef,

@@ -19,7 +19,8 @@
  * - {@link dce} (in `builder.ts`);
  * - `eyeMatmul` (in `structure.ts`), run once after the others: matmul
  *   with an identity basis (jacfwd/jacrev) as a broadcast product, exact
- *   under a `cond` on the operands being finite (unguarded under "full").
+ *   under a `cond` on the operands being finite (unguarded under "full");
+ *   for CPU targets only (a webgpu plan would run the guard by transfer).
  *
  * {@link optimize} runs them to a fixed point: the exact ones by default
  * (`jit`, `makeGraph(f, { optimize: true })`: values bit for bit those of
@@ -445,7 +446,11 @@ export type OptimizeLevel = "exact" | "full";
  * `staged`: the graph comes from a staging trace, which hash-conses and drops
  * dead code as it builds, so the first CSE is skipped (it would find nothing).
  */
-export function optimize(g: Graph, level: OptimizeLevel = "exact", { rounds = 4, staged = false } = {}): Graph {
+export function optimize(
+  g: Graph,
+  level: OptimizeLevel = "exact",
+  { rounds = 4, staged = false, device = "cpu" }: { rounds?: number; staged?: boolean; device?: string } = {},
+): Graph {
   let cur = staged ? g : cse(g);
   for (let i = 0; i < rounds; i++) {
     let next = simplify(foldConstants(cur));
@@ -456,7 +461,9 @@ export function optimize(g: Graph, level: OptimizeLevel = "exact", { rounds = 4,
     cur = next.equations.length <= cur.equations.length ? next : cur;
     if (!better) break;
   }
-  // structure-aware rewrites (structure.ts), once: they trade a matmul for a few elementwise equations
+  // structure-aware rewrites (structure.ts), once: they trade a matmul for a few elementwise equations.
+  // CPU plans only: the exact form's guard is a cond, which a webgpu plan would run by a transfer.
+  if (device !== "cpu") return cur;
   const structured = eyeMatmul(cur, level === "full");
   return structured === cur ? cur : cse(simplify(structured));
 }
