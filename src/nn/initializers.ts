@@ -7,6 +7,8 @@
 import { at } from "../core/errors.js";
 import * as nb from "../index.js";
 import type { ArrayLike, DType, NDArray, Shape } from "../index.js";
+import { onHost } from "../ops/host.js";
+import { asArray } from "../ops/operand.js";
 import { checkNumber, guard, readOptions } from "./common.js";
 
 /**
@@ -111,13 +113,11 @@ function varianceScaling(op: string, scale: number, mode: Mode, distribution: Di
     const [fanIn, fanOut] = fans(op, s, o.inAxis, o.outAxis);
     const fan = mode === "fanIn" ? fanIn : mode === "fanOut" ? fanOut : (fanIn + fanOut) / 2;
     const variance = scale / Math.max(1, fan);
-    const sample = guard(op, () =>
-      distribution === "uniform"
-        ? nb.random.uniform(key, s, { minval: -1, maxval: 1 })
-        : truncatedStandardNormal(key, s),
-    );
     const std = distribution === "uniform" ? Math.sqrt(3 * variance) : Math.sqrt(variance) / TRUNCATED_STD;
-    return nb.astype(nb.mul(sample, std), dtype);
+    const draw = (k: NDArray): NDArray =>
+      distribution === "uniform" ? nb.random.uniform(k, s, { minval: -1, maxval: 1 }) : truncatedStandardNormal(k, s);
+    // float64 samples, scaled, then cast: on the CPU by transfer for a key on "webgpu" (the CPU's numbers)
+    return guard(op, () => onHost((k) => nb.astype(nb.mul(draw(k), std), dtype), [asArray(key, op, "key")]));
   };
 }
 
@@ -210,13 +210,17 @@ export function orthogonal(
   const nCols = at(s, col, "orthogonal");
   const nRows = s.reduce((p, d, k) => (k === col ? p : p * d), 1);
   const [m, n] = nRows < nCols ? [nCols, nRows] : [nRows, nCols];
-  const a = guard(op, () => nb.random.normal(key, [m, n]));
-  // nb.linalg.qr already makes R's diagonal non-negative (JAX multiplies Q by sign(diag R))
-  let q = n === 0 ? nb.zeros([m, 0]) : guard(op, () => nb.linalg.qr(a)[0]);
-  if (nRows < nCols) q = nb.transpose(q);
-  // q is [nRows, nCols]: rows laid out as the non-column axes, then the column axis moved into place
-  const rest = s.filter((_, k) => k !== col);
-  const moved = nb.reshape(q, [...rest, nCols]);
-  const perm = s.map((_, k) => (k < col ? k : k === col ? s.length - 1 : k - 1));
-  return nb.astype(nb.mul(nb.transpose(moved, perm), scale), dtype);
+  const build = (k: NDArray): NDArray => {
+    const a = nb.random.normal(k, [m, n]);
+    // nb.linalg.qr already makes R's diagonal non-negative (JAX multiplies Q by sign(diag R))
+    let q = n === 0 ? nb.zeros([m, 0]) : nb.linalg.qr(a)[0];
+    if (nRows < nCols) q = nb.transpose(q);
+    // q is [nRows, nCols]: rows laid out as the non-column axes, then the column axis moved into place
+    const rest = s.filter((_, j) => j !== col);
+    const moved = nb.reshape(q, [...rest, nCols]);
+    const perm = s.map((_, j) => (j < col ? j : j === col ? s.length - 1 : j - 1));
+    return nb.astype(nb.mul(nb.transpose(moved, perm), scale), dtype);
+  };
+  // float64 samples and factorisation: on the CPU by transfer for a key on "webgpu" (the CPU's numbers)
+  return guard(op, () => onHost(build, [asArray(key, op, "key")]));
 }

@@ -8,12 +8,13 @@
  * shift may be traced (a gather at computed indices).
  */
 import "./methods.js";
-import { DTypeError, NablaError, ShapeError, TracerError, at, fmtShape, fmtValue } from "../core/errors.js";
+import { DTypeError, DeviceError, NablaError, ShapeError, TracerError, at, fmtShape, fmtValue } from "../core/errors.js";
 import { ArrayLike, ConcreteArray, NDArray } from "../core/ndarray.js";
 import { normAxis } from "../core/shape.js";
+import * as E from "../prims/elementwise.js";
 import * as W from "../prims/wrap.js";
 import { MAX_SIZE, arrayListArg, asArray, intArg, intListArg, optionsArg, sizeArg } from "./validate.js";
-import { floor, where } from "./elementwise.js";
+import { where } from "./elementwise.js";
 import { reshape } from "./shape.js";
 
 /** The constant [n, m] mask j - i <= k (lower) or j - i >= k (upper). */
@@ -58,7 +59,15 @@ function intArrayArg(fn: string, arg: string, v: NDArray, traced: true): number[
 function intArrayArg(fn: string, arg: string, v: NDArray, traced: boolean): number[] | NDArray {
   if (v.dtype !== "int32") throw new DTypeError(`${fn}: ${arg} given as an array must be int32, got ${v.dtype}`);
   if (v.ndim > 1) throw new ShapeError(`${fn}: ${arg} must be 0-d or 1-d, got shape ${fmtShape(v.shape)}`);
-  if (v instanceof ConcreteArray) return Array.from(v.toTypedArray() as Int32Array);
+  if (v instanceof ConcreteArray && v.device === "cpu") return Array.from(v.toTypedArray() as Int32Array);
+  // an array on a device ("webgpu") is not read synchronously: computed with as a traced one is, where
+  // the output shape does not depend on it
+  if (v instanceof ConcreteArray && !traced)
+    throw new DeviceError(
+      `${fn}: ${arg} is an int32 array of shape ${fmtShape(v.shape)} on "${v.device}", and the output shape depends on its values, ` +
+        `which are read only asynchronously: read them first (await x.data()) and pass the numbers${fn === "repeat" ? ", or give options.totalRepeatLength (the static output length)" : ""}`,
+    );
+  if (v instanceof ConcreteArray) return v;
   if (!traced)
     throw new TracerError(
       `${fn}: ${arg} must be concrete (the output shape depends on it; JAX requires it static too), got a traced int32 array of shape ${fmtShape(v.shape)}`,
@@ -114,10 +123,14 @@ function roll1(a: NDArray, axis: number, s: number): NDArray {
   return W.concatPrim([sliceAlong(a, axis, n - s, n), sliceAlong(a, axis, 0, n - s)], axis);
 }
 
-/** s mod n in [0, n) for a traced int32 scalar s: s - n·floor(s / n), exact in float64. */
+/**
+ * s mod n in [0, n) for a traced (or device) int32 scalar s: r = s - n·trunc(s / n) (int32 division
+ * truncates; |n·trunc(s / n)| <= |s|, so nothing wraps), plus n where r < 0. Exact, in int32 only, so
+ * it runs on "webgpu" too.
+ */
 function modTraced(s: NDArray, n: number): NDArray {
-  const q = W.convert(s, "float64");
-  return W.astype(W.sub(q, W.mul(floor(W.div(q, n)), n)), "int32");
+  const r = W.sub(s, W.mul(W.binaryOp(E.DIV, s, n, "roll"), n));
+  return W.where(W.less(r, 0), W.add(r, n), r);
 }
 
 /** Rolls one axis by a traced int32 scalar s in [0, n): out[k] = a[(k - s) mod n], a gather. */
@@ -218,11 +231,13 @@ export function repeat(
     ax = 0;
   } else ax = normAxis("repeat", axis, a.ndim);
   const len = at(a.shape, ax, "repeat");
-  if (repeats instanceof NDArray && !(repeats instanceof ConcreteArray) && T !== null)
-    return repeatTraced(a, repeats, ax, T);
-  if (repeats instanceof NDArray && !(repeats instanceof ConcreteArray) && repeats.dtype === "int32")
+  // traced counts, or counts on a device ("webgpu", not read synchronously), need the static length
+  const unread =
+    repeats instanceof NDArray && !(repeats instanceof ConcreteArray && repeats.device === "cpu") ? repeats : null;
+  if (unread !== null && T !== null) return repeatTraced(a, unread, ax, T);
+  if (unread !== null && !(unread instanceof ConcreteArray) && unread.dtype === "int32")
     throw new TracerError(
-      `repeat: repeats is a traced int32 array of shape ${fmtShape(repeats.shape)}: give options.totalRepeatLength, the static output length (as JAX's total_repeat_length)`,
+      `repeat: repeats is a traced int32 array of shape ${fmtShape(unread.shape)}: give options.totalRepeatLength, the static output length (as JAX's total_repeat_length)`,
     );
   if (repeats instanceof NDArray) {
     const v = intArrayArg("repeat", "repeats", repeats, false);

@@ -433,8 +433,9 @@ export function pinv(a: ArrayLike, rcond?: number): NDArray {
  * Least-squares solution of a x = b, as NumPy's `lstsq` (a [m, n], b [m] or
  * [m, k]): [x, residuals, rank, s] with x = pinv(a) b (the minimum-norm
  * solution), residuals the squared 2-norms of the columns of b - a x when
- * m > n and the rank is n (else an empty array; under a transform, where
- * the rank is not known, they are returned whenever m > n, as JAX does),
+ * m > n and the rank is n (else an empty array; under a transform, and on
+ * "webgpu", where the rank is not read, they are returned whenever m > n,
+ * as JAX does),
  * rank (int32) the number of singular values above rcond·s_max (default
  * rcond max(m, n)·ε, NumPy ≥ 1.14), s the singular values. Derivatives of x
  * as `pinv`'s (exact at full rank; at a rank-deficient a, exact along
@@ -461,7 +462,9 @@ export function lstsq(a: ArrayLike, b: ArrayLike, rcond?: number): [NDArray, NDA
   const keep = greater(s, mul(max(stopGradient(s), -1, true), rc));
   const x = matmul(p, B);
   const rank = sum(astype(keep, "int32"));
-  const known = rank instanceof ConcreteArray ? (rank.item() as number) : null;
+  // the rank is read only where it is known without waiting: not under a transform, nor on a device
+  // ("webgpu": read asynchronously only), where residuals are returned whenever m > n, as JAX does
+  const known = rank instanceof ConcreteArray && rank.device === "cpu" ? (rank.item() as number) : null;
   let residuals: NDArray;
   if (m > n && (known === null || known === n)) {
     const r = sub(B, matmul(A, x));

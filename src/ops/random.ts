@@ -13,6 +13,7 @@ import { bind1 } from "../core/trace.js";
 import { RANDOM_BITS, RANDOM_UNIFORM } from "../prims/random.js";
 import { slicePrim } from "../prims/wrap.js";
 import "./methods.js";
+import { onHost } from "./host.js";
 import { asArray, boolArg, dtypeArg, intArg, numberArg, optionsArg, sizeArg } from "./validate.js";
 import {
   abs,
@@ -143,15 +144,19 @@ function singleKey(k: ArrayLike, op: string): NDArray {
   return a;
 }
 
-/** A numeric (not bool) array argument as float64, refusing NaN where concrete. */
+/**
+ * A numeric (not bool) array argument, refusing NaN where concrete on the CPU (one on a device is not
+ * read synchronously: its NaN goes unchecked, as a traced one's does). Cast to float64 where used.
+ */
 function numericArg(op: string, arg: string, v: unknown): NDArray {
   const a = asArray(v, op, arg);
   if (a.dtype === "bool") throw new DTypeError(`${op}: ${arg} must be numeric, got bool`);
-  const f = astype(a, "float64");
-  if (f instanceof ConcreteArray && Array.from(storageOf(f) as Float64Array).some(Number.isNaN))
+  if (a instanceof ConcreteArray && a.device === "cpu" && Array.from(storageOf(a), Number).some(Number.isNaN))
     throw new DTypeError(`${op}: ${arg} contains NaN`);
-  return f;
+  return a;
 }
+
+const f64 = (x: NDArray): NDArray => astype(x, "float64");
 
 /**
  * `shape`, checked to be what `shapes` broadcast to together with it (the
@@ -185,12 +190,24 @@ function gumbel(key: NDArray, shape: Shape): NDArray {
 export function randint(k: ArrayLike, shape: Shape, minval: ArrayLike, maxval: ArrayLike): NDArray {
   const fn = "random.randint";
   const key = singleKey(k, fn);
-  const lo = clip(floor(numericArg(fn, "minval", minval)), -(2 ** 31), 2 ** 31 - 1);
-  const hi = clip(floor(numericArg(fn, "maxval", maxval)), -(2 ** 31), 2 ** 31 - 1);
-  const s = targetShape(fn, checkShape(fn, shape), lo.shape, hi.shape);
-  const u = bind1(RANDOM_UNIFORM, [key], { shape: s, dtype: "float64" });
-  const v = minimum(floor(add(lo, mul(u, sub(hi, lo)))), sub(hi, 1)); // the minimum guards against rounding up to hi
-  return astype(broadcastTo(where(greater(hi, lo), v, lo), s), "int32");
+  const lo0 = numericArg(fn, "minval", minval);
+  const hi0 = numericArg(fn, "maxval", maxval);
+  const s = targetShape(fn, checkShape(fn, shape), lo0.shape, hi0.shape);
+  return onHost(
+    (kk, l, h) => {
+      const lo = clip(floor(f64(l)), -(2 ** 31), 2 ** 31 - 1);
+      const hi = clip(floor(f64(h)), -(2 ** 31), 2 ** 31 - 1);
+      const u = bind1(RANDOM_UNIFORM, [kk], { shape: s, dtype: "float64" });
+      const v = minimum(floor(add(lo, mul(u, sub(hi, lo)))), sub(hi, 1)); // the minimum guards against rounding up to hi
+      return astype(broadcastTo(where(greater(hi, lo), v, lo), s), "int32");
+    },
+    [key, lo0, hi0],
+  );
+}
+
+/** argsort of 53-bit uniforms of `shape` under `key` along `axis` (on the CPU when the key is on a device). */
+function uniformOrder(key: NDArray, shape: number[], axis = -1): NDArray {
+  return onHost((kk) => argsort(bind1(RANDOM_UNIFORM, [kk], { shape, dtype: "float64" }), axis), [key]);
 }
 
 /**
@@ -212,18 +229,14 @@ function permuted(fn: string, k: ArrayLike, x: unknown, axis: unknown, independe
   if (typeof x === "number") {
     const n = intArg(fn, "n", x, { min: 0, max: 2 ** 31 - 1 });
     normAxis(fn, axis, 1); // arange(n) is 1-D
-    return argsort(bind1(RANDOM_UNIFORM, [key], { shape: [n], dtype: "float64" }));
+    return uniformOrder(key, [n]);
   }
   const a = asArray(x, fn, "x");
   if (a.ndim === 0)
     throw new ShapeError(`${fn}: x must be an integer or an array of at least 1 dimension, got shape []`);
   const ax = normAxis(fn, axis, a.ndim);
-  if (independent) {
-    const u = bind1(RANDOM_UNIFORM, [key], { shape: a.shape.slice(), dtype: "float64" });
-    return takeAlongAxis(a, argsort(u, ax), ax);
-  }
-  const perm = argsort(bind1(RANDOM_UNIFORM, [key], { shape: [a.shape[ax]], dtype: "float64" }));
-  return take(a, perm, ax);
+  if (independent) return takeAlongAxis(a, uniformOrder(key, a.shape.slice(), ax), ax);
+  return take(a, uniformOrder(key, [at(a.shape, ax, fn)]), ax);
 }
 
 /**
@@ -254,11 +267,11 @@ export function categorical(k: ArrayLike, logits: ArrayLike, axis = -1, shape?: 
   const ax = normAxis(fn, axis, l0.ndim);
   if (l0.shape[ax] === 0) throw new ShapeError(`${fn}: no categories along axis ${ax} of shape ${fmtShape(l0.shape)}`);
   const perm = [...Array.from({ length: l0.ndim }, (_, i) => i).filter((i) => i !== ax), ax];
-  const l = transpose(astype(l0, "float64"), perm); // [...batch, c]
-  const batch = l.shape.slice(0, -1);
+  const batch = perm.slice(0, -1).map((i) => at(l0.shape, i, fn));
   const s = targetShape(fn, shape, batch);
-  const c = at(l.shape, l.ndim - 1, "categorical");
-  return argmax(add(l, gumbel(key, [...s, c])), -1);
+  const c = at(l0.shape, ax, fn);
+  // the float64 noise and sum on the CPU when an operand is on a device
+  return onHost((kk, lg) => argmax(add(transpose(f64(lg), perm), gumbel(kk, [...s, c])), -1), [key, l0]); // [...batch, c]
 }
 
 /**
@@ -299,18 +312,19 @@ export function choice(
   if (count > 0 && n === 0) throw new ShapeError(`${fn}: cannot take ${count} samples from an empty population`);
   if (!replace && count > n)
     throw new ShapeError(`${fn}: cannot take ${count} samples from ${n} without replacement (shape ${fmtShape(s)})`);
-  let logp: NDArray | null = null;
+  let pa: NDArray | null = null;
   if (p !== undefined) {
-    const pa = numericArg(fn, "p", p);
+    pa = numericArg(fn, "p", p);
     if (pa.ndim !== 1 || pa.shape[0] !== n)
       throw new ShapeError(`${fn}: p must be 1-D of length ${n}, got shape ${fmtShape(pa.shape)}`);
-    logp = log(pa);
   }
   let idx: NDArray;
-  if (replace) idx = logp === null ? randint(key, s, 0, n) : categorical(key, logp, -1, s);
+  if (replace) idx = pa === null ? randint(key, s, 0, n) : categorical(key, log(f64(pa)), -1, s);
   else {
-    const scores = logp === null ? null : add(logp, gumbel(key, [n]));
-    const order = scores === null ? permutation(key, n) : argsort(scores, -1, true);
+    const order =
+      pa === null
+        ? permutation(key, n)
+        : onHost((kk, q) => argsort(add(log(f64(q)), gumbel(kk, [n])), -1, true), [key, pa]);
     idx = reshape(slice(order, [0], [count]), s);
   }
   if (arr === null) return idx;
@@ -353,14 +367,20 @@ export function truncatedNormal(
 ): NDArray {
   const fn = "random.truncatedNormal";
   const key = singleKey(k, fn);
-  const lo = numericArg(fn, "lower", lower);
-  const hi = numericArg(fn, "upper", upper);
+  const lower0 = numericArg(fn, "lower", lower);
+  const upper0 = numericArg(fn, "upper", upper);
   const dt = floatDType(fn, dtypeArg(fn, optionsArg(fn, options, ["dtype"]).dtype, "float64"));
-  const s = targetShape(fn, shape, lo.shape, hi.shape);
-  const a = erf(div(lo, Math.SQRT2));
-  const b = erf(div(hi, Math.SQRT2));
-  const u = bind1(RANDOM_UNIFORM, [key], { shape: s, dtype: "float64" });
-  const x = mul(erfinvNewton(add(a, mul(u, sub(b, a)))), Math.SQRT2);
-  const out = clip(x, lo, hi);
-  return astype(out, dt);
+  const s = targetShape(fn, shape, lower0.shape, upper0.shape);
+  return onHost(
+    (kk, l, h) => {
+      const lo = f64(l);
+      const hi = f64(h);
+      const a = erf(div(lo, Math.SQRT2));
+      const b = erf(div(hi, Math.SQRT2));
+      const u = bind1(RANDOM_UNIFORM, [kk], { shape: s, dtype: "float64" });
+      const x = mul(erfinvNewton(add(a, mul(u, sub(b, a)))), Math.SQRT2);
+      return astype(clip(x, lo, hi), dt);
+    },
+    [key, lower0, upper0],
+  );
 }

@@ -92,3 +92,11 @@ export function checkNumber(
 export function readOptions<O extends object>(op: string, options: O | undefined): Partial<O> {
   return readOptionsChecked(op, options);
 }
+
+/**
+ * The float dtype in which counts, schedules and norms are computed beside `xs`: float64, or float32
+ * when one of them lives on a device ("webgpu" has no float64).
+ */
+export function countFloat(...xs: readonly unknown[]): "float32" | "float64" {
+  return xs.some((x) => x instanceof nb.NDArray && x.device !== "cpu") ? "float32" : "float64";
+}

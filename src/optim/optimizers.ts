@@ -7,14 +7,14 @@
 import { at as elementAt } from "../core/errors.js";
 import * as nb from "../index.js";
 import type { NDArray } from "../index.js";
-import { arrayLeaves, checkNumber, floatLeaves, matchingLeaves, readOptions } from "./leaves.js";
+import { arrayLeaves, checkNumber, countFloat, floatLeaves, matchingLeaves, readOptions } from "./leaves.js";
 import type { ArrayTree, GradientTransformation, LearningRate, StateKind, StateOf } from "./types.js";
 
 const INT32_MAX = 2147483647;
 
 /** What a rule sees besides its leaf: the step count before and after this update, and the learning rate. */
 interface Step {
-  /** The new count (1 on the first update) as a float64 0-d array. */
+  /** The new count (1 on the first update) as a float64 0-d array (float32 for a count on "webgpu"). */
   readonly t: NDArray;
   /** `−lr(count) · u`, in the dtype of `u` (the schedule is evaluated at the old count). */
   scale(u: NDArray): NDArray;
@@ -75,7 +75,7 @@ function optimizer<K extends StateKind>(name: string, lr: LearningRate, rule: Ru
     const next = nb.where(nb.less(count, INT32_MAX), nb.add(count, 1), count);
     const rate = typeof lr === "number" ? null : lr(count);
     const at: Step = {
-      t: nb.astype(next, "float64"),
+      t: nb.astype(next, countFloat(next)),
       scale: (u) => (rate === null ? nb.mul(u, -(lr as number)) : nb.mul(u, nb.astype(nb.neg(rate), u.dtype))),
     };
     const out: NDArray[] = [];
@@ -453,8 +453,9 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyK
     const [gs, def] = floatLeaves(`${op}.update`, "updates", updates);
     if (state === null || typeof state !== "object")
       throw new nb.NablaError(`${op}.update: state must be the value returned by init`);
+    const dt = countFloat(...gs);
     const norm = nb.sqrt(
-      gs.reduce<NDArray>((acc, g) => nb.add(acc, nb.astype(nb.sum(nb.square(g)), "float64")), nb.zeros([])),
+      gs.reduce<NDArray>((acc, g) => nb.add(acc, nb.astype(nb.sum(nb.square(g)), dt)), nb.zeros([], { dtype: dt })),
     );
     const keep = nb.less(norm, maxNorm);
     const out = gs.map((g) => nb.where(keep, g, nb.mul(g, nb.astype(nb.div(maxNorm, norm), g.dtype))));

@@ -1,16 +1,17 @@
 /**
  * Learning-rate schedules with optax's positional arguments and semantics.
  * Each maps the step count (0 on the first update; a number or an array,
- * traced or concrete) to a float64 array of the count's shape.
+ * traced or concrete) to a float64 array of the count's shape (float32 for
+ * a count on "webgpu", which has no float64).
  */
 import * as nb from "../index.js";
 import type { ArrayLike, NDArray } from "../index.js";
-import { checkNumber, rethrow } from "./leaves.js";
+import { checkNumber, countFloat, rethrow } from "./leaves.js";
 import type { Schedule } from "./types.js";
 
 function countOf(op: string, count: ArrayLike): NDArray {
   try {
-    return nb.astype(count, "float64");
+    return nb.astype(count, countFloat(count));
   } catch (e) {
     throw rethrow(op, e);
   }
@@ -27,7 +28,7 @@ export function constant(value: number): Schedule {
   checkNumber("constant", "value", value);
   return (count) => {
     const c = countOf("constant", count);
-    return nb.full(c.shape, value, { dtype: "float64" });
+    return nb.full(c.shape, value, { dtype: c.dtype });
   };
 }
 
@@ -123,7 +124,7 @@ export function warmupCosineDecay(
     const c = countOf(op, count);
     const warm =
       warmupSteps === 0
-        ? nb.full(c.shape, init, { dtype: "float64" })
+        ? nb.full(c.shape, init, { dtype: c.dtype })
         : nb.add(nb.mul(nb.clip(c, 0, warmupSteps), (peak - init) / warmupSteps), init);
     const decay = cosineAt(peak, decaySteps - warmupSteps, alpha, exponent, nb.sub(c, warmupSteps));
     return nb.where(nb.less(c, warmupSteps), warm, decay);
@@ -154,7 +155,7 @@ export function piecewiseConstant(init: number, boundariesAndScales: Readonly<Re
   pairs.sort((a, b) => a[0] - b[0]);
   return (count) => {
     const c = countOf(op, count);
-    let v = nb.full(c.shape, init, { dtype: "float64" });
+    let v = nb.full(c.shape, init, { dtype: c.dtype });
     for (const [b, s] of pairs) v = nb.where(nb.less(c, b), v, nb.mul(v, s));
     return v;
   };

@@ -11,7 +11,7 @@
  * in loopRules.ts.
  */
 import { DTypeError, NablaError, ShapeError, TracerError, at, fmtShape } from "../core/errors.js";
-import { ArrayLike, NDArray, storageOf } from "../core/ndarray.js";
+import { ArrayLike, ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
 import { flatten, flattenAs, unflatten } from "../core/pytree.js";
 import { shapesEqual } from "../core/shape.js";
 import { reshape, stack, stopGradient, where, zeros } from "../ops/index.js";
@@ -26,6 +26,8 @@ import { avalOf, bind } from "../core/trace.js";
 import { WHILE_LOOP } from "./loopRules.js";
 import { concreteCond, stagedCond } from "./condRule.js";
 import type { ArraysOf, Carry, Returned, Staged } from "../core/types.js";
+import { devicePut } from "../device/index.js";
+import { setOnDevice } from "../ops/host.js";
 
 /** The concrete boolean value of a predicate, or null when it is traced without one. */
 function concretePred(pred: NDArray, op: string): boolean | null {
@@ -302,3 +304,13 @@ export function scan<C>(
   const stacked = at(ys, 0, "scan").map((_, j) => stack(ys.map((y) => at(y, j, "scan"))));
   return [carry, unflatten(yDef, stacked)];
 }
+
+/** A committed true on "webgpu": the predicate of the host computations' conds (made once). */
+let deviceTrue: NDArray | null = null;
+
+// onHost's device path (src/ops/host.ts): a cond with a predicate on "webgpu" and `fn` as both branches
+// is staged as the cond primitive, which runs the branch on the CPU by transfer
+setOnDevice((fn, xs) => {
+  deviceTrue ??= devicePut(new ConcreteArray(Uint8Array.of(1), [], "bool"), "webgpu");
+  return stagedCond(deviceTrue, fn, fn, xs) as NDArray;
+});

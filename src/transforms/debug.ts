@@ -5,7 +5,8 @@
  */
 import { NablaError } from "../core/errors.js";
 import { ConcreteArray } from "../core/ndarray.js";
-import { describe } from "../core/pytree.js";
+import { describe, flatten } from "../core/pytree.js";
+import { deviceGet } from "../device/index.js";
 import { bind } from "../core/trace.js";
 import { DEBUG_CALLBACK } from "./debugRule.js";
 import { flattenToArrays, unflatten } from "./common.js";
@@ -49,7 +50,8 @@ function formatValues(format: string, values: readonly unknown[]): string {
 /**
  * Prints `format` with `{}` / `{0}`-style placeholders replaced by the
  * concrete values (with `console.log`), inside `jit`, `vmap` (one line per
- * example, in order) and `grad` (primal values) too.
+ * example, in order) and `grad` (primal values) too. Values on "webgpu" are
+ * printed once they are read back (asynchronously, in the order of the prints).
  * @example
  * nb.vmap((x: nb.NDArray) => {
  *   nb.debug.print("x = {}", x);
@@ -63,5 +65,28 @@ export function print(format: string, ...values: unknown[]): void {
     format,
     values.map(() => ""),
   );
-  stageCallback("print", (...vs: unknown[]) => console.log(formatValues(format, vs)), values);
+  stageCallback("print", (...vs: unknown[]) => printValues(format, vs), values);
+}
+
+/** The prints waiting for values on a device, in the order they were made. */
+let printing: Promise<void> = Promise.resolve();
+
+/**
+ * Prints `format` with `vs`: at once when every array is on the CPU, else once the device arrays are
+ * read back (asynchronously: "webgpu" arrays are never read synchronously), after the prints before it.
+ * A read that rejects (a `debugNans` report) is printed with `console.error` instead.
+ */
+function printValues(format: string, vs: unknown[]): void {
+  const onDevice = flatten(vs)[0].some((l) => l instanceof ConcreteArray && l.device !== "cpu");
+  if (!onDevice) {
+    console.log(formatValues(format, vs));
+    return;
+  }
+  const values = deviceGet(vs);
+  printing = printing
+    .then(() => values)
+    .then(
+      (host) => console.log(formatValues(format, host)),
+      (e: unknown) => console.error(e),
+    );
 }
