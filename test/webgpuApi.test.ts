@@ -108,6 +108,11 @@ describe("every public function on webgpu", () => {
       else if (!c.cpuOutput && !c.devices.every((d) => d === "webgpu"))
         failures.push(`${name}: outputs on ${c.devices.join(", ")}`);
     }
+    const worst = Object.entries(r.cases)
+      .sort((a, b) => b[1].rel - a[1].rel)
+      .slice(0, 5)
+      .map(([n, c]) => `${n} ${c.rel.toExponential(2)}`);
+    console.log(`webgpuApi: ${Object.keys(r.cases).length} cases; largest relative errors: ${worst.join(", ")}`);
     expect(failures).toEqual([]);
     expect(Object.keys(r.cases).length).toBeGreaterThan(190);
   });

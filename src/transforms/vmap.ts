@@ -24,6 +24,10 @@ export class BatchTracer extends Tracer {
     if (bdim !== null) shape.splice(bdim, 1);
     this.aval = { shape, dtype: val.dtype, weak: val.weakType };
   }
+  /** The batched value's device (it has no concrete value of its own shape). */
+  override get device(): string {
+    return this.val.device;
+  }
 }
 
 export class BatchTrace extends Trace {

@@ -259,6 +259,17 @@ const CASES: Record<string, Case> = {
     args: [key, f32([-1, 0]), f32([1, 2])],
     f: (k: A, lo: A, hi: A) => nb.random.truncatedNormal(k, lo, hi, [3, 2], { dtype: "float32" }),
   },
+  // the CPU-by-transfer path of the float64 random functions under jit, vmap and grad
+  "random.randint#jit": { args: [key], f: (k: A) => nb.jit((kk: A) => nb.random.randint(kk, [4], 0, 1000))(k) },
+  "random.permutation#vmap": {
+    args: [nb.random.split(key, 3)],
+    f: (ks: A) => nb.vmap((kk: A) => nb.random.permutation(kk, 6))(ks),
+  },
+  "random.truncatedNormal#grad": {
+    args: [key, f32([-1, 0]), f32([1, 2])],
+    f: (k: A, lo: A, hi: A) =>
+      nb.grad((l: A) => nb.sum(nb.random.truncatedNormal(k, l, hi, [3, 2], { dtype: "float32" })))(lo),
+  },
   // --- transforms
   "nb.grad": { args: [u([3])], f: (x: A) => nb.grad((v: A) => nb.sum(nb.mul(nb.sin(v), v)))(x) },
   "nb.valueAndGrad": { args: [u([3])], f: (x: A) => nb.valueAndGrad(S)(x) },
