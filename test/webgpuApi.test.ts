@@ -101,10 +101,12 @@ describe("every public function on webgpu", () => {
     for (const [name, c] of Object.entries(r.cases)) {
       if (c.cpuError !== undefined) failures.push(`${name}: the CPU call failed: ${c.cpuError}`);
       else if (name in VALUE_SHAPED) {
-        if (!VALUE_SHAPED[name]!.test(c.gpuError ?? "")) failures.push(`${name}: expected DeviceError, got ${c.gpuError ?? "none"}`);
+        if (!VALUE_SHAPED[name]!.test(c.gpuError ?? ""))
+          failures.push(`${name}: expected DeviceError, got ${c.gpuError ?? "none"}`);
       } else if (c.gpuError !== undefined) failures.push(`${name}: ${c.gpuError}`);
       else if (c.mismatch !== undefined) failures.push(`${name}: ${c.mismatch}`);
-      else if (!(c.rel <= 1e-5)) failures.push(`${name}: relative error ${c.rel} (leaf, element, webgpu, cpu: ${c.worst?.join(", ")})`);
+      else if (!(c.rel <= 1e-5))
+        failures.push(`${name}: relative error ${c.rel} (leaf, element, webgpu, cpu: ${c.worst?.join(", ")})`);
       else if (!c.cpuOutput && !c.devices.every((d) => d === "webgpu"))
         failures.push(`${name}: outputs on ${c.devices.join(", ")}`);
     }

@@ -8,7 +8,16 @@
  * shift may be traced (a gather at computed indices).
  */
 import "./methods.js";
-import { DTypeError, DeviceError, NablaError, ShapeError, TracerError, at, fmtShape, fmtValue } from "../core/errors.js";
+import {
+  DTypeError,
+  DeviceError,
+  NablaError,
+  ShapeError,
+  TracerError,
+  at,
+  fmtShape,
+  fmtValue,
+} from "../core/errors.js";
 import { ArrayLike, ConcreteArray, NDArray } from "../core/ndarray.js";
 import { normAxis } from "../core/shape.js";
 import * as E from "../prims/elementwise.js";

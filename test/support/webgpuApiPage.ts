@@ -124,8 +124,14 @@ const CASES: Record<string, Case> = {
   "nb.lessEqual": { args: [f32([1, 2, 3]), f32([1, 3, 2])], f: (x: A, y: A) => nb.lessEqual(x, y) },
   "nb.greater": { args: [u([5]), u([5])], f: (x: A, y: A) => nb.greater(x, y) },
   "nb.greaterEqual": { args: [f32([1, 2, 3]), f32([1, 3, 2])], f: (x: A, y: A) => nb.greaterEqual(x, y) },
-  "nb.logicalAnd": { args: [bool([true, false, true]), bool([true, true, false])], f: (x: A, y: A) => nb.logicalAnd(x, y) },
-  "nb.logicalOr": { args: [bool([true, false, false]), bool([false, false, true])], f: (x: A, y: A) => nb.logicalOr(x, y) },
+  "nb.logicalAnd": {
+    args: [bool([true, false, true]), bool([true, true, false])],
+    f: (x: A, y: A) => nb.logicalAnd(x, y),
+  },
+  "nb.logicalOr": {
+    args: [bool([true, false, false]), bool([false, false, true])],
+    f: (x: A, y: A) => nb.logicalOr(x, y),
+  },
   "nb.logicalNot": { args: [bool([true, false])], f: (x: A) => nb.logicalNot(x) },
   "nb.where": { args: [bool([true, false, true]), u([3]), u([3])], f: (c: A, x: A, y: A) => nb.where(c, x, y) },
   "nb.clip": { args: [u([6], -2, 2)], f: (x: A) => nb.clip(x, -0.5, 0.5) },
@@ -174,7 +180,18 @@ const CASES: Record<string, Case> = {
   "nb.slice": { args: [u([4, 5])], f: (x: A) => nb.slice(x, [1, 0], [3, 4]) },
   "nb.flip": { args: [u([3, 4])], f: (x: A) => [nb.flip(x), nb.flip(x, 1)] },
   "nb.tile": { args: [u([2, 3])], f: (x: A) => nb.tile(x, [2, 1]) },
-  "nb.pad": { args: [u([2, 3])], f: (x: A) => nb.pad(x, [[1, 0], [0, 2]], { value: 7 }) },
+  "nb.pad": {
+    args: [u([2, 3])],
+    f: (x: A) =>
+      nb.pad(
+        x,
+        [
+          [1, 0],
+          [0, 2],
+        ],
+        { value: 7 },
+      ),
+  },
   "nb.tril": { args: [u([3, 3])], f: (x: A) => nb.tril(x) },
   "nb.triu": { args: [u([3, 3])], f: (x: A) => nb.triu(x, 1) },
   "nb.split": { args: [u([6, 2])], f: (x: A) => [nb.split(x, 3), nb.split(x, [1, 4], 0)] },
@@ -188,8 +205,20 @@ const CASES: Record<string, Case> = {
   },
   "nb.repeat#arrayRepeats": { args: [u([3]), i32([1, 0, 2])], f: (x: A, r: A) => nb.repeat(x, r, 0) },
   // --- indexing
-  "nb.take": { args: [u([4, 3]), i32([2, 0, 3])], f: (x: A, i: A) => [nb.take(x, i, 0), nb.take(x, i, null, { mode: "clip" })] },
-  "nb.takeAlongAxis": { args: [u([2, 3]), i32([[2, 0], [1, 1]])], f: (x: A, i: A) => nb.takeAlongAxis(x, i, 1) },
+  "nb.take": {
+    args: [u([4, 3]), i32([2, 0, 3])],
+    f: (x: A, i: A) => [nb.take(x, i, 0), nb.take(x, i, null, { mode: "clip" })],
+  },
+  "nb.takeAlongAxis": {
+    args: [
+      u([2, 3]),
+      i32([
+        [2, 0],
+        [1, 1],
+      ]),
+    ],
+    f: (x: A, i: A) => nb.takeAlongAxis(x, i, 1),
+  },
   "nb.at": {
     args: [u([4]), i32([1, 3, 1]), u([3])],
     f: (x: A, i: A, v: A) => [
@@ -207,7 +236,10 @@ const CASES: Record<string, Case> = {
   "nb.outer": { args: [u([3]), u([2])], f: (a: A, b: A) => nb.outer(a, b) },
   "nb.diag": { args: [u([3, 3]), u([3])], f: (a: A, v: A) => [nb.diag(a), nb.diag(v)] },
   "nb.trace": { args: [u([3, 3])], f: (a: A) => nb.trace(a) },
-  "nb.einsum": { args: [u([2, 3]), u([3, 4])], f: (a: A, b: A) => [nb.einsum("ij,jk->ik", a, b), nb.einsum("ij->", a)] },
+  "nb.einsum": {
+    args: [u([2, 3]), u([3, 4])],
+    f: (a: A, b: A) => [nb.einsum("ij,jk->ik", a, b), nb.einsum("ij->", a)],
+  },
   "nb.conv": {
     args: [u([1, 2, 6, 6]), u([3, 2, 3, 3])],
     f: (x: A, k: A) => [nb.conv(x, k), nb.conv(x, k, { strides: [2, 1], padding: "SAME" })],
@@ -240,11 +272,17 @@ const CASES: Record<string, Case> = {
   // --- random (the bits are the CPU's Threefry on every device)
   "random.key": { args: [], f: () => nb.random.key(3), cpuOutput: true },
   "random.split": { args: [key], f: (k: A) => nb.random.split(k, 3) },
-  "random.uniform": { args: [key], f: (k: A) => nb.random.uniform(k, [5], { dtype: "float32", minval: -2, maxval: 3 }) },
+  "random.uniform": {
+    args: [key],
+    f: (k: A) => nb.random.uniform(k, [5], { dtype: "float32", minval: -2, maxval: 3 }),
+  },
   "random.normal": { args: [key], f: (k: A) => nb.random.normal(k, [5], { dtype: "float32" }) },
   "random.bernoulli": { args: [key, u([5], 0, 1)], f: (k: A, p: A) => nb.random.bernoulli(k, p) },
   "random.randint": { args: [key, f32(-3), f32(7)], f: (k: A, lo: A, hi: A) => nb.random.randint(k, [6], lo, hi) },
-  "random.permutation": { args: [key, u([5])], f: (k: A, x: A) => [nb.random.permutation(k, 5), nb.random.permutation(k, x)] },
+  "random.permutation": {
+    args: [key, u([5])],
+    f: (k: A, x: A) => [nb.random.permutation(k, 5), nb.random.permutation(k, x)],
+  },
   "random.shuffle": { args: [key, u([4, 2])], f: (k: A, x: A) => nb.random.shuffle(k, x) },
   "random.categorical": { args: [key, u([2, 4], -2, 2)], f: (k: A, l: A) => nb.random.categorical(k, l) },
   "random.choice": {
@@ -295,7 +333,10 @@ const CASES: Record<string, Case> = {
   "nb.jit": { args: [u([3])], f: (x: A) => nb.jit((v: A) => nb.mul(nb.exp(v), 3))(x) },
   "nb.makeGraph": {
     args: [u([3])],
-    f: (x: A) => nb.makeGraph((v: A) => nb.sin(nb.exp(v)))(x).equations.map((e) => e.prim),
+    f: (x: A) =>
+      nb
+        .makeGraph((v: A) => nb.sin(nb.exp(v)))(x)
+        .equations.map((e) => e.prim),
   },
   "nb.customJvp": {
     args: [u([3]), u([3])],
@@ -335,13 +376,32 @@ const CASES: Record<string, Case> = {
   "nb.cond": {
     args: [f32(1), u([3])],
     f: (p: A, x: A) => [
-      nb.cond(nb.greater(p, 0), (v: A) => nb.sin(v), (v: A) => nb.cos(v), x),
-      nb.grad((v: A) => nb.sum(nb.cond(nb.less(p, 0), (a: A) => nb.sin(a), (a: A) => nb.exp(a), v)))(x),
+      nb.cond(
+        nb.greater(p, 0),
+        (v: A) => nb.sin(v),
+        (v: A) => nb.cos(v),
+        x,
+      ),
+      nb.grad((v: A) =>
+        nb.sum(
+          nb.cond(
+            nb.less(p, 0),
+            (a: A) => nb.sin(a),
+            (a: A) => nb.exp(a),
+            v,
+          ),
+        ),
+      )(x),
     ],
   },
   "nb.whileLoop": {
     args: [u([3], 0.1, 1)],
-    f: (x: A) => nb.whileLoop((v: A) => nb.less(nb.sum(v), 20), (v: A) => nb.mul(v, 2), x),
+    f: (x: A) =>
+      nb.whileLoop(
+        (v: A) => nb.less(nb.sum(v), 20),
+        (v: A) => nb.mul(v, 2),
+        x,
+      ),
   },
   "nb.forLoop": { args: [u([3])], f: (x: A) => nb.forLoop(0, 4, (i: number, v: A) => nb.add(nb.mul(v, 0.5), i), x) },
   "nb.scan": {
@@ -409,7 +469,10 @@ const CASES: Record<string, Case> = {
     args: [{ a: u([2]), b: [u([3])] }],
     f: (t: object) => {
       const [leaves, def] = nb.tree.flatten(t);
-      return nb.tree.unflatten(def, leaves.map((v) => nb.neg(v as A)));
+      return nb.tree.unflatten(
+        def,
+        leaves.map((v) => nb.neg(v as A)),
+      );
     },
   },
   "tree.leaves": { args: [{ a: u([2]), b: [u([3])] }], f: (t: object) => nb.tree.leaves(t) },
@@ -442,9 +505,15 @@ const CASES: Record<string, Case> = {
   "nn.lecunUniform": { args: [key], f: (k: A) => nn.lecunUniform(k, [3, 4], { dtype: "float32" }) },
   "nn.orthogonal": { args: [k1], f: (k: A) => nn.orthogonal(k, [4, 3], { dtype: "float32" }) },
   // --- nabla/optim: two steps of each optimizer on float32 parameters; schedules at a float32 step
-  "optim.sgd": { args: [params(), params()], f: (p: Params, g: Params) => steps(optim.sgd(0.1, { momentum: 0.9, nesterov: true }), p, g) },
+  "optim.sgd": {
+    args: [params(), params()],
+    f: (p: Params, g: Params) => steps(optim.sgd(0.1, { momentum: 0.9, nesterov: true }), p, g),
+  },
   "optim.adam": { args: [params(), params()], f: (p: Params, g: Params) => steps(optim.adam(0.01), p, g) },
-  "optim.adamw": { args: [params(), params()], f: (p: Params, g: Params) => steps(optim.adamw(0.01, { weightDecay: 0.1 }), p, g) },
+  "optim.adamw": {
+    args: [params(), params()],
+    f: (p: Params, g: Params) => steps(optim.adamw(0.01, { weightDecay: 0.1 }), p, g),
+  },
   "optim.rmsprop": { args: [params(), params()], f: (p: Params, g: Params) => steps(optim.rmsprop(0.01), p, g) },
   "optim.adagrad": { args: [params(), params()], f: (p: Params, g: Params) => steps(optim.adagrad(0.1), p, g) },
   "optim.clipByGlobalNorm": {
@@ -453,14 +522,27 @@ const CASES: Record<string, Case> = {
   },
   "optim.chain": {
     args: [params(), params()],
-    f: (p: Params, g: Params) => steps(optim.chain(optim.clipByGlobalNorm(1), optim.adam(optim.cosineDecay(0.1, 10))), p, g),
+    f: (p: Params, g: Params) =>
+      steps(optim.chain(optim.clipByGlobalNorm(1), optim.adam(optim.cosineDecay(0.1, 10))), p, g),
   },
   "optim.applyUpdates": { args: [params(), params()], f: (p: Params, g: Params) => optim.applyUpdates(p, g) },
-  "optim.constant": { args: [f32(3)], f: (s: A) => optim.constant(0.1)(s) , float64OnCpu: true , cpuOutput: true },
-  "optim.exponentialDecay": { args: [f32(7)], f: (s: A) => optim.exponentialDecay(1, 5, 0.5, 1, true)(s) , float64OnCpu: true },
-  "optim.cosineDecay": { args: [f32(4)], f: (s: A) => optim.cosineDecay(1, 10, 0.1)(s) , float64OnCpu: true },
-  "optim.warmupCosineDecay": { args: [f32([2, 8])], f: (s: A) => optim.warmupCosineDecay(0, 1, 4, 20)(s) , float64OnCpu: true },
-  "optim.piecewiseConstant": { args: [f32([3, 12])], f: (s: A) => optim.piecewiseConstant(1, { 5: 0.5, 10: 0.1 })(s) , float64OnCpu: true },
+  "optim.constant": { args: [f32(3)], f: (s: A) => optim.constant(0.1)(s), float64OnCpu: true, cpuOutput: true },
+  "optim.exponentialDecay": {
+    args: [f32(7)],
+    f: (s: A) => optim.exponentialDecay(1, 5, 0.5, 1, true)(s),
+    float64OnCpu: true,
+  },
+  "optim.cosineDecay": { args: [f32(4)], f: (s: A) => optim.cosineDecay(1, 10, 0.1)(s), float64OnCpu: true },
+  "optim.warmupCosineDecay": {
+    args: [f32([2, 8])],
+    f: (s: A) => optim.warmupCosineDecay(0, 1, 4, 20)(s),
+    float64OnCpu: true,
+  },
+  "optim.piecewiseConstant": {
+    args: [f32([3, 12])],
+    f: (s: A) => optim.piecewiseConstant(1, { 5: 0.5, 10: 0.1 })(s),
+    float64OnCpu: true,
+  },
 };
 
 type Params = { w: A; b: A };
@@ -584,7 +666,8 @@ async function runCase(c: Case): Promise<CaseRow> {
     }
     if (a.dtype !== "float32" && a.dtype !== "float64") {
       const bad = a.values.findIndex((v, i) => v !== b.values[i]);
-      if (bad >= 0) row.mismatch = `leaf ${k} (${a.dtype}) element ${bad}: ${b.values[bad]} on webgpu, ${a.values[bad]} on cpu`;
+      if (bad >= 0)
+        row.mismatch = `leaf ${k} (${a.dtype}) element ${bad}: ${b.values[bad]} on webgpu, ${a.values[bad]} on cpu`;
       return;
     }
     // relative error per element, against at least 2^-7 of the output's largest magnitude
