@@ -118,7 +118,7 @@ function tooIllConditioned(B0: ConcreteArray, sA: Series | null | undefined, K: 
   let rho = 0;
   for (let j = 1; j <= K; j++) {
     const a = sA?.[j];
-    if (!(a instanceof ConcreteArray)) continue;
+    if (!(a instanceof ConcreteArray) || a.device !== "cpu") continue;
     const d = storageOf(a);
     for (let o = 0; o < d.length; o += n * n) {
       let f = 0;
@@ -179,14 +179,15 @@ function border(A0: NDArray): NDArray {
  * for B(t) = [[A(t), b], [cᵀ, δ]]: B_0 G_k = -Σ_{j=1..k} B_j G_{k-j} (K + 1
  * solves with B_0), and with ℓ = log|det B|, ℓ' = tr(G B') = Σ_i tr(G_i (B')_{m-i})
  * (B_j is A_j in the top-left block, so each trace is an elementwise product),
- * det B' = det B · ℓ', the exp recurrence. Null when a concrete B_0 is
- * too ill conditioned for the series (see {@link tooIllConditioned}).
+ * det B' = det B · ℓ', the exp recurrence. Null when a concrete B_0 on the
+ * CPU is too ill conditioned for the series (see {@link tooIllConditioned}).
  */
 function borderedSeries(A0: NDArray, sA: Series | null | undefined, K: number): { G: T[]; y: T[] } | null {
   const nd = A0.ndim;
   const n = A0.shape[nd - 1]!;
   const B0 = border(A0);
-  if (B0 instanceof ConcreteArray && tooIllConditioned(B0, sA, K)) return null;
+  // B_0 on a device ("webgpu") is not read synchronously: the series is used, as for a traced one
+  if (B0 instanceof ConcreteArray && B0.device === "cpu" && tooIllConditioned(B0, sA, K)) return null;
   const lo = A0.shape.map(() => 0);
   const hi = A0.shape.map((_, i) => (i >= nd - 2 ? 1 : 0));
   const Bs: T[] = [null];
