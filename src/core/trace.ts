@@ -109,7 +109,9 @@ export interface Rule<P = unknown> {
   /**
    * Reductions a fused loop can end in when they reduce every axis: the
    * accumulator's start and the JS statement folding in one value (the same
-   * arithmetic as the kernel, so results agree to the bit).
+   * arithmetic as the kernel, so results agree to the bit). The loop folds
+   * chunks of SUM_CHUNK elements from `init` and folds their results with the
+   * same statement (the kernel's order, kernels/sumOrder.ts).
    */
   readonly fold?: { readonly init: number; step(acc: string, v: string): string };
   /** Unary primitives with f(f(x)) = x. */

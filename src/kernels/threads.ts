@@ -42,15 +42,32 @@ const CLOSED = 0xffff;
 /** Most chunks one job may have (the chunk index lives in 16 bits). */
 export const MAX_CHUNKS = CLOSED;
 
-/** Runs one chunk: the instance's exports, the job parameters, the chunk index. */
-export type ChunkFn = (ex: Record<string, unknown>, params: readonly number[], chunk: number) => void;
+/**
+ * What a chunk function gets besides its parameters, one per thread: the shared memory and a
+ * cache that lives as long as the thread (e.g. for instances of modules compiled from bytes the
+ * main thread wrote into memory, which is how a pool runs modules made after its workers started).
+ */
+export interface ChunkContext {
+  readonly memory: WebAssembly.Memory;
+  readonly cache: Map<number, unknown>;
+}
 
-/** A pool bound to one WebAssembly module and its shared memory. */
+/** Runs one chunk: the instance's exports, the job parameters, the chunk index, the thread's context. */
+export type ChunkFn = (
+  ex: Record<string, unknown>,
+  params: readonly number[],
+  chunk: number,
+  ctx: ChunkContext,
+) => void;
+
+/** A pool bound to one shared memory (and optionally one WebAssembly module instantiated on every thread). */
 export interface Pool {
   readonly ctl: Int32Array;
   readonly workers: unknown[];
   run: ChunkFn;
   exports: Record<string, unknown>;
+  /** The main thread's context (its cache is the caller's to fill). */
+  readonly ctx: ChunkContext;
 }
 
 interface Env {
@@ -167,8 +184,8 @@ function workerSource(run: string): string {
   return `"use strict";
 const run = (${run});
 function start(msg) {
-  const inst = new WebAssembly.Instance(msg.module, { env: { mem: msg.memory } });
-  const ex = inst.exports;
+  const ex = msg.module ? new WebAssembly.Instance(msg.module, { env: { mem: msg.memory } }).exports : {};
+  const ctx = { memory: msg.memory, cache: new Map() };
   const ctl = new Int32Array(msg.ctl);
   const index = msg.index;
   Atomics.add(ctl, ${C_READY}, 1);
@@ -183,7 +200,7 @@ function start(msg) {
       const params = [];
       for (let i = 0; i < ${MAX_PARAMS}; i++) params.push(Atomics.load(ctl, ${C_PARAMS} + i));
       if (Atomics.compareExchange(ctl, ${C_CLAIM}, v, v + 1) !== v) continue;
-      run(ex, params, v & 0xffff);
+      run(ex, params, v & 0xffff, ctx);
       Atomics.add(ctl, ${C_BY_WORKERS}, 1);
       if (Atomics.add(ctl, ${C_DONE}, 1) + 1 === n) Atomics.notify(ctl, ${C_DONE});
     }
@@ -195,12 +212,13 @@ else self.onmessage = (e) => start(e.data);
 }
 
 /**
- * A pool for `module` over the shared `memory`: `run` is called for each chunk on the main
- * thread and (as source text, so it must be a self-contained function) in the workers.
- * Workers are started by `grow`. Null when `poolAvailable()` is false.
+ * A pool over the shared `memory`, each worker instantiating `module` (if not null; `exports`
+ * are the main thread's instance's): `run` is called for each chunk on the main thread and (as
+ * source text, so it must be a self-contained function) in the workers. Workers are started by
+ * `grow`. Null when `poolAvailable()` is false.
  */
 export function createPool(
-  module: WebAssembly.Module,
+  module: WebAssembly.Module | null,
   memory: WebAssembly.Memory,
   exports: Record<string, unknown>,
   run: ChunkFn,
@@ -208,12 +226,12 @@ export function createPool(
   if (!poolAvailable()) return null;
   const ctl = new Int32Array(new SharedArrayBuffer(CTL_WORDS * 4));
   ctl[C_CLAIM] = CLOSED;
-  const pool: Pool = { ctl, workers: [], run, exports };
+  const pool: Pool = { ctl, workers: [], run, exports, ctx: { memory, cache: new Map() } };
   sources.set(pool, { module, memory, src: workerSource(run.toString()) });
   return pool;
 }
 
-const sources = new WeakMap<Pool, { module: WebAssembly.Module; memory: WebAssembly.Memory; src: string }>();
+const sources = new WeakMap<Pool, { module: WebAssembly.Module | null; memory: WebAssembly.Memory; src: string }>();
 
 /** Starts workers until the pool has `n`; false if a worker could not be started. */
 function grow(pool: Pool, n: number): boolean {
@@ -252,7 +270,7 @@ let generation = 0;
 export function parallelFor(pool: Pool, nChunks: number, params: readonly number[]): void {
   const workers = getThreads() - 1;
   if (workers <= 0 || nChunks <= 1 || nChunks > MAX_CHUNKS || !grow(pool, workers)) {
-    for (let c = 0; c < nChunks; c++) pool.run(pool.exports, params, c);
+    for (let c = 0; c < nChunks; c++) pool.run(pool.exports, params, c, pool.ctx);
     return;
   }
   const ctl = pool.ctl;
@@ -271,7 +289,7 @@ export function parallelFor(pool: Pool, nChunks: number, params: readonly number
     const v = Atomics.load(ctl, C_CLAIM);
     if ((v & 0xffff) >= nChunks) break;
     if (Atomics.compareExchange(ctl, C_CLAIM, v, v + 1) !== v) continue;
-    pool.run(pool.exports, params, v & 0xffff);
+    pool.run(pool.exports, params, v & 0xffff, pool.ctx);
     Atomics.add(ctl, C_DONE, 1);
   }
   for (;;) {

@@ -22,6 +22,7 @@ import { Equation, Graph, Var, evalGraph } from "../core/graph.js";
 import { SETTINGS } from "../core/config.js";
 import type { Rule } from "../core/trace.js";
 import { type EwKernel, type EwProgram, compileElementwise, wasmMinSize } from "../kernels/wasm/elementwise.js";
+import { SUM_CHUNK } from "../kernels/sumOrder.js";
 
 type Kernel = (ins: ArrayLike<number>[], outs: { [i: number]: number }[], n: number) => void;
 
@@ -188,15 +189,21 @@ function fuse(
       outs.push(v);
     }
   });
-  let tail = "";
+  let body: string;
   if (sum !== null) {
-    // the reduction's own accumulation (the kernel's arithmetic), over the values as stored
+    // the reduction's own accumulation (the kernel's arithmetic and order: chunks of SUM_CHUNK
+    // elements, then their partial sums), over the values as stored
     const fold = sum.rule.fold!;
-    head.push(`let acc = ${fold.init};`);
     lines.push(fold.step("acc", name.get(sum.inputs[0]!)!));
-    tail = `outs[${outs.length}][0] = acc;`;
-  }
-  const body = `${head.join("\n")}\nfor (let i = 0; i < n; i++) {\n${lines.join("\n")}\n}\n${tail}`;
+    body = `${head.join("\n")}\nlet total = ${fold.init};
+for (let c0 = 0; c0 < n; c0 += ${SUM_CHUNK}) {
+const c1 = Math.min(n, c0 + ${SUM_CHUNK});
+let acc = ${fold.init};
+for (let i = c0; i < c1; i++) {\n${lines.join("\n")}\n}
+${fold.step("total", "acc")}
+}
+outs[${outs.length}][0] = total;`;
+  } else body = `${head.join("\n")}\nfor (let i = 0; i < n; i++) {\n${lines.join("\n")}\n}`;
   let wasm: EwKernel | null = null;
   if (n >= wasmMinSize()) {
     const prog = wasmProgram(group, refs, ins, tile, outs, sum, n, uniform);
@@ -444,10 +451,9 @@ export function compile(g: Graph): Plan {
             const shape = s.tile[k];
             return shape ? tiled(v, env.get(v)!, shape) : storageOf(env.get(v)!);
           });
-          if (s.wasm !== null) {
-            const total = s.wasm(data, s.sum === null ? bufs : bufs.slice(0, -1), n);
-            if (s.sum !== null) bufs[bufs.length - 1]![0] = total;
-          } else s.kernel(data, bufs, n);
+          const total = s.wasm === null ? null : s.wasm(data, s.sum === null ? bufs : bufs.slice(0, -1), n);
+          if (total === null) s.kernel(data, bufs, n);
+          else if (s.sum !== null) bufs[bufs.length - 1]![0] = total;
           s.outs.forEach((v, i) => env.set(v, new ConcreteArray(bufs[i]!, v.aval.shape, v.aval.dtype, v.aval.weak)));
           if (s.sum !== null)
             env.set(s.sum, new ConcreteArray(bufs[s.outs.length]!, [], s.sum.aval.dtype, s.sum.aval.weak));
