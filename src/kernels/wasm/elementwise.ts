@@ -302,18 +302,29 @@ export function elementwisePoolStats(): { byWorkers: number; ready: number; star
   return poolStats(pool);
 }
 
-let threadMinWork = 1 << 19;
-/**
- * Smallest loop, in elements times code bytes per element (a measure of its work, see
- * `workPerElement`), that runs on the pool: below it waking a worker costs more than it saves.
- */
-export function elementwiseThreadMinWork(): number {
-  return threadMinWork;
+/** When a compiled loop runs on the pool (see `setElementwiseThreading`). */
+export interface ThreadingThresholds {
+  /** Least elements × work per element. */
+  readonly minWork: number;
+  /** Least work per element. */
+  readonly minWorkPerElement: number;
 }
-/** Sets that threshold (tests use 0 to put every loop of two or more chunks on the pool); returns the previous one. */
-export function setElementwiseThreadMinWork(n: number): number {
-  const was = threadMinWork;
-  threadMinWork = n;
+/**
+ * Measured on Node 20, 2 cores (loaded), one thread against two: a loop of cheap arithmetic
+ * (add: work 77; eight mul/add/sub/div/max: 140) is bound by memory and by the copies in and
+ * out on the main thread, and is no faster on two threads even at 10^6 elements; exp (work 475)
+ * breaks even at ~32k elements, tanh (617) gains 1.2x at 32k, W1's gradient loop (1756) 1.3x at
+ * 16k and 1.6x at 64k.
+ */
+let threading: ThreadingThresholds = { minWork: 1 << 24, minWorkPerElement: 256 };
+/** The thresholds above which a compiled loop of two or more chunks runs on the pool. */
+export function elementwiseThreading(): ThreadingThresholds {
+  return threading;
+}
+/** Sets the thresholds (tests use 0 and 0 to put every loop of two or more chunks on the pool); returns the previous ones. */
+export function setElementwiseThreading(t: ThreadingThresholds): ThreadingThresholds {
+  const was = threading;
+  threading = { minWork: t.minWork, minWorkPerElement: t.minWorkPerElement };
   return was;
 }
 
@@ -412,7 +423,7 @@ function runChunk(_ex: Record<string, unknown>, p: readonly number[], chunk: num
 /**
  * The kernel of a compiled program. Operands are copied into memory after the erf table; a loop
  * of more than one chunk (SUM_CHUNK elements, ./sumOrder.ts) whose work reaches
- * `elementwiseThreadMinWork()` runs chunk by chunk on the pool, and a sum over more than one
+ * the thresholds of `elementwiseThreading()` runs chunk by chunk on the pool, and a sum over more than one
  * chunk is the chunks' partial sums added in order (on one thread too), so every result is the
  * same for every thread count. Returns null (the caller runs its JS loop) when memory cannot grow.
  */
@@ -435,7 +446,12 @@ function runner(p: EwProgram, run: Run, id: number, bytes: Uint8Array, mem: WebA
       end = align16(end + padded);
     }
     const nChunks = Math.ceil(n / SUM_CHUNK);
-    const threaded = pool !== null && nChunks > 1 && n * work >= threadMinWork && getThreads() > 1;
+    const threaded =
+      pool !== null &&
+      nChunks > 1 &&
+      work >= threading.minWorkPerElement &&
+      n * work >= threading.minWork &&
+      getThreads() > 1;
     const chunked = threaded || (p.sum !== null && nChunks > 1);
     // a chunked run's header, partial sums and (for the workers) module bytes follow the operands
     const hdr = end;
