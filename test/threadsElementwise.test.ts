@@ -238,7 +238,8 @@ describe("the order of a full sum: partial sums of SUM_CHUNK elements, added in 
 describe("without SharedArrayBuffer", () => {
   it("the compiled loops run on one thread with the same results", async () => {
     const next = seeded(35);
-    const x = nb.array(Float64Array.from({ length: n1 }, () => 6 * next() - 3));
+    const xs = Float64Array.from({ length: n1 }, () => 6 * next() - 3);
+    const x = nb.array(xs);
     setThreads(2);
     const want = nb.jit(nb.grad(w1))(x).toTypedArray();
     const wantSum = nb.jit(w1)(x).item();
@@ -252,7 +253,7 @@ describe("without SharedArrayBuffer", () => {
       expect(ew.wasmElementwiseAvailable()).toBe(wasmElementwiseAvailable());
       expect(ew.wasmElementwiseThreaded()).toBe(false);
       ew.setElementwiseThreading({ minWork: 0, minWorkPerElement: 0 });
-      const y = fresh.array(x.toTypedArray());
+      const y = fresh.array(xs);
       const f = w1Of(fresh);
       expect(fresh.jit(fresh.grad(f))(y).toTypedArray()).toEqual(want);
       expect(fresh.jit(f)(y).item()).toBe(wantSum);
