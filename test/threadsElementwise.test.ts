@@ -7,11 +7,22 @@
  * - workers take part (they compile each program from the bytes written with the job);
  * - a full sum over more than SUM_CHUNK elements adds the chunks' partial sums in order, in
  *   the eager kernel, in the JS fused loop and in the compiled loop;
- * - without SharedArrayBuffer the loops run on one thread with the same results.
+ * - without SharedArrayBuffer the loops run on one thread with the same results;
+ * - a chunk that throws in a worker is run again on the main thread; one that throws on the
+ *   main thread is rethrown once the job is done.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import * as nb from "../src/index.js";
-import { getThreads, setThreads } from "../src/kernels/threads.js";
+import {
+  type ChunkFn,
+  createPool,
+  getThreads,
+  parallelFor,
+  poolAvailable,
+  poolReady,
+  poolStats,
+  setThreads,
+} from "../src/kernels/threads.js";
 import {
   elementwisePoolReady,
   elementwisePoolStats,
@@ -262,5 +273,49 @@ describe("without SharedArrayBuffer", () => {
       vi.unstubAllGlobals();
       vi.resetModules();
     }
+  });
+});
+
+describe.skipIf(!poolAvailable())("the pool when a chunk throws", () => {
+  // chunk c writes c + 1 + params[0] at Int32 index c after some work (so a worker wakes in time
+  // to claim chunks); it throws on a thread whose cache has key 1 (the test puts it in the main
+  // thread's cache, or not), and on the workers when `workersFail` (their cache lacks key 0)
+  const run: ChunkFn = (_ex, p, chunk, ctx) => {
+    let s = 0;
+    for (let i = 0; i < 20000; i++) s += Math.sqrt(i);
+    if (ctx.cache.has(1) || (p[1] === 1 && !ctx.cache.has(0))) throw new Error(`chunk ${chunk} failed`);
+    new Int32Array(ctx.memory.buffer)[chunk] = chunk + 1 + (p[0] ?? 0) + (s < 0 ? 1 : 0);
+  };
+  const chunks = 64;
+
+  it("a chunk that throws in a worker is run again on the main thread: every result is there", async () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    const pool = createPool(null, memory, {}, run)!;
+    pool.ctx.cache.set(0, true);
+    setThreads(2);
+    expect(await poolReady(pool)).toBe(true);
+    const out = new Int32Array(memory.buffer, 0, chunks);
+    for (let k = 0; k < 20 && poolStats(pool).byWorkers === 0; k++) {
+      out.fill(0);
+      parallelFor(pool, chunks, [100 + k, 1]);
+      const bad = out.findIndex((v, c) => v !== c + 101 + k);
+      expect(bad, `chunk ${bad}: ${out[bad]}`).toBe(-1);
+    }
+    expect(poolStats(pool).byWorkers, "a worker claimed (and failed) a chunk").toBeGreaterThan(0);
+  });
+
+  it("a chunk that throws on the main thread is rethrown after the job; the pool keeps working", async () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    const pool = createPool(null, memory, {}, run)!;
+    setThreads(2);
+    expect(await poolReady(pool)).toBe(true);
+    pool.ctx.cache.set(1, true);
+    expect(() => parallelFor(pool, chunks, [7, 0])).toThrow(/^chunk \d+ failed$/);
+    pool.ctx.cache.delete(1);
+    const out = new Int32Array(memory.buffer, 0, chunks);
+    out.fill(0);
+    parallelFor(pool, chunks, [9, 0]);
+    const bad = out.findIndex((v, c) => v !== c + 10);
+    expect(bad, `chunk ${bad}: ${out[bad]}`).toBe(-1);
   });
 });

@@ -35,6 +35,7 @@ const C_COUNT = 3; // chunks in the current job
 const C_WORKERS = 4; // workers allowed to take part (threads - 1)
 const C_BY_WORKERS = 5; // chunks run by workers since start (statistics)
 const C_READY = 6; // workers that have started
+const C_FAILED = 7; // chunks of the current job that threw in a worker
 const C_PARAMS = 8; // job parameters
 const MAX_PARAMS = 16;
 const CTL_WORDS = C_PARAMS + MAX_PARAMS;
@@ -200,7 +201,11 @@ function start(msg) {
       const params = [];
       for (let i = 0; i < ${MAX_PARAMS}; i++) params.push(Atomics.load(ctl, ${C_PARAMS} + i));
       if (Atomics.compareExchange(ctl, ${C_CLAIM}, v, v + 1) !== v) continue;
-      run(ex, params, v & 0xffff, ctx);
+      try {
+        run(ex, params, v & 0xffff, ctx);
+      } catch (e) {
+        Atomics.add(ctl, ${C_FAILED}, 1); // the main thread reruns the job (see parallelFor)
+      }
       Atomics.add(ctl, ${C_BY_WORKERS}, 1);
       if (Atomics.add(ctl, ${C_DONE}, 1) + 1 === n) Atomics.notify(ctl, ${C_DONE});
     }
@@ -265,7 +270,10 @@ let generation = 0;
 /**
  * Runs chunks 0..nChunks-1 of a job with parameters `params` (i32, at most 16) on the main
  * thread and up to getThreads() - 1 workers; returns when all are done. The same chunks run
- * whatever the thread count.
+ * whatever the thread count. If a chunk throws in a worker (e.g. it cannot compile a module
+ * there), the main thread runs every chunk again itself once the job is done (a chunk's result
+ * depends only on its inputs, so rerunning changes nothing); if one throws on the main thread,
+ * the error is rethrown once no worker is still running a chunk of the job.
  */
 export function parallelFor(pool: Pool, nChunks: number, params: readonly number[]): void {
   const workers = getThreads() - 1;
@@ -282,14 +290,22 @@ export function parallelFor(pool: Pool, nChunks: number, params: readonly number
   Atomics.store(ctl, C_COUNT, nChunks);
   Atomics.store(ctl, C_WORKERS, workers);
   Atomics.store(ctl, C_DONE, 0);
+  Atomics.store(ctl, C_FAILED, 0);
   Atomics.store(ctl, C_CLAIM, tag);
   Atomics.add(ctl, C_WAKE, 1);
   Atomics.notify(ctl, C_WAKE);
+  let failed = false;
+  let error: unknown;
   for (;;) {
     const v = Atomics.load(ctl, C_CLAIM);
     if ((v & 0xffff) >= nChunks) break;
     if (Atomics.compareExchange(ctl, C_CLAIM, v, v + 1) !== v) continue;
-    pool.run(pool.exports, params, v & 0xffff, pool.ctx);
+    try {
+      pool.run(pool.exports, params, v & 0xffff, pool.ctx);
+    } catch (e) {
+      if (!failed) error = e;
+      failed = true;
+    }
     Atomics.add(ctl, C_DONE, 1);
   }
   for (;;) {
@@ -298,6 +314,8 @@ export function parallelFor(pool: Pool, nChunks: number, params: readonly number
     Atomics.wait(ctl, C_DONE, d);
   }
   Atomics.store(ctl, C_CLAIM, tag | CLOSED);
+  if (failed) throw error;
+  if (Atomics.load(ctl, C_FAILED) > 0) for (let c = 0; c < nChunks; c++) pool.run(pool.exports, params, c, pool.ctx);
 }
 
 /** Chunks run by workers since the pool started, and workers started (for tests and benchmarks). */
