@@ -161,6 +161,11 @@ export abstract class Trace {
   constructor(readonly main: MainTrace) {}
   /** Wraps a value from a lower level (a constant to this trace) as a tracer of this trace. */
   abstract pure(x: NDArray): Tracer;
+  /**
+   * Whether `processPrimitive` takes constants (operands that are not this trace's tracers) as they
+   * are, doing itself what `pure` would: then `bind` passes them without wrapping each in a tracer.
+   */
+  readonly takesConstants: boolean = false;
   abstract processPrimitive<P>(prim: Rule<P>, args: Tracer[], params: P): NDArray[];
   /** The concrete value behind a tracer of this trace, for `item()`/`valueOf()`; TracerError if there is none. */
   abstract concreteOf(t: Tracer, op: string): ConcreteArray;
@@ -262,7 +267,9 @@ export function bind<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDA
   const n = args.length;
   let i = 0;
   while (i < n && args[i] instanceof Tracer && (args[i] as Tracer).trace === top) i++;
-  if (i === n) return top.processPrimitive(prim, args as Tracer[], params);
+  // (a trace that takes constants gets the others as they are too: each is a concrete array or a
+  // lower level's tracer, which is what `raise` would wrap)
+  if (i === n || top.takesConstants) return top.processPrimitive(prim, args as Tracer[], params);
   const raised = new Array<Tracer>(n);
   for (let j = 0; j < n; j++) raised[j] = raise(top, args[j]!, prim.name);
   return top.processPrimitive(prim, raised, params);
