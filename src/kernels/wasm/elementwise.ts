@@ -422,10 +422,10 @@ function runChunk(_ex: Record<string, unknown>, p: readonly number[], chunk: num
 
 /**
  * The kernel of a compiled program. Operands are copied into memory after the erf table; a loop
- * of more than one chunk (SUM_CHUNK elements, ./sumOrder.ts) whose work reaches
- * the thresholds of `elementwiseThreading()` runs chunk by chunk on the pool, and a sum over more than one
- * chunk is the chunks' partial sums added in order (on one thread too), so every result is the
- * same for every thread count. Returns null (the caller runs its JS loop) when memory cannot grow.
+ * of more than one chunk (SUM_CHUNK elements, ../sumOrder.ts) whose work reaches the thresholds
+ * of `elementwiseThreading()` runs chunk by chunk on the pool, and a sum over more than one chunk
+ * is the chunks' partial sums added in order (on one thread too), so every result is the same
+ * for every thread count. Returns null (the caller runs its JS loop) when memory cannot grow.
  */
 function runner(p: EwProgram, run: Run, id: number, bytes: Uint8Array, mem: WebAssembly.Memory): EwKernel {
   const f32 = p.dtype === "float32";
