@@ -226,8 +226,12 @@ function generate(p: EwProgram, shared: boolean): Uint8Array<ArrayBuffer> {
 
 type Run = (...args: number[]) => number;
 
-/** Most pages the memory may grow to when shared (wasm32's 4 GiB: a shared memory must declare a maximum). */
-const MAX_PAGES = 65536;
+/**
+ * Most pages the memory may grow to (2 GiB: a shared memory must declare a maximum, and byte
+ * offsets stay below 2^31, so they pass through i32 parameters and Int32Array headers unchanged).
+ * A loop whose operands do not fit runs its JS form.
+ */
+const MAX_PAGES = 32768;
 
 let memory: WebAssembly.Memory | null = null;
 /** The pool running large loops in chunks (null: single-threaded; see ./threads.ts). */
@@ -246,7 +250,7 @@ function createMemory(): WebAssembly.Memory {
     } catch {
       // e.g. the maximum cannot be reserved: an unshared memory, single-threaded
     }
-  return new WebAssembly.Memory({ initial: 1 });
+  return new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES });
 }
 
 const isShared = (m: WebAssembly.Memory): boolean =>
@@ -335,7 +339,8 @@ export function setElementwiseThreading(t: ThreadingThresholds): ThreadingThresh
  */
 const workPerElement = (bytes: number): number => Math.max(1, bytes >> 2);
 
-const align16 = (b: number) => (b + 15) & ~15;
+// arithmetic, not bitwise: a layout past 2^31 bytes must not wrap before `ensure` rejects it
+const align16 = (b: number) => Math.ceil(b / 16) * 16;
 
 /** Compiles a program (cached); null when WebAssembly SIMD is unavailable or the program uses an unknown operation. */
 export function compileElementwise(p: EwProgram): EwKernel | null {
