@@ -5,6 +5,8 @@
  * loaded machine does not inflate (with threads = 1 it is the work done).
  *
  *   NABLA_BENCH_BUILD=/tmp/build node --import tsx bench/cellTime.ts <workload-id> [float32|float64] [eager|jit] [runs] [threads]
+ *
+ * threads 0 (the default) leaves the library's default, the available cores.
  */
 import { performance } from "node:perf_hooks";
 import { nablaBackend } from "./backends/nabla.js";
@@ -16,7 +18,8 @@ import { workloads } from "./workloads.js";
 const [id = "W2-mlp-grad", dtype = "float32", mode = "eager", runsArg = "30", threads = "0"] = process.argv.slice(2);
 const w = workloads().find((x) => x.id === id);
 if (w === undefined) throw new Error(`unknown workload ${id}`);
-nb.config({ threads: Number(threads) });
+// 0 (the default): the library's own default (the available cores)
+if (Number(threads) > 0) nb.config({ threads: Number(threads) });
 await (nb as { matmulPoolReady?: () => Promise<boolean> }).matmulPoolReady?.();
 const r = nablaBackend.prepare(w, dtype as FloatDType, mode as Mode);
 if (r instanceof Unsupported) throw new Error(r.reason);

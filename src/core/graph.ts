@@ -307,15 +307,13 @@ export class StagingTrace extends Trace {
       outs[i] = o;
       outVars[i] = o.v;
     }
-    // parameterless equations share one empty parameter object (the caller's `{}` is not kept)
-    const eqn: Equation = {
-      prim: prim.name,
-      rule: prim,
-      inputs: ins,
-      params: small ? NO_PARAMS : params,
-      outs: outVars,
-      ...(SETTINGS.debugNans ? { site: callSite() } : {}),
-    };
+    // parameterless equations share one empty parameter object (the caller's `{}` is not kept);
+    // two literals, not a spread of an optional `site`: a spread copies through a runtime call and
+    // allocates the object it spreads, per equation (issue 8)
+    const ps = small ? NO_PARAMS : params;
+    const eqn: Equation = SETTINGS.debugNans
+      ? { prim: prim.name, rule: prim, inputs: ins, params: ps, outs: outVars, site: callSite() }
+      : { prim: prim.name, rule: prim, inputs: ins, params: ps, outs: outVars };
     this.eqns.push(eqn);
     for (const o of outs) {
       this.producer[o.v.id] = eqn;

@@ -109,7 +109,9 @@ export interface Rule<P = unknown> {
   /**
    * Reductions a fused loop can end in when they reduce every axis: the
    * accumulator's start and the JS statement folding in one value (the same
-   * arithmetic as the kernel, so results agree to the bit).
+   * arithmetic as the kernel, so results agree to the bit). The loop folds
+   * chunks of SUM_CHUNK elements from `init` and folds their results with the
+   * same statement (the kernel's order, kernels/sumOrder.ts).
    */
   readonly fold?: { readonly init: number; step(acc: string, v: string): string };
   /** Unary primitives with f(f(x)) = x. */
@@ -159,6 +161,11 @@ export abstract class Trace {
   constructor(readonly main: MainTrace) {}
   /** Wraps a value from a lower level (a constant to this trace) as a tracer of this trace. */
   abstract pure(x: NDArray): Tracer;
+  /**
+   * Whether `processPrimitive` takes constants (operands that are not this trace's tracers) as they
+   * are, doing itself what `pure` would: then `bind` passes them without wrapping each in a tracer.
+   */
+  readonly takesConstants: boolean = false;
   abstract processPrimitive<P>(prim: Rule<P>, args: Tracer[], params: P): NDArray[];
   /** The concrete value behind a tracer of this trace, for `item()`/`valueOf()`; TracerError if there is none. */
   abstract concreteOf(t: Tracer, op: string): ConcreteArray;
@@ -263,7 +270,9 @@ export function bind<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDA
     const a = args[i];
     if (!(a instanceof Tracer) || a.trace !== top) break;
   }
-  if (i === n) return top.processPrimitive(prim, args as Tracer[], params);
+  // (a trace that takes constants gets the others as they are too: each is a concrete array or a
+  // lower level's tracer, which is what `raise` would wrap)
+  if (i === n || top.takesConstants) return top.processPrimitive(prim, args as Tracer[], params);
   const raised = args.map((a) => raise(top, a, prim.name));
   return top.processPrimitive(prim, raised, params);
 }

@@ -127,8 +127,7 @@ export function unary(x: ConcreteArray, dtype: DType, weak: boolean, f: (v: numb
     const xd = storageOf(x);
     // large float arrays: the compiled WebAssembly loop (wasm branch), else the JS loop
     const k = x.dtype === dtype ? eagerKernel(f, 1, 0, dtype, n) : null;
-    if (k !== null) k([xd], [out], n);
-    else unaryLoop(f)(xd, out, n);
+    if (k === null || k([xd], [out], n) === null) unaryLoop(f)(xd, out, n);
   }
   return new ConcreteArray(out, x.shape, dtype, weak);
 }
@@ -162,8 +161,8 @@ export function binary(
           : -1;
   // large float arrays: the compiled WebAssembly loop (wasm branch), else the JS loop
   const k = mode >= 0 && a.dtype === dtype && b.dtype === dtype ? eagerKernel(f, 2, mode, dtype, n) : null;
-  if (k !== null) k([ad, bd], [out], n);
-  else if (mode >= 0) binaryLoop(f)(ad, bd, out, n, mode, 0);
+  if (k !== null && k([ad, bd], [out], n) !== null) return new ConcreteArray(out, shape, dtype, weak);
+  if (mode >= 0) binaryLoop(f)(ad, bd, out, n, mode, 0);
   else if (n > 0) broadcastBinary(a, b, ad, bd, out, shape, n, f);
   return new ConcreteArray(out, shape, dtype, weak);
 }

@@ -8,13 +8,19 @@ import { DType, TypedArray, allocate } from "../core/dtype.js";
 import { sizeOf, stridesOf } from "../core/shape.js";
 import { axisLoop, lastStride, stridedRuns } from "./strided.js";
 
-/** Reduces over `axes` (sorted); `combine` folds into an accumulator started at `init`. */
+/**
+ * Reduces over `axes` (sorted); `combine` folds into an accumulator started at `init`. With
+ * `chunk`, a reduction over every axis folds each run of `chunk` elements from `init` and then
+ * folds those partial results in order (the sum order of ./sumOrder.ts); a reduction of at most
+ * `chunk` elements is the plain fold either way.
+ */
 export function reduce(
   x: ConcreteArray,
   axes: readonly number[],
   dtype: DType,
   init: number,
   combine: (acc: number, v: number) => number,
+  chunk?: number,
 ): ConcreteArray {
   const shape = x.shape;
   const nd = shape.length;
@@ -23,7 +29,16 @@ export function reduce(
   const acc = new Float64Array(m).fill(init);
   const d = storageOf(x);
   const n = d.length;
-  if (axes.length === nd) {
+  if (axes.length === nd && chunk !== undefined && n > chunk) {
+    let total = init;
+    for (let c0 = 0; c0 < n; c0 += chunk) {
+      const c1 = Math.min(n, c0 + chunk);
+      let a = init;
+      for (let i = c0; i < c1; i++) a = combine(a, d[i]!);
+      total = combine(total, a);
+    }
+    acc[0] = total;
+  } else if (axes.length === nd) {
     let a = init;
     for (let i = 0; i < n; i++) a = combine(a, d[i]!);
     acc[0] = a;

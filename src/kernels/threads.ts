@@ -35,6 +35,7 @@ const C_COUNT = 3; // chunks in the current job
 const C_WORKERS = 4; // workers allowed to take part (threads - 1)
 const C_BY_WORKERS = 5; // chunks run by workers since start (statistics)
 const C_READY = 6; // workers that have started
+const C_FAILED = 7; // chunks of the current job that threw in a worker
 const C_PARAMS = 8; // job parameters
 const MAX_PARAMS = 16;
 const CTL_WORDS = C_PARAMS + MAX_PARAMS;
@@ -42,15 +43,32 @@ const CLOSED = 0xffff;
 /** Most chunks one job may have (the chunk index lives in 16 bits). */
 export const MAX_CHUNKS = CLOSED;
 
-/** Runs one chunk: the instance's exports, the job parameters, the chunk index. */
-export type ChunkFn = (ex: Record<string, unknown>, params: readonly number[], chunk: number) => void;
+/**
+ * What a chunk function gets besides its parameters, one per thread: the shared memory and a
+ * cache that lives as long as the thread (e.g. for instances of modules compiled from bytes the
+ * main thread wrote into memory, which is how a pool runs modules made after its workers started).
+ */
+export interface ChunkContext {
+  readonly memory: WebAssembly.Memory;
+  readonly cache: Map<number, unknown>;
+}
 
-/** A pool bound to one WebAssembly module and its shared memory. */
+/** Runs one chunk: the instance's exports, the job parameters, the chunk index, the thread's context. */
+export type ChunkFn = (
+  ex: Record<string, unknown>,
+  params: readonly number[],
+  chunk: number,
+  ctx: ChunkContext,
+) => void;
+
+/** A pool bound to one shared memory (and optionally one WebAssembly module instantiated on every thread). */
 export interface Pool {
   readonly ctl: Int32Array;
   readonly workers: unknown[];
   run: ChunkFn;
   exports: Record<string, unknown>;
+  /** The main thread's context (its cache is the caller's to fill). */
+  readonly ctx: ChunkContext;
 }
 
 interface Env {
@@ -167,8 +185,8 @@ function workerSource(run: string): string {
   return `"use strict";
 const run = (${run});
 function start(msg) {
-  const inst = new WebAssembly.Instance(msg.module, { env: { mem: msg.memory } });
-  const ex = inst.exports;
+  const ex = msg.module ? new WebAssembly.Instance(msg.module, { env: { mem: msg.memory } }).exports : {};
+  const ctx = { memory: msg.memory, cache: new Map() };
   const ctl = new Int32Array(msg.ctl);
   const index = msg.index;
   Atomics.add(ctl, ${C_READY}, 1);
@@ -183,7 +201,11 @@ function start(msg) {
       const params = [];
       for (let i = 0; i < ${MAX_PARAMS}; i++) params.push(Atomics.load(ctl, ${C_PARAMS} + i));
       if (Atomics.compareExchange(ctl, ${C_CLAIM}, v, v + 1) !== v) continue;
-      run(ex, params, v & 0xffff);
+      try {
+        run(ex, params, v & 0xffff, ctx);
+      } catch (e) {
+        Atomics.add(ctl, ${C_FAILED}, 1); // the main thread reruns the job (see parallelFor)
+      }
       Atomics.add(ctl, ${C_BY_WORKERS}, 1);
       if (Atomics.add(ctl, ${C_DONE}, 1) + 1 === n) Atomics.notify(ctl, ${C_DONE});
     }
@@ -195,12 +217,13 @@ else self.onmessage = (e) => start(e.data);
 }
 
 /**
- * A pool for `module` over the shared `memory`: `run` is called for each chunk on the main
- * thread and (as source text, so it must be a self-contained function) in the workers.
- * Workers are started by `grow`. Null when `poolAvailable()` is false.
+ * A pool over the shared `memory`, each worker instantiating `module` (if not null; `exports`
+ * are the main thread's instance's): `run` is called for each chunk on the main thread and (as
+ * source text, so it must be a self-contained function) in the workers. Workers are started by
+ * `grow`. Null when `poolAvailable()` is false.
  */
 export function createPool(
-  module: WebAssembly.Module,
+  module: WebAssembly.Module | null,
   memory: WebAssembly.Memory,
   exports: Record<string, unknown>,
   run: ChunkFn,
@@ -208,12 +231,12 @@ export function createPool(
   if (!poolAvailable()) return null;
   const ctl = new Int32Array(new SharedArrayBuffer(CTL_WORDS * 4));
   ctl[C_CLAIM] = CLOSED;
-  const pool: Pool = { ctl, workers: [], run, exports };
+  const pool: Pool = { ctl, workers: [], run, exports, ctx: { memory, cache: new Map() } };
   sources.set(pool, { module, memory, src: workerSource(run.toString()) });
   return pool;
 }
 
-const sources = new WeakMap<Pool, { module: WebAssembly.Module; memory: WebAssembly.Memory; src: string }>();
+const sources = new WeakMap<Pool, { module: WebAssembly.Module | null; memory: WebAssembly.Memory; src: string }>();
 
 /** Starts workers until the pool has `n`; false if a worker could not be started. */
 function grow(pool: Pool, n: number): boolean {
@@ -247,12 +270,15 @@ let generation = 0;
 /**
  * Runs chunks 0..nChunks-1 of a job with parameters `params` (i32, at most 16) on the main
  * thread and up to getThreads() - 1 workers; returns when all are done. The same chunks run
- * whatever the thread count.
+ * whatever the thread count. If a chunk throws in a worker (e.g. it cannot compile a module
+ * there), the main thread runs every chunk again itself once the job is done (a chunk's result
+ * depends only on its inputs, so rerunning changes nothing); if one throws on the main thread,
+ * the error is rethrown once no worker is still running a chunk of the job.
  */
 export function parallelFor(pool: Pool, nChunks: number, params: readonly number[]): void {
   const workers = getThreads() - 1;
   if (workers <= 0 || nChunks <= 1 || nChunks > MAX_CHUNKS || !grow(pool, workers)) {
-    for (let c = 0; c < nChunks; c++) pool.run(pool.exports, params, c);
+    for (let c = 0; c < nChunks; c++) pool.run(pool.exports, params, c, pool.ctx);
     return;
   }
   const ctl = pool.ctl;
@@ -264,14 +290,22 @@ export function parallelFor(pool: Pool, nChunks: number, params: readonly number
   Atomics.store(ctl, C_COUNT, nChunks);
   Atomics.store(ctl, C_WORKERS, workers);
   Atomics.store(ctl, C_DONE, 0);
+  Atomics.store(ctl, C_FAILED, 0);
   Atomics.store(ctl, C_CLAIM, tag);
   Atomics.add(ctl, C_WAKE, 1);
   Atomics.notify(ctl, C_WAKE);
+  let failed = false;
+  let error: unknown;
   for (;;) {
     const v = Atomics.load(ctl, C_CLAIM);
     if ((v & 0xffff) >= nChunks) break;
     if (Atomics.compareExchange(ctl, C_CLAIM, v, v + 1) !== v) continue;
-    pool.run(pool.exports, params, v & 0xffff);
+    try {
+      pool.run(pool.exports, params, v & 0xffff, pool.ctx);
+    } catch (e) {
+      if (!failed) error = e;
+      failed = true;
+    }
     Atomics.add(ctl, C_DONE, 1);
   }
   for (;;) {
@@ -280,6 +314,8 @@ export function parallelFor(pool: Pool, nChunks: number, params: readonly number
     Atomics.wait(ctl, C_DONE, d);
   }
   Atomics.store(ctl, C_CLAIM, tag | CLOSED);
+  if (failed) throw error;
+  if (Atomics.load(ctl, C_FAILED) > 0) for (let c = 0; c < nChunks; c++) pool.run(pool.exports, params, c, pool.ctx);
 }
 
 /** Chunks run by workers since the pool started, and workers started (for tests and benchmarks). */

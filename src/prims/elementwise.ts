@@ -286,7 +286,8 @@ export const ADD: LinearRule<Params["add"], 2, 1> = {
   commutative: true,
   identity: { left: -0, right: -0 },
   jvp: (_p, [dx, dy]) => [tadd(dx, dy)],
-  transpose: ([ct], args) => args.map((a) => (isLin(a) ? ct : null)),
+  // two operands, written out: no closure and mapped array per transposed add (issue 8)
+  transpose: ([ct], [a, b]) => [isLin(a) ? ct : null, isLin(b) ? ct : null],
   vmap: elementwise(() => ADD),
 };
 

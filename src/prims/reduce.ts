@@ -3,6 +3,7 @@ import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
 import { NDArray } from "../core/ndarray.js";
 import type { Aval, LinearIn } from "../core/trace.js";
 import * as K from "../kernels/reduce.js";
+import { SUM_CHUNK } from "../kernels/sumOrder.js";
 import * as O from "./wrap.js";
 import { keepShape } from "./wrap.js";
 import { shiftAxes } from "./batching.js";
@@ -29,10 +30,11 @@ const shiftReduced = ({ axes }: { axes: number[] }) => ({ axes: axes.map((a) => 
 // d sum(x) = sum(dx); transpose broadcasts back
 export const REDUCE_SUM: LinearRule<Params["reduce_sum"], 1, 1> = {
   name: "reduce_sum",
-  // the kernel's left-to-right float64 accumulation, for fused loops that end in a full sum
+  // the kernel's float64 accumulation, for fused loops that end in a full sum (in chunks of
+  // SUM_CHUNK elements, see kernels/sumOrder.ts: `step` also adds each chunk's partial sum)
   fold: { init: 0, step: (acc, v) => `${acc} += ${v};` },
   abstractEval: ([a], { axes }) => reduceAval("reduce_sum", a, axes),
-  impl: ([x], { axes }, [o]) => [K.reduce(x, axes, o.dtype, 0, (s, v) => s + v)],
+  impl: ([x], { axes }, [o]) => [K.reduce(x, axes, o.dtype, 0, (s, v) => s + v, SUM_CHUNK)],
   jvp: (_p, [dx = null], _o, { axes }) => [dx === null ? null : O.reduceSum(dx, axes)],
   transpose([ct = null], [a], { axes }) {
     if (ct === null) return [null];

@@ -54,19 +54,27 @@ function fit(t: NDArray, p: NDArray): NDArray {
 }
 
 export class JVPTrace extends Trace {
+  // a constant is its own primal with a zero tangent (what `pure` makes), read here without
+  // wrapping it in a tracer first (issue 8: one tracer and one array fewer per constant operand)
+  override readonly takesConstants = true;
   pure(x: NDArray): Tracer {
     return new JVPTracer(this, x, null);
   }
-  processPrimitive<P>(prim: Rule<P>, args: Tracer[], params: P): NDArray[] {
+  processPrimitive<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDArray[] {
     const n = args.length;
     const primals = new Array<NDArray>(n);
     const tangents = new Array<NDArray | null>(n);
     let anyTangent = false;
     for (let i = 0; i < n; i++) {
-      const t = args[i] as JVPTracer;
-      primals[i] = t.primal;
-      tangents[i] = t.tangent;
-      if (t.tangent !== null) anyTangent = true;
+      const t = at(args, i, "JVPTrace");
+      if (t instanceof JVPTracer && t.trace === this) {
+        primals[i] = t.primal;
+        tangents[i] = t.tangent;
+        if (t.tangent !== null) anyTangent = true;
+      } else {
+        primals[i] = t;
+        tangents[i] = null;
+      }
     }
     if (!anyTangent) return bind(prim, primals, params);
     let outs: NDArray[];

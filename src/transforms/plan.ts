@@ -23,6 +23,7 @@ import { Equation, Graph, Var, evalGraph } from "../core/graph.js";
 import { SETTINGS } from "../core/config.js";
 import type { Rule } from "../core/trace.js";
 import { type EwKernel, type EwProgram, compileElementwise, wasmMinSize } from "../kernels/wasm/elementwise.js";
+import { SUM_CHUNK } from "../kernels/sumOrder.js";
 
 type Kernel = (ins: ArrayLike<number>[], outs: { [i: number]: number }[], n: number) => void;
 
@@ -219,16 +220,22 @@ function fuse(
       outs.push(v);
     }
   });
-  let tail = "";
+  let body: string;
   if (sum !== null) {
-    // the reduction's own accumulation (the kernel's arithmetic), over the values as stored
+    // the reduction's own accumulation (the kernel's arithmetic and order: chunks of SUM_CHUNK
+    // elements, then their partial sums), over the values as stored
     const fold = sum.rule.fold;
     if (fold === undefined) throw internal(`${sum.prim} folded into a loop has no fold`);
-    head.push(`let acc = ${fold.init};`);
     lines.push(fold.step("acc", nameOf(at(sum.inputs, 0, "jit"))));
-    tail = `outs[${outs.length}][0] = acc;`;
-  }
-  const body = `${head.join("\n")}\nfor (let i = 0; i < n; i++) {\n${lines.join("\n")}\n}\n${tail}`;
+    body = `${head.join("\n")}\nlet total = ${fold.init};
+for (let c0 = 0; c0 < n; c0 += ${SUM_CHUNK}) {
+const c1 = Math.min(n, c0 + ${SUM_CHUNK});
+let acc = ${fold.init};
+for (let i = c0; i < c1; i++) {\n${lines.join("\n")}\n}
+${fold.step("total", "acc")}
+}
+outs[${outs.length}][0] = total;`;
+  } else body = `${head.join("\n")}\nfor (let i = 0; i < n; i++) {\n${lines.join("\n")}\n}`;
   let wasm: EwKernel | null = null;
   if (n >= wasmMinSize()) {
     const prog = wasmProgram(group, refs, ins, tile, outs, sum, n, uniform);
@@ -499,11 +506,11 @@ export function compile(g: Graph): Plan {
             return shape ? tiled(v, read(v), shape) : storageOf(read(v));
           });
           // a folded sum's one element: the wasm loop returns it, the JS loop writes it after the outputs
+          // (a wasm loop that declines, e.g. operands beyond its memory, returns null: the JS loop runs)
           const total = s.sum === null ? null : allocate(s.sum.aval.dtype, 1);
-          if (s.wasm !== null) {
-            const t = s.wasm(data, bufs, n);
-            if (total !== null) total[0] = t;
-          } else s.kernel(data, total === null ? bufs : [...bufs, total], n);
+          const t = s.wasm === null ? null : s.wasm(data, bufs, n);
+          if (t === null) s.kernel(data, total === null ? bufs : [...bufs, total], n);
+          else if (total !== null) total[0] = t;
           s.outs.forEach((v, i) =>
             env.set(v, new ConcreteArray(at(bufs, i, "jit"), v.aval.shape, v.aval.dtype, v.aval.weak)),
           );

@@ -16,8 +16,18 @@
  * summed (the scalar tail). The main loop does two vectors per iteration.
  *
  * A sum is accumulated in one f64 scalar in ascending index order (lane 0,
- * then lane 1), the same additions as the JS fold `acc += v`, so the sum is
- * identical to the JS loop's given identical values.
+ * then lane 1), the same additions as the JS fold `acc += v`; over more than
+ * SUM_CHUNK elements each chunk's partial sum is computed so and the partials
+ * are added in order (the order of every full sum, ../sumOrder.ts), so the sum
+ * is identical to the JS loop's given identical values.
+ *
+ * Threads: the memory is shared where the runtime allows (../threads.ts), and
+ * a large loop runs in chunks of SUM_CHUNK elements on the pool. A worker
+ * compiles a program the first time it runs one of its chunks, from the module
+ * bytes the main thread writes into memory with the job (workers block in
+ * Atomics.wait between jobs, so they cannot receive messages). Elements do not
+ * depend on the chunking and sums are chunked the same way on one thread, so
+ * results are bit-identical for every thread count.
  *
  * When WebAssembly or SIMD is unavailable, `compileElementwise` returns null
  * and callers keep their JS loops.
@@ -27,6 +37,17 @@ import { NablaError, at as elementAt } from "../../core/errors.js";
 import { Code, F64, I32, OP, SIMD, V128, body, moduleBytes } from "./encoder.js";
 import { BINARY, ERF_TABLE_BASE, ERF_TABLE_BYTES, UNARY, VB, type X, sincos } from "./vmath.js";
 import { ERF_TABLE } from "./erfTable.js";
+import { SUM_CHUNK } from "../sumOrder.js";
+import {
+  type ChunkContext,
+  type Pool,
+  createPool,
+  getThreads,
+  parallelFor,
+  poolReady,
+  poolStats,
+  sharedMemoryAvailable,
+} from "../threads.js";
 
 export type FloatDType = "float32" | "float64";
 
@@ -63,8 +84,11 @@ export interface EwProgram {
   sum: number | null;
 }
 
-/** Runs a compiled program over n elements; returns the sum (0 without one). */
-export type EwKernel = (ins: readonly TypedArray[], outs: readonly TypedArray[], n: number) => number;
+/**
+ * Runs a compiled program over n elements; returns the sum (0 without one), or null when memory
+ * could not grow to hold the operands (nothing was computed: run the JS loop).
+ */
+export type EwKernel = (ins: readonly TypedArray[], outs: readonly TypedArray[], n: number) => number | null;
 
 /** Whether a primitive name has a compiled form with `arity` operands. */
 export function wasmSupports(op: string, arity: number): boolean {
@@ -87,7 +111,7 @@ function binaryOp(op: string): (v: VB, a: X, b: X) => X {
 
 const HOST_TYPE = { params: [F64], results: [F64] };
 
-function generate(p: EwProgram): Uint8Array<ArrayBuffer> {
+function generate(p: EwProgram, shared: boolean): Uint8Array<ArrayBuffer> {
   const nIn = p.scalarIn.length;
   const nOut = p.outs.length;
   const f32 = p.dtype === "float32";
@@ -198,7 +222,7 @@ function generate(p: EwProgram): Uint8Array<ArrayBuffer> {
       { module: "m", name: "cos", type: HOST_TYPE },
       { module: "m", name: "tan", type: HOST_TYPE },
     ],
-    memory: { import: true },
+    memory: shared ? { import: true, shared: { minPages: 1, maxPages: MAX_PAGES } } : { import: true },
     funcs: [
       {
         name: "run",
@@ -218,9 +242,35 @@ function generate(p: EwProgram): Uint8Array<ArrayBuffer> {
 
 type Run = (...args: number[]) => number;
 
+/**
+ * Most pages the memory may grow to (2 GiB: a shared memory must declare a maximum, and byte
+ * offsets stay below 2^31, so they pass through i32 parameters and Int32Array headers unchanged).
+ * A loop whose operands do not fit runs its JS form.
+ */
+const MAX_PAGES = 32768;
+
 let memory: WebAssembly.Memory | null = null;
+/** The pool running large loops in chunks (null: single-threaded; see ./threads.ts). */
+let pool: Pool | null = null;
+/** The main thread's chunk context: the pool's, else one of its own (for chunked sums). */
+let mainCtx: ChunkContext | null = null;
 const cache = new Map<string, EwKernel | null>();
 let available: boolean | null = null;
+let nextId = 1;
+
+/** The kernels' memory: shared (so the pool's workers can run chunks) where the runtime allows. */
+function createMemory(): WebAssembly.Memory {
+  if (sharedMemoryAvailable())
+    try {
+      return new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+    } catch {
+      // e.g. the maximum cannot be reserved: an unshared memory, single-threaded
+    }
+  return new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES });
+}
+
+const isShared = (m: WebAssembly.Memory): boolean =>
+  typeof SharedArrayBuffer === "function" && m.buffer instanceof SharedArrayBuffer;
 
 /** Whether WebAssembly SIMD can be used here (checked once by compiling a small program). */
 export function wasmElementwiseAvailable(): boolean {
@@ -228,9 +278,11 @@ export function wasmElementwiseAvailable(): boolean {
     available = false;
     try {
       if (typeof WebAssembly === "object") {
-        memory = new WebAssembly.Memory({ initial: 1 });
+        memory = createMemory();
         // the erf table at the start of memory (operand regions start after it)
         new Float64Array(memory.buffer, ERF_TABLE_BASE, ERF_TABLE.length).set(ERF_TABLE);
+        pool = isShared(memory) ? createPool(null, memory, {}, runChunk) : null;
+        mainCtx = pool?.ctx ?? { memory, cache: new Map() };
         available = true; // provisionally, for the probe below
         available =
           compileElementwise({
@@ -255,7 +307,56 @@ export function setWasmElementwise(on: boolean): boolean {
   return was;
 }
 
-const align16 = (b: number) => (b + 15) & ~15;
+/** Whether large compiled loops can run on worker threads here (shared memory, blocking waits, workers). */
+export function wasmElementwiseThreaded(): boolean {
+  return wasmElementwiseAvailable() && pool !== null;
+}
+
+/** Starts the compiled loops' workers for the current thread count; resolves true once they run. */
+export function elementwisePoolReady(): Promise<boolean> {
+  return wasmElementwiseAvailable() ? poolReady(pool) : Promise.resolve(false);
+}
+
+/** Chunks of compiled loops run by workers so far, workers running and started. */
+export function elementwisePoolStats(): { byWorkers: number; ready: number; started: number } {
+  return poolStats(pool);
+}
+
+/** When a compiled loop runs on the pool (see `setElementwiseThreading`). */
+export interface ThreadingThresholds {
+  /** Least elements × work per element. */
+  readonly minWork: number;
+  /** Least work per element. */
+  readonly minWorkPerElement: number;
+}
+/**
+ * Measured on Node 20, 2 cores (loaded), one thread against two: a loop of cheap arithmetic
+ * (add: work 77; eight mul/add/sub/div/max: 140) is bound by memory and by the copies in and
+ * out on the main thread, and is no faster on two threads even at 10^6 elements; exp (work 475)
+ * breaks even at ~32k elements, tanh (617) gains 1.2x at 32k, W1's gradient loop (1756) 1.3x at
+ * 16k and 1.6x at 64k.
+ */
+let threading: ThreadingThresholds = { minWork: 1 << 24, minWorkPerElement: 256 };
+/** The thresholds above which a compiled loop of two or more chunks runs on the pool. */
+export function elementwiseThreading(): ThreadingThresholds {
+  return threading;
+}
+/** Sets the thresholds (tests use 0 and 0 to put every loop of two or more chunks on the pool); returns the previous ones. */
+export function setElementwiseThreading(t: ThreadingThresholds): ThreadingThresholds {
+  const was = threading;
+  threading = { minWork: t.minWork, minWorkPerElement: t.minWorkPerElement };
+  return was;
+}
+
+/**
+ * A loop's work per element: the bytes of one vector step of its body (the module's size over
+ * the four copies of the body it holds, see `generate`). Polynomial evaluations are inline, so
+ * code size tracks arithmetic.
+ */
+const workPerElement = (bytes: number): number => Math.max(1, bytes >> 2);
+
+// arithmetic, not bitwise: a layout past 2^31 bytes must not wrap before `ensure` rejects it
+const align16 = (b: number) => Math.ceil(b / 16) * 16;
 
 /** Compiles a program (cached); null when WebAssembly SIMD is unavailable or the program uses an unknown operation. */
 export function compileElementwise(p: EwProgram): EwKernel | null {
@@ -267,11 +368,15 @@ export function compileElementwise(p: EwProgram): EwKernel | null {
   try {
     if (p.ops.every((o) => wasmSupports(o.op, o.args.length))) {
       const mem = memory!;
-      const inst = new WebAssembly.Instance(new WebAssembly.Module(generate(p)), {
+      const bytes = generate(p, isShared(mem));
+      const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
         env: { mem },
         m: { sin: Math.sin, cos: Math.cos, tan: Math.tan },
       });
-      kernel = runner(p, inst.exports["run"] as Run, mem);
+      const run = inst.exports["run"] as Run;
+      const id = nextId++;
+      mainCtx!.cache.set(id, run);
+      kernel = runner(p, run, id, bytes, mem);
     }
   } catch {
     kernel = null;
@@ -280,10 +385,74 @@ export function compileElementwise(p: EwProgram): EwKernel | null {
   return kernel;
 }
 
-function runner(p: EwProgram, run: Run, mem: WebAssembly.Memory): EwKernel {
+/** Makes linear memory at least `bytes` long; false if it cannot grow. */
+function ensure(mem: WebAssembly.Memory, bytes: number): boolean {
+  const have = mem.buffer.byteLength;
+  if (bytes <= have) return true;
+  if (bytes > MAX_PAGES * 65536) return false;
+  try {
+    mem.grow(Math.ceil((bytes - have) / 65536));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Bytes of a chunked run's header: module offset and length, n, element size, sum offset, operand count. */
+const HEADER = 24;
+
+/**
+ * Runs chunk `chunk` (elements [chunk·len, min(n, (chunk+1)·len)), len = params[2]) of a compiled
+ * loop laid out by `runner` in shared memory: params [program id, header offset, len]. The
+ * header (i32): module bytes' offset and length, n, bytes per element, the partial sums' offset
+ * (-1 without a sum), the operand count, then per operand its offset and 1 (full) or 0 (one
+ * element). A thread that has not run the program yet compiles it from the module bytes. Writes
+ * the chunk's partial sum to partials[chunk]. Self-contained (the pool's workers get its
+ * source): no closure over module scope.
+ */
+function runChunk(_ex: Record<string, unknown>, p: readonly number[], chunk: number, ctx: ChunkContext): void {
+  const id = p[0] ?? 0;
+  const at = p[1] ?? 0;
+  const len = p[2] ?? 1;
+  const buf = ctx.memory.buffer;
+  const h = new Int32Array(buf, at, 6);
+  const n = h[2] ?? 0;
+  const size = h[3] ?? 8;
+  const sumAt = h[4] ?? -1;
+  const nPtrs = h[5] ?? 0;
+  let run = ctx.cache.get(id) as ((...args: number[]) => number) | undefined;
+  if (run === undefined) {
+    const bytes = new Uint8Array(buf, h[0] ?? 0, h[1] ?? 0).slice(); // an unshared copy to compile
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
+      env: { mem: ctx.memory },
+      m: { sin: Math.sin, cos: Math.cos, tan: Math.tan },
+    });
+    run = inst.exports["run"] as (...args: number[]) => number;
+    ctx.cache.set(id, run);
+  }
+  const ptrs = new Int32Array(buf, at + 24, 2 * nPtrs);
+  const i0 = chunk * len;
+  const m = Math.min(len, n - i0);
+  const args: number[] = [];
+  for (let k = 0; k < nPtrs; k++) args.push((ptrs[2 * k] ?? 0) + (ptrs[2 * k + 1] ?? 0) * i0 * size);
+  const pairs = m >> 1;
+  args.push(pairs >> 1, pairs & 1, m & 1);
+  const s = run(...args);
+  if (sumAt >= 0) new Float64Array(buf, sumAt + 8 * chunk, 1)[0] = s;
+}
+
+/**
+ * The kernel of a compiled program. Operands are copied into memory after the erf table; a loop
+ * of more than one chunk (SUM_CHUNK elements, ../sumOrder.ts) whose work reaches the thresholds
+ * of `elementwiseThreading()` runs chunk by chunk on the pool, and a sum over more than one chunk
+ * is the chunks' partial sums added in order (on one thread too), so every result is the same
+ * for every thread count. Returns null (the caller runs its JS loop) when memory cannot grow.
+ */
+function runner(p: EwProgram, run: Run, id: number, bytes: Uint8Array, mem: WebAssembly.Memory): EwKernel {
   const f32 = p.dtype === "float32";
   const s = f32 ? 4 : 8;
   const nIn = p.scalarIn.length;
+  const work = workPerElement(bytes.length);
   return (ins, outs, n) => {
     const pairs = n >> 1;
     const padded = (pairs + (n & 1)) * 2 * s;
@@ -297,8 +466,19 @@ function runner(p: EwProgram, run: Run, mem: WebAssembly.Memory): EwKernel {
       ptrs.push(end);
       end = align16(end + padded);
     }
-    const have = mem.buffer.byteLength;
-    if (end > have) mem.grow(Math.ceil((end - have) / 65536));
+    const nChunks = Math.ceil(n / SUM_CHUNK);
+    const threaded =
+      pool !== null &&
+      nChunks > 1 &&
+      work >= threading.minWorkPerElement &&
+      n * work >= threading.minWork &&
+      getThreads() > 1;
+    const chunked = threaded || (p.sum !== null && nChunks > 1);
+    // a chunked run's header, partial sums and (for the workers) module bytes follow the operands
+    const hdr = end;
+    const sumAt = align16(hdr + HEADER + 8 * ptrs.length);
+    const modAt = sumAt + 8 * nChunks;
+    if (!ensure(mem, chunked ? modAt + bytes.length : end)) return null;
     const buf = mem.buffer;
     const view = f32 ? new Float32Array(buf) : new Float64Array(buf);
     for (let k = 0; k < nIn; k++) {
@@ -306,10 +486,30 @@ function runner(p: EwProgram, run: Run, mem: WebAssembly.Memory): EwKernel {
       if (p.scalarIn[k]) view[ptrs[k]! / s] = src[0]!;
       else view.set(src.length === n ? src : src.subarray(0, n), ptrs[k]! / s);
     }
-    const sum = run(...ptrs, pairs >> 1, pairs & 1, n & 1);
+    let sum: number;
+    if (!chunked) sum = run(...ptrs, pairs >> 1, pairs & 1, n & 1);
+    else {
+      const h = new Int32Array(buf, hdr, HEADER / 4 + 2 * ptrs.length);
+      h.set([modAt, bytes.length, n, s, p.sum === null ? -1 : sumAt, ptrs.length]);
+      ptrs.forEach((q, k) => {
+        h[HEADER / 4 + 2 * k] = q;
+        h[HEADER / 4 + 2 * k + 1] = k < nIn && p.scalarIn[k] ? 0 : 1;
+      });
+      const params = [id, hdr, SUM_CHUNK];
+      if (threaded) {
+        new Uint8Array(buf, modAt, bytes.length).set(bytes);
+        parallelFor(pool!, nChunks, params);
+      } else for (let c = 0; c < nChunks; c++) runChunk({}, params, c, mainCtx!);
+      sum = 0;
+      if (p.sum !== null) {
+        const partials = new Float64Array(mem.buffer, sumAt, nChunks);
+        for (let c = 0; c < nChunks; c++) sum += partials[c]!;
+      }
+    }
+    const out = f32 ? new Float32Array(mem.buffer) : new Float64Array(mem.buffer);
     for (let j = 0; j < outs.length; j++) {
       const o = ptrs[nIn + j]! / s;
-      outs[j]!.set(view.subarray(o, o + n));
+      outs[j]!.set(out.subarray(o, o + n));
     }
     return sum;
   };
