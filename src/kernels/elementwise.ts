@@ -196,9 +196,7 @@ function broadcastBinary(
     const ia = lastStride(sa);
     const ib = lastStride(sb);
     let o = 0;
-    stridedRuns(shape, [sa, sb], (pos, len) => {
-      let pa = pos[0]!;
-      let pb = pos[1]!;
+    stridedRuns(shape, [sa, sb], (len, pa, pb) => {
       for (let j = 0; j < len; j++, pa += ia, pb += ib) out[o++] = f(ad[pa]!, bd[pb]!);
     });
   }
@@ -222,10 +220,7 @@ export function select(
   const xd = storageOf(x);
   const yd = storageOf(y);
   let o = 0;
-  stridedRuns(shape, [sc, sx, sy], (pos, len) => {
-    let pc = pos[0]!;
-    let px = pos[1]!;
-    let py = pos[2]!;
+  stridedRuns(shape, [sc, sx, sy], (len, pc, px, py) => {
     for (let j = 0; j < len; j++, pc += ic, px += ix, py += iy) out[o++] = cd[pc] ? xd[px]! : yd[py]!;
   });
   return new ConcreteArray(out, shape, dtype, weak);

@@ -18,8 +18,7 @@ export function broadcastTo(x: ConcreteArray, shape: Shape): ConcreteArray {
     const s = bcastStrides(x.shape, shape);
     const step = lastStride(s);
     let o = 0;
-    stridedRuns(shape, [s], (pos, len) => {
-      let p = pos[0]!;
+    stridedRuns(shape, [s], (len, p) => {
       // contiguous runs (a leading-axis broadcast) copied as blocks, constant ones filled
       if (step === 1 && len >= 16) {
         out.set(d.subarray(p, p + len), o);
@@ -40,14 +39,13 @@ function stridedCopy(x: ConcreteArray, outShape: Shape, inStrides: readonly numb
   stridedRuns(
     outShape,
     [inStrides],
-    (pos, len) => {
-      let p = pos[0]!;
+    (len, p) => {
       if (step === 1 && len >= 16) {
         out.set(d.subarray(p, p + len), o);
         o += len;
       } else for (let j = 0; j < len; j++, p += step) out[o++] = d[p]!;
     },
-    [base],
+    base,
   );
   return out;
 }
@@ -137,14 +135,13 @@ function scatterInto(
   stridedRuns(
     src.shape,
     [st],
-    (pos, len) => {
-      let p = pos[0]!;
+    (len, p) => {
       if (step === 1 && len >= 16) {
         dst.set(d.subarray(i, i + len), p);
         i += len;
       } else for (let j = 0; j < len; j++, p += step) dst[p] = d[i++]!;
     },
-    [base],
+    base,
   );
 }
 

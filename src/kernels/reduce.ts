@@ -39,8 +39,7 @@ export function reduce(
     for (let i = 0; i < nd; i++) if (!axes.includes(i)) so[i] = at(ost, j++, "reduce");
     const step = lastStride(so);
     let i = 0;
-    stridedRuns(shape, [so], (pos, len) => {
-      let o = pos[0]!;
+    stridedRuns(shape, [so], (len, o) => {
       for (let j = 0; j < len; j++, o += step) acc[o] = combine(acc[o]!, d[i++]!);
     });
   }

@@ -16,49 +16,70 @@ export function bcastStrides(inShape: Shape, outShape: Shape): number[] {
   return out;
 }
 
+/** Strides of one operand (one per axis of the walked shape). */
+type Strides = readonly number[];
+
 /**
  * Walks the row-major positions of `shape` one innermost row at a time, for
- * several operands read (or written) through their own strides (each of
- * length `shape.length`): calls `visit(pos, len)` for each row, where `pos[q]`
- * is operand q's flat offset of the row's first element
- * (`base[q] + Σ idx[k] * strides[q][k]`) and `len` the row's length; within
- * the row operand q advances by its last stride. `pos` is reused between
- * calls (and must not be written by `visit`).
+ * one to three operands read (or written) through their own strides: calls
+ * `visit(len, p0, p1, p2)` for each row, where `len` is the row's length and
+ * `pq` operand q's flat offset of the row's first element
+ * (`Σ idx[k] * strides[q][k]`, plus `base` for operand 0; 0 for an operand not
+ * given); within the row operand q advances by its last stride.
  */
 export function stridedRuns(
   shape: Shape,
-  strides: readonly (readonly number[])[],
-  visit: (pos: Int32Array, len: number) => void,
-  base?: readonly number[],
+  strides: readonly [Strides] | readonly [Strides, Strides] | readonly [Strides, Strides, Strides],
+  visit: (len: number, p0: number, p1: number, p2: number) => void,
+  base = 0,
 ): void {
   const nd = shape.length;
-  const k = strides.length;
-  // offsets stay below the operands' sizes (at most MAX_SIZE = 2³¹ - 1), so int32 holds them
-  const pos = new Int32Array(k);
-  if (base !== undefined) pos.set(base);
   if (nd === 0) {
-    visit(pos, 1);
+    visit(1, base, 0, 0);
     return;
   }
   const len = at(shape, nd - 1, "stridedRuns");
   if (len === 0) return;
   const rows = sizeOf(shape) / len;
-  // strides of operand q at st[q·nd + a], and the step back after a full turn of axis a
+  // per operand: its strides, and the step back after a full turn of each axis (offsets stay
+  // below the operands' sizes, at most MAX_SIZE = 2³¹ - 1, so int32 holds them)
+  const [s0, s1, s2] = strides;
+  const zero = new Int32Array(nd);
+  const st0 = Int32Array.from(s0);
+  const st1 = s1 === undefined ? zero : Int32Array.from(s1);
+  const st2 = s2 === undefined ? zero : Int32Array.from(s2);
+  const back = (st: Int32Array) => st.map((v, a) => v * at(shape, a, "stridedRuns"));
+  const bk0 = back(st0);
+  const bk1 = back(st1);
+  const bk2 = back(st2);
   const dims = Int32Array.from(shape);
-  const st = new Int32Array(k * nd);
-  const back = new Int32Array(k * nd);
-  for (const [q, s] of strides.entries())
-    for (const [a, v] of s.entries()) {
-      st[q * nd + a] = v;
-      back[q * nd + a] = v * at(shape, a, "stridedRuns");
-    }
   const idx = new Int32Array(nd);
+  let p0 = base;
+  let p1 = 0;
+  let p2 = 0;
+  if (s1 === undefined) {
+    // one operand (copies, broadcasts, reductions): the same walk without the unused offsets
+    for (let r = 0; r < rows; r++) {
+      visit(len, p0, 0, 0);
+      for (let a = nd - 2; a >= 0; a--) {
+        p0 += st0[a]!;
+        if (++idx[a]! < dims[a]!) break;
+        p0 -= bk0[a]!;
+        idx[a] = 0;
+      }
+    }
+    return;
+  }
   for (let r = 0; r < rows; r++) {
-    visit(pos, len);
+    visit(len, p0, p1, p2);
     for (let a = nd - 2; a >= 0; a--) {
-      for (let q = 0; q < k; q++) pos[q]! += st[q * nd + a]!;
+      p0 += st0[a]!;
+      p1 += st1[a]!;
+      p2 += st2[a]!;
       if (++idx[a]! < dims[a]!) break;
-      for (let q = 0; q < k; q++) pos[q]! -= back[q * nd + a]!;
+      p0 -= bk0[a]!;
+      p1 -= bk1[a]!;
+      p2 -= bk2[a]!;
       idx[a] = 0;
     }
   }
