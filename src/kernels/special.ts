@@ -185,15 +185,18 @@ export function polygamma(n: number, x: number): number {
     // dⁿ cot(y)/dyⁿ = Pₙ(cot y), P₀(c) = c, P_(k+1)(c) = -(1 + c²) P_k'(c) (no sum of |x| terms)
     if (Number.isInteger(x)) return NaN;
     const c = picotpi(x) / Math.PI;
-    let p = Float64Array.of(0, 1); // coefficients of P₀ in powers of c
+    // coefficients of P_k in powers of c (degree k + 1), in two buffers of P_n's length n + 2
+    let p = new Float64Array(n + 2);
+    let q = new Float64Array(n + 2);
+    p[1] = 1; // P₀(c) = c
     for (let k = 0; k < n; k++) {
-      const q = new Float64Array(p.length + 1);
-      for (let j = 1; j < p.length; j++) {
+      q.fill(0);
+      for (let j = 1; j <= k + 1; j++) {
         // -(1 + c²) · j p_j c^(j-1)
         q[j - 1]! -= j * p[j]!;
         q[j + 1]! -= j * p[j]!;
       }
-      p = q;
+      [p, q] = [q, p];
     }
     let pc = 0;
     for (let j = p.length - 1; j >= 0; j--) pc = pc * c + p[j]!;
