@@ -7,13 +7,13 @@
  * kernel matrix, by the matrix-product kernel (WebAssembly SIMD when
  * available; float32 then accumulates in float32, as `matmul` does).
  */
-// Non-null assertions (`!`) in this file are reads of typed arrays, shapes and strides at indices
-// bounded by loops over their lengths, which the primitive's shape rule has checked before the kernel
-// runs: noUncheckedIndexedAccess cannot see those bounds, and a checked read would cost a branch per
-// element in the innermost loops.
+// Non-null assertions: only on typed-array reads inside loops, at indices the loop's bounds keep in
+// range (see CONTRIBUTING.md, "Non-null assertions"); shapes and the geometry are read with `at`,
+// and copied into typed arrays where a loop walks them.
+import { at } from "../core/errors.js";
 import { ConcreteArray, storageOf } from "../core/ndarray.js";
 import { DType, allocate } from "../core/dtype.js";
-import { sizeOf } from "../core/shape.js";
+import { sizeOf, stridesOf } from "../core/shape.js";
 import { matmul } from "./matmul.js";
 
 /** The geometry of a convolution: one entry per spatial axis, plus the feature group count. */
@@ -32,8 +32,12 @@ export const dilated = (n: number, d: number): number => (n === 0 ? 0 : (n - 1) 
 /** Spatial output extents: floor((dil(I, ld) + lo + hi - dil(k, rd)) / s) + 1, at least 0. */
 export function convOutSpatial(inS: readonly number[], kS: readonly number[], g: ConvGeometry): number[] {
   return inS.map((I, d) => {
-    const span = dilated(I, g.lhsDilation[d]!) + g.lo[d]! + g.hi[d]! - dilated(kS[d]!, g.rhsDilation[d]!);
-    return span < 0 ? 0 : Math.floor(span / g.strides[d]!) + 1;
+    const span =
+      dilated(I, at(g.lhsDilation, d, "conv")) +
+      at(g.lo, d, "conv") +
+      at(g.hi, d, "conv") -
+      dilated(at(kS, d, "conv"), at(g.rhsDilation, d, "conv"));
+    return span < 0 ? 0 : Math.floor(span / at(g.strides, d, "conv")) + 1;
   });
 }
 
@@ -46,41 +50,49 @@ function windowTable(inS: readonly number[], kS: readonly number[], outS: readon
   const nd = inS.length;
   const KV = sizeOf(kS);
   const P = sizeOf(outS);
-  // per axis: idx[o·k + j] = input index at output o, kernel tap j (or -1)
-  const axisIdx = inS.map((I, d) => {
-    const k = kS[d]!;
-    const o = outS[d]!;
-    const t = new Int32Array(o * k);
+  const ks = Int32Array.from(kS);
+  const os = Int32Array.from(outS);
+  const inStride = Int32Array.from(stridesOf(inS));
+  // per axis d: idx[first[d] + o·k + j] = input index at output o, kernel tap j (or -1)
+  const first = new Int32Array(nd);
+  let total = 0;
+  for (let d = 0; d < nd; d++) {
+    first[d] = total;
+    total += os[d]! * ks[d]!;
+  }
+  const idx = new Int32Array(total);
+  for (const [d, I] of inS.entries()) {
+    const k = at(kS, d, "conv");
+    const o = at(outS, d, "conv");
+    const s = at(g.strides, d, "conv");
+    const rd = at(g.rhsDilation, d, "conv");
+    const lo = at(g.lo, d, "conv");
+    const ld = at(g.lhsDilation, d, "conv");
+    const t = idx.subarray(at(first, d, "conv"));
     for (let oi = 0; oi < o; oi++)
       for (let j = 0; j < k; j++) {
-        const pos = oi * g.strides[d]! + j * g.rhsDilation[d]! - g.lo[d]!;
-        const ld = g.lhsDilation[d]!;
+        const pos = oi * s + j * rd - lo;
         t[oi * k + j] = pos < 0 || pos % ld !== 0 || pos / ld >= I ? -1 : pos / ld;
       }
-    return t;
-  });
-  const inStride = new Array<number>(nd);
-  for (let d = nd - 1, s = 1; d >= 0; d--) {
-    inStride[d] = s;
-    s *= inS[d]!;
   }
   const table = new Int32Array(KV * P);
-  const kk = new Array<number>(nd).fill(0);
+  const kk = new Int32Array(nd);
+  const oo = new Int32Array(nd);
   for (let a = 0; a < KV; a++) {
-    const oo = new Array<number>(nd).fill(0);
+    oo.fill(0);
     for (let p = 0; p < P; p++) {
       let off = 0;
       for (let d = 0; d < nd && off >= 0; d++) {
-        const i = axisIdx[d]![oo[d]! * kS[d]! + kk[d]!]!;
+        const i = idx[first[d]! + oo[d]! * ks[d]! + kk[d]!]!;
         off = i < 0 ? -1 : off + i * inStride[d]!;
       }
       table[a * P + p] = off;
       for (let d = nd - 1; d >= 0; d--)
-        if (++oo[d]! < outS[d]!) break;
+        if (++oo[d]! < os[d]!) break;
         else oo[d] = 0;
     }
     for (let d = nd - 1; d >= 0; d--)
-      if (++kk[d]! < kS[d]!) break;
+      if (++kk[d]! < ks[d]!) break;
       else kk[d] = 0;
   }
   return table;
@@ -88,8 +100,10 @@ function windowTable(inS: readonly number[], kS: readonly number[], outS: readon
 
 /** The convolution of x [N, C, ...in] with w [O, C/G, ...k] (shapes already checked). */
 export function conv(x: ConcreteArray, w: ConcreteArray, g: ConvGeometry, dtype: DType): ConcreteArray {
-  const [N, C] = x.shape as [number, number];
-  const [O, Cg] = w.shape as [number, number];
+  const N = at(x.shape, 0, "conv");
+  const C = at(x.shape, 1, "conv");
+  const O = at(w.shape, 0, "conv");
+  const Cg = at(w.shape, 1, "conv");
   const inS = x.shape.slice(2);
   const kS = w.shape.slice(2);
   const outS = convOutSpatial(inS, kS, g);

@@ -4,10 +4,10 @@
  * (the primitives' shape rules have checked them); every kernel allocates its
  * output and never writes to an input.
  */
-// Non-null assertions (`!`) in this file are reads of typed arrays, shapes and strides at indices
-// bounded by loops over their lengths, which the primitive's shape rule has checked before the kernel
-// runs: noUncheckedIndexedAccess cannot see those bounds, and a checked read would cost a branch per
-// element in the innermost loops.
+// Non-null assertions: only on typed-array reads inside loops, at indices the loop's bounds keep in
+// range (see CONTRIBUTING.md, "Non-null assertions"); shapes, strides and parameters are read with
+// `at` or destructured before the loops.
+import { at } from "../core/errors.js";
 import { ConcreteArray, firstElement, float64Scalar, storageOf } from "../core/ndarray.js";
 import { DType, TypedArray, allocate } from "../core/dtype.js";
 import { Shape, shapesEqual, sizeOf } from "../core/shape.js";
@@ -69,9 +69,13 @@ const BINARY_BODY =
 function genericBinary(f: (x: number, y: number) => number): BinaryLoop {
   return (a, b, out, n, mode, m) => {
     if (mode === 0) for (let i = 0; i < n; i++) out[i] = f(a[i]!, b[i]!);
-    else if (mode === 1) for (let i = 0; i < n; i++) out[i] = f(a[0]!, b[i]!);
-    else if (mode === 2) for (let i = 0; i < n; i++) out[i] = f(a[i]!, b[0]!);
-    else if (mode === 3) for (let i = 0; i < n;) for (let j = 0; j < m; j++, i++) out[i] = f(a[i]!, b[j]!);
+    else if (mode === 1) {
+      const av = at(a, 0, "binary");
+      for (let i = 0; i < n; i++) out[i] = f(av, b[i]!);
+    } else if (mode === 2) {
+      const bv = at(b, 0, "binary");
+      for (let i = 0; i < n; i++) out[i] = f(a[i]!, bv);
+    } else if (mode === 3) for (let i = 0; i < n;) for (let j = 0; j < m; j++, i++) out[i] = f(a[i]!, b[j]!);
     else if (mode === 4) for (let i = 0; i < n;) for (let j = 0; j < m; j++, i++) out[i] = f(a[j]!, b[i]!);
     else if (mode === 5) for (let i = 0, r = 0; i < n; r++) for (let j = 0; j < m; j++, i++) out[i] = f(a[i]!, b[r]!);
     else for (let i = 0, r = 0; i < n; r++) for (let j = 0; j < m; j++, i++) out[i] = f(a[r]!, b[i]!);
@@ -148,7 +152,7 @@ export function binary(
   const bd = storageOf(b);
   // one element each (any shapes of size 1): no loop to look up and call
   if (n === 1 && ad.length === 1 && bd.length === 1) {
-    out[0] = f(ad[0]!, bd[0]!);
+    out[0] = f(at(ad, 0, "binary"), at(bd, 0, "binary"));
     return new ConcreteArray(out, shape, dtype, weak);
   }
   const mode =
@@ -191,9 +195,7 @@ function broadcastBinary(
     const ia = lastStride(sa);
     const ib = lastStride(sb);
     let o = 0;
-    stridedRuns(shape, [sa, sb], ([pa0, pb0], len) => {
-      let pa = pa0!;
-      let pb = pb0!;
+    stridedRuns(shape, [sa, sb], (len, pa, pb) => {
       for (let j = 0; j < len; j++, pa += ia, pb += ib) out[o++] = f(ad[pa]!, bd[pb]!);
     });
   }
@@ -217,10 +219,7 @@ export function select(
   const xd = storageOf(x);
   const yd = storageOf(y);
   let o = 0;
-  stridedRuns(shape, [sc, sx, sy], ([pc0, px0, py0], len) => {
-    let pc = pc0!;
-    let px = px0!;
-    let py = py0!;
+  stridedRuns(shape, [sc, sx, sy], (len, pc, px, py) => {
     for (let j = 0; j < len; j++, pc += ic, px += ix, py += iy) out[o++] = cd[pc] ? xd[px]! : yd[py]!;
   });
   return new ConcreteArray(out, shape, dtype, weak);

@@ -1,8 +1,8 @@
 /** Indexing kernels: gather and scatter-add along an axis, and sorting permutations. */
-// Non-null assertions (`!`) in this file are reads of typed arrays, shapes and strides at indices
-// bounded by loops over their lengths, which the primitive's shape rule has checked before the kernel
-// runs: noUncheckedIndexedAccess cannot see those bounds, and a checked read would cost a branch per
-// element in the innermost loops.
+// Non-null assertions: only on typed-array reads inside loops, at indices the loop's bounds keep in
+// range (see CONTRIBUTING.md, "Non-null assertions"); shapes and parameters are read with `at`
+// before the loops.
+import { at } from "../core/errors.js";
 import { ConcreteArray, storageOf } from "../core/ndarray.js";
 import { allocate } from "../core/dtype.js";
 import { sizeOf } from "../core/shape.js";
@@ -11,15 +11,16 @@ import { axisLoop } from "./strided.js";
 /** out = x.shape[:axis] + idx.shape + x.shape[axis+1:]; negative indices wrap, out-of-range clamp. */
 export function gather(x: ConcreteArray, idx: ConcreteArray, axis: number): ConcreteArray {
   const pre = sizeOf(x.shape.slice(0, axis));
-  const A = x.shape[axis]!;
+  const A = at(x.shape, axis, "gather");
   const post = sizeOf(x.shape.slice(axis + 1));
-  const m = storageOf(idx).length;
+  const ix = storageOf(idx);
+  const m = ix.length;
   const outShape = [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)];
   const out = allocate(x.dtype, pre * m * post);
   const d = storageOf(x);
   for (let p = 0; p < pre; p++)
     for (let j = 0; j < m; j++) {
-      const k = clampIndex(storageOf(idx)[j]!, A);
+      const k = clampIndex(ix[j]!, A);
       const src = (p * A + k) * post;
       const dst = (p * m + j) * post;
       for (let q = 0; q < post; q++) out[dst + q] = d[src + q]!;
@@ -35,7 +36,8 @@ function clampIndex(i: number, n: number): number {
 /** Adds u (shape pre + idx.shape + post) into zeros of shape pre + [size] + post at the indices (the transpose of gather). */
 export function scatterAdd(u: ConcreteArray, idx: ConcreteArray, axis: number, size: number): ConcreteArray {
   const pre = sizeOf(u.shape.slice(0, axis));
-  const m = storageOf(idx).length;
+  const ix = storageOf(idx);
+  const m = ix.length;
   const postShape = u.shape.slice(axis + idx.shape.length);
   const post = sizeOf(postShape);
   const outShape = [...u.shape.slice(0, axis), size, ...postShape];
@@ -44,7 +46,7 @@ export function scatterAdd(u: ConcreteArray, idx: ConcreteArray, axis: number, s
   if (size > 0)
     for (let p = 0; p < pre; p++)
       for (let j = 0; j < m; j++) {
-        const k = clampIndex(storageOf(idx)[j]!, size);
+        const k = clampIndex(ix[j]!, size);
         const dst = (p * size + k) * post;
         const src = (p * m + j) * post;
         for (let q = 0; q < post; q++) acc[dst + q]! += d[src + q]!;
@@ -70,7 +72,9 @@ export function argsort(x: ConcreteArray, axis: number, descending: boolean): Co
       const r = descending ? c - a : a - c;
       return r !== 0 ? r : i - j;
     });
-    for (let i = 0; i < n; i++) out[b + i * s] = ix[i]!;
+    ix.forEach((src, i) => {
+      out[b + i * s] = src;
+    });
   });
   return new ConcreteArray(out, x.shape, "int32");
 }
@@ -90,7 +94,7 @@ export function scatterCombine(
   u: ConcreteArray,
   op: ScatterCombine,
 ): ConcreteArray {
-  const M = x.shape[0]!;
+  const M = at(x.shape, 0, `scatter_${op}`);
   const R = sizeOf(x.shape.slice(1));
   const ix = storageOf(idx);
   const m = ix.length;

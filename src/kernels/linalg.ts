@@ -2,19 +2,19 @@
  * Linear-algebra kernels. Matrices are the last two axes; leading axes are
  * batch axes.
  */
-// Non-null assertions (`!`) in this file are reads of typed arrays, shapes and strides at indices
-// bounded by loops over their lengths, which the primitive's shape rule has checked before the kernel
-// runs: noUncheckedIndexedAccess cannot see those bounds, and a checked read would cost a branch per
-// element in the innermost loops.
+// Non-null assertions: only on typed-array reads inside loops, at indices the loop's bounds keep in
+// range (see CONTRIBUTING.md, "Non-null assertions"); shapes are read with `at` before the loops.
+import { at } from "../core/errors.js";
 import { ConcreteArray, storageOf } from "../core/ndarray.js";
 import { DType, allocate } from "../core/dtype.js";
 import { Shape, sizeOf } from "../core/shape.js";
 
 // float64 accumulation; results stored in the input dtype
 
-function batches(shape: Shape): { B: number; m: number; n: number } {
+/** Batch count and matrix extents of a [..., m, n] shape, for the primitive `op`. */
+function batches(shape: Shape, op: string): { B: number; m: number; n: number } {
   const nd = shape.length;
-  return { B: sizeOf(shape.slice(0, nd - 2)), m: shape[nd - 2]!, n: shape[nd - 1]! };
+  return { B: sizeOf(shape.slice(0, nd - 2)), m: at(shape, nd - 2, op), n: at(shape, nd - 1, op) };
 }
 
 function toF64(x: ConcreteArray): Float64Array {
@@ -65,8 +65,8 @@ function luInPlace(a: Float64Array, off: number, n: number, piv: Int32Array): nu
 
 /** Solves A X = B (A [..., n, n], B [..., n, k]) by pivoted LU. */
 export function solve(a: ConcreteArray, b: ConcreteArray): ConcreteArray {
-  const { B, n } = batches(a.shape);
-  const k = b.shape[b.shape.length - 1]!;
+  const { B, n } = batches(a.shape, "solve");
+  const k = at(b.shape, b.shape.length - 1, "solve");
   const lu = Float64Array.from(storageOf(a));
   const x = Float64Array.from(storageOf(b));
   const piv = new Int32Array(n);
@@ -95,7 +95,7 @@ export function solve(a: ConcreteArray, b: ConcreteArray): ConcreteArray {
 
 /** [sign, log|det|] of each matrix, by pivoted LU. */
 export function slogdet(a: ConcreteArray): [ConcreteArray, ConcreteArray] {
-  const { B, n } = batches(a.shape);
+  const { B, n } = batches(a.shape, "slogdet");
   const lu = Float64Array.from(storageOf(a));
   const piv = new Int32Array(n);
   const sg = new Float64Array(B);
@@ -124,8 +124,8 @@ export function triangularSolve(
   lower: boolean,
   transposeA: boolean,
 ): ConcreteArray {
-  const { B, n } = batches(a.shape);
-  const k = b.shape[b.shape.length - 1]!;
+  const { B, n } = batches(a.shape, "triangular_solve");
+  const k = at(b.shape, b.shape.length - 1, "triangular_solve");
   const A = toF64(a);
   const x = Float64Array.from(storageOf(b));
   // element (i, j) of op(A)
@@ -156,7 +156,7 @@ export function triangularSolve(
 
 /** Lower Cholesky factor (reads the lower triangle); NaN where the matrix is not positive definite. */
 export function cholesky(a: ConcreteArray): ConcreteArray {
-  const { B, n } = batches(a.shape);
+  const { B, n } = batches(a.shape, "cholesky");
   const A = toF64(a);
   const L = new Float64Array(A.length);
   for (let bi = 0; bi < B; bi++) {
@@ -178,22 +178,23 @@ export function cholesky(a: ConcreteArray): ConcreteArray {
 
 /** Reduced QR (m >= n) by Householder reflections: Q [..., m, n], R [..., n, n] with R's diagonal >= 0. */
 export function qr(a: ConcreteArray): [ConcreteArray, ConcreteArray] {
-  const { B, m, n } = batches(a.shape);
+  const { B, m, n } = batches(a.shape, "qr");
   const A = toF64(a);
   const Q = new Float64Array(B * m * n);
   const R = new Float64Array(B * n * n);
   const W = new Float64Array(m * n);
   const v = new Float64Array(m);
+  // the Householder vectors of one matrix: vector k at vs[k·m ..]
+  const vs = new Float64Array(n * m);
   for (let bi = 0; bi < B; bi++) {
     W.set(A.subarray(bi * m * n, (bi + 1) * m * n));
-    const vs: Float64Array[] = [];
     for (let k = 0; k < n; k++) {
       // norms are computed on scaled copies so squares neither overflow nor underflow
       let big = 0;
       for (let i = k; i < m; i++) big = Math.max(big, Math.abs(W[i * n + k]!));
       v.fill(0);
       if (big === 0) {
-        vs.push(Float64Array.from(v));
+        vs.set(v, k * m);
         continue;
       }
       let norm = 0;
@@ -205,8 +206,8 @@ export function qr(a: ConcreteArray): [ConcreteArray, ConcreteArray] {
       v[k]! -= alpha;
       let vn = 0;
       for (let i = k; i < m; i++) vn += v[i]! ** 2;
-      const vk = Float64Array.from(v);
-      vs.push(vk);
+      vs.set(v, k * m);
+      const vk = vs.subarray(k * m, (k + 1) * m);
       if (vn === 0) continue;
       for (let j = k; j < n; j++) {
         let s = 0;
@@ -219,7 +220,7 @@ export function qr(a: ConcreteArray): [ConcreteArray, ConcreteArray] {
     const Qb = new Float64Array(m * n);
     for (let i = 0; i < n; i++) Qb[i * n + i] = 1;
     for (let k = n - 1; k >= 0; k--) {
-      const vk = vs[k]!;
+      const vk = vs.subarray(k * m, (k + 1) * m);
       let vn = 0;
       for (let i = k; i < m; i++) vn += vk[i]! ** 2;
       if (vn === 0) continue;
@@ -243,7 +244,7 @@ export function qr(a: ConcreteArray): [ConcreteArray, ConcreteArray] {
 
 /** Symmetric eigendecomposition by cyclic Jacobi: eigenvalues ascending, eigenvectors as columns. */
 export function eigh(a: ConcreteArray): [ConcreteArray, ConcreteArray] {
-  const { B, n } = batches(a.shape);
+  const { B, n } = batches(a.shape, "eigh");
   const A = toF64(a);
   const W = new Float64Array(B * n);
   const V = new Float64Array(B * n * n);
@@ -356,7 +357,7 @@ function luComplete(a: Float64Array, off: number, n: number, rows: Int32Array, c
 
 /** Determinants of [..., n, n] matrices: the product of the pivots of a completely pivoted LU (no logarithms). */
 export function det(a: ConcreteArray): ConcreteArray {
-  const { B, n } = batches(a.shape);
+  const { B, n } = batches(a.shape, "det");
   const lu = Float64Array.from(storageOf(a));
   const rows = new Int32Array(n);
   const cols = new Int32Array(n);
@@ -383,7 +384,7 @@ export function det(a: ConcreteArray): ConcreteArray {
  * n - 1, where every cofactor is zero. Then C_A[rows_i, cols_j] = ±adj(M)_ji.
  */
 export function cofactor(a: ConcreteArray): ConcreteArray {
-  const { B, n } = batches(a.shape);
+  const { B, n } = batches(a.shape, "cofactor");
   const lu = Float64Array.from(storageOf(a));
   const rows = new Int32Array(n);
   const cols = new Int32Array(n);
@@ -513,17 +514,19 @@ function svdTall(a: Float64Array, off: number, m: number, n: number, full: boole
       }
     if (!rotated) break;
   }
-  const norms = Array.from({ length: n }, (_, j) => {
+  const norms = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
     let s = 0;
     for (let i = 0; i < m; i++) s += g[j * m + i]! ** 2;
-    return Math.sqrt(s);
-  });
+    norms[j] = Math.sqrt(s);
+  }
   const order = Array.from({ length: n }, (_, j) => j).sort((x, y) => norms[y]! - norms[x]! || x - y);
   const uc = full ? m : n;
   const U = new Float64Array(m * uc);
   const V = new Float64Array(n * n);
   const S = new Float64Array(n);
-  const smax = norms[order[0] ?? 0] ?? 0;
+  const top = order[0];
+  const smax = top === undefined ? 0 : at(norms, top, "svd");
   const have = new Array<boolean>(uc).fill(false);
   order.forEach((src, dst) => {
     S[dst] = norms[src]! * scale;
@@ -546,7 +549,7 @@ function svdTall(a: Float64Array, off: number, m: number, n: number, full: boole
  * (S descending, k = min(m, n)): U [..., m, full ? m : k], Vh [..., full ? n : k, n].
  */
 export function svd(a: ConcreteArray, full: boolean): [ConcreteArray, ConcreteArray, ConcreteArray] {
-  const { B, m, n } = batches(a.shape);
+  const { B, m, n } = batches(a.shape, "svd");
   const A = toF64(a);
   const k = Math.min(m, n);
   const um = full ? m : k;
@@ -584,7 +587,7 @@ export function svd(a: ConcreteArray, full: boolean): [ConcreteArray, ConcreteAr
  * trapezoidal, U [..., k, n] upper trapezoidal (jax.scipy.linalg.lu).
  */
 export function lu(a: ConcreteArray): [ConcreteArray, ConcreteArray, ConcreteArray] {
-  const { B, m, n } = batches(a.shape);
+  const { B, m, n } = batches(a.shape, "lu");
   const k = Math.min(m, n);
   const A = Float64Array.from(storageOf(a));
   const Po = new Float64Array(B * m * m);
@@ -637,14 +640,17 @@ function mm(a: Float64Array, b: Float64Array, n: number): Float64Array {
   return c;
 }
 
-/** θ_m of Higham (2005), Table 2.3: the largest ‖A‖₁ for which the [m/m] Padé approximant is accurate to ε. */
-const PADE_THETA: [number, number][] = [
+/**
+ * θ_m of Higham (2005), Table 2.3: the largest ‖A‖₁ for which the [m/m] Padé approximant is accurate
+ * to ε, for m = 3, 5, 7, 9 (as [m, θ_m]) and for m = 13.
+ */
+const PADE_THETA: readonly (readonly [number, number])[] = [
   [3, 1.495585217958292e-2],
   [5, 2.53939833006323e-1],
   [7, 9.504178996162932e-1],
   [9, 2.097847961257068],
-  [13, 5.371920351148152],
 ];
+const PADE_THETA_13 = 5.371920351148152;
 
 /**
  * The [m/m] Padé approximant r_m(A) = q(A)⁻¹ p(A), p(x) = Σ b_j x^j, q(x) = p(-x),
@@ -702,10 +708,10 @@ function expmOne(x: Float64Array, n: number): Float64Array {
     for (let i = 0; i < n; i++) s += Math.abs(x[i * n + j]!);
     norm1 = Math.max(norm1, s);
   }
-  const low = PADE_THETA.slice(0, 4).find(([, th]) => norm1 <= th);
+  const low = PADE_THETA.find(([, th]) => norm1 <= th);
   if (low !== undefined) return pade(x, n, low[0]);
   if (!Number.isFinite(norm1)) return new Float64Array(n * n).fill(NaN);
-  const s = Math.max(0, Math.ceil(Math.log2(norm1 / PADE_THETA[4]![1])));
+  const s = Math.max(0, Math.ceil(Math.log2(norm1 / PADE_THETA_13)));
   const f = 2 ** -s;
   for (let i = 0; i < n * n; i++) x[i]! *= f;
   let r = pade(x, n, 13);
@@ -715,7 +721,7 @@ function expmOne(x: Float64Array, n: number): Float64Array {
 
 /** Matrix exponentials of [..., n, n] matrices (`expmOne` on each). */
 export function expm(a: ConcreteArray): ConcreteArray {
-  const { B, n } = batches(a.shape);
+  const { B, n } = batches(a.shape, "expm");
   const A = toF64(a);
   const out = new Float64Array(A.length);
   for (let b = 0; b < B; b++) out.set(expmOne(A.slice(b * n * n, (b + 1) * n * n), n), b * n * n);
@@ -727,7 +733,7 @@ export function expm(a: ConcreteArray): ConcreteArray {
  * block of exp([[A, E], [0, A]]) (Higham 2008, Theorem 3.6 / Mathias 1996).
  */
 export function expmFrechet(a: ConcreteArray, e: ConcreteArray): ConcreteArray {
-  const { B, n } = batches(a.shape);
+  const { B, n } = batches(a.shape, "expm_frechet");
   const A = toF64(a);
   const E = toF64(e);
   const out = new Float64Array(A.length);

@@ -1,8 +1,7 @@
 /** Matrix product kernel: WebAssembly SIMD when available, else a blocked JS loop (float64 accumulation). */
-// Non-null assertions (`!`) in this file are reads of typed arrays, shapes and strides at indices
-// bounded by loops over their lengths, which the primitive's shape rule has checked before the kernel
-// runs: noUncheckedIndexedAccess cannot see those bounds, and a checked read would cost a branch per
-// element in the innermost loops.
+// Non-null assertions: only on typed-array reads inside loops, at indices the loop's bounds keep in
+// range (see CONTRIBUTING.md, "Non-null assertions"); shapes are read with `at` before the loops.
+import { at } from "../core/errors.js";
 import { ConcreteArray, storageOf } from "../core/ndarray.js";
 import { DType, TypedArray, allocate } from "../core/dtype.js";
 import { sizeOf } from "../core/shape.js";
@@ -24,9 +23,9 @@ export function matmul(a: ConcreteArray, b: ConcreteArray, dtype: DType): Concre
  */
 export function matmulT(a: ConcreteArray, b: ConcreteArray, dtype: DType, ta: boolean, tb: boolean): ConcreteArray {
   const nd = a.shape.length;
-  const M = a.shape[ta ? nd - 1 : nd - 2]!;
-  const K = a.shape[ta ? nd - 2 : nd - 1]!;
-  const N = b.shape[tb ? nd - 2 : nd - 1]!;
+  const M = at(a.shape, ta ? nd - 1 : nd - 2, "matmul");
+  const K = at(a.shape, ta ? nd - 2 : nd - 1, "matmul");
+  const N = at(b.shape, tb ? nd - 2 : nd - 1, "matmul");
   const batchShape = a.shape.slice(0, nd - 2);
   const B = sizeOf(batchShape);
   // WebAssembly SIMD when available and the product is large enough (float32 then accumulates in float32, as peers do)

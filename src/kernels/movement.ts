@@ -1,8 +1,8 @@
 /** Data movement kernels: broadcasting, transposes, slices, padding, concatenation, reversal. */
-// Non-null assertions (`!`) in this file are reads of typed arrays, shapes and strides at indices
-// bounded by loops over their lengths, which the primitive's shape rule has checked before the kernel
-// runs: noUncheckedIndexedAccess cannot see those bounds, and a checked read would cost a branch per
-// element in the innermost loops.
+// Non-null assertions: only on typed-array reads inside loops, at indices the loop's bounds keep in
+// range (see CONTRIBUTING.md, "Non-null assertions"); shapes, strides and parameters are read with
+// `at` or destructured before the loops.
+import { at } from "../core/errors.js";
 import { ConcreteArray, storageOf } from "../core/ndarray.js";
 import { DType, TypedArray, allocate } from "../core/dtype.js";
 import { Shape, shapesEqual, sizeOf, stridesOf } from "../core/shape.js";
@@ -13,13 +13,12 @@ export function broadcastTo(x: ConcreteArray, shape: Shape): ConcreteArray {
   const n = sizeOf(shape);
   const out = allocate(x.dtype, n);
   const d = storageOf(x);
-  if (d.length === 1) out.fill(d[0]!);
+  if (d.length === 1) out.fill(at(d, 0, "broadcastTo"));
   else if (n > 0) {
     const s = bcastStrides(x.shape, shape);
     const step = lastStride(s);
     let o = 0;
-    stridedRuns(shape, [s], ([p0], len) => {
-      let p = p0!;
+    stridedRuns(shape, [s], (len, p) => {
       // contiguous runs (a leading-axis broadcast) copied as blocks, constant ones filled
       if (step === 1 && len >= 16) {
         out.set(d.subarray(p, p + len), o);
@@ -40,14 +39,13 @@ function stridedCopy(x: ConcreteArray, outShape: Shape, inStrides: readonly numb
   stridedRuns(
     outShape,
     [inStrides],
-    ([p0], len) => {
-      let p = p0!;
+    (len, p) => {
       if (step === 1 && len >= 16) {
         out.set(d.subarray(p, p + len), o);
         o += len;
       } else for (let j = 0; j < len; j++, p += step) out[o++] = d[p]!;
     },
-    [base],
+    base,
   );
   return out;
 }
@@ -71,16 +69,16 @@ function transpose2d(d: TypedArray, out: TypedArray, rows: number, cols: number)
  */
 function collapsedPerm(shape: readonly number[], perm: readonly number[]): { dims: number[]; perm: number[] } {
   const kept = perm.filter((p) => shape[p] !== 1);
-  // runs of consecutive input axes in output order become one axis
-  const runs: number[][] = [];
+  // runs of consecutive input axes in output order become one axis (each run has a first axis)
+  const runs: [number, ...number[]][] = [];
   for (const p of kept) {
     const last = runs[runs.length - 1];
     if (last !== undefined && last[last.length - 1] === p - 1) last.push(p);
     else runs.push([p]);
   }
-  const byInput = runs.slice().sort((a, b) => a[0]! - b[0]!);
+  const byInput = runs.slice().sort((a, b) => a[0] - b[0]);
   return {
-    dims: byInput.map((r) => r.reduce((s, a) => s * shape[a]!, 1)),
+    dims: byInput.map((r) => r.reduce((s, a) => s * at(shape, a, "transpose"), 1)),
     perm: runs.map((r) => byInput.indexOf(r)),
   };
 }
@@ -89,21 +87,21 @@ export function transpose(x: ConcreteArray, perm: readonly number[]): ConcreteAr
   if (x.size >= 1024) {
     // a transpose that only moves unit axes is a copy; one that swaps two blocks of axes, a blocked 2-d transpose
     const c = collapsedPerm(x.shape, perm);
-    const outShape = perm.map((p) => x.shape[p]!);
+    const outShape = perm.map((p) => at(x.shape, p, "transpose"));
     if (c.perm.length <= 1) return new ConcreteArray(storageOf(x).slice(), outShape, x.dtype, x.weakType);
     if (c.perm.length === 2 && c.perm[0] === 1) {
       const out = allocate(x.dtype, x.size);
-      transpose2d(storageOf(x), out, c.dims[0]!, c.dims[1]!);
+      transpose2d(storageOf(x), out, at(c.dims, 0, "transpose"), at(c.dims, 1, "transpose"));
       return new ConcreteArray(out, outShape, x.dtype, x.weakType);
     }
   }
   const st = stridesOf(x.shape);
-  const outShape = perm.map((p) => x.shape[p]!);
+  const outShape = perm.map((p) => at(x.shape, p, "transpose"));
   return new ConcreteArray(
     stridedCopy(
       x,
       outShape,
-      perm.map((p) => st[p]!),
+      perm.map((p) => at(st, p, "transpose")),
       0,
     ),
     outShape,
@@ -114,49 +112,54 @@ export function transpose(x: ConcreteArray, perm: readonly number[]): ConcreteAr
 
 export function slice(x: ConcreteArray, begin: readonly number[], end: readonly number[]): ConcreteArray {
   const st = stridesOf(x.shape);
-  const outShape = begin.map((b, i) => end[i]! - b);
+  const outShape = begin.map((b, i) => at(end, i, "slice") - b);
   let base = 0;
-  for (let i = 0; i < begin.length; i++) base += begin[i]! * st[i]!;
+  for (const [i, b] of begin.entries()) base += b * at(st, i, "slice");
   return new ConcreteArray(stridedCopy(x, outShape, st, base), outShape, x.dtype, x.weakType);
 }
 
-/** Writes `src` into `dst` (of shape `dstShape`) at per-axis offsets `at`. */
-function scatterInto(src: ConcreteArray, dst: TypedArray, dstShape: Shape, at: readonly number[]): void {
+/** Writes `src` into `dst` (of shape `dstShape`, the same rank) at per-axis offsets `offsets`, for `op`. */
+function scatterInto(
+  src: ConcreteArray,
+  dst: TypedArray,
+  dstShape: Shape,
+  offsets: readonly number[],
+  op: string,
+): void {
   const st = stridesOf(dstShape);
   let base = 0;
-  for (let i = 0; i < src.shape.length; i++) base += at[i]! * st[i]!;
+  for (const [i, s] of st.entries()) base += at(offsets, i, op) * s;
   const d = storageOf(src);
   const step = lastStride(st);
   let i = 0;
   stridedRuns(
     src.shape,
     [st],
-    ([p0], len) => {
-      let p = p0!;
+    (len, p) => {
       if (step === 1 && len >= 16) {
         dst.set(d.subarray(i, i + len), p);
         i += len;
       } else for (let j = 0; j < len; j++, p += step) dst[p] = d[i++]!;
     },
-    [base],
+    base,
   );
 }
 
 export function pad(x: ConcreteArray, lo: readonly number[], hi: readonly number[]): ConcreteArray {
-  const outShape = x.shape.map((d, i) => d + lo[i]! + hi[i]!);
+  const outShape = x.shape.map((d, i) => d + at(lo, i, "pad") + at(hi, i, "pad"));
   const out = allocate(x.dtype, sizeOf(outShape));
-  scatterInto(x, out, outShape, lo);
+  scatterInto(x, out, outShape, lo, "pad");
   return new ConcreteArray(out, outShape, x.dtype, x.weakType);
 }
 
 export function concatenate(xs: readonly ConcreteArray[], axis: number, dtype: DType): ConcreteArray {
-  const outShape = xs[0]!.shape.slice();
-  outShape[axis] = xs.reduce((s, x) => s + x.shape[axis]!, 0);
+  const outShape = at(xs, 0, "concatenate").shape.slice();
+  outShape[axis] = xs.reduce((s, x) => s + at(x.shape, axis, "concatenate"), 0);
   const out = allocate(dtype, sizeOf(outShape));
-  const at = new Array<number>(outShape.length).fill(0);
+  const offsets = new Array<number>(outShape.length).fill(0);
   for (const x of xs) {
-    scatterInto(x, out, outShape, at);
-    at[axis]! += x.shape[axis]!;
+    scatterInto(x, out, outShape, offsets, "concatenate");
+    offsets[axis] = at(offsets, axis, "concatenate") + at(x.shape, axis, "concatenate");
   }
   return new ConcreteArray(out, outShape, dtype);
 }

@@ -1,8 +1,8 @@
 /** Reduction and scan kernels: folds over axes, arg-extrema, running sums. */
-// Non-null assertions (`!`) in this file are reads of typed arrays, shapes and strides at indices
-// bounded by loops over their lengths, which the primitive's shape rule has checked before the kernel
-// runs: noUncheckedIndexedAccess cannot see those bounds, and a checked read would cost a branch per
-// element in the innermost loops.
+// Non-null assertions: only on typed-array reads inside loops, at indices the loop's bounds keep in
+// range (see CONTRIBUTING.md, "Non-null assertions"); shapes, strides and parameters are read with
+// `at` or destructured before the loops.
+import { at } from "../core/errors.js";
 import { ConcreteArray, storageOf } from "../core/ndarray.js";
 import { DType, TypedArray, allocate } from "../core/dtype.js";
 import { sizeOf, stridesOf } from "../core/shape.js";
@@ -51,11 +51,10 @@ export function reduce(
     const ost = stridesOf(outShape);
     const so = new Array<number>(nd).fill(0);
     let j = 0;
-    for (let i = 0; i < nd; i++) if (!axes.includes(i)) so[i] = ost[j++]!;
+    for (let i = 0; i < nd; i++) if (!axes.includes(i)) so[i] = at(ost, j++, "reduce");
     const step = lastStride(so);
     let i = 0;
-    stridedRuns(shape, [so], ([o0], len) => {
-      let o = o0!;
+    stridedRuns(shape, [so], (len, o) => {
       for (let j = 0; j < len; j++, o += step) acc[o] = combine(acc[o]!, d[i++]!);
     });
   }
@@ -66,10 +65,10 @@ export function reduce(
 
 /** Whether sorted `axes` are consecutive and start at axis 0 or end at the last axis. */
 function contiguousBlock(axes: readonly number[], nd: number): boolean {
-  const k = axes.length;
-  if (k === 0) return false;
-  for (let i = 1; i < k; i++) if (axes[i] !== axes[0]! + i) return false;
-  return axes[0] === 0 || axes[k - 1] === nd - 1;
+  const first = axes[0];
+  if (first === undefined) return false;
+  for (const [i, a] of axes.entries()) if (a !== first + i) return false;
+  return first === 0 || axes[axes.length - 1] === nd - 1;
 }
 
 /** acc[j] = combine(...combine(acc[j], d[j]), d[m + j]) ... over `rows` rows of length m. */
@@ -114,7 +113,7 @@ function foldLines(
 export function argReduce(x: ConcreteArray, axis: number, isMax: boolean): ConcreteArray {
   const shape = x.shape;
   const outShape = shape.filter((_, i) => i !== axis);
-  const len = shape[axis]!;
+  const len = at(shape, axis, isMax ? "argmax" : "argmin");
   const inner = sizeOf(shape.slice(axis + 1));
   const outer = sizeOf(shape.slice(0, axis));
   const out = new Int32Array(outer * inner);

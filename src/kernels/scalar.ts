@@ -4,12 +4,16 @@
  * the kernels and the fused loops that `jit` generates both call it, so the
  * two agree to the bit.
  */
-// Non-null assertions (`!`) in this file are reads of typed arrays, shapes and strides at indices
-// bounded by loops over their lengths, which the primitive's shape rule has checked before the kernel
-// runs: noUncheckedIndexedAccess cannot see those bounds, and a checked read would cost a branch per
-// element in the innermost loops.
+// Non-null assertions: only on typed-array reads inside loops, at indices the loop's bounds keep in
+// range (see CONTRIBUTING.md, "Non-null assertions"); the coefficient tables are copied into
+// Float64Arrays for that.
 import { ERF_TABLE, ERF_TERMS } from "./wasm/erfTable.js";
 import { ERF_SMALL } from "./wasm/vmath.js";
+
+/** The WebAssembly kernel's coefficient tables (the same float64 values), as typed arrays. */
+const SMALL = Float64Array.from(ERF_SMALL);
+const TABLE = Float64Array.from(ERF_TABLE);
+
 export function logistic(v: number): number {
   return v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v));
 }
@@ -45,14 +49,14 @@ export function erf(x: number): number {
   if (ax < 0.5) {
     const z = x * x;
     let p = 0;
-    for (let n = ERF_SMALL.length - 1; n >= 0; n--) p = p * z + ERF_SMALL[n]!;
+    for (let n = SMALL.length - 1; n >= 0; n--) p = p * z + SMALL[n]!;
     return x + x * p;
   }
   if (ax >= 6) return x > 0 ? 1 : -1;
   const j = Math.floor((ax - 0.5) * 8);
   const h = ax - (0.5 + (j + 0.5) * 0.125);
   let p = 0;
-  for (let n = ERF_TERMS - 1; n >= 0; n--) p = p * h + ERF_TABLE[j * ERF_TERMS + n]!;
+  for (let n = ERF_TERMS - 1; n >= 0; n--) p = p * h + TABLE[j * ERF_TERMS + n]!;
   return x > 0 ? p : -p;
 }
 

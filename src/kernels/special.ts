@@ -18,16 +18,25 @@
  * Halley's method on erf(x) = y, or on erfc(x) = 1 - |y| near ±1, where 1 - |y|
  * is exact.
  */
-// Non-null assertions (`!`) in this file are reads of typed arrays, shapes and strides at indices
-// bounded by loops over their lengths, which the primitive's shape rule has checked before the kernel
-// runs: noUncheckedIndexedAccess cannot see those bounds, and a checked read would cost a branch per
-// element in the innermost loops.
+// Non-null assertions: only on typed-array reads inside loops, at indices the loop's bounds keep in
+// range (see CONTRIBUTING.md, "Non-null assertions"); coefficient tables are Float64Arrays for that.
 
 /** Euler's constant γ. */
 const EULER = 0.5772156649015329;
 const LOG_2PI_HALF = 0.9189385332046728; // log(2π)/2
 /** Bernoulli numbers B_2, B_4, ..., B_20. */
-const B2K = [1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510, 43867 / 798, -174611 / 330];
+const B2K = Float64Array.of(
+  1 / 6,
+  -1 / 30,
+  1 / 42,
+  -1 / 30,
+  5 / 66,
+  -691 / 2730,
+  7 / 6,
+  -3617 / 510,
+  43867 / 798,
+  -174611 / 330,
+);
 
 /** ζ(s, q) for integer s ≥ 2 and q not a non-positive integer (+Infinity at q + j = 0). */
 export function hurwitzZeta(s: number, q: number): number {
@@ -176,15 +185,18 @@ export function polygamma(n: number, x: number): number {
     // dⁿ cot(y)/dyⁿ = Pₙ(cot y), P₀(c) = c, P_(k+1)(c) = -(1 + c²) P_k'(c) (no sum of |x| terms)
     if (Number.isInteger(x)) return NaN;
     const c = picotpi(x) / Math.PI;
-    let p = [0, 1]; // coefficients of P₀ in powers of c
+    // coefficients of P_k in powers of c (degree k + 1), in two buffers of P_n's length n + 2
+    let p = new Float64Array(n + 2);
+    let q = new Float64Array(n + 2);
+    p[1] = 1; // P₀(c) = c
     for (let k = 0; k < n; k++) {
-      const q = new Array<number>(p.length + 1).fill(0);
-      for (let j = 1; j < p.length; j++) {
+      q.fill(0);
+      for (let j = 1; j <= k + 1; j++) {
         // -(1 + c²) · j p_j c^(j-1)
         q[j - 1]! -= j * p[j]!;
         q[j + 1]! -= j * p[j]!;
       }
-      p = q;
+      [p, q] = [q, p];
     }
     let pc = 0;
     for (let j = p.length - 1; j >= 0; j--) pc = pc * c + p[j]!;

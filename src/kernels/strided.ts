@@ -3,53 +3,83 @@
  * strides (broadcasting, transposes, slices, padding, reductions), and the
  * walk over the lines of one axis.
  */
-// Non-null assertions (`!`) in this file are reads of typed arrays, shapes and strides at indices
-// bounded by loops over their lengths, which the primitive's shape rule has checked before the kernel
-// runs: noUncheckedIndexedAccess cannot see those bounds, and a checked read would cost a branch per
-// element in the innermost loops.
-import { Shape, stridesOf } from "../core/shape.js";
+// Non-null assertions: only on typed-array reads inside loops, at indices the loop's bounds keep in
+// range (see CONTRIBUTING.md, "Non-null assertions"); shapes and strides are read with `at` or
+// copied into typed arrays before the loops.
+import { at } from "../core/errors.js";
+import { Shape, sizeOf, stridesOf } from "../core/shape.js";
 
 /** Strides of `inShape` aligned to `outShape` (0 on broadcast axes). */
 export function bcastStrides(inShape: Shape, outShape: Shape): number[] {
-  const st = stridesOf(inShape);
-  const off = outShape.length - inShape.length;
-  const out = new Array<number>(outShape.length).fill(0);
-  for (let i = 0; i < inShape.length; i++) out[off + i] = inShape[i] === 1 ? 0 : st[i]!;
+  const out = new Array<number>(outShape.length - inShape.length).fill(0);
+  for (const [i, s] of stridesOf(inShape).entries()) out.push(inShape[i] === 1 ? 0 : s);
   return out;
 }
 
+/** Strides of one operand (one per axis of the walked shape). */
+type Strides = readonly number[];
+
 /**
  * Walks the row-major positions of `shape` one innermost row at a time, for
- * several operands read (or written) through their own strides: calls
- * `visit(at, len)` for each row, where `at[q]` is operand q's flat offset of
- * the row's first element (`base[q] + Σ idx[k] * strides[q][k]`) and `len`
- * the row's length; within the row operand q advances by its last stride.
- * `at` is reused between calls.
+ * one to three operands read (or written) through their own strides: calls
+ * `visit(len, p0, p1, p2)` for each row, where `len` is the row's length and
+ * `pq` operand q's flat offset of the row's first element
+ * (`Σ idx[k] * strides[q][k]`, plus `base` for operand 0; 0 for an operand not
+ * given); within the row operand q advances by its last stride.
  */
 export function stridedRuns(
   shape: Shape,
-  strides: readonly (readonly number[])[],
-  visit: (at: readonly number[], len: number) => void,
-  base?: readonly number[],
+  strides: readonly [Strides] | readonly [Strides, Strides] | readonly [Strides, Strides, Strides],
+  visit: (len: number, p0: number, p1: number, p2: number) => void,
+  base = 0,
 ): void {
   const nd = shape.length;
-  const k = strides.length;
-  const at = base === undefined ? new Array<number>(k).fill(0) : base.slice();
   if (nd === 0) {
-    visit(at, 1);
+    visit(1, base, 0, 0);
     return;
   }
-  const len = shape[nd - 1]!;
-  let rows = 1;
-  for (let i = 0; i < nd - 1; i++) rows *= shape[i]!;
-  if (rows === 0 || len === 0) return;
+  const len = at(shape, nd - 1, "stridedRuns");
+  if (len === 0) return;
+  const rows = sizeOf(shape) / len;
+  // per operand: its strides, and the step back after a full turn of each axis (offsets stay
+  // below the operands' sizes, at most MAX_SIZE = 2³¹ - 1, so int32 holds them)
+  const [s0, s1, s2] = strides;
+  const zero = new Int32Array(nd);
+  const st0 = Int32Array.from(s0);
+  const st1 = s1 === undefined ? zero : Int32Array.from(s1);
+  const st2 = s2 === undefined ? zero : Int32Array.from(s2);
+  const back = (st: Int32Array) => st.map((v, a) => v * at(shape, a, "stridedRuns"));
+  const bk0 = back(st0);
+  const bk1 = back(st1);
+  const bk2 = back(st2);
+  const dims = Int32Array.from(shape);
   const idx = new Int32Array(nd);
+  let p0 = base;
+  let p1 = 0;
+  let p2 = 0;
+  if (s1 === undefined) {
+    // one operand (copies, broadcasts, reductions): the same walk without the unused offsets
+    for (let r = 0; r < rows; r++) {
+      visit(len, p0, 0, 0);
+      for (let a = nd - 2; a >= 0; a--) {
+        p0 += st0[a]!;
+        if (++idx[a]! < dims[a]!) break;
+        p0 -= bk0[a]!;
+        idx[a] = 0;
+      }
+    }
+    return;
+  }
   for (let r = 0; r < rows; r++) {
-    visit(at, len);
+    visit(len, p0, p1, p2);
     for (let a = nd - 2; a >= 0; a--) {
-      for (let q = 0; q < k; q++) at[q]! += strides[q]![a]!;
-      if (++idx[a]! < shape[a]!) break;
-      for (let q = 0; q < k; q++) at[q]! -= strides[q]![a]! * shape[a]!;
+      p0 += st0[a]!;
+      p1 += st1[a]!;
+      p2 += st2[a]!;
+      if (++idx[a]! < dims[a]!) break;
+      p0 -= bk0[a]!;
+      p1 -= bk1[a]!;
+      p2 -= bk2[a]!;
       idx[a] = 0;
     }
   }
@@ -57,15 +87,13 @@ export function stridedRuns(
 
 /** The stride of the innermost axis (0 for rank 0). */
 export function lastStride(strides: readonly number[]): number {
-  return strides.length === 0 ? 0 : strides[strides.length - 1]!;
+  return strides.length === 0 ? 0 : at(strides, strides.length - 1, "lastStride");
 }
 
 /** Calls `f(base, stride, len)` for every line of `shape` along `axis`. */
 export function axisLoop(shape: Shape, axis: number, f: (base: number, stride: number, len: number) => void): void {
-  let pre = 1;
-  for (let i = 0; i < axis; i++) pre *= shape[i]!;
-  const len = shape[axis]!;
-  let post = 1;
-  for (let i = axis + 1; i < shape.length; i++) post *= shape[i]!;
+  const pre = sizeOf(shape.slice(0, axis));
+  const len = at(shape, axis, "axisLoop");
+  const post = sizeOf(shape.slice(axis + 1));
   for (let p = 0; p < pre; p++) for (let q = 0; q < post; q++) f(p * len * post + q, post, len);
 }
