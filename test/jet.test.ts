@@ -15,6 +15,7 @@ import * as nb from "../src/index.js";
 import { arbProgram } from "../src/testing/index.js";
 import { PRIMS, SPECS, apply, type PrimSpec } from "./properties/primitiveSpecs.js";
 import type { Prim } from "./support/primitives.js";
+import { fact, nestedAll } from "./support/jet.js";
 
 type A = nb.NDArray;
 const RUNS = Number(process.env.NABLA_FC_RUNS ?? 10);
@@ -22,7 +23,6 @@ const SEED = Number(process.env.NABLA_FC_SEED ?? 20261201);
 
 const isFloatArr = (x: A): boolean => x.dtype === "float64" || x.dtype === "float32";
 const vals = (x: A): number[] => Array.from(x.toTypedArray(), Number);
-const fact = (k: number): number => (k <= 1 ? 1 : k * fact(k - 1));
 
 /** |got - want| ≤ tol · scale elementwise, with a message naming the order. */
 function expectNear(got: A, want: A | number[], tol: number, scale: number, what: string): void {
@@ -228,23 +228,6 @@ describe("jet composes", () => {
 describe("jet of every primitive of the table against nested jvp (order 3)", () => {
   // the per-primitive specs of test/properties: operand generators on each primitive's smooth domain
   const K = 3;
-  /** Per output, its k-th t-derivatives (k = 1..K) of t ↦ prim(x + Σ_j d_j t^j / j!), by nested jvp. */
-  function nestedAll(g: (xs: A[]) => A[], xs: A[], ds: A[][]): A[][] {
-    const at = (t: A): A[] =>
-      g(
-        xs.map((x, i) =>
-          ds[i]!.reduce((acc, d, j) => nb.add(acc, nb.mul(d, nb.div(nb.pow(t, j + 1), fact(j + 1)))), x),
-        ),
-      );
-    const out: A[][] = [];
-    let h: (t: A) => A[] = at;
-    for (let k = 1; k <= K; k++) {
-      const prev = h;
-      h = (t: A) => nb.jvp(prev, [t], [nb.onesLike(t)])[1];
-      out.push(h(nb.array(0)));
-    }
-    return out;
-  }
   const smooth = PRIMS.filter((p) => SPECS[p].diff !== null);
 
   it.each(smooth)("%s", (prim) => {

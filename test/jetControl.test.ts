@@ -13,10 +13,10 @@
 import { describe, expect, it } from "vitest";
 import * as nb from "../src/index.js";
 import { apply } from "./properties/primitiveSpecs.js";
+import { fact, nestedAll } from "./support/jet.js";
 
 type A = nb.NDArray;
 const vals = (x: A): number[] => Array.from(x.toTypedArray(), Number);
-const fact = (k: number): number => (k <= 1 ? 1 : k * fact(k - 1));
 /** Entry k of a list that must have it. */
 const entry = <V>(xs: readonly V[], k: number): V => {
   const v = xs[k];
@@ -33,21 +33,6 @@ function expectNear(got: A, want: A | number[], tol: number, what: string): void
   g.forEach((v, i) => {
     if (!(Math.abs(v - w[i]!) <= tol * scale)) expect.fail(`${what}, element ${i}: got ${v}, expected ${w[i]}`);
   });
-}
-
-/** Per order k = 1..K, the outputs' k-th t-derivatives of t ↦ g(xs + Σ_j d_j t^j / j!) at 0, by nested jvp. */
-function nestedAll(g: (xs: A[]) => A[], xs: A[], ds: A[][]): A[][] {
-  const K = ds[0]!.length;
-  const at = (t: A): A[] =>
-    g(xs.map((x, i) => ds[i]!.reduce((acc, d, j) => nb.add(acc, nb.mul(d, nb.div(nb.pow(t, j + 1), fact(j + 1)))), x)));
-  const out: A[][] = [];
-  let h: (t: A) => A[] = at;
-  for (let k = 1; k <= K; k++) {
-    const prev = h;
-    h = (t: A) => nb.jvp(prev, [t], [nb.onesLike(t)])[1];
-    out.push(h(nb.array(0)));
-  }
-  return out;
 }
 
 /** jet of a one-output function of one input against nested jvp, every order. */

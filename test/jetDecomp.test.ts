@@ -13,11 +13,11 @@ import * as nb from "../src/index.js";
 import { apply } from "./properties/primitiveSpecs.js";
 import type { Prim, Params } from "./support/primitives.js";
 import { seeded, type Random } from "./support/rng.js";
+import { fact, nestedAll } from "./support/jet.js";
 
 type A = nb.NDArray;
 type M = number[][];
 const vals = (x: A): number[] => Array.from(x.toTypedArray(), Number);
-const fact = (k: number): number => (k <= 1 ? 1 : k * fact(k - 1));
 
 /** |got - want| ≤ tol · (1 + max|want|) elementwise. */
 function expectNear(got: A, want: A | number[], tol: number, what: string): number {
@@ -104,20 +104,6 @@ function luInput(r: Random, m: number, n: number): M {
 // ---------------------------------------------------------------------------
 // nested-jvp reference
 
-/** Per output, the k-th t-derivatives (k = 1..K) of t ↦ g(x + Σ_j d_j t^j / j!) at 0, by nested jvp. */
-function nestedAll(g: (x: A) => A[], x: A, ds: A[]): A[][] {
-  const at = (t: A): A[] =>
-    g(ds.reduce((acc, d, j) => nb.add(acc, nb.mul(d, nb.div(nb.pow(t, j + 1), fact(j + 1)))), x));
-  const out: A[][] = [];
-  let h: (t: A) => A[] = at;
-  for (let k = 1; k <= ds.length; k++) {
-    const prev = h;
-    h = (t: A) => nb.jvp(prev, [t], [nb.onesLike(t)])[1];
-    out.push(h(nb.array(0)));
-  }
-  return out;
-}
-
 /** Random input terms shaped like x: uniform in (-0.5, 0.5), term j scaled by 1/j. */
 const terms = (r: Random, x: A, K: number): A[] =>
   range(K).map((j) => nb.reshape(nb.array(range(x.size).map(() => r(-0.5, 0.5) / (j + 1))), x.shape));
@@ -133,7 +119,7 @@ function againstNested<P extends Prim>(prim: P, x: A, params: Params[P], seed: n
   const g = (v: A): A[] => apply(prim, [v], params);
   const ds = terms(r, x, K);
   const [ys, ss] = nb.jet((v: A) => g(v), [x], [ds]);
-  const ref = nestedAll(g, x, ds);
+  const ref = nestedAll(([v]) => g(v ?? x), [x], [ds]);
   let worst = 0;
   ys.forEach((y, o) => {
     const s = ss[o]!;

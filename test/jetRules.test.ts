@@ -12,10 +12,10 @@ import * as nb from "../src/index.js";
 import { apply } from "./properties/primitiveSpecs.js";
 import type { Prim, Params } from "./support/primitives.js";
 import { seeded } from "./support/rng.js";
+import { fact, nestedAll } from "./support/jet.js";
 
 type A = nb.NDArray;
 const vals = (x: A): number[] => Array.from(x.toTypedArray(), Number);
-const fact = (k: number): number => (k <= 1 ? 1 : k * fact(k - 1));
 
 /** |got - want| ≤ tol · (1 + max|want|) elementwise (non-finite values must match exactly). */
 function expectNear(got: A, want: A | number[], tol: number, what: string): void {
@@ -32,20 +32,6 @@ function expectNear(got: A, want: A | number[], tol: number, what: string): void
     }
     if (!(Math.abs(v - t) <= tol * scale)) expect.fail(`${what}, element ${i}: got ${v}, expected ${t}`);
   });
-}
-
-/** Per output, the k-th t-derivatives (k = 1..K) of t ↦ g(x + Σ_j d_j t^j / j!) at 0, by nested jvp. */
-function nestedAll(g: (xs: A[]) => A[], xs: A[], ds: A[][], K: number): A[][] {
-  const at = (t: A): A[] =>
-    g(xs.map((x, i) => ds[i]!.reduce((acc, d, j) => nb.add(acc, nb.mul(d, nb.div(nb.pow(t, j + 1), fact(j + 1)))), x)));
-  const out: A[][] = [];
-  let h: (t: A) => A[] = at;
-  for (let k = 1; k <= K; k++) {
-    const prev = h;
-    h = (t: A) => nb.jvp(prev, [t], [nb.onesLike(t)])[1];
-    out.push(h(nb.array(0)));
-  }
-  return out;
 }
 
 /** Random input terms (uniform in (-0.5, 0.5), term j scaled by 1/j) shaped like x. */

@@ -17,13 +17,13 @@ import * as nb from "../src/index.js";
 import { apply } from "./properties/primitiveSpecs.js";
 import type { Prim, Params } from "./support/primitives.js";
 import { seeded } from "./support/rng.js";
+import { fact, nestedAll } from "./support/jet.js";
 
 type A = nb.NDArray;
 type M = number[][];
 const SLOW = process.env.NABLA_JET_SLOW === "1";
 const K = 8;
 const vals = (x: A): number[] => Array.from(x.toTypedArray(), Number);
-const fact = (k: number): number => (k <= 1 ? 1 : k * fact(k - 1));
 
 /** |got - want| ≤ tol · (1 + max|want|) elementwise. */
 function expectNear(got: A, want: A | number[], tol: number, what: string): void {
@@ -118,20 +118,6 @@ const jetOf =
 
 // ---------------------------------------------------------------------------
 // nested jvp
-
-/** Per output, the k-th t-derivatives (k = 1..order) of t ↦ g(x + Σ_j d_j t^j / j!) at 0, by nested jvp. */
-function nestedAll(g: (xs: A[]) => A[], xs: A[], ds: A[][], order: number): A[][] {
-  const at = (t: A): A[] =>
-    g(xs.map((x, i) => ds[i]!.reduce((acc, d, j) => nb.add(acc, nb.mul(d, nb.div(nb.pow(t, j + 1), fact(j + 1)))), x)));
-  const out: A[][] = [];
-  let h: (t: A) => A[] = at;
-  for (let k = 1; k <= order; k++) {
-    const prev = h;
-    h = (t: A) => nb.jvp(prev, [t], [nb.onesLike(t)])[1];
-    out.push(h(nb.array(0)));
-  }
-  return out;
-}
 
 /**
  * jet of prim in the operands `wrt` (the others constant) against nested jvp to `order`. Tolerance:
