@@ -46,7 +46,7 @@ import {
 } from "./lib/report.js";
 import { type Workload, workloads } from "./workloads.js";
 import { peakRss } from "./lib/rss.js";
-import { writeDocs } from "./lib/docs.js";
+import { writeDocs, writeReadme } from "./lib/docs.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -324,16 +324,20 @@ if (jetRows.length > 0) console.log("\n" + renderTable(jetHeader, jetRows));
 console.log(`\ntotal ${elapsedS.toFixed(0)} s; JSON in ${opts.json}`);
 if (!opts["no-docs"] && opts.suite === "W" && filters === undefined) {
   const file = join(here, "..", "docs", "benchmarks.md");
-  writeDocs(file, { header, results, rows: rowKeys, rss, overhead, notes: [...skipped, ...ns], elapsedS });
-  // the project's prettier style (tables padded), so `npm run lint` accepts the rewritten file
-  try {
-    const prettier = await import("prettier");
-    const config = (await prettier.resolveConfig(file)) ?? {};
-    writeFileSync(file, await prettier.format(readFileSync(file, "utf8"), { ...config, parser: "markdown" }));
-  } catch (e) {
-    console.log(`(docs/benchmarks.md not formatted: ${(e as Error).message})`);
-  }
-  console.log(`docs section written to ${file}`);
+  const readme = join(here, "..", "README.md");
+  const input = { header, results, rows: rowKeys, rss, overhead, notes: [...skipped, ...ns], elapsedS };
+  writeDocs(file, input);
+  writeReadme(readme, input);
+  // the project's prettier style (tables padded), so `npm run lint` accepts the rewritten files
+  for (const f of [file, readme])
+    try {
+      const prettier = await import("prettier");
+      const config = (await prettier.resolveConfig(f)) ?? {};
+      writeFileSync(f, await prettier.format(readFileSync(f, "utf8"), { ...config, parser: "markdown" }));
+    } catch (e) {
+      console.log(`(${f} not formatted: ${(e as Error).message})`);
+    }
+  console.log(`docs section written to ${file}, performance table to ${readme}`);
 }
 
 /** Formats with the project's prettier config when available, so `prettier --check .` accepts the file. */

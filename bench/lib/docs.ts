@@ -53,9 +53,33 @@ export function writeDocs(file: string, d: DocsInput): void {
     writeFileSync(file, `# Benchmarks\n\n${s}\n`);
     return;
   }
+  replaceBetween(file, START, END, s, true);
+}
+
+const README_START = "<!-- perf:start -->";
+const README_END = "<!-- perf:end -->";
+
+/**
+ * Rewrites README's performance table (between `<!-- perf:start -->` and `<!-- perf:end -->`) with the
+ * ratios of the same run, so README and docs/benchmarks.md never disagree. A README without the
+ * markers is left alone.
+ */
+export function writeReadme(file: string, d: DocsInput): void {
+  const s = [
+    README_START,
+    `From one \`npm run bench\` run (${new Date().toISOString().slice(0, 10)}, ${d.header}; medians and details in [docs/benchmarks.md](docs/benchmarks.md)). Peer time ÷ nabla's best of eager and \`jit\`, same dtype: above 1 means nabla is faster.`,
+    "",
+    ratiosTable(d.results, d.rows, true),
+    README_END,
+  ].join("\n");
+  replaceBetween(file, README_START, README_END, s, false);
+}
+
+/** Replaces the text from `start` to `end` (markers included) by `text`; appends it when `append` and the markers are missing. */
+function replaceBetween(file: string, start: string, end: string, text: string, append: boolean): void {
   const old = readFileSync(file, "utf8");
-  const i = old.indexOf(START);
-  const j = old.indexOf(END);
-  const next = i >= 0 && j > i ? old.slice(0, i) + s + old.slice(j + END.length) : `${old.trimEnd()}\n\n${s}\n`;
-  writeFileSync(file, next);
+  const i = old.indexOf(start);
+  const j = old.indexOf(end);
+  if (i >= 0 && j > i) writeFileSync(file, old.slice(0, i) + text + old.slice(j + end.length));
+  else if (append) writeFileSync(file, `${old.trimEnd()}\n\n${text}\n`);
 }
