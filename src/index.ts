@@ -29,10 +29,10 @@ export { jit } from "./transforms/jit.js";
 export { init, devices, defaultDevice, devicePut, deviceGet } from "./device/index.js";
 export { customJvp, customVjp, checkpoint } from "./transforms/custom.js";
 export { cond, whileLoop, forLoop, scan } from "./transforms/control.js";
-// issue 11 (jet branch): Taylor mode
+// Taylor mode
 export { jet } from "./transforms/jet.js";
 export type { JetSeriesOf } from "./transforms/jet.js";
-// issue 11 (implicit branch): implicit differentiation, linear transposition, parallel scans
+// implicit differentiation, linear transposition, parallel scans
 export { customRoot, customLinearSolve } from "./transforms/implicit.js";
 export { linearTranspose } from "./transforms/linearTranspose.js";
 export { associativeScan } from "./transforms/associativeScan.js";
