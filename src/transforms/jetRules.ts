@@ -774,6 +774,7 @@ export const JET_RULES = {
  */
 export function jetRuleOf(prim: Rule<unknown>): JetRule<unknown> {
   const name = prim.name as Prim;
+  // the table's rules take their row's operand and output tuples: what jet passes for that row
   if ((RULES as Record<string, Rule<never>>)[name] === prim) return JET_RULES[name] as JetRule<unknown>;
   const full = higherOrderJetRule(prim);
   return full === null ? viaJvp : (_p, P, ins, _o, params, K) => full(P, ins, params, K)[1];
