@@ -13,6 +13,7 @@ import { apply } from "./properties/primitiveSpecs.js";
 import type { Prim, Params } from "./support/primitives.js";
 import { seeded } from "./support/rng.js";
 import { fact, nestedAll } from "./support/jet.js";
+import { at } from "../src/core/errors.js";
 
 type A = nb.NDArray;
 const vals = (x: A): number[] => Array.from(x.toTypedArray(), Number);
@@ -120,6 +121,65 @@ describe("pow", () => {
       });
       againstNested("pow", [nb.array(xs), nb.array(n)], {}, [0], 2 + n);
     }
+  });
+
+  it("constant exponents 0, 1 and 2 (number, float and int32 arrays): closed forms, x^0 = 1 everywhere", () => {
+    // x(t) = x0 + d1 t + d2 t²/2 + d3 t³/6 (derivative terms, as jet takes them)
+    const xs = [-1.5, 0, 0.7];
+    const d = [
+      [1, -0.3, 2],
+      [0.5, 1.2, -0.8],
+      [-2, 0.25, 1.5],
+    ];
+    const d1 = (i: number) => at(at(d, 0), i);
+    const d2 = (i: number) => at(at(d, 1), i);
+    const d3 = (i: number) => at(at(d, 2), i);
+    const closed: Record<number, { y: number[]; s: number[][] }> = {
+      // x^0 = 1: every derivative is 0
+      0: { y: xs.map(() => 1), s: d.map((t) => t.map(() => 0)) },
+      // x^1 = x: the input terms
+      1: { y: xs, s: d },
+      // (x²)' = 2 x x', (x²)'' = 2 x'² + 2 x x'', (x²)''' = 6 x' x'' + 2 x x'''
+      2: {
+        y: xs.map((x) => x * x),
+        s: [
+          xs.map((x, i) => 2 * x * d1(i)),
+          xs.map((x, i) => 2 * d1(i) ** 2 + 2 * x * d2(i)),
+          xs.map((x, i) => 6 * d1(i) * d2(i) + 2 * x * d3(i)),
+        ],
+      },
+    };
+    for (const n of [0, 1, 2]) {
+      const want = at(closed, n);
+      const exponents: [string, number | A][] = [
+        ["number", n],
+        ["float64", nb.array(n)],
+        ["int32", nb.array(n, { dtype: "int32" })],
+      ];
+      for (const [kind, e] of exponents) {
+        const f = (x: A) => nb.pow(x, e);
+        for (const [how, g] of [
+          ["eager", f],
+          ["jit", nb.jit(f)],
+        ] as const) {
+          const [p, s] = nb.jet(g, [nb.array(xs)], [d.map((t) => nb.array(t))]);
+          const what = `x^${n}, ${kind} exponent, ${how}`;
+          // at most two products and a sum of exact inputs per element: within a few ulps
+          expectNear(p, want.y, 1e-15, `${what}, primal`);
+          expect(s.length, what).toBe(3);
+          s.forEach((c, k) => expectNear(c, at(want.s, k), 1e-15, `${what}, order ${k + 1}`));
+        }
+      }
+    }
+    // the reported case (a unit first term); x^0 is the constant 1 at 0 and at non-finite bases too
+    for (const x0 of [1.7, 0, -2, Infinity, NaN]) {
+      const [p0, s0] = nb.jet((x: A) => nb.pow(x, 0), [nb.array(x0)], [[1, 0, 0]]);
+      expect(vals(p0), `${x0}^0`).toEqual([1]);
+      expect(s0.map(vals), `${x0}^0`).toEqual([[0], [0], [0]]);
+    }
+    // and nested jvp agrees at nonzero bases, to order 6
+    againstNested("pow", [nb.array([-1.5, 0.4, 2.2]), nb.array(0)], {}, [0], 11);
+    againstNested("pow", [nb.array([-1.5, 0.4, 2.2]), nb.array(1)], {}, [0], 12);
   });
 
   it("non-integer exponent at x = 0: orders below the exponent are 0, the others non-finite", () => {

@@ -47,13 +47,14 @@
  * a primitive outside the table without a rule of its own.
  */
 import { ConcreteArray, fromNested, storageOf, type NDArray } from "../core/ndarray.js";
-import { bind, type Rule } from "../core/trace.js";
+import { bind, bind1, type Rule } from "../core/trace.js";
 import { isFloat } from "../core/dtype.js";
+import { at } from "../core/errors.js";
 import { RULES, type Params, type Prim } from "../prims/table.js";
 import * as E from "../prims/elementwise.js";
 import * as O from "../prims/wrap.js";
 import { digammaW, polygammaW } from "../prims/special.js";
-import type { T } from "../prims/rule.js";
+import type { T, Tuple } from "../prims/rule.js";
 import { jvpFlat } from "./jvp.js";
 import { eighJet, luJet, qrJet, svdJet } from "./jetRulesDecomp.js";
 import { higherOrderJetRule } from "./jetHigher.js";
@@ -63,30 +64,41 @@ import { cofactorSeries, detSeries, expmFrechetSeries, expmSeries, logdetSeries 
 /** A truncated Taylor series: `[x0, x1, ..., xK]`, normalised coefficients, null = 0 (x0 never null). */
 export type Series = readonly T[];
 
+/** A series built inside a rule, typed with its primal first: `[x0, x1, ..., xK]`, x0 an array. */
+type Full = readonly [NDArray, ...T[]];
+
 /**
  * A Taylor rule: the operands' primals, their series (null = a constant
  * operand, all coefficients 1..K zero), the primal outputs, parameters, the order K → per output its
- * coefficients 1..K (null: all zero).
+ * coefficients 1..K (null: all zero). `N` operands and `M` outputs (`number`: any), as the primitive's
+ * row (`Rule<P, N, M>` of prims/rule.ts) types them: `jet` passes one primal and one series per operand
+ * and the outputs `bind` returned, so a rule destructures them by position.
  */
-export type JetRule<P> = (
+export type JetRule<P, N extends number = number, M extends number = number> = (
   prim: Rule<P>,
-  primals: readonly NDArray[],
-  ins: readonly (Series | null)[],
-  outs: readonly NDArray[],
+  primals: Readonly<Tuple<NDArray, N>>,
+  ins: Readonly<Tuple<Series | null, N>>,
+  outs: Readonly<Tuple<NDArray, M>>,
   params: P,
   order: number,
 ) => (T[] | null)[];
+
+/** The operand and output counts of primitive P's row (`number` for a variadic row). */
+type RowArgs<P extends Prim> = Parameters<(typeof RULES)[P]["jvp"]>;
+type Arity<P extends Prim> = RowArgs<P>[0]["length"];
+type OutArity<P extends Prim> = RowArgs<P>[2]["length"];
 
 // ---------------------------------------------------------------------------
 // series arithmetic (null = 0)
 
 const add = (a: T, b: T): T => (a === null ? b : b === null ? a : O.add(a, b));
 const mul = (a: T, b: T): T => (a === null || b === null ? null : O.mul(a, b));
-const scale = (a: T, c: number): T => (a === null ? null : c === 1 ? a : O.mul(a, c));
+const scaleArr = (a: NDArray, c: number): NDArray => (c === 1 ? a : O.mul(a, c));
+const scale = (a: T, c: number): T => (a === null ? null : scaleArr(a, c));
 
 /** The series of a possibly constant input: its coefficients with zeros for a constant. */
-const full = (s: Series | null | undefined, x0: NDArray, K: number): T[] => {
-  const out: T[] = [x0];
+const full = (s: Series | null | undefined, x0: NDArray, K: number): [NDArray, ...T[]] => {
+  const out: [NDArray, ...T[]] = [x0];
   for (let k = 1; k <= K; k++) out.push(s?.[k] ?? null);
   return out;
 };
@@ -99,7 +111,14 @@ function cauchy(a: readonly T[], b: readonly T[], k: number, from = 0): T {
 }
 
 /** The full product series a·b up to order K. */
-function product(a: readonly T[], b: readonly T[], K: number): T[] {
+function product(a: Full, b: Full, K: number): [NDArray, ...T[]] {
+  const out: [NDArray, ...T[]] = [O.mul(a[0], b[0])];
+  for (let k = 1; k <= K; k++) out.push(cauchy(a, b, k));
+  return out;
+}
+
+/** Coefficients 0..K of a·b for series whose coefficient 0 may be zero too. */
+function productOf(a: readonly T[], b: readonly T[], K: number): T[] {
   const out: T[] = [];
   for (let k = 0; k <= K; k++) out.push(cauchy(a, b, k));
   return out;
@@ -109,7 +128,7 @@ function product(a: readonly T[], b: readonly T[], K: number): T[] {
  * The quotient q = a / b: q_k = (a_k - Σ_{j=1..k} b_j q_{k-j}) / b_0, with
  * q_0 given (the primal output, already computed).
  */
-function quotient(a: readonly T[], b: readonly T[], q0: T, K: number): T[] {
+function quotient(a: readonly T[], b: Full, q0: T, K: number): T[] {
   const q: T[] = [q0];
   for (let k = 1; k <= K; k++) {
     let num: T = a[k] ?? null;
@@ -117,7 +136,7 @@ function quotient(a: readonly T[], b: readonly T[], q0: T, K: number): T[] {
       const t = mul(b[j] ?? null, q[k - j] ?? null);
       if (t !== null) num = num === null ? O.neg(t) : O.sub(num, t);
     }
-    q.push(num === null ? null : O.div(num, b[0]!));
+    q.push(num === null ? null : O.div(num, b[0]));
   }
   return q;
 }
@@ -126,8 +145,8 @@ function quotient(a: readonly T[], b: readonly T[], q0: T, K: number): T[] {
  * y with y' = u x' (t-derivatives): k y_k = Σ_{j=1..k} j x_j u_{k-j}. `u(m, y)`
  * gives u_m from y_0..y_m (called in order m = 0, 1, ...), so u may depend on y.
  */
-function ode(x: readonly T[], y0: NDArray, K: number, u: (m: number, y: readonly T[]) => T): T[] {
-  const y: T[] = [y0];
+function ode(x: readonly T[], y0: NDArray, K: number, u: (m: number, y: Full) => T): [NDArray, ...T[]] {
+  const y: [NDArray, ...T[]] = [y0];
   const us: T[] = [];
   for (let k = 1; k <= K; k++) {
     us.push(u(k - 1, y));
@@ -146,8 +165,8 @@ const deriv = (x: readonly T[], K: number): T[] => {
 };
 
 /** y with y' = q, given q's series to order K-1 and y_0: y_{m+1} = q_m / (m+1). */
-const integrate = (q: readonly T[], y0: NDArray, K: number): T[] => {
-  const y: T[] = [y0];
+const integrate = (q: readonly T[], y0: NDArray, K: number): [NDArray, ...T[]] => {
+  const y: [NDArray, ...T[]] = [y0];
   for (let m = 0; m < K; m++) y.push(scale(q[m] ?? null, 1 / (m + 1)));
   return y;
 };
@@ -188,28 +207,23 @@ const sinhCoshS = (x: readonly T[], s0: NDArray, c0: NDArray, K: number): [T[], 
 /** u = a + b y² (tanh: 1 - y², tan: 1 + y²): u_0 = a + b y_0², u_m = b (y²)_m. */
 const quadU =
   (a: number, b: number) =>
-  (m: number, y: readonly T[]): T => {
-    const sq = cauchy(y, y, m);
-    return m === 0 ? O.add(a, O.mul(sq!, b)) : scale(sq, b);
-  };
+  (m: number, y: Full): T =>
+    m === 0 ? O.add(a, O.mul(O.mul(y[0], y[0]), b)) : scale(cauchy(y, y, m), b);
 
 // d logistic(x) = y (1 - y) dx: u = y - y²
 const logisticS = (x: readonly T[], y0: NDArray, K: number): T[] =>
-  ode(x, y0, K, (m, y) => {
-    const sq = cauchy(y, y, m);
-    return m === 0 ? O.sub(y[0]!, sq!) : add(y[m] ?? null, scale(sq, -1));
-  });
+  ode(x, y0, K, (m, y) => (m === 0 ? O.sub(y[0], O.mul(y[0], y[0])) : add(y[m] ?? null, scale(cauchy(y, y, m), -1))));
 
 /** The series of 1 + c·x (c = ±1) from x's. */
-const affine = (x: readonly T[], c: number, K: number): T[] => {
-  const out: T[] = [O.add(1, scale(x[0]!, c)!)];
+const affine = (x: Full, c: number, K: number): [NDArray, ...T[]] => {
+  const out: [NDArray, ...T[]] = [O.add(1, scaleArr(x[0], c))];
   for (let k = 1; k <= K; k++) out.push(scale(x[k] ?? null, c));
   return out;
 };
 
 // d sqrt(x) = dx / (2 y): from y² = x, y_k = (x_k - Σ_{j=1..k-1} y_j y_{k-j}) / (2 y_0)
-function sqrtS(x: readonly T[], y0: NDArray, K: number): T[] {
-  const y: T[] = [y0];
+function sqrtS(x: readonly T[], y0: NDArray, K: number): [NDArray, ...T[]] {
+  const y: [NDArray, ...T[]] = [y0];
   const twoY0 = O.mul(y0, 2);
   for (let k = 1; k <= K; k++) {
     let num: T = x[k] ?? null;
@@ -221,17 +235,16 @@ function sqrtS(x: readonly T[], y0: NDArray, K: number): T[] {
 }
 
 /** y with y' = x' / b(t), b given as a full series (log: b = x, log1p: 1 + x, atan: 1 + x², asin: √(1 - x²)). */
-function logLike(x: readonly T[], b: readonly T[], y0: NDArray, K: number): T[] {
+function logLike(x: Full, b: Full, y0: NDArray, K: number): [NDArray, ...T[]] {
   const d = deriv(x, K);
-  const q = quotient(d, b, O.div(d[0] ?? O.mul(x[0]!, 0), b[0]!), K - 1);
+  const q = quotient(d, b, O.div(d[0] ?? O.mul(x[0], 0), b[0]), K - 1);
   return integrate(q, y0, K);
 }
 
 /** √(1 - x²) as a series. */
-function sqrtOneMinusSq(x: readonly T[], K: number): T[] {
-  const sq = product(x, x, K);
-  const om = affine(sq, -1, K);
-  return sqrtS(om, O.sqrt(om[0]!), K);
+function sqrtOneMinusSq(x: Full, K: number): [NDArray, ...T[]] {
+  const om = affine(product(x, x, K), -1, K);
+  return sqrtS(om, O.sqrt(om[0]), K);
 }
 
 // ---------------------------------------------------------------------------
@@ -259,21 +272,22 @@ function uniformInteger(y: NDArray): number | null {
 /**
  * x^n for an integer n by binary powering of truncated series (O(K² log|n|)):
  * exact for every x_0, zero and negative included, as the primitive's value;
- * n < 0 is the quotient 1 / x^|n|.
+ * n < 0 is the quotient 1 / x^|n|; n = 0 is the constant 1 (every x_0, 0 and
+ * non-finite included, as the primitive's x⁰ = 1), whose coefficients are 0.
  */
-function intPowS(x: readonly T[], n: number, z0: NDArray, K: number): T[] {
+function intPowS(x: Full, n: number, z0: NDArray, K: number): T[] {
   let e = Math.abs(n);
-  let base: T[] = x.slice(0, K + 1);
-  let acc: T[] | null = null;
+  let base: Full = x;
+  let acc: Full | null = null;
   while (e > 0) {
     if (e & 1) acc = acc === null ? base : product(acc, base, K);
     e >>>= 1;
     if (e > 0) base = product(base, base, K);
   }
-  const p = acc!;
-  if (n > 0) return [z0, ...p.slice(1)];
+  if (acc === null) return [z0, ...Array<T>(K).fill(null)];
+  if (n > 0) return [z0, ...acc.slice(1)];
   const one: T[] = [O.full([], 1, z0.dtype)];
-  return quotient(one, p, z0, K);
+  return quotient(one, acc, z0, K);
 }
 
 /**
@@ -282,9 +296,9 @@ function intPowS(x: readonly T[], n: number, z0: NDArray, K: number): T[] {
  * x_0 ≠ 0 (negative x_0 too, with the primal's sign); at x_0 = 0 the orders
  * k < y are 0 (z = O(t^y)) and the others are non-finite, as x^(y-k) is.
  */
-function powConstS(x: readonly T[], y: NDArray, z0: NDArray, K: number): T[] {
-  const zero = O.equal(x[0]!, 0);
-  const safeX0 = O.where(zero, 1, x[0]!);
+function powConstS(x: Full, y: NDArray, z0: NDArray, K: number): T[] {
+  const zero = O.equal(x[0], 0);
+  const safeX0 = O.where(zero, 1, x[0]);
   const yAtZero = O.where(zero, y, -Infinity); // y where x_0 = 0, -∞ elsewhere
   const y1 = O.add(y, 1);
   const z: T[] = [z0];
@@ -331,7 +345,7 @@ function composeS(x: readonly T[], y0: NDArray, d: (n: number) => NDArray, K: nu
 }
 
 /** The series of log(x) with log 0 taken as 0 where x has no series (the primitive's convention for 0^y). */
-function logSeries(s: Series | null | undefined, x0: NDArray, K: number): T[] {
+function logSeries(s: Series | null | undefined, x0: NDArray, K: number): [NDArray, ...T[]] {
   if (s == null) {
     const zero = O.equal(x0, 0);
     return [O.where(zero, 0, O.log(O.where(zero, 1, x0))), ...Array<T>(K).fill(null)];
@@ -341,9 +355,10 @@ function logSeries(s: Series | null | undefined, x0: NDArray, K: number): T[] {
 }
 
 /** erf-like: y' = c exp(-x²) x' (erf: c = 2/√π, erfc: -2/√π). */
-function erfLikeS(x: readonly T[], y0: NDArray, K: number, c: number): T[] {
-  const nsq = product(x, x, K).map((v) => scale(v, -1));
-  const e = expS(nsq, O.exp(nsq[0]!), K);
+function erfLikeS(x: Full, y0: NDArray, K: number, c: number): T[] {
+  const [sq0, ...sq] = product(x, x, K);
+  const nsq0 = O.mul(sq0, -1);
+  const e = expS([nsq0, ...sq.map((v) => scale(v, -1))], O.exp(nsq0), K);
   return ode(x, y0, K, (m) => scale(e[m] ?? null, c));
 }
 
@@ -353,9 +368,12 @@ function erfinvS(x: readonly T[], y0: NDArray, K: number): T[] {
   const s: T[] = [];
   const e: T[] = [];
   return ode(x, y0, K, (m, y) => {
-    s.push(cauchy(y, y, m));
-    if (m === 0) e.push(O.exp(s[0]!));
-    else {
+    if (m === 0) {
+      const sq0 = O.mul(y[0], y[0]);
+      s.push(sq0);
+      e.push(O.exp(sq0));
+    } else {
+      s.push(cauchy(y, y, m));
       let acc: T = null;
       for (let j = 1; j <= m; j++) acc = add(acc, scale(mul(s[j] ?? null, e[m - j] ?? null), j));
       e.push(scale(acc, 1 / m));
@@ -410,7 +428,10 @@ function solveSeries(
   opA: (a: NDArray) => NDArray,
 ): T[] {
   const ops: T[] = [null];
-  for (let j = 1; j <= K; j++) ops.push(sA?.[j] == null ? null : opA(sA[j]!));
+  for (let j = 1; j <= K; j++) {
+    const a = sA?.[j] ?? null;
+    ops.push(a === null ? null : opA(a));
+  }
   const z: T[] = [x0];
   for (let k = 1; k <= K; k++) {
     let rhs: T = sb?.[k] ?? null;
@@ -433,11 +454,8 @@ const zerosOf = (p: NDArray): NDArray => O.zeros(p.shape, p.dtype);
 
 /** Unary rules from a series function of (x's series, y_0). */
 const unary =
-  (f: (x: readonly T[], y0: NDArray, K: number) => T[]): JetRule<unknown> =>
-  (_p, [x0], [s], [y], _params, K) => {
-    const x = full(s ?? null, x0!, K);
-    return [tail(f(x, y!, K))];
-  };
+  (f: (x: Full, y0: NDArray, K: number) => T[]): JetRule<unknown, 1, 1> =>
+  (_p, [x0], [s], [y], _params, K) => [tail(f(full(s, x0, K), y, K))];
 
 /** Outputs whose series are zero: piecewise-constant, integer-valued and random primitives, stop_gradient. */
 const zeroSeries: JetRule<unknown> = (_p, _x, _s, outs) => outs.map(() => null);
@@ -460,7 +478,7 @@ const linear =
         continue;
       }
       const args = primals.map((p, i) => (isLinear(i) ? (ins[i]?.[k] ?? zerosOf(p)) : p));
-      out.push(bind(prim, args, params)[0]!);
+      out.push(bind1(prim, args, params));
     }
     return [out];
   };
@@ -475,16 +493,16 @@ const addSub =
   };
 
 /** Bilinear primitives (mul, matmul): the Cauchy product with prim as the product. */
-const bilinear: JetRule<unknown> = (prim, P, [sa, sb], _o, params, K) => {
-  const a = full(sa ?? null, P[0]!, K);
-  const b = full(sb ?? null, P[1]!, K);
+const bilinear: JetRule<unknown, 2, 1> = (prim, [a0, b0], [sa, sb], _o, params, K) => {
+  const a = full(sa, a0, K);
+  const b = full(sb, b0, K);
   const out: T[] = [];
   for (let k = 1; k <= K; k++) {
     let acc: T = null;
     for (let i = 0; i <= k; i++) {
       const ai = a[i] ?? null;
       const bi = b[k - i] ?? null;
-      if (ai !== null && bi !== null) acc = add(acc, bind(prim, [ai, bi], params)[0]!);
+      if (ai !== null && bi !== null) acc = add(acc, bind1(prim, [ai, bi], params));
     }
     out.push(acc);
   }
@@ -501,7 +519,7 @@ export const viaJvp: JetRule<unknown> = (prim, P, ins, outs, params, K) => {
   if (!floatOut.some(Boolean)) return outs.map(() => null);
   const dtype = P.find((p, i) => ins[i] !== null && isFloat(p.dtype))?.dtype ?? "float64";
   // x_i(t) by Horner: x_0 + t (x_1 + t (x_2 + ...))
-  const at = (t0: NDArray): NDArray[] =>
+  const xAt = (t0: NDArray): NDArray[] =>
     P.map((p, i) => {
       const s = ins[i];
       if (s === null || s === undefined) return p;
@@ -517,35 +535,33 @@ export const viaJvp: JetRule<unknown> = (prim, P, ins, outs, params, K) => {
   // derivs(n)(t): per output, [g(t), g'(t), ..., g^(n)(t)] (null = 0), flattened output-major
   const n = outs.length;
   const derivs = (order: number, t: NDArray): T[] => {
-    if (order === 0) return bind(prim, at(t), params);
+    if (order === 0) return bind(prim, xAt(t), params);
     const [p, d] = jvpFlat(
-      ([u]) => derivs(order - 1, u!).map((v, j) => v ?? zerosOf(outs[Math.floor(j / order)]!)),
+      (us) => derivs(order - 1, at(us, 0, "jet")).map((v, j) => v ?? zerosOf(at(outs, Math.floor(j / order), "jet"))),
       [t],
       [O.full([], 1, dtype)],
     );
     const out: T[] = [];
     for (let o = 0; o < n; o++) {
-      out.push(p[o * order]!);
+      out.push(at(p, o * order, "jet"));
       for (let j = 0; j < order; j++) out.push(d[o * order + j] ?? null);
     }
     return out;
   };
   const all = derivs(K, O.full([], 0, dtype));
-  let fact = 1;
-  const facts = [1];
-  for (let k = 1; k <= K; k++) facts.push((fact *= k));
-  return outs.map((o, i) =>
-    floatOut[i]
-      ? Array.from({ length: K }, (_, k) => scale(all[i * (K + 1) + k + 1] ?? null, 1 / facts[k + 1]!))
-      : null,
-  );
+  return outs.map((o, i) => {
+    if (!isFloat(o.dtype)) return null;
+    const coeffs: T[] = [];
+    for (let k = 1, fact = 1; k <= K; k++) coeffs.push(scale(all[i * (K + 1) + k] ?? null, 1 / (fact *= k)));
+    return coeffs;
+  });
 };
 
-const u = (f: (x: readonly T[], y0: NDArray, K: number) => T[]) => unary(f) as JetRule<{}>;
+const u = (f: (x: Full, y0: NDArray, K: number) => T[]): JetRule<{}, 1, 1> => unary(f);
 
 /** Every first-order primitive's Taylor rule, by name. */
 export const JET_RULES = {
-  neg: linear() as JetRule<{}>,
+  neg: linear(),
   // d exp(x) = exp(x) dx
   exp: u(expS),
   // d log(x) = dx / x
@@ -553,19 +569,19 @@ export const JET_RULES = {
   // d log1p(x) = dx / (1 + x)
   log1p: u((x, y0, K) => logLike(x, affine(x, 1, K), y0, K)),
   // d expm1(x) = (y + 1) dx
-  expm1: u((x, y0, K) => ode(x, y0, K, (m, y) => (m === 0 ? O.add(y[0]!, 1) : (y[m] ?? null)))),
+  expm1: u((x, y0, K) => ode(x, y0, K, (m, y) => (m === 0 ? O.add(y[0], 1) : (y[m] ?? null)))),
   // d sin = cos dx (cos's series is computed alongside)
-  sin: u((x, y0, K) => sinCosS(x, y0, O.cos(x[0]!), K)[0]),
+  sin: u((x, y0, K) => sinCosS(x, y0, O.cos(x[0]), K)[0]),
   // d cos = -sin dx
-  cos: u((x, y0, K) => sinCosS(x, O.sin(x[0]!), y0, K)[1]),
+  cos: u((x, y0, K) => sinCosS(x, O.sin(x[0]), y0, K)[1]),
   // d tan = (1 + y²) dx
   tan: u((x, y0, K) => ode(x, y0, K, quadU(1, 1))),
   // d tanh = (1 - y²) dx
   tanh: u((x, y0, K) => ode(x, y0, K, quadU(1, -1))),
   // d sinh = cosh dx
-  sinh: u((x, y0, K) => sinhCoshS(x, y0, O.cosh(x[0]!), K)[0]),
+  sinh: u((x, y0, K) => sinhCoshS(x, y0, O.cosh(x[0]), K)[0]),
   // d cosh = sinh dx
-  cosh: u((x, y0, K) => sinhCoshS(x, O.sinh(x[0]!), y0, K)[1]),
+  cosh: u((x, y0, K) => sinhCoshS(x, O.sinh(x[0]), y0, K)[1]),
   // d asin = dx / √(1 - x²)
   asin: u((x, y0, K) => logLike(x, sqrtOneMinusSq(x, K), y0, K)),
   // d acos = -dx / √(1 - x²)
@@ -579,7 +595,7 @@ export const JET_RULES = {
   sqrt: u(sqrtS),
   // d|x| = sign(x) dx (piecewise linear)
   abs: u((x, y0) => {
-    const sg = bind(E.SIGN, [x[0]!], {})[0]!;
+    const sg = bind1(E.SIGN, [x[0]], {});
     return [y0, ...x.slice(1).map((c) => mul(c, sg))];
   }),
   sign: zeroSeries,
@@ -592,7 +608,7 @@ export const JET_RULES = {
   logistic: u(logisticS),
   // d softplus = logistic(x) dx
   softplus: u((x, y0, K) => {
-    const s = logisticS(x, O.sigmoid(x[0]!), K);
+    const s = logisticS(x, O.sigmoid(x[0]), K);
     return ode(x, y0, K, (m) => s[m] ?? null);
   }),
   stop_gradient: zeroSeries,
@@ -601,34 +617,32 @@ export const JET_RULES = {
   // (a b)_k = Σ a_i b_{k-i}
   mul: bilinear,
   // q = a / b by the division recurrence
-  div: ((_p, P, [sa, sb], [q], _params, K) => {
-    const a = full(sa ?? null, P[0]!, K);
-    const b = full(sb ?? null, P[1]!, K);
-    return [tail(quotient(a, b, q!, K))];
-  }) as JetRule<{}>,
+  div: (_p, [a0, b0], [sa, sb], [q], _params, K) => [tail(quotient(full(sa, a0, K), full(sb, b0, K), q, K))],
   // exponent constant in t: an integer concrete exponent by series powering, others by the ODE
   // x z' = y x' z; a traced exponent: z = exp(y log x) (log 0 taken as 0, the primitive's convention)
-  pow: ((_p, [x0, y0], [sx, sy], [z], _params, K) => {
+  pow: (_p, [x0, y0], [sx, sy], [z], _params, K) => {
     if (sy == null) {
-      const x = full(sx, x0!, K);
-      const n = uniformInteger(y0!);
-      return [tail(n !== null ? intPowS(x, n, z!, K) : powConstS(x, y0!, z!, K))];
+      const x = full(sx, x0, K);
+      const n = uniformInteger(y0);
+      return [tail(n !== null ? intPowS(x, n, z, K) : powConstS(x, y0, z, K))];
     }
-    const w = product(full(sy, y0!, K), logSeries(sx, x0!, K), K);
-    return [tail(expS(w, z!, K))];
-  }) as JetRule<{}>,
+    const w = product(full(sy, y0, K), logSeries(sx, x0, K), K);
+    return [tail(expS(w, z, K))];
+  },
   // piecewise: coefficient k selects (or, at ties, averages) the operands' coefficients k
-  max: piecewiseLinear as JetRule<{}>,
-  min: piecewiseLinear as JetRule<{}>,
+  max: piecewiseLinear,
+  min: piecewiseLinear,
   // d atan2(a, b) = (b da - a db) / (a² + b²): the quotient series, integrated
-  atan2: ((_p, [a0, b0], [sa, sb], [z], _params, K) => {
-    const a = full(sa, a0!, K);
-    const b = full(sb, b0!, K);
-    const num = subS(product(b, deriv(a, K), K - 1), product(a, deriv(b, K), K - 1), K - 1);
-    const den = product(a, a, K - 1).map((c, k) => add(c, cauchy(b, b, k)));
-    const q0 = num[0] === null ? null : O.div(num[0]!, den[0]!);
-    return [tail(integrate(quotient(num, den, q0, K - 1), z!, K))];
-  }) as JetRule<{}>,
+  atan2: (_p, [a0, b0], [sa, sb], [z], _params, K) => {
+    const a = full(sa, a0, K);
+    const b = full(sb, b0, K);
+    const num = subS(productOf(b, deriv(a, K), K - 1), productOf(a, deriv(b, K), K - 1), K - 1);
+    const [aa0, ...aa] = product(a, a, K - 1);
+    const den: Full = [O.add(aa0, O.mul(b[0], b[0])), ...aa.map((c, i) => add(c, cauchy(b, b, i + 1)))];
+    const n0 = at(num, 0, "jet");
+    const q0 = n0 === null ? null : O.div(n0, den[0]);
+    return [tail(integrate(quotient(num, den, q0, K - 1), z, K))];
+  },
   eq: zeroSeries,
   ne: zeroSeries,
   lt: zeroSeries,
@@ -641,11 +655,11 @@ export const JET_RULES = {
   // linear in both branches, the predicate constant
   select: linear([1, 2]),
   // float → float is linear; to an integer or bool dtype the series is zero
-  convert: ((prim, P, ins, outs, params, K) =>
-    isFloat(outs[0]!.dtype) ? linear()(prim, P, ins, outs, params, K) : [null]) as JetRule<Params["convert"]>,
+  convert: (prim, P, ins, outs, params, K) =>
+    isFloat(outs[0].dtype) ? linear()(prim, P, ins, outs, params, K) : [null],
   reduce_sum: linear(),
-  reduce_max: piecewiseLinear as JetRule<Params["reduce_max"]>,
-  reduce_min: piecewiseLinear as JetRule<Params["reduce_min"]>,
+  reduce_max: piecewiseLinear,
+  reduce_min: piecewiseLinear,
   argmax: zeroSeries,
   argmin: zeroSeries,
   reshape: linear(),
@@ -661,46 +675,46 @@ export const JET_RULES = {
   rev: linear(),
   argsort: zeroSeries,
   // A z = b: A_0 z_k = b_k - Σ_{j≥1} A_j z_{k-j}
-  solve: ((_p, [A0], [sA, sb], [x], _params, K) => [
+  solve: (_p, [A0], [sA, sb], [x], _params, K) => [
     solveSeries(
       sA,
       sb,
-      x!,
+      x,
       K,
-      (r) => O.solvePrim(A0!, r),
+      (r) => O.solvePrim(A0, r),
       (a) => a,
     ),
-  ]) as JetRule<{}>,
+  ],
   // op(tri(A)) z = b, the same recurrence with what the primitive reads of each A_j
-  triangular_solve: ((_p, [A0], [sA, sb], [x], { lower, transposeA }, K) => {
-    const mask = triangleMask(A0!.shape[A0!.ndim - 1]!, A0!.dtype, lower);
+  triangular_solve: (_p, [A0], [sA, sb], [x], { lower, transposeA }, K) => {
+    const mask = triangleMask(at(A0.shape, A0.ndim - 1, "jet"), A0.dtype, lower);
     return [
       solveSeries(
         sA,
         sb,
-        x!,
+        x,
         K,
-        (r) => O.triangularSolvePrim(A0!, r, lower, transposeA),
+        (r) => O.triangularSolvePrim(A0, r, lower, transposeA),
         (a) => (transposeA ? swapLast(O.mul(a, mask)) : O.mul(a, mask)),
       ),
     ];
-  }) as JetRule<Params["triangular_solve"]>,
+  },
   // log|det A|' = tr(A⁻¹ A'): K solves for A⁻¹ A' by the solve recurrence (the sign is locally constant)
-  slogdet: ((_p, [A0], [sA], _o, _params, K) => [null, logdetSeries(A0!, sA, K)]) as JetRule<{}>,
+  slogdet: (_p, [A0], [sA], _o, _params, K) => [null, logdetSeries(A0, sA, K)],
   // det and cofactor through a bordered, well-conditioned matrix (jetRulesMatrix.ts); a concrete
   // A_0 of rank ≤ n - 2 keeps nested jvp, whose cofactor route recurses into minors
-  det: ((prim, P, ins, outs, params, K) => {
-    const s = detSeries(P[0]!, ins[0], K);
+  det: (prim, P, ins, outs, params, K) => {
+    const s = detSeries(P[0], ins[0], K);
     return s === null ? viaJvp(prim, P, ins, outs, params, K) : [s];
-  }) as JetRule<{}>,
-  cofactor: ((prim, P, ins, outs, params, K) => {
-    const s = cofactorSeries(P[0]!, ins[0], K);
+  },
+  cofactor: (prim, P, ins, outs, params, K) => {
+    const s = cofactorSeries(P[0], ins[0], K);
     return s === null ? viaJvp(prim, P, ins, outs, params, K) : [s];
-  }) as JetRule<{}>,
+  },
   // L Lᵀ = S = (A + Aᵀ)/2: L_0 L_kᵀ + L_k L_0ᵀ = S_k - Σ_{j=1..k-1} L_j L_{k-j}ᵀ, which is the JVP's
   // equation with that right-hand side (symmetric, so the JVP's symmetrisation keeps it): K JVP solves
-  cholesky: ((prim, P, [sA], [l], params, K) => {
-    const L: T[] = [l!];
+  cholesky: (prim, P, [sA], [l], params, K) => {
+    const L: T[] = [l];
     for (let k = 1; k <= K; k++) {
       let rhs: T = sA?.[k] ?? null;
       for (let j = 1; j < k; j++) {
@@ -708,10 +722,10 @@ export const JET_RULES = {
         const b = L[k - j] ?? null;
         if (a !== null && b !== null) rhs = sub(rhs, O.matmulPrim(a, swapLast(b)));
       }
-      L.push(rhs === null ? null : (prim.jvp(P.slice(), [rhs], [l!], params)[0] ?? null));
+      L.push(rhs === null ? null : (prim.jvp(P.slice(), [rhs], [l], params)[0] ?? null));
     }
     return [L.slice(1)];
-  }) as JetRule<{}>,
+  },
   qr: qrJet,
   eigh: eighJet,
   random_bits: zeroSeries,
@@ -720,43 +734,39 @@ export const JET_RULES = {
   // ODEs (O(K²)); lgamma, digamma and polygamma have no finite ODE (each derivative is the next
   // polygamma), so their series compose the K derivatives polygamma(n, x_0) with δ = x - x_0 (O(K³/6)
   // products, K special-function evaluations, against 2^K nested JVPs)
-  xlogy: ((_p, [x0, y0], [sx, sy], _o, _params, K) => [
-    tail(product(full(sx, x0!, K), logSeries(sy, y0!, K), K)),
-  ]) as JetRule<{}>,
-  xlog1py: ((_p, [x0, y0], [sx, sy], _o, _params, K) => {
-    const y = full(sy, y0!, K);
-    const l =
+  xlogy: (_p, [x0, y0], [sx, sy], _o, _params, K) => [tail(product(full(sx, x0, K), logSeries(sy, y0, K), K))],
+  xlog1py: (_p, [x0, y0], [sx, sy], _o, _params, K) => {
+    const y = full(sy, y0, K);
+    const l: Full =
       sy == null
-        ? [O.unaryFloat(E.LOG1P, y0!), ...Array<T>(K).fill(null)]
-        : logLike(y, affine(y, 1, K), O.unaryFloat(E.LOG1P, y0!), K);
-    return [tail(product(full(sx, x0!, K), l, K))];
-  }) as JetRule<{}>,
-  lgamma: u((x, y0, K) => composeS(x, y0, (n) => (n === 1 ? digammaW(x[0]!) : polygammaW(n - 1, x[0]!)), K)),
-  digamma: u((x, y0, K) => composeS(x, y0, (n) => polygammaW(n, x[0]!), K)),
+        ? [O.unaryFloat(E.LOG1P, y0), ...Array<T>(K).fill(null)]
+        : logLike(y, affine(y, 1, K), O.unaryFloat(E.LOG1P, y0), K);
+    return [tail(product(full(sx, x0, K), l, K))];
+  },
+  lgamma: u((x, y0, K) => composeS(x, y0, (n) => (n === 1 ? digammaW(x[0]) : polygammaW(n - 1, x[0])), K)),
+  digamma: u((x, y0, K) => composeS(x, y0, (n) => polygammaW(n, x[0]), K)),
   // polygamma(m, x): no derivative in the order m (as the JVP rule)
-  polygamma: ((_p, [m0, x0], [, sx], [y], _params, K) => [
-    tail(composeS(full(sx, x0!, K), y!, (n) => polygammaW(O.add(m0!, n), x0!), K)),
-  ]) as JetRule<{}>,
+  polygamma: (_p, [m0, x0], [, sx], [y], _params, K) => [
+    tail(composeS(full(sx, x0, K), y, (n) => polygammaW(O.add(m0, n), x0), K)),
+  ],
   erfc: u((x, y0, K) => erfLikeS(x, y0, K, -2 / Math.sqrt(Math.PI))),
   erfinv: u(erfinvS),
   // issue 9 part C (decompositions): series rules in jetRulesDecomp.ts
   svd: svdJet,
   lu: luJet,
   // exp of the block Toeplitz matrix of A's series (jetRulesMatrix.ts): one expm of size n(K+1)
-  expm: ((_p, [A0], [sA], _o, _params, K) => [expmSeries(A0!, sA, K)]) as JetRule<{}>,
+  expm: (_p, [A0], [sA], _o, _params, K) => [expmSeries(A0, sA, K)],
   // linear in E: a constant A maps E's coefficients (O(K)); otherwise L of the two Toeplitz matrices
-  expm_frechet: ((prim, P, ins, outs, params, K) =>
-    ins[0] == null
-      ? linear([1])(prim, P, ins, outs, params, K)
-      : [expmFrechetSeries(P[0]!, P[1]!, ins[0], ins[1], K)]) as JetRule<{}>,
+  expm_frechet: (prim, P, ins, outs, params, K) =>
+    ins[0] == null ? linear([1])(prim, P, ins, outs, params, K) : [expmFrechetSeries(P[0], P[1], ins[0], ins[1], K)],
   // issue 9 (opsB): convolution is bilinear (Cauchy product); scatter min/max pick entries (piecewise
   // linear); scatter mul multiplies a data-dependent number of repeated updates per position: the
   // Cauchy products of each position's updates by a segmented scan (jetScatter.ts), O(K² log m)
   conv: bilinear,
-  scatter_mul: scatterMulJet as JetRule<{}>,
-  scatter_min: piecewiseLinear as JetRule<{}>,
-  scatter_max: piecewiseLinear as JetRule<{}>,
-} satisfies { [P in Prim]: JetRule<Params[P]> };
+  scatter_mul: scatterMulJet,
+  scatter_min: piecewiseLinear,
+  scatter_max: piecewiseLinear,
+} satisfies { [P in Prim]: JetRule<Params[P], Arity<P>, OutArity<P>> };
 
 /**
  * The Taylor rule of a primitive: its table entry; for a higher-order primitive the series of its rule in
@@ -764,6 +774,7 @@ export const JET_RULES = {
  */
 export function jetRuleOf(prim: Rule<unknown>): JetRule<unknown> {
   const name = prim.name as Prim;
+  // the table's rules take their row's operand and output tuples: what jet passes for that row
   if ((RULES as Record<string, Rule<never>>)[name] === prim) return JET_RULES[name] as JetRule<unknown>;
   const full = higherOrderJetRule(prim);
   return full === null ? viaJvp : (_p, P, ins, _o, params, K) => full(P, ins, params, K)[1];

@@ -30,7 +30,8 @@ import type { JetRule } from "./jetRules.js";
 // null-aware matrix arithmetic (null = 0)
 
 const add = (a: T, b: T): T => (a === null ? b : b === null ? a : O.add(a, b));
-const sub = (a: T, b: T): T => (b === null ? a : a === null ? O.neg(b) : O.sub(a, b));
+const subFrom = (a: NDArray, b: T): NDArray => (b === null ? a : O.sub(a, b));
+const sub = (a: T, b: T): T => (a === null ? (b === null ? null : O.neg(b)) : subFrom(a, b));
 const mul = (a: T, b: T): T => (a === null || b === null ? null : O.mul(a, b));
 const scale = (a: T, c: number): T => (a === null ? null : O.mul(a, c));
 const mm = (a: T, b: T): T => (a === null || b === null ? null : O.matmulPrim(a, b));
@@ -97,19 +98,19 @@ function block(x: NDArray, r0: number, r1: number, c0: number, c1: number): NDAr
  * The JVP rule at dA = Ã_k is the solution with H = 0 (dQ = B - Q_0 (C - Ω),
  * dR = (C - Ω) R_0), so Q_k = dQ - Q_0 H and R_k = dR + H R_0.
  */
-export const qrJet: JetRule<Params["qr"]> = (prim, P, [sA], [q0, r0], params, K) => {
-  const n = lastDim(r0!, "qr");
-  const half = upperMask(n, r0!.dtype, 0.5);
-  const Q: T[] = [q0!];
-  const R: T[] = [r0!];
+export const qrJet: JetRule<Params["qr"], 1, 2> = (prim, P, [sA], [q0, r0], params, K) => {
+  const n = lastDim(r0, "qr");
+  const half = upperMask(n, r0.dtype, 0.5);
+  const Q: T[] = [q0];
+  const R: T[] = [r0];
   for (let k = 1; k <= K; k++) {
     const rhs = sub(sA?.[k] ?? null, sumProducts(Q, R, k, 1, O.matmulPrim));
     const N = sumProducts(Q, Q, k, 1, (a, b) => O.matmulPrim(swap(a), b));
-    let [qk, rk]: T[] = rhs === null ? [null, null] : prim.jvp(P.slice(), [rhs], [q0!, r0!], params);
+    let [qk, rk]: T[] = rhs === null ? [null, null] : prim.jvp(P.slice(), [rhs], [q0, r0], params);
     if (N !== null) {
       const H = O.mul(N, half);
-      qk = sub(qk ?? null, O.matmulPrim(q0!, H));
-      rk = add(rk ?? null, O.matmulPrim(H, r0!));
+      qk = sub(qk ?? null, O.matmulPrim(q0, H));
+      rk = add(rk ?? null, O.matmulPrim(H, r0));
     }
     Q.push(qk ?? null);
     R.push(rk ?? null);
@@ -128,20 +129,20 @@ export const qrJet: JetRule<Params["qr"]> = (prim, P, [sA], [q0, r0], params, K)
  * λ_k = diag(M_k), (X_k)_ij = M_ij / (λ_j - λ_i) off the diagonal (the JVP's F ∘ M),
  * and (X_k)_ii = -(N_k)_ii / 2 with N_k = Σ_{0<i<k} X_iᵀ X_{k-i} (its diagonal only); V_k = V_0 X_k.
  */
-export const eighJet: JetRule<Params["eigh"]> = (_prim, _P, [sA], [w0, v0], _params, K) => {
-  const n = lastDim(w0!, "eigh");
-  const dtype = w0!.dtype;
+export const eighJet: JetRule<Params["eigh"], 1, 2> = (_prim, _P, [sA], [w0, v0], _params, K) => {
+  const n = lastDim(w0, "eigh");
+  const dtype = w0.dtype;
   const I = O.eye(n, n, dtype);
-  const wr = asRow(w0!, "eigh");
-  const wc = asCol(w0!);
+  const wr = asRow(w0, "eigh");
+  const wc = asCol(w0);
   const F = O.div(O.sub(1, I), O.add(O.sub(wr, wc), I)); // 1 / (λ_j - λ_i), 0 on the diagonal
-  const vT = swap(v0!);
+  const vT = swap(v0);
   const Sh: T[] = [null];
   for (let k = 1; k <= K; k++) {
     const a = sA?.[k] ?? null;
-    Sh.push(a === null ? null : O.matmulPrim(vT, O.matmulPrim(O.mul(O.add(a, swap(a)), 0.5), v0!)));
+    Sh.push(a === null ? null : O.matmulPrim(vT, O.matmulPrim(O.mul(O.add(a, swap(a)), 0.5), v0)));
   }
-  const L: T[] = [w0!];
+  const L: T[] = [w0];
   const X: T[] = [null]; // X_0 = I, never read
   for (let k = 1; k <= K; k++) {
     let M = Sh[k] ?? null;
@@ -154,7 +155,7 @@ export const eighJet: JetRule<Params["eigh"]> = (_prim, _P, [sA], [w0, v0], _par
     L.push(diagOf(M, I));
     X.push(sub(mul(M, F), scale(onDiag(dN, I, "eigh"), 0.5)));
   }
-  return [L.slice(1), X.slice(1).map((x) => mm(v0!, x))];
+  return [L.slice(1), X.slice(1).map((x) => mm(v0, x))];
 };
 
 // ---------------------------------------------------------------------------
@@ -175,22 +176,22 @@ export const eighJet: JetRule<Params["eigh"]> = (_prim, _P, [sA], [w0, v0], _par
  * U₂' = -U₁ U₁'ᵀ U₂ (and V₂' = -V₁ V₁'ᵀ V₂), which is what nested JVPs differentiate; its series is the
  * linear ODE's recurrence k U₂_k = -Σ_{a+b=k-1} U₁_a (U₁'ᵀ U₂)_b, after U₁'s series.
  */
-export const svdJet: JetRule<Params["svd"]> = (_prim, _P, [sA], [u0, s0, vh0], _params, K) => {
+export const svdJet: JetRule<Params["svd"], 1, 3> = (_prim, _P, [sA], [u0, s0, vh0], _params, K) => {
   const op = "svd";
-  const nd = u0!.ndim;
-  const m = at(u0!.shape, nd - 2, op);
-  const um = lastDim(u0!, op);
-  const vn = at(vh0!.shape, nd - 2, op);
-  const n = lastDim(vh0!, op);
-  const kk = lastDim(s0!, op);
-  const dtype = s0!.dtype;
+  const nd = u0.ndim;
+  const m = at(u0.shape, nd - 2, op);
+  const um = lastDim(u0, op);
+  const vn = at(vh0.shape, nd - 2, op);
+  const n = lastDim(vh0, op);
+  const kk = lastDim(s0, op);
+  const dtype = s0.dtype;
   const I = O.eye(kk, kk, dtype);
-  const U0 = um > kk ? block(u0!, 0, m, 0, kk) : u0!;
-  const V0 = swap(vn > kk ? block(vh0!, 0, kk, 0, n) : vh0!);
+  const U0 = um > kk ? block(u0, 0, m, 0, kk) : u0;
+  const V0 = swap(vn > kk ? block(vh0, 0, kk, 0, n) : vh0);
   const U0T = swap(U0);
   const V0T = swap(V0);
-  const sr = asRow(s0!, op);
-  const sc = asCol(s0!);
+  const sr = asRow(s0, op);
+  const sc = asCol(s0);
   const F = O.div(O.sub(1, I), O.add(O.sub(O.mul(sr, sr), O.mul(sc, sc)), I));
   const A: T[] = [null];
   const AT: T[] = [null];
@@ -198,9 +199,9 @@ export const svdJet: JetRule<Params["svd"]> = (_prim, _P, [sA], [u0, s0, vh0], _
     A.push(sA?.[k] ?? null);
     AT.push(swapT(sA?.[k] ?? null));
   }
-  const U: T[] = [U0];
-  const S: T[] = [s0!];
-  const V: T[] = [V0];
+  const U: [NDArray, ...T[]] = [U0];
+  const S: T[] = [s0];
+  const V: [NDArray, ...T[]] = [V0];
   const scaleCols = (x: NDArray, s: NDArray) => O.mul(x, asRow(s, op));
   for (let k = 1; k <= K; k++) {
     const R1 = sub(sumProducts(A, V, k, 0, O.matmulPrim), sumProducts(U, S, k, 1, scaleCols));
@@ -218,13 +219,13 @@ export const svdJet: JetRule<Params["svd"]> = (_prim, _P, [sA], [u0, s0, vh0], _
     S.push(scale(add(diagOf(E1, I), diagOf(E2, I)), 0.5));
     const X = sub(mul(F, add(mul(E1, sr), mul(sc, E2))), scale(onDiag(NU, I, op), 0.5));
     const Y = sub(mul(F, add(mul(sc, E1), mul(E2, sr))), scale(onDiag(NV, I, op), 0.5));
-    const uPerp = R1 === null ? null : O.div(sub(R1, mm(U0, E1))!, sr);
-    const vPerp = R2 === null ? null : O.div(sub(R2, mm(V0, E2))!, sr);
+    const uPerp = R1 === null ? null : O.div(subFrom(R1, mm(U0, E1)), sr);
+    const vPerp = R2 === null ? null : O.div(subFrom(R2, mm(V0, E2)), sr);
     U.push(add(mm(U0, X), uPerp));
     V.push(add(mm(V0, Y), vPerp));
   }
-  const u = um > kk ? withComplement(U, block(u0!, 0, m, kk, um), K) : U;
-  const v = vn > kk ? withComplement(V, swap(block(vh0!, kk, vn, 0, n)), K) : V;
+  const u = um > kk ? withComplement(U, block(u0, 0, m, kk, um), K) : U;
+  const v = vn > kk ? withComplement(V, swap(block(vh0, kk, vn, 0, n)), K) : V;
   return [u.slice(1), S.slice(1), v.slice(1).map(swapT)];
 };
 
@@ -233,7 +234,8 @@ export const svdJet: JetRule<Params["svd"]> = (_prim, _P, [sA], [u0, s0, vh0], _
  * with W₂' = -W₁ W₁'ᵀ W₂, W₂(0) = w2: k W₂_k = -Σ_{a+b=k-1} W₁_a G_b with G = W₁'ᵀ W₂, whose
  * coefficient b needs W₂ up to order b only.
  */
-function withComplement(W1: readonly T[], w2: NDArray, K: number): T[] {
+function withComplement(W1: readonly [NDArray, ...T[]], w2: NDArray, K: number): T[] {
+  const w1 = W1[0];
   const D: T[] = []; // W₁' series: D_c = (c + 1) W₁_{c+1}, transposed
   for (let c = 0; c < K; c++) D.push(swapT(scale(W1[c + 1] ?? null, c + 1)));
   const W2: T[] = [w2];
@@ -247,7 +249,7 @@ function withComplement(W1: readonly T[], w2: NDArray, K: number): T[] {
     const a = W1[k] ?? null;
     const b = W2[k] ?? null;
     if (a === null && b === null) out.push(null);
-    else out.push(O.concatPrim([a ?? O.mul(W1[0]!, 0), b ?? O.mul(w2, 0)], w2.ndim - 1));
+    else out.push(O.concatPrim([a ?? O.mul(w1, 0), b ?? O.mul(w2, 0)], w2.ndim - 1));
   }
   return out;
 }
@@ -260,12 +262,12 @@ function withComplement(W1: readonly T[], w2: NDArray, K: number): T[] {
  * (its coefficients k ≥ 1 strictly lower), U upper. Coefficient k:
  * L_0 U_k + L_k U_0 = Pᵀ A_k - Σ_{0<i<k} L_i U_{k-i}, the JVP's system with dA = A_k - P Σ L_i U_{k-i}.
  */
-export const luJet: JetRule<Params["lu"]> = (prim, P, [sA], [p0, l0, u0], params, K) => {
-  const L: T[] = [l0!];
-  const U: T[] = [u0!];
+export const luJet: JetRule<Params["lu"], 1, 3> = (prim, P, [sA], [p0, l0, u0], params, K) => {
+  const L: T[] = [l0];
+  const U: T[] = [u0];
   for (let k = 1; k <= K; k++) {
-    const rhs = sub(sA?.[k] ?? null, mm(p0!, sumProducts(L, U, k, 1, O.matmulPrim)));
-    const [, lk, uk] = rhs === null ? [null, null, null] : prim.jvp(P.slice(), [rhs], [p0!, l0!, u0!], params);
+    const rhs = sub(sA?.[k] ?? null, mm(p0, sumProducts(L, U, k, 1, O.matmulPrim)));
+    const [, lk, uk] = rhs === null ? [null, null, null] : prim.jvp(P.slice(), [rhs], [p0, l0, u0], params);
     L.push(lk ?? null);
     U.push(uk ?? null);
   }

@@ -33,7 +33,8 @@
  * coefficients.
  */
 import { ConcreteArray, storageOf, type NDArray } from "../core/ndarray.js";
-import { bind } from "../core/trace.js";
+import { at } from "../core/errors.js";
+import { bind1 } from "../core/trace.js";
 import * as E from "../prims/elementwise.js";
 import * as R from "../prims/reduce.js";
 import * as O from "../prims/wrap.js";
@@ -47,6 +48,12 @@ const add = (a: T, b: T): T => (a === null ? b : b === null ? a : O.add(a, b));
 const sub = (a: T, b: T): T => (b === null ? a : a === null ? O.neg(b) : O.sub(a, b));
 const mul = (a: T, b: T): T => (a === null || b === null ? null : O.mul(a, b));
 const scale = (a: T, c: number): T => (a === null ? null : c === 1 ? a : O.mul(a, c));
+
+/** Coefficient k of a possibly constant operand's series (null = 0). */
+const coef = (s: Series | null | undefined, k: number): T => s?.[k] ?? null;
+
+/** The size of the last axis (the matrices' order n). */
+const matrixSize = (x: NDArray): number => at(x.shape, x.ndim - 1, "jet");
 
 /** [x_0, x_1, ..., x_K] of a possibly constant operand (null coefficients for a constant). */
 const full = (s: Series | null | undefined, x0: NDArray, K: number): T[] => {
@@ -73,7 +80,7 @@ const swapLast = (x: NDArray): NDArray => {
   return O.transposePrim(x, p);
 };
 
-const stop = (x: NDArray): NDArray => bind(E.STOP_GRADIENT, [x], {})[0]!;
+const stop = (x: NDArray): NDArray => bind1(E.STOP_GRADIENT, [x], {});
 
 /** x[..., r0:r1, c0:c1]. */
 function block(x: NDArray, r0: number, r1: number, c0: number, c1: number): NDArray {
@@ -110,7 +117,7 @@ const unbox = (x: T): T => (x === null ? null : O.reshape(x, x.shape.slice(0, -2
  * ε (ρ/σ)^K > √ε sends the rule to nested jvp, exact there.
  */
 function tooIllConditioned(B0: ConcreteArray, sA: Series | null | undefined, K: number): boolean {
-  const m = B0.shape[B0.ndim - 1]!;
+  const m = matrixSize(B0);
   const n = m - 1;
   const sv = storageOf(O.svdPrim(B0, false)[1] as ConcreteArray);
   let sigma = Infinity;
@@ -146,19 +153,15 @@ function tooIllConditioned(B0: ConcreteArray, sA: Series | null | undefined, K: 
  */
 function border(A0: NDArray): NDArray {
   const nd = A0.ndim;
-  const n = A0.shape[nd - 1]!;
+  const n = matrixSize(A0);
   const batch = A0.shape.slice(0, -2);
   const A = stop(A0);
   const C = stop(O.cofactorPrim(A));
-  const beta0 = O.reshape(bind(R.REDUCE_MAX, [bind(E.ABS, [A], {})[0]!], { axes: [nd - 2, nd - 1] })[0]!, [
-    ...batch,
-    1,
-    1,
-  ]);
+  const beta0 = O.reshape(bind1(R.REDUCE_MAX, [bind1(E.ABS, [A], {})], { axes: [nd - 2, nd - 1] }), [...batch, 1, 1]);
   const beta = O.where(O.greater(beta0, 0), beta0, 1);
   // one-hot [..., n] of the largest entry of v along the last axis
   const oneHot = (v: NDArray): NDArray => {
-    const i = bind(R.ARGMAX, [v], { axis: v.ndim - 1 })[0]!;
+    const i = bind1(R.ARGMAX, [v], { axis: v.ndim - 1 });
     return O.astype(O.equal(O.iota(n), O.reshape(i, [...batch, 1])), A0.dtype);
   };
   const normed = (x: NDArray): NDArray => {
@@ -184,14 +187,17 @@ function border(A0: NDArray): NDArray {
  */
 function borderedSeries(A0: NDArray, sA: Series | null | undefined, K: number): { G: T[]; y: T[] } | null {
   const nd = A0.ndim;
-  const n = A0.shape[nd - 1]!;
+  const n = matrixSize(A0);
   const B0 = border(A0);
   // B_0 on a device ("webgpu") is not read synchronously: the series is used, as for a traced one
   if (B0 instanceof ConcreteArray && B0.device === "cpu" && tooIllConditioned(B0, sA, K)) return null;
   const lo = A0.shape.map(() => 0);
   const hi = A0.shape.map((_, i) => (i >= nd - 2 ? 1 : 0));
   const Bs: T[] = [null];
-  for (let j = 1; j <= K; j++) Bs.push(sA?.[j] == null ? null : O.padPrim(sA[j]!, lo, hi));
+  for (let j = 1; j <= K; j++) {
+    const a = coef(sA, j);
+    Bs.push(a === null ? null : O.padPrim(a, lo, hi));
+  }
   const G: T[] = [O.solvePrim(B0, O.broadcastPrim(O.eye(n + 1, n + 1, A0.dtype), B0.shape))];
   for (let k = 1; k <= K; k++) {
     let rhs: T = null;
@@ -205,7 +211,10 @@ function borderedSeries(A0: NDArray, sA: Series | null | undefined, K: number): 
   // (B')_r = (r + 1) B_{r+1}: only A's block, so tr(G_i (B')_r) = Σ G_i[:n, :n] ∘ (r + 1) A_{r+1}ᵀ
   const G11 = G.map((g) => (g === null ? null : block(g, 0, n, 0, n)));
   const dAt: T[] = [];
-  for (let r = 0; r < K; r++) dAt.push(sA?.[r + 1] == null ? null : scale(swapLast(sA[r + 1]!), r + 1));
+  for (let r = 0; r < K; r++) {
+    const a = coef(sA, r + 1);
+    dAt.push(a === null ? null : scale(swapLast(a), r + 1));
+  }
   const dl: T[] = [];
   for (let m = 0; m < K; m++) {
     const c = cauchyWith(G11, dAt, m, O.mul);
@@ -230,10 +239,13 @@ const inner = (x: NDArray, y: NDArray): NDArray => O.reduceSum(O.mul(x, y), [x.n
  * d_k = ½ Σ_i ⟨cof A_i, A_{k-i}⟩. n ≥ 3: det B · G_nn (see the module comment).
  */
 export function detSeries(A0: NDArray, sA: Series | null | undefined, K: number): T[] | null {
-  const nd = A0.ndim;
-  const n = A0.shape[nd - 1]!;
+  const n = matrixSize(A0);
   const batch = A0.shape.slice(0, -2);
-  if (n === 1) return Array.from({ length: K }, (_, i) => (sA?.[i + 1] == null ? null : O.reshape(sA[i + 1]!, batch)));
+  if (n === 1)
+    return Array.from({ length: K }, (_, i) => {
+      const a = coef(sA, i + 1);
+      return a === null ? null : O.reshape(a, batch);
+    });
   const a = full(sA, A0, K);
   if (n === 2) {
     const cof = a.map((x) => (x === null ? null : O.cofactorPrim(x)));
@@ -251,9 +263,13 @@ export function detSeries(A0: NDArray, sA: Series | null | undefined, K: number)
  * n ≥ 3: adj A = det B · P with P = G_11 G_nn - G_1n G_n1 (see the module comment).
  */
 export function cofactorSeries(A0: NDArray, sA: Series | null | undefined, K: number): T[] | null {
-  const n = A0.shape[A0.ndim - 1]!;
+  const n = matrixSize(A0);
   if (n === 1) return Array.from({ length: K }, () => null);
-  if (n === 2) return Array.from({ length: K }, (_, i) => (sA?.[i + 1] == null ? null : O.cofactorPrim(sA[i + 1]!)));
+  if (n === 2)
+    return Array.from({ length: K }, (_, i) => {
+      const a = coef(sA, i + 1);
+      return a === null ? null : O.cofactorPrim(a);
+    });
   const s = borderedSeries(A0, sA, K);
   if (s === null) return null;
   const part = (r0: number, r1: number, c0: number, c1: number) =>
@@ -275,7 +291,7 @@ export function cofactorSeries(A0: NDArray, sA: Series | null | undefined, K: nu
 
 /** Σ_i m[..., i, i]. */
 function trace2(m: NDArray): NDArray {
-  const n = m.shape[m.ndim - 1]!;
+  const n = matrixSize(m);
   return O.reduceSum(O.mul(m, O.eye(n, n, m.dtype)), [m.ndim - 2, m.ndim - 1]);
 }
 
@@ -338,7 +354,7 @@ const firstRow = (m: NDArray, n: number, K: number): T[] =>
 /** Coefficients 1..K of expm A(t): one expm of the n(K+1) block Toeplitz matrix. */
 export function expmSeries(A0: NDArray, sA: Series | null | undefined, K: number): T[] {
   const z = O.zeros(A0.shape, A0.dtype);
-  return firstRow(O.expmPrim(toeplitz(full(sA, A0, K), z, K)), A0.shape[A0.ndim - 1]!, K);
+  return firstRow(O.expmPrim(toeplitz(full(sA, A0, K), z, K)), matrixSize(A0), K);
 }
 
 /** Coefficients 1..K of L(A(t), E(t)): one expm_frechet of the two block Toeplitz matrices. */
@@ -351,5 +367,5 @@ export function expmFrechetSeries(
 ): T[] {
   const z = O.zeros(A0.shape, A0.dtype);
   const L = O.expmFrechetPrim(toeplitz(full(sA, A0, K), z, K), toeplitz(full(sE, E0, K), z, K));
-  return firstRow(L, A0.shape[A0.ndim - 1]!, K);
+  return firstRow(L, matrixSize(A0), K);
 }

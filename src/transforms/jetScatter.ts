@@ -19,6 +19,7 @@ import { bind1 } from "../core/trace.js";
 import { ARGSORT } from "../prims/indexing.js";
 import { scatterCombinePrim } from "../prims/scatter.js";
 import type { T } from "../prims/rule.js";
+import { at } from "../core/errors.js";
 import * as E from "../prims/elementwise.js";
 import * as O from "../prims/wrap.js";
 import type { JetRule, Series } from "./jetRules.js";
@@ -38,13 +39,12 @@ function product(a: readonly T[], b: readonly T[], K: number, from = 0): T[] {
 }
 
 /**
- * Coefficients 0..K of P (positions [M, ...R]) for updates u whose series is
- * `su` ([m, ...R] each, coefficient 0 present) at indices idx [m], m ≥ 1;
+ * Coefficients 0..K of P (positions [M, ...R]) for updates u0 ([m, ...R]) whose
+ * series is `su` (coefficient 0 being u0) at indices idx [m], m ≥ 1;
  * coefficient 0 (the primal product) only when `withP0`, else null.
  */
-function productSeries(idx: NDArray, su: Series, M: number, K: number, withP0: boolean): T[] {
-  const u0 = su[0]!;
-  const m = idx.shape[0]!;
+function productSeries(idx: NDArray, u0: NDArray, su: Series, M: number, K: number, withP0: boolean): T[] {
+  const m = at(idx.shape, 0, "jet");
   const rest = u0.shape.slice(1);
   // the position each update lands at: negative indices wrap, then clamp into [0, M), as the kernel
   const pos = O.clip(O.selectPrim(O.less(idx, 0), O.add(idx, M), idx), 0, M - 1);
@@ -52,7 +52,8 @@ function productSeries(idx: NDArray, su: Series, M: number, K: number, withP0: b
   const s = O.gatherPrim(pos, perm, 0);
   const zeroBegin = (a: NDArray) => a.shape.map(() => 0);
   const head = (a: NDArray, n: number) => O.slicePrim(a, zeroBegin(a), [n, ...a.shape.slice(1)]);
-  const tail = (a: NDArray, n: number) => O.slicePrim(a, [a.shape[0]! - n, ...a.shape.slice(1).map(() => 0)], a.shape);
+  const tail = (a: NDArray, n: number) =>
+    O.slicePrim(a, [at(a.shape, 0, "jet") - n, ...a.shape.slice(1).map(() => 0)], a.shape);
   // down(a, n)_i = a_{i−n}, zero for i < n
   const down = (a: NDArray, n: number): NDArray => {
     const lo = a.shape.map(() => 0);
@@ -83,21 +84,22 @@ function productSeries(idx: NDArray, su: Series, M: number, K: number, withP0: b
   return P;
 }
 
-export const scatterMulJet: JetRule<{}> = (_p, [x0, idx, u0], [sx, , su], [out], _params, K) => {
-  if (!isFloat(out!.dtype)) return [null];
-  const M = x0!.shape[0]!;
-  const m = idx!.shape[0]!;
-  const x: T[] = [x0!];
+export const scatterMulJet: JetRule<{}, 3, 1> = (_p, [x0, idx, u0], [sx, , su], [out], _params, K) => {
+  if (!isFloat(out.dtype)) return [null];
+  const M = at(x0.shape, 0, "jet");
+  const m = at(idx.shape, 0, "jet");
+  const x: T[] = [x0];
   for (let k = 1; k <= K; k++) x.push(sx?.[k] ?? null);
-  const uHasTerms = su !== null && su !== undefined && su.slice(1).some((c) => c !== null);
+  const uHasTerms = su !== null && su.slice(1).some((c) => c !== null);
   if (!uHasTerms || m === 0) {
     // P constant in t: out_k = x_k · P, which is scatter_mul of x_k
-    const res = x.slice(1).map((c) => (c === null ? null : m === 0 ? c : scatterCombinePrim("mul", c, idx!, u0!)));
+    const res = x.slice(1).map((c) => (c === null ? null : m === 0 ? c : scatterCombinePrim("mul", c, idx, u0)));
     return [res.some((c) => c !== null) ? res : null];
   }
   // P_0 enters the output's coefficients only through the operand's
   const P = productSeries(
-    idx!,
+    idx,
+    u0,
     su,
     M,
     K,
