@@ -48,7 +48,18 @@
  */
 import type { TypedArray } from "../core/dtype.js";
 import { Code, I32, OP, SIMD, V128, body, moduleBytes as encodeModule } from "./wasm/encoder.js";
-import { type Pool, createPool, parallelFor, poolReady, poolStats, sharedMemoryAvailable } from "./threads.js";
+import {
+  type ChunkContext,
+  type Pool,
+  type PoolStats,
+  type WasmFn,
+  chunkContext,
+  createPool,
+  parallelFor,
+  poolReady,
+  poolStats,
+  sharedMemoryAvailable,
+} from "./threads.js";
 
 /**
  * Below this many multiply-adds (M·K·N) `wasmMatmul` returns null and the JS
@@ -302,29 +313,31 @@ const NCP = 8;
 /**
  * Runs chunk `chunk` (rows [chunk·rows, min(M, (chunk+1)·rows))) of a product whose operands
  * are laid out as wasmMatmul does. params: [f64 ? 1 : 0, aOff, bPackOff, cOff, M, K,
- * nPanels, rows, KC, NCP, A packed in 4-row blocks by packAT ? 1 : 0] (bytes, elements). Self-contained (the pool's workers get its
- * source): no closure over module scope.
+ * nPanels, rows, KC, NCP, A packed in 4-row blocks by packAT ? 1 : 0] (bytes, elements).
+ * Self-contained (the pool's workers get its source): no closure over module scope; its reads
+ * are checked by `ctx`.
  */
-function runChunk(ex: Record<string, unknown>, p: readonly number[], chunk: number): void {
-  type K9 = (
-    a: number,
-    b: number,
-    c: number,
-    k: number,
-    n: number,
-    ps: number,
-    ldc: number,
-    lda: number,
-    acc: number,
-    kstep: number,
-  ) => void;
-  const [f64 = 0, aOff = 0, bOff = 0, cOff = 0, M = 0, K = 0, nPanels = 0, rows = 4, kc = 256, ncp = 8, ta = 0] = p;
+function runChunk(ex: Record<string, unknown>, p: readonly number[], chunk: number, ctx: ChunkContext): void {
+  const F = "matmul";
+  if (p.length !== 11) ctx.fail(F, `${p.length} parameters, expected 11`);
+  const f64 = ctx.at(p, 0, F);
+  const aOff = ctx.at(p, 1, F);
+  const bOff = ctx.at(p, 2, F);
+  const cOff = ctx.at(p, 3, F);
+  const M = ctx.at(p, 4, F);
+  const K = ctx.at(p, 5, F);
+  const nPanels = ctx.at(p, 6, F);
+  const rows = ctx.at(p, 7, F);
+  const kc = ctx.at(p, 8, F);
+  const ncp = ctx.at(p, 9, F);
+  const ta = ctx.at(p, 10, F);
   const pre = f64 === 1 ? "f64_" : "f32_";
   const s = f64 === 1 ? 8 : 4;
-  const k1 = ex[pre + "1"] as K9;
-  const k2 = ex[pre + "2"] as K9;
-  const k3 = ex[pre + "3"] as K9;
-  const k4 = ex[pre + "4"] as K9;
+  // the micro-kernels for 1..4 rows, of 10 parameters each (see `kernel`)
+  const k1 = ctx.wasmFn(ex, pre + "1", 10, F);
+  const k2 = ctx.wasmFn(ex, pre + "2", 10, F);
+  const k3 = ctx.wasmFn(ex, pre + "3", 10, F);
+  const k4 = ctx.wasmFn(ex, pre + "4", 10, F);
   const ldc = nPanels * 32; // bytes: PANEL = 32 per panel
   const pstride = K * 32;
   // A's element (i, k): row-major [M, K] at aOff + i·lda + k·s, or packed in 4-row blocks
@@ -368,7 +381,8 @@ export function chunkRows(M: number): number {
 // ---------------------------------------------------------------------------
 // Instance
 
-type Pack = (src: number, dst: number, K: number, nPanels: number, ldb: number) => void;
+/** A packing function (src, dst, K, nPanels or nBlocks, row stride), see `pack`, `packT`, `packAT`. */
+type Pack = WasmFn;
 
 interface Instance {
   mem: WebAssembly.Memory;
@@ -377,6 +391,8 @@ interface Instance {
   packT: Record<Dt, Pack>;
   packAT: Record<Dt, Pack>;
   pool: Pool | null;
+  /** The main thread's chunk context (the pool's when there is one). */
+  ctx: ChunkContext;
 }
 
 function instantiate(): Instance | null {
@@ -390,14 +406,15 @@ function instantiate(): Instance | null {
       ? new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true })
       : new WebAssembly.Memory({ initial: 1 });
     const inst = new WebAssembly.Instance(module, { env: { mem } });
-    const ex = inst.exports as Record<string, unknown>;
-    for (const dt of DTS) for (let R = 1; R <= RMAX; R++) if (typeof ex[kernelName(dt, R)] !== "function") return null;
-    for (const f of ["pack", ...DTS.map(packTName), ...DTS.map(packATName)])
-      if (typeof ex[f] !== "function") return null;
+    const ex: Record<string, unknown> = inst.exports;
     const pool = shared ? createPool(module, mem, ex, runChunk) : null;
-    const packT = { float32: ex[packTName("float32")] as Pack, float64: ex[packTName("float64")] as Pack };
-    const packAT = { float32: ex[packATName("float32")] as Pack, float64: ex[packATName("float64")] as Pack };
-    return { mem, exports: ex, pack: ex["pack"] as Pack, packT, packAT, pool };
+    const ctx = pool === null ? chunkContext(mem) : pool.ctx;
+    // every export is there with its arity (else `wasmFn` throws: no instance, the JS kernel)
+    for (const dt of DTS) for (let R = 1; R <= RMAX; R++) ctx.wasmFn(ex, kernelName(dt, R), 10, "matmul");
+    const fn = (name: string): Pack => ctx.wasmFn(ex, name, 5, "matmul");
+    const packT = { float32: fn(packTName("float32")), float64: fn(packTName("float64")) };
+    const packAT = { float32: fn(packATName("float32")), float64: fn(packATName("float64")) };
+    return { mem, exports: ex, pack: fn("pack"), packT, packAT, pool, ctx };
   } catch (_e) {
     return null;
   }
@@ -417,7 +434,7 @@ export function matmulPoolReady(): Promise<boolean> {
 }
 
 /** Chunks of matmul run by workers so far, workers running and started. */
-export function matmulPoolStats(): { byWorkers: number; ready: number; started: number } {
+export function matmulPoolStats(): PoolStats {
   return poolStats(instance?.pool ?? null);
 }
 
@@ -489,7 +506,7 @@ export function wasmMatmul(
   const kc = Math.ceil(K / Math.ceil(K / KC));
   const params = [f32 ? 0 : 1, ta ? apOff : aOff, packOff, cOff, M, K, nPanels, rows, kc, NCP, ta ? 1 : 0];
   if (instance.pool !== null && M * K * N >= THREAD_MIN_WORK) parallelFor(instance.pool, nChunks, params);
-  else for (let c = 0; c < nChunks; c++) runChunk(instance.exports, params, c);
+  else for (let c = 0; c < nChunks; c++) runChunk(instance.exports, params, c, instance.ctx);
   // copy C out
   const out = f32 ? new Float32Array(M * N) : new Float64Array(M * N);
   const c0 = cOff / s;
