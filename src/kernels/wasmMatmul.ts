@@ -48,6 +48,7 @@
  */
 import type { TypedArray } from "../core/dtype.js";
 import { Code, I32, OP, SIMD, V128, body, moduleBytes as encodeModule } from "./wasm/encoder.js";
+import { align16, createMemory, ensure, isShared, memoryImport } from "./wasm/memory.js";
 import {
   type ChunkContext,
   type Pool,
@@ -58,7 +59,6 @@ import {
   parallelFor,
   poolReady,
   poolStats,
-  sharedMemoryAvailable,
 } from "./threads.js";
 
 /**
@@ -84,6 +84,18 @@ const V = 2;
 const RMAX = 4;
 /** Bytes per panel row: V vectors of 16 bytes (8 float32 or 4 float64 columns). */
 const PANEL = V * 16;
+
+/** Sets the i32 locals local(q) = q·stride for q = 1..n-1 by repeated addition. */
+function multiples(c: Code, stride: number, local: (q: number) => number, n: number): void {
+  for (let q = 1; q < n; q++)
+    (q === 1
+      ? c.get(stride)
+      : c
+          .get(local(q - 1))
+          .get(stride)
+          .op(OP.i32Add)
+    ).set(local(q));
+}
 
 /**
  * kern(aP, bP, cP, K, nPanels, pstride, ldc, lda, accumulate, kstep): for each of
@@ -120,14 +132,7 @@ function kernel(dt: Dt, R: number): number[] {
   const cRow = (c: Code, r: number) => (r === 0 ? c.get(cptr).set(tmp) : c.get(tmp).get(ldc).op(OP.i32Add).set(tmp));
 
   const c = new Code();
-  for (let r = 1; r < R; r++)
-    (r === 1
-      ? c.get(lda)
-      : c
-          .get(rowOff(r - 1))
-          .get(lda)
-          .op(OP.i32Add)
-    ).set(rowOff(r));
+  multiples(c, lda, rowOff, R);
   c.get(bP).set(bcol).get(cP).set(cptr).get(nPanels).set(j);
   c.op(OP.loop).op(OP.void); // panels
   c.get(accumulate).op(OP.if).op(OP.void);
@@ -176,30 +181,37 @@ function kernel(dt: Dt, R: number): number[] {
 }
 
 /**
- * pack(src, dst, K, nPanels, ldb): packs row-major B (row stride ldb bytes) into nPanels
- * panels of K rows of PANEL bytes, panel after panel, at dst. Requires K, nPanels >= 1.
+ * blocks(src, dst, K, nBlocks, stride): for each of nBlocks blocks of `bytes` columns (block b
+ * at byte b·bytes of every row), copies that block of each of K rows (row stride `stride`
+ * bytes, from src) to dst, contiguously: nBlocks·K·bytes bytes, block after block. `bytes` is a
+ * multiple of 16; `storeAlign` the stores' alignment hint (log2 bytes). Requires K, nBlocks >= 1.
+ * It is both `pack` (B row-major into panels of PANEL bytes, stride ldb) and `packAT` (Aᵀ into
+ * blocks of 4 rows of A, which are 4 columns of Aᵀ: 4·s bytes, stride ldat).
  */
-function pack(): number[] {
-  const [src, dst, K, nPanels, ldb] = [0, 1, 2, 3, 4];
+function blocks(bytes: number, storeAlign: number): number[] {
+  const [src, dst, K, nBlocks, stride] = [0, 1, 2, 3, 4];
   const [k, sp, p0] = [5, 6, 7];
   const c = new Code();
-  c.get(src).set(p0).get(nPanels).set(nPanels);
-  c.op(OP.loop).op(OP.void); // panels
+  c.get(src).set(p0);
+  c.op(OP.loop).op(OP.void); // blocks
   c.get(p0).set(sp).get(K).set(k);
   c.op(OP.loop).op(OP.void); // k
-  for (let v = 0; v < V; v++)
-    c.get(dst)
-      .get(sp)
-      .simd(SIMD.load, [0, v * 16])
-      .simd(SIMD.store, [4, v * 16]);
-  c.addConst(dst, PANEL).get(sp).get(ldb).op(OP.i32Add).set(sp);
+  for (let o = 0; o < bytes; o += 16) c.get(dst).get(sp).simd(SIMD.load, [0, o]).simd(SIMD.store, [storeAlign, o]);
+  c.addConst(dst, bytes).get(sp).get(stride).op(OP.i32Add).set(sp);
   c.get(k).i32(1).op(OP.i32Sub).tee(k).op(OP.brIf).op(0);
   c.op(OP.end); // k
-  c.addConst(p0, PANEL);
-  c.get(nPanels).i32(1).op(OP.i32Sub).tee(nPanels).op(OP.brIf).op(0);
-  c.op(OP.end); // panels
+  c.addConst(p0, bytes);
+  c.get(nBlocks).i32(1).op(OP.i32Sub).tee(nBlocks).op(OP.brIf).op(0);
+  c.op(OP.end); // blocks
   return body([[3, I32]], c);
 }
+
+/**
+ * pack(src, dst, K, nPanels, ldb): packs row-major B (row stride ldb bytes) into nPanels
+ * panels of K rows of PANEL bytes, panel after panel, at dst (dst 16-byte aligned). Requires
+ * K, nPanels >= 1.
+ */
+const pack = (): number[] => blocks(PANEL, 4);
 
 /**
  * packT(src, dst, K, nPanels, ldbt) for one dtype: packs B given as Bᵀ (row-major [N, K], row
@@ -216,14 +228,7 @@ function packT(dt: Dt): number[] {
   const [k, sp, p0, pstep] = [5, 6, 7, 8];
   const col = (c: number) => 8 + c; // c·ldbt, c = 1..W-1
   const c = new Code();
-  for (let q = 1; q < W; q++)
-    (q === 1
-      ? c.get(ldbt)
-      : c
-          .get(col(q - 1))
-          .get(ldbt)
-          .op(OP.i32Add)
-    ).set(col(q));
+  multiples(c, ldbt, col, W);
   c.get(col(W - 1))
     .get(ldbt)
     .op(OP.i32Add)
@@ -255,24 +260,7 @@ function packT(dt: Dt): number[] {
  * the last k: the caller leaves slack); they only feed C's rows past M, never read. Requires
  * K, nBlocks >= 1.
  */
-function packAT(dt: Dt): number[] {
-  const bytes = dt === "float32" ? 16 : 32; // 4 elements
-  const [src, dst, K, nBlocks, ldat] = [0, 1, 2, 3, 4];
-  const [k, sp, p0] = [5, 6, 7];
-  const c = new Code();
-  c.get(src).set(p0);
-  c.op(OP.loop).op(OP.void); // blocks
-  c.get(p0).set(sp).get(K).set(k);
-  c.op(OP.loop).op(OP.void); // k
-  for (let o = 0; o < bytes; o += 16) c.get(dst).get(sp).simd(SIMD.load, [0, o]).simd(SIMD.store, [0, o]);
-  c.addConst(dst, bytes).get(sp).get(ldat).op(OP.i32Add).set(sp);
-  c.get(k).i32(1).op(OP.i32Sub).tee(k).op(OP.brIf).op(0);
-  c.op(OP.end); // k
-  c.addConst(p0, bytes);
-  c.get(nBlocks).i32(1).op(OP.i32Sub).tee(nBlocks).op(OP.brIf).op(0);
-  c.op(OP.end); // blocks
-  return body([[3, I32]], c);
-}
+const packAT = (dt: Dt): number[] => blocks(dt === "float32" ? 16 : 32, 0); // 4 elements
 
 const DTS: readonly Dt[] = ["float32", "float64"];
 const kernelName = (dt: Dt, R: number) => `${dt === "float32" ? "f32" : "f64"}_${R}`;
@@ -282,11 +270,8 @@ const packATName = (dt: Dt) => `pack_at_${dt === "float32" ? "f32" : "f64"}`;
 const KERN_TYPE = { params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], results: [] };
 const PACK_TYPE = { params: [I32, I32, I32, I32, I32], results: [] };
 
-/** Most memory pages (2 GiB): a shared memory must declare its maximum. */
-const MAX_PAGES = 32768;
-
 /**
- * The module: an imported memory env.mem (shared, 1..MAX_PAGES pages, when `shared`), 2·RMAX
+ * The module: an imported memory env.mem (shared when `shared`, see ./wasm/memory.ts), 2·RMAX
  * kernels of type (i32 × 10) → (), `pack`, and `packT` and `packAT` per dtype.
  */
 export function moduleBytes(shared = false): Uint8Array<ArrayBuffer> {
@@ -296,10 +281,7 @@ export function moduleBytes(shared = false): Uint8Array<ArrayBuffer> {
   funcs.push({ name: "pack", type: PACK_TYPE, body: pack() });
   for (const dt of DTS) funcs.push({ name: packTName(dt), type: PACK_TYPE, body: packT(dt) });
   for (const dt of DTS) funcs.push({ name: packATName(dt), type: PACK_TYPE, body: packAT(dt) });
-  const memory = shared
-    ? { import: true as const, shared: { minPages: 1, maxPages: MAX_PAGES } }
-    : { import: true as const };
-  return encodeModule({ memory, funcs });
+  return encodeModule({ memory: memoryImport(shared), funcs });
 }
 
 // ---------------------------------------------------------------------------
@@ -398,13 +380,11 @@ interface Instance {
 function instantiate(): Instance | null {
   try {
     if (typeof WebAssembly !== "object") return null;
-    const shared = sharedMemoryAvailable();
+    const mem = createMemory();
+    const shared = isShared(mem);
     const bytes = moduleBytes(shared);
     if (!WebAssembly.validate(bytes)) return null;
     const module = new WebAssembly.Module(bytes);
-    const mem = shared
-      ? new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true })
-      : new WebAssembly.Memory({ initial: 1 });
     const inst = new WebAssembly.Instance(module, { env: { mem } });
     const ex: Record<string, unknown> = inst.exports;
     const pool = shared ? createPool(module, mem, ex, runChunk) : null;
@@ -436,20 +416,6 @@ export function matmulPoolReady(): Promise<boolean> {
 /** Chunks of matmul run by workers so far, workers running and started. */
 export function matmulPoolStats(): PoolStats {
   return poolStats(instance?.pool ?? null);
-}
-
-const align16 = (bytes: number) => (bytes + 15) & ~15;
-
-/** Makes linear memory at least `bytes` long; false if it cannot grow. */
-function ensure(mem: WebAssembly.Memory, bytes: number): boolean {
-  const have = mem.buffer.byteLength;
-  if (bytes <= have) return true;
-  try {
-    mem.grow(Math.ceil((bytes - have) / 65536));
-    return true;
-  } catch (_e) {
-    return false;
-  }
 }
 
 /**
@@ -491,7 +457,7 @@ export function wasmMatmul(
   // Aᵀ: packed into 4-row blocks after C (Aᵀ itself is followed by B, the packer's slack)
   const apOff = align16(cOff + M * ldc * s);
   const end = ta ? apOff + Math.ceil(M / 4) * 4 * K * s : cOff + M * ldc * s;
-  if (end > 2 ** 31 || !ensure(instance.mem, end)) return null;
+  if (!ensure(instance.mem, end)) return null;
   const buf = instance.mem.buffer;
   const view = f32 ? new Float32Array(buf) : new Float64Array(buf);
   view.set(a, aOff / s);

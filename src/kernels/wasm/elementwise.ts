@@ -37,6 +37,7 @@ import { NablaError, at as elementAt } from "../../core/errors.js";
 import { Code, F64, I32, OP, SIMD, V128, body, moduleBytes } from "./encoder.js";
 import { BINARY, ERF_TABLE_BASE, ERF_TABLE_BYTES, UNARY, VB, type X, sincos } from "./vmath.js";
 import { ERF_TABLE } from "./erfTable.js";
+import { align16, createMemory, ensure, isShared, memoryImport } from "./memory.js";
 import { SUM_CHUNK } from "../sumOrder.js";
 import {
   type ChunkContext,
@@ -49,7 +50,6 @@ import {
   parallelFor,
   poolReady,
   poolStats,
-  sharedMemoryAvailable,
 } from "../threads.js";
 
 export type FloatDType = "float32" | "float64";
@@ -225,7 +225,7 @@ function generate(p: EwProgram, shared: boolean): Uint8Array<ArrayBuffer> {
       { module: "m", name: "cos", type: HOST_TYPE },
       { module: "m", name: "tan", type: HOST_TYPE },
     ],
-    memory: shared ? { import: true, shared: { minPages: 1, maxPages: MAX_PAGES } } : { import: true },
+    memory: memoryImport(shared),
     funcs: [
       {
         name: "run",
@@ -243,13 +243,6 @@ function generate(p: EwProgram, shared: boolean): Uint8Array<ArrayBuffer> {
   });
 }
 
-/**
- * Most pages the memory may grow to (2 GiB: a shared memory must declare a maximum, and byte
- * offsets stay below 2^31, so they pass through i32 parameters and Int32Array headers unchanged).
- * A loop whose operands do not fit runs its JS form.
- */
-const MAX_PAGES = 32768;
-
 /** What the compiled loops run on, made once by `wasmElementwiseAvailable`. */
 interface Runtime {
   readonly memory: WebAssembly.Memory;
@@ -262,20 +255,6 @@ let runtime: Runtime | null = null;
 const cache = new Map<string, EwKernel | null>();
 let available: boolean | null = null;
 let nextId = 1;
-
-/** The kernels' memory: shared (so the pool's workers can run chunks) where the runtime allows. */
-function createMemory(): WebAssembly.Memory {
-  if (sharedMemoryAvailable())
-    try {
-      return new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
-    } catch {
-      // e.g. the maximum cannot be reserved: an unshared memory, single-threaded
-    }
-  return new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES });
-}
-
-const isShared = (m: WebAssembly.Memory): boolean =>
-  typeof SharedArrayBuffer === "function" && m.buffer instanceof SharedArrayBuffer;
 
 /** Whether WebAssembly SIMD can be used here (checked once by compiling a small program). */
 export function wasmElementwiseAvailable(): boolean {
@@ -366,9 +345,6 @@ export function setElementwiseThreading(t: ThreadingThresholds): ThreadingThresh
  */
 const workPerElement = (bytes: number): number => Math.max(1, bytes >> 2);
 
-// arithmetic, not bitwise: a layout past 2^31 bytes must not wrap before `ensure` rejects it
-const align16 = (b: number) => Math.ceil(b / 16) * 16;
-
 /** Compiles a program (cached); null when WebAssembly SIMD is unavailable or the program uses an unknown operation. */
 export function compileElementwise(p: EwProgram): EwKernel | null {
   const rt = enabledRuntime();
@@ -394,19 +370,6 @@ export function compileElementwise(p: EwProgram): EwKernel | null {
   }
   cache.set(key, kernel);
   return kernel;
-}
-
-/** Makes linear memory at least `bytes` long; false if it cannot grow. */
-function ensure(mem: WebAssembly.Memory, bytes: number): boolean {
-  const have = mem.buffer.byteLength;
-  if (bytes <= have) return true;
-  if (bytes > MAX_PAGES * 65536) return false;
-  try {
-    mem.grow(Math.ceil((bytes - have) / 65536));
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Bytes of a chunked run's header: module offset and length, n, element size, sum offset, operand count. */
