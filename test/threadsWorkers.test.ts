@@ -6,8 +6,11 @@
  * gradient at the default threading thresholds) and large matmuls (float32 and float64, through
  * the public `matmul`) must have chunks completed by workers and none failed in a worker, with
  * the bits of one thread. And the worker program tolerates builds that keep function names
- * (esbuild's keepNames, as under tsx), which wrap inner functions in `__name(...)` calls.
+ * (esbuild's keepNames, as under tsx), which wrap inner functions in `__name(...)` calls, and
+ * an idle pool lets the process end.
  */
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import * as nb from "../src/index.js";
 import {
@@ -164,5 +167,28 @@ describe.skipIf(!poolAvailable())("the worker program", () => {
     expect(poolStats(pool).failed).toBe(0);
     const seventeen = Array.from({ length: 17 }, (_, i) => i);
     expect(() => parallelFor(pool, 64, seventeen)).toThrow(/^parallelFor: internal: 17 parameters, at most 16$/);
+  });
+});
+
+describe.skipIf(!wasmMatmulThreaded || !wasmElementwiseThreaded())("under tsx, in a child process", () => {
+  it("workers complete chunks of both kernels, none fail, and the process ends on its own", () => {
+    const root = join(import.meta.dirname, "..");
+    const tsx = join(root, "node_modules", "tsx", "dist", "cli.mjs");
+    // execFileSync throws if the child is still running at the timeout (a pool keeping it alive)
+    const out = execFileSync(process.execPath, [tsx, join(root, "test", "fixtures", "poolWorkers.ts")], {
+      cwd: root,
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    const r = JSON.parse(out.trim().split("\n").at(-1) ?? "") as {
+      ready: boolean[];
+      elementwise: PoolStats;
+      matmul: PoolStats;
+    };
+    expect(r.ready).toEqual([true, true]);
+    for (const k of ["elementwise", "matmul"] as const) {
+      expect(r[k].failed, `${k}: ${String(r[k].workerError)}`).toBe(0);
+      expect(r[k].byWorkers, k).toBeGreaterThan(0);
+    }
   });
 });

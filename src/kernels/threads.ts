@@ -323,9 +323,11 @@ function grow(pool: Pool, n: number): boolean {
       const wt = nodeBuiltin<WorkerThreads>("node:worker_threads");
       if (wt !== undefined) {
         const w = new wt.Worker(s.src, { eval: true });
-        w.unref(); // an idle pool does not keep the process alive
         w.on("error", () => undefined);
         w.on("message", (m) => (s.workerError = String(m)));
+        // after the listeners (a "message" listener refs the worker again): an idle pool does not
+        // keep the process alive
+        w.unref();
         w.postMessage(msg);
         pool.workers.push(w);
       } else {
