@@ -178,7 +178,7 @@ describe.skipIf(!wasmMatmulAvailable)("matmul on the worker pool", () => {
         expect(th.poolAvailable(), what).toBe(false);
         expect(await m.matmulPoolReady(), what).toBe(false);
         expect(m.wasmMatmul(a, b, M, K, N, "float64"), what).toEqual(want);
-        expect(m.matmulPoolStats(), what).toEqual({ byWorkers: 0, ready: 0, started: 0 });
+        expect(m.matmulPoolStats(), what).toEqual({ byWorkers: 0, failed: 0, ready: 0, started: 0, workerError: null });
       } finally {
         vi.unstubAllGlobals();
         vi.restoreAllMocks();

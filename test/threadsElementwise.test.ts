@@ -268,7 +268,7 @@ describe("without SharedArrayBuffer", () => {
       const f = w1Of(fresh);
       expect(fresh.jit(fresh.grad(f))(y).toTypedArray()).toEqual(want);
       expect(fresh.jit(f)(y).item()).toBe(wantSum);
-      expect(ew.elementwisePoolStats()).toEqual({ byWorkers: 0, ready: 0, started: 0 });
+      expect(ew.elementwisePoolStats()).toEqual({ byWorkers: 0, failed: 0, ready: 0, started: 0, workerError: null });
     } finally {
       vi.unstubAllGlobals();
       vi.resetModules();
@@ -295,13 +295,17 @@ describe.skipIf(!poolAvailable())("the pool when a chunk throws", () => {
     setThreads(2);
     expect(await poolReady(pool)).toBe(true);
     const out = new Int32Array(memory.buffer, 0, chunks);
-    for (let k = 0; k < 20 && poolStats(pool).byWorkers === 0; k++) {
+    for (let k = 0; k < 20 && poolStats(pool).failed === 0; k++) {
       out.fill(0);
       parallelFor(pool, chunks, [100 + k, 1]);
       const bad = out.findIndex((v, c) => v !== c + 101 + k);
       expect(bad, `chunk ${bad}: ${out[bad]}`).toBe(-1);
     }
-    expect(poolStats(pool).byWorkers, "a worker claimed (and failed) a chunk").toBeGreaterThan(0);
+    expect(poolStats(pool).failed, "a worker claimed (and failed) a chunk").toBeGreaterThan(0);
+    // a chunk that threw is not counted as run by a worker, and its error reaches the main thread
+    expect(poolStats(pool).byWorkers).toBe(0);
+    for (let k = 0; k < 200 && poolStats(pool).workerError === null; k++) await new Promise((r) => setTimeout(r, 5));
+    expect(poolStats(pool).workerError).toMatch(/chunk \d+ failed/);
   });
 
   it("a chunk that throws on the main thread is rethrown after the job; the pool keeps working", async () => {

@@ -88,6 +88,14 @@ const maybe = wasmMatmulAvailable ? describe : describe.skip;
 if (!wasmMatmulAvailable) console.warn("wasmMatmul tests skipped: WebAssembly SIMD is unavailable in this runtime");
 
 describe("wasmMatmul module", () => {
+  it.skipIf(!wasmMatmulAvailable)("returns null (the JS kernel) when the operands' layout passes 2 GiB", () => {
+    // A alone is M·K·4 = 2^32 bytes: rounded up to 16 with 32-bit integer arithmetic, B's offset
+    // would wrap to 0 and the whole layout look 2 MiB long. The check runs before any operand
+    // is read, so short placeholder arrays stand in for A and B.
+    expect(wasmMatmul(new Float32Array(4), new Float32Array(4), 32768, 32768, 1, "float32", 0)).toBeNull();
+    expect(wasmMatmul(new Float64Array(4), new Float64Array(4), 16384, 16384, 2, "float64", 0)).toBeNull();
+  });
+
   it("the emitted bytes are a wasm module (validate agrees with availability)", () => {
     const bytes = moduleBytes();
     expect(Array.from(bytes.subarray(0, 8))).toEqual([0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);

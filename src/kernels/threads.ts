@@ -26,6 +26,7 @@
  * (Node >= 20.16), else from a dynamic import whose result is used from the
  * next call on.
  */
+import { NablaError } from "../core/errors.js";
 
 /** Control array layout (Int32 indices). */
 const C_WAKE = 0; // incremented for each job; workers wait on it
@@ -33,24 +34,72 @@ const C_CLAIM = 1; // (generation << 16) | next chunk; chunk 0xffff = closed
 const C_DONE = 2; // chunks finished in the current job
 const C_COUNT = 3; // chunks in the current job
 const C_WORKERS = 4; // workers allowed to take part (threads - 1)
-const C_BY_WORKERS = 5; // chunks run by workers since start (statistics)
+const C_BY_WORKERS = 5; // chunks workers ran to completion since start (statistics)
 const C_READY = 6; // workers that have started
 const C_FAILED = 7; // chunks of the current job that threw in a worker
-const C_PARAMS = 8; // job parameters
+const C_FAILED_TOTAL = 8; // chunks that threw in a worker since start (statistics)
+const C_NPARAMS = 9; // parameters of the current job
+const C_PARAMS = 10; // job parameters
 const MAX_PARAMS = 16;
 const CTL_WORDS = C_PARAMS + MAX_PARAMS;
 const CLOSED = 0xffff;
 /** Most chunks one job may have (the chunk index lives in 16 bits). */
 export const MAX_CHUNKS = CLOSED;
 
+/** A function exported by a WebAssembly instance (its parameters are i32/f64 numbers). */
+export type WasmFn = (...args: number[]) => unknown;
+
 /**
- * What a chunk function gets besides its parameters, one per thread: the shared memory and a
+ * What a chunk function gets besides its parameters, one per thread: the shared memory, a
  * cache that lives as long as the thread (e.g. for instances of modules compiled from bytes the
- * main thread wrote into memory, which is how a pool runs modules made after its workers started).
+ * main thread wrote into memory, which is how a pool runs modules made after its workers started),
+ * and checked reads for the chunk function's set-up (a chunk function runs in workers as source
+ * text, so it cannot import `at` from ../core/errors.ts). They throw a NablaError on the main
+ * thread, a plain Error in a worker (which only makes the main thread run the job again, where
+ * the same check throws the NablaError).
  */
 export interface ChunkContext {
   readonly memory: WebAssembly.Memory;
   readonly cache: Map<number, unknown>;
+  /** `xs[i]`; throws "`fn`: internal: index ... out of range" if it is missing. */
+  at<E>(xs: ArrayLike<E>, i: number, fn: string): E;
+  /** `exports[name]` if it is a function of `arity` parameters (a WebAssembly export's `length`), else throws. */
+  wasmFn(exports: Record<string, unknown>, name: string, arity: number, fn: string): WasmFn;
+  /** Throws "`fn`: internal: `what`". */
+  fail(fn: string, what: string): never;
+}
+
+/**
+ * A thread's chunk context over `memory`; `Err` is the class it throws (NablaError on the main
+ * thread, Error in a worker). Self-contained (the workers get its source): no closure over
+ * module scope.
+ */
+function makeContext(memory: WebAssembly.Memory, Err: new (message: string) => Error): ChunkContext {
+  return {
+    memory,
+    cache: new Map(),
+    at<E>(xs: ArrayLike<E>, i: number, fn: string): E {
+      const v = xs[i];
+      if (v === undefined) throw new Err(`${fn}: internal: index ${i} out of range of length ${xs.length}`);
+      return v;
+    },
+    wasmFn(exports: Record<string, unknown>, name: string, arity: number, fn: string): WasmFn {
+      const f = exports[name];
+      if (!isWasmFn(f, arity)) throw new Err(`${fn}: internal: no exported function ${name} of ${arity} parameters`);
+      return f;
+    },
+    fail(fn: string, what: string): never {
+      throw new Err(`${fn}: internal: ${what}`);
+    },
+  };
+  function isWasmFn(f: unknown, arity: number): f is WasmFn {
+    return typeof f === "function" && f.length === arity;
+  }
+}
+
+/** A chunk context for the main thread (checked reads throw NablaError). */
+export function chunkContext(memory: WebAssembly.Memory): ChunkContext {
+  return makeContext(memory, NablaError);
 }
 
 /** Runs one chunk: the instance's exports, the job parameters, the chunk index, the thread's context. */
@@ -180,13 +229,21 @@ export function poolAvailable(): boolean {
   return typeof (globalThis as { Worker?: unknown }).Worker === "function" && typeof Blob === "function";
 }
 
-/** The worker's program: instantiate, mark ready, then claim chunks of each job until closed. */
+/**
+ * The worker's program: instantiate, mark ready, then claim chunks of each job until closed. A
+ * chunk that throws is counted (C_FAILED, C_FAILED_TOTAL) and its error's text posted to the
+ * main thread (`poolStats().workerError`); the main thread then runs the job again itself.
+ * `__name` is a no-op for builds that keep function names (esbuild's keepNames, as tsx uses),
+ * which wrap inner functions of `run` and `makeContext` in calls to it.
+ */
 function workerSource(run: string): string {
   return `"use strict";
+const __name = (f) => f;
+const makeContext = (${makeContext.toString()});
 const run = (${run});
-function start(msg) {
+function start(msg, report) {
   const ex = msg.module ? new WebAssembly.Instance(msg.module, { env: { mem: msg.memory } }).exports : {};
-  const ctx = { memory: msg.memory, cache: new Map() };
+  const ctx = makeContext(msg.memory, Error);
   const ctl = new Int32Array(msg.ctl);
   const index = msg.index;
   Atomics.add(ctl, ${C_READY}, 1);
@@ -199,20 +256,31 @@ function start(msg) {
       const n = Atomics.load(ctl, ${C_COUNT});
       if ((v & 0xffff) >= n || index >= Atomics.load(ctl, ${C_WORKERS})) break;
       const params = [];
-      for (let i = 0; i < ${MAX_PARAMS}; i++) params.push(Atomics.load(ctl, ${C_PARAMS} + i));
+      const nParams = Atomics.load(ctl, ${C_NPARAMS});
+      for (let i = 0; i < nParams; i++) params.push(Atomics.load(ctl, ${C_PARAMS} + i));
       if (Atomics.compareExchange(ctl, ${C_CLAIM}, v, v + 1) !== v) continue;
+      let ok = true;
       try {
         run(ex, params, v & 0xffff, ctx);
       } catch (e) {
+        ok = false;
         Atomics.add(ctl, ${C_FAILED}, 1); // the main thread reruns the job (see parallelFor)
+        Atomics.add(ctl, ${C_FAILED_TOTAL}, 1);
+        try {
+          report(String(e && e.stack ? e.stack : e));
+        } catch (_e) {
+          // reporting is for diagnosis only
+        }
       }
-      Atomics.add(ctl, ${C_BY_WORKERS}, 1);
+      if (ok) Atomics.add(ctl, ${C_BY_WORKERS}, 1);
       if (Atomics.add(ctl, ${C_DONE}, 1) + 1 === n) Atomics.notify(ctl, ${C_DONE});
     }
   }
 }
-if (typeof self === "undefined") require("worker_threads").parentPort.once("message", start);
-else self.onmessage = (e) => start(e.data);
+if (typeof self === "undefined") {
+  const port = require("worker_threads").parentPort;
+  port.once("message", (msg) => start(msg, (m) => port.postMessage(m)));
+} else self.onmessage = (e) => start(e.data, (m) => self.postMessage(m));
 `;
 }
 
@@ -231,12 +299,19 @@ export function createPool(
   if (!poolAvailable()) return null;
   const ctl = new Int32Array(new SharedArrayBuffer(CTL_WORDS * 4));
   ctl[C_CLAIM] = CLOSED;
-  const pool: Pool = { ctl, workers: [], run, exports, ctx: { memory, cache: new Map() } };
-  sources.set(pool, { module, memory, src: workerSource(run.toString()) });
+  const pool: Pool = { ctl, workers: [], run, exports, ctx: chunkContext(memory) };
+  sources.set(pool, { module, memory, src: workerSource(run.toString()), workerError: null });
   return pool;
 }
 
-const sources = new WeakMap<Pool, { module: WebAssembly.Module | null; memory: WebAssembly.Memory; src: string }>();
+interface PoolSource {
+  module: WebAssembly.Module | null;
+  memory: WebAssembly.Memory;
+  src: string;
+  /** The text of the last error a worker posted (a chunk that threw), for diagnosis. */
+  workerError: string | null;
+}
+const sources = new WeakMap<Pool, PoolSource>();
 
 /** Starts workers until the pool has `n`; false if a worker could not be started. */
 function grow(pool: Pool, n: number): boolean {
@@ -248,13 +323,17 @@ function grow(pool: Pool, n: number): boolean {
       const wt = nodeBuiltin<WorkerThreads>("node:worker_threads");
       if (wt !== undefined) {
         const w = new wt.Worker(s.src, { eval: true });
-        w.unref(); // an idle pool does not keep the process alive
         w.on("error", () => undefined);
+        w.on("message", (m) => (s.workerError = String(m)));
+        // after the listeners (a "message" listener refs the worker again): an idle pool does not
+        // keep the process alive
+        w.unref();
         w.postMessage(msg);
         pool.workers.push(w);
       } else {
         const url = URL.createObjectURL(new Blob([s.src], { type: "text/javascript" }));
         const w = new Worker(url);
+        w.onmessage = (e) => (s.workerError = String(e.data));
         w.postMessage(msg);
         pool.workers.push(w);
       }
@@ -276,6 +355,8 @@ let generation = 0;
  * the error is rethrown once no worker is still running a chunk of the job.
  */
 export function parallelFor(pool: Pool, nChunks: number, params: readonly number[]): void {
+  if (params.length > MAX_PARAMS)
+    throw new NablaError(`parallelFor: internal: ${params.length} parameters, at most ${MAX_PARAMS}`);
   const workers = getThreads() - 1;
   if (workers <= 0 || nChunks <= 1 || nChunks > MAX_CHUNKS || !grow(pool, workers)) {
     for (let c = 0; c < nChunks; c++) pool.run(pool.exports, params, c, pool.ctx);
@@ -286,7 +367,8 @@ export function parallelFor(pool: Pool, nChunks: number, params: readonly number
   const tag = generation << 16;
   // close the claim counter under the new tag before touching the parameters
   Atomics.store(ctl, C_CLAIM, tag | CLOSED);
-  for (let i = 0; i < MAX_PARAMS; i++) Atomics.store(ctl, C_PARAMS + i, params[i] ?? 0);
+  params.forEach((x, i) => Atomics.store(ctl, C_PARAMS + i, x));
+  Atomics.store(ctl, C_NPARAMS, params.length);
   Atomics.store(ctl, C_COUNT, nChunks);
   Atomics.store(ctl, C_WORKERS, workers);
   Atomics.store(ctl, C_DONE, 0);
@@ -318,13 +400,28 @@ export function parallelFor(pool: Pool, nChunks: number, params: readonly number
   if (Atomics.load(ctl, C_FAILED) > 0) for (let c = 0; c < nChunks; c++) pool.run(pool.exports, params, c, pool.ctx);
 }
 
-/** Chunks run by workers since the pool started, and workers started (for tests and benchmarks). */
-export function poolStats(pool: Pool | null): { byWorkers: number; ready: number; started: number } {
-  if (pool === null) return { byWorkers: 0, ready: 0, started: 0 };
+/** A pool's statistics since it started (for tests and benchmarks). */
+export interface PoolStats {
+  /** Chunks workers ran to completion (a chunk that threw is not counted). */
+  readonly byWorkers: number;
+  /** Chunks that threw in a worker (each job with one was run again on the main thread). */
+  readonly failed: number;
+  /** Workers running, and workers started. */
+  readonly ready: number;
+  readonly started: number;
+  /** The text of the last error a worker posted (it arrives asynchronously), or null. */
+  readonly workerError: string | null;
+}
+
+/** Chunks run (and failed) by workers since the pool started, and workers started. */
+export function poolStats(pool: Pool | null): PoolStats {
+  if (pool === null) return { byWorkers: 0, failed: 0, ready: 0, started: 0, workerError: null };
   return {
     byWorkers: Atomics.load(pool.ctl, C_BY_WORKERS),
+    failed: Atomics.load(pool.ctl, C_FAILED_TOTAL),
     ready: Atomics.load(pool.ctl, C_READY),
     started: pool.workers.length,
+    workerError: sources.get(pool)?.workerError ?? null,
   };
 }
 

@@ -48,7 +48,18 @@
  */
 import type { TypedArray } from "../core/dtype.js";
 import { Code, I32, OP, SIMD, V128, body, moduleBytes as encodeModule } from "./wasm/encoder.js";
-import { type Pool, createPool, parallelFor, poolReady, poolStats, sharedMemoryAvailable } from "./threads.js";
+import { align16, createMemory, ensure, isShared, memoryImport } from "./wasm/memory.js";
+import {
+  type ChunkContext,
+  type Pool,
+  type PoolStats,
+  type WasmFn,
+  chunkContext,
+  createPool,
+  parallelFor,
+  poolReady,
+  poolStats,
+} from "./threads.js";
 
 /**
  * Below this many multiply-adds (M·K·N) `wasmMatmul` returns null and the JS
@@ -73,6 +84,18 @@ const V = 2;
 const RMAX = 4;
 /** Bytes per panel row: V vectors of 16 bytes (8 float32 or 4 float64 columns). */
 const PANEL = V * 16;
+
+/** Sets the i32 locals local(q) = q·stride for q = 1..n-1 by repeated addition. */
+function multiples(c: Code, stride: number, local: (q: number) => number, n: number): void {
+  for (let q = 1; q < n; q++)
+    (q === 1
+      ? c.get(stride)
+      : c
+          .get(local(q - 1))
+          .get(stride)
+          .op(OP.i32Add)
+    ).set(local(q));
+}
 
 /**
  * kern(aP, bP, cP, K, nPanels, pstride, ldc, lda, accumulate, kstep): for each of
@@ -109,14 +132,7 @@ function kernel(dt: Dt, R: number): number[] {
   const cRow = (c: Code, r: number) => (r === 0 ? c.get(cptr).set(tmp) : c.get(tmp).get(ldc).op(OP.i32Add).set(tmp));
 
   const c = new Code();
-  for (let r = 1; r < R; r++)
-    (r === 1
-      ? c.get(lda)
-      : c
-          .get(rowOff(r - 1))
-          .get(lda)
-          .op(OP.i32Add)
-    ).set(rowOff(r));
+  multiples(c, lda, rowOff, R);
   c.get(bP).set(bcol).get(cP).set(cptr).get(nPanels).set(j);
   c.op(OP.loop).op(OP.void); // panels
   c.get(accumulate).op(OP.if).op(OP.void);
@@ -165,30 +181,37 @@ function kernel(dt: Dt, R: number): number[] {
 }
 
 /**
- * pack(src, dst, K, nPanels, ldb): packs row-major B (row stride ldb bytes) into nPanels
- * panels of K rows of PANEL bytes, panel after panel, at dst. Requires K, nPanels >= 1.
+ * blocks(src, dst, K, nBlocks, stride): for each of nBlocks blocks of `bytes` columns (block b
+ * at byte b·bytes of every row), copies that block of each of K rows (row stride `stride`
+ * bytes, from src) to dst, contiguously: nBlocks·K·bytes bytes, block after block. `bytes` is a
+ * multiple of 16; `storeAlign` the stores' alignment hint (log2 bytes). Requires K, nBlocks >= 1.
+ * It is both `pack` (B row-major into panels of PANEL bytes, stride ldb) and `packAT` (Aᵀ into
+ * blocks of 4 rows of A, which are 4 columns of Aᵀ: 4·s bytes, stride ldat).
  */
-function pack(): number[] {
-  const [src, dst, K, nPanels, ldb] = [0, 1, 2, 3, 4];
+function blocks(bytes: number, storeAlign: number): number[] {
+  const [src, dst, K, nBlocks, stride] = [0, 1, 2, 3, 4];
   const [k, sp, p0] = [5, 6, 7];
   const c = new Code();
-  c.get(src).set(p0).get(nPanels).set(nPanels);
-  c.op(OP.loop).op(OP.void); // panels
+  c.get(src).set(p0);
+  c.op(OP.loop).op(OP.void); // blocks
   c.get(p0).set(sp).get(K).set(k);
   c.op(OP.loop).op(OP.void); // k
-  for (let v = 0; v < V; v++)
-    c.get(dst)
-      .get(sp)
-      .simd(SIMD.load, [0, v * 16])
-      .simd(SIMD.store, [4, v * 16]);
-  c.addConst(dst, PANEL).get(sp).get(ldb).op(OP.i32Add).set(sp);
+  for (let o = 0; o < bytes; o += 16) c.get(dst).get(sp).simd(SIMD.load, [0, o]).simd(SIMD.store, [storeAlign, o]);
+  c.addConst(dst, bytes).get(sp).get(stride).op(OP.i32Add).set(sp);
   c.get(k).i32(1).op(OP.i32Sub).tee(k).op(OP.brIf).op(0);
   c.op(OP.end); // k
-  c.addConst(p0, PANEL);
-  c.get(nPanels).i32(1).op(OP.i32Sub).tee(nPanels).op(OP.brIf).op(0);
-  c.op(OP.end); // panels
+  c.addConst(p0, bytes);
+  c.get(nBlocks).i32(1).op(OP.i32Sub).tee(nBlocks).op(OP.brIf).op(0);
+  c.op(OP.end); // blocks
   return body([[3, I32]], c);
 }
+
+/**
+ * pack(src, dst, K, nPanels, ldb): packs row-major B (row stride ldb bytes) into nPanels
+ * panels of K rows of PANEL bytes, panel after panel, at dst (dst 16-byte aligned). Requires
+ * K, nPanels >= 1.
+ */
+const pack = (): number[] => blocks(PANEL, 4);
 
 /**
  * packT(src, dst, K, nPanels, ldbt) for one dtype: packs B given as Bᵀ (row-major [N, K], row
@@ -205,14 +228,7 @@ function packT(dt: Dt): number[] {
   const [k, sp, p0, pstep] = [5, 6, 7, 8];
   const col = (c: number) => 8 + c; // c·ldbt, c = 1..W-1
   const c = new Code();
-  for (let q = 1; q < W; q++)
-    (q === 1
-      ? c.get(ldbt)
-      : c
-          .get(col(q - 1))
-          .get(ldbt)
-          .op(OP.i32Add)
-    ).set(col(q));
+  multiples(c, ldbt, col, W);
   c.get(col(W - 1))
     .get(ldbt)
     .op(OP.i32Add)
@@ -244,24 +260,7 @@ function packT(dt: Dt): number[] {
  * the last k: the caller leaves slack); they only feed C's rows past M, never read. Requires
  * K, nBlocks >= 1.
  */
-function packAT(dt: Dt): number[] {
-  const bytes = dt === "float32" ? 16 : 32; // 4 elements
-  const [src, dst, K, nBlocks, ldat] = [0, 1, 2, 3, 4];
-  const [k, sp, p0] = [5, 6, 7];
-  const c = new Code();
-  c.get(src).set(p0);
-  c.op(OP.loop).op(OP.void); // blocks
-  c.get(p0).set(sp).get(K).set(k);
-  c.op(OP.loop).op(OP.void); // k
-  for (let o = 0; o < bytes; o += 16) c.get(dst).get(sp).simd(SIMD.load, [0, o]).simd(SIMD.store, [0, o]);
-  c.addConst(dst, bytes).get(sp).get(ldat).op(OP.i32Add).set(sp);
-  c.get(k).i32(1).op(OP.i32Sub).tee(k).op(OP.brIf).op(0);
-  c.op(OP.end); // k
-  c.addConst(p0, bytes);
-  c.get(nBlocks).i32(1).op(OP.i32Sub).tee(nBlocks).op(OP.brIf).op(0);
-  c.op(OP.end); // blocks
-  return body([[3, I32]], c);
-}
+const packAT = (dt: Dt): number[] => blocks(dt === "float32" ? 16 : 32, 0); // 4 elements
 
 const DTS: readonly Dt[] = ["float32", "float64"];
 const kernelName = (dt: Dt, R: number) => `${dt === "float32" ? "f32" : "f64"}_${R}`;
@@ -271,11 +270,8 @@ const packATName = (dt: Dt) => `pack_at_${dt === "float32" ? "f32" : "f64"}`;
 const KERN_TYPE = { params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], results: [] };
 const PACK_TYPE = { params: [I32, I32, I32, I32, I32], results: [] };
 
-/** Most memory pages (2 GiB): a shared memory must declare its maximum. */
-const MAX_PAGES = 32768;
-
 /**
- * The module: an imported memory env.mem (shared, 1..MAX_PAGES pages, when `shared`), 2·RMAX
+ * The module: an imported memory env.mem (shared when `shared`, see ./wasm/memory.ts), 2·RMAX
  * kernels of type (i32 × 10) → (), `pack`, and `packT` and `packAT` per dtype.
  */
 export function moduleBytes(shared = false): Uint8Array<ArrayBuffer> {
@@ -285,10 +281,7 @@ export function moduleBytes(shared = false): Uint8Array<ArrayBuffer> {
   funcs.push({ name: "pack", type: PACK_TYPE, body: pack() });
   for (const dt of DTS) funcs.push({ name: packTName(dt), type: PACK_TYPE, body: packT(dt) });
   for (const dt of DTS) funcs.push({ name: packATName(dt), type: PACK_TYPE, body: packAT(dt) });
-  const memory = shared
-    ? { import: true as const, shared: { minPages: 1, maxPages: MAX_PAGES } }
-    : { import: true as const };
-  return encodeModule({ memory, funcs });
+  return encodeModule({ memory: memoryImport(shared), funcs });
 }
 
 // ---------------------------------------------------------------------------
@@ -302,29 +295,31 @@ const NCP = 8;
 /**
  * Runs chunk `chunk` (rows [chunk·rows, min(M, (chunk+1)·rows))) of a product whose operands
  * are laid out as wasmMatmul does. params: [f64 ? 1 : 0, aOff, bPackOff, cOff, M, K,
- * nPanels, rows, KC, NCP, A packed in 4-row blocks by packAT ? 1 : 0] (bytes, elements). Self-contained (the pool's workers get its
- * source): no closure over module scope.
+ * nPanels, rows, KC, NCP, A packed in 4-row blocks by packAT ? 1 : 0] (bytes, elements).
+ * Self-contained (the pool's workers get its source): no closure over module scope; its reads
+ * are checked by `ctx`.
  */
-function runChunk(ex: Record<string, unknown>, p: readonly number[], chunk: number): void {
-  type K9 = (
-    a: number,
-    b: number,
-    c: number,
-    k: number,
-    n: number,
-    ps: number,
-    ldc: number,
-    lda: number,
-    acc: number,
-    kstep: number,
-  ) => void;
-  const [f64 = 0, aOff = 0, bOff = 0, cOff = 0, M = 0, K = 0, nPanels = 0, rows = 4, kc = 256, ncp = 8, ta = 0] = p;
+function runChunk(ex: Record<string, unknown>, p: readonly number[], chunk: number, ctx: ChunkContext): void {
+  const F = "matmul";
+  if (p.length !== 11) ctx.fail(F, `${p.length} parameters, expected 11`);
+  const f64 = ctx.at(p, 0, F);
+  const aOff = ctx.at(p, 1, F);
+  const bOff = ctx.at(p, 2, F);
+  const cOff = ctx.at(p, 3, F);
+  const M = ctx.at(p, 4, F);
+  const K = ctx.at(p, 5, F);
+  const nPanels = ctx.at(p, 6, F);
+  const rows = ctx.at(p, 7, F);
+  const kc = ctx.at(p, 8, F);
+  const ncp = ctx.at(p, 9, F);
+  const ta = ctx.at(p, 10, F);
   const pre = f64 === 1 ? "f64_" : "f32_";
   const s = f64 === 1 ? 8 : 4;
-  const k1 = ex[pre + "1"] as K9;
-  const k2 = ex[pre + "2"] as K9;
-  const k3 = ex[pre + "3"] as K9;
-  const k4 = ex[pre + "4"] as K9;
+  // the micro-kernels for 1..4 rows, of 10 parameters each (see `kernel`)
+  const k1 = ctx.wasmFn(ex, pre + "1", 10, F);
+  const k2 = ctx.wasmFn(ex, pre + "2", 10, F);
+  const k3 = ctx.wasmFn(ex, pre + "3", 10, F);
+  const k4 = ctx.wasmFn(ex, pre + "4", 10, F);
   const ldc = nPanels * 32; // bytes: PANEL = 32 per panel
   const pstride = K * 32;
   // A's element (i, k): row-major [M, K] at aOff + i·lda + k·s, or packed in 4-row blocks
@@ -368,7 +363,8 @@ export function chunkRows(M: number): number {
 // ---------------------------------------------------------------------------
 // Instance
 
-type Pack = (src: number, dst: number, K: number, nPanels: number, ldb: number) => void;
+/** A packing function (src, dst, K, nPanels or nBlocks, row stride), see `pack`, `packT`, `packAT`. */
+type Pack = WasmFn;
 
 interface Instance {
   mem: WebAssembly.Memory;
@@ -377,27 +373,28 @@ interface Instance {
   packT: Record<Dt, Pack>;
   packAT: Record<Dt, Pack>;
   pool: Pool | null;
+  /** The main thread's chunk context (the pool's when there is one). */
+  ctx: ChunkContext;
 }
 
 function instantiate(): Instance | null {
   try {
     if (typeof WebAssembly !== "object") return null;
-    const shared = sharedMemoryAvailable();
+    const mem = createMemory();
+    const shared = isShared(mem);
     const bytes = moduleBytes(shared);
     if (!WebAssembly.validate(bytes)) return null;
     const module = new WebAssembly.Module(bytes);
-    const mem = shared
-      ? new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true })
-      : new WebAssembly.Memory({ initial: 1 });
     const inst = new WebAssembly.Instance(module, { env: { mem } });
-    const ex = inst.exports as Record<string, unknown>;
-    for (const dt of DTS) for (let R = 1; R <= RMAX; R++) if (typeof ex[kernelName(dt, R)] !== "function") return null;
-    for (const f of ["pack", ...DTS.map(packTName), ...DTS.map(packATName)])
-      if (typeof ex[f] !== "function") return null;
+    const ex: Record<string, unknown> = inst.exports;
     const pool = shared ? createPool(module, mem, ex, runChunk) : null;
-    const packT = { float32: ex[packTName("float32")] as Pack, float64: ex[packTName("float64")] as Pack };
-    const packAT = { float32: ex[packATName("float32")] as Pack, float64: ex[packATName("float64")] as Pack };
-    return { mem, exports: ex, pack: ex["pack"] as Pack, packT, packAT, pool };
+    const ctx = pool === null ? chunkContext(mem) : pool.ctx;
+    // every export is there with its arity (else `wasmFn` throws: no instance, the JS kernel)
+    for (const dt of DTS) for (let R = 1; R <= RMAX; R++) ctx.wasmFn(ex, kernelName(dt, R), 10, "matmul");
+    const fn = (name: string): Pack => ctx.wasmFn(ex, name, 5, "matmul");
+    const packT = { float32: fn(packTName("float32")), float64: fn(packTName("float64")) };
+    const packAT = { float32: fn(packATName("float32")), float64: fn(packATName("float64")) };
+    return { mem, exports: ex, pack: fn("pack"), packT, packAT, pool, ctx };
   } catch (_e) {
     return null;
   }
@@ -417,22 +414,8 @@ export function matmulPoolReady(): Promise<boolean> {
 }
 
 /** Chunks of matmul run by workers so far, workers running and started. */
-export function matmulPoolStats(): { byWorkers: number; ready: number; started: number } {
+export function matmulPoolStats(): PoolStats {
   return poolStats(instance?.pool ?? null);
-}
-
-const align16 = (bytes: number) => (bytes + 15) & ~15;
-
-/** Makes linear memory at least `bytes` long; false if it cannot grow. */
-function ensure(mem: WebAssembly.Memory, bytes: number): boolean {
-  const have = mem.buffer.byteLength;
-  if (bytes <= have) return true;
-  try {
-    mem.grow(Math.ceil((bytes - have) / 65536));
-    return true;
-  } catch (_e) {
-    return false;
-  }
 }
 
 /**
@@ -474,7 +457,7 @@ export function wasmMatmul(
   // Aᵀ: packed into 4-row blocks after C (Aᵀ itself is followed by B, the packer's slack)
   const apOff = align16(cOff + M * ldc * s);
   const end = ta ? apOff + Math.ceil(M / 4) * 4 * K * s : cOff + M * ldc * s;
-  if (end > 2 ** 31 || !ensure(instance.mem, end)) return null;
+  if (!ensure(instance.mem, end)) return null;
   const buf = instance.mem.buffer;
   const view = f32 ? new Float32Array(buf) : new Float64Array(buf);
   view.set(a, aOff / s);
@@ -489,7 +472,7 @@ export function wasmMatmul(
   const kc = Math.ceil(K / Math.ceil(K / KC));
   const params = [f32 ? 0 : 1, ta ? apOff : aOff, packOff, cOff, M, K, nPanels, rows, kc, NCP, ta ? 1 : 0];
   if (instance.pool !== null && M * K * N >= THREAD_MIN_WORK) parallelFor(instance.pool, nChunks, params);
-  else for (let c = 0; c < nChunks; c++) runChunk(instance.exports, params, c);
+  else for (let c = 0; c < nChunks; c++) runChunk(instance.exports, params, c, instance.ctx);
   // copy C out
   const out = f32 ? new Float32Array(M * N) : new Float64Array(M * N);
   const c0 = cOff / s;

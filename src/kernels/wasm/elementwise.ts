@@ -37,16 +37,19 @@ import { NablaError, at as elementAt } from "../../core/errors.js";
 import { Code, F64, I32, OP, SIMD, V128, body, moduleBytes } from "./encoder.js";
 import { BINARY, ERF_TABLE_BASE, ERF_TABLE_BYTES, UNARY, VB, type X, sincos } from "./vmath.js";
 import { ERF_TABLE } from "./erfTable.js";
+import { align16, createMemory, ensure, isShared, memoryImport } from "./memory.js";
 import { SUM_CHUNK } from "../sumOrder.js";
 import {
   type ChunkContext,
   type Pool,
+  type PoolStats,
+  type WasmFn,
+  chunkContext,
   createPool,
   getThreads,
   parallelFor,
   poolReady,
   poolStats,
-  sharedMemoryAvailable,
 } from "../threads.js";
 
 export type FloatDType = "float32" | "float64";
@@ -222,7 +225,7 @@ function generate(p: EwProgram, shared: boolean): Uint8Array<ArrayBuffer> {
       { module: "m", name: "cos", type: HOST_TYPE },
       { module: "m", name: "tan", type: HOST_TYPE },
     ],
-    memory: shared ? { import: true, shared: { minPages: 1, maxPages: MAX_PAGES } } : { import: true },
+    memory: memoryImport(shared),
     funcs: [
       {
         name: "run",
@@ -240,37 +243,18 @@ function generate(p: EwProgram, shared: boolean): Uint8Array<ArrayBuffer> {
   });
 }
 
-type Run = (...args: number[]) => number;
-
-/**
- * Most pages the memory may grow to (2 GiB: a shared memory must declare a maximum, and byte
- * offsets stay below 2^31, so they pass through i32 parameters and Int32Array headers unchanged).
- * A loop whose operands do not fit runs its JS form.
- */
-const MAX_PAGES = 32768;
-
-let memory: WebAssembly.Memory | null = null;
-/** The pool running large loops in chunks (null: single-threaded; see ./threads.ts). */
-let pool: Pool | null = null;
-/** The main thread's chunk context: the pool's, else one of its own (for chunked sums). */
-let mainCtx: ChunkContext | null = null;
+/** What the compiled loops run on, made once by `wasmElementwiseAvailable`. */
+interface Runtime {
+  readonly memory: WebAssembly.Memory;
+  /** The pool running large loops in chunks (null: single-threaded; see ../threads.ts). */
+  readonly pool: Pool | null;
+  /** The main thread's chunk context: the pool's, else one of its own (for chunked sums). */
+  readonly ctx: ChunkContext;
+}
+let runtime: Runtime | null = null;
 const cache = new Map<string, EwKernel | null>();
 let available: boolean | null = null;
 let nextId = 1;
-
-/** The kernels' memory: shared (so the pool's workers can run chunks) where the runtime allows. */
-function createMemory(): WebAssembly.Memory {
-  if (sharedMemoryAvailable())
-    try {
-      return new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
-    } catch {
-      // e.g. the maximum cannot be reserved: an unshared memory, single-threaded
-    }
-  return new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES });
-}
-
-const isShared = (m: WebAssembly.Memory): boolean =>
-  typeof SharedArrayBuffer === "function" && m.buffer instanceof SharedArrayBuffer;
 
 /** Whether WebAssembly SIMD can be used here (checked once by compiling a small program). */
 export function wasmElementwiseAvailable(): boolean {
@@ -278,11 +262,11 @@ export function wasmElementwiseAvailable(): boolean {
     available = false;
     try {
       if (typeof WebAssembly === "object") {
-        memory = createMemory();
+        const memory = createMemory();
         // the erf table at the start of memory (operand regions start after it)
         new Float64Array(memory.buffer, ERF_TABLE_BASE, ERF_TABLE.length).set(ERF_TABLE);
-        pool = isShared(memory) ? createPool(null, memory, {}, runChunk) : null;
-        mainCtx = pool?.ctx ?? { memory, cache: new Map() };
+        const pool = isShared(memory) ? createPool(null, memory, {}, runChunk) : null;
+        runtime = { memory, pool, ctx: pool === null ? chunkContext(memory) : pool.ctx };
         available = true; // provisionally, for the probe below
         available =
           compileElementwise({
@@ -300,26 +284,32 @@ export function wasmElementwiseAvailable(): boolean {
   return available;
 }
 
+/** The runtime when the compiled loops are available (and enabled), else null. */
+function enabledRuntime(): Runtime | null {
+  return wasmElementwiseAvailable() ? runtime : null;
+}
+
 /** Disables (false) or re-enables the compiled loops, e.g. to test the JS path; returns the previous setting. */
 export function setWasmElementwise(on: boolean): boolean {
   const was = wasmElementwiseAvailable();
-  available = on && memory !== null;
+  available = on && runtime !== null;
   return was;
 }
 
 /** Whether large compiled loops can run on worker threads here (shared memory, blocking waits, workers). */
 export function wasmElementwiseThreaded(): boolean {
-  return wasmElementwiseAvailable() && pool !== null;
+  return (enabledRuntime()?.pool ?? null) !== null;
 }
 
 /** Starts the compiled loops' workers for the current thread count; resolves true once they run. */
 export function elementwisePoolReady(): Promise<boolean> {
-  return wasmElementwiseAvailable() ? poolReady(pool) : Promise.resolve(false);
+  const rt = enabledRuntime();
+  return rt === null ? Promise.resolve(false) : poolReady(rt.pool);
 }
 
 /** Chunks of compiled loops run by workers so far, workers running and started. */
-export function elementwisePoolStats(): { byWorkers: number; ready: number; started: number } {
-  return poolStats(pool);
+export function elementwisePoolStats(): PoolStats {
+  return poolStats(runtime?.pool ?? null);
 }
 
 /** When a compiled loop runs on the pool (see `setElementwiseThreading`). */
@@ -355,47 +345,31 @@ export function setElementwiseThreading(t: ThreadingThresholds): ThreadingThresh
  */
 const workPerElement = (bytes: number): number => Math.max(1, bytes >> 2);
 
-// arithmetic, not bitwise: a layout past 2^31 bytes must not wrap before `ensure` rejects it
-const align16 = (b: number) => Math.ceil(b / 16) * 16;
-
 /** Compiles a program (cached); null when WebAssembly SIMD is unavailable or the program uses an unknown operation. */
 export function compileElementwise(p: EwProgram): EwKernel | null {
-  if (!wasmElementwiseAvailable()) return null;
+  const rt = enabledRuntime();
+  if (rt === null) return null;
   const key = JSON.stringify(p);
   const hit = cache.get(key);
   if (hit !== undefined) return hit;
   let kernel: EwKernel | null = null;
   try {
     if (p.ops.every((o) => wasmSupports(o.op, o.args.length))) {
-      const mem = memory!;
-      const bytes = generate(p, isShared(mem));
+      const bytes = generate(p, isShared(rt.memory));
       const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
-        env: { mem },
+        env: { mem: rt.memory },
         m: { sin: Math.sin, cos: Math.cos, tan: Math.tan },
       });
-      const run = inst.exports["run"] as Run;
+      const run = rt.ctx.wasmFn(inst.exports, "run", p.scalarIn.length + p.outs.length + 3, "compileElementwise");
       const id = nextId++;
-      mainCtx!.cache.set(id, run);
-      kernel = runner(p, run, id, bytes, mem);
+      rt.ctx.cache.set(id, run);
+      kernel = runner(p, run, id, bytes, rt);
     }
   } catch {
     kernel = null;
   }
   cache.set(key, kernel);
   return kernel;
-}
-
-/** Makes linear memory at least `bytes` long; false if it cannot grow. */
-function ensure(mem: WebAssembly.Memory, bytes: number): boolean {
-  const have = mem.buffer.byteLength;
-  if (bytes <= have) return true;
-  if (bytes > MAX_PAGES * 65536) return false;
-  try {
-    mem.grow(Math.ceil((bytes - have) / 65536));
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Bytes of a chunked run's header: module offset and length, n, element size, sum offset, operand count. */
@@ -408,37 +382,41 @@ const HEADER = 24;
  * (-1 without a sum), the operand count, then per operand its offset and 1 (full) or 0 (one
  * element). A thread that has not run the program yet compiles it from the module bytes. Writes
  * the chunk's partial sum to partials[chunk]. Self-contained (the pool's workers get its
- * source): no closure over module scope.
+ * source): no closure over module scope; its reads are checked by `ctx`.
  */
 function runChunk(_ex: Record<string, unknown>, p: readonly number[], chunk: number, ctx: ChunkContext): void {
-  const id = p[0] ?? 0;
-  const at = p[1] ?? 0;
-  const len = p[2] ?? 1;
+  const F = "compileElementwise";
+  const id = ctx.at(p, 0, F);
+  const hdr = ctx.at(p, 1, F);
+  const len = ctx.at(p, 2, F);
   const buf = ctx.memory.buffer;
-  const h = new Int32Array(buf, at, 6);
-  const n = h[2] ?? 0;
-  const size = h[3] ?? 8;
-  const sumAt = h[4] ?? -1;
-  const nPtrs = h[5] ?? 0;
-  let run = ctx.cache.get(id) as ((...args: number[]) => number) | undefined;
-  if (run === undefined) {
-    const bytes = new Uint8Array(buf, h[0] ?? 0, h[1] ?? 0).slice(); // an unshared copy to compile
+  const h = new Int32Array(buf, hdr, 6);
+  const n = ctx.at(h, 2, F);
+  const size = ctx.at(h, 3, F);
+  const sumAt = ctx.at(h, 4, F);
+  const nPtrs = ctx.at(h, 5, F);
+  const arity = nPtrs + 3;
+  const cached = ctx.cache.get(id);
+  let run: WasmFn;
+  if (cached !== undefined) run = ctx.wasmFn({ run: cached }, "run", arity, F);
+  else {
+    const bytes = new Uint8Array(buf, ctx.at(h, 0, F), ctx.at(h, 1, F)).slice(); // an unshared copy to compile
     const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
       env: { mem: ctx.memory },
       m: { sin: Math.sin, cos: Math.cos, tan: Math.tan },
     });
-    run = inst.exports["run"] as (...args: number[]) => number;
+    run = ctx.wasmFn(inst.exports, "run", arity, F);
     ctx.cache.set(id, run);
   }
-  const ptrs = new Int32Array(buf, at + 24, 2 * nPtrs);
+  const ptrs = new Int32Array(buf, hdr + 24, 2 * nPtrs); // after the header (HEADER bytes)
   const i0 = chunk * len;
   const m = Math.min(len, n - i0);
   const args: number[] = [];
-  for (let k = 0; k < nPtrs; k++) args.push((ptrs[2 * k] ?? 0) + (ptrs[2 * k + 1] ?? 0) * i0 * size);
+  for (let k = 0; k < nPtrs; k++) args.push(ctx.at(ptrs, 2 * k, F) + ctx.at(ptrs, 2 * k + 1, F) * i0 * size);
   const pairs = m >> 1;
   args.push(pairs >> 1, pairs & 1, m & 1);
   const s = run(...args);
-  if (sumAt >= 0) new Float64Array(buf, sumAt + 8 * chunk, 1)[0] = s;
+  if (sumAt >= 0) new Float64Array(buf, sumAt + 8 * chunk, 1)[0] = typeof s === "number" ? s : ctx.fail(F, "no sum");
 }
 
 /**
@@ -448,22 +426,33 @@ function runChunk(_ex: Record<string, unknown>, p: readonly number[], chunk: num
  * is the chunks' partial sums added in order (on one thread too), so every result is the same
  * for every thread count. Returns null (the caller runs its JS loop) when memory cannot grow.
  */
-function runner(p: EwProgram, run: Run, id: number, bytes: Uint8Array, mem: WebAssembly.Memory): EwKernel {
+function runner(p: EwProgram, run: WasmFn, id: number, bytes: Uint8Array, rt: Runtime): EwKernel {
+  const F = "compileElementwise";
   const f32 = p.dtype === "float32";
   const s = f32 ? 4 : 8;
   const nIn = p.scalarIn.length;
+  const nOut = p.outs.length;
   const work = workPerElement(bytes.length);
+  const { memory: mem, pool, ctx } = rt;
   return (ins, outs, n) => {
+    if (ins.length !== nIn || outs.length !== nOut)
+      throw new NablaError(
+        `${F}: internal: ${ins.length} inputs and ${outs.length} outputs for a program of ${nIn} and ${nOut}`,
+      );
     const pairs = n >> 1;
     const padded = (pairs + (n & 1)) * 2 * s;
+    // per operand (inputs, then outputs): its byte offset, and 1 (full) or 0 (one element)
     const ptrs: number[] = [];
+    const full: number[] = [];
     let end = align16(ERF_TABLE_BASE + ERF_TABLE_BYTES);
-    for (let k = 0; k < nIn; k++) {
+    for (const scalar of p.scalarIn) {
       ptrs.push(end);
-      end = align16(end + (p.scalarIn[k] ? 16 : padded));
+      full.push(scalar ? 0 : 1);
+      end = align16(end + (scalar ? 16 : padded));
     }
-    for (let j = 0; j < outs.length; j++) {
+    for (let j = 0; j < nOut; j++) {
       ptrs.push(end);
+      full.push(1);
       end = align16(end + padded);
     }
     const nChunks = Math.ceil(n / SUM_CHUNK);
@@ -481,36 +470,36 @@ function runner(p: EwProgram, run: Run, id: number, bytes: Uint8Array, mem: WebA
     if (!ensure(mem, chunked ? modAt + bytes.length : end)) return null;
     const buf = mem.buffer;
     const view = f32 ? new Float32Array(buf) : new Float64Array(buf);
-    for (let k = 0; k < nIn; k++) {
-      const src = ins[k]!;
-      if (p.scalarIn[k]) view[ptrs[k]! / s] = src[0]!;
-      else view.set(src.length === n ? src : src.subarray(0, n), ptrs[k]! / s);
-    }
+    ins.forEach((src, k) => {
+      const q = elementAt(ptrs, k, F) / s;
+      if (elementAt(full, k, F) === 0) view[q] = elementAt(src, 0, F);
+      else view.set(src.length === n ? src : src.subarray(0, n), q);
+    });
     let sum: number;
-    if (!chunked) sum = run(...ptrs, pairs >> 1, pairs & 1, n & 1);
-    else {
+    if (!chunked) {
+      const r = run(...ptrs, pairs >> 1, pairs & 1, n & 1);
+      sum = typeof r === "number" ? r : ctx.fail(F, "no sum");
+    } else {
       const h = new Int32Array(buf, hdr, HEADER / 4 + 2 * ptrs.length);
       h.set([modAt, bytes.length, n, s, p.sum === null ? -1 : sumAt, ptrs.length]);
-      ptrs.forEach((q, k) => {
-        h[HEADER / 4 + 2 * k] = q;
-        h[HEADER / 4 + 2 * k + 1] = k < nIn && p.scalarIn[k] ? 0 : 1;
-      });
+      h.set(
+        ptrs.flatMap((q, k) => [q, elementAt(full, k, F)]),
+        HEADER / 4,
+      );
       const params = [id, hdr, SUM_CHUNK];
       if (threaded) {
         new Uint8Array(buf, modAt, bytes.length).set(bytes);
-        parallelFor(pool!, nChunks, params);
-      } else for (let c = 0; c < nChunks; c++) runChunk({}, params, c, mainCtx!);
+        parallelFor(pool, nChunks, params);
+      } else for (let c = 0; c < nChunks; c++) runChunk({}, params, c, ctx);
       sum = 0;
-      if (p.sum !== null) {
-        const partials = new Float64Array(mem.buffer, sumAt, nChunks);
-        for (let c = 0; c < nChunks; c++) sum += partials[c]!;
-      }
+      // the partial sums in ascending chunk order
+      if (p.sum !== null) for (const x of new Float64Array(mem.buffer, sumAt, nChunks)) sum += x;
     }
     const out = f32 ? new Float32Array(mem.buffer) : new Float64Array(mem.buffer);
-    for (let j = 0; j < outs.length; j++) {
-      const o = ptrs[nIn + j]! / s;
-      outs[j]!.set(out.subarray(o, o + n));
-    }
+    outs.forEach((o, j) => {
+      const q = elementAt(ptrs, nIn + j, F) / s;
+      o.set(out.subarray(q, q + n));
+    });
     return sum;
   };
 }

@@ -147,12 +147,10 @@ export class VB {
       this.c.simd(SIMD.bitselect);
     };
   }
+  /** A lane shift by the constant `n` bits: the binary form with an i32.const as its second operand. */
   private shift(o: number): (a: X, n: number) => X {
-    return (a, n) => () => {
-      a();
-      this.c.i32(n);
-      this.c.simd(o);
-    };
+    const f = this.op2(o);
+    return (a, n) => f(a, () => void this.c.i32(n));
   }
   shl = this.shift(SIMD.i64x2Shl);
   shrs = this.shift(SIMD.i64x2ShrS);
@@ -380,15 +378,24 @@ function hostFallback(v: VB, x: X, l: number, fn: number): void {
   c.op(OP.end);
 }
 
-/** [sin x, cos x]: one reduction and both polynomials serve both (a program with both shares them). */
-export function sincos(v: VB, x0: X): [X, X] {
-  const x = v.let(x0);
+/**
+ * What sin, cos and tan of x share: x = q π/2 + r reduced, s = sin r and c = cos r (bound), and
+ * the mask of lanes where q is odd. Returns [q as i64, s, c, odd].
+ */
+function trigCore(v: VB, x: X): [X, X, X, X] {
   const [q, rh, rl] = trigReduce(v, x);
   const z = v.let(v.mul(rh, rh));
   const s = v.let(sinPoly(v, rh, rl, z));
   const co = v.let(cosPoly(v, rh, rl, z));
-  // quadrant q mod 4: sin → (s, c, -s, -c), cos → (c, -s, -c, s)
   const odd = v.let(v.ieq(v.and(q, v.ki(1n)), v.ki(1n)));
+  return [q, s, co, odd];
+}
+
+/** [sin x, cos x]: one reduction and both polynomials serve both (a program with both shares them). */
+export function sincos(v: VB, x0: X): [X, X] {
+  const x = v.let(x0);
+  // quadrant q mod 4: sin → (s, c, -s, -c), cos → (c, -s, -c, s)
+  const [q, s, co, odd] = trigCore(v, x);
   const sinSign = v.shl(v.and(q, v.ki(2n)), 62);
   const cosSign = v.shl(v.and(v.iadd(q, v.ki(1n)), v.ki(2n)), 62);
   // sin x rounds to x for |x| < 2^-26 (keeps -0 and subnormals exact)
@@ -437,11 +444,7 @@ export function softplus(v: VB, x0: X): X {
 /** tan x = sin r / cos r (q even) or -cos r / sin r (q odd), on the shared reduction. */
 export function tan(v: VB, x0: X): X {
   const x = v.let(x0);
-  const [q, rh, rl] = trigReduce(v, x);
-  const z = v.let(v.mul(rh, rh));
-  const s = v.let(sinPoly(v, rh, rl, z));
-  const co = v.let(cosPoly(v, rh, rl, z));
-  const odd = v.let(v.ieq(v.and(q, v.ki(1n)), v.ki(1n)));
+  const [, s, co, odd] = trigCore(v, x);
   const res = v.div(v.sel(odd, v.neg(co), s), v.sel(odd, s, co));
   // tan x rounds to x for |x| < 2^-27 (tan x = x + x³/3)
   const [out, l] = v.bind(v.sel(v.lt(v.abs(x), v.k(2 ** -27)), x, res));
