@@ -44,7 +44,7 @@ import {
   fusedWgsl,
   hasExpression,
 } from "../kernels/webgpu/fused.js";
-import { WG } from "../kernels/webgpu/elementwise.js";
+import { WG } from "../kernels/webgpu/wgsl.js";
 import { type GpuDType, type GpuTensor, grid } from "../kernels/webgpu/kernel.js";
 import type { GPUBufferLike, GPUComputePipelineLike } from "../kernels/webgpu/gpu.js";
 import type { WebGpuRuntime } from "./webgpu.js";

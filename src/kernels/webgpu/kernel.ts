@@ -9,7 +9,9 @@
  * The primitive table's GPU rows (`src/prims/gpuTable.ts`) map each
  * primitive to a kernel here or to the documented CPU transfer.
  */
+import { NablaError } from "../../core/errors.js";
 import type { Shape } from "../../core/shape.js";
+import { type Tuple, hasLength } from "../../core/tuple.js";
 import type { GPUBufferLike, GPUComputePipelineLike, GPUDeviceLike } from "./gpu.js";
 
 /** The dtypes a GPU array can have (float64 throws DTypeError on "webgpu"). */
@@ -71,6 +73,28 @@ export type GpuKernel<P> = (
   params: P,
   outs: readonly GpuAval[],
 ) => GpuTensor[];
+
+/**
+ * The kernel of a primitive with `arity` operands and one output: `f` takes the operands as a
+ * tuple and the output's abstract value, and returns the output tensor. The runtime passes a
+ * kernel the operands the primitive was bound with and the avals of its shape rule, so the counts
+ * hold by construction; they are checked once here (a mismatch is a bug in nabla, reported as a
+ * NablaError naming `prim`).
+ */
+export function kernel<P, N extends number>(
+  prim: string,
+  arity: N,
+  f: (ctx: GpuContext, args: Tuple<GpuTensor, N>, params: P, out: GpuAval) => GpuTensor,
+): GpuKernel<P> {
+  return (ctx, args, params, outs) => {
+    if (!hasLength(args, arity) || !hasLength(outs, 1))
+      throw new NablaError(
+        `${prim}: internal: the webgpu kernel takes ${arity} operand(s) and 1 output, given ${args.length} and ${outs.length}`,
+      );
+    const [o] = outs;
+    return [f(ctx, args, params, o)];
+  };
+}
 
 /**
  * Workgroup counts covering `n` invocations of `size` per workgroup, as a 2-d grid when one

@@ -15,7 +15,8 @@
  * {@link argsortLines} is exported for the scatters of indexing.ts.
  */
 import { sizeOf } from "../../core/shape.js";
-import type { GpuContext, GpuTensor, KernelTable } from "./kernel.js";
+import { at } from "../../core/errors.js";
+import { type GpuContext, type GpuTensor, type KernelTable, kernel } from "./kernel.js";
 import { NAN_WGSL, WG, binding, fill, groupGrid, launch, releaseTemp, wty } from "./wgsl.js";
 
 /** Largest padded line sorted in workgroup memory (keys and indices: 2·4·N bytes ≤ 16 KiB). */
@@ -42,7 +43,7 @@ function beforeWgsl(ty: "f32" | "i32" | "u32", L: number | string, descending: b
 
 /** WGSL of the flat offset of element k of line m, for lines along `axis` of `shape`. */
 function lineOffset(shape: readonly number[], axis: number): string {
-  const L = shape[axis]!;
+  const L = at(shape, axis, "argsort");
   const inner = sizeOf(shape.slice(axis + 1));
   return `fn off(m: u32, k: u32) -> u32 { return (m / ${inner}u) * ${L * inner}u + (m % ${inner}u) + k * ${inner}u; }`;
 }
@@ -53,7 +54,7 @@ function lineOffset(shape: readonly number[], axis: number): string {
  */
 export function argsortLines(ctx: GpuContext, x: GpuTensor, axis: number, descending: boolean): GpuTensor {
   const out = ctx.alloc(x.shape, "int32");
-  const L = x.shape[axis]!;
+  const L = at(x.shape, axis, "argsort");
   const M = sizeOf(x.shape) / Math.max(L, 1);
   if (M * L === 0) return out;
   const ty = wty(x.dtype);
@@ -189,7 +190,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u
 
 /** This file's kernels by primitive name. */
 export const KERNELS = {
-  argsort: (ctx, [x], { axis, descending }: { axis: number; descending: boolean }) => [
-    argsortLines(ctx, x!, axis, descending),
-  ],
+  argsort: kernel("argsort", 1, (ctx, [x], { axis, descending }: { axis: number; descending: boolean }) =>
+    argsortLines(ctx, x, axis, descending),
+  ),
 } satisfies KernelTable;

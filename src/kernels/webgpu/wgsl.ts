@@ -7,7 +7,7 @@
  * Shapes and strides are baked into the WGSL as constants (and into the
  * pipeline key); kernels of the same shapes share one pipeline.
  */
-import { DTypeError } from "../../core/errors.js";
+import { DTypeError, at } from "../../core/errors.js";
 import { sizeOf, stridesOf } from "../../core/shape.js";
 import type { GPUBufferLike } from "./gpu.js";
 import { WGSL_TYPE, flatIndexWgsl, grid, type GpuContext, type GpuDType, type GpuTensor } from "./kernel.js";
@@ -27,7 +27,9 @@ export function binding(b: number, name: string, ty: string, write = false): str
 export function lit(v: number, ty: "f32" | "i32" | "u32"): string {
   if (ty === "i32") return `i32(${v | 0})`;
   if (ty === "u32") return `${v >>> 0}u`;
-  const bits = new Uint32Array(new Float32Array([v]).buffer)[0]!;
+  const view = new DataView(new ArrayBuffer(4));
+  view.setFloat32(0, v);
+  const bits = view.getUint32(0);
   // a constant infinity or NaN is a WGSL compile error: those go through a function (not constant-folded)
   return Number.isFinite(v) ? `bitcast<f32>(${bits}u)` : `f32_bits(${bits}u)`;
 }
@@ -84,8 +86,7 @@ ${body}
 export function unravel(flat: string, shape: readonly number[], prefix: string): string {
   const lines: string[] = [];
   let rest = flat;
-  for (let k = shape.length - 1; k >= 0; k--) {
-    const d = shape[k]!;
+  for (const [k, d] of [...shape.entries()].reverse()) {
     if (k === 0) lines.push(`let ${prefix}${k} = ${rest};`);
     else if (d === 1) lines.push(`let ${prefix}${k} = 0u;`);
     else {
@@ -141,9 +142,9 @@ export function splitOffsetWgsl(name: string, shape: readonly number[], axes: re
   const st = stridesOf(shape);
   const kept = shape.map((_, k) => k).filter((k) => !axes.includes(k));
   const part = (v: string, ax: readonly number[], p: string): string[] => {
-    const dims = ax.map((k) => shape[k]!);
+    const dims = ax.map((k) => at(shape, k, "webgpu"));
     const lines = [unravel(v, dims, p)];
-    const terms = ax.map((k, j) => (shape[k] === 1 ? "" : `${p}${j} * ${st[k]}u`)).filter((t) => t !== "");
+    const terms = ax.flatMap((k, j) => (at(dims, j, "webgpu") === 1 ? [] : [`${p}${j} * ${at(st, k, "webgpu")}u`]));
     lines.push(`let ${p}off = ${terms.length === 0 ? "0u" : terms.join(" + ")};`);
     return lines;
   };
