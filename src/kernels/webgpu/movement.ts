@@ -11,6 +11,7 @@
  */
 import { sizeOf, stridesOf } from "../../core/shape.js";
 import { at } from "../../core/errors.js";
+import { bcastStrides } from "../strided.js";
 import { type GpuContext, type GpuTensor, type KernelTable, kernel } from "./kernel.js";
 import { binding, gpuDtype, launch, unravel, wty } from "./wgsl.js";
 
@@ -100,15 +101,14 @@ function alongAxes(prim: string, x: GpuTensor, f: (k: number, dim: number) => Om
 /** This file's kernels by primitive name. */
 export const KERNELS = {
   reshape: kernel("reshape", 1, (ctx, [x], _p: { shape: number[] }, o) => copyAs(ctx, x, o.shape)),
-  broadcast: kernel("broadcast", 1, (ctx, [x], _p: { shape: number[] }, o) => {
-    const off = o.shape.length - x.shape.length;
-    const st = stridesOf(x.shape);
-    const axes = o.shape.map((_, k): AxisMap => {
-      const j = k - off;
-      return { stride: j < 0 || x.shape[j] === 1 ? 0 : at(st, j, "broadcast"), start: 0, step: 1 };
-    });
-    return affineGather(ctx, x, o.shape, axes);
-  }),
+  broadcast: kernel("broadcast", 1, (ctx, [x], _p: { shape: number[] }, o) =>
+    affineGather(
+      ctx,
+      x,
+      o.shape,
+      bcastStrides(x.shape, o.shape).map((stride) => ({ stride, start: 0, step: 1 })),
+    ),
+  ),
   transpose: kernel("transpose", 1, (ctx, [x], { perm }: { perm: number[] }, o) => {
     const st = stridesOf(x.shape);
     return affineGather(
