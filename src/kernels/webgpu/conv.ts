@@ -14,7 +14,7 @@
  */
 import { at } from "../../core/errors.js";
 import { sizeOf } from "../../core/shape.js";
-import type { ConvGeometry } from "../conv.js";
+import { type ConvGeometry, convDims } from "../conv.js";
 import { type GpuContext, type GpuTensor, type KernelTable, kernel } from "./kernel.js";
 import { binding, gpuDtype, launch, unravel, wty } from "./wgsl.js";
 
@@ -22,11 +22,7 @@ function conv(ctx: GpuContext, x: GpuTensor, w: GpuTensor, g: ConvGeometry, outS
   const out = ctx.alloc(outShape, x.dtype);
   const n = sizeOf(outShape);
   if (n === 0) return out;
-  const C = at(x.shape, 1, "conv");
-  const O = at(w.shape, 0, "conv");
-  const Cg = at(w.shape, 1, "conv");
-  const inS = x.shape.slice(2);
-  const kS = w.shape.slice(2);
+  const { C, O, Cg, inS, kS } = convDims(x.shape, w.shape);
   const outS = outShape.slice(2);
   const Og = O / g.groups;
   const IV = sizeOf(inS);

@@ -45,6 +45,14 @@ import {
 } from "./kernel.js";
 import { WG, gpuDtype } from "./wgsl.js";
 
+/** WGSL: r = r·b^e by square and multiply (e ≥ 0, consumed; r and b are updated), for nb_powi and nb_powi32. */
+const SQUARE_MULTIPLY = `  loop {
+    if (e == 0) { break; }
+    if ((e & 1) == 1) { r = r * b; }
+    b = b * b;
+    e = e >> 1u;
+  }`;
+
 /** WGSL helpers the expressions call (nb_*): float32 math written for accuracy. */
 export const MATH = /* wgsl */ `
 fn nb_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
@@ -127,12 +135,7 @@ fn nb_powi(x: f32, n: i32) -> f32 {
   var e = abs(n);
   var b = x;
   var r = 1.0;
-  loop {
-    if (e == 0) { break; }
-    if ((e & 1) == 1) { r = r * b; }
-    b = b * b;
-    e = e >> 1u;
-  }
+${SQUARE_MULTIPLY}
   return select(r, 1.0 / r, n < 0);
 }
 // a^y for finite a > 0: a = 2^e f (f in [sqrt(1/2), sqrt(2))), so a^y = 2^(e y) f^y; e y is split exactly
@@ -179,12 +182,7 @@ fn nb_powi32(x: i32, y: i32) -> i32 {
   var e = y;
   var b = x;
   var r = 1;
-  loop {
-    if (e == 0) { break; }
-    if ((e & 1) == 1) { r = r * b; }
-    b = b * b;
-    e = e >> 1u;
-  }
+${SQUARE_MULTIPLY}
   return r;
 }
 // sin, cos, tan: x = k pi/2 + r (pi/2 in three parts, the first two short, so k * part is exact for
