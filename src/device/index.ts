@@ -155,7 +155,7 @@ function putTraced(t: NDArray, d: string): NDArray {
     throw new DeviceError(
       `devicePut: ${what} is committed to "cpu" (devicePut); place it on "${d}" before the transform`,
     );
-  const yes = runtimeOf(d)!.put(new ConcreteArray(Uint8Array.of(1), [], "bool"), "devicePut");
+  const yes = usableRuntime("devicePut", d).put(new ConcreteArray(Uint8Array.of(1), [], "bool"), "devicePut");
   return selectPrim(broadcastPrim(yes, t.shape), t, t);
 }
 

@@ -204,8 +204,8 @@ export class WebGpuRuntime implements DeviceRuntime {
     const operands = args.map((a) => ({ dtype: a.dtype, shape: a.shape }));
     const flags = nanFlags(this.ctx, [...gpuIns, ...floatOuts]);
     const n = gpuIns.length;
-    this.ctx.check([flags], ([f]) => {
-      const words = f!;
+    this.ctx.check([flags], (data) => {
+      const words = at(data, 0, name);
       for (let k = 0; k < n; k++) if (words[k] !== 0) return null;
       for (let k = n; k < words.length; k++)
         if (words[k] !== 0)
@@ -222,7 +222,7 @@ export class WebGpuRuntime implements DeviceRuntime {
    */
   checkLater(xs: readonly ConcreteArray[], test: (values: TypedArray[]) => Error | null): void {
     const tensors = xs.map((x) => this.tensorOf(x, "check"));
-    this.ctx.check(tensors, (data) => test(data.map((d, i) => fromWords(d, tensors[i]!.dtype))));
+    this.ctx.check(tensors, (data) => test(tensors.map((t, i) => fromWords(at(data, i, "check"), t.dtype))));
   }
 
   /** The transfer: the CPU kernel on the GPU operands' elements, results written into fresh GPU outputs. */
