@@ -279,6 +279,11 @@ fn nb_toi32(x: f32) -> i32 {
 }
 `;
 
+/** The helper functions WGSL `code` calls: MATH when it calls an nb_ function, and erf's table when nb_erf. */
+export function preludeFor(code: string): string {
+  return `${code.includes("nb_") ? MATH : ""}${code.includes("nb_erf") ? ERF_WGSL : ""}`;
+}
+
 /** Taylor terms per centre kept in float32 (|h| <= 1/16: the 9th term is below 2^-30 relative). */
 const ERF_F32_TERMS = 9;
 
@@ -431,7 +436,7 @@ function shader(
 @group(0) @binding(0) var<storage, read_write> out: array<${WGSL_TYPE[out]}>;
 ${decl}
 @group(0) @binding(${ins.length + 1}) var<storage, read> P: array<u32>;
-${expr.includes("nb_") ? MATH : ""}${expr.includes("nb_erf") ? ERF_WGSL : ""}
+${preludeFor(expr)}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = ${flatIndexWgsl(WG, max)};

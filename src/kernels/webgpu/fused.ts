@@ -21,7 +21,7 @@
  */
 import { NablaError, at } from "../../core/errors.js";
 import { bcastStrides } from "../strided.js";
-import { ERF_WGSL, EXPRS, MATH, type Expr } from "./elementwise.js";
+import { EXPRS, type Expr, preludeFor } from "./elementwise.js";
 import { type GpuDType, WGSL_TYPE, flatIndexWgsl } from "./kernel.js";
 import { WG } from "./wgsl.js";
 
@@ -143,7 +143,7 @@ export function fusedWgsl(p: FusedProgram, max: number): string {
   const all = code.join("\n");
   return `// ${p.ops.map((o) => o.prim).join(" ")}
 ${decls.join("\n")}
-${all.includes("nb_") ? MATH : ""}${all.includes("nb_erf") ? ERF_WGSL : ""}
+${preludeFor(all)}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = ${flatIndexWgsl(WG, max)};

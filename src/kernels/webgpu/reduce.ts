@@ -34,6 +34,7 @@ import {
   fill,
   gpuDtype,
   groupGrid,
+  groupMain,
   launch,
   lit,
   releaseTemp,
@@ -112,10 +113,7 @@ function treePass(
   const pid = ctx.pipeline(`reduce-tree|${op}|${ty}|${key}|M=${M}|R=${R}|xi=${xi !== null}|max=${max}`, () => {
     const readIdx = xi !== null ? "xi[src(m, r)]" : "i32(r)";
     return `${decls}
-@compute @workgroup_size(${TREE})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
-  let w = wid.x + wid.y * ${max}u;
-  if (w >= ${groups}u) { return; }
+${groupMain(TREE, max, `${groups}u`, "w")}
   let m = w / ${P}u;
   let p = w % ${P}u;
   var acc = ${identity(op, ty)};

@@ -18,7 +18,7 @@
 import { sizeOf } from "../../core/shape.js";
 import { at } from "../../core/errors.js";
 import { type GpuContext, type GpuTensor, type KernelTable, kernel } from "./kernel.js";
-import { binding, groupGrid, launch, releaseTemp, wty } from "./wgsl.js";
+import { binding, groupGrid, groupMain, launch, releaseTemp, wty } from "./wgsl.js";
 
 const T = 256;
 const PER = 4;
@@ -60,10 +60,7 @@ ${binding(1, "y", ty, true)}
 ${sums !== null ? binding(2, "sums", ty, true) : ""}
 ${offFn}
 var<workgroup> sh: array<${ty}, ${T}>;
-@compute @workgroup_size(${T})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
-  let w = wid.x + wid.y * ${max}u;
-  if (w >= ${groups}u) { return; }
+${groupMain(T, max, `${groups}u`, "w")}
   let m = w / ${P}u;
   let p = w % ${P}u;
   var part: array<${ty}, ${PER}>;

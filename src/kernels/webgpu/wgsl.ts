@@ -129,9 +129,21 @@ export function releaseTemp(ctx: GpuContext, t: GpuTensor): void {
   if (typeof r === "function") r.call(ctx, t.buffer);
 }
 
-/** Workgroup counts for `groups` workgroups as a 2-d grid; shaders use `wid.x + wid.y * max`. */
+/** Workgroup counts for `groups` workgroups as a 2-d grid; shaders use `wid.x + wid.y * max` (see {@link groupMain}). */
 export function groupGrid(ctx: GpuContext, groups: number): [number, number, number] {
   return grid(groups, 1, ctx.maxWorkgroups);
+}
+
+/**
+ * WGSL opening the entry point `main` of a shader dispatched over {@link groupGrid}: workgroups of
+ * `size` invocations (local index `t`), workgroup number `let <name>` (on a device allowing `max`
+ * workgroups per dimension), returning at once past `groups` (a WGSL u32 expression).
+ */
+export function groupMain(size: number, max: number, groups: string, name: string): string {
+  return `@compute @workgroup_size(${size})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
+  let ${name} = wid.x + wid.y * ${max}u;
+  if (${name} >= ${groups}) { return; }`;
 }
 
 /**
