@@ -49,6 +49,20 @@ export function convDims(xShape: readonly number[], wShape: readonly number[]): 
   };
 }
 
+/** The geometry of spatial axis `d`: window stride, padding, input and kernel dilations. */
+export function convAxis(
+  g: ConvGeometry,
+  d: number,
+): { stride: number; lo: number; hi: number; lhsDilation: number; rhsDilation: number } {
+  return {
+    stride: at(g.strides, d, "conv"),
+    lo: at(g.lo, d, "conv"),
+    hi: at(g.hi, d, "conv"),
+    lhsDilation: at(g.lhsDilation, d, "conv"),
+    rhsDilation: at(g.rhsDilation, d, "conv"),
+  };
+}
+
 /** Extent of n points spaced d apart: (n - 1)·d + 1, or 0 for n = 0. */
 export const dilated = (n: number, d: number): number => (n === 0 ? 0 : (n - 1) * d + 1);
 
@@ -87,10 +101,7 @@ function windowTable(inS: readonly number[], kS: readonly number[], outS: readon
   for (const [d, I] of inS.entries()) {
     const k = at(kS, d, "conv");
     const o = at(outS, d, "conv");
-    const s = at(g.strides, d, "conv");
-    const rd = at(g.rhsDilation, d, "conv");
-    const lo = at(g.lo, d, "conv");
-    const ld = at(g.lhsDilation, d, "conv");
+    const { stride: s, rhsDilation: rd, lo, lhsDilation: ld } = convAxis(g, d);
     const t = idx.subarray(at(first, d, "conv"));
     for (let oi = 0; oi < o; oi++)
       for (let j = 0; j < k; j++) {

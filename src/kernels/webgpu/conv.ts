@@ -12,9 +12,8 @@
  *
  * Exported through matmul.ts's table (gpuTable.ts lists the kernel files).
  */
-import { at } from "../../core/errors.js";
 import { sizeOf } from "../../core/shape.js";
-import { type ConvGeometry, convDims } from "../conv.js";
+import { type ConvGeometry, convAxis, convDims } from "../conv.js";
 import { type GpuContext, type GpuTensor, type KernelTable, kernel } from "./kernel.js";
 import { binding, gpuDtype, launch, unravel, wty } from "./wgsl.js";
 
@@ -31,10 +30,7 @@ function conv(ctx: GpuContext, x: GpuTensor, w: GpuTensor, g: ConvGeometry, outS
   const ty = wty(x.dtype);
   // per spatial axis d: input coordinate of output o_d, tap j_d; valid on the dilated grid
   const axes = inS.flatMap((I, d) => {
-    const s = at(g.strides, d, "conv");
-    const rd = at(g.rhsDilation, d, "conv");
-    const lo = at(g.lo, d, "conv");
-    const ld = at(g.lhsDilation, d, "conv");
+    const { stride: s, rhsDilation: rd, lo, lhsDilation: ld } = convAxis(g, d);
     return [
       `let pos${d} = i32(o${d}) * ${s} + i32(j${d}) * ${rd} - ${lo};`,
       `if (pos${d} < 0 || pos${d} % ${ld} != 0 || pos${d} / ${ld} >= ${I}) { ok = false; } else { at = at * ${I}u + u32(pos${d} / ${ld}); }`,

@@ -39,7 +39,7 @@ import {
   type GpuKernel,
   type GpuTensor,
   WGSL_TYPE,
-  flatIndexWgsl,
+  elementMain,
   grid,
   kernel,
 } from "./kernel.js";
@@ -437,10 +437,7 @@ function shader(
 ${decl}
 @group(0) @binding(${ins.length + 1}) var<storage, read> P: array<u32>;
 ${preludeFor(expr)}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = ${flatIndexWgsl(WG, max)};
-  if (i >= P[0]) { return; }
+${elementMain(WG, max, "P[0]")}
   ${lines.join("\n  ")}
   ${vals.map((v, k) => `let x${k} = ${v};`).join("\n  ")}
   out[i] = ${expr};

@@ -22,7 +22,7 @@
 import { NablaError, at } from "../../core/errors.js";
 import { bcastStrides } from "../strided.js";
 import { EXPRS, type Expr, preludeFor } from "./elementwise.js";
-import { type GpuDType, WGSL_TYPE, flatIndexWgsl } from "./kernel.js";
+import { type GpuDType, WGSL_TYPE, elementMain } from "./kernel.js";
 import { WG } from "./wgsl.js";
 
 /** How the shader reads one operand (see the module comment). */
@@ -144,10 +144,7 @@ export function fusedWgsl(p: FusedProgram, max: number): string {
   return `// ${p.ops.map((o) => o.prim).join(" ")}
 ${decls.join("\n")}
 ${preludeFor(all)}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = ${flatIndexWgsl(WG, max)};
-  if (i >= ${p.size}u) { return; }
+${elementMain(WG, max, `${p.size}u`)}
   ${lines.join("\n  ")}
 }
 `;

@@ -115,5 +115,16 @@ export function flatIndexWgsl(size: number, max = 65535): string {
   return `(wid.x + wid.y * ${max}u) * ${size}u + lid`;
 }
 
+/**
+ * WGSL opening the entry point `main` of a shader run once per element `i` < `n` (a WGSL u32
+ * expression), in workgroups of `size` laid out by {@link grid} (at most `max` per dimension).
+ */
+export function elementMain(size: number, max: number, n: string): string {
+  return `@compute @workgroup_size(${size})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = ${flatIndexWgsl(size, max)};
+  if (i >= ${n}) { return; }`;
+}
+
 /** A file's kernels by primitive name (`satisfies KernelTable` keeps each kernel's parameter type). */
 export type KernelTable = Readonly<Record<string, GpuKernel<never>>>;

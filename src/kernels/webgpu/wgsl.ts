@@ -10,7 +10,7 @@
 import { DTypeError, at } from "../../core/errors.js";
 import { sizeOf, stridesOf } from "../../core/shape.js";
 import type { GPUBufferLike } from "./gpu.js";
-import { WGSL_TYPE, flatIndexWgsl, grid, type GpuContext, type GpuDType, type GpuTensor } from "./kernel.js";
+import { WGSL_TYPE, elementMain, grid, type GpuContext, type GpuDType, type GpuTensor } from "./kernel.js";
 
 /** Invocations per workgroup of the element-wise launches. */
 export const WG = 256;
@@ -69,10 +69,7 @@ export function launch(
   const max = ctx.maxWorkgroups;
   const p = ctx.pipeline(`${key}|n=${n}|max=${max}`, () => {
     return `${decls}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = ${flatIndexWgsl(WG, max)};
-  if (i >= ${n}u) { return; }
+${elementMain(WG, max, `${n}u`)}
 ${body}
 }`;
   });
