@@ -6,6 +6,8 @@
  * (0 or 1) for bool, since WGSL storage buffers have no byte type. A kernel
  * takes its operands as {@link GpuTensor}s, records dispatches on the
  * {@link GpuContext} and returns its outputs; it never waits for the GPU.
+ * A kernel of fixed arity is written with {@link kernel}, which checks the
+ * operand and output counts once and hands the operands over as a tuple.
  * The primitive table's GPU rows (`src/prims/gpuTable.ts`) map each
  * primitive to a kernel here or to the documented CPU transfer.
  */
