@@ -44,6 +44,23 @@ export interface Equation {
 }
 
 /**
+ * Where each variable is read, for the planners of `jit` (CPU and webgpu): the indices of the
+ * equations of `eqns` reading it, in order, and Infinity where it is one of the outputs `outs`.
+ * A variable nothing reads has no entry.
+ */
+export function readers(eqns: readonly Equation[], outs: readonly (Var | null)[]): Map<Var, number[]> {
+  const uses = new Map<Var, number[]>();
+  const use = (v: Var, i: number): void => {
+    const u = uses.get(v);
+    if (u === undefined) uses.set(v, [i]);
+    else u.push(i);
+  };
+  eqns.forEach((e, i) => e.inputs.forEach((v) => use(v, i)));
+  for (const v of outs) if (v) use(v, Infinity);
+  return uses;
+}
+
+/**
  * A staged function: inputs, constants, equations and outputs. `toString()`
  * prints it; `equations` lists its equations.
  * @example

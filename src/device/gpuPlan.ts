@@ -32,7 +32,7 @@
  */
 import { DeviceError, NablaError, at } from "../core/errors.js";
 import { ConcreteArray, NDArray, committedToCpu, deviceStorageOf, storageOf } from "../core/ndarray.js";
-import type { Equation, Graph, Var } from "../core/graph.js";
+import { type Equation, type Graph, type Var, readers } from "../core/graph.js";
 import { bind } from "../core/trace.js";
 import { sizeOf } from "../core/shape.js";
 import type { DType } from "../core/dtype.js";
@@ -44,7 +44,7 @@ import {
   fusedWgsl,
   hasExpression,
 } from "../kernels/webgpu/fused.js";
-import { WG } from "../kernels/webgpu/elementwise.js";
+import { WG } from "../kernels/webgpu/wgsl.js";
 import { type GpuDType, type GpuTensor, grid } from "../kernels/webgpu/kernel.js";
 import type { GPUBufferLike, GPUComputePipelineLike } from "../kernels/webgpu/gpu.js";
 import type { WebGpuRuntime } from "./webgpu.js";
@@ -182,14 +182,7 @@ export function compileGpu(g: Graph, maxBuffers: number): GpuPlan {
     if (i === undefined) throw new NablaError("jit: internal: a device region holds an equation outside the graph");
     return i;
   };
-  const uses = new Map<Var, number[]>();
-  const use = (v: Var, i: number): void => {
-    const u = uses.get(v);
-    if (u === undefined) uses.set(v, [i]);
-    else u.push(i);
-  };
-  eqns.forEach((e, i) => e.inputs.forEach((v) => use(v, i)));
-  for (const v of g.outs) if (v) use(v, Infinity);
+  const uses = readers(eqns, g.outs);
 
   const steps: Step[] = [];
   let regions = 0;

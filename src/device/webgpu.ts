@@ -46,6 +46,7 @@ import type { GPUBufferLike } from "../kernels/webgpu/gpu.js";
 import { navigatorGpu } from "../kernels/webgpu/gpu.js";
 import type { GpuAval, GpuDType, GpuTensor } from "../kernels/webgpu/kernel.js";
 import { nanFlags } from "../kernels/webgpu/nanflags.js";
+import { gpuDtype } from "../kernels/webgpu/wgsl.js";
 import { gpuKernel } from "../prims/gpuTable.js";
 
 /** A GPU array's storage: its tensor, and whether devicePut placed it. */
@@ -79,6 +80,14 @@ export function toWords(x: ConcreteArray, dtype: GpuDType): HostWords {
 
 const isGpuDType = (d: DType): d is GpuDType => d === "float32" || d === "int32" || d === "bool";
 
+/** A device array's storage as a GPU array's: "webgpu" is the only device besides "cpu" (checked). */
+function gpuStorage(s: DeviceStorage, op: string): GpuStorage {
+  if (s instanceof GpuStorage) return s;
+  throw new DeviceError(
+    `${op}: an operand lives on "${s.device}" and another on "webgpu"; devicePut them to one device`,
+  );
+}
+
 function noFloat64(op: string, what: string): DTypeError {
   return new DTypeError(
     `${op}: ${what} is float64, which "webgpu" does not have (WebGPU computes in float32, int32 and bool); ` +
@@ -92,8 +101,11 @@ export class WebGpuRuntime implements DeviceRuntime {
   /** Arrays sharing each buffer (a kernel may return an operand's buffer): released at zero. */
   #refs = new Map<GPUBufferLike, number>();
   #registry: FinalizationRegistry<GPUBufferLike>;
-  /** Implicit uploads of uncommitted CPU arrays, kept while the CPU array lives (constants reused in loops). */
-  #uploads = new WeakMap<ConcreteArray, ConcreteArray>();
+  /**
+   * Implicit uploads of uncommitted CPU arrays, kept while the CPU array lives (constants reused in
+   * loops): the GPU array (which holds the buffer) and its tensor.
+   */
+  #uploads = new WeakMap<ConcreteArray, { readonly array: ConcreteArray; readonly tensor: GpuTensor }>();
   readonly hook = (prim: Rule<never>, args: readonly ConcreteArray[], params: unknown): NDArray[] | null => {
     for (const a of args) if (deviceStorageOf(a) !== null) return this.run(prim, args, params);
     return null;
@@ -122,20 +134,27 @@ export class WebGpuRuntime implements DeviceRuntime {
 
   /** Uploads a CPU array (float64 throws DTypeError naming `op`). */
   upload(x: ConcreteArray, committed: boolean, op: string): ConcreteArray {
+    return this.wrap(this.#uploadTensor(x, op), committed);
+  }
+
+  #uploadTensor(x: ConcreteArray, op: string): GpuTensor {
     let dtype = x.dtype;
     // a bare JS number (weak float64 scalar) is a float32 on the GPU, as a weak scalar would become
     if (dtype === "float64" && x.weakType) dtype = "float32";
     if (!isGpuDType(dtype)) throw noFloat64(op, `an array of shape ${fmtShape(x.shape)}`);
-    return this.wrap(this.ctx.upload(toWords(x, dtype), x.shape, dtype), committed);
+    return this.ctx.upload(toWords(x, dtype), x.shape, dtype);
   }
 
   /** The tensor of an operand: its own, or (an uncommitted CPU array) an upload, cached. */
   tensorOf(x: ConcreteArray, op: string): GpuTensor {
     const s = deviceStorageOf(x);
-    if (s !== null) return (s as GpuStorage).tensor;
+    if (s !== null) return gpuStorage(s, op).tensor;
     let up = this.#uploads.get(x);
-    if (up === undefined) this.#uploads.set(x, (up = this.upload(x, false, op)));
-    return (deviceStorageOf(up) as GpuStorage).tensor;
+    if (up === undefined) {
+      const tensor = this.#uploadTensor(x, op);
+      this.#uploads.set(x, (up = { array: this.wrap(tensor, false), tensor }));
+    }
+    return up.tensor;
   }
 
   place(x: ConcreteArray, op: string): ConcreteArray {
@@ -146,7 +165,7 @@ export class WebGpuRuntime implements DeviceRuntime {
     const s = deviceStorageOf(x);
     if (s === null) return this.upload(x, true, op);
     if (s.committed) return x;
-    return this.wrap((s as GpuStorage).tensor, true);
+    return this.wrap(gpuStorage(s, op).tensor, true);
   }
 
   /** Evaluates a primitive with at least one GPU operand: its kernel, or the transfer. */
@@ -165,10 +184,10 @@ export class WebGpuRuntime implements DeviceRuntime {
     if (prim.opaque === true) return prim.impl(args as ConcreteArray[], params as never, []);
     // a weak float64 result (only bare JS numbers met, e.g. where(c, 1, -1)) is float32 here, as its
     // weak operands are: a weak scalar takes the dtype of what it meets, and on "webgpu" that is float32
-    const avals = prim.abstractEval(args as ConcreteArray[], params as never).map((o) => {
-      if (o.dtype !== "float64") return o;
+    const avals = prim.abstractEval(args as ConcreteArray[], params as never).map((o): GpuAval => {
+      if (isGpuDType(o.dtype)) return { shape: o.shape, dtype: o.dtype, weak: o.weak };
       if (!o.weak) throw noFloat64(prim.name, "the result");
-      return { shape: o.shape, dtype: "float32" as const, weak: false };
+      return { shape: o.shape, dtype: "float32", weak: false };
     });
     const kernel = gpuKernel(prim.name);
     const outs =
@@ -177,9 +196,9 @@ export class WebGpuRuntime implements DeviceRuntime {
             this.ctx,
             args.map((a) => this.tensorOf(a, prim.name)),
             params as never,
-            avals as GpuAval[],
+            avals,
           )
-        : this.transfer(prim, args, params, avals as GpuAval[]);
+        : this.transfer(prim, args, params, avals);
     const res = outs.map((t) => this.wrap(t, committed));
     if (SETTINGS.debugNans) this.#checkNans(prim.name, args, outs);
     return res;
@@ -196,7 +215,7 @@ export class WebGpuRuntime implements DeviceRuntime {
     for (const a of args) {
       if (a.dtype !== "float32" && a.dtype !== "float64") continue;
       const s = deviceStorageOf(a);
-      if (s !== null) gpuIns.push((s as GpuStorage).tensor);
+      if (s !== null) gpuIns.push(gpuStorage(s, name).tensor);
       // a CPU operand (a weak scalar, an uncommitted constant) with a NaN: nothing to report
       else if (storageOf(a).some(Number.isNaN)) return;
     }
@@ -227,11 +246,11 @@ export class WebGpuRuntime implements DeviceRuntime {
 
   /** The transfer: the CPU kernel on the GPU operands' elements, results written into fresh GPU outputs. */
   transfer(prim: Rule<never>, args: readonly ConcreteArray[], params: unknown, avals: readonly GpuAval[]): GpuTensor[] {
-    const outs = avals.map((a) => this.ctx.alloc(a.shape, a.dtype as GpuDType));
+    const outs = avals.map((a) => this.ctx.alloc(a.shape, gpuDtype(a.dtype)));
     // the GPU operands: their positions and tensors
     const onGpu = args.flatMap((a, i) => {
       const s = deviceStorageOf(a);
-      return s === null ? [] : [{ i, t: (s as GpuStorage).tensor }];
+      return s === null ? [] : [{ i, t: gpuStorage(s, prim.name).tensor }];
     });
     const tensors = onGpu.map(({ t }) => t);
     this.ctx.transfer(tensors, outs, (data) => {

@@ -26,6 +26,43 @@ export interface ConvGeometry {
   groups: number;
 }
 
+/** The sizes of a convolution of x [N, C, ...in] with w [O, C/G, ...k]. */
+export interface ConvDims {
+  readonly N: number;
+  readonly C: number;
+  readonly O: number;
+  readonly Cg: number;
+  /** The input's and the kernel's spatial extents. */
+  readonly inS: number[];
+  readonly kS: number[];
+}
+
+/** The sizes of a convolution with operand shapes `xShape` and `wShape` (ranks checked by the caller). */
+export function convDims(xShape: readonly number[], wShape: readonly number[]): ConvDims {
+  return {
+    N: at(xShape, 0, "conv"),
+    C: at(xShape, 1, "conv"),
+    O: at(wShape, 0, "conv"),
+    Cg: at(wShape, 1, "conv"),
+    inS: xShape.slice(2),
+    kS: wShape.slice(2),
+  };
+}
+
+/** The geometry of spatial axis `d`: window stride, padding, input and kernel dilations. */
+export function convAxis(
+  g: ConvGeometry,
+  d: number,
+): { stride: number; lo: number; hi: number; lhsDilation: number; rhsDilation: number } {
+  return {
+    stride: at(g.strides, d, "conv"),
+    lo: at(g.lo, d, "conv"),
+    hi: at(g.hi, d, "conv"),
+    lhsDilation: at(g.lhsDilation, d, "conv"),
+    rhsDilation: at(g.rhsDilation, d, "conv"),
+  };
+}
+
 /** Extent of n points spaced d apart: (n - 1)·d + 1, or 0 for n = 0. */
 export const dilated = (n: number, d: number): number => (n === 0 ? 0 : (n - 1) * d + 1);
 
@@ -64,10 +101,7 @@ function windowTable(inS: readonly number[], kS: readonly number[], outS: readon
   for (const [d, I] of inS.entries()) {
     const k = at(kS, d, "conv");
     const o = at(outS, d, "conv");
-    const s = at(g.strides, d, "conv");
-    const rd = at(g.rhsDilation, d, "conv");
-    const lo = at(g.lo, d, "conv");
-    const ld = at(g.lhsDilation, d, "conv");
+    const { stride: s, rhsDilation: rd, lo, lhsDilation: ld } = convAxis(g, d);
     const t = idx.subarray(at(first, d, "conv"));
     for (let oi = 0; oi < o; oi++)
       for (let j = 0; j < k; j++) {
@@ -100,12 +134,7 @@ function windowTable(inS: readonly number[], kS: readonly number[], outS: readon
 
 /** The convolution of x [N, C, ...in] with w [O, C/G, ...k] (shapes already checked). */
 export function conv(x: ConcreteArray, w: ConcreteArray, g: ConvGeometry, dtype: DType): ConcreteArray {
-  const N = at(x.shape, 0, "conv");
-  const C = at(x.shape, 1, "conv");
-  const O = at(w.shape, 0, "conv");
-  const Cg = at(w.shape, 1, "conv");
-  const inS = x.shape.slice(2);
-  const kS = w.shape.slice(2);
+  const { N, C, O, Cg, inS, kS } = convDims(x.shape, w.shape);
   const outS = convOutSpatial(inS, kS, g);
   const G = g.groups;
   const Og = G > 0 ? O / G : 0;

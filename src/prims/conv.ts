@@ -38,15 +38,12 @@ function convAval(x: Aval, w: Aval, p: P): Aval {
   for (const k of ["strides", "lo", "hi", "lhsDilation", "rhsDilation"] as const)
     if (p[k].length !== nd) throw new ShapeError(`conv: ${k} has ${p[k].length} entries for ${nd} spatial axes`);
   const G = p.groups;
-  const N = at(x.shape, 0, "conv");
-  const C = at(x.shape, 1, "conv");
-  const Oc = at(w.shape, 0, "conv");
-  const Cg = at(w.shape, 1, "conv");
+  const { N, C, O: Oc, Cg, inS, kS } = K.convDims(x.shape, w.shape);
   if (G < 1 || C !== Cg * G || Oc % G !== 0)
     throw new ShapeError(
       `conv: input ${sx} has ${C} channels and kernel ${sw} ${Oc}x${Cg}, inconsistent with ${G} feature group(s)`,
     );
-  const out = K.convOutSpatial(x.shape.slice(2), w.shape.slice(2), p);
+  const out = K.convOutSpatial(inS, kS, p);
   return { shape: [N, Oc, ...out], dtype: x.dtype, weak: false };
 }
 

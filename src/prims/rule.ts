@@ -7,30 +7,20 @@ import { ConcreteArray, NDArray } from "../core/ndarray.js";
 import type { Aval, BatchResult, Dim, LinearIn, Rule as AnyRule } from "../core/trace.js";
 import { makeAval } from "../core/trace.js";
 import * as O from "./wrap.js";
+import type { Tuple } from "../core/tuple.js";
 
 /** A tangent or cotangent; null stands for a symbolic zero. */
 export type T = NDArray | null;
 
 /**
- * `N` values of type `X` as a tuple (`X[]` for a variadic row, `N = number`).
- * `bind` passes a row exactly the operands its wrapper gives it, and the
- * transforms pass one tangent, batch axis or linear-input marker per operand
- * and one cotangent per output, so a row's rules may destructure their
- * arguments by position without checking each element.
+ * A row's operands, tangents, batch axes, linear-input markers and cotangents
+ * as tuples ({@link Tuple}): `bind` passes a row exactly the operands its
+ * wrapper gives it, and the transforms pass one tangent, batch axis or
+ * linear-input marker per operand and one cotangent per output, so a row's
+ * rules may destructure their arguments by position without checking each
+ * element.
  */
-export type Tuple<X, N extends number> = number extends N
-  ? X[]
-  : N extends 0
-    ? []
-    : N extends 1
-      ? [X]
-      : N extends 2
-        ? [X, X]
-        : N extends 3
-          ? [X, X, X]
-          : N extends 4
-            ? [X, X, X, X]
-            : X[];
+export type { Tuple };
 
 type Positional = "abstractEval" | "impl" | "jvp" | "jvpFull" | "transpose" | "vmap" | "inline";
 

@@ -18,6 +18,7 @@
  * `test/properties/vmap.test.ts`, both typed over every primitive.
  */
 import type { DType } from "../core/dtype.js";
+import type { ConvGeometry } from "../kernels/conv.js";
 import * as E from "./elementwise.js";
 import * as R from "./reduce.js";
 import * as SH from "./shape.js";
@@ -116,14 +117,7 @@ export interface Params {
   xlogy: {};
   xlog1py: {};
   // opsB (issue 9): convolution
-  conv: {
-    strides: number[];
-    lo: number[];
-    hi: number[];
-    lhsDilation: number[];
-    rhsDilation: number[];
-    groups: number;
-  };
+  conv: ConvGeometry;
   scatter_mul: {};
   scatter_min: {};
   scatter_max: {};

@@ -19,7 +19,7 @@ import * as SH from "../prims/shape.js";
 import { MATMUL } from "../prims/linalg.js";
 import { matmulT } from "../kernels/matmul.js";
 import { sizeOf } from "../core/shape.js";
-import { Equation, Graph, Var, evalGraph } from "../core/graph.js";
+import { Equation, Graph, Var, evalGraph, readers } from "../core/graph.js";
 import { SETTINGS } from "../core/config.js";
 import type { Rule } from "../core/trace.js";
 import { type EwKernel, type EwProgram, compileElementwise, wasmMinSize } from "../kernels/wasm/elementwise.js";
@@ -378,14 +378,7 @@ export function compile(g: Graph): Plan {
     return u;
   };
   // where each variable is read (equation indices; Infinity for graph outputs)
-  const uses = new Map<Var, number[]>();
-  const use = (v: Var, i: number) => {
-    const u = uses.get(v);
-    if (u === undefined) uses.set(v, [i]);
-    else u.push(i);
-  };
-  eqns.forEach((e, i) => e.inputs.forEach((v) => use(v, i)));
-  for (const v of g.outs) if (v) use(v, Infinity);
+  const uses = readers(eqns, g.outs);
   const steps: Step[] = [];
   let fusedGroups = 0;
   // broadcast operands tiled for a loop: a constant's copy is made once, here

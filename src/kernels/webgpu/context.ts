@@ -21,7 +21,7 @@
  * after it was recorded (JAX throws at the operation itself; nabla cannot
  * wait for the GPU there, so the error comes with the next value read).
  */
-import { NablaError } from "../../core/errors.js";
+import { NablaError, at } from "../../core/errors.js";
 import type { Shape } from "../../core/shape.js";
 import { sizeOf } from "../../core/shape.js";
 import {
@@ -230,8 +230,7 @@ export class WebGpuContext implements GpuContext {
   /** Runs the timeline's steps up to the first transfer still waiting for its results. */
   #drain(): void {
     const t = this.#timeline;
-    while (t.length > 0) {
-      const step = t[0]!;
+    for (let step = t[0]; step !== undefined; step = t[0]) {
       if (step.kind === "transfer") {
         if (!step.done) return;
         for (const [buffer, data] of step.writes) this.device.queue.writeBuffer(buffer, 0, data);
@@ -274,9 +273,14 @@ export class WebGpuContext implements GpuContext {
           // after an error the GPU's values may be wrong: no computation on them (reads rethrow it)
           if (this.#error !== null) throw this.#error;
           const res = compute(data);
-          step.writes = outs.flatMap((t, i): [GPUBufferLike, HostWords][] =>
-            res[i]!.length > 0 ? [[t.buffer, res[i]!]] : [],
-          );
+          if (res.length !== outs.length)
+            throw new NablaError(
+              `webgpu: internal: a transfer computed ${res.length} results for ${outs.length} outputs`,
+            );
+          step.writes = outs.flatMap((t, i): [GPUBufferLike, HostWords][] => {
+            const r = at(res, i, "webgpu transfer");
+            return r.length > 0 ? [[t.buffer, r]] : [];
+          });
         } catch (e) {
           this.#error ??= e instanceof Error ? e : new NablaError(String(e));
         }
@@ -327,10 +331,10 @@ export class WebGpuContext implements GpuContext {
     const earlier = this.#checks.filter((c) => c.seq <= upTo);
     if (earlier.length === 0) return;
     await Promise.all(earlier.map((c) => c.settled));
-    const failed = this.#checks.find((c) => c.seq <= upTo && c.error !== null);
+    const failed = this.#checks.find((c): c is Check & { error: Error } => c.seq <= upTo && c.error !== null);
     if (failed === undefined) return;
     this.#checks.splice(this.#checks.indexOf(failed), 1);
-    throw failed.error!;
+    throw failed.error;
   }
 
   async read(t: GpuTensor): Promise<Float32Array | Int32Array | Uint32Array> {

@@ -13,43 +13,29 @@
  * Exported through matmul.ts's table (gpuTable.ts lists the kernel files).
  */
 import { sizeOf } from "../../core/shape.js";
-import type { GpuContext, GpuTensor, KernelTable } from "./kernel.js";
+import { type ConvGeometry, convAxis, convDims } from "../conv.js";
+import { type GpuContext, type GpuTensor, type KernelTable, kernel } from "./kernel.js";
 import { binding, gpuDtype, launch, unravel, wty } from "./wgsl.js";
 
-/** The conv primitive's parameters (src/prims/table.ts `Params["conv"]`). */
-export interface ConvParams {
-  strides: number[];
-  lo: number[];
-  hi: number[];
-  lhsDilation: number[];
-  rhsDilation: number[];
-  groups: number;
-}
-
-function conv(ctx: GpuContext, x: GpuTensor, w: GpuTensor, g: ConvParams, outShape: readonly number[]): GpuTensor {
+function conv(ctx: GpuContext, x: GpuTensor, w: GpuTensor, g: ConvGeometry, outShape: readonly number[]): GpuTensor {
   const out = ctx.alloc(outShape, x.dtype);
   const n = sizeOf(outShape);
   if (n === 0) return out;
-  const [, C] = x.shape as [number, number];
-  const [O, Cg] = w.shape as [number, number];
-  const inS = x.shape.slice(2);
-  const kS = w.shape.slice(2);
+  const { C, O, Cg, inS, kS } = convDims(x.shape, w.shape);
   const outS = outShape.slice(2);
-  const nd = inS.length;
   const Og = O / g.groups;
   const IV = sizeOf(inS);
   const KV = sizeOf(kS);
   const P = sizeOf(outS);
   const ty = wty(x.dtype);
   // per spatial axis d: input coordinate of output o_d, tap j_d; valid on the dilated grid
-  const axes: string[] = [];
-  for (let d = 0; d < nd; d++) {
-    const ld = g.lhsDilation[d]!;
-    axes.push(`let pos${d} = i32(o${d}) * ${g.strides[d]} + i32(j${d}) * ${g.rhsDilation[d]} - ${g.lo[d]};`);
-    axes.push(
-      `if (pos${d} < 0 || pos${d} % ${ld} != 0 || pos${d} / ${ld} >= ${inS[d]}) { ok = false; } else { at = at * ${inS[d]}u + u32(pos${d} / ${ld}); }`,
-    );
-  }
+  const axes = inS.flatMap((I, d) => {
+    const { stride: s, rhsDilation: rd, lo, lhsDilation: ld } = convAxis(g, d);
+    return [
+      `let pos${d} = i32(o${d}) * ${s} + i32(j${d}) * ${rd} - ${lo};`,
+      `if (pos${d} < 0 || pos${d} % ${ld} != 0 || pos${d} / ${ld} >= ${I}) { ok = false; } else { at = at * ${I}u + u32(pos${d} / ${ld}); }`,
+    ];
+  });
   const body = `  let nb = i / ${O * P}u;
   let oc = (i / ${P}u) % ${O}u;
   let p = i % ${P}u;
@@ -82,8 +68,8 @@ function conv(ctx: GpuContext, x: GpuTensor, w: GpuTensor, g: ConvParams, outSha
 
 /** This file's kernels by primitive name. */
 export const KERNELS = {
-  conv: (ctx, [x, w], p: ConvParams, [o]) => {
-    gpuDtype(o!.dtype);
-    return [conv(ctx, x!, w!, p, o!.shape)];
-  },
+  conv: kernel("conv", 2, (ctx, [x, w], p: ConvGeometry, o) => {
+    gpuDtype(o.dtype);
+    return conv(ctx, x, w, p, o.shape);
+  }),
 } satisfies KernelTable;

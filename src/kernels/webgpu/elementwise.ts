@@ -26,7 +26,10 @@
  * `powInt32`, and float-to-int32 conversion truncates and wraps modulo 2^32
  * (NaN and ±Infinity give 0).
  */
-import { sizeOf, stridesOf } from "../../core/shape.js";
+import { NablaError, at } from "../../core/errors.js";
+import { sizeOf } from "../../core/shape.js";
+import { type Tuple, hasLength } from "../../core/tuple.js";
+import { bcastStrides } from "../strided.js";
 import { ERF_CENTRES, ERF_TABLE, ERF_TERMS } from "../wasm/erfTable.js";
 import { ERF_SMALL } from "../wasm/vmath.js";
 import {
@@ -36,12 +39,19 @@ import {
   type GpuKernel,
   type GpuTensor,
   WGSL_TYPE,
-  flatIndexWgsl,
+  elementMain,
   grid,
+  kernel,
 } from "./kernel.js";
+import { WG, gpuDtype } from "./wgsl.js";
 
-/** Workgroup size of the elementwise shaders. */
-export const WG = 256;
+/** WGSL: r = r·b^e by square and multiply (e ≥ 0, consumed; r and b are updated), for nb_powi and nb_powi32. */
+const SQUARE_MULTIPLY = `  loop {
+    if (e == 0) { break; }
+    if ((e & 1) == 1) { r = r * b; }
+    b = b * b;
+    e = e >> 1u;
+  }`;
 
 /** WGSL helpers the expressions call (nb_*): float32 math written for accuracy. */
 export const MATH = /* wgsl */ `
@@ -125,12 +135,7 @@ fn nb_powi(x: f32, n: i32) -> f32 {
   var e = abs(n);
   var b = x;
   var r = 1.0;
-  loop {
-    if (e == 0) { break; }
-    if ((e & 1) == 1) { r = r * b; }
-    b = b * b;
-    e = e >> 1u;
-  }
+${SQUARE_MULTIPLY}
   return select(r, 1.0 / r, n < 0);
 }
 // a^y for finite a > 0: a = 2^e f (f in [sqrt(1/2), sqrt(2))), so a^y = 2^(e y) f^y; e y is split exactly
@@ -177,12 +182,7 @@ fn nb_powi32(x: i32, y: i32) -> i32 {
   var e = y;
   var b = x;
   var r = 1;
-  loop {
-    if (e == 0) { break; }
-    if ((e & 1) == 1) { r = r * b; }
-    b = b * b;
-    e = e >> 1u;
-  }
+${SQUARE_MULTIPLY}
   return r;
 }
 // sin, cos, tan: x = k pi/2 + r (pi/2 in three parts, the first two short, so k * part is exact for
@@ -279,6 +279,11 @@ fn nb_toi32(x: f32) -> i32 {
 }
 `;
 
+/** The helper functions WGSL `code` calls: MATH when it calls an nb_ function, and erf's table when nb_erf. */
+export function preludeFor(code: string): string {
+  return `${code.includes("nb_") ? MATH : ""}${code.includes("nb_erf") ? ERF_WGSL : ""}`;
+}
+
 /** Taylor terms per centre kept in float32 (|h| <= 1/16: the 9th term is below 2^-30 relative). */
 const ERF_F32_TERMS = 9;
 
@@ -289,9 +294,8 @@ const ERF_F32_TERMS = 9;
 export const ERF_WGSL = (() => {
   const rows: string[] = [];
   for (let j = 0; j < ERF_CENTRES; j++)
-    for (let n = 0; n < ERF_F32_TERMS; n++) rows.push(String(ERF_TABLE[j * ERF_TERMS + n]!));
-  let small = "0.0";
-  for (let n = ERF_SMALL.length - 1; n >= 0; n--) small = `(${ERF_SMALL[n]!} + z * ${small})`;
+    for (let n = 0; n < ERF_F32_TERMS; n++) rows.push(String(at(ERF_TABLE, j * ERF_TERMS + n, "erf")));
+  const small = ERF_SMALL.reduceRight((acc, c) => `(${c} + z * ${acc})`, "0.0");
   let tay = "0.0";
   for (let n = ERF_F32_TERMS - 1; n >= 0; n--) tay = `(ERF_T[b + ${n}u] + h * ${tay})`;
   return /* wgsl */ `
@@ -313,27 +317,34 @@ fn nb_erf(x: f32) -> f32 {
 /** How an expression sees its operands: WGSL values of the operand dtypes. */
 export type Expr = (args: readonly string[], ins: readonly GpuDType[], out: GpuDType) => string;
 
-const f =
-  (fn: string): Expr =>
-  ([a]) =>
-    `${fn}(${a})`;
+/**
+ * An expression of `n` operands: `f` takes the operands' WGSL values and dtypes as tuples. The
+ * kernels and fused shaders pass one per operand of the equation, so the count holds by
+ * construction; it is checked here (a mismatch is a bug in nabla).
+ */
+function fixed<N extends number>(
+  n: N,
+  f: (args: Tuple<string, N>, ins: Tuple<GpuDType, N>, out: GpuDType) => string,
+): Expr {
+  return (args, ins, out) => {
+    if (!hasLength(args, n) || !hasLength(ins, n))
+      throw new NablaError(
+        `webgpu: internal: a WGSL expression of ${n} operand(s) given ${args.length} values and ${ins.length} dtypes`,
+      );
+    return f(args, ins, out);
+  };
+}
+
+const f = (fn: string): Expr => fixed(1, ([a]) => `${fn}(${a})`);
 /** Unary: float32 through `fl`, int32 through `int` (identity when omitted). */
-const num =
-  (fl: string, int?: string): Expr =>
-  ([a], ins) =>
-    ins[0] === "int32" ? (int === undefined ? a! : `${int}(${a})`) : `${fl}(${a})`;
-const op2 =
-  (o: string): Expr =>
-  ([a, b]) =>
-    `(${a} ${o} ${b})`;
-const cmp =
-  (o: string): Expr =>
-  ([a, b]) =>
-    `select(0u, 1u, ${a} ${o} ${b})`;
+const num = (fl: string, int?: string): Expr =>
+  fixed(1, ([a], [t]) => (t === "int32" ? (int === undefined ? a : `${int}(${a})`) : `${fl}(${a})`));
+const op2 = (o: string): Expr => fixed(2, ([a, b]) => `(${a} ${o} ${b})`);
+const cmp = (o: string): Expr => fixed(2, ([a, b]) => `select(0u, 1u, ${a} ${o} ${b})`);
 
 /** Every elementwise primitive's WGSL expression. */
 export const EXPRS = {
-  neg: ([a]) => `(-${a})`,
+  neg: fixed(1, ([a]) => `(-${a})`),
   exp: f("nb_exp"),
   log: f("nb_log"),
   log1p: f("nb_log1p"),
@@ -359,32 +370,33 @@ export const EXPRS = {
   add: op2("+"),
   sub: op2("-"),
   mul: op2("*"),
-  div: ([a, b], ins) => (ins[0] === "int32" ? `select(${a} / ${b}, 0, ${b} == 0)` : `(${a} / ${b})`),
-  pow: ([a, b], ins) => (ins[0] === "int32" ? `nb_powi32(${a}, ${b})` : `nb_pow(${a}, ${b})`),
-  max: ([a, b], ins) => (ins[0] === "int32" ? `max(${a}, ${b})` : `nb_max(${a}, ${b})`),
-  min: ([a, b], ins) => (ins[0] === "int32" ? `min(${a}, ${b})` : `nb_min(${a}, ${b})`),
-  atan2: ([a, b]) => `nb_atan2(${a}, ${b})`,
+  div: fixed(2, ([a, b], [t]) => (t === "int32" ? `select(${a} / ${b}, 0, ${b} == 0)` : `(${a} / ${b})`)),
+  pow: fixed(2, ([a, b], [t]) => (t === "int32" ? `nb_powi32(${a}, ${b})` : `nb_pow(${a}, ${b})`)),
+  max: fixed(2, ([a, b], [t]) => (t === "int32" ? `max(${a}, ${b})` : `nb_max(${a}, ${b})`)),
+  min: fixed(2, ([a, b], [t]) => (t === "int32" ? `min(${a}, ${b})` : `nb_min(${a}, ${b})`)),
+  atan2: fixed(2, ([a, b]) => `nb_atan2(${a}, ${b})`),
   eq: cmp("=="),
   // NaN != x must hold: SwiftShader compiles != as an ordered comparison, so NaN is tested apart
-  ne: ([a, b], ins) =>
-    ins[0] === "float32"
+  ne: fixed(2, ([a, b], [t]) =>
+    t === "float32"
       ? `select(0u, 1u, ${a} != ${b} || nb_isnan(${a}) || nb_isnan(${b}))`
       : `select(0u, 1u, ${a} != ${b})`,
+  ),
   lt: cmp("<"),
   le: cmp("<="),
   gt: cmp(">"),
   ge: cmp(">="),
   and: op2("&"),
   or: op2("|"),
-  not: ([a]) => `(1u - ${a})`,
-  select: ([c, a, b]) => `select(${b}, ${a}, ${c} != 0u)`,
-  convert: ([a], [from], to) => {
-    if (from === to) return a!;
+  not: fixed(1, ([a]) => `(1u - ${a})`),
+  select: fixed(3, ([c, a, b]) => `select(${b}, ${a}, ${c} != 0u)`),
+  convert: fixed(1, ([a], [from], to) => {
+    if (from === to) return a;
     if (to === "bool")
       return from === "float32" ? `select(0u, 1u, ${a} != 0.0 || nb_isnan(${a}))` : `select(0u, 1u, ${a} != 0)`;
     if (to === "int32") return from === "float32" ? `nb_toi32(${a})` : `i32(${a})`;
     return `f32(${a})`;
-  },
+  }),
 } satisfies Record<string, Expr>;
 
 /** The layout of an operand: the output's shape (c), one element (s), or broadcast through strides (b). */
@@ -394,13 +406,6 @@ function layoutOf(t: GpuTensor, out: readonly number[]): Layout {
   const s = t.shape;
   if (s.length === out.length && s.every((d, i) => d === out[i])) return "c";
   return sizeOf(s) === 1 ? "s" : "b";
-}
-
-/** Strides of `shape` against the output's axes (right-aligned; 0 on broadcast and missing axes). */
-function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
-  const st = stridesOf(shape);
-  const off = out.length - shape.length;
-  return out.map((_, i) => (i < off || shape[i - off] === 1 ? 0 : st[i - off]!));
 }
 
 function shader(
@@ -431,11 +436,8 @@ function shader(
 @group(0) @binding(0) var<storage, read_write> out: array<${WGSL_TYPE[out]}>;
 ${decl}
 @group(0) @binding(${ins.length + 1}) var<storage, read> P: array<u32>;
-${expr.includes("nb_") ? MATH : ""}${expr.includes("nb_erf") ? ERF_WGSL : ""}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = ${flatIndexWgsl(WG, max)};
-  if (i >= P[0]) { return; }
+${preludeFor(expr)}
+${elementMain(WG, max, "P[0]")}
   ${lines.join("\n  ")}
   ${vals.map((v, k) => `let x${k} = ${v};`).join("\n  ")}
   out[i] = ${expr};
@@ -443,11 +445,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 `;
 }
 
-function kernel(name: keyof typeof EXPRS): GpuKernel<{ dtype?: string }> {
+function elementwise(name: keyof typeof EXPRS): GpuKernel<{ dtype?: string }> {
   const make: Expr = EXPRS[name];
   return (ctx: GpuContext, args: readonly GpuTensor[], _params, outs: readonly GpuAval[]): GpuTensor[] => {
-    const o = outs[0]!;
-    const od = o.dtype as GpuDType;
+    const o = at(outs, 0, name);
+    const od = gpuDtype(o.dtype);
     const result = ctx.alloc(o.shape, od);
     const n = sizeOf(o.shape);
     if (n === 0) return [result];
@@ -462,7 +464,7 @@ function kernel(name: keyof typeof EXPRS): GpuKernel<{ dtype?: string }> {
       od,
     );
     const pipeline = ctx.pipeline(key, () => shader(key, expr, ins, layouts, od, rank, ctx.maxWorkgroups));
-    const words = [n, ...(rank > 0 ? o.shape : []), ...bcast.flatMap((a) => broadcastStrides(a.shape, o.shape))];
+    const words = [n, ...(rank > 0 ? o.shape : []), ...bcast.flatMap((a) => bcastStrides(a.shape, o.shape))];
     ctx.dispatch(
       pipeline,
       [result.buffer, ...args.map((a) => a.buffer), ctx.words(Uint32Array.from(words))],
@@ -473,11 +475,11 @@ function kernel(name: keyof typeof EXPRS): GpuKernel<{ dtype?: string }> {
 }
 
 /** stop_gradient is the identity: the operand's tensor itself (arrays sharing a buffer are counted). */
-const identity: GpuKernel<{}> = (_ctx, [x]) => [x!];
+const identity = kernel("stop_gradient", 1, (_ctx, [x], _p: {}) => x);
 
 /** This file's kernels by primitive name. */
 export const KERNELS = {
-  ...(Object.fromEntries(Object.keys(EXPRS).map((k) => [k, kernel(k as keyof typeof EXPRS)])) as {
+  ...(Object.fromEntries(Object.keys(EXPRS).map((k) => [k, elementwise(k as keyof typeof EXPRS)])) as {
     // typed against each primitive's Params by GPU_KERNELS (src/prims/gpuTable.ts): kernels sit below prims
     readonly [K in keyof typeof EXPRS]: GpuKernel<{ dtype?: string }>;
   }),

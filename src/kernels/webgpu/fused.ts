@@ -19,22 +19,24 @@
  * in that shape. Shapes, strides and the size are constants of the shader,
  * so a pipeline is keyed by all of them.
  */
-import { stridesOf } from "../../core/shape.js";
-import { ERF_WGSL, EXPRS, MATH, WG, type Expr } from "./elementwise.js";
-import { type GpuDType, WGSL_TYPE, flatIndexWgsl } from "./kernel.js";
+import { NablaError, at } from "../../core/errors.js";
+import { bcastStrides } from "../strided.js";
+import { EXPRS, type Expr, preludeFor } from "./elementwise.js";
+import { type GpuDType, WGSL_TYPE, elementMain } from "./kernel.js";
+import { WG } from "./wgsl.js";
 
 /** How the shader reads one operand (see the module comment). */
 export type ReadMode = "c" | "s" | "p" | "b";
 
-/** One read of an input: its binding (or parameter word, for "p") and how it is indexed. */
-export interface FusedRead {
-  /** Index into {@link FusedProgram.inputs}. */
-  readonly input: number;
-  readonly mode: ReadMode;
-  /** For "b": the operand's shape and the shape it is broadcast to (the reading equation's output). */
-  readonly from?: readonly number[];
-  readonly to?: readonly number[];
-}
+/**
+ * One read of an input: its binding (or parameter word, for "p") and how it is indexed; a "b" read
+ * has the operand's shape and the shape it is broadcast to (the reading equation's output).
+ */
+export type FusedRead =
+  | { readonly input: number; readonly mode: "c" }
+  | { readonly input: number; readonly mode: "s" }
+  | { readonly input: number; readonly mode: "p" }
+  | { readonly input: number; readonly mode: "b"; readonly from: readonly number[]; readonly to: readonly number[] };
 
 /** One operation: a primitive of EXPRS on earlier values (reads first, then operations, in order). */
 export interface FusedOp {
@@ -60,32 +62,31 @@ export function hasExpression(prim: string): boolean {
   return Object.prototype.hasOwnProperty.call(EXPRS, prim);
 }
 
+/** The WGSL expression of `prim` (the plan fuses only primitives with one: see {@link hasExpression}). */
+function expression(prim: string): Expr {
+  const table: Readonly<Record<string, Expr>> = EXPRS;
+  if (!hasExpression(prim)) throw new NablaError(`jit: internal: ${prim} has no WGSL expression to fuse`);
+  return at(table, prim, "jit");
+}
+
 /** The pipeline key of a program on a device allowing `max` workgroups per dimension: everything the shader depends on. */
 export function fusedKey(p: FusedProgram, max: number): string {
   const ins = p.inputs.map((d) => `${d.dtype}${d.param ? "p" : ""}`).join(",");
   const reads = p.reads
-    .map((r) => `${r.input}${r.mode}${r.mode === "b" ? `[${r.from!.join(",")}>${r.to!.join(",")}]` : ""}`)
+    .map((r) => `${r.input}${r.mode}${r.mode === "b" ? `[${r.from.join(",")}>${r.to.join(",")}]` : ""}`)
     .join(",");
   const ops = p.ops.map((o) => `${o.prim}(${o.args.join(",")})${o.dtype}`).join(";");
   return `fused:${max}:${p.size}|${ins}|${reads}|${ops}|${p.outs.join(",")}`;
 }
 
-/** Strides of `from` against the axes of `to` (right-aligned; 0 on broadcast and missing axes). */
-function broadcastStrides(from: readonly number[], to: readonly number[]): number[] {
-  const st = stridesOf(from);
-  const off = to.length - from.length;
-  return to.map((_, i) => (i < off || from[i - off] === 1 ? 0 : st[i - off]!));
-}
-
 /** WGSL computing a broadcast read's offset from the flat index `i` (constants folded in). */
 function offsetWgsl(from: readonly number[], to: readonly number[]): string {
-  const strides = broadcastStrides(from, to);
+  const strides = bcastStrides(from, to);
   const terms: string[] = [];
   // coordinate of axis d in `to`: (i / (product of the later extents)) % to[d]
   let inner = 1;
-  for (let d = to.length - 1; d >= 0; d--) {
-    const n = to[d]!;
-    const s = strides[d]!;
+  for (const [d, n] of [...to.entries()].reverse()) {
+    const s = at(strides, d, "jit");
     if (s !== 0 && n !== 1) {
       let c = inner === 1 ? "i" : `(i / ${inner}u)`;
       if (d > 0) c = `(${c} % ${n}u)`;
@@ -98,52 +99,43 @@ function offsetWgsl(from: readonly number[], to: readonly number[]): string {
 
 /** The WGSL source of a program (entry point `main`, workgroups laid out by `grid(size, WG, max)`). */
 export function fusedWgsl(p: FusedProgram, max: number): string {
-  const decls: string[] = [];
-  p.outs.forEach((v, j) => {
-    const d = v < p.reads.length ? p.inputs[p.reads[v]!.input]!.dtype : p.ops[v - p.reads.length]!.dtype;
-    decls.push(`@group(0) @binding(${j}) var<storage, read_write> o${j}: array<${WGSL_TYPE[d]}>;`);
-  });
+  // every value's dtype: the reads' (their inputs'), then the operations'
+  const dtypes: GpuDType[] = [...p.reads.map((r) => at(p.inputs, r.input, "jit").dtype), ...p.ops.map((o) => o.dtype)];
+  const decls = p.outs.map(
+    (v, j) => `@group(0) @binding(${j}) var<storage, read_write> o${j}: array<${WGSL_TYPE[at(dtypes, v, "jit")]}>;`,
+  );
   // bound inputs take the next bindings; parameter words share one buffer after them
-  const binding: number[] = [];
   const word: number[] = [];
   let nb = p.outs.length;
   let nw = 0;
   p.inputs.forEach((d, k) => {
     if (d.param) word[k] = nw++;
-    else {
-      binding[k] = nb;
-      decls.push(`@group(0) @binding(${nb++}) var<storage, read> a${k}: array<${WGSL_TYPE[d.dtype]}>;`);
-    }
+    else decls.push(`@group(0) @binding(${nb++}) var<storage, read> a${k}: array<${WGSL_TYPE[d.dtype]}>;`);
   });
   if (nw > 0) decls.push(`@group(0) @binding(${nb}) var<storage, read> P: array<u32>;`);
-  const dtypes: GpuDType[] = [];
   const lines: string[] = [];
   p.reads.forEach((r, v) => {
-    const d = p.inputs[r.input]!.dtype;
-    dtypes.push(d);
-    const t = WGSL_TYPE[d];
+    const t = WGSL_TYPE[at(dtypes, v, "jit")];
     const x =
       r.mode === "p"
         ? t === "u32"
-          ? `P[${word[r.input]!}u]`
-          : `bitcast<${t}>(P[${word[r.input]!}u])`
+          ? `P[${at(word, r.input, "jit")}u]`
+          : `bitcast<${t}>(P[${at(word, r.input, "jit")}u])`
         : r.mode === "c"
           ? `a${r.input}[i]`
           : r.mode === "s"
             ? `a${r.input}[0]`
-            : `a${r.input}[${offsetWgsl(r.from!, r.to!)}]`;
+            : `a${r.input}[${offsetWgsl(r.from, r.to)}]`;
     lines.push(`let v${v}: ${t} = ${x};`);
   });
   const code: string[] = [];
   p.ops.forEach((o, j) => {
     const v = p.reads.length + j;
-    const make = (EXPRS as Readonly<Record<string, Expr>>)[o.prim]!;
-    const expr = make(
+    const expr = expression(o.prim)(
       o.args.map((a) => `v${a}`),
-      o.args.map((a) => dtypes[a]!),
+      o.args.map((a) => at(dtypes, a, "jit")),
       o.dtype,
     );
-    dtypes.push(o.dtype);
     code.push(expr);
     lines.push(`let v${v}: ${WGSL_TYPE[o.dtype]} = ${expr};`);
   });
@@ -151,11 +143,8 @@ export function fusedWgsl(p: FusedProgram, max: number): string {
   const all = code.join("\n");
   return `// ${p.ops.map((o) => o.prim).join(" ")}
 ${decls.join("\n")}
-${all.includes("nb_") ? MATH : ""}${all.includes("nb_erf") ? ERF_WGSL : ""}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = ${flatIndexWgsl(WG, max)};
-  if (i >= ${p.size}u) { return; }
+${preludeFor(all)}
+${elementMain(WG, max, `${p.size}u`)}
   ${lines.join("\n  ")}
 }
 `;

@@ -17,7 +17,8 @@
  * CPU's own final rounding of its float64 sum.
  */
 import { sizeOf } from "../../core/shape.js";
-import type { GpuContext, GpuDType, GpuTensor, KernelTable } from "./kernel.js";
+import { at } from "../../core/errors.js";
+import { type GpuContext, type GpuDType, type GpuTensor, type KernelTable, kernel } from "./kernel.js";
 import { argsortLines } from "./sort.js";
 import { NAN_WGSL, binding, gpuDtype, launch, releaseTemp, wty } from "./wgsl.js";
 
@@ -147,37 +148,38 @@ function scatter(
 }
 
 function combining(op: "mul" | "min" | "max") {
-  return (ctx: GpuContext, [x, idx, u]: readonly GpuTensor[], _p: {}) => {
-    const M = x!.shape[0]!;
-    const R = sizeOf(x!.shape.slice(1));
-    return [scatter(ctx, op, u!, idx!, x!, x!.shape, x!.dtype, 1, idx!.shape[0]!, M, R)];
-  };
+  const prim = `scatter_${op}`;
+  return kernel(prim, 3, (ctx, [x, idx, u], _p: {}) => {
+    const M = at(x.shape, 0, prim);
+    const R = sizeOf(x.shape.slice(1));
+    return scatter(ctx, op, u, idx, x, x.shape, x.dtype, 1, at(idx.shape, 0, prim), M, R);
+  });
 }
 
 /** This file's kernels by primitive name. */
 export const KERNELS = {
-  gather(ctx, [x, idx], { axis }: { axis: number }, [o]) {
-    const out = ctx.alloc(o!.shape, gpuDtype(o!.dtype));
-    const A = x!.shape[axis]!;
-    const post = sizeOf(x!.shape.slice(axis + 1));
-    const m = sizeOf(idx!.shape);
-    const n = sizeOf(o!.shape);
-    if (n === 0) return [out];
-    const ty = wty(x!.dtype);
+  gather: kernel("gather", 2, (ctx, [x, idx], { axis }: { axis: number }, o) => {
+    const out = ctx.alloc(o.shape, gpuDtype(o.dtype));
+    const A = at(x.shape, axis, "gather");
+    const post = sizeOf(x.shape.slice(axis + 1));
+    const m = sizeOf(idx.shape);
+    const n = sizeOf(o.shape);
+    if (n === 0) return out;
+    const ty = wty(x.dtype);
     const body = `  let p = i / ${m * post}u;
   let j = (i / ${post}u) % ${m}u;
   let q = i % ${post}u;
   o[i] = x[(p * ${A}u + u32(clampi(idx[j]))) * ${post}u + q];`;
     const decls = `${binding(0, "x", ty)}\n${binding(1, "idx", "i32")}\n${binding(2, "o", ty, true)}\n${clampWgsl(A)}`;
-    launch(ctx, `gather|${ty}|${A},${m},${post}`, decls, body, [x!.buffer, idx!.buffer, out.buffer], n);
-    return [out];
-  },
-  scatter_add(ctx, [u, idx], { axis, size }: { axis: number; size: number }, [o]) {
-    const pre = sizeOf(u!.shape.slice(0, axis));
-    const m = sizeOf(idx!.shape);
-    const post = sizeOf(u!.shape.slice(axis + idx!.shape.length));
-    return [scatter(ctx, "add", u!, idx!, null, o!.shape, gpuDtype(o!.dtype), pre, m, size, post)];
-  },
+    launch(ctx, `gather|${ty}|${A},${m},${post}`, decls, body, [x.buffer, idx.buffer, out.buffer], n);
+    return out;
+  }),
+  scatter_add: kernel("scatter_add", 2, (ctx, [u, idx], { axis, size }: { axis: number; size: number }, o) => {
+    const pre = sizeOf(u.shape.slice(0, axis));
+    const m = sizeOf(idx.shape);
+    const post = sizeOf(u.shape.slice(axis + idx.shape.length));
+    return scatter(ctx, "add", u, idx, null, o.shape, gpuDtype(o.dtype), pre, m, size, post);
+  }),
   scatter_mul: combining("mul"),
   scatter_min: combining("min"),
   scatter_max: combining("max"),

@@ -6,10 +6,14 @@
  * (0 or 1) for bool, since WGSL storage buffers have no byte type. A kernel
  * takes its operands as {@link GpuTensor}s, records dispatches on the
  * {@link GpuContext} and returns its outputs; it never waits for the GPU.
+ * A kernel of fixed arity is written with {@link kernel}, which checks the
+ * operand and output counts once and hands the operands over as a tuple.
  * The primitive table's GPU rows (`src/prims/gpuTable.ts`) map each
  * primitive to a kernel here or to the documented CPU transfer.
  */
+import { NablaError } from "../../core/errors.js";
 import type { Shape } from "../../core/shape.js";
+import { type Tuple, hasLength } from "../../core/tuple.js";
 import type { GPUBufferLike, GPUComputePipelineLike, GPUDeviceLike } from "./gpu.js";
 
 /** The dtypes a GPU array can have (float64 throws DTypeError on "webgpu"). */
@@ -73,6 +77,28 @@ export type GpuKernel<P> = (
 ) => GpuTensor[];
 
 /**
+ * The kernel of a primitive with `arity` operands and one output: `f` takes the operands as a
+ * tuple and the output's abstract value, and returns the output tensor. The runtime passes a
+ * kernel the operands the primitive was bound with and the avals of its shape rule, so the counts
+ * hold by construction; they are checked once here (a mismatch is a bug in nabla, reported as a
+ * NablaError naming `prim`).
+ */
+export function kernel<P, N extends number>(
+  prim: string,
+  arity: N,
+  f: (ctx: GpuContext, args: Tuple<GpuTensor, N>, params: P, out: GpuAval) => GpuTensor,
+): GpuKernel<P> {
+  return (ctx, args, params, outs) => {
+    if (!hasLength(args, arity) || !hasLength(outs, 1))
+      throw new NablaError(
+        `${prim}: internal: the webgpu kernel takes ${arity} operand(s) and 1 output, given ${args.length} and ${outs.length}`,
+      );
+    const [o] = outs;
+    return [f(ctx, args, params, o)];
+  };
+}
+
+/**
  * Workgroup counts covering `n` invocations of `size` per workgroup, as a 2-d grid when one
  * dimension would pass `max`. Shaders recover the flat index with {@link flatIndexWgsl}.
  */
@@ -89,6 +115,17 @@ export function grid(n: number, size: number, max = 65535): [number, number, num
  */
 export function flatIndexWgsl(size: number, max = 65535): string {
   return `(wid.x + wid.y * ${max}u) * ${size}u + lid`;
+}
+
+/**
+ * WGSL opening the entry point `main` of a shader run once per element `i` < `n` (a WGSL u32
+ * expression), in workgroups of `size` laid out by {@link grid} (at most `max` per dimension).
+ */
+export function elementMain(size: number, max: number, n: string): string {
+  return `@compute @workgroup_size(${size})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = ${flatIndexWgsl(size, max)};
+  if (i >= ${n}) { return; }`;
 }
 
 /** A file's kernels by primitive name (`satisfies KernelTable` keeps each kernel's parameter type). */

@@ -19,7 +19,8 @@
  *
  * {@link matmulNaive} (one invocation per output) is kept for the benchmark.
  */
-import type { GpuContext, GpuTensor, KernelTable } from "./kernel.js";
+import { at } from "../../core/errors.js";
+import { type GpuContext, type GpuTensor, type KernelTable, kernel } from "./kernel.js";
 import { KERNELS as CONV } from "./conv.js";
 import { binding, gpuDtype, launch, wty } from "./wgsl.js";
 
@@ -29,9 +30,9 @@ const TK = 32;
 /** The product's sizes: batch count, M, K, N. */
 function dims(a: GpuTensor, b: GpuTensor): [number, number, number, number] {
   const nd = a.shape.length;
-  const M = a.shape[nd - 2]!;
-  const K = a.shape[nd - 1]!;
-  const N = b.shape[nd - 1]!;
+  const M = at(a.shape, nd - 2, "matmul");
+  const K = at(a.shape, nd - 1, "matmul");
+  const N = at(b.shape, nd - 1, "matmul");
   const B = a.shape.slice(0, nd - 2).reduce((s, d) => s * d, 1);
   return [B, M, K, N];
 }
@@ -135,8 +136,8 @@ export function matmulNaive(ctx: GpuContext, a: GpuTensor, b: GpuTensor, outShap
 /** This file's kernels by primitive name (and conv's, from conv.ts). */
 export const KERNELS = {
   ...CONV,
-  matmul(ctx, [a, b], _p: {}, [o]) {
-    gpuDtype(o!.dtype);
-    return [matmulTiled(ctx, a!, b!, o!.shape)];
-  },
+  matmul: kernel("matmul", 2, (ctx, [a, b], _p: {}, o) => {
+    gpuDtype(o.dtype);
+    return matmulTiled(ctx, a, b, o.shape);
+  }),
 } satisfies KernelTable;

@@ -10,7 +10,9 @@
  * arrays must not share one unless the runtime counts references.
  */
 import { sizeOf, stridesOf } from "../../core/shape.js";
-import type { GpuContext, GpuTensor, KernelTable } from "./kernel.js";
+import { at } from "../../core/errors.js";
+import { bcastStrides } from "../strided.js";
+import { type GpuContext, type GpuTensor, type KernelTable, kernel } from "./kernel.js";
 import { binding, gpuDtype, launch, unravel, wty } from "./wgsl.js";
 
 /** How output axis k reads the input: coordinate `idx·step + start`, checked against `dim` when `check`. */
@@ -62,94 +64,92 @@ function copyAs(ctx: GpuContext, x: GpuTensor, shape: readonly number[]): GpuTen
   return out;
 }
 
-/** Writes x into `out` (of shape `outShape`) at per-axis offsets `at`. */
-function place(ctx: GpuContext, x: GpuTensor, out: GpuTensor, at: readonly number[]): void {
+/** Writes x into `out` at per-axis offsets `offsets` (for concatenate). */
+function place(ctx: GpuContext, x: GpuTensor, out: GpuTensor, offsets: readonly number[]): void {
   const n = sizeOf(x.shape);
   if (n === 0) return;
   const os = stridesOf(out.shape);
-  const lead = at.findIndex((a, k) => a !== 0 || x.shape[k] !== out.shape[k]);
+  const lead = offsets.findIndex((a, k) => a !== 0 || x.shape[k] !== out.shape[k]);
   // x covers whole rows from axis `lead` + 1 on and one run along `lead`: a contiguous block
   const contiguous = lead === -1 || x.shape.every((d, k) => k <= lead || d === out.shape[k]);
   const before = lead === -1 ? 1 : sizeOf(x.shape.slice(0, lead));
   if (contiguous && before === 1) {
-    const offset = at.reduce((s, a, k) => s + a * os[k]!, 0);
+    const offset = offsets.reduce((s, a, k) => s + a * at(os, k, "concatenate"), 0);
     ctx.copy(x.buffer, 0, out.buffer, offset * 4, n * 4);
     return;
   }
   const ty = wty(x.dtype);
-  const terms = x.shape.map((d, k) => (d === 1 ? `${at[k]! * os[k]!}u` : `(d${k} + ${at[k]}u) * ${os[k]}u`));
+  const terms = x.shape.map((d, k) => {
+    const [a, s] = [at(offsets, k, "concatenate"), at(os, k, "concatenate")];
+    return d === 1 ? `${a * s}u` : `(d${k} + ${a}u) * ${s}u`;
+  });
   const body = `  ${unravel("i", x.shape, "d")}
   o[${terms.join(" + ")}] = x[i];`;
-  const key = `place|${ty}|${x.shape.join(",")}|${out.shape.join(",")}|${at.join(",")}`;
+  const key = `place|${ty}|${x.shape.join(",")}|${out.shape.join(",")}|${offsets.join(",")}`;
   launch(ctx, key, `${binding(0, "x", ty)}\n${binding(1, "o", ty, true)}`, body, [x.buffer, out.buffer], n);
+}
+
+/**
+ * The maps of ops whose output axis k reads input axis k (slice, pad, rev): `f` gives the read's
+ * start, step and bounds check from k and the input extent; the stride is the input's.
+ */
+function alongAxes(prim: string, x: GpuTensor, f: (k: number, dim: number) => Omit<AxisMap, "stride">): AxisMap[] {
+  const st = stridesOf(x.shape);
+  return x.shape.map((d, k) => ({ stride: at(st, k, prim), ...f(k, d) }));
 }
 
 /** This file's kernels by primitive name. */
 export const KERNELS = {
-  reshape: (ctx, [x], p: { shape: number[] }, [o]) => [copyAs(ctx, x!, o!.shape)],
-  broadcast(ctx, [x], p: { shape: number[] }, [o]) {
-    const shape = o!.shape;
-    const off = shape.length - x!.shape.length;
-    const st = stridesOf(x!.shape);
-    const axes = shape.map((_, k): AxisMap => {
-      const j = k - off;
-      return { stride: j < 0 || x!.shape[j] === 1 ? 0 : st[j]!, start: 0, step: 1 };
-    });
-    return [affineGather(ctx, x!, shape, axes)];
-  },
-  transpose(ctx, [x], { perm }: { perm: number[] }, [o]) {
-    const st = stridesOf(x!.shape);
-    return [
-      affineGather(
-        ctx,
-        x!,
-        o!.shape,
-        perm.map((p) => ({ stride: st[p]!, start: 0, step: 1 })),
-      ),
-    ];
-  },
-  slice(ctx, [x], { begin }: { begin: number[]; end: number[] }, [o]) {
-    const st = stridesOf(x!.shape);
-    return [
-      affineGather(
-        ctx,
-        x!,
-        o!.shape,
-        begin.map((b, k) => ({ stride: st[k]!, start: b, step: 1 })),
-      ),
-    ];
-  },
-  pad(ctx, [x], { lo }: { lo: number[]; hi: number[] }, [o]) {
-    const st = stridesOf(x!.shape);
-    return [
-      affineGather(
-        ctx,
-        x!,
-        o!.shape,
-        lo.map((l, k) => ({ stride: st[k]!, start: -l, step: 1, check: x!.shape[k]! })),
-      ),
-    ];
-  },
-  concatenate(ctx, xs, { axis }: { axis: number }, [o]) {
-    const out = ctx.alloc(o!.shape, gpuDtype(o!.dtype));
-    const at = o!.shape.map(() => 0);
+  reshape: kernel("reshape", 1, (ctx, [x], _p: { shape: number[] }, o) => copyAs(ctx, x, o.shape)),
+  broadcast: kernel("broadcast", 1, (ctx, [x], _p: { shape: number[] }, o) =>
+    affineGather(
+      ctx,
+      x,
+      o.shape,
+      bcastStrides(x.shape, o.shape).map((stride) => ({ stride, start: 0, step: 1 })),
+    ),
+  ),
+  transpose: kernel("transpose", 1, (ctx, [x], { perm }: { perm: number[] }, o) => {
+    const st = stridesOf(x.shape);
+    return affineGather(
+      ctx,
+      x,
+      o.shape,
+      perm.map((p) => ({ stride: at(st, p, "transpose"), start: 0, step: 1 })),
+    );
+  }),
+  slice: kernel("slice", 1, (ctx, [x], { begin }: { begin: number[]; end: number[] }, o) =>
+    affineGather(
+      ctx,
+      x,
+      o.shape,
+      alongAxes("slice", x, (k) => ({ start: at(begin, k, "slice"), step: 1 })),
+    ),
+  ),
+  pad: kernel("pad", 1, (ctx, [x], { lo }: { lo: number[]; hi: number[] }, o) =>
+    affineGather(
+      ctx,
+      x,
+      o.shape,
+      alongAxes("pad", x, (k, d) => ({ start: -at(lo, k, "pad"), step: 1, check: d })),
+    ),
+  ),
+  concatenate(ctx, xs, { axis }: { axis: number }, outs) {
+    const o = at(outs, 0, "concatenate");
+    const out = ctx.alloc(o.shape, gpuDtype(o.dtype));
+    const offsets = o.shape.map(() => 0);
     for (const x of xs) {
-      place(ctx, x, out, at);
-      at[axis]! += x.shape[axis]!;
+      place(ctx, x, out, offsets);
+      offsets[axis] = at(offsets, axis, "concatenate") + at(x.shape, axis, "concatenate");
     }
     return [out];
   },
-  rev(ctx, [x], { axes }: { axes: number[] }, [o]) {
-    const st = stridesOf(x!.shape);
-    return [
-      affineGather(
-        ctx,
-        x!,
-        o!.shape,
-        x!.shape.map((d, k) =>
-          axes.includes(k) ? { stride: st[k]!, start: d - 1, step: -1 } : { stride: st[k]!, start: 0, step: 1 },
-        ),
-      ),
-    ];
-  },
+  rev: kernel("rev", 1, (ctx, [x], { axes }: { axes: number[] }, o) =>
+    affineGather(
+      ctx,
+      x,
+      o.shape,
+      alongAxes("rev", x, (k, d) => (axes.includes(k) ? { start: d - 1, step: -1 } : { start: 0, step: 1 })),
+    ),
+  ),
 } satisfies KernelTable;

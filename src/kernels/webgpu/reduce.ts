@@ -26,13 +26,15 @@
  * storage does.
  */
 import { sizeOf } from "../../core/shape.js";
-import type { GpuAval, GpuContext, GpuDType, GpuTensor, KernelTable } from "./kernel.js";
+import { at } from "../../core/errors.js";
+import { type GpuAval, type GpuContext, type GpuDType, type GpuTensor, type KernelTable, kernel } from "./kernel.js";
 import {
   NAN_WGSL,
   binding,
   fill,
   gpuDtype,
   groupGrid,
+  groupMain,
   launch,
   lit,
   releaseTemp,
@@ -111,10 +113,7 @@ function treePass(
   const pid = ctx.pipeline(`reduce-tree|${op}|${ty}|${key}|M=${M}|R=${R}|xi=${xi !== null}|max=${max}`, () => {
     const readIdx = xi !== null ? "xi[src(m, r)]" : "i32(r)";
     return `${decls}
-@compute @workgroup_size(${TREE})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
-  let w = wid.x + wid.y * ${max}u;
-  if (w >= ${groups}u) { return; }
+${groupMain(TREE, max, `${groups}u`, "w")}
   let m = w / ${P}u;
   let p = w % ${P}u;
   var acc = ${identity(op, ty)};
@@ -157,13 +156,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u
 }
 
 /** Reduces x over `axes` (any order) with `op`; outputs the value (or the index for arg ops). */
-function reduce(ctx: GpuContext, x: GpuTensor, axesIn: readonly number[], op: Op, o: GpuAval): GpuTensor {
+function reduce(ctx: GpuContext, prim: string, x: GpuTensor, axesIn: readonly number[], op: Op, o: GpuAval): GpuTensor {
   const axes = [...new Set(axesIn)].sort((a, b) => a - b);
   const dtype = x.dtype;
   const outDtype = gpuDtype(o.dtype);
   const out = ctx.alloc(o.shape, outDtype);
   const M = sizeOf(o.shape);
-  const R = sizeOf(axes.map((k) => x.shape[k]!));
+  const R = sizeOf(axes.map((k) => at(x.shape, k, prim)));
   if (M === 0) return out;
   const ty = wty(dtype);
   if (R === 0) {
@@ -227,9 +226,19 @@ function reduce(ctx: GpuContext, x: GpuTensor, axesIn: readonly number[], op: Op
 
 /** This file's kernels by primitive name. */
 export const KERNELS = {
-  reduce_sum: (ctx, [x], { axes }: { axes: number[] }, [o]) => [reduce(ctx, x!, axes, "sum", o!)],
-  reduce_max: (ctx, [x], { axes }: { axes: number[] }, [o]) => [reduce(ctx, x!, axes, "max", o!)],
-  reduce_min: (ctx, [x], { axes }: { axes: number[] }, [o]) => [reduce(ctx, x!, axes, "min", o!)],
-  argmax: (ctx, [x], { axis }: { axis: number }, [o]) => [reduce(ctx, x!, [axis], "argmax", o!)],
-  argmin: (ctx, [x], { axis }: { axis: number }, [o]) => [reduce(ctx, x!, [axis], "argmin", o!)],
+  reduce_sum: kernel("reduce_sum", 1, (ctx, [x], { axes }: { axes: number[] }, o) =>
+    reduce(ctx, "reduce_sum", x, axes, "sum", o),
+  ),
+  reduce_max: kernel("reduce_max", 1, (ctx, [x], { axes }: { axes: number[] }, o) =>
+    reduce(ctx, "reduce_max", x, axes, "max", o),
+  ),
+  reduce_min: kernel("reduce_min", 1, (ctx, [x], { axes }: { axes: number[] }, o) =>
+    reduce(ctx, "reduce_min", x, axes, "min", o),
+  ),
+  argmax: kernel("argmax", 1, (ctx, [x], { axis }: { axis: number }, o) =>
+    reduce(ctx, "argmax", x, [axis], "argmax", o),
+  ),
+  argmin: kernel("argmin", 1, (ctx, [x], { axis }: { axis: number }, o) =>
+    reduce(ctx, "argmin", x, [axis], "argmin", o),
+  ),
 } satisfies KernelTable;

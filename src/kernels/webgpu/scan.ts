@@ -16,8 +16,9 @@
  * offsets, per level). int32 sums wrap modulo 2³², as the CPU's stored result.
  */
 import { sizeOf } from "../../core/shape.js";
-import type { GpuContext, GpuTensor, KernelTable } from "./kernel.js";
-import { binding, groupGrid, launch, releaseTemp, wty } from "./wgsl.js";
+import { at } from "../../core/errors.js";
+import { type GpuContext, type GpuTensor, type KernelTable, kernel } from "./kernel.js";
+import { binding, groupGrid, groupMain, launch, releaseTemp, wty } from "./wgsl.js";
 
 const T = 256;
 const PER = 4;
@@ -59,10 +60,7 @@ ${binding(1, "y", ty, true)}
 ${sums !== null ? binding(2, "sums", ty, true) : ""}
 ${offFn}
 var<workgroup> sh: array<${ty}, ${T}>;
-@compute @workgroup_size(${T})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
-  let w = wid.x + wid.y * ${max}u;
-  if (w >= ${groups}u) { return; }
+${groupMain(T, max, `${groups}u`, "w")}
   let m = w / ${P}u;
   let p = w % ${P}u;
   var part: array<${ty}, ${PER}>;
@@ -113,10 +111,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u
 
 /** This file's kernels by primitive name. */
 export const KERNELS = {
-  cumsum(ctx, [x], { axis, reverse }: { axis: number; reverse: boolean }) {
-    const L = x!.shape[axis]!;
-    const inner = sizeOf(x!.shape.slice(axis + 1));
-    const M = L === 0 ? 0 : sizeOf(x!.shape) / L;
-    return [scan(ctx, x!, M, L, inner, reverse)];
-  },
+  cumsum: kernel("cumsum", 1, (ctx, [x], { axis, reverse }: { axis: number; reverse: boolean }) => {
+    const L = at(x.shape, axis, "cumsum");
+    const inner = sizeOf(x.shape.slice(axis + 1));
+    const M = L === 0 ? 0 : sizeOf(x.shape) / L;
+    return scan(ctx, x, M, L, inner, reverse);
+  }),
 } satisfies KernelTable;

@@ -15,8 +15,9 @@
  * {@link argsortLines} is exported for the scatters of indexing.ts.
  */
 import { sizeOf } from "../../core/shape.js";
-import type { GpuContext, GpuTensor, KernelTable } from "./kernel.js";
-import { NAN_WGSL, WG, binding, fill, groupGrid, launch, releaseTemp, wty } from "./wgsl.js";
+import { at } from "../../core/errors.js";
+import { type GpuContext, type GpuTensor, type KernelTable, kernel } from "./kernel.js";
+import { NAN_WGSL, WG, binding, fill, groupGrid, groupMain, launch, releaseTemp, wty } from "./wgsl.js";
 
 /** Largest padded line sorted in workgroup memory (keys and indices: 2·4·N bytes ≤ 16 KiB). */
 const LOCAL = 2048;
@@ -40,9 +41,20 @@ function beforeWgsl(ty: "f32" | "i32" | "u32", L: number | string, descending: b
 }`;
 }
 
+/**
+ * WGSL of one comparator of the bitonic network: the pairs (keys, idx) at positions `a` and `b`
+ * swap unless already in order, ascending where `asc` (a WGSL bool) holds.
+ */
+function compareSwap(keys: string, idx: string, asc: string): string {
+  return `let ka = ${keys}[a]; let kb = ${keys}[b]; let ia = ${idx}[a]; let ib = ${idx}[b];
+  if (select(before(ka, ia, kb, ib), before(kb, ib, ka, ia), ${asc})) {
+    ${keys}[a] = kb; ${keys}[b] = ka; ${idx}[a] = ib; ${idx}[b] = ia;
+  }`;
+}
+
 /** WGSL of the flat offset of element k of line m, for lines along `axis` of `shape`. */
 function lineOffset(shape: readonly number[], axis: number): string {
-  const L = shape[axis]!;
+  const L = at(shape, axis, "argsort");
   const inner = sizeOf(shape.slice(axis + 1));
   return `fn off(m: u32, k: u32) -> u32 { return (m / ${inner}u) * ${L * inner}u + (m % ${inner}u) + k * ${inner}u; }`;
 }
@@ -53,7 +65,7 @@ function lineOffset(shape: readonly number[], axis: number): string {
  */
 export function argsortLines(ctx: GpuContext, x: GpuTensor, axis: number, descending: boolean): GpuTensor {
   const out = ctx.alloc(x.shape, "int32");
-  const L = x.shape[axis]!;
+  const L = at(x.shape, axis, "argsort");
   const M = sizeOf(x.shape) / Math.max(L, 1);
   if (M * L === 0) return out;
   const ty = wty(x.dtype);
@@ -92,13 +104,7 @@ export function argsortLines(ctx: GpuContext, x: GpuTensor, axis: number, descen
   let a = m * ${N}u + 2u * j * (q / j) + q % j;
   let b = a + j;
   let asc = ((a - m * ${N}u) & k) == 0u;
-  let ka = keys[a];
-  let kb = keys[b];
-  let ia = idx[a];
-  let ib = idx[b];
-  if (select(before(ka, ia, kb, ib), before(kb, ib, ka, ia), asc)) {
-    keys[a] = kb; keys[b] = ka; idx[a] = ib; idx[b] = ia;
-  }`;
+  ${compareSwap("keys", "idx", "asc")}`;
   for (let k = 2; k <= N; k *= 2)
     for (let j = k / 2; j >= 1; j /= 2)
       launch(
@@ -152,13 +158,10 @@ ${NAN_WGSL}
 ${beforeWgsl(ty, "i32(st[0])", descending)}
 var<workgroup> sk: array<${ty}, ${bucket}>;
 var<workgroup> si: array<i32, ${bucket}>;
-@compute @workgroup_size(${T})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
+${groupMain(T, max, "st[2]", "m")}
   let L = st[0];
   let n = st[1];
   let inner = st[3];
-  let m = wid.x + wid.y * ${max}u;
-  if (m >= st[2]) { return; }
   let base = (m / inner) * L * inner + m % inner;
   for (var e = t; e < n; e += ${T}u) {
     if (e < L) { sk[e] = x[base + e * inner]; } else { sk[e] = ${ty}(0); }
@@ -170,13 +173,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u
       for (var q = t; q < n / 2u; q += ${T}u) {
         let a = 2u * j * (q / j) + q % j;
         let b = a + j;
-        let ka = sk[a];
-        let kb = sk[b];
-        let ia = si[a];
-        let ib = si[b];
-        if (select(before(ka, ia, kb, ib), before(kb, ib, ka, ia), (a & k) == 0u)) {
-          sk[a] = kb; sk[b] = ka; si[a] = ib; si[b] = ia;
-        }
+        ${compareSwap("sk", "si", "(a & k) == 0u")}
       }
     }
   }
@@ -189,7 +186,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u
 
 /** This file's kernels by primitive name. */
 export const KERNELS = {
-  argsort: (ctx, [x], { axis, descending }: { axis: number; descending: boolean }) => [
-    argsortLines(ctx, x!, axis, descending),
-  ],
+  argsort: kernel("argsort", 1, (ctx, [x], { axis, descending }: { axis: number; descending: boolean }) =>
+    argsortLines(ctx, x, axis, descending),
+  ),
 } satisfies KernelTable;

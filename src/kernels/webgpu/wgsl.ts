@@ -7,10 +7,10 @@
  * Shapes and strides are baked into the WGSL as constants (and into the
  * pipeline key); kernels of the same shapes share one pipeline.
  */
-import { DTypeError } from "../../core/errors.js";
+import { DTypeError, at } from "../../core/errors.js";
 import { sizeOf, stridesOf } from "../../core/shape.js";
 import type { GPUBufferLike } from "./gpu.js";
-import { WGSL_TYPE, flatIndexWgsl, grid, type GpuContext, type GpuDType, type GpuTensor } from "./kernel.js";
+import { WGSL_TYPE, elementMain, grid, type GpuContext, type GpuDType, type GpuTensor } from "./kernel.js";
 
 /** Invocations per workgroup of the element-wise launches. */
 export const WG = 256;
@@ -27,7 +27,9 @@ export function binding(b: number, name: string, ty: string, write = false): str
 export function lit(v: number, ty: "f32" | "i32" | "u32"): string {
   if (ty === "i32") return `i32(${v | 0})`;
   if (ty === "u32") return `${v >>> 0}u`;
-  const bits = new Uint32Array(new Float32Array([v]).buffer)[0]!;
+  const view = new DataView(new ArrayBuffer(4));
+  view.setFloat32(0, v);
+  const bits = view.getUint32(0);
   // a constant infinity or NaN is a WGSL compile error: those go through a function (not constant-folded)
   return Number.isFinite(v) ? `bitcast<f32>(${bits}u)` : `f32_bits(${bits}u)`;
 }
@@ -67,10 +69,7 @@ export function launch(
   const max = ctx.maxWorkgroups;
   const p = ctx.pipeline(`${key}|n=${n}|max=${max}`, () => {
     return `${decls}
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = ${flatIndexWgsl(WG, max)};
-  if (i >= ${n}u) { return; }
+${elementMain(WG, max, `${n}u`)}
 ${body}
 }`;
   });
@@ -84,8 +83,7 @@ ${body}
 export function unravel(flat: string, shape: readonly number[], prefix: string): string {
   const lines: string[] = [];
   let rest = flat;
-  for (let k = shape.length - 1; k >= 0; k--) {
-    const d = shape[k]!;
+  for (const [k, d] of [...shape.entries()].reverse()) {
     if (k === 0) lines.push(`let ${prefix}${k} = ${rest};`);
     else if (d === 1) lines.push(`let ${prefix}${k} = 0u;`);
     else {
@@ -128,9 +126,21 @@ export function releaseTemp(ctx: GpuContext, t: GpuTensor): void {
   if (typeof r === "function") r.call(ctx, t.buffer);
 }
 
-/** Workgroup counts for `groups` workgroups as a 2-d grid; shaders use `wid.x + wid.y * max`. */
+/** Workgroup counts for `groups` workgroups as a 2-d grid; shaders use `wid.x + wid.y * max` (see {@link groupMain}). */
 export function groupGrid(ctx: GpuContext, groups: number): [number, number, number] {
   return grid(groups, 1, ctx.maxWorkgroups);
+}
+
+/**
+ * WGSL opening the entry point `main` of a shader dispatched over {@link groupGrid}: workgroups of
+ * `size` invocations (local index `t`), workgroup number `let <name>` (on a device allowing `max`
+ * workgroups per dimension), returning at once past `groups` (a WGSL u32 expression).
+ */
+export function groupMain(size: number, max: number, groups: string, name: string): string {
+  return `@compute @workgroup_size(${size})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
+  let ${name} = wid.x + wid.y * ${max}u;
+  if (${name} >= ${groups}) { return; }`;
 }
 
 /**
@@ -141,9 +151,9 @@ export function splitOffsetWgsl(name: string, shape: readonly number[], axes: re
   const st = stridesOf(shape);
   const kept = shape.map((_, k) => k).filter((k) => !axes.includes(k));
   const part = (v: string, ax: readonly number[], p: string): string[] => {
-    const dims = ax.map((k) => shape[k]!);
+    const dims = ax.map((k) => at(shape, k, "webgpu"));
     const lines = [unravel(v, dims, p)];
-    const terms = ax.map((k, j) => (shape[k] === 1 ? "" : `${p}${j} * ${st[k]}u`)).filter((t) => t !== "");
+    const terms = ax.flatMap((k, j) => (at(dims, j, "webgpu") === 1 ? [] : [`${p}${j} * ${at(st, k, "webgpu")}u`]));
     lines.push(`let ${p}off = ${terms.length === 0 ? "0u" : terms.join(" + ")};`);
     return lines;
   };
