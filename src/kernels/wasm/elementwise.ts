@@ -7,16 +7,18 @@
  *
  * Each program is one module (cached by its text) importing a shared memory
  * (env.mem) and the host's Math.sin/cos/tan (used only for |x| > 2^20, see
- * ./vmath.ts). The loop handles two elements per iteration in f64x2 lanes; a
- * float32 operand is loaded as two floats and promoted, and every operation's
- * result is rounded to float32 (demote, promote), so each value is exactly
- * what storing it in a Float32Array gives, as in the JS loops. Operand
- * regions are padded to a whole number of pairs, so an odd length is one more
- * vector iteration whose second lane is computed but neither stored nor
- * summed (the scalar tail). The main loop does two vectors per iteration.
+ * ./vmath.ts). A float64 loop handles two elements per vector in f64x2 lanes;
+ * a float32 loop four in f32x4 lanes (./vmath32.ts: f32x4 arithmetic, which
+ * rounds as the float64 operation rounded to float32 does, float32 forms of
+ * sin, cos and tanh, and the float64 kernels on the vector's halves for the
+ * rest, rounded once), so each value is what storing it in a Float32Array
+ * gives. Operand regions are padded to a whole number of vectors, so a length
+ * that is not a multiple of the lanes ends in one more vector whose last lanes
+ * are computed and stored into the padding but not summed (the tail). The main
+ * loop does two vectors per iteration.
  *
  * A sum is accumulated in one f64 scalar in ascending index order (lane 0,
- * then lane 1), the same additions as the JS fold `acc += v`; over more than
+ * then lane 1, ...), the same additions as the JS fold `acc += v`; over more than
  * SUM_CHUNK elements each chunk's partial sum is computed so and the partials
  * are added in order (the order of every full sum, ../sumOrder.ts), so the sum
  * is identical to the JS loop's given identical values.
