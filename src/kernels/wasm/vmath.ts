@@ -4,8 +4,9 @@
  * the arithmetic they are built from. Each function is our own range
  * reduction plus a polynomial, written in plain f64x2 multiplies and adds (no
  * FMA: the code is the same on every engine, so results do not depend on the
- * host). Float32 kernels run the same code on promoted values and round the
- * result once to float32 (see `./elementwise.ts`).
+ * host). Float32 loops run in f32x4 lanes (./vmath32.ts): these functions on
+ * the promoted halves of a vector, rounded once to float32, except sin, cos
+ * and tanh, which have float32 forms there (within 1 float32 ulp as well).
  *
  * Accuracy (tested in test/wasmMath.test.ts against correctly rounded values
  * from mpmath over dense sweeps, random inputs over the whole domain and the
