@@ -9,7 +9,8 @@
  * Threads: PyTorch runs with as many intra-op threads as nabla's pool (its
  * `config().threads`, by default the available cores) unless `--torch-threads`
  * says otherwise: OMP_NUM_THREADS and MKL_NUM_THREADS are set for the
- * subprocess and torch_bench.py calls `torch.set_num_threads`. It reports the
+ * subprocess and torch_bench.py calls `torch.set_num_threads`; OpenMP's threads
+ * wait passively (`torchWaitPolicy`) unless OMP_WAIT_POLICY says otherwise. It reports the
  * threads torch then uses (`torch.get_num_threads()`, interop threads, the
  * parallel backend), which go into the report's header; `probeTorch` also
  * records torch's own default (here 1, although 2 cores are available).
@@ -44,12 +45,23 @@ export interface TorchThreads {
   readonly backend: string;
 }
 
+/**
+ * OpenMP's wait policy for torch's threads: the environment's OMP_WAIT_POLICY if set, else PASSIVE.
+ * nabla's workers block (Atomics.wait) between jobs and the calling thread never waits for a worker
+ * that has not started a chunk; libgomp's default (spinning at every barrier) on a machine shared
+ * with other processes makes a 2-thread torch 5-20x slower than a 1-thread one (W1, W2 on 2 cores
+ * at load 10), which would measure the machine's load, not torch.
+ */
+export function torchWaitPolicy(): string {
+  return process.env.OMP_WAIT_POLICY ?? "PASSIVE";
+}
+
 /** "1.13.0 (2 threads, set; default 1; interop 1; OpenMP)": the header's PyTorch entry. */
 export function describeTorch(info: TorchInfo, t: TorchThreads | null): string {
   if (t === null)
     return `${info.version} (default ${info.defaultThreads} thread${info.defaultThreads === 1 ? "" : "s"})`;
   const n = (k: number, what: string) => `${k} ${what}${k === 1 ? "" : "s"}`;
-  return `${info.version} (${n(t.threads, "thread")} set, torch's default here ${info.defaultThreads}; interop ${t.interop}; ${t.backend})`;
+  return `${info.version} (${n(t.threads, "thread")} set, torch's default here ${info.defaultThreads}; interop ${t.interop}; ${t.backend}, OMP_WAIT_POLICY ${torchWaitPolicy()})`;
 }
 
 /** Whether PyTorch can be imported by /usr/bin/python3; the reason when not. */
@@ -112,7 +124,12 @@ export function runTorch(
     };
     const specFile = join(dir, "spec.json");
     writeFileSync(specFile, JSON.stringify(spec));
-    const env = { ...process.env, OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
+    const env = {
+      ...process.env,
+      OMP_NUM_THREADS: String(threads),
+      MKL_NUM_THREADS: String(threads),
+      OMP_WAIT_POLICY: torchWaitPolicy(),
+    };
     const p = spawnSync(PYTHON, [SCRIPT, specFile], {
       env,
       stdio: ["ignore", "pipe", "inherit"],
