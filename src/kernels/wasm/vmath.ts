@@ -249,14 +249,15 @@ const expTail = (v: VB, r: X, q: readonly number[] = EXP_Q): X => v.mul(v.mul(r,
 
 /**
  * e^x · 2^shift: exp(x) = 2^k exp(r); 2^(k+shift) applied as two normal factors 2^⌊k'/2⌋ · 2^(k'-⌊k'/2⌋),
- * so subnormal results round once (shift = -1 gives e^x / 2 without overflowing early, for cosh/sinh).
+ * so subnormal results round once (shift = -1 gives e^x / 2 without overflowing early, for cosh/sinh;
+ * `q`: the polynomial's coefficients, a prefix of EXP_Q for float32 accuracy).
  */
-export function exp(v: VB, x0: X, shift = 0): X {
+export function exp(v: VB, x0: X, shift = 0, q: readonly number[] = EXP_Q): X {
   // |x| > 1100 gives 0 or ∞ either way; clamping keeps both factors normal (pmin/pmax keep NaN: x < c is false)
   const x = v.let(v.pmin(v.pmax(x0, v.k(-1100)), v.k(1100)));
   const [, ki0, r] = expReduce(v, x);
   const ki = shift === 0 ? ki0 : v.let(v.iadd(ki0, v.ki(BigInt(shift))));
-  const e = v.add(v.k(1), v.add(r, expTail(v, r)));
+  const e = v.add(v.k(1), v.add(r, expTail(v, r, q)));
   const k1 = v.let(v.shrs(ki, 1));
   return v.mul(v.mul(e, v.pow2(k1)), v.pow2(v.isub(ki, k1)));
 }

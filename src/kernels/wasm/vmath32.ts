@@ -8,7 +8,7 @@
  * halves of the vector (promoted) and rounds once to float32: the same values
  * as before as well.
  *
- * sin, cos and tanh have float32 forms (accuracy contract: within 1 ulp of
+ * sin, cos, tanh and exp have float32 forms (accuracy contract: within 1 ulp of
  * the correctly rounded float32 value, test/wasmMath.test.ts):
  * - sin/cos: the argument reduction and cos's leading 1 - r²/2 are computed
  *   in float64 on the halves (r = x - q·π/2 with π/2 in three 33-bit parts: r
@@ -22,10 +22,12 @@
  *   relative, i.e. < 2^-5 float32 ulp before the rounding (a float64 value
  *   within 2^-26 relative of the exact one rounds to within 1 float32 ulp of
  *   the correctly rounded value).
+ * - exp: the float64 kernel on the halves with its polynomial cut to 7 terms
+ *   (truncation < 2^-32 relative), rounded once.
  */
 import { at } from "../../core/errors.js";
 import { OP, SIMD } from "./encoder.js";
-import { type VB, type X, EXP_Q, P1, P2, P3, TRIG_BOUND, TWO_OVER_PI } from "./vmath.js";
+import { type VB, type X, EXP_Q, P1, P2, P3, TRIG_BOUND, TWO_OVER_PI, exp } from "./vmath.js";
 
 /** The 64-bit pattern of two float32 lanes holding `v` (an f32x4 splat as an i64x2 constant). */
 function f32Pattern(v: number): bigint {
@@ -251,6 +253,8 @@ export const UNARY32: Record<string, (v: VB, x: X) => X> = {
   sin: (v, x) => sincos32(v, x)[0],
   cos: (v, x) => sincos32(v, x)[1],
   tanh: byHalves(tanhHalf),
+  // exp(r) = 1 + r + r² Σ_{j<7} r^j/(j+2)!: truncation r^9/9! < 2^-32 of the result (|r| <= ln2/2)
+  exp: byHalves((v, x) => exp(v, x, 0, EXP_Q32)),
 };
 
 /** Binary float32 kernels (all in f32x4; min/max propagate NaN and order -0 < +0 as the float64 ones). */
