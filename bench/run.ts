@@ -14,6 +14,7 @@
  *   --only overhead       only the eager-overhead figures (bench/overhead.ts)
  *   --only jet            only jet vs nested jvp (bench/jet.ts)
  *   --only matmul         only matmul GFLOP/s at 256, 512, 1024 per thread count (bench/matmul.ts)
+ *   --torch-threads n     PyTorch's intra-op threads (default: nabla's pool, config().threads)
  *   --no-docs             do not rewrite the generated section of docs/benchmarks.md
  *   --src                 time src/ through tsx instead of the compiled build (see lib/nabla.ts)
  *   --device webgpu       W1–W6 and matmul (1024, 2048) in headless Chromium on WebGPU, nabla next to
@@ -31,7 +32,7 @@ import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
 import { jaxBackend, loadJax } from "./backends/jaxjs.js";
 import { describeWasm, loadTf, tfBackend } from "./backends/tfjs.js";
-import { probeTorch, runTorch } from "./backends/torch.js";
+import { describeTorch, probeTorch, runTorch } from "./backends/torch.js";
 import { type Backend, type FloatDType, type Mode, Unsupported } from "./backends/types.js";
 import { TOLERANCE, check } from "./lib/check.js";
 import { type MeasureOptions, collectGarbage, measure } from "./lib/measure.js";
@@ -60,6 +61,7 @@ const { values: opts } = parseArgs({
     suite: { type: "string", default: "W" },
     only: { type: "string" },
     "no-docs": { type: "boolean", default: false },
+    "torch-threads": { type: "string" },
     src: { type: "boolean", default: false },
     device: { type: "string", default: "cpu" },
     small: { type: "boolean", default: false },
@@ -107,7 +109,7 @@ if (!opts.src && process.env.NABLA_BENCH_BUILD === undefined) {
 }
 const { nablaBackend } = await import("./backends/nabla.js");
 const { measureOverhead, overheadTable } = await import("./overhead.js");
-const { nablaSource } = await import("./lib/nabla.js");
+const { nablaSource, nb } = await import("./lib/nabla.js");
 
 // issue 11 (jet branch): Taylor mode vs nested jvp, a table of its own
 const { measureJet, jetTable } = await import("./jet.js");
@@ -175,7 +177,11 @@ if (wanted("jax-js")) {
 }
 const torch = wanted("torch") ? probeTorch() : { error: "not requested" };
 if ("error" in torch) skipped.push(`PyTorch: skipped (${torch.error})`);
-else versions.torch = torch.version;
+else versions.torch = describeTorch(torch, null);
+// PyTorch gets as many threads as nabla's pool (config().threads: by default the available cores)
+const torchThreads = opts["torch-threads"] === undefined ? nb.config().threads : Number(opts["torch-threads"]);
+if (!Number.isInteger(torchThreads) || torchThreads < 1)
+  throw new Error(`--torch-threads: expected a positive integer, got ${opts["torch-threads"]}`);
 
 // ---------------------------------------------------------------------------
 // Cells
@@ -258,11 +264,12 @@ for (const w of selected) {
 }
 
 if (!("error" in torch)) {
-  log(`\ntorch ${torch.version}: running ${selected.length} workloads in one subprocess`);
-  const torchResults = runTorch(torch, selected, dtypes, measureOpts, (id, dtype, out) => {
+  log(`\ntorch ${torch.version}: running ${selected.length} workloads in one subprocess, ${torchThreads} threads`);
+  const run = runTorch(torch, torchThreads, selected, dtypes, measureOpts, (id, dtype, out) => {
     return check(out, references.get(id)!, dtype);
   });
-  for (const r of torchResults) {
+  versions.torch = describeTorch(torch, run.threads);
+  for (const r of run.cells) {
     results.push(r);
     log(`  ${r.workload.padEnd(22)} torch ${r.dtype}  ${progress(r)}`);
   }

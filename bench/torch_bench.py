@@ -1,10 +1,12 @@
 """PyTorch CPU side of `npm run bench` (run by bench/backends/torch.ts).
 
-Reads a spec (workloads, input files of raw float64, dtypes, timing rule),
-runs each workload once (its outputs are written back as float64 files and
+Reads a spec (workloads, input files of raw float64, dtypes, timing rule,
+intra-op threads), sets torch's threads (torch.set_num_threads; the caller
+also sets OMP_NUM_THREADS and MKL_NUM_THREADS), runs each workload once (its outputs are written back as float64 files and
 checked by the TypeScript side), then times it with the same rule as the
 TypeScript harness: warm-up runs, then runs until both a minimum count and a
-time budget are reached. Writes results.json into the spec's outdir.
+time budget are reached. Writes results.json into the spec's outdir: the
+threads torch used ({threads, interop, backend}) and the cells.
 """
 
 import json
@@ -133,6 +135,11 @@ def measure(run, m):
 def main():
     spec = json.load(open(sys.argv[1]))
     outdir = spec["outdir"]
+    torch.set_num_threads(int(spec["threads"]))
+    info = torch.__config__.parallel_info()
+    backend = next((l.split(":", 1)[1].strip() for l in info.splitlines() if "parallel backend" in l), "?")
+    threads = {"threads": torch.get_num_threads(), "interop": torch.get_num_interop_threads(), "backend": backend}
+    sys.stderr.write("  torch threads %(threads)d, interop %(interop)d, backend %(backend)s\n" % threads)
     results = []
     for w in spec["workloads"]:
         for dtype in spec["dtypes"]:
@@ -170,7 +177,7 @@ def main():
                 cell.update(status="throws", message="%s: %s" % (type(e).__name__, e))
             results.append(cell)
             sys.stderr.write("  torch %-22s %s %s\n" % (w["id"], dtype, cell["status"]))
-    json.dump(results, open(outdir + "/results.json", "w"))
+    json.dump({"threads": threads, "cells": results}, open(outdir + "/results.json", "w"))
 
 
 if __name__ == "__main__":

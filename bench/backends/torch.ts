@@ -5,6 +5,15 @@
  * other backends see; PyTorch times itself with the same warm-up/median rule,
  * and its first outputs come back to be checked here. A cell whose output
  * fails the check is reported as wrong and its timing dropped.
+ *
+ * Threads: PyTorch runs with as many intra-op threads as nabla's pool (its
+ * `config().threads`, by default the available cores) unless `--torch-threads`
+ * says otherwise: OMP_NUM_THREADS and MKL_NUM_THREADS are set for the
+ * subprocess and torch_bench.py calls `torch.set_num_threads`; OpenMP's threads
+ * wait passively (`torchWaitPolicy`) unless OMP_WAIT_POLICY says otherwise. It reports the
+ * threads torch then uses (`torch.get_num_threads()`, interop threads, the
+ * parallel backend), which go into the report's header; `probeTorch` also
+ * records torch's own default (here 1, although 2 cores are available).
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -23,7 +32,36 @@ const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "..", "torch_bench.
 
 export interface TorchInfo {
   readonly version: string;
+  /** torch.get_num_threads() without our settings (the environment's OMP_NUM_THREADS, if any, applies). */
+  readonly defaultThreads: number;
+}
+
+/** What torch_bench.py reports about its threads after setting them. */
+export interface TorchThreads {
+  /** torch.get_num_threads() while timing. */
   readonly threads: number;
+  readonly interop: number;
+  /** e.g. "OpenMP" (first line of torch.__config__.parallel_info()'s "ATen parallel backend"). */
+  readonly backend: string;
+}
+
+/**
+ * OpenMP's wait policy for torch's threads: the environment's OMP_WAIT_POLICY if set, else PASSIVE.
+ * nabla's workers block (Atomics.wait) between jobs and the calling thread never waits for a worker
+ * that has not started a chunk; libgomp's default (spinning at every barrier) on a machine shared
+ * with other processes makes a 2-thread torch 5-20x slower than a 1-thread one (W1, W2 on 2 cores
+ * at load 10), which would measure the machine's load, not torch.
+ */
+export function torchWaitPolicy(): string {
+  return process.env.OMP_WAIT_POLICY ?? "PASSIVE";
+}
+
+/** "1.13.0 (2 threads, set; default 1; interop 1; OpenMP)": the header's PyTorch entry. */
+export function describeTorch(info: TorchInfo, t: TorchThreads | null): string {
+  if (t === null)
+    return `${info.version} (default ${info.defaultThreads} thread${info.defaultThreads === 1 ? "" : "s"})`;
+  const n = (k: number, what: string) => `${k} ${what}${k === 1 ? "" : "s"}`;
+  return `${info.version} (${n(t.threads, "thread")} set, torch's default here ${info.defaultThreads}; interop ${t.interop}; ${t.backend}, OMP_WAIT_POLICY ${torchWaitPolicy()})`;
 }
 
 /** Whether PyTorch can be imported by /usr/bin/python3; the reason when not. */
@@ -37,8 +75,8 @@ export function probeTorch(): TorchInfo | { error: string } {
     const why = /No module named/.test(p.stderr) ? "torch not installed" : p.stderr.trim().split("\n").pop();
     return { error: `${why}; install with \`apt-get install -y python3-torch\`` };
   }
-  const [version, threads] = p.stdout.trim().split(/\s+/);
-  return { version: `${version!} (${threads!} thread${threads === "1" ? "" : "s"})`, threads: Number(threads) };
+  const [version = "?", threads = "?"] = p.stdout.trim().split(/\s+/);
+  return { version, defaultThreads: Number(threads) };
 }
 
 interface PyCell {
@@ -52,18 +90,23 @@ interface PyCell {
   samplesMs?: number[];
 }
 
-/** Runs all workloads in one Python process and turns its report into checked cell results. */
+/**
+ * Runs all workloads in one Python process with `threads` intra-op threads and turns its report
+ * into checked cell results; also returns the threads torch reported using (null if it failed).
+ */
 export function runTorch(
   _info: TorchInfo,
+  threads: number,
   workloads: readonly Workload[],
   dtypes: readonly FloatDType[],
   measure: MeasureOptions,
   checkOut: (id: string, dtype: FloatDType, out: HostOutputs) => CheckResult,
-): CellResult[] {
+): { cells: CellResult[]; threads: TorchThreads | null } {
   const dir = mkdtempSync(join(os.tmpdir(), "nabla-bench-torch-"));
   try {
     const spec = {
       outdir: dir,
+      threads,
       dtypes,
       measure,
       workloads: workloads.map((w) => ({
@@ -81,7 +124,14 @@ export function runTorch(
     };
     const specFile = join(dir, "spec.json");
     writeFileSync(specFile, JSON.stringify(spec));
+    const env = {
+      ...process.env,
+      OMP_NUM_THREADS: String(threads),
+      MKL_NUM_THREADS: String(threads),
+      OMP_WAIT_POLICY: torchWaitPolicy(),
+    };
     const p = spawnSync(PYTHON, [SCRIPT, specFile], {
+      env,
       stdio: ["ignore", "pipe", "inherit"],
       encoding: "utf8",
       timeout: 30 * 60_000,
@@ -89,7 +139,7 @@ export function runTorch(
     });
     if (p.status !== 0) {
       const why = p.error?.message ?? `exit status ${p.status}`;
-      return workloads.flatMap((w) =>
+      const cells = workloads.flatMap((w) =>
         dtypes.map((dtype): CellResult => ({
           workload: w.id,
           backend: "torch",
@@ -99,9 +149,13 @@ export function runTorch(
           message: `torch_bench.py failed: ${why}`,
         })),
       );
+      return { cells, threads: null };
     }
-    const cells = JSON.parse(readFileSync(join(dir, "results.json"), "utf8")) as PyCell[];
-    return cells.map((c): CellResult => {
+    const report = JSON.parse(readFileSync(join(dir, "results.json"), "utf8")) as {
+      threads: TorchThreads;
+      cells: PyCell[];
+    };
+    const cells = report.cells.map((c): CellResult => {
       const base = {
         workload: c.id,
         backend: "torch",
@@ -124,6 +178,7 @@ export function runTorch(
         timing: timingOf(c.samplesMs!),
       };
     });
+    return { cells, threads: report.threads };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

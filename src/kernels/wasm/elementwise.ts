@@ -7,16 +7,18 @@
  *
  * Each program is one module (cached by its text) importing a shared memory
  * (env.mem) and the host's Math.sin/cos/tan (used only for |x| > 2^20, see
- * ./vmath.ts). The loop handles two elements per iteration in f64x2 lanes; a
- * float32 operand is loaded as two floats and promoted, and every operation's
- * result is rounded to float32 (demote, promote), so each value is exactly
- * what storing it in a Float32Array gives, as in the JS loops. Operand
- * regions are padded to a whole number of pairs, so an odd length is one more
- * vector iteration whose second lane is computed but neither stored nor
- * summed (the scalar tail). The main loop does two vectors per iteration.
+ * ./vmath.ts). A float64 loop handles two elements per vector in f64x2 lanes;
+ * a float32 loop four in f32x4 lanes (./vmath32.ts: f32x4 arithmetic, which
+ * rounds as the float64 operation rounded to float32 does, float32 forms of
+ * sin, cos and tanh, and the float64 kernels on the vector's halves for the
+ * rest, rounded once), so each value is what storing it in a Float32Array
+ * gives. Operand regions are padded to a whole number of vectors, so a length
+ * that is not a multiple of the lanes ends in one more vector whose last lanes
+ * are computed and stored into the padding but not summed (the tail). The main
+ * loop does two vectors per iteration.
  *
  * A sum is accumulated in one f64 scalar in ascending index order (lane 0,
- * then lane 1), the same additions as the JS fold `acc += v`; over more than
+ * then lane 1, ...), the same additions as the JS fold `acc += v`; over more than
  * SUM_CHUNK elements each chunk's partial sum is computed so and the partials
  * are added in order (the order of every full sum, ../sumOrder.ts), so the sum
  * is identical to the JS loop's given identical values.
@@ -36,6 +38,7 @@ import type { TypedArray } from "../../core/dtype.js";
 import { NablaError, at as elementAt } from "../../core/errors.js";
 import { Code, F64, I32, OP, SIMD, V128, body, moduleBytes } from "./encoder.js";
 import { BINARY, ERF_TABLE_BASE, ERF_TABLE_BYTES, UNARY, VB, type X, sincos } from "./vmath.js";
+import { BINARY32, UNARY32, byHalves, sincos32 } from "./vmath32.js";
 import { ERF_TABLE } from "./erfTable.js";
 import { align16, createMemory, ensure, isShared, memoryImport } from "./memory.js";
 import { SUM_CHUNK } from "../sumOrder.js";
@@ -105,6 +108,19 @@ function unaryOp(op: string): (v: VB, x: X) => X {
   return f;
 }
 
+/** The float32 emitter of a unary operation: its f32x4 form, else the float64 one by halves. */
+function unaryOp32(op: string): (v: VB, x: X) => X {
+  const f = Object.hasOwn(UNARY32, op) ? UNARY32[op] : undefined;
+  return f ?? byHalves(unaryOp(op));
+}
+
+/** The float32 emitter of a binary operation (all have f32x4 forms). */
+function binaryOp32(op: string): (v: VB, a: X, b: X) => X {
+  const f = Object.hasOwn(BINARY32, op) ? BINARY32[op] : undefined;
+  if (f === undefined) throw new NablaError(`compileElementwise: internal: no compiled binary ${op}`);
+  return f;
+}
+
 /** The emitter of a binary operation (`wasmSupports` said it has one). */
 function binaryOp(op: string): (v: VB, a: X, b: X) => X {
   const f = Object.hasOwn(BINARY, op) ? BINARY[op] : undefined;
@@ -118,8 +134,11 @@ function generate(p: EwProgram, shared: boolean): Uint8Array<ArrayBuffer> {
   const nIn = p.scalarIn.length;
   const nOut = p.outs.length;
   const f32 = p.dtype === "float32";
-  const step = f32 ? 8 : 16; // bytes per pair
-  // params: input pointers, output pointers, quads, extra pair, odd; locals: off (i32), acc (f64), then v128s
+  // float32: four elements per vector in f32x4 lanes (./vmath32.ts); float64: two in f64x2 lanes
+  const lanes = f32 ? 4 : 2;
+  const step = 16; // bytes per vector
+  // params: input pointers, output pointers, vector pairs, extra vector, tail (elements of a last partial
+  // vector); locals: off (i32), acc (f64), then v128s
   const pQuads = nIn + nOut;
   const pPair = pQuads + 1;
   const pOdd = pQuads + 2;
@@ -131,24 +150,16 @@ function generate(p: EwProgram, shared: boolean): Uint8Array<ArrayBuffer> {
   const c = new Code();
   const v = new VB(c, firstV, { sin: 0, cos: 1, tan: 2 }, [a0, a1]);
   const addr = (param: number) => c.get(param).get(off).op(OP.i32Add);
-  const round = (e: X): X =>
-    f32
-      ? () => {
-          e();
-          c.simd(SIMD.f32x4DemoteF64x2Zero).simd(SIMD.f64x2PromoteLowF32x4);
-        }
-      : e;
   // single-element inputs, splat once
   const splats: (X | null)[] = p.scalarIn.map((s, k) => {
     if (!s) return null;
     return v.let(() => {
       c.get(k);
-      if (f32) c.mem(OP.f32Load, 2, 0).op(OP.f64PromoteF32);
-      else c.mem(OP.f64Load, 3, 0);
-      c.simd(SIMD.f64x2Splat);
+      if (f32) c.mem(OP.f32Load, 2, 0).simd(SIMD.f32x4Splat);
+      else c.mem(OP.f64Load, 3, 0).simd(SIMD.f64x2Splat);
     });
   });
-  /** One vector of two elements at byte offset off + at·step; `tail`: only lane 0 enters the sum. */
+  /** One vector of `lanes` elements at byte offset off + at·step; `tail`: only the first (tail param) lanes enter the sum. */
   const emitBody = (tail: boolean, at: number) => {
     const vals: X[] = [];
     for (let k = 0; k < nIn; k++) {
@@ -158,8 +169,7 @@ function generate(p: EwProgram, shared: boolean): Uint8Array<ArrayBuffer> {
         vals.push(
           v.let(() => {
             addr(k);
-            if (f32) c.simd(SIMD.load64Zero, [3, at * step]).simd(SIMD.f64x2PromoteLowF32x4);
-            else c.simd(SIMD.load, [4, at * step]);
+            c.simd(SIMD.load, [4, at * step]);
           }),
         );
     }
@@ -167,39 +177,38 @@ function generate(p: EwProgram, shared: boolean): Uint8Array<ArrayBuffer> {
     const trig = new Map<number, [X, X]>();
     for (const o of p.ops) {
       const a = o.args.map((i) => elementAt(vals, i, "compileElementwise"));
+      const a0 = elementAt(a, 0, "compileElementwise");
       let e: X;
       if (o.op === "sin" || o.op === "cos") {
         const arg = elementAt(o.args, 0, "compileElementwise");
         let sc = trig.get(arg);
-        if (sc === undefined) trig.set(arg, (sc = sincos(v, elementAt(a, 0, "compileElementwise"))));
+        if (sc === undefined) trig.set(arg, (sc = f32 ? sincos32(v, a0) : sincos(v, a0)));
         e = sc[o.op === "sin" ? 0 : 1];
-      } else
-        e =
-          a.length === 1
-            ? unaryOp(o.op)(v, elementAt(a, 0, "compileElementwise"))
-            : binaryOp(o.op)(v, elementAt(a, 0, "compileElementwise"), elementAt(a, 1, "compileElementwise"));
-      vals.push(v.let(round(e)));
+      } else if (a.length === 1) e = (f32 ? unaryOp32(o.op) : unaryOp(o.op))(v, a0);
+      else e = (f32 ? binaryOp32 : binaryOp)(o.op)(v, a0, elementAt(a, 1, "compileElementwise"));
+      vals.push(v.let(e));
     }
     p.outs.forEach((vi, j) => {
       addr(nIn + j);
       elementAt(vals, vi, "compileElementwise")();
-      if (f32)
-        c.simd(SIMD.f32x4DemoteF64x2Zero)
-          .simd(SIMD.store64Lane, [3, at * step])
-          .op(0);
-      else c.simd(SIMD.store, [4, at * step]);
+      c.simd(SIMD.store, [4, at * step]);
     });
     if (p.sum !== null) {
       const s = elementAt(vals, p.sum, "compileElementwise");
-      for (let lane = 0; lane < (tail ? 1 : 2); lane++) {
+      for (let lane = 0; lane < (tail ? lanes - 1 : lanes); lane++) {
+        // a partial vector holds 1..lanes-1 elements: lane 0 always, later lanes while below the tail count
+        if (tail && lane > 0) c.get(pOdd).i32(lane).op(OP.i32GtU).op(OP.if).op(OP.void);
         c.get(acc);
         s();
-        c.lane(SIMD.f64x2ExtractLane, lane).op(OP.f64Add).set(acc);
+        if (f32) c.lane(SIMD.f32x4ExtractLane, lane).op(OP.f64PromoteF32);
+        else c.lane(SIMD.f64x2ExtractLane, lane);
+        c.op(OP.f64Add).set(acc);
+        if (tail && lane > 0) c.op(OP.end);
       }
     }
   };
   // main loop: `quads` iterations of two independent vectors (more work in flight: the loops are
-  // latency-bound), then one more vector, then the odd element (lane 0 only)
+  // latency-bound), then one more vector, then the partial vector (its first `tail` lanes)
   c.op(OP.block).op(OP.void).op(OP.loop).op(OP.void);
   c.get(pQuads).op(OP.i32Eqz).op(OP.brIf).op(1);
   emitBody(false, 0);
@@ -413,8 +422,9 @@ function runChunk(_ex: Record<string, unknown>, p: readonly number[], chunk: num
   const m = Math.min(len, n - i0);
   const args: number[] = [];
   for (let k = 0; k < nPtrs; k++) args.push(ctx.at(ptrs, 2 * k, F) + ctx.at(ptrs, 2 * k + 1, F) * i0 * size);
-  const pairs = m >> 1;
-  args.push(pairs >> 1, pairs & 1, m & 1);
+  const lanes = size === 4 ? 4 : 2; // float32: f32x4 vectors, float64: f64x2
+  const vecs = Math.floor(m / lanes);
+  args.push(vecs >> 1, vecs & 1, m % lanes);
   const s = run(...args);
   if (sumAt >= 0) new Float64Array(buf, sumAt + 8 * chunk, 1)[0] = typeof s === "number" ? s : ctx.fail(F, "no sum");
 }
@@ -432,15 +442,17 @@ function runner(p: EwProgram, run: WasmFn, id: number, bytes: Uint8Array, rt: Ru
   const s = f32 ? 4 : 8;
   const nIn = p.scalarIn.length;
   const nOut = p.outs.length;
-  const work = workPerElement(bytes.length);
+  const lanes = f32 ? 4 : 2; // elements per vector
+  // per element: a float32 vector step does four elements, a float64 one two
+  const work = Math.max(1, Math.round((workPerElement(bytes.length) * 2) / lanes));
   const { memory: mem, pool, ctx } = rt;
   return (ins, outs, n) => {
     if (ins.length !== nIn || outs.length !== nOut)
       throw new NablaError(
         `${F}: internal: ${ins.length} inputs and ${outs.length} outputs for a program of ${nIn} and ${nOut}`,
       );
-    const pairs = n >> 1;
-    const padded = (pairs + (n & 1)) * 2 * s;
+    const vecs = Math.floor(n / lanes);
+    const padded = Math.ceil(n / lanes) * lanes * s;
     // per operand (inputs, then outputs): its byte offset, and 1 (full) or 0 (one element)
     const ptrs: number[] = [];
     const full: number[] = [];
@@ -477,7 +489,7 @@ function runner(p: EwProgram, run: WasmFn, id: number, bytes: Uint8Array, rt: Ru
     });
     let sum: number;
     if (!chunked) {
-      const r = run(...ptrs, pairs >> 1, pairs & 1, n & 1);
+      const r = run(...ptrs, vecs >> 1, vecs & 1, n % lanes);
       sum = typeof r === "number" ? r : ctx.fail(F, "no sum");
     } else {
       const h = new Int32Array(buf, hdr, HEADER / 4 + 2 * ptrs.length);

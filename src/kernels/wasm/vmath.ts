@@ -4,8 +4,9 @@
  * the arithmetic they are built from. Each function is our own range
  * reduction plus a polynomial, written in plain f64x2 multiplies and adds (no
  * FMA: the code is the same on every engine, so results do not depend on the
- * host). Float32 kernels run the same code on promoted values and round the
- * result once to float32 (see `./elementwise.ts`).
+ * host). Float32 loops run in f32x4 lanes (./vmath32.ts): these functions on
+ * the promoted halves of a vector, rounded once to float32, except sin, cos
+ * and tanh, which have float32 forms there (within 1 float32 ulp as well).
  *
  * Accuracy (tested in test/wasmMath.test.ts against correctly rounded values
  * from mpmath over dense sweeps, random inputs over the whole domain and the
@@ -206,11 +207,11 @@ const LOG2E = 1.4426950408889634;
 // ln 2 = LN2HI + LN2LO, LN2HI with 32 significant bits (k · LN2HI exact for |k| < 2^21)
 const LN2HI = 0.6931471806019545;
 const LN2LO = -4.2009150726810846e-11;
-const TWO_OVER_PI = 0.6366197723675814;
+export const TWO_OVER_PI = 0.6366197723675814;
 // π/2 = P1 + P2 + P3 + P4, P1..P3 with 33 significant bits (q · Pi exact for |q| < 2^20)
-const P1 = 1.5707963267341256;
-const P2 = 6.077100506303966e-11;
-const P3 = 2.0222662487111665e-21;
+export const P1 = 1.5707963267341256;
+export const P2 = 6.077100506303966e-11;
+export const P3 = 2.0222662487111665e-21;
 const P4 = 8.4784276603689e-32;
 /** Largest |x| whose sin/cos use the reduction above; beyond it the host's Math.sin/cos is called per lane. */
 export const TRIG_BOUND = 2 ** 20;
@@ -222,7 +223,7 @@ function factorial(n: number): number {
   return f;
 }
 // exp(r) = 1 + r + r² Σ_{j>=0} r^j / (j+2)!, |r| <= ln2/2: the r^14 term is < 2^-57 of the result
-const EXP_Q = Array.from({ length: 12 }, (_, j) => 1 / factorial(j + 2));
+export const EXP_Q: readonly number[] = Array.from({ length: 12 }, (_, j) => 1 / factorial(j + 2));
 // sin r = r + r z Σ_{j>=0} (-1)^(j+1) z^j / (2j+3)!, z = r², |r| <= π/4 (to r^19)
 const SIN_S = Array.from({ length: 9 }, (_, j) => (j % 2 === 0 ? -1 : 1) / factorial(2 * j + 3));
 // cos r = 1 - z/2 + z² Σ_{j>=0} (-1)^j z^j / (2j+4)! (to r^20)
@@ -241,30 +242,34 @@ function expReduce(v: VB, x: X): [X, X, X] {
   return [kf, ki, r];
 }
 
-/** r² Q(r) with exp(r) = 1 + r + r² Q(r). */
-const expTail = (v: VB, r: X): X => v.mul(v.mul(r, r), v.poly(r, EXP_Q));
+/** r² Q(r) with exp(r) = 1 + r + r² Q(r) (`q`: Q's coefficients, EXP_Q or a shorter prefix of it). */
+const expTail = (v: VB, r: X, q: readonly number[] = EXP_Q): X => v.mul(v.mul(r, r), v.poly(r, q));
 
 /**
  * e^x · 2^shift: exp(x) = 2^k exp(r); 2^(k+shift) applied as two normal factors 2^⌊k'/2⌋ · 2^(k'-⌊k'/2⌋),
- * so subnormal results round once (shift = -1 gives e^x / 2 without overflowing early, for cosh/sinh).
+ * so subnormal results round once (shift = -1 gives e^x / 2 without overflowing early, for cosh/sinh;
+ * `q`: the polynomial's coefficients, a prefix of EXP_Q for float32 accuracy).
  */
-export function exp(v: VB, x0: X, shift = 0): X {
+export function exp(v: VB, x0: X, shift = 0, q: readonly number[] = EXP_Q): X {
   // |x| > 1100 gives 0 or ∞ either way; clamping keeps both factors normal (pmin/pmax keep NaN: x < c is false)
   const x = v.let(v.pmin(v.pmax(x0, v.k(-1100)), v.k(1100)));
   const [, ki0, r] = expReduce(v, x);
   const ki = shift === 0 ? ki0 : v.let(v.iadd(ki0, v.ki(BigInt(shift))));
-  const e = v.add(v.k(1), v.add(r, expTail(v, r)));
+  const e = v.add(v.k(1), v.add(r, expTail(v, r, q)));
   const k1 = v.let(v.shrs(ki, 1));
   return v.mul(v.mul(e, v.pow2(k1)), v.pow2(v.isub(ki, k1)));
 }
 
-/** e^x - 1 = 2 (t·expm1(r) + (t - 1/2)) with t = 2^(k-1): one rounding of the sum, then an exact doubling. */
-export function expm1(v: VB, x0: X): X {
+/**
+ * e^x - 1 = 2 (t·expm1(r) + (t - 1/2)) with t = 2^(k-1): one rounding of the sum, then an exact doubling.
+ * `q`: the polynomial's coefficients (a prefix of EXP_Q trades accuracy for speed: float32 kernels).
+ */
+export function expm1(v: VB, x0: X, q: readonly number[] = EXP_Q): X {
   const xb = v.let(x0);
   // expm1(x) rounds to -1 below -45 and overflows above 709.79
   const x = v.let(v.pmin(v.pmax(xb, v.k(-45)), v.k(710)));
   const [, ki, r] = expReduce(v, x);
-  const em = v.add(r, expTail(v, r));
+  const em = v.add(r, expTail(v, r, q));
   const t = v.let(v.pow2(v.isub(ki, v.ki(1n))));
   const res = v.mul(v.k(2), v.add(v.mul(t, em), v.sub(t, v.k(0.5))));
   // |x| < 2^-54: expm1(x) rounds to x (keeps -0, which the reduction would turn into +0)
@@ -415,12 +420,12 @@ export const cos = (v: VB, x: X): X => sincos(v, x)[1];
 const SIGN = 0x8000000000000000n;
 
 /** tanh x = sign(x) · (|x| < 1 ? -t/(t+2) with t = expm1(-2|x|) : 1 - 2/(t+2) with t = expm1(2|x|)). */
-export function tanh(v: VB, x0: X): X {
+export function tanh(v: VB, x0: X, coeffs: readonly number[] = EXP_Q): X {
   const x = v.let(x0);
   const ax = v.let(v.abs(x));
   const small = v.let(v.lt(ax, v.k(1)));
   const two = v.let(v.mul(v.k(2), ax));
-  const t = v.let(expm1(v, v.sel(small, v.neg(two), two)));
+  const t = v.let(expm1(v, v.sel(small, v.neg(two), two), coeffs));
   const q = v.let(v.div(v.sel(small, v.neg(t), v.k(2)), v.add(t, v.k(2))));
   const y = v.sel(small, q, v.sub(v.k(1), q));
   const res = v.or(y, v.and(x, v.ki(SIGN)));
