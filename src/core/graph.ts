@@ -141,6 +141,19 @@ function printGraph(g: Graph): string {
 
 /** A tracer that stands for a graph variable. */
 export class StagingTracer extends Tracer {
+  /**
+   * @internal What the staging trace knows of the variable, kept on its tracer (the one the trace
+   * made with the variable) rather than in arrays indexed by id: one object per variable instead of
+   * a slot in each of three arrays that grow with the graph (issue 8). The equation producing it,
+   */
+  producer: Equation | undefined = undefined;
+  /** @internal its value when it is a constant, */
+  constValue: NDArray | undefined = undefined;
+  /**
+   * @internal and the parameterless equations whose newest operand it is (CSE candidates); a
+   * single one bare (the common case in a chain: no array per variable).
+   */
+  uses: Equation | Equation[] | undefined = undefined;
   constructor(
     readonly trace: StagingTrace,
     readonly aval: Aval,
@@ -162,14 +175,10 @@ export class StagingTrace extends Trace {
   private literalOf: Map<number | "-0", StagingTracer | StagingTracer[]> | undefined;
   private cse: Map<string, StagingTracer[]> | undefined;
   /**
-   * Per variable id: the parameterless equations whose newest operand it is (CSE candidates); a
-   * single one bare (the common case in a chain: no array per variable).
+   * Per variable, indexed by its id (ids are dense from 0 within a trace): the tracer the trace made
+   * with it, which carries what the trace knows of the variable (producer, constant value, uses).
    */
-  private readonly usesOf: (Equation | Equation[] | undefined)[] = [];
-  // Per variable, indexed by its id (ids are dense from 0 within a trace): arrays, not Maps, on the hot path.
-  private readonly constValue: (NDArray | undefined)[] = [];
-  private readonly producer: (Equation | undefined)[] = [];
-  private readonly tracerOf: (StagingTracer | undefined)[] = [];
+  private readonly tracerOf: StagingTracer[] = [];
 
   /**
    * @param standsForEager the trace stages what would otherwise run eagerly (makeGraph, jit): where
@@ -183,11 +192,18 @@ export class StagingTrace extends Trace {
     super(main);
   }
 
-  private newVar(aval: Aval): Var {
-    this.constValue.push(undefined);
-    this.producer.push(undefined);
-    this.tracerOf.push(undefined);
-    return new Var(aval, this.nextId++);
+  /** A tracer of a fresh variable of `aval`, recorded as the variable's own. */
+  private newTracer(aval: Aval): StagingTracer {
+    const t = new StagingTracer(this, aval, new Var(aval, this.nextId++));
+    this.tracerOf.push(t);
+    return t;
+  }
+
+  /** The tracer the trace made with variable `v` (the one carrying its facts). */
+  private own(v: Var): StagingTracer {
+    const t = this.tracerOf[v.id];
+    if (t === undefined) throw new NablaError(`makeGraph: internal: no tracer for variable ${v.id}`);
+    return t;
   }
 
   /** A fresh input variable. */
@@ -195,9 +211,7 @@ export class StagingTrace extends Trace {
     const weak = keepWeak && aval.weak;
     const a =
       aval.shape.length === 0 ? scalarAval(aval.dtype, weak) : { shape: aval.shape.slice(), dtype: aval.dtype, weak };
-    const t = new StagingTracer(this, a, this.newVar(a));
-    this.tracerOf[t.v.id] = t;
-    return t;
+    return this.newTracer(a);
   }
 
   pure(x: NDArray): Tracer {
@@ -209,8 +223,8 @@ export class StagingTrace extends Trace {
       const lits = (this.literalOf ??= new Map());
       const same = lits.get(key);
       if (same instanceof StagingTracer) {
-        if (this.sameLiteralType(same, x)) return same;
-      } else if (same !== undefined) for (const t of same) if (this.sameLiteralType(t, x)) return t;
+        if (sameLiteralType(same, x)) return same;
+      } else if (same !== undefined) for (const t of same) if (sameLiteralType(t, x)) return t;
       const t = this.newConst(x);
       // one tracer per value is the common case: kept bare, a list only for several dtypes
       if (same === undefined) lits.set(key, t);
@@ -225,25 +239,17 @@ export class StagingTrace extends Trace {
     return t;
   }
 
-  private sameLiteralType(t: StagingTracer, x: NDArray): boolean {
-    const c = this.constValue[t.v.id];
-    if (c === undefined) return false;
-    return c.dtype === x.dtype && c.weakType === x.weakType;
-  }
-
   private newConst(x: NDArray): StagingTracer {
-    const aval = avalOf(x);
-    const t = new StagingTracer(this, aval, this.newVar(aval));
+    const t = this.newTracer(avalOf(x));
     this.constVars.push(t.v);
     this.consts.push(x);
-    this.constValue[t.v.id] = x;
-    this.tracerOf[t.v.id] = t;
+    t.constValue = x;
     return t;
   }
 
   /** The scalar value of a literal constant variable, or null. */
   private literal(v: Var): number | null {
-    const c = this.constValue[v.id];
+    const c = this.own(v).constValue;
     return c !== undefined && isLiteral(c) ? firstElement(c) : null;
   }
 
@@ -254,18 +260,26 @@ export class StagingTrace extends Trace {
    * and an involution applied twice (neg(neg x)) give x when that keeps x's
    * shape and dtype.
    */
-  private simplify(prim: Rule, args: StagingTracer[]): StagingTracer | null {
+  private simplify(prim: Rule, args: readonly StagingTracer[]): StagingTracer | null {
     const id = prim.identity;
-    const a = args[0];
-    const b = args[1];
-    if (args.length === 2 && id !== undefined && a !== undefined && b !== undefined) {
-      const la = this.literal(a.v);
-      const lb = this.literal(b.v);
-      if (id.right !== undefined && lb !== null && Object.is(lb, id.right)) return keepIfSame(a, b);
-      if (id.left !== undefined && la !== null && Object.is(la, id.left)) return keepIfSame(b, a);
-    } else if (args.length === 1 && prim.involution) {
-      const e = this.producer[at(args, 0, "makeGraph").v.id];
-      if (e !== undefined && e.rule === prim) return this.tracerOf[at(e.inputs, 0, "makeGraph").id] ?? null;
+    const n = args.length;
+    if (n === 2 && id !== undefined) {
+      const a = args[0];
+      const b = args[1];
+      if (a === undefined || b === undefined) return null;
+      if (id.right !== undefined) {
+        const lb = this.literal(b.v);
+        if (lb !== null && Object.is(lb, id.right)) return keepIfSame(a, b);
+      }
+      if (id.left !== undefined) {
+        const la = this.literal(a.v);
+        if (la !== null && Object.is(la, id.left)) return keepIfSame(b, a);
+      }
+    } else if (n === 1 && prim.involution) {
+      const a = args[0];
+      const e = a === undefined ? undefined : this.own(a.v).producer;
+      const x = e?.inputs[0];
+      if (e !== undefined && e.rule === prim && x !== undefined) return this.tracerOf[x.id] ?? null;
     }
     return null;
   }
@@ -275,35 +289,42 @@ export class StagingTrace extends Trace {
     if (simple !== null) return [this.alias(simple)];
     const n = args.length;
     const ins: Var[] = new Array<Var>(n);
-    for (let i = 0; i < n; i++) ins[i] = (args[i] as StagingTracer).v;
+    const inAvals = new Array<Aval>(n);
+    // the newest operand (largest id): the owner of a small equation's CSE candidates
+    let owner: Var | undefined;
+    for (let i = 0; i < n; i++) {
+      const v = (args[i] as StagingTracer).v;
+      ins[i] = v;
+      inAvals[i] = v.aval;
+      if (owner === undefined || v.id > owner.id) owner = v;
+    }
     // CSE. Parameterless equations of one or two operands (most of them) are found in a short
     // list kept per variable (the newest operand), not in one map that grows with the graph
     // (issue 8: inserting into a big map cost more than the rest of staging); others by key.
     const effect = prim.effect === true;
     const small = !effect && n > 0 && n <= 2 && isEmptyParams(params);
-    let owner = -1;
+    const ownerT = small && owner !== undefined ? this.own(owner) : null;
     let key = "";
-    if (small) {
-      owner = n === 1 ? at(ins, 0, "makeGraph").id : Math.max(at(ins, 0, "makeGraph").id, at(ins, 1, "makeGraph").id);
-      const hit = this.findUse(prim as Rule, ins, owner);
-      if (hit !== null) return hit.map((t) => this.alias(t));
+    if (ownerT !== null) {
+      const hit = findUse(ownerT.uses, prim as Rule, ins);
+      if (hit !== null) return this.outsOf(hit);
     }
     if (effect) {
       // an effect is never merged with an earlier one: a debug callback staged twice on the same
       // values (e.g. by a checkpoint's forward pass and its backward recomputation) runs twice
-    } else if (!small || usesCount(this.usesOf[owner]) >= USES_PER_VAR) {
+    } else if (ownerT === null || usesCount(ownerT.uses) >= USES_PER_VAR) {
       key = this.cseKey(prim as Rule, ins, params);
       const hit = this.cse?.get(key);
       if (hit) return hit.map((t) => this.alias(t));
     }
-    const inAvals = new Array<Aval>(n);
-    for (let i = 0; i < n; i++) inAvals[i] = at(ins, i, "makeGraph").aval;
     const avals = prim.abstractEval(inAvals, params);
-    const outs = new Array<StagingTracer>(avals.length);
-    const outVars = new Array<Var>(avals.length);
-    for (let i = 0; i < avals.length; i++) {
-      const a = at(avals, i, "makeGraph");
-      const o = new StagingTracer(this, a, this.newVar(a));
+    const m = avals.length;
+    const outs = new Array<StagingTracer>(m);
+    const outVars = new Array<Var>(m);
+    for (let i = 0; i < m; i++) {
+      const a = avals[i];
+      if (a === undefined) throw new NablaError(`${prim.name}: internal: shape rule gave no aval for output ${i}`);
+      const o = this.newTracer(a);
       outs[i] = o;
       outVars[i] = o.v;
     }
@@ -315,16 +336,13 @@ export class StagingTrace extends Trace {
       ? { prim: prim.name, rule: prim, inputs: ins, params: ps, outs: outVars, site: callSite() }
       : { prim: prim.name, rule: prim, inputs: ins, params: ps, outs: outVars };
     this.eqns.push(eqn);
-    for (const o of outs) {
-      this.producer[o.v.id] = eqn;
-      this.tracerOf[o.v.id] = o;
-    }
+    for (const o of outs) o.producer = eqn;
     if (key !== "") (this.cse ??= new Map()).set(key, outs);
-    else if (!effect) {
-      const uses = this.usesOf[owner];
-      if (uses === undefined) this.usesOf[owner] = eqn;
+    else if (ownerT !== null) {
+      const uses = ownerT.uses;
+      if (uses === undefined) ownerT.uses = eqn;
       else if (Array.isArray(uses)) uses.push(eqn);
-      else this.usesOf[owner] = [uses, eqn];
+      else ownerT.uses = [uses, eqn];
     }
     return outs;
   }
@@ -344,21 +362,16 @@ export class StagingTrace extends Trace {
     return this.standsForEager && t.aval.shape.length > 0 ? new StagingTracer(this, t.aval, t.v) : t;
   }
 
-  /** A parameterless equation of `prim` on `ins` in the use list of variable `owner`, or null. */
-  private findUse(prim: Rule, ins: readonly Var[], owner: number): StagingTracer[] | null {
-    const uses = this.usesOf[owner];
-    if (uses === undefined) return null;
-    if (!Array.isArray(uses)) return sameEquation(uses, prim, ins) ? this.outsOf(uses) : null;
-    for (const e of uses) if (sameEquation(e, prim, ins)) return this.outsOf(e);
-    return null;
-  }
-
+  /** The outputs of a reused equation, as {@link alias} returns them. */
   private outsOf(e: Equation): StagingTracer[] {
-    return e.outs.map((v) => {
-      const t = this.tracerOf[v.id];
-      if (t === undefined) throw new NablaError(`makeGraph: internal: no tracer for variable ${v.id}`);
-      return t;
-    });
+    const outs = e.outs;
+    const res = new Array<StagingTracer>(outs.length);
+    for (let i = 0; i < outs.length; i++) {
+      const v = outs[i];
+      if (v === undefined) throw new NablaError(`makeGraph: internal: equation ${e.prim} lost output ${i}`);
+      res[i] = this.alias(this.own(v));
+    }
+    return res;
   }
 
   /** The CSE key of an equation: primitive, operand ids (sorted for commutative ones), parameters. */
@@ -389,8 +402,10 @@ export class StagingTrace extends Trace {
     const live = new Uint8Array(this.nextId);
     for (const v of outVars) if (v) live[v.id] = 1;
     const kept: Equation[] = [];
-    for (let i = this.eqns.length - 1; i >= 0; i--) {
-      const e = at(this.eqns, i, "makeGraph");
+    const eqns = this.eqns;
+    for (let i = eqns.length - 1; i >= 0; i--) {
+      const e = eqns[i];
+      if (e === undefined) throw new NablaError("makeGraph: internal: equation index out of range");
       let used = e.rule.effect === true;
       for (const v of e.outs) if (live[v.id] === 1) used = true;
       if (used) {
@@ -423,6 +438,21 @@ function keepIfSame(keep: StagingTracer, other: StagingTracer): StagingTracer | 
   if (keep.aval.dtype !== other.aval.dtype || keep.aval.shape.length < other.aval.shape.length) return null;
   for (const d of other.aval.shape) if (d !== 1) return null;
   return keep;
+}
+
+/** Whether two literal constants (`t`'s value and `x`) have one dtype and weakness. */
+function sameLiteralType(t: StagingTracer, x: NDArray): boolean {
+  const c = t.constValue;
+  if (c === undefined) return false;
+  return c.dtype === x.dtype && c.weakType === x.weakType;
+}
+
+/** A parameterless equation of `prim` on `ins` among a variable's CSE candidates `uses`, or null. */
+function findUse(uses: Equation | Equation[] | undefined, prim: Rule, ins: readonly Var[]): Equation | null {
+  if (uses === undefined) return null;
+  if (!Array.isArray(uses)) return sameEquation(uses, prim, ins) ? uses : null;
+  for (const e of uses) if (sameEquation(e, prim, ins)) return e;
+  return null;
 }
 
 /** Whether parameterless equation `e` applies `prim` to `ins` (in either order if it commutes). */

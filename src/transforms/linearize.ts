@@ -118,27 +118,36 @@ export function transposeGraph(g: Graph, cts: readonly (NDArray | null)[]): (NDA
   });
   const eqs = g.equations;
   for (let i = eqs.length - 1; i >= 0; i--) {
-    const e = at(eqs, i, "vjp");
-    const ctOut = new Array<NDArray | null>(e.outs.length);
+    const e = eqs[i];
+    if (e === undefined) throw new NablaError("vjp: internal: equation index out of range");
+    const outs = e.outs;
+    const no = outs.length;
+    const ctOut = new Array<NDArray | null>(no);
     let any = false;
-    for (let k = 0; k < e.outs.length; k++) {
-      const c = env.get(at(e.outs, k, "vjp")) ?? null;
+    for (let k = 0; k < no; k++) {
+      const v = outs[k];
+      const c = v === undefined ? null : (env.get(v) ?? null);
       ctOut[k] = c;
       if (c !== null) any = true;
     }
     if (!any) continue;
-    for (const v of e.outs) env.delete(v);
+    for (const v of outs) env.delete(v);
     const rule = e.rule;
     if (rule.transpose === undefined)
       throw new NablaError(`transpose: primitive ${e.prim} is not linear in its traced operands`);
-    const ni = e.inputs.length;
+    const ins = e.inputs;
+    const ni = ins.length;
     const args = new Array<NDArray | LinearIn>(ni);
     for (let j = 0; j < ni; j++) {
-      const v = at(e.inputs, j, "vjp");
+      const v = ins[j];
+      if (v === undefined) throw new NablaError(`vjp: internal: equation ${e.prim} lost operand ${j}`);
       args[j] = consts.get(v) ?? linearIn(v.aval);
     }
     const ctIn = rule.transpose(ctOut, args, e.params);
-    for (let j = 0; j < e.inputs.length; j++) accum(at(e.inputs, j, "vjp"), ctIn[j] ?? null);
+    for (let j = 0; j < ni; j++) {
+      const v = ins[j];
+      if (v !== undefined) accum(v, ctIn[j] ?? null);
+    }
   }
   return g.inVars.map((v) => env.get(v) ?? null);
 }
