@@ -393,45 +393,78 @@ export class StagingTrace extends Trace {
 
   /** Builds the graph with these inputs and outputs (null = symbolic zero), dropping dead equations. */
   build(inputs: readonly StagingTracer[], outs: readonly (NDArray | null)[]): Graph {
-    const outVars = outs.map((o) => {
-      if (o === null) return null;
-      const t = o instanceof StagingTracer && o.trace === this ? o : (this.pure(o) as StagingTracer);
-      return t.v;
-    });
-    // liveness by variable id (ids are dense from 0 within this trace)
-    const live = new Uint8Array(this.nextId);
-    for (const v of outVars) if (v) live[v.id] = 1;
-    const kept: Equation[] = [];
-    const eqns = this.eqns;
-    for (let i = eqns.length - 1; i >= 0; i--) {
-      const e = eqns[i];
-      if (e === undefined) throw new NablaError("makeGraph: internal: equation index out of range");
-      let used = e.rule.effect === true;
-      for (const v of e.outs) if (live[v.id] === 1) used = true;
-      if (used) {
-        kept.push(e);
-        for (const v of e.inputs) live[v.id] = 1;
-      }
+    const outVars = new Array<Var | null>(outs.length);
+    for (let i = 0; i < outs.length; i++) {
+      const o = outs[i] ?? null;
+      if (o === null) outVars[i] = null;
+      else outVars[i] = (o instanceof StagingTracer && o.trace === this ? o : (this.pure(o) as StagingTracer)).v;
     }
-    kept.reverse();
-    const cv: Var[] = [];
-    const cs: NDArray[] = [];
-    this.constVars.forEach((v, i) => {
-      if (live[v.id] === 1) {
-        cv.push(v);
-        cs.push(at(this.consts, i, "makeGraph"));
+    const n = this.nextId;
+    // liveness by variable id (ids are dense from 0 within this trace), in a shared scratch buffer
+    // (nothing below calls out, so builds never nest), cleared again before returning: a small
+    // graph (grad of a scalar function) makes no typed array per build (issue 8)
+    // (a large graph gets its own, so the shared one stays small)
+    if (LIVE.length < n && n <= LIVE_MAX) LIVE = new Uint8Array(Math.min(LIVE_MAX, Math.max(n, 2 * LIVE.length)));
+    const live = LIVE.length >= n ? LIVE : new Uint8Array(n);
+    try {
+      for (const v of outVars) if (v) live[v.id] = 1;
+      const eqns = this.eqns;
+      const ne = eqns.length;
+      // marked from the last equation back (only later equations read an equation's outputs, so
+      // the final marks tell again which equations were used)
+      let nk = 0;
+      for (let i = ne - 1; i >= 0; i--) {
+        const e = eqns[i];
+        if (e === undefined) throw new NablaError("makeGraph: internal: equation index out of range");
+        if (isUsed(e, live)) {
+          nk++;
+          for (const v of e.inputs) live[v.id] = 1;
+        }
       }
-    });
-    return new Graph(
-      inputs.map((t) => t.v),
-      cv,
-      cs,
-      kept,
-      outVars,
-      this.nextId,
-    );
+      // every equation used (the common case): a copy, not pushes
+      let kept: Equation[];
+      if (nk === ne) kept = eqns.slice();
+      else {
+        kept = [];
+        for (const e of eqns) if (isUsed(e, live)) kept.push(e);
+      }
+      const cv: Var[] = [];
+      const cs: NDArray[] = [];
+      const constVars = this.constVars;
+      const consts = this.consts;
+      for (let i = 0; i < constVars.length; i++) {
+        const v = constVars[i];
+        const c = consts[i];
+        if (v === undefined || c === undefined) throw new NablaError("makeGraph: internal: constants out of step");
+        if (live[v.id] === 1) {
+          cv.push(v);
+          cs.push(c);
+        }
+      }
+      return new Graph(
+        inputs.map((t) => t.v),
+        cv,
+        cs,
+        kept,
+        outVars,
+        n,
+      );
+    } finally {
+      live.fill(0, 0, n);
+    }
   }
 }
+
+/** Whether a staged equation is kept: it has an effect or a live output. */
+function isUsed(e: Equation, live: Uint8Array): boolean {
+  if (e.rule.effect === true) return true;
+  for (const v of e.outs) if (live[v.id] === 1) return true;
+  return false;
+}
+
+/** The liveness scratch buffer of {@link StagingTrace.build}, by variable id (all zero between builds). */
+let LIVE = new Uint8Array(256);
+const LIVE_MAX = 1 << 16;
 
 /** `keep` when the identity operand `other` is a size-1 array of keep's dtype and no higher rank (x*1 = x keeps x's shape). */
 function keepIfSame(keep: StagingTracer, other: StagingTracer): StagingTracer | null {
