@@ -141,19 +141,6 @@ function printGraph(g: Graph): string {
 
 /** A tracer that stands for a graph variable. */
 export class StagingTracer extends Tracer {
-  /**
-   * @internal What the staging trace knows of the variable, kept on its tracer (the one the trace
-   * made with the variable) rather than in arrays indexed by id: one object per variable instead of
-   * a slot in each of three arrays that grow with the graph (issue 8). The equation producing it,
-   */
-  producer: Equation | undefined = undefined;
-  /** @internal its value when it is a constant, */
-  constValue: NDArray | undefined = undefined;
-  /**
-   * @internal and the parameterless equations whose newest operand it is (CSE candidates); a
-   * single one bare (the common case in a chain: no array per variable).
-   */
-  uses: Equation | Equation[] | undefined = undefined;
   constructor(
     readonly trace: StagingTrace,
     readonly aval: Aval,
@@ -170,15 +157,21 @@ export class StagingTrace extends Trace {
   private readonly constVars: Var[] = [];
   private readonly consts: NDArray[] = [];
   // maps made on first use: a small trace (grad of a scalar function) needs few of them
-  private constOf: Map<NDArray, StagingTracer> | undefined;
+  private constOf: Map<NDArray | Var, StagingTracer> | undefined;
   /** Literal (0-d) constants by value. */
   private literalOf: Map<number | "-0", StagingTracer | StagingTracer[]> | undefined;
   private cse: Map<string, StagingTracer[]> | undefined;
+  // Per variable, indexed by its id (ids are dense from 0 within a trace): arrays, not Maps, on the
+  // hot path. No tracer per variable is kept (issue 8: a scalar chain's tracers would all survive
+  // until the graph is built): a reused variable gets a new tracer, and traces above tell the
+  // tracers of one variable apart only where `alias` says they should (see `pure`).
+  /** What a variable is: the equation producing it, its value (a constant), or undefined (an input). */
+  private readonly origin: (Equation | NDArray | undefined)[] = [];
   /**
-   * Per variable, indexed by its id (ids are dense from 0 within a trace): the tracer the trace made
-   * with it, which carries what the trace knows of the variable (producer, constant value, uses).
+   * The parameterless equations whose newest operand a variable is (CSE candidates); a single one
+   * bare (the common case in a chain: no array per variable).
    */
-  private readonly tracerOf: StagingTracer[] = [];
+  private readonly usesOf: (Equation | Equation[] | undefined)[] = [];
 
   /**
    * @param standsForEager the trace stages what would otherwise run eagerly (makeGraph, jit): where
@@ -187,23 +180,22 @@ export class StagingTrace extends Trace {
   constructor(
     main: MainTrace,
     private readonly what: string,
-    private readonly standsForEager = false,
+    /** @internal */
+    readonly standsForEager = false,
   ) {
     super(main);
   }
 
-  /** A tracer of a fresh variable of `aval`, recorded as the variable's own. */
-  private newTracer(aval: Aval): StagingTracer {
-    const t = new StagingTracer(this, aval, new Var(aval, this.nextId++));
-    this.tracerOf.push(t);
-    return t;
+  /** A tracer of a fresh variable of `aval` made by `origin` (see {@link origin}). */
+  private newTracer(aval: Aval, origin: Equation | NDArray | undefined): StagingTracer {
+    this.origin.push(origin);
+    return new StagingTracer(this, aval, new Var(aval, this.nextId++));
   }
 
-  /** The tracer the trace made with variable `v` (the one carrying its facts). */
-  private own(v: Var): StagingTracer {
-    const t = this.tracerOf[v.id];
-    if (t === undefined) throw new NablaError(`makeGraph: internal: no tracer for variable ${v.id}`);
-    return t;
+  /** The value of a constant variable, or undefined. */
+  private constValue(v: Var): NDArray | undefined {
+    const o = this.origin[v.id];
+    return o instanceof NDArray ? o : undefined;
   }
 
   /** A fresh input variable. */
@@ -211,7 +203,7 @@ export class StagingTrace extends Trace {
     const weak = keepWeak && aval.weak;
     const a =
       aval.shape.length === 0 ? scalarAval(aval.dtype, weak) : { shape: aval.shape.slice(), dtype: aval.dtype, weak };
-    return this.newTracer(a);
+    return this.newTracer(a, undefined);
   }
 
   pure(x: NDArray): Tracer {
@@ -223,8 +215,8 @@ export class StagingTrace extends Trace {
       const lits = (this.literalOf ??= new Map());
       const same = lits.get(key);
       if (same instanceof StagingTracer) {
-        if (sameLiteralType(same, x)) return same;
-      } else if (same !== undefined) for (const t of same) if (sameLiteralType(t, x)) return t;
+        if (this.sameLiteralType(same, x)) return same;
+      } else if (same !== undefined) for (const t of same) if (this.sameLiteralType(t, x)) return t;
       const t = this.newConst(x);
       // one tracer per value is the common case: kept bare, a list only for several dtypes
       if (same === undefined) lits.set(key, t);
@@ -232,24 +224,32 @@ export class StagingTrace extends Trace {
       else same.push(t);
       return t;
     }
-    const hit = this.constOf?.get(x);
+    // a staging tracer by its variable, as every tracer of it stands for one value, except where
+    // the trace below stands for eager evaluation and the value has axes (`alias`): by object
+    const k = x instanceof StagingTracer && (!x.trace.standsForEager || x.aval.shape.length === 0) ? x.v : x;
+    const hit = this.constOf?.get(k);
     if (hit) return hit;
     const t = this.newConst(x);
-    (this.constOf ??= new Map()).set(x, t);
+    (this.constOf ??= new Map()).set(k, t);
     return t;
   }
 
+  private sameLiteralType(t: StagingTracer, x: NDArray): boolean {
+    const c = this.constValue(t.v);
+    if (c === undefined) return false;
+    return c.dtype === x.dtype && c.weakType === x.weakType;
+  }
+
   private newConst(x: NDArray): StagingTracer {
-    const t = this.newTracer(avalOf(x));
+    const t = this.newTracer(avalOf(x), x);
     this.constVars.push(t.v);
     this.consts.push(x);
-    t.constValue = x;
     return t;
   }
 
   /** The scalar value of a literal constant variable, or null. */
   private literal(v: Var): number | null {
-    const c = this.own(v).constValue;
+    const c = this.constValue(v);
     return c !== undefined && isLiteral(c) ? firstElement(c) : null;
   }
 
@@ -277,9 +277,10 @@ export class StagingTrace extends Trace {
       }
     } else if (n === 1 && prim.involution) {
       const a = args[0];
-      const e = a === undefined ? undefined : this.own(a.v).producer;
-      const x = e?.inputs[0];
-      if (e !== undefined && e.rule === prim && x !== undefined) return this.tracerOf[x.id] ?? null;
+      const e = a === undefined ? undefined : this.origin[a.v.id];
+      if (e === undefined || e instanceof NDArray || e.rule !== prim) return null;
+      const x = e.inputs[0];
+      if (x !== undefined) return new StagingTracer(this, x.aval, x);
     }
     return null;
   }
@@ -303,31 +304,23 @@ export class StagingTrace extends Trace {
     // (issue 8: inserting into a big map cost more than the rest of staging); others by key.
     const effect = prim.effect === true;
     const small = !effect && n > 0 && n <= 2 && isEmptyParams(params);
-    const ownerT = small && owner !== undefined ? this.own(owner) : null;
+    const ownerId = small && owner !== undefined ? owner.id : -1;
     let key = "";
-    if (ownerT !== null) {
-      const hit = findUse(ownerT.uses, prim as Rule, ins);
+    if (ownerId >= 0) {
+      const hit = findUse(this.usesOf[ownerId], prim as Rule, ins);
       if (hit !== null) return this.outsOf(hit);
     }
     if (effect) {
       // an effect is never merged with an earlier one: a debug callback staged twice on the same
       // values (e.g. by a checkpoint's forward pass and its backward recomputation) runs twice
-    } else if (ownerT === null || usesCount(ownerT.uses) >= USES_PER_VAR) {
+    } else if (ownerId < 0 || usesCount(this.usesOf[ownerId]) >= USES_PER_VAR) {
       key = this.cseKey(prim as Rule, ins, params);
       const hit = this.cse?.get(key);
       if (hit) return hit.map((t) => this.alias(t));
     }
     const avals = prim.abstractEval(inAvals, params);
     const m = avals.length;
-    const outs = new Array<StagingTracer>(m);
     const outVars = new Array<Var>(m);
-    for (let i = 0; i < m; i++) {
-      const a = avals[i];
-      if (a === undefined) throw new NablaError(`${prim.name}: internal: shape rule gave no aval for output ${i}`);
-      const o = this.newTracer(a);
-      outs[i] = o;
-      outVars[i] = o.v;
-    }
     // parameterless equations share one empty parameter object (the caller's `{}` is not kept);
     // two literals, not a spread of an optional `site`: a spread copies through a runtime call and
     // allocates the object it spreads, per equation (issue 8)
@@ -335,14 +328,21 @@ export class StagingTrace extends Trace {
     const eqn: Equation = SETTINGS.debugNans
       ? { prim: prim.name, rule: prim, inputs: ins, params: ps, outs: outVars, site: callSite() }
       : { prim: prim.name, rule: prim, inputs: ins, params: ps, outs: outVars };
+    const outs = new Array<StagingTracer>(m);
+    for (let i = 0; i < m; i++) {
+      const a = avals[i];
+      if (a === undefined) throw new NablaError(`${prim.name}: internal: shape rule gave no aval for output ${i}`);
+      const o = this.newTracer(a, eqn);
+      outs[i] = o;
+      outVars[i] = o.v;
+    }
     this.eqns.push(eqn);
-    for (const o of outs) o.producer = eqn;
     if (key !== "") (this.cse ??= new Map()).set(key, outs);
-    else if (ownerT !== null) {
-      const uses = ownerT.uses;
-      if (uses === undefined) ownerT.uses = eqn;
+    else if (ownerId >= 0) {
+      const uses = this.usesOf[ownerId];
+      if (uses === undefined) this.usesOf[ownerId] = eqn;
       else if (Array.isArray(uses)) uses.push(eqn);
-      else ownerT.uses = [uses, eqn];
+      else this.usesOf[ownerId] = [uses, eqn];
     }
     return outs;
   }
@@ -362,16 +362,9 @@ export class StagingTrace extends Trace {
     return this.standsForEager && t.aval.shape.length > 0 ? new StagingTracer(this, t.aval, t.v) : t;
   }
 
-  /** The outputs of a reused equation, as {@link alias} returns them. */
+  /** The outputs of a reused equation: new tracers of its variables (see `pure` and `alias`). */
   private outsOf(e: Equation): StagingTracer[] {
-    const outs = e.outs;
-    const res = new Array<StagingTracer>(outs.length);
-    for (let i = 0; i < outs.length; i++) {
-      const v = outs[i];
-      if (v === undefined) throw new NablaError(`makeGraph: internal: equation ${e.prim} lost output ${i}`);
-      res[i] = this.alias(this.own(v));
-    }
-    return res;
+    return e.outs.map((v) => new StagingTracer(this, v.aval, v));
   }
 
   /** The CSE key of an equation: primitive, operand ids (sorted for commutative ones), parameters. */
@@ -471,13 +464,6 @@ function keepIfSame(keep: StagingTracer, other: StagingTracer): StagingTracer | 
   if (keep.aval.dtype !== other.aval.dtype || keep.aval.shape.length < other.aval.shape.length) return null;
   for (const d of other.aval.shape) if (d !== 1) return null;
   return keep;
-}
-
-/** Whether two literal constants (`t`'s value and `x`) have one dtype and weakness. */
-function sameLiteralType(t: StagingTracer, x: NDArray): boolean {
-  const c = t.constValue;
-  if (c === undefined) return false;
-  return c.dtype === x.dtype && c.weakType === x.weakType;
 }
 
 /** A parameterless equation of `prim` on `ins` among a variable's CSE candidates `uses`, or null. */
