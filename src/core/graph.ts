@@ -154,8 +154,8 @@ export class StagingTracer extends Tracer {
 export class StagingTrace extends Trace {
   private nextId = 0;
   private readonly eqns: Equation[] = [];
+  /** The constant variables in order (their values are their origins): one array, not two. */
   private readonly constVars: Var[] = [];
-  private readonly consts: NDArray[] = [];
   // maps made on first use: a small trace (grad of a scalar function) needs few of them
   private constOf: Map<NDArray | Var, StagingTracer> | undefined;
   /** Literal (0-d) constants by value. */
@@ -243,7 +243,6 @@ export class StagingTrace extends Trace {
   private newConst(x: NDArray): StagingTracer {
     const t = this.newTracer(avalOf(x), x);
     this.constVars.push(t.v);
-    this.consts.push(x);
     return t;
   }
 
@@ -423,16 +422,12 @@ export class StagingTrace extends Trace {
       }
       const cv: Var[] = [];
       const cs: NDArray[] = [];
-      const constVars = this.constVars;
-      const consts = this.consts;
-      for (let i = 0; i < constVars.length; i++) {
-        const v = constVars[i];
-        const c = consts[i];
-        if (v === undefined || c === undefined) throw new NablaError("makeGraph: internal: constants out of step");
-        if (live[v.id] === 1) {
-          cv.push(v);
-          cs.push(c);
-        }
+      for (const v of this.constVars) {
+        if (live[v.id] !== 1) continue;
+        const c = this.constValue(v);
+        if (c === undefined) throw new NablaError(`makeGraph: internal: constant variable ${v.id} has no value`);
+        cv.push(v);
+        cs.push(c);
       }
       return new Graph(
         inputs.map((t) => t.v),

@@ -44,12 +44,14 @@ export function flattenToArrays(tree: unknown, op: string, what?: string): [NDAr
 }
 
 export function requireFloat(op: string, xs: readonly NDArray[], what = "input"): void {
-  xs.forEach((x, i) => {
+  // a loop, not forEach with a closure: on every call of a grad (issue 8)
+  for (let i = 0; i < xs.length; i++) {
+    const x = at(xs, i, op);
     if (!isFloat(x.dtype))
       throw new DTypeError(
         `${op}: can only differentiate with respect to float arrays, but ${what} leaf ${i} has dtype ${x.dtype} (shape ${fmtShape(x.shape)})`,
       );
-  });
+  }
 }
 
 /** Checks that `ts` matches `ps` leaf for leaf in shape, converting number leaves to the primal dtype. */
