@@ -338,6 +338,17 @@ describe("jit equals eager bit for bit where staging merges equal computations (
       }
     }
   });
+
+  // Second order on arrays with axes, with repeated subexpressions (tanh x, sin x) that staging
+  // merges at both levels: eagerly and under jit the same bits.
+  it("grad of the sum of grad of sum(tanh x · sin x + tanh x · x + sin x · sin x) on [2, 3]", () => {
+    const p = (x: A) =>
+      nb.sum(nb.add(nb.add(nb.mul(nb.tanh(x), nb.sin(x)), nb.mul(nb.tanh(x), x)), nb.mul(nb.sin(x), nb.sin(x))));
+    const g2 = nb.grad((z: A) => nb.sum(nb.mul(nb.grad(p)(z), nb.tanh(z))));
+    const x = nb.array([0.3, -1.25, 2, 0.7, -0.05, 1.5]).reshape([2, 3]);
+    expectIdentical(g2(x), nb.jit(g2)(x), "second order under jit");
+    expectIdentical(g2(x), evalGraph(nb.makeGraph(g2)(x), [x])[0]!, "makeGraph's graph");
+  });
 });
 
 describe("derivative graphs do not swell after the passes", () => {

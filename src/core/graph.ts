@@ -171,22 +171,24 @@ export class StagingTracer extends Tracer {
 export class StagingTrace extends Trace {
   private nextId = 0;
   private readonly eqns: Equation[] = [];
+  /** The constant variables in order (their values are their origins): one array, not two. */
   private readonly constVars: Var[] = [];
-  private readonly consts: NDArray[] = [];
   // maps made on first use: a small trace (grad of a scalar function) needs few of them
-  private constOf: Map<NDArray, StagingTracer> | undefined;
+  private constOf: Map<NDArray | Var, StagingTracer> | undefined;
   /** Literal (0-d) constants by value. */
   private literalOf: Map<number | "-0", StagingTracer | StagingTracer[]> | undefined;
   private cse: Map<string, StagingTracer[]> | undefined;
+  // Per variable, indexed by its id (ids are dense from 0 within a trace): arrays, not Maps, on the
+  // hot path. No tracer per variable is kept (issue 8: a scalar chain's tracers would all survive
+  // until the graph is built): a reused variable gets a new tracer, and traces above tell the
+  // tracers of one variable apart only where `alias` says they should (see `pure`).
+  /** What a variable is: the equation producing it, its value (a constant), or undefined (an input). */
+  private readonly origin: (Equation | NDArray | undefined)[] = [];
   /**
-   * Per variable id: the parameterless equations whose newest operand it is (CSE candidates); a
-   * single one bare (the common case in a chain: no array per variable).
+   * The parameterless equations whose newest operand a variable is (CSE candidates); a single one
+   * bare (the common case in a chain: no array per variable).
    */
   private readonly usesOf: (Equation | Equation[] | undefined)[] = [];
-  // Per variable, indexed by its id (ids are dense from 0 within a trace): arrays, not Maps, on the hot path.
-  private readonly constValue: (NDArray | undefined)[] = [];
-  private readonly producer: (Equation | undefined)[] = [];
-  private readonly tracerOf: (StagingTracer | undefined)[] = [];
 
   /**
    * @param standsForEager the trace stages what would otherwise run eagerly (makeGraph, jit): where
@@ -195,16 +197,22 @@ export class StagingTrace extends Trace {
   constructor(
     main: MainTrace,
     private readonly what: string,
-    private readonly standsForEager = false,
+    /** @internal */
+    readonly standsForEager = false,
   ) {
     super(main);
   }
 
-  private newVar(aval: Aval): Var {
-    this.constValue.push(undefined);
-    this.producer.push(undefined);
-    this.tracerOf.push(undefined);
-    return new Var(aval, this.nextId++);
+  /** A tracer of a fresh variable of `aval` made by `origin` (see {@link origin}). */
+  private newTracer(aval: Aval, origin: Equation | NDArray | undefined): StagingTracer {
+    this.origin.push(origin);
+    return new StagingTracer(this, aval, new Var(aval, this.nextId++));
+  }
+
+  /** The value of a constant variable, or undefined. */
+  private constValue(v: Var): NDArray | undefined {
+    const o = this.origin[v.id];
+    return o instanceof NDArray ? o : undefined;
   }
 
   /** A fresh input variable. */
@@ -212,9 +220,7 @@ export class StagingTrace extends Trace {
     const weak = keepWeak && aval.weak;
     const a =
       aval.shape.length === 0 ? scalarAval(aval.dtype, weak) : { shape: aval.shape.slice(), dtype: aval.dtype, weak };
-    const t = new StagingTracer(this, a, this.newVar(a));
-    this.tracerOf[t.v.id] = t;
-    return t;
+    return this.newTracer(a, undefined);
   }
 
   pure(x: NDArray): Tracer {
@@ -235,32 +241,31 @@ export class StagingTrace extends Trace {
       else same.push(t);
       return t;
     }
-    const hit = this.constOf?.get(x);
+    // a staging tracer by its variable, as every tracer of it stands for one value, except where
+    // the trace below stands for eager evaluation and the value has axes (`alias`): by object
+    const k = x instanceof StagingTracer && (!x.trace.standsForEager || x.aval.shape.length === 0) ? x.v : x;
+    const hit = this.constOf?.get(k);
     if (hit) return hit;
     const t = this.newConst(x);
-    (this.constOf ??= new Map()).set(x, t);
+    (this.constOf ??= new Map()).set(k, t);
     return t;
   }
 
   private sameLiteralType(t: StagingTracer, x: NDArray): boolean {
-    const c = this.constValue[t.v.id];
+    const c = this.constValue(t.v);
     if (c === undefined) return false;
     return c.dtype === x.dtype && c.weakType === x.weakType;
   }
 
   private newConst(x: NDArray): StagingTracer {
-    const aval = avalOf(x);
-    const t = new StagingTracer(this, aval, this.newVar(aval));
+    const t = this.newTracer(avalOf(x), x);
     this.constVars.push(t.v);
-    this.consts.push(x);
-    this.constValue[t.v.id] = x;
-    this.tracerOf[t.v.id] = t;
     return t;
   }
 
   /** The scalar value of a literal constant variable, or null. */
   private literal(v: Var): number | null {
-    const c = this.constValue[v.id];
+    const c = this.constValue(v);
     return c !== undefined && isLiteral(c) ? firstElement(c) : null;
   }
 
@@ -271,18 +276,27 @@ export class StagingTrace extends Trace {
    * and an involution applied twice (neg(neg x)) give x when that keeps x's
    * shape and dtype.
    */
-  private simplify(prim: Rule, args: StagingTracer[]): StagingTracer | null {
+  private simplify(prim: Rule, args: readonly StagingTracer[]): StagingTracer | null {
     const id = prim.identity;
-    const a = args[0];
-    const b = args[1];
-    if (args.length === 2 && id !== undefined && a !== undefined && b !== undefined) {
-      const la = this.literal(a.v);
-      const lb = this.literal(b.v);
-      if (id.right !== undefined && lb !== null && Object.is(lb, id.right)) return keepIfSame(a, b);
-      if (id.left !== undefined && la !== null && Object.is(la, id.left)) return keepIfSame(b, a);
-    } else if (args.length === 1 && prim.involution) {
-      const e = this.producer[at(args, 0, "makeGraph").v.id];
-      if (e !== undefined && e.rule === prim) return this.tracerOf[at(e.inputs, 0, "makeGraph").id] ?? null;
+    const n = args.length;
+    if (n === 2 && id !== undefined) {
+      const a = args[0];
+      const b = args[1];
+      if (a === undefined || b === undefined) return null;
+      if (id.right !== undefined) {
+        const lb = this.literal(b.v);
+        if (lb !== null && Object.is(lb, id.right)) return keepIfSame(a, b);
+      }
+      if (id.left !== undefined) {
+        const la = this.literal(a.v);
+        if (la !== null && Object.is(la, id.left)) return keepIfSame(b, a);
+      }
+    } else if (n === 1 && prim.involution) {
+      const a = args[0];
+      const e = a === undefined ? undefined : this.origin[a.v.id];
+      if (e === undefined || e instanceof NDArray || e.rule !== prim) return null;
+      const x = e.inputs[0];
+      if (x !== undefined) return new StagingTracer(this, x.aval, x);
     }
     return null;
   }
@@ -292,38 +306,37 @@ export class StagingTrace extends Trace {
     if (simple !== null) return [this.alias(simple)];
     const n = args.length;
     const ins: Var[] = new Array<Var>(n);
-    for (let i = 0; i < n; i++) ins[i] = (args[i] as StagingTracer).v;
+    const inAvals = new Array<Aval>(n);
+    // the newest operand (largest id): the owner of a small equation's CSE candidates
+    let owner: Var | undefined;
+    for (let i = 0; i < n; i++) {
+      const v = (args[i] as StagingTracer).v;
+      ins[i] = v;
+      inAvals[i] = v.aval;
+      if (owner === undefined || v.id > owner.id) owner = v;
+    }
     // CSE. Parameterless equations of one or two operands (most of them) are found in a short
     // list kept per variable (the newest operand), not in one map that grows with the graph
     // (issue 8: inserting into a big map cost more than the rest of staging); others by key.
     const effect = prim.effect === true;
     const small = !effect && n > 0 && n <= 2 && isEmptyParams(params);
-    let owner = -1;
+    const ownerId = small && owner !== undefined ? owner.id : -1;
     let key = "";
-    if (small) {
-      owner = n === 1 ? at(ins, 0, "makeGraph").id : Math.max(at(ins, 0, "makeGraph").id, at(ins, 1, "makeGraph").id);
-      const hit = this.findUse(prim as Rule, ins, owner);
-      if (hit !== null) return hit.map((t) => this.alias(t));
+    if (ownerId >= 0) {
+      const hit = findUse(this.usesOf[ownerId], prim as Rule, ins);
+      if (hit !== null) return this.outsOf(hit);
     }
     if (effect) {
       // an effect is never merged with an earlier one: a debug callback staged twice on the same
       // values (e.g. by a checkpoint's forward pass and its backward recomputation) runs twice
-    } else if (!small || usesCount(this.usesOf[owner]) >= USES_PER_VAR) {
+    } else if (ownerId < 0 || usesCount(this.usesOf[ownerId]) >= USES_PER_VAR) {
       key = this.cseKey(prim as Rule, ins, params);
       const hit = this.cse?.get(key);
       if (hit) return hit.map((t) => this.alias(t));
     }
-    const inAvals = new Array<Aval>(n);
-    for (let i = 0; i < n; i++) inAvals[i] = at(ins, i, "makeGraph").aval;
     const avals = prim.abstractEval(inAvals, params);
-    const outs = new Array<StagingTracer>(avals.length);
-    const outVars = new Array<Var>(avals.length);
-    for (let i = 0; i < avals.length; i++) {
-      const a = at(avals, i, "makeGraph");
-      const o = new StagingTracer(this, a, this.newVar(a));
-      outs[i] = o;
-      outVars[i] = o.v;
-    }
+    const m = avals.length;
+    const outVars = new Array<Var>(m);
     // parameterless equations share one empty parameter object (the caller's `{}` is not kept);
     // two literals, not a spread of an optional `site`: a spread copies through a runtime call and
     // allocates the object it spreads, per equation (issue 8)
@@ -331,17 +344,21 @@ export class StagingTrace extends Trace {
     const eqn: Equation = SETTINGS.debugNans
       ? { prim: prim.name, rule: prim, inputs: ins, params: ps, outs: outVars, site: callSite() }
       : { prim: prim.name, rule: prim, inputs: ins, params: ps, outs: outVars };
-    this.eqns.push(eqn);
-    for (const o of outs) {
-      this.producer[o.v.id] = eqn;
-      this.tracerOf[o.v.id] = o;
+    const outs = new Array<StagingTracer>(m);
+    for (let i = 0; i < m; i++) {
+      const a = avals[i];
+      if (a === undefined) throw new NablaError(`${prim.name}: internal: shape rule gave no aval for output ${i}`);
+      const o = this.newTracer(a, eqn);
+      outs[i] = o;
+      outVars[i] = o.v;
     }
+    this.eqns.push(eqn);
     if (key !== "") (this.cse ??= new Map()).set(key, outs);
-    else if (!effect) {
-      const uses = this.usesOf[owner];
-      if (uses === undefined) this.usesOf[owner] = eqn;
+    else if (ownerId >= 0) {
+      const uses = this.usesOf[ownerId];
+      if (uses === undefined) this.usesOf[ownerId] = eqn;
       else if (Array.isArray(uses)) uses.push(eqn);
-      else this.usesOf[owner] = [uses, eqn];
+      else this.usesOf[ownerId] = [uses, eqn];
     }
     return outs;
   }
@@ -361,21 +378,9 @@ export class StagingTrace extends Trace {
     return this.standsForEager && t.aval.shape.length > 0 ? new StagingTracer(this, t.aval, t.v) : t;
   }
 
-  /** A parameterless equation of `prim` on `ins` in the use list of variable `owner`, or null. */
-  private findUse(prim: Rule, ins: readonly Var[], owner: number): StagingTracer[] | null {
-    const uses = this.usesOf[owner];
-    if (uses === undefined) return null;
-    if (!Array.isArray(uses)) return sameEquation(uses, prim, ins) ? this.outsOf(uses) : null;
-    for (const e of uses) if (sameEquation(e, prim, ins)) return this.outsOf(e);
-    return null;
-  }
-
+  /** The outputs of a reused equation: new tracers of its variables (see `pure` and `alias`). */
   private outsOf(e: Equation): StagingTracer[] {
-    return e.outs.map((v) => {
-      const t = this.tracerOf[v.id];
-      if (t === undefined) throw new NablaError(`makeGraph: internal: no tracer for variable ${v.id}`);
-      return t;
-    });
+    return e.outs.map((v) => new StagingTracer(this, v.aval, v));
   }
 
   /** The CSE key of an equation: primitive, operand ids (sorted for commutative ones), parameters. */
@@ -397,49 +402,88 @@ export class StagingTrace extends Trace {
 
   /** Builds the graph with these inputs and outputs (null = symbolic zero), dropping dead equations. */
   build(inputs: readonly StagingTracer[], outs: readonly (NDArray | null)[]): Graph {
-    const outVars = outs.map((o) => {
-      if (o === null) return null;
-      const t = o instanceof StagingTracer && o.trace === this ? o : (this.pure(o) as StagingTracer);
-      return t.v;
-    });
-    // liveness by variable id (ids are dense from 0 within this trace)
-    const live = new Uint8Array(this.nextId);
-    for (const v of outVars) if (v) live[v.id] = 1;
-    const kept: Equation[] = [];
-    for (let i = this.eqns.length - 1; i >= 0; i--) {
-      const e = at(this.eqns, i, "makeGraph");
-      let used = e.rule.effect === true;
-      for (const v of e.outs) if (live[v.id] === 1) used = true;
-      if (used) {
-        kept.push(e);
-        for (const v of e.inputs) live[v.id] = 1;
-      }
+    const outVars = new Array<Var | null>(outs.length);
+    for (let i = 0; i < outs.length; i++) {
+      const o = outs[i] ?? null;
+      if (o === null) outVars[i] = null;
+      else outVars[i] = (o instanceof StagingTracer && o.trace === this ? o : (this.pure(o) as StagingTracer)).v;
     }
-    kept.reverse();
-    const cv: Var[] = [];
-    const cs: NDArray[] = [];
-    this.constVars.forEach((v, i) => {
-      if (live[v.id] === 1) {
-        cv.push(v);
-        cs.push(at(this.consts, i, "makeGraph"));
+    const n = this.nextId;
+    // liveness by variable id (ids are dense from 0 within this trace), in a shared scratch buffer
+    // (nothing below calls out, so builds never nest), cleared again before returning: a small
+    // graph (grad of a scalar function) makes no typed array per build (issue 8)
+    // (a large graph gets its own, so the shared one stays small)
+    if (LIVE.length < n && n <= LIVE_MAX) LIVE = new Uint8Array(Math.min(LIVE_MAX, Math.max(n, 2 * LIVE.length)));
+    const live = LIVE.length >= n ? LIVE : new Uint8Array(n);
+    try {
+      for (const v of outVars) if (v) live[v.id] = 1;
+      const eqns = this.eqns;
+      const ne = eqns.length;
+      // marked from the last equation back (only later equations read an equation's outputs, so
+      // the final marks tell again which equations were used)
+      let nk = 0;
+      for (let i = ne - 1; i >= 0; i--) {
+        const e = eqns[i];
+        if (e === undefined) throw new NablaError("makeGraph: internal: equation index out of range");
+        if (isUsed(e, live)) {
+          nk++;
+          for (const v of e.inputs) live[v.id] = 1;
+        }
       }
-    });
-    return new Graph(
-      inputs.map((t) => t.v),
-      cv,
-      cs,
-      kept,
-      outVars,
-      this.nextId,
-    );
+      // every equation used (the common case): a copy, not pushes
+      let kept: Equation[];
+      if (nk === ne) kept = eqns.slice();
+      else {
+        kept = [];
+        for (const e of eqns) if (isUsed(e, live)) kept.push(e);
+      }
+      const cv: Var[] = [];
+      const cs: NDArray[] = [];
+      for (const v of this.constVars) {
+        if (live[v.id] !== 1) continue;
+        const c = this.constValue(v);
+        if (c === undefined) throw new NablaError(`makeGraph: internal: constant variable ${v.id} has no value`);
+        cv.push(v);
+        cs.push(c);
+      }
+      return new Graph(
+        inputs.map((t) => t.v),
+        cv,
+        cs,
+        kept,
+        outVars,
+        n,
+      );
+    } finally {
+      live.fill(0, 0, n);
+    }
   }
 }
+
+/** Whether a staged equation is kept: it has an effect or a live output. */
+function isUsed(e: Equation, live: Uint8Array): boolean {
+  if (e.rule.effect === true) return true;
+  for (const v of e.outs) if (live[v.id] === 1) return true;
+  return false;
+}
+
+/** The liveness scratch buffer of {@link StagingTrace.build}, by variable id (all zero between builds). */
+let LIVE = new Uint8Array(256);
+const LIVE_MAX = 1 << 16;
 
 /** `keep` when the identity operand `other` is a size-1 array of keep's dtype and no higher rank (x*1 = x keeps x's shape). */
 function keepIfSame(keep: StagingTracer, other: StagingTracer): StagingTracer | null {
   if (keep.aval.dtype !== other.aval.dtype || keep.aval.shape.length < other.aval.shape.length) return null;
   for (const d of other.aval.shape) if (d !== 1) return null;
   return keep;
+}
+
+/** A parameterless equation of `prim` on `ins` among a variable's CSE candidates `uses`, or null. */
+function findUse(uses: Equation | Equation[] | undefined, prim: Rule, ins: readonly Var[]): Equation | null {
+  if (uses === undefined) return null;
+  if (!Array.isArray(uses)) return sameEquation(uses, prim, ins) ? uses : null;
+  for (const e of uses) if (sameEquation(e, prim, ins)) return e;
+  return null;
 }
 
 /** Whether parameterless equation `e` applies `prim` to `ins` (in either order if it commutes). */

@@ -11,7 +11,7 @@
  * levels as constants. When the transform returns its main is popped and
  * marked inactive, so a leaked tracer throws TracerError when used.
  */
-import { NablaError, TracerError, at, fmtShape } from "./errors.js";
+import { NablaError, TracerError, fmtShape } from "./errors.js";
 import { DType, SHORT } from "./dtype.js";
 import { ConcreteArray, EMPTY_SHAPE, NDArray, frozenShape, storageOf } from "./ndarray.js";
 import { Shape } from "./shape.js";
@@ -273,7 +273,13 @@ export function bind<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDA
   // (a trace that takes constants gets the others as they are too: each is a concrete array or a
   // lower level's tracer, which is what `raise` would wrap)
   if (i === n || top.takesConstants) return top.processPrimitive(prim, args as Tracer[], params);
-  const raised = args.map((a) => raise(top, a, prim.name));
+  // a loop, not `args.map` with a closure: one array per primitive with a constant operand (issue 8)
+  const raised = new Array<Tracer>(n);
+  for (let j = 0; j < n; j++) {
+    const a = args[j];
+    if (a === undefined) throw new NablaError(`${prim.name}: internal: operand ${j} missing`);
+    raised[j] = j < i ? (a as Tracer) : raise(top, a, prim.name);
+  }
   return top.processPrimitive(prim, raised, params);
 }
 
@@ -303,7 +309,10 @@ export function nanError(
 }
 
 export function bind1<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDArray {
-  return at(bind(prim, args, params), 0, prim.name);
+  // the check inline, not through the generic `at` (one shape of array here: a call site V8 keeps fast)
+  const out = bind(prim, args, params)[0];
+  if (out === undefined) throw new NablaError(`${prim.name}: internal: the primitive returned no output`);
+  return out;
 }
 
 /** Marks an operand of a linear equation that is being transposed (it receives a cotangent). */

@@ -38,16 +38,20 @@ export function zerosAt(like: NDArray): NDArray {
 /** Flattens a pytree of arrays; `what` names the tree in messages ("the arguments", "the output"). */
 export function flattenToArrays(tree: unknown, op: string, what?: string): [NDArray[], TreeDef] {
   const [ls, def] = flattenAs(tree, op, what);
-  return [ls.map((l) => toLeaf(l, op)), def];
+  const out = new Array<NDArray>(ls.length);
+  for (let i = 0; i < ls.length; i++) out[i] = toLeaf(ls[i], op);
+  return [out, def];
 }
 
 export function requireFloat(op: string, xs: readonly NDArray[], what = "input"): void {
-  xs.forEach((x, i) => {
+  // a loop, not forEach with a closure: on every call of a grad (issue 8)
+  for (let i = 0; i < xs.length; i++) {
+    const x = at(xs, i, op);
     if (!isFloat(x.dtype))
       throw new DTypeError(
         `${op}: can only differentiate with respect to float arrays, but ${what} leaf ${i} has dtype ${x.dtype} (shape ${fmtShape(x.shape)})`,
       );
-  });
+  }
 }
 
 /** Checks that `ts` matches `ps` leaf for leaf in shape, converting number leaves to the primal dtype. */
@@ -76,6 +80,8 @@ export function checkStructure(op: string, what: string, expected: TreeDef, got:
 
 /** Normalises argnums against the number of arguments. */
 export function normArgnums(op: string, argnums: number | readonly number[] | undefined, nargs: number): number[] {
+  // the default (every call of a grad without argnums): no list to map
+  if (argnums === undefined && nargs > 0) return [0];
   const list = argnums === undefined ? [0] : typeof argnums === "number" ? [argnums] : argnums.slice();
   if (list.length === 0) throw new GradError(`${op}: argnums must not be empty`);
   const out = list.map((k) => {

@@ -3,7 +3,7 @@
  * zero). Each primitive computes its primal output one level down, then its
  * JVP rule, written with differentiable operations, gives the tangent.
  */
-import { at } from "../core/errors.js";
+import { NablaError, at } from "../core/errors.js";
 import { ConcreteArray, NDArray } from "../core/ndarray.js";
 import { Aval, MainTrace, Rule, Trace, Tracer, avalOf, bind, endTrace, newTrace } from "../core/trace.js";
 import { Shape, shapesEqual } from "../core/shape.js";
@@ -66,7 +66,8 @@ export class JVPTrace extends Trace {
     const tangents = new Array<NDArray | null>(n);
     let anyTangent = false;
     for (let i = 0; i < n; i++) {
-      const t = at(args, i, "JVPTrace");
+      const t = args[i];
+      if (t === undefined) throw new NablaError(`${prim.name}: internal: operand ${i} missing`);
       if (t instanceof JVPTracer && t.trace === this) {
         primals[i] = t.primal;
         tangents[i] = t.tangent;
@@ -88,7 +89,8 @@ export class JVPTrace extends Trace {
     const res = new Array<NDArray>(outs.length);
     for (let i = 0; i < outs.length; i++) {
       const t = touts[i];
-      const o = at(outs, i, "JVPTrace");
+      const o = outs[i];
+      if (o === undefined) throw new NablaError(`${prim.name}: internal: output ${i} missing`);
       res[i] = t === null || t === undefined ? o : new JVPTracer(this, o, fit(t, o));
     }
     return res;

@@ -34,14 +34,19 @@ export function linearizeFlat(
 ): Linearized {
   const stage = newTrace("linearize", (m: MainTrace) => new StagingTrace(m, op));
   try {
-    const tanIns = primals.map((p) => stage.newInput(avalOf(p)));
-    const jt = newTrace("jvp", (m: MainTrace) => new JVPTrace(m));
+    const np = primals.length;
+    const tanIns = new Array<StagingTracer>(np);
+    for (let i = 0; i < np; i++) tanIns[i] = stage.newInput(avalOf(at(primals, i, "linearizeFlat")));
+    const jt = newTrace("jvp", newJvpTrace);
     let primalsOut: NDArray[];
     let tangentsOut: (NDArray | null)[];
     let outDef: TreeDef;
     let aux: unknown = undefined;
     try {
-      let r = f(primals.map((p, i) => new JVPTracer(jt, p, at(tanIns, i, "linearizeFlat"))));
+      const ins = new Array<NDArray>(np);
+      for (let i = 0; i < np; i++)
+        ins[i] = new JVPTracer(jt, at(primals, i, "linearizeFlat"), at(tanIns, i, "linearizeFlat"));
+      let r = f(ins);
       if (hasAux) {
         if (!Array.isArray(r) || r.length !== 2)
           throw new NablaError(`${op}: with hasAux the function must return [output, aux], got ${describe(r)}`);
@@ -50,17 +55,30 @@ export function linearizeFlat(
       }
       const [outs, def] = flattenToArrays(r, op, "the output");
       outDef = def;
-      const pairs = outs.map((o) => unpackJvp(jt, o));
-      primalsOut = pairs.map((p) => p[0]);
-      tangentsOut = pairs.map((p) => p[1]);
+      const no = outs.length;
+      primalsOut = new Array<NDArray>(no);
+      tangentsOut = new Array<NDArray | null>(no);
+      for (let i = 0; i < no; i++) {
+        const o = at(outs, i, "linearizeFlat");
+        // unpackJvp without its pair
+        if (o instanceof JVPTracer && o.trace === jt) {
+          primalsOut[i] = o.primal;
+          tangentsOut[i] = o.tangent;
+        } else {
+          primalsOut[i] = o;
+          tangentsOut[i] = null;
+        }
+      }
     } finally {
       endTrace(jt);
     }
-    return { primalsOut, outDef, graph: stage.build(tanIns as StagingTracer[], tangentsOut), aux };
+    return { primalsOut, outDef, graph: stage.build(tanIns, tangentsOut), aux };
   } finally {
     endTrace(stage);
   }
 }
+
+const newJvpTrace = (m: MainTrace): JVPTrace => new JVPTrace(m);
 
 /**
  * Replaces the NDArrays inside arrays and plain objects; any other value passes through unchanged.
@@ -103,44 +121,66 @@ function fitCt(ct: NDArray, v: Var): NDArray {
  * each primitive's transpose rule; iterative, linear in the graph size.
  */
 export function transposeGraph(g: Graph, cts: readonly (NDArray | null)[]): (NDArray | null)[] {
-  const table = varTables(g);
-  const env = table<NDArray>();
-  const consts = table<NDArray>();
-  g.constVars.forEach((v, i) => consts.set(v, at(g.consts, i, "vjp")));
-  const accum = (v: Var, ct: NDArray | null): void => {
-    if (ct === null || consts.get(v) !== undefined) return;
-    const c = fitCt(ct, v);
-    const prev = env.get(v);
-    env.set(v, prev === undefined ? c : add(prev, c));
-  };
-  g.outs.forEach((v, i) => {
-    if (v !== null) accum(v, cts[i] ?? null);
-  });
+  const env = varTable<NDArray>(g);
+  const consts = varTable<NDArray>(g);
+  const cvs = g.constVars;
+  for (let i = 0; i < cvs.length; i++) {
+    const v = cvs[i];
+    if (v !== undefined) consts.set(v, at(g.consts, i, "vjp"));
+  }
+  const gouts = g.outs;
+  for (let i = 0; i < gouts.length; i++) {
+    const v = gouts[i];
+    if (v !== null && v !== undefined) accum(env, consts, v, cts[i] ?? null);
+  }
   const eqs = g.equations;
   for (let i = eqs.length - 1; i >= 0; i--) {
-    const e = at(eqs, i, "vjp");
-    const ctOut = new Array<NDArray | null>(e.outs.length);
+    const e = eqs[i];
+    if (e === undefined) throw new NablaError("vjp: internal: equation index out of range");
+    const outs = e.outs;
+    const no = outs.length;
+    const ctOut = new Array<NDArray | null>(no);
     let any = false;
-    for (let k = 0; k < e.outs.length; k++) {
-      const c = env.get(at(e.outs, k, "vjp")) ?? null;
+    for (let k = 0; k < no; k++) {
+      const v = outs[k];
+      const c = v === undefined ? null : (env.get(v) ?? null);
       ctOut[k] = c;
       if (c !== null) any = true;
     }
     if (!any) continue;
-    for (const v of e.outs) env.delete(v);
+    for (const v of outs) env.delete(v);
     const rule = e.rule;
     if (rule.transpose === undefined)
       throw new NablaError(`transpose: primitive ${e.prim} is not linear in its traced operands`);
-    const ni = e.inputs.length;
+    const ins = e.inputs;
+    const ni = ins.length;
     const args = new Array<NDArray | LinearIn>(ni);
     for (let j = 0; j < ni; j++) {
-      const v = at(e.inputs, j, "vjp");
+      const v = ins[j];
+      if (v === undefined) throw new NablaError(`vjp: internal: equation ${e.prim} lost operand ${j}`);
       args[j] = consts.get(v) ?? linearIn(v.aval);
     }
     const ctIn = rule.transpose(ctOut, args, e.params);
-    for (let j = 0; j < e.inputs.length; j++) accum(at(e.inputs, j, "vjp"), ctIn[j] ?? null);
+    for (let j = 0; j < ni; j++) {
+      const v = ins[j];
+      if (v !== undefined) accum(env, consts, v, ctIn[j] ?? null);
+    }
   }
-  return g.inVars.map((v) => env.get(v) ?? null);
+  const inVars = g.inVars;
+  const res = new Array<NDArray | null>(inVars.length);
+  for (let i = 0; i < inVars.length; i++) {
+    const v = inVars[i];
+    res[i] = v === undefined ? null : (env.get(v) ?? null);
+  }
+  return res;
+}
+
+/** Adds cotangent `ct` (null = zero) into `env` for `v`, unless `v` is a constant. */
+function accum(env: VarTable<NDArray>, consts: VarTable<NDArray>, v: Var, ct: NDArray | null): void {
+  if (ct === null || consts.get(v) !== undefined) return;
+  const c = fitCt(ct, v);
+  const prev = env.get(v);
+  env.set(v, prev === undefined ? c : add(prev, c));
 }
 
 /** What transposition needs of a map from variables: get, set and delete. */
@@ -167,10 +207,10 @@ class DenseVarTable<V> implements VarTable<V> {
   }
 }
 
-/** Makes tables from the variables of `g`: arrays indexed by id when one trace staged it, else Maps. */
-function varTables(g: Graph): <V>() => VarTable<V> {
+/** A table of the variables of `g`: an array indexed by id when one trace staged it, else a Map. */
+function varTable<V>(g: Graph): VarTable<V> {
   const n = g.idBound;
-  return n === undefined ? <V>() => new Map<Var, V>() : <V>() => new DenseVarTable<V>(n);
+  return n === undefined ? new Map<Var, V>() : new DenseVarTable<V>(n);
 }
 
 /** Evaluates a linear graph forward on tangents (null = zero), keeping zeros symbolic where it can. */

@@ -32,15 +32,16 @@ interface VjpCore {
   primals: NDArray[];
 }
 
+/** `f` takes the primals as one list (what `primals` is, with tracers for its leaves). */
 function vjpCore(
   op: string,
-  f: (...args: any[]) => unknown,
+  f: (primals: unknown[]) => unknown,
   primals: readonly unknown[],
   hasAux: boolean,
 ): VjpCore & { pdef: ReturnType<typeof flattenToArrays>[1] } {
   const [ps, pdef] = flattenToArrays(primals, op, "the arguments");
   requireFloat(op, ps);
-  const lin = linearizeFlat((xs) => f(...(unflatten(pdef, xs) as unknown[])), ps, op, hasAux);
+  const lin = linearizeFlat((xs) => f(unflatten(pdef, xs) as unknown[]), ps, op, hasAux);
   return {
     lin,
     primals: ps,
@@ -61,7 +62,7 @@ export function vjp<P extends unknown[], R extends Returned>(
   ...primals: P
 ): [ArraysOf<R>, (ct: TangentOf<R>) => ArraysOf<P>] {
   f = fnArg("vjp", f);
-  const core = vjpCore("vjp", f, primals, false);
+  const core = vjpCore("vjp", (ps) => f(...(ps as ArraysOf<P>)), primals, false);
   const { lin } = core;
   const vjpFn = (ct: TangentOf<R>): ArraysOf<P> => {
     const [craw, cdef] = flattenAs(ct, "vjp", "the cotangent");
@@ -86,17 +87,15 @@ function gradImpl(op: string, f: (...args: any[]) => unknown, options: GradOptio
   const hasAux = options.hasAux ?? false;
   return (...args: unknown[]): [NDArray, unknown, unknown] => {
     const nums = normArgnums(op, options.argnums, args.length);
-    const g = (...diff: unknown[]): unknown => {
+    // the arguments with the differentiated ones replaced (no closures per argnum: issue 8)
+    const g = (diff: unknown[]): unknown => {
       const full = args.slice();
-      nums.forEach((k, i) => (full[k] = diff[i]));
+      for (let i = 0; i < nums.length; i++) full[at(nums, i, op)] = diff[i];
       return f(...full);
     };
-    const core = vjpCore(
-      op,
-      g,
-      nums.map((k) => args[k]),
-      hasAux,
-    );
+    const diffArgs = new Array<unknown>(nums.length);
+    for (let i = 0; i < nums.length; i++) diffArgs[i] = args[at(nums, i, op)];
+    const core = vjpCore(op, g, diffArgs, hasAux);
     const { lin } = core;
     if (lin.primalsOut.length !== 1 || lin.outDef.kind !== "leaf")
       throw new GradError(
