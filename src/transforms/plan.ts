@@ -16,6 +16,7 @@ import { ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
 import { NablaError, at } from "../core/errors.js";
 import { DType, type TypedArray, allocate } from "../core/dtype.js";
 import * as SH from "../prims/shape.js";
+import * as K from "../kernels/movement.js";
 import { MATMUL } from "../prims/linalg.js";
 import { matmulT } from "../kernels/matmul.js";
 import { sizeOf } from "../core/shape.js";
@@ -36,8 +37,8 @@ interface FusedStep {
   kind: "fused";
   kernel: Kernel;
   ins: Var[];
-  /** Per input: the shape it is broadcast to (its elements tiled in row-major order of that shape), or null. */
-  tile: (readonly number[] | null)[];
+  /** Per input: how the loop reads it (see {@link Prep}). */
+  tile: Prep[];
   outs: Var[];
   /** The loop's length (every output has this many elements, each in its own shape). */
   size: number;
@@ -47,6 +48,16 @@ interface FusedStep {
   wasm: EwKernel | null;
 }
 type Step = EqnStep | FusedStep;
+
+/**
+ * How a fused loop reads an input: its elements as stored (null), or a copy made before the loop
+ * ("tile": broadcast to `shape`, its elements tiled in row-major order of that shape; "pad": zero
+ * padded to `shape` with `lo` elements before it on each axis, what a pad equation of the loop gives).
+ */
+type Prep =
+  | null
+  | { readonly kind: "tile"; readonly shape: readonly number[] }
+  | { readonly kind: "pad"; readonly shape: readonly number[]; readonly lo: readonly number[] };
 
 /** An equation with exactly one output: every equation a fused loop holds, and the sum it folds. */
 type Single = Equation & { readonly outs: readonly [Var] };
@@ -122,8 +133,11 @@ function tileKey(from: readonly number[], to: readonly number[]): string {
 function fusable(e: Equation, n: number): e is Single {
   const [out] = e.outs;
   if (e.outs.length !== 1 || out === undefined || sizeOf(out.aval.shape) !== n) return false;
-  return isElementwise(e) || isAlias(e) || (e.rule === SH.BROADCAST && e.inputs.length === 1);
+  return isElementwise(e) || isAlias(e) || ((e.rule === SH.BROADCAST || e.rule === SH.PAD) && e.inputs.length === 1);
 }
+
+/** Equations a loop computes as a read of its operand (an alias, or a copy of it made before the loop). */
+const isRead = (e: Equation): boolean => isAlias(e) || e.rule === SH.BROADCAST || e.rule === SH.PAD;
 
 /** Rounds a JS number expression to what storing it in `dtype` gives. */
 function rounded(expr: string, dtype: DType): string {
@@ -157,7 +171,7 @@ function fuse(
   const n = sizeOf(at(group, 0, "jit").outs[0].aval.shape);
   const produced = new Set(group.map((e) => e.outs[0]));
   const ins: Var[] = [];
-  const tile: (readonly number[] | null)[] = [];
+  const tile: Prep[] = [];
   // an operand's input index; a broadcast operand is one input per shape it is tiled to
   const inputOf = new Map<string, number>();
   const name = new Map<Var, string>();
@@ -172,18 +186,30 @@ function fuse(
   /** The loop's name for operand `v` of `e` (declaring a new input on first use). */
   const operand = (e: Single, v: Var): string => {
     if (produced.has(v)) return nameOf(v);
-    const tiled = tiledOperand(e, v, n);
-    const key = tiled ? `${v.id}|${tileKey(v.aval.shape, e.outs[0].aval.shape)}` : `${v.id}`;
+    const shape = e.outs[0].aval.shape;
+    const prep: Prep =
+      e.rule === SH.PAD
+        ? { kind: "pad", shape, lo: (e.params as { lo: number[] }).lo }
+        : tiledOperand(e, v, n)
+          ? { kind: "tile", shape }
+          : null;
+    const key =
+      prep === null
+        ? `${v.id}`
+        : prep.kind === "tile"
+          ? `${v.id}|${tileKey(v.aval.shape, shape)}`
+          : `${v.id}|pad|${prep.lo.join(",")}|${shape.join(",")}`;
+    const single = prep === null && sizeOf(v.aval.shape) === 1 && n !== 1;
     let k = inputOf.get(key);
     if (k === undefined) {
       inputOf.set(key, (k = ins.length));
       ins.push(v);
-      tile.push(tiled ? e.outs[0].aval.shape : null);
+      tile.push(prep);
       head.push(`const a${k} = ins[${k}];`);
-      if (!tiled && sizeOf(v.aval.shape) === 1 && n !== 1) head.push(`const s${k} = a${k}[0];`);
+      if (single) head.push(`const s${k} = a${k}[0];`);
       else lines.push(`const x${k} = a${k}[i];`);
     }
-    return !tiled && sizeOf(v.aval.shape) === 1 && n !== 1 ? `s${k}` : `x${k}`;
+    return single ? `s${k}` : `x${k}`;
   };
   const outs: Var[] = [];
   // per equation, its operands as loop values: an input's index, or ~j for the result of equation j
@@ -206,8 +232,8 @@ function fuse(
     }
     refs.push(ref);
     resultOf.set(v, j);
-    if (isAlias(e) || e.rule === SH.BROADCAST) {
-      // no operation: the loop reads the same element (or the tiled copy's)
+    if (isRead(e)) {
+      // no operation: the loop reads the same element (or the tiled or padded copy's)
       lines.push(`const ${t} = ${at(args, 0, "jit")};`);
     } else {
       if (!inlined(e)) head.push(`const f${j} = F[${j}];`);
@@ -271,7 +297,7 @@ function wasmProgram(
   group: readonly Single[],
   refs: readonly (readonly number[])[],
   ins: Var[],
-  tile: readonly (readonly number[] | null)[],
+  tile: readonly Prep[],
   outs: Var[],
   sum: Single | null,
   n: number,
@@ -287,7 +313,7 @@ function wasmProgram(
   group.forEach((e, j) => {
     const args = at(refs, j, "jit").map((r) => (r < 0 ? at(result, ~r, "jit") : r));
     let value: number;
-    if (isAlias(e) || e.rule === SH.BROADCAST) value = at(args, 0, "jit");
+    if (isRead(e)) value = at(args, 0, "jit");
     else {
       ops.push({ op: e.rule.name, args });
       value = ins.length + ops.length - 1;
@@ -306,7 +332,9 @@ function wasmProgram(
     dtype,
     // a constant whose elements are all equal (a materialised broadcast, e.g. the ones of a sum's
     // cotangent) is read as one element: the compiled loop splats its first element
-    scalarIn: ins.map((v, k) => (tile[k] === null && sizeOf(v.aval.shape) === 1 && n !== 1) || uniform(v)),
+    scalarIn: ins.map(
+      (v, k) => (tile[k] === null && sizeOf(v.aval.shape) === 1 && n !== 1) || (tile[k]?.kind !== "pad" && uniform(v)),
+    ),
     ops,
     outs: outs.map(valueOf),
     sum: sum === null ? null : valueOf(at(sum.inputs, 0, "jit")),
@@ -388,20 +416,6 @@ export function compile(g: Graph): Plan {
   for (const v of g.outs) if (v) use(v, Infinity);
   const steps: Step[] = [];
   let fusedGroups = 0;
-  // broadcast operands tiled for a loop: a constant's copy is made once, here
-  const constTiles = new Map<string, TypedArray>();
-  const tiled = (v: Var, x: ConcreteArray, shape: readonly number[]): TypedArray => {
-    const constant = g.constVars.includes(v);
-    const key = `${v.id}|${shape.join(",")}`;
-    const hit = constant ? constTiles.get(key) : undefined;
-    if (hit !== undefined) return hit;
-    const [t] = SH.BROADCAST.impl([x], { shape: shape.slice() }, [
-      { shape: shape.slice(), dtype: x.dtype, weak: x.weakType },
-    ]);
-    const d = storageOf(t as ConcreteArray);
-    if (constant) constTiles.set(key, d);
-    return d;
-  };
   /** Emits a group ending before equation `end`; `sum` is a full reduce_sum at `end` folded into the loop. */
   const flush = (group: readonly Single[], end: number, sum: Single | null): boolean => {
     // worth a loop: two equations (or one and a folded sum), at least one doing arithmetic
@@ -472,53 +486,198 @@ export function compile(g: Graph): Plan {
   });
   flush(group, eqns.length, null);
 
+  return planned(g, steps, fusedGroups, g.equations.length - eqns.length);
+}
+
+/** Whether a primitive's parameters carry code or graphs (higher-order primitives), or it wraps user code. */
+const higherOrder = (e: Equation): boolean =>
+  e.rule.opaque === true ||
+  Object.values(e.params as Record<string, unknown>).some(
+    (v) => typeof v === "function" || (v !== null && typeof v === "object" && !Array.isArray(v)),
+  );
+
+/**
+ * The plan of `steps`, with its memory: every buffer a fused loop writes that does not leave the
+ * plan (a graph output, or an operand of a higher-order primitive or one wrapping user code) and
+ * every tiled or padded copy of an operand is kept from call to call, not allocated anew (issue 8:
+ * allocation and the collection of large typed arrays were much of what a jitted call cost). A
+ * buffer is shared by values whose lifetimes do not overlap (linear scan over the steps, same
+ * dtype and length). A padded copy has a buffer of its own, whose zeros are written once; a
+ * constant's tiled or padded copy is made once. An equation whose output shares the storage of
+ * a kept buffer (a reshape's does) takes that buffer with it: the plan makes a new one for its
+ * next use. A call made while another runs (from inside a kernel) allocates everything.
+ */
+function planned(g: Graph, steps: readonly Step[], fusedGroups: number, matmulTransposes: number): Plan {
+  const outVars = new Set<Var>();
+  for (const v of g.outs) if (v !== null) outVars.add(v);
+  const constVars = new Set(g.constVars);
+  // the last step reading each variable, and whether some reader keeps it beyond the plan's control
+  const lastRead = new Map<Var, number>();
+  const escapes = new Set<Var>(outVars);
+  steps.forEach((s, i) => {
+    const reads = s.kind === "eqn" ? s.eqn.inputs : s.ins;
+    for (const v of reads) lastRead.set(v, i);
+    if (s.kind === "eqn" && higherOrder(s.eqn)) for (const v of reads) escapes.add(v);
+  });
+  // buffers: dtype and length, assigned by a linear scan (free ones by "dtype:length")
+  const slots: { dtype: DType; n: number }[] = [];
+  const free = new Map<string, number[]>();
+  const take = (dtype: DType, n: number): number => {
+    const list = free.get(`${dtype}:${n}`);
+    const k = list?.pop();
+    if (k !== undefined) return k;
+    slots.push({ dtype, n });
+    return slots.length - 1;
+  };
+  const give = (k: number): void => {
+    const slot = at(slots, k, "jit");
+    const key = `${slot.dtype}:${slot.n}`;
+    const list = free.get(key);
+    if (list === undefined) free.set(key, [k]);
+    else list.push(k);
+  };
+  /** Per step: the buffer of each output (fused loops; -1: allocated per call). */
+  const outSlots: number[][] = [];
+  /** Per step: the buffer of each input's copy (tiled: shared; padded: its own; -1: none or a constant's). */
+  const inSlots: number[][] = [];
+  /** Per equation step: the kept buffers of its inputs (whose storage an output may share). */
+  const readSlots: number[][] = [];
+  const slotOf = new Map<Var, number>();
+  const own: number[] = []; // padded copies' buffers, never shared
+  steps.forEach((s, i) => {
+    if (s.kind === "eqn") {
+      outSlots.push([]);
+      inSlots.push([]);
+      const kept = new Set<number>();
+      for (const v of s.eqn.inputs) {
+        const k = slotOf.get(v);
+        if (k !== undefined) kept.add(k);
+      }
+      readSlots.push([...kept]);
+    } else {
+      readSlots.push([]);
+      const copies = s.ins.map((v, k) => {
+        const p = at(s.tile, k, "jit");
+        if (p === null || constVars.has(v)) return -1;
+        if (p.kind === "pad") {
+          own.push(slots.length);
+          slots.push({ dtype: v.aval.dtype, n: sizeOf(p.shape) });
+          return slots.length - 1;
+        }
+        return take(v.aval.dtype, sizeOf(p.shape));
+      });
+      inSlots.push(copies);
+      outSlots.push(
+        s.outs.map((v) => {
+          if (escapes.has(v)) return -1;
+          const k = take(v.aval.dtype, s.size);
+          slotOf.set(v, k);
+          return k;
+        }),
+      );
+      copies.forEach((k, j) => {
+        if (k >= 0 && at(s.tile, j, "jit")?.kind === "tile") give(k);
+      });
+    }
+    const reads = new Set(s.kind === "eqn" ? s.eqn.inputs : s.ins);
+    for (const v of reads) {
+      const k = slotOf.get(v);
+      if (k !== undefined && lastRead.get(v) === i) give(k);
+    }
+  });
+  void own;
+
+  const bufs: (TypedArray | null)[] = slots.map(() => null);
+  const buffer = (k: number, dtype: DType, n: number, pooled: boolean): TypedArray => {
+    if (!pooled || k < 0) return allocate(dtype, n);
+    const b = bufs[k];
+    if (b !== undefined && b !== null) return b;
+    const fresh = allocate(dtype, n);
+    bufs[k] = fresh;
+    return fresh;
+  };
+  // constants' tiled and padded copies, made once
+  const constCopies = new Map<string, TypedArray>();
+  const copyOf = (v: Var, x: ConcreteArray, p: NonNullable<Prep>, k: number, pooled: boolean): TypedArray => {
+    const constant = constVars.has(v);
+    const key = `${v.id}|${p.kind}|${p.shape.join(",")}|${p.kind === "pad" ? p.lo.join(",") : ""}`;
+    const hit = constant ? constCopies.get(key) : undefined;
+    if (hit !== undefined) return hit;
+    const n = sizeOf(p.shape);
+    // a padded copy's own buffer has its zeros from the first call: only the operand is written
+    const out = constant || !pooled ? allocate(x.dtype, n) : buffer(k, x.dtype, n, true);
+    if (p.kind === "pad") K.padInto(x, p.lo, p.shape, out);
+    else K.broadcastInto(x, p.shape, out);
+    if (constant) constCopies.set(key, out);
+    return out;
+  };
+  let running = false;
+
   return {
     fusedGroups,
-    matmulTransposes: g.equations.length - eqns.length,
+    matmulTransposes,
     wasmGroups: steps.filter((s) => s.kind === "fused" && s.wasm !== null).length,
     run(args: readonly ConcreteArray[]): NDArray[] {
       // debugNans: equation by equation through bind, which checks each primitive's outputs (the
       // fused loops would not); a debugging mode, so speed is secondary
       if (SETTINGS.debugNans) return evalGraph(g, args);
-      const env = new Map<Var, ConcreteArray>();
-      const read = (v: Var | null): ConcreteArray => {
-        if (v === null) throw internal("a symbolic-zero output outside a linear graph");
-        const x = env.get(v);
-        if (x === undefined) throw internal(`variable ${v.id} is read before it is computed`);
-        return x;
-      };
-      g.constVars.forEach((v, i) => env.set(v, g.consts[i] as ConcreteArray));
-      g.inVars.forEach((v, i) => env.set(v, at(args, i, "jit")));
-      for (const s of steps) {
-        if (s.kind === "eqn") {
-          const e = s.eqn;
-          const outs = s.rule.impl(
-            e.inputs.map(read),
-            e.params,
-            e.outs.map((v) => v.aval),
-          );
-          e.outs.forEach((v, i) => env.set(v, at(outs, i, "jit")));
-        } else {
-          const n = s.size;
-          const bufs = s.outs.map((v) => allocate(v.aval.dtype, n));
-          const data = s.ins.map((v, k) => {
-            const shape = s.tile[k];
-            return shape ? tiled(v, read(v), shape) : storageOf(read(v));
-          });
-          // a folded sum's one element: the wasm loop returns it, the JS loop writes it after the outputs
-          // (a wasm loop that declines, e.g. operands beyond its memory, returns null: the JS loop runs)
-          const total = s.sum === null ? null : allocate(s.sum.aval.dtype, 1);
-          const t = s.wasm === null ? null : s.wasm(data, bufs, n);
-          if (t === null) s.kernel(data, total === null ? bufs : [...bufs, total], n);
-          else if (total !== null) total[0] = t;
-          s.outs.forEach((v, i) =>
-            env.set(v, new ConcreteArray(at(bufs, i, "jit"), v.aval.shape, v.aval.dtype, v.aval.weak)),
-          );
-          if (s.sum !== null && total !== null)
-            env.set(s.sum, new ConcreteArray(total, [], s.sum.aval.dtype, s.sum.aval.weak));
-        }
+      // kept buffers unless this call runs inside another (a kernel calling back into the plan)
+      const pooled = !running;
+      running = true;
+      try {
+        return runSteps(args, pooled);
+      } finally {
+        if (pooled) running = false;
       }
-      return g.outs.map(read);
     },
   };
+
+  function runSteps(args: readonly ConcreteArray[], pooled: boolean): NDArray[] {
+    const env = new Map<Var, ConcreteArray>();
+    const read = (v: Var | null): ConcreteArray => {
+      if (v === null) throw internal("a symbolic-zero output outside a linear graph");
+      const x = env.get(v);
+      if (x === undefined) throw internal(`variable ${v.id} is read before it is computed`);
+      return x;
+    };
+    g.constVars.forEach((v, i) => env.set(v, g.consts[i] as ConcreteArray));
+    g.inVars.forEach((v, i) => env.set(v, at(args, i, "jit")));
+    steps.forEach((s, i) => {
+      if (s.kind === "eqn") {
+        const e = s.eqn;
+        const outs = s.rule.impl(
+          e.inputs.map(read),
+          e.params,
+          e.outs.map((v) => v.aval),
+        );
+        e.outs.forEach((v, j) => env.set(v, at(outs, j, "jit")));
+        // an output sharing a kept buffer's storage (a reshape) takes the buffer: a new one next time
+        for (const k of at(readSlots, i, "jit")) {
+          const b = bufs[k];
+          if (b !== undefined && b !== null && outs.some((o) => storageOf(o).buffer === b.buffer)) bufs[k] = null;
+        }
+      } else {
+        const n = s.size;
+        const slotsOut = at(outSlots, i, "jit");
+        const bufsOut = s.outs.map((v, j) => buffer(at(slotsOut, j, "jit"), v.aval.dtype, n, pooled));
+        const copies = at(inSlots, i, "jit");
+        const data = s.ins.map((v, k) => {
+          const p = at(s.tile, k, "jit");
+          return p === null ? storageOf(read(v)) : copyOf(v, read(v), p, at(copies, k, "jit"), pooled);
+        });
+        // a folded sum's one element: the wasm loop returns it, the JS loop writes it after the outputs
+        // (a wasm loop that declines, e.g. operands beyond its memory, returns null: the JS loop runs)
+        const total = s.sum === null ? null : allocate(s.sum.aval.dtype, 1);
+        const t = s.wasm === null ? null : s.wasm(data, bufsOut, n);
+        if (t === null) s.kernel(data, total === null ? bufsOut : [...bufsOut, total], n);
+        else if (total !== null) total[0] = t;
+        s.outs.forEach((v, j) =>
+          env.set(v, new ConcreteArray(at(bufsOut, j, "jit"), v.aval.shape, v.aval.dtype, v.aval.weak)),
+        );
+        if (s.sum !== null && total !== null)
+          env.set(s.sum, new ConcreteArray(total, [], s.sum.aval.dtype, s.sum.aval.weak));
+      }
+    });
+    return g.outs.map(read);
+  }
 }
