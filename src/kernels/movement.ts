@@ -75,7 +75,7 @@ function transpose2d(d: TypedArray, out: TypedArray, rows: number, cols: number)
  * (and in order) merged: the extents of the merged input axes, and the
  * permutation of them. E.g. [n, m, 1] by (1, 0, 2) is [n, m] by (1, 0).
  */
-function collapsedPerm(shape: readonly number[], perm: readonly number[]): { dims: number[]; perm: number[] } {
+export function collapsedPerm(shape: readonly number[], perm: readonly number[]): { dims: number[]; perm: number[] } {
   const kept = perm.filter((p) => shape[p] !== 1);
   // runs of consecutive input axes in output order become one axis (each run has a first axis)
   const runs: [number, ...number[]][] = [];

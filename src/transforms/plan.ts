@@ -39,6 +39,10 @@ interface FusedStep {
   ins: Var[];
   /** Per input: how the loop reads it (see {@link Prep}). */
   tile: Prep[];
+  /** Per input: whether the loop reads it in place (a tiled or padded operand without its copy, see directRead). */
+  direct: boolean[];
+  /** Transposes of outputs the loop writes transposed (their outputs are the loop's, see {@link Transposed}). */
+  absorbed: Equation[];
   outs: Var[];
   /** The loop's length (every output has this many elements, each in its own shape). */
   size: number;
@@ -156,6 +160,77 @@ function expression(e: Single, j: number, args: string[]): string {
   return rounded(x, e.outs[0].aval.dtype);
 }
 
+/**
+ * How the JS loop reads a tiled or padded operand in place, or null (it reads a copy): "repeat", an
+ * operand whose elements the loop reads over and over in order (broadcast along leading axes), at
+ * a counter modulo `period`; "pad", an operand padded along one axis, read in order at the
+ * positions [from, to) of each `period` elements of the loop (zero elsewhere).
+ */
+function directRead(
+  p: Prep,
+  from: readonly number[],
+): { kind: "repeat"; period: number } | { kind: "pad"; period: number; from: number; to: number } | null {
+  if (p === null) return null;
+  const to = p.shape;
+  const lead = to.length - from.length;
+  if (lead < 0) return null;
+  const src = [...(new Array(lead).fill(1) as number[]), ...from];
+  if (p.kind === "tile") {
+    // unit axes of the operand first, then its own extents: it repeats as a whole
+    let k = 0;
+    while (k < to.length && src[k] === 1) k++;
+    if (!src.every((d, a) => a < k || d === to[a])) return null;
+    const period = sizeOf(from);
+    return period > 1 ? { kind: "repeat", period } : null;
+  }
+  if (lead !== 0) return null;
+  const padded = p.lo.flatMap((l, a) => (l !== 0 || at(src, a, "jit") !== at(to, a, "jit") ? [a] : []));
+  if (padded.length !== 1) return null;
+  const axis = at(padded, 0, "jit");
+  const inner = sizeOf(to.slice(axis + 1));
+  const lo = at(p.lo, axis, "jit");
+  return {
+    kind: "pad",
+    period: at(to, axis, "jit") * inner,
+    from: lo * inner,
+    to: (lo + at(src, axis, "jit")) * inner,
+  };
+}
+
+/** Operations whose compiled (WebAssembly) form is no faster than the JS loop's one pass: a few cheap ones. */
+const CHEAP = new Set(["add", "sub", "mul", "neg"]);
+
+/**
+ * Whether a loop's compiled form would spend longer copying its operands into linear memory (and
+ * its results out) than computing: float loops of cheap operations (exact in IEEE arithmetic, so
+ * the JS loop's values are the compiled loop's) no more numerous than the arrays it would copy.
+ */
+function copiesDominate(
+  group: readonly Single[],
+  ins: readonly Var[],
+  tile: readonly Prep[],
+  outs: readonly Var[],
+  n: number,
+  uniform: (v: Var) => boolean,
+): boolean {
+  const ops = group.filter((e) => !isRead(e));
+  const float = (v: Var) => v.aval.dtype === "float64" || v.aval.dtype === "float32";
+  if (!ops.every((e) => CHEAP.has(e.rule.name) && float(e.outs[0]))) return false;
+  const copies = ins.filter((v, k) => tile[k] !== null || (sizeOf(v.aval.shape) === n && !uniform(v))).length;
+  return ops.length <= copies + outs.length;
+}
+
+/**
+ * A transpose that is the only reader of a value a loop may compute, and that swaps two blocks of
+ * axes (`rows` × `cols` to `cols` × `rows`, unit axes aside): a JS loop writes the transpose's
+ * output in place of the value (issue 8: Hessians by jacfwd of jacrev end in such a transpose).
+ */
+interface Transposed {
+  eqn: Equation;
+  rows: number;
+  cols: number;
+}
+
 let codegen = true;
 /** Longest run fused into one loop: keeps generated functions small enough for the JIT compiler. */
 const MAX_GROUP = 256;
@@ -165,6 +240,7 @@ function fuse(
   liveAfter: Set<Var>,
   sum: Single | null,
   uniform: (v: Var) => boolean = () => false,
+  transposed: ReadonlyMap<Var, Transposed> = new Map(),
 ): FusedStep | null {
   // the scalar functions the loop calls, one per equation (unused for inline ones)
   const fns = group.map((e) => (int32Scalar(e) ? e.rule.scalarInt32 : e.rule.scalar));
@@ -175,7 +251,9 @@ function fuse(
   // an operand's input index; a broadcast operand is one input per shape it is tiled to
   const inputOf = new Map<string, number>();
   const name = new Map<Var, string>();
-  const lines: string[] = [];
+  // the loop body; a number stands for the read of that input, written once the loop's form is chosen
+  // (and an object the store of an output, in order or transposed)
+  const lines: (string | number | { out: number; t: string })[] = [];
   const head: string[] = [];
   /** The loop's name for the result of an earlier equation of the group. */
   const nameOf = (v: Var): string => {
@@ -207,7 +285,7 @@ function fuse(
       tile.push(prep);
       head.push(`const a${k} = ins[${k}];`);
       if (single) head.push(`const s${k} = a${k}[0];`);
-      else lines.push(`const x${k} = a${k}[i];`);
+      else lines.push(k);
     }
     return single ? `s${k}` : `x${k}`;
   };
@@ -242,10 +320,44 @@ function fuse(
     name.set(v, t);
     if (liveAfter.has(v)) {
       head.push(`const o${outs.length} = outs[${outs.length}];`);
-      lines.push(`o${outs.length}[i] = ${t};`);
+      lines.push({ out: outs.length, t });
       outs.push(v);
     }
   });
+  let wasm: EwKernel | null = null;
+  if (n >= wasmMinSize() && !copiesDominate(group, ins, tile, outs, n, uniform)) {
+    const prog = wasmProgram(group, refs, ins, tile, outs, sum, n, uniform);
+    if (prog !== null) wasm = compileElementwise(prog);
+  }
+  // the JS loop reads a tiled or padded operand in place when it can (and no compiled loop needs the copy)
+  const direct = tile.map((p, k) => wasm === null && directRead(p, at(ins, k, "jit").aval.shape) !== null);
+  const tails: string[] = [];
+  const absorbed: Equation[] = [];
+  const body0 = lines.map((l) => {
+    if (typeof l === "string") return l;
+    if (typeof l === "object") {
+      const tr = wasm === null ? transposed.get(at(outs, l.out, "jit")) : undefined;
+      if (tr === undefined) return `o${l.out}[i] = ${l.t};`;
+      // a transpose (rows × cols to cols × rows) of the output, its only reader, written by the loop
+      outs[l.out] = at(tr.eqn.outs, 0, "jit");
+      absorbed.push(tr.eqn);
+      const [q, c, r] = [`q${l.out}`, `w${l.out}`, `r${l.out}`];
+      head.push(`let ${q} = 0, ${c} = 0, ${r} = 0;`);
+      tails.push(`${q} += ${tr.rows}; if (++${c} === ${tr.cols}) { ${c} = 0; ${q} = ++${r}; }`);
+      return `o${l.out}[${q}] = ${l.t};`;
+    }
+    const p = at(tile, l, "jit");
+    const d = at(direct, l, "jit") ? directRead(p, at(ins, l, "jit").aval.shape) : null;
+    if (d === null) return `const x${l} = a${l}[i];`;
+    // a counter over each period of the operand's reads, and (padded) the next element's position
+    head.push(`let c${l} = 0;`);
+    tails.push(`if (++c${l} === ${d.period}) c${l} = 0;`);
+    if (d.kind === "repeat") return `const x${l} = a${l}[c${l}];`;
+    head.push(`let p${l} = 0;`);
+    return `const x${l} = c${l} >= ${d.from} && c${l} < ${d.to} ? a${l}[p${l}++] : 0;`;
+  });
+  lines.length = 0;
+  lines.push(...body0, ...tails);
   let body: string;
   if (sum !== null) {
     // the reduction's own accumulation (the kernel's arithmetic and order: chunks of SUM_CHUNK
@@ -262,11 +374,6 @@ ${fold.step("total", "acc")}
 }
 outs[${outs.length}][0] = total;`;
   } else body = `${head.join("\n")}\nfor (let i = 0; i < n; i++) {\n${lines.join("\n")}\n}`;
-  let wasm: EwKernel | null = null;
-  if (n >= wasmMinSize()) {
-    const prog = wasmProgram(group, refs, ins, tile, outs, sum, n, uniform);
-    if (prog !== null) wasm = compileElementwise(prog);
-  }
   try {
     const make = new Function("F", `"use strict"; return function fused(ins, outs, n) {\n${body}\n};`) as (
       f: typeof fns,
@@ -276,7 +383,9 @@ outs[${outs.length}][0] = total;`;
       kernel: make(fns),
       ins,
       tile,
+      direct,
       outs,
+      absorbed,
       size: n,
       sum: sum === null ? null : sum.outs[0],
       wasm,
@@ -416,6 +525,19 @@ export function compile(g: Graph): Plan {
   for (const v of g.outs) if (v) use(v, Infinity);
   const steps: Step[] = [];
   let fusedGroups = 0;
+  // transposes a loop may write (see Transposed), by the value they read
+  const transposed = new Map<Var, Transposed>();
+  for (const e of eqns) {
+    const [x] = e.inputs;
+    if (e.rule !== SH.TRANSPOSE || x === undefined || e.outs.length !== 1) continue;
+    const u = uses.get(x) ?? [];
+    if (u.length !== 1 || u[0] === Infinity) continue;
+    const c = K.collapsedPerm(x.aval.shape, (e.params as { perm: number[] }).perm);
+    const [rows, cols] = c.dims;
+    if (c.perm.length === 2 && c.perm[0] === 1 && rows !== undefined && cols !== undefined)
+      transposed.set(x, { eqn: e, rows, cols });
+  }
+  const absorbed = new Set<Equation>();
   /** Emits a group ending before equation `end`; `sum` is a full reduce_sum at `end` folded into the loop. */
   const flush = (group: readonly Single[], end: number, sum: Single | null): boolean => {
     // worth a loop: two equations (or one and a folded sum), at least one doing arithmetic
@@ -426,8 +548,9 @@ export function compile(g: Graph): Plan {
         const v = e.outs[0];
         if ((uses.get(v) ?? []).some((k) => k >= end && !(sum !== null && k === end))) live.add(v);
       }
-      const f = fuse(group, live, sum, uniform);
+      const f = fuse(group, live, sum, uniform, transposed);
       if (f !== null) {
+        for (const e of f.absorbed) absorbed.add(e);
         steps.push(f);
         fusedGroups++;
         return true;
@@ -462,6 +585,8 @@ export function compile(g: Graph): Plan {
   };
   let group: Single[] = [];
   eqns.forEach((e, i) => {
+    // a transpose a loop wrote
+    if (absorbed.has(e)) return;
     const shape = (group[0] ?? e).outs[0]?.aval.shape;
     if (shape !== undefined && group.length < MAX_GROUP && fusable(e, sizeOf(shape))) {
       group.push(e);
@@ -480,6 +605,7 @@ export function compile(g: Graph): Plan {
     }
     flush(group, i, null);
     group = [];
+    if (absorbed.has(e)) return;
     const out = e.outs[0];
     if (out !== undefined && fusable(e, sizeOf(out.aval.shape))) group.push(e);
     else steps.push({ kind: "eqn", eqn: e, rule: e.rule });
@@ -558,7 +684,7 @@ function planned(g: Graph, steps: readonly Step[], fusedGroups: number, matmulTr
       readSlots.push([]);
       const copies = s.ins.map((v, k) => {
         const p = at(s.tile, k, "jit");
-        if (p === null || constVars.has(v)) return -1;
+        if (p === null || constVars.has(v) || at(s.direct, k, "jit")) return -1;
         if (p.kind === "pad") {
           own.push(slots.length);
           slots.push({ dtype: v.aval.dtype, n: sizeOf(p.shape) });
@@ -663,7 +789,9 @@ function planned(g: Graph, steps: readonly Step[], fusedGroups: number, matmulTr
         const copies = at(inSlots, i, "jit");
         const data = s.ins.map((v, k) => {
           const p = at(s.tile, k, "jit");
-          return p === null ? storageOf(read(v)) : copyOf(v, read(v), p, at(copies, k, "jit"), pooled);
+          return p === null || at(s.direct, k, "jit")
+            ? storageOf(read(v))
+            : copyOf(v, read(v), p, at(copies, k, "jit"), pooled);
         });
         // a folded sum's one element: the wasm loop returns it, the JS loop writes it after the outputs
         // (a wasm loop that declines, e.g. operands beyond its memory, returns null: the JS loop runs)
