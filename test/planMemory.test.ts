@@ -113,6 +113,38 @@ describe("kept buffers never show through in returned arrays", () => {
   });
 });
 
+describe("constants with the same elements are read once", () => {
+  it("equal constants (in different shapes) are one input; constants differing in one element stay two", () => {
+    const n = 300;
+    const base = values(n, 21, 1e9);
+    base[5] = 0;
+    // differences only at elements the plan's hash does not sample (every fourth here): a zero of the
+    // other sign, and another value
+    const changed = base.slice();
+    changed[5] = -0;
+    changed[7] = (changed[7] ?? 0) + 1;
+    for (const dtype of DTYPES) {
+      const a = nb.array(base, { dtype });
+      const same = nb.reshape(nb.array(base, { dtype }), [30, 10]);
+      const other = nb.reshape(nb.array(changed, { dtype }), [30, 10]);
+      const f = (x: A) => {
+        const y = nb.reshape(nb.mul(x, a), [30, 10]);
+        return nb.sub(nb.add(nb.mul(y, same), other), nb.mul(y, y));
+      };
+      const x = nb.array(values(n, 22), { dtype });
+      expectIdentical(f(x), nb.jit(f)(x));
+      // one difference at a time
+      for (const k of [5, 7]) {
+        const one = base.slice();
+        one[k] = changed[k] ?? 0;
+        const o = nb.reshape(nb.array(one, { dtype }), [30, 10]);
+        const h = (z: A) => nb.add(nb.mul(nb.reshape(nb.mul(z, a), [30, 10]), o), same);
+        expectIdentical(h(x), nb.jit(h)(x));
+      }
+    }
+  });
+});
+
 describe("pads, broadcasts and transposes in fused loops equal eager evaluation bit for bit", () => {
   // pads along one axis (read in place) and along two (a padded copy), sums of pads (the transpose of
   // slices), vectors broadcast along leading axes (read in place) and along a middle axis (a tiled copy),

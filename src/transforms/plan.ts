@@ -241,6 +241,7 @@ function fuse(
   sum: Single | null,
   uniform: (v: Var) => boolean = () => false,
   transposed: ReadonlyMap<Var, Transposed> = new Map(),
+  canonical: (v: Var) => Var = (v) => v,
 ): FusedStep | null {
   // the scalar functions the loop calls, one per equation (unused for inline ones)
   const fns = group.map((e) => (int32Scalar(e) ? e.rule.scalarInt32 : e.rule.scalar));
@@ -262,8 +263,10 @@ function fuse(
     return t;
   };
   /** The loop's name for operand `v` of `e` (declaring a new input on first use). */
-  const operand = (e: Single, v: Var): string => {
-    if (produced.has(v)) return nameOf(v);
+  const operand = (e: Single, u: Var): string => {
+    if (produced.has(u)) return nameOf(u);
+    // (constants with the same elements, read as they are stored, are one input: one copy into linear memory)
+    const v = sizeOf(u.aval.shape) === n && e.rule !== SH.PAD ? canonical(u) : u;
     const shape = e.outs[0].aval.shape;
     const prep: Prep =
       e.rule === SH.PAD
@@ -514,6 +517,27 @@ export function compile(g: Graph): Plan {
     if (u === undefined) uniformConsts.set(v, (u = isUniform(g.consts[i])));
     return u;
   };
+  // constants with the same dtype and elements (bitwise), by their first: e.g. a slice of an identity
+  // basis and its reshape, which jacfwd and jacrev make separately
+  const firstLike = new Map<string, Var[]>();
+  const canonicalConst = new Map<Var, Var>();
+  g.constVars.forEach((v, i) => {
+    const c = g.consts[i];
+    if (!(c instanceof ConcreteArray) || c.device !== "cpu" || c.size < 2) return;
+    const d = storageOf(c);
+    let h = 0;
+    for (let k = 0; k < d.length; k += Math.max(1, d.length >> 6)) h = (Math.imul(h, 31) + (d[k] ?? 0) * 1e6) | 0;
+    const key = `${c.dtype}|${d.length}|${h}`;
+    const list = firstLike.get(key) ?? [];
+    const same = list.find((w) => {
+      const e = storageOf(g.consts[g.constVars.indexOf(w)] as ConcreteArray);
+      for (let k = 0; k < d.length; k++) if (!Object.is(d[k], e[k])) return false;
+      return true;
+    });
+    if (same !== undefined) canonicalConst.set(v, same);
+    else firstLike.set(key, [...list, v]);
+  });
+  const canonical = (v: Var): Var => canonicalConst.get(v) ?? v;
   // where each variable is read (equation indices; Infinity for graph outputs)
   const uses = new Map<Var, number[]>();
   const use = (v: Var, i: number) => {
@@ -548,7 +572,7 @@ export function compile(g: Graph): Plan {
         const v = e.outs[0];
         if ((uses.get(v) ?? []).some((k) => k >= end && !(sum !== null && k === end))) live.add(v);
       }
-      const f = fuse(group, live, sum, uniform, transposed);
+      const f = fuse(group, live, sum, uniform, transposed, canonical);
       if (f !== null) {
         for (const e of f.absorbed) absorbed.add(e);
         steps.push(f);
