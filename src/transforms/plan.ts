@@ -3,10 +3,17 @@
  * Equations run their kernels directly (their shapes were checked when the
  * graph was staged), and runs of elementwise equations with the same number
  * of elements are fused into a single generated loop: no intermediate arrays,
- * one pass over memory. Reshapes inside a run are aliases, broadcast operands
- * are read from a tiled copy, and equations independent of the run are
- * scheduled ahead of it. The fused code computes exactly what the kernels compute
- * (the same scalar functions, the same rounding to each equation's dtype).
+ * one pass over memory. Reshapes inside a run are aliases, broadcast and
+ * zero-padded operands are read in place by the JS loop where their pattern
+ * allows (a vector repeated along leading axes; a pad along one axis) and
+ * from a tiled or padded copy otherwise, a transpose that is the only reader
+ * of a loop's result is written by the loop, and equations independent of the
+ * run are scheduled ahead of it. A loop of a few cheap operations runs as JS
+ * (the WebAssembly form would spend longer copying operands into linear
+ * memory). Buffers of results that do not leave the plan, and the copies, are
+ * kept from call to call (see {@link planned}). The fused code computes exactly
+ * what the kernels compute (the same scalar functions, the same rounding to
+ * each equation's dtype).
  *
  * What can be fused is read from the primitives' rows: an elementwise row
  * has a `scalar` function (called from the loop) or an `inline` expression,
