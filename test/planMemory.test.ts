@@ -188,6 +188,18 @@ describe("pads, broadcasts and transposes in fused loops equal eager evaluation 
         return nb.add(nb.transpose(nb.add(p, 1), [2, 0, 1]), s);
       },
     ],
+    [
+      "folded sums over in-place reads (a repeated vector; pads), the first operand of their loops",
+      (x, v) => {
+        const m = nb.reshape(x, [12, 29]);
+        const a = nb.sum(nb.mul(nb.add(m, v), m)); // v read in place (input 1), the sum folded into the loop
+        const a0 = nb.sum(nb.mul(nb.add(v, m), m)); // v as input 0
+        const mm = nb.mul(m, m);
+        const b = nb.sub(nb.mul(m, v), v);
+        const c = nb.sum(nb.mul(nb.add(padLoHi(b, [0, 1], [0, 0]), 2), padLoHi(mm, [0, 0], [0, 1])));
+        return nb.add(nb.add(a, a0), c);
+      },
+    ],
   ];
   const n = 12 * 29;
   let minSize = 0;
@@ -203,7 +215,7 @@ describe("pads, broadcasts and transposes in fused loops equal eager evaluation 
       try {
         for (const dtype of DTYPES)
           for (const seed of [1, 2, 3]) {
-            const x = nb.array(values(n, seed), { dtype });
+            const x = nb.array(values(n, seed), { dtype }).reshape([12, 29]);
             const v = nb.array(values(29, seed + 100, 5), { dtype });
             const w = nb.array(values(12, seed + 200, 5), { dtype });
             const g = nb.makeGraph(f)(x, v, w);

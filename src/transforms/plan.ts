@@ -351,20 +351,20 @@ function fuse(
       // a transpose (rows × cols to cols × rows) of the output, its only reader, written by the loop
       outs[l.out] = at(tr.eqn.outs, 0, "jit");
       absorbed.push(tr.eqn);
-      const [q, c, r] = [`q${l.out}`, `w${l.out}`, `r${l.out}`];
+      const [q, c, r] = [`tq${l.out}`, `tc${l.out}`, `tr${l.out}`];
       head.push(`let ${q} = 0, ${c} = 0, ${r} = 0;`);
       tails.push(`${q} += ${tr.rows}; if (++${c} === ${tr.cols}) { ${c} = 0; ${q} = ++${r}; }`);
       return `o${l.out}[${q}] = ${l.t};`;
     }
-    const p = at(tile, l, "jit");
-    const d = at(direct, l, "jit") ? directRead(p, at(ins, l, "jit").aval.shape) : null;
+    const d = at(direct, l, "jit") ? directRead(at(tile, l, "jit"), at(ins, l, "jit").aval.shape) : null;
     if (d === null) return `const x${l} = a${l}[i];`;
     // a counter over each period of the operand's reads, and (padded) the next element's position
-    head.push(`let c${l} = 0;`);
-    tails.push(`if (++c${l} === ${d.period}) c${l} = 0;`);
-    if (d.kind === "repeat") return `const x${l} = a${l}[c${l}];`;
-    head.push(`let p${l} = 0;`);
-    return `const x${l} = c${l} >= ${d.from} && c${l} < ${d.to} ? a${l}[p${l}++] : 0;`;
+    const [c, p] = [`rc${l}`, `rp${l}`];
+    head.push(`let ${c} = 0;`);
+    tails.push(`if (++${c} === ${d.period}) ${c} = 0;`);
+    if (d.kind === "repeat") return `const x${l} = a${l}[${c}];`;
+    head.push(`let ${p} = 0;`);
+    return `const x${l} = ${c} >= ${d.from} && ${c} < ${d.to} ? a${l}[${p}++] : 0;`;
   });
   lines.length = 0;
   lines.push(...body0, ...tails);
