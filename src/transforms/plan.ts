@@ -700,7 +700,6 @@ function planned(g: Graph, steps: readonly Step[], fusedGroups: number, matmulTr
   /** Per equation step: the kept buffers of its inputs (whose storage an output may share). */
   const readSlots: number[][] = [];
   const slotOf = new Map<Var, number>();
-  const own: number[] = []; // padded copies' buffers, never shared
   steps.forEach((s, i) => {
     if (s.kind === "eqn") {
       outSlots.push([]);
@@ -717,7 +716,7 @@ function planned(g: Graph, steps: readonly Step[], fusedGroups: number, matmulTr
         const p = at(s.tile, k, "jit");
         if (p === null || constVars.has(v) || at(s.direct, k, "jit")) return -1;
         if (p.kind === "pad") {
-          own.push(slots.length);
+          // its own buffer, never shared (its zeros stay)
           slots.push({ dtype: v.aval.dtype, n: sizeOf(p.shape) });
           return slots.length - 1;
         }
@@ -742,7 +741,6 @@ function planned(g: Graph, steps: readonly Step[], fusedGroups: number, matmulTr
       if (k !== undefined && lastRead.get(v) === i) give(k);
     }
   });
-  void own;
 
   const bufs: (TypedArray | null)[] = slots.map(() => null);
   const buffer = (k: number, dtype: DType, n: number, pooled: boolean): TypedArray => {
