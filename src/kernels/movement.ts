@@ -10,10 +10,19 @@ import { axisLoop, bcastStrides, lastStride, stridedRuns } from "./strided.js";
 
 export function broadcastTo(x: ConcreteArray, shape: Shape): ConcreteArray {
   if (shapesEqual(x.shape, shape)) return x;
+  const out = allocate(x.dtype, sizeOf(shape));
+  broadcastInto(x, shape, out);
+  return new ConcreteArray(out, shape, x.dtype, x.weakType);
+}
+
+/**
+ * Writes `x` broadcast to `shape` into `out` (`sizeOf(shape)` elements, every one written): what
+ * {@link broadcastTo} returns, into a buffer the caller owns (jit's plans reuse theirs).
+ */
+export function broadcastInto(x: ConcreteArray, shape: Shape, out: TypedArray): void {
   const n = sizeOf(shape);
-  const out = allocate(x.dtype, n);
   const d = storageOf(x);
-  if (d.length === 1) out.fill(at(d, 0, "broadcastTo"));
+  if (d.length === 1) out.fill(at(d, 0, "broadcastTo"), 0, n);
   else if (n > 0) {
     const s = bcastStrides(x.shape, shape);
     const step = lastStride(s);
@@ -27,7 +36,6 @@ export function broadcastTo(x: ConcreteArray, shape: Shape): ConcreteArray {
       else for (let j = 0; j < len; j++, p += step) out[o++] = d[p]!;
     });
   }
-  return new ConcreteArray(out, shape, x.dtype, x.weakType);
 }
 
 /** Copies `x` read through per-output-axis input strides starting at `base` into `outShape`. */
@@ -67,7 +75,7 @@ function transpose2d(d: TypedArray, out: TypedArray, rows: number, cols: number)
  * (and in order) merged: the extents of the merged input axes, and the
  * permutation of them. E.g. [n, m, 1] by (1, 0, 2) is [n, m] by (1, 0).
  */
-function collapsedPerm(shape: readonly number[], perm: readonly number[]): { dims: number[]; perm: number[] } {
+export function collapsedPerm(shape: readonly number[], perm: readonly number[]): { dims: number[]; perm: number[] } {
   const kept = perm.filter((p) => shape[p] !== 1);
   // runs of consecutive input axes in output order become one axis (each run has a first axis)
   const runs: [number, ...number[]][] = [];
@@ -150,6 +158,15 @@ export function pad(x: ConcreteArray, lo: readonly number[], hi: readonly number
   const out = allocate(x.dtype, sizeOf(outShape));
   scatterInto(x, out, outShape, lo, "pad");
   return new ConcreteArray(out, outShape, x.dtype, x.weakType);
+}
+
+/**
+ * Writes the elements of `x` where {@link pad} puts them in `out` (of shape `outShape`, `lo`
+ * elements before them on each axis) and nothing else: `out` already zero outside them gives
+ * pad's value (jit's plans keep such a buffer per padded operand, its zeros written once).
+ */
+export function padInto(x: ConcreteArray, lo: readonly number[], outShape: Shape, out: TypedArray): void {
+  scatterInto(x, out, outShape, lo, "pad");
 }
 
 export function concatenate(xs: readonly ConcreteArray[], axis: number, dtype: DType): ConcreteArray {

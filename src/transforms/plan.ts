@@ -3,10 +3,17 @@
  * Equations run their kernels directly (their shapes were checked when the
  * graph was staged), and runs of elementwise equations with the same number
  * of elements are fused into a single generated loop: no intermediate arrays,
- * one pass over memory. Reshapes inside a run are aliases, broadcast operands
- * are read from a tiled copy, and equations independent of the run are
- * scheduled ahead of it. The fused code computes exactly what the kernels compute
- * (the same scalar functions, the same rounding to each equation's dtype).
+ * one pass over memory. Reshapes inside a run are aliases, broadcast and
+ * zero-padded operands are read in place by the JS loop where their pattern
+ * allows (a vector repeated along leading axes; a pad along one axis) and
+ * from a tiled or padded copy otherwise, a transpose that is the only reader
+ * of a loop's result is written by the loop, and equations independent of the
+ * run are scheduled ahead of it. A loop of a few cheap operations runs as JS
+ * (the WebAssembly form would spend longer copying operands into linear
+ * memory). Buffers of results that do not leave the plan, and the copies, are
+ * kept from call to call (see {@link planned}). The fused code computes exactly
+ * what the kernels compute (the same scalar functions, the same rounding to
+ * each equation's dtype).
  *
  * What can be fused is read from the primitives' rows: an elementwise row
  * has a `scalar` function (called from the loop) or an `inline` expression,
@@ -16,6 +23,7 @@ import { ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
 import { NablaError, at } from "../core/errors.js";
 import { DType, type TypedArray, allocate } from "../core/dtype.js";
 import * as SH from "../prims/shape.js";
+import * as K from "../kernels/movement.js";
 import { MATMUL } from "../prims/linalg.js";
 import { matmulT } from "../kernels/matmul.js";
 import { sizeOf } from "../core/shape.js";
@@ -36,8 +44,12 @@ interface FusedStep {
   kind: "fused";
   kernel: Kernel;
   ins: Var[];
-  /** Per input: the shape it is broadcast to (its elements tiled in row-major order of that shape), or null. */
-  tile: (readonly number[] | null)[];
+  /** Per input: how the loop reads it (see {@link Prep}). */
+  tile: Prep[];
+  /** Per input: whether the loop reads it in place (a tiled or padded operand without its copy, see directRead). */
+  direct: boolean[];
+  /** Transposes of outputs the loop writes transposed (their outputs are the loop's, see {@link Transposed}). */
+  absorbed: Equation[];
   outs: Var[];
   /** The loop's length (every output has this many elements, each in its own shape). */
   size: number;
@@ -47,6 +59,16 @@ interface FusedStep {
   wasm: EwKernel | null;
 }
 type Step = EqnStep | FusedStep;
+
+/**
+ * How a fused loop reads an input: its elements as stored (null), or a copy made before the loop
+ * ("tile": broadcast to `shape`, its elements tiled in row-major order of that shape; "pad": zero
+ * padded to `shape` with `lo` elements before it on each axis, what a pad equation of the loop gives).
+ */
+type Prep =
+  | null
+  | { readonly kind: "tile"; readonly shape: readonly number[] }
+  | { readonly kind: "pad"; readonly shape: readonly number[]; readonly lo: readonly number[] };
 
 /** An equation with exactly one output: every equation a fused loop holds, and the sum it folds. */
 type Single = Equation & { readonly outs: readonly [Var] };
@@ -122,8 +144,11 @@ function tileKey(from: readonly number[], to: readonly number[]): string {
 function fusable(e: Equation, n: number): e is Single {
   const [out] = e.outs;
   if (e.outs.length !== 1 || out === undefined || sizeOf(out.aval.shape) !== n) return false;
-  return isElementwise(e) || isAlias(e) || (e.rule === SH.BROADCAST && e.inputs.length === 1);
+  return isElementwise(e) || isAlias(e) || ((e.rule === SH.BROADCAST || e.rule === SH.PAD) && e.inputs.length === 1);
 }
+
+/** Equations a loop computes as a read of its operand (an alias, or a copy of it made before the loop). */
+const isRead = (e: Equation): boolean => isAlias(e) || e.rule === SH.BROADCAST || e.rule === SH.PAD;
 
 /** Rounds a JS number expression to what storing it in `dtype` gives. */
 function rounded(expr: string, dtype: DType): string {
@@ -142,6 +167,77 @@ function expression(e: Single, j: number, args: string[]): string {
   return rounded(x, e.outs[0].aval.dtype);
 }
 
+/**
+ * How the JS loop reads a tiled or padded operand in place, or null (it reads a copy): "repeat", an
+ * operand whose elements the loop reads over and over in order (broadcast along leading axes), at
+ * a counter modulo `period`; "pad", an operand padded along one axis, read in order at the
+ * positions [from, to) of each `period` elements of the loop (zero elsewhere).
+ */
+function directRead(
+  p: Prep,
+  from: readonly number[],
+): { kind: "repeat"; period: number } | { kind: "pad"; period: number; from: number; to: number } | null {
+  if (p === null) return null;
+  const to = p.shape;
+  const lead = to.length - from.length;
+  if (lead < 0) return null;
+  const src = [...(new Array(lead).fill(1) as number[]), ...from];
+  if (p.kind === "tile") {
+    // unit axes of the operand first, then its own extents: it repeats as a whole
+    let k = 0;
+    while (k < to.length && src[k] === 1) k++;
+    if (!src.every((d, a) => a < k || d === to[a])) return null;
+    const period = sizeOf(from);
+    return period > 1 ? { kind: "repeat", period } : null;
+  }
+  if (lead !== 0) return null;
+  const padded = p.lo.flatMap((l, a) => (l !== 0 || at(src, a, "jit") !== at(to, a, "jit") ? [a] : []));
+  if (padded.length !== 1) return null;
+  const axis = at(padded, 0, "jit");
+  const inner = sizeOf(to.slice(axis + 1));
+  const lo = at(p.lo, axis, "jit");
+  return {
+    kind: "pad",
+    period: at(to, axis, "jit") * inner,
+    from: lo * inner,
+    to: (lo + at(src, axis, "jit")) * inner,
+  };
+}
+
+/** Operations whose compiled (WebAssembly) form is no faster than the JS loop's one pass: a few cheap ones. */
+const CHEAP = new Set(["add", "sub", "mul", "neg"]);
+
+/**
+ * Whether a loop's compiled form would spend longer copying its operands into linear memory (and
+ * its results out) than computing: float loops of cheap operations (exact in IEEE arithmetic, so
+ * the JS loop's values are the compiled loop's) no more numerous than the arrays it would copy.
+ */
+function copiesDominate(
+  group: readonly Single[],
+  ins: readonly Var[],
+  tile: readonly Prep[],
+  outs: readonly Var[],
+  n: number,
+  uniform: (v: Var) => boolean,
+): boolean {
+  const ops = group.filter((e) => !isRead(e));
+  const float = (v: Var) => v.aval.dtype === "float64" || v.aval.dtype === "float32";
+  if (!ops.every((e) => CHEAP.has(e.rule.name) && float(e.outs[0]))) return false;
+  const copies = ins.filter((v, k) => tile[k] !== null || (sizeOf(v.aval.shape) === n && !uniform(v))).length;
+  return ops.length <= copies + outs.length;
+}
+
+/**
+ * A transpose that is the only reader of a value a loop may compute, and that swaps two blocks of
+ * axes (`rows` × `cols` to `cols` × `rows`, unit axes aside): a JS loop writes the transpose's
+ * output in place of the value (issue 8: Hessians by jacfwd of jacrev end in such a transpose).
+ */
+interface Transposed {
+  eqn: Equation;
+  rows: number;
+  cols: number;
+}
+
 let codegen = true;
 /** Longest run fused into one loop: keeps generated functions small enough for the JIT compiler. */
 const MAX_GROUP = 256;
@@ -151,17 +247,21 @@ function fuse(
   liveAfter: Set<Var>,
   sum: Single | null,
   uniform: (v: Var) => boolean = () => false,
+  transposed: ReadonlyMap<Var, Transposed> = new Map(),
+  canonical: (v: Var) => Var = (v) => v,
 ): FusedStep | null {
   // the scalar functions the loop calls, one per equation (unused for inline ones)
   const fns = group.map((e) => (int32Scalar(e) ? e.rule.scalarInt32 : e.rule.scalar));
   const n = sizeOf(at(group, 0, "jit").outs[0].aval.shape);
   const produced = new Set(group.map((e) => e.outs[0]));
   const ins: Var[] = [];
-  const tile: (readonly number[] | null)[] = [];
+  const tile: Prep[] = [];
   // an operand's input index; a broadcast operand is one input per shape it is tiled to
   const inputOf = new Map<string, number>();
   const name = new Map<Var, string>();
-  const lines: string[] = [];
+  // the loop body; a number stands for the read of that input, written once the loop's form is chosen
+  // (and an object the store of an output, in order or transposed)
+  const lines: (string | number | { out: number; t: string })[] = [];
   const head: string[] = [];
   /** The loop's name for the result of an earlier equation of the group. */
   const nameOf = (v: Var): string => {
@@ -170,20 +270,34 @@ function fuse(
     return t;
   };
   /** The loop's name for operand `v` of `e` (declaring a new input on first use). */
-  const operand = (e: Single, v: Var): string => {
-    if (produced.has(v)) return nameOf(v);
-    const tiled = tiledOperand(e, v, n);
-    const key = tiled ? `${v.id}|${tileKey(v.aval.shape, e.outs[0].aval.shape)}` : `${v.id}`;
+  const operand = (e: Single, u: Var): string => {
+    if (produced.has(u)) return nameOf(u);
+    // (constants with the same elements, read as they are stored, are one input: one copy into linear memory)
+    const v = sizeOf(u.aval.shape) === n && e.rule !== SH.PAD ? canonical(u) : u;
+    const shape = e.outs[0].aval.shape;
+    const prep: Prep =
+      e.rule === SH.PAD
+        ? { kind: "pad", shape, lo: (e.params as { lo: number[] }).lo }
+        : tiledOperand(e, v, n)
+          ? { kind: "tile", shape }
+          : null;
+    const key =
+      prep === null
+        ? `${v.id}`
+        : prep.kind === "tile"
+          ? `${v.id}|${tileKey(v.aval.shape, shape)}`
+          : `${v.id}|pad|${prep.lo.join(",")}|${shape.join(",")}`;
+    const single = prep === null && sizeOf(v.aval.shape) === 1 && n !== 1;
     let k = inputOf.get(key);
     if (k === undefined) {
       inputOf.set(key, (k = ins.length));
       ins.push(v);
-      tile.push(tiled ? e.outs[0].aval.shape : null);
+      tile.push(prep);
       head.push(`const a${k} = ins[${k}];`);
-      if (!tiled && sizeOf(v.aval.shape) === 1 && n !== 1) head.push(`const s${k} = a${k}[0];`);
-      else lines.push(`const x${k} = a${k}[i];`);
+      if (single) head.push(`const s${k} = a${k}[0];`);
+      else lines.push(k);
     }
-    return !tiled && sizeOf(v.aval.shape) === 1 && n !== 1 ? `s${k}` : `x${k}`;
+    return single ? `s${k}` : `x${k}`;
   };
   const outs: Var[] = [];
   // per equation, its operands as loop values: an input's index, or ~j for the result of equation j
@@ -206,8 +320,8 @@ function fuse(
     }
     refs.push(ref);
     resultOf.set(v, j);
-    if (isAlias(e) || e.rule === SH.BROADCAST) {
-      // no operation: the loop reads the same element (or the tiled copy's)
+    if (isRead(e)) {
+      // no operation: the loop reads the same element (or the tiled or padded copy's)
       lines.push(`const ${t} = ${at(args, 0, "jit")};`);
     } else {
       if (!inlined(e)) head.push(`const f${j} = F[${j}];`);
@@ -216,10 +330,44 @@ function fuse(
     name.set(v, t);
     if (liveAfter.has(v)) {
       head.push(`const o${outs.length} = outs[${outs.length}];`);
-      lines.push(`o${outs.length}[i] = ${t};`);
+      lines.push({ out: outs.length, t });
       outs.push(v);
     }
   });
+  let wasm: EwKernel | null = null;
+  if (n >= wasmMinSize() && !copiesDominate(group, ins, tile, outs, n, uniform)) {
+    const prog = wasmProgram(group, refs, ins, tile, outs, sum, n, uniform);
+    if (prog !== null) wasm = compileElementwise(prog);
+  }
+  // the JS loop reads a tiled or padded operand in place when it can (and no compiled loop needs the copy)
+  const direct = tile.map((p, k) => wasm === null && directRead(p, at(ins, k, "jit").aval.shape) !== null);
+  const tails: string[] = [];
+  const absorbed: Equation[] = [];
+  const body0 = lines.map((l) => {
+    if (typeof l === "string") return l;
+    if (typeof l === "object") {
+      const tr = wasm === null ? transposed.get(at(outs, l.out, "jit")) : undefined;
+      if (tr === undefined) return `o${l.out}[i] = ${l.t};`;
+      // a transpose (rows × cols to cols × rows) of the output, its only reader, written by the loop
+      outs[l.out] = at(tr.eqn.outs, 0, "jit");
+      absorbed.push(tr.eqn);
+      const [q, c, r] = [`tq${l.out}`, `tc${l.out}`, `tr${l.out}`];
+      head.push(`let ${q} = 0, ${c} = 0, ${r} = 0;`);
+      tails.push(`${q} += ${tr.rows}; if (++${c} === ${tr.cols}) { ${c} = 0; ${q} = ++${r}; }`);
+      return `o${l.out}[${q}] = ${l.t};`;
+    }
+    const d = at(direct, l, "jit") ? directRead(at(tile, l, "jit"), at(ins, l, "jit").aval.shape) : null;
+    if (d === null) return `const x${l} = a${l}[i];`;
+    // a counter over each period of the operand's reads, and (padded) the next element's position
+    const [c, p] = [`rc${l}`, `rp${l}`];
+    head.push(`let ${c} = 0;`);
+    tails.push(`if (++${c} === ${d.period}) ${c} = 0;`);
+    if (d.kind === "repeat") return `const x${l} = a${l}[${c}];`;
+    head.push(`let ${p} = 0;`);
+    return `const x${l} = ${c} >= ${d.from} && ${c} < ${d.to} ? a${l}[${p}++] : 0;`;
+  });
+  lines.length = 0;
+  lines.push(...body0, ...tails);
   let body: string;
   if (sum !== null) {
     // the reduction's own accumulation (the kernel's arithmetic and order: chunks of SUM_CHUNK
@@ -236,11 +384,6 @@ ${fold.step("total", "acc")}
 }
 outs[${outs.length}][0] = total;`;
   } else body = `${head.join("\n")}\nfor (let i = 0; i < n; i++) {\n${lines.join("\n")}\n}`;
-  let wasm: EwKernel | null = null;
-  if (n >= wasmMinSize()) {
-    const prog = wasmProgram(group, refs, ins, tile, outs, sum, n, uniform);
-    if (prog !== null) wasm = compileElementwise(prog);
-  }
   try {
     const make = new Function("F", `"use strict"; return function fused(ins, outs, n) {\n${body}\n};`) as (
       f: typeof fns,
@@ -250,7 +393,9 @@ outs[${outs.length}][0] = total;`;
       kernel: make(fns),
       ins,
       tile,
+      direct,
       outs,
+      absorbed,
       size: n,
       sum: sum === null ? null : sum.outs[0],
       wasm,
@@ -271,7 +416,7 @@ function wasmProgram(
   group: readonly Single[],
   refs: readonly (readonly number[])[],
   ins: Var[],
-  tile: readonly (readonly number[] | null)[],
+  tile: readonly Prep[],
   outs: Var[],
   sum: Single | null,
   n: number,
@@ -287,7 +432,7 @@ function wasmProgram(
   group.forEach((e, j) => {
     const args = at(refs, j, "jit").map((r) => (r < 0 ? at(result, ~r, "jit") : r));
     let value: number;
-    if (isAlias(e) || e.rule === SH.BROADCAST) value = at(args, 0, "jit");
+    if (isRead(e)) value = at(args, 0, "jit");
     else {
       ops.push({ op: e.rule.name, args });
       value = ins.length + ops.length - 1;
@@ -306,7 +451,9 @@ function wasmProgram(
     dtype,
     // a constant whose elements are all equal (a materialised broadcast, e.g. the ones of a sum's
     // cotangent) is read as one element: the compiled loop splats its first element
-    scalarIn: ins.map((v, k) => (tile[k] === null && sizeOf(v.aval.shape) === 1 && n !== 1) || uniform(v)),
+    scalarIn: ins.map(
+      (v, k) => (tile[k] === null && sizeOf(v.aval.shape) === 1 && n !== 1) || (tile[k]?.kind !== "pad" && uniform(v)),
+    ),
     ops,
     outs: outs.map(valueOf),
     sum: sum === null ? null : valueOf(at(sum.inputs, 0, "jit")),
@@ -377,24 +524,44 @@ export function compile(g: Graph): Plan {
     if (u === undefined) uniformConsts.set(v, (u = isUniform(g.consts[i])));
     return u;
   };
+  // constants with the same dtype and elements (bitwise), by their first: e.g. a slice of an identity
+  // basis and its reshape, which jacfwd and jacrev make separately
+  const firstLike = new Map<string, Var[]>();
+  const canonicalConst = new Map<Var, Var>();
+  g.constVars.forEach((v, i) => {
+    const c = g.consts[i];
+    if (!(c instanceof ConcreteArray) || c.device !== "cpu" || c.size < 2) return;
+    const d = storageOf(c);
+    let h = 0;
+    for (let k = 0; k < d.length; k += Math.max(1, d.length >> 6)) h = (Math.imul(h, 31) + (d[k] ?? 0) * 1e6) | 0;
+    const key = `${c.dtype}|${d.length}|${h}`;
+    const list = firstLike.get(key) ?? [];
+    const same = list.find((w) => {
+      const e = storageOf(g.consts[g.constVars.indexOf(w)] as ConcreteArray);
+      for (let k = 0; k < d.length; k++) if (!Object.is(d[k], e[k])) return false;
+      return true;
+    });
+    if (same !== undefined) canonicalConst.set(v, same);
+    else firstLike.set(key, [...list, v]);
+  });
+  const canonical = (v: Var): Var => canonicalConst.get(v) ?? v;
   // where each variable is read (equation indices; Infinity for graph outputs)
   const uses = readers(eqns, g.outs);
   const steps: Step[] = [];
   let fusedGroups = 0;
-  // broadcast operands tiled for a loop: a constant's copy is made once, here
-  const constTiles = new Map<string, TypedArray>();
-  const tiled = (v: Var, x: ConcreteArray, shape: readonly number[]): TypedArray => {
-    const constant = g.constVars.includes(v);
-    const key = `${v.id}|${shape.join(",")}`;
-    const hit = constant ? constTiles.get(key) : undefined;
-    if (hit !== undefined) return hit;
-    const [t] = SH.BROADCAST.impl([x], { shape: shape.slice() }, [
-      { shape: shape.slice(), dtype: x.dtype, weak: x.weakType },
-    ]);
-    const d = storageOf(t as ConcreteArray);
-    if (constant) constTiles.set(key, d);
-    return d;
-  };
+  // transposes a loop may write (see Transposed), by the value they read
+  const transposed = new Map<Var, Transposed>();
+  for (const e of eqns) {
+    const [x] = e.inputs;
+    if (e.rule !== SH.TRANSPOSE || x === undefined || e.outs.length !== 1) continue;
+    const u = uses.get(x) ?? [];
+    if (u.length !== 1 || u[0] === Infinity) continue;
+    const c = K.collapsedPerm(x.aval.shape, (e.params as { perm: number[] }).perm);
+    const [rows, cols] = c.dims;
+    if (c.perm.length === 2 && c.perm[0] === 1 && rows !== undefined && cols !== undefined)
+      transposed.set(x, { eqn: e, rows, cols });
+  }
+  const absorbed = new Set<Equation>();
   /** Emits a group ending before equation `end`; `sum` is a full reduce_sum at `end` folded into the loop. */
   const flush = (group: readonly Single[], end: number, sum: Single | null): boolean => {
     // worth a loop: two equations (or one and a folded sum), at least one doing arithmetic
@@ -405,8 +572,9 @@ export function compile(g: Graph): Plan {
         const v = e.outs[0];
         if ((uses.get(v) ?? []).some((k) => k >= end && !(sum !== null && k === end))) live.add(v);
       }
-      const f = fuse(group, live, sum, uniform);
+      const f = fuse(group, live, sum, uniform, transposed, canonical);
       if (f !== null) {
+        for (const e of f.absorbed) absorbed.add(e);
         steps.push(f);
         fusedGroups++;
         return true;
@@ -441,6 +609,8 @@ export function compile(g: Graph): Plan {
   };
   let group: Single[] = [];
   eqns.forEach((e, i) => {
+    // a transpose a loop wrote
+    if (absorbed.has(e)) return;
     const shape = (group[0] ?? e).outs[0]?.aval.shape;
     if (shape !== undefined && group.length < MAX_GROUP && fusable(e, sizeOf(shape))) {
       group.push(e);
@@ -459,59 +629,205 @@ export function compile(g: Graph): Plan {
     }
     flush(group, i, null);
     group = [];
+    if (absorbed.has(e)) return;
     const out = e.outs[0];
     if (out !== undefined && fusable(e, sizeOf(out.aval.shape))) group.push(e);
     else steps.push({ kind: "eqn", eqn: e, rule: e.rule });
   });
   flush(group, eqns.length, null);
 
+  return planned(g, steps, fusedGroups, g.equations.length - eqns.length);
+}
+
+/** Whether a primitive's parameters carry code or graphs (higher-order primitives), or it wraps user code. */
+const higherOrder = (e: Equation): boolean =>
+  e.rule.opaque === true ||
+  Object.values(e.params as Record<string, unknown>).some(
+    (v) => typeof v === "function" || (v !== null && typeof v === "object" && !Array.isArray(v)),
+  );
+
+/**
+ * The plan of `steps`, with its memory: every buffer a fused loop writes that does not leave the
+ * plan (a graph output, or an operand of a higher-order primitive or one wrapping user code) and
+ * every tiled or padded copy of an operand is kept from call to call, not allocated anew (issue 8:
+ * allocation and the collection of large typed arrays were much of what a jitted call cost). A
+ * buffer is shared by values whose lifetimes do not overlap (linear scan over the steps, same
+ * dtype and length). A padded copy has a buffer of its own, whose zeros are written once; a
+ * constant's tiled or padded copy is made once. An equation whose output shares the storage of
+ * a kept buffer (a reshape's does) takes that buffer with it: the plan makes a new one for its
+ * next use. A call made while another runs (from inside a kernel) allocates everything.
+ */
+function planned(g: Graph, steps: readonly Step[], fusedGroups: number, matmulTransposes: number): Plan {
+  const outVars = new Set<Var>();
+  for (const v of g.outs) if (v !== null) outVars.add(v);
+  const constVars = new Set(g.constVars);
+  // the last step reading each variable, and whether some reader keeps it beyond the plan's control
+  const lastRead = new Map<Var, number>();
+  const escapes = new Set<Var>(outVars);
+  steps.forEach((s, i) => {
+    const reads = s.kind === "eqn" ? s.eqn.inputs : s.ins;
+    for (const v of reads) lastRead.set(v, i);
+    if (s.kind === "eqn" && higherOrder(s.eqn)) for (const v of reads) escapes.add(v);
+  });
+  // buffers: dtype and length, assigned by a linear scan (free ones by "dtype:length")
+  const slots: { dtype: DType; n: number }[] = [];
+  const free = new Map<string, number[]>();
+  const take = (dtype: DType, n: number): number => {
+    const list = free.get(`${dtype}:${n}`);
+    const k = list?.pop();
+    if (k !== undefined) return k;
+    slots.push({ dtype, n });
+    return slots.length - 1;
+  };
+  const give = (k: number): void => {
+    const slot = at(slots, k, "jit");
+    const key = `${slot.dtype}:${slot.n}`;
+    const list = free.get(key);
+    if (list === undefined) free.set(key, [k]);
+    else list.push(k);
+  };
+  /** Per step: the buffer of each output (fused loops; -1: allocated per call). */
+  const outSlots: number[][] = [];
+  /** Per step: the buffer of each input's copy (tiled: shared; padded: its own; -1: none or a constant's). */
+  const inSlots: number[][] = [];
+  /** Per equation step: the kept buffers of its inputs (whose storage an output may share). */
+  const readSlots: number[][] = [];
+  const slotOf = new Map<Var, number>();
+  steps.forEach((s, i) => {
+    if (s.kind === "eqn") {
+      outSlots.push([]);
+      inSlots.push([]);
+      const kept = new Set<number>();
+      for (const v of s.eqn.inputs) {
+        const k = slotOf.get(v);
+        if (k !== undefined) kept.add(k);
+      }
+      readSlots.push([...kept]);
+    } else {
+      readSlots.push([]);
+      const copies = s.ins.map((v, k) => {
+        const p = at(s.tile, k, "jit");
+        if (p === null || constVars.has(v) || at(s.direct, k, "jit")) return -1;
+        if (p.kind === "pad") {
+          // its own buffer, never shared (its zeros stay)
+          slots.push({ dtype: v.aval.dtype, n: sizeOf(p.shape) });
+          return slots.length - 1;
+        }
+        return take(v.aval.dtype, sizeOf(p.shape));
+      });
+      inSlots.push(copies);
+      outSlots.push(
+        s.outs.map((v) => {
+          if (escapes.has(v)) return -1;
+          const k = take(v.aval.dtype, s.size);
+          slotOf.set(v, k);
+          return k;
+        }),
+      );
+      copies.forEach((k, j) => {
+        if (k >= 0 && at(s.tile, j, "jit")?.kind === "tile") give(k);
+      });
+    }
+    const reads = new Set(s.kind === "eqn" ? s.eqn.inputs : s.ins);
+    for (const v of reads) {
+      const k = slotOf.get(v);
+      if (k !== undefined && lastRead.get(v) === i) give(k);
+    }
+  });
+
+  const bufs: (TypedArray | null)[] = slots.map(() => null);
+  const buffer = (k: number, dtype: DType, n: number, pooled: boolean): TypedArray => {
+    if (!pooled || k < 0) return allocate(dtype, n);
+    const b = bufs[k];
+    if (b !== undefined && b !== null) return b;
+    const fresh = allocate(dtype, n);
+    bufs[k] = fresh;
+    return fresh;
+  };
+  // constants' tiled and padded copies, made once
+  const constCopies = new Map<string, TypedArray>();
+  const copyOf = (v: Var, x: ConcreteArray, p: NonNullable<Prep>, k: number, pooled: boolean): TypedArray => {
+    const constant = constVars.has(v);
+    const key = `${v.id}|${p.kind}|${p.shape.join(",")}|${p.kind === "pad" ? p.lo.join(",") : ""}`;
+    const hit = constant ? constCopies.get(key) : undefined;
+    if (hit !== undefined) return hit;
+    const n = sizeOf(p.shape);
+    // a padded copy's own buffer has its zeros from the first call: only the operand is written
+    const out = constant || !pooled ? allocate(x.dtype, n) : buffer(k, x.dtype, n, true);
+    if (p.kind === "pad") K.padInto(x, p.lo, p.shape, out);
+    else K.broadcastInto(x, p.shape, out);
+    if (constant) constCopies.set(key, out);
+    return out;
+  };
+  let running = false;
+
   return {
     fusedGroups,
-    matmulTransposes: g.equations.length - eqns.length,
+    matmulTransposes,
     wasmGroups: steps.filter((s) => s.kind === "fused" && s.wasm !== null).length,
     run(args: readonly ConcreteArray[]): NDArray[] {
       // debugNans: equation by equation through bind, which checks each primitive's outputs (the
       // fused loops would not); a debugging mode, so speed is secondary
       if (SETTINGS.debugNans) return evalGraph(g, args);
-      const env = new Map<Var, ConcreteArray>();
-      const read = (v: Var | null): ConcreteArray => {
-        if (v === null) throw internal("a symbolic-zero output outside a linear graph");
-        const x = env.get(v);
-        if (x === undefined) throw internal(`variable ${v.id} is read before it is computed`);
-        return x;
-      };
-      g.constVars.forEach((v, i) => env.set(v, g.consts[i] as ConcreteArray));
-      g.inVars.forEach((v, i) => env.set(v, at(args, i, "jit")));
-      for (const s of steps) {
-        if (s.kind === "eqn") {
-          const e = s.eqn;
-          const outs = s.rule.impl(
-            e.inputs.map(read),
-            e.params,
-            e.outs.map((v) => v.aval),
-          );
-          e.outs.forEach((v, i) => env.set(v, at(outs, i, "jit")));
-        } else {
-          const n = s.size;
-          const bufs = s.outs.map((v) => allocate(v.aval.dtype, n));
-          const data = s.ins.map((v, k) => {
-            const shape = s.tile[k];
-            return shape ? tiled(v, read(v), shape) : storageOf(read(v));
-          });
-          // a folded sum's one element: the wasm loop returns it, the JS loop writes it after the outputs
-          // (a wasm loop that declines, e.g. operands beyond its memory, returns null: the JS loop runs)
-          const total = s.sum === null ? null : allocate(s.sum.aval.dtype, 1);
-          const t = s.wasm === null ? null : s.wasm(data, bufs, n);
-          if (t === null) s.kernel(data, total === null ? bufs : [...bufs, total], n);
-          else if (total !== null) total[0] = t;
-          s.outs.forEach((v, i) =>
-            env.set(v, new ConcreteArray(at(bufs, i, "jit"), v.aval.shape, v.aval.dtype, v.aval.weak)),
-          );
-          if (s.sum !== null && total !== null)
-            env.set(s.sum, new ConcreteArray(total, [], s.sum.aval.dtype, s.sum.aval.weak));
-        }
+      // kept buffers unless this call runs inside another (a kernel calling back into the plan)
+      const pooled = !running;
+      running = true;
+      try {
+        return runSteps(args, pooled);
+      } finally {
+        if (pooled) running = false;
       }
-      return g.outs.map(read);
     },
   };
+
+  function runSteps(args: readonly ConcreteArray[], pooled: boolean): NDArray[] {
+    const env = new Map<Var, ConcreteArray>();
+    const read = (v: Var | null): ConcreteArray => {
+      if (v === null) throw internal("a symbolic-zero output outside a linear graph");
+      const x = env.get(v);
+      if (x === undefined) throw internal(`variable ${v.id} is read before it is computed`);
+      return x;
+    };
+    g.constVars.forEach((v, i) => env.set(v, g.consts[i] as ConcreteArray));
+    g.inVars.forEach((v, i) => env.set(v, at(args, i, "jit")));
+    steps.forEach((s, i) => {
+      if (s.kind === "eqn") {
+        const e = s.eqn;
+        const outs = s.rule.impl(
+          e.inputs.map(read),
+          e.params,
+          e.outs.map((v) => v.aval),
+        );
+        e.outs.forEach((v, j) => env.set(v, at(outs, j, "jit")));
+        // an output sharing a kept buffer's storage (a reshape) takes the buffer: a new one next time
+        for (const k of at(readSlots, i, "jit")) {
+          const b = bufs[k];
+          if (b !== undefined && b !== null && outs.some((o) => storageOf(o).buffer === b.buffer)) bufs[k] = null;
+        }
+      } else {
+        const n = s.size;
+        const slotsOut = at(outSlots, i, "jit");
+        const bufsOut = s.outs.map((v, j) => buffer(at(slotsOut, j, "jit"), v.aval.dtype, n, pooled));
+        const copies = at(inSlots, i, "jit");
+        const data = s.ins.map((v, k) => {
+          const p = at(s.tile, k, "jit");
+          return p === null || at(s.direct, k, "jit")
+            ? storageOf(read(v))
+            : copyOf(v, read(v), p, at(copies, k, "jit"), pooled);
+        });
+        // a folded sum's one element: the wasm loop returns it, the JS loop writes it after the outputs
+        // (a wasm loop that declines, e.g. operands beyond its memory, returns null: the JS loop runs)
+        const total = s.sum === null ? null : allocate(s.sum.aval.dtype, 1);
+        const t = s.wasm === null ? null : s.wasm(data, bufsOut, n);
+        if (t === null) s.kernel(data, total === null ? bufsOut : [...bufsOut, total], n);
+        else if (total !== null) total[0] = t;
+        s.outs.forEach((v, j) =>
+          env.set(v, new ConcreteArray(at(bufsOut, j, "jit"), v.aval.shape, v.aval.dtype, v.aval.weak)),
+        );
+        if (s.sum !== null && total !== null)
+          env.set(s.sum, new ConcreteArray(total, [], s.sum.aval.dtype, s.sum.aval.weak));
+      }
+    });
+    return g.outs.map(read);
+  }
 }
