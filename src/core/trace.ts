@@ -114,6 +114,12 @@ export interface Rule<P = unknown> {
    * same statement (the kernel's order, kernels/sumOrder.ts).
    */
   readonly fold?: { readonly init: number; step(acc: string, v: string): string };
+  /**
+   * Elementwise primitives that are one exactly rounded IEEE operation on floats (so a JS loop and
+   * compiled code give the same bits) and no faster compiled than in JS: `jit` keeps a fused loop
+   * of only these in JS when copying its operands into linear memory would cost more than the work.
+   */
+  readonly cheap?: boolean;
   /** Unary primitives with f(f(x)) = x. */
   readonly involution?: boolean;
   /**

@@ -165,6 +165,7 @@ export const NEG: LinearRule<Params["neg"], 1, 1> = {
   scalar: negate,
   inline: ([a]) => `(-${a})`,
   involution: true,
+  cheap: true,
   abstractEval([a]) {
     if (a.dtype === "bool") throw new DTypeError("neg: expected a numeric operand, got bool");
     return sameAval(a);
@@ -283,6 +284,7 @@ export const STOP_GRADIENT: Rule<Params["stop_gradient"], 1, 1> = {
 export const ADD: LinearRule<Params["add"], 2, 1> = {
   ...arithmetic("add", (x, y) => x + y),
   inline: infix("+"),
+  cheap: true,
   commutative: true,
   identity: { left: -0, right: -0 },
   jvp: (_p, [dx, dy]) => [tadd(dx, dy)],
@@ -295,6 +297,7 @@ export const ADD: LinearRule<Params["add"], 2, 1> = {
 export const SUB: LinearRule<Params["sub"], 2, 1> = {
   ...arithmetic("sub", (x, y) => x - y),
   inline: infix("-"),
+  cheap: true,
   identity: { right: 0 },
   jvp: (_p, [dx, dy]) => [tsub(dx, dy)],
   transpose: ([ct], [a, b]) => [isLin(a) ? ct : null, isLin(b) ? tneg(ct) : null],
@@ -306,6 +309,7 @@ export const MUL: LinearRule<Params["mul"], 2, 1> = {
   // int32 products wrap exactly, as 32-bit hardware (Math.imul), not as a rounded double
   ...arithmetic("mul", (x, y) => x * y, false, Math.imul),
   inline: infix("*"),
+  cheap: true,
   commutative: true,
   identity: { left: 1, right: 1 },
   jvp: ([x, y], [dx, dy]) => [tadd(tmul(dx, y), dy === null ? null : O.mul(x, dy))],

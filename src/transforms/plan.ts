@@ -204,9 +204,6 @@ function directRead(
   };
 }
 
-/** Operations whose compiled (WebAssembly) form is no faster than the JS loop's one pass: a few cheap ones. */
-const CHEAP = new Set(["add", "sub", "mul", "neg"]);
-
 /**
  * Whether a loop's compiled form would spend longer copying its operands into linear memory (and
  * its results out) than computing: float loops of cheap operations (exact in IEEE arithmetic, so
@@ -222,7 +219,7 @@ function copiesDominate(
 ): boolean {
   const ops = group.filter((e) => !isRead(e));
   const float = (v: Var) => v.aval.dtype === "float64" || v.aval.dtype === "float32";
-  if (!ops.every((e) => CHEAP.has(e.rule.name) && float(e.outs[0]))) return false;
+  if (!ops.every((e) => e.rule.cheap === true && float(e.outs[0]))) return false;
   const copies = ins.filter((v, k) => tile[k] !== null || (sizeOf(v.aval.shape) === n && !uniform(v))).length;
   return ops.length <= copies + outs.length;
 }
@@ -496,7 +493,7 @@ function transposedMatmuls(eqns: readonly Equation[], outs: readonly (Var | null
     const ta = source.has(a);
     const tb = source.has(b);
     const rule: Rule = {
-      ...(MATMUL as unknown as Rule),
+      ...MATMUL,
       impl: (xs, _p, avals) => [matmulT(at(xs, 0, "jit"), at(xs, 1, "jit"), at(avals, 0, "jit").dtype, ta, tb)],
     };
     out.push({ ...e, rule, inputs: [source.get(a) ?? a, source.get(b) ?? b] });
