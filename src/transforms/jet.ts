@@ -211,18 +211,19 @@ export function jet<P extends readonly [] | readonly unknown[], R extends Return
     checkStructure("jet", `the series terms of order ${k + 1}`, pdef, def);
     matchLeaves("jet", `series term ${k + 1}`, ps, raw).forEach((t, i) => at(terms, i, "jet").push(t));
   }
-  let outDef = null as unknown as ReturnType<typeof flattenToArrays>[1];
+  let found: ReturnType<typeof flattenToArrays>[1] | undefined;
   const [po, so] = jetFlat(
     (xs) => {
       const [outs, def] = flattenToArrays(f(...(unflatten(pdef, xs) as ArraysOf<[...P]>)), "jet", "the output");
-      outDef = def;
+      found = def;
       return outs;
     },
     ps,
     terms,
     K,
   );
-  if (outDef === null) throw new NablaError("jet: f was not called");
+  const outDef = found;
+  if (outDef === undefined) throw new NablaError("jet: internal: f was not called");
   const seriesOut = so.map((s, i) => {
     const p = at(po, i, "jet");
     return s.map((t) => t ?? zerosAt(p));

@@ -143,16 +143,18 @@ export function jvp<P extends readonly [] | readonly unknown[], R extends Return
   checkStructure("jvp", "tangents", pdef, tdef);
   requireFloat("jvp", ps, "jvp");
   const ts = matchLeaves("jvp", "tangent", ps, traw);
-  let outDef = null as unknown as ReturnType<typeof flattenToArrays>[1];
+  let found: ReturnType<typeof flattenToArrays>[1] | undefined;
   const [po, to] = jvpFlat(
     (xs) => {
       const [outs, def] = flattenToArrays(f(...(unflatten(pdef, xs) as ArraysOf<[...P]>)), "jvp", "the output");
-      outDef = def;
+      found = def;
       return outs;
     },
     ps,
     ts,
   );
+  const outDef = found;
+  if (outDef === undefined) throw new NablaError("jvp: internal: f was not called");
   return [
     unflatten(outDef, po) as ArraysOf<R>,
     unflatten(
