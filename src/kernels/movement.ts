@@ -6,7 +6,7 @@ import { at } from "../core/errors.js";
 import { ConcreteArray, storageOf } from "../core/ndarray.js";
 import { DType, TypedArray, allocate } from "../core/dtype.js";
 import { Shape, shapesEqual, sizeOf, stridesOf } from "../core/shape.js";
-import { axisLoop, bcastStrides, lastStride, stridedRuns } from "./strided.js";
+import { axisLoop, bcastStrides, gather, lastStride, stridedRuns } from "./strided.js";
 
 export function broadcastTo(x: ConcreteArray, shape: Shape): ConcreteArray {
   if (shapesEqual(x.shape, shape)) return x;
@@ -14,39 +14,14 @@ export function broadcastTo(x: ConcreteArray, shape: Shape): ConcreteArray {
   const out = allocate(x.dtype, n);
   const d = storageOf(x);
   if (d.length === 1) out.fill(at(d, 0, "broadcastTo"));
-  else if (n > 0) {
-    const s = bcastStrides(x.shape, shape);
-    const step = lastStride(s);
-    let o = 0;
-    stridedRuns(shape, [s], (len, p) => {
-      // contiguous runs (a leading-axis broadcast) copied as blocks, constant ones filled
-      if (step === 1 && len >= 16) {
-        out.set(d.subarray(p, p + len), o);
-        o += len;
-      } else if (step === 0 && len >= 16) out.fill(d[p]!, o, (o += len));
-      else for (let j = 0; j < len; j++, p += step) out[o++] = d[p]!;
-    });
-  }
+  else if (n > 0) gather(d, out, shape, bcastStrides(x.shape, shape));
   return new ConcreteArray(out, shape, x.dtype, x.weakType);
 }
 
 /** Copies `x` read through per-output-axis input strides starting at `base` into `outShape`. */
 function stridedCopy(x: ConcreteArray, outShape: Shape, inStrides: readonly number[], base: number): TypedArray {
   const out = allocate(x.dtype, sizeOf(outShape));
-  const d = storageOf(x);
-  const step = lastStride(inStrides);
-  let o = 0;
-  stridedRuns(
-    outShape,
-    [inStrides],
-    (len, p) => {
-      if (step === 1 && len >= 16) {
-        out.set(d.subarray(p, p + len), o);
-        o += len;
-      } else for (let j = 0; j < len; j++, p += step) out[o++] = d[p]!;
-    },
-    base,
-  );
+  if (out.length > 0) gather(storageOf(x), out, outShape, inStrides, base);
   return out;
 }
 
