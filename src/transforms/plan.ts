@@ -14,7 +14,7 @@
  */
 import { ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
 import { NablaError, at } from "../core/errors.js";
-import { DType, type TypedArray, allocate } from "../core/dtype.js";
+import { ARENA_MIN, Arena, DType, type TypedArray, allocate, withArena } from "../core/dtype.js";
 import * as SH from "../prims/shape.js";
 import { MATMUL } from "../prims/linalg.js";
 import { matmulT } from "../kernels/matmul.js";
@@ -366,6 +366,23 @@ function isUniform(x: unknown): boolean {
   return d.length > 1;
 }
 
+/**
+ * Whether a plan may reuse the storage of its dead intermediates (see `Arena`): not when an
+ * equation carries a function or a graph (a debug callback, custom rules, control flow), which
+ * could run user code that keeps an intermediate array.
+ */
+function reusesStorage(eqns: readonly Equation[]): boolean {
+  // numbers, strings, typed arrays, and arrays and plain objects of them (a few levels deep)
+  const plain = (v: unknown, depth: number): boolean => {
+    if (typeof v === "function" || v instanceof Graph) return false;
+    if (typeof v !== "object" || v === null || ArrayBuffer.isView(v)) return true;
+    if (depth > 4) return false;
+    if (Array.isArray(v)) return v.every((u) => plain(u, depth + 1));
+    return Object.getPrototypeOf(v) === Object.prototype && Object.values(v).every((u) => plain(u, depth + 1));
+  };
+  return eqns.every((e) => plain(e.params, 0));
+}
+
 /** Compiles a graph into a plan (fusing elementwise runs when code generation is available). */
 export function compile(g: Graph): Plan {
   const eqns = transposedMatmuls(g.equations, g.outs);
@@ -472,6 +489,19 @@ export function compile(g: Graph): Plan {
   });
   flush(group, eqns.length, null);
 
+  // storage reuse: after each step, the variables it reads (or makes) for the last time
+  const arena = reusesStorage(eqns) ? new Arena() : null;
+  const lastUse = new Map<Var, number>();
+  steps.forEach((s, i) => {
+    const reads = s.kind === "eqn" ? s.eqn.inputs : s.ins;
+    const made = s.kind === "eqn" ? s.eqn.outs : s.sum === null ? s.outs : [...s.outs, s.sum];
+    for (const v of [...made, ...reads]) lastUse.set(v, i);
+  });
+  for (const v of g.outs) if (v) lastUse.set(v, Infinity);
+  const deadAfter: Var[][] = steps.map(() => []);
+  for (const [v, i] of lastUse) if (i !== Infinity) deadAfter[i]?.push(v);
+  const isConst = new Set(g.constVars);
+
   return {
     fusedGroups,
     matmulTransposes: g.equations.length - eqns.length,
@@ -489,36 +519,81 @@ export function compile(g: Graph): Plan {
       };
       g.constVars.forEach((v, i) => env.set(v, g.consts[i] as ConcreteArray));
       g.inVars.forEach((v, i) => env.set(v, at(args, i, "jit")));
-      for (const s of steps) {
-        if (s.kind === "eqn") {
-          const e = s.eqn;
-          const outs = s.rule.impl(
-            e.inputs.map(read),
-            e.params,
-            e.outs.map((v) => v.aval),
-          );
-          e.outs.forEach((v, i) => env.set(v, at(outs, i, "jit")));
-        } else {
-          const n = s.size;
-          const bufs = s.outs.map((v) => allocate(v.aval.dtype, n));
-          const data = s.ins.map((v, k) => {
-            const shape = s.tile[k];
-            return shape ? tiled(v, read(v), shape) : storageOf(read(v));
-          });
-          // a folded sum's one element: the wasm loop returns it, the JS loop writes it after the outputs
-          // (a wasm loop that declines, e.g. operands beyond its memory, returns null: the JS loop runs)
-          const total = s.sum === null ? null : allocate(s.sum.aval.dtype, 1);
-          const t = s.wasm === null ? null : s.wasm(data, bufs, n);
-          if (t === null) s.kernel(data, total === null ? bufs : [...bufs, total], n);
-          else if (total !== null) total[0] = t;
-          s.outs.forEach((v, i) =>
-            env.set(v, new ConcreteArray(at(bufs, i, "jit"), v.aval.shape, v.aval.dtype, v.aval.weak)),
-          );
-          if (s.sum !== null && total !== null)
-            env.set(s.sum, new ConcreteArray(total, [], s.sum.aval.dtype, s.sum.aval.weak));
-        }
+      if (arena === null) {
+        runSteps(env, read, null);
+        return g.outs.map(read);
       }
-      return g.outs.map(read);
+      arena.handed = new Map();
+      return withArena(arena, () => {
+        runSteps(env, read, arena);
+        return g.outs.map(read);
+      });
     },
   };
+
+  function runSteps(env: Map<Var, ConcreteArray>, read: (v: Var | null) => ConcreteArray, arena: Arena | null): void {
+    // per buffer handed out by the arena in this run: how many live variables hold it
+    const holders = new Map<ArrayBufferLike, number>();
+    const hold = (x: ConcreteArray): void => {
+      if (arena === null || x.size < ARENA_MIN) return;
+      const b = storageOf(x).buffer;
+      if (arena.handed.has(b)) holders.set(b, (holders.get(b) ?? 0) + 1);
+    };
+    steps.forEach((s, i) => {
+      if (s.kind === "eqn") {
+        const e = s.eqn;
+        const outs = s.rule.impl(
+          e.inputs.map(read),
+          e.params,
+          e.outs.map((v) => v.aval),
+        );
+        e.outs.forEach((v, i) => {
+          const x = at(outs, i, "jit");
+          env.set(v, x);
+          hold(x);
+        });
+      } else {
+        const n = s.size;
+        const bufs = s.outs.map((v) => allocate(v.aval.dtype, n));
+        const temps: TypedArray[] = [];
+        const data = s.ins.map((v, k) => {
+          const shape = s.tile[k];
+          if (!shape) return storageOf(read(v));
+          const x = read(v);
+          const t = tiled(v, x, shape);
+          if (!isConst.has(v) && t.buffer !== storageOf(x).buffer) temps.push(t);
+          return t;
+        });
+        // a folded sum's one element: the wasm loop returns it, the JS loop writes it after the outputs
+        // (a wasm loop that declines, e.g. operands beyond its memory, returns null: the JS loop runs)
+        const total = s.sum === null ? null : allocate(s.sum.aval.dtype, 1);
+        const t = s.wasm === null ? null : s.wasm(data, bufs, n);
+        if (t === null) s.kernel(data, total === null ? bufs : [...bufs, total], n);
+        else if (total !== null) total[0] = t;
+        s.outs.forEach((v, i) => {
+          const x = new ConcreteArray(at(bufs, i, "jit"), v.aval.shape, v.aval.dtype, v.aval.weak);
+          env.set(v, x);
+          hold(x);
+        });
+        if (s.sum !== null && total !== null)
+          env.set(s.sum, new ConcreteArray(total, [], s.sum.aval.dtype, s.sum.aval.weak));
+        // the tiled copies of variables are dead after the loop
+        if (arena !== null) for (const t of temps) arena.release(t.buffer);
+      }
+      if (arena !== null)
+        for (const v of at(deadAfter, i, "jit")) {
+          const x = env.get(v);
+          env.delete(v);
+          if (x === undefined || x.size < ARENA_MIN) continue;
+          const b = storageOf(x).buffer;
+          const n = holders.get(b);
+          if (n === undefined) continue;
+          if (n > 1) holders.set(b, n - 1);
+          else {
+            holders.delete(b);
+            arena.release(b);
+          }
+        }
+    });
+  }
 }
