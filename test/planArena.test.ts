@@ -56,7 +56,8 @@ describe.each(["float32", "float64"] as const)("%s", (dtype) => {
 
   it("outputs fed back as inputs (a training loop) are not overwritten", () => {
     const step = (x: A, w: A): A[] => {
-      const [y] = prog(x, w);
+      const y = prog(x, w)[0];
+      if (y === undefined) throw new Error("prog returned no outputs");
       return [nb.tanh(nb.matmul(x, nb.mul(y, 0.01))), nb.mul(w, 0.5)];
     };
     const f = nb.jit(step);
