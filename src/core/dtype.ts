@@ -23,6 +23,13 @@ export function allocate(dtype: DType, n: number): TypedArray {
   return fresh(dtype, n);
 }
 
+/** {@link allocate} of a float dtype, typed as float storage. */
+export function allocateFloat(dtype: "float32" | "float64", n: number): Float32Array | Float64Array {
+  const b = allocate(dtype, n);
+  if (b instanceof Float32Array || b instanceof Float64Array) return b;
+  throw new DTypeError(`allocate: internal: ${dtype} storage is a ${b.constructor.name}`);
+}
+
 function fresh(dtype: DType, n: number): TypedArray {
   switch (dtype) {
     case "float64":

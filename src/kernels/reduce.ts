@@ -47,7 +47,10 @@ function reduceWith(
   const nd = shape.length;
   const outShape = shape.filter((_, i) => !axes.includes(i));
   const m = sizeOf(outShape);
-  const acc = new Float64Array(m).fill(init);
+  // float64 results accumulate in place; others in float64, rounded once at the end
+  const out = allocate(dtype, m);
+  const acc = out instanceof Float64Array ? out : scratch(m);
+  acc.fill(init);
   const d = storageOf(x);
   const n = d.length;
   if (axes.length === nd && chunk !== undefined && n > chunk) {
@@ -85,9 +88,16 @@ function reduceWith(
       });
     }
   }
-  const out = allocate(dtype, m);
-  out.set(acc);
+  if (acc !== out) out.set(acc);
   return new ConcreteArray(out, outShape, dtype);
+}
+
+let SCRATCH = new Float64Array(0);
+/** A float64 accumulator of m elements, reused between calls when small (kernels do not nest). */
+function scratch(m: number): Float64Array {
+  if (m > 1 << 16) return new Float64Array(m);
+  if (SCRATCH.length < m) SCRATCH = new Float64Array(Math.max(m, 2 * SCRATCH.length));
+  return SCRATCH.subarray(0, m);
 }
 
 /** acc[i0 * s0 + i1 * s1 + i2 * s2] += the input's elements in row-major order over dims [n0, n1, n2]. */
