@@ -23,9 +23,18 @@ export function allocate(dtype: DType, n: number): TypedArray {
   return fresh(dtype, n);
 }
 
-/** {@link allocate} of a float dtype, typed as float storage. */
+/**
+ * {@link allocate} for a caller that writes every element before anything reads one: a buffer
+ * reused from the active arena is not zeroed first (a new one is zero, as always).
+ */
+export function allocateOverwritten(dtype: DType, n: number): TypedArray {
+  if (ARENA !== null && n >= ARENA_MIN) return ARENA.take(dtype, n, false);
+  return fresh(dtype, n);
+}
+
+/** {@link allocateOverwritten} of a float dtype, typed as float storage. */
 export function allocateFloat(dtype: "float32" | "float64", n: number): Float32Array | Float64Array {
-  const b = allocate(dtype, n);
+  const b = allocateOverwritten(dtype, n);
   if (b instanceof Float32Array || b instanceof Float64Array) return b;
   throw new DTypeError(`allocate: internal: ${dtype} storage is a ${b.constructor.name}`);
 }
@@ -62,12 +71,13 @@ export class Arena {
   /** The buffers handed out in the current run, by their ArrayBuffer (views share it). */
   handed = new Map<ArrayBufferLike, TypedArray>();
 
-  take(dtype: DType, n: number): TypedArray {
+  /** A buffer of n elements of dtype: a released one (zeroed when `zero`) or a new one. */
+  take(dtype: DType, n: number, zero = true): TypedArray {
     const list = this.#free.get(`${dtype}:${n}`);
     let b = list?.pop();
     if (b !== undefined) {
       this.#bytes -= b.byteLength;
-      b.fill(0);
+      if (zero) b.fill(0);
     } else b = fresh(dtype, n);
     this.handed.set(b.buffer, b);
     return b;

@@ -9,7 +9,7 @@
 // `at` or destructured before the loops.
 import { at } from "../core/errors.js";
 import { ConcreteArray, firstElement, float64Scalar, storageOf } from "../core/ndarray.js";
-import { DType, TypedArray, allocate } from "../core/dtype.js";
+import { DType, TypedArray, allocate, allocateOverwritten } from "../core/dtype.js";
 import { Shape, shapesEqual, sizeOf } from "../core/shape.js";
 import { type Triple, bcastStrides, lastStride, stridedRuns, walk3 } from "./strided.js";
 import { eagerKernel } from "./wasm/elementwise.js";
@@ -160,7 +160,7 @@ export function unary(x: ConcreteArray, dtype: DType, weak: boolean, f: (v: numb
   // float64 0-d: the element as a number in and out, no typed array (issue 8)
   if (dtype === "float64" && x.shape.length === 0) return float64Scalar(f(firstElement(x)), weak);
   const n = x.size;
-  const out = allocate(dtype, n);
+  const out = allocateOverwritten(dtype, n); // every element written below
   // one element: no loop to look up and call (and no storage made for a number-backed 0-d x)
   if (n === 1) out[0] = f(firstElement(x));
   else {
@@ -183,7 +183,7 @@ export function binary(
   // float64 0-d operands and result: elements as numbers, no typed array (issue 8)
   if (dtype === "float64" && shape.length === 0) return float64Scalar(f(firstElement(a), firstElement(b)), weak);
   const n = sizeOf(shape);
-  const out = allocate(dtype, n);
+  const out = allocateOverwritten(dtype, n); // every element written below
   const ad = storageOf(a);
   const bd = storageOf(b);
   // one element each (any shapes of size 1): no loop to look up and call

@@ -4,14 +4,15 @@
 // `at` or destructured before the loops.
 import { at } from "../core/errors.js";
 import { ConcreteArray, storageOf } from "../core/ndarray.js";
-import { DType, TypedArray, allocate } from "../core/dtype.js";
+import { DType, TypedArray, allocate, allocateOverwritten } from "../core/dtype.js";
 import { Shape, shapesEqual, sizeOf, stridesOf } from "../core/shape.js";
 import { axisLoop, bcastStrides, gather, lastStride, stridedRuns } from "./strided.js";
 
 export function broadcastTo(x: ConcreteArray, shape: Shape): ConcreteArray {
   if (shapesEqual(x.shape, shape)) return x;
   const n = sizeOf(shape);
-  const out = allocate(x.dtype, n);
+  // every element written below
+  const out = allocateOverwritten(x.dtype, n);
   const d = storageOf(x);
   if (d.length === 1) out.fill(at(d, 0, "broadcastTo"));
   else if (n > 0) gather(d, out, shape, bcastStrides(x.shape, shape));
@@ -20,7 +21,7 @@ export function broadcastTo(x: ConcreteArray, shape: Shape): ConcreteArray {
 
 /** Copies `x` read through per-output-axis input strides starting at `base` into `outShape`. */
 function stridedCopy(x: ConcreteArray, outShape: Shape, inStrides: readonly number[], base: number): TypedArray {
-  const out = allocate(x.dtype, sizeOf(outShape));
+  const out = allocateOverwritten(x.dtype, sizeOf(outShape)); // every element written by gather
   if (out.length > 0) gather(storageOf(x), out, outShape, inStrides, base);
   return out;
 }
@@ -65,7 +66,7 @@ export function transpose(x: ConcreteArray, perm: readonly number[]): ConcreteAr
     const outShape = perm.map((p) => at(x.shape, p, "transpose"));
     if (c.perm.length <= 1) return new ConcreteArray(storageOf(x).slice(), outShape, x.dtype, x.weakType);
     if (c.perm.length === 2 && c.perm[0] === 1) {
-      const out = allocate(x.dtype, x.size);
+      const out = allocateOverwritten(x.dtype, x.size); // every element written by transpose2d
       transpose2d(storageOf(x), out, at(c.dims, 0, "transpose"), at(c.dims, 1, "transpose"));
       return new ConcreteArray(out, outShape, x.dtype, x.weakType);
     }

@@ -4,7 +4,7 @@
 // `at` or destructured before the loops.
 import { at } from "../core/errors.js";
 import { ConcreteArray, storageOf } from "../core/ndarray.js";
-import { DType, TypedArray, allocate } from "../core/dtype.js";
+import { DType, TypedArray, allocate, allocateOverwritten } from "../core/dtype.js";
 import { sizeOf, stridesOf } from "../core/shape.js";
 import { type Triple, axisLoop, lastStride, stridedRuns, walk3 } from "./strided.js";
 import { SUM_CHUNK } from "./sumOrder.js";
@@ -48,7 +48,7 @@ function reduceWith(
   const outShape = shape.filter((_, i) => !axes.includes(i));
   const m = sizeOf(outShape);
   // float64 results accumulate in place; others in float64, rounded once at the end
-  const out = allocate(dtype, m);
+  const out = allocateOverwritten(dtype, m); // filled with init or set from acc below
   const acc = out instanceof Float64Array ? out : scratch(m);
   acc.fill(init);
   const d = storageOf(x);

@@ -14,7 +14,7 @@
  */
 import { ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
 import { NablaError, at } from "../core/errors.js";
-import { ARENA_MIN, Arena, DType, type TypedArray, allocate, withArena } from "../core/dtype.js";
+import { ARENA_MIN, Arena, DType, type TypedArray, allocate, allocateOverwritten, withArena } from "../core/dtype.js";
 import * as SH from "../prims/shape.js";
 import { MATMUL } from "../prims/linalg.js";
 import { matmulT } from "../kernels/matmul.js";
@@ -554,7 +554,8 @@ export function compile(g: Graph): Plan {
         });
       } else {
         const n = s.size;
-        const bufs = s.outs.map((v) => allocate(v.aval.dtype, n));
+        // every output is written for every element (by the compiled loop or the JS one)
+        const bufs = s.outs.map((v) => allocateOverwritten(v.aval.dtype, n));
         const temps: TypedArray[] = [];
         const data = s.ins.map((v, k) => {
           const shape = s.tile[k];
