@@ -3,7 +3,8 @@
  * src/core/dtype.ts): what a plan returns is never reused by a later run, an
  * output fed back as the next run's input is not overwritten, and results are
  * eager's bit for bit (Object.is per element) over repeated runs, in float32
- * and float64. A callback that keeps the arrays it is given sees them
+ * and float64, also where a fused loop's broadcast operands are tiled straight
+ * into the compiled loop's memory. A callback that keeps the arrays it is given sees them
  * unchanged after later runs (plans with callbacks do not reuse storage).
  */
 import { describe, expect, it } from "vitest";
@@ -94,6 +95,24 @@ describe.each(["float32", "float64"] as const)("%s", (dtype) => {
       const ps = rand([128, 2], dtype, 20 + k);
       const want = g(q, ps);
       jg(q, ps).forEach((x, i) => expect(same(x, want[i]!)).toEqual([]));
+    }
+  });
+
+  it("fused loops with broadcast variable operands (tiled into the compiled loop's memory) equal eager bitwise", () => {
+    const f = (x: A, y: A, z: A, c: A): A[] => {
+      const yb = nb.reshape(nb.exp(nb.mul(y, 0.5)), [256, 1, 32]); // a variable, broadcast over a middle axis
+      const zb = nb.sin(z); // a variable [2, 32], broadcast over a leading axis
+      const h = nb.tanh(nb.add(nb.mul(x, yb), zb));
+      return [nb.mul(nb.sub(h, yb), nb.add(zb, c)), nb.sum(nb.mul(h, yb))];
+    };
+    const jf = nb.jit(f);
+    const c = rand([32], dtype, 40); // a constant-like operand (an argument): broadcast too
+    for (let k = 0; k < 3; k++) {
+      const x = rand([256, 2, 32], dtype, 41 + k);
+      const y = rand([256, 32], dtype, 51 + k);
+      const z = rand([2, 32], dtype, 61 + k);
+      const want = f(x, y, z, c);
+      jf(x, y, z, c).forEach((g, i) => expect(same(g, want[i]!)).toEqual([]));
     }
   });
 

@@ -22,7 +22,14 @@ import { sizeOf } from "../core/shape.js";
 import { Equation, Graph, Var, evalGraph } from "../core/graph.js";
 import { SETTINGS } from "../core/config.js";
 import type { Rule } from "../core/trace.js";
-import { type EwKernel, type EwProgram, compileElementwise, wasmMinSize } from "../kernels/wasm/elementwise.js";
+import {
+  type EwFill,
+  type EwKernel,
+  type EwProgram,
+  compileElementwise,
+  wasmMinSize,
+} from "../kernels/wasm/elementwise.js";
+import { bcastStrides, gather } from "../kernels/strided.js";
 import { SUM_CHUNK } from "../kernels/sumOrder.js";
 
 type Kernel = (ins: ArrayLike<number>[], outs: { [i: number]: number }[], n: number) => void;
@@ -557,20 +564,37 @@ export function compile(g: Graph): Plan {
         // every output is written for every element (by the compiled loop or the JS one)
         const bufs = s.outs.map((v) => allocateOverwritten(v.aval.dtype, n));
         const temps: TypedArray[] = [];
-        const data = s.ins.map((v, k) => {
+        const materialise = (v: Var, k: number): TypedArray => {
           const shape = s.tile[k];
           if (!shape) return storageOf(read(v));
           const x = read(v);
           const t = tiled(v, x, shape);
           if (!isConst.has(v) && t.buffer !== storageOf(x).buffer) temps.push(t);
           return t;
+        };
+        // the compiled loop tiles a variable's broadcast operand straight into its memory (the
+        // elements broadcastTo gives, in the same order); a constant's tiled copy is made once
+        const data: (TypedArray | EwFill)[] = s.ins.map((v, k) => {
+          const shape = s.tile[k];
+          if (s.wasm === null || !shape || isConst.has(v)) return materialise(v, k);
+          const x = read(v);
+          const d = storageOf(x);
+          return {
+            write: (dst: TypedArray) => gather(d, dst, shape, bcastStrides(x.shape, shape)),
+            first: () => at(d, 0, "jit"),
+          };
         });
         // a folded sum's one element: the wasm loop returns it, the JS loop writes it after the outputs
         // (a wasm loop that declines, e.g. operands beyond its memory, returns null: the JS loop runs)
         const total = s.sum === null ? null : allocate(s.sum.aval.dtype, 1);
         const t = s.wasm === null ? null : s.wasm(data, bufs, n);
-        if (t === null) s.kernel(data, total === null ? bufs : [...bufs, total], n);
-        else if (total !== null) total[0] = t;
+        if (t === null) {
+          const js = s.ins.map((v, k) => {
+            const dk = at(data, k, "jit");
+            return ArrayBuffer.isView(dk) ? dk : materialise(v, k);
+          });
+          s.kernel(js, total === null ? bufs : [...bufs, total], n);
+        } else if (total !== null) total[0] = t;
         s.outs.forEach((v, i) => {
           const x = new ConcreteArray(at(bufs, i, "jit"), v.aval.shape, v.aval.dtype, v.aval.weak);
           env.set(v, x);

@@ -85,10 +85,20 @@ export interface EwProgram {
 }
 
 /**
+ * An operand the kernel writes into its memory itself (a broadcast operand, tiled there directly
+ * rather than first into an array of its own): `write(dst)` sets every element of `dst` (n of
+ * them, the operand's dtype); `first()` is element 0.
+ */
+export interface EwFill {
+  write(dst: TypedArray): void;
+  first(): number;
+}
+
+/**
  * Runs a compiled program over n elements; returns the sum (0 without one), or null when memory
  * could not grow to hold the operands (nothing was computed: run the JS loop).
  */
-export type EwKernel = (ins: readonly TypedArray[], outs: readonly TypedArray[], n: number) => number | null;
+export type EwKernel = (ins: readonly (TypedArray | EwFill)[], outs: readonly TypedArray[], n: number) => number | null;
 
 /** Whether a primitive name has a compiled form with `arity` operands. */
 export function wasmSupports(op: string, arity: number): boolean {
@@ -483,8 +493,12 @@ function runner(p: EwProgram, run: Run, id: number, bytes: Uint8Array, mem: WebA
     const view = f32 ? new Float32Array(buf) : new Float64Array(buf);
     for (let k = 0; k < nIn; k++) {
       const src = ins[k]!;
-      if (p.scalarIn[k]) view[ptrs[k]! / s] = src[0]!;
-      else view.set(src.length === n ? src : src.subarray(0, n), ptrs[k]! / s);
+      const at = ptrs[k]! / s;
+      if (!ArrayBuffer.isView(src)) {
+        if (p.scalarIn[k]) view[at] = src.first();
+        else src.write(view.subarray(at, at + n));
+      } else if (p.scalarIn[k]) view[at] = src[0]!;
+      else view.set(src.length === n ? src : src.subarray(0, n), at);
     }
     let sum: number;
     if (!chunked) sum = run(...ptrs, pairs >> 1, pairs & 1, n & 1);
