@@ -116,6 +116,34 @@ describe.each(["float32", "float64"] as const)("%s", (dtype) => {
     }
   });
 
+  it("buffers the plan keeps from call to call (fused results, tiled copies) are never handed out by the arena", () => {
+    // fused loops' results (kept by the plan's memory) and equations' results (the arena's) of one
+    // dtype and length, alive at overlapping times: a kept buffer also released to the arena would
+    // be handed out while its loop still uses it, here or in the next run
+    const f = (x: A, v: A): A[] => {
+      const a = nb.mul(nb.exp(nb.mul(x, 0.25)), 0.5); // fused, kept
+      const m1 = nb.matmul(a, x); // an equation: the arena's
+      const b = nb.add(nb.sin(m1), nb.mul(a, nb.reshape(v, [1, 64]))); // fused, a tiled operand
+      const t = nb.transpose(b, [1, 0]); // an equation (b read again below)
+      const m2 = nb.matmul(b, nb.mul(t, 0.01));
+      const c = nb.sub(nb.tanh(m2), nb.mul(b, t)); // fused, kept
+      const r = nb.sum(nb.reshape(c, [64, 8, 8]), 2); // a partial reduction (the arena's when large)
+      const d = nb.add(nb.matmul(c, a), nb.mul(m1, 0.5));
+      return [nb.sum(nb.mul(d, c)), r, nb.mul(d, b)];
+    };
+    const jf = nb.jit(f);
+    const runs: { got: A[]; want: A[] }[] = [];
+    for (let k = 0; k < 5; k++) {
+      const x = nb.mul(rand([64, 64], dtype, 70 + k), 0.5);
+      const v = rand([64], dtype, 80 + k);
+      const want = f(x, v);
+      const got = jf(x, v);
+      got.forEach((g, i) => expect(same(g, want[i]!)).toEqual([]));
+      runs.push({ got, want });
+    }
+    for (const { got, want } of runs) got.forEach((g, i) => expect(same(g, want[i]!)).toEqual([]));
+  });
+
   it("arrays given to a callback inside jit stay unchanged after later runs", () => {
     const seen: A[] = [];
     const f = nb.jit((x: A) => {
