@@ -55,6 +55,41 @@ function expectSame(got: ArrayLike<number>, want: ArrayLike<number>): void {
 }
 
 describe.each(["float32", "float64"] as const)("%s", (dtype) => {
+  it("broadcastTo with long rows: contiguous rows copied as blocks, constant rows filled (lengths 1..300)", () => {
+    const r = seeded(82);
+    for (let t = 0; t < 120; t++) {
+      const len = r() < 0.5 ? r.int(1, 40) : r.int(40, 300);
+      const a = r.int(1, 5);
+      const b = r.int(1, 4);
+      // [b, len] repeated over a leading axis; [a, 1] and [a, b, 1] repeated along the last axis
+      const cases: [number[], number[]][] = [
+        [
+          [b, len],
+          [a, b, len],
+        ],
+        [
+          [a, 1],
+          [a, len],
+        ],
+        [
+          [a, b, 1],
+          [a, b, len],
+        ],
+        [
+          [a, 1, len],
+          [a, b, len],
+        ],
+      ];
+      for (const [s, out] of cases) {
+        const x = arr(s, dtype, r);
+        const want = allocate(dtype, sizeOf(out));
+        const d = storageOf(x);
+        for (let i = 0; i < want.length; i++) want[i] = d[ravelBroadcast(unravel(i, out), s)]!;
+        expectSame(storageOf(broadcastTo(x, out)), want);
+      }
+    }
+  });
+
   it("broadcastTo of random shapes (unit axes anywhere, new leading axes)", () => {
     const r = seeded(81);
     for (let t = 0; t < 300; t++) {

@@ -173,13 +173,17 @@ export function gather(d: TypedArray, out: TypedArray, shape: Shape, strides: St
   const [n0, n1, n2] = w.dims;
   const [s0, s1, s2] = at(w.strides, 0, "gather");
   let o = 0;
-  if (s2 === 1 && n2 >= 256)
+  if (s2 === 1 && n2 >= 16)
     // long contiguous rows: block copies
     for (let i0 = 0, p0 = base; i0 < n0; i0++, p0 += s0)
       for (let i1 = 0, p1 = p0; i1 < n1; i1++, p1 += s1, o += n2) out.set(d.subarray(p1, p1 + n2), o);
   else if (s2 === 1)
     for (let i0 = 0, p0 = base; i0 < n0; i0++, p0 += s0)
       for (let i1 = 0, p1 = p0; i1 < n1; i1++, p1 += s1) for (let p = p1, e = p1 + n2; p < e; p++) out[o++] = d[p]!;
+  else if (s2 === 0 && n2 >= 16)
+    // long constant rows: filled
+    for (let i0 = 0, p0 = base; i0 < n0; i0++, p0 += s0)
+      for (let i1 = 0, p1 = p0; i1 < n1; i1++, p1 += s1) out.fill(d[p1]!, o, (o += n2));
   else if (s2 === 0)
     for (let i0 = 0, p0 = base; i0 < n0; i0++, p0 += s0)
       for (let i1 = 0, p1 = p0; i1 < n1; i1++, p1 += s1) {
