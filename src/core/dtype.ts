@@ -17,8 +17,37 @@ export function isFloat(d: DType): boolean {
   return d === "float32" || d === "float64";
 }
 
-/** Allocates zeroed storage for `n` elements of `dtype`. */
+/** Allocates zeroed storage for `n` elements of `dtype` (from the active arena's free buffers when it has one). */
 export function allocate(dtype: DType, n: number): TypedArray {
+  if (ARENA !== null && n >= ARENA_MIN) return ARENA.take(dtype, n);
+  return fresh(dtype, n);
+}
+
+/**
+ * {@link allocate} for a caller that writes every element before anything reads one: a buffer
+ * reused from the active arena is not zeroed first (a new one is zero, as always).
+ */
+export function allocateOverwritten(dtype: DType, n: number): TypedArray {
+  if (ARENA !== null && n >= ARENA_MIN) return ARENA.take(dtype, n, false);
+  return fresh(dtype, n);
+}
+
+/** {@link allocateOverwritten} of a float dtype, typed as float storage. */
+export function allocateFloat(dtype: "float32" | "float64", n: number): Float32Array | Float64Array {
+  const b = allocateOverwritten(dtype, n);
+  if (b instanceof Float32Array || b instanceof Float64Array) return b;
+  throw new DTypeError(`allocate: internal: ${dtype} storage is a ${b.constructor.name}`);
+}
+
+/**
+ * Zeroed storage never taken from nor recorded by an arena: for buffers kept beyond one run of a
+ * plan (jit's plan memory), which the arena must never hand out or release.
+ */
+export function allocateUnpooled(dtype: DType, n: number): TypedArray {
+  return fresh(dtype, n);
+}
+
+function fresh(dtype: DType, n: number): TypedArray {
   switch (dtype) {
     case "float64":
       return new Float64Array(n);
@@ -28,6 +57,72 @@ export function allocate(dtype: DType, n: number): TypedArray {
       return new Int32Array(n);
     case "bool":
       return new Uint8Array(n);
+  }
+}
+
+/** Arrays smaller than this many elements are always allocated (cheap on the JS heap). */
+export const ARENA_MIN = 1024;
+/** The most bytes an arena keeps in its free lists (beyond, released buffers are left to the GC). */
+const ARENA_MAX_BYTES = 64 * 1024 * 1024;
+
+/**
+ * @internal Storage reuse for a jit plan (issue 8: allocating and collecting the large typed arrays
+ * of intermediates was a third of W5's time). While active (`withArena`), `allocate` of at least
+ * ARENA_MIN elements hands out a released buffer of the same dtype and length, zeroed, or a new
+ * one, and records it as handed out in the current run. The plan releases a buffer (`release`)
+ * only when no live value of the run holds it and it was handed out in this run, so a released
+ * buffer is never visible to anything outside the plan.
+ */
+export class Arena {
+  readonly #free = new Map<string, TypedArray[]>();
+  #bytes = 0;
+  /** The buffers handed out in the current run, by their ArrayBuffer (views share it). */
+  handed = new Map<ArrayBufferLike, TypedArray>();
+
+  /** A buffer of n elements of dtype: a released one (zeroed when `zero`) or a new one. */
+  take(dtype: DType, n: number, zero = true): TypedArray {
+    const list = this.#free.get(`${dtype}:${n}`);
+    let b = list?.pop();
+    if (b !== undefined) {
+      this.#bytes -= b.byteLength;
+      if (zero) b.fill(0);
+    } else b = fresh(dtype, n);
+    this.handed.set(b.buffer, b);
+    return b;
+  }
+
+  /** Makes the buffer handed out in this run that backs `buf` free for reuse (it must be dead). */
+  release(buf: ArrayBufferLike): void {
+    const b = this.handed.get(buf);
+    if (b === undefined) return;
+    this.handed.delete(buf);
+    if (this.#bytes + b.byteLength > ARENA_MAX_BYTES) return;
+    const dtype: DType =
+      b instanceof Float64Array
+        ? "float64"
+        : b instanceof Float32Array
+          ? "float32"
+          : b instanceof Int32Array
+            ? "int32"
+            : "bool";
+    const key = `${dtype}:${b.length}`;
+    const list = this.#free.get(key);
+    if (list === undefined) this.#free.set(key, [b]);
+    else list.push(b);
+    this.#bytes += b.byteLength;
+  }
+}
+
+let ARENA: Arena | null = null;
+
+/** @internal Runs `f` with `arena` active for `allocate` (the previous arena restored after). */
+export function withArena<T>(arena: Arena | null, f: () => T): T {
+  const prev = ARENA;
+  ARENA = arena;
+  try {
+    return f();
+  } finally {
+    ARENA = prev;
   }
 }
 

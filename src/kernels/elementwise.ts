@@ -9,13 +9,15 @@
 // `at` or destructured before the loops.
 import { at } from "../core/errors.js";
 import { ConcreteArray, firstElement, float64Scalar, storageOf } from "../core/ndarray.js";
-import { DType, TypedArray, allocate } from "../core/dtype.js";
+import { DType, TypedArray, allocate, allocateOverwritten } from "../core/dtype.js";
 import { Shape, shapesEqual, sizeOf } from "../core/shape.js";
-import { bcastStrides, lastStride, stridedRuns } from "./strided.js";
+import { type Triple, bcastStrides, lastStride, stridedRuns, walk3 } from "./strided.js";
 import { eagerKernel } from "./wasm/elementwise.js";
 
 type UnaryLoop = (d: TypedArray, out: TypedArray, n: number) => void;
 type BinaryLoop = (a: TypedArray, b: TypedArray, out: TypedArray, n: number, mode: number, m: number) => void;
+/** out[o++] = f(a[pa], b[pb]) over dims [n0, n1, n2] in row-major order, pa and pb through strides. */
+type StridedLoop = (a: TypedArray, b: TypedArray, out: TypedArray, dims: Triple, sa: Triple, sb: Triple) => void;
 
 /**
  * Loops specialised per scalar function: each is a separately generated
@@ -26,6 +28,7 @@ type BinaryLoop = (a: TypedArray, b: TypedArray, out: TypedArray, n: number, mod
  */
 const UNARY_LOOPS = new WeakMap<Function, UnaryLoop>();
 const BINARY_LOOPS = new WeakMap<Function, BinaryLoop>();
+const STRIDED_LOOPS = new WeakMap<Function, StridedLoop>();
 let specialise = true;
 
 function genericUnary(f: (v: number) => number): UnaryLoop {
@@ -120,11 +123,44 @@ function binaryLoop(f: (x: number, y: number) => number): BinaryLoop {
   return loop;
 }
 
+// the general broadcast over a walk of at most three merged axes (see walk3)
+const STRIDED_BODY =
+  '"use strict"; return function strided(a, b, out, [n0, n1, n2], [a0, a1, a2], [b0, b1, b2]) {' +
+  " let o = 0;" +
+  " for (let i0 = 0, p0 = 0, q0 = 0; i0 < n0; i0++, p0 += a0, q0 += b0)" +
+  " for (let i1 = 0, p1 = p0, q1 = q0; i1 < n1; i1++, p1 += a1, q1 += b1)" +
+  " for (let i2 = 0, p = p1, q = q1; i2 < n2; i2++, p += a2, q += b2) out[o++] = f(a[p], b[q]); };";
+
+/** The generic loop of STRIDED_BODY (where code generation is not allowed). */
+function genericStrided(f: (x: number, y: number) => number): StridedLoop {
+  return (a, b, out, [n0, n1, n2], [a0, a1, a2], [b0, b1, b2]) => {
+    let o = 0;
+    for (let i0 = 0, p0 = 0, q0 = 0; i0 < n0; i0++, p0 += a0, q0 += b0)
+      for (let i1 = 0, p1 = p0, q1 = q0; i1 < n1; i1++, p1 += a1, q1 += b1)
+        for (let i2 = 0, p = p1, q = q1; i2 < n2; i2++, p += a2, q += b2) out[o++] = f(a[p]!, b[q]!);
+  };
+}
+
+function stridedLoop(f: (x: number, y: number) => number): StridedLoop {
+  let loop = STRIDED_LOOPS.get(f);
+  if (loop === undefined) {
+    loop = genericStrided(f);
+    if (specialise)
+      try {
+        loop = new Function("f", STRIDED_BODY)(f) as StridedLoop;
+      } catch {
+        specialise = false;
+      }
+    STRIDED_LOOPS.set(f, loop);
+  }
+  return loop;
+}
+
 export function unary(x: ConcreteArray, dtype: DType, weak: boolean, f: (v: number) => number): ConcreteArray {
   // float64 0-d: the element as a number in and out, no typed array (issue 8)
   if (dtype === "float64" && x.shape.length === 0) return float64Scalar(f(firstElement(x)), weak);
   const n = x.size;
-  const out = allocate(dtype, n);
+  const out = allocateOverwritten(dtype, n); // every element written below
   // one element: no loop to look up and call (and no storage made for a number-backed 0-d x)
   if (n === 1) out[0] = f(firstElement(x));
   else {
@@ -147,7 +183,7 @@ export function binary(
   // float64 0-d operands and result: elements as numbers, no typed array (issue 8)
   if (dtype === "float64" && shape.length === 0) return float64Scalar(f(firstElement(a), firstElement(b)), weak);
   const n = sizeOf(shape);
-  const out = allocate(dtype, n);
+  const out = allocateOverwritten(dtype, n); // every element written below
   const ad = storageOf(a);
   const bd = storageOf(b);
   // one element each (any shapes of size 1): no loop to look up and call
@@ -192,6 +228,11 @@ function broadcastBinary(
   else {
     const sa = bcastStrides(a.shape, shape);
     const sb = bcastStrides(b.shape, shape);
+    const w = walk3(shape, [sa, sb]);
+    if (w !== null) {
+      stridedLoop(f)(ad, bd, out, w.dims, at(w.strides, 0, "binary"), at(w.strides, 1, "binary"));
+      return;
+    }
     const ia = lastStride(sa);
     const ib = lastStride(sb);
     let o = 0;

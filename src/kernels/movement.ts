@@ -4,13 +4,14 @@
 // `at` or destructured before the loops.
 import { at } from "../core/errors.js";
 import { ConcreteArray, storageOf } from "../core/ndarray.js";
-import { DType, TypedArray, allocate } from "../core/dtype.js";
+import { DType, TypedArray, allocate, allocateOverwritten } from "../core/dtype.js";
 import { Shape, shapesEqual, sizeOf, stridesOf } from "../core/shape.js";
-import { axisLoop, bcastStrides, lastStride, stridedRuns } from "./strided.js";
+import { axisLoop, bcastStrides, gather, lastStride, stridedRuns } from "./strided.js";
 
 export function broadcastTo(x: ConcreteArray, shape: Shape): ConcreteArray {
   if (shapesEqual(x.shape, shape)) return x;
-  const out = allocate(x.dtype, sizeOf(shape));
+  // every element written by broadcastInto
+  const out = allocateOverwritten(x.dtype, sizeOf(shape));
   broadcastInto(x, shape, out);
   return new ConcreteArray(out, shape, x.dtype, x.weakType);
 }
@@ -21,40 +22,16 @@ export function broadcastTo(x: ConcreteArray, shape: Shape): ConcreteArray {
  */
 export function broadcastInto(x: ConcreteArray, shape: Shape, out: TypedArray): void {
   const n = sizeOf(shape);
+  if (n === 0) return;
   const d = storageOf(x);
   if (d.length === 1) out.fill(at(d, 0, "broadcastTo"), 0, n);
-  else if (n > 0) {
-    const s = bcastStrides(x.shape, shape);
-    const step = lastStride(s);
-    let o = 0;
-    stridedRuns(shape, [s], (len, p) => {
-      // contiguous runs (a leading-axis broadcast) copied as blocks, constant ones filled
-      if (step === 1 && len >= 16) {
-        out.set(d.subarray(p, p + len), o);
-        o += len;
-      } else if (step === 0 && len >= 16) out.fill(d[p]!, o, (o += len));
-      else for (let j = 0; j < len; j++, p += step) out[o++] = d[p]!;
-    });
-  }
+  else gather(d, out, shape, bcastStrides(x.shape, shape));
 }
 
 /** Copies `x` read through per-output-axis input strides starting at `base` into `outShape`. */
 function stridedCopy(x: ConcreteArray, outShape: Shape, inStrides: readonly number[], base: number): TypedArray {
-  const out = allocate(x.dtype, sizeOf(outShape));
-  const d = storageOf(x);
-  const step = lastStride(inStrides);
-  let o = 0;
-  stridedRuns(
-    outShape,
-    [inStrides],
-    (len, p) => {
-      if (step === 1 && len >= 16) {
-        out.set(d.subarray(p, p + len), o);
-        o += len;
-      } else for (let j = 0; j < len; j++, p += step) out[o++] = d[p]!;
-    },
-    base,
-  );
+  const out = allocateOverwritten(x.dtype, sizeOf(outShape)); // every element written by gather
+  if (out.length > 0) gather(storageOf(x), out, outShape, inStrides, base);
   return out;
 }
 
@@ -98,7 +75,7 @@ export function transpose(x: ConcreteArray, perm: readonly number[]): ConcreteAr
     const outShape = perm.map((p) => at(x.shape, p, "transpose"));
     if (c.perm.length <= 1) return new ConcreteArray(storageOf(x).slice(), outShape, x.dtype, x.weakType);
     if (c.perm.length === 2 && c.perm[0] === 1) {
-      const out = allocate(x.dtype, x.size);
+      const out = allocateOverwritten(x.dtype, x.size); // every element written by transpose2d
       transpose2d(storageOf(x), out, at(c.dims, 0, "transpose"), at(c.dims, 1, "transpose"));
       return new ConcreteArray(out, outShape, x.dtype, x.weakType);
     }

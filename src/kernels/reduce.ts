@@ -4,9 +4,10 @@
 // `at` or destructured before the loops.
 import { at } from "../core/errors.js";
 import { ConcreteArray, storageOf } from "../core/ndarray.js";
-import { DType, TypedArray, allocate } from "../core/dtype.js";
+import { DType, TypedArray, allocate, allocateOverwritten } from "../core/dtype.js";
 import { sizeOf, stridesOf } from "../core/shape.js";
-import { axisLoop, lastStride, stridedRuns } from "./strided.js";
+import { type Triple, axisLoop, lastStride, stridedRuns, walk3 } from "./strided.js";
+import { SUM_CHUNK } from "./sumOrder.js";
 
 /**
  * Reduces over `axes` (sorted); `combine` folds into an accumulator started at `init`. With
@@ -22,11 +23,34 @@ export function reduce(
   combine: (acc: number, v: number) => number,
   chunk?: number,
 ): ConcreteArray {
+  return reduceWith(x, axes, dtype, init, combine, chunk, false);
+}
+
+/**
+ * reduce_sum's kernel: {@link reduce} with `combine` (s, v) => s + v from 0 and chunks of
+ * SUM_CHUNK for a full sum, the same additions in the same order, with the addition inlined.
+ */
+export function reduceSum(x: ConcreteArray, axes: readonly number[], dtype: DType): ConcreteArray {
+  return reduceWith(x, axes, dtype, 0, (s, v) => s + v, SUM_CHUNK, true);
+}
+
+function reduceWith(
+  x: ConcreteArray,
+  axes: readonly number[],
+  dtype: DType,
+  init: number,
+  combine: (acc: number, v: number) => number,
+  chunk: number | undefined,
+  sum: boolean,
+): ConcreteArray {
   const shape = x.shape;
   const nd = shape.length;
   const outShape = shape.filter((_, i) => !axes.includes(i));
   const m = sizeOf(outShape);
-  const acc = new Float64Array(m).fill(init);
+  // float64 results accumulate in place; others in float64, rounded once at the end
+  const out = allocateOverwritten(dtype, m); // filled with init or set from acc below
+  const acc = out instanceof Float64Array ? out : scratch(m);
+  acc.fill(init);
   const d = storageOf(x);
   const n = d.length;
   if (axes.length === nd && chunk !== undefined && n > chunk) {
@@ -42,25 +66,76 @@ export function reduce(
     let a = init;
     for (let i = 0; i < n; i++) a = combine(a, d[i]!);
     acc[0] = a;
-  } else if (n > 0 && contiguousBlock(axes, nd)) {
-    // the reduced axes are a leading or a trailing block: plain loops over rows (the same
-    // additions in the same order as the strided walk below, without a call per row)
-    if (axes[0] === 0) foldRows(d, acc, n / m, m, combine);
-    else foldLines(d, acc, m, n / m, init, combine);
+  } else if (n > 0 && axes[0] === 0 && contiguousBlock(axes, nd)) {
+    // the reduced axes are a leading block: plain loops over rows (the same additions in the same
+    // order as the strided walk below)
+    foldRows(d, acc, n / m, m, combine);
   } else if (n > 0) {
+    // the input in row-major order, each element folded into its output (so every output folds its
+    // elements in ascending order); over at most three merged axes, nested loops
     const ost = stridesOf(outShape);
     const so = new Array<number>(nd).fill(0);
     let j = 0;
     for (let i = 0; i < nd; i++) if (!axes.includes(i)) so[i] = at(ost, j++, "reduce");
-    const step = lastStride(so);
-    let i = 0;
-    stridedRuns(shape, [so], (len, o) => {
-      for (let j = 0; j < len; j++, o += step) acc[o] = combine(acc[o]!, d[i++]!);
-    });
+    const w = walk3(shape, [so]);
+    if (w !== null && sum) sumWalk(d, acc, w.dims, at(w.strides, 0, "reduce"));
+    else if (w !== null) foldWalk(d, acc, w.dims, at(w.strides, 0, "reduce"), combine);
+    else {
+      const step = lastStride(so);
+      let i = 0;
+      stridedRuns(shape, [so], (len, o) => {
+        for (let j = 0; j < len; j++, o += step) acc[o] = combine(acc[o]!, d[i++]!);
+      });
+    }
   }
-  const out = allocate(dtype, m);
-  out.set(acc);
+  if (acc !== out) out.set(acc);
   return new ConcreteArray(out, outShape, dtype);
+}
+
+let SCRATCH = new Float64Array(0);
+/** A float64 accumulator of m elements, reused between calls when small (kernels do not nest). */
+function scratch(m: number): Float64Array {
+  if (m > 1 << 16) return new Float64Array(m);
+  if (SCRATCH.length < m) SCRATCH = new Float64Array(Math.max(m, 2 * SCRATCH.length));
+  return SCRATCH.subarray(0, m);
+}
+
+/** acc[i0 * s0 + i1 * s1 + i2 * s2] += the input's elements in row-major order over dims [n0, n1, n2]. */
+function sumWalk(d: TypedArray, acc: Float64Array, [n0, n1, n2]: Triple, [s0, s1, s2]: Triple): void {
+  let i = 0;
+  if (s2 === 0)
+    for (let i0 = 0, p0 = 0; i0 < n0; i0++, p0 += s0)
+      for (let i1 = 0, p1 = p0; i1 < n1; i1++, p1 += s1) {
+        let a = acc[p1]!;
+        for (let e = i + n2; i < e; i++) a += d[i]!;
+        acc[p1] = a;
+      }
+  else
+    for (let i0 = 0, p0 = 0; i0 < n0; i0++, p0 += s0)
+      for (let i1 = 0, p1 = p0; i1 < n1; i1++, p1 += s1)
+        for (let i2 = 0, p = p1; i2 < n2; i2++, p += s2) acc[p] = acc[p]! + d[i++]!;
+}
+
+/** {@link sumWalk} with `combine` in place of the addition. */
+function foldWalk(
+  d: TypedArray,
+  acc: Float64Array,
+  [n0, n1, n2]: Triple,
+  [s0, s1, s2]: Triple,
+  combine: (acc: number, v: number) => number,
+): void {
+  let i = 0;
+  if (s2 === 0)
+    for (let i0 = 0, p0 = 0; i0 < n0; i0++, p0 += s0)
+      for (let i1 = 0, p1 = p0; i1 < n1; i1++, p1 += s1) {
+        let a = acc[p1]!;
+        for (let e = i + n2; i < e; i++) a = combine(a, d[i]!);
+        acc[p1] = a;
+      }
+  else
+    for (let i0 = 0, p0 = 0; i0 < n0; i0++, p0 += s0)
+      for (let i1 = 0, p1 = p0; i1 < n1; i1++, p1 += s1)
+        for (let i2 = 0, p = p1; i2 < n2; i2++, p += s2) acc[p] = combine(acc[p]!, d[i++]!);
 }
 
 /** Whether sorted `axes` are consecutive and start at axis 0 or end at the last axis. */
@@ -91,22 +166,6 @@ function foldRows(
       );
   }
   for (let p = r * m; r < rows; r++) for (let j = 0; j < m; j++, p++) acc[j] = combine(acc[j]!, d[p]!);
-}
-
-/** acc[o] = the fold of line o (len consecutive elements) from init, for m lines. */
-function foldLines(
-  d: TypedArray,
-  acc: Float64Array,
-  m: number,
-  len: number,
-  init: number,
-  combine: (acc: number, v: number) => number,
-): void {
-  for (let o = 0, p = 0; o < m; o++) {
-    let a = init;
-    for (let k = 0; k < len; k++, p++) a = combine(a, d[p]!);
-    acc[o] = a;
-  }
 }
 
 /** Index of the first maximum (or minimum) along one axis; NaN counts as the extreme. */

@@ -8,6 +8,7 @@
 // copied into typed arrays before the loops.
 import { at } from "../core/errors.js";
 import { Shape, sizeOf, stridesOf } from "../core/shape.js";
+import type { TypedArray } from "../core/dtype.js";
 
 /** Strides of `inShape` aligned to `outShape` (0 on broadcast axes). */
 export function bcastStrides(inShape: Shape, outShape: Shape): number[] {
@@ -96,4 +97,101 @@ export function axisLoop(shape: Shape, axis: number, f: (base: number, stride: n
   const len = at(shape, axis, "axisLoop");
   const post = sizeOf(shape.slice(axis + 1));
   for (let p = 0; p < pre; p++) for (let q = 0; q < post; q++) f(p * len * post + q, post, len);
+}
+
+/**
+ * The walk over `shape` with unit axes dropped and adjacent axes merged where every operand
+ * steps through them as through one axis (`strides[q][a] === strides[q][a + 1] * shape[a + 1]`
+ * for each operand q; a broadcast axis pair has stride 0 twice): the same positions in the same
+ * row-major order, with fewer and longer rows. Returns the merged extents and, per operand, its
+ * strides over them (rank 0 when the shape has one element).
+ */
+export function collapse(shape: Shape, strides: readonly Strides[]): { dims: number[]; strides: number[][] } {
+  const dims: number[] = [];
+  const out: number[][] = strides.map(() => []);
+  for (const [a, d] of shape.entries()) {
+    if (d === 1) continue;
+    const last = dims.length - 1;
+    const merge =
+      last >= 0 &&
+      strides.every((s, q) => {
+        const prev = at(at(out, q, "collapse"), last, "collapse");
+        return prev === at(s, a, "collapse") * d;
+      });
+    if (merge) {
+      dims[last] = at(dims, last, "collapse") * d;
+      strides.forEach((s, q) => {
+        const o = at(out, q, "collapse");
+        o[last] = at(s, a, "collapse");
+      });
+    } else {
+      dims.push(d);
+      strides.forEach((s, q) => at(out, q, "collapse").push(at(s, a, "collapse")));
+    }
+  }
+  return { dims, strides: out };
+}
+
+/** Three extents, or three strides. */
+export type Triple = [number, number, number];
+
+/**
+ * The collapsed walk (see {@link collapse}) padded with leading unit axes to rank 3, or null when it
+ * has more than three axes: extents [d0, d1, d2] and per operand strides [s0, s1, s2].
+ */
+export function walk3(shape: Shape, strides: readonly Strides[]): { dims: Triple; strides: Triple[] } | null {
+  const c = collapse(shape, strides);
+  if (c.dims.length > 3) return null;
+  const pad3 = (xs: readonly number[], fill: number): Triple => {
+    const [a = fill, b = fill, c = fill] = [...new Array<number>(3 - xs.length).fill(fill), ...xs];
+    return [a, b, c];
+  };
+  return { dims: pad3(c.dims, 1), strides: c.strides.map((s) => pad3(s, 0)) };
+}
+
+/**
+ * out[o++] = d[base + i0 * s0 + i1 * s1 + i2 * s2] over the row-major positions of `shape`, read
+ * through the operand strides `strides` (one per axis of `shape`): a copy through strides
+ * (broadcasts, transposes, slices). Three nested loops when the collapsed walk has at most three
+ * axes, else the row walk.
+ */
+export function gather(d: TypedArray, out: TypedArray, shape: Shape, strides: Strides, base = 0): void {
+  const w = walk3(shape, [strides]);
+  if (w === null) {
+    const step = lastStride(strides);
+    let o = 0;
+    stridedRuns(
+      shape,
+      [strides],
+      (len, p) => {
+        for (let j = 0; j < len; j++, p += step) out[o++] = d[p]!;
+      },
+      base,
+    );
+    return;
+  }
+  const [n0, n1, n2] = w.dims;
+  const [s0, s1, s2] = at(w.strides, 0, "gather");
+  let o = 0;
+  if (s2 === 1 && n2 >= 16)
+    // long contiguous rows: block copies
+    for (let i0 = 0, p0 = base; i0 < n0; i0++, p0 += s0)
+      for (let i1 = 0, p1 = p0; i1 < n1; i1++, p1 += s1, o += n2) out.set(d.subarray(p1, p1 + n2), o);
+  else if (s2 === 1)
+    for (let i0 = 0, p0 = base; i0 < n0; i0++, p0 += s0)
+      for (let i1 = 0, p1 = p0; i1 < n1; i1++, p1 += s1) for (let p = p1, e = p1 + n2; p < e; p++) out[o++] = d[p]!;
+  else if (s2 === 0 && n2 >= 16)
+    // long constant rows: filled
+    for (let i0 = 0, p0 = base; i0 < n0; i0++, p0 += s0)
+      for (let i1 = 0, p1 = p0; i1 < n1; i1++, p1 += s1) out.fill(d[p1]!, o, (o += n2));
+  else if (s2 === 0)
+    for (let i0 = 0, p0 = base; i0 < n0; i0++, p0 += s0)
+      for (let i1 = 0, p1 = p0; i1 < n1; i1++, p1 += s1) {
+        const v = d[p1]!;
+        for (let i2 = 0; i2 < n2; i2++) out[o++] = v;
+      }
+  else
+    for (let i0 = 0, p0 = base; i0 < n0; i0++, p0 += s0)
+      for (let i1 = 0, p1 = p0; i1 < n1; i1++, p1 += s1)
+        for (let i2 = 0, p = p1; i2 < n2; i2++, p += s2) out[o++] = d[p]!;
 }

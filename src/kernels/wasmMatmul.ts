@@ -46,7 +46,7 @@
  * with u = 2^-24, not the float64-accumulated-then-rounded result of the JS
  * kernel. The float64 kernel accumulates in float64.
  */
-import type { TypedArray } from "../core/dtype.js";
+import { type TypedArray, allocateFloat } from "../core/dtype.js";
 import { Code, I32, OP, SIMD, V128, body, moduleBytes as encodeModule } from "./wasm/encoder.js";
 import { align16, createMemory, ensure, isShared, memoryImport } from "./wasm/memory.js";
 import {
@@ -474,7 +474,7 @@ export function wasmMatmul(
   if (instance.pool !== null && M * K * N >= THREAD_MIN_WORK) parallelFor(instance.pool, nChunks, params);
   else for (let c = 0; c < nChunks; c++) runChunk(instance.exports, params, c, instance.ctx);
   // copy C out
-  const out = f32 ? new Float32Array(M * N) : new Float64Array(M * N);
+  const out = allocateFloat(dtype, M * N);
   const c0 = cOff / s;
   if (ldc === N) out.set(view.subarray(c0, c0 + M * N));
   else for (let i = 0; i < M; i++) out.set(view.subarray(c0 + i * ldc, c0 + i * ldc + N), i * N);

@@ -3,7 +3,6 @@ import { DTypeError, ShapeError, fmtShape } from "../core/errors.js";
 import { NDArray } from "../core/ndarray.js";
 import type { Aval, LinearIn } from "../core/trace.js";
 import * as K from "../kernels/reduce.js";
-import { SUM_CHUNK } from "../kernels/sumOrder.js";
 import * as O from "./wrap.js";
 import { keepShape } from "./wrap.js";
 import { shiftAxes } from "./batching.js";
@@ -34,7 +33,7 @@ export const REDUCE_SUM: LinearRule<Params["reduce_sum"], 1, 1> = {
   // SUM_CHUNK elements, see kernels/sumOrder.ts: `step` also adds each chunk's partial sum)
   fold: { init: 0, step: (acc, v) => `${acc} += ${v};` },
   abstractEval: ([a], { axes }) => reduceAval("reduce_sum", a, axes),
-  impl: ([x], { axes }, [o]) => [K.reduce(x, axes, o.dtype, 0, (s, v) => s + v, SUM_CHUNK)],
+  impl: ([x], { axes }, [o]) => [K.reduceSum(x, axes, o.dtype)],
   jvp: (_p, [dx = null], _o, { axes }) => [dx === null ? null : O.reduceSum(dx, axes)],
   transpose([ct = null], [a], { axes }) {
     if (ct === null) return [null];

@@ -21,7 +21,16 @@
  */
 import { ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
 import { NablaError, at } from "../core/errors.js";
-import { DType, type TypedArray, allocate } from "../core/dtype.js";
+import {
+  ARENA_MIN,
+  Arena,
+  DType,
+  type TypedArray,
+  allocate,
+  allocateOverwritten,
+  allocateUnpooled,
+  withArena,
+} from "../core/dtype.js";
 import * as SH from "../prims/shape.js";
 import * as K from "../kernels/movement.js";
 import { MATMUL } from "../prims/linalg.js";
@@ -30,7 +39,14 @@ import { sizeOf } from "../core/shape.js";
 import { Equation, Graph, Var, evalGraph, readers } from "../core/graph.js";
 import { SETTINGS } from "../core/config.js";
 import type { Rule } from "../core/trace.js";
-import { type EwKernel, type EwProgram, compileElementwise, wasmMinSize } from "../kernels/wasm/elementwise.js";
+import {
+  type EwFill,
+  type EwKernel,
+  type EwProgram,
+  compileElementwise,
+  wasmMinSize,
+} from "../kernels/wasm/elementwise.js";
+import { bcastStrides, gather } from "../kernels/strided.js";
 import { SUM_CHUNK } from "../kernels/sumOrder.js";
 
 type Kernel = (ins: ArrayLike<number>[], outs: { [i: number]: number }[], n: number) => void;
@@ -510,6 +526,23 @@ function isUniform(x: unknown): boolean {
   return d.length > 1;
 }
 
+/**
+ * Whether a plan may reuse the storage of its dead intermediates (see `Arena`): not when an
+ * equation carries a function or a graph (a debug callback, custom rules, control flow), which
+ * could run user code that keeps an intermediate array.
+ */
+function reusesStorage(eqns: readonly Equation[]): boolean {
+  // numbers, strings, typed arrays, and arrays and plain objects of them (a few levels deep)
+  const plain = (v: unknown, depth: number): boolean => {
+    if (typeof v === "function" || v instanceof Graph) return false;
+    if (typeof v !== "object" || v === null || ArrayBuffer.isView(v)) return true;
+    if (depth > 4) return false;
+    if (Array.isArray(v)) return v.every((u) => plain(u, depth + 1));
+    return Object.getPrototypeOf(v) === Object.prototype && Object.values(v).every((u) => plain(u, depth + 1));
+  };
+  return eqns.every((e) => plain(e.params, 0));
+}
+
 /** Compiles a graph into a plan (fusing elementwise runs when code generation is available). */
 export function compile(g: Graph): Plan {
   const eqns = transposedMatmuls(g.equations, g.outs);
@@ -653,6 +686,12 @@ const higherOrder = (e: Equation): boolean =>
  * constant's tiled or padded copy is made once. An equation whose output shares the storage of
  * a kept buffer (a reshape's does) takes that buffer with it: the plan makes a new one for its
  * next use. A call made while another runs (from inside a kernel) allocates everything.
+ *
+ * The other storage the plan's kernels allocate (equations' results: matmuls, reductions,
+ * transposes, ...) comes from an `Arena` in plans without higher-order primitives: a buffer
+ * allocated in the current run and held by no live variable (not an output, input, or a view of
+ * one) is released after the step that last reads it and handed out again. The kept buffers
+ * above never pass through the arena (`allocateUnpooled`), so no buffer is both kept and released.
  */
 function planned(g: Graph, steps: readonly Step[], fusedGroups: number, matmulTransposes: number): Plan {
   const outVars = new Set<Var>();
@@ -733,11 +772,13 @@ function planned(g: Graph, steps: readonly Step[], fusedGroups: number, matmulTr
   });
 
   const bufs: (TypedArray | null)[] = slots.map(() => null);
+  // a fused loop's output: every element is written (by the compiled loop or the JS one)
   const buffer = (k: number, dtype: DType, n: number, pooled: boolean): TypedArray => {
-    if (!pooled || k < 0) return allocate(dtype, n);
+    if (!pooled || k < 0) return allocateOverwritten(dtype, n);
     const b = bufs[k];
     if (b !== undefined && b !== null) return b;
-    const fresh = allocate(dtype, n);
+    // kept from call to call: never from (or released to) the arena
+    const fresh = allocateUnpooled(dtype, n);
     bufs[k] = fresh;
     return fresh;
   };
@@ -749,14 +790,29 @@ function planned(g: Graph, steps: readonly Step[], fusedGroups: number, matmulTr
     const hit = constant ? constCopies.get(key) : undefined;
     if (hit !== undefined) return hit;
     const n = sizeOf(p.shape);
-    // a padded copy's own buffer has its zeros from the first call: only the operand is written
-    const out = constant || !pooled ? allocate(x.dtype, n) : buffer(k, x.dtype, n, true);
+    // a padded copy's own buffer has its zeros from the first call: only the operand is written;
+    // a constant's copy is kept for good (unpooled), an unpooled call's is zeroed storage of its own
+    const out = constant ? allocateUnpooled(x.dtype, n) : !pooled ? allocate(x.dtype, n) : buffer(k, x.dtype, n, true);
     if (p.kind === "pad") K.padInto(x, p.lo, p.shape, out);
     else K.broadcastInto(x, p.shape, out);
     if (constant) constCopies.set(key, out);
     return out;
   };
   let running = false;
+
+  // the arena: only in plans whose equations run no user code and carry no graphs
+  const arena =
+    reusesStorage(g.equations) && steps.every((s) => s.kind !== "eqn" || !higherOrder(s.eqn)) ? new Arena() : null;
+  // after each step, the variables it reads (or makes) for the last time (outputs never)
+  const lastUse = new Map<Var, number>();
+  steps.forEach((s, i) => {
+    const reads = s.kind === "eqn" ? s.eqn.inputs : s.ins;
+    const made = s.kind === "eqn" ? s.eqn.outs : s.sum === null ? s.outs : [...s.outs, s.sum];
+    for (const v of [...made, ...reads]) lastUse.set(v, i);
+  });
+  for (const v of outVars) lastUse.set(v, Infinity);
+  const deadAfter: Var[][] = steps.map(() => []);
+  for (const [v, i] of lastUse) if (i !== Infinity) deadAfter[i]?.push(v);
 
   return {
     fusedGroups,
@@ -770,14 +826,17 @@ function planned(g: Graph, steps: readonly Step[], fusedGroups: number, matmulTr
       const pooled = !running;
       running = true;
       try {
-        return runSteps(args, pooled);
+        // a call inside another allocates everything afresh (no arena: not the outer plan's either)
+        if (!pooled || arena === null) return withArena(null, () => runSteps(args, pooled, null));
+        arena.handed = new Map();
+        return withArena(arena, () => runSteps(args, pooled, arena));
       } finally {
         if (pooled) running = false;
       }
     },
   };
 
-  function runSteps(args: readonly ConcreteArray[], pooled: boolean): NDArray[] {
+  function runSteps(args: readonly ConcreteArray[], pooled: boolean, arena: Arena | null): NDArray[] {
     const env = new Map<Var, ConcreteArray>();
     const read = (v: Var | null): ConcreteArray => {
       if (v === null) throw internal("a symbolic-zero output outside a linear graph");
@@ -787,6 +846,14 @@ function planned(g: Graph, steps: readonly Step[], fusedGroups: number, matmulTr
     };
     g.constVars.forEach((v, i) => env.set(v, g.consts[i] as ConcreteArray));
     g.inVars.forEach((v, i) => env.set(v, at(args, i, "jit")));
+    // per buffer the arena handed out in this run: how many live variables hold it (kept buffers,
+    // inputs and constants were not handed out by it, so they are never counted nor released)
+    const holders = new Map<ArrayBufferLike, number>();
+    const hold = (x: ConcreteArray): void => {
+      if (arena === null || x.size < ARENA_MIN) return;
+      const b = storageOf(x).buffer;
+      if (arena.handed.has(b)) holders.set(b, (holders.get(b) ?? 0) + 1);
+    };
     steps.forEach((s, i) => {
       if (s.kind === "eqn") {
         const e = s.eqn;
@@ -795,7 +862,11 @@ function planned(g: Graph, steps: readonly Step[], fusedGroups: number, matmulTr
           e.params,
           e.outs.map((v) => v.aval),
         );
-        e.outs.forEach((v, j) => env.set(v, at(outs, j, "jit")));
+        e.outs.forEach((v, j) => {
+          const x = at(outs, j, "jit");
+          env.set(v, x);
+          hold(x);
+        });
         // an output sharing a kept buffer's storage (a reshape) takes the buffer: a new one next time
         for (const k of at(readSlots, i, "jit")) {
           const b = bufs[k];
@@ -806,24 +877,61 @@ function planned(g: Graph, steps: readonly Step[], fusedGroups: number, matmulTr
         const slotsOut = at(outSlots, i, "jit");
         const bufsOut = s.outs.map((v, j) => buffer(at(slotsOut, j, "jit"), v.aval.dtype, n, pooled));
         const copies = at(inSlots, i, "jit");
-        const data = s.ins.map((v, k) => {
+        const materialise = (v: Var, k: number): TypedArray => {
           const p = at(s.tile, k, "jit");
           return p === null || at(s.direct, k, "jit")
             ? storageOf(read(v))
             : copyOf(v, read(v), p, at(copies, k, "jit"), pooled);
+        };
+        // the compiled loop tiles a variable's broadcast operand straight into its memory (the
+        // elements broadcastInto gives, in the same order); a constant's tiled copy is made once
+        const data: (TypedArray | EwFill)[] = s.ins.map((v, k) => {
+          const p = at(s.tile, k, "jit");
+          if (s.wasm === null || p === null || p.kind !== "tile" || constVars.has(v)) return materialise(v, k);
+          const x = read(v);
+          const d = storageOf(x);
+          const shape = p.shape;
+          return {
+            write: (dst: TypedArray) => {
+              if (d.length === 1) dst.fill(at(d, 0, "jit"));
+              else gather(d, dst, shape, bcastStrides(x.shape, shape));
+            },
+            first: () => at(d, 0, "jit"),
+          };
         });
         // a folded sum's one element: the wasm loop returns it, the JS loop writes it after the outputs
         // (a wasm loop that declines, e.g. operands beyond its memory, returns null: the JS loop runs)
         const total = s.sum === null ? null : allocate(s.sum.aval.dtype, 1);
         const t = s.wasm === null ? null : s.wasm(data, bufsOut, n);
-        if (t === null) s.kernel(data, total === null ? bufsOut : [...bufsOut, total], n);
-        else if (total !== null) total[0] = t;
-        s.outs.forEach((v, j) =>
-          env.set(v, new ConcreteArray(at(bufsOut, j, "jit"), v.aval.shape, v.aval.dtype, v.aval.weak)),
-        );
+        if (t === null) {
+          const js = s.ins.map((v, k) => {
+            const dk = at(data, k, "jit");
+            return ArrayBuffer.isView(dk) ? dk : materialise(v, k);
+          });
+          s.kernel(js, total === null ? bufsOut : [...bufsOut, total], n);
+        } else if (total !== null) total[0] = t;
+        s.outs.forEach((v, j) => {
+          const x = new ConcreteArray(at(bufsOut, j, "jit"), v.aval.shape, v.aval.dtype, v.aval.weak);
+          env.set(v, x);
+          hold(x);
+        });
         if (s.sum !== null && total !== null)
           env.set(s.sum, new ConcreteArray(total, [], s.sum.aval.dtype, s.sum.aval.weak));
       }
+      if (arena !== null)
+        for (const v of at(deadAfter, i, "jit")) {
+          const x = env.get(v);
+          env.delete(v);
+          if (x === undefined || x.size < ARENA_MIN) continue;
+          const b = storageOf(x).buffer;
+          const c = holders.get(b);
+          if (c === undefined) continue;
+          if (c > 1) holders.set(b, c - 1);
+          else {
+            holders.delete(b);
+            arena.release(b);
+          }
+        }
     });
     return g.outs.map(read);
   }

@@ -91,10 +91,20 @@ export interface EwProgram {
 }
 
 /**
+ * An operand the kernel writes into its memory itself (a broadcast operand, tiled there directly
+ * rather than first into an array of its own): `write(dst)` sets every element of `dst` (n of
+ * them, the operand's dtype); `first()` is element 0.
+ */
+export interface EwFill {
+  write(dst: TypedArray): void;
+  first(): number;
+}
+
+/**
  * Runs a compiled program over n elements; returns the sum (0 without one), or null when memory
  * could not grow to hold the operands (nothing was computed: run the JS loop).
  */
-export type EwKernel = (ins: readonly TypedArray[], outs: readonly TypedArray[], n: number) => number | null;
+export type EwKernel = (ins: readonly (TypedArray | EwFill)[], outs: readonly TypedArray[], n: number) => number | null;
 
 /** Whether a primitive name has a compiled form with `arity` operands. */
 export function wasmSupports(op: string, arity: number): boolean {
@@ -484,7 +494,11 @@ function runner(p: EwProgram, run: WasmFn, id: number, bytes: Uint8Array, rt: Ru
     const view = f32 ? new Float32Array(buf) : new Float64Array(buf);
     ins.forEach((src, k) => {
       const q = elementAt(ptrs, k, F) / s;
-      if (elementAt(full, k, F) === 0) view[q] = elementAt(src, 0, F);
+      const scalar = elementAt(full, k, F) === 0;
+      if (!ArrayBuffer.isView(src)) {
+        if (scalar) view[q] = src.first();
+        else src.write(view.subarray(q, q + n));
+      } else if (scalar) view[q] = elementAt(src, 0, F);
       else view.set(src.length === n ? src : src.subarray(0, n), q);
     });
     let sum: number;
