@@ -10,7 +10,7 @@
  * `config().threads`, by default the available cores) unless `--torch-threads`
  * says otherwise: OMP_NUM_THREADS and MKL_NUM_THREADS are set for the
  * subprocess and torch_bench.py calls `torch.set_num_threads`; OpenMP's threads
- * wait passively (`torchWaitPolicy`) unless OMP_WAIT_POLICY says otherwise. It reports the
+ * use OpenMP's default wait policy unless OMP_WAIT_POLICY says otherwise (`torchWaitPolicy`). It reports the
  * threads torch then uses (`torch.get_num_threads()`, interop threads, the
  * parallel backend), which go into the report's header; `probeTorch` also
  * records torch's own default (here 1, although 2 cores are available).
@@ -46,14 +46,14 @@ export interface TorchThreads {
 }
 
 /**
- * OpenMP's wait policy for torch's threads: the environment's OMP_WAIT_POLICY if set, else PASSIVE.
- * nabla's workers block (Atomics.wait) between jobs and the calling thread never waits for a worker
- * that has not started a chunk; libgomp's default (spinning at every barrier) on a machine shared
- * with other processes makes a 2-thread torch 5-20x slower than a 1-thread one (W1, W2 on 2 cores
- * at load 10), which would measure the machine's load, not torch.
+ * OpenMP's wait policy for torch's threads: the environment's OMP_WAIT_POLICY if set, else libgomp's
+ * default (what a torch user gets). On a quiet machine the default is torch's fastest: PASSIVE made
+ * W4 5x and W5 1.5x slower (2026-12-02). On a machine shared with other processes the default spins
+ * at every barrier and a 2-thread torch becomes 5-20x slower (W1, W2 at load 10); set
+ * OMP_WAIT_POLICY=PASSIVE there, or --torch-threads 1.
  */
-export function torchWaitPolicy(): string {
-  return process.env.OMP_WAIT_POLICY ?? "PASSIVE";
+export function torchWaitPolicy(): string | undefined {
+  return process.env.OMP_WAIT_POLICY;
 }
 
 /** "1.13.0 (2 threads, set; default 1; interop 1; OpenMP)": the header's PyTorch entry. */
@@ -61,7 +61,7 @@ export function describeTorch(info: TorchInfo, t: TorchThreads | null): string {
   if (t === null)
     return `${info.version} (default ${info.defaultThreads} thread${info.defaultThreads === 1 ? "" : "s"})`;
   const n = (k: number, what: string) => `${k} ${what}${k === 1 ? "" : "s"}`;
-  return `${info.version} (${n(t.threads, "thread")} set, torch's default here ${info.defaultThreads}; interop ${t.interop}; ${t.backend}, OMP_WAIT_POLICY ${torchWaitPolicy()})`;
+  return `${info.version} (${n(t.threads, "thread")} set, torch's default here ${info.defaultThreads}; interop ${t.interop}; ${t.backend}, OMP_WAIT_POLICY ${torchWaitPolicy() ?? "default"})`;
 }
 
 /** Whether PyTorch can be imported by /usr/bin/python3; the reason when not. */
@@ -128,7 +128,6 @@ export function runTorch(
       ...process.env,
       OMP_NUM_THREADS: String(threads),
       MKL_NUM_THREADS: String(threads),
-      OMP_WAIT_POLICY: torchWaitPolicy(),
     };
     const p = spawnSync(PYTHON, [SCRIPT, specFile], {
       env,
