@@ -34,7 +34,7 @@ export default defineConfig(
   {
     // noUncheckedIndexedAccess is on; the library does not silence it with `!` (CONTRIBUTING.md,
     // "Non-null assertions"). The one exception is the CPU kernels' typed-array reads in inner loops.
-    files: ["src/**/*.ts"],
+    files: ["src/**/*.ts", "examples/**/*.ts", "demo/**/*.ts", "tools/**/*.ts", "scripts/**/*.ts"],
     ignores: ["src/kernels/*.ts"],
     rules: { "@typescript-eslint/no-non-null-assertion": "error" },
   },

@@ -71,8 +71,7 @@ interface Token {
 function tokenize(src: string): Token[] {
   const tokens: Token[] = [];
   let i = 0;
-  while (i < src.length) {
-    const c = src[i]!;
+  for (let c = src.charAt(i); i < src.length; c = src.charAt(i)) {
     if (/\s/.test(c)) {
       i++;
       continue;
@@ -109,8 +108,10 @@ function tokenize(src: string): Token[] {
 export function parse(src: string): Expr {
   const tokens = tokenize(src);
   let k = 0;
-  const peek = () => tokens[k]!;
-  const next = () => tokens[k++]!;
+  // the last token is "end"; reading past it reads it again
+  const end: Token = { kind: "end", text: "end of input", pos: src.length };
+  const peek = () => tokens[k] ?? end;
+  const next = () => tokens[k++] ?? end;
   const isOp = (t: Token, ops: string) => t.kind === "op" && ops.includes(t.text);
   const expect = (text: string) => {
     const t = next();
@@ -193,8 +194,11 @@ export function compile(e: Expr): (x: nb.NDArray) => nb.NDArray {
         return nb.neg(go(e.arg, x));
       case "bin":
         return BINARY[e.op](go(e.left, x), go(e.right, x));
-      case "call":
-        return FUNCTIONS.get(e.fn)!(go(e.arg, x));
+      case "call": {
+        const fn = FUNCTIONS.get(e.fn);
+        if (fn === undefined) throw new Error(`unknown function ${e.fn}`);
+        return fn(go(e.arg, x));
+      }
     }
   };
   return (x) => {
@@ -235,13 +239,14 @@ export interface Analysis {
  */
 export function analyse(src: string, lo: number, hi: number, n: number): Analysis {
   const f = compile(parse(src));
-  const fns = [f];
-  for (let k = 1; k <= 3; k++) fns.push(nb.grad(fns[k - 1]!));
+  const d1 = nb.grad(f);
+  const d2 = nb.grad(d1);
+  const fns = [f, d1, d2, nb.grad(d2)];
   const grid = nb.linspace(lo, hi, n);
   const series = fns.map((g) => Array.from(nb.vmap(g)(grid).toTypedArray())) as Analysis["series"];
   return {
     xs: Array.from(grid.toTypedArray()),
     series,
-    graph: nb.makeGraph(fns[1]!)(0).toString(),
+    graph: nb.makeGraph(d1)(0).toString(),
   };
 }

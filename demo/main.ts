@@ -8,6 +8,13 @@ import { analyse, type Analysis } from "./expr.js";
 
 const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
 const LABELS = ["f", "f′", "f″", "f‴"];
+
+/** Element `i` of `xs`, which the caller knows exists. */
+function pick<T>(xs: readonly T[], i: number): T {
+  const v = xs[i];
+  if (v === undefined) throw new RangeError(`no element ${i} of ${xs.length}`);
+  return v;
+}
 const POINTS = 401;
 
 declare global {
@@ -22,7 +29,7 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 function ticks(lo: number, hi: number, count: number): number[] {
   const raw = (hi - lo) / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw)!;
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag; // 10·mag ≥ raw always
   const out: number[] = [];
   for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step)
     out.push(Math.abs(t) < step * 1e-9 ? 0 : t);
@@ -36,19 +43,20 @@ function yRange(series: number[][]): [number, number] {
     .filter(Number.isFinite)
     .sort((a, b) => a - b);
   if (v.length === 0) return [-1, 1];
-  let lo = v[Math.floor(0.01 * (v.length - 1))]!;
-  let hi = v[Math.ceil(0.99 * (v.length - 1))]!;
+  let lo = pick(v, Math.floor(0.01 * (v.length - 1)));
+  let hi = pick(v, Math.ceil(0.99 * (v.length - 1)));
   if (hi - lo < 1e-9) [lo, hi] = [lo - 1, hi + 1];
   const pad = 0.08 * (hi - lo);
   return [lo - pad, hi + pad];
 }
 
 function draw(canvas: HTMLCanvasElement, a: Analysis): void {
-  const ctx = canvas.getContext("2d")!;
+  const ctx = canvas.getContext("2d");
+  if (ctx === null) throw new Error("this browser gives no 2d canvas context");
   const W = canvas.width;
   const H = canvas.height;
   const m = { left: 56, right: 16, top: 16, bottom: 36 };
-  const [x0, x1] = [a.xs[0]!, a.xs[a.xs.length - 1]!];
+  const [x0, x1] = [pick(a.xs, 0), pick(a.xs, a.xs.length - 1)];
   const [y0, y1] = yRange(a.series);
   const px = (x: number) => m.left + ((x - x0) / (x1 - x0)) * (W - m.left - m.right);
   const py = (y: number) => H - m.bottom - ((y - y0) / (y1 - y0)) * (H - m.top - m.bottom);
@@ -101,7 +109,7 @@ function draw(canvas: HTMLCanvasElement, a: Analysis): void {
   ctx.rect(m.left, m.top, W - m.left - m.right, H - m.top - m.bottom);
   ctx.clip();
   a.series.forEach((ys, s) => {
-    ctx.strokeStyle = COLORS[s]!;
+    ctx.strokeStyle = pick(COLORS, s);
     ctx.lineWidth = s === 0 ? 2.5 : 1.75;
     ctx.beginPath();
     let pen = false;
@@ -110,7 +118,7 @@ function draw(canvas: HTMLCanvasElement, a: Analysis): void {
         pen = false;
         return;
       }
-      const [cx, cy] = [px(a.xs[i]!), Math.max(-1e4, Math.min(1e4, py(y)))];
+      const [cx, cy] = [px(pick(a.xs, i)), Math.max(-1e4, Math.min(1e4, py(y)))];
       if (pen) ctx.lineTo(cx, cy);
       else ctx.moveTo(cx, cy);
       pen = true;
@@ -130,7 +138,7 @@ function draw(canvas: HTMLCanvasElement, a: Analysis): void {
   ctx.textAlign = "left";
   ctx.textBaseline = "middle";
   LABELS.forEach((label, s) => {
-    ctx.strokeStyle = COLORS[s]!;
+    ctx.strokeStyle = pick(COLORS, s);
     ctx.lineWidth = 2.5;
     ctx.beginPath();
     ctx.moveTo(lx, ly + 20 * s + 2);

@@ -23,18 +23,21 @@ export async function bundle(): Promise<string> {
     write: false,
     logLevel: "silent",
   });
-  return out.outputFiles[0]!.text;
+  const [file] = out.outputFiles;
+  if (file === undefined) throw new Error("esbuild wrote no bundle");
+  return file.text;
 }
 
 /** Starts the server on `port` (0: any free port) and host; resolves with its URL. */
 export async function startServer(port: number, host = "127.0.0.1"): Promise<{ server: Server; url: string }> {
+  const index = { type: "text/html; charset=utf-8", body: readFileSync(join(HERE, "index.html"), "utf8") };
   const files: Record<string, { type: string; body: string }> = {
-    "/": { type: "text/html; charset=utf-8", body: readFileSync(join(HERE, "index.html"), "utf8") },
+    "/": index,
+    "/index.html": index,
     "/main.js": { type: "text/javascript; charset=utf-8", body: await bundle() },
   };
-  files["/index.html"] = files["/"]!;
   const server = createServer((req, res) => {
-    const file = files[(req.url ?? "/").split("?")[0]!];
+    const file = files[new URL(req.url ?? "/", "http://localhost").pathname];
     if (req.method !== "GET" || file === undefined) {
       res.writeHead(404, { "content-type": "text/plain" }).end("not found");
       return;

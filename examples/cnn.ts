@@ -7,6 +7,7 @@
  */
 import * as nb from "../src/index.js";
 import * as nn from "../src/nn/index.js";
+import { dim } from "./util.js";
 import { type Dataset, type TrainOptions, type TrainResult, isMain, keyAt, trainAdam, withReload } from "./data.js";
 
 type Params = { k1: nb.NDArray; b1: nb.NDArray; k2: nb.NDArray; b2: nb.NDArray; w: nb.NDArray; b: nb.NDArray };
@@ -48,9 +49,9 @@ function init(seed: number): Params {
   };
 }
 
-const bias = (b: nb.NDArray) => nb.reshape(b, [1, b.shape[0]!, 1, 1]);
+const bias = (b: nb.NDArray) => nb.reshape(b, [1, dim(b, 0), 1, 1]);
 const forward = (p: Params, x: nb.NDArray): nb.NDArray => {
-  const img = nb.reshape(x, [x.shape[0]!, 1, SIDE, SIDE]);
+  const img = nb.reshape(x, [dim(x, 0), 1, SIDE, SIDE]);
   const h1 = nb.relu(nb.add(nb.conv(img, p.k1, { padding: "SAME" }), bias(p.b1))); // [B, 4, 8, 8]
   const h2 = nb.relu(nb.add(nb.conv(h1, p.k2, { padding: "SAME", strides: 2 }), bias(p.b2))); // [B, 8, 4, 4]
   const pooled = nb.mean(h2, [2, 3]); // [B, 8]

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as nb from "../src/index.js";
+import { dim, elem } from "./util.js";
 import * as io from "../src/io/index.js";
 import * as optim from "../src/optim/index.js";
 
@@ -24,7 +25,7 @@ export function keyAt(keys: nb.NDArray, i: number): nb.NDArray {
 
 /** Rows of `data` in a random order (a permutation by sorting uniform draws). */
 export function shuffle(key: nb.NDArray, data: Dataset): Dataset {
-  const perm = nb.argsort(nb.random.uniform(key, [data.x.shape[0]!]));
+  const perm = nb.argsort(nb.random.uniform(key, [dim(data.x, 0)]));
   return { x: nb.take(data.x, perm, 0), y: nb.take(data.y, perm, 0) };
 }
 
@@ -78,7 +79,8 @@ export function saveAndReload<P extends Record<string, nb.NDArray>>(params: P): 
     const path = join(dir, "params.safetensors");
     io.saveFile(path, params);
     const loaded = io.loadFile(path) as unknown as P;
-    const same = (a: nb.NDArray, b: unknown): boolean =>
+    const same = (a: nb.NDArray | undefined, b: unknown): boolean =>
+      a !== undefined &&
       b instanceof nb.NDArray &&
       a.dtype === b.dtype &&
       a.shape.length === b.shape.length &&
@@ -89,7 +91,7 @@ export function saveAndReload<P extends Record<string, nb.NDArray>>(params: P): 
     const keys = Object.keys(params);
     const equal =
       keys.length === Object.keys(loaded).length &&
-      keys.every((k) => same(params[k]!, (loaded as Record<string, unknown>)[k]));
+      keys.every((k) => same(params[k], (loaded as Record<string, unknown>)[k]));
     return { params: loaded, equal, bytes: statSync(path).size };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -151,7 +153,8 @@ export function trainAdam<P extends Record<string, nb.NDArray>>(
       total += value.item();
     }
     losses.push(total / bs.length);
-    if (opts.log) console.log(`epoch ${String(epoch + 1).padStart(3)}  loss ${losses[epoch]!.toFixed(5)}`);
+    if (opts.log)
+      console.log(`epoch ${String(epoch + 1).padStart(3)}  loss ${elem(losses, epoch, "losses").toFixed(5)}`);
   }
   const acc = accuracy(params, data);
   if (opts.log) console.log(`final accuracy ${(100 * acc).toFixed(1)}%`);

@@ -6,6 +6,7 @@
  * and how the derivative graphs grow with the order.
  */
 import * as nb from "../src/index.js";
+import { dim } from "./util.js";
 
 const section = (title: string): void => console.log(`\n=== ${title} ===`);
 const fmt = (v: number): string => v.toPrecision(15);
@@ -43,7 +44,7 @@ console.log("closed             =", nb.array([Math.cos(t0), -r0 * Math.sin(t0)])
 // The Rosenbrock function Σ (1 - x_i)² + 100 (x_{i+1} - x_i²)².
 section("hessian (Rosenbrock)");
 const rosenbrock = (v: nb.NDArray) => {
-  const n = v.shape[0]!;
+  const n = dim(v, 0);
   const a = nb.slice(v, [0], [n - 1]);
   const b = nb.slice(v, [1], [n]);
   return nb.sum(nb.add(nb.square(nb.sub(1, a)), nb.mul(100, nb.square(nb.sub(b, nb.square(a))))));

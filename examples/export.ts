@@ -10,6 +10,7 @@
 import * as nb from "../src/index.js";
 import { exportGraph, exportOnnx, importGraph } from "../src/export/index.js";
 import * as ort from "onnxruntime-node";
+import { elem } from "./util.js";
 
 type Params = { w1: nb.NDArray; b1: nb.NDArray; w2: nb.NDArray; b2: nb.NDArray };
 
@@ -56,7 +57,9 @@ const out = await session.run({
   w2: feed(params.w2),
   x: feed(xTest),
 });
-const onnxY = Array.from(out["y"]!.data as Float64Array);
+const y = out["y"];
+if (y === undefined) throw new Error("the ONNX model has no output y");
+const onnxY = Array.from(y.data as Float64Array);
 const nablaY = Array.from(forward(params, xTest).toTypedArray());
 
 const file = JSON.stringify(exportGraph(forward, params, xTest));
@@ -64,11 +67,11 @@ const importedY = Array.from((importGraph(file)(params, xTest) as nb.NDArray).to
 console.log(`JSON graph: ${file.length} characters`);
 
 const maxRel = (a: number[], b: number[]) =>
-  Math.max(...a.map((v, i) => Math.abs(v - b[i]!) / Math.max(1, Math.abs(b[i]!))));
+  Math.max(...a.map((v, i) => Math.abs(v - elem(b, i)) / Math.max(1, Math.abs(elem(b, i)))));
 console.log("\n     x      sin(3x)      nabla        onnxruntime");
 xTest.toTypedArray().forEach((x, i) => {
   const f = (v: number) => v.toFixed(6).padStart(10);
-  console.log(`${f(x)} ${f(Math.sin(3 * x))} ${f(nablaY[i]!)} ${f(onnxY[i]!)}`);
+  console.log(`${f(x)} ${f(Math.sin(3 * x))} ${f(elem(nablaY, i))} ${f(elem(onnxY, i))}`);
 });
 const rOnnx = maxRel(onnxY, nablaY);
 const rJson = maxRel(importedY, nablaY);

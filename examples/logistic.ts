@@ -4,6 +4,7 @@
  */
 import * as nb from "../src/index.js";
 import * as nn from "../src/nn/index.js";
+import { dim } from "./util.js";
 import { type Dataset, type TrainOptions, type TrainResult, isMain, keyAt, trainAdam, withReload } from "./data.js";
 
 type Params = { w: nb.NDArray; b: nb.NDArray };
@@ -29,7 +30,7 @@ const accuracy = (p: Params, data: Dataset): number =>
 export function main(options: TrainOptions = {}): TrainResult<Params> {
   const opts = { epochs: 15, batchSize: 64, learningRate: 0.05, seed: 0, log: true, ...options };
   const data = makeData(opts.seed);
-  const d = data.x.shape[1]!;
+  const d = dim(data.x, 1);
   const params: Params = { w: nb.zeros([d]), b: nb.zeros([]) };
   const result = trainAdam(params, data, loss, accuracy, opts);
   // ── Saving the parameters: a safetensors file through nabla/io, loaded back and compared ──

@@ -5,6 +5,7 @@
  */
 import * as nb from "../src/index.js";
 import * as nn from "../src/nn/index.js";
+import { elem } from "./util.js";
 import { type Dataset, type TrainOptions, type TrainResult, isMain, keyAt, trainAdam, withReload } from "./data.js";
 
 type Params = { w1: nb.NDArray; b1: nb.NDArray; w2: nb.NDArray; b2: nb.NDArray; w3: nb.NDArray; b3: nb.NDArray };
@@ -21,14 +22,14 @@ export function makeData(seed: number, n = 600, classes = 3): Dataset {
 
 function init(seed: number, sizes: readonly number[]): Params {
   const keys = nb.random.split(nb.random.key(seed + 100), 3);
-  const layer = (i: number) => nn.heNormal(keyAt(keys, i), [sizes[i]!, sizes[i + 1]!]);
+  const layer = (i: number) => nn.heNormal(keyAt(keys, i), [elem(sizes, i, "sizes"), elem(sizes, i + 1, "sizes")]);
   return {
     w1: layer(0),
-    b1: nb.zeros([sizes[1]!]),
+    b1: nb.zeros([elem(sizes, 1, "sizes")]),
     w2: layer(1),
-    b2: nb.zeros([sizes[2]!]),
-    w3: nn.glorotUniform(keyAt(keys, 2), [sizes[2]!, sizes[3]!]),
-    b3: nb.zeros([sizes[3]!]),
+    b2: nb.zeros([elem(sizes, 2, "sizes")]),
+    w3: nn.glorotUniform(keyAt(keys, 2), [elem(sizes, 2, "sizes"), elem(sizes, 3, "sizes")]),
+    b3: nb.zeros([elem(sizes, 3, "sizes")]),
   };
 }
 

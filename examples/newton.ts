@@ -7,11 +7,11 @@
  * Run: `npm run example -- newton`.
  */
 import * as nb from "../src/index.js";
-import { Log, fmt } from "./util.js";
+import { Log, dim, fmt } from "./util.js";
 
 /** The n-dimensional Rosenbrock function Σ (1 − x_i)² + 100 (x_{i+1} − x_i²)². */
 export function rosenbrock(v: nb.NDArray): nb.NDArray {
-  const n = v.shape[0]!;
+  const n = dim(v, 0);
   const a = nb.slice(v, [0], [n - 1]);
   const b = nb.slice(v, [1], [n]);
   return nb.sum(nb.add(nb.square(nb.sub(1, a)), nb.mul(100, nb.square(nb.sub(b, nb.square(a))))));

@@ -8,7 +8,7 @@
  * Run: `npm run example -- perexample`.
  */
 import * as nb from "../src/index.js";
-import { Log, fmt } from "./util.js";
+import { Log, elem, fmt } from "./util.js";
 
 /** Model parameters. */
 export interface Params {
@@ -58,11 +58,12 @@ export interface PerExampleResult {
 
 /** Synthetic data: x ~ N(0, I), y ~ Bernoulli(σ(w*·x + b*)). */
 export function makeData(n: number, d: number, seed = 0): { xs: nb.NDArray; ys: nb.NDArray } {
-  const [kx, kw, ky] = [0, 1, 2].map((i) => nb.take(nb.random.split(nb.random.key(seed), 3), i, 0));
-  const xs = nb.random.normal(kx!, [n, d]);
-  const wTrue = nb.mul(nb.random.normal(kw!, [d]), 2);
+  const keys = nb.random.split(nb.random.key(seed), 3);
+  const [kx, kw, ky] = [nb.take(keys, 0, 0), nb.take(keys, 1, 0), nb.take(keys, 2, 0)];
+  const xs = nb.random.normal(kx, [n, d]);
+  const wTrue = nb.mul(nb.random.normal(kw, [d]), 2);
   const p = nb.sigmoid(nb.add(nb.matmul(xs, wTrue), 0.5));
-  const ys = nb.astype(nb.random.bernoulli(ky!, p), "float64");
+  const ys = nb.astype(nb.random.bernoulli(ky, p), "float64");
   return { xs, ys };
 }
 
@@ -103,13 +104,13 @@ export function main(opts: PerExampleOptions = {}): PerExampleResult {
   const losses: number[] = [];
   for (let e = 0; e < epochs; e++) {
     losses.push(meanLoss(p).item());
-    log(`epoch ${String(e + 1).padStart(3)}/${epochs}  loss = ${fmt(losses[e]!)}`);
+    log(`epoch ${String(e + 1).padStart(3)}/${epochs}  loss = ${fmt(elem(losses, e, "losses"))}`);
     p = step(p);
   }
   losses.push(meanLoss(p).item());
   const pred = nb.greater(nb.add(nb.matmul(xs, p.w), p.b), 0);
   const accuracy = nb.mean(nb.astype(nb.equal(nb.astype(pred, "float64"), ys), "float64")).item();
-  log(`final loss = ${fmt(losses[epochs]!)}  training accuracy = ${(100 * accuracy).toFixed(1)}%`);
+  log(`final loss = ${fmt(elem(losses, epochs, "losses"))}  training accuracy = ${(100 * accuracy).toFixed(1)}%`);
   return { maxDiffFromLoop, losses, accuracy };
 }
 

@@ -14,7 +14,7 @@
  * Run: `npm run example -- pinn`.
  */
 import * as nb from "../src/index.js";
-import { Log, fmt } from "./util.js";
+import { Log, elem, fmt } from "./util.js";
 
 /** Options of {@link main}. */
 export interface PinnOptions {
@@ -89,7 +89,7 @@ export function main(opts: PinnOptions = {}): PinnResult {
     } else lambda = Math.min(lambda * 4, 1e6);
     residuals.push(Math.min(trial, current));
     log(
-      `iter ${String(it + 1).padStart(3)}/${iterations}  mean residual² = ${fmt(residuals[it]!)}  λ = ${lambda.toExponential(1)}`,
+      `iter ${String(it + 1).padStart(3)}/${iterations}  mean residual² = ${fmt(elem(residuals, it, "residuals"))}  λ = ${lambda.toExponential(1)}`,
     );
   }
   const grid = nb.linspace(0, 1, 201);
