@@ -12,6 +12,7 @@
  *   main thread is rethrown once the job is done.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { expectIdentical, withJs } from "./support/assert.js";
 import * as nb from "../src/index.js";
 import {
   type ChunkFn,
@@ -27,7 +28,6 @@ import {
   elementwisePoolReady,
   elementwisePoolStats,
   setElementwiseThreading,
-  setWasmElementwise,
   wasmElementwiseAvailable,
   wasmElementwiseThreaded,
 } from "../src/kernels/wasm/elementwise.js";
@@ -38,24 +38,6 @@ import { seeded } from "./support/rng.js";
 type A = nb.NDArray;
 
 const data = (x: A): number[] => Array.from(x.toTypedArray() as ArrayLike<number>);
-function expectIdentical(a: A, b: A, what: string): void {
-  expect(b.dtype, what).toBe(a.dtype);
-  expect(b.shape, what).toEqual(a.shape);
-  const x = data(a);
-  const y = data(b);
-  const bad = x.findIndex((v, i) => !Object.is(v, y[i]));
-  expect(bad, `${what}: element ${bad}: ${x[bad]} vs ${y[bad]}`).toBe(-1);
-}
-
-/** Runs `f` with the compiled loops off (the JS loops), restoring the setting after. */
-function withJs<T>(f: () => T): T {
-  const was = setWasmElementwise(false);
-  try {
-    return f();
-  } finally {
-    setWasmElementwise(was);
-  }
-}
 
 const sq = (v: A) => nb.mul(v, v);
 /** W1 of issue 8 through module `m`: Σ(tanh(x)·x + sin(x)²); its gradient is one fused loop. */

@@ -13,6 +13,7 @@
  * - a threaded float32 loop gives the bits of the single-threaded one.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectIdentical, withJs } from "./support/assert.js";
 import fc from "fast-check";
 import * as nb from "../src/index.js";
 import { compile } from "../src/transforms/plan.js";
@@ -22,7 +23,6 @@ import {
   compileElementwise,
   elementwisePoolReady,
   setElementwiseThreading,
-  setWasmElementwise,
   setWasmMinSize,
   wasmElementwiseAvailable,
   wasmElementwiseThreaded,
@@ -35,22 +35,6 @@ const SEED = Number(process.env.NABLA_FC_SEED ?? 20261202);
 type A = nb.NDArray;
 
 const data = (x: A): number[] => Array.from(x.toTypedArray() as ArrayLike<number>);
-function expectIdentical(a: A, b: A, what: string): void {
-  expect(b.dtype, what).toBe(a.dtype);
-  expect(b.shape, what).toEqual(a.shape);
-  const x = data(a);
-  const y = data(b);
-  const bad = x.findIndex((v, i) => !Object.is(v, y[i]));
-  expect(bad, `${what}: element ${bad}: ${x[bad]} vs ${y[bad]}`).toBe(-1);
-}
-function withJs<T>(f: () => T): T {
-  const was = setWasmElementwise(false);
-  try {
-    return f();
-  } finally {
-    setWasmElementwise(was);
-  }
-}
 
 const bits32 = new Float32Array(1);
 const ints32 = new Int32Array(bits32.buffer);

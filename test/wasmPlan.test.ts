@@ -11,18 +11,14 @@
  *   and the folded sum are exercised at sizes around the threshold.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { withJs } from "./support/assert.js";
 import fc from "fast-check";
 import * as nb from "../src/index.js";
 import { arbProgram } from "../src/testing/index.js";
 import { compile } from "../src/transforms/plan.js";
 import { evalGraph } from "../src/core/graph.js";
 import type { ConcreteArray } from "../src/core/ndarray.js";
-import {
-  setWasmElementwise,
-  setWasmMinSize,
-  wasmElementwiseAvailable,
-  wasmMinSize,
-} from "../src/kernels/wasm/elementwise.js";
+import { setWasmMinSize, wasmElementwiseAvailable, wasmMinSize } from "../src/kernels/wasm/elementwise.js";
 
 const RUNS = Number(process.env.NABLA_FC_RUNS ?? 15);
 const SEED = Number(process.env.NABLA_FC_SEED ?? 20261201);
@@ -35,16 +31,6 @@ function expectIdentical(a: A, b: A): void {
   const x = data(a);
   const y = data(b);
   x.forEach((v, i) => expect(Object.is(v, y[i]), `element ${i}: ${v} vs ${y[i]}`).toBe(true));
-}
-
-/** Runs `f` with the compiled path off (the JS loops), restoring the setting after. */
-function withJs<T>(f: () => T): T {
-  const was = setWasmElementwise(false);
-  try {
-    return f();
-  } finally {
-    setWasmElementwise(was);
-  }
 }
 
 describe.skipIf(!wasmElementwiseAvailable())("compiled WebAssembly loops in jit and eager", () => {

@@ -1,6 +1,7 @@
 /** Assertion helpers shared by the tests. */
 import { expect } from "vitest";
 import * as nb from "../../src/index.js";
+import { setWasmElementwise } from "../../src/kernels/wasm/elementwise.js";
 
 /** The elements of an array as JS numbers (row-major). */
 export function vals(x: nb.NDArray): number[] {
@@ -28,3 +29,23 @@ export function expectClose(
 /** A float64 array from flat data and an optional shape. */
 export const arr = (data: number[], shape?: number[]): nb.NDArray =>
   nb.array(new Float64Array(data), shape === undefined ? {} : { shape });
+
+/** Expects `b` to equal `a` bit for bit: same dtype, shape and every element by `Object.is`. */
+export function expectIdentical(a: nb.NDArray, b: nb.NDArray, what: string): void {
+  expect(b.dtype, what).toBe(a.dtype);
+  expect(b.shape, what).toEqual(a.shape);
+  const x = vals(a);
+  const y = vals(b);
+  const bad = x.findIndex((v, i) => !Object.is(v, y[i]));
+  expect(bad, `${what}: element ${bad}: ${x[bad]} vs ${y[bad]}`).toBe(-1);
+}
+
+/** Runs `f` with jit's compiled (WebAssembly) loops off, i.e. the JS loops, restoring the setting after. */
+export function withJs<T>(f: () => T): T {
+  const was = setWasmElementwise(false);
+  try {
+    return f();
+  } finally {
+    setWasmElementwise(was);
+  }
+}
