@@ -12,6 +12,8 @@
  *   float32, through the JS and the WebAssembly loops.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectIdentical } from "./support/assert.js";
+import { seeded } from "./support/rng.js";
 import * as nb from "../src/index.js";
 import { compile } from "../src/transforms/plan.js";
 import { evalGraph } from "../src/core/graph.js";
@@ -20,31 +22,10 @@ import { setWasmMinSize, wasmMinSize } from "../src/kernels/wasm/elementwise.js"
 
 type A = nb.NDArray;
 
-const data = (x: A): number[] => Array.from(x.toTypedArray() as ArrayLike<number>);
-function expectIdentical(a: A, b: A): void {
-  expect(b.dtype).toBe(a.dtype);
-  expect(b.shape).toEqual(a.shape);
-  const x = data(a);
-  const y = data(b);
-  x.forEach((v, i) => expect(Object.is(v, y[i]), `element ${i}: ${v} vs ${y[i]}`).toBe(true));
-}
-
-/** A deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const SPECIAL = [NaN, Infinity, -Infinity, 0, -0, 5e-324, -2.5e-310, 1e-40, 3e38];
 /** Dense random values in [-3, 3), about one in `every` a special value. */
 function values(n: number, seed: number, every = 7): number[] {
-  const r = rng(seed);
+  const r = seeded(seed);
   return Array.from({ length: n }, () =>
     r() * every < 1 ? (SPECIAL[Math.floor(r() * SPECIAL.length)] ?? 0) : r() * 6 - 3,
   );

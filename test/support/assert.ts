@@ -31,7 +31,7 @@ export const arr = (data: number[], shape?: number[]): nb.NDArray =>
   nb.array(new Float64Array(data), shape === undefined ? {} : { shape });
 
 /** Expects `b` to equal `a` bit for bit: same dtype, shape and every element by `Object.is`. */
-export function expectIdentical(a: nb.NDArray, b: nb.NDArray, what: string): void {
+export function expectIdentical(a: nb.NDArray, b: nb.NDArray, what = "array"): void {
   expect(b.dtype, what).toBe(a.dtype);
   expect(b.shape, what).toEqual(a.shape);
   const x = vals(a);
