@@ -139,9 +139,15 @@ const measureOpts: MeasureOptions = opts.quick
 // threads branch (issue 8): matmul GFLOP/s against the WASM-SIMD peak, a table of its own
 if (opts.only === "matmul") {
   const { matmulHeader, matmulTable, measureMatmul, measureW2Matmuls, w2MatmulTable } = await import("./matmul.js");
-  console.log(renderTable(matmulHeader, matmulTable(await measureMatmul(measureOpts))));
+  const { measureSimdPeak } = await import("./simdPeak.js");
+  const peak = measureSimdPeak();
+  console.log(peak.lines.join("\n"));
+  console.log(
+    `WASM-SIMD peak, one thread: ${peak.float32.toFixed(1)} GFLOP/s float32, ${peak.float64.toFixed(1)} float64\n`,
+  );
+  console.log(renderTable(matmulHeader, matmulTable(await measureMatmul(measureOpts), peak)));
   console.log("");
-  console.log(renderTable(matmulHeader, w2MatmulTable(await measureW2Matmuls(measureOpts))));
+  console.log(renderTable(matmulHeader, w2MatmulTable(await measureW2Matmuls(measureOpts), peak)));
   process.exit(0);
 }
 
