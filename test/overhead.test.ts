@@ -17,6 +17,8 @@ import { promote, type DType } from "../src/core/dtype.js";
 import { promoted } from "../src/prims/wrap.js";
 import { ConcreteArray, scalar, storageOf } from "../src/core/ndarray.js";
 import type { StagingTracer } from "../src/core/graph.js";
+import { RULES } from "../src/prims/table.js";
+import { bind1, type Rule } from "../src/core/trace.js";
 
 type A = nb.NDArray;
 
@@ -286,5 +288,72 @@ describe("shared 0-d abstract values and staging tables", () => {
         .grad((x: A) => nb.add(nb.add(nb.mul(x, 2), nb.mul(x, nb.array(2))), nb.mul(x, 2)))(1)
         .item(),
     ).toBe(6);
+  });
+});
+
+describe("the float64 0-d fast path of scalarF64 rows", () => {
+  // Every row marked scalarF64 promises that its shape rule and kernel, on float64 0-d operands,
+  // give the float64 0-d array of its scalar function, weak when every operand is. Checked here
+  // against the row's own shape rule and kernel (the path the fast path skips), bit for bit.
+  const rows = Object.values(RULES).filter((r) => (r as Rule).scalarF64 === true) as Rule[];
+  const values = [0.3, -0, 0, 1.5, -2.25, 1e-310, 700, Infinity, -Infinity, NaN];
+
+  it("covers the elementwise arithmetic and unary float rows", () => {
+    const names = rows.map((r) => r.name);
+    for (const n of ["add", "sub", "mul", "div", "pow", "max", "min", "atan2", "neg", "sin", "tanh", "erf"])
+      expect(names).toContain(n);
+    // comparisons (bool results) and int32 kernels are not marked
+    expect(names).not.toContain("lt");
+    expect(names).not.toContain("convert");
+  });
+
+  it("agrees with the row's shape rule and kernel on every weakness and special value", () => {
+    for (const row of rows) {
+      const arity = row.scalar!.length;
+      for (const wa of [false, true])
+        for (const wb of [false, true])
+          for (const u of values)
+            for (const v of arity === 2 ? values : [0]) {
+              const args =
+                arity === 2 ? [scalar(u, "float64", wa), scalar(v, "float64", wb)] : [scalar(u, "float64", wa)];
+              const avals = row.abstractEval(args, {});
+              const [want] = row.impl(args, {}, avals);
+              const got = bind1(row, args, {});
+              expect(got.shape).toEqual([]);
+              expect(got.dtype).toBe(want!.dtype);
+              expect(got.weakType).toBe(want!.weakType);
+              expect(got.weakType).toBe(avals[0]!.weak);
+              if (!Object.is(got.item(), want!.item()))
+                throw new Error(`${row.name}(${u}, ${v}): ${got.item()} vs ${want!.item()}`);
+            }
+    }
+  });
+
+  it("stages the abstract values the shape rule gives", () => {
+    for (const row of rows) {
+      const arity = row.scalar!.length;
+      for (const wa of [false, true])
+        for (const wb of [false, true]) {
+          const args = arity === 2 ? [scalar(1, "float64", wa), scalar(2, "float64", wb)] : [scalar(1, "float64", wa)];
+          const [want] = row.abstractEval(args, {});
+          const g = nb.makeGraph((...xs: A[]) => bind1(row, xs, {}))(...args);
+          const out = g.equations[g.equations.length - 1]!.outs[0]!.aval;
+          expect(out.shape).toEqual([]);
+          expect(out.dtype).toBe(want!.dtype);
+        }
+    }
+  });
+
+  it("is not taken for float32, other shapes, or under debugNans", () => {
+    const f32 = nb.array(2, { dtype: "float32" });
+    expect(nb.mul(f32, f32).dtype).toBe("float32");
+    expect(nb.sin(nb.array([0.5])).shape).toEqual([1]);
+    expect(() => nb.add(nb.array(1), nb.array(1, { dtype: "float32" }))).not.toThrow();
+    nb.config({ debugNans: true });
+    try {
+      expect(() => nb.log(nb.array(-1))).toThrow(/log: produced NaN/);
+    } finally {
+      nb.config({ debugNans: false });
+    }
   });
 });

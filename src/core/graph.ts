@@ -156,6 +156,26 @@ function printGraph(g: Graph): string {
 // ---------------------------------------------------------------------------
 // staging
 
+/**
+ * A staged equation. A class, not an object literal: V8 pretenures the objects of an allocation
+ * site (a literal) whose objects mostly survive, as a long graph's equations do, and then every
+ * later small graph's equations go straight to the old generation (issue 8: `grad(x => x * x)`
+ * ran at half speed, its scavenges 5× longer, after one gradient of a 10k-op chain). Constructed
+ * instances have no allocation site.
+ */
+class StagedEquation implements Equation {
+  readonly prim: string;
+  constructor(
+    readonly rule: Rule,
+    readonly inputs: readonly Var[],
+    readonly params: unknown,
+    readonly outs: readonly Var[],
+    readonly site: string | undefined,
+  ) {
+    this.prim = rule.name;
+  }
+}
+
 /** A tracer that stands for a graph variable. */
 export class StagingTracer extends Tracer {
   constructor(
@@ -306,13 +326,17 @@ export class StagingTrace extends Trace {
     if (simple !== null) return [this.alias(simple)];
     const n = args.length;
     const ins: Var[] = new Array<Var>(n);
-    const inAvals = new Array<Aval>(n);
     // the newest operand (largest id): the owner of a small equation's CSE candidates
     let owner: Var | undefined;
+    // float64 0-d operands of a `scalarF64` row: a float64 0-d result, weak when all are (no shape rule)
+    let f64 = prim.scalarF64 === true;
+    let weak = true;
     for (let i = 0; i < n; i++) {
       const v = (args[i] as StagingTracer).v;
       ins[i] = v;
-      inAvals[i] = v.aval;
+      const a = v.aval;
+      if (f64 && (a.dtype !== "float64" || a.shape.length !== 0)) f64 = false;
+      weak = weak && a.weak;
       if (owner === undefined || v.id > owner.id) owner = v;
     }
     // CSE. Parameterless equations of one or two operands (most of them) are found in a short
@@ -334,16 +358,20 @@ export class StagingTrace extends Trace {
       const hit = this.cse?.get(key);
       if (hit) return hit.map((t) => this.alias(t));
     }
-    const avals = prim.abstractEval(inAvals, params);
+    const avals = f64 && n > 0 ? scalarAvalList(weak) : prim.abstractEval(avalsOf(ins), params);
     const m = avals.length;
     const outVars = new Array<Var>(m);
     // parameterless equations share one empty parameter object (the caller's `{}` is not kept);
     // two literals, not a spread of an optional `site`: a spread copies through a runtime call and
     // allocates the object it spreads, per equation (issue 8)
     const ps = small ? NO_PARAMS : params;
-    const eqn: Equation = SETTINGS.debugNans
-      ? { prim: prim.name, rule: prim, inputs: ins, params: ps, outs: outVars, site: callSite() }
-      : { prim: prim.name, rule: prim, inputs: ins, params: ps, outs: outVars };
+    const eqn: Equation = new StagedEquation(
+      prim as Rule,
+      ins,
+      ps,
+      outVars,
+      SETTINGS.debugNans ? callSite() : undefined,
+    );
     const outs = new Array<StagingTracer>(m);
     for (let i = 0; i < m; i++) {
       const a = avals[i];
@@ -458,6 +486,24 @@ export class StagingTrace extends Trace {
       live.fill(0, 0, n);
     }
   }
+}
+
+/** The operands' abstract values. */
+function avalsOf(ins: readonly Var[]): Aval[] {
+  const n = ins.length;
+  const r = new Array<Aval>(n);
+  for (let i = 0; i < n; i++) r[i] = (ins[i] as Var).aval;
+  return r;
+}
+
+const F64_SCALAR_AVALS: readonly (readonly Aval[])[] = [
+  Object.freeze([scalarAval("float64", false)]),
+  Object.freeze([scalarAval("float64", true)]),
+];
+
+/** The one-output list of a float64 0-d abstract value (shared, frozen: only read). */
+function scalarAvalList(weak: boolean): readonly Aval[] {
+  return F64_SCALAR_AVALS[weak ? 1 : 0] as readonly Aval[];
 }
 
 /** Whether a staged equation is kept: it has an effect or a live output. */

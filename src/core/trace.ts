@@ -13,7 +13,7 @@
  */
 import { NablaError, TracerError, fmtShape } from "./errors.js";
 import { DType, SHORT } from "./dtype.js";
-import { ConcreteArray, EMPTY_SHAPE, NDArray, frozenShape, storageOf } from "./ndarray.js";
+import { ConcreteArray, EMPTY_SHAPE, NDArray, firstElement, float64Scalar, frozenShape, storageOf } from "./ndarray.js";
 import { Shape } from "./shape.js";
 import { SETTINGS, debugSite } from "./config.js";
 import { DEVICE_HOOK, stagingDevice } from "./device.js";
@@ -99,6 +99,12 @@ export interface Rule<P = unknown> {
   readonly scalarInt32?: (x: number, y: number) => number;
   /** Elementwise primitives: a JS expression for fused loops, given the operands' expressions. */
   inline?(args: readonly string[], params: P): string;
+  /**
+   * Elementwise rows whose shape rule and kernel, on float64 0-d operands, give the float64 0-d
+   * array of `scalar` applied to their elements, weak when every operand is: eager evaluation
+   * then calls `scalar` directly (no shape rule, kernel or output lists; issue 8).
+   */
+  readonly scalarF64?: boolean;
   /** Binary primitives whose operands commute (CSE orders them). */
   readonly commutative?: boolean;
   /**
@@ -246,8 +252,29 @@ export function withDynamic<R>(t: Trace, f: () => R): R {
   }
 }
 
+/**
+ * The eager fast path of rows marked `scalarF64` (issue 8): their result on float64 0-d concrete
+ * operands outside every trace, device hook and debugNans, else null (then `bind` does the work).
+ */
+function scalarF64<P>(prim: Rule<P>, args: readonly NDArray[]): ConcreteArray | null {
+  if (DEVICE_HOOK !== null || (DYNAMIC !== null && DYNAMIC.main.active) || SETTINGS.debugNans) return null;
+  const a = args[0];
+  if (!(a instanceof ConcreteArray) || a.dtype !== "float64" || a.shape.length !== 0) return null;
+  const f = prim.scalar;
+  if (args.length === 1)
+    return f === undefined ? null : float64Scalar((f as (x: number) => number)(firstElement(a)), a.weak);
+  const b = args[1];
+  if (args.length !== 2 || !(b instanceof ConcreteArray) || b.dtype !== "float64" || b.shape.length !== 0) return null;
+  if (f === undefined) return null;
+  return float64Scalar((f as (x: number, y: number) => number)(firstElement(a), firstElement(b)), a.weak && b.weak);
+}
+
 /** Applies a primitive to operands: dispatches to the innermost owning trace, or evaluates. */
 export function bind<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDArray[] {
+  if (prim.scalarF64 === true) {
+    const r = scalarF64(prim, args);
+    if (r !== null) return [r];
+  }
   let top: Trace | null = null;
   for (const a of args) {
     if (a instanceof Tracer) {
@@ -315,6 +342,10 @@ export function nanError(
 }
 
 export function bind1<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDArray {
+  if (prim.scalarF64 === true) {
+    const r = scalarF64(prim, args);
+    if (r !== null) return r;
+  }
   // the check inline, not through the generic `at` (one shape of array here: a call site V8 keeps fast)
   const out = bind(prim, args, params)[0];
   if (out === undefined) throw new NablaError(`${prim.name}: internal: the primitive returned no output`);

@@ -39,6 +39,7 @@ export function unaryFloat(
   const row: Rule<{}, 1, 1> = {
     name,
     scalar,
+    scalarF64: true,
     abstractEval([a]) {
       if (!isFloat(a.dtype)) throw new DTypeError(`${name}: expected a float operand, got ${a.dtype}`);
       return sameAval(a);
@@ -106,6 +107,7 @@ export function arithmetic(name: string, scalar: Binary, float = false, scalarIn
   return {
     name,
     scalar,
+    scalarF64: true,
     ...(scalarInt32 === undefined ? {} : { scalarInt32 }),
     abstractEval: ([a, b]: [Aval, Aval]) => (float ? floatBinary(name, a, b) : binaryAval(name, a, b)),
     impl: (xs: [ConcreteArray, ConcreteArray], p: {}, outs: [Aval]) =>
@@ -163,6 +165,7 @@ const negate = (v: number): number => -v;
 export const NEG: LinearRule<Params["neg"], 1, 1> = {
   name: "neg",
   scalar: negate,
+  scalarF64: true,
   inline: ([a]) => `(-${a})`,
   involution: true,
   cheap: true,
