@@ -176,3 +176,41 @@ describe.skipIf(!wasmElementwiseAvailable())("WASM SIMD transcendentals", () => 
       expect(worst, `${name}(${inputs[at]}) = ${out[at]}`).toBeLessThanOrEqual(1);
     });
 });
+
+// Every float32 input, in chunks (NABLA_WASM_F32_EXHAUSTIVE=tanh,sin,... names the functions; a few
+// minutes each): the same criterion as the strided run above, over all 2^32 bit patterns.
+const EXHAUSTIVE = (process.env["NABLA_WASM_F32_EXHAUSTIVE"] ?? "").split(",").filter((s) => s !== "");
+describe.skipIf(!wasmElementwiseAvailable() || EXHAUSTIVE.length === 0)("float32 kernels on every input", () => {
+  const HOST32: Record<string, (x: number) => number> = {
+    exp: Math.exp,
+    sin: Math.sin,
+    cos: Math.cos,
+    tanh: Math.tanh,
+  };
+  for (const name of EXHAUSTIVE)
+    it(
+      `${name} float32: within 1 ulp of the correctly rounded float32 on all 2^32 inputs`,
+      { timeout: 3_600_000 },
+      () => {
+        const f = HOST32[name];
+        if (f === undefined) throw new Error(`NABLA_WASM_F32_EXHAUSTIVE: no host reference for ${name}`);
+        const k = kernel(name, "float32");
+        const CH = 1 << 22;
+        const bits = new Int32Array(CH);
+        const xs = new Float32Array(bits.buffer);
+        const out = new Float32Array(CH);
+        let worst = 0;
+        let worstX = 0;
+        for (let base = 0; base < 2 ** 32; base += CH) {
+          for (let i = 0; i < CH; i++) bits[i] = (base + i) | 0;
+          k([xs], [out], CH);
+          for (let i = 0; i < CH; i++) {
+            const u = ulp32(out[i]!, Math.fround(f(xs[i]!)));
+            if (u > worst) [worst, worstX] = [u, xs[i]!];
+          }
+        }
+        if (REPORT) console.log(`${name} float32: worst ${worst} ulp at ${worstX} (all inputs)`);
+        expect(worst, `${name}(${worstX})`).toBeLessThanOrEqual(1);
+      },
+    );
+});
