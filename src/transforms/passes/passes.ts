@@ -43,6 +43,7 @@ import * as SH from "../../prims/shape.js";
 import { full } from "../../prims/wrap.js";
 import { Builder, dce, rewrite, splatValue } from "./builder.js";
 import { eyeMatmul } from "./structure.js";
+import { sinkCondOperands, sinkIntoCond, sinkThroughElementwise } from "./transposes.js";
 
 export { dce };
 
@@ -464,6 +465,6 @@ export function optimize(
   // structure-aware rewrites (structure.ts), once: they trade a matmul for a few elementwise equations.
   // CPU plans only: the exact form's guard is a cond, which a webgpu plan would run by a transfer.
   if (device !== "cpu") return cur;
-  const structured = eyeMatmul(cur, level === "full");
+  const structured = sinkCondOperands(sinkThroughElementwise(sinkIntoCond(eyeMatmul(cur, level === "full"))));
   return structured === cur ? cur : cse(simplify(structured));
 }
