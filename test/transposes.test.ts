@@ -164,15 +164,18 @@ describe("sinkThroughElementwise", () => {
   });
 });
 
-describe("Jacobians by jacrev (W6): the guard's trailing transposes move into the cond", () => {
+describe("Jacobians by jacrev and jacfwd (W6): the transposes around eyeMatmul's guard are gone", () => {
   const n = 24;
   const W = nb.random.normal(nb.random.key(3), [n, n]);
   const x0 = nb.random.normal(nb.random.key(4), [n]);
   const b0 = nb.random.normal(nb.random.key(5), [n]);
   const f = (x: A, w: A, b: A) => nb.tanh(nb.add(nb.matmul(w, x), b));
 
-  it("no transpose is left outside the cond; values are eager's, finite or not", () => {
-    const j = nb.jacrev(f);
+  it.each([
+    ["jacrev", nb.jacrev],
+    ["jacfwd", nb.jacfwd],
+  ] as const)("%s: no transpose is left outside the cond; values are eager's, finite or not", (_name, jac) => {
+    const j = jac(f);
     const g = nb.makeGraph(j, { optimize: true })(x0, W, b0);
     expect(transposes(g)).toBe(0);
     expect(g.equations.filter((e) => e.prim === "cond")).toHaveLength(1);

@@ -18,7 +18,12 @@ import { arbProgram } from "../src/testing/index.js";
 import { compile } from "../src/transforms/plan.js";
 import { evalGraph } from "../src/core/graph.js";
 import type { ConcreteArray } from "../src/core/ndarray.js";
-import { setWasmMinSize, wasmElementwiseAvailable, wasmMinSize } from "../src/kernels/wasm/elementwise.js";
+import {
+  residentBytes,
+  setWasmMinSize,
+  wasmElementwiseAvailable,
+  wasmMinSize,
+} from "../src/kernels/wasm/elementwise.js";
 
 const RUNS = Number(process.env.NABLA_FC_RUNS ?? 15);
 const SEED = Number(process.env.NABLA_FC_SEED ?? 20261201);
@@ -157,6 +162,33 @@ describe.skipIf(!wasmElementwiseAvailable())("compiled loops at the default thre
         if (!Number.isFinite(r) || r === 0) expect(Object.is(v, r), `${f.name}(${xs[i]})`).toBe(true);
         else expect(Math.abs(v - r)).toBeLessThanOrEqual(3 * 2 ** -52 * Math.abs(r));
       });
+    }
+  });
+});
+
+describe.skipIf(!wasmElementwiseAvailable())("constants kept in the compiled loops' memory", () => {
+  it("a plan's constant is copied in once; every call reads it in place and gives eager's bits", () => {
+    const n = 20000; // above the compiled-loop threshold
+    for (const dtype of ["float64", "float32"] as const) {
+      const c = nb.astype(nb.sin(nb.arange(n)), dtype); // a constant of the staged graph (closed over)
+      const f = (x: A): A => nb.tanh(nb.add(nb.mul(x, c), nb.exp(c)));
+      const x0 = nb.astype(nb.cos(nb.arange(n)), dtype);
+      const graph = nb.makeGraph(f, { optimize: true })(x0);
+      const plan = compile(graph);
+      expect(plan.wasmGroups).toBeGreaterThan(0);
+      const before = residentBytes();
+      const first = plan.run([x0 as ConcreteArray])[0]!;
+      const placed = residentBytes() - before;
+      // the constant c (and exp(c), folded or not) placed once, at most its padded bytes each
+      expect(placed).toBeGreaterThan(0);
+      expect(placed).toBeLessThanOrEqual(2 * (n + 4) * (dtype === "float64" ? 8 : 4));
+      expectIdentical(f(x0), first);
+      for (let k = 1; k <= 3; k++) {
+        const x = nb.astype(nb.mul(nb.cos(nb.arange(n)), k + 0.5), dtype);
+        expectIdentical(f(x), plan.run([x as ConcreteArray])[0]!);
+      }
+      // nothing more placed by the later calls
+      expect(residentBytes() - before).toBe(placed);
     }
   });
 });

@@ -42,6 +42,7 @@ import type { Rule } from "../core/trace.js";
 import {
   type EwFill,
   type EwKernel,
+  type EwResident,
   type EwProgram,
   compileElementwise,
   wasmMinSize,
@@ -885,9 +886,11 @@ function planned(g: Graph, steps: readonly Step[], fusedGroups: number, matmulTr
         };
         // the compiled loop tiles a variable's broadcast operand straight into its memory (the
         // elements broadcastInto gives, in the same order); a constant's tiled copy is made once
-        const data: (TypedArray | EwFill)[] = s.ins.map((v, k) => {
+        const data: (TypedArray | EwFill | EwResident)[] = s.ins.map((v, k) => {
           const p = at(s.tile, k, "jit");
-          if (s.wasm === null || p === null || p.kind !== "tile" || constVars.has(v)) return materialise(v, k);
+          // a constant (or its tiled or padded copy, made once): kept in the compiled loop's memory
+          if (s.wasm !== null && constVars.has(v)) return { resident: materialise(v, k) };
+          if (s.wasm === null || p === null || p.kind !== "tile") return materialise(v, k);
           const x = read(v);
           const d = storageOf(x);
           const shape = p.shape;
@@ -906,7 +909,7 @@ function planned(g: Graph, steps: readonly Step[], fusedGroups: number, matmulTr
         if (t === null) {
           const js = s.ins.map((v, k) => {
             const dk = at(data, k, "jit");
-            return ArrayBuffer.isView(dk) ? dk : materialise(v, k);
+            return ArrayBuffer.isView(dk) ? dk : "resident" in dk ? dk.resident : materialise(v, k);
           });
           s.kernel(js, total === null ? bufsOut : [...bufsOut, total], n);
         } else if (total !== null) total[0] = t;

@@ -101,10 +101,65 @@ export interface EwFill {
 }
 
 /**
+ * An operand whose elements never change (a jit plan's constant, or a constant's tiled copy): the
+ * kernel copies it into its memory once, keeps it there while the array lives, and reads it in
+ * place on later runs (issue 8: W4's loop copied three 320 KB identity slices in on every call).
+ */
+export interface EwResident {
+  readonly resident: TypedArray;
+}
+
+/**
  * Runs a compiled program over n elements; returns the sum (0 without one), or null when memory
  * could not grow to hold the operands (nothing was computed: run the JS loop).
  */
-export type EwKernel = (ins: readonly (TypedArray | EwFill)[], outs: readonly TypedArray[], n: number) => number | null;
+export type EwKernel = (
+  ins: readonly (TypedArray | EwFill | EwResident)[],
+  outs: readonly TypedArray[],
+  n: number,
+) => number | null;
+
+// --- resident operands: a region of memory after the erf table, below every run's operands -------
+/** The most bytes resident operands take (beyond, operands are copied in on every run as before). */
+const RESIDENT_MAX = 64 * 1024 * 1024;
+const RESIDENT_BASE = align16(ERF_TABLE_BASE + ERF_TABLE_BYTES);
+/** End of the resident region: every run lays its operands out from here. */
+let residentEnd = RESIDENT_BASE;
+/** Where each resident array's elements are (byte offset), by array. */
+const residentAt = new WeakMap<TypedArray, number>();
+/** Regions of collected arrays, by size in bytes, for reuse. */
+const residentFree = new Map<number, number[]>();
+const residentGone = new FinalizationRegistry<[number, number]>(([at, bytes]) => {
+  const list = residentFree.get(bytes);
+  if (list === undefined) residentFree.set(bytes, [at]);
+  else list.push(at);
+});
+
+/**
+ * The byte offset of `a`'s elements in `mem` (copied there on first use into a region of `bytes`,
+ * its padded size), or null when it cannot stay (the resident region is full, or memory cannot grow).
+ */
+function residentOffset(mem: WebAssembly.Memory, a: TypedArray, bytes: number): number | null {
+  const hit = residentAt.get(a);
+  if (hit !== undefined) return hit;
+  let at = residentFree.get(bytes)?.pop();
+  if (at === undefined) {
+    if (residentEnd - RESIDENT_BASE + bytes > RESIDENT_MAX || !ensure(mem, residentEnd + bytes)) return null;
+    at = residentEnd;
+    residentEnd = align16(residentEnd + bytes);
+  }
+  new Uint8Array(mem.buffer, at, a.byteLength).set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  residentAt.set(a, at);
+  residentGone.register(a, [at, bytes]);
+  return at;
+}
+
+/** @internal The bytes resident operands occupy now (for tests). */
+export function residentBytes(): number {
+  let free = 0;
+  for (const [bytes, list] of residentFree) free += bytes * list.length;
+  return residentEnd - RESIDENT_BASE - free;
+}
 
 /** Whether a primitive name has a compiled form with `arity` operands. */
 export function wasmSupports(op: string, arity: number): boolean {
@@ -466,12 +521,20 @@ function runner(p: EwProgram, run: WasmFn, id: number, bytes: Uint8Array, rt: Ru
     // per operand (inputs, then outputs): its byte offset, and 1 (full) or 0 (one element)
     const ptrs: number[] = [];
     const full: number[] = [];
-    let end = align16(ERF_TABLE_BASE + ERF_TABLE_BYTES);
-    for (const scalar of p.scalarIn) {
-      ptrs.push(end);
+    // resident operands first (placing one may move the end of the resident region), then the rest
+    const kept = ins.map((src, k) => {
+      if (ArrayBuffer.isView(src) || !("resident" in src) || p.scalarIn[k] === true) return null;
+      const a = src.resident;
+      if (a.length !== n || !(f32 ? a instanceof Float32Array : a instanceof Float64Array)) return null;
+      return residentOffset(mem, a, padded);
+    });
+    let end = residentEnd;
+    p.scalarIn.forEach((scalar, k) => {
+      const r = kept[k];
+      ptrs.push(r ?? end);
       full.push(scalar ? 0 : 1);
-      end = align16(end + (scalar ? 16 : padded));
-    }
+      if (r === null || r === undefined) end = align16(end + (scalar ? 16 : padded));
+    });
     for (let j = 0; j < nOut; j++) {
       ptrs.push(end);
       full.push(1);
@@ -492,9 +555,11 @@ function runner(p: EwProgram, run: WasmFn, id: number, bytes: Uint8Array, rt: Ru
     if (!ensure(mem, chunked ? modAt + bytes.length : end)) return null;
     const buf = mem.buffer;
     const view = f32 ? new Float32Array(buf) : new Float64Array(buf);
-    ins.forEach((src, k) => {
+    ins.forEach((src0, k) => {
+      if (kept[k] !== null && kept[k] !== undefined) return; // in place
       const q = elementAt(ptrs, k, F) / s;
       const scalar = elementAt(full, k, F) === 0;
+      const src = ArrayBuffer.isView(src0) || !("resident" in src0) ? src0 : src0.resident;
       if (!ArrayBuffer.isView(src)) {
         if (scalar) view[q] = src.first();
         else src.write(view.subarray(q, q + n));

@@ -465,6 +465,8 @@ export function optimize(
   // structure-aware rewrites (structure.ts), once: they trade a matmul for a few elementwise equations.
   // CPU plans only: the exact form's guard is a cond, which a webgpu plan would run by a transfer.
   if (device !== "cpu") return cur;
-  const structured = sinkCondOperands(sinkThroughElementwise(sinkIntoCond(eyeMatmul(cur, level === "full"))));
+  const structured = sinkCondOperands(
+    sinkThroughElementwise(sinkIntoCond(sinkThroughElementwise(eyeMatmul(cur, level === "full")))),
+  );
   return structured === cur ? cur : cse(simplify(structured));
 }

@@ -86,6 +86,45 @@ class Facts {
     }
     return null;
   }
+  /** Whether T(v) of the rows×cols value v can be formed without a transpose (see the module comment). */
+  sinkable(v: Var, rows: number, cols: number, depth: number, tree: Set<Var>): boolean {
+    const shape = v.aval.shape;
+    if (sizeOf(shape) === 1 && shape.length <= 2) return true;
+    if (shape.length === 1 && shape[0] === cols) return true;
+    if (shape.length === 2 && shape[0] === 1 && shape[1] === cols) return true;
+    if (shape.length === 2 && shape[0] === rows && shape[1] === 1) return true;
+    if (shape.length !== 2 || shape[0] !== rows || shape[1] !== cols) return false;
+    // a transposed value: its source (read however often)
+    if (this.transposeChain(v) !== null) return true;
+    if (tree.has(v)) return true;
+    const e = this.producers.get(v);
+    if (e === undefined || e.rule.scalar === undefined || e.outs.length !== 1 || depth > 64) return false;
+    tree.add(v);
+    return e.inputs.every((a) => this.sinkable(a, rows, cols, depth + 1, tree));
+  }
+  /**
+   * Whether the elementwise values `tree` (from `root`) are read only inside it (the root only by its
+   * chain): then the transposed form replaces them all and nothing is computed twice.
+   */
+  closed(g: Graph, root: Var, tree: ReadonlySet<Var>): boolean {
+    if (!this.singleUse(root)) return false;
+    for (const v of tree) {
+      if (v === root) continue;
+      for (const k of this.uses.get(v) ?? []) {
+        const r = k === Infinity ? undefined : g.equations[k];
+        if (r === undefined || !r.outs.every((o) => tree.has(o))) return false;
+      }
+    }
+    return true;
+  }
+  /** Whether T(root), root an elementwise rows×cols result read once, can be formed on its operands. */
+  sinkableTree(g: Graph, root: Var, rows: number, cols: number): boolean {
+    const p = this.producers.get(root);
+    if (p === undefined || p.rule.scalar === undefined || p.outs.length !== 1 || root.aval.shape.length !== 2)
+      return false;
+    const tree = new Set<Var>();
+    return this.sinkable(root, rows, cols, 0, tree) && this.closed(g, root, tree);
+  }
 }
 
 /** The chain as a Chain when it moves `src` (an R×C matrix up to unit axes) to its transpose `y`. */
@@ -175,6 +214,9 @@ export function sinkIntoCond(g: Graph): Graph {
     if (p.whenTrue.outs[0] === null || p.whenTrue.equations.some((q) => tIn !== undefined && q.inputs.includes(tIn)))
       continue;
     if (p.whenTrue.outs[0] === tIn) continue;
+    // worth it only when the moved chain then sinks through the operand's elementwise computation
+    const fastIn = at(cond.inputs, operand + 1, "sinkIntoCond");
+    if (fastIn.aval.shape.length !== 2 || !f.sinkableTree(g, fastIn, chain.rows, chain.cols)) continue;
     ends.set(e, { chain, cond, operand });
   }
   if (ends.size === 0) return g;
@@ -219,37 +261,6 @@ export function sinkIntoCond(g: Graph): Graph {
 /** See the module comment: a 2-d transpose of an elementwise result moves onto its operands. */
 export function sinkThroughElementwise(g: Graph): Graph {
   const f = new Facts(g);
-  /** Whether T(v) of the rows×cols value v can be formed without a transpose (see the module comment). */
-  const sinkable = (v: Var, rows: number, cols: number, depth: number, tree: Set<Var>): boolean => {
-    const shape = v.aval.shape;
-    if (sizeOf(shape) === 1 && shape.length <= 2) return true;
-    if (shape.length === 1 && shape[0] === cols) return true;
-    if (shape.length === 2 && shape[0] === 1 && shape[1] === cols) return true;
-    if (shape.length === 2 && shape[0] === rows && shape[1] === 1) return true;
-    if (shape.length !== 2 || shape[0] !== rows || shape[1] !== cols) return false;
-    // a transposed value: its source (read however often)
-    if (f.transposeChain(v) !== null) return true;
-    if (tree.has(v)) return true;
-    const e = f.producers.get(v);
-    if (e === undefined || e.rule.scalar === undefined || e.outs.length !== 1 || depth > 64) return false;
-    tree.add(v);
-    return e.inputs.every((a) => sinkable(a, rows, cols, depth + 1, tree));
-  };
-  /**
-   * Whether the elementwise values `tree` (from `root`) are read only inside it (the root only by its
-   * chain): then the transposed form replaces them all and nothing is computed twice.
-   */
-  const closed = (root: Var, tree: ReadonlySet<Var>): boolean => {
-    if (!f.singleUse(root)) return false;
-    for (const v of tree) {
-      if (v === root) continue;
-      for (const k of f.uses.get(v) ?? []) {
-        const r = k === Infinity ? undefined : g.equations[k];
-        if (r === undefined || !r.outs.every((o) => tree.has(o))) return false;
-      }
-    }
-    return true;
-  };
   // the transposes to sink: 2-d chains whose source is an elementwise result read only by the chain
   const ends = new Map<Equation, Chain>();
   for (const e of g.equations) {
@@ -261,11 +272,7 @@ export function sinkThroughElementwise(g: Graph): Graph {
     const reader = k === undefined || k === Infinity ? undefined : g.equations[k];
     if (reader !== undefined && isMovement(reader)) continue;
     const c = f.transposeChain(y);
-    if (c === null || c.src.aval.shape.length !== 2) continue;
-    const p = f.producers.get(c.src);
-    if (p === undefined || p.rule.scalar === undefined || p.outs.length !== 1) continue;
-    const tree = new Set<Var>();
-    if (sinkable(c.src, c.rows, c.cols, 0, tree) && closed(c.src, tree)) ends.set(e, c);
+    if (c !== null && f.sinkableTree(g, c.src, c.rows, c.cols)) ends.set(e, c);
   }
   if (ends.size === 0) return g;
   return rebuild(g, (e, b, get) => {
