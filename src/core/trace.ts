@@ -257,15 +257,22 @@ export function withDynamic<R>(t: Trace, f: () => R): R {
  * operands outside every trace, device hook and debugNans, else null (then `bind` does the work).
  */
 function scalarF64<P>(prim: Rule<P>, args: readonly NDArray[]): ConcreteArray | null {
-  if (DEVICE_HOOK !== null || (DYNAMIC !== null && DYNAMIC.main.active) || SETTINGS.debugNans) return null;
   const a = args[0];
+  if (a === undefined || args.length > 2) return null;
+  return args.length === 1 ? scalarF64Of(prim, a, undefined) : scalarF64Of(prim, a, args[1]);
+}
+
+/**
+ * @internal {@link bind1} of a `scalarF64` row on one or two operands given apart (no operand list):
+ * the float64 0-d fast path's result, or null (then call `bind1`).
+ */
+export function scalarF64Of<P>(prim: Rule<P>, a: NDArray, b: NDArray | undefined): ConcreteArray | null {
+  if (DEVICE_HOOK !== null || (DYNAMIC !== null && DYNAMIC.main.active) || SETTINGS.debugNans) return null;
   if (!(a instanceof ConcreteArray) || a.dtype !== "float64" || a.shape.length !== 0) return null;
   const f = prim.scalar;
-  if (args.length === 1)
-    return f === undefined ? null : float64Scalar((f as (x: number) => number)(firstElement(a)), a.weak);
-  const b = args[1];
-  if (args.length !== 2 || !(b instanceof ConcreteArray) || b.dtype !== "float64" || b.shape.length !== 0) return null;
   if (f === undefined) return null;
+  if (b === undefined) return float64Scalar((f as (x: number) => number)(firstElement(a)), a.weak);
+  if (!(b instanceof ConcreteArray) || b.dtype !== "float64" || b.shape.length !== 0) return null;
   return float64Scalar((f as (x: number, y: number) => number)(firstElement(a), firstElement(b)), a.weak && b.weak);
 }
 

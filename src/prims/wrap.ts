@@ -11,7 +11,7 @@
 import { DType, floatOf, promote } from "../core/dtype.js";
 import { ConcreteArray, NDArray, isIntegralWeak, scalar, storageOf } from "../core/ndarray.js";
 import { Shape, shapesEqual } from "../core/shape.js";
-import { Rule, bind, bind1 } from "../core/trace.js";
+import { Rule, bind, bind1, scalarF64Of } from "../core/trace.js";
 import { NablaError } from "../core/errors.js";
 import type { Tuple } from "./rule.js";
 import { NO_PARAMS as STAGED_NO_PARAMS } from "../core/graph.js";
@@ -92,7 +92,11 @@ export function binaryOp(prim: Rule<{}>, x: Operand, y: Operand, op: string, flo
   const b = lift(y);
   let dt = promoted2(a, b) ?? promoted(op, [a, b]);
   if (float) dt = floatFor(dt, a, b);
-  return bind1(prim, [convertTo(a, dt), convertTo(b, dt)], NO_PARAMS);
+  const ca = convertTo(a, dt);
+  const cb = convertTo(b, dt);
+  // float64 0-d operands outside every trace: the scalar function, without an operand list (issue 8)
+  const r = prim.scalarF64 === true ? scalarF64Of(prim, ca, cb) : null;
+  return r ?? bind1(prim, [ca, cb], NO_PARAMS);
 }
 
 /**
@@ -106,8 +110,10 @@ function floatFor(d: DType, a: NDArray, b?: NDArray): DType {
 
 /** A unary float primitive (ints and bools compute in float64; float32 on "webgpu"). */
 export function unaryFloat(prim: Rule<{}>, x: Operand): NDArray {
-  const a = lift(x);
-  return bind1(prim, [convertTo(a, floatFor(a.dtype, a))], NO_PARAMS);
+  const l = lift(x);
+  const a = convertTo(l, floatFor(l.dtype, l));
+  const r = prim.scalarF64 === true ? scalarF64Of(prim, a, undefined) : null;
+  return r ?? bind1(prim, [a], NO_PARAMS);
 }
 
 /** The operand tested != 0, as bool. */
