@@ -142,6 +142,67 @@ describe("fusion", () => {
     expect(Array.from(out!.toTypedArray())).toEqual(want);
   });
 
+  it("operands broadcast along middle or trailing axes (read in place by blocks) give eager's bits", () => {
+    // [full shape, operand shape]: one run of broadcast axes after axes of the operand's own (read in
+    // place, block by block), and shapes with two runs or a leading one (read from copies)
+    const cases: [number[], number[]][] = [
+      [
+        [5, 3, 4],
+        [5, 1, 4],
+      ],
+      [
+        [5, 3, 2, 4],
+        [5, 1, 1, 4],
+      ],
+      [
+        [6, 7],
+        [6, 1],
+      ],
+      [
+        [2, 3, 4, 5],
+        [2, 3, 1, 1],
+      ],
+      [
+        [3, 2, 4, 2],
+        [3, 1, 4, 1],
+      ],
+      [
+        [2, 3, 4],
+        [1, 3, 1],
+      ],
+      [
+        [4, 3, 5],
+        [3, 1],
+      ],
+    ];
+    const specials = [0.5, -0, Infinity, NaN, -2.25, 1e-310, 3];
+    for (const dtype of ["float64", "float32"] as const)
+      for (const [full, small] of cases) {
+        const n = full.reduce((a, b) => a * b, 1);
+        const m = small.reduce((a, b) => a * b, 1);
+        const x = nb.astype(
+          nb.array(
+            Array.from({ length: n }, (_, i) => specials[i % 7]! + i / 7),
+            { shape: full },
+          ),
+          dtype,
+        );
+        const y = nb.astype(
+          nb.array(
+            Array.from({ length: m }, (_, i) => specials[(i + 3) % 7]! - i),
+            { shape: small },
+          ),
+          dtype,
+        );
+        const f = (x: A, y: A): A => nb.exp(nb.sub(nb.mul(x, y), nb.tanh(y)));
+        const want = Array.from(f(x, y).toTypedArray());
+        const got = Array.from((nb.jit(f)(x, y) as A).toTypedArray());
+        got.forEach((v, i) => {
+          if (!Object.is(v, want[i])) expect.fail(`${dtype} ${full} · ${small}, element ${i}: ${want[i]} became ${v}`);
+        });
+      }
+  });
+
   it("a very long scalar chain (longer than one fused loop) gives the eager value", () => {
     const f = (v: A) => {
       let y = v;

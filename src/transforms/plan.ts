@@ -5,7 +5,7 @@
  * of elements are fused into a single generated loop: no intermediate arrays,
  * one pass over memory. Reshapes inside a run are aliases, broadcast and
  * zero-padded operands are read in place by the JS loop where their pattern
- * allows (a vector repeated along leading axes; a pad along one axis) and
+ * allows (a vector repeated along leading axes, blocks repeated along middle axes; a pad along one axis) and
  * from a tiled or padded copy otherwise, a transpose that is the only reader
  * of a loop's result is written by the loop, and equations independent of the
  * run are scheduled ahead of it. A loop of a few cheap operations runs as JS
@@ -193,7 +193,11 @@ function expression(e: Single, j: number, args: string[]): string {
 function directRead(
   p: Prep,
   from: readonly number[],
-): { kind: "repeat"; period: number } | { kind: "pad"; period: number; from: number; to: number } | null {
+):
+  | { kind: "repeat"; period: number }
+  | { kind: "block"; block: number; times: number }
+  | { kind: "pad"; period: number; from: number; to: number }
+  | null {
   if (p === null) return null;
   const to = p.shape;
   const lead = to.length - from.length;
@@ -203,9 +207,18 @@ function directRead(
     // unit axes of the operand first, then its own extents: it repeats as a whole
     let k = 0;
     while (k < to.length && src[k] === 1) k++;
-    if (!src.every((d, a) => a < k || d === to[a])) return null;
-    const period = sizeOf(from);
-    return period > 1 ? { kind: "repeat", period } : null;
+    if (src.every((d, a) => a < k || d === to[a])) {
+      const period = sizeOf(from);
+      return period > 1 ? { kind: "repeat", period } : null;
+    }
+    // one run of broadcast axes between axes of its own (e.g. [256, 1, 32] read as [256, 2, 32]):
+    // each block of the trailing axes' elements is read `times` times, then the next block
+    const b = src.map((d, a) => d === 1 && at(to, a, "jit") !== 1);
+    const first = b.indexOf(true);
+    const end = b.lastIndexOf(true) + 1;
+    if (first <= 0 || b.slice(first, end).includes(false)) return null;
+    if (!src.every((d, a) => (a >= first && a < end) || d === to[a])) return null;
+    return { kind: "block", block: sizeOf(to.slice(end)), times: sizeOf(to.slice(first, end)) };
   }
   if (lead !== 0) return null;
   const padded = p.lo.flatMap((l, a) => (l !== 0 || at(src, a, "jit") !== at(to, a, "jit") ? [a] : []));
@@ -372,6 +385,15 @@ function fuse(
     }
     const d = at(direct, l, "jit") ? directRead(at(tile, l, "jit"), at(ins, l, "jit").aval.shape) : null;
     if (d === null) return `const x${l} = a${l}[i];`;
+    if (d.kind === "block") {
+      // the position in the block, the times it has been read, and the block's start
+      const [j, r, b] = [`bj${l}`, `br${l}`, `bb${l}`];
+      head.push(`let ${j} = 0, ${r} = 0, ${b} = 0;`);
+      tails.push(
+        `if (++${j} === ${d.block}) { ${j} = 0; if (++${r} === ${d.times}) { ${r} = 0; ${b} += ${d.block}; } }`,
+      );
+      return `const x${l} = a${l}[${b} + ${j}];`;
+    }
     // a counter over each period of the operand's reads, and (padded) the next element's position
     const [c, p] = [`rc${l}`, `rp${l}`];
     head.push(`let ${c} = 0;`);
