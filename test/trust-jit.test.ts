@@ -430,6 +430,54 @@ describe("jit cache key (API.md: structure with metadata, shapes, dtypes, weak t
     check(m, false);
   });
 
+  it("a call repeating the last signature reuses its entry; a change in any part of the key does not", () => {
+    const traced: string[] = [];
+    const body = (t: { a: A; b?: unknown; c?: unknown }): A => {
+      const extra = t.b ?? t.c;
+      const e = Array.isArray(extra) ? (extra[0] as A | number) : 0;
+      return nb.add(nb.mul(t.a, 2), e);
+    };
+    const f = nb.jit((t: { a: A; b?: unknown; c?: unknown }) => {
+      traced.push(`${Object.keys(t).join("")}:${t.a.shape}:${t.a.dtype}`);
+      return body(t);
+    });
+    const x2 = arr([1, 2]);
+    const x3 = arr([1, 2, 3]);
+    const calls: [{ a: A; b?: unknown; c?: unknown }, boolean][] = [
+      [{ a: x2, b: [arr([5])] }, true],
+      [{ a: x2, b: [arr([6])] }, false], // same signature: the last entry
+      [{ a: x3, b: [arr([6])] }, true], // another shape
+      [{ a: x2, b: [arr([7])] }, false], // back: found by key
+      [{ a: x2, b: [arr([7])] }, false],
+      [{ a: x2, b: [4] }, true], // a weak scalar (a JS number) instead of a [1] array
+      [{ a: x2, b: [nb.array(4)] }, true], // a strong 0-d array
+      [{ a: x2, c: [nb.array(4)] }, true], // another key
+      [{ a: nb.astype(x2, "float32"), c: [nb.array(4, { dtype: "float32" })] }, true], // another dtype
+      [{ a: x2, b: null }, true],
+      [{ a: x2, b: undefined }, true], // undefined is not null
+      [{ a: x2, b: undefined }, false],
+    ];
+    for (const [t, retrace] of calls) {
+      const before = traced.length;
+      const got = f(t);
+      const want = body(t);
+      expect(got.shape).toEqual(want.shape);
+      expect(got.dtype).toBe(want.dtype);
+      expect(Array.from(got.toTypedArray())).toEqual(Array.from(want.toTypedArray()));
+      expect(traced.length - before, JSON.stringify(traced)).toBe(retrace ? 1 : 0);
+    }
+    // debugNans stages a graph of its own, and turning it off finds the plain entry again
+    nb.config({ debugNans: true });
+    try {
+      f({ a: x2, b: undefined });
+      expect(traced).toHaveLength(9);
+    } finally {
+      nb.config({ debugNans: false });
+    }
+    f({ a: x2, b: undefined });
+    expect(traced).toHaveLength(9);
+  });
+
   it("a bounded LRU cache: cacheSize entries, least recently used evicted", () => {
     const traced: number[] = [];
     const f = nb.jit(
