@@ -54,6 +54,8 @@ function readDevice(v: unknown): "cpu" | "webgpu" | undefined {
   throw new NablaError(`jit: device must be "cpu" or "webgpu", got ${String(v)}`);
 }
 
+const NO_STATICS: ReadonlySet<number> = new Set();
+
 /** A call's signature as `jit`'s key sees it (no static arguments; a structure of plain nodes). */
 interface Signature {
   readonly target: string;
@@ -129,14 +131,20 @@ export function jit<
   // comparing, without building the key (issue 8: the key was a third of a jitted scalar call)
   let last: Signature | null = null;
   const run = (...args: unknown[]): ArraysOf<R> => {
-    const statics = new Set(
-      staticList.map((k) => {
-        if (k < -args.length || k >= args.length)
-          throw new NablaError(`jit: staticArgnums ${k} is out of range for a call with ${args.length} argument(s)`);
-        return k < 0 ? k + args.length : k;
-      }),
-    );
-    const dyn = args.map((a, i) => (statics.has(i) ? null : a));
+    // (no static arguments, the common case: no set to build, the arguments as they are)
+    const statics: ReadonlySet<number> =
+      staticList.length === 0
+        ? NO_STATICS
+        : new Set(
+            staticList.map((k) => {
+              if (k < -args.length || k >= args.length)
+                throw new NablaError(
+                  `jit: staticArgnums ${k} is out of range for a call with ${args.length} argument(s)`,
+                );
+              return k < 0 ? k + args.length : k;
+            }),
+          );
+    const dyn = statics.size === 0 ? args : args.map((a, i) => (statics.has(i) ? null : a));
     const [leaves, def] = flattenToArrays(dyn, "jit", "the arguments");
     // where it runs: the device option, else where the arguments live, else the default device
     const target = placementOf("jit", device, leaves, getDefaultDevice());
