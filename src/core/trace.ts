@@ -258,13 +258,12 @@ export function withDynamic<R>(t: Trace, f: () => R): R {
  */
 function scalarF64<P>(prim: Rule<P>, args: readonly NDArray[]): ConcreteArray | null {
   const a = args[0];
-  if (a === undefined || args.length > 2) return null;
-  return args.length === 1 ? scalarF64Of(prim, a, undefined) : scalarF64Of(prim, a, args[1]);
+  return a === undefined || args.length > 2 ? null : scalarF64Of(prim, a, args[1]);
 }
 
 /**
- * @internal {@link bind1} of a `scalarF64` row on one or two operands given apart (no operand list):
- * the float64 0-d fast path's result, or null (then call `bind1`).
+ * @internal The float64 0-d fast path of a `scalarF64` row on one or two operands given apart (no
+ * operand list), or null: then {@link dispatch1} does the work (not `bind1`, which would try again).
  */
 export function scalarF64Of<P>(prim: Rule<P>, a: NDArray, b: NDArray | undefined): ConcreteArray | null {
   if (DEVICE_HOOK !== null || (DYNAMIC !== null && DYNAMIC.main.active) || SETTINGS.debugNans) return null;
@@ -282,6 +281,11 @@ export function bind<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDA
     const r = scalarF64(prim, args);
     if (r !== null) return [r];
   }
+  return dispatch(prim, args, params);
+}
+
+/** `bind` without the float64 0-d fast path. */
+function dispatch<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDArray[] {
   let top: Trace | null = null;
   for (const a of args) {
     if (a instanceof Tracer) {
@@ -353,8 +357,13 @@ export function bind1<P>(prim: Rule<P>, args: readonly NDArray[], params: P): ND
     const r = scalarF64(prim, args);
     if (r !== null) return r;
   }
+  return dispatch1(prim, args, params);
+}
+
+/** @internal {@link bind1} without the float64 0-d fast path (for callers that tried {@link scalarF64Of}). */
+export function dispatch1<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDArray {
   // the check inline, not through the generic `at` (one shape of array here: a call site V8 keeps fast)
-  const out = bind(prim, args, params)[0];
+  const out = dispatch(prim, args, params)[0];
   if (out === undefined) throw new NablaError(`${prim.name}: internal: the primitive returned no output`);
   return out;
 }

@@ -78,7 +78,8 @@ function plainStructure(def: TreeDef): boolean {
 /** Whether a call's structure and leaves give the key of `last` (same kinds, keys, shapes, dtypes, weakness). */
 function sameSignature(last: Signature, def: TreeDef, leaves: readonly NDArray[]): boolean {
   const avals = last.avals;
-  if (leaves.length !== avals.length || !plainStructure(def) || !last.def.equals(def)) return false;
+  // (last.def is plain, and equals compares every node's kind: def is plain too)
+  if (leaves.length !== avals.length || !last.def.equals(def)) return false;
   for (let i = 0; i < leaves.length; i++) {
     const l = leaves[i];
     const a = avals[i];
@@ -201,7 +202,7 @@ export function jit<
     if (c === undefined) throw new NablaError("jit: internal: no compiled entry after staging");
     if (!repeat)
       last =
-        staticList.length === 0 && true
+        staticList.length === 0 && plainStructure(def)
           ? {
               target,
               debug: SETTINGS.debugNans,

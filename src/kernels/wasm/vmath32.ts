@@ -61,6 +61,7 @@ const op2 =
 const add = op2(SIMD.f32x4Add);
 const sub = op2(SIMD.f32x4Sub);
 const mul = op2(SIMD.f32x4Mul);
+const div = op2(SIMD.f32x4Div);
 const abs = op1(SIMD.f32x4Abs);
 const lt = op2(SIMD.f32x4Lt);
 const gt = op2(SIMD.f32x4Gt);
@@ -265,7 +266,7 @@ export function tanh32(v: VB, x0: X): X {
   const m = add(v, r, mul(v, mul(v, r, r), poly(v, r, TANH_Q32)));
   const h = v.let(shl(v, iadd(v, ki, ki32(v, 127)), 23));
   const d = add(v, add(v, k32(v, 1), h), mul(v, h, m));
-  const big = ior(v, sub(v, k32(v, 1), op2(SIMD.f32x4Div)(v, k32(v, 2), d)), iand(v, x, ki32(v, -0x80000000)));
+  const big = ior(v, sub(v, k32(v, 1), div(v, k32(v, 2), d)), iand(v, x, ki32(v, -0x80000000)));
   return v.sel(lt(v, ax, k32(v, 2 ** -12)), x, v.sel(lt(v, ax, k32(v, 0.625)), small, big));
 }
 
@@ -286,7 +287,7 @@ export const BINARY32: Record<string, (v: VB, a: X, b: X) => X> = {
   add,
   sub,
   mul,
-  div: op2(SIMD.f32x4Div),
+  div,
   max: op2(SIMD.f32x4Max),
   min: op2(SIMD.f32x4Min),
 };

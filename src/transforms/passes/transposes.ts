@@ -185,6 +185,43 @@ function maxId(g: Graph): number {
   return m;
 }
 
+/**
+ * A cond's branches over new operands `ops` (the rewrites above): the false branch, which has no
+ * equations, returns the new inputs at the positions it returned; the true branch is re-emitted with
+ * each input the value `inTrue` makes of its new input and each output the value `outTrue` makes of
+ * it. New input variables take ids above both branches' own.
+ */
+function rebuiltBranches(
+  p: { whenFalse: Graph; whenTrue: Graph },
+  ops: readonly Var[],
+  inTrue: (k: number, x: Var, tb: Builder) => Var,
+  outTrue: (v: Var, tb: Builder) => Var,
+): { whenFalse: Graph; whenTrue: Graph } {
+  const base = Math.max(maxId(p.whenTrue), maxId(p.whenFalse)) + 1;
+  const ins = (): Var[] => ops.map((v, k) => new Var({ ...v.aval, shape: v.aval.shape.slice() }, base + k));
+  const fIns = ins();
+  const fOut = p.whenFalse.outs.map((v) =>
+    v === null ? null : at(fIns, p.whenFalse.inVars.indexOf(v), "sinkTransposes"),
+  );
+  const t = p.whenTrue;
+  const tIns = ins();
+  const tb = new Builder(new Graph(tIns, t.constVars, t.consts, t.equations, t.outs));
+  // its constants kept (literals through the builder's table)
+  const tenv = new Map<Var, Var>();
+  t.constVars.forEach((v, i) => tenv.set(v, tb.keepConstant(v, at(t.consts, i, "sinkTransposes"))));
+  t.inVars.forEach((v, k) => tenv.set(v, inTrue(k, at(tIns, k, "sinkTransposes"), tb)));
+  const tget = (v: Var): Var => tenv.get(v) ?? v;
+  for (const q of t.equations) {
+    const outs = tb.emitAs(q, q.inputs.map(tget));
+    q.outs.forEach((v, i) => tenv.set(v, at(outs, i, "sinkTransposes")));
+  }
+  const tOuts = t.outs.map((v) => (v === null ? null : outTrue(tget(v), tb)));
+  return {
+    whenFalse: new Graph(fIns, [], [], [], fOut),
+    whenTrue: new Graph(tIns, tb.constVars, tb.consts, tb.equations, tOuts),
+  };
+}
+
 /** Emits the movement chain `eqns` (from its first input) on `x` instead. */
 function emitChain(b: Builder, eqns: readonly Equation[], x: Var): Var {
   let v = x;
@@ -231,30 +268,14 @@ export function sinkIntoCond(g: Graph): Graph {
     const ops = cond.inputs.slice(1).map(get);
     const moved = emitChain(b, chain.eqns, at(ops, operand, "sinkIntoCond"));
     ops[operand] = moved;
-    // branch inputs: the operands' avals, the moved one's new (ids above the true branch's own)
-    const base = maxId(p.whenTrue) + 1;
-    const ins = (): Var[] => ops.map((v, k) => new Var({ ...v.aval, shape: v.aval.shape.slice() }, base + k));
-    const fIns = ins();
-    const whenFalse = new Graph(fIns, [], [], [], [at(fIns, operand, "sinkIntoCond")]);
     // the true branch with the chain on its output (it does not read the moved input)
-    const tIns = ins();
-    const tb = new Builder(
-      new Graph(tIns, p.whenTrue.constVars, p.whenTrue.consts, p.whenTrue.equations, p.whenTrue.outs),
+    const branches = rebuiltBranches(
+      p,
+      ops,
+      (_k, x) => x,
+      (v, tb) => emitChain(tb, chain.eqns, v),
     );
-    // (its constants are kept, literals through the builder's table)
-    const tenv = new Map<Var, Var>();
-    p.whenTrue.inVars.forEach((v, k) => tenv.set(v, k === operand ? v : at(tIns, k, "sinkIntoCond")));
-    p.whenTrue.constVars.forEach((v, i) => tenv.set(v, tb.keepConstant(v, at(p.whenTrue.consts, i, "sinkIntoCond"))));
-    const tget = (v: Var): Var => tenv.get(v) ?? v;
-    for (const q of p.whenTrue.equations) {
-      const outs = tb.emitAs(q, q.inputs.map(tget));
-      q.outs.forEach((v, i) => tenv.set(v, at(outs, i, "sinkIntoCond")));
-    }
-    const tOut = p.whenTrue.outs[0];
-    if (tOut === undefined || tOut === null) throw new Error("sinkIntoCond: internal: the true branch lost its output");
-    const tMoved = emitChain(tb, chain.eqns, tget(tOut));
-    const whenTrue = new Graph(tIns, tb.constVars, tb.consts, tb.equations, [tMoved]);
-    return b.emit(COND, [get(at(cond.inputs, 0, "sinkIntoCond")), ...ops], { whenFalse, whenTrue });
+    return b.emit(COND, [get(at(cond.inputs, 0, "sinkIntoCond")), ...ops], branches);
   });
 }
 
@@ -343,38 +364,15 @@ export function sinkCondOperands(g: Graph): Graph {
     if (moves === undefined) return null;
     const p = e.params as { whenFalse: Graph; whenTrue: Graph };
     const ops = e.inputs.slice(1).map((v, k) => get(moves.get(k)?.src ?? v));
-    const base = Math.max(maxId(p.whenTrue), maxId(p.whenFalse)) + 1;
-    const ins = (): Var[] => ops.map((v, k) => new Var({ ...v.aval, shape: v.aval.shape.slice() }, base + k));
-    const fIns = ins();
-    const fOut = p.whenFalse.outs.map((v) =>
-      v === null ? null : at(fIns, p.whenFalse.inVars.indexOf(v), "sinkCondOperands"),
+    const branches = rebuiltBranches(
+      p,
+      ops,
+      (k, x, tb) => {
+        const m = moves.get(k);
+        return m === undefined ? x : emitChain(tb, m.eqns, x);
+      },
+      (v) => v,
     );
-    const whenFalse = new Graph(fIns, [], [], [], fOut);
-    const tIns = ins();
-    const tb = new Builder(
-      new Graph(tIns, p.whenTrue.constVars, p.whenTrue.consts, p.whenTrue.equations, p.whenTrue.outs),
-    );
-    const tenv = new Map<Var, Var>();
-    p.whenTrue.constVars.forEach((v, i) =>
-      tenv.set(v, tb.keepConstant(v, at(p.whenTrue.consts, i, "sinkCondOperands"))),
-    );
-    p.whenTrue.inVars.forEach((v, k) => {
-      const m = moves.get(k);
-      const x = at(tIns, k, "sinkCondOperands");
-      tenv.set(v, m === undefined ? x : emitChain(tb, m.eqns, x));
-    });
-    const tget = (v: Var): Var => tenv.get(v) ?? v;
-    for (const q of p.whenTrue.equations) {
-      const outs = tb.emitAs(q, q.inputs.map(tget));
-      q.outs.forEach((v, i) => tenv.set(v, at(outs, i, "sinkCondOperands")));
-    }
-    const whenTrue = new Graph(
-      tIns,
-      tb.constVars,
-      tb.consts,
-      tb.equations,
-      p.whenTrue.outs.map((v) => (v === null ? null : tget(v))),
-    );
-    return b.emit(COND, [get(at(e.inputs, 0, "sinkCondOperands")), ...ops], { whenFalse, whenTrue });
+    return b.emit(COND, [get(at(e.inputs, 0, "sinkCondOperands")), ...ops], branches);
   });
 }
