@@ -168,6 +168,39 @@ describe.skipIf(!poolAvailable())("the worker program", () => {
     const seventeen = Array.from({ length: 17 }, (_, i) => i);
     expect(() => parallelFor(pool, 64, seventeen)).toThrow(/^parallelFor: internal: 17 parameters, at most 16$/);
   });
+
+  it("calls onDone once per chunk, each after that chunk is finished, workers' chunks included", async () => {
+    // chunk c writes c + p[0] into slot c after some work; onDone(c) reads the slot at once
+    const run: ChunkFn = (_ex, p, chunk, ctx) => {
+      let s = 0;
+      for (let i = 0; i < 20000 + 3000 * (chunk % 5); i++) s += Math.sqrt(i);
+      new Int32Array(ctx.memory.buffer)[chunk] = chunk + ctx.at(p, 0, "test") + (s < 0 ? 1 : 0);
+    };
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    const pool = createPool(null, memory, {}, run);
+    if (pool === null) throw new Error("no pool");
+    setThreads(2);
+    expect(await poolReady(pool)).toBe(true);
+    const out = new Int32Array(memory.buffer, 0, 200);
+    for (const n of [2, 64, 200])
+      for (let k = 0; k < 20; k++) {
+        out.fill(-1);
+        const seen: number[] = [];
+        parallelFor(pool, n, [7 * k], (c) => {
+          // the chunk's result is there when onDone hears of it
+          expect(out[c], `chunk ${c} of ${n}`).toBe(c + 7 * k);
+          seen.push(c);
+        });
+        expect([...seen].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, c) => c));
+      }
+    expect(poolStats(pool).byWorkers).toBeGreaterThan(0);
+    expect(poolStats(pool).failed).toBe(0);
+    // one thread: every chunk on the main thread, reported once each
+    setThreads(1);
+    const seen: number[] = [];
+    parallelFor(pool, 10, [1], (c) => seen.push(c));
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
 });
 
 describe.skipIf(!wasmMatmulThreaded || !wasmElementwiseThreaded())("under tsx, in a child process", () => {

@@ -47,6 +47,28 @@ export function allocateUnpooled(dtype: DType, n: number): TypedArray {
   return fresh(dtype, n);
 }
 
+/** Buffers whose elements are rewritten after they were first filled (jit's kept and arena buffers). */
+const REWRITTEN = new WeakSet<ArrayBufferLike>();
+
+/**
+ * {@link allocateUnpooled} for a buffer a plan keeps from run to run and writes again on every
+ * run: marked, so nothing caches a copy of its elements ({@link isRewritten}).
+ */
+export function allocateKept(dtype: DType, n: number): TypedArray {
+  const b = fresh(dtype, n);
+  REWRITTEN.add(b.buffer);
+  return b;
+}
+
+/**
+ * @internal Whether storage backed by `buf` may be written again after it was filled (a jit
+ * plan's kept or arena buffer, which a plan can hand to code inside it as an array's storage).
+ * Every other array's storage is written once, before the array exists, and never again.
+ */
+export function isRewritten(buf: ArrayBufferLike): boolean {
+  return REWRITTEN.has(buf);
+}
+
 function fresh(dtype: DType, n: number): TypedArray {
   switch (dtype) {
     case "float64":
@@ -86,7 +108,10 @@ export class Arena {
     if (b !== undefined) {
       this.#bytes -= b.byteLength;
       if (zero) b.fill(0);
-    } else b = fresh(dtype, n);
+    } else {
+      b = fresh(dtype, n);
+      REWRITTEN.add(b.buffer);
+    }
     this.handed.set(b.buffer, b);
     return b;
   }

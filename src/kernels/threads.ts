@@ -41,8 +41,10 @@ const C_FAILED_TOTAL = 8; // chunks that threw in a worker since start (statisti
 const C_NPARAMS = 9; // parameters of the current job
 const C_PARAMS = 10; // job parameters
 const MAX_PARAMS = 16;
-const CTL_WORDS = C_PARAMS + MAX_PARAMS;
+/** Per chunk of the current job: 1 once a worker has finished it (for `parallelFor`'s onDone). */
+const C_FLAGS = C_PARAMS + MAX_PARAMS;
 const CLOSED = 0xffff;
+const CTL_WORDS = C_FLAGS + CLOSED;
 /** Most chunks one job may have (the chunk index lives in 16 bits). */
 export const MAX_CHUNKS = CLOSED;
 
@@ -272,7 +274,10 @@ function start(msg, report) {
           // reporting is for diagnosis only
         }
       }
-      if (ok) Atomics.add(ctl, ${C_BY_WORKERS}, 1);
+      if (ok) {
+        Atomics.store(ctl, ${C_FLAGS} + (v & 0xffff), 1);
+        Atomics.add(ctl, ${C_BY_WORKERS}, 1);
+      }
       if (Atomics.add(ctl, ${C_DONE}, 1) + 1 === n) Atomics.notify(ctl, ${C_DONE});
     }
   }
@@ -353,13 +358,25 @@ let generation = 0;
  * there), the main thread runs every chunk again itself once the job is done (a chunk's result
  * depends only on its inputs, so rerunning changes nothing); if one throws on the main thread,
  * the error is rethrown once no worker is still running a chunk of the job.
+ *
+ * `onDone(c)`, if given, is called on the main thread once for every chunk c (in no particular
+ * order) as soon as the main thread knows c is finished: its own chunks right after running them,
+ * the workers' between its own and while it waits for the last ones (issue 8: the compiled
+ * elementwise loops copy each chunk's outputs out there, overlapping the copy with the workers'
+ * compute). After a worker's failure every chunk is run and reported again.
  */
-export function parallelFor(pool: Pool, nChunks: number, params: readonly number[]): void {
+export function parallelFor(
+  pool: Pool,
+  nChunks: number,
+  params: readonly number[],
+  onDone?: (chunk: number) => void,
+): void {
   if (params.length > MAX_PARAMS)
     throw new NablaError(`parallelFor: internal: ${params.length} parameters, at most ${MAX_PARAMS}`);
   const workers = getThreads() - 1;
   if (workers <= 0 || nChunks <= 1 || nChunks > MAX_CHUNKS || !grow(pool, workers)) {
     for (let c = 0; c < nChunks; c++) pool.run(pool.exports, params, c, pool.ctx);
+    if (onDone !== undefined) for (let c = 0; c < nChunks; c++) onDone(c);
     return;
   }
   const ctl = pool.ctl;
@@ -373,31 +390,65 @@ export function parallelFor(pool: Pool, nChunks: number, params: readonly number
   Atomics.store(ctl, C_WORKERS, workers);
   Atomics.store(ctl, C_DONE, 0);
   Atomics.store(ctl, C_FAILED, 0);
+  if (onDone !== undefined) for (let c = 0; c < nChunks; c++) Atomics.store(ctl, C_FLAGS + c, 0);
   Atomics.store(ctl, C_CLAIM, tag);
   Atomics.add(ctl, C_WAKE, 1);
   Atomics.notify(ctl, C_WAKE);
   let failed = false;
   let error: unknown;
+  // chunks onDone has seen: the main thread's own right after each, the workers' (flagged) as
+  // soon as the main thread notices them, between its own chunks and while it waits
+  const seen = onDone === undefined ? null : new Uint8Array(nChunks);
+  let scan = 0;
+  const sweep = (): void => {
+    if (seen === null || onDone === undefined) return;
+    for (let c = scan; c < nChunks; c++) {
+      if (seen[c] === 1) {
+        if (c === scan) scan++;
+        continue;
+      }
+      // workers claim in order: the first unfinished chunk ends this sweep
+      if (Atomics.load(ctl, C_FLAGS + c) !== 1) break;
+      seen[c] = 1;
+      if (c === scan) scan++;
+      onDone(c);
+    }
+  };
   for (;;) {
     const v = Atomics.load(ctl, C_CLAIM);
     if ((v & 0xffff) >= nChunks) break;
     if (Atomics.compareExchange(ctl, C_CLAIM, v, v + 1) !== v) continue;
+    const c = v & 0xffff;
+    let ok = true;
     try {
-      pool.run(pool.exports, params, v & 0xffff, pool.ctx);
+      pool.run(pool.exports, params, c, pool.ctx);
     } catch (e) {
       if (!failed) error = e;
       failed = true;
+      ok = false;
     }
     Atomics.add(ctl, C_DONE, 1);
+    if (ok && seen !== null && onDone !== undefined && !failed) {
+      seen[c] = 1;
+      onDone(c);
+      sweep();
+    }
   }
   for (;;) {
+    if (!failed) sweep();
     const d = Atomics.load(ctl, C_DONE);
     if (d >= nChunks) break;
-    Atomics.wait(ctl, C_DONE, d);
+    // woken by the last chunk's worker; a timed wait lets the sweep see earlier ones meanwhile
+    Atomics.wait(ctl, C_DONE, d, seen === null ? Infinity : 0.2);
   }
   Atomics.store(ctl, C_CLAIM, tag | CLOSED);
   if (failed) throw error;
-  if (Atomics.load(ctl, C_FAILED) > 0) for (let c = 0; c < nChunks; c++) pool.run(pool.exports, params, c, pool.ctx);
+  if (Atomics.load(ctl, C_FAILED) > 0) {
+    for (let c = 0; c < nChunks; c++) pool.run(pool.exports, params, c, pool.ctx);
+    if (onDone !== undefined) for (let c = 0; c < nChunks; c++) onDone(c);
+    return;
+  }
+  sweep();
 }
 
 /** A pool's statistics since it started (for tests and benchmarks). */

@@ -28,7 +28,9 @@ import {
   type TypedArray,
   allocate,
   allocateOverwritten,
+  allocateKept,
   allocateUnpooled,
+  isRewritten,
   withArena,
 } from "../core/dtype.js";
 import * as SH from "../prims/shape.js";
@@ -720,6 +722,7 @@ function planned(g: Graph, steps: readonly Step[], fusedGroups: number, matmulTr
   const outVars = new Set<Var>();
   for (const v of g.outs) if (v !== null) outVars.add(v);
   const constVars = new Set(g.constVars);
+  const inVarSet = new Set(g.inVars);
   // the last step reading each variable, and whether some reader keeps it beyond the plan's control
   const lastRead = new Map<Var, number>();
   const escapes = new Set<Var>(outVars);
@@ -801,7 +804,7 @@ function planned(g: Graph, steps: readonly Step[], fusedGroups: number, matmulTr
     const b = bufs[k];
     if (b !== undefined && b !== null) return b;
     // kept from call to call: never from (or released to) the arena
-    const fresh = allocateUnpooled(dtype, n);
+    const fresh = allocateKept(dtype, n);
     bufs[k] = fresh;
     return fresh;
   };
@@ -912,6 +915,12 @@ function planned(g: Graph, steps: readonly Step[], fusedGroups: number, matmulTr
           const p = at(s.tile, k, "jit");
           // a constant (or its tiled or padded copy, made once): kept in the compiled loop's memory
           if (s.wasm !== null && constVars.has(v)) return { resident: materialise(v, k) };
+          // an argument read as it is: its storage never changes, so its copy in the compiled
+          // loop's memory is kept too while the array lives (W1 passes the same x every call)
+          if (s.wasm !== null && inVarSet.has(v) && (p === null || at(s.direct, k, "jit"))) {
+            const d = storageOf(read(v));
+            if (!isRewritten(d.buffer)) return { resident: d, argument: true };
+          }
           if (s.wasm === null || p === null || p.kind !== "tile") return materialise(v, k);
           const x = read(v);
           const d = storageOf(x);

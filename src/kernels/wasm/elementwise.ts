@@ -40,7 +40,7 @@ import { Code, F64, I32, OP, SIMD, V128, body, moduleBytes } from "./encoder.js"
 import { BINARY, ERF_TABLE_BASE, ERF_TABLE_BYTES, UNARY, VB, type X, sincos } from "./vmath.js";
 import { BINARY32, UNARY32, byHalves, sincos32 } from "./vmath32.js";
 import { ERF_TABLE } from "./erfTable.js";
-import { align16, createMemory, ensure, isShared, memoryImport } from "./memory.js";
+import { MAX_PAGES, Regions, align16, createMemory, ensure, isShared, memoryImport } from "./memory.js";
 import { SUM_CHUNK } from "../sumOrder.js";
 import {
   type ChunkContext,
@@ -101,12 +101,15 @@ export interface EwFill {
 }
 
 /**
- * An operand whose elements never change (a jit plan's constant, or a constant's tiled copy): the
- * kernel copies it into its memory once, keeps it there while the array lives, and reads it in
- * place on later runs (issue 8: W4's loop copied three 320 KB identity slices in on every call).
+ * An operand whose elements never change (a jit plan's constant, or a constant's tiled copy; or,
+ * with `argument`, a plan's argument read as it is): the kernel copies it into its memory once,
+ * keeps it there while the array lives, and reads it in place on later runs (issue 8: W4's loop
+ * copied three 320 KB identity slices in on every call, W1 its 4 or 8 MB argument).
  */
 export interface EwResident {
   readonly resident: TypedArray;
+  /** An argument's storage rather than a constant's: counted against a budget of its own. */
+  readonly argument?: boolean;
 }
 
 /**
@@ -119,46 +122,54 @@ export type EwKernel = (
   n: number,
 ) => number | null;
 
-// --- resident operands: a region of memory after the erf table, below every run's operands -------
-/** The most bytes resident operands take (beyond, operands are copied in on every run as before). */
+// --- resident operands: regions of memory after the erf table, below every run's operands -------
+/**
+ * The most bytes resident copies take, for constants and for arguments each (beyond, operands
+ * are copied in on every run as before). Two budgets, so arguments that change every call (a
+ * training loop's parameters, whose copies are given back only when the collector has found the
+ * arrays dead) never crowd out a plan's constants.
+ */
 const RESIDENT_MAX = 64 * 1024 * 1024;
 const RESIDENT_BASE = align16(ERF_TABLE_BASE + ERF_TABLE_BYTES);
-/** End of the resident region: every run lays its operands out from here. */
-let residentEnd = RESIDENT_BASE;
+/** The resident regions: every run lays its operands out from their end. */
+const regions = new Regions(RESIDENT_BASE);
+/** Bytes held by resident copies, constants' [0] and arguments' [1]. */
+const residentLive = [0, 0];
 /** Where each resident array's elements are (byte offset), by array. */
 const residentAt = new WeakMap<TypedArray, number>();
-/** Regions of collected arrays, by size in bytes, for reuse. */
-const residentFree = new Map<number, number[]>();
-const residentGone = new FinalizationRegistry<[number, number]>(([at, bytes]) => {
-  const list = residentFree.get(bytes);
-  if (list === undefined) residentFree.set(bytes, [at]);
-  else list.push(at);
+const residentGone = new FinalizationRegistry<[number, number, number]>(([at, bytes, kind]) => {
+  regions.give(at, bytes);
+  residentLive[kind] = (residentLive[kind] ?? 0) - bytes;
 });
 
 /**
  * The byte offset of `a`'s elements in `mem` (copied there on first use into a region of `bytes`,
- * its padded size), or null when it cannot stay (the resident region is full, or memory cannot grow).
+ * its padded size; `kind` 0 a constant, 1 an argument), or null when it cannot stay (its budget is
+ * spent, or memory cannot grow).
  */
-function residentOffset(mem: WebAssembly.Memory, a: TypedArray, bytes: number): number | null {
+function residentOffset(mem: WebAssembly.Memory, a: TypedArray, bytes: number, kind: number): number | null {
   const hit = residentAt.get(a);
   if (hit !== undefined) return hit;
-  let at = residentFree.get(bytes)?.pop();
-  if (at === undefined) {
-    if (residentEnd - RESIDENT_BASE + bytes > RESIDENT_MAX || !ensure(mem, residentEnd + bytes)) return null;
-    at = residentEnd;
-    residentEnd = align16(residentEnd + bytes);
+  const live = residentLive[kind] ?? 0;
+  if (live + bytes > RESIDENT_MAX) return null;
+  const at = regions.take(bytes, MAX_PAGES * 65536);
+  if (at === null) return null;
+  if (!ensure(mem, at + bytes)) {
+    regions.give(at, bytes);
+    return null;
   }
   new Uint8Array(mem.buffer, at, a.byteLength).set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   residentAt.set(a, at);
-  residentGone.register(a, [at, bytes]);
+  residentLive[kind] = live + bytes;
+  residentGone.register(a, [at, bytes, kind]);
   return at;
 }
 
-/** @internal The bytes resident operands occupy now (for tests). */
-export function residentBytes(): number {
-  let free = 0;
-  for (const [bytes, list] of residentFree) free += bytes * list.length;
-  return residentEnd - RESIDENT_BASE - free;
+/** @internal The bytes resident copies occupy now: constants', arguments' or both (for tests). */
+export function residentBytes(of: "constants" | "arguments" | "all" = "all"): number {
+  const c = residentLive[0] ?? 0;
+  const a = residentLive[1] ?? 0;
+  return of === "constants" ? c : of === "arguments" ? a : c + a;
 }
 
 /** Whether a primitive name has a compiled form with `arity` operands. */
@@ -526,9 +537,9 @@ function runner(p: EwProgram, run: WasmFn, id: number, bytes: Uint8Array, rt: Ru
       if (ArrayBuffer.isView(src) || !("resident" in src) || p.scalarIn[k] === true) return null;
       const a = src.resident;
       if (a.length !== n || !(f32 ? a instanceof Float32Array : a instanceof Float64Array)) return null;
-      return residentOffset(mem, a, padded);
+      return residentOffset(mem, a, padded, src.argument === true ? 1 : 0);
     });
-    let end = residentEnd;
+    let end = regions.end;
     p.scalarIn.forEach((scalar, k) => {
       const r = kept[k];
       ptrs.push(r ?? end);
@@ -580,11 +591,21 @@ function runner(p: EwProgram, run: WasmFn, id: number, bytes: Uint8Array, rt: Ru
       const params = [id, hdr, SUM_CHUNK];
       if (threaded) {
         new Uint8Array(buf, modAt, bytes.length).set(bytes);
-        parallelFor(pool, nChunks, params);
+        // each chunk's outputs are copied out as soon as it is done, while workers compute on
+        const out = f32 ? new Float32Array(mem.buffer) : new Float64Array(mem.buffer);
+        parallelFor(pool, nChunks, params, (c) => {
+          const lo = c * SUM_CHUNK;
+          const hi = Math.min(n, lo + SUM_CHUNK);
+          outs.forEach((o, j) => {
+            const q = elementAt(ptrs, nIn + j, F) / s;
+            o.set(out.subarray(q + lo, q + hi), lo);
+          });
+        });
       } else for (let c = 0; c < nChunks; c++) runChunk({}, params, c, ctx);
       sum = 0;
       // the partial sums in ascending chunk order
       if (p.sum !== null) for (const x of new Float64Array(mem.buffer, sumAt, nChunks)) sum += x;
+      if (threaded) return sum;
     }
     const out = f32 ? new Float32Array(mem.buffer) : new Float64Array(mem.buffer);
     outs.forEach((o, j) => {

@@ -50,3 +50,74 @@ export function ensure(mem: WebAssembly.Memory, bytes: number): boolean {
     return false;
   }
 }
+
+/**
+ * Regions of a kernel memory from `base` up, handed out and given back in any order: best fit
+ * among the free blocks (kept sorted by offset and merged with their neighbours), else past the
+ * highest region. `end` is the first byte past the highest region in use; a freed block that
+ * reaches it lowers it. Sizes are rounded up to multiples of 16.
+ */
+export class Regions {
+  #end: number;
+  readonly #free: { at: number; bytes: number }[] = [];
+  constructor(readonly base: number) {
+    this.#end = base;
+  }
+  /** First byte past the highest region in use. */
+  get end(): number {
+    return this.#end;
+  }
+  /** The offset of a new region of `bytes` (within `limit` bytes of memory), or null. */
+  take(bytes: number, limit: number): number | null {
+    const b = align16(bytes);
+    let best = -1;
+    this.#free.forEach((f, i) => {
+      const cur = this.#free[best];
+      if (f.bytes >= b && (cur === undefined || f.bytes < cur.bytes)) best = i;
+    });
+    const f = this.#free[best];
+    if (f !== undefined) {
+      const at = f.at;
+      if (f.bytes === b) this.#free.splice(best, 1);
+      else {
+        f.at += b;
+        f.bytes -= b;
+      }
+      return at;
+    }
+    if (this.#end + b > limit) return null;
+    const at = this.#end;
+    this.#end += b;
+    return at;
+  }
+  /** Gives back the region at `at` of `bytes` (as passed to `take`). */
+  give(at: number, bytes: number): void {
+    const b = align16(bytes);
+    const list = this.#free;
+    let i = 0;
+    while (i < list.length && (list[i]?.at ?? Infinity) < at) i++;
+    list.splice(i, 0, { at, bytes: b });
+    // merge with the next block, then with the previous one
+    const cur = list[i];
+    const next = list[i + 1];
+    if (cur !== undefined && next !== undefined && cur.at + cur.bytes === next.at) {
+      cur.bytes += next.bytes;
+      list.splice(i + 1, 1);
+    }
+    const prev = list[i - 1];
+    if (prev !== undefined && cur !== undefined && prev.at + prev.bytes === cur.at) {
+      prev.bytes += cur.bytes;
+      list.splice(i, 1);
+    }
+    // a free block at the top lowers the end
+    const last = list[list.length - 1];
+    if (last !== undefined && last.at + last.bytes === this.#end) {
+      this.#end = last.at;
+      list.pop();
+    }
+  }
+  /** Bytes in free blocks below the end. */
+  get freeBytes(): number {
+    return this.#free.reduce((s, f) => s + f.bytes, 0);
+  }
+}
