@@ -11,6 +11,7 @@ import { arbProgram } from "../src/testing/index.js";
 import { compile } from "../src/transforms/plan.js";
 import { ConcreteArray } from "../src/core/ndarray.js";
 import { evalGraph } from "../src/core/graph.js";
+import { gather } from "../src/kernels/strided.js";
 import { fcSettings } from "./support/rng.js";
 
 const { SEED, RUNS } = fcSettings({ seed: 20261126, runs: 25 });
@@ -335,5 +336,48 @@ describe("fusion across reshapes and broadcasts", () => {
           expect(bc[i * c + j]).toBe(vals[i]);
         }
     }
+  });
+
+  it("gather through strides (broadcast axes of stride 0 anywhere, rows repeated by doubling) gives the indexed elements", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 40 }), fc.boolean()), { minLength: 1, maxLength: 4 }),
+        fc.boolean(),
+        (axes, reversed) => {
+          const shape = axes.map(([d]) => d);
+          // a row-major source over the axes that are not broadcast (stride 0), read forwards or
+          // with its last axis reversed
+          const own = axes.map(([d, b]) => (b ? 1 : d));
+          const size = own.reduce((a, b) => a * b, 1);
+          const d = Float64Array.from({ length: size + 3 }, (_, i) => i * 1.5 - 7);
+          const strides = new Array<number>(shape.length).fill(0);
+          let acc = 1;
+          for (let a = shape.length - 1; a >= 0; a--) {
+            strides[a] = axes[a]![1] ? 0 : acc;
+            acc *= own[a]!;
+          }
+          const last = shape.length - 1;
+          let base = 2;
+          if (reversed && strides[last]! !== 0) {
+            base += (shape[last]! - 1) * strides[last]!;
+            strides[last] = -strides[last]!;
+          }
+          const n = shape.reduce((a, b) => a * b, 1);
+          const out = new Float64Array(n);
+          gather(d, out, shape, strides, base);
+          for (let o = 0; o < n; o++) {
+            let rem = o;
+            let p = base;
+            for (let a = last; a >= 0; a--) {
+              p += (rem % shape[a]!) * strides[a]!;
+              rem = Math.floor(rem / shape[a]!);
+            }
+            if (out[o] !== d[p]) return false;
+          }
+          return true;
+        },
+      ),
+      { numRuns: RUNS * 12, seed: SEED },
+    );
   });
 });

@@ -173,6 +173,21 @@ export function gather(d: TypedArray, out: TypedArray, shape: Shape, strides: St
   const [n0, n1, n2] = w.dims;
   const [s0, s1, s2] = at(w.strides, 0, "gather");
   let o = 0;
+  if ((s0 === 0 && n0 > 1) || (s1 === 0 && n1 > 1 && n2 >= 16)) {
+    // a broadcast along a leading axis (a row or block read over and over): each distinct row
+    // gathered once, then copied to its repeats by doubling (issue 8: W4 tiles [199] to [200, 199])
+    const rows = s0 === 0 ? 1 : n0;
+    const block = n1 * n2;
+    for (let i0 = 0, p0 = base; i0 < rows; i0++, p0 += s0) {
+      const start = i0 * block;
+      if (s1 === 0) {
+        gatherRow(d, out, start, p0, n2, s2);
+        repeatWithin(out, start, n2, block);
+      } else for (let i1 = 0; i1 < n1; i1++) gatherRow(d, out, start + i1 * n2, p0 + i1 * s1, n2, s2);
+    }
+    if (s0 === 0) repeatWithin(out, 0, block, n0 * block);
+    return;
+  }
   if (s2 === 1 && n2 >= 16)
     // long contiguous rows: block copies
     for (let i0 = 0, p0 = base; i0 < n0; i0++, p0 += s0)
@@ -194,4 +209,21 @@ export function gather(d: TypedArray, out: TypedArray, shape: Shape, strides: St
     for (let i0 = 0, p0 = base; i0 < n0; i0++, p0 += s0)
       for (let i1 = 0, p1 = p0; i1 < n1; i1++, p1 += s1)
         for (let i2 = 0, p = p1; i2 < n2; i2++, p += s2) out[o++] = d[p]!;
+}
+
+/** out[o + j] = d[p + j·step] for j < len. */
+function gatherRow(d: TypedArray, out: TypedArray, o: number, p: number, len: number, step: number): void {
+  if (step === 1 && len >= 16) out.set(d.subarray(p, p + len), o);
+  else if (step === 0) out.fill(at(d, p, "gather"), o, o + len);
+  else for (let j = 0; j < len; j++, p += step) out[o + j] = d[p]!;
+}
+
+/** Fills out[start + len, start + total) with repeats of out[start, start + len), doubling the copied run. */
+function repeatWithin(out: TypedArray, start: number, len: number, total: number): void {
+  let have = len;
+  while (have < total) {
+    const k = Math.min(have, total - have);
+    out.copyWithin(start + have, start, start + k);
+    have += k;
+  }
 }
