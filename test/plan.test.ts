@@ -204,6 +204,83 @@ describe("fusion", () => {
       }
   });
 
+  it("operands padded along one axis (read row by row, in segments) give eager's bits, transposed or not", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 3 }),
+        fc.nat(),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 })), {
+          minLength: 2,
+          maxLength: 3,
+        }),
+        fc.constantFrom("float64", "float32"),
+        fc.boolean(),
+        (dims, axisPick, lohi, dtype, transposed) => {
+          const axis = axisPick % dims.length;
+          // every operand padded to the same extent D along `axis`: its own extent is D - lo - hi
+          const D = Math.max(...lohi.map(([lo, hi]) => lo + hi)) + 1 + (axisPick % 3);
+          const operands = lohi.map(([lo, hi], k) => {
+            const shape = dims.map((d, a) => (a === axis ? D - lo - hi : d));
+            const m = shape.reduce((a, b) => a * b, 1);
+            const x = nb.astype(
+              nb.array(
+                Array.from({ length: m }, (_, i) => (i % 5) - 1.75 + k / 3),
+                { shape },
+              ),
+              dtype,
+            );
+            const pads = dims.map((_, a): [number, number] => (a === axis ? [lo, hi] : [0, 0]));
+            return { x, pads };
+          });
+          const f = (...xs: A[]): A => {
+            let acc: A | null = null;
+            xs.forEach((x, k) => {
+              const p = nb.pad(x, operands[k]!.pads);
+              acc = acc === null ? nb.mul(p, 1.5) : nb.sub(acc, nb.tanh(p));
+            });
+            const r = acc as unknown as A;
+            return transposed ? nb.transpose(nb.reshape(r, [r.shape[0]!, -1])) : r;
+          };
+          const xs = operands.map((o) => o.x);
+          const want = Array.from(f(...xs).toTypedArray());
+          const got = Array.from((nb.jit(f)(...xs) as A).toTypedArray());
+          got.forEach((v, i) => {
+            if (!Object.is(v, want[i]))
+              expect.fail(`${dtype} ${dims} axis ${axis} ${lohi}, element ${i}: ${want[i]} became ${v}`);
+          });
+        },
+      ),
+      { numRuns: RUNS * 8, seed: SEED },
+    );
+    // W4's form: two operands padded at either end of the last axis, the result transposed: one
+    // loop, run row by row
+    for (const dtype of ["float64", "float32"] as const) {
+      const q = nb.astype(nb.reshape(nb.sin(nb.arange(200 * 199)), [200, 1, 199]), dtype);
+      const w = nb.astype(nb.reshape(nb.cos(nb.arange(200 * 199)), [200, 1, 199]), dtype);
+      const f = (q: A, w: A): A =>
+        nb.transpose(
+          nb.reshape(
+            nb.add(
+              nb.pad(q, [
+                [0, 0],
+                [0, 0],
+                [1, 0],
+              ]),
+              nb.pad(w, [
+                [0, 0],
+                [0, 0],
+                [0, 1],
+              ]),
+            ),
+            [200, 200],
+          ),
+        );
+      const plan = compile(nb.makeGraph(f)(q, w));
+      expect(plan.rowwiseLoops).toBe(1);
+      expectIdentical(f(q, w), plan.run([q as ConcreteArray, w as ConcreteArray])[0]!);
+    }
+  });
+
   it("a very long scalar chain (longer than one fused loop) gives the eager value", () => {
     const f = (v: A) => {
       let y = v;

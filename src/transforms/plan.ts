@@ -76,6 +76,8 @@ interface FusedStep {
   sum: Var | null;
   /** The same loop compiled to WebAssembly SIMD, when every operation has a compiled form (see wasmProgram). */
   wasm: EwKernel | null;
+  /** Whether the JS loop runs row by row over padded operands (for diagnostics). */
+  rowwise: boolean;
 }
 type Step = EqnStep | FusedStep;
 
@@ -104,6 +106,8 @@ export interface Plan {
   readonly fusedGroups: number;
   /** How many of them run as compiled WebAssembly (for tests and diagnostics). */
   readonly wasmGroups: number;
+  /** How many JS loops run row by row over padded operands (for tests and diagnostics). */
+  readonly rowwiseLoops: number;
   /** Transposes dropped because the matmuls reading them read their input transposed (for tests and diagnostics). */
   readonly matmulTransposes: number;
 }
@@ -372,7 +376,19 @@ function fuse(
   const direct = tile.map((p, k) => wasm === null && directRead(p, at(ins, k, "jit").aval.shape) !== null);
   const tails: string[] = [];
   const absorbed: Equation[] = [];
-  const body0 = lines.map((l) => {
+  const reads = lines.map((l) =>
+    typeof l === "number" && at(direct, l, "jit") ? directRead(at(tile, l, "jit"), at(ins, l, "jit").aval.shape) : null,
+  );
+  // padded operands all padded along one axis of the same period: the loop runs row by row, in
+  // segments of each row where every padded operand is read or zero throughout (no per-element
+  // range test, issue 8: W4's Hessian ends in two padded reads over 40 000 elements)
+  const pads = reads.flatMap((d) => (d !== null && d.kind === "pad" ? [d] : []));
+  const period = pads[0]?.period ?? 0;
+  const cuts = [...new Set([0, period, ...pads.flatMap((d) => [d.from, d.to])])].sort((a, b) => a - b);
+  const segments = cuts.slice(1).map((e, j) => [at(cuts, j, "jit"), e] as const);
+  const rowwise =
+    sum === null && pads.length > 0 && pads.every((d) => d.period === period) && n % period === 0 && cuts.length <= 6;
+  const body0 = lines.map((l, li): string | { pad: number; from: number; to: number } => {
     if (typeof l === "string") return l;
     if (typeof l === "object") {
       const tr = wasm === null ? transposed.get(at(outs, l.out, "jit")) : undefined;
@@ -385,7 +401,7 @@ function fuse(
       tails.push(`${q} += ${tr.rows}; if (++${c} === ${tr.cols}) { ${c} = 0; ${q} = ++${r}; }`);
       return `o${l.out}[${q}] = ${l.t};`;
     }
-    const d = at(direct, l, "jit") ? directRead(at(tile, l, "jit"), at(ins, l, "jit").aval.shape) : null;
+    const d = at(reads, li, "jit");
     if (d === null) return `const x${l} = a${l}[i];`;
     if (d.kind === "block") {
       // the position in the block, the times it has been read, and the block's start
@@ -396,16 +412,22 @@ function fuse(
       );
       return `const x${l} = a${l}[${b} + ${j}];`;
     }
-    // a counter over each period of the operand's reads, and (padded) the next element's position
+    // the next element's position (padded), and a counter over each period of the operand's reads
     const [c, p] = [`rc${l}`, `rp${l}`];
+    if (d.kind === "pad") head.push(`let ${p} = 0;`);
+    if (d.kind === "pad" && rowwise) return { pad: l, from: d.from, to: d.to };
     head.push(`let ${c} = 0;`);
     tails.push(`if (++${c} === ${d.period}) ${c} = 0;`);
     if (d.kind === "repeat") return `const x${l} = a${l}[${c}];`;
-    head.push(`let ${p} = 0;`);
     return `const x${l} = ${c} >= ${d.from} && ${c} < ${d.to} ? a${l}[${p}++] : 0;`;
   });
+  /** The loop body over positions [lo, hi) of a row: each padded operand read there or zero there. */
+  const bodyIn = (lo: number, hi: number): string[] =>
+    body0.map((x) =>
+      typeof x === "string" ? x : `const x${x.pad} = ${x.from <= lo && hi <= x.to ? `a${x.pad}[rp${x.pad}++]` : "0"};`,
+    );
   lines.length = 0;
-  lines.push(...body0, ...tails);
+  lines.push(...bodyIn(0, 1), ...tails);
   let body: string;
   if (sum !== null) {
     // the reduction's own accumulation (the kernel's arithmetic and order: chunks of SUM_CHUNK
@@ -421,7 +443,15 @@ for (let i = c0; i < c1; i++) {\n${lines.join("\n")}\n}
 ${fold.step("total", "acc")}
 }
 outs[${outs.length}][0] = total;`;
-  } else body = `${head.join("\n")}\nfor (let i = 0; i < n; i++) {\n${lines.join("\n")}\n}`;
+  } else if (rowwise)
+    body = `${head.join("\n")}\nfor (let r0 = 0; r0 < n; r0 += ${period}) {\n${segments
+      .filter(([lo, hi]) => lo < hi)
+      .map(
+        ([lo, hi]) =>
+          `for (let i = r0 + ${lo}, iEnd = r0 + ${hi}; i < iEnd; i++) {\n${[...bodyIn(lo, hi), ...tails].join("\n")}\n}`,
+      )
+      .join("\n")}\n}`;
+  else body = `${head.join("\n")}\nfor (let i = 0; i < n; i++) {\n${lines.join("\n")}\n}`;
   try {
     const make = new Function("F", `"use strict"; return function fused(ins, outs, n) {\n${body}\n};`) as (
       f: typeof fns,
@@ -437,6 +467,7 @@ outs[${outs.length}][0] = total;`;
       size: n,
       sum: sum === null ? null : sum.outs[0],
       wasm,
+      rowwise,
     };
   } catch {
     codegen = false; // e.g. a Content-Security-Policy without 'unsafe-eval': run equation by equation
@@ -844,6 +875,7 @@ function planned(g: Graph, steps: readonly Step[], fusedGroups: number, matmulTr
     fusedGroups,
     matmulTransposes,
     wasmGroups: steps.filter((s) => s.kind === "fused" && s.wasm !== null).length,
+    rowwiseLoops: steps.filter((s) => s.kind === "fused" && s.rowwise).length,
     run(args: readonly ConcreteArray[]): NDArray[] {
       // debugNans: equation by equation through bind, which checks each primitive's outputs (the
       // fused loops would not); a debugging mode, so speed is secondary
