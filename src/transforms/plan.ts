@@ -388,6 +388,7 @@ function fuse(
   const segments = cuts.slice(1).map((e, j) => [at(cuts, j, "jit"), e] as const);
   const rowwise =
     sum === null && pads.length > 0 && pads.every((d) => d.period === period) && n % period === 0 && cuts.length <= 6;
+  const rowHeads: string[] = [];
   const body0 = lines.map((l, li): string | { pad: number; from: number; to: number } => {
     if (typeof l === "string") return l;
     if (typeof l === "object") {
@@ -397,8 +398,15 @@ function fuse(
       outs[l.out] = at(tr.eqn.outs, 0, "jit");
       absorbed.push(tr.eqn);
       const [q, c, r] = [`tq${l.out}`, `tc${l.out}`, `tr${l.out}`];
-      head.push(`let ${q} = 0, ${c} = 0, ${r} = 0;`);
-      tails.push(`${q} += ${tr.rows}; if (++${c} === ${tr.cols}) { ${c} = 0; ${q} = ++${r}; }`);
+      if (rowwise && tr.cols === period) {
+        // row by row over rows of the transposed matrix: each row starts at its own index
+        head.push(`let ${q} = 0;`);
+        rowHeads.push(`${q} = ri;`);
+        tails.push(`${q} += ${tr.rows};`);
+      } else {
+        head.push(`let ${q} = 0, ${c} = 0, ${r} = 0;`);
+        tails.push(`${q} += ${tr.rows}; if (++${c} === ${tr.cols}) { ${c} = 0; ${q} = ++${r}; }`);
+      }
       return `o${l.out}[${q}] = ${l.t};`;
     }
     const d = at(reads, li, "jit");
@@ -444,7 +452,7 @@ ${fold.step("total", "acc")}
 }
 outs[${outs.length}][0] = total;`;
   } else if (rowwise)
-    body = `${head.join("\n")}\nfor (let r0 = 0; r0 < n; r0 += ${period}) {\n${segments
+    body = `${head.join("\n")}\nfor (let r0 = 0, ri = 0; r0 < n; r0 += ${period}, ri++) {\n${rowHeads.join("\n")}\n${segments
       .filter(([lo, hi]) => lo < hi)
       .map(
         ([lo, hi]) =>
