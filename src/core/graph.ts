@@ -4,6 +4,7 @@
  * variables, constants and outputs. Staging hash-conses equations (CSE) and
  * drops dead equations when the graph is built.
  */
+import { freshList } from "./lists.js";
 import { NablaError, TracerError, at } from "./errors.js";
 import { SETTINGS, callSite, withSite } from "./config.js";
 import { ConcreteArray, NDArray, firstElement } from "./ndarray.js";
@@ -190,9 +191,9 @@ export class StagingTracer extends Tracer {
 /** Records primitive applications as equations (used by makeGraph, jit and linearize). */
 export class StagingTrace extends Trace {
   private nextId = 0;
-  private readonly eqns: Equation[] = [];
+  private readonly eqns: Equation[] = freshList();
   /** The constant variables in order (their values are their origins): one array, not two. */
-  private readonly constVars: Var[] = [];
+  private readonly constVars: Var[] = freshList();
   // maps made on first use: a small trace (grad of a scalar function) needs few of them
   private constOf: Map<NDArray | Var, StagingTracer> | undefined;
   /** Literal (0-d) constants by value. */
@@ -203,12 +204,12 @@ export class StagingTrace extends Trace {
   // until the graph is built): a reused variable gets a new tracer, and traces above tell the
   // tracers of one variable apart only where `alias` says they should (see `pure`).
   /** What a variable is: the equation producing it, its value (a constant), or undefined (an input). */
-  private readonly origin: (Equation | NDArray | undefined)[] = [];
+  private readonly origin: (Equation | NDArray | undefined)[] = freshList();
   /**
    * The parameterless equations whose newest operand a variable is (CSE candidates); a single one
    * bare (the common case in a chain: no array per variable).
    */
-  private readonly usesOf: (Equation | Equation[] | undefined)[] = [];
+  private readonly usesOf: (Equation | Equation[] | undefined)[] = freshList();
 
   /**
    * @param standsForEager the trace stages what would otherwise run eagerly (makeGraph, jit): where

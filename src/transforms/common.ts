@@ -1,4 +1,5 @@
 /** Argument handling shared by the transforms. */
+import { zeroList } from "../core/lists.js";
 import { DTypeError, GradError, NablaError, ShapeError, fmtShape, at } from "../core/errors.js";
 import { isFloat } from "../core/dtype.js";
 import { ConcreteArray, NDArray } from "../core/ndarray.js";
@@ -81,7 +82,8 @@ export function checkStructure(op: string, what: string, expected: TreeDef, got:
 /** Normalises argnums against the number of arguments. */
 export function normArgnums(op: string, argnums: number | readonly number[] | undefined, nargs: number): number[] {
   // the default (every call of a grad without argnums): no list to map
-  if (argnums === undefined && nargs > 0) return [0];
+  // (a builtin's copy, not a literal: see ../core/lists.ts)
+  if (argnums === undefined && nargs > 0) return zeroList();
   const list = argnums === undefined ? [0] : typeof argnums === "number" ? [argnums] : argnums.slice();
   if (list.length === 0) throw new GradError(`${op}: argnums must not be empty`);
   const out = list.map((k) => {
