@@ -3,7 +3,7 @@ import type { Workload } from "../workloads.js";
 export type FloatDType = "float32" | "float64";
 export type Mode = "eager" | "jit";
 
-/** Outputs copied to the host (forcing any lazy or asynchronous computation). */
+/** Outputs readable on the host: forcing any lazy or asynchronous computation, copied where the library has no view of its results (TF.js, jax-js: dataSync). */
 export type HostOutputs = ArrayLike<number>[];
 
 /** One prepared (workload, dtype, mode): `run` computes and forces the outputs. */
