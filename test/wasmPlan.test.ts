@@ -21,6 +21,10 @@ import { ConcreteArray as ConcreteArrayClass } from "../src/core/ndarray.js";
 import type { ConcreteArray } from "../src/core/ndarray.js";
 import { Arena, allocateKept, allocateUnpooled, isRewritten } from "../src/core/dtype.js";
 import {
+  compileElementwise,
+  inMemory,
+  keptInMemory,
+  memoryArray,
   residentBytes,
   setWasmMinSize,
   wasmElementwiseAvailable,
@@ -241,5 +245,68 @@ describe.skipIf(!wasmElementwiseAvailable())("constants kept in the compiled loo
     // storage of every other kind is written once: not marked
     expect(isRewritten(new Float64Array(4).buffer)).toBe(false);
     expect(isRewritten(allocateUnpooled("float64", 4096).buffer)).toBe(false);
+  });
+});
+
+describe.skipIf(!wasmElementwiseAvailable() || !keptInMemory())("arrays living in the compiled loops' memory", () => {
+  it("start zeroed, are read and written in place by a compiled loop, with the bits of ordinary arrays", () => {
+    const n = 5003; // not a whole number of vectors
+    for (const dtype of ["float64", "float32"] as const) {
+      const T = dtype === "float64" ? Float64Array : Float32Array;
+      const x = memoryArray(dtype, n);
+      const out = memoryArray(dtype, n);
+      expect(x).not.toBeNull();
+      expect(out).not.toBeNull();
+      if (x === null || out === null) return;
+      expect(x.length).toBe(n);
+      expect(x.every((v) => v === 0)).toBe(true);
+      expect(inMemory(x)).toBe(true);
+      expect(inMemory(new T(n))).toBe(false);
+      for (let i = 0; i < n; i++) x[i] = Math.sin(i) * 3;
+      const y = new T(n);
+      for (let i = 0; i < n; i++) y[i] = Math.cos(i);
+      const yCopy = y.slice();
+      const k = compileElementwise({
+        dtype,
+        scalarIn: [false, false],
+        ops: [
+          { op: "exp", args: [0] },
+          { op: "mul", args: [2, 1] },
+        ],
+        outs: [3],
+        sum: null,
+      });
+      expect(k).not.toBeNull();
+      if (k === null) return;
+      // the same program over ordinary arrays
+      const want = new T(n);
+      expect(k([x.slice(), y], [want], n)).not.toBeNull();
+      expect(k([x, y], [out], n)).not.toBeNull();
+      expect(Array.from(out)).toEqual(Array.from(want));
+      // an input living in memory, written by the loop as its own output (in place)
+      expect(k([x, y], [x], n)).not.toBeNull();
+      expect(Array.from(x)).toEqual(Array.from(want));
+      expect(Array.from(y)).toEqual(Array.from(yCopy));
+    }
+  });
+
+  it("a plan's kept buffers between compiled loops give eager's bits on every call", () => {
+    const n = 6000;
+    for (const dtype of ["float64", "float32"] as const) {
+      // two compiled loops around a partial reduction; the first loop's results are kept buffers
+      const f = (x: A, y: A): A => {
+        const a = nb.mul(nb.tanh(x), nb.add(y, 1));
+        const b = nb.sub(nb.exp(nb.mul(a, 0.5)), y);
+        const r = nb.sum(nb.reshape(a, [60, 100]), 0);
+        const c = nb.mul(nb.reshape(b, [60, 100]), r);
+        return nb.add(nb.sin(c), nb.mul(c, c));
+      };
+      const jf = nb.jit(f);
+      for (let k = 0; k < 4; k++) {
+        const x = nb.astype(nb.mul(nb.cos(nb.arange(n)), k + 0.5), dtype);
+        const y = nb.astype(nb.sin(nb.mul(nb.arange(n), 0.1 * (k + 1))), dtype);
+        expectIdentical(jf(x, y), f(x, y));
+      }
+    }
   });
 });

@@ -188,7 +188,7 @@ export function gather(d: TypedArray, out: TypedArray, shape: Shape, strides: St
     if (s0 === 0) repeatWithin(out, 0, block, n0 * block);
     return;
   }
-  if (s2 === 1 && n2 >= 16)
+  if (s2 === 1 && n2 >= 32)
     // long contiguous rows: block copies
     for (let i0 = 0, p0 = base; i0 < n0; i0++, p0 += s0)
       for (let i1 = 0, p1 = p0; i1 < n1; i1++, p1 += s1, o += n2) out.set(d.subarray(p1, p1 + n2), o);
@@ -213,7 +213,7 @@ export function gather(d: TypedArray, out: TypedArray, shape: Shape, strides: St
 
 /** out[o + j] = d[p + j·step] for j < len. */
 function gatherRow(d: TypedArray, out: TypedArray, o: number, p: number, len: number, step: number): void {
-  if (step === 1 && len >= 16) out.set(d.subarray(p, p + len), o);
+  if (step === 1 && len >= 32) out.set(d.subarray(p, p + len), o);
   else if (step === 0) out.fill(at(d, p, "gather"), o, o + len);
   else for (let j = 0; j < len; j++, p += step) out[o + j] = d[p]!;
 }

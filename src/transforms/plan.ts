@@ -47,6 +47,8 @@ import {
   type EwResident,
   type EwProgram,
   compileElementwise,
+  keptInMemory,
+  memoryArray,
   wasmMinSize,
 } from "../kernels/wasm/elementwise.js";
 import { bcastStrides, gather } from "../kernels/strided.js";
@@ -252,12 +254,15 @@ function copiesDominate(
   outs: readonly Var[],
   n: number,
   uniform: (v: Var) => boolean,
+  inMemory: (v: Var) => boolean,
 ): boolean {
   const ops = group.filter((e) => !isRead(e));
   const float = (v: Var) => v.aval.dtype === "float64" || v.aval.dtype === "float32";
   if (!ops.every((e) => e.rule.cheap === true && float(e.outs[0]))) return false;
-  const copies = ins.filter((v, k) => tile[k] !== null || (sizeOf(v.aval.shape) === n && !uniform(v))).length;
-  return ops.length <= copies + outs.length;
+  const copies = ins.filter(
+    (v, k) => tile[k] !== null || (sizeOf(v.aval.shape) === n && !uniform(v) && !inMemory(v)),
+  ).length;
+  return ops.length <= copies + outs.filter((v) => !inMemory(v)).length;
 }
 
 /**
@@ -282,6 +287,7 @@ function fuse(
   uniform: (v: Var) => boolean = () => false,
   transposed: ReadonlyMap<Var, Transposed> = new Map(),
   canonical: (v: Var) => Var = (v) => v,
+  inMemory: (v: Var) => boolean = () => false,
 ): FusedStep | null {
   // the scalar functions the loop calls, one per equation (unused for inline ones)
   const fns = group.map((e) => (int32Scalar(e) ? e.rule.scalarInt32 : e.rule.scalar));
@@ -368,7 +374,7 @@ function fuse(
     }
   });
   let wasm: EwKernel | null = null;
-  if (n >= wasmMinSize() && !copiesDominate(group, ins, tile, outs, n, uniform)) {
+  if (n >= wasmMinSize() && !copiesDominate(group, ins, tile, outs, n, uniform, inMemory)) {
     const prog = wasmProgram(group, refs, ins, tile, outs, sum, n, uniform);
     if (prog !== null) wasm = compileElementwise(prog);
   }
@@ -641,6 +647,23 @@ export function compile(g: Graph): Plan {
   const canonical = (v: Var): Var => canonicalConst.get(v) ?? v;
   // where each variable is read (equation indices; Infinity for graph outputs)
   const uses = readers(eqns, g.outs);
+  // operands a compiled loop would read in place, without copying them in on every call (and
+  // results it would not copy out): constants and arguments (kept in its memory while they live),
+  // and values of elementwise equations that stay inside the plan (kept buffers in its memory,
+  // where its memory is shared; see planned)
+  const producer = new Map<Var, Equation>();
+  for (const e of eqns) for (const o of e.outs) producer.set(o, e);
+  const staysInside = (v: Var): boolean =>
+    (uses.get(v) ?? []).every((k) => k !== Infinity && !higherOrder(at(eqns, k, "jit")));
+  const shared = keptInMemory();
+  const constSet = new Set(g.constVars);
+  const inSet = new Set(g.inVars);
+  const inMemory = (v: Var): boolean => {
+    if (!shared) return false;
+    if (constSet.has(v) || inSet.has(v)) return true;
+    const p = producer.get(v);
+    return p !== undefined && (isElementwise(p) || isRead(p)) && staysInside(v);
+  };
   const steps: Step[] = [];
   let fusedGroups = 0;
   // transposes a loop may write (see Transposed), by the value they read
@@ -666,7 +689,7 @@ export function compile(g: Graph): Plan {
         const v = e.outs[0];
         if ((uses.get(v) ?? []).some((k) => k >= end && !(sum !== null && k === end))) live.add(v);
       }
-      const f = fuse(group, live, sum, uniform, transposed, canonical);
+      const f = fuse(group, live, sum, uniform, transposed, canonical, inMemory);
       if (f !== null) {
         for (const e of f.absorbed) absorbed.add(e);
         steps.push(f);
@@ -731,6 +754,13 @@ export function compile(g: Graph): Plan {
   flush(group, eqns.length, null);
 
   return planned(g, steps, fusedGroups, g.equations.length - eqns.length);
+}
+
+/** Whether two typed arrays share any bytes (views of one buffer whose ranges overlap). */
+function overlaps(a: TypedArray, b: TypedArray): boolean {
+  return (
+    a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength
+  );
 }
 
 /** Whether a primitive's parameters carry code or graphs (higher-order primitives), or it wraps user code. */
@@ -842,8 +872,9 @@ function planned(g: Graph, steps: readonly Step[], fusedGroups: number, matmulTr
     if (!pooled || k < 0) return allocateOverwritten(dtype, n);
     const b = bufs[k];
     if (b !== undefined && b !== null) return b;
-    // kept from call to call: never from (or released to) the arena
-    const fresh = allocateKept(dtype, n);
+    // kept from call to call: never from (or released to) the arena; a float buffer lives in the
+    // compiled loops' memory where it can, so they read and write it in place (no copies)
+    const fresh = ((dtype === "float32" || dtype === "float64") && memoryArray(dtype, n)) || allocateKept(dtype, n);
     bufs[k] = fresh;
     return fresh;
   };
@@ -936,7 +967,7 @@ function planned(g: Graph, steps: readonly Step[], fusedGroups: number, matmulTr
         // an output sharing a kept buffer's storage (a reshape) takes the buffer: a new one next time
         for (const k of at(readSlots, i, "jit")) {
           const b = bufs[k];
-          if (b !== undefined && b !== null && outs.some((o) => storageOf(o).buffer === b.buffer)) bufs[k] = null;
+          if (b !== undefined && b !== null && outs.some((o) => overlaps(storageOf(o), b))) bufs[k] = null;
         }
       } else {
         const n = s.size;

@@ -165,6 +165,57 @@ function residentOffset(mem: WebAssembly.Memory, a: TypedArray, bytes: number, k
   return at;
 }
 
+// --- arrays living in memory: a jit plan's kept buffers ----------------------------------------
+/** The most bytes such arrays take (beyond, plans keep ordinary typed arrays). */
+const VIEWS_MAX = 256 * 1024 * 1024;
+let viewsLive = 0;
+/** Where each such array's elements are (byte offset), by array: read and written in place. */
+const viewAt = new WeakMap<TypedArray, number>();
+const viewGone = new FinalizationRegistry<[number, number]>(([at, bytes]) => {
+  regions.give(at, bytes);
+  viewsLive -= bytes;
+});
+
+/**
+ * @internal A float array of n elements whose storage is a region of the compiled loops' shared
+ * memory (its padding to whole vectors included), or null (no compiled loops, an unshared memory,
+ * whose growth would detach it, or the budget is spent). The compiled loops read and write it in
+ * place, with no copy in or out; everything else sees an ordinary typed array. For the buffers a
+ * jit plan keeps from call to call (issue 8): they live as long as the plan, and the region is
+ * given back once the array is collected.
+ */
+export function memoryArray(dtype: FloatDType, n: number): Float32Array | Float64Array | null {
+  const rt = enabledRuntime();
+  if (rt === null || n === 0 || !isShared(rt.memory)) return null;
+  const bytes = align16(n * (dtype === "float32" ? 4 : 8));
+  if (viewsLive + bytes > VIEWS_MAX) return null;
+  const at = regions.take(bytes, MAX_PAGES * 65536);
+  if (at === null) return null;
+  if (!ensure(rt.memory, at + bytes)) {
+    regions.give(at, bytes);
+    return null;
+  }
+  const buf = rt.memory.buffer;
+  const a = dtype === "float32" ? new Float32Array(buf, at, n) : new Float64Array(buf, at, n);
+  // a region given back may hold an earlier array's elements: zeroed, as allocated storage is
+  a.fill(0);
+  viewAt.set(a, at);
+  viewsLive += bytes;
+  viewGone.register(a, [at, bytes]);
+  return a;
+}
+
+/** @internal Whether {@link memoryArray} can make arrays here (compiled loops over a shared memory). */
+export function keptInMemory(): boolean {
+  const rt = enabledRuntime();
+  return rt !== null && isShared(rt.memory);
+}
+
+/** @internal Whether `a` lives in the compiled loops' memory (see {@link memoryArray}). */
+export function inMemory(a: TypedArray): boolean {
+  return viewAt.has(a);
+}
+
 /** @internal The bytes resident copies occupy now: constants', arguments' or both (for tests). */
 export function residentBytes(of: "constants" | "arguments" | "all" = "all"): number {
   const c = residentLive[0] ?? 0;
@@ -534,7 +585,12 @@ function runner(p: EwProgram, run: WasmFn, id: number, bytes: Uint8Array, rt: Ru
     const full: number[] = [];
     // resident operands first (placing one may move the end of the resident region), then the rest
     const kept = ins.map((src, k) => {
-      if (ArrayBuffer.isView(src) || !("resident" in src) || p.scalarIn[k] === true) return null;
+      if (p.scalarIn[k] === true) return null;
+      // an array living in memory: read in place
+      const arr = ArrayBuffer.isView(src) ? src : "resident" in src ? src.resident : null;
+      const direct = arr !== null && arr.length === n ? viewAt.get(arr) : undefined;
+      if (direct !== undefined && (f32 ? arr instanceof Float32Array : arr instanceof Float64Array)) return direct;
+      if (ArrayBuffer.isView(src) || !("resident" in src)) return null;
       const a = src.resident;
       if (a.length !== n || !(f32 ? a instanceof Float32Array : a instanceof Float64Array)) return null;
       return residentOffset(mem, a, padded, src.argument === true ? 1 : 0);
@@ -546,10 +602,13 @@ function runner(p: EwProgram, run: WasmFn, id: number, bytes: Uint8Array, rt: Ru
       full.push(scalar ? 0 : 1);
       if (r === null || r === undefined) end = align16(end + (scalar ? 16 : padded));
     });
+    // outputs living in memory are written in place (and not copied out)
+    const inPlace = outs.map((o) => (o.length === n ? viewAt.get(o) : undefined));
     for (let j = 0; j < nOut; j++) {
-      ptrs.push(end);
+      const q = inPlace[j];
+      ptrs.push(q ?? end);
       full.push(1);
-      end = align16(end + padded);
+      if (q === undefined) end = align16(end + padded);
     }
     const nChunks = Math.ceil(n / SUM_CHUNK);
     const threaded =
@@ -597,6 +656,7 @@ function runner(p: EwProgram, run: WasmFn, id: number, bytes: Uint8Array, rt: Ru
           const lo = c * SUM_CHUNK;
           const hi = Math.min(n, lo + SUM_CHUNK);
           outs.forEach((o, j) => {
+            if (inPlace[j] !== undefined) return;
             const q = elementAt(ptrs, nIn + j, F) / s;
             o.set(out.subarray(q + lo, q + hi), lo);
           });
@@ -609,6 +669,7 @@ function runner(p: EwProgram, run: WasmFn, id: number, bytes: Uint8Array, rt: Ru
     }
     const out = f32 ? new Float32Array(mem.buffer) : new Float64Array(mem.buffer);
     outs.forEach((o, j) => {
+      if (inPlace[j] !== undefined) return;
       const q = elementAt(ptrs, nIn + j, F) / s;
       o.set(out.subarray(q, q + n));
     });
