@@ -17,7 +17,7 @@ import * as nb from "../src/index.js";
 import { arbProgram } from "../src/testing/index.js";
 import { compile } from "../src/transforms/plan.js";
 import { evalGraph } from "../src/core/graph.js";
-import { ConcreteArray as ConcreteArrayClass } from "../src/core/ndarray.js";
+import { ConcreteArray as ConcreteArrayClass, storageOf } from "../src/core/ndarray.js";
 import type { ConcreteArray } from "../src/core/ndarray.js";
 import { Arena, allocateKept, allocateUnpooled, isRewritten } from "../src/core/dtype.js";
 import {
@@ -287,6 +287,28 @@ describe.skipIf(!wasmElementwiseAvailable() || !keptInMemory())("arrays living i
       expect(k([x, y], [x], n)).not.toBeNull();
       expect(Array.from(x)).toEqual(Array.from(want));
       expect(Array.from(y)).toEqual(Array.from(yCopy));
+    }
+  });
+
+  it("an output viewing a kept buffer in that memory gets storage of its own, unchanged by later calls", () => {
+    const n = 6000;
+    for (const dtype of ["float64", "float32"] as const) {
+      // `a` is a compiled loop's kept result; its reshape (a view of it) is an output of the plan
+      const f = (x: A, y: A): A[] => {
+        const a = nb.mul(nb.tanh(x), nb.add(y, 1));
+        const r = nb.sum(nb.reshape(a, [60, 100]), 0);
+        return [nb.reshape(a, [100, 60]), nb.mul(r, 2)];
+      };
+      const jf = nb.jit(f);
+      const xs = [0.5, 1.5, 2.5].map((k) => nb.astype(nb.mul(nb.cos(nb.arange(n)), k), dtype));
+      const y = nb.astype(nb.sin(nb.mul(nb.arange(n), 0.1)), dtype);
+      const first = jf(xs[0]!, y);
+      const firstBits = (first[0] as ConcreteArray).toTypedArray().slice();
+      for (const x of xs.slice(1)) jf(x, y).forEach((o, j) => expectIdentical(o, f(x, y)[j]!));
+      const view = first[0] as ConcreteArray;
+      expect(inMemory(storageOf(view))).toBe(false);
+      expect(Array.from(view.toTypedArray())).toEqual(Array.from(firstBits));
+      first.forEach((o, j) => expectIdentical(o, f(xs[0]!, y)[j]!));
     }
   });
 

@@ -47,6 +47,7 @@ import {
   type EwResident,
   type EwProgram,
   compileElementwise,
+  inMemory as isMemoryArray,
   keptInMemory,
   memoryArray,
   wasmMinSize,
@@ -959,16 +960,25 @@ function planned(g: Graph, steps: readonly Step[], fusedGroups: number, matmulTr
           e.params,
           e.outs.map((v) => v.aval),
         );
+        // an output sharing a kept buffer's storage (a reshape) takes the buffer: a new one next
+        // time. Not one in the compiled loops' memory: its region is given back when that array is
+        // collected, while a view of it (this output, or a later reshape of it) could live on; the
+        // output gets storage of its own instead, and the buffer stays
+        for (const k of at(readSlots, i, "jit")) {
+          const b = bufs[k];
+          if (b === undefined || b === null) continue;
+          for (let j = 0; j < outs.length; j++) {
+            const o = at(outs, j, "jit");
+            if (!overlaps(storageOf(o), b)) continue;
+            if (isMemoryArray(b)) outs[j] = new ConcreteArray(storageOf(o).slice(), o.shape, o.dtype, o.weakType);
+            else bufs[k] = null;
+          }
+        }
         e.outs.forEach((v, j) => {
           const x = at(outs, j, "jit");
           env.set(v, x);
           hold(x);
         });
-        // an output sharing a kept buffer's storage (a reshape) takes the buffer: a new one next time
-        for (const k of at(readSlots, i, "jit")) {
-          const b = bufs[k];
-          if (b !== undefined && b !== null && outs.some((o) => overlaps(storageOf(o), b))) bufs[k] = null;
-        }
       } else {
         const n = s.size;
         const slotsOut = at(outSlots, i, "jit");
