@@ -13,6 +13,7 @@ import { ConcreteArray } from "../src/core/ndarray.js";
 import { evalGraph } from "../src/core/graph.js";
 import { gather } from "../src/kernels/strided.js";
 import { fcSettings } from "./support/rng.js";
+import { withJs } from "./support/assert.js";
 
 const { SEED, RUNS } = fcSettings({ seed: 20261126, runs: 25 });
 
@@ -200,6 +201,29 @@ describe("fusion", () => {
         const got = Array.from((nb.jit(f)(x, y) as A).toTypedArray());
         got.forEach((v, i) => {
           if (!Object.is(v, want[i])) expect.fail(`${dtype} ${full} · ${small}, element ${i}: ${want[i]} became ${v}`);
+        });
+      }
+  });
+
+  it("a JS loop over operands broadcast along middle axes in blocks of one length runs block by block", () => {
+    // W5's form, [256, 1, 32] read as [256, 2, 32], and [5, 1, 4] read as [5, 3, 4] with a
+    // [5, 3, 1] operand (blocks of another length: element by element)
+    const cases: [number[], number[], number[] | null, number][] = [
+      [[256, 2, 32], [256, 1, 32], [256, 1, 32], 1],
+      [[5, 3, 4], [5, 1, 4], null, 1],
+      [[5, 3, 4], [5, 1, 4], [5, 3, 1], 0],
+    ];
+    for (const dtype of ["float64", "float32"] as const)
+      for (const [full, small, other, blockwise] of cases) {
+        const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+        const arr = (s: number[], k: number) =>
+          nb.astype(nb.reshape(nb.sin(nb.add(nb.mul(nb.arange(size(s)), 0.37), k)), s), dtype);
+        const [x, y, z] = [arr(full, 0), arr(small, 1), arr(other ?? small, 2)];
+        const f = (x: A, y: A, z: A): A => nb.sub(nb.mul(x, y), nb.mul(nb.add(x, z), y));
+        withJs(() => {
+          const plan = compile(nb.makeGraph(f)(x, y, z));
+          expect(plan.blockwiseLoops).toBe(blockwise);
+          expectIdentical(f(x, y, z), plan.run([x, y, z] as ConcreteArray[])[0]!);
         });
       }
   });

@@ -81,6 +81,8 @@ interface FusedStep {
   wasm: EwKernel | null;
   /** Whether the JS loop runs row by row over padded operands (for diagnostics). */
   rowwise: boolean;
+  /** Whether the JS loop runs block by block over operands broadcast along middle axes (for diagnostics). */
+  blockwise: boolean;
 }
 type Step = EqnStep | FusedStep;
 
@@ -111,6 +113,8 @@ export interface Plan {
   readonly wasmGroups: number;
   /** How many JS loops run row by row over padded operands (for tests and diagnostics). */
   readonly rowwiseLoops: number;
+  /** How many JS loops run block by block over operands broadcast along middle axes (for tests and diagnostics). */
+  readonly blockwiseLoops: number;
   /** Transposes dropped because the matmuls reading them read their input transposed (for tests and diagnostics). */
   readonly matmulTransposes: number;
 }
@@ -245,8 +249,13 @@ function directRead(
 
 /**
  * Whether a loop's compiled form would spend longer copying its operands into linear memory (and
- * its results out) than computing: float loops of cheap operations (exact in IEEE arithmetic, so
- * the JS loop's values are the compiled loop's) no more numerous than the arrays it would copy.
+ * its results out) than the JS loop computing: float loops of cheap operations (exact in IEEE
+ * arithmetic, so the JS loop's values are the compiled loop's). Measured here (Node 20, issue 8),
+ * per element: the JS loop ~2.5 ns plus ~1 ns an operation, the compiled loop ~0.3 ns plus
+ * ~0.4 ns an array copied in (a tiled or padded copy included) or out; so JS only with more than
+ * 5 + 2·operations copies. Except when the JS loop would write a transpose of a result in place
+ * (`absorbs`): that saves the copy out and the transpose's own strided pass, and JS runs when its
+ * operations are no more numerous than the copies (W4's padded sum, transposed).
  */
 function copiesDominate(
   group: readonly Single[],
@@ -256,6 +265,7 @@ function copiesDominate(
   n: number,
   uniform: (v: Var) => boolean,
   inMemory: (v: Var) => boolean,
+  absorbs: boolean,
 ): boolean {
   const ops = group.filter((e) => !isRead(e));
   const float = (v: Var) => v.aval.dtype === "float64" || v.aval.dtype === "float32";
@@ -263,7 +273,8 @@ function copiesDominate(
   const copies = ins.filter(
     (v, k) => tile[k] !== null || (sizeOf(v.aval.shape) === n && !uniform(v) && !inMemory(v)),
   ).length;
-  return ops.length <= copies + outs.filter((v) => !inMemory(v)).length;
+  const all = copies + outs.filter((v) => !inMemory(v)).length;
+  return absorbs ? ops.length <= all : all > 5 + 2 * ops.length;
 }
 
 /**
@@ -375,7 +386,8 @@ function fuse(
     }
   });
   let wasm: EwKernel | null = null;
-  if (n >= wasmMinSize() && !copiesDominate(group, ins, tile, outs, n, uniform, inMemory)) {
+  const absorbs = outs.some((v) => transposed.has(v));
+  if (n >= wasmMinSize() && !copiesDominate(group, ins, tile, outs, n, uniform, inMemory, absorbs)) {
     const prog = wasmProgram(group, refs, ins, tile, outs, sum, n, uniform);
     if (prog !== null) wasm = compileElementwise(prog);
   }
@@ -395,6 +407,14 @@ function fuse(
   const segments = cuts.slice(1).map((e, j) => [at(cuts, j, "jit"), e] as const);
   const rowwise =
     sum === null && pads.length > 0 && pads.every((d) => d.period === period) && n % period === 0 && cuts.length <= 6;
+  // operands broadcast along middle axes, all in blocks of one length (W5's [256, 1, 32] read as
+  // [256, 2, 32]): the loop runs block by block, each such operand's start moved once a block
+  // (no per-element counter and test, issue 8)
+  const blocks = reads.flatMap((d) => (d !== null && d.kind === "block" ? [d] : []));
+  const blockLen = blocks[0]?.block ?? 0;
+  const blockwise =
+    !rowwise && sum === null && blocks.length > 0 && blocks.every((d) => d.block === blockLen) && n % blockLen === 0;
+  const blockTails: string[] = [];
   const rowHeads: string[] = [];
   const body0 = lines.map((l, li): string | { pad: number; from: number; to: number } => {
     if (typeof l === "string") return l;
@@ -418,6 +438,13 @@ function fuse(
     }
     const d = at(reads, li, "jit");
     if (d === null) return `const x${l} = a${l}[i];`;
+    if (d.kind === "block" && blockwise) {
+      // the times the current block has been read, and its start
+      const [r, b] = [`br${l}`, `bb${l}`];
+      head.push(`let ${r} = 0, ${b} = 0;`);
+      blockTails.push(`if (++${r} === ${d.times}) { ${r} = 0; ${b} += ${d.block}; }`);
+      return `const x${l} = a${l}[${b} + bj];`;
+    }
     if (d.kind === "block") {
       // the position in the block, the times it has been read, and the block's start
       const [j, r, b] = [`bj${l}`, `br${l}`, `bb${l}`];
@@ -466,6 +493,10 @@ outs[${outs.length}][0] = total;`;
           `for (let i = r0 + ${lo}, iEnd = r0 + ${hi}; i < iEnd; i++) {\n${[...bodyIn(lo, hi), ...tails].join("\n")}\n}`,
       )
       .join("\n")}\n}`;
+  else if (blockwise)
+    body = `${head.join("\n")}\nfor (let r0 = 0; r0 < n; r0 += ${blockLen}) {
+for (let i = r0, bj = 0; bj < ${blockLen}; i++, bj++) {\n${lines.join("\n")}\n}
+${blockTails.join("\n")}\n}`;
   else body = `${head.join("\n")}\nfor (let i = 0; i < n; i++) {\n${lines.join("\n")}\n}`;
   try {
     const make = new Function("F", `"use strict"; return function fused(ins, outs, n) {\n${body}\n};`) as (
@@ -483,6 +514,7 @@ outs[${outs.length}][0] = total;`;
       sum: sum === null ? null : sum.outs[0],
       wasm,
       rowwise,
+      blockwise,
     };
   } catch {
     codegen = false; // e.g. a Content-Security-Policy without 'unsafe-eval': run equation by equation
@@ -916,6 +948,7 @@ function planned(g: Graph, steps: readonly Step[], fusedGroups: number, matmulTr
     matmulTransposes,
     wasmGroups: steps.filter((s) => s.kind === "fused" && s.wasm !== null).length,
     rowwiseLoops: steps.filter((s) => s.kind === "fused" && s.rowwise).length,
+    blockwiseLoops: steps.filter((s) => s.kind === "fused" && s.blockwise).length,
     run(args: readonly ConcreteArray[]): NDArray[] {
       // debugNans: equation by equation through bind, which checks each primitive's outputs (the
       // fused loops would not); a debugging mode, so speed is secondary
