@@ -205,6 +205,29 @@ describe("fusion", () => {
       }
   });
 
+  it("one large elementwise equation is a loop of its own: a broadcast operand, a transposed result", () => {
+    for (const dtype of ["float64", "float32"] as const) {
+      const arr = (s: number[], k: number) =>
+        nb.astype(nb.reshape(nb.sin(nb.add(nb.mul(nb.arange(s.reduce((a, b) => a * b, 1)), 0.37), k)), s), dtype);
+      // W5's mul of [256, 2, 32] by [256, 1, 32]; W6's jacfwd ends in a transpose of a product
+      const x = arr([256, 2, 32], 0);
+      const y = arr([256, 1, 32], 1);
+      const mul = (x: A, y: A): A => nb.mul(x, y);
+      const p1 = compile(nb.makeGraph(mul)(x, y));
+      expect(p1.fusedGroups).toBe(1);
+      expectIdentical(mul(x, y), p1.run([x, y] as ConcreteArray[])[0]!);
+      const m = arr([100, 100], 2);
+      const v = arr([100], 3);
+      const mt = (m: A, v: A): A => nb.transpose(nb.mul(m, v));
+      const p2 = compile(nb.makeGraph(mt)(m, v));
+      expect(p2.fusedGroups).toBe(1);
+      expectIdentical(mt(m, v), p2.run([m, v] as ConcreteArray[])[0]!);
+      // below the compiled loops' size, the eager kernel runs it
+      const s = arr([8, 4], 4);
+      expect(compile(nb.makeGraph(mul)(s, arr([8, 1], 5))).fusedGroups).toBe(0);
+    }
+  });
+
   it("a JS loop over operands broadcast along middle axes in blocks of one length runs block by block", () => {
     // W5's form, [256, 1, 32] read as [256, 2, 32], and [5, 1, 4] read as [5, 3, 4] with a
     // [5, 3, 1] operand (blocks of another length: element by element)
