@@ -8,6 +8,10 @@ import { DType, TypedArray, allocate, allocateOverwritten } from "../core/dtype.
 import { sizeOf, stridesOf } from "../core/shape.js";
 import { type Triple, axisLoop, lastStride, stridedRuns, walk3 } from "./strided.js";
 import { SUM_CHUNK } from "./sumOrder.js";
+import { wasmSumMiddle } from "./wasm/elementwise.js";
+
+/** Fewest elements a partial sum runs compiled for (below, the JS walk: a call and copies cost more). */
+const WASM_SUM_MIN = 2048;
 
 /**
  * Reduces over `axes` (sorted); `combine` folds into an accumulator started at `init`. With
@@ -68,7 +72,9 @@ function reduceWith(
     acc[0] = a;
   } else if (n > 0 && axes[0] === 0 && contiguousBlock(axes, nd)) {
     // the reduced axes are a leading block: plain loops over rows (the same additions in the same
-    // order as the strided walk below)
+    // order as the strided walk below), compiled for a large float sum
+    if (sum && n >= WASM_SUM_MIN && m >= 2 && wasmSumMiddle(d, out, 1, n / m, m))
+      return new ConcreteArray(out, outShape, dtype);
     foldRows(d, acc, n / m, m, combine);
   } else if (n > 0) {
     // the input in row-major order, each element folded into its output (so every output folds its
@@ -78,6 +84,13 @@ function reduceWith(
     let j = 0;
     for (let i = 0; i < nd; i++) if (!axes.includes(i)) so[i] = at(ost, j++, "reduce");
     const w = walk3(shape, [so]);
+    if (w !== null && sum && n >= WASM_SUM_MIN) {
+      // a middle block of axes summed, the trailing ones kept: [n0, n1, n2] to [n0, n2], compiled
+      const [n0, n1, n2] = w.dims;
+      const [s0, s1, s2] = at(w.strides, 0, "reduce");
+      if (s2 === 1 && s1 === 0 && (n0 === 1 || s0 === n2) && n2 >= 2 && wasmSumMiddle(d, out, n0, n1, n2))
+        return new ConcreteArray(out, outShape, dtype);
+    }
     if (w !== null && sum) sumWalk(d, acc, w.dims, at(w.strides, 0, "reduce"));
     else if (w !== null) foldWalk(d, acc, w.dims, at(w.strides, 0, "reduce"), combine);
     else {

@@ -508,6 +508,154 @@ export function compileElementwise(p: EwProgram): EwKernel | null {
   return kernel;
 }
 
+// --- partial sums: reduce_sum over a middle block of axes ------------------------------------
+/**
+ * The module of `sum(src, acc, dst, n0, n1, n2)`: acc[i0, i2] = +0 + src[i0, 0, i2] + src[i0, 1,
+ * i2] + ... over a contiguous [n0, n1, n2] source of `dtype` elements, acc float64 [n0, n2], i1 in
+ * ascending order; for float32, dst[i0, i2] = acc[i0, i2] rounded to float32. Two outputs per f64x2
+ * vector (a float32 pair promoted exactly), the odd last one alone: each output is the JS walk's
+ * fold, the same float64 additions in the same order, rounded once.
+ */
+function generateSum(dtype: FloatDType, shared: boolean): Uint8Array<ArrayBuffer> {
+  const f32 = dtype === "float32";
+  const s = f32 ? 4 : 8;
+  // params: src, acc, dst, n0, n1, n2; locals: i0, i1, j, p (source), q (accumulator), row (its
+  // row), o (float32 results)
+  const [src, acc, dst, n0, n1, n2, i0, i1, j, p, q, row, o] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+  const c = new Code();
+  const loopWhile = (cond: () => void, inner: () => void): void => {
+    c.op(OP.block).op(OP.void).op(OP.loop).op(OP.void);
+    cond();
+    c.op(OP.i32Eqz).op(OP.brIf).op(1);
+    inner();
+    c.op(OP.br).op(0).op(OP.end).op(OP.end);
+  };
+  c.get(src).set(p);
+  c.get(acc).set(row);
+  c.get(dst).set(o);
+  c.i32(0).set(i0);
+  loopWhile(
+    () => c.get(i0).get(n0).op(OP.i32LtU),
+    () => {
+      // the row's accumulators start at +0
+      c.i32(0).set(j);
+      c.get(row).set(q);
+      loopWhile(
+        () => c.get(j).get(n2).op(OP.i32LtU),
+        () => {
+          c.get(q).f64(0).mem(OP.f64Store, 3, 0);
+          c.addConst(q, 8).addConst(j, 1);
+        },
+      );
+      c.i32(0).set(i1);
+      loopWhile(
+        () => c.get(i1).get(n1).op(OP.i32LtU),
+        () => {
+          c.i32(0).set(j);
+          c.get(row).set(q);
+          // two elements a step while two remain: j + 1 < n2
+          loopWhile(
+            () => c.get(j).i32(1).op(OP.i32Add).get(n2).op(OP.i32LtU),
+            () => {
+              c.get(q);
+              c.get(q).simd(SIMD.load, [3, 0]);
+              c.get(p);
+              if (f32) c.simd(SIMD.load64Zero, [2, 0]).simd(SIMD.f64x2PromoteLowF32x4);
+              else c.simd(SIMD.load, [3, 0]);
+              c.simd(SIMD.f64x2Add).simd(SIMD.store, [3, 0]);
+              c.addConst(p, 2 * s)
+                .addConst(q, 16)
+                .addConst(j, 2);
+            },
+          );
+          c.get(j).get(n2).op(OP.i32LtU).op(OP.if).op(OP.void);
+          c.get(q);
+          c.get(q).mem(OP.f64Load, 3, 0);
+          c.get(p);
+          if (f32) c.mem(OP.f32Load, 2, 0).op(OP.f64PromoteF32);
+          else c.mem(OP.f64Load, 3, 0);
+          c.op(OP.f64Add).mem(OP.f64Store, 3, 0);
+          c.addConst(p, s);
+          c.op(OP.end);
+          c.addConst(i1, 1);
+        },
+      );
+      if (f32) {
+        // the row rounded once to float32
+        c.i32(0).set(j);
+        c.get(row).set(q);
+        loopWhile(
+          () => c.get(j).get(n2).op(OP.i32LtU),
+          () => {
+            c.get(o).get(q).mem(OP.f64Load, 3, 0).op(OP.f32DemoteF64).mem(OP.f32Store, 2, 0);
+            c.addConst(q, 8).addConst(o, 4).addConst(j, 1);
+          },
+        );
+      }
+      c.get(row).get(n2).i32(8).op(OP.i32Mul).op(OP.i32Add).set(row);
+      c.addConst(i0, 1);
+    },
+  );
+  return moduleBytes({
+    imports: [],
+    memory: memoryImport(shared),
+    funcs: [{ name: "sum", type: { params: [I32, I32, I32, I32, I32, I32], results: [] }, body: body([[7, I32]], c) }],
+  });
+}
+
+type SumFn = (src: number, acc: number, dst: number, n0: number, n1: number, n2: number) => void;
+const sumFns = new Map<FloatDType, SumFn | null>();
+
+/** The partial-sum function for `dtype` (compiled once), or null without compiled loops. */
+function sumFn(rt: Runtime, dtype: FloatDType): SumFn | null {
+  let f = sumFns.get(dtype);
+  if (f === undefined) {
+    try {
+      const inst = new WebAssembly.Instance(new WebAssembly.Module(generateSum(dtype, isShared(rt.memory))), {
+        env: { mem: rt.memory },
+      });
+      f = inst.exports.sum as SumFn;
+    } catch {
+      f = null;
+    }
+    sumFns.set(dtype, f);
+  }
+  return f;
+}
+
+/**
+ * @internal out[i0, i2] = Σ over i1 (ascending, from 0, in float64) of d[i0, i1, i2] for a
+ * contiguous [n0, n1, n2] array d of float64 or float32 elements, out of d's dtype rounded once:
+ * what the JS walk of reduce_sum computes, compiled (issue 8: W5's sums over a middle axis of 2
+ * and W2's bias gradients, summed over the batch). False (nothing written) when the compiled
+ * loops are unavailable, `d` is not float, or memory cannot grow: the caller runs its JS loop.
+ */
+export function wasmSumMiddle(d: TypedArray, out: TypedArray, n0: number, n1: number, n2: number): boolean {
+  const rt = enabledRuntime();
+  const dtype: FloatDType | null = d instanceof Float64Array ? "float64" : d instanceof Float32Array ? "float32" : null;
+  if (rt === null || dtype === null || d.length !== n0 * n1 * n2 || out.length !== n0 * n2) return false;
+  const f = sumFn(rt, dtype);
+  if (f === null) return false;
+  const s = dtype === "float32" ? 4 : 8;
+  const inPlace = viewAt.get(d);
+  let end = regions.end;
+  const srcAt = inPlace ?? end;
+  if (inPlace === undefined) end = align16(end + d.length * s);
+  const accAt = end;
+  end = align16(end + out.length * 8);
+  const dstAt = end;
+  if (dtype === "float32") end = align16(end + out.length * 4);
+  if (!ensure(rt.memory, end)) return false;
+  const buf = rt.memory.buffer;
+  if (inPlace === undefined)
+    (dtype === "float32" ? new Float32Array(buf, srcAt, d.length) : new Float64Array(buf, srcAt, d.length)).set(d);
+  f(srcAt, accAt, dstAt, n0, n1, n2);
+  // the results as stored (a copy of one typed-array class into the same, when `out` is of d's)
+  if (dtype === "float32" && out instanceof Float32Array) out.set(new Float32Array(buf, dstAt, out.length));
+  else out.set(new Float64Array(buf, accAt, out.length));
+  return true;
+}
+
 /** Bytes of a chunked run's header: module offset and length, n, element size, sum offset, operand count. */
 const HEADER = 24;
 

@@ -85,6 +85,8 @@ export const OP = {
   i32WrapI64: 0xa7,
   f64Load: 0x2b,
   f32Load: 0x2a,
+  f32Store: 0x38,
+  f64Store: 0x39,
   f64Add: 0xa0,
   f64PromoteF32: 0xbb,
   f32DemoteF64: 0xb6,
