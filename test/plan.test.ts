@@ -247,6 +247,12 @@ describe("fusion", () => {
           const plan = compile(nb.makeGraph(f)(x, y, z));
           expect(plan.blockwiseLoops).toBe(blockwise);
           expectIdentical(f(x, y, z), plan.run([x, y, z] as ConcreteArray[])[0]!);
+          // the same loop with its result transposed (written in place by the loop)
+          const rows = full.slice(0, -1).reduce((a, b) => a * b, 1);
+          const ft = (x: A, y: A, z: A): A => nb.transpose(nb.reshape(f(x, y, z), [rows, full[full.length - 1]!]));
+          const tplan = compile(nb.makeGraph(ft)(x, y, z));
+          expect(tplan.blockwiseLoops).toBe(blockwise);
+          expectIdentical(ft(x, y, z), tplan.run([x, y, z] as ConcreteArray[])[0]!);
         });
       }
   });
