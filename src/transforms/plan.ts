@@ -387,12 +387,35 @@ function fuse(
   });
   let wasm: EwKernel | null = null;
   const absorbs = outs.some((v) => transposed.has(v));
-  if (n >= wasmMinSize() && !copiesDominate(group, ins, tile, outs, n, uniform, inMemory, absorbs)) {
+  // operands broadcast along middle axes in blocks of whole vector pairs: the compiled loop reads
+  // them in place too (EwProgram.blocks), so they are no copy
+  const lanes = at(group, 0, "jit").outs[0].aval.dtype === "float32" ? 4 : 2;
+  const wasmBlocks = tile.map((p, k) => {
+    const d = directRead(p, at(ins, k, "jit").aval.shape);
+    return sum === null &&
+      d !== null &&
+      d.kind === "block" &&
+      d.block % (2 * lanes) === 0 &&
+      !uniform(at(ins, k, "jit"))
+      ? { block: d.block, times: d.times }
+      : null;
+  });
+  const counted = tile.map((p, k) => (wasmBlocks[k] === null ? p : null));
+  if (n >= wasmMinSize() && !copiesDominate(group, ins, counted, outs, n, uniform, inMemory, absorbs)) {
     const prog = wasmProgram(group, refs, ins, tile, outs, sum, n, uniform);
-    if (prog !== null) wasm = compileElementwise(prog);
+    if (prog !== null)
+      wasm = compileElementwise(
+        wasmBlocks.some((b) => b !== null)
+          ? { ...prog, blocks: wasmBlocks.map((b, k) => (prog.scalarIn[k] ? null : b)) }
+          : prog,
+      );
   }
-  // the JS loop reads a tiled or padded operand in place when it can (and no compiled loop needs the copy)
-  const direct = tile.map((p, k) => wasm === null && directRead(p, at(ins, k, "jit").aval.shape) !== null);
+  // the JS loop reads a tiled or padded operand in place when it can (and no compiled loop needs
+  // the copy: the compiled loop reads its block operands in place as well, and so must the JS loop
+  // run when the compiled one declines)
+  const direct = tile.map(
+    (p, k) => (wasm === null || wasmBlocks[k] !== null) && directRead(p, at(ins, k, "jit").aval.shape) !== null,
+  );
   const tails: string[] = [];
   const absorbed: Equation[] = [];
   const reads = lines.map((l) =>
@@ -1040,7 +1063,7 @@ function planned(g: Graph, steps: readonly Step[], fusedGroups: number, matmulTr
             const d = storageOf(read(v));
             if (!isRewritten(d.buffer)) return { resident: d, argument: true };
           }
-          if (s.wasm === null || p === null || p.kind !== "tile") return materialise(v, k);
+          if (s.wasm === null || p === null || p.kind !== "tile" || at(s.direct, k, "jit")) return materialise(v, k);
           const x = read(v);
           const d = storageOf(x);
           const shape = p.shape;

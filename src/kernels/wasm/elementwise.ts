@@ -88,6 +88,26 @@ export interface EwProgram {
   outs: readonly number[];
   /** Value index whose elements are summed (the kernel returns the sum), or null. */
   sum: number | null;
+  /**
+   * Per input (absent: none): an operand broadcast along middle axes, read in place: it holds
+   * n / times elements, and position i reads element ⌊i / (block·times)⌋·block + i mod block (each
+   * block of `block` elements read `times` times in a row). block a multiple of two vectors, n of
+   * block·times; no sum; such a loop runs on one thread (issue 8: W5's [256, 1, 32] operands read
+   * as [256, 2, 32] without a tiled copy).
+   */
+  blocks?: readonly ({ readonly block: number; readonly times: number } | null)[];
+}
+
+/** Whether a program's block operands (see EwProgram.blocks) are ones its loop can read. */
+function blocksValid(p: EwProgram): boolean {
+  const b = p.blocks;
+  if (b === undefined || b.every((x) => x === null)) return true;
+  const lanes = p.dtype === "float32" ? 4 : 2;
+  return (
+    p.sum === null &&
+    b.length === p.scalarIn.length &&
+    b.every((x, k) => x === null || (p.scalarIn[k] !== true && x.block % (2 * lanes) === 0 && x.times >= 1))
+  );
 }
 
 /**
@@ -272,11 +292,21 @@ function generate(p: EwProgram, shared: boolean): Uint8Array<ArrayBuffer> {
   const off = pOdd + 1;
   const a0 = off + 1; // erf's per-lane table addresses
   const a1 = off + 2;
-  const acc = off + 3;
+  // block operands: per one, its read pointer, vectors read of the current block, and the times
+  // the block has been read
+  const blocks = (p.blocks ?? []).flatMap((b, k) => (b === null ? [] : [{ k, ...b }]));
+  const bLocal = (j: number, which: 0 | 1 | 2) => off + 3 + 3 * j + which;
+  const blockOf = new Map(blocks.map((b, j) => [b.k, j] as const));
+  const acc = off + 3 + 3 * blocks.length;
   const firstV = acc + 1;
   const c = new Code();
   const v = new VB(c, firstV, { sin: 0, cos: 1, tan: 2 }, [a0, a1]);
-  const addr = (param: number) => c.get(param).get(off).op(OP.i32Add);
+  const addr = (param: number) => {
+    const j = blockOf.get(param);
+    if (j !== undefined) c.get(bLocal(j, 0));
+    else c.get(param).get(off).op(OP.i32Add);
+  };
+  blocks.forEach((b, j) => c.get(b.k).set(bLocal(j, 0)));
   // single-element inputs, splat once
   const splats: (X | null)[] = p.scalarIn.map((s, k) => {
     if (!s) return null;
@@ -341,6 +371,25 @@ function generate(p: EwProgram, shared: boolean): Uint8Array<ArrayBuffer> {
   emitBody(false, 0);
   emitBody(false, 1);
   c.addConst(off, 2 * step);
+  blocks.forEach((b, j) => {
+    // two vectors on; at the block's end, back to its start unless it has been read `times` times
+    const [ptr, vecsRead, times] = [bLocal(j, 0), bLocal(j, 1), bLocal(j, 2)];
+    c.addConst(ptr, 2 * step).addConst(vecsRead, 2);
+    c.get(vecsRead)
+      .i32(b.block / lanes)
+      .op(OP.i32Eq)
+      .op(OP.if)
+      .op(OP.void);
+    c.i32(0).set(vecsRead).addConst(times, 1);
+    c.get(times).i32(b.times).op(OP.i32Eq).op(OP.if).op(OP.void);
+    c.i32(0).set(times);
+    c.op(OP.else);
+    c.get(ptr)
+      .i32(b.block * (f32 ? 4 : 8))
+      .op(OP.i32Sub)
+      .set(ptr);
+    c.op(OP.end).op(OP.end);
+  });
   c.get(pQuads).i32(1).op(OP.i32Sub).set(pQuads);
   c.op(OP.br).op(0).op(OP.end).op(OP.end);
   c.get(pPair).op(OP.if).op(OP.void);
@@ -368,7 +417,7 @@ function generate(p: EwProgram, shared: boolean): Uint8Array<ArrayBuffer> {
         type: { params, results: [F64] },
         body: body(
           [
-            [3, I32],
+            [3 + 3 * blocks.length, I32],
             [1, F64],
             [v.count, V128],
           ],
@@ -490,7 +539,7 @@ export function compileElementwise(p: EwProgram): EwKernel | null {
   if (hit !== undefined) return hit;
   let kernel: EwKernel | null = null;
   try {
-    if (p.ops.every((o) => wasmSupports(o.op, o.args.length))) {
+    if (p.ops.every((o) => wasmSupports(o.op, o.args.length)) && blocksValid(p)) {
       const bytes = generate(p, isShared(rt.memory));
       const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
         env: { mem: rt.memory },
@@ -728,6 +777,14 @@ function runner(p: EwProgram, run: WasmFn, id: number, bytes: Uint8Array, rt: Ru
       );
     const vecs = Math.floor(n / lanes);
     const padded = Math.ceil(n / lanes) * lanes * s;
+    // an input's elements (a block operand holds n / times) and the bytes its region takes
+    const lengthOf = (k: number): number => {
+      const b = p.blocks?.[k];
+      return b === undefined || b === null ? n : n / b.times;
+    };
+    const bytesOf = (k: number): number => (lengthOf(k) === n ? padded : align16(lengthOf(k) * s));
+    if (p.blocks?.some((b, k) => b !== null && (n % (b.block * b.times) !== 0 || !Number.isInteger(lengthOf(k)))))
+      throw new NablaError(`${F}: internal: ${n} elements are not whole repeated blocks`);
     // per operand (inputs, then outputs): its byte offset, and 1 (full) or 0 (one element)
     const ptrs: number[] = [];
     const full: number[] = [];
@@ -736,19 +793,19 @@ function runner(p: EwProgram, run: WasmFn, id: number, bytes: Uint8Array, rt: Ru
       if (p.scalarIn[k] === true) return null;
       // an array living in memory: read in place
       const arr = ArrayBuffer.isView(src) ? src : "resident" in src ? src.resident : null;
-      const direct = arr !== null && arr.length === n ? viewAt.get(arr) : undefined;
+      const direct = arr !== null && arr.length === lengthOf(k) ? viewAt.get(arr) : undefined;
       if (direct !== undefined && (f32 ? arr instanceof Float32Array : arr instanceof Float64Array)) return direct;
       if (ArrayBuffer.isView(src) || !("resident" in src)) return null;
       const a = src.resident;
-      if (a.length !== n || !(f32 ? a instanceof Float32Array : a instanceof Float64Array)) return null;
-      return residentOffset(mem, a, padded, src.argument === true ? 1 : 0);
+      if (a.length !== lengthOf(k) || !(f32 ? a instanceof Float32Array : a instanceof Float64Array)) return null;
+      return residentOffset(mem, a, bytesOf(k), src.argument === true ? 1 : 0);
     });
     let end = regions.end;
     p.scalarIn.forEach((scalar, k) => {
       const r = kept[k];
       ptrs.push(r ?? end);
       full.push(scalar ? 0 : 1);
-      if (r === null || r === undefined) end = align16(end + (scalar ? 16 : padded));
+      if (r === null || r === undefined) end = align16(end + (scalar ? 16 : bytesOf(k)));
     });
     // outputs living in memory are written in place (and not copied out)
     const inPlace = outs.map((o) => (o.length === n ? viewAt.get(o) : undefined));
@@ -765,7 +822,8 @@ function runner(p: EwProgram, run: WasmFn, id: number, bytes: Uint8Array, rt: Ru
       work >= threading.minWorkPerElement &&
       n * work >= threading.minWork &&
       getThreads() > 1;
-    const chunked = threaded || (p.sum !== null && nChunks > 1);
+    const blocked = p.blocks?.some((b) => b !== null) === true;
+    const chunked = !blocked && (threaded || (p.sum !== null && nChunks > 1));
     // a chunked run's header, partial sums and (for the workers) module bytes follow the operands
     const hdr = end;
     const sumAt = align16(hdr + HEADER + 8 * ptrs.length);

@@ -76,6 +76,7 @@ export const OP = {
   call: 0x10,
   void: 0x40,
   i32Eqz: 0x45,
+  i32Eq: 0x46,
   i32LtU: 0x49,
   i32GtU: 0x4b,
   i32Add: 0x6a,
