@@ -87,6 +87,29 @@ describe.skipIf(!wasmElementwiseThreaded())("a large fused loop at threads: 2", 
   });
 });
 
+describe.skipIf(!wasmElementwiseThreaded())("a large loop over block operands read in place at threads: 2", () => {
+  it("[2048, 2, 32] by [2048, 1, 32]: chunks completed by workers, none failed, the bits of one thread", async () => {
+    const next = seeded(43);
+    const f = nb.jit((x: A, y: A): A => nb.sub(nb.tanh(nb.mul(x, y)), nb.mul(nb.sin(nb.mul(x, y)), y)));
+    for (const dtype of ["float64", "float32"] as const) {
+      const x = nb.array(
+        Float64Array.from({ length: 2048 * 64 }, () => 6 * next() - 3),
+        { dtype, shape: [2048, 2, 32] },
+      );
+      const y = nb.array(
+        Float64Array.from({ length: 2048 * 32 }, () => 2 * next() - 1),
+        { dtype, shape: [2048, 1, 32] },
+      );
+      nb.config({ threads: 1 });
+      const one = f(x, y);
+      nb.config({ threads: 2 });
+      expect(await elementwisePoolReady()).toBe(true);
+      const two = await onWorkers(elementwisePoolStats, () => f(x, y), `block operands, ${dtype}`);
+      expectIdentical(one, two, `block operands, ${dtype}, 2 threads`);
+    }
+  });
+});
+
 describe.skipIf(!wasmMatmulThreaded)("a large matmul at threads: 2", () => {
   it("512×256 · 256×512: chunks completed by workers, none failed, the bits of one thread", async () => {
     const next = seeded(42);

@@ -745,7 +745,12 @@ function runChunk(_ex: Record<string, unknown>, p: readonly number[], chunk: num
   const i0 = chunk * len;
   const m = Math.min(len, n - i0);
   const args: number[] = [];
-  for (let k = 0; k < nPtrs; k++) args.push(ctx.at(ptrs, 2 * k, F) + ctx.at(ptrs, 2 * k + 1, F) * i0 * size);
+  // per operand its rate: 1 (full), 0 (one element), or -times (a block operand, see EwProgram.blocks:
+  // a chunk starts at a block's start, i0 / times elements into it)
+  for (let k = 0; k < nPtrs; k++) {
+    const rate = ctx.at(ptrs, 2 * k + 1, F);
+    args.push(ctx.at(ptrs, 2 * k, F) + (rate >= 0 ? rate * i0 * size : (i0 / -rate) * size));
+  }
   const lanes = size === 4 ? 4 : 2; // float32: f32x4 vectors, float64: f64x2
   const vecs = Math.floor(m / lanes);
   args.push(vecs >> 1, vecs & 1, m % lanes);
@@ -785,7 +790,8 @@ function runner(p: EwProgram, run: WasmFn, id: number, bytes: Uint8Array, rt: Ru
     const bytesOf = (k: number): number => (lengthOf(k) === n ? padded : align16(lengthOf(k) * s));
     if (p.blocks?.some((b, k) => b !== null && (n % (b.block * b.times) !== 0 || !Number.isInteger(lengthOf(k)))))
       throw new NablaError(`${F}: internal: ${n} elements are not whole repeated blocks`);
-    // per operand (inputs, then outputs): its byte offset, and 1 (full) or 0 (one element)
+    // per operand (inputs, then outputs): its byte offset, and 1 (full), 0 (one element) or -times (a
+    // block operand)
     const ptrs: number[] = [];
     const full: number[] = [];
     // resident operands first (placing one may move the end of the resident region), then the rest
@@ -804,7 +810,8 @@ function runner(p: EwProgram, run: WasmFn, id: number, bytes: Uint8Array, rt: Ru
     p.scalarIn.forEach((scalar, k) => {
       const r = kept[k];
       ptrs.push(r ?? end);
-      full.push(scalar ? 0 : 1);
+      const b = p.blocks?.[k];
+      full.push(scalar ? 0 : b === undefined || b === null ? 1 : -b.times);
       if (r === null || r === undefined) end = align16(end + (scalar ? 16 : bytesOf(k)));
     });
     // outputs living in memory are written in place (and not copied out)
@@ -822,8 +829,9 @@ function runner(p: EwProgram, run: WasmFn, id: number, bytes: Uint8Array, rt: Ru
       work >= threading.minWorkPerElement &&
       n * work >= threading.minWork &&
       getThreads() > 1;
-    const blocked = p.blocks?.some((b) => b !== null) === true;
-    const chunked = !blocked && (threaded || (p.sum !== null && nChunks > 1));
+    // block operands: chunks only where every chunk starts at a block's start
+    const aligned = p.blocks?.every((b) => b === null || SUM_CHUNK % (b.block * b.times) === 0) !== false;
+    const chunked = aligned && (threaded || (p.sum !== null && nChunks > 1));
     // a chunked run's header, partial sums and (for the workers) module bytes follow the operands
     const hdr = end;
     const sumAt = align16(hdr + HEADER + 8 * ptrs.length);
