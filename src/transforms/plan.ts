@@ -390,37 +390,26 @@ function fuse(
   // operands broadcast along middle axes in blocks of whole vector pairs: the compiled loop reads
   // them in place too (EwProgram.blocks), so they are no copy
   const lanes = at(group, 0, "jit").outs[0].aval.dtype === "float32" ? 4 : 2;
-  const wasmBlocks = tile.map((p, k) => {
-    const d = directRead(p, at(ins, k, "jit").aval.shape);
-    return sum === null &&
-      d !== null &&
-      d.kind === "block" &&
-      d.block % (2 * lanes) === 0 &&
-      !uniform(at(ins, k, "jit"))
+  // how each tiled or padded operand could be read in place (null: from its copy)
+  const inPlace = tile.map((p, k) => directRead(p, at(ins, k, "jit").aval.shape));
+  const wasmBlocks = inPlace.map((d, k) =>
+    sum === null && d?.kind === "block" && d.block % (2 * lanes) === 0 && !uniform(at(ins, k, "jit"))
       ? { block: d.block, times: d.times }
-      : null;
-  });
+      : null,
+  );
   const counted = tile.map((p, k) => (wasmBlocks[k] === null ? p : null));
   if (n >= wasmMinSize() && !copiesDominate(group, ins, counted, outs, n, uniform, inMemory, absorbs)) {
     const prog = wasmProgram(group, refs, ins, tile, outs, sum, n, uniform);
     if (prog !== null)
-      wasm = compileElementwise(
-        wasmBlocks.some((b) => b !== null)
-          ? { ...prog, blocks: wasmBlocks.map((b, k) => (prog.scalarIn[k] ? null : b)) }
-          : prog,
-      );
+      wasm = compileElementwise(wasmBlocks.some((b) => b !== null) ? { ...prog, blocks: wasmBlocks } : prog);
   }
   // the JS loop reads a tiled or padded operand in place when it can (and no compiled loop needs
   // the copy: the compiled loop reads its block operands in place as well, and so must the JS loop
   // run when the compiled one declines)
-  const direct = tile.map(
-    (p, k) => (wasm === null || wasmBlocks[k] !== null) && directRead(p, at(ins, k, "jit").aval.shape) !== null,
-  );
+  const direct = inPlace.map((d, k) => (wasm === null || wasmBlocks[k] !== null) && d !== null);
   const tails: string[] = [];
   const absorbed: Equation[] = [];
-  const reads = lines.map((l) =>
-    typeof l === "number" && at(direct, l, "jit") ? directRead(at(tile, l, "jit"), at(ins, l, "jit").aval.shape) : null,
-  );
+  const reads = lines.map((l) => (typeof l === "number" && at(direct, l, "jit") ? at(inPlace, l, "jit") : null));
   // padded operands all padded along one axis of the same period: the loop runs row by row, in
   // segments of each row where every padded operand is read or zero throughout (no per-element
   // range test, issue 8: W4's Hessian ends in two padded reads over 40 000 elements)

@@ -579,6 +579,18 @@ function generateSum(dtype: FloatDType, shared: boolean): Uint8Array<ArrayBuffer
     inner();
     c.op(OP.br).op(0).op(OP.end).op(OP.end);
   };
+  /** `body` at each of the row's n2 accumulators (q), one at a time. */
+  const eachOfRow = (body: () => void): void => {
+    c.i32(0).set(j);
+    c.get(row).set(q);
+    loopWhile(
+      () => c.get(j).get(n2).op(OP.i32LtU),
+      () => {
+        body();
+        c.addConst(q, 8).addConst(j, 1);
+      },
+    );
+  };
   c.get(src).set(p);
   c.get(acc).set(row);
   c.get(dst).set(o);
@@ -587,15 +599,7 @@ function generateSum(dtype: FloatDType, shared: boolean): Uint8Array<ArrayBuffer
     () => c.get(i0).get(n0).op(OP.i32LtU),
     () => {
       // the row's accumulators start at +0
-      c.i32(0).set(j);
-      c.get(row).set(q);
-      loopWhile(
-        () => c.get(j).get(n2).op(OP.i32LtU),
-        () => {
-          c.get(q).f64(0).mem(OP.f64Store, 3, 0);
-          c.addConst(q, 8).addConst(j, 1);
-        },
-      );
+      eachOfRow(() => c.get(q).f64(0).mem(OP.f64Store, 3, 0));
       c.i32(0).set(i1);
       loopWhile(
         () => c.get(i1).get(n1).op(OP.i32LtU),
@@ -631,15 +635,10 @@ function generateSum(dtype: FloatDType, shared: boolean): Uint8Array<ArrayBuffer
       );
       if (f32) {
         // the row rounded once to float32
-        c.i32(0).set(j);
-        c.get(row).set(q);
-        loopWhile(
-          () => c.get(j).get(n2).op(OP.i32LtU),
-          () => {
-            c.get(o).get(q).mem(OP.f64Load, 3, 0).op(OP.f32DemoteF64).mem(OP.f32Store, 2, 0);
-            c.addConst(q, 8).addConst(o, 4).addConst(j, 1);
-          },
-        );
+        eachOfRow(() => {
+          c.get(o).get(q).mem(OP.f64Load, 3, 0).op(OP.f32DemoteF64).mem(OP.f32Store, 2, 0);
+          c.addConst(o, 4);
+        });
       }
       c.get(row).get(n2).i32(8).op(OP.i32Mul).op(OP.i32Add).set(row);
       c.addConst(i0, 1);
@@ -775,6 +774,12 @@ function runner(p: EwProgram, run: WasmFn, id: number, bytes: Uint8Array, rt: Ru
   // per element: a float32 vector step does four elements, a float64 one two
   const work = Math.max(1, Math.round((workPerElement(bytes.length) * 2) / lanes));
   const { memory: mem, pool, ctx } = rt;
+  // per input: 1, or a block operand's times (it holds n / times elements; EwProgram.blocks); and
+  // block·times per block operand, which n must be a multiple of
+  const times = p.scalarIn.map((_, k) => p.blocks?.[k]?.times ?? 1);
+  const spans = (p.blocks ?? []).flatMap((b) => (b === null ? [] : [b.block * b.times]));
+  // block operands: chunks only where every chunk starts at a block's start
+  const aligned = spans.every((w) => SUM_CHUNK % w === 0);
   return (ins, outs, n) => {
     if (ins.length !== nIn || outs.length !== nOut)
       throw new NablaError(
@@ -782,14 +787,11 @@ function runner(p: EwProgram, run: WasmFn, id: number, bytes: Uint8Array, rt: Ru
       );
     const vecs = Math.floor(n / lanes);
     const padded = Math.ceil(n / lanes) * lanes * s;
-    // an input's elements (a block operand holds n / times) and the bytes its region takes
-    const lengthOf = (k: number): number => {
-      const b = p.blocks?.[k];
-      return b === undefined || b === null ? n : n / b.times;
-    };
-    const bytesOf = (k: number): number => (lengthOf(k) === n ? padded : align16(lengthOf(k) * s));
-    if (p.blocks?.some((b, k) => b !== null && (n % (b.block * b.times) !== 0 || !Number.isInteger(lengthOf(k)))))
+    if (spans.some((w) => n % w !== 0))
       throw new NablaError(`${F}: internal: ${n} elements are not whole repeated blocks`);
+    // an input's elements and the bytes its region takes
+    const lengthOf = (k: number): number => n / elementAt(times, k, F);
+    const bytesOf = (k: number): number => (lengthOf(k) === n ? padded : align16(lengthOf(k) * s));
     // per operand (inputs, then outputs): its byte offset, and 1 (full), 0 (one element) or -times (a
     // block operand)
     const ptrs: number[] = [];
@@ -810,8 +812,8 @@ function runner(p: EwProgram, run: WasmFn, id: number, bytes: Uint8Array, rt: Ru
     p.scalarIn.forEach((scalar, k) => {
       const r = kept[k];
       ptrs.push(r ?? end);
-      const b = p.blocks?.[k];
-      full.push(scalar ? 0 : b === undefined || b === null ? 1 : -b.times);
+      const t = elementAt(times, k, F);
+      full.push(scalar ? 0 : t === 1 ? 1 : -t);
       if (r === null || r === undefined) end = align16(end + (scalar ? 16 : bytesOf(k)));
     });
     // outputs living in memory are written in place (and not copied out)
@@ -829,8 +831,6 @@ function runner(p: EwProgram, run: WasmFn, id: number, bytes: Uint8Array, rt: Ru
       work >= threading.minWorkPerElement &&
       n * work >= threading.minWork &&
       getThreads() > 1;
-    // block operands: chunks only where every chunk starts at a block's start
-    const aligned = p.blocks?.every((b) => b === null || SUM_CHUNK % (b.block * b.times) === 0) !== false;
     const chunked = aligned && (threaded || (p.sum !== null && nChunks > 1));
     // a chunked run's header, partial sums and (for the workers) module bytes follow the operands
     const hdr = end;
