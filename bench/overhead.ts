@@ -6,7 +6,10 @@
  *
  *   npm run bench -- --only overhead
  */
+import { spawnSync } from "node:child_process";
+import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import type { NDArray } from "../src/index.js";
 import { nb } from "./lib/nabla.js";
 
@@ -99,6 +102,18 @@ export function measureOverhead(batches = 15): OverheadRow[] {
       target: 5,
     },
   ];
+}
+
+const CHILD = join(dirname(fileURLToPath(import.meta.url)), "overhead-child.ts");
+
+/**
+ * The figures of {@link measureOverhead}, measured in a child process of their own
+ * (bench/overhead-child.ts: nabla alone loaded, a fresh heap; it inherits NABLA_BENCH_BUILD).
+ */
+export function measureOverheadIsolated(): OverheadRow[] {
+  const p = spawnSync(process.execPath, ["--import", "tsx", CHILD], { encoding: "utf8", timeout: 10 * 60_000 });
+  if (p.status !== 0) throw new Error(`overhead-child failed: ${(p.stderr ?? "").trim().split("\n").pop()}`);
+  return JSON.parse(p.stdout.trim().split("\n").pop()!) as OverheadRow[];
 }
 
 /** A text table of the figures. */

@@ -109,7 +109,7 @@ if (!opts.src && process.env.NABLA_BENCH_BUILD === undefined) {
   process.on("exit", () => rmSync(out, { recursive: true, force: true }));
 }
 const { nablaBackend } = await import("./backends/nabla.js");
-const { measureOverhead, overheadTable } = await import("./overhead.js");
+const { measureOverhead, measureOverheadIsolated, overheadTable } = await import("./overhead.js");
 const { nablaSource, nb } = await import("./lib/nabla.js");
 
 // issue 11 (jet branch): Taylor mode vs nested jvp, a table of its own
@@ -262,8 +262,9 @@ const started = performance.now();
 log(`nabla bench: ${selected.length} workloads, backends ${backends.map((b) => b.name).join(", ")}`);
 for (const s of skipped) log(`  ${s}`);
 
-// Eager overhead first, on a fresh heap (after the large workloads, GC of their heap inflates it).
-const overhead = selected.some((w) => w.suite === "W") ? overheadTable(measureOverhead()) : [];
+// Eager overhead first, in a child process with nabla alone loaded (bench/overhead-child.ts): the
+// peers' heaps, and after the workloads their garbage, make this process's major GCs dearer.
+const overhead = selected.some((w) => w.suite === "W") ? overheadTable(measureOverheadIsolated()) : [];
 const jetRows = selected.some((w) => w.suite === "W") ? jetTable(measureJet()) : [];
 
 for (const w of selected) {

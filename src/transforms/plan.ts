@@ -254,8 +254,9 @@ function directRead(
  * per element: the JS loop ~2.5 ns plus ~1 ns an operation, the compiled loop ~0.3 ns plus
  * ~0.4 ns an array copied in (a tiled or padded copy included) or out; so JS only with more than
  * 5 + 2·operations copies. Except when the JS loop would write a transpose of a result in place
- * (`absorbs`): that saves the copy out and the transpose's own strided pass, and JS runs when its
- * operations are no more numerous than the copies (W4's padded sum, transposed).
+ * (`absorbs`, and the compiled loop cannot run by rows, writing it too): that saves the copy out
+ * and the transpose's own strided pass, and JS runs when its operations are no more numerous than
+ * the copies.
  */
 function copiesDominate(
   group: readonly Single[],
@@ -397,16 +398,41 @@ function fuse(
       ? { block: d.block, times: d.times }
       : null,
   );
-  const counted = tile.map((p, k) => (wasmBlocks[k] === null ? p : null));
-  if (n >= wasmMinSize() && !copiesDominate(group, ins, counted, outs, n, uniform, inMemory, absorbs)) {
+  // every broadcast operand a pad along the rows' axis (one period, a multiple of the lanes) and
+  // every transposed output's rows those rows: the compiled loop runs row by row (EwProgram.rows),
+  // reading the pads in place and writing the transposes (issue 8: W4's padded sum, transposed)
+  const padsIn = inPlace.map((d) => (d?.kind === "pad" ? d : null));
+  const rowPeriod = padsIn.find((d) => d !== null)?.period ?? 0;
+  const rowCuts = new Set([0, rowPeriod, ...padsIn.flatMap((d) => (d === null ? [] : [d.from, d.to]))]);
+  const byRows =
+    sum === null &&
+    rowPeriod > 0 &&
+    rowPeriod % lanes === 0 &&
+    n % rowPeriod === 0 &&
+    rowCuts.size <= 6 &&
+    tile.every((p, k) => p === null || padsIn[k] !== null) &&
+    padsIn.every((d) => d === null || d.period === rowPeriod) &&
+    outs.every((v) => (transposed.get(v)?.cols ?? rowPeriod) === rowPeriod);
+  const counted = tile.map((p, k) => (wasmBlocks[k] === null && !byRows ? p : null));
+  if (n >= wasmMinSize() && !copiesDominate(group, ins, counted, outs, n, uniform, inMemory, absorbs && !byRows)) {
     const prog = wasmProgram(group, refs, ins, tile, outs, sum, n, uniform);
-    if (prog !== null)
+    if (prog !== null && byRows) {
+      const rows = {
+        period: rowPeriod,
+        count: n / rowPeriod,
+        pads: padsIn.map((d) => (d === null ? null : { from: d.from, to: d.to })),
+        transposed: outs.map((v) => transposed.has(v)),
+      };
+      wasm = compileElementwise({ ...prog, rows });
+    } else if (prog !== null)
       wasm = compileElementwise(wasmBlocks.some((b) => b !== null) ? { ...prog, blocks: wasmBlocks } : prog);
   }
+  // a compiled loop by rows: the JS loop, run when the compiled one declines, reads and writes as it does
+  const compiledRows = wasm !== null && byRows;
   // the JS loop reads a tiled or padded operand in place when it can (and no compiled loop needs
   // the copy: the compiled loop reads its block operands in place as well, and so must the JS loop
   // run when the compiled one declines)
-  const direct = inPlace.map((d, k) => (wasm === null || wasmBlocks[k] !== null) && d !== null);
+  const direct = inPlace.map((d, k) => (wasm === null || compiledRows || wasmBlocks[k] !== null) && d !== null);
   const tails: string[] = [];
   const absorbed: Equation[] = [];
   const reads = lines.map((l) => (typeof l === "number" && at(direct, l, "jit") ? at(inPlace, l, "jit") : null));
@@ -431,7 +457,7 @@ function fuse(
   const body0 = lines.map((l, li): string | { pad: number; from: number; to: number } => {
     if (typeof l === "string") return l;
     if (typeof l === "object") {
-      const tr = wasm === null ? transposed.get(at(outs, l.out, "jit")) : undefined;
+      const tr = wasm === null || compiledRows ? transposed.get(at(outs, l.out, "jit")) : undefined;
       if (tr === undefined) return `o${l.out}[i] = ${l.t};`;
       // a transpose (rows × cols to cols × rows) of the output, its only reader, written by the loop
       outs[l.out] = at(tr.eqn.outs, 0, "jit");

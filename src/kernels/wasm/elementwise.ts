@@ -96,6 +96,43 @@ export interface EwProgram {
    * as [256, 2, 32] without a tiled copy).
    */
   blocks?: readonly ({ readonly block: number; readonly times: number } | null)[];
+  /**
+   * Row by row (absent: one run over the n elements): `count` rows of `period` elements (n =
+   * period·count, period a multiple of the lanes). Per input, null (a full operand, or a single
+   * element) or a padded read: the operand holds count·(to − from) elements, and position j of a
+   * row reads the operand's next element for from ≤ j < to, +0 elsewhere (a pad along the rows'
+   * axis, read in place). Per output, false (stored in order) or true (stored transposed: position
+   * j of row r at j·count + r). No sum and no block operands; such a loop runs on one thread
+   * (issue 8: W4's Hessian ends in two padded reads added and transposed, 200 × 200).
+   */
+  rows?: RowsShape;
+}
+
+/** How a row-by-row program reads and writes (see EwProgram.rows). */
+export interface RowsShape {
+  readonly period: number;
+  readonly count: number;
+  readonly pads: readonly ({ readonly from: number; readonly to: number } | null)[];
+  readonly transposed: readonly boolean[];
+}
+
+/** Whether a program's row form (see EwProgram.rows) is one its loop can run. */
+function rowsValid(p: EwProgram): boolean {
+  const r = p.rows;
+  if (r === undefined) return true;
+  const lanes = p.dtype === "float32" ? 4 : 2;
+  const int = (x: number) => Number.isInteger(x) && x >= 0;
+  return (
+    p.sum === null &&
+    (p.blocks ?? []).every((b) => b === null) &&
+    int(r.period) &&
+    int(r.count) &&
+    r.period > 0 &&
+    r.period % lanes === 0 &&
+    r.pads.length === p.scalarIn.length &&
+    r.transposed.length === p.outs.length &&
+    r.pads.every((d, k) => d === null || (p.scalarIn[k] !== true && int(d.from) && d.from < d.to && d.to <= r.period))
+  );
 }
 
 /** Whether a program's block operands (see EwProgram.blocks) are ones its loop can read. */
@@ -277,6 +314,198 @@ function binaryOp(op: string): (v: VB, a: X, b: X) => X {
 
 const HOST_TYPE = { params: [F64], results: [F64] };
 
+/** Appends the program's operations on one vector to `vals` (its inputs' vectors, in order). */
+function emitOps(v: VB, p: EwProgram, vals: X[]): void {
+  const f32 = p.dtype === "float32";
+  // sin and cos of one value share their reduction and polynomials
+  const trig = new Map<number, [X, X]>();
+  for (const o of p.ops) {
+    const a = o.args.map((i) => elementAt(vals, i, "compileElementwise"));
+    const a0 = elementAt(a, 0, "compileElementwise");
+    let e: X;
+    if (o.op === "sin" || o.op === "cos") {
+      const arg = elementAt(o.args, 0, "compileElementwise");
+      let sc = trig.get(arg);
+      if (sc === undefined) trig.set(arg, (sc = f32 ? sincos32(v, a0) : sincos(v, a0)));
+      e = sc[o.op === "sin" ? 0 : 1];
+    } else if (a.length === 1) e = (f32 ? unaryOp32(o.op) : unaryOp(o.op))(v, a0);
+    else e = (f32 ? binaryOp32 : binaryOp)(o.op)(v, a0, elementAt(a, 1, "compileElementwise"));
+    vals.push(v.let(e));
+  }
+}
+
+/**
+ * The module of a row-by-row program (EwProgram.rows), with the parameters of `generate`'s (the
+ * last three unused) and its result (always 0). Per row, its vectors in runs where every padded
+ * operand is read throughout or zero throughout (a loop), and one vector at a time where a pad's
+ * edge falls inside it (read, then masked to +0 outside the edge: the lanes so masked may read a
+ * vector's width beyond the operand's elements, which the runner's layout keeps inside memory).
+ * A transposed output's vector is stored lane by lane, count elements apart.
+ */
+function generateRows(p: EwProgram, r: RowsShape, shared: boolean): Uint8Array<ArrayBuffer> {
+  const nIn = p.scalarIn.length;
+  const nOut = p.outs.length;
+  const f32 = p.dtype === "float32";
+  const lanes = f32 ? 4 : 2;
+  const s = f32 ? 4 : 8;
+  const step = 16;
+  const nParams = nIn + nOut + 3;
+  const ri = nParams;
+  const off = nParams + 1;
+  const a0 = nParams + 2;
+  const a1 = nParams + 3;
+  const tOuts = r.transposed.flatMap((t, j) => (t ? [j] : []));
+  const tq = (j: number) => nParams + 4 + tOuts.indexOf(j);
+  const firstV = nParams + 4 + tOuts.length;
+  const c = new Code();
+  const v = new VB(c, firstV, { sin: 0, cos: 1, tan: 2 }, [a0, a1]);
+  const zero = v.bytes(new Array<number>(16).fill(0));
+  const splats: (X | null)[] = p.scalarIn.map((sc, k) => {
+    if (!sc) return null;
+    return v.let(() => {
+      c.get(k);
+      if (f32) c.mem(OP.f32Load, 2, 0).simd(SIMD.f32x4Splat);
+      else c.mem(OP.f64Load, 3, 0).simd(SIMD.f64x2Splat);
+    });
+  });
+  /** Per padded input, the lanes of the vector at row position j that it reads (bit l: lane l). */
+  const laneBits = (k: number, j: number): number => {
+    const d = elementAt(r.pads, k, "compileElementwise");
+    if (d === null) return (1 << lanes) - 1;
+    let b = 0;
+    for (let l = 0; l < lanes; l++) if (j + l >= d.from && j + l < d.to) b |= 1 << l;
+    return b;
+  };
+  const full = (1 << lanes) - 1;
+  /** The vector at row position j (byte offset `off` within the row; j only for its masks). */
+  const emitVector = (j: number) => {
+    const vals: X[] = [];
+    for (let k = 0; k < nIn; k++) {
+      const sp = splats[k];
+      if (sp) {
+        vals.push(sp);
+        continue;
+      }
+      const bits = laneBits(k, j);
+      if (bits === 0) {
+        vals.push(zero);
+        continue;
+      }
+      const load = v.let(() => {
+        c.get(k).get(off).op(OP.i32Add);
+        c.simd(SIMD.load, [4, 0]);
+      });
+      if (bits === full) vals.push(load);
+      else {
+        const mask: number[] = [];
+        for (let l = 0; l < lanes; l++) for (let b = 0; b < s; b++) mask.push((bits >> l) & 1 ? 0xff : 0);
+        vals.push(v.let(v.and(load, v.bytes(mask))));
+      }
+    }
+    emitOps(v, p, vals);
+    p.outs.forEach((vi, j2) => {
+      const val = elementAt(vals, vi, "compileElementwise");
+      if (elementAt(r.transposed, j2, "compileElementwise")) {
+        for (let l = 0; l < lanes; l++) {
+          c.get(tq(j2));
+          val();
+          if (f32) c.lane(SIMD.f32x4ExtractLane, l).mem(OP.f32Store, 2, l * r.count * s);
+          else c.lane(SIMD.f64x2ExtractLane, l).mem(OP.f64Store, 3, l * r.count * s);
+        }
+        c.addConst(tq(j2), lanes * r.count * s);
+      } else {
+        c.get(nIn + j2)
+          .get(off)
+          .op(OP.i32Add);
+        val();
+        c.simd(SIMD.store, [4, 0]);
+      }
+    });
+  };
+  // the row's vectors: runs of equal masks, all of them whole (a loop), or one masked vector
+  const nv = r.period / lanes;
+  const sig = (vi: number): string => r.pads.map((_, k) => laneBits(k, vi * lanes)).join(",");
+  const whole = (vi: number): boolean => r.pads.every((_, k) => [0, full].includes(laneBits(k, vi * lanes)));
+  const runs: [number, number][] = [];
+  for (let vi = 0; vi < nv;) {
+    let e = vi + 1;
+    if (whole(vi)) while (e < nv && whole(e) && sig(e) === sig(vi)) e++;
+    runs.push([vi, e]);
+    vi = e;
+  }
+  // padded operands' pointers moved back by `from` elements (i32 arithmetic wraps: every address
+  // loaded is the operand's, or within a vector of it)
+  r.pads.forEach((d, k) => {
+    if (d !== null && d.from > 0)
+      c.get(k)
+        .i32(d.from * s)
+        .op(OP.i32Sub)
+        .set(k);
+  });
+  c.i32(0).set(ri);
+  c.get(ri).i32(r.count).op(OP.i32LtU).op(OP.if).op(OP.void);
+  c.op(OP.loop).op(OP.void);
+  for (const j of tOuts)
+    c.get(nIn + j)
+      .get(ri)
+      .i32(s)
+      .op(OP.i32Mul)
+      .op(OP.i32Add)
+      .set(tq(j));
+  for (const [b, e] of runs) {
+    c.i32(b * step).set(off);
+    if (e - b === 1) emitVector(b * lanes);
+    else {
+      c.op(OP.loop).op(OP.void);
+      emitVector(b * lanes);
+      c.addConst(off, step);
+      c.get(off)
+        .i32(e * step)
+        .op(OP.i32LtU)
+        .op(OP.brIf)
+        .op(0);
+      c.op(OP.end);
+    }
+  }
+  // the next row: full operands and in-order outputs a row on, padded ones a row of their own
+  for (let k = 0; k < nIn; k++) {
+    if (p.scalarIn[k] === true) continue;
+    const d = elementAt(r.pads, k, "compileElementwise");
+    c.addConst(k, (d === null ? r.period : d.to - d.from) * s);
+  }
+  r.transposed.forEach((t, j) => {
+    if (!t) c.addConst(nIn + j, r.period * s);
+  });
+  c.addConst(ri, 1);
+  c.get(ri).i32(r.count).op(OP.i32LtU).op(OP.brIf).op(0);
+  c.op(OP.end).op(OP.end);
+  c.f64(0);
+  const all = new Code();
+  for (const x of v.prologue.b) all.b.push(x);
+  for (const x of c.b) all.b.push(x);
+  return moduleBytes({
+    imports: [
+      { module: "m", name: "sin", type: HOST_TYPE },
+      { module: "m", name: "cos", type: HOST_TYPE },
+      { module: "m", name: "tan", type: HOST_TYPE },
+    ],
+    memory: memoryImport(shared),
+    funcs: [
+      {
+        name: "run",
+        type: { params: Array.from({ length: nParams }, () => I32), results: [F64] },
+        body: body(
+          [
+            [4 + tOuts.length, I32],
+            [v.count, V128],
+          ],
+          all,
+        ),
+      },
+    ],
+  });
+}
+
 function generate(p: EwProgram, shared: boolean): Uint8Array<ArrayBuffer> {
   const nIn = p.scalarIn.length;
   const nOut = p.outs.length;
@@ -330,21 +559,7 @@ function generate(p: EwProgram, shared: boolean): Uint8Array<ArrayBuffer> {
           }),
         );
     }
-    // sin and cos of one value share their reduction and polynomials
-    const trig = new Map<number, [X, X]>();
-    for (const o of p.ops) {
-      const a = o.args.map((i) => elementAt(vals, i, "compileElementwise"));
-      const a0 = elementAt(a, 0, "compileElementwise");
-      let e: X;
-      if (o.op === "sin" || o.op === "cos") {
-        const arg = elementAt(o.args, 0, "compileElementwise");
-        let sc = trig.get(arg);
-        if (sc === undefined) trig.set(arg, (sc = f32 ? sincos32(v, a0) : sincos(v, a0)));
-        e = sc[o.op === "sin" ? 0 : 1];
-      } else if (a.length === 1) e = (f32 ? unaryOp32(o.op) : unaryOp(o.op))(v, a0);
-      else e = (f32 ? binaryOp32 : binaryOp)(o.op)(v, a0, elementAt(a, 1, "compileElementwise"));
-      vals.push(v.let(e));
-    }
+    emitOps(v, p, vals);
     p.outs.forEach((vi, j) => {
       addr(nIn + j);
       elementAt(vals, vi, "compileElementwise")();
@@ -539,8 +754,9 @@ export function compileElementwise(p: EwProgram): EwKernel | null {
   if (hit !== undefined) return hit;
   let kernel: EwKernel | null = null;
   try {
-    if (p.ops.every((o) => wasmSupports(o.op, o.args.length)) && blocksValid(p)) {
-      const bytes = generate(p, isShared(rt.memory));
+    if (p.ops.every((o) => wasmSupports(o.op, o.args.length)) && blocksValid(p) && rowsValid(p)) {
+      const bytes =
+        p.rows === undefined ? generate(p, isShared(rt.memory)) : generateRows(p, p.rows, isShared(rt.memory));
       const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
         env: { mem: rt.memory },
         m: { sin: Math.sin, cos: Math.cos, tan: Math.tan },
@@ -778,8 +994,14 @@ function runner(p: EwProgram, run: WasmFn, id: number, bytes: Uint8Array, rt: Ru
   // block·times per block operand, which n must be a multiple of
   const times = p.scalarIn.map((_, k) => p.blocks?.[k]?.times ?? 1);
   const spans = (p.blocks ?? []).flatMap((b) => (b === null ? [] : [b.block * b.times]));
-  // block operands: chunks only where every chunk starts at a block's start
-  const aligned = spans.every((w) => SUM_CHUNK % w === 0);
+  // block operands: chunks only where every chunk starts at a block's start; a row-by-row loop
+  // runs whole
+  const rows = p.rows;
+  const aligned = spans.every((w) => SUM_CHUNK % w === 0) && rows === undefined;
+  // a row loop's padded operands hold their rows' elements only; its masked lanes may read up to a
+  // vector beyond an operand, kept inside memory by a vector of slack after the operands
+  const padLength = rows?.pads.map((d) => (d === null ? null : rows.count * (d.to - d.from)));
+  const slack = rows === undefined ? 0 : 16;
   return (ins, outs, n) => {
     if (ins.length !== nIn || outs.length !== nOut)
       throw new NablaError(
@@ -789,8 +1011,10 @@ function runner(p: EwProgram, run: WasmFn, id: number, bytes: Uint8Array, rt: Ru
     const padded = Math.ceil(n / lanes) * lanes * s;
     if (spans.some((w) => n % w !== 0))
       throw new NablaError(`${F}: internal: ${n} elements are not whole repeated blocks`);
+    if (rows !== undefined && n !== rows.period * rows.count)
+      throw new NablaError(`${F}: internal: ${n} elements for ${rows.count} rows of ${rows.period}`);
     // an input's elements and the bytes its region takes
-    const lengthOf = (k: number): number => n / elementAt(times, k, F);
+    const lengthOf = (k: number): number => padLength?.[k] ?? n / elementAt(times, k, F);
     const bytesOf = (k: number): number => (lengthOf(k) === n ? padded : align16(lengthOf(k) * s));
     // per operand (inputs, then outputs): its byte offset, and 1 (full), 0 (one element) or -times (a
     // block operand)
@@ -836,7 +1060,7 @@ function runner(p: EwProgram, run: WasmFn, id: number, bytes: Uint8Array, rt: Ru
     const hdr = end;
     const sumAt = align16(hdr + HEADER + 8 * ptrs.length);
     const modAt = sumAt + 8 * nChunks;
-    if (!ensure(mem, chunked ? modAt + bytes.length : end)) return null;
+    if (!ensure(mem, chunked ? modAt + bytes.length : end + slack)) return null;
     const buf = mem.buffer;
     const view = f32 ? new Float32Array(buf) : new Float64Array(buf);
     ins.forEach((src0, k) => {
@@ -848,7 +1072,10 @@ function runner(p: EwProgram, run: WasmFn, id: number, bytes: Uint8Array, rt: Ru
         if (scalar) view[q] = src.first();
         else src.write(view.subarray(q, q + n));
       } else if (scalar) view[q] = elementAt(src, 0, F);
-      else view.set(src.length === n ? src : src.subarray(0, n), q);
+      else {
+        const len = lengthOf(k);
+        view.set(src.length === len ? src : src.subarray(0, len), q);
+      }
     });
     let sum: number;
     if (!chunked) {

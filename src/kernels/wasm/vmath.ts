@@ -99,6 +99,10 @@ export class VB {
     const li = l;
     return () => void this.c.get(li);
   }
+  /** A constant of 16 bytes (a lane mask, say), set once before the loop. */
+  bytes(b: readonly number[]): X {
+    return this.constant([...b]);
+  }
   k(v: number): X {
     return this.constant(f64Bytes(v));
   }
