@@ -122,7 +122,7 @@ if (opts.only === "jet") {
 
 if (opts.only === "overhead") {
   const rows = overheadTable(measureOverhead());
-  console.log(renderTable(["eager overhead", "median", "target", ""], rows));
+  console.log(renderTable(["eager overhead (nabla, own process)", "median", "target", ""], rows));
   process.exit(0);
 }
 
@@ -368,7 +368,8 @@ if (skipped.length + ns.length > 0) {
   for (const s of [...skipped, ...ns]) console.log(`  - ${s}`);
 }
 if (rss.length > 0) console.log("\n" + renderTable(["peak RSS (nabla, own process)", "dtype", "mode", "RSS"], rss));
-if (overhead.length > 0) console.log("\n" + renderTable(["eager overhead", "median", "target", ""], overhead));
+if (overhead.length > 0)
+  console.log("\n" + renderTable(["eager overhead (nabla, own process)", "median", "target", ""], overhead));
 if (jetRows.length > 0) console.log("\n" + renderTable(jetHeader, jetRows));
 console.log(`\ntotal ${elapsedS.toFixed(0)} s; JSON in ${opts.json}`);
 if (!opts["no-docs"] && opts.suite === "W" && filters === undefined) {

@@ -40,7 +40,7 @@ function section(d: DocsInput): string {
   if (d.rss.length > 0)
     parts.push(renderTable(["peak RSS (nabla, own process)", "dtype", "mode", "RSS"], [...d.rss], true), "");
   if (d.overhead.length > 0)
-    parts.push(renderTable(["eager overhead", "median", "target", ""], [...d.overhead], true), "");
+    parts.push(renderTable(["eager overhead (nabla, own process)", "median", "target", ""], [...d.overhead], true), "");
   if (d.notes.length > 0) parts.push("Notes:", "", ...d.notes.map((n) => `- ${n}`), "");
   parts.push(END);
   return parts.join("\n");
