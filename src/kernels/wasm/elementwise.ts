@@ -314,6 +314,19 @@ function binaryOp(op: string): (v: VB, a: X, b: X) => X {
 
 const HOST_TYPE = { params: [F64], results: [F64] };
 
+/** The single-element inputs (parameter k points at input k), each splat once before the loop; null for the others. */
+function splatInputs(v: VB, c: Code, p: EwProgram): (X | null)[] {
+  const f32 = p.dtype === "float32";
+  return p.scalarIn.map((single, k) => {
+    if (!single) return null;
+    return v.let(() => {
+      c.get(k);
+      if (f32) c.mem(OP.f32Load, 2, 0).simd(SIMD.f32x4Splat);
+      else c.mem(OP.f64Load, 3, 0).simd(SIMD.f64x2Splat);
+    });
+  });
+}
+
 /** Appends the program's operations on one vector to `vals` (its inputs' vectors, in order). */
 function emitOps(v: VB, p: EwProgram, vals: X[]): void {
   const f32 = p.dtype === "float32";
@@ -360,14 +373,7 @@ function generateRows(p: EwProgram, r: RowsShape, shared: boolean): Uint8Array<A
   const c = new Code();
   const v = new VB(c, firstV, { sin: 0, cos: 1, tan: 2 }, [a0, a1]);
   const zero = v.bytes(new Array<number>(16).fill(0));
-  const splats: (X | null)[] = p.scalarIn.map((sc, k) => {
-    if (!sc) return null;
-    return v.let(() => {
-      c.get(k);
-      if (f32) c.mem(OP.f32Load, 2, 0).simd(SIMD.f32x4Splat);
-      else c.mem(OP.f64Load, 3, 0).simd(SIMD.f64x2Splat);
-    });
-  });
+  const splats = splatInputs(v, c, p);
   /** Per padded input, the lanes of the vector at row position j that it reads (bit l: lane l). */
   const laneBits = (k: number, j: number): number => {
     const d = elementAt(r.pads, k, "compileElementwise");
@@ -480,30 +486,7 @@ function generateRows(p: EwProgram, r: RowsShape, shared: boolean): Uint8Array<A
   c.get(ri).i32(r.count).op(OP.i32LtU).op(OP.brIf).op(0);
   c.op(OP.end).op(OP.end);
   c.f64(0);
-  const all = new Code();
-  for (const x of v.prologue.b) all.b.push(x);
-  for (const x of c.b) all.b.push(x);
-  return moduleBytes({
-    imports: [
-      { module: "m", name: "sin", type: HOST_TYPE },
-      { module: "m", name: "cos", type: HOST_TYPE },
-      { module: "m", name: "tan", type: HOST_TYPE },
-    ],
-    memory: memoryImport(shared),
-    funcs: [
-      {
-        name: "run",
-        type: { params: Array.from({ length: nParams }, () => I32), results: [F64] },
-        body: body(
-          [
-            [4 + tOuts.length, I32],
-            [v.count, V128],
-          ],
-          all,
-        ),
-      },
-    ],
-  });
+  return runModule(v, c, nParams, [[4 + tOuts.length, I32]], shared);
 }
 
 function generate(p: EwProgram, shared: boolean): Uint8Array<ArrayBuffer> {
@@ -536,15 +519,7 @@ function generate(p: EwProgram, shared: boolean): Uint8Array<ArrayBuffer> {
     else c.get(param).get(off).op(OP.i32Add);
   };
   blocks.forEach((b, j) => c.get(b.k).set(bLocal(j, 0)));
-  // single-element inputs, splat once
-  const splats: (X | null)[] = p.scalarIn.map((s, k) => {
-    if (!s) return null;
-    return v.let(() => {
-      c.get(k);
-      if (f32) c.mem(OP.f32Load, 2, 0).simd(SIMD.f32x4Splat);
-      else c.mem(OP.f64Load, 3, 0).simd(SIMD.f64x2Splat);
-    });
-  });
+  const splats = splatInputs(v, c, p);
   /** One vector of `lanes` elements at byte offset off + at·step; `tail`: only the first (tail param) lanes enter the sum. */
   const emitBody = (tail: boolean, at: number) => {
     const vals: X[] = [];
@@ -615,10 +590,33 @@ function generate(p: EwProgram, shared: boolean): Uint8Array<ArrayBuffer> {
   emitBody(true, 0);
   c.op(OP.end);
   c.get(acc);
+  return runModule(
+    v,
+    c,
+    nIn + nOut + 3,
+    [
+      [3 + 3 * blocks.length, I32],
+      [1, F64],
+    ],
+    shared,
+  );
+}
+
+/**
+ * The module exporting `run` (`nParams` i32 parameters, an f64 result) over the shared memory,
+ * importing the host's sin, cos and tan: `v`'s constants set first, then `c`; its locals
+ * `locals`, then `v`'s v128s.
+ */
+function runModule(
+  v: VB,
+  c: Code,
+  nParams: number,
+  locals: readonly (readonly [number, number])[],
+  shared: boolean,
+): Uint8Array<ArrayBuffer> {
   const all = new Code();
   for (const x of v.prologue.b) all.b.push(x);
   for (const x of c.b) all.b.push(x);
-  const params = Array.from({ length: nIn + nOut + 3 }, () => I32);
   return moduleBytes({
     imports: [
       { module: "m", name: "sin", type: HOST_TYPE },
@@ -629,15 +627,8 @@ function generate(p: EwProgram, shared: boolean): Uint8Array<ArrayBuffer> {
     funcs: [
       {
         name: "run",
-        type: { params, results: [F64] },
-        body: body(
-          [
-            [3 + 3 * blocks.length, I32],
-            [1, F64],
-            [v.count, V128],
-          ],
-          all,
-        ),
+        type: { params: Array.from({ length: nParams }, () => I32), results: [F64] },
+        body: body([...locals, [v.count, V128]], all),
       },
     ],
   });
