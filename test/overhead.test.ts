@@ -18,7 +18,8 @@ import { promoted } from "../src/prims/wrap.js";
 import { ConcreteArray, scalar, storageOf } from "../src/core/ndarray.js";
 import type { StagingTracer } from "../src/core/graph.js";
 import { RULES } from "../src/prims/table.js";
-import { bind1, type Rule } from "../src/core/trace.js";
+import { bind1, dispatch1, dispatchPair, type Rule } from "../src/core/trace.js";
+import { NO_PARAMS } from "../src/core/graph.js";
 
 type A = nb.NDArray;
 
@@ -355,5 +356,141 @@ describe("the float64 0-d fast path of scalarF64 rows", () => {
     } finally {
       nb.config({ debugNans: false });
     }
+  });
+});
+
+describe("primitives applied without operand lists (Trace.apply1)", () => {
+  // The rows with jvpUnary / jvpBinary are applied by forward mode and staging through
+  // `dispatchPair` (no lists); `dispatch1` with a list takes the general processPrimitive path.
+  // Both must give the same values, tangents (bits) and staged graphs (printed IR).
+  const rows = Object.values(RULES).filter(
+    (r) => (r as Rule).jvpUnary !== undefined || (r as Rule).jvpBinary !== undefined,
+  ) as Rule[];
+  const pair =
+    (row: Rule) =>
+    (...xs: A[]): A =>
+      dispatchPair(row, xs[0]!, xs[1], NO_PARAMS);
+  const listed =
+    (row: Rule) =>
+    (...xs: A[]): A =>
+      dispatch1(row, xs, NO_PARAMS);
+  const same = (a: A, b: A): void => {
+    expect(a.shape).toEqual(b.shape);
+    expect(a.dtype).toBe(b.dtype);
+    const x = a.toArray();
+    const y = b.toArray();
+    expect(Object.is(x, y) || JSON.stringify(x) === JSON.stringify(y)).toBe(true);
+  };
+
+  it("cover the four arithmetic rows and the unary float rows, and only one-output rows", () => {
+    const names = rows.map((r) => r.name);
+    for (const n of ["add", "sub", "mul", "div", "sin", "cos", "exp", "log", "tanh", "sqrt", "logistic"])
+      expect(names).toContain(n);
+    for (const r of rows) {
+      const arity = r.jvpUnary !== undefined ? 1 : 2;
+      const args = Array.from({ length: arity }, () => scalar(0.5, "float64", false));
+      expect(r.abstractEval(args, NO_PARAMS)).toHaveLength(1);
+    }
+  });
+
+  it("give the list path's values, tangents, gradients and staged graphs", () => {
+    const operands = (arity: number, shape: number[], dtype: DType): A[] =>
+      [0.7, 1.3].slice(0, arity).map((v) => nb.full(shape, v, { dtype }));
+    for (const row of rows) {
+      const arity = row.jvpUnary !== undefined ? 1 : 2;
+      for (const shape of [[], [3]])
+        for (const dtype of ["float64", "float32"] as DType[]) {
+          const xs = operands(arity, shape, dtype);
+          const ts = xs.map((x) => nb.full(x.shape, 0.25, { dtype }));
+          const [fp, fl] = [pair(row), listed(row)];
+          same(fp(...xs), fl(...xs));
+          const [yp, dp] = nb.jvp(fp, xs, ts);
+          const [yl, dl] = nb.jvp(fl, xs, ts);
+          same(yp, yl);
+          same(dp, dl);
+          // one operand a constant (closed over): the other's tangent alone
+          const [, cp] = nb.jvp((x: A) => fp(x, ...xs.slice(1)), [xs[0]!], [ts[0]!]);
+          const [, cl] = nb.jvp((x: A) => fl(x, ...xs.slice(1)), [xs[0]!], [ts[0]!]);
+          same(cp, cl);
+          const loss = (f: (...a: A[]) => A) => (x: A) => nb.sum(f(x, ...xs.slice(1)));
+          same(nb.grad(loss(fp))(xs[0]!), nb.grad(loss(fl))(xs[0]!));
+          same(nb.jit(nb.grad(loss(fp)))(xs[0]!), nb.jit(nb.grad(loss(fl)))(xs[0]!));
+          const gp = nb.makeGraph((...a: A[]) => nb.jvp(fp, a.slice(0, arity), a.slice(arity)))(...xs, ...ts);
+          const gl = nb.makeGraph((...a: A[]) => nb.jvp(fl, a.slice(0, arity), a.slice(arity)))(...xs, ...ts);
+          expect(String(gp)).toBe(String(gl));
+          const hp = nb.makeGraph(nb.grad(loss(fp)))(xs[0]!);
+          const hl = nb.makeGraph(nb.grad(loss(fl)))(xs[0]!);
+          expect(String(hp)).toBe(String(hl));
+        }
+    }
+  });
+
+  it("stage identities, CSE and the dead-tracer check as the list path does", () => {
+    const g = nb.makeGraph((x: A) => nb.add(nb.mul(x, 1), nb.mul(nb.sin(x), nb.sin(x))))(nb.zeros([2]));
+    // x * 1 is x; sin(x) staged once: sin, mul, add
+    expect(g.equations.map((e) => e.prim)).toEqual(["sin", "mul", "add"]);
+    const t = leakedTracer();
+    expect(() => dispatchPair(RULES.sin as Rule, t, undefined, NO_PARAMS)).toThrow(nb.TracerError);
+    expect(() => nb.grad((x: A) => nb.mul(x, t))(1)).toThrow(nb.TracerError);
+  });
+});
+
+describe("liveness from reads (build without the liveness walk)", () => {
+  // build skips the walk when every variable an equation or constant made is read or is an
+  // output; otherwise it walks and drops what is dead. Both cases, and the cases that must walk.
+  const prims = (g: { equations: readonly { prim: string }[] }): string[] => g.equations.map((e) => e.prim);
+
+  it("keeps every equation and constant of a graph where all are read", () => {
+    const c = nb.array([1, 2]);
+    const g = nb.makeGraph((x: A) => nb.mul(nb.add(x, c), nb.sin(x)))(nb.zeros([2]));
+    expect(prims(g)).toEqual(["add", "sin", "mul"]);
+    expect(g.consts).toHaveLength(1);
+  });
+
+  it("drops equations whose results nothing reads, and chains of them", () => {
+    const g = nb.makeGraph((x: A) => {
+      nb.exp(nb.cos(x)); // dead: cos is read only by the dead exp
+      return nb.sin(x);
+    })(nb.zeros([2]));
+    expect(prims(g)).toEqual(["sin"]);
+  });
+
+  it("drops constants only a dead equation or nothing reads", () => {
+    const c = nb.array([3, 4]);
+    const g = nb.makeGraph((x: A) => {
+      nb.mul(x, c); // dead, and with it the constant
+      return nb.sin(x);
+    })(nb.zeros([2]));
+    expect(g.consts).toHaveLength(0);
+    expect(prims(g)).toEqual(["sin"]);
+  });
+
+  it("an output read by nothing else, repeated outputs and outputs that are inputs need no walk", () => {
+    const g = nb.makeGraph((x: A) => {
+      const s = nb.sin(x);
+      return [s, s, x, nb.cos(s)];
+    })(nb.zeros([2]));
+    expect(prims(g)).toEqual(["sin", "cos"]);
+  });
+
+  it("a staging error caught inside the function leaves no equation behind", () => {
+    const g = nb.makeGraph((x: A) => {
+      try {
+        nb.matmul(x, nb.zeros([3, 3]));
+      } catch {
+        // the shape error: nothing was staged for it
+      }
+      return nb.sin(x);
+    })(nb.zeros([2, 2]));
+    expect(prims(g)).toEqual(["sin"]);
+  });
+
+  it("gradients through dead code are right, eagerly and under jit", () => {
+    const f = (x: A): A => {
+      nb.mul(nb.exp(x), 3); // dead
+      return nb.mul(x, x);
+    };
+    expect(nb.grad(f)(3).item()).toBe(6);
+    expect(nb.jit(nb.grad(f))(3).item()).toBe(6);
   });
 });

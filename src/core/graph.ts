@@ -19,6 +19,7 @@ import {
   endTrace,
   fmtAval,
   newTrace,
+  raise,
   scalarAval,
   withDynamic,
 } from "./trace.js";
@@ -210,6 +211,14 @@ export class StagingTrace extends Trace {
    * bare (the common case in a chain: no array per variable).
    */
   private readonly usesOf: (Equation | Equation[] | undefined)[] = freshList();
+  /**
+   * Per variable: 1 once a staged equation reads it (inputs count as read), else 0; and how many
+   * variables made by equations or constants are unread. When the only unread ones are the graph's
+   * outputs, every equation and constant is live and `build` skips the liveness walk (issue 8: on a
+   * long chain the walk, one cache miss per variable, was a tenth of a gradient).
+   */
+  private readonly isRead: number[] = freshList();
+  private unread = 0;
 
   /**
    * @param standsForEager the trace stages what would otherwise run eagerly (makeGraph, jit): where
@@ -227,6 +236,8 @@ export class StagingTrace extends Trace {
   /** A tracer of a fresh variable of `aval` made by `origin` (see {@link origin}). */
   private newTracer(aval: Aval, origin: Equation | NDArray | undefined): StagingTracer {
     this.origin.push(origin);
+    this.isRead.push(origin === undefined ? 1 : 0);
+    if (origin !== undefined) this.unread++;
     return new StagingTracer(this, aval, new Var(aval, this.nextId++));
   }
 
@@ -297,12 +308,14 @@ export class StagingTrace extends Trace {
    * and an involution applied twice (neg(neg x)) give x when that keeps x's
    * shape and dtype.
    */
-  private simplify(prim: Rule, args: readonly StagingTracer[]): StagingTracer | null {
+  private simplify(
+    prim: Rule,
+    n: number,
+    a: StagingTracer | undefined,
+    b: StagingTracer | undefined,
+  ): StagingTracer | null {
     const id = prim.identity;
-    const n = args.length;
     if (n === 2 && id !== undefined) {
-      const a = args[0];
-      const b = args[1];
       if (a === undefined || b === undefined) return null;
       if (id.right !== undefined) {
         const lb = this.literal(b.v);
@@ -313,7 +326,6 @@ export class StagingTrace extends Trace {
         if (la !== null && Object.is(la, id.left)) return keepIfSame(b, a);
       }
     } else if (n === 1 && prim.involution) {
-      const a = args[0];
       const e = a === undefined ? undefined : this.origin[a.v.id];
       if (e === undefined || e instanceof NDArray || e.rule !== prim) return null;
       const x = e.inputs[0];
@@ -323,18 +335,39 @@ export class StagingTrace extends Trace {
   }
 
   processPrimitive<P>(prim: Rule<P>, args: Tracer[], params: P): NDArray[] {
-    const simple = this.simplify(prim, args as StagingTracer[]);
-    if (simple !== null) return [this.alias(simple)];
     const n = args.length;
+    const simple = this.simplify(prim, n, args[0] as StagingTracer | undefined, args[1] as StagingTracer | undefined);
+    if (simple !== null) return [this.alias(simple)];
     const ins: Var[] = new Array<Var>(n);
+    for (let i = 0; i < n; i++) ins[i] = (args[i] as StagingTracer).v;
+    return this.stage(prim, ins, params, false) as StagingTracer[];
+  }
+
+  override apply1<P>(prim: Rule<P>, a: NDArray, b: NDArray | undefined, params: P): NDArray | null {
+    const ta = a instanceof StagingTracer && a.trace === this ? a : (raise(this, a, prim.name) as StagingTracer);
+    const tb =
+      b === undefined || (b instanceof StagingTracer && b.trace === this)
+        ? b
+        : (raise(this, b, prim.name) as StagingTracer);
+    const n = tb === undefined ? 1 : 2;
+    const simple = this.simplify(prim, n, ta, tb);
+    if (simple !== null) return this.alias(simple);
+    return this.stage(prim, tb === undefined ? [ta.v] : [ta.v, tb.v], params, true) as StagingTracer;
+  }
+
+  /**
+   * Stages `prim` on the variables `ins` (the equation keeps the list): its output tracers, or with
+   * `one` the only one (`apply1`: no list of them).
+   */
+  private stage<P>(prim: Rule<P>, ins: Var[], params: P, one: boolean): StagingTracer[] | StagingTracer {
+    const n = ins.length;
     // the newest operand (largest id): the owner of a small equation's CSE candidates
     let owner: Var | undefined;
     // float64 0-d operands of a `scalarF64` row: a float64 0-d result, weak when all are (no shape rule)
     let f64 = prim.scalarF64 === true;
     let weak = true;
     for (let i = 0; i < n; i++) {
-      const v = (args[i] as StagingTracer).v;
-      ins[i] = v;
+      const v = ins[i] as Var;
       const a = v.aval;
       if (f64 && (a.dtype !== "float64" || a.shape.length !== 0)) f64 = false;
       weak = weak && a.weak;
@@ -349,7 +382,7 @@ export class StagingTrace extends Trace {
     let key = "";
     if (ownerId >= 0) {
       const hit = findUse(this.usesOf[ownerId], prim as Rule, ins);
-      if (hit !== null) return this.outsOf(hit);
+      if (hit !== null) return one ? this.outOf(hit) : this.outsOf(hit);
     }
     if (effect) {
       // an effect is never merged with an earlier one: a debug callback staged twice on the same
@@ -357,10 +390,11 @@ export class StagingTrace extends Trace {
     } else if (ownerId < 0 || usesCount(this.usesOf[ownerId]) >= USES_PER_VAR) {
       key = this.cseKey(prim as Rule, ins, params);
       const hit = this.cse?.get(key);
-      if (hit) return hit.map((t) => this.alias(t));
+      if (hit) return one ? this.alias(onlyOf(hit, prim.name)) : hit.map((t) => this.alias(t));
     }
     const avals = f64 && n > 0 ? scalarAvalList(weak) : prim.abstractEval(avalsOf(ins), params);
     const m = avals.length;
+    if (one && m !== 1) throw new NablaError(`${prim.name}: internal: applied as one output, has ${m}`);
     const outVars = new Array<Var>(m);
     // parameterless equations share one empty parameter object (the caller's `{}` is not kept);
     // two literals, not a spread of an optional `site`: a spread copies through a runtime call and
@@ -373,23 +407,33 @@ export class StagingTrace extends Trace {
       outVars,
       SETTINGS.debugNans ? callSite() : undefined,
     );
-    const outs = new Array<StagingTracer>(m);
+    let o0: StagingTracer | undefined;
+    const outs = one ? undefined : new Array<StagingTracer>(m);
     for (let i = 0; i < m; i++) {
       const a = avals[i];
       if (a === undefined) throw new NablaError(`${prim.name}: internal: shape rule gave no aval for output ${i}`);
       const o = this.newTracer(a, eqn);
-      outs[i] = o;
+      if (outs !== undefined) outs[i] = o;
+      else o0 = o;
       outVars[i] = o.v;
     }
     this.eqns.push(eqn);
-    if (key !== "") (this.cse ??= new Map()).set(key, outs);
+    const isRead = this.isRead;
+    for (let i = 0; i < n; i++) {
+      const id = (ins[i] as Var).id;
+      if (isRead[id] === 0) {
+        isRead[id] = 1;
+        this.unread--;
+      }
+    }
+    if (key !== "") (this.cse ??= new Map()).set(key, outs ?? [o0 as StagingTracer]);
     else if (ownerId >= 0) {
       const uses = this.usesOf[ownerId];
       if (uses === undefined) this.usesOf[ownerId] = eqn;
       else if (Array.isArray(uses)) uses.push(eqn);
       else this.usesOf[ownerId] = [uses, eqn];
     }
-    return outs;
+    return outs ?? (o0 as StagingTracer);
   }
 
   /**
@@ -412,6 +456,12 @@ export class StagingTrace extends Trace {
     return e.outs.map((v) => new StagingTracer(this, v.aval, v));
   }
 
+  /** {@link outsOf} of an equation of one output: that output. */
+  private outOf(e: Equation): StagingTracer {
+    const v = onlyOf(e.outs, e.prim);
+    return new StagingTracer(this, v.aval, v);
+  }
+
   /** The CSE key of an equation: primitive, operand ids (sorted for commutative ones), parameters. */
   private cseKey(prim: Rule, ins: readonly Var[], params: unknown): string {
     let idKey: string;
@@ -429,6 +479,31 @@ export class StagingTrace extends Trace {
     );
   }
 
+  /** The value of constant variable `v` (an internal error if it is none). */
+  private constOrigin(v: Var): NDArray {
+    const c = this.constValue(v);
+    if (c === undefined) throw new NablaError(`makeGraph: internal: constant variable ${v.id} has no value`);
+    return c;
+  }
+
+  /**
+   * Whether every variable made by an equation or a constant is read by an equation or is one of
+   * `outVars`: then every equation is live (by induction from the last one, whose outputs no later
+   * equation reads, so they are outputs) and so is every constant.
+   */
+  private onlyOutputsUnread(outVars: readonly (Var | null)[]): boolean {
+    const isRead = this.isRead;
+    let k = 0;
+    // each unread output counted once (2 marks it while counting)
+    for (const v of outVars)
+      if (v !== null && isRead[v.id] === 0) {
+        isRead[v.id] = 2;
+        k++;
+      }
+    for (const v of outVars) if (v !== null && isRead[v.id] === 2) isRead[v.id] = 0;
+    return k === this.unread;
+  }
+
   /** Builds the graph with these inputs and outputs (null = symbolic zero), dropping dead equations. */
   build(inputs: readonly StagingTracer[], outs: readonly (NDArray | null)[]): Graph {
     const outVars = new Array<Var | null>(outs.length);
@@ -436,6 +511,19 @@ export class StagingTrace extends Trace {
       const o = outs[i] ?? null;
       if (o === null) outVars[i] = null;
       else outVars[i] = (o instanceof StagingTracer && o.trace === this ? o : (this.pure(o) as StagingTracer)).v;
+    }
+    if (this.onlyOutputsUnread(outVars)) {
+      const cvs = this.constVars;
+      const cs = new Array<NDArray>(cvs.length);
+      for (let i = 0; i < cvs.length; i++) cs[i] = this.constOrigin(cvs[i] as Var);
+      return new Graph(
+        inputs.map((t) => t.v),
+        cvs.slice(),
+        cs,
+        this.eqns.slice(),
+        outVars,
+        this.nextId,
+      );
     }
     const n = this.nextId;
     // liveness by variable id (ids are dense from 0 within this trace), in a shared scratch buffer
@@ -470,10 +558,8 @@ export class StagingTrace extends Trace {
       const cs: NDArray[] = [];
       for (const v of this.constVars) {
         if (live[v.id] !== 1) continue;
-        const c = this.constValue(v);
-        if (c === undefined) throw new NablaError(`makeGraph: internal: constant variable ${v.id} has no value`);
         cv.push(v);
-        cs.push(c);
+        cs.push(this.constOrigin(v));
       }
       return new Graph(
         inputs.map((t) => t.v),
@@ -487,6 +573,14 @@ export class StagingTrace extends Trace {
       live.fill(0, 0, n);
     }
   }
+}
+
+/** The one element of a list of outputs of primitive `name`. */
+function onlyOf<X>(xs: readonly X[], name: string): X {
+  const x = xs[0];
+  if (xs.length !== 1 || x === undefined)
+    throw new NablaError(`${name}: internal: expected one output, got ${xs.length}`);
+  return x;
 }
 
 /** The operands' abstract values. */

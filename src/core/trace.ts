@@ -82,6 +82,14 @@ export interface Rule<P = unknown> {
   jvp(primals: NDArray[], tangents: T[], outs: NDArray[], params: P): T[];
   /** Primal and tangent outputs together (used instead of `jvp` when present). */
   jvpFull?(primals: NDArray[], tangents: T[], params: P): [NDArray[], T[]];
+  /**
+   * Unary rows with one output: `jvp` on its operand, tangent and output given apart (no lists), so
+   * forward mode applies the row without building them (issue 8). The row's `jvp` must be this
+   * rule wrapped in lists ({@link jvpOfUnary}).
+   */
+  jvpUnary?(x: NDArray, dx: NDArray | null, out: NDArray, params: P): T;
+  /** Binary rows with one output: as {@link jvpUnary}, for two operands ({@link jvpOfBinary}). */
+  jvpBinary?(x: NDArray, y: NDArray, dx: NDArray | null, dy: NDArray | null, out: NDArray, params: P): T;
   /** Linear primitives: cotangents of the operands marked LinearIn (null for constants or zero). */
   transpose?(cts: T[], args: (NDArray | LinearIn)[], params: P): T[];
   /** Batching rule: operands with their batch axes (null = unbatched) to outputs with theirs; `size` is the batch size. */
@@ -179,6 +187,16 @@ export abstract class Trace {
    */
   readonly takesConstants: boolean = false;
   abstract processPrimitive<P>(prim: Rule<P>, args: Tracer[], params: P): NDArray[];
+  /**
+   * A primitive of one output on one operand (`b` undefined) or two, given apart: its output,
+   * without the operand and output lists of `processPrimitive` (issue 8: the lists were much of
+   * what a scalar program allocates per primitive), or null when this trace applies `prim` only
+   * through `processPrimitive`. Operands are this trace's tracers, lower levels' tracers or
+   * concrete arrays, as `raise` takes them. The result must be what `processPrimitive` gives.
+   */
+  apply1<P>(_prim: Rule<P>, _a: NDArray, _b: NDArray | undefined, _params: P): NDArray | null {
+    return null;
+  }
   /** The concrete value behind a tracer of this trace, for `item()`/`valueOf()`; TracerError if there is none. */
   abstract concreteOf(t: Tracer, op: string): ConcreteArray;
 }
@@ -226,7 +244,8 @@ function checkLive(t: Tracer, op: string): void {
     );
 }
 
-function raise(top: Trace, x: NDArray, op: string): Tracer {
+/** @internal `x` as a tracer of `top` (the owning trace of a primitive `op` applied to it). */
+export function raise(top: Trace, x: NDArray, op: string): Tracer {
   if (x instanceof Tracer) {
     if (x.trace === top) return x;
     if (x.trace.main.level < top.main.level) return top.pure(x);
@@ -366,6 +385,60 @@ export function dispatch1<P>(prim: Rule<P>, args: readonly NDArray[], params: P)
   const out = dispatch(prim, args, params)[0];
   if (out === undefined) throw new NablaError(`${prim.name}: internal: the primitive returned no output`);
   return out;
+}
+
+/**
+ * @internal {@link dispatch1} of a primitive of one output on one operand (`b` undefined) or two,
+ * given apart: the owning trace's {@link Trace.apply1} when it takes the primitive that way, else
+ * `dispatch1` with an operand list.
+ */
+export function dispatchPair<P>(prim: Rule<P>, a: NDArray, b: NDArray | undefined, params: P): NDArray {
+  let top: Trace | null = null;
+  if (a instanceof Tracer) {
+    checkLive(a, prim.name);
+    top = a.trace;
+  }
+  if (b instanceof Tracer) {
+    checkLive(b, prim.name);
+    if (top === null || b.trace.main.level > top.main.level) top = b.trace;
+  }
+  if (DYNAMIC !== null && DYNAMIC.main.active && (top === null || DYNAMIC.main.level > top.main.level)) top = DYNAMIC;
+  if (top !== null) {
+    const r = top.apply1(prim, a, b, params);
+    if (r !== null) return r;
+  }
+  return dispatch1(prim, b === undefined ? [a] : [a, b], params);
+}
+
+/**
+ * @internal {@link bind1} of a primitive of one output on one or two operands given apart: the
+ * float64 0-d fast path, else {@link dispatchPair}.
+ */
+export function bindPair<P>(prim: Rule<P>, a: NDArray, b: NDArray | undefined, params: P): NDArray {
+  const r = prim.scalarF64 === true ? scalarF64Of(prim, a, b) : null;
+  return r ?? dispatchPair(prim, a, b, params);
+}
+
+/** A unary row's `jvp` from its {@link Rule.jvpUnary} (the one definition of its derivative). */
+export function jvpOfUnary<P>(
+  j: (x: NDArray, dx: NDArray | null, out: NDArray, params: P) => T,
+): (primals: NDArray[], tangents: T[], outs: NDArray[], params: P) => T[] {
+  return (primals, tangents, outs, params) => [j(operand(primals, 0), tangents[0] ?? null, operand(outs, 0), params)];
+}
+
+/** A binary row's `jvp` from its {@link Rule.jvpBinary}. */
+export function jvpOfBinary<P>(
+  j: (x: NDArray, y: NDArray, dx: NDArray | null, dy: NDArray | null, out: NDArray, params: P) => T,
+): (primals: NDArray[], tangents: T[], outs: NDArray[], params: P) => T[] {
+  return (primals, tangents, outs, params) => [
+    j(operand(primals, 0), operand(primals, 1), tangents[0] ?? null, tangents[1] ?? null, operand(outs, 0), params),
+  ];
+}
+
+function operand(xs: readonly NDArray[], i: number): NDArray {
+  const x = xs[i];
+  if (x === undefined) throw new NablaError(`internal: operand ${i} missing`);
+  return x;
 }
 
 /** Marks an operand of a linear equation that is being transposed (it receives a cotangent). */

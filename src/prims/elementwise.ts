@@ -18,7 +18,7 @@ import { DType, isFloat } from "../core/dtype.js";
 import { ConcreteArray, NDArray } from "../core/ndarray.js";
 import { broadcastShapes, shapesEqual } from "../core/shape.js";
 import type { Aval, LinearIn } from "../core/trace.js";
-import { makeAval } from "../core/trace.js";
+import { jvpOfBinary, jvpOfUnary, makeAval } from "../core/trace.js";
 import * as K from "../kernels/elementwise.js";
 import * as S from "../kernels/scalar.js";
 import { nameScalar } from "../kernels/wasm/elementwise.js";
@@ -36,6 +36,7 @@ export function unaryFloat(
   jvp: (x: NDArray, dx: NDArray, y: NDArray) => NDArray,
 ): Rule<{}, 1, 1> {
   nameScalar(scalar, name); // wasm: large eager arrays use the compiled loop of this name
+  const d = (x: NDArray, dx: T, y: NDArray): T => (dx === null ? null : jvp(x, dx, y));
   const row: Rule<{}, 1, 1> = {
     name,
     scalar,
@@ -47,9 +48,8 @@ export function unaryFloat(
     impl([x], _p, [o]) {
       return [K.unary(x, o.dtype, o.weak, scalar)];
     },
-    jvp([x], [dx = null], [y]) {
-      return [dx === null ? null : jvp(x, dx, y)];
-    },
+    jvpUnary: d,
+    jvp: jvpOfUnary(d),
     vmap: passThrough(() => row),
   };
   return row;
@@ -284,13 +284,20 @@ export const STOP_GRADIENT: Rule<Params["stop_gradient"], 1, 1> = {
 };
 
 // d(x + y) = dx + dy; only x + (-0) is x for every x: (-0) + (+0) is +0, so x + 0 is kept
+// the derivatives of the four arithmetic rows, each written once (their `jvp` wraps it in lists)
+const addJvp = (_x: NDArray, _y: NDArray, dx: T, dy: T): T => tadd(dx, dy);
+const subJvp = (_x: NDArray, _y: NDArray, dx: T, dy: T): T => tsub(dx, dy);
+const mulJvp = (x: NDArray, y: NDArray, dx: T, dy: T): T => tadd(tmul(dx, y), dy === null ? null : O.mul(x, dy));
+const divJvp = (_x: NDArray, y: NDArray, dx: T, dy: T, out: NDArray): T => tdiv(tsub(dx, tmul(dy, out)), y);
+
 export const ADD: LinearRule<Params["add"], 2, 1> = {
   ...arithmetic("add", (x, y) => x + y),
   inline: infix("+"),
   cheap: true,
   commutative: true,
   identity: { left: -0, right: -0 },
-  jvp: (_p, [dx, dy]) => [tadd(dx, dy)],
+  jvpBinary: addJvp,
+  jvp: jvpOfBinary(addJvp),
   // two operands, written out: no closure and mapped array per transposed add (issue 8)
   transpose: ([ct], [a, b]) => [isLin(a) ? ct : null, isLin(b) ? ct : null],
   vmap: elementwise(() => ADD),
@@ -302,7 +309,8 @@ export const SUB: LinearRule<Params["sub"], 2, 1> = {
   inline: infix("-"),
   cheap: true,
   identity: { right: 0 },
-  jvp: (_p, [dx, dy]) => [tsub(dx, dy)],
+  jvpBinary: subJvp,
+  jvp: jvpOfBinary(subJvp),
   transpose: ([ct], [a, b]) => [isLin(a) ? ct : null, isLin(b) ? tneg(ct) : null],
   vmap: elementwise(() => SUB),
 };
@@ -315,7 +323,8 @@ export const MUL: LinearRule<Params["mul"], 2, 1> = {
   cheap: true,
   commutative: true,
   identity: { left: 1, right: 1 },
-  jvp: ([x, y], [dx, dy]) => [tadd(tmul(dx, y), dy === null ? null : O.mul(x, dy))],
+  jvpBinary: mulJvp,
+  jvp: jvpOfBinary(mulJvp),
   transpose([ct], [a, b]) {
     if (isLin(a) && isLin(b)) throw new DTypeError("mul: transpose of a product of two linear operands");
     return [isLin(a) ? tmul(ct, b as NDArray) : null, isLin(b) ? (ct === null ? null : O.mul(a as NDArray, ct)) : null];
@@ -328,7 +337,8 @@ export const DIV: LinearRule<Params["div"], 2, 1> = {
   ...arithmetic("div", (x, y) => x / y),
   inline: infix("/"),
   identity: { right: 1 },
-  jvp: ([, y], [dx, dy], [out]) => [tdiv(tsub(dx, tmul(dy, out)), y)],
+  jvpBinary: divJvp,
+  jvp: jvpOfBinary(divJvp),
   transpose([ct = null], [a, b]) {
     if (!(b instanceof NDArray)) throw new DTypeError("div: transpose with a linear denominator");
     return [isLin(a) ? tdiv(ct, b) : null, null];

@@ -11,7 +11,7 @@
 import { DType, floatOf, promote } from "../core/dtype.js";
 import { ConcreteArray, NDArray, isIntegralWeak, scalar, storageOf } from "../core/ndarray.js";
 import { Shape, shapesEqual } from "../core/shape.js";
-import { Rule, bind, bind1, dispatch1, scalarF64Of } from "../core/trace.js";
+import { Rule, bind, bind1, dispatch1, dispatchPair, scalarF64Of } from "../core/trace.js";
 import { NablaError } from "../core/errors.js";
 import type { Tuple } from "./rule.js";
 import { NO_PARAMS as STAGED_NO_PARAMS } from "../core/graph.js";
@@ -96,7 +96,7 @@ export function binaryOp(prim: Rule<{}>, x: Operand, y: Operand, op: string, flo
   const cb = convertTo(b, dt);
   // float64 0-d operands outside every trace: the scalar function, without an operand list (issue 8)
   const r = prim.scalarF64 === true ? scalarF64Of(prim, ca, cb) : null;
-  return r ?? dispatch1(prim, [ca, cb], NO_PARAMS);
+  return r ?? dispatchPair(prim, ca, cb, NO_PARAMS);
 }
 
 /**
@@ -113,7 +113,7 @@ export function unaryFloat(prim: Rule<{}>, x: Operand): NDArray {
   const l = lift(x);
   const a = convertTo(l, floatFor(l.dtype, l));
   const r = prim.scalarF64 === true ? scalarF64Of(prim, a, undefined) : null;
-  return r ?? dispatch1(prim, [a], NO_PARAMS);
+  return r ?? dispatchPair(prim, a, undefined, NO_PARAMS);
 }
 
 /** The operand tested != 0, as bool. */

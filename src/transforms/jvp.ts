@@ -5,7 +5,7 @@
  */
 import { NablaError, at } from "../core/errors.js";
 import { ConcreteArray, NDArray } from "../core/ndarray.js";
-import { Aval, MainTrace, Rule, Trace, Tracer, avalOf, bind, endTrace, newTrace } from "../core/trace.js";
+import { Aval, MainTrace, Rule, Trace, Tracer, avalOf, bind, bindPair, endTrace, newTrace } from "../core/trace.js";
 import { Shape, shapesEqual } from "../core/shape.js";
 import type { DType } from "../core/dtype.js";
 import { broadcastPrim, convert } from "../prims/wrap.js";
@@ -94,6 +94,29 @@ export class JVPTrace extends Trace {
       res[i] = t === null || t === undefined ? o : new JVPTracer(this, o, fit(t, o));
     }
     return res;
+  }
+  override apply1<P>(prim: Rule<P>, a: NDArray, b: NDArray | undefined, params: P): NDArray | null {
+    // the rows that give their derivative without lists; the rest go through processPrimitive
+    if (b === undefined ? prim.jvpUnary === undefined : prim.jvpBinary === undefined) return null;
+    let pa = a;
+    let ta: NDArray | null = null;
+    if (a instanceof JVPTracer && a.trace === this) {
+      pa = a.primal;
+      ta = a.tangent;
+    }
+    let pb = b;
+    let tb: NDArray | null = null;
+    if (b instanceof JVPTracer && b.trace === this) {
+      pb = b.primal;
+      tb = b.tangent;
+    }
+    const out = bindPair(prim, pa, pb, params);
+    if (ta === null && tb === null) return out;
+    const t =
+      pb === undefined
+        ? (prim.jvpUnary as NonNullable<Rule<P>["jvpUnary"]>)(pa, ta, out, params)
+        : (prim.jvpBinary as NonNullable<Rule<P>["jvpBinary"]>)(pa, pb, ta, tb, out, params);
+    return t === null ? out : new JVPTracer(this, out, fit(t, out));
   }
   concreteOf(t: Tracer, op: string): ConcreteArray {
     return (t as JVPTracer).primal.concrete(op);
