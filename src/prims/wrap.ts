@@ -11,7 +11,7 @@
 import { DType, floatOf, promote } from "../core/dtype.js";
 import { ConcreteArray, NDArray, isIntegralWeak, scalar, storageOf } from "../core/ndarray.js";
 import { Shape, shapesEqual } from "../core/shape.js";
-import { Rule, bind, bind1, dispatch1, dispatchPair, scalarF64Of } from "../core/trace.js";
+import { Rule, bind, bind1, dispatchPair, scalarF64Of } from "../core/trace.js";
 import { NablaError } from "../core/errors.js";
 import type { Tuple } from "./rule.js";
 import { NO_PARAMS as STAGED_NO_PARAMS } from "../core/graph.js";
