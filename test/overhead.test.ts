@@ -18,7 +18,7 @@ import { promoted } from "../src/prims/wrap.js";
 import { ConcreteArray, scalar, storageOf } from "../src/core/ndarray.js";
 import type { StagingTracer } from "../src/core/graph.js";
 import { RULES } from "../src/prims/table.js";
-import { bind1, dispatch1, dispatchPair, type Rule } from "../src/core/trace.js";
+import { LinearIn, bind1, dispatch1, dispatchPair, type Rule } from "../src/core/trace.js";
 import { NO_PARAMS } from "../src/core/graph.js";
 
 type A = nb.NDArray;
@@ -492,5 +492,58 @@ describe("liveness from reads (build without the liveness walk)", () => {
     };
     expect(nb.grad(f)(3).item()).toBe(6);
     expect(nb.jit(nb.grad(f))(3).item()).toBe(6);
+  });
+});
+
+describe("transposition per linear operand (Rule.transposeOperand)", () => {
+  // transposeGraph calls transposeOperand per linear operand of add, sub, mul, div and neg; the
+  // row's list `transpose` is the general path. vjp through the fast path must give its bits.
+  const rows = Object.values(RULES).filter((r) => (r as Rule).transposeOperand !== undefined) as Rule[];
+
+  it("covers add, sub, mul, div and neg", () => {
+    expect(rows.map((r) => r.name).sort()).toEqual(["add", "div", "mul", "neg", "sub"]);
+  });
+
+  it("vjp gives the row's list transpose, for each operand linear", () => {
+    const x = nb.array([0.7, -1.3, 2.5]);
+    const c = nb.array([1.1, 0.3, -4]);
+    const ct = nb.array([0.25, -3, 1.5]);
+    for (const row of rows) {
+      const arity = row.name === "neg" ? 1 : 2;
+      for (let j = 0; j < arity; j++) {
+        if (row.name === "div" && j === 1) continue; // not linear in the denominator
+        const f = (t: A): A => bind1(row, arity === 1 ? [t] : j === 0 ? [t, c] : [c, t], {});
+        const [, pull] = nb.vjp(f, x);
+        const got = pull(ct)[0]!;
+        const lin = new LinearIn({ shape: [3], dtype: "float64", weak: false });
+        const want = row.transpose!([ct], arity === 1 ? [lin] : j === 0 ? [lin, c] : [c, lin], {})[j]!;
+        expect(got.toArray()).toEqual(want.toArray());
+      }
+    }
+  });
+
+  it("sums the two cotangents of an operand used twice, and rejects a linear denominator", () => {
+    expect(
+      nb
+        .grad((t: A) => nb.add(t, t))(3)
+        .item(),
+    ).toBe(2);
+    expect(
+      nb
+        .grad((t: A) => nb.sub(t, t))(3)
+        .item(),
+    ).toBe(0);
+    expect(
+      nb
+        .grad((t: A) => nb.mul(nb.add(t, t), 3))(3)
+        .item(),
+    ).toBe(6);
+    expect(
+      nb
+        .grad((t: A) => nb.div(nb.mul(t, 6), 3))(3)
+        .item(),
+    ).toBe(2);
+    // linear_transpose of a function dividing by its linear input
+    expect(() => nb.linearTranspose((t: A) => nb.div(2, t), nb.array(1))(nb.array(1))).toThrow();
   });
 });

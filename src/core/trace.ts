@@ -92,6 +92,13 @@ export interface Rule<P = unknown> {
   jvpBinary?(x: NDArray, y: NDArray, dx: NDArray | null, dy: NDArray | null, out: NDArray, params: P): T;
   /** Linear primitives: cotangents of the operands marked LinearIn (null for constants or zero). */
   transpose?(cts: T[], args: (NDArray | LinearIn)[], params: P): T[];
+  /**
+   * Linear rows of one output and one or two operands: the cotangent of operand `j` (marked
+   * LinearIn), given the output's cotangent (not a zero) and the operands apart, so transposition
+   * calls it per linear operand without lists (issue 8). The row's `transpose` must be this rule
+   * applied to each linear operand ({@link transposeOfOperands}).
+   */
+  transposeOperand?(ct: NDArray, j: number, a: NDArray | LinearIn, b: NDArray | LinearIn | undefined, params: P): T;
   /** Batching rule: operands with their batch axes (null = unbatched) to outputs with theirs; `size` is the batch size. */
   vmap(args: NDArray[], dims: Dim[], params: P, size: number): BatchResult;
   /** Rows wrapping user functions: eager evaluation skips the (symbolic) shape rule. */
@@ -433,6 +440,25 @@ export function jvpOfBinary<P>(
   return (primals, tangents, outs, params) => [
     j(operand(primals, 0), operand(primals, 1), tangents[0] ?? null, tangents[1] ?? null, operand(outs, 0), params),
   ];
+}
+
+/**
+ * A linear row's `transpose` from its {@link Rule.transposeOperand}: that rule for each operand
+ * marked LinearIn, null for the others and for a zero output cotangent.
+ */
+export function transposeOfOperands<P>(
+  op: (ct: NDArray, j: number, a: NDArray | LinearIn, b: NDArray | LinearIn | undefined, params: P) => T,
+): (cts: T[], args: (NDArray | LinearIn)[], params: P) => T[] {
+  return (cts, args, params) => {
+    const ct = cts[0] ?? null;
+    const a = args[0];
+    if (a === undefined) throw new NablaError("internal: operand 0 missing");
+    const b = args[1];
+    const r = new Array<T>(args.length);
+    for (let j = 0; j < args.length; j++)
+      r[j] = ct === null || !(args[j] instanceof LinearIn) ? null : op(ct, j, a, b, params);
+    return r;
+  };
 }
 
 function operand(xs: readonly NDArray[], i: number): NDArray {

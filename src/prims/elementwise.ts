@@ -18,7 +18,7 @@ import { DType, isFloat } from "../core/dtype.js";
 import { ConcreteArray, NDArray } from "../core/ndarray.js";
 import { broadcastShapes, shapesEqual } from "../core/shape.js";
 import type { Aval, LinearIn } from "../core/trace.js";
-import { jvpOfBinary, jvpOfUnary, makeAval } from "../core/trace.js";
+import { jvpOfBinary, jvpOfUnary, makeAval, transposeOfOperands } from "../core/trace.js";
 import * as K from "../kernels/elementwise.js";
 import * as S from "../kernels/scalar.js";
 import { nameScalar } from "../kernels/wasm/elementwise.js";
@@ -161,6 +161,7 @@ const SQRT_PI_2 = 2 / Math.sqrt(Math.PI);
 // the rows
 
 const negate = (v: number): number => -v;
+const negT = (ct: NDArray): T => O.neg(ct);
 // d(-x) = -dx
 export const NEG: LinearRule<Params["neg"], 1, 1> = {
   name: "neg",
@@ -175,7 +176,8 @@ export const NEG: LinearRule<Params["neg"], 1, 1> = {
   },
   impl: ([x], _p, [o]) => [K.unary(x, o.dtype, o.weak, negate)],
   jvp: (_x, [dx]) => [tneg(dx)],
-  transpose: ([ct]) => [tneg(ct)],
+  transposeOperand: negT,
+  transpose: transposeOfOperands(negT),
   vmap: passThrough(() => NEG),
 };
 
@@ -290,6 +292,19 @@ const subJvp = (_x: NDArray, _y: NDArray, dx: T, dy: T): T => tsub(dx, dy);
 const mulJvp = (x: NDArray, y: NDArray, dx: T, dy: T): T => tadd(tmul(dx, y), dy === null ? null : O.mul(x, dy));
 const divJvp = (_x: NDArray, y: NDArray, dx: T, dy: T, out: NDArray): T => tdiv(tsub(dx, tmul(dy, out)), y);
 
+// their transposes: the cotangent of linear operand j given the output's (not zero)
+type Operand = NDArray | LinearIn;
+const addT = (ct: NDArray): T => ct;
+const subT = (ct: NDArray, j: number): T => (j === 0 ? ct : O.neg(ct));
+const mulT = (ct: NDArray, j: number, a: Operand, b: Operand | undefined): T => {
+  if (isLin(a) && isLin(b)) throw new DTypeError("mul: transpose of a product of two linear operands");
+  return j === 0 ? O.mul(ct, b as NDArray) : O.mul(a as NDArray, ct);
+};
+const divT = (ct: NDArray, _j: number, _a: Operand, b: Operand | undefined): T => {
+  if (!(b instanceof NDArray)) throw new DTypeError("div: transpose with a linear denominator");
+  return O.div(ct, b);
+};
+
 export const ADD: LinearRule<Params["add"], 2, 1> = {
   ...arithmetic("add", (x, y) => x + y),
   inline: infix("+"),
@@ -299,7 +314,8 @@ export const ADD: LinearRule<Params["add"], 2, 1> = {
   jvpBinary: addJvp,
   jvp: jvpOfBinary(addJvp),
   // two operands, written out: no closure and mapped array per transposed add (issue 8)
-  transpose: ([ct], [a, b]) => [isLin(a) ? ct : null, isLin(b) ? ct : null],
+  transposeOperand: addT,
+  transpose: transposeOfOperands(addT),
   vmap: elementwise(() => ADD),
 };
 
@@ -311,7 +327,8 @@ export const SUB: LinearRule<Params["sub"], 2, 1> = {
   identity: { right: 0 },
   jvpBinary: subJvp,
   jvp: jvpOfBinary(subJvp),
-  transpose: ([ct], [a, b]) => [isLin(a) ? ct : null, isLin(b) ? tneg(ct) : null],
+  transposeOperand: subT,
+  transpose: transposeOfOperands(subT),
   vmap: elementwise(() => SUB),
 };
 
@@ -325,10 +342,8 @@ export const MUL: LinearRule<Params["mul"], 2, 1> = {
   identity: { left: 1, right: 1 },
   jvpBinary: mulJvp,
   jvp: jvpOfBinary(mulJvp),
-  transpose([ct], [a, b]) {
-    if (isLin(a) && isLin(b)) throw new DTypeError("mul: transpose of a product of two linear operands");
-    return [isLin(a) ? tmul(ct, b as NDArray) : null, isLin(b) ? (ct === null ? null : O.mul(a as NDArray, ct)) : null];
-  },
+  transposeOperand: mulT,
+  transpose: transposeOfOperands(mulT),
   vmap: elementwise(() => MUL),
 };
 
@@ -339,10 +354,8 @@ export const DIV: LinearRule<Params["div"], 2, 1> = {
   identity: { right: 1 },
   jvpBinary: divJvp,
   jvp: jvpOfBinary(divJvp),
-  transpose([ct = null], [a, b]) {
-    if (!(b instanceof NDArray)) throw new DTypeError("div: transpose with a linear denominator");
-    return [isLin(a) ? tdiv(ct, b) : null, null];
-  },
+  transposeOperand: divT,
+  transpose: transposeOfOperands(divT),
   vmap: elementwise(() => DIV),
 };
 

@@ -139,6 +139,27 @@ export function transposeGraph(g: Graph, cts: readonly (NDArray | null)[]): (NDA
     if (e === undefined) throw new NablaError("vjp: internal: equation index out of range");
     const outs = e.outs;
     const no = outs.length;
+    const rule = e.rule;
+    const ins = e.inputs;
+    const ni = ins.length;
+    const op = rule.transposeOperand;
+    if (op !== undefined && no === 1 && ni <= 2) {
+      // a row of one output and one or two operands: per linear operand, without lists (issue 8)
+      const o = outs[0] as Var;
+      const ct = env.get(o);
+      if (ct === undefined) continue;
+      env.delete(o);
+      const va = ins[0];
+      if (va === undefined) throw new NablaError(`vjp: internal: equation ${e.prim} lost operand 0`);
+      const vb = ins[1];
+      const ca = consts.get(va);
+      const cb = vb === undefined ? undefined : consts.get(vb);
+      const a = ca ?? linearIn(va.aval);
+      const b = vb === undefined ? undefined : (cb ?? linearIn(vb.aval));
+      if (ca === undefined) accum(env, consts, va, op(ct, 0, a, b, e.params));
+      if (vb !== undefined && cb === undefined) accum(env, consts, vb, op(ct, 1, a, b, e.params));
+      continue;
+    }
     const ctOut = new Array<NDArray | null>(no);
     let any = false;
     for (let k = 0; k < no; k++) {
@@ -149,11 +170,8 @@ export function transposeGraph(g: Graph, cts: readonly (NDArray | null)[]): (NDA
     }
     if (!any) continue;
     for (const v of outs) env.delete(v);
-    const rule = e.rule;
     if (rule.transpose === undefined)
       throw new NablaError(`transpose: primitive ${e.prim} is not linear in its traced operands`);
-    const ins = e.inputs;
-    const ni = ins.length;
     const args = new Array<NDArray | LinearIn>(ni);
     for (let j = 0; j < ni; j++) {
       const v = ins[j];
