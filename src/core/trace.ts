@@ -11,7 +11,7 @@
  * levels as constants. When the transform returns its main is popped and
  * marked inactive, so a leaked tracer throws TracerError when used.
  */
-import { NablaError, TracerError, fmtShape } from "./errors.js";
+import { NablaError, TracerError, at, fmtShape } from "./errors.js";
 import { DType, SHORT } from "./dtype.js";
 import { ConcreteArray, EMPTY_SHAPE, NDArray, firstElement, float64Scalar, frozenShape, storageOf } from "./ndarray.js";
 import { Shape } from "./shape.js";
@@ -430,7 +430,9 @@ export function bindPair<P>(prim: Rule<P>, a: NDArray, b: NDArray | undefined, p
 export function jvpOfUnary<P>(
   j: (x: NDArray, dx: NDArray | null, out: NDArray, params: P) => T,
 ): (primals: NDArray[], tangents: T[], outs: NDArray[], params: P) => T[] {
-  return (primals, tangents, outs, params) => [j(operand(primals, 0), tangents[0] ?? null, operand(outs, 0), params)];
+  return (primals, tangents, outs, params) => [
+    j(at(primals, 0, "jvp"), tangents[0] ?? null, at(outs, 0, "jvp"), params),
+  ];
 }
 
 /** A binary row's `jvp` from its {@link Rule.jvpBinary}. */
@@ -438,7 +440,14 @@ export function jvpOfBinary<P>(
   j: (x: NDArray, y: NDArray, dx: NDArray | null, dy: NDArray | null, out: NDArray, params: P) => T,
 ): (primals: NDArray[], tangents: T[], outs: NDArray[], params: P) => T[] {
   return (primals, tangents, outs, params) => [
-    j(operand(primals, 0), operand(primals, 1), tangents[0] ?? null, tangents[1] ?? null, operand(outs, 0), params),
+    j(
+      at(primals, 0, "jvp"),
+      at(primals, 1, "jvp"),
+      tangents[0] ?? null,
+      tangents[1] ?? null,
+      at(outs, 0, "jvp"),
+      params,
+    ),
   ];
 }
 
@@ -451,20 +460,13 @@ export function transposeOfOperands<P>(
 ): (cts: T[], args: (NDArray | LinearIn)[], params: P) => T[] {
   return (cts, args, params) => {
     const ct = cts[0] ?? null;
-    const a = args[0];
-    if (a === undefined) throw new NablaError("internal: operand 0 missing");
+    const a = at(args, 0, "transpose");
     const b = args[1];
     const r = new Array<T>(args.length);
     for (let j = 0; j < args.length; j++)
       r[j] = ct === null || !(args[j] instanceof LinearIn) ? null : op(ct, j, a, b, params);
     return r;
   };
-}
-
-function operand(xs: readonly NDArray[], i: number): NDArray {
-  const x = xs[i];
-  if (x === undefined) throw new NablaError(`internal: operand ${i} missing`);
-  return x;
 }
 
 /** Marks an operand of a linear equation that is being transposed (it receives a cotangent). */

@@ -285,7 +285,6 @@ export const STOP_GRADIENT: Rule<Params["stop_gradient"], 1, 1> = {
   vmap: passThrough(() => STOP_GRADIENT),
 };
 
-// d(x + y) = dx + dy; only x + (-0) is x for every x: (-0) + (+0) is +0, so x + 0 is kept
 // the derivatives of the four arithmetic rows, each written once (their `jvp` wraps it in lists)
 const addJvp = (_x: NDArray, _y: NDArray, dx: T, dy: T): T => tadd(dx, dy);
 const subJvp = (_x: NDArray, _y: NDArray, dx: T, dy: T): T => tsub(dx, dy);
@@ -305,6 +304,7 @@ const divT = (ct: NDArray, _j: number, _a: Operand, b: Operand | undefined): T =
   return O.div(ct, b);
 };
 
+// d(x + y) = dx + dy; only x + (-0) is x for every x: (-0) + (+0) is +0, so x + 0 is kept
 export const ADD: LinearRule<Params["add"], 2, 1> = {
   ...arithmetic("add", (x, y) => x + y),
   inline: infix("+"),
@@ -313,7 +313,6 @@ export const ADD: LinearRule<Params["add"], 2, 1> = {
   identity: { left: -0, right: -0 },
   jvpBinary: addJvp,
   jvp: jvpOfBinary(addJvp),
-  // two operands, written out: no closure and mapped array per transposed add (issue 8)
   transposeOperand: addT,
   transpose: transposeOfOperands(addT),
   vmap: elementwise(() => ADD),

@@ -97,7 +97,9 @@ export class JVPTrace extends Trace {
   }
   override apply1<P>(prim: Rule<P>, a: NDArray, b: NDArray | undefined, params: P): NDArray | null {
     // the rows that give their derivative without lists; the rest go through processPrimitive
-    if (b === undefined ? prim.jvpUnary === undefined : prim.jvpBinary === undefined) return null;
+    const ju = prim.jvpUnary;
+    const jb = prim.jvpBinary;
+    if (b === undefined ? ju === undefined : jb === undefined) return null;
     let pa = a;
     let ta: NDArray | null = null;
     if (a instanceof JVPTracer && a.trace === this) {
@@ -112,10 +114,8 @@ export class JVPTrace extends Trace {
     }
     const out = bindPair(prim, pa, pb, params);
     if (ta === null && tb === null) return out;
-    const t =
-      pb === undefined
-        ? (prim.jvpUnary as NonNullable<Rule<P>["jvpUnary"]>)(pa, ta, out, params)
-        : (prim.jvpBinary as NonNullable<Rule<P>["jvpBinary"]>)(pa, pb, ta, tb, out, params);
+    const t = pb === undefined ? ju?.(pa, ta, out, params) : jb?.(pa, pb, ta, tb, out, params);
+    if (t === undefined) throw new NablaError(`${prim.name}: internal: no jvp rule of its arity`);
     return t === null ? out : new JVPTracer(this, out, fit(t, out));
   }
   concreteOf(t: Tracer, op: string): ConcreteArray {

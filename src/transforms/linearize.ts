@@ -156,8 +156,8 @@ export function transposeGraph(g: Graph, cts: readonly (NDArray | null)[]): (NDA
       const cb = vb === undefined ? undefined : consts.get(vb);
       const a = ca ?? linearIn(va.aval);
       const b = vb === undefined ? undefined : (cb ?? linearIn(vb.aval));
-      if (ca === undefined) accum(env, consts, va, op(ct, 0, a, b, e.params));
-      if (vb !== undefined && cb === undefined) accum(env, consts, vb, op(ct, 1, a, b, e.params));
+      if (ca === undefined) addCt(env, va, op(ct, 0, a, b, e.params));
+      if (vb !== undefined && cb === undefined) addCt(env, vb, op(ct, 1, a, b, e.params));
       continue;
     }
     const ctOut = new Array<NDArray | null>(no);
@@ -195,7 +195,12 @@ export function transposeGraph(g: Graph, cts: readonly (NDArray | null)[]): (NDA
 
 /** Adds cotangent `ct` (null = zero) into `env` for `v`, unless `v` is a constant. */
 function accum(env: VarTable<NDArray>, consts: VarTable<NDArray>, v: Var, ct: NDArray | null): void {
-  if (ct === null || consts.get(v) !== undefined) return;
+  if (consts.get(v) === undefined) addCt(env, v, ct);
+}
+
+/** Adds cotangent `ct` (null = zero) into `env` for `v`, a variable known not to be a constant. */
+function addCt(env: VarTable<NDArray>, v: Var, ct: NDArray | null): void {
+  if (ct === null) return;
   const c = fitCt(ct, v);
   const prev = env.get(v);
   env.set(v, prev === undefined ? c : add(prev, c));
