@@ -709,6 +709,72 @@ describe("linalg derivatives match finite differences (checkGrads, order 2, fwd 
       checkGrads((v: A) => nb.linalg.norm(v, ord), [x], opts);
   });
 
+  it("norm 2 at rank-deficient matrices: gradient u₁v₁ᵀ (closed form) and second order against finite differences", () => {
+    // σ₁ is simple at each of these, so ‖A‖₂ is smooth there although another singular value is 0
+    const cases: [number[][], number[][]][] = [
+      [
+        [
+          [1, 0],
+          [0, 0],
+        ],
+        [
+          [1, 0],
+          [0, 0],
+        ],
+      ],
+      [
+        [
+          [3, 0],
+          [4, 0],
+        ],
+        [
+          [0.6, 0],
+          [0.8, 0],
+        ],
+      ],
+      [
+        [
+          [1, 2],
+          [2, 4],
+          [0, 0],
+        ],
+        [
+          [0.2, 0.4],
+          [0.4, 0.8],
+          [0, 0],
+        ],
+      ],
+      [
+        [
+          [1, 2, 0],
+          [2, 4, 0],
+        ],
+        [
+          [0.2, 0.4, 0],
+          [0.4, 0.8, 0],
+        ],
+      ],
+    ];
+    for (const [a, g] of cases) {
+      const norm2 = (v: A): A => nb.linalg.norm(v, 2);
+      for (const d of [nb.grad(norm2), nb.jit(nb.grad(norm2)), nb.jacfwd(norm2)]) {
+        const got = d(nb.array(a)).toArray() as number[][];
+        got.flat().forEach((v, i) => expect(Math.abs(v - g.flat()[i]!)).toBeLessThan(1e-12));
+      }
+      checkGrads(norm2, [nb.array(a)], opts);
+    }
+    // at [[1, 0], [0, 0]]: ‖A + E‖₂ = 1 + E₀₀ + (E₀₁² + E₁₀²)/2 + O(|E|³), so the Hessian is 1 at (01, 01) and (10, 10)
+    const h = vals(
+      nb.hessian((v: A) => nb.linalg.norm(v, 2))(
+        nb.array([
+          [1, 0],
+          [0, 0],
+        ]),
+      ),
+    );
+    expect(h).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0].map((_, k) => (k === 5 || k === 10 ? 1 : 0)));
+  });
+
   it("checkGrads catches a wrong derivative here (the harness is not vacuous)", () => {
     // AD sees d det / dA only, finite differences see d(det + sum A) / dA: they differ by 1 per entry
     const wrong = (a: A): A => nb.add(nb.linalg.det(a), nb.stopGradient(nb.sum(a)));

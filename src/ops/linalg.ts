@@ -15,7 +15,6 @@ import {
   expmPrim,
   keepShape,
   luPrim,
-  matmulPrim,
   promoted,
   qrPrim,
   slogdetPrim,
@@ -27,21 +26,7 @@ import {
 import "./methods.js";
 import { eye, zeros } from "./creation.js";
 import { asArray, boolArg, numberArg, optionsArg } from "./validate.js";
-import {
-  abs,
-  add,
-  astype,
-  div,
-  greater,
-  maximum,
-  mul,
-  notEqual,
-  pow,
-  sqrt,
-  stopGradient,
-  sub,
-  where,
-} from "./elementwise.js";
+import { abs, add, astype, div, greater, mul, notEqual, pow, sqrt, stopGradient, sub, where } from "./elementwise.js";
 import { max, min, sum } from "./reduce.js";
 import { broadcastTo, expandDims, reshape } from "./shape.js";
 import { matmul } from "./matmul.js";
@@ -192,16 +177,13 @@ function vectorNorm(a: NDArray, ord: NormOrd | undefined, ax: number): NDArray {
 }
 
 /**
- * Singular values (ascending) of the matrices on the last two axes, as the
- * square roots of the eigenvalues of the smaller Gram matrix (AᵀA or AAᵀ).
+ * Singular values (descending) of the matrices on the last two axes, by the SVD primitive (one-sided
+ * Jacobi, as JAX's norm uses `svd(compute_uv=False)`): accurate relative to the largest singular value,
+ * and with finite derivatives of a simple singular value even where another one is 0 (the square root
+ * of the Gram matrix's eigenvalues would put an infinite derivative there).
  */
 function singularValues(m: NDArray): NDArray {
-  const nd = m.ndim;
-  const t = transposePrim(m, [...Array.from({ length: nd - 2 }, (_, i) => i), nd - 1, nd - 2]);
-  const tall = at(m.shape, nd - 2, "norm") >= at(m.shape, nd - 1, "norm");
-  const gram = tall ? matmulPrim(t, m) : matmulPrim(m, t);
-  const [w] = eighPrim(gram);
-  return sqrt(maximum(w, 0));
+  return svdPrim(m, false)[1];
 }
 
 /** Matrix norm of order `ord` over axes (r, c) (kept as size 1). */
@@ -232,12 +214,11 @@ function matrixNorm(a: NDArray, ord: NormOrd | undefined, r: number, c: number):
  *   of singular values), 1 / -1 (max / min column sum of |x|), Infinity /
  *   -Infinity (max / min row sum), 2 / -2 (largest / smallest singular value).
  *
- * Singular values are the square roots of the eigenvalues of the smaller Gram
- * matrix (AᵀA or AAᵀ, by `eigh`): absolute error about ε·σ_max²/σ, so a
- * singular value below √ε·σ_max (about 1e-8·σ_max in float64) has no correct
- * digits. Derivatives: ord 2 needs a simple largest singular value, -2 a
- * simple smallest one; "nuc" and -2 have infinite derivatives where a
- * singular value is 0. An invalid `ord` throws `ShapeError`.
+ * Singular values come from `svd` (one-sided Jacobi), accurate to a few ulps
+ * of the largest one. Derivatives: ord 2 needs a simple largest singular
+ * value, -2 a simple smallest one (both finite where another singular value
+ * is 0); "nuc" needs distinct singular values and is not differentiable
+ * where one is 0 (like |x| at 0). An invalid `ord` throws `ShapeError`.
  * @example nb.linalg.norm([3, 4]); // array(5.)
  * @example nb.linalg.norm([[1, -2], [3, 4]], 1); // array(6.): the largest column sum
  */
@@ -316,9 +297,12 @@ export interface SvdOptions {
  * NumPy's: [U, S, Vh] with A = U diag(S) Vh, S descending and non-negative;
  * `S` alone when `computeUv` is false. One-sided Jacobi, accurate to a few
  * ulps relative to the largest singular value. Derivatives (all orders)
- * of U and Vh assume distinct nonzero singular values: at repeated ones (an
- * orthogonal matrix, say) or a zero one they are NaN (the singular vectors
- * are not unique there), while those of S stay finite; with `fullMatrices` the completing
+ * of U and Vh assume distinct singular values: at repeated ones (an
+ * orthogonal matrix, say) they are NaN (the singular vectors are not unique
+ * there), while those of S stay finite. A single zero singular value is
+ * allowed: S⁻¹ is taken as 0 there (as JAX does), exact for a square matrix;
+ * for a non-square one that singular vector is not unique and its tangent
+ * is taken within the span of the computed singular vectors. With `fullMatrices` the completing
  * columns of U (m > n) or rows of Vh (n > m) are a basis of the complement
  * whose tangent is chosen orthogonal to it.
  * @example const [u, s, vh] = nb.linalg.svd([[3, 0], [0, -2]]); // s = [3, 2]

@@ -385,6 +385,9 @@ const asCol = (s: NDArray): NDArray => O.reshape(s, [...s.shape, 1]);
  * dV₁ = V₁ (F ∘ (S dP + dPᵀ S)) + (I - V₁V₁ᵀ) dAᵀ U₁ S⁻¹;
  * the completing columns (full matrices) keep U₂ᵀ dU₂ = 0: dU₂ = -U₁ S⁻¹ V₁ᵀ dAᵀ U₂ and
  * dV₂ = -V₁ S⁻¹ U₁ᵀ dA V₂, the tangents that keep [U₁ U₂] and [V₁ V₂] orthogonal.
+ * S⁻¹ is taken as 0 where a singular value is 0 (as JAX does): for a square matrix the terms it scales
+ * vanish exactly there, so a simple zero singular value keeps finite derivatives of U, V and, at the
+ * next order, of the other singular values (the spectral norm's Hessian at a rank-deficient matrix).
  */
 function svdJvp(da: NDArray, u: NDArray, s: NDArray, vh: NDArray): [NDArray, NDArray, NDArray] {
   const nd = da.ndim;
@@ -403,25 +406,28 @@ function svdJvp(da: NDArray, u: NDArray, s: NDArray, vh: NDArray): [NDArray, NDA
   const sr = asRow(s);
   const sc = asCol(s);
   const f = O.div(O.sub(1, I), O.add(O.sub(O.mul(sr, sr), O.mul(sc, sc)), I));
+  // S⁻¹ as a row, 0 where s = 0 (the inner select keeps every derivative of the division finite)
+  const zero = O.equal(sr, 0);
+  const srInv = O.where(zero, 0, O.div(1, O.where(zero, 1, sr)));
   const dpT = swap(dp);
   const du1 = O.add(
     O.matmulPrim(u1, O.mul(f, O.add(O.mul(dp, sr), O.mul(sc, dpT)))),
-    O.div(O.sub(daV, O.matmulPrim(u1, dp)), sr),
+    O.mul(O.sub(daV, O.matmulPrim(u1, dp)), srInv),
   );
   const dv1 = O.add(
     O.matmulPrim(v1, O.mul(f, O.add(O.mul(sc, dp), O.mul(dpT, sr)))),
-    O.div(O.sub(daTU, O.matmulPrim(v1, dpT)), sr),
+    O.mul(O.sub(daTU, O.matmulPrim(v1, dpT)), srInv),
   );
   let du = du1;
   if (um > k) {
     const u2 = block(u, 0, m, k, um);
-    const du2 = O.neg(O.matmulPrim(u1, O.matmulPrim(swap(O.div(daV, sr)), u2)));
+    const du2 = O.neg(O.matmulPrim(u1, O.matmulPrim(swap(O.mul(daV, srInv)), u2)));
     du = O.concatPrim([du1, du2], nd - 1);
   }
   let dv = dv1;
   if (vn > k) {
     const v2 = swap(block(vh, k, vn, 0, n));
-    const dv2 = O.neg(O.matmulPrim(v1, O.matmulPrim(swap(O.div(daTU, sr)), v2)));
+    const dv2 = O.neg(O.matmulPrim(v1, O.matmulPrim(swap(O.mul(daTU, srInv)), v2)));
     dv = O.concatPrim([dv1, dv2], nd - 1);
   }
   return [du, ds, swap(dv)];
