@@ -88,6 +88,17 @@ describe("printed graphs (inline snapshots)", () => {
     expect(g.equations.length).toBe(2);
   });
 
+  it("a JS-number argument is weakly typed, as in eager code and jit: f32 array times 3 stays f32", () => {
+    const f = (a: A, s: number): A => nb.mul(a, s);
+    const x = nb.array(new Float32Array([1, 2]));
+    const g = nb.makeGraph(f)(x, 3);
+    expect(f(x, 3).dtype).toBe("float32");
+    expect(nb.jit(f)(x, 3).dtype).toBe("float32");
+    expect(g.outs[0]!.aval.dtype).toBe("float32");
+    expect(g.toString()).not.toContain("f64[2]");
+    expect(() => nb.makeGraph(f, { optimise: true } as never)).toThrow(/^makeGraph: unknown option "optimise"/);
+  });
+
   it("pytree arguments and outputs flatten in order (object keys sorted)", () => {
     const g = nb.makeGraph((p: { w: A; b: A }) => ({ y: nb.add(p.w, p.b), n: nb.neg(p.w) }))({
       w: nb.zeros([2]),

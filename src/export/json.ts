@@ -21,7 +21,7 @@ import { WHILE_LOOP, WhileParams } from "../transforms/loopRules.js";
 import { COND, type CondParams } from "../transforms/condRule.js";
 import { makeGraph } from "../transforms/makeGraph.js";
 import { jit } from "../transforms/jit.js";
-import { flattenToArrays, unflatten } from "../transforms/common.js";
+import { fnArg, flattenToArrays, unflatten } from "../transforms/common.js";
 import { PRIM_SPECS, PrimSpec, checkParams } from "./params.js";
 import {
   AvalJSON,
@@ -50,11 +50,13 @@ export function stage(
   f: (...args: never[]) => unknown,
   exampleArgs: readonly unknown[],
 ): { graph: Graph; inDef: TreeDef; outDef: TreeDef } {
+  // a function (not async, not a class) whose result is checked on each call, in `op`'s name
+  const g = fnArg(op, f);
   const [, inDef] = flattenToArrays(exampleArgs, op);
   // the output structure, recorded when makeGraph traces f (before it returns; the last trace counts)
   const outDefs: TreeDef[] = [];
   const graph = makeGraph((...a: unknown[]) => {
-    const out = f(...(a as never[]));
+    const out = g(...(a as never[]));
     outDefs.push(flatten(out)[1]);
     return out;
   })(...exampleArgs);

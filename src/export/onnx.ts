@@ -16,13 +16,18 @@
  * `take` is not a primitive: its modes are composed before staging (fill: a
  * select over the in-range mask with NaN; wrap: i − n·floor(i / n); clip:
  * the clamped gather), so each exports exactly. `atan2` and `argsort` are
- * composed from ONNX operators below. `scan` and `forLoop` are unrolled by
+ * composed from ONNX operators below, as are log1p and expm1 (with the
+ * exact corrections of 1 + x and e^x − 1) and the float64 functions
+ * onnxruntime has no kernel for. Reductions to extrema propagate NaN as
+ * nabla does; bool operands of arithmetic, orderings, reductions and
+ * select compute in int32 (ONNX has no bool kernels for them), and floor,
+ * ceil, round of integers are identities. `scan` and `forLoop` are unrolled by
  * staging (they run in JS; the staged program holds no loop primitive to map
  * to ONNX Scan/Loop), so they export unrolled; `whileLoop` is a primitive and
  * exports as Loop, `cond` as If. Linear algebra (solve, det, cholesky, ...)
  * and random primitives throw a NablaError naming them.
  */
-import { NablaError, at } from "../core/errors.js";
+import { NablaError, at, fmtValue } from "../core/errors.js";
 import { DType, isFloat } from "../core/dtype.js";
 import { Equation, Graph, Var } from "../core/graph.js";
 import { storageOf } from "../core/ndarray.js";
@@ -30,6 +35,9 @@ import { Aval } from "../core/trace.js";
 import type { Tuple } from "../prims/rule.js";
 import type { WhileParams } from "../transforms/loopRules.js";
 import type { CondParams } from "../transforms/condRule.js";
+import { ERF_TABLE, ERF_TERMS } from "../kernels/wasm/erfTable.js";
+import { ERF_SMALL } from "../kernels/wasm/vmath.js";
+import { fnArg, readOptions } from "../transforms/common.js";
 import { ProtoWriter } from "./protobuf.js";
 import { constAt, stage } from "./json.js";
 
@@ -189,14 +197,9 @@ const UNARY: Record<string, string> = {
   sin: "Sin",
   cos: "Cos",
   tanh: "Tanh",
-  sinh: "Sinh",
   sqrt: "Sqrt",
   abs: "Abs",
   sign: "Sign",
-  floor: "Floor",
-  ceil: "Ceil",
-  round: "Round", // half to even in both
-  erf: "Erf",
   logistic: "Sigmoid",
   stop_gradient: "Identity",
   not: "Not",
@@ -247,14 +250,146 @@ function positional<N extends number, M extends number>(
 const prod = (s: readonly number[]): number => s.reduce((a, d) => a * d, 1);
 const iota = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
+/**
+ * `f` in `d`, or in int32 when `d` is bool (ONNX has no bool arithmetic,
+ * reductions or Where kernel): the int32 result is cast back, nonzero true.
+ */
+function viaInt32(b: Builder, d: DType, f: (d: DType) => string): string {
+  return d === "bool" ? b.cast(f("int32"), "int32", "bool") : f(d);
+}
+
+/**
+ * float → int32 as nabla converts (JS ToInt32 of the truncated value):
+ * wrapped modulo 2³², 0 for ±∞ and NaN. ONNX's Cast leaves those
+ * undefined (onnxruntime gives INT32_MIN, and saturates int64 → int32), so
+ * the value is wrapped in float64 first, exactly: r = fmod(x, 2³²) and then
+ * r ∓ 2³² into [−2³¹, 2³¹), where Cast truncates.
+ */
+function toInt32(b: Builder, x: string, dtype: DType): string {
+  const f = (v: number) => b.scalar(v, "float64");
+  const x64 = b.cast(x, dtype, "float64");
+  const bad = b.one("Or", [b.one("IsNaN", [x64]), b.one("IsInf", [x64])]);
+  const finite = b.one("Where", [bad, f(0), x64]);
+  const r = b.one("Mod", [finite, f(2 ** 32)], { fmod: 1 });
+  const down = b.one("Where", [b.one("GreaterOrEqual", [r, f(2 ** 31)]), b.one("Sub", [r, f(2 ** 32)]), r]);
+  const up = b.one("Where", [b.one("Less", [down, f(-(2 ** 31))]), b.one("Add", [down, f(2 ** 32)]), down]);
+  return b.cast(up, "float64", "int32");
+}
+
+/** floor, ceil, round: the ONNX operator on floats, the identity on int32 (which ONNX does not define them for). */
+function roundingLowering(op: string): Lower {
+  return positional(1, 1, (b, [x], [a], [o]) => {
+    const y = b.cast(x, a.dtype, o.dtype);
+    return [isFloat(o.dtype) ? b.one(op, [y]) : b.one("Identity", [y])];
+  });
+}
+
+/** `f` in float64: float32 operands are widened and the result rounded once (nabla's float32 kernels do the same). */
+function inFloat64(b: Builder, x: string, dtype: DType, f: (b: Builder, x: string) => string): string {
+  return dtype === "float64" ? f(b, x) : b.cast(f(b, b.cast(x, dtype, "float64")), "float64", dtype);
+}
+
+/** x ≠ 0 (false for NaN) without Not: onnxruntime fuses Not into Where by swapping the data inputs. */
+function nonzero(b: Builder, x: string, dtype: DType): string {
+  return b.one("Or", [b.one("Less", [x, b.scalar(0, dtype)]), b.one("Greater", [x, b.scalar(0, dtype)])]);
+}
+
+/**
+ * log1p x in float64 by the classic correction (Goldberg 1991, theorem 4):
+ * with u = 1 ⊕ x, log1p x = log u · x / (u − 1), where u − 1 is exact and
+ * the quotient x / (u − 1) ≈ 1 undoes the rounding of 1 + x; x itself where
+ * u = 1 (|x| < 2⁻⁵³, ±0 kept: x is the second input of Where); +∞ at u = +∞
+ * (the quotient would be ∞/∞). x = −1 gives −∞, x < −1 and NaN give NaN.
+ * Written log u · (x / (u − 1)) so no intermediate overflows.
+ */
+function log1p(b: Builder, x: string): string {
+  const one = b.scalar(1, "float64");
+  const u = b.one("Add", [one, x]);
+  const lu = b.one("Log", [u]);
+  const corrected = b.one("Mul", [lu, b.one("Div", [x, b.one("Sub", [u, one])])]);
+  const big = b.one("Where", [b.one("IsInf", [u], { detect_negative: 0 }), lu, corrected]);
+  return b.one("Where", [b.one("Or", [b.one("Less", [u, one]), b.one("Greater", [u, one])]), big, x]);
+}
+
+/**
+ * expm1 x in float64 by Kahan's correction: with u = e^x, expm1 x =
+ * (u − 1) · (x / log u), x itself where u = 1 (|x| < 2⁻⁵⁴, ±0 kept), and
+ * u − 1 where log u is ±∞ (u = 0 or +∞: x below −745 or above 709.78,
+ * ±∞ included), where u − 1 is exact anyway (−1, or +∞). NaN stays NaN.
+ */
+function expm1(b: Builder, x: string): string {
+  const one = b.scalar(1, "float64");
+  const u = b.one("Exp", [x]);
+  const um1 = b.one("Sub", [u, one]);
+  const lu = b.one("Log", [u]);
+  const corrected = b.one("Where", [b.one("IsInf", [lu]), um1, b.one("Mul", [um1, b.one("Div", [x, lu])])]);
+  return b.one("Where", [b.one("Or", [b.one("Less", [u, one]), b.one("Greater", [u, one])]), corrected, x]);
+}
+
+/**
+ * sinh x in float64 (onnxruntime's Sinh is float32 only): with E =
+ * expm1 |x|, sinh |x| = (E + E / (E + 1)) / 2, free of cancellation near
+ * 0; for |x| ≥ 20 (where e^−|x| is below half an ulp of e^|x|) (h / 2) · h
+ * with h = e^(|x|/2), finite up to where sinh is. The sign is restored
+ * after; ±0 and NaN are x itself.
+ */
+function sinh64(b: Builder, x: string): string {
+  const f = (v: number) => b.scalar(v, "float64");
+  const ax = b.one("Abs", [x]);
+  const e = expm1(b, ax);
+  const small = b.one("Mul", [f(0.5), b.one("Add", [e, b.one("Div", [e, b.one("Add", [e, f(1)])])])]);
+  const h = b.one("Exp", [b.one("Mul", [ax, f(0.5)])]);
+  const large = b.one("Mul", [b.one("Mul", [h, f(0.5)]), h]);
+  const s = b.one("Where", [b.one("Less", [ax, f(20)]), small, large]);
+  const signed = b.one("Where", [b.one("Less", [x, f(0)]), b.one("Neg", [s]), s]);
+  return b.one("Where", [nonzero(b, x, "float64"), signed, x]);
+}
+
+/**
+ * erf x in float64 (onnxruntime's Erf is float32 only), by nabla's own
+ * algorithm (kernels/scalar.ts `erf`, within 2 ulp), operation for
+ * operation: for |x| < 1/2, x + x·p(x²) with the series coefficients
+ * ERF_SMALL; for 1/2 ≤ |x| < 6 the Taylor polynomial in h = |x| − c_j
+ * around the centre c_j = 1/2 + (j + 1/2)/8, j = ⌊8(|x| − 1/2)⌋, its
+ * coefficients gathered from ERF_TABLE by j, sign restored; ±1 beyond.
+ * NaN and ±0 go through the series (x itself).
+ */
+function erf64(b: Builder, x: string): string {
+  const f = (v: number) => b.scalar(v, "float64");
+  const ax = b.one("Abs", [x]);
+  const z = b.one("Mul", [x, x]);
+  let p = f(at(ERF_SMALL, ERF_SMALL.length - 1, OP));
+  for (let n = ERF_SMALL.length - 2; n >= 0; n--) p = b.one("Add", [b.one("Mul", [p, z]), f(at(ERF_SMALL, n, OP))]);
+  const small = b.one("Add", [x, b.one("Mul", [x, p])]);
+  const inTable = b.one("And", [b.one("GreaterOrEqual", [ax, f(0.5)]), b.one("Less", [ax, f(6)])]);
+  const t = b.one("Where", [inTable, ax, f(0.5)]); // in range, so the index is defined
+  const jf = b.one("Floor", [b.one("Mul", [b.one("Sub", [t, f(0.5)]), f(8)])]);
+  const centre = b.one("Add", [f(0.5), b.one("Mul", [b.one("Add", [jf, f(0.5)]), f(0.125)])]);
+  const h = b.one("Sub", [t, centre]);
+  const j = b.cast(jf, "float64", "int64");
+  const nCentres = ERF_TABLE.length / ERF_TERMS;
+  const coef = (n: number) =>
+    b.one("Gather", [
+      b.tensor(
+        "float64",
+        [nCentres],
+        iota(nCentres).map((k) => at(ERF_TABLE, k * ERF_TERMS + n, OP)),
+      ),
+      j,
+    ]);
+  let q = coef(ERF_TERMS - 1);
+  for (let n = ERF_TERMS - 2; n >= 0; n--) q = b.one("Add", [b.one("Mul", [q, h]), coef(n)]);
+  const positive = b.one("Greater", [x, f(0)]);
+  const table = b.one("Where", [positive, q, b.one("Neg", [q])]);
+  const far = b.one("Where", [positive, f(1), f(-1)]);
+  const big = b.one("Where", [b.one("Less", [ax, f(6)]), table, far]);
+  return b.one("Where", [b.one("GreaterOrEqual", [ax, f(0.5)]), big, small]);
+}
+
 /** The lowering of each primitive ONNX can express; null from a lowering means "not expressible". */
 const LOWER: Record<string, Lower> = {
-  log1p: positional(1, 1, (b, [x], [a], [o]) => [
-    b.one("Log", [b.one("Add", [b.cast(x, a.dtype, o.dtype), b.scalar(1, o.dtype)])]),
-  ]),
-  expm1: positional(1, 1, (b, [x], [a], [o]) => [
-    b.one("Sub", [b.one("Exp", [b.cast(x, a.dtype, o.dtype)]), b.scalar(1, o.dtype)]),
-  ]),
+  log1p: positional(1, 1, (b, [x], [a], [o]) => [inFloat64(b, b.cast(x, a.dtype, o.dtype), o.dtype, log1p)]),
+  expm1: positional(1, 1, (b, [x], [a], [o]) => [inFloat64(b, b.cast(x, a.dtype, o.dtype), o.dtype, expm1)]),
   // softplus x = max(x, 0) + log(1 + exp(-|x|)), the stable form
   softplus: positional(1, 1, (b, [x0], [a], [o]) => {
     const x = b.cast(x0, a.dtype, o.dtype);
@@ -262,21 +397,26 @@ const LOWER: Record<string, Lower> = {
     const tail = b.one("Log", [b.one("Add", [b.one("Exp", [b.one("Neg", [b.one("Abs", [x])])]), one])]);
     return [b.one("Add", [b.one("Max", [x, b.scalar(0, o.dtype)]), tail])];
   }),
+  // onnxruntime's Where has no bool kernel: bool values go through int32
   select: positional(3, 1, (b, [c, x, y], [, ax, ay], [o]) => [
-    b.one("Where", [c, b.cast(x, ax.dtype, o.dtype), b.cast(y, ay.dtype, o.dtype)]),
+    viaInt32(b, o.dtype, (d) => b.one("Where", [c, b.cast(x, ax.dtype, d), b.cast(y, ay.dtype, d)])),
   ]),
-  convert: positional(1, 1, (b, [x], [a], [o]) => [b.cast(x, a.dtype, o.dtype)]),
-  reduce_sum: positional(1, 0, (b, [x], _i, _o, { axes }: { axes: number[] }) =>
-    axes.length === 0 ? [b.one("Identity", [x])] : [b.one("ReduceSum", [x, b.int64s(axes)], { keepdims: 0 })],
+  convert: positional(1, 1, (b, [x], [a], [o]) => [
+    o.dtype === "int32" && isFloat(a.dtype) ? toInt32(b, x, a.dtype) : b.cast(x, a.dtype, o.dtype),
+  ]),
+  reduce_sum: positional(1, 1, (b, [x], [a], [o], { axes }: { axes: number[] }) =>
+    axes.length === 0
+      ? [b.one("Identity", [x])]
+      : [viaInt32(b, o.dtype, (d) => b.one("ReduceSum", [b.cast(x, a.dtype, d), b.int64s(axes)], { keepdims: 0 }))],
   ),
-  reduce_max: positional(1, 0, (b, [x], _i, _o, { axes }) => [reduceExtremum(b, "ReduceMax", x, axes)]),
-  reduce_min: positional(1, 0, (b, [x], _i, _o, { axes }) => [reduceExtremum(b, "ReduceMin", x, axes)]),
-  argmax: positional(1, 0, (b, [x], _i, _o, { axis }) => [
-    b.cast(b.one("ArgMax", [x], { axis, keepdims: 0 }), "int64", "int32"),
-  ]),
-  argmin: positional(1, 0, (b, [x], _i, _o, { axis }) => [
-    b.cast(b.one("ArgMin", [x], { axis, keepdims: 0 }), "int64", "int32"),
-  ]),
+  reduce_max: positional(1, 0, (b, [x], [a], _o, { axes }) => [reduceExtremum(b, "ReduceMax", x, a.dtype, axes)]),
+  reduce_min: positional(1, 0, (b, [x], [a], _o, { axes }) => [reduceExtremum(b, "ReduceMin", x, a.dtype, axes)]),
+  argmax: positional(1, 0, (b, [x], [a], _o, { axis }) => [argExtremum(b, "ArgMax", x, a.dtype, axis)]),
+  argmin: positional(1, 0, (b, [x], [a], _o, { axis }) => [argExtremum(b, "ArgMin", x, a.dtype, axis)]),
+  // floor, ceil and round of an integer are the integer (ONNX defines them for floats only)
+  floor: roundingLowering("Floor"),
+  ceil: roundingLowering("Ceil"),
+  round: roundingLowering("Round"), // half to even in both
   reshape: positional(1, 0, (b, [x], _i, _o, { shape }) => [b.one("Reshape", [x, b.int64s(shape)], { allowzero: 1 })]),
   broadcast: positional(1, 0, (b, [x], _i, _o, { shape }) => [b.one("Expand", [x, b.int64s(shape)])]),
   transpose: positional(1, 0, (b, [x], _i, _o, { perm }) => [b.one("Transpose", [x], { perm })]),
@@ -291,7 +431,10 @@ const LOWER: Record<string, Lower> = {
       : [b.one("Pad", [x, b.int64s([...lo, ...hi])], { mode: "constant" })],
   ),
   concatenate: (b, xs, _i, _o, { axis }) => [b.one("Concat", xs, { axis })],
-  matmul: positional(2, 0, (b, [x, y]) => [b.one("MatMul", [x, y])]),
+  // bool matmul (or of ands) as int32 counts, nonzero is true
+  matmul: positional(2, 1, (b, [x, y], [ax, ay], [o]) => [
+    viaInt32(b, o.dtype, (d) => b.one("MatMul", [b.cast(x, ax.dtype, d), b.cast(y, ay.dtype, d)])),
+  ]),
   // nabla clamps indices (negatives from the end, then into range): Clip to [-n, n-1] and let Gather wrap negatives
   gather: positional(2, 0, (b, [x, i], [a], _o, { axis }) => {
     const n = at(a.shape, axis, OP);
@@ -352,21 +495,23 @@ function atan(b: Builder, z: string, dtype: DType): string {
   const c = b.one("Add", [cos, b.one("Mul", [z, sin])]);
   const t1 = b.one("Add", [t0, b.one("Div", [s, c])]);
   const inf = b.one("Mul", [b.one("Sign", [z]), b.scalar(Math.PI / 2, dtype)]);
-  // z ≠ 0 without Not: onnxruntime fuses Not into Where by swapping the data inputs
-  const nonzero = b.one("Or", [b.one("Less", [z, b.scalar(0, dtype)]), b.one("Greater", [z, b.scalar(0, dtype)])]);
-  return b.one("Where", [nonzero, b.one("Where", [b.one("IsInf", [z]), inf, t1]), z]);
+  return b.one("Where", [nonzero(b, z, dtype), b.one("Where", [b.one("IsInf", [z]), inf, t1]), z]);
 }
 LOWER["atan"] = positional(1, 1, (b, [x], [a], [o]) => [atan(b, b.cast(x, a.dtype, o.dtype), o.dtype)]);
 
 /**
- * tan, asin, acos, cosh: onnxruntime implements Tan, Asin, Acos and Cosh for
- * float32 only, so float64 composes them from operators it has in float64:
+ * tan, asin, acos, cosh, sinh, erf: onnxruntime implements Tan, Asin, Acos,
+ * Cosh, Sinh and Erf for float32 only, so float64 composes them from
+ * operators it has in float64 (sinh: {@link sinh64}, erf: {@link erf64}):
  * tan x = sin x / cos x; asin x = atan(x / √((1 − x)(1 + x))) and
  * acos x = 2 atan(√((1 − x) / (1 + x))), free of cancellation near ±1;
  * cosh x = e^(|x| − ln 2) + e^(−|x| − ln 2), finite up to where cosh is.
- * Each rounds a few times: within a few ulps (the float64 bound of the tests is 1e-12).
+ * Each rounds a few times: within a few ulps (the float64 bound of the tests is 1e-12; sinh and
+ * erf measured within 2 ulps of nabla's eager values, test/onnxEdges.test.ts).
  */
 const FLOAT64_UNARY: Record<string, [string, (b: Builder, x: string) => string]> = {
+  sinh: ["Sinh", sinh64],
+  erf: ["Erf", erf64],
   tan: ["Tan", (b, x) => b.one("Div", [b.one("Sin", [x]), b.one("Cos", [x])])],
   asin: [
     "Asin",
@@ -561,22 +706,67 @@ const lowerCond: Lower = (b, xs, ins, outs, p: CondParams) => {
 };
 LOWER["cond"] = lowerCond;
 
-function reduceExtremum(b: Builder, op: string, x: string, axes: number[]): string {
-  if (axes.length === 0) return b.one("Identity", [x]);
+/** ReduceMax / ReduceMin over `axes` as ONNX has them (NaNs skipped by onnxruntime; no bool kernel). */
+function reduceOp(b: Builder, op: string, x: string, axes: number[]): string {
   // opset 18 moved `axes` from an attribute to an input
   return b.opset >= 18 ? b.one(op, [x, b.int64s(axes)], { keepdims: 0 }) : b.one(op, [x], { axes, keepdims: 0 });
+}
+
+/** Whether any element of the bool tensor `m` along `axes` is true. */
+function anyAlong(b: Builder, m: string, axes: number[]): string {
+  return b.cast(reduceOp(b, "ReduceMax", b.cast(m, "bool", "int32"), axes), "int32", "bool");
+}
+
+/**
+ * reduce_max / reduce_min: NaN wins, as in nabla (and JAX); onnxruntime's
+ * ReduceMax skips NaNs, so a row holding one is set to NaN after the
+ * reduction. bool reduces as int32 (false < true). Reductions over no axes
+ * are identities; nabla rejects empty reduced axes before staging.
+ */
+function reduceExtremum(b: Builder, op: string, x: string, dtype: DType, axes: number[]): string {
+  if (axes.length === 0) return b.one("Identity", [x]);
+  if (dtype === "bool") return b.cast(reduceOp(b, op, b.cast(x, "bool", "int32"), axes), "int32", "bool");
+  const r = reduceOp(b, op, x, axes);
+  if (!isFloat(dtype)) return r;
+  return b.one("Where", [anyAlong(b, b.one("IsNaN", [x]), axes), b.scalar(NaN, dtype), r]);
+}
+
+/**
+ * argmax / argmin: the first index of the extremum (ties: the first, as
+ * onnxruntime's default select_last_index = 0), except that a row holding a
+ * NaN gives the index of its first NaN, as nabla's kernel (onnxruntime skips
+ * NaNs): the ArgMax of the NaN mask. bool compares as int32.
+ */
+function argExtremum(b: Builder, op: string, x: string, dtype: DType, axis: number): string {
+  const x0 = dtype === "bool" ? b.cast(x, "bool", "int32") : x;
+  let r = b.one(op, [x0], { axis, keepdims: 0 });
+  if (isFloat(dtype)) {
+    const nan = b.one("IsNaN", [x]);
+    const firstNan = b.one("ArgMax", [b.cast(nan, "bool", "int32")], { axis, keepdims: 0 });
+    r = b.one("Where", [anyAlong(b, nan, [axis]), firstNan, r]);
+  }
+  return b.cast(r, "int64", "int32");
 }
 
 for (const [p, op] of Object.entries(UNARY))
   LOWER[p] = positional(1, 1, (b, [x], [a], [o]) => [b.one(op, [b.cast(x, a.dtype, o.dtype)])]);
 for (const [p, op] of Object.entries(ARITH))
-  LOWER[p] = positional(2, 1, (b, [x, y], [ax, ay], [o]) => [
-    b.one(op, [b.cast(x, ax.dtype, o.dtype), b.cast(y, ay.dtype, o.dtype)]),
-  ]);
+  LOWER[p] = positional(2, 1, (b, [x, y], [ax, ay], [o]) => {
+    // int32 division: nabla divides the numbers (in float64) and stores the quotient as int32 (ToInt32:
+    // truncated, wrapped, 0 for ±∞ and NaN); onnxruntime's integer Div fails on a zero divisor
+    if (p === "div" && !isFloat(o.dtype))
+      return o.dtype === "int32"
+        ? [toInt32(b, b.one("Div", [b.cast(x, ax.dtype, "float64"), b.cast(y, ay.dtype, "float64")]), "float64")]
+        : null;
+    // ONNX has no bool arithmetic: bool computes in int32, nonzero is true
+    return [viaInt32(b, o.dtype, (d) => b.one(op, [b.cast(x, ax.dtype, d), b.cast(y, ay.dtype, d)]))];
+  });
 for (const [p, op] of Object.entries(COMPARE))
   LOWER[p] = positional(2, 0, (b, [x, y], [ax, ay]) => {
-    // nabla compares the numbers themselves: mixed dtypes compare exactly in float64
-    const d: DType = ax.dtype === ay.dtype ? ax.dtype : "float64";
+    // nabla compares the numbers themselves: mixed dtypes compare exactly in float64; ONNX orders no
+    // bools (false < true as int32)
+    const same: DType = ax.dtype === "bool" && op !== "Equal" ? "int32" : ax.dtype;
+    const d: DType = ax.dtype === ay.dtype ? same : "float64";
     const r = b.one(op, [b.cast(x, ax.dtype, d), b.cast(y, ay.dtype, d)]);
     return [p === "ne" ? b.one("Not", [r]) : r];
   });
@@ -637,6 +827,8 @@ function lowerEquation(b: Builder, e: Equation, names: Map<Var, string>): string
 
 function checkNames(what: string, given: readonly string[] | undefined, n: number, prefix: string): string[] {
   if (given === undefined) return iota(n).map((i) => `${prefix}_${i}`);
+  if (!Array.isArray(given))
+    throw new NablaError(`${OP}: ${what} must be an array of names, one per array leaf, got ${fmtValue(given)}`);
   if (given.length !== n) throw new NablaError(`${OP}: ${what} lists ${given.length} name(s) for ${n} array leaves`);
   if (given.some((s) => typeof s !== "string" || s.length === 0 || s.startsWith("%")))
     throw new NablaError(`${OP}: ${what} must be non-empty strings not starting with "%"`);
@@ -660,14 +852,17 @@ const IR_VERSION: Record<number, number> = { 17: 8, 18: 8, 19: 9, 20: 9, 21: 10 
 export function exportOnnx(
   f: (...args: never[]) => unknown,
   exampleArgs: readonly unknown[],
-  options: OnnxOptions = {},
+  options?: OnnxOptions,
 ): Uint8Array {
-  const opset = options.opset ?? 17;
-  if (!Object.hasOwn(IR_VERSION, opset)) throw new NablaError(`${OP}: opset ${opset} is not supported (17 to 21)`);
+  f = fnArg(OP, f);
   if (!Array.isArray(exampleArgs)) throw new NablaError(`${OP}: exampleArgs must be an array of the arguments`);
+  const o = readOptions(OP, options, ["opset", "inputNames", "outputNames"]);
+  const opset: unknown = o.opset ?? 17;
+  if (typeof opset !== "number" || !Object.hasOwn(IR_VERSION, opset))
+    throw new NablaError(`${OP}: opset ${fmtValue(opset)} is not supported (17 to 21)`);
   const { graph } = stage(OP, f, exampleArgs);
-  const inNames = checkNames("inputNames", options.inputNames, graph.inVars.length, "input");
-  const outNames = checkNames("outputNames", options.outputNames, graph.outs.length, "output");
+  const inNames = checkNames("inputNames", o.inputNames, graph.inVars.length, "input");
+  const outNames = checkNames("outputNames", o.outputNames, graph.outs.length, "output");
   if (new Set([...inNames, ...outNames]).size !== inNames.length + outNames.length)
     throw new NablaError(`${OP}: input and output names must be distinct`);
   const outVars = graph.outs.map((v) => {

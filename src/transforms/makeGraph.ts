@@ -23,7 +23,7 @@ export function makeGraph<A extends unknown[] = DefaultArgs>(
   options: { optimize?: boolean | OptimizeLevel } = {},
 ): (...args: ArrayParams<A>) => Graph {
   f = fnArg("makeGraph", f);
-  const o = readOptions("makeGraph", options).optimize;
+  const o = readOptions("makeGraph", options, ["optimize"]).optimize;
   if (o !== undefined && o !== true && o !== false && o !== "exact" && o !== "full")
     throw new NablaError(`makeGraph: optimize must be a boolean, "exact" or "full", got ${String(o)}`);
   const level: OptimizeLevel | null = o === true ? "exact" : o === false || o === undefined ? null : o;
@@ -31,7 +31,7 @@ export function makeGraph<A extends unknown[] = DefaultArgs>(
     const [xs, def] = flattenToArrays(args, "makeGraph");
     const stage = newTrace("makeGraph", (m: MainTrace) => new StagingTrace(m, "makeGraph", true));
     try {
-      const ins = xs.map((x) => stage.newInput(avalOf(x)));
+      const ins = xs.map((x) => stage.newInput(avalOf(x), true));
       const [outs] = flattenToArrays(f(...(unflatten(def, ins) as A)), "makeGraph", "the output");
       const g = stage.build(ins as StagingTracer[], outs);
       return level === null ? g : optimize(g, level, { staged: true });
