@@ -231,6 +231,28 @@ describe("losses", () => {
     );
   });
 
+  it("softmaxCrossEntropy with probabilities and a logit masked by −∞: 0·log 0 = 0, finite value and gradient", () => {
+    // closed forms: the masked class drops out, so the row is the cross-entropy over the other two classes,
+    // and d/dz = softmax(z) − p with softmax 0 at the masked class
+    const z = nb.array([[-Infinity, 0, 1]]);
+    const p = nb.array([[0, 0.5, 0.5]]);
+    expectClose(nn.softmaxCrossEntropy(z, p), [Math.log(1 + Math.E) - 0.5], [1], TOL);
+    const g = nb.grad((zz: nb.NDArray) => nb.sum(nn.softmaxCrossEntropy(zz, p)))(z);
+    expectClose(g, [0, 1 / (1 + Math.E) - 0.5, Math.E / (1 + Math.E) - 0.5], [1, 3], TOL);
+    // mass on a masked class is an infinite loss, not 0
+    expect(nn.softmaxCrossEntropy(z, [[0.5, 0.5, 0]]).item()).toBe(Infinity);
+    // with finite logits a zero label keeps its derivative −logSoftmax(z)_j (soft labels that are learned)
+    const zf = [[2, -1, 0.5]];
+    const gl = nb.grad((pp: nb.NDArray) => nb.sum(nn.softmaxCrossEntropy(zf, pp)))(nb.array([[0, 0.4, 0.6]]));
+    const r = zf[0]!;
+    expectClose(
+      gl,
+      r.map((v) => -(v - lse(r))),
+      [1, 3],
+      TOL,
+    );
+  });
+
   it("softmaxCrossEntropy: out-of-range integer labels give NaN; mismatched shapes throw ShapeError", () => {
     const l = vals(nn.softmaxCrossEntropy(logits, int([3, -1])));
     expect(l.every(Number.isNaN)).toBe(true);
@@ -485,5 +507,25 @@ describe("initialisers", () => {
       expect(() => nn.orthogonal(nb.random.key(0), [3])).toThrow(/^orthogonal: shape/);
       expect(() => nn.orthogonal(nb.random.key(0), [3, 3], { columnAxis: 2 })).toThrow(/^orthogonal: columnAxis/);
     });
+  });
+});
+
+describe("options", () => {
+  it("an unknown option key (a typo) or a non-boolean flag throws NablaError naming the function", () => {
+    const bad = <T>(o: Record<string, unknown>): T => o as T;
+    const key = nb.random.key(0);
+    expect(() => nn.gelu([1], bad({ approx: false }))).toThrow(
+      /^gelu: unknown option "approx" \(the options are "approximate"\)/,
+    );
+    expect(() => nn.gelu([1], bad({ approximate: "false" }))).toThrow(/^gelu: approximate must be true or false/);
+    expect(() => nn.huber([1], [0], bad({ delta_: 2 }))).toThrow(/^huber: unknown option "delta_"/);
+    expect(() => nn.oneHot([0], 2, bad({ dtyp: "float32" }))).toThrow(/^oneHot: unknown option "dtyp"/);
+    expect(() => nn.heNormal(key, [3, 2], bad({ dtyp: "float32" }))).toThrow(/^heNormal: unknown option "dtyp"/);
+    expect(() => nn.orthogonal(key, [3, 2], bad({ column: 0 }))).toThrow(/^orthogonal: unknown option "column"/);
+    expect(() => nn.computeFans([3, 2], bad({ in: 0 }))).toThrow(/^computeFans: unknown option "in"/);
+    expect(() => nn.gelu([1], bad({ approx: false }))).toThrow(nb.NablaError);
+    // the documented keys still work
+    expect(nn.gelu([1], { approximate: false }).shape).toEqual([1]);
+    expect(nn.heNormal(key, [3, 2], { dtype: "float32", inAxis: 0, outAxis: 1 }).dtype).toBe("float32");
   });
 });

@@ -544,6 +544,30 @@ describe("errors", () => {
     expect(() => optim.adam(0.1, 3 as unknown as optim.AdamOptions)).toThrow(/^adam: options/);
   });
 
+  it("an unknown option key (a typo) or a non-boolean flag throws, naming the optimiser and the options", () => {
+    const bad = <T>(o: Record<string, unknown>): T => o as T;
+    expect(() => optim.adam(0.1, bad({ beta1: 0.8 }))).toThrow(/^adam: unknown option "beta1" \(the options are "b1"/);
+    expect(() => optim.adamw(0.1, bad({ weight_decay: 0.1 }))).toThrow(
+      /^adamw: unknown option "weight_decay".*"weightDecay"/,
+    );
+    expect(() => optim.sgd(0.1, bad({ momentun: 0.9 }))).toThrow(/^sgd: unknown option "momentun"/);
+    expect(() => optim.rmsprop(0.1, bad({ centred: true }))).toThrow(/^rmsprop: unknown option "centred"/);
+    expect(() => optim.adagrad(0.1, bad({ initialAccumulator: 0.1 }))).toThrow(/^adagrad: unknown option/);
+    expect(() => optim.sgd(0.1, bad({ momentum: 0.9, nesterov: "false" }))).toThrow(
+      /^sgd: nesterov must be true or false, got "false"/,
+    );
+    expect(() => optim.rmsprop(0.1, bad({ centered: 1 }))).toThrow(/^rmsprop: centered must be true or false, got 1/);
+    expect(() => optim.exponentialDecay(1, 10, 0.5, 0, "no" as unknown as boolean)).toThrow(
+      /^exponentialDecay: staircase must be true or false/,
+    );
+    // every documented key is still accepted
+    optim.adam(0.1, { b1: 0.8, b2: 0.9, eps: 1e-6, epsRoot: 0 });
+    optim.adamw(0.1, { b1: 0.8, weightDecay: 0.1 });
+    optim.sgd(0.1, { momentum: 0.9, nesterov: true });
+    optim.rmsprop(0.1, { decay: 0.9, eps: 1e-8, initialScale: 0, centered: true, momentum: 0.5, nesterov: true });
+    optim.adagrad(0.1, { initialAccumulatorValue: 0.1, eps: 1e-7 });
+  });
+
   it("mismatched trees throw ShapeError naming the update, with the structures or shapes", () => {
     const opt = optim.adam(0.1);
     const s = opt.init({ w: nb.zeros([2]) });
@@ -563,5 +587,70 @@ describe("errors", () => {
     expect(() => opt.update([nb.zeros([2])], s)).toThrow(/^adamw\.update: params are required/);
     expect(() => opt.update([nb.zeros([2])], {} as typeof s, [nb.zeros([2])])).toThrow(/^adamw\.update: state must be/);
     expect(() => optim.chain(optim.sgd(1)).update([nb.zeros([2])], [] as never)).toThrow(/^chain\.update: state/);
+  });
+
+  it("shape mismatches name both trees correctly and print shapes as every other message does ([2,2])", () => {
+    const p = { w: nb.zeros([2, 2]) };
+    // applyUpdates compares the updates against the params (not "the update leaf")
+    expect(() => optim.applyUpdates(p, { w: nb.zeros([3]) })).toThrow(
+      /^applyUpdates: updates leaf 0 has shape \[3\], but the params leaf has \[2,2\]$/,
+    );
+    expect(() => optim.applyUpdates(p, { v: nb.zeros([2, 2]) } as never)).toThrow(
+      /^applyUpdates: updates has structure .*, but the params have /,
+    );
+    const o = optim.sgd(0.1);
+    expect(() => o.update({ w: nb.zeros([3]) }, o.init(p), p)).toThrow(
+      /^sgd\.update: params leaf 0 has shape \[2,2\], but the updates leaf has \[3\]$/,
+    );
+    const a = optim.adam(0.1);
+    expect(() => a.update({ w: nb.zeros([3, 1]) }, a.init(p))).toThrow(
+      /^adam\.update: state\.mu leaf 0 has shape \[2,2\], but the updates leaf has \[3,1\]$/,
+    );
+  });
+
+  it("a state with other keys than init's (another optimiser's, other options') throws, uniformly", () => {
+    const p = { w: nb.zeros([2]) };
+    const g = { w: nb.ones([2]) };
+    const opts: [string, optim.GradientTransformation][] = [
+      ["sgd", optim.sgd(0.1)],
+      ["sgd", optim.sgd(0.1, { momentum: 0.9 })],
+      ["adam", optim.adam(0.1)],
+      ["adamw", optim.adamw(0.1)],
+      ["rmsprop", optim.rmsprop(0.1)],
+      ["rmsprop", optim.rmsprop(0.1, { centered: true, momentum: 0.5 })],
+      ["adagrad", optim.adagrad(0.1)],
+    ];
+    const states = opts.map(([, t]) => t.init(p) as Record<string, unknown>);
+    const keysOf = (s: Record<string, unknown>) => Object.keys(s).sort().join(",");
+    opts.forEach(([name, t]) => {
+      const own = t.init(p) as Record<string, unknown>;
+      // its own state (from init, and from a previous update) is accepted
+      const [, next] = t.update(g, own, p);
+      t.update(g, next, p);
+      // every state with other keys is refused, naming the update and the keys
+      states.forEach((other) => {
+        if (keysOf(other) === keysOf(own)) return;
+        const run = () => t.update(g, other, p);
+        expect(run).toThrow(nb.NablaError);
+        expect(run).toThrow(
+          new RegExp(`^${name}\\.update: state must be the value returned by init.*expected the keys`),
+        );
+      });
+      // an extra key is refused too, as is a count that is not an int32 scalar
+      expect(() => t.update(g, { ...own, extra: 1 }, p)).toThrow(/expected the keys .*got .*extra/);
+      expect(() => t.update(g, { ...own, count: nb.zeros([]) }, p)).toThrow(
+        /count must be an int32 scalar, got float64\[\]/,
+      );
+    });
+    // sgd given adam's state: the case that was silently accepted
+    expect(() => optim.sgd(0.1).update(g, optim.adam(0.1).init(p), p)).toThrow(
+      /^sgd\.update: state must be .*expected the keys count, got count, mu, nu$/,
+    );
+    // clipByGlobalNorm's state is init's empty object, and nothing else
+    const clip = optim.clipByGlobalNorm(1);
+    clip.update(g, clip.init(p));
+    expect(() => clip.update(g, optim.adam(0.1).init(p) as never)).toThrow(
+      /^clipByGlobalNorm\.update: state must be the value returned by init .*count, mu, nu/,
+    );
   });
 });

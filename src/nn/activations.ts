@@ -4,7 +4,7 @@
  */
 import * as nb from "../index.js";
 import type { ArrayLike, NDArray } from "../index.js";
-import { checkNumber, floatInput, readOptions } from "./common.js";
+import { checkBool, checkNumber, floatInput, readOptions } from "./common.js";
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
@@ -19,7 +19,8 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
  */
 export function gelu(x: ArrayLike, options?: { approximate?: boolean }): NDArray {
   const a = floatInput("gelu", x);
-  const approximate = readOptions("gelu", options).approximate ?? true;
+  const approximate =
+    checkBool("gelu", "approximate", readOptions("gelu", options, ["approximate"]).approximate) ?? true;
   const inner = approximate
     ? nb.tanh(nb.mul(nb.add(a, nb.mul(nb.mul(nb.mul(a, a), a), 0.044715)), SQRT_2_OVER_PI))
     : nb.erf(nb.mul(a, Math.SQRT1_2));

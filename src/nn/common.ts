@@ -3,7 +3,7 @@ import * as nb from "../index.js";
 import type { ArrayLike, NDArray } from "../index.js";
 import { rethrow } from "../optim/leaves.js";
 
-export { checkNumber, readOptions } from "../optim/leaves.js";
+export { checkBool, checkNumber, readOptions } from "../optim/leaves.js";
 
 /** Runs `f`, prefixing any NablaError's message with `op`. */
 export function guard<T>(op: string, f: () => T): T {

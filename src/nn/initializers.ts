@@ -62,7 +62,7 @@ function axisOf(op: string, name: string, axis: number, rank: number, shape: rea
  * nn.computeFans([3, 3, 16, 32]); // [144, 288]
  */
 export function computeFans(shape: Shape, options?: { inAxis?: number; outAxis?: number }): [number, number] {
-  const o = readOptions("computeFans", options);
+  const o = readOptions("computeFans", options, ["inAxis", "outAxis"]);
   return fans("computeFans", checkShapeArg("computeFans", shape, 2), o.inAxis, o.outAxis);
 }
 
@@ -108,7 +108,7 @@ function truncatedStandardNormal(key: ArrayLike, shape: number[]): NDArray {
 function varianceScaling(op: string, scale: number, mode: Mode, distribution: Distribution) {
   return (key: ArrayLike, shape: Shape, options?: InitOptions): NDArray => {
     const s = checkShapeArg(op, shape, 2);
-    const o = readOptions(op, options);
+    const o = readOptions(op, options, ["dtype", "inAxis", "outAxis"]);
     const dtype = floatDType(op, o.dtype);
     const [fanIn, fanOut] = fans(op, s, o.inAxis, o.outAxis);
     const fan = mode === "fanIn" ? fanIn : mode === "fanOut" ? fanOut : (fanIn + fanOut) / 2;
@@ -203,7 +203,7 @@ export function orthogonal(
 ): NDArray {
   const op = "orthogonal";
   const s = checkShapeArg(op, shape, 2);
-  const o = readOptions(op, options);
+  const o = readOptions(op, options, ["dtype", "scale", "columnAxis"]);
   const dtype = floatDType(op, o.dtype);
   const scale = checkNumber(op, "scale", o.scale ?? 1);
   const col = axisOf(op, "columnAxis", o.columnAxis ?? -1, s.length, s);

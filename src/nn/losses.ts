@@ -27,7 +27,7 @@ export function oneHot(labels: ArrayLike, n: number, options?: { dtype?: DType }
   const op = "oneHot";
   const l = labelInput(op, labels);
   if (!Number.isInteger(n) || n < 0) throw new nb.ShapeError(`${op}: n must be a non-negative integer, got ${n}`);
-  const dtype = readOptions(op, options).dtype ?? "float64";
+  const dtype = readOptions(op, options, ["dtype"]).dtype ?? "float64";
   const classes = nb.arange(n).astype(l.dtype === "int32" ? "int32" : "float64");
   return guard(op, () => nb.astype(nb.equal(nb.expandDims(l, -1), classes), dtype));
 }
@@ -38,7 +38,8 @@ export function oneHot(labels: ArrayLike, n: number, options?: { dtype?: DType }
  * int32 labels of shape `logits.shape[:-1]` are class indices
  * (`logsumexp(z) − z[label]`; labels outside `[0, n)` give NaN), float
  * labels of shape `logits.shape` are probabilities
- * (`−Σ labels · logSoftmax(z)`).
+ * (`−Σ labels · logSoftmax(z)`, with `0 · log 0 = 0` where a logit is −∞,
+ * so masked classes with label 0 add nothing).
  *
  * @example
  * import * as nb from "nabla";
@@ -68,7 +69,11 @@ export function softmaxCrossEntropy(logits: ArrayLike, labels: ArrayLike): NDArr
     throw new nb.ShapeError(
       `${op}: probability labels must have the shape of the logits ${fmt(z.shape)}, got ${fmt(l.shape)} (use int32 labels for class indices)`,
     );
-  return nb.neg(nb.sum(nb.mul(l, nb.logSoftmax(z, -1)), -1));
+  // 0·log p is 0 where p = 0 (a logit masked with −inf), the convention of optax's safe cross-entropy.
+  // Only there: elsewhere the derivative with respect to a zero label stays −log p.
+  const lsm = nb.logSoftmax(z, -1);
+  const masked = nb.logicalAnd(nb.equal(l, 0), nb.equal(lsm, -Infinity));
+  return nb.neg(nb.sum(nb.where(masked, 0, nb.mul(l, lsm)), -1));
 }
 
 /**
@@ -115,7 +120,7 @@ export function huber(predictions: ArrayLike, targets: ArrayLike, options?: { de
   const op = "huber";
   const p = floatInput(op, predictions, "predictions");
   const t = floatInput(op, targets, "targets");
-  const delta = checkNumber(op, "delta", readOptions(op, options).delta ?? 1, { lo: 0, openLo: true });
+  const delta = checkNumber(op, "delta", readOptions(op, options, ["delta"]).delta ?? 1, { lo: 0, openLo: true });
   return guard(op, () => {
     const abs = nb.abs(nb.sub(p, t));
     const quadratic = nb.minimum(abs, delta);

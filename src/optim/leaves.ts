@@ -2,7 +2,7 @@
  * Internal helpers of `nabla/optim`: flattening trees of gradients and state
  * slots with checks that name the public function, and argument validation.
  */
-import { at } from "../core/errors.js";
+import { at, fmtShape } from "../core/errors.js";
 import { readOptions as readOptionsChecked } from "../core/options.js";
 import * as nb from "../index.js";
 import type { NDArray } from "../index.js";
@@ -27,21 +27,26 @@ export function arrayLeaves(op: string, what: string, tree: unknown): [NDArray[]
   return [arrays, def];
 }
 
-/** Float leaves with structure `def` (checked), for trees that must match the gradients. */
+/**
+ * Leaves of `tree` (named `what` in messages) with structure `def` and the shapes of `like`, both
+ * checked: `likeWhat` names the tree `def` and `like` come from ("updates" in an optimiser's update,
+ * "params" in applyUpdates).
+ */
 export function matchingLeaves(
   op: string,
   what: string,
   tree: unknown,
   def: Structure,
   like: readonly NDArray[],
+  likeWhat: string,
 ): NDArray[] {
   const [leaves, d] = arrayLeaves(op, what, tree);
-  if (!d.equals(def)) throw new nb.ShapeError(`${op}: ${what} has structure ${d}, but the updates have ${def}`);
+  if (!d.equals(def)) throw new nb.ShapeError(`${op}: ${what} has structure ${d}, but the ${likeWhat} have ${def}`);
   leaves.forEach((l, i) => {
     const g = at(like, i, "matchingLeaves");
     if (!sameShape(l.shape, g.shape))
       throw new nb.ShapeError(
-        `${op}: ${what} leaf ${i} has shape [${l.shape.join(", ")}], but the update leaf has [${g.shape.join(", ")}]`,
+        `${op}: ${what} leaf ${i} has shape ${fmtShape(l.shape)}, but the ${likeWhat} leaf has ${fmtShape(g.shape)}`,
       );
   });
   return leaves;
@@ -88,9 +93,24 @@ export function checkNumber(
   return x;
 }
 
-/** Reads an options object (`undefined` allowed) through the one options validator; anything else throws. */
-export function readOptions<O extends object>(op: string, options: O | undefined): Partial<O> {
-  return readOptionsChecked(op, options);
+/**
+ * Reads an options object (`undefined` allowed) through the one options validator: anything but a plain
+ * object, or a key not among `keys` (a typo such as `beta1` for `b1`), throws.
+ */
+export function readOptions<O extends object>(
+  op: string,
+  options: O | undefined,
+  keys: readonly (keyof O & string)[],
+): Partial<O> {
+  return readOptionsChecked(op, options, keys);
+}
+
+/** `x` when it is `undefined` or a boolean; anything else (`"false"`, 0, 1) throws. */
+export function checkBool(op: string, name: string, x: unknown): boolean | undefined {
+  if (x === undefined || typeof x === "boolean") return x;
+  throw new nb.NablaError(
+    `${op}: ${name} must be true or false, got ${typeof x === "string" ? JSON.stringify(x) : String(x)}`,
+  );
 }
 
 /**

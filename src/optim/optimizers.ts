@@ -4,10 +4,10 @@
  * the step count and applies the learning rate (optax's
  * `scale_by_learning_rate`: updates are `−lr(count) · direction`).
  */
-import { at as elementAt } from "../core/errors.js";
+import { at as elementAt, fmtShape, fmtValue } from "../core/errors.js";
 import * as nb from "../index.js";
 import type { NDArray } from "../index.js";
-import { arrayLeaves, checkNumber, countFloat, floatLeaves, matchingLeaves, readOptions } from "./leaves.js";
+import { arrayLeaves, checkBool, checkNumber, countFloat, floatLeaves, matchingLeaves, readOptions } from "./leaves.js";
 import type { ArrayTree, GradientTransformation, LearningRate, StateKind, StateOf } from "./types.js";
 
 const INT32_MAX = 2147483647;
@@ -41,16 +41,33 @@ function checkLearningRate(op: string, lr: unknown): LearningRate {
   throw new nb.NablaError(`${op}: learningRate must be a finite number or a schedule function, got ${String(lr)}`);
 }
 
+/** The keys of a state object, sorted, for messages ("count, mu, nu"). */
+function stateKeys(keys: readonly string[]): string {
+  return keys.length === 0 ? "none" : [...keys].sort().join(", ");
+}
+
+/**
+ * An optimiser's state, checked: a plain object whose keys are exactly `count` (an int32 scalar) and
+ * the optimiser's slots, so that another optimiser's state (adam's given to sgd) or one made with
+ * other options (rmsprop's centered state given to an uncentered rmsprop) throws rather than being
+ * read in part.
+ */
 function readState(op: string, state: unknown, slots: readonly string[]): Record<string, unknown> & { count: NDArray } {
-  const s = state as Record<string, unknown> | null;
-  const ok =
-    s !== null &&
-    typeof s === "object" &&
-    s.count instanceof nb.NDArray &&
-    s.count.dtype === "int32" &&
-    s.count.ndim === 0 &&
-    slots.every((k) => k in s);
-  if (!ok) throw new nb.NablaError(`${op}: state must be the value returned by init or by a previous update`);
+  const expected = ["count", ...slots];
+  const bad = (why: string): never => {
+    throw new nb.NablaError(`${op}: state must be the value returned by init or by a previous update; ${why}`);
+  };
+  if (state === null || typeof state !== "object" || Array.isArray(state) || state instanceof nb.NDArray)
+    return bad(`got ${fmtValue(state)}`);
+  const s = state as Record<string, unknown>;
+  const keys = Object.keys(s);
+  if (keys.length !== expected.length || !expected.every((k) => Object.prototype.hasOwnProperty.call(s, k)))
+    return bad(`expected the keys ${stateKeys(expected)}, got ${stateKeys(keys)}`);
+  const c = s.count;
+  if (!(c instanceof nb.NDArray) || c.dtype !== "int32" || c.ndim !== 0)
+    return bad(
+      `its count must be an int32 scalar, got ${c instanceof nb.NDArray ? `${c.dtype}${fmtShape(c.shape)}` : fmtValue(c)}`,
+    );
   return s as Record<string, unknown> & { count: NDArray };
 }
 
@@ -67,9 +84,9 @@ function optimizer<K extends StateKind>(name: string, lr: LearningRate, rule: Ru
     const op = `${name}.update`;
     const [gs, def] = floatLeaves(op, "updates", updates);
     const s = readState(op, state, slotNames);
-    const slotLeaves = slotNames.map((k) => matchingLeaves(op, `state.${k}`, s[k], def, gs));
+    const slotLeaves = slotNames.map((k) => matchingLeaves(op, `state.${k}`, s[k], def, gs, "updates"));
     let ps: NDArray[] | undefined;
-    if (params !== undefined) ps = matchingLeaves(op, "params", params, def, gs);
+    if (params !== undefined) ps = matchingLeaves(op, "params", params, def, gs, "updates");
     else if (rule.needsParams) throw new nb.NablaError(`${op}: params are required (weight decay uses them)`);
     const count = s.count;
     const next = nb.where(nb.less(count, INT32_MAX), nb.add(count, 1), count);
@@ -234,9 +251,9 @@ export function sgd(
 ): GradientTransformation<SgdKind> {
   const op = "sgd";
   const lr = checkLearningRate(op, learningRate);
-  const o = readOptions(op, options);
+  const o = readOptions(op, options, ["momentum", "nesterov"]);
   const momentum = o.momentum === undefined ? undefined : checkNumber(op, "momentum", o.momentum, { lo: 0 });
-  const nesterov = o.nesterov ?? false;
+  const nesterov = checkBool(op, "nesterov", o.nesterov) ?? false;
   if (nesterov && momentum === undefined) throw new nb.NablaError(`${op}: nesterov needs a momentum`);
   return optimizer<SgdKind>(op, lr, {
     slots: momentum === undefined ? {} : { trace: zerosSlot },
@@ -262,6 +279,8 @@ export interface AdamOptions {
   /** Added to the second moment inside the square root (default 0). */
   epsRoot?: number;
 }
+
+const ADAM_KEYS = ["b1", "b2", "eps", "epsRoot"] as const;
 
 function adamRule(op: string, o: Partial<AdamOptions>, weightDecay: number | null): Rule {
   const b1 = checkNumber(op, "b1", o.b1 ?? 0.9, { lo: 0, hi: 1 });
@@ -307,7 +326,7 @@ function adamRule(op: string, o: Partial<AdamOptions>, weightDecay: number | nul
  */
 export function adam(learningRate: LearningRate, options?: AdamOptions): GradientTransformation<AdamKind> {
   const lr = checkLearningRate("adam", learningRate);
-  return optimizer<AdamKind>("adam", lr, adamRule("adam", readOptions("adam", options), null));
+  return optimizer<AdamKind>("adam", lr, adamRule("adam", readOptions("adam", options, ADAM_KEYS), null));
 }
 
 /**
@@ -331,7 +350,7 @@ export function adamw(
 ): GradientTransformation<AdamKind> {
   const op = "adamw";
   const lr = checkLearningRate(op, learningRate);
-  const o = readOptions(op, options);
+  const o = readOptions(op, options, [...ADAM_KEYS, "weightDecay"]);
   const wd = checkNumber(op, "weightDecay", o.weightDecay ?? 1e-4);
   return optimizer<AdamKind>(op, lr, adamRule(op, o, wd));
 }
@@ -364,13 +383,13 @@ export function rmsprop(
 ): GradientTransformation<RmspropKind> {
   const op = "rmsprop";
   const lr = checkLearningRate(op, learningRate);
-  const o = readOptions(op, options);
+  const o = readOptions(op, options, ["decay", "eps", "initialScale", "centered", "momentum", "nesterov"]);
   const decay = checkNumber(op, "decay", o.decay ?? 0.9, { lo: 0, hi: 1 });
   const eps = checkNumber(op, "eps", o.eps ?? 1e-8, { lo: 0 });
   const initialScale = checkNumber(op, "initialScale", o.initialScale ?? 0, { lo: 0 });
-  const centered = o.centered ?? false;
+  const centered = checkBool(op, "centered", o.centered) ?? false;
   const momentum = o.momentum === undefined ? undefined : checkNumber(op, "momentum", o.momentum, { lo: 0 });
-  const nesterov = o.nesterov ?? false;
+  const nesterov = checkBool(op, "nesterov", o.nesterov) ?? false;
   if (nesterov && momentum === undefined) throw new nb.NablaError(`${op}: nesterov needs a momentum`);
   const slots: Record<string, (p: NDArray) => NDArray> = { nu: fullSlot(initialScale) };
   if (centered) slots.mu = zerosSlot;
@@ -411,7 +430,7 @@ export function adagrad(
 ): GradientTransformation<AdagradKind> {
   const op = "adagrad";
   const lr = checkLearningRate(op, learningRate);
-  const o = readOptions(op, options);
+  const o = readOptions(op, options, ["initialAccumulatorValue", "eps"]);
   const init = checkNumber(op, "initialAccumulatorValue", o.initialAccumulatorValue ?? 0.1, { lo: 0 });
   const eps = checkNumber(op, "eps", o.eps ?? 1e-7, { lo: 0 });
   return optimizer<AdagradKind>(op, lr, {
@@ -455,8 +474,15 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyK
   const init = (): Record<string, never> => ({});
   const update = (updates: unknown, state: unknown): [unknown, unknown] => {
     const [gs, def] = floatLeaves(`${op}.update`, "updates", updates);
-    if (state === null || typeof state !== "object")
-      throw new nb.NablaError(`${op}.update: state must be the value returned by init`);
+    // as the optimisers' states (readState): exactly the keys init gives, here none
+    if (state === null || typeof state !== "object" || Array.isArray(state) || Object.keys(state).length !== 0)
+      throw new nb.NablaError(
+        `${op}.update: state must be the value returned by init (an empty object), got ${
+          state === null || typeof state !== "object" || Array.isArray(state)
+            ? fmtValue(state)
+            : `an object with the keys ${stateKeys(Object.keys(state))}`
+        }`,
+      );
     const dt = countFloat(...gs);
     const norm = nb.sqrt(
       gs.reduce<NDArray>((acc, g) => nb.add(acc, nb.astype(nb.sum(nb.square(g)), dt)), nb.zeros([], { dtype: dt })),
@@ -536,7 +562,7 @@ export function chain<Ks extends readonly StateKind[]>(
 export function applyUpdates<P>(params: P, updates: NoInfer<ArrayTree<P>>): ArrayTree<P> {
   const op = "applyUpdates";
   const [ps, def] = arrayLeaves(op, "params", params);
-  const us = matchingLeaves(op, "updates", updates, def, ps);
+  const us = matchingLeaves(op, "updates", updates, def, ps, "params");
   const out = ps.map((p, i) => nb.astype(nb.add(p, elementAt(us, i, "applyUpdates")), p.dtype));
   return nb.tree.unflatten(def, out) as ArrayTree<P>;
 }

@@ -6,7 +6,7 @@
  */
 import * as nb from "../index.js";
 import type { ArrayLike, NDArray } from "../index.js";
-import { checkNumber, countFloat, rethrow } from "./leaves.js";
+import { checkBool, checkNumber, countFloat, rethrow } from "./leaves.js";
 import type { Schedule } from "./types.js";
 
 function countOf(op: string, count: ArrayLike): NDArray {
@@ -59,6 +59,7 @@ export function exponentialDecay(
   checkNumber(op, "decayRate", decayRate);
   if (decayRate === 0) throw new nb.NablaError(`${op}: decayRate must be non-zero`);
   checkNumber(op, "transitionBegin", transitionBegin, { lo: 0 });
+  checkBool(op, "staircase", staircase);
   if (endValue !== undefined) checkNumber(op, "endValue", endValue);
   return (count) => {
     const c = nb.sub(countOf(op, count), transitionBegin);
