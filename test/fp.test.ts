@@ -12,6 +12,7 @@ import * as RA from "fp-ts/lib/ReadonlyArray.js";
 import { contramap } from "fp-ts/lib/Eq.js";
 import * as nb from "../src/index.js";
 import * as nbf from "../src/fp/index.js";
+import { nablaError } from "./support/assert.js";
 
 const SEED = 20240611;
 const opts = { seed: SEED, numRuns: 100 };
@@ -330,5 +331,56 @@ describe("Semigroup and Monoid instances", () => {
     const summed = concatAll(nbf.getMonoidSum([2]))(fs.map((f) => nb.grad(f)(x)));
     const expected = [0.2, -0.9].map((v) => Math.cos(v) + 2 * v);
     values(summed).forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 14));
+  });
+});
+
+describe("bad input: errors name the nabla/fp function called", () => {
+  it("getMonoidSum / getMonoidProduct check the shape and dtype themselves (not zeros / ones)", () => {
+    expect(nablaError(() => nbf.getMonoidSum([-1]), "getMonoidSum")).toBeInstanceOf(nb.ShapeError);
+    expect(nablaError(() => nbf.getMonoidProduct([-1]), "getMonoidProduct")).toBeInstanceOf(nb.ShapeError);
+    nablaError(() => nbf.getMonoidSum("2" as never), "getMonoidSum");
+    nablaError(() => nbf.getMonoidProduct([2, 1.5]), "getMonoidProduct");
+    expect(nablaError(() => nbf.getMonoidSum([2], "f64" as never), "getMonoidSum")).toBeInstanceOf(nb.DTypeError);
+    expect(nablaError(() => nbf.getMonoidProduct([2], "f64" as never), "getMonoidProduct")).toBeInstanceOf(
+      nb.DTypeError,
+    );
+    // the valid calls are unchanged
+    expect(Array.from(nbf.getMonoidSum([2], "int32").empty.toTypedArray())).toEqual([0, 0]);
+    expect(nbf.getMonoidProduct([]).empty.item()).toBe(1);
+  });
+
+  it("attempt and liftE refuse a non-function with a NablaError (not a TypeError)", () => {
+    nablaError(() => nbf.attempt(3 as never), "attempt");
+    nablaError(() => nbf.liftE(3 as never), "liftE");
+    // a thunk returning undefined is fine
+    expect(E.isRight(nbf.attempt(() => undefined))).toBe(true);
+  });
+
+  it("the E variants of the transforms name themselves when the transform cannot be built", () => {
+    expect(nablaError(() => nbf.gradE(3 as never), "gradE").message).not.toMatch(/^gradE: grad:/);
+    const e = nablaError(() => nbf.gradE(nb.sin, { argnum: 1 } as never), "gradE");
+    expect(e.message).toContain('unknown option "argnum"');
+    nablaError(() => nbf.valueAndGradE(3 as never), "valueAndGradE");
+    nablaError(() => nbf.jacfwdE(nb.sin, { argnum: 0 } as never), "jacfwdE");
+    nablaError(() => nbf.jacrevE(3 as never), "jacrevE");
+    nablaError(() => nbf.hessianE(3 as never), "hessianE");
+  });
+
+  it("the instances check their arguments and name themselves", () => {
+    nablaError(() => nbf.EqNDArray.equals(3 as never, nb.ones([1])), "EqNDArray.equals");
+    nablaError(() => nbf.EqNDArray.equals(nb.ones([1]), [1] as never), "EqNDArray.equals");
+    nablaError(
+      () => nbf.EqNDArray.equals({ dtype: "float64", shape: [1] } as never, { dtype: "float64", shape: [1] } as never),
+      "EqNDArray.equals",
+    );
+    nablaError(() => nbf.ShowNDArray.show(null as never), "ShowNDArray.show");
+    const sum = nablaError(() => nbf.SemigroupSum.concat(nb.ones([2]), nb.ones([3])), "SemigroupSum.concat");
+    expect(sum).toBeInstanceOf(nb.ShapeError);
+    expect(sum.message).toContain("[2]");
+    const prod = nablaError(
+      () => concatAll(nbf.getMonoidProduct([2]))([nb.ones([2]), nb.ones([3])]),
+      "SemigroupProduct.concat",
+    );
+    expect(prod).toBeInstanceOf(nb.ShapeError);
   });
 });

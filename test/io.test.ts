@@ -26,6 +26,7 @@ import {
 } from "../src/io/index.js";
 import * as nodeIo from "../src/io/index.js";
 import * as browserIo from "../src/io/index.browser.js";
+import { nablaError } from "./support/assert.js";
 
 const enc = new TextEncoder();
 
@@ -871,5 +872,54 @@ describe("the browser build of nabla/io", () => {
     expect(inputs.some((f) => f.endsWith("src/io/codec.ts"))).toBe(true);
     expect(inputs.filter((f) => f.startsWith("node:") || f.endsWith("src/io/node.ts"))).toEqual([]);
     expect(result.outputFiles[0]!.text).not.toMatch(/node:fs/);
+  });
+});
+
+describe("bad input: nabla/io", () => {
+  it("holey arrays are refused as tree.flatten refuses them (a hole is not an undefined entry)", () => {
+    // eslint-disable-next-line no-sparse-arrays
+    const holey = [nb.ones([1]), , nb.zeros([1])];
+    expect(() => nb.tree.flatten(holey)).toThrow(/hole/); // the rule saveSafetensors follows
+    const e = nablaError(() => saveSafetensors({ s: holey }), "saveSafetensors");
+    expect(e.message).toContain("hole");
+    expect(e.message).toContain("index 1");
+    expect(e.message).toContain('"s"');
+    // deeper, and at the root
+    nablaError(() => saveSafetensors({ a: [{ b: new Array(2) }] }), "saveSafetensors");
+    nablaError(() => saveSafetensors(new Array(1)), "saveSafetensors");
+    // an explicit undefined entry is still a kept empty node
+    const back = loadSafetensors(saveSafetensors([nb.ones([1]), undefined])) as unknown[];
+    expect(back.length).toBe(2);
+    expect(1 in back).toBe(true);
+    expect(back[1]).toBeUndefined();
+  });
+
+  it("unknown option keys are refused (a typo would drop the metadata silently), and metadata must be a plain object", () => {
+    const tree = { a: nb.ones([1]) };
+    const e = nablaError(() => saveSafetensors(tree, { metdata: { k: "v" } } as never), "saveSafetensors");
+    expect(e.message).toBe('saveSafetensors: unknown option "metdata" (the options are "metadata")');
+    nablaError(() => saveSafetensors(tree, 3 as never), "saveSafetensors");
+    nablaError(() => saveSafetensors(tree, { metadata: new Map([["k", "v"]]) } as never), "saveSafetensors");
+    const dir = mkdtempSync(join(tmpdir(), "nabla-io-opts-"));
+    try {
+      const path = join(dir, "x.safetensors");
+      nablaError(() => saveFile(path, tree, { metdata: {} } as never), "saveFile");
+      nablaError(() => saveFile(path, [nb.ones([1]), , nb.ones([1])]), "saveFile"); // eslint-disable-line no-sparse-arrays
+      expect(() => readFileSync(path)).toThrow(); // nothing written
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("safetensorsName and safetensorsPath check their arguments", () => {
+    nablaError(() => safetensorsName("a" as never), "safetensorsName");
+    nablaError(() => safetensorsName(undefined as never), "safetensorsName");
+    nablaError(() => safetensorsName([{}] as never), "safetensorsName");
+    nablaError(() => safetensorsName([1.5]), "safetensorsName"); // "1.5" would split back into two keys
+    nablaError(() => safetensorsName([-1]), "safetensorsName");
+    nablaError(() => safetensorsName(new Array(1)), "safetensorsName");
+    nablaError(() => safetensorsPath(3 as never), "safetensorsPath");
+    nablaError(() => safetensorsPath(["a"] as never), "safetensorsPath");
+    expect(safetensorsName(["layers", 0, "w"])).toBe("layers.0.w");
   });
 });

@@ -20,6 +20,7 @@ import {
   type Domain,
 } from "../src/testing/index.js";
 import { fcSettings } from "./support/rng.js";
+import { nablaError } from "./support/assert.js";
 
 type NDArray = nb.NDArray;
 
@@ -385,5 +386,161 @@ describe("arbitraries stay in their domains", () => {
       ),
       opts,
     );
+  });
+});
+
+describe("bad input: checkGrads, numericalJvp and the arbitraries throw NablaErrors naming themselves", () => {
+  // sin in value, with the derivative 5·t instead of cos(x)·t: every check in every mode must fail
+  const wrongRule = nb.customJvp(
+    (x: NDArray) => nb.sin(x),
+    ([x]: NDArray[], [t]: NDArray[]) => [nb.sin(x!), nb.mul(t!, 5)],
+  );
+
+  it("the wrong rule is caught with valid modes (control)", () => {
+    gradCheckError(() => checkGrads(wrongRule, [nb.ones([2])], { order: 1, modes: ["fwd"] }));
+    gradCheckError(() => checkGrads(wrongRule, [nb.ones([2])], { order: 1, modes: ["rev"] }));
+  });
+
+  it.each([
+    ["misspelt", ["fwrd"]],
+    ["empty", []],
+    ["long names", ["forward", "reverse"]],
+    ["repeated", ["fwd", "fwd"]],
+    ["one valid, one not", ["fwd", "backward"]],
+    ["a string", "fwd"],
+    ["holey", [, "rev"]], // eslint-disable-line no-sparse-arrays
+  ] as [string, unknown][])("modes %s (%j) throws instead of checking nothing", (_what, modes) => {
+    const e = nablaError(
+      () => checkGrads(wrongRule, [nb.ones([2])], { modes } as unknown as { modes: ("fwd" | "rev")[] }),
+      "checkGrads",
+    );
+    expect(e).not.toBeInstanceOf(GradCheckError);
+    expect(e.message).toMatch(/^checkGrads: modes must be a non-empty array of distinct modes "fwd" and "rev"/);
+  });
+
+  it("unknown options are refused with the standard message (a typo would check with the defaults)", () => {
+    const e = nablaError(() => checkGrads(nb.sin, [nb.ones([2])], { tol: 1 } as never), "checkGrads");
+    expect(e.message).toBe(
+      'checkGrads: unknown option "tol" (the options are "order", "modes", "eps", "atol", "rtol", "seed")',
+    );
+    nablaError(() => checkGrads(wrongFirst, [X], { order: 1, atol: 100, rtol: 0, Seed: 1 } as never), "checkGrads");
+    nablaError(() => checkGrads(nb.sin, [X], [] as never), "checkGrads");
+  });
+
+  it.each([
+    ["order", 0],
+    ["order", 1.5],
+    ["order", "2"],
+    ["order", Infinity],
+    ["eps", 0],
+    ["eps", -1e-5],
+    ["eps", NaN],
+    ["eps", "1e-5"],
+    ["atol", -1],
+    ["atol", Infinity],
+    ["rtol", "0.1"],
+    ["rtol", NaN],
+    ["seed", 1.5],
+    ["seed", "7"],
+  ] as [string, unknown][])("option %s = %j is refused", (key, value) => {
+    const e = nablaError(() => checkGrads(nb.sin, [X], { order: 1, [key]: value }), "checkGrads");
+    expect(e.message).toMatch(new RegExp(`^checkGrads: ${key} must be`));
+  });
+
+  it("valid edge values of the options are accepted (atol = rtol = 0 is exact comparison)", () => {
+    expect(() => checkGrads(nb.sin, [X], { order: 1, eps: 1e-4, atol: 1e-6, rtol: 1e-6, seed: -3 })).not.toThrow();
+    // zero tolerances still leave the difference quotient's own error estimate: a correct linear map passes
+    expect(() => checkGrads((x: NDArray) => nb.mul(x, 2), [X], { order: 1, atol: 0, rtol: 0 })).not.toThrow();
+  });
+
+  it("errors name checkGrads, not the jvp/vjp it calls: a non-function, int32 arguments, bad outputs", () => {
+    nablaError(() => checkGrads(3 as never, [nb.ones([2])]), "checkGrads");
+    const int = nablaError(() => checkGrads(nb.sin, [nb.array([1, 2], { dtype: "int32" })]), "checkGrads");
+    expect(int).toBeInstanceOf(nb.DTypeError);
+    expect(int.message).toContain("int32");
+    nablaError(() => checkGrads(nb.sin, nb.ones([2]) as never), "checkGrads");
+    nablaError(() => checkGrads(nb.sin, [{ a: "x" }] as never), "checkGrads");
+    nablaError(() => checkGrads((_x: NDArray) => "not an array" as never, [X]), "checkGrads");
+    nablaError(() => checkGrads((_x: NDArray) => undefined as never, [X]), "checkGrads");
+    // errors of the operations f calls keep their own names
+    const inF = nablaError(() => checkGrads((x: NDArray) => nb.add(x, nb.ones([5])), [X]), "add");
+    expect(inF).toBeInstanceOf(nb.ShapeError);
+  });
+
+  it("numericalJvp checks its arguments and names itself", () => {
+    const x: [NDArray] = [nb.ones([2])];
+    const sin = (v: NDArray) => nb.sin(v);
+    const e = nablaError(() => numericalJvp(sin, x, x, "1" as never), "numericalJvp");
+    expect(e.message).toMatch(/^numericalJvp: eps must be a finite number > 0, got the string "1"/);
+    for (const eps of [0, -1e-3, NaN, Infinity]) nablaError(() => numericalJvp(sin, x, x, eps), "numericalJvp");
+    nablaError(() => numericalJvp(sin, nb.ones([2]) as never, nb.ones([2]) as never), "numericalJvp");
+    nablaError(() => numericalJvp(sin, x, nb.ones([2]) as never), "numericalJvp");
+    nablaError(() => numericalJvp(3 as never, x, x), "numericalJvp");
+    nablaError(() => numericalJvp(sin, [{ a: "x" }] as never, [{ a: "x" }] as never), "numericalJvp");
+    nablaError(() => numericalJvp(((_x: NDArray) => "y") as never, x, x), "numericalJvp");
+    // and the valid call still works: d sin(0)[1] = 1 up to the central-difference error
+    const [d] = numericalJvp((v: NDArray) => [nb.sin(v)], [nb.array(0)], [nb.array(1)], 1e-4);
+    expect(Math.abs(d!.item() - 1)).toBeLessThan(1e-8);
+  });
+
+  it("arbShape: an empty range, unknown keys and bad values throw NablaError when the arbitrary is built", () => {
+    const e = nablaError(() => arbShape({ minRank: 3, maxRank: 1 }), "arbShape");
+    expect(e.message).toContain("minRank 3 > maxRank 1");
+    expect(nablaError(() => arbShape({ maxDim: 0 }), "arbShape").message).toContain(
+      "minDim 1 (the default) > maxDim 0",
+    );
+    nablaError(() => arbShape({ maxrank: 2 } as never), "arbShape");
+    nablaError(() => arbShape({ maxRank: "2" } as never), "arbShape");
+    nablaError(() => arbShape({ minDim: -1 }), "arbShape");
+    nablaError(() => arbShape({ maxRank: 1.5 }), "arbShape");
+    nablaError(() => arbShape(3 as never), "arbShape");
+    // zero-length axes are allowed
+    fc.assert(
+      fc.property(arbShape({ minDim: 0, maxDim: 0, minRank: 1 }), (s) => s.every((d) => d === 0)),
+      opts,
+    );
+  });
+
+  it("arbArray: an unknown domain lists the valid ones; bad keys, bounds, dtypes and shapes throw", () => {
+    const e = nablaError(() => arbArray({ domain: "positve" as Domain }), "arbArray");
+    for (const d of ["bounded", "any", "positive", "unit", "nonzero", "integer", "half", "distinct"])
+      expect(e.message).toContain(`"${d}"`);
+    nablaError(() => arbArray({ min: 3, max: 1 }), "arbArray");
+    nablaError(() => arbArray({ domain: "positive", min: -1 }), "arbArray");
+    nablaError(() => arbArray({ domain: "integer", min: 0.2, max: 0.8 }), "arbArray");
+    nablaError(() => arbArray({ domain: "half", min: 0.1, max: 0.4 }), "arbArray");
+    nablaError(() => arbArray({ min: NaN }), "arbArray");
+    nablaError(() => arbArray({ max: "3" } as never), "arbArray");
+    nablaError(() => arbArray({ dtype: "f64" as never }), "arbArray");
+    nablaError(() => arbArray({ dtpye: "float32" } as never), "arbArray");
+    nablaError(() => arbArray({ shape: [2, -1] }), "arbArray");
+    nablaError(() => arbArray({ shape: "x" as never }), "arbArray");
+    expect(nablaError(() => arbArray({ shape: { minRank: 3, maxRank: 1 } }), "arbArray").message).toContain(
+      "shape.minRank 3 > shape.maxRank 1",
+    );
+    nablaError(() => arbArray({ shape: { maxrank: 1 } as never }), "arbArray");
+    nablaError(() => arbArray({ dtype: "int32", min: 0, max: 2 ** 32 }), "arbArray");
+  });
+
+  it("arbBroadcastShapes, arbBroadcastPair, arbSpdMatrix and arbProgram check their options", () => {
+    nablaError(() => arbBroadcastShapes(-1), "arbBroadcastShapes");
+    nablaError(() => arbBroadcastShapes(2, { maxrank: 2 } as never), "arbBroadcastShapes");
+    nablaError(() => arbBroadcastShapes(2, { maxDim: 0 }), "arbBroadcastShapes");
+    nablaError(() => arbBroadcastPair({ maxRank: -1 }), "arbBroadcastPair");
+    nablaError(() => arbBroadcastPair({ maxdim: 2 } as never), "arbBroadcastPair");
+    // the arrays' options are checked at once, and a `shape` among them (which the pair decides) is refused
+    nablaError(() => arbBroadcastPair({ arrays: [{}, { domain: "x" as Domain }] }), "arbBroadcastPair");
+    nablaError(() => arbBroadcastPair({ arrays: { shape: [2] } as never }), "arbBroadcastPair");
+    nablaError(() => arbBroadcastPair({ arrays: [{}] as never }), "arbBroadcastPair");
+    nablaError(() => arbBroadcastPair({ arrays: { min: 2, max: 1 } }), "arbBroadcastPair");
+    expect(nablaError(() => arbSpdMatrix({ minN: 3, maxN: 1 }), "arbSpdMatrix").message).toContain("minN 3 > maxN 1");
+    nablaError(() => arbSpdMatrix(1.5), "arbSpdMatrix");
+    nablaError(() => arbSpdMatrix({ size: 3 } as never), "arbSpdMatrix");
+    nablaError(() => arbSpdMatrix({ dtype: "int32" as never }), "arbSpdMatrix");
+    nablaError(() => arbSpdMatrix({ n: 2, maxN: 3 }), "arbSpdMatrix");
+    nablaError(() => arbProgram({ maxdepth: 2 } as never), "arbProgram");
+    nablaError(() => arbProgram({ maxDim: 0 }), "arbProgram");
+    nablaError(() => arbProgram({ maxDepth: -1 }), "arbProgram");
+    nablaError(() => arbProgram({ inputBound: NaN }), "arbProgram");
   });
 });

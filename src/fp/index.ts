@@ -25,6 +25,8 @@ import type { Monoid } from "fp-ts/lib/Monoid.js";
 import type { Semigroup } from "fp-ts/lib/Semigroup.js";
 import type { Show } from "fp-ts/lib/Show.js";
 import * as nb from "../index.js";
+import { describe } from "../core/pytree.js";
+import { dtypeArg, shapeArg } from "../ops/validate.js";
 import type {
   ArgnumsOf,
   ArrayLike,
@@ -55,6 +57,34 @@ export type Result<A> = Either<nb.NablaError, A>;
 // ---------------------------------------------------------------------------
 // Either-returning variants
 
+/** Throws NablaError naming `fn` unless `f` is a function. */
+function fnCheck(fn: string, f: unknown, what: string): void {
+  if (typeof f !== "function") throw new nb.NablaError(`${fn}: expected a function for ${what}, got ${describe(f)}`);
+}
+
+/**
+ * Runs `make` (creating a transformed function, e.g. `nb.grad(f, options)`): a NablaError it throws
+ * (a bad `f` or options) is thrown again naming `fn`, the public function called (`gradE`), in place
+ * of its namesake `inner` (`grad`).
+ */
+function creating<A>(fn: string, inner: string, make: () => A): A {
+  try {
+    return make();
+  } catch (e) {
+    throw renamed(fn, inner, e);
+  }
+}
+
+/** `e` with its message's leading `inner: ` replaced by `fn: ` (a NablaError of the same class). */
+function renamed(fn: string, inner: string, e: unknown): unknown {
+  if (!(e instanceof nb.NablaError) || e.message.startsWith(`${fn}: `)) return e;
+  const Ctor = e.constructor as new (message: string) => nb.NablaError;
+  const rest = e.message.startsWith(`${inner}: `) ? e.message.slice(inner.length + 2) : e.message;
+  const out = new Ctor(`${fn}: ${rest}`);
+  Object.defineProperty(out, "cause", { value: e, configurable: true, writable: true });
+  return out;
+}
+
 /**
  * Runs `thunk`, returning `Right(value)`, or `Left(error)` if it throws a
  * NablaError; any other exception is rethrown.
@@ -63,6 +93,7 @@ export type Result<A> = Either<nb.NablaError, A>;
  * nbf.attempt(() => nb.add([1, 2], [3, 4]));    // Right(array([4., 6.]))
  */
 export function attempt<A>(thunk: () => A): Result<A> {
+  fnCheck("attempt", thunk, "the thunk");
   try {
     return right(thunk());
   } catch (e) {
@@ -79,6 +110,7 @@ export function attempt<A>(thunk: () => A): Result<A> {
  * safeMatmul(nb.eye(2), nb.ones([3])); // Left(ShapeError: matmul: shapes [2,2] and [3] are not aligned)
  */
 export function liftE<Args extends readonly unknown[], R>(f: (...args: Args) => R): (...args: Args) => Result<R> {
+  fnCheck("liftE", f, "f");
   return (...args) => attempt(() => f(...args));
 }
 
@@ -107,7 +139,7 @@ export function gradE<
   f: (...args: A) => R,
   options?: O,
 ): <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => Result<GradResult<X, R, O>> {
-  const g = nb.grad(f, options);
+  const g = creating("gradE", "grad", () => nb.grad(f, options));
   return <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => attempt(() => g<X>(...args));
 }
 
@@ -124,7 +156,7 @@ export function valueAndGradE<
   f: (...args: A) => R,
   options?: O,
 ): <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => Result<ValueAndGradResult<X, R, O>> {
-  const g = nb.valueAndGrad(f, options);
+  const g = creating("valueAndGradE", "valueAndGrad", () => nb.valueAndGrad(f, options));
   return <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => attempt(() => g<X>(...args));
 }
 
@@ -189,7 +221,7 @@ export function jacfwdE<
   f: (...args: A) => R,
   options?: O,
 ): <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => Result<JacobianOf<X, R, O>> {
-  const g = nb.jacfwd(f, options);
+  const g = creating("jacfwdE", "jacfwd", () => nb.jacfwd(f, options));
   return <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => attempt(() => g<X>(...args));
 }
 
@@ -206,7 +238,7 @@ export function jacrevE<
   f: (...args: A) => R,
   options?: O,
 ): <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => Result<JacobianOf<X, R, O>> {
-  const g = nb.jacrev(f, options);
+  const g = creating("jacrevE", "jacrev", () => nb.jacrev(f, options));
   return <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => attempt(() => g<X>(...args));
 }
 
@@ -223,12 +255,17 @@ export function hessianE<
   f: (...args: A) => R,
   options?: O,
 ): <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => Result<HessianOf<X, R, O>> {
-  const g = nb.hessian(f, options);
+  const g = creating("hessianE", "hessian", () => nb.hessian(f, options));
   return <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => attempt(() => g<X>(...args));
 }
 
 // ---------------------------------------------------------------------------
 // instances
+
+/** Throws NablaError naming `fn` unless `x` is an NDArray. */
+function ndarrayArg(fn: string, x: unknown, what: string): void {
+  if (!(x instanceof nb.NDArray)) throw new nb.NablaError(`${fn}: ${what} must be an NDArray, got ${describe(x)}`);
+}
 
 function sameShape(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
@@ -243,6 +280,8 @@ function sameShape(a: Shape, b: Shape): boolean {
  */
 export const EqNDArray: Eq<NDArray> = {
   equals(x, y) {
+    ndarrayArg("EqNDArray.equals", x, "x");
+    ndarrayArg("EqNDArray.equals", y, "y");
     if (x === y) return true;
     if (x.dtype !== y.dtype || !sameShape(x.shape, y.shape)) return false;
     const a = x.toTypedArray();
@@ -262,7 +301,10 @@ export const EqNDArray: Eq<NDArray> = {
  * nbf.ShowNDArray.show(nb.array([1, 2])); // "array([1., 2.])"
  */
 export const ShowNDArray: Show<NDArray> = {
-  show: (x) => x.toString(),
+  show: (x) => {
+    ndarrayArg("ShowNDArray.show", x, "x");
+    return x.toString();
+  },
 };
 
 /**
@@ -271,7 +313,7 @@ export const ShowNDArray: Show<NDArray> = {
  * nbf.SemigroupSum.concat(nb.array([1, 2]), nb.array([10, 20])); // array([11., 22.])
  */
 export const SemigroupSum: Semigroup<NDArray> = {
-  concat: (x, y) => nb.add(x, y),
+  concat: (x, y) => creating("SemigroupSum.concat", "add", () => nb.add(x, y)),
 };
 
 /**
@@ -280,7 +322,7 @@ export const SemigroupSum: Semigroup<NDArray> = {
  * nbf.SemigroupProduct.concat(nb.array([1, 2]), nb.array([10, 20])); // array([10., 40.])
  */
 export const SemigroupProduct: Semigroup<NDArray> = {
-  concat: (x, y) => nb.mul(x, y),
+  concat: (x, y) => creating("SemigroupProduct.concat", "mul", () => nb.mul(x, y)),
 };
 
 /**
@@ -292,7 +334,9 @@ export const SemigroupProduct: Semigroup<NDArray> = {
  * concatAll(nbf.getMonoidSum([2]))([]);                                   // array([0., 0.])
  */
 export function getMonoidSum(shape: Shape, dtype: DType = "float64"): Monoid<NDArray> {
-  return { concat: SemigroupSum.concat, empty: nb.zeros(shape, { dtype }) };
+  const s = shapeArg("getMonoidSum", shape);
+  const dt = dtypeArg("getMonoidSum", dtype, "float64");
+  return { concat: SemigroupSum.concat, empty: nb.zeros(s, { dtype: dt }) };
 }
 
 /**
@@ -303,5 +347,7 @@ export function getMonoidSum(shape: Shape, dtype: DType = "float64"): Monoid<NDA
  * concatAll(nbf.getMonoidProduct([2]))([nb.array([1, 2]), nb.array([3, 4])]); // array([3., 8.])
  */
 export function getMonoidProduct(shape: Shape, dtype: DType = "float64"): Monoid<NDArray> {
-  return { concat: SemigroupProduct.concat, empty: nb.ones(shape, { dtype }) };
+  const s = shapeArg("getMonoidProduct", shape);
+  const dt = dtypeArg("getMonoidProduct", dtype, "float64");
+  return { concat: SemigroupProduct.concat, empty: nb.ones(s, { dtype: dt }) };
 }

@@ -21,6 +21,8 @@
  */
 import { DTypeError, NDArray, NablaError, ShapeError, TracerError, array } from "../index.js";
 import type { DType } from "../index.js";
+import { fmtValue } from "../core/errors.js";
+import { readOptions } from "../core/options.js";
 import { Json, JsonNumber, parseJson } from "./json.js";
 
 /**
@@ -247,6 +249,16 @@ const WRITE: Readonly<Record<DType, { name: string; size: number }>> = {
  * safetensorsName(["a.b", "c%"]);      // "a%2Eb.c%25"
  */
 export function safetensorsName(path: readonly (string | number)[]): string {
+  if (!Array.isArray(path))
+    throw new NablaError(`safetensorsName: path must be an array of keys and indices, got ${fmtValue(path)}`);
+  for (let i = 0; i < path.length; i++) {
+    if (!Object.hasOwn(path, i)) throw new NablaError(`safetensorsName: path has a hole at index ${i} (a holey array)`);
+    const k: unknown = path[i];
+    if (typeof k !== "string" && !(typeof k === "number" && Number.isSafeInteger(k) && k >= 0))
+      throw new NablaError(
+        `safetensorsName: path[${i}] must be a string key or a non-negative integer index, got ${fmtValue(k)}`,
+      );
+  }
   const name = path.map((k) => String(k).replace(/%/g, "%25").replace(/\./g, "%2E")).join(".");
   return name === "__metadata__" ? "%5F_metadata__" : name;
 }
@@ -259,6 +271,7 @@ export function safetensorsName(path: readonly (string | number)[]): string {
  * safetensorsPath("a%2Eb.c%25"); // ["a.b", "c%"]
  */
 export function safetensorsPath(name: string): string[] {
+  if (typeof name !== "string") throw new NablaError(`safetensorsPath: name must be a string, got ${fmtValue(name)}`);
   // the pattern matches these three escapes only
   return name.split(".").map((k) => k.replace(/%(?:25|2E|5F)/g, (m) => (m === "%25" ? "%" : m === "%2E" ? "." : "_")));
 }
@@ -299,6 +312,8 @@ interface Leaf {
 
 /** Writes `tree` as safetensors bytes; `fn` names the public function in error messages. */
 export function encodeSafetensors(tree: unknown, options: SaveSafetensorsOptions | undefined, fn: string): Uint8Array {
+  // read once, before the tree: a typo (`metdata`) would otherwise drop the metadata silently
+  const opts = readOptions(fn, options, ["metadata"]);
   const leaves: Leaf[] = [];
   const ancestors = new Set<object>();
   const at = (path: string[]) => (path.length === 0 ? "the root" : quote(path.join(".")));
@@ -328,7 +343,14 @@ export function encodeSafetensors(tree: unknown, options: SaveSafetensorsOptions
     let out: string;
     if (Array.isArray(x)) {
       const parts: string[] = [];
-      for (let i = 0; i < x.length; i++) parts.push(walk(x[i], [...path, String(i)]));
+      for (let i = 0; i < x.length; i++) {
+        // as tree.flatten: a hole is not an `undefined` entry (it would load back as one)
+        if (!Object.hasOwn(x, i))
+          throw new NablaError(
+            `${fn}: holey array at ${at(path)}: index ${i} of an array of length ${x.length} is empty`,
+          );
+        parts.push(walk(x[i], [...path, String(i)]));
+      }
       out = `[${parts.join(",")}]`;
     } else {
       const parts: string[] = [];
@@ -344,9 +366,9 @@ export function encodeSafetensors(tree: unknown, options: SaveSafetensorsOptions
   const skeleton = walk(tree, []);
 
   const meta: [string, string][] = [];
-  const user: unknown = options?.metadata;
+  const user: unknown = opts.metadata;
   if (user !== undefined) {
-    if (user === null || typeof user !== "object" || Array.isArray(user))
+    if (user === null || typeof user !== "object" || !isPlainObject(user))
       throw new NablaError(`${fn}: options.metadata must be an object of strings, got ${describe(user)}`);
     for (const [k, v] of Object.entries(user)) {
       if (typeof v !== "string")

@@ -1,5 +1,7 @@
 /** fast-check arbitraries for shapes, arrays in a domain, broadcast-compatible shapes and SPD matrices. */
-import { at } from "../core/errors.js";
+import { at, fmtValue } from "../core/errors.js";
+import { readOptions } from "../core/options.js";
+import { MAX_NDIM, dtypeArg, intArg, numberArg, shapeArg } from "../ops/validate.js";
 import fc from "fast-check";
 import * as nb from "../index.js";
 
@@ -26,14 +28,55 @@ export interface ShapeOptions {
   maxDim?: number;
 }
 
+// ---------------------------------------------------------------------------
+// option checks: every arbitrary reads its options here, so a typo (`maxrank`), a wrong type or an
+// empty range throws a NablaError naming the function called when the arbitrary is built, not a
+// TypeError or a fast-check error when it is sampled
+
+const MAX_INT = 2 ** 31 - 1;
+
+/** An integer option in [min, max] (undefined: `dflt`). */
+function intOpt(fn: string, name: string, v: unknown, dflt: number, min: number, max = MAX_INT): number {
+  return v === undefined ? dflt : intArg(fn, name, v, { min, max }, nb.NablaError);
+}
+
+/** A finite number option (undefined stays undefined). */
+function numOpt(fn: string, name: string, v: unknown): number | undefined {
+  return v === undefined ? undefined : numberArg(fn, name, v, true);
+}
+
+/** Throws unless lo <= hi; says which bound was a default. */
+function ordered(fn: string, lo: [string, number, unknown], hi: [string, number, unknown]): void {
+  const show = ([name, v, given]: [string, number, unknown]) =>
+    `${name} ${v}${given === undefined ? " (the default)" : ""}`;
+  if (lo[1] > hi[1]) throw new nb.NablaError(`${fn}: ${show(lo)} > ${show(hi)}: the range is empty`);
+}
+
+const SHAPE_KEYS = ["minRank", "maxRank", "minDim", "maxDim"] as const;
+
+/** {@link ShapeOptions} read and checked (`prefix` names where they sit, e.g. "shape." in arbArray). */
+function shapeOptions(fn: string, opts: unknown, prefix = ""): Required<ShapeOptions> {
+  const o = readOptions(fn, opts as ShapeOptions | undefined, SHAPE_KEYS);
+  const minRank = intOpt(fn, `${prefix}minRank`, o.minRank, 0, 0, MAX_NDIM);
+  const maxRank = intOpt(fn, `${prefix}maxRank`, o.maxRank, 3, 0, MAX_NDIM);
+  const minDim = intOpt(fn, `${prefix}minDim`, o.minDim, 1, 0);
+  const maxDim = intOpt(fn, `${prefix}maxDim`, o.maxDim, 4, 0);
+  ordered(fn, [`${prefix}minRank`, minRank, o.minRank], [`${prefix}maxRank`, maxRank, o.maxRank]);
+  ordered(fn, [`${prefix}minDim`, minDim, o.minDim], [`${prefix}maxDim`, maxDim, o.maxDim]);
+  return { minRank, maxRank, minDim, maxDim };
+}
+
+function shapesOf(o: Required<ShapeOptions>): fc.Arbitrary<number[]> {
+  return fc.array(fc.integer({ min: o.minDim, max: o.maxDim }), { minLength: o.minRank, maxLength: o.maxRank });
+}
+
 /**
  * Shapes: arrays of axis lengths.
  * @example
  * fc.assert(fc.property(arbShape({ maxRank: 2 }), (s) => s.length <= 2));
  */
 export function arbShape(opts: ShapeOptions = {}): fc.Arbitrary<number[]> {
-  const { minRank = 0, maxRank = 3, minDim = 1, maxDim = 4 } = opts;
-  return fc.array(fc.integer({ min: minDim, max: maxDim }), { minLength: minRank, maxLength: maxRank });
+  return shapesOf(shapeOptions("arbShape", opts));
 }
 
 /**
@@ -73,11 +116,16 @@ export interface ArrayOptions {
   domain?: Domain;
 }
 
-function shapeArb(s: ArrayOptions["shape"]): fc.Arbitrary<readonly number[]> {
-  if (s === undefined) return arbShape();
-  if (Array.isArray(s)) return fc.constant(s as readonly number[]);
-  if (s instanceof fc.Arbitrary) return s;
-  return arbShape(s as ShapeOptions);
+/** The `shape` option of {@link arbArray}: a fixed shape, an arbitrary of shapes, or {@link ShapeOptions}. */
+function shapeArb(fn: string, s: unknown): fc.Arbitrary<readonly number[]> {
+  if (s === undefined) return shapesOf(shapeOptions(fn, {}));
+  if (Array.isArray(s)) return fc.constant(shapeArg(fn, s, "shape"));
+  if (s instanceof fc.Arbitrary) return s as fc.Arbitrary<readonly number[]>;
+  if (typeof s !== "object" || s === null)
+    throw new nb.NablaError(
+      `${fn}: shape must be a shape, an arbitrary of shapes or shape options {minRank, maxRank, minDim, maxDim}, got ${fmtValue(s)}`,
+    );
+  return shapesOf(shapeOptions(fn, s, "shape."));
 }
 
 export const sizeOfShape = (s: Shape): number => s.reduce((p, d) => p * d, 1);
@@ -89,7 +137,9 @@ export const sizeOfShape = (s: Shape): number => s.reduce((p, d) => p * d, 1);
  */
 const unitDraw = fc.noBias(fc.integer({ min: 0, max: 2 ** 30 })).map((k) => k / 2 ** 30);
 
-function domainBounds(domain: Domain, min: number | undefined, max: number | undefined): [number, number] {
+const DOMAINS: readonly Domain[] = ["bounded", "any", "positive", "unit", "nonzero", "integer", "half", "distinct"];
+
+function domainBounds(fn: string, domain: Domain, min: number | undefined, max: number | undefined): [number, number] {
   const dflt: Record<Domain, [number, number]> = {
     bounded: [-3, 3],
     any: [-1e3, 1e3],
@@ -102,9 +152,18 @@ function domainBounds(domain: Domain, min: number | undefined, max: number | und
   };
   const lo = min ?? dflt[domain][0];
   const hi = max ?? dflt[domain][1];
-  if (!(lo <= hi)) throw new RangeError(`arbArray: empty domain [${lo}, ${hi}]`);
+  if (!(lo <= hi)) throw new nb.NablaError(`${fn}: empty domain [${lo}, ${hi}] (min > max)`);
   if ((domain === "positive" || domain === "nonzero") && !(lo > 0))
-    throw new RangeError(`arbArray: domain "${domain}" needs min > 0, got ${lo}`);
+    throw new nb.NablaError(`${fn}: domain "${domain}" needs min > 0, got ${lo}`);
+  if (domain === "integer" && Math.ceil(lo) > Math.floor(hi))
+    throw new nb.NablaError(`${fn}: domain "integer" has no integer in [${lo}, ${hi}]`);
+  if (domain === "half" && Math.ceil(2 * lo) > Math.floor(2 * hi))
+    throw new nb.NablaError(`${fn}: domain "half" has no multiple of 1/2 in [${lo}, ${hi}]`);
+  if (
+    (domain === "integer" || domain === "half") &&
+    !(Number.isSafeInteger(Math.ceil(2 * lo)) && Number.isSafeInteger(Math.floor(2 * hi)))
+  )
+    throw new nb.NablaError(`${fn}: domain "${domain}" needs bounds within ±2^52, got [${lo}, ${hi}]`);
   return [lo, hi];
 }
 
@@ -157,10 +216,35 @@ function makeArray(vals: readonly number[], shape: Shape, dtype: DType): NDArray
  * fc.assert(fc.property(arbArray({ shape: [3], domain: "positive" }), (x) => nb.min(x).item() > 0));
  */
 export function arbArray(opts: ArrayOptions = {}): fc.Arbitrary<NDArray> {
-  const dtype = opts.dtype ?? "float64";
-  const domain: Domain = dtype === "int32" ? "integer" : (opts.domain ?? "bounded");
-  const [lo, hi] = dtype === "bool" ? [0, 1] : domainBounds(domain, opts.min, opts.max);
-  return shapeArb(opts.shape).chain((shape) => {
+  return arrayArb("arbArray", opts, ARRAY_KEYS);
+}
+
+const ARRAY_KEYS = ["shape", "dtype", "min", "max", "domain"] as const;
+
+/** The values options of {@link arbArray} (all but `shape`) read and checked, naming `fn`. */
+function valueOptions(
+  fn: string,
+  opts: unknown,
+  keys: readonly string[],
+): { o: ArrayOptions; dtype: DType; domain: Domain; lo: number; hi: number } {
+  const o = readOptions(fn, opts as ArrayOptions | undefined, keys);
+  const dtype = dtypeArg(fn, o.dtype, "float64");
+  if (o.domain !== undefined && !DOMAINS.includes(o.domain))
+    throw new nb.NablaError(
+      `${fn}: unknown domain ${fmtValue(o.domain)} (the domains are ${DOMAINS.map((d) => JSON.stringify(d)).join(", ")})`,
+    );
+  const min = numOpt(fn, "min", o.min);
+  const max = numOpt(fn, "max", o.max);
+  const domain: Domain = dtype === "int32" ? "integer" : (o.domain ?? "bounded");
+  const [lo, hi] = dtype === "bool" ? [0, 1] : domainBounds(fn, domain, min, max);
+  if (dtype === "int32" && (Math.ceil(lo) < -(2 ** 31) || Math.floor(hi) > MAX_INT))
+    throw new nb.NablaError(`${fn}: int32 values must lie in [-2^31, 2^31 - 1], got bounds [${lo}, ${hi}]`);
+  return { o, dtype, domain, lo, hi };
+}
+
+function arrayArb(fn: string, opts: unknown, keys: readonly string[]): fc.Arbitrary<NDArray> {
+  const { o, dtype, domain, lo, hi } = valueOptions(fn, opts, keys);
+  return shapeArb(fn, o.shape).chain((shape) => {
     const n = sizeOfShape(shape);
     const vals =
       dtype === "bool"
@@ -189,8 +273,25 @@ export interface BroadcastOptions {
  * fc.sample(arbBroadcastShapes(3), 1); // e.g. [[[2, 1, 3], [3], [1, 1]]]
  */
 export function arbBroadcastShapes(count: number, opts: BroadcastOptions = {}): fc.Arbitrary<number[][]> {
-  const { maxRank = 3, maxDim = 4 } = opts;
-  return arbShape({ maxRank, maxDim }).chain((full) => {
+  intArg("arbBroadcastShapes", "count", count, { min: 0, max: MAX_INT }, nb.NablaError);
+  return broadcastShapes(
+    "arbBroadcastShapes",
+    count,
+    broadcastOptions("arbBroadcastShapes", opts, ["maxRank", "maxDim"]),
+  );
+}
+
+/** {@link BroadcastOptions} read and checked (`keys`: the keys `fn` takes). */
+function broadcastOptions(fn: string, opts: unknown, keys: readonly string[]): Required<BroadcastOptions> {
+  const o = readOptions(fn, opts as BroadcastOptions | undefined, keys);
+  const maxRank = intOpt(fn, "maxRank", o.maxRank, 3, 0, MAX_NDIM);
+  const maxDim = intOpt(fn, "maxDim", o.maxDim, 4, 1);
+  return { maxRank, maxDim };
+}
+
+function broadcastShapes(fn: string, count: number, o: Required<BroadcastOptions>): fc.Arbitrary<number[][]> {
+  const { maxRank, maxDim } = o;
+  return shapesOf(shapeOptions(fn, { maxRank, maxDim })).chain((full) => {
     const one = fc
       .tuple(
         fc.integer({ min: 0, max: full.length }),
@@ -219,13 +320,30 @@ export function arbBroadcastPair(
     arrays?: Omit<ArrayOptions, "shape"> | readonly [Omit<ArrayOptions, "shape">, Omit<ArrayOptions, "shape">];
   } = {},
 ): fc.Arbitrary<[number[], number[]]> | fc.Arbitrary<[NDArray, NDArray]> {
-  const shapes = arbBroadcastShapes(2, opts).map((s) => [s[0], s[1]] as [number[], number[]]);
-  const arrays = opts.arrays;
+  const fn = "arbBroadcastPair";
+  const o = readOptions(fn, opts, ["maxRank", "maxDim", "arrays"]);
+  const shapes = broadcastShapes(
+    fn,
+    2,
+    broadcastOptions(fn, { maxRank: o.maxRank, maxDim: o.maxDim }, ["maxRank", "maxDim"]),
+  ).map((s) => [at(s, 0, fn), at(s, 1, fn)] as [number[], number[]]);
+  const arrays: unknown = o.arrays;
   if (arrays === undefined) return shapes;
-  const [oa, ob] = Array.isArray(arrays)
-    ? (arrays as [ArrayOptions, ArrayOptions])
-    : [arrays as ArrayOptions, arrays as ArrayOptions];
-  return shapes.chain(([sa, sb]) => fc.tuple(arbArray({ ...oa, shape: sa }), arbArray({ ...ob, shape: sb })));
+  if (Array.isArray(arrays) && (arrays.length !== 2 || !Object.hasOwn(arrays, 0) || !Object.hasOwn(arrays, 1)))
+    throw new nb.NablaError(
+      `${fn}: arrays must be one options object for both arrays or a pair of them, got an array of length ${arrays.length}`,
+    );
+  const [oa, ob]: unknown[] = Array.isArray(arrays) ? arrays : [arrays, arrays];
+  // the shape comes from the broadcast pair: a `shape` key is refused, not ignored
+  const valueKeys = ARRAY_KEYS.filter((k) => k !== "shape");
+  valueOptions(fn, oa, valueKeys);
+  valueOptions(fn, ob, valueKeys);
+  return shapes.chain(([sa, sb]) =>
+    fc.tuple(
+      arrayArb(fn, { ...(oa as object), shape: sa }, ARRAY_KEYS),
+      arrayArb(fn, { ...(ob as object), shape: sb }, ARRAY_KEYS),
+    ),
+  );
 }
 
 /**
@@ -252,9 +370,20 @@ export interface SpdOptions {
  * fc.assert(fc.property(arbSpdMatrix(3), (m) => nb.linalg.cholesky(m).shape[0] === 3));
  */
 export function arbSpdMatrix(nOrOpts: number | SpdOptions = {}): fc.Arbitrary<NDArray> {
-  const opts: SpdOptions = typeof nOrOpts === "number" ? { n: nOrOpts } : nOrOpts;
-  const sizes = opts.n !== undefined ? fc.constant(opts.n) : fc.integer({ min: opts.minN ?? 1, max: opts.maxN ?? 4 });
+  const fn = "arbSpdMatrix";
+  const opts = readOptions(fn, typeof nOrOpts === "number" ? { n: nOrOpts } : nOrOpts, ["n", "minN", "maxN", "dtype"]);
+  // n² entries per matrix: n is capped where n·n stays within the array size limit
+  const MAX_N = 46340;
+  if (opts.n !== undefined && (opts.minN !== undefined || opts.maxN !== undefined))
+    throw new nb.NablaError(`${fn}: give either n or minN/maxN, not both`);
+  const n = opts.n === undefined ? undefined : intOpt(fn, "n", opts.n, 0, 0, MAX_N);
+  const minN = intOpt(fn, "minN", opts.minN, 1, 0, MAX_N);
+  const maxN = intOpt(fn, "maxN", opts.maxN, 4, 0, MAX_N);
+  ordered(fn, ["minN", minN, opts.minN], ["maxN", maxN, opts.maxN]);
   const dtype = opts.dtype ?? "float64";
+  if (dtype !== "float64" && dtype !== "float32")
+    throw new nb.NablaError(`${fn}: dtype must be "float64" or "float32", got ${fmtValue(dtype)}`);
+  const sizes = n !== undefined ? fc.constant(n) : fc.integer({ min: minN, max: maxN });
   return sizes.chain((n) =>
     fc
       .array(

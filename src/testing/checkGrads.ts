@@ -4,7 +4,9 @@
  * the adjoint identity ⟨ct, J·t⟩ = ⟨Jᵀ·ct, t⟩, then recurses on the JVP
  * function and on the VJP function.
  */
-import { at as elementAt } from "../core/errors.js";
+import { at as elementAt, fmtValue } from "../core/errors.js";
+import { readOptions } from "../core/options.js";
+import { fnArg, flattenToArrays, listArg, requireFloat } from "../transforms/common.js";
 import * as nb from "../index.js";
 import type { ArraysOf } from "../index.js";
 import { flatArrays, fmt, fmtShape, values } from "./common.js";
@@ -154,8 +156,8 @@ function checkPrimal(
 ): void {
   const { order, total, path } = at;
   const who = mode === "fwd" ? "jvp" : "vjp";
-  const [want, wdef] = flatArrays(g(...args));
-  const [got, gdef] = flatArrays(out);
+  const [want, wdef] = flatArrays(g(...args), "checkGrads", "the output");
+  const [got, gdef] = flatArrays(out, "checkGrads");
   if (!gdef.equals(wdef))
     fail(order, total, mode, path, `the primal output of ${who} has structure ${gdef}, the function's ${wdef}`);
   got.forEach((x, i) => {
@@ -192,7 +194,7 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 
 /** The arguments' array leaves, random tangents like them, and the tangents as a tree like `args`. */
 function randomTangents(ctx: Ctx, args: readonly unknown[]): { ps: NDArray[]; ts: NDArray[]; tangents: unknown[] } {
-  const [ps, pdef] = flatArrays(args);
+  const [ps, pdef] = flatArrays(args, "checkGrads", "the arguments");
   const ts = ps.map((p) => ctx.rng.like(p));
   return { ps, ts, tangents: nb.tree.unflatten(pdef, ts) as unknown[] };
 }
@@ -209,11 +211,11 @@ function checkJvpAt(ctx: Ctx, g: (...args: any[]) => unknown, args: readonly unk
   const { order, total, path, floor } = where;
   const { ps, tangents } = randomTangents(ctx, args);
   const [out, tout] = nb.jvp(g, args, tangents);
-  const [outs] = flatArrays(out);
-  const [touts, tdef] = flatArrays(tout);
+  const [outs] = flatArrays(out, "checkGrads");
+  const [touts, tdef] = flatArrays(tout, "checkGrads");
   const tol = tolFor(ctx, [...ps, ...outs], floor);
   checkPrimal(g, args, out, tol, "fwd", { order, total, path });
-  const num = numericalJvpFlat(g, args, tangents, tol.eps, tol.u);
+  const num = numericalJvpFlat(g, args, tangents, tol.eps, tol.u, "checkGrads");
   if (!tdef.equals(num.def))
     fail(order, total, "fwd", path, `the JVP returned structure ${tdef}, the function ${num.def}`);
   let worst = { excess: -Infinity, err: 0, bound: 0, leaf: 0, index: 0, got: 0, want: 0 };
@@ -263,10 +265,10 @@ function checkVjpAt(ctx: Ctx, g: (...args: any[]) => unknown, args: readonly unk
   const { order, total, path, floor } = where;
   const { ps, ts, tangents } = randomTangents(ctx, args);
   const [out, pull] = nb.vjp(g, ...args);
-  const [outs, odef] = flatArrays(out);
+  const [outs, odef] = flatArrays(out, "checkGrads");
   const cts = outs.map((o) => ctx.rng.like(o));
   const ctIn = pull(nb.tree.unflatten(odef, cts));
-  const [ctLeaves] = flatArrays(ctIn);
+  const [ctLeaves] = flatArrays(ctIn, "checkGrads");
   const tol = tolFor(ctx, [...ps, ...outs], floor);
   checkPrimal(g, args, out, tol, "rev", { order, total, path });
   if (ctLeaves.length !== ts.length)
@@ -285,7 +287,7 @@ function checkVjpAt(ctx: Ctx, g: (...args: any[]) => unknown, args: readonly unk
   // ⟨Jᵀ ct, t⟩ from reverse mode
   const lhs = inner(ctLeaves, ts);
   // ⟨ct, J t⟩ with J t by central differences
-  const num = numericalJvpFlat(g, args, tangents, tol.eps, tol.u);
+  const num = numericalJvpFlat(g, args, tangents, tol.eps, tol.u, "checkGrads");
   const rhs = inner(cts, num.leaves);
   let noise = 0;
   cts.forEach((c, i) => {
@@ -312,7 +314,7 @@ function checkVjpAt(ctx: Ctx, g: (...args: any[]) => unknown, args: readonly unk
   if (ctx.modes.includes("fwd")) {
     // The same identity against forward mode: a transpose rule that disagrees with its JVP rule.
     const [, tout] = nb.jvp(g, args, tangents);
-    const [touts] = flatArrays(tout);
+    const [touts] = flatArrays(tout, "checkGrads");
     const ad = inner(cts, touts);
     // No finite differences here, only rounding: a tighter tolerance (ADJOINT_RTOL) applies, which catches
     // small transpose errors that the float32 finite-difference tolerance would let through.
@@ -363,6 +365,9 @@ function internalPrecision(f: (...args: any[]) => unknown, args: readonly unknow
  * Tangents and cotangents come from a seeded PRNG, so runs are repeatable.
  * Default tolerances follow the least precise float dtype among the inputs,
  * the outputs and (when `f` can be staged) the values inside `f`.
+ * Bad input throws a NablaError beginning with `checkGrads`: a non-function `f`, non-float
+ * arguments, an unknown option key, or an option of the wrong type or range (`modes` must be a
+ * non-empty list of distinct "fwd"/"rev", `order` a positive integer, `eps` > 0, `atol`/`rtol` >= 0).
  * @example
  * checkGrads((x: nb.NDArray, y: nb.NDArray) => nb.mul(nb.sin(x), y), [nb.array([0.5, 1]), nb.array(2)], {
  *   order: 3,
@@ -377,12 +382,96 @@ export function checkGrads<P extends readonly [] | readonly unknown[]>(
 export function checkGrads(
   f: (...args: any[]) => unknown,
   args: readonly unknown[],
-  options: CheckGradsOptions = {},
+  options?: CheckGradsOptions,
 ): void {
-  const total = options.order ?? 2;
-  if (!Number.isInteger(total) || total < 1)
-    throw new nb.NablaError(`checkGrads: order must be a positive integer, got ${total}`);
-  const modes = options.modes ?? ["fwd", "rev"];
+  const opts = checkGradsOptions(options);
+  f = fnArg("checkGrads", f);
+  listArg("checkGrads", "args", args);
+  requireFloat("checkGrads", flattenToArrays(args, "checkGrads", "the arguments")[0], "argument");
+  const total = opts.order ?? 2;
+  const modes = opts.modes === undefined ? (["fwd", "rev"] as const) : [...opts.modes];
+  try {
+    checkGradsAt(f, args, opts, total, modes);
+  } catch (e) {
+    throw renamed(e);
+  }
+}
+
+/** The option names of {@link checkGrads}. */
+const CHECK_GRADS_OPTIONS = ["order", "modes", "eps", "atol", "rtol", "seed"] as const;
+
+/**
+ * The options of {@link checkGrads}, read once and checked: no unknown key (a typo such as `tol` would
+ * otherwise check with the defaults), `order` a positive integer, `modes` a non-empty list of distinct
+ * "fwd"/"rev" (a misspelt or empty list would check nothing and pass), `eps` finite and positive,
+ * `atol`/`rtol` finite and non-negative, `seed` a safe integer.
+ */
+function checkGradsOptions(options: CheckGradsOptions | undefined): CheckGradsOptions {
+  const o = readOptions("checkGrads", options, CHECK_GRADS_OPTIONS);
+  const { order, modes, eps, atol, rtol, seed } = o as {
+    readonly [K in (typeof CHECK_GRADS_OPTIONS)[number]]?: unknown;
+  };
+  if (order !== undefined && !(typeof order === "number" && Number.isSafeInteger(order) && order >= 1))
+    throw new nb.NablaError(`checkGrads: order must be a positive integer, got ${fmtValue(order)}`);
+  if (modes !== undefined) {
+    // a loop, not `every`: `every` skips the holes of a holey array
+    let ok = Array.isArray(modes) && modes.length > 0;
+    for (let i = 0; ok && i < (modes as unknown[]).length; i++) {
+      const m: unknown = (modes as unknown[])[i];
+      ok = Object.hasOwn(modes as object, i) && (m === "fwd" || m === "rev") && (modes as unknown[]).indexOf(m) === i;
+    }
+    if (!ok)
+      throw new nb.NablaError(
+        `checkGrads: modes must be a non-empty array of distinct modes "fwd" and "rev", got ${fmtList(modes)}`,
+      );
+  }
+  if (eps !== undefined && !(typeof eps === "number" && Number.isFinite(eps) && eps > 0))
+    throw new nb.NablaError(`checkGrads: eps must be a finite number > 0, got ${fmtValue(eps)}`);
+  for (const [name, v] of [
+    ["atol", atol],
+    ["rtol", rtol],
+  ] as const)
+    if (v !== undefined && !(typeof v === "number" && Number.isFinite(v) && v >= 0))
+      throw new nb.NablaError(`checkGrads: ${name} must be a finite number >= 0, got ${fmtValue(v)}`);
+  if (seed !== undefined && !(typeof seed === "number" && Number.isSafeInteger(seed)))
+    throw new nb.NablaError(`checkGrads: seed must be an integer, got ${fmtValue(seed)}`);
+  return o;
+}
+
+/** A short rendering of a modes list for messages: `["fwrd"]`, or the value's description. */
+function fmtList(v: unknown): string {
+  if (!Array.isArray(v)) return fmtValue(v);
+  if (v.length > 4) return fmtValue(v);
+  const items: string[] = [];
+  for (let i = 0; i < v.length; i++) {
+    const x: unknown = v[i];
+    items.push(!Object.hasOwn(v, i) ? "(hole)" : typeof x === "string" ? JSON.stringify(x) : fmtValue(x));
+  }
+  return `[${items.join(", ")}]`;
+}
+
+/**
+ * The functions checkGrads calls on the user's behalf: their errors (a bad output of f, say) name
+ * them, so they are renamed to begin with `checkGrads`. Errors of the operations f itself calls
+ * keep their names, and a GradCheckError already begins with `checkGrads`.
+ */
+const DELEGATES = /^(?:jvp|vjp|tree\.flatten|tree\.unflatten|numericalJvp|nabla\/testing): /;
+
+function renamed(e: unknown): unknown {
+  if (!(e instanceof nb.NablaError) || e instanceof GradCheckError || !DELEGATES.test(e.message)) return e;
+  const Ctor = e.constructor as new (message: string) => nb.NablaError;
+  const out = new Ctor(`checkGrads: ${e.message}`);
+  Object.defineProperty(out, "cause", { value: e, configurable: true, writable: true });
+  return out;
+}
+
+function checkGradsAt(
+  f: (...args: any[]) => unknown,
+  args: readonly unknown[],
+  options: CheckGradsOptions,
+  total: number,
+  modes: readonly ("fwd" | "rev")[],
+): void {
   const ctx: Ctx = { opts: options, rng: new Rng(options.seed ?? 0), modes };
   const rec = (
     g: (...a: any[]) => unknown,

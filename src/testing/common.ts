@@ -1,5 +1,6 @@
 /** Small helpers shared by the modules of nabla/testing: pytree leaves as arrays, values, formatting. */
 import * as nb from "../index.js";
+import { flattenToArrays } from "../transforms/common.js";
 
 type NDArray = nb.NDArray;
 type Shape = readonly number[];
@@ -7,16 +8,12 @@ type Shape = readonly number[];
 // ---------------------------------------------------------------------------
 // small helpers
 
-export function toArr(x: unknown): NDArray {
-  if (x instanceof nb.NDArray) return x;
-  if (typeof x === "number" || typeof x === "boolean") return nb.array(x);
-  if (ArrayBuffer.isView(x)) return nb.array(x as Float64Array);
-  throw new nb.ShapeError(`nabla/testing: unsupported pytree leaf ${String(x)}`);
-}
-
-export function flatArrays(tree: unknown): [NDArray[], nb.tree.TreeDef] {
-  const [ls, def] = nb.tree.flatten(tree);
-  return [ls.map(toArr), def];
+/**
+ * A pytree's leaves as NDArrays (JS numbers as weakly typed 0-d arrays) and its structure; errors
+ * (holes, cycles, unsupported leaves) begin with `op`, the public function called, and name `what`.
+ */
+export function flatArrays(tree: unknown, op = "nabla/testing", what?: string): [NDArray[], nb.tree.TreeDef] {
+  return flattenToArrays(tree, op, what);
 }
 
 export function values(x: NDArray): Float64Array {

@@ -1,5 +1,6 @@
 /** Numerical differentiation: central differences with an estimate of their own error. */
-import { at } from "../core/errors.js";
+import { at, fmtValue } from "../core/errors.js";
+import { fnArg, listArg } from "../transforms/common.js";
 import * as nb from "../index.js";
 import type { ArraysOf, Returned, TangentOf } from "../index.js";
 import { flatArrays, fmtShape, values } from "./common.js";
@@ -37,34 +38,31 @@ export function numericalJvpFlat(
   tangents: readonly unknown[],
   eps: number | undefined,
   u?: number,
+  op = "numericalJvp",
 ): NumericalJvp {
-  const [ps, pdef] = flatArrays(primals);
-  const [tsRaw, tdef] = flatArrays(tangents);
+  const [ps, pdef] = flatArrays(primals, op, "the primals");
+  const [tsRaw, tdef] = flatArrays(tangents, op, "the tangents");
   if (!pdef.equals(tdef))
-    throw new nb.ShapeError(
-      `numericalJvp: tangents have structure ${tdef}, expected the structure of the primals ${pdef}`,
-    );
+    throw new nb.ShapeError(`${op}: tangents have structure ${tdef}, expected the structure of the primals ${pdef}`);
   const ts = tsRaw.map((t, i) => {
-    const p = at(ps, i, "checkGrads");
+    const p = at(ps, i, op);
     if (t.shape.length !== p.shape.length || t.shape.some((d, k) => d !== p.shape[k]))
-      throw new nb.ShapeError(
-        `numericalJvp: tangent leaf ${i} has shape ${fmtShape(t.shape)}, expected ${fmtShape(p.shape)}`,
-      );
+      throw new nb.ShapeError(`${op}: tangent leaf ${i} has shape ${fmtShape(t.shape)}, expected ${fmtShape(p.shape)}`);
     return t.dtype === p.dtype ? t : t.astype(p.dtype);
   });
   const e = eps ?? DEFAULTS[workingDType(ps)].eps;
   const shifted = (step: number): unknown[] =>
     nb.tree.unflatten(
       pdef,
-      ps.map((p, i) => (isFloatDType(p.dtype) ? nb.add(p, nb.mul(at(ts, i, "checkGrads"), step)) : p)),
+      ps.map((p, i) => (isFloatDType(p.dtype) ? nb.add(p, nb.mul(at(ts, i, op), step)) : p)),
     ) as unknown[];
   const quotient = (h: number) => {
-    const [plus, def] = flatArrays(f(...(shifted(h) as never[])));
-    const [minus, defMinus] = flatArrays(f(...(shifted(-h) as never[])));
+    const [plus, def] = flatArrays(f(...(shifted(h) as never[])), op, "the output");
+    const [minus, defMinus] = flatArrays(f(...(shifted(-h) as never[])), op, "the output");
     if (!def.equals(defMinus))
-      throw new nb.ShapeError(`numericalJvp: the function returned structures ${def} and ${defMinus} at x ± εt`);
+      throw new nb.ShapeError(`${op}: the function returned structures ${def} and ${defMinus} at x ± εt`);
     const leaves = plus.map((a, i) => {
-      const b = at(minus, i, "checkGrads");
+      const b = at(minus, i, op);
       if (!isFloatDType(a.dtype)) return nb.zeros(a.shape, { dtype: a.dtype });
       return nb.div(nb.sub(a, b), 2 * h);
     });
@@ -75,13 +73,13 @@ export function numericalJvpFlat(
   if (u !== undefined) {
     const d2 = quotient(2 * e);
     uncertainty = d1.leaves.map((l, i) => {
-      const va = values(at(d1.plus, i, "checkGrads"));
-      const vb = values(at(d1.minus, i, "checkGrads"));
+      const va = values(at(d1.plus, i, op));
+      const vb = values(at(d1.minus, i, op));
       const q1 = values(l);
-      const q2 = values(at(d2.leaves, i, "checkGrads"));
+      const q2 = values(at(d2.leaves, i, op));
       return va.map((v, k) => {
-        const rounding = (NOISE_ULPS * u * (Math.abs(v) + Math.abs(at(vb, k, "checkGrads")))) / (2 * e);
-        const truncation = Math.abs(at(q2, k, "checkGrads") - at(q1, k, "checkGrads"));
+        const rounding = (NOISE_ULPS * u * (Math.abs(v) + Math.abs(at(vb, k, op)))) / (2 * e);
+        const truncation = Math.abs(at(q2, k, op) - at(q1, k, op));
         return rounding + (Number.isFinite(truncation) ? truncation : 0);
       });
     });
@@ -110,6 +108,11 @@ export function numericalJvp(
   tangents: readonly unknown[],
   eps?: number,
 ): any {
+  f = fnArg("numericalJvp", f);
+  listArg("numericalJvp", "primals", primals);
+  listArg("numericalJvp", "tangents", tangents);
+  if (eps !== undefined && !(typeof eps === "number" && Number.isFinite(eps) && eps > 0))
+    throw new nb.NablaError(`numericalJvp: eps must be a finite number > 0, got ${fmtValue(eps)}`);
   const r = numericalJvpFlat(f, primals, tangents, eps);
   return nb.tree.unflatten(r.def, r.leaves);
 }

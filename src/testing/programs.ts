@@ -1,5 +1,7 @@
 /** Random differentiable programs (fast-check `letrec`), for checking transforms on whole programs. */
 import { at } from "../core/errors.js";
+import { readOptions } from "../core/options.js";
+import { intArg, numberArg } from "../ops/validate.js";
 import fc from "fast-check";
 import * as nb from "../index.js";
 import { arbArray } from "./arbitraries.js";
@@ -137,7 +139,13 @@ function fill(template: string, args: readonly string[]): string {
  * );
  */
 export function arbProgram(opts: ProgramOptions = {}): fc.Arbitrary<Program> {
-  const { maxDepth = 4, maxDim = 3, inputBound = 2 } = opts;
+  const fn = "arbProgram";
+  const o = readOptions(fn, opts, ["maxDepth", "maxDim", "inputBound"]);
+  const maxDepth =
+    o.maxDepth === undefined ? 4 : intArg(fn, "maxDepth", o.maxDepth, { min: 0, max: 64 }, nb.NablaError);
+  const maxDim = o.maxDim === undefined ? 3 : intArg(fn, "maxDim", o.maxDim, { min: 1, max: 46340 }, nb.NablaError);
+  const inputBound = o.inputBound === undefined ? 2 : numberArg(fn, "inputBound", o.inputBound, true);
+  if (!(inputBound >= 0)) throw new nb.NablaError(`${fn}: inputBound must be a finite number >= 0, got ${inputBound}`);
   const dims = fc.tuple(fc.integer({ min: 1, max: maxDim }), fc.integer({ min: 1, max: maxDim }));
   return dims.chain(([m, n]) => {
     const shape = [m, n];

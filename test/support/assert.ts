@@ -49,3 +49,17 @@ export function withJs<T>(f: () => T): T {
     setWasmElementwise(was);
   }
 }
+
+/** The NablaError `run` throws, checked to begin with `fn: ` (a failure if it throws nothing or anything else). */
+export function nablaError(run: () => unknown, fn: string): nb.NablaError {
+  let thrown: unknown;
+  try {
+    run();
+  } catch (e) {
+    thrown = e;
+  }
+  expect(thrown, `${fn}: expected a NablaError, none was thrown`).toBeInstanceOf(nb.NablaError);
+  const e = thrown as nb.NablaError;
+  expect(e.message.startsWith(`${fn}: `), e.message).toBe(true);
+  return e;
+}
