@@ -8,7 +8,7 @@ import "./methods.js";
 import { DType } from "../core/dtype.js";
 import { broadcastShapes, shapesEqual } from "../core/shape.js";
 import { ArrayLike, ConcreteArray, NDArray, isIntegralWeak, storageOf } from "../core/ndarray.js";
-import { DTypeError } from "../core/errors.js";
+import { DTypeError, fmtShape } from "../core/errors.js";
 import { Rule, bind1 } from "../core/trace.js";
 import * as E from "../prims/elementwise.js";
 import * as W from "../prims/wrap.js";
@@ -112,10 +112,34 @@ export const relu = (x: ArrayLike): NDArray => {
   return where(greater(a, 0), a, 0);
 };
 
-/** Elementwise sum with broadcasting. @example nb.add([1, 2], 1); // array([2., 3.]) */
-export const add = (x: ArrayLike, y: ArrayLike): NDArray => binary(E.ADD, x, y, "add");
-/** Elementwise difference. @example nb.sub([1, 2], 1); */
-export const sub = (x: ArrayLike, y: ArrayLike): NDArray => binary(E.SUB, x, y, "sub");
+/**
+ * Elementwise sum with broadcasting; of two bool arrays, their logical or (as NumPy and JAX: a bool
+ * array holds only true and false).
+ * @example nb.add([1, 2], 1); // array([2., 3.])
+ */
+export const add = (x: ArrayLike, y: ArrayLike): NDArray => {
+  const a = asArray(x, "add", "x");
+  const b = asArray(y, "add", "y");
+  if (a.dtype === "bool" && b.dtype === "bool") {
+    broadcastShapes("add", a.shape, b.shape);
+    return bind1(E.OR, [a, b], {});
+  }
+  return binary(E.ADD, a, b, "add");
+};
+/**
+ * Elementwise difference. Two bool operands throw DTypeError, as in NumPy and JAX (use
+ * `notEqual` for exclusive or, or cast to int32 first).
+ * @example nb.sub([1, 2], 1);
+ */
+export const sub = (x: ArrayLike, y: ArrayLike): NDArray => {
+  const a = asArray(x, "sub", "x");
+  const b = asArray(y, "sub", "y");
+  if (a.dtype === "bool" && b.dtype === "bool")
+    throw new DTypeError(
+      `sub: boolean subtract is not supported (bool${fmtShape(a.shape)} and bool${fmtShape(b.shape)}); use notEqual for exclusive or, or cast to int32 first`,
+    );
+  return binary(E.SUB, a, b, "sub");
+};
 /** Elementwise product. @example nb.mul([1, 2], [3, 4]); // array([3., 8.]) */
 export const mul = (x: ArrayLike, y: ArrayLike): NDArray => binary(E.MUL, x, y, "mul");
 /** Elementwise true division (ints divide as float64). @example nb.div(1, [2, 4]); */

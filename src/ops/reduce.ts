@@ -169,7 +169,8 @@ export const argmin = (x: ArrayLike, axis?: number, keepdims = false): NDArray =
 
 /** exp(x) / sum(exp(x)) along `axis`, stable for large |x|. @example nb.softmax([1, 2, 3]); */
 export function softmax(x: ArrayLike, axis = -1): NDArray {
-  const a = asArray(x, "softmax");
+  const a0 = asArray(x, "softmax");
+  const a = W.convert(a0, floatOf(a0.dtype)); // int32 and bool inputs compute in float64
   const ax = normAxis("softmax", axis, a.ndim);
   // the shift by the max only guards exp against overflow; an empty axis has no max and no elements to guard
   const shift = a.shape[ax] === 0 ? 0 : stopGradient(max(a, ax, true));
@@ -179,7 +180,8 @@ export function softmax(x: ArrayLike, axis = -1): NDArray {
 
 /** x - logsumexp(x) along `axis`, stable for large |x|. @example nb.logSoftmax([1, 2, 3]); */
 export function logSoftmax(x: ArrayLike, axis = -1): NDArray {
-  const a = asArray(x, "logSoftmax");
+  const a0 = asArray(x, "logSoftmax");
+  const a = W.convert(a0, floatOf(a0.dtype));
   const ax = normAxis("logSoftmax", axis, a.ndim);
   return sub(a, logsumexp(a, ax, true));
 }
