@@ -16,6 +16,7 @@ import {
   Tracer,
   avalOf,
   bind,
+  checkOutputSizes,
   endTrace,
   fmtAval,
   newTrace,
@@ -392,7 +393,13 @@ export class StagingTrace extends Trace {
       const hit = this.cse?.get(key);
       if (hit) return one ? this.alias(onlyOf(hit, prim.name)) : hit.map((t) => this.alias(t));
     }
-    const avals = f64 && n > 0 ? scalarAvalList(weak) : prim.abstractEval(avalsOf(ins), params);
+    let avals: readonly Aval[];
+    if (f64 && n > 0) avals = scalarAvalList(weak);
+    else {
+      const inAvals = avalsOf(ins);
+      avals = prim.abstractEval(inAvals, params);
+      checkOutputSizes(prim.name, avals, inAvals);
+    }
     const m = avals.length;
     if (one && m !== 1) throw new NablaError(`${prim.name}: internal: applied as one output, has ${m}`);
     const outVars = new Array<Var>(m);

@@ -11,6 +11,9 @@ import { DeviceError, NablaError, ShapeError, at, fmtShape } from "./errors.js";
 import { DType, TypedArray, allocate } from "./dtype.js";
 import { Shape, sizeOf, stridesOf } from "./shape.js";
 
+/** The longest JS array V8 allocates in fast mode (FixedArray::kMaxLength on 64-bit), for toArray. */
+const MAX_JS_ARRAY = 2 ** 27 - 3;
+
 /**
  * @internal The storage of an array that lives on a device other than the CPU (a GPU buffer): the
  * device's runtime implements it; the core only asks where it is and reads it back asynchronously.
@@ -273,14 +276,20 @@ export class ConcreteArray extends NDArray {
     const data = readStorage(this);
     const conv = dtype === "bool" ? (v: number) => v !== 0 : (v: number) => v;
     if (shape.length === 0) return conv(at(data, 0, "toArray"));
+    const longest = Math.max(...shape);
+    if (longest > MAX_JS_ARRAY)
+      throw new ShapeError(
+        `toArray: shape ${fmtShape(shape)} has an axis of ${longest} elements, more than a JS array holds (${MAX_JS_ARRAY}); use toTypedArray()`,
+      );
     const strides = stridesOf(shape);
     const last = shape.length - 1;
     const rec = (axis: number, off: number): Nested[] => {
       const d = at(shape, axis, "toArray");
       const stride = at(strides, axis, "toArray");
-      const out: Nested[] = [];
-      if (axis === last) for (let i = 0; i < d; i++) out.push(conv(at(data, off + i * stride, "toArray")));
-      else for (let i = 0; i < d; i++) out.push(rec(axis + 1, off + i * stride));
+      // sized up front: growing by push past ~1.1e8 elements is a fatal error in V8, not an exception
+      const out = new Array<Nested>(d);
+      if (axis === last) for (let i = 0; i < d; i++) out[i] = conv(at(data, off + i * stride, "toArray"));
+      else for (let i = 0; i < d; i++) out[i] = rec(axis + 1, off + i * stride);
       return out;
     };
     return rec(0, 0);
@@ -488,9 +497,23 @@ export function fromNested(data: Nested, dtype: DType | undefined, op = "array")
   return new ConcreteArray(out, shape, dt);
 }
 
+/** Staged weak scalars whose values are integers whenever the staged program runs (see markIntegralWeak). */
+const INTEGRAL_WEAK = new WeakSet<NDArray>();
+
+/**
+ * @internal Marks a staged weak scalar as integral: `jit` stages an integral JS-number argument so and
+ * keys its cache on it, so `int32 array * 2` is int32 under jit as eagerly (eager promotion reads the
+ * value, as JAX reads Python's int type). Only the argument itself: what is computed from it under the
+ * trace is an ordinary weak float.
+ */
+export function markIntegralWeak(x: NDArray): void {
+  INTEGRAL_WEAK.add(x);
+}
+
 /** @internal True if `x` is a weak scalar whose value is an integer (for promotion). */
 export function isIntegralWeak(x: NDArray): boolean {
-  if (!(x instanceof ConcreteArray) || !x.weakType) return false;
+  if (!x.weakType) return false;
+  if (!(x instanceof ConcreteArray)) return INTEGRAL_WEAK.has(x);
   const d = storageOf(x);
   for (const v of d) if (!Number.isInteger(v)) return false;
   return true;

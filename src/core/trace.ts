@@ -11,10 +11,10 @@
  * levels as constants. When the transform returns its main is popped and
  * marked inactive, so a leaked tracer throws TracerError when used.
  */
-import { NablaError, TracerError, at, fmtShape } from "./errors.js";
+import { NablaError, ShapeError, TracerError, at, fmtShape } from "./errors.js";
 import { DType, SHORT } from "./dtype.js";
 import { ConcreteArray, EMPTY_SHAPE, NDArray, firstElement, float64Scalar, frozenShape, storageOf } from "./ndarray.js";
-import { Shape } from "./shape.js";
+import { MAX_SIZE, Shape } from "./shape.js";
 import { SETTINGS, debugSite } from "./config.js";
 import { DEVICE_HOOK, stagingDevice } from "./device.js";
 
@@ -329,6 +329,7 @@ function dispatch<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDArra
       if (outs !== null) return outs;
     }
     const avals = prim.opaque ? [] : prim.abstractEval(concrete, params);
+    checkOutputSizes(prim.name, avals, concrete);
     const outs = prim.impl(concrete, params, avals);
     if (SETTINGS.debugNans) checkNans(prim, concrete, outs);
     return outs;
@@ -351,6 +352,31 @@ function dispatch<P>(prim: Rule<P>, args: readonly NDArray[], params: P): NDArra
     raised[j] = j < i ? (a as Tracer) : raise(top, a, prim.name);
   }
   return top.processPrimitive(prim, raised, params);
+}
+
+/**
+ * @internal Throws ShapeError when an output of `name` would have more than 2^31 - 1 elements (a
+ * matmul or concatenate of existing arrays can ask for that; typed arrays cannot hold it), naming the
+ * operands: before anything is allocated, eagerly and when staging.
+ */
+export function checkOutputSizes(
+  name: string,
+  outs: readonly { readonly shape: Shape }[],
+  ins: readonly { readonly dtype: DType; readonly shape: Shape }[],
+): void {
+  for (let k = 0; k < outs.length; k++) {
+    const s = (outs[k] as { readonly shape: Shape }).shape;
+    if (s.length === 0) continue;
+    let n = 1;
+    for (let i = 0; i < s.length; i++) n *= s[i] as number;
+    if (n > MAX_SIZE) {
+      const shown = ins.slice(0, 4).map((a) => `${SHORT[a.dtype]}[${a.shape.join(",")}]`);
+      const operands = ins.length > 4 ? `${shown.join(", ")}, ... (${ins.length} operands)` : shown.join(", ");
+      throw new ShapeError(
+        `${name}: the result ${fmtShape(s)} would have ${n} elements, more than the limit 2^31 - 1 (operands ${operands})`,
+      );
+    }
+  }
 }
 
 const hasNan = (x: ConcreteArray): boolean =>

@@ -3,7 +3,7 @@ import "./methods.js";
 import { DTypeError, NablaError, at } from "../core/errors.js";
 import { ArrayLike, NDArray } from "../core/ndarray.js";
 import * as W from "../prims/wrap.js";
-import { asArray } from "./validate.js";
+import { asArray, sizeArg } from "./validate.js";
 import { Label, contractionOrder, extent, parseEinsum } from "./einsumPlan.js";
 
 interface Term {
@@ -105,6 +105,10 @@ export function einsum(spec: string, ...xs: ArrayLike[]): NDArray {
   const { inputs, output, sizes } = parseEinsum(
     spec,
     as.map((a) => a.shape),
+  );
+  sizeArg(
+    "einsum",
+    output.map((l) => sizes.get(l) ?? 1),
   );
   let dt = W.promoted("einsum", as);
   if (dt === "bool") dt = "int32";

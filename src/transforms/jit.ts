@@ -10,7 +10,7 @@ import { NablaError } from "../core/errors.js";
 import { Graph, StagingTrace, StagingTracer, evalGraph } from "../core/graph.js";
 import { MainTrace, avalOf, endTrace, fmtAval, newTrace } from "../core/trace.js";
 import { TreeDef } from "../core/pytree.js";
-import { ConcreteArray, type NDArray } from "../core/ndarray.js";
+import { ConcreteArray, type NDArray, isIntegralWeak, markIntegralWeak } from "../core/ndarray.js";
 import { SETTINGS } from "../core/config.js";
 import { Plan, compile } from "./plan.js";
 import { type OptimizeLevel, optimize } from "./passes/index.js";
@@ -61,7 +61,13 @@ interface Signature {
   readonly target: string;
   readonly debug: boolean;
   readonly def: TreeDef;
-  readonly avals: readonly { readonly shape: readonly number[]; readonly dtype: string; readonly weak: boolean }[];
+  readonly avals: readonly {
+    readonly shape: readonly number[];
+    readonly dtype: string;
+    readonly weak: boolean;
+    /** a weak scalar whose value is an integer (promotion with int32/bool depends on it) */
+    readonly integral: boolean;
+  }[];
   readonly entry: Compiled;
 }
 
@@ -84,6 +90,7 @@ function sameSignature(last: Signature, def: TreeDef, leaves: readonly NDArray[]
     const l = leaves[i];
     const a = avals[i];
     if (l === undefined || a === undefined || l.dtype !== a.dtype || l.weakType !== a.weak) return false;
+    if (a.weak && isIntegralWeak(l) !== a.integral) return false;
     const s = l.shape;
     if (s.length !== a.shape.length) return false;
     for (let k = 0; k < s.length; k++) if (s[k] !== a.shape[k]) return false;
@@ -160,7 +167,7 @@ export function jit<
         "|" +
         treeKey(def) +
         "|" +
-        leaves.map((l) => fmtAval(avalOf(l)) + (l.weakType ? "w" : "")).join(",") +
+        leaves.map((l) => fmtAval(avalOf(l)) + (l.weakType ? (isIntegralWeak(l) ? "wi" : "w") : "")).join(",") +
         "|" +
         args.map((a, i) => (statics.has(i) ? valueKey(a) : "")).join(",") +
         // debugNans stages its own graph: call sites recorded, no optimisation passes
@@ -176,7 +183,12 @@ export function jit<
       const stage = newTrace("jit", (m: MainTrace) => new StagingTrace(m, "jit", true));
       try {
         // weak-typed arguments (bare scalars) stay weak, so promotion matches eager evaluation
-        const ins = leaves.map((l) => stage.newInput(avalOf(l), true));
+        const ins = leaves.map((l) => {
+          const t = stage.newInput(avalOf(l), true);
+          // an integral JS number promotes with int32/bool as eagerly (the key separates 2 from 2.5)
+          if (isIntegralWeak(l)) markIntegralWeak(t);
+          return t;
+        });
         const traced = unflatten(def, ins) as unknown[];
         const full = args.map((a, i) => (statics.has(i) ? a : traced[i]));
         const [outs, outDef] = withStagingDevice(target, () => flattenToArrays(f(...(full as A)), "jit", "the output"));
@@ -207,7 +219,12 @@ export function jit<
               target,
               debug: SETTINGS.debugNans,
               def,
-              avals: leaves.map((l) => ({ shape: l.shape, dtype: l.dtype, weak: l.weakType })),
+              avals: leaves.map((l) => ({
+                shape: l.shape,
+                dtype: l.dtype,
+                weak: l.weakType,
+                integral: l.weakType && isIntegralWeak(l),
+              })),
               entry: c,
             }
           : null;
