@@ -684,6 +684,44 @@ describe("options objects: one validator, one message format, in ops, transforms
       expect(msg(() => gelu(1, v as never))).toBe(`gelu${end}`);
     }
   });
+  it("a hole in vmap's inAxes is rejected when the options are read, like an explicit undefined", () => {
+    // eslint-disable-next-line no-sparse-arrays
+    const holey = [, 0] as unknown as number[];
+    expect(msg(() => nb.vmap(nb.add, { inAxes: holey }))).toBe(
+      "vmap: inAxes entries must be integers or null, got undefined",
+    );
+    expect(() => nb.vmap(nb.add, { inAxes: holey })).toThrow(nb.ShapeError);
+  });
+  it("the transforms' options: unknown keys and non-boolean flags, in the ops' message format", () => {
+    // checkpoint took any key ({ polcy }) and ignored it
+    expect(msg(() => nb.checkpoint(nb.sin, { polcy: null } as never))).toBe(
+      'checkpoint: unknown option "polcy" (the options are "policy")',
+    );
+    for (const [name, make] of [
+      ["grad", (o: unknown) => nb.grad(nb.sin, o as never)],
+      ["valueAndGrad", (o: unknown) => nb.valueAndGrad(nb.sin, o as never)],
+      ["jacfwd", (o: unknown) => nb.jacfwd(nb.sin, o as never)],
+      ["jacrev", (o: unknown) => nb.jacrev(nb.sin, o as never)],
+      ["hessian", (o: unknown) => nb.hessian(nb.sin, o as never)],
+      ["checkpoint", (o: unknown) => nb.checkpoint(nb.sin, o as never)],
+    ] as const)
+      expect(msg(() => make({ argnum: 0 }))).toMatch(
+        new RegExp(`^${name}: unknown option "argnum" \\(the options are `),
+      );
+    // a flag is a boolean: 1 and "yes" are mistakes, not truthy (the same words as an op's flag, sum's keepdims)
+    expect(msg(() => nb.sum(nb.ones([2]), 0, "yes" as never))).toBe(
+      'sum: keepdims must be true or false, got the string "yes"',
+    );
+    expect(msg(() => nb.grad((y: nb.NDArray) => [nb.sum(y), 1], { hasAux: "yes" as never }))).toBe(
+      'grad: hasAux must be true or false, got the string "yes"',
+    );
+    expect(msg(() => nb.grad((y: nb.NDArray) => [nb.sum(y), 1], { hasAux: 1 as never })(nb.ones([2])))).toBe(
+      "grad: hasAux must be true or false, got 1",
+    );
+    expect(msg(() => nb.valueAndGrad(nb.sin, { hasAux: 0 as never }))).toBe(
+      "valueAndGrad: hasAux must be true or false, got 0",
+    );
+  });
   it("the options are read once: mutating the object afterwards changes nothing", () => {
     const o: { inAxes: number | null } = { inAxes: 0 };
     const f = nb.vmap((x: nb.NDArray) => nb.mul(x, 2), o);

@@ -293,6 +293,66 @@ describe("cond", () => {
       ),
     ).toThrow(nb.ShapeError);
   });
+
+  // lax.cond: the predicate is a scalar bool or integer (an integer is true when non-zero); a float one
+  // (NaN, 0.5) is a TypeError there, a DTypeError here, eagerly, under grad, jit and vmap
+  const one = () => nb.array(1);
+  const two = () => nb.array(2);
+  const taken = (pred: unknown): number => (nb.cond(pred as nb.ArrayLike, one, two) as A).item();
+
+  it("a float predicate is a DTypeError naming cond and float64, whatever its value or the transform", () => {
+    const floatPred = /^cond: the predicate must be bool or int32, got float64/;
+    for (const p of [nb.array(NaN), nb.array(0.5), nb.array(1), nb.array(0), NaN, 0.5, -0.25, Infinity]) {
+      expect(() => taken(p)).toThrow(nb.DTypeError);
+      expect(() => taken(p)).toThrow(floatPred);
+    }
+    expect(() => taken(nb.array(1, { dtype: "float32" }))).toThrow(
+      /^cond: the predicate must be bool or int32, got float32/,
+    );
+    const f = (x: A) => nb.cond(x, one, two);
+    expect(() => nb.grad((x: A) => nb.mul(f(x), x))(nb.array(0.5))).toThrow(floatPred);
+    expect(() => nb.jit(f)(nb.array(0.5))).toThrow(floatPred);
+    expect(() => nb.makeGraph(f)(nb.array(0.5))).toThrow(floatPred);
+    // under vmap the predicate seen per example is scalar, and still float
+    expect(() => nb.vmap(f)(arr([0.5, NaN]))).toThrow(floatPred);
+  });
+
+  it("int32 predicates are true when non-zero; JS booleans and integer JS numbers are accepted", () => {
+    const i32 = (v: number) => nb.array(v, { dtype: "int32" });
+    expect([taken(i32(1)), taken(i32(-7)), taken(i32(0))]).toEqual([1, 1, 2]);
+    expect([taken(true), taken(false), taken(1), taken(3), taken(0), taken(-0)]).toEqual([1, 2, 1, 1, 2, 2]);
+    // staged (jit, makeGraph), batched (vmap, one int32 predicate per example) and differentiated
+    const g = (p: A, x: A) =>
+      nb.cond(
+        p,
+        (v: A) => nb.mul(v, v),
+        (v: A) => nb.neg(v),
+        x,
+      );
+    expect((nb.jit(g)(i32(2), nb.array(3)) as A).item()).toBe(9);
+    expect((nb.jit(g)(i32(0), nb.array(3)) as A).item()).toBe(-3);
+    expect(prims(nb.makeGraph(g)(i32(2), nb.array(3)))).toContain("cond");
+    expect((nb.vmap(g)(nb.array([5, 0, -1], { dtype: "int32" }), arr([2, 3, 4])) as A).toArray()).toEqual([4, -3, 16]);
+    expect(
+      nb
+        .grad((x: A) => g(i32(4), x) as A)(nb.array(3))
+        .item(),
+    ).toBe(6);
+    expect(
+      nb
+        .grad((x: A) => g(i32(0), x) as A)(nb.array(3))
+        .item(),
+    ).toBe(-1);
+  });
+
+  it("a predicate must be a scalar: shape [1] is a ShapeError too, as in lax.cond", () => {
+    for (const p of [nb.array([true]), nb.array([[1]], { dtype: "int32" }), nb.array([0.5])]) {
+      expect(() => taken(p)).toThrow(nb.ShapeError);
+      expect(() => taken(p)).toThrow(/^cond: the predicate must be a scalar \(shape \[\]\), got shape \[1(,1)?\]/);
+    }
+    // under vmap a per-example predicate of shape [1] is not scalar either
+    expect(() => nb.vmap((p: A) => nb.cond(p, one, two))(nb.array([[true], [false]]))).toThrow(nb.ShapeError);
+  });
 });
 
 // ---------------------------------------------------------------------------

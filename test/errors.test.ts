@@ -111,6 +111,11 @@ describe("error classes", () => {
     expect(e.message).toMatch(/array/);
     expect(e.message).toMatch(/complex64/);
 
+    // hessian is jacfwd(jacrev(f)) inside, but its errors name hessian
+    e = thrown(() => nb.hessian((x: A) => nb.sum(x))(nb.array([1, 2], { dtype: "int32" })), nb.DTypeError);
+    expect(e.message).toMatch(/^hessian: /);
+    expect(e.message).toMatch(/int32/);
+
     e = thrown(() => nb.jvp(nb.sin, [nb.zeros([2])], [nb.zeros([2], { dtype: "float32" })]), nb.DTypeError);
     expect(e.message).toMatch(/jvp/);
     expect(e.message).toMatch(/float32/);
@@ -126,6 +131,10 @@ describe("error classes", () => {
     let e = thrown(() => nb.mul(leaked!, 2), nb.TracerError);
     expect(e.message).toMatch(/\bmul\b/);
     expect(e.message).toMatch(/escaped|after its transform returned/);
+    // nb.array and devicePut of a dead tracer throw at once (they used to hand it back)
+    expect(thrown(() => nb.array(leaked!), nb.TracerError).message).toMatch(/^array: .*escaped tracer/);
+    expect(thrown(() => nb.array(leaked!, { dtype: "float64" }), nb.TracerError).message).toMatch(/^array: /);
+    expect(thrown(() => nb.devicePut(leaked!, "cpu"), nb.TracerError).message).toMatch(/^devicePut: /);
 
     e = thrown(() => nb.makeGraph((x: A) => (x.item() > 0 ? x : nb.neg(x)))(nb.zeros([1, 1])), nb.TracerError);
     expect(e.message).toMatch(/item/);
@@ -151,9 +160,38 @@ describe("error classes", () => {
     e = thrown(() => nb.grad((x: A) => [x, x])(nb.array(1)), nb.GradError);
     expect(e.message).toMatch(/grad/);
 
+    e = thrown(() => nb.hessian((x: A) => nb.sum(x), { argnums: 3 })(nb.array([1])), nb.GradError);
+    expect(e.message).toMatch(/^hessian: argnums 3/);
+
     e = thrown(() => nb.grad((x: A, y: A) => nb.mul(x, y), { argnums: 2 })(nb.array(1), nb.array(2)), nb.GradError);
     expect(e.message).toMatch(/grad/);
     expect(e.message).toMatch(/argnums/);
+  });
+
+  it("matmul, take and takeAlongAxis name the operands' own shapes, not intermediate ones", () => {
+    // batch dimensions that do not broadcast: both operands' full shapes, not only [2] and [3]
+    let e = thrown(() => nb.matmul(nb.zeros([2, 3, 4]), nb.zeros([3, 4, 5])), nb.ShapeError);
+    expect(e.message).toMatch(/^matmul: /);
+    expect(e.message).toContain("[2,3,4]");
+    expect(e.message).toContain("[3,4,5]");
+    e = thrown(() => nb.matmul(nb.zeros([5, 2, 2, 3]), nb.zeros([4, 3, 1])), nb.ShapeError);
+    expect(e.message).toContain("[5,2,2,3]");
+    expect(e.message).toContain("[4,3,1]");
+    // an axis out of range: the shape as well as the rank
+    for (const axis of [2, -3]) {
+      e = thrown(() => nb.take(nb.zeros([2, 3]), [0], axis), nb.ShapeError);
+      expect(e.message).toMatch(new RegExp(`^take: axis ${axis} is out of bounds for an array of rank 2`));
+      expect(e.message).toContain("[2,3]");
+      e = thrown(() => nb.takeAlongAxis(nb.zeros([2, 3]), nb.zeros([2, 1], { dtype: "int32" }), axis), nb.ShapeError);
+      expect(e.message).toMatch(/^takeAlongAxis: /);
+      expect(e.message).toContain("[2,3]");
+    }
+    // indices that do not broadcast against x off the axis: x's and the indices' shapes, not [2,1] and [3,1]
+    e = thrown(() => nb.takeAlongAxis(nb.zeros([2, 3]), nb.zeros([3, 1], { dtype: "int32" }), 1), nb.ShapeError);
+    expect(e.message).toMatch(/^takeAlongAxis: /);
+    expect(e.message).toContain("[2,3]");
+    expect(e.message).toContain("[3,1]");
+    expect(e.message).not.toContain("[2,1]");
   });
 });
 

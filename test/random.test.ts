@@ -309,6 +309,18 @@ describe("vmap over split keys equals a loop over the keys", () => {
     expect(vals(got)).toEqual(loop(f));
   });
 
+  it("normal of several keys at once ([..., 2], as uniform takes) stacks the per-key samples, also under vmap", () => {
+    const ks = nb.reshape(keys.slice([0, 0], [4, 2]), [2, 2, 2]); // four keys as a [2, 2] grid
+    const per = [0, 1, 2, 3].flatMap((i) => vals(nb.random.normal(keyAt(i), [3])));
+    const got = nb.random.normal(ks, [3]);
+    expect(got.shape).toEqual([2, 2, 3]);
+    expect(vals(got)).toEqual(per);
+    // each example carries two keys
+    const byVmap = nb.vmap((k: A) => nb.random.normal(k, [3]))(ks) as A;
+    expect(byVmap.shape).toEqual([2, 2, 3]);
+    expect(vals(byVmap)).toEqual(per);
+  });
+
   it("keys mapped along axis 1, and a per-example probability mapped alongside an unmapped key", () => {
     const kt = nb.transpose(keys); // [2, 5]
     const got = nb.vmap((k: A) => nb.random.uniform(k, [2]), { inAxes: 1 })(kt) as A;

@@ -285,6 +285,91 @@ describe("jacfwd, jacrev, hessian", () => {
     expectClose(ja, [Math.sin(0.3), 0, 0, Math.sin(0.4)], [2, 2], CF);
     expectClose(jb, [Math.cos(0.3), 0, 0, 2 * Math.cos(0.4)], [2, 2], CF);
   });
+
+  it("jacrev of a bool or int32 output is a DTypeError naming jacrev, the dtype and shape (jax.jacrev)", () => {
+    const x = nb.array([1, 2]);
+    const boolOut = (v: A) => nb.greater(v, 0);
+    const intOut = (v: A) => nb.astype(v, "int32");
+    let e: unknown;
+    for (const [f, want] of [
+      [boolOut, /^jacrev: reverse mode requires float outputs, but output leaf 0 has dtype bool \(shape \[2\]\)/],
+      [intOut, /^jacrev: reverse mode requires float outputs, but output leaf 0 has dtype int32 \(shape \[2\]\)/],
+    ] as const) {
+      expect(() => nb.jacrev(f)(x)).toThrow(nb.DTypeError);
+      expect(() => nb.jacrev(f)(x)).toThrow(want);
+    }
+    // a float leaf beside an int one does not hide it: the int leaf is named by its index
+    expect(() => nb.jacrev((v: A) => [nb.sin(v), nb.astype(nb.sum(v), "int32")])(x)).toThrow(
+      /^jacrev: .*output leaf 1 has dtype int32 \(shape \[\]\)/,
+    );
+    // hessian (jacfwd of jacrev) reports as hessian, the function called
+    try {
+      nb.hessian((v: A) => nb.astype(nb.sum(v), "int32"))(x);
+    } catch (err) {
+      e = err;
+    }
+    expect(e).toBeInstanceOf(nb.DTypeError);
+    expect((e as Error).message).toMatch(/^hessian: reverse mode requires float outputs.*int32/);
+    // jacfwd, as jax.jacfwd, pushes tangents through: an int output has zero derivative of shape out ++ in
+    const j = nb.jacfwd(intOut)(x);
+    expect(j.shape).toEqual([2, 2]);
+    expect(j.toArray()).toEqual([
+      [0, 0],
+      [0, 0],
+    ]);
+  });
+});
+
+describe("boolean and unknown options of the transforms", () => {
+  it("grad and valueAndGrad: hasAux must be a boolean (not 1, 0 or a string), read when the transform is made", () => {
+    const f = (y: A): [A, number] => [nb.sum(y), 1];
+    for (const [name, t] of [
+      ["grad", nb.grad],
+      ["valueAndGrad", nb.valueAndGrad],
+    ] as const)
+      for (const bad of [1, 0, "true", null]) {
+        const make = () => (t as (f: unknown, o: unknown) => unknown)(f, { hasAux: bad });
+        expect(make).toThrow(nb.NablaError);
+        expect(make).toThrow(new RegExp(`^${name}: hasAux must be true or false, got `));
+      }
+    // booleans still work (and false means no aux)
+    const [g, aux] = nb.grad(f, { hasAux: true })(nb.array([1, 2]));
+    expect([g.toArray(), aux]).toEqual([[1, 1], 1]);
+    expect(
+      nb
+        .grad((y: A) => nb.sum(y), { hasAux: false })(nb.array([1, 2]))
+        .toArray(),
+    ).toEqual([1, 1]);
+  });
+
+  it("checkpoint: an unknown option is a NablaError naming checkpoint and the options it takes", () => {
+    expect(() => nb.checkpoint(nb.sin, { polcy: null } as never)).toThrow(
+      /^checkpoint: unknown option "polcy" \(the options are "policy"\)/,
+    );
+    expect(() => nb.checkpoint(nb.sin, 3 as never)).toThrow(/^checkpoint: options must be a plain object/);
+    const policy = nb.checkpointPolicies.dotsSaveable;
+    expect(nb.checkpoint(nb.sin, { policy })(nb.array(0)).item()).toBe(0);
+  });
+
+  it("checkpoint: errors from the function's output name checkpoint, not customVjp, eager and under transforms", () => {
+    const deep = (x: unknown): unknown => {
+      let d = x;
+      for (let i = 0; i < 10001; i++) d = [d];
+      return d;
+    };
+    const bad = [(y: A) => deep(y) as A, () => "a" as unknown as A];
+    const policy = nb.checkpointPolicies.dotsSaveable;
+    for (const f of bad)
+      for (const run of [
+        () => nb.checkpoint(f)(nb.array(1)),
+        () => nb.checkpoint(f, { policy })(nb.array(1)),
+        () => nb.grad((x: A) => nb.sum(nb.checkpoint(f)(x)))(nb.array(1)),
+        () => nb.jit((x: A) => nb.checkpoint(f)(x))(nb.array(1)),
+      ]) {
+        expect(run).toThrow(nb.NablaError);
+        expect(run).toThrow(/^checkpoint: .*in the output/);
+      }
+  });
 });
 
 describe("makeGraph and stopGradient", () => {

@@ -579,6 +579,35 @@ describe("weak types through jit and vmap", () => {
     expect(f(x32, 3).dtype).toBe("float32");
     expect(traces).toBe(2);
   });
+  it("an integral JS number with int32 or bool arrays promotes as eagerly (int32), a fractional one to float64", () => {
+    const xi = nb.array([1, 2, 3], { dtype: "int32" });
+    const b = nb.array([true, false]);
+    let traces = 0;
+    const f = (x: A, s: number): A => nb.mul(x, s);
+    const jf = nb.jit((x: A, s: number) => {
+      traces++;
+      return f(x, s);
+    });
+    // eager is the oracle for the dtype, and the values are the closed forms
+    for (const [x, s, want] of [
+      [xi, 2, [2, 4, 6]],
+      [xi, 2.5, [2.5, 5, 7.5]],
+      [xi, -3, [-3, -6, -9]],
+      [b, 2, [2, 0]],
+      [b, 0.5, [0.5, 0]],
+    ] as [A, number, number[]][]) {
+      const e = f(x, s);
+      const j = jf(x, s);
+      expect(j.dtype).toBe(e.dtype);
+      expect(vals(j)).toEqual(want);
+      expect(vals(e)).toEqual(want);
+    }
+    // int32 with 2 then -3: one trace (both integral); 2.5 its own; bool with 2 and with 0.5
+    expect(traces).toBe(4);
+    expect(jf(xi, 7).dtype).toBe("int32"); // the repeat path compares integrality too
+    expect(jf(xi, 7.5).dtype).toBe("float64");
+    expect(traces).toBe(4);
+  });
 });
 
 // ---------------------------------------------------------------------------

@@ -155,6 +155,7 @@ export function register<C>(
 /** A short description of a JS value for messages. */
 export function describe(x: unknown): string {
   if (x === null) return "null";
+  if (x === undefined) return "undefined";
   if (Array.isArray(x)) return `an array of length ${x.length}`;
   if (typeof x === "object" || typeof x === "function") {
     const proto = Object.getPrototypeOf(x) as object | null;

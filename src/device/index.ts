@@ -103,6 +103,7 @@ export function devicePut<T>(tree: T, device: "cpu" | "webgpu"): T {
   const moved = leaves.map((l: unknown) => {
     if (typeof l === "number") l = new ConcreteArray(Float64Array.of(l), [], "float64", true);
     if (!(l instanceof NDArray)) return l;
+    l.assertLive("devicePut");
     if (!(l instanceof ConcreteArray)) return putTraced(l, d);
     if (d === "cpu") {
       if (deviceStorageOf(l) !== null)

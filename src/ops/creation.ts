@@ -25,6 +25,8 @@ export function array(data: ArrayLike, options: { dtype?: DType; shape?: Shape }
   const shape = o.shape === undefined ? undefined : checkShape("array", o.shape);
   let out: NDArray;
   if (data instanceof NDArray) {
+    // a tracer of a transform that has returned is no array to pass on (TracerError)
+    data.assertLive("array");
     out = dtype !== undefined && dtype !== data.dtype ? astype(data, dtype) : data;
     if (data.weakType && out === data && data instanceof ConcreteArray)
       out = new ConcreteArray(storageOf(data), data.shape, data.dtype, false);

@@ -34,6 +34,15 @@ function takeMode(fn: string, options: unknown): TakeMode {
   return mode;
 }
 
+/** `axis` of an array of shape `shape`, normalised; out of range, the message shows the shape as well as the rank. */
+function axisOf(fn: string, axis: unknown, shape: readonly number[]): number {
+  if (typeof axis === "number" && Number.isInteger(axis) && (axis < -shape.length || axis >= shape.length))
+    throw new ShapeError(
+      `${fn}: axis ${axis} is out of bounds for an array of rank ${shape.length} (shape ${fmtShape(shape)})`,
+    );
+  return normAxis(fn, axis, shape.length);
+}
+
 /** Indices into an axis of length n by mode: negative from the end, then wrapped modulo n ("wrap") or as given. */
 function modeIndices(idx: NDArray, n: number, mode: TakeMode): NDArray {
   if (mode === "wrap") {
@@ -69,7 +78,7 @@ export function take(
   if (axis === undefined || axis === null) {
     a = reshape(a, [-1]);
     ax = 0;
-  } else ax = normAxis("take", axis, a.ndim);
+  } else ax = axisOf("take", axis, a.shape);
   const n = elementAt(a.shape, ax, "take");
   const outShape = [...a.shape.slice(0, ax), ...idx.shape, ...a.shape.slice(ax + 1)];
   if (n === 0 && idx.size > 0) {
@@ -109,7 +118,17 @@ export function takeAlongAxis(
     throw new ShapeError(
       `takeAlongAxis: indices of shape ${fmtShape(idx.shape)} must have the rank of x ${fmtShape(a.shape)}`,
     );
-  const ax = normAxis("takeAlongAxis", axis, a.ndim);
+  const ax = axisOf("takeAlongAxis", axis, a.shape);
+  // off the axis, indices and x broadcast against each other (same rank: dimension by dimension)
+  for (let i = 0; i < a.ndim; i++) {
+    const d = elementAt(a.shape, i, "takeAlongAxis");
+    const e = elementAt(idx.shape, i, "takeAlongAxis");
+    if (i !== ax && d !== e && d !== 1 && e !== 1)
+      throw new ShapeError(
+        `takeAlongAxis: indices of shape ${fmtShape(idx.shape)} do not broadcast against x of shape ` +
+          `${fmtShape(a.shape)} off axis ${ax} (dimension ${i}: ${e} and ${d})`,
+      );
+  }
   const offShape = a.shape.map((d, i) => (i === ax ? 1 : d));
   const outShape = broadcastShapes(
     "takeAlongAxis",

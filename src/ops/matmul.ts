@@ -2,7 +2,7 @@
 import "./methods.js";
 import { ShapeError, fmtShape, at } from "../core/errors.js";
 import { ArrayLike, NDArray } from "../core/ndarray.js";
-import { broadcastShapes } from "../core/shape.js";
+import { type Shape, broadcastShapes } from "../core/shape.js";
 import * as W from "../prims/wrap.js";
 import { eye } from "./creation.js";
 import { asArray } from "./operand.js";
@@ -11,17 +11,39 @@ import { sum } from "./reduce.js";
 import { reshape } from "./shape.js";
 
 /**
+ * The broadcast batch dimensions `p` and `q` of matmul's operands (of shapes `xShape` and `yShape`):
+ * a mismatch names the operands' full shapes, not only the batch parts.
+ */
+function batchShape(p: Shape, q: Shape, xShape: Shape, yShape: Shape): number[] {
+  for (let i = 1; i <= Math.min(p.length, q.length); i++) {
+    const d = at(p, p.length - i, "matmul");
+    const e = at(q, q.length - i, "matmul");
+    if (d !== e && d !== 1 && e !== 1)
+      throw new ShapeError(
+        `matmul: the batch dimensions ${fmtShape(p)} and ${fmtShape(q)} of shapes ${fmtShape(xShape)} and ` +
+          `${fmtShape(yShape)} cannot be broadcast together`,
+      );
+  }
+  return broadcastShapes("matmul", p, q);
+}
+
+/**
  * Matrix product with NumPy semantics (1-D operands, broadcast batch dims).
+ * Of two bool operands, a bool result: the or of ands.
  * @example nb.matmul(nb.eye(2), [1, 2]); // array([1., 2.])
  */
 export function matmul(x: ArrayLike, y: ArrayLike): NDArray {
   let a = asArray(x, "matmul");
   let b = asArray(y, "matmul");
+  const xShape = a.shape;
+  const yShape = b.shape;
   if (a.ndim === 0 || b.ndim === 0)
     throw new ShapeError(`matmul: operands must be at least 1-D, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
   const dt = W.promoted("matmul", [a, b]);
-  a = W.convertTo(a, dt);
-  b = W.convertTo(b, dt);
+  // bool operands: counted in int32, then tested != 0 (an or of ands, as JAX's bool dot)
+  const boolean = dt === "bool";
+  a = W.convertTo(a, boolean ? "int32" : dt);
+  b = W.convertTo(b, boolean ? "int32" : dt);
   const aVec = a.ndim === 1;
   const bVec = b.ndim === 1;
   if (aVec) a = reshape(a, [1, at(a.shape, 0, "matmul")]);
@@ -30,16 +52,13 @@ export function matmul(x: ArrayLike, y: ArrayLike): NDArray {
   const Ka = at(a.shape, a.ndim - 1, "matmul");
   const Kb = at(b.shape, b.ndim - 2, "matmul");
   const N = at(b.shape, b.ndim - 1, "matmul");
-  if (Ka !== Kb)
-    throw new ShapeError(
-      `matmul: shapes ${fmtShape(asArray(x).shape)} and ${fmtShape(asArray(y).shape)} are not aligned`,
-    );
-  const batch = broadcastShapes("matmul", a.shape.slice(0, -2), b.shape.slice(0, -2));
+  if (Ka !== Kb) throw new ShapeError(`matmul: shapes ${fmtShape(xShape)} and ${fmtShape(yShape)} are not aligned`);
+  const batch = batchShape(a.shape.slice(0, -2), b.shape.slice(0, -2), xShape, yShape);
   a = W.broadcastPrim(a, [...batch, M, Ka]);
   b = W.broadcastPrim(b, [...batch, Kb, N]);
   let out = W.matmulPrim(a, b);
   if (aVec || bVec) out = reshape(out, [...batch, ...(aVec ? [] : [M]), ...(bVec ? [] : [N])]);
-  return out;
+  return boolean ? W.toBool(out) : out;
 }
 
 /**

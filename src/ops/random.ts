@@ -112,9 +112,13 @@ export function normal(k: ArrayLike, shape: Shape = [], options: { dtype?: DType
     "random.normal",
     dtypeArg("random.normal", optionsArg("random.normal", options, ["dtype"]).dtype, "float64"),
   );
+  // a key of shape [...lead, 2] (several keys, as uniform takes) splits to [...lead, 2, 2]
+  const lead = key.shape.slice(0, -1);
   const ks = split(key, 2);
-  const k1 = reshape(slicePrim(ks, [0, 0], [1, 2]), [2]);
-  const k2 = reshape(slicePrim(ks, [1, 0], [2, 2]), [2]);
+  const row = (i: number): NDArray =>
+    reshape(slicePrim(ks, [...lead.map(() => 0), i, 0], [...lead, i + 1, 2]), [...lead, 2]);
+  const k1 = row(0);
+  const k2 = row(1);
   const u1 = sub(1, uniform(k1, s, { dtype: dt })); // in (0, 1]
   const u2 = uniform(k2, s, { dtype: dt });
   return mul(sqrt(mul(log(u1), -2)), cos(mul(u2, 2 * Math.PI)));

@@ -208,7 +208,8 @@ export function vmapOptions<O extends { inAxes?: unknown; outAxes?: unknown }>(o
     const v: unknown = (o as Record<string, unknown>)[name];
     if (v === undefined) continue;
     if (Array.isArray(v)) {
-      v.forEach((a) => checkAxisEntry(op, name, a, nullable));
+      // by index, not forEach: a hole ([, 0]) is an entry too, and not an axis
+      for (let i = 0; i < v.length; i++) checkAxisEntry(op, name, v[i], nullable);
       copy[name] = Object.freeze(v.slice());
     } else checkAxisEntry(op, name, v, nullable);
   }

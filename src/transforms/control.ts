@@ -10,11 +10,11 @@
  * (under jit or makeGraph) it stages the `while_loop` primitive, whose row is
  * in loopRules.ts.
  */
-import { DTypeError, NablaError, ShapeError, TracerError, at, fmtShape } from "../core/errors.js";
+import { DTypeError, NablaError, ShapeError, TracerError, at, fmtShape, fmtValue } from "../core/errors.js";
 import { ArrayLike, ConcreteArray, NDArray, storageOf } from "../core/ndarray.js";
 import { flatten, flattenAs, unflatten } from "../core/pytree.js";
 import { shapesEqual } from "../core/shape.js";
-import { reshape, stack, stopGradient, where, zeros } from "../ops/index.js";
+import { astype, reshape, stack, stopGradient, where, zeros } from "../ops/index.js";
 import { asArray } from "../ops/operand.js";
 import { intArg } from "../ops/validate.js";
 import { slicePrim } from "../prims/wrap.js";
@@ -57,12 +57,40 @@ function maskOperand(pred: NDArray, operand: unknown, taken: boolean): unknown {
 }
 
 /**
- * `pred ? trueFn(...operands) : falseFn(...operands)`. Both branches must
- * return the same structure, shapes and dtypes (checked whatever the
+ * `cond`'s predicate as a scalar bool array, as lax.cond takes it: a bool or int32 scalar (an int32 is
+ * true when non-zero), a JS boolean, or an integer JS number. A float predicate throws DTypeError (NaN
+ * and 0.5 are not truth values), a non-scalar one ShapeError. Under vmap the predicate seen here is
+ * the per-example one (a BatchTracer's shape excludes the batch axis), so a batched predicate is scalar.
+ */
+function condPred(pred: ArrayLike): NDArray {
+  if (typeof pred === "number") {
+    if (!Number.isInteger(pred))
+      throw new DTypeError(
+        `cond: the predicate must be bool or int32, got float64 (the JS number ${fmtValue(pred)}; ` +
+          `a JS number predicate must be an integer)`,
+      );
+    return asArray(pred !== 0, "cond");
+  }
+  const p = asArray(pred, "cond");
+  if (p.ndim !== 0)
+    throw new ShapeError(`cond: the predicate must be a scalar (shape []), got shape ${fmtShape(p.shape)}`);
+  if (p.dtype === "bool") return p;
+  if (p.dtype === "int32") return astype(p, "bool");
+  throw new DTypeError(`cond: the predicate must be bool or int32, got ${p.dtype} (shape ${fmtShape(p.shape)})`);
+}
+
+/**
+ * `pred ? trueFn(...operands) : falseFn(...operands)`. The predicate is a
+ * scalar: a bool or int32 array (an int32 is true when non-zero, as in
+ * lax.cond), a JS boolean, or an integer JS number; a float predicate (even
+ * 0.5 or NaN) throws DTypeError and a non-scalar one ShapeError. (whileLoop's
+ * condition is stricter, as lax.while_loop's: a boolean only.) Both branches
+ * must return the same structure, shapes and dtypes (checked whatever the
  * predicate). A concrete predicate runs only its branch; one without a
  * concrete value (under jit or makeGraph) stages a `cond` primitive that
  * runs only the taken branch once the predicate is known; a batched one
- * (vmap) selects per example, with no derivative leaking from the untaken branch.
+ * (vmap, a predicate per example) selects per example, with no derivative
+ * leaking from the untaken branch.
  * @example nb.cond(nb.greater(x, 0), (v) => nb.mul(v, 2), (v) => nb.neg(v), x);
  */
 export function cond<Ops extends unknown[], R1 extends Returned, R2 extends Returned>(
@@ -79,7 +107,7 @@ export function cond(
 ): any {
   trueFn = fnArg("cond", trueFn, "trueFn");
   falseFn = fnArg("cond", falseFn, "falseFn");
-  const p = asArray(pred, "cond");
+  const p = condPred(pred);
   const c = concretePred(p, "cond");
   return c === null ? stagedCond(p, trueFn, falseFn, operands) : concreteCond(c, trueFn, falseFn, operands);
 }

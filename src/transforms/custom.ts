@@ -34,7 +34,7 @@ function recorded(def: TreeDef | undefined, fn: string): TreeDef {
 }
 
 function flatOut(tree: unknown, op: string, holder: { def?: TreeDef }, what: string): NDArray[] {
-  const [leaves, def] = flattenToArrays(tree, op);
+  const [leaves, def] = flattenToArrays(tree, op, what);
   if (holder.def === undefined) holder.def = def;
   else if (!holder.def.equals(def))
     throw new ShapeError(
@@ -121,35 +121,36 @@ function customVjpWith(
   fwd: (...args: any[]) => [unknown, unknown],
   bwd: (residuals: any, ct: any) => readonly unknown[],
   checkFwd: boolean,
+  op = "customVjp",
 ): (...args: any[]) => any {
   const id = NEXT_ID++;
   return (...args: unknown[]): unknown => {
-    const [xs, inDef] = flattenToArrays(args, "customVjp");
+    const [xs, inDef] = flattenToArrays(args, op);
     const out: { def?: TreeDef } = {};
     let resDef: TreeDef | undefined;
     const outs = bind(CUSTOM_VJP_CALL, xs, {
-      f: (ys) => flatOut(f(...(unflatten(inDef, ys) as unknown[])), "customVjp", out, "the output"),
+      f: (ys) => flatOut(f(...(unflatten(inDef, ys) as unknown[])), op, out, "the output"),
       fwd: (ys) => {
         const r = fwd(...(unflatten(inDef, ys) as unknown[]));
-        if (!Array.isArray(r) || r.length !== 2) throw new NablaError("customVjp: fwd must return [out, residuals]");
-        const [rl, rd] = flattenToArrays(r[1], "customVjp");
+        if (!Array.isArray(r) || r.length !== 2) throw new NablaError(`${op}: fwd must return [out, residuals]`);
+        const [rl, rd] = flattenToArrays(r[1], op);
         resDef = rd;
-        return [flatOut(r[0], "customVjp", out, "fwd's output"), rl];
+        return [flatOut(r[0], op, out, "fwd's output"), rl];
       },
       bwd: (res, cts) => {
-        const ct = bwd(unflatten(recorded(resDef, "customVjp"), res), unflatten(recorded(out.def, "customVjp"), cts));
+        const ct = bwd(unflatten(recorded(resDef, op), res), unflatten(recorded(out.def, op), cts));
         if (!Array.isArray(ct) || ct.length !== args.length)
-          throw new NablaError(`customVjp: bwd must return an array of ${args.length} cotangent(s), one per argument`);
+          throw new NablaError(`${op}: bwd must return an array of ${args.length} cotangent(s), one per argument`);
         // null/undefined cotangents are zeros of the argument's structure
         const filled = ct.map((c, i) => c ?? zerosTree(args[i]));
         const [leaves, def] = flatten(filled);
-        if (!def.equals(inDef)) throw new ShapeError(`customVjp: bwd returned structure ${def}, expected ${inDef}`);
+        if (!def.equals(inDef)) throw new ShapeError(`${op}: bwd returned structure ${def}, expected ${inDef}`);
         return leaves.map((l, i) => {
-          const x = elementAt(xs, i, "customVjpWith");
+          const x = elementAt(xs, i, op);
           if (!(l instanceof NDArray)) return zeros(x.shape, { dtype: x.dtype }).add(l as number);
           const wrongShape = !shapesEqual(l.shape, x.shape);
           if (wrongShape || (isFloat(x.dtype) && l.dtype !== x.dtype)) {
-            const msg = `customVjp: bwd's cotangent ${i} is ${avalText(l)}, but the argument it belongs to is ${avalText(x)}`;
+            const msg = `${op}: bwd's cotangent ${i} is ${avalText(l)}, but the argument it belongs to is ${avalText(x)}`;
             throw wrongShape ? new ShapeError(msg) : new DTypeError(msg);
           }
           return l;
@@ -159,7 +160,7 @@ function customVjpWith(
       name: f.name || "f",
       checkFwd,
     });
-    return unflatten(recorded(out.def, "customVjp"), outs);
+    return unflatten(recorded(out.def, op), outs);
   };
 }
 
@@ -210,7 +211,8 @@ export function checkpoint(
 ): (...args: any[]) => any {
   f = fnArg("checkpoint", f);
   const policy =
-    policyArg("checkpoint", readOptions("checkpoint", options).policy) ?? checkpointPolicies.nothingSaveable;
+    policyArg("checkpoint", readOptions("checkpoint", options, ["policy"]).policy) ??
+    checkpointPolicies.nothingSaveable;
   const saveNothing = policy === checkpointPolicies.nothingSaveable;
   // nothing saved and nothing closed over from outer transforms: fwd runs f itself (its outputs match
   // f's by construction) and keeps only the arguments; bwd runs f again under vjp. Nothing else is
@@ -220,6 +222,7 @@ export function checkpoint(
     (...args: unknown[]) => [f(...args), args],
     (args: unknown[], ct: unknown) => vjp(f, ...args)[1](ct),
     false,
+    "checkpoint",
   );
   return (...args: unknown[]): unknown => {
     // no transform active: no closed-over value can be a live tracer
@@ -267,6 +270,7 @@ export function checkpoint(
         return out;
       },
       false,
+      "checkpoint",
     );
     return unflatten(recorded(outDef, "checkpoint"), inner(...operands) as NDArray[]);
   };

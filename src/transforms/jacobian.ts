@@ -6,9 +6,10 @@
  * Output leaf shapes are `out.shape ++ in.shape`; pytrees nest as
  * output-structure of input-structure.
  */
-import { at } from "../core/errors.js";
+import { DTypeError, ShapeError, at, fmtShape } from "../core/errors.js";
+import { MAX_SIZE } from "../core/shape.js";
 import { NDArray } from "../core/ndarray.js";
-import { allocate } from "../core/dtype.js";
+import { allocate, isFloat } from "../core/dtype.js";
 import { ConcreteArray } from "../core/ndarray.js";
 import { reshape, zeros } from "../ops/index.js";
 import { slicePrim, transposePrim } from "../prims/wrap.js";
@@ -64,6 +65,14 @@ function jacobian(op: string, mode: "fwd" | "rev", f: (...args: any[]) => unknow
       op,
     );
     const outs = lin.primalsOut;
+    // every entry of the Jacobian is materialised (and the basis it is built from): refuse one no typed array holds
+    const nIn = ps.reduce((t, p) => t + p.size, 0);
+    const nOut = outs.reduce((t, o) => t + o.size, 0);
+    if (nIn * nOut > MAX_SIZE)
+      throw new ShapeError(
+        `${op}: the Jacobian of outputs ${outs.map((o) => fmtShape(o.shape)).join(", ")} with respect to inputs ` +
+          `${ps.map((p) => fmtShape(p.shape)).join(", ")} would have ${nIn * nOut} elements, more than the limit 2^31 - 1`,
+      );
     // blocks[i][j]: d out_i / d in_j with shape out_i.shape ++ in_j.shape
     const blocks: NDArray[][] = outs.map(() => []);
     if (mode === "fwd") {
@@ -87,6 +96,16 @@ function jacobian(op: string, mode: "fwd" | "rev", f: (...args: any[]) => unknow
         });
       });
     } else {
+      // as jax.jacrev: reverse mode needs float outputs (an int or bool output has no cotangent; its
+      // rows would be silent zeros). jacfwd, like jax.jacfwd, gives zeros for them
+      for (let i = 0; i < outs.length; i++) {
+        const o = at(outs, i, op);
+        if (!isFloat(o.dtype))
+          throw new DTypeError(
+            `${op}: reverse mode requires float outputs, but output leaf ${i} has dtype ${o.dtype} ` +
+              `(shape ${fmtShape(o.shape)}): an int or bool output has no derivative`,
+          );
+      }
       // one batched pass of the transposed linear map over the basis of all outputs
       const rows = basisRows(outs);
       const cins =
@@ -151,5 +170,6 @@ export function hessian<
 >(f: (...args: A) => R, options?: O): <X extends DiffParams<A, ArgnumsOf<O>>>(...args: X) => HessianOf<X, R, O> {
   f = fnArg("hessian", f);
   const opts = argnumsOption("hessian", options);
-  return jacobian("jacfwd", "fwd", jacobian("jacrev", "rev", f, opts), opts);
+  // both passes report errors as hessian (the function the user called)
+  return jacobian("hessian", "fwd", jacobian("hessian", "rev", f, opts), opts);
 }

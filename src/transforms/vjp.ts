@@ -13,6 +13,7 @@ import {
   requireFloat,
   unflatten,
 } from "./common.js";
+import { boolArg } from "../ops/validate.js";
 import { Linearized, linearizeFlat, orZeros, transposeGraph } from "./linearize.js";
 import type {
   ArgnumsOf,
@@ -84,7 +85,8 @@ export interface GradOptions {
 }
 
 function gradImpl(op: string, f: (...args: any[]) => unknown, options: GradOptions) {
-  const hasAux = options.hasAux ?? false;
+  // read once, when the transform is made: a flag must be a boolean (`{ hasAux: 1 }` is a mistake, not "truthy")
+  const hasAux = options.hasAux === undefined ? false : boolArg(op, "hasAux", options.hasAux);
   return (...args: unknown[]): [NDArray, unknown, unknown] => {
     const nums = normArgnums(op, options.argnums, args.length);
     // the arguments with the differentiated ones replaced (no closures per argnum: issue 8)
