@@ -8,7 +8,7 @@
  *
  * Threads: PyTorch runs with as many intra-op threads as nabla's pool (its
  * `config().threads`, by default the available cores) unless `--torch-threads`
- * says otherwise: OMP_NUM_THREADS and MKL_NUM_THREADS are set for the
+ * says otherwise: OMP_NUM_THREADS, MKL_NUM_THREADS and OPENBLAS_NUM_THREADS are set for the
  * subprocess and torch_bench.py calls `torch.set_num_threads`; OpenMP's threads
  * use OpenMP's default wait policy unless OMP_WAIT_POLICY says otherwise (`torchWaitPolicy`). It reports the
  * threads torch then uses (`torch.get_num_threads()`, interop threads, the
@@ -128,6 +128,8 @@ export function runTorch(
       ...process.env,
       OMP_NUM_THREADS: String(threads),
       MKL_NUM_THREADS: String(threads),
+      // Debian's torch calls the system BLAS: OpenBLAS's pthread build has its own pool, sized by this
+      OPENBLAS_NUM_THREADS: String(threads),
     };
     const p = spawnSync(PYTHON, [SCRIPT, specFile], {
       env,
