@@ -1,4 +1,4 @@
-/** Matrix product kernel: WebAssembly SIMD when available, else a blocked JS loop (float64 accumulation). */
+/** Matrix product kernel: WebAssembly SIMD when available, else a blocked JS loop (float64 accumulation; int32 modulo 2^32). */
 // Non-null assertions: only on typed-array reads inside loops, at indices the loop's bounds keep in
 // range (see CONTRIBUTING.md, "Non-null assertions"); shapes are read with `at` before the loops.
 import { at } from "../core/errors.js";
@@ -52,6 +52,14 @@ export function matmulT(a: ConcreteArray, b: ConcreteArray, dtype: DType, ta: bo
       out.set(c, bi * M * N);
       if (bi === B - 1) return new ConcreteArray(out, [...batchShape, M, N], dtype);
     }
+  }
+  if (dtype === "int32") {
+    // int32 wraps modulo 2^32 as JAX's does, exactly: float64 products lose the low bits past 2^53
+    const ai = i32(storageOf(a));
+    const bi = i32(storageOf(b));
+    const out = new Int32Array(B * M * N);
+    matmulI32(ta ? transposeLastI32(ai, B, K, M) : ai, tb ? transposeLastI32(bi, B, N, K) : bi, out, B, M, K, N);
+    return new ConcreteArray(out, [...batchShape, M, N], dtype);
   }
   const acc = new Float64Array(B * M * N);
   const ad = f64(storageOf(a));
@@ -110,6 +118,36 @@ function matmulF64(
         const av = ad[arow + k]!;
         const brow = bo + k * N;
         for (let j = 0; j < N; j++) acc[crow + j] = acc[crow + j]! + av * bd[brow + j]!;
+      }
+    }
+  }
+}
+
+/** The data as Int32Array (bool storage, 0 and 1, is converted). */
+function i32(d: TypedArray): Int32Array {
+  return d instanceof Int32Array ? d : Int32Array.from(d);
+}
+
+/** {@link transposeLast} of int32 data. */
+function transposeLastI32(d: Int32Array, B: number, r: number, c: number): Int32Array {
+  const out = new Int32Array(d.length);
+  for (let bi = 0, o = 0; bi < B; bi++, o += r * c)
+    for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[o + j * r + i] = d[o + i * c + j]!;
+  return out;
+}
+
+/** int32 products and sums modulo 2^32 (Math.imul, `| 0`): the two's complement result of any order. */
+function matmulI32(ad: Int32Array, bd: Int32Array, out: Int32Array, B: number, M: number, K: number, N: number): void {
+  for (let bi = 0; bi < B; bi++) {
+    const ao = bi * M * K;
+    const bo = bi * K * N;
+    const co = bi * M * N;
+    for (let i = 0; i < M; i++) {
+      const crow = co + i * N;
+      for (let k = 0; k < K; k++) {
+        const av = ad[ao + i * K + k]!;
+        const brow = bo + k * N;
+        for (let j = 0; j < N; j++) out[crow + j] = (out[crow + j]! + Math.imul(av, bd[brow + j]!)) | 0;
       }
     }
   }

@@ -1,4 +1,7 @@
 /**
+ * int32 matmul wraps modulo 2^32 exactly (two's complement, as JAX), the oracle Math.imul and `| 0`
+ * written out in plain JS loops.
+ *
  * A bool array holds only true and false (NumPy and JAX): arithmetic on two bool operands either
  * stays in {0, 1} (add is logical or, mul logical and, a product of bool matrices is an or of ands)
  * or is refused (sub). Every result is checked by its int32 cast, which shows a stored 2 or 255.
@@ -50,5 +53,33 @@ describe("arithmetic on bool operands", () => {
     expect(d.dtype).toBe("bool");
     expect(ints(d)).toEqual([1]);
     expect(ints(nb.dot(nb.array([false, true]), nb.array([true, false])))).toEqual([0]);
+  });
+});
+
+describe("int32 matmul wraps modulo 2^32", () => {
+  it("products and sums past 2^53 keep their low 32 bits: eager, jit, transposed operands, batched, einsum", () => {
+    const n = 7;
+    const A = Array.from({ length: n * n }, (_, i) => (2147483647 - i * 99991) | 0);
+    const B = Array.from({ length: n * n }, (_, i) => (-2147483600 + i * 77777) | 0);
+    const want: number[] = [];
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let k = 0; k < n; k++) s = (s + Math.imul(A[i * n + k]!, B[k * n + j]!)) | 0;
+        want.push(s);
+      }
+    const a = nb.array(A, { dtype: "int32", shape: [n, n] });
+    const b = nb.array(B, { dtype: "int32", shape: [n, n] });
+    const flat = (x: nb.NDArray): number[] => Array.from(x.toTypedArray());
+    for (const r of [
+      nb.matmul(a, b),
+      nb.jit(nb.matmul)(a, b),
+      nb.jit((x: nb.NDArray, y: nb.NDArray) => nb.matmul(nb.transpose(x), y))(nb.transpose(a), b),
+      nb.einsum("ij,jk->ik", a, b),
+    ]) {
+      expect(r.dtype).toBe("int32");
+      expect(flat(r)).toEqual(want);
+    }
+    expect(flat(nb.matmul(nb.stack([a, a]), nb.stack([b, b])))).toEqual([...want, ...want]);
   });
 });
