@@ -504,6 +504,52 @@ describe("customVjp", () => {
 
 // ---------------------------------------------------------------------------
 
+describe("customJvp / customVjp closing over a value a transform traces", () => {
+  // the rules say nothing about the closed-over w: its derivative would be lost (it was silently 0)
+  const withJvp = (w: A) =>
+    nb.customJvp(
+      (u: A) => nb.mul(u, w),
+      ([u], [t]) => [nb.mul(u!, w), nb.mul(t!, w)],
+    );
+  const withVjp = (w: A) =>
+    nb.customVjp(
+      (u: A) => nb.mul(u, w),
+      (u: A) => [nb.mul(u, w), u],
+      (_u: A, ct: A) => [nb.mul(ct, w)],
+    );
+  const w0 = nb.array([1.5, 2.5]);
+  const x0 = nb.array([2, 3]);
+  const closes = /closes over a traced value.*pass (that value|it) as an argument instead/;
+  for (const [name, mk] of [
+    ["customJvp", withJvp],
+    ["customVjp", withVjp],
+  ] as const) {
+    it(`${name}: an inner grad's tracer under an outer grad or jvp throws, naming ${name}`, () => {
+      const inner = (x: A): A => nb.grad((w: A) => nb.sum(mk(w)(x)))(w0);
+      expect(() => nb.grad((x: A) => nb.sum(inner(x)))(x0)).toThrow(new RegExp(`^${name}: `));
+      expect(() => nb.grad((x: A) => nb.sum(inner(x)))(x0)).toThrow(closes);
+      expect(() => nb.jvp(inner, [x0], [nb.onesLike(x0)])).toThrow(closes);
+    });
+    it(`${name}: the value passed as an argument instead gives the closed form`, () => {
+      const f2 = (u: A, w: A): A => nb.mul(u, w);
+      const cj =
+        name === "customJvp"
+          ? nb.customJvp(f2, ([u, w], [du, dw]) => [nb.mul(u!, w!), nb.add(nb.mul(du!, w!), nb.mul(u!, dw!))])
+          : nb.customVjp(
+              f2,
+              (u: A, w: A) => [nb.mul(u, w), [u, w]],
+              ([u, w]: A[], ct: A) => [nb.mul(ct, w!), nb.mul(ct, u!)],
+            );
+      // d/dx Σ_w d/dw Σ u·w = d/dx Σ x = [1, 1]
+      const g = nb.grad((x: A) => nb.sum(nb.grad((w: A) => nb.sum(cj(x, w)), { argnums: 0 })(w0)))(x0);
+      expectClose(g, [1, 1], [2], 1e-15);
+    });
+  }
+  it("customJvp: a closure over the same transform's tracer throws too (grad w.r.t. w of f(2w))", () => {
+    expect(() => nb.grad((w: A) => nb.sum(withJvp(w)(nb.mul(w, 2))))(w0)).toThrow(closes);
+  });
+});
+
 describe("checkpoint", () => {
   // f(x) = sum(sin x · eˣ): ∇f = eˣ(sin x + cos x), ∇²f = diag(2 eˣ cos x)
   const fJs = (v: number[]): number[] => [v.reduce((s, a) => s + Math.sin(a) * Math.exp(a), 0)];

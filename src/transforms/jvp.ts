@@ -3,7 +3,7 @@
  * zero). Each primitive computes its primal output one level down, then its
  * JVP rule, written with differentiable operations, gives the tangent.
  */
-import { NablaError, at } from "../core/errors.js";
+import { NablaError, at, fmtShape } from "../core/errors.js";
 import { ConcreteArray, NDArray } from "../core/ndarray.js";
 import { Aval, MainTrace, Rule, Trace, Tracer, avalOf, bind, bindPair, endTrace, newTrace } from "../core/trace.js";
 import { Shape, shapesEqual } from "../core/shape.js";
@@ -85,6 +85,9 @@ export class JVPTrace extends Trace {
       outs = bind(prim, primals, params);
       touts = prim.jvp(primals, tangents, outs, params);
     }
+    // user functions (customJvp's rule, customVjp's fwd) may close over a tracer of this transform or an
+    // inner one: its values would be taken as constants (a silently zero derivative)
+    if (prim.opaque === true) refuseInnerTracers(prim.name, this.main.level, outs, touts);
     // a new array: `outs` may be a staging trace's CSE entry
     const res = new Array<NDArray>(outs.length);
     for (let i = 0; i < outs.length; i++) {
@@ -121,6 +124,29 @@ export class JVPTrace extends Trace {
   concreteOf(t: Tracer, op: string): ConcreteArray {
     return (t as JVPTracer).primal.concrete(op);
   }
+}
+
+const PUBLIC_NAME: Readonly<Record<string, string>> = { custom_jvp_call: "customJvp", custom_vjp_call: "customVjp" };
+
+/**
+ * Throws when an output of a user rule run by the JVP trace of `level` (on primals, a level below) is a
+ * tracer of that level or a higher one: the rule closed over a value this transform or an inner one
+ * traces, whose derivative it cannot give (it was taken as a constant: a silently zero derivative).
+ * Passed as an argument, the value is differentiated correctly.
+ */
+function refuseInnerTracers(
+  name: string,
+  level: number,
+  outs: readonly NDArray[],
+  touts: readonly (NDArray | null | undefined)[],
+): void {
+  for (const x of [...outs, ...touts])
+    if (x instanceof Tracer && x.trace.main.level >= level)
+      throw new NablaError(
+        `${PUBLIC_NAME[name] ?? name}: the function or its rule closes over a traced value (a ${x.trace.main.kind} ` +
+          `tracer of shape ${fmtShape(x.shape)}) while a transform differentiates its arguments; its derivative ` +
+          "would be lost: pass that value as an argument instead",
+      );
 }
 
 /** Splits an output of a JVP trace into primal and tangent. */
