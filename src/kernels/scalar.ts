@@ -61,6 +61,14 @@ export function erf(x: number): number {
 }
 
 /**
+ * x^y in floating point as C99's pow (and NumPy, XLA): Math.pow but for 1^y = 1 for every y (NaN
+ * included) and (-1)^±Infinity = 1, where Math.pow gives NaN.
+ */
+export function powFloat(x: number, y: number): number {
+  return x === 1 || (x === -1 && (y === Infinity || y === -Infinity)) ? 1 : Math.pow(x, y);
+}
+
+/**
  * x^y in int32 arithmetic, wrapping like 32-bit hardware (square and
  * multiply with Math.imul). Negative exponents give the integer part of
  * 1/x^|y| (±1 for x = ±1, else 0), as C's integer division would.

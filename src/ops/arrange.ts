@@ -320,8 +320,8 @@ export interface MeshgridOptions {
 
 /**
  * Coordinate arrays from 1-D coordinate vectors: with n vectors of lengths l₁..lₙ each output has shape
- * [l₁, ..., lₙ] ("ij") or [l₂, l₁, l₃, ...] ("xy", the default), as NumPy's `meshgrid`. An options
- * object may come last.
+ * [l₁, ..., lₙ] ("ij") or [l₂, l₁, l₃, ...] ("xy", the default), as NumPy's `meshgrid`; each keeps its
+ * vector's dtype (as NumPy and jnp). An options object may come last.
  * @example
  * const [X, Y] = nb.meshgrid([1, 2, 3], [4, 5]);
  * X.shape; // [2, 3]
@@ -344,7 +344,6 @@ export function meshgrid(...args: readonly (ArrayLike | MeshgridOptions)[]): NDA
   xs.forEach((v, i) => {
     if (v.ndim !== 1) throw new ShapeError(`meshgrid: xs[${i}] must be 1-D, got shape ${fmtShape(v.shape)}`);
   });
-  const dt = W.promoted("meshgrid", xs);
   const lens = xs.map((v) => at(v.shape, 0, "meshgrid"));
   const shape = lens.slice();
   // "xy": the first two coordinates vary along axes 1 and 0
@@ -354,6 +353,6 @@ export function meshgrid(...args: readonly (ArrayLike | MeshgridOptions)[]): NDA
   return xs.map((v, i) => {
     const s = shape.map(() => 1);
     s[axisOf(i)] = at(lens, i, "meshgrid");
-    return W.broadcastPrim(W.reshape(W.convertTo(v, dt), s), shape);
+    return W.broadcastPrim(W.reshape(v, s), shape);
   });
 }

@@ -10,7 +10,7 @@ import { Shape, checkShape, sizeOf } from "../core/shape.js";
 import * as W from "../prims/wrap.js";
 import { astype } from "./elementwise.js";
 import { defaultFloat } from "../core/device.js";
-import { MAX_SIZE, asArray, dtypeArg, intArg, literal, numberArg, optionsArg, sizeArg } from "./validate.js";
+import { MAX_SIZE, asArray, boolArg, dtypeArg, intArg, literal, numberArg, optionsArg, sizeArg } from "./validate.js";
 
 /**
  * Creates an array. JS numbers become float64 (float32 while `defaultDevice()` is "webgpu"),
@@ -108,15 +108,22 @@ export function arange(start: number, stop?: number, step = 1): NDArray {
   return new ConcreteArray(data, [n], dt);
 }
 
-/** `num` evenly spaced float64 values (float32 while `defaultDevice()` is "webgpu") from start to stop inclusive. @example nb.linspace(0, 1, 5); */
-export function linspace(start: number, stop: number, num: number): NDArray {
+/**
+ * `num` evenly spaced float64 values (float32 while `defaultDevice()` is "webgpu") from start to stop,
+ * stop included unless `endpoint` is false (then the step is (stop − start) / num), as NumPy's.
+ * @example nb.linspace(0, 1, 5); // array([0.  , 0.25, 0.5 , 0.75, 1.  ])
+ * @example nb.linspace(0, 1, 4, false); // array([0.  , 0.25, 0.5 , 0.75])
+ */
+export function linspace(start: number, stop: number, num: number, endpoint = true): NDArray {
   numberArg("linspace", "start", start, true);
   numberArg("linspace", "stop", stop, true);
   intArg("linspace", "num", num, { min: 0, max: MAX_SIZE });
+  boolArg("linspace", "endpoint", endpoint);
   const dt = defaultFloat();
   const d = dt === "float32" ? new Float32Array(num) : new Float64Array(num);
-  for (let i = 0; i < num; i++) d[i] = num === 1 ? start : start + ((stop - start) * i) / (num - 1);
-  if (num > 1) d[num - 1] = stop;
+  const div = endpoint ? num - 1 : num;
+  for (let i = 0; i < num; i++) d[i] = div === 0 ? start : start + ((stop - start) * i) / div;
+  if (endpoint && num > 1) d[num - 1] = stop;
   return new ConcreteArray(d, [num], dt);
 }
 

@@ -12,7 +12,7 @@ import { DTypeError, fmtShape } from "../core/errors.js";
 import { Rule, bind1 } from "../core/trace.js";
 import * as E from "../prims/elementwise.js";
 import * as W from "../prims/wrap.js";
-import { asArray, dtypeArg } from "./validate.js";
+import { asArray, dtypeArg, intArg } from "./validate.js";
 
 /**
  * Converts an array to another dtype (float to int truncates toward zero).
@@ -97,8 +97,23 @@ export const sign = (x: ArrayLike): NDArray => bind1(E.SIGN, [asArray(x, "sign")
 export const floor = (x: ArrayLike): NDArray => bind1(E.FLOOR, [asArray(x, "floor")], {});
 /** Round up. @example nb.ceil(1.5); */
 export const ceil = (x: ArrayLike): NDArray => bind1(E.CEIL, [asArray(x, "ceil")], {});
-/** Round half to even (as NumPy). @example nb.round(2.5); // array(2.) */
-export const round = (x: ArrayLike): NDArray => bind1(E.ROUND, [asArray(x, "round")], {});
+/**
+ * Round half to even (as NumPy), to `decimals` decimal places (negative: to tens, hundreds, ...), as
+ * jnp.round: `round(x · 10^d) / 10^d` in x's float dtype (int32 computes in float64 and stays int32).
+ * @example nb.round(2.5); // array(2.)
+ * @example nb.round([1.234, 2.5], 2); // array([1.23, 2.5 ])
+ */
+export const round = (x: ArrayLike, decimals = 0): NDArray => {
+  const a = asArray(x, "round");
+  if (decimals === 0) return bind1(E.ROUND, [a], {});
+  intArg("round", "decimals", decimals, { min: -308, max: 308 });
+  if (a.dtype === "bool") throw new DTypeError(`round: expected a number array, got bool${fmtShape(a.shape)}`);
+  if (a.dtype === "int32" && decimals > 0) return a;
+  const f = a.dtype === "int32" ? W.convert(a, "float64") : a;
+  const factor = 10 ** decimals;
+  const r = W.binaryOp(E.DIV, bind1(E.ROUND, [W.binaryOp(E.MUL, f, factor, "round")], {}), factor, "round");
+  return a.dtype === "int32" ? W.convert(r, "int32") : r;
+};
 /** x * x. @example nb.square(3); // array(9.) */
 export const square = (x: ArrayLike): NDArray => {
   const a = asArray(x, "square");
@@ -106,10 +121,10 @@ export const square = (x: ArrayLike): NDArray => {
 };
 /** 1 / x. @example nb.reciprocal(4); // array(0.25) */
 export const reciprocal = (x: ArrayLike): NDArray => W.binaryOp(E.DIV, 1, asArray(x, "reciprocal"), "reciprocal", true);
-/** max(x, 0), with derivative 0 at 0. @example nb.relu([-1, 2]); // array([0., 2.]) */
+/** max(x, 0), with derivative 0 at 0; NaN stays NaN (as jax.nn.relu). @example nb.relu([-1, 2]); // array([0., 2.]) */
 export const relu = (x: ArrayLike): NDArray => {
   const a = asArray(x, "relu");
-  return where(greater(a, 0), a, 0);
+  return where(lessEqual(a, 0), 0, a);
 };
 
 /**

@@ -6,6 +6,7 @@ import { type Shape, broadcastShapes } from "../core/shape.js";
 import * as W from "../prims/wrap.js";
 import { eye } from "./creation.js";
 import { asArray } from "./operand.js";
+import { intArg } from "./validate.js";
 import { mul } from "./elementwise.js";
 import { sum } from "./reduce.js";
 import { reshape } from "./shape.js";
@@ -80,8 +81,9 @@ export function dot(x: ArrayLike, y: ArrayLike): NDArray {
     throw new ShapeError(`dot: shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)} are not aligned`);
   const bPerm = [...b.shape.map((_, i) => i).filter((i) => i !== kb), kb];
   const bRest = bPerm.slice(0, -1).map((i) => at(b.shape, i, "dot"));
-  const bt = reshape(W.transposePrim(b, [kb, ...bPerm.slice(0, -1)]), [K0, -1]);
-  const out = matmul(reshape(a, [-1, K0]), bt);
+  // explicit sizes, not -1: with K0 = 0 a -1 has no value (the result is then zeros)
+  const bt = reshape(W.transposePrim(b, [kb, ...bPerm.slice(0, -1)]), [K0, bRest.reduce((p, d) => p * d, 1)]);
+  const out = matmul(reshape(a, [a.shape.slice(0, -1).reduce((p, d) => p * d, 1), K0]), bt);
   return reshape(out, [...a.shape.slice(0, -1), ...bRest]);
 }
 
@@ -91,29 +93,52 @@ export function outer(x: ArrayLike, y: ArrayLike): NDArray {
 }
 
 /**
- * Diagonal of a matrix (2-D input) or a diagonal matrix from a vector.
+ * The `k`-th diagonal of a matrix (2-D input: `a[i, i + k]`, above the main one for k > 0, below for
+ * k < 0; empty when it lies outside), or from a vector the square matrix with it on the `k`-th
+ * diagonal, as NumPy's and jnp's `diag`.
  * @example nb.diag([[1, 2], [3, 4]]); // array([1., 4.])
+ * @example nb.diag([[1, 2], [3, 4]], 1); // array([2.])
+ * @example nb.diag([1, 2], -1).shape; // [3, 3]
  */
-export function diag(x: ArrayLike): NDArray {
+export function diag(x: ArrayLike, k = 0): NDArray {
   const a = asArray(x, "diag");
+  intArg("diag", "k", k);
   if (a.ndim === 1) {
     const n = at(a.shape, 0, "diag");
-    return mul(reshape(a, [n, 1]), eye(n, n, { dtype: a.dtype }));
+    const d = mul(reshape(a, [n, 1]), eye(n, n, { dtype: a.dtype }));
+    if (k === 0) return d;
+    // M[i, i + k] = v[i]: k zero columns before and k zero rows after (k < 0: rows before, columns after)
+    const u = Math.abs(k);
+    return k > 0 ? W.padPrim(d, [0, u], [u, 0]) : W.padPrim(d, [u, 0], [0, u]);
   }
   if (a.ndim !== 2) throw new ShapeError(`diag: expected a 1-D or 2-D array, got shape ${fmtShape(a.shape)}`);
-  const n = at(a.shape, 0, "diag");
-  const m = at(a.shape, 1, "diag");
-  const k = Math.min(n, m);
-  if (k === 0) return reshape(W.slicePrim(reshape(a, [-1]), [0], [0]), [0]);
+  let n = at(a.shape, 0, "diag");
+  let m = at(a.shape, 1, "diag");
+  let b = a;
+  if (k !== 0) {
+    // the k-th diagonal of a is the main diagonal of a without its first k columns (k > 0) or -k rows
+    const r0 = k < 0 ? Math.min(-k, n) : 0;
+    const c0 = k > 0 ? Math.min(k, m) : 0;
+    b = W.slicePrim(a, [r0, c0], [n, m]);
+    n -= r0;
+    m -= c0;
+  }
+  const len = Math.min(n, m);
+  if (len === 0) return reshape(W.slicePrim(reshape(b, [-1]), [0], [0]), [0]);
   // element (i, i) sits at flat index i (m + 1): view the flat array as rows of m + 1
-  const flat = W.padPrim(reshape(a, [n * m]), [0], [k * (m + 1) - n * m > 0 ? k * (m + 1) - n * m : 0]);
-  const rows = reshape(W.slicePrim(flat, [0], [k * (m + 1)]), [k, m + 1]);
-  return reshape(W.slicePrim(rows, [0, 0], [k, 1]), [k]);
+  const flat = W.padPrim(reshape(b, [n * m]), [0], [len * (m + 1) - n * m > 0 ? len * (m + 1) - n * m : 0]);
+  const rows = reshape(W.slicePrim(flat, [0], [len * (m + 1)]), [len, m + 1]);
+  return reshape(W.slicePrim(rows, [0, 0], [len, 1]), [len]);
 }
 
-/** Sum of the diagonal. @example nb.trace(nb.eye(3)); // array(3.) */
-export function trace(x: ArrayLike): NDArray {
+/**
+ * Sum of the `offset`-th diagonal (see {@link diag}), as NumPy's `trace` of a matrix.
+ * @example nb.trace(nb.eye(3)); // array(3.)
+ * @example nb.trace([[1, 2], [3, 4]], 1); // array(2.)
+ */
+export function trace(x: ArrayLike, offset = 0): NDArray {
   const a = asArray(x, "trace");
+  intArg("trace", "offset", offset);
   if (a.ndim !== 2) throw new ShapeError(`trace: expected a 2-D array, got shape ${fmtShape(a.shape)}`);
-  return sum(diag(a));
+  return sum(diag(a, offset));
 }

@@ -361,7 +361,7 @@ export const DIV: LinearRule<Params["div"], 2, 1> = {
 // d(x^y) = y x^(y-1) dx + log(x) x^y dy, with 0^y terms taken as 0 where the limit is 0
 // (on int32 operands it stays int32 and wraps, as NumPy's integer power)
 export const POW: Rule<Params["pow"], 2, 1> = {
-  ...arithmetic("pow", Math.pow, false, S.powInt32),
+  ...arithmetic("pow", S.powFloat, false, S.powInt32),
   abstractEval([a, b]) {
     const r = binaryAval("pow", a, b);
     if (!isFloat(r[0].dtype) && r[0].dtype !== "int32")
