@@ -131,6 +131,18 @@ describe("customRoot, fixed-point iteration", () => {
       ),
     ).toThrow(/^customRoot: f returned float64\[2\], expected float64\[\]/);
   });
+  it("a solve that closes over the differentiated parameter is refused under grad, naming customRoot", () => {
+    // (closure conversion of solve is not implemented: close over parameters in f, which is converted)
+    const heron = (a: A): A =>
+      nb.customRoot(
+        (x: A) => nb.sub(nb.mul(x, x), a),
+        nb.array(1),
+        (_f, x0) => nb.forLoop(0, 30, (_i, x: A) => nb.mul(nb.add(x, nb.div(a, x)), 0.5), x0 as A),
+        scalarTangentSolve,
+      );
+    expect(heron(nb.array(4)).item()).toBeCloseTo(2, 14);
+    expect(() => nb.grad(heron)(nb.array(4))).toThrow(/^customRoot: .*closes over a traced value/);
+  });
 });
 
 // A(θ) = [[θ, 1], [1, 2]], b = [1, 1]: x = [1/(2θ−1), (θ−1)/(2θ−1)],

@@ -37,6 +37,8 @@ export interface CustomJvpParams {
   rule: FlatRule;
   id: number;
   name: string;
+  /** The public function that bound it, for messages (default "customJvp"; customRoot's says so). */
+  op?: string;
   /**
    * The series when it is not the jet of `f`, which jet follows otherwise (ignoring `rule`, as JAX):
    * customRoot's, whose `f` is a solver that is not to be differentiated.
@@ -90,8 +92,8 @@ export const CUSTOM_JVP_CALL: Rule<CustomJvpParams> = {
   name: "custom_jvp_call",
   opaque: true,
   printParams: ({ name }) => ({ name }),
-  abstractEval: (avals: Aval[], p: CustomJvpParams) => stagedAvals(p.f, avals, "customJvp"),
-  impl: (xs: ConcreteArray[], p: CustomJvpParams) => concreteOuts(p.f(xs), "customJvp"),
+  abstractEval: (avals: Aval[], p: CustomJvpParams) => stagedAvals(p.f, avals, p.op ?? "customJvp"),
+  impl: (xs: ConcreteArray[], p: CustomJvpParams) => concreteOuts(p.f(xs), p.op ?? "customJvp"),
   // the user's rule gives the tangents (its primal outputs equal f's)
   jvp: (primals: NDArray[], tangents: (NDArray | null)[], _o: NDArray[], p: CustomJvpParams) =>
     p.rule(primals, orZeros(tangents, primals))[1],
@@ -118,6 +120,7 @@ export const CUSTOM_JVP_CALL: Rule<CustomJvpParams> = {
       id: p.id,
       name: p.name,
     };
+    if (p.op !== undefined) params.op = p.op;
     const jet = p.jet;
     if (jet !== undefined) params.jet = (ps, ins, K) => batchedJet(jet, ps, ins, K);
     const outs = bind(CUSTOM_JVP_CALL, xs, params);

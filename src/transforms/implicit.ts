@@ -275,6 +275,7 @@ export function customRoot<T>(
     },
     id: NEXT_ID++,
     name: op,
+    op,
     // Taylor mode by the implicit function theorem too, not through the solver
     jet: (ps, ins, K) => rootSeries(F, nC, (qs) => bind(CUSTOM_JVP_CALL, qs, params), lsParams, ps, ins, K),
   };

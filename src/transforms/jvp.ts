@@ -87,7 +87,10 @@ export class JVPTrace extends Trace {
     }
     // user functions (customJvp's rule, customVjp's fwd) may close over a tracer of this transform or an
     // inner one: its values would be taken as constants (a silently zero derivative)
-    if (prim.opaque === true) refuseInnerTracers(prim.name, this.main.level, outs, touts);
+    if (prim.opaque === true) {
+      const op = (params as { op?: unknown }).op;
+      refuseInnerTracers(typeof op === "string" ? op : prim.name, this.main.level, outs, touts);
+    }
     // a new array: `outs` may be a staging trace's CSE entry
     const res = new Array<NDArray>(outs.length);
     for (let i = 0; i < outs.length; i++) {
