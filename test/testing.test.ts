@@ -544,3 +544,43 @@ describe("bad input: checkGrads, numericalJvp and the arbitraries throw NablaErr
     nablaError(() => arbProgram({ inputBound: NaN }), "arbProgram");
   });
 });
+
+describe("checkGrads sees higher derivatives at x = 0 and where f(x) = 0", () => {
+  // value sin x, first derivative cos x (right), but its derivative is −sin x + 1 (x − stopGradient(x)
+  // adds 1 to the second derivative and nothing to the value or first derivative)
+  const sg = nb.stopGradient;
+  const f = nb.customJvp(
+    (x: nb.NDArray) => nb.sin(x),
+    ([x], [dx]) => [nb.sin(x!), nb.mul(dx!, nb.add(nb.cos(x!), nb.sub(x!, sg(x!))))],
+  );
+  it("the wrong second derivative is real (AD gives 1 at 0, the closed form −sin 0 = 0)", () => {
+    const h = nb.grad((x: nb.NDArray) => nb.sum(nb.grad((y: nb.NDArray) => nb.sum(f(y)))(x)));
+    expect(h(nb.array([0])).toArray()).toEqual([1]);
+  });
+  it("order 1 passes (the first derivative is right); orders 2 and 3 throw at x = 0, in each mode", () => {
+    const x = [nb.array([0])] as const;
+    const fx = (v: nb.NDArray): nb.NDArray => f(v);
+    checkGrads(fx, x, { order: 1 });
+    for (const modes of [["fwd"], ["rev"]] as const)
+      for (const order of [2, 3]) expect(() => checkGrads(fx, x, { order, modes: [...modes] })).toThrow(GradCheckError);
+  });
+});
+
+describe("checkGrads at large inputs: central-difference steps fitted to the grid", () => {
+  // x − 1e8 at 1e8 + 0.5: the derivative is exactly 1, and p ± εt rounded to p's grid (ulp 1.5e-8 against a
+  // step of 1e-5) made the quotient off by 0.2% (a false alarm); sin at 1e6 and 1e8 likewise
+  it("correct functions pass at 1e8 (float64) and 1e4 (float32)", () => {
+    checkGrads((x: nb.NDArray) => nb.sub(x, 1e8), [nb.array([1e8 + 0.5, -1e8])]);
+    checkGrads((x: nb.NDArray) => nb.sin(x), [nb.array([1e6, 1e8])]);
+    checkGrads((x: nb.NDArray) => nb.sub(x, 1e4), [nb.array([1e4 + 0.5], { dtype: "float32" })]);
+  });
+  it("and a derivative wrong by 1e-3 there is still caught", () => {
+    const wrong = nb.customJvp(
+      (x: nb.NDArray) => nb.sub(x, 1e8),
+      ([x], [dx]) => [nb.sub(x!, 1e8), nb.mul(dx!, 1.001)],
+    );
+    expect(() => checkGrads((x: nb.NDArray) => wrong(x), [nb.array([1e8 + 0.5])], { order: 1 })).toThrow(
+      GradCheckError,
+    );
+  });
+});

@@ -147,8 +147,7 @@ function inner(a: readonly NDArray[], b: readonly NDArray[]): { value: number; s
  * differently from `f`); non-finite values must agree exactly.
  */
 function checkPrimal(
-  g: (...args: any[]) => unknown,
-  args: readonly unknown[],
+  plain: readonly [NDArray[], nb.tree.TreeDef],
   out: unknown,
   tol: Tol,
   mode: "fwd" | "rev",
@@ -156,7 +155,7 @@ function checkPrimal(
 ): void {
   const { order, total, path } = at;
   const who = mode === "fwd" ? "jvp" : "vjp";
-  const [want, wdef] = flatArrays(g(...args), "checkGrads", "the output");
+  const [want, wdef] = plain;
   const [got, gdef] = flatArrays(out, "checkGrads");
   if (!gdef.equals(wdef))
     fail(order, total, mode, path, `the primal output of ${who} has structure ${gdef}, the function's ${wdef}`);
@@ -199,6 +198,25 @@ function randomTangents(ctx: Ctx, args: readonly unknown[]): { ps: NDArray[]; ts
   return { ps, ts, tangents: nb.tree.unflatten(pdef, ts) as unknown[] };
 }
 
+/**
+ * Random tangents whose central-difference steps are exact: each t becomes (fl(p + ε·t) − p) / ε, so
+ * p ± ε·t and p ± 2ε·t are the points the quotient divides by 2ε for. Without it the step is rounded
+ * to p's grid (ulp(1e8) ≈ 1.5e-8 against ε = 1e-5) and a correct derivative fails (x − 1e8 did).
+ */
+function exactTangents(
+  ctx: Ctx,
+  args: readonly unknown[],
+  eps: number,
+): { ps: NDArray[]; ts: NDArray[]; tangents: unknown[] } {
+  const [ps, pdef] = flatArrays(args, "checkGrads", "the arguments");
+  const ts = ps.map((p) => {
+    const t = ctx.rng.like(p);
+    if (!isFloatDType(p.dtype)) return t;
+    return nb.div(nb.sub(nb.add(p, nb.mul(t, eps)), p), eps);
+  });
+  return { ps, ts, tangents: nb.tree.unflatten(pdef, ts) as unknown[] };
+}
+
 /** Where a check runs: the derivative order, how many there are, the modes that led here, the dtype floor. */
 interface Where {
   readonly order: number;
@@ -209,12 +227,13 @@ interface Where {
 
 function checkJvpAt(ctx: Ctx, g: (...args: any[]) => unknown, args: readonly unknown[], where: Where): FloatDType {
   const { order, total, path, floor } = where;
-  const { ps, tangents } = randomTangents(ctx, args);
+  // the plain output first: its dtypes set the tolerances and the step, which the tangents are fitted to
+  const plain = flatArrays(g(...args), "checkGrads", "the output");
+  const tol = tolFor(ctx, [...flatArrays(args, "checkGrads", "the arguments")[0], ...plain[0]], floor);
+  const { tangents } = exactTangents(ctx, args, tol.eps);
   const [out, tout] = nb.jvp(g, args, tangents);
-  const [outs] = flatArrays(out, "checkGrads");
   const [touts, tdef] = flatArrays(tout, "checkGrads");
-  const tol = tolFor(ctx, [...ps, ...outs], floor);
-  checkPrimal(g, args, out, tol, "fwd", { order, total, path });
+  checkPrimal(plain, out, tol, "fwd", { order, total, path });
   const num = numericalJvpFlat(g, args, tangents, tol.eps, tol.u, "checkGrads");
   if (!tdef.equals(num.def))
     fail(order, total, "fwd", path, `the JVP returned structure ${tdef}, the function ${num.def}`);
@@ -263,14 +282,15 @@ function checkJvpAt(ctx: Ctx, g: (...args: any[]) => unknown, args: readonly unk
 
 function checkVjpAt(ctx: Ctx, g: (...args: any[]) => unknown, args: readonly unknown[], where: Where): FloatDType {
   const { order, total, path, floor } = where;
-  const { ps, ts, tangents } = randomTangents(ctx, args);
+  const plain = flatArrays(g(...args), "checkGrads", "the output");
+  const tol = tolFor(ctx, [...flatArrays(args, "checkGrads", "the arguments")[0], ...plain[0]], floor);
+  const { ps, ts, tangents } = exactTangents(ctx, args, tol.eps);
   const [out, pull] = nb.vjp(g, ...args);
   const [outs, odef] = flatArrays(out, "checkGrads");
   const cts = outs.map((o) => ctx.rng.like(o));
   const ctIn = pull(nb.tree.unflatten(odef, cts));
   const [ctLeaves] = flatArrays(ctIn, "checkGrads");
-  const tol = tolFor(ctx, [...ps, ...outs], floor);
-  checkPrimal(g, args, out, tol, "rev", { order, total, path });
+  checkPrimal(plain, out, tol, "rev", { order, total, path });
   if (ctLeaves.length !== ts.length)
     fail(order, total, "rev", path, `the VJP returned ${ctLeaves.length} cotangent leaves for ${ts.length} inputs`);
   ctLeaves.forEach((c, i) => {
@@ -357,14 +377,19 @@ function internalPrecision(f: (...args: any[]) => unknown, args: readonly unknow
  * mode against central differences (JAX's `check_grads`): "fwd" compares
  * `jvp` with {@link numericalJvp} for a random tangent, "rev" checks `vjp`
  * through ⟨ct, J·t⟩ = ⟨Jᵀ·ct, t⟩ for random t and ct; for order > 1 the
- * same checks run on the JVP function `(xs, ts) => jvp(f, xs, ts)` and on
- * the VJP function `xs => vjp(f, ...xs)[1](f(...xs))`, recursively. At each
+ * same checks run on the JVP function `(xs, ts) => jvp(f, xs, ts)` at a
+ * random tangent and on the VJP function `xs => vjp(f, ...xs)[1](c)` for a
+ * fixed random cotangent `c`, recursively (JAX recurses at the tangent `xs`
+ * and the cotangent `f(xs)`, which hide every higher derivative at x = 0 or
+ * where f(x) = 0). At each
  * level the primal output of `jvp`/`vjp` must also equal the function's own
  * output (a `customJvp`/`customVjp` rule whose primal differs from `f` fails). Throws
  * {@link GradCheckError} naming the order, the mode and the largest error.
  * Tangents and cotangents come from a seeded PRNG, so runs are repeatable.
  * Default tolerances follow the least precise float dtype among the inputs,
- * the outputs and (when `f` can be staged) the values inside `f`.
+ * the outputs and (when `f` can be staged) the values inside `f`. `atol` is
+ * absolute: for a function whose derivatives are far below 1 (a 1e-7·sin),
+ * pass an `atol` of their scale, or errors of their whole size pass.
  * Bad input throws a NablaError beginning with `checkGrads`: a non-function `f`, non-float
  * arguments, an unknown option key, or an option of the wrong type or range (`modes` must be a
  * non-empty list of distinct "fwd"/"rev", `order` a positive integer, `eps` > 0, `atol`/`rtol` >= 0).
@@ -485,15 +510,24 @@ function checkGradsAt(
       const dt = checkJvpAt(ctx, g, gargs, { order, total, path, floor });
       if (left > 1) {
         const gj = (ps: unknown[], ts: unknown[]): unknown => nb.jvp(g, ps, ts);
-        rec(gj, [gargs, gargs], left - 1, [...path, "fwd"], dt);
+        // the next order at a random tangent, not at the primal itself (JAX's check_grads uses the
+        // primal: at x = 0 that probes the second derivative along 0 and sees none of it)
+        rec(gj, [gargs, randomTangents(ctx, gargs).tangents], left - 1, [...path, "fwd"], dt);
       }
     }
     if (modes.includes("rev")) {
       const dt = checkVjpAt(ctx, g, gargs, { order, total, path, floor });
       if (left > 1) {
+        // the next order pulls back a fixed random cotangent, not g's output (JAX's choice), which
+        // weights the second derivative by g(x) and hides it where g(x) = 0
+        const [out0, def0] = flatArrays(g(...gargs), "checkGrads", "the output");
+        const ct = nb.tree.unflatten(
+          def0,
+          out0.map((o) => (isFloatDType(o.dtype) ? ctx.rng.like(o) : o)),
+        );
         const gv = (...xs: unknown[]): unknown => {
-          const [out, pull] = nb.vjp(g, ...xs);
-          return pull(out);
+          const [, pull] = nb.vjp(g, ...xs);
+          return pull(ct);
         };
         rec(gv, gargs, left - 1, [...path, "rev"], dt);
       }
