@@ -137,3 +137,15 @@ describe("other NumPy agreements", () => {
     ]);
   });
 });
+
+describe("sort and argsort with NaN (JAX's order: descending is the ascending order reversed, ties kept)", () => {
+  const x = nb.array([1, NaN, 3, NaN, 2, 3]);
+  it("NaNs last ascending and first descending, in index order; ties in index order both ways", () => {
+    for (const run of [(f: () => nb.NDArray) => f(), (f: () => nb.NDArray) => nb.jit(f)()]) {
+      expect(vals(run(() => nb.argsort(x)))).toEqual([0, 4, 2, 5, 1, 3]);
+      expect(vals(run(() => nb.argsort(x, -1, true)))).toEqual([1, 3, 2, 5, 4, 0]);
+      expect(vals(run(() => nb.sort(x, -1, true)))).toEqual([NaN, NaN, 3, 3, 2, 1]);
+    }
+    expect(vals(nb.argsort(nb.array([NaN, 1, NaN], { dtype: "float32" }), -1, true))).toEqual([0, 2, 1]);
+  });
+});

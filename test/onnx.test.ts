@@ -340,7 +340,7 @@ describe.skipIf(ort === null)("exportOnnx models in onnxruntime", () => {
     expectAgree(await runOnnx(g, [gy, gx]), g(gy, gx));
   });
 
-  it("argsort ascending and descending along each axis: stable on ties, NaNs last, int32 and bool keys", async () => {
+  it("argsort ascending and descending along each axis: stable on ties, NaNs last ascending and first descending, int32 and bool keys", async () => {
     const x = nb.array([
       [3, 1, NaN, 1, -2, 3],
       [NaN, 0, 0, -Infinity, NaN, Infinity],

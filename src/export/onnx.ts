@@ -586,8 +586,9 @@ LOWER["atan2"] = positional(2, 1, (b, [y, x], [ay, ax], [o]) => [
 /**
  * argsort as ranks: with the sorted axis last, element i lands at rank
  * r_i = #{j : j sorts before i}, where j sorts before i when y_j < y_i (> for
- * descending), or y_j = y_i and j < i (stable), or y_i is NaN and y_j is not,
- * or both are NaN and j < i (NaNs last, in index order, as nabla's kernel);
+ * descending), or y_j = y_i and j < i (stable), or y_i is NaN and y_j is not
+ * (y_j NaN and y_i not, descending), or both are NaN and j < i (NaNs last
+ * ascending and first descending, in index order, as nabla's kernel);
  * the result puts index i at position r_i (ScatterElements). ONNX's TopK is
  * not used: its order of NaNs is not specified. Costs n² comparisons per row.
  */
@@ -615,7 +616,13 @@ function lowerArgsort(b: Builder, x: string, a: Aval, axis: number, descending: 
   if (isFloat(a.dtype)) {
     const nanI = b.one("IsNaN", [yi]);
     const nanJ = b.one("IsNaN", [yj]);
-    before = b.one("Or", [cmp, b.one("And", [nanI, b.one("Or", [b.one("Not", [nanJ]), b.one("And", [nanJ, lower])])])]);
+    // NaN above every number. Ascending, j goes before a NaN i unless j is a NaN after it; descending, a
+    // NaN j goes before i unless i is a NaN before it
+    const [nanLast, nanOther] = descending ? [nanJ, nanI] : [nanI, nanJ];
+    before = b.one("Or", [
+      cmp,
+      b.one("And", [nanLast, b.one("Or", [b.one("Not", [nanOther]), b.one("And", [nanOther, lower])])]),
+    ]);
   }
   const rank = b.one("ReduceSum", [b.cast(before, "bool", "int64"), b.int64s([-1])], { keepdims: 0 });
   const positions = b.one("Expand", [b.int64s(iota(n)), b.one("Shape", [y])]);

@@ -56,7 +56,10 @@ export function scatterAdd(u: ConcreteArray, idx: ConcreteArray, axis: number, s
   return new ConcreteArray(out, outShape, u.dtype);
 }
 
-/** Stable argsort along an axis (NaNs last); descending keeps ties in original order. */
+/**
+ * Stable argsort along an axis; descending keeps ties in original order. NaNs go last ascending and
+ * first descending (as JAX, which reverses the ascending order, and torch: NaN above +Infinity).
+ */
 export function argsort(x: ConcreteArray, axis: number, descending: boolean): ConcreteArray {
   const out = new Int32Array(storageOf(x).length);
   const d = storageOf(x);
@@ -68,7 +71,7 @@ export function argsort(x: ConcreteArray, axis: number, descending: boolean): Co
       const c = key(j);
       const an = Number.isNaN(a);
       const cn = Number.isNaN(c);
-      if (an || cn) return an && cn ? i - j : an ? 1 : -1;
+      if (an || cn) return an && cn ? i - j : (an ? 1 : -1) * (descending ? -1 : 1);
       const r = descending ? c - a : a - c;
       return r !== 0 ? r : i - j;
     });

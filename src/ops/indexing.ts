@@ -168,7 +168,11 @@ export function takeAlongAxis(
   return valid === null ? out : where(valid, out, fillValue(a.dtype));
 }
 
-/** Indices that sort `x` along `axis` (stable; NaNs last), int32. @example nb.argsort([3, 1, 2]); // [1, 2, 0] */
+/**
+ * Indices that sort `x` along `axis`, int32: stable (ties keep their order, descending too), NaNs last
+ * ascending and first descending (as JAX and torch).
+ * @example nb.argsort([3, 1, 2]); // [1, 2, 0]
+ */
 export function argsort(x: ArrayLike, axis = -1, descending = false): NDArray {
   const a = asArray(x, "argsort");
   boolArg("argsort", "descending", descending);

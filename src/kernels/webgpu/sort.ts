@@ -1,7 +1,7 @@
 /**
  * WebGPU kernels: sorting (see kernel.ts for the contract) — argsort along an
  * axis, as the CPU's: stable (equal keys keep their order, ascending or
- * descending), NaNs last in both directions, -0 equal to +0.
+ * descending), NaNs last ascending and first descending, -0 equal to +0.
  *
  * A bitonic sort of (key, index) pairs per line, each line padded to a power
  * of two N with sentinels that sort after every element. Comparing keys and
@@ -25,11 +25,13 @@ const LOCAL = 2048;
 /** WGSL `fn before(a, ai, b, bi) -> bool`: whether (a, ai) sorts strictly before (b, bi). */
 function beforeWgsl(ty: "f32" | "i32" | "u32", L: number | string, descending: boolean): string {
   const cmp = descending ? "a > b" : "a < b";
+  // NaN above every number: last ascending, first descending; NaNs among themselves by index
   const nan =
     ty === "f32"
       ? `let an = isnan_f(a);
   let bn = isnan_f(b);
-  if (an || bn) { return select(true, an && bn && ai < bi, an); }`
+  if (an && bn) { return ai < bi; }
+  if (an || bn) { return ${descending ? "an" : "bn"}; }`
       : "";
   return `fn before(a: ${ty}, ai: i32, b: ${ty}, bi: i32) -> bool {
   let sa = ai >= ${L};
