@@ -358,6 +358,21 @@ describe("cond", () => {
 // ---------------------------------------------------------------------------
 
 describe("whileLoop", () => {
+  it("the condition must be a bool scalar (lax.while_loop): shape [1] and float conditions throw, naming whileLoop", () => {
+    const body = (v: A): A => nb.add(v, 1);
+    expect(() => nb.whileLoop((v: A) => nb.reshape(nb.less(v, 3), [1]), body, nb.array(0))).toThrow(
+      /^whileLoop: the condition must be a scalar \(shape \[\]\), got shape \[1\]/,
+    );
+    expect(() => nb.whileLoop((v: A) => nb.reshape(nb.less(v, 3), [1]), body, nb.array(0))).toThrow(nb.ShapeError);
+    expect(() => nb.whileLoop((v: A) => nb.sub(3, v), body, nb.array(0))).toThrow(nb.DTypeError);
+    // the scalar form runs: 0 → 3
+    expect(nb.whileLoop((v: A) => nb.less(v, 3), body, nb.array(0)).item()).toBe(3);
+    expect(
+      nb
+        .jit((x: A) => nb.whileLoop((v: A) => nb.less(v, 3), body, x))(nb.array(0))
+        .item(),
+    ).toBe(3);
+  });
   // v ↦ 2v while v < 10
   const doubleJs = (v: number): { v: number; k: number } => {
     let k = 0;

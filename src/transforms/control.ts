@@ -154,8 +154,8 @@ function checkCarry(op: string, prev: unknown, next: unknown): void {
 }
 
 /**
- * `while (condFn(v)) v = bodyFn(v)`, returning the final `v` (a pytree).
- * Eagerly and under grad/jvp/vjp it runs the iterations the condition asks
+ * `while (condFn(v)) v = bodyFn(v)`, returning the final `v` (a pytree);
+ * `condFn` returns a bool scalar (shape [], as lax.while_loop). Eagerly and under grad/jvp/vjp it runs the iterations the condition asks
  * for (and differentiates through them). Under vmap every example runs until
  * its own condition fails: the loop continues while any example is active and
  * finished examples keep their value. Under jit or makeGraph the condition
@@ -177,8 +177,9 @@ export function whileLoop<T>(condFn: (val: T) => unknown, bodyFn: (val: T) => T,
   let val = init;
   for (;;) {
     const c = asArray(condFn(val) as ArrayLike, "whileLoop");
-    if (c.size !== 1)
-      throw new ShapeError(`whileLoop: the condition must have one element, got shape ${fmtShape(c.shape)}`);
+    // as lax.while_loop: a scalar (shape [1] is refused too, as by cond)
+    if (c.ndim !== 0)
+      throw new ShapeError(`whileLoop: the condition must be a scalar (shape []), got shape ${fmtShape(c.shape)}`);
     // as lax.while_loop: the condition is a boolean (a number such as `() => 1` is a mistake, and would loop forever)
     if (c.dtype !== "bool")
       throw new DTypeError(`whileLoop: the condition must be a boolean scalar, got dtype ${c.dtype}`);
