@@ -58,7 +58,7 @@ export function matmulT(a: ConcreteArray, b: ConcreteArray, dtype: DType, ta: bo
     const ai = i32(storageOf(a));
     const bi = i32(storageOf(b));
     const out = new Int32Array(B * M * N);
-    matmulI32(ta ? transposeLastI32(ai, B, K, M) : ai, tb ? transposeLastI32(bi, B, N, K) : bi, out, B, M, K, N);
+    matmulI32(ta ? transposeLast(ai, B, K, M) : ai, tb ? transposeLast(bi, B, N, K) : bi, out, B, M, K, N);
     return new ConcreteArray(out, [...batchShape, M, N], dtype);
   }
   const acc = new Float64Array(B * M * N);
@@ -71,9 +71,9 @@ export function matmulT(a: ConcreteArray, b: ConcreteArray, dtype: DType, ta: bo
   return new ConcreteArray(out, [...batchShape, M, N], dtype);
 }
 
-/** The B matrices [r, c] of `d` transposed to [c, r] (a new array). */
-function transposeLast(d: Float64Array, B: number, r: number, c: number): Float64Array {
-  const out = new Float64Array(d.length);
+/** The B matrices [r, c] of `d` transposed to [c, r] (a new array of d's kind). */
+function transposeLast<T extends Float64Array | Int32Array>(d: T, B: number, r: number, c: number): T {
+  const out = (d instanceof Int32Array ? new Int32Array(d.length) : new Float64Array(d.length)) as T;
   for (let bi = 0, o = 0; bi < B; bi++, o += r * c)
     for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[o + j * r + i] = d[o + i * c + j]!;
   return out;
@@ -126,14 +126,6 @@ function matmulF64(
 /** The data as Int32Array (bool storage, 0 and 1, is converted). */
 function i32(d: TypedArray): Int32Array {
   return d instanceof Int32Array ? d : Int32Array.from(d);
-}
-
-/** {@link transposeLast} of int32 data. */
-function transposeLastI32(d: Int32Array, B: number, r: number, c: number): Int32Array {
-  const out = new Int32Array(d.length);
-  for (let bi = 0, o = 0; bi < B; bi++, o += r * c)
-    for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[o + j * r + i] = d[o + i * c + j]!;
-  return out;
 }
 
 /** int32 products and sums modulo 2^32 (Math.imul, `| 0`): the two's complement result of any order. */

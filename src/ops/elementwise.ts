@@ -28,8 +28,11 @@ export function astype(x: ArrayLike, dtype: DType): NDArray {
 // elementwise
 
 function binary(prim: Rule<{}>, x: ArrayLike, y: ArrayLike, op: string, float = false): NDArray {
-  const a = asArray(x, op, "x");
-  const b = asArray(y, op, "y");
+  return binaryOf(prim, asArray(x, op, "x"), asArray(y, op, "y"), op, float);
+}
+
+/** {@link binary} of operands already read as arrays. */
+function binaryOf(prim: Rule<{}>, a: NDArray, b: NDArray, op: string, float = false): NDArray {
   // shapes that trivially broadcast (equal, or one 0-d) need no check naming `op` here
   const sa = a.shape;
   const sb = b.shape;
@@ -139,7 +142,7 @@ export const add = (x: ArrayLike, y: ArrayLike): NDArray => {
     broadcastShapes("add", a.shape, b.shape);
     return bind1(E.OR, [a, b], {});
   }
-  return binary(E.ADD, a, b, "add");
+  return binaryOf(E.ADD, a, b, "add");
 };
 /**
  * Elementwise difference. Two bool operands throw DTypeError, as in NumPy and JAX (use
@@ -153,7 +156,7 @@ export const sub = (x: ArrayLike, y: ArrayLike): NDArray => {
     throw new DTypeError(
       `sub: boolean subtract is not supported (bool${fmtShape(a.shape)} and bool${fmtShape(b.shape)}); use notEqual for exclusive or, or cast to int32 first`,
     );
-  return binary(E.SUB, a, b, "sub");
+  return binaryOf(E.SUB, a, b, "sub");
 };
 /** Elementwise product. @example nb.mul([1, 2], [3, 4]); // array([3., 8.]) */
 export const mul = (x: ArrayLike, y: ArrayLike): NDArray => binary(E.MUL, x, y, "mul");

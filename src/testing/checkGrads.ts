@@ -191,27 +191,23 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, k) => d === b[k]);
 }
 
-/** The arguments' array leaves, random tangents like them, and the tangents as a tree like `args`. */
-function randomTangents(ctx: Ctx, args: readonly unknown[]): { ps: NDArray[]; ts: NDArray[]; tangents: unknown[] } {
-  const [ps, pdef] = flatArrays(args, "checkGrads", "the arguments");
-  const ts = ps.map((p) => ctx.rng.like(p));
-  return { ps, ts, tangents: nb.tree.unflatten(pdef, ts) as unknown[] };
-}
-
 /**
- * Random tangents whose central-difference steps are exact: each t becomes (fl(p + ε·t) − p) / ε, so
- * p ± ε·t and p ± 2ε·t are the points the quotient divides by 2ε for. Without it the step is rounded
- * to p's grid (ulp(1e8) ≈ 1.5e-8 against ε = 1e-5) and a correct derivative fails (x − 1e8 did).
+ * The arguments' array leaves, random tangents like them, and the tangents as a tree like `args`.
+ * With `eps`, the tangents are fitted so the central-difference steps are exact: each t becomes
+ * (fl(p + ε·t) − p) / ε, so p ± ε·t and p ± 2ε·t are the points the quotient divides by 2ε for.
+ * Without it the step is rounded to p's grid (ulp(1e8) ≈ 1.5e-8 against ε = 1e-5) and a correct
+ * derivative fails (x − 1e8 did).
  */
-function exactTangents(
+function randomTangents(
   ctx: Ctx,
   args: readonly unknown[],
-  eps: number,
+  eps?: number,
+  leaves: readonly [NDArray[], nb.tree.TreeDef] = flatArrays(args, "checkGrads", "the arguments"),
 ): { ps: NDArray[]; ts: NDArray[]; tangents: unknown[] } {
-  const [ps, pdef] = flatArrays(args, "checkGrads", "the arguments");
+  const [ps, pdef] = leaves;
   const ts = ps.map((p) => {
     const t = ctx.rng.like(p);
-    if (!isFloatDType(p.dtype)) return t;
+    if (eps === undefined || !isFloatDType(p.dtype)) return t;
     return nb.div(nb.sub(nb.add(p, nb.mul(t, eps)), p), eps);
   });
   return { ps, ts, tangents: nb.tree.unflatten(pdef, ts) as unknown[] };
@@ -229,8 +225,9 @@ function checkJvpAt(ctx: Ctx, g: (...args: any[]) => unknown, args: readonly unk
   const { order, total, path, floor } = where;
   // the plain output first: its dtypes set the tolerances and the step, which the tangents are fitted to
   const plain = flatArrays(g(...args), "checkGrads", "the output");
-  const tol = tolFor(ctx, [...flatArrays(args, "checkGrads", "the arguments")[0], ...plain[0]], floor);
-  const { tangents } = exactTangents(ctx, args, tol.eps);
+  const leaves = flatArrays(args, "checkGrads", "the arguments");
+  const tol = tolFor(ctx, [...leaves[0], ...plain[0]], floor);
+  const { tangents } = randomTangents(ctx, args, tol.eps, leaves);
   const [out, tout] = nb.jvp(g, args, tangents);
   const [touts, tdef] = flatArrays(tout, "checkGrads");
   checkPrimal(plain, out, tol, "fwd", { order, total, path });
@@ -283,8 +280,9 @@ function checkJvpAt(ctx: Ctx, g: (...args: any[]) => unknown, args: readonly unk
 function checkVjpAt(ctx: Ctx, g: (...args: any[]) => unknown, args: readonly unknown[], where: Where): FloatDType {
   const { order, total, path, floor } = where;
   const plain = flatArrays(g(...args), "checkGrads", "the output");
-  const tol = tolFor(ctx, [...flatArrays(args, "checkGrads", "the arguments")[0], ...plain[0]], floor);
-  const { ps, ts, tangents } = exactTangents(ctx, args, tol.eps);
+  const leaves = flatArrays(args, "checkGrads", "the arguments");
+  const tol = tolFor(ctx, [...leaves[0], ...plain[0]], floor);
+  const { ps, ts, tangents } = randomTangents(ctx, args, tol.eps, leaves);
   const [out, pull] = nb.vjp(g, ...args);
   const [outs, odef] = flatArrays(out, "checkGrads");
   const cts = outs.map((o) => ctx.rng.like(o));

@@ -104,7 +104,7 @@ export function cond(
   trueFn: (...operands: any[]) => unknown,
   falseFn: (...operands: any[]) => unknown,
   ...operands: unknown[]
-): any {
+): unknown {
   trueFn = fnArg("cond", trueFn, "trueFn");
   falseFn = fnArg("cond", falseFn, "falseFn");
   const p = condPred(pred);
